@@ -1,0 +1,172 @@
+import { ErrorCode, MessageError, parseMessage, type SocketMessage } from '@socketkit/protocol';
+import { DEFAULT_MAX_MESSAGE_SIZE, FRAME_HEADER_SIZE } from './limits.js';
+import { unpackr } from './msgpack.js';
+
+/** Options for {@link FrameDecoder}. */
+export interface FrameDecoderOptions {
+  /** Largest accepted payload in bytes (default 1 MiB). Checked before allocating. */
+  maxMessageSize?: number;
+}
+
+/**
+ * Decodes one payload (msgpack bytes without the length prefix) into a message.
+ * @throws MessageError `MALFORMED_FRAME`.
+ */
+export function decodePayload(payload: Uint8Array): SocketMessage {
+  if (payload.length === 0) {
+    throw new MessageError(ErrorCode.MALFORMED_FRAME, 'malformed frame: zero-length payload (not a message)');
+  }
+  let value: unknown;
+  try {
+    value = unpackr.unpack(payload);
+  } catch (cause) {
+    throw new MessageError(
+      ErrorCode.MALFORMED_FRAME,
+      `malformed frame: payload of ${payload.length} bytes is not valid msgpack (${(cause as Error).message})`,
+      { cause },
+    );
+  }
+  return parseMessage(value);
+}
+
+/**
+ * Streaming decoder for length-prefixed frames. Feed it chunks exactly as they
+ * come off a socket: one byte at a time, many frames per chunk or a frame
+ * split across many chunks all yield the same messages.
+ *
+ * Buffering is linear: a frame contained in one chunk is decoded in place
+ * (zero copies); a frame split across chunks is copied once into a buffer of
+ * exactly its declared size, allocated only after the size was checked
+ * against `maxMessageSize`.
+ *
+ * After an error the decoder is failed: `error` holds the cause, counters stay
+ * readable for diagnosis, and every later `push` throws that error again. The
+ * caller must drop the connection (frame boundaries can no longer be trusted).
+ */
+export class FrameDecoder {
+  /** Largest accepted payload in bytes. */
+  readonly maxMessageSize: number;
+  /** Total bytes pushed. */
+  bytesReceived = 0;
+  /** Frames decoded successfully. */
+  framesDecoded = 0;
+  /** The error that failed this decoder, if any. */
+  error: MessageError | undefined;
+
+  readonly #header = Buffer.alloc(FRAME_HEADER_SIZE);
+  #headerFill = 0;
+  #body: Buffer | undefined;
+  #bodyFill = 0;
+
+  constructor(options: FrameDecoderOptions = {}) {
+    this.maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
+  }
+
+  /** Bytes held for a frame that has started to arrive but is not complete. */
+  get bufferedBytes(): number {
+    return this.#headerFill + this.#bodyFill;
+  }
+
+  /**
+   * Decodes every complete frame in `chunk` and returns the messages.
+   * Messages completed before a bad frame are returned by a following call of
+   * {@link FrameDecoder.feed}; prefer `feed` when partial delivery matters.
+   * @throws MessageError `FRAME_TOO_LARGE` or `MALFORMED_FRAME`.
+   */
+  push(chunk: Uint8Array): SocketMessage[] {
+    const out: SocketMessage[] = [];
+    this.feed(chunk, (m) => out.push(m));
+    return out;
+  }
+
+  /**
+   * Decodes every complete frame in `chunk`, calling `onMessage` for each in
+   * order. Messages before a bad frame are delivered, then the error is thrown.
+   * @throws MessageError `FRAME_TOO_LARGE` or `MALFORMED_FRAME`.
+   */
+  feed(chunk: Uint8Array, onMessage: (message: SocketMessage) => void): void {
+    this.feedPayloads(chunk, (payload) => {
+      let message: SocketMessage;
+      try {
+        message = decodePayload(payload);
+      } catch (err) {
+        throw this.#fail(err as MessageError);
+      }
+      this.framesDecoded++;
+      onMessage(message);
+    });
+  }
+
+  /**
+   * Splits `chunk` into raw payloads (msgpack bytes, prefix removed) without
+   * decoding them. A payload may be a view into `chunk`: copy it to keep it.
+   * @throws MessageError `FRAME_TOO_LARGE`.
+   */
+  feedPayloads(chunk: Uint8Array, onPayload: (payload: Uint8Array) => void): void {
+    if (this.error !== undefined) throw this.error;
+    this.bytesReceived += chunk.length;
+    let pos = 0;
+    const len = chunk.length;
+    while (pos < len) {
+      if (this.#body === undefined) {
+        // Fast path: a whole frame sits in this chunk, decode it in place.
+        if (this.#headerFill === 0 && len - pos >= FRAME_HEADER_SIZE) {
+          const size = ((chunk[pos]! << 24) >>> 0) + (chunk[pos + 1]! << 16) + (chunk[pos + 2]! << 8) + chunk[pos + 3]!;
+          this.#checkSize(size);
+          if (len - pos - FRAME_HEADER_SIZE >= size) {
+            const start = pos + FRAME_HEADER_SIZE;
+            pos = start + size;
+            onPayload(chunk.subarray(start, pos));
+            continue;
+          }
+          this.#body = Buffer.allocUnsafe(size);
+          pos += FRAME_HEADER_SIZE;
+          continue;
+        }
+        const take = Math.min(FRAME_HEADER_SIZE - this.#headerFill, len - pos);
+        for (let i = 0; i < take; i++) this.#header[this.#headerFill++] = chunk[pos++]!;
+        if (this.#headerFill < FRAME_HEADER_SIZE) return;
+        const size = this.#header.readUInt32BE(0);
+        this.#checkSize(size);
+        this.#headerFill = 0;
+        this.#body = Buffer.allocUnsafe(size);
+        this.#bodyFill = 0;
+        if (size === 0) this.#completeBody(onPayload);
+        continue;
+      }
+      const body = this.#body;
+      const take = Math.min(body.length - this.#bodyFill, len - pos);
+      body.set(chunk.subarray(pos, pos + take), this.#bodyFill);
+      this.#bodyFill += take;
+      pos += take;
+      if (this.#bodyFill === body.length) this.#completeBody(onPayload);
+    }
+  }
+
+  #completeBody(onPayload: (payload: Uint8Array) => void): void {
+    const body = this.#body as Buffer;
+    this.#body = undefined;
+    this.#bodyFill = 0;
+    onPayload(body);
+  }
+
+  #checkSize(size: number): void {
+    if (size > this.maxMessageSize) {
+      throw this.#fail(
+        new MessageError(
+          ErrorCode.FRAME_TOO_LARGE,
+          `frame declares ${size} bytes, above maxMessageSize ${this.maxMessageSize}: the peer must send smaller messages, or raise maxMessageSize on both ends`,
+          { details: { size, maxMessageSize: this.maxMessageSize } },
+        ),
+      );
+    }
+  }
+
+  #fail(error: MessageError): MessageError {
+    this.error = error;
+    this.#body = undefined;
+    this.#bodyFill = 0;
+    this.#headerFill = 0;
+    return error;
+  }
+}

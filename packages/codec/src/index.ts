@@ -1,0 +1,10 @@
+/**
+ * @socketkit/codec — length-prefixed MessagePack framing: `encodeFrame` and
+ * the streaming `FrameDecoder`. Knows nothing of transports.
+ * @packageDocumentation
+ */
+export { encodeFrame, encodePayload, frameBytes } from './encode.js';
+export { FrameDecoder, decodePayload } from './frame-decoder.js';
+export type { FrameDecoderOptions } from './frame-decoder.js';
+export { packValue, unpackValue } from './msgpack.js';
+export { FRAME_HEADER_SIZE, DEFAULT_MAX_MESSAGE_SIZE, MAX_FRAME_PAYLOAD } from './limits.js';

@@ -1,0 +1,8 @@
+/** Bytes in the big-endian length prefix of every frame. */
+export const FRAME_HEADER_SIZE = 4;
+
+/** Default largest accepted payload (1 MiB), the `maxMessageSize` default. */
+export const DEFAULT_MAX_MESSAGE_SIZE = 1024 * 1024;
+
+/** Largest payload the 4-byte length prefix can describe. */
+export const MAX_FRAME_PAYLOAD = 0xffffffff;

@@ -1,0 +1,75 @@
+import * as v from 'valibot';
+import { EVENT_NAME_PATTERN } from './event-name.js';
+import { ErrorCode, MessageError } from './errors.js';
+import { isPlainObject, MessageType, type SocketMessage } from './message.js';
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/**
+ * valibot schema for a decoded wire object. Unknown keys are ignored (the
+ * Python module does the same); 64-bit integer timestamps decoded as BigInt
+ * are accepted when they fit a safe integer.
+ */
+export const WireMessageSchema = v.object({
+  event_name: v.pipe(v.string('expected a string'), v.regex(EVENT_NAME_PATTERN, 'expected 1-64 characters from a-z, A-Z, 0-9, "_", "-"')),
+  timestamp_ms: v.union(
+    [
+      v.pipe(v.number(), v.safeInteger()),
+      v.pipe(
+        v.bigint(),
+        v.check((b) => b >= -MAX_SAFE && b <= MAX_SAFE),
+        v.transform((b) => Number(b)),
+      ),
+    ],
+    'expected an integer (epoch milliseconds)',
+  ),
+  timestamp_iso: v.string('expected a string'),
+  message_type: v.picklist(Object.values(MessageType), 'expected "data", "error" or "control"'),
+  data: v.custom<Record<string, unknown>>(isPlainObject, 'expected a map with string keys'),
+  id: v.optional(v.string('expected a string')),
+  reply_to: v.optional(v.string('expected a string')),
+});
+
+/** Output type of {@link WireMessageSchema}. */
+export type ParsedWireMessage = v.InferOutput<typeof WireMessageSchema>;
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'missing';
+  if (value === null) return 'null';
+  if (typeof value === 'bigint') return `bigint ${value}`;
+  if (typeof value === 'string') return `string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
+  if (Array.isArray(value)) return 'array';
+  return typeof value;
+}
+
+/**
+ * Turns a decoded wire object (the msgpack map) into a {@link SocketMessage}.
+ *
+ * @throws MessageError code `MALFORMED_FRAME` naming the first bad field.
+ */
+export function parseMessage(input: unknown): SocketMessage {
+  const result = v.safeParse(WireMessageSchema, input);
+  if (!result.success) {
+    if (!isPlainObject(input)) {
+      throw new MessageError(ErrorCode.MALFORMED_FRAME, `malformed message: expected a map, got ${describe(input)}`);
+    }
+    const issue = result.issues[0];
+    const field = issue.path?.map((p) => String(p.key)).join('.') ?? '?';
+    throw new MessageError(
+      ErrorCode.MALFORMED_FRAME,
+      `malformed message: field "${field}" ${issue.message}, got ${describe(issue.input)}`,
+      { details: { field } },
+    );
+  }
+  const w = result.output;
+  const message: SocketMessage = {
+    eventName: w.event_name,
+    timestampMs: w.timestamp_ms,
+    timestampIso: w.timestamp_iso,
+    messageType: w.message_type,
+    data: w.data,
+  };
+  if (w.id !== undefined) message.id = w.id;
+  if (w.reply_to !== undefined) message.replyTo = w.reply_to;
+  return message;
+}

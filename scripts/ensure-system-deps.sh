@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs the system packages the test suites need when they are missing:
+#  - python3-msgpack (Debian) for the cross-language interop tests (run with /usr/bin/python3)
+# Safe to run repeatedly; does nothing when everything is present.
+set -euo pipefail
+need=()
+if ! /usr/bin/python3 -c 'import msgpack' >/dev/null 2>&1; then need+=(python3-msgpack); fi
+if [ ${#need[@]} -eq 0 ]; then exit 0; fi
+echo "installing system packages: ${need[*]}"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq >/dev/null
+$SUDO apt-get install -y -qq "${need[@]}" >/dev/null
