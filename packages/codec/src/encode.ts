@@ -1,6 +1,7 @@
 import { ErrorCode, MessageError, type SocketMessage } from '@socketkit/protocol';
 import { FRAME_HEADER_SIZE, MAX_FRAME_PAYLOAD } from './limits.js';
 import { packr } from './msgpack.js';
+import { assertStringKeys } from './string-keys.js';
 
 // Pre-encoded keys (fixstr header + bytes), in the Python module's key order.
 const key = (name: string): Buffer => Buffer.concat([Buffer.from([0xa0 | name.length]), Buffer.from(name)]);
@@ -89,6 +90,9 @@ function encodeInto(message: SocketMessage, headerSize: number, maxMessageSize: 
   let data: Buffer;
   try {
     data = packr.pack(message.data);
+    // A Map with non-string keys would make the whole frame undecodable for
+    // the peer (the Python module and FrameDecoder both require string keys).
+    assertStringKeys(data);
   } catch (cause) {
     throw new MessageError(
       ErrorCode.INVALID_MESSAGE,

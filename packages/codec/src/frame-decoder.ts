@@ -1,6 +1,7 @@
 import { ErrorCode, MessageError, parseMessage, type SocketMessage } from '@socketkit/protocol';
 import { DEFAULT_MAX_MESSAGE_SIZE, FRAME_HEADER_SIZE } from './limits.js';
 import { unpackr } from './msgpack.js';
+import { assertStringKeys } from './string-keys.js';
 
 /** Options for {@link FrameDecoder}. */
 export interface FrameDecoderOptions {
@@ -23,6 +24,17 @@ export function decodePayload(payload: Uint8Array): SocketMessage {
     throw new MessageError(
       ErrorCode.MALFORMED_FRAME,
       `malformed frame: payload of ${payload.length} bytes is not valid msgpack (${(cause as Error).message})`,
+      { cause },
+    );
+  }
+  // msgpackr turns integer/boolean/nil map keys into strings; the wire format
+  // (and the Python reference, strict_map_key) only allows string keys.
+  try {
+    assertStringKeys(payload);
+  } catch (cause) {
+    throw new MessageError(
+      ErrorCode.MALFORMED_FRAME,
+      `malformed frame: ${(cause as Error).message}; every msgpack map key must be a string`,
       { cause },
     );
   }
@@ -69,8 +81,9 @@ export class FrameDecoder {
 
   /**
    * Decodes every complete frame in `chunk` and returns the messages.
-   * Messages completed before a bad frame are returned by a following call of
-   * {@link FrameDecoder.feed}; prefer `feed` when partial delivery matters.
+   * When a frame in `chunk` is bad, the messages decoded before it in the same
+   * chunk are lost with the thrown error; use {@link FrameDecoder.feed} when
+   * partial delivery matters.
    * @throws MessageError `FRAME_TOO_LARGE` or `MALFORMED_FRAME`.
    */
   push(chunk: Uint8Array): SocketMessage[] {

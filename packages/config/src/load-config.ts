@@ -39,18 +39,18 @@ const LOG_LEVELS = ['silly', 'trace', 'debug', 'info', 'warn', 'error', 'fatal',
 const MAX_INT = 2 ** 31 - 1;
 
 // One valibot schema per kind; each accepts the typed value (options) or a string (env, .env).
-const intFrom = (min: number, max: number, expected: string) =>
+const intFrom = (min: number, max: number, expected: string, tooLarge: string = expected) =>
   v.pipe(
     v.union([v.number(), v.pipe(v.string(), v.trim(), v.regex(/^-?\d+$/), v.transform(Number))], expected),
     v.number(),
     v.integer(expected),
     v.minValue(min, expected),
-    v.maxValue(max, expected),
+    v.maxValue(max, tooLarge),
   );
 
 const schemas: Record<Kind, v.GenericSchema<unknown, unknown>> = {
-  int: intFrom(0, MAX_INT, 'expected an integer >= 0'),
-  posint: intFrom(1, MAX_INT, 'expected an integer >= 1'),
+  int: intFrom(0, MAX_INT, 'expected an integer >= 0', `expected an integer <= ${MAX_INT}`),
+  posint: intFrom(1, MAX_INT, 'expected an integer >= 1', `expected an integer <= ${MAX_INT}`),
   port: intFrom(1, 65535, 'expected an integer 1-65535'),
   number: v.pipe(
     v.union([v.number(), v.pipe(v.string(), v.trim(), v.regex(/^\d+(\.\d+)?$/), v.transform(Number))], 'expected a number > 0'),
@@ -64,7 +64,7 @@ const schemas: Record<Kind, v.GenericSchema<unknown, unknown>> = {
   string: v.pipe(v.string('expected a non-empty string'), v.trim(), v.minLength(1, 'expected a non-empty string')),
   octal: v.pipe(v.string('expected an octal string such as "0600"'), v.trim(), v.regex(/^0?[0-7]{3}$/, 'expected an octal string such as "0600"')),
   timezone: v.pipe(v.string('expected an IANA time zone such as "UTC" or "Europe/Berlin"'), v.check(isValidTimezone, 'expected an IANA time zone such as "UTC" or "Europe/Berlin"')),
-  loglevel: v.pipe(v.string(), v.trim(), v.toLowerCase(), v.picklist(LOG_LEVELS, `expected one of ${LOG_LEVELS.join(', ')}`)),
+  loglevel: v.pipe(v.string(`expected one of ${LOG_LEVELS.join(', ')}`), v.trim(), v.toLowerCase(), v.picklist(LOG_LEVELS, `expected one of ${LOG_LEVELS.join(', ')}`)),
 };
 
 /** Options for {@link loadConfig}. */

@@ -14,10 +14,10 @@ export const WireMessageSchema = v.object({
   event_name: v.pipe(v.string('expected a string'), v.regex(EVENT_NAME_PATTERN, 'expected 1-64 characters from a-z, A-Z, 0-9, "_", "-"')),
   timestamp_ms: v.union(
     [
-      v.pipe(v.number(), v.safeInteger()),
+      v.pipe(v.number(), v.safeInteger('expected an integer (epoch milliseconds)')),
       v.pipe(
         v.bigint(),
-        v.check((b) => b >= -MAX_SAFE && b <= MAX_SAFE),
+        v.check((b) => b >= -MAX_SAFE && b <= MAX_SAFE, 'expected an integer (epoch milliseconds) within the safe integer range'),
         v.transform((b) => Number(b)),
       ),
     ],
@@ -38,6 +38,7 @@ function describe(value: unknown): string {
   if (value === null) return 'null';
   if (typeof value === 'bigint') return `bigint ${value}`;
   if (typeof value === 'string') return `string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
+  if (typeof value === 'number' || typeof value === 'boolean') return `${typeof value} ${value}`;
   if (Array.isArray(value)) return 'array';
   return typeof value;
 }
@@ -55,9 +56,11 @@ export function parseMessage(input: unknown): SocketMessage {
     }
     const issue = result.issues[0];
     const field = issue.path?.map((p) => String(p.key)).join('.') ?? '?';
+    // A required key that is absent is reported by the object schema itself.
+    const problem = issue.type === 'object' ? 'is required' : issue.message;
     throw new MessageError(
       ErrorCode.MALFORMED_FRAME,
-      `malformed message: field "${field}" ${issue.message}, got ${describe(issue.input)}`,
+      `malformed message: field "${field}" ${problem}, got ${describe(issue.input)}`,
       { details: { field } },
     );
   }

@@ -1,0 +1,35 @@
+/** Reconnect backoff settings. */
+export interface BackoffOptions {
+  /** First delay in ms (default 100). */
+  initialDelay?: number;
+  /** Growth factor per attempt (default 2). */
+  multiplier?: number;
+  /** Largest delay in ms before jitter (default 5000). */
+  maxDelay?: number;
+  /** Jitter as a fraction of the delay, applied ± (default 0.25). */
+  jitter?: number;
+  /** Attempts before giving up (default Infinity); the count resets after a successful connect. */
+  maxRetries?: number;
+}
+
+/** Defaults of {@link BackoffOptions}. */
+export const DEFAULT_BACKOFF: Required<BackoffOptions> = {
+  initialDelay: 100,
+  multiplier: 2,
+  maxDelay: 5000,
+  jitter: 0.25,
+  maxRetries: Number.POSITIVE_INFINITY,
+};
+
+/**
+ * Delay before reconnect attempt `attempt` (1-based): exponential growth
+ * capped at `maxDelay`, then spread by ±`jitter` so many clients that lost the
+ * same server do not retry in lockstep.
+ * @param random Source of randomness in [0, 1) (default Math.random).
+ */
+export function backoffDelay(attempt: number, options: BackoffOptions = {}, random: () => number = Math.random): number {
+  const o = { ...DEFAULT_BACKOFF, ...options };
+  const base = Math.min(o.initialDelay * o.multiplier ** Math.max(0, attempt - 1), o.maxDelay);
+  const spread = base * o.jitter * (random() * 2 - 1);
+  return Math.max(0, Math.round(base + spread));
+}

@@ -1,0 +1,29 @@
+/**
+ * @socketkit/core — the transport-agnostic server and client engine. A
+ * transport (Unix, TCP, ...) only supplies streams through the small
+ * {@link ServerTransport} / {@link ClientTransport} interfaces.
+ * @packageDocumentation
+ */
+export { SocketServer } from './server.js';
+export type { SocketServerOptions, SocketServerEvents, ClientInfo, RequestHandler, RequestContext, SlowConsumerPolicy, ServerSettings } from './server.js';
+export { SocketClient } from './client.js';
+export type { SocketClientOptions, SocketClientEvents, ConnectOptions, WelcomeInfo, OfflineSendPolicy } from './client.js';
+export type { ServerTransport, ClientTransport, TransportStream } from './transport.js';
+export { FramedConnection } from './connection.js';
+export type { FramedConnectionHandlers } from './connection.js';
+export { backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
+export type { BackoffOptions } from './backoff.js';
+export { createLogger, silentLogger } from './logger.js';
+export type { SocketLogger } from './logger.js';
+export {
+  DEFAULT_MAX_PENDING_BYTES,
+  DEFAULT_CLOSE_TIMEOUT,
+  DEFAULT_HEARTBEAT_INTERVAL,
+  DEFAULT_SEND_BUFFER_SIZE,
+  DEFAULT_MAX_PENDING_REQUESTS,
+} from './defaults.js';
+export { LIBRARY_ORIGIN, isLibraryError } from './wire.js';
+export { mapConnectError } from './errors.js';
+export { awaitConnect, listenServer, closeServer } from './transport-util.js';
+export { resolveConfig, serverConfigDefaults, clientConfigDefaults, mergeDefined } from './options.js';
+export type { CommonConfigOptions, ServerConfigOptions, ClientConfigOptions } from './options.js';

@@ -1,0 +1,80 @@
+import { loadConfig, type ConfigOverrides, type LoadConfigOptions, type SocketConfig } from '@socketkit/config';
+import type { SocketClientOptions } from './client.js';
+import type { SocketServerOptions } from './server.js';
+
+/** Configuration keys every transport's constructor accepts (§7), plus where to read them. */
+export interface CommonConfigOptions {
+  /** IANA time zone for `timestamp_iso`. */
+  timezone?: string;
+  /** Largest frame payload in bytes. */
+  maxMessageSize?: number;
+  /** Log level of the default logger. */
+  logLevel?: SocketConfig['logLevel'];
+  /** Default timeout in seconds (connect, receive, request). */
+  defaultTimeout?: number;
+  /** `.env` file to read (default `./.env` if present; `false` to skip). */
+  envFile?: string | false;
+  /** Environment to read instead of `process.env`. */
+  env?: Record<string, string | undefined>;
+}
+
+/** Server-side configuration keys. */
+export interface ServerConfigOptions extends CommonConfigOptions {
+  messageQueueSize?: number;
+  blockingMode?: boolean;
+  allowClientSend?: boolean;
+}
+
+/** Client-side configuration keys. */
+export interface ClientConfigOptions extends CommonConfigOptions {
+  /** Receive buffer in messages. */
+  bufferSize?: number;
+}
+
+const COMMON_KEYS = ['timezone', 'maxMessageSize', 'logLevel', 'defaultTimeout', 'messageQueueSize', 'blockingMode', 'allowClientSend', 'bufferSize'] as const;
+
+/**
+ * Loads the configuration with the common keys of `options` as explicit
+ * overrides (precedence: defaults < .env < environment < options) and the
+ * transport's own keys in `transport` (`{ unix: {...} }` or `{ tcp: {...} }`).
+ */
+export function resolveConfig(options: ServerConfigOptions & ClientConfigOptions, transport: Pick<ConfigOverrides, 'unix' | 'tcp' | 'socketDir'> = {}): SocketConfig {
+  const overrides: Record<string, unknown> = { ...transport };
+  for (const key of COMMON_KEYS) if (options[key] !== undefined) overrides[key] = options[key];
+  const load: LoadConfigOptions = {};
+  if (options.envFile !== undefined) load.envFile = options.envFile;
+  if (options.env !== undefined) load.env = options.env;
+  return loadConfig(overrides as ConfigOverrides, load);
+}
+
+/** Server engine options that come from the configuration. */
+export function serverConfigDefaults(config: SocketConfig, maxConnections: number): Partial<SocketServerOptions> {
+  return {
+    maxConnections,
+    messageQueueSize: config.messageQueueSize,
+    allowClientSend: config.allowClientSend,
+    maxMessageSize: config.maxMessageSize,
+    blockingMode: config.blockingMode,
+    timezone: config.timezone,
+    logLevel: config.logLevel,
+    authTimeout: config.defaultTimeout * 1000,
+  };
+}
+
+/** Client engine options that come from the configuration. */
+export function clientConfigDefaults(config: SocketConfig): Partial<SocketClientOptions> {
+  return {
+    defaultTimeout: config.defaultTimeout * 1000,
+    bufferSize: config.bufferSize,
+    maxMessageSize: config.maxMessageSize,
+    timezone: config.timezone,
+    logLevel: config.logLevel,
+  };
+}
+
+/** Copies the defined values of `over` onto `base` (undefined never overrides). */
+export function mergeDefined<T extends object>(base: Partial<T>, over: Partial<T>): Partial<T> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) if (v !== undefined) out[k] = v;
+  return out as Partial<T>;
+}

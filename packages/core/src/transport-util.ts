@@ -1,0 +1,66 @@
+import type { Server, Socket, ListenOptions } from 'node:net';
+
+/**
+ * Waits for a socket created by a transport (e.g. `net.createConnection`) to
+ * connect, honouring `signal`. Rejects with the raw system error (map it with
+ * `mapConnectError`) or with `signal.reason` on abort; destroys the socket on
+ * failure so no handle leaks.
+ */
+export function awaitConnect(socket: Socket, signal: AbortSignal): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const cleanup = (): void => {
+      socket.off('connect', onConnect);
+      socket.off('error', onError);
+      signal.removeEventListener('abort', onAbort);
+    };
+    const onConnect = (): void => {
+      cleanup();
+      resolve(socket);
+    };
+    const onError = (err: Error): void => {
+      cleanup();
+      socket.destroy();
+      reject(err);
+    };
+    const onAbort = (): void => {
+      cleanup();
+      socket.destroy();
+      reject(signal.reason);
+    };
+    if (signal.aborted) {
+      onAbort();
+      return;
+    }
+    socket.once('connect', onConnect);
+    socket.once('error', onError);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** `server.listen(options)` as a promise that rejects with the listen error (EADDRINUSE, EACCES, ...). */
+export function listenServer(server: Server, options: ListenOptions): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error): void => {
+      server.off('listening', onListening);
+      reject(err);
+    };
+    const onListening = (): void => {
+      server.off('error', onError);
+      resolve();
+    };
+    server.once('error', onError);
+    server.once('listening', onListening);
+    server.listen(options);
+  });
+}
+
+/** `server.close()` as a promise; resolves at once when it is not listening. */
+export function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    if (!server.listening) {
+      resolve();
+      return;
+    }
+    server.close(() => resolve());
+  });
+}

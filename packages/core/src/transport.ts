@@ -1,0 +1,45 @@
+import type { Duplex } from 'node:stream';
+
+/**
+ * A byte stream between two peers. `node:net` sockets satisfy it; so can any
+ * Duplex (e.g. an in-memory pair in tests).
+ */
+export type TransportStream = Duplex & {
+  /** Present on `net.Socket`; used to coalesce writes when available. */
+  cork?: () => void;
+  uncork?: () => void;
+  setNoDelay?: (noDelay?: boolean) => unknown;
+};
+
+/**
+ * The server half of a transport: everything that is specific to how
+ * connections arrive (a Unix socket file, a TCP port). The core engine drives
+ * it and never imports `node:net` for protocol work.
+ */
+export interface ServerTransport {
+  /** Transport name, e.g. `unix` or `tcp`. */
+  readonly kind: string;
+  /**
+   * Start accepting. Calls `onConnection` for every new stream. Resolves once
+   * accepting; rejects with a typed error (`ADDRESS_IN_USE`, ...).
+   */
+  listen(onConnection: (stream: TransportStream) => void): Promise<void>;
+  /** Stop accepting and release the address (socket file, port). Idempotent. */
+  close(): Promise<void>;
+  /** Human-readable address, e.g. a socket path or `127.0.0.1:9000`. */
+  address(): string;
+}
+
+/** The client half of a transport. */
+export interface ClientTransport {
+  /** Transport name, e.g. `unix` or `tcp`. */
+  readonly kind: string;
+  /**
+   * Open one stream to the server. Rejects with a typed `ConnectionError`
+   * (`SOCKET_NOT_FOUND`, `SERVER_NOT_RUNNING`, `PERMISSION_DENIED`, ...).
+   * Must honour `signal` (abort on timeout).
+   */
+  connect(signal: AbortSignal): Promise<TransportStream>;
+  /** Human-readable address of the server. */
+  address(): string;
+}

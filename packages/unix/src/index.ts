@@ -1,0 +1,12 @@
+/**
+ * @socketkit/unix — socketkit over Unix domain sockets: socket file
+ * lifecycle, permissions and stale-file recovery. Everything else is the core
+ * engine.
+ * @packageDocumentation
+ */
+export { UnixSocketServer, UnixSocketClient } from './unix.js';
+export type { UnixSocketServerOptions, UnixSocketClientOptions } from './unix.js';
+export { UnixServerTransport, UnixClientTransport, socketPathFor, MAX_SOCKET_PATH_BYTES } from './unix-transport.js';
+export type { UnixServerTransportOptions } from './unix-transport.js';
+export * from '@socketkit/protocol';
+export type { ClientInfo, RequestHandler, SocketServerEvents, SocketClientEvents, BackoffOptions, SocketLogger } from '@socketkit/core';

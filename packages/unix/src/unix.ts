@@ -1,0 +1,83 @@
+import { parsePermissions } from '@socketkit/config';
+import {
+  SocketClient,
+  SocketServer,
+  clientConfigDefaults,
+  mergeDefined,
+  resolveConfig,
+  serverConfigDefaults,
+  type ClientConfigOptions,
+  type ServerConfigOptions,
+  type SocketClientOptions,
+  type SocketServerOptions,
+} from '@socketkit/core';
+import { UnixClientTransport, UnixServerTransport } from './unix-transport.js';
+
+/** Options of {@link UnixSocketServer}: engine options plus the Unix specifics of §5/§7. */
+export interface UnixSocketServerOptions extends Omit<SocketServerOptions, 'transport' | keyof ServerConfigOptions | 'maxConnections'>, ServerConfigOptions {
+  /** Directory of the socket file (default `/tmp/sockets`, env `SOCKET_DIR`). */
+  socketDir?: string;
+  /** Most clients at once (default 10, env `SOCKET_UNIX_MAX_CONNECTIONS`). */
+  maxConnections?: number;
+  /** Socket file mode as octal string (default `"0600"`). */
+  socketPermissions?: string;
+  /** Remove the socket file on stop (default true). */
+  autoRemoveSocket?: boolean;
+  /** Accept a socket directory owned by another user or writable by group/others (default false). */
+  allowInsecureDir?: boolean;
+}
+
+/** Options of {@link UnixSocketClient}. */
+export interface UnixSocketClientOptions extends Omit<SocketClientOptions, 'transport' | keyof ClientConfigOptions>, ClientConfigOptions {
+  /** Directory of the socket file (default `/tmp/sockets`). */
+  socketDir?: string;
+}
+
+/**
+ * A socketkit server on a Unix domain socket at `{socketDir}/{eventName}.sock`.
+ *
+ * @example
+ * const server = new UnixSocketServer({ eventName: 'progress' });
+ * await server.start();
+ * server.send({ percent: 42 });
+ */
+export class UnixSocketServer extends SocketServer {
+  /** Full socket path. */
+  readonly socketPath: string;
+
+  constructor(options: UnixSocketServerOptions) {
+    const config = resolveConfig(options, {
+      socketDir: options.socketDir,
+      unix: mergeDefined({}, { maxConnections: options.maxConnections, socketPermissions: options.socketPermissions, autoRemoveSocket: options.autoRemoveSocket }),
+    });
+    const transport = new UnixServerTransport({
+      eventName: options.eventName,
+      socketDir: config.socketDir,
+      mode: parsePermissions(config.unix.socketPermissions),
+      autoRemoveSocket: config.unix.autoRemoveSocket,
+      allowInsecureDir: options.allowInsecureDir ?? false,
+    });
+    super({ ...mergeDefined<SocketServerOptions>(serverConfigDefaults(config, config.unix.maxConnections), options), eventName: options.eventName, transport, maxConnections: config.unix.maxConnections });
+    this.socketPath = transport.path;
+  }
+}
+
+/**
+ * A socketkit client for a Unix domain socket server.
+ *
+ * @example
+ * const client = new UnixSocketClient({ eventName: 'progress' });
+ * await client.connect();
+ * for await (const m of client) console.log(m.data);
+ */
+export class UnixSocketClient extends SocketClient {
+  /** Full socket path. */
+  readonly socketPath: string;
+
+  constructor(options: UnixSocketClientOptions) {
+    const config = resolveConfig(options, { socketDir: options.socketDir });
+    const transport = new UnixClientTransport(config.socketDir, options.eventName);
+    super({ ...mergeDefined<SocketClientOptions>(clientConfigDefaults(config), options), eventName: options.eventName, transport });
+    this.socketPath = transport.path;
+  }
+}
