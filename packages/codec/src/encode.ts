@@ -90,13 +90,21 @@ function encodeInto(message: SocketMessage, headerSize: number, maxMessageSize: 
   let data: Buffer;
   try {
     data = packr.pack(message.data);
+  } catch (cause) {
+    throw new MessageError(
+      ErrorCode.INVALID_MESSAGE,
+      `cannot encode message data for event "${message.eventName}": ${(cause as Error).message}; use msgpack-able values (objects, arrays, strings, numbers, booleans, null, Buffers)`,
+      { cause },
+    );
+  }
+  try {
     // A Map with non-string keys would make the whole frame undecodable for
     // the peer (the Python module and FrameDecoder both require string keys).
     assertStringKeys(data);
   } catch (cause) {
     throw new MessageError(
       ErrorCode.INVALID_MESSAGE,
-      `cannot encode message data for event "${message.eventName}": ${(cause as Error).message}; use msgpack-able values (objects, arrays, strings, numbers, booleans, null, Buffers)`,
+      `cannot encode message data for event "${message.eventName}": ${(cause as Error).message}; every map key must be a string`,
       { cause },
     );
   }
