@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
-const jestBin = require.resolve('jest/bin/jest.js');
+const jestBin = require.resolve('jest/bin/jest');
 const args = [
   '--experimental-vm-modules',
   '--no-warnings=ExperimentalWarning',
