@@ -147,6 +147,7 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
   #state: 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'closed' = 'idle';
   #userClosed = false;
   #fatal: SocketError | undefined;
+  #endReason: SocketError | undefined;
   #welcome: WelcomeInfo | undefined;
   #welcomeWaiters: Waiter[] = [];
   readonly #inbox: SocketMessage[] = [];
@@ -219,6 +220,7 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
     }
     this.#userClosed = false;
     this.#fatal = undefined;
+    this.#endReason = undefined;
     this.#state = 'connecting';
     try {
       await this.#open(options.timeout ?? this.#o.connectTimeout);
@@ -252,7 +254,7 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
     this.#reconnectAbort?.abort();
     const conn = this.#conn;
     if (conn !== undefined) await conn.end(DEFAULT_CLOSE_TIMEOUT);
-    this.#finish(new ConnectionError(ErrorCode.CLOSED, `client for "${this.eventName}" was disconnected by the application`));
+    this.#finish(new ConnectionError(ErrorCode.CLOSED, `client for "${this.eventName}" was disconnected by the application`), false);
   }
 
   /**
@@ -305,7 +307,7 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
   async receive(options: { timeout?: number } = {}): Promise<SocketMessage> {
     const m = await this.#next(options.timeout ?? this.#o.defaultTimeout);
     if (m === undefined) {
-      throw this.#fatal ?? new ConnectionError(ErrorCode.CLOSED, `client for "${this.eventName}" is closed: connect() again to receive`);
+      throw this.#fatal ?? this.#endReason ?? new ConnectionError(ErrorCode.CLOSED, `client for "${this.eventName}" is closed: connect() again to receive`);
     }
     return m;
   }
@@ -317,7 +319,7 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
       for (;;) {
         const m = await this.#next(Number.POSITIVE_INFINITY);
         if (m === undefined) {
-          if (this.#fatal !== undefined && !(this.#fatal instanceof ConnectionError && this.#fatal.code === ErrorCode.CLOSED)) throw this.#fatal;
+          if (this.#fatal !== undefined) throw this.#fatal;
           return;
         }
         yield m;
@@ -335,7 +337,7 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
       this.#maybeResume();
       return Promise.resolve(m);
     }
-    if (this.#state === 'closed' || (this.#state === 'idle' && this.#userClosed)) return Promise.resolve(undefined);
+    if (this.#state === 'closed' || (this.#state === 'idle' && this.#endReason !== undefined)) return Promise.resolve(undefined);
     return this.#wait(this.#waiters, timeoutMs, `no message on "${this.eventName}" within ${timeoutMs} ms`);
   }
 
@@ -505,11 +507,11 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
     this.log.debug(`disconnected from ${this.address}: ${reason}`);
     this.emit('disconnected', reason);
     if (this.#userClosed) {
-      this.#finish(this.#fatal ?? new ConnectionError(ErrorCode.CLOSED, `client for "${this.eventName}" was disconnected by the application`));
+      this.#finish(this.#fatal ?? new ConnectionError(ErrorCode.CLOSED, `client for "${this.eventName}" was disconnected by the application`), this.#fatal !== undefined);
       return;
     }
     if (!this.#o.autoReconnect) {
-      this.#finish(new ConnectionError(ErrorCode.CONNECTION_LOST, `lost the connection to "${this.eventName}" at ${this.address} (${reason}) and autoReconnect is off: connect() again`));
+      this.#finish(new ConnectionError(ErrorCode.CONNECTION_LOST, `lost the connection to "${this.eventName}" at ${this.address} (${reason}) and autoReconnect is off: connect() again`), err !== undefined);
       return;
     }
     this.#state = 'reconnecting';
@@ -519,7 +521,7 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
   #scheduleReconnect(attempt: number): void {
     const max = this.#o.reconnect.maxRetries;
     if (attempt > max) {
-      this.#finish(new ConnectionError(ErrorCode.CONNECTION_LOST, `gave up reconnecting to "${this.eventName}" at ${this.address} after ${max} attempts: start the server and connect() again, or raise reconnect.maxRetries`));
+      this.#finish(new ConnectionError(ErrorCode.CONNECTION_LOST, `gave up reconnecting to "${this.eventName}" at ${this.address} after ${max} attempts: start the server and connect() again, or raise reconnect.maxRetries`), true);
       return;
     }
     const delay = backoffDelay(attempt, this.#o.reconnect);
@@ -538,23 +540,28 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
     }, delay);
   }
 
-  /** Terminal state: wake every waiter; a fatal error rejects them, a clean close ends them. */
-  #finish(reason: SocketError): void {
+  /**
+   * Terminal state. A fatal reason (refused by the server, gave up
+   * reconnecting, connection error) rejects waiters and iterators; a clean
+   * end (disconnect(), or the server closed and autoReconnect is off) ends
+   * iterators and makes receive() reject with `reason`.
+   */
+  #finish(reason: SocketError, fatal: boolean): void {
     this.#stopHeartbeat();
     clearTimeout(this.#reconnectTimer);
     const wasActive = this.#state !== 'idle' && this.#state !== 'closed';
-    const fatal = this.#fatal ?? (reason.code === ErrorCode.CLOSED ? undefined : reason);
-    this.#fatal = fatal;
-    this.#state = fatal === undefined ? 'idle' : 'closed';
-    if (fatal !== undefined && fatal === reason && wasActive) emitError(this, this.log, fatal);
+    if (fatal) this.#fatal ??= reason;
+    this.#endReason = this.#fatal ?? reason;
+    this.#state = this.#fatal === undefined ? 'idle' : 'closed';
+    if (this.#fatal !== undefined && wasActive) emitError(this, this.log, this.#fatal);
     for (const w of this.#waiters.splice(0)) {
-      if (fatal !== undefined) w.reject(fatal);
+      if (this.#fatal !== undefined) w.reject(this.#fatal);
       else w.resolve(undefined);
     }
-    for (const w of this.#welcomeWaiters.splice(0)) w.reject(fatal ?? reason);
+    for (const w of this.#welcomeWaiters.splice(0)) w.reject(this.#endReason);
     for (const [id, r] of this.#requests) {
       clearTimeout(r.timer);
-      r.reject(fatal ?? reason);
+      r.reject(this.#endReason);
       this.#requests.delete(id);
     }
     this.#outbox.length = 0;

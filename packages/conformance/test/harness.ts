@@ -1,0 +1,145 @@
+// Shared harness of the transport conformance suite: every behaviour test runs
+// once per transport through these factories, over real sockets.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createConnection, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe } from '@jest/globals';
+import type { SocketClient, SocketClientOptions, SocketServer, SocketServerOptions } from '@socketkit/core';
+import { TcpSocketClient, TcpSocketServer } from '@socketkit/tcp';
+import { UnixSocketClient, UnixSocketServer } from '@socketkit/unix';
+
+export type ServerOpts = Partial<Omit<SocketServerOptions, 'transport'>>;
+export type ClientOpts = Partial<Omit<SocketClientOptions, 'transport'>>;
+
+export interface TransportFactory {
+  name: 'unix' | 'tcp';
+  server(opts?: ServerOpts): SocketServer;
+  /** A client for `server` (which must have been started for tcp, to know its port). */
+  client(server: SocketServer, opts?: ClientOpts): SocketClient;
+  /** A raw node:net socket to `server`, for hostile-input tests. */
+  raw(server: SocketServer): Promise<Socket>;
+  /** Address info for child processes: `{ kind, socketDir, port }`. */
+  addr(server: SocketServer): { kind: string; socketDir?: string; port?: number };
+}
+
+const cleanups: Array<() => Promise<void> | void> = [];
+
+/** Registers a cleanup that runs after the current test (LIFO). */
+export function onCleanup(fn: () => Promise<void> | void): void {
+  cleanups.push(fn);
+}
+
+afterEach(async () => {
+  while (cleanups.length > 0) {
+    const fn = cleanups.pop() as () => Promise<void> | void;
+    await fn();
+  }
+});
+
+let counter = 0;
+/** A fresh, valid event name per test. */
+export function uniqueEvent(prefix = 'ev'): string {
+  return `${prefix}_${process.pid}_${++counter}`;
+}
+
+/** A fresh private temp dir, removed after the test. */
+export function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'skc-'));
+  onCleanup(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+const silent = { logLevel: 'silent' as const, envFile: false as const };
+
+function unixFactory(): TransportFactory {
+  const dirs = new WeakMap<SocketServer, string>();
+  return {
+    name: 'unix',
+    server(opts = {}) {
+      const socketDir = tempDir();
+      const s = new UnixSocketServer({ eventName: uniqueEvent(), ...silent, socketDir, ...(opts as object) } as ConstructorParameters<typeof UnixSocketServer>[0]);
+      dirs.set(s, socketDir);
+      onCleanup(() => s.stop());
+      return s;
+    },
+    client(server, opts = {}) {
+      const c = new UnixSocketClient({ eventName: server.eventName, ...silent, socketDir: dirs.get(server), ...(opts as object) } as ConstructorParameters<typeof UnixSocketClient>[0]);
+      onCleanup(() => c.disconnect());
+      return c;
+    },
+    raw(server) {
+      return rawSocket(() => createConnection({ path: (server as UnixSocketServer).socketPath }));
+    },
+    addr(server) {
+      return { kind: 'unix', socketDir: dirs.get(server) as string };
+    },
+  };
+}
+
+function tcpFactory(): TransportFactory {
+  return {
+    name: 'tcp',
+    server(opts = {}) {
+      const s = new TcpSocketServer({ eventName: uniqueEvent(), ...silent, port: 0, ...(opts as object) } as ConstructorParameters<typeof TcpSocketServer>[0]);
+      onCleanup(() => s.stop());
+      return s;
+    },
+    client(server, opts = {}) {
+      const port = (server as TcpSocketServer).port;
+      if (port === undefined || port === 0) throw new Error('start the tcp server before creating a client');
+      const c = new TcpSocketClient({ eventName: server.eventName, ...silent, port, ...(opts as object) } as ConstructorParameters<typeof TcpSocketClient>[0]);
+      onCleanup(() => c.disconnect());
+      return c;
+    },
+    raw(server) {
+      return rawSocket(() => createConnection({ host: '127.0.0.1', port: (server as TcpSocketServer).port as number }));
+    },
+    addr(server) {
+      return { kind: 'tcp', port: (server as TcpSocketServer).port as number };
+    },
+  };
+}
+
+function rawSocket(make: () => Socket): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = make();
+    s.once('connect', () => resolve(s));
+    s.once('error', reject);
+    onCleanup(() => {
+      s.destroy();
+    });
+  });
+}
+
+/** The transports every conformance test runs against. */
+export const transports: TransportFactory[] = [unixFactory(), tcpFactory()];
+
+/** `describe.each` over every transport. */
+export function describeTransports(title: string, fn: (t: TransportFactory) => void): void {
+  describe.each(transports.map((t) => [t.name, t] as const))(`${title} [%s]`, (_name, t) => fn(t));
+}
+
+/** Resolves when `predicate()` is true, checking on every event-loop turn (never a fixed sleep). */
+export async function until(predicate: () => boolean, what: string, limitMs = 10000): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** Resolves with the arguments of the next `event` on `emitter`. */
+export function once<T extends unknown[]>(emitter: { once(e: string, l: (...a: T) => void): unknown }, event: string): Promise<T> {
+  return new Promise((resolve) => emitter.once(event, (...args: T) => resolve(args)));
+}
+
+/** Collects every chunk a raw socket receives until it closes. */
+export function readAll(socket: Socket): Promise<Buffer> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('error', () => undefined);
+    socket.once('close', () => resolve(Buffer.concat(chunks)));
+  });
+}
