@@ -1,13 +1,13 @@
 // Shared harness of the transport conformance suite: every behaviour test runs
 // once per transport through these factories, over real sockets.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createConnection, type Socket } from 'node:net';
+import { createConnection, createServer, type ListenOptions, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe } from '@jest/globals';
-import type { SocketClient, SocketClientOptions, SocketServer, SocketServerOptions } from '@socketkit/core';
-import { TcpSocketClient, TcpSocketServer } from '@socketkit/tcp';
-import { UnixSocketClient, UnixSocketServer } from '@socketkit/unix';
+import { SocketClient, type SocketClientOptions, type SocketServer, type SocketServerOptions } from '@socketkit/core';
+import { TcpClientTransport, TcpSocketClient, TcpSocketServer } from '@socketkit/tcp';
+import { UnixClientTransport, UnixSocketClient, UnixSocketServer } from '@socketkit/unix';
 
 export type ServerOpts = Partial<Omit<SocketServerOptions, 'transport'>>;
 export type ClientOpts = Partial<Omit<SocketClientOptions, 'transport'>>;
@@ -19,6 +19,11 @@ export interface TransportFactory {
   client(server: SocketServer, opts?: ClientOpts): SocketClient;
   /** A raw node:net socket to `server`, for hostile-input tests. */
   raw(server: SocketServer): Promise<Socket>;
+  /**
+   * A raw node:net server at a fresh address that accepts and never writes
+   * (a silently dead peer), with a client engine pointed at it.
+   */
+  silentServer(opts?: ClientOpts): Promise<{ client: SocketClient; accepted: Socket[] }>;
   /** Address info for child processes: `{ kind, socketDir, port }`. */
   addr(server: SocketServer): { kind: string; socketDir?: string; port?: number };
 }
@@ -71,6 +76,15 @@ function unixFactory(): TransportFactory {
     raw(server) {
       return rawSocket(() => createConnection({ path: (server as UnixSocketServer).socketPath }));
     },
+    async silentServer(opts = {}) {
+      const dir = tempDir();
+      const eventName = uniqueEvent('silent');
+      const transport = new UnixClientTransport(dir, eventName);
+      const { accepted } = await rawServer({ path: transport.path });
+      const client = new SocketClient({ eventName, transport, logLevel: 'silent', ...(opts as object) });
+      onCleanup(() => client.disconnect());
+      return { client, accepted };
+    },
     addr(server) {
       return { kind: 'unix', socketDir: dirs.get(server) as string };
     },
@@ -95,10 +109,35 @@ function tcpFactory(): TransportFactory {
     raw(server) {
       return rawSocket(() => createConnection({ host: '127.0.0.1', port: (server as TcpSocketServer).port as number }));
     },
+    async silentServer(opts = {}) {
+      const { accepted, port } = await rawServer({ host: '127.0.0.1', port: 0 });
+      const eventName = uniqueEvent('silent');
+      const client = new SocketClient({ eventName, transport: new TcpClientTransport('127.0.0.1', port as number, eventName), logLevel: 'silent', ...(opts as object) });
+      onCleanup(() => client.disconnect());
+      return { client, accepted };
+    },
     addr(server) {
       return { kind: 'tcp', port: (server as TcpSocketServer).port as number };
     },
   };
+}
+
+async function rawServer(listen: ListenOptions): Promise<{ accepted: Socket[]; port: number | undefined }> {
+  const accepted: Socket[] = [];
+  const server = createServer((s) => {
+    s.on('error', () => undefined);
+    accepted.push(s);
+  });
+  await new Promise<void>((resolve) => server.listen(listen, resolve));
+  onCleanup(
+    () =>
+      new Promise<void>((resolve) => {
+        for (const s of accepted) s.destroy();
+        server.close(() => resolve());
+      }),
+  );
+  const a = server.address();
+  return { accepted, port: typeof a === 'object' && a !== null ? a.port : undefined };
 }
 
 function rawSocket(make: () => Socket): Promise<Socket> {

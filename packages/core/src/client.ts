@@ -503,7 +503,7 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
     if (conn !== this.#conn) return;
     this.#conn = undefined;
     this.#stopHeartbeat();
-    const reason = err !== undefined ? `connection error: ${(err as NodeJS.ErrnoException).code ?? err.message}` : 'connection closed';
+    const reason = err === undefined ? 'connection closed' : err instanceof SocketError ? err.message : `connection error: ${(err as NodeJS.ErrnoException).code ?? err.message}`;
     this.log.debug(`disconnected from ${this.address}: ${reason}`);
     this.emit('disconnected', reason);
     if (this.#userClosed) {
@@ -576,7 +576,7 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
       if (conn === undefined) return;
       if (Date.now() - this.#lastSeen > this.#o.heartbeatTimeout) {
         this.log.warn(`server "${this.eventName}" silent for ${Date.now() - this.#lastSeen} ms: dropping the connection (heartbeat)`);
-        void conn.destroy(new ConnectionError(ErrorCode.CONNECTION_LOST, 'heartbeat timeout'));
+        void conn.destroy(new ConnectionError(ErrorCode.CONNECTION_LOST, `heartbeat timeout: no traffic from the server for ${this.#o.heartbeatTimeout} ms`));
         return;
       }
       conn.write(controlFrame(this.eventName, { op: CONTROL_OPS.PING }, this.#o.timezone));

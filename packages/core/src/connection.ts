@@ -40,12 +40,13 @@ export class FramedConnection {
     stream.on('error', (err: Error) => {
       this.#lastError = err;
     });
+    // After a protocol error, incoming bytes are discarded (not paused) so the
+    // peer's FIN is still seen and the close completes without waiting.
     stream.on('data', (chunk: Buffer) => {
       if (this.decoder.error !== undefined) return;
       try {
         this.decoder.feed(chunk, handlers.onMessage);
       } catch (err) {
-        stream.pause();
         handlers.onProtocolError(err as MessageError);
       }
     });

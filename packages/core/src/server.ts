@@ -387,8 +387,8 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
     stream.setNoDelay?.(true);
     const now = Date.now();
     if (this.#clients.size >= this.#o.maxConnections) {
+      // Nothing this peer sends is processed; it is read only so its close is seen.
       const conn = new FramedConnection(stream, this.#o.maxMessageSize, { onMessage: () => undefined, onProtocolError: () => undefined, onClose: () => undefined });
-      conn.pause();
       this.log.warn(`refused a connection to "${this.eventName}": ${this.#clients.size} clients connected (maxConnections ${this.#o.maxConnections})`);
       void conn.end(
         this.#o.closeTimeout,
