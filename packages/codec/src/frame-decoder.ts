@@ -74,9 +74,12 @@ export class FrameDecoder {
     this.maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
   }
 
-  /** Bytes held for a frame that has started to arrive but is not complete. */
+  /**
+   * Bytes received for a frame that has started to arrive but is not complete,
+   * its 4-byte header included (so at most the declared size + 4).
+   */
   get bufferedBytes(): number {
-    return this.#headerFill + this.#bodyFill;
+    return this.#body === undefined ? this.#headerFill : FRAME_HEADER_SIZE + this.#bodyFill;
   }
 
   /**
@@ -95,6 +98,10 @@ export class FrameDecoder {
   /**
    * Decodes every complete frame in `chunk`, calling `onMessage` for each in
    * order. Messages before a bad frame are delivered, then the error is thrown.
+   *
+   * If `onMessage` itself throws, the rest of `chunk` is still decoded and
+   * delivered (frame boundaries stay intact, as if the chunk had been split
+   * there), then the first such error is rethrown; the decoder stays usable.
    * @throws MessageError `FRAME_TOO_LARGE` or `MALFORMED_FRAME`.
    */
   feed(chunk: Uint8Array, onMessage: (message: SocketMessage) => void): void {
@@ -113,11 +120,29 @@ export class FrameDecoder {
   /**
    * Splits `chunk` into raw payloads (msgpack bytes, prefix removed) without
    * decoding them. A payload may be a view into `chunk`: copy it to keep it.
+   * An error thrown by `onPayload` is rethrown after the rest of `chunk` was
+   * processed, unless it failed the decoder (then it is thrown at once).
    * @throws MessageError `FRAME_TOO_LARGE`.
    */
   feedPayloads(chunk: Uint8Array, onPayload: (payload: Uint8Array) => void): void {
     if (this.error !== undefined) throw this.error;
     this.bytesReceived += chunk.length;
+    // Stopping halfway through `chunk` would lose its remaining bytes and
+    // misalign every later frame, so a throwing callback is deferred.
+    let deferred: { error: unknown } | undefined;
+    const deliver = (payload: Uint8Array): void => {
+      try {
+        onPayload(payload);
+      } catch (err) {
+        if (this.error !== undefined) throw err;
+        deferred ??= { error: err };
+      }
+    };
+    this.#split(chunk, deliver);
+    if (deferred !== undefined) throw deferred.error;
+  }
+
+  #split(chunk: Uint8Array, onPayload: (payload: Uint8Array) => void): void {
     let pos = 0;
     const len = chunk.length;
     while (pos < len) {

@@ -70,6 +70,12 @@ export interface SocketServerOptions {
   maxPendingBytes?: number;
   /** Policy past `maxPendingBytes` (default `disconnect` with ERROR `SLOW_CONSUMER`). */
   slowConsumerPolicy?: SlowConsumerPolicy;
+  /**
+   * Longest time `drain()` waits for one client to fall under its high-water
+   * mark (ms, default 5000). A client that does not drain in time gets the
+   * slow-consumer policy, so a paced producer is never stalled by one reader.
+   */
+  drainTimeout?: number;
   /** Ping interval in ms for clients that sent `hello`; 0 = off (default). */
   heartbeatInterval?: number;
   /** Silence (ms) after which a heartbeat client is dropped (default 2 × interval + interval). */
@@ -170,6 +176,7 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
       heartbeatInterval: interval,
       heartbeatTimeout: options.heartbeatTimeout ?? interval * (DEFAULT_HEARTBEAT_MISSES + 1),
       closeTimeout: options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT,
+      drainTimeout: options.drainTimeout ?? CONFIG_DEFAULTS.defaultTimeout * 1000,
       authTimeout: options.authTimeout ?? CONFIG_DEFAULTS.defaultTimeout * 1000,
     };
     this.#token = options.token;
@@ -314,16 +321,23 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
   /**
    * Resolves once every client's pending bytes fell under its stream's
    * high-water mark (at once if they already are). Clients being
-   * disconnected are not waited for.
+   * disconnected are not waited for; a client that does not drain within
+   * `drainTimeout` gets the slow-consumer policy (disconnect, or with `drop`
+   * it is no longer waited for).
    */
   async drain(): Promise<void> {
-    for (;;) {
-      const waits = [...this.#clients.values()]
-        .filter((e) => e.registered && !e.conn.closing && e.conn.needsDrain)
-        .map((e) => e.conn.waitForDrain());
-      if (waits.length === 0) return;
-      await Promise.all(waits);
-    }
+    const pending = [...this.#clients.values()].filter((e) => e.registered && !e.conn.closing && e.conn.needsDrain);
+    await Promise.all(pending.map((e) => this.#drainOne(e)));
+  }
+
+  async #drainOne(e: ClientEntry): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(true), this.#o.drainTimeout);
+    });
+    const drained = await Promise.race([e.conn.waitForDrain().then(() => false), timedOut]);
+    clearTimeout(timer);
+    if (drained && this.#o.slowConsumerPolicy === 'disconnect' && !e.conn.closing) this.#slowConsumer(e, `did not drain within ${this.#o.drainTimeout} ms`);
   }
 
   /** Disconnects one client gracefully (flushing what was sent). */
@@ -353,15 +367,15 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
         this.emit('messageDropped', e.id, e.dropped);
         return false;
       }
-      this.log.warn(`client ${e.id} is not reading (${conn.pendingBytes} bytes pending): disconnecting (SLOW_CONSUMER)`);
-      void this.#closeClient(
-        e,
-        'slow consumer',
-        errorFrame(this.eventName, ErrorCode.SLOW_CONSUMER, `you fell ${conn.pendingBytes} bytes behind (maxPendingBytes ${this.#o.maxPendingBytes}): read faster or ask the server to raise maxPendingBytes`, this.#o.timezone),
-      );
+      this.#slowConsumer(e, `${conn.pendingBytes} bytes pending, above maxPendingBytes ${this.#o.maxPendingBytes}`);
       return false;
     }
     return conn.write(frame);
+  }
+
+  #slowConsumer(e: ClientEntry, why: string): void {
+    this.log.warn(`client ${e.id} is not keeping up (${why}): disconnecting (SLOW_CONSUMER)`);
+    void this.#closeClient(e, 'slow consumer', errorFrame(this.eventName, ErrorCode.SLOW_CONSUMER, `disconnected as a slow consumer of "${this.eventName}" (${why}): read faster, or ask the server to raise maxPendingBytes`, this.#o.timezone));
   }
 
   #enqueue(frame: Buffer): void {

@@ -51,7 +51,10 @@ export class TcpServerTransport implements ServerTransport {
     if (ALL_INTERFACES.has(host)) {
       this.#o.logger?.warn(`server "${eventName}" binds all interfaces (${host || '*'}): any host that can reach this machine may connect; set a token or bind 127.0.0.1`);
     }
-    const candidates = port !== undefined ? [port] : Array.from({ length: portRangeEnd - portRangeStart + 1 }, (_, i) => portRangeStart + i);
+    const range = port !== undefined ? [port] : Array.from({ length: portRangeEnd - portRangeStart + 1 }, (_, i) => portRangeStart + i);
+    // A restarted server takes its previous port again when it can, so its clients reconnect to it.
+    const previous = this.#port;
+    const candidates = previous !== undefined && previous !== port ? [previous, ...range] : range;
     for (const p of candidates) {
       const server = createServer({ allowHalfOpen: false, noDelay: true }, (socket: Socket) => onConnection(socket));
       try {
@@ -62,7 +65,7 @@ export class TcpServerTransport implements ServerTransport {
         return;
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'EADDRINUSE' && port === undefined) continue;
+        if (code === 'EADDRINUSE' && (port === undefined || p === previous)) continue;
         if (code === 'EADDRINUSE') {
           throw new ConnectionError(ErrorCode.ADDRESS_IN_USE, `port ${p} on ${host} is already in use (event "${eventName}"): stop the other server or choose another port`, { cause: err, details: { host, port: p } });
         }

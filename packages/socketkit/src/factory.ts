@@ -1,0 +1,74 @@
+import { validateEventName } from '@socketkit/protocol';
+import type { UnixSocketClient, UnixSocketClientOptions, UnixSocketServer, UnixSocketServerOptions } from '@socketkit/unix';
+import type { TcpSocketClient, TcpSocketClientOptions, TcpSocketServer, TcpSocketServerOptions } from '@socketkit/tcp';
+import { loadTransport, validateSocketType, type SocketType } from './transports.js';
+
+/** Options of `createServer('unix', ...)`: everything `UnixSocketServer` takes except the event name. */
+export type UnixServerOptions = Omit<UnixSocketServerOptions, 'eventName'>;
+/** Options of `createServer('tcp', ...)`: everything `TcpSocketServer` takes except the event name. */
+export type TcpServerOptions = Omit<TcpSocketServerOptions, 'eventName'>;
+/** Options of `createClient('unix', ...)`. */
+export type UnixClientOptions = Omit<UnixSocketClientOptions, 'eventName'>;
+/** Options of `createClient('tcp', ...)`. */
+export type TcpClientOptions = Omit<TcpSocketClientOptions, 'eventName'>;
+
+/** Server options for either transport. */
+export type ServerOptions = UnixServerOptions | TcpServerOptions;
+/** Client options for either transport. */
+export type ClientOptions = UnixClientOptions | TcpClientOptions;
+
+/**
+ * Creates a server for `eventName` on the given transport. Options are merged
+ * over `loadConfig()` (defaults < `.env` < environment < options; `envFile`
+ * and `env` choose where to read) by the transport's constructor. Only the
+ * package of that transport is loaded; call `start()` on the result.
+ *
+ * @example
+ * const server = await createServer('unix', 'progress', { socketDir: '/tmp/sockets' });
+ * await server.start();
+ * server.send({ percent: 42 });
+ *
+ * @throws ValidationError `INVALID_CONFIG` for an unknown type, a transport
+ *   package that is not installed (the message names the `npm install` to
+ *   run) or a bad option; `INVALID_EVENT_NAME` for a bad event name.
+ */
+export async function createServer(type: 'unix', eventName: string, options?: UnixServerOptions): Promise<UnixSocketServer>;
+export async function createServer(type: 'tcp', eventName: string, options?: TcpServerOptions): Promise<TcpSocketServer>;
+export async function createServer(type: SocketType, eventName: string, options?: ServerOptions): Promise<UnixSocketServer | TcpSocketServer>;
+export async function createServer(type: SocketType, eventName: string, options: ServerOptions = {}): Promise<UnixSocketServer | TcpSocketServer> {
+  validateSocketType(type);
+  validateEventName(eventName);
+  const merged = { ...options, eventName };
+  if (type === 'unix') {
+    const { UnixSocketServer } = await loadTransport('unix');
+    return new UnixSocketServer(merged as UnixSocketServerOptions);
+  }
+  const { TcpSocketServer } = await loadTransport('tcp');
+  return new TcpSocketServer(merged as TcpSocketServerOptions);
+}
+
+/**
+ * Creates a client for `eventName` on the given transport (not yet
+ * connected: call `connect()`). Options are merged over `loadConfig()`.
+ *
+ * @example
+ * const client = await createClient('tcp', 'rpc', { port: 9000 });
+ * await client.connect();
+ * const reply = await client.request({ a: 1, b: 2 });
+ *
+ * @throws ValidationError as {@link createServer}.
+ */
+export async function createClient(type: 'unix', eventName: string, options?: UnixClientOptions): Promise<UnixSocketClient>;
+export async function createClient(type: 'tcp', eventName: string, options?: TcpClientOptions): Promise<TcpSocketClient>;
+export async function createClient(type: SocketType, eventName: string, options?: ClientOptions): Promise<UnixSocketClient | TcpSocketClient>;
+export async function createClient(type: SocketType, eventName: string, options: ClientOptions = {}): Promise<UnixSocketClient | TcpSocketClient> {
+  validateSocketType(type);
+  validateEventName(eventName);
+  const merged = { ...options, eventName };
+  if (type === 'unix') {
+    const { UnixSocketClient } = await loadTransport('unix');
+    return new UnixSocketClient(merged as UnixSocketClientOptions);
+  }
+  const { TcpSocketClient } = await loadTransport('tcp');
+  return new TcpSocketClient(merged as TcpSocketClientOptions);
+}

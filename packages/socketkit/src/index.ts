@@ -1,0 +1,58 @@
+/**
+ * socketkit — one entry point for process-to-process messaging over Unix
+ * domain sockets or TCP. `createServer` / `createClient` load only the
+ * transport package you ask for (`@socketkit/unix`, `@socketkit/tcp`: install
+ * the one you need); everything else is re-exported from the protocol, core
+ * and config packages.
+ * @packageDocumentation
+ */
+export { createServer, createClient } from './factory.js';
+export type { UnixServerOptions, TcpServerOptions, UnixClientOptions, TcpClientOptions, ServerOptions, ClientOptions } from './factory.js';
+export { SocketType, TRANSPORT_PACKAGES, isSocketType, validateSocketType, loadTransport, setTransportSpecifierForTesting } from './transports.js';
+export type { TransportModules } from './transports.js';
+
+export {
+  ErrorCode,
+  SocketError,
+  ConnectionError,
+  MaxConnectionsError,
+  MessageError,
+  ValidationError,
+  TimeoutError,
+  errorFromCode,
+  validateEventName,
+  isValidEventName,
+  EVENT_NAME_PATTERN,
+  MAX_EVENT_NAME_LENGTH,
+  getTimestampMs,
+  getTimestampIso,
+  MessageType,
+  createMessage,
+  toWireMessage,
+  isSocketMessage,
+  parseMessage,
+  CONTROL_OPS,
+  PROTOCOL_VERSION,
+  isReservedControl,
+} from '@socketkit/protocol';
+export type { ErrorDetails, SocketErrorOptions, SocketMessage, WireMessage, MessageData, CreateMessageOptions, ControlOp } from '@socketkit/protocol';
+
+export { SocketServer, SocketClient } from '@socketkit/core';
+export type {
+  SocketServerOptions,
+  SocketServerEvents,
+  SocketClientOptions,
+  SocketClientEvents,
+  ClientInfo,
+  RequestHandler,
+  RequestContext,
+  SlowConsumerPolicy,
+  ConnectOptions,
+  WelcomeInfo,
+  OfflineSendPolicy,
+  BackoffOptions,
+  SocketLogger,
+} from '@socketkit/core';
+
+export { loadConfig, DEFAULT_CONFIG } from '@socketkit/config';
+export type { SocketConfig, ConfigOverrides, LoadConfigOptions, LogLevel } from '@socketkit/config';
