@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { access, chmod, lstat, mkdir, stat, unlink } from 'node:fs/promises';
+import { access, chmod, link, lstat, mkdir, rename, stat, unlink } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { awaitConnect, closeServer, listenServer, mapConnectError, type ClientTransport, type ServerTransport, type TransportStream } from '@socketkit/core';
@@ -105,9 +105,18 @@ export class UnixServerTransport implements ServerTransport {
     const server = this.#server;
     if (server === undefined) return;
     this.#server = undefined;
-    const closing = closeServer(server);
-    if (this.#o.autoRemoveSocket) await this.#removeOwnSocket();
-    await closing;
+    if (this.#o.autoRemoveSocket) {
+      const closing = closeServer(server);
+      await this.#removeOwnSocket();
+      await closing;
+      return;
+    }
+    // libuv unlinks a pipe's path when the server closes; keep the file by
+    // holding a second hard link across the close and putting it back.
+    const keep = `${this.path}.${process.pid}.keep`;
+    await link(this.path, keep);
+    await closeServer(server);
+    await rename(keep, this.path);
   }
 
   async #removeOwnSocket(): Promise<void> {
