@@ -64,6 +64,8 @@ export interface SocketClientOptions {
   heartbeatInterval?: number;
   /** Silence in ms after which the connection is considered dead (default 3 × interval). */
   heartbeatTimeout?: number;
+  /** `disconnect()` flushes pending sends; it gives up after this long without progress (ms, default 2000). */
+  closeTimeout?: number;
   /** Bound on requests in flight (default 10000). */
   maxPendingRequests?: number;
   /** IANA time zone of `timestamp_iso` (default UTC). */
@@ -141,6 +143,7 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
     heartbeatInterval: number;
     heartbeatTimeout: number;
     maxPendingRequests: number;
+    closeTimeout: number;
     timezone: string;
   };
   #conn: FramedConnection | undefined;
@@ -182,6 +185,7 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
       heartbeatInterval: interval,
       heartbeatTimeout: options.heartbeatTimeout ?? interval * (DEFAULT_HEARTBEAT_MISSES + 1),
       maxPendingRequests: options.maxPendingRequests ?? DEFAULT_MAX_PENDING_REQUESTS,
+      closeTimeout: options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT,
       timezone: options.timezone ?? CONFIG_DEFAULTS.timezone,
     };
     this.log = options.logger ?? createLogger(`socketkit:client:${this.eventName}`, options.logLevel ?? CONFIG_DEFAULTS.logLevel);
@@ -253,7 +257,7 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
     clearTimeout(this.#reconnectTimer);
     this.#reconnectAbort?.abort();
     const conn = this.#conn;
-    if (conn !== undefined) await conn.end(DEFAULT_CLOSE_TIMEOUT);
+    if (conn !== undefined) await conn.end(this.#o.closeTimeout);
     this.#finish(new ConnectionError(ErrorCode.CLOSED, `client for "${this.eventName}" was disconnected by the application`), false);
   }
 

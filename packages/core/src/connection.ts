@@ -119,8 +119,9 @@ export class FramedConnection {
 
   /**
    * Graceful close: flushes everything already written (plus `lastFrame`),
-   * then ends the stream. Destroys it if the peer has not let it close within
-   * `timeoutMs` (a peer that stopped reading cannot hold us forever).
+   * then ends the stream. A peer that reads slowly but steadily gets it all;
+   * the stream is destroyed only when no progress was made for `timeoutMs`
+   * (a peer that stopped reading, or never closes its side, cannot hold us).
    */
   end(timeoutMs: number, lastFrame?: Uint8Array): Promise<void> {
     if (this.#ending !== undefined) return this.#ending;
@@ -128,9 +129,14 @@ export class FramedConnection {
     const s = this.stream;
     if (lastFrame !== undefined && !s.writableEnded) s.write(lastFrame);
     if (!s.writableEnded) s.end();
-    const timer = setTimeout(() => s.destroy(), timeoutMs);
+    let last = s.writableLength;
+    const timer = setInterval(() => {
+      const now = s.writableLength;
+      if (now === 0 || now >= last) s.destroy();
+      last = now;
+    }, timeoutMs);
     timer.unref?.();
-    this.#ending = this.#closedPromise.then(() => clearTimeout(timer));
+    this.#ending = this.#closedPromise.then(() => clearInterval(timer));
     return this.#ending;
   }
 

@@ -80,7 +80,7 @@ export interface SocketServerOptions {
   heartbeatInterval?: number;
   /** Silence (ms) after which a heartbeat client is dropped (default 2 × interval + interval). */
   heartbeatTimeout?: number;
-  /** Longest graceful close per client on stop or disconnect, then destroy (ms, default 2000). */
+  /** Graceful close per client on stop or disconnect: destroyed after this long without flush progress (ms, default 2000). */
   closeTimeout?: number;
   /** Shared secret clients must present in `hello` (optional). */
   token?: string;
