@@ -16,5 +16,7 @@ const args = [
   ...(process.env.SOCKETKIT_TEST_DETECT_HANDLES === '1' ? ['--detectOpenHandles'] : []),
   ...process.argv.slice(2),
 ];
-const child = spawn(process.execPath, args, { stdio: 'inherit' });
+// Library logging is silent in tests unless asked for (SOCKET_LOG_LEVEL=debug ...).
+const env = { ...process.env, SOCKET_LOG_LEVEL: process.env.SOCKET_LOG_LEVEL ?? 'silent' };
+const child = spawn(process.execPath, args, { stdio: 'inherit', env });
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
