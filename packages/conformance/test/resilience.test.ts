@@ -151,6 +151,19 @@ describeTransports('hostile frames', (t) => {
     expect((await good.receive()).data).toEqual({ after: 'bad client' });
   });
 
+  it('a truncated frame (peer half-closes mid-frame) is answered with MALFORMED_FRAME', async () => {
+    const server = t.server();
+    await server.start();
+    const bad = await t.raw(server);
+    const everything = readAll(bad);
+    const frame = encodeFrame(createMessage(server.eventName, 'data', { x: 1 }));
+    bad.end(frame.subarray(0, frame.length - 3));
+    const replies = decodeAll(await everything);
+    expect(replies.at(-1)?.data.code).toBe(ErrorCode.MALFORMED_FRAME);
+    expect(String(replies.at(-1)?.data.error)).toContain('truncated');
+    expect(server.isRunning()).toBe(true);
+  });
+
   it('a client frame above maxMessageSize is refused before the body arrives', async () => {
     const server = t.server({ maxMessageSize: 1024 });
     await server.start();

@@ -1,5 +1,5 @@
 import { FrameDecoder } from '@socketkit/codec';
-import type { MessageError, SocketMessage } from '@socketkit/protocol';
+import { ErrorCode, MessageError, type SocketMessage } from '@socketkit/protocol';
 import type { TransportStream } from './transport.js';
 
 /** Callbacks of a {@link FramedConnection}. */
@@ -39,6 +39,19 @@ export class FramedConnection {
     // EPIPE / ECONNRESET and friends end the connection; they never crash the process.
     stream.on('error', (err: Error) => {
       this.#lastError = err;
+    });
+    // The peer finished sending. Mid-frame, that is a truncated frame: report
+    // it (the server answers with an ERROR before closing, which needs the
+    // transport's allowHalfOpen). Otherwise finish our side after a flush.
+    stream.on('end', () => {
+      const partial = this.decoder.bufferedBytes;
+      if (this.decoder.error === undefined && partial > 0) {
+        handlers.onProtocolError(
+          new MessageError(ErrorCode.MALFORMED_FRAME, `truncated frame: the peer closed its side ${partial} bytes into an incomplete frame`, { details: { bufferedBytes: partial } }),
+        );
+      } else if (!stream.writableEnded) {
+        stream.end();
+      }
     });
     // After a protocol error, incoming bytes are discarded (not paused) so the
     // peer's FIN is still seen and the close completes without waiting.

@@ -20,7 +20,9 @@ export interface ServerTransport {
   /** Transport name, e.g. `unix` or `tcp`. */
   readonly kind: string;
   /**
-   * Start accepting. Calls `onConnection` for every new stream. Resolves once
+   * Start accepting. Calls `onConnection` for every new stream. Streams
+   * should allow half-open (`allowHalfOpen: true`) so the engine can still
+   * answer a peer that closed its side mid-frame. Resolves once
    * accepting; rejects with a typed error (`ADDRESS_IN_USE`, ...).
    */
   listen(onConnection: (stream: TransportStream) => void): Promise<void>;

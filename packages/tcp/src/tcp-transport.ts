@@ -56,7 +56,7 @@ export class TcpServerTransport implements ServerTransport {
     const previous = this.#port;
     const candidates = previous !== undefined && previous !== port ? [previous, ...range] : range;
     for (const p of candidates) {
-      const server = createServer({ allowHalfOpen: false, noDelay: true }, (socket: Socket) => onConnection(socket));
+      const server = createServer({ allowHalfOpen: true, noDelay: true }, (socket: Socket) => onConnection(socket));
       try {
         await listenServer(server, { host, port: p, exclusive: true });
         this.#server = server;

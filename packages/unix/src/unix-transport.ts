@@ -87,7 +87,7 @@ export class UnixServerTransport implements ServerTransport {
     const { socketDir, eventName } = this.#o;
     await this.#prepareDir(socketDir);
     await this.#clearPath(eventName);
-    const server = createServer({ allowHalfOpen: false }, (socket: Socket) => onConnection(socket));
+    const server = createServer({ allowHalfOpen: true }, (socket: Socket) => onConnection(socket));
     try {
       await listenServer(server, { path: this.path });
     } catch (err) {
