@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { SocketClient, type ClientTransport, type TransportStream } from '@socketkit/core';
 import { ConnectionError, ErrorCode, TimeoutError } from '@socketkit/protocol';
-import { describeTransports, onCleanup, once, until } from './harness.js';
+import { describeTransports, onCleanup, once, until } from '../src/harness.js';
 
 describe('connect timeout', () => {
   it('rejects with TimeoutError and aborts the attempt when the transport never completes', async () => {

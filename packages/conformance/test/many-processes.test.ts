@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, it } from '@jest/globals';
-import { describeTransports, onCleanup, until } from './harness.js';
+import { describeTransports, onCleanup, until } from '../src/harness.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const PEER = join(here, 'fixtures', 'peer.mjs');

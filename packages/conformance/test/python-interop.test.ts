@@ -5,7 +5,7 @@ import { expect, it } from '@jest/globals';
 import { SocketClient } from '@socketkit/core';
 import { TcpClientTransport } from '@socketkit/tcp';
 import { UnixClientTransport } from '@socketkit/unix';
-import { describeTransports, onCleanup, tempDir, uniqueEvent, until } from './harness.js';
+import { describeTransports, onCleanup, tempDir, uniqueEvent, until } from '../src/harness.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const SCRIPT = join(here, 'fixtures', 'interop.py');

@@ -1,6 +1,6 @@
 import { expect, it } from '@jest/globals';
 import { ErrorCode, MaxConnectionsError, MessageError, ConnectionError } from '@socketkit/protocol';
-import { describeTransports, once, until } from './harness.js';
+import { describeTransports, once, until } from '../src/harness.js';
 
 describeTransports('no-client queue', (t) => {
   it('queues FIFO while nobody is connected, delivers to the next client, then clears', async () => {

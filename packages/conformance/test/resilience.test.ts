@@ -1,7 +1,7 @@
 import { expect, it } from '@jest/globals';
 import { encodeFrame, FrameDecoder, frameBytes, packValue } from '@socketkit/codec';
 import { createMessage, ErrorCode, type SocketMessage } from '@socketkit/protocol';
-import { describeTransports, once, readAll, until } from './harness.js';
+import { describeTransports, once, readAll, until } from '../src/harness.js';
 
 function decodeAll(bytes: Buffer): SocketMessage[] {
   return new FrameDecoder({ maxMessageSize: 1 << 30 }).push(bytes);

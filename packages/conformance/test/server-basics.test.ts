@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { ConnectionError, ErrorCode, SocketError } from '@socketkit/protocol';
-import { describeTransports, once, until } from './harness.js';
+import { describeTransports, once, until } from '../src/harness.js';
 
 describeTransports('server lifecycle and delivery', (t) => {
   it('start/stop are idempotent and isRunning follows them', async () => {
@@ -113,7 +113,7 @@ describeTransports('server lifecycle and delivery', (t) => {
 
 describe('conformance harness', () => {
   it('runs against both transports', async () => {
-    const { transports } = await import('./harness.js');
+    const { transports } = await import('../src/harness.js');
     expect(transports.map((t) => t.name)).toEqual(['unix', 'tcp']);
   });
 });
