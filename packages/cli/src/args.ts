@@ -1,0 +1,275 @@
+import { parseArgs } from 'node:util';
+import { isValidEventName, type LogLevel } from 'socketkit';
+
+/** A problem with the command line itself (exit code 2). */
+export class UsageError extends Error {
+  /** The command the problem belongs to (for the `--help` hint), if known. */
+  readonly command: string | undefined;
+
+  constructor(message: string, command?: string) {
+    super(message);
+    this.name = 'UsageError';
+    this.command = command;
+  }
+}
+
+/** The commands of the `socketkit` binary. */
+export const COMMANDS = ['serve', 'listen', 'send', 'request', 'bench'] as const;
+/** One of {@link COMMANDS}. */
+export type CommandName = (typeof COMMANDS)[number];
+
+const LOG_LEVELS: readonly LogLevel[] = ['silly', 'trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+const MESSAGE_TYPES = ['data', 'error', 'control'] as const;
+
+/** Options every connecting command shares, after validation. */
+export interface CommonArgs {
+  event: string;
+  transport: 'unix' | 'tcp';
+  socketDir: string | undefined;
+  host: string | undefined;
+  port: number | undefined;
+  /** Seconds, when given. */
+  timeout: number | undefined;
+  logLevel: LogLevel | undefined;
+  handshake: boolean;
+}
+
+/** A parsed command line. */
+export type ParsedCommand =
+  | { command: 'help'; topic: CommandName | undefined }
+  | { command: 'version' }
+  | ({ command: 'serve'; echo: boolean } & CommonArgs)
+  | ({ command: 'listen'; type: (typeof MESSAGE_TYPES)[number] | undefined; count: number | undefined; reconnect: boolean } & CommonArgs)
+  | ({ command: 'send'; data: Record<string, unknown> | undefined } & CommonArgs)
+  | ({ command: 'request'; data: Record<string, unknown> } & CommonArgs)
+  | { command: 'bench'; script: string | undefined; rest: string[] };
+
+const COMMON_HELP = `common options:
+  --transport unix|tcp  transport (default unix)
+  --socket-dir DIR      unix: directory of the socket file (default $SOCKET_DIR or /tmp/sockets)
+  --host HOST           tcp: host (default $SOCKET_TCP_HOST or 127.0.0.1)
+  --port PORT           tcp: port (default: serve takes the first free port of 9000-9100, clients use 9000)
+  --timeout SECONDS     connect and reply timeout (default $SOCKET_DEFAULT_TIMEOUT or 5)
+  --log-level LEVEL     library log level on stderr: ${LOG_LEVELS.join('|')} (default warn)
+  -h, --help            show this help`;
+
+const OUTPUT_HELP = `Messages are printed one per line as JSON in the wire shape, with snake_case keys:
+  {"event_name":"jobs","timestamp_ms":1795000000000,"timestamp_iso":"...","message_type":"data","data":{...}}
+(plus "id" on requests and "reply_to" on replies).`;
+
+/** Help text of each command and of the binary itself. */
+export const HELP: Record<CommandName | 'main', string> = {
+  main: `socketkit - messages between processes over Unix domain sockets or TCP
+
+usage: socketkit <command> [options]
+
+commands:
+  serve <event>     run a server: broadcast each JSON line of stdin, print what clients send
+  listen <event>    connect and print every message as one JSON line
+  send <event>      send --data '<json>', or each JSON line of stdin
+  request <event>   send one request and print the reply
+  bench             run the benchmark suite's quick scenarios (repository checkout)
+
+Run "socketkit <command> --help" for the options of a command.
+
+${COMMON_HELP}
+
+exit codes: 0 ok, 1 runtime error (stderr: "error <CODE>: ..."), 2 usage error`,
+
+  serve: `usage: socketkit serve <event> [options]
+
+Starts a server for <event>. Each line read from stdin must be a JSON object;
+it is broadcast to every connected client (queued for the next client while
+none is connected). Messages clients send are printed to stdout as JSON lines.
+Connects and disconnects are logged to stderr. Runs until SIGINT or SIGTERM,
+then stops cleanly (the unix socket file is removed).
+
+When ready it prints "listening on <address> ..." to stderr; with tcp the
+line names the port.
+
+options:
+  --echo                answer every request with {"echo": <request data>}
+
+${COMMON_HELP}
+
+${OUTPUT_HELP}`,
+
+  listen: `usage: socketkit listen <event> [options]
+
+Connects to the server for <event> and prints every message it sends to
+stdout, one JSON line each. Ends on SIGINT/SIGTERM, after --count messages,
+or when the server closes the connection (exit 0; exit 1 if --count was not
+reached).
+
+options:
+  --type data|error|control  print only messages of this type
+  --count N                  exit 0 after N (printed) messages
+  --reconnect                keep listening across server restarts
+  --no-handshake             do not announce with hello (servers without the handshake)
+
+${COMMON_HELP}
+
+${OUTPUT_HELP}`,
+
+  send: `usage: socketkit send <event> [--data '<json>'] [options]
+
+Sends one message with --data, or, without it, one message per JSON line of
+stdin, to the server for <event>. Each must be a JSON object. Exits once
+everything was written.
+
+options:
+  --data JSON           the message data, a JSON object, e.g. '{"n": 1}'
+  --no-handshake        do not announce with hello (servers without the handshake)
+
+${COMMON_HELP}`,
+
+  request: `usage: socketkit request <event> [--data '<json>'] [options]
+
+Sends one request to the server for <event> and prints the reply as one JSON
+line. An ERROR reply or no reply within --timeout exits 1.
+
+options:
+  --data JSON           the request data, a JSON object (default {})
+  --no-handshake        do not announce with hello (servers without the handshake)
+
+${COMMON_HELP}
+
+${OUTPUT_HELP}`,
+
+  bench: `usage: socketkit bench [--script PATH] [-- extra arguments]
+
+Runs the benchmark suite's quick scenarios: node bench/dist/run.js --quick
+from the socketkit repository (build it first with "pnpm build"). Extra
+arguments after -- are passed on.
+
+options:
+  --script PATH         the benchmark runner to use instead of bench/dist/run.js
+  -h, --help            show this help`,
+};
+
+const common = {
+  transport: { type: 'string' },
+  'socket-dir': { type: 'string' },
+  host: { type: 'string' },
+  port: { type: 'string' },
+  timeout: { type: 'string' },
+  'log-level': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+const handshake = { 'no-handshake': { type: 'boolean' } } as const;
+
+const SPECS = {
+  serve: { ...common, echo: { type: 'boolean' } },
+  listen: { ...common, ...handshake, type: { type: 'string' }, count: { type: 'string' }, reconnect: { type: 'boolean' } },
+  send: { ...common, ...handshake, data: { type: 'string' } },
+  request: { ...common, ...handshake, data: { type: 'string' } },
+  bench: { script: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+} as const;
+
+function isCommand(name: string | undefined): name is CommandName {
+  return (COMMANDS as readonly string[]).includes(name ?? '');
+}
+
+function integer(value: string, flag: string, command: string, min: number, max: number): number {
+  const n = /^\d+$/.test(value.trim()) ? Number(value) : Number.NaN;
+  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${flag} must be an integer ${min}-${max}, got ${JSON.stringify(value)}`, command);
+  return n;
+}
+
+function jsonObject(text: string, command: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`--data is not valid JSON (${(err as Error).message}): quote it for the shell, e.g. --data '{"n": 1}'`, command);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new UsageError(`--data must be a JSON object, e.g. --data '{"value": ${text}}'`, command);
+  }
+  return value as Record<string, unknown>;
+}
+
+type Values = Record<string, string | boolean | undefined>;
+
+function commonArgs(command: CommandName, values: Values, positionals: string[]): CommonArgs {
+  if (positionals.length === 0) throw new UsageError(`missing the event name: socketkit ${command} <event>`, command);
+  if (positionals.length > 1) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[1])}: give one event name`, command);
+  const event = positionals[0] as string;
+  if (!isValidEventName(event)) throw new UsageError(`invalid event name ${JSON.stringify(event)}: use 1-64 characters from a-z, A-Z, 0-9, "_" and "-"`, command);
+
+  const transport = (values.transport as string | undefined) ?? 'unix';
+  if (transport !== 'unix' && transport !== 'tcp') throw new UsageError(`--transport must be unix or tcp, got ${JSON.stringify(transport)}`, command);
+  const socketDir = values['socket-dir'] as string | undefined;
+  const host = values.host as string | undefined;
+  const portText = values.port as string | undefined;
+  if (transport === 'unix' && (host !== undefined || portText !== undefined)) {
+    throw new UsageError(`--host and --port apply to --transport tcp`, command);
+  }
+  if (transport === 'tcp' && socketDir !== undefined) throw new UsageError(`--socket-dir applies to --transport unix`, command);
+  if (socketDir !== undefined && socketDir.trim() === '') throw new UsageError('--socket-dir must not be empty', command);
+  if (host !== undefined && host.trim() === '') throw new UsageError('--host must not be empty', command);
+  const port = portText === undefined ? undefined : integer(portText, '--port', command, command === 'serve' ? 0 : 1, 65535);
+
+  const timeoutText = values.timeout as string | undefined;
+  let timeout: number | undefined;
+  if (timeoutText !== undefined) {
+    timeout = /^\d+(\.\d+)?$/.test(timeoutText.trim()) ? Number(timeoutText) : Number.NaN;
+    if (!(timeout > 0)) throw new UsageError(`--timeout must be a number of seconds > 0, got ${JSON.stringify(timeoutText)}`, command);
+  }
+  const level = values['log-level'] as string | undefined;
+  if (level !== undefined && !(LOG_LEVELS as readonly string[]).includes(level)) {
+    throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(level)}`, command);
+  }
+  return { event, transport, socketDir, host, port, timeout, logLevel: level as LogLevel | undefined, handshake: values['no-handshake'] !== true };
+}
+
+/**
+ * Parses `argv` (without `node` and the script).
+ * @throws UsageError for anything the user must fix on the command line.
+ */
+export function parseCommand(argv: readonly string[]): ParsedCommand {
+  const [first, ...rest] = argv;
+  if (first === undefined || first === '-h' || first === '--help') return { command: 'help', topic: undefined };
+  if (first === 'help') {
+    const topic = rest[0];
+    if (topic !== undefined && !isCommand(topic)) throw new UsageError(`unknown command ${JSON.stringify(topic)}: use one of ${COMMANDS.join(', ')}`);
+    return { command: 'help', topic };
+  }
+  if (first === '--version' || first === '-v') return { command: 'version' };
+  if (!isCommand(first)) {
+    throw new UsageError(first.startsWith('-') ? `unknown option ${first}: give a command first (${COMMANDS.join(', ')})` : `unknown command ${JSON.stringify(first)}: use one of ${COMMANDS.join(', ')}`);
+  }
+  const command = first;
+  let values: Values;
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({ args: rest, options: SPECS[command], strict: true, allowPositionals: true }) as { values: Values; positionals: string[] });
+  } catch (err) {
+    throw new UsageError((err as Error).message.replace(/\. To specify a positional argument.*$/s, ''), command);
+  }
+  if (values.help === true) return { command: 'help', topic: command };
+
+  switch (command) {
+    case 'serve':
+      return { command, echo: values.echo === true, ...commonArgs(command, values, positionals) };
+    case 'listen': {
+      const type = values.type as string | undefined;
+      if (type !== undefined && !(MESSAGE_TYPES as readonly string[]).includes(type)) {
+        throw new UsageError(`--type must be data, error or control, got ${JSON.stringify(type)}`, command);
+      }
+      const countText = values.count as string | undefined;
+      const count = countText === undefined ? undefined : integer(countText, '--count', command, 1, Number.MAX_SAFE_INTEGER);
+      return { command, type: type as (typeof MESSAGE_TYPES)[number] | undefined, count, reconnect: values.reconnect === true, ...commonArgs(command, values, positionals) };
+    }
+    case 'send': {
+      const data = values.data as string | undefined;
+      return { command, data: data === undefined ? undefined : jsonObject(data, command), ...commonArgs(command, values, positionals) };
+    }
+    case 'request': {
+      const data = values.data as string | undefined;
+      return { command, data: data === undefined ? {} : jsonObject(data, command), ...commonArgs(command, values, positionals) };
+    }
+    case 'bench':
+      return { command, script: values.script as string | undefined, rest: positionals };
+  }
+}

@@ -1,0 +1,58 @@
+import { readFileSync } from 'node:fs';
+import { HELP, UsageError, parseCommand, type ParsedCommand } from './args.js';
+import { bench, listen, request, send, serve } from './commands.js';
+import { errorLine } from './output.js';
+
+/** Exit codes of the `socketkit` binary. */
+export const EXIT = { OK: 0, RUNTIME_ERROR: 1, USAGE_ERROR: 2 } as const;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+async function run(parsed: Exclude<ParsedCommand, { command: 'help' } | { command: 'version' }>): Promise<number> {
+  switch (parsed.command) {
+    case 'serve':
+      return serve(parsed);
+    case 'listen':
+      return listen(parsed);
+    case 'send':
+      return send(parsed);
+    case 'request':
+      return request(parsed);
+    case 'bench':
+      return bench(parsed);
+  }
+}
+
+/**
+ * Runs the `socketkit` command line with `argv` (without `node` and the
+ * script) and resolves with the exit code: 0 ok, 1 runtime error (stderr
+ * names the error code), 2 usage error.
+ */
+export async function main(argv: readonly string[]): Promise<number> {
+  let parsed: ParsedCommand;
+  try {
+    parsed = parseCommand(argv);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    const where = err.command === undefined ? 'socketkit' : `socketkit ${err.command}`;
+    process.stderr.write(`${where}: ${err.message}\nrun "${where} --help" for usage\n`);
+    return EXIT.USAGE_ERROR;
+  }
+  if (parsed.command === 'help') {
+    process.stdout.write(`${HELP[parsed.topic ?? 'main']}\n`);
+    return EXIT.OK;
+  }
+  if (parsed.command === 'version') {
+    process.stdout.write(`${version()}\n`);
+    return EXIT.OK;
+  }
+  try {
+    return await run(parsed);
+  } catch (err) {
+    process.stderr.write(`${errorLine(err)}\n`);
+    return EXIT.RUNTIME_ERROR;
+  }
+}

@@ -1,0 +1,251 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { once } from 'node:events';
+import { resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import {
+  ConnectionError,
+  ErrorCode,
+  ValidationError,
+  createClient,
+  createServer,
+  isSocketMessage,
+  loadConfig,
+  type LogLevel,
+  type SocketClient,
+} from 'socketkit';
+import type { CommonArgs, ParsedCommand } from './args.js';
+import { errorLine, printMessage, status, stderrLogger } from './output.js';
+
+type Args<C extends string> = Extract<ParsedCommand, { command: C }>;
+
+/** Default log level of the CLI: quiet unless something is wrong. */
+export const DEFAULT_CLI_LOG_LEVEL: LogLevel = 'warn';
+
+function transportOptions(a: CommonArgs): Record<string, unknown> {
+  const level = a.logLevel ?? DEFAULT_CLI_LOG_LEVEL;
+  const o: Record<string, unknown> = { logger: stderrLogger(level), logLevel: level };
+  if (a.socketDir !== undefined) o.socketDir = a.socketDir;
+  if (a.host !== undefined) o.host = a.host;
+  if (a.port !== undefined) o.port = a.port;
+  return o;
+}
+
+/** --timeout in ms, defaulting to the configured `defaultTimeout` (SOCKET_DEFAULT_TIMEOUT). */
+function timeoutMs(a: CommonArgs): number {
+  return (a.timeout ?? loadConfig().defaultTimeout) * 1000;
+}
+
+/** Parses one JSON line of stdin into message data. */
+function parseLine(line: string, lineNo: number): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch (err) {
+    throw new ValidationError(ErrorCode.INVALID_MESSAGE, `stdin line ${lineNo} is not valid JSON (${(err as Error).message}): write one JSON object per line`);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new ValidationError(ErrorCode.INVALID_MESSAGE, `stdin line ${lineNo} is not a JSON object: wrap other values, e.g. {"value": ${line.trim()}}`);
+  }
+  return value as Record<string, unknown>;
+}
+
+/** Resolves with the first of SIGINT / SIGTERM (listeners removed afterwards). */
+function nextSignal(): { promise: Promise<NodeJS.Signals>; cancel(): void } {
+  let handler: (s: NodeJS.Signals) => void = () => undefined;
+  const promise = new Promise<NodeJS.Signals>((res) => {
+    handler = (s) => {
+      cancel();
+      res(s);
+    };
+    process.on('SIGINT', handler);
+    process.on('SIGTERM', handler);
+  });
+  const cancel = (): void => {
+    process.off('SIGINT', handler);
+    process.off('SIGTERM', handler);
+  };
+  return { promise, cancel };
+}
+
+const endOfStream = (err: unknown): boolean =>
+  err instanceof ConnectionError && (err.code === ErrorCode.CONNECTION_LOST || err.code === ErrorCode.CLOSED);
+
+/**
+ * Prints errors the client reports while running, except the one that ends
+ * the session (that one is returned by the command). Returns the set of
+ * errors already shown, so the caller does not print one twice.
+ */
+function showErrors(client: SocketClient): Set<unknown> {
+  const shown = new Set<unknown>();
+  client.on('error', (err) => {
+    if (endOfStream(err)) return;
+    shown.add(err);
+    status(errorLine(err));
+  });
+  return shown;
+}
+
+/** `socketkit serve <event>`. */
+export async function serve(a: Args<'serve'>): Promise<number> {
+  const server = await createServer(a.transport, a.event, transportOptions(a));
+  server.on('clientConnected', (id) => status(`client ${id} connected (${server.getConnectedClients().length} connected)`));
+  server.on('clientDisconnected', (id, reason) => status(`client ${id} disconnected: ${reason}`));
+  server.on('message', (m) => void printMessage(m));
+  server.on('error', (err, clientId) => status(`${errorLine(err)}${clientId === undefined ? '' : ` (client ${clientId})`}`));
+  server.on('queueOverflow', (dropped) => status(`no client connected and the queue is full: ${dropped} message(s) dropped so far (oldest first)`));
+  if (a.echo) server.onRequest((data) => ({ echo: data }));
+
+  const signal = nextSignal();
+  try {
+    await server.start();
+  } catch (err) {
+    signal.cancel();
+    throw err;
+  }
+  const port = 'port' in server ? server.port : undefined;
+  status(`listening on ${server.address} (event "${a.event}", ${a.transport}${port === undefined ? '' : ` port ${port}`})`);
+
+  const rl = createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY });
+  let lineNo = 0;
+  rl.on('line', (line) => {
+    lineNo++;
+    if (line.trim() === '') return;
+    try {
+      server.send(parseLine(line, lineNo));
+    } catch (err) {
+      status(`${errorLine(err)}; line skipped`);
+    }
+  });
+
+  const received = await signal.promise;
+  status(`${received}: stopping`);
+  rl.close();
+  process.stdin.destroy();
+  await server.stop();
+  status('stopped');
+  return 0;
+}
+
+/** `socketkit listen <event>`. */
+export async function listen(a: Args<'listen'>): Promise<number> {
+  const client = await createClient(a.transport, a.event, { ...transportOptions(a), autoReconnect: a.reconnect, handshake: a.handshake });
+  const shown = showErrors(client);
+  // Handle SIGINT/SIGTERM from the start: the ready line below may be acted on at once.
+  const signal = nextSignal();
+  let interrupted = false;
+  void signal.promise.then(() => {
+    interrupted = true;
+    return client.disconnect();
+  });
+  try {
+    await client.connect({ timeout: timeoutMs(a) });
+  } catch (err) {
+    signal.cancel();
+    if (interrupted) return 0;
+    throw err;
+  }
+  status(`connected to ${client.address} (event "${a.event}")`);
+  client.on('reconnecting', (attempt, delay) => status(`connection lost: reconnecting in ${delay} ms (attempt ${attempt})`));
+  client.on('connected', () => status(`reconnected to ${client.address}`));
+
+  let printed = 0;
+  try {
+    for await (const m of client) {
+      if (a.type !== undefined && m.messageType !== a.type) continue;
+      await printMessage(m);
+      printed++;
+      if (a.count !== undefined && printed >= a.count) return 0;
+    }
+  } catch (err) {
+    // A clean remote close either ends the iteration or throws CONNECTION_LOST / CLOSED.
+    if (!endOfStream(err)) {
+      if (!shown.has(err)) status(errorLine(err));
+      return 1;
+    }
+  } finally {
+    signal.cancel();
+    await client.disconnect();
+  }
+  if (interrupted) return 0;
+  if (a.count !== undefined) {
+    status(`error ${ErrorCode.CONNECTION_LOST}: the server at ${client.address} closed the connection after ${printed} of ${a.count} messages`);
+    return 1;
+  }
+  status('the server closed the connection');
+  return 0;
+}
+
+/** `socketkit send <event>`. */
+export async function send(a: Args<'send'>): Promise<number> {
+  const client = await createClient(a.transport, a.event, { ...transportOptions(a), autoReconnect: false, handshake: a.handshake });
+  showErrors(client);
+  await client.connect({ timeout: timeoutMs(a), waitForWelcome: a.handshake });
+  let sent = 0;
+  try {
+    if (a.data !== undefined) {
+      await client.send(a.data);
+      sent = 1;
+    } else {
+      let lineNo = 0;
+      for await (const line of createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY })) {
+        lineNo++;
+        if (line.trim() === '') continue;
+        await client.send(parseLine(line, lineNo));
+        sent++;
+      }
+    }
+  } finally {
+    await client.disconnect();
+  }
+  status(`sent ${sent} message${sent === 1 ? '' : 's'} to ${client.address}`);
+  return 0;
+}
+
+/** `socketkit request <event>`. */
+export async function request(a: Args<'request'>): Promise<number> {
+  const client = await createClient(a.transport, a.event, { ...transportOptions(a), autoReconnect: false, handshake: a.handshake });
+  showErrors(client);
+  const timeout = timeoutMs(a);
+  await client.connect({ timeout, waitForWelcome: a.handshake });
+  try {
+    const reply = await client.request(a.data, { timeout });
+    if (isSocketMessage(reply)) await printMessage(reply);
+  } finally {
+    await client.disconnect();
+  }
+  return 0;
+}
+
+/** Where `socketkit bench` looks for the benchmark runner, in order. */
+export function benchCandidates(script: string | undefined): string[] {
+  if (script !== undefined) return [resolve(script)];
+  return [fileURLToPath(new URL('../../../bench/dist/run.js', import.meta.url)), resolve('bench/dist/run.js')];
+}
+
+/** `socketkit bench`: runs `node bench/dist/run.js --quick` and exits with its code. */
+export async function bench(a: Args<'bench'>): Promise<number> {
+  const candidates = benchCandidates(a.script);
+  const script = candidates.find((p) => existsSync(p));
+  if (script === undefined) {
+    status(
+      `error BENCH_NOT_FOUND: the benchmark runner is not there (looked for ${candidates.join(', ')}): ` +
+        'socketkit bench runs the suite of a socketkit repository checkout; run "pnpm install && pnpm build" in it first, or pass --script PATH',
+    );
+    return 1;
+  }
+  const child = spawn(process.execPath, [script, '--quick', ...a.rest], { stdio: 'inherit' });
+  const forward = (s: NodeJS.Signals): void => {
+    child.kill(s);
+  };
+  process.on('SIGINT', forward);
+  process.on('SIGTERM', forward);
+  try {
+    const [code] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
+    return code ?? 1;
+  } finally {
+    process.off('SIGINT', forward);
+    process.off('SIGTERM', forward);
+  }
+}

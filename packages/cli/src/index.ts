@@ -1,0 +1,11 @@
+/**
+ * @socketkit/cli — the `socketkit` command line (serve, listen, send,
+ * request, bench). The binary is `dist/bin.js`; this entry point exposes the
+ * same pieces for programmatic use and tests.
+ * @packageDocumentation
+ */
+export { main, EXIT } from './cli.js';
+export { parseCommand, UsageError, HELP, COMMANDS } from './args.js';
+export type { ParsedCommand, CommandName, CommonArgs } from './args.js';
+export { serve, listen, send, request, bench, benchCandidates, DEFAULT_CLI_LOG_LEVEL } from './commands.js';
+export { messageLine, errorLine, errorCode, stderrLogger } from './output.js';

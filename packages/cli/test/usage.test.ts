@@ -1,0 +1,76 @@
+import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ensureBuilt, killAll, runCli } from './helpers.js';
+
+let cwd: string;
+beforeAll(() => {
+  ensureBuilt();
+  cwd = mkdtempSync(join(tmpdir(), 'sk-'));
+});
+afterEach(killAll);
+afterAll(() => rmSync(cwd, { recursive: true, force: true }));
+
+describe('--help', () => {
+  test('socketkit --help lists every command and exits 0', async () => {
+    for (const args of [['--help'], ['-h'], [], ['help']]) {
+      const r = await runCli(args, cwd);
+      expect(r.code).toBe(0);
+      for (const c of ['serve', 'listen', 'send', 'request', 'bench']) expect(r.stdout).toContain(c);
+      expect(r.stdout).toContain('exit codes');
+    }
+  });
+
+  test.each(['serve', 'listen', 'send', 'request', 'bench'])('socketkit %s --help exits 0 with its usage', async (command) => {
+    for (const args of [[command, '--help'], [command, '-h'], ['help', command]]) {
+      const r = await runCli(args, cwd);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain(`usage: socketkit ${command}`);
+    }
+  });
+
+  test('--help wins over other (even invalid) flags', async () => {
+    const r = await runCli(['listen', '--transport', 'tcp', '--help'], cwd);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('--count');
+  });
+
+  test('--version prints the version', async () => {
+    const r = await runCli(['--version'], cwd);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+  });
+});
+
+describe('usage errors exit 2 and point to --help', () => {
+  test.each([
+    [['frobnicate'], /unknown command "frobnicate"/],
+    [['--bogus'], /unknown option --bogus/],
+    [['listen'], /missing the event name/],
+    [['listen', 'a', 'b'], /unexpected argument "b"/],
+    [['listen', 'bad/name'], /invalid event name/],
+    [['listen', 'jobs', '--bogus'], /Unknown option '--bogus'/],
+    [['listen', 'jobs', '--transport', 'udp'], /--transport must be unix or tcp/],
+    [['listen', 'jobs', '--port', '9000'], /--host and --port apply to --transport tcp/],
+    [['listen', 'jobs', '--transport', 'tcp', '--socket-dir', '/tmp'], /--socket-dir applies to --transport unix/],
+    [['listen', 'jobs', '--transport', 'tcp', '--port', 'http'], /--port must be an integer/],
+    [['listen', 'jobs', '--transport', 'tcp', '--port', '0'], /--port must be an integer 1-65535/],
+    [['listen', 'jobs', '--count', '0'], /--count must be an integer/],
+    [['listen', 'jobs', '--type', 'info'], /--type must be data, error or control/],
+    [['listen', 'jobs', '--timeout', 'soon'], /--timeout must be a number of seconds/],
+    [['listen', 'jobs', '--log-level', 'loud'], /--log-level must be one of/],
+    [['listen', 'jobs', '--count'], /argument missing/],
+    [['send', 'jobs', '--data', '{nope'], /--data is not valid JSON/],
+    [['send', 'jobs', '--data', '[1,2]'], /--data must be a JSON object/],
+    [['request', 'jobs', '--data', '42'], /--data must be a JSON object/],
+    [['serve', 'jobs', '--count', '1'], /Unknown option '--count'/],
+    [['help', 'nope'], /unknown command "nope"/],
+  ])('socketkit %j', async (args, pattern) => {
+    const r = await runCli(args, cwd);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(pattern);
+    expect(r.stderr).toContain('--help" for usage');
+    expect(r.stdout).toBe('');
+  });
+});
