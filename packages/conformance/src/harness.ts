@@ -4,16 +4,27 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createConnection, createServer, type ListenOptions, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe } from '@jest/globals';
-import { SocketClient, type SocketClientOptions, type SocketServer, type SocketServerOptions } from '@socketkit/core';
+import { afterAll, afterEach, beforeAll, describe } from '@jest/globals';
+import { SocketClient, type SocketClientOptions, type SocketServer, type SocketServerOptions, type TransportStream } from '@socketkit/core';
+import { startNatsServer, type NatsServerHandle } from './nats-server.js';
+import { NatsClientTransport, NatsSocketClient, NatsSocketServer } from '@socketkit/nats';
 import { TcpClientTransport, TcpSocketClient, TcpSocketServer } from '@socketkit/tcp';
 import { UnixClientTransport, UnixSocketClient, UnixSocketServer } from '@socketkit/unix';
 
 export type ServerOpts = Partial<Omit<SocketServerOptions, 'transport'>>;
 export type ClientOpts = Partial<Omit<SocketClientOptions, 'transport'>>;
 
+/** What a transport can promise; tests of a promise a transport cannot keep are skipped for it. */
+export interface TransportCaps {
+  /** A client that stops reading slows the server's writes (socket back-pressure, per-client pending bytes). */
+  backpressure: boolean;
+  /** The Python reference module speaks this transport. */
+  python: boolean;
+}
+
 export interface TransportFactory {
-  name: 'unix' | 'tcp';
+  name: 'unix' | 'tcp' | 'nats';
+  caps: TransportCaps;
   server(opts?: ServerOpts): SocketServer;
   /** A client for `server` (which must have been started for tcp, to know its port). */
   client(server: SocketServer, opts?: ClientOpts): SocketClient;
@@ -24,8 +35,8 @@ export interface TransportFactory {
    * (a silently dead peer), with a client engine pointed at it.
    */
   silentServer(opts?: ClientOpts): Promise<{ client: SocketClient; accepted: Socket[] }>;
-  /** Address info for child processes: `{ kind, socketDir, port }`. */
-  addr(server: SocketServer): { kind: string; socketDir?: string; port?: number };
+  /** Address info for child processes: `{ kind, socketDir, port, servers }`. */
+  addr(server: SocketServer): { kind: string; socketDir?: string; port?: number; servers?: string };
 }
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -61,6 +72,7 @@ function unixFactory(): TransportFactory {
   const dirs = new WeakMap<SocketServer, string>();
   return {
     name: 'unix',
+    caps: { backpressure: true, python: true },
     server(opts = {}) {
       const socketDir = tempDir();
       const s = new UnixSocketServer({ eventName: uniqueEvent(), ...silent, socketDir, ...(opts as object) } as ConstructorParameters<typeof UnixSocketServer>[0]);
@@ -94,6 +106,7 @@ function unixFactory(): TransportFactory {
 function tcpFactory(): TransportFactory {
   return {
     name: 'tcp',
+    caps: { backpressure: true, python: true },
     server(opts = {}) {
       const s = new TcpSocketServer({ eventName: uniqueEvent(), ...silent, port: 0, ...(opts as object) } as ConstructorParameters<typeof TcpSocketServer>[0]);
       onCleanup(() => s.stop());
@@ -140,6 +153,70 @@ async function rawServer(listen: ListenOptions): Promise<{ accepted: Socket[]; p
   return { accepted, port: typeof a === 'object' && a !== null ? a.port : undefined };
 }
 
+// One nats-server per test file, started before the first test and stopped after the last.
+let nats: NatsServerHandle | undefined;
+beforeAll(async () => {
+  nats = await startNatsServer();
+});
+afterAll(async () => {
+  await nats?.stop();
+});
+
+function natsUrl(): string {
+  if (nats === undefined) throw new Error('nats-server not started (beforeAll)');
+  return nats.url;
+}
+
+function natsFactory(): TransportFactory {
+  const raw = async (eventName: string): Promise<TransportStream> => {
+    const transport = new NatsClientTransport({ eventName, servers: natsUrl() });
+    const stream = await transport.connect(new AbortController().signal);
+    stream.on('error', () => undefined);
+    onCleanup(async () => {
+      stream.destroy();
+      await transport.close();
+    });
+    return stream;
+  };
+  return {
+    name: 'nats',
+    caps: { backpressure: false, python: false },
+    server(opts = {}) {
+      const s = new NatsSocketServer({ eventName: uniqueEvent(), ...silent, servers: natsUrl(), ...(opts as object) } as ConstructorParameters<typeof NatsSocketServer>[0]);
+      onCleanup(() => s.stop());
+      return s;
+    },
+    client(server, opts = {}) {
+      const c = new NatsSocketClient({ eventName: server.eventName, ...silent, servers: natsUrl(), ...(opts as object) } as ConstructorParameters<typeof NatsSocketClient>[0]);
+      onCleanup(() => c.disconnect());
+      return c;
+    },
+    raw(server) {
+      return raw(server.eventName) as unknown as Promise<Socket>;
+    },
+    async silentServer(opts = {}) {
+      const { connect: natsConnect } = await import('@nats-io/transport-node');
+      const eventName = uniqueEvent('silent');
+      const nc = await natsConnect({ servers: natsUrl() });
+      const accepted: Socket[] = [];
+      nc.subscribe(`socketkit.${eventName}.connect`, {
+        callback: (_e, msg) => {
+          accepted.push({} as Socket);
+          msg.respond(new TextEncoder().encode('ok'));
+        },
+      });
+      await nc.flush();
+      onCleanup(() => nc.close());
+      const client = new SocketClient({ eventName, transport: new NatsClientTransport({ eventName, servers: natsUrl() }), logLevel: 'silent', ...(opts as object) });
+      onCleanup(() => client.disconnect());
+      return { client, accepted };
+    },
+    addr() {
+      return { kind: 'nats', servers: natsUrl() };
+    },
+  };
+}
+
 function rawSocket(make: () => Socket): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const s = make();
@@ -152,11 +229,11 @@ function rawSocket(make: () => Socket): Promise<Socket> {
 }
 
 /** The transports every conformance test runs against. */
-export const transports: TransportFactory[] = [unixFactory(), tcpFactory()];
+export const transports: TransportFactory[] = [unixFactory(), tcpFactory(), natsFactory()];
 
-/** `describe.each` over every transport. */
-export function describeTransports(title: string, fn: (t: TransportFactory) => void): void {
-  describe.each(transports.map((t) => [t.name, t] as const))(`${title} [%s]`, (_name, t) => fn(t));
+/** `describe.each` over every transport (or those `filter` keeps). */
+export function describeTransports(title: string, fn: (t: TransportFactory) => void, filter: (t: TransportFactory) => boolean = () => true): void {
+  describe.each(transports.filter(filter).map((t) => [t.name, t] as const))(`${title} [%s]`, (_name, t) => fn(t));
 }
 
 /** Resolves when `predicate()` is true, checking on every event-loop turn (never a fixed sleep). */

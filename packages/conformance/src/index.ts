@@ -5,3 +5,4 @@
  * @packageDocumentation
  */
 export * from './harness.js';
+export * from './nats-server.js';

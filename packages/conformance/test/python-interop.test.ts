@@ -97,4 +97,4 @@ describeTransports('Python interop', (t) => {
     expect(back.message.data).toEqual({ from: 'node', answer: 42 });
     expect(back.types.timestamp_ms).toBe('int');
   });
-});
+}, (t) => t.caps.python);

@@ -112,8 +112,8 @@ describeTransports('server lifecycle and delivery', (t) => {
 });
 
 describe('conformance harness', () => {
-  it('runs against both transports', async () => {
+  it('runs against every transport', async () => {
     const { transports } = await import('../src/harness.js');
-    expect(transports.map((t) => t.name)).toEqual(['unix', 'tcp']);
+    expect(transports.map((t) => t.name)).toEqual(['unix', 'tcp', 'nats']);
   });
 });

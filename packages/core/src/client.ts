@@ -569,6 +569,7 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
       this.#requests.delete(id);
     }
     this.#outbox.length = 0;
+    void this.#transport.close?.().catch((err: unknown) => this.log.debug(`closing the transport failed: ${(err as Error).message}`));
     if (wasActive) this.emit('close');
   }
 

@@ -25,5 +25,5 @@ export {
 export { LIBRARY_ORIGIN, isLibraryError } from './wire.js';
 export { mapConnectError } from './errors.js';
 export { awaitConnect, listenServer, closeServer } from './transport-util.js';
-export { resolveConfig, serverConfigDefaults, clientConfigDefaults, mergeDefined } from './options.js';
+export { resolveConfig, serverConfigDefaults, clientConfigDefaults, mergeDefined, clientEngineOptions, serverEngineOptions } from './options.js';
 export type { CommonConfigOptions, ServerConfigOptions, ClientConfigOptions } from './options.js';

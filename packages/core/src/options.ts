@@ -78,3 +78,20 @@ export function mergeDefined<T extends object>(base: Partial<T>, over: Partial<T
   for (const [k, v] of Object.entries(over)) if (v !== undefined) out[k] = v;
   return out as Partial<T>;
 }
+
+/**
+ * Engine options for a transport package's client: the configuration's
+ * values, then `extra` defaults, then the caller's options. `defaultTimeout`
+ * is in seconds in the caller's options (a configuration key) and in
+ * milliseconds in the engine's, so it is taken from `config` only.
+ */
+export function clientEngineOptions<O extends { defaultTimeout?: number }>(config: SocketConfig, options: O, extra: Partial<SocketClientOptions> = {}): Partial<SocketClientOptions> {
+  const { defaultTimeout: _seconds, ...rest } = options;
+  return mergeDefined<SocketClientOptions>({ ...clientConfigDefaults(config), ...extra }, rest as Partial<SocketClientOptions>);
+}
+
+/** Engine options for a transport package's server (see {@link clientEngineOptions}). */
+export function serverEngineOptions<O extends { defaultTimeout?: number }>(config: SocketConfig, maxConnections: number, options: O, extra: Partial<SocketServerOptions> = {}): Partial<SocketServerOptions> {
+  const { defaultTimeout: _seconds, ...rest } = options;
+  return { ...mergeDefined<SocketServerOptions>({ ...serverConfigDefaults(config, maxConnections), ...extra }, rest as Partial<SocketServerOptions>), maxConnections };
+}

@@ -295,6 +295,12 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
     if (clientId !== undefined) return this.#deliver(this.#registered(clientId), frame) ? 1 : 0;
     let sent = 0;
     let any = false;
+    if (this.#transport.broadcast !== undefined) {
+      for (const e of this.#clients.values()) if (e.registered && !e.conn.closing) sent++;
+      if (sent > 0) this.#transport.broadcast(frame);
+      else this.#enqueue(frame);
+      return sent;
+    }
     for (const e of this.#clients.values()) {
       if (!e.registered) continue;
       any = true;

@@ -28,6 +28,12 @@ export interface ServerTransport {
   listen(onConnection: (stream: TransportStream) => void): Promise<void>;
   /** Stop accepting and release the address (socket file, port). Idempotent. */
   close(): Promise<void>;
+  /**
+   * Optional: deliver one frame to every connected peer at once (a broker's
+   * fan-out, e.g. one NATS publish). When present the engine calls it for
+   * broadcasts instead of writing to each stream.
+   */
+  broadcast?(frame: Uint8Array): void;
   /** Human-readable address, e.g. a socket path or `127.0.0.1:9000`. */
   address(): string;
 }
@@ -44,4 +50,6 @@ export interface ClientTransport {
   connect(signal: AbortSignal): Promise<TransportStream>;
   /** Human-readable address of the server. */
   address(): string;
+  /** Optional: release shared resources (e.g. a broker connection) when the client is done. */
+  close?(): Promise<void>;
 }

@@ -1,11 +1,11 @@
 import {
   SocketClient,
   SocketServer,
-  clientConfigDefaults,
+  clientEngineOptions,
   createLogger,
   mergeDefined,
   resolveConfig,
-  serverConfigDefaults,
+  serverEngineOptions,
   type ClientConfigOptions,
   type ServerConfigOptions,
   type SocketClientOptions,
@@ -59,7 +59,7 @@ export class TcpSocketServer extends SocketServer {
       portRangeEnd: config.tcp.portRangeEnd,
       logger,
     });
-    super({ ...mergeDefined<SocketServerOptions>(serverConfigDefaults(config, config.tcp.maxConnections), options), eventName: options.eventName, transport, logger, maxConnections: config.tcp.maxConnections });
+    super({ ...serverEngineOptions(config, config.tcp.maxConnections, options), eventName: options.eventName, transport, logger });
     this.#transport = transport;
   }
 
@@ -81,6 +81,6 @@ export class TcpSocketClient extends SocketClient {
   constructor(options: TcpSocketClientOptions) {
     const config = resolveConfig(options, { tcp: mergeDefined({}, { host: options.host }) });
     const transport = new TcpClientTransport(config.tcp.host, options.port ?? config.tcp.portRangeStart, options.eventName);
-    super({ ...mergeDefined<SocketClientOptions>(clientConfigDefaults(config), options), eventName: options.eventName, transport });
+    super({ ...clientEngineOptions(config, options), eventName: options.eventName, transport });
   }
 }

@@ -2,10 +2,10 @@ import { parsePermissions } from '@socketkit/config';
 import {
   SocketClient,
   SocketServer,
-  clientConfigDefaults,
+  clientEngineOptions,
   mergeDefined,
   resolveConfig,
-  serverConfigDefaults,
+  serverEngineOptions,
   type ClientConfigOptions,
   type ServerConfigOptions,
   type SocketClientOptions,
@@ -57,7 +57,7 @@ export class UnixSocketServer extends SocketServer {
       autoRemoveSocket: config.unix.autoRemoveSocket,
       allowInsecureDir: options.allowInsecureDir ?? false,
     });
-    super({ ...mergeDefined<SocketServerOptions>(serverConfigDefaults(config, config.unix.maxConnections), options), eventName: options.eventName, transport, maxConnections: config.unix.maxConnections });
+    super({ ...serverEngineOptions(config, config.unix.maxConnections, options), eventName: options.eventName, transport });
     this.socketPath = transport.path;
   }
 }
@@ -77,7 +77,7 @@ export class UnixSocketClient extends SocketClient {
   constructor(options: UnixSocketClientOptions) {
     const config = resolveConfig(options, { socketDir: options.socketDir });
     const transport = new UnixClientTransport(config.socketDir, options.eventName);
-    super({ ...mergeDefined<SocketClientOptions>(clientConfigDefaults(config), options), eventName: options.eventName, transport });
+    super({ ...clientEngineOptions(config, options), eventName: options.eventName, transport });
     this.socketPath = transport.path;
   }
 }

@@ -1,0 +1,15 @@
+/**
+ * @socketkit/nats — the socketkit server/client API across machines, backed
+ * by a NATS server: the same msgpack frames, subjects derived from the event
+ * name, broadcasts fanned out by NATS.
+ * @packageDocumentation
+ */
+export { NatsSocketServer, NatsSocketClient, DEFAULT_NATS_HEARTBEAT_INTERVAL } from './nats.js';
+export type { NatsSocketServerOptions, NatsSocketClientOptions, NatsOptions } from './nats.js';
+export { NatsServerTransport, NatsClientTransport, DEFAULT_NATS_SERVERS } from './nats-transport.js';
+export type { NatsLinkOptions } from './nats-transport.js';
+export { NatsStream } from './nats-stream.js';
+export { subjectsFor, DEFAULT_SUBJECT_PREFIX } from './subjects.js';
+export type { EventSubjects } from './subjects.js';
+export * from '@socketkit/protocol';
+export type { ClientInfo, RequestHandler, SocketServerEvents, SocketClientEvents, BackoffOptions, SocketLogger } from '@socketkit/core';

@@ -1,0 +1,93 @@
+import { Duplex } from 'node:stream';
+import type { NatsConnection } from '@nats-io/transport-node';
+
+/** An empty NATS message on a stream subject means "end of stream" (FIN). */
+export const FIN = new Uint8Array(0);
+
+/**
+ * One socketkit connection tunnelled over NATS subjects: bytes written are
+ * published to `outSubject` (writes batched by cork/uncork become one NATS
+ * message of whole frames, split to respect the server's max_payload); bytes
+ * published by the peer to our inbound subject are pushed with `deliver()`.
+ * `end()` publishes an empty message, which the peer reads as end of stream.
+ */
+export class NatsStream extends Duplex {
+  readonly #nc: NatsConnection;
+  readonly #out: string;
+  readonly #maxPayload: number;
+  readonly #onGone: () => void;
+  #finSent = false;
+
+  constructor(nc: NatsConnection, outSubject: string, onGone: () => void, allowHalfOpen: boolean) {
+    super({ allowHalfOpen });
+    this.#nc = nc;
+    this.#out = outSubject;
+    this.#maxPayload = nc.info?.max_payload ?? 1024 * 1024;
+    this.#onGone = onGone;
+  }
+
+  /** Feeds bytes published by the peer; an empty payload ends the readable side. */
+  deliver(data: Uint8Array): void {
+    if (this.destroyed || this.readableEnded) return;
+    if (data.length === 0) this.push(null);
+    else this.push(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+  }
+
+  override _read(): void {
+    // push-based: NATS delivers whenever messages arrive
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.#publish([chunk], cb);
+  }
+
+  override _writev(chunks: Array<{ chunk: Buffer }>, cb: (err?: Error | null) => void): void {
+    this.#publish(
+      chunks.map((c) => c.chunk),
+      cb,
+    );
+  }
+
+  #publish(chunks: Buffer[], cb: (err?: Error | null) => void): void {
+    try {
+      let batch: Buffer[] = [];
+      let size = 0;
+      const flush = (): void => {
+        if (batch.length === 0) return;
+        this.#nc.publish(this.#out, batch.length === 1 ? (batch[0] as Buffer) : Buffer.concat(batch, size));
+        batch = [];
+        size = 0;
+      };
+      for (const c of chunks) {
+        if (size + c.length > this.#maxPayload) flush();
+        batch.push(c);
+        size += c.length;
+      }
+      flush();
+      cb();
+    } catch (err) {
+      cb(err as Error);
+    }
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    this.#sendFin();
+    cb();
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    this.#sendFin();
+    this.#onGone();
+    cb(err);
+  }
+
+  #sendFin(): void {
+    if (this.#finSent) return;
+    this.#finSent = true;
+    try {
+      if (!this.#nc.isClosed()) this.#nc.publish(this.#out, FIN);
+    } catch {
+      // connection already closing: the peer's heartbeat will notice
+    }
+  }
+}

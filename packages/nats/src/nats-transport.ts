@@ -1,0 +1,236 @@
+import { randomUUID } from 'node:crypto';
+import { connect, type NatsConnection, type NodeConnectionOptions, type Subscription } from '@nats-io/transport-node';
+import type { ClientTransport, ServerTransport, TransportStream } from '@socketkit/core';
+import { ConnectionError, ErrorCode, TimeoutError } from '@socketkit/protocol';
+import { FIN, NatsStream } from './nats-stream.js';
+import { subjectsFor, type EventSubjects } from './subjects.js';
+
+/** Default NATS server URL (env `SOCKET_NATS_SERVERS` overrides, comma-separated). */
+export const DEFAULT_NATS_SERVERS = 'nats://127.0.0.1:4222';
+
+/** Where and how to reach NATS. */
+export interface NatsLinkOptions {
+  eventName: string;
+  /** NATS server URL(s). */
+  servers: string | string[];
+  /** Subject prefix (default `socketkit`). */
+  subjectPrefix?: string;
+  /** Extra options for `@nats-io/transport-node`'s `connect()` (auth, TLS, reconnect...). */
+  natsOptions?: Partial<NodeConnectionOptions>;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const PROBE = 'probe';
+const ID_PATTERN = /^[A-Za-z0-9]{8,64}$/;
+
+function serverList(servers: string | string[]): string {
+  return Array.isArray(servers) ? servers.join(',') : servers;
+}
+
+/** Opens a NATS connection or throws a ConnectionError that names the servers. */
+async function openNats(o: NatsLinkOptions, role: string): Promise<NatsConnection> {
+  try {
+    return await connect({ servers: o.servers, name: `socketkit-${role}-${o.eventName}`, maxReconnectAttempts: -1, reconnectTimeWait: 250, ...o.natsOptions });
+  } catch (cause) {
+    throw new ConnectionError(
+      ErrorCode.SERVER_NOT_RUNNING,
+      `cannot reach NATS at ${serverList(o.servers)} for event "${o.eventName}": ${(cause as Error).message}; start nats-server or pass the right servers`,
+      { cause, details: { servers: o.servers } },
+    );
+  }
+}
+
+function describeLink(o: NatsLinkOptions, s: EventSubjects): string {
+  return `${serverList(o.servers)} ${s.connect.slice(0, -'.connect'.length)}`;
+}
+
+function isNoResponders(err: unknown): boolean {
+  const e = err as { isNoResponders?: () => boolean; cause?: unknown; name?: string };
+  return e.isNoResponders?.() === true || (e.cause as { name?: string } | undefined)?.name === 'NoRespondersError' || e.name === 'NoRespondersError';
+}
+
+/**
+ * Server half over NATS. Clients open a stream with a request on
+ * `<prefix>.<event>.connect`; stream bytes travel on `.s.<id>` (to the
+ * server) and `.c.<id>` (to that client); broadcasts are one publish on
+ * `.all`, fanned out by NATS.
+ */
+export class NatsServerTransport implements ServerTransport {
+  readonly kind = 'nats';
+  readonly #o: NatsLinkOptions;
+  readonly #s: EventSubjects;
+  #nc: NatsConnection | undefined;
+  #subs: Subscription[] = [];
+  readonly #streams = new Map<string, NatsStream>();
+  #emptied: (() => void) | undefined;
+  readonly #pending: Uint8Array[] = [];
+  #pendingBytes = 0;
+
+  constructor(options: NatsLinkOptions) {
+    this.#o = options;
+    this.#s = subjectsFor(options.eventName, options.subjectPrefix);
+  }
+
+  address(): string {
+    return describeLink(this.#o, this.#s);
+  }
+
+  async listen(onConnection: (stream: TransportStream) => void): Promise<void> {
+    const nc = await openNats(this.#o, 'server');
+    try {
+      await nc.request(this.#s.connect, encoder.encode(PROBE), { timeout: 1000 });
+      await nc.close();
+      throw new ConnectionError(ErrorCode.ADDRESS_IN_USE, `a socketkit server for event "${this.#o.eventName}" already answers on ${this.address()}: stop it first or use another subjectPrefix`);
+    } catch (err) {
+      if (err instanceof ConnectionError) throw err;
+      // no responders (or no answer): the event is free
+    }
+    const prefixLength = this.#s.toServer('').length;
+    this.#subs.push(
+      nc.subscribe(this.#s.connect, {
+        callback: (_err, msg) => {
+          const id = decoder.decode(msg.data);
+          if (id === PROBE) {
+            msg.respond(encoder.encode('in-use'));
+            return;
+          }
+          if (!ID_PATTERN.test(id)) return;
+          if (!this.#streams.has(id)) {
+            const stream = new NatsStream(nc, this.#s.toClient(id), () => this.#gone(id), true);
+            this.#streams.set(id, stream);
+            onConnection(stream);
+          }
+          msg.respond(encoder.encode('ok'));
+        },
+      }),
+      nc.subscribe(this.#s.toServer('*'), {
+        callback: (_err, msg) => {
+          const id = msg.subject.slice(prefixLength);
+          const stream = this.#streams.get(id);
+          if (stream !== undefined) stream.deliver(msg.data);
+          // a peer from before a restart: tell it its stream is gone so it reconnects
+          else if (msg.data.length > 0) nc.publish(this.#s.toClient(id), FIN);
+        },
+      }),
+    );
+    await nc.flush();
+    this.#nc = nc;
+  }
+
+  /**
+   * Broadcast frames are queued and published on the next tick, in one NATS
+   * message per max_payload: the same tick in which corked per-client writes
+   * are flushed, so a unicast sent before a broadcast is published before it.
+   */
+  broadcast(frame: Uint8Array): void {
+    this.#pending.push(frame);
+    this.#pendingBytes += frame.length;
+    if (this.#pending.length === 1) process.nextTick(this.#flushBroadcast);
+  }
+
+  readonly #flushBroadcast = (): void => {
+    const nc = this.#nc;
+    const frames = this.#pending.splice(0);
+    this.#pendingBytes = 0;
+    if (nc === undefined || nc.isClosed()) return;
+    const max = nc.info?.max_payload ?? 1024 * 1024;
+    let batch: Uint8Array[] = [];
+    let size = 0;
+    const publish = (): void => {
+      if (batch.length > 0) nc.publish(this.#s.all, batch.length === 1 ? (batch[0] as Uint8Array) : Buffer.concat(batch, size));
+      batch = [];
+      size = 0;
+    };
+    for (const f of frames) {
+      if (size + f.length > max) publish();
+      batch.push(f);
+      size += f.length;
+    }
+    publish();
+  };
+
+  async close(): Promise<void> {
+    const nc = this.#nc;
+    if (nc === undefined) return;
+    this.#flushBroadcast(); // what was sent before stop() still goes out, ahead of the streams' ends
+    this.#nc = undefined;
+    this.#subs.shift()?.unsubscribe(); // stop accepting
+    if (this.#streams.size > 0) await new Promise<void>((resolve) => (this.#emptied = resolve));
+    for (const sub of this.#subs.splice(0)) sub.unsubscribe();
+    await nc.drain();
+  }
+
+  #gone(id: string): void {
+    this.#streams.delete(id);
+    if (this.#streams.size === 0) this.#emptied?.();
+  }
+}
+
+/** Client half over NATS: one NATS connection per client, reused across reconnects. */
+export class NatsClientTransport implements ClientTransport {
+  readonly kind = 'nats';
+  readonly #o: NatsLinkOptions;
+  readonly #s: EventSubjects;
+  #nc: Promise<NatsConnection> | undefined;
+  #current: NatsStream | undefined;
+
+  constructor(options: NatsLinkOptions) {
+    this.#o = options;
+    this.#s = subjectsFor(options.eventName, options.subjectPrefix);
+  }
+
+  address(): string {
+    return describeLink(this.#o, this.#s);
+  }
+
+  #connection(): Promise<NatsConnection> {
+    if (this.#nc === undefined) {
+      this.#nc = openNats(this.#o, 'client').then((nc) => {
+        nc.subscribe(this.#s.all, { callback: (_err, msg) => this.#current?.deliver(msg.data) });
+        return nc;
+      });
+      this.#nc.catch(() => (this.#nc = undefined));
+    }
+    return this.#nc;
+  }
+
+  async connect(signal: AbortSignal): Promise<TransportStream> {
+    const nc = await this.#connection();
+    if (signal.aborted) throw signal.reason;
+    const id = randomUUID().replace(/-/g, '');
+    let sub: Subscription | undefined;
+    const stream: NatsStream = new NatsStream(nc, this.#s.toServer(id), () => {
+      sub?.unsubscribe();
+      if (this.#current === stream) this.#current = undefined;
+    }, false);
+    sub = nc.subscribe(this.#s.toClient(id), { callback: (_err, msg) => stream.deliver(msg.data) });
+    this.#current = stream;
+    const onAbort = (): void => {
+      stream.destroy();
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      await nc.request(this.#s.connect, encoder.encode(id), { timeout: 5000 });
+    } catch (err) {
+      stream.destroy();
+      if (signal.aborted) throw signal.reason;
+      if (isNoResponders(err)) {
+        throw new ConnectionError(ErrorCode.SERVER_NOT_RUNNING, `no socketkit server for event "${this.#o.eventName}" answers on ${this.address()}: start the server (it may be connected to another NATS cluster)`, { cause: err });
+      }
+      throw new TimeoutError(`socketkit server for event "${this.#o.eventName}" on ${this.address()} did not answer the connect request: ${(err as Error).message}`, { cause: err });
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+    return stream;
+  }
+
+  async close(): Promise<void> {
+    this.#current?.destroy();
+    const pending = this.#nc;
+    this.#nc = undefined;
+    if (pending === undefined) return;
+    const nc = await pending.catch(() => undefined);
+    if (nc !== undefined && !nc.isClosed()) await nc.close();
+  }
+}

@@ -1,0 +1,80 @@
+import type { NodeConnectionOptions } from '@nats-io/transport-node';
+import {
+  SocketClient,
+  SocketServer,
+  clientEngineOptions,
+  mergeDefined,
+  resolveConfig,
+  serverEngineOptions,
+  type ClientConfigOptions,
+  type ServerConfigOptions,
+  type SocketClientOptions,
+  type SocketServerOptions,
+} from '@socketkit/core';
+import { DEFAULT_NATS_SERVERS, NatsClientTransport, NatsServerTransport } from './nats-transport.js';
+
+/** Default heartbeat over NATS (ms): there is no socket close to notice a dead peer, so presence is heartbeats. */
+export const DEFAULT_NATS_HEARTBEAT_INTERVAL = 2000;
+
+/** NATS link options shared by server and client. */
+export interface NatsOptions {
+  /** NATS server URL(s) (default env `SOCKET_NATS_SERVERS`, else `nats://127.0.0.1:4222`). */
+  servers?: string | string[];
+  /** Subject prefix (default `socketkit`): subjects are `<prefix>.<event>.…`. */
+  subjectPrefix?: string;
+  /** Extra `@nats-io/transport-node` connect options (auth, TLS, ...). */
+  natsOptions?: Partial<NodeConnectionOptions>;
+}
+
+/** Options of {@link NatsSocketServer}. */
+export interface NatsSocketServerOptions extends Omit<SocketServerOptions, 'transport' | keyof ServerConfigOptions>, ServerConfigOptions, NatsOptions {}
+
+/** Options of {@link NatsSocketClient}. */
+export interface NatsSocketClientOptions extends Omit<SocketClientOptions, 'transport' | keyof ClientConfigOptions>, ClientConfigOptions, NatsOptions {}
+
+function servers(o: NatsOptions, env: Record<string, string | undefined> | undefined): string | string[] {
+  const fromEnv = (env ?? process.env).SOCKET_NATS_SERVERS;
+  return o.servers ?? (fromEnv ? fromEnv.split(',').map((s) => s.trim()) : DEFAULT_NATS_SERVERS);
+}
+
+function link(o: NatsOptions & { eventName: string; env?: Record<string, string | undefined> }) {
+  return {
+    eventName: o.eventName,
+    servers: servers(o, o.env),
+    ...(o.subjectPrefix !== undefined ? { subjectPrefix: o.subjectPrefix } : {}),
+    ...(o.natsOptions !== undefined ? { natsOptions: o.natsOptions } : {}),
+  };
+}
+
+/**
+ * A socketkit server reached through NATS, for processes on many hosts.
+ * Same API as the Unix and TCP servers; broadcasts are one NATS publish.
+ *
+ * @example
+ * const server = new NatsSocketServer({ eventName: 'orders', servers: 'nats://10.0.0.5:4222' });
+ * await server.start();
+ * server.send({ id: 7 });
+ */
+export class NatsSocketServer extends SocketServer {
+  constructor(options: NatsSocketServerOptions) {
+    const config = resolveConfig(options);
+    const transport = new NatsServerTransport(link(options));
+    super({ ...serverEngineOptions(config, options.maxConnections ?? 10, options, { heartbeatInterval: DEFAULT_NATS_HEARTBEAT_INTERVAL }), eventName: options.eventName, transport });
+  }
+}
+
+/**
+ * A socketkit client reached through NATS.
+ *
+ * @example
+ * const client = new NatsSocketClient({ eventName: 'orders', servers: 'nats://10.0.0.5:4222' });
+ * await client.connect();
+ * for await (const m of client) console.log(m.data);
+ */
+export class NatsSocketClient extends SocketClient {
+  constructor(options: NatsSocketClientOptions) {
+    const config = resolveConfig(options);
+    const transport = new NatsClientTransport(link(options));
+    super({ ...clientEngineOptions(config, options, { heartbeatInterval: DEFAULT_NATS_HEARTBEAT_INTERVAL }), eventName: options.eventName, transport });
+  }
+}
