@@ -164,6 +164,32 @@ describeTransports('handshake and heartbeats', (t) => {
     expect(reason).toBe('heartbeat timeout');
   });
 
+  it('waitForWelcome succeeds while the server is already broadcasting fast (welcome queued behind a full receive buffer)', async () => {
+    const server = t.server();
+    await server.start();
+    const first = t.client(server);
+    await first.connect();
+    let running = true;
+    const pump = (async () => {
+      let i = 0;
+      while (running) {
+        server.send({ i: i++ });
+        if (i % 64 === 0) {
+          await server.drain();
+          await new Promise((r) => setImmediate(r));
+        }
+      }
+    })();
+    try {
+      const late = t.client(server, { bufferSize: 16 });
+      await late.connect({ waitForWelcome: true, timeout: 5000 });
+      expect(late.welcome?.clientId).toMatch(/^client_/);
+    } finally {
+      running = false;
+      await pump;
+    }
+  });
+
   it('client heartbeats detect a silently dead server and reconnect', async () => {
     const { client: c, accepted } = await t.silentServer({ heartbeatInterval: 20, heartbeatTimeout: 80, reconnect: { initialDelay: 10, maxDelay: 20 } });
     const disconnected = once<[string]>(c, 'disconnected');

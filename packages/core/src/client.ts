@@ -118,6 +118,9 @@ interface PendingRequest {
 
 let requestCounter = 0;
 
+/** Extra messages read past `bufferSize` while waiting for the server's welcome. */
+const PRE_WELCOME_SLACK = 4096;
+
 /**
  * The transport-agnostic client engine: connect with timeout, receive with
  * timeout or `for await`, auto-reconnect with backoff and jitter, a bounded
@@ -447,6 +450,10 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
         };
         for (const w of this.#welcomeWaiters.splice(0)) w.resolve(undefined);
         this.emit('welcome', this.#welcome);
+        if (this.#inbox.length >= this.#o.bufferSize && !this.#paused) {
+          this.#paused = true;
+          conn.pause();
+        }
       } else if (op === CONTROL_OPS.PING) {
         conn.write(controlFrame(this.eventName, { op: CONTROL_OPS.PONG }, this.#o.timezone));
       }
@@ -483,7 +490,10 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
     }
     if (this.#iterators === 0 && this.listenerCount('message') > 0) return;
     this.#inbox.push(m);
-    if (this.#inbox.length >= this.#o.bufferSize && !this.#paused) {
+    // Until the welcome arrives it may sit behind broadcasts already on the
+    // wire, so reading goes on a little longer (PRE_WELCOME_SLACK) to reach it.
+    const limit = this.#o.handshake && this.#welcome === undefined ? this.#o.bufferSize + PRE_WELCOME_SLACK : this.#o.bufferSize;
+    if (this.#inbox.length >= limit && !this.#paused) {
       this.#paused = true;
       conn.pause();
       this.log.debug(`receive buffer full (${this.#o.bufferSize} messages): pausing reads`);

@@ -41,6 +41,16 @@ async function openNats(o: NatsLinkOptions, role: string): Promise<NatsConnectio
   }
 }
 
+/** Drains (flushing what was published), or just closes when NATS is unreachable: stopping never fails. */
+async function closeQuietly(nc: NatsConnection): Promise<void> {
+  if (nc.isClosed()) return;
+  try {
+    await nc.drain();
+  } catch {
+    await nc.close().catch(() => undefined);
+  }
+}
+
 function describeLink(o: NatsLinkOptions, s: EventSubjects): string {
   return `${serverList(o.servers)} ${s.connect.slice(0, -'.connect'.length)}`;
 }
@@ -138,7 +148,11 @@ export class NatsServerTransport implements ServerTransport {
     let batch: Uint8Array[] = [];
     let size = 0;
     const publish = (): void => {
-      if (batch.length > 0) nc.publish(this.#s.all, batch.length === 1 ? (batch[0] as Uint8Array) : Buffer.concat(batch, size));
+      try {
+        if (batch.length > 0) nc.publish(this.#s.all, batch.length === 1 ? (batch[0] as Uint8Array) : Buffer.concat(batch, size));
+      } catch {
+        // NATS is unreachable right now: core NATS is at-most-once, these broadcasts are lost (documented)
+      }
       batch = [];
       size = 0;
     };
@@ -158,7 +172,7 @@ export class NatsServerTransport implements ServerTransport {
     this.#subs.shift()?.unsubscribe(); // stop accepting
     if (this.#streams.size > 0) await new Promise<void>((resolve) => (this.#emptied = resolve));
     for (const sub of this.#subs.splice(0)) sub.unsubscribe();
-    await nc.drain();
+    await closeQuietly(nc);
   }
 
   #gone(id: string): void {
@@ -231,6 +245,6 @@ export class NatsClientTransport implements ClientTransport {
     this.#nc = undefined;
     if (pending === undefined) return;
     const nc = await pending.catch(() => undefined);
-    if (nc !== undefined && !nc.isClosed()) await nc.close();
+    if (nc !== undefined) await closeQuietly(nc);
   }
 }
