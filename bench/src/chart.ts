@@ -1,0 +1,138 @@
+/**
+ * The results chart: a vega-lite spec compiled to vega and rendered to SVG
+ * headless (`renderer: 'none'`, no browser, no canvas).
+ */
+import * as vega from 'vega';
+import { compile, type TopLevelSpec } from 'vega-lite';
+import type { BenchResults } from './report.js';
+import type { Impl } from './types.js';
+
+const IMPL_LABEL: Record<Impl, string> = { socketkit: 'socketkit', 'raw-write': 'raw per-write', 'raw-coalesced': 'raw coalesced' };
+const IMPL_ORDER = Object.values(IMPL_LABEL);
+const IMPL_COLORS = ['#4c78a8', '#bab0ac', '#72b7b2'];
+const TRANSPORTS = ['unix', 'tcp'];
+const LOADED = 'with 1 stopped client';
+
+const THROUGHPUT: Record<string, { key: string; unit: string; label: string }> = {
+  'broadcast-1': { key: 'msgsPerSec', unit: 'msg/s', label: '1 · broadcast, 1 client' },
+  'fanout-10': { key: 'totalMsgsPerSec', unit: 'msg/s', label: '2 · fan-out, 10 clients (total)' },
+  'large-64k': { key: 'MBps', unit: 'MB/s', label: '3 · 64 KiB messages' },
+  'ingress-8': { key: 'msgsPerSec', unit: 'msg/s', label: '5 · ingress, 8 writers' },
+};
+
+function colorScale(): Record<string, unknown> {
+  return { domain: IMPL_ORDER, range: IMPL_COLORS };
+}
+
+/** Builds the vega-lite spec of the chart from the results. */
+export function chartSpec(results: BenchResults): TopLevelSpec {
+  const thr: Array<Record<string, unknown>> = [];
+  const lat: Array<Record<string, unknown>> = [];
+  for (const s of results.scenarios) {
+    if (!s.ok) continue;
+    for (const impl of Object.keys(s.metrics) as Impl[]) {
+      const m = s.metrics[impl]!;
+      const t = THROUGHPUT[s.id];
+      if (t !== undefined) thr.push({ scenario: `${t.label} — ${t.unit}`, transport: s.transport, impl: IMPL_LABEL[impl], value: m[t.key] });
+      if (s.id === 'reqrep') {
+        for (const [p, key] of [['p50', 'p50Us'], ['p99', 'p99Us'], ['mean', 'meanUs']] as const) lat.push({ transport: s.transport, percentile: p, impl: IMPL_LABEL[impl], value: m[key] });
+      }
+    }
+  }
+  const slowFast: Array<Record<string, unknown>> = [];
+  const slowRss: Array<Record<string, unknown>> = [];
+  for (const s of results.slowConsumer) {
+    if (!s.ok) continue;
+    slowFast.push({ transport: s.transport, run: 'unloaded', value: s.unloadedMBps }, { transport: s.transport, run: LOADED, value: s.loadedMBps });
+    slowRss.push({ transport: s.transport, run: 'unloaded', value: s.rssGrowthMiBUnloaded }, { transport: s.transport, run: LOADED, value: s.rssGrowthMiBLoaded });
+  }
+  const barWithLabels = (yTitle: string, format: string, x: string, xTitle: string | null, xSort: string[]): Record<string, unknown> => ({
+    width: { step: 22 },
+    height: 200,
+    encoding: {
+      x: { field: x, type: 'nominal', title: xTitle, axis: { labelAngle: 0 }, sort: xSort },
+      xOffset: { field: 'impl', sort: IMPL_ORDER },
+      y: { field: 'value', type: 'quantitative', title: yTitle, axis: { labelExpr: "datum.value >= 10000 ? format(datum.value, '~s') : format(datum.value, ',~r')" } },
+      color: { field: 'impl', type: 'nominal', title: null, scale: colorScale(), sort: IMPL_ORDER },
+    },
+    layer: [
+      { mark: { type: 'bar' } },
+      { mark: { type: 'text', angle: 270, align: 'left', dx: 3, fontSize: 9, color: '#333' }, encoding: { text: { field: 'value', type: 'quantitative', format } } },
+    ],
+  });
+  const m = results.meta;
+  const spec = {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: {
+      text: `socketkit vs raw node:net — ${m.mode} run, median of ${m.reps}`,
+      subtitle: `${m.startedAt.slice(0, 10)} · Node ${m.node} · ${m.cpus} × ${m.cpuModel}`,
+      anchor: 'start',
+    },
+    config: { view: { stroke: null }, axis: { grid: true, gridColor: '#eee' }, legend: { orient: 'top', labelLimit: 300 }, font: 'Helvetica, Arial, sans-serif' },
+    vconcat: [
+      {
+        title: { text: 'Throughput (higher is better)', anchor: 'start', fontSize: 13 },
+        data: { values: thr },
+        facet: { column: { field: 'scenario', title: null, sort: Object.values(THROUGHPUT).map((t) => `${t.label} — ${t.unit}`), header: { labelFontSize: 11 } } },
+        spec: barWithLabels('throughput', '.3s', 'transport', null, TRANSPORTS),
+        resolve: { scale: { y: 'independent' } },
+      },
+      {
+        hconcat: [
+          {
+            title: { text: '4 · request/reply round trip, µs (lower is better)', anchor: 'start', fontSize: 13 },
+            data: { values: lat },
+            facet: { column: { field: 'transport', title: null, sort: TRANSPORTS, header: { labelFontSize: 11 } } },
+            spec: barWithLabels('µs', '.3~r', 'percentile', null, ['p50', 'p99', 'mean']),
+            resolve: { scale: { y: 'shared' } },
+          },
+          {
+            title: { text: '6 · slow consumer: fast client MB/s', anchor: 'start', fontSize: 13 },
+            data: { values: slowFast },
+            width: { step: 28 },
+            height: 200,
+            encoding: {
+              x: { field: 'transport', type: 'nominal', title: null, axis: { labelAngle: 0 }, sort: TRANSPORTS },
+              xOffset: { field: 'run' },
+              y: { field: 'value', type: 'quantitative', title: 'MB/s' },
+              color: { field: 'run', type: 'nominal', title: null, scale: { range: ['#4c78a8', '#f58518'] } },
+            },
+            layer: [{ mark: 'bar' }, { mark: { type: 'text', angle: 270, align: 'left', dx: 3, fontSize: 9 }, encoding: { text: { field: 'value', type: 'quantitative', format: '.0f' } } }],
+          },
+          {
+            title: { text: '6 · server RSS growth, MiB (limit 64)', anchor: 'start', fontSize: 13 },
+            width: { step: 28 },
+            height: 200,
+            layer: [
+              {
+                data: { values: slowRss },
+                encoding: {
+                  x: { field: 'transport', type: 'nominal', title: null, axis: { labelAngle: 0 }, sort: TRANSPORTS },
+                  xOffset: { field: 'run' },
+                  y: { field: 'value', type: 'quantitative', title: 'MiB', scale: { domainMax: 70 } },
+                  color: { field: 'run', type: 'nominal', title: null, scale: { range: ['#4c78a8', '#f58518'] } },
+                },
+                layer: [{ mark: 'bar' }, { mark: { type: 'text', angle: 270, align: 'left', dx: 3, fontSize: 9 }, encoding: { text: { field: 'value', type: 'quantitative', format: '.1f' } } }],
+              },
+              { data: { values: [{ limit: 64 }] }, mark: { type: 'rule', color: '#e45756', strokeDash: [4, 3] }, encoding: { y: { field: 'limit', type: 'quantitative' } } },
+            ],
+          },
+        ],
+        resolve: { scale: { color: 'independent' } },
+      },
+    ],
+    resolve: { scale: { color: 'independent' } },
+  };
+  return spec as unknown as TopLevelSpec;
+}
+
+/** Renders the chart of `results` to an SVG string (vega-lite → vega → SVG, headless). */
+export async function renderChartSvg(results: BenchResults): Promise<string> {
+  const vgSpec = compile(chartSpec(results)).spec;
+  const view = new vega.View(vega.parse(vgSpec), { renderer: 'none' });
+  try {
+    return await view.toSVG();
+  } finally {
+    view.finalize();
+  }
+}

@@ -1,0 +1,348 @@
+/**
+ * The raw baseline: a minimal hand-written `node:net` + msgpackr program
+ * using socketkit's wire framing (4-byte big-endian length + msgpack map with
+ * the same keys), with no validation, no handshake, no library.
+ * Two write strategies: one `socket.write` per frame, or writes made in the
+ * same tick coalesced with cork/uncork.
+ */
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Packr, Unpackr } from 'msgpackr';
+import { hrNow } from './stats.js';
+import type { Address, BroadcastResult, CountResult, TransportKind, WriteResult } from './types.js';
+
+const packr = new Packr({ useRecords: false, variableMapSize: true });
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
+
+interface RawMessage {
+  event_name: string;
+  timestamp_ms: number;
+  timestamp_iso: string;
+  message_type: string;
+  data: Record<string, unknown>;
+  id?: string;
+  reply_to?: string;
+}
+
+/** Encodes one message as a length-prefixed frame (the same bytes socketkit would send, give or take the timestamp). */
+export function rawFrame(eventName: string, data: Record<string, unknown>, id?: string, replyTo?: string): Buffer {
+  const ms = Date.now();
+  // Same shape and size as socketkit's Python-style timestamp: …T10:00:00.123000+00:00
+  const iso = `${new Date(ms).toISOString().slice(0, 23)}000+00:00`;
+  const msg: RawMessage = { event_name: eventName, timestamp_ms: ms, timestamp_iso: iso, message_type: 'data', data };
+  if (id !== undefined) msg.id = id;
+  if (replyTo !== undefined) msg.reply_to = replyTo;
+  const payload = packr.pack(msg);
+  const frame = Buffer.allocUnsafe(4 + payload.length);
+  frame.writeUInt32BE(payload.length, 0);
+  payload.copy(frame, 4);
+  return frame;
+}
+
+/** Streaming splitter of length-prefixed frames; a frame split across chunks is copied once. */
+export class RawFrameReader {
+  #header = Buffer.alloc(4);
+  #headerFill = 0;
+  #body: Buffer | undefined;
+  #bodyFill = 0;
+
+  /** Calls `onPayload` for every complete payload in `chunk` (views into `chunk` when possible). */
+  feed(chunk: Buffer, onPayload: (payload: Buffer) => void): void {
+    let pos = 0;
+    const len = chunk.length;
+    while (pos < len) {
+      if (this.#body === undefined) {
+        if (this.#headerFill === 0 && len - pos >= 4) {
+          const size = chunk.readUInt32BE(pos);
+          if (len - pos - 4 >= size) {
+            onPayload(chunk.subarray(pos + 4, pos + 4 + size));
+            pos += 4 + size;
+            continue;
+          }
+          this.#body = Buffer.allocUnsafe(size);
+          this.#bodyFill = 0;
+          pos += 4;
+          continue;
+        }
+        while (this.#headerFill < 4 && pos < len) this.#header[this.#headerFill++] = chunk[pos++]!;
+        if (this.#headerFill < 4) return;
+        this.#headerFill = 0;
+        this.#body = Buffer.allocUnsafe(this.#header.readUInt32BE(0));
+        this.#bodyFill = 0;
+        continue;
+      }
+      const take = Math.min(this.#body.length - this.#bodyFill, len - pos);
+      chunk.copy(this.#body, this.#bodyFill, pos, pos + take);
+      this.#bodyFill += take;
+      pos += take;
+      if (this.#bodyFill === this.#body.length) {
+        const body = this.#body;
+        this.#body = undefined;
+        onPayload(body);
+      }
+    }
+  }
+}
+
+/** Writes frames to one socket: directly, or corked for the rest of the tick. */
+class RawWriter {
+  #corked = false;
+  constructor(
+    readonly socket: Socket,
+    readonly coalesce: boolean,
+  ) {}
+
+  write(frame: Buffer): boolean {
+    if (this.coalesce && !this.#corked) {
+      this.#corked = true;
+      this.socket.cork();
+      process.nextTick(this.#uncork);
+    }
+    return this.socket.write(frame);
+  }
+
+  readonly #uncork = (): void => {
+    this.#corked = false;
+    this.socket.uncork();
+  };
+}
+
+function waitDrain(socket: Socket): Promise<void> {
+  if (!socket.writableNeedDrain || socket.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      socket.off('drain', done);
+      socket.off('close', done);
+      resolve();
+    };
+    socket.on('drain', done);
+    socket.on('close', done);
+  });
+}
+
+function listen(server: Server, options: { path: string } | { host: string; port: number }): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+/** The raw baseline server: broadcasts, answers requests, counts ingress. */
+export class RawServer {
+  readonly #server: Server;
+  readonly #writers = new Set<RawWriter>();
+  readonly #eventName: string;
+  readonly #coalesce: boolean;
+  #address: Address | undefined;
+  #ingressTarget = 0;
+  #ingressCount = 0;
+  #ingressWaiter: ((r: CountResult) => void) | undefined;
+  #ingressFirst = 0;
+
+  constructor(eventName: string, coalesce: boolean) {
+    this.#eventName = eventName;
+    this.#coalesce = coalesce;
+    this.#server = createServer((socket) => this.#accept(socket));
+  }
+
+  /** Starts listening on a unix socket in `socketDir` or on 127.0.0.1:0. */
+  async start(transport: TransportKind, socketDir: string): Promise<Address> {
+    if (transport === 'unix') {
+      const path = join(socketDir, `${this.#eventName}.sock`);
+      await unlink(path).catch(() => undefined);
+      await listen(this.#server, { path });
+      this.#address = { transport, path, socketDir, eventName: this.#eventName };
+    } else {
+      await listen(this.#server, { host: '127.0.0.1', port: 0 });
+      const a = this.#server.address();
+      if (a === null || typeof a === 'string') throw new Error('no TCP address');
+      this.#address = { transport, host: '127.0.0.1', port: a.port, eventName: this.#eventName };
+    }
+    return this.#address;
+  }
+
+  /** Connected clients. */
+  clientCount(): number {
+    return this.#writers.size;
+  }
+
+  #accept(socket: Socket): void {
+    socket.setNoDelay(true);
+    const writer = new RawWriter(socket, this.#coalesce);
+    this.#writers.add(writer);
+    const reader = new RawFrameReader();
+    socket.on('error', () => undefined);
+    socket.on('close', () => this.#writers.delete(writer));
+    socket.on('data', (chunk: Buffer) =>
+      reader.feed(chunk, (payload) => {
+        const msg = unpackr.unpack(payload) as RawMessage;
+        if (msg.id !== undefined) {
+          writer.write(rawFrame(this.#eventName, { ok: true }, undefined, msg.id));
+          return;
+        }
+        if (this.#ingressCount++ === 0) this.#ingressFirst = hrNow();
+        if (this.#ingressCount === this.#ingressTarget) this.#ingressWaiter?.({ tFirst: this.#ingressFirst, tLast: hrNow(), count: this.#ingressCount });
+      }),
+    );
+  }
+
+  /** Resets the ingress counter and expects `total` messages. */
+  armIngress(total: number): void {
+    this.#ingressCount = 0;
+    this.#ingressTarget = total;
+  }
+
+  /** Resolves when the armed number of messages arrived. */
+  waitIngress(): Promise<CountResult> {
+    if (this.#ingressCount >= this.#ingressTarget) return Promise.resolve({ tFirst: this.#ingressFirst, tLast: hrNow(), count: this.#ingressCount });
+    return new Promise((resolve) => {
+      this.#ingressWaiter = resolve;
+    });
+  }
+
+  /**
+   * Broadcasts `count` messages to every client: one encode per message, the
+   * same frame written to every socket; every `drainEveryBytes` it waits for
+   * the sockets above their high-water mark to drain (like `server.drain()`).
+   */
+  async broadcast(count: number, data: Record<string, unknown>, drainEveryBytes: number): Promise<BroadcastResult> {
+    const writers = [...this.#writers];
+    let frameBytes = 0;
+    let sinceDrain = 0;
+    const t0 = hrNow();
+    for (let i = 0; i < count; i++) {
+      const frame = rawFrame(this.#eventName, data);
+      for (const w of writers) w.write(frame);
+      frameBytes = frame.length;
+      sinceDrain += frame.length;
+      if (sinceDrain >= drainEveryBytes) {
+        sinceDrain = 0;
+        let waits: Promise<void>[] | undefined;
+        for (const w of writers) if (w.socket.writableNeedDrain) (waits ??= []).push(waitDrain(w.socket));
+        if (waits !== undefined) await Promise.all(waits);
+      }
+    }
+    return { t0, t1: hrNow(), frameBytes };
+  }
+
+  /** Closes every client and the listener. */
+  async stop(): Promise<void> {
+    for (const w of this.#writers) w.socket.destroy();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+}
+
+/** The raw baseline client: counts broadcasts, sends requests, writes ingress. */
+export class RawClient {
+  readonly #socket: Socket;
+  readonly #writer: RawWriter;
+  readonly #eventName: string;
+  #count = 0;
+  #target = Number.POSITIVE_INFINITY;
+  #tFirst = 0;
+  #waiter: ((r: CountResult) => void) | undefined;
+  readonly #replies = new Map<string, () => void>();
+  #seq = 0;
+
+  private constructor(socket: Socket, eventName: string, coalesce: boolean) {
+    this.#socket = socket;
+    this.#eventName = eventName;
+    this.#writer = new RawWriter(socket, coalesce);
+    const reader = new RawFrameReader();
+    socket.on('error', () => undefined);
+    socket.on('data', (chunk: Buffer) =>
+      reader.feed(chunk, (payload) => {
+        const msg = unpackr.unpack(payload) as RawMessage;
+        if (msg.reply_to !== undefined) {
+          const done = this.#replies.get(msg.reply_to);
+          if (done !== undefined) {
+            this.#replies.delete(msg.reply_to);
+            done();
+          }
+          return;
+        }
+        if (this.#count++ === 0) this.#tFirst = hrNow();
+        if (this.#count === this.#target) this.#waiter?.({ tFirst: this.#tFirst, tLast: hrNow(), count: this.#count });
+      }),
+    );
+  }
+
+  /** Connects to a {@link RawServer}. */
+  static connect(address: Address, coalesce: boolean): Promise<RawClient> {
+    return new Promise((resolve, reject) => {
+      const socket = address.transport === 'unix' ? createConnection({ path: address.path }) : createConnection({ host: address.host, port: address.port });
+      socket.once('error', reject);
+      socket.once('connect', () => {
+        socket.off('error', reject);
+        socket.setNoDelay(true);
+        resolve(new RawClient(socket, address.eventName, coalesce));
+      });
+    });
+  }
+
+  /** Resets the message counter and expects `count` messages. */
+  arm(count: number): void {
+    this.#count = 0;
+    this.#target = count;
+    this.#waiter = undefined;
+  }
+
+  /** Resolves once the armed number of messages arrived. */
+  waitCount(): Promise<CountResult> {
+    if (this.#count >= this.#target) return Promise.resolve({ tFirst: this.#tFirst, tLast: hrNow(), count: this.#count });
+    return new Promise((resolve) => {
+      this.#waiter = resolve;
+    });
+  }
+
+  #request(data: Record<string, unknown>): Promise<void> {
+    const id = `r${++this.#seq}`;
+    return new Promise((resolve) => {
+      this.#replies.set(id, resolve);
+      this.#writer.write(rawFrame(this.#eventName, data, id));
+    });
+  }
+
+  /** `warmup` then `count` sequential request/reply round trips; the measured round trips in µs. */
+  async requests(count: number, warmup: number, data: Record<string, unknown>): Promise<number[]> {
+    for (let i = 0; i < warmup; i++) await this.#request(data);
+    const samples = new Float64Array(count);
+    for (let i = 0; i < count; i++) {
+      const t = hrNow();
+      await this.#request(data);
+      samples[i] = (hrNow() - t) / 1000;
+    }
+    return Array.from(samples);
+  }
+
+  /** Writes `count` messages, yielding to the event loop every `batchBytes`. */
+  async write(count: number, data: Record<string, unknown>, batchBytes: number): Promise<WriteResult> {
+    let frameBytes = 0;
+    let since = 0;
+    const tStart = hrNow();
+    for (let i = 0; i < count; i++) {
+      const frame = rawFrame(this.#eventName, data);
+      this.#writer.write(frame);
+      frameBytes = frame.length;
+      since += frame.length;
+      if (since >= batchBytes) {
+        since = 0;
+        await new Promise((r) => setImmediate(r));
+      }
+    }
+    return { tStart, tEnd: hrNow(), frameBytes };
+  }
+
+  /** Closes the connection. */
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.#socket.once('close', () => resolve());
+      this.#socket.end();
+      setTimeout(() => this.#socket.destroy(), 1000).unref();
+    });
+  }
+}

@@ -1,0 +1,197 @@
+/**
+ * `pnpm bench` / `node bench/dist/run.js [--quick]`: runs the six scenarios
+ * of issue 6 over Unix sockets and TCP with same-run raw `node:net`
+ * baselines, prints progress and a summary, and writes
+ * `results/<name>.json`, `.md` and `.svg`.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { renderChartSvg } from './chart.js';
+import { WorkerHandle } from './ipc.js';
+import {
+  buildRows,
+  buildTargets,
+  buildUnixVsTcp,
+  markdownReport,
+  methodNotes,
+  resultsTable,
+  slowTable,
+  targetsTable,
+  textTable,
+  unixTcpTable,
+  type BenchResults,
+} from './report.js';
+import { SCENARIOS, makePlan, runScenario, runSlowConsumer, type ScenarioResult, type SlowResult } from './scenarios.js';
+import { IMPLS, type Impl, type TransportKind } from './types.js';
+
+const BENCH_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+const USAGE = `usage: node dist/run.js [options]
+
+  --quick            smaller counts (about a quarter of the full run's time; used by
+                     \`socketkit bench\` and smoke tests); writes results/quick.*
+  --reps N           measured runs per figure (default 3; the figure is their median)
+  --only LIST        scenarios to run, by number or id (e.g. 1,4 or reqrep)
+  --transport T      unix or tcp (default both)
+  --impl LIST        implementations: socketkit,raw-write,raw-coalesced (default all)
+  --cpu-prof         run the workers under node --cpu-prof (profiles in bench/profiles/)
+  --node-arg FLAG    extra Node flag for the workers, repeatable (e.g. --node-arg=--trace-gc)
+  --out DIR          results directory (default bench/results)
+  --name NAME        results file name (default latest, quick for --quick, partial
+                     when scenarios, transports, implementations or reps are narrowed)
+  --no-write         print only, write no files
+  --json             print the results JSON on stdout (progress stays on stderr)
+  -h, --help         this text`;
+
+function elapsed(start: number): string {
+  const s = Math.floor((Date.now() - start) / 1000);
+  return `${String(Math.floor(s / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}`;
+}
+
+function gitCommit(): string {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: BENCH_DIR, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return '';
+  }
+}
+
+async function probeNative(): Promise<boolean | null> {
+  let w: WorkerHandle | undefined;
+  try {
+    w = await WorkerHandle.spawn('probe');
+    return (await w.call<{ msgpackrNative: boolean }>('info')).msgpackrNative;
+  } catch {
+    return null;
+  } finally {
+    await w?.close();
+  }
+}
+
+/** Entry point. Returns the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean', default: false },
+      reps: { type: 'string' },
+      only: { type: 'string' },
+      transport: { type: 'string' },
+      impl: { type: 'string' },
+      'cpu-prof': { type: 'boolean', default: false },
+      'node-arg': { type: 'string', multiple: true },
+      out: { type: 'string' },
+      name: { type: 'string' },
+      'no-write': { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const reps = values.reps === undefined ? undefined : Number(values.reps);
+  if (reps !== undefined && !(Number.isInteger(reps) && reps >= 1)) throw new Error(`--reps must be a positive integer, got ${values.reps}`);
+  const plan = makePlan(values.quick, reps);
+  const only = values.only?.split(',').map((s) => s.trim());
+  const defs = SCENARIOS.filter((d) => only === undefined || only.includes(String(d.n)) || only.includes(d.id));
+  if (defs.length === 0) throw new Error(`--only ${values.only} matches no scenario (use 1-6 or ${SCENARIOS.map((d) => d.id).join(', ')})`);
+  const transports: TransportKind[] = values.transport === undefined ? ['unix', 'tcp'] : [values.transport as TransportKind];
+  if (!transports.every((t) => t === 'unix' || t === 'tcp')) throw new Error(`--transport must be unix or tcp, got ${values.transport}`);
+  const impls = values.impl === undefined ? IMPLS : (values.impl.split(',').map((s) => s.trim()) as Impl[]);
+  if (!impls.every((i) => IMPLS.includes(i))) throw new Error(`--impl takes ${IMPLS.join(', ')}`);
+  const partial = defs.length < SCENARIOS.length || transports.length < 2 || impls.length < IMPLS.length || plan.reps < 3;
+  const name = values.name ?? (values.quick ? 'quick' : partial ? 'partial' : 'latest');
+  const outDir = resolve(values.out ?? join(BENCH_DIR, 'results'));
+  if (values['cpu-prof']) {
+    const dir = join(BENCH_DIR, 'profiles');
+    await mkdir(dir, { recursive: true });
+    plan.execArgv = ['--cpu-prof', `--cpu-prof-dir=${dir}`];
+  }
+  plan.execArgv.push(...(values['node-arg'] ?? []));
+
+  const log = (s: string): void => {
+    process.stderr.write(`${s}\n`);
+  };
+  const start = Date.now();
+  const startedAt = new Date().toISOString();
+  const loadStart = loadavg()[0]!;
+  const native = await probeNative();
+  log(`socketkit bench — ${values.quick ? 'quick' : 'full'} run, ${plan.reps} measured runs per figure (median), ${cpus().length} CPUs, Node ${process.versions.node}`);
+  log(`msgpackr native acceleration: ${native === null ? 'unknown (probe failed)' : native ? 'enabled' : 'disabled'}`);
+  if (loadStart > cpus().length) log(`warning: load average is ${loadStart.toFixed(1)} on ${cpus().length} CPUs; other work on this host will skew the figures`);
+  if (values.quick) log(`quick mode: smaller counts; the slow-consumer runs offer ${plan.slowBytes / 2 ** 20} MiB instead of 1 GiB`);
+
+  const socketDir = await mkdtemp(join(tmpdir(), 'skb-'));
+  const steps = defs.flatMap((def) => transports.map((transport) => ({ def, transport })));
+  const scenarios: ScenarioResult[] = [];
+  const slow: SlowResult[] = [];
+  try {
+    for (const [i, { def, transport }] of steps.entries()) {
+      log(`\n[${elapsed(start)}] step ${i + 1} of ${steps.length} — scenario ${def.n} of 6: ${def.title}, over ${transport}`);
+      const progress = { step: log, detail: (t: string) => log(`[${elapsed(start)}]    ${t}`) };
+      if (def.id === 'slow-consumer') slow.push(await runSlowConsumer(transport, plan, socketDir, progress));
+      else scenarios.push(await runScenario(def, transport, plan, socketDir, progress, impls));
+    }
+  } finally {
+    await rm(socketDir, { recursive: true, force: true });
+  }
+
+  const results: BenchResults = {
+    meta: {
+      startedAt,
+      durationSeconds: (Date.now() - start) / 1000,
+      mode: values.quick ? 'quick' : 'full',
+      reps: plan.reps,
+      node: process.versions.node,
+      platform: `${process.platform} ${process.arch}`,
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model.trim() ?? 'unknown',
+      memoryGiB: Math.round(totalmem() / 2 ** 30),
+      msgpackrNative: native,
+      gitCommit: gitCommit(),
+      argv,
+      loadAverage: { start: loadStart, end: loadavg()[0]! },
+    },
+    scenarios,
+    slowConsumer: slow,
+    rows: buildRows(scenarios),
+    targets: buildTargets(scenarios, slow),
+    unixVsTcp: buildUnixVsTcp(scenarios),
+    notes: [...scenarios, ...slow].filter((s) => !s.ok).map((s) => `Scenario ${s.n} over ${s.transport} failed: ${s.error ?? 'unknown error'}`),
+  };
+
+  const out = values.json ? log : (s: string): void => void process.stdout.write(`${s}\n`);
+  out(`\nsocketkit bench summary (${results.meta.mode}, median of ${plan.reps} runs, ${results.meta.durationSeconds.toFixed(0)} s)\n`);
+  if (results.rows.length > 0) out(`${textTable(resultsTable(results.rows))}\n`);
+  if (slow.length > 0) out(`${textTable(slowTable(slow))}\n`);
+  if (results.targets.length > 0) out(`${textTable(targetsTable(results.targets))}\n`);
+  if (results.unixVsTcp.length > 0) out(`${textTable(unixTcpTable(results.unixVsTcp))}\n`);
+  for (const n of [...methodNotes(results), ...results.notes]) out(`- ${n}`);
+
+  if (!values['no-write']) {
+    await mkdir(outDir, { recursive: true });
+    const svgFile = `${name}.svg`;
+    await writeFile(join(outDir, `${name}.json`), `${JSON.stringify(results, null, 2)}\n`);
+    await writeFile(join(outDir, `${name}.md`), markdownReport(results, svgFile));
+    await writeFile(join(outDir, svgFile), await renderChartSvg(results));
+    out(`\nwrote ${join(outDir, name)}.{json,md,svg}`);
+  }
+  if (values.json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+  return results.notes.length > 0 ? 1 : 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`bench failed: ${err instanceof Error ? err.message : String(err)}\n${USAGE}\n`);
+    process.exitCode = 2;
+  },
+);

@@ -1,0 +1,266 @@
+/**
+ * The socketkit side of every scenario, through the public API of
+ * `@socketkit/unix` and `@socketkit/tcp` only.
+ */
+import { TcpSocketClient, TcpSocketServer } from '@socketkit/tcp';
+import { UnixSocketClient, UnixSocketServer } from '@socketkit/unix';
+import { encodeFrame } from '@socketkit/codec';
+import { createMessage } from '@socketkit/protocol';
+import { hrNow } from './stats.js';
+import type { Address, BroadcastResult, CountResult, SlowBroadcastOptions, SlowBroadcastResult, TransportKind, WriteResult } from './types.js';
+import { makeData } from './payload.js';
+
+type Server = UnixSocketServer | TcpSocketServer;
+type Client = UnixSocketClient | TcpSocketClient;
+
+function frameSize(eventName: string, data: Record<string, unknown>): number {
+  return encodeFrame(createMessage(eventName, 'data', data)).length;
+}
+
+/** Collects the server's warnings (silent otherwise) to report what the slow-consumer policy did. */
+class CapturingLogger {
+  warnings: string[] = [];
+  debug(): void {}
+  info(): void {}
+  error(): void {}
+  warn(...args: unknown[]): void {
+    this.warnings.push(args.map(String).join(' '));
+  }
+}
+
+/** A socketkit server in a worker process. */
+export class SkServer {
+  readonly server: Server;
+  readonly eventName: string;
+  readonly #log = new CapturingLogger();
+  #ingressTarget = 0;
+  #ingressCount = 0;
+  #ingressFirst = 0;
+  #ingressWaiter: ((r: CountResult) => void) | undefined;
+  readonly #closed = new Map<string, { reason: string; t: number }>();
+
+  /**
+   * @param drainTimeout Server `drainTimeout` (ms); the library default when undefined.
+   */
+  constructor(transport: TransportKind, eventName: string, socketDir: string, drainTimeout?: number) {
+    this.eventName = eventName;
+    const common = {
+      eventName,
+      logger: this.#log,
+      envFile: false as const,
+      maxConnections: 16,
+      handler: (): Record<string, unknown> => ({ ok: true }),
+      ...(drainTimeout === undefined ? {} : { drainTimeout }),
+    };
+    this.server = transport === 'unix' ? new UnixSocketServer({ ...common, socketDir }) : new TcpSocketServer({ ...common, host: '127.0.0.1', port: 0 });
+    this.server.on('message', () => {
+      if (this.#ingressCount++ === 0) this.#ingressFirst = hrNow();
+      if (this.#ingressCount === this.#ingressTarget) this.#ingressWaiter?.({ tFirst: this.#ingressFirst, tLast: hrNow(), count: this.#ingressCount });
+    });
+    this.server.on('clientDisconnected', (id, reason) => this.#closed.set(id, { reason, t: hrNow() }));
+  }
+
+  /** Starts the server and returns its address. */
+  async start(transport: TransportKind, socketDir: string): Promise<Address> {
+    await this.server.start();
+    if (transport === 'unix') return { transport, path: (this.server as UnixSocketServer).socketPath, socketDir, eventName: this.eventName };
+    return { transport, host: '127.0.0.1', port: (this.server as TcpSocketServer).port as number, eventName: this.eventName };
+  }
+
+  /** Connected clients. */
+  clientCount(): number {
+    return this.server.getConnectedClients().length;
+  }
+
+  /** See {@link RawServer.armIngress}. */
+  armIngress(total: number): void {
+    this.#ingressCount = 0;
+    this.#ingressTarget = total;
+  }
+
+  /** See {@link RawServer.waitIngress}. */
+  waitIngress(): Promise<CountResult> {
+    if (this.#ingressCount >= this.#ingressTarget) return Promise.resolve({ tFirst: this.#ingressFirst, tLast: hrNow(), count: this.#ingressCount });
+    return new Promise((resolve) => {
+      this.#ingressWaiter = resolve;
+    });
+  }
+
+  /** `server.send(data)` × count, `await server.drain()` every `drainEveryBytes`. */
+  async broadcast(count: number, data: Record<string, unknown>, drainEveryBytes: number): Promise<BroadcastResult> {
+    const server = this.server;
+    const frameBytes = frameSize(this.eventName, data);
+    let since = 0;
+    const t0 = hrNow();
+    for (let i = 0; i < count; i++) {
+      server.send(data);
+      since += frameBytes;
+      if (since >= drainEveryBytes) {
+        since = 0;
+        await server.drain();
+      }
+    }
+    return { t0, t1: hrNow(), frameBytes };
+  }
+
+  /**
+   * The slow-consumer producer: `server.send(data)` in a loop, `await
+   * server.drain()` every `drainEveryBytes`, sampling the server's RSS.
+   * Reports when and why the slow-consumer policy dropped a client.
+   */
+  async slowBroadcast(o: SlowBroadcastOptions): Promise<SlowBroadcastResult> {
+    const server = this.server;
+    const data = makeData(o.payloadBytes);
+    const frameBytes = frameSize(this.eventName, data);
+    const startIds = new Set(server.getConnectedClients().map((c) => c.id));
+    const clientsAtStart = startIds.size;
+    const pendingMax = new Map<string, number>();
+    this.#log.warnings.length = 0;
+    globalThis.gc?.();
+    globalThis.gc?.();
+    const rssBase = process.memoryUsage.rss();
+    let rssPeak = rssBase;
+    const sample = (): void => {
+      const r = process.memoryUsage.rss();
+      if (r > rssPeak) rssPeak = r;
+    };
+    const sampler = setInterval(sample, 5);
+    let since = 0;
+    let offered = 0;
+    let slowDroppedAtBytes = -1;
+    let drainWaitNs = 0;
+    let drainMaxNs = 0;
+    const t0 = hrNow();
+    for (let i = 0; i < o.count; i++) {
+      const n = server.send(data);
+      offered += frameBytes;
+      if (n < clientsAtStart && slowDroppedAtBytes < 0) slowDroppedAtBytes = offered;
+      since += frameBytes;
+      if (since >= o.drainEveryBytes) {
+        since = 0;
+        sample();
+        for (const c of server.getConnectedClients()) if (c.pendingBytes > (pendingMax.get(c.id) ?? 0)) pendingMax.set(c.id, c.pendingBytes);
+        const d0 = hrNow();
+        await server.drain();
+        const waited = hrNow() - d0;
+        drainWaitNs += waited;
+        if (waited > drainMaxNs) drainMaxNs = waited;
+      }
+    }
+    const t1 = hrNow();
+    sample();
+    // The dropped client's connection is closed gracefully: it gets closeTimeout (2 s) to take its backlog.
+    const gone = (): string | undefined => [...startIds].find((id) => this.#closed.has(id));
+    const deadline = Date.now() + 4000;
+    while (slowDroppedAtBytes >= 0 && gone() === undefined && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    sample();
+    clearInterval(sampler);
+    const goneId = gone();
+    const closed = goneId === undefined ? undefined : this.#closed.get(goneId);
+    const warning = this.#log.warnings.find((w) => w.includes('SLOW_CONSUMER')) ?? '';
+    const why = /not keeping up \((.*)\): disconnecting/.exec(warning)?.[1] ?? /\(([^)]*)\)/.exec(warning)?.[1] ?? '';
+    return {
+      t0,
+      t1,
+      frameBytes,
+      clientsAtStart,
+      rssBase,
+      rssPeak,
+      slowDroppedAtBytes,
+      slowPendingBytes: goneId === undefined ? -1 : (pendingMax.get(goneId) ?? -1),
+      slowCode: warning.includes('SLOW_CONSUMER') ? 'SLOW_CONSUMER' : '',
+      slowWhy: why,
+      slowReason: closed?.reason ?? '',
+      slowClosedAfterMs: closed === undefined ? -1 : (closed.t - t0) / 1e6,
+      drainMaxMs: drainMaxNs / 1e6,
+      drainWaitMs: drainWaitNs / 1e6,
+    };
+  }
+
+  /** Stops the server. */
+  stop(): Promise<void> {
+    return this.server.stop();
+  }
+}
+
+/** A socketkit client in a worker process. */
+export class SkClient {
+  readonly client: Client;
+  #count = 0;
+  #target = Number.POSITIVE_INFINITY;
+  #tFirst = 0;
+  #waiter: ((r: CountResult) => void) | undefined;
+
+  /**
+   * @param slow A client that stops reading: no listener, receive buffer of
+   *   one message, so it pauses the socket after the first message.
+   */
+  constructor(address: Address, slow: boolean) {
+    const common = { eventName: address.eventName, logLevel: 'silent' as const, envFile: false as const, autoReconnect: false, ...(slow ? { bufferSize: 1 } : {}) };
+    this.client = address.transport === 'unix' ? new UnixSocketClient({ ...common, socketDir: address.socketDir }) : new TcpSocketClient({ ...common, host: address.host, port: address.port });
+    this.client.on('error', () => undefined);
+    if (!slow) {
+      this.client.on('message', () => {
+        if (this.#count++ === 0) this.#tFirst = hrNow();
+        if (this.#count === this.#target) this.#waiter?.({ tFirst: this.#tFirst, tLast: hrNow(), count: this.#count });
+      });
+    }
+  }
+
+  /** Connects and waits for the server's welcome. */
+  connect(): Promise<void> {
+    return this.client.connect({ waitForWelcome: true });
+  }
+
+  /** See {@link RawClient.arm}. */
+  arm(count: number): void {
+    this.#count = 0;
+    this.#target = count;
+    this.#waiter = undefined;
+  }
+
+  /** See {@link RawClient.waitCount}. */
+  waitCount(): Promise<CountResult> {
+    if (this.#count >= this.#target) return Promise.resolve({ tFirst: this.#tFirst, tLast: hrNow(), count: this.#count });
+    return new Promise((resolve) => {
+      this.#waiter = resolve;
+    });
+  }
+
+  /** `await client.request(data)` in sequence; the measured round trips in µs. */
+  async requests(count: number, warmup: number, data: Record<string, unknown>): Promise<number[]> {
+    const client = this.client;
+    for (let i = 0; i < warmup; i++) await client.request(data, { timeout: 10_000 });
+    const samples = new Float64Array(count);
+    for (let i = 0; i < count; i++) {
+      const t = hrNow();
+      await client.request(data, { timeout: 10_000 });
+      samples[i] = (hrNow() - t) / 1000;
+    }
+    return Array.from(samples);
+  }
+
+  /** `await client.send(data)` × count, yielding to the event loop every `batchBytes`. */
+  async write(count: number, data: Record<string, unknown>, batchBytes: number): Promise<WriteResult> {
+    const client = this.client;
+    const frameBytes = frameSize(client.eventName, data);
+    let since = 0;
+    const tStart = hrNow();
+    for (let i = 0; i < count; i++) {
+      await client.send(data);
+      since += frameBytes;
+      if (since >= batchBytes) {
+        since = 0;
+        await new Promise((r) => setImmediate(r));
+      }
+    }
+    return { tStart, tEnd: hrNow(), frameBytes };
+  }
+
+  /** Disconnects (flushing what was sent). */
+  close(): Promise<void> {
+    return this.client.disconnect();
+  }
+}
