@@ -24,7 +24,9 @@ const MESSAGE_TYPES = ['data', 'error', 'control'] as const;
 /** Options every connecting command shares, after validation. */
 export interface CommonArgs {
   event: string;
-  transport: 'unix' | 'tcp';
+  transport: 'unix' | 'tcp' | 'nats';
+  /** nats: server URL(s), comma-separated. */
+  servers: string | undefined;
   socketDir: string | undefined;
   host: string | undefined;
   port: number | undefined;
@@ -45,10 +47,11 @@ export type ParsedCommand =
   | { command: 'bench'; script: string | undefined; rest: string[] };
 
 const COMMON_HELP = `common options:
-  --transport unix|tcp  transport (default unix)
+  --transport unix|tcp|nats  transport (default unix)
   --socket-dir DIR      unix: directory of the socket file (default $SOCKET_DIR or /tmp/sockets)
   --host HOST           tcp: host (default $SOCKET_TCP_HOST or 127.0.0.1)
   --port PORT           tcp: port (default: serve takes the first free port of 9000-9100, clients use 9000)
+  --servers URLS        nats: NATS server URL(s), comma-separated (default $SOCKET_NATS_SERVERS or nats://127.0.0.1:4222)
   --timeout SECONDS     connect and reply timeout (default $SOCKET_DEFAULT_TIMEOUT or 5)
   --log-level LEVEL     library log level on stderr: ${LOG_LEVELS.join('|')} (default warn)
   -h, --help            show this help`;
@@ -152,6 +155,7 @@ const common = {
   'socket-dir': { type: 'string' },
   host: { type: 'string' },
   port: { type: 'string' },
+  servers: { type: 'string' },
   timeout: { type: 'string' },
   'log-level': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -198,14 +202,17 @@ function commonArgs(command: CommandName, values: Values, positionals: string[])
   if (!isValidEventName(event)) throw new UsageError(`invalid event name ${JSON.stringify(event)}: use 1-64 characters from a-z, A-Z, 0-9, "_" and "-"`, command);
 
   const transport = (values.transport as string | undefined) ?? 'unix';
-  if (transport !== 'unix' && transport !== 'tcp') throw new UsageError(`--transport must be unix or tcp, got ${JSON.stringify(transport)}`, command);
+  if (transport !== 'unix' && transport !== 'tcp' && transport !== 'nats') throw new UsageError(`--transport must be unix, tcp or nats, got ${JSON.stringify(transport)}`, command);
+  const servers = values.servers as string | undefined;
+  if (servers !== undefined && transport !== 'nats') throw new UsageError('--servers applies to --transport nats', command);
+  if (servers !== undefined && servers.trim() === '') throw new UsageError('--servers must not be empty', command);
   const socketDir = values['socket-dir'] as string | undefined;
   const host = values.host as string | undefined;
   const portText = values.port as string | undefined;
-  if (transport === 'unix' && (host !== undefined || portText !== undefined)) {
+  if (transport !== 'tcp' && (host !== undefined || portText !== undefined)) {
     throw new UsageError(`--host and --port apply to --transport tcp`, command);
   }
-  if (transport === 'tcp' && socketDir !== undefined) throw new UsageError(`--socket-dir applies to --transport unix`, command);
+  if (transport !== 'unix' && socketDir !== undefined) throw new UsageError(`--socket-dir applies to --transport unix`, command);
   if (socketDir !== undefined && socketDir.trim() === '') throw new UsageError('--socket-dir must not be empty', command);
   if (host !== undefined && host.trim() === '') throw new UsageError('--host must not be empty', command);
   const port = portText === undefined ? undefined : integer(portText, '--port', command, command === 'serve' ? 0 : 1, 65535);
@@ -220,7 +227,7 @@ function commonArgs(command: CommandName, values: Values, positionals: string[])
   if (level !== undefined && !(LOG_LEVELS as readonly string[]).includes(level)) {
     throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(level)}`, command);
   }
-  return { event, transport, socketDir, host, port, timeout, logLevel: level as LogLevel | undefined, handshake: values['no-handshake'] !== true };
+  return { event, transport, servers, socketDir, host, port, timeout, logLevel: level as LogLevel | undefined, handshake: values['no-handshake'] !== true };
 }
 
 /**

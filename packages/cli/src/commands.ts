@@ -28,6 +28,7 @@ function transportOptions(a: CommonArgs): Record<string, unknown> {
   const o: Record<string, unknown> = { logger: stderrLogger(level), logLevel: level };
   if (a.socketDir !== undefined) o.socketDir = a.socketDir;
   if (a.host !== undefined) o.host = a.host;
+  if (a.servers !== undefined) o.servers = a.servers.split(',').map((u) => u.trim());
   if (a.port !== undefined) o.port = a.port;
   return o;
 }

@@ -1,11 +1,17 @@
-import { afterEach, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
+import { startNatsServer, type NatsServerHandle } from '@socketkit/conformance/nats-server';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cli, ensureBuilt, jsonLines, killAll, runCli, type Cli } from './helpers.js';
 
 let dir: string;
+let nats: NatsServerHandle;
 beforeAll(ensureBuilt);
+beforeAll(async () => {
+  nats = await startNatsServer();
+});
+afterAll(() => nats.stop());
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'sk-'));
 });
@@ -15,7 +21,14 @@ afterEach(async () => {
 });
 
 /** Starts `socketkit serve` and resolves once it printed its ready line; returns the transport flags clients need. */
-async function startServe(event: string, transport: 'unix' | 'tcp', extra: string[] = []): Promise<{ serve: Cli; flags: string[] }> {
+async function startServe(event: string, transport: 'unix' | 'tcp' | 'nats', extra: string[] = []): Promise<{ serve: Cli; flags: string[] }> {
+  if (transport === 'nats') {
+    const flags = ['--transport', 'nats', '--servers', nats.url];
+    const serve = cli(['serve', event, ...flags, ...extra], dir);
+    const ready = await serve.waitFor('stderr', /listening on (\S+) .*\n/);
+    expect(ready[1]).toBe(nats.url);
+    return { serve, flags };
+  }
   const flags = transport === 'unix' ? ['--socket-dir', dir] : ['--transport', 'tcp'];
   const serve = cli(['serve', event, ...flags, ...(transport === 'tcp' ? ['--port', '0'] : []), ...extra], dir);
   const ready = await serve.waitFor('stderr', /listening on (\S+) .*\n/);
@@ -28,7 +41,7 @@ async function startServe(event: string, transport: 'unix' | 'tcp', extra: strin
   return { serve, flags: [...flags, '--port', port] };
 }
 
-describe.each(['unix', 'tcp'] as const)('%s: serve + listen + send round trip', (transport) => {
+describe.each(['unix', 'tcp', 'nats'] as const)('%s: serve + listen + send round trip', (transport) => {
   test('stdin of serve reaches listeners; send reaches serve; SIGTERM stops cleanly', async () => {
     const { serve, flags } = await startServe('roundtrip', transport);
 

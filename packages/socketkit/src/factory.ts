@@ -1,6 +1,7 @@
 import { validateEventName } from '@socketkit/protocol';
 import type { UnixSocketClient, UnixSocketClientOptions, UnixSocketServer, UnixSocketServerOptions } from '@socketkit/unix';
 import type { TcpSocketClient, TcpSocketClientOptions, TcpSocketServer, TcpSocketServerOptions } from '@socketkit/tcp';
+import type { NatsSocketClient, NatsSocketClientOptions, NatsSocketServer, NatsSocketServerOptions } from '@socketkit/nats';
 import { loadTransport, validateSocketType, type SocketType } from './transports.js';
 
 /** Options of `createServer('unix', ...)`: everything `UnixSocketServer` takes except the event name. */
@@ -12,10 +13,19 @@ export type UnixClientOptions = Omit<UnixSocketClientOptions, 'eventName'>;
 /** Options of `createClient('tcp', ...)`. */
 export type TcpClientOptions = Omit<TcpSocketClientOptions, 'eventName'>;
 
-/** Server options for either transport. */
-export type ServerOptions = UnixServerOptions | TcpServerOptions;
-/** Client options for either transport. */
-export type ClientOptions = UnixClientOptions | TcpClientOptions;
+/** Options of `createServer('nats', ...)`: everything `NatsSocketServer` takes except the event name. */
+export type NatsServerOptions = Omit<NatsSocketServerOptions, 'eventName'>;
+/** Options of `createClient('nats', ...)`. */
+export type NatsClientOptions = Omit<NatsSocketClientOptions, 'eventName'>;
+
+/** Server options for any transport. */
+export type ServerOptions = UnixServerOptions | TcpServerOptions | NatsServerOptions;
+/** Client options for any transport. */
+export type ClientOptions = UnixClientOptions | TcpClientOptions | NatsClientOptions;
+/** A server of any transport. */
+export type AnyServer = UnixSocketServer | TcpSocketServer | NatsSocketServer;
+/** A client of any transport. */
+export type AnyClient = UnixSocketClient | TcpSocketClient | NatsSocketClient;
 
 /**
  * Creates a server for `eventName` on the given transport. Options are merged
@@ -34,14 +44,19 @@ export type ClientOptions = UnixClientOptions | TcpClientOptions;
  */
 export async function createServer(type: 'unix', eventName: string, options?: UnixServerOptions): Promise<UnixSocketServer>;
 export async function createServer(type: 'tcp', eventName: string, options?: TcpServerOptions): Promise<TcpSocketServer>;
-export async function createServer(type: SocketType, eventName: string, options?: ServerOptions): Promise<UnixSocketServer | TcpSocketServer>;
-export async function createServer(type: SocketType, eventName: string, options: ServerOptions = {}): Promise<UnixSocketServer | TcpSocketServer> {
+export async function createServer(type: 'nats', eventName: string, options?: NatsServerOptions): Promise<NatsSocketServer>;
+export async function createServer(type: SocketType, eventName: string, options?: ServerOptions): Promise<AnyServer>;
+export async function createServer(type: SocketType, eventName: string, options: ServerOptions = {}): Promise<AnyServer> {
   validateSocketType(type);
   validateEventName(eventName);
   const merged = { ...options, eventName };
   if (type === 'unix') {
     const { UnixSocketServer } = await loadTransport('unix');
     return new UnixSocketServer(merged as UnixSocketServerOptions);
+  }
+  if (type === 'nats') {
+    const { NatsSocketServer } = await loadTransport('nats');
+    return new NatsSocketServer(merged as NatsSocketServerOptions);
   }
   const { TcpSocketServer } = await loadTransport('tcp');
   return new TcpSocketServer(merged as TcpSocketServerOptions);
@@ -60,14 +75,19 @@ export async function createServer(type: SocketType, eventName: string, options:
  */
 export async function createClient(type: 'unix', eventName: string, options?: UnixClientOptions): Promise<UnixSocketClient>;
 export async function createClient(type: 'tcp', eventName: string, options?: TcpClientOptions): Promise<TcpSocketClient>;
-export async function createClient(type: SocketType, eventName: string, options?: ClientOptions): Promise<UnixSocketClient | TcpSocketClient>;
-export async function createClient(type: SocketType, eventName: string, options: ClientOptions = {}): Promise<UnixSocketClient | TcpSocketClient> {
+export async function createClient(type: 'nats', eventName: string, options?: NatsClientOptions): Promise<NatsSocketClient>;
+export async function createClient(type: SocketType, eventName: string, options?: ClientOptions): Promise<AnyClient>;
+export async function createClient(type: SocketType, eventName: string, options: ClientOptions = {}): Promise<AnyClient> {
   validateSocketType(type);
   validateEventName(eventName);
   const merged = { ...options, eventName };
   if (type === 'unix') {
     const { UnixSocketClient } = await loadTransport('unix');
     return new UnixSocketClient(merged as UnixSocketClientOptions);
+  }
+  if (type === 'nats') {
+    const { NatsSocketClient } = await loadTransport('nats');
+    return new NatsSocketClient(merged as NatsSocketClientOptions);
   }
   const { TcpSocketClient } = await loadTransport('tcp');
   return new TcpSocketClient(merged as TcpSocketClientOptions);

@@ -7,7 +7,7 @@
  * @packageDocumentation
  */
 export { createServer, createClient } from './factory.js';
-export type { UnixServerOptions, TcpServerOptions, UnixClientOptions, TcpClientOptions, ServerOptions, ClientOptions } from './factory.js';
+export type { UnixServerOptions, TcpServerOptions, NatsServerOptions, UnixClientOptions, TcpClientOptions, NatsClientOptions, ServerOptions, ClientOptions, AnyServer, AnyClient } from './factory.js';
 export { SocketType, TRANSPORT_PACKAGES, isSocketType, validateSocketType, loadTransport, setTransportSpecifierForTesting } from './transports.js';
 export type { TransportModules } from './transports.js';
 

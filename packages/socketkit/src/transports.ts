@@ -1,26 +1,30 @@
 import { ErrorCode, ValidationError } from '@socketkit/protocol';
 import type * as UnixModule from '@socketkit/unix';
 import type * as TcpModule from '@socketkit/tcp';
+import type * as NatsModule from '@socketkit/nats';
 
-/** The transports socketkit can create: `SocketType.UNIX` (`"unix"`) and `SocketType.TCP` (`"tcp"`). */
+/** The transports socketkit can create: `SocketType.UNIX` (`"unix"`), `SocketType.TCP` (`"tcp"`) and `SocketType.NATS` (`"nats"`). */
 export const SocketType = {
   UNIX: 'unix',
   TCP: 'tcp',
+  NATS: 'nats',
 } as const;
 
-/** `"unix" | "tcp"`. */
+/** `"unix" | "tcp" | "nats"`. */
 export type SocketType = (typeof SocketType)[keyof typeof SocketType];
 
 /** The npm package that implements each transport (an optional peer dependency of `socketkit`). */
 export const TRANSPORT_PACKAGES: Readonly<Record<SocketType, string>> = Object.freeze({
   unix: '@socketkit/unix',
   tcp: '@socketkit/tcp',
+  nats: '@socketkit/nats',
 });
 
 /** What each transport package exports. */
 export interface TransportModules {
   unix: typeof UnixModule;
   tcp: typeof TcpModule;
+  nats: typeof NatsModule;
 }
 
 // The module specifier actually imported per type. Only tests change it
@@ -30,16 +34,16 @@ const loaded = new Map<SocketType, Promise<unknown>>();
 
 /** True when `value` is one of {@link SocketType}. */
 export function isSocketType(value: unknown): value is SocketType {
-  return value === SocketType.UNIX || value === SocketType.TCP;
+  return value === SocketType.UNIX || value === SocketType.TCP || value === SocketType.NATS;
 }
 
 /**
- * Throws ValidationError `INVALID_CONFIG` unless `type` is `"unix"` or `"tcp"`.
+ * Throws ValidationError `INVALID_CONFIG` unless `type` is `"unix"`, `"tcp"` or `"nats"`.
  * @returns `type`, narrowed.
  */
 export function validateSocketType(type: unknown): SocketType {
   if (isSocketType(type)) return type;
-  throw new ValidationError(ErrorCode.INVALID_CONFIG, `unknown socket type ${JSON.stringify(type)}: use "unix" (SocketType.UNIX) or "tcp" (SocketType.TCP)`, {
+  throw new ValidationError(ErrorCode.INVALID_CONFIG, `unknown socket type ${JSON.stringify(type)}: use "unix" (SocketType.UNIX), "tcp" (SocketType.TCP) or "nats" (SocketType.NATS)`, {
     details: { type },
   });
 }

@@ -1,4 +1,5 @@
-import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
+import { startNatsServer, type NatsServerHandle } from '@socketkit/conformance/nats-server';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +29,7 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
   setTransportSpecifierForTesting('unix');
   setTransportSpecifierForTesting('tcp');
+  setTransportSpecifierForTesting('nats');
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -44,9 +46,9 @@ async function connected<C extends SocketClient>(client: C): Promise<C> {
 }
 
 describe('SocketType', () => {
-  test('names the two transports', () => {
-    expect(SocketType).toEqual({ UNIX: 'unix', TCP: 'tcp' });
-    expect(TRANSPORT_PACKAGES).toEqual({ unix: '@socketkit/unix', tcp: '@socketkit/tcp' });
+  test('names the three transports', () => {
+    expect(SocketType).toEqual({ UNIX: 'unix', TCP: 'tcp', NATS: 'nats' });
+    expect(TRANSPORT_PACKAGES).toEqual({ unix: '@socketkit/unix', tcp: '@socketkit/tcp', nats: '@socketkit/nats' });
   });
 });
 
@@ -109,6 +111,22 @@ describe('tcp', () => {
   });
 });
 
+describe('nats', () => {
+  let nats: NatsServerHandle;
+  beforeAll(async () => {
+    nats = await startNatsServer();
+  });
+  afterAll(() => nats.stop());
+
+  test('server and client on a real nats-server exchange messages and requests', async () => {
+    const server = await startServer(await createServer(SocketType.NATS, 'facade-nats', { ...quiet, servers: nats.url, handler: (d) => ({ echo: d }) }));
+    const client = await connected(await createClient('nats', 'facade-nats', { ...quiet, servers: nats.url }));
+    server.send({ n: 1 });
+    expect((await client.receive({ timeout: 5000 })).data).toEqual({ n: 1 });
+    expect((await client.request({ x: 'y' }, { timeout: 5000 })).data).toEqual({ echo: { x: 'y' } });
+  });
+});
+
 describe('options merged over loadConfig()', () => {
   test('the environment supplies what the options leave out', async () => {
     const server = await startServer(await createServer('unix', 'from-env', { logLevel: 'silent', envFile: false, env: { SOCKET_DIR: dir, SOCKET_UNIX_MAX_CONNECTIONS: '3' } }));
@@ -156,6 +174,7 @@ describe('a transport package that is not installed', () => {
   test.each([
     ['tcp', '@socketkit/tcp'],
     ['unix', '@socketkit/unix'],
+    ['nats', '@socketkit/nats'],
   ] as const)('%s: the error says which package to install', async (type, pkg) => {
     setTransportSpecifierForTesting(type, '@socketkit/not-installed-in-this-test');
     for (const make of [() => createServer(type, 'missing', quiet), () => createClient(type, 'missing', quiet)]) {
