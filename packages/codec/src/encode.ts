@@ -60,7 +60,9 @@ function writeInt(buf: Buffer, pos: number, n: number): number {
       pos += 4;
     } else {
       buf[pos++] = 0xcf;
-      buf.writeBigUInt64BE(BigInt(n), pos);
+      // two 32-bit halves: no BigInt on the hot path (timestamps are above 2^32)
+      buf.writeUInt32BE(Math.floor(n / 0x100000000), pos);
+      buf.writeUInt32BE(n >>> 0, pos + 4);
       pos += 8;
     }
   } else if (n >= -0x20) buf[pos++] = 0x100 + n;

@@ -2,6 +2,11 @@ import { FrameDecoder } from '@socketkit/codec';
 import { ErrorCode, MessageError, type SocketMessage } from '@socketkit/protocol';
 import type { TransportStream } from './transport.js';
 
+/** Frames at least this large are written as they are instead of being concatenated (16 KiB). */
+export const COALESCE_MAX_FRAME = 16 * 1024;
+/** A tick's batch is handed to the stream once it reaches this size (256 KiB). */
+export const COALESCE_MAX_BATCH = 256 * 1024;
+
 /** Callbacks of a {@link FramedConnection}. */
 export interface FramedConnectionHandlers {
   /** Every decoded message, in order. */
@@ -14,13 +19,15 @@ export interface FramedConnectionHandlers {
 
 /**
  * One framed, coalescing connection over a byte stream: decodes incoming
- * frames, and batches outgoing writes made in the same tick into one
- * `writev` (cork/uncork). Shared by the server (one per client) and the client.
+ * frames, and batches outgoing frames written in the same tick into one
+ * buffer. Shared by the server (one per client) and the client.
  */
 export class FramedConnection {
   readonly stream: TransportStream;
   readonly decoder: FrameDecoder;
-  #corked = false;
+  #batch: Uint8Array[] = [];
+  #batchBytes = 0;
+  #scheduled = false;
   #closed = false;
   #ending: Promise<void> | undefined;
   #lastError: Error | undefined;
@@ -75,36 +82,53 @@ export class FramedConnection {
     return this.#closed || this.#ending !== undefined || this.stream.destroyed;
   }
 
-  /** Bytes written but not yet taken by the kernel. */
+  /** Bytes written but not yet taken by the kernel (including this tick's batch). */
   get pendingBytes(): number {
-    return this.stream.writableLength;
+    return this.stream.writableLength + this.#batchBytes;
   }
 
-  /** True when the stream's buffer is above its high-water mark. */
+  /** True when the stream's buffer (plus this tick's batch) is above its high-water mark. */
   get needsDrain(): boolean {
-    return this.stream.writableNeedDrain;
+    return this.stream.writableNeedDrain || this.#batchBytes > this.stream.writableHighWaterMark;
   }
 
   /**
-   * Queues one encoded frame. Writes made in the same tick go out together.
+   * Queues one encoded frame. Small frames written in the same tick are
+   * concatenated and handed to the stream as one buffer (one syscall, no
+   * per-frame write overhead); frames of `COALESCE_MAX_FRAME` bytes or more
+   * go out as they are, after what was queued before them.
    * Returns false when the connection is closing and nothing was written.
    */
   write(frame: Uint8Array): boolean {
     if (this.closing) return false;
-    const s = this.stream;
-    if (!this.#corked && s.cork !== undefined) {
-      this.#corked = true;
-      s.cork();
-      process.nextTick(this.#uncork);
+    if (frame.length >= COALESCE_MAX_FRAME) {
+      this.#flushBatch();
+      this.stream.write(frame);
+      return true;
     }
-    s.write(frame);
+    this.#batch.push(frame);
+    this.#batchBytes += frame.length;
+    if (this.#batchBytes >= COALESCE_MAX_BATCH) this.#flushBatch();
+    else if (!this.#scheduled) {
+      this.#scheduled = true;
+      process.nextTick(this.#flushTick);
+    }
     return true;
   }
 
-  readonly #uncork = (): void => {
-    this.#corked = false;
-    this.stream.uncork?.();
+  readonly #flushTick = (): void => {
+    this.#scheduled = false;
+    this.#flushBatch();
   };
+
+  #flushBatch(): void {
+    const n = this.#batch.length;
+    if (n === 0) return;
+    const out = n === 1 ? (this.#batch[0] as Uint8Array) : Buffer.concat(this.#batch, this.#batchBytes);
+    this.#batch = [];
+    this.#batchBytes = 0;
+    if (!this.stream.destroyed && !this.stream.writableEnded) this.stream.write(out);
+  }
 
   /** Stop reading (back-pressure reaches the peer). */
   pause(): void {
@@ -118,6 +142,7 @@ export class FramedConnection {
 
   /** Resolves when 'drain' fires or the stream closes. */
   waitForDrain(): Promise<void> {
+    this.#flushBatch();
     if (!this.stream.writableNeedDrain || this.#closed) return Promise.resolve();
     return new Promise((resolve) => {
       const done = (): void => {
@@ -140,6 +165,7 @@ export class FramedConnection {
     if (this.#ending !== undefined) return this.#ending;
     if (this.#closed) return Promise.resolve();
     const s = this.stream;
+    this.#flushBatch();
     if (lastFrame !== undefined && !s.writableEnded) s.write(lastFrame);
     if (!s.writableEnded) s.end();
     let last = s.writableLength;

@@ -49,6 +49,30 @@ function describe(value: unknown): string {
  * @throws MessageError code `MALFORMED_FRAME` naming the first bad field.
  */
 export function parseMessage(input: unknown): SocketMessage {
+  // Fast path for the common case: a plain, valid wire object. It accepts
+  // exactly what WireMessageSchema accepts for number timestamps; anything
+  // else (BigInt timestamps, any invalid field) takes the schema path, which
+  // also produces the error messages.
+  if (isPlainObject(input)) {
+    const w = input as Record<string, unknown>;
+    const { event_name: eventName, timestamp_ms: ts, timestamp_iso: iso, message_type: type, data, id, reply_to: replyTo } = w;
+    if (
+      typeof eventName === 'string' &&
+      EVENT_NAME_PATTERN.test(eventName) &&
+      typeof ts === 'number' &&
+      Number.isSafeInteger(ts) &&
+      typeof iso === 'string' &&
+      (type === 'data' || type === 'error' || type === 'control') &&
+      isPlainObject(data) &&
+      (id === undefined || typeof id === 'string') &&
+      (replyTo === undefined || typeof replyTo === 'string')
+    ) {
+      const message: SocketMessage = { eventName, timestampMs: ts, timestampIso: iso, messageType: type, data };
+      if (id !== undefined) message.id = id;
+      if (replyTo !== undefined) message.replyTo = replyTo;
+      return message;
+    }
+  }
   const result = v.safeParse(WireMessageSchema, input);
   if (!result.success) {
     if (!isPlainObject(input)) {

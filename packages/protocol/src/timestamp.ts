@@ -77,16 +77,30 @@ function pad(n: number, width: number): string {
  *   milliseconds are kept as microseconds.
  */
 export function getTimestampIso(timezone = 'UTC', ms: number = Date.now()): string {
+  // Hot path: many messages are stamped within the same millisecond.
+  if (ms === last.ms && timezone === last.timezone) return last.iso;
   const wholeMs = Math.floor(ms);
   const micros = Math.round((ms - wholeMs) * 1000) + (((wholeMs % 1000) + 1000) % 1000) * 1000;
-  const offsetMin = getUtcOffsetMinutes(timezone, wholeMs);
-  const local = new Date(wholeMs + offsetMin * 60000).toISOString(); // YYYY-MM-DDTHH:MM:SS.mmmZ
-  const base = local.slice(0, 19);
+  const second = Math.floor(wholeMs / 1000);
+  // The date, time and offset only change once per second: build them once per second.
+  if (second !== last.second || timezone !== last.timezone) {
+    const offsetMin = getUtcOffsetMinutes(timezone, wholeMs);
+    const local = new Date(second * 1000 + offsetMin * 60000).toISOString(); // YYYY-MM-DDTHH:MM:SS.mmmZ
+    const sign = offsetMin < 0 ? '-' : '+';
+    const abs = Math.abs(offsetMin);
+    last.base = local.slice(0, 19);
+    last.offset = `${sign}${pad(Math.floor(abs / 60), 2)}:${pad(abs % 60, 2)}`;
+    last.second = second;
+  }
   const fraction = micros === 0 ? '' : `.${pad(Math.min(micros, 999999), 6)}`;
-  const sign = offsetMin < 0 ? '-' : '+';
-  const abs = Math.abs(offsetMin);
-  return `${base}${fraction}${sign}${pad(Math.floor(abs / 60), 2)}:${pad(abs % 60, 2)}`;
+  const iso = `${last.base}${fraction}${last.offset}`;
+  last.timezone = timezone;
+  last.ms = ms;
+  last.iso = iso;
+  return iso;
 }
+
+const last = { timezone: '', ms: Number.NaN, iso: '', second: Number.NaN, base: '', offset: '' };
 
 /** Matches Python `isoformat()` output: optional 6-digit fraction, numeric offset. */
 export const ISO_TIMESTAMP_PATTERN = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{6})?[+-]\d{2}:\d{2}$/;
