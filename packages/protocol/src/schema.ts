@@ -67,10 +67,7 @@ export function parseMessage(input: unknown): SocketMessage {
       (id === undefined || typeof id === 'string') &&
       (replyTo === undefined || typeof replyTo === 'string')
     ) {
-      const message: SocketMessage = { eventName, timestampMs: ts, timestampIso: iso, messageType: type, data };
-      if (id !== undefined) message.id = id;
-      if (replyTo !== undefined) message.replyTo = replyTo;
-      return message;
+      return fromWire(w as ParsedWireMessage);
     }
   }
   const result = v.safeParse(WireMessageSchema, input);
@@ -88,7 +85,11 @@ export function parseMessage(input: unknown): SocketMessage {
       { details: { field } },
     );
   }
-  const w = result.output;
+  return fromWire(result.output);
+}
+
+/** The camelCase message of a validated wire object. */
+function fromWire(w: ParsedWireMessage): SocketMessage {
   const message: SocketMessage = {
     eventName: w.event_name,
     timestampMs: w.timestamp_ms,
