@@ -151,6 +151,7 @@ export class RawServer {
 
   /** Starts listening on a unix socket in `socketDir` or on 127.0.0.1:0. */
   async start(transport: TransportKind, socketDir: string): Promise<Address> {
+    if (transport === 'nats') throw new Error('no raw baseline over NATS');
     if (transport === 'unix') {
       const path = join(socketDir, `${this.#eventName}.sock`);
       await unlink(path).catch(() => undefined);
@@ -273,6 +274,7 @@ export class RawClient {
 
   /** Connects to a {@link RawServer}. */
   static connect(address: Address, coalesce: boolean): Promise<RawClient> {
+    if (address.transport === 'nats') return Promise.reject(new Error('no raw baseline over NATS'));
     return new Promise((resolve, reject) => {
       const socket = address.transport === 'unix' ? createConnection({ path: address.path }) : createConnection({ host: address.host, port: address.port });
       socket.once('error', reject);

@@ -61,6 +61,22 @@ export interface UnixTcpRow {
   unixAdvantage: number;
 }
 
+/** socketkit over NATS next to socketkit over unix and tcp, for one scenario figure. */
+export interface NatsRow {
+  n: number;
+  scenario: string;
+  metric: string;
+  unit: string;
+  better: 'higher' | 'lower';
+  unix: number;
+  tcp: number;
+  nats: number;
+  /** nats ÷ unix (plain ratio of the figures: below 1× is slower for ↑ rows, above 1× is slower for ↓ rows). */
+  natsOverUnix: number;
+  /** nats ÷ tcp. */
+  natsOverTcp: number;
+}
+
 /** Everything written to `latest.json`. */
 export interface BenchResults {
   meta: Meta;
@@ -69,6 +85,8 @@ export interface BenchResults {
   rows: Row[];
   targets: Target[];
   unixVsTcp: UnixTcpRow[];
+  /** socketkit over NATS vs over unix / tcp (absent in results from before the NATS transport). */
+  viaNats?: NatsRow[];
   notes: string[];
 }
 
@@ -100,7 +118,7 @@ const METRICS: Record<string, Array<{ key: string; label: string; unit: string; 
 export function buildRows(results: ScenarioResult[]): Row[] {
   const rows: Row[] = [];
   for (const r of results) {
-    if (!r.ok) continue;
+    if (!r.ok || r.transport === 'nats') continue;
     for (const m of METRICS[r.id] ?? []) {
       const sk = r.metrics.socketkit?.[m.key] ?? NaN;
       const rw = r.metrics['raw-write']?.[m.key] ?? NaN;
@@ -169,6 +187,23 @@ export function buildUnixVsTcp(results: ScenarioResult[]): UnixTcpRow[] {
         const b = t.metrics[impl]?.[m.key] ?? NaN;
         out.push({ n: u.n, scenario: u.title, metric: `${m.label} (${m.unit})`, impl, unix: a, tcp: b, unixAdvantage: m.better === 'higher' ? a / b : b / a });
       }
+    }
+  }
+  return out;
+}
+
+/** socketkit over NATS next to socketkit over unix and tcp, every figure of the scenarios NATS ran. */
+export function buildViaNats(results: ScenarioResult[]): NatsRow[] {
+  const out: NatsRow[] = [];
+  for (const n of results) {
+    if (!n.ok || n.transport !== 'nats') continue;
+    const u = find(results, n.id, 'unix');
+    const t = find(results, n.id, 'tcp');
+    for (const m of METRICS[n.id] ?? []) {
+      const nats = n.metrics.socketkit?.[m.key] ?? NaN;
+      const unix = u?.metrics.socketkit?.[m.key] ?? NaN;
+      const tcp = t?.metrics.socketkit?.[m.key] ?? NaN;
+      out.push({ n: n.n, scenario: n.title, metric: m.label, unit: m.unit, better: m.better, unix, tcp, nats, natsOverUnix: nats / unix, natsOverTcp: nats / tcp });
     }
   }
   return out;
@@ -254,6 +289,15 @@ export function unixTcpTable(rows: UnixTcpRow[]): Table {
   };
 }
 
+/** The NATS table: socketkit over a nats-server next to socketkit over unix and tcp. */
+export function natsTable(rows: NatsRow[]): Table {
+  return {
+    header: ['#', 'scenario', 'metric', 'socketkit unix', 'socketkit tcp', 'socketkit nats', 'nats ÷ unix', 'nats ÷ tcp'],
+    right: [3, 4, 5, 6, 7],
+    rows: rows.map((r) => [String(r.n), r.scenario, `${r.metric} (${r.better === 'higher' ? '↑' : '↓'})`, fmtValue(r.unix, r.unit), fmtValue(r.tcp, r.unit), fmtValue(r.nats, r.unit), fmtRatio(r.natsOverUnix), fmtRatio(r.natsOverTcp)]),
+  };
+}
+
 /** Lines describing how the figures were measured. */
 export function methodNotes(results: BenchResults): string[] {
   const m = results.meta;
@@ -265,6 +309,11 @@ export function methodNotes(results: BenchResults): string[] {
     'Producers (socketkit and raw alike) check for back-pressure every 64 KiB offered: socketkit awaits server.drain(), the raw server awaits "drain" on the sockets above their high-water mark. Writers (scenario 5) yield to the event loop every 64 KiB.',
     'Request/reply: one request in flight at a time; socketkit uses client.request() and a server handler, the raw client matches reply_to itself.',
     `Slow consumer: a socketkit server broadcasts 64 KiB messages to a fast client (counting them) and a second client that stopped reading (receive buffer of 1 message, so it pauses its socket). Runs alternate unloaded (fast client only) and loaded. The producer awaits server.drain() every 1 MiB offered; the server runs with drainTimeout ${SLOW_DRAIN_TIMEOUT_MS} ms (library default 5000 ms), the time drain() waits for a client before the slow-consumer policy drops it (with the default, a client that stops reading holds the producer, and so the fast client, for 5 s once before it is dropped). RSS is sampled in the server process every 5 ms and at every drain, from just before the run until the slow client's connection is closed.`,
+    ...(results.viaNats !== undefined && results.viaNats.length > 0
+      ? [
+          'NATS (scenarios 1, 2 and 4 only): the same socketkit scenarios through @socketkit/nats (NatsSocketServer / NatsSocketClient, same API) and one local nats-server (default settings, 127.0.0.1, started by the run and stopped at its end), so every frame crosses the broker: producer → nats-server → consumer. There is no raw baseline and no target for NATS; the figures show what crossing a broker costs next to socketkit over unix and tcp in the same run. Ratios are plain nats ÷ unix and nats ÷ tcp: below 1× on ↑ rows and above 1× on ↓ rows means NATS is slower.',
+        ]
+      : []),
     `msgpackr native acceleration (isNativeAccelerationEnabled after one unpack in a socketkit worker): ${m.msgpackrNative === null ? 'unknown' : m.msgpackrNative ? 'enabled' : 'disabled'}.`,
   ];
 }
@@ -297,6 +346,16 @@ export function markdownReport(results: BenchResults, chartFile: string): string
     '',
     markdownTable(unixTcpTable(results.unixVsTcp)),
     '',
+    ...(results.viaNats !== undefined && results.viaNats.length > 0
+      ? [
+          '## NATS: what crossing a broker costs',
+          '',
+          'socketkit over a local nats-server (scenarios 1, 2 and 4; no raw baseline, no target) next to socketkit over Unix sockets and TCP in the same run. Ratios are nats ÷ unix and nats ÷ tcp: below 1× on ↑ rows, above 1× on ↓ rows means NATS is slower.',
+          '',
+          markdownTable(natsTable(results.viaNats)),
+          '',
+        ]
+      : []),
     '## How this was measured',
     '',
     ...methodNotes(results).map((n) => `- ${n}`),

@@ -1,7 +1,8 @@
 /**
  * `pnpm bench` / `node bench/dist/run.js [--quick]`: runs the six scenarios
  * of issue 6 over Unix sockets and TCP with same-run raw `node:net`
- * baselines, prints progress and a summary, and writes
+ * baselines, scenarios 1, 2 and 4 also over NATS (socketkit through a
+ * nats-server started for the run), prints progress and a summary, and writes
  * `results/<name>.json`, `.md` and `.svg`.
  */
 import { execFileSync } from 'node:child_process';
@@ -10,13 +11,16 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { natsServerBinary, startNatsServer, type NatsServerHandle } from '@socketkit/conformance/nats-server';
 import { renderChartSvg } from './chart.js';
 import { WorkerHandle } from './ipc.js';
 import {
   buildRows,
   buildTargets,
   buildUnixVsTcp,
+  buildViaNats,
   markdownReport,
+  natsTable,
   methodNotes,
   resultsTable,
   slowTable,
@@ -25,7 +29,7 @@ import {
   unixTcpTable,
   type BenchResults,
 } from './report.js';
-import { SCENARIOS, makePlan, runScenario, runSlowConsumer, type ScenarioResult, type SlowResult } from './scenarios.js';
+import { NATS_SCENARIOS, SCENARIOS, makePlan, runScenario, runSlowConsumer, type ScenarioResult, type SlowResult } from './scenarios.js';
 import { IMPLS, type Impl, type TransportKind } from './types.js';
 
 const BENCH_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -36,7 +40,9 @@ const USAGE = `usage: node dist/run.js [options]
                      \`socketkit bench\` and smoke tests); writes results/quick.*
   --reps N           measured runs per figure (default 3; the figure is their median)
   --only LIST        scenarios to run, by number or id (e.g. 1,4 or reqrep)
-  --transport T      unix or tcp (default both)
+  --transport LIST   unix, tcp, nats (default all three; nats runs scenarios 1, 2
+                     and 4, socketkit only, through a nats-server started for the run,
+                     and is skipped with a warning if nats-server is not installed)
   --impl LIST        implementations: socketkit,raw-write,raw-coalesced (default all)
   --cpu-prof         run the workers under node --cpu-prof (profiles in bench/profiles/)
   --node-arg FLAG    extra Node flag for the workers, repeatable (e.g. --node-arg=--trace-gc)
@@ -101,11 +107,20 @@ export async function main(argv: string[]): Promise<number> {
   const only = values.only?.split(',').map((s) => s.trim());
   const defs = SCENARIOS.filter((d) => only === undefined || only.includes(String(d.n)) || only.includes(d.id));
   if (defs.length === 0) throw new Error(`--only ${values.only} matches no scenario (use 1-6 or ${SCENARIOS.map((d) => d.id).join(', ')})`);
-  const transports: TransportKind[] = values.transport === undefined ? ['unix', 'tcp'] : [values.transport as TransportKind];
-  if (!transports.every((t) => t === 'unix' || t === 'tcp')) throw new Error(`--transport must be unix or tcp, got ${values.transport}`);
+  let transports: TransportKind[] = values.transport === undefined ? ['unix', 'tcp', 'nats'] : (values.transport.split(',').map((s) => s.trim()) as TransportKind[]);
+  if (!transports.every((t) => t === 'unix' || t === 'tcp' || t === 'nats')) throw new Error(`--transport takes unix, tcp, nats, got ${values.transport}`);
   const impls = values.impl === undefined ? IMPLS : (values.impl.split(',').map((s) => s.trim()) as Impl[]);
   if (!impls.every((i) => IMPLS.includes(i))) throw new Error(`--impl takes ${IMPLS.join(', ')}`);
-  const partial = defs.length < SCENARIOS.length || transports.length < 2 || impls.length < IMPLS.length || plan.reps < 3;
+  let natsMissing = '';
+  if (transports.includes('nats') && values.transport === undefined) {
+    try {
+      natsServerBinary();
+    } catch (err) {
+      natsMissing = err instanceof Error ? err.message : String(err);
+      transports = transports.filter((t) => t !== 'nats');
+    }
+  }
+  const partial = defs.length < SCENARIOS.length || values.transport !== undefined || impls.length < IMPLS.length || plan.reps < 3;
   const name = values.name ?? (values.quick ? 'quick' : partial ? 'partial' : 'latest');
   const outDir = resolve(values.out ?? join(BENCH_DIR, 'results'));
   if (values['cpu-prof']) {
@@ -125,13 +140,22 @@ export async function main(argv: string[]): Promise<number> {
   log(`socketkit bench — ${values.quick ? 'quick' : 'full'} run, ${plan.reps} measured runs per figure (median), ${cpus().length} CPUs, Node ${process.versions.node}`);
   log(`msgpackr native acceleration: ${native === null ? 'unknown (probe failed)' : native ? 'enabled' : 'disabled'}`);
   if (loadStart > cpus().length) log(`warning: load average is ${loadStart.toFixed(1)} on ${cpus().length} CPUs; other work on this host will skew the figures`);
+  if (natsMissing !== '') log(`warning: skipping the NATS transport: ${natsMissing}`);
   if (values.quick) log(`quick mode: smaller counts; the slow-consumer runs offer ${plan.slowBytes / 2 ** 20} MiB instead of 1 GiB`);
 
   const socketDir = await mkdtemp(join(tmpdir(), 'skb-'));
-  const steps = defs.flatMap((def) => transports.map((transport) => ({ def, transport })));
+  const steps = defs.flatMap((def) =>
+    transports.filter((t) => t !== 'nats' || (NATS_SCENARIOS.includes(def.id) && impls.includes('socketkit'))).map((transport) => ({ def, transport })),
+  );
   const scenarios: ScenarioResult[] = [];
   const slow: SlowResult[] = [];
+  let nats: NatsServerHandle | undefined;
   try {
+    if (steps.some((s) => s.transport === 'nats')) {
+      nats = await startNatsServer();
+      plan.natsUrl = nats.url;
+      log(`nats-server started on ${nats.url} for the NATS steps`);
+    }
     for (const [i, { def, transport }] of steps.entries()) {
       log(`\n[${elapsed(start)}] step ${i + 1} of ${steps.length} — scenario ${def.n} of 6: ${def.title}, over ${transport}`);
       const progress = { step: log, detail: (t: string) => log(`[${elapsed(start)}]    ${t}`) };
@@ -139,6 +163,7 @@ export async function main(argv: string[]): Promise<number> {
       else scenarios.push(await runScenario(def, transport, plan, socketDir, progress, impls));
     }
   } finally {
+    await nats?.stop();
     await rm(socketDir, { recursive: true, force: true });
   }
 
@@ -163,6 +188,7 @@ export async function main(argv: string[]): Promise<number> {
     rows: buildRows(scenarios),
     targets: buildTargets(scenarios, slow),
     unixVsTcp: buildUnixVsTcp(scenarios),
+    viaNats: buildViaNats(scenarios),
     notes: [...scenarios, ...slow].filter((s) => !s.ok).map((s) => `Scenario ${s.n} over ${s.transport} failed: ${s.error ?? 'unknown error'}`),
   };
 
@@ -172,6 +198,8 @@ export async function main(argv: string[]): Promise<number> {
   if (slow.length > 0) out(`${textTable(slowTable(slow))}\n`);
   if (results.targets.length > 0) out(`${textTable(targetsTable(results.targets))}\n`);
   if (results.unixVsTcp.length > 0) out(`${textTable(unixTcpTable(results.unixVsTcp))}\n`);
+  const viaNats = results.viaNats ?? [];
+  if (viaNats.length > 0) out(`NATS: what crossing a broker costs (socketkit over a local nats-server vs socketkit over unix / tcp)\n${textTable(natsTable(viaNats))}\n`);
   for (const n of [...methodNotes(results), ...results.notes]) out(`- ${n}`);
 
   if (!values['no-write']) {

@@ -25,6 +25,8 @@ export interface Plan {
   slowBytes: number;
   /** Node flags for the workers (e.g. `--cpu-prof`). */
   execArgv: string[];
+  /** URL of the nats-server the `nats` transport uses (set by run.ts when nats runs). */
+  natsUrl?: string;
 }
 
 /** Full plan (`pnpm bench`) and quick plan (`--quick`, CLI `socketkit bench`, smoke test). */
@@ -52,6 +54,9 @@ export const SCENARIOS: readonly ScenarioDef[] = [
   { id: 'ingress-8', n: 5, title: 'Ingress, 8 writer processes' },
   { id: 'slow-consumer', n: 6, title: 'Slow consumer (1 stopped + 1 fast client)' },
 ];
+
+/** Scenarios that also run over NATS (socketkit only: there is no raw baseline for a broker). */
+export const NATS_SCENARIOS: readonly ScenarioId[] = ['broadcast-1', 'fanout-10', 'reqrep'];
 
 /** Metric values of one run (or the medians), by metric name. */
 export type Metrics = Record<string, number>;
@@ -161,7 +166,7 @@ async function spawnCluster(nClients: number, transport: TransportKind, socketDi
     all.push(...clients);
     for (const impl of impls) {
       const eventName = `${tag}_${impl.replace('-', '_')}_${transport}`;
-      const address = await server.call<Address>('startServer', { impl, transport, eventName, socketDir });
+      const address = await server.call<Address>('startServer', { impl, transport, eventName, socketDir, natsUrl: plan.natsUrl });
       await Promise.all(clients.map((c) => c.call('connect', { impl, key: impl, address })));
       await server.call('waitClients', { impl, n: nClients });
     }
@@ -232,10 +237,12 @@ export function formatNumber(v: number): string {
 /**
  * Runs scenario 1–5 `def` over `transport`: socketkit and both raw baselines
  * in the same processes, one warm-up run each, then `plan.reps` measured
- * runs with the implementation order rotated every run.
+ * runs with the implementation order rotated every run. Over `nats` only
+ * socketkit runs (no raw baseline for a broker).
  */
-export async function runScenario(def: ScenarioDef, transport: TransportKind, plan: Plan, socketDir: string, progress: Progress, impls: readonly Impl[] = IMPLS): Promise<ScenarioResult> {
+export async function runScenario(def: ScenarioDef, transport: TransportKind, plan: Plan, socketDir: string, progress: Progress, allImpls: readonly Impl[] = IMPLS): Promise<ScenarioResult> {
   const started = Date.now();
+  const impls = transport === 'nats' ? allImpls.filter((i) => i === 'socketkit') : allImpls;
   const result: ScenarioResult = { id: def.id, n: def.n, title: def.title, transport, ok: false, params: {}, metrics: {}, runs: {}, seconds: 0 };
   const nClients = def.id === 'fanout-10' ? 10 : def.id === 'ingress-8' ? 8 : 1;
   let run: (c: Cluster, impl: Impl) => Promise<Metrics>;

@@ -1,7 +1,8 @@
 /**
  * The socketkit side of every scenario, through the public API of
- * `@socketkit/unix` and `@socketkit/tcp` only.
+ * `@socketkit/unix`, `@socketkit/tcp` and `@socketkit/nats` only.
  */
+import { NatsSocketClient, NatsSocketServer } from '@socketkit/nats';
 import { TcpSocketClient, TcpSocketServer } from '@socketkit/tcp';
 import { UnixSocketClient, UnixSocketServer } from '@socketkit/unix';
 import { encodeFrame } from '@socketkit/codec';
@@ -10,8 +11,8 @@ import { hrNow } from './stats.js';
 import type { Address, BroadcastResult, CountResult, SlowBroadcastOptions, SlowBroadcastResult, TransportKind, WriteResult } from './types.js';
 import { makeData } from './payload.js';
 
-type Server = UnixSocketServer | TcpSocketServer;
-type Client = UnixSocketClient | TcpSocketClient;
+type Server = UnixSocketServer | TcpSocketServer | NatsSocketServer;
+type Client = UnixSocketClient | TcpSocketClient | NatsSocketClient;
 
 function frameSize(eventName: string, data: Record<string, unknown>): number {
   return encodeFrame(createMessage(eventName, 'data', data)).length;
@@ -38,12 +39,15 @@ export class SkServer {
   #ingressFirst = 0;
   #ingressWaiter: ((r: CountResult) => void) | undefined;
   readonly #closed = new Map<string, { reason: string; t: number }>();
+  readonly #natsUrl: string | undefined;
 
   /**
    * @param drainTimeout Server `drainTimeout` (ms); the library default when undefined.
+   * @param natsUrl The nats-server to use when `transport` is `nats`.
    */
-  constructor(transport: TransportKind, eventName: string, socketDir: string, drainTimeout?: number) {
+  constructor(transport: TransportKind, eventName: string, socketDir: string, drainTimeout?: number, natsUrl?: string) {
     this.eventName = eventName;
+    this.#natsUrl = natsUrl;
     const common = {
       eventName,
       logger: this.#log,
@@ -52,7 +56,12 @@ export class SkServer {
       handler: (): Record<string, unknown> => ({ ok: true }),
       ...(drainTimeout === undefined ? {} : { drainTimeout }),
     };
-    this.server = transport === 'unix' ? new UnixSocketServer({ ...common, socketDir }) : new TcpSocketServer({ ...common, host: '127.0.0.1', port: 0 });
+    if (transport === 'nats') {
+      if (natsUrl === undefined) throw new Error('transport nats needs the nats-server URL');
+      this.server = new NatsSocketServer({ ...common, servers: natsUrl });
+    } else {
+      this.server = transport === 'unix' ? new UnixSocketServer({ ...common, socketDir }) : new TcpSocketServer({ ...common, host: '127.0.0.1', port: 0 });
+    }
     this.server.on('message', () => {
       if (this.#ingressCount++ === 0) this.#ingressFirst = hrNow();
       if (this.#ingressCount === this.#ingressTarget) this.#ingressWaiter?.({ tFirst: this.#ingressFirst, tLast: hrNow(), count: this.#ingressCount });
@@ -63,6 +72,7 @@ export class SkServer {
   /** Starts the server and returns its address. */
   async start(transport: TransportKind, socketDir: string): Promise<Address> {
     await this.server.start();
+    if (transport === 'nats') return { transport, servers: this.#natsUrl!, eventName: this.eventName };
     if (transport === 'unix') return { transport, path: (this.server as UnixSocketServer).socketPath, socketDir, eventName: this.eventName };
     return { transport, host: '127.0.0.1', port: (this.server as TcpSocketServer).port as number, eventName: this.eventName };
   }
@@ -199,7 +209,12 @@ export class SkClient {
    */
   constructor(address: Address, slow: boolean) {
     const common = { eventName: address.eventName, logLevel: 'silent' as const, envFile: false as const, autoReconnect: false, ...(slow ? { bufferSize: 1 } : {}) };
-    this.client = address.transport === 'unix' ? new UnixSocketClient({ ...common, socketDir: address.socketDir }) : new TcpSocketClient({ ...common, host: address.host, port: address.port });
+    this.client =
+      address.transport === 'nats'
+        ? new NatsSocketClient({ ...common, servers: address.servers })
+        : address.transport === 'unix'
+          ? new UnixSocketClient({ ...common, socketDir: address.socketDir })
+          : new TcpSocketClient({ ...common, host: address.host, port: address.port });
     this.client.on('error', () => undefined);
     if (!slow) {
       this.client.on('message', () => {

@@ -1,7 +1,13 @@
 /** Shared types of the benchmark coordinator and its worker processes. */
 
-/** The two transports every scenario runs over. */
-export type TransportKind = 'unix' | 'tcp';
+/**
+ * The transports: every scenario runs over unix and tcp; `nats` (socketkit
+ * through a local nats-server, no raw baseline) runs scenarios 1, 2 and 4 only.
+ */
+export type TransportKind = 'unix' | 'tcp' | 'nats';
+
+/** Transports with a raw `node:net` baseline and all six scenarios. */
+export type SocketTransport = 'unix' | 'tcp';
 
 /**
  * The implementations compared in one run:
@@ -15,7 +21,10 @@ export type Impl = 'socketkit' | 'raw-write' | 'raw-coalesced';
 export const IMPLS: readonly Impl[] = ['socketkit', 'raw-write', 'raw-coalesced'];
 
 /** Where a server listens: a socket path (unix) or a port on 127.0.0.1 (tcp). */
-export type Address = { transport: 'unix'; path: string; socketDir: string; eventName: string } | { transport: 'tcp'; host: string; port: number; eventName: string };
+export type Address =
+  | { transport: 'unix'; path: string; socketDir: string; eventName: string }
+  | { transport: 'tcp'; host: string; port: number; eventName: string }
+  | { transport: 'nats'; servers: string; eventName: string };
 
 /** Result of a server-side broadcast loop. */
 export interface BroadcastResult {

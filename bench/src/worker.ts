@@ -50,7 +50,7 @@ const commands: Record<string, (a: Args) => unknown> = {
     const eventName = str(a, 'eventName');
     let server: ServerLike;
     if (impl === 'socketkit') {
-      const s = new (await loadSk()).SkServer(transport, eventName, str(a, 'socketDir'), a.drainTimeout as number | undefined);
+      const s = new (await loadSk()).SkServer(transport, eventName, str(a, 'socketDir'), a.drainTimeout as number | undefined, a.natsUrl as string | undefined);
       skServers.set(impl, s);
       server = s;
     } else {
