@@ -9,6 +9,7 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Packr, Unpackr } from 'msgpackr';
+import { ArrivalCounter } from './counter.js';
 import { hrNow } from './stats.js';
 import type { Address, BroadcastResult, CountResult, TransportKind, WriteResult } from './types.js';
 
@@ -138,10 +139,7 @@ export class RawServer {
   readonly #eventName: string;
   readonly #coalesce: boolean;
   #address: Address | undefined;
-  #ingressTarget = 0;
-  #ingressCount = 0;
-  #ingressWaiter: ((r: CountResult) => void) | undefined;
-  #ingressFirst = 0;
+  readonly #ingress = new ArrivalCounter();
 
   constructor(eventName: string, coalesce: boolean) {
     this.#eventName = eventName;
@@ -185,24 +183,19 @@ export class RawServer {
           writer.write(rawFrame(this.#eventName, { ok: true }, undefined, msg.id));
           return;
         }
-        if (this.#ingressCount++ === 0) this.#ingressFirst = hrNow();
-        if (this.#ingressCount === this.#ingressTarget) this.#ingressWaiter?.({ tFirst: this.#ingressFirst, tLast: hrNow(), count: this.#ingressCount });
+        this.#ingress.hit();
       }),
     );
   }
 
   /** Resets the ingress counter and expects `total` messages. */
   armIngress(total: number): void {
-    this.#ingressCount = 0;
-    this.#ingressTarget = total;
+    this.#ingress.arm(total);
   }
 
   /** Resolves when the armed number of messages arrived. */
   waitIngress(): Promise<CountResult> {
-    if (this.#ingressCount >= this.#ingressTarget) return Promise.resolve({ tFirst: this.#ingressFirst, tLast: hrNow(), count: this.#ingressCount });
-    return new Promise((resolve) => {
-      this.#ingressWaiter = resolve;
-    });
+    return this.#ingress.wait();
   }
 
   /**
@@ -242,10 +235,7 @@ export class RawClient {
   readonly #socket: Socket;
   readonly #writer: RawWriter;
   readonly #eventName: string;
-  #count = 0;
-  #target = Number.POSITIVE_INFINITY;
-  #tFirst = 0;
-  #waiter: ((r: CountResult) => void) | undefined;
+  readonly #arrivals = new ArrivalCounter();
   readonly #replies = new Map<string, () => void>();
   #seq = 0;
 
@@ -266,8 +256,7 @@ export class RawClient {
           }
           return;
         }
-        if (this.#count++ === 0) this.#tFirst = hrNow();
-        if (this.#count === this.#target) this.#waiter?.({ tFirst: this.#tFirst, tLast: hrNow(), count: this.#count });
+        this.#arrivals.hit();
       }),
     );
   }
@@ -288,17 +277,12 @@ export class RawClient {
 
   /** Resets the message counter and expects `count` messages. */
   arm(count: number): void {
-    this.#count = 0;
-    this.#target = count;
-    this.#waiter = undefined;
+    this.#arrivals.arm(count);
   }
 
   /** Resolves once the armed number of messages arrived. */
   waitCount(): Promise<CountResult> {
-    if (this.#count >= this.#target) return Promise.resolve({ tFirst: this.#tFirst, tLast: hrNow(), count: this.#count });
-    return new Promise((resolve) => {
-      this.#waiter = resolve;
-    });
+    return this.#arrivals.wait();
   }
 
   #request(data: Record<string, unknown>): Promise<void> {

@@ -7,6 +7,7 @@ import { TcpSocketClient, TcpSocketServer } from '@socketkit/tcp';
 import { UnixSocketClient, UnixSocketServer } from '@socketkit/unix';
 import { encodeFrame } from '@socketkit/codec';
 import { createMessage } from '@socketkit/protocol';
+import { ArrivalCounter } from './counter.js';
 import { hrNow } from './stats.js';
 import type { Address, BroadcastResult, CountResult, SlowBroadcastOptions, SlowBroadcastResult, TransportKind, WriteResult } from './types.js';
 import { makeData } from './payload.js';
@@ -34,10 +35,7 @@ export class SkServer {
   readonly server: Server;
   readonly eventName: string;
   readonly #log = new CapturingLogger();
-  #ingressTarget = 0;
-  #ingressCount = 0;
-  #ingressFirst = 0;
-  #ingressWaiter: ((r: CountResult) => void) | undefined;
+  readonly #ingress = new ArrivalCounter();
   readonly #closed = new Map<string, { reason: string; t: number }>();
   readonly #natsUrl: string | undefined;
 
@@ -63,8 +61,7 @@ export class SkServer {
       this.server = transport === 'unix' ? new UnixSocketServer({ ...common, socketDir }) : new TcpSocketServer({ ...common, host: '127.0.0.1', port: 0 });
     }
     this.server.on('message', () => {
-      if (this.#ingressCount++ === 0) this.#ingressFirst = hrNow();
-      if (this.#ingressCount === this.#ingressTarget) this.#ingressWaiter?.({ tFirst: this.#ingressFirst, tLast: hrNow(), count: this.#ingressCount });
+      this.#ingress.hit();
     });
     this.server.on('clientDisconnected', (id, reason) => this.#closed.set(id, { reason, t: hrNow() }));
   }
@@ -84,16 +81,12 @@ export class SkServer {
 
   /** See {@link RawServer.armIngress}. */
   armIngress(total: number): void {
-    this.#ingressCount = 0;
-    this.#ingressTarget = total;
+    this.#ingress.arm(total);
   }
 
   /** See {@link RawServer.waitIngress}. */
   waitIngress(): Promise<CountResult> {
-    if (this.#ingressCount >= this.#ingressTarget) return Promise.resolve({ tFirst: this.#ingressFirst, tLast: hrNow(), count: this.#ingressCount });
-    return new Promise((resolve) => {
-      this.#ingressWaiter = resolve;
-    });
+    return this.#ingress.wait();
   }
 
   /** `server.send(data)` × count, `await server.drain()` every `drainEveryBytes`. */
@@ -198,10 +191,7 @@ export class SkServer {
 /** A socketkit client in a worker process. */
 export class SkClient {
   readonly client: Client;
-  #count = 0;
-  #target = Number.POSITIVE_INFINITY;
-  #tFirst = 0;
-  #waiter: ((r: CountResult) => void) | undefined;
+  readonly #arrivals = new ArrivalCounter();
 
   /**
    * @param slow A client that stops reading: no listener, receive buffer of
@@ -218,8 +208,7 @@ export class SkClient {
     this.client.on('error', () => undefined);
     if (!slow) {
       this.client.on('message', () => {
-        if (this.#count++ === 0) this.#tFirst = hrNow();
-        if (this.#count === this.#target) this.#waiter?.({ tFirst: this.#tFirst, tLast: hrNow(), count: this.#count });
+        this.#arrivals.hit();
       });
     }
   }
@@ -231,17 +220,12 @@ export class SkClient {
 
   /** See {@link RawClient.arm}. */
   arm(count: number): void {
-    this.#count = 0;
-    this.#target = count;
-    this.#waiter = undefined;
+    this.#arrivals.arm(count);
   }
 
   /** See {@link RawClient.waitCount}. */
   waitCount(): Promise<CountResult> {
-    if (this.#count >= this.#target) return Promise.resolve({ tFirst: this.#tFirst, tLast: hrNow(), count: this.#count });
-    return new Promise((resolve) => {
-      this.#waiter = resolve;
-    });
+    return this.#arrivals.wait();
   }
 
   /** `await client.request(data)` in sequence; the measured round trips in µs. */
