@@ -5,9 +5,7 @@ import type { Duplex } from 'node:stream';
  * Duplex (e.g. an in-memory pair in tests).
  */
 export type TransportStream = Duplex & {
-  /** Present on `net.Socket`; used to coalesce writes when available. */
-  cork?: () => void;
-  uncork?: () => void;
+  /** Present on `net.Socket`; called with `true` (TCP_NODELAY) when available. */
   setNoDelay?: (noDelay?: boolean) => unknown;
 };
 

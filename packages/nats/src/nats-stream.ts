@@ -6,7 +6,7 @@ export const FIN = new Uint8Array(0);
 
 /**
  * One socketkit connection tunnelled over NATS subjects: bytes written are
- * published to `outSubject` (writes batched by cork/uncork become one NATS
+ * published to `outSubject` (each write, or a `writev` batch, becomes one NATS
  * message of whole frames, split to respect the server's max_payload); bytes
  * published by the peer to our inbound subject are pushed with `deliver()`.
  * `end()` publishes an empty message, which the peer reads as end of stream.

@@ -75,7 +75,6 @@ export class NatsServerTransport implements ServerTransport {
   readonly #streams = new Map<string, NatsStream>();
   #emptied: (() => void) | undefined;
   readonly #pending: Uint8Array[] = [];
-  #pendingBytes = 0;
 
   constructor(options: NatsLinkOptions) {
     this.#o = options;
@@ -130,19 +129,17 @@ export class NatsServerTransport implements ServerTransport {
 
   /**
    * Broadcast frames are queued and published on the next tick, in one NATS
-   * message per max_payload: the same tick in which corked per-client writes
-   * are flushed, so a unicast sent before a broadcast is published before it.
+   * message per max_payload: the same tick in which each connection's batched
+   * frames are flushed, so a unicast sent before a broadcast is published before it.
    */
   broadcast(frame: Uint8Array): void {
     this.#pending.push(frame);
-    this.#pendingBytes += frame.length;
     if (this.#pending.length === 1) process.nextTick(this.#flushBroadcast);
   }
 
   readonly #flushBroadcast = (): void => {
     const nc = this.#nc;
     const frames = this.#pending.splice(0);
-    this.#pendingBytes = 0;
     if (nc === undefined || nc.isClosed()) return;
     const max = nc.info?.max_payload ?? 1024 * 1024;
     let batch: Uint8Array[] = [];

@@ -3,7 +3,6 @@ import {
   SocketClient,
   SocketServer,
   clientEngineOptions,
-  mergeDefined,
   resolveConfig,
   serverEngineOptions,
   type ClientConfigOptions,
