@@ -27,3 +27,5 @@ export { mapConnectError } from './errors.js';
 export { awaitConnect, listenServer, closeServer } from './transport-util.js';
 export { resolveConfig, serverConfigDefaults, clientConfigDefaults, mergeDefined, clientEngineOptions, serverEngineOptions } from './options.js';
 export type { CommonConfigOptions, ServerConfigOptions, ClientConfigOptions } from './options.js';
+export { Heartbeat, GLOBAL_TIMERS } from './heartbeat.js';
+export type { HeartbeatOptions, HeartbeatTimers } from './heartbeat.js';
