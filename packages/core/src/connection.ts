@@ -9,8 +9,8 @@ export const COALESCE_MAX_BATCH = 256 * 1024;
 
 /** Callbacks of a {@link FramedConnection}. */
 export interface FramedConnectionHandlers {
-  /** Every decoded message, in order. */
-  onMessage(message: SocketMessage): void;
+  /** Every decoded message, in order, with the size of its frame payload in bytes. */
+  onMessage(message: SocketMessage, payloadBytes: number): void;
   /** The peer sent a frame that is too large or malformed; reading has stopped. */
   onProtocolError(error: MessageError): void;
   /** The stream closed (for any reason). `error` is the last stream error, if any. */

@@ -27,6 +27,7 @@ export const ErrorCode = {
   CONNECTION_LOST: 'CONNECTION_LOST',
   HANDLER_FAILED: 'HANDLER_FAILED',
   REMOTE_ERROR: 'REMOTE_ERROR',
+  CONNECT_IN_PROGRESS: 'CONNECT_IN_PROGRESS',
 } as const;
 
 /** One of the {@link ErrorCode} values. */
@@ -96,6 +97,7 @@ const connectionCodes = new Set<string>([
   ErrorCode.INSECURE_SOCKET_DIR,
   ErrorCode.CONNECTION_LOST,
   ErrorCode.CLOSED,
+  ErrorCode.CONNECT_IN_PROGRESS,
 ]);
 const messageCodes = new Set<string>([
   ErrorCode.FRAME_TOO_LARGE,
