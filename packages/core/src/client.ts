@@ -109,8 +109,12 @@ interface WelcomeWaiter {
   reject(e: Error): void;
 }
 
+/** Only a first-frame welcome counts (DESIGN §2, D3); false tolerates servers that queue frames ahead of it. */
+const WELCOME_MUST_BE_FIRST = false;
+
 let requestCounter = 0;
 let sessionCounter = 0;
+let clientCounter = 0;
 
 /** Runs `fn`; an exception it throws is the application's: rethrown on the next tick, never taken for a peer's fault. */
 function callApp(fn: () => void): void {
@@ -143,7 +147,7 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
   readonly #requests = new PendingRequests();
   readonly #outbox: OutboxEntry[] = [];
   #outboxBytes = 0;
-  readonly #idPrefix = `${process.pid.toString(36)}${Date.now().toString(36)}`;
+  readonly #idPrefix = `${process.pid.toString(36)}${Date.now().toString(36)}${(++clientCounter).toString(36)}-`;
 
   constructor(options: SocketClientOptions) {
     super();
@@ -283,8 +287,8 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
   }
 
   /**
-   * Sends data (wrapped in a DATA message) or a ready message to the server.
-   * While reconnecting, buffers up to `sendBufferSize` messages and
+   * Sends `data` (always wrapped in a DATA message, whatever its keys) to the
+   * server. While reconnecting, buffers up to `sendBufferSize` messages and
    * `sendBufferBytes` bytes (or rejects, per `offlineSend`).
    * Resolves true when the frame went to an open connection whose buffer is
    * below its high-water mark; false means "await drain() before more".
@@ -292,14 +296,14 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
    *   `FRAME_TOO_LARGE`; ConnectionError `NOT_CONNECTED`; SocketError
    *   `BUFFER_FULL` (past `maxPendingBytes` or the offline bounds).
    */
-  async send(dataOrMessage: MessageData | SocketMessage): Promise<boolean> {
-    const message = isSocketMessage(dataOrMessage) ? dataOrMessage : createMessage(this.eventName, MessageType.DATA, dataOrMessage, { timezone: this.#o.timezone });
-    return this.#sendFrame(encodeFrame(message, this.#o.maxMessageSize), undefined);
+  async send(data: MessageData): Promise<boolean> {
+    return this.#sendFrame(encodeFrame(createMessage(this.eventName, MessageType.DATA, data, { timezone: this.#o.timezone }), this.#o.maxMessageSize), undefined);
   }
 
-  /** Sends a ready message (same as `send(message)`). */
-  sendMessage(message: SocketMessage): Promise<boolean> {
-    return this.send(message);
+  /** Sends a ready {@link SocketMessage} as it is (same bounds and result as `send`); `send(data)` never takes one for data. */
+  async sendMessage(message: SocketMessage): Promise<boolean> {
+    if (!isSocketMessage(message)) throw new MessageError(ErrorCode.INVALID_MESSAGE, 'sendMessage() takes a SocketMessage (build one with createMessage()); use send(data) for plain data');
+    return this.#sendFrame(encodeFrame(message, this.#o.maxMessageSize), undefined);
   }
 
   /**
@@ -338,7 +342,7 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
   request(data: MessageData, options: { timeout?: number } = {}): Promise<SocketMessage> {
     let timeout: number;
     let frame: Buffer;
-    const id = `${this.#idPrefix}-${++requestCounter}`;
+    const id = `${this.#idPrefix}${++requestCounter}`;
     try {
       timeout = checkTimeout('timeout', options.timeout ?? this.#o.defaultTimeout);
       if (this.#requests.size >= this.#o.maxPendingRequests) {
@@ -533,9 +537,11 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
 
   #onMessage(session: Session, m: SocketMessage, bytes: number): void {
     if (this.#session() !== session || session.closeError !== undefined) return;
-    if (m.replyTo !== undefined && this.#requests.has(m.replyTo)) {
+    if (m.replyTo !== undefined && m.replyTo.startsWith(this.#idPrefix)) {
+      // A reply to one of this client's requests; one that comes after its
+      // request timed out (or failed) is dropped, never delivered as a message.
       session.delivered = true;
-      this.#requests.settle(m.replyTo, m.messageType === MessageType.ERROR ? { error: this.#remoteError(m) } : { reply: m });
+      if (!this.#requests.settle(m.replyTo, m.messageType === MessageType.ERROR ? { error: this.#remoteError(m) } : { reply: m })) this.log.debug(`dropped a late reply to ${m.replyTo}`);
       return;
     }
     if (isLibraryError(m)) {
@@ -543,13 +549,13 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
       return;
     }
     if (session.handshake === 'pending') {
-      // A socketkit server sends welcome first (DESIGN §2); anything else
-      // first means this server does not speak the handshake.
       if (isWelcome(m)) {
         this.#onWelcome(session, m);
         return;
       }
-      session.handshake = 'foreign';
+      // A socketkit server sends welcome first (D3); until servers that do are
+      // merged everywhere, a message before it does not yet prove a foreign server.
+      if (WELCOME_MUST_BE_FIRST) session.handshake = 'foreign';
     }
     if (session.handshake === 'done' && isReservedControl(m)) {
       if (m.data.op === CONTROL_OPS.PING) session.conn.write(controlFrame(this.eventName, { op: CONTROL_OPS.PONG }, this.#o.timezone));
