@@ -45,6 +45,8 @@ export interface SocketClientEvents {
   reconnecting: [attempt: number, delayMs: number];
   welcome: [info: WelcomeInfo];
   message: [message: SocketMessage];
+  /** Buffered copies dropped so far because the receive buffer was full while 'message' listeners (which saw them) exist. */
+  bufferOverflow: [droppedTotal: number];
   error: [error: Error];
   close: [];
 }
@@ -147,6 +149,7 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
   readonly #requests = new PendingRequests();
   readonly #outbox: OutboxEntry[] = [];
   #outboxBytes = 0;
+  #droppedMessages = 0;
   readonly #idPrefix = `${process.pid.toString(36)}${Date.now().toString(36)}${(++clientCounter).toString(36)}-`;
 
   constructor(options: SocketClientOptions) {
@@ -168,6 +171,10 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
         if (s !== undefined) s.conn.resume();
       },
     });
+    // A listener added while reading is paused must not wait for a reader that may never come.
+    (this as unknown as EventEmitter).on('newListener', (event: string | symbol) => {
+      if (event === 'message' && this.#inbox.full) this.#inbox.release();
+    });
   }
 
   /** The server address (socket path, `host:port`). */
@@ -188,6 +195,11 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
   /** Messages waiting in the receive buffer. */
   get bufferedMessages(): number {
     return this.#inbox.size;
+  }
+
+  /** Buffered copies dropped because the buffer was full while 'message' listeners existed (see 'bufferOverflow'). */
+  get droppedMessages(): number {
+    return this.#droppedMessages;
   }
 
   /** Bytes (frame payloads) waiting in the receive buffer. */
@@ -578,10 +590,23 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
     callApp(() => this.emit('welcome', info));
   }
 
-  /** Every listener sees the message (its exceptions are its own); then it is buffered unless the app opted out. */
+  /**
+   * Every listener sees the message (its exceptions are its own); then it is
+   * buffered for receive() unless the app opted out. A full buffer pauses
+   * reading, except when listeners exist: they saw every message, so the
+   * oldest buffered copy is dropped (counted, 'bufferOverflow') rather than
+   * stalling them.
+   */
   #deliver(m: SocketMessage, bytes: number): void {
-    for (const l of this.rawListeners('message')) callApp(() => Reflect.apply(l, this, [m]));
-    if (this.#o.bufferMessages) this.#inbox.offer(m, bytes);
+    const listeners = this.rawListeners('message');
+    for (const l of listeners) callApp(() => Reflect.apply(l, this, [m]));
+    if (!this.#o.bufferMessages) return;
+    const dropped = this.#inbox.offer(m, bytes, listeners.length > 0);
+    if (dropped > 0) {
+      if (this.#droppedMessages === 0) this.log.warn(`receive buffer full (bufferSize ${this.#o.bufferSize}, maxBufferedBytes ${this.#o.maxBufferedBytes}) and nothing reads it: dropping the oldest buffered copies ('message' listeners saw them); set bufferMessages: false if only listeners consume messages`);
+      this.#droppedMessages += dropped;
+      callApp(() => this.emit('bufferOverflow', this.#droppedMessages));
+    }
   }
 
   #onLibraryError(session: Session, err: SocketError): void {

@@ -63,19 +63,38 @@ export class Inbox<T> {
     return this.#waiters.length;
   }
 
-  /** Hands `item` to the oldest waiter, or keeps it. */
-  offer(item: T, bytes: number): void {
+  /**
+   * Hands `item` to the oldest waiter, or keeps it. With `dropOldest` a full
+   * inbox makes room by dropping its oldest items (returned count) instead
+   * of asking the owner to pause.
+   */
+  offer(item: T, bytes: number, dropOldest = false): number {
     const w = this.#waiters.shift();
     if (w !== undefined) {
       w.resolve(item);
-      return;
+      return 0;
+    }
+    let dropped = 0;
+    if (dropOldest) {
+      while (this.size > 0 && (this.size >= this.#o.maxItems || this.#bytes + bytes > this.#o.maxBytes)) {
+        this.#take();
+        dropped++;
+      }
     }
     this.#entries.push({ item, bytes });
     this.#bytes += bytes;
-    if (!this.#full && (this.size >= this.#o.maxItems || this.#bytes >= this.#o.maxBytes)) {
+    if (!dropOldest && !this.#full && (this.size >= this.#o.maxItems || this.#bytes >= this.#o.maxBytes)) {
       this.#full = true;
       this.#o.onFull();
     }
+    return dropped;
+  }
+
+  /** Leaves the full state without taking anything (the owner switched to dropping the oldest). */
+  release(): void {
+    if (!this.#full) return;
+    this.#full = false;
+    this.#o.onRoom();
   }
 
   /**

@@ -56,3 +56,48 @@ describe('buffering rule', () => {
     await c.disconnect();
   });
 });
+
+describe('a full buffer with listeners', () => {
+  beforeEach(() => {
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate'] });
+  });
+  afterEach(() => {
+    jest.useRealTimers();
+  });
+
+  it('never stalls a listener-only client: the oldest buffered copies are dropped and counted, the listener sees everything', async () => {
+    const fs = new FakeServer();
+    const c = new SocketClient({ eventName: 'fake', transport: fs.transport, logLevel: 'silent', handshake: false, bufferSize: 10 });
+    let seen = 0;
+    let overflow = 0;
+    c.on('message', () => seen++);
+    c.on('bufferOverflow', (n) => (overflow = n));
+    await c.connect();
+    for (let i = 0; i < 100; i++) fs.last.send('data', { i });
+    await settle(20);
+    expect(seen).toBe(100);
+    expect(c.bufferedMessages).toBe(10);
+    expect(overflow).toBe(90);
+    expect(c.droppedMessages).toBe(90);
+    // receive() gets the newest ten, in order
+    expect((await c.receive()).data).toEqual({ i: 90 });
+    await c.disconnect();
+  });
+
+  it('without listeners a full buffer pauses reading and drops nothing; a listener added later resumes it', async () => {
+    const fs = new FakeServer();
+    const c = new SocketClient({ eventName: 'fake', transport: fs.transport, logLevel: 'silent', handshake: false, bufferSize: 10, maxMessageSize: 64 * 1024 });
+    await c.connect();
+    const big = { blob: 'b'.repeat(32 * 1024) };
+    for (let i = 0; i < 60; i++) fs.last.send('data', { ...big, i });
+    await settle(20);
+    expect(c.bufferedMessages).toBeGreaterThanOrEqual(10);
+    expect(c.bufferedMessages).toBeLessThan(60);
+    expect(c.droppedMessages).toBe(0);
+    let seen = 0;
+    c.on('message', () => seen++);
+    await settle(20);
+    expect(c.bufferedMessages + seen).toBeGreaterThanOrEqual(60);
+    await c.disconnect();
+  });
+});
