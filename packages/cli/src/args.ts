@@ -52,9 +52,14 @@ const COMMON_HELP = `common options:
   --host HOST           tcp: host (default $SOCKET_TCP_HOST or 127.0.0.1)
   --port PORT           tcp: port (default: serve takes the first free port of 9000-9100, clients use 9000)
   --servers URLS        nats: NATS server URL(s), comma-separated (default $SOCKET_NATS_SERVERS or nats://127.0.0.1:4222)
-  --timeout SECONDS     connect and reply timeout (default $SOCKET_DEFAULT_TIMEOUT or 5)
+  --timeout SECONDS     connect and reply timeout, up to 86400 (default $SOCKET_DEFAULT_TIMEOUT or 5)
   --log-level LEVEL     library log level on stderr: ${LOG_LEVELS.join('|')} (default warn)
-  -h, --help            show this help`;
+  -h, --help            show this help
+
+configuration: the CLI reads ./.env when present (SOCKET_ENV_FILE names another
+file; the library itself reads none unless asked), SOCKET_SETTINGS_FILE names a
+TOML settings file shared with the Python module; precedence: defaults <
+settings file < .env < environment < command-line options.`;
 
 const OUTPUT_HELP = `Messages are printed one per line as JSON in the wire shape, with snake_case keys:
   {"event_name":"jobs","timestamp_ms":1795000000000,"timestamp_iso":"...","message_type":"data","data":{...}}
@@ -221,7 +226,7 @@ function commonArgs(command: CommandName, values: Values, positionals: string[])
   let timeout: number | undefined;
   if (timeoutText !== undefined) {
     timeout = /^\d+(\.\d+)?$/.test(timeoutText.trim()) ? Number(timeoutText) : Number.NaN;
-    if (!(timeout > 0)) throw new UsageError(`--timeout must be a number of seconds > 0, got ${JSON.stringify(timeoutText)}`, command);
+    if (!(timeout >= 0.001 && timeout <= 86400)) throw new UsageError(`--timeout must be a number of seconds from 0.001 to 86400, got ${JSON.stringify(timeoutText)}`, command);
   }
   const level = values['log-level'] as string | undefined;
   if (level !== undefined && !(LOG_LEVELS as readonly string[]).includes(level)) {
