@@ -47,7 +47,7 @@ const TABLE: { readonly [P in ConfigPath]: Row<P> } = {
   blockingMode: { env: 'SOCKET_BLOCKING_MODE', kind: 'bool', default: false, description: '`start()` resolves only after `stop()`' },
   allowClientSend: { env: 'SOCKET_ALLOW_CLIENT_SEND', kind: 'bool', default: true, description: 'clients may send messages to the server' },
   maxMessageSize: { env: 'SOCKET_MAX_MESSAGE_SIZE', kind: 'posint', unit: 'bytes', default: 1048576, description: 'largest frame payload' },
-  logLevel: { env: 'SOCKET_LOG_LEVEL', kind: 'loglevel', default: 'warn', description: 'log level of the default logger (stderr)' },
+  logLevel: { env: 'SOCKET_LOG_LEVEL', kind: 'loglevel', default: 'warn', description: 'log level of the default logger' },
   'unix.maxConnections': { env: 'SOCKET_UNIX_MAX_CONNECTIONS', kind: 'posint', unit: 'connections', default: 10, description: 'most clients at once' },
   'unix.socketPermissions': { env: 'SOCKET_UNIX_SOCKET_PERMISSIONS', kind: 'octal', default: '0600', description: 'socket file mode (octal string)' },
   'unix.autoRemoveSocket': { env: 'SOCKET_UNIX_AUTO_REMOVE_SOCKET', kind: 'bool', default: true, description: 'remove the socket file on stop' },
