@@ -1,4 +1,4 @@
-import { loadConfig, type ConfigOverrides, type LoadConfigOptions, type SocketConfig } from '@socketkit/config';
+import { MAX_TIMEOUT_MS, loadConfig, type ConfigOverrides, type LoadConfigOptions, type SocketConfig } from '@socketkit/config';
 import type { SocketClientOptions } from './client.js';
 import type { SocketServerOptions } from './server.js';
 
@@ -50,6 +50,13 @@ export function resolveConfig(options: ServerConfigOptions & ClientConfigOptions
   return loadConfig(overrides as ConfigOverrides, load);
 }
 
+/**
+ * The configuration's `Infinity` (no timeout) as an engine delay: Node fires a
+ * delay above 2^31−1 ms after 1 ms, and 2^31−1 ms (24.8 days) is never reached
+ * in practice.
+ */
+const engineMs = (ms: number): number => Math.min(ms, MAX_TIMEOUT_MS);
+
 /** Server engine options that come from the configuration. */
 export function serverConfigDefaults(config: SocketConfig, maxConnections: number): Partial<SocketServerOptions> {
   return {
@@ -60,14 +67,14 @@ export function serverConfigDefaults(config: SocketConfig, maxConnections: numbe
     blockingMode: config.blockingMode,
     timezone: config.timezone,
     logLevel: config.logLevel,
-    authTimeout: config.defaultTimeoutMs,
+    authTimeout: engineMs(config.defaultTimeoutMs),
   };
 }
 
 /** Client engine options that come from the configuration. */
 export function clientConfigDefaults(config: SocketConfig): Partial<SocketClientOptions> {
   return {
-    defaultTimeout: config.defaultTimeoutMs,
+    defaultTimeout: engineMs(config.defaultTimeoutMs),
     bufferSize: config.bufferSize,
     maxMessageSize: config.maxMessageSize,
     timezone: config.timezone,
