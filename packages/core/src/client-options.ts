@@ -1,3 +1,4 @@
+import { MAX_TIMEOUT_MS } from '@socketkit/config';
 import { ErrorCode, ValidationError } from '@socketkit/protocol';
 import { DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 import {
@@ -18,8 +19,6 @@ export const DEFAULT_MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 export const DEFAULT_SEND_BUFFER_BYTES = DEFAULT_MAX_PENDING_BYTES;
 /** Default time a connection must stay up before the reconnect backoff starts over (ms). */
 export const DEFAULT_MIN_UPTIME_MS = 2000;
-/** Largest timer delay Node accepts (2^31 − 1 ms); longer timeouts must be `Infinity`. */
-export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
 /** What `send()` does while the client is disconnected (between reconnects). */
 export type OfflineSendPolicy = 'buffer' | 'reject';
@@ -138,7 +137,7 @@ function checkPositive(key: string, value: number): number {
 
 /** Applies the defaults of every client option once and checks every bound. */
 export function resolveClientOptions(o: SocketClientOptions): ResolvedClientOptions {
-  const defaultTimeout = checkTimeout('defaultTimeoutMs', o.defaultTimeoutMs ?? o.defaultTimeout ?? CONFIG_DEFAULTS.defaultTimeout * 1000);
+  const defaultTimeout = checkTimeout('defaultTimeoutMs', o.defaultTimeoutMs ?? o.defaultTimeout ?? CONFIG_DEFAULTS.defaultTimeoutMs);
   const interval = o.heartbeatInterval ?? DEFAULT_HEARTBEAT_INTERVAL;
   if (!(Number.isInteger(interval) && interval >= 0 && interval <= MAX_TIMEOUT_MS)) {
     throw new ValidationError(ErrorCode.INVALID_CONFIG, `heartbeatInterval is ${String(interval)} ms: use 0 (off) or an integer up to ${MAX_TIMEOUT_MS} ms`, { details: { key: 'heartbeatInterval', value: interval } });

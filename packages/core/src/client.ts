@@ -19,7 +19,8 @@ import {
   type SocketMessage,
 } from '@socketkit/protocol';
 import { backoffDelay } from './backoff.js';
-import { checkTimeout, MAX_TIMEOUT_MS, resolveClientOptions, type ConnectOptions, type ResolvedClientOptions, type SocketClientOptions } from './client-options.js';
+import { MAX_TIMEOUT_MS } from '@socketkit/config';
+import { checkTimeout, resolveClientOptions, type ConnectOptions, type ResolvedClientOptions, type SocketClientOptions } from './client-options.js';
 import { FramedConnection } from './connection.js';
 import { CONFIG_DEFAULTS } from './defaults.js';
 import { Heartbeat } from './heartbeat.js';

@@ -8,7 +8,7 @@ export { SocketServer } from './server.js';
 export type { SocketServerOptions, SocketServerEvents, ClientInfo, RequestHandler, RequestContext, SlowConsumerPolicy, ServerSettings } from './server.js';
 export { SocketClient } from './client.js';
 export type { SocketClientOptions, SocketClientEvents, ConnectOptions, WelcomeInfo, OfflineSendPolicy, ClientStateName } from './client.js';
-export { DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_SEND_BUFFER_BYTES, DEFAULT_MIN_UPTIME_MS, MAX_TIMEOUT_MS, checkTimeout } from './client-options.js';
+export { DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_SEND_BUFFER_BYTES, DEFAULT_MIN_UPTIME_MS, checkTimeout } from './client-options.js';
 export type { ServerTransport, ClientTransport, TransportStream } from './transport.js';
 export { FramedConnection } from './connection.js';
 export type { FramedConnectionHandlers } from './connection.js';
