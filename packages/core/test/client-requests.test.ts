@@ -33,6 +33,24 @@ describe('client requests', () => {
     await c.disconnect();
   });
 
+  it('a reply that comes after its request timed out is dropped, never delivered as a message', async () => {
+    const fs = new FakeServer();
+    const c = client(fs, { handshake: false });
+    await c.connect();
+    const req = c.request({ q: 1 }, { timeout: 100 });
+    req.catch(() => undefined);
+    await settle(5);
+    jest.advanceTimersByTime(100);
+    await expect(req).rejects.toMatchObject({ code: ErrorCode.TIMEOUT });
+    fs.last.send('data', { late: true }, { replyTo: fs.last.received[0]?.id as string });
+    fs.last.send('data', { after: true });
+    fs.last.send('data', { foreign: true }, { replyTo: 'not-ours' }); // a reply_to of someone else is plain data
+    await settle(10);
+    expect((await c.receive()).data).toEqual({ after: true });
+    expect((await c.receive()).data).toEqual({ foreign: true });
+    await c.disconnect();
+  });
+
   it('request({timeout: Infinity}) never times out', async () => {
     const fs = new FakeServer();
     const c = client(fs, { handshake: false });
