@@ -84,16 +84,13 @@ interface Session {
 /**
  * The client's one state. Transitions are the `#to*` methods:
  *
- *             connect()              stream open
- *   idle ──────────────▶ connecting ─────────────▶ open ◀────────────┐
- *    ▲                     │ fails                  │ lost            │ stream open
- *    │                     ▼                        ▼                 │
- *    │               closed(reason) ◀───────── reconnecting ──────────┘
- *    │               ▲    │ connect()    gave up /   (backoff timer,
- *    └───────────────┘    └──▶ connecting  disconnect()  dial fails: again)
- *
- * Any state goes to `closed(reason)` on disconnect() or a fatal refusal;
- * `open` goes to `closed` instead of `reconnecting` when autoReconnect is off.
+ *   idle ─connect()─▶ connecting ─stream─▶ open ─lost─▶ reconnecting ◀─┐
+ *                       │ fails             ▲              │   │ dial   │
+ *                       │                   └───stream─────┘   └─fails──┘
+ *                       ▼                                     (backoff)
+ *                 closed(reason) ◀── any state: disconnect(), a final refusal,
+ *                       │            lost with autoReconnect off, gave up
+ *                       └─connect()─▶ connecting
  */
 type State =
   | { readonly name: 'idle' }
