@@ -142,4 +142,25 @@ describe('graceful refusal toward any server', () => {
     expect(c.isConnected()).toBe(false);
     await c.disconnect();
   });
+
+  it('disconnect() toward a server that never closes and keeps writing: FIN, input discarded (even from a paused, full buffer), destroyed after closeTimeout', async () => {
+    const fs = new FakeServer();
+    const c = client(fs, { handshake: false, bufferSize: 2, closeTimeout: 1000 });
+    await c.connect();
+    const peer = fs.last;
+    peer.endOnEnd = false;
+    for (let i = 0; i < 50; i++) peer.send('data', { i, pad: 'p'.repeat(4096) });
+    await settle(10);
+    expect(c.bufferedMessages).toBeLessThan(50); // reading paused
+    let done = false;
+    void c.disconnect().then(() => (done = true));
+    await settle(10);
+    expect(peer.sawEnd).toBe(true);
+    expect(peer.stream.writableLength).toBe(0); // what the server wrote was read (and discarded)
+    expect(done).toBe(false);
+    jest.advanceTimersByTime(1000);
+    await settle(10);
+    expect(peer.clientEnd?.destroyed).toBe(true);
+    expect(done).toBe(true);
+  });
 });
