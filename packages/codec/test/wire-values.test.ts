@@ -258,6 +258,17 @@ describe('plain msgpack only: encoding', () => {
     expect(m!.data).toEqual({ buf: Buffer.from([0, 1, 255]), u8: Buffer.from([9]), p: { x: 1, y: 2 }, j: '1.50 EUR' });
   });
 
+  it('a toJSON that itself encodes (re-entrant use of the writer) does not corrupt the outer frame', () => {
+    class Nested {
+      toJSON(): string {
+        return packValue({ inner: [1, 2 ** 40, 'x'.repeat(100)] }).toString('hex');
+      }
+    }
+    const data = { before: 'a'.repeat(50), n: new Nested(), after: 2 ** 33 };
+    const [m] = new FrameDecoder().push(encodeFrame(msg(data)));
+    expect(m!.data).toEqual({ before: 'a'.repeat(50), n: hex(packValue({ inner: [1, 2 ** 40, 'x'.repeat(100)] })), after: 2 ** 33 });
+  });
+
   it('a circular reference is INVALID_MESSAGE, not a stack overflow', () => {
     const a: Record<string, unknown> = { n: 1 };
     a.self = a;
