@@ -293,6 +293,50 @@ describe('plain msgpack only: encoding', () => {
   });
 });
 
+describe('property: any plain value round-trips exactly', () => {
+  const leaf = fc.oneof(
+    fc.integer(),
+    fc.maxSafeInteger(),
+    fc.bigInt({ min: -(2n ** 63n), max: 2n ** 64n - 1n }),
+    fc.double(),
+    fc.string({ unit: 'grapheme' }),
+    fc.boolean(),
+    fc.constant(null),
+    fc.uint8Array({ maxLength: 40 }).map((u) => Buffer.from(u)),
+  );
+  const { value } = fc.letrec<{ value: unknown }>((tie) => ({
+    value: fc.oneof({ depthSize: 'small', withCrossShrink: true }, leaf, fc.array(tie('value'), { maxLength: 5 }), fc.dictionary(fc.string(), tie('value'), { maxKeys: 5 })),
+  }));
+  /** What decoding gives back: BigInts within ±2^53 become numbers, bytes become Buffers. */
+  const expected = (v: unknown): unknown => {
+    if (typeof v === 'bigint') return v >= -(2n ** 53n) && v <= 2n ** 53n ? Number(v) : v;
+    if (Array.isArray(v)) return v.map(expected);
+    if (v instanceof Uint8Array || v === null || typeof v !== 'object') return v;
+    const o: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) Object.defineProperty(o, k, { value: expected(x), enumerable: true, writable: true, configurable: true });
+    return o;
+  };
+  const same = (a: unknown, b: unknown): boolean => {
+    if (a instanceof Uint8Array && b instanceof Uint8Array) return Buffer.from(a).equals(Buffer.from(b));
+    if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => same(x, b[i]));
+    if (a !== null && b !== null && typeof a === 'object' && typeof b === 'object') {
+      const ka = Object.keys(a);
+      return ka.join('\u0001') === Object.keys(b).join('\u0001') && ka.every((k) => same((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+    }
+    return Object.is(a, b);
+  };
+
+  it('through encodeFrame and FrameDecoder (numbers, BigInts, -0, NaN, bytes, unicode, nesting, odd keys)', () => {
+    fc.assert(
+      fc.property(value, (v) => {
+        const [m] = new FrameDecoder().push(encodeFrame(msg({ v })));
+        expect(same(m!.data.v, expected(v))).toBe(true);
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
+
 describe('map keys come back exactly as sent (__proto__ as an own property)', () => {
   it('a __proto__ key in data is an own property and pollutes nothing', () => {
     const data = JSON.parse('{"__proto__": {"polluted": true}, "ok": 1}') as Record<string, unknown>;
