@@ -277,6 +277,18 @@ describe('plain msgpack only: encoding', () => {
     expect(err.message).toContain('circular');
   });
 
+  it.each<[string, string, string]>([
+    ['20 chars, 40 bytes (fixstr guess -> str8)', 'é'.repeat(20), 'd928'],
+    ['100 chars, 300 bytes (str8 guess -> str16)', '日'.repeat(100), 'da012c'],
+    ['40,000 chars, 80,000 bytes (str16 guess -> str32)', 'é'.repeat(40000), 'db00013880'],
+    ['70,000 ASCII chars (str32)', 'z'.repeat(70000), 'db00011170'],
+  ])('a string whose UTF-8 needs a larger header than its length suggests: %s', (_label, s, header) => {
+    const b = packValue(s);
+    expect(hex(b.subarray(0, header.length / 2))).toBe(header);
+    expect(b.subarray(header.length / 2).equals(Buffer.from(s))).toBe(true);
+    expect(unpackValue(b)).toBe(s);
+  });
+
   it('strings of any Unicode (NUL, emoji, lone surrogates) are written as Buffer.from writes them', () => {
     fc.assert(
       fc.property(fc.string({ unit: 'binary', maxLength: 200 }), (s) => {
