@@ -269,6 +269,16 @@ describe('plain msgpack only: encoding', () => {
     expect(m!.data).toEqual({ before: 'a'.repeat(50), n: hex(packValue({ inner: [1, 2 ** 40, 'x'.repeat(100)] })), after: 2 ** 33 });
   });
 
+  it('a message far above maxMessageSize is refused as soon as that is certain (FRAME_TOO_LARGE), and later encodes are fine', () => {
+    for (const data of [{ big: 'x'.repeat(8 * 1024 * 1024) }, { bin: Buffer.alloc(8 * 1024 * 1024) }, { many: Array.from({ length: 200_000 }, (_, i) => `item-${i}`) }]) {
+      const err = messageError(() => encodeFrame(msg(data), 1024 * 1024));
+      expect(err.code).toBe(ErrorCode.FRAME_TOO_LARGE);
+      expect(err.details.maxMessageSize).toBe(1024 * 1024);
+      expect(err.details.size as number).toBeGreaterThan(1024 * 1024);
+    }
+    expect(new FrameDecoder().push(encodeFrame(msg({ ok: 1 })))[0]?.data).toEqual({ ok: 1 });
+  });
+
   it('a circular reference is INVALID_MESSAGE, not a stack overflow', () => {
     const a: Record<string, unknown> = { n: 1 };
     a.self = a;
