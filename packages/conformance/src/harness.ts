@@ -153,14 +153,20 @@ async function rawServer(listen: ListenOptions): Promise<{ accepted: Socket[]; p
   return { accepted, port: typeof a === 'object' && a !== null ? a.port : undefined };
 }
 
-// One nats-server per test file, started before the first test and stopped after the last.
+// One nats-server per test file, started only when a NATS block of the file
+// runs (importing the harness starts nothing), stopped after the file.
 let nats: NatsServerHandle | undefined;
-beforeAll(async () => {
-  nats = await startNatsServer();
-});
 afterAll(async () => {
   await nats?.stop();
+  nats = undefined;
 });
+
+/** Starts this file's nats-server before the tests of the enclosing block (once per file). */
+export function useNatsServer(): void {
+  beforeAll(async () => {
+    nats ??= await startNatsServer();
+  });
+}
 
 function natsUrl(): string {
   if (nats === undefined) throw new Error('nats-server not started (beforeAll)');
@@ -233,7 +239,10 @@ export const transports: TransportFactory[] = [unixFactory(), tcpFactory(), nats
 
 /** `describe.each` over every transport (or those `filter` keeps). */
 export function describeTransports(title: string, fn: (t: TransportFactory) => void, filter: (t: TransportFactory) => boolean = () => true): void {
-  describe.each(transports.filter(filter).map((t) => [t.name, t] as const))(`${title} [%s]`, (_name, t) => fn(t));
+  describe.each(transports.filter(filter).map((t) => [t.name, t] as const))(`${title} [%s]`, (_name, t) => {
+    if (t.name === 'nats') useNatsServer();
+    fn(t);
+  });
 }
 
 /** Resolves when `predicate()` is true, checking on every event-loop turn (never a fixed sleep). */

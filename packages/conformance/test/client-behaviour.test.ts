@@ -121,14 +121,25 @@ describeTransports('request/reply', (t) => {
     await expect(c.request({ fail: true })).rejects.toMatchObject({ code: ErrorCode.HANDLER_FAILED, message: 'handler exploded' });
   });
 
-  it('times out with TimeoutError when nobody answers', async () => {
+  // The test used to have no late reply at all, so it could not fail. With a
+  // real late reply it shows today's client delivering it as a message: the
+  // client rebuild (issue 12) fixes that; flip `it.failing` to `it` then.
+  it.failing('times out with TimeoutError when nobody answers; a late reply is not delivered', async () => {
     const server = t.server();
+    // Holds the request until the client gave up, then answers it late.
+    let answerLate: (() => void) | undefined;
+    server.onRequest((_data, ctx) => {
+      answerLate = () => server.reply(ctx.clientId, ctx.message, { late: true });
+      return undefined;
+    });
     await server.start();
     const c = t.client(server);
     await c.connect();
     const err = await c.request({ q: 1 }, { timeout: 40 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TimeoutError);
     // a late reply for a timed-out request is not delivered as a normal message either
+    await until(() => answerLate !== undefined, 'request reached the handler');
+    answerLate?.();
     server.send({ after: true });
     expect((await c.receive()).data).toEqual({ after: true });
   });
