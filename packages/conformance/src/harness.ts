@@ -6,6 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe } from '@jest/globals';
 import { SocketClient, type SocketClientOptions, type SocketServer, type SocketServerOptions, type TransportStream } from '@socketkit/core';
+import { encodeFrame } from '@socketkit/codec';
+import { CONTROL_OPS, MessageType, PROTOCOL_VERSION, createMessage } from '@socketkit/protocol';
 import { startNatsServer, type NatsServerHandle } from './nats-server.js';
 import { NatsClientTransport, NatsSocketClient, NatsSocketServer } from '@socketkit/nats';
 import { TcpClientTransport, TcpSocketClient, TcpSocketServer } from '@socketkit/tcp';
@@ -178,6 +180,8 @@ function natsFactory(): TransportFactory {
     const transport = new NatsClientTransport({ eventName, servers: natsUrl() });
     const stream = await transport.connect(new AbortController().signal);
     stream.on('error', () => undefined);
+    // Over NATS every peer must say hello within the auth timeout (issue 11): a raw peer does.
+    stream.write(encodeFrame(createMessage(eventName, MessageType.CONTROL, { op: CONTROL_OPS.HELLO, protocol: PROTOCOL_VERSION })));
     onCleanup(async () => {
       stream.destroy();
       await transport.close();

@@ -167,6 +167,7 @@ export const SERVER_DEFAULTS: Readonly<Omit<ServerSettings, 'heartbeatTimeout'>>
   maxRefusing: DEFAULT_MAX_REFUSING,
   closeGraceMs: DEFAULT_CLOSE_GRACE_MS,
   backlog: DEFAULT_BACKLOG,
+  requireHello: false,
 });
 
 /**

@@ -146,7 +146,9 @@ export class ServerPeer {
     if (this.#state !== 'accepted') return;
     this.#state = 'awaiting';
     const s = this.#host.settings;
-    if (this.#host.token === undefined) {
+    if (s.requireHello && this.#host.token === undefined) {
+      this.#timer = setTimeout(() => this.#host.refuse(this, ErrorCode.TIMEOUT, `no hello within ${s.authTimeout} ms: this server requires the handshake (a socketkit client sends it)`), s.authTimeout);
+    } else if (this.#host.token === undefined) {
       this.#timer = setTimeout(() => this.#register(), s.registerGraceMs);
     } else {
       this.#timer = setTimeout(() => this.#host.refuse(this, ErrorCode.UNAUTHORIZED, `no hello with the token within ${s.authTimeout} ms: pass the server token in the client options`), s.authTimeout);
@@ -272,8 +274,9 @@ export class ServerPeer {
       return;
     }
     if (this.#state === 'awaiting') {
-      if (this.#host.token !== undefined) {
-        this.#host.refuse(this, ErrorCode.UNAUTHORIZED, `server "${this.#host.eventName}" requires a token: send hello with the token before anything else`);
+      if (this.#host.token !== undefined || this.#host.settings.requireHello) {
+        const why = this.#host.token !== undefined ? 'requires a token: send hello with the token' : 'requires the handshake: send hello';
+        this.#host.refuse(this, ErrorCode.UNAUTHORIZED, `server "${this.#host.eventName}" ${why} before anything else`);
         return;
       }
       if (!this.#register()) return;

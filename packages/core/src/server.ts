@@ -92,6 +92,12 @@ export interface SocketServerOptions {
   closeGraceMs?: number;
   /** Listen backlog, for transports that listen on a socket (default 511). */
   backlog?: number;
+  /**
+   * Every peer must say `hello` within `authTimeout` (default false; the
+   * NATS server sets it: no Python peer speaks NATS, so a silent peer is a
+   * dead one and must not hold a slot).
+   */
+  requireHello?: boolean;
   /** Request handler (see {@link RequestHandler}). */
   handler?: RequestHandler;
   /** Logger (default: tslog at `logLevel`). */
@@ -240,6 +246,11 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
       } catch (err) {
         this.#state = 'idle';
         throw err;
+      }
+      const cap = this.#transport.maxPayload?.();
+      if (cap !== undefined && cap < this.#o.maxMessageSize) {
+        this.log.info(`maxMessageSize lowered to ${cap} bytes: the largest frame the ${this.#transport.kind} transport carries`);
+        this.#o.maxMessageSize = cap;
       }
       this.#state = 'running';
       this.log.info(`listening on ${this.address}`);

@@ -34,6 +34,12 @@ export interface ServerTransport {
   broadcast?(frame: Uint8Array): void;
   /** Human-readable address, e.g. a socket path or `127.0.0.1:9000`. */
   address(): string;
+  /**
+   * Optional: the largest frame payload the transport can carry, known once
+   * listening (NATS: the broker's `max_payload` − 4). The engine lowers its
+   * effective `maxMessageSize` to it and announces that in `welcome`.
+   */
+  maxPayload?(): number | undefined;
 }
 
 /** The client half of a transport. */

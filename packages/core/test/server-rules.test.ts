@@ -257,7 +257,7 @@ describe('6. lenient receive', () => {
     const { server, connect } = await setup();
     const errors: string[] = [];
     const got: unknown[] = [];
-    server.on('error', (e) => errors.push((e as { code: string }).code));
+    server.on('error', (e) => errors.push((e as unknown as { code: string }).code));
     server.on('message', (m) => got.push(m.data));
     const p = connect();
     p.hello();
@@ -273,7 +273,7 @@ describe('6. lenient receive', () => {
     const { server, connect } = await setup();
     const errors: string[] = [];
     const got: unknown[] = [];
-    server.on('error', (e) => errors.push((e as { code: string }).code));
+    server.on('error', (e) => errors.push((e as unknown as { code: string }).code));
     server.on('message', (m) => got.push(m.data));
     const p = connect();
     p.write(frameOf(new Map<unknown, unknown>([...Object.entries(wire()), [1, 'x']])));
