@@ -4,8 +4,8 @@ import {
   ConnectionError,
   ErrorCode,
   MessageType,
+  MessageError,
   SocketError,
-  ValidationError,
   createMessage,
   isPlainObject,
   isSocketMessage,
@@ -305,7 +305,7 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
    *
    * @returns How many registered clients it was written to (0 when queued).
    * @throws SocketError `NOT_RUNNING`, ConnectionError `UNKNOWN_CLIENT`,
-   *   MessageError `FRAME_TOO_LARGE`, ValidationError `INVALID_MESSAGE`.
+   *   MessageError `FRAME_TOO_LARGE` / `INVALID_MESSAGE`.
    */
   send(data: MessageData, clientId?: string): number {
     this.#assertRunning('send');
@@ -316,7 +316,7 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
   sendMessage(message: SocketMessage, clientId?: string): number {
     this.#assertRunning('sendMessage');
     if (!isSocketMessage(message)) {
-      throw new ValidationError(ErrorCode.INVALID_MESSAGE, 'sendMessage() takes a SocketMessage (build one with createMessage()); use send(data) for plain data');
+      throw new MessageError(ErrorCode.INVALID_MESSAGE, 'sendMessage() takes a SocketMessage (build one with createMessage()); use send(data) for plain data');
     }
     return this.#fanout(encodeFrame(message, this.#o.maxMessageSize), clientId);
   }
@@ -329,7 +329,7 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
   /** Answers `request` (which must carry an `id`) on behalf of a handler. */
   reply(clientId: string, request: SocketMessage, data: MessageData, type: MessageType = MessageType.DATA): boolean {
     if (request.id === undefined) {
-      throw new SocketError(ErrorCode.INVALID_MESSAGE, 'cannot reply to a message without an id: only requests (client.request()) can be answered');
+      throw new MessageError(ErrorCode.INVALID_MESSAGE, 'cannot reply to a message without an id: only requests (client.request()) can be answered');
     }
     return this.#registered(clientId).reply(request, data, type);
   }

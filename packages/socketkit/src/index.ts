@@ -20,6 +20,8 @@ export {
   ValidationError,
   TimeoutError,
   errorFromCode,
+  createError,
+  ERROR_CLASSES,
   validateEventName,
   isValidEventName,
   EVENT_NAME_PATTERN,
