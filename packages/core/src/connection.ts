@@ -1,5 +1,6 @@
 import { FrameDecoder, decodePayload } from '@socketkit/codec';
 import { ErrorCode, MessageError, type SocketMessage } from '@socketkit/protocol';
+import { startTimer } from './defaults.js';
 import type { TransportStream } from './transport.js';
 
 /** Frames at least this large are written as they are instead of being concatenated (16 KiB). */
@@ -218,19 +219,21 @@ export class FramedConnection {
     if (lastFrame !== undefined && !s.writableEnded) s.write(lastFrame);
     let graceTimer: NodeJS.Timeout | undefined;
     const flushed = (): void => {
-      graceTimer = setTimeout(() => s.destroy(), graceMs);
-      graceTimer.unref?.();
+      graceTimer = startTimer(graceMs, () => s.destroy());
     };
     if (s.writableFinished) flushed();
     else s.once('finish', flushed);
     if (!s.writableEnded) s.end();
     let last = s.writableLength;
-    const timer = setInterval(() => {
-      const now = s.writableLength;
-      if (now === 0 || now >= last) s.destroy();
-      last = now;
-    }, timeoutMs);
-    timer.unref?.();
+    // No progress for timeoutMs: the peer stopped reading (Infinity: wait as long as it takes).
+    const timer = Number.isFinite(timeoutMs)
+      ? setInterval(() => {
+          const now = s.writableLength;
+          if (now === 0 || now >= last) s.destroy();
+          last = now;
+        }, timeoutMs)
+      : undefined;
+    timer?.unref?.();
     this.#ending = this.#closedPromise.then(() => {
       clearInterval(timer);
       clearTimeout(graceTimer);

@@ -37,3 +37,14 @@ export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
 /** Shared defaults taken from the configuration defaults of §7. */
 export const CONFIG_DEFAULTS = DEFAULT_CONFIG;
+
+/**
+ * `setTimeout` for a validated timeout: `Infinity` means no timer at all
+ * (Node would fire it after 1 ms); the timer is unref'd.
+ */
+export function startTimer(ms: number, fn: () => void): NodeJS.Timeout | undefined {
+  if (!Number.isFinite(ms)) return undefined;
+  const t = setTimeout(fn, ms);
+  t.unref?.();
+  return t;
+}

@@ -29,10 +29,12 @@ export interface CommonConfigOptions {
   maxMessageSize?: number;
   /** Log level of the default logger. */
   logLevel?: SocketConfig['logLevel'];
-  /** Default timeout in seconds (connect, receive, request). */
-  defaultTimeout?: number;
-  /** `.env` file to read (default `./.env` if present; `false` to skip). */
+  /** Default timeout in ms (connect, receive, request): `Infinity` or an integer 1..2^31−1 (env `SOCKET_DEFAULT_TIMEOUT` is seconds). */
+  defaultTimeoutMs?: number;
+  /** `.env` file to read (default: the one `SOCKET_ENV_FILE` names, else none; `false` to skip). */
   envFile?: string | false;
+  /** TOML settings file shared with the Python module (default: the one `SOCKET_SETTINGS_FILE` names, else none). */
+  settingsFile?: string | false;
   /** Environment to read instead of `process.env`. */
   env?: Record<string, string | undefined>;
 }
@@ -50,7 +52,7 @@ export interface ClientConfigOptions extends CommonConfigOptions {
   bufferSize?: number;
 }
 
-const COMMON_KEYS = ['timezone', 'maxMessageSize', 'logLevel', 'defaultTimeout', 'messageQueueSize', 'blockingMode', 'allowClientSend', 'bufferSize'] as const;
+const COMMON_KEYS = ['timezone', 'maxMessageSize', 'logLevel', 'defaultTimeoutMs', 'messageQueueSize', 'blockingMode', 'allowClientSend', 'bufferSize'] as const;
 
 /**
  * Loads the configuration with the common keys of `options` as explicit
@@ -62,9 +64,17 @@ export function resolveConfig(options: ServerConfigOptions & ClientConfigOptions
   for (const key of COMMON_KEYS) if (options[key] !== undefined) overrides[key] = options[key];
   const load: LoadConfigOptions = {};
   if (options.envFile !== undefined) load.envFile = options.envFile;
+  if (options.settingsFile !== undefined) load.settingsFile = options.settingsFile;
   if (options.env !== undefined) load.env = options.env;
   return loadConfig(overrides as ConfigOverrides, load);
 }
+
+/**
+ * The configuration's `Infinity` (no timeout) as an engine delay: Node fires a
+ * delay above 2^31−1 ms after 1 ms, and 2^31−1 ms (24.8 days) is never reached
+ * in practice.
+ */
+const engineMs = (ms: number): number => Math.min(ms, MAX_TIMEOUT_MS);
 
 /** Server engine options that come from the configuration. */
 export function serverConfigDefaults(config: SocketConfig, maxConnections: number): Partial<SocketServerOptions> {
@@ -82,7 +92,7 @@ export function serverConfigDefaults(config: SocketConfig, maxConnections: numbe
 /** Client engine options that come from the configuration. */
 export function clientConfigDefaults(config: SocketConfig): Partial<SocketClientOptions> {
   return {
-    defaultTimeout: configTimeoutMs(config),
+    defaultTimeout: engineMs(config.defaultTimeoutMs),
     bufferSize: config.bufferSize,
     maxMessageSize: config.maxMessageSize,
     timezone: config.timezone,
@@ -99,25 +109,19 @@ export function mergeDefined<T extends object>(base: Partial<T>, over: Partial<T
 
 /**
  * Engine options for a transport package's client: the configuration's
- * values, then `extra` defaults, then the caller's options. `defaultTimeout`
- * is in seconds in the caller's options (a configuration key) and in
- * milliseconds in the engine's, so it is taken from `config` only.
+ * values, then `extra` defaults, then the caller's options. `defaultTimeoutMs`
+ * is a configuration key (validated by `loadConfig`), so it is taken from
+ * `config` only.
  */
-export function clientEngineOptions<O extends { defaultTimeout?: number }>(config: SocketConfig, options: O, extra: Partial<SocketClientOptions> = {}): Partial<SocketClientOptions> {
-  const { defaultTimeout: _seconds, ...rest } = options;
+export function clientEngineOptions<O extends { defaultTimeoutMs?: number }>(config: SocketConfig, options: O, extra: Partial<SocketClientOptions> = {}): Partial<SocketClientOptions> {
+  const { defaultTimeoutMs: _validated, ...rest } = options;
   return mergeDefined<SocketClientOptions>({ ...clientConfigDefaults(config), ...extra }, rest as Partial<SocketClientOptions>);
 }
 
 /** Engine options for a transport package's server (see {@link clientEngineOptions}). */
-export function serverEngineOptions<O extends { defaultTimeout?: number }>(config: SocketConfig, maxConnections: number, options: O, extra: Partial<SocketServerOptions> = {}): Partial<SocketServerOptions> {
-  const { defaultTimeout: _seconds, ...rest } = options;
+export function serverEngineOptions<O extends { defaultTimeoutMs?: number }>(config: SocketConfig, maxConnections: number, options: O, extra: Partial<SocketServerOptions> = {}): Partial<SocketServerOptions> {
+  const { defaultTimeoutMs: _validated, ...rest } = options;
   return { ...mergeDefined<SocketServerOptions>({ ...serverConfigDefaults(config, maxConnections), ...extra }, rest as Partial<SocketServerOptions>), maxConnections };
-}
-
-/** The configuration's default timeout in ms (the one place core reads it, so the config's key can change without touching the rest). */
-function configTimeoutMs(config: SocketConfig): number {
-  const ms = (config as { defaultTimeoutMs?: number }).defaultTimeoutMs;
-  return ms !== undefined ? ms : config.defaultTimeout * 1000;
 }
 
 /**
@@ -141,9 +145,13 @@ function validateCount(key: string, value: number, min = 0): number {
   throw new ValidationError(ErrorCode.INVALID_CONFIG, `invalid ${key} ${String(value)} (option): expected an integer >= ${min}`, { details: { key, value, source: 'option' } });
 }
 
-/** An interval that may be 0 (off) or a valid timeout. */
+/** An interval: 0 (off) or an integer from 1 to 2^31-1 ms (never Infinity: it repeats). */
 function validateInterval(key: string, value: number): number {
-  return value === 0 ? 0 : validateTimeoutMs(key, value);
+  if (value === 0 || value === Infinity) {
+    if (value === 0) return 0;
+    throw new ValidationError(ErrorCode.INVALID_CONFIG, `invalid ${key} Infinity (option): an interval is 0 (off) or an integer number of milliseconds from 1 to ${MAX_TIMEOUT_MS}`, { details: { key, value, source: 'option' } });
+  }
+  return validateTimeoutMs(key, value);
 }
 
 /** Server engine defaults, in one place (times in ms). */

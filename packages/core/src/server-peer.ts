@@ -13,6 +13,7 @@ import {
   type SocketMessage,
 } from '@socketkit/protocol';
 import { FramedConnection } from './connection.js';
+import { startTimer } from './defaults.js';
 import { Heartbeat } from './heartbeat.js';
 import type { SocketLogger } from './logger.js';
 import type { ServerSettings } from './server.js';
@@ -147,13 +148,12 @@ export class ServerPeer {
     this.#state = 'awaiting';
     const s = this.#host.settings;
     if (s.requireHello && this.#host.token === undefined) {
-      this.#timer = setTimeout(() => this.#host.refuse(this, ErrorCode.TIMEOUT, `no hello within ${s.authTimeout} ms: this server requires the handshake (a socketkit client sends it)`), s.authTimeout);
+      this.#timer = startTimer(s.authTimeout, () => this.#host.refuse(this, ErrorCode.TIMEOUT, `no hello within ${s.authTimeout} ms: this server requires the handshake (a socketkit client sends it)`));
     } else if (this.#host.token === undefined) {
-      this.#timer = setTimeout(() => this.#register(), s.registerGraceMs);
+      this.#timer = startTimer(s.registerGraceMs, () => this.#register());
     } else {
-      this.#timer = setTimeout(() => this.#host.refuse(this, ErrorCode.UNAUTHORIZED, `no hello with the token within ${s.authTimeout} ms: pass the server token in the client options`), s.authTimeout);
+      this.#timer = startTimer(s.authTimeout, () => this.#host.refuse(this, ErrorCode.UNAUTHORIZED, `no hello with the token within ${s.authTimeout} ms: pass the server token in the client options`));
     }
-    this.#timer.unref?.();
   }
 
   /**
@@ -365,10 +365,9 @@ export class ServerPeer {
     this.#frameMark = mark;
     clearTimeout(this.#frameTimer);
     const ms = this.#host.settings.frameTimeoutMs;
-    this.#frameTimer = setTimeout(() => {
+    this.#frameTimer = startTimer(ms, () => {
       this.#host.refuse(this, ErrorCode.TIMEOUT, `a frame was started but not finished within ${ms} ms (frameTimeoutMs): send whole frames`);
-    }, ms);
-    this.#frameTimer.unref?.();
+    });
   }
 
   #onClose(err: Error | undefined): void {

@@ -13,7 +13,7 @@ import {
   type MessageData,
   type SocketMessage,
 } from '@socketkit/protocol';
-import { CONFIG_DEFAULTS } from './defaults.js';
+import { CONFIG_DEFAULTS, startTimer } from './defaults.js';
 import { createLogger, type SocketLogger } from './logger.js';
 import { resolveServerSettings } from './options.js';
 import { ServerPeer, type PeerHost } from './server-peer.js';
@@ -349,7 +349,7 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
   async #drainOne(p: ServerPeer): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(true), this.#o.drainTimeout);
+      timer = startTimer(this.#o.drainTimeout, () => resolve(true));
     });
     const late = await Promise.race([p.conn.waitForDrain().then(() => false), timedOut]);
     clearTimeout(timer);

@@ -410,8 +410,17 @@ describe('9. request handlers cannot hurt the server', () => {
 });
 
 describe('10. timeouts are validated', () => {
-  it.each([['drainTimeout', 2 ** 31], ['closeTimeout', 1.5], ['authTimeout', 0], ['registerGraceMs', -1], ['heartbeatInterval', 2 ** 40]])('%s = %p is INVALID_CONFIG', (key, value) => {
+  it.each([['drainTimeout', 2 ** 31], ['closeTimeout', 1.5], ['authTimeout', 0], ['registerGraceMs', -1], ['heartbeatInterval', 2 ** 40], ['heartbeatInterval', Infinity]])('%s = %p is INVALID_CONFIG', (key, value) => {
     expect(() => new SocketServer({ eventName: 'rules', transport: memoryServerTransport(), [key]: value })).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_CONFIG }));
+  });
+
+  it('Infinity means no timer at all (Node would fire it after 1 ms)', async () => {
+    const { connect } = await setup({ token: 't', authTimeout: Infinity });
+    const p = connect();
+    await jest.advanceTimersByTimeAsync(2 ** 31);
+    await settle();
+    expect(p.ended).toBe(false);
+    expect(p.messages).toEqual([]);
   });
 
   it('Infinity means no timeout', () => {
