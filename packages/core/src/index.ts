@@ -10,7 +10,7 @@ export { ServerPeer } from './server-peer.js';
 export type { PeerState, DisconnectReason } from './server-peer.js';
 export { SocketClient } from './client.js';
 export type { SocketClientOptions, SocketClientEvents, ConnectOptions, WelcomeInfo, OfflineSendPolicy } from './client.js';
-export type { ServerTransport, ClientTransport, TransportStream } from './transport.js';
+export type { ServerTransport, ClientTransport, TransportStream, ListenSettings } from './transport.js';
 export { FramedConnection } from './connection.js';
 export type { FramedConnectionHandlers } from './connection.js';
 export { backoffDelay, DEFAULT_BACKOFF } from './backoff.js';

@@ -240,7 +240,7 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
     if (this.#state === 'stopping') await this.#stopping;
     if (this.#state === 'idle') {
       this.#state = 'starting';
-      this.#starting = this.#transport.listen((stream) => this.#accept(stream));
+      this.#starting = this.#transport.listen((stream) => this.#accept(stream), { backlog: this.#o.backlog });
       try {
         await this.#starting;
       } catch (err) {

@@ -9,6 +9,12 @@ export type TransportStream = Duplex & {
   setNoDelay?: (noDelay?: boolean) => unknown;
 };
 
+/** Settings the engine hands to {@link ServerTransport.listen}. */
+export interface ListenSettings {
+  /** Listen backlog (pending connections the kernel holds before accept), for socket transports. */
+  backlog?: number;
+}
+
 /**
  * The server half of a transport: everything that is specific to how
  * connections arrive (a Unix socket file, a TCP port). The core engine drives
@@ -23,7 +29,7 @@ export interface ServerTransport {
    * answer a peer that closed its side mid-frame. Resolves once
    * accepting; rejects with a typed error (`ADDRESS_IN_USE`, ...).
    */
-  listen(onConnection: (stream: TransportStream) => void): Promise<void>;
+  listen(onConnection: (stream: TransportStream) => void, options?: ListenSettings): Promise<void>;
   /** Stop accepting and release the address (socket file, port). Idempotent. */
   close(): Promise<void>;
   /**

@@ -429,6 +429,24 @@ describe('10. timeouts are validated', () => {
   });
 });
 
+describe('3. the listen backlog', () => {
+  it('is an option with a default, handed to the transport', async () => {
+    const seen: unknown[] = [];
+    for (const opts of [{}, { backlog: 64 }]) {
+      const transport = memoryServerTransport();
+      const listen = transport.listen.bind(transport);
+      transport.listen = async (cb, settings) => {
+        seen.push(settings?.backlog);
+        return listen(cb, settings);
+      };
+      const server = new SocketServer({ eventName: 'rules', transport, logLevel: 'silent', ...opts });
+      await server.start();
+      servers.push(server);
+    }
+    expect(seen).toEqual([511, 64]);
+  });
+});
+
 describe('send(data) never guesses a ready message', () => {
   it('data with message-shaped keys is sent as data; sendMessage sends a message', async () => {
     const { server, connect } = await setup();
