@@ -47,6 +47,7 @@ export class FramedConnection {
   #lastError: Error | undefined;
   #closedPromise: Promise<void>;
   #eof = false;
+  #discard = false;
   /** Valid messages received. */
   framesReceived = 0;
   /** Well-framed but invalid messages skipped. */
@@ -71,7 +72,7 @@ export class FramedConnection {
     // transport's allowHalfOpen). Otherwise finish our side after a flush.
     stream.on('end', () => {
       const partial = this.decoder.bufferedBytes;
-      if (this.decoder.error === undefined && partial > 0) {
+      if (this.decoder.error === undefined && partial > 0 && !this.#discard) {
         handlers.onProtocolError(
           new MessageError(ErrorCode.MALFORMED_FRAME, `truncated frame: the peer closed its side ${partial} bytes into an incomplete frame`, { details: { bufferedBytes: partial } }),
         );
@@ -83,7 +84,7 @@ export class FramedConnection {
     // discarded (not paused) so the peer's FIN is still seen and the close
     // completes without waiting.
     stream.on('data', (chunk: Buffer) => {
-      if (this.decoder.error !== undefined || this.#eof) return;
+      if (this.decoder.error !== undefined || this.#eof || this.#discard) return;
       try {
         this.decoder.feedPayloads(chunk, (payload) => this.#payload(payload, handlers));
       } catch (err) {
@@ -118,6 +119,18 @@ export class FramedConnection {
     }
     this.framesReceived++;
     handlers.onMessage(message);
+  }
+
+  /**
+   * Stops decoding what the peer sends (the bytes are still read and thrown
+   * away, so its close is seen): a peer on its way out costs no CPU or memory.
+   */
+  discardInput(pause = false): void {
+    this.#discard = true;
+    // Pausing also stops reading: a peer that floods while we close it is
+    // held by TCP back-pressure instead of costing us buffers (its close is
+    // then noticed by our own timers, not by its FIN).
+    if (pause) this.stream.pause();
   }
 
   /** True once the stream has closed. */

@@ -186,6 +186,8 @@ export class ServerPeer {
       { code: ErrorCode.SLOW_CONSUMER, text: `slow consumer: ${why}` },
       this.#error(ErrorCode.SLOW_CONSUMER, `disconnected as a slow consumer of "${name}" (${why}): read faster, or ask the server to raise maxPendingBytes`),
     );
+    // It does not read; whatever it still sends must not cost memory while its close runs out.
+    this.conn.discardInput(true);
   }
 
   /**
@@ -218,6 +220,8 @@ export class ServerPeer {
     this.#wasRegistered = this.#state === 'registered';
     this.#state = 'closing';
     this.#stopTimers();
+    // Nothing a closing peer sends is acted on: do not even decode it.
+    this.conn.discardInput();
   }
 
   #wasRegistered = false;
