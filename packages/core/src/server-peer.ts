@@ -61,6 +61,8 @@ export interface PeerHost {
   onMessage(peer: ServerPeer, message: SocketMessage): void;
   /** A peer reported a problem (a skipped message, bad framing). */
   onPeerError(peer: ServerPeer, error: SocketError): void;
+  /** The current PONG frame (shared and rebuilt at most once per millisecond: a ping flood must not cost a frame build per ping). */
+  pongFrame(): Buffer;
   /** A peer with `slowConsumerPolicy: 'drop'` dropped a message. */
   onDropped(peer: ServerPeer, dropped: number): void;
   /** The peer's stream closed; `wasRegistered` tells whether it ever was a client. */
@@ -274,7 +276,7 @@ export class ServerPeer {
       return;
     }
     if (this.#hello && isReservedControl(m)) {
-      if (m.data.op === CONTROL_OPS.PING) this.deliver(controlFrame(this.#host.eventName, { op: CONTROL_OPS.PONG }, this.#host.settings.timezone));
+      if (m.data.op === CONTROL_OPS.PING) this.deliver(this.#host.pongFrame());
       return;
     }
     if (this.#state === 'awaiting') {

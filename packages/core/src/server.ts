@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { encodeFrame } from '@socketkit/codec';
 import {
+  CONTROL_OPS,
   ConnectionError,
   ErrorCode,
   MessageType,
@@ -18,7 +19,7 @@ import { createLogger, type SocketLogger } from './logger.js';
 import { resolveServerSettings } from './options.js';
 import { ServerPeer, type PeerHost } from './server-peer.js';
 import type { ServerTransport, TransportStream } from './transport.js';
-import { emitError } from './wire.js';
+import { controlFrame, emitError } from './wire.js';
 
 /** What to do with a client whose pending outbound bytes exceed `maxPendingBytes`. */
 export type SlowConsumerPolicy = 'disconnect' | 'drop';
@@ -167,6 +168,7 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
   #stopping: Promise<void> | undefined;
   #blockers: Array<() => void> = [];
   readonly #host: PeerHost;
+  #pong: { at: number; frame: Buffer } | undefined;
 
   constructor(options: SocketServerOptions) {
     super();
@@ -187,6 +189,11 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
       onMessage: (peer, m) => this.#onMessage(peer, m),
       onPeerError: (peer, err) => emitError(this, this.log, err, peer.id),
       onDropped: (peer, dropped) => this.emit('messageDropped', peer.id, dropped),
+      pongFrame: () => {
+        const now = Date.now();
+        if (this.#pong === undefined || this.#pong.at !== now) this.#pong = { at: now, frame: controlFrame(this.eventName, { op: CONTROL_OPS.PONG }, this.#o.timezone) };
+        return this.#pong.frame;
+      },
       onClosed: (peer, wasRegistered) => this.#onClosed(peer, wasRegistered),
     };
   }
