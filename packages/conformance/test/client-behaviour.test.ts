@@ -149,13 +149,14 @@ describeTransports('handshake and heartbeats', (t) => {
   it('hello/welcome: the welcome carries client id, allow_client_send and max_message_size; control ops never reach user code', async () => {
     const server = t.server({ maxMessageSize: 4096 });
     await server.start();
-    const c = t.client(server, { heartbeatInterval: 20 });
+    // A generous heartbeatTimeout: on a loaded machine a 20 ms beat must not race the liveness check.
+    const c = t.client(server, { heartbeatInterval: 20, heartbeatTimeout: 60_000 });
     const seen: unknown[] = [];
     c.on('message', (m) => seen.push(m.data));
     await c.connect({ waitForWelcome: true });
     expect(c.welcome).toEqual({ clientId: expect.stringMatching(/^client_/), allowClientSend: true, maxMessageSize: 4096 });
     // pings go back and forth (client heartbeat) yet user code sees only user messages
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 100)); // lets a few beats happen; nothing below depends on how many
     server.send({ op: 'user-level', x: 1 });
     await until(() => seen.length === 1, 'user message');
     expect(seen).toEqual([{ op: 'user-level', x: 1 }]);
