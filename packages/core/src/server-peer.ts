@@ -108,6 +108,8 @@ export class ServerPeer {
   #frameTimer: NodeJS.Timeout | undefined;
   #frameMark = -1;
   #heartbeat: Heartbeat | undefined;
+  /** Whether it was registered when it started closing (so `clientDisconnected` fires for clients only). */
+  #wasRegistered = false;
   /** Messages dropped under `slowConsumerPolicy: 'drop'`. */
   dropped = 0;
   /** Set when `drain()` gave up on this peer (drop policy): not waited for again until it drained. */
@@ -198,9 +200,10 @@ export class ServerPeer {
    * which caps how many linger at once.
    */
   refuse(code: ErrorCode, text: string, replyTo?: string): Promise<void> {
-    if (this.#state === 'closing' || this.#state === 'closed') return this.conn.end(0);
-    this.#toClosing({ code, text });
     const linger = this.#host.settings.refuseLingerMs;
+    // Already on its way out: its close is running (or done); nothing more is sent.
+    if (this.#state === 'closing' || this.#state === 'closed') return this.conn.end(linger, undefined, linger);
+    this.#toClosing({ code, text });
     return this.conn.end(linger, this.#error(code, text, replyTo), linger);
   }
 
@@ -225,8 +228,6 @@ export class ServerPeer {
     // Nothing a closing peer sends is acted on: do not even decode it.
     this.conn.discardInput();
   }
-
-  #wasRegistered = false;
 
   #stopTimers(): void {
     clearTimeout(this.#timer);
