@@ -109,9 +109,6 @@ interface WelcomeWaiter {
   reject(e: Error): void;
 }
 
-/** Only a first-frame welcome counts (DESIGN §2, D3); false tolerates servers that queue frames ahead of it. */
-const WELCOME_MUST_BE_FIRST = false;
-
 let requestCounter = 0;
 let sessionCounter = 0;
 let clientCounter = 0;
@@ -563,9 +560,9 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
         this.#onWelcome(session, m);
         return;
       }
-      // A socketkit server sends welcome first (D3); until servers that do are
-      // merged everywhere, a message before it does not yet prove a foreign server.
-      if (WELCOME_MUST_BE_FIRST) session.handshake = 'foreign';
+      // A socketkit server sends welcome as its first frame (DESIGN §2): anything
+      // else first means this server does not speak the handshake.
+      session.handshake = 'foreign';
     }
     if (session.handshake === 'done' && isReservedControl(m)) {
       if (m.data.op === CONTROL_OPS.PING) session.conn.write(controlFrame(this.eventName, { op: CONTROL_OPS.PONG }, this.#o.timezone));
