@@ -115,4 +115,21 @@ describe('reserved control ops', () => {
     expect(fs.last.ops).toEqual(['hello', 'pong']);
     await c.disconnect();
   });
+
+  it('a welcome queued behind early broadcasts is still reached; reading stays bounded (2 × maxBufferedBytes) meanwhile', async () => {
+    const fs = new FakeServer();
+    fs.onAccept = (p) =>
+      setImmediate(() => {
+        for (let i = 0; i < 100; i++) p.send('data', { i }); // live broadcasts sent before the server read our hello
+        p.welcome();
+        for (let i = 100; i < 5000; i++) p.send('data', { i });
+      });
+    const c = client(fs, { bufferSize: 16 });
+    await c.connect({ waitForWelcome: true });
+    await settle(20);
+    expect(c.welcome?.clientId).toBe('client_1_0');
+    expect(c.bufferedMessages).toBeLessThan(5000); // paused again once welcomed
+    expect((await c.receive()).data).toEqual({ i: 0 });
+    await c.disconnect();
+  });
 });
