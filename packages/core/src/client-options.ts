@@ -53,13 +53,7 @@ export interface SocketClientOptions {
   bufferMessages?: boolean;
   /** Receive buffer bound in messages; when full the client stops reading the socket (default 4096). */
   bufferSize?: number;
-  /**
-   * Receive buffer bound in bytes of frame payload; when reached the client
-   * stops reading the socket (default 4 MiB). Until a handshake server's
-   * welcome arrives, reading goes on up to twice this (and `bufferSize` +
-   * max(`bufferSize`, 4096) messages) so a welcome queued behind early
-   * broadcasts is still seen.
-   */
+  /** Receive buffer bound in bytes of frame payload; when reached the client stops reading the socket (default 4 MiB). */
   maxBufferedBytes?: number;
   /** While disconnected: `buffer` sends (flushed first on reconnect) or `reject` them (default `buffer`). */
   offlineSend?: OfflineSendPolicy;

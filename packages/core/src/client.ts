@@ -65,11 +65,12 @@ interface Session {
   /** Reconnect attempt that opened it (0 for connect()). */
   readonly attempt: number;
   /**
-   * `none`: handshake off. `pending`: hello sent, no welcome yet (a server
-   * without the handshake stays here: its reserved ops are application
-   * data, it is never pinged). `done`: welcomed.
+   * `none`: handshake off. `pending`: hello sent, nothing received yet.
+   * `done`: the first frame was `welcome`. `foreign`: the first frame was
+   * something else: this server does not speak the handshake, its reserved
+   * ops are application data and it is never pinged.
    */
-  handshake: 'none' | 'pending' | 'done';
+  handshake: 'none' | 'pending' | 'done' | 'foreign';
   /** An application message (or reply) arrived: the connection was useful. */
   delivered: boolean;
   /** A connect({waitForWelcome}) is waiting on this session: a refusal is final. */
@@ -107,13 +108,6 @@ interface WelcomeWaiter {
   resolve(info: WelcomeInfo): void;
   reject(e: Error): void;
 }
-
-/**
- * Messages read past `bufferSize` while a handshake server's welcome has not
- * come: live broadcasts sent before the server read our hello are ahead of it.
- * Bytes stay bounded by twice `maxBufferedBytes` meanwhile.
- */
-const PRE_WELCOME_SLACK = 4096;
 
 let requestCounter = 0;
 let sessionCounter = 0;
@@ -164,9 +158,7 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
       maxBytes: this.#o.maxBufferedBytes,
       onFull: () => {
         const s = this.#session();
-        // Before the welcome, reading goes on up to twice the bounds (#deliver):
-        // the welcome may be queued behind broadcasts sent before our hello arrived.
-        if (s !== undefined && s.closeError === undefined && s.handshake !== 'pending') s.conn.pause();
+        if (s !== undefined && s.closeError === undefined) s.conn.pause();
         this.log.debug(`receive buffer full (${this.#inbox.size} messages, ${this.#inbox.bytes} bytes): pausing reads`);
       },
       onRoom: () => {
@@ -568,8 +560,10 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
         this.#onWelcome(session, m);
         return;
       }
-      // Not yet: live broadcasts sent before the server read our hello may come
-      // ahead of the welcome. Until it comes, reserved ops are application data.
+      // A socketkit server writes welcome before anything else to a peer that
+      // said hello (DESIGN §2): anything else first means this server does not
+      // speak the handshake, and its reserved ops are application data.
+      session.handshake = 'foreign';
     }
     if (session.handshake === 'done' && isReservedControl(m)) {
       if (m.data.op === CONTROL_OPS.PING) session.conn.write(controlFrame(this.eventName, { op: CONTROL_OPS.PONG }, this.#o.timezone));
@@ -588,7 +582,6 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
     };
     this.#welcome = info;
     session.heartbeat.start();
-    if (this.#inbox.full) session.conn.pause();
     for (const w of this.#welcomeWaiters.splice(0)) w.resolve(info);
     callApp(() => this.emit('welcome', info));
   }
@@ -605,8 +598,6 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
     for (const l of listeners) callApp(() => Reflect.apply(l, this, [m]));
     if (!this.#o.bufferMessages) return;
     const dropped = this.#inbox.offer(m, bytes, listeners.length > 0);
-    const s = this.#session();
-    if (s?.handshake === 'pending' && this.#inbox.full && (this.#inbox.size >= this.#o.bufferSize + Math.max(this.#o.bufferSize, PRE_WELCOME_SLACK) || this.#inbox.bytes >= 2 * this.#o.maxBufferedBytes)) s.conn.pause();
     if (dropped > 0) {
       if (this.#droppedMessages === 0) this.log.warn(`receive buffer full (bufferSize ${this.#o.bufferSize}, maxBufferedBytes ${this.#o.maxBufferedBytes}) and nothing reads it: dropping the oldest buffered copies ('message' listeners saw them); set bufferMessages: false if only listeners consume messages`);
       this.#droppedMessages += dropped;
