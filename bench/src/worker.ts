@@ -3,14 +3,49 @@
  * scenario (socketkit and the raw baselines side by side) and runs the
  * commands the coordinator (`run.js`) sends over the fork IPC channel.
  */
+import { readFileSync } from 'node:fs';
 import { makeData } from './payload.js';
 import { RawClient, RawServer } from './raw.js';
-import type { Address, Impl, SlowBroadcastOptions, TransportKind, WorkerRequest, WorkerResponse } from './types.js';
+import { hrNow } from './stats.js';
+import type { Address, BroadcastResult, CountResult, Impl, SlowBroadcastOptions, TransportKind, WorkerRequest, WorkerResponse, WriteResult } from './types.js';
 
-type ServerLike = { start(t: TransportKind, dir: string): Promise<Address>; clientCount(): number; stop(): Promise<void> } & Pick<RawServer, 'armIngress' | 'waitIngress' | 'broadcast'>;
-type ClientLike = Pick<RawClient, 'arm' | 'waitCount' | 'requests' | 'write' | 'close'>;
+/** What every server implementation offers the coordinator. */
+interface ServerLike {
+  start(t: TransportKind, dir: string): Promise<Address>;
+  clientCount(): number;
+  stop(): Promise<void>;
+  broadcast(count: number, data: Record<string, unknown>, drainEveryBytes: number): Promise<BroadcastResult>;
+  armIngress(total: number): void;
+  waitIngress(): Promise<CountResult>;
+}
+/** What every client implementation offers the coordinator. */
+interface ClientLike {
+  arm(count: number): void | Promise<void>;
+  waitCount(): Promise<CountResult>;
+  requests(count: number, warmup: number, data: Record<string, unknown>): Promise<number[]>;
+  write(count: number, data: Record<string, unknown>, batchBytes: number): Promise<WriteResult>;
+  close(): Promise<void>;
+}
 
 const servers = new Map<string, ServerLike>();
+
+async function connectClient(impl: Impl, address: Address, slow: boolean): Promise<ClientLike> {
+  switch (impl) {
+    case 'socketkit': {
+      const c = new (await loadSk()).SkClient(address, slow);
+      await c.connect();
+      return c;
+    }
+    case 'zeromq':
+      return (await import('./zmq.js')).ZmqClient.connect(address);
+    case 'python':
+      return (await import('./pypeer.js')).PyClient.connect(address);
+    case 'nats-raw':
+      return (await import('./natsraw.js')).NatsRawClient.connect(address);
+    default:
+      return RawClient.connect(address, impl === 'raw-batched');
+  }
+}
 const clients = new Map<string, ClientLike>();
 const skServers = new Map<string, import('./sk.js').SkServer>();
 const dataCache = new Map<number, Record<string, unknown>>();
@@ -50,11 +85,17 @@ const commands: Record<string, (a: Args) => unknown> = {
     const eventName = str(a, 'eventName');
     let server: ServerLike;
     if (impl === 'socketkit') {
-      const s = new (await loadSk()).SkServer(transport, eventName, str(a, 'socketDir'), a.drainTimeout as number | undefined, a.natsUrl as string | undefined);
+      const s = new (await loadSk()).SkServer(transport, eventName, str(a, 'socketDir'), a.drainTimeout as number | undefined, a.natsUrl as string | undefined, a.maxConnections as number | undefined);
       skServers.set(impl, s);
       server = s;
+    } else if (impl === 'zeromq') {
+      server = new (await import('./zmq.js')).ZmqServer(eventName);
+    } else if (impl === 'python') {
+      server = new (await import('./pypeer.js')).PyServer(eventName);
+    } else if (impl === 'nats-raw') {
+      server = new (await import('./natsraw.js')).NatsRawServer(eventName, a.natsUrl as string | undefined);
     } else {
-      server = new RawServer(eventName, impl === 'raw-coalesced');
+      server = new RawServer(eventName, impl === 'raw-batched');
     }
     servers.set(impl, server);
     return server.start(transport, str(a, 'socketDir'));
@@ -62,7 +103,7 @@ const commands: Record<string, (a: Args) => unknown> = {
 
   async waitClients(a) {
     const s = get(servers, str(a, 'impl'));
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + ((a.timeoutMs as number | undefined) ?? 10_000);
     while (s.clientCount() < num(a, 'n')) {
       if (Date.now() > deadline) throw new Error(`only ${s.clientCount()} of ${num(a, 'n')} clients connected`);
       await new Promise((r) => setTimeout(r, 5));
@@ -84,15 +125,52 @@ const commands: Record<string, (a: Args) => unknown> = {
   async connect(a) {
     const impl = str(a, 'impl') as Impl;
     const key = str(a, 'key') ?? impl;
-    const address = a.address as Address;
-    if (impl === 'socketkit') {
-      const c = new (await loadSk()).SkClient(address, a.slow === true);
-      await c.connect();
-      clients.set(key, c);
-    } else {
-      clients.set(key, await RawClient.connect(address, impl === 'raw-coalesced'));
-    }
+    clients.set(key, await connectClient(impl, a.address as Address, a.slow === true));
     return true;
+  },
+  /**
+   * Connects `count` clients at once (keys `<prefix><i>`); failures are
+   * counted and the first error kept, never thrown: the scaling curve records them.
+   */
+  async connectMany(a) {
+    const impl = str(a, 'impl') as Impl;
+    const prefix = str(a, 'prefix');
+    const count = num(a, 'count');
+    const t0 = hrNow();
+    const results = await Promise.allSettled(Array.from({ length: count }, (_, i) => connectClient(impl, a.address as Address, false).then((c) => clients.set(`${prefix}${i}`, c))));
+    const t1 = hrNow();
+    const failed = results.filter((r) => r.status === 'rejected');
+    const first = failed[0] as PromiseRejectedResult | undefined;
+    const err = first?.reason as (Error & { code?: string }) | undefined;
+    return { t0, t1, connected: count - failed.length, failed: failed.length, error: err === undefined ? '' : `${err.code ?? err.name}: ${err.message}`.slice(0, 300) };
+  },
+  armMany: async (a) => {
+    for (const [key, c] of clients) if (key.startsWith(str(a, 'prefix'))) await c.arm(num(a, 'count'));
+  },
+  async waitMany(a) {
+    const got = await Promise.all([...clients].filter(([key]) => key.startsWith(str(a, 'prefix'))).map(([, c]) => c.waitCount()));
+    return { tLast: Math.max(...got.map((g) => g.tLast)), clients: got.length };
+  },
+  async closeMany(a) {
+    const keys = [...clients.keys()].filter((key) => key.startsWith(str(a, 'prefix')));
+    await Promise.allSettled(keys.map((key) => clients.get(key)!.close()));
+    for (const key of keys) clients.delete(key);
+  },
+  /** CPU time (µs), RSS and heap (bytes, after a forced GC when `gc` is set) and bytes written so far (/proc/self/io wchar). */
+  usage(a) {
+    if (a.gc === true) {
+      globalThis.gc?.();
+      globalThis.gc?.();
+    }
+    const cpu = process.cpuUsage();
+    const mem = process.memoryUsage();
+    let wchar = NaN;
+    try {
+      wchar = Number(/wchar: (\d+)/.exec(readFileSync('/proc/self/io', 'utf8'))?.[1] ?? NaN);
+    } catch {
+      // not Linux: bytes per message are then not reported
+    }
+    return { cpuUs: cpu.user + cpu.system, rss: mem.rss, heapUsed: mem.heapUsed, external: mem.external, wchar };
   },
   arm: (a) => get(clients, str(a, 'key')).arm(num(a, 'count')),
   waitCount: (a) => get(clients, str(a, 'key')).waitCount(),
