@@ -78,7 +78,12 @@ export class ZmqServer {
     return this.#subscribers;
   }
 
-  /** `await pub.send(body)` × count (zeromq.js takes one send at a time); `noDrop` makes a full queue wait. */
+  /**
+   * `await pub.send(body)` × count (zeromq.js takes one send at a time). With
+   * `noDrop`, a subscriber at its high-water mark makes the send fail with
+   * EAGAIN instead of dropping; as libzmq's documentation asks, the message
+   * is then sent again once the event loop has turned.
+   */
   async broadcast(count: number, data: Record<string, unknown>): Promise<BroadcastResult> {
     const pub = this.#pub!;
     let frameBytes = 0;
@@ -86,7 +91,15 @@ export class ZmqServer {
     for (let i = 0; i < count; i++) {
       const body = rawBody(this.#eventName, data);
       frameBytes = body.length;
-      await pub.send(body);
+      for (;;) {
+        try {
+          await pub.send(body);
+          break;
+        } catch (err) {
+          if ((err as { code?: string }).code !== 'EAGAIN') throw err;
+          await new Promise((r) => setImmediate(r));
+        }
+      }
     }
     return { t0, t1: hrNow(), frameBytes };
   }
