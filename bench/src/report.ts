@@ -471,7 +471,7 @@ export function methodNotes(results: BenchResults): string[] {
         ]
       : []),
     ...(results.profiles !== undefined && results.profiles.length > 0
-      ? ['Profiles of missed targets: the scenario re-run with socketkit alone (one warm-up and one measured run) with the server and client processes under node --cpu-prof; self time per function, as a share of the non-idle time of that process.']
+      ? ['Profiles of missed targets: the scenario re-run with socketkit alone (one warm-up and two measured runs), V8\'s sampling profiler (node:inspector, 200 µs) on in the server and the first client during the measured runs only; self time per function as a share of that process\'s non-idle time. One profile per scenario (the first transport that missed it; NATS apart); the .cpuprofile files stay in bench/profiles/.']
       : []),
     `msgpackr native acceleration (isNativeAccelerationEnabled after one unpack in a socketkit worker): ${m.msgpackrNative === null ? 'unknown' : m.msgpackrNative ? 'enabled' : 'disabled'}.`,
   ];

@@ -6,7 +6,7 @@
  * `results/<name>.json`, `.md` and `.svg`.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,7 +14,6 @@ import { parseArgs } from 'node:util';
 import { natsServerBinary, startNatsServer, type NatsServerHandle } from '@socketkit/conformance/nats-server';
 import { renderChartSvg } from './chart.js';
 import { WorkerHandle } from './ipc.js';
-import { summarizeFile } from './profile-summary.js';
 import { pythonProbe } from './pypeer.js';
 import { runScaling, type ScalingPoint } from './scaling.js';
 import { zmqProbe } from './zmq.js';
@@ -168,7 +167,7 @@ export async function main(argv: string[]): Promise<number> {
   if (natsMissing !== '') log(`warning: skipping the NATS transport: ${natsMissing}`);
   for (const note of skipped) log(`warning: ${note}`);
   log(`peers: zeromq.js ${zmq.ok ? zmq.version : 'skipped'}; Python reference peer: ${py.ok ? py.version : 'skipped'}`);
-  if (values.quick) log(`quick mode: smaller counts; the slow-consumer runs offer ${plan.slowBytes / 2 ** 20} MiB instead of 1 GiB`);
+  if (values.quick) log(`quick mode: smaller counts; the slow-consumer runs offer ${plan.slowBytes / 2 ** 20} MiB instead of 512 MiB`);
 
   const socketDir = await mkdtemp(join(tmpdir(), 'skb-'));
   const steps: Array<{ def: ScenarioDef | 'scaling'; transport: TransportKind }> = defs.flatMap((def) =>
@@ -202,8 +201,10 @@ export async function main(argv: string[]): Promise<number> {
     if (!values['no-profile'] && impls.includes('socketkit')) {
       const seen = new Set<string>();
       for (const t of targets) {
-        if (t.profile === undefined || seen.has(`${t.profile.id} ${t.profile.transport}`)) continue;
-        seen.add(`${t.profile.id} ${t.profile.transport}`);
+        // One profile per scenario (the first transport that missed; NATS apart): the hot path is shared by unix and tcp.
+        const key = `${t.profile?.id} ${t.profile?.transport === 'nats' ? 'nats' : 'socket'}`;
+        if (t.profile === undefined || seen.has(key)) continue;
+        seen.add(key);
         const def = SCENARIOS.find((d) => d.id === t.profile!.id)!;
         log(`\n[${elapsed(start)}] profiling socketkit in scenario ${def.n} (${def.title}) over ${t.profile.transport}: a target was missed`);
         profiles.push(await profileScenario(def, t.profile.transport, plan, socketDir, progress));
@@ -252,7 +253,7 @@ export async function main(argv: string[]): Promise<number> {
   if (curve.length > 0) out(`Scaling curve\n${textTable(scalingTable(curve))}\n`);
   if (slow.length > 0) out(`${textTable(slowTable(slow))}\n`);
   if (results.targets.length > 0) out(`Targets\n${textTable(targetsTable(results.targets))}\n`);
-  if (profiles.length > 0) out(`Where the time goes in the scenarios of missed targets (socketkit under --cpu-prof)\n${profileLines(profiles).join('\n')}\n`);
+  if (profiles.length > 0) out(`Where the time goes in the scenarios of missed targets (socketkit alone, V8 sampling profiler during the measured runs)\n${profileLines(profiles).join('\n')}\n`);
   if (results.unixVsTcp.length > 0) out(`${textTable(unixTcpTable(results.unixVsTcp))}\n`);
   const viaNats = results.viaNats ?? [];
   if (viaNats.length > 0) out(`NATS: what crossing a broker costs (socketkit over a local nats-server vs socketkit over unix / tcp)\n${textTable(natsTable(viaNats))}\n`);
@@ -270,21 +271,19 @@ export async function main(argv: string[]): Promise<number> {
   return results.notes.length > 0 ? 1 : 0;
 }
 
-/** Re-runs `def` with socketkit alone under --cpu-prof and summarizes the server's and the first client's profile. */
+/**
+ * Re-runs `def` with socketkit alone, V8's sampling profiler on in the server
+ * and the first client during the measured runs (not start-up or warm-up);
+ * the .cpuprofile files stay in bench/profiles/ for a closer look.
+ */
 async function profileScenario(def: ScenarioDef, transport: TransportKind, plan: Plan, socketDir: string, progress: Progress): Promise<ProfileSummary> {
-  const dir = join(BENCH_DIR, 'profiles', `${def.id}-${transport}-${Date.now()}`);
+  const dir = join(BENCH_DIR, 'profiles', `${def.id}-${transport}`);
   const out: ProfileSummary = { id: def.id, title: `${def.n} · ${def.title}`, transport, processes: [] };
   try {
     await mkdir(dir, { recursive: true });
-    const r = await runScenario(def, transport, { ...plan, reps: 1, execArgv: [...plan.execArgv, '--cpu-prof', `--cpu-prof-dir=${dir}`] }, socketDir, progress, ['socketkit']);
+    const r = await runScenario(def, transport, { ...plan, reps: 2 }, socketDir, progress, ['socketkit'], dir);
     if (!r.ok) throw new Error(r.error ?? 'scenario failed');
-    const files = (await readdir(dir)).filter((f) => f.endsWith('.cpuprofile'));
-    for (const role of ['server', 'client1']) {
-      const f = files.find((x) => x.startsWith(`${role}-`));
-      if (f === undefined) continue;
-      const s = await summarizeFile(join(dir, f), 12);
-      out.processes.push({ role: role === 'server' ? 'server' : 'client', busyMs: s.busyMs, top: s.top });
-    }
+    out.processes = r.profile ?? [];
   } catch (err) {
     out.error = err instanceof Error ? err.message : String(err);
   }

@@ -93,6 +93,10 @@ async function scalingPoint(transport: TransportKind, impl: Impl, n: number, cli
   try {
     server = await WorkerHandle.spawn(`scale-server-${n}`, plan.execArgv);
     const address = await server.call<Address>('startServer', { impl, transport, eventName: `scale_${n}_${impl.replace('-', '_')}_${transport}`, socketDir, maxConnections: n + 16 });
+    // One connect and disconnect per process first: the first connection's lazy set-up and JIT are not part of the rate.
+    await Promise.all(clients.map((w) => w.call('connectMany', { impl, prefix: `${prefix}warm`, count: 1, address }, 60_000)));
+    await Promise.all(clients.map((w) => w.call('closeMany', { prefix: `${prefix}warm` }, 30_000)));
+    await server.call('waitClients', { impl, n: 0, exact: true, timeoutMs: 10_000 });
     const base = await server.call<Usage>('usage', { gc: true });
     // Clients spread evenly; all connect at once (what a fleet restarting together does).
     const share = clients.map((_, i) => Math.floor(n / clients.length) + (i < n % clients.length ? 1 : 0));

@@ -37,7 +37,7 @@ export interface Plan {
 export function makePlan(quick: boolean, reps?: number): Plan {
   const base: Plan = quick
     ? { quick, reps: 3, broadcastCount: 10_000, fanoutCount: 2_000, largeCount: 250, reqrepCount: 500, reqrepWarmup: 200, ingressPerWriter: 2_000, slowBytes: 256 * 2 ** 20, scalingDeliveries: 20_000, scalingMaxClients: 1000, execArgv: [] }
-    : { quick, reps: 3, broadcastCount: 80_000, fanoutCount: 16_000, largeCount: 2_500, reqrepCount: 3_000, reqrepWarmup: 1_000, ingressPerWriter: 10_000, slowBytes: 2 ** 30, scalingDeliveries: 120_000, scalingMaxClients: 1000, execArgv: [] };
+    : { quick, reps: 3, broadcastCount: 50_000, fanoutCount: 10_000, largeCount: 2_000, reqrepCount: 2_000, reqrepWarmup: 500, ingressPerWriter: 8_000, slowBytes: 2 ** 29, scalingDeliveries: 100_000, scalingMaxClients: 1000, execArgv: [] };
   if (reps !== undefined) base.reps = reps;
   return base;
 }
@@ -94,6 +94,8 @@ export interface ScenarioResult {
   /** Every measured run, per implementation. */
   runs: Partial<Record<Impl, Metrics[]>>;
   seconds: number;
+  /** With a profile directory: the top functions by self time of the server and the first client during the measured runs. */
+  profile?: Array<{ role: string; busyMs: number; top: Array<{ name: string; location: string; selfMs: number; selfPercent: number }> }>;
 }
 
 /** Per-run record of the slow-consumer scenario. */
@@ -258,7 +260,7 @@ export function formatNumber(v: number): string {
  * warm-up run each, then `plan.reps` measured runs with the implementation
  * order rotated every run. Over `nats`: socketkit and plain nats.js.
  */
-export async function runScenario(def: ScenarioDef, transport: TransportKind, plan: Plan, socketDir: string, progress: Progress, allImpls: readonly Impl[] = IMPLS): Promise<ScenarioResult> {
+export async function runScenario(def: ScenarioDef, transport: TransportKind, plan: Plan, socketDir: string, progress: Progress, allImpls: readonly Impl[] = IMPLS, profileDir?: string): Promise<ScenarioResult> {
   const started = Date.now();
   const impls = implsFor(def.id, transport, allImpls);
   const result: ScenarioResult = { id: def.id, n: def.n, title: def.title, transport, ok: false, params: {}, metrics: {}, runs: {}, seconds: 0 };
@@ -296,6 +298,8 @@ export async function runScenario(def: ScenarioDef, transport: TransportKind, pl
     progress.detail(`warm-up run of ${impls.join(', ')}`);
     if (def.id === 'reqrep') await reqrepRuns(cluster, impls, plan.reqrepWarmup, 0, 0);
     else for (const impl of impls) await run(cluster, impl);
+    const profiled = profileDir === undefined ? [] : [{ role: 'server', w: cluster.server }, { role: 'client', w: cluster.clients[0]! }];
+    for (const p of profiled) await p.w.call('profileStart');
     for (let rep = 0; rep < plan.reps; rep++) {
       const parts: string[] = [];
       if (def.id === 'reqrep') {
@@ -313,6 +317,13 @@ export async function runScenario(def: ScenarioDef, transport: TransportKind, pl
         }
       }
       progress.detail(`run ${rep + 1}/${plan.reps}: ${parts.join(' | ')}`);
+    }
+    if (profiled.length > 0) {
+      result.profile = [];
+      for (const p of profiled) {
+        const r = await p.w.call<{ busyMs: number; top: NonNullable<ScenarioResult['profile']>[number]['top'] }>('profileStop', { file: `${profileDir}/${p.role}.cpuprofile`, top: 12 });
+        result.profile.push({ role: p.role, ...r });
+      }
     }
     for (const impl of impls) result.metrics[impl] = medians(result.runs[impl] ?? []);
     if (def.id !== 'reqrep') result.params.frameBytes = result.metrics.socketkit?.frameBytes ?? result.metrics['raw-batched']?.frameBytes ?? 0;

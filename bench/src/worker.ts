@@ -4,6 +4,9 @@
  * commands the coordinator (`run.js`) sends over the fork IPC channel.
  */
 import { readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
+import { summarizeProfile } from './profile-summary.js';
 import { makeData } from './payload.js';
 import { RawClient, RawServer } from './raw.js';
 import { hrNow } from './stats.js';
@@ -28,6 +31,7 @@ interface ClientLike {
 }
 
 const servers = new Map<string, ServerLike>();
+let profiler: Session | undefined;
 
 async function preload(impl: Impl): Promise<void> {
   if (impl === 'socketkit') await loadSk();
@@ -110,8 +114,9 @@ const commands: Record<string, (a: Args) => unknown> = {
   async waitClients(a) {
     const s = get(servers, str(a, 'impl'));
     const deadline = Date.now() + ((a.timeoutMs as number | undefined) ?? 10_000);
-    while (s.clientCount() < num(a, 'n')) {
-      if (Date.now() > deadline) throw new Error(`only ${s.clientCount()} of ${num(a, 'n')} clients connected`);
+    // `exact`: wait until exactly n are connected (e.g. 0 after disconnecting warm-up clients).
+    while (a.exact === true ? s.clientCount() !== num(a, 'n') : s.clientCount() < num(a, 'n')) {
+      if (Date.now() > deadline) throw new Error(`${s.clientCount()} clients connected, expected ${a.exact === true ? '' : 'at least '}${num(a, 'n')}`);
       await new Promise((r) => setTimeout(r, 5));
     }
     return s.clientCount();
@@ -187,6 +192,26 @@ const commands: Record<string, (a: Args) => unknown> = {
     const key = str(a, 'key');
     await clients.get(key)?.close();
     clients.delete(key);
+  },
+
+  /** Starts V8's sampling profiler in this process (only the measured runs get profiled, not start-up). */
+  async profileStart() {
+    profiler = new Session();
+    profiler.connect();
+    await profiler.post('Profiler.enable');
+    await profiler.post('Profiler.setSamplingInterval', { interval: 200 });
+    await profiler.post('Profiler.start');
+  },
+  /** Stops the profiler, writes the profile to `file` (.cpuprofile) and returns the top functions by self time. */
+  async profileStop(a) {
+    if (profiler === undefined) throw new Error('profileStart was not called');
+    const { profile } = await profiler.post('Profiler.stop');
+    profiler.disconnect();
+    profiler = undefined;
+    await writeFile(str(a, 'file'), JSON.stringify(profile));
+    const rows = summarizeProfile(profile as Parameters<typeof summarizeProfile>[0]).filter((r) => r.name !== '(idle)' && !(r.name === 'dispatch' && r.location === '')); // idle, and the inspector stopping the profile
+    const busyMs = rows.reduce((sum, r) => sum + r.selfMs, 0);
+    return { busyMs, top: rows.slice(0, num(a, 'top')).map((r) => ({ ...r, selfPercent: (r.selfMs * 100) / busyMs })) };
   },
 
   /** Decodes one frame through @socketkit/codec, then reads msgpackr's native-acceleration flag. */
