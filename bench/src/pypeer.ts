@@ -9,8 +9,8 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Address, BroadcastResult, CountResult, TransportKind, WriteResult } from './types.js';
 
-/** The interpreter of the reference peer (Debian's, where python3-msgpack lives). */
-export const PYTHON = '/usr/bin/python3';
+/** The interpreter of the reference peer: Debian's, where python3-msgpack lives (`BENCH_PYTHON` overrides it). */
+export const PYTHON = process.env.BENCH_PYTHON ?? '/usr/bin/python3';
 const PEER = join(resolve(dirname(fileURLToPath(import.meta.url)), '..'), 'python', 'peer.py');
 
 /** Python and msgpack versions, or why the Python peer cannot run here. */
