@@ -27,11 +27,15 @@ interface RawMessage {
   reply_to?: string;
 }
 
+let isoCache = { ms: Number.NaN, iso: '' };
+
 /** Encodes one message as a msgpack map (no length prefix): the body zeromq and nats.js carry in a message of their own. */
 export function rawBody(eventName: string, data: Record<string, unknown>, id?: string, replyTo?: string): Buffer {
   const ms = Date.now();
-  // Same shape and size as socketkit's Python-style timestamp: …T10:00:00.123000+00:00
-  const iso = `${new Date(ms).toISOString().slice(0, 23)}000+00:00`;
+  // Same shape and size as socketkit's Python-style timestamp: …T10:00:00.123000+00:00,
+  // formatted once per millisecond (as socketkit does), not once per message.
+  if (ms !== isoCache.ms) isoCache = { ms, iso: `${new Date(ms).toISOString().slice(0, 23)}000+00:00` };
+  const iso = isoCache.iso;
   const msg: RawMessage = { event_name: eventName, timestamp_ms: ms, timestamp_iso: iso, message_type: 'data', data };
   if (id !== undefined) msg.id = id;
   if (replyTo !== undefined) msg.reply_to = replyTo;
