@@ -12,7 +12,8 @@ interface ProfileNode {
   hitCount?: number;
 }
 
-interface CpuProfile {
+/** A V8 CPU profile (`.cpuprofile`, or `Profiler.stop`'s result). */
+export interface CpuProfile {
   nodes: ProfileNode[];
   samples?: number[];
   timeDeltas?: number[];
@@ -60,14 +61,6 @@ export function summarizeProfile(profile: CpuProfile): FunctionCost[] {
     agg.set(key, cur);
   }
   return [...agg.values()].sort((a, b) => b.selfMs - a.selfMs);
-}
-
-/** Top `top` functions by self time of one profile file, percentages of the busy (non-idle) time. */
-export async function summarizeFile(file: string, top: number): Promise<{ busyMs: number; top: FunctionCost[] }> {
-  const rows = summarizeProfile(JSON.parse(await readFile(file, 'utf8')) as CpuProfile);
-  const busy = rows.filter((r) => r.name !== '(idle)');
-  const busyMs = busy.reduce((a, r) => a + r.selfMs, 0);
-  return { busyMs, top: busy.slice(0, top).map((r) => ({ ...r, selfPercent: (r.selfMs * 100) / busyMs })) };
 }
 
 async function files(args: string[]): Promise<string[]> {

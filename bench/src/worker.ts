@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
-import { summarizeProfile } from './profile-summary.js';
+import { summarizeProfile, type CpuProfile } from './profile-summary.js';
 import { makeData } from './payload.js';
 import { RawClient, RawServer } from './raw.js';
 import { hrNow } from './stats.js';
@@ -209,7 +209,7 @@ const commands: Record<string, (a: Args) => unknown> = {
     profiler.disconnect();
     profiler = undefined;
     await writeFile(str(a, 'file'), JSON.stringify(profile));
-    const rows = summarizeProfile(profile as Parameters<typeof summarizeProfile>[0]).filter((r) => r.name !== '(idle)' && !(r.name === 'dispatch' && r.location === '')); // idle, and the inspector stopping the profile
+    const rows = summarizeProfile(profile as CpuProfile).filter((r) => r.name !== '(idle)' && !(r.name === 'dispatch' && r.location === '')); // idle, and the inspector stopping the profile
     const busyMs = rows.reduce((sum, r) => sum + r.selfMs, 0);
     return { busyMs, top: rows.slice(0, num(a, 'top')).map((r) => ({ ...r, selfPercent: (r.selfMs * 100) / busyMs })) };
   },
