@@ -7,6 +7,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { childPids } from './proc.js';
 import type { Address, BroadcastResult, CountResult, TransportKind, WriteResult } from './types.js';
 
 /** The interpreter of the reference peer: Debian's, where python3-msgpack lives (`BENCH_PYTHON` overrides it). */
@@ -36,6 +37,8 @@ class PeerProcess {
 
   constructor() {
     this.#child = spawn(PYTHON, [PEER], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const pid = this.#child.pid;
+    if (pid !== undefined) childPids.add(pid);
     this.#child.stderr!.on('data', (d: Buffer) => {
       this.#stderr = (this.#stderr + d.toString()).slice(-2000);
     });
@@ -47,6 +50,7 @@ class PeerProcess {
       else p?.reject(new Error(`python peer: ${r.error ?? 'failed'}`));
     });
     this.#child.on('exit', (code) => {
+      if (pid !== undefined) childPids.delete(pid);
       for (const p of this.#pending.values()) p.reject(new Error(`python peer exited (code ${code}): ${this.#stderr.trim()}`));
       this.#pending.clear();
     });

@@ -40,6 +40,10 @@ export interface Row {
   better: Array<'higher' | 'lower'>;
   /** This implementation's first figure ÷ the ceiling's (best raw node:net variant; nats.js over NATS). */
   ratioCeiling: number;
+  /** CPU µs per delivered message, all processes of the scenario (broadcast scenarios; NaN elsewhere). */
+  cpuUsPerMsg: number;
+  /** CPU µs per delivered message of the server process alone. */
+  serverCpuUsPerMsg: number;
   /** socketkit's first figure ÷ this implementation's. */
   skOverThis: number;
 }
@@ -184,7 +188,9 @@ export function buildRows(results: ScenarioResult[]): Row[] {
     const sk = r.metrics.socketkit?.[m0.key] ?? NaN;
     for (const impl of Object.keys(r.metrics) as Impl[]) {
       const values = ms.map((m) => r.metrics[impl]?.[m.key] ?? NaN);
-      rows.push({ n: r.n, id: r.id, scenario: r.title, transport: r.transport, impl, values, labels: ms.map((m) => m.label), units: ms.map((m) => m.unit), better: ms.map((m) => m.better), ratioCeiling: values[0]! / ceiling, skOverThis: sk / values[0]! });
+      const cpu = r.metrics[impl]?.cpuUsPerMsg ?? NaN;
+      const serverCpu = r.metrics[impl]?.serverCpuUsPerMsg ?? NaN;
+      rows.push({ n: r.n, id: r.id, scenario: r.title, transport: r.transport, impl, values, labels: ms.map((m) => m.label), units: ms.map((m) => m.unit), better: ms.map((m) => m.better), ratioCeiling: values[0]! / ceiling, skOverThis: sk / values[0]!, cpuUsPerMsg: cpu, serverCpuUsPerMsg: serverCpu });
     }
   }
   return rows;
@@ -334,8 +340,8 @@ function fmtValue(v: number, unit: string): string {
 /** The main comparison table: every implementation, its ratio to the ceiling, socketkit ÷ it. */
 export function resultsTable(rows: Row[]): Table {
   return {
-    header: ['#', 'scenario', 'transport', 'implementation', 'figure', 'value', 'figure 2', 'value 2', '÷ ceiling', 'socketkit ÷ this'],
-    right: [5, 7, 8, 9],
+    header: ['#', 'scenario', 'transport', 'implementation', 'figure', 'value', 'figure 2', 'value 2', '÷ ceiling', 'socketkit ÷ this', 'CPU µs / msg', 'server CPU µs / msg'],
+    right: [5, 7, 8, 9, 10, 11],
     rows: rows.map((r) => [
       String(r.n),
       r.scenario,
@@ -347,6 +353,8 @@ export function resultsTable(rows: Row[]): Table {
       r.labels[1] === undefined ? '' : fmtValue(r.values[1]!, r.units[1]!),
       fmtRatio(r.ratioCeiling),
       r.impl === 'socketkit' ? '' : fmtRatio(r.skOverThis),
+      Number.isFinite(r.cpuUsPerMsg) ? r.cpuUsPerMsg.toFixed(2) : '',
+      Number.isFinite(r.serverCpuUsPerMsg) ? r.serverCpuUsPerMsg.toFixed(2) : '',
     ]),
   };
 }
@@ -500,7 +508,7 @@ export function markdownReport(results: BenchResults, chartFile: string): string
     '',
     '## Every implementation',
     '',
-    '"÷ ceiling" is that implementation\'s first figure ÷ the ceiling\'s; "socketkit ÷ this" is socketkit\'s first figure ÷ that implementation\'s.',
+    '"÷ ceiling" is that implementation\'s first figure ÷ the ceiling\'s; "socketkit ÷ this" is socketkit\'s first figure ÷ that implementation\'s. "CPU µs / msg" (broadcast scenarios): user + system CPU of the server and every client process (Python peer processes included; nats-server not) per delivered message; it moves less than throughput on a busy host.',
     '',
     markdownTable(resultsTable(results.rows)),
     '',

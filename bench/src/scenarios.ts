@@ -197,15 +197,33 @@ async function spawnCluster(nClients: number, transport: TransportKind, socketDi
   }
 }
 
+/** CPU µs of every process of the cluster (each worker with its Python peers), server first. */
+async function cpuOf(c: Cluster): Promise<number[]> {
+  return (await Promise.all([c.server, ...c.clients].map((w) => w.call<{ cpuUs: number }>('usage')))).map((u) => u.cpuUs);
+}
+
 async function broadcastRun(c: Cluster, impl: Impl, count: number, payloadBytes: number): Promise<Metrics> {
   await Promise.all(c.clients.map((w) => w.call('arm', { key: impl, count })));
+  const cpu0 = await cpuOf(c);
   const waits = c.clients.map((w) => later(w.call<CountResult>('waitCount', { key: impl })));
   const sent = await c.server.call<BroadcastResult>('broadcast', { impl, count, payloadBytes, drainEveryBytes: DRAIN_EVERY });
   const got = await Promise.all(waits);
+  const cpu1 = await cpuOf(c);
   const seconds = (Math.max(...got.map((g) => g.tLast)) - sent.t0) / 1e9;
   const perClient = count / seconds;
   const n = c.clients.length;
-  return { msgsPerSec: perClient, totalMsgsPerSec: perClient * n, MBps: (perClient * n * sent.frameBytes) / 1e6, frameBytes: sent.frameBytes, seconds };
+  const delivered = count * n;
+  const cpuAll = cpu1.reduce((a, v, i) => a + v - cpu0[i]!, 0);
+  return {
+    msgsPerSec: perClient,
+    totalMsgsPerSec: perClient * n,
+    MBps: (perClient * n * sent.frameBytes) / 1e6,
+    frameBytes: sent.frameBytes,
+    seconds,
+    // CPU per delivered message: less sensitive to a busy host than throughput is.
+    cpuUsPerMsg: cpuAll / delivered,
+    serverCpuUsPerMsg: (cpu1[0]! - cpu0[0]!) / delivered,
+  };
 }
 
 /** Slices per request/reply run: the implementations take turns every slice, so bursts of background load hit them alike. */

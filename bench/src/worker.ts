@@ -8,6 +8,7 @@ import { writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import { summarizeProfile, type CpuProfile } from './profile-summary.js';
 import { makeData } from './payload.js';
+import { childrenCpuUs } from './proc.js';
 import { RawClient, RawServer } from './raw.js';
 import { hrNow } from './stats.js';
 import type { Address, BroadcastResult, CountResult, Impl, SlowBroadcastOptions, TransportKind, WorkerRequest, WorkerResponse, WriteResult } from './types.js';
@@ -168,7 +169,10 @@ const commands: Record<string, (a: Args) => unknown> = {
     await Promise.allSettled(keys.map((key) => clients.get(key)!.close()));
     for (const key of keys) clients.delete(key);
   },
-  /** CPU time (µs), RSS and heap (bytes, after a forced GC when `gc` is set) and bytes written so far (/proc/self/io wchar). */
+  /**
+   * CPU time (µs, this process and its Python peer processes), RSS and heap
+   * (bytes, after a forced GC when `gc` is set) and bytes written so far (/proc/self/io wchar).
+   */
   usage(a) {
     if (a.gc === true) {
       globalThis.gc?.();
@@ -182,7 +186,7 @@ const commands: Record<string, (a: Args) => unknown> = {
     } catch {
       // not Linux: bytes per message are then not reported
     }
-    return { cpuUs: cpu.user + cpu.system, rss: mem.rss, heapUsed: mem.heapUsed, external: mem.external, wchar };
+    return { cpuUs: cpu.user + cpu.system + childrenCpuUs(), rss: mem.rss, heapUsed: mem.heapUsed, external: mem.external, wchar };
   },
   arm: (a) => get(clients, str(a, 'key')).arm(num(a, 'count')),
   waitCount: (a) => get(clients, str(a, 'key')).waitCount(),
