@@ -21,7 +21,9 @@ const PLAN = CASES.length * TRANSPORTS.length;
 
 const RUN_TIMEOUT_MS = 120_000;
 
-const only = process.env.SOCKETKIT_TEST_RUNTIMES?.split(',').map((s) => s.trim()).filter(Boolean);
+const only = process.env.SOCKETKIT_TEST_RUNTIMES?.split(',')
+  .map((s) => s.trim())
+  .filter(Boolean);
 const runtimes = only ? RUNTIMES.filter((r) => only.includes(r.id)) : RUNTIMES;
 
 /**
@@ -101,7 +103,8 @@ for (const rt of runtimes) {
 }
 
 console.log('runtime smoke (unix + tcp: start/stop, broadcast, client send, request/reply, reconnect)');
-for (const row of summary) console.log(`  ${row.label.padEnd(22)} ${row.version.padEnd(9)} esm ${row.esm.padEnd(14)} cjs ${row.cjs}`);
+for (const row of summary)
+  console.log(`  ${row.label.padEnd(22)} ${row.version.padEnd(9)} esm ${row.esm.padEnd(14)} cjs ${row.cjs}`);
 if (skipCjs !== undefined) console.log(`  cjs skipped: ${skipCjs}`);
 for (const f of failures) console.log(`  FAILED ${f}`);
 console.log(`runtime smoke: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);

@@ -6,7 +6,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** `{ id, label, package, version }` for each runtime, in run order. */
-export const RUNTIMES = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'runtimes.json'), 'utf8')).runtimes;
+export const RUNTIMES = JSON.parse(
+  readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'runtimes.json'), 'utf8'),
+).runtimes;
 
 // Generous: the first run on a machine downloads the runtime (tens of MB).
 const INSTALL_TIMEOUT_MS = 300_000;
@@ -30,7 +32,9 @@ export function resolveRuntime(rt) {
   });
   const bin = r.stdout?.trim().split('\n').at(-1);
   if (r.status !== 0 || !bin) {
-    throw new Error(`npx -y ${rt.package}@${rt.version} failed (${r.error?.message ?? `exit ${r.status}`}): ${r.stderr?.trim().slice(-500)}`);
+    throw new Error(
+      `npx -y ${rt.package}@${rt.version} failed (${r.error?.message ?? `exit ${r.status}`}): ${r.stderr?.trim().slice(-500)}`,
+    );
   }
   return bin;
 }

@@ -80,7 +80,7 @@ async function runTransport(kind, mods, out) {
       ]);
       out(`ok - ${kind} ${name}`);
     } catch (err) {
-      out(`not ok - ${kind} ${name}: ${err && err.code ? `${err.code} ` : ''}${err && err.message ? err.message : err}`);
+      out(`not ok - ${kind} ${name}: ${err?.code ? `${err.code} ` : ''}${err?.message ?? err}`);
     } finally {
       clearTimeout(timer);
     }
@@ -109,7 +109,10 @@ async function runTransport(kind, mods, out) {
       b = await client();
       const sent = s.send({ hello: 'all' });
       check(sent === 2, `send() wrote to ${sent} clients, expected 2`);
-      const [ma, mb] = await Promise.all([a.receive({ timeout: CASE_TIMEOUT_MS }), b.receive({ timeout: CASE_TIMEOUT_MS })]);
+      const [ma, mb] = await Promise.all([
+        a.receive({ timeout: CASE_TIMEOUT_MS }),
+        b.receive({ timeout: CASE_TIMEOUT_MS }),
+      ]);
       check(ma.data.hello === 'all' && mb.data.hello === 'all', `wrong payloads ${JSON.stringify([ma.data, mb.data])}`);
     });
 

@@ -14,7 +14,11 @@ if (rt === undefined || cmd === undefined) {
   process.exit(2);
 }
 const bin = resolveRuntime(rt);
-const env = { ...process.env, PATH: `${dirname(bin)}${delimiter}${process.env.PATH ?? ''}`, SOCKETKIT_TEST_NODE: `${rt.package}@${rt.version}` };
+const env = {
+  ...process.env,
+  PATH: `${dirname(bin)}${delimiter}${process.env.PATH ?? ''}`,
+  SOCKETKIT_TEST_NODE: `${rt.package}@${rt.version}`,
+};
 console.error(`with ${rt.label} ${rt.version}: ${bin}`);
 const r = spawnSync(cmd, args, { stdio: 'inherit', env });
 process.exit(r.status ?? 1);
