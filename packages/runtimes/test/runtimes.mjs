@@ -17,7 +17,22 @@ const INSTALL_TIMEOUT_MS = 300_000;
 export const KINDS = {
   node: { probe: ['-p', 'process.execPath'], run: (file) => [file] },
   bun: { probe: ['-e', 'console.log(process.execPath)'], run: (file) => [file] },
-  deno: { probe: ['eval', 'console.log(Deno.execPath())'], run: (file) => ['run', '--allow-all', '--no-lock', file] },
+  deno: {
+    probe: ['eval', 'console.log(Deno.execPath())'],
+    // The permissions socketkit needs: files and sockets, the network (tcp),
+    // the environment (configuration) and the uid (socket-dir ownership check).
+    run: (file) => [
+      'run',
+      '--no-prompt',
+      '--no-lock',
+      '--allow-read',
+      '--allow-write',
+      '--allow-net',
+      '--allow-env',
+      '--allow-sys=uid',
+      file,
+    ],
+  },
 };
 
 /** Installs (or finds in the npx cache) one runtime; returns its binary path. */
