@@ -40,11 +40,14 @@ export function resolveRuntime(rt) {
   const kind = KINDS[rt.package];
   if (kind === undefined) throw new Error(`unknown runtime package "${rt.package}" in runtimes.json`);
   // Outside the workspace, so npx never picks a local bin of the same name.
-  const r = spawnSync('npx', ['-y', `${rt.package}@${rt.version}`, ...kind.probe], {
-    cwd: tmpdir(),
-    encoding: 'utf8',
-    timeout: INSTALL_TIMEOUT_MS,
-  });
+  const install = () =>
+    spawnSync('npx', ['-y', `${rt.package}@${rt.version}`, ...kind.probe], {
+      cwd: tmpdir(),
+      encoding: 'utf8',
+      timeout: INSTALL_TIMEOUT_MS,
+    });
+  let r = install();
+  if (r.status !== 0) r = install(); // one retry: a registry hiccup is not a runtime failure
   const bin = r.stdout?.trim().split('\n').at(-1);
   if (r.status !== 0 || !bin) {
     throw new Error(

@@ -21,4 +21,5 @@ const env = {
 };
 console.error(`with ${rt.label} ${rt.version}: ${bin}`);
 const r = spawnSync(cmd, args, { stdio: 'inherit', env });
+if (r.error) console.error(`${cmd}: ${r.error.message}`);
 process.exit(r.status ?? 1);
