@@ -2,7 +2,7 @@ import { constants } from 'node:fs';
 import { access, chmod, link, lstat, mkdir, rename, stat, unlink } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { awaitConnect, closeServer, listenServer, mapConnectError, type ClientTransport, type ServerTransport, type TransportStream } from '@socketkit/core';
+import { awaitConnect, closeServer, listenServer, mapConnectError, type ClientTransport, type ListenSettings, type ServerTransport, type TransportStream } from '@socketkit/core';
 import { ConnectionError, ErrorCode, ValidationError, validateEventName } from '@socketkit/protocol';
 
 /** Longest socket path Linux accepts (sun_path is 108 bytes including the NUL). */
@@ -83,13 +83,13 @@ export class UnixServerTransport implements ServerTransport {
     return this.path;
   }
 
-  async listen(onConnection: (stream: TransportStream) => void): Promise<void> {
+  async listen(onConnection: (stream: TransportStream) => void, settings: ListenSettings = {}): Promise<void> {
     const { socketDir, eventName } = this.#o;
     await this.#prepareDir(socketDir);
     await this.#clearPath(eventName);
     const server = createServer({ allowHalfOpen: true }, (socket: Socket) => onConnection(socket));
     try {
-      await listenServer(server, { path: this.path });
+      await listenServer(server, { path: this.path, ...(settings.backlog !== undefined ? { backlog: settings.backlog } : {}) });
     } catch (err) {
       if (errno(err) === 'EADDRINUSE') {
         throw new ConnectionError(ErrorCode.ADDRESS_IN_USE, `another server took ${this.path} for event "${eventName}" while this one was starting: stop it first`, { cause: err });
