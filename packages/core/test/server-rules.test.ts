@@ -207,16 +207,32 @@ describe('4. the no-client queue goes only to a real client', () => {
     expect(got).toEqual([{ hi: 1 }]);
   });
 
-  it('without a token a peer gets live broadcasts from accept, never twice', async () => {
+  it('without a token a peer gets live broadcasts from accept, never twice (held until it registers)', async () => {
     const { server, connect } = await setup({ registerGraceMs: 500 });
     const p = connect();
     await settle();
     server.send({ live: 1 });
-    await until(() => p.messages.length === 1, 'live broadcast');
+    await settle();
+    // Held while the peer may still say hello: its welcome must come first (D3).
+    expect(p.messages).toHaveLength(0);
     await jest.advanceTimersByTimeAsync(501);
+    await until(() => p.messages.length === 1, 'live broadcast at registration');
     await settle();
     expect(p.ops()).toEqual([{ live: 1 }]);
     expect(server.getConnectedClients()).toHaveLength(1);
+  });
+
+  it('a hello peer gets welcome first, then the broadcasts sent since its accept, in order', async () => {
+    const { server, connect } = await setup({ registerGraceMs: 500 });
+    const other = connect();
+    other.hello();
+    await until(() => other.messages.length === 1, 'first client welcome');
+    const p = connect();
+    await settle();
+    for (let i = 0; i < 5; i++) server.send({ i });
+    p.hello();
+    await until(() => p.messages.length === 6, 'welcome + 5 broadcasts');
+    expect(p.ops()).toEqual(['welcome', { i: 0 }, { i: 1 }, { i: 2 }, { i: 3 }, { i: 4 }]);
   });
 });
 
@@ -276,7 +292,14 @@ describe('6. lenient receive', () => {
     server.on('error', (e) => errors.push((e as unknown as { code: string }).code));
     server.on('message', (m) => got.push(m.data));
     const p = connect();
-    p.write(frameOf(new Map<unknown, unknown>([...Object.entries(wire()), [1, 'x']])));
+    // The codec refuses to write a non-string key, so append one to a valid fixmap by hand: 1 => "x".
+    const body = packValue(wire());
+    expect(body[0]! & 0xf0).toBe(0x80);
+    body[0] = 0x80 | ((body[0]! & 0x0f) + 1);
+    const payload = Buffer.concat([body, Buffer.from([0x01, 0xa1, 0x78])]);
+    const head = Buffer.alloc(4);
+    head.writeUInt32BE(payload.length);
+    p.write(Buffer.concat([head, payload]));
     p.send(MessageType.DATA, { after: 1 });
     await until(() => got.length === 1, 'next message');
     expect(errors).toEqual([ErrorCode.INVALID_MESSAGE]);
