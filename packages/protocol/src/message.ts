@@ -12,7 +12,12 @@ export const MessageType = {
 /** `"data" | "error" | "control"`. */
 export type MessageType = (typeof MessageType)[keyof typeof MessageType];
 
-/** The payload of a message: a map with string keys of msgpack-able values. */
+/**
+ * The payload of a message: a map with string keys of plain msgpack values:
+ * `null`, booleans, numbers, BigInts (integers beyond ±2^53 arrive as BigInt),
+ * strings, Buffers/Uint8Arrays, arrays and plain objects (see PROTOCOL.md,
+ * "Value encoding"). `undefined` and Dates are refused when sending.
+ */
 export type MessageData = Record<string, unknown>;
 
 /**
