@@ -116,6 +116,9 @@ export class ServerPeer {
   drainGaveUp = false;
   /** Why it was disconnected (set on the way to `closing`). */
   reason: DisconnectReason | undefined;
+  /** Broadcasts since accept, held until registration so that `welcome` is the first frame (D3). */
+  #held: Buffer[] = [];
+  #heldBytes = 0;
 
   constructor(stream: TransportStream, host: PeerHost) {
     this.#host = host;
@@ -182,6 +185,37 @@ export class ServerPeer {
     return this.conn.write(frame);
   }
 
+  /**
+   * Holds a broadcast for a peer that is not registered yet (no token): it
+   * gets every broadcast since accept, after its `welcome`. Held bytes count
+   * against `maxPendingBytes` like written ones.
+   * @returns Whether the frame was kept.
+   */
+  hold(frame: Buffer): boolean {
+    if (this.#state !== 'awaiting') return false;
+    const s = this.#host.settings;
+    if (this.#heldBytes + this.conn.pendingBytes + frame.length > s.maxPendingBytes) {
+      if (s.slowConsumerPolicy === 'drop') {
+        this.dropped++;
+        this.#host.onDropped(this, this.dropped);
+        return false;
+      }
+      this.slowConsumer(`${this.#heldBytes} bytes of broadcasts held before registration, above maxPendingBytes ${s.maxPendingBytes}`);
+      return false;
+    }
+    this.#held.push(frame);
+    this.#heldBytes += frame.length;
+    return true;
+  }
+
+  /** The held broadcasts, oldest first (emptied). */
+  takeHeld(): Buffer[] {
+    const out = this.#held;
+    this.#held = [];
+    this.#heldBytes = 0;
+    return out;
+  }
+
   /** Disconnects with ERROR `SLOW_CONSUMER`. */
   slowConsumer(why: string): void {
     const name = this.#host.eventName;
@@ -225,6 +259,7 @@ export class ServerPeer {
     this.#wasRegistered = this.#state === 'registered';
     this.#state = 'closing';
     this.#stopTimers();
+    this.takeHeld();
     // Nothing a closing peer sends is acted on: do not even decode it.
     this.conn.discardInput();
   }

@@ -207,16 +207,27 @@ describe('4. the no-client queue goes only to a real client', () => {
     expect(got).toEqual([{ hi: 1 }]);
   });
 
-  it('without a token a peer gets live broadcasts from accept, never twice', async () => {
+  it('without a token a peer gets every broadcast since accept, once, after registering', async () => {
     const { server, connect } = await setup({ registerGraceMs: 500 });
     const p = connect();
     await settle();
     server.send({ live: 1 });
-    await until(() => p.messages.length === 1, 'live broadcast');
     await jest.advanceTimersByTimeAsync(501);
+    await until(() => p.messages.length === 1, 'held broadcast delivered at registration');
     await settle();
     expect(p.ops()).toEqual([{ live: 1 }]);
     expect(server.getConnectedClients()).toHaveLength(1);
+  });
+
+  it('welcome is the first frame even when broadcasts and a queue came before the hello (D3)', async () => {
+    const { server, connect } = await setup();
+    server.send({ queued: 1 });
+    const p = connect();
+    await settle();
+    server.send({ live: 2 });
+    p.hello();
+    await until(() => p.messages.length === 3, 'welcome, queue, broadcast');
+    expect(p.ops()).toEqual(['welcome', { queued: 1 }, { live: 2 }]);
   });
 });
 
