@@ -104,6 +104,9 @@ export class ServerPeer {
   #host: PeerHost;
   #hello = false;
   #messages = 0;
+  /** Broadcasts held while `awaiting` (see `deliver`). */
+  #held: Uint8Array[] = [];
+  #heldBytes = 0;
   #timer: NodeJS.Timeout | undefined;
   #frameTimer: NodeJS.Timeout | undefined;
   #frameMark = -1;
@@ -116,9 +119,6 @@ export class ServerPeer {
   drainGaveUp = false;
   /** Why it was disconnected (set on the way to `closing`). */
   reason: DisconnectReason | undefined;
-  /** Broadcasts since accept, held until registration so that `welcome` is the first frame (D3). */
-  #held: Buffer[] = [];
-  #heldBytes = 0;
 
   constructor(stream: TransportStream, host: PeerHost) {
     this.#host = host;
@@ -172,7 +172,7 @@ export class ServerPeer {
   deliver(frame: Uint8Array): boolean {
     if (!this.open) return false;
     const s = this.#host.settings;
-    const pending = this.conn.pendingBytes;
+    const pending = this.conn.pendingBytes + this.#heldBytes;
     if (pending + frame.length > s.maxPendingBytes) {
       if (s.slowConsumerPolicy === 'drop') {
         this.dropped++;
@@ -182,38 +182,23 @@ export class ServerPeer {
       this.slowConsumer(`${pending} bytes pending, above maxPendingBytes ${s.maxPendingBytes}`);
       return false;
     }
+    if (this.#state === 'awaiting') {
+      // Live broadcasts wait (counted above) until the peer registers, so a
+      // client that says hello gets its welcome first (D3), then the queue,
+      // then these, in order.
+      this.#held.push(frame);
+      this.#heldBytes += frame.length;
+      return true;
+    }
     return this.conn.write(frame);
   }
 
-  /**
-   * Holds a broadcast for a peer that is not registered yet (no token): it
-   * gets every broadcast since accept, after its `welcome`. Held bytes count
-   * against `maxPendingBytes` like written ones.
-   * @returns Whether the frame was kept.
-   */
-  hold(frame: Buffer): boolean {
-    if (this.#state !== 'awaiting') return false;
-    const s = this.#host.settings;
-    if (this.#heldBytes + this.conn.pendingBytes + frame.length > s.maxPendingBytes) {
-      if (s.slowConsumerPolicy === 'drop') {
-        this.dropped++;
-        this.#host.onDropped(this, this.dropped);
-        return false;
-      }
-      this.slowConsumer(`${this.#heldBytes} bytes of broadcasts held before registration, above maxPendingBytes ${s.maxPendingBytes}`);
-      return false;
-    }
-    this.#held.push(frame);
-    this.#heldBytes += frame.length;
-    return true;
-  }
-
-  /** The held broadcasts, oldest first (emptied). */
-  takeHeld(): Buffer[] {
-    const out = this.#held;
+  /** Writes the broadcasts held while the peer was awaiting registration (the host calls it after the queue). */
+  flushHeld(): void {
+    const held = this.#held;
     this.#held = [];
     this.#heldBytes = 0;
-    return out;
+    for (const frame of held) if (!this.deliver(frame)) break;
   }
 
   /** Disconnects with ERROR `SLOW_CONSUMER`. */
@@ -258,8 +243,9 @@ export class ServerPeer {
     this.reason ??= reason;
     this.#wasRegistered = this.#state === 'registered';
     this.#state = 'closing';
+    this.#held = [];
+    this.#heldBytes = 0;
     this.#stopTimers();
-    this.takeHeld();
     // Nothing a closing peer sends is acted on: do not even decode it.
     this.conn.discardInput();
   }

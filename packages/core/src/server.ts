@@ -138,7 +138,7 @@ export interface SocketServerEvents {
 
 interface QueuedFrame {
   frame: Buffer;
-  /** Unregistered peers that hold this frame already (they must not get it twice). */
+  /** Unregistered peers that already got this frame live (they must not get it twice). */
   sentTo: ServerPeer[];
 }
 
@@ -409,8 +409,8 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
     for (const p of this.#peers.values()) {
       if (p.state === 'registered') {
         if (p.deliver(frame)) sent++;
-      } else if (p.state === 'awaiting' && this.#token === undefined && p.hold(frame)) {
-        // Without a token a peer gets every broadcast from accept, held until it registers (welcome first).
+      } else if (p.state === 'awaiting' && this.#token === undefined && p.deliver(frame)) {
+        // Without a token a peer gets live broadcasts from accept; only the queue waits for registration.
         live.push(p);
       }
     }
@@ -498,13 +498,16 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
 
   #onRegistered(peer: ServerPeer): void {
     this.log.info(`client ${peer.id} connected (${this.getConnectedClients().length} connected)`);
+    // Order on the wire: welcome (already written), the queue (older than the
+    // peer), the broadcasts held since its accept, then whatever the
+    // application sends from its clientConnected listener.
+    if (this.#queue.length > 0 && peer.open) {
+      const entries = this.#queue.splice(0);
+      for (const q of entries) if (!q.sentTo.includes(peer)) peer.deliver(q.frame);
+      this.log.debug(`delivered ${entries.length} queued messages to ${peer.id}`);
+    }
+    peer.flushHeld();
     this.emit('clientConnected', peer.id);
-    if (!peer.open) return;
-    // Queued messages older than this peer's accept first, then every broadcast since its accept, in order.
-    const entries = this.#queue.splice(0);
-    for (const q of entries) if (!q.sentTo.includes(peer)) peer.deliver(q.frame);
-    for (const f of peer.takeHeld()) peer.deliver(f);
-    if (entries.length > 0) this.log.debug(`delivered ${entries.length} queued messages to ${peer.id}`);
   }
 
   #onMessage(peer: ServerPeer, m: SocketMessage): void {

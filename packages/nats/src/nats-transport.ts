@@ -244,7 +244,6 @@ export class NatsClientTransport implements ClientTransport {
   readonly #s: EventSubjects;
   #nc: Promise<NatsConnection> | undefined;
   #current: NatsStream | undefined;
-  readonly #answered = new WeakSet<NatsStream>();
 
   constructor(options: NatsLinkOptions) {
     this.#o = options;
@@ -262,10 +261,7 @@ export class NatsClientTransport implements ClientTransport {
           callback: (_err, msg) => {
             // Each socketkit publish carries whole frames; anything else would freeze every client's framing.
             if (!isWholeFrames(msg.data)) this.#o.onDiscard?.(stray(msg.subject, msg.data));
-            // Broadcasts reach a stream only once the server answered it on its own subject (the welcome):
-            // the server registers a NATS peer on hello, so earlier ones are not its to take, and the
-            // welcome must come first (it would otherwise queue behind them in a paused stream).
-            else if (this.#current !== undefined && this.#answered.has(this.#current)) this.#current.deliver(msg.data);
+            else this.#current?.deliverBroadcast(msg.data);
           },
         });
         return nc;
@@ -290,14 +286,9 @@ export class NatsClientTransport implements ClientTransport {
     const stream: NatsStream = new NatsStream(nc, this.#s.toServer(id), () => {
       sub?.unsubscribe();
       if (this.#current === stream) this.#current = undefined;
-    }, false);
+    }, false, true);
     // A stream subject is one peer's own: a bad publish there breaks only that stream's framing (and the frame timeout ends it).
-    sub = nc.subscribe(this.#s.toClient(id), {
-      callback: (_err, msg) => {
-        if (msg.data.length > 0) this.#answered.add(stream);
-        stream.deliver(msg.data);
-      },
-    });
+    sub = nc.subscribe(this.#s.toClient(id), { callback: (_err, msg) => stream.deliver(msg.data) });
     // The answer comes to a one-shot inbox, so an abort can stop waiting at once
     // (nats.js requests cannot be cancelled, only timed out).
     const inbox = createInbox();
