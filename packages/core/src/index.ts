@@ -32,3 +32,5 @@ export type { HeartbeatOptions, HeartbeatTimers } from './heartbeat.js';
 export { PeerCounters, ServerCounters, RateSampler, RATE_WINDOW_SECONDS } from './stats.js';
 export type { ServerStats, ClientStats, ServerRates } from './stats.js';
 export { renderPrometheus } from './metrics.js';
+export { fetchStats } from './monitor.js';
+export type { FetchStatsOptions } from './monitor.js';
