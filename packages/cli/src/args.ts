@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { isValidEventName, type LogLevel } from 'socketkit';
+import { DEFAULT_CONFIG, LOG_LEVELS, MAX_TIMEOUT_SECONDS, isSocketType, isValidEventName, transportNames, type LogLevel } from 'socketkit';
 
 /** A problem with the command line itself (exit code 2). */
 export class UsageError extends Error {
@@ -18,7 +18,6 @@ export const COMMANDS = ['serve', 'listen', 'send', 'request', 'ls', 'bench'] as
 /** One of {@link COMMANDS}. */
 export type CommandName = (typeof COMMANDS)[number];
 
-const LOG_LEVELS: readonly LogLevel[] = ['silly', 'trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 const MESSAGE_TYPES = ['data', 'error', 'control'] as const;
 
 /** Options every connecting command shares, after validation. */
@@ -47,15 +46,21 @@ export type ParsedCommand =
   | { command: 'ls'; socketDir: string | undefined; json: boolean; clean: boolean }
   | { command: 'bench'; script: string | undefined; rest: string[] };
 
+const { socketDir, defaultTimeoutMs, tcp } = DEFAULT_CONFIG;
 const COMMON_HELP = `common options:
   --transport unix|tcp|nats  transport (default unix)
-  --socket-dir DIR      unix: directory of the socket file (default $SOCKET_DIR or /tmp/sockets)
-  --host HOST           tcp: host (default $SOCKET_TCP_HOST or 127.0.0.1)
-  --port PORT           tcp: port (default: serve takes the first free port of 9000-9100, clients use 9000)
+  --socket-dir DIR      unix: directory of the socket file (default $SOCKET_DIR or ${socketDir})
+  --host HOST           tcp: host (default $SOCKET_TCP_HOST or ${tcp.host})
+  --port PORT           tcp: port (default: serve takes the first free port of ${tcp.portRangeStart}-${tcp.portRangeEnd}, clients use ${tcp.portRangeStart})
   --servers URLS        nats: NATS server URL(s), comma-separated (default $SOCKET_NATS_SERVERS or nats://127.0.0.1:4222)
-  --timeout SECONDS     connect and reply timeout (default $SOCKET_DEFAULT_TIMEOUT or 5)
+  --timeout SECONDS     connect and reply timeout, up to ${MAX_TIMEOUT_SECONDS} (default $SOCKET_DEFAULT_TIMEOUT or ${defaultTimeoutMs / 1000})
   --log-level LEVEL     library log level on stderr: ${LOG_LEVELS.join('|')} (default warn)
-  -h, --help            show this help`;
+  -h, --help            show this help
+
+configuration: the CLI reads ./.env when present (SOCKET_ENV_FILE names another
+file; the library itself reads none unless asked), SOCKET_SETTINGS_FILE names a
+TOML settings file shared with the Python module; precedence: defaults <
+settings file < .env < environment < command-line options.`;
 
 const OUTPUT_HELP = `Messages are printed one per line as JSON in the wire shape, with snake_case keys:
   {"event_name":"jobs","timestamp_ms":1795000000000,"timestamp_iso":"...","message_type":"data","data":{...}}
@@ -220,7 +225,11 @@ function commonArgs(command: CommandName, values: Values, positionals: string[])
   if (!isValidEventName(event)) throw new UsageError(`invalid event name ${JSON.stringify(event)}: use 1-64 characters from a-z, A-Z, 0-9, "_" and "-"`, command);
 
   const transport = (values.transport as string | undefined) ?? 'unix';
-  if (transport !== 'unix' && transport !== 'tcp' && transport !== 'nats') throw new UsageError(`--transport must be unix, tcp or nats, got ${JSON.stringify(transport)}`, command);
+  // The transport registry is the one list of transports.
+  if (!isSocketType(transport)) {
+    const names = transportNames();
+    throw new UsageError(`--transport must be ${names.slice(0, -1).join(', ')} or ${names.at(-1) as string}, got ${JSON.stringify(transport)}`, command);
+  }
   const servers = values.servers as string | undefined;
   if (servers !== undefined && transport !== 'nats') throw new UsageError('--servers applies to --transport nats', command);
   if (servers !== undefined && servers.trim() === '') throw new UsageError('--servers must not be empty', command);
@@ -239,7 +248,7 @@ function commonArgs(command: CommandName, values: Values, positionals: string[])
   let timeout: number | undefined;
   if (timeoutText !== undefined) {
     timeout = /^\d+(\.\d+)?$/.test(timeoutText.trim()) ? Number(timeoutText) : Number.NaN;
-    if (!(timeout > 0)) throw new UsageError(`--timeout must be a number of seconds > 0, got ${JSON.stringify(timeoutText)}`, command);
+    if (!(timeout >= 0.001 && timeout <= MAX_TIMEOUT_SECONDS)) throw new UsageError(`--timeout must be a number of seconds from 0.001 to ${MAX_TIMEOUT_SECONDS}, got ${JSON.stringify(timeoutText)}`, command);
   }
   const level = values['log-level'] as string | undefined;
   if (level !== undefined && !(LOG_LEVELS as readonly string[]).includes(level)) {
