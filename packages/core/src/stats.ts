@@ -110,50 +110,52 @@ interface Sample {
 }
 
 /**
- * Samples a {@link ServerCounters} once a second (an unref'd timer that runs
- * only while the server does) and turns the oldest and newest samples of the
- * window into rates.
+ * Turns a {@link ServerCounters} into rates without a timer: every
+ * `rates()` call records the totals (at most one sample a second, at most
+ * {@link RATE_WINDOW_SECONDS} + 1 kept) and averages from the oldest sample
+ * of the window, or from `start()` when nothing older exists. A monitor that
+ * polls every second (`socketkit top`) thus sees rates over the last few
+ * seconds; a single call sees the average since start.
  */
 export class RateSampler {
   readonly #counters: ServerCounters;
   readonly #now: () => number;
   readonly #ring: Sample[] = [];
-  #timer: NodeJS.Timeout | undefined;
 
   constructor(counters: ServerCounters, now: () => number = Date.now) {
     this.#counters = counters;
     this.#now = now;
   }
 
-  /** Starts sampling (idempotent). */
+  /** Starts a new window (the server calls it on start). */
   start(): void {
-    if (this.#timer !== undefined) return;
     this.#ring.length = 0;
     this.sample();
-    this.#timer = setInterval(() => this.sample(), 1000);
-    this.#timer.unref();
   }
 
-  /** Stops sampling (idempotent). */
+  /** Forgets every sample (the server calls it on stop). */
   stop(): void {
-    clearInterval(this.#timer);
-    this.#timer = undefined;
+    this.#ring.length = 0;
   }
 
-  /** Takes one sample now (the timer calls this every second). */
+  /** Records the totals now. */
   sample(): void {
     const c = this.#counters;
     this.#ring.push({ at: this.#now(), messagesIn: c.messagesIn, messagesOut: c.messagesOut, bytesIn: c.bytesIn, bytesOut: c.bytesOut });
     if (this.#ring.length > RATE_WINDOW_SECONDS + 1) this.#ring.shift();
   }
 
-  /** Rates between the oldest sample in the window and the counters now. */
+  /** Rates between the oldest sample of the window and the counters now. */
   rates(): ServerRates {
+    const now = this.#now();
+    const last = this.#ring[this.#ring.length - 1];
+    if (last !== undefined && now - last.at >= 1000) this.sample();
+    while (this.#ring.length > 1 && now - (this.#ring[1] as Sample).at >= RATE_WINDOW_SECONDS * 1000) this.#ring.shift();
     const first = this.#ring[0];
     const c = this.#counters;
-    const seconds = first === undefined ? 0 : (this.#now() - first.at) / 1000;
+    const seconds = first === undefined ? 0 : (now - first.at) / 1000;
     if (first === undefined || seconds <= 0) return { messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0 };
-    const rate = (now: number, then: number) => Math.round((now - then) / seconds);
+    const rate = (value: number, base: number) => Math.round((value - base) / seconds);
     return {
       messagesIn: rate(c.messagesIn, first.messagesIn),
       messagesOut: rate(c.messagesOut, first.messagesOut),

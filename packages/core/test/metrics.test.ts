@@ -54,16 +54,20 @@ describe('renderPrometheus', () => {
 });
 
 describe('RateSampler', () => {
-  it('derives per-second rates from the totals over the window', () => {
+  it('derives per-second rates from the totals over the last few seconds, without a timer', () => {
     let now = 0;
     const counters = new ServerCounters();
     const sampler = new RateSampler(counters, () => now);
-    sampler.sample();
-    for (let s = 1; s <= 10; s++) {
+    sampler.start();
+    // 10 s at 100 msg/s, then polled each second at 500 msg/s: the window forgets the slow start.
+    now = 10_000;
+    counters.messagesOut += 1000;
+    expect(sampler.rates().messagesOut).toBe(100);
+    for (let s = 11; s <= 20; s++) {
       now = s * 1000;
       counters.messagesOut += 500;
       counters.bytesOut += 50_000;
-      sampler.sample();
+      sampler.rates();
     }
     expect(sampler.rates()).toEqual({ messagesIn: 0, messagesOut: 500, bytesIn: 0, bytesOut: 50_000 });
   });
