@@ -14,7 +14,7 @@ export class UsageError extends Error {
 }
 
 /** The commands of the `socketkit` binary. */
-export const COMMANDS = ['serve', 'listen', 'send', 'request', 'ls', 'bench'] as const;
+export const COMMANDS = ['serve', 'listen', 'send', 'request', 'ls', 'stats', 'top', 'bench'] as const;
 /** One of {@link COMMANDS}. */
 export type CommandName = (typeof COMMANDS)[number];
 
@@ -39,11 +39,13 @@ export interface CommonArgs {
 export type ParsedCommand =
   | { command: 'help'; topic: CommandName | undefined }
   | { command: 'version' }
-  | ({ command: 'serve'; echo: boolean } & CommonArgs)
+  | ({ command: 'serve'; echo: boolean; metricsPort: number | undefined } & CommonArgs)
   | ({ command: 'listen'; type: (typeof MESSAGE_TYPES)[number] | undefined; count: number | undefined; reconnect: boolean } & CommonArgs)
   | ({ command: 'send'; data: Record<string, unknown> | undefined } & CommonArgs)
   | ({ command: 'request'; data: Record<string, unknown> } & CommonArgs)
   | { command: 'ls'; socketDir: string | undefined; json: boolean; clean: boolean }
+  | { command: 'stats'; event: string; socketDir: string | undefined; json: boolean; watch: boolean; count: number | undefined; intervalMs: number }
+  | { command: 'top'; socketDir: string | undefined; count: number | undefined; intervalMs: number }
   | { command: 'bench'; script: string | undefined; rest: string[] };
 
 const { socketDir, defaultTimeoutMs, tcp } = DEFAULT_CONFIG;
@@ -78,6 +80,8 @@ commands:
   send <event>      send --data '<json>', or each JSON line of stdin
   request <event>   send one request and print the reply
   ls                list the events in the socket directory: live, stale, insecure
+  stats <event>     print one server's statistics (--json, --watch)
+  top               a live table of every event in the socket directory
   bench             run the benchmark suite's quick scenarios (repository checkout)
 
 Run "socketkit <command> --help" for the options of a command.
@@ -99,6 +103,8 @@ line names the port.
 
 options:
   --echo                answer every request with {"echo": <request data>}
+  --metrics-port N      serve the server's stats in the Prometheus text format on
+                        http://127.0.0.1:N/metrics (0 picks a free port; it is printed)
 
 ${COMMON_HELP}
 
@@ -146,6 +152,34 @@ ${COMMON_HELP}
 
 ${OUTPUT_HELP}`,
 
+  stats: `usage: socketkit stats <event> [--socket-dir DIR] [--json] [--watch] [--interval MS] [--count N]
+
+Asks the unix server of <event> for its statistics as a monitor (a peer
+that never takes a client slot or the queue): clients with their traffic and
+pending bytes, the queue, totals and rates over the last seconds, refusals by
+code, uptime. The server must expose stats (default on when its socket is
+0600; exposeStats option). Exits 1 with STATS_DISABLED otherwise.
+
+options:
+  --socket-dir DIR      the socket directory (default $SOCKET_DIR or /tmp/sockets)
+  --json                one JSON object per sample instead of text
+  --watch               refresh every --interval ms until SIGINT (or --count samples)
+  --interval MS         refresh interval for --watch (default 1000)
+  --count N             stop after N samples
+  -h, --help            show this help`,
+
+  top: `usage: socketkit top [--socket-dir DIR] [--interval MS] [--count N]
+
+A live table of every event in the socket directory: clients, queue, rates
+in and out, pending bytes and drops. Refreshes in place in a terminal; when
+stdout is not a terminal it prints one block of plain lines per refresh.
+
+options:
+  --socket-dir DIR      the socket directory (default $SOCKET_DIR or /tmp/sockets)
+  --interval MS         refresh interval (default 1000)
+  --count N             stop after N refreshes (default: until SIGINT)
+  -h, --help            show this help`,
+
   ls: `usage: socketkit ls [--socket-dir DIR] [--json] [--clean]
 
 Lists every event in the socket directory (default $SOCKET_DIR or
@@ -185,10 +219,12 @@ const common = {
 const handshake = { 'no-handshake': { type: 'boolean' } } as const;
 
 const SPECS = {
-  serve: { ...common, echo: { type: 'boolean' } },
+  serve: { ...common, echo: { type: 'boolean' }, 'metrics-port': { type: 'string' } },
   listen: { ...common, ...handshake, type: { type: 'string' }, count: { type: 'string' }, reconnect: { type: 'boolean' } },
   send: { ...common, ...handshake, data: { type: 'string' } },
   request: { ...common, ...handshake, data: { type: 'string' } },
+  stats: { 'socket-dir': { type: 'string' }, json: { type: 'boolean' }, watch: { type: 'boolean' }, interval: { type: 'string' }, count: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  top: { 'socket-dir': { type: 'string' }, interval: { type: 'string' }, count: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
   ls: { 'socket-dir': { type: 'string' }, json: { type: 'boolean' }, clean: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
   bench: { script: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
 } as const;
@@ -285,7 +321,12 @@ export function parseCommand(argv: readonly string[]): ParsedCommand {
 
   switch (command) {
     case 'serve':
-      return { command, echo: values.echo === true, ...commonArgs(command, values, positionals) };
+      return {
+        command,
+        echo: values.echo === true,
+        metricsPort: values['metrics-port'] === undefined ? undefined : integer(values['metrics-port'] as string, '--metrics-port', command, 0, 65535),
+        ...commonArgs(command, values, positionals),
+      };
     case 'listen': {
       const type = values.type as string | undefined;
       if (type !== undefined && !(MESSAGE_TYPES as readonly string[]).includes(type)) {
@@ -302,6 +343,23 @@ export function parseCommand(argv: readonly string[]): ParsedCommand {
     case 'request': {
       const data = values.data as string | undefined;
       return { command, data: data === undefined ? {} : jsonObject(data, command), ...commonArgs(command, values, positionals) };
+    }
+    case 'stats':
+    case 'top': {
+      const socketDir = values['socket-dir'] as string | undefined;
+      if (socketDir !== undefined && socketDir.trim() === '') throw new UsageError('--socket-dir must not be empty', command);
+      const countText = values.count as string | undefined;
+      const count = countText === undefined ? undefined : integer(countText, '--count', command, 1, Number.MAX_SAFE_INTEGER);
+      const intervalText = values.interval as string | undefined;
+      const intervalMs = intervalText === undefined ? 1000 : integer(intervalText, '--interval', command, 50, 3_600_000);
+      if (command === 'top') {
+        if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}: top takes no event name`, command);
+        return { command, socketDir, count, intervalMs };
+      }
+      if (positionals.length !== 1) throw new UsageError('give one event name: socketkit stats <event>', command);
+      const event = positionals[0] as string;
+      if (!isValidEventName(event)) throw new UsageError(`invalid event name ${JSON.stringify(event)}: use 1-64 characters from a-z, A-Z, 0-9, "_" and "-"`, command);
+      return { command, event, socketDir, json: values.json === true, watch: values.watch === true, count, intervalMs };
     }
     case 'ls': {
       if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}: ls takes no event name`, command);

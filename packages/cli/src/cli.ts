@@ -3,6 +3,7 @@ import { HELP, UsageError, parseCommand, type ParsedCommand } from './args.js';
 import { bench, listen, request, send, serve } from './commands.js';
 import { errorLine } from './output.js';
 import { ls } from './ls-command.js';
+import { stats, top } from './stats-command.js';
 
 /** Exit codes of the `socketkit` binary. */
 export const EXIT = { OK: 0, RUNTIME_ERROR: 1, USAGE_ERROR: 2 } as const;
@@ -24,6 +25,10 @@ async function run(parsed: Exclude<ParsedCommand, { command: 'help' } | { comman
       return request(parsed);
     case 'ls':
       return ls(parsed);
+    case 'stats':
+      return stats(parsed);
+    case 'top':
+      return top(parsed);
     case 'bench':
       return bench(parsed);
   }

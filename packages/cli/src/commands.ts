@@ -18,6 +18,7 @@ import {
 } from 'socketkit';
 import type { CommonArgs, ParsedCommand } from './args.js';
 import { errorLine, printMessage, status, stderrLogger } from './output.js';
+import { serveMetrics } from './metrics-http.js';
 
 type Args<C extends string> = Extract<ParsedCommand, { command: C }>;
 
@@ -121,6 +122,8 @@ export async function serve(a: Args<'serve'>): Promise<number> {
   }
   const port = 'port' in server ? server.port : undefined;
   status(`listening on ${server.address} (event "${a.event}", ${a.transport}${port === undefined ? '' : ` port ${port}`})`);
+  const metrics = a.metricsPort === undefined ? undefined : await serveMetrics(server, a.metricsPort);
+  if (metrics !== undefined) status(`metrics on http://127.0.0.1:${metrics.port}/metrics`);
 
   const rl = createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY });
   let lineNo = 0;
@@ -138,6 +141,7 @@ export async function serve(a: Args<'serve'>): Promise<number> {
   status(`${received}: stopping`);
   rl.close();
   process.stdin.destroy();
+  await metrics?.close();
   await server.stop();
   status('stopped');
   return 0;

@@ -39,7 +39,8 @@ export {
 } from '@socketkit/protocol';
 export type { ErrorDetails, SocketErrorOptions, SocketMessage, WireMessage, MessageData, CreateMessageOptions, ControlOp } from '@socketkit/protocol';
 
-export { SocketServer, SocketClient } from '@socketkit/core';
+export { SocketServer, SocketClient, fetchStats, renderPrometheus } from '@socketkit/core';
+export type { ServerStats, ClientStats, ServerRates, FetchStatsOptions } from '@socketkit/core';
 export type {
   SocketServerOptions,
   SocketServerEvents,

@@ -59,7 +59,9 @@ export class TcpSocketServer extends SocketServer {
       portRangeEnd: config.tcp.portRangeEnd,
       logger,
     });
-    super({ ...serverEngineOptions(config, config.tcp.maxConnections, options), eventName: options.eventName, transport, logger });
+    // Over TCP anyone who can reach the port could ask: stats are exposed by default only behind a token.
+    const exposeStats = options.exposeStats ?? options.token !== undefined;
+    super({ ...serverEngineOptions(config, config.tcp.maxConnections, options), exposeStats, eventName: options.eventName, transport, logger });
     this.#transport = transport;
   }
 

@@ -57,7 +57,10 @@ export class UnixSocketServer extends SocketServer {
       autoRemoveSocket: config.unix.autoRemoveSocket,
       allowInsecureDir: options.allowInsecureDir ?? false,
     });
-    super({ ...serverEngineOptions(config, config.unix.maxConnections, options), eventName: options.eventName, transport });
+    const mode = parsePermissions(config.unix.socketPermissions);
+    // Stats go to monitors by default only when nobody but the owner can reach the socket.
+    const exposeStats = options.exposeStats ?? (mode & 0o077) === 0;
+    super({ ...serverEngineOptions(config, config.unix.maxConnections, options), exposeStats, eventName: options.eventName, transport });
     this.socketPath = transport.path;
   }
 }

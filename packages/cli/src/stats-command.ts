@@ -1,0 +1,98 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { UnixClientTransport } from '@socketkit/unix';
+import { fetchStats, loadConfig, type ServerStats } from 'socketkit';
+import type { ParsedCommand } from './args.js';
+import { inspectSocketDir } from './ls.js';
+
+/** How long one stats request may take before an event is shown as not answering (ms). */
+const STATS_TIMEOUT_MS = 2000;
+
+function statsOf(socketDir: string, event: string): Promise<ServerStats> {
+  return fetchStats(new UnixClientTransport(socketDir, event), event, { timeoutMs: STATS_TIMEOUT_MS });
+}
+
+/** Human-readable byte count. */
+function bytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+/** One server's stats as a few lines of text. */
+export function formatStats(s: ServerStats): string {
+  const lines = [
+    `event ${s.event}  protocol ${s.protocol}  up ${(s.uptimeMs / 1000).toFixed(1)} s  clients ${s.clients.length}/${s.maxConnections}`,
+    `queue ${s.queue.length}/${s.queue.capacity} (dropped ${s.queue.dropped})  slow consumers ${s.totals.slowConsumerDisconnects}  refused ${Object.entries(s.refused).map(([c, n]) => `${c}=${n}`).join(' ') || 'none'}`,
+    `in  ${s.rates.messagesIn} msg/s ${bytes(s.rates.bytesIn)}/s  total ${s.totals.messagesIn} msg ${bytes(s.totals.bytesIn)}`,
+    `out ${s.rates.messagesOut} msg/s ${bytes(s.rates.bytesOut)}/s  total ${s.totals.messagesOut} msg ${bytes(s.totals.bytesOut)}`,
+  ];
+  for (const c of s.clients) {
+    lines.push(`  ${c.id}  ${c.handshake ? 'hello' : 'plain'}  in ${c.messagesIn}  out ${c.messagesOut}  pending ${bytes(c.pendingBytes)}  dropped ${c.dropped}`);
+  }
+  return lines.join('\n');
+}
+
+/** `socketkit stats <event>`: one sample, or `--watch` samples until SIGINT or `--count`. */
+export async function stats(a: Extract<ParsedCommand, { command: 'stats' }>): Promise<number> {
+  const dir = a.socketDir ?? loadConfig().socketDir;
+  const samples = a.watch ? (a.count ?? Number.POSITIVE_INFINITY) : (a.count ?? 1);
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
+  try {
+    for (let i = 0; i < samples && !stop.signal.aborted; i++) {
+      if (i > 0) await sleep(a.intervalMs, undefined, { signal: stop.signal }).catch(() => undefined);
+      if (stop.signal.aborted) break;
+      const s = await statsOf(dir, a.event);
+      if (a.json) process.stdout.write(`${JSON.stringify(s)}\n`);
+      else process.stdout.write(`${a.watch && process.stdout.isTTY ? '\x1b[H\x1b[2J' : ''}${formatStats(s)}\n`);
+    }
+  } finally {
+    process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+  }
+  return 0;
+}
+
+/** One refresh of `socketkit top`: every event of the directory, live ones with their stats. */
+export async function topTable(dir: string): Promise<string> {
+  const entries = await inspectSocketDir(dir);
+  const rows: string[][] = [['EVENT', 'STATE', 'CLIENTS', 'QUEUE', 'IN/s', 'OUT/s', 'PENDING', 'DROPS']];
+  for (const e of entries) {
+    if (e.state !== 'live') {
+      rows.push([e.event, e.state, '-', '-', '-', '-', '-', '-']);
+      continue;
+    }
+    try {
+      const s = await statsOf(dir, e.event);
+      const pending = s.clients.reduce((n, c) => n + c.pendingBytes, 0);
+      const drops = s.queue.dropped + s.clients.reduce((n, c) => n + c.dropped, 0);
+      rows.push([e.event, 'live', `${s.clients.length}/${s.maxConnections}`, String(s.queue.length), String(s.rates.messagesIn), String(s.rates.messagesOut), bytes(pending), String(drops)]);
+    } catch (err) {
+      const code = (err as { code?: string }).code ?? 'ERROR';
+      rows.push([e.event, `live (${code})`, '-', '-', '-', '-', '-', '-']);
+    }
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}
+
+/** `socketkit top`: refreshes in place in a terminal, plain blocks otherwise. */
+export async function top(a: Extract<ParsedCommand, { command: 'top' }>): Promise<number> {
+  const dir = a.socketDir ?? loadConfig().socketDir;
+  const tty = process.stdout.isTTY === true;
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
+  try {
+    const refreshes = a.count ?? Number.POSITIVE_INFINITY;
+    for (let i = 0; i < refreshes && !stop.signal.aborted; i++) {
+      if (i > 0) await sleep(a.intervalMs, undefined, { signal: stop.signal }).catch(() => undefined);
+      if (stop.signal.aborted) break;
+      const table = await topTable(dir);
+      process.stdout.write(tty ? `\x1b[H\x1b[2J${new Date().toISOString()}  ${dir}\n${table}\n` : `${table}\n\n`);
+    }
+  } finally {
+    process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+  }
+  return 0;
+}
