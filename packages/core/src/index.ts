@@ -29,3 +29,5 @@ export { resolveConfig, serverConfigDefaults, clientConfigDefaults, mergeDefined
 export type { CommonConfigOptions, ServerConfigOptions, ClientConfigOptions } from './options.js';
 export { Heartbeat, GLOBAL_TIMERS } from './heartbeat.js';
 export type { HeartbeatOptions, HeartbeatTimers } from './heartbeat.js';
+export { prepareSocketDir, checkSocketPath, dirTrustProblem, fileTrustProblem } from './socket-dir.js';
+export type { SocketDirTrust } from './socket-dir.js';

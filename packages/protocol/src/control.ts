@@ -1,7 +1,10 @@
 import type { SocketMessage } from './message.js';
 
-/** Version announced in `hello`. */
-export const PROTOCOL_VERSION = 1;
+/**
+ * Version announced in `hello`. 2 added the token challenge–response
+ * (`auth_challenge` / `auth_proof`) and the event name in hello and welcome.
+ */
+export const PROTOCOL_VERSION = 2;
 
 /** Reserved `data.op` values of library CONTROL messages (consumed, never delivered to user code). */
 export const CONTROL_OPS = {
@@ -9,6 +12,10 @@ export const CONTROL_OPS = {
   WELCOME: 'welcome',
   PING: 'ping',
   PONG: 'pong',
+  /** server → client (protocol 2, token servers): the server's nonce and its proof. */
+  AUTH_CHALLENGE: 'auth_challenge',
+  /** client → server (protocol 2): the client's proof. */
+  AUTH_PROOF: 'auth_proof',
 } as const;
 
 /** One of {@link CONTROL_OPS}. */

@@ -27,6 +27,9 @@ export const ErrorCode = {
   CONNECTION_LOST: 'CONNECTION_LOST',
   HANDLER_FAILED: 'HANDLER_FAILED',
   REMOTE_ERROR: 'REMOTE_ERROR',
+  WRONG_EVENT: 'WRONG_EVENT',
+  INSECURE_BIND: 'INSECURE_BIND',
+  PROTOCOL_MISMATCH: 'PROTOCOL_MISMATCH',
 } as const;
 
 /** One of the {@link ErrorCode} values. */
@@ -96,6 +99,9 @@ const connectionCodes = new Set<string>([
   ErrorCode.INSECURE_SOCKET_DIR,
   ErrorCode.CONNECTION_LOST,
   ErrorCode.CLOSED,
+  ErrorCode.WRONG_EVENT,
+  ErrorCode.INSECURE_BIND,
+  ErrorCode.PROTOCOL_MISMATCH,
 ]);
 const messageCodes = new Set<string>([
   ErrorCode.FRAME_TOO_LARGE,
