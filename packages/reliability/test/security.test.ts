@@ -82,17 +82,19 @@ describe('unix socket security', () => {
 });
 
 describe('tcp security', () => {
-  it('binds 127.0.0.1 unless told otherwise; all interfaces log a warning', async () => {
+  it('binds 127.0.0.1 unless told otherwise; all interfaces without token or TLS: INSECURE_BIND unless allowInsecure (then a warning)', async () => {
     const s = new TcpSocketServer({ eventName: 'secure', ...quiet, port: 0 });
     onCleanup(() => s.stop());
     await s.start();
     expect(s.address.startsWith('127.0.0.1:')).toBe(true);
     const warnings: string[] = [];
     const logger = { debug: () => undefined, info: () => undefined, error: () => undefined, warn: (m: unknown) => warnings.push(String(m)) };
-    const all = new TcpSocketServer({ eventName: 'secure', ...quiet, port: 0, host: '0.0.0.0', logger });
+    const refused = new TcpSocketServer({ eventName: 'secure', ...quiet, port: 0, host: '0.0.0.0', logger });
+    expect((await startError(refused)).code).toBe(ErrorCode.INSECURE_BIND);
+    const all = new TcpSocketServer({ eventName: 'secure', ...quiet, port: 0, host: '0.0.0.0', logger, allowInsecure: true });
     onCleanup(() => all.stop());
     await all.start();
-    expect(warnings.join('\n')).toContain('all interfaces');
+    expect(warnings.join('\n')).toContain('without token or TLS');
   });
 
   it('token: a client without it is closed with UNAUTHORIZED within the auth timeout and receives nothing else', async () => {
