@@ -17,6 +17,7 @@ import {
   type MessageData,
   type SocketMessage,
 } from '@socketkit/protocol';
+import { ClientAuth, checkWelcomeEvent, plainHello, validateToken, type AuthRefusal } from './auth.js';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 import { FramedConnection } from './connection.js';
 import {
@@ -58,7 +59,12 @@ export interface SocketClientOptions {
   maxMessageSize?: number;
   /** Announce with `hello` (default true). Set false for servers that do not speak the handshake. */
   handshake?: boolean;
-  /** Shared secret for servers that require one (sent in `hello`). */
+  /**
+   * Shared secret (16+ bytes) of servers that require one. Client and server
+   * prove to each other that they know it by challenge-response; it never
+   * crosses the wire, and a server that cannot prove it is refused
+   * (`UNAUTHORIZED`). Sends wait until the server is authenticated.
+   */
   token?: string;
   /** Ping interval in ms (0 = off, default); a silent server is dropped after `heartbeatTimeout`. */
   heartbeatInterval?: number;
@@ -166,6 +172,8 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
   #lastSeen = 0;
   #paused = false;
   #reconnectAbort: AbortController | undefined;
+  /** Token authentication of the current connection (token clients). */
+  #auth: ClientAuth | undefined;
   readonly #idPrefix = `${process.pid.toString(36)}${Date.now().toString(36)}`;
 
   constructor(options: SocketClientOptions) {
@@ -184,7 +192,7 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
       sendBufferSize: options.sendBufferSize ?? DEFAULT_SEND_BUFFER_SIZE,
       maxMessageSize: options.maxMessageSize ?? CONFIG_DEFAULTS.maxMessageSize,
       handshake: options.handshake ?? true,
-      token: options.token,
+      token: validateToken(options.token, this.eventName),
       heartbeatInterval: interval,
       heartbeatTimeout: options.heartbeatTimeout ?? interval * (DEFAULT_HEARTBEAT_MISSES + 1),
       maxPendingRequests: options.maxPendingRequests ?? DEFAULT_MAX_PENDING_REQUESTS,
@@ -377,8 +385,15 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
     if (this.#welcome !== undefined && !this.#welcome.allowClientSend) {
       throw new MessageError(ErrorCode.SEND_NOT_ALLOWED, `server "${this.eventName}" does not accept messages from clients (allowClientSend is false): only receive on this client`);
     }
-    if (this.#state === 'connected' && this.#conn !== undefined && !this.#conn.closing) {
+    if (this.#state === 'connected' && this.#conn !== undefined && !this.#conn.closing && !this.#authPending()) {
       this.#conn.write(frame);
+      return;
+    }
+    if (this.#state === 'connected' && this.#authPending()) {
+      if (this.#outbox.length >= this.#o.sendBufferSize) {
+        throw new SocketError(ErrorCode.BUFFER_FULL, `send buffer full (${this.#o.sendBufferSize} messages) while authenticating with "${this.eventName}": wait for the 'welcome' event or raise sendBufferSize`);
+      }
+      this.#outbox.push(frame);
       return;
     }
     if (this.#state === 'reconnecting' || (this.#state === 'connected' && this.#o.autoReconnect)) {
@@ -425,12 +440,8 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
     this.#welcome = undefined;
     this.#state = 'connected';
     this.#lastSeen = Date.now();
-    if (this.#o.handshake) {
-      const hello: MessageData = { op: CONTROL_OPS.HELLO, protocol: PROTOCOL_VERSION };
-      if (this.#o.token !== undefined) hello.token = this.#o.token;
-      conn.write(controlFrame(this.eventName, hello, this.#o.timezone));
-    }
-    for (const f of this.#outbox.splice(0)) conn.write(f);
+    if (this.#o.handshake) conn.write(controlFrame(this.eventName, this.#helloData(), this.#o.timezone));
+    if (!this.#authPending()) for (const f of this.#outbox.splice(0)) conn.write(f);
     if (this.#paused) conn.pause();
     this.#startHeartbeat();
     this.log.debug(`connected to ${this.address}`);
@@ -442,12 +453,20 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
     this.#lastSeen = Date.now();
     if (isReservedControl(m)) {
       const op = m.data.op;
-      if (op === CONTROL_OPS.WELCOME) {
+      if (op === CONTROL_OPS.AUTH_CHALLENGE) {
+        this.#onAuthChallenge(conn, m);
+      } else if (op === CONTROL_OPS.WELCOME) {
+        const refusal = this.#welcomeRefusal(m);
+        if (refusal !== undefined) {
+          this.#refuse(conn, refusal);
+          return;
+        }
         this.#welcome = {
           clientId: String(m.data.client_id),
           allowClientSend: m.data.allow_client_send !== false,
           maxMessageSize: Number(m.data.max_message_size ?? this.#o.maxMessageSize),
         };
+        for (const f of this.#outbox.splice(0)) conn.write(f);
         for (const w of this.#welcomeWaiters.splice(0)) w.resolve(undefined);
         this.emit('welcome', this.#welcome);
         if (this.#inbox.length >= this.#o.bufferSize && !this.#paused) {
@@ -457,6 +476,10 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
       } else if (op === CONTROL_OPS.PING) {
         conn.write(controlFrame(this.eventName, { op: CONTROL_OPS.PONG }, this.#o.timezone));
       }
+      return;
+    }
+    if (this.#auth !== undefined && !this.#auth.serverProved && !isLibraryError(m)) {
+      this.#refuse(conn, { code: ErrorCode.UNAUTHORIZED, reason: `the server of "${this.eventName}" sent data before proving it knows the token: it may be an impostor; check the address and the token` });
       return;
     }
     if (m.replyTo !== undefined) {
@@ -471,7 +494,7 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
     }
     if (isLibraryError(m)) {
       const err = this.#remoteError(m);
-      const fatal = err.code === ErrorCode.MAX_CONNECTIONS || err.code === ErrorCode.UNAUTHORIZED;
+      const fatal = err.code === ErrorCode.MAX_CONNECTIONS || err.code === ErrorCode.UNAUTHORIZED || err.code === ErrorCode.WRONG_EVENT || err.code === ErrorCode.PROTOCOL_MISMATCH;
       if (fatal) {
         // The server refused us: do not hammer it with reconnects; #finish reports it once the server closes.
         this.#fatal = err;
@@ -498,6 +521,42 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
       conn.pause();
       this.log.debug(`receive buffer full (${this.#o.bufferSize} messages): pausing reads`);
     }
+  }
+
+  // ---- handshake (issue 13): hello, token challenge-response, welcome checks ----
+
+  /** True while a token client has not been welcomed on the current connection (sends wait in the outbox). */
+  #authPending(): boolean {
+    return this.#auth !== undefined && this.#welcome === undefined;
+  }
+
+  /** The hello of a new connection: with a token, a fresh ClientAuth and its nonce. */
+  #helloData(): MessageData {
+    this.#auth = this.#o.token !== undefined ? new ClientAuth(this.#o.token, this.eventName) : undefined;
+    return this.#auth !== undefined ? this.#auth.hello() : plainHello(this.eventName);
+  }
+
+  /** auth_challenge: verify the server's proof, then prove ourselves; an unproven server is refused. */
+  #onAuthChallenge(conn: FramedConnection, m: SocketMessage): void {
+    if (this.#auth === undefined) return;
+    const step = this.#auth.onChallenge(m.data);
+    if (!step.ok) this.#refuse(conn, step);
+    else if (step.send !== undefined) conn.write(controlFrame(this.eventName, step.send, this.#o.timezone));
+  }
+
+  /** A welcome naming another event, or (token) arriving before the server proved itself, is refused. */
+  #welcomeRefusal(m: SocketMessage): AuthRefusal | undefined {
+    return checkWelcomeEvent(m.data, this.eventName) ?? this.#auth?.onWelcome();
+  }
+
+  /** Refuses the server: a fatal typed error, no reconnect. */
+  #refuse(conn: FramedConnection, refusal: AuthRefusal): void {
+    const err = errorFromCode(refusal.code, refusal.reason, { details: { eventName: this.eventName, address: this.address } });
+    this.log.warn(err.message);
+    this.#fatal = err;
+    this.#userClosed = true;
+    for (const w of this.#welcomeWaiters.splice(0)) w.reject(err);
+    void conn.destroy(err);
   }
 
   #maybeResume(): void {

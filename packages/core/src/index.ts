@@ -31,3 +31,5 @@ export { Heartbeat, GLOBAL_TIMERS } from './heartbeat.js';
 export type { HeartbeatOptions, HeartbeatTimers } from './heartbeat.js';
 export { prepareSocketDir, checkSocketPath, dirTrustProblem, fileTrustProblem } from './socket-dir.js';
 export type { SocketDirTrust } from './socket-dir.js';
+export { ServerAuth, ClientAuth, checkHello, checkWelcomeEvent, plainHello, validateToken, AUTH_PROTOCOL, MIN_TOKEN_BYTES, NONCE_BYTES } from './auth.js';
+export type { AuthStep, AuthRefusal, RandomSource } from './auth.js';

@@ -16,6 +16,7 @@ import {
   type MessageError,
   type SocketMessage,
 } from '@socketkit/protocol';
+import { ServerAuth, checkHello, validateToken } from './auth.js';
 import { FramedConnection } from './connection.js';
 import {
   CONFIG_DEFAULTS,
@@ -82,9 +83,12 @@ export interface SocketServerOptions {
   heartbeatTimeout?: number;
   /** Graceful close per client on stop or disconnect: destroyed after this long without flush progress (ms, default 2000). */
   closeTimeout?: number;
-  /** Shared secret clients must present in `hello` (optional). */
+  /**
+   * Shared secret (16+ bytes) clients must prove they know, by
+   * challenge-response: it never crosses the wire (protocol 2). Optional.
+   */
   token?: string;
-  /** Time a client has to present the token (ms, default 5000). */
+  /** Time a client has to complete authentication (ms, default 5000). */
   authTimeout?: number;
   /** Request handler (see {@link RequestHandler}). */
   handler?: RequestHandler;
@@ -119,6 +123,8 @@ interface ClientEntry {
   dropped: number;
   authTimer: NodeJS.Timeout | undefined;
   reason: string | undefined;
+  /** Token authentication in progress (token servers). */
+  auth?: ServerAuth | undefined;
 }
 
 /** Events of {@link SocketServer}. */
@@ -179,7 +185,7 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
       drainTimeout: options.drainTimeout ?? CONFIG_DEFAULTS.defaultTimeout * 1000,
       authTimeout: options.authTimeout ?? CONFIG_DEFAULTS.defaultTimeout * 1000,
     };
-    this.#token = options.token;
+    this.#token = validateToken(options.token, this.eventName);
     this.#handler = options.handler;
     this.log = options.logger ?? createLogger(`socketkit:server:${this.eventName}`, options.logLevel ?? CONFIG_DEFAULTS.logLevel);
   }
@@ -428,7 +434,7 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
     if (this.#token === undefined) {
       this.#register(entry);
     } else {
-      entry.authTimer = setTimeout(() => this.#reject(entry, ErrorCode.UNAUTHORIZED, 'no token presented in time: pass the server token in the client options'), this.#o.authTimeout);
+      entry.authTimer = setTimeout(() => this.#reject(entry, ErrorCode.UNAUTHORIZED, `no authentication within ${this.#o.authTimeout} ms: pass the server's token in the client options`), this.#o.authTimeout);
       entry.authTimer.unref();
     }
   }
@@ -472,18 +478,57 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
   #onControl(e: ClientEntry, m: SocketMessage): void {
     const op = m.data.op;
     if (op === CONTROL_OPS.HELLO) {
-      e.hello = true;
-      if (this.#token !== undefined && m.data.token !== this.#token) {
-        this.#reject(e, ErrorCode.UNAUTHORIZED, `wrong or missing token for "${this.eventName}": pass the server's token in the client options`);
-        return;
-      }
-      if (!e.registered) this.#register(e);
-      e.conn.write(
-        controlFrame(this.eventName, { op: CONTROL_OPS.WELCOME, protocol: PROTOCOL_VERSION, client_id: e.id, allow_client_send: this.#o.allowClientSend, max_message_size: this.#o.maxMessageSize }, this.#o.timezone),
-      );
+      this.#onHello(e, m);
+    } else if (op === CONTROL_OPS.AUTH_PROOF) {
+      this.#onAuthProof(e, m);
     } else if (op === CONTROL_OPS.PING) {
-      e.conn.write(controlFrame(this.eventName, { op: CONTROL_OPS.PONG }, this.#o.timezone));
+      // An unauthenticated peer gets nothing but the auth exchange.
+      if (e.registered) e.conn.write(controlFrame(this.eventName, { op: CONTROL_OPS.PONG }, this.#o.timezone));
     }
+  }
+
+  // ---- handshake (issue 13): event check, protocol 2 challenge-response, welcome ----
+
+  /** hello: refuse another event (WRONG_EVENT) or, with a token, protocol 1; then challenge (token) or welcome. */
+  #onHello(e: ClientEntry, m: SocketMessage): void {
+    e.hello = true;
+    const refusal = checkHello(m, this.eventName, this.#token !== undefined && !e.registered);
+    if (refusal !== undefined) {
+      this.#reject(e, refusal.code, refusal.reason);
+      return;
+    }
+    if (this.#token === undefined || e.registered) {
+      this.#sendWelcome(e);
+      return;
+    }
+    e.auth = new ServerAuth(this.#token, this.eventName);
+    const step = e.auth.onHello(m.data);
+    if (!step.ok) this.#reject(e, step.code, step.reason);
+    else if (step.send !== undefined) e.conn.write(controlFrame(this.eventName, step.send, this.#o.timezone));
+  }
+
+  /** auth_proof: the client's proof; welcome on success, UNAUTHORIZED otherwise. */
+  #onAuthProof(e: ClientEntry, m: SocketMessage): void {
+    if (e.registered) return;
+    if (e.auth === undefined) {
+      this.#reject(e, ErrorCode.UNAUTHORIZED, `auth_proof before hello on "${this.eventName}": send hello first`);
+      return;
+    }
+    const step = e.auth.onProof(m.data);
+    if (!step.ok) this.#reject(e, step.code, step.reason);
+    else this.#sendWelcome(e);
+  }
+
+  /** welcome first (D3), then registration (which may flush the queue). */
+  #sendWelcome(e: ClientEntry): void {
+    e.conn.write(
+      controlFrame(
+        this.eventName,
+        { op: CONTROL_OPS.WELCOME, protocol: PROTOCOL_VERSION, event: this.eventName, client_id: e.id, allow_client_send: this.#o.allowClientSend, max_message_size: this.#o.maxMessageSize },
+        this.#o.timezone,
+      ),
+    );
+    if (!e.registered) this.#register(e);
   }
 
   #handle(e: ClientEntry, m: SocketMessage, handler: RequestHandler): void {

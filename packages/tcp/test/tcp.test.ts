@@ -134,19 +134,19 @@ describe('tcp transport', () => {
 
 describe('shared-secret token', () => {
   it('a client with the right token is served', async () => {
-    const s = server({ port: 0, token: 's3cret' });
+    const s = server({ port: 0, token: 's3cret-s3cret-s3cret' });
     await s.start();
-    const c = client(s.port as number, { token: 's3cret' });
+    const c = client(s.port as number, { token: 's3cret-s3cret-s3cret' });
     await c.connect({ waitForWelcome: true });
     expect(s.send({ ok: 1 })).toBe(1);
     expect((await c.receive()).data).toEqual({ ok: 1 });
   });
 
   it('a wrong token is closed with UNAUTHORIZED and receives nothing', async () => {
-    const s = server({ port: 0, token: 's3cret' });
+    const s = server({ port: 0, token: 's3cret-s3cret-s3cret' });
     await s.start();
     s.send({ queued: 'secret data' });
-    const c = client(s.port as number, { token: 'wrong' });
+    const c = client(s.port as number, { token: 'wrong-wrong-wrong-wrong' });
     const err = await c.connect({ waitForWelcome: true }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: ErrorCode.UNAUTHORIZED });
     expect(s.getConnectedClients()).toEqual([]);
@@ -154,7 +154,7 @@ describe('shared-secret token', () => {
   });
 
   it('no hello within the auth timeout: closed with UNAUTHORIZED', async () => {
-    const s = server({ port: 0, token: 's3cret', authTimeout: 50 });
+    const s = server({ port: 0, token: 's3cret-s3cret-s3cret', authTimeout: 50 });
     await s.start();
     const c = client(s.port as number, { handshake: false });
     const errors: Error[] = [];
