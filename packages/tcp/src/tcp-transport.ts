@@ -51,6 +51,9 @@ export interface TcpServerTransportOptions {
   logger?: SocketLogger;
 }
 
+/** Longest a TLS handshake may take before the server drops the peer (ms). */
+export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
+
 function formatAddress(host: string, port: number | undefined): string {
   const h = host.includes(':') ? `[${host}]` : host;
   return port === undefined ? h : `${h}:${port}`;
@@ -186,11 +189,17 @@ export class TcpServerTransport implements ServerTransport {
   #createServer(onConnection: (stream: TransportStream) => void): Server {
     if (this.#tls === undefined) return createServer({ allowHalfOpen: true, noDelay: true }, (socket: Socket) => onConnection(socket));
     const requestCert = this.#o.tls?.requestCert ?? false;
-    const server = createTlsServer({ ...this.#tls, allowHalfOpen: true, noDelay: true, requestCert, rejectUnauthorized: requestCert ? (this.#o.tls?.rejectUnauthorized ?? true) : false }, (socket: TLSSocket) =>
-      onConnection(socket),
+    // Not half-open: a peer that hangs up mid-handshake would otherwise keep
+    // its socket (and stop()) open, as no secureConnection ever hands it over.
+    const server = createTlsServer(
+      { ...this.#tls, allowHalfOpen: false, noDelay: true, handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS, requestCert, rejectUnauthorized: requestCert ? (this.#o.tls?.rejectUnauthorized ?? true) : false },
+      (socket: TLSSocket) => onConnection(socket),
     );
     // A failed handshake (no or a bad client certificate, plain TCP) ends that socket only.
-    server.on('tlsClientError', (err) => this.#o.logger?.debug(`TLS handshake with a client of "${this.#o.eventName}" failed: ${err.message}`));
+    server.on('tlsClientError', (err, socket) => {
+      socket.destroy();
+      this.#o.logger?.debug(`TLS handshake with a client of "${this.#o.eventName}" failed: ${err.message}`);
+    });
     return server;
   }
 
