@@ -220,6 +220,10 @@ describe('one server per path', () => {
     expect(err.code).toBe(ErrorCode.ADDRESS_IN_USE);
     expect(err.message).toContain('not accepting');
     expect(lstatSync(path).isSocket()).toBe(true);
+    // a client gets a typed error too
+    const cerr = (await client({ socketDir }).connect().catch((e: unknown) => e)) as ConnectionError;
+    expect(cerr).toBeInstanceOf(ConnectionError);
+    expect(cerr.message).toContain('not accepting');
   });
 
   it('a nested directory created by the server is private (0700)', async () => {
