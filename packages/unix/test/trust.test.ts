@@ -168,6 +168,28 @@ describe('one server per path', () => {
     }
   });
 
+  it('five processes starting at the same instant on a stale socket: exactly one runs (start lock across processes)', async () => {
+    const socketDir = dir();
+    const path = join(socketDir, 'orders.sock');
+    const dist = new URL('../dist/index.js', import.meta.url).href;
+    for (let round = 0; round < 3; round++) {
+      spawnSync(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(path)}, () => process.kill(process.pid, 'SIGKILL'))`]);
+      const go = Date.now() + 1500;
+      const script = `import(${JSON.stringify(dist)}).then(async ({ UnixSocketServer }) => {
+        const s = new UnixSocketServer({ eventName: 'orders', socketDir: ${JSON.stringify(socketDir)}, logLevel: 'silent', envFile: false });
+        while (Date.now() < ${go}) {}
+        try { await s.start(); console.log('running'); } catch (e) { console.log(e.code); }
+        process.stdin.once('end', () => s.stop());
+        process.stdin.resume();
+      });`;
+      const children = Array.from({ length: 5 }, () => spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['pipe', 'pipe', 'inherit'] }));
+      const outcomes = await Promise.all(children.map(async (c) => String((await once(c.stdout!, 'data'))[0]).trim()));
+      expect(outcomes.filter((o) => o === 'running')).toHaveLength(1);
+      expect(outcomes.filter((o) => o === ErrorCode.ADDRESS_IN_USE)).toHaveLength(4);
+      await Promise.all(children.map((c) => (c.stdin!.end(), once(c, 'exit'))));
+    }
+  }, 60_000);
+
   it("an old server's stop() never removes a newer server's live socket", async () => {
     const socketDir = dir();
     const old = server({ socketDir });
