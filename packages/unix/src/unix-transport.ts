@@ -79,7 +79,7 @@ function isLive(path: string, eventName: string): Promise<boolean> {
   });
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Runs `fn` while holding a per-path start lock, so that two servers
@@ -104,7 +104,7 @@ async function withStartLock<T>(dir: string, eventName: string, path: string, fn
       if (Date.now() >= deadline) {
         throw new ConnectionError(ErrorCode.ADDRESS_IN_USE, `another server for event "${eventName}" has been starting at ${path} for ${START_LOCK_WAIT_MS} ms: stop it first`, { details: { path } });
       }
-      await sleep(10);
+      await pause(10);
     }
   }
   try {
