@@ -6,6 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe } from '@jest/globals';
 import { SocketClient, type SocketClientOptions, type SocketServer, type SocketServerOptions, type TransportStream } from '@socketkit/core';
+import { encodeFrame } from '@socketkit/codec';
+import { CONTROL_OPS, MessageType, PROTOCOL_VERSION, createMessage } from '@socketkit/protocol';
 import { startNatsServer, type NatsServerHandle } from './nats-server.js';
 import { NatsClientTransport, NatsSocketClient, NatsSocketServer } from '@socketkit/nats';
 import { TcpClientTransport, TcpSocketClient, TcpSocketServer } from '@socketkit/tcp';
@@ -153,14 +155,20 @@ async function rawServer(listen: ListenOptions): Promise<{ accepted: Socket[]; p
   return { accepted, port: typeof a === 'object' && a !== null ? a.port : undefined };
 }
 
-// One nats-server per test file, started before the first test and stopped after the last.
+// One nats-server per test file, started only when a NATS block of the file
+// runs (importing the harness starts nothing), stopped after the file.
 let nats: NatsServerHandle | undefined;
-beforeAll(async () => {
-  nats = await startNatsServer();
-});
 afterAll(async () => {
   await nats?.stop();
+  nats = undefined;
 });
+
+/** Starts this file's nats-server before the tests of the enclosing block (once per file). */
+export function useNatsServer(): void {
+  beforeAll(async () => {
+    nats ??= await startNatsServer();
+  });
+}
 
 function natsUrl(): string {
   if (nats === undefined) throw new Error('nats-server not started (beforeAll)');
@@ -172,6 +180,8 @@ function natsFactory(): TransportFactory {
     const transport = new NatsClientTransport({ eventName, servers: natsUrl() });
     const stream = await transport.connect(new AbortController().signal);
     stream.on('error', () => undefined);
+    // Over NATS every peer must say hello within the auth timeout (issue 11): a raw peer does.
+    stream.write(encodeFrame(createMessage(eventName, MessageType.CONTROL, { op: CONTROL_OPS.HELLO, protocol: PROTOCOL_VERSION })));
     onCleanup(async () => {
       stream.destroy();
       await transport.close();
@@ -233,7 +243,10 @@ export const transports: TransportFactory[] = [unixFactory(), tcpFactory(), nats
 
 /** `describe.each` over every transport (or those `filter` keeps). */
 export function describeTransports(title: string, fn: (t: TransportFactory) => void, filter: (t: TransportFactory) => boolean = () => true): void {
-  describe.each(transports.filter(filter).map((t) => [t.name, t] as const))(`${title} [%s]`, (_name, t) => fn(t));
+  describe.each(transports.filter(filter).map((t) => [t.name, t] as const))(`${title} [%s]`, (_name, t) => {
+    if (t.name === 'nats') useNatsServer();
+    fn(t);
+  });
 }
 
 /** Resolves when `predicate()` is true, checking on every event-loop turn (never a fixed sleep). */

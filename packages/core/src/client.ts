@@ -273,16 +273,19 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
   }
 
   /**
-   * Sends data (wrapped in a DATA message) or a ready message to the server.
+   * Sends `data` (always wrapped in a DATA message, whatever its keys) to the server.
    * While reconnecting, buffers up to `sendBufferSize` messages (or rejects,
    * per `offlineSend`).
    * @throws MessageError `SEND_NOT_ALLOWED` (server said so in welcome),
    *   `FRAME_TOO_LARGE`; ConnectionError `NOT_CONNECTED`; SocketError `BUFFER_FULL`.
    */
-  async send(dataOrMessage: MessageData | SocketMessage): Promise<void> {
-    const message = isSocketMessage(dataOrMessage)
-      ? dataOrMessage
-      : createMessage(this.eventName, MessageType.DATA, dataOrMessage, { timezone: this.#o.timezone });
+  async send(data: MessageData): Promise<void> {
+    this.#sendFrame(encodeFrame(createMessage(this.eventName, MessageType.DATA, data, { timezone: this.#o.timezone }), this.#o.maxMessageSize));
+  }
+
+  /** Sends a ready {@link SocketMessage} as it is; `send(data)` never takes one for data. */
+  async sendMessage(message: SocketMessage): Promise<void> {
+    if (!isSocketMessage(message)) throw new MessageError(ErrorCode.INVALID_MESSAGE, 'sendMessage() takes a SocketMessage (build one with createMessage()); use send(data) for plain data');
     this.#sendFrame(encodeFrame(message, this.#o.maxMessageSize));
   }
 

@@ -2,7 +2,7 @@ import { validateEventName } from '@socketkit/protocol';
 import type { UnixSocketClient, UnixSocketClientOptions, UnixSocketServer, UnixSocketServerOptions } from '@socketkit/unix';
 import type { TcpSocketClient, TcpSocketClientOptions, TcpSocketServer, TcpSocketServerOptions } from '@socketkit/tcp';
 import type { NatsSocketClient, NatsSocketClientOptions, NatsSocketServer, NatsSocketServerOptions } from '@socketkit/nats';
-import { loadTransport, validateSocketType, type SocketType } from './transports.js';
+import { transportImplementation, validateSocketType, type SocketType } from './transports.js';
 
 /** Options of `createServer('unix', ...)`: everything `UnixSocketServer` takes except the event name. */
 export type UnixServerOptions = Omit<UnixSocketServerOptions, 'eventName'>;
@@ -50,17 +50,8 @@ export async function createServer(type: SocketType, eventName: string, options?
 export async function createServer(type: SocketType, eventName: string, options: ServerOptions = {}): Promise<AnyServer> {
   validateSocketType(type);
   validateEventName(eventName);
-  const merged = { ...options, eventName };
-  if (type === 'unix') {
-    const { UnixSocketServer } = await loadTransport('unix');
-    return new UnixSocketServer(merged as UnixSocketServerOptions);
-  }
-  if (type === 'nats') {
-    const { NatsSocketServer } = await loadTransport('nats');
-    return new NatsSocketServer(merged as NatsSocketServerOptions);
-  }
-  const { TcpSocketServer } = await loadTransport('tcp');
-  return new TcpSocketServer(merged as TcpSocketServerOptions);
+  const impl = await transportImplementation(type);
+  return impl.createServer({ ...(options as Record<string, unknown>), eventName }) as AnyServer;
 }
 
 /**
@@ -81,15 +72,6 @@ export async function createClient(type: SocketType, eventName: string, options?
 export async function createClient(type: SocketType, eventName: string, options: ClientOptions = {}): Promise<AnyClient> {
   validateSocketType(type);
   validateEventName(eventName);
-  const merged = { ...options, eventName };
-  if (type === 'unix') {
-    const { UnixSocketClient } = await loadTransport('unix');
-    return new UnixSocketClient(merged as UnixSocketClientOptions);
-  }
-  if (type === 'nats') {
-    const { NatsSocketClient } = await loadTransport('nats');
-    return new NatsSocketClient(merged as NatsSocketClientOptions);
-  }
-  const { TcpSocketClient } = await loadTransport('tcp');
-  return new TcpSocketClient(merged as TcpSocketClientOptions);
+  const impl = await transportImplementation(type);
+  return impl.createClient({ ...(options as Record<string, unknown>), eventName }) as AnyClient;
 }

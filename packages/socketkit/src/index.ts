@@ -8,8 +8,8 @@
  */
 export { createServer, createClient } from './factory.js';
 export type { UnixServerOptions, TcpServerOptions, NatsServerOptions, UnixClientOptions, TcpClientOptions, NatsClientOptions, ServerOptions, ClientOptions, AnyServer, AnyClient } from './factory.js';
-export { SocketType, TRANSPORT_PACKAGES, isSocketType, validateSocketType, loadTransport, setTransportSpecifierForTesting } from './transports.js';
-export type { TransportModules } from './transports.js';
+export { SocketType, TRANSPORT_PACKAGES, isSocketType, validateSocketType, loadTransport, setTransportSpecifierForTesting, registerTransport, transportNames, transportImplementation } from './transports.js';
+export type { TransportModules, TransportDefinition, TransportImplementation } from './transports.js';
 
 export {
   ErrorCode,
@@ -20,6 +20,8 @@ export {
   ValidationError,
   TimeoutError,
   errorFromCode,
+  createError,
+  ERROR_CLASSES,
   validateEventName,
   isValidEventName,
   EVENT_NAME_PATTERN,

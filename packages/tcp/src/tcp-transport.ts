@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { connect as tlsConnect, createServer as createTlsServer, type SecureContextOptions, type TLSSocket } from 'node:tls';
-import { awaitConnect, closeServer, listenServer, mapConnectError, type ClientTransport, type ServerTransport, type SocketDirTrust, type SocketLogger, type TransportStream } from '@socketkit/core';
+import { awaitConnect, closeServer, listenServer, mapConnectError, type ClientTransport, type ListenSettings, type ServerTransport, type SocketDirTrust, type SocketLogger, type TransportStream } from '@socketkit/core';
 import { ConnectionError, ErrorCode, SocketError, ValidationError } from '@socketkit/protocol';
 import { addressFilePath, readAddressFile, writeAddressFile } from './address-file.js';
 
@@ -142,7 +142,7 @@ export class TcpServerTransport implements ServerTransport {
     this.#o.logger?.warn(`server "${eventName}" binds ${host || '*'} without token or TLS (allowInsecure): any host that can reach this machine may connect`);
   }
 
-  async listen(onConnection: (stream: TransportStream) => void): Promise<void> {
+  async listen(onConnection: (stream: TransportStream) => void, settings: ListenSettings = {}): Promise<void> {
     this.#protectedMode();
     const { host, port, portRangeStart, portRangeEnd, eventName, socketDir } = this.#o;
     const file = this.addressFile;
@@ -152,7 +152,7 @@ export class TcpServerTransport implements ServerTransport {
     for (const p of candidates) {
       const server = this.#createServer(onConnection);
       try {
-        await listenServer(server, { host, port: p, exclusive: true });
+        await listenServer(server, { host, port: p, exclusive: true, ...(settings.backlog !== undefined ? { backlog: settings.backlog } : {}) });
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (code === 'EADDRINUSE' && p !== previous && port === undefined) continue;

@@ -10,6 +10,7 @@ import {
   mapConnectError,
   prepareSocketDir,
   type ClientTransport,
+  type ListenSettings,
   type ServerTransport,
   type SocketDirTrust,
   type TransportStream,
@@ -144,7 +145,7 @@ export class UnixServerTransport implements ServerTransport {
     return this.path;
   }
 
-  async listen(onConnection: (stream: TransportStream) => void): Promise<void> {
+  async listen(onConnection: (stream: TransportStream) => void, settings: ListenSettings = {}): Promise<void> {
     const { socketDir, eventName } = this.#o;
     await prepareSocketDir(socketDir, this.#o);
     const tmp = join(socketDir, `.${randomBytes(4).toString('hex')}.sk`);
@@ -153,7 +154,7 @@ export class UnixServerTransport implements ServerTransport {
     }
     const server = createServer({ allowHalfOpen: true }, (socket: Socket) => onConnection(socket));
     try {
-      await listenServer(server, { path: tmp });
+      await listenServer(server, { path: tmp, ...(settings.backlog !== undefined ? { backlog: settings.backlog } : {}) });
     } catch (err) {
       throw mapConnectError(err, eventName, tmp);
     }
