@@ -112,7 +112,7 @@ export class FrameDecoder {
    * there), then the first such error is rethrown; the decoder stays usable.
    * @throws MessageError `FRAME_TOO_LARGE` or `MALFORMED_FRAME`.
    */
-  feed(chunk: Uint8Array, onMessage: (message: SocketMessage) => void): void {
+  feed(chunk: Uint8Array, onMessage: (message: SocketMessage, payloadBytes: number) => void): void {
     this.feedPayloads(chunk, (payload) => {
       let message: SocketMessage;
       try {
@@ -121,7 +121,7 @@ export class FrameDecoder {
         throw this.#fail(err as MessageError);
       }
       this.framesDecoded++;
-      onMessage(message);
+      onMessage(message, payload.length);
     });
   }
 

@@ -36,9 +36,20 @@ export interface TransportFactory {
    * A raw node:net server at a fresh address that accepts and never writes
    * (a silently dead peer), with a client engine pointed at it.
    */
-  silentServer(opts?: ClientOpts): Promise<{ client: SocketClient; accepted: Socket[] }>;
+  silentServer(opts?: ClientOpts, behaviour?: SilentServerBehaviour): Promise<{ client: SocketClient; accepted: Socket[] }>;
   /** Address info for child processes: `{ kind, socketDir, port, servers }`. */
   addr(server: SocketServer): { kind: string; socketDir?: string; port?: number; servers?: string };
+}
+
+/** What a silent server does before it goes silent. */
+export interface SilentServerBehaviour {
+  /** Send a socketkit `welcome` first (a server that did the handshake, then died silently). */
+  welcome?: boolean;
+}
+
+/** The frame of a socketkit `welcome`, as a server that speaks the handshake sends it first. */
+export function welcomeFrame(eventName: string): Buffer {
+  return encodeFrame(createMessage(eventName, MessageType.CONTROL, { op: 'welcome', protocol: 1, client_id: 'client_silent', allow_client_send: true, max_message_size: 1048576 }));
 }
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -90,11 +101,11 @@ function unixFactory(): TransportFactory {
     raw(server) {
       return rawSocket(() => createConnection({ path: (server as UnixSocketServer).socketPath }));
     },
-    async silentServer(opts = {}) {
+    async silentServer(opts = {}, behaviour = {}) {
       const dir = tempDir();
       const eventName = uniqueEvent('silent');
       const transport = new UnixClientTransport(dir, eventName);
-      const { accepted } = await rawServer({ path: transport.path });
+      const { accepted } = await rawServer({ path: transport.path }, behaviour.welcome === true ? welcomeFrame(eventName) : undefined);
       const client = new SocketClient({ eventName, transport, logLevel: 'silent', ...(opts as object) });
       onCleanup(() => client.disconnect());
       return { client, accepted };
@@ -124,9 +135,9 @@ function tcpFactory(): TransportFactory {
     raw(server) {
       return rawSocket(() => createConnection({ host: '127.0.0.1', port: (server as TcpSocketServer).port as number }));
     },
-    async silentServer(opts = {}) {
-      const { accepted, port } = await rawServer({ host: '127.0.0.1', port: 0 });
+    async silentServer(opts = {}, behaviour = {}) {
       const eventName = uniqueEvent('silent');
+      const { accepted, port } = await rawServer({ host: '127.0.0.1', port: 0 }, behaviour.welcome === true ? welcomeFrame(eventName) : undefined);
       const client = new SocketClient({ eventName, transport: new TcpClientTransport('127.0.0.1', port as number, eventName), logLevel: 'silent', ...(opts as object) });
       onCleanup(() => client.disconnect());
       return { client, accepted };
@@ -137,10 +148,11 @@ function tcpFactory(): TransportFactory {
   };
 }
 
-async function rawServer(listen: ListenOptions): Promise<{ accepted: Socket[]; port: number | undefined }> {
+async function rawServer(listen: ListenOptions, first?: Buffer): Promise<{ accepted: Socket[]; port: number | undefined }> {
   const accepted: Socket[] = [];
   const server = createServer((s) => {
     s.on('error', () => undefined);
+    if (first !== undefined) s.write(first);
     accepted.push(s);
   });
   await new Promise<void>((resolve) => server.listen(listen, resolve));
@@ -204,7 +216,7 @@ function natsFactory(): TransportFactory {
     raw(server) {
       return raw(server.eventName) as unknown as Promise<Socket>;
     },
-    async silentServer(opts = {}) {
+    async silentServer(opts = {}, behaviour = {}) {
       const { connect: natsConnect } = await import('@nats-io/transport-node');
       const eventName = uniqueEvent('silent');
       const nc = await natsConnect({ servers: natsUrl() });
@@ -213,6 +225,7 @@ function natsFactory(): TransportFactory {
         callback: (_e, msg) => {
           accepted.push({} as Socket);
           msg.respond(new TextEncoder().encode('ok'));
+          if (behaviour.welcome === true) nc.publish(`socketkit.${eventName}.c.${new TextDecoder().decode(msg.data)}`, welcomeFrame(eventName));
         },
       });
       await nc.flush();

@@ -70,8 +70,9 @@ describeTransports('client receive, iteration and events', (t) => {
     expect(events).toEqual(['connected', 'welcome', 'disconnected', 'close']);
     expect(got).toEqual([{ n: 1 }]);
     expect(c.isConnected()).toBe(false);
-    // with a 'message' listener and no iterator, nothing piles up in the receive buffer
-    expect(c.bufferedMessages).toBe(0);
+    // one rule (README): a 'message' listener sees every message AND it is kept for receive()
+    expect(c.bufferedMessages).toBe(1);
+    expect((await c.receive()).data).toEqual({ n: 1 });
   });
 
   it('client errors name the event and the address', async () => {
@@ -202,8 +203,8 @@ describeTransports('handshake and heartbeats', (t) => {
     }
   });
 
-  it('client heartbeats detect a silently dead server and reconnect', async () => {
-    const { client: c, accepted } = await t.silentServer({ heartbeatInterval: 20, heartbeatTimeout: 80, reconnect: { initialDelay: 10, maxDelay: 20 } });
+  it('client heartbeats detect a silently dead server (that did the handshake) and reconnect', async () => {
+    const { client: c, accepted } = await t.silentServer({ heartbeatInterval: 20, heartbeatTimeout: 80, reconnect: { initialDelay: 10, maxDelay: 20 } }, { welcome: true });
     const disconnected = once<[string]>(c, 'disconnected');
     const reconnecting = once<[number, number]>(c, 'reconnecting');
     await c.connect();

@@ -10,9 +10,9 @@ export const COALESCE_MAX_BATCH = 256 * 1024;
 
 /** Callbacks of a {@link FramedConnection}. */
 export interface FramedConnectionHandlers {
-  /** Every decoded message, in order. */
-  onMessage(message: SocketMessage): void;
-  /** The peer broke the framing (a frame too large, a truncated frame); reading has stopped. */
+  /** Every decoded message, in order, with the size of its frame payload in bytes. */
+  onMessage(message: SocketMessage, payloadBytes: number): void;
+  /** The peer sent a frame that is too large or malformed; reading has stopped. */
   onProtocolError(error: MessageError): void;
   /**
    * A well-framed payload that is not a valid message (bad msgpack, a bad
@@ -118,7 +118,7 @@ export class FramedConnection {
       return;
     }
     this.framesReceived++;
-    handlers.onMessage(message);
+    handlers.onMessage(message, payload.length);
   }
 
   /**

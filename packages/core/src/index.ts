@@ -9,7 +9,8 @@ export type { SocketServerOptions, SocketServerEvents, ClientInfo, RequestHandle
 export { ServerPeer } from './server-peer.js';
 export type { PeerState, DisconnectReason } from './server-peer.js';
 export { SocketClient } from './client.js';
-export type { SocketClientOptions, SocketClientEvents, ConnectOptions, WelcomeInfo, OfflineSendPolicy } from './client.js';
+export type { SocketClientOptions, SocketClientEvents, ConnectOptions, WelcomeInfo, OfflineSendPolicy, ClientStateName } from './client.js';
+export { DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_SEND_BUFFER_BYTES, DEFAULT_MIN_UPTIME_MS, checkTimeout } from './client-options.js';
 export type { ServerTransport, ClientTransport, TransportStream, ListenSettings } from './transport.js';
 export { FramedConnection } from './connection.js';
 export type { FramedConnectionHandlers } from './connection.js';

@@ -55,7 +55,10 @@ export interface ClientTransport {
   /**
    * Open one stream to the server. Rejects with a typed `ConnectionError`
    * (`SOCKET_NOT_FOUND`, `SERVER_NOT_RUNNING`, `PERMISSION_DENIED`, ...).
-   * Must honour `signal` (abort on timeout).
+   * Must honour `signal` (the caller's connect timeout, or disconnect()):
+   * reject with `signal.reason` as soon as it aborts, and leave nothing open
+   * for an aborted attempt (no fixed timeout of its own; the signal is the
+   * timeout). The engine also destroys a stream that arrives after an abort.
    */
   connect(signal: AbortSignal): Promise<TransportStream>;
   /** Human-readable address of the server. */

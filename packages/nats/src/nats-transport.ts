@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { connect, type NatsConnection, type NodeConnectionOptions, type Subscription } from '@nats-io/transport-node';
+import { connect, createInbox, headers, type NatsConnection, type NodeConnectionOptions, type Subscription } from '@nats-io/transport-node';
 import type { ClientTransport, ServerTransport, TransportStream } from '@socketkit/core';
 import { ConnectionError, ErrorCode, MessageError, TimeoutError, ValidationError } from '@socketkit/protocol';
 import { FIN, NatsStream } from './nats-stream.js';
@@ -90,9 +90,23 @@ function describeLink(o: NatsLinkOptions, s: EventSubjects): string {
   return `${serverList(o.servers)} ${s.connect.slice(0, -'.connect'.length)}`;
 }
 
-function isNoResponders(err: unknown): boolean {
-  const e = err as { isNoResponders?: () => boolean; cause?: unknown; name?: string };
-  return e.isNoResponders?.() === true || (e.cause as { name?: string } | undefined)?.name === 'NoRespondersError' || e.name === 'NoRespondersError';
+/** `promise`, or `signal.reason` as soon as `signal` aborts. */
+function raceSignal<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
 }
 
 /**
@@ -265,9 +279,16 @@ export class NatsClientTransport implements ClientTransport {
     return this.#nc;
   }
 
+  /**
+   * Opens a stream: a connect request answered by the server. Honours
+   * `signal` at every step (the client's connect timeout, or disconnect()):
+   * an abort rejects at once with `signal.reason`, and a stream the server
+   * opened for an aborted attempt is ended (FIN), never left open. There is
+   * no timeout of its own: the caller's signal is the timeout.
+   */
   async connect(signal: AbortSignal): Promise<TransportStream> {
-    const nc = await this.#connection();
     if (signal.aborted) throw signal.reason;
+    const nc = await raceSignal(this.#connection(), signal);
     const id = randomUUID().replace(/-/g, '');
     let sub: Subscription | undefined;
     const stream: NatsStream = new NatsStream(nc, this.#s.toServer(id), () => {
@@ -276,22 +297,27 @@ export class NatsClientTransport implements ClientTransport {
     }, false);
     // A stream subject is one peer's own: a bad publish there breaks only that stream's framing (and the frame timeout ends it).
     sub = nc.subscribe(this.#s.toClient(id), { callback: (_err, msg) => stream.deliver(msg.data) });
-    this.#current = stream;
-    const onAbort = (): void => {
-      stream.destroy();
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
+    // The answer comes to a one-shot inbox, so an abort can stop waiting at once
+    // (nats.js requests cannot be cancelled, only timed out).
+    const inbox = createInbox();
+    let answerSub: Subscription | undefined;
+    const answer = new Promise<'ok' | 'no-responders'>((resolve) => {
+      answerSub = nc.subscribe(inbox, {
+        max: 1,
+        callback: (_err, msg) => resolve(msg.headers?.code === 503 ? 'no-responders' : 'ok'),
+      });
+    });
+    this.#current = stream; // broadcasts may arrive right behind the answer
     try {
-      await nc.request(this.#s.connect, encoder.encode(id), { timeout: 5000 });
-    } catch (err) {
-      stream.destroy();
-      if (signal.aborted) throw signal.reason;
-      if (isNoResponders(err)) {
-        throw new ConnectionError(ErrorCode.SERVER_NOT_RUNNING, `no socketkit server for event "${this.#o.eventName}" answers on ${this.address()}: start the server (it may be connected to another NATS cluster)`, { cause: err });
+      nc.publish(this.#s.connect, encoder.encode(id), { reply: inbox, headers: headers() });
+      const outcome = await raceSignal(answer, signal);
+      if (outcome === 'no-responders') {
+        throw new ConnectionError(ErrorCode.SERVER_NOT_RUNNING, `no socketkit server for event "${this.#o.eventName}" answers on ${this.address()}: start the server (it may be connected to another NATS cluster)`);
       }
-      throw new TimeoutError(`socketkit server for event "${this.#o.eventName}" on ${this.address()} did not answer the connect request: ${(err as Error).message}`, { cause: err });
-    } finally {
-      signal.removeEventListener('abort', onAbort);
+    } catch (err) {
+      answerSub?.unsubscribe();
+      stream.destroy(); // FIN: a server that accepted this attempt closes its end
+      throw err;
     }
     return stream;
   }

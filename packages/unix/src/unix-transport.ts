@@ -53,6 +53,29 @@ export interface UnixServerTransportOptions extends SocketDirTrust {
 /** Longest time a server waits for another server's start on the same path to finish (ms). */
 export const START_LOCK_WAIT_MS = 2000;
 
+/** First and largest pause between connect attempts while the server's listen backlog is full (ms). */
+const EAGAIN_FIRST_DELAY_MS = 5;
+const EAGAIN_MAX_DELAY_MS = 100;
+
+/** Resolves after `ms`, or rejects with `signal.reason` when it aborts first. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
 function errno(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException).code;
 }
@@ -254,12 +277,21 @@ export class UnixClientTransport implements ClientTransport {
     return this.path;
   }
 
+  /**
+   * Connects, honouring `signal`. A full listen backlog (`EAGAIN`: a burst of
+   * clients connecting faster than the server accepts) is transient: retried
+   * with a short backoff (5 ms ×2 up to 100 ms) until it goes through or
+   * `signal` aborts (the client's connect timeout).
+   */
   async connect(signal: AbortSignal): Promise<TransportStream> {
     if (process.platform !== 'win32') await checkSocketPath(dirname(this.path), this.path, this.#trust);
-    try {
-      return await awaitConnect(createConnection({ path: this.path, allowHalfOpen: false }), signal);
-    } catch (err) {
-      throw mapConnectError(err, this.#eventName, this.path);
+    for (let delay = EAGAIN_FIRST_DELAY_MS; ; delay = Math.min(delay * 2, EAGAIN_MAX_DELAY_MS)) {
+      try {
+        return await awaitConnect(createConnection({ path: this.path, allowHalfOpen: false }), signal);
+      } catch (err) {
+        if (errno(err) !== 'EAGAIN' || signal.aborted) throw mapConnectError(err, this.#eventName, this.path);
+      }
+      await sleep(delay, signal);
     }
   }
 }
