@@ -102,6 +102,9 @@ export class ServerPeer {
   /** Token authentication in progress (token servers, issue 13). */
   #auth: ServerAuth | undefined;
   #messages = 0;
+  /** Broadcasts held while `awaiting` (see `deliver`). */
+  #held: Uint8Array[] = [];
+  #heldBytes = 0;
   #timer: NodeJS.Timeout | undefined;
   #frameTimer: NodeJS.Timeout | undefined;
   #frameMark = -1;
@@ -167,7 +170,7 @@ export class ServerPeer {
   deliver(frame: Uint8Array): boolean {
     if (!this.open) return false;
     const s = this.#host.settings;
-    const pending = this.conn.pendingBytes;
+    const pending = this.conn.pendingBytes + this.#heldBytes;
     if (pending + frame.length > s.maxPendingBytes) {
       if (s.slowConsumerPolicy === 'drop') {
         this.dropped++;
@@ -177,7 +180,23 @@ export class ServerPeer {
       this.slowConsumer(`${pending} bytes pending, above maxPendingBytes ${s.maxPendingBytes}`);
       return false;
     }
+    if (this.#state === 'awaiting') {
+      // Live broadcasts wait (counted above) until the peer registers, so a
+      // client that says hello gets its welcome first (D3), then the queue,
+      // then these, in order.
+      this.#held.push(frame);
+      this.#heldBytes += frame.length;
+      return true;
+    }
     return this.conn.write(frame);
+  }
+
+  /** Writes the broadcasts held while the peer was awaiting registration (the host calls it after the queue). */
+  flushHeld(): void {
+    const held = this.#held;
+    this.#held = [];
+    this.#heldBytes = 0;
+    for (const frame of held) if (!this.deliver(frame)) break;
   }
 
   /** Disconnects with ERROR `SLOW_CONSUMER`. */
@@ -222,6 +241,8 @@ export class ServerPeer {
     this.reason ??= reason;
     this.#wasRegistered = this.#state === 'registered';
     this.#state = 'closing';
+    this.#held = [];
+    this.#heldBytes = 0;
     this.#stopTimers();
     // Nothing a closing peer sends is acted on: do not even decode it.
     this.conn.discardInput();

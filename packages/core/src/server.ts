@@ -502,11 +502,16 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
 
   #onRegistered(peer: ServerPeer): void {
     this.log.info(`client ${peer.id} connected (${this.getConnectedClients().length} connected)`);
+    // Order on the wire: welcome (already written), the queue (older than the
+    // peer), the broadcasts held since its accept, then whatever the
+    // application sends from its clientConnected listener.
+    if (this.#queue.length > 0 && peer.open) {
+      const entries = this.#queue.splice(0);
+      for (const q of entries) if (!q.sentTo.includes(peer)) peer.deliver(q.frame);
+      this.log.debug(`delivered ${entries.length} queued messages to ${peer.id}`);
+    }
+    peer.flushHeld();
     this.emit('clientConnected', peer.id);
-    if (this.#queue.length === 0 || !peer.open) return;
-    const entries = this.#queue.splice(0);
-    for (const q of entries) if (!q.sentTo.includes(peer)) peer.deliver(q.frame);
-    this.log.debug(`delivered ${entries.length} queued messages to ${peer.id}`);
   }
 
   #onMessage(peer: ServerPeer, m: SocketMessage): void {
