@@ -165,9 +165,10 @@ export class ServerPeer {
    * Writes one frame, counting it against `maxPendingBytes`. Past the bound
    * the slow-consumer policy applies: `drop` drops this frame, `disconnect`
    * closes the peer with ERROR `SLOW_CONSUMER`.
+   * `immediate` writes at once even while awaiting registration (the auth challenge).
    * @returns Whether the frame was written.
    */
-  deliver(frame: Uint8Array): boolean {
+  deliver(frame: Uint8Array, immediate = false): boolean {
     if (!this.open) return false;
     const s = this.#host.settings;
     const pending = this.conn.pendingBytes + this.#heldBytes;
@@ -180,7 +181,7 @@ export class ServerPeer {
       this.slowConsumer(`${pending} bytes pending, above maxPendingBytes ${s.maxPendingBytes}`);
       return false;
     }
-    if (this.#state === 'awaiting') {
+    if (this.#state === 'awaiting' && !immediate) {
       // Live broadcasts wait (counted above) until the peer registers, so a
       // client that says hello gets its welcome first (D3), then the queue,
       // then these, in order.
@@ -336,7 +337,8 @@ export class ServerPeer {
     this.#auth = new ServerAuth(host.token, host.eventName);
     const step = this.#auth.onHello(m.data);
     if (!step.ok) host.refuse(this, step.code, step.reason);
-    else if (step.send !== undefined) this.deliver(controlFrame(host.eventName, step.send, host.settings.timezone));
+    // The challenge goes out now (counted), not held like broadcasts until registration.
+    else if (step.send !== undefined) this.deliver(controlFrame(host.eventName, step.send, host.settings.timezone), true);
   }
 
   /** auth_proof: the client's proof; welcome on success, UNAUTHORIZED otherwise. */
