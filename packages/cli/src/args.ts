@@ -33,6 +33,12 @@ export interface CommonArgs {
   timeout: number | undefined;
   logLevel: LogLevel | undefined;
   handshake: boolean;
+  /** tcp: TLS files (PEM paths); `requestCert` only for serve. */
+  tls: { cert?: string; key?: string; ca?: string; requestCert?: boolean } | undefined;
+  /** File whose first line is the shared token (never on the command line, where `ps` shows it). */
+  tokenFile: string | undefined;
+  /** serve over tcp: bind a non-loopback host without token or TLS. */
+  allowInsecure: boolean;
 }
 
 /** A parsed command line. */
@@ -51,9 +57,16 @@ export type ParsedCommand =
 const { socketDir, defaultTimeoutMs, tcp } = DEFAULT_CONFIG;
 const COMMON_HELP = `common options:
   --transport unix|tcp|nats  transport (default unix)
-  --socket-dir DIR      unix: directory of the socket file (default $SOCKET_DIR or ${socketDir})
+  --socket-dir DIR      directory of the socket file (unix) or of the address file {event}.tcp (tcp)
+                        (default $SOCKET_DIR or ${socketDir})
   --host HOST           tcp: host (default $SOCKET_TCP_HOST or ${tcp.host})
-  --port PORT           tcp: port (default: serve takes the first free port of ${tcp.portRangeStart}-${tcp.portRangeEnd}, clients use ${tcp.portRangeStart})
+  --port PORT           tcp: port (default: serve reuses the event's previous port, else the first free
+                        port of ${tcp.portRangeStart}-${tcp.portRangeEnd}, and publishes it in {socket-dir}/{event}.tcp; clients
+                        on the same host read it there; across hosts --port is required)
+  --tls-cert FILE       tcp: PEM certificate (serve: required for TLS; clients: for mutual TLS)
+  --tls-key FILE        tcp: PEM private key of --tls-cert
+  --tls-ca FILE         tcp: PEM CA to verify the peer with (clients: the server's CA; serve: client CA)
+  --token-file FILE     shared token (16+ bytes, first line of FILE); proven by challenge-response, never sent
   --servers URLS        nats: NATS server URL(s), comma-separated (default $SOCKET_NATS_SERVERS or nats://127.0.0.1:4222)
   --timeout SECONDS     connect and reply timeout, up to ${MAX_TIMEOUT_SECONDS} (default $SOCKET_DEFAULT_TIMEOUT or ${defaultTimeoutMs / 1000})
   --log-level LEVEL     library log level on stderr: ${LOG_LEVELS.join('|')} (default warn)
@@ -105,6 +118,8 @@ options:
   --echo                answer every request with {"echo": <request data>}
   --metrics-port N      serve the server's stats in the Prometheus text format on
                         http://127.0.0.1:N/metrics (0 picks a free port; it is printed)
+  --tls-request-cert    tcp: require a client certificate signed by --tls-ca (mutual TLS)
+  --allow-insecure      tcp: bind a non-loopback --host without token or TLS (refused otherwise)
 
 ${COMMON_HELP}
 
@@ -214,12 +229,16 @@ const common = {
   servers: { type: 'string' },
   timeout: { type: 'string' },
   'log-level': { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'tls-ca': { type: 'string' },
+  'token-file': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 const handshake = { 'no-handshake': { type: 'boolean' } } as const;
 
 const SPECS = {
-  serve: { ...common, echo: { type: 'boolean' }, 'metrics-port': { type: 'string' } },
+  serve: { ...common, echo: { type: 'boolean' }, 'metrics-port': { type: 'string' }, 'tls-request-cert': { type: 'boolean' }, 'allow-insecure': { type: 'boolean' } },
   listen: { ...common, ...handshake, type: { type: 'string' }, count: { type: 'string' }, reconnect: { type: 'boolean' } },
   send: { ...common, ...handshake, data: { type: 'string' } },
   request: { ...common, ...handshake, data: { type: 'string' } },
@@ -275,7 +294,19 @@ function commonArgs(command: CommandName, values: Values, positionals: string[])
   if (transport !== 'tcp' && (host !== undefined || portText !== undefined)) {
     throw new UsageError(`--host and --port apply to --transport tcp`, command);
   }
-  if (transport !== 'unix' && socketDir !== undefined) throw new UsageError(`--socket-dir applies to --transport unix`, command);
+  if (transport === 'nats' && socketDir !== undefined) throw new UsageError(`--socket-dir applies to --transport unix and tcp`, command);
+  const tlsCert = values['tls-cert'] as string | undefined;
+  const tlsKey = values['tls-key'] as string | undefined;
+  const tlsCa = values['tls-ca'] as string | undefined;
+  const requestCert = values['tls-request-cert'] === true;
+  const allowInsecure = values['allow-insecure'] === true;
+  const anyTls = tlsCert !== undefined || tlsKey !== undefined || tlsCa !== undefined || requestCert;
+  if (transport !== 'tcp' && (anyTls || allowInsecure)) throw new UsageError('--tls-* and --allow-insecure apply to --transport tcp', command);
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) throw new UsageError('--tls-cert and --tls-key go together', command);
+  if (command === 'serve' && anyTls && tlsCert === undefined) throw new UsageError('serve with TLS needs --tls-cert and --tls-key', command);
+  if (requestCert && tlsCa === undefined) throw new UsageError('--tls-request-cert needs --tls-ca (the CA of the client certificates)', command);
+  const tls = anyTls ? { ...(tlsCert !== undefined ? { cert: tlsCert } : {}), ...(tlsKey !== undefined ? { key: tlsKey } : {}), ...(tlsCa !== undefined ? { ca: tlsCa } : {}), ...(requestCert ? { requestCert } : {}) } : undefined;
+  const tokenFile = values['token-file'] as string | undefined;
   if (socketDir !== undefined && socketDir.trim() === '') throw new UsageError('--socket-dir must not be empty', command);
   if (host !== undefined && host.trim() === '') throw new UsageError('--host must not be empty', command);
   const port = portText === undefined ? undefined : integer(portText, '--port', command, command === 'serve' ? 0 : 1, 65535);
@@ -290,7 +321,7 @@ function commonArgs(command: CommandName, values: Values, positionals: string[])
   if (level !== undefined && !(LOG_LEVELS as readonly string[]).includes(level)) {
     throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(level)}`, command);
   }
-  return { event, transport, servers, socketDir, host, port, timeout, logLevel: level as LogLevel | undefined, handshake: values['no-handshake'] !== true };
+  return { event, transport, servers, socketDir, host, port, timeout, logLevel: level as LogLevel | undefined, handshake: values['no-handshake'] !== true, tls, tokenFile, allowInsecure };
 }
 
 /**

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -34,7 +34,19 @@ function transportOptions(a: CommonArgs): Record<string, unknown> {
   if (a.host !== undefined) o.host = a.host;
   if (a.servers !== undefined) o.servers = a.servers.split(',').map((u) => u.trim());
   if (a.port !== undefined) o.port = a.port;
+  if (a.tls !== undefined) o.tls = a.tls;
+  if (a.allowInsecure) o.allowInsecure = true;
+  if (a.tokenFile !== undefined) o.token = readToken(a.tokenFile);
   return o;
+}
+
+/** The first line of a token file (the token never goes on the command line, where `ps` shows it). */
+function readToken(path: string): string {
+  try {
+    return (readFileSync(path, 'utf8').split(/\r?\n/)[0] ?? '').trim();
+  } catch (err) {
+    throw new ValidationError(ErrorCode.INVALID_CONFIG, `--token-file ${path}: ${(err as Error).message}`);
+  }
 }
 
 /**

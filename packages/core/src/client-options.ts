@@ -1,5 +1,6 @@
 import { MAX_TIMEOUT_MS } from '@socketkit/config';
 import { ErrorCode, ValidationError } from '@socketkit/protocol';
+import { validateToken } from './auth.js';
 import { DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 import {
   CONFIG_DEFAULTS,
@@ -67,7 +68,12 @@ export interface SocketClientOptions {
   maxMessageSize?: number;
   /** Announce with `hello` (default true). Set false for servers that do not speak the handshake. */
   handshake?: boolean;
-  /** Shared secret for servers that require one (sent in `hello`). */
+  /**
+   * Shared secret (16+ bytes) of servers that require one. Client and server
+   * prove to each other that they know it by challenge-response; it never
+   * crosses the wire, and a server that cannot prove it is refused
+   * (`UNAUTHORIZED`). Sends wait until the server is authenticated.
+   */
   token?: string;
   /** Ping interval in ms (0 = off, default); only toward a server that sent `welcome`. */
   heartbeatInterval?: number;
@@ -159,7 +165,7 @@ export function resolveClientOptions(o: SocketClientOptions): ResolvedClientOpti
     maxPendingBytes: checkPositive('maxPendingBytes', o.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES),
     maxMessageSize: checkPositive('maxMessageSize', o.maxMessageSize ?? CONFIG_DEFAULTS.maxMessageSize),
     handshake: o.handshake ?? true,
-    token: o.token,
+    token: validateToken(o.token, o.eventName),
     heartbeatInterval: interval,
     heartbeatTimeout: interval > 0 ? checkTimeout('heartbeatTimeout', o.heartbeatTimeout ?? interval * (DEFAULT_HEARTBEAT_MISSES + 1)) : 0,
     closeTimeout: checkTimeout('closeTimeout', o.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT),

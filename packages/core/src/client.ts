@@ -6,7 +6,6 @@ import {
   ErrorCode,
   MessageError,
   MessageType,
-  PROTOCOL_VERSION,
   SocketError,
   TimeoutError,
   ValidationError,
@@ -18,6 +17,7 @@ import {
   type MessageData,
   type SocketMessage,
 } from '@socketkit/protocol';
+import { ClientAuth, checkWelcomeEvent, plainHello, type AuthRefusal } from './auth.js';
 import { backoffDelay } from './backoff.js';
 import { MAX_TIMEOUT_MS } from '@socketkit/config';
 import { checkTimeout, resolveClientOptions, type ConnectOptions, type ResolvedClientOptions, type SocketClientOptions } from './client-options.js';
@@ -79,6 +79,8 @@ interface Session {
   closeError: Error | undefined;
   /** The server refused this client (`MAX_CONNECTIONS`). */
   refused: boolean;
+  /** Token authentication of this connection (token clients, protocol 2). */
+  auth: ClientAuth | undefined;
 }
 
 /**
@@ -361,7 +363,7 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
       return Promise.reject(err);
     }
     const s = this.#state;
-    const session = s.name === 'open' && !s.session.conn.closing ? s.session.id : undefined;
+    const session = s.name === 'open' && !s.session.conn.closing && !this.#authPending(s.session) ? s.session.id : undefined;
     const reply = this.#requests.add(id, timeout, session, () => new TimeoutError(`no reply from "${this.eventName}" within ${timeout} ms (request ${id}): is a handler registered on the server? raise the timeout for slow handlers`, { details: { id, timeout } }));
     this.#sendFrame(frame, id);
     return reply;
@@ -422,19 +424,13 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
       awaitingWelcome: false,
       closeError: undefined,
       refused: false,
+      auth: this.#o.handshake && this.#o.token !== undefined ? new ClientAuth(this.#o.token, this.eventName) : undefined,
     };
     this.#state = { name: 'open', session };
     this.#welcome = undefined;
-    if (this.#o.handshake) {
-      const hello: MessageData = { op: CONTROL_OPS.HELLO, protocol: PROTOCOL_VERSION };
-      if (this.#o.token !== undefined) hello.token = this.#o.token;
-      conn.write(controlFrame(this.eventName, hello, this.#o.timezone));
-    }
-    for (const e of this.#outbox.splice(0)) {
-      conn.write(e.frame);
-      if (e.requestId !== undefined) this.#requests.sentOn(e.requestId, id);
-    }
-    this.#outboxBytes = 0;
+    if (this.#o.handshake) conn.write(controlFrame(this.eventName, session.auth?.hello() ?? plainHello(this.eventName), this.#o.timezone));
+    // With a token, sends wait until the server proved itself and welcomed us.
+    if (session.auth === undefined) this.#flushOutbox(session);
     if (this.#inbox.full) conn.pause();
     this.log.debug(`connected to ${this.address}`);
     callApp(() => this.emit('connected'));
@@ -542,8 +538,21 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
     }
   }
 
+  /** Writes what waited in the outbox (sends made while reconnecting or authenticating). */
+  #flushOutbox(session: Session): void {
+    for (const e of this.#outbox.splice(0)) {
+      session.conn.write(e.frame);
+      if (e.requestId !== undefined) this.#requests.sentOn(e.requestId, session.id);
+    }
+    this.#outboxBytes = 0;
+  }
+
   #onMessage(session: Session, m: SocketMessage, bytes: number): void {
     if (this.#session() !== session || session.closeError !== undefined) return;
+    if (session.auth !== undefined && session.handshake === 'pending' && !isLibraryError(m)) {
+      this.#onAuthStep(session, m);
+      return;
+    }
     if (m.replyTo !== undefined && m.replyTo.startsWith(this.#idPrefix)) {
       // A reply to one of this client's requests; one that comes after its
       // request timed out (or failed) is dropped, never delivered as a message.
@@ -557,7 +566,9 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
     }
     if (session.handshake === 'pending') {
       if (isWelcome(m)) {
-        this.#onWelcome(session, m);
+        const refusal = checkWelcomeEvent(m.data, this.eventName);
+        if (refusal !== undefined) this.#refuse(refusal);
+        else this.#onWelcome(session, m);
         return;
       }
       // A socketkit server writes welcome before anything else to a peer that
@@ -573,6 +584,42 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
     this.#deliver(m, bytes);
   }
 
+  // ---- handshake (issue 13): token challenge-response, welcome checks ----
+
+  /** True while a token client has not been welcomed on `session` (its sends wait in the outbox). */
+  #authPending(session: Session): boolean {
+    return session.auth !== undefined && session.handshake === 'pending';
+  }
+
+  /**
+   * Before the welcome of a token session: the server's auth_challenge
+   * (verify its proof, then prove ourselves) and then the welcome. Anything
+   * else, or a server that cannot prove the token, is refused (UNAUTHORIZED).
+   */
+  #onAuthStep(session: Session, m: SocketMessage): void {
+    const auth = session.auth as ClientAuth;
+    if (m.messageType === MessageType.CONTROL && m.data.op === CONTROL_OPS.AUTH_CHALLENGE) {
+      const step = auth.onChallenge(m.data);
+      if (!step.ok) this.#refuse(step);
+      else if (step.send !== undefined) session.conn.write(controlFrame(this.eventName, step.send, this.#o.timezone));
+      return;
+    }
+    if (isWelcome(m)) {
+      const refusal = checkWelcomeEvent(m.data, this.eventName) ?? auth.onWelcome();
+      if (refusal !== undefined) this.#refuse(refusal);
+      else this.#onWelcome(session, m);
+      return;
+    }
+    this.#refuse({ code: ErrorCode.UNAUTHORIZED, reason: `the server of "${this.eventName}" sent data before proving it knows the token: it may be an impostor; check the address and the token` });
+  }
+
+  /** Refuses the server: a final, typed error; no reconnect. */
+  #refuse(refusal: AuthRefusal): void {
+    const err = errorFromCode(refusal.code, refusal.reason, { details: { eventName: this.eventName, address: this.address } });
+    this.log.warn(err.message);
+    this.#toClosed(err, true, true);
+  }
+
   #onWelcome(session: Session, m: SocketMessage): void {
     session.handshake = 'done';
     const info: WelcomeInfo = {
@@ -581,6 +628,7 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
       maxMessageSize: typeof m.data.max_message_size === 'number' ? m.data.max_message_size : this.#o.maxMessageSize,
     };
     this.#welcome = info;
+    if (session.auth !== undefined) this.#flushOutbox(session);
     session.heartbeat.start();
     for (const w of this.#welcomeWaiters.splice(0)) w.resolve(info);
     callApp(() => this.emit('welcome', info));
@@ -606,7 +654,7 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
   }
 
   #onLibraryError(session: Session, err: SocketError): void {
-    if (err.code === ErrorCode.UNAUTHORIZED || (err.code === ErrorCode.MAX_CONNECTIONS && (session.awaitingWelcome || !this.#o.autoReconnect))) {
+    if (err.code === ErrorCode.UNAUTHORIZED || err.code === ErrorCode.WRONG_EVENT || err.code === ErrorCode.PROTOCOL_MISMATCH || (err.code === ErrorCode.MAX_CONNECTIONS && (session.awaitingWelcome || !this.#o.autoReconnect))) {
       // Refused: final for this client (a wrong token does not get better; a
       // connect({waitForWelcome}) asked to know now).
       this.#toClosed(err, true, true);
@@ -665,15 +713,15 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
     if (this.#welcome !== undefined && !this.#welcome.allowClientSend && s.name === 'open') {
       throw new MessageError(ErrorCode.SEND_NOT_ALLOWED, `server "${this.eventName}" does not accept messages from clients (allowClientSend is false): only receive on this client`);
     }
-    if (s.name === 'open' && !s.session.conn.closing) {
+    if (s.name === 'open' && !s.session.conn.closing && !this.#authPending(s.session)) {
       const pending = s.session.conn.pendingBytes;
       if (pending + frame.length > this.#o.maxPendingBytes) {
         throw new SocketError(ErrorCode.BUFFER_FULL, `${pending} bytes already wait to be written to "${this.eventName}" (maxPendingBytes ${this.#o.maxPendingBytes}): await client.drain() before sending more`, { details: { pending, maxPendingBytes: this.#o.maxPendingBytes } });
       }
       return;
     }
-    if (s.name === 'reconnecting' || (s.name === 'open' && this.#o.autoReconnect)) {
-      if (this.#o.offlineSend === 'reject') {
+    if (s.name === 'reconnecting' || (s.name === 'open' && (this.#o.autoReconnect || this.#authPending(s.session)))) {
+      if (this.#o.offlineSend === 'reject' && !(s.name === 'open' && this.#authPending(s.session))) {
         throw new ConnectionError(ErrorCode.NOT_CONNECTED, `client for "${this.eventName}" is reconnecting to ${this.address}: retry after the 'connected' event (offlineSend is "reject")`);
       }
       if (this.#outbox.length >= this.#o.sendBufferSize || this.#outboxBytes + frame.length > this.#o.sendBufferBytes) {
@@ -690,7 +738,7 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
   #sendFrame(frame: Buffer, requestId: string | undefined): boolean {
     this.#checkSend(frame);
     const s = this.#state;
-    if (s.name === 'open' && !s.session.conn.closing) {
+    if (s.name === 'open' && !s.session.conn.closing && !this.#authPending(s.session)) {
       s.session.conn.write(frame);
       return !s.session.conn.needsDrain;
     }

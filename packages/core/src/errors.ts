@@ -16,6 +16,9 @@ export function mapConnectError(err: unknown, eventName: string, address: string
     case 'EACCES':
     case 'EPERM':
       return new ConnectionError(ErrorCode.PERMISSION_DENIED, `permission denied connecting to event "${eventName}" at ${address}: run as the server's user or widen socketPermissions`, opts);
+    case 'EAGAIN':
+      // A Unix socket whose backlog is full: the server is alive but not accepting.
+      return new ConnectionError(ErrorCode.CONNECTION_LOST, `server for event "${eventName}" at ${address} is not accepting connections (its backlog is full: overloaded or stuck); retry later or restart it`, opts);
     default:
       return new ConnectionError(ErrorCode.CONNECTION_LOST, `cannot connect to event "${eventName}" at ${address}: ${(err as Error).message}`, opts);
   }

@@ -49,3 +49,7 @@ export type { ServerStats, ClientStats, ServerRates } from './stats.js';
 export { renderPrometheus } from './metrics.js';
 export { fetchStats } from './monitor.js';
 export type { FetchStatsOptions } from './monitor.js';
+export { prepareSocketDir, checkSocketPath, dirTrustProblem, fileTrustProblem } from './socket-dir.js';
+export type { SocketDirTrust } from './socket-dir.js';
+export { ServerAuth, ClientAuth, checkHello, checkWelcomeEvent, plainHello, validateToken, AUTH_PROTOCOL, MIN_TOKEN_BYTES, NONCE_BYTES } from './auth.js';
+export type { AuthStep, AuthRefusal, RandomSource } from './auth.js';

@@ -1,4 +1,3 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { encodeFrame } from '@socketkit/codec';
 import {
   CONTROL_OPS,
@@ -12,6 +11,7 @@ import {
   type MessageError,
   type SocketMessage,
 } from '@socketkit/protocol';
+import { ServerAuth, checkHello } from './auth.js';
 import { FramedConnection } from './connection.js';
 import { startTimer } from './defaults.js';
 import { Heartbeat } from './heartbeat.js';
@@ -35,7 +35,7 @@ function controlReply(eventName: string, data: MessageData, timezone: string, re
  *
  *   accepted ──admit()──▶ awaiting ──register()──▶ registered
  *      │                    │ hello / first app message / grace end
- *      │                    │ (with a token: only a hello with the token)
+ *      │                    │ (with a token: only after hello + auth_proof, protocol 2)
  *      │ refuse()           │ close(): auth timeout, evicted, bad framing, stop
  *      ▼                    ▼                          │
  *   closing ◀───────────────┴──────────────────────────┘
@@ -87,10 +87,6 @@ export interface PeerHost {
 
 let peerCounter = 0;
 
-function sha256(s: string): Buffer {
-  return createHash('sha256').update(s).digest();
-}
-
 /** Describes any thrown value without ever throwing (null-prototype objects, symbols). */
 export function describeThrown(err: unknown): string {
   if (err instanceof Error) return typeof err.message === 'string' ? err.message : 'error';
@@ -119,6 +115,8 @@ export class ServerPeer {
   #state: PeerState = 'accepted';
   #host: PeerHost;
   #hello = false;
+  /** Token authentication in progress (token servers, issue 13). */
+  #auth: ServerAuth | undefined;
   #messages = 0;
   /** Broadcasts held while `awaiting` (see `deliver`). */
   #held: Uint8Array[] = [];
@@ -177,7 +175,7 @@ export class ServerPeer {
     } else if (this.#host.token === undefined) {
       this.#timer = startTimer(s.registerGraceMs, () => this.#register());
     } else {
-      this.#timer = startTimer(s.authTimeout, () => this.#host.refuse(this, ErrorCode.UNAUTHORIZED, `no hello with the token within ${s.authTimeout} ms: pass the server token in the client options`));
+      this.#timer = startTimer(s.authTimeout, () => this.#host.refuse(this, ErrorCode.UNAUTHORIZED, `no authentication within ${s.authTimeout} ms: pass the server's token in the client options`));
     }
   }
 
@@ -185,9 +183,10 @@ export class ServerPeer {
    * Writes one frame, counting it against `maxPendingBytes`. Past the bound
    * the slow-consumer policy applies: `drop` drops this frame, `disconnect`
    * closes the peer with ERROR `SLOW_CONSUMER`.
+   * `immediate` writes at once even while awaiting registration (the auth challenge).
    * @returns Whether the frame was written.
    */
-  deliver(frame: Uint8Array): boolean {
+  deliver(frame: Uint8Array, immediate = false): boolean {
     if (!this.open) return false;
     const s = this.#host.settings;
     const pending = this.conn.pendingBytes + this.#heldBytes;
@@ -203,7 +202,7 @@ export class ServerPeer {
       return false;
     }
     this.#countOut(frame.length);
-    if (this.#state === 'awaiting') {
+    if (this.#state === 'awaiting' && !immediate) {
       // Live broadcasts wait (counted above) until the peer registers, so a
       // client that says hello gets its welcome first (D3), then the queue,
       // then these, in order.
@@ -337,7 +336,9 @@ export class ServerPeer {
       return;
     }
     if (this.#hello && isReservedControl(m)) {
-      if (m.data.op === CONTROL_OPS.PING) this.deliver(this.#host.pongFrame());
+      if (m.data.op === CONTROL_OPS.AUTH_PROOF) this.#onAuthProof(m);
+      // An unauthenticated peer gets nothing but the auth exchange.
+      else if (m.data.op === CONTROL_OPS.PING && (this.#state === 'registered' || this.#host.token === undefined)) this.deliver(this.#host.pongFrame());
       return;
     }
     if (this.#state === 'awaiting') {
@@ -357,19 +358,26 @@ export class ServerPeer {
     return m.messageType === MessageType.CONTROL && m.data.op === CONTROL_OPS.HELLO && typeof p === 'number' && Number.isInteger(p) && p >= 1;
   }
 
+  // ---- handshake (issue 13): event check, protocol 2 challenge-response, welcome ----
+
+  /** hello: refuse another event (WRONG_EVENT) or, with a token, protocol 1 (PROTOCOL_MISMATCH); then challenge (token) or welcome. */
   #onHello(m: SocketMessage): void {
     const host = this.#host;
-    const s = host.settings;
-    if (host.token !== undefined && !this.#tokenMatches(m.data.token)) {
-      host.refuse(this, ErrorCode.UNAUTHORIZED, `wrong or missing token for "${host.eventName}": pass the server's token in the client options`);
+    const refusal = checkHello(m, host.eventName, host.token !== undefined);
+    if (refusal !== undefined) {
+      host.refuse(this, refusal.code, refusal.reason);
       return;
     }
     this.#hello = true;
-    this.#register(() => {
-      this.deliver(
-        controlFrame(host.eventName, { op: CONTROL_OPS.WELCOME, protocol: PROTOCOL_VERSION, client_id: this.id, allow_client_send: s.allowClientSend, max_message_size: s.maxMessageSize }, s.timezone),
-      );
-    });
+    if (host.token === undefined) {
+      this.#welcome();
+      return;
+    }
+    this.#auth = new ServerAuth(host.token, host.eventName);
+    const step = this.#auth.onHello(m.data);
+    if (!step.ok) host.refuse(this, step.code, step.reason);
+    // The challenge goes out now (counted), not held like broadcasts until registration.
+    else if (step.send !== undefined) this.deliver(controlFrame(host.eventName, step.send, host.settings.timezone), true);
   }
 
   /**
@@ -410,9 +418,31 @@ export class ServerPeer {
     void this.conn.end(s.closeTimeout, frame, s.closeGraceMs);
   }
 
-  #tokenMatches(given: unknown): boolean {
-    if (typeof given !== 'string' || this.#host.token === undefined) return false;
-    return timingSafeEqual(sha256(given), sha256(this.#host.token));
+  /** auth_proof: the client's proof; welcome on success, UNAUTHORIZED otherwise. */
+  #onAuthProof(m: SocketMessage): void {
+    if (this.#state !== 'awaiting') return;
+    if (this.#auth === undefined) {
+      this.#host.refuse(this, ErrorCode.UNAUTHORIZED, `auth_proof before hello on "${this.#host.eventName}": send hello first`);
+      return;
+    }
+    const step = this.#auth.onProof(m.data);
+    if (!step.ok) this.#host.refuse(this, step.code, step.reason);
+    else this.#welcome();
+  }
+
+  /** Registers with the welcome (naming the event) as the first frame (D3). */
+  #welcome(): void {
+    const host = this.#host;
+    const s = host.settings;
+    this.#register(() => {
+      this.deliver(
+        controlFrame(
+          host.eventName,
+          { op: CONTROL_OPS.WELCOME, protocol: PROTOCOL_VERSION, event: host.eventName, client_id: this.id, allow_client_send: s.allowClientSend, max_message_size: s.maxMessageSize },
+          s.timezone,
+        ),
+      );
+    });
   }
 
   #error(code: string, text: string, replyTo?: string): Buffer {

@@ -15,6 +15,7 @@ import {
   type MessageData,
   type SocketMessage,
 } from '@socketkit/protocol';
+import { validateToken } from './auth.js';
 import { CONFIG_DEFAULTS, startTimer } from './defaults.js';
 import { createLogger, type SocketLogger } from './logger.js';
 import { resolveServerSettings } from './options.js';
@@ -78,9 +79,12 @@ export interface SocketServerOptions {
   heartbeatTimeout?: number;
   /** Graceful close per client on stop or disconnect: destroyed after this long without flush progress (ms, default 2000). */
   closeTimeout?: number;
-  /** Shared secret clients must present in `hello` (optional). */
+  /**
+   * Shared secret (16+ bytes) clients must prove they know, by
+   * challenge-response: it never crosses the wire (protocol 2). Optional.
+   */
   token?: string;
-  /** Time a client has to present the token (ms, default 3000). */
+  /** Time a client has to complete authentication (ms, default 3000). */
   authTimeout?: number;
   /** With a token: most connections waiting to authenticate; a new one evicts the oldest (default 32). */
   maxUnauthenticated?: number;
@@ -188,7 +192,7 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
     this.eventName = validateEventName(options.eventName);
     this.#transport = options.transport;
     this.#o = resolveServerSettings(options);
-    this.#token = options.token;
+    this.#token = validateToken(options.token, this.eventName);
     this.#handler = options.handler;
     this.log = options.logger ?? createLogger(`socketkit:server:${this.eventName}`, options.logLevel ?? CONFIG_DEFAULTS.logLevel);
     this.#host = {

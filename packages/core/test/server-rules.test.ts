@@ -3,7 +3,7 @@
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import { encodeFrame, packValue } from '@socketkit/codec';
 import { ErrorCode, MessageType } from '@socketkit/protocol';
-import { SocketServer, type SocketServerOptions } from '../src/index.js';
+import { ClientAuth, SocketServer, type SocketServerOptions } from '../src/index.js';
 import { memoryServerTransport, settle, until, type RawPeer } from './duplex-pair.js';
 
 let servers: SocketServer[] = [];
@@ -97,19 +97,25 @@ describe('1. every byte written to a peer counts against maxPendingBytes', () =>
 
 describe('2. admission', () => {
   it('with a token, 50 stalling peers never keep a client with the token out', async () => {
-    const { server, connect } = await setup({ token: 'secret', maxConnections: 2, maxUnauthenticated: 8 });
+    const token = 'secret-secret-secret';
+    const { server, connect } = await setup({ token, maxConnections: 2, maxUnauthenticated: 8 });
     for (let i = 0; i < 50; i++) connect();
     await settle();
     expect(server.connectionCounts.awaiting).toBeLessThanOrEqual(8);
     const good = connect();
-    good.hello({ token: 'secret' });
-    await until(() => good.messages.length > 0, 'welcome');
-    expect(good.messages[0]?.data.op).toBe('welcome');
+    const auth = new ClientAuth(token, 'rules');
+    good.send(MessageType.CONTROL, auth.hello());
+    await until(() => good.messages.length > 0, 'challenge');
+    const proof = auth.onChallenge(good.messages[0]!.data);
+    if (!proof.ok || proof.send === undefined) throw new Error('the server did not prove the token');
+    good.send(MessageType.CONTROL, proof.send);
+    await until(() => good.messages.length > 1, 'welcome');
+    expect(good.messages[1]?.data.op).toBe('welcome');
     expect(server.getConnectedClients()).toHaveLength(1);
   });
 
   it('unauthenticated peers get nothing but errors: no PONG, no broadcast, and they time out', async () => {
-    const { server, connect } = await setup({ token: 'secret', authTimeout: 500 });
+    const { server, connect } = await setup({ token: 'secret-secret-secret', authTimeout: 500 });
     const silent = connect();
     const pinger = connect();
     pinger.send(MessageType.CONTROL, { op: 'ping' });
@@ -438,7 +444,7 @@ describe('10. timeouts are validated', () => {
   });
 
   it('Infinity means no timer at all (Node would fire it after 1 ms)', async () => {
-    const { connect } = await setup({ token: 't', authTimeout: Infinity });
+    const { connect } = await setup({ token: 'a-token-of-16-bytes', authTimeout: Infinity });
     const p = connect();
     await jest.advanceTimersByTimeAsync(2 ** 31);
     await settle();

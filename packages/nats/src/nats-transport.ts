@@ -60,6 +60,14 @@ async function openNats(o: NatsLinkOptions, role: string): Promise<NatsConnectio
   try {
     return await connect({ servers: o.servers, name: `socketkit-${role}-${o.eventName}`, maxReconnectAttempts: -1, reconnectTimeWait: 250, ...o.natsOptions });
   } catch (cause) {
+    const e = cause as { name?: string; message?: string };
+    if (e.name === 'AuthorizationError' || /authori[sz]ation|authentication/i.test(e.message ?? '')) {
+      throw new ConnectionError(
+        ErrorCode.UNAUTHORIZED,
+        `NATS at ${serverList(o.servers)} refused the credentials for event "${o.eventName}" (${e.message ?? 'authorization violation'}): pass the user/password, token or nkey NATS expects in natsOptions`,
+        { cause, details: { servers: o.servers } },
+      );
+    }
     throw new ConnectionError(
       ErrorCode.SERVER_NOT_RUNNING,
       `cannot reach NATS at ${serverList(o.servers)} for event "${o.eventName}": ${(cause as Error).message}; start nats-server or pass the right servers`,

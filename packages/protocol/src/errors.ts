@@ -31,6 +31,12 @@ export const ErrorCode = {
   CONNECT_IN_PROGRESS: 'CONNECT_IN_PROGRESS',
   /** A monitor asked a server that does not expose stats (`exposeStats`). */
   STATS_DISABLED: 'STATS_DISABLED',
+  /** A TCP hello (or welcome) names another event than the server's. */
+  WRONG_EVENT: 'WRONG_EVENT',
+  /** A TCP server would bind a non-loopback address with neither token nor TLS. */
+  INSECURE_BIND: 'INSECURE_BIND',
+  /** A token server refused a protocol-1 hello (the token would travel in clear). */
+  PROTOCOL_MISMATCH: 'PROTOCOL_MISMATCH',
 } as const;
 
 /** One of the {@link ErrorCode} values. */
@@ -119,6 +125,9 @@ export const ERROR_CLASSES: Readonly<Record<ErrorCode, typeof SocketError | type
   REMOTE_ERROR: SocketError,
   CONNECT_IN_PROGRESS: ConnectionError,
   STATS_DISABLED: ConnectionError,
+  WRONG_EVENT: ConnectionError,
+  INSECURE_BIND: ConnectionError,
+  PROTOCOL_MISMATCH: ConnectionError,
 });
 
 /**

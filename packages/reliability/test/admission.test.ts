@@ -158,7 +158,7 @@ describe.each(KINDS)('item 1: every byte counts [%s]', (kind) => {
 
 describe.each(KINDS)('item 2: admission with a token [%s]', (kind) => {
   it('with 50 peers that connect and stall (and reconnect when evicted), a client with the token is welcomed on its first try', async () => {
-    const server = await startServer(kind, { token: 'tok', maxConnections: 10 });
+    const server = await startServer(kind, { token: 'tok-tok-tok-tok-tok', maxConnections: 10 });
     let stalling = true;
     let stallers = 0;
     const stall = (): void => {
@@ -171,7 +171,7 @@ describe.each(KINDS)('item 2: admission with a token [%s]', (kind) => {
     await until(() => stallers >= 50, '50 stalling peers');
     const attempts: string[] = [];
     for (let i = 0; i < 5; i++) {
-      const c = server.client({ token: 'tok' });
+      const c = server.client({ token: 'tok-tok-tok-tok-tok' });
       const ok = await c.connect({ waitForWelcome: true }).then(
         () => 'welcomed',
         (e: { code?: string }) => String(e.code),

@@ -82,21 +82,23 @@ describe('unix socket security', () => {
 });
 
 describe('tcp security', () => {
-  it('binds 127.0.0.1 unless told otherwise; all interfaces log a warning', async () => {
+  it('binds 127.0.0.1 unless told otherwise; all interfaces without token or TLS: INSECURE_BIND unless allowInsecure (then a warning)', async () => {
     const s = new TcpSocketServer({ eventName: 'secure', ...quiet, port: 0 });
     onCleanup(() => s.stop());
     await s.start();
     expect(s.address.startsWith('127.0.0.1:')).toBe(true);
     const warnings: string[] = [];
     const logger = { debug: () => undefined, info: () => undefined, error: () => undefined, warn: (m: unknown) => warnings.push(String(m)) };
-    const all = new TcpSocketServer({ eventName: 'secure', ...quiet, port: 0, host: '0.0.0.0', logger });
+    const refused = new TcpSocketServer({ eventName: 'secure', ...quiet, port: 0, host: '0.0.0.0', logger });
+    expect((await startError(refused)).code).toBe(ErrorCode.INSECURE_BIND);
+    const all = new TcpSocketServer({ eventName: 'secure', ...quiet, port: 0, host: '0.0.0.0', logger, allowInsecure: true });
     onCleanup(() => all.stop());
     await all.start();
-    expect(warnings.join('\n')).toContain('all interfaces');
+    expect(warnings.join('\n')).toContain('without token or TLS');
   });
 
   it('token: a client without it is closed with UNAUTHORIZED within the auth timeout and receives nothing else', async () => {
-    const s = new TcpSocketServer({ eventName: 'secure', ...quiet, port: 0, token: 'hunter2', authTimeout: 100 });
+    const s = new TcpSocketServer({ eventName: 'secure', ...quiet, port: 0, token: 'hunter2-hunter2-hunter2', authTimeout: 100 });
     onCleanup(() => s.stop());
     await s.start();
     s.send({ secret: 'queued before anyone connected' });
@@ -112,12 +114,12 @@ describe('tcp security', () => {
     const eagerGot = new FrameDecoder().push(await eagerAll);
     expect(eagerGot.map((m) => m.data.code)).toEqual([ErrorCode.UNAUTHORIZED]);
     // 3) a client with the wrong token
-    const wrong = new TcpSocketClient({ eventName: 'secure', ...quiet, port: s.port, token: 'nope', autoReconnect: false });
+    const wrong = new TcpSocketClient({ eventName: 'secure', ...quiet, port: s.port, token: 'nope-nope-nope-nope', autoReconnect: false });
     onCleanup(() => wrong.disconnect());
     await expect(wrong.connect({ waitForWelcome: true })).rejects.toMatchObject({ code: ErrorCode.UNAUTHORIZED });
     expect(s.queuedMessages).toBe(1);
     // 4) the right token gets the queue
-    const right = new TcpSocketClient({ eventName: 'secure', ...quiet, port: s.port, token: 'hunter2', autoReconnect: false });
+    const right = new TcpSocketClient({ eventName: 'secure', ...quiet, port: s.port, token: 'hunter2-hunter2-hunter2', autoReconnect: false });
     onCleanup(() => right.disconnect());
     await right.connect({ waitForWelcome: true });
     expect((await right.receive()).data).toEqual({ secret: 'queued before anyone connected' });

@@ -4,8 +4,10 @@
  * @packageDocumentation
  */
 export { TcpSocketServer, TcpSocketClient } from './tcp.js';
-export type { TcpSocketServerOptions, TcpSocketClientOptions } from './tcp.js';
-export { TcpServerTransport, TcpClientTransport } from './tcp-transport.js';
-export type { TcpServerTransportOptions } from './tcp-transport.js';
+export type { TcpSocketServerOptions, TcpSocketClientOptions, TcpSecurityOptions } from './tcp.js';
+export { TcpServerTransport, TcpClientTransport, isLoopbackHost, tlsContext } from './tcp-transport.js';
+export type { TcpServerTransportOptions, TcpClientTransportOptions, TcpTlsOptions } from './tcp-transport.js';
+export { addressFilePath, readAddressFile, writeAddressFile } from './address-file.js';
+export type { TcpAddressRecord } from './address-file.js';
 export * from '@socketkit/protocol';
 export type { ClientInfo, RequestHandler, SocketServerEvents, SocketClientEvents, BackoffOptions, SocketLogger } from '@socketkit/core';

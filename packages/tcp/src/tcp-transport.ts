@@ -1,32 +1,106 @@
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import { awaitConnect, closeServer, listenServer, mapConnectError, type ClientTransport, type ListenSettings, type ServerTransport, type SocketLogger, type TransportStream } from '@socketkit/core';
-import { ConnectionError, ErrorCode, ValidationError } from '@socketkit/protocol';
+import { connect as tlsConnect, createServer as createTlsServer, type SecureContextOptions, type TLSSocket } from 'node:tls';
+import { awaitConnect, closeServer, listenServer, mapConnectError, type ClientTransport, type ListenSettings, type ServerTransport, type SocketDirTrust, type SocketLogger, type TransportStream } from '@socketkit/core';
+import { ConnectionError, ErrorCode, SocketError, ValidationError } from '@socketkit/protocol';
+import { addressFilePath, readAddressFile, writeAddressFile } from './address-file.js';
+
+/**
+ * TLS settings (`node:tls`). Each of `cert`, `key` and `ca` is PEM text or a
+ * path to a PEM file. Verification is on by default: a client checks the
+ * server's certificate against `ca` (or the system CAs) and its host name.
+ */
+export interface TcpTlsOptions {
+  /** Certificate chain (PEM text or file path). Required on the server; on a client, for mutual TLS. */
+  cert?: string | Buffer;
+  /** Private key (PEM text or file path). Required with `cert`. */
+  key?: string | Buffer;
+  /** Passphrase of `key`. */
+  passphrase?: string;
+  /** Trusted CA certificate(s) (PEM text or file paths); default: the system CAs. */
+  ca?: string | Buffer | Array<string | Buffer>;
+  /** Server: ask every client for a certificate signed by `ca` and refuse those without (mutual TLS, default false). */
+  requestCert?: boolean;
+  /** Verify the peer's certificate (default true). Turning it off removes the protection against a man-in-the-middle. */
+  rejectUnauthorized?: boolean;
+  /** Client: the name the server's certificate must carry (default: `host`). */
+  servername?: string;
+  /** Lowest TLS version accepted (default `TLSv1.2`). */
+  minVersion?: 'TLSv1.2' | 'TLSv1.3';
+}
 
 /** Options of {@link TcpServerTransport}. */
 export interface TcpServerTransportOptions {
   eventName: string;
   host: string;
-  /** Explicit port; when absent, the first free port of the range is used. */
+  /** Explicit port; when absent, the previous port of this event (address file) or the first free port of the range. */
   port?: number;
   portRangeStart: number;
   portRangeEnd: number;
+  /** Directory of the address file `{event}.tcp` (used without an explicit port). */
+  socketDir?: string;
+  /** Trust settings for the socket directory (as for Unix sockets). */
+  trust?: SocketDirTrust;
+  /** Serve TLS. */
+  tls?: TcpTlsOptions;
+  /** The engine authenticates peers with a token (protected mode accepts a non-loopback bind). */
+  authenticated?: boolean;
+  /** Bind a non-loopback address with neither token nor TLS (default false: INSECURE_BIND). */
+  allowInsecure?: boolean;
   logger?: SocketLogger;
 }
 
-const ALL_INTERFACES = new Set(['0.0.0.0', '::', '']);
+/** Longest a TLS handshake may take before the server drops the peer (ms). */
+export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 
 function formatAddress(host: string, port: number | undefined): string {
   const h = host.includes(':') ? `[${host}]` : host;
   return port === undefined ? h : `${h}:${port}`;
 }
 
+/** True for addresses only this machine can reach (127.0.0.0/8, ::1, localhost). */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase();
+  if (h === 'localhost' || h === '::1' || h === '0:0:0:0:0:0:0:1') return true;
+  const v4 = h.startsWith('::ffff:') ? h.slice(7) : h;
+  return isIP(v4) === 4 && v4.startsWith('127.');
+}
+
+function pem(value: string | Buffer, key: string): string | Buffer {
+  if (Buffer.isBuffer(value) || value.includes('-----BEGIN')) return value;
+  try {
+    return readFileSync(value);
+  } catch (err) {
+    throw new ValidationError(ErrorCode.INVALID_CONFIG, `tls.${key}: cannot read ${value} (${(err as Error).message}): pass PEM text or a readable file path`, { cause: err, details: { key, path: value } });
+  }
+}
+
+/** Turns {@link TcpTlsOptions} (PEM text or paths) into `node:tls` secure-context options. */
+export function tlsContext(o: TcpTlsOptions): SecureContextOptions {
+  const out: SecureContextOptions = { minVersion: o.minVersion ?? 'TLSv1.2' };
+  if (o.cert !== undefined) out.cert = pem(o.cert, 'cert');
+  if (o.key !== undefined) out.key = pem(o.key, 'key');
+  if (o.passphrase !== undefined) out.passphrase = o.passphrase;
+  if (o.ca !== undefined) out.ca = (Array.isArray(o.ca) ? o.ca : [o.ca]).map((c) => pem(c, 'ca'));
+  if ((out.cert === undefined) !== (out.key === undefined)) {
+    throw new ValidationError(ErrorCode.INVALID_CONFIG, 'tls.cert and tls.key go together: pass both (PEM text or file paths)');
+  }
+  return out;
+}
+
 /**
  * TCP server transport: binds `host` (default 127.0.0.1) on an explicit port
- * or the first free port of `portRangeStart..portRangeEnd`.
+ * or, without one, on the port this event had before (published in
+ * `{socketDir}/{event}.tcp`) or else the first free port of
+ * `portRangeStart..portRangeEnd`, and publishes it there. A restarted server
+ * takes its previous port or fails with `ADDRESS_IN_USE`: it never moves to
+ * a port its clients do not know. Optionally TLS.
  */
 export class TcpServerTransport implements ServerTransport {
   readonly kind = 'tcp';
   readonly #o: TcpServerTransportOptions;
+  readonly #tls: SecureContextOptions | undefined;
   #server: Server | undefined;
   #port: number | undefined;
 
@@ -35,6 +109,10 @@ export class TcpServerTransport implements ServerTransport {
       throw new ValidationError(ErrorCode.INVALID_CONFIG, `port ${options.port} is invalid: use an integer 0-65535 (0 lets the OS choose)`);
     }
     this.#o = options;
+    if (options.tls !== undefined) {
+      this.#tls = tlsContext(options.tls);
+      if (this.#tls.cert === undefined) throw new ValidationError(ErrorCode.INVALID_CONFIG, `a TLS server for event "${options.eventName}" needs tls.cert and tls.key (PEM text or file paths)`);
+    }
   }
 
   /** The bound port (after `listen`), or the explicit one. */
@@ -42,38 +120,64 @@ export class TcpServerTransport implements ServerTransport {
     return this.#port ?? this.#o.port;
   }
 
+  /** The address file this server publishes (no explicit port), if any. */
+  get addressFile(): string | undefined {
+    return this.#o.port === undefined && this.#o.socketDir !== undefined ? addressFilePath(this.#o.socketDir, this.#o.eventName) : undefined;
+  }
+
   address(): string {
     return formatAddress(this.#o.host, this.port);
   }
 
-  async listen(onConnection: (stream: TransportStream) => void, settings: ListenSettings = {}): Promise<void> {
-    const { host, port, portRangeStart, portRangeEnd, eventName } = this.#o;
-    if (ALL_INTERFACES.has(host)) {
-      this.#o.logger?.warn(`server "${eventName}" binds all interfaces (${host || '*'}): any host that can reach this machine may connect; set a token or bind 127.0.0.1`);
+  #protectedMode(): void {
+    const { host, eventName } = this.#o;
+    if (isLoopbackHost(host) || this.#tls !== undefined || this.#o.authenticated === true) return;
+    if (this.#o.allowInsecure !== true) {
+      throw new ConnectionError(
+        ErrorCode.INSECURE_BIND,
+        `server "${eventName}" would bind ${host || '*'} (reachable from other hosts) with neither a token nor TLS: anyone who reaches it could read and send its messages; set token (16+ bytes) and/or tls, bind 127.0.0.1, or set allowInsecure: true`,
+        { details: { host } },
+      );
     }
-    const range = port !== undefined ? [port] : Array.from({ length: portRangeEnd - portRangeStart + 1 }, (_, i) => portRangeStart + i);
-    // A restarted server takes its previous port again when it can, so its clients reconnect to it.
-    const previous = this.#port;
-    const candidates = previous !== undefined && previous !== port ? [previous, ...range] : range;
+    this.#o.logger?.warn(`server "${eventName}" binds ${host || '*'} without token or TLS (allowInsecure): any host that can reach this machine may connect`);
+  }
+
+  async listen(onConnection: (stream: TransportStream) => void, settings: ListenSettings = {}): Promise<void> {
+    this.#protectedMode();
+    const { host, port, portRangeStart, portRangeEnd, eventName, socketDir } = this.#o;
+    const file = this.addressFile;
+    let previous = this.#port;
+    if (previous === undefined && file !== undefined) previous = (await readAddressFile(socketDir as string, eventName, this.#o.trust))?.port;
+    const candidates = previous !== undefined ? [previous] : port !== undefined ? [port] : Array.from({ length: portRangeEnd - portRangeStart + 1 }, (_, i) => portRangeStart + i);
     for (const p of candidates) {
-      const server = createServer({ allowHalfOpen: true, noDelay: true }, (socket: Socket) => onConnection(socket));
+      const server = this.#createServer(onConnection);
       try {
         await listenServer(server, { host, port: p, exclusive: true, ...(settings.backlog !== undefined ? { backlog: settings.backlog } : {}) });
-        this.#server = server;
-        const addr = server.address();
-        this.#port = typeof addr === 'object' && addr !== null ? addr.port : p;
-        return;
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'EADDRINUSE' && (port === undefined || p === previous)) continue;
+        if (code === 'EADDRINUSE' && p !== previous && port === undefined) continue;
         if (code === 'EADDRINUSE') {
-          throw new ConnectionError(ErrorCode.ADDRESS_IN_USE, `port ${p} on ${host} is already in use (event "${eventName}"): stop the other server or choose another port`, { cause: err, details: { host, port: p } });
+          const why = p === previous ? `, the port this server had before${file !== undefined ? ` (${file})` : ''}: a server for "${eventName}" may still be running (stop it), or another program took the port (${file !== undefined ? `delete ${file} to pick a new port` : 'restart on another port'})` : ` (event "${eventName}"): stop the other server or choose another port`;
+          throw new ConnectionError(ErrorCode.ADDRESS_IN_USE, `port ${p} on ${host} is already in use${why}`, { cause: err, details: { host, port: p } });
         }
         if (code === 'EACCES') {
           throw new ConnectionError(ErrorCode.PERMISSION_DENIED, `not allowed to bind ${formatAddress(host, p)} for event "${eventName}": use a port above 1023`, { cause: err });
         }
         throw mapConnectError(err, eventName, formatAddress(host, p));
       }
+      const addr = server.address();
+      const bound = typeof addr === 'object' && addr !== null ? addr.port : p;
+      if (file !== undefined) {
+        try {
+          await writeAddressFile(socketDir as string, { event: eventName, host, port: bound, pid: process.pid, tls: this.#tls !== undefined, started_ms: Date.now() }, this.#o.trust);
+        } catch (err) {
+          await closeServer(server);
+          throw err;
+        }
+      }
+      this.#server = server;
+      this.#port = bound;
+      return;
     }
     throw new ConnectionError(
       ErrorCode.PORT_RANGE_EXHAUSTED,
@@ -82,39 +186,141 @@ export class TcpServerTransport implements ServerTransport {
     );
   }
 
+  #createServer(onConnection: (stream: TransportStream) => void): Server {
+    if (this.#tls === undefined) return createServer({ allowHalfOpen: true, noDelay: true }, (socket: Socket) => onConnection(socket));
+    const requestCert = this.#o.tls?.requestCert ?? false;
+    // Not half-open: a peer that hangs up mid-handshake would otherwise keep
+    // its socket (and stop()) open, as no secureConnection ever hands it over.
+    const server = createTlsServer(
+      { ...this.#tls, allowHalfOpen: false, noDelay: true, handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS, requestCert, rejectUnauthorized: requestCert ? (this.#o.tls?.rejectUnauthorized ?? true) : false },
+      (socket: TLSSocket) => onConnection(socket),
+    );
+    // A failed handshake (no or a bad client certificate, plain TCP) ends that socket only.
+    server.on('tlsClientError', (err, socket) => {
+      socket.destroy();
+      this.#o.logger?.debug(`TLS handshake with a client of "${this.#o.eventName}" failed: ${err.message}`);
+    });
+    return server;
+  }
+
   async close(): Promise<void> {
     const server = this.#server;
     this.#server = undefined;
+    // The address file stays: a restart finds its port there.
     if (server !== undefined) await closeServer(server);
   }
 }
 
-/** TCP client transport (TCP_NODELAY on). */
+/** Options of {@link TcpClientTransport}. */
+export interface TcpClientTransportOptions {
+  host: string;
+  /** Server port; when absent the address file `{socketDir}/{event}.tcp` is read at each connect (same host only). */
+  port?: number;
+  eventName: string;
+  socketDir?: string;
+  trust?: SocketDirTrust;
+  tls?: TcpTlsOptions;
+}
+
+function awaitSecureConnect(socket: TLSSocket, signal: AbortSignal): Promise<TLSSocket> {
+  return new Promise((resolve, reject) => {
+    const cleanup = (): void => {
+      socket.off('secureConnect', onConnect);
+      socket.off('error', onError);
+      signal.removeEventListener('abort', onAbort);
+    };
+    const onConnect = (): void => {
+      cleanup();
+      resolve(socket);
+    };
+    const onError = (err: Error): void => {
+      cleanup();
+      socket.destroy();
+      reject(err);
+    };
+    const onAbort = (): void => {
+      cleanup();
+      socket.destroy();
+      reject(signal.reason);
+    };
+    if (signal.aborted) return onAbort();
+    socket.once('secureConnect', onConnect);
+    socket.once('error', onError);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** TCP client transport (TCP_NODELAY on, optionally TLS). */
 export class TcpClientTransport implements ClientTransport {
   readonly kind = 'tcp';
-  readonly #host: string;
-  readonly #port: number;
-  readonly #eventName: string;
+  readonly #o: TcpClientTransportOptions;
+  readonly #tls: SecureContextOptions | undefined;
+  #lastPort: number | undefined;
 
-  constructor(host: string, port: number, eventName: string) {
-    if (!(Number.isInteger(port) && port >= 1 && port <= 65535)) {
+  /** `(host, port, eventName)` is the short form for an explicit port without TLS. */
+  constructor(options: TcpClientTransportOptions);
+  constructor(host: string, port: number, eventName: string);
+  constructor(optionsOrHost: TcpClientTransportOptions | string, portArg?: number, eventArg?: string) {
+    const options: TcpClientTransportOptions = typeof optionsOrHost === 'string' ? { host: optionsOrHost, port: portArg as number, eventName: eventArg as string } : optionsOrHost;
+    const { port, host, eventName } = options;
+    if (port !== undefined && !(Number.isInteger(port) && port >= 1 && port <= 65535)) {
       throw new ValidationError(ErrorCode.INVALID_CONFIG, `port ${port} is invalid: use the server's port (server.port), an integer 1-65535`);
     }
-    this.#host = host;
-    this.#port = port;
-    this.#eventName = eventName;
+    if (port === undefined && (!isLoopbackHost(host) || options.socketDir === undefined)) {
+      throw new ValidationError(
+        ErrorCode.INVALID_CONFIG,
+        `no port for event "${eventName}" on ${host}: pass port (the server's port, server.port); only a client on the server's own host (host 127.0.0.1) can find it without one, in {socketDir}/${eventName}.tcp`,
+        { details: { host, eventName } },
+      );
+    }
+    this.#o = options;
+    this.#tls = options.tls !== undefined ? tlsContext(options.tls) : undefined;
   }
 
   address(): string {
-    return formatAddress(this.#host, this.#port);
+    const port = this.#o.port ?? this.#lastPort;
+    if (port !== undefined) return formatAddress(this.#o.host, port);
+    return `${formatAddress(this.#o.host, undefined)}:<port from ${addressFilePath(this.#o.socketDir as string, this.#o.eventName)}>`;
+  }
+
+  async #resolvePort(): Promise<number> {
+    if (this.#o.port !== undefined) return this.#o.port;
+    const { socketDir, eventName } = this.#o;
+    const rec = await readAddressFile(socketDir as string, eventName, this.#o.trust);
+    if (rec === undefined) {
+      throw new ConnectionError(
+        ErrorCode.SOCKET_NOT_FOUND,
+        `no TCP server for event "${eventName}" published its address in ${addressFilePath(socketDir as string, eventName)}: start the server (without an explicit port) on this host with the same socketDir, or pass port`,
+        { details: { eventName, socketDir } },
+      );
+    }
+    this.#lastPort = rec.port;
+    return rec.port;
   }
 
   async connect(signal: AbortSignal): Promise<TransportStream> {
+    const port = await this.#resolvePort();
+    const host = this.#o.host;
     try {
-      const socket = await awaitConnect(createConnection({ host: this.#host, port: this.#port, allowHalfOpen: false, noDelay: true }), signal);
-      return socket;
+      if (this.#tls === undefined) return await awaitConnect(createConnection({ host, port, allowHalfOpen: false, noDelay: true }), signal);
+      const servername = this.#o.tls?.servername ?? (isIP(host) === 0 ? host : undefined);
+      const socket = tlsConnect({ ...this.#tls, host, port, rejectUnauthorized: this.#o.tls?.rejectUnauthorized ?? true, ...(servername !== undefined ? { servername } : {}) });
+      return await awaitSecureConnect(socket, signal);
     } catch (err) {
-      throw mapConnectError(err, this.#eventName, this.address());
+      throw mapTlsError(err, this.#o.eventName, formatAddress(host, port));
     }
   }
+}
+
+/** TLS verification failures become `UNAUTHORIZED` saying what to pass; the rest as for plain TCP. */
+function mapTlsError(err: unknown, eventName: string, address: string): SocketError {
+  const code = (err as NodeJS.ErrnoException).code ?? '';
+  if (/CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ERR_TLS_|ERR_SSL_/.test(code)) {
+    return new ConnectionError(
+      ErrorCode.UNAUTHORIZED,
+      `TLS with the server for event "${eventName}" at ${address} failed (${code}: ${(err as Error).message}): pass the CA that signed its certificate in tls.ca, check that the certificate names this host (or set tls.servername), and for mutual TLS pass tls.cert and tls.key`,
+      { cause: err, details: { eventName, address, tlsCode: code } },
+    );
+  }
+  return mapConnectError(err, eventName, address);
 }

@@ -9,16 +9,35 @@ import {
   type ClientConfigOptions,
   type ServerConfigOptions,
   type SocketClientOptions,
+  type SocketDirTrust,
   type SocketServerOptions,
 } from '@socketkit/core';
-import { TcpClientTransport, TcpServerTransport } from './tcp-transport.js';
+import { TcpClientTransport, TcpServerTransport, type TcpTlsOptions } from './tcp-transport.js';
+
+/** Options of TCP servers and clients about the socket directory (address files) and TLS. */
+export interface TcpSecurityOptions extends SocketDirTrust {
+  /** Directory of the address file `{eventName}.tcp` (default `/tmp/sockets`, env `SOCKET_DIR`). */
+  socketDir?: string;
+  /** TLS (`node:tls`); PEM text or file paths. Verification is on by default. */
+  tls?: TcpTlsOptions;
+}
+
+function trustOf(o: SocketDirTrust): SocketDirTrust {
+  return mergeDefined<SocketDirTrust>({}, { allowInsecureDir: o.allowInsecureDir, trustedUids: o.trustedUids, trustedGids: o.trustedGids });
+}
 
 /** Options of {@link TcpSocketServer}: engine options plus the TCP specifics of §5/§7. */
-export interface TcpSocketServerOptions extends Omit<SocketServerOptions, 'transport' | keyof ServerConfigOptions | 'maxConnections'>, ServerConfigOptions {
+export interface TcpSocketServerOptions extends Omit<SocketServerOptions, 'transport' | keyof ServerConfigOptions | 'maxConnections'>, ServerConfigOptions, TcpSecurityOptions {
   /** Interface to bind (default `127.0.0.1`, env `SOCKET_TCP_HOST`). */
   host?: string;
-  /** Explicit port (0 = OS-assigned); when absent the first free port of the range. */
+  /**
+   * Explicit port (0 = OS-assigned). When absent: the port this event had
+   * before (from `{socketDir}/{eventName}.tcp`) or else the first free port of
+   * the range, published in that file for clients on this host.
+   */
   port?: number;
+  /** Bind a non-loopback address with neither token nor TLS (default false: `INSECURE_BIND`). */
+  allowInsecure?: boolean;
   /** First port of the auto-assign range (default 9000). */
   portRangeStart?: number;
   /** Last port of the auto-assign range (default 9100). */
@@ -28,10 +47,13 @@ export interface TcpSocketServerOptions extends Omit<SocketServerOptions, 'trans
 }
 
 /** Options of {@link TcpSocketClient}. */
-export interface TcpSocketClientOptions extends Omit<SocketClientOptions, 'transport' | keyof ClientConfigOptions>, ClientConfigOptions {
+export interface TcpSocketClientOptions extends Omit<SocketClientOptions, 'transport' | keyof ClientConfigOptions>, ClientConfigOptions, TcpSecurityOptions {
   /** Server host (default `127.0.0.1`). */
   host?: string;
-  /** Server port (default: `portRangeStart`, 9000). */
+  /**
+   * Server port. Required across hosts; on the server's host it may be
+   * left out: the client reads it from `{socketDir}/{eventName}.tcp` at each connect.
+   */
   port?: number;
 }
 
@@ -48,6 +70,7 @@ export class TcpSocketServer extends SocketServer {
 
   constructor(options: TcpSocketServerOptions) {
     const config = resolveConfig(options, {
+      socketDir: options.socketDir,
       tcp: mergeDefined({}, { host: options.host, portRangeStart: options.portRangeStart, portRangeEnd: options.portRangeEnd, maxConnections: options.maxConnections }),
     });
     const logger = options.logger ?? createLogger(`socketkit:server:${options.eventName}`, config.logLevel);
@@ -57,6 +80,11 @@ export class TcpSocketServer extends SocketServer {
       ...(options.port !== undefined ? { port: options.port } : {}),
       portRangeStart: config.tcp.portRangeStart,
       portRangeEnd: config.tcp.portRangeEnd,
+      socketDir: config.socketDir,
+      trust: trustOf(options),
+      ...(options.tls !== undefined ? { tls: options.tls } : {}),
+      authenticated: options.token !== undefined,
+      allowInsecure: options.allowInsecure ?? false,
       logger,
     });
     // Over TCP anyone who can reach the port could ask: stats are exposed by default only behind a token.
@@ -69,20 +97,32 @@ export class TcpSocketServer extends SocketServer {
   get port(): number | undefined {
     return this.#transport.port;
   }
+
+  /** The address file published for clients on this host (`{socketDir}/{eventName}.tcp`), when the port was not explicit. */
+  get addressFile(): string | undefined {
+    return this.#transport.addressFile;
+  }
 }
 
 /**
  * A socketkit client for a TCP server.
  *
  * @example
- * const client = new TcpSocketClient({ eventName: 'rpc', port: 9000 });
+ * const client = new TcpSocketClient({ eventName: 'rpc' }); // same host: port from /tmp/sockets/rpc.tcp
  * await client.connect();
  * const reply = await client.request({ a: 1, b: 2 });
  */
 export class TcpSocketClient extends SocketClient {
   constructor(options: TcpSocketClientOptions) {
-    const config = resolveConfig(options, { tcp: mergeDefined({}, { host: options.host }) });
-    const transport = new TcpClientTransport(config.tcp.host, options.port ?? config.tcp.portRangeStart, options.eventName);
+    const config = resolveConfig(options, { socketDir: options.socketDir, tcp: mergeDefined({}, { host: options.host }) });
+    const transport = new TcpClientTransport({
+      host: config.tcp.host,
+      ...(options.port !== undefined ? { port: options.port } : {}),
+      eventName: options.eventName,
+      socketDir: config.socketDir,
+      trust: trustOf(options),
+      ...(options.tls !== undefined ? { tls: options.tls } : {}),
+    });
     super({ ...clientEngineOptions(config, options), eventName: options.eventName, transport });
   }
 }

@@ -1,4 +1,7 @@
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { ConnectionError, ErrorCode, MaxConnectionsError } from '@socketkit/protocol';
 import { TcpSocketClient, TcpSocketServer } from '../src/index.js';
@@ -9,8 +12,13 @@ afterEach(async () => {
 });
 
 type ServerOpts = Partial<ConstructorParameters<typeof TcpSocketServer>[0]>;
+function socketDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'sktcp-'));
+  cleanups.push(() => rmSync(d, { recursive: true, force: true }));
+  return d;
+}
 function server(opts: ServerOpts = {}): TcpSocketServer {
-  const s = new TcpSocketServer({ eventName: 'rpc', logLevel: 'silent', envFile: false, ...opts });
+  const s = new TcpSocketServer({ eventName: 'rpc', logLevel: 'silent', envFile: false, socketDir: socketDir(), ...opts });
   cleanups.push(() => s.stop());
   return s;
 }
@@ -65,7 +73,7 @@ describe('tcp transport', () => {
     const s = server({ portRangeStart: base, portRangeEnd: base + 2 });
     await s.start();
     expect(s.port).toBe(base + 1);
-    const s2 = server({ portRangeStart: base, portRangeEnd: base + 2 });
+    const s2 = server({ eventName: 'rpc2', portRangeStart: base, portRangeEnd: base + 2 });
     await s2.start();
     expect(s2.port).toBe(base + 2);
   });
@@ -113,30 +121,32 @@ describe('tcp transport', () => {
     await expect(client(s.port as number).connect({ waitForWelcome: true })).rejects.toBeInstanceOf(MaxConnectionsError);
   });
 
-  it('binding all interfaces logs a warning', async () => {
+  it('binding all interfaces without token or TLS is INSECURE_BIND; allowInsecure binds and logs a warning', async () => {
     const warnings: string[] = [];
     const logger = { debug: () => undefined, info: () => undefined, error: () => undefined, warn: (m: unknown) => warnings.push(String(m)) };
-    const s = server({ port: 0, host: '0.0.0.0', logger });
+    const refused = (await server({ port: 0, host: '0.0.0.0', logger }).start().catch((e: unknown) => e)) as ConnectionError;
+    expect(refused.code).toBe(ErrorCode.INSECURE_BIND);
+    const s = server({ port: 0, host: '0.0.0.0', logger, allowInsecure: true });
     await s.start();
-    expect(warnings.some((w) => w.includes('all interfaces'))).toBe(true);
+    expect(warnings.some((w) => w.includes('without token or TLS'))).toBe(true);
   });
 });
 
 describe('shared-secret token', () => {
   it('a client with the right token is served', async () => {
-    const s = server({ port: 0, token: 's3cret' });
+    const s = server({ port: 0, token: 's3cret-s3cret-s3cret' });
     await s.start();
-    const c = client(s.port as number, { token: 's3cret' });
+    const c = client(s.port as number, { token: 's3cret-s3cret-s3cret' });
     await c.connect({ waitForWelcome: true });
     expect(s.send({ ok: 1 })).toBe(1);
     expect((await c.receive()).data).toEqual({ ok: 1 });
   });
 
   it('a wrong token is closed with UNAUTHORIZED and receives nothing', async () => {
-    const s = server({ port: 0, token: 's3cret' });
+    const s = server({ port: 0, token: 's3cret-s3cret-s3cret' });
     await s.start();
     s.send({ queued: 'secret data' });
-    const c = client(s.port as number, { token: 'wrong' });
+    const c = client(s.port as number, { token: 'wrong-wrong-wrong-wrong' });
     const err = await c.connect({ waitForWelcome: true }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: ErrorCode.UNAUTHORIZED });
     expect(s.getConnectedClients()).toEqual([]);
@@ -144,7 +154,7 @@ describe('shared-secret token', () => {
   });
 
   it('no hello within the auth timeout: closed with UNAUTHORIZED', async () => {
-    const s = server({ port: 0, token: 's3cret', authTimeout: 50 });
+    const s = server({ port: 0, token: 's3cret-s3cret-s3cret', authTimeout: 50 });
     await s.start();
     const c = client(s.port as number, { handshake: false });
     const errors: Error[] = [];

@@ -1,8 +1,20 @@
-import { constants } from 'node:fs';
-import { access, chmod, link, lstat, mkdir, rename, stat, unlink } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { chmod, link, lstat, stat, unlink } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import { join } from 'node:path';
-import { awaitConnect, closeServer, listenServer, mapConnectError, type ClientTransport, type ListenSettings, type ServerTransport, type TransportStream } from '@socketkit/core';
+import { dirname, join } from 'node:path';
+import {
+  awaitConnect,
+  checkSocketPath,
+  closeServer,
+  listenServer,
+  mapConnectError,
+  prepareSocketDir,
+  type ClientTransport,
+  type ListenSettings,
+  type ServerTransport,
+  type SocketDirTrust,
+  type TransportStream,
+} from '@socketkit/core';
 import { ConnectionError, ErrorCode, ValidationError, validateEventName } from '@socketkit/protocol';
 
 /** Longest socket path Linux accepts (sun_path is 108 bytes including the NUL). */
@@ -29,16 +41,17 @@ export function socketPathFor(socketDir: string, eventName: string): string {
 }
 
 /** Options of {@link UnixServerTransport}. */
-export interface UnixServerTransportOptions {
+export interface UnixServerTransportOptions extends SocketDirTrust {
   eventName: string;
   socketDir: string;
   /** Socket file mode (e.g. 0o600). */
   mode: number;
   /** Remove the socket file on close. */
   autoRemoveSocket: boolean;
-  /** Accept a socket directory owned by another user or writable by group/others (default false). */
-  allowInsecureDir?: boolean;
 }
+
+/** Longest time a server waits for another server's start on the same path to finish (ms). */
+export const START_LOCK_WAIT_MS = 2000;
 
 /** First and largest pause between connect attempts while the server's listen backlog is full (ms). */
 const EAGAIN_FIRST_DELAY_MS = 5;
@@ -67,8 +80,12 @@ function errno(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException).code;
 }
 
-/** Probes a socket file: true if a live server accepts on it. */
-function isLive(path: string): Promise<boolean> {
+/**
+ * Probes a socket file: true if a live server accepts on it. A server whose
+ * backlog is full (stuck, not accepting) answers EAGAIN: it is alive, and
+ * that is reported as `ADDRESS_IN_USE`, never as a raw EAGAIN.
+ */
+function isLive(path: string, eventName: string): Promise<boolean> {
   return new Promise((resolve, reject) => {
     const s = createConnection({ path });
     s.once('connect', () => {
@@ -77,10 +94,48 @@ function isLive(path: string): Promise<boolean> {
     });
     s.once('error', (err) => {
       s.destroy();
-      if (errno(err) === 'ECONNREFUSED' || errno(err) === 'ENOENT') resolve(false);
-      else reject(err);
+      const code = errno(err);
+      if (code === 'ECONNREFUSED' || code === 'ENOENT') resolve(false);
+      else if (code === 'EAGAIN' || code === 'EWOULDBLOCK') {
+        reject(new ConnectionError(ErrorCode.ADDRESS_IN_USE, `a server for event "${eventName}" is running at ${path} but not accepting connections (its backlog is full: stuck or overloaded): stop it first`, { cause: err, details: { path } }));
+      } else reject(mapConnectError(err, eventName, path));
     });
   });
+}
+
+const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Runs `fn` while holding a per-path start lock, so that two servers
+ * starting at once on a stale socket cannot both decide "stale", unlink and
+ * take the path (one of them orphaned). On Linux the lock is a socket in the
+ * abstract namespace: the kernel releases it when the holder exits, so a
+ * crash never leaves a stale lock. Elsewhere there is no lock and the
+ * inode re-check before unlinking keeps the race window small.
+ */
+async function withStartLock<T>(dir: string, eventName: string, path: string, fn: () => Promise<T>): Promise<T> {
+  if (process.platform !== 'linux') return fn();
+  const d = await stat(dir);
+  const name = `\0socketkit-start-${createHash('sha256').update(`${d.dev}:${d.ino}/${eventName}`).digest('hex').slice(0, 40)}`;
+  const lock = createServer();
+  const deadline = Date.now() + START_LOCK_WAIT_MS;
+  for (;;) {
+    try {
+      await listenServer(lock, { path: name });
+      break;
+    } catch (err) {
+      if (errno(err) !== 'EADDRINUSE') throw err;
+      if (Date.now() >= deadline) {
+        throw new ConnectionError(ErrorCode.ADDRESS_IN_USE, `another server for event "${eventName}" has been starting at ${path} for ${START_LOCK_WAIT_MS} ms: stop it first`, { details: { path } });
+      }
+      await pause(10);
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await closeServer(lock);
+  }
 }
 
 /**
@@ -88,6 +143,13 @@ function isLive(path: string): Promise<boolean> {
  * directory creation (0700) and checks, stale-file recovery, never stealing a
  * live server's socket, never deleting a non-socket or following a symlink,
  * file permissions, removal on close.
+ *
+ * The socket is bound under a temporary name, chmod-ed, and only then given
+ * its real name with link(), which fails if the name exists: a server never
+ * replaces a file it did not probe, and clients never see a socket with the
+ * wrong mode. It also keeps libuv (which unlinks the bound name on close)
+ * away from the real path, so stop() removes only the file this server
+ * bound (same device and inode), never a newer server's.
  */
 export class UnixServerTransport implements ServerTransport {
   readonly kind = 'unix';
@@ -95,7 +157,7 @@ export class UnixServerTransport implements ServerTransport {
   readonly path: string;
   readonly #o: UnixServerTransportOptions;
   #server: Server | undefined;
-  #ino: number | undefined;
+  #bound: { dev: number; ino: number } | undefined;
 
   constructor(options: UnixServerTransportOptions) {
     this.#o = options;
@@ -108,79 +170,65 @@ export class UnixServerTransport implements ServerTransport {
 
   async listen(onConnection: (stream: TransportStream) => void, settings: ListenSettings = {}): Promise<void> {
     const { socketDir, eventName } = this.#o;
-    await this.#prepareDir(socketDir);
-    await this.#clearPath(eventName);
+    await prepareSocketDir(socketDir, this.#o);
+    const tmp = join(socketDir, `.${randomBytes(4).toString('hex')}.sk`);
+    if (process.platform !== 'win32' && Buffer.byteLength(tmp) > MAX_SOCKET_PATH_BYTES) {
+      throw new ValidationError(ErrorCode.INVALID_CONFIG, `socketDir ${socketDir} is too long for socketkit's temporary socket name (${Buffer.byteLength(tmp)} bytes, limit ${MAX_SOCKET_PATH_BYTES}): use a shorter socketDir`, { details: { path: tmp } });
+    }
     const server = createServer({ allowHalfOpen: true }, (socket: Socket) => onConnection(socket));
     try {
-      await listenServer(server, { path: this.path, ...(settings.backlog !== undefined ? { backlog: settings.backlog } : {}) });
+      await listenServer(server, { path: tmp, ...(settings.backlog !== undefined ? { backlog: settings.backlog } : {}) });
     } catch (err) {
-      if (errno(err) === 'EADDRINUSE') {
-        throw new ConnectionError(ErrorCode.ADDRESS_IN_USE, `another server took ${this.path} for event "${eventName}" while this one was starting: stop it first`, { cause: err });
-      }
-      throw mapConnectError(err, eventName, this.path);
+      throw mapConnectError(err, eventName, tmp);
     }
+    try {
+      await chmod(tmp, this.#o.mode);
+      const st = await lstat(tmp);
+      await withStartLock(socketDir, eventName, this.path, () => this.#claim(tmp, eventName));
+      this.#bound = { dev: st.dev, ino: st.ino };
+    } catch (err) {
+      await closeServer(server);
+      await unlink(tmp).catch(() => undefined);
+      throw err;
+    }
+    await unlink(tmp).catch(() => undefined);
     this.#server = server;
-    await chmod(this.path, this.#o.mode);
-    this.#ino = (await lstat(this.path)).ino;
+  }
+
+  /** Gives the bound socket its real name; clears a stale socket there first. */
+  async #claim(tmp: string, eventName: string): Promise<void> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        await link(tmp, this.path);
+        return;
+      } catch (err) {
+        if (errno(err) !== 'EEXIST') throw mapConnectError(err, eventName, this.path);
+      }
+      await this.#clearStale(eventName);
+    }
+    throw new ConnectionError(ErrorCode.ADDRESS_IN_USE, `another server took ${this.path} for event "${eventName}" while this one was starting: stop it first`, { details: { path: this.path } });
   }
 
   async close(): Promise<void> {
     const server = this.#server;
     if (server === undefined) return;
     this.#server = undefined;
-    if (this.#o.autoRemoveSocket) {
-      const closing = closeServer(server);
-      await this.#removeOwnSocket();
-      await closing;
-      return;
-    }
-    // libuv unlinks a pipe's path when the server closes; keep the file by
-    // holding a second hard link across the close and putting it back.
-    const keep = `${this.path}.${process.pid}.keep`;
-    await link(this.path, keep);
-    await closeServer(server);
-    await rename(keep, this.path);
+    const closing = closeServer(server);
+    if (this.#o.autoRemoveSocket) await this.#removeOwnSocket();
+    await closing;
   }
 
   async #removeOwnSocket(): Promise<void> {
     try {
       const st = await lstat(this.path);
-      // Remove only the file we created: a newer server may own the path now.
-      if (st.isSocket() && st.ino === this.#ino) await unlink(this.path);
+      // Remove only the file we bound: a newer server may own the path now.
+      if (st.isSocket() && st.ino === this.#bound?.ino && st.dev === this.#bound.dev) await unlink(this.path);
     } catch (err) {
       if (errno(err) !== 'ENOENT') throw err;
     }
   }
 
-  async #prepareDir(dir: string): Promise<void> {
-    try {
-      await mkdir(dir, { recursive: true, mode: 0o700 });
-    } catch (err) {
-      throw new ValidationError(ErrorCode.INVALID_CONFIG, `cannot create socket directory ${dir}: ${(err as Error).message}; choose a writable socketDir`, { cause: err, details: { path: dir } });
-    }
-    const st = await stat(dir);
-    if (!st.isDirectory()) {
-      throw new ValidationError(ErrorCode.INVALID_CONFIG, `socketDir ${dir} is not a directory: choose a directory for socket files`, { details: { path: dir } });
-    }
-    try {
-      await access(dir, constants.W_OK | constants.X_OK);
-    } catch (err) {
-      throw new ConnectionError(ErrorCode.PERMISSION_DENIED, `socket directory ${dir} is not writable by this user: choose another socketDir or fix its permissions`, { cause: err, details: { path: dir } });
-    }
-    if (this.#o.allowInsecureDir !== true && typeof process.getuid === 'function') {
-      const uid = process.getuid();
-      if (st.uid !== uid || (st.mode & 0o022) !== 0) {
-        const why = st.uid !== uid ? `owned by uid ${st.uid}, not ${uid}` : `mode ${(st.mode & 0o777).toString(8)} lets group/others write`;
-        throw new ConnectionError(
-          ErrorCode.INSECURE_SOCKET_DIR,
-          `socket directory ${dir} is ${why}: another user could replace the socket; use a private directory (mode 0700) or set allowInsecureDir: true`,
-          { details: { path: dir, uid: st.uid, mode: st.mode & 0o777 } },
-        );
-      }
-    }
-  }
-
-  async #clearPath(eventName: string): Promise<void> {
+  async #clearStale(eventName: string): Promise<void> {
     let st;
     try {
       st = await lstat(this.path);
@@ -194,25 +242,35 @@ export class UnixServerTransport implements ServerTransport {
     if (!st.isSocket()) {
       throw new ConnectionError(ErrorCode.ADDRESS_IN_USE, `${this.path} exists and is not a socket: refusing to delete it; move it away or choose another socketDir`, { details: { path: this.path } });
     }
-    if (await isLive(this.path)) {
+    if (await isLive(this.path, eventName)) {
       throw new ConnectionError(ErrorCode.ADDRESS_IN_USE, `a server for event "${eventName}" is already running at ${this.path}: stop it first or use another socketDir`, { details: { path: this.path } });
     }
+    // Unlink only the file that was probed.
+    const again = await lstat(this.path).catch(() => undefined);
+    if (again === undefined || again.ino !== st.ino || again.dev !== st.dev) return;
     await unlink(this.path).catch((err: unknown) => {
       if (errno(err) !== 'ENOENT') throw err;
     });
   }
 }
 
-/** Unix domain socket client transport. */
+/**
+ * Unix domain socket client transport. Before every connect it checks the
+ * socket directory and file the way the server does (trusted owner, no
+ * group/other write, no symlink), so a socket planted by another user in a
+ * shared directory never receives this client's data or token.
+ */
 export class UnixClientTransport implements ClientTransport {
   readonly kind = 'unix';
   /** Full socket path. */
   readonly path: string;
   readonly #eventName: string;
+  readonly #trust: SocketDirTrust;
 
-  constructor(socketDir: string, eventName: string) {
+  constructor(socketDir: string, eventName: string, trust: SocketDirTrust = {}) {
     this.path = socketPathFor(socketDir, eventName);
     this.#eventName = eventName;
+    this.#trust = trust;
   }
 
   address(): string {
@@ -226,6 +284,7 @@ export class UnixClientTransport implements ClientTransport {
    * `signal` aborts (the client's connect timeout).
    */
   async connect(signal: AbortSignal): Promise<TransportStream> {
+    if (process.platform !== 'win32') await checkSocketPath(dirname(this.path), this.path, this.#trust);
     for (let delay = EAGAIN_FIRST_DELAY_MS; ; delay = Math.min(delay * 2, EAGAIN_MAX_DELAY_MS)) {
       try {
         return await awaitConnect(createConnection({ path: this.path, allowHalfOpen: false }), signal);

@@ -25,12 +25,30 @@ export interface UnixSocketServerOptions extends Omit<SocketServerOptions, 'tran
   autoRemoveSocket?: boolean;
   /** Accept a socket directory owned by another user or writable by group/others (default false). */
   allowInsecureDir?: boolean;
+  /** Users besides yourself and root trusted to own the socket directory. */
+  trustedUids?: readonly number[];
+  /** Groups trusted to write the socket directory (a group-writable directory is refused otherwise). */
+  trustedGids?: readonly number[];
 }
 
 /** Options of {@link UnixSocketClient}. */
 export interface UnixSocketClientOptions extends Omit<SocketClientOptions, 'transport' | keyof ClientConfigOptions>, ClientConfigOptions {
   /** Directory of the socket file (default `/tmp/sockets`). */
   socketDir?: string;
+  /**
+   * Skip the checks of the socket directory and file before connecting
+   * (default false): without them, whoever can write the directory can pose
+   * as the server.
+   */
+  allowInsecureDir?: boolean;
+  /** Users besides yourself and root trusted to own the socket directory and file (e.g. a server run by another user). */
+  trustedUids?: readonly number[];
+  /** Groups trusted to write the socket directory. */
+  trustedGids?: readonly number[];
+}
+
+function trustOf(o: { trustedUids?: readonly number[] | undefined; trustedGids?: readonly number[] | undefined }): { trustedUids?: readonly number[]; trustedGids?: readonly number[] } {
+  return { ...(o.trustedUids !== undefined ? { trustedUids: o.trustedUids } : {}), ...(o.trustedGids !== undefined ? { trustedGids: o.trustedGids } : {}) };
 }
 
 /**
@@ -56,6 +74,7 @@ export class UnixSocketServer extends SocketServer {
       mode: parsePermissions(config.unix.socketPermissions),
       autoRemoveSocket: config.unix.autoRemoveSocket,
       allowInsecureDir: options.allowInsecureDir ?? false,
+      ...trustOf(options),
     });
     const mode = parsePermissions(config.unix.socketPermissions);
     // Stats go to monitors by default only when nobody but the owner can reach the socket.
@@ -79,7 +98,7 @@ export class UnixSocketClient extends SocketClient {
 
   constructor(options: UnixSocketClientOptions) {
     const config = resolveConfig(options, { socketDir: options.socketDir });
-    const transport = new UnixClientTransport(config.socketDir, options.eventName);
+    const transport = new UnixClientTransport(config.socketDir, options.eventName, { allowInsecureDir: options.allowInsecureDir ?? false, ...trustOf(options) });
     super({ ...clientEngineOptions(config, options), eventName: options.eventName, transport });
     this.socketPath = transport.path;
   }

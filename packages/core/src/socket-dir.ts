@@ -1,0 +1,128 @@
+import { constants, type Stats } from 'node:fs';
+import { access, lstat, mkdir, stat } from 'node:fs/promises';
+import { ConnectionError, ErrorCode, ValidationError } from '@socketkit/protocol';
+
+/**
+ * Who may own (and write) the socket directory and the files in it. Whoever
+ * can write the directory can replace the socket (or a TCP address file) and
+ * receive every client's data, so both the server and the client check it.
+ */
+export interface SocketDirTrust {
+  /**
+   * Skip every ownership and mode check (default false). Only for
+   * directories no other user can write, e.g. inside a container.
+   */
+  allowInsecureDir?: boolean;
+  /** Users besides yourself and root trusted to own the directory and the socket (e.g. the server's uid). */
+  trustedUids?: readonly number[];
+  /** Groups whose members may write the directory (a group-writable directory is refused otherwise). */
+  trustedGids?: readonly number[];
+}
+
+const STICKY = 0o1000;
+
+function currentUid(): number | undefined {
+  return typeof process.getuid === 'function' ? process.getuid() : undefined;
+}
+
+function trustedOwner(uid: number, self: number, trust: SocketDirTrust): boolean {
+  return uid === self || uid === 0 || (trust.trustedUids ?? []).includes(uid);
+}
+
+/**
+ * Why a directory cannot be trusted, or undefined when it can: its owner is
+ * you, root or a trusted uid; it is group-writable only for a trusted gid;
+ * it is other-writable only with the sticky bit (as `/tmp`: others may add
+ * files but never rename or remove yours; the file's owner is checked too).
+ */
+export function dirTrustProblem(st: Stats, trust: SocketDirTrust = {}): string | undefined {
+  const self = currentUid();
+  if (self === undefined || trust.allowInsecureDir === true) return undefined;
+  if (!trustedOwner(st.uid, self, trust)) return `owned by uid ${st.uid} (not you, uid ${self}, nor root)`;
+  const sticky = (st.mode & STICKY) !== 0;
+  if ((st.mode & 0o002) !== 0 && !sticky) return `writable by any user (mode ${(st.mode & 0o7777).toString(8)}, no sticky bit)`;
+  if ((st.mode & 0o020) !== 0 && !sticky && !(trust.trustedGids ?? []).includes(st.gid)) {
+    return `group-writable (mode ${(st.mode & 0o7777).toString(8)}, gid ${st.gid} is not in trustedGids)`;
+  }
+  return undefined;
+}
+
+/**
+ * Why a file in the socket directory (a socket, or a TCP address file)
+ * cannot be trusted: a symbolic link, an untrusted owner, or (with
+ * `contentMatters`, for files that are read) writable by group/others.
+ */
+export function fileTrustProblem(st: Stats, trust: SocketDirTrust = {}, contentMatters = false): string | undefined {
+  const self = currentUid();
+  if (self === undefined || trust.allowInsecureDir === true) return undefined;
+  if (st.isSymbolicLink()) return 'a symbolic link';
+  if (!trustedOwner(st.uid, self, trust)) return `owned by uid ${st.uid} (not you, uid ${self}, nor root)`;
+  if (contentMatters && (st.mode & 0o022) !== 0) return `writable by group/others (mode ${(st.mode & 0o777).toString(8)})`;
+  return undefined;
+}
+
+function insecure(what: string, path: string, why: string, st: Stats): ConnectionError {
+  return new ConnectionError(
+    ErrorCode.INSECURE_SOCKET_DIR,
+    `${what} ${path} is ${why}: whoever controls it can impersonate the server; use a private socketDir (mode 0700), list a trusted owner in trustedUids/trustedGids, or set allowInsecureDir: true`,
+    { details: { path, uid: st.uid, gid: st.gid, mode: st.mode & 0o7777 } },
+  );
+}
+
+function errno(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException).code;
+}
+
+/**
+ * Server side: creates the socket directory (mode 0700) when missing and
+ * checks it is a directory this user can write and that it can be trusted.
+ * @throws ValidationError `INVALID_CONFIG`, ConnectionError
+ *   `PERMISSION_DENIED` / `INSECURE_SOCKET_DIR`.
+ */
+export async function prepareSocketDir(dir: string, trust: SocketDirTrust = {}): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    throw new ValidationError(ErrorCode.INVALID_CONFIG, `cannot create socket directory ${dir}: ${(err as Error).message}; choose a writable socketDir`, { cause: err, details: { path: dir } });
+  }
+  const st = await stat(dir);
+  if (!st.isDirectory()) {
+    throw new ValidationError(ErrorCode.INVALID_CONFIG, `socketDir ${dir} is not a directory: choose a directory for socket files`, { details: { path: dir } });
+  }
+  try {
+    await access(dir, constants.W_OK | constants.X_OK);
+  } catch (err) {
+    throw new ConnectionError(ErrorCode.PERMISSION_DENIED, `socket directory ${dir} is not writable by this user: choose another socketDir or fix its permissions`, { cause: err, details: { path: dir } });
+  }
+  const why = dirTrustProblem(st, trust);
+  if (why !== undefined) throw insecure('socket directory', dir, why, st);
+}
+
+/**
+ * Client side: checks the socket directory and the file in it before
+ * connecting, the way the server checks them. A missing directory or file
+ * passes (connecting then reports `SOCKET_NOT_FOUND`).
+ * @throws ConnectionError `INSECURE_SOCKET_DIR` naming the path and the owner.
+ */
+export async function checkSocketPath(dir: string, path: string, trust: SocketDirTrust = {}, contentMatters = false): Promise<void> {
+  if (trust.allowInsecureDir === true || currentUid() === undefined) return;
+  let st: Stats;
+  try {
+    st = await stat(dir);
+  } catch (err) {
+    if (errno(err) === 'ENOENT' || errno(err) === 'ENOTDIR') return;
+    throw err;
+  }
+  const dirWhy = dirTrustProblem(st, trust);
+  if (dirWhy !== undefined) throw insecure('socket directory', dir, dirWhy, st);
+  let fst: Stats;
+  try {
+    fst = await lstat(path);
+  } catch (err) {
+    // Connecting reports these (SOCKET_NOT_FOUND, PERMISSION_DENIED).
+    if (errno(err) === 'ENOENT' || errno(err) === 'EACCES') return;
+    throw err;
+  }
+  const fileWhy = fileTrustProblem(fst, trust, contentMatters);
+  if (fileWhy !== undefined) throw insecure(contentMatters ? 'address file' : 'socket file', path, fileWhy, fst);
+}
