@@ -65,7 +65,7 @@ export const DEFAULT_CONFIG: Readonly<SocketConfig> = Object.freeze({
   blockingMode: false,
   allowClientSend: true,
   maxMessageSize: 1048576,
-  logLevel: 'info',
+  logLevel: 'warn',
   unix: Object.freeze({ maxConnections: 10, socketPermissions: '0600', autoRemoveSocket: true }),
   tcp: Object.freeze({ host: '127.0.0.1', portRangeStart: 9000, portRangeEnd: 9100, maxConnections: 10 }),
 }) as SocketConfig;

@@ -56,7 +56,7 @@ describe('defaults', () => {
       blockingMode: false,
       allowClientSend: true,
       maxMessageSize: 1048576,
-      logLevel: 'info',
+      logLevel: 'warn',
       unix: { maxConnections: 10, socketPermissions: '0600', autoRemoveSocket: true },
       tcp: { host: '127.0.0.1', portRangeStart: 9000, portRangeEnd: 9100, maxConnections: 10 },
     });
@@ -139,7 +139,7 @@ describe('precedence: defaults < .env < environment < overrides', () => {
     writeFileSync(path.join(dir, '.env'), 'SOCKET_LOG_LEVEL=debug\n');
     try {
       process.chdir(dir);
-      expect(loadConfig({}, { env: {}, envFile: false }).logLevel).toBe('info');
+      expect(loadConfig({}, { env: {}, envFile: false }).logLevel).toBe('warn');
     } finally {
       process.chdir(cwd);
     }
