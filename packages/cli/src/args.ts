@@ -47,7 +47,7 @@ export type ParsedCommand =
   | { command: 'bench'; script: string | undefined; rest: string[] };
 
 const COMMON_HELP = `common options:
-  --transport unix|tcp|nats  transport (default unix)
+  --transport unix|tcp|nats  transport (default unix; nats needs npm install @socketkit/nats)
   --socket-dir DIR      unix: directory of the socket file (default $SOCKET_DIR or /tmp/sockets)
   --host HOST           tcp: host (default $SOCKET_TCP_HOST or 127.0.0.1)
   --port PORT           tcp: port (default: serve takes the first free port of 9000-9100, clients use 9000)
@@ -62,7 +62,7 @@ const OUTPUT_HELP = `Messages are printed one per line as JSON in the wire shape
 
 /** Help text of each command and of the binary itself. */
 export const HELP: Record<CommandName | 'main', string> = {
-  main: `socketkit - messages between processes over Unix domain sockets or TCP
+  main: `socketkit - messages between processes over Unix domain sockets, TCP or NATS
 
 usage: socketkit <command> [options]
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { HELP, UsageError, parseCommand, type ParsedCommand } from './args.js';
-import { bench, listen, request, send, serve } from './commands.js';
+import { bench, benchAvailable, listen, request, send, serve } from './commands.js';
 import { errorLine } from './output.js';
 
 /** Exit codes of the `socketkit` binary. */
@@ -27,11 +27,23 @@ async function run(parsed: Exclude<ParsedCommand, { command: 'help' } | { comman
 }
 
 /**
+ * The binary's help: `bench` is listed only in a repository checkout, the
+ * one place its runner exists.
+ */
+export function mainHelp(withBench: boolean = benchAvailable()): string {
+  return withBench ? HELP.main : HELP.main.replace(/^ {2}bench .*\n/m, '');
+}
+
+/**
  * Runs the `socketkit` command line with `argv` (without `node` and the
  * script) and resolves with the exit code: 0 ok, 1 runtime error (stderr
  * names the error code), 2 usage error.
  */
 export async function main(argv: readonly string[]): Promise<number> {
+  if (argv.length === 0) {
+    process.stderr.write(`${mainHelp()}\n`);
+    return EXIT.USAGE_ERROR;
+  }
   let parsed: ParsedCommand;
   try {
     parsed = parseCommand(argv);
@@ -42,12 +54,16 @@ export async function main(argv: readonly string[]): Promise<number> {
     return EXIT.USAGE_ERROR;
   }
   if (parsed.command === 'help') {
-    process.stdout.write(`${HELP[parsed.topic ?? 'main']}\n`);
+    process.stdout.write(`${parsed.topic === undefined ? mainHelp() : HELP[parsed.topic]}\n`);
     return EXIT.OK;
   }
   if (parsed.command === 'version') {
     process.stdout.write(`${version()}\n`);
     return EXIT.OK;
+  }
+  if (parsed.command === 'bench' && parsed.script === undefined && !benchAvailable()) {
+    process.stderr.write('socketkit: bench runs the benchmark suite of a socketkit repository checkout, which this installation is not (pass --script PATH to run a runner elsewhere)\n');
+    return EXIT.USAGE_ERROR;
   }
   try {
     return await run(parsed);

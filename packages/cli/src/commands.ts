@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -223,6 +223,19 @@ export async function request(a: Args<'request'>): Promise<number> {
 export function benchCandidates(script: string | undefined): string[] {
   if (script !== undefined) return [resolve(script)];
   return [fileURLToPath(new URL('../../../bench/dist/run.js', import.meta.url)), resolve('bench/dist/run.js')];
+}
+
+/**
+ * True when this CLI runs from a socketkit repository checkout (where the
+ * benchmark suite lives), not from an installed package.
+ */
+export function benchAvailable(): boolean {
+  const manifest = fileURLToPath(new URL('../../../bench/package.json', import.meta.url));
+  try {
+    return (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: unknown }).name === '@socketkit/bench';
+  } catch {
+    return false;
+  }
 }
 
 /** `socketkit bench`: runs `node bench/dist/run.js --quick` and exits with its code. */
