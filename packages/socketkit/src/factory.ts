@@ -18,6 +18,13 @@ export type NatsServerOptions = Omit<NatsSocketServerOptions, 'eventName'>;
 /** Options of `createClient('nats', ...)`. */
 export type NatsClientOptions = Omit<NatsSocketClientOptions, 'eventName'>;
 
+/** The options, server and client types of each transport, by {@link SocketType}. */
+export interface TransportTypes {
+  unix: { serverOptions: UnixServerOptions; clientOptions: UnixClientOptions; server: UnixSocketServer; client: UnixSocketClient };
+  tcp: { serverOptions: TcpServerOptions; clientOptions: TcpClientOptions; server: TcpSocketServer; client: TcpSocketClient };
+  nats: { serverOptions: NatsServerOptions; clientOptions: NatsClientOptions; server: NatsSocketServer; client: NatsSocketClient };
+}
+
 /** Server options for any transport. */
 export type ServerOptions = UnixServerOptions | TcpServerOptions | NatsServerOptions;
 /** Client options for any transport. */
@@ -42,10 +49,10 @@ export type AnyClient = UnixSocketClient | TcpSocketClient | NatsSocketClient;
  *   package that is not installed (the message names the `npm install` to
  *   run) or a bad option; `INVALID_EVENT_NAME` for a bad event name.
  */
-export async function createServer(type: 'unix', eventName: string, options?: UnixServerOptions): Promise<UnixSocketServer>;
-export async function createServer(type: 'tcp', eventName: string, options?: TcpServerOptions): Promise<TcpSocketServer>;
-export async function createServer(type: 'nats', eventName: string, options?: NatsServerOptions): Promise<NatsSocketServer>;
-export async function createServer(type: SocketType, eventName: string, options?: ServerOptions): Promise<AnyServer>;
+// One generic signature: with a literal type only that transport's options
+// type-check (e.g. `servers` on 'unix' is an error); with a `SocketType`
+// variable any transport's options are accepted and checked at run time.
+export async function createServer<T extends SocketType>(type: T, eventName: string, options?: TransportTypes[T]['serverOptions']): Promise<TransportTypes[T]['server']>;
 export async function createServer(type: SocketType, eventName: string, options: ServerOptions = {}): Promise<AnyServer> {
   validateSocketType(type);
   validateEventName(eventName);
@@ -73,10 +80,7 @@ export async function createServer(type: SocketType, eventName: string, options:
  *
  * @throws ValidationError as {@link createServer}.
  */
-export async function createClient(type: 'unix', eventName: string, options?: UnixClientOptions): Promise<UnixSocketClient>;
-export async function createClient(type: 'tcp', eventName: string, options?: TcpClientOptions): Promise<TcpSocketClient>;
-export async function createClient(type: 'nats', eventName: string, options?: NatsClientOptions): Promise<NatsSocketClient>;
-export async function createClient(type: SocketType, eventName: string, options?: ClientOptions): Promise<AnyClient>;
+export async function createClient<T extends SocketType>(type: T, eventName: string, options?: TransportTypes[T]['clientOptions']): Promise<TransportTypes[T]['client']>;
 export async function createClient(type: SocketType, eventName: string, options: ClientOptions = {}): Promise<AnyClient> {
   validateSocketType(type);
   validateEventName(eventName);
