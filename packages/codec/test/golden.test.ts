@@ -30,7 +30,7 @@ const frames: GoldenFrame[] = present
 // equal bytes. (`timestamp_ms` is written by socketkit's own encoder and is an integer.)
 const VALUES_ONLY = new Set(['int_widths']);
 
-(present ? describe : describe.skip)('golden frames from the Python reference module', () => {
+(present ? describe : describe.skip)(`golden frames from the Python reference module${present ? '' : ' [skipped: shared/wire/golden.json not found]'}`, () => {
   it('has frames to check', () => {
     expect(frames.length).toBeGreaterThan(0);
     expect(frames.map((f) => f.name)).toContain('int_widths');
