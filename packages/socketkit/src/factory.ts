@@ -1,22 +1,21 @@
 import { validateEventName } from '@socketkit/protocol';
-import type { UnixSocketClient, UnixSocketClientOptions, UnixSocketServer, UnixSocketServerOptions } from '@socketkit/unix';
-import type { TcpSocketClient, TcpSocketClientOptions, TcpSocketServer, TcpSocketServerOptions } from '@socketkit/tcp';
-import type { NatsSocketClient, NatsSocketClientOptions, NatsSocketServer, NatsSocketServerOptions } from '@socketkit/nats';
+import type {
+  NatsClient as NatsSocketClient,
+  NatsClientOptions,
+  NatsServer as NatsSocketServer,
+  NatsServerOptions,
+  TcpClient as TcpSocketClient,
+  TcpClientOptions,
+  TcpServer as TcpSocketServer,
+  TcpServerOptions,
+  UnixClient as UnixSocketClient,
+  UnixClientOptions,
+  UnixServer as UnixSocketServer,
+  UnixServerOptions,
+} from './optional-peers.js';
 import { loadTransport, validateSocketType, type SocketType } from './transports.js';
 
-/** Options of `createServer('unix', ...)`: everything `UnixSocketServer` takes except the event name. */
-export type UnixServerOptions = Omit<UnixSocketServerOptions, 'eventName'>;
-/** Options of `createServer('tcp', ...)`: everything `TcpSocketServer` takes except the event name. */
-export type TcpServerOptions = Omit<TcpSocketServerOptions, 'eventName'>;
-/** Options of `createClient('unix', ...)`. */
-export type UnixClientOptions = Omit<UnixSocketClientOptions, 'eventName'>;
-/** Options of `createClient('tcp', ...)`. */
-export type TcpClientOptions = Omit<TcpSocketClientOptions, 'eventName'>;
-
-/** Options of `createServer('nats', ...)`: everything `NatsSocketServer` takes except the event name. */
-export type NatsServerOptions = Omit<NatsSocketServerOptions, 'eventName'>;
-/** Options of `createClient('nats', ...)`. */
-export type NatsClientOptions = Omit<NatsSocketClientOptions, 'eventName'>;
+export type { UnixServerOptions, TcpServerOptions, NatsServerOptions, UnixClientOptions, TcpClientOptions, NatsClientOptions };
 
 /** The options, server and client types of each transport, by {@link SocketType}. */
 export interface TransportTypes {
@@ -59,14 +58,14 @@ export async function createServer(type: SocketType, eventName: string, options:
   const merged = { ...options, eventName };
   if (type === 'unix') {
     const { UnixSocketServer } = await loadTransport('unix');
-    return new UnixSocketServer(merged as UnixSocketServerOptions);
+    return new UnixSocketServer(merged as ConstructorParameters<typeof UnixSocketServer>[0]);
   }
   if (type === 'nats') {
     const { NatsSocketServer } = await loadTransport('nats');
-    return new NatsSocketServer(merged as NatsSocketServerOptions);
+    return new NatsSocketServer(merged as ConstructorParameters<typeof NatsSocketServer>[0]);
   }
   const { TcpSocketServer } = await loadTransport('tcp');
-  return new TcpSocketServer(merged as TcpSocketServerOptions);
+  return new TcpSocketServer(merged as ConstructorParameters<typeof TcpSocketServer>[0]);
 }
 
 /**
@@ -87,12 +86,12 @@ export async function createClient(type: SocketType, eventName: string, options:
   const merged = { ...options, eventName };
   if (type === 'unix') {
     const { UnixSocketClient } = await loadTransport('unix');
-    return new UnixSocketClient(merged as UnixSocketClientOptions);
+    return new UnixSocketClient(merged as ConstructorParameters<typeof UnixSocketClient>[0]);
   }
   if (type === 'nats') {
     const { NatsSocketClient } = await loadTransport('nats');
-    return new NatsSocketClient(merged as NatsSocketClientOptions);
+    return new NatsSocketClient(merged as ConstructorParameters<typeof NatsSocketClient>[0]);
   }
   const { TcpSocketClient } = await loadTransport('tcp');
-  return new TcpSocketClient(merged as TcpSocketClientOptions);
+  return new TcpSocketClient(merged as ConstructorParameters<typeof TcpSocketClient>[0]);
 }

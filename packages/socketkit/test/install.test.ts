@@ -59,6 +59,29 @@ async function npmInstall(dir: string, names: string[]): Promise<void> {
   await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', ...names.map((n) => tarballs.get(n) as string)], { cwd: dir });
 }
 
+/** Compiles `files` in `dir` strictly with skipLibCheck false; resolves with tsc's output ('' when clean). */
+async function typecheck(dir: string, files: string[]): Promise<string> {
+  writeFileSync(
+    join(dir, 'tsconfig.json'),
+    JSON.stringify({
+      compilerOptions: {
+        module: 'nodenext',
+        moduleResolution: 'nodenext',
+        target: 'es2022',
+        strict: true,
+        noEmit: true,
+        skipLibCheck: false,
+        types: ['node'],
+        typeRoots: [join(root, 'node_modules/@types')],
+      },
+      files,
+    }),
+  );
+  const tsc = join(root, 'node_modules/typescript/bin/tsc');
+  const r = await run(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: dir, timeout: 180_000 }).catch((e: { stdout: string }) => e);
+  return r.stdout;
+}
+
 async function runScript(dir: string, source: string, socketDir: string): Promise<Record<string, unknown>> {
   writeFileSync(join(dir, 'check.mjs'), source);
   const { stdout } = await run(process.execPath, ['check.mjs', socketDir], { cwd: dir, timeout: 30_000 });
@@ -129,6 +152,25 @@ describe('install only what you need', () => {
       expect(facade.reply).toEqual({ doubled: 42 });
       expect(facade.missing).toMatchObject({ name: 'ValidationError', code: 'INVALID_CONFIG' });
       expect((facade.missing as { message: string }).message).toContain('npm install @socketkit/tcp');
+
+      // The facade's types stand alone with only this transport installed (skipLibCheck false), and the
+      // missing transports type as errors, not as `any`.
+      writeFileSync(
+        join(dir, 'typed.mts'),
+        `import { createServer, createClient } from 'socketkit';
+const server = await createServer('unix', 'typed', { socketDir: '/tmp' });
+const path: string = server.socketPath;
+// @ts-expect-error servers is a NATS option
+await createClient('unix', 'typed', { servers: 'nats://127.0.0.1:4222' });
+// @ts-expect-error @socketkit/tcp is not installed: its options are never
+await createServer('tcp', 'typed', { port: 0 });
+const tcp = await createClient('tcp', 'typed');
+// @ts-expect-error @socketkit/tcp is not installed: the client is never, not any
+tcp.connect();
+export { path };
+`,
+      );
+      expect(await typecheck(dir, ['typed.mts'])).toBe('');
     },
     TIMEOUT,
   );
@@ -260,25 +302,7 @@ console.log(JSON.stringify({ ...(await main(process.argv[2])), versions }));
     async () => {
       writeFileSync(join(dir, 'typed.cts'), typedSource);
       writeFileSync(join(dir, 'typed.mts'), typedSource);
-      writeFileSync(
-        join(dir, 'tsconfig.json'),
-        JSON.stringify({
-          compilerOptions: {
-            module: 'nodenext',
-            moduleResolution: 'nodenext',
-            target: 'es2022',
-            strict: true,
-            noEmit: true,
-            skipLibCheck: false,
-            types: ['node'],
-            typeRoots: [join(root, 'node_modules/@types')],
-          },
-          files: ['typed.cts', 'typed.mts'],
-        }),
-      );
-      const tsc = join(root, 'node_modules/typescript/bin/tsc');
-      const r = await run(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: dir, timeout: 120_000 }).catch((e: { stdout: string; code: number }) => e);
-      expect(r.stdout).toBe('');
+      expect(await typecheck(dir, ['typed.cts', 'typed.mts'])).toBe('');
     },
     TIMEOUT,
   );
