@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { isValidEventName, type LogLevel } from 'socketkit';
+import { DEFAULT_CONFIG, LOG_LEVELS, MAX_TIMEOUT_SECONDS, isValidEventName, type LogLevel } from 'socketkit';
 
 /** A problem with the command line itself (exit code 2). */
 export class UsageError extends Error {
@@ -18,7 +18,6 @@ export const COMMANDS = ['serve', 'listen', 'send', 'request', 'bench'] as const
 /** One of {@link COMMANDS}. */
 export type CommandName = (typeof COMMANDS)[number];
 
-const LOG_LEVELS: readonly LogLevel[] = ['silly', 'trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 const MESSAGE_TYPES = ['data', 'error', 'control'] as const;
 
 /** Options every connecting command shares, after validation. */
@@ -46,15 +45,21 @@ export type ParsedCommand =
   | ({ command: 'request'; data: Record<string, unknown> } & CommonArgs)
   | { command: 'bench'; script: string | undefined; rest: string[] };
 
+const { socketDir, defaultTimeoutMs, tcp } = DEFAULT_CONFIG;
 const COMMON_HELP = `common options:
   --transport unix|tcp|nats  transport (default unix; nats needs npm install @socketkit/nats)
-  --socket-dir DIR      unix: directory of the socket file (default $SOCKET_DIR or /tmp/sockets)
-  --host HOST           tcp: host (default $SOCKET_TCP_HOST or 127.0.0.1)
-  --port PORT           tcp: port (default: serve takes the first free port of 9000-9100, clients use 9000)
+  --socket-dir DIR      unix: directory of the socket file (default $SOCKET_DIR or ${socketDir})
+  --host HOST           tcp: host (default $SOCKET_TCP_HOST or ${tcp.host})
+  --port PORT           tcp: port (default: serve takes the first free port of ${tcp.portRangeStart}-${tcp.portRangeEnd}, clients use ${tcp.portRangeStart})
   --servers URLS        nats: NATS server URL(s), comma-separated (default $SOCKET_NATS_SERVERS or nats://127.0.0.1:4222)
-  --timeout SECONDS     connect and reply timeout (default $SOCKET_DEFAULT_TIMEOUT or 5)
+  --timeout SECONDS     connect and reply timeout, up to ${MAX_TIMEOUT_SECONDS} (default $SOCKET_DEFAULT_TIMEOUT or ${defaultTimeoutMs / 1000})
   --log-level LEVEL     library log level on stderr: ${LOG_LEVELS.join('|')} (default warn)
-  -h, --help            show this help`;
+  -h, --help            show this help
+
+configuration: the CLI reads ./.env when present (SOCKET_ENV_FILE names another
+file; the library itself reads none unless asked), SOCKET_SETTINGS_FILE names a
+TOML settings file shared with the Python module; precedence: defaults <
+settings file < .env < environment < command-line options.`;
 
 const OUTPUT_HELP = `Messages are printed one per line as JSON in the wire shape, with snake_case keys:
   {"event_name":"jobs","timestamp_ms":1795000000000,"timestamp_iso":"...","message_type":"data","data":{...}}
@@ -221,7 +226,7 @@ function commonArgs(command: CommandName, values: Values, positionals: string[])
   let timeout: number | undefined;
   if (timeoutText !== undefined) {
     timeout = /^\d+(\.\d+)?$/.test(timeoutText.trim()) ? Number(timeoutText) : Number.NaN;
-    if (!(timeout > 0)) throw new UsageError(`--timeout must be a number of seconds > 0, got ${JSON.stringify(timeoutText)}`, command);
+    if (!(timeout >= 0.001 && timeout <= MAX_TIMEOUT_SECONDS)) throw new UsageError(`--timeout must be a number of seconds from 0.001 to ${MAX_TIMEOUT_SECONDS}, got ${JSON.stringify(timeoutText)}`, command);
   }
   const level = values['log-level'] as string | undefined;
   if (level !== undefined && !(LOG_LEVELS as readonly string[]).includes(level)) {

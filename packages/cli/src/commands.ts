@@ -26,6 +26,8 @@ export const DEFAULT_CLI_LOG_LEVEL: LogLevel = 'warn';
 function transportOptions(a: CommonArgs): Record<string, unknown> {
   const level = a.logLevel ?? DEFAULT_CLI_LOG_LEVEL;
   const o: Record<string, unknown> = { logger: stderrLogger(level), logLevel: level };
+  const envFile = cliEnvFile();
+  if (envFile !== undefined) o.envFile = envFile;
   if (a.socketDir !== undefined) o.socketDir = a.socketDir;
   if (a.host !== undefined) o.host = a.host;
   if (a.servers !== undefined) o.servers = a.servers.split(',').map((u) => u.trim());
@@ -33,9 +35,20 @@ function transportOptions(a: CommonArgs): Record<string, unknown> {
   return o;
 }
 
-/** --timeout in ms, defaulting to the configured `defaultTimeout` (SOCKET_DEFAULT_TIMEOUT). */
+/**
+ * The CLI reads `./.env` when present (the library never does on its own);
+ * SOCKET_ENV_FILE, when set, names the file instead and the library reads it.
+ */
+function cliEnvFile(): string | undefined {
+  if ((process.env.SOCKET_ENV_FILE ?? '').trim() !== '') return undefined;
+  return existsSync('.env') ? resolve('.env') : undefined;
+}
+
+/** --timeout (seconds) in ms, defaulting to the configured `defaultTimeoutMs` (SOCKET_DEFAULT_TIMEOUT). */
 function timeoutMs(a: CommonArgs): number {
-  return (a.timeout ?? loadConfig().defaultTimeout) * 1000;
+  if (a.timeout !== undefined) return Math.round(a.timeout * 1000);
+  const envFile = cliEnvFile();
+  return loadConfig({}, envFile === undefined ? {} : { envFile }).defaultTimeoutMs;
 }
 
 /** Parses one JSON line of stdin into message data. */

@@ -51,6 +51,13 @@ describe('--help', () => {
     expect(r.stdout).toContain('--count');
   });
 
+  test('--help says the CLI reads ./.env and names SOCKET_ENV_FILE and SOCKET_SETTINGS_FILE', async () => {
+    const r = await runCli(['--help'], cwd);
+    expect(r.stdout).toContain('reads ./.env');
+    expect(r.stdout).toContain('SOCKET_ENV_FILE');
+    expect(r.stdout).toContain('SOCKET_SETTINGS_FILE');
+  });
+
   test('--version prints the version', async () => {
     const r = await runCli(['--version'], cwd);
     expect(r.code).toBe(0);
@@ -76,6 +83,7 @@ describe('usage errors exit 2 and point to --help', () => {
     [['listen', 'jobs', '--count', '0'], /--count must be an integer/],
     [['listen', 'jobs', '--type', 'info'], /--type must be data, error or control/],
     [['listen', 'jobs', '--timeout', 'soon'], /--timeout must be a number of seconds/],
+    [['listen', 'jobs', '--timeout', '86401'], /--timeout must be a number of seconds from 0.001 to 86400/],
     [['listen', 'jobs', '--log-level', 'loud'], /--log-level must be one of/],
     [['listen', 'jobs', '--count'], /argument missing/],
     [['send', 'jobs', '--data', '{nope'], /--data is not valid JSON/],

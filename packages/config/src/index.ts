@@ -1,10 +1,12 @@
 /**
- * @socketkit/config — `loadConfig()`: defaults < `.env` < environment <
- * explicit options, validated with valibot, typed errors naming key, source
- * and value.
+ * @socketkit/config — `loadConfig()`: defaults < settings file (TOML, shared
+ * with the Python module) < `.env` < environment < explicit options, each
+ * file read only when named; validated with valibot, typed errors naming key,
+ * source and value. Every key is listed once, in `CONFIG_KEYS`.
  * @packageDocumentation
  */
-export { loadConfig, parsePermissions, CONFIG_KEYS } from './load-config.js';
-export type { LoadConfigOptions } from './load-config.js';
-export { DEFAULT_CONFIG } from './schema.js';
-export type { SocketConfig, ConfigOverrides, UnixConfig, TcpConfig, LogLevel } from './schema.js';
+export { loadConfig, parsePermissions, assertTimeoutMs, ENV_FILE_VAR, SETTINGS_FILE_VAR } from './load-config.js';
+export type { LoadConfigOptions, ConfigSource } from './load-config.js';
+export { CONFIG_KEYS, DEFAULT_CONFIG, LOG_LEVELS, MAX_TIMEOUT_MS, MAX_TIMEOUT_SECONDS, isValidTimeoutMs } from './keys.js';
+export type { ConfigKey, ConfigKind, SettingsTable } from './keys.js';
+export type { SocketConfig, ConfigOverrides, UnixConfig, TcpConfig, LogLevel, ConfigPath, ConfigValue } from './schema.js';

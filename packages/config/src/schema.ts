@@ -23,12 +23,20 @@ export interface TcpConfig {
 /** Log levels understood by socketkit's logger. */
 export type LogLevel = 'silly' | 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 
-/** The complete, validated socketkit configuration. */
+/**
+ * The complete, validated socketkit configuration. Every key, its
+ * environment variable, settings-file name, default and unit is listed once,
+ * in {@link CONFIG_KEYS}.
+ */
 export interface SocketConfig {
-  /** Directory for Unix socket files (default `/tmp/sockets`). */
+  /** Directory for Unix socket files, an absolute path (default `/tmp/sockets`). */
   socketDir: string;
-  /** Default timeout in seconds for connect, receive and requests (default 5). */
-  defaultTimeout: number;
+  /**
+   * Default timeout in milliseconds for connect, receive and requests
+   * (default 5000): `Infinity` (none) or an integer 1..2^31−1. Its
+   * environment variable `SOCKET_DEFAULT_TIMEOUT` is in seconds.
+   */
+  defaultTimeoutMs: number;
   /** Client receive buffer, in messages (default 4096). */
   bufferSize: number;
   /** IANA time zone for `timestamp_iso` (default `UTC`). */
@@ -41,7 +49,7 @@ export interface SocketConfig {
   allowClientSend: boolean;
   /** Largest frame payload in bytes (default 1 MiB). */
   maxMessageSize: number;
-  /** Log level (default `info`). */
+  /** Log level (default `warn`). */
   logLevel: LogLevel;
   /** Unix socket settings. */
   unix: UnixConfig;
@@ -55,17 +63,16 @@ export type ConfigOverrides = Partial<Omit<SocketConfig, 'unix' | 'tcp'>> & {
   tcp?: Partial<TcpConfig>;
 };
 
-/** Every default of §7 of the design. */
-export const DEFAULT_CONFIG: Readonly<SocketConfig> = Object.freeze({
-  socketDir: '/tmp/sockets',
-  defaultTimeout: 5,
-  bufferSize: 4096,
-  timezone: 'UTC',
-  messageQueueSize: 100,
-  blockingMode: false,
-  allowClientSend: true,
-  maxMessageSize: 1048576,
-  logLevel: 'warn',
-  unix: Object.freeze({ maxConnections: 10, socketPermissions: '0600', autoRemoveSocket: true }),
-  tcp: Object.freeze({ host: '127.0.0.1', portRangeStart: 9000, portRangeEnd: 9100, maxConnections: 10 }),
-}) as SocketConfig;
+type Scalar<T> = { [K in keyof T]: T[K] extends object ? never : K }[keyof T] & string;
+
+/** Dotted path of every configuration key, e.g. `tcp.portRangeStart`. */
+export type ConfigPath = Scalar<SocketConfig> | `unix.${keyof UnixConfig & string}` | `tcp.${keyof TcpConfig & string}`;
+
+/** The type of the value at a {@link ConfigPath}. */
+export type ConfigValue<P extends ConfigPath> = P extends `unix.${infer K extends keyof UnixConfig}`
+  ? UnixConfig[K]
+  : P extends `tcp.${infer K extends keyof TcpConfig}`
+    ? TcpConfig[K]
+    : P extends keyof SocketConfig
+      ? SocketConfig[P]
+      : never;

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ErrorCode, ValidationError } from '@socketkit/protocol';
-import { loadConfig, parsePermissions, CONFIG_KEYS, DEFAULT_CONFIG, type SocketConfig, type ConfigOverrides } from '../src/index.js';
+import { loadConfig, parsePermissions, assertTimeoutMs, isValidTimeoutMs, CONFIG_KEYS, DEFAULT_CONFIG, type SocketConfig, type ConfigOverrides } from '../src/index.js';
 
 let tmp: string;
 beforeAll(() => {
@@ -49,7 +49,7 @@ describe('defaults', () => {
   it('are the design defaults', () => {
     expect(DEFAULT_CONFIG).toEqual({
       socketDir: '/tmp/sockets',
-      defaultTimeout: 5,
+      defaultTimeoutMs: 5000,
       bufferSize: 4096,
       timezone: 'UTC',
       messageQueueSize: 100,
@@ -73,7 +73,7 @@ describe('defaults', () => {
   });
 });
 
-describe('precedence: defaults < .env < environment < overrides', () => {
+describe('precedence: defaults < settings file < .env < environment < overrides', () => {
   it('takes each key from the highest source that sets it', () => {
     const envFile = writeEnvFile({
       SOCKET_BUFFER_SIZE: '111', // .env only
@@ -85,7 +85,7 @@ describe('precedence: defaults < .env < environment < overrides', () => {
     expect(c.bufferSize).toBe(111);
     expect(c.messageQueueSize).toBe(333);
     expect(c.tcp.host).toBe('option.host');
-    expect(c.defaultTimeout).toBe(7);
+    expect(c.defaultTimeoutMs).toBe(7000); // SOCKET_DEFAULT_TIMEOUT is seconds, converted once
     expect(c.maxMessageSize).toBe(DEFAULT_CONFIG.maxMessageSize); // set nowhere
     expect(c.tcp.portRangeStart).toBe(9000);
   });
@@ -111,38 +111,40 @@ describe('precedence: defaults < .env < environment < overrides', () => {
     }
   });
 
-  it('reads .env from the current directory by default, and a missing default .env is fine', () => {
+  it('never reads ./.env unless asked (issue 15): a stray SOCKET_LOG_LEVEL there changes nothing', () => {
     const cwd = process.cwd();
-    const withEnv = mkdtempSync(path.join(tmp, 'with-dotenv-'));
-    const withoutEnv = mkdtempSync(path.join(tmp, 'without-dotenv-'));
-    writeFileSync(path.join(withEnv, '.env'), 'SOCKET_LOG_LEVEL=debug\n');
+    const dir = mkdtempSync(path.join(tmp, 'with-dotenv-'));
+    writeFileSync(path.join(dir, '.env'), 'SOCKET_LOG_LEVEL=loud\nSOCKET_BUFFER_SIZE=1\n');
     try {
-      process.chdir(withEnv);
-      expect(loadConfig({}, { env: {} }).logLevel).toBe('debug');
-      process.chdir(withoutEnv);
+      process.chdir(dir);
       expect(loadConfig({}, { env: {} })).toEqual(DEFAULT_CONFIG);
+      expect(loadConfig()).toEqual(loadConfig({}, { env: process.env, envFile: false }));
+      // Asked for by path (relative to the working directory), it is read.
+      expect(configError(() => loadConfig({}, { env: {}, envFile: '.env' })).message).toBe(
+        `SOCKET_LOG_LEVEL="loud" (.env ${path.join(dir, '.env')}): expected one of silly, trace, debug, info, warn, error, fatal, silent`,
+      );
     } finally {
       process.chdir(cwd);
     }
   });
 
-  it('a missing explicit envFile path is a ValidationError naming the path', () => {
+  it('SOCKET_ENV_FILE names a .env file to read; envFile: false or an explicit envFile wins over it', () => {
+    const named = writeEnvFile({ SOCKET_BUFFER_SIZE: '33' });
+    const other = writeEnvFile({ SOCKET_BUFFER_SIZE: '44' });
+    expect(loadConfig({}, { env: { SOCKET_ENV_FILE: named } }).bufferSize).toBe(33);
+    expect(loadConfig({}, { env: { SOCKET_ENV_FILE: named }, envFile: false }).bufferSize).toBe(4096);
+    expect(loadConfig({}, { env: { SOCKET_ENV_FILE: named }, envFile: other }).bufferSize).toBe(44);
+    // The environment still beats the file it names.
+    expect(loadConfig({}, { env: { SOCKET_ENV_FILE: named, SOCKET_BUFFER_SIZE: '55' } }).bufferSize).toBe(55);
+  });
+
+  it('a missing .env file that was asked for is a ValidationError naming the path and who named it', () => {
     const missing = path.join(tmp, 'does-not-exist.env');
     const err = configError(() => loadConfig({}, { env: {}, envFile: missing }));
     expect(err.message).toContain(missing);
+    expect(err.message).toContain('named by option');
     expect(err.details.path).toBe(missing);
-  });
-
-  it('envFile: false ignores a .env in the current directory', () => {
-    const cwd = process.cwd();
-    const dir = mkdtempSync(path.join(tmp, 'ignored-dotenv-'));
-    writeFileSync(path.join(dir, '.env'), 'SOCKET_LOG_LEVEL=debug\n');
-    try {
-      process.chdir(dir);
-      expect(loadConfig({}, { env: {}, envFile: false }).logLevel).toBe('warn');
-    } finally {
-      process.chdir(cwd);
-    }
+    expect(configError(() => loadConfig({}, { env: { SOCKET_ENV_FILE: missing } })).message).toContain('named by SOCKET_ENV_FILE');
   });
 
   it('.env values do not leak into process.env', () => {
@@ -156,7 +158,7 @@ describe('every key from its environment variable', () => {
   // A non-default value for each of the 16 keys, as a string and as parsed.
   const values: Record<string, [string, unknown]> = {
     socketDir: ['/var/run/socketkit', '/var/run/socketkit'],
-    defaultTimeout: ['2.5', 2.5],
+    defaultTimeoutMs: ['2.5', 2500],
     bufferSize: ['64', 64],
     timezone: ['Asia/Kathmandu', 'Asia/Kathmandu'],
     messageQueueSize: ['0', 0],
@@ -178,7 +180,7 @@ describe('every key from its environment variable', () => {
     expect(CONFIG_KEYS.map((k) => k.path).sort()).toEqual(Object.keys(values).sort());
     expect(Object.fromEntries(CONFIG_KEYS.map((k) => [k.path, k.env]))).toEqual({
       socketDir: 'SOCKET_DIR',
-      defaultTimeout: 'SOCKET_DEFAULT_TIMEOUT',
+      defaultTimeoutMs: 'SOCKET_DEFAULT_TIMEOUT',
       bufferSize: 'SOCKET_BUFFER_SIZE',
       timezone: 'SOCKET_TIMEZONE',
       messageQueueSize: 'SOCKET_MESSAGE_QUEUE_SIZE',
@@ -287,6 +289,37 @@ describe('value parsing', () => {
   });
 });
 
+const SECONDS = 'expected seconds > 0 and <= 86400 (a day), at least 0.001';
+const TIMEOUT_MS = 'expected Infinity or an integer 1-2147483647 (milliseconds)';
+const ABSOLUTE = 'expected an absolute path (a relative one would depend on the working directory)';
+
+describe('timeouts (milliseconds; SOCKET_DEFAULT_TIMEOUT in seconds)', () => {
+  it.each([
+    [1, 1],
+    [5000, 5000],
+    [2 ** 31 - 1, 2 ** 31 - 1],
+    [Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY],
+  ])('defaultTimeoutMs %p is accepted', (value, expected) => {
+    expect(loadConfig({ defaultTimeoutMs: value }, isolated).defaultTimeoutMs).toBe(expected);
+  });
+
+  it.each([
+    ['1', 1000],
+    ['0.001', 1],
+    ['0.25', 250],
+    ['86400', 86_400_000],
+  ])('SOCKET_DEFAULT_TIMEOUT=%j seconds is %p ms', (raw, ms) => {
+    expect(loadConfig({}, { env: { SOCKET_DEFAULT_TIMEOUT: raw }, envFile: false }).defaultTimeoutMs).toBe(ms);
+  });
+
+  it('isValidTimeoutMs and assertTimeoutMs apply the same rule to engine timeouts', () => {
+    expect([1, 2 ** 31 - 1, Number.POSITIVE_INFINITY].every(isValidTimeoutMs)).toBe(true);
+    expect([0, -1, 1.5, 2 ** 31, Number.NaN, '10', null].some(isValidTimeoutMs)).toBe(false);
+    expect(() => assertTimeoutMs('connectTimeout', 100)).not.toThrow();
+    expect(configError(() => assertTimeoutMs('connectTimeout', 2 ** 32)).message).toBe(`connectTimeout=4294967296 (option): ${TIMEOUT_MS}`);
+  });
+});
+
 describe('invalid values', () => {
   it('names the env var, the source and the value (environment)', () => {
     const err = configError(() => loadConfig({}, { env: { SOCKET_TCP_PORT_RANGE_START: 'abc' }, envFile: false }));
@@ -297,7 +330,7 @@ describe('invalid values', () => {
   it('says (.env) for the same bad value in the .env file', () => {
     const envFile = writeEnvFile({ SOCKET_TCP_PORT_RANGE_START: 'abc' });
     const err = configError(() => loadConfig({}, { env: {}, envFile }));
-    expect(err.message).toBe('SOCKET_TCP_PORT_RANGE_START="abc" (.env): expected an integer 1-65535');
+    expect(err.message).toBe(`SOCKET_TCP_PORT_RANGE_START="abc" (.env ${envFile}): expected an integer 1-65535`);
     expect(err.details.source).toBe('.env');
   });
 
@@ -320,9 +353,15 @@ describe('invalid values', () => {
     ['SOCKET_MESSAGE_QUEUE_SIZE', '-1', 'expected an integer >= 0'],
     ['SOCKET_UNIX_MAX_CONNECTIONS', '0', 'expected an integer >= 1'],
     ['SOCKET_TCP_MAX_CONNECTIONS', 'ten', 'expected an integer >= 1'],
-    ['SOCKET_DEFAULT_TIMEOUT', '0', 'expected a number > 0'],
-    ['SOCKET_DEFAULT_TIMEOUT', '-1', 'expected a number > 0'],
-    ['SOCKET_DEFAULT_TIMEOUT', 'soon', 'expected a number > 0'],
+    ['SOCKET_DEFAULT_TIMEOUT', '0', SECONDS],
+    ['SOCKET_DEFAULT_TIMEOUT', '-1', SECONDS],
+    ['SOCKET_DEFAULT_TIMEOUT', 'soon', SECONDS],
+    ['SOCKET_DEFAULT_TIMEOUT', '86401', SECONDS], // above a day: milliseconds written by mistake
+    ['SOCKET_DEFAULT_TIMEOUT', '5000000', SECONDS],
+    ['SOCKET_DEFAULT_TIMEOUT', '0.0001', SECONDS], // rounds to 0 ms
+    ['SOCKET_DEFAULT_TIMEOUT', 'Infinity', SECONDS],
+    ['SOCKET_DIR', 'sockets', ABSOLUTE],
+    ['SOCKET_DIR', './run/sockets', ABSOLUTE],
     ['SOCKET_DIR', '', 'expected a non-empty string'],
     ['SOCKET_DIR', '   ', 'expected a non-empty string'],
     ['SOCKET_TCP_HOST', '', 'expected a non-empty string'],
@@ -335,8 +374,13 @@ describe('invalid values', () => {
   it.each([
     [{ bufferSize: 0 }, 'bufferSize=0 (option): expected an integer >= 1'],
     [{ bufferSize: 1.5 }, 'bufferSize=1.5 (option): expected an integer >= 1'],
-    [{ defaultTimeout: Number.POSITIVE_INFINITY }, 'defaultTimeout=Infinity (option): expected a number > 0'],
-    [{ defaultTimeout: Number.NaN }, 'defaultTimeout=NaN (option): expected a number > 0'],
+    [{ defaultTimeoutMs: Number.NaN }, `defaultTimeoutMs=NaN (option): ${TIMEOUT_MS}`],
+    [{ defaultTimeoutMs: 0 }, `defaultTimeoutMs=0 (option): ${TIMEOUT_MS}`],
+    [{ defaultTimeoutMs: 1.5 }, `defaultTimeoutMs=1.5 (option): ${TIMEOUT_MS}`],
+    [{ defaultTimeoutMs: 2 ** 31 }, `defaultTimeoutMs=2147483648 (option): ${TIMEOUT_MS}`], // would fire after 1 ms
+    [{ defaultTimeoutMs: Number.NEGATIVE_INFINITY }, `defaultTimeoutMs=-Infinity (option): ${TIMEOUT_MS}`],
+    [{ defaultTimeoutMs: '5000' }, `defaultTimeoutMs="5000" (option): ${TIMEOUT_MS}`],
+    [{ socketDir: 'relative/dir' }, `socketDir="relative/dir" (option): ${ABSOLUTE}`],
     [{ blockingMode: 'sometimes' }, 'blockingMode="sometimes" (option): expected true or false'],
     [{ logLevel: 5 }, 'logLevel=5 (option): expected one of silly, trace, debug, info, warn, error, fatal, silent'],
     [{ unix: { socketPermissions: 0o600 } }, 'unix.socketPermissions=384 (option): expected an octal string such as "0600"'],

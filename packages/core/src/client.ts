@@ -172,7 +172,7 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
     super();
     this.eventName = validateEventName(options.eventName);
     this.#transport = options.transport;
-    const defaultTimeout = options.defaultTimeout ?? CONFIG_DEFAULTS.defaultTimeout * 1000;
+    const defaultTimeout = options.defaultTimeout ?? CONFIG_DEFAULTS.defaultTimeoutMs;
     const interval = options.heartbeatInterval ?? DEFAULT_HEARTBEAT_INTERVAL;
     this.#o = {
       connectTimeout: options.connectTimeout ?? defaultTimeout,

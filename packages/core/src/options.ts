@@ -1,4 +1,4 @@
-import { loadConfig, type ConfigOverrides, type LoadConfigOptions, type SocketConfig } from '@socketkit/config';
+import { MAX_TIMEOUT_MS, loadConfig, type ConfigOverrides, type LoadConfigOptions, type SocketConfig } from '@socketkit/config';
 import type { SocketClientOptions } from './client.js';
 import type { SocketServerOptions } from './server.js';
 
@@ -10,10 +10,12 @@ export interface CommonConfigOptions {
   maxMessageSize?: number;
   /** Log level of the default logger. */
   logLevel?: SocketConfig['logLevel'];
-  /** Default timeout in seconds (connect, receive, request). */
-  defaultTimeout?: number;
-  /** `.env` file to read (default `./.env` if present; `false` to skip). */
+  /** Default timeout in ms (connect, receive, request): `Infinity` or an integer 1..2^31−1 (env `SOCKET_DEFAULT_TIMEOUT` is seconds). */
+  defaultTimeoutMs?: number;
+  /** `.env` file to read (default: the one `SOCKET_ENV_FILE` names, else none; `false` to skip). */
   envFile?: string | false;
+  /** TOML settings file shared with the Python module (default: the one `SOCKET_SETTINGS_FILE` names, else none). */
+  settingsFile?: string | false;
   /** Environment to read instead of `process.env`. */
   env?: Record<string, string | undefined>;
 }
@@ -31,7 +33,7 @@ export interface ClientConfigOptions extends CommonConfigOptions {
   bufferSize?: number;
 }
 
-const COMMON_KEYS = ['timezone', 'maxMessageSize', 'logLevel', 'defaultTimeout', 'messageQueueSize', 'blockingMode', 'allowClientSend', 'bufferSize'] as const;
+const COMMON_KEYS = ['timezone', 'maxMessageSize', 'logLevel', 'defaultTimeoutMs', 'messageQueueSize', 'blockingMode', 'allowClientSend', 'bufferSize'] as const;
 
 /**
  * Loads the configuration with the common keys of `options` as explicit
@@ -43,9 +45,17 @@ export function resolveConfig(options: ServerConfigOptions & ClientConfigOptions
   for (const key of COMMON_KEYS) if (options[key] !== undefined) overrides[key] = options[key];
   const load: LoadConfigOptions = {};
   if (options.envFile !== undefined) load.envFile = options.envFile;
+  if (options.settingsFile !== undefined) load.settingsFile = options.settingsFile;
   if (options.env !== undefined) load.env = options.env;
   return loadConfig(overrides as ConfigOverrides, load);
 }
+
+/**
+ * The configuration's `Infinity` (no timeout) as an engine delay: Node fires a
+ * delay above 2^31−1 ms after 1 ms, and 2^31−1 ms (24.8 days) is never reached
+ * in practice.
+ */
+const engineMs = (ms: number): number => Math.min(ms, MAX_TIMEOUT_MS);
 
 /** Server engine options that come from the configuration. */
 export function serverConfigDefaults(config: SocketConfig, maxConnections: number): Partial<SocketServerOptions> {
@@ -57,14 +67,14 @@ export function serverConfigDefaults(config: SocketConfig, maxConnections: numbe
     blockingMode: config.blockingMode,
     timezone: config.timezone,
     logLevel: config.logLevel,
-    authTimeout: config.defaultTimeout * 1000,
+    authTimeout: engineMs(config.defaultTimeoutMs),
   };
 }
 
 /** Client engine options that come from the configuration. */
 export function clientConfigDefaults(config: SocketConfig): Partial<SocketClientOptions> {
   return {
-    defaultTimeout: config.defaultTimeout * 1000,
+    defaultTimeout: engineMs(config.defaultTimeoutMs),
     bufferSize: config.bufferSize,
     maxMessageSize: config.maxMessageSize,
     timezone: config.timezone,
@@ -81,17 +91,17 @@ export function mergeDefined<T extends object>(base: Partial<T>, over: Partial<T
 
 /**
  * Engine options for a transport package's client: the configuration's
- * values, then `extra` defaults, then the caller's options. `defaultTimeout`
- * is in seconds in the caller's options (a configuration key) and in
- * milliseconds in the engine's, so it is taken from `config` only.
+ * values, then `extra` defaults, then the caller's options. `defaultTimeoutMs`
+ * is a configuration key (validated by `loadConfig`), so it is taken from
+ * `config` only.
  */
-export function clientEngineOptions<O extends { defaultTimeout?: number }>(config: SocketConfig, options: O, extra: Partial<SocketClientOptions> = {}): Partial<SocketClientOptions> {
-  const { defaultTimeout: _seconds, ...rest } = options;
+export function clientEngineOptions<O extends { defaultTimeoutMs?: number }>(config: SocketConfig, options: O, extra: Partial<SocketClientOptions> = {}): Partial<SocketClientOptions> {
+  const { defaultTimeoutMs: _validated, ...rest } = options;
   return mergeDefined<SocketClientOptions>({ ...clientConfigDefaults(config), ...extra }, rest as Partial<SocketClientOptions>);
 }
 
 /** Engine options for a transport package's server (see {@link clientEngineOptions}). */
-export function serverEngineOptions<O extends { defaultTimeout?: number }>(config: SocketConfig, maxConnections: number, options: O, extra: Partial<SocketServerOptions> = {}): Partial<SocketServerOptions> {
-  const { defaultTimeout: _seconds, ...rest } = options;
+export function serverEngineOptions<O extends { defaultTimeoutMs?: number }>(config: SocketConfig, maxConnections: number, options: O, extra: Partial<SocketServerOptions> = {}): Partial<SocketServerOptions> {
+  const { defaultTimeoutMs: _validated, ...rest } = options;
   return { ...mergeDefined<SocketServerOptions>({ ...serverConfigDefaults(config, maxConnections), ...extra }, rest as Partial<SocketServerOptions>), maxConnections };
 }

@@ -176,8 +176,8 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
       heartbeatInterval: interval,
       heartbeatTimeout: options.heartbeatTimeout ?? interval * (DEFAULT_HEARTBEAT_MISSES + 1),
       closeTimeout: options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT,
-      drainTimeout: options.drainTimeout ?? CONFIG_DEFAULTS.defaultTimeout * 1000,
-      authTimeout: options.authTimeout ?? CONFIG_DEFAULTS.defaultTimeout * 1000,
+      drainTimeout: options.drainTimeout ?? CONFIG_DEFAULTS.defaultTimeoutMs,
+      authTimeout: options.authTimeout ?? CONFIG_DEFAULTS.defaultTimeoutMs,
     };
     this.#token = options.token;
     this.#handler = options.handler;

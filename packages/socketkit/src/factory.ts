@@ -35,8 +35,9 @@ export type AnyClient = UnixSocketClient | TcpSocketClient | NatsSocketClient;
 
 /**
  * Creates a server for `eventName` on the given transport. Options are merged
- * over `loadConfig()` (defaults < `.env` < environment < options; `envFile`
- * and `env` choose where to read) by the transport's constructor. Only the
+ * over `loadConfig()` (defaults < settings file < `.env` < environment <
+ * options; files only when named by `settingsFile` / `envFile`) by the
+ * transport's constructor. Only the
  * package of that transport is loaded; call `start()` on the result.
  *
  * @example

@@ -136,11 +136,11 @@ describe('unix socket file lifecycle', () => {
 });
 
 describe('unix options', () => {
-  it('defaultTimeout is in seconds, as in the configuration (receive times out after 0.05 s = 50 ms)', async () => {
+  it('defaultTimeoutMs is in milliseconds (receive times out after 50 ms)', async () => {
     const socketDir = dir();
     const s = server({ socketDir });
     await s.start();
-    const c = new UnixSocketClient({ eventName: 'orders', socketDir, logLevel: 'silent', envFile: false, defaultTimeout: 0.05 });
+    const c = new UnixSocketClient({ eventName: 'orders', socketDir, logLevel: 'silent', envFile: false, defaultTimeoutMs: 50 });
     cleanups.push(() => c.disconnect());
     await c.connect();
     await expect(c.receive()).rejects.toThrow('within 50 ms');
