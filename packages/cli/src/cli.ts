@@ -27,6 +27,16 @@ async function run(parsed: Exclude<ParsedCommand, { command: 'help' } | { comman
 }
 
 /**
+ * For a transport package that is not installed (the facade's error names it
+ * in `details.package`): how to add it beside a global or npx-run CLI.
+ */
+function missingTransportHint(err: unknown): string {
+  const pkg = (err as { details?: { package?: unknown } } | undefined)?.details?.package;
+  if (typeof pkg !== 'string') return '';
+  return `\n  for a global CLI: npm install -g ${pkg}; with npx: npx -p @socketkit/cli -p ${pkg} socketkit ...`;
+}
+
+/**
  * The binary's help: `bench` is listed only in a repository checkout, the
  * one place its runner exists.
  */
@@ -68,7 +78,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     return await run(parsed);
   } catch (err) {
-    process.stderr.write(`${errorLine(err)}\n`);
+    process.stderr.write(`${errorLine(err)}${missingTransportHint(err)}\n`);
     return EXIT.RUNTIME_ERROR;
   }
 }

@@ -388,6 +388,7 @@ describe('the CLI from its tarball, without @socketkit/nats', () => {
     const r = await cli(['request', 'jobs', '--transport', 'nats', '--timeout', '1']);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('npm install @socketkit/nats');
+    expect(r.stderr).toContain('npx -p @socketkit/cli -p @socketkit/nats socketkit');
   });
 
   test('unix works: a request answered by socketkit serve --echo', async () => {
