@@ -20,7 +20,7 @@ server.on('message', (m) => {
   if (done !== true) received++;
   if (done === true) (perWriter[String(writer)] ??= { received: 0, outOfOrder: 0, corrupted: 0 }).announced = Number(total);
   else tally(perWriter, String(writer), Number(seq), sha1(String(payload)) === sum);
-  server.send(m); // relay to every client, same bytes for all
+  server.sendMessage(m); // relay to every client, same bytes for all
 });
 
 process.on('disconnect', () => process.exit(1)); // the orchestrator is gone

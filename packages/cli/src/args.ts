@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { DEFAULT_CONFIG, LOG_LEVELS, MAX_TIMEOUT_SECONDS, isValidEventName, type LogLevel } from 'socketkit';
+import { DEFAULT_CONFIG, LOG_LEVELS, MAX_TIMEOUT_SECONDS, isSocketType, isValidEventName, transportNames, type LogLevel } from 'socketkit';
 
 /** A problem with the command line itself (exit code 2). */
 export class UsageError extends Error {
@@ -207,7 +207,11 @@ function commonArgs(command: CommandName, values: Values, positionals: string[])
   if (!isValidEventName(event)) throw new UsageError(`invalid event name ${JSON.stringify(event)}: use 1-64 characters from a-z, A-Z, 0-9, "_" and "-"`, command);
 
   const transport = (values.transport as string | undefined) ?? 'unix';
-  if (transport !== 'unix' && transport !== 'tcp' && transport !== 'nats') throw new UsageError(`--transport must be unix, tcp or nats, got ${JSON.stringify(transport)}`, command);
+  // The transport registry is the one list of transports.
+  if (!isSocketType(transport)) {
+    const names = transportNames();
+    throw new UsageError(`--transport must be ${names.slice(0, -1).join(', ')} or ${names.at(-1) as string}, got ${JSON.stringify(transport)}`, command);
+  }
   const servers = values.servers as string | undefined;
   if (servers !== undefined && transport !== 'nats') throw new UsageError('--servers applies to --transport nats', command);
   if (servers !== undefined && servers.trim() === '') throw new UsageError('--servers must not be empty', command);

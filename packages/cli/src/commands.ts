@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import {
   ConnectionError,
   ErrorCode,
+  MessageError,
   ValidationError,
   createClient,
   createServer,
@@ -57,10 +58,10 @@ function parseLine(line: string, lineNo: number): Record<string, unknown> {
   try {
     value = JSON.parse(line);
   } catch (err) {
-    throw new ValidationError(ErrorCode.INVALID_MESSAGE, `stdin line ${lineNo} is not valid JSON (${(err as Error).message}): write one JSON object per line`);
+    throw new MessageError(ErrorCode.INVALID_MESSAGE, `stdin line ${lineNo} is not valid JSON (${(err as Error).message}): write one JSON object per line`);
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new ValidationError(ErrorCode.INVALID_MESSAGE, `stdin line ${lineNo} is not a JSON object: wrap other values, e.g. {"value": ${line.trim()}}`);
+    throw new MessageError(ErrorCode.INVALID_MESSAGE, `stdin line ${lineNo} is not a JSON object: wrap other values, e.g. {"value": ${line.trim()}}`);
   }
   return value as Record<string, unknown>;
 }

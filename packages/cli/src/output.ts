@@ -24,9 +24,33 @@ function jsonValue(_key: string, value: unknown): unknown {
   return value;
 }
 
-/** One message as one JSON line in the wire shape (snake_case keys). */
+/** Deepest nesting printed; deeper values are replaced by a marker (JSON.stringify recurses, a peer can nest 100,000 deep). */
+export const MAX_PRINT_DEPTH = 64;
+/** What replaces a value nested deeper than {@link MAX_PRINT_DEPTH}. */
+export const TOO_DEEP = '[nested too deep to print]';
+
+function cutDepth(value: unknown, depth: number): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  if (depth >= MAX_PRINT_DEPTH) return TOO_DEEP;
+  if (Array.isArray(value)) return value.map((v) => cutDepth(v, depth + 1));
+  if (ArrayBuffer.isView(value)) return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = cutDepth(v, depth + 1);
+  return out;
+}
+
+/**
+ * One message as one JSON line in the wire shape (snake_case keys). Never
+ * throws: values nested deeper than {@link MAX_PRINT_DEPTH} are cut, and
+ * anything JSON cannot print becomes a line that says so.
+ */
 export function messageLine(message: SocketMessage): string {
-  return JSON.stringify(toWireMessage(message), jsonValue);
+  const wire = toWireMessage(message);
+  try {
+    return JSON.stringify({ ...wire, data: cutDepth(wire.data, 1) }, jsonValue);
+  } catch (err) {
+    return JSON.stringify({ event_name: wire.event_name, message_type: wire.message_type, data: { unprintable: (err as Error).message } });
+  }
 }
 
 /** Writes one message line to stdout; resolves once stdout can take more (back-pressure). */

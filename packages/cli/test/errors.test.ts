@@ -65,8 +65,8 @@ describe('listen', () => {
     const listen = cli(['listen', 'typed', '--socket-dir', dir, '--type', 'error', '--count', '1'], dir);
     await listen.waitFor('stderr', /connected to /);
     server.send({ skip: 'data' });
-    server.send(createMessage('typed', MessageType.CONTROL, { user: 'control' }));
-    server.send(createMessage('typed', MessageType.ERROR, { code: 'APP_FAILED', error: 'it broke' }));
+    server.sendMessage(createMessage('typed', MessageType.CONTROL, { user: 'control' }));
+    server.sendMessage(createMessage('typed', MessageType.ERROR, { code: 'APP_FAILED', error: 'it broke' }));
     server.send({ after: 'count reached' });
     expect(await listen.exited).toBe(0);
     const lines = jsonLines(listen.stdout());
@@ -78,7 +78,7 @@ describe('listen', () => {
     const server = await inProcessServer('ctl');
     const listen = cli(['listen', 'ctl', '--socket-dir', dir, '--type', 'control', '--count', '1'], dir);
     await listen.waitFor('stderr', /connected to /);
-    server.send(createMessage('ctl', MessageType.CONTROL, { op: 'reload' }));
+    server.sendMessage(createMessage('ctl', MessageType.CONTROL, { op: 'reload' }));
     expect(await listen.exited).toBe(0);
     expect(jsonLines(listen.stdout())).toEqual([expect.objectContaining({ message_type: 'control', data: { op: 'reload' } })]);
   });

@@ -1,7 +1,18 @@
 import { ErrorCode, MessageError, type SocketMessage } from '@socketkit/protocol';
 import { FRAME_HEADER_SIZE, MAX_FRAME_PAYLOAD } from './limits.js';
-import { packr } from './msgpack.js';
-import { assertStringKeys } from './string-keys.js';
+import {
+  EncodeRefusal,
+  EncodeTooLarge,
+  formatPath,
+  withWriter,
+  writeByte,
+  writeLengthPrefix,
+  writeNumber,
+  writeObjectMap,
+  writeRaw,
+  writeString,
+  written,
+} from './writer.js';
 
 // Pre-encoded keys (fixstr header + bytes), in the Python module's key order.
 const key = (name: string): Buffer => Buffer.concat([Buffer.from([0xa0 | name.length]), Buffer.from(name)]);
@@ -13,161 +24,82 @@ const K_DATA = key('data');
 const K_ID = key('id');
 const K_REPLY_TO = key('reply_to');
 
-function strHeaderSize(byteLength: number): number {
-  if (byteLength < 32) return 1;
-  if (byteLength < 0x100) return 2;
-  if (byteLength < 0x10000) return 3;
-  return 5;
-}
-
-function writeStr(buf: Buffer, pos: number, str: string, byteLength: number): number {
-  if (byteLength < 32) {
-    buf[pos++] = 0xa0 | byteLength;
-  } else if (byteLength < 0x100) {
-    buf[pos++] = 0xd9;
-    buf[pos++] = byteLength;
-  } else if (byteLength < 0x10000) {
-    buf[pos++] = 0xda;
-    buf.writeUInt16BE(byteLength, pos);
-    pos += 2;
-  } else {
-    buf[pos++] = 0xdb;
-    buf.writeUInt32BE(byteLength, pos);
-    pos += 4;
+function writeEnvelope(message: SocketMessage): void {
+  const hasId = message.id !== undefined;
+  const hasReplyTo = message.replyTo !== undefined;
+  writeByte(0x80 | (5 + (hasId ? 1 : 0) + (hasReplyTo ? 1 : 0)));
+  writeRaw(K_EVENT_NAME);
+  writeString(message.eventName);
+  writeRaw(K_TIMESTAMP_MS);
+  writeNumber(message.timestampMs);
+  writeRaw(K_TIMESTAMP_ISO);
+  writeString(message.timestampIso);
+  writeRaw(K_MESSAGE_TYPE);
+  writeString(message.messageType);
+  writeRaw(K_DATA);
+  // the data map sits inside the envelope: two containers deep
+  writeObjectMap(message.data, 2);
+  if (hasId) {
+    writeRaw(K_ID);
+    writeString(message.id as string);
   }
-  return pos + buf.write(str, pos, byteLength, 'utf8');
-}
-
-function intSize(n: number): number {
-  if (n >= 0) return n < 0x80 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : n <= 0xffffffff ? 5 : 9;
-  return n >= -0x20 ? 1 : n >= -0x80 ? 2 : n >= -0x8000 ? 3 : n >= -0x80000000 ? 5 : 9;
-}
-
-// Minimal msgpack integer, like Python's packb: never a float, uint64 (0xcf) above 2^32.
-function writeInt(buf: Buffer, pos: number, n: number): number {
-  if (n >= 0) {
-    if (n < 0x80) buf[pos++] = n;
-    else if (n < 0x100) {
-      buf[pos++] = 0xcc;
-      buf[pos++] = n;
-    } else if (n < 0x10000) {
-      buf[pos++] = 0xcd;
-      buf.writeUInt16BE(n, pos);
-      pos += 2;
-    } else if (n <= 0xffffffff) {
-      buf[pos++] = 0xce;
-      buf.writeUInt32BE(n, pos);
-      pos += 4;
-    } else {
-      buf[pos++] = 0xcf;
-      // two 32-bit halves: no BigInt on the hot path (timestamps are above 2^32)
-      buf.writeUInt32BE(Math.floor(n / 0x100000000), pos);
-      buf.writeUInt32BE(n >>> 0, pos + 4);
-      pos += 8;
-    }
-  } else if (n >= -0x20) buf[pos++] = 0x100 + n;
-  else if (n >= -0x80) {
-    buf[pos++] = 0xd0;
-    buf.writeInt8(n, pos++);
-  } else if (n >= -0x8000) {
-    buf[pos++] = 0xd1;
-    buf.writeInt16BE(n, pos);
-    pos += 2;
-  } else if (n >= -0x80000000) {
-    buf[pos++] = 0xd2;
-    buf.writeInt32BE(n, pos);
-    pos += 4;
-  } else {
-    buf[pos++] = 0xd3;
-    buf.writeBigInt64BE(BigInt(n), pos);
-    pos += 8;
+  if (hasReplyTo) {
+    writeRaw(K_REPLY_TO);
+    writeString(message.replyTo as string);
   }
-  return pos;
+}
+
+function tooLarge(message: SocketMessage, size: number, maxMessageSize: number, atLeast: boolean): MessageError {
+  return new MessageError(
+    ErrorCode.FRAME_TOO_LARGE,
+    `message for event "${message.eventName}" is ${atLeast ? 'more than ' : ''}${size} bytes, above maxMessageSize ${maxMessageSize}: send smaller messages or raise maxMessageSize on both ends`,
+    { details: { size, maxMessageSize } },
+  );
 }
 
 function encodeInto(message: SocketMessage, headerSize: number, maxMessageSize: number): Buffer {
   if (!Number.isSafeInteger(message.timestampMs)) {
     throw new MessageError(ErrorCode.INVALID_MESSAGE, `cannot encode message: timestampMs must be an integer, got ${message.timestampMs}`);
   }
-  let data: Buffer;
   try {
-    data = packr.pack(message.data);
+    return withWriter(headerSize, maxMessageSize, () => {
+      writeEnvelope(message);
+      const size = written();
+      if (size > maxMessageSize) throw tooLarge(message, size, maxMessageSize, false);
+      if (headerSize === FRAME_HEADER_SIZE) writeLengthPrefix();
+    });
   } catch (cause) {
+    if (cause instanceof MessageError) throw cause;
+    if (cause instanceof EncodeTooLarge) throw tooLarge(message, cause.atLeast, maxMessageSize, true);
+    if (cause instanceof EncodeRefusal) {
+      const at = formatPath('data', cause.path);
+      throw new MessageError(
+        ErrorCode.INVALID_MESSAGE,
+        `cannot encode message data for event "${message.eventName}": ${at}: ${cause.reason}`,
+        { cause, details: { eventName: message.eventName, path: at } },
+      );
+    }
+    // a user toJSON or getter threw, or a toJSON chain recursed without end
     throw new MessageError(
       ErrorCode.INVALID_MESSAGE,
       `cannot encode message data for event "${message.eventName}": ${(cause as Error).message}; use msgpack-able values (objects, arrays, strings, numbers, booleans, null, Buffers)`,
-      { cause },
+      { cause, details: { eventName: message.eventName } },
     );
   }
-  try {
-    // A Map with non-string keys would make the whole frame undecodable for
-    // the peer (the Python module and FrameDecoder both require string keys).
-    assertStringKeys(data);
-  } catch (cause) {
-    throw new MessageError(
-      ErrorCode.INVALID_MESSAGE,
-      `cannot encode message data for event "${message.eventName}": ${(cause as Error).message}; every map key must be a string`,
-      { cause },
-    );
-  }
-  const en = Buffer.byteLength(message.eventName);
-  const iso = Buffer.byteLength(message.timestampIso);
-  const mt = message.messageType.length;
-  const id = message.id === undefined ? -1 : Buffer.byteLength(message.id);
-  const rt = message.replyTo === undefined ? -1 : Buffer.byteLength(message.replyTo);
-  let payload =
-    1 +
-    K_EVENT_NAME.length + strHeaderSize(en) + en +
-    K_TIMESTAMP_MS.length + intSize(message.timestampMs) +
-    K_TIMESTAMP_ISO.length + strHeaderSize(iso) + iso +
-    K_MESSAGE_TYPE.length + strHeaderSize(mt) + mt +
-    K_DATA.length + data.length;
-  if (id >= 0) payload += K_ID.length + strHeaderSize(id) + id;
-  if (rt >= 0) payload += K_REPLY_TO.length + strHeaderSize(rt) + rt;
-  if (payload > maxMessageSize) {
-    throw new MessageError(
-      ErrorCode.FRAME_TOO_LARGE,
-      `message for event "${message.eventName}" is ${payload} bytes, above maxMessageSize ${maxMessageSize}: send smaller messages or raise maxMessageSize on both ends`,
-      { details: { size: payload, maxMessageSize } },
-    );
-  }
-  const buf = Buffer.allocUnsafe(headerSize + payload);
-  let pos = 0;
-  if (headerSize === FRAME_HEADER_SIZE) {
-    buf.writeUInt32BE(payload, 0);
-    pos = FRAME_HEADER_SIZE;
-  }
-  buf[pos++] = 0x80 | (5 + (id >= 0 ? 1 : 0) + (rt >= 0 ? 1 : 0));
-  pos += K_EVENT_NAME.copy(buf, pos);
-  pos = writeStr(buf, pos, message.eventName, en);
-  pos += K_TIMESTAMP_MS.copy(buf, pos);
-  pos = writeInt(buf, pos, message.timestampMs);
-  pos += K_TIMESTAMP_ISO.copy(buf, pos);
-  pos = writeStr(buf, pos, message.timestampIso, iso);
-  pos += K_MESSAGE_TYPE.copy(buf, pos);
-  pos = writeStr(buf, pos, message.messageType, mt);
-  pos += K_DATA.copy(buf, pos);
-  pos += data.copy(buf, pos);
-  if (id >= 0) {
-    pos += K_ID.copy(buf, pos);
-    pos = writeStr(buf, pos, message.id as string, id);
-  }
-  if (rt >= 0) {
-    pos += K_REPLY_TO.copy(buf, pos);
-    writeStr(buf, pos, message.replyTo as string, rt);
-  }
-  return buf;
 }
 
 /**
  * Encodes a message as one frame: a 4-byte big-endian payload length followed
  * by a plain msgpack map with snake_case keys, in the Python module's key
- * order, with minimal integer and string headers (`timestamp_ms` is always an
- * integer, never a float).
+ * order, with minimal integer and string headers: the bytes Python's
+ * `msgpack.packb` writes for the same values (integers as integers up to
+ * 64 bits, `timestamp_ms` included; other numbers and `-0` as float64).
  *
  * @param maxMessageSize Largest payload allowed (default: the 32-bit limit).
  * @throws MessageError `FRAME_TOO_LARGE` above `maxMessageSize`;
- *   `INVALID_MESSAGE` when `data` holds something msgpack cannot carry.
+ *   `INVALID_MESSAGE` when `data` holds something plain msgpack cannot carry
+ *   (`undefined`, a Date, a BigInt beyond 64 bits, nesting deeper than
+ *   `MAX_NESTING_DEPTH`, ...), naming the path of the value.
  */
 export function encodeFrame(message: SocketMessage, maxMessageSize: number = MAX_FRAME_PAYLOAD): Buffer {
   return encodeInto(message, FRAME_HEADER_SIZE, maxMessageSize);

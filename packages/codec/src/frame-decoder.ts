@@ -1,7 +1,7 @@
 import { ErrorCode, MessageError, parseMessage, type SocketMessage } from '@socketkit/protocol';
 import { DEFAULT_MAX_MESSAGE_SIZE, FRAME_HEADER_SIZE } from './limits.js';
-import { unpackr } from './msgpack.js';
-import { assertStringKeys } from './string-keys.js';
+import { decodeValue } from './msgpack.js';
+import { ScanError } from './scan.js';
 
 /** Options for {@link FrameDecoder}. */
 export interface FrameDecoderOptions {
@@ -11,7 +11,15 @@ export interface FrameDecoderOptions {
 
 /**
  * Decodes one payload (msgpack bytes without the length prefix) into a message.
- * @throws MessageError `MALFORMED_FRAME`.
+ *
+ * The bytes are checked before anything is decoded: plain msgpack only (an
+ * extension type of any code is refused, never turned into a JS object),
+ * string map keys (as Python's `strict_map_key`), at most
+ * `MAX_NESTING_DEPTH` nested containers. 64-bit integers within ±2^53 come
+ * back as numbers, beyond as BigInt; a `__proto__` key is an own property.
+ * @throws MessageError `MALFORMED_FRAME`; `details.reason` is `extension`,
+ *   `depth`, `key`, `reserved`, `truncated` or `trailing` for bytes refused
+ *   before decoding.
  */
 export function decodePayload(payload: Uint8Array): SocketMessage {
   if (payload.length === 0) {
@@ -19,22 +27,22 @@ export function decodePayload(payload: Uint8Array): SocketMessage {
   }
   let value: unknown;
   try {
-    value = unpackr.unpack(payload);
+    value = decodeValue(payload);
   } catch (cause) {
+    if (cause instanceof ScanError) {
+      const hint =
+        cause.reason === 'key' ? '; every msgpack map key must be a string'
+        : cause.reason === 'extension' ? '; the peer must send plain msgpack (Python: msgpack.packb without ext types)'
+        : cause.reason === 'depth' ? '; the peer must send flatter data'
+        : '';
+      throw new MessageError(ErrorCode.MALFORMED_FRAME, `malformed frame: ${cause.message}${hint}`, {
+        cause,
+        details: { reason: cause.reason },
+      });
+    }
     throw new MessageError(
       ErrorCode.MALFORMED_FRAME,
       `malformed frame: payload of ${payload.length} bytes is not valid msgpack (${(cause as Error).message})`,
-      { cause },
-    );
-  }
-  // msgpackr turns integer/boolean/nil map keys into strings; the wire format
-  // (and the Python reference, strict_map_key) only allows string keys.
-  try {
-    assertStringKeys(payload);
-  } catch (cause) {
-    throw new MessageError(
-      ErrorCode.MALFORMED_FRAME,
-      `malformed frame: ${(cause as Error).message}; every msgpack map key must be a string`,
       { cause },
     );
   }
@@ -104,7 +112,7 @@ export class FrameDecoder {
    * there), then the first such error is rethrown; the decoder stays usable.
    * @throws MessageError `FRAME_TOO_LARGE` or `MALFORMED_FRAME`.
    */
-  feed(chunk: Uint8Array, onMessage: (message: SocketMessage) => void): void {
+  feed(chunk: Uint8Array, onMessage: (message: SocketMessage, payloadBytes: number) => void): void {
     this.feedPayloads(chunk, (payload) => {
       let message: SocketMessage;
       try {
@@ -113,7 +121,7 @@ export class FrameDecoder {
         throw this.#fail(err as MessageError);
       }
       this.framesDecoded++;
-      onMessage(message);
+      onMessage(message, payload.length);
     });
   }
 

@@ -7,4 +7,4 @@ export { encodeFrame, encodePayload, frameBytes } from './encode.js';
 export { FrameDecoder, decodePayload } from './frame-decoder.js';
 export type { FrameDecoderOptions } from './frame-decoder.js';
 export { packValue, unpackValue } from './msgpack.js';
-export { FRAME_HEADER_SIZE, DEFAULT_MAX_MESSAGE_SIZE, MAX_FRAME_PAYLOAD } from './limits.js';
+export { FRAME_HEADER_SIZE, DEFAULT_MAX_MESSAGE_SIZE, MAX_FRAME_PAYLOAD, MAX_NESTING_DEPTH } from './limits.js';

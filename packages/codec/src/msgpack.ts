@@ -1,21 +1,78 @@
-import { Packr, Unpackr } from 'msgpackr';
+import { ErrorCode, MessageError } from '@socketkit/protocol';
+import { Unpackr } from 'msgpackr';
+import { MAX_FRAME_PAYLOAD } from './limits.js';
+import { SCAN_BIG_INT, SCAN_PROTO_KEY, ScanError, scanValue } from './scan.js';
+import { EncodeRefusal, EncodeTooLarge, formatPath, withWriter, writeValue } from './writer.js';
 
-/**
- * The one msgpackr configuration socketkit uses: plain msgpack maps (no
- * records or extensions), minimal map headers like Python's `packb`, 64-bit
- * integers decoded as numbers.
- */
-export const packr = new Packr({ useRecords: false, variableMapSize: true, encodeUndefinedAsNil: true });
+// Both decoders only ever see bytes scanValue accepted: plain msgpack, string
+// keys, no extensions, bounded depth. The fast one reads 64-bit integers as
+// numbers, exact because the scan found none beyond ±2^53.
+const fastUnpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
+// 'auto': 64-bit integers within ±2^53 as numbers, beyond as BigInt. Maps as
+// Map, so a `__proto__` key survives until toPlain defines it as an own property.
+// ('auto' exists at runtime in msgpackr 2.1.3 but is missing from its types.)
+const exactUnpackr = new Unpackr({ useRecords: false, mapsAsObjects: false, int64AsType: 'auto' as 'bigint' });
 
-/** Decoder twin of {@link packr}. `__proto__` keys are renamed by msgpackr, never assigned. */
-export const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
-
-/** Encodes any msgpack-able value as a plain msgpack value. */
-export function packValue(value: unknown): Buffer {
-  return packr.pack(value);
+/** Turns the Maps of the exact decoder into objects; `__proto__` becomes an own property, never the prototype. */
+function toPlain(v: unknown): unknown {
+  if (v instanceof Map) {
+    const o: Record<string, unknown> = {};
+    for (const [k, val] of v as Map<string, unknown>) {
+      if (k === '__proto__') Object.defineProperty(o, k, { value: toPlain(val), writable: true, enumerable: true, configurable: true });
+      else o[k] = toPlain(val);
+    }
+    return o;
+  }
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) v[i] = toPlain(v[i]);
+  }
+  return v;
 }
 
-/** Decodes one msgpack value. Throws msgpackr's error on bad input. */
+/**
+ * Decodes one plain msgpack value after {@link scanValue} accepted it.
+ * @throws ScanError when the bytes are not exactly one plain msgpack value.
+ */
+export function decodeValue(bytes: Uint8Array): unknown {
+  const flags = scanValue(bytes);
+  if ((flags & (SCAN_BIG_INT | SCAN_PROTO_KEY)) === 0) return fastUnpackr.unpack(bytes);
+  return toPlain(exactUnpackr.unpack(bytes));
+}
+
+/**
+ * Encodes any msgpack-able value as plain msgpack, with the same rules as the
+ * `data` of a message (integers as integers up to 64 bits, `-0` as float64,
+ * no extensions, `undefined` refused).
+ * @throws MessageError `INVALID_MESSAGE` naming the path of a value plain msgpack cannot carry.
+ */
+export function packValue(value: unknown): Buffer {
+  try {
+    return withWriter(0, MAX_FRAME_PAYLOAD, () => writeValue(value, 0));
+  } catch (cause) {
+    if (cause instanceof EncodeRefusal) {
+      const at = formatPath('value', cause.path);
+      throw new MessageError(ErrorCode.INVALID_MESSAGE, `cannot encode ${at}: ${cause.reason}`, { cause, details: { path: at } });
+    }
+    if (cause instanceof EncodeTooLarge) {
+      throw new MessageError(ErrorCode.FRAME_TOO_LARGE, `value is more than ${MAX_FRAME_PAYLOAD} bytes of msgpack`, { cause });
+    }
+    throw new MessageError(ErrorCode.INVALID_MESSAGE, `cannot encode value: ${(cause as Error).message}`, { cause });
+  }
+}
+
+/**
+ * Decodes one plain msgpack value: 64-bit integers within ±2^53 as numbers,
+ * beyond as BigInt; map keys exactly as sent.
+ * @throws MessageError `MALFORMED_FRAME` for broken msgpack, non-string map
+ *   keys, extension types or nesting deeper than `MAX_NESTING_DEPTH`.
+ */
 export function unpackValue(bytes: Uint8Array): unknown {
-  return unpackr.unpack(bytes);
+  try {
+    return decodeValue(bytes);
+  } catch (cause) {
+    if (cause instanceof ScanError) {
+      throw new MessageError(ErrorCode.MALFORMED_FRAME, `not plain msgpack: ${cause.message}`, { cause, details: { reason: cause.reason } });
+    }
+    throw new MessageError(ErrorCode.MALFORMED_FRAME, `not valid msgpack: ${(cause as Error).message}`, { cause });
+  }
 }

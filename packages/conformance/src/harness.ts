@@ -6,6 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe } from '@jest/globals';
 import { SocketClient, type SocketClientOptions, type SocketServer, type SocketServerOptions, type TransportStream } from '@socketkit/core';
+import { encodeFrame } from '@socketkit/codec';
+import { CONTROL_OPS, MessageType, PROTOCOL_VERSION, createMessage } from '@socketkit/protocol';
 import { startNatsServer, type NatsServerHandle } from './nats-server.js';
 import { NatsClientTransport, NatsSocketClient, NatsSocketServer } from '@socketkit/nats';
 import { TcpClientTransport, TcpSocketClient, TcpSocketServer } from '@socketkit/tcp';
@@ -34,9 +36,20 @@ export interface TransportFactory {
    * A raw node:net server at a fresh address that accepts and never writes
    * (a silently dead peer), with a client engine pointed at it.
    */
-  silentServer(opts?: ClientOpts): Promise<{ client: SocketClient; accepted: Socket[] }>;
+  silentServer(opts?: ClientOpts, behaviour?: SilentServerBehaviour): Promise<{ client: SocketClient; accepted: Socket[] }>;
   /** Address info for child processes: `{ kind, socketDir, port, servers }`. */
   addr(server: SocketServer): { kind: string; socketDir?: string; port?: number; servers?: string };
+}
+
+/** What a silent server does before it goes silent. */
+export interface SilentServerBehaviour {
+  /** Send a socketkit `welcome` first (a server that did the handshake, then died silently). */
+  welcome?: boolean;
+}
+
+/** The frame of a socketkit `welcome`, as a server that speaks the handshake sends it first. */
+export function welcomeFrame(eventName: string): Buffer {
+  return encodeFrame(createMessage(eventName, MessageType.CONTROL, { op: 'welcome', protocol: 1, client_id: 'client_silent', allow_client_send: true, max_message_size: 1048576 }));
 }
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -88,11 +101,11 @@ function unixFactory(): TransportFactory {
     raw(server) {
       return rawSocket(() => createConnection({ path: (server as UnixSocketServer).socketPath }));
     },
-    async silentServer(opts = {}) {
+    async silentServer(opts = {}, behaviour = {}) {
       const dir = tempDir();
       const eventName = uniqueEvent('silent');
       const transport = new UnixClientTransport(dir, eventName);
-      const { accepted } = await rawServer({ path: transport.path });
+      const { accepted } = await rawServer({ path: transport.path }, behaviour.welcome === true ? welcomeFrame(eventName) : undefined);
       const client = new SocketClient({ eventName, transport, logLevel: 'silent', ...(opts as object) });
       onCleanup(() => client.disconnect());
       return { client, accepted };
@@ -122,9 +135,9 @@ function tcpFactory(): TransportFactory {
     raw(server) {
       return rawSocket(() => createConnection({ host: '127.0.0.1', port: (server as TcpSocketServer).port as number }));
     },
-    async silentServer(opts = {}) {
-      const { accepted, port } = await rawServer({ host: '127.0.0.1', port: 0 });
+    async silentServer(opts = {}, behaviour = {}) {
       const eventName = uniqueEvent('silent');
+      const { accepted, port } = await rawServer({ host: '127.0.0.1', port: 0 }, behaviour.welcome === true ? welcomeFrame(eventName) : undefined);
       const client = new SocketClient({ eventName, transport: new TcpClientTransport('127.0.0.1', port as number, eventName), logLevel: 'silent', ...(opts as object) });
       onCleanup(() => client.disconnect());
       return { client, accepted };
@@ -135,10 +148,11 @@ function tcpFactory(): TransportFactory {
   };
 }
 
-async function rawServer(listen: ListenOptions): Promise<{ accepted: Socket[]; port: number | undefined }> {
+async function rawServer(listen: ListenOptions, first?: Buffer): Promise<{ accepted: Socket[]; port: number | undefined }> {
   const accepted: Socket[] = [];
   const server = createServer((s) => {
     s.on('error', () => undefined);
+    if (first !== undefined) s.write(first);
     accepted.push(s);
   });
   await new Promise<void>((resolve) => server.listen(listen, resolve));
@@ -153,14 +167,20 @@ async function rawServer(listen: ListenOptions): Promise<{ accepted: Socket[]; p
   return { accepted, port: typeof a === 'object' && a !== null ? a.port : undefined };
 }
 
-// One nats-server per test file, started before the first test and stopped after the last.
+// One nats-server per test file, started only when a NATS block of the file
+// runs (importing the harness starts nothing), stopped after the file.
 let nats: NatsServerHandle | undefined;
-beforeAll(async () => {
-  nats = await startNatsServer();
-});
 afterAll(async () => {
   await nats?.stop();
+  nats = undefined;
 });
+
+/** Starts this file's nats-server before the tests of the enclosing block (once per file). */
+export function useNatsServer(): void {
+  beforeAll(async () => {
+    nats ??= await startNatsServer();
+  });
+}
 
 function natsUrl(): string {
   if (nats === undefined) throw new Error('nats-server not started (beforeAll)');
@@ -172,6 +192,8 @@ function natsFactory(): TransportFactory {
     const transport = new NatsClientTransport({ eventName, servers: natsUrl() });
     const stream = await transport.connect(new AbortController().signal);
     stream.on('error', () => undefined);
+    // Over NATS every peer must say hello within the auth timeout (issue 11): a raw peer does.
+    stream.write(encodeFrame(createMessage(eventName, MessageType.CONTROL, { op: CONTROL_OPS.HELLO, protocol: PROTOCOL_VERSION })));
     onCleanup(async () => {
       stream.destroy();
       await transport.close();
@@ -194,7 +216,7 @@ function natsFactory(): TransportFactory {
     raw(server) {
       return raw(server.eventName) as unknown as Promise<Socket>;
     },
-    async silentServer(opts = {}) {
+    async silentServer(opts = {}, behaviour = {}) {
       const { connect: natsConnect } = await import('@nats-io/transport-node');
       const eventName = uniqueEvent('silent');
       const nc = await natsConnect({ servers: natsUrl() });
@@ -203,6 +225,7 @@ function natsFactory(): TransportFactory {
         callback: (_e, msg) => {
           accepted.push({} as Socket);
           msg.respond(new TextEncoder().encode('ok'));
+          if (behaviour.welcome === true) nc.publish(`socketkit.${eventName}.c.${new TextDecoder().decode(msg.data)}`, welcomeFrame(eventName));
         },
       });
       await nc.flush();
@@ -233,7 +256,10 @@ export const transports: TransportFactory[] = [unixFactory(), tcpFactory(), nats
 
 /** `describe.each` over every transport (or those `filter` keeps). */
 export function describeTransports(title: string, fn: (t: TransportFactory) => void, filter: (t: TransportFactory) => boolean = () => true): void {
-  describe.each(transports.filter(filter).map((t) => [t.name, t] as const))(`${title} [%s]`, (_name, t) => fn(t));
+  describe.each(transports.filter(filter).map((t) => [t.name, t] as const))(`${title} [%s]`, (_name, t) => {
+    if (t.name === 'nats') useNatsServer();
+    fn(t);
+  });
 }
 
 /** Resolves when `predicate()` is true, checking on every event-loop turn (never a fixed sleep). */

@@ -1,5 +1,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /** A nats-server process started by a test, on free loopback ports. */
 export interface NatsServerHandle {
@@ -22,6 +25,8 @@ export interface StartNatsOptions {
   clusterName?: string;
   /** Reuse this client port (to restart a server in place). */
   port?: number;
+  /** The broker's `max_payload` in bytes (default: nats-server's own, 1 MiB). */
+  maxPayload?: number;
 }
 
 /** Path of the nats-server binary (Debian package `nats-server`, installed by scripts/ensure-system-deps.sh). */
@@ -65,7 +70,17 @@ export async function startNatsServer(options: StartNatsOptions = {}): Promise<N
     args.push('--cluster_name', options.clusterName ?? 'socketkit-test', '--cluster', `nats://127.0.0.1:${clusterPort}`);
     if (options.routes !== undefined && options.routes.length > 0) args.push('--routes', options.routes.join(','));
   }
+  let confDir: string | undefined;
+  if (options.maxPayload !== undefined) {
+    // max_payload has no command-line flag: it goes through a config file.
+    confDir = mkdtempSync(join(tmpdir(), 'nats-conf-'));
+    writeFileSync(join(confDir, 'nats.conf'), `max_payload: ${options.maxPayload}\n`);
+    args.push('-c', join(confDir, 'nats.conf'));
+  }
   const proc: ChildProcess = spawn(natsServerBinary(), args, { stdio: 'ignore' });
+  const removeConf = (): void => {
+    if (confDir !== undefined) rmSync(confDir, { recursive: true, force: true });
+  };
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
   const deadline = Date.now() + 10000;
   while (!(await accepting(port))) {
@@ -87,6 +102,7 @@ export async function startNatsServer(options: StartNatsOptions = {}): Promise<N
         await exited;
         clearTimeout(timer);
       }
+      removeConf();
     },
   };
 }

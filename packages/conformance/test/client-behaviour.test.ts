@@ -70,8 +70,9 @@ describeTransports('client receive, iteration and events', (t) => {
     expect(events).toEqual(['connected', 'welcome', 'disconnected', 'close']);
     expect(got).toEqual([{ n: 1 }]);
     expect(c.isConnected()).toBe(false);
-    // with a 'message' listener and no iterator, nothing piles up in the receive buffer
-    expect(c.bufferedMessages).toBe(0);
+    // one rule (README): a 'message' listener sees every message AND it is kept for receive()
+    expect(c.bufferedMessages).toBe(1);
+    expect((await c.receive()).data).toEqual({ n: 1 });
   });
 
   it('client errors name the event and the address', async () => {
@@ -121,14 +122,25 @@ describeTransports('request/reply', (t) => {
     await expect(c.request({ fail: true })).rejects.toMatchObject({ code: ErrorCode.HANDLER_FAILED, message: 'handler exploded' });
   });
 
-  it('times out with TimeoutError when nobody answers', async () => {
+  // The test used to have no late reply at all, so it could not fail. With a
+  // real late reply it shows today's client delivering it as a message: the
+  // client rebuild (issue 12) fixes that; flip `it.failing` to `it` then.
+  it.failing('times out with TimeoutError when nobody answers; a late reply is not delivered', async () => {
     const server = t.server();
+    // Holds the request until the client gave up, then answers it late.
+    let answerLate: (() => void) | undefined;
+    server.onRequest((_data, ctx) => {
+      answerLate = () => server.reply(ctx.clientId, ctx.message, { late: true });
+      return undefined;
+    });
     await server.start();
     const c = t.client(server);
     await c.connect();
     const err = await c.request({ q: 1 }, { timeout: 40 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TimeoutError);
     // a late reply for a timed-out request is not delivered as a normal message either
+    await until(() => answerLate !== undefined, 'request reached the handler');
+    answerLate?.();
     server.send({ after: true });
     expect((await c.receive()).data).toEqual({ after: true });
   });
@@ -138,13 +150,14 @@ describeTransports('handshake and heartbeats', (t) => {
   it('hello/welcome: the welcome carries client id, allow_client_send and max_message_size; control ops never reach user code', async () => {
     const server = t.server({ maxMessageSize: 4096 });
     await server.start();
-    const c = t.client(server, { heartbeatInterval: 20 });
+    // A generous heartbeatTimeout: on a loaded machine a 20 ms beat must not race the liveness check.
+    const c = t.client(server, { heartbeatInterval: 20, heartbeatTimeout: 60_000 });
     const seen: unknown[] = [];
     c.on('message', (m) => seen.push(m.data));
     await c.connect({ waitForWelcome: true });
     expect(c.welcome).toEqual({ clientId: expect.stringMatching(/^client_/), allowClientSend: true, maxMessageSize: 4096 });
     // pings go back and forth (client heartbeat) yet user code sees only user messages
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 100)); // lets a few beats happen; nothing below depends on how many
     server.send({ op: 'user-level', x: 1 });
     await until(() => seen.length === 1, 'user message');
     expect(seen).toEqual([{ op: 'user-level', x: 1 }]);
@@ -190,8 +203,8 @@ describeTransports('handshake and heartbeats', (t) => {
     }
   });
 
-  it('client heartbeats detect a silently dead server and reconnect', async () => {
-    const { client: c, accepted } = await t.silentServer({ heartbeatInterval: 20, heartbeatTimeout: 80, reconnect: { initialDelay: 10, maxDelay: 20 } });
+  it('client heartbeats detect a silently dead server (that did the handshake) and reconnect', async () => {
+    const { client: c, accepted } = await t.silentServer({ heartbeatInterval: 20, heartbeatTimeout: 80, reconnect: { initialDelay: 10, maxDelay: 20 } }, { welcome: true });
     const disconnected = once<[string]>(c, 'disconnected');
     const reconnecting = once<[number, number]>(c, 'reconnecting');
     await c.connect();

@@ -62,6 +62,11 @@ describeTransports('connection limits', (t) => {
     await expect(c.send({ nope: 1 })).rejects.toBeInstanceOf(MessageError);
     await expect(c.send({ nope: 1 })).rejects.toMatchObject({ code: ErrorCode.SEND_NOT_ALLOWED });
     // a client that skipped the handshake is answered by the server with SEND_NOT_ALLOWED instead
+    // (over NATS every peer must say hello, so there the bypass says hello and skips only the local check)
+    if (t.name === 'nats') {
+      expect(seen).toEqual([]);
+      return;
+    }
     const raw = t.client(server, { handshake: false });
     const errored = once<[Error]>(raw, 'error');
     await raw.connect();

@@ -111,9 +111,21 @@ describeTransports('server lifecycle and delivery', (t) => {
   });
 });
 
+// Counts the transports a describeTransports block really ran a test on
+// (a constant list could not catch a filter or a factory that silently drops one).
+const ran: string[] = [];
+describeTransports('harness coverage', (t) => {
+  it('runs a test on this transport', async () => {
+    const server = t.server();
+    await server.start();
+    const c = t.client(server);
+    await c.connect({ waitForWelcome: true });
+    ran.push(t.name);
+  });
+});
+
 describe('conformance harness', () => {
-  it('runs against every transport', async () => {
-    const { transports } = await import('../src/harness.js');
-    expect(transports.map((t) => t.name)).toEqual(['unix', 'tcp', 'nats']);
+  it('ran a round trip on every transport', () => {
+    expect(ran).toEqual(['unix', 'tcp', 'nats']);
   });
 });

@@ -9,6 +9,7 @@ import {
   PROTOCOL_VERSION,
   SocketError,
   TimeoutError,
+  ValidationError,
   createMessage,
   errorFromCode,
   isReservedControl,
@@ -17,75 +18,19 @@ import {
   type MessageData,
   type SocketMessage,
 } from '@socketkit/protocol';
-import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
+import { backoffDelay } from './backoff.js';
+import { MAX_TIMEOUT_MS } from '@socketkit/config';
+import { checkTimeout, resolveClientOptions, type ConnectOptions, type ResolvedClientOptions, type SocketClientOptions } from './client-options.js';
 import { FramedConnection } from './connection.js';
-import {
-  CONFIG_DEFAULTS,
-  DEFAULT_CLOSE_TIMEOUT,
-  DEFAULT_HEARTBEAT_INTERVAL,
-  DEFAULT_HEARTBEAT_MISSES,
-  DEFAULT_MAX_PENDING_REQUESTS,
-  DEFAULT_SEND_BUFFER_SIZE,
-} from './defaults.js';
+import { CONFIG_DEFAULTS } from './defaults.js';
+import { Heartbeat } from './heartbeat.js';
+import { Inbox } from './inbox.js';
 import { createLogger, type SocketLogger } from './logger.js';
-import type { ClientTransport } from './transport.js';
+import { PendingRequests } from './pending-requests.js';
+import type { ClientTransport, TransportStream } from './transport.js';
 import { controlFrame, emitError, isLibraryError } from './wire.js';
 
-/** What `send()` does while the client is disconnected (between reconnects). */
-export type OfflineSendPolicy = 'buffer' | 'reject';
-
-/** Options of {@link SocketClient}. Transport packages fill them from the configuration. */
-export interface SocketClientOptions {
-  /** Event name to connect to. */
-  eventName: string;
-  /** How to reach the server. */
-  transport: ClientTransport;
-  /** Connect timeout in ms (default `defaultTimeout` = 5000). */
-  connectTimeout?: number;
-  /** Default `receive()` / `request()` timeout in ms (default `defaultTimeout` = 5000). */
-  defaultTimeout?: number;
-  /** Reconnect after an unexpected disconnect (default true). */
-  autoReconnect?: boolean;
-  /** Backoff of reconnect attempts (100 ms ×2 up to 5 s, ±25 %, unlimited retries). */
-  reconnect?: BackoffOptions;
-  /** Receive buffer, in messages; when full the client stops reading the socket (default 4096). */
-  bufferSize?: number;
-  /** While disconnected: `buffer` sends (flushed first on reconnect) or `reject` them (default `buffer`). */
-  offlineSend?: OfflineSendPolicy;
-  /** Bound on messages buffered while disconnected (default 1000). */
-  sendBufferSize?: number;
-  /** Largest frame payload in bytes (default 1 MiB). */
-  maxMessageSize?: number;
-  /** Announce with `hello` (default true). Set false for servers that do not speak the handshake. */
-  handshake?: boolean;
-  /** Shared secret for servers that require one (sent in `hello`). */
-  token?: string;
-  /** Ping interval in ms (0 = off, default); a silent server is dropped after `heartbeatTimeout`. */
-  heartbeatInterval?: number;
-  /** Silence in ms after which the connection is considered dead (default 3 × interval). */
-  heartbeatTimeout?: number;
-  /** `disconnect()` flushes pending sends; it gives up after this long without progress (ms, default 2000). */
-  closeTimeout?: number;
-  /** Bound on requests in flight (default 10000). */
-  maxPendingRequests?: number;
-  /** IANA time zone of `timestamp_iso` (default UTC). */
-  timezone?: string;
-  /** Logger (default: tslog at `logLevel`). */
-  logger?: SocketLogger;
-  /** Level of the default logger (default `info`). */
-  logLevel?: string;
-}
-
-/** Options of {@link SocketClient.connect}. */
-export interface ConnectOptions {
-  /** Overrides the connect timeout (ms). */
-  timeout?: number;
-  /**
-   * Also wait for the server's `welcome` (or its refusal, e.g. `MAX_CONNECTIONS`).
-   * Only for socketkit servers; a server without the handshake never answers.
-   */
-  waitForWelcome?: boolean;
-}
+export type { SocketClientOptions, ConnectOptions, OfflineSendPolicy } from './client-options.js';
 
 /** The server's `welcome`. */
 export interface WelcomeInfo {
@@ -101,30 +46,92 @@ export interface SocketClientEvents {
   reconnecting: [attempt: number, delayMs: number];
   welcome: [info: WelcomeInfo];
   message: [message: SocketMessage];
+  /** Buffered copies dropped so far because the receive buffer was full while 'message' listeners (which saw them) exist. */
+  bufferOverflow: [droppedTotal: number];
   error: [error: Error];
   close: [];
 }
 
-interface Waiter {
-  resolve(m: SocketMessage | undefined): void;
+/** Name of a {@link SocketClient} state. */
+export type ClientStateName = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
+
+/** One open connection and what the client learnt on it. */
+interface Session {
+  /** Increasing number; requests remember the session they were written on. */
+  readonly id: number;
+  readonly conn: FramedConnection;
+  readonly heartbeat: Heartbeat;
+  readonly openedAt: number;
+  /** Reconnect attempt that opened it (0 for connect()). */
+  readonly attempt: number;
+  /**
+   * `none`: handshake off. `pending`: hello sent, nothing received yet.
+   * `done`: the first frame was `welcome`. `foreign`: the first frame was
+   * something else, so this server does not speak the handshake and reserved
+   * ops from it are application messages.
+   */
+  handshake: 'none' | 'pending' | 'done' | 'foreign';
+  /** An application message (or reply) arrived: the connection was useful. */
+  delivered: boolean;
+  /** A connect({waitForWelcome}) is waiting on this session: a refusal is final. */
+  awaitingWelcome: boolean;
+  /** Why the client is closing it (protocol error, refusal), if it is. */
+  closeError: Error | undefined;
+  /** The server refused this client (`MAX_CONNECTIONS`). */
+  refused: boolean;
+}
+
+/**
+ * The client's one state. Transitions are the `#to*` methods:
+ *
+ *   idle ─connect()─▶ connecting ─stream─▶ open ─lost─▶ reconnecting ◀─┐
+ *                       │ fails             ▲              │   │ dial   │
+ *                       │                   └───stream─────┘   └─fails──┘
+ *                       ▼                                     (backoff)
+ *                 closed(reason) ◀── any state: disconnect(), a final refusal,
+ *                       │            lost with autoReconnect off, gave up
+ *                       └─connect()─▶ connecting
+ */
+type State =
+  | { readonly name: 'idle' }
+  | { readonly name: 'connecting'; readonly abort: AbortController }
+  | { readonly name: 'open'; readonly session: Session }
+  | { readonly name: 'reconnecting'; readonly attempt: number; timer: NodeJS.Timeout | undefined; abort: AbortController | undefined }
+  | { readonly name: 'closed'; readonly reason: SocketError; readonly fatal: boolean };
+
+interface OutboxEntry {
+  frame: Buffer;
+  requestId: string | undefined;
+}
+
+interface WelcomeWaiter {
+  resolve(info: WelcomeInfo): void;
   reject(e: Error): void;
 }
 
-interface PendingRequest {
-  resolve(m: SocketMessage): void;
-  reject(e: Error): void;
-  timer: NodeJS.Timeout;
-}
+/** Only a first-frame welcome counts (DESIGN §2, D3); false tolerates servers that queue frames ahead of it. */
+const WELCOME_MUST_BE_FIRST = false;
 
 let requestCounter = 0;
+let sessionCounter = 0;
+let clientCounter = 0;
 
-/** Extra messages read past `bufferSize` while waiting for the server's welcome. */
-const PRE_WELCOME_SLACK = 4096;
+/** Runs `fn`; an exception it throws is the application's: rethrown on the next tick, never taken for a peer's fault. */
+function callApp(fn: () => void): void {
+  try {
+    fn();
+  } catch (err) {
+    process.nextTick(() => {
+      throw err;
+    });
+  }
+}
 
 /**
  * The transport-agnostic client engine: connect with timeout, receive with
- * timeout or `for await`, auto-reconnect with backoff and jitter, a bounded
- * receive buffer that applies back-pressure, request/reply.
+ * timeout or `for await`, auto-reconnect with backoff and jitter, a receive
+ * buffer bounded in messages and bytes that applies back-pressure, bounded
+ * outbound bytes with `drain()`, request/reply.
  */
 export class SocketClient extends EventEmitter<SocketClientEvents> implements AsyncIterable<SocketMessage> {
   /** Event name this client is connected to. */
@@ -132,66 +139,40 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
   /** The logger in use. */
   readonly log: SocketLogger;
   readonly #transport: ClientTransport;
-  readonly #o: {
-    connectTimeout: number;
-    defaultTimeout: number;
-    autoReconnect: boolean;
-    reconnect: Required<BackoffOptions>;
-    bufferSize: number;
-    offlineSend: OfflineSendPolicy;
-    sendBufferSize: number;
-    maxMessageSize: number;
-    handshake: boolean;
-    token: string | undefined;
-    heartbeatInterval: number;
-    heartbeatTimeout: number;
-    maxPendingRequests: number;
-    closeTimeout: number;
-    timezone: string;
-  };
-  #conn: FramedConnection | undefined;
-  #state: 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'closed' = 'idle';
-  #userClosed = false;
-  #fatal: SocketError | undefined;
-  #endReason: SocketError | undefined;
+  readonly #o: ResolvedClientOptions;
+  #state: State = { name: 'idle' };
   #welcome: WelcomeInfo | undefined;
-  #welcomeWaiters: Waiter[] = [];
-  readonly #inbox: SocketMessage[] = [];
-  readonly #waiters: Waiter[] = [];
-  #iterators = 0;
-  readonly #outbox: Buffer[] = [];
-  readonly #requests = new Map<string, PendingRequest>();
-  #reconnectTimer: NodeJS.Timeout | undefined;
-  #heartbeat: NodeJS.Timeout | undefined;
-  #lastSeen = 0;
-  #paused = false;
-  #reconnectAbort: AbortController | undefined;
-  readonly #idPrefix = `${process.pid.toString(36)}${Date.now().toString(36)}`;
+  readonly #welcomeWaiters: WelcomeWaiter[] = [];
+  readonly #inbox: Inbox<SocketMessage>;
+  readonly #requests = new PendingRequests();
+  readonly #outbox: OutboxEntry[] = [];
+  #outboxBytes = 0;
+  #droppedMessages = 0;
+  readonly #idPrefix = `${process.pid.toString(36)}${Date.now().toString(36)}${(++clientCounter).toString(36)}-`;
 
   constructor(options: SocketClientOptions) {
     super();
     this.eventName = validateEventName(options.eventName);
     this.#transport = options.transport;
-    const defaultTimeout = options.defaultTimeout ?? CONFIG_DEFAULTS.defaultTimeoutMs;
-    const interval = options.heartbeatInterval ?? DEFAULT_HEARTBEAT_INTERVAL;
-    this.#o = {
-      connectTimeout: options.connectTimeout ?? defaultTimeout,
-      defaultTimeout,
-      autoReconnect: options.autoReconnect ?? true,
-      reconnect: { ...DEFAULT_BACKOFF, ...options.reconnect },
-      bufferSize: options.bufferSize ?? CONFIG_DEFAULTS.bufferSize,
-      offlineSend: options.offlineSend ?? 'buffer',
-      sendBufferSize: options.sendBufferSize ?? DEFAULT_SEND_BUFFER_SIZE,
-      maxMessageSize: options.maxMessageSize ?? CONFIG_DEFAULTS.maxMessageSize,
-      handshake: options.handshake ?? true,
-      token: options.token,
-      heartbeatInterval: interval,
-      heartbeatTimeout: options.heartbeatTimeout ?? interval * (DEFAULT_HEARTBEAT_MISSES + 1),
-      maxPendingRequests: options.maxPendingRequests ?? DEFAULT_MAX_PENDING_REQUESTS,
-      closeTimeout: options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT,
-      timezone: options.timezone ?? CONFIG_DEFAULTS.timezone,
-    };
+    this.#o = resolveClientOptions(options);
     this.log = options.logger ?? createLogger(`socketkit:client:${this.eventName}`, options.logLevel ?? CONFIG_DEFAULTS.logLevel);
+    this.#inbox = new Inbox<SocketMessage>({
+      maxItems: this.#o.bufferSize,
+      maxBytes: this.#o.maxBufferedBytes,
+      onFull: () => {
+        const s = this.#session();
+        if (s !== undefined && s.closeError === undefined) s.conn.pause();
+        this.log.debug(`receive buffer full (${this.#inbox.size} messages, ${this.#inbox.bytes} bytes): pausing reads`);
+      },
+      onRoom: () => {
+        const s = this.#session();
+        if (s !== undefined) s.conn.resume();
+      },
+    });
+    // A listener added while reading is paused must not wait for a reader that may never come.
+    (this as unknown as EventEmitter).on('newListener', (event: string | symbol) => {
+      if (event === 'message' && this.#inbox.full) this.#inbox.release();
+    });
   }
 
   /** The server address (socket path, `host:port`). */
@@ -199,312 +180,545 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
     return this.#transport.address();
   }
 
-  /** The server's `welcome`, once received. */
+  /** The current state (see the diagram on the class's state type). */
+  get state(): ClientStateName {
+    return this.#state.name;
+  }
+
+  /** The server's `welcome` on the current (or last) connection, once received. */
   get welcome(): WelcomeInfo | undefined {
     return this.#welcome;
   }
 
   /** Messages waiting in the receive buffer. */
   get bufferedMessages(): number {
-    return this.#inbox.length;
+    return this.#inbox.size;
+  }
+
+  /** Buffered copies dropped because the buffer was full while 'message' listeners existed (see 'bufferOverflow'). */
+  get droppedMessages(): number {
+    return this.#droppedMessages;
+  }
+
+  /** Bytes (frame payloads) waiting in the receive buffer. */
+  get bufferedBytes(): number {
+    return this.#inbox.bytes;
+  }
+
+  /** Outbound bytes not yet taken by the OS: the open connection's, plus those buffered while disconnected. */
+  get bufferedAmount(): number {
+    return (this.#session()?.conn.pendingBytes ?? 0) + this.#outboxBytes;
   }
 
   /** True while a connection is open. */
   isConnected(): boolean {
-    return this.#state === 'connected';
+    return this.#state.name === 'open';
   }
 
   /**
    * Connects. Resolves once the stream is open (and, with `waitForWelcome`,
    * once the server welcomed this client).
    * @throws ConnectionError (`SOCKET_NOT_FOUND`, `SERVER_NOT_RUNNING`,
-   *   `PERMISSION_DENIED`, ...), TimeoutError, MaxConnectionsError.
+   *   `PERMISSION_DENIED`, `CONNECT_IN_PROGRESS`, ...), TimeoutError, MaxConnectionsError.
    */
   async connect(options: ConnectOptions = {}): Promise<void> {
-    if (this.#state === 'connected') return;
-    if (this.#state === 'connecting' || this.#state === 'reconnecting') {
-      throw new SocketError(ErrorCode.NOT_CONNECTED, `client for "${this.eventName}" is already connecting: await the first connect() or the 'connected' event`);
+    const timeout = checkTimeout('timeout', options.timeout ?? this.#o.connectTimeout);
+    const s = this.#state;
+    if (s.name === 'open') {
+      if (options.waitForWelcome) await this.waitForWelcome(timeout);
+      return;
     }
-    this.#userClosed = false;
-    this.#fatal = undefined;
-    this.#endReason = undefined;
-    this.#state = 'connecting';
+    if (s.name === 'connecting' || s.name === 'reconnecting') {
+      throw new ConnectionError(ErrorCode.CONNECT_IN_PROGRESS, `client for "${this.eventName}" is already connecting to ${this.address}: await the first connect() or the 'connected' event`);
+    }
+    const abort = new AbortController();
+    this.#state = { name: 'connecting', abort };
+    this.#inbox.reopen();
+    let stream: TransportStream;
     try {
-      await this.#open(options.timeout ?? this.#o.connectTimeout);
+      stream = await this.#dial(timeout, abort);
     } catch (err) {
-      this.#state = 'idle';
+      if (this.#state.name === 'connecting' && this.#state.abort === abort) this.#toClosed(err instanceof SocketError ? err : new ConnectionError(ErrorCode.CONNECTION_LOST, (err as Error).message, { cause: err }), false, false);
       throw err;
     }
-    if (options.waitForWelcome) await this.waitForWelcome(options.timeout ?? this.#o.connectTimeout);
+    const session = this.#toOpen(stream, 0);
+    if (options.waitForWelcome) {
+      session.awaitingWelcome = true;
+      try {
+        await this.waitForWelcome(timeout);
+      } finally {
+        session.awaitingWelcome = false;
+      }
+    }
   }
 
   /**
    * Resolves with the server's `welcome`, or rejects with the error the server
-   * refused this client with (e.g. MaxConnectionsError) or a TimeoutError.
+   * refused this client with (e.g. MaxConnectionsError), the reason the client
+   * closed, or a TimeoutError.
    */
   waitForWelcome(timeoutMs: number = this.#o.defaultTimeout): Promise<WelcomeInfo> {
-    if (this.#welcome !== undefined) return Promise.resolve(this.#welcome);
-    if (this.#fatal !== undefined) return Promise.reject(this.#fatal);
-    return this.#wait(this.#welcomeWaiters, timeoutMs, `no welcome from "${this.eventName}" at ${this.address} within ${timeoutMs} ms: is it a socketkit server? Use handshake: false for servers without the handshake`).then(
-      () => this.#welcome as WelcomeInfo,
-    );
-  }
-
-  /**
-   * Disconnects: flushes what was already sent, closes, stops reconnecting.
-   * Pending `receive()` calls resolve as closed (iterators end); pending
-   * requests reject with `CLOSED`. Idempotent.
-   */
-  async disconnect(): Promise<void> {
-    this.#userClosed = true;
-    clearTimeout(this.#reconnectTimer);
-    this.#reconnectAbort?.abort();
-    const conn = this.#conn;
-    if (conn !== undefined) await conn.end(this.#o.closeTimeout);
-    this.#finish(new ConnectionError(ErrorCode.CLOSED, `client for "${this.eventName}" was disconnected by the application`), false);
-  }
-
-  /**
-   * Sends data (wrapped in a DATA message) or a ready message to the server.
-   * While reconnecting, buffers up to `sendBufferSize` messages (or rejects,
-   * per `offlineSend`).
-   * @throws MessageError `SEND_NOT_ALLOWED` (server said so in welcome),
-   *   `FRAME_TOO_LARGE`; ConnectionError `NOT_CONNECTED`; SocketError `BUFFER_FULL`.
-   */
-  async send(dataOrMessage: MessageData | SocketMessage): Promise<void> {
-    const message = isSocketMessage(dataOrMessage)
-      ? dataOrMessage
-      : createMessage(this.eventName, MessageType.DATA, dataOrMessage, { timezone: this.#o.timezone });
-    this.#sendFrame(encodeFrame(message, this.#o.maxMessageSize));
-  }
-
-  /**
-   * Sends a request (a DATA message with an `id`) and resolves with the reply
-   * (the message whose `reply_to` is that id).
-   * @throws TimeoutError when no reply arrives within `timeout` ms; the
-   *   server's ERROR reply as a typed error.
-   */
-  request(data: MessageData, options: { timeout?: number } = {}): Promise<SocketMessage> {
-    const timeout = options.timeout ?? this.#o.defaultTimeout;
-    if (this.#requests.size >= this.#o.maxPendingRequests) {
-      return Promise.reject(new SocketError(ErrorCode.BUFFER_FULL, `${this.#requests.size} requests already in flight (maxPendingRequests): await some before sending more`));
-    }
-    const id = `${this.#idPrefix}-${++requestCounter}`;
-    let frame: Buffer;
-    try {
-      frame = encodeFrame(createMessage(this.eventName, MessageType.DATA, data, { timezone: this.#o.timezone, id }), this.#o.maxMessageSize);
-      this.#sendFrame(frame);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    return new Promise<SocketMessage>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#requests.delete(id);
-        reject(new TimeoutError(`no reply from "${this.eventName}" within ${timeout} ms (request ${id}): is a handler registered on the server? raise the timeout for slow handlers`, { details: { id, timeout } }));
-      }, timeout);
-      this.#requests.set(id, { resolve, reject, timer });
-    });
-  }
-
-  /**
-   * Resolves with the next message. Rejects with TimeoutError after
-   * `timeout` ms (default `defaultTimeout`), or with the connection's fatal
-   * error; rejects with ConnectionError `CLOSED` once disconnected.
-   */
-  async receive(options: { timeout?: number } = {}): Promise<SocketMessage> {
-    const m = await this.#next(options.timeout ?? this.#o.defaultTimeout);
-    if (m === undefined) {
-      throw this.#fatal ?? this.#endReason ?? new ConnectionError(ErrorCode.CLOSED, `client for "${this.eventName}" is closed: connect() again to receive`);
-    }
-    return m;
-  }
-
-  /** Iterates messages until the client is disconnected (or fails fatally, which throws). */
-  async *[Symbol.asyncIterator](): AsyncIterator<SocketMessage> {
-    this.#iterators++;
-    try {
-      for (;;) {
-        const m = await this.#next(Number.POSITIVE_INFINITY);
-        if (m === undefined) {
-          if (this.#fatal !== undefined) throw this.#fatal;
-          return;
-        }
-        yield m;
-      }
-    } finally {
-      this.#iterators--;
-    }
-  }
-
-  // ---- internals ----
-
-  #next(timeoutMs: number): Promise<SocketMessage | undefined> {
-    const m = this.#inbox.shift();
-    if (m !== undefined) {
-      this.#maybeResume();
-      return Promise.resolve(m);
-    }
-    if (this.#state === 'closed' || (this.#state === 'idle' && this.#endReason !== undefined)) return Promise.resolve(undefined);
-    return this.#wait(this.#waiters, timeoutMs, `no message on "${this.eventName}" within ${timeoutMs} ms`);
-  }
-
-  #wait(list: Waiter[], timeoutMs: number, timeoutText: string): Promise<SocketMessage | undefined> {
-    return new Promise((resolve, reject) => {
+    checkTimeout('timeout', timeoutMs);
+    const s = this.#state;
+    if (s.name === 'open' && s.session.handshake === 'done' && this.#welcome !== undefined) return Promise.resolve(this.#welcome);
+    if (s.name === 'closed') return Promise.reject(s.reason);
+    return new Promise<WelcomeInfo>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
-      const waiter: Waiter = {
-        resolve: (m) => {
+      const w: WelcomeWaiter = {
+        resolve: (info) => {
           clearTimeout(timer);
-          resolve(m);
+          resolve(info);
         },
         reject: (e) => {
           clearTimeout(timer);
           reject(e);
         },
       };
-      if (Number.isFinite(timeoutMs)) {
+      if (timeoutMs !== Number.POSITIVE_INFINITY) {
         timer = setTimeout(() => {
-          const i = list.indexOf(waiter);
-          if (i >= 0) list.splice(i, 1);
-          reject(new TimeoutError(timeoutText, { details: { timeout: timeoutMs } }));
+          const i = this.#welcomeWaiters.indexOf(w);
+          if (i >= 0) this.#welcomeWaiters.splice(i, 1);
+          reject(new TimeoutError(`no welcome from "${this.eventName}" at ${this.address} within ${timeoutMs} ms: is it a socketkit server? Use handshake: false for servers without the handshake`, { details: { timeout: timeoutMs } }));
         }, timeoutMs);
       }
-      list.push(waiter);
+      this.#welcomeWaiters.push(w);
     });
   }
 
-  #sendFrame(frame: Buffer): void {
-    if (this.#fatal !== undefined) throw this.#fatal;
-    if (this.#welcome !== undefined && !this.#welcome.allowClientSend) {
-      throw new MessageError(ErrorCode.SEND_NOT_ALLOWED, `server "${this.eventName}" does not accept messages from clients (allowClientSend is false): only receive on this client`);
-    }
-    if (this.#state === 'connected' && this.#conn !== undefined && !this.#conn.closing) {
-      this.#conn.write(frame);
-      return;
-    }
-    if (this.#state === 'reconnecting' || (this.#state === 'connected' && this.#o.autoReconnect)) {
-      if (this.#o.offlineSend === 'reject') {
-        throw new ConnectionError(ErrorCode.NOT_CONNECTED, `client for "${this.eventName}" is reconnecting to ${this.address}: retry after the 'connected' event (offlineSend is "reject")`);
-      }
-      if (this.#outbox.length >= this.#o.sendBufferSize) {
-        throw new SocketError(ErrorCode.BUFFER_FULL, `send buffer full (${this.#o.sendBufferSize} messages) while reconnecting to "${this.eventName}": wait for 'connected' or raise sendBufferSize`);
-      }
-      this.#outbox.push(frame);
-      return;
-    }
-    throw new ConnectionError(ErrorCode.NOT_CONNECTED, `client for "${this.eventName}" is not connected: call connect() first`);
+  /**
+   * Disconnects: flushes what was already sent, half-closes, stops
+   * reconnecting. Pending `receive()` calls resolve as closed (iterators
+   * end); pending requests reject with `CLOSED`. Idempotent.
+   */
+  async disconnect(): Promise<void> {
+    const conn = this.#session()?.conn;
+    this.#toClosed(new ConnectionError(ErrorCode.CLOSED, `client for "${this.eventName}" was disconnected by the application`), false, true);
+    if (conn !== undefined) await conn.end(this.#closeTimeout());
   }
 
-  async #open(timeoutMs: number): Promise<void> {
-    const ac = new AbortController();
-    this.#reconnectAbort = ac;
-    const timer = setTimeout(() => ac.abort(new TimeoutError(`connecting to "${this.eventName}" at ${this.address} timed out after ${timeoutMs} ms: is the server overloaded or the address wrong?`)), timeoutMs);
-    let stream;
+  /**
+   * Sends `data` (always wrapped in a DATA message, whatever its keys) to the
+   * server. While reconnecting, buffers up to `sendBufferSize` messages and
+   * `sendBufferBytes` bytes (or rejects, per `offlineSend`).
+   * Resolves true when the frame went to an open connection whose buffer is
+   * below its high-water mark; false means "await drain() before more".
+   * @throws MessageError `SEND_NOT_ALLOWED` (server said so in welcome),
+   *   `FRAME_TOO_LARGE`; ConnectionError `NOT_CONNECTED`; SocketError
+   *   `BUFFER_FULL` (past `maxPendingBytes` or the offline bounds).
+   */
+  async send(data: MessageData): Promise<boolean> {
+    return this.#sendFrame(encodeFrame(createMessage(this.eventName, MessageType.DATA, data, { timezone: this.#o.timezone }), this.#o.maxMessageSize), undefined);
+  }
+
+  /** Sends a ready {@link SocketMessage} as it is (same bounds and result as `send`); `send(data)` never takes one for data. */
+  async sendMessage(message: SocketMessage): Promise<boolean> {
+    if (!isSocketMessage(message)) throw new MessageError(ErrorCode.INVALID_MESSAGE, 'sendMessage() takes a SocketMessage (build one with createMessage()); use send(data) for plain data');
+    return this.#sendFrame(encodeFrame(message, this.#o.maxMessageSize), undefined);
+  }
+
+  /**
+   * Resolves once the outbound buffer is below its low-water mark (at once
+   * if it is, or when the client is not connecting at all); while
+   * reconnecting, after the next connection took the offline buffer.
+   */
+  async drain(): Promise<void> {
+    for (;;) {
+      const s = this.#state;
+      if (s.name === 'open') {
+        if (s.session.conn.closing) return;
+        await s.session.conn.waitForDrain();
+        return;
+      }
+      if (s.name !== 'connecting' && s.name !== 'reconnecting') return;
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          this.off('connected', done);
+          this.off('close', done);
+          resolve();
+        };
+        this.on('connected', done);
+        this.on('close', done);
+      });
+    }
+  }
+
+  /**
+   * Sends a request (a DATA message with an `id`) and resolves with the reply
+   * (the message whose `reply_to` is that id).
+   * @throws TimeoutError when no reply arrives within `timeout` ms
+   *   (`Infinity`: none); ConnectionError `CONNECTION_LOST` at once when the
+   *   connection it was written on drops; the server's ERROR reply as a typed error.
+   */
+  request(data: MessageData, options: { timeout?: number } = {}): Promise<SocketMessage> {
+    let timeout: number;
+    let frame: Buffer;
+    const id = `${this.#idPrefix}${++requestCounter}`;
     try {
-      stream = await this.#transport.connect(ac.signal);
+      timeout = checkTimeout('timeout', options.timeout ?? this.#o.defaultTimeout);
+      if (this.#requests.size >= this.#o.maxPendingRequests) {
+        throw new SocketError(ErrorCode.BUFFER_FULL, `${this.#requests.size} requests already in flight (maxPendingRequests): await some before sending more`);
+      }
+      frame = encodeFrame(createMessage(this.eventName, MessageType.DATA, data, { timezone: this.#o.timezone, id }), this.#o.maxMessageSize);
+      this.#checkSend(frame);
     } catch (err) {
-      if (ac.signal.aborted && ac.signal.reason instanceof SocketError) throw ac.signal.reason;
-      throw err;
-    } finally {
-      clearTimeout(timer);
+      return Promise.reject(err);
     }
-    if (this.#userClosed) {
-      stream.destroy();
-      throw new ConnectionError(ErrorCode.CLOSED, `client for "${this.eventName}" was disconnected while connecting`);
+    const s = this.#state;
+    const session = s.name === 'open' && !s.session.conn.closing ? s.session.id : undefined;
+    const reply = this.#requests.add(id, timeout, session, () => new TimeoutError(`no reply from "${this.eventName}" within ${timeout} ms (request ${id}): is a handler registered on the server? raise the timeout for slow handlers`, { details: { id, timeout } }));
+    this.#sendFrame(frame, id);
+    return reply;
+  }
+
+  /**
+   * Resolves with the next message. Rejects with TimeoutError after
+   * `timeout` ms (default `defaultTimeoutMs`; `Infinity`: none), or with the
+   * connection's fatal error; rejects with ConnectionError `CLOSED` once disconnected.
+   * @throws ValidationError `INVALID_CONFIG` with `bufferMessages: false`.
+   */
+  async receive(options: { timeout?: number } = {}): Promise<SocketMessage> {
+    const m = await this.#next(checkTimeout('timeout', options.timeout ?? this.#o.defaultTimeout));
+    if (m === undefined) throw this.#endReason();
+    return m;
+  }
+
+  /** Iterates messages until the client is disconnected (or fails fatally, which throws). */
+  async *[Symbol.asyncIterator](): AsyncIterator<SocketMessage> {
+    for (;;) {
+      const m = await this.#next(Number.POSITIVE_INFINITY);
+      if (m === undefined) return;
+      yield m;
     }
+  }
+
+  // ---- transitions ----
+
+  /** connecting | reconnecting → open. */
+  #toOpen(stream: TransportStream, attempt: number): Session {
     stream.setNoDelay?.(true);
-    const conn = new FramedConnection(stream, this.#o.maxMessageSize, {
-      onMessage: (m) => this.#onMessage(conn, m),
-      onProtocolError: (err) => {
-        this.log.warn(`server sent a bad frame (${err.code}): ${err.message}`);
-        emitError(this, this.log, err);
+    const id = ++sessionCounter;
+    const conn: FramedConnection = new FramedConnection(stream, this.#o.maxMessageSize, {
+      onMessage: (m, bytes) => this.#onMessage(session, m, bytes),
+      onProtocolError: (err) => this.#onProtocolError(session, err),
+      onClose: (err) => this.#onSessionClosed(session, err),
+    });
+    const heartbeat = new Heartbeat({
+      intervalMs: this.#o.heartbeatInterval,
+      timeoutMs: this.#o.heartbeatTimeout,
+      ping: () => conn.write(controlFrame(this.eventName, { op: CONTROL_OPS.PING }, this.#o.timezone)),
+      dead: (silent) => {
+        this.log.warn(`server "${this.eventName}" silent for ${silent} ms: dropping the connection (heartbeat)`);
+        const err = new ConnectionError(ErrorCode.CONNECTION_LOST, `heartbeat timeout: no traffic from the server for ${this.#o.heartbeatTimeout} ms`);
+        session.closeError ??= err;
         void conn.destroy(err);
       },
-      onClose: (err) => this.#onClose(conn, err),
     });
-    this.#conn = conn;
+    stream.on('data', () => heartbeat.seen());
+    const session: Session = {
+      id,
+      conn,
+      heartbeat,
+      openedAt: Date.now(),
+      attempt,
+      handshake: this.#o.handshake ? 'pending' : 'none',
+      delivered: false,
+      awaitingWelcome: false,
+      closeError: undefined,
+      refused: false,
+    };
+    this.#state = { name: 'open', session };
     this.#welcome = undefined;
-    this.#state = 'connected';
-    this.#lastSeen = Date.now();
     if (this.#o.handshake) {
       const hello: MessageData = { op: CONTROL_OPS.HELLO, protocol: PROTOCOL_VERSION };
       if (this.#o.token !== undefined) hello.token = this.#o.token;
       conn.write(controlFrame(this.eventName, hello, this.#o.timezone));
     }
-    for (const f of this.#outbox.splice(0)) conn.write(f);
-    if (this.#paused) conn.pause();
-    this.#startHeartbeat();
+    for (const e of this.#outbox.splice(0)) {
+      conn.write(e.frame);
+      if (e.requestId !== undefined) this.#requests.sentOn(e.requestId, id);
+    }
+    this.#outboxBytes = 0;
+    if (this.#inbox.full) conn.pause();
     this.log.debug(`connected to ${this.address}`);
-    this.emit('connected');
+    callApp(() => this.emit('connected'));
+    return session;
   }
 
-  #onMessage(conn: FramedConnection, m: SocketMessage): void {
-    if (conn !== this.#conn) return;
-    this.#lastSeen = Date.now();
-    if (isReservedControl(m)) {
-      const op = m.data.op;
-      if (op === CONTROL_OPS.WELCOME) {
-        this.#welcome = {
-          clientId: String(m.data.client_id),
-          allowClientSend: m.data.allow_client_send !== false,
-          maxMessageSize: Number(m.data.max_message_size ?? this.#o.maxMessageSize),
-        };
-        for (const w of this.#welcomeWaiters.splice(0)) w.resolve(undefined);
-        this.emit('welcome', this.#welcome);
-        if (this.#inbox.length >= this.#o.bufferSize && !this.#paused) {
-          this.#paused = true;
-          conn.pause();
-        }
-      } else if (op === CONTROL_OPS.PING) {
-        conn.write(controlFrame(this.eventName, { op: CONTROL_OPS.PONG }, this.#o.timezone));
-      }
+  /** open → reconnecting (lost), or reconnecting → reconnecting (a dial failed). */
+  #toReconnecting(attempt: number): void {
+    const max = this.#o.reconnect.maxRetries;
+    if (attempt > max) {
+      this.#toClosed(new ConnectionError(ErrorCode.CONNECTION_LOST, `gave up reconnecting to "${this.eventName}" at ${this.address} after ${max} attempts: start the server and connect() again, or raise reconnect.maxRetries`), true, true);
       return;
     }
-    if (m.replyTo !== undefined) {
-      const pending = this.#requests.get(m.replyTo);
-      if (pending !== undefined) {
-        this.#requests.delete(m.replyTo);
-        clearTimeout(pending.timer);
-        if (m.messageType === MessageType.ERROR) pending.reject(this.#remoteError(m));
-        else pending.resolve(m);
+    const delay = backoffDelay(attempt, this.#o.reconnect);
+    const state: State & { name: 'reconnecting' } = { name: 'reconnecting', attempt, timer: undefined, abort: undefined };
+    this.#state = state;
+    state.timer = setTimeout(() => void this.#redial(state), delay);
+    callApp(() => this.emit('reconnecting', attempt, delay));
+  }
+
+  async #redial(state: State & { name: 'reconnecting' }): Promise<void> {
+    state.timer = undefined;
+    const abort = new AbortController();
+    state.abort = abort;
+    try {
+      const stream = await this.#dial(this.#o.connectTimeout, abort);
+      if (this.#state !== state) {
+        stream.destroy();
         return;
       }
-    }
-    if (isLibraryError(m)) {
-      const err = this.#remoteError(m);
-      const fatal = err.code === ErrorCode.MAX_CONNECTIONS || err.code === ErrorCode.UNAUTHORIZED;
-      if (fatal) {
-        // The server refused us: do not hammer it with reconnects; #finish reports it once the server closes.
-        this.#fatal = err;
-        this.#userClosed = true;
-        for (const w of this.#welcomeWaiters.splice(0)) w.reject(err);
-      } else {
-        emitError(this, this.log, err);
-      }
-      return;
-    }
-    this.emit('message', m);
-    const waiter = this.#waiters.shift();
-    if (waiter !== undefined) {
-      waiter.resolve(m);
-      return;
-    }
-    if (this.#iterators === 0 && this.listenerCount('message') > 0) return;
-    this.#inbox.push(m);
-    // Until the welcome arrives it may sit behind broadcasts already on the
-    // wire, so reading goes on a little longer (PRE_WELCOME_SLACK) to reach it.
-    const limit = this.#o.handshake && this.#welcome === undefined ? this.#o.bufferSize + PRE_WELCOME_SLACK : this.#o.bufferSize;
-    if (this.#inbox.length >= limit && !this.#paused) {
-      this.#paused = true;
-      conn.pause();
-      this.log.debug(`receive buffer full (${this.#o.bufferSize} messages): pausing reads`);
+      this.#toOpen(stream, state.attempt);
+      this.log.info(`reconnected to ${this.address} after ${state.attempt} attempt(s)`);
+    } catch (err) {
+      if (this.#state !== state) return;
+      this.log.debug(`reconnect attempt ${state.attempt} failed: ${(err as Error).message}`);
+      this.#toReconnecting(state.attempt + 1);
     }
   }
 
-  #maybeResume(): void {
-    if (this.#paused && this.#inbox.length <= this.#o.bufferSize / 2) {
-      this.#paused = false;
-      this.#conn?.resume();
+  /**
+   * Any state → closed(reason). A fatal reason (refused by the server, gave
+   * up reconnecting) is emitted as 'error' and rejects waiters and
+   * iterators; a clean one (disconnect(), server closed with autoReconnect
+   * off) ends iterators and makes receive() reject with `reason`.
+   */
+  #toClosed(reason: SocketError, fatal: boolean, emitClose: boolean): void {
+    const s = this.#state;
+    const wasActive = s.name === 'connecting' || s.name === 'open' || s.name === 'reconnecting';
+    if (s.name === 'closed') return;
+    this.#state = { name: 'closed', reason, fatal };
+    if (s.name === 'connecting') s.abort.abort(new ConnectionError(ErrorCode.CLOSED, `client for "${this.eventName}" was closed while connecting to ${this.address}: ${reason.message}`));
+    if (s.name === 'reconnecting') {
+      clearTimeout(s.timer);
+      s.abort?.abort(reason);
     }
+    if (s.name === 'open') {
+      this.#closeSession(s.session, undefined);
+      callApp(() => this.emit('disconnected', reason.message));
+    }
+    for (const w of this.#welcomeWaiters.splice(0)) w.reject(reason);
+    this.#requests.failAll(reason);
+    this.#outbox.length = 0;
+    this.#outboxBytes = 0;
+    this.#inbox.end(fatal ? reason : undefined);
+    void this.#transport.close?.().catch((err: unknown) => this.log.debug(`closing the transport failed: ${(err as Error).message}`));
+    if (fatal && wasActive) emitError(this, this.log, reason);
+    if (wasActive && emitClose) callApp(() => this.emit('close'));
+  }
+
+  // ---- wiring ----
+
+  /** Opens one stream; a stream that arrives after an abort (timeout, disconnect) is destroyed, never adopted. */
+  async #dial(timeoutMs: number, abort: AbortController): Promise<TransportStream> {
+    const signal = abort.signal;
+    const timer =
+      timeoutMs === Number.POSITIVE_INFINITY
+        ? undefined
+        : setTimeout(() => abort.abort(new TimeoutError(`connecting to "${this.eventName}" at ${this.address} timed out after ${timeoutMs} ms: is the server overloaded or the address wrong?`, { details: { timeout: timeoutMs } })), timeoutMs);
+    let onAbort: (() => void) | undefined;
+    const aborted = new Promise<never>((_resolve, reject) => {
+      onAbort = () => reject(signal.reason);
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
+    });
+    aborted.catch(() => undefined);
+    const dialing = this.#transport.connect(signal);
+    dialing.then(
+      (stream) => {
+        if (!signal.aborted) return;
+        stream.on('error', () => undefined);
+        stream.destroy();
+      },
+      () => undefined,
+    );
+    try {
+      const stream = await Promise.race([dialing, aborted]);
+      if (signal.aborted) throw signal.reason; // the handler above destroys it
+      return stream;
+    } catch (err) {
+      if (signal.aborted) throw signal.reason;
+      throw err;
+    } finally {
+      clearTimeout(timer);
+      if (onAbort !== undefined) signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  #onMessage(session: Session, m: SocketMessage, bytes: number): void {
+    if (this.#session() !== session || session.closeError !== undefined) return;
+    if (m.replyTo !== undefined && m.replyTo.startsWith(this.#idPrefix)) {
+      // A reply to one of this client's requests; one that comes after its
+      // request timed out (or failed) is dropped, never delivered as a message.
+      session.delivered = true;
+      if (!this.#requests.settle(m.replyTo, m.messageType === MessageType.ERROR ? { error: this.#remoteError(m) } : { reply: m })) this.log.debug(`dropped a late reply to ${m.replyTo}`);
+      return;
+    }
+    if (isLibraryError(m)) {
+      this.#onLibraryError(session, this.#remoteError(m));
+      return;
+    }
+    if (session.handshake === 'pending') {
+      if (isWelcome(m)) {
+        this.#onWelcome(session, m);
+        return;
+      }
+      // A socketkit server sends welcome first (D3); until servers that do are
+      // merged everywhere, a message before it does not yet prove a foreign server.
+      if (WELCOME_MUST_BE_FIRST) session.handshake = 'foreign';
+    }
+    if (session.handshake === 'done' && isReservedControl(m)) {
+      if (m.data.op === CONTROL_OPS.PING) session.conn.write(controlFrame(this.eventName, { op: CONTROL_OPS.PONG }, this.#o.timezone));
+      return;
+    }
+    session.delivered = true;
+    this.#deliver(m, bytes);
+  }
+
+  #onWelcome(session: Session, m: SocketMessage): void {
+    session.handshake = 'done';
+    const info: WelcomeInfo = {
+      clientId: String(m.data.client_id),
+      allowClientSend: m.data.allow_client_send !== false,
+      maxMessageSize: typeof m.data.max_message_size === 'number' ? m.data.max_message_size : this.#o.maxMessageSize,
+    };
+    this.#welcome = info;
+    session.heartbeat.start();
+    for (const w of this.#welcomeWaiters.splice(0)) w.resolve(info);
+    callApp(() => this.emit('welcome', info));
+  }
+
+  /**
+   * Every listener sees the message (its exceptions are its own); then it is
+   * buffered for receive() unless the app opted out. A full buffer pauses
+   * reading, except when listeners exist: they saw every message, so the
+   * oldest buffered copy is dropped (counted, 'bufferOverflow') rather than
+   * stalling them.
+   */
+  #deliver(m: SocketMessage, bytes: number): void {
+    const listeners = this.rawListeners('message');
+    for (const l of listeners) callApp(() => Reflect.apply(l, this, [m]));
+    if (!this.#o.bufferMessages) return;
+    const dropped = this.#inbox.offer(m, bytes, listeners.length > 0);
+    if (dropped > 0) {
+      if (this.#droppedMessages === 0) this.log.warn(`receive buffer full (bufferSize ${this.#o.bufferSize}, maxBufferedBytes ${this.#o.maxBufferedBytes}) and nothing reads it: dropping the oldest buffered copies ('message' listeners saw them); set bufferMessages: false if only listeners consume messages`);
+      this.#droppedMessages += dropped;
+      callApp(() => this.emit('bufferOverflow', this.#droppedMessages));
+    }
+  }
+
+  #onLibraryError(session: Session, err: SocketError): void {
+    if (err.code === ErrorCode.UNAUTHORIZED || (err.code === ErrorCode.MAX_CONNECTIONS && (session.awaitingWelcome || !this.#o.autoReconnect))) {
+      // Refused: final for this client (a wrong token does not get better; a
+      // connect({waitForWelcome}) asked to know now).
+      this.#toClosed(err, true, true);
+      return;
+    }
+    if (err.code === ErrorCode.MAX_CONNECTIONS) {
+      // A briefly full server: retry with backoff, which this session does not reset.
+      session.refused = true;
+      this.log.info(`server "${this.eventName}" is full (${err.message}): retrying with backoff`);
+      emitError(this, this.log, err);
+      this.#closeSession(session, err);
+      return;
+    }
+    emitError(this, this.log, err);
+  }
+
+  #onProtocolError(session: Session, err: MessageError): void {
+    this.log.warn(`server sent a bad frame (${err.code}): ${err.message}`);
+    emitError(this, this.log, err);
+    this.#closeSession(session, err);
+  }
+
+  /**
+   * Graceful close of one connection, as the server does it: half-close,
+   * keep reading and discard until the peer closes or `closeTimeout` passes
+   * (a peer still writing, like the Python module, is never left blocked on
+   * a reset), then destroy.
+   */
+  #closeSession(session: Session, err: Error | undefined): void {
+    if (session.closeError === undefined) session.closeError = err ?? new ConnectionError(ErrorCode.CLOSED, 'closed by the client');
+    session.heartbeat.stop();
+    session.conn.stream.resume();
+    void session.conn.end(this.#closeTimeout());
+  }
+
+  #onSessionClosed(session: Session, err: Error | undefined): void {
+    session.heartbeat.stop();
+    if (this.#session() !== session) return;
+    const cause = session.closeError ?? err;
+    const reason = cause === undefined ? 'connection closed' : cause instanceof SocketError ? cause.message : `connection error: ${(cause as NodeJS.ErrnoException).code ?? cause.message}`;
+    this.log.debug(`disconnected from ${this.address}: ${reason}`);
+    this.#requests.failSession(session.id, new ConnectionError(ErrorCode.CONNECTION_LOST, `lost the connection to "${this.eventName}" at ${this.address} (${reason}) before the reply came: retry the request`));
+    if (!this.#o.autoReconnect) {
+      const lost = new ConnectionError(ErrorCode.CONNECTION_LOST, `lost the connection to "${this.eventName}" at ${this.address} (${reason}) and autoReconnect is off: connect() again`);
+      this.#toClosed(lost, err !== undefined, true);
+      return;
+    }
+    callApp(() => this.emit('disconnected', reason));
+    const stable = !session.refused && (session.delivered || Date.now() - session.openedAt >= this.#o.minUptimeMs);
+    this.#toReconnecting(stable ? 1 : session.attempt + 1);
+  }
+
+  #checkSend(frame: Buffer): void {
+    const s = this.#state;
+    if (s.name === 'closed' && s.fatal) throw s.reason;
+    if (this.#welcome !== undefined && !this.#welcome.allowClientSend && s.name === 'open') {
+      throw new MessageError(ErrorCode.SEND_NOT_ALLOWED, `server "${this.eventName}" does not accept messages from clients (allowClientSend is false): only receive on this client`);
+    }
+    if (s.name === 'open' && !s.session.conn.closing) {
+      const pending = s.session.conn.pendingBytes;
+      if (pending + frame.length > this.#o.maxPendingBytes) {
+        throw new SocketError(ErrorCode.BUFFER_FULL, `${pending} bytes already wait to be written to "${this.eventName}" (maxPendingBytes ${this.#o.maxPendingBytes}): await client.drain() before sending more`, { details: { pending, maxPendingBytes: this.#o.maxPendingBytes } });
+      }
+      return;
+    }
+    if (s.name === 'reconnecting' || (s.name === 'open' && this.#o.autoReconnect)) {
+      if (this.#o.offlineSend === 'reject') {
+        throw new ConnectionError(ErrorCode.NOT_CONNECTED, `client for "${this.eventName}" is reconnecting to ${this.address}: retry after the 'connected' event (offlineSend is "reject")`);
+      }
+      if (this.#outbox.length >= this.#o.sendBufferSize || this.#outboxBytes + frame.length > this.#o.sendBufferBytes) {
+        throw new SocketError(
+          ErrorCode.BUFFER_FULL,
+          `send buffer full (${this.#outbox.length} messages, ${this.#outboxBytes} bytes; sendBufferSize ${this.#o.sendBufferSize}, sendBufferBytes ${this.#o.sendBufferBytes}) while reconnecting to "${this.eventName}": await client.drain() or raise the bounds`,
+        );
+      }
+      return;
+    }
+    throw new ConnectionError(ErrorCode.NOT_CONNECTED, `client for "${this.eventName}" is not connected: call connect() first`);
+  }
+
+  #sendFrame(frame: Buffer, requestId: string | undefined): boolean {
+    this.#checkSend(frame);
+    const s = this.#state;
+    if (s.name === 'open' && !s.session.conn.closing) {
+      s.session.conn.write(frame);
+      return !s.session.conn.needsDrain;
+    }
+    this.#outbox.push({ frame, requestId });
+    this.#outboxBytes += frame.length;
+    return false;
+  }
+
+  #next(timeoutMs: number): Promise<SocketMessage | undefined> {
+    if (!this.#o.bufferMessages) {
+      return Promise.reject(new ValidationError(ErrorCode.INVALID_CONFIG, `receive() and for await need the receive buffer, and this client has bufferMessages: false: use a 'message' listener, or remove that option`));
+    }
+    return this.#inbox.next(timeoutMs, () => `no message on "${this.eventName}" within ${timeoutMs} ms`);
+  }
+
+  #endReason(): SocketError {
+    const s = this.#state;
+    return s.name === 'closed' ? s.reason : new ConnectionError(ErrorCode.CLOSED, `client for "${this.eventName}" is closed: connect() again to receive`);
+  }
+
+  #session(): Session | undefined {
+    return this.#state.name === 'open' ? this.#state.session : undefined;
+  }
+
+  #closeTimeout(): number {
+    return Math.min(this.#o.closeTimeout, MAX_TIMEOUT_MS);
   }
 
   #remoteError(m: SocketMessage): SocketError {
@@ -512,95 +726,9 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
     const text = typeof m.data.error === 'string' ? m.data.error : JSON.stringify(m.data);
     return errorFromCode(code, text, { details: { eventName: this.eventName, data: m.data } });
   }
+}
 
-  #onClose(conn: FramedConnection, err: Error | undefined): void {
-    if (conn !== this.#conn) return;
-    this.#conn = undefined;
-    this.#stopHeartbeat();
-    const reason = err === undefined ? 'connection closed' : err instanceof SocketError ? err.message : `connection error: ${(err as NodeJS.ErrnoException).code ?? err.message}`;
-    this.log.debug(`disconnected from ${this.address}: ${reason}`);
-    this.emit('disconnected', reason);
-    if (this.#userClosed) {
-      this.#finish(this.#fatal ?? new ConnectionError(ErrorCode.CLOSED, `client for "${this.eventName}" was disconnected by the application`), this.#fatal !== undefined);
-      return;
-    }
-    if (!this.#o.autoReconnect) {
-      this.#finish(new ConnectionError(ErrorCode.CONNECTION_LOST, `lost the connection to "${this.eventName}" at ${this.address} (${reason}) and autoReconnect is off: connect() again`), err !== undefined);
-      return;
-    }
-    this.#state = 'reconnecting';
-    this.#scheduleReconnect(1);
-  }
-
-  #scheduleReconnect(attempt: number): void {
-    const max = this.#o.reconnect.maxRetries;
-    if (attempt > max) {
-      this.#finish(new ConnectionError(ErrorCode.CONNECTION_LOST, `gave up reconnecting to "${this.eventName}" at ${this.address} after ${max} attempts: start the server and connect() again, or raise reconnect.maxRetries`), true);
-      return;
-    }
-    const delay = backoffDelay(attempt, this.#o.reconnect);
-    this.emit('reconnecting', attempt, delay);
-    this.#reconnectTimer = setTimeout(() => {
-      if (this.#userClosed) return;
-      this.#open(this.#o.connectTimeout).then(
-        () => this.log.info(`reconnected to ${this.address} after ${attempt} attempt(s)`),
-        (err: Error) => {
-          if (this.#userClosed) return;
-          this.#state = 'reconnecting';
-          this.log.debug(`reconnect attempt ${attempt} failed: ${err.message}`);
-          this.#scheduleReconnect(attempt + 1);
-        },
-      );
-    }, delay);
-  }
-
-  /**
-   * Terminal state. A fatal reason (refused by the server, gave up
-   * reconnecting, connection error) rejects waiters and iterators; a clean
-   * end (disconnect(), or the server closed and autoReconnect is off) ends
-   * iterators and makes receive() reject with `reason`.
-   */
-  #finish(reason: SocketError, fatal: boolean): void {
-    this.#stopHeartbeat();
-    clearTimeout(this.#reconnectTimer);
-    const wasActive = this.#state !== 'idle' && this.#state !== 'closed';
-    if (fatal) this.#fatal ??= reason;
-    this.#endReason = this.#fatal ?? reason;
-    this.#state = this.#fatal === undefined ? 'idle' : 'closed';
-    if (this.#fatal !== undefined && wasActive) emitError(this, this.log, this.#fatal);
-    for (const w of this.#waiters.splice(0)) {
-      if (this.#fatal !== undefined) w.reject(this.#fatal);
-      else w.resolve(undefined);
-    }
-    for (const w of this.#welcomeWaiters.splice(0)) w.reject(this.#endReason);
-    for (const [id, r] of this.#requests) {
-      clearTimeout(r.timer);
-      r.reject(this.#endReason);
-      this.#requests.delete(id);
-    }
-    this.#outbox.length = 0;
-    void this.#transport.close?.().catch((err: unknown) => this.log.debug(`closing the transport failed: ${(err as Error).message}`));
-    if (wasActive) this.emit('close');
-  }
-
-  #startHeartbeat(): void {
-    if (this.#o.heartbeatInterval <= 0) return;
-    this.#stopHeartbeat();
-    this.#heartbeat = setInterval(() => {
-      const conn = this.#conn;
-      if (conn === undefined) return;
-      if (Date.now() - this.#lastSeen > this.#o.heartbeatTimeout) {
-        this.log.warn(`server "${this.eventName}" silent for ${Date.now() - this.#lastSeen} ms: dropping the connection (heartbeat)`);
-        void conn.destroy(new ConnectionError(ErrorCode.CONNECTION_LOST, `heartbeat timeout: no traffic from the server for ${this.#o.heartbeatTimeout} ms`));
-        return;
-      }
-      conn.write(controlFrame(this.eventName, { op: CONTROL_OPS.PING }, this.#o.timezone));
-    }, this.#o.heartbeatInterval);
-    this.#heartbeat.unref();
-  }
-
-  #stopHeartbeat(): void {
-    clearInterval(this.#heartbeat);
-    this.#heartbeat = undefined;
-  }
+/** A socketkit `welcome`: a reserved CONTROL op with the client id the server assigned. */
+function isWelcome(m: SocketMessage): boolean {
+  return m.messageType === MessageType.CONTROL && m.data.op === CONTROL_OPS.WELCOME && typeof m.data.client_id === 'string';
 }

@@ -1,5 +1,6 @@
-import { FrameDecoder } from '@socketkit/codec';
+import { FrameDecoder, decodePayload } from '@socketkit/codec';
 import { ErrorCode, MessageError, type SocketMessage } from '@socketkit/protocol';
+import { startTimer } from './defaults.js';
 import type { TransportStream } from './transport.js';
 
 /** Frames at least this large are written as they are instead of being concatenated (16 KiB). */
@@ -9,10 +10,23 @@ export const COALESCE_MAX_BATCH = 256 * 1024;
 
 /** Callbacks of a {@link FramedConnection}. */
 export interface FramedConnectionHandlers {
-  /** Every decoded message, in order. */
-  onMessage(message: SocketMessage): void;
+  /** Every decoded message, in order, with the size of its frame payload in bytes. */
+  onMessage(message: SocketMessage, payloadBytes: number): void;
   /** The peer sent a frame that is too large or malformed; reading has stopped. */
   onProtocolError(error: MessageError): void;
+  /**
+   * A well-framed payload that is not a valid message (bad msgpack, a bad
+   * field): it was skipped and the connection stays up, as in the Python
+   * module. `error` has code `INVALID_MESSAGE`. Ignored when absent.
+   */
+  onInvalidMessage?(error: MessageError): void;
+  /**
+   * The peer sent a zero-length frame: the Python module's end of stream.
+   * Nothing after it is read. Default: finish our side.
+   */
+  onEndOfStream?(): void;
+  /** Called after each chunk read from the peer was processed (frame timers look at `decoder.bufferedBytes`). */
+  afterChunk?(): void;
   /** The stream closed (for any reason). `error` is the last stream error, if any. */
   onClose(error: Error | undefined): void;
 }
@@ -32,6 +46,12 @@ export class FramedConnection {
   #ending: Promise<void> | undefined;
   #lastError: Error | undefined;
   #closedPromise: Promise<void>;
+  #eof = false;
+  #discard = false;
+  /** Valid messages received. */
+  framesReceived = 0;
+  /** Well-framed but invalid messages skipped. */
+  invalidMessages = 0;
 
   constructor(stream: TransportStream, maxMessageSize: number, handlers: FramedConnectionHandlers) {
     this.stream = stream;
@@ -52,7 +72,7 @@ export class FramedConnection {
     // transport's allowHalfOpen). Otherwise finish our side after a flush.
     stream.on('end', () => {
       const partial = this.decoder.bufferedBytes;
-      if (this.decoder.error === undefined && partial > 0) {
+      if (this.decoder.error === undefined && partial > 0 && !this.#discard) {
         handlers.onProtocolError(
           new MessageError(ErrorCode.MALFORMED_FRAME, `truncated frame: the peer closed its side ${partial} bytes into an incomplete frame`, { details: { bufferedBytes: partial } }),
         );
@@ -60,16 +80,57 @@ export class FramedConnection {
         stream.end();
       }
     });
-    // After a protocol error, incoming bytes are discarded (not paused) so the
-    // peer's FIN is still seen and the close completes without waiting.
+    // After a protocol error or an end-of-stream frame, incoming bytes are
+    // discarded (not paused) so the peer's FIN is still seen and the close
+    // completes without waiting.
     stream.on('data', (chunk: Buffer) => {
-      if (this.decoder.error !== undefined) return;
+      if (this.decoder.error !== undefined || this.#eof || this.#discard) return;
       try {
-        this.decoder.feed(chunk, handlers.onMessage);
+        this.decoder.feedPayloads(chunk, (payload) => this.#payload(payload, handlers));
       } catch (err) {
-        handlers.onProtocolError(err as MessageError);
+        if (this.decoder.error !== undefined) handlers.onProtocolError(this.decoder.error);
+        // Anything else came from the application's own listener: it is the
+        // application's error, rethrown as EventEmitter users expect, never
+        // blamed on the peer.
+        else process.nextTick(() => {
+          throw err;
+        });
       }
+      handlers.afterChunk?.();
     });
+  }
+
+  #payload(payload: Uint8Array, handlers: FramedConnectionHandlers): void {
+    if (this.#eof) return;
+    if (payload.length === 0) {
+      this.#eof = true;
+      if (handlers.onEndOfStream !== undefined) handlers.onEndOfStream();
+      else if (!this.stream.writableEnded) this.stream.end();
+      return;
+    }
+    let message: SocketMessage;
+    try {
+      message = decodePayload(payload);
+    } catch (err) {
+      const e = err as MessageError;
+      this.invalidMessages++;
+      handlers.onInvalidMessage?.(new MessageError(ErrorCode.INVALID_MESSAGE, `skipped an invalid message: ${e.message}`, { cause: e, details: e.details }));
+      return;
+    }
+    this.framesReceived++;
+    handlers.onMessage(message, payload.length);
+  }
+
+  /**
+   * Stops decoding what the peer sends (the bytes are still read and thrown
+   * away, so its close is seen): a peer on its way out costs no CPU or memory.
+   */
+  discardInput(pause = false): void {
+    this.#discard = true;
+    // Pausing also stops reading: a peer that floods while we close it is
+    // held by TCP back-pressure instead of costing us buffers (its close is
+    // then noticed by our own timers, not by its FIN).
+    if (pause) this.stream.pause();
   }
 
   /** True once the stream has closed. */
@@ -158,24 +219,39 @@ export class FramedConnection {
   /**
    * Graceful close: flushes everything already written (plus `lastFrame`),
    * then ends the stream. A peer that reads slowly but steadily gets it all;
-   * the stream is destroyed only when no progress was made for `timeoutMs`
-   * (a peer that stopped reading, or never closes its side, cannot hold us).
+   * the stream is destroyed when no progress was made for `timeoutMs` (a
+   * peer that stopped reading cannot hold us), and `graceMs` after
+   * everything was flushed (a peer that never closes its side, like the
+   * Python module, cannot hold us either).
    */
-  end(timeoutMs: number, lastFrame?: Uint8Array): Promise<void> {
+  end(timeoutMs: number, lastFrame?: Uint8Array, graceMs: number = timeoutMs): Promise<void> {
     if (this.#ending !== undefined) return this.#ending;
     if (this.#closed) return Promise.resolve();
     const s = this.stream;
     this.#flushBatch();
     if (lastFrame !== undefined && !s.writableEnded) s.write(lastFrame);
+    let graceTimer: NodeJS.Timeout | undefined;
+    const flushed = (): void => {
+      graceTimer = startTimer(graceMs, () => s.destroy());
+    };
+    if (s.writableFinished) flushed();
+    else s.once('finish', flushed);
     if (!s.writableEnded) s.end();
     let last = s.writableLength;
-    const timer = setInterval(() => {
-      const now = s.writableLength;
-      if (now === 0 || now >= last) s.destroy();
-      last = now;
-    }, timeoutMs);
-    timer.unref?.();
-    this.#ending = this.#closedPromise.then(() => clearInterval(timer));
+    // No progress for timeoutMs: the peer stopped reading (Infinity: wait as long as it takes).
+    const timer = Number.isFinite(timeoutMs)
+      ? setInterval(() => {
+          const now = s.writableLength;
+          if (now === 0 || now >= last) s.destroy();
+          last = now;
+        }, timeoutMs)
+      : undefined;
+    timer?.unref?.();
+    this.#ending = this.#closedPromise.then(() => {
+      clearInterval(timer);
+      clearTimeout(graceTimer);
+      s.off('finish', flushed);
+    });
     return this.#ending;
   }
 

@@ -6,9 +6,12 @@
  */
 export { SocketServer } from './server.js';
 export type { SocketServerOptions, SocketServerEvents, ClientInfo, RequestHandler, RequestContext, SlowConsumerPolicy, ServerSettings } from './server.js';
+export { ServerPeer } from './server-peer.js';
+export type { PeerState, DisconnectReason } from './server-peer.js';
 export { SocketClient } from './client.js';
-export type { SocketClientOptions, SocketClientEvents, ConnectOptions, WelcomeInfo, OfflineSendPolicy } from './client.js';
-export type { ServerTransport, ClientTransport, TransportStream } from './transport.js';
+export type { SocketClientOptions, SocketClientEvents, ConnectOptions, WelcomeInfo, OfflineSendPolicy, ClientStateName } from './client.js';
+export { DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_SEND_BUFFER_BYTES, DEFAULT_MIN_UPTIME_MS, checkTimeout } from './client-options.js';
+export type { ServerTransport, ClientTransport, TransportStream, ListenSettings } from './transport.js';
 export { FramedConnection } from './connection.js';
 export type { FramedConnectionHandlers } from './connection.js';
 export { backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
@@ -21,10 +24,22 @@ export {
   DEFAULT_HEARTBEAT_INTERVAL,
   DEFAULT_SEND_BUFFER_SIZE,
   DEFAULT_MAX_PENDING_REQUESTS,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_DRAIN_TIMEOUT_MS,
+  DEFAULT_AUTH_TIMEOUT_MS,
+  DEFAULT_MAX_UNAUTHENTICATED,
+  DEFAULT_REGISTER_GRACE_MS,
+  DEFAULT_FRAME_TIMEOUT_MS,
+  DEFAULT_REFUSE_LINGER_MS,
+  DEFAULT_MAX_REFUSING,
+  DEFAULT_CLOSE_GRACE_MS,
+  DEFAULT_BACKLOG,
+  MAX_TIMEOUT_MS,
 } from './defaults.js';
 export { LIBRARY_ORIGIN, isLibraryError } from './wire.js';
 export { mapConnectError } from './errors.js';
 export { awaitConnect, listenServer, closeServer } from './transport-util.js';
+export { resolveServerSettings, validateTimeoutMs, SERVER_DEFAULTS } from './options.js';
 export { resolveConfig, serverConfigDefaults, clientConfigDefaults, mergeDefined, clientEngineOptions, serverEngineOptions } from './options.js';
 export type { CommonConfigOptions, ServerConfigOptions, ClientConfigOptions } from './options.js';
 export { Heartbeat, GLOBAL_TIMERS } from './heartbeat.js';

@@ -1,6 +1,25 @@
-import { MAX_TIMEOUT_MS, loadConfig, type ConfigOverrides, type LoadConfigOptions, type SocketConfig } from '@socketkit/config';
+import { loadConfig, type ConfigOverrides, type LoadConfigOptions, type SocketConfig } from '@socketkit/config';
+import { ErrorCode, ValidationError } from '@socketkit/protocol';
 import type { SocketClientOptions } from './client.js';
-import type { SocketServerOptions } from './server.js';
+import type { ServerSettings, SocketServerOptions } from './server.js';
+import {
+  CONFIG_DEFAULTS,
+  DEFAULT_AUTH_TIMEOUT_MS,
+  DEFAULT_BACKLOG,
+  DEFAULT_CLOSE_GRACE_MS,
+  DEFAULT_CLOSE_TIMEOUT,
+  DEFAULT_DRAIN_TIMEOUT_MS,
+  DEFAULT_FRAME_TIMEOUT_MS,
+  DEFAULT_HEARTBEAT_INTERVAL,
+  DEFAULT_HEARTBEAT_MISSES,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_PENDING_BYTES,
+  DEFAULT_MAX_REFUSING,
+  DEFAULT_MAX_UNAUTHENTICATED,
+  DEFAULT_REFUSE_LINGER_MS,
+  DEFAULT_REGISTER_GRACE_MS,
+  MAX_TIMEOUT_MS,
+} from './defaults.js';
 
 /** Configuration keys every transport's constructor accepts (§7), plus where to read them. */
 export interface CommonConfigOptions {
@@ -67,7 +86,6 @@ export function serverConfigDefaults(config: SocketConfig, maxConnections: numbe
     blockingMode: config.blockingMode,
     timezone: config.timezone,
     logLevel: config.logLevel,
-    authTimeout: engineMs(config.defaultTimeoutMs),
   };
 }
 
@@ -104,4 +122,82 @@ export function clientEngineOptions<O extends { defaultTimeoutMs?: number }>(con
 export function serverEngineOptions<O extends { defaultTimeoutMs?: number }>(config: SocketConfig, maxConnections: number, options: O, extra: Partial<SocketServerOptions> = {}): Partial<SocketServerOptions> {
   const { defaultTimeoutMs: _validated, ...rest } = options;
   return { ...mergeDefined<SocketServerOptions>({ ...serverConfigDefaults(config, maxConnections), ...extra }, rest as Partial<SocketServerOptions>), maxConnections };
+}
+
+/**
+ * Checks one timeout option: `Infinity` (no timeout) or an integer from 1 to
+ * 2^31-1 ms. Node clamps anything larger to 1 ms, so a huge value would fire
+ * at once instead of never.
+ * @throws ValidationError `INVALID_CONFIG` naming the key.
+ */
+export function validateTimeoutMs(key: string, value: number, source = 'option'): number {
+  if (value === Infinity || (Number.isInteger(value) && value >= 1 && value <= MAX_TIMEOUT_MS)) return value;
+  throw new ValidationError(
+    ErrorCode.INVALID_CONFIG,
+    `invalid ${key} ${String(value)} (${source}): a timeout is Infinity (none) or an integer number of milliseconds from 1 to ${MAX_TIMEOUT_MS}`,
+    { details: { key, value, source } },
+  );
+}
+
+/** Checks a non-negative integer option (a count or a byte size). */
+function validateCount(key: string, value: number, min = 0): number {
+  if (Number.isInteger(value) && value >= min) return value;
+  throw new ValidationError(ErrorCode.INVALID_CONFIG, `invalid ${key} ${String(value)} (option): expected an integer >= ${min}`, { details: { key, value, source: 'option' } });
+}
+
+/** An interval: 0 (off) or an integer from 1 to 2^31-1 ms (never Infinity: it repeats). */
+function validateInterval(key: string, value: number): number {
+  if (value === 0 || value === Infinity) {
+    if (value === 0) return 0;
+    throw new ValidationError(ErrorCode.INVALID_CONFIG, `invalid ${key} Infinity (option): an interval is 0 (off) or an integer number of milliseconds from 1 to ${MAX_TIMEOUT_MS}`, { details: { key, value, source: 'option' } });
+  }
+  return validateTimeoutMs(key, value);
+}
+
+/** Server engine defaults, in one place (times in ms). */
+export const SERVER_DEFAULTS: Readonly<Omit<ServerSettings, 'heartbeatTimeout'>> = Object.freeze({
+  maxConnections: DEFAULT_MAX_CONNECTIONS,
+  messageQueueSize: CONFIG_DEFAULTS.messageQueueSize,
+  allowClientSend: CONFIG_DEFAULTS.allowClientSend,
+  maxMessageSize: CONFIG_DEFAULTS.maxMessageSize,
+  blockingMode: CONFIG_DEFAULTS.blockingMode,
+  timezone: CONFIG_DEFAULTS.timezone,
+  maxPendingBytes: DEFAULT_MAX_PENDING_BYTES,
+  slowConsumerPolicy: 'disconnect',
+  drainTimeout: DEFAULT_DRAIN_TIMEOUT_MS,
+  heartbeatInterval: DEFAULT_HEARTBEAT_INTERVAL,
+  closeTimeout: DEFAULT_CLOSE_TIMEOUT,
+  authTimeout: DEFAULT_AUTH_TIMEOUT_MS,
+  maxUnauthenticated: DEFAULT_MAX_UNAUTHENTICATED,
+  registerGraceMs: DEFAULT_REGISTER_GRACE_MS,
+  frameTimeoutMs: DEFAULT_FRAME_TIMEOUT_MS,
+  refuseLingerMs: DEFAULT_REFUSE_LINGER_MS,
+  maxRefusing: DEFAULT_MAX_REFUSING,
+  closeGraceMs: DEFAULT_CLOSE_GRACE_MS,
+  backlog: DEFAULT_BACKLOG,
+  requireHello: false,
+});
+
+/**
+ * Resolves a server's options once: defaults for what is missing, every
+ * time and bound validated. The engine reads only the result.
+ * @throws ValidationError `INVALID_CONFIG` naming the bad key.
+ */
+export function resolveServerSettings(options: Partial<SocketServerOptions>): ServerSettings {
+  const given = mergeDefined<ServerSettings>(SERVER_DEFAULTS, options as Partial<ServerSettings>) as Omit<ServerSettings, 'heartbeatTimeout'> & { heartbeatTimeout?: number };
+  const s: ServerSettings = { ...given, heartbeatTimeout: given.heartbeatTimeout !== undefined ? given.heartbeatTimeout : given.heartbeatInterval * (DEFAULT_HEARTBEAT_MISSES + 1) };
+  for (const key of ['drainTimeout', 'closeTimeout', 'authTimeout', 'registerGraceMs', 'frameTimeoutMs', 'refuseLingerMs', 'closeGraceMs'] as const) validateTimeoutMs(key, s[key]);
+  validateInterval('heartbeatInterval', s.heartbeatInterval);
+  if (s.heartbeatInterval > 0) validateTimeoutMs('heartbeatTimeout', s.heartbeatTimeout);
+  validateCount('maxConnections', s.maxConnections);
+  validateCount('messageQueueSize', s.messageQueueSize);
+  validateCount('maxMessageSize', s.maxMessageSize, 1);
+  validateCount('maxPendingBytes', s.maxPendingBytes, 1);
+  validateCount('maxUnauthenticated', s.maxUnauthenticated, 1);
+  validateCount('maxRefusing', s.maxRefusing);
+  validateCount('backlog', s.backlog, 1);
+  if (s.slowConsumerPolicy !== 'disconnect' && s.slowConsumerPolicy !== 'drop') {
+    throw new ValidationError(ErrorCode.INVALID_CONFIG, `invalid slowConsumerPolicy ${JSON.stringify(s.slowConsumerPolicy)} (option): use "disconnect" or "drop"`, { details: { key: 'slowConsumerPolicy' } });
+  }
+  return s;
 }

@@ -5,28 +5,21 @@ import {
   ConnectionError,
   ErrorCode,
   MessageType,
-  PROTOCOL_VERSION,
+  MessageError,
   SocketError,
   createMessage,
   isPlainObject,
-  isReservedControl,
   isSocketMessage,
   validateEventName,
   type MessageData,
-  type MessageError,
   type SocketMessage,
 } from '@socketkit/protocol';
-import { FramedConnection } from './connection.js';
-import {
-  CONFIG_DEFAULTS,
-  DEFAULT_CLOSE_TIMEOUT,
-  DEFAULT_HEARTBEAT_INTERVAL,
-  DEFAULT_HEARTBEAT_MISSES,
-  DEFAULT_MAX_PENDING_BYTES,
-} from './defaults.js';
+import { CONFIG_DEFAULTS, startTimer } from './defaults.js';
 import { createLogger, type SocketLogger } from './logger.js';
+import { resolveServerSettings } from './options.js';
+import { ServerPeer, type PeerHost } from './server-peer.js';
 import type { ServerTransport, TransportStream } from './transport.js';
-import { controlFrame, emitError, errorFrame } from './wire.js';
+import { controlFrame, emitError } from './wire.js';
 
 /** What to do with a client whose pending outbound bytes exceed `maxPendingBytes`. */
 export type SlowConsumerPolicy = 'disconnect' | 'drop';
@@ -54,7 +47,7 @@ export interface SocketServerOptions {
   eventName: string;
   /** Where connections come from. */
   transport: ServerTransport;
-  /** Most clients at once; extra clients get ERROR `MAX_CONNECTIONS` (default 10). */
+  /** Most clients at once; extra clients get ERROR `MAX_CONNECTIONS` (default 10). With a token only authenticated peers count. */
   maxConnections?: number;
   /** Messages kept while no client is connected, oldest dropped first (default 100). */
   messageQueueSize?: number;
@@ -76,7 +69,7 @@ export interface SocketServerOptions {
    * slow-consumer policy, so a paced producer is never stalled by one reader.
    */
   drainTimeout?: number;
-  /** Ping interval in ms for clients that sent `hello`; 0 = off (default). */
+  /** Ping interval in ms for clients that did the handshake; 0 = off (default). */
   heartbeatInterval?: number;
   /** Silence (ms) after which a heartbeat client is dropped (default 2 × interval + interval). */
   heartbeatTimeout?: number;
@@ -84,8 +77,28 @@ export interface SocketServerOptions {
   closeTimeout?: number;
   /** Shared secret clients must present in `hello` (optional). */
   token?: string;
-  /** Time a client has to present the token (ms, default 5000). */
+  /** Time a client has to present the token (ms, default 3000). */
   authTimeout?: number;
+  /** With a token: most connections waiting to authenticate; a new one evicts the oldest (default 32). */
+  maxUnauthenticated?: number;
+  /** A peer that never says `hello` (a Python client) registers after this grace, in ms (default 500). */
+  registerGraceMs?: number;
+  /** A peer that starts a frame must finish it within this many ms (default 30000). */
+  frameTimeoutMs?: number;
+  /** A refused peer gets its ERROR and is closed at the latest after this many ms (default 1000). */
+  refuseLingerMs?: number;
+  /** Most refused connections lingering at once; past it a refused socket is closed at once (default 32). */
+  maxRefusing?: number;
+  /** Wait for a peer's own close once everything written to it was flushed, in ms (default 250). */
+  closeGraceMs?: number;
+  /** Listen backlog, for transports that listen on a socket (default 511). */
+  backlog?: number;
+  /**
+   * Every peer must say `hello` within `authTimeout` (default false; the
+   * NATS server sets it: no Python peer speaks NATS, so a silent peer is a
+   * dead one and must not hold a slot).
+   */
+  requireHello?: boolean;
   /** Request handler (see {@link RequestHandler}). */
   handler?: RequestHandler;
   /** Logger (default: tslog at `logLevel`). */
@@ -106,27 +119,16 @@ export interface ClientInfo {
   pendingBytes: number;
 }
 
-/** Effective server settings after defaults. */
+/** Effective server settings after defaults (times in ms). */
 export type ServerSettings = Required<Omit<SocketServerOptions, 'token' | 'handler' | 'logger' | 'logLevel' | 'transport' | 'eventName'>>;
-
-interface ClientEntry {
-  id: string;
-  conn: FramedConnection;
-  connectedAt: number;
-  hello: boolean;
-  registered: boolean;
-  lastSeen: number;
-  dropped: number;
-  authTimer: NodeJS.Timeout | undefined;
-  reason: string | undefined;
-}
 
 /** Events of {@link SocketServer}. */
 export interface SocketServerEvents {
   listening: [];
   close: [];
   clientConnected: [clientId: string];
-  clientDisconnected: [clientId: string, reason: string];
+  /** A registered client left; `code` is the disconnect reason's code (`CLOSED` for an ordinary close). */
+  clientDisconnected: [clientId: string, reason: string, code: string];
   message: [message: SocketMessage, clientId: string];
   error: [error: Error, clientId?: string];
   queueOverflow: [dropped: number];
@@ -134,12 +136,17 @@ export interface SocketServerEvents {
   connectionRejected: [code: string];
 }
 
-let clientCounter = 0;
+interface QueuedFrame {
+  frame: Buffer;
+  /** Unregistered peers that already got this frame live (they must not get it twice). */
+  sentTo: ServerPeer[];
+}
 
 /**
- * The transport-agnostic server engine: one server per event name, many
- * clients, broadcast and unicast, a queue while nobody listens, connection
- * limits, request/reply, heartbeats and slow-consumer protection.
+ * The transport-agnostic server engine: a registry of peers, fan-out
+ * (broadcast and unicast), a queue while no client is registered, and the
+ * lifecycle. What happens on one connection (handshake, auth, delivery,
+ * slow-consumer policy) lives in {@link ServerPeer}.
  */
 export class SocketServer extends EventEmitter<SocketServerEvents> {
   /** Event name served. */
@@ -150,38 +157,45 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
   #handler: RequestHandler | undefined;
   /** The logger in use. */
   readonly log: SocketLogger;
-  readonly #clients = new Map<string, ClientEntry>();
-  readonly #queue: Buffer[] = [];
+  /** Every peer that is neither refused nor closed, in accept order (so the first awaiting one is the oldest). */
+  readonly #peers = new Map<string, ServerPeer>();
+  /** Refused peers still lingering (bounded by `maxRefusing`). */
+  readonly #refusing = new Set<ServerPeer>();
+  readonly #queue: QueuedFrame[] = [];
   #queueDropped = 0;
   #state: 'idle' | 'starting' | 'running' | 'stopping' = 'idle';
   #starting: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
-  #heartbeat: NodeJS.Timeout | undefined;
   #blockers: Array<() => void> = [];
+  readonly #host: PeerHost;
+  #pong: { at: number; frame: Buffer } | undefined;
 
   constructor(options: SocketServerOptions) {
     super();
     this.eventName = validateEventName(options.eventName);
     this.#transport = options.transport;
-    const interval = options.heartbeatInterval ?? DEFAULT_HEARTBEAT_INTERVAL;
-    this.#o = {
-      maxConnections: options.maxConnections ?? 10,
-      messageQueueSize: options.messageQueueSize ?? CONFIG_DEFAULTS.messageQueueSize,
-      allowClientSend: options.allowClientSend ?? CONFIG_DEFAULTS.allowClientSend,
-      maxMessageSize: options.maxMessageSize ?? CONFIG_DEFAULTS.maxMessageSize,
-      blockingMode: options.blockingMode ?? false,
-      timezone: options.timezone ?? CONFIG_DEFAULTS.timezone,
-      maxPendingBytes: options.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES,
-      slowConsumerPolicy: options.slowConsumerPolicy ?? 'disconnect',
-      heartbeatInterval: interval,
-      heartbeatTimeout: options.heartbeatTimeout ?? interval * (DEFAULT_HEARTBEAT_MISSES + 1),
-      closeTimeout: options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT,
-      drainTimeout: options.drainTimeout ?? CONFIG_DEFAULTS.defaultTimeoutMs,
-      authTimeout: options.authTimeout ?? CONFIG_DEFAULTS.defaultTimeoutMs,
-    };
+    this.#o = resolveServerSettings(options);
     this.#token = options.token;
     this.#handler = options.handler;
     this.log = options.logger ?? createLogger(`socketkit:server:${this.eventName}`, options.logLevel ?? CONFIG_DEFAULTS.logLevel);
+    this.#host = {
+      eventName: this.eventName,
+      settings: this.#o,
+      log: this.log,
+      token: this.#token,
+      claimSlot: (peer) => this.#claimSlot(peer),
+      onRegistered: (peer) => this.#onRegistered(peer),
+      refuse: (peer, code, text, replyTo) => this.#refuse(peer, code, text, replyTo),
+      onMessage: (peer, m) => this.#onMessage(peer, m),
+      onPeerError: (peer, err) => emitError(this, this.log, err, peer.id),
+      onDropped: (peer, dropped) => this.emit('messageDropped', peer.id, dropped),
+      pongFrame: () => {
+        const now = Date.now();
+        if (this.#pong === undefined || this.#pong.at !== now) this.#pong = { at: now, frame: controlFrame(this.eventName, { op: CONTROL_OPS.PONG }, this.#o.timezone) };
+        return this.#pong.frame;
+      },
+      onClosed: (peer, wasRegistered) => this.#onClosed(peer, wasRegistered),
+    };
   }
 
   /** The transport's address (socket path, `host:port`). */
@@ -204,6 +218,17 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
     return this.#o;
   }
 
+  /** Open connections by state, for monitoring: `awaiting` (not yet registered), `registered`, `refusing` (lingering refusals). */
+  get connectionCounts(): { awaiting: number; registered: number; refusing: number } {
+    let awaiting = 0;
+    let registered = 0;
+    for (const p of this.#peers.values()) {
+      if (p.state === 'awaiting') awaiting++;
+      else if (p.state === 'registered') registered++;
+    }
+    return { awaiting, registered, refusing: this.#refusing.size };
+  }
+
   /** True while accepting connections. */
   isRunning(): boolean {
     return this.#state === 'running';
@@ -222,18 +247,19 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
     if (this.#state === 'stopping') await this.#stopping;
     if (this.#state === 'idle') {
       this.#state = 'starting';
-      this.#starting = this.#transport.listen((stream) => this.#accept(stream));
+      this.#starting = this.#transport.listen((stream) => this.#accept(stream), { backlog: this.#o.backlog });
       try {
         await this.#starting;
       } catch (err) {
         this.#state = 'idle';
         throw err;
       }
-      this.#state = 'running';
-      if (this.#o.heartbeatInterval > 0) {
-        this.#heartbeat = setInterval(() => this.#beat(), this.#o.heartbeatInterval);
-        this.#heartbeat.unref();
+      const cap = this.#transport.maxPayload?.();
+      if (cap !== undefined && cap < this.#o.maxMessageSize) {
+        this.log.info(`maxMessageSize lowered to ${cap} bytes: the largest frame the ${this.#transport.kind} transport carries`);
+        this.#o.maxMessageSize = cap;
       }
+      this.#state = 'running';
       this.log.info(`listening on ${this.address}`);
       this.emit('listening');
     } else if (this.#state === 'starting') {
@@ -244,7 +270,8 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
 
   /**
    * Stops: flushes what was already sent to each client, closes every client
-   * cleanly, releases the address (removes the socket file). Idempotent.
+   * cleanly (a peer that never closes its side gets `closeGraceMs` once
+   * everything was flushed), releases the address. Idempotent.
    */
   async stop(): Promise<void> {
     if (this.#state === 'starting') await this.#starting?.catch(() => undefined);
@@ -252,9 +279,10 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
     if (this.#state !== 'running') return;
     this.#state = 'stopping';
     this.#stopping = (async () => {
-      clearInterval(this.#heartbeat);
       const closing = this.#transport.close();
-      await Promise.all([...this.#clients.values()].map((e) => this.#closeClient(e, 'server stopped')));
+      const peers = [...this.#peers.values()].map((p) => p.close({ code: ErrorCode.CLOSED, text: 'server stopped' }));
+      const refused = [...this.#refusing].map((p) => p.conn.end(this.#o.refuseLingerMs));
+      await Promise.all([...peers, ...refused]);
       await closing;
       this.#state = 'idle';
       this.log.info(`stopped ${this.eventName}`);
@@ -264,133 +292,139 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
     return this.#stopping;
   }
 
-  /** Ids and state of the clients currently connected. */
+  /** Ids and state of the registered clients. */
   getConnectedClients(): ClientInfo[] {
     const out: ClientInfo[] = [];
-    for (const e of this.#clients.values()) {
-      if (!e.registered || e.conn.closing) continue;
-      out.push({ id: e.id, connectedAt: e.connectedAt, handshake: e.hello, pendingBytes: e.conn.pendingBytes });
+    for (const p of this.#peers.values()) {
+      if (p.state !== 'registered') continue;
+      out.push({ id: p.id, connectedAt: p.connectedAt, handshake: p.hello, pendingBytes: p.conn.pendingBytes });
     }
     return out;
   }
 
   /**
-   * Sends data (wrapped in a DATA message) or a ready message. Broadcast by
-   * default: encoded once, the same bytes written to every client. With
-   * `clientId`: unicast. With no client connected, the message is queued
-   * for the next one. Never blocks; use {@link SocketServer.drain} to pace.
+   * Sends `data` in a DATA message. Broadcast by default: encoded once, the
+   * same bytes written to every client; with `clientId`: unicast. With no
+   * client registered, the message is queued for the next one (and peers
+   * still registering get it live). Never blocks; use
+   * {@link SocketServer.drain} to pace. `data` is always data, whatever its
+   * keys: a ready message goes through {@link SocketServer.sendMessage}.
    *
-   * @returns How many clients it was written to (0 when queued).
+   * @returns How many registered clients it was written to (0 when queued).
    * @throws SocketError `NOT_RUNNING`, ConnectionError `UNKNOWN_CLIENT`,
    *   MessageError `FRAME_TOO_LARGE` / `INVALID_MESSAGE`.
    */
-  send(dataOrMessage: MessageData | SocketMessage, clientId?: string): number {
-    if (this.#state !== 'running') {
-      throw new SocketError(ErrorCode.NOT_RUNNING, `server for event "${this.eventName}" is not running: call start() before send()`);
+  send(data: MessageData, clientId?: string): number {
+    this.#assertRunning('send');
+    return this.#fanout(encodeFrame(createMessage(this.eventName, MessageType.DATA, data, { timezone: this.#o.timezone }), this.#o.maxMessageSize), clientId);
+  }
+
+  /** Sends a ready {@link SocketMessage} as it is (see {@link SocketServer.send}). */
+  sendMessage(message: SocketMessage, clientId?: string): number {
+    this.#assertRunning('sendMessage');
+    if (!isSocketMessage(message)) {
+      throw new MessageError(ErrorCode.INVALID_MESSAGE, 'sendMessage() takes a SocketMessage (build one with createMessage()); use send(data) for plain data');
     }
-    const message = isSocketMessage(dataOrMessage)
-      ? dataOrMessage
-      : createMessage(this.eventName, MessageType.DATA, dataOrMessage, { timezone: this.#o.timezone });
-    const frame = encodeFrame(message, this.#o.maxMessageSize);
-    if (clientId !== undefined) return this.#deliver(this.#registered(clientId), frame) ? 1 : 0;
-    let sent = 0;
-    let any = false;
-    if (this.#transport.broadcast !== undefined) {
-      for (const e of this.#clients.values()) if (e.registered && !e.conn.closing) sent++;
-      if (sent > 0) this.#transport.broadcast(frame);
-      else this.#enqueue(frame);
-      return sent;
-    }
-    for (const e of this.#clients.values()) {
-      if (!e.registered) continue;
-      any = true;
-      if (this.#deliver(e, frame)) sent++;
-    }
-    if (!any) this.#enqueue(frame);
-    return sent;
+    return this.#fanout(encodeFrame(message, this.#o.maxMessageSize), clientId);
   }
 
   /** Sends an ERROR message `{code, error}` (broadcast, or to one client). */
   sendError(code: string, text: string, clientId?: string): number {
-    return this.send(createMessage(this.eventName, MessageType.ERROR, { code, error: text }, { timezone: this.#o.timezone }), clientId);
+    return this.sendMessage(createMessage(this.eventName, MessageType.ERROR, { code, error: text }, { timezone: this.#o.timezone }), clientId);
   }
 
   /** Answers `request` (which must carry an `id`) on behalf of a handler. */
   reply(clientId: string, request: SocketMessage, data: MessageData, type: MessageType = MessageType.DATA): boolean {
     if (request.id === undefined) {
-      throw new SocketError(ErrorCode.INVALID_MESSAGE, 'cannot reply to a message without an id: only requests (client.request()) can be answered');
+      throw new MessageError(ErrorCode.INVALID_MESSAGE, 'cannot reply to a message without an id: only requests (client.request()) can be answered');
     }
-    const msg = createMessage(this.eventName, type, data, { timezone: this.#o.timezone, replyTo: request.id });
-    return this.#deliver(this.#registered(clientId), encodeFrame(msg, this.#o.maxMessageSize));
+    return this.#registered(clientId).reply(request, data, type);
   }
 
   /**
    * Resolves once every client's pending bytes fell under its stream's
    * high-water mark (at once if they already are). Clients being
    * disconnected are not waited for; a client that does not drain within
-   * `drainTimeout` gets the slow-consumer policy (disconnect, or with `drop`
-   * it is no longer waited for).
+   * `drainTimeout` gets the slow-consumer policy (disconnect; or with `drop`
+   * it is not waited for again until it has drained).
    */
   async drain(): Promise<void> {
-    const pending = [...this.#clients.values()].filter((e) => e.registered && !e.conn.closing && e.conn.needsDrain);
-    await Promise.all(pending.map((e) => this.#drainOne(e)));
+    const pending = [...this.#peers.values()].filter((p) => p.state === 'registered' && !p.drainGaveUp && p.conn.needsDrain);
+    await Promise.all(pending.map((p) => this.#drainOne(p)));
   }
 
-  async #drainOne(e: ClientEntry): Promise<void> {
+  async #drainOne(p: ServerPeer): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(true), this.#o.drainTimeout);
+      timer = startTimer(this.#o.drainTimeout, () => resolve(true));
     });
-    const drained = await Promise.race([e.conn.waitForDrain().then(() => false), timedOut]);
+    const late = await Promise.race([p.conn.waitForDrain().then(() => false), timedOut]);
     clearTimeout(timer);
-    if (drained && this.#o.slowConsumerPolicy === 'disconnect' && !e.conn.closing) this.#slowConsumer(e, `did not drain within ${this.#o.drainTimeout} ms`);
+    if (!late || !p.open) return;
+    if (this.#o.slowConsumerPolicy === 'disconnect') {
+      p.slowConsumer(`did not drain within ${this.#o.drainTimeout} ms`);
+      return;
+    }
+    p.drainGaveUp = true;
+    void p.conn.waitForDrain().then(() => {
+      p.drainGaveUp = false;
+    });
   }
 
   /** Disconnects one client gracefully (flushing what was sent). */
   async disconnectClient(clientId: string): Promise<void> {
-    const e = this.#clients.get(clientId);
-    if (e !== undefined) await this.#closeClient(e, 'disconnected by server');
+    const p = this.#peers.get(clientId);
+    if (p !== undefined) await p.close({ code: ErrorCode.CLOSED, text: 'disconnected by server' });
   }
 
-  #registered(clientId: string): ClientEntry {
-    const e = this.#clients.get(clientId);
-    if (e === undefined || !e.registered) {
+  #assertRunning(what: string): void {
+    if (this.#state !== 'running') {
+      throw new SocketError(ErrorCode.NOT_RUNNING, `server for event "${this.eventName}" is not running: call start() before ${what}()`);
+    }
+  }
+
+  #registered(clientId: string): ServerPeer {
+    const p = this.#peers.get(clientId);
+    if (p === undefined || p.state !== 'registered') {
       throw new ConnectionError(
         ErrorCode.UNKNOWN_CLIENT,
         `no client "${clientId}" is connected to "${this.eventName}": use an id from getConnectedClients() or the clientConnected event`,
         { details: { clientId } },
       );
     }
-    return e;
+    return p;
   }
 
-  #deliver(e: ClientEntry, frame: Buffer): boolean {
-    const conn = e.conn;
-    if (conn.closing) return false;
-    if (conn.pendingBytes + frame.length > this.#o.maxPendingBytes) {
-      if (this.#o.slowConsumerPolicy === 'drop') {
-        e.dropped++;
-        this.emit('messageDropped', e.id, e.dropped);
-        return false;
-      }
-      this.#slowConsumer(e, `${conn.pendingBytes} bytes pending, above maxPendingBytes ${this.#o.maxPendingBytes}`);
-      return false;
+  #fanout(frame: Buffer, clientId: string | undefined): number {
+    if (clientId !== undefined) return this.#registered(clientId).deliver(frame) ? 1 : 0;
+    let registered = 0;
+    for (const p of this.#peers.values()) if (p.state === 'registered') registered++;
+    if (this.#transport.broadcast !== undefined) {
+      if (registered > 0) this.#transport.broadcast(frame);
+      else this.#enqueue(frame, []);
+      return registered;
     }
-    return conn.write(frame);
+    let sent = 0;
+    const live: ServerPeer[] = [];
+    for (const p of this.#peers.values()) {
+      if (p.state === 'registered') {
+        if (p.deliver(frame)) sent++;
+      } else if (p.state === 'awaiting' && this.#token === undefined && p.deliver(frame)) {
+        // Without a token a peer gets live broadcasts from accept; only the queue waits for registration.
+        live.push(p);
+      }
+    }
+    if (registered === 0) this.#enqueue(frame, live);
+    return sent;
   }
 
-  #slowConsumer(e: ClientEntry, why: string): void {
-    this.log.warn(`client ${e.id} is not keeping up (${why}): disconnecting (SLOW_CONSUMER)`);
-    void this.#closeClient(e, 'slow consumer', errorFrame(this.eventName, ErrorCode.SLOW_CONSUMER, `disconnected as a slow consumer of "${this.eventName}" (${why}): read faster, or ask the server to raise maxPendingBytes`, this.#o.timezone));
-  }
-
-  #enqueue(frame: Buffer): void {
+  #enqueue(frame: Buffer, sentTo: ServerPeer[]): void {
     if (this.#o.messageQueueSize <= 0) {
       this.#queueDropped++;
       this.emit('queueOverflow', this.#queueDropped);
       return;
     }
-    this.#queue.push(frame);
+    this.#queue.push({ frame, sentTo });
     if (this.#queue.length > this.#o.messageQueueSize) {
       this.#queue.shift();
       this.#queueDropped++;
@@ -399,153 +433,124 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
     }
   }
 
+  /** Peers that hold a client slot: with a token only registered ones, without one every open peer (§9). */
+  #slotsUsed(): number {
+    let n = 0;
+    for (const p of this.#peers.values()) if (p.state === 'registered' || (this.#token === undefined && p.state === 'awaiting')) n++;
+    return n;
+  }
+
   #accept(stream: TransportStream): void {
     if (this.#state !== 'running' && this.#state !== 'starting') {
       stream.destroy();
       return;
     }
     stream.setNoDelay?.(true);
-    const now = Date.now();
-    if (this.#clients.size >= this.#o.maxConnections) {
-      // Nothing this peer sends is processed; it is read only so its close is seen.
-      const conn = new FramedConnection(stream, this.#o.maxMessageSize, { onMessage: () => undefined, onProtocolError: () => undefined, onClose: () => undefined });
-      this.log.warn(`refused a connection to "${this.eventName}": ${this.#clients.size} clients connected (maxConnections ${this.#o.maxConnections})`);
-      void conn.end(
-        this.#o.closeTimeout,
-        errorFrame(this.eventName, ErrorCode.MAX_CONNECTIONS, `server "${this.eventName}" already has ${this.#o.maxConnections} clients (maxConnections): retry later or raise maxConnections`, this.#o.timezone),
-      );
-      this.emit('connectionRejected', ErrorCode.MAX_CONNECTIONS);
-      return;
-    }
-    const id = `client_${++clientCounter}_${now}`;
-    const entry: ClientEntry = { id, conn: undefined as unknown as FramedConnection, connectedAt: now, hello: false, registered: false, lastSeen: now, dropped: 0, authTimer: undefined, reason: undefined };
-    entry.conn = new FramedConnection(stream, this.#o.maxMessageSize, {
-      onMessage: (m) => this.#onMessage(entry, m),
-      onProtocolError: (err) => this.#onProtocolError(entry, err),
-      onClose: (err) => this.#onClose(entry, err),
-    });
-    this.#clients.set(id, entry);
+    const peer = new ServerPeer(stream, this.#host);
     if (this.#token === undefined) {
-      this.#register(entry);
-    } else {
-      entry.authTimer = setTimeout(() => this.#reject(entry, ErrorCode.UNAUTHORIZED, 'no token presented in time: pass the server token in the client options'), this.#o.authTimeout);
-      entry.authTimer.unref();
-    }
-  }
-
-  #register(e: ClientEntry): void {
-    e.registered = true;
-    clearTimeout(e.authTimer);
-    this.log.info(`client ${e.id} connected (${this.getConnectedClients().length} connected)`);
-    this.emit('clientConnected', e.id);
-    if (this.#queue.length > 0 && !e.conn.closing) {
-      const frames = this.#queue.splice(0);
-      for (const f of frames) e.conn.write(f);
-      this.log.debug(`delivered ${frames.length} queued messages to ${e.id}`);
-    }
-  }
-
-  #reject(e: ClientEntry, code: ErrorCode, text: string, replyTo?: string): void {
-    void this.#closeClient(e, code, errorFrame(this.eventName, code, text, this.#o.timezone, replyTo));
-  }
-
-  #onMessage(e: ClientEntry, m: SocketMessage): void {
-    e.lastSeen = Date.now();
-    if (e.conn.closing) return;
-    if (isReservedControl(m)) {
-      this.#onControl(e, m);
-      return;
-    }
-    if (!e.registered) {
-      this.#reject(e, ErrorCode.UNAUTHORIZED, `server "${this.eventName}" requires a token: send hello with the token before anything else`);
-      return;
-    }
-    if (!this.#o.allowClientSend) {
-      const err = errorFrame(this.eventName, ErrorCode.SEND_NOT_ALLOWED, `server "${this.eventName}" does not accept messages from clients (allowClientSend is false)`, this.#o.timezone, m.id);
-      e.conn.write(err);
-      return;
-    }
-    if (m.id !== undefined && this.#handler !== undefined) this.#handle(e, m, this.#handler);
-    this.emit('message', m, e.id);
-  }
-
-  #onControl(e: ClientEntry, m: SocketMessage): void {
-    const op = m.data.op;
-    if (op === CONTROL_OPS.HELLO) {
-      e.hello = true;
-      if (this.#token !== undefined && m.data.token !== this.#token) {
-        this.#reject(e, ErrorCode.UNAUTHORIZED, `wrong or missing token for "${this.eventName}": pass the server's token in the client options`);
+      if (this.#slotsUsed() >= this.#o.maxConnections) {
+        this.#refuseFull(peer);
         return;
       }
-      if (!e.registered) this.#register(e);
-      e.conn.write(
-        controlFrame(this.eventName, { op: CONTROL_OPS.WELCOME, protocol: PROTOCOL_VERSION, client_id: e.id, allow_client_send: this.#o.allowClientSend, max_message_size: this.#o.maxMessageSize }, this.#o.timezone),
-      );
-    } else if (op === CONTROL_OPS.PING) {
-      e.conn.write(controlFrame(this.eventName, { op: CONTROL_OPS.PONG }, this.#o.timezone));
+    } else {
+      let waiting = 0;
+      let oldest: ServerPeer | undefined;
+      for (const p of this.#peers.values()) {
+        if (p.state !== 'awaiting') continue;
+        waiting++;
+        oldest ??= p;
+      }
+      if (waiting >= this.#o.maxUnauthenticated && oldest !== undefined) {
+        this.log.debug(`${waiting} connections waiting to authenticate (maxUnauthenticated): evicting the oldest, ${oldest.id}`);
+        this.#refuse(oldest, ErrorCode.UNAUTHORIZED, `evicted before authenticating: too many connections to "${this.eventName}" are waiting to authenticate; send hello with the token at once`);
+      }
+    }
+    this.#peers.set(peer.id, peer);
+    peer.admit();
+  }
+
+  #refuseFull(peer: ServerPeer): void {
+    this.log.warn(`refused a connection to "${this.eventName}": ${this.#o.maxConnections} clients connected (maxConnections)`);
+    this.#refuse(peer, ErrorCode.MAX_CONNECTIONS, `server "${this.eventName}" already has ${this.#o.maxConnections} clients (maxConnections): retry later or raise maxConnections`);
+    this.emit('connectionRejected', ErrorCode.MAX_CONNECTIONS);
+  }
+
+  #refuse(peer: ServerPeer, code: ErrorCode, text: string, replyTo?: string): void {
+    this.#peers.delete(peer.id);
+    if (peer.state === 'closed') return;
+    // Refused sockets in flight are capped: past the cap one is closed at once, without its ERROR.
+    if (this.#refusing.size >= this.#o.maxRefusing) {
+      void peer.destroy({ code, text });
+      return;
+    }
+    this.#refusing.add(peer);
+    void peer.refuse(code, text, replyTo);
+  }
+
+  #claimSlot(peer: ServerPeer): boolean {
+    if (this.#token === undefined) return true;
+    let registered = 0;
+    for (const p of this.#peers.values()) if (p.state === 'registered') registered++;
+    if (registered < this.#o.maxConnections) return true;
+    this.#refuseFull(peer);
+    return false;
+  }
+
+  #onRegistered(peer: ServerPeer): void {
+    this.log.info(`client ${peer.id} connected (${this.getConnectedClients().length} connected)`);
+    this.emit('clientConnected', peer.id);
+    if (this.#queue.length === 0 || !peer.open) return;
+    const entries = this.#queue.splice(0);
+    for (const q of entries) if (!q.sentTo.includes(peer)) peer.deliver(q.frame);
+    this.log.debug(`delivered ${entries.length} queued messages to ${peer.id}`);
+  }
+
+  #onMessage(peer: ServerPeer, m: SocketMessage): void {
+    if (!this.#o.allowClientSend) {
+      peer.sendError(ErrorCode.SEND_NOT_ALLOWED, `server "${this.eventName}" does not accept messages from clients (allowClientSend is false)`, m.id);
+      return;
+    }
+    if (m.id !== undefined && this.#handler !== undefined) this.#handle(peer, m, this.#handler);
+    try {
+      this.emit('message', m, peer.id);
+    } catch (err) {
+      // The application's listener threw: its error, rethrown as EventEmitter
+      // users expect, never blamed on the peer (whose connection stays up).
+      process.nextTick(() => {
+        throw err;
+      });
     }
   }
 
-  #handle(e: ClientEntry, m: SocketMessage, handler: RequestHandler): void {
+  #handle(peer: ServerPeer, m: SocketMessage, handler: RequestHandler): void {
     const respond = (result: unknown): void => {
-      if (result === undefined || e.conn.closing) return;
-      const data = isPlainObject(result) ? result : { value: result };
+      if (result === undefined || !peer.open) return;
       try {
-        this.reply(e.id, m, data);
+        peer.reply(m, isPlainObject(result) ? result : { value: result });
       } catch (err) {
-        this.#replyError(e, m, err);
+        peer.replyError(m, err);
       }
     };
+    const fail = (err: unknown): void => peer.replyError(m, err);
     try {
-      const out = handler(m.data, { message: m, clientId: e.id });
-      if (out instanceof Promise) out.then(respond, (err: unknown) => this.#replyError(e, m, err));
+      const out = handler(m.data, { message: m, clientId: peer.id });
+      if (out !== null && typeof out === 'object' && typeof (out as PromiseLike<unknown>).then === 'function') Promise.resolve(out).then(respond, fail).catch(fail);
       else respond(out);
     } catch (err) {
-      this.#replyError(e, m, err);
+      fail(err);
     }
   }
 
-  #replyError(e: ClientEntry, m: SocketMessage, err: unknown): void {
-    if (e.conn.closing) return;
-    const code = err instanceof SocketError ? err.code : ErrorCode.HANDLER_FAILED;
-    const text = err instanceof Error ? err.message : String(err);
-    this.log.warn(`request handler for "${this.eventName}" failed: ${text}`);
-    e.conn.write(errorFrame(this.eventName, code, text, this.#o.timezone, m.id));
-  }
-
-  #onProtocolError(e: ClientEntry, err: MessageError): void {
-    this.log.warn(`client ${e.id} sent a bad frame (${err.code}): ${err.message}; closing that connection`);
-    emitError(this, this.log, err, e.id);
-    this.#reject(e, err.code, `${err.message}; closing this connection`);
-  }
-
-  #onClose(e: ClientEntry, err: Error | undefined): void {
-    clearTimeout(e.authTimer);
-    this.#clients.delete(e.id);
-    const reason = e.reason ?? (err !== undefined ? `connection error: ${(err as NodeJS.ErrnoException).code ?? err.message}` : 'client disconnected');
-    if (e.registered) {
-      this.log.info(`client ${e.id} disconnected: ${reason}`);
-      this.emit('clientDisconnected', e.id, reason);
+  #onClosed(peer: ServerPeer, wasRegistered: boolean): void {
+    this.#peers.delete(peer.id);
+    this.#refusing.delete(peer);
+    for (const q of this.#queue) {
+      const i = q.sentTo.indexOf(peer);
+      if (i >= 0) q.sentTo.splice(i, 1);
     }
-  }
-
-  #closeClient(e: ClientEntry, reason: string, lastFrame?: Buffer): Promise<void> {
-    e.reason ??= reason;
-    return e.conn.end(this.#o.closeTimeout, lastFrame);
-  }
-
-  #beat(): void {
-    const now = Date.now();
-    const ping = controlFrame(this.eventName, { op: CONTROL_OPS.PING }, this.#o.timezone);
-    for (const e of this.#clients.values()) {
-      if (!e.hello || e.conn.closing) continue;
-      if (now - e.lastSeen > this.#o.heartbeatTimeout) {
-        this.log.warn(`client ${e.id} silent for ${now - e.lastSeen} ms: dropping it (heartbeat)`);
-        e.reason = 'heartbeat timeout';
-        void e.conn.destroy();
-        continue;
-      }
-      e.conn.write(ping);
-    }
+    if (!wasRegistered) return;
+    const reason = peer.reason ?? { code: ErrorCode.CLOSED, text: 'client disconnected' };
+    this.log.info(`client ${peer.id} disconnected: ${reason.text}`);
+    this.emit('clientDisconnected', peer.id, reason.text, reason.code);
   }
 }

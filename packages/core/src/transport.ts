@@ -9,6 +9,12 @@ export type TransportStream = Duplex & {
   setNoDelay?: (noDelay?: boolean) => unknown;
 };
 
+/** Settings the engine hands to {@link ServerTransport.listen}. */
+export interface ListenSettings {
+  /** Listen backlog (pending connections the kernel holds before accept), for socket transports. */
+  backlog?: number;
+}
+
 /**
  * The server half of a transport: everything that is specific to how
  * connections arrive (a Unix socket file, a TCP port). The core engine drives
@@ -23,7 +29,7 @@ export interface ServerTransport {
    * answer a peer that closed its side mid-frame. Resolves once
    * accepting; rejects with a typed error (`ADDRESS_IN_USE`, ...).
    */
-  listen(onConnection: (stream: TransportStream) => void): Promise<void>;
+  listen(onConnection: (stream: TransportStream) => void, options?: ListenSettings): Promise<void>;
   /** Stop accepting and release the address (socket file, port). Idempotent. */
   close(): Promise<void>;
   /**
@@ -34,6 +40,12 @@ export interface ServerTransport {
   broadcast?(frame: Uint8Array): void;
   /** Human-readable address, e.g. a socket path or `127.0.0.1:9000`. */
   address(): string;
+  /**
+   * Optional: the largest frame payload the transport can carry, known once
+   * listening (NATS: the broker's `max_payload` − 4). The engine lowers its
+   * effective `maxMessageSize` to it and announces that in `welcome`.
+   */
+  maxPayload?(): number | undefined;
 }
 
 /** The client half of a transport. */
@@ -43,7 +55,10 @@ export interface ClientTransport {
   /**
    * Open one stream to the server. Rejects with a typed `ConnectionError`
    * (`SOCKET_NOT_FOUND`, `SERVER_NOT_RUNNING`, `PERMISSION_DENIED`, ...).
-   * Must honour `signal` (abort on timeout).
+   * Must honour `signal` (the caller's connect timeout, or disconnect()):
+   * reject with `signal.reason` as soon as it aborts, and leave nothing open
+   * for an aborted attempt (no fixed timeout of its own; the signal is the
+   * timeout). The engine also destroys a stream that arrives after an abort.
    */
   connect(signal: AbortSignal): Promise<TransportStream>;
   /** Human-readable address of the server. */

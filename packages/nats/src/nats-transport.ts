@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { connect, type NatsConnection, type NodeConnectionOptions, type Subscription } from '@nats-io/transport-node';
+import { connect, createInbox, headers, type NatsConnection, type NodeConnectionOptions, type Subscription } from '@nats-io/transport-node';
 import type { ClientTransport, ServerTransport, TransportStream } from '@socketkit/core';
-import { ConnectionError, ErrorCode, TimeoutError } from '@socketkit/protocol';
+import { ConnectionError, ErrorCode, MessageError, TimeoutError, ValidationError } from '@socketkit/protocol';
 import { FIN, NatsStream } from './nats-stream.js';
 import { subjectsFor, type EventSubjects } from './subjects.js';
 
@@ -17,6 +17,33 @@ export interface NatsLinkOptions {
   subjectPrefix?: string;
   /** Extra options for `@nats-io/transport-node`'s `connect()` (auth, TLS, reconnect...). */
   natsOptions?: Partial<NodeConnectionOptions>;
+  /** An explicitly configured `maxMessageSize`: `listen()` fails when the broker cannot carry it. */
+  maxMessageSize?: number;
+  /** Called with what a stray publish looked like when one is discarded (not whole frames). */
+  onDiscard?: (error: MessageError) => void;
+}
+
+/** Bytes of a frame's length prefix. */
+const HEADER = 4;
+
+/**
+ * True when `data` is a sequence of whole frames (each length prefix followed
+ * by exactly that many bytes). socketkit publishes only whole frames, so
+ * anything else on a socketkit subject is a stray publish: delivering it
+ * would misalign the reader's framing and freeze it.
+ */
+export function isWholeFrames(data: Uint8Array): boolean {
+  let pos = 0;
+  while (pos < data.length) {
+    if (data.length - pos < HEADER) return false;
+    const size = ((data[pos]! << 24) >>> 0) + (data[pos + 1]! << 16) + (data[pos + 2]! << 8) + data[pos + 3]!;
+    pos += HEADER + size;
+  }
+  return pos === data.length;
+}
+
+function stray(subject: string, data: Uint8Array): MessageError {
+  return new MessageError(ErrorCode.INVALID_MESSAGE, `discarded a publish of ${data.length} bytes on ${subject} that is not whole socketkit frames (a stray publisher on the event's subjects?)`, { details: { subject, bytes: data.length } });
 }
 
 const encoder = new TextEncoder();
@@ -55,9 +82,23 @@ function describeLink(o: NatsLinkOptions, s: EventSubjects): string {
   return `${serverList(o.servers)} ${s.connect.slice(0, -'.connect'.length)}`;
 }
 
-function isNoResponders(err: unknown): boolean {
-  const e = err as { isNoResponders?: () => boolean; cause?: unknown; name?: string };
-  return e.isNoResponders?.() === true || (e.cause as { name?: string } | undefined)?.name === 'NoRespondersError' || e.name === 'NoRespondersError';
+/** `promise`, or `signal.reason` as soon as `signal` aborts. */
+function raceSignal<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
 }
 
 /**
@@ -124,7 +165,25 @@ export class NatsServerTransport implements ServerTransport {
       }),
     );
     await nc.flush();
+    const limit = (nc.info?.max_payload ?? 1024 * 1024) - HEADER;
+    if (this.#o.maxMessageSize !== undefined && this.#o.maxMessageSize > limit) {
+      for (const sub of this.#subs.splice(0)) sub.unsubscribe();
+      await closeQuietly(nc);
+      throw new ValidationError(
+        ErrorCode.INVALID_CONFIG,
+        `maxMessageSize ${this.#o.maxMessageSize} is larger than this NATS server carries (max_payload ${limit + HEADER} − ${HEADER} = ${limit} bytes): lower maxMessageSize or raise max_payload in nats-server`,
+        { details: { key: 'maxMessageSize', value: this.#o.maxMessageSize, maxPayload: limit + HEADER } },
+      );
+    }
+    this.#limit = limit;
     this.#nc = nc;
+  }
+
+  #limit: number | undefined;
+
+  /** `max_payload` − 4 of the NATS server, once listening. */
+  maxPayload(): number | undefined {
+    return this.#limit;
   }
 
   /**
@@ -198,7 +257,13 @@ export class NatsClientTransport implements ClientTransport {
   #connection(): Promise<NatsConnection> {
     if (this.#nc === undefined) {
       this.#nc = openNats(this.#o, 'client').then((nc) => {
-        nc.subscribe(this.#s.all, { callback: (_err, msg) => this.#current?.deliver(msg.data) });
+        nc.subscribe(this.#s.all, {
+          callback: (_err, msg) => {
+            // Each socketkit publish carries whole frames; anything else would freeze every client's framing.
+            if (!isWholeFrames(msg.data)) this.#o.onDiscard?.(stray(msg.subject, msg.data));
+            else this.#current?.deliver(msg.data);
+          },
+        });
         return nc;
       });
       this.#nc.catch(() => (this.#nc = undefined));
@@ -206,32 +271,45 @@ export class NatsClientTransport implements ClientTransport {
     return this.#nc;
   }
 
+  /**
+   * Opens a stream: a connect request answered by the server. Honours
+   * `signal` at every step (the client's connect timeout, or disconnect()):
+   * an abort rejects at once with `signal.reason`, and a stream the server
+   * opened for an aborted attempt is ended (FIN), never left open. There is
+   * no timeout of its own: the caller's signal is the timeout.
+   */
   async connect(signal: AbortSignal): Promise<TransportStream> {
-    const nc = await this.#connection();
     if (signal.aborted) throw signal.reason;
+    const nc = await raceSignal(this.#connection(), signal);
     const id = randomUUID().replace(/-/g, '');
     let sub: Subscription | undefined;
     const stream: NatsStream = new NatsStream(nc, this.#s.toServer(id), () => {
       sub?.unsubscribe();
       if (this.#current === stream) this.#current = undefined;
     }, false);
+    // A stream subject is one peer's own: a bad publish there breaks only that stream's framing (and the frame timeout ends it).
     sub = nc.subscribe(this.#s.toClient(id), { callback: (_err, msg) => stream.deliver(msg.data) });
-    this.#current = stream;
-    const onAbort = (): void => {
-      stream.destroy();
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
+    // The answer comes to a one-shot inbox, so an abort can stop waiting at once
+    // (nats.js requests cannot be cancelled, only timed out).
+    const inbox = createInbox();
+    let answerSub: Subscription | undefined;
+    const answer = new Promise<'ok' | 'no-responders'>((resolve) => {
+      answerSub = nc.subscribe(inbox, {
+        max: 1,
+        callback: (_err, msg) => resolve(msg.headers?.code === 503 ? 'no-responders' : 'ok'),
+      });
+    });
+    this.#current = stream; // broadcasts may arrive right behind the answer
     try {
-      await nc.request(this.#s.connect, encoder.encode(id), { timeout: 5000 });
-    } catch (err) {
-      stream.destroy();
-      if (signal.aborted) throw signal.reason;
-      if (isNoResponders(err)) {
-        throw new ConnectionError(ErrorCode.SERVER_NOT_RUNNING, `no socketkit server for event "${this.#o.eventName}" answers on ${this.address()}: start the server (it may be connected to another NATS cluster)`, { cause: err });
+      nc.publish(this.#s.connect, encoder.encode(id), { reply: inbox, headers: headers() });
+      const outcome = await raceSignal(answer, signal);
+      if (outcome === 'no-responders') {
+        throw new ConnectionError(ErrorCode.SERVER_NOT_RUNNING, `no socketkit server for event "${this.#o.eventName}" answers on ${this.address()}: start the server (it may be connected to another NATS cluster)`);
       }
-      throw new TimeoutError(`socketkit server for event "${this.#o.eventName}" on ${this.address()} did not answer the connect request: ${(err as Error).message}`, { cause: err });
-    } finally {
-      signal.removeEventListener('abort', onAbort);
+    } catch (err) {
+      answerSub?.unsubscribe();
+      stream.destroy(); // FIN: a server that accepted this attempt closes its end
+      throw err;
     }
     return stream;
   }

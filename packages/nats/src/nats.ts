@@ -10,6 +10,7 @@ import {
   type SocketClientOptions,
   type SocketServerOptions,
 } from '@socketkit/core';
+import type { MessageError } from '@socketkit/protocol';
 import { DEFAULT_NATS_SERVERS, NatsClientTransport, NatsServerTransport } from './nats-transport.js';
 
 /** Default heartbeat over NATS (ms): there is no socket close to notice a dead peer, so presence is heartbeats. */
@@ -36,9 +37,11 @@ function servers(o: NatsOptions, env: Record<string, string | undefined> | undef
   return o.servers ?? (fromEnv ? fromEnv.split(',').map((s) => s.trim()) : DEFAULT_NATS_SERVERS);
 }
 
-function link(o: NatsOptions & { eventName: string; env?: Record<string, string | undefined> }) {
+function link(o: NatsOptions & { eventName: string; env?: Record<string, string | undefined>; maxMessageSize?: number }, onDiscard?: (e: MessageError) => void) {
   return {
     eventName: o.eventName,
+    ...(o.maxMessageSize !== undefined ? { maxMessageSize: o.maxMessageSize } : {}),
+    ...(onDiscard !== undefined ? { onDiscard } : {}),
     servers: servers(o, o.env),
     ...(o.subjectPrefix !== undefined ? { subjectPrefix: o.subjectPrefix } : {}),
     ...(o.natsOptions !== undefined ? { natsOptions: o.natsOptions } : {}),
@@ -57,8 +60,17 @@ function link(o: NatsOptions & { eventName: string; env?: Record<string, string 
 export class NatsSocketServer extends SocketServer {
   constructor(options: NatsSocketServerOptions) {
     const config = resolveConfig(options);
-    const transport = new NatsServerTransport(link(options));
-    super({ ...serverEngineOptions(config, options.maxConnections ?? 10, options, { heartbeatInterval: DEFAULT_NATS_HEARTBEAT_INTERVAL }), eventName: options.eventName, transport });
+    let self: NatsSocketServer | undefined;
+    // Only an explicit maxMessageSize makes start() fail on a smaller broker; the default is lowered to fit.
+    const transport = new NatsServerTransport(link(options, (e) => self?.reportDiscard(e)));
+    super({ ...serverEngineOptions(config, options.maxConnections ?? 10, options, { heartbeatInterval: DEFAULT_NATS_HEARTBEAT_INTERVAL, requireHello: true }), eventName: options.eventName, transport });
+    self = this;
+  }
+
+  /** @internal Reports a discarded stray publish as an `error` event (or a log line). */
+  reportDiscard(error: MessageError): void {
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+    else this.log.warn(error.message);
   }
 }
 
@@ -73,7 +85,15 @@ export class NatsSocketServer extends SocketServer {
 export class NatsSocketClient extends SocketClient {
   constructor(options: NatsSocketClientOptions) {
     const config = resolveConfig(options);
-    const transport = new NatsClientTransport(link(options));
+    let self: NatsSocketClient | undefined;
+    const transport = new NatsClientTransport(link({ ...options, maxMessageSize: undefined }, (e) => self?.reportDiscard(e)));
     super({ ...clientEngineOptions(config, options, { heartbeatInterval: DEFAULT_NATS_HEARTBEAT_INTERVAL }), eventName: options.eventName, transport });
+    self = this;
+  }
+
+  /** @internal Reports a discarded stray publish as an `error` event (or a log line). */
+  reportDiscard(error: MessageError): void {
+    if (this.listenerCount('error') > 0) (this as { emit(e: string, ...a: unknown[]): boolean }).emit('error', error);
+    else this.log.warn(error.message);
   }
 }

@@ -27,6 +27,8 @@ export const ErrorCode = {
   CONNECTION_LOST: 'CONNECTION_LOST',
   HANDLER_FAILED: 'HANDLER_FAILED',
   REMOTE_ERROR: 'REMOTE_ERROR',
+  /** `connect()` was called while a connect is already in progress. */
+  CONNECT_IN_PROGRESS: 'CONNECT_IN_PROGRESS',
 } as const;
 
 /** One of the {@link ErrorCode} values. */
@@ -84,26 +86,49 @@ export class TimeoutError extends SocketError {
   }
 }
 
-const connectionCodes = new Set<string>([
-  ErrorCode.SOCKET_NOT_FOUND,
-  ErrorCode.SERVER_NOT_RUNNING,
-  ErrorCode.PERMISSION_DENIED,
-  ErrorCode.ADDRESS_IN_USE,
-  ErrorCode.PORT_RANGE_EXHAUSTED,
-  ErrorCode.NOT_CONNECTED,
-  ErrorCode.SLOW_CONSUMER,
-  ErrorCode.UNAUTHORIZED,
-  ErrorCode.INSECURE_SOCKET_DIR,
-  ErrorCode.CONNECTION_LOST,
-  ErrorCode.CLOSED,
-]);
-const messageCodes = new Set<string>([
-  ErrorCode.FRAME_TOO_LARGE,
-  ErrorCode.MALFORMED_FRAME,
-  ErrorCode.INVALID_MESSAGE,
-  ErrorCode.SEND_NOT_ALLOWED,
-]);
-const validationCodes = new Set<string>([ErrorCode.INVALID_EVENT_NAME, ErrorCode.INVALID_CONFIG]);
+/**
+ * The one code → error-class table: every {@link ErrorCode} is thrown (and
+ * rebuilt from the wire) as exactly this class, wherever it comes from.
+ */
+export const ERROR_CLASSES: Readonly<Record<ErrorCode, typeof SocketError | typeof MaxConnectionsError | typeof TimeoutError>> = Object.freeze({
+  INVALID_EVENT_NAME: ValidationError,
+  INVALID_CONFIG: ValidationError,
+  INVALID_MESSAGE: MessageError,
+  SOCKET_NOT_FOUND: ConnectionError,
+  SERVER_NOT_RUNNING: ConnectionError,
+  PERMISSION_DENIED: ConnectionError,
+  ADDRESS_IN_USE: ConnectionError,
+  PORT_RANGE_EXHAUSTED: ConnectionError,
+  MAX_CONNECTIONS: MaxConnectionsError,
+  SEND_NOT_ALLOWED: MessageError,
+  FRAME_TOO_LARGE: MessageError,
+  MALFORMED_FRAME: MessageError,
+  SLOW_CONSUMER: ConnectionError,
+  TIMEOUT: TimeoutError,
+  NOT_CONNECTED: ConnectionError,
+  INSECURE_SOCKET_DIR: ConnectionError,
+  UNAUTHORIZED: ConnectionError,
+  UNKNOWN_CLIENT: ConnectionError,
+  NOT_RUNNING: SocketError,
+  BUFFER_FULL: SocketError,
+  CLOSED: ConnectionError,
+  CONNECTION_LOST: ConnectionError,
+  HANDLER_FAILED: SocketError,
+  REMOTE_ERROR: SocketError,
+  CONNECT_IN_PROGRESS: ConnectionError,
+});
+
+/**
+ * Creates the error of `code` with the class the table assigns to it
+ * ({@link ERROR_CLASSES}). Use it instead of choosing a class by hand.
+ */
+export function createError(code: ErrorCode, message: string, options: SocketErrorOptions = {}): SocketError {
+  const C = ERROR_CLASSES[code];
+  // The two classes with a fixed code take (message, options).
+  if (C === MaxConnectionsError) return new MaxConnectionsError(message, options);
+  if (C === TimeoutError) return new TimeoutError(message, options);
+  return new (C as typeof SocketError)(code, message, options);
+}
 
 /**
  * Rebuilds a typed error from a code received in an ERROR message, so a
@@ -111,11 +136,6 @@ const validationCodes = new Set<string>([ErrorCode.INVALID_EVENT_NAME, ErrorCode
  * Unknown codes become a {@link SocketError} with code `REMOTE_ERROR`.
  */
 export function errorFromCode(code: string, message: string, options: SocketErrorOptions = {}): SocketError {
-  if (code === ErrorCode.MAX_CONNECTIONS) return new MaxConnectionsError(message, options);
-  if (code === ErrorCode.TIMEOUT) return new TimeoutError(message, options);
-  if (connectionCodes.has(code)) return new ConnectionError(code as ErrorCode, message, options);
-  if (messageCodes.has(code)) return new MessageError(code as ErrorCode, message, options);
-  if (validationCodes.has(code)) return new ValidationError(code as ErrorCode, message, options);
-  const known = (Object.values(ErrorCode) as string[]).includes(code);
-  return new SocketError(known ? (code as ErrorCode) : ErrorCode.REMOTE_ERROR, message, options);
+  if (Object.prototype.hasOwnProperty.call(ERROR_CLASSES, code)) return createError(code as ErrorCode, message, options);
+  return new SocketError(ErrorCode.REMOTE_ERROR, message, options);
 }

@@ -12,6 +12,8 @@ export {
   ValidationError,
   TimeoutError,
   errorFromCode,
+  createError,
+  ERROR_CLASSES,
 } from './errors.js';
 export type { ErrorDetails, SocketErrorOptions } from './errors.js';
 export { validateEventName, isValidEventName, EVENT_NAME_PATTERN, MAX_EVENT_NAME_LENGTH } from './event-name.js';

@@ -1,5 +1,5 @@
 import { validateEventName } from './event-name.js';
-import { ErrorCode, ValidationError } from './errors.js';
+import { ErrorCode, MessageError } from './errors.js';
 import { getTimestampIso } from './timestamp.js';
 
 /** The three kinds of message on the wire (`message_type`). */
@@ -12,7 +12,12 @@ export const MessageType = {
 /** `"data" | "error" | "control"`. */
 export type MessageType = (typeof MessageType)[keyof typeof MessageType];
 
-/** The payload of a message: a map with string keys of msgpack-able values. */
+/**
+ * The payload of a message: a map with string keys of plain msgpack values:
+ * `null`, booleans, numbers, BigInts (integers beyond ±2^53 arrive as BigInt),
+ * strings, Buffers/Uint8Arrays, arrays and plain objects (see PROTOCOL.md,
+ * "Value encoding"). `undefined` and Dates are refused when sending.
+ */
 export type MessageData = Record<string, unknown>;
 
 /**
@@ -71,8 +76,8 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
 /**
  * Builds a message stamped with the current time.
  *
- * @throws ValidationError `INVALID_EVENT_NAME` for a bad event name,
- *   `INVALID_MESSAGE` for an unknown type or a `data` that is not a plain object.
+ * @throws ValidationError `INVALID_EVENT_NAME` for a bad event name;
+ *   MessageError `INVALID_MESSAGE` for an unknown type or a `data` that is not a plain object.
  */
 export function createMessage<D extends MessageData>(
   eventName: string,
@@ -82,13 +87,13 @@ export function createMessage<D extends MessageData>(
 ): SocketMessage<D> {
   validateEventName(eventName);
   if (!messageTypes.has(messageType)) {
-    throw new ValidationError(
+    throw new MessageError(
       ErrorCode.INVALID_MESSAGE,
       `invalid message type ${JSON.stringify(messageType)}: use "data", "error" or "control"`,
     );
   }
   if (!isPlainObject(data)) {
-    throw new ValidationError(
+    throw new MessageError(
       ErrorCode.INVALID_MESSAGE,
       'message data must be a plain object with string keys (wrap arrays or scalars, e.g. { value: ... })',
     );

@@ -8,6 +8,9 @@ import {
   ValidationError,
   TimeoutError,
   errorFromCode,
+  createError,
+  createMessage,
+  ERROR_CLASSES,
 } from '../src/index.js';
 
 describe('error classes', () => {
@@ -93,7 +96,7 @@ describe('errorFromCode', () => {
   });
 
   it('keeps other known codes on a plain SocketError', () => {
-    for (const code of [ErrorCode.UNKNOWN_CLIENT, ErrorCode.HANDLER_FAILED, ErrorCode.BUFFER_FULL, ErrorCode.REMOTE_ERROR]) {
+    for (const code of [ErrorCode.HANDLER_FAILED, ErrorCode.BUFFER_FULL, ErrorCode.REMOTE_ERROR]) {
       const err = errorFromCode(code, 'x');
       expect(err.constructor).toBe(SocketError);
       expect(err.code).toBe(code);
@@ -109,5 +112,38 @@ describe('errorFromCode', () => {
 
   it('maps every ErrorCode to an error with that same code', () => {
     for (const code of Object.values(ErrorCode)) expect(errorFromCode(code, 'm').code).toBe(code);
+  });
+});
+
+describe('one code -> class table (D2)', () => {
+  it('every ErrorCode has exactly one class, and createError / errorFromCode use it', () => {
+    for (const code of Object.values(ErrorCode)) {
+      const made = createError(code, 'x');
+      expect(made.code).toBe(code);
+      expect(made).toBeInstanceOf(SocketError);
+      const rebuilt = errorFromCode(code, 'x');
+      expect(rebuilt.constructor).toBe(made.constructor);
+      expect(rebuilt.name).toBe(made.name);
+    }
+    expect(Object.keys(ERROR_CLASSES).sort()).toEqual(Object.values(ErrorCode).sort());
+  });
+
+  it('INVALID_MESSAGE is always a MessageError, wherever it is thrown', () => {
+    let thrown: unknown;
+    try {
+      createMessage('e', 'data', [] as unknown as Record<string, unknown>);
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toBeInstanceOf(MessageError);
+    expect(errorFromCode(ErrorCode.INVALID_MESSAGE, 'x')).toBeInstanceOf(MessageError);
+  });
+
+  it('the classes with a fixed code keep their names', () => {
+    expect(createError(ErrorCode.MAX_CONNECTIONS, 'x')).toBeInstanceOf(MaxConnectionsError);
+    expect(createError(ErrorCode.MAX_CONNECTIONS, 'x').name).toBe('MaxConnectionsError');
+    expect(createError(ErrorCode.TIMEOUT, 'x')).toBeInstanceOf(TimeoutError);
+    expect(createError(ErrorCode.TIMEOUT, 'x').name).toBe('TimeoutError');
+    expect(createError(ErrorCode.CONNECT_IN_PROGRESS, 'x')).toBeInstanceOf(ConnectionError);
   });
 });

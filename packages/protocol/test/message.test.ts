@@ -7,6 +7,7 @@ import {
   validateEventName,
   isValidEventName,
   MessageType,
+  MessageError,
   ValidationError,
   ErrorCode,
   MAX_EVENT_NAME_LENGTH,
@@ -122,8 +123,8 @@ describe('createMessage', () => {
 
   it.each(['info', 'DATA', '', 'request'])('rejects message type %j with INVALID_MESSAGE', (type) => {
     const err = thrown(() => createMessage('e', type as MessageType, {}));
-    expect(err).toBeInstanceOf(ValidationError);
-    expect((err as ValidationError).code).toBe(ErrorCode.INVALID_MESSAGE);
+    expect(err).toBeInstanceOf(MessageError);
+    expect((err as MessageError).code).toBe(ErrorCode.INVALID_MESSAGE);
     expect((err as Error).message).toContain(JSON.stringify(type));
   });
 
@@ -142,8 +143,8 @@ describe('createMessage', () => {
     ['a Buffer', Buffer.from('x')],
   ])('rejects data that is %s with INVALID_MESSAGE', (_label, data) => {
     const err = thrown(() => createMessage('e', 'data', data as unknown as Record<string, unknown>));
-    expect(err).toBeInstanceOf(ValidationError);
-    expect((err as ValidationError).code).toBe(ErrorCode.INVALID_MESSAGE);
+    expect(err).toBeInstanceOf(MessageError);
+    expect((err as MessageError).code).toBe(ErrorCode.INVALID_MESSAGE);
   });
 
   it('accepts a null-prototype object as data', () => {

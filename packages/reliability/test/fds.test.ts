@@ -1,12 +1,13 @@
 import { readdirSync } from 'node:fs';
-import { describe, expect, it } from '@jest/globals';
-import { transports, until } from '@socketkit/conformance';
+import { expect, it } from '@jest/globals';
+import { describeTransports, until } from '@socketkit/conformance';
 import { record } from './report.js';
 
 const CYCLES = 1000;
 const openFds = (): number => readdirSync('/proc/self/fd').length;
 
-describe.each(transports.map((t) => [t.name, t] as const))('no descriptor leak [%s]', (name, t) => {
+describeTransports('no descriptor leak', (t) => {
+  const name = t.name;
   it(`${CYCLES} connect/disconnect cycles leave open fds and socket files as they were`, async () => {
     const server = t.server({ maxConnections: 4 });
     await server.start();

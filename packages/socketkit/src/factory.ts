@@ -1,4 +1,5 @@
 import { validateEventName } from '@socketkit/protocol';
+import type { SocketClient, SocketServer } from '@socketkit/core';
 import type {
   NatsClient as NatsSocketClient,
   NatsClientOptions,
@@ -13,7 +14,7 @@ import type {
   UnixServer as UnixSocketServer,
   UnixServerOptions,
 } from './optional-peers.js';
-import { loadTransport, validateSocketType, type SocketType } from './transports.js';
+import { transportImplementation, validateSocketType, type SocketType } from './transports.js';
 
 export type { UnixServerOptions, TcpServerOptions, NatsServerOptions, UnixClientOptions, TcpClientOptions, NatsClientOptions };
 
@@ -53,20 +54,13 @@ export type AnyClient = UnixSocketClient | TcpSocketClient | NatsSocketClient;
 // type-check (e.g. `servers` on 'unix' is an error); with a `SocketType`
 // variable any transport's options are accepted and checked at run time.
 export async function createServer<T extends SocketType>(type: T, eventName: string, options?: TransportTypes[T]['serverOptions']): Promise<TransportTypes[T]['server']>;
-export async function createServer(type: SocketType, eventName: string, options: ServerOptions = {}): Promise<AnyServer> {
+/** A transport added with `registerTransport()` (never a built-in name, so built-in options stay checked). */
+export async function createServer<N extends string>(type: N extends SocketType ? never : N, eventName: string, options?: Record<string, unknown>): Promise<SocketServer>;
+export async function createServer(type: string, eventName: string, options: ServerOptions | Record<string, unknown> = {}): Promise<AnyServer | SocketServer> {
   validateSocketType(type);
   validateEventName(eventName);
-  const merged = { ...options, eventName };
-  if (type === 'unix') {
-    const { UnixSocketServer } = await loadTransport('unix');
-    return new UnixSocketServer(merged as ConstructorParameters<typeof UnixSocketServer>[0]);
-  }
-  if (type === 'nats') {
-    const { NatsSocketServer } = await loadTransport('nats');
-    return new NatsSocketServer(merged as ConstructorParameters<typeof NatsSocketServer>[0]);
-  }
-  const { TcpSocketServer } = await loadTransport('tcp');
-  return new TcpSocketServer(merged as ConstructorParameters<typeof TcpSocketServer>[0]);
+  const impl = await transportImplementation(type);
+  return impl.createServer({ ...(options as Record<string, unknown>), eventName }) as AnyServer;
 }
 
 /**
@@ -81,18 +75,11 @@ export async function createServer(type: SocketType, eventName: string, options:
  * @throws ValidationError as {@link createServer}.
  */
 export async function createClient<T extends SocketType>(type: T, eventName: string, options?: TransportTypes[T]['clientOptions']): Promise<TransportTypes[T]['client']>;
-export async function createClient(type: SocketType, eventName: string, options: ClientOptions = {}): Promise<AnyClient> {
+/** A transport added with `registerTransport()`. */
+export async function createClient<N extends string>(type: N extends SocketType ? never : N, eventName: string, options?: Record<string, unknown>): Promise<SocketClient>;
+export async function createClient(type: string, eventName: string, options: ClientOptions | Record<string, unknown> = {}): Promise<AnyClient | SocketClient> {
   validateSocketType(type);
   validateEventName(eventName);
-  const merged = { ...options, eventName };
-  if (type === 'unix') {
-    const { UnixSocketClient } = await loadTransport('unix');
-    return new UnixSocketClient(merged as ConstructorParameters<typeof UnixSocketClient>[0]);
-  }
-  if (type === 'nats') {
-    const { NatsSocketClient } = await loadTransport('nats');
-    return new NatsSocketClient(merged as ConstructorParameters<typeof NatsSocketClient>[0]);
-  }
-  const { TcpSocketClient } = await loadTransport('tcp');
-  return new TcpSocketClient(merged as ConstructorParameters<typeof TcpSocketClient>[0]);
+  const impl = await transportImplementation(type);
+  return impl.createClient({ ...(options as Record<string, unknown>), eventName }) as AnyClient;
 }

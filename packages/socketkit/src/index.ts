@@ -8,10 +8,10 @@
  */
 export { createServer, createClient } from './factory.js';
 export type { UnixServerOptions, TcpServerOptions, NatsServerOptions, UnixClientOptions, TcpClientOptions, NatsClientOptions, ServerOptions, ClientOptions, AnyServer, AnyClient, TransportTypes } from './factory.js';
-export { SocketType, TRANSPORT_PACKAGES, isSocketType, validateSocketType, loadTransport } from './transports.js';
+export { SocketType, TRANSPORT_PACKAGES, isSocketType, validateSocketType, loadTransport, registerTransport, transportNames, transportImplementation } from './transports.js';
 /** @internal Tests only: stripped from the published types. */
 export { setTransportSpecifierForTesting } from './transports.js';
-export type { TransportModules } from './transports.js';
+export type { TransportModules, TransportDefinition, TransportImplementation } from './transports.js';
 
 export {
   ErrorCode,
@@ -22,6 +22,8 @@ export {
   ValidationError,
   TimeoutError,
   errorFromCode,
+  createError,
+  ERROR_CLASSES,
   validateEventName,
   isValidEventName,
   EVENT_NAME_PATTERN,

@@ -1,4 +1,5 @@
 import { ErrorCode, ValidationError } from '@socketkit/protocol';
+import type { SocketClient, SocketServer } from '@socketkit/core';
 import type { TransportModules } from './optional-peers.js';
 
 export type { TransportModules };
@@ -25,20 +26,79 @@ export const TRANSPORT_PACKAGES: Readonly<Record<SocketType, string>> = Object.f
 const specifiers: Record<SocketType, string> = { ...TRANSPORT_PACKAGES };
 const loaded = new Map<SocketType, Promise<unknown>>();
 
-/** True when `value` is one of {@link SocketType}. */
+/** What a transport's implementation provides to the registry: a server and a client for an event. */
+export interface TransportImplementation {
+  /** A server for `options.eventName` (not started). */
+  createServer(options: { eventName: string } & Record<string, unknown>): SocketServer;
+  /** A client for `options.eventName` (not connected). */
+  createClient(options: { eventName: string } & Record<string, unknown>): SocketClient;
+}
+
+/** One entry of the transport registry. */
+export interface TransportDefinition {
+  /** The npm package that implements it (named in the "not installed" error). */
+  package: string;
+  /** Loads the implementation (called once, on first use). */
+  load(): Promise<TransportImplementation>;
+}
+
+// The one table of transports: createServer/createClient, the CLI's
+// --transport and anything else that lists transports read it.
+const registry = new Map<string, TransportDefinition>();
+
+/**
+ * Registers a transport under `name` (lower-case letters, digits, `-`), so
+ * `createServer(name, ...)`, `createClient(name, ...)` and the CLI's
+ * `--transport` accept it: the extension point for new socket types.
+ * @throws ValidationError `INVALID_CONFIG` for a bad or already registered name.
+ */
+export function registerTransport(name: string, definition: TransportDefinition): void {
+  if (!/^[a-z][a-z0-9-]{0,31}$/.test(name)) {
+    throw new ValidationError(ErrorCode.INVALID_CONFIG, `invalid transport name ${JSON.stringify(name)}: use lower-case letters, digits and "-"`, { details: { name } });
+  }
+  if (registry.has(name)) {
+    throw new ValidationError(ErrorCode.INVALID_CONFIG, `a transport named "${name}" is already registered: choose another name`, { details: { name } });
+  }
+  registry.set(name, definition);
+}
+
+/** Names of every registered transport, built-in ones first. */
+export function transportNames(): string[] {
+  return [...registry.keys()];
+}
+
+/** True when `value` names a registered transport ({@link SocketType} or one added with {@link registerTransport}). */
 export function isSocketType(value: unknown): value is SocketType {
-  return value === SocketType.UNIX || value === SocketType.TCP || value === SocketType.NATS;
+  return typeof value === 'string' && registry.has(value);
 }
 
 /**
- * Throws ValidationError `INVALID_CONFIG` unless `type` is `"unix"`, `"tcp"` or `"nats"`.
+ * Throws ValidationError `INVALID_CONFIG` unless `type` names a registered transport.
  * @returns `type`, narrowed.
  */
 export function validateSocketType(type: unknown): SocketType {
   if (isSocketType(type)) return type;
-  throw new ValidationError(ErrorCode.INVALID_CONFIG, `unknown socket type ${JSON.stringify(type)}: use "unix" (SocketType.UNIX), "tcp" (SocketType.TCP) or "nats" (SocketType.NATS)`, {
+  const names = transportNames().map((n) => JSON.stringify(n)).join(', ');
+  throw new ValidationError(ErrorCode.INVALID_CONFIG, `unknown socket type ${JSON.stringify(type)}: use one of ${names} (SocketType.UNIX, SocketType.TCP, SocketType.NATS), or registerTransport() your own`, {
     details: { type },
   });
+}
+
+const implementations = new Map<string, Promise<TransportImplementation>>();
+
+/**
+ * The implementation of a registered transport, loaded on first use.
+ * @throws ValidationError `INVALID_CONFIG` for an unknown type or a package that is not installed.
+ */
+export function transportImplementation(type: string): Promise<TransportImplementation> {
+  validateSocketType(type);
+  let pending = implementations.get(type);
+  if (pending === undefined) {
+    pending = (registry.get(type) as TransportDefinition).load();
+    pending.catch(() => implementations.delete(type));
+    implementations.set(type, pending);
+  }
+  return pending;
 }
 
 function isMissingModule(err: unknown, specifier: string): boolean {
@@ -58,6 +118,9 @@ function isMissingModule(err: unknown, specifier: string): boolean {
  */
 export async function loadTransport<T extends SocketType>(type: T): Promise<TransportModules[T]> {
   validateSocketType(type);
+  if (!Object.prototype.hasOwnProperty.call(TRANSPORT_PACKAGES, type)) {
+    throw new ValidationError(ErrorCode.INVALID_CONFIG, `"${type}" is not a built-in transport: use transportImplementation() for registered ones`, { details: { type } });
+  }
   let pending = loaded.get(type);
   if (pending === undefined) {
     const specifier = specifiers[type];
@@ -85,4 +148,28 @@ export async function loadTransport<T extends SocketType>(type: T): Promise<Tran
 export function setTransportSpecifierForTesting(type: SocketType, specifier?: string): void {
   specifiers[type] = specifier ?? TRANSPORT_PACKAGES[type];
   loaded.delete(type);
+  implementations.delete(type);
 }
+
+// The built-in transports, through the same registry a third party uses.
+registerTransport(SocketType.UNIX, {
+  package: TRANSPORT_PACKAGES.unix,
+  load: async () => {
+    const m = await loadTransport('unix');
+    return { createServer: (o) => new m.UnixSocketServer(o), createClient: (o) => new m.UnixSocketClient(o) };
+  },
+});
+registerTransport(SocketType.TCP, {
+  package: TRANSPORT_PACKAGES.tcp,
+  load: async () => {
+    const m = await loadTransport('tcp');
+    return { createServer: (o) => new m.TcpSocketServer(o), createClient: (o) => new m.TcpSocketClient(o) };
+  },
+});
+registerTransport(SocketType.NATS, {
+  package: TRANSPORT_PACKAGES.nats,
+  load: async () => {
+    const m = await loadTransport('nats');
+    return { createServer: (o) => new m.NatsSocketServer(o), createClient: (o) => new m.NatsSocketClient(o) };
+  },
+});

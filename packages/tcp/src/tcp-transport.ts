@@ -1,5 +1,5 @@
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import { awaitConnect, closeServer, listenServer, mapConnectError, type ClientTransport, type ServerTransport, type SocketLogger, type TransportStream } from '@socketkit/core';
+import { awaitConnect, closeServer, listenServer, mapConnectError, type ClientTransport, type ListenSettings, type ServerTransport, type SocketLogger, type TransportStream } from '@socketkit/core';
 import { ConnectionError, ErrorCode, ValidationError } from '@socketkit/protocol';
 
 /** Options of {@link TcpServerTransport}. */
@@ -46,7 +46,7 @@ export class TcpServerTransport implements ServerTransport {
     return formatAddress(this.#o.host, this.port);
   }
 
-  async listen(onConnection: (stream: TransportStream) => void): Promise<void> {
+  async listen(onConnection: (stream: TransportStream) => void, settings: ListenSettings = {}): Promise<void> {
     const { host, port, portRangeStart, portRangeEnd, eventName } = this.#o;
     if (ALL_INTERFACES.has(host)) {
       this.#o.logger?.warn(`server "${eventName}" binds all interfaces (${host || '*'}): any host that can reach this machine may connect; set a token or bind 127.0.0.1`);
@@ -58,7 +58,7 @@ export class TcpServerTransport implements ServerTransport {
     for (const p of candidates) {
       const server = createServer({ allowHalfOpen: true, noDelay: true }, (socket: Socket) => onConnection(socket));
       try {
-        await listenServer(server, { host, port: p, exclusive: true });
+        await listenServer(server, { host, port: p, exclusive: true, ...(settings.backlog !== undefined ? { backlog: settings.backlog } : {}) });
         this.#server = server;
         const addr = server.address();
         this.#port = typeof addr === 'object' && addr !== null ? addr.port : p;

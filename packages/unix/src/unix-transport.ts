@@ -2,7 +2,7 @@ import { constants } from 'node:fs';
 import { access, chmod, link, lstat, mkdir, rename, stat, unlink } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { awaitConnect, closeServer, listenServer, mapConnectError, type ClientTransport, type ServerTransport, type TransportStream } from '@socketkit/core';
+import { awaitConnect, closeServer, listenServer, mapConnectError, type ClientTransport, type ListenSettings, type ServerTransport, type TransportStream } from '@socketkit/core';
 import { ConnectionError, ErrorCode, ValidationError, validateEventName } from '@socketkit/protocol';
 
 /** Longest socket path Linux accepts (sun_path is 108 bytes including the NUL). */
@@ -38,6 +38,29 @@ export interface UnixServerTransportOptions {
   autoRemoveSocket: boolean;
   /** Accept a socket directory owned by another user or writable by group/others (default false). */
   allowInsecureDir?: boolean;
+}
+
+/** First and largest pause between connect attempts while the server's listen backlog is full (ms). */
+const EAGAIN_FIRST_DELAY_MS = 5;
+const EAGAIN_MAX_DELAY_MS = 100;
+
+/** Resolves after `ms`, or rejects with `signal.reason` when it aborts first. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 function errno(err: unknown): string | undefined {
@@ -83,13 +106,13 @@ export class UnixServerTransport implements ServerTransport {
     return this.path;
   }
 
-  async listen(onConnection: (stream: TransportStream) => void): Promise<void> {
+  async listen(onConnection: (stream: TransportStream) => void, settings: ListenSettings = {}): Promise<void> {
     const { socketDir, eventName } = this.#o;
     await this.#prepareDir(socketDir);
     await this.#clearPath(eventName);
     const server = createServer({ allowHalfOpen: true }, (socket: Socket) => onConnection(socket));
     try {
-      await listenServer(server, { path: this.path });
+      await listenServer(server, { path: this.path, ...(settings.backlog !== undefined ? { backlog: settings.backlog } : {}) });
     } catch (err) {
       if (errno(err) === 'EADDRINUSE') {
         throw new ConnectionError(ErrorCode.ADDRESS_IN_USE, `another server took ${this.path} for event "${eventName}" while this one was starting: stop it first`, { cause: err });
@@ -196,11 +219,20 @@ export class UnixClientTransport implements ClientTransport {
     return this.path;
   }
 
+  /**
+   * Connects, honouring `signal`. A full listen backlog (`EAGAIN`: a burst of
+   * clients connecting faster than the server accepts) is transient: retried
+   * with a short backoff (5 ms ×2 up to 100 ms) until it goes through or
+   * `signal` aborts (the client's connect timeout).
+   */
   async connect(signal: AbortSignal): Promise<TransportStream> {
-    try {
-      return await awaitConnect(createConnection({ path: this.path, allowHalfOpen: false }), signal);
-    } catch (err) {
-      throw mapConnectError(err, this.#eventName, this.path);
+    for (let delay = EAGAIN_FIRST_DELAY_MS; ; delay = Math.min(delay * 2, EAGAIN_MAX_DELAY_MS)) {
+      try {
+        return await awaitConnect(createConnection({ path: this.path, allowHalfOpen: false }), signal);
+      } catch (err) {
+        if (errno(err) !== 'EAGAIN' || signal.aborted) throw mapConnectError(err, this.#eventName, this.path);
+      }
+      await sleep(delay, signal);
     }
   }
 }

@@ -1,0 +1,165 @@
+/**
+ * Byte-level pre-check of one msgpack value, run BEFORE it is decoded.
+ *
+ * It enforces what plain msgpack between socketkit and the Python module
+ * allows and a generic decoder does not check: every map key is a string
+ * (Python decodes with `strict_map_key`), no extension types (msgpackr would
+ * turn them into Dates, BigInts, typed arrays or records), no reserved byte
+ * 0xc1, at most {@link MAX_NESTING_DEPTH} nested containers (checked here so
+ * the decoder's recursion, and the application's own JSON.stringify later,
+ * never see deeper input), and exactly one value.
+ *
+ * It also reports what the fast decoder cannot represent, so the caller can
+ * pick the exact (slower) decode only for frames that need it: a 64-bit
+ * integer beyond ±2^53, or a `__proto__` map key.
+ */
+import { MAX_NESTING_DEPTH } from './limits.js';
+
+/** Why a payload was refused by {@link scanValue}. */
+export type ScanProblem = 'truncated' | 'trailing' | 'key' | 'extension' | 'reserved' | 'depth';
+
+/** Thrown by {@link scanValue}; `reason` says which rule failed. */
+export class ScanError extends Error {
+  constructor(
+    readonly reason: ScanProblem,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Set in {@link scanValue}'s result when a 64-bit integer lies beyond ±2^53. */
+export const SCAN_BIG_INT = 1;
+/** Set in {@link scanValue}'s result when a map has the key `__proto__`. */
+export const SCAN_PROTO_KEY = 2;
+
+/** Sizes (token included) of the fixed-size tokens in 0xc0..0xd3; 0 marks a variable size, container or refused token. */
+const FIXED = new Uint8Array(256);
+for (const [t, n] of [
+  [0xc0, 1], [0xc2, 1], [0xc3, 1],
+  [0xca, 5], [0xcb, 9], [0xcc, 2], [0xcd, 3], [0xce, 5],
+  [0xd0, 2], [0xd1, 3], [0xd2, 5],
+] as const) FIXED[t] = n;
+
+// "__proto__" as bytes, after its fixstr header 0xa9.
+const PROTO = [0x5f, 0x5f, 0x70, 0x72, 0x6f, 0x74, 0x6f, 0x5f, 0x5f];
+
+let flags = 0;
+
+function u16(b: Uint8Array, p: number): number {
+  return (b[p]! << 8) | b[p + 1]!;
+}
+
+function u32(b: Uint8Array, p: number): number {
+  return ((b[p]! << 24) >>> 0) + (b[p + 1]! << 16) + (b[p + 2]! << 8) + b[p + 3]!;
+}
+
+function hex(t: number): string {
+  return `0x${t.toString(16).padStart(2, '0')}`;
+}
+
+/** Skips a map key at `pos`, which must be a msgpack string. */
+function skipKey(b: Uint8Array, pos: number): number {
+  const t = b[pos];
+  if (t === undefined) throw new ScanError('truncated', 'truncated msgpack map');
+  if (t >= 0xa0 && t <= 0xbf) {
+    if (t === 0xa9 && b[pos + 1] === 0x5f && b[pos + 2] === 0x5f) {
+      let i = 0;
+      while (i < 9 && b[pos + 1 + i] === PROTO[i]) i++;
+      if (i === 9) flags |= SCAN_PROTO_KEY;
+    }
+    return pos + 1 + (t & 0x1f);
+  }
+  if (t === 0xd9) return pos + 2 + b[pos + 1]!;
+  if (t === 0xda) return pos + 3 + u16(b, pos + 1);
+  if (t === 0xdb) return pos + 5 + u32(b, pos + 1);
+  throw new ScanError('key', `map key of msgpack type ${hex(t)} at byte ${pos} is not a string`);
+}
+
+function skipMap(b: Uint8Array, pos: number, n: number, depth: number): number {
+  if (depth > MAX_NESTING_DEPTH) throw tooDeep(pos);
+  for (let i = 0; i < n; i++) pos = skip(b, skipKey(b, pos), depth);
+  return pos;
+}
+
+function skipArray(b: Uint8Array, pos: number, n: number, depth: number): number {
+  if (depth > MAX_NESTING_DEPTH) throw tooDeep(pos);
+  for (let i = 0; i < n; i++) pos = skip(b, pos, depth);
+  return pos;
+}
+
+function tooDeep(pos: number): ScanError {
+  return new ScanError('depth', `containers nested more than ${MAX_NESTING_DEPTH} deep (at byte ${pos})`);
+}
+
+/**
+ * Returns the position after the msgpack value at `pos`. `depth` counts the
+ * containers enclosing that value (0 at the top).
+ */
+function skip(b: Uint8Array, pos: number, depth: number): number {
+  const t = b[pos];
+  if (t === undefined) throw new ScanError('truncated', 'truncated msgpack value');
+  if (t < 0x80 || t >= 0xe0) return pos + 1;
+  if (t < 0x90) return skipMap(b, pos + 1, t & 0x0f, depth + 1);
+  if (t < 0xa0) return skipArray(b, pos + 1, t & 0x0f, depth + 1);
+  if (t < 0xc0) return pos + 1 + (t & 0x1f);
+  const fixed = FIXED[t]!;
+  if (fixed !== 0) return pos + fixed;
+  switch (t) {
+    case 0xcf: {
+      // uint64 above 2^53: the high word is above 0x200000, or equal with a non-zero low word
+      const hi = u32(b, pos + 1);
+      if (hi > 0x200000 || (hi === 0x200000 && u32(b, pos + 5) !== 0)) flags |= SCAN_BIG_INT;
+      return pos + 9;
+    }
+    case 0xd3: {
+      // int64 outside ±2^53 (the signed high word alone decides below -2^53)
+      const hi = u32(b, pos + 1) | 0;
+      if (hi < -0x200000 || hi > 0x200000 || (hi === 0x200000 && u32(b, pos + 5) !== 0)) flags |= SCAN_BIG_INT;
+      return pos + 9;
+    }
+    case 0xc4:
+    case 0xd9:
+      return pos + 2 + b[pos + 1]!;
+    case 0xc5:
+    case 0xda:
+      return pos + 3 + u16(b, pos + 1);
+    case 0xc6:
+    case 0xdb:
+      return pos + 5 + u32(b, pos + 1);
+    case 0xdc:
+      return skipArray(b, pos + 3, u16(b, pos + 1), depth + 1);
+    case 0xdd:
+      return skipArray(b, pos + 5, u32(b, pos + 1), depth + 1);
+    case 0xde:
+      return skipMap(b, pos + 3, u16(b, pos + 1), depth + 1);
+    case 0xdf:
+      return skipMap(b, pos + 5, u32(b, pos + 1), depth + 1);
+    case 0xc1:
+      throw new ScanError('reserved', `reserved msgpack byte 0xc1 at byte ${pos}`);
+    default: {
+      // 0xc7-0xc9 (ext 8/16/32) and 0xd4-0xd8 (fixext 1..16)
+      const typeAt = t <= 0xc9 ? pos + (t === 0xc7 ? 2 : t === 0xc8 ? 3 : 5) : pos + 1;
+      const type = b[typeAt];
+      const name = type === undefined ? '' : ` of type ${(type << 24) >> 24}`;
+      throw new ScanError(
+        'extension',
+        `msgpack extension${name} (token ${hex(t)}) at byte ${pos}: only plain msgpack is accepted (no timestamps, BigInt, typed-array or record extensions)`,
+      );
+    }
+  }
+}
+
+/**
+ * Checks that `bytes` is exactly one plain msgpack value (see the module
+ * comment) and returns flags: {@link SCAN_BIG_INT}, {@link SCAN_PROTO_KEY}.
+ * @throws ScanError naming the first problem.
+ */
+export function scanValue(bytes: Uint8Array): number {
+  flags = 0;
+  const end = skip(bytes, 0, 0);
+  // `!(<=)` also catches NaN, from a length read past the end
+  if (!(end <= bytes.length)) throw new ScanError('truncated', `truncated msgpack value: ${bytes.length} bytes are not enough`);
+  if (end !== bytes.length) throw new ScanError('trailing', `msgpack value ends at byte ${end} of ${bytes.length}`);
+  return flags;
+}

@@ -1,0 +1,169 @@
+import { MAX_TIMEOUT_MS } from '@socketkit/config';
+import { ErrorCode, ValidationError } from '@socketkit/protocol';
+import { DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
+import {
+  CONFIG_DEFAULTS,
+  DEFAULT_CLOSE_TIMEOUT,
+  DEFAULT_HEARTBEAT_INTERVAL,
+  DEFAULT_HEARTBEAT_MISSES,
+  DEFAULT_MAX_PENDING_BYTES,
+  DEFAULT_MAX_PENDING_REQUESTS,
+  DEFAULT_SEND_BUFFER_SIZE,
+} from './defaults.js';
+import type { SocketLogger } from './logger.js';
+import type { ClientTransport } from './transport.js';
+
+/** Default bound on bytes held in a client's receive buffer before it stops reading (4 MiB). */
+export const DEFAULT_MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+/** Default bound on bytes of messages buffered while disconnected (8 MiB, like `maxPendingBytes`). */
+export const DEFAULT_SEND_BUFFER_BYTES = DEFAULT_MAX_PENDING_BYTES;
+/** Default time a connection must stay up before the reconnect backoff starts over (ms). */
+export const DEFAULT_MIN_UPTIME_MS = 2000;
+
+/** What `send()` does while the client is disconnected (between reconnects). */
+export type OfflineSendPolicy = 'buffer' | 'reject';
+
+/** Options of {@link SocketClient}. Transport packages fill them from the configuration. */
+export interface SocketClientOptions {
+  /** Event name to connect to. */
+  eventName: string;
+  /** How to reach the server. */
+  transport: ClientTransport;
+  /** Connect timeout in ms (default `defaultTimeoutMs` = 5000); `Infinity` for none. */
+  connectTimeout?: number;
+  /** Default `receive()` / `request()` timeout in ms (default 5000); `Infinity` for none. */
+  defaultTimeoutMs?: number;
+  /** @deprecated Same as `defaultTimeoutMs` (milliseconds here, unlike the seconds of the configuration key). */
+  defaultTimeout?: number;
+  /** Reconnect after an unexpected disconnect (default true). */
+  autoReconnect?: boolean;
+  /** Backoff of reconnect attempts (100 ms ×2 up to 5 s, ±25 %, unlimited retries). */
+  reconnect?: BackoffOptions;
+  /**
+   * A connection must stay up this long (ms), or deliver a message, before the
+   * reconnect backoff starts over (default 2000). A server that accepts and
+   * closes at once is therefore re-dialled ever more slowly, never every 100 ms.
+   */
+  minUptimeMs?: number;
+  /**
+   * Keep incoming messages for `receive()` and `for await` (default true). A
+   * `message` listener sees every message either way. Set false when only
+   * listeners consume messages: nothing is buffered and `receive()` rejects.
+   */
+  bufferMessages?: boolean;
+  /** Receive buffer bound in messages; when full the client stops reading the socket (default 4096). */
+  bufferSize?: number;
+  /** Receive buffer bound in bytes of frame payload; when reached the client stops reading the socket (default 4 MiB). */
+  maxBufferedBytes?: number;
+  /** While disconnected: `buffer` sends (flushed first on reconnect) or `reject` them (default `buffer`). */
+  offlineSend?: OfflineSendPolicy;
+  /** Bound on messages buffered while disconnected (default 1000). */
+  sendBufferSize?: number;
+  /** Bound on bytes buffered while disconnected (default 8 MiB). */
+  sendBufferBytes?: number;
+  /** Hard bound on bytes written to the connection but not yet taken by the OS; past it `send()` throws `BUFFER_FULL` (default 8 MiB). */
+  maxPendingBytes?: number;
+  /** Largest frame payload in bytes (default 1 MiB). */
+  maxMessageSize?: number;
+  /** Announce with `hello` (default true). Set false for servers that do not speak the handshake. */
+  handshake?: boolean;
+  /** Shared secret for servers that require one (sent in `hello`). */
+  token?: string;
+  /** Ping interval in ms (0 = off, default); only toward a server that sent `welcome`. */
+  heartbeatInterval?: number;
+  /** Silence in ms after which a welcomed server is considered dead (default 3 × interval). */
+  heartbeatTimeout?: number;
+  /** Graceful close (disconnect, refusal) gives up and destroys the socket after this long without progress (ms, default 2000). */
+  closeTimeout?: number;
+  /** Bound on requests in flight (default 10000). */
+  maxPendingRequests?: number;
+  /** IANA time zone of `timestamp_iso` (default UTC). */
+  timezone?: string;
+  /** Logger (default: tslog at `logLevel`). */
+  logger?: SocketLogger;
+  /** Level of the default logger (default `info`). */
+  logLevel?: string;
+}
+
+/** Options of {@link SocketClient.connect}. */
+export interface ConnectOptions {
+  /** Overrides the connect timeout (ms); `Infinity` for none. */
+  timeout?: number;
+  /**
+   * Also wait for the server's `welcome` (or its refusal, e.g. `MAX_CONNECTIONS`).
+   * Only for socketkit servers; a server without the handshake never answers.
+   */
+  waitForWelcome?: boolean;
+}
+
+/** The resolved client options (every default applied, every bound checked). */
+export interface ResolvedClientOptions {
+  connectTimeout: number;
+  defaultTimeout: number;
+  autoReconnect: boolean;
+  reconnect: Required<BackoffOptions>;
+  minUptimeMs: number;
+  bufferMessages: boolean;
+  bufferSize: number;
+  maxBufferedBytes: number;
+  offlineSend: OfflineSendPolicy;
+  sendBufferSize: number;
+  sendBufferBytes: number;
+  maxPendingBytes: number;
+  maxMessageSize: number;
+  handshake: boolean;
+  token: string | undefined;
+  heartbeatInterval: number;
+  heartbeatTimeout: number;
+  closeTimeout: number;
+  maxPendingRequests: number;
+  timezone: string;
+}
+
+/**
+ * A timeout is `Infinity` (none) or an integer from 1 to 2^31−1 ms.
+ * @throws ValidationError `INVALID_CONFIG` naming `key`.
+ */
+export function checkTimeout(key: string, value: number): number {
+  if (value === Number.POSITIVE_INFINITY || (Number.isInteger(value) && value >= 1 && value <= MAX_TIMEOUT_MS)) return value;
+  throw new ValidationError(ErrorCode.INVALID_CONFIG, `${key} is ${String(value)} ms: use Infinity (no timeout) or an integer from 1 to ${MAX_TIMEOUT_MS} ms`, { details: { key, value } });
+}
+
+function checkPositive(key: string, value: number): number {
+  if (Number.isInteger(value) && value >= 1) return value;
+  if (value === Number.POSITIVE_INFINITY && key === 'reconnect.maxRetries') return value;
+  throw new ValidationError(ErrorCode.INVALID_CONFIG, `${key} is ${String(value)}: use a positive integer`, { details: { key, value } });
+}
+
+/** Applies the defaults of every client option once and checks every bound. */
+export function resolveClientOptions(o: SocketClientOptions): ResolvedClientOptions {
+  const defaultTimeout = checkTimeout('defaultTimeoutMs', o.defaultTimeoutMs ?? o.defaultTimeout ?? CONFIG_DEFAULTS.defaultTimeoutMs);
+  const interval = o.heartbeatInterval ?? DEFAULT_HEARTBEAT_INTERVAL;
+  if (!(Number.isInteger(interval) && interval >= 0 && interval <= MAX_TIMEOUT_MS)) {
+    throw new ValidationError(ErrorCode.INVALID_CONFIG, `heartbeatInterval is ${String(interval)} ms: use 0 (off) or an integer up to ${MAX_TIMEOUT_MS} ms`, { details: { key: 'heartbeatInterval', value: interval } });
+  }
+  const reconnect = { ...DEFAULT_BACKOFF, ...o.reconnect };
+  if (reconnect.maxRetries !== Number.POSITIVE_INFINITY) checkPositive('reconnect.maxRetries', reconnect.maxRetries);
+  return {
+    connectTimeout: checkTimeout('connectTimeout', o.connectTimeout ?? defaultTimeout),
+    defaultTimeout,
+    autoReconnect: o.autoReconnect ?? true,
+    reconnect,
+    minUptimeMs: checkTimeout('minUptimeMs', o.minUptimeMs ?? DEFAULT_MIN_UPTIME_MS),
+    bufferMessages: o.bufferMessages ?? true,
+    bufferSize: checkPositive('bufferSize', o.bufferSize ?? CONFIG_DEFAULTS.bufferSize),
+    maxBufferedBytes: checkPositive('maxBufferedBytes', o.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES),
+    offlineSend: o.offlineSend ?? 'buffer',
+    sendBufferSize: checkPositive('sendBufferSize', o.sendBufferSize ?? DEFAULT_SEND_BUFFER_SIZE),
+    sendBufferBytes: checkPositive('sendBufferBytes', o.sendBufferBytes ?? DEFAULT_SEND_BUFFER_BYTES),
+    maxPendingBytes: checkPositive('maxPendingBytes', o.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES),
+    maxMessageSize: checkPositive('maxMessageSize', o.maxMessageSize ?? CONFIG_DEFAULTS.maxMessageSize),
+    handshake: o.handshake ?? true,
+    token: o.token,
+    heartbeatInterval: interval,
+    heartbeatTimeout: interval > 0 ? checkTimeout('heartbeatTimeout', o.heartbeatTimeout ?? interval * (DEFAULT_HEARTBEAT_MISSES + 1)) : 0,
+    closeTimeout: checkTimeout('closeTimeout', o.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT),
+    maxPendingRequests: checkPositive('maxPendingRequests', o.maxPendingRequests ?? DEFAULT_MAX_PENDING_REQUESTS),
+    timezone: o.timezone ?? CONFIG_DEFAULTS.timezone,
+  };
+}

@@ -1,0 +1,390 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { encodeFrame } from '@socketkit/codec';
+import {
+  CONTROL_OPS,
+  ErrorCode,
+  MessageType,
+  PROTOCOL_VERSION,
+  SocketError,
+  createMessage,
+  isReservedControl,
+  type MessageData,
+  type MessageError,
+  type SocketMessage,
+} from '@socketkit/protocol';
+import { FramedConnection } from './connection.js';
+import { startTimer } from './defaults.js';
+import { Heartbeat } from './heartbeat.js';
+import type { SocketLogger } from './logger.js';
+import type { ServerSettings } from './server.js';
+import type { TransportStream } from './transport.js';
+import { controlFrame, errorFrame } from './wire.js';
+
+/**
+ * The life of one server-side connection. Every peer is in exactly one state
+ * and moves only forward, through the named transitions below:
+ *
+ *   accepted ──admit()──▶ awaiting ──register()──▶ registered
+ *      │                    │ hello / first app message / grace end
+ *      │                    │ (with a token: only a hello with the token)
+ *      │ refuse()           │ close(): auth timeout, evicted, bad framing, stop
+ *      ▼                    ▼                          │
+ *   closing ◀───────────────┴──────────────────────────┘
+ *      │ the stream closed
+ *      ▼
+ *   closed
+ */
+export type PeerState = 'accepted' | 'awaiting' | 'registered' | 'closing' | 'closed';
+
+/** Why a peer was disconnected. */
+export interface DisconnectReason {
+  /** An {@link ErrorCode}, or `CLOSED` for an ordinary close. */
+  code: string;
+  /** Human-readable text. */
+  text: string;
+}
+
+/** What a {@link ServerPeer} needs from its server: settings, and where to report. */
+export interface PeerHost {
+  readonly eventName: string;
+  readonly settings: ServerSettings;
+  readonly log: SocketLogger;
+  /** The shared secret, if the server requires one. */
+  readonly token: string | undefined;
+  /** The peer asks for a client slot; false when the server is full (the host has then refused it). */
+  claimSlot(peer: ServerPeer): boolean;
+  /** The peer is registered (welcome, if any, already written): flush the queue, announce it. */
+  onRegistered(peer: ServerPeer): void;
+  /** Refuses a peer: ERROR + short linger, or an immediate close when too many refusals linger already. */
+  refuse(peer: ServerPeer, code: ErrorCode, text: string, replyTo?: string): void;
+  /** An application message from a registered peer (or one registering with it). */
+  onMessage(peer: ServerPeer, message: SocketMessage): void;
+  /** A peer reported a problem (a skipped message, bad framing). */
+  onPeerError(peer: ServerPeer, error: SocketError): void;
+  /** The current PONG frame (shared and rebuilt at most once per millisecond: a ping flood must not cost a frame build per ping). */
+  pongFrame(): Buffer;
+  /** A peer with `slowConsumerPolicy: 'drop'` dropped a message. */
+  onDropped(peer: ServerPeer, dropped: number): void;
+  /** The peer's stream closed; `wasRegistered` tells whether it ever was a client. */
+  onClosed(peer: ServerPeer, wasRegistered: boolean): void;
+}
+
+let peerCounter = 0;
+
+function sha256(s: string): Buffer {
+  return createHash('sha256').update(s).digest();
+}
+
+/** Describes any thrown value without ever throwing (null-prototype objects, symbols). */
+export function describeThrown(err: unknown): string {
+  if (err instanceof Error) return typeof err.message === 'string' ? err.message : 'error';
+  try {
+    if (typeof err === 'symbol') return err.toString();
+    if (typeof err === 'object' && err !== null) return JSON.stringify(err) ?? 'object';
+    return String(err);
+  } catch {
+    return Object.prototype.toString.call(err);
+  }
+}
+
+/**
+ * One connection on the server side: its state, its timers (registration
+ * grace, auth, frame, heartbeat), its delivery with the slow-consumer
+ * policy and its disconnect reason. Every byte written to the peer goes
+ * through {@link ServerPeer.deliver}, so every byte counts against
+ * `maxPendingBytes`.
+ */
+export class ServerPeer {
+  /** Unique id, `client_<n>_<ms>`. */
+  readonly id: string;
+  /** Epoch ms of the accept. */
+  readonly connectedAt = Date.now();
+  readonly conn: FramedConnection;
+  #state: PeerState = 'accepted';
+  #host: PeerHost;
+  #hello = false;
+  #messages = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #frameTimer: NodeJS.Timeout | undefined;
+  #frameMark = -1;
+  #heartbeat: Heartbeat | undefined;
+  /** Whether it was registered when it started closing (so `clientDisconnected` fires for clients only). */
+  #wasRegistered = false;
+  /** Messages dropped under `slowConsumerPolicy: 'drop'`. */
+  dropped = 0;
+  /** Set when `drain()` gave up on this peer (drop policy): not waited for again until it drained. */
+  drainGaveUp = false;
+  /** Why it was disconnected (set on the way to `closing`). */
+  reason: DisconnectReason | undefined;
+
+  constructor(stream: TransportStream, host: PeerHost) {
+    this.#host = host;
+    this.id = `client_${++peerCounter}_${this.connectedAt}`;
+    const s = host.settings;
+    this.conn = new FramedConnection(stream, s.maxMessageSize, {
+      onMessage: (m) => this.#onMessage(m),
+      onInvalidMessage: (err) => this.#host.onPeerError(this, err),
+      onProtocolError: (err) => this.#onBrokenFraming(err),
+      onEndOfStream: () => void this.close({ code: ErrorCode.CLOSED, text: 'peer ended the stream (zero-length frame)' }),
+      afterChunk: () => this.#checkFrameTimer(),
+      onClose: (err) => this.#onClose(err),
+    });
+  }
+
+  /** Current state. */
+  get state(): PeerState {
+    return this.#state;
+  }
+
+  /** True once the peer announced itself with a handshake `hello`. */
+  get hello(): boolean {
+    return this.#hello;
+  }
+
+  /** True in `awaiting` or `registered` (live broadcasts go to such peers when the server has no token). */
+  get open(): boolean {
+    return this.#state === 'awaiting' || this.#state === 'registered';
+  }
+
+  /** `accepted → awaiting`: starts the registration grace (no token) or the auth timeout (token). */
+  admit(): void {
+    if (this.#state !== 'accepted') return;
+    this.#state = 'awaiting';
+    const s = this.#host.settings;
+    if (s.requireHello && this.#host.token === undefined) {
+      this.#timer = startTimer(s.authTimeout, () => this.#host.refuse(this, ErrorCode.TIMEOUT, `no hello within ${s.authTimeout} ms: this server requires the handshake (a socketkit client sends it)`));
+    } else if (this.#host.token === undefined) {
+      this.#timer = startTimer(s.registerGraceMs, () => this.#register());
+    } else {
+      this.#timer = startTimer(s.authTimeout, () => this.#host.refuse(this, ErrorCode.UNAUTHORIZED, `no hello with the token within ${s.authTimeout} ms: pass the server token in the client options`));
+    }
+  }
+
+  /**
+   * Writes one frame, counting it against `maxPendingBytes`. Past the bound
+   * the slow-consumer policy applies: `drop` drops this frame, `disconnect`
+   * closes the peer with ERROR `SLOW_CONSUMER`.
+   * @returns Whether the frame was written.
+   */
+  deliver(frame: Uint8Array): boolean {
+    if (!this.open) return false;
+    const s = this.#host.settings;
+    const pending = this.conn.pendingBytes;
+    if (pending + frame.length > s.maxPendingBytes) {
+      if (s.slowConsumerPolicy === 'drop') {
+        this.dropped++;
+        this.#host.onDropped(this, this.dropped);
+        return false;
+      }
+      this.slowConsumer(`${pending} bytes pending, above maxPendingBytes ${s.maxPendingBytes}`);
+      return false;
+    }
+    return this.conn.write(frame);
+  }
+
+  /** Disconnects with ERROR `SLOW_CONSUMER`. */
+  slowConsumer(why: string): void {
+    const name = this.#host.eventName;
+    this.#host.log.warn(`client ${this.id} is not keeping up (${why}): disconnecting (SLOW_CONSUMER)`);
+    void this.close(
+      { code: ErrorCode.SLOW_CONSUMER, text: `slow consumer: ${why}` },
+      this.#error(ErrorCode.SLOW_CONSUMER, `disconnected as a slow consumer of "${name}" (${why}): read faster, or ask the server to raise maxPendingBytes`),
+    );
+    // It does not read; whatever it still sends must not cost memory while its close runs out.
+    this.conn.discardInput(true);
+  }
+
+  /**
+   * `* → closing`: a refusal. The peer gets its ERROR and is closed after a
+   * short, bounded linger (`refuseLingerMs`). Call it through the host,
+   * which caps how many linger at once.
+   */
+  refuse(code: ErrorCode, text: string, replyTo?: string): Promise<void> {
+    const linger = this.#host.settings.refuseLingerMs;
+    // Already on its way out: its close is running (or done); nothing more is sent.
+    if (this.#state === 'closing' || this.#state === 'closed') return this.conn.end(linger, undefined, linger);
+    this.#toClosing({ code, text });
+    return this.conn.end(linger, this.#error(code, text, replyTo), linger);
+  }
+
+  /** `* → closing`: graceful close, flushing what was written (plus `lastFrame`). */
+  close(reason: DisconnectReason, lastFrame?: Uint8Array): Promise<void> {
+    const s = this.#host.settings;
+    if (this.#state !== 'closing' && this.#state !== 'closed') this.#toClosing(reason);
+    return this.conn.end(s.closeTimeout, lastFrame, s.closeGraceMs);
+  }
+
+  /** `* → closing`: abrupt close, nothing more is written. */
+  destroy(reason: DisconnectReason): Promise<void> {
+    if (this.#state !== 'closing' && this.#state !== 'closed') this.#toClosing(reason);
+    return this.conn.destroy();
+  }
+
+  #toClosing(reason: DisconnectReason): void {
+    this.reason ??= reason;
+    this.#wasRegistered = this.#state === 'registered';
+    this.#state = 'closing';
+    this.#stopTimers();
+    // Nothing a closing peer sends is acted on: do not even decode it.
+    this.conn.discardInput();
+  }
+
+  #stopTimers(): void {
+    clearTimeout(this.#timer);
+    clearTimeout(this.#frameTimer);
+    this.#frameTimer = undefined;
+    this.#heartbeat?.stop();
+  }
+
+  /**
+   * `awaiting → registered`, once: the host may refuse it (server full).
+   * `first` runs right after the transition, before the host flushes the
+   * queue (the welcome goes there: D3).
+   */
+  #register(first?: () => void): boolean {
+    if (this.#state === 'registered') {
+      first?.();
+      return true;
+    }
+    if (this.#state !== 'awaiting') return false;
+    clearTimeout(this.#timer);
+    if (!this.#host.claimSlot(this)) return false;
+    this.#state = 'registered';
+    first?.();
+    const s = this.#host.settings;
+    if (this.#hello && s.heartbeatInterval > 0) {
+      this.#heartbeat = new Heartbeat({
+        intervalMs: s.heartbeatInterval,
+        timeoutMs: s.heartbeatTimeout,
+        ping: () => this.deliver(controlFrame(this.#host.eventName, { op: CONTROL_OPS.PING }, s.timezone)),
+        dead: (silent) => {
+          this.#host.log.warn(`client ${this.id} silent for ${silent} ms: dropping it (heartbeat)`);
+          void this.destroy({ code: ErrorCode.TIMEOUT, text: 'heartbeat timeout' });
+        },
+      });
+      this.#heartbeat.start();
+    }
+    this.#host.onRegistered(this);
+    return true;
+  }
+
+  #onMessage(m: SocketMessage): void {
+    if (!this.open) return;
+    this.#heartbeat?.seen();
+    const first = this.#messages++ === 0;
+    if (first && this.#isHandshakeHello(m)) {
+      this.#onHello(m);
+      return;
+    }
+    if (this.#hello && isReservedControl(m)) {
+      if (m.data.op === CONTROL_OPS.PING) this.deliver(this.#host.pongFrame());
+      return;
+    }
+    if (this.#state === 'awaiting') {
+      if (this.#host.token !== undefined || this.#host.settings.requireHello) {
+        const why = this.#host.token !== undefined ? 'requires a token: send hello with the token' : 'requires the handshake: send hello';
+        this.#host.refuse(this, ErrorCode.UNAUTHORIZED, `server "${this.#host.eventName}" ${why} before anything else`);
+        return;
+      }
+      if (!this.#register()) return;
+    }
+    this.#host.onMessage(this, m);
+  }
+
+  /** A hello is the handshake's only when it is the peer's first message and carries the handshake's own fields. */
+  #isHandshakeHello(m: SocketMessage): boolean {
+    const p = m.data.protocol;
+    return m.messageType === MessageType.CONTROL && m.data.op === CONTROL_OPS.HELLO && typeof p === 'number' && Number.isInteger(p) && p >= 1;
+  }
+
+  #onHello(m: SocketMessage): void {
+    const host = this.#host;
+    const s = host.settings;
+    if (host.token !== undefined && !this.#tokenMatches(m.data.token)) {
+      host.refuse(this, ErrorCode.UNAUTHORIZED, `wrong or missing token for "${host.eventName}": pass the server's token in the client options`);
+      return;
+    }
+    this.#hello = true;
+    this.#register(() => {
+      this.deliver(
+        controlFrame(host.eventName, { op: CONTROL_OPS.WELCOME, protocol: PROTOCOL_VERSION, client_id: this.id, allow_client_send: s.allowClientSend, max_message_size: s.maxMessageSize }, s.timezone),
+      );
+    });
+  }
+
+  #tokenMatches(given: unknown): boolean {
+    if (typeof given !== 'string' || this.#host.token === undefined) return false;
+    return timingSafeEqual(sha256(given), sha256(this.#host.token));
+  }
+
+  #error(code: string, text: string, replyTo?: string): Buffer {
+    return errorFrame(this.#host.eventName, code as ErrorCode, text, this.#host.settings.timezone, replyTo);
+  }
+
+  /** Sends an ERROR reply (counted like any frame). */
+  sendError(code: string, text: string, replyTo?: string): boolean {
+    return this.deliver(this.#error(code, text, replyTo));
+  }
+
+  /** Builds and delivers a reply to `request`; an oversized reply becomes ERROR `FRAME_TOO_LARGE` to the client. */
+  reply(request: SocketMessage, data: MessageData, type: MessageType = MessageType.DATA): boolean {
+    const s = this.#host.settings;
+    let frame: Buffer;
+    try {
+      frame = encodeFrame(createMessage(this.#host.eventName, type, data, { timezone: s.timezone, replyTo: request.id as string }), s.maxMessageSize);
+    } catch (err) {
+      const code = err instanceof SocketError ? err.code : ErrorCode.HANDLER_FAILED;
+      this.replyError(request, new SocketError(code, `the reply could not be sent: ${describeThrown(err)}`));
+      return false;
+    }
+    return this.deliver(frame);
+  }
+
+  /** Sends a handler failure back as an ERROR reply; the text is cut to fit `maxMessageSize`. */
+  replyError(request: SocketMessage, err: unknown): void {
+    if (!this.open) return;
+    const code = err instanceof SocketError ? err.code : ErrorCode.HANDLER_FAILED;
+    let text = describeThrown(err);
+    // Leave room for the envelope (~200 bytes) and multi-byte characters.
+    const room = Math.max(64, Math.floor((this.#host.settings.maxMessageSize - 512) / 4));
+    if (text.length > room) text = `${text.slice(0, room)}… (cut: ${text.length} characters)`;
+    this.#host.log.warn(`request handler for "${this.#host.eventName}" failed: ${text.slice(0, 200)}`);
+    this.sendError(code, text, request.id);
+  }
+
+  #onBrokenFraming(err: MessageError): void {
+    this.#host.log.warn(`client ${this.id} broke the framing (${err.code}): ${err.message}; closing that connection`);
+    this.#host.onPeerError(this, err);
+    this.#host.refuse(this, err.code, `${err.message}; closing this connection`);
+  }
+
+  /** A started frame must be finished within `frameTimeoutMs` (a peer cannot hold a slot by trickling one frame). */
+  #checkFrameTimer(): void {
+    if (!this.open) return;
+    const buffered = this.conn.decoder.bufferedBytes;
+    if (buffered === 0) {
+      clearTimeout(this.#frameTimer);
+      this.#frameTimer = undefined;
+      return;
+    }
+    const mark = this.conn.framesReceived + this.conn.invalidMessages;
+    if (this.#frameTimer !== undefined && mark === this.#frameMark) return;
+    this.#frameMark = mark;
+    clearTimeout(this.#frameTimer);
+    const ms = this.#host.settings.frameTimeoutMs;
+    this.#frameTimer = startTimer(ms, () => {
+      this.#host.refuse(this, ErrorCode.TIMEOUT, `a frame was started but not finished within ${ms} ms (frameTimeoutMs): send whole frames`);
+    });
+  }
+
+  #onClose(err: Error | undefined): void {
+    const was = this.#state === 'registered' || (this.#state === 'closing' && this.#wasRegistered);
+    if (this.#state !== 'closing') {
+      this.#wasRegistered = this.#state === 'registered';
+      this.reason ??= err !== undefined ? { code: ErrorCode.CONNECTION_LOST, text: `connection error: ${(err as NodeJS.ErrnoException).code ?? err.message}` } : { code: ErrorCode.CLOSED, text: 'client disconnected' };
+    }
+    this.#stopTimers();
+    this.#state = 'closed';
+    this.#host.onClosed(this, was);
+  }
+}

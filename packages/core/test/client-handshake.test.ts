@@ -1,0 +1,118 @@
+// Heartbeats and reserved control ops only toward servers that did the handshake (issue 12 items 4, 5).
+import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
+import { SocketClient, type SocketClientOptions } from '../src/client.js';
+import { FakeServer, settle } from './fake-server.js';
+
+function client(fs: FakeServer, opts: Partial<SocketClientOptions> = {}): SocketClient {
+  return new SocketClient({ eventName: 'fake', transport: fs.transport, logLevel: 'silent', reconnect: { jitter: 0 }, ...opts });
+}
+
+describe('client heartbeats', () => {
+  beforeEach(() => {
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate'] });
+  });
+  afterEach(() => {
+    jest.useRealTimers();
+  });
+
+  it('with handshake: false, no pings are sent and silence never drops the connection', async () => {
+    const fs = new FakeServer();
+    const c = client(fs, { handshake: false, heartbeatInterval: 100 });
+    await c.connect();
+    for (let i = 0; i < 50; i++) {
+      jest.advanceTimersByTime(100);
+      await settle(2);
+    }
+    expect(fs.peers.length).toBe(1);
+    expect(fs.last.received).toEqual([]);
+    expect(c.isConnected()).toBe(true);
+    await c.disconnect();
+  });
+
+  it('before welcome (a server that ignores hello), no pings are sent and silence never drops the connection', async () => {
+    const fs = new FakeServer();
+    const c = client(fs, { heartbeatInterval: 100 });
+    await c.connect();
+    for (let i = 0; i < 50; i++) {
+      jest.advanceTimersByTime(100);
+      await settle(2);
+    }
+    expect(fs.peers.length).toBe(1);
+    expect(fs.last.ops).toEqual(['hello']);
+    expect(c.isConnected()).toBe(true);
+    await c.disconnect();
+  });
+
+  it('after welcome, pings are sent and a server that never answers is dropped', async () => {
+    const fs = new FakeServer();
+    fs.onAccept = (p) => setImmediate(() => p.welcome());
+    const c = client(fs, { heartbeatInterval: 100, heartbeatTimeout: 300, autoReconnect: false });
+    const reasons: string[] = [];
+    c.on('disconnected', (r) => reasons.push(r));
+    await c.connect({ waitForWelcome: true });
+    for (let i = 0; i < 6; i++) {
+      jest.advanceTimersByTime(100);
+      await settle(2);
+    }
+    expect(fs.last.ops.filter((o) => o === 'ping').length).toBeGreaterThanOrEqual(2);
+    expect(c.isConnected()).toBe(false);
+    expect(reasons[0]).toContain('heartbeat');
+    await c.disconnect();
+  });
+});
+
+describe('reserved control ops', () => {
+  beforeEach(() => {
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate'] });
+  });
+  afterEach(() => {
+    jest.useRealTimers();
+  });
+
+  it('an application {op:"welcome"} from a server that never did the handshake is delivered and changes nothing', async () => {
+    const fs = new FakeServer();
+    fs.onAccept = (p) =>
+      setImmediate(() => {
+        p.send('data', { first: true });
+        p.send('control', { op: 'welcome', allow_client_send: false });
+        p.send('control', { op: 'ping' });
+      });
+    const c = client(fs);
+    await c.connect();
+    expect((await c.receive()).data).toEqual({ first: true });
+    expect((await c.receive()).data).toEqual({ op: 'welcome', allow_client_send: false });
+    expect((await c.receive()).data).toEqual({ op: 'ping' });
+    expect(c.welcome).toBeUndefined();
+    await c.send({ still: 'allowed' });
+    await settle(5);
+    expect(fs.last.received.map((m) => m.data)).toEqual([expect.objectContaining({ op: 'hello' }), { still: 'allowed' }]);
+    await c.disconnect();
+  });
+
+  it('with handshake: false, even a first-frame welcome is an application message', async () => {
+    const fs = new FakeServer();
+    fs.onAccept = (p) => setImmediate(() => p.welcome({ allow_client_send: false }));
+    const c = client(fs, { handshake: false });
+    await c.connect();
+    expect((await c.receive()).data).toMatchObject({ op: 'welcome', allow_client_send: false });
+    expect(c.welcome).toBeUndefined();
+    await c.send({ still: 'allowed' });
+    await c.disconnect();
+  });
+
+  it('after welcome, reserved ops are consumed: ping is answered with pong and never delivered', async () => {
+    const fs = new FakeServer();
+    fs.onAccept = (p) =>
+      setImmediate(() => {
+        p.welcome();
+        p.send('control', { op: 'ping' });
+        p.send('data', { after: true });
+      });
+    const c = client(fs);
+    await c.connect({ waitForWelcome: true });
+    expect((await c.receive()).data).toEqual({ after: true });
+    await settle(5);
+    expect(fs.last.ops).toEqual(['hello', 'pong']);
+    await c.disconnect();
+  });
+});

@@ -1,0 +1,103 @@
+// The application's exceptions are its own (issue 12 item 10) and one buffering rule (item 11).
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
+import { SocketClient } from '../src/client.js';
+import { FakeServer, settle } from './fake-server.js';
+
+describe('message listeners', () => {
+  it('an exception thrown by a message listener is rethrown asynchronously and never closes the connection', () => {
+    // In a child process: jest takes every uncaught exception for a test failure.
+    const script = fileURLToPath(new URL('./fixtures/listener-throws.mjs', import.meta.url));
+    const out = execFileSync(process.execPath, [script], { encoding: 'utf8' });
+    expect(JSON.parse(out)).toEqual({
+      seen: [{ boom: true }, { after: 1 }, { after: 2 }],
+      caught: ['app bug'],
+      disconnected: [],
+      connected: true,
+      accepted: 1,
+    });
+  });
+});
+
+describe('buffering rule', () => {
+  beforeEach(() => {
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate'] });
+  });
+  afterEach(() => {
+    jest.useRealTimers();
+  });
+
+  it('a message listener sees every message and receive() still gets them all, in order', async () => {
+    const fs = new FakeServer();
+    const c = new SocketClient({ eventName: 'fake', transport: fs.transport, logLevel: 'silent', handshake: false });
+    const seen: unknown[] = [];
+    c.on('message', (m) => seen.push(m.data));
+    await c.connect();
+    for (let i = 0; i < 3; i++) fs.last.send('data', { i });
+    await settle(10);
+    expect(seen).toEqual([{ i: 0 }, { i: 1 }, { i: 2 }]);
+    expect(c.bufferedMessages).toBe(3);
+    for (let i = 0; i < 3; i++) expect((await c.receive({ timeout: 1000 })).data).toEqual({ i });
+    await c.disconnect();
+  });
+
+  it('bufferMessages: false opts out: nothing is buffered and receive() says why', async () => {
+    const fs = new FakeServer();
+    const c = new SocketClient({ eventName: 'fake', transport: fs.transport, logLevel: 'silent', handshake: false, bufferMessages: false });
+    const seen: unknown[] = [];
+    c.on('message', (m) => seen.push(m.data));
+    await c.connect();
+    for (let i = 0; i < 3; i++) fs.last.send('data', { i });
+    await settle(10);
+    expect(seen).toHaveLength(3);
+    expect(c.bufferedMessages).toBe(0);
+    await expect(c.receive({ timeout: 1000 })).rejects.toMatchObject({ code: 'INVALID_CONFIG' });
+    await c.disconnect();
+  });
+});
+
+describe('a full buffer with listeners', () => {
+  beforeEach(() => {
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate'] });
+  });
+  afterEach(() => {
+    jest.useRealTimers();
+  });
+
+  it('never stalls a listener-only client: the oldest buffered copies are dropped and counted, the listener sees everything', async () => {
+    const fs = new FakeServer();
+    const c = new SocketClient({ eventName: 'fake', transport: fs.transport, logLevel: 'silent', handshake: false, bufferSize: 10 });
+    let seen = 0;
+    let overflow = 0;
+    c.on('message', () => seen++);
+    c.on('bufferOverflow', (n) => (overflow = n));
+    await c.connect();
+    for (let i = 0; i < 100; i++) fs.last.send('data', { i });
+    await settle(20);
+    expect(seen).toBe(100);
+    expect(c.bufferedMessages).toBe(10);
+    expect(overflow).toBe(90);
+    expect(c.droppedMessages).toBe(90);
+    // receive() gets the newest ten, in order
+    expect((await c.receive()).data).toEqual({ i: 90 });
+    await c.disconnect();
+  });
+
+  it('without listeners a full buffer pauses reading and drops nothing; a listener added later resumes it', async () => {
+    const fs = new FakeServer();
+    const c = new SocketClient({ eventName: 'fake', transport: fs.transport, logLevel: 'silent', handshake: false, bufferSize: 10, maxMessageSize: 64 * 1024 });
+    await c.connect();
+    const big = { blob: 'b'.repeat(32 * 1024) };
+    for (let i = 0; i < 60; i++) fs.last.send('data', { ...big, i });
+    await settle(20);
+    expect(c.bufferedMessages).toBeGreaterThanOrEqual(10);
+    expect(c.bufferedMessages).toBeLessThan(60);
+    expect(c.droppedMessages).toBe(0);
+    let seen = 0;
+    c.on('message', () => seen++);
+    await settle(20);
+    expect(c.bufferedMessages + seen).toBeGreaterThanOrEqual(60);
+    await c.disconnect();
+  });
+});

@@ -1,0 +1,131 @@
+// An in-memory, back-pressured pair of streams that behaves like a socket:
+// end() half-closes (the other side sees 'end'), destroy() closes both
+// sides, and a side that is not read fills up so the writer's
+// writableLength grows (as with a peer that stopped reading).
+import { Duplex } from 'node:stream';
+import { FrameDecoder, encodeFrame } from '@socketkit/codec';
+import { createMessage, MessageType, type MessageData, type SocketMessage } from '@socketkit/protocol';
+import type { ServerTransport, TransportStream } from '../src/index.js';
+
+class End extends Duplex {
+  other!: End;
+  #waiting: (() => void) | undefined;
+
+  constructor() {
+    super({ allowHalfOpen: true, highWaterMark: 16 * 1024 });
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    if (this.other.destroyed) return cb();
+    if (this.other.push(chunk)) cb();
+    else this.other.#waiting = cb;
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    if (!this.other.destroyed) this.other.push(null);
+    cb();
+  }
+
+  override _read(): void {
+    const w = this.#waiting;
+    this.#waiting = undefined;
+    w?.();
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    const w = this.other.#waiting;
+    this.other.#waiting = undefined;
+    w?.();
+    if (!this.other.destroyed) process.nextTick(() => this.other.destroy());
+    cb(err);
+  }
+}
+
+/** Two connected ends. */
+export function duplexPair(): [Duplex, Duplex] {
+  const a = new End();
+  const b = new End();
+  a.other = b;
+  b.other = a;
+  return [a, b];
+}
+
+/** A raw peer: writes frames by hand, records every message it reads (unless `reading` is false). */
+export class RawPeer {
+  readonly messages: SocketMessage[] = [];
+  ended = false;
+  closed = false;
+  readonly decoder = new FrameDecoder({ maxMessageSize: 64 * 1024 });
+
+  constructor(
+    readonly stream: Duplex,
+    reading = true,
+  ) {
+    if (reading) this.read();
+    stream.on('end', () => {
+      this.ended = true;
+    });
+    stream.on('close', () => {
+      this.closed = true;
+    });
+    stream.on('error', () => undefined);
+  }
+
+  /** Starts reading (for a peer created with `reading = false`). */
+  read(): void {
+    this.stream.on('data', (chunk: Buffer) => this.decoder.feed(chunk, (m) => this.messages.push(m)));
+  }
+
+  write(bytes: Uint8Array): void {
+    this.stream.write(bytes);
+  }
+
+  send(type: MessageType, data: MessageData, extra: { id?: string; eventName?: string } = {}): void {
+    this.write(encodeFrame(createMessage(extra.eventName ?? 'rules', type, data, extra.id === undefined ? {} : { id: extra.id })));
+  }
+
+  hello(extra: MessageData = {}): void {
+    this.send(MessageType.CONTROL, { op: 'hello', protocol: 1, ...extra });
+  }
+
+  ops(): unknown[] {
+    return this.messages.map((m) => (m.messageType === 'control' ? m.data.op : m.messageType === 'error' ? m.data.code : m.data));
+  }
+}
+
+/** A server transport whose connections are made by hand. */
+export function memoryServerTransport(): ServerTransport & { connect(reading?: boolean): RawPeer; open(): Duplex } {
+  let accept: ((s: TransportStream) => void) | undefined;
+  const open = (): Duplex => {
+    if (accept === undefined) throw new Error('not listening');
+    const [c, s] = duplexPair();
+    accept(s);
+    return c;
+  };
+  return {
+    kind: 'memory',
+    address: () => 'memory',
+    listen: async (onConnection) => {
+      accept = onConnection;
+    },
+    close: async () => {
+      accept = undefined;
+    },
+    open,
+    connect: (reading = true) => new RawPeer(open(), reading),
+  };
+}
+
+/** Lets streams and promises run: `n` rounds of setImmediate (real). */
+export async function settle(n = 20): Promise<void> {
+  for (let i = 0; i < n; i++) await new Promise<void>((r) => setImmediate(r));
+}
+
+/** Spins (real setImmediate rounds, no time passes) until `cond` holds; throws after `max` rounds. */
+export async function until(cond: () => boolean, what: string, max = 2000): Promise<void> {
+  for (let i = 0; i < max; i++) {
+    if (cond()) return;
+    await new Promise<void>((r) => setImmediate(r));
+  }
+  throw new Error(`never happened: ${what}`);
+}

@@ -1,0 +1,469 @@
+// Engine rules of the server (issue 11), over an in-memory duplex pair with
+// fake timers: no sockets, no real time, no timing assertions.
+import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
+import { encodeFrame, packValue } from '@socketkit/codec';
+import { ErrorCode, MessageType } from '@socketkit/protocol';
+import { SocketServer, type SocketServerOptions } from '../src/index.js';
+import { memoryServerTransport, settle, until, type RawPeer } from './duplex-pair.js';
+
+let servers: SocketServer[] = [];
+let peers: RawPeer[] = [];
+
+async function setup(opts: Partial<SocketServerOptions> = {}) {
+  const transport = memoryServerTransport();
+  const server = new SocketServer({ eventName: 'rules', transport, logLevel: 'silent', ...opts });
+  server.on('error', () => undefined);
+  await server.start();
+  servers.push(server);
+  const connect = (reading = true): RawPeer => {
+    const p = transport.connect(reading);
+    peers.push(p);
+    return p;
+  };
+  return { server, transport, connect };
+}
+
+beforeEach(() => {
+  jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate'] });
+});
+
+afterEach(async () => {
+  for (const p of peers) p.stream.destroy();
+  const stopping = servers.map((s) => s.stop());
+  await jest.advanceTimersByTimeAsync(10_000);
+  await Promise.all(stopping);
+  servers = [];
+  peers = [];
+  jest.useRealTimers();
+});
+
+function frameOf(value: unknown): Buffer {
+  const body = packValue(value);
+  const head = Buffer.alloc(4);
+  head.writeUInt32BE(body.length);
+  return Buffer.concat([head, body]);
+}
+
+const wire = (over: Record<string, unknown> = {}) => ({ event_name: 'rules', timestamp_ms: 1, timestamp_iso: '1970-01-01T00:00:00.001000+00:00', message_type: 'data', data: { ok: 1 }, ...over });
+
+describe('1. every byte written to a peer counts against maxPendingBytes', () => {
+  it('a peer that sends pings and never reads is disconnected with SLOW_CONSUMER', async () => {
+    const { server, connect } = await setup({ maxPendingBytes: 64 * 1024 });
+    const gone = new Promise<string[]>((r) => server.on('clientDisconnected', (id, text, code) => r([id, code])));
+    const p = connect(false);
+    p.hello();
+    const ping = encodeFrame({ eventName: 'rules', timestampMs: 1, timestampIso: 'x', messageType: MessageType.CONTROL, data: { op: 'ping' } });
+    for (let i = 0; i < 5000 && !p.closed; i++) {
+      p.write(ping);
+      if (i % 100 === 0) await settle(2);
+    }
+    // It stopped reading, so its graceful close ends after closeTimeout without progress.
+    await until(() => server.getConnectedClients().length === 0, 'no longer a client');
+    await jest.advanceTimersByTimeAsync(4001);
+    const [, code] = await gone;
+    expect(code).toBe(ErrorCode.SLOW_CONSUMER);
+  });
+
+  it('a peer that sends requests and never reads is disconnected with SLOW_CONSUMER', async () => {
+    const { server, connect } = await setup({ maxPendingBytes: 64 * 1024, handler: () => ({ big: 'x'.repeat(1000) }) });
+    const codes: string[] = [];
+    server.on('clientDisconnected', (_id, _text, code) => codes.push(code));
+    const p = connect(false);
+    for (let i = 0; i < 2000 && !p.closed; i++) {
+      p.send(MessageType.DATA, { i }, { id: `r${i}` });
+      if (i % 50 === 0) await settle(2);
+    }
+    await until(() => server.getConnectedClients().length === 0 && p.stream.writableLength >= 0, 'no longer a client');
+    await jest.advanceTimersByTimeAsync(4001);
+    await until(() => codes.length > 0, 'disconnect');
+    expect(codes).toEqual([ErrorCode.SLOW_CONSUMER]);
+  });
+
+  it('SEND_NOT_ALLOWED answers count too', async () => {
+    const { server, connect } = await setup({ maxPendingBytes: 32 * 1024, allowClientSend: false });
+    const codes: string[] = [];
+    server.on('clientDisconnected', (_id, _text, code) => codes.push(code));
+    const p = connect(false);
+    for (let i = 0; i < 3000 && !p.closed; i++) {
+      p.send(MessageType.DATA, { i });
+      if (i % 50 === 0) await settle(2);
+    }
+    await until(() => server.getConnectedClients().length === 0 && p.stream.writableLength >= 0, 'no longer a client');
+    await jest.advanceTimersByTimeAsync(4001);
+    await until(() => codes.length > 0, 'disconnect');
+    expect(codes).toEqual([ErrorCode.SLOW_CONSUMER]);
+  });
+});
+
+describe('2. admission', () => {
+  it('with a token, 50 stalling peers never keep a client with the token out', async () => {
+    const { server, connect } = await setup({ token: 'secret', maxConnections: 2, maxUnauthenticated: 8 });
+    for (let i = 0; i < 50; i++) connect();
+    await settle();
+    expect(server.connectionCounts.awaiting).toBeLessThanOrEqual(8);
+    const good = connect();
+    good.hello({ token: 'secret' });
+    await until(() => good.messages.length > 0, 'welcome');
+    expect(good.messages[0]?.data.op).toBe('welcome');
+    expect(server.getConnectedClients()).toHaveLength(1);
+  });
+
+  it('unauthenticated peers get nothing but errors: no PONG, no broadcast, and they time out', async () => {
+    const { server, connect } = await setup({ token: 'secret', authTimeout: 500 });
+    const silent = connect();
+    const pinger = connect();
+    pinger.send(MessageType.CONTROL, { op: 'ping' });
+    server.send({ live: 1 });
+    await settle();
+    expect(pinger.ops()).toEqual([ErrorCode.UNAUTHORIZED]);
+    expect(silent.messages).toEqual([]);
+    await jest.advanceTimersByTimeAsync(501);
+    await until(() => silent.ended, 'auth timeout ends the connection');
+    await jest.advanceTimersByTimeAsync(1001); // the refusal's linger
+    await until(() => silent.closed, 'auth timeout close');
+    expect(silent.ops()).toEqual([ErrorCode.UNAUTHORIZED]);
+  });
+
+  it('without a token, a peer that starts a frame must finish it within frameTimeoutMs', async () => {
+    const { connect } = await setup({ frameTimeoutMs: 1000 });
+    const p = connect();
+    p.write(Buffer.from([0, 0, 0, 50, 1, 2]));
+    await settle();
+    await jest.advanceTimersByTimeAsync(1001);
+    await until(() => p.ended, 'frame timeout ends the connection');
+    await jest.advanceTimersByTimeAsync(1001); // the refusal's linger
+    await until(() => p.closed, 'frame timeout close');
+    expect(p.ops()).toEqual([ErrorCode.TIMEOUT]);
+  });
+
+  it('an idle peer that said hello is heartbeat-checked', async () => {
+    const { server, connect } = await setup({ heartbeatInterval: 100, heartbeatTimeout: 300 });
+    const codes: string[] = [];
+    server.on('clientDisconnected', (_id, _text, code) => codes.push(code));
+    const p = connect();
+    p.hello();
+    await until(() => p.messages.length > 0, 'welcome');
+    await jest.advanceTimersByTimeAsync(500);
+    await until(() => p.closed, 'heartbeat close');
+    expect(codes).toEqual([ErrorCode.TIMEOUT]);
+    expect(p.ops().filter((o) => o === 'ping').length).toBeGreaterThan(0);
+  });
+});
+
+describe('3. refused connections cost nothing lasting', () => {
+  it('refused peers linger at most refuseLingerMs and at most maxRefusing at once', async () => {
+    const { server, connect } = await setup({ maxConnections: 1, maxRefusing: 3, refuseLingerMs: 200 });
+    connect();
+    const refused = Array.from({ length: 10 }, () => connect());
+    await settle();
+    expect(server.connectionCounts.refusing).toBeLessThanOrEqual(3);
+    const withError = refused.filter((p) => p.ops()[0] === ErrorCode.MAX_CONNECTIONS);
+    expect(withError).toHaveLength(3);
+    await jest.advanceTimersByTimeAsync(201);
+    await until(() => refused.every((p) => p.closed), 'refused closed');
+    expect(server.connectionCounts.refusing).toBe(0);
+  });
+});
+
+describe('4. the no-client queue goes only to a real client', () => {
+  it('a peer that closes before registering leaves the queue intact', async () => {
+    const { server, connect } = await setup({ registerGraceMs: 500 });
+    const connected: string[] = [];
+    server.on('clientConnected', (id) => connected.push(id));
+    server.send({ n: 1 });
+    const probe = connect();
+    await settle();
+    probe.stream.destroy();
+    await until(() => probe.closed, 'probe closed');
+    await settle();
+    expect(connected).toEqual([]);
+    expect(server.queuedMessages).toBe(1);
+    const python = connect();
+    await settle();
+    expect(python.messages).toEqual([]);
+    await jest.advanceTimersByTimeAsync(501);
+    await until(() => python.messages.length === 1, 'queue delivered after grace');
+    expect(python.messages[0]?.data).toEqual({ n: 1 });
+    expect(connected).toHaveLength(1);
+    expect(server.queuedMessages).toBe(0);
+  });
+
+  it('a peer registers on hello (welcome first, then the queue) or on its first message', async () => {
+    const { server, connect } = await setup();
+    server.send({ n: 1 });
+    const a = connect();
+    a.hello();
+    await until(() => a.messages.length === 2, 'welcome + queue');
+    expect(a.ops()).toEqual(['welcome', { n: 1 }]);
+    await a.stream.destroy();
+    await settle();
+    server.send({ n: 2 });
+    const b = connect();
+    const got: unknown[] = [];
+    server.on('message', (m) => got.push(m.data));
+    b.send(MessageType.DATA, { hi: 1 });
+    await until(() => b.messages.length === 1, 'queue on first message');
+    expect(b.ops()).toEqual([{ n: 2 }]);
+    expect(got).toEqual([{ hi: 1 }]);
+  });
+
+  it('without a token a peer gets live broadcasts from accept, never twice', async () => {
+    const { server, connect } = await setup({ registerGraceMs: 500 });
+    const p = connect();
+    await settle();
+    server.send({ live: 1 });
+    await until(() => p.messages.length === 1, 'live broadcast');
+    await jest.advanceTimersByTimeAsync(501);
+    await settle();
+    expect(p.ops()).toEqual([{ live: 1 }]);
+    expect(server.getConnectedClients()).toHaveLength(1);
+  });
+});
+
+describe('5. reserved control ops only for peers that did the handshake', () => {
+  it('a ping or a bare hello from a peer without handshake is delivered to the app, not answered', async () => {
+    const { server, connect } = await setup({ heartbeatInterval: 100 });
+    const got: unknown[] = [];
+    server.on('message', (m) => got.push(m.data));
+    const p = connect();
+    p.send(MessageType.CONTROL, { op: 'hello' });
+    p.send(MessageType.CONTROL, { op: 'ping' });
+    await until(() => got.length === 2, 'delivered');
+    expect(got).toEqual([{ op: 'hello' }, { op: 'ping' }]);
+    await jest.advanceTimersByTimeAsync(1000);
+    await settle();
+    expect(p.ops()).toEqual([]);
+    expect(p.closed).toBe(false);
+  });
+
+  it('a peer that did the handshake gets PONG for ping', async () => {
+    const { connect } = await setup();
+    const p = connect();
+    p.hello();
+    p.send(MessageType.CONTROL, { op: 'ping' });
+    await until(() => p.messages.length === 2, 'welcome + pong');
+    expect(p.ops()).toEqual(['welcome', 'pong']);
+  });
+});
+
+describe('6. lenient receive', () => {
+  it.each([
+    ['a bad event name', wire({ event_name: 'no spaces' })],
+    ['a float timestamp', wire({ timestamp_ms: 1.5 })],
+    ['non-map data', wire({ data: [1, 2] })],
+    ['an unknown message_type', wire({ message_type: 'other' })],
+    ['not a map', 42],
+  ])('%s is reported with a code and skipped; the connection stays up', async (_what, bad) => {
+    const { server, connect } = await setup();
+    const errors: string[] = [];
+    const got: unknown[] = [];
+    server.on('error', (e) => errors.push((e as unknown as { code: string }).code));
+    server.on('message', (m) => got.push(m.data));
+    const p = connect();
+    p.hello();
+    p.write(frameOf(bad));
+    p.send(MessageType.DATA, { after: 1 });
+    await until(() => got.length === 1, 'next message');
+    expect(got).toEqual([{ after: 1 }]);
+    expect(errors).toEqual([ErrorCode.INVALID_MESSAGE]);
+    expect(p.closed).toBe(false);
+  });
+
+  it('non-string map keys are reported and skipped', async () => {
+    const { server, connect } = await setup();
+    const errors: string[] = [];
+    const got: unknown[] = [];
+    server.on('error', (e) => errors.push((e as unknown as { code: string }).code));
+    server.on('message', (m) => got.push(m.data));
+    const p = connect();
+    // The codec refuses to write a non-string key, so append one to a valid fixmap by hand: 1 => "x".
+    const body = packValue(wire());
+    expect(body[0]! & 0xf0).toBe(0x80);
+    body[0] = 0x80 | ((body[0]! & 0x0f) + 1);
+    const payload = Buffer.concat([body, Buffer.from([0x01, 0xa1, 0x78])]);
+    const head = Buffer.alloc(4);
+    head.writeUInt32BE(payload.length);
+    p.write(Buffer.concat([head, payload]));
+    p.send(MessageType.DATA, { after: 1 });
+    await until(() => got.length === 1, 'next message');
+    expect(errors).toEqual([ErrorCode.INVALID_MESSAGE]);
+  });
+
+  it('a zero-length frame ends the stream cleanly, and nothing after it is read', async () => {
+    const { server, connect } = await setup();
+    const errors: unknown[] = [];
+    const got: unknown[] = [];
+    server.on('error', (e) => errors.push(e));
+    server.on('message', (m) => got.push(m.data));
+    const p = connect();
+    p.send(MessageType.DATA, { before: 1 });
+    p.write(Buffer.from([0, 0, 0, 0]));
+    p.send(MessageType.DATA, { after: 1 });
+    await until(() => p.ended, 'server ended its side');
+    expect(got).toEqual([{ before: 1 }]);
+    expect(errors).toEqual([]);
+    expect(p.ops()).toEqual([]);
+  });
+
+  it('broken framing (length over the limit) still closes with an ERROR', async () => {
+    const { connect } = await setup({ maxMessageSize: 1024 });
+    const p = connect();
+    p.write(Buffer.from([0, 1, 0, 0]));
+    await until(() => p.ended, 'closed');
+    expect(p.ops()).toEqual([ErrorCode.FRAME_TOO_LARGE]);
+  });
+});
+
+describe('7. drain() never stalls a producer twice for the same reader', () => {
+  it('with drop, a client that timed out once is not waited for again until it drained', async () => {
+    const { server, connect } = await setup({ slowConsumerPolicy: 'drop', drainTimeout: 1000, maxPendingBytes: 1024 * 1024 });
+    const p = connect(false);
+    p.hello();
+    await until(() => server.getConnectedClients().length === 1, 'registered');
+    for (let i = 0; i < 20; i++) server.send({ blob: 'x'.repeat(10_000) });
+    await settle();
+    let first = false;
+    void server.drain().then(() => (first = true));
+    await settle();
+    expect(first).toBe(false);
+    await jest.advanceTimersByTimeAsync(1001);
+    await until(() => first, 'first drain gave up');
+    let second = false;
+    void server.drain().then(() => (second = true));
+    await until(() => second, 'second drain resolves without waiting again');
+    expect(p.closed).toBe(false);
+  });
+});
+
+describe('8. stop() is prompt with peers that never close their side', () => {
+  it('once everything was flushed a peer gets closeGraceMs, not closeTimeout', async () => {
+    const { server, connect } = await setup({ closeTimeout: 5000, closeGraceMs: 100 });
+    const p = connect();
+    p.stream.on('end', () => undefined); // reads, but never ends its own side (the Python module)
+    p.hello();
+    await until(() => p.messages.length === 1, 'welcome');
+    server.send({ last: 1 });
+    let stopped = false;
+    void server.stop().then(() => (stopped = true));
+    await until(() => p.ended, 'flushed and ended');
+    expect(p.ops()).toEqual(['welcome', { last: 1 }]);
+    await jest.advanceTimersByTimeAsync(101);
+    await until(() => stopped, 'stop resolved after the grace');
+  });
+});
+
+describe('9. request handlers cannot hurt the server', () => {
+  async function ask(opts: Partial<SocketServerOptions>) {
+    const { connect } = await setup({ maxMessageSize: 64 * 1024, ...opts });
+    const p = connect();
+    p.hello();
+    p.send(MessageType.DATA, { q: 1 }, { id: 'r1' });
+    await until(() => p.messages.length === 2, 'reply');
+    const reply = p.messages[1]!;
+    expect(reply.replyTo).toBe('r1');
+    return { p, reply };
+  }
+
+  it('an error text larger than maxMessageSize is cut, and reaches the client', async () => {
+    const { reply } = await ask({ handler: () => { throw new Error('e'.repeat(200_000)); } });
+    expect(reply.data.code).toBe(ErrorCode.HANDLER_FAILED);
+  });
+
+  it('a reply larger than maxMessageSize becomes ERROR FRAME_TOO_LARGE', async () => {
+    const { reply } = await ask({ handler: () => ({ big: 'x'.repeat(200_000) }) });
+    expect(reply.data.code).toBe(ErrorCode.FRAME_TOO_LARGE);
+  });
+
+  it.each([
+    ['a null-prototype object', () => Object.create(null) as unknown],
+    ['a symbol', () => Symbol('why')],
+    ['null', () => null],
+  ])('a rejection with %s is converted', async (_what, make) => {
+    const { reply } = await ask({ handler: () => Promise.reject(make()) });
+    expect(reply.data.code).toBe(ErrorCode.HANDLER_FAILED);
+  });
+
+  it("an exception in the application's message listener never closes the peer", async () => {
+    const { server, connect } = await setup();
+    const seen: unknown[] = [];
+    const thrown: unknown[] = [];
+    const nextTick = process.nextTick;
+    // Capture the asynchronous rethrow instead of letting it reach jest.
+    const spy = jest.spyOn(process, 'nextTick').mockImplementation(((fn: (...a: unknown[]) => void, ...args: unknown[]) =>
+      nextTick(() => {
+        try {
+          fn(...args);
+        } catch (err) {
+          thrown.push(err);
+        }
+      })) as typeof process.nextTick);
+    try {
+      server.on('message', (m) => {
+        seen.push(m.data);
+        if (m.data.boom === true) throw new Error('app bug');
+      });
+      const p = connect();
+      p.hello();
+      p.send(MessageType.DATA, { boom: true });
+      p.send(MessageType.DATA, { after: 1 });
+      await until(() => seen.length === 2, 'both delivered');
+      await settle();
+      expect(p.closed).toBe(false);
+      expect(thrown.map((e) => (e as Error).message)).toEqual(['app bug']);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+});
+
+describe('10. timeouts are validated', () => {
+  it.each([['drainTimeout', 2 ** 31], ['closeTimeout', 1.5], ['authTimeout', 0], ['registerGraceMs', -1], ['heartbeatInterval', 2 ** 40], ['heartbeatInterval', Infinity]])('%s = %p is INVALID_CONFIG', (key, value) => {
+    expect(() => new SocketServer({ eventName: 'rules', transport: memoryServerTransport(), [key]: value })).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_CONFIG }));
+  });
+
+  it('Infinity means no timer at all (Node would fire it after 1 ms)', async () => {
+    const { connect } = await setup({ token: 't', authTimeout: Infinity });
+    const p = connect();
+    await jest.advanceTimersByTimeAsync(2 ** 31);
+    await settle();
+    expect(p.ended).toBe(false);
+    expect(p.messages).toEqual([]);
+  });
+
+  it('Infinity means no timeout', () => {
+    const s = new SocketServer({ eventName: 'rules', transport: memoryServerTransport(), drainTimeout: Infinity, logLevel: 'silent' });
+    expect(s.settings.drainTimeout).toBe(Infinity);
+  });
+});
+
+describe('3. the listen backlog', () => {
+  it('is an option with a default, handed to the transport', async () => {
+    const seen: unknown[] = [];
+    for (const opts of [{}, { backlog: 64 }]) {
+      const transport = memoryServerTransport();
+      const listen = transport.listen.bind(transport);
+      transport.listen = async (cb, settings) => {
+        seen.push(settings?.backlog);
+        return listen(cb, settings);
+      };
+      const server = new SocketServer({ eventName: 'rules', transport, logLevel: 'silent', ...opts });
+      await server.start();
+      servers.push(server);
+    }
+    expect(seen).toEqual([511, 64]);
+  });
+});
+
+describe('send(data) never guesses a ready message', () => {
+  it('data with message-shaped keys is sent as data; sendMessage sends a message', async () => {
+    const { server, connect } = await setup();
+    const p = connect();
+    p.hello();
+    await until(() => p.messages.length === 1, 'welcome');
+    const looksLikeAMessage = { eventName: 'other', timestampMs: 1, messageType: 'error', data: { x: 1 } };
+    server.send(looksLikeAMessage);
+    await until(() => p.messages.length === 2, 'data');
+    expect(p.messages[1]?.messageType).toBe('data');
+    expect(p.messages[1]?.data).toEqual(looksLikeAMessage);
+  });
+});
