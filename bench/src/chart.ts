@@ -7,9 +7,9 @@ import { compile, type TopLevelSpec } from 'vega-lite';
 import type { BenchResults } from './report.js';
 import type { Impl } from './types.js';
 
-const IMPL_LABEL: Record<Impl, string> = { socketkit: 'socketkit', 'raw-write': 'raw per-write', 'raw-coalesced': 'raw coalesced' };
+const IMPL_LABEL: Record<Impl, string> = { socketkit: 'socketkit', 'raw-write': 'raw per-write', 'raw-batched': 'raw ceiling (64 KiB writes)', zeromq: 'zeromq.js', python: 'Python peer', 'nats-raw': 'nats.js' };
 const IMPL_ORDER = Object.values(IMPL_LABEL);
-const IMPL_COLORS = ['#4c78a8', '#bab0ac', '#72b7b2'];
+const IMPL_COLORS = ['#4c78a8', '#bab0ac', '#72b7b2', '#f58518', '#54a24b', '#b279a2'];
 const TRANSPORTS = ['unix', 'tcp', 'nats'];
 const LOADED = 'with 1 stopped client';
 
@@ -60,11 +60,54 @@ export function chartSpec(results: BenchResults): TopLevelSpec {
       { mark: { type: 'text', angle: 270, align: 'left', dx: 3, fontSize: 9, color: '#333' }, encoding: { text: { field: 'value', type: 'quantitative', format } } },
     ],
   });
+  const SCAL_PANELS = ['delivered msg/s ↑', 'CPU µs / delivered msg ↓', 'server bytes / delivered msg', 'connects/s ↑', 'server RSS KiB / idle client ↓'] as const;
+  const scal: Array<Record<string, unknown>> = [];
+  const scalFail: Array<Record<string, unknown>> = [];
+  for (const p of results.scaling ?? []) {
+    const series = `${IMPL_LABEL[p.impl]} · ${p.transport}`;
+    if (!p.ok) {
+      scalFail.push({ series, clients: p.clients, text: `${p.transport} ${p.clients}: failed (${p.connected} connected)` });
+      continue;
+    }
+    for (const [panel, value] of [
+      [SCAL_PANELS[0], p.deliveredPerSec],
+      [SCAL_PANELS[1], p.cpuUsPerMsg],
+      [SCAL_PANELS[2], p.bytesPerMsg],
+      [SCAL_PANELS[3], p.connectsPerSec],
+      // Below 100 clients the RSS delta is allocator granularity, not per-client cost.
+      [SCAL_PANELS[4], p.clients >= 100 ? p.rssPerClient / 1024 : NaN],
+    ] as const) {
+      if (Number.isFinite(value)) scal.push({ panel, series, impl: IMPL_LABEL[p.impl], transport: p.transport, clients: p.clients, value });
+    }
+  }
+  const scalingSpec =
+    scal.length + scalFail.length === 0
+      ? []
+      : [
+          {
+            title: { text: `7 · scaling: fan-out of 100 B messages to 1 … 1,000 clients (log x)${scalFail.length > 0 ? ` — FAILED: ${scalFail.map((f) => f.text).join('; ')}` : ''}`, anchor: 'start', fontSize: 13 },
+            data: { values: scal },
+            facet: { column: { field: 'panel', title: null, sort: SCAL_PANELS, header: { labelFontSize: 11, labelLimit: 0 } } },
+            spec: {
+              width: 200,
+              height: 170,
+              mark: { type: 'line', point: true },
+              encoding: {
+                x: { field: 'clients', type: 'quantitative', scale: { type: 'log', domain: [1, 1000] }, title: 'clients', axis: { values: [1, 10, 100, 1000] } },
+                y: { field: 'value', type: 'quantitative', title: null, axis: { labelExpr: "datum.value >= 10000 ? format(datum.value, '~s') : format(datum.value, ',~r')" } },
+                color: { field: 'impl', type: 'nominal', title: null, scale: colorScale(), sort: IMPL_ORDER },
+                strokeDash: { field: 'transport', type: 'nominal', title: 'transport', sort: ['unix', 'tcp'] },
+                detail: { field: 'series', type: 'nominal' },
+              },
+            },
+            resolve: { scale: { y: 'independent' } },
+          },
+        ];
   const m = results.meta;
   const spec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: {
-      text: `socketkit vs raw node:net${results.scenarios.some((s) => s.ok && s.transport === 'nats') ? ' (nats: socketkit only, through a local nats-server)' : ''} — ${m.mode} run, median of ${m.reps}`,
+      text: `socketkit vs raw node:net, zeromq.js, a Python peer${results.scenarios.some((s) => s.ok && s.transport === 'nats') ? ' and nats.js (through a local nats-server)' : ''} — ${m.mode} run, median of ${m.reps}`,
       subtitle: `${m.startedAt.slice(0, 10)} · Node ${m.node} · ${m.cpus} × ${m.cpuModel}`,
       anchor: 'start',
     },
@@ -121,6 +164,7 @@ export function chartSpec(results: BenchResults): TopLevelSpec {
         ],
         resolve: { scale: { color: 'independent' } },
       },
+      ...scalingSpec,
     ],
     resolve: { scale: { color: 'independent' } },
   };
@@ -129,7 +173,8 @@ export function chartSpec(results: BenchResults): TopLevelSpec {
 
 /** Renders the chart of `results` to an SVG string (vega-lite → vega → SVG, headless). */
 export async function renderChartSvg(results: BenchResults): Promise<string> {
-  const vgSpec = compile(chartSpec(results)).spec;
+  // vega-lite warns about facets with independent scales on every render; the chart is as intended.
+  const vgSpec = compile(chartSpec(results), { logger: vega.logger(vega.Error) }).spec;
   const view = new vega.View(vega.parse(vgSpec), { renderer: 'none' });
   try {
     return await view.toSVG();

@@ -12,7 +12,8 @@ interface ProfileNode {
   hitCount?: number;
 }
 
-interface CpuProfile {
+/** A V8 CPU profile (`.cpuprofile`, or `Profiler.stop`'s result). */
+export interface CpuProfile {
   nodes: ProfileNode[];
   samples?: number[];
   timeDeltas?: number[];

@@ -2,8 +2,9 @@
  * The raw baseline: a minimal hand-written `node:net` + msgpackr program
  * using socketkit's wire framing (4-byte big-endian length + msgpack map with
  * the same keys), with no validation, no handshake, no library.
- * Two write strategies: one `socket.write` per frame, or writes made in the
- * same tick coalesced with cork/uncork.
+ * Two write strategies: one `socket.write` per frame, or (the ceiling) frames
+ * copied into buffers of up to 64 KiB, one `socket.write` per buffer; a
+ * broadcast builds each buffer once and writes it to every socket.
  */
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { unlink } from 'node:fs/promises';
@@ -26,15 +27,29 @@ interface RawMessage {
   reply_to?: string;
 }
 
-/** Encodes one message as a length-prefixed frame (the same bytes socketkit would send, give or take the timestamp). */
-export function rawFrame(eventName: string, data: Record<string, unknown>, id?: string, replyTo?: string): Buffer {
+let isoCache = { ms: Number.NaN, iso: '' };
+
+/** Encodes one message as a msgpack map (no length prefix): the body zeromq and nats.js carry in a message of their own. */
+export function rawBody(eventName: string, data: Record<string, unknown>, id?: string, replyTo?: string): Buffer {
   const ms = Date.now();
-  // Same shape and size as socketkit's Python-style timestamp: …T10:00:00.123000+00:00
-  const iso = `${new Date(ms).toISOString().slice(0, 23)}000+00:00`;
+  // Same shape and size as socketkit's Python-style timestamp: …T10:00:00.123000+00:00,
+  // formatted once per millisecond (as socketkit does), not once per message.
+  if (ms !== isoCache.ms) isoCache = { ms, iso: `${new Date(ms).toISOString().slice(0, 23)}000+00:00` };
+  const iso = isoCache.iso;
   const msg: RawMessage = { event_name: eventName, timestamp_ms: ms, timestamp_iso: iso, message_type: 'data', data };
   if (id !== undefined) msg.id = id;
   if (replyTo !== undefined) msg.reply_to = replyTo;
-  const payload = packr.pack(msg);
+  return packr.pack(msg);
+}
+
+/** Decodes a body made by {@link rawBody} (one decode per message, as a real receiver must). */
+export function rawDecode(body: Uint8Array): { id?: string; reply_to?: string } {
+  return unpackr.unpack(body) as RawMessage;
+}
+
+/** Encodes one message as a length-prefixed frame (the same bytes socketkit would send, give or take the timestamp). */
+export function rawFrame(eventName: string, data: Record<string, unknown>, id?: string, replyTo?: string): Buffer {
+  const payload = rawBody(eventName, data, id, replyTo);
   const frame = Buffer.allocUnsafe(4 + payload.length);
   frame.writeUInt32BE(payload.length, 0);
   payload.copy(frame, 4);
@@ -86,26 +101,43 @@ export class RawFrameReader {
   }
 }
 
-/** Writes frames to one socket: directly, or corked for the rest of the tick. */
+/** Largest buffer the batched baseline hands to one `socket.write`. */
+export const BATCH_BYTES = 64 * 1024;
+
+/** Writes frames to one socket: directly, or batched into buffers of up to 64 KiB flushed at the end of the tick. */
 class RawWriter {
-  #corked = false;
+  #buf: Buffer | undefined;
+  #len = 0;
+  #scheduled = false;
   constructor(
     readonly socket: Socket,
-    readonly coalesce: boolean,
+    readonly batched: boolean,
   ) {}
 
   write(frame: Buffer): boolean {
-    if (this.coalesce && !this.#corked) {
-      this.#corked = true;
-      this.socket.cork();
-      process.nextTick(this.#uncork);
+    if (!this.batched) return this.socket.write(frame);
+    if (frame.length >= BATCH_BYTES) {
+      this.flush();
+      return this.socket.write(frame);
     }
-    return this.socket.write(frame);
+    if (this.#len + frame.length > BATCH_BYTES) this.flush();
+    this.#buf ??= Buffer.allocUnsafe(BATCH_BYTES);
+    frame.copy(this.#buf, this.#len);
+    this.#len += frame.length;
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      process.nextTick(this.flush);
+    }
+    return !this.socket.writableNeedDrain;
   }
 
-  readonly #uncork = (): void => {
-    this.#corked = false;
-    this.socket.uncork();
+  /** Writes what is batched (a fresh buffer follows: the socket keeps the written one until sent). */
+  readonly flush = (): void => {
+    this.#scheduled = false;
+    if (this.#len === 0 || this.#buf === undefined) return;
+    this.socket.write(this.#buf.subarray(0, this.#len));
+    this.#buf = undefined;
+    this.#len = 0;
   };
 }
 
@@ -137,13 +169,13 @@ export class RawServer {
   readonly #server: Server;
   readonly #writers = new Set<RawWriter>();
   readonly #eventName: string;
-  readonly #coalesce: boolean;
+  readonly #batched: boolean;
   #address: Address | undefined;
   readonly #ingress = new ArrivalCounter();
 
-  constructor(eventName: string, coalesce: boolean) {
+  constructor(eventName: string, batched: boolean) {
     this.#eventName = eventName;
-    this.#coalesce = coalesce;
+    this.#batched = batched;
     this.#server = createServer((socket) => this.#accept(socket));
   }
 
@@ -171,7 +203,7 @@ export class RawServer {
 
   #accept(socket: Socket): void {
     socket.setNoDelay(true);
-    const writer = new RawWriter(socket, this.#coalesce);
+    const writer = new RawWriter(socket, this.#batched);
     this.#writers.add(writer);
     const reader = new RawFrameReader();
     socket.on('error', () => undefined);
@@ -199,27 +231,50 @@ export class RawServer {
   }
 
   /**
-   * Broadcasts `count` messages to every client: one encode per message, the
-   * same frame written to every socket; every `drainEveryBytes` it waits for
-   * the sockets above their high-water mark to drain (like `server.drain()`).
+   * Broadcasts `count` messages to every client: one encode per message; per
+   * write, the frame is written to every socket; batched, frames are copied
+   * into one buffer of up to 64 KiB that is written to every socket. Every
+   * `drainEveryBytes` it waits for the sockets above their high-water mark to
+   * drain (like `server.drain()`).
    */
   async broadcast(count: number, data: Record<string, unknown>, drainEveryBytes: number): Promise<BroadcastResult> {
     const writers = [...this.#writers];
+    const batched = this.#batched;
+    let buf = Buffer.allocUnsafe(BATCH_BYTES);
+    let len = 0;
+    const flush = (): void => {
+      if (len === 0) return;
+      const chunk = buf.subarray(0, len);
+      for (const w of writers) w.socket.write(chunk);
+      buf = Buffer.allocUnsafe(BATCH_BYTES);
+      len = 0;
+    };
     let frameBytes = 0;
     let sinceDrain = 0;
     const t0 = hrNow();
     for (let i = 0; i < count; i++) {
       const frame = rawFrame(this.#eventName, data);
-      for (const w of writers) w.write(frame);
+      if (!batched) {
+        for (const w of writers) w.write(frame);
+      } else if (frame.length >= BATCH_BYTES) {
+        flush();
+        for (const w of writers) w.socket.write(frame);
+      } else {
+        if (len + frame.length > BATCH_BYTES) flush();
+        frame.copy(buf, len);
+        len += frame.length;
+      }
       frameBytes = frame.length;
       sinceDrain += frame.length;
       if (sinceDrain >= drainEveryBytes) {
         sinceDrain = 0;
+        flush();
         let waits: Promise<void>[] | undefined;
         for (const w of writers) if (w.socket.writableNeedDrain) (waits ??= []).push(waitDrain(w.socket));
         if (waits !== undefined) await Promise.all(waits);
       }
     }
+    flush();
     return { t0, t1: hrNow(), frameBytes };
   }
 
@@ -239,10 +294,10 @@ export class RawClient {
   readonly #replies = new Map<string, () => void>();
   #seq = 0;
 
-  private constructor(socket: Socket, eventName: string, coalesce: boolean) {
+  private constructor(socket: Socket, eventName: string, batched: boolean) {
     this.#socket = socket;
     this.#eventName = eventName;
-    this.#writer = new RawWriter(socket, coalesce);
+    this.#writer = new RawWriter(socket, batched);
     const reader = new RawFrameReader();
     socket.on('error', () => undefined);
     socket.on('data', (chunk: Buffer) =>
@@ -261,18 +316,29 @@ export class RawClient {
     );
   }
 
-  /** Connects to a {@link RawServer}. */
-  static connect(address: Address, coalesce: boolean): Promise<RawClient> {
-    if (address.transport === 'nats') return Promise.reject(new Error('no raw baseline over NATS'));
-    return new Promise((resolve, reject) => {
-      const socket = address.transport === 'unix' ? createConnection({ path: address.path }) : createConnection({ host: address.host, port: address.port });
-      socket.once('error', reject);
-      socket.once('connect', () => {
-        socket.off('error', reject);
+  /**
+   * Connects to a {@link RawServer}. A full listen backlog (`EAGAIN` on a Unix
+   * socket) is retried, as a hand-written program connecting many clients at once would.
+   */
+  static async connect(address: Address, batched: boolean): Promise<RawClient> {
+    if (address.transport === 'nats') throw new Error('no raw baseline over NATS');
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const socket = await new Promise<Socket>((resolve, reject) => {
+          const s = address.transport === 'unix' ? createConnection({ path: address.path }) : createConnection({ host: address.host, port: address.port });
+          s.once('error', reject);
+          s.once('connect', () => {
+            s.off('error', reject);
+            resolve(s);
+          });
+        });
         socket.setNoDelay(true);
-        resolve(new RawClient(socket, address.eventName, coalesce));
-      });
-    });
+        return new RawClient(socket, address.eventName, batched);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EAGAIN' || attempt >= 200) throw err;
+        await new Promise((r) => setTimeout(r, 5 + Math.random() * 20));
+      }
+    }
   }
 
   /** Resets the message counter and expects `count` messages. */

@@ -14,9 +14,17 @@ import { parseArgs } from 'node:util';
 import { natsServerBinary, startNatsServer, type NatsServerHandle } from '@socketkit/conformance/nats-server';
 import { renderChartSvg } from './chart.js';
 import { WorkerHandle } from './ipc.js';
+import { pythonProbe } from './pypeer.js';
+import { runScaling, type ScalingPoint } from './scaling.js';
+import { zmqProbe } from './zmq.js';
 import {
+  buildHeadline,
   buildRows,
   buildTargets,
+  headlineTable,
+  profileLines,
+  scalingTable,
+  type ProfileSummary,
   buildUnixVsTcp,
   buildViaNats,
   markdownReport,
@@ -29,7 +37,7 @@ import {
   unixTcpTable,
   type BenchResults,
 } from './report.js';
-import { NATS_SCENARIOS, SCENARIOS, makePlan, runScenario, runSlowConsumer, type ScenarioResult, type SlowResult } from './scenarios.js';
+import { NATS_SCENARIOS, SCENARIOS, implsFor, makePlan, runScenario, runSlowConsumer, type Plan, type Progress, type ScenarioDef, type ScenarioResult, type SlowResult } from './scenarios.js';
 import { IMPLS, type Impl, type TransportKind } from './types.js';
 
 const BENCH_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -39,11 +47,14 @@ const USAGE = `usage: node dist/run.js [options]
   --quick            smaller counts (about a quarter of the full run's time; used by
                      \`socketkit bench\` and smoke tests); writes results/quick.*
   --reps N           measured runs per figure (default 3; the figure is their median)
-  --only LIST        scenarios to run, by number or id (e.g. 1,4 or reqrep)
+  --only LIST        scenarios to run, by number or id (e.g. 1,4 or reqrep; \`scaling\`
+                     for the scaling curve, 7)
   --transport LIST   unix, tcp, nats (default all three; nats runs scenarios 1, 2
                      and 4, socketkit only, through a nats-server started for the run,
                      and is skipped with a warning if nats-server is not installed)
-  --impl LIST        implementations: socketkit,raw-write,raw-coalesced (default all)
+  --impl LIST        implementations (default all): socketkit, raw-write, raw-batched
+                     (the ceiling), zeromq, python, nats-raw
+  --no-profile       do not profile the scenarios of missed targets
   --cpu-prof         run the workers under node --cpu-prof (profiles in bench/profiles/)
   --node-arg FLAG    extra Node flag for the workers, repeatable (e.g. --node-arg=--trace-gc)
   --out DIR          results directory (default bench/results)
@@ -89,6 +100,7 @@ export async function main(argv: string[]): Promise<number> {
       transport: { type: 'string' },
       impl: { type: 'string' },
       'cpu-prof': { type: 'boolean', default: false },
+      'no-profile': { type: 'boolean', default: false },
       'node-arg': { type: 'string', multiple: true },
       out: { type: 'string' },
       name: { type: 'string' },
@@ -106,11 +118,23 @@ export async function main(argv: string[]): Promise<number> {
   const plan = makePlan(values.quick, reps);
   const only = values.only?.split(',').map((s) => s.trim());
   const defs = SCENARIOS.filter((d) => only === undefined || only.includes(String(d.n)) || only.includes(d.id));
-  if (defs.length === 0) throw new Error(`--only ${values.only} matches no scenario (use 1-6 or ${SCENARIOS.map((d) => d.id).join(', ')})`);
+  const scaling = only === undefined || only.includes('scaling') || only.includes('7');
+  if (defs.length === 0 && !scaling) throw new Error(`--only ${values.only} matches no scenario (use 1-7 or ${SCENARIOS.map((d) => d.id).join(', ')}, scaling)`);
   let transports: TransportKind[] = values.transport === undefined ? ['unix', 'tcp', 'nats'] : (values.transport.split(',').map((s) => s.trim()) as TransportKind[]);
   if (!transports.every((t) => t === 'unix' || t === 'tcp' || t === 'nats')) throw new Error(`--transport takes unix, tcp, nats, got ${values.transport}`);
-  const impls = values.impl === undefined ? IMPLS : (values.impl.split(',').map((s) => s.trim()) as Impl[]);
+  let impls = values.impl === undefined ? IMPLS : (values.impl.split(',').map((s) => s.trim()) as Impl[]);
   if (!impls.every((i) => IMPLS.includes(i))) throw new Error(`--impl takes ${IMPLS.join(', ')}`);
+  const skipped: string[] = [];
+  const zmq = impls.includes('zeromq') ? await zmqProbe() : { ok: false as const, error: 'not selected' };
+  if (impls.includes('zeromq') && !zmq.ok) {
+    skipped.push(`zeromq.js column skipped: the optional dependency zeromq did not load (${zmq.error})`);
+    impls = impls.filter((i) => i !== 'zeromq');
+  }
+  const py = impls.includes('python') ? pythonProbe() : { ok: false as const, error: 'not selected' };
+  if (impls.includes('python') && !py.ok) {
+    skipped.push(`Python reference peer skipped: ${py.error}`);
+    impls = impls.filter((i) => i !== 'python');
+  }
   let natsMissing = '';
   if (transports.includes('nats') && values.transport === undefined) {
     try {
@@ -120,7 +144,7 @@ export async function main(argv: string[]): Promise<number> {
       transports = transports.filter((t) => t !== 'nats');
     }
   }
-  const partial = defs.length < SCENARIOS.length || values.transport !== undefined || impls.length < IMPLS.length || plan.reps < 3;
+  const partial = defs.length < SCENARIOS.length || !scaling || values.transport !== undefined || values.impl !== undefined || plan.reps < 3;
   const name = values.name ?? (values.quick ? 'quick' : partial ? 'partial' : 'latest');
   const outDir = resolve(values.out ?? join(BENCH_DIR, 'results'));
   if (values['cpu-prof']) {
@@ -141,14 +165,20 @@ export async function main(argv: string[]): Promise<number> {
   log(`msgpackr native acceleration: ${native === null ? 'unknown (probe failed)' : native ? 'enabled' : 'disabled'}`);
   if (loadStart > cpus().length) log(`warning: load average is ${loadStart.toFixed(1)} on ${cpus().length} CPUs; other work on this host will skew the figures`);
   if (natsMissing !== '') log(`warning: skipping the NATS transport: ${natsMissing}`);
-  if (values.quick) log(`quick mode: smaller counts; the slow-consumer runs offer ${plan.slowBytes / 2 ** 20} MiB instead of 1 GiB`);
+  for (const note of skipped) log(`warning: ${note}`);
+  log(`peers: zeromq.js ${zmq.ok ? zmq.version : 'skipped'}; Python reference peer: ${py.ok ? py.version : 'skipped'}`);
+  if (values.quick) log(`quick mode: smaller counts; the slow-consumer runs offer ${plan.slowBytes / 2 ** 20} MiB instead of 512 MiB`);
 
   const socketDir = await mkdtemp(join(tmpdir(), 'skb-'));
-  const steps = defs.flatMap((def) =>
-    transports.filter((t) => t !== 'nats' || (NATS_SCENARIOS.includes(def.id) && impls.includes('socketkit'))).map((transport) => ({ def, transport })),
+  const steps: Array<{ def: ScenarioDef | 'scaling'; transport: TransportKind }> = defs.flatMap((def) =>
+    transports.filter((t) => (t !== 'nats' || NATS_SCENARIOS.includes(def.id)) && (def.id === 'slow-consumer' ? impls.includes('socketkit') : implsFor(def.id, t, impls).length > 0)).map((transport) => ({ def, transport })),
   );
+  if (scaling) for (const transport of transports.filter((t) => t !== 'nats')) steps.push({ def: 'scaling', transport });
   const scenarios: ScenarioResult[] = [];
   const slow: SlowResult[] = [];
+  const curve: ScalingPoint[] = [];
+  const profiles: ProfileSummary[] = [];
+  let targets: ReturnType<typeof buildTargets> = [];
   let nats: NatsServerHandle | undefined;
   try {
     if (steps.some((s) => s.transport === 'nats')) {
@@ -156,11 +186,29 @@ export async function main(argv: string[]): Promise<number> {
       plan.natsUrl = nats.url;
       log(`nats-server started on ${nats.url} for the NATS steps`);
     }
+    const progress = { step: log, detail: (t: string) => log(`[${elapsed(start)}]    ${t}`) };
     for (const [i, { def, transport }] of steps.entries()) {
+      if (def === 'scaling') {
+        log(`\n[${elapsed(start)}] step ${i + 1} of ${steps.length} — scaling curve (fan-out to 1, 10, 100, 1000 clients), over ${transport}`);
+        curve.push(...(await runScaling(transport, plan, socketDir, progress, impls)));
+        continue;
+      }
       log(`\n[${elapsed(start)}] step ${i + 1} of ${steps.length} — scenario ${def.n} of 6: ${def.title}, over ${transport}`);
-      const progress = { step: log, detail: (t: string) => log(`[${elapsed(start)}]    ${t}`) };
       if (def.id === 'slow-consumer') slow.push(await runSlowConsumer(transport, plan, socketDir, progress));
       else scenarios.push(await runScenario(def, transport, plan, socketDir, progress, impls));
+    }
+    targets = buildTargets(scenarios, slow, curve);
+    if (!values['no-profile'] && impls.includes('socketkit')) {
+      const seen = new Set<string>();
+      for (const t of targets) {
+        // One profile per scenario (the first transport that missed; NATS apart): the hot path is shared by unix and tcp.
+        const key = `${t.profile?.id} ${t.profile?.transport === 'nats' ? 'nats' : 'socket'}`;
+        if (t.profile === undefined || seen.has(key)) continue;
+        seen.add(key);
+        const def = SCENARIOS.find((d) => d.id === t.profile!.id)!;
+        log(`\n[${elapsed(start)}] profiling socketkit in scenario ${def.n} (${def.title}) over ${t.profile.transport}: a target was missed`);
+        profiles.push(await profileScenario(def, t.profile.transport, plan, socketDir, progress));
+      }
     }
   } finally {
     await nats?.stop();
@@ -186,21 +234,30 @@ export async function main(argv: string[]): Promise<number> {
     scenarios,
     slowConsumer: slow,
     rows: buildRows(scenarios),
-    targets: buildTargets(scenarios, slow),
+    headline: buildHeadline(scenarios),
+    targets,
+    scaling: curve,
+    profiles,
+    peers: { zeromq: zmq.ok ? `zeromq.js with libzmq ${zmq.version}` : `skipped: ${zmq.error}`, python: py.ok ? py.version : `skipped: ${py.error}` },
     unixVsTcp: buildUnixVsTcp(scenarios),
     viaNats: buildViaNats(scenarios),
     notes: [...scenarios, ...slow].filter((s) => !s.ok).map((s) => `Scenario ${s.n} over ${s.transport} failed: ${s.error ?? 'unknown error'}`),
   };
+  // Skipped peers are worth a line in the report, but they do not fail the run.
+  const notesOut = [...skipped];
 
   const out = values.json ? log : (s: string): void => void process.stdout.write(`${s}\n`);
   out(`\nsocketkit bench summary (${results.meta.mode}, median of ${plan.reps} runs, ${results.meta.durationSeconds.toFixed(0)} s)\n`);
-  if (results.rows.length > 0) out(`${textTable(resultsTable(results.rows))}\n`);
+  if (results.rows.length > 0) out(`Every implementation (÷ ceiling: its first figure ÷ the better raw node:net variant, nats.js over NATS)\n${textTable(resultsTable(results.rows))}\n`);
+  if (results.headline.length > 0) out(`socketkit ÷ each baseline\n${textTable(headlineTable(results.headline))}\n`);
+  if (curve.length > 0) out(`Scaling curve\n${textTable(scalingTable(curve))}\n`);
   if (slow.length > 0) out(`${textTable(slowTable(slow))}\n`);
-  if (results.targets.length > 0) out(`${textTable(targetsTable(results.targets))}\n`);
+  if (results.targets.length > 0) out(`Targets\n${textTable(targetsTable(results.targets))}\n`);
+  if (profiles.length > 0) out(`Where the time goes in the scenarios of missed targets (socketkit alone, V8 sampling profiler during the measured runs)\n${profileLines(profiles).join('\n')}\n`);
   if (results.unixVsTcp.length > 0) out(`${textTable(unixTcpTable(results.unixVsTcp))}\n`);
   const viaNats = results.viaNats ?? [];
   if (viaNats.length > 0) out(`NATS: what crossing a broker costs (socketkit over a local nats-server vs socketkit over unix / tcp)\n${textTable(natsTable(viaNats))}\n`);
-  for (const n of [...methodNotes(results), ...results.notes]) out(`- ${n}`);
+  for (const n of [...methodNotes(results), ...results.notes, ...notesOut]) out(`- ${n}`);
 
   if (!values['no-write']) {
     await mkdir(outDir, { recursive: true });
@@ -212,6 +269,25 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (values.json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
   return results.notes.length > 0 ? 1 : 0;
+}
+
+/**
+ * Re-runs `def` with socketkit alone, V8's sampling profiler on in the server
+ * and the first client during the measured runs (not start-up or warm-up);
+ * the .cpuprofile files stay in bench/profiles/ for a closer look.
+ */
+async function profileScenario(def: ScenarioDef, transport: TransportKind, plan: Plan, socketDir: string, progress: Progress): Promise<ProfileSummary> {
+  const dir = join(BENCH_DIR, 'profiles', `${def.id}-${transport}`);
+  const out: ProfileSummary = { id: def.id, title: `${def.n} · ${def.title}`, transport, processes: [] };
+  try {
+    await mkdir(dir, { recursive: true });
+    const r = await runScenario(def, transport, { ...plan, reps: 2 }, socketDir, progress, ['socketkit'], dir);
+    if (!r.ok) throw new Error(r.error ?? 'scenario failed');
+    out.processes = r.profile ?? [];
+  } catch (err) {
+    out.error = err instanceof Error ? err.message : String(err);
+  }
+  return out;
 }
 
 main(process.argv.slice(2)).then(

@@ -23,6 +23,10 @@ export interface Plan {
   ingressPerWriter: number;
   /** Bytes the slow-consumer producer offers per run. */
   slowBytes: number;
+  /** Messages delivered per scaling-curve run, all clients together (messages broadcast = this ÷ clients, at least 50). */
+  scalingDeliveries: number;
+  /** Largest client count of the scaling curve (1, 10, 100, 1000 up to this). */
+  scalingMaxClients: number;
   /** Node flags for the workers (e.g. `--cpu-prof`). */
   execArgv: string[];
   /** URL of the nats-server the `nats` transport uses (set by run.ts when nats runs). */
@@ -32,8 +36,8 @@ export interface Plan {
 /** Full plan (`pnpm bench`) and quick plan (`--quick`, CLI `socketkit bench`, smoke test). */
 export function makePlan(quick: boolean, reps?: number): Plan {
   const base: Plan = quick
-    ? { quick, reps: 3, broadcastCount: 10_000, fanoutCount: 2_000, largeCount: 250, reqrepCount: 500, reqrepWarmup: 200, ingressPerWriter: 2_000, slowBytes: 256 * 2 ** 20, execArgv: [] }
-    : { quick, reps: 3, broadcastCount: 80_000, fanoutCount: 16_000, largeCount: 2_500, reqrepCount: 3_000, reqrepWarmup: 1_000, ingressPerWriter: 10_000, slowBytes: 2 ** 30, execArgv: [] };
+    ? { quick, reps: 3, broadcastCount: 10_000, fanoutCount: 2_000, largeCount: 250, reqrepCount: 500, reqrepWarmup: 200, ingressPerWriter: 2_000, slowBytes: 256 * 2 ** 20, scalingDeliveries: 20_000, scalingMaxClients: 1000, execArgv: [] }
+    : { quick, reps: 3, broadcastCount: 50_000, fanoutCount: 10_000, largeCount: 2_000, reqrepCount: 2_000, reqrepWarmup: 500, ingressPerWriter: 8_000, slowBytes: 2 ** 29, scalingDeliveries: 100_000, scalingMaxClients: 1000, execArgv: [] };
   if (reps !== undefined) base.reps = reps;
   return base;
 }
@@ -55,8 +59,22 @@ export const SCENARIOS: readonly ScenarioDef[] = [
   { id: 'slow-consumer', n: 6, title: 'Slow consumer (1 stopped + 1 fast client)' },
 ];
 
-/** Scenarios that also run over NATS (socketkit only: there is no raw baseline for a broker). */
+/** Scenarios that also run over NATS (socketkit and plain nats.js through the same nats-server). */
 export const NATS_SCENARIOS: readonly ScenarioId[] = ['broadcast-1', 'fanout-10', 'reqrep'];
+
+/** Scenarios the other peers (zeromq.js, the Python reference peer) run: broadcast, fan-out, 64 KiB, round trips. */
+const PEER_SCENARIOS: readonly ScenarioId[] = ['broadcast-1', 'fanout-10', 'large-64k', 'reqrep'];
+
+/** The implementations that run scenario `id` over `transport`, in table order, among `wanted`. */
+export function implsFor(id: ScenarioId, transport: TransportKind, wanted: readonly Impl[]): Impl[] {
+  const all: Impl[] =
+    transport === 'nats'
+      ? ['socketkit', 'nats-raw']
+      : PEER_SCENARIOS.includes(id)
+        ? ['socketkit', 'raw-write', 'raw-batched', 'zeromq', 'python']
+        : ['socketkit', 'raw-write', 'raw-batched'];
+  return all.filter((i) => wanted.includes(i));
+}
 
 /** Metric values of one run (or the medians), by metric name. */
 export type Metrics = Record<string, number>;
@@ -76,6 +94,8 @@ export interface ScenarioResult {
   /** Every measured run, per implementation. */
   runs: Partial<Record<Impl, Metrics[]>>;
   seconds: number;
+  /** With a profile directory: the top functions by self time of the server and the first client during the measured runs. */
+  profile?: Array<{ role: string; busyMs: number; top: Array<{ name: string; location: string; selfMs: number; selfPercent: number }> }>;
 }
 
 /** Per-run record of the slow-consumer scenario. */
@@ -177,15 +197,33 @@ async function spawnCluster(nClients: number, transport: TransportKind, socketDi
   }
 }
 
+/** CPU µs of every process of the cluster (each worker with its Python peers), server first. */
+async function cpuOf(c: Cluster): Promise<number[]> {
+  return (await Promise.all([c.server, ...c.clients].map((w) => w.call<{ cpuUs: number }>('usage')))).map((u) => u.cpuUs);
+}
+
 async function broadcastRun(c: Cluster, impl: Impl, count: number, payloadBytes: number): Promise<Metrics> {
   await Promise.all(c.clients.map((w) => w.call('arm', { key: impl, count })));
+  const cpu0 = await cpuOf(c);
   const waits = c.clients.map((w) => later(w.call<CountResult>('waitCount', { key: impl })));
   const sent = await c.server.call<BroadcastResult>('broadcast', { impl, count, payloadBytes, drainEveryBytes: DRAIN_EVERY });
   const got = await Promise.all(waits);
+  const cpu1 = await cpuOf(c);
   const seconds = (Math.max(...got.map((g) => g.tLast)) - sent.t0) / 1e9;
   const perClient = count / seconds;
   const n = c.clients.length;
-  return { msgsPerSec: perClient, totalMsgsPerSec: perClient * n, MBps: (perClient * n * sent.frameBytes) / 1e6, frameBytes: sent.frameBytes, seconds };
+  const delivered = count * n;
+  const cpuAll = cpu1.reduce((a, v, i) => a + v - cpu0[i]!, 0);
+  return {
+    msgsPerSec: perClient,
+    totalMsgsPerSec: perClient * n,
+    MBps: (perClient * n * sent.frameBytes) / 1e6,
+    frameBytes: sent.frameBytes,
+    seconds,
+    // CPU per delivered message: less sensitive to a busy host than throughput is.
+    cpuUsPerMsg: cpuAll / delivered,
+    serverCpuUsPerMsg: (cpu1[0]! - cpu0[0]!) / delivered,
+  };
 }
 
 /** Slices per request/reply run: the implementations take turns every slice, so bursts of background load hit them alike. */
@@ -235,14 +273,14 @@ export function formatNumber(v: number): string {
 }
 
 /**
- * Runs scenario 1–5 `def` over `transport`: socketkit and both raw baselines
- * in the same processes, one warm-up run each, then `plan.reps` measured
- * runs with the implementation order rotated every run. Over `nats` only
- * socketkit runs (no raw baseline for a broker).
+ * Runs scenario 1–5 `def` over `transport`: socketkit, both raw baselines
+ * and the peers (zeromq.js, Python) in the same worker processes, one
+ * warm-up run each, then `plan.reps` measured runs with the implementation
+ * order rotated every run. Over `nats`: socketkit and plain nats.js.
  */
-export async function runScenario(def: ScenarioDef, transport: TransportKind, plan: Plan, socketDir: string, progress: Progress, allImpls: readonly Impl[] = IMPLS): Promise<ScenarioResult> {
+export async function runScenario(def: ScenarioDef, transport: TransportKind, plan: Plan, socketDir: string, progress: Progress, allImpls: readonly Impl[] = IMPLS, profileDir?: string): Promise<ScenarioResult> {
   const started = Date.now();
-  const impls = transport === 'nats' ? allImpls.filter((i) => i === 'socketkit') : allImpls;
+  const impls = implsFor(def.id, transport, allImpls);
   const result: ScenarioResult = { id: def.id, n: def.n, title: def.title, transport, ok: false, params: {}, metrics: {}, runs: {}, seconds: 0 };
   const nClients = def.id === 'fanout-10' ? 10 : def.id === 'ingress-8' ? 8 : 1;
   let run: (c: Cluster, impl: Impl) => Promise<Metrics>;
@@ -278,6 +316,8 @@ export async function runScenario(def: ScenarioDef, transport: TransportKind, pl
     progress.detail(`warm-up run of ${impls.join(', ')}`);
     if (def.id === 'reqrep') await reqrepRuns(cluster, impls, plan.reqrepWarmup, 0, 0);
     else for (const impl of impls) await run(cluster, impl);
+    const profiled = profileDir === undefined ? [] : [{ role: 'server', w: cluster.server }, { role: 'client', w: cluster.clients[0]! }];
+    for (const p of profiled) await p.w.call('profileStart');
     for (let rep = 0; rep < plan.reps; rep++) {
       const parts: string[] = [];
       if (def.id === 'reqrep') {
@@ -296,8 +336,15 @@ export async function runScenario(def: ScenarioDef, transport: TransportKind, pl
       }
       progress.detail(`run ${rep + 1}/${plan.reps}: ${parts.join(' | ')}`);
     }
+    if (profiled.length > 0) {
+      result.profile = [];
+      for (const p of profiled) {
+        const r = await p.w.call<{ busyMs: number; top: NonNullable<ScenarioResult['profile']>[number]['top'] }>('profileStop', { file: `${profileDir}/${p.role}.cpuprofile`, top: 12 });
+        result.profile.push({ role: p.role, ...r });
+      }
+    }
     for (const impl of impls) result.metrics[impl] = medians(result.runs[impl] ?? []);
-    if (def.id !== 'reqrep') result.params.frameBytes = result.metrics.socketkit?.frameBytes ?? result.metrics['raw-write']?.frameBytes ?? 0;
+    if (def.id !== 'reqrep') result.params.frameBytes = result.metrics.socketkit?.frameBytes ?? result.metrics['raw-batched']?.frameBytes ?? 0;
     result.ok = true;
   } catch (err) {
     result.error = err instanceof Error ? err.message : String(err);

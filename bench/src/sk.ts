@@ -42,15 +42,16 @@ export class SkServer {
   /**
    * @param drainTimeout Server `drainTimeout` (ms); the library default when undefined.
    * @param natsUrl The nats-server to use when `transport` is `nats`.
+   * @param maxConnections Server `maxConnections` (16 unless given: the scaling curve raises it).
    */
-  constructor(transport: TransportKind, eventName: string, socketDir: string, drainTimeout?: number, natsUrl?: string) {
+  constructor(transport: TransportKind, eventName: string, socketDir: string, drainTimeout?: number, natsUrl?: string, maxConnections = 16) {
     this.eventName = eventName;
     this.#natsUrl = natsUrl;
     const common = {
       eventName,
       logger: this.#log,
       envFile: false as const,
-      maxConnections: 16,
+      maxConnections,
       handler: (): Record<string, unknown> => ({ ok: true }),
       ...(drainTimeout === undefined ? {} : { drainTimeout }),
     };

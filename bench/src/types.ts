@@ -11,20 +11,25 @@ export type SocketTransport = 'unix' | 'tcp';
 
 /**
  * The implementations compared in one run:
- * - `socketkit`: the library (`@socketkit/unix` / `@socketkit/tcp`).
+ * - `socketkit`: the library (`@socketkit/unix` / `@socketkit/tcp` / `@socketkit/nats`).
  * - `raw-write`: hand-written `node:net` + msgpackr, one `socket.write` per frame.
- * - `raw-coalesced`: the same, writes made in one tick coalesced with cork/uncork.
+ * - `raw-batched`: the ceiling: the same program copying frames into buffers of
+ *   up to 64 KiB, one `socket.write` per buffer (shared by every socket on a broadcast).
+ * - `zeromq`: zeromq.js (PUB/SUB, DEALER/ROUTER) over ipc:// and tcp://, msgpackr bodies.
+ * - `python`: a small Python peer (`python/peer.py`, Debian python3-msgpack), same wire.
+ * - `nats-raw`: plain nats.js publish → subscribe (and request/respond) through the same nats-server.
  */
-export type Impl = 'socketkit' | 'raw-write' | 'raw-coalesced';
+export type Impl = 'socketkit' | 'raw-write' | 'raw-batched' | 'zeromq' | 'python' | 'nats-raw';
 
 /** Every implementation, in table order. */
-export const IMPLS: readonly Impl[] = ['socketkit', 'raw-write', 'raw-coalesced'];
+export const IMPLS: readonly Impl[] = ['socketkit', 'raw-write', 'raw-batched', 'zeromq', 'python', 'nats-raw'];
 
-/** Where a server listens: a socket path (unix) or a port on 127.0.0.1 (tcp). */
-export type Address =
+/** Where a server listens: a socket path (unix) or a port on 127.0.0.1 (tcp); zeromq adds its endpoints. */
+export type Address = (
   | { transport: 'unix'; path: string; socketDir: string; eventName: string }
   | { transport: 'tcp'; host: string; port: number; eventName: string }
-  | { transport: 'nats'; servers: string; eventName: string };
+  | { transport: 'nats'; servers: string; eventName: string }
+) & { zmq?: { pub: string; router: string } };
 
 /** Result of a server-side broadcast loop. */
 export interface BroadcastResult {

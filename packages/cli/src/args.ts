@@ -14,7 +14,7 @@ export class UsageError extends Error {
 }
 
 /** The commands of the `socketkit` binary. */
-export const COMMANDS = ['serve', 'listen', 'send', 'request', 'bench'] as const;
+export const COMMANDS = ['serve', 'listen', 'send', 'request', 'ls', 'bench'] as const;
 /** One of {@link COMMANDS}. */
 export type CommandName = (typeof COMMANDS)[number];
 
@@ -43,6 +43,7 @@ export type ParsedCommand =
   | ({ command: 'listen'; type: (typeof MESSAGE_TYPES)[number] | undefined; count: number | undefined; reconnect: boolean } & CommonArgs)
   | ({ command: 'send'; data: Record<string, unknown> | undefined } & CommonArgs)
   | ({ command: 'request'; data: Record<string, unknown> } & CommonArgs)
+  | { command: 'ls'; socketDir: string | undefined; json: boolean; clean: boolean }
   | { command: 'bench'; script: string | undefined; rest: string[] };
 
 const { socketDir, defaultTimeoutMs, tcp } = DEFAULT_CONFIG;
@@ -76,6 +77,7 @@ commands:
   listen <event>    connect and print every message as one JSON line
   send <event>      send --data '<json>', or each JSON line of stdin
   request <event>   send one request and print the reply
+  ls                list the events in the socket directory: live, stale, insecure
   bench             run the benchmark suite's quick scenarios (repository checkout)
 
 Run "socketkit <command> --help" for the options of a command.
@@ -144,6 +146,21 @@ ${COMMON_HELP}
 
 ${OUTPUT_HELP}`,
 
+  ls: `usage: socketkit ls [--socket-dir DIR] [--json] [--clean]
+
+Lists every event in the socket directory (default $SOCKET_DIR or
+/tmp/sockets): each *.sock file with its state, owner and mode. A live
+server answers a connect (the probe closes at once and is never counted as
+a client); a stale socket is a file nobody listens on; a path that is not a
+socket is shown and never touched; "insecure" marks a file writable by group
+or others, or owned by another user.
+
+options:
+  --socket-dir DIR      the directory to list
+  --json                one JSON array instead of the table
+  --clean               remove stale sockets (only those; says what it removed)
+  -h, --help            show this help`,
+
   bench: `usage: socketkit bench [--script PATH] [-- extra arguments]
 
 Runs the benchmark suite's quick scenarios: node bench/dist/run.js --quick
@@ -172,6 +189,7 @@ const SPECS = {
   listen: { ...common, ...handshake, type: { type: 'string' }, count: { type: 'string' }, reconnect: { type: 'boolean' } },
   send: { ...common, ...handshake, data: { type: 'string' } },
   request: { ...common, ...handshake, data: { type: 'string' } },
+  ls: { 'socket-dir': { type: 'string' }, json: { type: 'boolean' }, clean: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
   bench: { script: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
 } as const;
 
@@ -284,6 +302,12 @@ export function parseCommand(argv: readonly string[]): ParsedCommand {
     case 'request': {
       const data = values.data as string | undefined;
       return { command, data: data === undefined ? {} : jsonObject(data, command), ...commonArgs(command, values, positionals) };
+    }
+    case 'ls': {
+      if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}: ls takes no event name`, command);
+      const socketDir = values['socket-dir'] as string | undefined;
+      if (socketDir !== undefined && socketDir.trim() === '') throw new UsageError('--socket-dir must not be empty', command);
+      return { command, socketDir, json: values.json === true, clean: values.clean === true };
     }
     case 'bench':
       return { command, script: values.script as string | undefined, rest: positionals };

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { HELP, UsageError, parseCommand, type ParsedCommand } from './args.js';
 import { bench, benchAvailable, listen, request, send, serve } from './commands.js';
 import { errorLine } from './output.js';
+import { ls } from './ls-command.js';
 
 /** Exit codes of the `socketkit` binary. */
 export const EXIT = { OK: 0, RUNTIME_ERROR: 1, USAGE_ERROR: 2 } as const;
@@ -21,6 +22,8 @@ async function run(parsed: Exclude<ParsedCommand, { command: 'help' } | { comman
       return send(parsed);
     case 'request':
       return request(parsed);
+    case 'ls':
+      return ls(parsed);
     case 'bench':
       return bench(parsed);
   }

@@ -68,3 +68,24 @@ describeTransports(
   },
   sockets,
 );
+
+// Only the unix transport probes a live server at start (connect, then close).
+describeTransports(
+  'liveness probes (issue 11)',
+  (t) => {
+    it("another server's liveness probe is never a client: the queue stays and clientConnected never fires", async () => {
+      const server = t.server({ registerGraceMs: 50 });
+      await server.start();
+      const connected: string[] = [];
+      server.on('clientConnected', (id) => connected.push(id));
+      server.send({ queued: 1 });
+      const second = t.server({ eventName: server.eventName, socketDir: t.addr(server).socketDir } as never);
+      await expect(second.start()).rejects.toMatchObject({ code: 'ADDRESS_IN_USE' });
+      // Proving an absence: wait well past the 50 ms registration grace, then check nothing registered.
+      await new Promise((r) => setTimeout(r, 500));
+      expect(connected).toEqual([]);
+      expect(server.queuedMessages).toBe(1);
+    });
+  },
+  (t) => t.name === 'unix',
+);

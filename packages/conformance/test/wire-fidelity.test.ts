@@ -4,13 +4,15 @@
 // bytes its own msgpack.packb writes for the intended Python value, and
 // socketkit must get every value back unchanged.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createConnection, type Socket } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { SocketClient, type SocketServer } from '@socketkit/core';
-import type { SocketMessage } from '@socketkit/protocol';
+import { encodeFrame, encodePayload, frameBytes, MAX_NESTING_DEPTH } from '@socketkit/codec';
+import { createMessage, ErrorCode, type SocketMessage } from '@socketkit/protocol';
 import { TcpClientTransport, TcpSocketServer } from '@socketkit/tcp';
 import { UnixClientTransport, UnixSocketServer } from '@socketkit/unix';
 
@@ -272,6 +274,50 @@ describe.each(['unix', 'tcp'] as const)('wire fidelity with Python msgpack over 
     await client.connect();
     await roundTrip((data) => client.send(data), echoed, echo.lines, echo.stderr);
   }, 120_000);
+});
+
+// Plain msgpack only, on receipt: a frame with an extension type or nested
+// deeper than MAX_NESTING_DEPTH is refused before decoding, reported with a
+// code and skipped (lenient receive); the connection stays up.
+describe.each(['unix', 'tcp'] as const)('frames msgpack peers never send, over %s', (kind) => {
+  /** A message frame whose `data.v` is the raw msgpack bytes `value`. */
+  const frameWith = (eventName: string, value: Buffer): Buffer => {
+    const head = encodePayload(createMessage(eventName, 'data', { v: null }));
+    return frameBytes(Buffer.concat([head.subarray(0, head.length - 1), value]));
+  };
+
+  it.each<[string, Buffer, string]>([
+    ['a timestamp extension (msgpackr Date)', Buffer.from('d7ff003d090000000000', 'hex'), 'extension'],
+    ['a msgpackr BigInt extension', Buffer.from('d84200000000000000400000000000000000', 'hex'), 'extension'],
+    ['a typed-array extension (ext 8)', Buffer.from('c70974070000803f00000040', 'hex'), 'extension'],
+    [`containers nested ${MAX_NESTING_DEPTH + 1} deep`, Buffer.concat([Buffer.alloc(MAX_NESTING_DEPTH - 2, 0x91), Buffer.from([0x90])]), 'depth'],
+    ['containers nested 200,000 deep', Buffer.concat([Buffer.alloc(200_000, 0x91), Buffer.from([0x90])]), 'depth'],
+  ])('%s: reported (INVALID_MESSAGE, reason in details) and skipped; the connection stays up', async (_label, value, reason) => {
+    const eventName = `plain_${kind}_${process.pid}`;
+    const server: SocketServer =
+      kind === 'unix'
+        ? new UnixSocketServer({ eventName, socketDir: tempDir(), ...silent })
+        : new TcpSocketServer({ eventName, port: 0, ...silent });
+    cleanups.push(() => server.stop());
+    await server.start();
+    const errors: Array<Error & { code?: string; details?: Record<string, unknown> }> = [];
+    server.on('error', (e: Error) => errors.push(e));
+    const got: unknown[] = [];
+    server.on('message', (m: SocketMessage) => got.push(m.data));
+    const raw: Socket =
+      kind === 'unix' ? createConnection((server as UnixSocketServer).socketPath) : createConnection({ host: '127.0.0.1', port: (server as TcpSocketServer).port! });
+    raw.on('error', () => undefined);
+    cleanups.push(() => raw.destroy());
+    await new Promise((resolve) => raw.once('connect', resolve));
+    raw.write(encodeFrame(createMessage(eventName, 'data', { seq: 1 })));
+    raw.write(frameWith(eventName, value));
+    raw.write(encodeFrame(createMessage(eventName, 'data', { seq: 2 })));
+    await until(() => got.length === 2, () => `two good messages (got ${JSON.stringify(got)}, errors ${errors.map((e) => e.message).join('; ')})`);
+    expect(got).toEqual([{ seq: 1 }, { seq: 2 }]);
+    expect(errors.map((e) => e.code)).toEqual([ErrorCode.INVALID_MESSAGE]);
+    expect(errors[0]!.details?.reason).toBe(reason);
+    expect(raw.destroyed).toBe(false);
+  });
 });
 
 it('python3 has the msgpack module the echo peer needs', () => {

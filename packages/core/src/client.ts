@@ -67,8 +67,8 @@ interface Session {
   /**
    * `none`: handshake off. `pending`: hello sent, nothing received yet.
    * `done`: the first frame was `welcome`. `foreign`: the first frame was
-   * something else, so this server does not speak the handshake and reserved
-   * ops from it are application messages.
+   * something else: this server does not speak the handshake, its reserved
+   * ops are application data and it is never pinged.
    */
   handshake: 'none' | 'pending' | 'done' | 'foreign';
   /** An application message (or reply) arrived: the connection was useful. */
@@ -108,9 +108,6 @@ interface WelcomeWaiter {
   resolve(info: WelcomeInfo): void;
   reject(e: Error): void;
 }
-
-/** Only a first-frame welcome counts (DESIGN §2, D3); false tolerates servers that queue frames ahead of it. */
-const WELCOME_MUST_BE_FIRST = false;
 
 let requestCounter = 0;
 let sessionCounter = 0;
@@ -563,9 +560,10 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
         this.#onWelcome(session, m);
         return;
       }
-      // A socketkit server sends welcome first (D3); until servers that do are
-      // merged everywhere, a message before it does not yet prove a foreign server.
-      if (WELCOME_MUST_BE_FIRST) session.handshake = 'foreign';
+      // A socketkit server writes welcome before anything else to a peer that
+      // said hello (DESIGN §2): anything else first means this server does not
+      // speak the handshake, and its reserved ops are application data.
+      session.handshake = 'foreign';
     }
     if (session.handshake === 'done' && isReservedControl(m)) {
       if (m.data.op === CONTROL_OPS.PING) session.conn.write(controlFrame(this.eventName, { op: CONTROL_OPS.PONG }, this.#o.timezone));

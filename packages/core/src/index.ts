@@ -44,3 +44,8 @@ export { resolveConfig, serverConfigDefaults, clientConfigDefaults, mergeDefined
 export type { CommonConfigOptions, ServerConfigOptions, ClientConfigOptions } from './options.js';
 export { Heartbeat, GLOBAL_TIMERS } from './heartbeat.js';
 export type { HeartbeatOptions, HeartbeatTimers } from './heartbeat.js';
+export { PeerCounters, ServerCounters, RateSampler, RATE_WINDOW_SECONDS } from './stats.js';
+export type { ServerStats, ClientStats, ServerRates } from './stats.js';
+export { renderPrometheus } from './metrics.js';
+export { fetchStats } from './monitor.js';
+export type { FetchStatsOptions } from './monitor.js';

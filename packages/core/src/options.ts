@@ -176,6 +176,7 @@ export const SERVER_DEFAULTS: Readonly<Omit<ServerSettings, 'heartbeatTimeout'>>
   closeGraceMs: DEFAULT_CLOSE_GRACE_MS,
   backlog: DEFAULT_BACKLOG,
   requireHello: false,
+  exposeStats: false,
 });
 
 /**

@@ -18,7 +18,16 @@ import { Heartbeat } from './heartbeat.js';
 import type { SocketLogger } from './logger.js';
 import type { ServerSettings } from './server.js';
 import type { TransportStream } from './transport.js';
+import { PeerCounters, type ServerCounters, type ServerStats } from './stats.js';
 import { controlFrame, errorFrame } from './wire.js';
+
+/** Bytes of the length prefix before every frame payload. */
+const FRAME_HEADER = 4;
+
+/** A CONTROL reply (`reply_to` set) as one frame. */
+function controlReply(eventName: string, data: MessageData, timezone: string, replyTo: string): Buffer {
+  return encodeFrame(createMessage(eventName, MessageType.CONTROL, data, { timezone, replyTo }));
+}
 
 /**
  * The life of one server-side connection. Every peer is in exactly one state
@@ -30,11 +39,14 @@ import { controlFrame, errorFrame } from './wire.js';
  *      │ refuse()           │ close(): auth timeout, evicted, bad framing, stop
  *      ▼                    ▼                          │
  *   closing ◀───────────────┴──────────────────────────┘
+ *      ▲                    │ hello with role "monitor"
+ *      │ answered / timeout ▼
+ *      └──────────────── monitoring (never registers: no slot, queue or broadcasts)
  *      │ the stream closed
  *      ▼
  *   closed
  */
-export type PeerState = 'accepted' | 'awaiting' | 'registered' | 'closing' | 'closed';
+export type PeerState = 'accepted' | 'awaiting' | 'registered' | 'monitoring' | 'closing' | 'closed';
 
 /** Why a peer was disconnected. */
 export interface DisconnectReason {
@@ -67,6 +79,10 @@ export interface PeerHost {
   onDropped(peer: ServerPeer, dropped: number): void;
   /** The peer's stream closed; `wasRegistered` tells whether it ever was a client. */
   onClosed(peer: ServerPeer, wasRegistered: boolean): void;
+  /** Whole-server traffic counters (counted by every peer). */
+  readonly counters: ServerCounters;
+  /** The server's statistics, for a monitor's `stats` request. */
+  stats(): ServerStats;
 }
 
 let peerCounter = 0;
@@ -104,6 +120,9 @@ export class ServerPeer {
   #host: PeerHost;
   #hello = false;
   #messages = 0;
+  /** Broadcasts held while `awaiting` (see `deliver`). */
+  #held: Uint8Array[] = [];
+  #heldBytes = 0;
   #timer: NodeJS.Timeout | undefined;
   #frameTimer: NodeJS.Timeout | undefined;
   #frameMark = -1;
@@ -112,6 +131,8 @@ export class ServerPeer {
   #wasRegistered = false;
   /** Messages dropped under `slowConsumerPolicy: 'drop'`. */
   dropped = 0;
+  /** This peer's traffic (counters only; see stats.ts). */
+  readonly counters = new PeerCounters();
   /** Set when `drain()` gave up on this peer (drop policy): not waited for again until it drained. */
   drainGaveUp = false;
   /** Why it was disconnected (set on the way to `closing`). */
@@ -122,7 +143,7 @@ export class ServerPeer {
     this.id = `client_${++peerCounter}_${this.connectedAt}`;
     const s = host.settings;
     this.conn = new FramedConnection(stream, s.maxMessageSize, {
-      onMessage: (m) => this.#onMessage(m),
+      onMessage: (m, bytes) => this.#onMessage(m, bytes),
       onInvalidMessage: (err) => this.#host.onPeerError(this, err),
       onProtocolError: (err) => this.#onBrokenFraming(err),
       onEndOfStream: () => void this.close({ code: ErrorCode.CLOSED, text: 'peer ended the stream (zero-length frame)' }),
@@ -169,17 +190,36 @@ export class ServerPeer {
   deliver(frame: Uint8Array): boolean {
     if (!this.open) return false;
     const s = this.#host.settings;
-    const pending = this.conn.pendingBytes;
+    const pending = this.conn.pendingBytes + this.#heldBytes;
     if (pending + frame.length > s.maxPendingBytes) {
+      this.#host.counters.slowConsumerDisconnects++;
       if (s.slowConsumerPolicy === 'drop') {
         this.dropped++;
+        this.counters.dropped++;
         this.#host.onDropped(this, this.dropped);
         return false;
       }
       this.slowConsumer(`${pending} bytes pending, above maxPendingBytes ${s.maxPendingBytes}`);
       return false;
     }
+    this.#countOut(frame.length);
+    if (this.#state === 'awaiting') {
+      // Live broadcasts wait (counted above) until the peer registers, so a
+      // client that says hello gets its welcome first (D3), then the queue,
+      // then these, in order.
+      this.#held.push(frame);
+      this.#heldBytes += frame.length;
+      return true;
+    }
     return this.conn.write(frame);
+  }
+
+  /** Writes the broadcasts held while the peer was awaiting registration (the host calls it after the queue). */
+  flushHeld(): void {
+    const held = this.#held;
+    this.#held = [];
+    this.#heldBytes = 0;
+    for (const frame of held) if (!this.deliver(frame)) break;
   }
 
   /** Disconnects with ERROR `SLOW_CONSUMER`. */
@@ -224,6 +264,8 @@ export class ServerPeer {
     this.reason ??= reason;
     this.#wasRegistered = this.#state === 'registered';
     this.#state = 'closing';
+    this.#held = [];
+    this.#heldBytes = 0;
     this.#stopTimers();
     // Nothing a closing peer sends is acted on: do not even decode it.
     this.conn.discardInput();
@@ -268,12 +310,30 @@ export class ServerPeer {
     return true;
   }
 
-  #onMessage(m: SocketMessage): void {
+  /** Counts one frame written (its length prefix included). */
+  #countOut(total: number): void {
+    this.counters.messagesOut++;
+    this.counters.bytesOut += total;
+    this.#host.counters.messagesOut++;
+    this.#host.counters.bytesOut += total;
+  }
+
+  #onMessage(m: SocketMessage, payloadBytes: number): void {
+    const bytes = payloadBytes + FRAME_HEADER;
+    this.counters.messagesIn++;
+    this.counters.bytesIn += bytes;
+    this.#host.counters.messagesIn++;
+    this.#host.counters.bytesIn += bytes;
+    if (this.#state === 'monitoring') {
+      this.#onMonitorRequest(m);
+      return;
+    }
     if (!this.open) return;
     this.#heartbeat?.seen();
     const first = this.#messages++ === 0;
     if (first && this.#isHandshakeHello(m)) {
-      this.#onHello(m);
+      if (m.data.role === 'monitor') this.#onMonitorHello();
+      else this.#onHello(m);
       return;
     }
     if (this.#hello && isReservedControl(m)) {
@@ -310,6 +370,44 @@ export class ServerPeer {
         controlFrame(host.eventName, { op: CONTROL_OPS.WELCOME, protocol: PROTOCOL_VERSION, client_id: this.id, allow_client_send: s.allowClientSend, max_message_size: s.maxMessageSize }, s.timezone),
       );
     });
+  }
+
+  /**
+   * `awaiting → monitoring`: a monitor (`hello` with `role: "monitor"`) is
+   * answered before registration and never registers: it takes no client
+   * slot, never the queue, gets no broadcasts and fires no
+   * `clientConnected`. It may ask one `stats` request, then it is closed;
+   * it has `authTimeout` to ask. Allowed only when the server exposes stats.
+   */
+  #onMonitorHello(): void {
+    const host = this.#host;
+    const s = host.settings;
+    if (!s.exposeStats) {
+      host.refuse(this, ErrorCode.STATS_DISABLED, `server "${host.eventName}" does not expose stats to monitors: start it with exposeStats: true`);
+      return;
+    }
+    if (host.token !== undefined) {
+      host.refuse(this, ErrorCode.UNAUTHORIZED, `server "${host.eventName}" requires a token: monitors cannot authenticate yet`);
+      return;
+    }
+    clearTimeout(this.#timer);
+    this.#state = 'monitoring';
+    this.#held = [];
+    this.#heldBytes = 0;
+    this.#timer = startTimer(s.authTimeout, () => host.refuse(this, ErrorCode.TIMEOUT, `no stats request within ${s.authTimeout} ms`));
+  }
+
+  #onMonitorRequest(m: SocketMessage): void {
+    if (m.messageType !== MessageType.CONTROL || m.data.op !== CONTROL_OPS.STATS || m.id === undefined) {
+      this.#host.refuse(this, ErrorCode.INVALID_MESSAGE, 'a monitor may only send one {op: "stats"} CONTROL request with an id');
+      return;
+    }
+    clearTimeout(this.#timer);
+    const s = this.#host.settings;
+    const frame = controlReply(this.#host.eventName, { op: CONTROL_OPS.STATS, stats: this.#host.stats() as unknown as MessageData }, s.timezone, m.id);
+    this.#countOut(frame.length);
+    this.#toClosing({ code: ErrorCode.CLOSED, text: 'monitor answered' });
+    void this.conn.end(s.closeTimeout, frame, s.closeGraceMs);
   }
 
   #tokenMatches(given: unknown): boolean {

@@ -6,6 +6,7 @@ import {
   ErrorCode,
   MessageType,
   MessageError,
+  PROTOCOL_VERSION,
   SocketError,
   createMessage,
   isPlainObject,
@@ -17,7 +18,9 @@ import {
 import { CONFIG_DEFAULTS, startTimer } from './defaults.js';
 import { createLogger, type SocketLogger } from './logger.js';
 import { resolveServerSettings } from './options.js';
+import { renderPrometheus } from './metrics.js';
 import { ServerPeer, type PeerHost } from './server-peer.js';
+import { RateSampler, ServerCounters, type ClientStats, type ServerStats } from './stats.js';
 import type { ServerTransport, TransportStream } from './transport.js';
 import { controlFrame, emitError } from './wire.js';
 
@@ -99,6 +102,13 @@ export interface SocketServerOptions {
    * dead one and must not hold a slot).
    */
   requireHello?: boolean;
+  /**
+   * Answer monitors (`hello` with `role: "monitor"`, then `{op: "stats"}`)
+   * with {@link SocketServer.stats} (engine default false; the unix server
+   * turns it on when only its owner can reach the socket, the tcp server
+   * when a token is set).
+   */
+  exposeStats?: boolean;
   /** Request handler (see {@link RequestHandler}). */
   handler?: RequestHandler;
   /** Logger (default: tslog at `logLevel`). */
@@ -169,6 +179,9 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
   #blockers: Array<() => void> = [];
   readonly #host: PeerHost;
   #pong: { at: number; frame: Buffer } | undefined;
+  readonly #counters = new ServerCounters();
+  readonly #rates = new RateSampler(this.#counters);
+  #startedAt = 0;
 
   constructor(options: SocketServerOptions) {
     super();
@@ -195,6 +208,8 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
         return this.#pong.frame;
       },
       onClosed: (peer, wasRegistered) => this.#onClosed(peer, wasRegistered),
+      counters: this.#counters,
+      stats: () => this.stats(),
     };
   }
 
@@ -260,6 +275,8 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
         this.#o.maxMessageSize = cap;
       }
       this.#state = 'running';
+      this.#startedAt = Date.now();
+      this.#rates.start();
       this.log.info(`listening on ${this.address}`);
       this.emit('listening');
     } else if (this.#state === 'starting') {
@@ -285,11 +302,47 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
       await Promise.all([...peers, ...refused]);
       await closing;
       this.#state = 'idle';
+      this.#startedAt = 0;
+      this.#rates.stop();
       this.log.info(`stopped ${this.eventName}`);
       this.emit('close');
       for (const resolve of this.#blockers.splice(0)) resolve();
     })();
     return this.#stopping;
+  }
+
+  /**
+   * Counters and gauges of this server: clients (with their traffic), the
+   * queue, totals and rates over the last few seconds, refusals by code,
+   * uptime. Counting costs a few additions per message; this call builds
+   * the snapshot.
+   */
+  stats(): ServerStats {
+    const now = Date.now();
+    const clients: ClientStats[] = [];
+    for (const p of this.#peers.values()) {
+      if (p.state !== 'registered') continue;
+      const c = p.counters;
+      clients.push({ id: p.id, connectedAt: p.connectedAt, handshake: p.hello, pendingBytes: p.conn.pendingBytes, messagesIn: c.messagesIn, messagesOut: c.messagesOut, bytesIn: c.bytesIn, bytesOut: c.bytesOut, dropped: c.dropped });
+    }
+    const t = this.#counters;
+    return {
+      event: this.eventName,
+      protocol: PROTOCOL_VERSION,
+      startedAt: this.#startedAt,
+      uptimeMs: this.#startedAt === 0 ? 0 : now - this.#startedAt,
+      clients,
+      maxConnections: this.#o.maxConnections,
+      queue: { length: this.#queue.length, capacity: this.#o.messageQueueSize, dropped: this.#queueDropped },
+      totals: { messagesIn: t.messagesIn, messagesOut: t.messagesOut, bytesIn: t.bytesIn, bytesOut: t.bytesOut, slowConsumerDisconnects: t.slowConsumerDisconnects },
+      refused: { ...t.refused },
+      rates: this.#rates.rates(),
+    };
+  }
+
+  /** {@link SocketServer.stats} in the Prometheus text exposition format, for a scrape endpoint. */
+  metrics(): string {
+    return renderPrometheus(this.stats());
   }
 
   /** Ids and state of the registered clients. */
@@ -400,7 +453,11 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
     let registered = 0;
     for (const p of this.#peers.values()) if (p.state === 'registered') registered++;
     if (this.#transport.broadcast !== undefined) {
-      if (registered > 0) this.#transport.broadcast(frame);
+      if (registered > 0) {
+        this.#transport.broadcast(frame);
+        this.#counters.messagesOut += registered;
+        this.#counters.bytesOut += frame.length * registered;
+      }
       else this.#enqueue(frame, []);
       return registered;
     }
@@ -477,6 +534,7 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
 
   #refuse(peer: ServerPeer, code: ErrorCode, text: string, replyTo?: string): void {
     this.#peers.delete(peer.id);
+    this.#counters.refuse(code);
     if (peer.state === 'closed') return;
     // Refused sockets in flight are capped: past the cap one is closed at once, without its ERROR.
     if (this.#refusing.size >= this.#o.maxRefusing) {
@@ -498,11 +556,16 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
 
   #onRegistered(peer: ServerPeer): void {
     this.log.info(`client ${peer.id} connected (${this.getConnectedClients().length} connected)`);
+    // Order on the wire: welcome (already written), the queue (older than the
+    // peer), the broadcasts held since its accept, then whatever the
+    // application sends from its clientConnected listener.
+    if (this.#queue.length > 0 && peer.open) {
+      const entries = this.#queue.splice(0);
+      for (const q of entries) if (!q.sentTo.includes(peer)) peer.deliver(q.frame);
+      this.log.debug(`delivered ${entries.length} queued messages to ${peer.id}`);
+    }
+    peer.flushHeld();
     this.emit('clientConnected', peer.id);
-    if (this.#queue.length === 0 || !peer.open) return;
-    const entries = this.#queue.splice(0);
-    for (const q of entries) if (!q.sentTo.includes(peer)) peer.deliver(q.frame);
-    this.log.debug(`delivered ${entries.length} queued messages to ${peer.id}`);
   }
 
   #onMessage(peer: ServerPeer, m: SocketMessage): void {

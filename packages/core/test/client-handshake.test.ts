@@ -115,4 +115,20 @@ describe('reserved control ops', () => {
     expect(fs.last.ops).toEqual(['hello', 'pong']);
     await c.disconnect();
   });
+
+  it('a welcome that is not the first frame is an application message (socketkit servers write it first)', async () => {
+    const fs = new FakeServer();
+    fs.onAccept = (p) =>
+      setImmediate(() => {
+        p.send('data', { first: true });
+        p.welcome({ allow_client_send: false });
+      });
+    const c = client(fs);
+    await c.connect();
+    expect((await c.receive()).data).toEqual({ first: true });
+    expect((await c.receive()).data).toMatchObject({ op: 'welcome', allow_client_send: false });
+    expect(c.welcome).toBeUndefined();
+    await c.send({ still: 'allowed' });
+    await c.disconnect();
+  });
 });

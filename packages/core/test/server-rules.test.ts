@@ -207,16 +207,32 @@ describe('4. the no-client queue goes only to a real client', () => {
     expect(got).toEqual([{ hi: 1 }]);
   });
 
-  it('without a token a peer gets live broadcasts from accept, never twice', async () => {
+  it('without a token a peer gets live broadcasts from accept, never twice (held until it registers)', async () => {
     const { server, connect } = await setup({ registerGraceMs: 500 });
     const p = connect();
     await settle();
     server.send({ live: 1 });
-    await until(() => p.messages.length === 1, 'live broadcast');
+    await settle();
+    // Held while the peer may still say hello: its welcome must come first (D3).
+    expect(p.messages).toHaveLength(0);
     await jest.advanceTimersByTimeAsync(501);
+    await until(() => p.messages.length === 1, 'live broadcast at registration');
     await settle();
     expect(p.ops()).toEqual([{ live: 1 }]);
     expect(server.getConnectedClients()).toHaveLength(1);
+  });
+
+  it('a hello peer gets welcome first, then the broadcasts sent since its accept, in order', async () => {
+    const { server, connect } = await setup({ registerGraceMs: 500 });
+    const other = connect();
+    other.hello();
+    await until(() => other.messages.length === 1, 'first client welcome');
+    const p = connect();
+    await settle();
+    for (let i = 0; i < 5; i++) server.send({ i });
+    p.hello();
+    await until(() => p.messages.length === 6, 'welcome + 5 broadcasts');
+    expect(p.ops()).toEqual(['welcome', { i: 0 }, { i: 1 }, { i: 2 }, { i: 3 }, { i: 4 }]);
   });
 });
 

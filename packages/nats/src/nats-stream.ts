@@ -1,5 +1,9 @@
 import { Duplex } from 'node:stream';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { ConnectionError, ErrorCode } from '@socketkit/protocol';
+
+/** Most bytes of broadcasts a client stream holds while it waits for the server's first frame (8 MiB). */
+export const MAX_HELD_BROADCAST_BYTES = 8 * 1024 * 1024;
 
 /** An empty NATS message on a stream subject means "end of stream" (FIN). */
 export const FIN = new Uint8Array(0);
@@ -17,18 +21,55 @@ export class NatsStream extends Duplex {
   readonly #maxPayload: number;
   readonly #onGone: () => void;
   #finSent = false;
+  /** Client streams: broadcasts held until the server's first frame (undefined once it came, and on server streams). */
+  #held: Buffer[] | undefined;
+  #heldBytes = 0;
 
-  constructor(nc: NatsConnection, outSubject: string, onGone: () => void, allowHalfOpen: boolean) {
+  constructor(nc: NatsConnection, outSubject: string, onGone: () => void, allowHalfOpen: boolean, holdBroadcasts = false) {
     super({ allowHalfOpen });
     this.#nc = nc;
     this.#out = outSubject;
     this.#maxPayload = nc.info?.max_payload ?? 1024 * 1024;
     this.#onGone = onGone;
+    if (holdBroadcasts) this.#held = [];
   }
 
   /** Feeds bytes published by the peer; an empty payload ends the readable side. */
   deliver(data: Uint8Array): void {
     if (this.destroyed || this.readableEnded) return;
+    if (this.#held !== undefined) {
+      // The peer's first frame (welcome, or a refusal) comes first; then what was held.
+      const held = this.#held;
+      this.#held = undefined;
+      this.#pushBytes(data);
+      for (const h of held) if (!this.destroyed && !this.readableEnded) this.#pushBytes(h);
+      return;
+    }
+    this.#pushBytes(data);
+  }
+
+  /**
+   * Feeds one broadcast (the event's shared subject). On a client stream,
+   * broadcasts that arrive before the server's first frame on the stream's
+   * own subject are held (NATS orders messages per subject, not across
+   * subjects), so a client sees its welcome before any broadcast, as on unix
+   * and tcp. Held bytes are bounded by {@link MAX_HELD_BROADCAST_BYTES}.
+   */
+  deliverBroadcast(data: Uint8Array): void {
+    if (this.destroyed || this.readableEnded || data.length === 0) return;
+    if (this.#held === undefined) {
+      this.#pushBytes(data);
+      return;
+    }
+    this.#heldBytes += data.length;
+    if (this.#heldBytes > MAX_HELD_BROADCAST_BYTES) {
+      this.destroy(new ConnectionError(ErrorCode.CONNECTION_LOST, `more than ${MAX_HELD_BROADCAST_BYTES} bytes of broadcasts arrived before the server's welcome on ${this.#out}: the server is not answering this stream`));
+      return;
+    }
+    this.#held.push(Buffer.from(data));
+  }
+
+  #pushBytes(data: Uint8Array): void {
     if (data.length === 0) this.push(null);
     else this.push(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
   }

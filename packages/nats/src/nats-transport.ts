@@ -261,7 +261,7 @@ export class NatsClientTransport implements ClientTransport {
           callback: (_err, msg) => {
             // Each socketkit publish carries whole frames; anything else would freeze every client's framing.
             if (!isWholeFrames(msg.data)) this.#o.onDiscard?.(stray(msg.subject, msg.data));
-            else this.#current?.deliver(msg.data);
+            else this.#current?.deliverBroadcast(msg.data);
           },
         });
         return nc;
@@ -286,7 +286,7 @@ export class NatsClientTransport implements ClientTransport {
     const stream: NatsStream = new NatsStream(nc, this.#s.toServer(id), () => {
       sub?.unsubscribe();
       if (this.#current === stream) this.#current = undefined;
-    }, false);
+    }, false, true);
     // A stream subject is one peer's own: a bad publish there breaks only that stream's framing (and the frame timeout ends it).
     sub = nc.subscribe(this.#s.toClient(id), { callback: (_err, msg) => stream.deliver(msg.data) });
     // The answer comes to a one-shot inbox, so an abort can stop waiting at once

@@ -1,7 +1,7 @@
 import type { SocketMessage } from './message.js';
 
 /** Version announced in `hello`. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** Reserved `data.op` values of library CONTROL messages (consumed, never delivered to user code). */
 export const CONTROL_OPS = {
@@ -9,6 +9,8 @@ export const CONTROL_OPS = {
   WELCOME: 'welcome',
   PING: 'ping',
   PONG: 'pong',
+  /** A monitor's statistics request and the server's answer (`role: "monitor"` in hello). */
+  STATS: 'stats',
 } as const;
 
 /** One of {@link CONTROL_OPS}. */

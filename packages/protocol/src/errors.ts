@@ -29,6 +29,8 @@ export const ErrorCode = {
   REMOTE_ERROR: 'REMOTE_ERROR',
   /** `connect()` was called while a connect is already in progress. */
   CONNECT_IN_PROGRESS: 'CONNECT_IN_PROGRESS',
+  /** A monitor asked a server that does not expose stats (`exposeStats`). */
+  STATS_DISABLED: 'STATS_DISABLED',
 } as const;
 
 /** One of the {@link ErrorCode} values. */
@@ -116,6 +118,7 @@ export const ERROR_CLASSES: Readonly<Record<ErrorCode, typeof SocketError | type
   HANDLER_FAILED: SocketError,
   REMOTE_ERROR: SocketError,
   CONNECT_IN_PROGRESS: ConnectionError,
+  STATS_DISABLED: ConnectionError,
 });
 
 /**

@@ -3,8 +3,9 @@ import { CONTROL_OPS, PROTOCOL_VERSION, isReservedControl, createMessage, type M
 
 describe('CONTROL_OPS', () => {
   it('lists the reserved ops of the handshake and heartbeats', () => {
-    expect(CONTROL_OPS).toEqual({ HELLO: 'hello', WELCOME: 'welcome', PING: 'ping', PONG: 'pong' });
-    expect(PROTOCOL_VERSION).toBe(1);
+    expect(CONTROL_OPS).toEqual({ HELLO: 'hello', WELCOME: 'welcome', PING: 'ping', PONG: 'pong', STATS: 'stats' });
+    // Adding a reserved op raises the protocol number (stats made it 2).
+    expect(PROTOCOL_VERSION).toBe(2);
   });
 });
 

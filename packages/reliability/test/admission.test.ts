@@ -140,7 +140,7 @@ describe.each(KINDS)('item 1: every byte counts [%s]', (kind) => {
     const worst = Math.max(0, ...retained);
     // Every peer the server cut off was a SLOW_CONSUMER; only the last one, closed by the test at the deadline, may differ.
     const slow = codes.filter((c) => c === ErrorCode.SLOW_CONSUMER).length;
-    expect(cutOff).toBeGreaterThan(1);
+    expect(cutOff).toBeGreaterThanOrEqual(1); // ~14 in the default 30 s; a shortened run (SOCKETKIT_FLOOD_MS) may see one
     expect(slow).toBeGreaterThanOrEqual(cutOff);
     expect(codes.length - slow).toBeLessThanOrEqual(1);
     expect(worst).toBeLessThan(64);

@@ -1,0 +1,72 @@
+import { describe, expect, it } from '@jest/globals';
+import { buildHeadline, buildRows, buildTargets } from '../src/report.js';
+import type { ScalingPoint } from '../src/scaling.js';
+import type { ScenarioResult } from '../src/scenarios.js';
+
+function scenario(id: ScenarioResult['id'], n: number, transport: ScenarioResult['transport'], metrics: ScenarioResult['metrics']): ScenarioResult {
+  return { id, n, title: id, transport, ok: true, params: {}, metrics, runs: {}, seconds: 1 };
+}
+
+const point = (transport: 'unix' | 'tcp', ok: boolean): ScalingPoint => ({
+  transport, impl: 'socketkit', clients: 1000, processes: 10, ok, error: ok ? '' : '321 of 1000 connects failed; first error: EAGAIN', connected: ok ? 1000 : 679, count: 120,
+  connectsPerSec: 500, rssPerClient: 1, heapPerClient: 1, deliveredPerSec: ok ? 1e5 : NaN, cpuUsPerMsg: 1, serverCpuUsPerMsg: 1, bytesPerMsg: 230, frameBytes: 230,
+});
+
+describe('targets of issue 16', () => {
+  const results = [
+    scenario('broadcast-1', 1, 'unix', { socketkit: { msgsPerSec: 95 }, 'raw-write': { msgsPerSec: 50 }, 'raw-batched': { msgsPerSec: 100 }, zeromq: { msgsPerSec: 40 } }),
+    scenario('fanout-10', 2, 'unix', { socketkit: { totalMsgsPerSec: 60 }, 'raw-write': { totalMsgsPerSec: 20 }, 'raw-batched': { totalMsgsPerSec: 100 }, zeromq: { totalMsgsPerSec: 40 } }),
+    scenario('reqrep', 4, 'unix', { socketkit: { p50Us: 56, p99Us: 200 }, 'raw-write': { p50Us: 50, p99Us: 100 }, 'raw-batched': { p50Us: 60, p99Us: 120 } }),
+    scenario('broadcast-1', 1, 'nats', { socketkit: { msgsPerSec: 70 }, 'nats-raw': { msgsPerSec: 100 } }),
+  ];
+  const targets = buildTargets(results, [], [point('unix', false), point('tcp', true)]);
+  const get = (target: string, transport: string) => targets.find((t) => t.target === target && t.transport === transport);
+
+  it('compares throughput with the better raw variant and with zeromq.js', () => {
+    expect(get('Broadcast, 1 client ≥ 0.9× raw ceiling', 'unix')).toMatchObject({ met: true });
+    expect(get('Broadcast, 1 client ≥ 2× zeromq.js', 'unix')).toMatchObject({ met: true });
+    expect(get('Fan-out, 10 clients ≥ 0.9× raw ceiling', 'unix')).toMatchObject({ met: false, profile: { id: 'fanout-10', transport: 'unix' } });
+    expect(get('Fan-out, 10 clients ≥ 2× zeromq.js', 'unix')).toMatchObject({ met: false });
+  });
+
+  it('compares round trips with the faster raw variant', () => {
+    expect(get('Request/reply p50 ≤ 1.15× raw', 'unix')).toMatchObject({ met: true });
+    expect(get('Request/reply p99 ≤ 1.3× raw', 'unix')).toMatchObject({ met: false, profile: { id: 'reqrep', transport: 'unix' } });
+  });
+
+  it('compares socketkit over NATS with plain nats.js', () => {
+    expect(get('NATS broadcast, 1 client ≥ 0.8× nats.js', 'nats')).toMatchObject({ met: false });
+  });
+
+  it('reports a scaling point whose clients could not all connect as missed, with the error', () => {
+    expect(get('Scaling: 1000 clients connect and receive', 'unix')).toMatchObject({ met: false });
+    expect(get('Scaling: 1000 clients connect and receive', 'unix')?.measured).toContain('EAGAIN');
+    expect(get('Scaling: 1000 clients connect and receive', 'tcp')).toMatchObject({ met: true });
+  });
+
+  it('has no line for a scenario that did not run, and n/a without a peer figure', () => {
+    expect(get('64 KiB messages ≥ 0.95× raw', 'unix')).toBeUndefined();
+    expect(targets.some((t) => t.transport === 'tcp' && t.target.startsWith('Broadcast'))).toBe(false);
+  });
+});
+
+describe('comparison rows', () => {
+  const r = scenario('broadcast-1', 1, 'tcp', { socketkit: { msgsPerSec: 90, MBps: 9 }, 'raw-write': { msgsPerSec: 45, MBps: 4.5 }, 'raw-batched': { msgsPerSec: 100, MBps: 10 }, zeromq: { msgsPerSec: 30, MBps: 3 }, python: { msgsPerSec: 60, MBps: 6 } });
+
+  it('gives every implementation its ratio to the ceiling and socketkit ÷ it', () => {
+    const rows = buildRows([r]);
+    expect(rows.map((x) => x.impl)).toEqual(['socketkit', 'raw-write', 'raw-batched', 'zeromq', 'python']);
+    expect(rows.find((x) => x.impl === 'socketkit')?.ratioCeiling).toBeCloseTo(0.9);
+    expect(rows.find((x) => x.impl === 'zeromq')?.skOverThis).toBeCloseTo(3);
+    expect(rows.find((x) => x.impl === 'python')?.ratioCeiling).toBeCloseTo(0.6);
+  });
+
+  it('puts socketkit ÷ zeromq.js and ÷ the Python peer beside the raw ratios', () => {
+    const [h] = buildHeadline([r]);
+    expect(h).toMatchObject({ socketkit: 90, ceiling: 100 });
+    expect(h?.overCeiling).toBeCloseTo(0.9);
+    expect(h?.overWrite).toBeCloseTo(2);
+    expect(h?.overZmq).toBeCloseTo(3);
+    expect(h?.overPython).toBeCloseTo(1.5);
+  });
+});

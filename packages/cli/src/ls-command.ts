@@ -1,0 +1,17 @@
+import { loadConfig } from 'socketkit';
+import type { ParsedCommand } from './args.js';
+import { cleanSocketDir, formatLsTable, inspectSocketDir } from './ls.js';
+
+/** `socketkit ls`: prints the table (or JSON) and, with `--clean`, removes stale sockets. */
+export async function ls(a: Extract<ParsedCommand, { command: 'ls' }>): Promise<number> {
+  const dir = a.socketDir ?? loadConfig().socketDir;
+  const entries = await inspectSocketDir(dir);
+  if (a.json) process.stdout.write(`${JSON.stringify(entries)}\n`);
+  else process.stdout.write(entries.length === 0 ? `no events in ${dir}\n` : `${formatLsTable(entries)}\n`);
+  if (a.clean) {
+    const removed = await cleanSocketDir(entries);
+    for (const p of removed) process.stderr.write(`removed stale socket ${p}\n`);
+    if (removed.length === 0) process.stderr.write('no stale sockets to remove\n');
+  }
+  return 0;
+}

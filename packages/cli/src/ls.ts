@@ -1,0 +1,132 @@
+import { lstat, readdir, unlink } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+
+/**
+ * What `socketkit ls` finds in a socket directory. Replaces the manual
+ * `find -type s` / `lsof` / `stat` routine: every `*.sock` entry is checked
+ * for type, owner and mode, and probed with a connect that is closed at once
+ * (servers do not count such a probe as a client: it never says hello and
+ * leaves before registering).
+ */
+
+/** State of one entry. */
+export type EntryState =
+  /** A server accepted the probe. */
+  | 'live'
+  /** A socket file nobody listens on (connect refused): safe to remove. */
+  | 'stale'
+  /** The path is not a socket (never removed). */
+  | 'not-a-socket'
+  /** The probe was not allowed (another user's socket, mode without write for us). */
+  | 'denied'
+  /** A server is there but did not accept in time (full backlog, stuck process). */
+  | 'busy';
+
+/** One event found in the socket directory. */
+export interface LsEntry {
+  /** Event name (file name without `.sock`). */
+  event: string;
+  /** Full path. */
+  path: string;
+  /** What the probe found. */
+  state: EntryState;
+  /** Owner uid. */
+  uid: number;
+  /** Permission bits, octal string (e.g. `"0600"`). */
+  mode: string;
+  /** True when the file is writable by group or others, or owned by someone other than us or root. */
+  insecure: boolean;
+}
+
+/** Options of {@link inspectSocketDir}. */
+export interface InspectOptions {
+  /** How long one liveness probe may take (ms, default 1000). */
+  probeTimeoutMs?: number;
+}
+
+/** Probes a Unix socket path: connect, then close at once. */
+export function probeSocket(path: string, timeoutMs = 1000): Promise<EntryState> {
+  return new Promise((resolve) => {
+    const sock = connect({ path });
+    const done = (state: EntryState) => {
+      clearTimeout(timer);
+      sock.removeAllListeners();
+      sock.on('error', () => undefined);
+      sock.destroy();
+      resolve(state);
+    };
+    const timer = setTimeout(() => done('busy'), timeoutMs);
+    sock.once('connect', () => done('live'));
+    sock.once('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ECONNREFUSED' || err.code === 'ENOENT') done('stale');
+      else if (err.code === 'EACCES' || err.code === 'EPERM') done('denied');
+      else if (err.code === 'EAGAIN') done('busy');
+      else if (err.code === 'ENOTSOCK') done('not-a-socket');
+      else done('busy');
+    });
+  });
+}
+
+/** Lists every `*.sock` entry of `dir`, sorted by event name. A missing directory lists nothing. */
+export async function inspectSocketDir(dir: string, options: InspectOptions = {}): Promise<LsEntry[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  const me = process.getuid?.() ?? 0;
+  const entries = await Promise.all(
+    names
+      .filter((n) => n.endsWith('.sock'))
+      .sort()
+      .map(async (name): Promise<LsEntry | undefined> => {
+        const path = join(dir, name);
+        let st;
+        try {
+          st = await lstat(path);
+        } catch {
+          return undefined; // removed while we looked
+        }
+        const mode = st.mode & 0o7777;
+        const insecure = (mode & 0o022) !== 0 || (st.uid !== me && st.uid !== 0);
+        const state = st.isSocket() ? await probeSocket(path, options.probeTimeoutMs) : 'not-a-socket';
+        return { event: name.slice(0, -'.sock'.length), path, state, uid: st.uid, mode: `0${mode.toString(8).padStart(3, '0')}`, insecure };
+      }),
+  );
+  return entries.filter((e): e is LsEntry => e !== undefined);
+}
+
+/**
+ * Removes stale sockets only: each candidate is probed again right before
+ * the unlink, and must still be the same socket inode, so a server that
+ * started meanwhile keeps its file. Returns the paths removed.
+ */
+export async function cleanSocketDir(entries: readonly LsEntry[], options: InspectOptions = {}): Promise<string[]> {
+  const removed: string[] = [];
+  for (const e of entries) {
+    if (e.state !== 'stale') continue;
+    let before;
+    try {
+      before = await lstat(e.path);
+    } catch {
+      continue;
+    }
+    if (!before.isSocket()) continue;
+    if ((await probeSocket(e.path, options.probeTimeoutMs)) !== 'stale') continue;
+    const now = await lstat(e.path).catch(() => undefined);
+    if (now === undefined || now.ino !== before.ino || now.dev !== before.dev) continue;
+    await unlink(e.path);
+    removed.push(e.path);
+  }
+  return removed;
+}
+
+/** Renders entries as an aligned table (one header line, one line per event). */
+export function formatLsTable(entries: readonly LsEntry[]): string {
+  const rows = [['EVENT', 'STATE', 'OWNER', 'MODE', 'PATH'], ...entries.map((e) => [e.event, e.insecure ? `${e.state} (insecure)` : e.state, String(e.uid), e.mode, e.path])];
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n');
+}

@@ -1,0 +1,99 @@
+import { afterEach, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { UnixSocketClient, UnixSocketServer } from '@socketkit/unix';
+import { ensureBuilt, killAll, runCli } from './helpers.js';
+
+let dir: string;
+beforeAll(ensureBuilt);
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'sk-ls-'));
+  chmodSync(dir, 0o700);
+});
+afterEach(async () => {
+  await killAll();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Leaves a socket file nobody listens on: a child binds it and is SIGKILLed. */
+function staleSocket(path: string, mode = 0o600): void {
+  const r = spawnSync(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(path)}, () => { require('fs').chmodSync(${JSON.stringify(path)}, ${mode}); process.kill(process.pid, 'SIGKILL'); })`]);
+  expect(r.signal).toBe('SIGKILL');
+  expect(existsSync(path)).toBe(true);
+}
+
+interface Row {
+  event: string;
+  state: string;
+  mode: string;
+  insecure: boolean;
+}
+
+describe('socketkit ls', () => {
+  test('shows live, stale, not-a-socket and insecure entries; --clean removes only the stale socket', async () => {
+    const server = new UnixSocketServer({ eventName: 'live', socketDir: dir, logLevel: 'silent' });
+    await server.start();
+    try {
+      staleSocket(join(dir, 'gone.sock'));
+      staleSocket(join(dir, 'open.sock'), 0o666);
+      writeFileSync(join(dir, 'plain.sock'), 'not a socket');
+
+      const list = await runCli(['ls', '--socket-dir', dir, '--json'], dir);
+      expect(list.code).toBe(0);
+      const rows = (JSON.parse(list.stdout) as Row[]).map(({ event, state, mode, insecure }) => ({ event, state, mode, insecure }));
+      expect(rows).toEqual([
+        { event: 'gone', state: 'stale', mode: '0600', insecure: false },
+        { event: 'live', state: 'live', mode: '0600', insecure: false },
+        { event: 'open', state: 'stale', mode: '0666', insecure: true },
+        { event: 'plain', state: 'not-a-socket', mode: expect.any(String), insecure: expect.any(Boolean) },
+      ]);
+
+      const table = await runCli(['ls', '--socket-dir', dir], dir);
+      expect(table.stdout.split('\n')[0]).toMatch(/^EVENT\s+STATE\s+OWNER\s+MODE\s+PATH$/);
+      expect(table.stdout).toMatch(/open\s+stale \(insecure\)/);
+
+      const clean = await runCli(['ls', '--socket-dir', dir, '--clean'], dir);
+      expect(clean.code).toBe(0);
+      expect(clean.stderr).toContain(`removed stale socket ${join(dir, 'gone.sock')}`);
+      expect(clean.stderr).toContain(`removed stale socket ${join(dir, 'open.sock')}`);
+      expect(existsSync(join(dir, 'gone.sock'))).toBe(false);
+      expect(existsSync(join(dir, 'open.sock'))).toBe(false);
+      expect(existsSync(join(dir, 'live.sock'))).toBe(true);
+      expect(existsSync(join(dir, 'plain.sock'))).toBe(true);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test('the liveness probe is never taken for a client: the queue waits for a real one', async () => {
+    const server = new UnixSocketServer({ eventName: 'jobs', socketDir: dir, logLevel: 'silent' });
+    const connected: string[] = [];
+    server.on('clientConnected', (id) => connected.push(id));
+    await server.start();
+    const client = new UnixSocketClient({ eventName: 'jobs', socketDir: dir, logLevel: 'silent' });
+    try {
+      server.send({ n: 1 });
+      for (let i = 0; i < 3; i++) expect((await runCli(['ls', '--socket-dir', dir], dir)).code).toBe(0);
+      expect(connected).toEqual([]);
+      await client.connect();
+      expect((await client.receive({ timeout: 5000 })).data).toEqual({ n: 1 });
+      expect(connected).toHaveLength(1);
+    } finally {
+      await client.disconnect();
+      await server.stop();
+    }
+  });
+
+  test('an empty or missing directory says so and exits 0', async () => {
+    const r = await runCli(['ls', '--socket-dir', join(dir, 'nope')], dir);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('no events in');
+  });
+
+  test('usage errors exit 2', async () => {
+    expect((await runCli(['ls', 'jobs'], dir)).code).toBe(2);
+    expect((await runCli(['ls', '--socket-dir', ''], dir)).code).toBe(2);
+  });
+});
