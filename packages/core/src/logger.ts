@@ -8,7 +8,16 @@ export interface SocketLogger {
   error(...args: unknown[]): unknown;
 }
 
-const LEVELS: Record<string, number> = { silly: 0, trace: 1, debug: 2, info: 3, warn: 4, error: 5, fatal: 6, silent: 7 };
+const LEVELS: Record<string, number> = {
+  silly: 0,
+  trace: 1,
+  debug: 2,
+  info: 3,
+  warn: 4,
+  error: 5,
+  fatal: 6,
+  silent: 7,
+};
 
 /** The level a socketkit component logs at when the application says nothing: warnings and errors only. */
 export const DEFAULT_LOG_LEVEL = 'warn';

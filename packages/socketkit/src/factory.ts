@@ -16,13 +16,35 @@ import type {
 } from './optional-peers.js';
 import { transportImplementation, validateSocketType, type SocketType } from './transports.js';
 
-export type { UnixServerOptions, TcpServerOptions, NatsServerOptions, UnixClientOptions, TcpClientOptions, NatsClientOptions };
+export type {
+  UnixServerOptions,
+  TcpServerOptions,
+  NatsServerOptions,
+  UnixClientOptions,
+  TcpClientOptions,
+  NatsClientOptions,
+};
 
 /** The options, server and client types of each transport, by {@link SocketType}. */
 export interface TransportTypes {
-  unix: { serverOptions: UnixServerOptions; clientOptions: UnixClientOptions; server: UnixSocketServer; client: UnixSocketClient };
-  tcp: { serverOptions: TcpServerOptions; clientOptions: TcpClientOptions; server: TcpSocketServer; client: TcpSocketClient };
-  nats: { serverOptions: NatsServerOptions; clientOptions: NatsClientOptions; server: NatsSocketServer; client: NatsSocketClient };
+  unix: {
+    serverOptions: UnixServerOptions;
+    clientOptions: UnixClientOptions;
+    server: UnixSocketServer;
+    client: UnixSocketClient;
+  };
+  tcp: {
+    serverOptions: TcpServerOptions;
+    clientOptions: TcpClientOptions;
+    server: TcpSocketServer;
+    client: TcpSocketClient;
+  };
+  nats: {
+    serverOptions: NatsServerOptions;
+    clientOptions: NatsClientOptions;
+    server: NatsSocketServer;
+    client: NatsSocketClient;
+  };
 }
 
 /** Server options for any transport. */
@@ -53,10 +75,22 @@ export type AnyClient = UnixSocketClient | TcpSocketClient | NatsSocketClient;
 // One generic signature: with a literal type only that transport's options
 // type-check (e.g. `servers` on 'unix' is an error); with a `SocketType`
 // variable any transport's options are accepted and checked at run time.
-export async function createServer<T extends SocketType>(type: T, eventName: string, options?: TransportTypes[T]['serverOptions']): Promise<TransportTypes[T]['server']>;
+export async function createServer<T extends SocketType>(
+  type: T,
+  eventName: string,
+  options?: TransportTypes[T]['serverOptions'],
+): Promise<TransportTypes[T]['server']>;
 /** A transport added with `registerTransport()` (never a built-in name, so built-in options stay checked). */
-export async function createServer<N extends string>(type: N extends SocketType ? never : N, eventName: string, options?: Record<string, unknown>): Promise<SocketServer>;
-export async function createServer(type: string, eventName: string, options: ServerOptions | Record<string, unknown> = {}): Promise<AnyServer | SocketServer> {
+export async function createServer<N extends string>(
+  type: N extends SocketType ? never : N,
+  eventName: string,
+  options?: Record<string, unknown>,
+): Promise<SocketServer>;
+export async function createServer(
+  type: string,
+  eventName: string,
+  options: ServerOptions | Record<string, unknown> = {},
+): Promise<AnyServer | SocketServer> {
   validateSocketType(type);
   validateEventName(eventName);
   const impl = await transportImplementation(type);
@@ -74,10 +108,22 @@ export async function createServer(type: string, eventName: string, options: Ser
  *
  * @throws ValidationError as {@link createServer}.
  */
-export async function createClient<T extends SocketType>(type: T, eventName: string, options?: TransportTypes[T]['clientOptions']): Promise<TransportTypes[T]['client']>;
+export async function createClient<T extends SocketType>(
+  type: T,
+  eventName: string,
+  options?: TransportTypes[T]['clientOptions'],
+): Promise<TransportTypes[T]['client']>;
 /** A transport added with `registerTransport()`. */
-export async function createClient<N extends string>(type: N extends SocketType ? never : N, eventName: string, options?: Record<string, unknown>): Promise<SocketClient>;
-export async function createClient(type: string, eventName: string, options: ClientOptions | Record<string, unknown> = {}): Promise<AnyClient | SocketClient> {
+export async function createClient<N extends string>(
+  type: N extends SocketType ? never : N,
+  eventName: string,
+  options?: Record<string, unknown>,
+): Promise<SocketClient>;
+export async function createClient(
+  type: string,
+  eventName: string,
+  options: ClientOptions | Record<string, unknown> = {},
+): Promise<AnyClient | SocketClient> {
   validateSocketType(type);
   validateEventName(eventName);
   const impl = await transportImplementation(type);

@@ -5,11 +5,21 @@
 // Using a transport that is not installed is a type error at the call site,
 // never an `any` that leaks into the program.
 // @ts-ignore -- optional peer: @socketkit/unix may not be installed
-import type { UnixSocketClient, UnixSocketClientOptions, UnixSocketServer, UnixSocketServerOptions } from '@socketkit/unix';
+import type {
+  UnixSocketClient,
+  UnixSocketClientOptions,
+  UnixSocketServer,
+  UnixSocketServerOptions,
+} from '@socketkit/unix';
 // @ts-ignore -- optional peer: @socketkit/tcp may not be installed
 import type { TcpSocketClient, TcpSocketClientOptions, TcpSocketServer, TcpSocketServerOptions } from '@socketkit/tcp';
 // @ts-ignore -- optional peer: @socketkit/nats may not be installed
-import type { NatsSocketClient, NatsSocketClientOptions, NatsSocketServer, NatsSocketServerOptions } from '@socketkit/nats';
+import type {
+  NatsSocketClient,
+  NatsSocketClientOptions,
+  NatsSocketServer,
+  NatsSocketServerOptions,
+} from '@socketkit/nats';
 // @ts-ignore -- optional peer
 import type * as UnixModule from '@socketkit/unix';
 // @ts-ignore -- optional peer

@@ -42,7 +42,8 @@ beforeAll(async () => {
   packDir = tempDir('sk-pack-');
   for (const name of PACKAGES) {
     const pkgDir = join(root, 'packages', name);
-    if (!existsSync(join(pkgDir, 'dist/index.js'))) throw new Error(`${pkgDir}/dist is missing: run "turbo run build" first`);
+    if (!existsSync(join(pkgDir, 'dist/index.js')))
+      throw new Error(`${pkgDir}/dist is missing: run "turbo run build" first`);
     const before = new Set(readdirSync(packDir));
     await run('npx', ['-y', PNPM, 'pack', '--pack-destination', packDir], { cwd: pkgDir });
     const added = readdirSync(packDir).filter((f) => !before.has(f) && f.endsWith('.tgz'));
@@ -56,7 +57,11 @@ afterAll(() => {
 });
 
 async function npmInstall(dir: string, names: string[]): Promise<void> {
-  await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', ...names.map((n) => tarballs.get(n) as string)], { cwd: dir });
+  await run(
+    'npm',
+    ['install', '--no-audit', '--no-fund', '--prefer-offline', ...names.map((n) => tarballs.get(n) as string)],
+    { cwd: dir },
+  );
 }
 
 /** Compiles `files` in `dir` strictly with skipLibCheck false; resolves with tsc's output ('' when clean). */
@@ -78,7 +83,9 @@ async function typecheck(dir: string, files: string[]): Promise<string> {
     }),
   );
   const tsc = join(root, 'node_modules/typescript/bin/tsc');
-  const r = await run(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: dir, timeout: 180_000 }).catch((e: { stdout: string }) => e);
+  const r = await run(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: dir, timeout: 180_000 }).catch(
+    (e: { stdout: string }) => e,
+  );
   return r.stdout;
 }
 
@@ -88,7 +95,13 @@ async function runScript(dir: string, source: string, socketDir: string): Promis
   return JSON.parse(stdout.trim().split('\n').pop() as string) as Record<string, unknown>;
 }
 
-const exchange = (pkg: string, server: string, client: string, serverOpts: string, clientOpts: (s: string) => string): string => `
+const exchange = (
+  pkg: string,
+  server: string,
+  client: string,
+  serverOpts: string,
+  clientOpts: (s: string) => string,
+): string => `
 import { ${server}, ${client} } from '${pkg}';
 const socketDir = process.argv[2];
 const server = new ${server}({ eventName: 'installed', logLevel: 'silent', envFile: false, ${serverOpts} });
@@ -140,7 +153,11 @@ describe('install only what you need', () => {
       writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'unix-only', private: true, type: 'module' }));
       await npmInstall(dir, [...BASE, 'unix']);
       const socketDir = tempDir('sk-');
-      const out = await runScript(dir, exchange('@socketkit/unix', 'UnixSocketServer', 'UnixSocketClient', 'socketDir', () => 'socketDir'), socketDir);
+      const out = await runScript(
+        dir,
+        exchange('@socketkit/unix', 'UnixSocketServer', 'UnixSocketClient', 'socketDir', () => 'socketDir'),
+        socketDir,
+      );
       expect(out).toEqual({ fromClient: { from: 'client' }, fromServer: { from: 'server' } });
       expect(existsSync(join(dir, 'node_modules/@socketkit/unix'))).toBe(true);
       expect(existsSync(join(dir, 'node_modules/@socketkit/tcp'))).toBe(false);
@@ -181,7 +198,11 @@ export { path };
       const dir = tempDir('sk-install-tcp-');
       writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'tcp-only', private: true, type: 'module' }));
       await npmInstall(dir, [...BASE, 'tcp']);
-      const out = await runScript(dir, exchange('@socketkit/tcp', 'TcpSocketServer', 'TcpSocketClient', 'port: 0', (s) => `port: ${s}.port`), tempDir('sk-'));
+      const out = await runScript(
+        dir,
+        exchange('@socketkit/tcp', 'TcpSocketServer', 'TcpSocketClient', 'port: 0', (s) => `port: ${s}.port`),
+        tempDir('sk-'),
+      );
       expect(out).toEqual({ fromClient: { from: 'client' }, fromServer: { from: 'server' } });
       expect(existsSync(join(dir, 'node_modules/@socketkit/tcp'))).toBe(true);
       expect(existsSync(join(dir, 'node_modules/@socketkit/unix'))).toBe(false);
@@ -241,7 +262,14 @@ async function main(socketDir) {
 }
 `;
 
-const EXPECTED = { decoded: [{ a: 1 }], config: 'function', core: 'function', tcp: 'function', unixReply: { doubled: 42 }, tcpReply: { tripled: 42 } };
+const EXPECTED = {
+  decoded: [{ a: 1 }],
+  config: 'function',
+  core: 'function',
+  tcp: 'function',
+  unixReply: { doubled: 42 },
+  tcpReply: { tripled: 42 },
+};
 
 /** A typed consumer: uses the facade and a transport, and proves wrong-transport options are type errors. */
 const typedSource = `
@@ -291,7 +319,11 @@ console.log(JSON.stringify({ ...(await main(process.argv[2])), versions }));
       for (const app of ['app.cjs', 'app.mjs']) {
         const { stdout } = await run(process.execPath, [app, tempDir('sk-')], { cwd: dir, timeout: 30_000 });
         const out = JSON.parse(stdout.trim().split('\n').pop() as string) as Record<string, unknown>;
-        expect({ app, ...out }).toEqual({ app, ...EXPECTED, versions: BASE.map(() => expect.stringMatching(/^\d+\.\d+\.\d+/)) });
+        expect({ app, ...out }).toEqual({
+          app,
+          ...EXPECTED,
+          versions: BASE.map(() => expect.stringMatching(/^\d+\.\d+\.\d+/)),
+        });
       }
     },
     TIMEOUT,
@@ -315,16 +347,30 @@ describe('published tarballs', () => {
       for (const name of PACKAGES) {
         const { stdout } = await run('tar', ['tzf', tarballs.get(name) as string]);
         const files = stdout.split('\n').filter(Boolean);
-        expect({ name, license: files.includes('package/LICENSE'), readme: files.includes('package/README.md') }).toEqual({ name, license: true, readme: true });
+        expect({
+          name,
+          license: files.includes('package/LICENSE'),
+          readme: files.includes('package/README.md'),
+        }).toEqual({ name, license: true, readme: true });
         // Every source map points at a source that ships.
         for (const map of files.filter((f) => f.endsWith('.js.map'))) {
           const src = map.replace('package/dist/', 'package/src/').replace(/\.js\.map$/, '.ts');
           expect({ map, src: files.includes(src) }).toEqual({ map, src: true });
         }
-        const { stdout: manifest } = await run('tar', ['xzf', tarballs.get(name) as string, '-O', 'package/package.json']);
+        const { stdout: manifest } = await run('tar', [
+          'xzf',
+          tarballs.get(name) as string,
+          '-O',
+          'package/package.json',
+        ]);
         const pkg = JSON.parse(manifest) as Record<string, unknown>;
-        expect({ name, devDependencies: pkg.devDependencies, scripts: pkg.scripts }).toEqual({ name, devDependencies: undefined, scripts: undefined });
-        for (const key of ['repository', 'homepage', 'bugs', 'keywords', 'author', 'license', 'engines']) expect({ name, key, set: pkg[key] !== undefined }).toEqual({ name, key, set: true });
+        expect({ name, devDependencies: pkg.devDependencies, scripts: pkg.scripts }).toEqual({
+          name,
+          devDependencies: undefined,
+          scripts: undefined,
+        });
+        for (const key of ['repository', 'homepage', 'bugs', 'keywords', 'author', 'license', 'engines'])
+          expect({ name, key, set: pkg[key] !== undefined }).toEqual({ name, key, set: true });
         expect(JSON.stringify(pkg)).not.toContain('workspace:');
       }
     },
@@ -339,10 +385,16 @@ describe('published tarballs', () => {
         // cjs-resolves-to-esm: attw (TypeScript 5.6 inside) predates require(esm); Node >= 20.19 (our
         // engines) and TypeScript >= 5.8 (module nodenext) load these ESM packages from require(), which
         // the CommonJS consumer tests above prove end to end.
-        const r = await run(process.execPath, [attw, tarballs.get(name) as string, '--ignore-rules', 'cjs-resolves-to-esm', '--format', 'ascii'], { timeout: 120_000 }).catch(
-          (e: { stdout: string; code: number }) => e,
-        );
-        expect({ name, code: (r as { code?: number }).code ?? 0, out: (r as { code?: number }).code ? r.stdout : '' }).toEqual({ name, code: 0, out: '' });
+        const r = await run(
+          process.execPath,
+          [attw, tarballs.get(name) as string, '--ignore-rules', 'cjs-resolves-to-esm', '--format', 'ascii'],
+          { timeout: 120_000 },
+        ).catch((e: { stdout: string; code: number }) => e);
+        expect({
+          name,
+          code: (r as { code?: number }).code ?? 0,
+          out: (r as { code?: number }).code ? r.stdout : '',
+        }).toEqual({ name, code: 0, out: '' });
       }
     },
     TIMEOUT,

@@ -9,7 +9,16 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -65,7 +74,8 @@ beforeAll(async () => {
     if (!existsSync(manifest)) continue;
     const pkg = JSON.parse(readFileSync(manifest, 'utf8')) as { name: string; private?: boolean };
     if (pkg.private === true) continue;
-    if (!existsSync(join(pkgDir, 'dist/index.js'))) throw new Error(`${pkgDir}/dist is missing: run "turbo run build" first`);
+    if (!existsSync(join(pkgDir, 'dist/index.js')))
+      throw new Error(`${pkgDir}/dist is missing: run "turbo run build" first`);
     symlinkSync(pkgDir, join(dir, 'node_modules', pkg.name), 'dir');
   }
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'readme-blocks', private: true, type: 'module' }));
@@ -88,9 +98,11 @@ beforeAll(async () => {
     }),
   );
   const tsc = join(root, 'node_modules/typescript/bin/tsc');
-  await run(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: dir, timeout: 180_000 }).catch((e: { stdout: string }) => {
-    compileErrors = e.stdout;
-  });
+  await run(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: dir, timeout: 180_000 }).catch(
+    (e: { stdout: string }) => {
+      compileErrors = e.stdout;
+    },
+  );
 }, 240_000);
 
 afterAll(() => {
@@ -104,18 +116,35 @@ describe('README code blocks marked runnable', () => {
     expect(new Set(blocks.map((b) => b.readme)).size).toBeGreaterThan(4);
   });
 
-  test.each(blocks.map((b) => [`${b.readme}:${b.line}`, b] as const))('%s compiles and exits 0 on its own', async (_where, b) => {
-    const own = compileErrors
-      .split('\n')
-      .filter((l) => l.startsWith(`${b.name}.ts`))
-      .join('\n');
-    expect(own).toBe('');
-    const env: NodeJS.ProcessEnv = { ...process.env, SOCKET_DIR: socketDir };
-    delete env.SOCKET_LOG_LEVEL; // the block runs with the library's defaults
-    const r = await run(process.execPath, [join(dir, 'out', `${b.name}.js`)], { cwd: dir, env, timeout: RUN_TIMEOUT }).then(
-      () => ({ code: 0, killed: false, stderr: '' }),
-      (e: { code: number | null; killed: boolean; stderr: string }) => ({ code: e.code, killed: e.killed, stderr: e.stderr }),
-    );
-    expect({ where: `${relative(root, join(root, b.readme))}:${b.line}`, ...r }).toEqual({ where: `${b.readme}:${b.line}`, code: 0, killed: false, stderr: '' });
-  }, RUN_TIMEOUT + 10_000);
+  test.each(blocks.map((b) => [`${b.readme}:${b.line}`, b] as const))(
+    '%s compiles and exits 0 on its own',
+    async (_where, b) => {
+      const own = compileErrors
+        .split('\n')
+        .filter((l) => l.startsWith(`${b.name}.ts`))
+        .join('\n');
+      expect(own).toBe('');
+      const env: NodeJS.ProcessEnv = { ...process.env, SOCKET_DIR: socketDir };
+      delete env.SOCKET_LOG_LEVEL; // the block runs with the library's defaults
+      const r = await run(process.execPath, [join(dir, 'out', `${b.name}.js`)], {
+        cwd: dir,
+        env,
+        timeout: RUN_TIMEOUT,
+      }).then(
+        () => ({ code: 0, killed: false, stderr: '' }),
+        (e: { code: number | null; killed: boolean; stderr: string }) => ({
+          code: e.code,
+          killed: e.killed,
+          stderr: e.stderr,
+        }),
+      );
+      expect({ where: `${relative(root, join(root, b.readme))}:${b.line}`, ...r }).toEqual({
+        where: `${b.readme}:${b.line}`,
+        code: 0,
+        killed: false,
+        stderr: '',
+      });
+    },
+    RUN_TIMEOUT + 10_000,
+  );
 });

@@ -18,20 +18,48 @@ const result = (tests: Array<{ title: string; status: string; ancestorTitles?: s
 describe('test summary', () => {
   test('the closing line counts passed, failed and skipped tests', () => {
     const s = summarize([
-      { name: 'a', results: result([{ title: 'one', status: 'passed' }, { title: 'two', status: 'failed' }]) },
-      { name: 'b', results: result([{ title: 'three', status: 'passed' }, { title: 'four [skipped: needs root]', status: 'pending' }]) },
+      {
+        name: 'a',
+        results: result([
+          { title: 'one', status: 'passed' },
+          { title: 'two', status: 'failed' },
+        ]),
+      },
+      {
+        name: 'b',
+        results: result([
+          { title: 'three', status: 'passed' },
+          { title: 'four [skipped: needs root]', status: 'pending' },
+        ]),
+      },
     ]);
     expect(s.line).toBe('2 passed, 1 failed, 1 skipped');
     expect(s.rows).toEqual(['a: 1 passed, 1 failed, 0 skipped', 'b: 1 passed, 0 failed, 1 skipped']);
   });
 
   test('a skip whose describe states the reason is fine', () => {
-    const s = summarize([{ name: 'a', results: result([{ title: 'x', status: 'pending', ancestorTitles: ['golden frames [skipped: golden.json not found]'] }]) }]);
+    const s = summarize([
+      {
+        name: 'a',
+        results: result([
+          { title: 'x', status: 'pending', ancestorTitles: ['golden frames [skipped: golden.json not found]'] },
+        ]),
+      },
+    ]);
     expect(s).toMatchObject({ failed: 0, skipped: 1, unexplained: [] });
   });
 
   test('a skip without a stated reason fails the run and is named', () => {
-    const s = summarize([{ name: 'pkg', results: result([{ title: 'ok', status: 'passed' }, { title: 'quietly skipped', status: 'pending', ancestorTitles: ['suite'] }, { title: 'later', status: 'todo' }]) }]);
+    const s = summarize([
+      {
+        name: 'pkg',
+        results: result([
+          { title: 'ok', status: 'passed' },
+          { title: 'quietly skipped', status: 'pending', ancestorTitles: ['suite'] },
+          { title: 'later', status: 'todo' },
+        ]),
+      },
+    ]);
     expect(s.unexplained).toEqual(['pkg: suite > quietly skipped', 'pkg: later']);
     expect(s.line).toBe('1 passed, 2 failed, 2 skipped');
   });
