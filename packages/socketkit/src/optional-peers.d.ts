@@ -1,3 +1,4 @@
+// biome-ignore-all format: each @ts-ignore must stay right above its one-line import
 // Handwritten declarations, copied to dist/ as they are by the build (tsc
 // would drop the @ts-ignore comments). The transports are optional peer
 // dependencies, so their types may be absent where the facade is installed:
@@ -5,21 +6,17 @@
 // Using a transport that is not installed is a type error at the call site,
 // never an `any` that leaks into the program.
 // @ts-ignore -- optional peer: @socketkit/unix may not be installed
-import type {
-  UnixSocketClient,
-  UnixSocketClientOptions,
-  UnixSocketServer,
-  UnixSocketServerOptions,
-} from '@socketkit/unix';
+import type { UnixSocketClient, UnixSocketClientOptions } from '@socketkit/unix';
+// @ts-ignore -- optional peer: @socketkit/unix may not be installed
+import type { UnixSocketServer, UnixSocketServerOptions } from '@socketkit/unix';
 // @ts-ignore -- optional peer: @socketkit/tcp may not be installed
-import type { TcpSocketClient, TcpSocketClientOptions, TcpSocketServer, TcpSocketServerOptions } from '@socketkit/tcp';
+import type { TcpSocketClient, TcpSocketClientOptions } from '@socketkit/tcp';
+// @ts-ignore -- optional peer: @socketkit/tcp may not be installed
+import type { TcpSocketServer, TcpSocketServerOptions } from '@socketkit/tcp';
 // @ts-ignore -- optional peer: @socketkit/nats may not be installed
-import type {
-  NatsSocketClient,
-  NatsSocketClientOptions,
-  NatsSocketServer,
-  NatsSocketServerOptions,
-} from '@socketkit/nats';
+import type { NatsSocketClient, NatsSocketClientOptions } from '@socketkit/nats';
+// @ts-ignore -- optional peer: @socketkit/nats may not be installed
+import type { NatsSocketServer, NatsSocketServerOptions } from '@socketkit/nats';
 // @ts-ignore -- optional peer
 import type * as UnixModule from '@socketkit/unix';
 // @ts-ignore -- optional peer
