@@ -56,7 +56,7 @@ export type ParsedCommand =
 
 const { socketDir, defaultTimeoutMs, tcp } = DEFAULT_CONFIG;
 const COMMON_HELP = `common options:
-  --transport unix|tcp|nats  transport (default unix)
+  --transport unix|tcp|nats  transport (default unix; nats needs npm install @socketkit/nats)
   --socket-dir DIR      directory of the socket file (unix) or of the address file {event}.tcp (tcp)
                         (default $SOCKET_DIR or ${socketDir})
   --host HOST           tcp: host (default $SOCKET_TCP_HOST or ${tcp.host})
@@ -83,7 +83,7 @@ const OUTPUT_HELP = `Messages are printed one per line as JSON in the wire shape
 
 /** Help text of each command and of the binary itself. */
 export const HELP: Record<CommandName | 'main', string> = {
-  main: `socketkit - messages between processes over Unix domain sockets or TCP
+  main: `socketkit - messages between processes over Unix domain sockets, TCP or NATS
 
 usage: socketkit <command> [options]
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { HELP, UsageError, parseCommand, type ParsedCommand } from './args.js';
-import { bench, listen, request, send, serve } from './commands.js';
+import { bench, benchAvailable, listen, request, send, serve } from './commands.js';
 import { errorLine } from './output.js';
 import { ls } from './ls-command.js';
 import { stats, top } from './stats-command.js';
@@ -35,11 +35,33 @@ async function run(parsed: Exclude<ParsedCommand, { command: 'help' } | { comman
 }
 
 /**
+ * For a transport package that is not installed (the facade's error names it
+ * in `details.package`): how to add it beside a global or npx-run CLI.
+ */
+function missingTransportHint(err: unknown): string {
+  const pkg = (err as { details?: { package?: unknown } } | undefined)?.details?.package;
+  if (typeof pkg !== 'string') return '';
+  return `\n  for a global CLI: npm install -g ${pkg}; with npx: npx -p @socketkit/cli -p ${pkg} socketkit ...`;
+}
+
+/**
+ * The binary's help: `bench` is listed only in a repository checkout, the
+ * one place its runner exists.
+ */
+export function mainHelp(withBench: boolean = benchAvailable()): string {
+  return withBench ? HELP.main : HELP.main.replace(/^ {2}bench .*\n/m, '');
+}
+
+/**
  * Runs the `socketkit` command line with `argv` (without `node` and the
  * script) and resolves with the exit code: 0 ok, 1 runtime error (stderr
  * names the error code), 2 usage error.
  */
 export async function main(argv: readonly string[]): Promise<number> {
+  if (argv.length === 0) {
+    process.stderr.write(`${mainHelp()}\n`);
+    return EXIT.USAGE_ERROR;
+  }
   let parsed: ParsedCommand;
   try {
     parsed = parseCommand(argv);
@@ -50,17 +72,21 @@ export async function main(argv: readonly string[]): Promise<number> {
     return EXIT.USAGE_ERROR;
   }
   if (parsed.command === 'help') {
-    process.stdout.write(`${HELP[parsed.topic ?? 'main']}\n`);
+    process.stdout.write(`${parsed.topic === undefined ? mainHelp() : HELP[parsed.topic]}\n`);
     return EXIT.OK;
   }
   if (parsed.command === 'version') {
     process.stdout.write(`${version()}\n`);
     return EXIT.OK;
   }
+  if (parsed.command === 'bench' && parsed.script === undefined && !benchAvailable()) {
+    process.stderr.write('socketkit: bench runs the benchmark suite of a socketkit repository checkout, which this installation is not (pass --script PATH to run a runner elsewhere)\n');
+    return EXIT.USAGE_ERROR;
+  }
   try {
     return await run(parsed);
   } catch (err) {
-    process.stderr.write(`${errorLine(err)}\n`);
+    process.stderr.write(`${errorLine(err)}${missingTransportHint(err)}\n`);
     return EXIT.RUNTIME_ERROR;
   }
 }

@@ -255,6 +255,19 @@ export function benchCandidates(script: string | undefined): string[] {
   return [fileURLToPath(new URL('../../../bench/dist/run.js', import.meta.url)), resolve('bench/dist/run.js')];
 }
 
+/**
+ * True when this CLI runs from a socketkit repository checkout (where the
+ * benchmark suite lives), not from an installed package.
+ */
+export function benchAvailable(): boolean {
+  const manifest = fileURLToPath(new URL('../../../bench/package.json', import.meta.url));
+  try {
+    return (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: unknown }).name === '@socketkit/bench';
+  } catch {
+    return false;
+  }
+}
+
 /** `socketkit bench`: runs `node bench/dist/run.js --quick` and exits with its code. */
 export async function bench(a: Args<'bench'>): Promise<number> {
   const candidates = benchCandidates(a.script);

@@ -4,8 +4,8 @@
  * same pieces for programmatic use and tests.
  * @packageDocumentation
  */
-export { main, EXIT } from './cli.js';
+export { main, mainHelp, EXIT } from './cli.js';
 export { parseCommand, UsageError, HELP, COMMANDS } from './args.js';
 export type { ParsedCommand, CommandName, CommonArgs } from './args.js';
-export { serve, listen, send, request, bench, benchCandidates, DEFAULT_CLI_LOG_LEVEL } from './commands.js';
+export { serve, listen, send, request, bench, benchAvailable, benchCandidates, DEFAULT_CLI_LOG_LEVEL } from './commands.js';
 export { messageLine, errorLine, errorCode, stderrLogger } from './output.js';

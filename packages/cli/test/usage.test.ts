@@ -14,12 +14,27 @@ afterAll(() => rmSync(cwd, { recursive: true, force: true }));
 
 describe('--help', () => {
   test('socketkit --help lists every command and exits 0', async () => {
-    for (const args of [['--help'], ['-h'], [], ['help']]) {
+    for (const args of [['--help'], ['-h'], ['help']]) {
       const r = await runCli(args, cwd);
       expect(r.code).toBe(0);
       for (const c of ['serve', 'listen', 'send', 'request', 'bench']) expect(r.stdout).toContain(c);
       expect(r.stdout).toContain('exit codes');
     }
+  });
+
+  test('a bare socketkit exits 2 with the usage on stderr', async () => {
+    const r = await runCli([], cwd);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain('usage: socketkit <command>');
+    for (const c of ['serve', 'listen', 'send', 'request']) expect(r.stderr).toContain(c);
+  });
+
+  test('the help names every transport and what nats needs installed', async () => {
+    const r = await runCli(['--help'], cwd);
+    expect(r.stdout).toMatch(/Unix domain sockets, TCP or NATS/);
+    expect(r.stdout).toContain('unix|tcp|nats');
+    expect(r.stdout).toContain('npm install @socketkit/nats');
   });
 
   test.each(['serve', 'listen', 'send', 'request', 'bench'])('socketkit %s --help exits 0 with its usage', async (command) => {

@@ -75,7 +75,9 @@ describeTransports('reconnect', (t) => {
 
 describeTransports('back-pressure and slow consumers', (t) => {
   // NATS has no per-connection back-pressure to the publisher (see the @socketkit/nats README)
-  const itBackpressure = t.caps.backpressure ? it : it.skip;
+  const itBackpressure = t.caps.backpressure
+    ? it
+    : (name: string, fn: () => Promise<void>, timeout?: number) => it.skip(`${name} [skipped: this transport has no per-connection back-pressure]`, fn, timeout);
 
   itBackpressure('a full receive buffer stops reading: back-pressure reaches the server and nothing is dropped', async () => {
     const server = t.server({ maxPendingBytes: 64 * 1024 * 1024 });

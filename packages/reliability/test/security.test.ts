@@ -50,7 +50,7 @@ describe('unix socket security', () => {
     expect(allowed.isRunning()).toBe(true);
   });
 
-  (asRoot ? it : it.skip)('a socket directory owned by another user is refused (INSECURE_SOCKET_DIR)', async () => {
+  (asRoot ? it : it.skip)(`a socket directory owned by another user is refused (INSECURE_SOCKET_DIR)${asRoot ? '' : ' [skipped: needs root to chown]'}`, async () => {
     const socketDir = base();
     chownSync(socketDir, 65534, 65534);
     const err = await startError(unixServer({ socketDir }));

@@ -1,22 +1,51 @@
 import { validateEventName } from '@socketkit/protocol';
-import type { UnixSocketClient, UnixSocketClientOptions, UnixSocketServer, UnixSocketServerOptions } from '@socketkit/unix';
-import type { TcpSocketClient, TcpSocketClientOptions, TcpSocketServer, TcpSocketServerOptions } from '@socketkit/tcp';
-import type { NatsSocketClient, NatsSocketClientOptions, NatsSocketServer, NatsSocketServerOptions } from '@socketkit/nats';
+import type { SocketClient, SocketServer } from '@socketkit/core';
+import type {
+  NatsClient as NatsSocketClient,
+  NatsClientOptions,
+  NatsServer as NatsSocketServer,
+  NatsServerOptions,
+  TcpClient as TcpSocketClient,
+  TcpClientOptions,
+  TcpServer as TcpSocketServer,
+  TcpServerOptions,
+  UnixClient as UnixSocketClient,
+  UnixClientOptions,
+  UnixServer as UnixSocketServer,
+  UnixServerOptions,
+} from './optional-peers.js';
 import { transportImplementation, validateSocketType, type SocketType } from './transports.js';
 
-/** Options of `createServer('unix', ...)`: everything `UnixSocketServer` takes except the event name. */
-export type UnixServerOptions = Omit<UnixSocketServerOptions, 'eventName'>;
-/** Options of `createServer('tcp', ...)`: everything `TcpSocketServer` takes except the event name. */
-export type TcpServerOptions = Omit<TcpSocketServerOptions, 'eventName'>;
-/** Options of `createClient('unix', ...)`. */
-export type UnixClientOptions = Omit<UnixSocketClientOptions, 'eventName'>;
-/** Options of `createClient('tcp', ...)`. */
-export type TcpClientOptions = Omit<TcpSocketClientOptions, 'eventName'>;
+export type {
+  UnixServerOptions,
+  TcpServerOptions,
+  NatsServerOptions,
+  UnixClientOptions,
+  TcpClientOptions,
+  NatsClientOptions,
+};
 
-/** Options of `createServer('nats', ...)`: everything `NatsSocketServer` takes except the event name. */
-export type NatsServerOptions = Omit<NatsSocketServerOptions, 'eventName'>;
-/** Options of `createClient('nats', ...)`. */
-export type NatsClientOptions = Omit<NatsSocketClientOptions, 'eventName'>;
+/** The options, server and client types of each transport, by {@link SocketType}. */
+export interface TransportTypes {
+  unix: {
+    serverOptions: UnixServerOptions;
+    clientOptions: UnixClientOptions;
+    server: UnixSocketServer;
+    client: UnixSocketClient;
+  };
+  tcp: {
+    serverOptions: TcpServerOptions;
+    clientOptions: TcpClientOptions;
+    server: TcpSocketServer;
+    client: TcpSocketClient;
+  };
+  nats: {
+    serverOptions: NatsServerOptions;
+    clientOptions: NatsClientOptions;
+    server: NatsSocketServer;
+    client: NatsSocketClient;
+  };
+}
 
 /** Server options for any transport. */
 export type ServerOptions = UnixServerOptions | TcpServerOptions | NatsServerOptions;
@@ -43,11 +72,25 @@ export type AnyClient = UnixSocketClient | TcpSocketClient | NatsSocketClient;
  *   package that is not installed (the message names the `npm install` to
  *   run) or a bad option; `INVALID_EVENT_NAME` for a bad event name.
  */
-export async function createServer(type: 'unix', eventName: string, options?: UnixServerOptions): Promise<UnixSocketServer>;
-export async function createServer(type: 'tcp', eventName: string, options?: TcpServerOptions): Promise<TcpSocketServer>;
-export async function createServer(type: 'nats', eventName: string, options?: NatsServerOptions): Promise<NatsSocketServer>;
-export async function createServer(type: SocketType, eventName: string, options?: ServerOptions): Promise<AnyServer>;
-export async function createServer(type: SocketType, eventName: string, options: ServerOptions = {}): Promise<AnyServer> {
+// One generic signature: with a literal type only that transport's options
+// type-check (e.g. `servers` on 'unix' is an error); with a `SocketType`
+// variable any transport's options are accepted and checked at run time.
+export async function createServer<T extends SocketType>(
+  type: T,
+  eventName: string,
+  options?: TransportTypes[T]['serverOptions'],
+): Promise<TransportTypes[T]['server']>;
+/** A transport added with `registerTransport()` (never a built-in name, so built-in options stay checked). */
+export async function createServer<N extends string>(
+  type: N extends SocketType ? never : N,
+  eventName: string,
+  options?: Record<string, unknown>,
+): Promise<SocketServer>;
+export async function createServer(
+  type: string,
+  eventName: string,
+  options: ServerOptions | Record<string, unknown> = {},
+): Promise<AnyServer | SocketServer> {
   validateSocketType(type);
   validateEventName(eventName);
   const impl = await transportImplementation(type);
@@ -65,11 +108,22 @@ export async function createServer(type: SocketType, eventName: string, options:
  *
  * @throws ValidationError as {@link createServer}.
  */
-export async function createClient(type: 'unix', eventName: string, options?: UnixClientOptions): Promise<UnixSocketClient>;
-export async function createClient(type: 'tcp', eventName: string, options?: TcpClientOptions): Promise<TcpSocketClient>;
-export async function createClient(type: 'nats', eventName: string, options?: NatsClientOptions): Promise<NatsSocketClient>;
-export async function createClient(type: SocketType, eventName: string, options?: ClientOptions): Promise<AnyClient>;
-export async function createClient(type: SocketType, eventName: string, options: ClientOptions = {}): Promise<AnyClient> {
+export async function createClient<T extends SocketType>(
+  type: T,
+  eventName: string,
+  options?: TransportTypes[T]['clientOptions'],
+): Promise<TransportTypes[T]['client']>;
+/** A transport added with `registerTransport()`. */
+export async function createClient<N extends string>(
+  type: N extends SocketType ? never : N,
+  eventName: string,
+  options?: Record<string, unknown>,
+): Promise<SocketClient>;
+export async function createClient(
+  type: string,
+  eventName: string,
+  options: ClientOptions | Record<string, unknown> = {},
+): Promise<AnyClient | SocketClient> {
   validateSocketType(type);
   validateEventName(eventName);
   const impl = await transportImplementation(type);

@@ -7,8 +7,10 @@
  * @packageDocumentation
  */
 export { createServer, createClient } from './factory.js';
-export type { UnixServerOptions, TcpServerOptions, NatsServerOptions, UnixClientOptions, TcpClientOptions, NatsClientOptions, ServerOptions, ClientOptions, AnyServer, AnyClient } from './factory.js';
-export { SocketType, TRANSPORT_PACKAGES, isSocketType, validateSocketType, loadTransport, setTransportSpecifierForTesting, registerTransport, transportNames, transportImplementation } from './transports.js';
+export type { UnixServerOptions, TcpServerOptions, NatsServerOptions, UnixClientOptions, TcpClientOptions, NatsClientOptions, ServerOptions, ClientOptions, AnyServer, AnyClient, TransportTypes } from './factory.js';
+export { SocketType, TRANSPORT_PACKAGES, isSocketType, validateSocketType, loadTransport, registerTransport, transportNames, transportImplementation } from './transports.js';
+/** @internal Tests only: stripped from the published types. */
+export { setTransportSpecifierForTesting } from './transports.js';
 export type { TransportModules, TransportDefinition, TransportImplementation } from './transports.js';
 
 export {

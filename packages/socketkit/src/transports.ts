@@ -1,8 +1,8 @@
 import { ErrorCode, ValidationError } from '@socketkit/protocol';
 import type { SocketClient, SocketServer } from '@socketkit/core';
-import type * as UnixModule from '@socketkit/unix';
-import type * as TcpModule from '@socketkit/tcp';
-import type * as NatsModule from '@socketkit/nats';
+import type { TransportModules } from './optional-peers.js';
+
+export type { TransportModules };
 
 /** The transports socketkit can create: `SocketType.UNIX` (`"unix"`), `SocketType.TCP` (`"tcp"`) and `SocketType.NATS` (`"nats"`). */
 export const SocketType = {
@@ -20,13 +20,6 @@ export const TRANSPORT_PACKAGES: Readonly<Record<SocketType, string>> = Object.f
   tcp: '@socketkit/tcp',
   nats: '@socketkit/nats',
 });
-
-/** What each transport package exports. */
-export interface TransportModules {
-  unix: typeof UnixModule;
-  tcp: typeof TcpModule;
-  nats: typeof NatsModule;
-}
 
 // The module specifier actually imported per type. Only tests change it
 // (to simulate a package that is not installed).
