@@ -37,7 +37,7 @@ for (const group of ['packages', 'examples', '.']) {
   }
 }
 const summary = summarize(packages);
-console.log('\nper package:\n  ' + summary.rows.join('\n  '));
+console.log(`\nper package:\n  ${summary.rows.join('\n  ')}`);
 if (summary.unexplained.length > 0) {
   console.log('\nskipped without a stated reason (put "[skipped: <why>]" in the test or describe name):\n  ' + summary.unexplained.join('\n  '));
 }

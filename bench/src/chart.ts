@@ -7,7 +7,14 @@ import { compile, type TopLevelSpec } from 'vega-lite';
 import type { BenchResults } from './report.js';
 import type { Impl } from './types.js';
 
-const IMPL_LABEL: Record<Impl, string> = { socketkit: 'socketkit', 'raw-write': 'raw per-write', 'raw-batched': 'raw ceiling (64 KiB writes)', zeromq: 'zeromq.js', python: 'Python peer', 'nats-raw': 'nats.js' };
+const IMPL_LABEL: Record<Impl, string> = {
+  socketkit: 'socketkit',
+  'raw-write': 'raw per-write',
+  'raw-batched': 'raw ceiling (64 KiB writes)',
+  zeromq: 'zeromq.js',
+  python: 'Python peer',
+  'nats-raw': 'nats.js',
+};
 const IMPL_ORDER = Object.values(IMPL_LABEL);
 const IMPL_COLORS = ['#4c78a8', '#bab0ac', '#72b7b2', '#f58518', '#54a24b', '#b279a2'];
 const TRANSPORTS = ['unix', 'tcp', 'nats'];
@@ -33,9 +40,20 @@ export function chartSpec(results: BenchResults): TopLevelSpec {
     for (const impl of Object.keys(s.metrics) as Impl[]) {
       const m = s.metrics[impl]!;
       const t = THROUGHPUT[s.id];
-      if (t !== undefined) thr.push({ scenario: `${t.label} — ${t.unit}`, transport: s.transport, impl: IMPL_LABEL[impl], value: m[t.key] });
+      if (t !== undefined)
+        thr.push({
+          scenario: `${t.label} — ${t.unit}`,
+          transport: s.transport,
+          impl: IMPL_LABEL[impl],
+          value: m[t.key],
+        });
       if (s.id === 'reqrep') {
-        for (const [p, key] of [['p50', 'p50Us'], ['p99', 'p99Us'], ['mean', 'meanUs']] as const) lat.push({ transport: s.transport, percentile: p, impl: IMPL_LABEL[impl], value: m[key] });
+        for (const [p, key] of [
+          ['p50', 'p50Us'],
+          ['p99', 'p99Us'],
+          ['mean', 'meanUs'],
+        ] as const)
+          lat.push({ transport: s.transport, percentile: p, impl: IMPL_LABEL[impl], value: m[key] });
       }
     }
   }
@@ -44,7 +62,10 @@ export function chartSpec(results: BenchResults): TopLevelSpec {
   for (const s of results.slowConsumer) {
     if (!s.ok) continue;
     slowFast.push({ transport: s.transport, run: 'unloaded', value: s.unloadedMBps }, { transport: s.transport, run: LOADED, value: s.loadedMBps });
-    slowRss.push({ transport: s.transport, run: 'unloaded', value: s.rssGrowthMiBUnloaded }, { transport: s.transport, run: LOADED, value: s.rssGrowthMiBLoaded });
+    slowRss.push(
+      { transport: s.transport, run: 'unloaded', value: s.rssGrowthMiBUnloaded },
+      { transport: s.transport, run: LOADED, value: s.rssGrowthMiBLoaded },
+    );
   }
   const barWithLabels = (yTitle: string, format: string, x: string, xTitle: string | null, xSort: string[]): Record<string, unknown> => ({
     width: { step: 22 },
@@ -52,21 +73,39 @@ export function chartSpec(results: BenchResults): TopLevelSpec {
     encoding: {
       x: { field: x, type: 'nominal', title: xTitle, axis: { labelAngle: 0 }, sort: xSort },
       xOffset: { field: 'impl', sort: IMPL_ORDER },
-      y: { field: 'value', type: 'quantitative', title: yTitle, axis: { labelExpr: "datum.value >= 10000 ? format(datum.value, '~s') : format(datum.value, ',~r')" } },
+      y: {
+        field: 'value',
+        type: 'quantitative',
+        title: yTitle,
+        axis: { labelExpr: "datum.value >= 10000 ? format(datum.value, '~s') : format(datum.value, ',~r')" },
+      },
       color: { field: 'impl', type: 'nominal', title: null, scale: colorScale(), sort: IMPL_ORDER },
     },
     layer: [
       { mark: { type: 'bar' } },
-      { mark: { type: 'text', angle: 270, align: 'left', dx: 3, fontSize: 9, color: '#333' }, encoding: { text: { field: 'value', type: 'quantitative', format } } },
+      {
+        mark: { type: 'text', angle: 270, align: 'left', dx: 3, fontSize: 9, color: '#333' },
+        encoding: { text: { field: 'value', type: 'quantitative', format } },
+      },
     ],
   });
-  const SCAL_PANELS = ['delivered msg/s ↑', 'CPU µs / delivered msg ↓', 'server bytes / delivered msg', 'connects/s ↑', 'server RSS KiB / idle client ↓'] as const;
+  const SCAL_PANELS = [
+    'delivered msg/s ↑',
+    'CPU µs / delivered msg ↓',
+    'server bytes / delivered msg',
+    'connects/s ↑',
+    'server RSS KiB / idle client ↓',
+  ] as const;
   const scal: Array<Record<string, unknown>> = [];
   const scalFail: Array<Record<string, unknown>> = [];
   for (const p of results.scaling ?? []) {
     const series = `${IMPL_LABEL[p.impl]} · ${p.transport}`;
     if (!p.ok) {
-      scalFail.push({ series, clients: p.clients, text: `${p.transport} ${p.clients}: failed (${p.connected} connected)` });
+      scalFail.push({
+        series,
+        clients: p.clients,
+        text: `${p.transport} ${p.clients}: failed (${p.connected} connected)`,
+      });
       continue;
     }
     for (const [panel, value] of [
@@ -85,16 +124,33 @@ export function chartSpec(results: BenchResults): TopLevelSpec {
       ? []
       : [
           {
-            title: { text: `7 · scaling: fan-out of 100 B messages to 1 … 1,000 clients (log x)${scalFail.length > 0 ? ` — FAILED: ${scalFail.map((f) => f.text).join('; ')}` : ''}`, anchor: 'start', fontSize: 13 },
+            title: {
+              text: `7 · scaling: fan-out of 100 B messages to 1 … 1,000 clients (log x)${scalFail.length > 0 ? ` — FAILED: ${scalFail.map((f) => f.text).join('; ')}` : ''}`,
+              anchor: 'start',
+              fontSize: 13,
+            },
             data: { values: scal },
-            facet: { column: { field: 'panel', title: null, sort: SCAL_PANELS, header: { labelFontSize: 11, labelLimit: 0 } } },
+            facet: {
+              column: { field: 'panel', title: null, sort: SCAL_PANELS, header: { labelFontSize: 11, labelLimit: 0 } },
+            },
             spec: {
               width: 200,
               height: 170,
               mark: { type: 'line', point: true },
               encoding: {
-                x: { field: 'clients', type: 'quantitative', scale: { type: 'log', domain: [1, 1000] }, title: 'clients', axis: { values: [1, 10, 100, 1000] } },
-                y: { field: 'value', type: 'quantitative', title: null, axis: { labelExpr: "datum.value >= 10000 ? format(datum.value, '~s') : format(datum.value, ',~r')" } },
+                x: {
+                  field: 'clients',
+                  type: 'quantitative',
+                  scale: { type: 'log', domain: [1, 1000] },
+                  title: 'clients',
+                  axis: { values: [1, 10, 100, 1000] },
+                },
+                y: {
+                  field: 'value',
+                  type: 'quantitative',
+                  title: null,
+                  axis: { labelExpr: "datum.value >= 10000 ? format(datum.value, '~s') : format(datum.value, ',~r')" },
+                },
                 color: { field: 'impl', type: 'nominal', title: null, scale: colorScale(), sort: IMPL_ORDER },
                 strokeDash: { field: 'transport', type: 'nominal', title: 'transport', sort: ['unix', 'tcp'] },
                 detail: { field: 'series', type: 'nominal' },
@@ -111,12 +167,24 @@ export function chartSpec(results: BenchResults): TopLevelSpec {
       subtitle: `${m.startedAt.slice(0, 10)} · Node ${m.node} · ${m.cpus} × ${m.cpuModel}`,
       anchor: 'start',
     },
-    config: { view: { stroke: null }, axis: { grid: true, gridColor: '#eee' }, legend: { orient: 'top', labelLimit: 300 }, font: 'Helvetica, Arial, sans-serif' },
+    config: {
+      view: { stroke: null },
+      axis: { grid: true, gridColor: '#eee' },
+      legend: { orient: 'top', labelLimit: 300 },
+      font: 'Helvetica, Arial, sans-serif',
+    },
     vconcat: [
       {
         title: { text: 'Throughput (higher is better)', anchor: 'start', fontSize: 13 },
         data: { values: thr },
-        facet: { column: { field: 'scenario', title: null, sort: Object.values(THROUGHPUT).map((t) => `${t.label} — ${t.unit}`), header: { labelFontSize: 11 } } },
+        facet: {
+          column: {
+            field: 'scenario',
+            title: null,
+            sort: Object.values(THROUGHPUT).map((t) => `${t.label} — ${t.unit}`),
+            header: { labelFontSize: 11 },
+          },
+        },
         spec: barWithLabels('throughput', '.3s', 'transport', null, TRANSPORTS),
         // x independent: scenarios 3 and 5 do not run over nats, so they get no empty nats slot.
         resolve: { scale: { y: 'independent', x: 'independent' } },
@@ -141,7 +209,13 @@ export function chartSpec(results: BenchResults): TopLevelSpec {
               y: { field: 'value', type: 'quantitative', title: 'MB/s' },
               color: { field: 'run', type: 'nominal', title: null, scale: { range: ['#4c78a8', '#f58518'] } },
             },
-            layer: [{ mark: 'bar' }, { mark: { type: 'text', angle: 270, align: 'left', dx: 3, fontSize: 9 }, encoding: { text: { field: 'value', type: 'quantitative', format: '.0f' } } }],
+            layer: [
+              { mark: 'bar' },
+              {
+                mark: { type: 'text', angle: 270, align: 'left', dx: 3, fontSize: 9 },
+                encoding: { text: { field: 'value', type: 'quantitative', format: '.0f' } },
+              },
+            ],
           },
           {
             title: { text: '6 · server RSS growth, MiB (limit 64)', anchor: 'start', fontSize: 13 },
@@ -156,9 +230,19 @@ export function chartSpec(results: BenchResults): TopLevelSpec {
                   y: { field: 'value', type: 'quantitative', title: 'MiB', scale: { domainMax: 70 } },
                   color: { field: 'run', type: 'nominal', title: null, scale: { range: ['#4c78a8', '#f58518'] } },
                 },
-                layer: [{ mark: 'bar' }, { mark: { type: 'text', angle: 270, align: 'left', dx: 3, fontSize: 9 }, encoding: { text: { field: 'value', type: 'quantitative', format: '.1f' } } }],
+                layer: [
+                  { mark: 'bar' },
+                  {
+                    mark: { type: 'text', angle: 270, align: 'left', dx: 3, fontSize: 9 },
+                    encoding: { text: { field: 'value', type: 'quantitative', format: '.1f' } },
+                  },
+                ],
               },
-              { data: { values: [{ limit: 64 }] }, mark: { type: 'rule', color: '#e45756', strokeDash: [4, 3] }, encoding: { y: { field: 'limit', type: 'quantitative' } } },
+              {
+                data: { values: [{ limit: 64 }] },
+                mark: { type: 'rule', color: '#e45756', strokeDash: [4, 3] },
+                encoding: { y: { field: 'limit', type: 'quantitative' } },
+              },
             ],
           },
         ],

@@ -7,5 +7,11 @@ export function latencySummary(samples: Float64Array): LatencyResult {
   let sum = 0;
   for (const v of sorted) sum += v;
   const arr = Array.from(sorted);
-  return { p50: percentileSorted(arr, 50), p90: percentileSorted(arr, 90), p99: percentileSorted(arr, 99), mean: sum / sorted.length, n: sorted.length };
+  return {
+    p50: percentileSorted(arr, 50),
+    p90: percentileSorted(arr, 90),
+    p99: percentileSorted(arr, 99),
+    mean: sum / sorted.length,
+    n: sorted.length,
+  };
 }

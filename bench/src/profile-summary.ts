@@ -81,7 +81,8 @@ async function main(argv: string[]): Promise<void> {
     const rows = summarizeProfile(profile);
     const totalMs = (profile.endTime - profile.startTime) / 1000;
     console.log(`\n${relative(process.cwd(), file) || basename(file)} — ${totalMs.toFixed(0)} ms profiled`);
-    for (const r of rows.slice(0, top)) console.log(`${r.selfPercent.toFixed(1).padStart(5)} %  ${r.selfMs.toFixed(0).padStart(6)} ms  ${r.name}  ${r.location}`);
+    for (const r of rows.slice(0, top))
+      console.log(`${r.selfPercent.toFixed(1).padStart(5)} %  ${r.selfMs.toFixed(0).padStart(6)} ms  ${r.name}  ${r.location}`);
   }
 }
 

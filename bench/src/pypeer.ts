@@ -16,9 +16,16 @@ const PEER = join(resolve(dirname(fileURLToPath(import.meta.url)), '..'), 'pytho
 
 /** Python and msgpack versions, or why the Python peer cannot run here. */
 export function pythonProbe(): { ok: true; version: string } | { ok: false; error: string } {
-  const r = spawnSync(PYTHON, ['-c', 'import sys, msgpack; print(sys.version.split()[0], ".".join(map(str, msgpack.version)))'], { encoding: 'utf8', timeout: 10_000 });
+  const r = spawnSync(PYTHON, ['-c', 'import sys, msgpack; print(sys.version.split()[0], ".".join(map(str, msgpack.version)))'], {
+    encoding: 'utf8',
+    timeout: 10_000,
+  });
   if (r.error !== undefined) return { ok: false, error: `${PYTHON}: ${r.error.message}` };
-  if (r.status !== 0) return { ok: false, error: `${PYTHON} has no msgpack module (install Debian's python3-msgpack): ${r.stderr.trim().split('\n').pop() ?? ''}` };
+  if (r.status !== 0)
+    return {
+      ok: false,
+      error: `${PYTHON} has no msgpack module (install Debian's python3-msgpack): ${r.stderr.trim().split('\n').pop() ?? ''}`,
+    };
   const [py, mp] = r.stdout.trim().split(' ');
   return { ok: true, version: `Python ${py}, msgpack ${mp}` };
 }
@@ -89,7 +96,10 @@ export class PyServer {
 
   /** Last known client count; refreshed in the background (the worker polls it). */
   clientCount(): number {
-    void this.#peer.call<number>('clientCount').then((n) => (this.#count = n), () => undefined);
+    void this.#peer.call<number>('clientCount').then(
+      (n) => (this.#count = n),
+      () => undefined,
+    );
     return this.#count;
   }
 

@@ -11,7 +11,9 @@ import { markdownReport, type BenchResults } from './report.js';
 export async function renderFromJson(jsonPath: string): Promise<void> {
   const results = JSON.parse(await readFile(jsonPath, 'utf8')) as BenchResults;
   if (results.rows.some((r) => !Array.isArray((r as { values?: unknown }).values))) {
-    throw new Error(`${jsonPath} was written by the bench before issue 16 (no ceiling, peers or scaling curve): run the bench again to get results this version renders`);
+    throw new Error(
+      `${jsonPath} was written by the bench before issue 16 (no ceiling, peers or scaling curve): run the bench again to get results this version renders`,
+    );
   }
   const stem = jsonPath.replace(/\.json$/, '');
   await writeFile(`${stem}.svg`, await renderChartSvg(results));

@@ -190,7 +190,21 @@ export function buildRows(results: ScenarioResult[]): Row[] {
       const values = ms.map((m) => r.metrics[impl]?.[m.key] ?? NaN);
       const cpu = r.metrics[impl]?.cpuUsPerMsg ?? NaN;
       const serverCpu = r.metrics[impl]?.serverCpuUsPerMsg ?? NaN;
-      rows.push({ n: r.n, id: r.id, scenario: r.title, transport: r.transport, impl, values, labels: ms.map((m) => m.label), units: ms.map((m) => m.unit), better: ms.map((m) => m.better), ratioCeiling: values[0]! / ceiling, skOverThis: sk / values[0]!, cpuUsPerMsg: cpu, serverCpuUsPerMsg: serverCpu });
+      rows.push({
+        n: r.n,
+        id: r.id,
+        scenario: r.title,
+        transport: r.transport,
+        impl,
+        values,
+        labels: ms.map((m) => m.label),
+        units: ms.map((m) => m.unit),
+        better: ms.map((m) => m.better),
+        ratioCeiling: values[0]! / ceiling,
+        skOverThis: sk / values[0]!,
+        cpuUsPerMsg: cpu,
+        serverCpuUsPerMsg: serverCpu,
+      });
     }
   }
   return rows;
@@ -206,7 +220,20 @@ export function buildHeadline(results: ScenarioResult[]): HeadlineRow[] {
       const sk = r.metrics.socketkit?.[m.key] ?? NaN;
       const ceiling = ceilingOf(r, m.key, m.better);
       const over = (impl: Impl): number => sk / (r.metrics[impl]?.[m.key] ?? NaN);
-      out.push({ n: r.n, scenario: r.title, transport: r.transport, metric: m.label, unit: m.unit, better: m.better, socketkit: sk, ceiling, overCeiling: sk / ceiling, overWrite: over('raw-write'), overZmq: over('zeromq'), overPython: over('python') });
+      out.push({
+        n: r.n,
+        scenario: r.title,
+        transport: r.transport,
+        metric: m.label,
+        unit: m.unit,
+        better: m.better,
+        socketkit: sk,
+        ceiling,
+        overCeiling: sk / ceiling,
+        overWrite: over('raw-write'),
+        overZmq: over('zeromq'),
+        overPython: over('python'),
+      });
     }
   }
   return out;
@@ -225,7 +252,16 @@ function find(results: ScenarioResult[], id: string, transport: TransportKind): 
  */
 export function buildTargets(results: ScenarioResult[], slow: SlowResult[], scaling: ScalingPoint[] = []): Target[] {
   const out: Target[] = [];
-  const add = (target: string, transport: TransportKind, r: ScenarioResult | undefined, key: string, other: number, otherName: string, unit: string, ok: (ratio: number) => boolean): void => {
+  const add = (
+    target: string,
+    transport: TransportKind,
+    r: ScenarioResult | undefined,
+    key: string,
+    other: number,
+    otherName: string,
+    unit: string,
+    ok: (ratio: number) => boolean,
+  ): void => {
     if (r === undefined) return; // not run: no line
     const sk = r.metrics.socketkit?.[key] ?? NaN;
     const ratio = sk / other;
@@ -259,15 +295,32 @@ export function buildTargets(results: ScenarioResult[], slow: SlowResult[], scal
   for (const transport of ['unix', 'tcp'] as const) {
     const top = scaling.filter((p) => p.transport === transport && p.impl === 'socketkit').sort((a, b) => b.clients - a.clients)[0];
     if (top === undefined) continue;
-    out.push({ target: `Scaling: ${top.clients} clients connect and receive`, transport, measured: top.ok ? `${top.connected} connected at ${top.connectsPerSec.toFixed(0)}/s, ${formatNumber(top.deliveredPerSec)} msg/s delivered` : `${top.connected} of ${top.clients} connected: ${top.error}`, met: top.ok });
+    out.push({
+      target: `Scaling: ${top.clients} clients connect and receive`,
+      transport,
+      measured: top.ok
+        ? `${top.connected} connected at ${top.connectsPerSec.toFixed(0)}/s, ${formatNumber(top.deliveredPerSec)} msg/s delivered`
+        : `${top.connected} of ${top.clients} connected: ${top.error}`,
+      met: top.ok,
+    });
   }
   for (const s of slow) {
     if (!s.ok) {
       out.push({ target: 'Slow consumer', transport: s.transport, measured: `failed: ${s.error ?? ''}`, met: false });
       continue;
     }
-    out.push({ target: 'Slow consumer: server RSS growth < 64 MiB (issue 6)', transport: s.transport, measured: `+${s.rssGrowthMiBLoaded.toFixed(1)} MiB (unloaded run: +${s.rssGrowthMiBUnloaded.toFixed(1)} MiB)`, met: s.rssGrowthMiBLoaded < 64 });
-    out.push({ target: 'Slow consumer: fast client ≥ 0.5× unloaded throughput (issue 6)', transport: s.transport, measured: `${fmtRatio(s.fastRatio)} (${s.loadedMBps.toFixed(0)} vs ${s.unloadedMBps.toFixed(0)} MB/s)`, met: s.fastRatio >= 0.5 });
+    out.push({
+      target: 'Slow consumer: server RSS growth < 64 MiB (issue 6)',
+      transport: s.transport,
+      measured: `+${s.rssGrowthMiBLoaded.toFixed(1)} MiB (unloaded run: +${s.rssGrowthMiBUnloaded.toFixed(1)} MiB)`,
+      met: s.rssGrowthMiBLoaded < 64,
+    });
+    out.push({
+      target: 'Slow consumer: fast client ≥ 0.5× unloaded throughput (issue 6)',
+      transport: s.transport,
+      measured: `${fmtRatio(s.fastRatio)} (${s.loadedMBps.toFixed(0)} vs ${s.unloadedMBps.toFixed(0)} MB/s)`,
+      met: s.fastRatio >= 0.5,
+    });
   }
   return out;
 }
@@ -284,7 +337,15 @@ export function buildUnixVsTcp(results: ScenarioResult[]): UnixTcpRow[] {
       for (const impl of ['socketkit', 'raw-batched'] as const) {
         const a = u.metrics[impl]?.[m.key] ?? NaN;
         const b = t.metrics[impl]?.[m.key] ?? NaN;
-        out.push({ n: u.n, scenario: u.title, metric: `${m.label} (${m.unit})`, impl, unix: a, tcp: b, unixAdvantage: m.better === 'higher' ? a / b : b / a });
+        out.push({
+          n: u.n,
+          scenario: u.title,
+          metric: `${m.label} (${m.unit})`,
+          impl,
+          unix: a,
+          tcp: b,
+          unixAdvantage: m.better === 'higher' ? a / b : b / a,
+        });
       }
     }
   }
@@ -302,7 +363,18 @@ export function buildViaNats(results: ScenarioResult[]): NatsRow[] {
       const nats = n.metrics.socketkit?.[m.key] ?? NaN;
       const unix = u?.metrics.socketkit?.[m.key] ?? NaN;
       const tcp = t?.metrics.socketkit?.[m.key] ?? NaN;
-      out.push({ n: n.n, scenario: n.title, metric: m.label, unit: m.unit, better: m.better, unix, tcp, nats, natsOverUnix: nats / unix, natsOverTcp: nats / tcp });
+      out.push({
+        n: n.n,
+        scenario: n.title,
+        metric: m.label,
+        unit: m.unit,
+        better: m.better,
+        unix,
+        tcp,
+        nats,
+        natsOverUnix: nats / unix,
+        natsOverTcp: nats / tcp,
+      });
     }
   }
   return out;
@@ -319,7 +391,11 @@ export interface Table {
 /** Renders a table as aligned plain text. */
 export function textTable(t: Table): string {
   const widths = t.header.map((h, i) => Math.max(h.length, ...t.rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (t.right?.includes(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  const line = (cells: string[]): string =>
+    cells
+      .map((c, i) => (t.right?.includes(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   return [line(t.header), widths.map((w) => '─'.repeat(w)).join('  '), ...t.rows.map(line)].join('\n');
 }
 
@@ -340,7 +416,20 @@ function fmtValue(v: number, unit: string): string {
 /** The main comparison table: every implementation, its ratio to the ceiling, socketkit ÷ it. */
 export function resultsTable(rows: Row[]): Table {
   return {
-    header: ['#', 'scenario', 'transport', 'implementation', 'figure', 'value', 'figure 2', 'value 2', '÷ ceiling', 'socketkit ÷ this', 'CPU µs / msg', 'server CPU µs / msg'],
+    header: [
+      '#',
+      'scenario',
+      'transport',
+      'implementation',
+      'figure',
+      'value',
+      'figure 2',
+      'value 2',
+      '÷ ceiling',
+      'socketkit ÷ this',
+      'CPU µs / msg',
+      'server CPU µs / msg',
+    ],
     right: [5, 7, 8, 9, 10, 11],
     rows: rows.map((r) => [
       String(r.n),
@@ -364,14 +453,38 @@ export function headlineTable(rows: HeadlineRow[]): Table {
   return {
     header: ['#', 'scenario', 'transport', 'figure', 'socketkit', 'ceiling', 'sk ÷ ceiling', 'sk ÷ raw per-write', 'sk ÷ zeromq.js', 'sk ÷ Python peer'],
     right: [4, 5, 6, 7, 8, 9],
-    rows: rows.map((r) => [String(r.n), r.scenario, r.transport, `${r.metric} (${r.better === 'higher' ? '↑' : '↓'})`, fmtValue(r.socketkit, r.unit), fmtValue(r.ceiling, r.unit), fmtRatio(r.overCeiling), fmtRatio(r.overWrite), fmtRatio(r.overZmq), fmtRatio(r.overPython)]),
+    rows: rows.map((r) => [
+      String(r.n),
+      r.scenario,
+      r.transport,
+      `${r.metric} (${r.better === 'higher' ? '↑' : '↓'})`,
+      fmtValue(r.socketkit, r.unit),
+      fmtValue(r.ceiling, r.unit),
+      fmtRatio(r.overCeiling),
+      fmtRatio(r.overWrite),
+      fmtRatio(r.overZmq),
+      fmtRatio(r.overPython),
+    ]),
   };
 }
 
 /** The scaling curve as a table. */
 export function scalingTable(points: ScalingPoint[]): Table {
   return {
-    header: ['transport', 'implementation', 'clients', 'processes', 'msg/s delivered', 'CPU µs / delivered msg', 'server CPU µs / msg', 'server bytes written / msg', 'connects/s', 'server RSS / idle client', 'server heap / idle client', 'outcome'],
+    header: [
+      'transport',
+      'implementation',
+      'clients',
+      'processes',
+      'msg/s delivered',
+      'CPU µs / delivered msg',
+      'server CPU µs / msg',
+      'server bytes written / msg',
+      'connects/s',
+      'server RSS / idle client',
+      'server heap / idle client',
+      'outcome',
+    ],
     right: [2, 3, 4, 5, 6, 7, 8, 9, 10],
     rows: points.map((p) => [
       p.transport,
@@ -397,7 +510,8 @@ export function profileLines(profiles: ProfileSummary[], top = 12): string[] {
     out.push(`${p.title} over ${p.transport}${p.error === undefined ? '' : `: profiling failed: ${p.error}`}`);
     for (const proc of p.processes) {
       out.push(`  ${proc.role} (${proc.busyMs.toFixed(0)} ms busy; self time, % of busy)`);
-      for (const f of proc.top.slice(0, top)) out.push(`    ${f.selfPercent.toFixed(1).padStart(5)} %  ${f.selfMs.toFixed(0).padStart(5)} ms  ${f.name}  ${f.location}`);
+      for (const f of proc.top.slice(0, top))
+        out.push(`    ${f.selfPercent.toFixed(1).padStart(5)} %  ${f.selfMs.toFixed(0).padStart(5)} ms  ${f.name}  ${f.location}`);
     }
   }
   return out;
@@ -406,7 +520,17 @@ export function profileLines(profiles: ProfileSummary[], top = 12): string[] {
 /** The slow-consumer table. */
 export function slowTable(slow: SlowResult[]): Table {
   return {
-    header: ['transport', 'offered / run', 'fast client unloaded', 'fast client loaded', 'loaded ÷ unloaded', 'server RSS growth loaded', 'RSS growth unloaded', 'RSS growth, worst run', 'slow client outcome'],
+    header: [
+      'transport',
+      'offered / run',
+      'fast client unloaded',
+      'fast client loaded',
+      'loaded ÷ unloaded',
+      'server RSS growth loaded',
+      'RSS growth unloaded',
+      'RSS growth, worst run',
+      'slow client outcome',
+    ],
     right: [1, 2, 3, 4, 5, 6, 7],
     rows: slow.map((s) =>
       s.ok
@@ -430,7 +554,10 @@ export function slowTable(slow: SlowResult[]): Table {
 
 /** The targets table. */
 export function targetsTable(targets: Target[]): Table {
-  return { header: ['target', 'transport', 'measured', 'met'], rows: targets.map((t) => [t.target, t.transport, t.measured, t.met === null ? 'n/a' : t.met ? 'met' : 'MISSED']) };
+  return {
+    header: ['target', 'transport', 'measured', 'met'],
+    rows: targets.map((t) => [t.target, t.transport, t.measured, t.met === null ? 'n/a' : t.met ? 'met' : 'MISSED']),
+  };
 }
 
 /** The unix-vs-tcp table. */
@@ -450,7 +577,16 @@ export function natsTable(rows: NatsRow[]): Table {
   return {
     header: ['#', 'scenario', 'metric', 'socketkit unix', 'socketkit tcp', 'socketkit nats', 'nats ÷ unix', 'nats ÷ tcp'],
     right: [3, 4, 5, 6, 7],
-    rows: rows.map((r) => [String(r.n), r.scenario, `${r.metric} (${r.better === 'higher' ? '↑' : '↓'})`, fmtValue(r.unix, r.unit), fmtValue(r.tcp, r.unit), fmtValue(r.nats, r.unit), fmtRatio(r.natsOverUnix), fmtRatio(r.natsOverTcp)]),
+    rows: rows.map((r) => [
+      String(r.n),
+      r.scenario,
+      `${r.metric} (${r.better === 'higher' ? '↑' : '↓'})`,
+      fmtValue(r.unix, r.unit),
+      fmtValue(r.tcp, r.unit),
+      fmtValue(r.nats, r.unit),
+      fmtRatio(r.natsOverUnix),
+      fmtRatio(r.natsOverTcp),
+    ]),
   };
 }
 
@@ -463,8 +599,12 @@ export function methodNotes(results: BenchResults): string[] {
     'Server and every client/writer run in separate Node processes (child_process.fork); times come from CLOCK_MONOTONIC (process.hrtime; time.monotonic_ns in the Python peer), shared by all processes on the host.',
     'Throughput = messages ÷ (time the last client got the last message − time the producer started). MB/s counts frame bytes on the wire (10^6 bytes), all clients together.',
     'Raw node:net baselines: msgpackr (useRecords: false), the same 4-byte big-endian length prefix and the same msgpack map (event_name, timestamp_ms, Python-style timestamp_iso, message_type, data); one decode per received frame; no validation, no handshake. "per-write" calls socket.write once per frame; the ceiling copies frames into buffers of up to 64 KiB and writes each buffer once (on a broadcast one buffer goes to every socket), flushing at the end of the tick. "÷ ceiling" divides by the better of the two raw variants (for NATS: by plain nats.js).',
-    peers.zeromq.startsWith('skipped') ? `zeromq.js column ${peers.zeromq}.` : `zeromq.js (${peers.zeromq}): an XPUB with noDrop (a full high-water mark holds the producer, like socketkit's drain(); the publisher counts subscriptions to know every subscriber is in) → SUB for broadcast and fan-out, DEALER → ROUTER for round trips, over ipc:// (the unix rows) and tcp://127.0.0.1; the same msgpack body as the raw baseline in one zeromq message, decoded once on receipt; \`await socket.send()\` per message (zeromq.js takes one send at a time).`,
-    peers.python.startsWith('skipped') ? `Python reference peer ${peers.python}.` : `Python reference peer (${peers.python}): python/peer.py with blocking sockets and one reader thread per connection; msgpack.packb of the same map (datetime.isoformat() timestamps), msgpack.unpackb per frame; its server batches broadcasts into 64 KiB sendall() calls. Server and clients are Python processes driven by the bench workers; no handshake.`,
+    peers.zeromq.startsWith('skipped')
+      ? `zeromq.js column ${peers.zeromq}.`
+      : `zeromq.js (${peers.zeromq}): an XPUB with noDrop (a full high-water mark holds the producer, like socketkit's drain(); the publisher counts subscriptions to know every subscriber is in) → SUB for broadcast and fan-out, DEALER → ROUTER for round trips, over ipc:// (the unix rows) and tcp://127.0.0.1; the same msgpack body as the raw baseline in one zeromq message, decoded once on receipt; \`await socket.send()\` per message (zeromq.js takes one send at a time).`,
+    peers.python.startsWith('skipped')
+      ? `Python reference peer ${peers.python}.`
+      : `Python reference peer (${peers.python}): python/peer.py with blocking sockets and one reader thread per connection; msgpack.packb of the same map (datetime.isoformat() timestamps), msgpack.unpackb per frame; its server batches broadcasts into 64 KiB sendall() calls. Server and clients are Python processes driven by the bench workers; no handshake.`,
     'Producers (socketkit and raw alike) check for back-pressure every 64 KiB offered: socketkit awaits server.drain(), the raw server awaits "drain" on the sockets above their high-water mark. Writers (scenario 5) yield to the event loop every 64 KiB.',
     'Request/reply: one request in flight at a time; socketkit uses client.request() and a server handler, the raw client matches reply_to itself. The round-trip targets compare with the faster raw variant.',
     `Slow consumer: a socketkit server broadcasts 64 KiB messages to a fast client (counting them) and a second client that stopped reading (receive buffer of 1 message, so it pauses its socket). Runs alternate unloaded (fast client only) and loaded. The producer awaits server.drain() every 1 MiB offered; the server runs with drainTimeout ${SLOW_DRAIN_TIMEOUT_MS} ms (library default 5000 ms). RSS is sampled in the server process every 5 ms and at every drain, from just before the run until the slow client's connection is closed.`,
@@ -479,7 +619,9 @@ export function methodNotes(results: BenchResults): string[] {
         ]
       : []),
     ...(results.profiles !== undefined && results.profiles.length > 0
-      ? ['Profiles of missed targets: the scenario re-run with socketkit alone (one warm-up and two measured runs), V8\'s sampling profiler (node:inspector, 200 µs) on in the server and the first client during the measured runs only; self time per function as a share of that process\'s non-idle time. One profile per scenario (the first transport that missed it; NATS apart); the .cpuprofile files stay in bench/profiles/.']
+      ? [
+          "Profiles of missed targets: the scenario re-run with socketkit alone (one warm-up and two measured runs), V8's sampling profiler (node:inspector, 200 µs) on in the server and the first client during the measured runs only; self time per function as a share of that process's non-idle time. One profile per scenario (the first transport that missed it; NATS apart); the .cpuprofile files stay in bench/profiles/.",
+        ]
       : []),
     `msgpackr native acceleration (isNativeAccelerationEnabled after one unpack in a socketkit worker): ${m.msgpackrNative === null ? 'unknown' : m.msgpackrNative ? 'enabled' : 'disabled'}.`,
   ];
@@ -496,7 +638,7 @@ export function markdownReport(results: BenchResults, chartFile: string): string
     '',
     `![benchmark chart](${chartFile})`,
     '',
-    '## Targets (issue 16, with issue 6\'s slow-consumer targets)',
+    "## Targets (issue 16, with issue 6's slow-consumer targets)",
     '',
     markdownTable(targetsTable(results.targets)),
     '',

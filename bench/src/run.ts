@@ -37,7 +37,19 @@ import {
   unixTcpTable,
   type BenchResults,
 } from './report.js';
-import { NATS_SCENARIOS, SCENARIOS, implsFor, makePlan, runScenario, runSlowConsumer, type Plan, type Progress, type ScenarioDef, type ScenarioResult, type SlowResult } from './scenarios.js';
+import {
+  NATS_SCENARIOS,
+  SCENARIOS,
+  implsFor,
+  makePlan,
+  runScenario,
+  runSlowConsumer,
+  type Plan,
+  type Progress,
+  type ScenarioDef,
+  type ScenarioResult,
+  type SlowResult,
+} from './scenarios.js';
 import { IMPLS, type Impl, type TransportKind } from './types.js';
 
 const BENCH_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -71,7 +83,11 @@ function elapsed(start: number): string {
 
 function gitCommit(): string {
   try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: BENCH_DIR, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
+      cwd: BENCH_DIR,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
   } catch {
     return '';
   }
@@ -119,8 +135,10 @@ export async function main(argv: string[]): Promise<number> {
   const only = values.only?.split(',').map((s) => s.trim());
   const defs = SCENARIOS.filter((d) => only === undefined || only.includes(String(d.n)) || only.includes(d.id));
   const scaling = only === undefined || only.includes('scaling') || only.includes('7');
-  if (defs.length === 0 && !scaling) throw new Error(`--only ${values.only} matches no scenario (use 1-7 or ${SCENARIOS.map((d) => d.id).join(', ')}, scaling)`);
-  let transports: TransportKind[] = values.transport === undefined ? ['unix', 'tcp', 'nats'] : (values.transport.split(',').map((s) => s.trim()) as TransportKind[]);
+  if (defs.length === 0 && !scaling)
+    throw new Error(`--only ${values.only} matches no scenario (use 1-7 or ${SCENARIOS.map((d) => d.id).join(', ')}, scaling)`);
+  let transports: TransportKind[] =
+    values.transport === undefined ? ['unix', 'tcp', 'nats'] : (values.transport.split(',').map((s) => s.trim()) as TransportKind[]);
   if (!transports.every((t) => t === 'unix' || t === 'tcp' || t === 'nats')) throw new Error(`--transport takes unix, tcp, nats, got ${values.transport}`);
   let impls = values.impl === undefined ? IMPLS : (values.impl.split(',').map((s) => s.trim()) as Impl[]);
   if (!impls.every((i) => IMPLS.includes(i))) throw new Error(`--impl takes ${IMPLS.join(', ')}`);
@@ -161,9 +179,12 @@ export async function main(argv: string[]): Promise<number> {
   const startedAt = new Date().toISOString();
   const loadStart = loadavg()[0]!;
   const native = await probeNative();
-  log(`socketkit bench — ${values.quick ? 'quick' : 'full'} run, ${plan.reps} measured runs per figure (median), ${cpus().length} CPUs, Node ${process.versions.node}`);
+  log(
+    `socketkit bench — ${values.quick ? 'quick' : 'full'} run, ${plan.reps} measured runs per figure (median), ${cpus().length} CPUs, Node ${process.versions.node}`,
+  );
   log(`msgpackr native acceleration: ${native === null ? 'unknown (probe failed)' : native ? 'enabled' : 'disabled'}`);
-  if (loadStart > cpus().length) log(`warning: load average is ${loadStart.toFixed(1)} on ${cpus().length} CPUs; other work on this host will skew the figures`);
+  if (loadStart > cpus().length)
+    log(`warning: load average is ${loadStart.toFixed(1)} on ${cpus().length} CPUs; other work on this host will skew the figures`);
   if (natsMissing !== '') log(`warning: skipping the NATS transport: ${natsMissing}`);
   for (const note of skipped) log(`warning: ${note}`);
   log(`peers: zeromq.js ${zmq.ok ? zmq.version : 'skipped'}; Python reference peer: ${py.ok ? py.version : 'skipped'}`);
@@ -171,7 +192,13 @@ export async function main(argv: string[]): Promise<number> {
 
   const socketDir = await mkdtemp(join(tmpdir(), 'skb-'));
   const steps: Array<{ def: ScenarioDef | 'scaling'; transport: TransportKind }> = defs.flatMap((def) =>
-    transports.filter((t) => (t !== 'nats' || NATS_SCENARIOS.includes(def.id)) && (def.id === 'slow-consumer' ? impls.includes('socketkit') : implsFor(def.id, t, impls).length > 0)).map((transport) => ({ def, transport })),
+    transports
+      .filter(
+        (t) =>
+          (t !== 'nats' || NATS_SCENARIOS.includes(def.id)) &&
+          (def.id === 'slow-consumer' ? impls.includes('socketkit') : implsFor(def.id, t, impls).length > 0),
+      )
+      .map((transport) => ({ def, transport })),
   );
   if (scaling) for (const transport of transports.filter((t) => t !== 'nats')) steps.push({ def: 'scaling', transport });
   const scenarios: ScenarioResult[] = [];
@@ -238,7 +265,10 @@ export async function main(argv: string[]): Promise<number> {
     targets,
     scaling: curve,
     profiles,
-    peers: { zeromq: zmq.ok ? `zeromq.js with libzmq ${zmq.version}` : `skipped: ${zmq.error}`, python: py.ok ? py.version : `skipped: ${py.error}` },
+    peers: {
+      zeromq: zmq.ok ? `zeromq.js with libzmq ${zmq.version}` : `skipped: ${zmq.error}`,
+      python: py.ok ? py.version : `skipped: ${py.error}`,
+    },
     unixVsTcp: buildUnixVsTcp(scenarios),
     viaNats: buildViaNats(scenarios),
     notes: [...scenarios, ...slow].filter((s) => !s.ok).map((s) => `Scenario ${s.n} over ${s.transport} failed: ${s.error ?? 'unknown error'}`),
@@ -248,15 +278,20 @@ export async function main(argv: string[]): Promise<number> {
 
   const out = values.json ? log : (s: string): void => void process.stdout.write(`${s}\n`);
   out(`\nsocketkit bench summary (${results.meta.mode}, median of ${plan.reps} runs, ${results.meta.durationSeconds.toFixed(0)} s)\n`);
-  if (results.rows.length > 0) out(`Every implementation (÷ ceiling: its first figure ÷ the better raw node:net variant, nats.js over NATS)\n${textTable(resultsTable(results.rows))}\n`);
+  if (results.rows.length > 0)
+    out(`Every implementation (÷ ceiling: its first figure ÷ the better raw node:net variant, nats.js over NATS)\n${textTable(resultsTable(results.rows))}\n`);
   if (results.headline.length > 0) out(`socketkit ÷ each baseline\n${textTable(headlineTable(results.headline))}\n`);
   if (curve.length > 0) out(`Scaling curve\n${textTable(scalingTable(curve))}\n`);
   if (slow.length > 0) out(`${textTable(slowTable(slow))}\n`);
   if (results.targets.length > 0) out(`Targets\n${textTable(targetsTable(results.targets))}\n`);
-  if (profiles.length > 0) out(`Where the time goes in the scenarios of missed targets (socketkit alone, V8 sampling profiler during the measured runs)\n${profileLines(profiles).join('\n')}\n`);
+  if (profiles.length > 0)
+    out(
+      `Where the time goes in the scenarios of missed targets (socketkit alone, V8 sampling profiler during the measured runs)\n${profileLines(profiles).join('\n')}\n`,
+    );
   if (results.unixVsTcp.length > 0) out(`${textTable(unixTcpTable(results.unixVsTcp))}\n`);
   const viaNats = results.viaNats ?? [];
-  if (viaNats.length > 0) out(`NATS: what crossing a broker costs (socketkit over a local nats-server vs socketkit over unix / tcp)\n${textTable(natsTable(viaNats))}\n`);
+  if (viaNats.length > 0)
+    out(`NATS: what crossing a broker costs (socketkit over a local nats-server vs socketkit over unix / tcp)\n${textTable(natsTable(viaNats))}\n`);
   for (const n of [...methodNotes(results), ...results.notes, ...notesOut]) out(`- ${n}`);
 
   if (!values['no-write']) {

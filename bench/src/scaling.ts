@@ -85,14 +85,34 @@ export async function runScaling(transport: TransportKind, plan: Plan, socketDir
 async function scalingPoint(transport: TransportKind, impl: Impl, n: number, clients: WorkerHandle[], plan: Plan, socketDir: string): Promise<ScalingPoint> {
   const count = Math.max(50, Math.ceil(plan.scalingDeliveries / n));
   const p: ScalingPoint = {
-    transport, impl, clients: n, processes: clients.length, ok: false, error: '', connected: 0, count,
-    connectsPerSec: NaN, rssPerClient: NaN, heapPerClient: NaN, deliveredPerSec: NaN, cpuUsPerMsg: NaN, serverCpuUsPerMsg: NaN, bytesPerMsg: NaN, frameBytes: NaN,
+    transport,
+    impl,
+    clients: n,
+    processes: clients.length,
+    ok: false,
+    error: '',
+    connected: 0,
+    count,
+    connectsPerSec: NaN,
+    rssPerClient: NaN,
+    heapPerClient: NaN,
+    deliveredPerSec: NaN,
+    cpuUsPerMsg: NaN,
+    serverCpuUsPerMsg: NaN,
+    bytesPerMsg: NaN,
+    frameBytes: NaN,
   };
   const prefix = `s${n}_${impl}_`;
   let server: WorkerHandle | undefined;
   try {
     server = await WorkerHandle.spawn(`scale-server-${n}`, plan.execArgv);
-    const address = await server.call<Address>('startServer', { impl, transport, eventName: `scale_${n}_${impl.replace('-', '_')}_${transport}`, socketDir, maxConnections: n + 16 });
+    const address = await server.call<Address>('startServer', {
+      impl,
+      transport,
+      eventName: `scale_${n}_${impl.replace('-', '_')}_${transport}`,
+      socketDir,
+      maxConnections: n + 16,
+    });
     // One connect and disconnect per process first: the first connection's lazy set-up and JIT are not part of the rate.
     await Promise.all(clients.map((w) => w.call('connectMany', { impl, prefix: `${prefix}warm`, count: 1, address }, 60_000)));
     await Promise.all(clients.map((w) => w.call('closeMany', { prefix: `${prefix}warm` }, 30_000)));
@@ -100,7 +120,15 @@ async function scalingPoint(transport: TransportKind, impl: Impl, n: number, cli
     const base = await server.call<Usage>('usage', { gc: true });
     // Clients spread evenly; all connect at once (what a fleet restarting together does).
     const share = clients.map((_, i) => Math.floor(n / clients.length) + (i < n % clients.length ? 1 : 0));
-    const conns = await Promise.all(clients.map((w, i) => w.call<{ t0: number; t1: number; connected: number; failed: number; error: string }>('connectMany', { impl, prefix, count: share[i], address }, 120_000)));
+    const conns = await Promise.all(
+      clients.map((w, i) =>
+        w.call<{ t0: number; t1: number; connected: number; failed: number; error: string }>(
+          'connectMany',
+          { impl, prefix, count: share[i], address },
+          120_000,
+        ),
+      ),
+    );
     p.connected = conns.reduce((a, c) => a + c.connected, 0);
     p.connectsPerSec = p.connected / ((Math.max(...conns.map((c) => c.t1)) - Math.min(...conns.map((c) => c.t0))) / 1e9);
     const errors = conns.filter((c) => c.failed > 0);
@@ -125,7 +153,13 @@ async function scalingPoint(transport: TransportKind, impl: Impl, n: number, cli
       const cpu = u1.reduce((a, u, i) => a + u.cpuUs - u0[i]!.cpuUs, 0);
       p.frameBytes = sent.frameBytes;
       // The first run is a warm-up.
-      if (rep > 0) runs.push({ rate: delivered / ((Math.max(...got.map((g) => g.tLast)) - sent.t0) / 1e9), cpu: cpu / delivered, serverCpu: (u1[0]!.cpuUs - u0[0]!.cpuUs) / delivered, bytes: (u1[0]!.wchar - u0[0]!.wchar) / delivered });
+      if (rep > 0)
+        runs.push({
+          rate: delivered / ((Math.max(...got.map((g) => g.tLast)) - sent.t0) / 1e9),
+          cpu: cpu / delivered,
+          serverCpu: (u1[0]!.cpuUs - u0[0]!.cpuUs) / delivered,
+          bytes: (u1[0]!.wchar - u0[0]!.wchar) / delivered,
+        });
     }
     p.deliveredPerSec = median(runs.map((r) => r.rate));
     p.cpuUsPerMsg = median(runs.map((r) => r.cpu));

@@ -5,7 +5,16 @@
 import { WorkerHandle } from './ipc.js';
 import { latencySummary } from './latency.js';
 import { median } from './stats.js';
-import { IMPLS, type Address, type BroadcastResult, type CountResult, type Impl, type SlowBroadcastResult, type TransportKind, type WriteResult } from './types.js';
+import {
+  IMPLS,
+  type Address,
+  type BroadcastResult,
+  type CountResult,
+  type Impl,
+  type SlowBroadcastResult,
+  type TransportKind,
+  type WriteResult,
+} from './types.js';
 
 /** Identifiers of the six scenarios of issue 6. */
 export type ScenarioId = 'broadcast-1' | 'fanout-10' | 'large-64k' | 'reqrep' | 'ingress-8' | 'slow-consumer';
@@ -36,8 +45,34 @@ export interface Plan {
 /** Full plan (`pnpm bench`) and quick plan (`--quick`, CLI `socketkit bench`, smoke test). */
 export function makePlan(quick: boolean, reps?: number): Plan {
   const base: Plan = quick
-    ? { quick, reps: 3, broadcastCount: 10_000, fanoutCount: 2_000, largeCount: 250, reqrepCount: 500, reqrepWarmup: 200, ingressPerWriter: 2_000, slowBytes: 256 * 2 ** 20, scalingDeliveries: 20_000, scalingMaxClients: 1000, execArgv: [] }
-    : { quick, reps: 3, broadcastCount: 50_000, fanoutCount: 10_000, largeCount: 2_000, reqrepCount: 2_000, reqrepWarmup: 500, ingressPerWriter: 8_000, slowBytes: 2 ** 29, scalingDeliveries: 100_000, scalingMaxClients: 1000, execArgv: [] };
+    ? {
+        quick,
+        reps: 3,
+        broadcastCount: 10_000,
+        fanoutCount: 2_000,
+        largeCount: 250,
+        reqrepCount: 500,
+        reqrepWarmup: 200,
+        ingressPerWriter: 2_000,
+        slowBytes: 256 * 2 ** 20,
+        scalingDeliveries: 20_000,
+        scalingMaxClients: 1000,
+        execArgv: [],
+      }
+    : {
+        quick,
+        reps: 3,
+        broadcastCount: 50_000,
+        fanoutCount: 10_000,
+        largeCount: 2_000,
+        reqrepCount: 2_000,
+        reqrepWarmup: 500,
+        ingressPerWriter: 8_000,
+        slowBytes: 2 ** 29,
+        scalingDeliveries: 100_000,
+        scalingMaxClients: 1000,
+        execArgv: [],
+      };
   if (reps !== undefined) base.reps = reps;
   return base;
 }
@@ -95,7 +130,11 @@ export interface ScenarioResult {
   runs: Partial<Record<Impl, Metrics[]>>;
   seconds: number;
   /** With a profile directory: the top functions by self time of the server and the first client during the measured runs. */
-  profile?: Array<{ role: string; busyMs: number; top: Array<{ name: string; location: string; selfMs: number; selfPercent: number }> }>;
+  profile?: Array<{
+    role: string;
+    busyMs: number;
+    top: Array<{ name: string; location: string; selfMs: number; selfPercent: number }>;
+  }>;
 }
 
 /** Per-run record of the slow-consumer scenario. */
@@ -174,7 +213,14 @@ interface Cluster {
   close(): Promise<void>;
 }
 
-async function spawnCluster(nClients: number, transport: TransportKind, socketDir: string, tag: string, plan: Plan, impls: readonly Impl[] = IMPLS): Promise<Cluster> {
+async function spawnCluster(
+  nClients: number,
+  transport: TransportKind,
+  socketDir: string,
+  tag: string,
+  plan: Plan,
+  impls: readonly Impl[] = IMPLS,
+): Promise<Cluster> {
   const all: WorkerHandle[] = [];
   const close = async (): Promise<void> => {
     await Promise.allSettled(all.map((w) => w.close()));
@@ -186,7 +232,13 @@ async function spawnCluster(nClients: number, transport: TransportKind, socketDi
     all.push(...clients);
     for (const impl of impls) {
       const eventName = `${tag}_${impl.replace('-', '_')}_${transport}`;
-      const address = await server.call<Address>('startServer', { impl, transport, eventName, socketDir, natsUrl: plan.natsUrl });
+      const address = await server.call<Address>('startServer', {
+        impl,
+        transport,
+        eventName,
+        socketDir,
+        natsUrl: plan.natsUrl,
+      });
       await Promise.all(clients.map((c) => c.call('connect', { impl, key: impl, address })));
       await server.call('waitClients', { impl, n: nClients });
     }
@@ -206,7 +258,12 @@ async function broadcastRun(c: Cluster, impl: Impl, count: number, payloadBytes:
   await Promise.all(c.clients.map((w) => w.call('arm', { key: impl, count })));
   const cpu0 = await cpuOf(c);
   const waits = c.clients.map((w) => later(w.call<CountResult>('waitCount', { key: impl })));
-  const sent = await c.server.call<BroadcastResult>('broadcast', { impl, count, payloadBytes, drainEveryBytes: DRAIN_EVERY });
+  const sent = await c.server.call<BroadcastResult>('broadcast', {
+    impl,
+    count,
+    payloadBytes,
+    drainEveryBytes: DRAIN_EVERY,
+  });
   const got = await Promise.all(waits);
   const cpu1 = await cpuOf(c);
   const seconds = (Math.max(...got.map((g) => g.tLast)) - sent.t0) / 1e9;
@@ -234,7 +291,12 @@ async function reqrepRuns(c: Cluster, impls: readonly Impl[], count: number, war
   const per = Math.ceil(count / REQREP_SLICES);
   for (let s = 0; s < REQREP_SLICES; s++) {
     for (const impl of rotate(impls, rep + s)) {
-      const r = await c.clients[0]!.call<number[]>('requests', { key: impl, count: per, warmup: s === 0 ? warmup : 20, payloadBytes: SMALL });
+      const r = await c.clients[0]!.call<number[]>('requests', {
+        key: impl,
+        count: per,
+        warmup: s === 0 ? warmup : 20,
+        payloadBytes: SMALL,
+      });
       samples.get(impl)!.push(...r);
     }
   }
@@ -250,7 +312,9 @@ async function ingressRun(c: Cluster, impl: Impl, perWriter: number): Promise<Me
   const total = perWriter * c.clients.length;
   await c.server.call('armIngress', { impl, total });
   const wait = later(c.server.call<CountResult>('waitIngress', { impl }));
-  const writes = await Promise.all(c.clients.map((w) => w.call<WriteResult>('write', { key: impl, count: perWriter, payloadBytes: SMALL, batchBytes: DRAIN_EVERY })));
+  const writes = await Promise.all(
+    c.clients.map((w) => w.call<WriteResult>('write', { key: impl, count: perWriter, payloadBytes: SMALL, batchBytes: DRAIN_EVERY })),
+  );
   const got = await wait;
   const seconds = (got.tLast - Math.min(...writes.map((w) => w.tStart))) / 1e9;
   const frameBytes = writes[0]!.frameBytes;
@@ -278,10 +342,28 @@ export function formatNumber(v: number): string {
  * warm-up run each, then `plan.reps` measured runs with the implementation
  * order rotated every run. Over `nats`: socketkit and plain nats.js.
  */
-export async function runScenario(def: ScenarioDef, transport: TransportKind, plan: Plan, socketDir: string, progress: Progress, allImpls: readonly Impl[] = IMPLS, profileDir?: string): Promise<ScenarioResult> {
+export async function runScenario(
+  def: ScenarioDef,
+  transport: TransportKind,
+  plan: Plan,
+  socketDir: string,
+  progress: Progress,
+  allImpls: readonly Impl[] = IMPLS,
+  profileDir?: string,
+): Promise<ScenarioResult> {
   const started = Date.now();
   const impls = implsFor(def.id, transport, allImpls);
-  const result: ScenarioResult = { id: def.id, n: def.n, title: def.title, transport, ok: false, params: {}, metrics: {}, runs: {}, seconds: 0 };
+  const result: ScenarioResult = {
+    id: def.id,
+    n: def.n,
+    title: def.title,
+    transport,
+    ok: false,
+    params: {},
+    metrics: {},
+    runs: {},
+    seconds: 0,
+  };
   const nClients = def.id === 'fanout-10' ? 10 : def.id === 'ingress-8' ? 8 : 1;
   let run: (c: Cluster, impl: Impl) => Promise<Metrics>;
   let keys: string[];
@@ -297,7 +379,13 @@ export async function runScenario(def: ScenarioDef, transport: TransportKind, pl
       break;
     }
     case 'reqrep':
-      result.params = { count: plan.reqrepCount, warmup: plan.reqrepWarmup, payloadBytes: SMALL, clients: 1, slices: REQREP_SLICES };
+      result.params = {
+        count: plan.reqrepCount,
+        warmup: plan.reqrepWarmup,
+        payloadBytes: SMALL,
+        clients: 1,
+        slices: REQREP_SLICES,
+      };
       run = async () => ({});
       keys = ['p50Us', 'p99Us', 'meanUs'];
       break;
@@ -316,7 +404,13 @@ export async function runScenario(def: ScenarioDef, transport: TransportKind, pl
     progress.detail(`warm-up run of ${impls.join(', ')}`);
     if (def.id === 'reqrep') await reqrepRuns(cluster, impls, plan.reqrepWarmup, 0, 0);
     else for (const impl of impls) await run(cluster, impl);
-    const profiled = profileDir === undefined ? [] : [{ role: 'server', w: cluster.server }, { role: 'client', w: cluster.clients[0]! }];
+    const profiled =
+      profileDir === undefined
+        ? []
+        : [
+            { role: 'server', w: cluster.server },
+            { role: 'client', w: cluster.clients[0]! },
+          ];
     for (const p of profiled) await p.w.call('profileStart');
     for (let rep = 0; rep < plan.reps; rep++) {
       const parts: string[] = [];
@@ -339,7 +433,10 @@ export async function runScenario(def: ScenarioDef, transport: TransportKind, pl
     if (profiled.length > 0) {
       result.profile = [];
       for (const p of profiled) {
-        const r = await p.w.call<{ busyMs: number; top: NonNullable<ScenarioResult['profile']>[number]['top'] }>('profileStop', { file: `${profileDir}/${p.role}.cpuprofile`, top: 12 });
+        const r = await p.w.call<{ busyMs: number; top: NonNullable<ScenarioResult['profile']>[number]['top'] }>('profileStop', {
+          file: `${profileDir}/${p.role}.cpuprofile`,
+          top: 12,
+        });
         result.profile.push({ role: p.role, ...r });
       }
     }
@@ -372,15 +469,46 @@ export async function runSlowConsumer(transport: TransportKind, plan: Plan, sock
   // readers for that long sets it lower, as here.
   const drainTimeoutMs = SLOW_DRAIN_TIMEOUT_MS;
   const res: SlowResult = {
-    id: 'slow-consumer', n: 6, title: SCENARIOS[5]!.title, transport, ok: false, offeredBytes: 0, payloadBytes, drainEveryBytes, drainTimeoutMs, runs: [],
-    unloadedMBps: NaN, loadedMBps: NaN, fastRatio: NaN, rssGrowthMiBLoaded: NaN, rssGrowthMiBUnloaded: NaN, slowDroppedAtMiB: NaN, slowPendingMiB: NaN, slowCode: '', slowWhy: '', slowReason: '', drainMaxMs: NaN, drainWaitMs: NaN, seconds: 0,
+    id: 'slow-consumer',
+    n: 6,
+    title: SCENARIOS[5]!.title,
+    transport,
+    ok: false,
+    offeredBytes: 0,
+    payloadBytes,
+    drainEveryBytes,
+    drainTimeoutMs,
+    runs: [],
+    unloadedMBps: NaN,
+    loadedMBps: NaN,
+    fastRatio: NaN,
+    rssGrowthMiBLoaded: NaN,
+    rssGrowthMiBUnloaded: NaN,
+    slowDroppedAtMiB: NaN,
+    slowPendingMiB: NaN,
+    slowCode: '',
+    slowWhy: '',
+    slowReason: '',
+    drainMaxMs: NaN,
+    drainWaitMs: NaN,
+    seconds: 0,
   };
   const workers: WorkerHandle[] = [];
   try {
     progress.detail('starting 3 processes (server, fast client, slow client)');
-    const [server, fast, slow] = await Promise.all([WorkerHandle.spawn('server', plan.execArgv), WorkerHandle.spawn('fast-client', plan.execArgv), WorkerHandle.spawn('slow-client', plan.execArgv)]);
+    const [server, fast, slow] = await Promise.all([
+      WorkerHandle.spawn('server', plan.execArgv),
+      WorkerHandle.spawn('fast-client', plan.execArgv),
+      WorkerHandle.spawn('slow-client', plan.execArgv),
+    ]);
     workers.push(server, fast, slow);
-    const address = await server.call<Address>('startServer', { impl: 'socketkit', transport, eventName: `slow_consumer_${transport}`, socketDir, drainTimeout: drainTimeoutMs });
+    const address = await server.call<Address>('startServer', {
+      impl: 'socketkit',
+      transport,
+      eventName: `slow_consumer_${transport}`,
+      socketDir,
+      drainTimeout: drainTimeoutMs,
+    });
     await fast.call('connect', { impl: 'socketkit', key: 'fast', address });
     await server.call('waitClients', { impl: 'socketkit', n: 1 });
     const runOne = async (loaded: boolean, n: number, rep = 0): Promise<SlowRun> => {
@@ -394,7 +522,12 @@ export async function runSlowConsumer(transport: TransportKind, plan: Plan, sock
       const got = await wait;
       if (loaded) await slow.call('disconnect', { key: `slow${rep}` });
       const seconds = (got.tLast - r.t0) / 1e9;
-      return { ...r, loaded, fastMBps: (n * r.frameBytes) / seconds / 1e6, rssGrowthMiB: (r.rssPeak - r.rssBase) / 2 ** 20 };
+      return {
+        ...r,
+        loaded,
+        fastMBps: (n * r.frameBytes) / seconds / 1e6,
+        rssGrowthMiB: (r.rssPeak - r.rssBase) / 2 ** 20,
+      };
     };
     // Warm-up (16 MiB, unloaded), which also gives the frame size of a 64 KiB payload.
     const probe = await runOne(false, 256);
@@ -410,7 +543,9 @@ export async function runSlowConsumer(transport: TransportKind, plan: Plan, sock
             ? ` | slow client ${r.slowCode || 'dropped'} after ${(r.slowDroppedAtBytes / 2 ** 20).toFixed(1)} MiB offered (${r.slowWhy}), longest drain() ${r.drainMaxMs.toFixed(0)} ms`
             : ' | slow client was NOT disconnected'
           : '';
-        progress.detail(`run ${rep + 1}/${plan.reps} ${loaded ? 'loaded  ' : 'unloaded'}: fast client ${r.fastMBps.toFixed(0)} MB/s, server RSS +${r.rssGrowthMiB.toFixed(1)} MiB${slowText}`);
+        progress.detail(
+          `run ${rep + 1}/${plan.reps} ${loaded ? 'loaded  ' : 'unloaded'}: fast client ${r.fastMBps.toFixed(0)} MB/s, server RSS +${r.rssGrowthMiB.toFixed(1)} MiB${slowText}`,
+        );
       }
     }
     const un = res.runs.filter((r) => !r.loaded);

@@ -72,7 +72,12 @@ export class SkServer {
     await this.server.start();
     if (transport === 'nats') return { transport, servers: this.#natsUrl!, eventName: this.eventName };
     if (transport === 'unix') return { transport, path: (this.server as UnixSocketServer).socketPath, socketDir, eventName: this.eventName };
-    return { transport, host: '127.0.0.1', port: (this.server as TcpSocketServer).port as number, eventName: this.eventName };
+    return {
+      transport,
+      host: '127.0.0.1',
+      port: (this.server as TcpSocketServer).port as number,
+      eventName: this.eventName,
+    };
   }
 
   /** Connected clients. */
@@ -199,7 +204,13 @@ export class SkClient {
    *   one message, so it pauses the socket after the first message.
    */
   constructor(address: Address, slow: boolean) {
-    const common = { eventName: address.eventName, logLevel: 'silent' as const, envFile: false as const, autoReconnect: false, ...(slow ? { bufferSize: 1 } : {}) };
+    const common = {
+      eventName: address.eventName,
+      logLevel: 'silent' as const,
+      envFile: false as const,
+      autoReconnect: false,
+      ...(slow ? { bufferSize: 1 } : {}),
+    };
     this.client =
       address.transport === 'nats'
         ? new NatsSocketClient({ ...common, servers: address.servers })

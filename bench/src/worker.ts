@@ -96,7 +96,14 @@ const commands: Record<string, (a: Args) => unknown> = {
     const eventName = str(a, 'eventName');
     let server: ServerLike;
     if (impl === 'socketkit') {
-      const s = new (await loadSk()).SkServer(transport, eventName, str(a, 'socketDir'), a.drainTimeout as number | undefined, a.natsUrl as string | undefined, a.maxConnections as number | undefined);
+      const s = new (await loadSk()).SkServer(
+        transport,
+        eventName,
+        str(a, 'socketDir'),
+        a.drainTimeout as number | undefined,
+        a.natsUrl as string | undefined,
+        a.maxConnections as number | undefined,
+      );
       skServers.set(impl, s);
       server = s;
     } else if (impl === 'zeromq') {
@@ -150,12 +157,20 @@ const commands: Record<string, (a: Args) => unknown> = {
     const count = num(a, 'count');
     await preload(impl); // loading the library is not part of connecting
     const t0 = hrNow();
-    const results = await Promise.allSettled(Array.from({ length: count }, (_, i) => connectClient(impl, a.address as Address, false).then((c) => clients.set(`${prefix}${i}`, c))));
+    const results = await Promise.allSettled(
+      Array.from({ length: count }, (_, i) => connectClient(impl, a.address as Address, false).then((c) => clients.set(`${prefix}${i}`, c))),
+    );
     const t1 = hrNow();
     const failed = results.filter((r) => r.status === 'rejected');
     const first = failed[0] as PromiseRejectedResult | undefined;
     const err = first?.reason as (Error & { code?: string }) | undefined;
-    return { t0, t1, connected: count - failed.length, failed: failed.length, error: err === undefined ? '' : `${err.code ?? err.name}: ${err.message}`.slice(0, 300) };
+    return {
+      t0,
+      t1,
+      connected: count - failed.length,
+      failed: failed.length,
+      error: err === undefined ? '' : `${err.code ?? err.name}: ${err.message}`.slice(0, 300),
+    };
   },
   armMany: async (a) => {
     for (const [key, c] of clients) if (key.startsWith(str(a, 'prefix'))) await c.arm(num(a, 'count'));
@@ -186,7 +201,13 @@ const commands: Record<string, (a: Args) => unknown> = {
     } catch {
       // not Linux: bytes per message are then not reported
     }
-    return { cpuUs: cpu.user + cpu.system + childrenCpuUs(), rss: mem.rss, heapUsed: mem.heapUsed, external: mem.external, wchar };
+    return {
+      cpuUs: cpu.user + cpu.system + childrenCpuUs(),
+      rss: mem.rss,
+      heapUsed: mem.heapUsed,
+      external: mem.external,
+      wchar,
+    };
   },
   arm: (a) => get(clients, str(a, 'key')).arm(num(a, 'count')),
   waitCount: (a) => get(clients, str(a, 'key')).waitCount(),

@@ -70,7 +70,9 @@ export class ZmqServer {
       }
     })().catch(() => undefined);
     const zmq = { pub: pub.lastEndpoint!, router: router.lastEndpoint! };
-    return transport === 'unix' ? { transport, path: '', socketDir, eventName: this.#eventName, zmq } : { transport, host: '127.0.0.1', port: 0, eventName: this.#eventName, zmq };
+    return transport === 'unix'
+      ? { transport, path: '', socketDir, eventName: this.#eventName, zmq }
+      : { transport, host: '127.0.0.1', port: 0, eventName: this.#eventName, zmq };
   }
 
   /** Subscribers whose subscription reached the publisher (so they get every message from now on). */

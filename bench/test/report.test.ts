@@ -8,15 +8,43 @@ function scenario(id: ScenarioResult['id'], n: number, transport: ScenarioResult
 }
 
 const point = (transport: 'unix' | 'tcp', ok: boolean): ScalingPoint => ({
-  transport, impl: 'socketkit', clients: 1000, processes: 10, ok, error: ok ? '' : '321 of 1000 connects failed; first error: EAGAIN', connected: ok ? 1000 : 679, count: 120,
-  connectsPerSec: 500, rssPerClient: 1, heapPerClient: 1, deliveredPerSec: ok ? 1e5 : NaN, cpuUsPerMsg: 1, serverCpuUsPerMsg: 1, bytesPerMsg: 230, frameBytes: 230,
+  transport,
+  impl: 'socketkit',
+  clients: 1000,
+  processes: 10,
+  ok,
+  error: ok ? '' : '321 of 1000 connects failed; first error: EAGAIN',
+  connected: ok ? 1000 : 679,
+  count: 120,
+  connectsPerSec: 500,
+  rssPerClient: 1,
+  heapPerClient: 1,
+  deliveredPerSec: ok ? 1e5 : NaN,
+  cpuUsPerMsg: 1,
+  serverCpuUsPerMsg: 1,
+  bytesPerMsg: 230,
+  frameBytes: 230,
 });
 
 describe('targets of issue 16', () => {
   const results = [
-    scenario('broadcast-1', 1, 'unix', { socketkit: { msgsPerSec: 95 }, 'raw-write': { msgsPerSec: 50 }, 'raw-batched': { msgsPerSec: 100 }, zeromq: { msgsPerSec: 40 } }),
-    scenario('fanout-10', 2, 'unix', { socketkit: { totalMsgsPerSec: 60 }, 'raw-write': { totalMsgsPerSec: 20 }, 'raw-batched': { totalMsgsPerSec: 100 }, zeromq: { totalMsgsPerSec: 40 } }),
-    scenario('reqrep', 4, 'unix', { socketkit: { p50Us: 56, p99Us: 200 }, 'raw-write': { p50Us: 50, p99Us: 100 }, 'raw-batched': { p50Us: 60, p99Us: 120 } }),
+    scenario('broadcast-1', 1, 'unix', {
+      socketkit: { msgsPerSec: 95 },
+      'raw-write': { msgsPerSec: 50 },
+      'raw-batched': { msgsPerSec: 100 },
+      zeromq: { msgsPerSec: 40 },
+    }),
+    scenario('fanout-10', 2, 'unix', {
+      socketkit: { totalMsgsPerSec: 60 },
+      'raw-write': { totalMsgsPerSec: 20 },
+      'raw-batched': { totalMsgsPerSec: 100 },
+      zeromq: { totalMsgsPerSec: 40 },
+    }),
+    scenario('reqrep', 4, 'unix', {
+      socketkit: { p50Us: 56, p99Us: 200 },
+      'raw-write': { p50Us: 50, p99Us: 100 },
+      'raw-batched': { p50Us: 60, p99Us: 120 },
+    }),
     scenario('broadcast-1', 1, 'nats', { socketkit: { msgsPerSec: 70 }, 'nats-raw': { msgsPerSec: 100 } }),
   ];
   const targets = buildTargets(results, [], [point('unix', false), point('tcp', true)]);
@@ -25,13 +53,19 @@ describe('targets of issue 16', () => {
   it('compares throughput with the better raw variant and with zeromq.js', () => {
     expect(get('Broadcast, 1 client ≥ 0.9× raw ceiling', 'unix')).toMatchObject({ met: true });
     expect(get('Broadcast, 1 client ≥ 2× zeromq.js', 'unix')).toMatchObject({ met: true });
-    expect(get('Fan-out, 10 clients ≥ 0.9× raw ceiling', 'unix')).toMatchObject({ met: false, profile: { id: 'fanout-10', transport: 'unix' } });
+    expect(get('Fan-out, 10 clients ≥ 0.9× raw ceiling', 'unix')).toMatchObject({
+      met: false,
+      profile: { id: 'fanout-10', transport: 'unix' },
+    });
     expect(get('Fan-out, 10 clients ≥ 2× zeromq.js', 'unix')).toMatchObject({ met: false });
   });
 
   it('compares round trips with the faster raw variant', () => {
     expect(get('Request/reply p50 ≤ 1.15× raw', 'unix')).toMatchObject({ met: true });
-    expect(get('Request/reply p99 ≤ 1.3× raw', 'unix')).toMatchObject({ met: false, profile: { id: 'reqrep', transport: 'unix' } });
+    expect(get('Request/reply p99 ≤ 1.3× raw', 'unix')).toMatchObject({
+      met: false,
+      profile: { id: 'reqrep', transport: 'unix' },
+    });
   });
 
   it('compares socketkit over NATS with plain nats.js', () => {
@@ -51,7 +85,13 @@ describe('targets of issue 16', () => {
 });
 
 describe('comparison rows', () => {
-  const r = scenario('broadcast-1', 1, 'tcp', { socketkit: { msgsPerSec: 90, MBps: 9 }, 'raw-write': { msgsPerSec: 45, MBps: 4.5 }, 'raw-batched': { msgsPerSec: 100, MBps: 10 }, zeromq: { msgsPerSec: 30, MBps: 3 }, python: { msgsPerSec: 60, MBps: 6 } });
+  const r = scenario('broadcast-1', 1, 'tcp', {
+    socketkit: { msgsPerSec: 90, MBps: 9 },
+    'raw-write': { msgsPerSec: 45, MBps: 4.5 },
+    'raw-batched': { msgsPerSec: 100, MBps: 10 },
+    zeromq: { msgsPerSec: 30, MBps: 3 },
+    python: { msgsPerSec: 60, MBps: 6 },
+  });
 
   it('gives every implementation its ratio to the ceiling and socketkit ÷ it', () => {
     const rows = buildRows([r]);

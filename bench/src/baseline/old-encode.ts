@@ -125,11 +125,19 @@ function encodeInto(message: SocketMessage, headerSize: number, maxMessageSize: 
   const rt = message.replyTo === undefined ? -1 : Buffer.byteLength(message.replyTo);
   let payload =
     1 +
-    K_EVENT_NAME.length + strHeaderSize(en) + en +
-    K_TIMESTAMP_MS.length + intSize(message.timestampMs) +
-    K_TIMESTAMP_ISO.length + strHeaderSize(iso) + iso +
-    K_MESSAGE_TYPE.length + strHeaderSize(mt) + mt +
-    K_DATA.length + data.length;
+    K_EVENT_NAME.length +
+    strHeaderSize(en) +
+    en +
+    K_TIMESTAMP_MS.length +
+    intSize(message.timestampMs) +
+    K_TIMESTAMP_ISO.length +
+    strHeaderSize(iso) +
+    iso +
+    K_MESSAGE_TYPE.length +
+    strHeaderSize(mt) +
+    mt +
+    K_DATA.length +
+    data.length;
   if (id >= 0) payload += K_ID.length + strHeaderSize(id) + id;
   if (rt >= 0) payload += K_REPLY_TO.length + strHeaderSize(rt) + rt;
   if (payload > maxMessageSize) {

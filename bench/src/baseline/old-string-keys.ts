@@ -17,11 +17,27 @@
 /** Sizes (token included) of the fixed-size tokens in 0xc0..0xdf; 0 marks a variable size or container. */
 const FIXED = new Uint8Array(256);
 for (const [t, n] of [
-  [0xc0, 1], [0xc1, 1], [0xc2, 1], [0xc3, 1],
-  [0xca, 5], [0xcb, 9], [0xcc, 2], [0xcd, 3], [0xce, 5], [0xcf, 9],
-  [0xd0, 2], [0xd1, 3], [0xd2, 5], [0xd3, 9],
-  [0xd4, 3], [0xd5, 4], [0xd6, 6], [0xd7, 10], [0xd8, 18],
-] as const) FIXED[t] = n;
+  [0xc0, 1],
+  [0xc1, 1],
+  [0xc2, 1],
+  [0xc3, 1],
+  [0xca, 5],
+  [0xcb, 9],
+  [0xcc, 2],
+  [0xcd, 3],
+  [0xce, 5],
+  [0xcf, 9],
+  [0xd0, 2],
+  [0xd1, 3],
+  [0xd2, 5],
+  [0xd3, 9],
+  [0xd4, 3],
+  [0xd5, 4],
+  [0xd6, 6],
+  [0xd7, 10],
+  [0xd8, 18],
+] as const)
+  FIXED[t] = n;
 
 function u16(b: Uint8Array, p: number): number {
   return (b[p]! << 8) | b[p + 1]!;

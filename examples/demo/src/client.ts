@@ -92,7 +92,7 @@ process.on('message', (cmd: Command) => {
     }
     // Everyone's last message comes after all of theirs: wait for all of them (bounded).
     const complete = await Promise.race([reading, sleep(15_000).then(() => false)]);
-    if (!complete) problem ??= 'did not see every writer\'s last message within 15 s';
+    if (!complete) problem ??= "did not see every writer's last message within 15 s";
     await client.disconnect();
     report({ type: 'result', name, sent, perWriter, complete, ...(problem === undefined ? {} : { problem }) });
     process.disconnect();

@@ -16,7 +16,11 @@ import { parseArgs } from 'node:util';
 import type { ChildReport, Command, Tally } from './protocol.js';
 
 const { values } = parseArgs({
-  options: { clients: { type: 'string', default: '4' }, seconds: { type: 'string', default: '3' }, transport: { type: 'string', default: 'unix' } },
+  options: {
+    clients: { type: 'string', default: '4' },
+    seconds: { type: 'string', default: '3' },
+    transport: { type: 'string', default: 'unix' },
+  },
 });
 const CLIENTS = Number(values.clients);
 const SECONDS = Number(values.seconds);
@@ -41,7 +45,9 @@ process.on('SIGINT', () => {
 });
 
 function spawnChild(file: string, env: Record<string, string>): ChildProcess {
-  const child = fork(here(file), [], { env: { ...process.env, DEMO_TRANSPORT: TRANSPORT, DEMO_SOCKET_DIR: socketDir, ...env } });
+  const child = fork(here(file), [], {
+    env: { ...process.env, DEMO_TRANSPORT: TRANSPORT, DEMO_SOCKET_DIR: socketDir, ...env },
+  });
   child.on('error', (err) => console.error(`  (lost the IPC channel to a child: ${err.message})`));
   children.push(child);
   return child;
@@ -81,7 +87,9 @@ async function progressLine(server: ChildProcess, clients: ChildProcess[], start
   const atClients = await Promise.all(clients.map((c, i) => ask(c, `client-${i + 1}`)));
   const written = atClients.reduce((sum, p) => sum + p.sent, 0);
   const got = atClients.reduce((sum, p) => sum + p.received, 0);
-  console.log(`  ${pad(((Date.now() - startedAt) / 1000).toFixed(1), 5)} s   written ${pad(written, 6)}   server received ${pad(atServer.received, 6)}   clients received ${pad(got, 7)}`);
+  console.log(
+    `  ${pad(((Date.now() - startedAt) / 1000).toFixed(1), 5)} s   written ${pad(written, 6)}   server received ${pad(atServer.received, 6)}   clients received ${pad(got, 7)}`,
+  );
 }
 
 async function run(): Promise<boolean> {
@@ -92,7 +100,11 @@ async function run(): Promise<boolean> {
   console.log(`  every client writes numbered messages (every 20th is 16-64 KB) for ${SECONDS} s; the server relays each to every client\n`);
 
   const clients = Array.from({ length: CLIENTS }, (_, i) =>
-    spawnChild('client.js', { DEMO_NAME: `client-${i + 1}`, DEMO_WRITERS: String(CLIENTS), ...(ready.port === undefined ? {} : { DEMO_PORT: String(ready.port) }) }),
+    spawnChild('client.js', {
+      DEMO_NAME: `client-${i + 1}`,
+      DEMO_WRITERS: String(CLIENTS),
+      ...(ready.port === undefined ? {} : { DEMO_PORT: String(ready.port) }),
+    }),
   );
   await Promise.all(clients.map((c, i) => next(c, 'ready', `client-${i + 1}`)));
   console.log(`  ${CLIENTS} clients connected; go!`);
@@ -109,7 +121,7 @@ async function run(): Promise<boolean> {
     await new Promise((resolve) => setTimeout(resolve, 500));
     if (writing) await progressLine(server, clients, startedAt).catch(() => undefined);
   }
-  console.log('  writers done; waiting until every client has seen every writer\'s last message');
+  console.log("  writers done; waiting until every client has seen every writer's last message");
   const clientResults = await all;
   console.log('');
 
@@ -145,7 +157,7 @@ async function run(): Promise<boolean> {
   console.log(`\n  lost ${lost}   out of order ${outOfOrder}   corrupted ${corrupted}${incomplete > 0 ? `   incomplete clients ${incomplete}` : ''}`);
   for (const r of clientResults) if (r.problem !== undefined) console.log(`  ${r.name}: ${r.problem}`);
   const ok = lost === 0 && outOfOrder === 0 && corrupted === 0 && incomplete === 0 && totalSent > 0;
-  console.log(ok ? '  OK: every message arrived exactly once, intact, in its writer\'s order' : '  FAILED: see the counts above');
+  console.log(ok ? "  OK: every message arrived exactly once, intact, in its writer's order" : '  FAILED: see the counts above');
   return ok;
 }
 

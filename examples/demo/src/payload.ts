@@ -7,7 +7,9 @@ import { createHash, randomBytes } from 'node:crypto';
  */
 export function makePayload(seq: number): { payload: string; sha1: string } {
   const size = seq % 20 === 0 ? 16 * 1024 + Math.floor(Math.random() * 48 * 1024) : 16 + Math.floor(Math.random() * 4000);
-  const payload = randomBytes(Math.ceil((size * 3) / 4)).toString('base64').slice(0, size);
+  const payload = randomBytes(Math.ceil((size * 3) / 4))
+    .toString('base64')
+    .slice(0, size);
   return { payload, sha1: sha1(payload) };
 }
 

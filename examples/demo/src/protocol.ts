@@ -16,7 +16,14 @@ export interface Tally {
 export type ChildReport =
   | { type: 'ready'; address: string; port?: number }
   | { type: 'progress'; name: string; sent: number; received: number }
-  | { type: 'result'; name: string; sent: number; perWriter: Record<string, Tally>; complete: boolean; problem?: string };
+  | {
+      type: 'result';
+      name: string;
+      sent: number;
+      perWriter: Record<string, Tally>;
+      complete: boolean;
+      problem?: string;
+    };
 
 /** Orchestrator → child. */
 export type Command = { type: 'go'; durationMs: number } | { type: 'poll' } | { type: 'stop' };

@@ -34,4 +34,8 @@ process.on('message', (cmd: Command) => {
 });
 
 await server.start();
-report({ type: 'ready', address: server.address, ...('port' in server && server.port !== undefined ? { port: server.port } : {}) });
+report({
+  type: 'ready',
+  address: server.address,
+  ...('port' in server && server.port !== undefined ? { port: server.port } : {}),
+});

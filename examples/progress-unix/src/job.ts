@@ -38,7 +38,11 @@ export interface JobOptions {
 
 /** Runs the job, broadcasting a {@link Progress} after every step. */
 export async function runJob(o: JobOptions): Promise<void> {
-  const server = new UnixSocketServer({ eventName: EVENT, logLevel: 'warn', ...(o.socketDir === undefined ? {} : { socketDir: o.socketDir }) });
+  const server = new UnixSocketServer({
+    eventName: EVENT,
+    logLevel: 'warn',
+    ...(o.socketDir === undefined ? {} : { socketDir: o.socketDir }),
+  });
   server.on('clientConnected', () => console.log(`[job] a listener connected (${server.getConnectedClients().length} now)`));
   await server.start();
   console.log(`[job] broadcasting progress on ${server.socketPath}`);
@@ -47,7 +51,13 @@ export async function runJob(o: JobOptions): Promise<void> {
     for (let step = 1; step <= o.steps; step++) {
       await sleep(o.stepMs); // the actual work would happen here
       const stage = STAGES[Math.floor(((step - 1) / o.steps) * STAGES.length)] as string;
-      const update: Progress = { step, total: o.steps, percent: Math.round((step / o.steps) * 100), stage, done: step === o.steps };
+      const update: Progress = {
+        step,
+        total: o.steps,
+        percent: Math.round((step / o.steps) * 100),
+        stage,
+        done: step === o.steps,
+      };
       server.send(update); // broadcast; never blocks
       await server.drain(); // pace ourselves to the slowest listener
     }
@@ -59,7 +69,12 @@ export async function runJob(o: JobOptions): Promise<void> {
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) {
   const { values } = parseArgs({
-    options: { steps: { type: 'string', default: '20' }, 'step-ms': { type: 'string', default: '150' }, 'wait-for': { type: 'string', default: '0' }, 'socket-dir': { type: 'string' } },
+    options: {
+      steps: { type: 'string', default: '20' },
+      'step-ms': { type: 'string', default: '150' },
+      'wait-for': { type: 'string', default: '0' },
+      'socket-dir': { type: 'string' },
+    },
   });
   await runJob({
     steps: Number(values.steps),

@@ -34,7 +34,12 @@ async function connect(client: UnixSocketClient, name: string): Promise<void> {
 
 /** Watches the job until it reports `done` (or goes away). */
 export async function watch(name: string, socketDir?: string): Promise<void> {
-  const client = new UnixSocketClient({ eventName: EVENT, logLevel: 'warn', autoReconnect: false, ...(socketDir === undefined ? {} : { socketDir }) });
+  const client = new UnixSocketClient({
+    eventName: EVENT,
+    logLevel: 'warn',
+    autoReconnect: false,
+    ...(socketDir === undefined ? {} : { socketDir }),
+  });
   await connect(client, name);
   for await (const m of client) {
     const p = m.data as { percent: number; step: number; total: number; stage: string; done: boolean };
@@ -46,6 +51,8 @@ export async function watch(name: string, socketDir?: string): Promise<void> {
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) {
-  const { values } = parseArgs({ options: { name: { type: 'string', default: `watcher-${process.pid}` }, 'socket-dir': { type: 'string' } } });
+  const { values } = parseArgs({
+    options: { name: { type: 'string', default: `watcher-${process.pid}` }, 'socket-dir': { type: 'string' } },
+  });
   await watch(values.name, values['socket-dir']);
 }

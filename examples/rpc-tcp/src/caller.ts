@@ -13,7 +13,12 @@ const EVENT = 'calculator';
 
 /** Runs the calls; resolves true when every answer was as expected. */
 export async function call(name: string, port: number, host?: string): Promise<boolean> {
-  const client = new TcpSocketClient({ eventName: EVENT, port, logLevel: 'warn', ...(host === undefined ? {} : { host }) });
+  const client = new TcpSocketClient({
+    eventName: EVENT,
+    port,
+    logLevel: 'warn',
+    ...(host === undefined ? {} : { host }),
+  });
   await client.connect({ waitForWelcome: true });
   const log = (text: string): void => console.log(`[${name}] ${text}`);
   let ok = true;
@@ -54,6 +59,12 @@ export async function call(name: string, port: number, host?: string): Promise<b
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) {
-  const { values } = parseArgs({ options: { port: { type: 'string', default: '9000' }, host: { type: 'string' }, name: { type: 'string', default: 'caller' } } });
+  const { values } = parseArgs({
+    options: {
+      port: { type: 'string', default: '9000' },
+      host: { type: 'string' },
+      name: { type: 'string', default: 'caller' },
+    },
+  });
   process.exitCode = (await call(values.name, Number(values.port), values.host)) ? 0 : 1;
 }

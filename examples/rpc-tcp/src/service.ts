@@ -47,7 +47,12 @@ export async function handle(data: MessageData): Promise<MessageData> {
 /** Starts the service; resolves with the server once it accepts connections. */
 export async function startService(port?: number): Promise<TcpSocketServer> {
   // logLevel 'warn' would also log every refused request.
-  const server = new TcpSocketServer({ eventName: EVENT, logLevel: 'error', handler: handle, ...(port === undefined ? {} : { port }) });
+  const server = new TcpSocketServer({
+    eventName: EVENT,
+    logLevel: 'error',
+    handler: handle,
+    ...(port === undefined ? {} : { port }),
+  });
   server.on('clientConnected', (id) => console.log(`[service] ${id} connected`));
   server.on('clientDisconnected', (id) => console.log(`[service] ${id} disconnected`));
   await server.start();

@@ -50,7 +50,14 @@ export async function startBroker(values: Parameters<typeof endpoint>[0]) {
 
   // A submitter's request: queue it; the reply is sent when a worker is done.
   server.onRequest((data, { message, clientId }) => {
-    pending.push({ id: `t${++nextId}`, from: String(data.from), submitter: clientId, request: message, text: String(data.text), rounds: Number(data.rounds) });
+    pending.push({
+      id: `t${++nextId}`,
+      from: String(data.from),
+      submitter: clientId,
+      request: message,
+      text: String(data.text),
+      rounds: Number(data.rounds),
+    });
     dispatch();
     return undefined;
   });

@@ -47,14 +47,20 @@ try {
   const endpointArgs = values.transport === 'tcp' ? ['--transport', 'tcp', '--port', ready as string] : ['--socket-dir', socketDir];
 
   const workers = Array.from({ length: WORKERS }, (_, i) => fork(here('worker.js'), [...endpointArgs, '--name', `worker-${i + 1}`]));
-  const submitters = Array.from({ length: SUBMITTERS }, (_, i) => fork(here('submit.js'), [...endpointArgs, '--name', `submitter-${i + 1}`, '--tasks', String(TASKS)]));
+  const submitters = Array.from({ length: SUBMITTERS }, (_, i) =>
+    fork(here('submit.js'), [...endpointArgs, '--name', `submitter-${i + 1}`, '--tasks', String(TASKS)]),
+  );
   children.push(...workers, ...submitters);
 
   const submitted = await Promise.all(submitters.map(exited));
   broker.kill('SIGTERM'); // the workers end when the broker is gone
   const rest = await Promise.all([brokerExit, ...workers.map(exited)]);
   const ok = submitted.every((c) => c === 0) && rest.every((c) => c === 0);
-  console.log(ok ? `${SUBMITTERS * TASKS} tasks from ${SUBMITTERS} submitters done by ${WORKERS} workers, every result correct` : `something failed (exit codes ${[...submitted, ...rest].join(', ')})`);
+  console.log(
+    ok
+      ? `${SUBMITTERS * TASKS} tasks from ${SUBMITTERS} submitters done by ${WORKERS} workers, every result correct`
+      : `something failed (exit codes ${[...submitted, ...rest].join(', ')})`,
+  );
   process.exitCode = ok ? 0 : 1;
 } finally {
   cleanup();

@@ -29,7 +29,10 @@ export async function submit(name: string, count: number, values: Parameters<typ
       const w = String(reply.data.worker);
       by.set(w, (by.get(w) ?? 0) + 1);
     });
-    const split = [...by.entries()].sort().map(([w, n]) => `${w} x${n}`).join(', ');
+    const split = [...by.entries()]
+      .sort()
+      .map(([w, n]) => `${w} x${n}`)
+      .join(', ');
     console.log(`[${name}] ${correct}/${count} results correct (done by ${split})`);
     return correct === count;
   } finally {
@@ -38,6 +41,12 @@ export async function submit(name: string, count: number, values: Parameters<typ
 }
 
 if (isMain(import.meta.url)) {
-  const { values } = parseArgs({ options: { ...ENDPOINT_OPTIONS, name: { type: 'string', default: `submitter-${process.pid}` }, tasks: { type: 'string', default: '6' } } });
+  const { values } = parseArgs({
+    options: {
+      ...ENDPOINT_OPTIONS,
+      name: { type: 'string', default: `submitter-${process.pid}` },
+      tasks: { type: 'string', default: '6' },
+    },
+  });
   process.exitCode = (await submit(values.name, Number(values.tasks), values)) ? 0 : 1;
 }

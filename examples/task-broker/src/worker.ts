@@ -28,6 +28,8 @@ export async function runWorker(name: string, values: Parameters<typeof endpoint
 }
 
 if (isMain(import.meta.url)) {
-  const { values } = parseArgs({ options: { ...ENDPOINT_OPTIONS, name: { type: 'string', default: `worker-${process.pid}` } } });
+  const { values } = parseArgs({
+    options: { ...ENDPOINT_OPTIONS, name: { type: 'string', default: `worker-${process.pid}` } },
+  });
   await runWorker(values.name, values);
 }

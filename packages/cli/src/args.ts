@@ -46,11 +46,24 @@ export type ParsedCommand =
   | { command: 'help'; topic: CommandName | undefined }
   | { command: 'version' }
   | ({ command: 'serve'; echo: boolean; metricsPort: number | undefined } & CommonArgs)
-  | ({ command: 'listen'; type: (typeof MESSAGE_TYPES)[number] | undefined; count: number | undefined; reconnect: boolean } & CommonArgs)
+  | ({
+      command: 'listen';
+      type: (typeof MESSAGE_TYPES)[number] | undefined;
+      count: number | undefined;
+      reconnect: boolean;
+    } & CommonArgs)
   | ({ command: 'send'; data: Record<string, unknown> | undefined } & CommonArgs)
   | ({ command: 'request'; data: Record<string, unknown> } & CommonArgs)
   | { command: 'ls'; socketDir: string | undefined; json: boolean; clean: boolean }
-  | { command: 'stats'; event: string; socketDir: string | undefined; json: boolean; watch: boolean; count: number | undefined; intervalMs: number }
+  | {
+      command: 'stats';
+      event: string;
+      socketDir: string | undefined;
+      json: boolean;
+      watch: boolean;
+      count: number | undefined;
+      intervalMs: number;
+    }
   | { command: 'top'; socketDir: string | undefined; count: number | undefined; intervalMs: number }
   | { command: 'bench'; script: string | undefined; rest: string[] };
 
@@ -238,13 +251,42 @@ const common = {
 const handshake = { 'no-handshake': { type: 'boolean' } } as const;
 
 const SPECS = {
-  serve: { ...common, echo: { type: 'boolean' }, 'metrics-port': { type: 'string' }, 'tls-request-cert': { type: 'boolean' }, 'allow-insecure': { type: 'boolean' } },
-  listen: { ...common, ...handshake, type: { type: 'string' }, count: { type: 'string' }, reconnect: { type: 'boolean' } },
+  serve: {
+    ...common,
+    echo: { type: 'boolean' },
+    'metrics-port': { type: 'string' },
+    'tls-request-cert': { type: 'boolean' },
+    'allow-insecure': { type: 'boolean' },
+  },
+  listen: {
+    ...common,
+    ...handshake,
+    type: { type: 'string' },
+    count: { type: 'string' },
+    reconnect: { type: 'boolean' },
+  },
   send: { ...common, ...handshake, data: { type: 'string' } },
   request: { ...common, ...handshake, data: { type: 'string' } },
-  stats: { 'socket-dir': { type: 'string' }, json: { type: 'boolean' }, watch: { type: 'boolean' }, interval: { type: 'string' }, count: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-  top: { 'socket-dir': { type: 'string' }, interval: { type: 'string' }, count: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-  ls: { 'socket-dir': { type: 'string' }, json: { type: 'boolean' }, clean: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+  stats: {
+    'socket-dir': { type: 'string' },
+    json: { type: 'boolean' },
+    watch: { type: 'boolean' },
+    interval: { type: 'string' },
+    count: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  },
+  top: {
+    'socket-dir': { type: 'string' },
+    interval: { type: 'string' },
+    count: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  },
+  ls: {
+    'socket-dir': { type: 'string' },
+    json: { type: 'boolean' },
+    clean: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  },
   bench: { script: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
 } as const;
 
@@ -277,7 +319,8 @@ function commonArgs(command: CommandName, values: Values, positionals: string[])
   if (positionals.length === 0) throw new UsageError(`missing the event name: socketkit ${command} <event>`, command);
   if (positionals.length > 1) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[1])}: give one event name`, command);
   const event = positionals[0] as string;
-  if (!isValidEventName(event)) throw new UsageError(`invalid event name ${JSON.stringify(event)}: use 1-64 characters from a-z, A-Z, 0-9, "_" and "-"`, command);
+  if (!isValidEventName(event))
+    throw new UsageError(`invalid event name ${JSON.stringify(event)}: use 1-64 characters from a-z, A-Z, 0-9, "_" and "-"`, command);
 
   const transport = (values.transport as string | undefined) ?? 'unix';
   // The transport registry is the one list of transports.
@@ -305,7 +348,14 @@ function commonArgs(command: CommandName, values: Values, positionals: string[])
   if ((tlsCert === undefined) !== (tlsKey === undefined)) throw new UsageError('--tls-cert and --tls-key go together', command);
   if (command === 'serve' && anyTls && tlsCert === undefined) throw new UsageError('serve with TLS needs --tls-cert and --tls-key', command);
   if (requestCert && tlsCa === undefined) throw new UsageError('--tls-request-cert needs --tls-ca (the CA of the client certificates)', command);
-  const tls = anyTls ? { ...(tlsCert !== undefined ? { cert: tlsCert } : {}), ...(tlsKey !== undefined ? { key: tlsKey } : {}), ...(tlsCa !== undefined ? { ca: tlsCa } : {}), ...(requestCert ? { requestCert } : {}) } : undefined;
+  const tls = anyTls
+    ? {
+        ...(tlsCert !== undefined ? { cert: tlsCert } : {}),
+        ...(tlsKey !== undefined ? { key: tlsKey } : {}),
+        ...(tlsCa !== undefined ? { ca: tlsCa } : {}),
+        ...(requestCert ? { requestCert } : {}),
+      }
+    : undefined;
   const tokenFile = values['token-file'] as string | undefined;
   if (socketDir !== undefined && socketDir.trim() === '') throw new UsageError('--socket-dir must not be empty', command);
   if (host !== undefined && host.trim() === '') throw new UsageError('--host must not be empty', command);
@@ -315,13 +365,27 @@ function commonArgs(command: CommandName, values: Values, positionals: string[])
   let timeout: number | undefined;
   if (timeoutText !== undefined) {
     timeout = /^\d+(\.\d+)?$/.test(timeoutText.trim()) ? Number(timeoutText) : Number.NaN;
-    if (!(timeout >= 0.001 && timeout <= MAX_TIMEOUT_SECONDS)) throw new UsageError(`--timeout must be a number of seconds from 0.001 to ${MAX_TIMEOUT_SECONDS}, got ${JSON.stringify(timeoutText)}`, command);
+    if (!(timeout >= 0.001 && timeout <= MAX_TIMEOUT_SECONDS))
+      throw new UsageError(`--timeout must be a number of seconds from 0.001 to ${MAX_TIMEOUT_SECONDS}, got ${JSON.stringify(timeoutText)}`, command);
   }
   const level = values['log-level'] as string | undefined;
   if (level !== undefined && !(LOG_LEVELS as readonly string[]).includes(level)) {
     throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(level)}`, command);
   }
-  return { event, transport, servers, socketDir, host, port, timeout, logLevel: level as LogLevel | undefined, handshake: values['no-handshake'] !== true, tls, tokenFile, allowInsecure };
+  return {
+    event,
+    transport,
+    servers,
+    socketDir,
+    host,
+    port,
+    timeout,
+    logLevel: level as LogLevel | undefined,
+    handshake: values['no-handshake'] !== true,
+    tls,
+    tokenFile,
+    allowInsecure,
+  };
 }
 
 /**
@@ -338,13 +402,22 @@ export function parseCommand(argv: readonly string[]): ParsedCommand {
   }
   if (first === '--version' || first === '-v') return { command: 'version' };
   if (!isCommand(first)) {
-    throw new UsageError(first.startsWith('-') ? `unknown option ${first}: give a command first (${COMMANDS.join(', ')})` : `unknown command ${JSON.stringify(first)}: use one of ${COMMANDS.join(', ')}`);
+    throw new UsageError(
+      first.startsWith('-')
+        ? `unknown option ${first}: give a command first (${COMMANDS.join(', ')})`
+        : `unknown command ${JSON.stringify(first)}: use one of ${COMMANDS.join(', ')}`,
+    );
   }
   const command = first;
   let values: Values;
   let positionals: string[];
   try {
-    ({ values, positionals } = parseArgs({ args: rest, options: SPECS[command], strict: true, allowPositionals: true }) as { values: Values; positionals: string[] });
+    ({ values, positionals } = parseArgs({
+      args: rest,
+      options: SPECS[command],
+      strict: true,
+      allowPositionals: true,
+    }) as { values: Values; positionals: string[] });
   } catch (err) {
     throw new UsageError((err as Error).message.replace(/\. To specify a positional argument.*$/s, ''), command);
   }
@@ -365,15 +438,29 @@ export function parseCommand(argv: readonly string[]): ParsedCommand {
       }
       const countText = values.count as string | undefined;
       const count = countText === undefined ? undefined : integer(countText, '--count', command, 1, Number.MAX_SAFE_INTEGER);
-      return { command, type: type as (typeof MESSAGE_TYPES)[number] | undefined, count, reconnect: values.reconnect === true, ...commonArgs(command, values, positionals) };
+      return {
+        command,
+        type: type as (typeof MESSAGE_TYPES)[number] | undefined,
+        count,
+        reconnect: values.reconnect === true,
+        ...commonArgs(command, values, positionals),
+      };
     }
     case 'send': {
       const data = values.data as string | undefined;
-      return { command, data: data === undefined ? undefined : jsonObject(data, command), ...commonArgs(command, values, positionals) };
+      return {
+        command,
+        data: data === undefined ? undefined : jsonObject(data, command),
+        ...commonArgs(command, values, positionals),
+      };
     }
     case 'request': {
       const data = values.data as string | undefined;
-      return { command, data: data === undefined ? {} : jsonObject(data, command), ...commonArgs(command, values, positionals) };
+      return {
+        command,
+        data: data === undefined ? {} : jsonObject(data, command),
+        ...commonArgs(command, values, positionals),
+      };
     }
     case 'stats':
     case 'top': {
@@ -389,7 +476,8 @@ export function parseCommand(argv: readonly string[]): ParsedCommand {
       }
       if (positionals.length !== 1) throw new UsageError('give one event name: socketkit stats <event>', command);
       const event = positionals[0] as string;
-      if (!isValidEventName(event)) throw new UsageError(`invalid event name ${JSON.stringify(event)}: use 1-64 characters from a-z, A-Z, 0-9, "_" and "-"`, command);
+      if (!isValidEventName(event))
+        throw new UsageError(`invalid event name ${JSON.stringify(event)}: use 1-64 characters from a-z, A-Z, 0-9, "_" and "-"`, command);
       return { command, event, socketDir, json: values.json === true, watch: values.watch === true, count, intervalMs };
     }
     case 'ls': {

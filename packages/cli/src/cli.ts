@@ -80,7 +80,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     return EXIT.OK;
   }
   if (parsed.command === 'bench' && parsed.script === undefined && !benchAvailable()) {
-    process.stderr.write('socketkit: bench runs the benchmark suite of a socketkit repository checkout, which this installation is not (pass --script PATH to run a runner elsewhere)\n');
+    process.stderr.write(
+      'socketkit: bench runs the benchmark suite of a socketkit repository checkout, which this installation is not (pass --script PATH to run a runner elsewhere)\n',
+    );
     return EXIT.USAGE_ERROR;
   }
   try {

@@ -97,8 +97,7 @@ function nextSignal(): { promise: Promise<NodeJS.Signals>; cancel(): void } {
   return { promise, cancel };
 }
 
-const endOfStream = (err: unknown): boolean =>
-  err instanceof ConnectionError && (err.code === ErrorCode.CONNECTION_LOST || err.code === ErrorCode.CLOSED);
+const endOfStream = (err: unknown): boolean => err instanceof ConnectionError && (err.code === ErrorCode.CONNECTION_LOST || err.code === ErrorCode.CLOSED);
 
 /**
  * Prints errors the client reports while running, except the one that ends
@@ -161,7 +160,11 @@ export async function serve(a: Args<'serve'>): Promise<number> {
 
 /** `socketkit listen <event>`. */
 export async function listen(a: Args<'listen'>): Promise<number> {
-  const client = await createClient(a.transport, a.event, { ...transportOptions(a), autoReconnect: a.reconnect, handshake: a.handshake });
+  const client = await createClient(a.transport, a.event, {
+    ...transportOptions(a),
+    autoReconnect: a.reconnect,
+    handshake: a.handshake,
+  });
   const shown = showErrors(client);
   // Handle SIGINT/SIGTERM from the start: the ready line below may be acted on at once.
   const signal = nextSignal();
@@ -210,7 +213,11 @@ export async function listen(a: Args<'listen'>): Promise<number> {
 
 /** `socketkit send <event>`. */
 export async function send(a: Args<'send'>): Promise<number> {
-  const client = await createClient(a.transport, a.event, { ...transportOptions(a), autoReconnect: false, handshake: a.handshake });
+  const client = await createClient(a.transport, a.event, {
+    ...transportOptions(a),
+    autoReconnect: false,
+    handshake: a.handshake,
+  });
   showErrors(client);
   await client.connect({ timeout: timeoutMs(a), waitForWelcome: a.handshake });
   let sent = 0;
@@ -236,7 +243,11 @@ export async function send(a: Args<'send'>): Promise<number> {
 
 /** `socketkit request <event>`. */
 export async function request(a: Args<'request'>): Promise<number> {
-  const client = await createClient(a.transport, a.event, { ...transportOptions(a), autoReconnect: false, handshake: a.handshake });
+  const client = await createClient(a.transport, a.event, {
+    ...transportOptions(a),
+    autoReconnect: false,
+    handshake: a.handshake,
+  });
   showErrors(client);
   const timeout = timeoutMs(a);
   await client.connect({ timeout, waitForWelcome: a.handshake });

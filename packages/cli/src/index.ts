@@ -7,5 +7,14 @@
 export { main, mainHelp, EXIT } from './cli.js';
 export { parseCommand, UsageError, HELP, COMMANDS } from './args.js';
 export type { ParsedCommand, CommandName, CommonArgs } from './args.js';
-export { serve, listen, send, request, bench, benchAvailable, benchCandidates, DEFAULT_CLI_LOG_LEVEL } from './commands.js';
+export {
+  serve,
+  listen,
+  send,
+  request,
+  bench,
+  benchAvailable,
+  benchCandidates,
+  DEFAULT_CLI_LOG_LEVEL,
+} from './commands.js';
 export { messageLine, errorLine, errorCode, stderrLogger } from './output.js';

@@ -93,7 +93,14 @@ export async function inspectSocketDir(dir: string, options: InspectOptions = {}
         const mode = st.mode & 0o7777;
         const insecure = (mode & 0o022) !== 0 || (st.uid !== me && st.uid !== 0);
         const state = st.isSocket() ? await probeSocket(path, options.probeTimeoutMs) : 'not-a-socket';
-        return { event: name.slice(0, -'.sock'.length), path, state, uid: st.uid, mode: `0${mode.toString(8).padStart(3, '0')}`, insecure };
+        return {
+          event: name.slice(0, -'.sock'.length),
+          path,
+          state,
+          uid: st.uid,
+          mode: `0${mode.toString(8).padStart(3, '0')}`,
+          insecure,
+        };
       }),
   );
   return entries.filter((e): e is LsEntry => e !== undefined);
@@ -126,7 +133,10 @@ export async function cleanSocketDir(entries: readonly LsEntry[], options: Inspe
 
 /** Renders entries as an aligned table (one header line, one line per event). */
 export function formatLsTable(entries: readonly LsEntry[]): string {
-  const rows = [['EVENT', 'STATE', 'OWNER', 'MODE', 'PATH'], ...entries.map((e) => [e.event, e.insecure ? `${e.state} (insecure)` : e.state, String(e.uid), e.mode, e.path])];
+  const rows = [
+    ['EVENT', 'STATE', 'OWNER', 'MODE', 'PATH'],
+    ...entries.map((e) => [e.event, e.insecure ? `${e.state} (insecure)` : e.state, String(e.uid), e.mode, e.path]),
+  ];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n');
 }

@@ -2,7 +2,16 @@ import { format } from 'node:util';
 import { once } from 'node:events';
 import { SocketError, toWireMessage, type LogLevel, type SocketLogger, type SocketMessage } from 'socketkit';
 
-const RANK: Record<LogLevel, number> = { silly: 0, trace: 1, debug: 2, info: 3, warn: 4, error: 5, fatal: 6, silent: 7 };
+const RANK: Record<LogLevel, number> = {
+  silly: 0,
+  trace: 1,
+  debug: 2,
+  info: 3,
+  warn: 4,
+  error: 5,
+  fatal: 6,
+  silent: 7,
+};
 
 /** A logger for the library that writes to stderr (stdout is kept for messages). */
 export function stderrLogger(level: LogLevel): SocketLogger {
@@ -49,7 +58,11 @@ export function messageLine(message: SocketMessage): string {
   try {
     return JSON.stringify({ ...wire, data: cutDepth(wire.data, 1) }, jsonValue);
   } catch (err) {
-    return JSON.stringify({ event_name: wire.event_name, message_type: wire.message_type, data: { unprintable: (err as Error).message } });
+    return JSON.stringify({
+      event_name: wire.event_name,
+      message_type: wire.message_type,
+      data: { unprintable: (err as Error).message },
+    });
   }
 }
 

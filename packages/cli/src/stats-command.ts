@@ -22,12 +22,18 @@ function bytes(n: number): string {
 export function formatStats(s: ServerStats): string {
   const lines = [
     `event ${s.event}  protocol ${s.protocol}  up ${(s.uptimeMs / 1000).toFixed(1)} s  clients ${s.clients.length}/${s.maxConnections}`,
-    `queue ${s.queue.length}/${s.queue.capacity} (dropped ${s.queue.dropped})  slow consumers ${s.totals.slowConsumerDisconnects}  refused ${Object.entries(s.refused).map(([c, n]) => `${c}=${n}`).join(' ') || 'none'}`,
+    `queue ${s.queue.length}/${s.queue.capacity} (dropped ${s.queue.dropped})  slow consumers ${s.totals.slowConsumerDisconnects}  refused ${
+      Object.entries(s.refused)
+        .map(([c, n]) => `${c}=${n}`)
+        .join(' ') || 'none'
+    }`,
     `in  ${s.rates.messagesIn} msg/s ${bytes(s.rates.bytesIn)}/s  total ${s.totals.messagesIn} msg ${bytes(s.totals.bytesIn)}`,
     `out ${s.rates.messagesOut} msg/s ${bytes(s.rates.bytesOut)}/s  total ${s.totals.messagesOut} msg ${bytes(s.totals.bytesOut)}`,
   ];
   for (const c of s.clients) {
-    lines.push(`  ${c.id}  ${c.handshake ? 'hello' : 'plain'}  in ${c.messagesIn}  out ${c.messagesOut}  pending ${bytes(c.pendingBytes)}  dropped ${c.dropped}`);
+    lines.push(
+      `  ${c.id}  ${c.handshake ? 'hello' : 'plain'}  in ${c.messagesIn}  out ${c.messagesOut}  pending ${bytes(c.pendingBytes)}  dropped ${c.dropped}`,
+    );
   }
   return lines.join('\n');
 }
@@ -66,14 +72,30 @@ export async function topTable(dir: string): Promise<string> {
       const s = await statsOf(dir, e.event);
       const pending = s.clients.reduce((n, c) => n + c.pendingBytes, 0);
       const drops = s.queue.dropped + s.clients.reduce((n, c) => n + c.dropped, 0);
-      rows.push([e.event, 'live', `${s.clients.length}/${s.maxConnections}`, String(s.queue.length), String(s.rates.messagesIn), String(s.rates.messagesOut), bytes(pending), String(drops)]);
+      rows.push([
+        e.event,
+        'live',
+        `${s.clients.length}/${s.maxConnections}`,
+        String(s.queue.length),
+        String(s.rates.messagesIn),
+        String(s.rates.messagesOut),
+        bytes(pending),
+        String(drops),
+      ]);
     } catch (err) {
       const code = (err as { code?: string }).code ?? 'ERROR';
       rows.push([e.event, `live (${code})`, '-', '-', '-', '-', '-', '-']);
     }
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 /** `socketkit top`: refreshes in place in a terminal, plain blocks otherwise. */

@@ -19,7 +19,13 @@ afterEach(async () => {
 });
 
 async function inProcessServer(event: string, options: Record<string, unknown> = {}): Promise<SocketServer> {
-  const server = await createServer('unix', event, { socketDir: dir, logLevel: 'silent', envFile: false, env: {}, ...options });
+  const server = await createServer('unix', event, {
+    socketDir: dir,
+    logLevel: 'silent',
+    envFile: false,
+    env: {},
+    ...options,
+  });
   servers.push(server);
   await server.start();
   return server;

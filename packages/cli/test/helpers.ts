@@ -22,7 +22,10 @@ export function ensureBuilt(): void {
     if (!existsSync(join(pkgDir, '..', dep, 'dist/index.js'))) throw new Error(`packages/${dep} is not built: run "turbo run build" first`);
   }
   if (existsSync(BIN) && statSync(BIN).mtimeMs >= newestMtime(join(pkgDir, 'src'))) return;
-  const r = spawnSync(process.execPath, [join(pkgDir, '../../node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: pkgDir, encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [join(pkgDir, '../../node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
+    cwd: pkgDir,
+    encoding: 'utf8',
+  });
   if (r.status !== 0) throw new Error(`building the CLI failed:\n${r.stdout}${r.stderr}`);
 }
 

@@ -19,7 +19,10 @@ afterEach(async () => {
 
 /** Leaves a socket file nobody listens on: a child binds it and is SIGKILLed. */
 function staleSocket(path: string, mode = 0o600): void {
-  const r = spawnSync(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(path)}, () => { require('fs').chmodSync(${JSON.stringify(path)}, ${mode}); process.kill(process.pid, 'SIGKILL'); })`]);
+  const r = spawnSync(process.execPath, [
+    '-e',
+    `require('net').createServer().listen(${JSON.stringify(path)}, () => { require('fs').chmodSync(${JSON.stringify(path)}, ${mode}); process.kill(process.pid, 'SIGKILL'); })`,
+  ]);
   expect(r.signal).toBe('SIGKILL');
   expect(existsSync(path)).toBe(true);
 }
@@ -42,7 +45,12 @@ describe('socketkit ls', () => {
 
       const list = await runCli(['ls', '--socket-dir', dir, '--json'], dir);
       expect(list.code).toBe(0);
-      const rows = (JSON.parse(list.stdout) as Row[]).map(({ event, state, mode, insecure }) => ({ event, state, mode, insecure }));
+      const rows = (JSON.parse(list.stdout) as Row[]).map(({ event, state, mode, insecure }) => ({
+        event,
+        state,
+        mode,
+        insecure,
+      }));
       expect(rows).toEqual([
         { event: 'gone', state: 'stale', mode: '0600', insecure: false },
         { event: 'live', state: 'live', mode: '0600', insecure: false },

@@ -56,7 +56,10 @@ describe.each(['unix', 'tcp', 'nats'] as const)('%s: serve + listen + send round
     for (const l of listeners) {
       expect(await l.exited).toBe(0);
       const lines = jsonLines(l.stdout());
-      expect(lines.map((m) => m.data)).toEqual([{ step: 1, text: 'hello' }, { step: 2, nested: { ok: true } }]);
+      expect(lines.map((m) => m.data)).toEqual([
+        { step: 1, text: 'hello' },
+        { step: 2, nested: { ok: true } },
+      ]);
       for (const m of lines) {
         expect(m).toMatchObject({ event_name: 'roundtrip', message_type: 'data' });
         expect(typeof m.timestamp_ms).toBe('number');

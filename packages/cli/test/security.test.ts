@@ -31,7 +31,23 @@ function pki(): { ca: string; cert: string; key: string } {
   run('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '1', '-subj', '/CN=cli test ca');
   run('req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=cli test server');
   writeFileSync(join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1\n');
-  run('x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '1', '-out', 'server.crt', '-extfile', 'server.ext');
+  run(
+    'x509',
+    '-req',
+    '-in',
+    'server.csr',
+    '-CA',
+    'ca.crt',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-days',
+    '1',
+    '-out',
+    'server.crt',
+    '-extfile',
+    'server.ext',
+  );
   return { ca: join(dir, 'ca.crt'), cert: join(dir, 'server.crt'), key: join(dir, 'server.key') };
 }
 
@@ -41,7 +57,10 @@ function pki(): { ca: string; cert: string; key: string } {
     const tokenFile = join(dir, 'token');
     writeFileSync(tokenFile, 'cli-token-0123456789abcdef\n', { mode: 0o600 });
     const sockets = join(dir, 'sockets');
-    const serve = cli(['serve', 'secure', '--transport', 'tcp', '--socket-dir', sockets, '--tls-cert', cert, '--tls-key', key, '--token-file', tokenFile, '--echo'], dir);
+    const serve = cli(
+      ['serve', 'secure', '--transport', 'tcp', '--socket-dir', sockets, '--tls-cert', cert, '--tls-key', key, '--token-file', tokenFile, '--echo'],
+      dir,
+    );
     await serve.waitFor('stderr', /listening on \S+/);
     expect(existsSync(join(sockets, 'secure.tcp'))).toBe(true);
     const common = ['secure', '--transport', 'tcp', '--socket-dir', sockets];

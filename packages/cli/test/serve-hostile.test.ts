@@ -25,11 +25,16 @@ describe('serve prints whatever a client sends, never crashing', () => {
     const frame = (data: Buffer, id?: string): Buffer => {
       const body = Buffer.concat([
         Buffer.from([id === undefined ? 0x85 : 0x86]),
-        str('event_name'), str('deep'),
-        str('timestamp_ms'), Buffer.from([0x01]),
-        str('timestamp_iso'), str('x'),
-        str('message_type'), str('data'),
-        str('data'), data,
+        str('event_name'),
+        str('deep'),
+        str('timestamp_ms'),
+        Buffer.from([0x01]),
+        str('timestamp_iso'),
+        str('x'),
+        str('message_type'),
+        str('data'),
+        str('data'),
+        data,
         ...(id === undefined ? [] : [str('id'), str(id)]),
       ]);
       const head = Buffer.alloc(4);

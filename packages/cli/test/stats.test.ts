@@ -44,7 +44,11 @@ describe('socketkit stats and top', () => {
       const r = await runCli(['stats', 'jobs', '--socket-dir', dir, '--json'], dir);
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
-      const s = JSON.parse(r.stdout) as { event: string; clients: Array<{ messagesIn: number; messagesOut: number }>; maxConnections: number };
+      const s = JSON.parse(r.stdout) as {
+        event: string;
+        clients: Array<{ messagesIn: number; messagesOut: number }>;
+        maxConnections: number;
+      };
       expect(s.event).toBe('jobs');
       expect(s.clients).toHaveLength(1);
       expect(s.clients[0]!.messagesIn).toBeGreaterThanOrEqual(2);

@@ -38,7 +38,11 @@ describe('--help', () => {
   });
 
   test.each(['serve', 'listen', 'send', 'request', 'bench'])('socketkit %s --help exits 0 with its usage', async (command) => {
-    for (const args of [[command, '--help'], [command, '-h'], ['help', command]]) {
+    for (const args of [
+      [command, '--help'],
+      [command, '-h'],
+      ['help', command],
+    ]) {
       const r = await runCli(args, cwd);
       expect(r.code).toBe(0);
       expect(r.stdout).toContain(`usage: socketkit ${command}`);

@@ -73,11 +73,10 @@ function encodeInto(message: SocketMessage, headerSize: number, maxMessageSize: 
     if (cause instanceof EncodeTooLarge) throw tooLarge(message, cause.atLeast, maxMessageSize, true);
     if (cause instanceof EncodeRefusal) {
       const at = formatPath('data', cause.path);
-      throw new MessageError(
-        ErrorCode.INVALID_MESSAGE,
-        `cannot encode message data for event "${message.eventName}": ${at}: ${cause.reason}`,
-        { cause, details: { eventName: message.eventName, path: at } },
-      );
+      throw new MessageError(ErrorCode.INVALID_MESSAGE, `cannot encode message data for event "${message.eventName}": ${at}: ${cause.reason}`, {
+        cause,
+        details: { eventName: message.eventName, path: at },
+      });
     }
     // a user toJSON or getter threw, or a toJSON chain recursed without end
     throw new MessageError(

@@ -31,10 +31,13 @@ export function decodePayload(payload: Uint8Array): SocketMessage {
   } catch (cause) {
     if (cause instanceof ScanError) {
       const hint =
-        cause.reason === 'key' ? '; every msgpack map key must be a string'
-        : cause.reason === 'extension' ? '; the peer must send plain msgpack (Python: msgpack.packb without ext types)'
-        : cause.reason === 'depth' ? '; the peer must send flatter data'
-        : '';
+        cause.reason === 'key'
+          ? '; every msgpack map key must be a string'
+          : cause.reason === 'extension'
+            ? '; the peer must send plain msgpack (Python: msgpack.packb without ext types)'
+            : cause.reason === 'depth'
+              ? '; the peer must send flatter data'
+              : '';
       throw new MessageError(ErrorCode.MALFORMED_FRAME, `malformed frame: ${cause.message}${hint}`, {
         cause,
         details: { reason: cause.reason },

@@ -51,10 +51,15 @@ export function packValue(value: unknown): Buffer {
   } catch (cause) {
     if (cause instanceof EncodeRefusal) {
       const at = formatPath('value', cause.path);
-      throw new MessageError(ErrorCode.INVALID_MESSAGE, `cannot encode ${at}: ${cause.reason}`, { cause, details: { path: at } });
+      throw new MessageError(ErrorCode.INVALID_MESSAGE, `cannot encode ${at}: ${cause.reason}`, {
+        cause,
+        details: { path: at },
+      });
     }
     if (cause instanceof EncodeTooLarge) {
-      throw new MessageError(ErrorCode.FRAME_TOO_LARGE, `value is more than ${MAX_FRAME_PAYLOAD} bytes of msgpack`, { cause });
+      throw new MessageError(ErrorCode.FRAME_TOO_LARGE, `value is more than ${MAX_FRAME_PAYLOAD} bytes of msgpack`, {
+        cause,
+      });
     }
     throw new MessageError(ErrorCode.INVALID_MESSAGE, `cannot encode value: ${(cause as Error).message}`, { cause });
   }
@@ -71,7 +76,10 @@ export function unpackValue(bytes: Uint8Array): unknown {
     return decodeValue(bytes);
   } catch (cause) {
     if (cause instanceof ScanError) {
-      throw new MessageError(ErrorCode.MALFORMED_FRAME, `not plain msgpack: ${cause.message}`, { cause, details: { reason: cause.reason } });
+      throw new MessageError(ErrorCode.MALFORMED_FRAME, `not plain msgpack: ${cause.message}`, {
+        cause,
+        details: { reason: cause.reason },
+      });
     }
     throw new MessageError(ErrorCode.MALFORMED_FRAME, `not valid msgpack: ${(cause as Error).message}`, { cause });
   }

@@ -36,10 +36,19 @@ export const SCAN_PROTO_KEY = 2;
 /** Sizes (token included) of the fixed-size tokens in 0xc0..0xd3; 0 marks a variable size, container or refused token. */
 const FIXED = new Uint8Array(256);
 for (const [t, n] of [
-  [0xc0, 1], [0xc2, 1], [0xc3, 1],
-  [0xca, 5], [0xcb, 9], [0xcc, 2], [0xcd, 3], [0xce, 5],
-  [0xd0, 2], [0xd1, 3], [0xd2, 5],
-] as const) FIXED[t] = n;
+  [0xc0, 1],
+  [0xc2, 1],
+  [0xc3, 1],
+  [0xca, 5],
+  [0xcb, 9],
+  [0xcc, 2],
+  [0xcd, 3],
+  [0xce, 5],
+  [0xd0, 2],
+  [0xd1, 3],
+  [0xd2, 5],
+] as const)
+  FIXED[t] = n;
 
 // "__proto__" as bytes, after its fixstr header 0xa9.
 const PROTO = [0x5f, 0x5f, 0x70, 0x72, 0x6f, 0x74, 0x6f, 0x5f, 0x5f];

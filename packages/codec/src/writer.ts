@@ -342,7 +342,9 @@ function writeMap(m: Map<unknown, unknown>, depth: number): void {
   writeContainerHeader(m.size, 0x80, 0xde);
   for (const [k, v] of m) {
     if (typeof k !== 'string') {
-      throw new EncodeRefusal(`a Map key of type ${k === null ? 'null' : typeof k} is not a string: every map key must be a string (the peer decodes with strict map keys)`);
+      throw new EncodeRefusal(
+        `a Map key of type ${k === null ? 'null' : typeof k} is not a string: every map key must be a string (the peer decodes with strict map keys)`,
+      );
     }
     if (v === undefined) refuseUndefined(k);
     writeString(k);
@@ -397,7 +399,17 @@ export function writeValue(v: unknown, depth: number): void {
       if (v instanceof Uint8Array) return writeBin(v);
       if (Array.isArray(v)) return writeArray(v, depth + 1);
       if (v instanceof Map) return writeMap(v, depth + 1);
-      if (v instanceof Date || v instanceof Set || v instanceof WeakMap || v instanceof WeakSet || v instanceof RegExp || v instanceof Error || v instanceof Promise || ArrayBuffer.isView(v) || v instanceof ArrayBuffer) {
+      if (
+        v instanceof Date ||
+        v instanceof Set ||
+        v instanceof WeakMap ||
+        v instanceof WeakSet ||
+        v instanceof RegExp ||
+        v instanceof Error ||
+        v instanceof Promise ||
+        ArrayBuffer.isView(v) ||
+        v instanceof ArrayBuffer
+      ) {
         refuseObject(v);
       }
       // Other class instances: a toJSON hook wins (as with JSON.stringify), else their own enumerable fields.

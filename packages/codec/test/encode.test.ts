@@ -59,14 +59,25 @@ describe('encodeFrame', () => {
     };
     const expected = Buffer.concat([
       Buffer.from([0x85]),
-      str('event_name'), str('e'),
-      str('timestamp_ms'), Buffer.from([0x05]),
-      str('timestamp_iso'), str('1970-01-01T00:00:00.005000+00:00'),
-      str('message_type'), str('data'),
+      str('event_name'),
+      str('e'),
+      str('timestamp_ms'),
+      Buffer.from([0x05]),
+      str('timestamp_iso'),
+      str('1970-01-01T00:00:00.005000+00:00'),
+      str('message_type'),
       str('data'),
-      Buffer.from([0x83]), str('a'), Buffer.from([0x81]), str('b'), Buffer.from([0x92, 0x01]), str('x'),
-      str('n'), Buffer.from([0xc0]),
-      str('t'), Buffer.from([0xc3]),
+      str('data'),
+      Buffer.from([0x83]),
+      str('a'),
+      Buffer.from([0x81]),
+      str('b'),
+      Buffer.from([0x92, 0x01]),
+      str('x'),
+      str('n'),
+      Buffer.from([0xc0]),
+      str('t'),
+      Buffer.from([0xc3]),
     ]);
     const frame = encodeFrame(m);
     expect(frame.subarray(4).toString('hex')).toBe(expected.toString('hex'));
@@ -134,9 +145,7 @@ describe('encodeFrame', () => {
     const both = createMessage('e', 'data', {}, { id: 'x', replyTo: 'y', timestampMs: T });
     const reqPayload = encodeFrame(req).subarray(4);
     expect(reqPayload[0]).toBe(0x86);
-    expect(Object.keys(plainUnpackr.unpack(reqPayload) as object)).toEqual([
-      'event_name', 'timestamp_ms', 'timestamp_iso', 'message_type', 'data', 'id',
-    ]);
+    expect(Object.keys(plainUnpackr.unpack(reqPayload) as object)).toEqual(['event_name', 'timestamp_ms', 'timestamp_iso', 'message_type', 'data', 'id']);
     expect(encodeFrame(reply)[4]).toBe(0x86);
     expect(encodeFrame(both)[4]).toBe(0x87);
     expect(plainUnpackr.unpack(encodeFrame(both).subarray(4))).toEqual(toWireMessage(both));

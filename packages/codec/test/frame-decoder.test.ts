@@ -87,7 +87,14 @@ describe('FrameDecoder: chunking', () => {
 
   it.each([
     ['one chunk', (b: Buffer) => [b]],
-    ['chunks of 7 bytes', (b: Buffer) => splitAt(b, Array.from({ length: Math.ceil(b.length / 7) }, (_, i) => i * 7))],
+    [
+      'chunks of 7 bytes',
+      (b: Buffer) =>
+        splitAt(
+          b,
+          Array.from({ length: Math.ceil(b.length / 7) }, (_, i) => i * 7),
+        ),
+    ],
   ])('a throwing onMessage loses nothing and keeps frame boundaries (%s)', (_label, chunker) => {
     const ms = sample();
     const d = new FrameDecoder();
@@ -417,7 +424,17 @@ describe('FrameDecoder: MALFORMED_FRAME', () => {
   });
 
   it('rejects a top-level map made only of non-string keys', () => {
-    malformedFrame(rawPackr.pack(new Map<unknown, unknown>([[0, 'evt'], [1, 1], [2, 'iso'], [3, 'data'], [4, new Map()]])));
+    malformedFrame(
+      rawPackr.pack(
+        new Map<unknown, unknown>([
+          [0, 'evt'],
+          [1, 1],
+          [2, 'iso'],
+          [3, 'data'],
+          [4, new Map()],
+        ]),
+      ),
+    );
   });
 
   it.each([
@@ -430,7 +447,12 @@ describe('FrameDecoder: MALFORMED_FRAME', () => {
   });
 
   it('accepts str8/str16 map keys and unknown top-level keys', () => {
-    const map = wireEntries({ data: new Map([['k'.repeat(40), 1], ['q'.repeat(300), 2]]) });
+    const map = wireEntries({
+      data: new Map([
+        ['k'.repeat(40), 1],
+        ['q'.repeat(300), 2],
+      ]),
+    });
     map.set('x'.repeat(300), 'future field');
     const [m] = new FrameDecoder().push(frameBytes(rawPackr.pack(map)));
     expect(m?.data).toEqual({ ['k'.repeat(40)]: 1, ['q'.repeat(300)]: 2 });
@@ -455,9 +477,7 @@ describe('FrameDecoder: MALFORMED_FRAME', () => {
   it('push throws on a bad frame (messages earlier in that chunk are dropped with it)', () => {
     const ms = sample();
     const d = new FrameDecoder();
-    expect(messageError(() => d.push(Buffer.concat([concatFrames(ms), frameBytes(Buffer.alloc(0))]))).code).toBe(
-      ErrorCode.MALFORMED_FRAME,
-    );
+    expect(messageError(() => d.push(Buffer.concat([concatFrames(ms), frameBytes(Buffer.alloc(0))]))).code).toBe(ErrorCode.MALFORMED_FRAME);
     expect(d.framesDecoded).toBe(ms.length);
   });
 });
@@ -495,7 +515,13 @@ describe('decodePayload', () => {
 describe('prototype pollution', () => {
   it('a data map with key "__proto__" does not pollute Object.prototype', () => {
     const data = new Map<string, unknown>([
-      ['__proto__', new Map<string, unknown>([['polluted', 'yes'], ['isAdmin', true]])],
+      [
+        '__proto__',
+        new Map<string, unknown>([
+          ['polluted', 'yes'],
+          ['isAdmin', true],
+        ]),
+      ],
       ['safe', 1],
     ]);
     const payload = rawPackr.pack(wireEntries({ data }));

@@ -141,16 +141,28 @@ function referencePackbInt(v: bigint): Buffer {
     if (v < 0x100n) return Buffer.from([0xcc, n]);
     if (v < 0x10000n) return Buffer.from([0xcd, n >> 8, n & 0xff]);
     const b = Buffer.alloc(v < 0x100000000n ? 5 : 9);
-    if (v < 0x100000000n) b.writeUInt32BE(n, 1), (b[0] = 0xce);
-    else b.writeBigUInt64BE(v, 1), (b[0] = 0xcf);
+    if (v < 0x100000000n) {
+      b.writeUInt32BE(n, 1);
+      b[0] = 0xce;
+    } else {
+      b.writeBigUInt64BE(v, 1);
+      b[0] = 0xcf;
+    }
     return b;
   }
   if (v >= -0x20n) return Buffer.from([n & 0xff]);
   if (v >= -0x80n) return Buffer.from([0xd0, n & 0xff]);
   const b = Buffer.alloc(v >= -0x8000n ? 3 : v >= -0x80000000n ? 5 : 9);
-  if (v >= -0x8000n) b.writeInt16BE(n, 1), (b[0] = 0xd1);
-  else if (v >= -0x80000000n) b.writeInt32BE(n, 1), (b[0] = 0xd2);
-  else b.writeBigInt64BE(v, 1), (b[0] = 0xd3);
+  if (v >= -0x8000n) {
+    b.writeInt16BE(n, 1);
+    b[0] = 0xd1;
+  } else if (v >= -0x80000000n) {
+    b.writeInt32BE(n, 1);
+    b[0] = 0xd2;
+  } else {
+    b.writeBigInt64BE(v, 1);
+    b[0] = 0xd3;
+  }
   return b;
 }
 
@@ -186,7 +198,10 @@ describe('plain msgpack only: extension types are refused on decode', () => {
 
   it('msgpackr records (useRecords) are refused', () => {
     const recordPackr = new Packr({ useRecords: true });
-    const bytes = recordPackr.pack([{ a: 1, b: 2 }, { a: 3, b: 4 }]);
+    const bytes = recordPackr.pack([
+      { a: 1, b: 2 },
+      { a: 3, b: 4 },
+    ]);
     expect(() => unpackValue(bytes)).toThrow(MessageError);
     expectRefused(withRawValue(bytes), 'extension');
   });
@@ -195,7 +210,7 @@ describe('plain msgpack only: extension types are refused on decode', () => {
     const ext = fc
       .tuple(fc.constantFrom(0xd4, 0xd5, 0xd6, 0xd7, 0xd8, 0xc7, 0xc8, 0xc9), fc.integer({ min: 0, max: 255 }), fc.uint8Array({ maxLength: 20 }))
       .map(([token, type, body]) => {
-        const fixed = { 0xd4: 1, 0xd5: 2, 0xd6: 4, 0xd7: 8, 0xd8: 16 }[token as 0xd4];
+        const fixed = { 212: 1, 213: 2, 214: 4, 215: 8, 216: 16 }[token as 0xd4];
         if (fixed !== undefined) return Buffer.concat([Buffer.from([token, type]), Buffer.alloc(fixed, 7)]);
         const len = body.length;
         const header = token === 0xc7 ? [token, len] : token === 0xc8 ? [token, 0, len] : [token, 0, 0, 0, len];
@@ -266,11 +281,19 @@ describe('plain msgpack only: encoding', () => {
     }
     const data = { before: 'a'.repeat(50), n: new Nested(), after: 2 ** 33 };
     const [m] = new FrameDecoder().push(encodeFrame(msg(data)));
-    expect(m!.data).toEqual({ before: 'a'.repeat(50), n: hex(packValue({ inner: [1, 2 ** 40, 'x'.repeat(100)] })), after: 2 ** 33 });
+    expect(m!.data).toEqual({
+      before: 'a'.repeat(50),
+      n: hex(packValue({ inner: [1, 2 ** 40, 'x'.repeat(100)] })),
+      after: 2 ** 33,
+    });
   });
 
   it('a message far above maxMessageSize is refused as soon as that is certain (FRAME_TOO_LARGE), and later encodes are fine', () => {
-    for (const data of [{ big: 'x'.repeat(8 * 1024 * 1024) }, { bin: Buffer.alloc(8 * 1024 * 1024) }, { many: Array.from({ length: 200_000 }, (_, i) => `item-${i}`) }]) {
+    for (const data of [
+      { big: 'x'.repeat(8 * 1024 * 1024) },
+      { bin: Buffer.alloc(8 * 1024 * 1024) },
+      { many: Array.from({ length: 200_000 }, (_, i) => `item-${i}`) },
+    ]) {
       const err = messageError(() => encodeFrame(msg(data), 1024 * 1024));
       expect(err.code).toBe(ErrorCode.FRAME_TOO_LARGE);
       expect(err.details.maxMessageSize).toBe(1024 * 1024);
@@ -327,7 +350,12 @@ describe('property: any plain value round-trips exactly', () => {
     fc.uint8Array({ maxLength: 40 }).map((u) => Buffer.from(u)),
   );
   const { value } = fc.letrec<{ value: unknown }>((tie) => ({
-    value: fc.oneof({ depthSize: 'small', withCrossShrink: true }, leaf, fc.array(tie('value'), { maxLength: 5 }), fc.dictionary(fc.string(), tie('value'), { maxKeys: 5 })),
+    value: fc.oneof(
+      { depthSize: 'small', withCrossShrink: true },
+      leaf,
+      fc.array(tie('value'), { maxLength: 5 }),
+      fc.dictionary(fc.string(), tie('value'), { maxKeys: 5 }),
+    ),
   }));
   /** What decoding gives back: BigInts within ±2^53 become numbers, bytes become Buffers. */
   const expected = (v: unknown): unknown => {
@@ -395,13 +423,16 @@ describe('map keys come back exactly as sent (__proto__ as an own property)', ()
 
   it('property: any string keys round-trip exactly, in order', () => {
     fc.assert(
-      fc.property(fc.uniqueArray(fc.oneof(fc.string(), fc.constantFrom('__proto__', 'constructor', 'toString', 'hasOwnProperty')), { maxLength: 8 }), (keys) => {
-        const data: Record<string, unknown> = {};
-        keys.forEach((k, i) => Object.defineProperty(data, k, { value: i, enumerable: true, writable: true, configurable: true }));
-        const [m] = new FrameDecoder().push(encodeFrame(msg(data)));
-        expect(Object.entries(m!.data)).toEqual(Object.entries(data));
-        expect(Object.getPrototypeOf(m!.data)).toBe(Object.prototype);
-      }),
+      fc.property(
+        fc.uniqueArray(fc.oneof(fc.string(), fc.constantFrom('__proto__', 'constructor', 'toString', 'hasOwnProperty')), { maxLength: 8 }),
+        (keys) => {
+          const data: Record<string, unknown> = {};
+          keys.forEach((k, i) => Object.defineProperty(data, k, { value: i, enumerable: true, writable: true, configurable: true }));
+          const [m] = new FrameDecoder().push(encodeFrame(msg(data)));
+          expect(Object.entries(m!.data)).toEqual(Object.entries(data));
+          expect(Object.getPrototypeOf(m!.data)).toBe(Object.prototype);
+        },
+      ),
       { numRuns: 500 },
     );
   });

@@ -7,6 +7,21 @@
  */
 export { loadConfig, parsePermissions, assertTimeoutMs, ENV_FILE_VAR, SETTINGS_FILE_VAR } from './load-config.js';
 export type { LoadConfigOptions, ConfigSource } from './load-config.js';
-export { CONFIG_KEYS, DEFAULT_CONFIG, LOG_LEVELS, MAX_TIMEOUT_MS, MAX_TIMEOUT_SECONDS, isValidTimeoutMs } from './keys.js';
+export {
+  CONFIG_KEYS,
+  DEFAULT_CONFIG,
+  LOG_LEVELS,
+  MAX_TIMEOUT_MS,
+  MAX_TIMEOUT_SECONDS,
+  isValidTimeoutMs,
+} from './keys.js';
 export type { ConfigKey, ConfigKind, SettingsTable } from './keys.js';
-export type { SocketConfig, ConfigOverrides, UnixConfig, TcpConfig, LogLevel, ConfigPath, ConfigValue } from './schema.js';
+export type {
+  SocketConfig,
+  ConfigOverrides,
+  UnixConfig,
+  TcpConfig,
+  LogLevel,
+  ConfigPath,
+  ConfigValue,
+} from './schema.js';

@@ -31,7 +31,10 @@ export interface ConfigKey<P extends ConfigPath = ConfigPath> {
   readonly description: string;
 }
 
-type Row<P extends ConfigPath> = Omit<ConfigKey<P>, 'path' | 'env' | 'settings'> & { readonly env: `SOCKET_${string}`; readonly settingsKey?: string };
+type Row<P extends ConfigPath> = Omit<ConfigKey<P>, 'path' | 'env' | 'settings'> & {
+  readonly env: `SOCKET_${string}`;
+  readonly settingsKey?: string;
+};
 
 // THE table: every key once, in §7 order. Environment names come from the
 // Python module; settings-file names are the env name without `SOCKET_` (and
@@ -39,22 +42,106 @@ type Row<P extends ConfigPath> = Omit<ConfigKey<P>, 'path' | 'env' | 'settings'>
 // unless `settingsKey` says otherwise. The mapped type makes a key missing
 // here (or a default of the wrong type) a compile error.
 const TABLE: { readonly [P in ConfigPath]: Row<P> } = {
-  socketDir: { env: 'SOCKET_DIR', settingsKey: 'socket_dir', kind: 'absPath', default: '/tmp/sockets', description: 'directory of the Unix socket files (absolute)' },
-  defaultTimeoutMs: { env: 'SOCKET_DEFAULT_TIMEOUT', kind: 'timeoutMs', envKind: 'seconds', unit: 'ms', envUnit: 's', default: 5000, description: 'connect, receive and request timeout' },
-  bufferSize: { env: 'SOCKET_BUFFER_SIZE', kind: 'posint', unit: 'messages', default: 4096, description: 'client receive buffer' },
-  timezone: { env: 'SOCKET_TIMEZONE', kind: 'timezone', default: 'UTC', description: 'IANA time zone of `timestamp_iso`' },
-  messageQueueSize: { env: 'SOCKET_MESSAGE_QUEUE_SIZE', kind: 'int', unit: 'messages', default: 100, description: 'messages kept while no client is connected' },
-  blockingMode: { env: 'SOCKET_BLOCKING_MODE', kind: 'bool', default: false, description: '`start()` resolves only after `stop()`' },
-  allowClientSend: { env: 'SOCKET_ALLOW_CLIENT_SEND', kind: 'bool', default: true, description: 'clients may send messages to the server' },
-  maxMessageSize: { env: 'SOCKET_MAX_MESSAGE_SIZE', kind: 'posint', unit: 'bytes', default: 1048576, description: 'largest frame payload' },
-  logLevel: { env: 'SOCKET_LOG_LEVEL', kind: 'loglevel', default: 'warn', description: 'log level of the default logger' },
-  'unix.maxConnections': { env: 'SOCKET_UNIX_MAX_CONNECTIONS', kind: 'posint', unit: 'connections', default: 10, description: 'most clients at once' },
-  'unix.socketPermissions': { env: 'SOCKET_UNIX_SOCKET_PERMISSIONS', kind: 'octal', default: '0600', description: 'socket file mode (octal string)' },
-  'unix.autoRemoveSocket': { env: 'SOCKET_UNIX_AUTO_REMOVE_SOCKET', kind: 'bool', default: true, description: 'remove the socket file on stop' },
-  'tcp.host': { env: 'SOCKET_TCP_HOST', kind: 'string', default: '127.0.0.1', description: 'interface to bind, host to connect' },
-  'tcp.portRangeStart': { env: 'SOCKET_TCP_PORT_RANGE_START', kind: 'port', default: 9000, description: 'first port tried when none is given' },
+  socketDir: {
+    env: 'SOCKET_DIR',
+    settingsKey: 'socket_dir',
+    kind: 'absPath',
+    default: '/tmp/sockets',
+    description: 'directory of the Unix socket files (absolute)',
+  },
+  defaultTimeoutMs: {
+    env: 'SOCKET_DEFAULT_TIMEOUT',
+    kind: 'timeoutMs',
+    envKind: 'seconds',
+    unit: 'ms',
+    envUnit: 's',
+    default: 5000,
+    description: 'connect, receive and request timeout',
+  },
+  bufferSize: {
+    env: 'SOCKET_BUFFER_SIZE',
+    kind: 'posint',
+    unit: 'messages',
+    default: 4096,
+    description: 'client receive buffer',
+  },
+  timezone: {
+    env: 'SOCKET_TIMEZONE',
+    kind: 'timezone',
+    default: 'UTC',
+    description: 'IANA time zone of `timestamp_iso`',
+  },
+  messageQueueSize: {
+    env: 'SOCKET_MESSAGE_QUEUE_SIZE',
+    kind: 'int',
+    unit: 'messages',
+    default: 100,
+    description: 'messages kept while no client is connected',
+  },
+  blockingMode: {
+    env: 'SOCKET_BLOCKING_MODE',
+    kind: 'bool',
+    default: false,
+    description: '`start()` resolves only after `stop()`',
+  },
+  allowClientSend: {
+    env: 'SOCKET_ALLOW_CLIENT_SEND',
+    kind: 'bool',
+    default: true,
+    description: 'clients may send messages to the server',
+  },
+  maxMessageSize: {
+    env: 'SOCKET_MAX_MESSAGE_SIZE',
+    kind: 'posint',
+    unit: 'bytes',
+    default: 1048576,
+    description: 'largest frame payload',
+  },
+  logLevel: {
+    env: 'SOCKET_LOG_LEVEL',
+    kind: 'loglevel',
+    default: 'warn',
+    description: 'log level of the default logger',
+  },
+  'unix.maxConnections': {
+    env: 'SOCKET_UNIX_MAX_CONNECTIONS',
+    kind: 'posint',
+    unit: 'connections',
+    default: 10,
+    description: 'most clients at once',
+  },
+  'unix.socketPermissions': {
+    env: 'SOCKET_UNIX_SOCKET_PERMISSIONS',
+    kind: 'octal',
+    default: '0600',
+    description: 'socket file mode (octal string)',
+  },
+  'unix.autoRemoveSocket': {
+    env: 'SOCKET_UNIX_AUTO_REMOVE_SOCKET',
+    kind: 'bool',
+    default: true,
+    description: 'remove the socket file on stop',
+  },
+  'tcp.host': {
+    env: 'SOCKET_TCP_HOST',
+    kind: 'string',
+    default: '127.0.0.1',
+    description: 'interface to bind, host to connect',
+  },
+  'tcp.portRangeStart': {
+    env: 'SOCKET_TCP_PORT_RANGE_START',
+    kind: 'port',
+    default: 9000,
+    description: 'first port tried when none is given',
+  },
   'tcp.portRangeEnd': { env: 'SOCKET_TCP_PORT_RANGE_END', kind: 'port', default: 9100, description: 'last port tried' },
-  'tcp.maxConnections': { env: 'SOCKET_TCP_MAX_CONNECTIONS', kind: 'posint', unit: 'connections', default: 10, description: 'most clients at once' },
+  'tcp.maxConnections': {
+    env: 'SOCKET_TCP_MAX_CONNECTIONS',
+    kind: 'posint',
+    unit: 'connections',
+    default: 10,
+    description: 'most clients at once',
+  },
 };
 
 function settingsOf(path: string, env: string, key: string | undefined): ConfigKey['settings'] {
@@ -67,7 +154,11 @@ function settingsOf(path: string, env: string, key: string | undefined): ConfigK
 export const CONFIG_KEYS: readonly ConfigKey[] = Object.freeze(
   Object.entries(TABLE).map(([path, row]) => {
     const { settingsKey, ...rest } = row as Row<ConfigPath>;
-    return Object.freeze({ ...rest, path: path as ConfigPath, settings: Object.freeze(settingsOf(path, row.env, settingsKey)) }) as ConfigKey;
+    return Object.freeze({
+      ...rest,
+      path: path as ConfigPath,
+      settings: Object.freeze(settingsOf(path, row.env, settingsKey)),
+    }) as ConfigKey;
   }),
 );
 
@@ -125,7 +216,16 @@ export const KIND_SCHEMAS: Readonly<Record<ConfigKind, v.GenericSchema<unknown, 
     v.minValue(1, SECONDS_EXPECTED),
   ),
   bool: v.union(
-    [v.boolean(), v.pipe(v.string(), v.trim(), v.toLowerCase(), v.picklist(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off']), v.transform((s) => ['true', '1', 'yes', 'on'].includes(s)))],
+    [
+      v.boolean(),
+      v.pipe(
+        v.string(),
+        v.trim(),
+        v.toLowerCase(),
+        v.picklist(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off']),
+        v.transform((s) => ['true', '1', 'yes', 'on'].includes(s)),
+      ),
+    ],
     'expected true or false',
   ),
   string: nonEmpty,
@@ -136,8 +236,16 @@ export const KIND_SCHEMAS: Readonly<Record<ConfigKind, v.GenericSchema<unknown, 
     v.regex(/^0?[0-7]{3}$/, 'expected an octal string such as "0600"'),
     v.transform((s) => s.padStart(4, '0')),
   ),
-  timezone: v.pipe(v.string('expected an IANA time zone such as "UTC" or "Europe/Berlin"'), v.check(isValidTimezone, 'expected an IANA time zone such as "UTC" or "Europe/Berlin"')),
-  loglevel: v.pipe(v.string(`expected one of ${LOG_LEVELS.join(', ')}`), v.trim(), v.toLowerCase(), v.picklist(LOG_LEVELS, `expected one of ${LOG_LEVELS.join(', ')}`)),
+  timezone: v.pipe(
+    v.string('expected an IANA time zone such as "UTC" or "Europe/Berlin"'),
+    v.check(isValidTimezone, 'expected an IANA time zone such as "UTC" or "Europe/Berlin"'),
+  ),
+  loglevel: v.pipe(
+    v.string(`expected one of ${LOG_LEVELS.join(', ')}`),
+    v.trim(),
+    v.toLowerCase(),
+    v.picklist(LOG_LEVELS, `expected one of ${LOG_LEVELS.join(', ')}`),
+  ),
 };
 
 /**

@@ -45,7 +45,11 @@ function configError(message: string, details: Record<string, unknown>, cause?: 
 }
 
 /** Picks the file to read: the option, else the variable (from the first source that sets it), else none. */
-function pickFile(option: string | false | undefined, variable: string, sources: Array<Record<string, string | undefined>>): { path: string; namedBy: string } | undefined {
+function pickFile(
+  option: string | false | undefined,
+  variable: string,
+  sources: Array<Record<string, string | undefined>>,
+): { path: string; namedBy: string } | undefined {
   if (option === false) return undefined;
   if (option !== undefined) return { path: resolve(option), namedBy: 'option' };
   for (const source of sources) {
@@ -59,14 +63,22 @@ function readText(file: { path: string; namedBy: string }, what: string): string
   try {
     return readFileSync(file.path, 'utf8');
   } catch (cause) {
-    throw configError(`cannot read ${what} ${file.path} (named by ${file.namedBy}): ${(cause as Error).message}`, { path: file.path, namedBy: file.namedBy }, cause);
+    throw configError(
+      `cannot read ${what} ${file.path} (named by ${file.namedBy}): ${(cause as Error).message}`,
+      { path: file.path, namedBy: file.namedBy },
+      cause,
+    );
   }
 }
 
 /** Values of the settings file keyed by config path, plus where each was found. */
 type SettingsValues = Map<string, { value: unknown; name: string }>;
 
-const TABLE_PATHS: Record<SettingsTable, string[]> = { socket: ['socket'], 'socket.unix': ['socket', 'unix'], 'socket.tcp': ['socket', 'tcp'] };
+const TABLE_PATHS: Record<SettingsTable, string[]> = {
+  socket: ['socket'],
+  'socket.unix': ['socket', 'unix'],
+  'socket.tcp': ['socket', 'tcp'],
+};
 const warned = new Set<string>();
 const defaultWarn = (text: string): void => {
   if (warned.has(text)) return;
@@ -88,7 +100,11 @@ function readSettings(file: { path: string; namedBy: string }, warn: (text: stri
     for (const part of parts) node = node === undefined ? undefined : (node as Record<string, unknown>)[part];
     if (node === undefined) continue;
     if (node === null || typeof node !== 'object' || Array.isArray(node) || node instanceof Date) {
-      throw configError(`${file.path} [${table}]: expected a table, got ${JSON.stringify(node)}`, { path: file.path, source: 'settings file', table });
+      throw configError(`${file.path} [${table}]: expected a table, got ${JSON.stringify(node)}`, {
+        path: file.path,
+        source: 'settings file',
+        table,
+      });
     }
     const known = CONFIG_KEYS.filter((k) => k.settings.table === table);
     for (const [key, value] of Object.entries(node)) {
@@ -163,7 +179,12 @@ export function loadConfig(overrides: ConfigOverrides = {}, options: LoadConfigO
     if (!result.success) {
       const message = result.issues[0]?.message ?? 'invalid value';
       const where = source === '.env' ? `.env ${envFile?.path}` : source;
-      throw configError(`${name}=${shown(raw)} (${where}): ${message}`, { key: spec.path, env: spec.env, source, value: raw });
+      throw configError(`${name}=${shown(raw)} (${where}): ${message}`, {
+        key: spec.path,
+        env: spec.env,
+        source,
+        value: raw,
+      });
     }
     setPath(config, spec.path, result.output);
   }
@@ -186,7 +207,12 @@ export function loadConfig(overrides: ConfigOverrides = {}, options: LoadConfigO
  */
 export function assertTimeoutMs(name: string, value: unknown, source: ConfigSource = 'option'): asserts value is number {
   const result = v.safeParse(KIND_SCHEMAS.timeoutMs, value);
-  if (!result.success) throw configError(`${name}=${shown(value)} (${source}): ${result.issues[0]?.message ?? 'invalid timeout'}`, { key: name, source, value });
+  if (!result.success)
+    throw configError(`${name}=${shown(value)} (${source}): ${result.issues[0]?.message ?? 'invalid timeout'}`, {
+      key: name,
+      source,
+      value,
+    });
 }
 
 /** Parses an octal permission string such as `"0600"` into a mode number. */

@@ -13,7 +13,9 @@ function unit(k: ConfigKey): string {
   return k.unit ?? '';
 }
 export function configTable(): string {
-  const rows = CONFIG_KEYS.map((k) => `| \`${k.path}\` | \`${k.env}\` | \`[${k.settings.table}] ${k.settings.key}\` | ${cell(k.default)} | ${unit(k)} | ${k.description} |`);
+  const rows = CONFIG_KEYS.map(
+    (k) => `| \`${k.path}\` | \`${k.env}\` | \`[${k.settings.table}] ${k.settings.key}\` | ${cell(k.default)} | ${unit(k)} | ${k.description} |`,
+  );
   return ['| option | env var | settings file | default | unit | what |', '|---|---|---|---|---|---|', ...rows].join('\n');
 }
 function between(file: string): string {

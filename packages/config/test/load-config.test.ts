@@ -3,7 +3,16 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ErrorCode, ValidationError } from '@socketkit/protocol';
-import { loadConfig, parsePermissions, assertTimeoutMs, isValidTimeoutMs, CONFIG_KEYS, DEFAULT_CONFIG, type SocketConfig, type ConfigOverrides } from '../src/index.js';
+import {
+  loadConfig,
+  parsePermissions,
+  assertTimeoutMs,
+  isValidTimeoutMs,
+  CONFIG_KEYS,
+  DEFAULT_CONFIG,
+  type SocketConfig,
+  type ConfigOverrides,
+} from '../src/index.js';
 
 let tmp: string;
 beforeAll(() => {
@@ -17,7 +26,12 @@ let envFileCounter = 0;
 /** Writes a uniquely named .env file in the temp dir and returns its path. */
 function writeEnvFile(lines: Record<string, string>): string {
   const file = path.join(tmp, `test-${envFileCounter++}.env`);
-  writeFileSync(file, Object.entries(lines).map(([k, v]) => `${k}=${v}`).join('\n') + '\n');
+  writeFileSync(
+    file,
+    `${Object.entries(lines)
+      .map(([k, v]) => `${k}=${v}`)
+      .join('\n')}\n`,
+  );
   return file;
 }
 
@@ -252,7 +266,10 @@ describe('value parsing', () => {
   });
 
   it('booleans from options', () => {
-    expect(loadConfig({ blockingMode: true, allowClientSend: false }, isolated)).toMatchObject({ blockingMode: true, allowClientSend: false });
+    expect(loadConfig({ blockingMode: true, allowClientSend: false }, isolated)).toMatchObject({
+      blockingMode: true,
+      allowClientSend: false,
+    });
   });
 
   it.each([
@@ -324,7 +341,12 @@ describe('invalid values', () => {
   it('names the env var, the source and the value (environment)', () => {
     const err = configError(() => loadConfig({}, { env: { SOCKET_TCP_PORT_RANGE_START: 'abc' }, envFile: false }));
     expect(err.message).toBe('SOCKET_TCP_PORT_RANGE_START="abc" (environment): expected an integer 1-65535');
-    expect(err.details).toEqual({ key: 'tcp.portRangeStart', env: 'SOCKET_TCP_PORT_RANGE_START', source: 'environment', value: 'abc' });
+    expect(err.details).toEqual({
+      key: 'tcp.portRangeStart',
+      env: 'SOCKET_TCP_PORT_RANGE_START',
+      source: 'environment',
+      value: 'abc',
+    });
   });
 
   it('says (.env) for the same bad value in the .env file', () => {
@@ -396,9 +418,9 @@ describe('invalid values', () => {
     const msg = /tcp\.portRangeStart \(9200\) must not exceed tcp\.portRangeEnd \(9100\)/;
     expect(configError(() => loadConfig({}, { env: { SOCKET_TCP_PORT_RANGE_START: '9200' }, envFile: false })).message).toMatch(msg);
     expect(configError(() => loadConfig({ tcp: { portRangeStart: 9200 } }, isolated)).message).toMatch(msg);
-    expect(
-      configError(() => loadConfig({ tcp: { portRangeEnd: 8000 } }, { env: { SOCKET_TCP_PORT_RANGE_START: '8001' }, envFile: false })).message,
-    ).toMatch(/\(8001\) must not exceed tcp\.portRangeEnd \(8000\)/);
+    expect(configError(() => loadConfig({ tcp: { portRangeEnd: 8000 } }, { env: { SOCKET_TCP_PORT_RANGE_START: '8001' }, envFile: false })).message).toMatch(
+      /\(8001\) must not exceed tcp\.portRangeEnd \(8000\)/,
+    );
     // Equal is fine: a one-port range.
     const one = loadConfig({ tcp: { portRangeStart: 9050, portRangeEnd: 9050 } }, isolated);
     expect([one.tcp.portRangeStart, one.tcp.portRangeEnd]).toEqual([9050, 9050]);

@@ -122,11 +122,20 @@ describe('settings file (TOML shared with the Python module)', () => {
   });
 
   it('precedence: defaults < settings file < .env < environment < options, key by key', () => {
-    const settingsFile = write('[socket]\nbuffer_size = 1\nmessage_queue_size = 2\nmax_message_size = 3\n[socket.tcp]\nhost = "settings.host"\nport_range_start = 9001\n');
+    const settingsFile = write(
+      '[socket]\nbuffer_size = 1\nmessage_queue_size = 2\nmax_message_size = 3\n[socket.tcp]\nhost = "settings.host"\nport_range_start = 9001\n',
+    );
     const envFile = write('SOCKET_MESSAGE_QUEUE_SIZE=20\nSOCKET_MAX_MESSAGE_SIZE=30\nSOCKET_TCP_HOST=dotenv.host\n', 'env');
     const env = { SOCKET_MAX_MESSAGE_SIZE: '300', SOCKET_TCP_HOST: 'env.host' };
     const c = loadConfig({ tcp: { host: 'option.host' } }, { env, envFile, settingsFile, onWarning: () => undefined });
-    expect([c.bufferSize, c.messageQueueSize, c.maxMessageSize, c.tcp.host, c.tcp.portRangeStart, c.tcp.portRangeEnd]).toEqual([1, 20, 300, 'option.host', 9001, 9100]);
+    expect([c.bufferSize, c.messageQueueSize, c.maxMessageSize, c.tcp.host, c.tcp.portRangeStart, c.tcp.portRangeEnd]).toEqual([
+      1,
+      20,
+      300,
+      'option.host',
+      9001,
+      9100,
+    ]);
   });
 
   it('accepts TOML octal 0o660 for socket_permissions, as the mode it is', () => {
@@ -134,7 +143,9 @@ describe('settings file (TOML shared with the Python module)', () => {
   });
 
   it('unknown keys in the socket tables are ignored with a warning naming file, table and key; other tables silently', () => {
-    const file = write('[app]\nanything = 1\n[socket]\nbuffer_size = 64\nreconnect_delay = 3\n[socket.tcp]\nport_range_strat = 9000\n[socket.nats]\nurl = "x"\n');
+    const file = write(
+      '[app]\nanything = 1\n[socket]\nbuffer_size = 64\nreconnect_delay = 3\n[socket.tcp]\nport_range_strat = 9000\n[socket.nats]\nurl = "x"\n',
+    );
     const warnings: string[] = [];
     const c = loadConfig({}, { env: {}, envFile: false, settingsFile: file, onWarning: (w) => warnings.push(w) });
     expect(c.bufferSize).toBe(64);

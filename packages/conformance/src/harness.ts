@@ -49,7 +49,15 @@ export interface SilentServerBehaviour {
 
 /** The frame of a socketkit `welcome`, as a server that speaks the handshake sends it first. */
 export function welcomeFrame(eventName: string): Buffer {
-  return encodeFrame(createMessage(eventName, MessageType.CONTROL, { op: 'welcome', protocol: 1, client_id: 'client_silent', allow_client_send: true, max_message_size: 1048576 }));
+  return encodeFrame(
+    createMessage(eventName, MessageType.CONTROL, {
+      op: 'welcome',
+      protocol: 1,
+      client_id: 'client_silent',
+      allow_client_send: true,
+      max_message_size: 1048576,
+    }),
+  );
 }
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -88,13 +96,23 @@ function unixFactory(): TransportFactory {
     caps: { backpressure: true, python: true },
     server(opts = {}) {
       const socketDir = tempDir();
-      const s = new UnixSocketServer({ eventName: uniqueEvent(), ...silent, socketDir, ...(opts as object) } as ConstructorParameters<typeof UnixSocketServer>[0]);
+      const s = new UnixSocketServer({
+        eventName: uniqueEvent(),
+        ...silent,
+        socketDir,
+        ...(opts as object),
+      } as ConstructorParameters<typeof UnixSocketServer>[0]);
       dirs.set(s, socketDir);
       onCleanup(() => s.stop());
       return s;
     },
     client(server, opts = {}) {
-      const c = new UnixSocketClient({ eventName: server.eventName, ...silent, socketDir: dirs.get(server), ...(opts as object) } as ConstructorParameters<typeof UnixSocketClient>[0]);
+      const c = new UnixSocketClient({
+        eventName: server.eventName,
+        ...silent,
+        socketDir: dirs.get(server),
+        ...(opts as object),
+      } as ConstructorParameters<typeof UnixSocketClient>[0]);
       onCleanup(() => c.disconnect());
       return c;
     },
@@ -121,14 +139,24 @@ function tcpFactory(): TransportFactory {
     name: 'tcp',
     caps: { backpressure: true, python: true },
     server(opts = {}) {
-      const s = new TcpSocketServer({ eventName: uniqueEvent(), ...silent, port: 0, ...(opts as object) } as ConstructorParameters<typeof TcpSocketServer>[0]);
+      const s = new TcpSocketServer({
+        eventName: uniqueEvent(),
+        ...silent,
+        port: 0,
+        ...(opts as object),
+      } as ConstructorParameters<typeof TcpSocketServer>[0]);
       onCleanup(() => s.stop());
       return s;
     },
     client(server, opts = {}) {
       const port = (server as TcpSocketServer).port;
       if (port === undefined || port === 0) throw new Error('start the tcp server before creating a client');
-      const c = new TcpSocketClient({ eventName: server.eventName, ...silent, port, ...(opts as object) } as ConstructorParameters<typeof TcpSocketClient>[0]);
+      const c = new TcpSocketClient({
+        eventName: server.eventName,
+        ...silent,
+        port,
+        ...(opts as object),
+      } as ConstructorParameters<typeof TcpSocketClient>[0]);
       onCleanup(() => c.disconnect());
       return c;
     },
@@ -138,7 +166,12 @@ function tcpFactory(): TransportFactory {
     async silentServer(opts = {}, behaviour = {}) {
       const eventName = uniqueEvent('silent');
       const { accepted, port } = await rawServer({ host: '127.0.0.1', port: 0 }, behaviour.welcome === true ? welcomeFrame(eventName) : undefined);
-      const client = new SocketClient({ eventName, transport: new TcpClientTransport('127.0.0.1', port as number, eventName), logLevel: 'silent', ...(opts as object) });
+      const client = new SocketClient({
+        eventName,
+        transport: new TcpClientTransport('127.0.0.1', port as number, eventName),
+        logLevel: 'silent',
+        ...(opts as object),
+      });
       onCleanup(() => client.disconnect());
       return { client, accepted };
     },
@@ -204,12 +237,22 @@ function natsFactory(): TransportFactory {
     name: 'nats',
     caps: { backpressure: false, python: false },
     server(opts = {}) {
-      const s = new NatsSocketServer({ eventName: uniqueEvent(), ...silent, servers: natsUrl(), ...(opts as object) } as ConstructorParameters<typeof NatsSocketServer>[0]);
+      const s = new NatsSocketServer({
+        eventName: uniqueEvent(),
+        ...silent,
+        servers: natsUrl(),
+        ...(opts as object),
+      } as ConstructorParameters<typeof NatsSocketServer>[0]);
       onCleanup(() => s.stop());
       return s;
     },
     client(server, opts = {}) {
-      const c = new NatsSocketClient({ eventName: server.eventName, ...silent, servers: natsUrl(), ...(opts as object) } as ConstructorParameters<typeof NatsSocketClient>[0]);
+      const c = new NatsSocketClient({
+        eventName: server.eventName,
+        ...silent,
+        servers: natsUrl(),
+        ...(opts as object),
+      } as ConstructorParameters<typeof NatsSocketClient>[0]);
       onCleanup(() => c.disconnect());
       return c;
     },
@@ -230,7 +273,12 @@ function natsFactory(): TransportFactory {
       });
       await nc.flush();
       onCleanup(() => nc.close());
-      const client = new SocketClient({ eventName, transport: new NatsClientTransport({ eventName, servers: natsUrl() }), logLevel: 'silent', ...(opts as object) });
+      const client = new SocketClient({
+        eventName,
+        transport: new NatsClientTransport({ eventName, servers: natsUrl() }),
+        logLevel: 'silent',
+        ...(opts as object),
+      });
       onCleanup(() => client.disconnect());
       return { client, accepted };
     },

@@ -119,7 +119,10 @@ describeTransports('request/reply', (t) => {
     const c = t.client(server);
     await c.connect();
     expect((await c.request({})).data).toEqual({ later: true });
-    await expect(c.request({ fail: true })).rejects.toMatchObject({ code: ErrorCode.HANDLER_FAILED, message: 'handler exploded' });
+    await expect(c.request({ fail: true })).rejects.toMatchObject({
+      code: ErrorCode.HANDLER_FAILED,
+      message: 'handler exploded',
+    });
   });
 
   // The test used to have no late reply at all, so it could not fail; with a
@@ -154,7 +157,11 @@ describeTransports('handshake and heartbeats', (t) => {
     const seen: unknown[] = [];
     c.on('message', (m) => seen.push(m.data));
     await c.connect({ waitForWelcome: true });
-    expect(c.welcome).toEqual({ clientId: expect.stringMatching(/^client_/), allowClientSend: true, maxMessageSize: 4096 });
+    expect(c.welcome).toEqual({
+      clientId: expect.stringMatching(/^client_/),
+      allowClientSend: true,
+      maxMessageSize: 4096,
+    });
     // pings go back and forth (client heartbeat) yet user code sees only user messages
     await new Promise((r) => setTimeout(r, 100)); // lets a few beats happen; nothing below depends on how many
     server.send({ op: 'user-level', x: 1 });
@@ -203,7 +210,10 @@ describeTransports('handshake and heartbeats', (t) => {
   });
 
   it('client heartbeats detect a silently dead server (that did the handshake) and reconnect', async () => {
-    const { client: c, accepted } = await t.silentServer({ heartbeatInterval: 20, heartbeatTimeout: 80, reconnect: { initialDelay: 10, maxDelay: 20 } }, { welcome: true });
+    const { client: c, accepted } = await t.silentServer(
+      { heartbeatInterval: 20, heartbeatTimeout: 80, reconnect: { initialDelay: 10, maxDelay: 20 } },
+      { welcome: true },
+    );
     const disconnected = once<[string]>(c, 'disconnected');
     const reconnecting = once<[number, number]>(c, 'reconnecting');
     await c.connect();

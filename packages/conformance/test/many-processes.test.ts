@@ -15,7 +15,10 @@ interface Child {
 }
 
 function runPeer(cfg: object): Child {
-  const child = spawn(process.execPath, [PEER, JSON.stringify(cfg)], { cwd: join(here, '..'), stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [PEER, JSON.stringify(cfg)], {
+    cwd: join(here, '..'),
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const state: Child = { stdout: '', exited: new Promise((resolve) => child.once('exit', (code) => resolve(code))) };
   child.stdout.on('data', (c: Buffer) => (state.stdout += c.toString()));
   onCleanup(() => {
@@ -38,7 +41,9 @@ describeTransports('many concurrent processes', (t) => {
       if (m.data.seq !== expected || m.data.pad !== 'w'.repeat(64)) bad++;
       next.set(w, expected + 1);
     });
-    const writers = Array.from({ length: PROCS }, (_, writer) => runPeer({ role: 'writer', ...t.addr(server), eventName: server.eventName, count: COUNT, writer }));
+    const writers = Array.from({ length: PROCS }, (_, writer) =>
+      runPeer({ role: 'writer', ...t.addr(server), eventName: server.eventName, count: COUNT, writer }),
+    );
     const codes = await Promise.all(writers.map((w) => w.exited));
     expect(codes).toEqual(Array(PROCS).fill(0));
     await until(() => total === PROCS * COUNT, `all ${PROCS * COUNT} messages`, 60000);
@@ -58,7 +63,10 @@ describeTransports('many concurrent processes', (t) => {
     const codes = await Promise.all(receivers.map((r) => r.exited));
     expect(codes).toEqual(Array(PROCS).fill(0));
     for (const r of receivers) {
-      const summary = JSON.parse(r.stdout.trim().split('\n').at(-1) as string) as { received: number; outOfOrder: number };
+      const summary = JSON.parse(r.stdout.trim().split('\n').at(-1) as string) as {
+        received: number;
+        outOfOrder: number;
+      };
       expect(summary).toEqual({ received: COUNT, outOfOrder: 0 });
     }
   }, 90000);

@@ -28,7 +28,12 @@ describe('NATS cluster', () => {
     const b = await startNatsServer({ routes: [`nats-route://127.0.0.1:${a.clusterPort}`] });
     onCleanup(() => b.stop());
     const eventName = uniqueEvent('cluster');
-    const server = new NatsSocketServer({ eventName, ...quiet, servers: a.url, handler: (d) => ({ node: 'A', echo: d.q }) });
+    const server = new NatsSocketServer({
+      eventName,
+      ...quiet,
+      servers: a.url,
+      handler: (d) => ({ node: 'A', echo: d.q }),
+    });
     onCleanup(() => server.stop());
     await server.start();
     const c1 = new NatsSocketClient({ eventName, ...quiet, servers: b.url });
@@ -56,10 +61,22 @@ describe('NATS server restart mid-stream', () => {
     onCleanup(() => n.stop());
     const eventName = uniqueEvent('restart');
     const fast = { heartbeatInterval: 200, heartbeatTimeout: 3000 };
-    const server = new NatsSocketServer({ eventName, ...quiet, servers: n.url, ...fast, handler: (d) => ({ ok: d.k }) });
+    const server = new NatsSocketServer({
+      eventName,
+      ...quiet,
+      servers: n.url,
+      ...fast,
+      handler: (d) => ({ ok: d.k }),
+    });
     onCleanup(() => server.stop());
     await server.start();
-    const client = new NatsSocketClient({ eventName, ...quiet, servers: n.url, ...fast, reconnect: { initialDelay: 50, maxDelay: 500 } });
+    const client = new NatsSocketClient({
+      eventName,
+      ...quiet,
+      servers: n.url,
+      ...fast,
+      reconnect: { initialDelay: 50, maxDelay: 500 },
+    });
     onCleanup(() => client.disconnect());
     await client.connect({ waitForWelcome: true });
     const seen: number[] = [];

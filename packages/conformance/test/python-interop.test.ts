@@ -43,58 +43,68 @@ it('python3 with msgpack is available (installed by scripts/ensure-system-deps.s
   expect(r.status).toBe(0);
 });
 
-describeTransports('Python interop', (t) => {
-  it('a Python client talks to a socketkit server', async () => {
-    const server = t.server();
-    await server.start();
-    const got: Array<Record<string, unknown>> = [];
-    server.on('message', (m) => got.push(m.data));
-    const a = t.addr(server);
-    const target = a.kind === 'unix' ? `unix:${(server as unknown as { socketPath: string }).socketPath}` : `tcp:127.0.0.1:${a.port}`;
-    const py = runPython(['client', target, server.eventName, '3', '2']);
-    await until(() => got.length === 3, 'three messages from python');
-    expect(got.map((d) => d.seq)).toEqual([0, 1, 2]);
-    expect(got[0]).toEqual({ from: 'python', seq: 0, nested: { list: [1, 2.5, null, true], big: 2 ** 40 } });
-    server.send({ from: 'node', big: 1795425789109, text: 'héllo ✓' });
-    server.send({ from: 'node', seq: 2 });
-    expect(await py.exited).toBe(0);
-    expect(py.lines).toHaveLength(2);
-    const first = py.lines[0] as Required<PyLine>;
-    // Python sees plain maps, no control messages (it never said hello), integer timestamps
-    expect(first.message.event_name).toBe(server.eventName);
-    expect(first.message.message_type).toBe('data');
-    expect(first.types.timestamp_ms).toBe('int');
-    expect(first.message.timestamp_iso).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?\+00:00$/);
-    expect(first.message.data).toEqual({ from: 'node', big: 1795425789109, text: 'héllo ✓' });
-  });
+describeTransports(
+  'Python interop',
+  (t) => {
+    it('a Python client talks to a socketkit server', async () => {
+      const server = t.server();
+      await server.start();
+      const got: Array<Record<string, unknown>> = [];
+      server.on('message', (m) => got.push(m.data));
+      const a = t.addr(server);
+      const target = a.kind === 'unix' ? `unix:${(server as unknown as { socketPath: string }).socketPath}` : `tcp:127.0.0.1:${a.port}`;
+      const py = runPython(['client', target, server.eventName, '3', '2']);
+      await until(() => got.length === 3, 'three messages from python');
+      expect(got.map((d) => d.seq)).toEqual([0, 1, 2]);
+      expect(got[0]).toEqual({ from: 'python', seq: 0, nested: { list: [1, 2.5, null, true], big: 2 ** 40 } });
+      server.send({ from: 'node', big: 1795425789109, text: 'héllo ✓' });
+      server.send({ from: 'node', seq: 2 });
+      expect(await py.exited).toBe(0);
+      expect(py.lines).toHaveLength(2);
+      const first = py.lines[0] as Required<PyLine>;
+      // Python sees plain maps, no control messages (it never said hello), integer timestamps
+      expect(first.message.event_name).toBe(server.eventName);
+      expect(first.message.message_type).toBe('data');
+      expect(first.types.timestamp_ms).toBe('int');
+      expect(first.message.timestamp_iso).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?\+00:00$/);
+      expect(first.message.data).toEqual({ from: 'node', big: 1795425789109, text: 'héllo ✓' });
+    });
 
-  it('a socketkit client (handshake: false) talks to a Python server', async () => {
-    const eventName = uniqueEvent('py');
-    let transport;
-    let target: string;
-    if (t.name === 'unix') {
-      const dir = tempDir();
-      transport = new UnixClientTransport(dir, eventName);
-      target = `unix:${transport.path}`;
-    } else {
-      target = 'tcp:127.0.0.1:0';
-    }
-    const py = runPython(['server', target, eventName, '2', '1']);
-    await until(() => py.lines.length > 0, `python server listening ${py.stderr()}`);
-    if (t.name === 'tcp') transport = new TcpClientTransport('127.0.0.1', py.lines[0]?.listening as number, eventName);
-    const client = new SocketClient({ eventName, transport: transport as UnixClientTransport, handshake: false, autoReconnect: false, logLevel: 'silent' });
-    onCleanup(() => client.disconnect());
-    await client.connect();
-    const m1 = await client.receive();
-    const m2 = await client.receive();
-    expect(m1.eventName).toBe(eventName);
-    expect(Number.isInteger(m1.timestampMs)).toBe(true);
-    expect(m1.data).toEqual({ from: 'python', seq: 0, nested: { list: [1, 2.5, null, true], big: 2 ** 40 } });
-    expect(m2.data.seq).toBe(1);
-    await client.send({ from: 'node', answer: 42 });
-    expect(await py.exited).toBe(0);
-    const back = py.lines[1] as Required<PyLine>;
-    expect(back.message.data).toEqual({ from: 'node', answer: 42 });
-    expect(back.types.timestamp_ms).toBe('int');
-  });
-}, (t) => t.caps.python);
+    it('a socketkit client (handshake: false) talks to a Python server', async () => {
+      const eventName = uniqueEvent('py');
+      let transport;
+      let target: string;
+      if (t.name === 'unix') {
+        const dir = tempDir();
+        transport = new UnixClientTransport(dir, eventName);
+        target = `unix:${transport.path}`;
+      } else {
+        target = 'tcp:127.0.0.1:0';
+      }
+      const py = runPython(['server', target, eventName, '2', '1']);
+      await until(() => py.lines.length > 0, `python server listening ${py.stderr()}`);
+      if (t.name === 'tcp') transport = new TcpClientTransport('127.0.0.1', py.lines[0]?.listening as number, eventName);
+      const client = new SocketClient({
+        eventName,
+        transport: transport as UnixClientTransport,
+        handshake: false,
+        autoReconnect: false,
+        logLevel: 'silent',
+      });
+      onCleanup(() => client.disconnect());
+      await client.connect();
+      const m1 = await client.receive();
+      const m2 = await client.receive();
+      expect(m1.eventName).toBe(eventName);
+      expect(Number.isInteger(m1.timestampMs)).toBe(true);
+      expect(m1.data).toEqual({ from: 'python', seq: 0, nested: { list: [1, 2.5, null, true], big: 2 ** 40 } });
+      expect(m2.data.seq).toBe(1);
+      await client.send({ from: 'node', answer: 42 });
+      expect(await py.exited).toBe(0);
+      const back = py.lines[1] as Required<PyLine>;
+      expect(back.message.data).toEqual({ from: 'node', answer: 42 });
+      expect(back.types.timestamp_ms).toBe('int');
+    });
+  },
+  (t) => t.caps.python,
+);

@@ -52,7 +52,10 @@ describeTransports('reconnect', (t) => {
   it('offlineSend "reject" and a full send buffer are clear errors; maxRetries gives up with CONNECTION_LOST', async () => {
     const server = t.server();
     await server.start();
-    const rejecting = t.client(server, { offlineSend: 'reject', reconnect: { initialDelay: 10, maxDelay: 10, maxRetries: 3 } });
+    const rejecting = t.client(server, {
+      offlineSend: 'reject',
+      reconnect: { initialDelay: 10, maxDelay: 10, maxRetries: 3 },
+    });
     const small = t.client(server, { sendBufferSize: 1, reconnect: { initialDelay: 5000 } });
     await rejecting.connect({ waitForWelcome: true });
     await small.connect({ waitForWelcome: true });
@@ -77,7 +80,8 @@ describeTransports('back-pressure and slow consumers', (t) => {
   // NATS has no per-connection back-pressure to the publisher (see the @socketkit/nats README)
   const itBackpressure = t.caps.backpressure
     ? it
-    : (name: string, fn: () => Promise<void>, timeout?: number) => it.skip(`${name} [skipped: this transport has no per-connection back-pressure]`, fn, timeout);
+    : (name: string, fn: () => Promise<void>, timeout?: number) =>
+        it.skip(`${name} [skipped: this transport has no per-connection back-pressure]`, fn, timeout);
 
   itBackpressure('a full receive buffer stops reading: back-pressure reaches the server and nothing is dropped', async () => {
     const server = t.server({ maxPendingBytes: 64 * 1024 * 1024 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { ConnectionError, ErrorCode, SocketError } from '@socketkit/protocol';
+import { ConnectionError, ErrorCode, type SocketError } from '@socketkit/protocol';
 import { describeTransports, once, until } from '../src/harness.js';
 
 describeTransports('server lifecycle and delivery', (t) => {

@@ -73,19 +73,28 @@ const TABLE: Record<string, Row> = {
   'float -Infinity': { value: Number.NEGATIVE_INFINITY, py: "float('-inf')" },
   'float -0.0': { value: -0, py: '-0.0' },
   'float 0.0 vs int 0': { value: [0, -0], py: '[0, -0.0]' },
-  'bytes': { value: Buffer.from([0, 1, 0x7f, 0x80, 0xff]), py: "b'\\x00\\x01\\x7f\\x80\\xff'" },
+  bytes: { value: Buffer.from([0, 1, 0x7f, 0x80, 0xff]), py: "b'\\x00\\x01\\x7f\\x80\\xff'" },
   'bytes empty': { value: Buffer.alloc(0), py: "b''" },
   'bytes 300 (bin16)': { value: Buffer.alloc(300, 0xab), py: "b'\\xab' * 300" },
   'bytes 70000 (bin32)': { value: Buffer.alloc(70000, 1), py: "b'\\x01' * 70000" },
   'str with NUL': { value: 'a\u0000b\u0000', py: "'a\\x00b\\x00'" },
   'str emoji': { value: '😀👍🏽🇫🇷', py: "'\\U0001F600\\U0001F44D\\U0001F3FD\\U0001F1EB\\U0001F1F7'" },
-  'str mixed scripts': { value: 'héllo wörld ✓ 日本語 עברית', py: "'h\\xe9llo w\\xf6rld \\u2713 \\u65e5\\u672c\\u8a9e \\u05e2\\u05d1\\u05e8\\u05d9\\u05ea'" },
+  'str mixed scripts': {
+    value: 'héllo wörld ✓ 日本語 עברית',
+    py: "'h\\xe9llo w\\xf6rld \\u2713 \\u65e5\\u672c\\u8a9e \\u05e2\\u05d1\\u05e8\\u05d9\\u05ea'",
+  },
   'str empty': { value: '', py: "''" },
   'str 31 / 32 bytes': { value: ['x'.repeat(31), 'x'.repeat(32)], py: "['x' * 31, 'x' * 32]" },
   'str 300 (str16)': { value: 'é'.repeat(150), py: "'\\xe9' * 150" },
   'str 70000 (str32)': { value: 'z'.repeat(70000), py: "'z' * 70000" },
-  'unicode keys': { value: { ключ: 1, '🔑': 2, '': 3, 'a\u0000': 4 }, py: "{'\\u043a\\u043b\\u044e\\u0447': 1, '\\U0001F511': 2, '': 3, 'a\\x00': 4}" },
-  '__proto__ key': { value: JSON.parse('{"__proto__": {"x": 1}, "constructor": 2}'), py: "{'__proto__': {'x': 1}, 'constructor': 2}" },
+  'unicode keys': {
+    value: { ключ: 1, '🔑': 2, '': 3, 'a\u0000': 4 },
+    py: "{'\\u043a\\u043b\\u044e\\u0447': 1, '\\U0001F511': 2, '': 3, 'a\\x00': 4}",
+  },
+  '__proto__ key': {
+    value: JSON.parse('{"__proto__": {"x": 1}, "constructor": 2}'),
+    py: "{'__proto__': {'x': 1}, 'constructor': 2}",
+  },
   '20-deep arrays': { value: nest(20, 1), py: 'nest(20, 1)' },
   '20-deep maps': { value: nestmap(20, 'leaf'), py: "nestmap(20, 'leaf')" },
   'deepest allowed: 512 containers, envelope included': { value: nest(509, []), py: 'nest(509, [])' },
@@ -94,7 +103,10 @@ const TABLE: Record<string, Row> = {
   'empty containers nested': { value: [[], {}, [[]], { e: {} }], py: "[[], {}, [[]], {'e': {}}]" },
   'nil, true, false': { value: [null, true, false], py: '[None, True, False]' },
   'mixed array': { value: [1, 'two', 3.5, null, true, -7, 2 ** 40], py: "[1, 'two', 3.5, None, True, -7, 2**40]" },
-  'map 16 entries (map16)': { value: Object.fromEntries(Array.from({ length: 16 }, (_, i) => [`k${i}`, i])), py: "{f'k{i}': i for i in range(16)}" },
+  'map 16 entries (map16)': {
+    value: Object.fromEntries(Array.from({ length: 16 }, (_, i) => [`k${i}`, i])),
+    py: "{f'k{i}': i for i in range(16)}",
+  },
   'array 16 items (array16)': { value: Array.from({ length: 16 }, (_, i) => i), py: 'list(range(16))' },
 };
 const NAMES = Object.keys(TABLE);
@@ -170,7 +182,12 @@ function tempDir(): string {
   return dir;
 }
 
-function startEcho(args: string[]): { lines: EchoLine[]; child: ChildProcess; stderr: () => string; exited: Promise<number | null> } {
+function startEcho(args: string[]): {
+  lines: EchoLine[];
+  child: ChildProcess;
+  stderr: () => string;
+  exited: Promise<number | null>;
+} {
   const child = spawn(PYTHON, [ECHO, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: EchoLine[] = [];
   let buf = '';
@@ -210,7 +227,10 @@ async function roundTrip(send: (data: Record<string, unknown>) => unknown, echoe
   // Python side: it decoded every frame, re-encoding it gives socketkit's bytes, and the value is the intended Python value.
   const reportLines = (): EchoLine[] => lines.filter((l) => l.listening === undefined);
   // its stdout can trail the echoed frames
-  await until(() => reportLines().length >= NAMES.length, () => `${NAMES.length} reports from python (got ${reportLines().length})`);
+  await until(
+    () => reportLines().length >= NAMES.length,
+    () => `${NAMES.length} reports from python (got ${reportLines().length})`,
+  );
   const reports = reportLines();
   expect(reports.filter((l) => l.skipped !== undefined)).toEqual([]);
   expect(reports).toHaveLength(NAMES.length);
@@ -237,16 +257,17 @@ describe.each(['unix', 'tcp'] as const)('wire fidelity with Python msgpack over 
   it('socketkit server -> Python client (echo) -> socketkit server: the value table round-trips exactly', async () => {
     const eventName = `wire_${kind}_${process.pid}`;
     const server: SocketServer =
-      kind === 'unix'
-        ? new UnixSocketServer({ eventName, socketDir: tempDir(), ...silent })
-        : new TcpSocketServer({ eventName, port: 0, ...silent });
+      kind === 'unix' ? new UnixSocketServer({ eventName, socketDir: tempDir(), ...silent }) : new TcpSocketServer({ eventName, port: 0, ...silent });
     cleanups.push(() => server.stop());
     await server.start();
     const messages: SocketMessage[] = [];
     server.on('message', (m: SocketMessage) => messages.push(m));
     const target = kind === 'unix' ? `unix:${(server as UnixSocketServer).socketPath}` : `tcp:127.0.0.1:${(server as TcpSocketServer).port}`;
     const echo = startEcho(['client', target, eventName]);
-    await until(() => messages.some((m) => m.data.ready === true), () => `python ready (stderr: ${echo.stderr()})`);
+    await until(
+      () => messages.some((m) => m.data.ready === true),
+      () => `python ready (stderr: ${echo.stderr()})`,
+    );
     const echoed: SocketMessage[] = [];
     server.on('message', (m: SocketMessage) => {
       if (m.data.ready !== true) echoed.push(m);
@@ -261,13 +282,25 @@ describe.each(['unix', 'tcp'] as const)('wire fidelity with Python msgpack over 
     if (kind === 'unix') {
       transport = new UnixClientTransport(tempDir(), eventName);
       echo = startEcho(['server', `unix:${transport.path}`, eventName]);
-      await until(() => echo.lines.length > 0, () => `python listening (stderr: ${echo.stderr()})`);
+      await until(
+        () => echo.lines.length > 0,
+        () => `python listening (stderr: ${echo.stderr()})`,
+      );
     } else {
       echo = startEcho(['server', 'tcp:127.0.0.1:0', eventName]);
-      await until(() => echo.lines.length > 0, () => `python listening (stderr: ${echo.stderr()})`);
+      await until(
+        () => echo.lines.length > 0,
+        () => `python listening (stderr: ${echo.stderr()})`,
+      );
       transport = new TcpClientTransport('127.0.0.1', echo.lines[0]!.listening as number, eventName);
     }
-    const client = new SocketClient({ eventName, transport, handshake: false, autoReconnect: false, logLevel: 'silent' });
+    const client = new SocketClient({
+      eventName,
+      transport,
+      handshake: false,
+      autoReconnect: false,
+      logLevel: 'silent',
+    });
     cleanups.push(() => client.disconnect());
     const echoed: SocketMessage[] = [];
     client.on('message', (m: SocketMessage) => echoed.push(m));
@@ -295,9 +328,7 @@ describe.each(['unix', 'tcp'] as const)('frames msgpack peers never send, over %
   ])('%s: reported (INVALID_MESSAGE, reason in details) and skipped; the connection stays up', async (_label, value, reason) => {
     const eventName = `plain_${kind}_${process.pid}`;
     const server: SocketServer =
-      kind === 'unix'
-        ? new UnixSocketServer({ eventName, socketDir: tempDir(), ...silent })
-        : new TcpSocketServer({ eventName, port: 0, ...silent });
+      kind === 'unix' ? new UnixSocketServer({ eventName, socketDir: tempDir(), ...silent }) : new TcpSocketServer({ eventName, port: 0, ...silent });
     cleanups.push(() => server.stop());
     await server.start();
     const errors: Array<Error & { code?: string; details?: Record<string, unknown> }> = [];
@@ -305,14 +336,19 @@ describe.each(['unix', 'tcp'] as const)('frames msgpack peers never send, over %
     const got: unknown[] = [];
     server.on('message', (m: SocketMessage) => got.push(m.data));
     const raw: Socket =
-      kind === 'unix' ? createConnection((server as UnixSocketServer).socketPath) : createConnection({ host: '127.0.0.1', port: (server as TcpSocketServer).port! });
+      kind === 'unix'
+        ? createConnection((server as UnixSocketServer).socketPath)
+        : createConnection({ host: '127.0.0.1', port: (server as TcpSocketServer).port! });
     raw.on('error', () => undefined);
     cleanups.push(() => raw.destroy());
     await new Promise((resolve) => raw.once('connect', resolve));
     raw.write(encodeFrame(createMessage(eventName, 'data', { seq: 1 })));
     raw.write(frameWith(eventName, value));
     raw.write(encodeFrame(createMessage(eventName, 'data', { seq: 2 })));
-    await until(() => got.length === 2, () => `two good messages (got ${JSON.stringify(got)}, errors ${errors.map((e) => e.message).join('; ')})`);
+    await until(
+      () => got.length === 2,
+      () => `two good messages (got ${JSON.stringify(got)}, errors ${errors.map((e) => e.message).join('; ')})`,
+    );
     expect(got).toEqual([{ seq: 1 }, { seq: 2 }]);
     expect(errors.map((e) => e.code)).toEqual([ErrorCode.INVALID_MESSAGE]);
     expect(errors[0]!.details?.reason).toBe(reason);

@@ -53,7 +53,9 @@ export type RandomSource = (size: number) => Buffer;
 export function validateToken(token: unknown, eventName: string): string | undefined {
   if (token === undefined) return undefined;
   if (typeof token !== 'string') {
-    throw new ValidationError(ErrorCode.INVALID_CONFIG, `token for "${eventName}" must be a string of at least ${MIN_TOKEN_BYTES} bytes`, { details: { key: 'token' } });
+    throw new ValidationError(ErrorCode.INVALID_CONFIG, `token for "${eventName}" must be a string of at least ${MIN_TOKEN_BYTES} bytes`, {
+      details: { key: 'token' },
+    });
   }
   const bytes = Buffer.byteLength(token);
   if (bytes < MIN_TOKEN_BYTES) {
@@ -71,7 +73,9 @@ function transcript(role: 'server' | 'client', event: string, clientNonce: strin
 }
 
 function proofOf(token: string, role: 'server' | 'client', event: string, clientNonce: string, serverNonce: string): Buffer {
-  return createHmac('sha256', token).update(transcript(role, event, clientNonce, serverNonce)).digest();
+  return createHmac('sha256', token)
+    .update(transcript(role, event, clientNonce, serverNonce))
+    .digest();
 }
 
 function isNonce(v: unknown): v is string {
@@ -115,7 +119,10 @@ export function checkHello(hello: Pick<SocketMessage, 'data' | 'eventName'>, ser
     };
   }
   if (!isNonce(data.nonce)) {
-    return { code: ErrorCode.UNAUTHORIZED, reason: `server "${serverEvent}" requires a token: pass the server's token in the client options` };
+    return {
+      code: ErrorCode.UNAUTHORIZED,
+      reason: `server "${serverEvent}" requires a token: pass the server's token in the client options`,
+    };
   }
   return undefined;
 }
@@ -146,19 +153,24 @@ export class ServerAuth {
   /** Step 1: the client's `hello` data → the `auth_challenge` to send (the server's nonce and proof). */
   onHello(data: MessageData): AuthStep {
     if (this.#state !== 'hello') return this.#fail(ErrorCode.UNAUTHORIZED, 'hello repeated during authentication: start a new connection');
-    if (!isNonce(data.nonce)) return this.#fail(ErrorCode.UNAUTHORIZED, `server "${this.#event}" requires a token: pass the server's token in the client options`);
+    if (!isNonce(data.nonce))
+      return this.#fail(ErrorCode.UNAUTHORIZED, `server "${this.#event}" requires a token: pass the server's token in the client options`);
     this.#clientNonce = data.nonce;
     this.#serverNonce = this.#random(NONCE_BYTES).toString('hex');
     this.#state = 'proof';
     const proof = proofOf(this.#token, 'server', this.#event, this.#clientNonce, this.#serverNonce).toString('hex');
-    return { ok: true, send: { op: CONTROL_OPS.AUTH_CHALLENGE, protocol: AUTH_PROTOCOL, nonce: this.#serverNonce, proof } };
+    return {
+      ok: true,
+      send: { op: CONTROL_OPS.AUTH_CHALLENGE, protocol: AUTH_PROTOCOL, nonce: this.#serverNonce, proof },
+    };
   }
 
   /** Step 2: the client's `auth_proof` data → ok (send welcome) or `UNAUTHORIZED`. */
   onProof(data: MessageData): AuthStep {
     if (this.#state !== 'proof') return this.#fail(ErrorCode.UNAUTHORIZED, 'auth_proof out of order: send hello first');
     const expected = proofOf(this.#token, 'client', this.#event, this.#clientNonce as string, this.#serverNonce as string);
-    if (!proofMatches(data.proof, expected)) return this.#fail(ErrorCode.UNAUTHORIZED, `wrong token for "${this.#event}": pass the server's token in the client options`);
+    if (!proofMatches(data.proof, expected))
+      return this.#fail(ErrorCode.UNAUTHORIZED, `wrong token for "${this.#event}": pass the server's token in the client options`);
     this.#state = 'done';
     return { ok: true };
   }
@@ -236,5 +248,8 @@ export class ClientAuth {
  */
 export function checkWelcomeEvent(welcome: MessageData, clientEvent: string): AuthRefusal | undefined {
   if (typeof welcome.event !== 'string' || welcome.event === clientEvent) return undefined;
-  return { code: ErrorCode.WRONG_EVENT, reason: `connected to the server of event "${welcome.event}", not "${clientEvent}": use the port or socketDir of the "${clientEvent}" server` };
+  return {
+    code: ErrorCode.WRONG_EVENT,
+    reason: `connected to the server of event "${welcome.event}", not "${clientEvent}": use the port or socketDir of the "${clientEvent}" server`,
+  };
 }

@@ -132,13 +132,17 @@ export interface ResolvedClientOptions {
  */
 export function checkTimeout(key: string, value: number): number {
   if (value === Number.POSITIVE_INFINITY || (Number.isInteger(value) && value >= 1 && value <= MAX_TIMEOUT_MS)) return value;
-  throw new ValidationError(ErrorCode.INVALID_CONFIG, `${key} is ${String(value)} ms: use Infinity (no timeout) or an integer from 1 to ${MAX_TIMEOUT_MS} ms`, { details: { key, value } });
+  throw new ValidationError(ErrorCode.INVALID_CONFIG, `${key} is ${String(value)} ms: use Infinity (no timeout) or an integer from 1 to ${MAX_TIMEOUT_MS} ms`, {
+    details: { key, value },
+  });
 }
 
 function checkPositive(key: string, value: number): number {
   if (Number.isInteger(value) && value >= 1) return value;
   if (value === Number.POSITIVE_INFINITY && key === 'reconnect.maxRetries') return value;
-  throw new ValidationError(ErrorCode.INVALID_CONFIG, `${key} is ${String(value)}: use a positive integer`, { details: { key, value } });
+  throw new ValidationError(ErrorCode.INVALID_CONFIG, `${key} is ${String(value)}: use a positive integer`, {
+    details: { key, value },
+  });
 }
 
 /** Applies the defaults of every client option once and checks every bound. */
@@ -146,7 +150,9 @@ export function resolveClientOptions(o: SocketClientOptions): ResolvedClientOpti
   const defaultTimeout = checkTimeout('defaultTimeoutMs', o.defaultTimeoutMs ?? o.defaultTimeout ?? CONFIG_DEFAULTS.defaultTimeoutMs);
   const interval = o.heartbeatInterval ?? DEFAULT_HEARTBEAT_INTERVAL;
   if (!(Number.isInteger(interval) && interval >= 0 && interval <= MAX_TIMEOUT_MS)) {
-    throw new ValidationError(ErrorCode.INVALID_CONFIG, `heartbeatInterval is ${String(interval)} ms: use 0 (off) or an integer up to ${MAX_TIMEOUT_MS} ms`, { details: { key: 'heartbeatInterval', value: interval } });
+    throw new ValidationError(ErrorCode.INVALID_CONFIG, `heartbeatInterval is ${String(interval)} ms: use 0 (off) or an integer up to ${MAX_TIMEOUT_MS} ms`, {
+      details: { key: 'heartbeatInterval', value: interval },
+    });
   }
   const reconnect = { ...DEFAULT_BACKOFF, ...o.reconnect };
   if (reconnect.maxRetries !== Number.POSITIVE_INFINITY) checkPositive('reconnect.maxRetries', reconnect.maxRetries);

@@ -98,7 +98,12 @@ type State =
   | { readonly name: 'idle' }
   | { readonly name: 'connecting'; readonly abort: AbortController }
   | { readonly name: 'open'; readonly session: Session }
-  | { readonly name: 'reconnecting'; readonly attempt: number; timer: NodeJS.Timeout | undefined; abort: AbortController | undefined }
+  | {
+      readonly name: 'reconnecting';
+      readonly attempt: number;
+      timer: NodeJS.Timeout | undefined;
+      abort: AbortController | undefined;
+    }
   | { readonly name: 'closed'; readonly reason: SocketError; readonly fatal: boolean };
 
 interface OutboxEntry {
@@ -228,7 +233,10 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
       return;
     }
     if (s.name === 'connecting' || s.name === 'reconnecting') {
-      throw new ConnectionError(ErrorCode.CONNECT_IN_PROGRESS, `client for "${this.eventName}" is already connecting to ${this.address}: await the first connect() or the 'connected' event`);
+      throw new ConnectionError(
+        ErrorCode.CONNECT_IN_PROGRESS,
+        `client for "${this.eventName}" is already connecting to ${this.address}: await the first connect() or the 'connected' event`,
+      );
     }
     const abort = new AbortController();
     this.#state = { name: 'connecting', abort };
@@ -237,7 +245,8 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
     try {
       stream = await this.#dial(timeout, abort);
     } catch (err) {
-      if (this.#state.name === 'connecting' && this.#state.abort === abort) this.#toClosed(err instanceof SocketError ? err : new ConnectionError(ErrorCode.CONNECTION_LOST, (err as Error).message, { cause: err }), false, false);
+      if (this.#state.name === 'connecting' && this.#state.abort === abort)
+        this.#toClosed(err instanceof SocketError ? err : new ConnectionError(ErrorCode.CONNECTION_LOST, (err as Error).message, { cause: err }), false, false);
       throw err;
     }
     const session = this.#toOpen(stream, 0);
@@ -277,7 +286,12 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
         timer = setTimeout(() => {
           const i = this.#welcomeWaiters.indexOf(w);
           if (i >= 0) this.#welcomeWaiters.splice(i, 1);
-          reject(new TimeoutError(`no welcome from "${this.eventName}" at ${this.address} within ${timeoutMs} ms: is it a socketkit server? Use handshake: false for servers without the handshake`, { details: { timeout: timeoutMs } }));
+          reject(
+            new TimeoutError(
+              `no welcome from "${this.eventName}" at ${this.address} within ${timeoutMs} ms: is it a socketkit server? Use handshake: false for servers without the handshake`,
+              { details: { timeout: timeoutMs } },
+            ),
+          );
         }, timeoutMs);
       }
       this.#welcomeWaiters.push(w);
@@ -306,12 +320,16 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
    *   `BUFFER_FULL` (past `maxPendingBytes` or the offline bounds).
    */
   async send(data: MessageData): Promise<boolean> {
-    return this.#sendFrame(encodeFrame(createMessage(this.eventName, MessageType.DATA, data, { timezone: this.#o.timezone }), this.#o.maxMessageSize), undefined);
+    return this.#sendFrame(
+      encodeFrame(createMessage(this.eventName, MessageType.DATA, data, { timezone: this.#o.timezone }), this.#o.maxMessageSize),
+      undefined,
+    );
   }
 
   /** Sends a ready {@link SocketMessage} as it is (same bounds and result as `send`); `send(data)` never takes one for data. */
   async sendMessage(message: SocketMessage): Promise<boolean> {
-    if (!isSocketMessage(message)) throw new MessageError(ErrorCode.INVALID_MESSAGE, 'sendMessage() takes a SocketMessage (build one with createMessage()); use send(data) for plain data');
+    if (!isSocketMessage(message))
+      throw new MessageError(ErrorCode.INVALID_MESSAGE, 'sendMessage() takes a SocketMessage (build one with createMessage()); use send(data) for plain data');
     return this.#sendFrame(encodeFrame(message, this.#o.maxMessageSize), undefined);
   }
 
@@ -364,7 +382,16 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
     }
     const s = this.#state;
     const session = s.name === 'open' && !s.session.conn.closing && !this.#authPending(s.session) ? s.session.id : undefined;
-    const reply = this.#requests.add(id, timeout, session, () => new TimeoutError(`no reply from "${this.eventName}" within ${timeout} ms (request ${id}): is a handler registered on the server? raise the timeout for slow handlers`, { details: { id, timeout } }));
+    const reply = this.#requests.add(
+      id,
+      timeout,
+      session,
+      () =>
+        new TimeoutError(
+          `no reply from "${this.eventName}" within ${timeout} ms (request ${id}): is a handler registered on the server? raise the timeout for slow handlers`,
+          { details: { id, timeout } },
+        ),
+    );
     this.#sendFrame(frame, id);
     return reply;
   }
@@ -441,11 +468,23 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
   #toReconnecting(attempt: number): void {
     const max = this.#o.reconnect.maxRetries;
     if (attempt > max) {
-      this.#toClosed(new ConnectionError(ErrorCode.CONNECTION_LOST, `gave up reconnecting to "${this.eventName}" at ${this.address} after ${max} attempts: start the server and connect() again, or raise reconnect.maxRetries`), true, true);
+      this.#toClosed(
+        new ConnectionError(
+          ErrorCode.CONNECTION_LOST,
+          `gave up reconnecting to "${this.eventName}" at ${this.address} after ${max} attempts: start the server and connect() again, or raise reconnect.maxRetries`,
+        ),
+        true,
+        true,
+      );
       return;
     }
     const delay = backoffDelay(attempt, this.#o.reconnect);
-    const state: State & { name: 'reconnecting' } = { name: 'reconnecting', attempt, timer: undefined, abort: undefined };
+    const state: State & { name: 'reconnecting' } = {
+      name: 'reconnecting',
+      attempt,
+      timer: undefined,
+      abort: undefined,
+    };
     this.#state = state;
     state.timer = setTimeout(() => void this.#redial(state), delay);
     callApp(() => this.emit('reconnecting', attempt, delay));
@@ -481,7 +520,8 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
     const wasActive = s.name === 'connecting' || s.name === 'open' || s.name === 'reconnecting';
     if (s.name === 'closed') return;
     this.#state = { name: 'closed', reason, fatal };
-    if (s.name === 'connecting') s.abort.abort(new ConnectionError(ErrorCode.CLOSED, `client for "${this.eventName}" was closed while connecting to ${this.address}: ${reason.message}`));
+    if (s.name === 'connecting')
+      s.abort.abort(new ConnectionError(ErrorCode.CLOSED, `client for "${this.eventName}" was closed while connecting to ${this.address}: ${reason.message}`));
     if (s.name === 'reconnecting') {
       clearTimeout(s.timer);
       s.abort?.abort(reason);
@@ -508,7 +548,16 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
     const timer =
       timeoutMs === Number.POSITIVE_INFINITY
         ? undefined
-        : setTimeout(() => abort.abort(new TimeoutError(`connecting to "${this.eventName}" at ${this.address} timed out after ${timeoutMs} ms: is the server overloaded or the address wrong?`, { details: { timeout: timeoutMs } })), timeoutMs);
+        : setTimeout(
+            () =>
+              abort.abort(
+                new TimeoutError(
+                  `connecting to "${this.eventName}" at ${this.address} timed out after ${timeoutMs} ms: is the server overloaded or the address wrong?`,
+                  { details: { timeout: timeoutMs } },
+                ),
+              ),
+            timeoutMs,
+          );
     let onAbort: (() => void) | undefined;
     const aborted = new Promise<never>((_resolve, reject) => {
       onAbort = () => reject(signal.reason);
@@ -553,11 +602,12 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
       this.#onAuthStep(session, m);
       return;
     }
-    if (m.replyTo !== undefined && m.replyTo.startsWith(this.#idPrefix)) {
+    if (m.replyTo?.startsWith(this.#idPrefix)) {
       // A reply to one of this client's requests; one that comes after its
       // request timed out (or failed) is dropped, never delivered as a message.
       session.delivered = true;
-      if (!this.#requests.settle(m.replyTo, m.messageType === MessageType.ERROR ? { error: this.#remoteError(m) } : { reply: m })) this.log.debug(`dropped a late reply to ${m.replyTo}`);
+      if (!this.#requests.settle(m.replyTo, m.messageType === MessageType.ERROR ? { error: this.#remoteError(m) } : { reply: m }))
+        this.log.debug(`dropped a late reply to ${m.replyTo}`);
       return;
     }
     if (isLibraryError(m)) {
@@ -610,12 +660,17 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
       else this.#onWelcome(session, m);
       return;
     }
-    this.#refuse({ code: ErrorCode.UNAUTHORIZED, reason: `the server of "${this.eventName}" sent data before proving it knows the token: it may be an impostor; check the address and the token` });
+    this.#refuse({
+      code: ErrorCode.UNAUTHORIZED,
+      reason: `the server of "${this.eventName}" sent data before proving it knows the token: it may be an impostor; check the address and the token`,
+    });
   }
 
   /** Refuses the server: a final, typed error; no reconnect. */
   #refuse(refusal: AuthRefusal): void {
-    const err = errorFromCode(refusal.code, refusal.reason, { details: { eventName: this.eventName, address: this.address } });
+    const err = errorFromCode(refusal.code, refusal.reason, {
+      details: { eventName: this.eventName, address: this.address },
+    });
     this.log.warn(err.message);
     this.#toClosed(err, true, true);
   }
@@ -647,14 +702,22 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
     if (!this.#o.bufferMessages) return;
     const dropped = this.#inbox.offer(m, bytes, listeners.length > 0);
     if (dropped > 0) {
-      if (this.#droppedMessages === 0) this.log.warn(`receive buffer full (bufferSize ${this.#o.bufferSize}, maxBufferedBytes ${this.#o.maxBufferedBytes}) and nothing reads it: dropping the oldest buffered copies ('message' listeners saw them); set bufferMessages: false if only listeners consume messages`);
+      if (this.#droppedMessages === 0)
+        this.log.warn(
+          `receive buffer full (bufferSize ${this.#o.bufferSize}, maxBufferedBytes ${this.#o.maxBufferedBytes}) and nothing reads it: dropping the oldest buffered copies ('message' listeners saw them); set bufferMessages: false if only listeners consume messages`,
+        );
       this.#droppedMessages += dropped;
       callApp(() => this.emit('bufferOverflow', this.#droppedMessages));
     }
   }
 
   #onLibraryError(session: Session, err: SocketError): void {
-    if (err.code === ErrorCode.UNAUTHORIZED || err.code === ErrorCode.WRONG_EVENT || err.code === ErrorCode.PROTOCOL_MISMATCH || (err.code === ErrorCode.MAX_CONNECTIONS && (session.awaitingWelcome || !this.#o.autoReconnect))) {
+    if (
+      err.code === ErrorCode.UNAUTHORIZED ||
+      err.code === ErrorCode.WRONG_EVENT ||
+      err.code === ErrorCode.PROTOCOL_MISMATCH ||
+      (err.code === ErrorCode.MAX_CONNECTIONS && (session.awaitingWelcome || !this.#o.autoReconnect))
+    ) {
       // Refused: final for this client (a wrong token does not get better; a
       // connect({waitForWelcome}) asked to know now).
       this.#toClosed(err, true, true);
@@ -694,11 +757,25 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
     session.heartbeat.stop();
     if (this.#session() !== session) return;
     const cause = session.closeError ?? err;
-    const reason = cause === undefined ? 'connection closed' : cause instanceof SocketError ? cause.message : `connection error: ${(cause as NodeJS.ErrnoException).code ?? cause.message}`;
+    const reason =
+      cause === undefined
+        ? 'connection closed'
+        : cause instanceof SocketError
+          ? cause.message
+          : `connection error: ${(cause as NodeJS.ErrnoException).code ?? cause.message}`;
     this.log.debug(`disconnected from ${this.address}: ${reason}`);
-    this.#requests.failSession(session.id, new ConnectionError(ErrorCode.CONNECTION_LOST, `lost the connection to "${this.eventName}" at ${this.address} (${reason}) before the reply came: retry the request`));
+    this.#requests.failSession(
+      session.id,
+      new ConnectionError(
+        ErrorCode.CONNECTION_LOST,
+        `lost the connection to "${this.eventName}" at ${this.address} (${reason}) before the reply came: retry the request`,
+      ),
+    );
     if (!this.#o.autoReconnect) {
-      const lost = new ConnectionError(ErrorCode.CONNECTION_LOST, `lost the connection to "${this.eventName}" at ${this.address} (${reason}) and autoReconnect is off: connect() again`);
+      const lost = new ConnectionError(
+        ErrorCode.CONNECTION_LOST,
+        `lost the connection to "${this.eventName}" at ${this.address} (${reason}) and autoReconnect is off: connect() again`,
+      );
       this.#toClosed(lost, err !== undefined, true);
       return;
     }
@@ -711,18 +788,28 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
     const s = this.#state;
     if (s.name === 'closed' && s.fatal) throw s.reason;
     if (this.#welcome !== undefined && !this.#welcome.allowClientSend && s.name === 'open') {
-      throw new MessageError(ErrorCode.SEND_NOT_ALLOWED, `server "${this.eventName}" does not accept messages from clients (allowClientSend is false): only receive on this client`);
+      throw new MessageError(
+        ErrorCode.SEND_NOT_ALLOWED,
+        `server "${this.eventName}" does not accept messages from clients (allowClientSend is false): only receive on this client`,
+      );
     }
     if (s.name === 'open' && !s.session.conn.closing && !this.#authPending(s.session)) {
       const pending = s.session.conn.pendingBytes;
       if (pending + frame.length > this.#o.maxPendingBytes) {
-        throw new SocketError(ErrorCode.BUFFER_FULL, `${pending} bytes already wait to be written to "${this.eventName}" (maxPendingBytes ${this.#o.maxPendingBytes}): await client.drain() before sending more`, { details: { pending, maxPendingBytes: this.#o.maxPendingBytes } });
+        throw new SocketError(
+          ErrorCode.BUFFER_FULL,
+          `${pending} bytes already wait to be written to "${this.eventName}" (maxPendingBytes ${this.#o.maxPendingBytes}): await client.drain() before sending more`,
+          { details: { pending, maxPendingBytes: this.#o.maxPendingBytes } },
+        );
       }
       return;
     }
     if (s.name === 'reconnecting' || (s.name === 'open' && (this.#o.autoReconnect || this.#authPending(s.session)))) {
       if (this.#o.offlineSend === 'reject' && !(s.name === 'open' && this.#authPending(s.session))) {
-        throw new ConnectionError(ErrorCode.NOT_CONNECTED, `client for "${this.eventName}" is reconnecting to ${this.address}: retry after the 'connected' event (offlineSend is "reject")`);
+        throw new ConnectionError(
+          ErrorCode.NOT_CONNECTED,
+          `client for "${this.eventName}" is reconnecting to ${this.address}: retry after the 'connected' event (offlineSend is "reject")`,
+        );
       }
       if (this.#outbox.length >= this.#o.sendBufferSize || this.#outboxBytes + frame.length > this.#o.sendBufferBytes) {
         throw new SocketError(
@@ -749,7 +836,12 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
 
   #next(timeoutMs: number): Promise<SocketMessage | undefined> {
     if (!this.#o.bufferMessages) {
-      return Promise.reject(new ValidationError(ErrorCode.INVALID_CONFIG, `receive() and for await need the receive buffer, and this client has bufferMessages: false: use a 'message' listener, or remove that option`));
+      return Promise.reject(
+        new ValidationError(
+          ErrorCode.INVALID_CONFIG,
+          `receive() and for await need the receive buffer, and this client has bufferMessages: false: use a 'message' listener, or remove that option`,
+        ),
+      );
     }
     return this.#inbox.next(timeoutMs, () => `no message on "${this.eventName}" within ${timeoutMs} ms`);
   }

@@ -74,7 +74,9 @@ export class FramedConnection {
       const partial = this.decoder.bufferedBytes;
       if (this.decoder.error === undefined && partial > 0 && !this.#discard) {
         handlers.onProtocolError(
-          new MessageError(ErrorCode.MALFORMED_FRAME, `truncated frame: the peer closed its side ${partial} bytes into an incomplete frame`, { details: { bufferedBytes: partial } }),
+          new MessageError(ErrorCode.MALFORMED_FRAME, `truncated frame: the peer closed its side ${partial} bytes into an incomplete frame`, {
+            details: { bufferedBytes: partial },
+          }),
         );
       } else if (!stream.writableEnded) {
         stream.end();
@@ -92,9 +94,10 @@ export class FramedConnection {
         // Anything else came from the application's own listener: it is the
         // application's error, rethrown as EventEmitter users expect, never
         // blamed on the peer.
-        else process.nextTick(() => {
-          throw err;
-        });
+        else
+          process.nextTick(() => {
+            throw err;
+          });
       }
       handlers.afterChunk?.();
     });
@@ -114,7 +117,12 @@ export class FramedConnection {
     } catch (err) {
       const e = err as MessageError;
       this.invalidMessages++;
-      handlers.onInvalidMessage?.(new MessageError(ErrorCode.INVALID_MESSAGE, `skipped an invalid message: ${e.message}`, { cause: e, details: e.details }));
+      handlers.onInvalidMessage?.(
+        new MessageError(ErrorCode.INVALID_MESSAGE, `skipped an invalid message: ${e.message}`, {
+          cause: e,
+          details: e.details,
+        }),
+      );
       return;
     }
     this.framesReceived++;

@@ -5,12 +5,32 @@
  * @packageDocumentation
  */
 export { SocketServer } from './server.js';
-export type { SocketServerOptions, SocketServerEvents, ClientInfo, RequestHandler, RequestContext, SlowConsumerPolicy, ServerSettings } from './server.js';
+export type {
+  SocketServerOptions,
+  SocketServerEvents,
+  ClientInfo,
+  RequestHandler,
+  RequestContext,
+  SlowConsumerPolicy,
+  ServerSettings,
+} from './server.js';
 export { ServerPeer } from './server-peer.js';
 export type { PeerState, DisconnectReason } from './server-peer.js';
 export { SocketClient } from './client.js';
-export type { SocketClientOptions, SocketClientEvents, ConnectOptions, WelcomeInfo, OfflineSendPolicy, ClientStateName } from './client.js';
-export { DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_SEND_BUFFER_BYTES, DEFAULT_MIN_UPTIME_MS, checkTimeout } from './client-options.js';
+export type {
+  SocketClientOptions,
+  SocketClientEvents,
+  ConnectOptions,
+  WelcomeInfo,
+  OfflineSendPolicy,
+  ClientStateName,
+} from './client.js';
+export {
+  DEFAULT_MAX_BUFFERED_BYTES,
+  DEFAULT_SEND_BUFFER_BYTES,
+  DEFAULT_MIN_UPTIME_MS,
+  checkTimeout,
+} from './client-options.js';
 export type { ServerTransport, ClientTransport, TransportStream, ListenSettings } from './transport.js';
 export { FramedConnection } from './connection.js';
 export type { FramedConnectionHandlers } from './connection.js';
@@ -40,7 +60,14 @@ export { LIBRARY_ORIGIN, isLibraryError } from './wire.js';
 export { mapConnectError } from './errors.js';
 export { awaitConnect, listenServer, closeServer } from './transport-util.js';
 export { resolveServerSettings, validateTimeoutMs, SERVER_DEFAULTS } from './options.js';
-export { resolveConfig, serverConfigDefaults, clientConfigDefaults, mergeDefined, clientEngineOptions, serverEngineOptions } from './options.js';
+export {
+  resolveConfig,
+  serverConfigDefaults,
+  clientConfigDefaults,
+  mergeDefined,
+  clientEngineOptions,
+  serverEngineOptions,
+} from './options.js';
 export type { CommonConfigOptions, ServerConfigOptions, ClientConfigOptions } from './options.js';
 export { Heartbeat, GLOBAL_TIMERS } from './heartbeat.js';
 export type { HeartbeatOptions, HeartbeatTimers } from './heartbeat.js';
@@ -51,5 +78,15 @@ export { fetchStats } from './monitor.js';
 export type { FetchStatsOptions } from './monitor.js';
 export { prepareSocketDir, checkSocketPath, dirTrustProblem, fileTrustProblem } from './socket-dir.js';
 export type { SocketDirTrust } from './socket-dir.js';
-export { ServerAuth, ClientAuth, checkHello, checkWelcomeEvent, plainHello, validateToken, AUTH_PROTOCOL, MIN_TOKEN_BYTES, NONCE_BYTES } from './auth.js';
+export {
+  ServerAuth,
+  ClientAuth,
+  checkHello,
+  checkWelcomeEvent,
+  plainHello,
+  validateToken,
+  AUTH_PROTOCOL,
+  MIN_TOKEN_BYTES,
+  NONCE_BYTES,
+} from './auth.js';
 export type { AuthStep, AuthRefusal, RandomSource } from './auth.js';

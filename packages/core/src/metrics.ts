@@ -16,18 +16,78 @@ export function renderPrometheus(stats: ServerStats | readonly ServerStats[]): s
   };
   const per = (pick: (s: ServerStats) => number): Array<[Record<string, string>, number]> => all.map((s) => [{ event: s.event }, pick(s)]);
 
-  family('socketkit_up', 'gauge', 'Whether the server is running (1) or not (0).', per((s) => (s.startedAt > 0 ? 1 : 0)));
-  family('socketkit_uptime_seconds', 'gauge', 'Seconds since the server started.', per((s) => s.uptimeMs / 1000));
-  family('socketkit_clients', 'gauge', 'Connected clients.', per((s) => s.clients.length));
-  family('socketkit_max_connections', 'gauge', 'Most clients at once.', per((s) => s.maxConnections));
-  family('socketkit_queue_length', 'gauge', 'Messages waiting in the no-client queue.', per((s) => s.queue.length));
-  family('socketkit_queue_capacity', 'gauge', 'Capacity of the no-client queue in messages.', per((s) => s.queue.capacity));
-  family('socketkit_queue_dropped_total', 'counter', 'Messages dropped from the full no-client queue (oldest first).', per((s) => s.queue.dropped));
-  family('socketkit_messages_received_total', 'counter', 'Application messages received from clients.', per((s) => s.totals.messagesIn));
-  family('socketkit_messages_sent_total', 'counter', 'Frames written to clients (a broadcast to N clients counts N).', per((s) => s.totals.messagesOut));
-  family('socketkit_bytes_received_total', 'counter', 'Bytes received from clients, frame headers included.', per((s) => s.totals.bytesIn));
-  family('socketkit_bytes_sent_total', 'counter', 'Bytes written to clients, frame headers included.', per((s) => s.totals.bytesOut));
-  family('socketkit_slow_consumer_total', 'counter', 'Clients disconnected or messages dropped by the slow-consumer policy.', per((s) => s.totals.slowConsumerDisconnects));
+  family(
+    'socketkit_up',
+    'gauge',
+    'Whether the server is running (1) or not (0).',
+    per((s) => (s.startedAt > 0 ? 1 : 0)),
+  );
+  family(
+    'socketkit_uptime_seconds',
+    'gauge',
+    'Seconds since the server started.',
+    per((s) => s.uptimeMs / 1000),
+  );
+  family(
+    'socketkit_clients',
+    'gauge',
+    'Connected clients.',
+    per((s) => s.clients.length),
+  );
+  family(
+    'socketkit_max_connections',
+    'gauge',
+    'Most clients at once.',
+    per((s) => s.maxConnections),
+  );
+  family(
+    'socketkit_queue_length',
+    'gauge',
+    'Messages waiting in the no-client queue.',
+    per((s) => s.queue.length),
+  );
+  family(
+    'socketkit_queue_capacity',
+    'gauge',
+    'Capacity of the no-client queue in messages.',
+    per((s) => s.queue.capacity),
+  );
+  family(
+    'socketkit_queue_dropped_total',
+    'counter',
+    'Messages dropped from the full no-client queue (oldest first).',
+    per((s) => s.queue.dropped),
+  );
+  family(
+    'socketkit_messages_received_total',
+    'counter',
+    'Application messages received from clients.',
+    per((s) => s.totals.messagesIn),
+  );
+  family(
+    'socketkit_messages_sent_total',
+    'counter',
+    'Frames written to clients (a broadcast to N clients counts N).',
+    per((s) => s.totals.messagesOut),
+  );
+  family(
+    'socketkit_bytes_received_total',
+    'counter',
+    'Bytes received from clients, frame headers included.',
+    per((s) => s.totals.bytesIn),
+  );
+  family(
+    'socketkit_bytes_sent_total',
+    'counter',
+    'Bytes written to clients, frame headers included.',
+    per((s) => s.totals.bytesOut),
+  );
+  family(
+    'socketkit_slow_consumer_total',
+    'counter',
+    'Clients disconnected or messages dropped by the slow-consumer policy.',
+    per((s) => s.totals.slowConsumerDisconnects),
+  );
   family(
     'socketkit_refused_connections_total',
     'counter',

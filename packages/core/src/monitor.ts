@@ -31,7 +31,12 @@ export async function fetchStats(transport: ClientTransport, eventName: string, 
   try {
     stream = await transport.connect(controller.signal);
     const id = randomUUID();
-    const hello = createMessage(eventName, MessageType.CONTROL, { op: CONTROL_OPS.HELLO, protocol: PROTOCOL_VERSION, role: 'monitor', event: eventName });
+    const hello = createMessage(eventName, MessageType.CONTROL, {
+      op: CONTROL_OPS.HELLO,
+      protocol: PROTOCOL_VERSION,
+      role: 'monitor',
+      event: eventName,
+    });
     const ask = createMessage(eventName, MessageType.CONTROL, { op: 'stats' }, { id });
     stream.write(encodeFrame(hello));
     stream.write(encodeFrame(ask));
@@ -45,7 +50,14 @@ export async function fetchStats(transport: ClientTransport, eventName: string, 
   }
 }
 
-function readReply(stream: TransportStream, id: string, maxMessageSize: number | undefined, signal: AbortSignal, timeoutMs: number, where: string): Promise<ServerStats> {
+function readReply(
+  stream: TransportStream,
+  id: string,
+  maxMessageSize: number | undefined,
+  signal: AbortSignal,
+  timeoutMs: number,
+  where: string,
+): Promise<ServerStats> {
   const decoder = new FrameDecoder(maxMessageSize === undefined ? {} : { maxMessageSize });
   return new Promise<ServerStats>((resolve, reject) => {
     const finish = (err: Error | undefined, stats?: ServerStats) => {
@@ -70,7 +82,13 @@ function readReply(stream: TransportStream, id: string, maxMessageSize: number |
         finish(err as Error);
       }
     };
-    const onEnd = () => finish(errorFromCode(ErrorCode.CONNECTION_LOST, `${where} closed the connection before answering the stats request: is it a socketkit server with stats support?`));
+    const onEnd = () =>
+      finish(
+        errorFromCode(
+          ErrorCode.CONNECTION_LOST,
+          `${where} closed the connection before answering the stats request: is it a socketkit server with stats support?`,
+        ),
+      );
     const onError = (err: Error) => finish(err);
     const onAbort = () => finish(new TimeoutError(`no stats from ${where} within ${timeoutMs} ms`));
     stream.on('data', onData);

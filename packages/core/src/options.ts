@@ -52,14 +52,26 @@ export interface ClientConfigOptions extends CommonConfigOptions {
   bufferSize?: number;
 }
 
-const COMMON_KEYS = ['timezone', 'maxMessageSize', 'logLevel', 'defaultTimeoutMs', 'messageQueueSize', 'blockingMode', 'allowClientSend', 'bufferSize'] as const;
+const COMMON_KEYS = [
+  'timezone',
+  'maxMessageSize',
+  'logLevel',
+  'defaultTimeoutMs',
+  'messageQueueSize',
+  'blockingMode',
+  'allowClientSend',
+  'bufferSize',
+] as const;
 
 /**
  * Loads the configuration with the common keys of `options` as explicit
  * overrides (precedence: defaults < .env < environment < options) and the
  * transport's own keys in `transport` (`{ unix: {...} }` or `{ tcp: {...} }`).
  */
-export function resolveConfig(options: ServerConfigOptions & ClientConfigOptions, transport: Pick<ConfigOverrides, 'unix' | 'tcp' | 'socketDir'> = {}): SocketConfig {
+export function resolveConfig(
+  options: ServerConfigOptions & ClientConfigOptions,
+  transport: Pick<ConfigOverrides, 'unix' | 'tcp' | 'socketDir'> = {},
+): SocketConfig {
   const overrides: Record<string, unknown> = { ...transport };
   for (const key of COMMON_KEYS) if (options[key] !== undefined) overrides[key] = options[key];
   const load: LoadConfigOptions = {};
@@ -113,15 +125,27 @@ export function mergeDefined<T extends object>(base: Partial<T>, over: Partial<T
  * is a configuration key (validated by `loadConfig`), so it is taken from
  * `config` only.
  */
-export function clientEngineOptions<O extends { defaultTimeoutMs?: number }>(config: SocketConfig, options: O, extra: Partial<SocketClientOptions> = {}): Partial<SocketClientOptions> {
+export function clientEngineOptions<O extends { defaultTimeoutMs?: number }>(
+  config: SocketConfig,
+  options: O,
+  extra: Partial<SocketClientOptions> = {},
+): Partial<SocketClientOptions> {
   const { defaultTimeoutMs: _validated, ...rest } = options;
   return mergeDefined<SocketClientOptions>({ ...clientConfigDefaults(config), ...extra }, rest as Partial<SocketClientOptions>);
 }
 
 /** Engine options for a transport package's server (see {@link clientEngineOptions}). */
-export function serverEngineOptions<O extends { defaultTimeoutMs?: number }>(config: SocketConfig, maxConnections: number, options: O, extra: Partial<SocketServerOptions> = {}): Partial<SocketServerOptions> {
+export function serverEngineOptions<O extends { defaultTimeoutMs?: number }>(
+  config: SocketConfig,
+  maxConnections: number,
+  options: O,
+  extra: Partial<SocketServerOptions> = {},
+): Partial<SocketServerOptions> {
   const { defaultTimeoutMs: _validated, ...rest } = options;
-  return { ...mergeDefined<SocketServerOptions>({ ...serverConfigDefaults(config, maxConnections), ...extra }, rest as Partial<SocketServerOptions>), maxConnections };
+  return {
+    ...mergeDefined<SocketServerOptions>({ ...serverConfigDefaults(config, maxConnections), ...extra }, rest as Partial<SocketServerOptions>),
+    maxConnections,
+  };
 }
 
 /**
@@ -142,14 +166,20 @@ export function validateTimeoutMs(key: string, value: number, source = 'option')
 /** Checks a non-negative integer option (a count or a byte size). */
 function validateCount(key: string, value: number, min = 0): number {
   if (Number.isInteger(value) && value >= min) return value;
-  throw new ValidationError(ErrorCode.INVALID_CONFIG, `invalid ${key} ${String(value)} (option): expected an integer >= ${min}`, { details: { key, value, source: 'option' } });
+  throw new ValidationError(ErrorCode.INVALID_CONFIG, `invalid ${key} ${String(value)} (option): expected an integer >= ${min}`, {
+    details: { key, value, source: 'option' },
+  });
 }
 
 /** An interval: 0 (off) or an integer from 1 to 2^31-1 ms (never Infinity: it repeats). */
 function validateInterval(key: string, value: number): number {
   if (value === 0 || value === Infinity) {
     if (value === 0) return 0;
-    throw new ValidationError(ErrorCode.INVALID_CONFIG, `invalid ${key} Infinity (option): an interval is 0 (off) or an integer number of milliseconds from 1 to ${MAX_TIMEOUT_MS}`, { details: { key, value, source: 'option' } });
+    throw new ValidationError(
+      ErrorCode.INVALID_CONFIG,
+      `invalid ${key} Infinity (option): an interval is 0 (off) or an integer number of milliseconds from 1 to ${MAX_TIMEOUT_MS}`,
+      { details: { key, value, source: 'option' } },
+    );
   }
   return validateTimeoutMs(key, value);
 }
@@ -185,9 +215,15 @@ export const SERVER_DEFAULTS: Readonly<Omit<ServerSettings, 'heartbeatTimeout'>>
  * @throws ValidationError `INVALID_CONFIG` naming the bad key.
  */
 export function resolveServerSettings(options: Partial<SocketServerOptions>): ServerSettings {
-  const given = mergeDefined<ServerSettings>(SERVER_DEFAULTS, options as Partial<ServerSettings>) as Omit<ServerSettings, 'heartbeatTimeout'> & { heartbeatTimeout?: number };
-  const s: ServerSettings = { ...given, heartbeatTimeout: given.heartbeatTimeout !== undefined ? given.heartbeatTimeout : given.heartbeatInterval * (DEFAULT_HEARTBEAT_MISSES + 1) };
-  for (const key of ['drainTimeout', 'closeTimeout', 'authTimeout', 'registerGraceMs', 'frameTimeoutMs', 'refuseLingerMs', 'closeGraceMs'] as const) validateTimeoutMs(key, s[key]);
+  const given = mergeDefined<ServerSettings>(SERVER_DEFAULTS, options as Partial<ServerSettings>) as Omit<ServerSettings, 'heartbeatTimeout'> & {
+    heartbeatTimeout?: number;
+  };
+  const s: ServerSettings = {
+    ...given,
+    heartbeatTimeout: given.heartbeatTimeout !== undefined ? given.heartbeatTimeout : given.heartbeatInterval * (DEFAULT_HEARTBEAT_MISSES + 1),
+  };
+  for (const key of ['drainTimeout', 'closeTimeout', 'authTimeout', 'registerGraceMs', 'frameTimeoutMs', 'refuseLingerMs', 'closeGraceMs'] as const)
+    validateTimeoutMs(key, s[key]);
   validateInterval('heartbeatInterval', s.heartbeatInterval);
   if (s.heartbeatInterval > 0) validateTimeoutMs('heartbeatTimeout', s.heartbeatTimeout);
   validateCount('maxConnections', s.maxConnections);
@@ -198,7 +234,11 @@ export function resolveServerSettings(options: Partial<SocketServerOptions>): Se
   validateCount('maxRefusing', s.maxRefusing);
   validateCount('backlog', s.backlog, 1);
   if (s.slowConsumerPolicy !== 'disconnect' && s.slowConsumerPolicy !== 'drop') {
-    throw new ValidationError(ErrorCode.INVALID_CONFIG, `invalid slowConsumerPolicy ${JSON.stringify(s.slowConsumerPolicy)} (option): use "disconnect" or "drop"`, { details: { key: 'slowConsumerPolicy' } });
+    throw new ValidationError(
+      ErrorCode.INVALID_CONFIG,
+      `invalid slowConsumerPolicy ${JSON.stringify(s.slowConsumerPolicy)} (option): use "disconnect" or "drop"`,
+      { details: { key: 'slowConsumerPolicy' } },
+    );
   }
   return s;
 }

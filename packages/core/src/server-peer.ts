@@ -171,11 +171,15 @@ export class ServerPeer {
     this.#state = 'awaiting';
     const s = this.#host.settings;
     if (s.requireHello && this.#host.token === undefined) {
-      this.#timer = startTimer(s.authTimeout, () => this.#host.refuse(this, ErrorCode.TIMEOUT, `no hello within ${s.authTimeout} ms: this server requires the handshake (a socketkit client sends it)`));
+      this.#timer = startTimer(s.authTimeout, () =>
+        this.#host.refuse(this, ErrorCode.TIMEOUT, `no hello within ${s.authTimeout} ms: this server requires the handshake (a socketkit client sends it)`),
+      );
     } else if (this.#host.token === undefined) {
       this.#timer = startTimer(s.registerGraceMs, () => this.#register());
     } else {
-      this.#timer = startTimer(s.authTimeout, () => this.#host.refuse(this, ErrorCode.UNAUTHORIZED, `no authentication within ${s.authTimeout} ms: pass the server's token in the client options`));
+      this.#timer = startTimer(s.authTimeout, () =>
+        this.#host.refuse(this, ErrorCode.UNAUTHORIZED, `no authentication within ${s.authTimeout} ms: pass the server's token in the client options`),
+      );
     }
   }
 
@@ -438,7 +442,14 @@ export class ServerPeer {
       this.deliver(
         controlFrame(
           host.eventName,
-          { op: CONTROL_OPS.WELCOME, protocol: PROTOCOL_VERSION, event: host.eventName, client_id: this.id, allow_client_send: s.allowClientSend, max_message_size: s.maxMessageSize },
+          {
+            op: CONTROL_OPS.WELCOME,
+            protocol: PROTOCOL_VERSION,
+            event: host.eventName,
+            client_id: this.id,
+            allow_client_send: s.allowClientSend,
+            max_message_size: s.maxMessageSize,
+          },
           s.timezone,
         ),
       );
@@ -509,7 +520,13 @@ export class ServerPeer {
     const was = this.#state === 'registered' || (this.#state === 'closing' && this.#wasRegistered);
     if (this.#state !== 'closing') {
       this.#wasRegistered = this.#state === 'registered';
-      this.reason ??= err !== undefined ? { code: ErrorCode.CONNECTION_LOST, text: `connection error: ${(err as NodeJS.ErrnoException).code ?? err.message}` } : { code: ErrorCode.CLOSED, text: 'client disconnected' };
+      this.reason ??=
+        err !== undefined
+          ? {
+              code: ErrorCode.CONNECTION_LOST,
+              text: `connection error: ${(err as NodeJS.ErrnoException).code ?? err.message}`,
+            }
+          : { code: ErrorCode.CLOSED, text: 'client disconnected' };
     }
     this.#stopTimers();
     this.#state = 'closed';

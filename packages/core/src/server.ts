@@ -208,7 +208,8 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
       onDropped: (peer, dropped) => this.emit('messageDropped', peer.id, dropped),
       pongFrame: () => {
         const now = Date.now();
-        if (this.#pong === undefined || this.#pong.at !== now) this.#pong = { at: now, frame: controlFrame(this.eventName, { op: CONTROL_OPS.PONG }, this.#o.timezone) };
+        if (this.#pong === undefined || this.#pong.at !== now)
+          this.#pong = { at: now, frame: controlFrame(this.eventName, { op: CONTROL_OPS.PONG }, this.#o.timezone) };
         return this.#pong.frame;
       },
       onClosed: (peer, wasRegistered) => this.#onClosed(peer, wasRegistered),
@@ -327,7 +328,17 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
     for (const p of this.#peers.values()) {
       if (p.state !== 'registered') continue;
       const c = p.counters;
-      clients.push({ id: p.id, connectedAt: p.connectedAt, handshake: p.hello, pendingBytes: p.conn.pendingBytes, messagesIn: c.messagesIn, messagesOut: c.messagesOut, bytesIn: c.bytesIn, bytesOut: c.bytesOut, dropped: c.dropped });
+      clients.push({
+        id: p.id,
+        connectedAt: p.connectedAt,
+        handshake: p.hello,
+        pendingBytes: p.conn.pendingBytes,
+        messagesIn: c.messagesIn,
+        messagesOut: c.messagesOut,
+        bytesIn: c.bytesIn,
+        bytesOut: c.bytesOut,
+        dropped: c.dropped,
+      });
     }
     const t = this.#counters;
     return {
@@ -338,7 +349,13 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
       clients,
       maxConnections: this.#o.maxConnections,
       queue: { length: this.#queue.length, capacity: this.#o.messageQueueSize, dropped: this.#queueDropped },
-      totals: { messagesIn: t.messagesIn, messagesOut: t.messagesOut, bytesIn: t.bytesIn, bytesOut: t.bytesOut, slowConsumerDisconnects: t.slowConsumerDisconnects },
+      totals: {
+        messagesIn: t.messagesIn,
+        messagesOut: t.messagesOut,
+        bytesIn: t.bytesIn,
+        bytesOut: t.bytesOut,
+        slowConsumerDisconnects: t.slowConsumerDisconnects,
+      },
       refused: { ...t.refused },
       rates: this.#rates.rates(),
     };
@@ -461,8 +478,7 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
         this.#transport.broadcast(frame);
         this.#counters.messagesOut += registered;
         this.#counters.bytesOut += frame.length * registered;
-      }
-      else this.#enqueue(frame, []);
+      } else this.#enqueue(frame, []);
       return registered;
     }
     let sent = 0;
@@ -523,7 +539,11 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
       }
       if (waiting >= this.#o.maxUnauthenticated && oldest !== undefined) {
         this.log.debug(`${waiting} connections waiting to authenticate (maxUnauthenticated): evicting the oldest, ${oldest.id}`);
-        this.#refuse(oldest, ErrorCode.UNAUTHORIZED, `evicted before authenticating: too many connections to "${this.eventName}" are waiting to authenticate; send hello with the token at once`);
+        this.#refuse(
+          oldest,
+          ErrorCode.UNAUTHORIZED,
+          `evicted before authenticating: too many connections to "${this.eventName}" are waiting to authenticate; send hello with the token at once`,
+        );
       }
     }
     this.#peers.set(peer.id, peer);
@@ -532,7 +552,11 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
 
   #refuseFull(peer: ServerPeer): void {
     this.log.warn(`refused a connection to "${this.eventName}": ${this.#o.maxConnections} clients connected (maxConnections)`);
-    this.#refuse(peer, ErrorCode.MAX_CONNECTIONS, `server "${this.eventName}" already has ${this.#o.maxConnections} clients (maxConnections): retry later or raise maxConnections`);
+    this.#refuse(
+      peer,
+      ErrorCode.MAX_CONNECTIONS,
+      `server "${this.eventName}" already has ${this.#o.maxConnections} clients (maxConnections): retry later or raise maxConnections`,
+    );
     this.emit('connectionRejected', ErrorCode.MAX_CONNECTIONS);
   }
 
@@ -601,7 +625,8 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
     const fail = (err: unknown): void => peer.replyError(m, err);
     try {
       const out = handler(m.data, { message: m, clientId: peer.id });
-      if (out !== null && typeof out === 'object' && typeof (out as PromiseLike<unknown>).then === 'function') Promise.resolve(out).then(respond, fail).catch(fail);
+      if (out !== null && typeof out === 'object' && typeof (out as PromiseLike<unknown>).then === 'function')
+        Promise.resolve(out).then(respond, fail).catch(fail);
       else respond(out);
     } catch (err) {
       fail(err);

@@ -83,7 +83,10 @@ export async function prepareSocketDir(dir: string, trust: SocketDirTrust = {}):
   try {
     await mkdir(dir, { recursive: true, mode: 0o700 });
   } catch (err) {
-    throw new ValidationError(ErrorCode.INVALID_CONFIG, `cannot create socket directory ${dir}: ${(err as Error).message}; choose a writable socketDir`, { cause: err, details: { path: dir } });
+    throw new ValidationError(ErrorCode.INVALID_CONFIG, `cannot create socket directory ${dir}: ${(err as Error).message}; choose a writable socketDir`, {
+      cause: err,
+      details: { path: dir },
+    });
   }
   const st = await stat(dir);
   if (!st.isDirectory()) {
@@ -92,7 +95,11 @@ export async function prepareSocketDir(dir: string, trust: SocketDirTrust = {}):
   try {
     await access(dir, constants.W_OK | constants.X_OK);
   } catch (err) {
-    throw new ConnectionError(ErrorCode.PERMISSION_DENIED, `socket directory ${dir} is not writable by this user: choose another socketDir or fix its permissions`, { cause: err, details: { path: dir } });
+    throw new ConnectionError(
+      ErrorCode.PERMISSION_DENIED,
+      `socket directory ${dir} is not writable by this user: choose another socketDir or fix its permissions`,
+      { cause: err, details: { path: dir } },
+    );
   }
   const why = dirTrustProblem(st, trust);
   if (why !== undefined) throw insecure('socket directory', dir, why, st);

@@ -94,7 +94,13 @@ export interface ServerStats {
   /** The no-client queue. */
   queue: { length: number; capacity: number; dropped: number };
   /** Totals since start. */
-  totals: { messagesIn: number; messagesOut: number; bytesIn: number; bytesOut: number; slowConsumerDisconnects: number };
+  totals: {
+    messagesIn: number;
+    messagesOut: number;
+    bytesIn: number;
+    bytesOut: number;
+    slowConsumerDisconnects: number;
+  };
   /** Refused connections by error code since start. */
   refused: Record<string, number>;
   /** Rates over the last few seconds. */
@@ -141,7 +147,13 @@ export class RateSampler {
   /** Records the totals now. */
   sample(): void {
     const c = this.#counters;
-    this.#ring.push({ at: this.#now(), messagesIn: c.messagesIn, messagesOut: c.messagesOut, bytesIn: c.bytesIn, bytesOut: c.bytesOut });
+    this.#ring.push({
+      at: this.#now(),
+      messagesIn: c.messagesIn,
+      messagesOut: c.messagesOut,
+      bytesIn: c.bytesIn,
+      bytesOut: c.bytesOut,
+    });
     if (this.#ring.length > RATE_WINDOW_SECONDS + 1) this.#ring.shift();
   }
 

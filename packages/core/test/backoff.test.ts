@@ -3,7 +3,13 @@ import { backoffDelay, DEFAULT_BACKOFF } from '../src/index.js';
 
 describe('backoffDelay', () => {
   it('defaults: 100 ms initial, ×2, 5 s cap, ±25 % jitter, unlimited retries', () => {
-    expect(DEFAULT_BACKOFF).toEqual({ initialDelay: 100, multiplier: 2, maxDelay: 5000, jitter: 0.25, maxRetries: Infinity });
+    expect(DEFAULT_BACKOFF).toEqual({
+      initialDelay: 100,
+      multiplier: 2,
+      maxDelay: 5000,
+      jitter: 0.25,
+      maxRetries: Infinity,
+    });
   });
 
   it('grows exponentially and caps at maxDelay (no jitter at the midpoint)', () => {

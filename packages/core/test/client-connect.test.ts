@@ -9,7 +9,11 @@ import { duplexPair, settle } from './fake-server.js';
 function lateTransport(): { transport: ClientTransport; release(): TransportStream } {
   const waiting: Array<(s: TransportStream) => void> = [];
   return {
-    transport: { kind: 'late', address: () => 'late', connect: () => new Promise<TransportStream>((resolve) => waiting.push(resolve)) },
+    transport: {
+      kind: 'late',
+      address: () => 'late',
+      connect: () => new Promise<TransportStream>((resolve) => waiting.push(resolve)),
+    },
     release() {
       const [a, b] = duplexPair();
       b.on('error', () => undefined);
@@ -30,7 +34,13 @@ describe('connect abort', () => {
 
   it('when the connect timeout fires, connect() rejects and a stream that arrives later is destroyed, never adopted', async () => {
     const late = lateTransport();
-    const c = new SocketClient({ eventName: 'late', transport: late.transport, logLevel: 'silent', connectTimeout: 500, autoReconnect: false });
+    const c = new SocketClient({
+      eventName: 'late',
+      transport: late.transport,
+      logLevel: 'silent',
+      connectTimeout: 500,
+      autoReconnect: false,
+    });
     let outcome: unknown;
     c.connect().then(
       () => (outcome = 'connected'),

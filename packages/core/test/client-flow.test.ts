@@ -6,7 +6,13 @@ import { SocketClient, type SocketClientOptions } from '../src/client.js';
 import { FakeServer, settle } from './fake-server.js';
 
 function client(fs: FakeServer, opts: Partial<SocketClientOptions> = {}): SocketClient {
-  return new SocketClient({ eventName: 'fake', transport: fs.transport, logLevel: 'silent', reconnect: { jitter: 0 }, ...opts });
+  return new SocketClient({
+    eventName: 'fake',
+    transport: fs.transport,
+    logLevel: 'silent',
+    reconnect: { jitter: 0 },
+    ...opts,
+  });
 }
 
 const MiB = 1024 * 1024;
@@ -14,7 +20,12 @@ const MiB = 1024 * 1024;
 describe('receive buffer bounded in bytes', () => {
   it('a server sending 1 MiB frames to a client that does not read cannot make it hold more than maxBufferedBytes (+ one frame); nothing is dropped', async () => {
     const fs = new FakeServer();
-    const c = client(fs, { handshake: false, maxMessageSize: 2 * MiB, maxBufferedBytes: 4 * MiB, autoReconnect: false });
+    const c = client(fs, {
+      handshake: false,
+      maxMessageSize: 2 * MiB,
+      maxBufferedBytes: 4 * MiB,
+      autoReconnect: false,
+    });
     await c.connect();
     const blob = 'x'.repeat(MiB - 200);
     const frame = encodeFrame(createMessage('fake', 'data', { blob }), 2 * MiB);

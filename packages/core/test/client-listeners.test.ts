@@ -44,7 +44,13 @@ describe('buffering rule', () => {
 
   it('bufferMessages: false opts out: nothing is buffered and receive() says why', async () => {
     const fs = new FakeServer();
-    const c = new SocketClient({ eventName: 'fake', transport: fs.transport, logLevel: 'silent', handshake: false, bufferMessages: false });
+    const c = new SocketClient({
+      eventName: 'fake',
+      transport: fs.transport,
+      logLevel: 'silent',
+      handshake: false,
+      bufferMessages: false,
+    });
     const seen: unknown[] = [];
     c.on('message', (m) => seen.push(m.data));
     await c.connect();
@@ -67,7 +73,13 @@ describe('a full buffer with listeners', () => {
 
   it('never stalls a listener-only client: the oldest buffered copies are dropped and counted, the listener sees everything', async () => {
     const fs = new FakeServer();
-    const c = new SocketClient({ eventName: 'fake', transport: fs.transport, logLevel: 'silent', handshake: false, bufferSize: 10 });
+    const c = new SocketClient({
+      eventName: 'fake',
+      transport: fs.transport,
+      logLevel: 'silent',
+      handshake: false,
+      bufferSize: 10,
+    });
     let seen = 0;
     let overflow = 0;
     c.on('message', () => seen++);
@@ -86,7 +98,14 @@ describe('a full buffer with listeners', () => {
 
   it('without listeners a full buffer pauses reading and drops nothing; a listener added later resumes it', async () => {
     const fs = new FakeServer();
-    const c = new SocketClient({ eventName: 'fake', transport: fs.transport, logLevel: 'silent', handshake: false, bufferSize: 10, maxMessageSize: 64 * 1024 });
+    const c = new SocketClient({
+      eventName: 'fake',
+      transport: fs.transport,
+      logLevel: 'silent',
+      handshake: false,
+      bufferSize: 10,
+      maxMessageSize: 64 * 1024,
+    });
     await c.connect();
     const big = { blob: 'b'.repeat(32 * 1024) };
     for (let i = 0; i < 60; i++) fs.last.send('data', { ...big, i });

@@ -5,7 +5,13 @@ import { SocketClient, type SocketClientOptions } from '../src/client.js';
 import { FakeServer, settle } from './fake-server.js';
 
 function client(fs: FakeServer, opts: Partial<SocketClientOptions> = {}): SocketClient {
-  return new SocketClient({ eventName: 'fake', transport: fs.transport, logLevel: 'silent', reconnect: { jitter: 0 }, ...opts });
+  return new SocketClient({
+    eventName: 'fake',
+    transport: fs.transport,
+    logLevel: 'silent',
+    reconnect: { jitter: 0 },
+    ...opts,
+  });
 }
 
 /** Lets the client see each close and schedule its next attempt, `n` times, recording the delays. */

@@ -6,7 +6,13 @@ import type { ClientTransport, TransportStream } from '../src/transport.js';
 import { duplexPair, FakeServer, settle } from './fake-server.js';
 
 function client(fs: FakeServer, opts: Partial<SocketClientOptions> = {}): SocketClient {
-  return new SocketClient({ eventName: 'fake', transport: fs.transport, logLevel: 'silent', reconnect: { jitter: 0 }, ...opts });
+  return new SocketClient({
+    eventName: 'fake',
+    transport: fs.transport,
+    logLevel: 'silent',
+    reconnect: { jitter: 0 },
+    ...opts,
+  });
 }
 
 describe('client requests', () => {

@@ -30,7 +30,10 @@ export class Peer {
   /** The client's end of the pair (to check what the client did to it). */
   clientEnd: Duplex | undefined;
 
-  constructor(stream: Duplex, readonly eventName: string) {
+  constructor(
+    stream: Duplex,
+    readonly eventName: string,
+  ) {
     this.stream = stream;
     stream.on('error', () => undefined);
     stream.on('data', (chunk: Buffer) => this.#decoder.feed(chunk, (m) => this.received.push(m)));
@@ -53,7 +56,14 @@ export class Peer {
 
   /** Writes a socketkit `welcome`. */
   welcome(extra: MessageData = {}): void {
-    this.send('control', { op: 'welcome', protocol: 1, client_id: 'client_1_0', allow_client_send: true, max_message_size: 1048576, ...extra });
+    this.send('control', {
+      op: 'welcome',
+      protocol: 1,
+      client_id: 'client_1_0',
+      allow_client_send: true,
+      max_message_size: 1048576,
+      ...extra,
+    });
   }
 
   /** Writes a library ERROR (as the socketkit server does). */

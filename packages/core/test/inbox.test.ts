@@ -12,7 +12,12 @@ describe('Inbox', () => {
 
   function make(maxItems = 4, maxBytes = 100) {
     const events: string[] = [];
-    const inbox = new Inbox<number>({ maxItems, maxBytes, onFull: () => events.push('full'), onRoom: () => events.push('room') });
+    const inbox = new Inbox<number>({
+      maxItems,
+      maxBytes,
+      onFull: () => events.push('full'),
+      onRoom: () => events.push('room'),
+    });
     return { inbox, events };
   }
 

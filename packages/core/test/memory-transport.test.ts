@@ -40,9 +40,19 @@ function memoryTransports(): { server: ServerTransport; client: ClientTransport 
 describe('core over an in-memory transport', () => {
   it('handshake, broadcast, client send and request/reply work without sockets', async () => {
     const t = memoryTransports();
-    const server = new SocketServer({ eventName: 'mem', transport: t.server, logLevel: 'silent', handler: (d) => ({ echo: d.x }) });
+    const server = new SocketServer({
+      eventName: 'mem',
+      transport: t.server,
+      logLevel: 'silent',
+      handler: (d) => ({ echo: d.x }),
+    });
     await server.start();
-    const client = new SocketClient({ eventName: 'mem', transport: t.client, logLevel: 'silent', autoReconnect: false });
+    const client = new SocketClient({
+      eventName: 'mem',
+      transport: t.client,
+      logLevel: 'silent',
+      autoReconnect: false,
+    });
     await client.connect({ waitForWelcome: true });
     expect(server.getConnectedClients().map((c) => c.id)).toEqual([client.welcome?.clientId]);
     server.send({ n: 1 });

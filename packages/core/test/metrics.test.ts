@@ -10,8 +10,28 @@ function stats(event: string, over: Partial<ServerStats> = {}): ServerStats {
     startedAt: 1_700_000_000_000,
     uptimeMs: 12_500,
     clients: [
-      { id: 'client_1_1', connectedAt: 1, handshake: true, pendingBytes: 42, messagesIn: 3, messagesOut: 4, bytesIn: 5, bytesOut: 6, dropped: 7 },
-      { id: 'weird "id"\\\nx', connectedAt: 2, handshake: false, pendingBytes: 0, messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, dropped: 0 },
+      {
+        id: 'client_1_1',
+        connectedAt: 1,
+        handshake: true,
+        pendingBytes: 42,
+        messagesIn: 3,
+        messagesOut: 4,
+        bytesIn: 5,
+        bytesOut: 6,
+        dropped: 7,
+      },
+      {
+        id: 'weird "id"\\\nx',
+        connectedAt: 2,
+        handshake: false,
+        pendingBytes: 0,
+        messagesIn: 0,
+        messagesOut: 0,
+        bytesIn: 0,
+        bytesOut: 0,
+        dropped: 0,
+      },
     ],
     maxConnections: 10,
     queue: { length: 2, capacity: 100, dropped: 9 },
@@ -77,7 +97,10 @@ describe('RateSampler', () => {
     counters.refuse('MAX_CONNECTIONS');
     counters.refuse('MAX_CONNECTIONS');
     counters.refuse('__proto__');
-    expect(Object.entries(counters.refused)).toEqual([['MAX_CONNECTIONS', 2], ['__proto__', 1]]);
+    expect(Object.entries(counters.refused)).toEqual([
+      ['MAX_CONNECTIONS', 2],
+      ['__proto__', 1],
+    ]);
     expect(Object.values(new PeerCounters())).toEqual([0, 0, 0, 0, 0]);
   });
 });

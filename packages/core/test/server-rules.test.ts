@@ -44,15 +44,28 @@ function frameOf(value: unknown): Buffer {
   return Buffer.concat([head, body]);
 }
 
-const wire = (over: Record<string, unknown> = {}) => ({ event_name: 'rules', timestamp_ms: 1, timestamp_iso: '1970-01-01T00:00:00.001000+00:00', message_type: 'data', data: { ok: 1 }, ...over });
+const wire = (over: Record<string, unknown> = {}) => ({
+  event_name: 'rules',
+  timestamp_ms: 1,
+  timestamp_iso: '1970-01-01T00:00:00.001000+00:00',
+  message_type: 'data',
+  data: { ok: 1 },
+  ...over,
+});
 
 describe('1. every byte written to a peer counts against maxPendingBytes', () => {
   it('a peer that sends pings and never reads is disconnected with SLOW_CONSUMER', async () => {
     const { server, connect } = await setup({ maxPendingBytes: 64 * 1024 });
-    const gone = new Promise<string[]>((r) => server.on('clientDisconnected', (id, text, code) => r([id, code])));
+    const gone = new Promise<string[]>((r) => server.on('clientDisconnected', (id, _text, code) => r([id, code])));
     const p = connect(false);
     p.hello();
-    const ping = encodeFrame({ eventName: 'rules', timestampMs: 1, timestampIso: 'x', messageType: MessageType.CONTROL, data: { op: 'ping' } });
+    const ping = encodeFrame({
+      eventName: 'rules',
+      timestampMs: 1,
+      timestampIso: 'x',
+      messageType: MessageType.CONTROL,
+      data: { op: 'ping' },
+    });
     for (let i = 0; i < 5000 && !p.closed; i++) {
       p.write(ping);
       if (i % 100 === 0) await settle(2);
@@ -338,7 +351,11 @@ describe('6. lenient receive', () => {
 
 describe('7. drain() never stalls a producer twice for the same reader', () => {
   it('with drop, a client that timed out once is not waited for again until it drained', async () => {
-    const { server, connect } = await setup({ slowConsumerPolicy: 'drop', drainTimeout: 1000, maxPendingBytes: 1024 * 1024 });
+    const { server, connect } = await setup({
+      slowConsumerPolicy: 'drop',
+      drainTimeout: 1000,
+      maxPendingBytes: 1024 * 1024,
+    });
     const p = connect(false);
     p.hello();
     await until(() => server.getConnectedClients().length === 1, 'registered');
@@ -387,7 +404,11 @@ describe('9. request handlers cannot hurt the server', () => {
   }
 
   it('an error text larger than maxMessageSize is cut, and reaches the client', async () => {
-    const { reply } = await ask({ handler: () => { throw new Error('e'.repeat(200_000)); } });
+    const { reply } = await ask({
+      handler: () => {
+        throw new Error('e'.repeat(200_000));
+      },
+    });
     expect(reply.data.code).toBe(ErrorCode.HANDLER_FAILED);
   });
 
@@ -439,8 +460,17 @@ describe('9. request handlers cannot hurt the server', () => {
 });
 
 describe('10. timeouts are validated', () => {
-  it.each([['drainTimeout', 2 ** 31], ['closeTimeout', 1.5], ['authTimeout', 0], ['registerGraceMs', -1], ['heartbeatInterval', 2 ** 40], ['heartbeatInterval', Infinity]])('%s = %p is INVALID_CONFIG', (key, value) => {
-    expect(() => new SocketServer({ eventName: 'rules', transport: memoryServerTransport(), [key]: value })).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_CONFIG }));
+  it.each([
+    ['drainTimeout', 2 ** 31],
+    ['closeTimeout', 1.5],
+    ['authTimeout', 0],
+    ['registerGraceMs', -1],
+    ['heartbeatInterval', 2 ** 40],
+    ['heartbeatInterval', Infinity],
+  ])('%s = %p is INVALID_CONFIG', (key, value) => {
+    expect(() => new SocketServer({ eventName: 'rules', transport: memoryServerTransport(), [key]: value })).toThrow(
+      expect.objectContaining({ code: ErrorCode.INVALID_CONFIG }),
+    );
   });
 
   it('Infinity means no timer at all (Node would fire it after 1 ms)', async () => {
@@ -453,7 +483,12 @@ describe('10. timeouts are validated', () => {
   });
 
   it('Infinity means no timeout', () => {
-    const s = new SocketServer({ eventName: 'rules', transport: memoryServerTransport(), drainTimeout: Infinity, logLevel: 'silent' });
+    const s = new SocketServer({
+      eventName: 'rules',
+      transport: memoryServerTransport(),
+      drainTimeout: Infinity,
+      logLevel: 'silent',
+    });
     expect(s.settings.drainTimeout).toBe(Infinity);
   });
 });

@@ -122,7 +122,9 @@ describe('monitors', () => {
 
   it('a server that does not expose stats refuses a monitor with STATS_DISABLED', async () => {
     const { client } = await setup();
-    await expect(fetchStats(client, 'rules', { timeoutMs: Infinity })).rejects.toMatchObject({ code: ErrorCode.STATS_DISABLED });
+    await expect(fetchStats(client, 'rules', { timeoutMs: Infinity })).rejects.toMatchObject({
+      code: ErrorCode.STATS_DISABLED,
+    });
   });
 
   it('a peer in the monitor role may not send anything but one stats request', async () => {

@@ -12,4 +12,11 @@ export { NatsStream } from './nats-stream.js';
 export { subjectsFor, DEFAULT_SUBJECT_PREFIX } from './subjects.js';
 export type { EventSubjects } from './subjects.js';
 export * from '@socketkit/protocol';
-export type { ClientInfo, RequestHandler, SocketServerEvents, SocketClientEvents, BackoffOptions, SocketLogger } from '@socketkit/core';
+export type {
+  ClientInfo,
+  RequestHandler,
+  SocketServerEvents,
+  SocketClientEvents,
+  BackoffOptions,
+  SocketLogger,
+} from '@socketkit/core';

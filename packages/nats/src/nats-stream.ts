@@ -63,7 +63,12 @@ export class NatsStream extends Duplex {
     }
     this.#heldBytes += data.length;
     if (this.#heldBytes > MAX_HELD_BROADCAST_BYTES) {
-      this.destroy(new ConnectionError(ErrorCode.CONNECTION_LOST, `more than ${MAX_HELD_BROADCAST_BYTES} bytes of broadcasts arrived before the server's welcome on ${this.#out}: the server is not answering this stream`));
+      this.destroy(
+        new ConnectionError(
+          ErrorCode.CONNECTION_LOST,
+          `more than ${MAX_HELD_BROADCAST_BYTES} bytes of broadcasts arrived before the server's welcome on ${this.#out}: the server is not answering this stream`,
+        ),
+      );
       return;
     }
     this.#held.push(Buffer.from(data));

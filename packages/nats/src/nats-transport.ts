@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { connect, createInbox, headers, type NatsConnection, type NodeConnectionOptions, type Subscription } from '@nats-io/transport-node';
 import type { ClientTransport, ServerTransport, TransportStream } from '@socketkit/core';
-import { ConnectionError, ErrorCode, MessageError, TimeoutError, ValidationError } from '@socketkit/protocol';
+import { ConnectionError, ErrorCode, MessageError, ValidationError } from '@socketkit/protocol';
 import { FIN, NatsStream } from './nats-stream.js';
 import { subjectsFor, type EventSubjects } from './subjects.js';
 
@@ -43,7 +43,11 @@ export function isWholeFrames(data: Uint8Array): boolean {
 }
 
 function stray(subject: string, data: Uint8Array): MessageError {
-  return new MessageError(ErrorCode.INVALID_MESSAGE, `discarded a publish of ${data.length} bytes on ${subject} that is not whole socketkit frames (a stray publisher on the event's subjects?)`, { details: { subject, bytes: data.length } });
+  return new MessageError(
+    ErrorCode.INVALID_MESSAGE,
+    `discarded a publish of ${data.length} bytes on ${subject} that is not whole socketkit frames (a stray publisher on the event's subjects?)`,
+    { details: { subject, bytes: data.length } },
+  );
 }
 
 const encoder = new TextEncoder();
@@ -58,7 +62,13 @@ function serverList(servers: string | string[]): string {
 /** Opens a NATS connection or throws a ConnectionError that names the servers. */
 async function openNats(o: NatsLinkOptions, role: string): Promise<NatsConnection> {
   try {
-    return await connect({ servers: o.servers, name: `socketkit-${role}-${o.eventName}`, maxReconnectAttempts: -1, reconnectTimeWait: 250, ...o.natsOptions });
+    return await connect({
+      servers: o.servers,
+      name: `socketkit-${role}-${o.eventName}`,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      ...o.natsOptions,
+    });
   } catch (cause) {
     const e = cause as { name?: string; message?: string };
     if (e.name === 'AuthorizationError' || /authori[sz]ation|authentication/i.test(e.message ?? '')) {
@@ -139,7 +149,10 @@ export class NatsServerTransport implements ServerTransport {
     try {
       await nc.request(this.#s.connect, encoder.encode(PROBE), { timeout: 1000 });
       await nc.close();
-      throw new ConnectionError(ErrorCode.ADDRESS_IN_USE, `a socketkit server for event "${this.#o.eventName}" already answers on ${this.address()}: stop it first or use another subjectPrefix`);
+      throw new ConnectionError(
+        ErrorCode.ADDRESS_IN_USE,
+        `a socketkit server for event "${this.#o.eventName}" already answers on ${this.address()}: stop it first or use another subjectPrefix`,
+      );
     } catch (err) {
       if (err instanceof ConnectionError) throw err;
       // no responders (or no answer): the event is free
@@ -291,10 +304,16 @@ export class NatsClientTransport implements ClientTransport {
     const nc = await raceSignal(this.#connection(), signal);
     const id = randomUUID().replace(/-/g, '');
     let sub: Subscription | undefined;
-    const stream: NatsStream = new NatsStream(nc, this.#s.toServer(id), () => {
-      sub?.unsubscribe();
-      if (this.#current === stream) this.#current = undefined;
-    }, false, true);
+    const stream: NatsStream = new NatsStream(
+      nc,
+      this.#s.toServer(id),
+      () => {
+        sub?.unsubscribe();
+        if (this.#current === stream) this.#current = undefined;
+      },
+      false,
+      true,
+    );
     // A stream subject is one peer's own: a bad publish there breaks only that stream's framing (and the frame timeout ends it).
     sub = nc.subscribe(this.#s.toClient(id), { callback: (_err, msg) => stream.deliver(msg.data) });
     // The answer comes to a one-shot inbox, so an abort can stop waiting at once
@@ -312,7 +331,10 @@ export class NatsClientTransport implements ClientTransport {
       nc.publish(this.#s.connect, encoder.encode(id), { reply: inbox, headers: headers() });
       const outcome = await raceSignal(answer, signal);
       if (outcome === 'no-responders') {
-        throw new ConnectionError(ErrorCode.SERVER_NOT_RUNNING, `no socketkit server for event "${this.#o.eventName}" answers on ${this.address()}: start the server (it may be connected to another NATS cluster)`);
+        throw new ConnectionError(
+          ErrorCode.SERVER_NOT_RUNNING,
+          `no socketkit server for event "${this.#o.eventName}" answers on ${this.address()}: start the server (it may be connected to another NATS cluster)`,
+        );
       }
     } catch (err) {
       answerSub?.unsubscribe();

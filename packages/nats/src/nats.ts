@@ -37,7 +37,10 @@ function servers(o: NatsOptions, env: Record<string, string | undefined> | undef
   return o.servers ?? (fromEnv ? fromEnv.split(',').map((s) => s.trim()) : DEFAULT_NATS_SERVERS);
 }
 
-function link(o: NatsOptions & { eventName: string; env?: Record<string, string | undefined>; maxMessageSize?: number }, onDiscard?: (e: MessageError) => void) {
+function link(
+  o: NatsOptions & { eventName: string; env?: Record<string, string | undefined>; maxMessageSize?: number },
+  onDiscard?: (e: MessageError) => void,
+) {
   return {
     eventName: o.eventName,
     ...(o.maxMessageSize !== undefined ? { maxMessageSize: o.maxMessageSize } : {}),
@@ -60,11 +63,16 @@ function link(o: NatsOptions & { eventName: string; env?: Record<string, string 
 export class NatsSocketServer extends SocketServer {
   constructor(options: NatsSocketServerOptions) {
     const config = resolveConfig(options);
-    let self: NatsSocketServer | undefined;
     // Only an explicit maxMessageSize makes start() fail on a smaller broker; the default is lowered to fit.
-    const transport = new NatsServerTransport(link(options, (e) => self?.reportDiscard(e)));
-    super({ ...serverEngineOptions(config, options.maxConnections ?? 10, options, { heartbeatInterval: DEFAULT_NATS_HEARTBEAT_INTERVAL, requireHello: true }), eventName: options.eventName, transport });
-    self = this;
+    const transport = new NatsServerTransport(link(options, (e) => this?.reportDiscard(e)));
+    super({
+      ...serverEngineOptions(config, options.maxConnections ?? 10, options, {
+        heartbeatInterval: DEFAULT_NATS_HEARTBEAT_INTERVAL,
+        requireHello: true,
+      }),
+      eventName: options.eventName,
+      transport,
+    });
   }
 
   /** @internal Reports a discarded stray publish as an `error` event (or a log line). */
@@ -85,10 +93,12 @@ export class NatsSocketServer extends SocketServer {
 export class NatsSocketClient extends SocketClient {
   constructor(options: NatsSocketClientOptions) {
     const config = resolveConfig(options);
-    let self: NatsSocketClient | undefined;
-    const transport = new NatsClientTransport(link({ ...options, maxMessageSize: undefined }, (e) => self?.reportDiscard(e)));
-    super({ ...clientEngineOptions(config, options, { heartbeatInterval: DEFAULT_NATS_HEARTBEAT_INTERVAL }), eventName: options.eventName, transport });
-    self = this;
+    const transport = new NatsClientTransport(link({ ...options, maxMessageSize: undefined }, (e) => this?.reportDiscard(e)));
+    super({
+      ...clientEngineOptions(config, options, { heartbeatInterval: DEFAULT_NATS_HEARTBEAT_INTERVAL }),
+      eventName: options.eventName,
+      transport,
+    });
   }
 
   /** @internal Reports a discarded stray publish as an `error` event (or a log line). */

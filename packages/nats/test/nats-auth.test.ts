@@ -74,27 +74,53 @@ afterEach(async () => {
   while (cleanups.length) await cleanups.pop()?.();
 });
 const quiet = { logLevel: 'silent' as const, envFile: false as const };
-const creds = (u: { user: string; pass: string }) => ({ natsOptions: { user: u.user, pass: u.pass, maxReconnectAttempts: 0 } });
+const creds = (u: { user: string; pass: string }) => ({
+  natsOptions: { user: u.user, pass: u.pass, maxReconnectAttempts: 0 },
+});
 
 (binary !== undefined ? describe : describe.skip)('NATS: protect an event with NATS user/password and subject permissions', () => {
   it('with the event’s credentials, server and client talk as usual', async () => {
-    const s = new NatsSocketServer({ eventName: 'orders', ...quiet, servers: url, ...creds(ORDERS), handler: (d) => ({ echo: d }) });
+    const s = new NatsSocketServer({
+      eventName: 'orders',
+      ...quiet,
+      servers: url,
+      ...creds(ORDERS),
+      handler: (d) => ({ echo: d }),
+    });
     cleanups.push(() => s.stop());
     await s.start();
-    const c = new NatsSocketClient({ eventName: 'orders', ...quiet, servers: url, autoReconnect: false, ...creds(ORDERS) });
+    const c = new NatsSocketClient({
+      eventName: 'orders',
+      ...quiet,
+      servers: url,
+      autoReconnect: false,
+      ...creds(ORDERS),
+    });
     cleanups.push(() => c.disconnect());
     await c.connect({ waitForWelcome: true });
     expect((await c.request({ n: 1 })).data).toEqual({ echo: { n: 1 } });
   });
 
   it('without credentials NATS refuses the connection: UNAUTHORIZED saying to pass natsOptions', async () => {
-    const c = new NatsSocketClient({ eventName: 'orders', ...quiet, servers: url, autoReconnect: false, natsOptions: { maxReconnectAttempts: 0 } });
+    const c = new NatsSocketClient({
+      eventName: 'orders',
+      ...quiet,
+      servers: url,
+      autoReconnect: false,
+      natsOptions: { maxReconnectAttempts: 0 },
+    });
     cleanups.push(() => c.disconnect());
     const err = (await c.connect({ timeout: 3000 }).catch((e: unknown) => e)) as ConnectionError;
     expect(err).toBeInstanceOf(ConnectionError);
     expect(err.code).toBe(ErrorCode.UNAUTHORIZED);
     expect(err.message).toContain('natsOptions');
-    const wrong = new NatsSocketClient({ eventName: 'orders', ...quiet, servers: url, autoReconnect: false, natsOptions: { user: ORDERS.user, pass: 'guess', maxReconnectAttempts: 0 } });
+    const wrong = new NatsSocketClient({
+      eventName: 'orders',
+      ...quiet,
+      servers: url,
+      autoReconnect: false,
+      natsOptions: { user: ORDERS.user, pass: 'guess', maxReconnectAttempts: 0 },
+    });
     cleanups.push(() => wrong.disconnect());
     expect(((await wrong.connect({ timeout: 3000 }).catch((e: unknown) => e)) as ConnectionError).code).toBe(ErrorCode.UNAUTHORIZED);
   });
@@ -104,7 +130,13 @@ const creds = (u: { user: string; pass: string }) => ({ natsOptions: { user: u.u
     cleanups.push(() => s.stop());
     await s.start();
     s.send({ secret: 'queued for orders clients only' });
-    const intruder = new NatsSocketClient({ eventName: 'orders', ...quiet, servers: url, autoReconnect: false, ...creds(JOBS) });
+    const intruder = new NatsSocketClient({
+      eventName: 'orders',
+      ...quiet,
+      servers: url,
+      autoReconnect: false,
+      ...creds(JOBS),
+    });
     cleanups.push(() => intruder.disconnect());
     const err = await intruder.connect({ waitForWelcome: true, timeout: 2000 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Error);

@@ -28,12 +28,24 @@ describe('unreachable NATS', () => {
       });
     });
     const servers = `nats://127.0.0.1:${port}`;
-    const server = new NatsSocketServer({ eventName: 'orders', servers, logLevel: 'silent', envFile: false, natsOptions: { maxReconnectAttempts: 0 } });
+    const server = new NatsSocketServer({
+      eventName: 'orders',
+      servers,
+      logLevel: 'silent',
+      envFile: false,
+      natsOptions: { maxReconnectAttempts: 0 },
+    });
     const err = (await server.start().catch((e: unknown) => e)) as ConnectionError;
     expect(err).toBeInstanceOf(ConnectionError);
     expect(err.code).toBe(ErrorCode.SERVER_NOT_RUNNING);
     expect(err.message).toContain(servers);
-    const client = new NatsSocketClient({ eventName: 'orders', servers, logLevel: 'silent', envFile: false, autoReconnect: false });
+    const client = new NatsSocketClient({
+      eventName: 'orders',
+      servers,
+      logLevel: 'silent',
+      envFile: false,
+      autoReconnect: false,
+    });
     const cerr = (await client.connect().catch((e: unknown) => e)) as ConnectionError;
     expect(cerr.code).toBe(ErrorCode.SERVER_NOT_RUNNING);
     await client.disconnect();

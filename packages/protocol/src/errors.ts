@@ -148,6 +148,6 @@ export function createError(code: ErrorCode, message: string, options: SocketErr
  * Unknown codes become a {@link SocketError} with code `REMOTE_ERROR`.
  */
 export function errorFromCode(code: string, message: string, options: SocketErrorOptions = {}): SocketError {
-  if (Object.prototype.hasOwnProperty.call(ERROR_CLASSES, code)) return createError(code as ErrorCode, message, options);
+  if (Object.hasOwn(ERROR_CLASSES, code)) return createError(code as ErrorCode, message, options);
   return new SocketError(ErrorCode.REMOTE_ERROR, message, options);
 }

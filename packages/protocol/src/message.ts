@@ -95,16 +95,10 @@ export function createMessage<D extends MessageData>(
     lastValidEventName = eventName;
   }
   if (!messageTypes.has(messageType)) {
-    throw new MessageError(
-      ErrorCode.INVALID_MESSAGE,
-      `invalid message type ${JSON.stringify(messageType)}: use "data", "error" or "control"`,
-    );
+    throw new MessageError(ErrorCode.INVALID_MESSAGE, `invalid message type ${JSON.stringify(messageType)}: use "data", "error" or "control"`);
   }
   if (!isPlainObject(data)) {
-    throw new MessageError(
-      ErrorCode.INVALID_MESSAGE,
-      'message data must be a plain object with string keys (wrap arrays or scalars, e.g. { value: ... })',
-    );
+    throw new MessageError(ErrorCode.INVALID_MESSAGE, 'message data must be a plain object with string keys (wrap arrays or scalars, e.g. { value: ... })');
   }
   const timestampMs = options.timestampMs ?? Date.now();
   const message: SocketMessage<D> = {
@@ -136,10 +130,5 @@ export function toWireMessage(message: SocketMessage): WireMessage {
 /** True when `value` looks like a {@link SocketMessage} (as opposed to plain data). */
 export function isSocketMessage(value: unknown): value is SocketMessage {
   if (!isPlainObject(value)) return false;
-  return (
-    typeof value.eventName === 'string' &&
-    typeof value.timestampMs === 'number' &&
-    typeof value.messageType === 'string' &&
-    isPlainObject(value.data)
-  );
+  return typeof value.eventName === 'string' && typeof value.timestampMs === 'number' && typeof value.messageType === 'string' && isPlainObject(value.data);
 }

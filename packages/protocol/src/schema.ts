@@ -79,11 +79,7 @@ export function parseMessage(input: unknown): SocketMessage {
     const field = issue.path?.map((p) => String(p.key)).join('.') ?? '?';
     // A required key that is absent is reported by the object schema itself.
     const problem = issue.type === 'object' ? 'is required' : issue.message;
-    throw new MessageError(
-      ErrorCode.MALFORMED_FRAME,
-      `malformed message: field "${field}" ${problem}, got ${describe(issue.input)}`,
-      { details: { field } },
-    );
+    throw new MessageError(ErrorCode.MALFORMED_FRAME, `malformed message: field "${field}" ${problem}, got ${describe(issue.input)}`, { details: { field } });
   }
   return fromWire(result.output);
 }

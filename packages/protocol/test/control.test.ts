@@ -3,7 +3,15 @@ import { CONTROL_OPS, PROTOCOL_VERSION, isReservedControl, createMessage, type M
 
 describe('CONTROL_OPS', () => {
   it('lists the reserved ops of the handshake and heartbeats', () => {
-    expect(CONTROL_OPS).toEqual({ HELLO: 'hello', WELCOME: 'welcome', PING: 'ping', PONG: 'pong', AUTH_CHALLENGE: 'auth_challenge', AUTH_PROOF: 'auth_proof', STATS: 'stats' });
+    expect(CONTROL_OPS).toEqual({
+      HELLO: 'hello',
+      WELCOME: 'welcome',
+      PING: 'ping',
+      PONG: 'pong',
+      AUTH_CHALLENGE: 'auth_challenge',
+      AUTH_PROOF: 'auth_proof',
+      STATS: 'stats',
+    });
     // Adding a reserved op raises the protocol number (auth made it 2, stats 3).
     expect(PROTOCOL_VERSION).toBe(3);
   });
@@ -18,9 +26,7 @@ describe('isReservedControl', () => {
 
   it('is true for a full hello / welcome', () => {
     expect(isReservedControl(msg('control', { op: 'hello', protocol: PROTOCOL_VERSION }))).toBe(true);
-    expect(
-      isReservedControl(msg('control', { op: 'welcome', client_id: 'c1', allow_client_send: true, max_message_size: 1 })),
-    ).toBe(true);
+    expect(isReservedControl(msg('control', { op: 'welcome', client_id: 'c1', allow_client_send: true, max_message_size: 1 }))).toBe(true);
   });
 
   it.each([

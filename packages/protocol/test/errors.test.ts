@@ -44,7 +44,10 @@ describe('error classes', () => {
 
   it('carries code, details and cause', () => {
     const cause = new Error('ENOENT');
-    const err = new ConnectionError(ErrorCode.SOCKET_NOT_FOUND, 'no server', { cause, details: { path: '/tmp/x.sock' } });
+    const err = new ConnectionError(ErrorCode.SOCKET_NOT_FOUND, 'no server', {
+      cause,
+      details: { path: '/tmp/x.sock' },
+    });
     expect(err.code).toBe('SOCKET_NOT_FOUND');
     expect(err.details).toEqual({ path: '/tmp/x.sock' });
     expect(err.cause).toBe(cause);
@@ -57,9 +60,22 @@ describe('error classes', () => {
   it('ErrorCode maps every name to itself and holds the design codes', () => {
     for (const [k, val] of Object.entries(ErrorCode)) expect(val).toBe(k);
     for (const code of [
-      'INVALID_EVENT_NAME', 'INVALID_CONFIG', 'SOCKET_NOT_FOUND', 'SERVER_NOT_RUNNING', 'PERMISSION_DENIED',
-      'ADDRESS_IN_USE', 'PORT_RANGE_EXHAUSTED', 'MAX_CONNECTIONS', 'SEND_NOT_ALLOWED', 'FRAME_TOO_LARGE',
-      'MALFORMED_FRAME', 'SLOW_CONSUMER', 'TIMEOUT', 'NOT_CONNECTED', 'INSECURE_SOCKET_DIR', 'UNAUTHORIZED',
+      'INVALID_EVENT_NAME',
+      'INVALID_CONFIG',
+      'SOCKET_NOT_FOUND',
+      'SERVER_NOT_RUNNING',
+      'PERMISSION_DENIED',
+      'ADDRESS_IN_USE',
+      'PORT_RANGE_EXHAUSTED',
+      'MAX_CONNECTIONS',
+      'SEND_NOT_ALLOWED',
+      'FRAME_TOO_LARGE',
+      'MALFORMED_FRAME',
+      'SLOW_CONSUMER',
+      'TIMEOUT',
+      'NOT_CONNECTED',
+      'INSECURE_SOCKET_DIR',
+      'UNAUTHORIZED',
     ]) {
       expect(Object.values(ErrorCode)).toContain(code);
     }

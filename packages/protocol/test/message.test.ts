@@ -67,12 +67,8 @@ describe('createMessage', () => {
   });
 
   it('formats timestampIso in the requested time zone', () => {
-    expect(createMessage('e', 'data', {}, { timestampMs: T, timezone: 'Asia/Kolkata' }).timestampIso).toBe(
-      '2023-11-15T03:43:20+05:30',
-    );
-    expect(createMessage('e', 'data', {}, { timestampMs: T, timezone: 'America/New_York' }).timestampIso).toBe(
-      '2023-11-14T17:13:20-05:00',
-    );
+    expect(createMessage('e', 'data', {}, { timestampMs: T, timezone: 'Asia/Kolkata' }).timestampIso).toBe('2023-11-15T03:43:20+05:30');
+    expect(createMessage('e', 'data', {}, { timestampMs: T, timezone: 'America/New_York' }).timestampIso).toBe('2023-11-14T17:13:20-05:00');
   });
 
   it('rejects an unknown time zone with INVALID_CONFIG', () => {

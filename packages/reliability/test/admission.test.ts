@@ -42,7 +42,10 @@ async function startServer(kind: Kind, cfg: object, ulimit?: number): Promise<Se
   const child =
     ulimit === undefined
       ? spawn(process.execPath, ['--expose-gc', ...args], { cwd: PKG, stdio: ['pipe', 'pipe', 'inherit'] })
-      : spawn('bash', ['-c', `ulimit -n ${ulimit} && exec "$0" "$@"`, process.execPath, ...args], { cwd: PKG, stdio: ['pipe', 'pipe', 'inherit'] });
+      : spawn('bash', ['-c', `ulimit -n ${ulimit} && exec "$0" "$@"`, process.execPath, ...args], {
+          cwd: PKG,
+          stdio: ['pipe', 'pipe', 'inherit'],
+        });
   const events: Event[] = [];
   let partial = '';
   child.stdout?.on('data', (chunk: Buffer) => {
@@ -56,7 +59,7 @@ async function startServer(kind: Kind, cfg: object, ulimit?: number): Promise<Se
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await exited;
   });
-  const cmd = (c: object): void => void child.stdin?.write(JSON.stringify(c) + '\n');
+  const cmd = (c: object): void => void child.stdin?.write(`${JSON.stringify(c)}\n`);
   const event = async (pred: (e: Event) => boolean, what: string, limitMs = 20_000): Promise<Event> => {
     await until(() => events.some(pred) || child.exitCode !== null, what, limitMs);
     const e = events.find(pred);
@@ -81,7 +84,8 @@ async function startServer(kind: Kind, cfg: object, ulimit?: number): Promise<Se
       return s as never;
     },
     connect() {
-      const s = kind === 'unix' ? createConnection({ path: listening.socketPath as string }) : createConnection({ host: '127.0.0.1', port: listening.port as number });
+      const s =
+        kind === 'unix' ? createConnection({ path: listening.socketPath as string }) : createConnection({ host: '127.0.0.1', port: listening.port as number });
       s.on('error', () => undefined);
       onCleanup(() => void s.destroy());
       return s;
@@ -99,61 +103,66 @@ const KINDS: Kind[] = ['unix', 'tcp'];
 const hello = (eventName: string): Buffer => encodeFrame(createMessage(eventName, MessageType.CONTROL, { op: 'hello', protocol: 1 }));
 
 describe.each(KINDS)('item 1: every byte counts [%s]', (kind) => {
-  it(`a peer that floods pings and requests and never reads is cut off with SLOW_CONSUMER; server RSS growth stays under 64 MiB over ${FLOOD_MS} ms`, async () => {
-    const server = await startServer(kind, { handler: 'echo' });
-    // Retained RSS (after a GC) is sampled after every cut-off, from a baseline
-    // taken after a warm-up cycle (JIT, heap sizing, buffer pools), as the fuzz
-    // suite does. The peak RSS without forcing GC is recorded too.
-    let base = 0;
-    let peakLazy = (await server.stats()).rss;
-    const lazyBase = peakLazy;
-    const retained: number[] = [];
-    let cutOff = 0;
-    let bytesSent = 0;
-    const ping = encodeFrame(createMessage(server.eventName, MessageType.CONTROL, { op: 'ping' }));
-    const request = encodeFrame(createMessage(server.eventName, MessageType.DATA, { pad: 'r'.repeat(200) }, { id: 'req' }));
-    const burst = Buffer.concat(Array.from({ length: 64 }, (_, i) => (i % 2 === 0 ? ping : request)));
-    const deadline = Date.now() + FLOOD_MS;
-    while (Date.now() < deadline) {
-      // One flooding peer at a time, reconnecting whenever the server cuts it off.
-      const sock = server.connect();
-      await new Promise<void>((resolve) => sock.once('connect', () => resolve()));
-      sock.pause(); // never reads
-      sock.write(hello(server.eventName));
-      let closed = false;
-      sock.once('close', () => (closed = true));
-      while (!closed && Date.now() < deadline) {
-        bytesSent += burst.length;
-        if (!sock.write(burst)) await new Promise<void>((resolve) => {
-          sock.once('drain', resolve);
-          sock.once('close', resolve);
-        });
-        if (bytesSent % (burst.length * 64) === 0) peakLazy = Math.max(peakLazy, (await server.stats()).rss);
+  it(
+    `a peer that floods pings and requests and never reads is cut off with SLOW_CONSUMER; server RSS growth stays under 64 MiB over ${FLOOD_MS} ms`,
+    async () => {
+      const server = await startServer(kind, { handler: 'echo' });
+      // Retained RSS (after a GC) is sampled after every cut-off, from a baseline
+      // taken after a warm-up cycle (JIT, heap sizing, buffer pools), as the fuzz
+      // suite does. The peak RSS without forcing GC is recorded too.
+      let base = 0;
+      let peakLazy = (await server.stats()).rss;
+      const lazyBase = peakLazy;
+      const retained: number[] = [];
+      let cutOff = 0;
+      let bytesSent = 0;
+      const ping = encodeFrame(createMessage(server.eventName, MessageType.CONTROL, { op: 'ping' }));
+      const request = encodeFrame(createMessage(server.eventName, MessageType.DATA, { pad: 'r'.repeat(200) }, { id: 'req' }));
+      const burst = Buffer.concat(Array.from({ length: 64 }, (_, i) => (i % 2 === 0 ? ping : request)));
+      const deadline = Date.now() + FLOOD_MS;
+      while (Date.now() < deadline) {
+        // One flooding peer at a time, reconnecting whenever the server cuts it off.
+        const sock = server.connect();
+        await new Promise<void>((resolve) => sock.once('connect', () => resolve()));
+        sock.pause(); // never reads
+        sock.write(hello(server.eventName));
+        let closed = false;
+        sock.once('close', () => (closed = true));
+        while (!closed && Date.now() < deadline) {
+          bytesSent += burst.length;
+          if (!sock.write(burst))
+            await new Promise<void>((resolve) => {
+              sock.once('drain', resolve);
+              sock.once('close', resolve);
+            });
+          if (bytesSent % (burst.length * 64) === 0) peakLazy = Math.max(peakLazy, (await server.stats()).rss);
+        }
+        sock.destroy();
+        if (closed) cutOff++;
+        const rss = (await server.stats(true)).rss;
+        if (base === 0) base = rss;
+        else retained.push(Number(((rss - base) / 2 ** 20).toFixed(1)));
       }
-      sock.destroy();
-      if (closed) cutOff++;
-      const rss = (await server.stats(true)).rss;
-      if (base === 0) base = rss;
-      else retained.push(Number(((rss - base) / 2 ** 20).toFixed(1)));
-    }
-    const codes = server.events.filter((e) => e.ev === 'disconnected').map((e) => e.code);
-    const worst = Math.max(0, ...retained);
-    // Every peer the server cut off was a SLOW_CONSUMER; only the last one, closed by the test at the deadline, may differ.
-    const slow = codes.filter((c) => c === ErrorCode.SLOW_CONSUMER).length;
-    expect(cutOff).toBeGreaterThanOrEqual(1); // ~14 in the default 30 s; a shortened run (SOCKETKIT_FLOOD_MS) may see one
-    expect(slow).toBeGreaterThanOrEqual(cutOff);
-    expect(codes.length - slow).toBeLessThanOrEqual(1);
-    expect(worst).toBeLessThan(64);
-    expect(server.events.filter((e) => e.ev === 'uncaught')).toEqual([]);
-    record(`admission-flood-${kind}`, {
-      floodMs: FLOOD_MS,
-      mibSent: Number((bytesSent / 2 ** 20).toFixed(1)),
-      cutOffSlowConsumer: codes.length,
-      retainedRssGrowthAfterEachCutOffMiB: retained,
-      worstRetainedGrowthMiB: worst,
-      peakRssGrowthWithoutForcedGcMiB: Number(((peakLazy - lazyBase) / 2 ** 20).toFixed(1)),
-    });
-  }, FLOOD_MS + 60_000);
+      const codes = server.events.filter((e) => e.ev === 'disconnected').map((e) => e.code);
+      const worst = Math.max(0, ...retained);
+      // Every peer the server cut off was a SLOW_CONSUMER; only the last one, closed by the test at the deadline, may differ.
+      const slow = codes.filter((c) => c === ErrorCode.SLOW_CONSUMER).length;
+      expect(cutOff).toBeGreaterThanOrEqual(1); // ~14 in the default 30 s; a shortened run (SOCKETKIT_FLOOD_MS) may see one
+      expect(slow).toBeGreaterThanOrEqual(cutOff);
+      expect(codes.length - slow).toBeLessThanOrEqual(1);
+      expect(worst).toBeLessThan(64);
+      expect(server.events.filter((e) => e.ev === 'uncaught')).toEqual([]);
+      record(`admission-flood-${kind}`, {
+        floodMs: FLOOD_MS,
+        mibSent: Number((bytesSent / 2 ** 20).toFixed(1)),
+        cutOffSlowConsumer: codes.length,
+        retainedRssGrowthAfterEachCutOffMiB: retained,
+        worstRetainedGrowthMiB: worst,
+        peakRssGrowthWithoutForcedGcMiB: Number(((peakLazy - lazyBase) / 2 ** 20).toFixed(1)),
+      });
+    },
+    FLOOD_MS + 60_000,
+  );
 });
 
 describe.each(KINDS)('item 2: admission with a token [%s]', (kind) => {
@@ -183,51 +192,68 @@ describe.each(KINDS)('item 2: admission with a token [%s]', (kind) => {
     const { counts } = await server.stats();
     expect(attempts).toEqual(['welcomed', 'welcomed', 'welcomed', 'welcomed', 'welcomed']);
     expect(counts.awaiting).toBeLessThanOrEqual(32);
-    record(`admission-stall-${kind}`, { stallingConnections: stallers, tokenClientAttempts: attempts.length, welcomedFirstTry: attempts.filter((a) => a === 'welcomed').length, awaitingAtEnd: counts.awaiting });
+    record(`admission-stall-${kind}`, {
+      stallingConnections: stallers,
+      tokenClientAttempts: attempts.length,
+      welcomedFirstTry: attempts.filter((a) => a === 'welcomed').length,
+      awaitingAtEnd: counts.awaiting,
+    });
   }, 60_000);
 });
 
 describe.each(KINDS)('item 3: refused connections cost nothing lasting [%s]', (kind) => {
-  it(`400 connects/s for ${STORM_MS} ms against a full server under ulimit -n 256 never exhaust its descriptors`, async () => {
-    const server = await startServer(kind, { maxConnections: 10 }, 256);
-    const holders: SocketClient[] = [];
-    for (let i = 0; i < 10; i++) {
-      const c = server.client();
-      await c.connect({ waitForWelcome: true });
-      holders.push(c);
-    }
-    let refusedWithError = 0;
-    let closed = 0;
-    let opened = 0;
-    let maxFds = 0;
-    const tickMs = 25; // 10 connects every 25 ms = 400/s
-    const deadline = Date.now() + STORM_MS;
-    while (Date.now() < deadline) {
-      for (let k = 0; k < 10; k++) {
-        const s = server.connect();
-        opened++;
-        s.on('data', (b: Buffer) => {
-          if (b.includes(Buffer.from(ErrorCode.MAX_CONNECTIONS))) refusedWithError++;
-        });
-        s.once('close', () => closed++);
+  it(
+    `400 connects/s for ${STORM_MS} ms against a full server under ulimit -n 256 never exhaust its descriptors`,
+    async () => {
+      const server = await startServer(kind, { maxConnections: 10 }, 256);
+      const holders: SocketClient[] = [];
+      for (let i = 0; i < 10; i++) {
+        const c = server.client();
+        await c.connect({ waitForWelcome: true });
+        holders.push(c);
       }
-      await new Promise((r) => setTimeout(r, tickMs));
-      if (opened % 200 === 0) maxFds = Math.max(maxFds, (await server.stats()).fds);
-    }
-    await until(() => closed === opened, 'every refused socket closed by the server', 30_000);
-    let end = await server.stats();
-    for (let i = 0; i < 100 && end.counts.refusing > 0; i++) {
-      await new Promise((r) => setTimeout(r, 100)); // polling the child's counters, not a timing assertion
-      end = await server.stats();
-    }
-    maxFds = Math.max(maxFds, end.fds);
-    expect(server.events.filter((e) => e.ev === 'uncaught')).toEqual([]);
-    expect(maxFds).toBeLessThan(256);
-    expect(end.counts.refusing).toBe(0);
-    expect(refusedWithError).toBeGreaterThan(0);
-    // the server still serves: the holders still receive
-    server.cmd({ cmd: 'send', data: { still: 'alive' } });
-    for (const h of holders) expect((await h.receive({ timeout: 10_000 })).data).toEqual({ still: 'alive' });
-    record(`admission-storm-${kind}`, { ulimit: 256, connects: opened, targetPerSecond: 400, achievedPerSecond: Math.round(opened / (STORM_MS / 1000)), refusedWithError, closedByServer: closed, maxServerFds: maxFds });
-  }, STORM_MS + 90_000);
+      let refusedWithError = 0;
+      let closed = 0;
+      let opened = 0;
+      let maxFds = 0;
+      const tickMs = 25; // 10 connects every 25 ms = 400/s
+      const deadline = Date.now() + STORM_MS;
+      while (Date.now() < deadline) {
+        for (let k = 0; k < 10; k++) {
+          const s = server.connect();
+          opened++;
+          s.on('data', (b: Buffer) => {
+            if (b.includes(Buffer.from(ErrorCode.MAX_CONNECTIONS))) refusedWithError++;
+          });
+          s.once('close', () => closed++);
+        }
+        await new Promise((r) => setTimeout(r, tickMs));
+        if (opened % 200 === 0) maxFds = Math.max(maxFds, (await server.stats()).fds);
+      }
+      await until(() => closed === opened, 'every refused socket closed by the server', 30_000);
+      let end = await server.stats();
+      for (let i = 0; i < 100 && end.counts.refusing > 0; i++) {
+        await new Promise((r) => setTimeout(r, 100)); // polling the child's counters, not a timing assertion
+        end = await server.stats();
+      }
+      maxFds = Math.max(maxFds, end.fds);
+      expect(server.events.filter((e) => e.ev === 'uncaught')).toEqual([]);
+      expect(maxFds).toBeLessThan(256);
+      expect(end.counts.refusing).toBe(0);
+      expect(refusedWithError).toBeGreaterThan(0);
+      // the server still serves: the holders still receive
+      server.cmd({ cmd: 'send', data: { still: 'alive' } });
+      for (const h of holders) expect((await h.receive({ timeout: 10_000 })).data).toEqual({ still: 'alive' });
+      record(`admission-storm-${kind}`, {
+        ulimit: 256,
+        connects: opened,
+        targetPerSecond: 400,
+        achievedPerSecond: Math.round(opened / (STORM_MS / 1000)),
+        refusedWithError,
+        closedByServer: closed,
+        maxServerFds: maxFds,
+      });
+    },
+    STORM_MS + 90_000,
+  );
 });

@@ -40,7 +40,10 @@ interface Proc {
 
 /** Spawns a node fixture with its config as JSON in argv[2]; killed (SIGKILL) after the test if still running. */
 function spawnFixture(name: string, cfg: object): Proc {
-  const child = spawn(process.execPath, [join(FIXTURES, name), JSON.stringify(cfg)], { cwd: PKG, stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [join(FIXTURES, name), JSON.stringify(cfg)], {
+    cwd: PKG,
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   const lines: string[] = [];
   const events: Event[] = [];
   let partial = '';
@@ -54,7 +57,9 @@ function spawnFixture(name: string, cfg: object): Proc {
     }
   });
   child.stdin?.on('error', () => undefined); // the child may be dead already
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('close', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('close', (code, signal) => resolve({ code, signal })),
+  );
   onCleanup(async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await exited;
@@ -64,7 +69,7 @@ function spawnFixture(name: string, cfg: object): Proc {
     lines,
     events,
     exited,
-    cmd: (command) => child.stdin?.write(JSON.stringify(command) + '\n'),
+    cmd: (command) => child.stdin?.write(`${JSON.stringify(command)}\n`),
     async event(pred, what, limitMs = 15000) {
       await until(() => events.some(pred) || child.exitCode !== null || child.signalCode !== null, what, limitMs);
       const e = events.find(pred);
@@ -77,7 +82,13 @@ function spawnFixture(name: string, cfg: object): Proc {
 function stats(values: number[]): { min: number; max: number; mean: number; stdev: number; distinct: number } {
   const mean = values.reduce((a, b) => a + b, 0) / values.length;
   const stdev = Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / values.length);
-  return { min: Math.min(...values), max: Math.max(...values), mean: Number(mean.toFixed(2)), stdev: Number(stdev.toFixed(2)), distinct: new Set(values).size };
+  return {
+    min: Math.min(...values),
+    max: Math.max(...values),
+    mean: Number(mean.toFixed(2)),
+    stdev: Number(stdev.toFixed(2)),
+    distinct: new Set(values).size,
+  };
 }
 
 /** Connects to a socket path once: 'connected', or the error code (ECONNREFUSED for a stale socket file). */
@@ -178,7 +189,12 @@ describe('a server SIGKILLed and restarted [unix]', () => {
       disconnects: number;
     }
     const clients: Watched[] = range(N).map(() => {
-      const client = new UnixSocketClient({ eventName, socketDir, ...silent, reconnect: { initialDelay: 50, maxDelay: 500 } });
+      const client = new UnixSocketClient({
+        eventName,
+        socketDir,
+        ...silent,
+        reconnect: { initialDelay: 50, maxDelay: 500 },
+      });
       onCleanup(() => client.disconnect());
       const w: Watched = { client, received: [], delays: [], attempts: [], errors: [], disconnects: 0 };
       client.on('message', (m) => w.received.push(m));
@@ -207,7 +223,11 @@ describe('a server SIGKILLed and restarted [unix]', () => {
     const second = spawnFixture('fault-server.mjs', { ...serverCfg, queueOnStart: QUEUED });
     const listening = await second.event((e) => e.ev === 'listening', 'restarted server listening (stale socket recovered)');
     // (no probe connection here: it would be the first client and take the queue)
-    await until(() => clients.every((w) => w.client.isConnected()) && second.events.filter((e) => e.ev === 'connected').length === N, `all ${N} clients reconnected`, 15000);
+    await until(
+      () => clients.every((w) => w.client.isConnected()) && second.events.filter((e) => e.ev === 'connected').length === N,
+      `all ${N} clients reconnected`,
+      15000,
+    );
     // a broadcast after everyone is back: each connection delivers in order, so
     // once every client has it, any queued message sent to it has arrived too
     second.cmd({ cmd: 'send', data: { phase: 'after' } });
@@ -269,7 +289,9 @@ describe('50 clients reconnecting at once after a restart [unix]', () => {
     const server = unix.server({ maxConnections: 60 });
     await server.start();
     const watched = range(N).map(() => {
-      const client = unix.client(server, { reconnect: { initialDelay: 100, maxDelay: 1000, jitter: 0.25, maxRetries: MAX_RETRIES } });
+      const client = unix.client(server, {
+        reconnect: { initialDelay: 100, maxDelay: 1000, jitter: 0.25, maxRetries: MAX_RETRIES },
+      });
       const w = { client, attempts: [] as number[], delays: [] as number[], errors: [] as string[] };
       client.on('reconnecting', (attempt, delay) => {
         w.attempts.push(attempt);
@@ -327,8 +349,15 @@ describe('50 clients reconnecting at once after a restart [unix]', () => {
     const server = unix.server({ maxConnections: 60 });
     await server.start();
     const watched = range(N).map(() => {
-      const client = unix.client(server, { reconnect: { initialDelay: 10, maxDelay: 40, jitter: 0.25, maxRetries: RETRIES } });
-      const w = { client, attempts: [] as number[], errors: [] as Array<{ code?: string; message: string }>, attemptsAtError: -1 };
+      const client = unix.client(server, {
+        reconnect: { initialDelay: 10, maxDelay: 40, jitter: 0.25, maxRetries: RETRIES },
+      });
+      const w = {
+        client,
+        attempts: [] as number[],
+        errors: [] as Array<{ code?: string; message: string }>,
+        attemptsAtError: -1,
+      };
       client.on('reconnecting', (attempt) => w.attempts.push(attempt));
       client.on('error', (e) => {
         w.errors.push({ code: (e as { code?: string }).code, message: e.message });
@@ -346,7 +375,12 @@ describe('50 clients reconnecting at once after a restart [unix]', () => {
       expect(w.errors[0]?.code).toBe('CONNECTION_LOST');
       expect(w.errors[0]?.message).toContain(`${RETRIES} attempts`);
     }
-    record('fault-reconnect-give-up', { clients: N, maxRetries: RETRIES, attemptsBeforeGivingUp: RETRIES, gaveUpEarly: 0 });
+    record('fault-reconnect-give-up', {
+      clients: N,
+      maxRetries: RETRIES,
+      attemptsBeforeGivingUp: RETRIES,
+      gaveUpEarly: 0,
+    });
   });
 });
 
@@ -362,7 +396,13 @@ describe.each(eachTransport)('EPIPE / ECONNRESET during broadcast [%s]', (name, 
     // (in a jest test file `process` is a sandbox copy, and jest would fail the test instead).
     // drainTimeout: the survivor must never be dropped as a slow consumer because this box is busy;
     // victims that stop reading are killed right away, so drain() never waits long on them.
-    const srv = spawnFixture('fault-server.mjs', { kind: t.name, eventName, socketDir, maxConnections: 64, drainTimeout: 30000 });
+    const srv = spawnFixture('fault-server.mjs', {
+      kind: t.name,
+      eventName,
+      socketDir,
+      maxConnections: 64,
+      drainTimeout: 30000,
+    });
     const listening = await srv.event((e) => e.ev === 'listening', 'broadcaster listening');
     const port = listening.port as number | undefined;
     const target: { path: string } | { port: number } = t.name === 'unix' ? { path: listening.socketPath as string } : { port: port as number };

@@ -32,6 +32,12 @@ describeTransports('no descriptor leak', (t) => {
     const fdsAfter = openFds();
     expect(fdsAfter).toBeLessThanOrEqual(fdsBefore);
     expect(socketFiles()).toEqual(filesBefore);
-    record(`fds-${name}`, { cycles: CYCLES, fdsBefore, fdsAfter, socketFilesBefore: filesBefore.length, socketFilesAfter: socketFiles().length });
+    record(`fds-${name}`, {
+      cycles: CYCLES,
+      fdsBefore,
+      fdsAfter,
+      socketFilesBefore: filesBefore.length,
+      socketFilesAfter: socketFiles().length,
+    });
   });
 });

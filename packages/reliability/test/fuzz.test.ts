@@ -43,12 +43,29 @@ const EITHER = [ErrorCode.FRAME_TOO_LARGE, ErrorCode.MALFORMED_FRAME];
 const SKIPPED = { codes: [] as string[], skipped: true };
 
 function wire(rand: () => number, eventName: string): Record<string, unknown> {
-  return { event_name: eventName, timestamp_ms: Math.floor(rand() * 2 ** 41), timestamp_iso: '2026-11-23T10:00:00+00:00', message_type: 'data', data: { n: rand() } };
+  return {
+    event_name: eventName,
+    timestamp_ms: Math.floor(rand() * 2 ** 41),
+    timestamp_iso: '2026-11-23T10:00:00+00:00',
+    message_type: 'data',
+    data: { n: rand() },
+  };
 }
 
 function makeCase(i: number, rand: () => number, eventName: string): Case {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;
-  const kinds = ['random-bytes', 'truncated', 'zero-length', 'max-prefix', 'wrong-type', 'missing-key', 'non-string-key', 'deep-nesting', 'bad-event-name', 'not-a-map'];
+  const kinds = [
+    'random-bytes',
+    'truncated',
+    'zero-length',
+    'max-prefix',
+    'wrong-type',
+    'missing-key',
+    'non-string-key',
+    'deep-nesting',
+    'bad-event-name',
+    'not-a-map',
+  ];
   const kind = kinds[i % kinds.length] as string;
   switch (kind) {
     case 'random-bytes': {
@@ -63,13 +80,21 @@ function makeCase(i: number, rand: () => number, eventName: string): Case {
     case 'zero-length':
       return { kind, bytes: Buffer.alloc(4), codes: [] };
     case 'max-prefix':
-      return { kind, bytes: Buffer.concat([Buffer.from([0xff, 0xff, 0xff, 0xff]), Buffer.alloc(Math.floor(rand() * 64))]), codes: TOO_LARGE };
+      return {
+        kind,
+        bytes: Buffer.concat([Buffer.from([0xff, 0xff, 0xff, 0xff]), Buffer.alloc(Math.floor(rand() * 64))]),
+        codes: TOO_LARGE,
+      };
     case 'wrong-type': {
       const w = wire(rand, eventName);
       const key = pick(['event_name', 'timestamp_ms', 'timestamp_iso', 'message_type', 'data', 'id', 'reply_to']);
       // every value here is of the wrong type for that key
       const stringKeys = ['timestamp_iso', 'id', 'reply_to'];
-      w[key] = pick([42, 'nope', null, true, [1, 2], 1.5, { a: 1 }].filter((v) => !(stringKeys.includes(key) && typeof v === 'string') && !(key === 'data' && typeof v === 'object' && v !== null && !Array.isArray(v))));
+      w[key] = pick(
+        [42, 'nope', null, true, [1, 2], 1.5, { a: 1 }].filter(
+          (v) => !(stringKeys.includes(key) && typeof v === 'string') && !(key === 'data' && typeof v === 'object' && v !== null && !Array.isArray(v)),
+        ),
+      );
       if (key === 'message_type') w[key] = pick([42, 'other', null]);
       if (key === 'event_name') w[key] = pick([42, null, ['x']]);
       if (key === 'timestamp_ms') w[key] = pick(['soon', null, 1.25]);
@@ -153,7 +178,9 @@ describeTransports('hostile input fuzz', (t) => {
             : reply?.messageType === 'error' && code !== undefined && c.codes.includes(code);
         // Random bytes may happen to end on a frame boundary: then nothing is owed.
         if (!ok && !(c.kind === 'random-bytes' && reply === undefined)) {
-          failures.push(`case ${i + k} (${c.kind}): got ${reply === undefined ? 'nothing' : `${reply.messageType} ${String(code)}`}${c.skipped === true && !probes.has(i + k) ? ', probe not delivered' : ''}`);
+          failures.push(
+            `case ${i + k} (${c.kind}): got ${reply === undefined ? 'nothing' : `${reply.messageType} ${String(code)}`}${c.skipped === true && !probes.has(i + k) ? ', probe not delivered' : ''}`,
+          );
         }
       });
       expect(server.isRunning()).toBe(true);
@@ -170,6 +197,13 @@ describeTransports('hostile input fuzz', (t) => {
     expect(errors.filter((e) => (e as { code?: string }).code === ErrorCode.INVALID_MESSAGE).length).toBeGreaterThanOrEqual(skipped);
     expect(errors.every((e) => ([ErrorCode.INVALID_MESSAGE, ...EITHER] as string[]).includes((e as { code?: string }).code as string))).toBe(true);
     onCleanup(() => undefined);
-    record(`fuzz-${name}`, { seed: SEED, cases: cases.length, skippedAndProbeDelivered: skipped, byKind: Object.fromEntries(byKind), goodClientReceived: received.length, rssGrowthMiB: Number(growthMiB.toFixed(1)) });
+    record(`fuzz-${name}`, {
+      seed: SEED,
+      cases: cases.length,
+      skippedAndProbeDelivered: skipped,
+      byKind: Object.fromEntries(byKind),
+      goodClientReceived: received.length,
+      rssGrowthMiB: Number(growthMiB.toFixed(1)),
+    });
   });
 });

@@ -50,7 +50,10 @@ interface Receiver {
 }
 
 function spawnReceivers(cfg: object): Receiver {
-  const child = spawn(process.execPath, [RECEIVERS, JSON.stringify(cfg)], { cwd: join(here, '..'), stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [RECEIVERS, JSON.stringify(cfg)], {
+    cwd: join(here, '..'),
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const r: Receiver = { events: [], exited: new Promise((resolve) => child.once('close', (code) => resolve(code))) };
   let partial = '';
   child.stdout.on('data', (chunk: Buffer) => {
@@ -78,7 +81,11 @@ describe('sustained broadcast [unix]', () => {
     server.on('clientDisconnected', (_id, reason) => disconnects.push(reason));
 
     const receivers = Array.from({ length: PROCESSES }, () => spawnReceivers({ socketDir, eventName: server.eventName, clients: CLIENTS_PER_PROCESS }));
-    await until(() => receivers.every((r) => r.events.some((e) => e.ev === 'ready')) && server.getConnectedClients().length === CLIENTS, `${CLIENTS} clients connected`, 30000);
+    await until(
+      () => receivers.every((r) => r.events.some((e) => e.ev === 'ready')) && server.getConnectedClients().length === CLIENTS,
+      `${CLIENTS} clients connected`,
+      30000,
+    );
 
     const rssBefore = process.memoryUsage().rss;
     let rssPeak = rssBefore;
@@ -123,7 +130,10 @@ describe('sustained broadcast [unix]', () => {
       messagesSent: sent,
       msgsPerSecond: Math.round(sent / duration),
       deliveriesPerSecond: Math.round((sent * CLIENTS) / duration),
-      perClientReceived: { min: Math.min(...summaries.map((s) => s.received)), max: Math.max(...summaries.map((s) => s.received)) },
+      perClientReceived: {
+        min: Math.min(...summaries.map((s) => s.received)),
+        max: Math.max(...summaries.map((s) => s.received)),
+      },
       lostOrReordered: summaries.reduce((a, s) => a + s.gaps + s.backwards, 0),
       rssBeforeMiB: Number((rssBefore / MiB).toFixed(1)),
       rssPeakGrowthMiB: Number((rssGrowth / MiB).toFixed(1)),

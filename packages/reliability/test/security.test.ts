@@ -38,25 +38,31 @@ describe('unix socket security', () => {
     expect(lstatSync(s.socketPath).mode & 0o777).toBe(0o600);
   });
 
-  it.each([0o770, 0o777, 0o755 | 0o020, 0o702])('a socket directory writable by group/others (%o) is refused with INSECURE_SOCKET_DIR unless allowed', async (mode) => {
-    const socketDir = base();
-    chmodSync(socketDir, mode);
-    const err = await startError(unixServer({ socketDir }));
-    expect(err.code).toBe(ErrorCode.INSECURE_SOCKET_DIR);
-    expect(err.message).toContain(socketDir);
-    expect(existsSync(join(socketDir, 'secure.sock'))).toBe(false);
-    const allowed = unixServer({ socketDir, allowInsecureDir: true });
-    await allowed.start();
-    expect(allowed.isRunning()).toBe(true);
-  });
+  it.each([0o770, 0o777, 0o755 | 0o020, 0o702])(
+    'a socket directory writable by group/others (%o) is refused with INSECURE_SOCKET_DIR unless allowed',
+    async (mode) => {
+      const socketDir = base();
+      chmodSync(socketDir, mode);
+      const err = await startError(unixServer({ socketDir }));
+      expect(err.code).toBe(ErrorCode.INSECURE_SOCKET_DIR);
+      expect(err.message).toContain(socketDir);
+      expect(existsSync(join(socketDir, 'secure.sock'))).toBe(false);
+      const allowed = unixServer({ socketDir, allowInsecureDir: true });
+      await allowed.start();
+      expect(allowed.isRunning()).toBe(true);
+    },
+  );
 
-  (asRoot ? it : it.skip)(`a socket directory owned by another user is refused (INSECURE_SOCKET_DIR)${asRoot ? '' : ' [skipped: needs root to chown]'}`, async () => {
-    const socketDir = base();
-    chownSync(socketDir, 65534, 65534);
-    const err = await startError(unixServer({ socketDir }));
-    expect(err.code).toBe(ErrorCode.INSECURE_SOCKET_DIR);
-    expect(err.message).toContain('owned by uid 65534');
-  });
+  (asRoot ? it : it.skip)(
+    `a socket directory owned by another user is refused (INSECURE_SOCKET_DIR)${asRoot ? '' : ' [skipped: needs root to chown]'}`,
+    async () => {
+      const socketDir = base();
+      chownSync(socketDir, 65534, 65534);
+      const err = await startError(unixServer({ socketDir }));
+      expect(err.code).toBe(ErrorCode.INSECURE_SOCKET_DIR);
+      expect(err.message).toContain('owned by uid 65534');
+    },
+  );
 
   it('never follows a symlink planted at the socket path (target untouched, link kept)', async () => {
     const socketDir = base();
@@ -74,7 +80,9 @@ describe('unix socket security', () => {
     const tried: string[] = [];
     for (const bad of ['../x', 'a/b', '', 'x'.repeat(65), 'ünïcode', '..', '.', 'a\u0000b', ' ', '/abs']) {
       tried.push(JSON.stringify(bad));
-      expect(() => new UnixSocketServer({ eventName: bad, socketDir, ...quiet })).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_EVENT_NAME }) as unknown as Error);
+      expect(() => new UnixSocketServer({ eventName: bad, socketDir, ...quiet })).toThrow(
+        expect.objectContaining({ code: ErrorCode.INVALID_EVENT_NAME }) as unknown as Error,
+      );
     }
     expect(existsSync(socketDir)).toBe(false);
     record('security-event-names', { rejected: tried.length, names: tried });
@@ -88,17 +96,35 @@ describe('tcp security', () => {
     await s.start();
     expect(s.address.startsWith('127.0.0.1:')).toBe(true);
     const warnings: string[] = [];
-    const logger = { debug: () => undefined, info: () => undefined, error: () => undefined, warn: (m: unknown) => warnings.push(String(m)) };
+    const logger = {
+      debug: () => undefined,
+      info: () => undefined,
+      error: () => undefined,
+      warn: (m: unknown) => warnings.push(String(m)),
+    };
     const refused = new TcpSocketServer({ eventName: 'secure', ...quiet, port: 0, host: '0.0.0.0', logger });
     expect((await startError(refused)).code).toBe(ErrorCode.INSECURE_BIND);
-    const all = new TcpSocketServer({ eventName: 'secure', ...quiet, port: 0, host: '0.0.0.0', logger, allowInsecure: true });
+    const all = new TcpSocketServer({
+      eventName: 'secure',
+      ...quiet,
+      port: 0,
+      host: '0.0.0.0',
+      logger,
+      allowInsecure: true,
+    });
     onCleanup(() => all.stop());
     await all.start();
     expect(warnings.join('\n')).toContain('without token or TLS');
   });
 
   it('token: a client without it is closed with UNAUTHORIZED within the auth timeout and receives nothing else', async () => {
-    const s = new TcpSocketServer({ eventName: 'secure', ...quiet, port: 0, token: 'hunter2-hunter2-hunter2', authTimeout: 100 });
+    const s = new TcpSocketServer({
+      eventName: 'secure',
+      ...quiet,
+      port: 0,
+      token: 'hunter2-hunter2-hunter2',
+      authTimeout: 100,
+    });
     onCleanup(() => s.stop());
     await s.start();
     s.send({ secret: 'queued before anyone connected' });
@@ -114,12 +140,24 @@ describe('tcp security', () => {
     const eagerGot = new FrameDecoder().push(await eagerAll);
     expect(eagerGot.map((m) => m.data.code)).toEqual([ErrorCode.UNAUTHORIZED]);
     // 3) a client with the wrong token
-    const wrong = new TcpSocketClient({ eventName: 'secure', ...quiet, port: s.port, token: 'nope-nope-nope-nope', autoReconnect: false });
+    const wrong = new TcpSocketClient({
+      eventName: 'secure',
+      ...quiet,
+      port: s.port,
+      token: 'nope-nope-nope-nope',
+      autoReconnect: false,
+    });
     onCleanup(() => wrong.disconnect());
     await expect(wrong.connect({ waitForWelcome: true })).rejects.toMatchObject({ code: ErrorCode.UNAUTHORIZED });
     expect(s.queuedMessages).toBe(1);
     // 4) the right token gets the queue
-    const right = new TcpSocketClient({ eventName: 'secure', ...quiet, port: s.port, token: 'hunter2-hunter2-hunter2', autoReconnect: false });
+    const right = new TcpSocketClient({
+      eventName: 'secure',
+      ...quiet,
+      port: s.port,
+      token: 'hunter2-hunter2-hunter2',
+      autoReconnect: false,
+    });
     onCleanup(() => right.disconnect());
     await right.connect({ waitForWelcome: true });
     expect((await right.receive()).data).toEqual({ secret: 'queued before anyone connected' });

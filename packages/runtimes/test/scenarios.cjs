@@ -109,10 +109,7 @@ async function runTransport(kind, mods, out) {
       b = await client();
       const sent = s.send({ hello: 'all' });
       check(sent === 2, `send() wrote to ${sent} clients, expected 2`);
-      const [ma, mb] = await Promise.all([
-        a.receive({ timeout: CASE_TIMEOUT_MS }),
-        b.receive({ timeout: CASE_TIMEOUT_MS }),
-      ]);
+      const [ma, mb] = await Promise.all([a.receive({ timeout: CASE_TIMEOUT_MS }), b.receive({ timeout: CASE_TIMEOUT_MS })]);
       check(ma.data.hello === 'all' && mb.data.hello === 'all', `wrong payloads ${JSON.stringify([ma.data, mb.data])}`);
     });
 

@@ -16,14 +16,7 @@ import type {
 } from './optional-peers.js';
 import { transportImplementation, validateSocketType, type SocketType } from './transports.js';
 
-export type {
-  UnixServerOptions,
-  TcpServerOptions,
-  NatsServerOptions,
-  UnixClientOptions,
-  TcpClientOptions,
-  NatsClientOptions,
-};
+export type { UnixServerOptions, TcpServerOptions, NatsServerOptions, UnixClientOptions, TcpClientOptions, NatsClientOptions };
 
 /** The options, server and client types of each transport, by {@link SocketType}. */
 export interface TransportTypes {
@@ -86,11 +79,7 @@ export async function createServer<N extends string>(
   eventName: string,
   options?: Record<string, unknown>,
 ): Promise<SocketServer>;
-export async function createServer(
-  type: string,
-  eventName: string,
-  options: ServerOptions | Record<string, unknown> = {},
-): Promise<AnyServer | SocketServer> {
+export async function createServer(type: string, eventName: string, options: ServerOptions | Record<string, unknown> = {}): Promise<AnyServer | SocketServer> {
   validateSocketType(type);
   validateEventName(eventName);
   const impl = await transportImplementation(type);
@@ -119,11 +108,7 @@ export async function createClient<N extends string>(
   eventName: string,
   options?: Record<string, unknown>,
 ): Promise<SocketClient>;
-export async function createClient(
-  type: string,
-  eventName: string,
-  options: ClientOptions | Record<string, unknown> = {},
-): Promise<AnyClient | SocketClient> {
+export async function createClient(type: string, eventName: string, options: ClientOptions | Record<string, unknown> = {}): Promise<AnyClient | SocketClient> {
   validateSocketType(type);
   validateEventName(eventName);
   const impl = await transportImplementation(type);

@@ -7,8 +7,29 @@
  * @packageDocumentation
  */
 export { createServer, createClient } from './factory.js';
-export type { UnixServerOptions, TcpServerOptions, NatsServerOptions, UnixClientOptions, TcpClientOptions, NatsClientOptions, ServerOptions, ClientOptions, AnyServer, AnyClient, TransportTypes } from './factory.js';
-export { SocketType, TRANSPORT_PACKAGES, isSocketType, validateSocketType, loadTransport, registerTransport, transportNames, transportImplementation } from './transports.js';
+export type {
+  UnixServerOptions,
+  TcpServerOptions,
+  NatsServerOptions,
+  UnixClientOptions,
+  TcpClientOptions,
+  NatsClientOptions,
+  ServerOptions,
+  ClientOptions,
+  AnyServer,
+  AnyClient,
+  TransportTypes,
+} from './factory.js';
+export {
+  SocketType,
+  TRANSPORT_PACKAGES,
+  isSocketType,
+  validateSocketType,
+  loadTransport,
+  registerTransport,
+  transportNames,
+  transportImplementation,
+} from './transports.js';
 /** @internal Tests only: stripped from the published types. */
 export { setTransportSpecifierForTesting } from './transports.js';
 export type { TransportModules, TransportDefinition, TransportImplementation } from './transports.js';
@@ -39,7 +60,15 @@ export {
   PROTOCOL_VERSION,
   isReservedControl,
 } from '@socketkit/protocol';
-export type { ErrorDetails, SocketErrorOptions, SocketMessage, WireMessage, MessageData, CreateMessageOptions, ControlOp } from '@socketkit/protocol';
+export type {
+  ErrorDetails,
+  SocketErrorOptions,
+  SocketMessage,
+  WireMessage,
+  MessageData,
+  CreateMessageOptions,
+  ControlOp,
+} from '@socketkit/protocol';
 
 export { SocketServer, SocketClient, fetchStats, renderPrometheus } from '@socketkit/core';
 export type { ServerStats, ClientStats, ServerRates, FetchStatsOptions } from '@socketkit/core';

@@ -54,7 +54,9 @@ const registry = new Map<string, TransportDefinition>();
  */
 export function registerTransport(name: string, definition: TransportDefinition): void {
   if (!/^[a-z][a-z0-9-]{0,31}$/.test(name)) {
-    throw new ValidationError(ErrorCode.INVALID_CONFIG, `invalid transport name ${JSON.stringify(name)}: use lower-case letters, digits and "-"`, { details: { name } });
+    throw new ValidationError(ErrorCode.INVALID_CONFIG, `invalid transport name ${JSON.stringify(name)}: use lower-case letters, digits and "-"`, {
+      details: { name },
+    });
   }
   if (registry.has(name)) {
     throw new ValidationError(ErrorCode.INVALID_CONFIG, `a transport named "${name}" is already registered: choose another name`, { details: { name } });
@@ -78,10 +80,16 @@ export function isSocketType(value: unknown): value is SocketType {
  */
 export function validateSocketType(type: unknown): SocketType {
   if (isSocketType(type)) return type;
-  const names = transportNames().map((n) => JSON.stringify(n)).join(', ');
-  throw new ValidationError(ErrorCode.INVALID_CONFIG, `unknown socket type ${JSON.stringify(type)}: use one of ${names} (SocketType.UNIX, SocketType.TCP, SocketType.NATS), or registerTransport() your own`, {
-    details: { type },
-  });
+  const names = transportNames()
+    .map((n) => JSON.stringify(n))
+    .join(', ');
+  throw new ValidationError(
+    ErrorCode.INVALID_CONFIG,
+    `unknown socket type ${JSON.stringify(type)}: use one of ${names} (SocketType.UNIX, SocketType.TCP, SocketType.NATS), or registerTransport() your own`,
+    {
+      details: { type },
+    },
+  );
 }
 
 const implementations = new Map<string, Promise<TransportImplementation>>();
@@ -118,8 +126,10 @@ function isMissingModule(err: unknown, specifier: string): boolean {
  */
 export async function loadTransport<T extends SocketType>(type: T): Promise<TransportModules[T]> {
   validateSocketType(type);
-  if (!Object.prototype.hasOwnProperty.call(TRANSPORT_PACKAGES, type)) {
-    throw new ValidationError(ErrorCode.INVALID_CONFIG, `"${type}" is not a built-in transport: use transportImplementation() for registered ones`, { details: { type } });
+  if (!Object.hasOwn(TRANSPORT_PACKAGES, type)) {
+    throw new ValidationError(ErrorCode.INVALID_CONFIG, `"${type}" is not a built-in transport: use transportImplementation() for registered ones`, {
+      details: { type },
+    });
   }
   let pending = loaded.get(type);
   if (pending === undefined) {
@@ -128,11 +138,10 @@ export async function loadTransport<T extends SocketType>(type: T): Promise<Tran
       loaded.delete(type);
       if (!isMissingModule(err, specifier)) throw err;
       const pkg = TRANSPORT_PACKAGES[type];
-      throw new ValidationError(
-        ErrorCode.INVALID_CONFIG,
-        `the "${type}" transport needs the package ${pkg}, which is not installed: run npm install ${pkg}`,
-        { cause: err, details: { type, package: pkg } },
-      );
+      throw new ValidationError(ErrorCode.INVALID_CONFIG, `the "${type}" transport needs the package ${pkg}, which is not installed: run npm install ${pkg}`, {
+        cause: err,
+        details: { type, package: pkg },
+      });
     });
     loaded.set(type, pending);
   }

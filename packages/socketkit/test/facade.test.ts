@@ -71,7 +71,13 @@ describe('unix', () => {
   });
 
   test('request/reply through a handler given in the options', async () => {
-    await startServer(await createServer('unix', 'facade-rpc', { ...quiet, socketDir: dir, handler: (d) => ({ sum: Number(d.a) + Number(d.b) }) }));
+    await startServer(
+      await createServer('unix', 'facade-rpc', {
+        ...quiet,
+        socketDir: dir,
+        handler: (d) => ({ sum: Number(d.a) + Number(d.b) }),
+      }),
+    );
     const client = await connected(await createClient('unix', 'facade-rpc', { ...quiet, socketDir: dir }));
     const reply = await client.request({ a: 2, b: 3 }, { timeout: 5000 });
     expect(reply.data).toEqual({ sum: 5 });
@@ -119,7 +125,13 @@ describe('nats', () => {
   afterAll(() => nats.stop());
 
   test('server and client on a real nats-server exchange messages and requests', async () => {
-    const server = await startServer(await createServer(SocketType.NATS, 'facade-nats', { ...quiet, servers: nats.url, handler: (d) => ({ echo: d }) }));
+    const server = await startServer(
+      await createServer(SocketType.NATS, 'facade-nats', {
+        ...quiet,
+        servers: nats.url,
+        handler: (d) => ({ echo: d }),
+      }),
+    );
     const client = await connected(await createClient('nats', 'facade-nats', { ...quiet, servers: nats.url }));
     server.send({ n: 1 });
     expect((await client.receive({ timeout: 5000 })).data).toEqual({ n: 1 });
@@ -129,7 +141,13 @@ describe('nats', () => {
 
 describe('options merged over loadConfig()', () => {
   test('the environment supplies what the options leave out', async () => {
-    const server = await startServer(await createServer('unix', 'from-env', { logLevel: 'silent', envFile: false, env: { SOCKET_DIR: dir, SOCKET_UNIX_MAX_CONNECTIONS: '3' } }));
+    const server = await startServer(
+      await createServer('unix', 'from-env', {
+        logLevel: 'silent',
+        envFile: false,
+        env: { SOCKET_DIR: dir, SOCKET_UNIX_MAX_CONNECTIONS: '3' },
+      }),
+    );
     expect(server.socketPath).toBe(join(dir, 'from-env.sock'));
     expect(server.settings.maxConnections).toBe(3);
   });
@@ -137,14 +155,23 @@ describe('options merged over loadConfig()', () => {
   test('explicit options beat the environment', async () => {
     const other = join(dir, 'nested');
     const server = await startServer(
-      await createServer('unix', 'opt-wins', { logLevel: 'silent', envFile: false, env: { SOCKET_DIR: '/nonexistent/never', SOCKET_MESSAGE_QUEUE_SIZE: '7' }, socketDir: other, messageQueueSize: 2 }),
+      await createServer('unix', 'opt-wins', {
+        logLevel: 'silent',
+        envFile: false,
+        env: { SOCKET_DIR: '/nonexistent/never', SOCKET_MESSAGE_QUEUE_SIZE: '7' },
+        socketDir: other,
+        messageQueueSize: 2,
+      }),
     );
     expect(server.socketPath).toBe(join(other, 'opt-wins.sock'));
     expect(server.settings.messageQueueSize).toBe(2);
   });
 
   test('a bad value is a ValidationError naming the key and its source', async () => {
-    const err = await createServer('tcp', 'bad-config', { ...quiet, env: { SOCKET_TCP_PORT_RANGE_START: 'abc' } }).catch((e: unknown) => e);
+    const err = await createServer('tcp', 'bad-config', {
+      ...quiet,
+      env: { SOCKET_TCP_PORT_RANGE_START: 'abc' },
+    }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ValidationError);
     expect((err as ValidationError).code).toBe(ErrorCode.INVALID_CONFIG);
     expect((err as Error).message).toContain('SOCKET_TCP_PORT_RANGE_START');
@@ -198,7 +225,12 @@ describe('transport registry', () => {
     const { registerTransport, transportNames, createServer: cs, createClient: cc, SocketServer, SocketClient } = await import('../src/index.js');
     expect(transportNames()).toEqual(['unix', 'tcp', 'nats']);
     const made: string[] = [];
-    const transport = { kind: 'memory', address: () => 'memory', listen: async () => undefined, close: async () => undefined };
+    const transport = {
+      kind: 'memory',
+      address: () => 'memory',
+      listen: async () => undefined,
+      close: async () => undefined,
+    };
     const client = { kind: 'memory', address: () => 'memory', connect: async () => Promise.reject(new Error('no')) };
     registerTransport('memory-test', {
       package: 'memory-test',
@@ -219,7 +251,11 @@ describe('transport registry', () => {
     await server.stop();
     await cc('memory-test' as never, 'reg', {});
     expect(made).toEqual(['server:reg', 'client:reg']);
-    expect(() => registerTransport('memory-test', { package: 'x', load: async () => Promise.reject(new Error('x')) })).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }));
-    expect(() => registerTransport('Bad Name', { package: 'x', load: async () => Promise.reject(new Error('x')) })).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }));
+    expect(() => registerTransport('memory-test', { package: 'x', load: async () => Promise.reject(new Error('x')) })).toThrow(
+      expect.objectContaining({ code: 'INVALID_CONFIG' }),
+    );
+    expect(() => registerTransport('Bad Name', { package: 'x', load: async () => Promise.reject(new Error('x')) })).toThrow(
+      expect.objectContaining({ code: 'INVALID_CONFIG' }),
+    );
   });
 });

@@ -9,16 +9,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { execFile } from 'node:child_process';
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -74,8 +65,7 @@ beforeAll(async () => {
     if (!existsSync(manifest)) continue;
     const pkg = JSON.parse(readFileSync(manifest, 'utf8')) as { name: string; private?: boolean };
     if (pkg.private === true) continue;
-    if (!existsSync(join(pkgDir, 'dist/index.js')))
-      throw new Error(`${pkgDir}/dist is missing: run "turbo run build" first`);
+    if (!existsSync(join(pkgDir, 'dist/index.js'))) throw new Error(`${pkgDir}/dist is missing: run "turbo run build" first`);
     symlinkSync(pkgDir, join(dir, 'node_modules', pkg.name), 'dir');
   }
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'readme-blocks', private: true, type: 'module' }));
@@ -98,11 +88,9 @@ beforeAll(async () => {
     }),
   );
   const tsc = join(root, 'node_modules/typescript/bin/tsc');
-  await run(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: dir, timeout: 180_000 }).catch(
-    (e: { stdout: string }) => {
-      compileErrors = e.stdout;
-    },
-  );
+  await run(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: dir, timeout: 180_000 }).catch((e: { stdout: string }) => {
+    compileErrors = e.stdout;
+  });
 }, 240_000);
 
 afterAll(() => {

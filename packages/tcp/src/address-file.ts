@@ -35,7 +35,11 @@ export async function readAddressFile(socketDir: string, eventName: string, trus
     text = await readFile(path, { encoding: 'utf8', flag: 'r' });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new ConnectionError(ErrorCode.PERMISSION_DENIED, `cannot read the address file ${path} of event "${eventName}": ${(err as Error).message}; pass port explicitly`, { cause: err, details: { path } });
+    throw new ConnectionError(
+      ErrorCode.PERMISSION_DENIED,
+      `cannot read the address file ${path} of event "${eventName}": ${(err as Error).message}; pass port explicitly`,
+      { cause: err, details: { path } },
+    );
   }
   let rec: Partial<TcpAddressRecord> | undefined;
   try {
@@ -44,7 +48,11 @@ export async function readAddressFile(socketDir: string, eventName: string, trus
     rec = undefined;
   }
   if (rec === undefined || rec === null || rec.event !== eventName || !Number.isInteger(rec.port) || (rec.port as number) < 1 || (rec.port as number) > 65535) {
-    throw new ConnectionError(ErrorCode.SOCKET_NOT_FOUND, `the address file ${path} is not a valid record for event "${eventName}": delete it and restart the server, or pass port explicitly`, { details: { path } });
+    throw new ConnectionError(
+      ErrorCode.SOCKET_NOT_FOUND,
+      `the address file ${path} is not a valid record for event "${eventName}": delete it and restart the server, or pass port explicitly`,
+      { details: { path } },
+    );
   }
   return rec as TcpAddressRecord;
 }

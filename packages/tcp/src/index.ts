@@ -10,4 +10,11 @@ export type { TcpServerTransportOptions, TcpClientTransportOptions, TcpTlsOption
 export { addressFilePath, readAddressFile, writeAddressFile } from './address-file.js';
 export type { TcpAddressRecord } from './address-file.js';
 export * from '@socketkit/protocol';
-export type { ClientInfo, RequestHandler, SocketServerEvents, SocketClientEvents, BackoffOptions, SocketLogger } from '@socketkit/core';
+export type {
+  ClientInfo,
+  RequestHandler,
+  SocketServerEvents,
+  SocketClientEvents,
+  BackoffOptions,
+  SocketLogger,
+} from '@socketkit/core';

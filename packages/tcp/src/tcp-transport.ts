@@ -2,8 +2,19 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { connect as tlsConnect, createServer as createTlsServer, type SecureContextOptions, type TLSSocket } from 'node:tls';
-import { awaitConnect, closeServer, listenServer, mapConnectError, type ClientTransport, type ListenSettings, type ServerTransport, type SocketDirTrust, type SocketLogger, type TransportStream } from '@socketkit/core';
-import { ConnectionError, ErrorCode, SocketError, ValidationError } from '@socketkit/protocol';
+import {
+  awaitConnect,
+  closeServer,
+  listenServer,
+  mapConnectError,
+  type ClientTransport,
+  type ListenSettings,
+  type ServerTransport,
+  type SocketDirTrust,
+  type SocketLogger,
+  type TransportStream,
+} from '@socketkit/core';
+import { ConnectionError, ErrorCode, type SocketError, ValidationError } from '@socketkit/protocol';
 import { addressFilePath, readAddressFile, writeAddressFile } from './address-file.js';
 
 /**
@@ -72,7 +83,10 @@ function pem(value: string | Buffer, key: string): string | Buffer {
   try {
     return readFileSync(value);
   } catch (err) {
-    throw new ValidationError(ErrorCode.INVALID_CONFIG, `tls.${key}: cannot read ${value} (${(err as Error).message}): pass PEM text or a readable file path`, { cause: err, details: { key, path: value } });
+    throw new ValidationError(ErrorCode.INVALID_CONFIG, `tls.${key}: cannot read ${value} (${(err as Error).message}): pass PEM text or a readable file path`, {
+      cause: err,
+      details: { key, path: value },
+    });
   }
 }
 
@@ -111,7 +125,11 @@ export class TcpServerTransport implements ServerTransport {
     this.#o = options;
     if (options.tls !== undefined) {
       this.#tls = tlsContext(options.tls);
-      if (this.#tls.cert === undefined) throw new ValidationError(ErrorCode.INVALID_CONFIG, `a TLS server for event "${options.eventName}" needs tls.cert and tls.key (PEM text or file paths)`);
+      if (this.#tls.cert === undefined)
+        throw new ValidationError(
+          ErrorCode.INVALID_CONFIG,
+          `a TLS server for event "${options.eventName}" needs tls.cert and tls.key (PEM text or file paths)`,
+        );
     }
   }
 
@@ -148,20 +166,40 @@ export class TcpServerTransport implements ServerTransport {
     const file = this.addressFile;
     let previous = this.#port;
     if (previous === undefined && file !== undefined) previous = (await readAddressFile(socketDir as string, eventName, this.#o.trust))?.port;
-    const candidates = previous !== undefined ? [previous] : port !== undefined ? [port] : Array.from({ length: portRangeEnd - portRangeStart + 1 }, (_, i) => portRangeStart + i);
+    const candidates =
+      previous !== undefined
+        ? [previous]
+        : port !== undefined
+          ? [port]
+          : Array.from({ length: portRangeEnd - portRangeStart + 1 }, (_, i) => portRangeStart + i);
     for (const p of candidates) {
       const server = this.#createServer(onConnection);
       try {
-        await listenServer(server, { host, port: p, exclusive: true, ...(settings.backlog !== undefined ? { backlog: settings.backlog } : {}) });
+        await listenServer(server, {
+          host,
+          port: p,
+          exclusive: true,
+          ...(settings.backlog !== undefined ? { backlog: settings.backlog } : {}),
+        });
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (code === 'EADDRINUSE' && p !== previous && port === undefined) continue;
         if (code === 'EADDRINUSE') {
-          const why = p === previous ? `, the port this server had before${file !== undefined ? ` (${file})` : ''}: a server for "${eventName}" may still be running (stop it), or another program took the port (${file !== undefined ? `delete ${file} to pick a new port` : 'restart on another port'})` : ` (event "${eventName}"): stop the other server or choose another port`;
-          throw new ConnectionError(ErrorCode.ADDRESS_IN_USE, `port ${p} on ${host} is already in use${why}`, { cause: err, details: { host, port: p } });
+          const why =
+            p === previous
+              ? `, the port this server had before${file !== undefined ? ` (${file})` : ''}: a server for "${eventName}" may still be running (stop it), or another program took the port (${file !== undefined ? `delete ${file} to pick a new port` : 'restart on another port'})`
+              : ` (event "${eventName}"): stop the other server or choose another port`;
+          throw new ConnectionError(ErrorCode.ADDRESS_IN_USE, `port ${p} on ${host} is already in use${why}`, {
+            cause: err,
+            details: { host, port: p },
+          });
         }
         if (code === 'EACCES') {
-          throw new ConnectionError(ErrorCode.PERMISSION_DENIED, `not allowed to bind ${formatAddress(host, p)} for event "${eventName}": use a port above 1023`, { cause: err });
+          throw new ConnectionError(
+            ErrorCode.PERMISSION_DENIED,
+            `not allowed to bind ${formatAddress(host, p)} for event "${eventName}": use a port above 1023`,
+            { cause: err },
+          );
         }
         throw mapConnectError(err, eventName, formatAddress(host, p));
       }
@@ -169,7 +207,18 @@ export class TcpServerTransport implements ServerTransport {
       const bound = typeof addr === 'object' && addr !== null ? addr.port : p;
       if (file !== undefined) {
         try {
-          await writeAddressFile(socketDir as string, { event: eventName, host, port: bound, pid: process.pid, tls: this.#tls !== undefined, started_ms: Date.now() }, this.#o.trust);
+          await writeAddressFile(
+            socketDir as string,
+            {
+              event: eventName,
+              host,
+              port: bound,
+              pid: process.pid,
+              tls: this.#tls !== undefined,
+              started_ms: Date.now(),
+            },
+            this.#o.trust,
+          );
         } catch (err) {
           await closeServer(server);
           throw err;
@@ -192,7 +241,14 @@ export class TcpServerTransport implements ServerTransport {
     // Not half-open: a peer that hangs up mid-handshake would otherwise keep
     // its socket (and stop()) open, as no secureConnection ever hands it over.
     const server = createTlsServer(
-      { ...this.#tls, allowHalfOpen: false, noDelay: true, handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS, requestCert, rejectUnauthorized: requestCert ? (this.#o.tls?.rejectUnauthorized ?? true) : false },
+      {
+        ...this.#tls,
+        allowHalfOpen: false,
+        noDelay: true,
+        handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS,
+        requestCert,
+        rejectUnauthorized: requestCert ? (this.#o.tls?.rejectUnauthorized ?? true) : false,
+      },
       (socket: TLSSocket) => onConnection(socket),
     );
     // A failed handshake (no or a bad client certificate, plain TCP) ends that socket only.
@@ -261,7 +317,8 @@ export class TcpClientTransport implements ClientTransport {
   constructor(options: TcpClientTransportOptions);
   constructor(host: string, port: number, eventName: string);
   constructor(optionsOrHost: TcpClientTransportOptions | string, portArg?: number, eventArg?: string) {
-    const options: TcpClientTransportOptions = typeof optionsOrHost === 'string' ? { host: optionsOrHost, port: portArg as number, eventName: eventArg as string } : optionsOrHost;
+    const options: TcpClientTransportOptions =
+      typeof optionsOrHost === 'string' ? { host: optionsOrHost, port: portArg as number, eventName: eventArg as string } : optionsOrHost;
     const { port, host, eventName } = options;
     if (port !== undefined && !(Number.isInteger(port) && port >= 1 && port <= 65535)) {
       throw new ValidationError(ErrorCode.INVALID_CONFIG, `port ${port} is invalid: use the server's port (server.port), an integer 1-65535`);
@@ -304,7 +361,13 @@ export class TcpClientTransport implements ClientTransport {
     try {
       if (this.#tls === undefined) return await awaitConnect(createConnection({ host, port, allowHalfOpen: false, noDelay: true }), signal);
       const servername = this.#o.tls?.servername ?? (isIP(host) === 0 ? host : undefined);
-      const socket = tlsConnect({ ...this.#tls, host, port, rejectUnauthorized: this.#o.tls?.rejectUnauthorized ?? true, ...(servername !== undefined ? { servername } : {}) });
+      const socket = tlsConnect({
+        ...this.#tls,
+        host,
+        port,
+        rejectUnauthorized: this.#o.tls?.rejectUnauthorized ?? true,
+        ...(servername !== undefined ? { servername } : {}),
+      });
       return await awaitSecureConnect(socket, signal);
     } catch (err) {
       throw mapTlsError(err, this.#o.eventName, formatAddress(host, port));

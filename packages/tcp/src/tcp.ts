@@ -27,7 +27,10 @@ function trustOf(o: SocketDirTrust): SocketDirTrust {
 }
 
 /** Options of {@link TcpSocketServer}: engine options plus the TCP specifics of §5/§7. */
-export interface TcpSocketServerOptions extends Omit<SocketServerOptions, 'transport' | keyof ServerConfigOptions | 'maxConnections'>, ServerConfigOptions, TcpSecurityOptions {
+export interface TcpSocketServerOptions
+  extends Omit<SocketServerOptions, 'transport' | keyof ServerConfigOptions | 'maxConnections'>,
+    ServerConfigOptions,
+    TcpSecurityOptions {
   /** Interface to bind (default `127.0.0.1`, env `SOCKET_TCP_HOST`). */
   host?: string;
   /**
@@ -71,7 +74,15 @@ export class TcpSocketServer extends SocketServer {
   constructor(options: TcpSocketServerOptions) {
     const config = resolveConfig(options, {
       socketDir: options.socketDir,
-      tcp: mergeDefined({}, { host: options.host, portRangeStart: options.portRangeStart, portRangeEnd: options.portRangeEnd, maxConnections: options.maxConnections }),
+      tcp: mergeDefined(
+        {},
+        {
+          host: options.host,
+          portRangeStart: options.portRangeStart,
+          portRangeEnd: options.portRangeEnd,
+          maxConnections: options.maxConnections,
+        },
+      ),
     });
     const logger = options.logger ?? createLogger(`socketkit:server:${options.eventName}`, config.logLevel);
     const transport = new TcpServerTransport({
@@ -89,7 +100,13 @@ export class TcpSocketServer extends SocketServer {
     });
     // Over TCP anyone who can reach the port could ask: stats are exposed by default only behind a token.
     const exposeStats = options.exposeStats ?? options.token !== undefined;
-    super({ ...serverEngineOptions(config, config.tcp.maxConnections, options), exposeStats, eventName: options.eventName, transport, logger });
+    super({
+      ...serverEngineOptions(config, config.tcp.maxConnections, options),
+      exposeStats,
+      eventName: options.eventName,
+      transport,
+      logger,
+    });
     this.#transport = transport;
   }
 
@@ -114,7 +131,10 @@ export class TcpSocketServer extends SocketServer {
  */
 export class TcpSocketClient extends SocketClient {
   constructor(options: TcpSocketClientOptions) {
-    const config = resolveConfig(options, { socketDir: options.socketDir, tcp: mergeDefined({}, { host: options.host }) });
+    const config = resolveConfig(options, {
+      socketDir: options.socketDir,
+      tcp: mergeDefined({}, { host: options.host }),
+    });
     const transport = new TcpClientTransport({
       host: config.tcp.host,
       ...(options.port !== undefined ? { port: options.port } : {}),

@@ -145,13 +145,17 @@ describe('TCP endpoints by event name', () => {
   it('a second server for the same event on the same host fails instead of taking another port', async () => {
     const dir = socketDir();
     await server({ socketDir: dir, ...(await onePortRange()) }).start();
-    const err = (await server({ socketDir: dir, ...(await onePortRange()) }).start().catch((e: unknown) => e)) as ConnectionError;
+    const err = (await server({ socketDir: dir, ...(await onePortRange()) })
+      .start()
+      .catch((e: unknown) => e)) as ConnectionError;
     expect(err.code).toBe(ErrorCode.ADDRESS_IN_USE);
   });
 
   it('no port and no address file: SOCKET_NOT_FOUND saying to pass port; across hosts port is required', async () => {
     const dir = socketDir();
-    const err = (await client({ socketDir: dir }).connect().catch((e: unknown) => e)) as ConnectionError;
+    const err = (await client({ socketDir: dir })
+      .connect()
+      .catch((e: unknown) => e)) as ConnectionError;
     expect(err.code).toBe(ErrorCode.SOCKET_NOT_FOUND);
     expect(err.message).toContain(join(dir, 'orders.tcp'));
     expect(err.message).toContain('pass port');
@@ -164,19 +168,25 @@ describe('TCP endpoints by event name', () => {
     const s = server({ socketDir: dir, ...(await onePortRange()) });
     await s.start();
     chmodSync(join(dir, 'orders.tcp'), 0o666);
-    const err = (await client({ socketDir: dir }).connect().catch((e: unknown) => e)) as ConnectionError;
+    const err = (await client({ socketDir: dir })
+      .connect()
+      .catch((e: unknown) => e)) as ConnectionError;
     expect(err.code).toBe(ErrorCode.INSECURE_SOCKET_DIR);
     expect(err.message).toContain('orders.tcp');
     chmodSync(dir, 0o777);
     chmodSync(join(dir, 'orders.tcp'), 0o600);
-    const err2 = (await client({ socketDir: dir }).connect().catch((e: unknown) => e)) as ConnectionError;
+    const err2 = (await client({ socketDir: dir })
+      .connect()
+      .catch((e: unknown) => e)) as ConnectionError;
     expect(err2.code).toBe(ErrorCode.INSECURE_SOCKET_DIR);
   });
 });
 
 describe('protected mode', () => {
   it('a non-loopback bind needs a token or TLS (INSECURE_BIND) unless allowInsecure', async () => {
-    const err = (await server({ port: 0, host: '0.0.0.0' }).start().catch((e: unknown) => e)) as ConnectionError;
+    const err = (await server({ port: 0, host: '0.0.0.0' })
+      .start()
+      .catch((e: unknown) => e)) as ConnectionError;
     expect(err.code).toBe(ErrorCode.INSECURE_BIND);
     expect(err.message).toContain('allowInsecure');
     const withToken = server({ port: 0, host: '0.0.0.0', token: TOKEN });
@@ -196,7 +206,9 @@ describe('protected mode', () => {
 
 describe('mutual authentication over TCP (protocol 2)', () => {
   it('tokens shorter than 16 bytes are INVALID_CONFIG on both sides', () => {
-    expect(() => new TcpSocketServer({ eventName: 'orders', ...quiet, token: 'hunter2' })).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_CONFIG }) as unknown as Error);
+    expect(() => new TcpSocketServer({ eventName: 'orders', ...quiet, token: 'hunter2' })).toThrow(
+      expect.objectContaining({ code: ErrorCode.INVALID_CONFIG }) as unknown as Error,
+    );
     expect(() => new TcpSocketClient({ eventName: 'orders', ...quiet, port: 1, token: 'hunter2' })).toThrow(ValidationError);
   });
 

@@ -18,12 +18,25 @@ function socketDir(): string {
   return d;
 }
 function server(opts: ServerOpts = {}): TcpSocketServer {
-  const s = new TcpSocketServer({ eventName: 'rpc', logLevel: 'silent', envFile: false, socketDir: socketDir(), ...opts });
+  const s = new TcpSocketServer({
+    eventName: 'rpc',
+    logLevel: 'silent',
+    envFile: false,
+    socketDir: socketDir(),
+    ...opts,
+  });
   cleanups.push(() => s.stop());
   return s;
 }
 function client(port: number, opts: Partial<ConstructorParameters<typeof TcpSocketClient>[0]> = {}): TcpSocketClient {
-  const c = new TcpSocketClient({ eventName: 'rpc', port, logLevel: 'silent', envFile: false, autoReconnect: false, ...opts });
+  const c = new TcpSocketClient({
+    eventName: 'rpc',
+    port,
+    logLevel: 'silent',
+    envFile: false,
+    autoReconnect: false,
+    ...opts,
+  });
   cleanups.push(() => c.disconnect());
   return c;
 }
@@ -82,7 +95,9 @@ describe('tcp transport', () => {
     const base = await freeRange(2);
     await occupy(base);
     await occupy(base + 1);
-    const err = (await server({ portRangeStart: base, portRangeEnd: base + 1 }).start().catch((e: unknown) => e)) as ConnectionError;
+    const err = (await server({ portRangeStart: base, portRangeEnd: base + 1 })
+      .start()
+      .catch((e: unknown) => e)) as ConnectionError;
     expect(err).toBeInstanceOf(ConnectionError);
     expect(err.code).toBe(ErrorCode.PORT_RANGE_EXHAUSTED);
     expect(err.message).toContain(`${base}-${base + 1}`);
@@ -91,14 +106,18 @@ describe('tcp transport', () => {
   it('an explicit port in use is ADDRESS_IN_USE', async () => {
     const base = await freeRange(1);
     await occupy(base);
-    const err = (await server({ port: base }).start().catch((e: unknown) => e)) as ConnectionError;
+    const err = (await server({ port: base })
+      .start()
+      .catch((e: unknown) => e)) as ConnectionError;
     expect(err.code).toBe(ErrorCode.ADDRESS_IN_USE);
     expect(err.message).toContain(String(base));
   });
 
   it('a closed port is SERVER_NOT_RUNNING naming host:port', async () => {
     const base = await freeRange(1);
-    const err = (await client(base).connect().catch((e: unknown) => e)) as ConnectionError;
+    const err = (await client(base)
+      .connect()
+      .catch((e: unknown) => e)) as ConnectionError;
     expect(err.code).toBe(ErrorCode.SERVER_NOT_RUNNING);
     expect(err.message).toContain(`127.0.0.1:${base}`);
   });
@@ -123,8 +142,15 @@ describe('tcp transport', () => {
 
   it('binding all interfaces without token or TLS is INSECURE_BIND; allowInsecure binds and logs a warning', async () => {
     const warnings: string[] = [];
-    const logger = { debug: () => undefined, info: () => undefined, error: () => undefined, warn: (m: unknown) => warnings.push(String(m)) };
-    const refused = (await server({ port: 0, host: '0.0.0.0', logger }).start().catch((e: unknown) => e)) as ConnectionError;
+    const logger = {
+      debug: () => undefined,
+      info: () => undefined,
+      error: () => undefined,
+      warn: (m: unknown) => warnings.push(String(m)),
+    };
+    const refused = (await server({ port: 0, host: '0.0.0.0', logger })
+      .start()
+      .catch((e: unknown) => e)) as ConnectionError;
     expect(refused.code).toBe(ErrorCode.INSECURE_BIND);
     const s = server({ port: 0, host: '0.0.0.0', logger, allowInsecure: true });
     await s.start();

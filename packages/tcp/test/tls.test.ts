@@ -27,14 +27,46 @@ function openssl(...args: string[]): void {
 function issue(name: string, ca: string, subject: string, ext: string): void {
   openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', subject);
   writeFileSync(file(`${name}.ext`), ext);
-  openssl('x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.crt`, '-CAkey', `${ca}.key`, '-CAcreateserial', '-days', '1', '-out', `${name}.crt`, '-extfile', `${name}.ext`);
+  openssl(
+    'x509',
+    '-req',
+    '-in',
+    `${name}.csr`,
+    '-CA',
+    `${ca}.crt`,
+    '-CAkey',
+    `${ca}.key`,
+    '-CAcreateserial',
+    '-days',
+    '1',
+    '-out',
+    `${name}.crt`,
+    '-extfile',
+    `${name}.ext`,
+  );
 }
 
 beforeAll(() => {
   if (!hasOpenssl) return;
   pki = mkdtempSync(join(tmpdir(), 'sktls-'));
   for (const ca of ['ca', 'rogue-ca']) {
-    openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${ca}.key`, '-out', `${ca}.crt`, '-days', '1', '-subj', `/CN=socketkit test ${ca}`);
+    openssl(
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      `${ca}.key`,
+      '-out',
+      `${ca}.crt`,
+      '-days',
+      '1',
+      '-subj',
+      `/CN=socketkit test ${ca}`,
+    );
   }
   issue('server', 'ca', '/CN=socketkit test server', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
   issue('client', 'ca', '/CN=socketkit test client', 'extendedKeyUsage=clientAuth\n');
@@ -78,13 +110,17 @@ const serverTls = (): { cert: string; key: string } => ({ cert: file('server.crt
   it('verification is on by default: without the CA, or with a certificate for another host, the client refuses (UNAUTHORIZED)', async () => {
     const s = server({ tls: serverTls() });
     await s.start();
-    const noCa = (await client(s.port as number, { tls: {} }).connect().catch((e: unknown) => e)) as ConnectionError;
+    const noCa = (await client(s.port as number, { tls: {} })
+      .connect()
+      .catch((e: unknown) => e)) as ConnectionError;
     expect(noCa).toBeInstanceOf(ConnectionError);
     expect(noCa.code).toBe(ErrorCode.UNAUTHORIZED);
     expect(noCa.message).toContain('tls.ca');
     const other = server({ eventName: 'other', tls: { cert: file('other-host.crt'), key: file('other-host.key') } });
     await other.start();
-    const wrongHost = (await client(other.port as number, { eventName: 'other', tls: { ca: file('ca.crt') } }).connect().catch((e: unknown) => e)) as ConnectionError;
+    const wrongHost = (await client(other.port as number, { eventName: 'other', tls: { ca: file('ca.crt') } })
+      .connect()
+      .catch((e: unknown) => e)) as ConnectionError;
     expect(wrongHost.code).toBe(ErrorCode.UNAUTHORIZED);
     expect(s.getConnectedClients()).toEqual([]);
   });
@@ -109,7 +145,9 @@ const serverTls = (): { cert: string; key: string } => ({ cert: file('server.crt
       expect(err).toBeInstanceOf(Error);
       expect(s.queuedMessages).toBe(1);
     }
-    const ok = client(s.port as number, { tls: { ca: file('ca.crt'), cert: file('client.crt'), key: file('client.key') } });
+    const ok = client(s.port as number, {
+      tls: { ca: file('ca.crt'), cert: file('client.crt'), key: file('client.key') },
+    });
     await ok.connect({ waitForWelcome: true });
     expect((await ok.receive()).data).toEqual({ secret: 'only for certified clients' });
   });
@@ -127,7 +165,9 @@ const serverTls = (): { cert: string; key: string } => ({ cert: file('server.crt
   });
 
   it('bad TLS settings are INVALID_CONFIG at construction', () => {
-    expect(() => new TcpSocketServer({ eventName: 'secure', ...quiet, tls: { cert: file('server.crt') } })).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_CONFIG }) as unknown as Error);
+    expect(() => new TcpSocketServer({ eventName: 'secure', ...quiet, tls: { cert: file('server.crt') } })).toThrow(
+      expect.objectContaining({ code: ErrorCode.INVALID_CONFIG }) as unknown as Error,
+    );
     expect(() => new TcpSocketServer({ eventName: 'secure', ...quiet, tls: { ca: file('ca.crt') } })).toThrow(/needs tls.cert/);
     expect(() => new TcpSocketClient({ eventName: 'secure', ...quiet, port: 1, tls: { ca: join(pki, 'missing.pem') } })).toThrow(/missing.pem/);
   });

@@ -9,4 +9,11 @@ export type { UnixSocketServerOptions, UnixSocketClientOptions } from './unix.js
 export { UnixServerTransport, UnixClientTransport, socketPathFor, MAX_SOCKET_PATH_BYTES } from './unix-transport.js';
 export type { UnixServerTransportOptions } from './unix-transport.js';
 export * from '@socketkit/protocol';
-export type { ClientInfo, RequestHandler, SocketServerEvents, SocketClientEvents, BackoffOptions, SocketLogger } from '@socketkit/core';
+export type {
+  ClientInfo,
+  RequestHandler,
+  SocketServerEvents,
+  SocketClientEvents,
+  BackoffOptions,
+  SocketLogger,
+} from '@socketkit/core';

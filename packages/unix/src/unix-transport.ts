@@ -97,7 +97,13 @@ function isLive(path: string, eventName: string): Promise<boolean> {
       const code = errno(err);
       if (code === 'ECONNREFUSED' || code === 'ENOENT') resolve(false);
       else if (code === 'EAGAIN' || code === 'EWOULDBLOCK') {
-        reject(new ConnectionError(ErrorCode.ADDRESS_IN_USE, `a server for event "${eventName}" is running at ${path} but not accepting connections (its backlog is full: stuck or overloaded): stop it first`, { cause: err, details: { path } }));
+        reject(
+          new ConnectionError(
+            ErrorCode.ADDRESS_IN_USE,
+            `a server for event "${eventName}" is running at ${path} but not accepting connections (its backlog is full: stuck or overloaded): stop it first`,
+            { cause: err, details: { path } },
+          ),
+        );
       } else reject(mapConnectError(err, eventName, path));
     });
   });
@@ -126,7 +132,11 @@ async function withStartLock<T>(dir: string, eventName: string, path: string, fn
     } catch (err) {
       if (errno(err) !== 'EADDRINUSE') throw err;
       if (Date.now() >= deadline) {
-        throw new ConnectionError(ErrorCode.ADDRESS_IN_USE, `another server for event "${eventName}" has been starting at ${path} for ${START_LOCK_WAIT_MS} ms: stop it first`, { details: { path } });
+        throw new ConnectionError(
+          ErrorCode.ADDRESS_IN_USE,
+          `another server for event "${eventName}" has been starting at ${path} for ${START_LOCK_WAIT_MS} ms: stop it first`,
+          { details: { path } },
+        );
       }
       await pause(10);
     }
@@ -173,11 +183,18 @@ export class UnixServerTransport implements ServerTransport {
     await prepareSocketDir(socketDir, this.#o);
     const tmp = join(socketDir, `.${randomBytes(4).toString('hex')}.sk`);
     if (process.platform !== 'win32' && Buffer.byteLength(tmp) > MAX_SOCKET_PATH_BYTES) {
-      throw new ValidationError(ErrorCode.INVALID_CONFIG, `socketDir ${socketDir} is too long for socketkit's temporary socket name (${Buffer.byteLength(tmp)} bytes, limit ${MAX_SOCKET_PATH_BYTES}): use a shorter socketDir`, { details: { path: tmp } });
+      throw new ValidationError(
+        ErrorCode.INVALID_CONFIG,
+        `socketDir ${socketDir} is too long for socketkit's temporary socket name (${Buffer.byteLength(tmp)} bytes, limit ${MAX_SOCKET_PATH_BYTES}): use a shorter socketDir`,
+        { details: { path: tmp } },
+      );
     }
     const server = createServer({ allowHalfOpen: true }, (socket: Socket) => onConnection(socket));
     try {
-      await listenServer(server, { path: tmp, ...(settings.backlog !== undefined ? { backlog: settings.backlog } : {}) });
+      await listenServer(server, {
+        path: tmp,
+        ...(settings.backlog !== undefined ? { backlog: settings.backlog } : {}),
+      });
     } catch (err) {
       throw mapConnectError(err, eventName, tmp);
     }
@@ -206,7 +223,11 @@ export class UnixServerTransport implements ServerTransport {
       }
       await this.#clearStale(eventName);
     }
-    throw new ConnectionError(ErrorCode.ADDRESS_IN_USE, `another server took ${this.path} for event "${eventName}" while this one was starting: stop it first`, { details: { path: this.path } });
+    throw new ConnectionError(
+      ErrorCode.ADDRESS_IN_USE,
+      `another server took ${this.path} for event "${eventName}" while this one was starting: stop it first`,
+      { details: { path: this.path } },
+    );
   }
 
   async close(): Promise<void> {
@@ -237,13 +258,25 @@ export class UnixServerTransport implements ServerTransport {
       throw err;
     }
     if (st.isSymbolicLink()) {
-      throw new ConnectionError(ErrorCode.ADDRESS_IN_USE, `${this.path} is a symbolic link, not a socket: refusing to follow or delete it; remove it yourself if it is safe`, { details: { path: this.path } });
+      throw new ConnectionError(
+        ErrorCode.ADDRESS_IN_USE,
+        `${this.path} is a symbolic link, not a socket: refusing to follow or delete it; remove it yourself if it is safe`,
+        { details: { path: this.path } },
+      );
     }
     if (!st.isSocket()) {
-      throw new ConnectionError(ErrorCode.ADDRESS_IN_USE, `${this.path} exists and is not a socket: refusing to delete it; move it away or choose another socketDir`, { details: { path: this.path } });
+      throw new ConnectionError(
+        ErrorCode.ADDRESS_IN_USE,
+        `${this.path} exists and is not a socket: refusing to delete it; move it away or choose another socketDir`,
+        { details: { path: this.path } },
+      );
     }
     if (await isLive(this.path, eventName)) {
-      throw new ConnectionError(ErrorCode.ADDRESS_IN_USE, `a server for event "${eventName}" is already running at ${this.path}: stop it first or use another socketDir`, { details: { path: this.path } });
+      throw new ConnectionError(
+        ErrorCode.ADDRESS_IN_USE,
+        `a server for event "${eventName}" is already running at ${this.path}: stop it first or use another socketDir`,
+        { details: { path: this.path } },
+      );
     }
     // Unlink only the file that was probed.
     const again = await lstat(this.path).catch(() => undefined);

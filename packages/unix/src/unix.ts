@@ -47,8 +47,14 @@ export interface UnixSocketClientOptions extends Omit<SocketClientOptions, 'tran
   trustedGids?: readonly number[];
 }
 
-function trustOf(o: { trustedUids?: readonly number[] | undefined; trustedGids?: readonly number[] | undefined }): { trustedUids?: readonly number[]; trustedGids?: readonly number[] } {
-  return { ...(o.trustedUids !== undefined ? { trustedUids: o.trustedUids } : {}), ...(o.trustedGids !== undefined ? { trustedGids: o.trustedGids } : {}) };
+function trustOf(o: { trustedUids?: readonly number[] | undefined; trustedGids?: readonly number[] | undefined }): {
+  trustedUids?: readonly number[];
+  trustedGids?: readonly number[];
+} {
+  return {
+    ...(o.trustedUids !== undefined ? { trustedUids: o.trustedUids } : {}),
+    ...(o.trustedGids !== undefined ? { trustedGids: o.trustedGids } : {}),
+  };
 }
 
 /**
@@ -66,7 +72,14 @@ export class UnixSocketServer extends SocketServer {
   constructor(options: UnixSocketServerOptions) {
     const config = resolveConfig(options, {
       socketDir: options.socketDir,
-      unix: mergeDefined({}, { maxConnections: options.maxConnections, socketPermissions: options.socketPermissions, autoRemoveSocket: options.autoRemoveSocket }),
+      unix: mergeDefined(
+        {},
+        {
+          maxConnections: options.maxConnections,
+          socketPermissions: options.socketPermissions,
+          autoRemoveSocket: options.autoRemoveSocket,
+        },
+      ),
     });
     const transport = new UnixServerTransport({
       eventName: options.eventName,
@@ -79,7 +92,12 @@ export class UnixSocketServer extends SocketServer {
     const mode = parsePermissions(config.unix.socketPermissions);
     // Stats go to monitors by default only when nobody but the owner can reach the socket.
     const exposeStats = options.exposeStats ?? (mode & 0o077) === 0;
-    super({ ...serverEngineOptions(config, config.unix.maxConnections, options), exposeStats, eventName: options.eventName, transport });
+    super({
+      ...serverEngineOptions(config, config.unix.maxConnections, options),
+      exposeStats,
+      eventName: options.eventName,
+      transport,
+    });
     this.socketPath = transport.path;
   }
 }
@@ -98,7 +116,10 @@ export class UnixSocketClient extends SocketClient {
 
   constructor(options: UnixSocketClientOptions) {
     const config = resolveConfig(options, { socketDir: options.socketDir });
-    const transport = new UnixClientTransport(config.socketDir, options.eventName, { allowInsecureDir: options.allowInsecureDir ?? false, ...trustOf(options) });
+    const transport = new UnixClientTransport(config.socketDir, options.eventName, {
+      allowInsecureDir: options.allowInsecureDir ?? false,
+      ...trustOf(options),
+    });
     super({ ...clientEngineOptions(config, options), eventName: options.eventName, transport });
     this.socketPath = transport.path;
   }

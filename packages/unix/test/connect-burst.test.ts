@@ -18,7 +18,13 @@ describe('unix connect burst', () => {
   it(`connects ${CLIENTS} clients arriving in bursts of ${BURST} (a full listen backlog answers EAGAIN)`, async () => {
     const socketDir = mkdtempSync(join(tmpdir(), 'skburst-'));
     cleanups.push(() => rmSync(socketDir, { recursive: true, force: true }));
-    const server = new UnixSocketServer({ eventName: 'burst', socketDir, maxConnections: CLIENTS, logLevel: 'silent', envFile: false });
+    const server = new UnixSocketServer({
+      eventName: 'burst',
+      socketDir,
+      maxConnections: CLIENTS,
+      logLevel: 'silent',
+      envFile: false,
+    });
     await server.start();
     cleanups.push(() => server.stop());
     const clients: UnixSocketClient[] = [];
@@ -28,7 +34,15 @@ describe('unix connect burst', () => {
     const failures: string[] = [];
     for (let i = 0; i < CLIENTS; i += BURST) {
       const burst = Array.from({ length: Math.min(BURST, CLIENTS - i) }, () => {
-        const c = new UnixSocketClient({ eventName: 'burst', socketDir, logLevel: 'silent', envFile: false, autoReconnect: false, handshake: false, connectTimeout: 15000 });
+        const c = new UnixSocketClient({
+          eventName: 'burst',
+          socketDir,
+          logLevel: 'silent',
+          envFile: false,
+          autoReconnect: false,
+          handshake: false,
+          connectTimeout: 15000,
+        });
         clients.push(c);
         return c.connect().catch((e: Error & { code?: string }) => {
           failures.push(`${e.code}: ${e.message}`);

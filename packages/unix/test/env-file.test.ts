@@ -21,8 +21,6 @@ describe('the application .env in the current directory', () => {
     expect(() => new UnixSocketServer({ eventName: 'orders', socketDir: dir, logLevel: 'silent', env: {} })).not.toThrow();
     expect(() => new UnixSocketClient({ eventName: 'orders', socketDir: dir, env: {} })).not.toThrow();
     // Asked for, the same file is read, and its bad value is named with its source.
-    expect(() => new UnixSocketClient({ eventName: 'orders', socketDir: dir, env: {}, envFile: join(dir, '.env') })).toThrow(
-      'SOCKET_LOG_LEVEL="loud" (.env',
-    );
+    expect(() => new UnixSocketClient({ eventName: 'orders', socketDir: dir, env: {}, envFile: join(dir, '.env') })).toThrow('SOCKET_LOG_LEVEL="loud" (.env');
   });
 });

@@ -22,7 +22,15 @@ describe('defaultTimeoutMs', () => {
       return { ok: true };
     });
     await s.start();
-    const c = new UnixSocketClient({ eventName: 'slow', socketDir, logLevel: 'silent', envFile: false, env: {}, autoReconnect: false, defaultTimeoutMs: Number.POSITIVE_INFINITY });
+    const c = new UnixSocketClient({
+      eventName: 'slow',
+      socketDir,
+      logLevel: 'silent',
+      envFile: false,
+      env: {},
+      autoReconnect: false,
+      defaultTimeoutMs: Number.POSITIVE_INFINITY,
+    });
     cleanups.push(() => c.disconnect());
     await c.connect();
     const reply = c.request({ q: 1 });

@@ -28,7 +28,13 @@ function server(opts: ServerOpts): UnixSocketServer {
   return s;
 }
 function client(opts: ClientOpts): UnixSocketClient {
-  const c = new UnixSocketClient({ eventName: 'orders', logLevel: 'silent', envFile: false, autoReconnect: false, ...opts });
+  const c = new UnixSocketClient({
+    eventName: 'orders',
+    logLevel: 'silent',
+    envFile: false,
+    autoReconnect: false,
+    ...opts,
+  });
   cleanups.push(() => c.disconnect());
   return c;
 }
@@ -69,7 +75,9 @@ describe('client-side checks of the socket directory and file', () => {
     const socketDir = dir();
     chmodSync(socketDir, 0o770);
     const gid = statSync(socketDir).gid;
-    const refused = await server({ socketDir }).start().catch((e: unknown) => e);
+    const refused = await server({ socketDir })
+      .start()
+      .catch((e: unknown) => e);
     expect((refused as ConnectionError).code).toBe(ErrorCode.INSECURE_SOCKET_DIR);
     const s = server({ socketDir, trustedGids: [gid] });
     await s.start();
@@ -120,7 +128,11 @@ describe('client-side checks of the socket directory and file', () => {
       s.on('clientConnected', () => console.log('GOT A CLIENT'));
       await s.start(); console.log('ready');
     });`;
-    const attacker = spawn(process.execPath, ['--input-type=module', '-e', script], { uid: NOBODY, gid: NOBODY, stdio: ['ignore', 'pipe', 'inherit'] });
+    const attacker = spawn(process.execPath, ['--input-type=module', '-e', script], {
+      uid: NOBODY,
+      gid: NOBODY,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     cleanups.push(() => attacker.kill('SIGKILL'));
     let out = '';
     attacker.stdout.on('data', (b: Buffer) => (out += b.toString()));
@@ -148,7 +160,10 @@ describe('one server per path', () => {
     const socketDir = dir();
     const path = join(socketDir, 'orders.sock');
     for (let round = 0; round < 10; round++) {
-      const r = spawnSync(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(path)}, () => process.kill(process.pid, 'SIGKILL'))`]);
+      const r = spawnSync(process.execPath, [
+        '-e',
+        `require('net').createServer().listen(${JSON.stringify(path)}, () => process.kill(process.pid, 'SIGKILL'))`,
+      ]);
       expect(r.signal).toBe('SIGKILL');
       const a = server({ socketDir });
       const b = server({ socketDir });
@@ -186,7 +201,12 @@ describe('one server per path', () => {
       const outcomes = await Promise.all(children.map(async (c) => String((await once(c.stdout!, 'data'))[0]).trim()));
       expect(outcomes.filter((o) => o === 'running')).toHaveLength(1);
       expect(outcomes.filter((o) => o === ErrorCode.ADDRESS_IN_USE)).toHaveLength(4);
-      await Promise.all(children.map((c) => (c.stdin!.end(), once(c, 'exit'))));
+      await Promise.all(
+        children.map((c) => {
+          c.stdin!.end();
+          return once(c, 'exit');
+        }),
+      );
     }
   }, 60_000);
 
@@ -237,13 +257,17 @@ describe('one server per path', () => {
       });
       if (r === 'EAGAIN') break;
     }
-    const err = (await server({ socketDir }).start().catch((e: unknown) => e)) as ConnectionError;
+    const err = (await server({ socketDir })
+      .start()
+      .catch((e: unknown) => e)) as ConnectionError;
     expect(err).toBeInstanceOf(ConnectionError);
     expect(err.code).toBe(ErrorCode.ADDRESS_IN_USE);
     expect(err.message).toContain('not accepting');
     expect(lstatSync(path).isSocket()).toBe(true);
     // a client gets a typed error too (whether it gives up at once or retries until its timeout)
-    const cerr = (await client({ socketDir, connectTimeout: 300 }).connect().catch((e: unknown) => e)) as SocketError;
+    const cerr = (await client({ socketDir, connectTimeout: 300 })
+      .connect()
+      .catch((e: unknown) => e)) as SocketError;
     expect(cerr).toBeInstanceOf(SocketError);
     expect([ErrorCode.CONNECTION_LOST, ErrorCode.TIMEOUT]).toContain(cerr.code);
     expect(cerr.message).not.toMatch(/^connect EAGAIN/);

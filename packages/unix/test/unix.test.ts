@@ -88,14 +88,18 @@ describe('unix socket file lifecycle', () => {
     const socketDir = dir();
     const path = join(socketDir, 'orders.sock');
     writeFileSync(path, 'precious');
-    const err = (await server({ socketDir }).start().catch((e: unknown) => e)) as ConnectionError;
+    const err = (await server({ socketDir })
+      .start()
+      .catch((e: unknown) => e)) as ConnectionError;
     expect(err.code).toBe(ErrorCode.ADDRESS_IN_USE);
     expect(err.message).toContain('not a socket');
     expect(lstatSync(path).isFile()).toBe(true);
     rmSync(path);
     const target = join(dir(), 'elsewhere');
     symlinkSync(target, path);
-    const err2 = (await server({ socketDir }).start().catch((e: unknown) => e)) as ConnectionError;
+    const err2 = (await server({ socketDir })
+      .start()
+      .catch((e: unknown) => e)) as ConnectionError;
     expect(err2.code).toBe(ErrorCode.ADDRESS_IN_USE);
     expect(err2.message).toContain('symbolic link');
     expect(lstatSync(path).isSymbolicLink()).toBe(true);
@@ -103,7 +107,7 @@ describe('unix socket file lifecycle', () => {
   });
 
   it('a path longer than the OS limit is a ValidationError naming the path', () => {
-    const long = '/tmp/' + 'd'.repeat(100);
+    const long = `/tmp/${'d'.repeat(100)}`;
     expect(() => socketPathFor(long, 'orders')).toThrow(ValidationError);
     expect(() => new UnixSocketServer({ eventName: 'orders', socketDir: long, logLevel: 'silent', envFile: false })).toThrow(long);
   });
@@ -111,14 +115,18 @@ describe('unix socket file lifecycle', () => {
   it('rejects path-traversal event names before touching any file', () => {
     const socketDir = dir();
     for (const bad of ['../x', 'a/b', '', 'x'.repeat(65), 'ünï', '.']) {
-      expect(() => new UnixSocketServer({ eventName: bad, socketDir, logLevel: 'silent', envFile: false })).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_EVENT_NAME }) as unknown as Error);
+      expect(() => new UnixSocketServer({ eventName: bad, socketDir, logLevel: 'silent', envFile: false })).toThrow(
+        expect.objectContaining({ code: ErrorCode.INVALID_EVENT_NAME }) as unknown as Error,
+      );
     }
   });
 
   it('refuses an insecure socket directory unless allowed', async () => {
     const socketDir = dir();
     chmodSync(socketDir, 0o777);
-    const err = (await server({ socketDir }).start().catch((e: unknown) => e)) as ConnectionError;
+    const err = (await server({ socketDir })
+      .start()
+      .catch((e: unknown) => e)) as ConnectionError;
     expect(err.code).toBe(ErrorCode.INSECURE_SOCKET_DIR);
     const ok = server({ socketDir, allowInsecureDir: true });
     await ok.start();
@@ -129,7 +137,9 @@ describe('unix socket file lifecycle', () => {
     const base = dir();
     const file = join(base, 'file');
     writeFileSync(file, '');
-    const err = (await server({ socketDir: file }).start().catch((e: unknown) => e)) as ValidationError;
+    const err = (await server({ socketDir: file })
+      .start()
+      .catch((e: unknown) => e)) as ValidationError;
     expect(err).toBeInstanceOf(ValidationError);
     expect(err.message).toContain(file);
   });
@@ -140,7 +150,13 @@ describe('unix options', () => {
     const socketDir = dir();
     const s = server({ socketDir });
     await s.start();
-    const c = new UnixSocketClient({ eventName: 'orders', socketDir, logLevel: 'silent', envFile: false, defaultTimeoutMs: 50 });
+    const c = new UnixSocketClient({
+      eventName: 'orders',
+      socketDir,
+      logLevel: 'silent',
+      envFile: false,
+      defaultTimeoutMs: 50,
+    });
     cleanups.push(() => c.disconnect());
     await c.connect();
     await expect(c.receive()).rejects.toThrow('within 50 ms');
@@ -162,7 +178,9 @@ describe('unix client errors', () => {
     const s = server({ socketDir, autoRemoveSocket: false });
     await s.start();
     await s.stop();
-    const err = (await client(socketDir).connect().catch((e: unknown) => e)) as ConnectionError;
+    const err = (await client(socketDir)
+      .connect()
+      .catch((e: unknown) => e)) as ConnectionError;
     expect(err.code).toBe(ErrorCode.SERVER_NOT_RUNNING);
     expect(err.message).toContain(s.socketPath);
   });
@@ -173,7 +191,9 @@ describe('unix client errors', () => {
       const socketDir = dir();
       const s = server({ socketDir, socketPermissions: '0000' });
       await s.start();
-      const err = (await client(socketDir).connect().catch((e: unknown) => e)) as ConnectionError;
+      const err = (await client(socketDir)
+        .connect()
+        .catch((e: unknown) => e)) as ConnectionError;
       expect(err.code).toBe(ErrorCode.PERMISSION_DENIED);
       expect(err.message).toContain(s.socketPath);
       return;
@@ -187,7 +207,11 @@ describe('unix client errors', () => {
       const c = new UnixSocketClient({ eventName: 'orders', socketDir: ${JSON.stringify(socketDir)}, logLevel: 'silent', envFile: false, autoReconnect: false });
       try { await c.connect(); console.log('connected'); } catch (e) { console.log(e.code + ' ' + e.message); }
     });`;
-    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { uid: 65534, gid: 65534, encoding: 'utf8' });
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      uid: 65534,
+      gid: 65534,
+      encoding: 'utf8',
+    });
     expect(r.stdout).toContain('PERMISSION_DENIED');
     expect(r.stdout).toContain(s.socketPath);
   });
