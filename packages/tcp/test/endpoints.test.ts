@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { FrameDecoder, encodeFrame } from '@socketkit/codec';
-import { ConnectionError, ErrorCode, ValidationError, createMessage, type SocketMessage } from '@socketkit/protocol';
+import { ConnectionError, ErrorCode, PROTOCOL_VERSION, ValidationError, createMessage, type SocketMessage } from '@socketkit/protocol';
 import { TcpSocketClient, TcpSocketServer } from '../src/index.js';
 
 const cleanups: Array<() => unknown> = [];
@@ -78,7 +78,7 @@ describe('TCP endpoints by event name', () => {
     expect(jobs.getConnectedClients()).toHaveLength(1);
   });
 
-  it('the welcome names the event and protocol 2', async () => {
+  it('the welcome names the event and the protocol version', async () => {
     const jobs = server({ eventName: 'jobs', port: 0 });
     await jobs.start();
     const s = createConnection({ host: '127.0.0.1', port: jobs.port as number });
@@ -94,7 +94,7 @@ describe('TCP endpoints by event name', () => {
       const welcome = msgs.find((m) => m.data.op === 'welcome');
       if (welcome !== undefined) {
         expect(welcome.data.event).toBe('jobs');
-        expect(welcome.data.protocol).toBe(2);
+        expect(welcome.data.protocol).toBe(PROTOCOL_VERSION);
         break;
       }
     }
