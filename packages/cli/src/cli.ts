@@ -81,7 +81,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   if (parsed.command === 'bench' && parsed.script === undefined && !benchAvailable()) {
     process.stderr.write(
-      'socketkit: bench runs the benchmark suite of a socketkit repository checkout, which this installation is not (pass --script PATH to run a runner elsewhere)\n',
+      'socketkit: bench runs the benchmark suite of a socketkit repository checkout, which this ' +
+        'installation is not (pass --script PATH to run a runner elsewhere)\n',
     );
     return EXIT.USAGE_ERROR;
   }

@@ -1,4 +1,4 @@
-import { lstat, readdir, unlink } from 'node:fs/promises';
+import { lstat, readFile, readdir, unlink } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 
@@ -25,8 +25,12 @@ export type EntryState =
 
 /** One event found in the socket directory. */
 export interface LsEntry {
-  /** Event name (file name without `.sock`). */
+  /** Event name (file name without `.sock` / `.tcp`). */
   event: string;
+  /** `unix` for a socket file, `tcp` for the address file a TCP server with an auto-picked port publishes. */
+  transport: 'unix' | 'tcp';
+  /** `host:port` of a TCP entry (from its address file). */
+  address?: string;
   /** Full path. */
   path: string;
   /** What the probe found. */
@@ -68,7 +72,38 @@ export function probeSocket(path: string, timeoutMs = 1000): Promise<EntryState>
   });
 }
 
-/** Lists every `*.sock` entry of `dir`, sorted by event name. A missing directory lists nothing. */
+/** Probes a TCP address: connect, then close at once. */
+export function probeTcp(host: string, port: number, timeoutMs = 1000): Promise<EntryState> {
+  return new Promise((resolve) => {
+    const sock = connect({ host, port });
+    const done = (state: EntryState) => {
+      clearTimeout(timer);
+      sock.removeAllListeners();
+      sock.on('error', () => undefined);
+      sock.destroy();
+      resolve(state);
+    };
+    const timer = setTimeout(() => done('busy'), timeoutMs);
+    sock.once('connect', () => done('live'));
+    sock.once('error', (err: NodeJS.ErrnoException) => done(err.code === 'ECONNREFUSED' ? 'stale' : 'busy'));
+  });
+}
+
+/** Reads an address file's host and port (undefined when it is not a valid record). */
+async function readAddress(path: string): Promise<{ host: string; port: number } | undefined> {
+  try {
+    const rec = JSON.parse(await readFile(path, 'utf8')) as { host?: unknown; port?: unknown };
+    if (typeof rec.host !== 'string' || !Number.isInteger(rec.port)) return undefined;
+    return { host: rec.host, port: rec.port as number };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Lists every `*.sock` socket file and `*.tcp` address file of `dir`, sorted
+ * by file name. A missing directory lists nothing.
+ */
 export async function inspectSocketDir(dir: string, options: InspectOptions = {}): Promise<LsEntry[]> {
   let names: string[];
   try {
@@ -80,7 +115,7 @@ export async function inspectSocketDir(dir: string, options: InspectOptions = {}
   const me = process.getuid?.() ?? 0;
   const entries = await Promise.all(
     names
-      .filter((n) => n.endsWith('.sock'))
+      .filter((n) => n.endsWith('.sock') || n.endsWith('.tcp'))
       .sort()
       .map(async (name): Promise<LsEntry | undefined> => {
         const path = join(dir, name);
@@ -92,15 +127,17 @@ export async function inspectSocketDir(dir: string, options: InspectOptions = {}
         }
         const mode = st.mode & 0o7777;
         const insecure = (mode & 0o022) !== 0 || (st.uid !== me && st.uid !== 0);
+        const common = { path, uid: st.uid, mode: `0${mode.toString(8).padStart(3, '0')}`, insecure };
+        if (name.endsWith('.tcp')) {
+          const event = name.slice(0, -'.tcp'.length);
+          if (!st.isFile()) return { event, transport: 'tcp', state: 'not-a-socket', ...common };
+          const addr = await readAddress(path);
+          if (addr === undefined) return { event, transport: 'tcp', state: 'not-a-socket', ...common };
+          const state = await probeTcp(addr.host, addr.port, options.probeTimeoutMs);
+          return { event, transport: 'tcp', address: `${addr.host}:${addr.port}`, state, ...common };
+        }
         const state = st.isSocket() ? await probeSocket(path, options.probeTimeoutMs) : 'not-a-socket';
-        return {
-          event: name.slice(0, -'.sock'.length),
-          path,
-          state,
-          uid: st.uid,
-          mode: `0${mode.toString(8).padStart(3, '0')}`,
-          insecure,
-        };
+        return { event: name.slice(0, -'.sock'.length), transport: 'unix', state, ...common };
       }),
   );
   return entries.filter((e): e is LsEntry => e !== undefined);
@@ -114,7 +151,8 @@ export async function inspectSocketDir(dir: string, options: InspectOptions = {}
 export async function cleanSocketDir(entries: readonly LsEntry[], options: InspectOptions = {}): Promise<string[]> {
   const removed: string[] = [];
   for (const e of entries) {
-    if (e.state !== 'stale') continue;
+    // Only stale socket files: an address file stays after stop on purpose (a restart rebinds its port).
+    if (e.state !== 'stale' || e.transport !== 'unix') continue;
     let before;
     try {
       before = await lstat(e.path);
@@ -134,8 +172,15 @@ export async function cleanSocketDir(entries: readonly LsEntry[], options: Inspe
 /** Renders entries as an aligned table (one header line, one line per event). */
 export function formatLsTable(entries: readonly LsEntry[]): string {
   const rows = [
-    ['EVENT', 'STATE', 'OWNER', 'MODE', 'PATH'],
-    ...entries.map((e) => [e.event, e.insecure ? `${e.state} (insecure)` : e.state, String(e.uid), e.mode, e.path]),
+    ['EVENT', 'TRANSPORT', 'STATE', 'OWNER', 'MODE', 'PATH'],
+    ...entries.map((e) => [
+      e.event,
+      e.address === undefined ? e.transport : `tcp ${e.address}`,
+      e.insecure ? `${e.state} (insecure)` : e.state,
+      String(e.uid),
+      e.mode,
+      e.path,
+    ]),
   ];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n');

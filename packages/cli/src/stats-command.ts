@@ -64,7 +64,7 @@ export async function topTable(dir: string): Promise<string> {
   const entries = await inspectSocketDir(dir);
   const rows: string[][] = [['EVENT', 'STATE', 'CLIENTS', 'QUEUE', 'IN/s', 'OUT/s', 'PENDING', 'DROPS']];
   for (const e of entries) {
-    if (e.state !== 'live') {
+    if (e.state !== 'live' || e.transport !== 'unix') {
       rows.push([e.event, e.state, '-', '-', '-', '-', '-', '-']);
       continue;
     }

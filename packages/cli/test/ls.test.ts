@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { TcpSocketServer } from '@socketkit/tcp';
 import { UnixSocketClient, UnixSocketServer } from '@socketkit/unix';
 import { ensureBuilt, killAll, runCli } from './helpers.js';
 
@@ -21,7 +22,8 @@ afterEach(async () => {
 function staleSocket(path: string, mode = 0o600): void {
   const r = spawnSync(process.execPath, [
     '-e',
-    `require('net').createServer().listen(${JSON.stringify(path)}, () => { require('fs').chmodSync(${JSON.stringify(path)}, ${mode}); process.kill(process.pid, 'SIGKILL'); })`,
+    `require('net').createServer().listen(${JSON.stringify(path)}, () => { ` +
+      `require('fs').chmodSync(${JSON.stringify(path)}, ${mode}); process.kill(process.pid, 'SIGKILL'); })`,
   ]);
   expect(r.signal).toBe('SIGKILL');
   expect(existsSync(path)).toBe(true);
@@ -59,8 +61,8 @@ describe('socketkit ls', () => {
       ]);
 
       const table = await runCli(['ls', '--socket-dir', dir], dir);
-      expect(table.stdout.split('\n')[0]).toMatch(/^EVENT\s+STATE\s+OWNER\s+MODE\s+PATH$/);
-      expect(table.stdout).toMatch(/open\s+stale \(insecure\)/);
+      expect(table.stdout.split('\n')[0]).toMatch(/^EVENT\s+TRANSPORT\s+STATE\s+OWNER\s+MODE\s+PATH$/);
+      expect(table.stdout).toMatch(/open\s+unix\s+stale \(insecure\)/);
 
       const clean = await runCli(['ls', '--socket-dir', dir, '--clean'], dir);
       expect(clean.code).toBe(0);
@@ -92,6 +94,21 @@ describe('socketkit ls', () => {
       await client.disconnect();
       await server.stop();
     }
+  });
+
+  test('a TCP address file shows as live while its server runs, stale after; --clean keeps it (a restart rebinds its port)', async () => {
+    const server = new TcpSocketServer({ eventName: 'orders', socketDir: dir, logLevel: 'silent' });
+    await server.start();
+    const address = `127.0.0.1:${server.port}`;
+    try {
+      const rows = JSON.parse((await runCli(['ls', '--socket-dir', dir, '--json'], dir)).stdout) as Array<Record<string, unknown>>;
+      expect(rows).toEqual([expect.objectContaining({ event: 'orders', transport: 'tcp', address, state: 'live', mode: '0600', insecure: false })]);
+    } finally {
+      await server.stop();
+    }
+    const after = JSON.parse((await runCli(['ls', '--socket-dir', dir, '--json', '--clean'], dir)).stdout) as Array<Record<string, unknown>>;
+    expect(after).toEqual([expect.objectContaining({ event: 'orders', transport: 'tcp', state: 'stale' })]);
+    expect(existsSync(join(dir, 'orders.tcp'))).toBe(true);
   });
 
   test('an empty or missing directory says so and exits 0', async () => {
