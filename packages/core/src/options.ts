@@ -207,6 +207,7 @@ export const SERVER_DEFAULTS: Readonly<Omit<ServerSettings, 'heartbeatTimeout'>>
   backlog: DEFAULT_BACKLOG,
   requireHello: false,
   exposeStats: false,
+  collectStats: true,
 });
 
 /**

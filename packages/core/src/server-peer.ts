@@ -315,6 +315,7 @@ export class ServerPeer {
 
   /** Counts one frame written (its length prefix included). */
   #countOut(total: number): void {
+    if (!this.#host.settings.collectStats) return;
     this.counters.messagesOut++;
     this.counters.bytesOut += total;
     this.#host.counters.messagesOut++;
@@ -322,11 +323,13 @@ export class ServerPeer {
   }
 
   #onMessage(m: SocketMessage, payloadBytes: number): void {
-    const bytes = payloadBytes + FRAME_HEADER;
-    this.counters.messagesIn++;
-    this.counters.bytesIn += bytes;
-    this.#host.counters.messagesIn++;
-    this.#host.counters.bytesIn += bytes;
+    if (this.#host.settings.collectStats) {
+      const bytes = payloadBytes + FRAME_HEADER;
+      this.counters.messagesIn++;
+      this.counters.bytesIn += bytes;
+      this.#host.counters.messagesIn++;
+      this.#host.counters.bytesIn += bytes;
+    }
     if (this.#state === 'monitoring') {
       this.#onMonitorRequest(m);
       return;

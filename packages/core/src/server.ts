@@ -113,6 +113,12 @@ export interface SocketServerOptions {
    * when a token is set).
    */
   exposeStats?: boolean;
+  /**
+   * Count messages and bytes per client and in total for {@link SocketServer.stats}
+   * (default true; a few additions per message, measured by `bench:stats`).
+   * When false, traffic counters stay 0; clients, queue and refusals are still reported.
+   */
+  collectStats?: boolean;
   /** Request handler (see {@link RequestHandler}). */
   handler?: RequestHandler;
   /** Logger (default: tslog at `logLevel`). */
@@ -476,8 +482,10 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
     if (this.#transport.broadcast !== undefined) {
       if (registered > 0) {
         this.#transport.broadcast(frame);
-        this.#counters.messagesOut += registered;
-        this.#counters.bytesOut += frame.length * registered;
+        if (this.#o.collectStats) {
+          this.#counters.messagesOut += registered;
+          this.#counters.bytesOut += frame.length * registered;
+        }
       } else this.#enqueue(frame, []);
       return registered;
     }

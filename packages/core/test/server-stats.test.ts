@@ -81,6 +81,24 @@ describe('server.stats()', () => {
   });
 });
 
+describe('collectStats: false', () => {
+  it('keeps traffic counters at 0 and still reports clients, queue and refusals', async () => {
+    const { server, connect } = await setup({ collectStats: false, maxConnections: 1 });
+    const a = connect();
+    a.hello();
+    await until(() => a.messages.length === 1, 'welcome');
+    server.send({ x: 1 });
+    a.send(MessageType.DATA, { y: 1 });
+    const extra = connect();
+    await until(() => a.messages.length === 2 && extra.messages.length === 1, 'broadcast and refusal');
+    const s = server.stats();
+    expect(s.totals).toEqual({ messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, slowConsumerDisconnects: 0 });
+    expect(s.clients).toHaveLength(1);
+    expect(s.clients[0]).toMatchObject({ messagesIn: 0, messagesOut: 0 });
+    expect(s.refused).toEqual({ [ErrorCode.MAX_CONNECTIONS]: 1 });
+  });
+});
+
 describe('monitors', () => {
   it('a monitor gets the stats, never registers, never takes the queue, never fires clientConnected', async () => {
     const { server, client } = await setup({ exposeStats: true, messageQueueSize: 10 });
