@@ -288,7 +288,8 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
           if (i >= 0) this.#welcomeWaiters.splice(i, 1);
           reject(
             new TimeoutError(
-              `no welcome from "${this.eventName}" at ${this.address} within ${timeoutMs} ms: is it a socketkit server? Use handshake: false for servers without the handshake`,
+              `no welcome from "${this.eventName}" at ${this.address} within ${timeoutMs} ms: is it a ` +
+                'socketkit server? Use handshake: false for servers without the handshake',
               { details: { timeout: timeoutMs } },
             ),
           );
@@ -321,7 +322,7 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
    */
   async send(data: MessageData): Promise<boolean> {
     return this.#sendFrame(
-      encodeFrame(createMessage(this.eventName, MessageType.DATA, data, { timezone: this.#o.timezone }), this.#o.maxMessageSize),
+      encodeFrame(createMessage(this.eventName, MessageType.DATA, data, { timezone: this.#o.timezone }), this.#sendLimit()),
       undefined,
     );
   }
@@ -330,7 +331,7 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
   async sendMessage(message: SocketMessage): Promise<boolean> {
     if (!isSocketMessage(message))
       throw new MessageError(ErrorCode.INVALID_MESSAGE, 'sendMessage() takes a SocketMessage (build one with createMessage()); use send(data) for plain data');
-    return this.#sendFrame(encodeFrame(message, this.#o.maxMessageSize), undefined);
+    return this.#sendFrame(encodeFrame(message, this.#sendLimit()), undefined);
   }
 
   /**
@@ -375,7 +376,7 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
       if (this.#requests.size >= this.#o.maxPendingRequests) {
         throw new SocketError(ErrorCode.BUFFER_FULL, `${this.#requests.size} requests already in flight (maxPendingRequests): await some before sending more`);
       }
-      frame = encodeFrame(createMessage(this.eventName, MessageType.DATA, data, { timezone: this.#o.timezone, id }), this.#o.maxMessageSize);
+      frame = encodeFrame(createMessage(this.eventName, MessageType.DATA, data, { timezone: this.#o.timezone, id }), this.#sendLimit());
       this.#checkSend(frame);
     } catch (err) {
       return Promise.reject(err);
@@ -471,7 +472,8 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
       this.#toClosed(
         new ConnectionError(
           ErrorCode.CONNECTION_LOST,
-          `gave up reconnecting to "${this.eventName}" at ${this.address} after ${max} attempts: start the server and connect() again, or raise reconnect.maxRetries`,
+          `gave up reconnecting to "${this.eventName}" at ${this.address} after ${max} attempts: ` +
+            'start the server and connect() again, or raise reconnect.maxRetries',
         ),
         true,
         true,
@@ -675,6 +677,17 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
     this.#toClosed(err, true, true);
   }
 
+  /**
+   * Largest payload `send()` may write: our own limit, lowered to the
+   * server's when its welcome announced a smaller one (on NATS, the broker's
+   * max_payload − 4), so an oversized frame fails at send() with
+   * FRAME_TOO_LARGE instead of being refused (or dropped) on the way.
+   */
+  #sendLimit(): number {
+    const announced = this.#welcome?.maxMessageSize;
+    return announced !== undefined && announced > 0 && announced < this.#o.maxMessageSize ? announced : this.#o.maxMessageSize;
+  }
+
   #onWelcome(session: Session, m: SocketMessage): void {
     session.handshake = 'done';
     const info: WelcomeInfo = {
@@ -704,7 +717,9 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
     if (dropped > 0) {
       if (this.#droppedMessages === 0)
         this.log.warn(
-          `receive buffer full (bufferSize ${this.#o.bufferSize}, maxBufferedBytes ${this.#o.maxBufferedBytes}) and nothing reads it: dropping the oldest buffered copies ('message' listeners saw them); set bufferMessages: false if only listeners consume messages`,
+          `receive buffer full (bufferSize ${this.#o.bufferSize}, ` +
+            `maxBufferedBytes ${this.#o.maxBufferedBytes}) and nothing reads it: dropping the oldest ` +
+            "buffered copies ('message' listeners saw them); set bufferMessages: false if only listeners consume messages",
         );
       this.#droppedMessages += dropped;
       callApp(() => this.emit('bufferOverflow', this.#droppedMessages));
@@ -798,7 +813,8 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
       if (pending + frame.length > this.#o.maxPendingBytes) {
         throw new SocketError(
           ErrorCode.BUFFER_FULL,
-          `${pending} bytes already wait to be written to "${this.eventName}" (maxPendingBytes ${this.#o.maxPendingBytes}): await client.drain() before sending more`,
+          `${pending} bytes already wait to be written to "${this.eventName}" ` +
+            `(maxPendingBytes ${this.#o.maxPendingBytes}): await client.drain() before sending more`,
           { details: { pending, maxPendingBytes: this.#o.maxPendingBytes } },
         );
       }
@@ -814,7 +830,9 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
       if (this.#outbox.length >= this.#o.sendBufferSize || this.#outboxBytes + frame.length > this.#o.sendBufferBytes) {
         throw new SocketError(
           ErrorCode.BUFFER_FULL,
-          `send buffer full (${this.#outbox.length} messages, ${this.#outboxBytes} bytes; sendBufferSize ${this.#o.sendBufferSize}, sendBufferBytes ${this.#o.sendBufferBytes}) while reconnecting to "${this.eventName}": await client.drain() or raise the bounds`,
+          `send buffer full (${this.#outbox.length} messages, ${this.#outboxBytes} bytes; ` +
+            `sendBufferSize ${this.#o.sendBufferSize}, sendBufferBytes ${this.#o.sendBufferBytes}) ` +
+            `while reconnecting to "${this.eventName}": await client.drain() or raise the bounds`,
         );
       }
       return;

@@ -138,3 +138,17 @@ describe('reserved control ops', () => {
     await c.disconnect();
   });
 });
+
+describe("the server's announced max_message_size", () => {
+  it('a send above it fails at send() with FRAME_TOO_LARGE and nothing is written (issue 11 item 11: NATS max_payload)', async () => {
+    const fs = new FakeServer();
+    fs.onAccept = (p) => setImmediate(() => p.welcome({ max_message_size: 1000 }));
+    const c = client(fs, { autoReconnect: false });
+    await c.connect({ waitForWelcome: true });
+    await expect(c.send({ big: 'x'.repeat(2000) })).rejects.toMatchObject({ code: 'FRAME_TOO_LARGE' });
+    await c.send({ small: 1 });
+    await settle(5);
+    expect(fs.last.received.filter((m) => m.messageType === 'data').map((m) => m.data)).toEqual([{ small: 1 }]);
+    await c.disconnect();
+  });
+});
