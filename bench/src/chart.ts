@@ -125,7 +125,9 @@ export function chartSpec(results: BenchResults): TopLevelSpec {
       : [
           {
             title: {
-              text: `7 · scaling: fan-out of 100 B messages to 1 … 1,000 clients (log x)${scalFail.length > 0 ? ` — FAILED: ${scalFail.map((f) => f.text).join('; ')}` : ''}`,
+              text:
+                '7 · scaling: fan-out of 100 B messages to 1 … 1,000 clients (log ' +
+                `x)${scalFail.length > 0 ? ` — FAILED: ${scalFail.map((f) => f.text).join('; ')}` : ''}`,
               anchor: 'start',
               fontSize: 13,
             },
@@ -163,7 +165,10 @@ export function chartSpec(results: BenchResults): TopLevelSpec {
   const spec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: {
-      text: `socketkit vs raw node:net, zeromq.js, a Python peer${results.scenarios.some((s) => s.ok && s.transport === 'nats') ? ' and nats.js (through a local nats-server)' : ''} — ${m.mode} run, median of ${m.reps}`,
+      text:
+        'socketkit vs raw node:net, zeromq.js, a Python ' +
+        `peer${results.scenarios.some((s) => s.ok && s.transport === 'nats') ? ' and nats.js (through a local nats-server)' : ''} ` +
+        `— ${m.mode} run, median of ${m.reps}`,
       subtitle: `${m.startedAt.slice(0, 10)} · Node ${m.node} · ${m.cpus} × ${m.cpuModel}`,
       anchor: 'start',
     },

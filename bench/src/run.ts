@@ -180,7 +180,8 @@ export async function main(argv: string[]): Promise<number> {
   const loadStart = loadavg()[0]!;
   const native = await probeNative();
   log(
-    `socketkit bench — ${values.quick ? 'quick' : 'full'} run, ${plan.reps} measured runs per figure (median), ${cpus().length} CPUs, Node ${process.versions.node}`,
+    `socketkit bench — ${values.quick ? 'quick' : 'full'} run, ${plan.reps} measured runs per ` +
+      `figure (median), ${cpus().length} CPUs, Node ${process.versions.node}`,
   );
   log(`msgpackr native acceleration: ${native === null ? 'unknown (probe failed)' : native ? 'enabled' : 'disabled'}`);
   if (loadStart > cpus().length)
@@ -279,14 +280,18 @@ export async function main(argv: string[]): Promise<number> {
   const out = values.json ? log : (s: string): void => void process.stdout.write(`${s}\n`);
   out(`\nsocketkit bench summary (${results.meta.mode}, median of ${plan.reps} runs, ${results.meta.durationSeconds.toFixed(0)} s)\n`);
   if (results.rows.length > 0)
-    out(`Every implementation (÷ ceiling: its first figure ÷ the better raw node:net variant, nats.js over NATS)\n${textTable(resultsTable(results.rows))}\n`);
+    out(
+      'Every implementation (÷ ceiling: its first figure ÷ the better raw node:net variant, nats.js over NATS)\n' +
+        `${textTable(resultsTable(results.rows))}\n`,
+    );
   if (results.headline.length > 0) out(`socketkit ÷ each baseline\n${textTable(headlineTable(results.headline))}\n`);
   if (curve.length > 0) out(`Scaling curve\n${textTable(scalingTable(curve))}\n`);
   if (slow.length > 0) out(`${textTable(slowTable(slow))}\n`);
   if (results.targets.length > 0) out(`Targets\n${textTable(targetsTable(results.targets))}\n`);
   if (profiles.length > 0)
     out(
-      `Where the time goes in the scenarios of missed targets (socketkit alone, V8 sampling profiler during the measured runs)\n${profileLines(profiles).join('\n')}\n`,
+      'Where the time goes in the scenarios of missed targets (socketkit alone, V8 sampling ' +
+        `profiler during the measured runs)\n${profileLines(profiles).join('\n')}\n`,
     );
   if (results.unixVsTcp.length > 0) out(`${textTable(unixTcpTable(results.unixVsTcp))}\n`);
   const viaNats = results.viaNats ?? [];

@@ -71,7 +71,10 @@ export async function runScaling(transport: TransportKind, plan: Plan, socketDir
         points.push(p);
         progress.detail(
           p.ok
-            ? `${String(n).padStart(4)} clients, ${impl}: ${(p.deliveredPerSec / 1e3).toFixed(0)}k msg/s delivered, ${p.cpuUsPerMsg.toFixed(2)} µs CPU and ${p.bytesPerMsg.toFixed(0)} B written per delivered message, ${p.connectsPerSec.toFixed(0)} connects/s, ${(p.rssPerClient / 1024).toFixed(1)} KiB RSS per idle client`
+            ? `${String(n).padStart(4)} clients, ${impl}: ${(p.deliveredPerSec / 1e3).toFixed(0)}k ` +
+                `msg/s delivered, ${p.cpuUsPerMsg.toFixed(2)} µs CPU and ${p.bytesPerMsg.toFixed(0)} B ` +
+                `written per delivered message, ${p.connectsPerSec.toFixed(0)} ` +
+                `connects/s, ${(p.rssPerClient / 1024).toFixed(1)} KiB RSS per idle client`
             : `${String(n).padStart(4)} clients, ${impl}: FAILED (${p.connected} of ${n} connected): ${p.error}`,
         );
       }

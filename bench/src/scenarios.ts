@@ -540,11 +540,14 @@ export async function runSlowConsumer(transport: TransportKind, plan: Plan, sock
         res.runs.push(r);
         const slowText = loaded
           ? r.slowDroppedAtBytes >= 0
-            ? ` | slow client ${r.slowCode || 'dropped'} after ${(r.slowDroppedAtBytes / 2 ** 20).toFixed(1)} MiB offered (${r.slowWhy}), longest drain() ${r.drainMaxMs.toFixed(0)} ms`
+            ? ` | slow client ${r.slowCode || 'dropped'} ` +
+              `after ${(r.slowDroppedAtBytes / 2 ** 20).toFixed(1)} MiB offered (${r.slowWhy}), longest ` +
+              `drain() ${r.drainMaxMs.toFixed(0)} ms`
             : ' | slow client was NOT disconnected'
           : '';
         progress.detail(
-          `run ${rep + 1}/${plan.reps} ${loaded ? 'loaded  ' : 'unloaded'}: fast client ${r.fastMBps.toFixed(0)} MB/s, server RSS +${r.rssGrowthMiB.toFixed(1)} MiB${slowText}`,
+          `run ${rep + 1}/${plan.reps} ${loaded ? 'loaded  ' : 'unloaded'}: fast ` +
+            `client ${r.fastMBps.toFixed(0)} MB/s, server RSS +${r.rssGrowthMiB.toFixed(1)} MiB${slowText}`,
         );
       }
     }

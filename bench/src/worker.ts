@@ -234,7 +234,8 @@ const commands: Record<string, (a: Args) => unknown> = {
     profiler.disconnect();
     profiler = undefined;
     await writeFile(str(a, 'file'), JSON.stringify(profile));
-    const rows = summarizeProfile(profile as CpuProfile).filter((r) => r.name !== '(idle)' && !(r.name === 'dispatch' && r.location === '')); // idle, and the inspector stopping the profile
+    // idle, and the inspector stopping the profile
+    const rows = summarizeProfile(profile as CpuProfile).filter((r) => r.name !== '(idle)' && !(r.name === 'dispatch' && r.location === ''));
     const busyMs = rows.reduce((sum, r) => sum + r.selfMs, 0);
     return { busyMs, top: rows.slice(0, num(a, 'top')).map((r) => ({ ...r, selfPercent: (r.selfMs * 100) / busyMs })) };
   },

@@ -103,7 +103,9 @@ function encodeInto(message: SocketMessage, headerSize: number, maxMessageSize: 
   } catch (cause) {
     throw new MessageError(
       ErrorCode.INVALID_MESSAGE,
-      `cannot encode message data for event "${message.eventName}": ${(cause as Error).message}; use msgpack-able values (objects, arrays, strings, numbers, booleans, null, Buffers)`,
+      'cannot encode message data for event ' +
+        `"${message.eventName}": ${(cause as Error).message}; use msgpack-able values (objects, ` +
+        'arrays, strings, numbers, booleans, null, Buffers)',
       { cause },
     );
   }
@@ -143,7 +145,8 @@ function encodeInto(message: SocketMessage, headerSize: number, maxMessageSize: 
   if (payload > maxMessageSize) {
     throw new MessageError(
       ErrorCode.FRAME_TOO_LARGE,
-      `message for event "${message.eventName}" is ${payload} bytes, above maxMessageSize ${maxMessageSize}: send smaller messages or raise maxMessageSize on both ends`,
+      `message for event "${message.eventName}" is ${payload} bytes, above ` +
+        `maxMessageSize ${maxMessageSize}: send smaller messages or raise maxMessageSize on both ends`,
       { details: { size: payload, maxMessageSize } },
     );
   }

@@ -88,7 +88,8 @@ async function progressLine(server: ChildProcess, clients: ChildProcess[], start
   const written = atClients.reduce((sum, p) => sum + p.sent, 0);
   const got = atClients.reduce((sum, p) => sum + p.received, 0);
   console.log(
-    `  ${pad(((Date.now() - startedAt) / 1000).toFixed(1), 5)} s   written ${pad(written, 6)}   server received ${pad(atServer.received, 6)}   clients received ${pad(got, 7)}`,
+    `  ${pad(((Date.now() - startedAt) / 1000).toFixed(1), 5)} s   ` +
+      `written ${pad(written, 6)}   server received ${pad(atServer.received, 6)}   clients received ${pad(got, 7)}`,
   );
 }
 

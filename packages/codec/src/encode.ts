@@ -52,7 +52,8 @@ function writeEnvelope(message: SocketMessage): void {
 function tooLarge(message: SocketMessage, size: number, maxMessageSize: number, atLeast: boolean): MessageError {
   return new MessageError(
     ErrorCode.FRAME_TOO_LARGE,
-    `message for event "${message.eventName}" is ${atLeast ? 'more than ' : ''}${size} bytes, above maxMessageSize ${maxMessageSize}: send smaller messages or raise maxMessageSize on both ends`,
+    `message for event "${message.eventName}" is ${atLeast ? 'more than ' : ''}${size} bytes, ` +
+      `above maxMessageSize ${maxMessageSize}: send smaller messages or raise maxMessageSize on both ends`,
     { details: { size, maxMessageSize } },
   );
 }
@@ -81,7 +82,9 @@ function encodeInto(message: SocketMessage, headerSize: number, maxMessageSize: 
     // a user toJSON or getter threw, or a toJSON chain recursed without end
     throw new MessageError(
       ErrorCode.INVALID_MESSAGE,
-      `cannot encode message data for event "${message.eventName}": ${(cause as Error).message}; use msgpack-able values (objects, arrays, strings, numbers, booleans, null, Buffers)`,
+      'cannot encode message data for event ' +
+        `"${message.eventName}": ${(cause as Error).message}; use msgpack-able values (objects, ` +
+        'arrays, strings, numbers, booleans, null, Buffers)',
       { cause, details: { eventName: message.eventName } },
     );
   }

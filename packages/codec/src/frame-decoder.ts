@@ -204,7 +204,8 @@ export class FrameDecoder {
       throw this.#fail(
         new MessageError(
           ErrorCode.FRAME_TOO_LARGE,
-          `frame declares ${size} bytes, above maxMessageSize ${this.maxMessageSize}: the peer must send smaller messages, or raise maxMessageSize on both ends`,
+          `frame declares ${size} bytes, above maxMessageSize ${this.maxMessageSize}: the peer must ` +
+            'send smaller messages, or raise maxMessageSize on both ends',
           { details: { size, maxMessageSize: this.maxMessageSize } },
         ),
       );

@@ -192,7 +192,8 @@ export function loadConfig(overrides: ConfigOverrides = {}, options: LoadConfigO
   const result = config as unknown as SocketConfig;
   if (result.tcp.portRangeStart > result.tcp.portRangeEnd) {
     throw configError(
-      `tcp.portRangeStart (${result.tcp.portRangeStart}) must not exceed tcp.portRangeEnd (${result.tcp.portRangeEnd}): set SOCKET_TCP_PORT_RANGE_START/END so that start <= end`,
+      `tcp.portRangeStart (${result.tcp.portRangeStart}) must not exceed tcp.portRangeEnd ` +
+        `(${result.tcp.portRangeEnd}): set SOCKET_TCP_PORT_RANGE_START/END so that start <= end`,
       { key: 'tcp.portRangeStart' },
     );
   }

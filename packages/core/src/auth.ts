@@ -61,7 +61,9 @@ export function validateToken(token: unknown, eventName: string): string | undef
   if (bytes < MIN_TOKEN_BYTES) {
     throw new ValidationError(
       ErrorCode.INVALID_CONFIG,
-      `token for "${eventName}" is ${bytes} bytes, below the minimum of ${MIN_TOKEN_BYTES}: a short token can be guessed offline from one exchange; use random bytes, e.g. the output of "openssl rand -hex 32"`,
+      `token for "${eventName}" is ${bytes} bytes, below the minimum of ${MIN_TOKEN_BYTES}: a ` +
+        'short token can be guessed offline from one exchange; use random bytes, e.g. the output ' +
+        'of "openssl rand -hex 32"',
       { details: { key: 'token', bytes } },
     );
   }
@@ -107,7 +109,9 @@ export function checkHello(hello: Pick<SocketMessage, 'data' | 'eventName'>, ser
   if (event !== serverEvent) {
     return {
       code: ErrorCode.WRONG_EVENT,
-      reason: `this server serves event "${serverEvent}", not "${event}": connect to the server of "${event}" (over TCP: its own port, or the address file of that event)`,
+      reason:
+        `this server serves event "${serverEvent}", not "${event}": connect to the server of ` +
+        `"${event}" (over TCP: its own port, or the address file of that event)`,
     };
   }
   if (!tokenRequired) return undefined;
@@ -115,7 +119,10 @@ export function checkHello(hello: Pick<SocketMessage, 'data' | 'eventName'>, ser
   if (protocol < AUTH_PROTOCOL || data.token !== undefined) {
     return {
       code: ErrorCode.PROTOCOL_MISMATCH,
-      reason: `server "${serverEvent}" requires a token by challenge-response (socketkit protocol ${AUTH_PROTOCOL}); this client speaks protocol ${protocol}, which would send the token in clear: upgrade the client's socketkit`,
+      reason:
+        `server "${serverEvent}" requires a token by challenge-response (socketkit ` +
+        `protocol ${AUTH_PROTOCOL}); this client speaks protocol ${protocol}, which would send the ` +
+        "token in clear: upgrade the client's socketkit",
     };
   }
   if (!isNonce(data.nonce)) {
@@ -218,7 +225,9 @@ export class ClientAuth {
     const expected = proofOf(this.#token, 'server', this.#event, this.#clientNonce, serverNonce);
     if (!proofMatches(data.proof, expected)) {
       return this.#fail(
-        `the server of "${this.#event}" could not prove it knows the token: it may be an impostor, or its token differs; check the address (host, port, socketDir) and that both sides use the same token`,
+        `the server of "${this.#event}" could not prove it knows the token: it may be an ` +
+          'impostor, or its token differs; check the address (host, port, socketDir) and that both ' +
+          'sides use the same token',
       );
     }
     this.#state = 'proved';
@@ -232,7 +241,9 @@ export class ClientAuth {
     this.#state = 'failed';
     return {
       code: ErrorCode.UNAUTHORIZED,
-      reason: `the server of "${this.#event}" welcomed this client without proving it knows the token: it may be an impostor (or an old server without token support); check the address and the server's token`,
+      reason:
+        `the server of "${this.#event}" welcomed this client without proving it knows the token: ` +
+        "it may be an impostor (or an old server without token support); check the address and the server's token",
     };
   }
 

@@ -321,10 +321,7 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
    *   `BUFFER_FULL` (past `maxPendingBytes` or the offline bounds).
    */
   async send(data: MessageData): Promise<boolean> {
-    return this.#sendFrame(
-      encodeFrame(createMessage(this.eventName, MessageType.DATA, data, { timezone: this.#o.timezone }), this.#sendLimit()),
-      undefined,
-    );
+    return this.#sendFrame(encodeFrame(createMessage(this.eventName, MessageType.DATA, data, { timezone: this.#o.timezone }), this.#sendLimit()), undefined);
   }
 
   /** Sends a ready {@link SocketMessage} as it is (same bounds and result as `send`); `send(data)` never takes one for data. */

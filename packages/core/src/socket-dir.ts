@@ -64,7 +64,8 @@ export function fileTrustProblem(st: Stats, trust: SocketDirTrust = {}, contentM
 function insecure(what: string, path: string, why: string, st: Stats): ConnectionError {
   return new ConnectionError(
     ErrorCode.INSECURE_SOCKET_DIR,
-    `${what} ${path} is ${why}: whoever controls it can impersonate the server; use a private socketDir (mode 0700), list a trusted owner in trustedUids/trustedGids, or set allowInsecureDir: true`,
+    `${what} ${path} is ${why}: whoever controls it can impersonate the server; use a private ` +
+      'socketDir (mode 0700), list a trusted owner in trustedUids/trustedGids, or set allowInsecureDir: true',
     { details: { path, uid: st.uid, gid: st.gid, mode: st.mode & 0o7777 } },
   );
 }

@@ -18,47 +18,50 @@ function client(fs: FakeServer, opts: Partial<SocketClientOptions> = {}): Socket
 const MiB = 1024 * 1024;
 
 describe('receive buffer bounded in bytes', () => {
-  it('a server sending 1 MiB frames to a client that does not read cannot make it hold more than maxBufferedBytes (+ one frame); nothing is dropped', async () => {
-    const fs = new FakeServer();
-    const c = client(fs, {
-      handshake: false,
-      maxMessageSize: 2 * MiB,
-      maxBufferedBytes: 4 * MiB,
-      autoReconnect: false,
-    });
-    await c.connect();
-    const blob = 'x'.repeat(MiB - 200);
-    const frame = encodeFrame(createMessage('fake', 'data', { blob }), 2 * MiB);
-    const total = 24;
-    let written = 0;
-    let peak = 0;
-    const peer = fs.last.stream;
-    // write as fast as the stream takes it, like a producer that honours back-pressure
-    const pump = async (): Promise<void> => {
-      while (written < total) {
-        written++;
-        if (!peer.write(frame)) await new Promise((r) => peer.once('drain', r));
+  it(
+    'a server sending 1 MiB frames to a client that does not read cannot make it hold more ' + 'than maxBufferedBytes (+ one frame); nothing is dropped',
+    async () => {
+      const fs = new FakeServer();
+      const c = client(fs, {
+        handshake: false,
+        maxMessageSize: 2 * MiB,
+        maxBufferedBytes: 4 * MiB,
+        autoReconnect: false,
+      });
+      await c.connect();
+      const blob = 'x'.repeat(MiB - 200);
+      const frame = encodeFrame(createMessage('fake', 'data', { blob }), 2 * MiB);
+      const total = 24;
+      let written = 0;
+      let peak = 0;
+      const peer = fs.last.stream;
+      // write as fast as the stream takes it, like a producer that honours back-pressure
+      const pump = async (): Promise<void> => {
+        while (written < total) {
+          written++;
+          if (!peer.write(frame)) await new Promise((r) => peer.once('drain', r));
+        }
+      };
+      const pumping = pump();
+      for (let i = 0; i < 50; i++) {
+        await settle(2);
+        peak = Math.max(peak, c.bufferedBytes);
       }
-    };
-    const pumping = pump();
-    for (let i = 0; i < 50; i++) {
-      await settle(2);
-      peak = Math.max(peak, c.bufferedBytes);
-    }
-    expect(written).toBeLessThan(total); // the producer is held back
-    expect(peak).toBeLessThanOrEqual(4 * MiB + frame.length);
-    expect(c.bufferedMessages * frame.length).toBeLessThanOrEqual(4 * MiB + 2 * frame.length);
-    let got = 0;
-    while (got < total) {
-      const m = await c.receive({ timeout: 5000 });
-      expect((m.data.blob as string).length).toBe(blob.length);
-      got++;
-      peak = Math.max(peak, c.bufferedBytes);
-    }
-    await pumping;
-    expect(peak).toBeLessThanOrEqual(4 * MiB + frame.length);
-    await c.disconnect();
-  });
+      expect(written).toBeLessThan(total); // the producer is held back
+      expect(peak).toBeLessThanOrEqual(4 * MiB + frame.length);
+      expect(c.bufferedMessages * frame.length).toBeLessThanOrEqual(4 * MiB + 2 * frame.length);
+      let got = 0;
+      while (got < total) {
+        const m = await c.receive({ timeout: 5000 });
+        expect((m.data.blob as string).length).toBe(blob.length);
+        got++;
+        peak = Math.max(peak, c.bufferedBytes);
+      }
+      await pumping;
+      expect(peak).toBeLessThanOrEqual(4 * MiB + frame.length);
+      await c.disconnect();
+    },
+  );
 });
 
 describe('write back-pressure', () => {
@@ -154,24 +157,28 @@ describe('graceful refusal toward any server', () => {
     await c.disconnect();
   });
 
-  it('disconnect() toward a server that never closes and keeps writing: FIN, input discarded (even from a paused, full buffer), destroyed after closeTimeout', async () => {
-    const fs = new FakeServer();
-    const c = client(fs, { handshake: false, bufferSize: 2, closeTimeout: 1000 });
-    await c.connect();
-    const peer = fs.last;
-    peer.endOnEnd = false;
-    for (let i = 0; i < 50; i++) peer.send('data', { i, pad: 'p'.repeat(4096) });
-    await settle(10);
-    expect(c.bufferedMessages).toBeLessThan(50); // reading paused
-    let done = false;
-    void c.disconnect().then(() => (done = true));
-    await settle(10);
-    expect(peer.sawEnd).toBe(true);
-    expect(peer.stream.writableLength).toBe(0); // what the server wrote was read (and discarded)
-    expect(done).toBe(false);
-    jest.advanceTimersByTime(1000);
-    await settle(10);
-    expect(peer.clientEnd?.destroyed).toBe(true);
-    expect(done).toBe(true);
-  });
+  it(
+    'disconnect() toward a server that never closes and keeps writing: FIN, input discarded ' +
+      '(even from a paused, full buffer), destroyed after closeTimeout',
+    async () => {
+      const fs = new FakeServer();
+      const c = client(fs, { handshake: false, bufferSize: 2, closeTimeout: 1000 });
+      await c.connect();
+      const peer = fs.last;
+      peer.endOnEnd = false;
+      for (let i = 0; i < 50; i++) peer.send('data', { i, pad: 'p'.repeat(4096) });
+      await settle(10);
+      expect(c.bufferedMessages).toBeLessThan(50); // reading paused
+      let done = false;
+      void c.disconnect().then(() => (done = true));
+      await settle(10);
+      expect(peer.sawEnd).toBe(true);
+      expect(peer.stream.writableLength).toBe(0); // what the server wrote was read (and discarded)
+      expect(done).toBe(false);
+      jest.advanceTimersByTime(1000);
+      await settle(10);
+      expect(peer.clientEnd?.destroyed).toBe(true);
+      expect(done).toBe(true);
+    },
+  );
 });

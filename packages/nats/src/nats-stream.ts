@@ -66,7 +66,8 @@ export class NatsStream extends Duplex {
       this.destroy(
         new ConnectionError(
           ErrorCode.CONNECTION_LOST,
-          `more than ${MAX_HELD_BROADCAST_BYTES} bytes of broadcasts arrived before the server's welcome on ${this.#out}: the server is not answering this stream`,
+          `more than ${MAX_HELD_BROADCAST_BYTES} bytes of broadcasts arrived before the server's ` +
+            `welcome on ${this.#out}: the server is not answering this stream`,
         ),
       );
       return;

@@ -74,7 +74,9 @@ async function openNats(o: NatsLinkOptions, role: string): Promise<NatsConnectio
     if (e.name === 'AuthorizationError' || /authori[sz]ation|authentication/i.test(e.message ?? '')) {
       throw new ConnectionError(
         ErrorCode.UNAUTHORIZED,
-        `NATS at ${serverList(o.servers)} refused the credentials for event "${o.eventName}" (${e.message ?? 'authorization violation'}): pass the user/password, token or nkey NATS expects in natsOptions`,
+        `NATS at ${serverList(o.servers)} refused the credentials for event "${o.eventName}" ` +
+          `(${e.message ?? 'authorization violation'}): pass the user/password, token or nkey NATS ` +
+          'expects in natsOptions',
         { cause, details: { servers: o.servers } },
       );
     }
@@ -192,7 +194,9 @@ export class NatsServerTransport implements ServerTransport {
       await closeQuietly(nc);
       throw new ValidationError(
         ErrorCode.INVALID_CONFIG,
-        `maxMessageSize ${this.#o.maxMessageSize} is larger than this NATS server carries (max_payload ${limit + HEADER} − ${HEADER} = ${limit} bytes): lower maxMessageSize or raise max_payload in nats-server`,
+        `maxMessageSize ${this.#o.maxMessageSize} is larger than this NATS server carries ` +
+          `(max_payload ${limit + HEADER} − ${HEADER} = ${limit} bytes): lower maxMessageSize or ` +
+          'raise max_payload in nats-server',
         { details: { key: 'maxMessageSize', value: this.#o.maxMessageSize, maxPayload: limit + HEADER } },
       );
     }

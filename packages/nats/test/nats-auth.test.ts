@@ -17,10 +17,12 @@ const binary = ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin
 
 const ORDERS = { user: 'orders-app', pass: 'orders-password-123' };
 const JOBS = { user: 'jobs-app', pass: 'jobs-password-456' };
-const config = `
+const config =
+  `
 authorization {
   users = [
-    { user: "${ORDERS.user}", password: "${ORDERS.pass}", permissions: { publish: ["socketkit.orders.>", "_INBOX.>"], subscribe: ["socketkit.orders.>", "_INBOX.>"] } }
+    { user: "${ORDERS.user}", password: "${ORDERS.pass}", permissions: { publish: ` +
+  `["socketkit.orders.>", "_INBOX.>"], subscribe: ["socketkit.orders.>", "_INBOX.>"] } }
     { user: "${JOBS.user}", password: "${JOBS.pass}", permissions: { publish: ["socketkit.jobs.>", "_INBOX.>"], subscribe: ["socketkit.jobs.>", "_INBOX.>"] } }
   ]
 }

@@ -142,68 +142,74 @@ async function runCase(t: TransportFactory, server: Parameters<TransportFactory[
 
 describeTransports('hostile input fuzz', (t) => {
   const name = t.name;
-  it(`${CASES[name] as number} seeded cases (seed ${SEED}): broken framing gets an ERROR and is closed, invalid messages are skipped; the server and a good client carry on`, async () => {
-    const server = t.server({ maxConnections: PARALLEL + 4 });
-    await server.start();
-    const good = t.client(server, { bufferSize: 100000 });
-    await good.connect({ waitForWelcome: true });
-    const received: number[] = [];
-    good.on('message', (m) => received.push(m.data.seq as number));
-    const rand = prng(SEED + (name === 'tcp' ? 1 : 0));
-    const cases = Array.from({ length: CASES[name] as number }, (_, i) => makeCase(i, rand, server.eventName));
-    const errors: Error[] = [];
-    server.on('error', (e) => errors.push(e));
-    const probes = new Set<number>();
-    server.on('message', (m) => {
-      if (typeof m.data.probe === 'number') probes.add(m.data.probe);
-    });
-    const byKind = new Map<string, number>();
-    const failures: string[] = [];
-    // baseline after a warm-up tenth of the cases (JIT, buffers, pools), then peak over the rest
-    const warmup = Math.ceil(cases.length / 10 / PARALLEL) * PARALLEL;
-    let rssBefore = process.memoryUsage().rss;
-    let peakRss = rssBefore;
-    let seq = 0;
-    for (let i = 0; i < cases.length; i += PARALLEL) {
-      if (i === warmup) peakRss = rssBefore = process.memoryUsage().rss;
-      const batch = cases.slice(i, i + PARALLEL);
-      const replies = await Promise.all(batch.map((c, k) => runCase(t, server, c, i + k)));
-      replies.forEach((reply, k) => {
-        const c = batch[k] as Case;
-        const code = reply?.data.code as string | undefined;
-        byKind.set(c.kind.split(':')[0] as string, (byKind.get(c.kind.split(':')[0] as string) ?? 0) + 1);
-        const ok =
-          c.codes.length === 0
-            ? reply === undefined && (c.skipped !== true || probes.has(i + k))
-            : reply?.messageType === 'error' && code !== undefined && c.codes.includes(code);
-        // Random bytes may happen to end on a frame boundary: then nothing is owed.
-        if (!ok && !(c.kind === 'random-bytes' && reply === undefined)) {
-          failures.push(
-            `case ${i + k} (${c.kind}): got ${reply === undefined ? 'nothing' : `${reply.messageType} ${String(code)}`}${c.skipped === true && !probes.has(i + k) ? ', probe not delivered' : ''}`,
-          );
-        }
+  it(
+    `${CASES[name] as number} seeded cases (seed ${SEED}): broken framing gets an ERROR and ` +
+      'is closed, invalid messages are skipped; the server and a good client carry on',
+    async () => {
+      const server = t.server({ maxConnections: PARALLEL + 4 });
+      await server.start();
+      const good = t.client(server, { bufferSize: 100000 });
+      await good.connect({ waitForWelcome: true });
+      const received: number[] = [];
+      good.on('message', (m) => received.push(m.data.seq as number));
+      const rand = prng(SEED + (name === 'tcp' ? 1 : 0));
+      const cases = Array.from({ length: CASES[name] as number }, (_, i) => makeCase(i, rand, server.eventName));
+      const errors: Error[] = [];
+      server.on('error', (e) => errors.push(e));
+      const probes = new Set<number>();
+      server.on('message', (m) => {
+        if (typeof m.data.probe === 'number') probes.add(m.data.probe);
       });
-      expect(server.isRunning()).toBe(true);
-      server.send({ seq: seq++ });
-      peakRss = Math.max(peakRss, process.memoryUsage().rss);
-    }
-    await until(() => received.length === seq, 'good client received every broadcast');
-    expect(failures).toEqual([]);
-    expect(received).toEqual(Array.from({ length: seq }, (_, i) => i));
-    expect(server.getConnectedClients()).toHaveLength(1);
-    const growthMiB = (peakRss - rssBefore) / 2 ** 20;
-    expect(growthMiB).toBeLessThan(64);
-    const skipped = cases.filter((c) => c.skipped === true).length;
-    expect(errors.filter((e) => (e as { code?: string }).code === ErrorCode.INVALID_MESSAGE).length).toBeGreaterThanOrEqual(skipped);
-    expect(errors.every((e) => ([ErrorCode.INVALID_MESSAGE, ...EITHER] as string[]).includes((e as { code?: string }).code as string))).toBe(true);
-    onCleanup(() => undefined);
-    record(`fuzz-${name}`, {
-      seed: SEED,
-      cases: cases.length,
-      skippedAndProbeDelivered: skipped,
-      byKind: Object.fromEntries(byKind),
-      goodClientReceived: received.length,
-      rssGrowthMiB: Number(growthMiB.toFixed(1)),
-    });
-  });
+      const byKind = new Map<string, number>();
+      const failures: string[] = [];
+      // baseline after a warm-up tenth of the cases (JIT, buffers, pools), then peak over the rest
+      const warmup = Math.ceil(cases.length / 10 / PARALLEL) * PARALLEL;
+      let rssBefore = process.memoryUsage().rss;
+      let peakRss = rssBefore;
+      let seq = 0;
+      for (let i = 0; i < cases.length; i += PARALLEL) {
+        if (i === warmup) peakRss = rssBefore = process.memoryUsage().rss;
+        const batch = cases.slice(i, i + PARALLEL);
+        const replies = await Promise.all(batch.map((c, k) => runCase(t, server, c, i + k)));
+        replies.forEach((reply, k) => {
+          const c = batch[k] as Case;
+          const code = reply?.data.code as string | undefined;
+          byKind.set(c.kind.split(':')[0] as string, (byKind.get(c.kind.split(':')[0] as string) ?? 0) + 1);
+          const ok =
+            c.codes.length === 0
+              ? reply === undefined && (c.skipped !== true || probes.has(i + k))
+              : reply?.messageType === 'error' && code !== undefined && c.codes.includes(code);
+          // Random bytes may happen to end on a frame boundary: then nothing is owed.
+          if (!ok && !(c.kind === 'random-bytes' && reply === undefined)) {
+            failures.push(
+              `case ${i + k} (${c.kind}): ` +
+                `got ${reply === undefined ? 'nothing' : `${reply.messageType} ${String(code)}`}` +
+                `${c.skipped === true && !probes.has(i + k) ? ', probe not delivered' : ''}`,
+            );
+          }
+        });
+        expect(server.isRunning()).toBe(true);
+        server.send({ seq: seq++ });
+        peakRss = Math.max(peakRss, process.memoryUsage().rss);
+      }
+      await until(() => received.length === seq, 'good client received every broadcast');
+      expect(failures).toEqual([]);
+      expect(received).toEqual(Array.from({ length: seq }, (_, i) => i));
+      expect(server.getConnectedClients()).toHaveLength(1);
+      const growthMiB = (peakRss - rssBefore) / 2 ** 20;
+      expect(growthMiB).toBeLessThan(64);
+      const skipped = cases.filter((c) => c.skipped === true).length;
+      expect(errors.filter((e) => (e as { code?: string }).code === ErrorCode.INVALID_MESSAGE).length).toBeGreaterThanOrEqual(skipped);
+      expect(errors.every((e) => ([ErrorCode.INVALID_MESSAGE, ...EITHER] as string[]).includes((e as { code?: string }).code as string))).toBe(true);
+      onCleanup(() => undefined);
+      record(`fuzz-${name}`, {
+        seed: SEED,
+        cases: cases.length,
+        skippedAndProbeDelivered: skipped,
+        byKind: Object.fromEntries(byKind),
+        goodClientReceived: received.length,
+        rssGrowthMiB: Number(growthMiB.toFixed(1)),
+      });
+    },
+  );
 });

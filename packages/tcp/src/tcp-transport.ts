@@ -153,7 +153,9 @@ export class TcpServerTransport implements ServerTransport {
     if (this.#o.allowInsecure !== true) {
       throw new ConnectionError(
         ErrorCode.INSECURE_BIND,
-        `server "${eventName}" would bind ${host || '*'} (reachable from other hosts) with neither a token nor TLS: anyone who reaches it could read and send its messages; set token (16+ bytes) and/or tls, bind 127.0.0.1, or set allowInsecure: true`,
+        `server "${eventName}" would bind ${host || '*'} (reachable from other hosts) with ` +
+          'neither a token nor TLS: anyone who reaches it could read and send its messages; set ' +
+          'token (16+ bytes) and/or tls, bind 127.0.0.1, or set allowInsecure: true',
         { details: { host } },
       );
     }
@@ -187,7 +189,9 @@ export class TcpServerTransport implements ServerTransport {
         if (code === 'EADDRINUSE') {
           const why =
             p === previous
-              ? `, the port this server had before${file !== undefined ? ` (${file})` : ''}: a server for "${eventName}" may still be running (stop it), or another program took the port (${file !== undefined ? `delete ${file} to pick a new port` : 'restart on another port'})`
+              ? `, the port this server had before${file !== undefined ? ` (${file})` : ''}: a server for ` +
+                `"${eventName}" may still be running (stop it), or another program took the port ` +
+                `(${file !== undefined ? `delete ${file} to pick a new port` : 'restart on another port'})`
               : ` (event "${eventName}"): stop the other server or choose another port`;
           throw new ConnectionError(ErrorCode.ADDRESS_IN_USE, `port ${p} on ${host} is already in use${why}`, {
             cause: err,
@@ -230,7 +234,8 @@ export class TcpServerTransport implements ServerTransport {
     }
     throw new ConnectionError(
       ErrorCode.PORT_RANGE_EXHAUSTED,
-      `no free port in ${portRangeStart}-${portRangeEnd} on ${host} for event "${eventName}": stop unused servers, widen SOCKET_TCP_PORT_RANGE_START/END, or pass an explicit port`,
+      `no free port in ${portRangeStart}-${portRangeEnd} on ${host} for event "${eventName}": ` +
+        'stop unused servers, widen SOCKET_TCP_PORT_RANGE_START/END, or pass an explicit port',
       { details: { host, portRangeStart, portRangeEnd } },
     );
   }
@@ -326,7 +331,9 @@ export class TcpClientTransport implements ClientTransport {
     if (port === undefined && (!isLoopbackHost(host) || options.socketDir === undefined)) {
       throw new ValidationError(
         ErrorCode.INVALID_CONFIG,
-        `no port for event "${eventName}" on ${host}: pass port (the server's port, server.port); only a client on the server's own host (host 127.0.0.1) can find it without one, in {socketDir}/${eventName}.tcp`,
+        `no port for event "${eventName}" on ${host}: pass port (the server's port, server.port); ` +
+          "only a client on the server's own host (host 127.0.0.1) can find it without one, in " +
+          `{socketDir}/${eventName}.tcp`,
         { details: { host, eventName } },
       );
     }
@@ -347,7 +354,9 @@ export class TcpClientTransport implements ClientTransport {
     if (rec === undefined) {
       throw new ConnectionError(
         ErrorCode.SOCKET_NOT_FOUND,
-        `no TCP server for event "${eventName}" published its address in ${addressFilePath(socketDir as string, eventName)}: start the server (without an explicit port) on this host with the same socketDir, or pass port`,
+        `no TCP server for event "${eventName}" published its address ` +
+          `in ${addressFilePath(socketDir as string, eventName)}: start the server (without an ` +
+          'explicit port) on this host with the same socketDir, or pass port',
         { details: { eventName, socketDir } },
       );
     }
@@ -381,7 +390,10 @@ function mapTlsError(err: unknown, eventName: string, address: string): SocketEr
   if (/CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ERR_TLS_|ERR_SSL_/.test(code)) {
     return new ConnectionError(
       ErrorCode.UNAUTHORIZED,
-      `TLS with the server for event "${eventName}" at ${address} failed (${code}: ${(err as Error).message}): pass the CA that signed its certificate in tls.ca, check that the certificate names this host (or set tls.servername), and for mutual TLS pass tls.cert and tls.key`,
+      `TLS with the server for event "${eventName}" at ${address} failed ` +
+        `(${code}: ${(err as Error).message}): pass the CA that signed its certificate in tls.ca, ` +
+        'check that the certificate names this host (or set tls.servername), and for mutual TLS ' +
+        'pass tls.cert and tls.key',
       { cause: err, details: { eventName, address, tlsCode: code } },
     );
   }

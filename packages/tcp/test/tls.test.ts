@@ -135,22 +135,25 @@ const serverTls = (): { cert: string; key: string } => ({ cert: file('server.crt
     expect(s.queuedMessages).toBe(1);
   });
 
-  it('mutual TLS (requestCert): a client without a certificate, or with one from another CA, is refused; a client certificate from the CA is served', async () => {
-    const s = server({ tls: { ...serverTls(), ca: file('ca.crt'), requestCert: true } });
-    await s.start();
-    s.send({ secret: 'only for certified clients' });
-    for (const tls of [{ ca: file('ca.crt') }, { ca: file('ca.crt'), cert: file('rogue-client.crt'), key: file('rogue-client.key') }]) {
-      const c = client(s.port as number, { tls });
-      const err = await c.connect({ waitForWelcome: true, timeout: 2000 }).catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(Error);
-      expect(s.queuedMessages).toBe(1);
-    }
-    const ok = client(s.port as number, {
-      tls: { ca: file('ca.crt'), cert: file('client.crt'), key: file('client.key') },
-    });
-    await ok.connect({ waitForWelcome: true });
-    expect((await ok.receive()).data).toEqual({ secret: 'only for certified clients' });
-  });
+  it(
+    'mutual TLS (requestCert): a client without a certificate, or with one from another CA, ' + 'is refused; a client certificate from the CA is served',
+    async () => {
+      const s = server({ tls: { ...serverTls(), ca: file('ca.crt'), requestCert: true } });
+      await s.start();
+      s.send({ secret: 'only for certified clients' });
+      for (const tls of [{ ca: file('ca.crt') }, { ca: file('ca.crt'), cert: file('rogue-client.crt'), key: file('rogue-client.key') }]) {
+        const c = client(s.port as number, { tls });
+        const err = await c.connect({ waitForWelcome: true, timeout: 2000 }).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(Error);
+        expect(s.queuedMessages).toBe(1);
+      }
+      const ok = client(s.port as number, {
+        tls: { ca: file('ca.crt'), cert: file('client.crt'), key: file('client.key') },
+      });
+      await ok.connect({ waitForWelcome: true });
+      expect((await ok.receive()).data).toEqual({ secret: 'only for certified clients' });
+    },
+  );
 
   it('TLS and a token together; a TLS server may bind a non-loopback address (protected mode)', async () => {
     const token = 'tls-and-token-together-0123';

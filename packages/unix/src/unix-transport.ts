@@ -185,7 +185,8 @@ export class UnixServerTransport implements ServerTransport {
     if (process.platform !== 'win32' && Buffer.byteLength(tmp) > MAX_SOCKET_PATH_BYTES) {
       throw new ValidationError(
         ErrorCode.INVALID_CONFIG,
-        `socketDir ${socketDir} is too long for socketkit's temporary socket name (${Buffer.byteLength(tmp)} bytes, limit ${MAX_SOCKET_PATH_BYTES}): use a shorter socketDir`,
+        `socketDir ${socketDir} is too long for socketkit's temporary socket name ` +
+          `(${Buffer.byteLength(tmp)} bytes, limit ${MAX_SOCKET_PATH_BYTES}): use a shorter socketDir`,
         { details: { path: tmp } },
       );
     }

@@ -148,7 +148,9 @@ describe('client-side checks of the socket directory and file', () => {
 
 /** A process that listens on `path` but never accepts (its event loop is blocked), with backlog 1. */
 async function stuckServer(path: string): Promise<ChildProcess> {
-  const script = `require('net').createServer().listen({ path: ${JSON.stringify(path)}, backlog: 1 }, () => { console.log('ready'); Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0); });`;
+  const script =
+    `require('net').createServer().listen({ path: ${JSON.stringify(path)}, backlog: 1 }, () ` +
+    "=> { console.log('ready'); Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0); });";
   const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
   cleanups.push(() => child.kill('SIGKILL'));
   await once(child.stdout!, 'data');

@@ -203,8 +203,10 @@ describe('unix client errors', () => {
     const s = server({ socketDir, allowInsecureDir: true });
     await s.start();
     const { spawnSync } = await import('node:child_process');
-    const script = `import('${new URL('../dist/index.js', import.meta.url).href}').then(async ({ UnixSocketClient }) => {
-      const c = new UnixSocketClient({ eventName: 'orders', socketDir: ${JSON.stringify(socketDir)}, logLevel: 'silent', envFile: false, autoReconnect: false });
+    const script =
+      `import('${new URL('../dist/index.js', import.meta.url).href}').then(async ({ UnixSocketClient }) => {
+      const c = new UnixSocketClient({ eventName: 'orders', ` +
+      `socketDir: ${JSON.stringify(socketDir)}, logLevel: 'silent', envFile: false, autoReconnect: false });
       try { await c.connect(); console.log('connected'); } catch (e) { console.log(e.code + ' ' + e.message); }
     });`;
     const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
