@@ -21,6 +21,12 @@ import type { TransportStream } from './transport.js';
 import { PeerCounters, type ServerCounters, type ServerStats } from './stats.js';
 import { controlFrame, errorFrame } from './wire.js';
 
+/**
+ * Most bytes of broadcasts held for a peer awaiting registration (1 MiB):
+ * past it the peer gets them live (see `deliver`).
+ */
+export const MAX_HELD_BYTES = 1024 * 1024;
+
 /** Bytes of the length prefix before every frame payload. */
 const FRAME_HEADER = 4;
 
@@ -121,6 +127,8 @@ export class ServerPeer {
   /** Broadcasts held while `awaiting` (see `deliver`). */
   #held: Uint8Array[] = [];
   #heldBytes = 0;
+  /** Set when held broadcasts passed MAX_HELD_BYTES before registration: write them as they come. */
+  #live = false;
   #timer: NodeJS.Timeout | undefined;
   #frameTimer: NodeJS.Timeout | undefined;
   #frameMark = -1;
@@ -206,13 +214,20 @@ export class ServerPeer {
       return false;
     }
     this.#countOut(frame.length);
-    if (this.#state === 'awaiting' && !immediate) {
+    if (this.#state === 'awaiting' && !immediate && !this.#live) {
       // Live broadcasts wait (counted above) until the peer registers, so a
       // client that says hello gets its welcome first (D3), then the queue,
-      // then these, in order.
-      this.#held.push(frame);
-      this.#heldBytes += frame.length;
-      return true;
+      // then these, in order. A socketkit client's hello is its first frame,
+      // so it arrives long before MAX_HELD_BYTES pile up; a peer that lets
+      // them pile up is not waiting for a welcome (the Python module): it
+      // gets what was held and then live broadcasts, as if never held.
+      if (this.#heldBytes + frame.length <= MAX_HELD_BYTES) {
+        this.#held.push(frame);
+        this.#heldBytes += frame.length;
+        return true;
+      }
+      this.#live = true;
+      this.flushHeld();
     }
     return this.conn.write(frame);
   }
@@ -222,7 +237,9 @@ export class ServerPeer {
     const held = this.#held;
     this.#held = [];
     this.#heldBytes = 0;
-    for (const frame of held) if (!this.deliver(frame)) break;
+    // Already counted and checked against maxPendingBytes when they were held.
+    if (!this.open) return;
+    for (const frame of held) this.conn.write(frame);
   }
 
   /** Disconnects with ERROR `SLOW_CONSUMER`. */
