@@ -5,7 +5,7 @@
 // formatter cannot break long strings or comments). Exits 1 on any failure.
 //
 // --tolerate-format: formatting and line width are reported but do not fail
-// (used by the test command only until the tree has been formatted once).
+// (for a local look; the test command enforces both).
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
