@@ -49,10 +49,18 @@ export interface InspectOptions {
   probeTimeoutMs?: number;
 }
 
-/** Probes a Unix socket path: connect, then close at once. */
-export function probeSocket(path: string, timeoutMs = 1000): Promise<EntryState> {
+/** What a failed probe connect means (ECONNREFUSED: nobody listens; EAGAIN: a full backlog). */
+function probeError(code: string | undefined): EntryState {
+  if (code === 'ECONNREFUSED' || code === 'ENOENT') return 'stale';
+  if (code === 'EACCES' || code === 'EPERM') return 'denied';
+  if (code === 'ENOTSOCK') return 'not-a-socket';
+  return 'busy';
+}
+
+/** Connects to `target` and closes at once: the liveness probe of `ls` (never counted as a client). */
+function probe(target: { path: string } | { host: string; port: number }, timeoutMs: number): Promise<EntryState> {
   return new Promise((resolve) => {
-    const sock = connect({ path });
+    const sock = connect(target);
     const done = (state: EntryState) => {
       clearTimeout(timer);
       sock.removeAllListeners();
@@ -62,31 +70,18 @@ export function probeSocket(path: string, timeoutMs = 1000): Promise<EntryState>
     };
     const timer = setTimeout(() => done('busy'), timeoutMs);
     sock.once('connect', () => done('live'));
-    sock.once('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'ECONNREFUSED' || err.code === 'ENOENT') done('stale');
-      else if (err.code === 'EACCES' || err.code === 'EPERM') done('denied');
-      else if (err.code === 'EAGAIN') done('busy');
-      else if (err.code === 'ENOTSOCK') done('not-a-socket');
-      else done('busy');
-    });
+    sock.once('error', (err: NodeJS.ErrnoException) => done(probeError(err.code)));
   });
+}
+
+/** Probes a Unix socket path: connect, then close at once. */
+export function probeSocket(path: string, timeoutMs = 1000): Promise<EntryState> {
+  return probe({ path }, timeoutMs);
 }
 
 /** Probes a TCP address: connect, then close at once. */
 export function probeTcp(host: string, port: number, timeoutMs = 1000): Promise<EntryState> {
-  return new Promise((resolve) => {
-    const sock = connect({ host, port });
-    const done = (state: EntryState) => {
-      clearTimeout(timer);
-      sock.removeAllListeners();
-      sock.on('error', () => undefined);
-      sock.destroy();
-      resolve(state);
-    };
-    const timer = setTimeout(() => done('busy'), timeoutMs);
-    sock.once('connect', () => done('live'));
-    sock.once('error', (err: NodeJS.ErrnoException) => done(err.code === 'ECONNREFUSED' ? 'stale' : 'busy'));
-  });
+  return probe({ host, port }, timeoutMs);
 }
 
 /** Reads an address file's host and port (undefined when it is not a valid record). */

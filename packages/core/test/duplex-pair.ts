@@ -5,7 +5,7 @@
 import { Duplex } from 'node:stream';
 import { FrameDecoder, encodeFrame } from '@socketkit/codec';
 import { createMessage, MessageType, type MessageData, type SocketMessage } from '@socketkit/protocol';
-import type { ServerTransport, TransportStream } from '../src/index.js';
+import { SocketServer, type ClientTransport, type ServerTransport, type SocketServerOptions, type TransportStream } from '../src/index.js';
 
 class End extends Duplex {
   other!: End;
@@ -128,4 +128,38 @@ export async function until(cond: () => boolean, what: string, max = 2000): Prom
     await new Promise<void>((r) => setImmediate(r));
   }
   throw new Error(`never happened: ${what}`);
+}
+
+/**
+ * The servers and raw peers of one test file over the in-memory transport:
+ * `start()` in a test, `stopAll()` in `afterEach` (with fake timers running,
+ * it advances them so every graceful close completes).
+ */
+export class ServerRig {
+  readonly servers: SocketServer[] = [];
+  readonly peers: RawPeer[] = [];
+
+  /** Starts a server for event `rules`; `connect()` opens a raw peer, `client` is a ClientTransport to it. */
+  async start(opts: Partial<SocketServerOptions> = {}) {
+    const transport = memoryServerTransport();
+    const server = new SocketServer({ eventName: 'rules', transport, logLevel: 'silent', ...opts });
+    server.on('error', () => undefined);
+    await server.start();
+    this.servers.push(server);
+    const connect = (reading = true): RawPeer => {
+      const p = transport.connect(reading);
+      this.peers.push(p);
+      return p;
+    };
+    const client: ClientTransport = { kind: 'memory', address: () => 'memory', connect: async () => transport.open() };
+    return { server, transport, connect, client };
+  }
+
+  /** Destroys every peer and stops every server, advancing fake timers by `advance`. */
+  async stopAll(advance: (ms: number) => Promise<unknown>): Promise<void> {
+    for (const p of this.peers.splice(0)) p.stream.destroy();
+    const stopping = this.servers.splice(0).map((s) => s.stop());
+    await advance(10_000);
+    await Promise.all(stopping);
+  }
 }

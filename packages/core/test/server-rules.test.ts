@@ -4,36 +4,17 @@ import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals
 import { encodeFrame, packValue } from '@socketkit/codec';
 import { ErrorCode, MessageType } from '@socketkit/protocol';
 import { ClientAuth, SocketServer, type SocketServerOptions } from '../src/index.js';
-import { memoryServerTransport, settle, until, type RawPeer } from './duplex-pair.js';
+import { ServerRig, memoryServerTransport, settle, until } from './duplex-pair.js';
 
-let servers: SocketServer[] = [];
-let peers: RawPeer[] = [];
-
-async function setup(opts: Partial<SocketServerOptions> = {}) {
-  const transport = memoryServerTransport();
-  const server = new SocketServer({ eventName: 'rules', transport, logLevel: 'silent', ...opts });
-  server.on('error', () => undefined);
-  await server.start();
-  servers.push(server);
-  const connect = (reading = true): RawPeer => {
-    const p = transport.connect(reading);
-    peers.push(p);
-    return p;
-  };
-  return { server, transport, connect };
-}
+const rig = new ServerRig();
+const setup = (opts: Partial<SocketServerOptions> = {}) => rig.start(opts);
 
 beforeEach(() => {
   jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate'] });
 });
 
 afterEach(async () => {
-  for (const p of peers) p.stream.destroy();
-  const stopping = servers.map((s) => s.stop());
-  await jest.advanceTimersByTimeAsync(10_000);
-  await Promise.all(stopping);
-  servers = [];
-  peers = [];
+  await rig.stopAll((ms) => jest.advanceTimersByTimeAsync(ms));
   jest.useRealTimers();
 });
 
@@ -520,7 +501,7 @@ describe('3. the listen backlog', () => {
       };
       const server = new SocketServer({ eventName: 'rules', transport, logLevel: 'silent', ...opts });
       await server.start();
-      servers.push(server);
+      rig.servers.push(server);
     }
     expect(seen).toEqual([511, 64]);
   });

@@ -3,38 +3,18 @@
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { ErrorCode, MessageType } from '@socketkit/protocol';
-import { SocketServer, fetchStats, type ClientTransport, type ServerStats, type SocketServerOptions } from '../src/index.js';
-import { memoryServerTransport, settle, until, type RawPeer } from './duplex-pair.js';
+import { fetchStats, type ServerStats, type SocketServerOptions } from '../src/index.js';
+import { ServerRig, settle, until } from './duplex-pair.js';
 
-let servers: SocketServer[] = [];
-let peers: RawPeer[] = [];
-
-async function setup(opts: Partial<SocketServerOptions> = {}) {
-  const transport = memoryServerTransport();
-  const server = new SocketServer({ eventName: 'rules', transport, logLevel: 'silent', ...opts });
-  server.on('error', () => undefined);
-  await server.start();
-  servers.push(server);
-  const connect = (reading = true): RawPeer => {
-    const p = transport.connect(reading);
-    peers.push(p);
-    return p;
-  };
-  const client: ClientTransport = { kind: 'memory', address: () => 'memory', connect: async () => transport.open() };
-  return { server, connect, client };
-}
+const rig = new ServerRig();
+const setup = (opts: Partial<SocketServerOptions> = {}) => rig.start(opts);
 
 beforeEach(() => {
   jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate'] });
 });
 
 afterEach(async () => {
-  for (const p of peers) p.stream.destroy();
-  const stopping = servers.map((s) => s.stop());
-  await jest.advanceTimersByTimeAsync(10_000);
-  await Promise.all(stopping);
-  servers = [];
-  peers = [];
+  await rig.stopAll((ms) => jest.advanceTimersByTimeAsync(ms));
   jest.useRealTimers();
 });
 
