@@ -4,12 +4,12 @@ import type { Server, Socket, ListenOptions } from 'node:net';
  * Waits for a socket created by a transport (e.g. `net.createConnection`) to
  * connect, honouring `signal`. Rejects with the raw system error (map it with
  * `mapConnectError`) or with `signal.reason` on abort; destroys the socket on
- * failure so no handle leaks.
+ * failure so no handle leaks. A TLS socket waits for `secureConnect` instead.
  */
-export function awaitConnect(socket: Socket, signal: AbortSignal): Promise<Socket> {
+export function awaitConnect<S extends Socket>(socket: S, signal: AbortSignal, event: 'connect' | 'secureConnect' = 'connect'): Promise<S> {
   return new Promise((resolve, reject) => {
     const cleanup = (): void => {
-      socket.off('connect', onConnect);
+      socket.off(event, onConnect);
       socket.off('error', onError);
       signal.removeEventListener('abort', onAbort);
     };
@@ -31,7 +31,7 @@ export function awaitConnect(socket: Socket, signal: AbortSignal): Promise<Socke
       onAbort();
       return;
     }
-    socket.once('connect', onConnect);
+    socket.once(event, onConnect);
     socket.once('error', onError);
     signal.addEventListener('abort', onAbort, { once: true });
   });

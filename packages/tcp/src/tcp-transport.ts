@@ -283,34 +283,6 @@ export interface TcpClientTransportOptions {
   tls?: TcpTlsOptions;
 }
 
-function awaitSecureConnect(socket: TLSSocket, signal: AbortSignal): Promise<TLSSocket> {
-  return new Promise((resolve, reject) => {
-    const cleanup = (): void => {
-      socket.off('secureConnect', onConnect);
-      socket.off('error', onError);
-      signal.removeEventListener('abort', onAbort);
-    };
-    const onConnect = (): void => {
-      cleanup();
-      resolve(socket);
-    };
-    const onError = (err: Error): void => {
-      cleanup();
-      socket.destroy();
-      reject(err);
-    };
-    const onAbort = (): void => {
-      cleanup();
-      socket.destroy();
-      reject(signal.reason);
-    };
-    if (signal.aborted) return onAbort();
-    socket.once('secureConnect', onConnect);
-    socket.once('error', onError);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
 /** TCP client transport (TCP_NODELAY on, optionally TLS). */
 export class TcpClientTransport implements ClientTransport {
   readonly kind = 'tcp';
@@ -377,7 +349,7 @@ export class TcpClientTransport implements ClientTransport {
         rejectUnauthorized: this.#o.tls?.rejectUnauthorized ?? true,
         ...(servername !== undefined ? { servername } : {}),
       });
-      return await awaitSecureConnect(socket, signal);
+      return await awaitConnect(socket, signal, 'secureConnect');
     } catch (err) {
       throw mapTlsError(err, this.#o.eventName, formatAddress(host, port));
     }
