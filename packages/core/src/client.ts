@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { encodeFrame } from '@socketkit/codec';
+import { decodePayload, encodeFrame } from '@socketkit/codec';
 import {
   CONTROL_OPS,
   ConnectionError,
@@ -125,10 +125,18 @@ function callApp(fn: () => void): void {
   try {
     fn();
   } catch (err) {
-    process.nextTick(() => {
-      throw err;
-    });
+    rethrowLater(err);
   }
+}
+
+/** A 'message' listener as stored by EventEmitter. */
+type MessageListener = (this: unknown, message: SocketMessage) => unknown;
+
+/** Rethrows an application's exception on the next tick (an `uncaughtException`, as EventEmitter users expect). */
+function rethrowLater(err: unknown): void {
+  process.nextTick(() => {
+    throw err;
+  });
 }
 
 /**
@@ -152,6 +160,8 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
   readonly #outbox: OutboxEntry[] = [];
   #outboxBytes = 0;
   #droppedMessages = 0;
+  /** The 'message' listeners, copied once after each change (see #deliver). */
+  #listeners: MessageListener[] | undefined;
   readonly #idPrefix = `${process.pid.toString(36)}${Date.now().toString(36)}${(++clientCounter).toString(36)}-`;
 
   constructor(options: SocketClientOptions) {
@@ -163,6 +173,7 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
     this.#inbox = new Inbox<SocketMessage>({
       maxItems: this.#o.bufferSize,
       maxBytes: this.#o.maxBufferedBytes,
+      decode: decodePayload,
       onFull: () => {
         const s = this.#session();
         if (s !== undefined && s.closeError === undefined) s.conn.pause();
@@ -175,7 +186,12 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
     });
     // A listener added while reading is paused must not wait for a reader that may never come.
     (this as unknown as EventEmitter).on('newListener', (event: string | symbol) => {
-      if (event === 'message' && this.#inbox.full) this.#inbox.release();
+      if (event !== 'message') return;
+      this.#listeners = undefined;
+      if (this.#inbox.full) this.#inbox.release();
+    });
+    (this as unknown as EventEmitter).on('removeListener', (event: string | symbol) => {
+      if (event === 'message') this.#listeners = undefined;
     });
   }
 
@@ -422,7 +438,7 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
     stream.setNoDelay?.(true);
     const id = ++sessionCounter;
     const conn: FramedConnection = new FramedConnection(stream, this.#o.maxMessageSize, {
-      onMessage: (m, bytes) => this.#onMessage(session, m, bytes),
+      onMessage: (m, _bytes, payload) => this.#onMessage(session, m, payload),
       onProtocolError: (err) => this.#onProtocolError(session, err),
       onClose: (err) => this.#onSessionClosed(session, err),
     });
@@ -595,7 +611,7 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
     this.#outboxBytes = 0;
   }
 
-  #onMessage(session: Session, m: SocketMessage, bytes: number): void {
+  #onMessage(session: Session, m: SocketMessage, payload: Uint8Array): void {
     if (this.#session() !== session || session.closeError !== undefined) return;
     if (session.auth !== undefined && session.handshake === 'pending' && !isLibraryError(m)) {
       this.#onAuthStep(session, m);
@@ -630,7 +646,7 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
       return;
     }
     session.delivered = true;
-    this.#deliver(m, bytes);
+    this.#deliver(m, payload);
   }
 
   // ---- handshake (issue 13): token challenge-response, welcome checks ----
@@ -706,11 +722,18 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
    * oldest buffered copy is dropped (counted, 'bufferOverflow') rather than
    * stalling them.
    */
-  #deliver(m: SocketMessage, bytes: number): void {
-    const listeners = this.rawListeners('message');
-    for (const l of listeners) callApp(() => Reflect.apply(l, this, [m]));
+  #deliver(m: SocketMessage, payload: Uint8Array): void {
+    // The listener array is copied once per change, not once per message.
+    const listeners = (this.#listeners ??= this.rawListeners('message') as MessageListener[]);
+    for (let i = 0; i < listeners.length; i++) {
+      try {
+        (listeners[i] as MessageListener).call(this, m);
+      } catch (err) {
+        rethrowLater(err);
+      }
+    }
     if (!this.#o.bufferMessages) return;
-    const dropped = this.#inbox.offer(m, bytes, listeners.length > 0);
+    const dropped = this.#inbox.offer(m, payload, listeners.length > 0);
     if (dropped > 0) {
       if (this.#droppedMessages === 0)
         this.log.warn(

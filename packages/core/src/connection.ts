@@ -10,8 +10,11 @@ export const COALESCE_MAX_BATCH = 256 * 1024;
 
 /** Callbacks of a {@link FramedConnection}. */
 export interface FramedConnectionHandlers {
-  /** Every decoded message, in order, with the size of its frame payload in bytes. */
-  onMessage(message: SocketMessage, payloadBytes: number): void;
+  /**
+   * Every decoded message, in order, with the size of its frame payload in
+   * bytes and the payload itself (a view into the read buffer: copy it to keep it).
+   */
+  onMessage(message: SocketMessage, payloadBytes: number, payload: Uint8Array): void;
   /** The peer sent a frame that is too large or malformed; reading has stopped. */
   onProtocolError(error: MessageError): void;
   /**
@@ -126,7 +129,7 @@ export class FramedConnection {
       return;
     }
     this.framesReceived++;
-    handlers.onMessage(message, payload.length);
+    handlers.onMessage(message, payload.length, payload);
   }
 
   /**

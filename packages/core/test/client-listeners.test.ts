@@ -42,6 +42,22 @@ describe('buffering rule', () => {
     await c.disconnect();
   });
 
+  it('receive() gets each message as it arrived, even when a listener changed the object it was shown', async () => {
+    const fs = new FakeServer();
+    const c = new SocketClient({ eventName: 'fake', transport: fs.transport, logLevel: 'silent', handshake: false });
+    c.on('message', (m) => {
+      m.data.seenBy = 'listener';
+      m.eventName = 'changed';
+    });
+    await c.connect();
+    fs.last.send('data', { i: 1, list: [1, 2] });
+    await settle(10);
+    const m = await c.receive({ timeout: 1000 });
+    expect(m.data).toEqual({ i: 1, list: [1, 2] });
+    expect(m.eventName).toBe('fake');
+    await c.disconnect();
+  });
+
   it('bufferMessages: false opts out: nothing is buffered and receive() says why', async () => {
     const fs = new FakeServer();
     const c = new SocketClient({

@@ -1,6 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import { TimeoutError } from '@socketkit/protocol';
-import { Inbox } from '../src/inbox.js';
+import { BYTE_QUEUE_SEGMENT, ByteQueue, Inbox } from '../src/inbox.js';
+
+/** `n` bytes that decode (first byte) to `item`. */
+function bytesOf(item: number, n: number): Buffer {
+  return Buffer.alloc(n, item);
+}
 
 describe('Inbox', () => {
   beforeEach(() => {
@@ -15,6 +20,7 @@ describe('Inbox', () => {
     const inbox = new Inbox<number>({
       maxItems,
       maxBytes,
+      decode: (bytes: Uint8Array) => bytes[0] as number,
       onFull: () => events.push('full'),
       onRoom: () => events.push('room'),
     });
@@ -23,12 +29,12 @@ describe('Inbox', () => {
 
   it('is full at either bound (items or bytes) and has room again at half of both', async () => {
     const { inbox, events } = make(4, 100);
-    inbox.offer(1, 60);
-    inbox.offer(2, 50); // 110 bytes >= 100
+    inbox.offer(1, bytesOf(1, 60));
+    inbox.offer(2, bytesOf(2, 50)); // 110 bytes >= 100
     expect(events).toEqual(['full']);
     expect(await inbox.next(1000, () => 't')).toBe(1); // 50 bytes, 1 item: half of both
     expect(events).toEqual(['full', 'room']);
-    for (let i = 0; i < 4; i++) inbox.offer(i, 1);
+    for (let i = 0; i < 4; i++) inbox.offer(i, bytesOf(i, 1));
     expect(events).toEqual(['full', 'room', 'full']);
   });
 
@@ -36,7 +42,7 @@ describe('Inbox', () => {
     const { inbox } = make();
     const a = inbox.next(1000, () => 'a');
     const b = inbox.next(50, () => 'no item within 50 ms');
-    inbox.offer(7, 1);
+    inbox.offer(7, bytesOf(7, 1));
     expect(await a).toBe(7);
     jest.advanceTimersByTime(50);
     await expect(b).rejects.toBeInstanceOf(TimeoutError);
@@ -45,7 +51,7 @@ describe('Inbox', () => {
 
   it('ends cleanly (undefined) or with an error, after what is already in it', async () => {
     const { inbox } = make();
-    inbox.offer(1, 1);
+    inbox.offer(1, bytesOf(1, 1));
     inbox.end();
     expect(await inbox.next(Number.POSITIVE_INFINITY, () => '')).toBe(1);
     expect(await inbox.next(Number.POSITIVE_INFINITY, () => '')).toBeUndefined();
@@ -59,10 +65,52 @@ describe('Inbox', () => {
   it('with dropOldest never reports full: it drops the oldest to stay within both bounds', () => {
     const { inbox, events } = make(3, 10);
     let dropped = 0;
-    for (let i = 0; i < 10; i++) dropped += inbox.offer(i, 4, true);
+    for (let i = 0; i < 10; i++) dropped += inbox.offer(i, bytesOf(i, 4), true);
     expect(events).toEqual([]);
     expect(inbox.size).toBe(2); // 2 × 4 bytes ≤ 10
     expect(inbox.bytes).toBe(8);
     expect(dropped).toBe(8);
+  });
+
+  it('keeps copies: a reader gets the bytes as offered even if the source buffer changes later', async () => {
+    const { inbox } = make(10, 1000);
+    const chunk = Buffer.from([5, 5, 5, 6, 6]);
+    inbox.offer(5, chunk.subarray(0, 3));
+    inbox.offer(6, chunk.subarray(3));
+    chunk.fill(9);
+    expect(await inbox.next(1000, () => '')).toBe(5);
+    expect(await inbox.next(1000, () => '')).toBe(6);
+    expect(inbox.bytes).toBe(0);
+  });
+});
+
+describe('ByteQueue', () => {
+  it('returns every entry in order across segments, for entries of any size (empty, tiny, exactly a segment, larger)', () => {
+    const q = new ByteQueue();
+    const model: Buffer[] = [];
+    let seed = 7;
+    const rnd = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    const sizes = [0, 1, 3, 4, 5, BYTE_QUEUE_SEGMENT - 4, BYTE_QUEUE_SEGMENT - 5, BYTE_QUEUE_SEGMENT, BYTE_QUEUE_SEGMENT + 1, 3 * BYTE_QUEUE_SEGMENT];
+    for (let round = 0; round < 3000; round++) {
+      if (rnd(3) !== 0 || model.length === 0) {
+        const n = rnd(10) === 0 ? (sizes[rnd(sizes.length)] as number) : rnd(300);
+        const e = Buffer.alloc(n);
+        for (let i = 0; i < n; i += 97) e[i] = (round + i) & 0xff;
+        q.push(e);
+        model.push(e);
+      } else if (rnd(4) === 0) {
+        expect(q.drop()).toBe((model.shift() as Buffer).length);
+      } else {
+        const got = q.shift();
+        expect(Buffer.from(got as Uint8Array).equals(model.shift() as Buffer)).toBe(true);
+      }
+      expect(q.length).toBe(model.length);
+    }
+    while (model.length > 0) expect(Buffer.from(q.shift() as Uint8Array).equals(model.shift() as Buffer)).toBe(true);
+    expect(q.shift()).toBeUndefined();
+    expect(q.drop()).toBe(-1);
   });
 });
