@@ -190,7 +190,7 @@ export class Inbox<T> {
     this.#o.onRoom();
   }
 
-/**
+  /**
    * The next item; `undefined` once the inbox has ended cleanly and is empty.
    * Rejects with the end error, or with TimeoutError after `timeoutMs`
    * (`Infinity`: wait for ever).
