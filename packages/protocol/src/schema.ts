@@ -58,7 +58,7 @@ export function parseMessage(input: unknown): SocketMessage {
     const { event_name: eventName, timestamp_ms: ts, timestamp_iso: iso, message_type: type, data, id, reply_to: replyTo } = w;
     if (
       typeof eventName === 'string' &&
-      EVENT_NAME_PATTERN.test(eventName) &&
+      (eventName === lastValidEventName || validEventName(eventName)) &&
       typeof ts === 'number' &&
       Number.isSafeInteger(ts) &&
       typeof iso === 'string' &&
@@ -82,6 +82,15 @@ export function parseMessage(input: unknown): SocketMessage {
     throw new MessageError(ErrorCode.MALFORMED_FRAME, `malformed message: field "${field}" ${problem}, got ${describe(issue.input)}`, { details: { field } });
   }
   return fromWire(result.output);
+}
+
+/** The last event name the fast path accepted: a connection carries one name, so the regex runs once, not per message. */
+let lastValidEventName = '';
+
+function validEventName(name: string): boolean {
+  if (!EVENT_NAME_PATTERN.test(name)) return false;
+  lastValidEventName = name;
+  return true;
 }
 
 /** The camelCase message of a validated wire object. */
