@@ -1,6 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { FrameDecoder, encodeFrame } from '@socketkit/codec';
-import { CONTROL_OPS, ErrorCode, MessageType, PROTOCOL_VERSION, TimeoutError, createMessage, errorFromCode, type MessageData, type SocketMessage } from '@socketkit/protocol';
+import {
+  CONTROL_OPS,
+  ErrorCode,
+  MessageType,
+  PROTOCOL_VERSION,
+  TimeoutError,
+  createMessage,
+  errorFromCode,
+  type MessageData,
+  type SocketMessage,
+} from '@socketkit/protocol';
 import { ClientAuth, checkWelcomeEvent, validateToken } from './auth.js';
 import type { ServerStats } from './stats.js';
 import type { ClientTransport, TransportStream } from './transport.js';
