@@ -2,6 +2,7 @@
  * Turns scenario results into the summary: comparison rows with ratios, the
  * issue's targets, unix-vs-tcp ratios, and their text / markdown renderings.
  */
+import { STATS_COST_TARGET, type StatsCostResult } from './stats-cost.js';
 import type { FunctionCost } from './profile-summary.js';
 import type { ScalingPoint } from './scaling.js';
 import { SLOW_DRAIN_TIMEOUT_MS, formatNumber, type ScenarioResult, type SlowResult } from './scenarios.js';
@@ -131,6 +132,8 @@ export interface BenchResults {
   peers: PeerInfo;
   /** socketkit over NATS vs over unix / tcp (absent in results from before the NATS transport). */
   viaNats?: NatsRow[];
+  /** The stats cost A/B (issue 17; absent when not selected and in older results). */
+  statsCost?: StatsCostResult;
   notes: string[];
 }
 
@@ -250,7 +253,7 @@ function find(results: ScenarioResult[], id: string, transport: TransportKind): 
  * zeromq.js, round trips against raw, 64 KiB messages, NATS against nats.js,
  * the scaling curve to 1,000 clients) and issue 6's slow-consumer targets.
  */
-export function buildTargets(results: ScenarioResult[], slow: SlowResult[], scaling: ScalingPoint[] = []): Target[] {
+export function buildTargets(results: ScenarioResult[], slow: SlowResult[], scaling: ScalingPoint[] = [], statsCost?: StatsCostResult): Target[] {
   const out: Target[] = [];
   const add = (
     target: string,
@@ -322,7 +325,22 @@ export function buildTargets(results: ScenarioResult[], slow: SlowResult[], scal
       met: s.fastRatio >= 0.5,
     });
   }
+  if (statsCost !== undefined) out.push(statsCostTarget(statsCost));
   return out;
+}
+
+/** The "stats cost" row (issue 17): stats on ÷ off, interleaved A/B in one process, medians of the rounds. */
+export function statsCostTarget(r: StatsCostResult): Target {
+  const target = `Stats cost: counters on ÷ off ≤ ${STATS_COST_TARGET} (interleaved A/B, median of ${r.rounds})`;
+  if (!r.ok) return { target, transport: 'unix', measured: `failed: ${r.error ?? 'unknown error'}`, met: false };
+  const spread = r.roundRatios.length > 0 ? `; rounds ${Math.min(...r.roundRatios).toFixed(2)}–${Math.max(...r.roundRatios).toFixed(2)}` : '';
+  const round = `${formatNumber(r.messages)} broadcasts × ${r.clients} clients`;
+  return {
+    target,
+    transport: 'unix',
+    measured: `${r.ratio.toFixed(3)} (${r.onMs.toFixed(1)} vs ${r.offMs.toFixed(1)} ms per round of ${round}${spread})`,
+    met: r.ratio <= STATS_COST_TARGET,
+  };
 }
 
 /** unix ÷ tcp for the headline figure of each scenario (latency inverted, so >1 always means unix is better). */

@@ -16,6 +16,7 @@ import { renderChartSvg } from './chart.js';
 import { WorkerHandle } from './ipc.js';
 import { pythonProbe } from './pypeer.js';
 import { runScaling, type ScalingPoint } from './scaling.js';
+import { runStatsCost, type StatsCostResult } from './stats-cost.js';
 import { zmqProbe } from './zmq.js';
 import {
   buildHeadline,
@@ -60,7 +61,7 @@ const USAGE = `usage: node dist/run.js [options]
                      \`socketkit bench\` and smoke tests); writes results/quick.*
   --reps N           measured runs per figure (default 3; the figure is their median)
   --only LIST        scenarios to run, by number or id (e.g. 1,4 or reqrep; \`scaling\`
-                     for the scaling curve, 7)
+                     for the scaling curve, 7; \`stats\` for the stats cost A/B over unix)
   --transport LIST   unix, tcp, nats (default all three; nats runs scenarios 1, 2
                      and 4, socketkit only, through a nats-server started for the run,
                      and is skipped with a warning if nats-server is not installed)
@@ -135,8 +136,9 @@ export async function main(argv: string[]): Promise<number> {
   const only = values.only?.split(',').map((s) => s.trim());
   const defs = SCENARIOS.filter((d) => only === undefined || only.includes(String(d.n)) || only.includes(d.id));
   const scaling = only === undefined || only.includes('scaling') || only.includes('7');
-  if (defs.length === 0 && !scaling)
-    throw new Error(`--only ${values.only} matches no scenario (use 1-7 or ${SCENARIOS.map((d) => d.id).join(', ')}, scaling)`);
+  const statsAb = only === undefined || only.includes('stats');
+  if (defs.length === 0 && !scaling && !statsAb)
+    throw new Error(`--only ${values.only} matches no scenario (use 1-7 or ${SCENARIOS.map((d) => d.id).join(', ')}, scaling, stats)`);
   let transports: TransportKind[] =
     values.transport === undefined ? ['unix', 'tcp', 'nats'] : (values.transport.split(',').map((s) => s.trim()) as TransportKind[]);
   if (!transports.every((t) => t === 'unix' || t === 'tcp' || t === 'nats')) throw new Error(`--transport takes unix, tcp, nats, got ${values.transport}`);
@@ -162,7 +164,7 @@ export async function main(argv: string[]): Promise<number> {
       transports = transports.filter((t) => t !== 'nats');
     }
   }
-  const partial = defs.length < SCENARIOS.length || !scaling || values.transport !== undefined || values.impl !== undefined || plan.reps < 3;
+  const partial = defs.length < SCENARIOS.length || !scaling || !statsAb || values.transport !== undefined || values.impl !== undefined || plan.reps < 3;
   const name = values.name ?? (values.quick ? 'quick' : partial ? 'partial' : 'latest');
   const outDir = resolve(values.out ?? join(BENCH_DIR, 'results'));
   if (values['cpu-prof']) {
@@ -207,6 +209,7 @@ export async function main(argv: string[]): Promise<number> {
   const curve: ScalingPoint[] = [];
   const profiles: ProfileSummary[] = [];
   let targets: ReturnType<typeof buildTargets> = [];
+  let statsCost: StatsCostResult | undefined;
   let nats: NatsServerHandle | undefined;
   try {
     if (steps.some((s) => s.transport === 'nats')) {
@@ -225,7 +228,12 @@ export async function main(argv: string[]): Promise<number> {
       if (def.id === 'slow-consumer') slow.push(await runSlowConsumer(transport, plan, socketDir, progress));
       else scenarios.push(await runScenario(def, transport, plan, socketDir, progress, impls));
     }
-    targets = buildTargets(scenarios, slow, curve);
+    if (statsAb && impls.includes('socketkit')) {
+      log(`\n[${elapsed(start)}] stats cost: server counters on vs off, interleaved A/B in one process over unix (median of 7 rounds)`);
+      statsCost = await runStatsCost(values.quick ? { messages: 5_000 } : {});
+      log(`[${elapsed(start)}]    on ÷ off ${statsCost.ok ? statsCost.ratio.toFixed(3) : `failed: ${statsCost.error}`}`);
+    }
+    targets = buildTargets(scenarios, slow, curve, statsCost);
     if (!values['no-profile'] && impls.includes('socketkit')) {
       const seen = new Set<string>();
       for (const t of targets) {
@@ -272,6 +280,7 @@ export async function main(argv: string[]): Promise<number> {
     },
     unixVsTcp: buildUnixVsTcp(scenarios),
     viaNats: buildViaNats(scenarios),
+    ...(statsCost === undefined ? {} : { statsCost }),
     notes: [...scenarios, ...slow].filter((s) => !s.ok).map((s) => `Scenario ${s.n} over ${s.transport} failed: ${s.error ?? 'unknown error'}`),
   };
   // Skipped peers are worth a line in the report, but they do not fail the run.

@@ -110,3 +110,31 @@ describe('comparison rows', () => {
     expect(h?.overPython).toBeCloseTo(1.5);
   });
 });
+
+describe('the stats cost row (issue 17)', () => {
+  const cost = (onMs: number, offMs: number) => ({
+    ok: true,
+    rounds: 7,
+    messages: 20_000,
+    clients: 10,
+    onMs,
+    offMs,
+    ratio: onMs / offMs,
+    roundRatios: [0.9, 1.1],
+  });
+
+  it('is a target: stats on ÷ off ≤ 1.03, met or missed with the measured ratio', () => {
+    const met = buildTargets([], [], [], cost(101, 100)).find((t) => t.target.startsWith('Stats cost'));
+    expect(met).toMatchObject({ transport: 'unix', met: true });
+    expect(met?.measured).toContain('1.010');
+    const missed = buildTargets([], [], [], cost(110, 100)).find((t) => t.target.startsWith('Stats cost'));
+    expect(missed).toMatchObject({ met: false });
+    expect(missed?.measured).toContain('1.100');
+  });
+
+  it('a failed A/B is a missed row that says why; no A/B, no row', () => {
+    const failed = buildTargets([], [], [], { ...cost(1, 1), ok: false, error: 'EADDRINUSE' }).find((t) => t.target.startsWith('Stats cost'));
+    expect(failed).toMatchObject({ met: false, measured: expect.stringContaining('EADDRINUSE') });
+    expect(buildTargets([], [], []).some((t) => t.target.startsWith('Stats cost'))).toBe(false);
+  });
+});

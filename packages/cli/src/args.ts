@@ -54,17 +54,15 @@ export type ParsedCommand =
     } & CommonArgs)
   | ({ command: 'send'; data: Record<string, unknown> | undefined } & CommonArgs)
   | ({ command: 'request'; data: Record<string, unknown> } & CommonArgs)
-  | { command: 'ls'; socketDir: string | undefined; json: boolean; clean: boolean }
-  | {
+  | { command: 'ls'; socketDir: string | undefined; json: boolean; clean: boolean; tokenFile: string | undefined }
+  | ({
       command: 'stats';
-      event: string;
-      socketDir: string | undefined;
       json: boolean;
       watch: boolean;
       count: number | undefined;
       intervalMs: number;
-    }
-  | { command: 'top'; socketDir: string | undefined; count: number | undefined; intervalMs: number }
+    } & CommonArgs)
+  | { command: 'top'; socketDir: string | undefined; count: number | undefined; intervalMs: number; tokenFile: string | undefined }
   | { command: 'bench'; script: string | undefined; rest: string[] };
 
 const { socketDir, defaultTimeoutMs, tcp } = DEFAULT_CONFIG;
@@ -105,7 +103,7 @@ commands:
   listen <event>    connect and print every message as one JSON line
   send <event>      send --data '<json>', or each JSON line of stdin
   request <event>   send one request and print the reply
-  ls                list the events in the socket directory: live, stale, insecure
+  ls                list the events in the socket directory: live, stale, insecure; clients, queue, rates
   stats <event>     print one server's statistics (--json, --watch)
   top               a live table of every event in the socket directory
   bench             run the benchmark suite's quick scenarios (repository checkout)
@@ -180,46 +178,57 @@ ${COMMON_HELP}
 
 ${OUTPUT_HELP}`,
 
-  stats: `usage: socketkit stats <event> [--socket-dir DIR] [--json] [--watch] [--interval MS] [--count N]
+  stats: `usage: socketkit stats <event> [--transport unix|tcp] [--socket-dir DIR] [--token-file FILE] [--json] [--watch] [--interval MS] [--count N]
 
-Asks the unix server of <event> for its statistics as a monitor (a peer
-that never takes a client slot or the queue): clients with their traffic and
+Asks the server of <event> for its statistics as a monitor (a peer that
+never takes a client slot or the queue): clients with their traffic and
 pending bytes, the queue, totals and rates over the last seconds, refusals by
-code, uptime. The server must expose stats (default on when its socket is
-0600; exposeStats option). Exits 1 with STATS_DISABLED otherwise.
+code, uptime. The server must expose stats (exposeStats: default on for a
+unix socket of mode 0600, and over tcp when the server has a token); exits 1
+with STATS_DISABLED otherwise. A server with a token answers only a monitor
+that proves it (--token-file, by challenge-response as a client does): else
+UNAUTHORIZED.
 
 options:
-  --socket-dir DIR      the socket directory (default $SOCKET_DIR or /tmp/sockets)
   --json                one JSON object per sample instead of text
   --watch               refresh every --interval ms until SIGINT (or --count samples)
   --interval MS         refresh interval for --watch (default 1000)
   --count N             stop after N samples
-  -h, --help            show this help`,
+  (--transport unix|tcp, --socket-dir, --host, --port, --tls-*, --token-file and
+  --timeout as below; the default --timeout here is 2 s)
 
-  top: `usage: socketkit top [--socket-dir DIR] [--interval MS] [--count N]
+${COMMON_HELP}`,
 
-A live table of every event in the socket directory: clients, queue, rates
-in and out, pending bytes and drops. Refreshes in place in a terminal; when
-stdout is not a terminal it prints one block of plain lines per refresh.
+  top: `usage: socketkit top [--socket-dir DIR] [--token-file FILE] [--interval MS] [--count N]
+
+A live table of every event in the socket directory (unix sockets and tcp
+address files): clients, queue, rates in and out, pending bytes and drops.
+Refreshes in place in a terminal; when stdout is not a terminal it prints
+one block of plain lines per refresh.
 
 options:
   --socket-dir DIR      the socket directory (default $SOCKET_DIR or /tmp/sockets)
+  --token-file FILE     the token of servers that have one (first line of FILE)
   --interval MS         refresh interval (default 1000)
   --count N             stop after N refreshes (default: until SIGINT)
   -h, --help            show this help`,
 
-  ls: `usage: socketkit ls [--socket-dir DIR] [--json] [--clean]
+  ls: `usage: socketkit ls [--socket-dir DIR] [--token-file FILE] [--json] [--clean]
 
 Lists every event in the socket directory (default $SOCKET_DIR or
-/tmp/sockets): each *.sock file with its state, owner and mode. A live
-server answers a connect (the probe closes at once and is never counted as
-a client); a stale socket is a file nobody listens on; a path that is not a
-socket is shown and never touched; "insecure" marks a file writable by group
-or others, or owned by another user.
+/tmp/sockets): each *.sock file and tcp address file with its state, owner
+and mode, and for a live server its clients, queue length and messages in
+and out per second, read as a monitor. A server that does not expose stats
+shows "stats off" there; a token server without --token-file "token
+needed". A live server answers a connect (the probe closes at once and is
+never counted as a client); a stale socket is a file nobody listens on; a
+path that is not a socket is shown and never touched; "insecure" marks a
+file writable by group or others, or owned by another user.
 
 options:
   --socket-dir DIR      the directory to list
-  --json                one JSON array instead of the table
+  --token-file FILE     the token of servers that have one (first line of FILE)
+  --json                one JSON array instead of the table (with "stats" or "statsUnavailable")
   --clean               remove stale sockets (only those; says what it removed)
   -h, --help            show this help`,
 
@@ -268,7 +277,7 @@ const SPECS = {
   send: { ...common, ...handshake, data: { type: 'string' } },
   request: { ...common, ...handshake, data: { type: 'string' } },
   stats: {
-    'socket-dir': { type: 'string' },
+    ...common,
     json: { type: 'boolean' },
     watch: { type: 'boolean' },
     interval: { type: 'string' },
@@ -277,12 +286,14 @@ const SPECS = {
   },
   top: {
     'socket-dir': { type: 'string' },
+    'token-file': { type: 'string' },
     interval: { type: 'string' },
     count: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
   ls: {
     'socket-dir': { type: 'string' },
+    'token-file': { type: 'string' },
     json: { type: 'boolean' },
     clean: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
@@ -470,21 +481,21 @@ export function parseCommand(argv: readonly string[]): ParsedCommand {
       const count = countText === undefined ? undefined : integer(countText, '--count', command, 1, Number.MAX_SAFE_INTEGER);
       const intervalText = values.interval as string | undefined;
       const intervalMs = intervalText === undefined ? 1000 : integer(intervalText, '--interval', command, 50, 3_600_000);
+      const tokenFile = values['token-file'] as string | undefined;
       if (command === 'top') {
         if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}: top takes no event name`, command);
-        return { command, socketDir, count, intervalMs };
+        return { command, socketDir, count, intervalMs, tokenFile };
       }
       if (positionals.length !== 1) throw new UsageError('give one event name: socketkit stats <event>', command);
-      const event = positionals[0] as string;
-      if (!isValidEventName(event))
-        throw new UsageError(`invalid event name ${JSON.stringify(event)}: use 1-64 characters from a-z, A-Z, 0-9, "_" and "-"`, command);
-      return { command, event, socketDir, json: values.json === true, watch: values.watch === true, count, intervalMs };
+      const common = commonArgs(command, values, positionals);
+      if (common.transport === 'nats') throw new UsageError('stats reads unix and tcp servers: --transport unix or tcp', command);
+      return { command, json: values.json === true, watch: values.watch === true, count, intervalMs, ...common };
     }
     case 'ls': {
       if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}: ls takes no event name`, command);
       const socketDir = values['socket-dir'] as string | undefined;
       if (socketDir !== undefined && socketDir.trim() === '') throw new UsageError('--socket-dir must not be empty', command);
-      return { command, socketDir, json: values.json === true, clean: values.clean === true };
+      return { command, socketDir, json: values.json === true, clean: values.clean === true, tokenFile: values['token-file'] as string | undefined };
     }
     case 'bench':
       return { command, script: values.script as string | undefined, rest: positionals };

@@ -41,7 +41,7 @@ function transportOptions(a: CommonArgs): Record<string, unknown> {
 }
 
 /** The first line of a token file (the token never goes on the command line, where `ps` shows it). */
-function readToken(path: string): string {
+export function readToken(path: string): string {
   try {
     return (readFileSync(path, 'utf8').split(/\r?\n/)[0] ?? '').trim();
   } catch (err) {

@@ -1,11 +1,14 @@
 import { loadConfig } from 'socketkit';
 import type { ParsedCommand } from './args.js';
+import { readToken } from './commands.js';
 import { cleanSocketDir, formatLsTable, inspectSocketDir } from './ls.js';
+import { addStats } from './monitor.js';
 
-/** `socketkit ls`: prints the table (or JSON) and, with `--clean`, removes stale sockets. */
+/** `socketkit ls`: prints the table (or JSON, with each live server's stats) and, with `--clean`, removes stale sockets. */
 export async function ls(a: Extract<ParsedCommand, { command: 'ls' }>): Promise<number> {
   const dir = a.socketDir ?? loadConfig().socketDir;
   const entries = await inspectSocketDir(dir);
+  await addStats(dir, entries, { token: a.tokenFile === undefined ? undefined : readToken(a.tokenFile) });
   if (a.json) process.stdout.write(`${JSON.stringify(entries)}\n`);
   else process.stdout.write(entries.length === 0 ? `no events in ${dir}\n` : `${formatLsTable(entries)}\n`);
   if (a.clean) {

@@ -41,6 +41,22 @@ export interface LsEntry {
   mode: string;
   /** True when the file is writable by group or others, or owned by someone other than us or root. */
   insecure: boolean;
+  /** A live server's clients, queue and rates, read as a monitor (when it exposes stats to us). */
+  stats?: LsStats;
+  /** Why a live server's stats could not be read: `stats off` (it does not expose them), `token needed`, `unauthorized`, or an error code. */
+  statsUnavailable?: string;
+}
+
+/** What `ls` shows of a live server's stats (the numbers of `top`). */
+export interface LsStats {
+  /** Registered clients. */
+  clients: number;
+  /** The server's `maxConnections`. */
+  maxConnections: number;
+  /** Messages waiting in the no-client queue. */
+  queue: number;
+  /** Per second over the last few seconds. */
+  rates: { messagesIn: number; messagesOut: number; bytesIn: number; bytesOut: number };
 }
 
 /** Options of {@link inspectSocketDir}. */
@@ -164,14 +180,24 @@ export async function cleanSocketDir(entries: readonly LsEntry[], options: Inspe
   return removed;
 }
 
+/** The CLIENTS, QUEUE, IN/s and OUT/s cells of an entry: `-` when not live, the reason in CLIENTS when stats could not be read. */
+function statsCells(e: LsEntry): string[] {
+  if (e.stats !== undefined) {
+    const s = e.stats;
+    return [`${s.clients}/${s.maxConnections}`, String(s.queue), String(s.rates.messagesIn), String(s.rates.messagesOut)];
+  }
+  return [e.statsUnavailable ?? '-', '-', '-', '-'];
+}
+
 /** Renders entries as an aligned table (one header line, one line per event). */
 export function formatLsTable(entries: readonly LsEntry[]): string {
   const rows = [
-    ['EVENT', 'TRANSPORT', 'STATE', 'OWNER', 'MODE', 'PATH'],
+    ['EVENT', 'TRANSPORT', 'STATE', 'CLIENTS', 'QUEUE', 'IN/s', 'OUT/s', 'OWNER', 'MODE', 'PATH'],
     ...entries.map((e) => [
       e.event,
       e.address === undefined ? e.transport : `tcp ${e.address}`,
       e.insecure ? `${e.state} (insecure)` : e.state,
+      ...statsCells(e),
       String(e.uid),
       e.mode,
       e.path,

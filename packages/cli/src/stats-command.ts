@@ -1,14 +1,24 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { TcpClientTransport } from '@socketkit/tcp';
 import { UnixClientTransport } from '@socketkit/unix';
 import { fetchStats, loadConfig, type ServerStats } from 'socketkit';
 import type { ParsedCommand } from './args.js';
+import { readToken } from './commands.js';
 import { inspectSocketDir } from './ls.js';
+import { STATS_TIMEOUT_MS, statsOfEntry } from './monitor.js';
 
-/** How long one stats request may take before an event is shown as not answering (ms). */
-const STATS_TIMEOUT_MS = 2000;
+type StatsArgs = Extract<ParsedCommand, { command: 'stats' }>;
 
-function statsOf(socketDir: string, event: string): Promise<ServerStats> {
-  return fetchStats(new UnixClientTransport(socketDir, event), event, { timeoutMs: STATS_TIMEOUT_MS });
+/** The transport to the server `socketkit stats` names: its unix socket, or tcp by --port or the address file. */
+function statsTransport(a: StatsArgs, socketDir: string): UnixClientTransport | TcpClientTransport {
+  if (a.transport !== 'tcp') return new UnixClientTransport(socketDir, a.event);
+  return new TcpClientTransport({
+    host: a.host ?? loadConfig().tcp.host,
+    ...(a.port === undefined ? {} : { port: a.port }),
+    eventName: a.event,
+    socketDir,
+    ...(a.tls === undefined ? {} : { tls: a.tls }),
+  });
 }
 
 /** Human-readable byte count. */
@@ -39,8 +49,13 @@ export function formatStats(s: ServerStats): string {
 }
 
 /** `socketkit stats <event>`: one sample, or `--watch` samples until SIGINT or `--count`. */
-export async function stats(a: Extract<ParsedCommand, { command: 'stats' }>): Promise<number> {
+export async function stats(a: StatsArgs): Promise<number> {
   const dir = a.socketDir ?? loadConfig().socketDir;
+  const transport = statsTransport(a, dir);
+  const options = {
+    timeoutMs: a.timeout === undefined ? STATS_TIMEOUT_MS : Math.round(a.timeout * 1000),
+    ...(a.tokenFile === undefined ? {} : { token: readToken(a.tokenFile) }),
+  };
   const samples = a.watch ? (a.count ?? Number.POSITIVE_INFINITY) : (a.count ?? 1);
   const stop = new AbortController();
   const onSignal = () => stop.abort();
@@ -49,7 +64,7 @@ export async function stats(a: Extract<ParsedCommand, { command: 'stats' }>): Pr
     for (let i = 0; i < samples && !stop.signal.aborted; i++) {
       if (i > 0) await sleep(a.intervalMs, undefined, { signal: stop.signal }).catch(() => undefined);
       if (stop.signal.aborted) break;
-      const s = await statsOf(dir, a.event);
+      const s = await fetchStats(transport, a.event, options);
       if (a.json) process.stdout.write(`${JSON.stringify(s)}\n`);
       else process.stdout.write(`${a.watch && process.stdout.isTTY ? '\x1b[H\x1b[2J' : ''}${formatStats(s)}\n`);
     }
@@ -60,16 +75,16 @@ export async function stats(a: Extract<ParsedCommand, { command: 'stats' }>): Pr
 }
 
 /** One refresh of `socketkit top`: every event of the directory, live ones with their stats. */
-export async function topTable(dir: string): Promise<string> {
+export async function topTable(dir: string, token?: string): Promise<string> {
   const entries = await inspectSocketDir(dir);
   const rows: string[][] = [['EVENT', 'STATE', 'CLIENTS', 'QUEUE', 'IN/s', 'OUT/s', 'PENDING', 'DROPS']];
   for (const e of entries) {
-    if (e.state !== 'live' || e.transport !== 'unix') {
+    if (e.state !== 'live') {
       rows.push([e.event, e.state, '-', '-', '-', '-', '-', '-']);
       continue;
     }
     try {
-      const s = await statsOf(dir, e.event);
+      const s = await statsOfEntry(dir, e, { token });
       const pending = s.clients.reduce((n, c) => n + c.pendingBytes, 0);
       const drops = s.queue.dropped + s.clients.reduce((n, c) => n + c.dropped, 0);
       rows.push([
@@ -101,6 +116,7 @@ export async function topTable(dir: string): Promise<string> {
 /** `socketkit top`: refreshes in place in a terminal, plain blocks otherwise. */
 export async function top(a: Extract<ParsedCommand, { command: 'top' }>): Promise<number> {
   const dir = a.socketDir ?? loadConfig().socketDir;
+  const token = a.tokenFile === undefined ? undefined : readToken(a.tokenFile);
   const tty = process.stdout.isTTY === true;
   const stop = new AbortController();
   const onSignal = () => stop.abort();
@@ -110,7 +126,7 @@ export async function top(a: Extract<ParsedCommand, { command: 'top' }>): Promis
     for (let i = 0; i < refreshes && !stop.signal.aborted; i++) {
       if (i > 0) await sleep(a.intervalMs, undefined, { signal: stop.signal }).catch(() => undefined);
       if (stop.signal.aborted) break;
-      const table = await topTable(dir);
+      const table = await topTable(dir, token);
       process.stdout.write(tty ? `\x1b[H\x1b[2J${new Date().toISOString()}  ${dir}\n${table}\n` : `${table}\n\n`);
     }
   } finally {

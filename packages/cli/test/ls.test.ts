@@ -61,7 +61,7 @@ describe('socketkit ls', () => {
       ]);
 
       const table = await runCli(['ls', '--socket-dir', dir], dir);
-      expect(table.stdout.split('\n')[0]).toMatch(/^EVENT\s+TRANSPORT\s+STATE\s+OWNER\s+MODE\s+PATH$/);
+      expect(table.stdout.split('\n')[0]).toMatch(/^EVENT\s+TRANSPORT\s+STATE\s+CLIENTS\s+QUEUE\s+IN\/s\s+OUT\/s\s+OWNER\s+MODE\s+PATH$/);
       expect(table.stdout).toMatch(/open\s+unix\s+stale \(insecure\)/);
 
       const clean = await runCli(['ls', '--socket-dir', dir, '--clean'], dir);
@@ -109,6 +109,36 @@ describe('socketkit ls', () => {
     const after = JSON.parse((await runCli(['ls', '--socket-dir', dir, '--json', '--clean'], dir)).stdout) as Array<Record<string, unknown>>;
     expect(after).toEqual([expect.objectContaining({ event: 'orders', transport: 'tcp', state: 'stale' })]);
     expect(existsSync(join(dir, 'orders.tcp'))).toBe(true);
+  });
+
+  test('prints clients, queue and rates of live servers (table and --json); "stats off" / "token needed" where they cannot be read', async () => {
+    const open = new UnixSocketServer({ eventName: 'jobs', socketDir: dir, logLevel: 'silent', messageQueueSize: 5 });
+    const quiet = new UnixSocketServer({ eventName: 'quiet', socketDir: dir, logLevel: 'silent', exposeStats: false });
+    const locked = new TcpSocketServer({ eventName: 'locked', socketDir: dir, logLevel: 'silent', token: 'ls-token-0123456789abcdef' });
+    await Promise.all([open.start(), quiet.start(), locked.start()]);
+    const connected: string[] = [];
+    open.on('clientConnected', (id) => connected.push(id));
+    try {
+      open.send({ q: 1 });
+      open.send({ q: 2 });
+      const rows = JSON.parse((await runCli(['ls', '--socket-dir', dir, '--json'], dir)).stdout) as Array<Record<string, unknown>>;
+      expect(rows).toEqual([
+        expect.objectContaining({ event: 'jobs', state: 'live', stats: { clients: 0, maxConnections: 10, queue: 2, rates: expect.any(Object) } }),
+        expect.objectContaining({ event: 'locked', transport: 'tcp', state: 'live', statsUnavailable: 'token needed' }),
+        expect.objectContaining({ event: 'quiet', state: 'live', statsUnavailable: 'stats off' }),
+      ]);
+      expect(Object.keys((rows[0]!.stats as { rates: object }).rates).sort()).toEqual(['bytesIn', 'bytesOut', 'messagesIn', 'messagesOut']);
+      const table = await runCli(['ls', '--socket-dir', dir], dir);
+      expect(table.code).toBe(0);
+      expect(table.stdout).toMatch(/\njobs\s+unix\s+live\s+0\/10\s+2\s+\d+\s+\d+\s+\d+\s+0600\s/);
+      expect(table.stdout).toMatch(/\nlocked\s+tcp 127\.0\.0\.1:\d+\s+live\s+token needed\s+-\s+-\s+-\s/);
+      expect(table.stdout).toMatch(/\nquiet\s+unix\s+live\s+stats off\s+-\s+-\s+-\s/);
+      // Reading stats never took the queue.
+      expect(connected).toEqual([]);
+      expect(open.queuedMessages).toBe(2);
+    } finally {
+      await Promise.all([open.stop(), quiet.stop(), locked.stop()]);
+    }
   });
 
   test('an empty or missing directory says so and exits 0', async () => {

@@ -103,7 +103,12 @@ export function plainHello(eventName: string): MessageData {
  * plaintext `token` field is never accepted).
  * @returns the refusal, or undefined when the hello may proceed.
  */
-export function checkHello(hello: Pick<SocketMessage, 'data' | 'eventName'>, serverEvent: string, tokenRequired: boolean): AuthRefusal | undefined {
+export function checkHello(
+  hello: Pick<SocketMessage, 'data' | 'eventName'>,
+  serverEvent: string,
+  tokenRequired: boolean,
+  role: 'client' | 'monitor' = 'client',
+): AuthRefusal | undefined {
   const data = hello.data;
   const event = typeof data.event === 'string' ? data.event : hello.eventName;
   if (event !== serverEvent) {
@@ -126,9 +131,10 @@ export function checkHello(hello: Pick<SocketMessage, 'data' | 'eventName'>, ser
     };
   }
   if (!isNonce(data.nonce)) {
+    const where = role === 'monitor' ? 'to the monitor (socketkit stats/ls/top --token-file FILE, or the token option of fetchStats)' : 'in the client options';
     return {
       code: ErrorCode.UNAUTHORIZED,
-      reason: `server "${serverEvent}" requires a token: pass the server's token in the client options`,
+      reason: `server "${serverEvent}" requires a token: pass the server's token ${where}`,
     };
   }
   return undefined;

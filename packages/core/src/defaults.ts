@@ -28,6 +28,8 @@ export const DEFAULT_FRAME_TIMEOUT_MS = 30_000;
 export const DEFAULT_REFUSE_LINGER_MS = 1000;
 /** Default most refused connections lingering at once; past it a refused socket is closed without its ERROR. */
 export const DEFAULT_MAX_REFUSING = 32;
+/** Default most monitors at once (peers asking for stats; they hold no client slot, so they have this bound of their own). */
+export const DEFAULT_MAX_MONITORS = 4;
 /** Default wait for the peer's own close once everything written was flushed (ms). */
 export const DEFAULT_CLOSE_GRACE_MS = 250;
 /** Default listen backlog (pending connections the kernel holds before `accept`). */

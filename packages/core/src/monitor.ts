@@ -1,6 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { FrameDecoder, encodeFrame } from '@socketkit/codec';
-import { CONTROL_OPS, ErrorCode, MessageType, PROTOCOL_VERSION, TimeoutError, createMessage, errorFromCode, type SocketMessage } from '@socketkit/protocol';
+import {
+  CONTROL_OPS,
+  ErrorCode,
+  MessageType,
+  PROTOCOL_VERSION,
+  TimeoutError,
+  createMessage,
+  errorFromCode,
+  type MessageData,
+  type SocketMessage,
+} from '@socketkit/protocol';
+import { ClientAuth, checkWelcomeEvent, validateToken } from './auth.js';
 import type { ServerStats } from './stats.js';
 import type { ClientTransport, TransportStream } from './transport.js';
 import { isLibraryError } from './wire.js';
@@ -11,6 +22,12 @@ export interface FetchStatsOptions {
   timeoutMs?: number;
   /** Largest reply accepted (bytes, default 1 MiB). */
   maxMessageSize?: number;
+  /**
+   * The server's token (16+ bytes), when it has one: the monitor runs the
+   * same challenge–response as a client (protocol 2) before it asks, and
+   * refuses a server that cannot prove it knows the token (`UNAUTHORIZED`).
+   */
+  token?: string;
 }
 
 /**
@@ -18,13 +35,17 @@ export interface FetchStatsOptions {
  * `role: "monitor"`. A monitor is answered before registration, never takes a
  * client slot or the no-client queue and never fires `clientConnected`. The
  * server answers only when it exposes stats (`exposeStats`), else with ERROR
- * `STATS_DISABLED`.
+ * `STATS_DISABLED`. With `token`, the monitor authenticates first, as a
+ * client does (a server with a token refuses monitors without it:
+ * `UNAUTHORIZED`).
  *
- * It speaks the wire directly (one hello, one request, one reply) instead of
- * running a full client with reconnects and buffers.
+ * It speaks the wire directly (one hello, the auth exchange when there is a
+ * token, one request, one reply) instead of running a full client with
+ * reconnects and buffers.
  */
 export async function fetchStats(transport: ClientTransport, eventName: string, options: FetchStatsOptions = {}): Promise<ServerStats> {
   const timeoutMs = options.timeoutMs ?? 5000;
+  const auth = options.token === undefined ? undefined : new ClientAuth(validateToken(options.token, eventName) as string, eventName);
   const controller = new AbortController();
   const timer = Number.isFinite(timeoutMs) ? setTimeout(() => controller.abort(), timeoutMs) : undefined;
   let stream: TransportStream | undefined;
@@ -32,15 +53,16 @@ export async function fetchStats(transport: ClientTransport, eventName: string, 
     stream = await transport.connect(controller.signal);
     const id = randomUUID();
     const hello = createMessage(eventName, MessageType.CONTROL, {
-      op: CONTROL_OPS.HELLO,
+      ...(auth === undefined ? { op: CONTROL_OPS.HELLO, event: eventName } : auth.hello()),
       protocol: PROTOCOL_VERSION,
       role: 'monitor',
-      event: eventName,
     });
-    const ask = createMessage(eventName, MessageType.CONTROL, { op: 'stats' }, { id });
+    const ask = encodeFrame(createMessage(eventName, MessageType.CONTROL, { op: CONTROL_OPS.STATS }, { id }));
     stream.write(encodeFrame(hello));
-    stream.write(encodeFrame(ask));
-    return await readReply(stream, id, options.maxMessageSize, controller.signal, timeoutMs, transport.address());
+    // Without a token the request goes at once; with one, only after the server proved it knows the token.
+    if (auth === undefined) stream.write(ask);
+    const exchange: Exchange = { stream, id, ask, auth, eventName, where: transport.address() };
+    return await readReply(exchange, options.maxMessageSize, controller.signal, timeoutMs);
   } catch (err) {
     if (controller.signal.aborted) throw new TimeoutError(`no stats from ${transport.address()} within ${timeoutMs} ms: is a socketkit server running there?`);
     throw err;
@@ -50,17 +72,25 @@ export async function fetchStats(transport: ClientTransport, eventName: string, 
   }
 }
 
-function readReply(
-  stream: TransportStream,
-  id: string,
-  maxMessageSize: number | undefined,
-  signal: AbortSignal,
-  timeoutMs: number,
-  where: string,
-): Promise<ServerStats> {
+/** One monitor connection: where it goes and what it sends next. */
+interface Exchange {
+  stream: TransportStream;
+  /** Id of the stats request. */
+  id: string;
+  /** The stats request frame (sent after the challenge when there is a token). */
+  ask: Buffer;
+  auth: ClientAuth | undefined;
+  eventName: string;
+  where: string;
+}
+
+function readReply(x: Exchange, maxMessageSize: number | undefined, signal: AbortSignal, timeoutMs: number): Promise<ServerStats> {
+  const { stream, id, auth, where } = x;
   const decoder = new FrameDecoder(maxMessageSize === undefined ? {} : { maxMessageSize });
   return new Promise<ServerStats>((resolve, reject) => {
+    let done = false;
     const finish = (err: Error | undefined, stats?: ServerStats) => {
+      done = true;
       stream.off('data', onData);
       stream.off('end', onEnd);
       stream.off('error', onError);
@@ -68,10 +98,23 @@ function readReply(
       if (err) reject(err);
       else resolve(stats as ServerStats);
     };
+    const refuse = (reason: string) => finish(errorFromCode(ErrorCode.UNAUTHORIZED, `${where}: ${reason}`));
     const onMessage = (m: SocketMessage) => {
+      if (done) return;
       if (isLibraryError(m)) {
         finish(errorFromCode(String(m.data.code), `${where}: ${String(m.data.error)}`));
-      } else if (m.messageType === MessageType.CONTROL && m.replyTo === id && m.data.op === 'stats') {
+        return;
+      }
+      if (m.messageType !== MessageType.CONTROL) return;
+      if (auth !== undefined && m.data.op === CONTROL_OPS.AUTH_CHALLENGE) {
+        const step = auth.onChallenge(m.data);
+        if (!step.ok) return refuse(step.reason);
+        stream.write(encodeFrame(createMessage(x.eventName, MessageType.CONTROL, step.send as MessageData)));
+        stream.write(x.ask);
+      } else if (m.data.op === CONTROL_OPS.WELCOME) {
+        const wrong = checkWelcomeEvent(m.data, x.eventName) ?? auth?.onWelcome();
+        if (wrong !== undefined) finish(errorFromCode(wrong.code, `${where}: ${wrong.reason}`));
+      } else if (m.replyTo === id && m.data.op === CONTROL_OPS.STATS) {
         finish(undefined, m.data.stats as ServerStats);
       }
     };

@@ -15,6 +15,7 @@ import {
   DEFAULT_MAX_CONNECTIONS,
   DEFAULT_MAX_PENDING_BYTES,
   DEFAULT_MAX_REFUSING,
+  DEFAULT_MAX_MONITORS,
   DEFAULT_MAX_UNAUTHENTICATED,
   DEFAULT_REFUSE_LINGER_MS,
   DEFAULT_REGISTER_GRACE_MS,
@@ -207,6 +208,7 @@ export const SERVER_DEFAULTS: Readonly<Omit<ServerSettings, 'heartbeatTimeout'>>
   backlog: DEFAULT_BACKLOG,
   requireHello: false,
   exposeStats: false,
+  maxMonitors: DEFAULT_MAX_MONITORS,
   collectStats: true,
 });
 
@@ -233,6 +235,7 @@ export function resolveServerSettings(options: Partial<SocketServerOptions>): Se
   validateCount('maxPendingBytes', s.maxPendingBytes, 1);
   validateCount('maxUnauthenticated', s.maxUnauthenticated, 1);
   validateCount('maxRefusing', s.maxRefusing);
+  validateCount('maxMonitors', s.maxMonitors, 1);
   validateCount('backlog', s.backlog, 1);
   if (s.slowConsumerPolicy !== 'disconnect' && s.slowConsumerPolicy !== 'drop') {
     throw new ValidationError(

@@ -45,12 +45,18 @@ function controlReply(eventName: string, data: MessageData, timezone: string, re
  *      │ refuse()           │ close(): auth timeout, evicted, bad framing, stop
  *      ▼                    ▼                          │
  *   closing ◀───────────────┴──────────────────────────┘
- *      ▲                    │ hello with role "monitor"
+ *      ▲                    │ hello with role "monitor" (with a token: after
+ *      │                    │ hello + auth_proof, as a client)
  *      │ answered / timeout ▼
  *      └──────────────── monitoring (never registers: no slot, queue or broadcasts)
  *      │ the stream closed
  *      ▼
  *   closed
+ *
+ * A full server without a token keeps a new peer in `accepted`
+ * (admitMonitorOnly(), at most `maxMonitors` such peers and monitors): a
+ * monitor hello as its first frame takes it to `monitoring`; anything else,
+ * or silence for `registerGraceMs`, is refused `MAX_CONNECTIONS`.
  */
 export type PeerState = 'accepted' | 'awaiting' | 'registered' | 'monitoring' | 'closing' | 'closed';
 
@@ -89,6 +95,10 @@ export interface PeerHost {
   readonly counters: ServerCounters;
   /** The server's statistics, for a monitor's `stats` request. */
   stats(): ServerStats;
+  /** Refuses a peer because the server is full (`MAX_CONNECTIONS`), as at accept. */
+  refuseFull(peer: ServerPeer): void;
+  /** The peer becomes a monitor: false (and the host has refused it) past `maxMonitors`. */
+  claimMonitor(peer: ServerPeer): boolean;
 }
 
 let peerCounter = 0;
@@ -121,6 +131,10 @@ export class ServerPeer {
   #state: PeerState = 'accepted';
   #host: PeerHost;
   #hello = false;
+  /** Its hello said `role: "monitor"`. */
+  #monitor = false;
+  /** Admitted to a full server only to show it is a monitor (see admitMonitorOnly()). */
+  #monitorOnly = false;
   /** Token authentication in progress (token servers, issue 13). */
   #auth: ServerAuth | undefined;
   #messages = 0;
@@ -171,6 +185,24 @@ export class ServerPeer {
   /** True in `awaiting` or `registered` (live broadcasts go to such peers when the server has no token). */
   get open(): boolean {
     return this.#state === 'awaiting' || this.#state === 'registered';
+  }
+
+  /** True while it holds one of the `maxMonitors` places: a monitor, or a peer a full server admitted only as a possible monitor. */
+  get holdsMonitorPlace(): boolean {
+    return this.#state === 'monitoring' || (this.#monitorOnly && this.#state === 'accepted');
+  }
+
+  /**
+   * A full server without a token (every client slot taken) keeps the peer
+   * in `accepted`, with no slot and no broadcasts, only to see whether it is
+   * a monitor: its first frame must be a monitor `hello`; anything else, or
+   * nothing within `registerGraceMs`, is refused `MAX_CONNECTIONS` as it
+   * would have been at accept.
+   */
+  admitMonitorOnly(): void {
+    if (this.#state !== 'accepted') return;
+    this.#monitorOnly = true;
+    this.#timer = startTimer(this.#host.settings.registerGraceMs, () => this.#host.refuseFull(this));
   }
 
   /** `accepted → awaiting`: starts the registration grace (no token) or the auth timeout (token). */
@@ -351,12 +383,17 @@ export class ServerPeer {
       this.#onMonitorRequest(m);
       return;
     }
+    if (this.#monitorOnly && this.#state === 'accepted') {
+      // A full server: only a monitor may come in.
+      if (this.#messages++ === 0 && this.#isHandshakeHello(m) && m.data.role === 'monitor') this.#onHello(m);
+      else this.#host.refuseFull(this);
+      return;
+    }
     if (!this.open) return;
     this.#heartbeat?.seen();
     const first = this.#messages++ === 0;
     if (first && this.#isHandshakeHello(m)) {
-      if (m.data.role === 'monitor') this.#onMonitorHello();
-      else this.#onHello(m);
+      this.#onHello(m);
       return;
     }
     if (this.#hello && isReservedControl(m)) {
@@ -384,17 +421,28 @@ export class ServerPeer {
 
   // ---- handshake (issue 13): event check, protocol 2 challenge-response, welcome ----
 
-  /** hello: refuse another event (WRONG_EVENT) or, with a token, protocol 1 (PROTOCOL_MISMATCH); then challenge (token) or welcome. */
+  /**
+   * hello: refuse another event (WRONG_EVENT) or, with a token, protocol 1
+   * (PROTOCOL_MISMATCH); a monitor when stats are not exposed
+   * (STATS_DISABLED); then challenge (token), or welcome / monitoring.
+   */
   #onHello(m: SocketMessage): void {
     const host = this.#host;
-    const refusal = checkHello(m, host.eventName, host.token !== undefined);
+    const monitor = m.data.role === 'monitor';
+    const refusal = checkHello(m, host.eventName, host.token !== undefined, monitor ? 'monitor' : 'client');
     if (refusal !== undefined) {
       host.refuse(this, refusal.code, refusal.reason);
       return;
     }
+    if (monitor && !host.settings.exposeStats) {
+      host.refuse(this, ErrorCode.STATS_DISABLED, `server "${host.eventName}" does not expose stats to monitors: start it with exposeStats: true`);
+      return;
+    }
     this.#hello = true;
+    this.#monitor = monitor;
     if (host.token === undefined) {
-      this.#welcome();
+      if (monitor) this.#enterMonitoring();
+      else this.#welcome();
       return;
     }
     this.#auth = new ServerAuth(host.token, host.eventName);
@@ -405,27 +453,26 @@ export class ServerPeer {
   }
 
   /**
-   * `awaiting → monitoring`: a monitor (`hello` with `role: "monitor"`) is
-   * answered before registration and never registers: it takes no client
-   * slot, never the queue, gets no broadcasts and fires no
-   * `clientConnected`. It may ask one `stats` request, then it is closed;
-   * it has `authTimeout` to ask. Allowed only when the server exposes stats.
+   * `awaiting | accepted → monitoring`: a monitor (`hello` with `role:
+   * "monitor"`; with a token, once it proved it) is answered before
+   * registration and never registers: it takes no client slot, never the
+   * queue, gets no broadcasts and fires no `clientConnected`. It gets a
+   * `welcome` with `role: "monitor"` (so a monitor holding a token can tell
+   * a server that never proved it), may ask one `stats` request, then it is
+   * closed; it has `authTimeout` to ask. At most `maxMonitors` at once.
    */
-  #onMonitorHello(): void {
+  #enterMonitoring(): void {
     const host = this.#host;
     const s = host.settings;
-    if (!s.exposeStats) {
-      host.refuse(this, ErrorCode.STATS_DISABLED, `server "${host.eventName}" does not expose stats to monitors: start it with exposeStats: true`);
-      return;
-    }
-    if (host.token !== undefined) {
-      host.refuse(this, ErrorCode.UNAUTHORIZED, `server "${host.eventName}" requires a token: monitors cannot authenticate yet`);
-      return;
-    }
     clearTimeout(this.#timer);
+    if (!host.claimMonitor(this)) return;
     this.#state = 'monitoring';
+    this.#monitorOnly = false;
     this.#held = [];
     this.#heldBytes = 0;
+    const welcome = controlFrame(host.eventName, { op: CONTROL_OPS.WELCOME, protocol: PROTOCOL_VERSION, event: host.eventName, role: 'monitor' }, s.timezone);
+    this.#countOut(welcome.length);
+    this.conn.write(welcome);
     this.#timer = startTimer(s.authTimeout, () => host.refuse(this, ErrorCode.TIMEOUT, `no stats request within ${s.authTimeout} ms`));
   }
 
@@ -451,6 +498,7 @@ export class ServerPeer {
     }
     const step = this.#auth.onProof(m.data);
     if (!step.ok) this.#host.refuse(this, step.code, step.reason);
+    else if (this.#monitor) this.#enterMonitoring();
     else this.#welcome();
   }
 

@@ -114,6 +114,13 @@ export interface SocketServerOptions {
    */
   exposeStats?: boolean;
   /**
+   * Most monitors at once (default 4). A monitor holds no client slot, so
+   * this is its own bound: one more is refused `MAX_CONNECTIONS`. It also
+   * bounds the peers a full server without a token keeps for a moment to
+   * see whether they are monitors (see PROTOCOL.md, "Monitors and stats").
+   */
+  maxMonitors?: number;
+  /**
    * Count messages and bytes per client and in total for {@link SocketServer.stats}
    * (default true; a few additions per message, measured by `bench:stats`).
    * When false, traffic counters stay 0; clients, queue and refusals are still reported.
@@ -221,6 +228,8 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
       onClosed: (peer, wasRegistered) => this.#onClosed(peer, wasRegistered),
       counters: this.#counters,
       stats: () => this.stats(),
+      refuseFull: (peer) => this.#refuseFull(peer),
+      claimMonitor: (peer) => this.#claimMonitor(peer),
     };
   }
 
@@ -534,7 +543,14 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
     const peer = new ServerPeer(stream, this.#host);
     if (this.#token === undefined) {
       if (this.#slotsUsed() >= this.#o.maxConnections) {
-        this.#refuseFull(peer);
+        // A monitor cannot be told apart before its hello: while monitors have
+        // room, a full server waits for the first frame (bounded by maxMonitors).
+        if (!this.#o.exposeStats || this.#monitorPlaces(undefined) >= this.#o.maxMonitors) {
+          this.#refuseFull(peer);
+          return;
+        }
+        this.#peers.set(peer.id, peer);
+        peer.admitMonitorOnly();
         return;
       }
     } else {
@@ -579,6 +595,25 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
     }
     this.#refusing.add(peer);
     void peer.refuse(code, text, replyTo);
+  }
+
+  /** Monitors and possible monitors (see admitMonitorOnly()), `except` one peer. */
+  #monitorPlaces(except: ServerPeer | undefined): number {
+    let n = 0;
+    for (const p of this.#peers.values()) if (p !== except && p.holdsMonitorPlace) n++;
+    return n;
+  }
+
+  #claimMonitor(peer: ServerPeer): boolean {
+    const n = this.#monitorPlaces(peer);
+    if (n < this.#o.maxMonitors) return true;
+    this.#refuse(
+      peer,
+      ErrorCode.MAX_CONNECTIONS,
+      `server "${this.eventName}" is already answering ${n} monitors (maxMonitors ${this.#o.maxMonitors}): retry in a moment`,
+    );
+    this.emit('connectionRejected', ErrorCode.MAX_CONNECTIONS);
+    return false;
   }
 
   #claimSlot(peer: ServerPeer): boolean {

@@ -110,8 +110,10 @@ describe('monitors', () => {
     await until(() => b.messages.length === 1, 'second welcome');
     expect(b.ops()).toEqual(['welcome']);
     monitor.send(MessageType.CONTROL, { op: 'stats' }, { id: 'm1' });
-    await until(() => monitor.messages.length === 1, 'stats reply');
-    const reply = monitor.messages[0]!;
+    await until(() => monitor.messages.length === 2, 'welcome and stats reply');
+    expect(monitor.ops()).toEqual(['welcome', 'stats']);
+    expect(monitor.messages[0]!.data).toMatchObject({ role: 'monitor', event: 'rules' });
+    const reply = monitor.messages[1]!;
     expect(reply.replyTo).toBe('m1');
     expect((reply.data.stats as ServerStats).clients).toHaveLength(2);
     expect(server.stats().refused).toEqual({});
@@ -132,8 +134,114 @@ describe('monitors', () => {
     const p = connect();
     p.hello({ role: 'monitor' });
     p.send(MessageType.DATA, { sneaky: true });
-    await until(() => p.messages.length === 1, 'refusal');
-    expect(p.ops()).toEqual([ErrorCode.INVALID_MESSAGE]);
+    await until(() => p.messages.length === 2, 'refusal');
+    expect(p.ops()).toEqual(['welcome', ErrorCode.INVALID_MESSAGE]);
     expect(got).toEqual([]);
+  });
+});
+
+describe('monitors of token servers (challenge-response, then monitoring)', () => {
+  const token = 'monitor-token-0123456789abcdef';
+
+  it('a proven monitor is answered, never registers, takes no slot and leaves the queue', async () => {
+    const { server, client } = await setup({ token, exposeStats: true });
+    const connected: string[] = [];
+    server.on('clientConnected', (id) => connected.push(id));
+    server.send({ queued: 1 });
+    const stats = await fetchStats(client, 'rules', { token, timeoutMs: Infinity });
+    expect(stats.queue.length).toBe(1);
+    expect(stats.clients).toEqual([]);
+    await settle();
+    expect(connected).toEqual([]);
+    expect(server.stats().queue.length).toBe(1);
+    expect(server.stats().refused).toEqual({});
+    expect(server.connectionCounts).toEqual({ awaiting: 0, registered: 0, refusing: 0 });
+  });
+
+  it('a monitor with the wrong token is refused UNAUTHORIZED; without one too, naming the token', async () => {
+    const { server, client } = await setup({ token, exposeStats: true });
+    server.send({ queued: 1 });
+    await expect(fetchStats(client, 'rules', { token: 'wrong-token-0123456789abcdef', timeoutMs: Infinity })).rejects.toMatchObject({
+      code: ErrorCode.UNAUTHORIZED,
+    });
+    await expect(fetchStats(client, 'rules', { timeoutMs: Infinity })).rejects.toMatchObject({
+      code: ErrorCode.UNAUTHORIZED,
+      message: expect.stringContaining('token'),
+    });
+    expect(server.stats().queue.length).toBe(1);
+  });
+});
+
+describe('the monitors bound (maxMonitors) and full servers', () => {
+  it('at most maxMonitors monitors at once: one more is refused MAX_CONNECTIONS', async () => {
+    const { connect } = await setup({ exposeStats: true, maxMonitors: 2 });
+    const m1 = connect();
+    const m2 = connect();
+    m1.hello({ role: 'monitor' });
+    m2.hello({ role: 'monitor' });
+    await settle();
+    const m3 = connect();
+    m3.hello({ role: 'monitor' });
+    await until(() => m3.messages.length === 1, 'refusal');
+    expect(m3.ops()).toEqual([ErrorCode.MAX_CONNECTIONS]);
+    expect(String(m3.messages[0]!.data.error)).toContain('maxMonitors');
+    m1.send(MessageType.CONTROL, { op: 'stats' }, { id: 'a' });
+    await until(() => m1.messages.some((m) => m.replyTo === 'a'), 'first monitor answered');
+    await jest.advanceTimersByTimeAsync(1000);
+    await until(() => m1.closed, 'first monitor closed');
+    const m4 = connect();
+    m4.hello({ role: 'monitor' });
+    m4.send(MessageType.CONTROL, { op: 'stats' }, { id: 'b' });
+    await until(() => m4.messages.some((m) => m.replyTo === 'b'), 'a new monitor answered');
+  });
+
+  it('a full server without a token still answers a monitor; others are refused MAX_CONNECTIONS as before', async () => {
+    const { server, connect } = await setup({ exposeStats: true, maxConnections: 1, maxMonitors: 2 });
+    const connected: string[] = [];
+    server.on('clientConnected', (id) => connected.push(id));
+    const a = connect();
+    a.hello();
+    await until(() => a.messages.length === 1, 'welcome');
+    // A monitor connecting to the full server.
+    const m = connect();
+    m.hello({ role: 'monitor' });
+    m.send(MessageType.CONTROL, { op: 'stats' }, { id: 's' });
+    await until(() => m.messages.some((x) => x.replyTo === 's'), 'stats of a full server');
+    // A client saying hello, and one sending data, are refused at their first frame.
+    const b = connect();
+    b.hello();
+    const c = connect();
+    c.send(MessageType.DATA, { x: 1 });
+    await until(() => b.messages.length === 1 && c.messages.length === 1, 'refusals');
+    expect(b.ops()).toEqual([ErrorCode.MAX_CONNECTIONS]);
+    expect(c.ops()).toEqual([ErrorCode.MAX_CONNECTIONS]);
+    // A silent peer (a Python client) is refused when the registration grace ends.
+    const silent = connect();
+    await settle();
+    expect(silent.messages).toEqual([]);
+    await jest.advanceTimersByTimeAsync(600);
+    await until(() => silent.messages.length === 1, 'refusal after the grace');
+    expect(silent.ops()).toEqual([ErrorCode.MAX_CONNECTIONS]);
+    // Past maxMonitors peers waiting to show they are monitors, the next one is refused at accept.
+    const w1 = connect();
+    const w2 = connect();
+    const w3 = connect();
+    await until(() => w3.messages.length === 1, 'refused at accept');
+    expect(w3.ops()).toEqual([ErrorCode.MAX_CONNECTIONS]);
+    expect(w1.messages).toEqual([]);
+    expect(w2.messages).toEqual([]);
+    expect(connected).toHaveLength(1);
+    expect(server.stats().refused).toEqual({ [ErrorCode.MAX_CONNECTIONS]: 4 });
+    expect(server.getConnectedClients()).toHaveLength(1);
+  });
+
+  it('a full server that does not expose stats refuses at accept, as before', async () => {
+    const { connect } = await setup({ maxConnections: 1 });
+    const a = connect();
+    a.hello();
+    await until(() => a.messages.length === 1, 'welcome');
+    const m = connect();
+    await until(() => m.messages.length === 1, 'refused at accept');
+    expect(m.ops()).toEqual([ErrorCode.MAX_CONNECTIONS]);
   });
 });
