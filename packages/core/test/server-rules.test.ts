@@ -507,6 +507,34 @@ describe('3. the listen backlog', () => {
   });
 });
 
+describe('accept failures of the listening socket', () => {
+  it('are reported as ACCEPT_FAILED (what to do in the message); the server keeps serving', async () => {
+    const transport = memoryServerTransport();
+    const listen = transport.listen.bind(transport);
+    let onError: ((err: Error) => void) | undefined;
+    transport.listen = async (cb, settings) => {
+      onError = settings?.onError;
+      return listen(cb, settings);
+    };
+    const server = new SocketServer({ eventName: 'rules', transport, logLevel: 'silent', maxConnections: 5 });
+    const errors: Error[] = [];
+    server.on('error', (e) => errors.push(e));
+    await server.start();
+    rig.servers.push(server);
+    expect(onError).toBeInstanceOf(Function);
+    onError?.(Object.assign(new Error('accept EMFILE'), { code: 'EMFILE', errno: -24, syscall: 'accept' }));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ code: ErrorCode.ACCEPT_FAILED, details: { errno: 'EMFILE' } });
+    expect(errors[0]?.message).toContain('ulimit -n');
+    expect(errors[0]?.message).toContain('maxConnections');
+    expect(server.isRunning()).toBe(true);
+    const peer = transport.connect();
+    rig.peers.push(peer);
+    peer.hello();
+    await until(() => peer.ops().includes('welcome'), 'welcome after the accept failure');
+  });
+});
+
 describe('send(data) never guesses a ready message', () => {
   it('data with message-shaped keys is sent as data; sendMessage sends a message', async () => {
     const { server, connect } = await setup();
