@@ -1,27 +1,13 @@
 // Heartbeats and reserved control ops only toward servers that did the handshake (issue 12 items 4, 5).
-import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
-import { SocketClient, type SocketClientOptions } from '../src/client.js';
+import { describe, expect, it, jest } from '@jest/globals';
+import { SocketClient } from '../src/client.js';
 import { PROTOCOL_VERSION } from '@socketkit/protocol';
-import { FakeServer, settle } from './fake-server.js';
+import { fakeClient as client, FakeServer, settle } from './fake-server.js';
 import { ServerRig } from './duplex-pair.js';
-
-function client(fs: FakeServer, opts: Partial<SocketClientOptions> = {}): SocketClient {
-  return new SocketClient({
-    eventName: 'fake',
-    transport: fs.transport,
-    logLevel: 'silent',
-    reconnect: { jitter: 0 },
-    ...opts,
-  });
-}
+import { useFakeTimers } from './fake-timers.js';
 
 describe('client heartbeats', () => {
-  beforeEach(() => {
-    jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate'] });
-  });
-  afterEach(() => {
-    jest.useRealTimers();
-  });
+  useFakeTimers();
 
   it('with handshake: false, no pings are sent and silence never drops the connection', async () => {
     const fs = new FakeServer();
@@ -70,12 +56,7 @@ describe('client heartbeats', () => {
 });
 
 describe('reserved control ops', () => {
-  beforeEach(() => {
-    jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate'] });
-  });
-  afterEach(() => {
-    jest.useRealTimers();
-  });
+  useFakeTimers();
 
   it('an application {op:"welcome"} from a server that never did the handshake is delivered and changes nothing', async () => {
     const fs = new FakeServer();

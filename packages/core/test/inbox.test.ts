@@ -1,14 +1,10 @@
-import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
+import { describe, expect, it, jest } from '@jest/globals';
 import { TimeoutError } from '@socketkit/protocol';
 import { Inbox } from '../src/inbox.js';
+import { useFakeTimers } from './fake-timers.js';
 
 describe('Inbox', () => {
-  beforeEach(() => {
-    jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate'] });
-  });
-  afterEach(() => {
-    jest.useRealTimers();
-  });
+  useFakeTimers();
 
   function make(maxItems = 4, maxBytes = 100) {
     const events: string[] = [];

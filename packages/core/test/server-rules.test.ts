@@ -1,22 +1,13 @@
 // Engine rules of the server (issue 11), over an in-memory duplex pair with
 // fake timers: no sockets, no real time, no timing assertions.
-import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
+import { describe, expect, it, jest } from '@jest/globals';
 import { encodeFrame, packValue } from '@socketkit/codec';
 import { ErrorCode, MessageType } from '@socketkit/protocol';
 import { ClientAuth, SocketServer, type SocketServerOptions } from '../src/index.js';
-import { ServerRig, memoryServerTransport, settle, until } from './duplex-pair.js';
+import { useServerRig, memoryServerTransport, settle, until } from './duplex-pair.js';
 
-const rig = new ServerRig();
+const rig = useServerRig();
 const setup = (opts: Partial<SocketServerOptions> = {}) => rig.start(opts);
-
-beforeEach(() => {
-  jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate'] });
-});
-
-afterEach(async () => {
-  await rig.stopAll((ms) => jest.advanceTimersByTimeAsync(ms));
-  jest.useRealTimers();
-});
 
 function frameOf(value: unknown): Buffer {
   const body = packValue(value);
