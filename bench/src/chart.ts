@@ -6,6 +6,7 @@ import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import type { BenchResults } from './report.js';
 import type { Impl } from './types.js';
+import { benchTransports } from './transports.js';
 
 const IMPL_LABEL: Record<Impl, string> = {
   socketkit: 'socketkit',
@@ -17,7 +18,8 @@ const IMPL_LABEL: Record<Impl, string> = {
 };
 const IMPL_ORDER = Object.values(IMPL_LABEL);
 const IMPL_COLORS = ['#4c78a8', '#bab0ac', '#72b7b2', '#f58518', '#54a24b', '#b279a2'];
-const TRANSPORTS = ['unix', 'tcp', 'nats'];
+// The order of the transport axis: the registry's.
+const TRANSPORTS = benchTransports();
 const LOADED = 'with 1 stopped client';
 
 const THROUGHPUT: Record<string, { key: string; unit: string; label: string }> = {

@@ -18,6 +18,7 @@ import { pythonProbe } from './pypeer.js';
 import { runScaling, type ScalingPoint } from './scaling.js';
 import { runStatsCost, type StatsCostResult } from './stats-cost.js';
 import { zmqProbe } from './zmq.js';
+import { benchTransports, parseTransports } from './transports.js';
 import {
   buildHeadline,
   buildRows,
@@ -62,7 +63,7 @@ const USAGE = `usage: node dist/run.js [options]
   --reps N           measured runs per figure (default 3; the figure is their median)
   --only LIST        scenarios to run, by number or id (e.g. 1,4 or reqrep; \`scaling\`
                      for the scaling curve, 7; \`stats\` for the stats cost A/B over unix)
-  --transport LIST   unix, tcp, nats (default all three; nats runs scenarios 1, 2
+  --transport LIST   ${benchTransports().join(', ')} (default all; nats runs scenarios 1, 2
                      and 4, socketkit only, through a nats-server started for the run,
                      and is skipped with a warning if nats-server is not installed)
   --impl LIST        implementations (default all): socketkit, raw-write, raw-batched
@@ -139,9 +140,7 @@ export async function main(argv: string[]): Promise<number> {
   const statsAb = only === undefined || only.includes('stats');
   if (defs.length === 0 && !scaling && !statsAb)
     throw new Error(`--only ${values.only} matches no scenario (use 1-7 or ${SCENARIOS.map((d) => d.id).join(', ')}, scaling, stats)`);
-  let transports: TransportKind[] =
-    values.transport === undefined ? ['unix', 'tcp', 'nats'] : (values.transport.split(',').map((s) => s.trim()) as TransportKind[]);
-  if (!transports.every((t) => t === 'unix' || t === 'tcp' || t === 'nats')) throw new Error(`--transport takes unix, tcp, nats, got ${values.transport}`);
+  let transports: TransportKind[] = parseTransports(values.transport);
   let impls = values.impl === undefined ? IMPLS : (values.impl.split(',').map((s) => s.trim()) as Impl[]);
   if (!impls.every((i) => IMPLS.includes(i))) throw new Error(`--impl takes ${IMPLS.join(', ')}`);
   const skipped: string[] = [];

@@ -1,10 +1,12 @@
 /** Shared types of the benchmark coordinator and its worker processes. */
+import type { SocketType } from 'socketkit';
 
 /**
- * The transports: every scenario runs over unix and tcp; `nats` (socketkit
+ * The transports (the built-in ones of socketkit's transport registry, see
+ * `transports.ts`): every scenario runs over unix and tcp; `nats` (socketkit
  * through a local nats-server, no raw baseline) runs scenarios 1, 2 and 4 only.
  */
-export type TransportKind = 'unix' | 'tcp' | 'nats';
+export type TransportKind = SocketType;
 
 /** Transports with a raw `node:net` baseline and all six scenarios. */
 export type SocketTransport = 'unix' | 'tcp';

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { DEFAULT_CONFIG, LOG_LEVELS, MAX_TIMEOUT_SECONDS, isSocketType, isValidEventName, transportNames, type LogLevel } from 'socketkit';
+import { DEFAULT_CONFIG, LOG_LEVELS, MAX_TIMEOUT_SECONDS, isSocketType, isValidEventName, transportNames, type LogLevel, type SocketType } from 'socketkit';
 
 /** A problem with the command line itself (exit code 2). */
 export class UsageError extends Error {
@@ -23,7 +23,8 @@ const MESSAGE_TYPES = ['data', 'error', 'control'] as const;
 /** Options every connecting command shares, after validation. */
 export interface CommonArgs {
   event: string;
-  transport: 'unix' | 'tcp' | 'nats';
+  /** A name from the transport registry (`transportNames()`). */
+  transport: SocketType;
   /** nats: server URL(s), comma-separated. */
   servers: string | undefined;
   socketDir: string | undefined;
@@ -66,8 +67,9 @@ export type ParsedCommand =
   | { command: 'bench'; script: string | undefined; rest: string[] };
 
 const { socketDir, defaultTimeoutMs, tcp } = DEFAULT_CONFIG;
-const COMMON_HELP = `common options:
-  --transport unix|tcp|nats  transport (default unix; nats needs npm install @socketkit/nats)
+// Built when asked for: the transports are those registered at that moment.
+const commonHelp = (): string => `common options:
+  --transport ${transportNames().join('|')}  transport (default unix; nats needs npm install @socketkit/nats)
   --socket-dir DIR      directory of the socket file (unix) or of the address file {event}.tcp (tcp)
                         (default $SOCKET_DIR or ${socketDir})
   --host HOST           tcp: host (default $SOCKET_TCP_HOST or ${tcp.host})
@@ -92,9 +94,9 @@ const OUTPUT_HELP = `Messages are printed one per line as JSON in the wire shape
   {"event_name":"jobs","timestamp_ms":1795000000000,"timestamp_iso":"...","message_type":"data","data":{...}}
 (plus "id" on requests and "reply_to" on replies).`;
 
-/** Help text of each command and of the binary itself. */
-export const HELP: Record<CommandName | 'main', string> = {
-  main: `socketkit - messages between processes over Unix domain sockets, TCP or NATS
+function helpTexts(): Record<CommandName | 'main', string> {
+  return {
+    main: `socketkit - messages between processes over Unix domain sockets, TCP or NATS
 
 usage: socketkit <command> [options]
 
@@ -110,11 +112,11 @@ commands:
 
 Run "socketkit <command> --help" for the options of a command.
 
-${COMMON_HELP}
+${commonHelp()}
 
 exit codes: 0 ok, 1 runtime error (stderr: "error <CODE>: ..."), 2 usage error`,
 
-  serve: `usage: socketkit serve <event> [options]
+    serve: `usage: socketkit serve <event> [options]
 
 Starts a server for <event>. Each line read from stdin must be a JSON object;
 it is broadcast to every connected client (queued for the next client while
@@ -132,11 +134,11 @@ options:
   --tls-request-cert    tcp: require a client certificate signed by --tls-ca (mutual TLS)
   --allow-insecure      tcp: bind a non-loopback --host without token or TLS (refused otherwise)
 
-${COMMON_HELP}
+${commonHelp()}
 
 ${OUTPUT_HELP}`,
 
-  listen: `usage: socketkit listen <event> [options]
+    listen: `usage: socketkit listen <event> [options]
 
 Connects to the server for <event> and prints every message it sends to
 stdout, one JSON line each. Ends on SIGINT/SIGTERM, after --count messages,
@@ -149,11 +151,11 @@ options:
   --reconnect                keep listening across server restarts
   --no-handshake             do not announce with hello (servers without the handshake)
 
-${COMMON_HELP}
+${commonHelp()}
 
 ${OUTPUT_HELP}`,
 
-  send: `usage: socketkit send <event> [--data '<json>'] [options]
+    send: `usage: socketkit send <event> [--data '<json>'] [options]
 
 Sends one message with --data, or, without it, one message per JSON line of
 stdin, to the server for <event>. Each must be a JSON object. Exits once
@@ -163,9 +165,9 @@ options:
   --data JSON           the message data, a JSON object, e.g. '{"n": 1}'
   --no-handshake        do not announce with hello (servers without the handshake)
 
-${COMMON_HELP}`,
+${commonHelp()}`,
 
-  request: `usage: socketkit request <event> [--data '<json>'] [options]
+    request: `usage: socketkit request <event> [--data '<json>'] [options]
 
 Sends one request to the server for <event> and prints the reply as one JSON
 line. An ERROR reply or no reply within --timeout exits 1.
@@ -174,11 +176,11 @@ options:
   --data JSON           the request data, a JSON object (default {})
   --no-handshake        do not announce with hello (servers without the handshake)
 
-${COMMON_HELP}
+${commonHelp()}
 
 ${OUTPUT_HELP}`,
 
-  stats: `usage: socketkit stats <event> [--transport unix|tcp] [--socket-dir DIR] [--token-file FILE] [--json] [--watch] [--interval MS] [--count N]
+    stats: `usage: socketkit stats <event> [--transport unix|tcp] [--socket-dir DIR] [--token-file FILE] [--json] [--watch] [--interval MS] [--count N]
 
 Asks the server of <event> for its statistics as a monitor (a peer that
 never takes a client slot or the queue): clients with their traffic and
@@ -197,9 +199,9 @@ options:
   (--transport unix|tcp, --socket-dir, --host, --port, --tls-*, --token-file and
   --timeout as below; the default --timeout here is 2 s)
 
-${COMMON_HELP}`,
+${commonHelp()}`,
 
-  top: `usage: socketkit top [--socket-dir DIR] [--token-file FILE] [--interval MS] [--count N]
+    top: `usage: socketkit top [--socket-dir DIR] [--token-file FILE] [--interval MS] [--count N]
 
 A live table of every event in the socket directory (unix sockets and tcp
 address files): clients, queue, rates in and out, pending bytes and drops.
@@ -213,7 +215,7 @@ options:
   --count N             stop after N refreshes (default: until SIGINT)
   -h, --help            show this help`,
 
-  ls: `usage: socketkit ls [--socket-dir DIR] [--token-file FILE] [--json] [--clean]
+    ls: `usage: socketkit ls [--socket-dir DIR] [--token-file FILE] [--json] [--clean]
 
 Lists every event in the socket directory (default $SOCKET_DIR or
 /tmp/sockets): each *.sock file and tcp address file with its state, owner
@@ -232,7 +234,7 @@ options:
   --clean               remove stale sockets (only those; says what it removed)
   -h, --help            show this help`,
 
-  bench: `usage: socketkit bench [--script PATH] [-- extra arguments]
+    bench: `usage: socketkit bench [--script PATH] [-- extra arguments]
 
 Runs the benchmark suite's quick scenarios: node bench/dist/run.js --quick
 from the socketkit repository (build it first with "pnpm build"). Extra
@@ -241,7 +243,14 @@ arguments after -- are passed on.
 options:
   --script PATH         the benchmark runner to use instead of bench/dist/run.js
   -h, --help            show this help`,
-};
+  };
+}
+
+/** Help text of each command and of the binary itself (built when read: `--transport` lists the transports registered then). */
+export const HELP: Readonly<Record<CommandName | 'main', string>> = Object.defineProperties(
+  {} as Record<CommandName | 'main', string>,
+  Object.fromEntries(['main', ...COMMANDS].map((k) => [k, { enumerable: true, get: () => helpTexts()[k as CommandName | 'main'] }])),
+);
 
 const common = {
   transport: { type: 'string' },

@@ -1,55 +1,21 @@
-import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { describe, it, expect } from '@jest/globals';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { ErrorCode, ValidationError } from '@socketkit/protocol';
-import {
-  loadConfig,
-  parsePermissions,
-  assertTimeoutMs,
-  isValidTimeoutMs,
-  CONFIG_KEYS,
-  DEFAULT_CONFIG,
-  type SocketConfig,
-  type ConfigOverrides,
-} from '../src/index.js';
+import { loadConfig, parsePermissions, assertTimeoutMs, isValidTimeoutMs, CONFIG_KEYS, DEFAULT_CONFIG, type ConfigOverrides } from '../src/index.js';
+import { at, configError, NON_DEFAULT, useTempDir } from './helpers.js';
 
-let tmp: string;
-beforeAll(() => {
-  tmp = mkdtempSync(path.join(os.tmpdir(), `socketkit-config-test-${process.pid}-`));
-});
-afterAll(() => {
-  rmSync(tmp, { recursive: true, force: true });
-});
+const temp = useTempDir('config');
+const tmp = (): string => temp.dir();
 
-let envFileCounter = 0;
 /** Writes a uniquely named .env file in the temp dir and returns its path. */
 function writeEnvFile(lines: Record<string, string>): string {
-  const file = path.join(tmp, `test-${envFileCounter++}.env`);
-  writeFileSync(
-    file,
+  return temp.write(
+    'test',
+    'env',
     `${Object.entries(lines)
       .map(([k, v]) => `${k}=${v}`)
       .join('\n')}\n`,
   );
-  return file;
-}
-
-function configError(fn: () => unknown): ValidationError {
-  let err: unknown;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeInstanceOf(ValidationError);
-  expect((err as ValidationError).code).toBe(ErrorCode.INVALID_CONFIG);
-  return err as ValidationError;
-}
-
-/** Reads a dotted path such as `tcp.host` from a config. */
-function at(config: SocketConfig, dotted: string): unknown {
-  return dotted.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown>)[k], config);
 }
 
 const isolated = { env: {}, envFile: false } as const;
@@ -127,7 +93,7 @@ describe('precedence: defaults < settings file < .env < environment < overrides'
 
   it('never reads ./.env unless asked (issue 15): a stray SOCKET_LOG_LEVEL there changes nothing', () => {
     const cwd = process.cwd();
-    const dir = mkdtempSync(path.join(tmp, 'with-dotenv-'));
+    const dir = mkdtempSync(path.join(tmp(), 'with-dotenv-'));
     writeFileSync(path.join(dir, '.env'), 'SOCKET_LOG_LEVEL=loud\nSOCKET_BUFFER_SIZE=1\n');
     try {
       process.chdir(dir);
@@ -153,7 +119,7 @@ describe('precedence: defaults < settings file < .env < environment < overrides'
   });
 
   it('a missing .env file that was asked for is a ValidationError naming the path and who named it', () => {
-    const missing = path.join(tmp, 'does-not-exist.env');
+    const missing = path.join(tmp(), 'does-not-exist.env');
     const err = configError(() => loadConfig({}, { env: {}, envFile: missing }));
     expect(err.message).toContain(missing);
     expect(err.message).toContain('named by option');
@@ -170,24 +136,7 @@ describe('precedence: defaults < settings file < .env < environment < overrides'
 
 describe('every key from its environment variable', () => {
   // A non-default value for each of the 16 keys, as a string and as parsed.
-  const values: Record<string, [string, unknown]> = {
-    socketDir: ['/var/run/socketkit', '/var/run/socketkit'],
-    defaultTimeoutMs: ['2.5', 2500],
-    bufferSize: ['64', 64],
-    timezone: ['Asia/Kathmandu', 'Asia/Kathmandu'],
-    messageQueueSize: ['0', 0],
-    blockingMode: ['true', true],
-    allowClientSend: ['false', false],
-    maxMessageSize: ['2097152', 2097152],
-    logLevel: ['debug', 'debug'],
-    'unix.maxConnections': ['3', 3],
-    'unix.socketPermissions': ['0660', '0660'],
-    'unix.autoRemoveSocket': ['false', false],
-    'tcp.host': ['0.0.0.0', '0.0.0.0'],
-    'tcp.portRangeStart': ['9050', 9050],
-    'tcp.portRangeEnd': ['9060', 9060],
-    'tcp.maxConnections': ['50', 50],
-  };
+  const values = Object.fromEntries(Object.entries(NON_DEFAULT).map(([k, [raw, parsed]]) => [k, [String(raw), parsed] as const]));
 
   it('CONFIG_KEYS lists the 16 keys of the design with their variables', () => {
     expect(CONFIG_KEYS).toHaveLength(16);

@@ -1,41 +1,11 @@
-import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { describe, it, expect } from '@jest/globals';
 import path from 'node:path';
-import { ErrorCode, ValidationError } from '@socketkit/protocol';
-import { loadConfig, CONFIG_KEYS, DEFAULT_CONFIG, type SocketConfig } from '../src/index.js';
+import { loadConfig, CONFIG_KEYS, DEFAULT_CONFIG } from '../src/index.js';
+import { at, configError, NON_DEFAULT, tomlLiteral, useTempDir } from './helpers.js';
 
 // The TOML settings file shared with the Python module (issue 14 item 6).
-let tmp: string;
-beforeAll(() => {
-  tmp = mkdtempSync(path.join(os.tmpdir(), `socketkit-settings-test-${process.pid}-`));
-});
-afterAll(() => {
-  rmSync(tmp, { recursive: true, force: true });
-});
-
-let counter = 0;
-function write(text: string, ext = 'toml'): string {
-  const file = path.join(tmp, `settings-${counter++}.${ext}`);
-  writeFileSync(file, text);
-  return file;
-}
-
-function configError(fn: () => unknown): ValidationError {
-  let err: unknown;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeInstanceOf(ValidationError);
-  expect((err as ValidationError).code).toBe(ErrorCode.INVALID_CONFIG);
-  return err as ValidationError;
-}
-
-function at(config: SocketConfig, dotted: string): unknown {
-  return dotted.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown>)[k], config);
-}
+const temp = useTempDir('settings');
+const write = (text: string, ext = 'toml'): string => temp.write('settings', ext, text);
 
 const quiet = { env: {}, envFile: false, onWarning: () => undefined } as const;
 
@@ -213,33 +183,15 @@ describe('settings file errors name file, table, key and value', () => {
   });
 
   it('a missing settings file that was named is an error naming path and who named it', () => {
-    const missing = path.join(tmp, 'nope.toml');
+    const missing = path.join(temp.dir(), 'nope.toml');
     expect(configError(() => loadConfig({}, { ...quiet, settingsFile: missing })).message).toContain(`cannot read settings file ${missing} (named by option)`);
     expect(configError(() => loadConfig({}, { ...quiet, env: { SOCKET_SETTINGS_FILE: missing } })).message).toContain('(named by SOCKET_SETTINGS_FILE)');
   });
 
   it('each key alone, from the settings file, changes exactly that key', () => {
-    const values: Record<string, [string, unknown]> = {
-      socketDir: ['"/srv/sock"', '/srv/sock'],
-      defaultTimeoutMs: ['2.5', 2500],
-      bufferSize: ['64', 64],
-      timezone: ['"Asia/Kathmandu"', 'Asia/Kathmandu'],
-      messageQueueSize: ['0', 0],
-      blockingMode: ['true', true],
-      allowClientSend: ['false', false],
-      maxMessageSize: ['2097152', 2097152],
-      logLevel: ['"debug"', 'debug'],
-      'unix.maxConnections': ['3', 3],
-      'unix.socketPermissions': ['"0660"', '0660'],
-      'unix.autoRemoveSocket': ['false', false],
-      'tcp.host': ['"0.0.0.0"', '0.0.0.0'],
-      'tcp.portRangeStart': ['9050', 9050],
-      'tcp.portRangeEnd': ['9060', 9060],
-      'tcp.maxConnections': ['50', 50],
-    };
     for (const k of CONFIG_KEYS) {
-      const [literal, parsed] = values[k.path]!;
-      const c = loadConfig({}, { ...quiet, settingsFile: write(`[${k.settings.table}]\n${k.settings.key} = ${literal}\n`) });
+      const [raw, parsed] = NON_DEFAULT[k.path]!;
+      const c = loadConfig({}, { ...quiet, settingsFile: write(`[${k.settings.table}]\n${k.settings.key} = ${tomlLiteral(raw)}\n`) });
       expect(at(c, k.path)).toEqual(parsed);
       expect(at(DEFAULT_CONFIG, k.path)).not.toEqual(parsed);
     }

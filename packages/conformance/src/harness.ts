@@ -1,17 +1,20 @@
 // Shared harness of the transport conformance suite: every behaviour test runs
-// once per transport through these factories, over real sockets.
+// once per transport of the registry (socketkit's transportNames(): the
+// built-in ones and any added with registerTransport()), creating servers
+// and clients through that registry, over real sockets.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createConnection, createServer, type ListenOptions, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe } from '@jest/globals';
+import { dirname, join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, it } from '@jest/globals';
 import { SocketClient, type SocketClientOptions, type SocketServer, type SocketServerOptions, type TransportStream } from '@socketkit/core';
 import { encodeFrame } from '@socketkit/codec';
 import { CONTROL_OPS, MessageType, PROTOCOL_VERSION, createMessage } from '@socketkit/protocol';
 import { startNatsServer, type NatsServerHandle } from './nats-server.js';
-import { NatsClientTransport, NatsSocketClient, NatsSocketServer } from '@socketkit/nats';
-import { TcpClientTransport, TcpSocketClient, TcpSocketServer } from '@socketkit/tcp';
-import { UnixClientTransport, UnixSocketClient, UnixSocketServer } from '@socketkit/unix';
+import { NatsClientTransport } from '@socketkit/nats';
+import { TcpClientTransport, type TcpSocketServer } from '@socketkit/tcp';
+import { UnixClientTransport, type UnixSocketServer } from '@socketkit/unix';
+import { transportImplementation, transportNames, type TransportImplementation } from 'socketkit';
 
 export type ServerOpts = Partial<Omit<SocketServerOptions, 'transport'>>;
 export type ClientOpts = Partial<Omit<SocketClientOptions, 'transport'>>;
@@ -22,11 +25,18 @@ export interface TransportCaps {
   backpressure: boolean;
   /** The Python reference module speaks this transport. */
   python: boolean;
+  /** The fixture gives raw byte streams to a server (`raw`) and servers that go silent (`silentServer`), for hostile-input tests. */
+  raw: boolean;
+  /** Other processes can reach a server (`addr`). */
+  processes: boolean;
 }
 
 export interface TransportFactory {
-  name: 'unix' | 'tcp' | 'nats';
+  /** A name from the transport registry (`transportNames()`). */
+  name: string;
   caps: TransportCaps;
+  /** Called inside each `describeTransports` block for this transport (e.g. starts the block's nats-server). */
+  setup?(): void;
   server(opts?: ServerOpts): SocketServer;
   /** A client for `server` (which must have been started for tcp, to know its port). */
   client(server: SocketServer, opts?: ClientOpts): SocketClient;
@@ -89,97 +99,83 @@ export function tempDir(): string {
 
 const silent = { logLevel: 'silent' as const, envFile: false as const };
 
-function unixFactory(): TransportFactory {
-  const dirs = new WeakMap<SocketServer, string>();
-  return {
-    name: 'unix',
-    caps: { backpressure: true, python: true },
-    server(opts = {}) {
-      const socketDir = tempDir();
-      const s = new UnixSocketServer({
-        eventName: uniqueEvent(),
-        ...silent,
-        socketDir,
-        ...(opts as object),
-      } as ConstructorParameters<typeof UnixSocketServer>[0]);
-      dirs.set(s, socketDir);
-      onCleanup(() => s.stop());
-      return s;
-    },
-    client(server, opts = {}) {
-      const c = new UnixSocketClient({
-        eventName: server.eventName,
-        ...silent,
-        socketDir: dirs.get(server),
-        ...(opts as object),
-      } as ConstructorParameters<typeof UnixSocketClient>[0]);
-      onCleanup(() => c.disconnect());
-      return c;
-    },
-    raw(server) {
-      return rawSocket(() => createConnection({ path: (server as UnixSocketServer).socketPath }));
-    },
-    async silentServer(opts = {}, behaviour = {}) {
-      const dir = tempDir();
-      const eventName = uniqueEvent('silent');
-      const transport = new UnixClientTransport(dir, eventName);
-      const { accepted } = await rawServer({ path: transport.path }, behaviour.welcome === true ? welcomeFrame(eventName) : undefined);
-      const client = new SocketClient({ eventName, transport, logLevel: 'silent', ...(opts as object) });
-      onCleanup(() => client.disconnect());
-      return { client, accepted };
-    },
-    addr(server) {
-      return { kind: 'unix', socketDir: dirs.get(server) as string };
-    },
-  };
+/**
+ * What the conformance suite needs to know about a transport beyond what the
+ * registry gives (`createServer` / `createClient`): how to isolate one test's
+ * server and point a client at it, and what it can promise. The built-in
+ * transports have theirs here; a transport added with `registerTransport()`
+ * may register one with {@link registerConformanceFixture}, else it runs with
+ * no extra options and no capabilities (the tests that need raw sockets,
+ * other processes or back-pressure are skipped for it).
+ */
+export interface ConformanceFixture {
+  caps: TransportCaps;
+  /** Options that isolate one test's server (a fresh socket dir, port 0, the test broker). */
+  serverOptions?(): Record<string, unknown>;
+  /** Options a client needs to reach `server` (started, for transports that pick their address at start). */
+  clientOptions?(server: SocketServer): Record<string, unknown>;
+  /** Called inside each `describeTransports` block for this transport (e.g. to start a broker before its tests). */
+  setup?(): void;
+  raw?: TransportFactory['raw'];
+  silentServer?: TransportFactory['silentServer'];
+  addr?: TransportFactory['addr'];
 }
 
-function tcpFactory(): TransportFactory {
-  return {
-    name: 'tcp',
-    caps: { backpressure: true, python: true },
-    server(opts = {}) {
-      const s = new TcpSocketServer({
-        eventName: uniqueEvent(),
-        ...silent,
-        port: 0,
-        ...(opts as object),
-      } as ConstructorParameters<typeof TcpSocketServer>[0]);
-      onCleanup(() => s.stop());
-      return s;
-    },
-    client(server, opts = {}) {
-      const port = (server as TcpSocketServer).port;
-      if (port === undefined || port === 0) throw new Error('start the tcp server before creating a client');
-      const c = new TcpSocketClient({
-        eventName: server.eventName,
-        ...silent,
-        port,
-        ...(opts as object),
-      } as ConstructorParameters<typeof TcpSocketClient>[0]);
-      onCleanup(() => c.disconnect());
-      return c;
-    },
-    raw(server) {
-      return rawSocket(() => createConnection({ host: '127.0.0.1', port: (server as TcpSocketServer).port as number }));
-    },
-    async silentServer(opts = {}, behaviour = {}) {
-      const eventName = uniqueEvent('silent');
-      const { accepted, port } = await rawServer({ host: '127.0.0.1', port: 0 }, behaviour.welcome === true ? welcomeFrame(eventName) : undefined);
-      const client = new SocketClient({
-        eventName,
-        transport: new TcpClientTransport('127.0.0.1', port as number, eventName),
-        logLevel: 'silent',
-        ...(opts as object),
-      });
-      onCleanup(() => client.disconnect());
-      return { client, accepted };
-    },
-    addr(server) {
-      return { kind: 'tcp', port: (server as TcpSocketServer).port as number };
-    },
-  };
+const fixtures = new Map<string, ConformanceFixture>();
+
+/** Registers how the conformance suite runs a registered transport (see {@link ConformanceFixture}). */
+export function registerConformanceFixture(name: string, fixture: ConformanceFixture): void {
+  fixtures.set(name, fixture);
 }
+
+const unixFixture: ConformanceFixture = {
+  caps: { backpressure: true, python: true, raw: true, processes: true },
+  serverOptions: () => ({ socketDir: tempDir() }),
+  clientOptions: (server) => ({ socketDir: dirname((server as UnixSocketServer).socketPath) }),
+  raw(server) {
+    return rawSocket(() => createConnection({ path: (server as UnixSocketServer).socketPath }));
+  },
+  async silentServer(opts = {}, behaviour = {}) {
+    const dir = tempDir();
+    const eventName = uniqueEvent('silent');
+    const transport = new UnixClientTransport(dir, eventName);
+    const { accepted } = await rawServer({ path: transport.path }, behaviour.welcome === true ? welcomeFrame(eventName) : undefined);
+    const client = new SocketClient({ eventName, transport, logLevel: 'silent', ...(opts as object) });
+    onCleanup(() => client.disconnect());
+    return { client, accepted };
+  },
+  addr(server) {
+    return { kind: 'unix', socketDir: dirname((server as UnixSocketServer).socketPath) };
+  },
+};
+
+const tcpFixture: ConformanceFixture = {
+  caps: { backpressure: true, python: true, raw: true, processes: true },
+  serverOptions: () => ({ port: 0 }),
+  clientOptions(server) {
+    const port = (server as TcpSocketServer).port;
+    if (port === undefined || port === 0) throw new Error('start the tcp server before creating a client');
+    return { port };
+  },
+  raw(server) {
+    return rawSocket(() => createConnection({ host: '127.0.0.1', port: (server as TcpSocketServer).port as number }));
+  },
+  async silentServer(opts = {}, behaviour = {}) {
+    const eventName = uniqueEvent('silent');
+    const { accepted, port } = await rawServer({ host: '127.0.0.1', port: 0 }, behaviour.welcome === true ? welcomeFrame(eventName) : undefined);
+    const client = new SocketClient({
+      eventName,
+      transport: new TcpClientTransport('127.0.0.1', port as number, eventName),
+      logLevel: 'silent',
+      ...(opts as object),
+    });
+    onCleanup(() => client.disconnect());
+    return { client, accepted };
+  },
+  addr(server) {
+    return { kind: 'tcp', port: (server as TcpSocketServer).port as number };
+  },
+};
 
 async function rawServer(listen: ListenOptions, first?: Buffer): Promise<{ accepted: Socket[]; port: number | undefined }> {
   const accepted: Socket[] = [];
@@ -220,71 +216,98 @@ function natsUrl(): string {
   return nats.url;
 }
 
-function natsFactory(): TransportFactory {
-  const raw = async (eventName: string): Promise<TransportStream> => {
-    const transport = new NatsClientTransport({ eventName, servers: natsUrl() });
-    const stream = await transport.connect(new AbortController().signal);
-    stream.on('error', () => undefined);
-    // Over NATS every peer must say hello within the auth timeout (issue 11): a raw peer does.
-    stream.write(encodeFrame(createMessage(eventName, MessageType.CONTROL, { op: CONTROL_OPS.HELLO, protocol: PROTOCOL_VERSION })));
-    onCleanup(async () => {
-      stream.destroy();
-      await transport.close();
+const natsRaw = async (eventName: string): Promise<TransportStream> => {
+  const transport = new NatsClientTransport({ eventName, servers: natsUrl() });
+  const stream = await transport.connect(new AbortController().signal);
+  stream.on('error', () => undefined);
+  // Over NATS every peer must say hello within the auth timeout (issue 11): a raw peer does.
+  stream.write(encodeFrame(createMessage(eventName, MessageType.CONTROL, { op: CONTROL_OPS.HELLO, protocol: PROTOCOL_VERSION })));
+  onCleanup(async () => {
+    stream.destroy();
+    await transport.close();
+  });
+  return stream;
+};
+
+const natsFixture: ConformanceFixture = {
+  caps: { backpressure: false, python: false, raw: true, processes: true },
+  serverOptions: () => ({ servers: natsUrl() }),
+  clientOptions: () => ({ servers: natsUrl() }),
+  setup: useNatsServer,
+  raw(server) {
+    return natsRaw(server.eventName) as unknown as Promise<Socket>;
+  },
+  async silentServer(opts = {}, behaviour = {}) {
+    const { connect: natsConnect } = await import('@nats-io/transport-node');
+    const eventName = uniqueEvent('silent');
+    const nc = await natsConnect({ servers: natsUrl() });
+    const accepted: Socket[] = [];
+    nc.subscribe(`socketkit.${eventName}.connect`, {
+      callback: (_e, msg) => {
+        accepted.push({} as Socket);
+        msg.respond(new TextEncoder().encode('ok'));
+        if (behaviour.welcome === true) nc.publish(`socketkit.${eventName}.c.${new TextDecoder().decode(msg.data)}`, welcomeFrame(eventName));
+      },
     });
-    return stream;
+    await nc.flush();
+    onCleanup(() => nc.close());
+    const client = new SocketClient({
+      eventName,
+      transport: new NatsClientTransport({ eventName, servers: natsUrl() }),
+      logLevel: 'silent',
+      ...(opts as object),
+    });
+    onCleanup(() => client.disconnect());
+    return { client, accepted };
+  },
+  addr() {
+    return { kind: 'nats', servers: natsUrl() };
+  },
+};
+
+registerConformanceFixture('unix', unixFixture);
+registerConformanceFixture('tcp', tcpFixture);
+registerConformanceFixture('nats', natsFixture);
+
+// Implementations of the registered transports, loaded through the registry
+// (the built-in ones when the harness is imported; a transport registered
+// later, in the beforeAll of its describeTransports blocks).
+const loaded = new Map<string, TransportImplementation>();
+
+/** Loads the implementation of every registered transport (idempotent). */
+export async function loadTransports(names: readonly string[] = transportNames()): Promise<void> {
+  for (const name of names) if (!loaded.has(name)) loaded.set(name, await transportImplementation(name));
+}
+
+function unsupported(name: string, what: string): never {
+  throw new Error(`transport "${name}" has no conformance fixture for ${what}: registerConformanceFixture("${name}", { ${what}, caps }) to run these tests`);
+}
+
+/** The factory of the registered transport `name`: servers and clients through the registry, the rest from its fixture. */
+export function transportFactory(name: string): TransportFactory {
+  const fixture = fixtures.get(name) ?? { caps: { backpressure: false, python: false, raw: false, processes: false } };
+  const impl = (): TransportImplementation => {
+    const i = loaded.get(name);
+    if (i === undefined) throw new Error(`transport "${name}" not loaded: await loadTransports() first (describeTransports does)`);
+    return i;
   };
   return {
-    name: 'nats',
-    caps: { backpressure: false, python: false },
+    name,
+    caps: fixture.caps,
+    setup: () => fixture.setup?.(),
     server(opts = {}) {
-      const s = new NatsSocketServer({
-        eventName: uniqueEvent(),
-        ...silent,
-        servers: natsUrl(),
-        ...(opts as object),
-      } as ConstructorParameters<typeof NatsSocketServer>[0]);
+      const s = impl().createServer({ eventName: uniqueEvent(), ...silent, ...(fixture.serverOptions?.() ?? {}), ...(opts as object) });
       onCleanup(() => s.stop());
       return s;
     },
     client(server, opts = {}) {
-      const c = new NatsSocketClient({
-        eventName: server.eventName,
-        ...silent,
-        servers: natsUrl(),
-        ...(opts as object),
-      } as ConstructorParameters<typeof NatsSocketClient>[0]);
+      const c = impl().createClient({ eventName: server.eventName, ...silent, ...(fixture.clientOptions?.(server) ?? {}), ...(opts as object) });
       onCleanup(() => c.disconnect());
       return c;
     },
-    raw(server) {
-      return raw(server.eventName) as unknown as Promise<Socket>;
-    },
-    async silentServer(opts = {}, behaviour = {}) {
-      const { connect: natsConnect } = await import('@nats-io/transport-node');
-      const eventName = uniqueEvent('silent');
-      const nc = await natsConnect({ servers: natsUrl() });
-      const accepted: Socket[] = [];
-      nc.subscribe(`socketkit.${eventName}.connect`, {
-        callback: (_e, msg) => {
-          accepted.push({} as Socket);
-          msg.respond(new TextEncoder().encode('ok'));
-          if (behaviour.welcome === true) nc.publish(`socketkit.${eventName}.c.${new TextDecoder().decode(msg.data)}`, welcomeFrame(eventName));
-        },
-      });
-      await nc.flush();
-      onCleanup(() => nc.close());
-      const client = new SocketClient({
-        eventName,
-        transport: new NatsClientTransport({ eventName, servers: natsUrl() }),
-        logLevel: 'silent',
-        ...(opts as object),
-      });
-      onCleanup(() => client.disconnect());
-      return { client, accepted };
-    },
-    addr() {
-      return { kind: 'nats', servers: natsUrl() };
-    },
+    raw: (server) => (fixture.raw ?? (() => unsupported(name, 'raw')))(server),
+    silentServer: (opts, behaviour) => (fixture.silentServer ?? (() => unsupported(name, 'silentServer')))(opts, behaviour),
+    addr: (server) => (fixture.addr ?? (() => unsupported(name, 'addr')))(server),
   };
 }
 
@@ -299,15 +322,50 @@ function rawSocket(make: () => Socket): Promise<Socket> {
   });
 }
 
-/** The transports every conformance test runs against. */
-export const transports: TransportFactory[] = [unixFactory(), tcpFactory(), natsFactory()];
+await loadTransports();
 
-/** `describe.each` over every transport (or those `filter` keeps). */
+/** Factories of the transports registered when the harness was imported (the built-in ones), for tests outside {@link describeTransports}. */
+export const transports: TransportFactory[] = transportNames().map(transportFactory);
+
+let selected: readonly string[] | undefined;
+
+/**
+ * Runs the following {@link describeTransports} blocks on these transports
+ * only (default: every registered one). A file that proves a third-party
+ * transport calls it before importing the suites.
+ */
+export function selectTransports(names: readonly string[] | undefined): void {
+  selected = names;
+}
+
+/** The selection made with {@link selectTransports}, if any. */
+export function transportSelection(): readonly string[] | undefined {
+  return selected;
+}
+
+/** Names of the transports {@link describeTransports} runs on: the registry's ({@link transportNames}), or the selection. */
+export function conformanceTransportNames(): string[] {
+  return transportNames().filter((n) => selected === undefined || selected.includes(n));
+}
+
+/** `describe.each` over every registered transport (or those `filter` keeps). */
 export function describeTransports(title: string, fn: (t: TransportFactory) => void, filter: (t: TransportFactory) => boolean = () => true): void {
-  describe.each(transports.filter(filter).map((t) => [t.name, t] as const))(`${title} [%s]`, (_name, t) => {
-    if (t.name === 'nats') useNatsServer();
+  const factories = conformanceTransportNames().map(transportFactory).filter(filter);
+  if (factories.length === 0) {
+    const names = conformanceTransportNames().join(', ');
+    describe(title, () => it.skip(`${title} [skipped: none of the transports run here (${names}) has what these tests need]`, () => undefined));
+    return;
+  }
+  describe.each(factories.map((t) => [t.name, t] as const))(`${title} [%s]`, (_name, t) => {
+    beforeAll(() => loadTransports([t.name]));
+    t.setup?.();
     fn(t);
   });
+}
+
+/** `it` when `condition` holds, else `it.skip` with `why` in the name (every skip states its reason). */
+export function itIf(condition: boolean, why: string): (name: string, fn: () => Promise<void>, timeout?: number) => void {
+  return condition ? it : (name, fn, timeout) => it.skip(`${name} [skipped: ${why}]`, fn, timeout);
 }
 
 /** Resolves when `predicate()` is true, checking on every event-loop turn (never a fixed sleep). */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { SocketClient, type ClientTransport, type TransportStream } from '@socketkit/core';
 import { ConnectionError, ErrorCode, TimeoutError } from '@socketkit/protocol';
-import { describeTransports, onCleanup, once, until } from '../src/harness.js';
+import { describeTransports, itIf, onCleanup, once, until } from '../src/harness.js';
 
 describe('connect timeout', () => {
   it('rejects with TimeoutError and aborts the attempt when the transport never completes', async () => {
@@ -149,6 +149,7 @@ describeTransports('request/reply', (t) => {
 });
 
 describeTransports('handshake and heartbeats', (t) => {
+  const itRaw = itIf(t.caps.raw, 'this transport has no raw-peer fixture');
   it('hello/welcome: the welcome carries client id, allow_client_send and max_message_size; control ops never reach user code', async () => {
     const server = t.server({ maxMessageSize: 4096 });
     await server.start();
@@ -170,7 +171,7 @@ describeTransports('handshake and heartbeats', (t) => {
     expect(c.isConnected()).toBe(true);
   });
 
-  it('server heartbeats drop a silent peer that sent hello but never answers', async () => {
+  itRaw('server heartbeats drop a silent peer that sent hello but never answers', async () => {
     const server = t.server({ heartbeatInterval: 20, heartbeatTimeout: 80 });
     await server.start();
     const { encodeFrame } = await import('@socketkit/codec');
@@ -209,7 +210,7 @@ describeTransports('handshake and heartbeats', (t) => {
     }
   });
 
-  it('client heartbeats detect a silently dead server (that did the handshake) and reconnect', async () => {
+  itRaw('client heartbeats detect a silently dead server (that did the handshake) and reconnect', async () => {
     const { client: c, accepted } = await t.silentServer(
       { heartbeatInterval: 20, heartbeatTimeout: 80, reconnect: { initialDelay: 10, maxDelay: 20 } },
       { welcome: true },

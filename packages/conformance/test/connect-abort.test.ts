@@ -22,7 +22,10 @@ describeTransports('abort during connect', (t) => {
       expect(c.isConnected()).toBe(false);
     }
     // whatever the server saw of those attempts, it is closed again
-    await until(() => connected === disconnected && server.getConnectedClients().length === 0, 'server back to no clients');
+    await until(
+      () => connected === disconnected && server.getConnectedClients().length === 0 && server.connectionCounts.awaiting === 0,
+      'server back to no clients (and no peer still awaiting hello)',
+    );
     // and the server still serves
     const ok = t.client(server);
     await ok.connect({ waitForWelcome: true });

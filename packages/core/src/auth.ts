@@ -2,7 +2,7 @@
  * Token authentication of protocol 2: a challenge–response in which both
  * sides prove they know the token without sending it.
  *
- *   client → server  hello           {op, protocol: 2, event, nonce: Nc}
+ *   client → server  hello           {op, protocol: 3 (PROTOCOL_VERSION, ≥ 2), event, nonce: Nc}
  *   server → client  auth_challenge  {op, protocol: 2, nonce: Ns, proof: HMAC(token, T("server"))}
  *   client → server  auth_proof      {op, proof: HMAC(token, T("client"))}
  *   server → client  welcome         (or ERROR UNAUTHORIZED)
@@ -21,7 +21,7 @@
  * @packageDocumentation
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { CONTROL_OPS, ErrorCode, ValidationError, type MessageData, type SocketMessage } from '@socketkit/protocol';
+import { CONTROL_OPS, ErrorCode, PROTOCOL_VERSION, ValidationError, type MessageData, type SocketMessage } from '@socketkit/protocol';
 
 /** Protocol version that introduced the challenge–response. */
 export const AUTH_PROTOCOL = 2;
@@ -90,9 +90,9 @@ function proofMatches(received: unknown, expected: Buffer): boolean {
   return timingSafeEqual(Buffer.from(received, 'hex'), expected);
 }
 
-/** The `hello` of a client without a token (protocol 2 names the event). */
+/** The `hello` of a client without a token: the current {@link PROTOCOL_VERSION} and the event (named since protocol 2). */
 export function plainHello(eventName: string): MessageData {
-  return { op: CONTROL_OPS.HELLO, protocol: AUTH_PROTOCOL, event: eventName };
+  return { op: CONTROL_OPS.HELLO, protocol: PROTOCOL_VERSION, event: eventName };
 }
 
 /**
@@ -217,10 +217,10 @@ export class ClientAuth {
     return this.#state === 'proved';
   }
 
-  /** The `hello` to send: protocol 2, the event name and this connection's nonce. */
+  /** The `hello` to send: the current {@link PROTOCOL_VERSION} (at least {@link AUTH_PROTOCOL}), the event name and this connection's nonce. */
   hello(): MessageData {
     this.#state = 'challenge';
-    return { op: CONTROL_OPS.HELLO, protocol: AUTH_PROTOCOL, event: this.#event, nonce: this.#clientNonce };
+    return { op: CONTROL_OPS.HELLO, protocol: PROTOCOL_VERSION, event: this.#event, nonce: this.#clientNonce };
   }
 
   /** The server's `auth_challenge` data → the `auth_proof` to send, or `UNAUTHORIZED` if the server did not prove itself. */

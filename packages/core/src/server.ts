@@ -282,7 +282,10 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
     if (this.#state === 'stopping') await this.#stopping;
     if (this.#state === 'idle') {
       this.#state = 'starting';
-      this.#starting = this.#transport.listen((stream) => this.#accept(stream), { backlog: this.#o.backlog });
+      this.#starting = this.#transport.listen((stream) => this.#accept(stream), {
+        backlog: this.#o.backlog,
+        onError: (err) => this.#acceptFailed(err),
+      });
       try {
         await this.#starting;
       } catch (err) {
@@ -532,6 +535,20 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
     let n = 0;
     for (const p of this.#peers.values()) if (p.state === 'registered' || (this.#token === undefined && p.state === 'awaiting')) n++;
     return n;
+  }
+
+  /** The listening socket failed to accept (out of descriptors, ...): report it; the transport keeps listening. */
+  #acceptFailed(err: Error): void {
+    const errno = (err as NodeJS.ErrnoException).code ?? 'unknown';
+    const outOfFds = errno === 'EMFILE' || errno === 'ENFILE';
+    const what = outOfFds
+      ? `the process is out of file descriptors (${errno}): raise its limit (ulimit -n, LimitNOFILE=) or lower maxConnections (${this.#o.maxConnections})`
+      : `${err.message}: check the system's network and memory limits; the server keeps listening`;
+    const error = new ConnectionError(ErrorCode.ACCEPT_FAILED, `server "${this.eventName}" could not accept a connection on ${this.address}: ${what}`, {
+      cause: err,
+      details: { errno, address: this.address },
+    });
+    emitError(this, this.log, error);
   }
 
   #accept(stream: TransportStream): void {

@@ -37,8 +37,13 @@ export function awaitConnect<S extends Socket>(socket: S, signal: AbortSignal, e
   });
 }
 
-/** `server.listen(options)` as a promise that rejects with the listen error (EADDRINUSE, EACCES, ...). */
-export function listenServer(server: Server, options: ListenOptions): Promise<void> {
+/**
+ * `server.listen(options)` as a promise that rejects with the listen error
+ * (EADDRINUSE, EACCES, ...). Once listening, every later `'error'` of the
+ * server (a failed accept) goes to `afterListen`, and is never left unhandled
+ * (which would crash the process).
+ */
+export function listenServer(server: Server, options: ListenOptions, afterListen: (err: Error) => void = () => undefined): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (err: Error): void => {
       server.off('listening', onListening);
@@ -46,6 +51,7 @@ export function listenServer(server: Server, options: ListenOptions): Promise<vo
     };
     const onListening = (): void => {
       server.off('error', onError);
+      server.on('error', afterListen);
       resolve();
     };
     server.once('error', onError);

@@ -13,6 +13,14 @@ export type TransportStream = Duplex & {
 export interface ListenSettings {
   /** Listen backlog (pending connections the kernel holds before accept), for socket transports. */
   backlog?: number;
+  /**
+   * Called with every error of the listening socket after `listen` resolved
+   * (a failed accept: `ENOBUFS`, `EMFILE` when libuv's reserve descriptor is
+   * gone, ...). The transport keeps listening; the engine reports it as
+   * `ACCEPT_FAILED`. A transport must always listen for these errors (an
+   * unhandled `'error'` on a `net.Server` crashes the process).
+   */
+  onError?: (err: Error) => void;
 }
 
 /**

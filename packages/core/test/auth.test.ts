@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
-import { ErrorCode, ValidationError, type MessageData } from '@socketkit/protocol';
+import { ErrorCode, PROTOCOL_VERSION, ValidationError, type MessageData } from '@socketkit/protocol';
 import { ClientAuth, MIN_TOKEN_BYTES, ServerAuth, checkHello, checkWelcomeEvent, plainHello, validateToken, type AuthStep } from '../src/auth.js';
 
 const TOKEN = 'correct horse battery staple 42';
@@ -51,7 +51,7 @@ describe('challenge-response', () => {
   it('both sides with the same token: the server proves first, then the client; both end authenticated', () => {
     const { messages, server, client, last } = handshake(TOKEN, TOKEN);
     expect(messages.map((m) => m.op)).toEqual(['hello', 'auth_challenge', 'auth_proof']);
-    expect(messages[0]).toMatchObject({ protocol: 2, event: EVENT });
+    expect(messages[0]).toMatchObject({ protocol: PROTOCOL_VERSION, event: EVENT });
     expect(String(messages[0]?.nonce)).toMatch(/^[0-9a-f]{64}$/);
     expect(String(messages[1]?.nonce)).toMatch(/^[0-9a-f]{64}$/);
     expect(last).toEqual({ ok: true });

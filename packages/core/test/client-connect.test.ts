@@ -1,9 +1,10 @@
 // Connect can be aborted cleanly (issue 12 item 1, engine side).
-import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
+import { describe, expect, it, jest } from '@jest/globals';
 import { ErrorCode, TimeoutError } from '@socketkit/protocol';
 import { SocketClient } from '../src/client.js';
 import type { ClientTransport, TransportStream } from '../src/transport.js';
 import { duplexPair, settle } from './fake-server.js';
+import { useFakeTimers } from './fake-timers.js';
 
 /** A transport that ignores the abort signal and hands out a stream only when told to. */
 function lateTransport(): { transport: ClientTransport; release(): TransportStream } {
@@ -25,12 +26,7 @@ function lateTransport(): { transport: ClientTransport; release(): TransportStre
 }
 
 describe('connect abort', () => {
-  beforeEach(() => {
-    jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate'] });
-  });
-  afterEach(() => {
-    jest.useRealTimers();
-  });
+  useFakeTimers();
 
   it('when the connect timeout fires, connect() rejects and a stream that arrives later is destroyed, never adopted', async () => {
     const late = lateTransport();

@@ -1,19 +1,9 @@
 // Bounded in bytes both ways (issue 12 items 6, 7) and graceful refusal (item 9).
-import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
+import { describe, expect, it, jest } from '@jest/globals';
 import { encodeFrame } from '@socketkit/codec';
 import { createMessage, ErrorCode } from '@socketkit/protocol';
-import { SocketClient, type SocketClientOptions } from '../src/client.js';
-import { FakeServer, settle } from './fake-server.js';
-
-function client(fs: FakeServer, opts: Partial<SocketClientOptions> = {}): SocketClient {
-  return new SocketClient({
-    eventName: 'fake',
-    transport: fs.transport,
-    logLevel: 'silent',
-    reconnect: { jitter: 0 },
-    ...opts,
-  });
-}
+import { fakeClient as client, FakeServer, settle } from './fake-server.js';
+import { useFakeTimers } from './fake-timers.js';
 
 const MiB = 1024 * 1024;
 
@@ -125,12 +115,7 @@ describe('write back-pressure', () => {
 });
 
 describe('graceful refusal toward any server', () => {
-  beforeEach(() => {
-    jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate'] });
-  });
-  afterEach(() => {
-    jest.useRealTimers();
-  });
+  useFakeTimers();
 
   it('on a too-large frame the client half-closes, discards what the server keeps writing, and destroys after closeTimeout', async () => {
     const fs = new FakeServer();

@@ -1,25 +1,13 @@
 // Heartbeats and reserved control ops only toward servers that did the handshake (issue 12 items 4, 5).
-import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
-import { SocketClient, type SocketClientOptions } from '../src/client.js';
-import { FakeServer, settle } from './fake-server.js';
-
-function client(fs: FakeServer, opts: Partial<SocketClientOptions> = {}): SocketClient {
-  return new SocketClient({
-    eventName: 'fake',
-    transport: fs.transport,
-    logLevel: 'silent',
-    reconnect: { jitter: 0 },
-    ...opts,
-  });
-}
+import { describe, expect, it, jest } from '@jest/globals';
+import { SocketClient } from '../src/client.js';
+import { PROTOCOL_VERSION } from '@socketkit/protocol';
+import { fakeClient as client, FakeServer, settle } from './fake-server.js';
+import { ServerRig } from './duplex-pair.js';
+import { useFakeTimers } from './fake-timers.js';
 
 describe('client heartbeats', () => {
-  beforeEach(() => {
-    jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate'] });
-  });
-  afterEach(() => {
-    jest.useRealTimers();
-  });
+  useFakeTimers();
 
   it('with handshake: false, no pings are sent and silence never drops the connection', async () => {
     const fs = new FakeServer();
@@ -68,12 +56,7 @@ describe('client heartbeats', () => {
 });
 
 describe('reserved control ops', () => {
-  beforeEach(() => {
-    jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate'] });
-  });
-  afterEach(() => {
-    jest.useRealTimers();
-  });
+  useFakeTimers();
 
   it('an application {op:"welcome"} from a server that never did the handshake is delivered and changes nothing', async () => {
     const fs = new FakeServer();
@@ -150,5 +133,34 @@ describe("the server's announced max_message_size", () => {
     await settle(5);
     expect(fs.last.received.filter((m) => m.messageType === 'data').map((m) => m.data)).toEqual([{ small: 1 }]);
     await c.disconnect();
+  });
+});
+
+describe('the protocol number a client announces', () => {
+  it('hello carries PROTOCOL_VERSION, with and without a token', async () => {
+    for (const token of [undefined, 't'.repeat(32)]) {
+      const fs = new FakeServer();
+      const c = client(fs, { autoReconnect: false, ...(token === undefined ? {} : { token }) });
+      await c.connect();
+      await settle();
+      const hello = fs.last.received.find((m) => m.data.op === 'hello');
+      expect(hello?.data.protocol).toBe(PROTOCOL_VERSION);
+      await c.disconnect();
+    }
+  });
+
+  it('a token server and a plain server welcome a client announcing PROTOCOL_VERSION', async () => {
+    const rig = new ServerRig();
+    try {
+      for (const token of [undefined, 't'.repeat(32)]) {
+        const { client: transport } = await rig.start(token === undefined ? {} : { token });
+        const c = new SocketClient({ eventName: 'rules', transport, logLevel: 'silent', autoReconnect: false, ...(token === undefined ? {} : { token }) });
+        await c.connect({ waitForWelcome: true });
+        expect(c.welcome?.clientId).toMatch(/^client_/);
+        await c.disconnect();
+      }
+    } finally {
+      await rig.stopAll(async () => undefined);
+    }
   });
 });

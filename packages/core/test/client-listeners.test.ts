@@ -1,9 +1,10 @@
 // The application's exceptions are its own (issue 12 item 10) and one buffering rule (item 11).
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { SocketClient } from '../src/client.js';
 import { FakeServer, settle } from './fake-server.js';
+import { useFakeTimers } from './fake-timers.js';
 
 describe('message listeners', () => {
   it('an exception thrown by a message listener is rethrown asynchronously and never closes the connection', () => {
@@ -21,12 +22,7 @@ describe('message listeners', () => {
 });
 
 describe('buffering rule', () => {
-  beforeEach(() => {
-    jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate'] });
-  });
-  afterEach(() => {
-    jest.useRealTimers();
-  });
+  useFakeTimers();
 
   it('a message listener sees every message and receive() still gets them all, in order', async () => {
     const fs = new FakeServer();
@@ -80,12 +76,7 @@ describe('buffering rule', () => {
 });
 
 describe('a full buffer with listeners', () => {
-  beforeEach(() => {
-    jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate'] });
-  });
-  afterEach(() => {
-    jest.useRealTimers();
-  });
+  useFakeTimers();
 
   it('never stalls a listener-only client: the oldest buffered copies are dropped and counted, the listener sees everything', async () => {
     const fs = new FakeServer();

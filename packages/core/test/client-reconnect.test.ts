@@ -1,18 +1,9 @@
 // Reconnect rules against foreign servers (issue 12 items 2, 3).
-import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
+import { describe, expect, it, jest } from '@jest/globals';
 import { ErrorCode, MaxConnectionsError } from '@socketkit/protocol';
-import { SocketClient, type SocketClientOptions } from '../src/client.js';
-import { FakeServer, settle } from './fake-server.js';
-
-function client(fs: FakeServer, opts: Partial<SocketClientOptions> = {}): SocketClient {
-  return new SocketClient({
-    eventName: 'fake',
-    transport: fs.transport,
-    logLevel: 'silent',
-    reconnect: { jitter: 0 },
-    ...opts,
-  });
-}
+import type { SocketClient } from '../src/client.js';
+import { fakeClient as client, FakeServer, settle } from './fake-server.js';
+import { useFakeTimers } from './fake-timers.js';
 
 /** Lets the client see each close and schedule its next attempt, `n` times, recording the delays. */
 async function runAttempts(c: SocketClient, n: number): Promise<number[]> {
@@ -29,12 +20,7 @@ async function runAttempts(c: SocketClient, n: number): Promise<number[]> {
 }
 
 describe('client reconnect backoff', () => {
-  beforeEach(() => {
-    jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate'] });
-  });
-  afterEach(() => {
-    jest.useRealTimers();
-  });
+  useFakeTimers();
 
   it('backs off exponentially against a server that accepts and closes at once, sending nothing (Python at its limit)', async () => {
     const fs = new FakeServer();
@@ -85,12 +71,7 @@ describe('client reconnect backoff', () => {
 });
 
 describe('MAX_CONNECTIONS', () => {
-  beforeEach(() => {
-    jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate'] });
-  });
-  afterEach(() => {
-    jest.useRealTimers();
-  });
+  useFakeTimers();
 
   it('while reconnecting is not fatal: the client retries with backoff and gets in when a slot frees', async () => {
     const fs = new FakeServer();

@@ -1,27 +1,13 @@
 // In-flight requests and infinite timeouts (issue 12 item 8).
-import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
+import { describe, expect, it, jest } from '@jest/globals';
 import { ErrorCode, type SocketMessage } from '@socketkit/protocol';
-import { SocketClient, type SocketClientOptions } from '../src/client.js';
+import { SocketClient } from '../src/client.js';
 import type { ClientTransport, TransportStream } from '../src/transport.js';
-import { duplexPair, FakeServer, settle } from './fake-server.js';
-
-function client(fs: FakeServer, opts: Partial<SocketClientOptions> = {}): SocketClient {
-  return new SocketClient({
-    eventName: 'fake',
-    transport: fs.transport,
-    logLevel: 'silent',
-    reconnect: { jitter: 0 },
-    ...opts,
-  });
-}
+import { duplexPair, fakeClient as client, FakeServer, settle } from './fake-server.js';
+import { useFakeTimers } from './fake-timers.js';
 
 describe('client requests', () => {
-  beforeEach(() => {
-    jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate'] });
-  });
-  afterEach(() => {
-    jest.useRealTimers();
-  });
+  useFakeTimers();
 
   it('in-flight requests fail at once with CONNECTION_LOST when the connection drops', async () => {
     const fs = new FakeServer();

@@ -3,8 +3,10 @@
 // sides, and a side that is not read fills up so the writer's
 // writableLength grows (as with a peer that stopped reading).
 import { Duplex } from 'node:stream';
+import { afterEach, beforeEach, jest } from '@jest/globals';
 import { FrameDecoder, encodeFrame } from '@socketkit/codec';
 import { createMessage, MessageType, type MessageData, type SocketMessage } from '@socketkit/protocol';
+import { FAKE_TIMERS } from './fake-timers.js';
 import { SocketServer, type ClientTransport, type ServerTransport, type SocketServerOptions, type TransportStream } from '../src/index.js';
 
 class End extends Duplex {
@@ -162,4 +164,20 @@ export class ServerRig {
     await advance(10_000);
     await Promise.all(stopping);
   }
+}
+
+/**
+ * A {@link ServerRig} for the tests of the enclosing `describe` (or file),
+ * with fake timers (see fake-timers.ts) and every server stopped after each test.
+ */
+export function useServerRig(): ServerRig {
+  const rig = new ServerRig();
+  beforeEach(() => {
+    jest.useFakeTimers({ doNotFake: [...FAKE_TIMERS.doNotFake] });
+  });
+  afterEach(async () => {
+    await rig.stopAll((ms) => jest.advanceTimersByTimeAsync(ms));
+    jest.useRealTimers();
+  });
+  return rig;
 }

@@ -5,6 +5,7 @@
 import { Duplex, PassThrough } from 'node:stream';
 import { encodeFrame, FrameDecoder } from '@socketkit/codec';
 import { createMessage, type MessageData, type MessageType, type SocketMessage } from '@socketkit/protocol';
+import { SocketClient, type SocketClientOptions } from '../src/client.js';
 import type { ClientTransport, TransportStream } from '../src/transport.js';
 
 /** Two connected in-memory Duplex ends (half-open allowed, like net sockets with allowHalfOpen). */
@@ -113,4 +114,15 @@ export class FakeServer {
 /** Lets streams, microtasks and immediates settle (fake timers leave these real). */
 export async function settle(turns = 5): Promise<void> {
   for (let i = 0; i < turns; i++) await new Promise((r) => setImmediate(r));
+}
+
+/** A client of `fs` (event `fake`, silent, reconnect without jitter), `opts` on top: the client every engine test starts from. */
+export function fakeClient(fs: FakeServer, opts: Partial<SocketClientOptions> = {}): SocketClient {
+  return new SocketClient({
+    eventName: 'fake',
+    transport: fs.transport,
+    logLevel: 'silent',
+    reconnect: { jitter: 0 },
+    ...opts,
+  });
 }

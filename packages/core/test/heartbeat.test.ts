@@ -1,13 +1,9 @@
-import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
+import { describe, expect, it, jest } from '@jest/globals';
 import { Heartbeat } from '../src/heartbeat.js';
+import { useFakeTimers } from './fake-timers.js';
 
 describe('Heartbeat', () => {
-  beforeEach(() => {
-    jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate'] });
-  });
-  afterEach(() => {
-    jest.useRealTimers();
-  });
+  useFakeTimers();
 
   function make(intervalMs = 100, timeoutMs = 300) {
     const events: string[] = [];

@@ -1,6 +1,7 @@
-import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
+import { describe, expect, it, jest } from '@jest/globals';
 import { TimeoutError } from '@socketkit/protocol';
 import { BYTE_QUEUE_SEGMENT, ByteQueue, Inbox } from '../src/inbox.js';
+import { useFakeTimers } from './fake-timers.js';
 
 /** `n` bytes that decode (first byte) to `item`. */
 function bytesOf(item: number, n: number): Buffer {
@@ -8,12 +9,7 @@ function bytesOf(item: number, n: number): Buffer {
 }
 
 describe('Inbox', () => {
-  beforeEach(() => {
-    jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate'] });
-  });
-  afterEach(() => {
-    jest.useRealTimers();
-  });
+  useFakeTimers();
 
   function make(maxItems = 4, maxBytes = 100) {
     const events: string[] = [];

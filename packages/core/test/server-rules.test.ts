@@ -1,22 +1,13 @@
 // Engine rules of the server (issue 11), over an in-memory duplex pair with
 // fake timers: no sockets, no real time, no timing assertions.
-import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
+import { describe, expect, it, jest } from '@jest/globals';
 import { encodeFrame, packValue } from '@socketkit/codec';
 import { ErrorCode, MessageType } from '@socketkit/protocol';
 import { ClientAuth, SocketServer, type SocketServerOptions } from '../src/index.js';
-import { ServerRig, memoryServerTransport, settle, until } from './duplex-pair.js';
+import { useServerRig, memoryServerTransport, settle, until } from './duplex-pair.js';
 
-const rig = new ServerRig();
+const rig = useServerRig();
 const setup = (opts: Partial<SocketServerOptions> = {}) => rig.start(opts);
-
-beforeEach(() => {
-  jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate'] });
-});
-
-afterEach(async () => {
-  await rig.stopAll((ms) => jest.advanceTimersByTimeAsync(ms));
-  jest.useRealTimers();
-});
 
 function frameOf(value: unknown): Buffer {
   const body = packValue(value);
@@ -504,6 +495,34 @@ describe('3. the listen backlog', () => {
       rig.servers.push(server);
     }
     expect(seen).toEqual([511, 64]);
+  });
+});
+
+describe('accept failures of the listening socket', () => {
+  it('are reported as ACCEPT_FAILED (what to do in the message); the server keeps serving', async () => {
+    const transport = memoryServerTransport();
+    const listen = transport.listen.bind(transport);
+    let onError: ((err: Error) => void) | undefined;
+    transport.listen = async (cb, settings) => {
+      onError = settings?.onError;
+      return listen(cb, settings);
+    };
+    const server = new SocketServer({ eventName: 'rules', transport, logLevel: 'silent', maxConnections: 5 });
+    const errors: Error[] = [];
+    server.on('error', (e) => errors.push(e));
+    await server.start();
+    rig.servers.push(server);
+    expect(onError).toBeInstanceOf(Function);
+    onError?.(Object.assign(new Error('accept EMFILE'), { code: 'EMFILE', errno: -24, syscall: 'accept' }));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ code: ErrorCode.ACCEPT_FAILED, details: { errno: 'EMFILE' } });
+    expect(errors[0]?.message).toContain('ulimit -n');
+    expect(errors[0]?.message).toContain('maxConnections');
+    expect(server.isRunning()).toBe(true);
+    const peer = transport.connect();
+    rig.peers.push(peer);
+    peer.hello();
+    await until(() => peer.ops().includes('welcome'), 'welcome after the accept failure');
   });
 });
 

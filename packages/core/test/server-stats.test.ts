@@ -1,22 +1,13 @@
 // Server statistics and the monitor role (issue 17), over an in-memory duplex
 // pair with fake timers.
-import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
+import { describe, expect, it, jest } from '@jest/globals';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { ErrorCode, MessageType } from '@socketkit/protocol';
 import { fetchStats, type ServerStats, type SocketServerOptions } from '../src/index.js';
-import { ServerRig, settle, until } from './duplex-pair.js';
+import { useServerRig, settle, until } from './duplex-pair.js';
 
-const rig = new ServerRig();
+const rig = useServerRig();
 const setup = (opts: Partial<SocketServerOptions> = {}) => rig.start(opts);
-
-beforeEach(() => {
-  jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate'] });
-});
-
-afterEach(async () => {
-  await rig.stopAll((ms) => jest.advanceTimersByTimeAsync(ms));
-  jest.useRealTimers();
-});
 
 describe('server.stats()', () => {
   it('counts clients, messages and bytes both ways, queue and refusals', async () => {

@@ -37,6 +37,8 @@ export const ErrorCode = {
   INSECURE_BIND: 'INSECURE_BIND',
   /** A token server refused a protocol-1 hello (the token would travel in clear). */
   PROTOCOL_MISMATCH: 'PROTOCOL_MISMATCH',
+  /** The listening socket failed to accept a connection (e.g. EMFILE/ENFILE: out of file descriptors); the server keeps listening. */
+  ACCEPT_FAILED: 'ACCEPT_FAILED',
 } as const;
 
 /** One of the {@link ErrorCode} values. */
@@ -128,6 +130,7 @@ export const ERROR_CLASSES: Readonly<Record<ErrorCode, typeof SocketError | type
   WRONG_EVENT: ConnectionError,
   INSECURE_BIND: ConnectionError,
   PROTOCOL_MISMATCH: ConnectionError,
+  ACCEPT_FAILED: ConnectionError,
 });
 
 /**

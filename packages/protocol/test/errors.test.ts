@@ -100,6 +100,7 @@ describe('errorFromCode', () => {
     [ErrorCode.WRONG_EVENT, ConnectionError],
     [ErrorCode.INSECURE_BIND, ConnectionError],
     [ErrorCode.PROTOCOL_MISMATCH, ConnectionError],
+    [ErrorCode.ACCEPT_FAILED, ConnectionError],
     [ErrorCode.FRAME_TOO_LARGE, MessageError],
     [ErrorCode.MALFORMED_FRAME, MessageError],
     [ErrorCode.INVALID_MESSAGE, MessageError],

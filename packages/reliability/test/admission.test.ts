@@ -260,3 +260,52 @@ describe.each(KINDS)('item 3: refused connections cost nothing lasting [%s]', (k
     STORM_MS + 90_000,
   );
 });
+
+// Out of descriptors (EMFILE): the server must neither crash nor stop serving.
+// Measured on Linux (libuv 1.46): a failed accept() never reaches node:net as
+// an 'error' for EMFILE/ENFILE: libuv closes its reserved descriptor, accepts
+// and closes the waiting connections, so those peers see a plain close. Other
+// accept failures (ENOBUFS, ENOMEM, EPROTO, EPERM, ...) do reach the listening
+// net.Server as 'error', which with no listener is an uncaught exception: the
+// fixture replays one on the real listening server to check that path.
+describe.each(KINDS)('out of descriptors [%s]', (kind) => {
+  it('under ulimit -n 64, 150 connections neither crash the server nor stop it serving; an accept error is ACCEPT_FAILED', async () => {
+    const server = await startServer(kind, { maxConnections: 1000 }, 64);
+    const sockets: Socket[] = [];
+    let welcomed = 0;
+    let closed = 0;
+    for (let i = 0; i < 150; i++) {
+      const s = server.connect();
+      sockets.push(s);
+      let seen = false;
+      s.on('connect', () => s.write(hello(server.eventName)));
+      s.on('data', (b: Buffer) => {
+        if (!seen && b.includes(Buffer.from('welcome'))) {
+          seen = true;
+          welcomed++;
+        }
+      });
+      s.once('close', () => closed++);
+    }
+    await until(() => welcomed + closed >= 150, 'every connection welcomed or closed', 30_000);
+    // (no stats here: listing /proc/self/fd needs a descriptor too)
+    expect(server.child.exitCode).toBeNull();
+    expect(closed).toBeGreaterThan(0);
+    // an accept failure node:net does report: a typed error, no crash, still listening
+    server.cmd({ cmd: 'accept-error', code: 'EMFILE' });
+    const injected = await server.event((e) => e.ev === 'injected', 'accept error replayed');
+    expect(injected.servers).toBe(1);
+    const reported = await server.event((e) => e.ev === 'error' || e.ev === 'uncaught', 'accept error reported');
+    expect(reported).toMatchObject({ ev: 'error', code: ErrorCode.ACCEPT_FAILED, errno: 'EMFILE' });
+    expect(String(reported.message)).toContain('ulimit -n');
+    // descriptors free up: a new client is welcomed
+    for (const s of sockets) s.destroy();
+    await until(() => closed === 150, 'all test sockets closed');
+    const c = server.client();
+    await c.connect({ waitForWelcome: true });
+    expect(c.welcome?.clientId).toMatch(/^client_/);
+    const after = await server.stats();
+    expect(server.events.filter((e) => e.ev === 'uncaught')).toEqual([]);
+    record(`emfile-${kind}`, { ulimit: 64, connections: 150, welcomed, closedWithoutWelcome: 150 - welcomed, serverFdsAfter: after.fds });
+  }, 60_000);
+});

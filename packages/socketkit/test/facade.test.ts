@@ -1,5 +1,4 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
-import { startNatsServer, type NatsServerHandle } from '@socketkit/conformance/nats-server';
+import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -117,27 +116,10 @@ describe('tcp', () => {
   });
 });
 
-describe('nats', () => {
-  let nats: NatsServerHandle;
-  beforeAll(async () => {
-    nats = await startNatsServer();
-  });
-  afterAll(() => nats.stop());
-
-  test('server and client on a real nats-server exchange messages and requests', async () => {
-    const server = await startServer(
-      await createServer(SocketType.NATS, 'facade-nats', {
-        ...quiet,
-        servers: nats.url,
-        handler: (d) => ({ echo: d }),
-      }),
-    );
-    const client = await connected(await createClient('nats', 'facade-nats', { ...quiet, servers: nats.url }));
-    server.send({ n: 1 });
-    expect((await client.receive({ timeout: 5000 })).data).toEqual({ n: 1 });
-    expect((await client.request({ x: 'y' }, { timeout: 5000 })).data).toEqual({ echo: { x: 'y' } });
-  });
-});
+// NATS through the registry (createServer('nats', ...)): the conformance suite
+// creates every server and client of its NATS blocks that way, against a real
+// nats-server (socketkit cannot depend on the conformance package, which
+// depends on socketkit for the registry).
 
 describe('options merged over loadConfig()', () => {
   test('the environment supplies what the options leave out', async () => {

@@ -177,12 +177,16 @@ export class TcpServerTransport implements ServerTransport {
     for (const p of candidates) {
       const server = this.#createServer(onConnection);
       try {
-        await listenServer(server, {
-          host,
-          port: p,
-          exclusive: true,
-          ...(settings.backlog !== undefined ? { backlog: settings.backlog } : {}),
-        });
+        await listenServer(
+          server,
+          {
+            host,
+            port: p,
+            exclusive: true,
+            ...(settings.backlog !== undefined ? { backlog: settings.backlog } : {}),
+          },
+          (err) => settings.onError?.(err),
+        );
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (code === 'EADDRINUSE' && p !== previous && port === undefined) continue;

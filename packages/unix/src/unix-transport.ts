@@ -192,10 +192,14 @@ export class UnixServerTransport implements ServerTransport {
     }
     const server = createServer({ allowHalfOpen: true }, (socket: Socket) => onConnection(socket));
     try {
-      await listenServer(server, {
-        path: tmp,
-        ...(settings.backlog !== undefined ? { backlog: settings.backlog } : {}),
-      });
+      await listenServer(
+        server,
+        {
+          path: tmp,
+          ...(settings.backlog !== undefined ? { backlog: settings.backlog } : {}),
+        },
+        (err) => settings.onError?.(err),
+      );
     } catch (err) {
       throw mapConnectError(err, eventName, tmp);
     }
