@@ -33,6 +33,7 @@ export {
 } from './client-options.js';
 export type { ServerTransport, ClientTransport, TransportStream, ListenSettings } from './transport.js';
 export { FramedConnection } from './connection.js';
+export { duplexPair } from './duplex-pair.js';
 export type { FramedConnectionHandlers } from './connection.js';
 export { backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
 export type { BackoffOptions } from './backoff.js';

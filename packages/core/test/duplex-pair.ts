@@ -1,56 +1,10 @@
-// An in-memory, back-pressured pair of streams that behaves like a socket:
-// end() half-closes (the other side sees 'end'), destroy() closes both
-// sides, and a side that is not read fills up so the writer's
-// writableLength grows (as with a peer that stopped reading).
-import { Duplex } from 'node:stream';
+// Raw peers and servers over core's in-memory duplexPair (src/duplex-pair.ts).
+import type { Duplex } from 'node:stream';
 import { afterEach, beforeEach, jest } from '@jest/globals';
 import { FrameDecoder, encodeFrame } from '@socketkit/codec';
 import { createMessage, MessageType, type MessageData, type SocketMessage } from '@socketkit/protocol';
 import { FAKE_TIMERS } from './fake-timers.js';
-import { SocketServer, type ClientTransport, type ServerTransport, type SocketServerOptions, type TransportStream } from '../src/index.js';
-
-class End extends Duplex {
-  other!: End;
-  #waiting: (() => void) | undefined;
-
-  constructor() {
-    super({ allowHalfOpen: true, highWaterMark: 16 * 1024 });
-  }
-
-  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    if (this.other.destroyed) return cb();
-    if (this.other.push(chunk)) cb();
-    else this.other.#waiting = cb;
-  }
-
-  override _final(cb: (err?: Error | null) => void): void {
-    if (!this.other.destroyed) this.other.push(null);
-    cb();
-  }
-
-  override _read(): void {
-    const w = this.#waiting;
-    this.#waiting = undefined;
-    w?.();
-  }
-
-  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    const w = this.other.#waiting;
-    this.other.#waiting = undefined;
-    w?.();
-    if (!this.other.destroyed) process.nextTick(() => this.other.destroy());
-    cb(err);
-  }
-}
-
-/** Two connected ends. */
-export function duplexPair(): [Duplex, Duplex] {
-  const a = new End();
-  const b = new End();
-  a.other = b;
-  b.other = a;
-  return [a, b];
-}
+import { duplexPair, SocketServer, type ClientTransport, type ServerTransport, type SocketServerOptions, type TransportStream } from '../src/index.js';
 
 /** A raw peer: writes frames by hand, records every message it reads (unless `reading` is false). */
 export class RawPeer {

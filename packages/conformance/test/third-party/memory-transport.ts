@@ -3,49 +3,13 @@
 // package would, with no conformance fixture of its own (so the suite gives
 // it no extra options and no capabilities). Importing this module registers
 // it and selects it for the describeTransports blocks imported after it.
-import { Duplex } from 'node:stream';
-import { type ClientTransport, type ServerTransport, SocketClient, SocketServer, type TransportStream } from '@socketkit/core';
+import { type ClientTransport, duplexPair, type ServerTransport, SocketClient, SocketServer, type TransportStream } from '@socketkit/core';
 import { ConnectionError, ErrorCode } from '@socketkit/protocol';
 import { registerTransport } from 'socketkit';
 import { selectTransports } from '../../src/harness.js';
 
 /** The name it registers under. */
 export const MEMORY = 'memory-test';
-
-/** One end of an in-memory pair that behaves like a socket: back-pressure, half-close, destroy closes both. */
-class End extends Duplex {
-  other!: End;
-  #waiting: (() => void) | undefined;
-
-  constructor() {
-    super({ allowHalfOpen: true, highWaterMark: 16 * 1024 });
-  }
-
-  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    if (this.other.destroyed) return cb();
-    if (this.other.push(chunk)) cb();
-    else this.other.#waiting = cb;
-  }
-
-  override _final(cb: (err?: Error | null) => void): void {
-    if (!this.other.destroyed) this.other.push(null);
-    cb();
-  }
-
-  override _read(): void {
-    const w = this.#waiting;
-    this.#waiting = undefined;
-    w?.();
-  }
-
-  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    const w = this.other.#waiting;
-    this.other.#waiting = undefined;
-    w?.();
-    if (!this.other.destroyed) process.nextTick(() => this.other.destroy());
-    cb(err);
-  }
-}
 
 // Listening servers by event name: the "address space" of this transport.
 const listening = new Map<string, (stream: TransportStream) => void>();
@@ -74,10 +38,7 @@ function clientTransport(eventName: string): ClientTransport {
       if (accept === undefined) {
         throw new ConnectionError(ErrorCode.SERVER_NOT_RUNNING, `no server for "${eventName}" at memory://${eventName}: start it first`);
       }
-      const a = new End();
-      const b = new End();
-      a.other = b;
-      b.other = a;
+      const [a, b] = duplexPair();
       accept(b);
       return a;
     },
