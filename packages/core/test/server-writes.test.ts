@@ -1,12 +1,12 @@
 // How the server hands frames to its streams (issue 16, server side): a
 // broadcast tick is concatenated once and the same buffer is written to
 // every connection that took exactly the same frames; a connection whose
-// batch differs (it also got a unicast) gets its own, in order; replies go
-// out at once when nothing is batched. Over the in-memory duplex pair, with
-// every chunk the server writes recorded: no sockets, no timing.
+// batch differs (it also got a unicast) gets its own, in order. Over the
+// in-memory duplex pair, with every chunk the server writes recorded: no
+// sockets, no timing.
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { FrameDecoder } from '@socketkit/codec';
-import type { SocketMessage } from '@socketkit/protocol';
+import { MessageType, type SocketMessage } from '@socketkit/protocol';
 import { SocketServer, type ServerTransport, type TransportStream } from '../src/index.js';
 import { memoryServerTransport, settle, until, type RawPeer } from './duplex-pair.js';
 
@@ -119,5 +119,21 @@ describe('broadcast: one buffer per tick, shared by the connections that took th
       for (const chunk of w) expect(chunk.length).toBeLessThanOrEqual(64 * 1024);
     }
     expect(decodeAll(since(1)).map((m) => m.data.i)).toEqual(Array.from({ length: 2000 }, (_, i) => i));
+  });
+});
+
+describe('replies', () => {
+  it('replies and broadcasts of one tick still arrive in the order they were sent', async () => {
+    const { server, peers: ps } = await setup(1, () => ({ ok: true }));
+    server.on('message', (m) => {
+      if (m.data.q === 1) {
+        server.send({ after: 1 });
+        server.send({ after: 2 });
+      }
+    });
+    ps[0]!.send(MessageType.DATA, { q: 1 }, { id: 'r1' });
+    ps[0]!.send(MessageType.DATA, { q: 2 }, { id: 'r2' });
+    await until(() => ps[0]!.messages.length === 5, 'all read');
+    expect(ps[0]!.messages.slice(1).map((m) => m.replyTo ?? m.data)).toEqual(['r1', { after: 1 }, { after: 2 }, 'r2']);
   });
 });
