@@ -108,6 +108,16 @@ export function written(): number {
   return pos - start;
 }
 
+/** Where the next byte goes in the current encode (for {@link copySince}). */
+export function position(): number {
+  return pos;
+}
+
+/** A copy of the bytes written in the current encode since `from` (a {@link position}). */
+export function copySince(from: number): Buffer {
+  return Buffer.from(buf.subarray(from, pos));
+}
+
 /** Writes the 4-byte big-endian payload length at the start of the current buffer. */
 export function writeLengthPrefix(): void {
   view.setUint32(0, pos - start);

@@ -244,3 +244,60 @@ describe('encodePayload / frameBytes / packValue', () => {
     expect(unpackValue(packValue({ big: 2 ** 40 }))).toEqual({ big: 2 ** 40 });
   });
 });
+
+describe('envelope reuse within a millisecond (issue 16)', () => {
+  const decode = (frame: Buffer): unknown => plainUnpackr.unpack(frame.subarray(4));
+
+  it('every message in a sequence sharing stamps, names and types encodes its own fields', () => {
+    const names = ['a', 'orders', 'b-2'];
+    const types = ['data', 'error', 'control'] as const;
+    const stamps = [T, T + 1, 0, -0, 2 ** 40];
+    const msg = fc.record({
+      eventName: fc.constantFrom(...names),
+      messageType: fc.constantFrom(...types),
+      timestampMs: fc.constantFrom(...stamps),
+      timestampIso: fc.constantFrom('2023-11-14T22:13:20+00:00', '2023-11-14T22:13:20.001000+00:00'),
+      id: fc.option(fc.constantFrom('r1', 'r2'), { nil: undefined }),
+      replyTo: fc.option(fc.constantFrom('q1', 'q2'), { nil: undefined }),
+      n: fc.integer(),
+    });
+    fc.assert(
+      fc.property(fc.array(msg, { minLength: 1, maxLength: 12 }), (list) => {
+        for (const r of list) {
+          const m: SocketMessage = {
+            eventName: r.eventName,
+            messageType: r.messageType,
+            timestampMs: r.timestampMs,
+            timestampIso: r.timestampIso,
+            data: { n: r.n },
+          };
+          if (r.id !== undefined) m.id = r.id;
+          if (r.replyTo !== undefined) m.replyTo = r.replyTo;
+          expect(decode(encodeFrame(m))).toEqual(toWireMessage(m));
+        }
+      }),
+    );
+  });
+
+  it('0 and -0 stamps keep their own bytes (integer 0, float -0) one after the other', () => {
+    const base = { eventName: 'e', messageType: 'data' as const, timestampIso: 'x', data: {} };
+    const zero = encodeFrame({ ...base, timestampMs: 0 });
+    const minusZero = encodeFrame({ ...base, timestampMs: -0 });
+    expect(Object.is((decode(minusZero) as { timestamp_ms: number }).timestamp_ms, -0)).toBe(true);
+    expect(minusZero.length).toBe(zero.length + 8);
+    expect(encodeFrame({ ...base, timestampMs: 0 }).equals(zero)).toBe(true);
+  });
+
+  it('an encode nested in a toJSON does not change the outer envelope', () => {
+    const inner = createMessage('inner', 'control', { op: 'x' }, { timestampMs: T });
+    class Nested {
+      toJSON(): number {
+        return encodeFrame(inner).length;
+      }
+    }
+    const outer = createMessage('outer', 'data', { v: new Nested() }, { timestampMs: T });
+    const twice = [encodeFrame(outer), encodeFrame(outer)];
+    for (const f of twice) expect(decode(f)).toEqual({ ...toWireMessage(outer), data: { v: encodeFrame(inner).length } });
+    expect(decode(encodeFrame(inner))).toEqual(toWireMessage(inner));
+  });
+});
