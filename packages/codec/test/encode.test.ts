@@ -301,3 +301,22 @@ describe('envelope reuse within a millisecond (issue 16)', () => {
     expect(decode(encodeFrame(inner))).toEqual(toWireMessage(inner));
   });
 });
+
+describe('large frames (issue 16)', () => {
+  it('each large frame keeps its own bytes after later encodes, and holds at most 4/3 of its size', () => {
+    // a message above 1 MiB first: the writer then starts again from its initial buffer
+    const huge = encodeFrame(createMessage('big', 'data', { payload: Buffer.alloc(1100 * 1024) }, { timestampMs: T }), 2 * 1024 * 1024);
+    expect(huge.buffer.byteLength).toBeLessThanOrEqual(Math.ceil((huge.length * 4) / 3));
+    const frames: Buffer[] = [];
+    for (let i = 0; i < 6; i++) {
+      const size = i % 2 === 0 ? 64 * 1024 : 20_000 + i;
+      frames.push(encodeFrame(createMessage('big', 'data', { i, payload: Buffer.alloc(size, 0x61 + i) }, { timestampMs: T }), 1024 * 1024));
+    }
+    frames.forEach((f, i) => {
+      const m = plainUnpackr.unpack(f.subarray(4)) as { data: { i: number; payload: Uint8Array } };
+      expect(m.data.i).toBe(i);
+      expect(Buffer.from(m.data.payload).equals(Buffer.alloc(i % 2 === 0 ? 64 * 1024 : 20_000 + i, 0x61 + i))).toBe(true);
+      expect(f.buffer.byteLength).toBeLessThanOrEqual(Math.ceil((f.length * 4) / 3));
+    });
+  });
+});
