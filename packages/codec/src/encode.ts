@@ -1,9 +1,11 @@
 import { ErrorCode, MessageError, type SocketMessage } from '@socketkit/protocol';
 import { FRAME_HEADER_SIZE, MAX_FRAME_PAYLOAD } from './limits.js';
 import {
+  copySince,
   EncodeRefusal,
   EncodeTooLarge,
   formatPath,
+  position,
   withWriter,
   writeByte,
   writeLengthPrefix,
@@ -24,19 +26,48 @@ const K_DATA = key('data');
 const K_ID = key('id');
 const K_REPLY_TO = key('reply_to');
 
+/**
+ * The envelope of the last message encoded, up to the `data` key: map
+ * header, event name, both timestamps and type. Messages stamped within the
+ * same millisecond by one server or client share it, so it is copied as one
+ * run of bytes instead of being written field by field.
+ */
+const envelope = { header: -1, eventName: '', timestampMs: Number.NaN, timestampIso: '', messageType: '', bytes: Buffer.alloc(0) as Buffer };
+
 function writeEnvelope(message: SocketMessage): void {
   const hasId = message.id !== undefined;
   const hasReplyTo = message.replyTo !== undefined;
-  writeByte(0x80 | (5 + (hasId ? 1 : 0) + (hasReplyTo ? 1 : 0)));
-  writeRaw(K_EVENT_NAME);
-  writeString(message.eventName);
-  writeRaw(K_TIMESTAMP_MS);
-  writeNumber(message.timestampMs);
-  writeRaw(K_TIMESTAMP_ISO);
-  writeString(message.timestampIso);
-  writeRaw(K_MESSAGE_TYPE);
-  writeString(message.messageType);
-  writeRaw(K_DATA);
+  const header = 0x80 | (5 + (hasId ? 1 : 0) + (hasReplyTo ? 1 : 0));
+  const e = envelope;
+  // 0 is never a real stamp, and -0 === 0 while their bytes differ: never cached
+  if (
+    message.timestampMs === e.timestampMs &&
+    message.timestampMs !== 0 &&
+    message.eventName === e.eventName &&
+    message.timestampIso === e.timestampIso &&
+    message.messageType === e.messageType &&
+    header === e.header
+  ) {
+    writeRaw(e.bytes);
+  } else {
+    const from = position();
+    writeByte(header);
+    writeRaw(K_EVENT_NAME);
+    writeString(message.eventName);
+    writeRaw(K_TIMESTAMP_MS);
+    writeNumber(message.timestampMs);
+    writeRaw(K_TIMESTAMP_ISO);
+    writeString(message.timestampIso);
+    writeRaw(K_MESSAGE_TYPE);
+    writeString(message.messageType);
+    writeRaw(K_DATA);
+    e.bytes = copySince(from);
+    e.header = header;
+    e.eventName = message.eventName;
+    e.timestampMs = message.timestampMs;
+    e.timestampIso = message.timestampIso;
+    e.messageType = message.messageType;
+  }
   // the data map sits inside the envelope: two containers deep
   writeObjectMap(message.data, 2);
   if (hasId) {

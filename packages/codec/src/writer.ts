@@ -14,7 +14,9 @@
  *   msgpackr would write extensions the Python module cannot use.
  *
  * One scratch buffer is reused for every encode (grown on demand, shrunk back
- * after a large message); the result is copied out at the end.
+ * after a large message); the result is copied out at the end, except a large
+ * result that fills the buffer, which is handed out as it is (no copy) while
+ * the writer takes a fresh buffer.
  */
 import { MAX_NESTING_DEPTH } from './limits.js';
 
@@ -36,6 +38,10 @@ export class EncodeTooLarge extends Error {
 const INITIAL = 64 * 1024;
 /** A scratch buffer larger than this is dropped after use, so one big message does not pin memory. */
 const KEEP = 1024 * 1024;
+/** Results of at least this many bytes that fill 3/4 of the scratch buffer are handed out without a copy (16 KiB). */
+const HANDOFF = 16 * 1024;
+/** Room left after a large value when the buffer grows for it. */
+const SLACK = 4096;
 
 let buf = Buffer.allocUnsafe(INITIAL);
 let view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
@@ -49,7 +55,9 @@ let active = false;
 
 function grow(need: number): void {
   if (pos - start > limit) throw new EncodeTooLarge(pos - start);
-  const size = Math.max(buf.length * 2, pos + need + 16);
+  // A large value (a big bin or string) grows the buffer to what it needs plus
+  // some slack, not to twice its size: the result is handed out as it is (see run).
+  const size = need >= buf.length / 2 ? pos + need + SLACK : Math.max(buf.length * 2, pos + need + 16);
   const next = Buffer.allocUnsafe(size);
   buf.copy(next, 0, 0, pos);
   buf = next;
@@ -90,6 +98,16 @@ function run(prefix: number, maxPayload: number, write: () => void): Buffer {
   limit = maxPayload;
   try {
     write();
+    if (pos >= HANDOFF && pos * 4 >= buf.length * 3) {
+      // Large and filling the buffer: hand the scratch buffer itself out (no
+      // copy of a large message) and take a fresh one of the same size for
+      // the next encode (at most 4/3 of the result is held by it).
+      const out = buf.subarray(0, pos);
+      buf = Buffer.allocUnsafe(buf.length > KEEP ? INITIAL : buf.length);
+      view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+      safeEnd = buf.length - 16;
+      return out;
+    }
     const out = Buffer.allocUnsafe(pos);
     buf.copy(out, 0, 0, pos);
     return out;
@@ -106,6 +124,16 @@ function run(prefix: number, maxPayload: number, write: () => void): Buffer {
 /** Payload bytes written so far in the current encode. */
 export function written(): number {
   return pos - start;
+}
+
+/** Where the next byte goes in the current encode (for {@link copySince}). */
+export function position(): number {
+  return pos;
+}
+
+/** A copy of the bytes written in the current encode since `from` (a {@link position}). */
+export function copySince(from: number): Buffer {
+  return Buffer.from(buf.subarray(from, pos));
 }
 
 /** Writes the 4-byte big-endian payload length at the start of the current buffer. */

@@ -244,3 +244,79 @@ describe('encodePayload / frameBytes / packValue', () => {
     expect(unpackValue(packValue({ big: 2 ** 40 }))).toEqual({ big: 2 ** 40 });
   });
 });
+
+describe('envelope reuse within a millisecond (issue 16)', () => {
+  const decode = (frame: Buffer): unknown => plainUnpackr.unpack(frame.subarray(4));
+
+  it('every message in a sequence sharing stamps, names and types encodes its own fields', () => {
+    const names = ['a', 'orders', 'b-2'];
+    const types = ['data', 'error', 'control'] as const;
+    const stamps = [T, T + 1, 0, -0, 2 ** 40];
+    const msg = fc.record({
+      eventName: fc.constantFrom(...names),
+      messageType: fc.constantFrom(...types),
+      timestampMs: fc.constantFrom(...stamps),
+      timestampIso: fc.constantFrom('2023-11-14T22:13:20+00:00', '2023-11-14T22:13:20.001000+00:00'),
+      id: fc.option(fc.constantFrom('r1', 'r2'), { nil: undefined }),
+      replyTo: fc.option(fc.constantFrom('q1', 'q2'), { nil: undefined }),
+      n: fc.integer(),
+    });
+    fc.assert(
+      fc.property(fc.array(msg, { minLength: 1, maxLength: 12 }), (list) => {
+        for (const r of list) {
+          const m: SocketMessage = {
+            eventName: r.eventName,
+            messageType: r.messageType,
+            timestampMs: r.timestampMs,
+            timestampIso: r.timestampIso,
+            data: { n: r.n },
+          };
+          if (r.id !== undefined) m.id = r.id;
+          if (r.replyTo !== undefined) m.replyTo = r.replyTo;
+          expect(decode(encodeFrame(m))).toEqual(toWireMessage(m));
+        }
+      }),
+    );
+  });
+
+  it('0 and -0 stamps keep their own bytes (integer 0, float -0) one after the other', () => {
+    const base = { eventName: 'e', messageType: 'data' as const, timestampIso: 'x', data: {} };
+    const zero = encodeFrame({ ...base, timestampMs: 0 });
+    const minusZero = encodeFrame({ ...base, timestampMs: -0 });
+    expect(Object.is((decode(minusZero) as { timestamp_ms: number }).timestamp_ms, -0)).toBe(true);
+    expect(minusZero.length).toBe(zero.length + 8);
+    expect(encodeFrame({ ...base, timestampMs: 0 }).equals(zero)).toBe(true);
+  });
+
+  it('an encode nested in a toJSON does not change the outer envelope', () => {
+    const inner = createMessage('inner', 'control', { op: 'x' }, { timestampMs: T });
+    class Nested {
+      toJSON(): number {
+        return encodeFrame(inner).length;
+      }
+    }
+    const outer = createMessage('outer', 'data', { v: new Nested() }, { timestampMs: T });
+    const twice = [encodeFrame(outer), encodeFrame(outer)];
+    for (const f of twice) expect(decode(f)).toEqual({ ...toWireMessage(outer), data: { v: encodeFrame(inner).length } });
+    expect(decode(encodeFrame(inner))).toEqual(toWireMessage(inner));
+  });
+});
+
+describe('large frames (issue 16)', () => {
+  it('each large frame keeps its own bytes after later encodes, and holds at most 4/3 of its size', () => {
+    // a message above 1 MiB first: the writer then starts again from its initial buffer
+    const huge = encodeFrame(createMessage('big', 'data', { payload: Buffer.alloc(1100 * 1024) }, { timestampMs: T }), 2 * 1024 * 1024);
+    expect(huge.buffer.byteLength).toBeLessThanOrEqual(Math.ceil((huge.length * 4) / 3));
+    const frames: Buffer[] = [];
+    for (let i = 0; i < 6; i++) {
+      const size = i % 2 === 0 ? 64 * 1024 : 20_000 + i;
+      frames.push(encodeFrame(createMessage('big', 'data', { i, payload: Buffer.alloc(size, 0x61 + i) }, { timestampMs: T }), 1024 * 1024));
+    }
+    frames.forEach((f, i) => {
+      const m = plainUnpackr.unpack(f.subarray(4)) as { data: { i: number; payload: Uint8Array } };
+      expect(m.data.i).toBe(i);
+      expect(Buffer.from(m.data.payload).equals(Buffer.alloc(i % 2 === 0 ? 64 * 1024 : 20_000 + i, 0x61 + i))).toBe(true);
+      expect(f.buffer.byteLength).toBeLessThanOrEqual(Math.ceil((f.length * 4) / 3));
+    });
+  });
+});

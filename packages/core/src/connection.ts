@@ -5,8 +5,60 @@ import type { TransportStream } from './transport.js';
 
 /** Frames at least this large are written as they are instead of being concatenated (16 KiB). */
 export const COALESCE_MAX_FRAME = 16 * 1024;
-/** A tick's batch is handed to the stream once it reaches this size (256 KiB). */
-export const COALESCE_MAX_BATCH = 256 * 1024;
+/** Most bytes of small frames concatenated into one write (64 KiB, what a hand-written node:net program writes at once). */
+export const COALESCE_MAX_BATCH = 64 * 1024;
+
+interface SharedConcat {
+  frames: Uint8Array[];
+  bytes: number;
+  out: Uint8Array;
+}
+
+/**
+ * Lets the connections of one server share the concatenation of a tick's
+ * batch: a broadcast puts the same frame objects, in the same order, in every
+ * connection's batch, so the first connection to flush concatenates them and
+ * every other connection whose batch holds exactly the same frames (compared
+ * by identity, frame by frame) writes that same buffer. A connection whose
+ * batch differs (it also got a unicast, or missed a frame) concatenates its
+ * own. Frames are never mutated once encoded, and neither is a written
+ * buffer, so identical frames mean identical bytes. The last two
+ * concatenations are kept until the end of the tick.
+ */
+export class BatchShare {
+  #a: SharedConcat | undefined;
+  #b: SharedConcat | undefined;
+  #clearing = false;
+
+  /** The concatenation of `frames` (`bytes` in all): a shared one when an identical batch was concatenated this tick. */
+  concat(frames: Uint8Array[], bytes: number): Uint8Array {
+    const hit = same(this.#a, frames, bytes) ? this.#a : same(this.#b, frames, bytes) ? this.#b : undefined;
+    if (hit !== undefined) return hit.out;
+    const out = Buffer.concat(frames, bytes);
+    this.#b = this.#a;
+    this.#a = { frames, bytes, out };
+    if (!this.#clearing) {
+      this.#clearing = true;
+      process.nextTick(this.#clear);
+    }
+    return out;
+  }
+
+  readonly #clear = (): void => {
+    this.#clearing = false;
+    this.#a = undefined;
+    this.#b = undefined;
+  };
+}
+
+function same(c: SharedConcat | undefined, frames: Uint8Array[], bytes: number): boolean {
+  if (c === undefined || c.bytes !== bytes) return false;
+  const f = c.frames;
+  const n = frames.length;
+  if (f.length !== n) return false;
+  for (let i = 0; i < n; i++) if (f[i] !== frames[i]) return false;
+  return true;
+}
 
 /** Callbacks of a {@link FramedConnection}. */
 export interface FramedConnectionHandlers {
@@ -56,8 +108,15 @@ export class FramedConnection {
   /** Well-framed but invalid messages skipped. */
   invalidMessages = 0;
 
-  constructor(stream: TransportStream, maxMessageSize: number, handlers: FramedConnectionHandlers) {
+  readonly #share: BatchShare | undefined;
+
+  /**
+   * @param share Shared with the other connections of a server, so a broadcast
+   *   tick is concatenated once (see {@link BatchShare}).
+   */
+  constructor(stream: TransportStream, maxMessageSize: number, handlers: FramedConnectionHandlers, share?: BatchShare) {
     this.stream = stream;
+    this.#share = share;
     this.decoder = new FrameDecoder({ maxMessageSize });
     this.#closedPromise = new Promise((resolve) => {
       stream.once('close', () => {
@@ -166,9 +225,10 @@ export class FramedConnection {
 
   /**
    * Queues one encoded frame. Small frames written in the same tick are
-   * concatenated and handed to the stream as one buffer (one syscall, no
-   * per-frame write overhead); frames of `COALESCE_MAX_FRAME` bytes or more
-   * go out as they are, after what was queued before them.
+   * concatenated and handed to the stream as one buffer of at most
+   * `COALESCE_MAX_BATCH` bytes (one syscall, no per-frame write overhead);
+   * frames of `COALESCE_MAX_FRAME` bytes or more go out as they are, never
+   * copied, after what was queued before them.
    * Returns false when the connection is closing and nothing was written.
    */
   write(frame: Uint8Array): boolean {
@@ -178,10 +238,10 @@ export class FramedConnection {
       this.stream.write(frame);
       return true;
     }
+    if (this.#batchBytes + frame.length > COALESCE_MAX_BATCH) this.#flushBatch();
     this.#batch.push(frame);
     this.#batchBytes += frame.length;
-    if (this.#batchBytes >= COALESCE_MAX_BATCH) this.#flushBatch();
-    else if (!this.#scheduled) {
+    if (!this.#scheduled) {
       this.#scheduled = true;
       process.nextTick(this.#flushTick);
     }
@@ -196,7 +256,9 @@ export class FramedConnection {
   #flushBatch(): void {
     const n = this.#batch.length;
     if (n === 0) return;
-    const out = n === 1 ? (this.#batch[0] as Uint8Array) : Buffer.concat(this.#batch, this.#batchBytes);
+    const batch = this.#batch;
+    const out =
+      n === 1 ? (batch[0] as Uint8Array) : this.#share !== undefined ? this.#share.concat(batch, this.#batchBytes) : Buffer.concat(batch, this.#batchBytes);
     this.#batch = [];
     this.#batchBytes = 0;
     if (!this.stream.destroyed && !this.stream.writableEnded) this.stream.write(out);

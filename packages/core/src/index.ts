@@ -32,7 +32,7 @@ export {
   checkTimeout,
 } from './client-options.js';
 export type { ServerTransport, ClientTransport, TransportStream, ListenSettings } from './transport.js';
-export { FramedConnection } from './connection.js';
+export { BatchShare, FramedConnection } from './connection.js';
 export { duplexPair } from './duplex-pair.js';
 export type { FramedConnectionHandlers } from './connection.js';
 export { backoffDelay, DEFAULT_BACKOFF } from './backoff.js';

@@ -12,7 +12,7 @@ import {
   type SocketMessage,
 } from '@socketkit/protocol';
 import { ServerAuth, checkHello } from './auth.js';
-import { FramedConnection } from './connection.js';
+import { type BatchShare, FramedConnection } from './connection.js';
 import { startTimer } from './defaults.js';
 import { Heartbeat } from './heartbeat.js';
 import type { SocketLogger } from './logger.js';
@@ -99,6 +99,8 @@ export interface PeerHost {
   refuseFull(peer: ServerPeer): void;
   /** The peer becomes a monitor: false (and the host has refused it) past `maxMonitors`. */
   claimMonitor(peer: ServerPeer): boolean;
+  /** Shared by every peer's connection: a broadcast tick is concatenated once. */
+  readonly batchShare?: BatchShare;
 }
 
 let peerCounter = 0;
@@ -162,14 +164,19 @@ export class ServerPeer {
     this.#host = host;
     this.id = `client_${++peerCounter}_${this.connectedAt}`;
     const s = host.settings;
-    this.conn = new FramedConnection(stream, s.maxMessageSize, {
-      onMessage: (m, bytes) => this.#onMessage(m, bytes),
-      onInvalidMessage: (err) => this.#host.onPeerError(this, err),
-      onProtocolError: (err) => this.#onBrokenFraming(err),
-      onEndOfStream: () => void this.close({ code: ErrorCode.CLOSED, text: 'peer ended the stream (zero-length frame)' }),
-      afterChunk: () => this.#checkFrameTimer(),
-      onClose: (err) => this.#onClose(err),
-    });
+    this.conn = new FramedConnection(
+      stream,
+      s.maxMessageSize,
+      {
+        onMessage: (m, bytes) => this.#onMessage(m, bytes),
+        onInvalidMessage: (err) => this.#host.onPeerError(this, err),
+        onProtocolError: (err) => this.#onBrokenFraming(err),
+        onEndOfStream: () => void this.close({ code: ErrorCode.CLOSED, text: 'peer ended the stream (zero-length frame)' }),
+        afterChunk: () => this.#checkFrameTimer(),
+        onClose: (err) => this.#onClose(err),
+      },
+      host.batchShare,
+    );
   }
 
   /** Current state. */

@@ -16,6 +16,7 @@ import {
   type SocketMessage,
 } from '@socketkit/protocol';
 import { validateToken } from './auth.js';
+import { BatchShare } from './connection.js';
 import { CONFIG_DEFAULTS, startTimer } from './defaults.js';
 import { createLogger, type SocketLogger } from './logger.js';
 import { resolveServerSettings } from './options.js';
@@ -230,6 +231,7 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
       stats: () => this.stats(),
       refuseFull: (peer) => this.#refuseFull(peer),
       claimMonitor: (peer) => this.#claimMonitor(peer),
+      batchShare: new BatchShare(),
     };
   }
 

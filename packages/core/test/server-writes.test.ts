@@ -1,0 +1,139 @@
+// How the server hands frames to its streams (issue 16, server side): a
+// broadcast tick is concatenated once and the same buffer is written to
+// every connection that took exactly the same frames; a connection whose
+// batch differs (it also got a unicast) gets its own, in order. Over the
+// in-memory duplex pair, with every chunk the server writes recorded: no
+// sockets, no timing.
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { FrameDecoder } from '@socketkit/codec';
+import { MessageType, type SocketMessage } from '@socketkit/protocol';
+import { SocketServer, type ServerTransport, type TransportStream } from '../src/index.js';
+import { memoryServerTransport, settle, until, type RawPeer } from './duplex-pair.js';
+
+/** Every chunk the server wrote to one connection, in order. */
+type Writes = Uint8Array[];
+
+/** The memory transport, recording what the server writes to each accepted stream (in accept order). */
+function recordingTransport(): ServerTransport & { connect(): RawPeer; writes: Writes[] } {
+  const t = memoryServerTransport();
+  const writes: Writes[] = [];
+  return {
+    ...t,
+    writes,
+    listen: (onConnection, options) =>
+      t.listen((stream: TransportStream) => {
+        const mine: Writes = [];
+        writes.push(mine);
+        const write = stream.write.bind(stream) as (chunk: Uint8Array) => boolean;
+        (stream as unknown as { write: (chunk: Uint8Array) => boolean }).write = (chunk: Uint8Array) => {
+          mine.push(chunk);
+          return write(chunk);
+        };
+        onConnection(stream);
+      }, options),
+  };
+}
+
+const servers: SocketServer[] = [];
+const peers: RawPeer[] = [];
+
+afterEach(async () => {
+  for (const p of peers.splice(0)) p.stream.destroy();
+  await Promise.all(servers.splice(0).map((s) => s.stop()));
+});
+
+async function setup(clients: number, handler?: () => unknown) {
+  const transport = recordingTransport();
+  const server = new SocketServer({ eventName: 'rules', transport, logLevel: 'silent', registerGraceMs: 1, closeGraceMs: 1, handler });
+  await server.start();
+  servers.push(server);
+  const ps: RawPeer[] = [];
+  for (let i = 0; i < clients; i++) {
+    const p = transport.connect();
+    peers.push(p);
+    ps.push(p);
+    p.hello();
+  }
+  await until(() => server.getConnectedClients().length === clients && ps.every((p) => p.messages.length === 1), 'every client welcomed');
+  const ids = server.getConnectedClients().map((c) => c.id);
+  // what each connection was written from now on
+  const marks = transport.writes.map((w) => w.length);
+  const since = (i: number): Writes => transport.writes[i]!.slice(marks[i]);
+  return { server, peers: ps, ids, since };
+}
+
+function decodeAll(chunks: Writes): SocketMessage[] {
+  const d = new FrameDecoder({ maxMessageSize: 1024 * 1024 });
+  const out: SocketMessage[] = [];
+  for (const c of chunks) d.feed(c, (m) => out.push(m));
+  return out;
+}
+
+describe('broadcast: one buffer per tick, shared by the connections that took the same frames', () => {
+  it('writes the same buffer object to every connection', async () => {
+    const { server, peers: ps, since } = await setup(3);
+    for (let i = 0; i < 50; i++) server.send({ i });
+    await until(() => ps.every((p) => p.messages.length === 51), 'all broadcasts read');
+    const [a, b, c] = [since(0), since(1), since(2)];
+    expect(a).toHaveLength(1);
+    expect(b[0]).toBe(a[0]);
+    expect(c[0]).toBe(a[0]);
+    expect(decodeAll(a).map((m) => m.data.i)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+  });
+
+  it('a connection that also got a unicast in the same tick gets every frame in order, in its own buffer', async () => {
+    const { server, peers: ps, ids, since } = await setup(3);
+    server.send({ i: 0 });
+    server.send({ i: 1 });
+    server.send({ only: 'b' }, ids[1]);
+    server.send({ i: 2 });
+    await until(() => ps[0]!.messages.length === 4 && ps[1]!.messages.length === 5 && ps[2]!.messages.length === 4, 'all read');
+    expect(ps[1]!.messages.slice(1).map((m) => m.data)).toEqual([{ i: 0 }, { i: 1 }, { only: 'b' }, { i: 2 }]);
+    for (const p of [ps[0]!, ps[2]!]) expect(p.messages.slice(1).map((m) => m.data)).toEqual([{ i: 0 }, { i: 1 }, { i: 2 }]);
+    const [a, b, c] = [since(0), since(1), since(2)];
+    expect(c[0]).toBe(a[0]);
+    expect(b[0]).not.toBe(a[0]);
+    expect(decodeAll(b).map((m) => m.data)).toEqual([{ i: 0 }, { i: 1 }, { only: 'b' }, { i: 2 }]);
+  });
+
+  it('never mutates a buffer once it was written', async () => {
+    const { server, peers: ps, since } = await setup(2);
+    for (let i = 0; i < 20; i++) server.send({ i, pad: 'x'.repeat(100) });
+    await until(() => ps.every((p) => p.messages.length === 21), 'first tick read');
+    const first = since(0)[0]!;
+    const copy = Buffer.from(first);
+    for (let tick = 0; tick < 5; tick++) {
+      for (let i = 0; i < 20; i++) server.send({ tick, i, pad: 'y'.repeat(100) });
+      await settle(2);
+    }
+    await until(() => ps.every((p) => p.messages.length === 121), 'later ticks read');
+    expect(Buffer.from(first).equals(copy)).toBe(true);
+  });
+
+  it('hands the stream at most 64 KiB of small frames per write', async () => {
+    const { server, peers: ps, since } = await setup(2);
+    for (let i = 0; i < 2000; i++) server.send({ i, pad: 'z'.repeat(100) });
+    await until(() => ps.every((p) => p.messages.length === 2001), 'all read');
+    for (const w of [since(0), since(1)]) {
+      expect(w.length).toBeGreaterThan(1);
+      for (const chunk of w) expect(chunk.length).toBeLessThanOrEqual(64 * 1024);
+    }
+    expect(decodeAll(since(1)).map((m) => m.data.i)).toEqual(Array.from({ length: 2000 }, (_, i) => i));
+  });
+});
+
+describe('replies', () => {
+  it('replies and broadcasts of one tick still arrive in the order they were sent', async () => {
+    const { server, peers: ps } = await setup(1, () => ({ ok: true }));
+    server.on('message', (m) => {
+      if (m.data.q === 1) {
+        server.send({ after: 1 });
+        server.send({ after: 2 });
+      }
+    });
+    ps[0]!.send(MessageType.DATA, { q: 1 }, { id: 'r1' });
+    ps[0]!.send(MessageType.DATA, { q: 2 }, { id: 'r2' });
+    await until(() => ps[0]!.messages.length === 5, 'all read');
+    expect(ps[0]!.messages.slice(1).map((m) => m.replyTo ?? m.data)).toEqual(['r1', { after: 1 }, { after: 2 }, 'r2']);
+  });
+});
