@@ -437,13 +437,14 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
 
   /**
    * Resolves once every client's pending bytes fell under its stream's
-   * high-water mark (at once if they already are). Clients being
-   * disconnected are not waited for; a client that does not drain within
+   * high-water mark (at once if they already are). A peer still in its
+   * registration grace counts too (it takes live broadcasts: the Python
+   * module never says hello). Clients being disconnected are not waited for; a client that does not drain within
    * `drainTimeout` gets the slow-consumer policy (disconnect; or with `drop`
    * it is not waited for again until it has drained).
    */
   async drain(): Promise<void> {
-    const pending = [...this.#peers.values()].filter((p) => p.state === 'registered' && !p.drainGaveUp && p.conn.needsDrain);
+    const pending = [...this.#peers.values()].filter((p) => p.open && !p.drainGaveUp && p.conn.needsDrain);
     await Promise.all(pending.map((p) => this.#drainOne(p)));
   }
 

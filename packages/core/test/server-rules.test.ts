@@ -361,6 +361,26 @@ describe('7. drain() never stalls a producer twice for the same reader', () => {
   });
 });
 
+describe('7b. drain() waits for every peer that takes live broadcasts', () => {
+  it('a peer still in its registration grace (the Python module never says hello) is waited for, not cut off as a slow consumer', async () => {
+    const { server, connect } = await setup({ maxPendingBytes: 4 * 1024 * 1024 });
+    const p = connect(false); // never says hello: registers only when the grace ends (fake timers: not yet)
+    await settle();
+    // Past MAX_HELD_BYTES the awaiting peer gets broadcasts live; then its stream is above its high-water mark.
+    for (let i = 0; i < 80; i++) server.send({ blob: 'x'.repeat(16_000) });
+    await settle();
+    expect(server.getConnectedClients()).toHaveLength(0);
+    let drained = false;
+    void server.drain().then(() => (drained = true));
+    await settle();
+    expect(drained).toBe(false);
+    p.read();
+    await until(() => drained, 'drain() resolves once the peer read');
+    expect(p.closed).toBe(false);
+    expect(p.messages.filter((m) => m.messageType === 'error')).toEqual([]);
+  });
+});
+
 describe('8. stop() is prompt with peers that never close their side', () => {
   it('once everything was flushed a peer gets closeGraceMs, not closeTimeout', async () => {
     const { server, connect } = await setup({ closeTimeout: 5000, closeGraceMs: 100 });

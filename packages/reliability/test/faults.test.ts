@@ -448,7 +448,10 @@ describe.each(eachTransport)('EPIPE / ECONNRESET during broadcast [%s]', (name, 
         ),
       );
       const killed = range(KILLED_PER_WAVE).map((i) => spawnFixture('fault-client.mjs', { kind: t.name, eventName, socketDir, port, readSlowly: i % 2 === 1 }));
-      await until(() => connectedCount() === 1 + (wave + 1) * PER_WAVE, `wave ${wave}: all ${PER_WAVE} victims registered`);
+      await until(
+        () => connectedCount() === 1 + (wave + 1) * PER_WAVE,
+        `wave ${wave}: all ${PER_WAVE} victims registered (a raw victim is in its registration grace: drain() must wait for it, not cut it off)`,
+      );
       // mid-stream: every victim is receiving the broadcast
       await until(() => raws.every((r) => r.bytes >= 64 * 1024) && killed.every((k) => k.lines.includes('streaming')), `wave ${wave}: victims are mid-stream`);
       raws.forEach((r, i) => {
