@@ -20,14 +20,16 @@ export interface FrameDecoderOptions {
  * @throws MessageError `MALFORMED_FRAME`; `details.reason` is `extension`,
  *   `depth`, `key`, `reserved`, `truncated` or `trailing` for bytes refused
  *   before decoding.
+ * @param copyBins - copy every msgpack bin out of `payload` (by default a bin
+ *   in `data` is a view into it): set it when `payload` is reused later.
  */
-export function decodePayload(payload: Uint8Array): SocketMessage {
+export function decodePayload(payload: Uint8Array, copyBins = false): SocketMessage {
   if (payload.length === 0) {
     throw new MessageError(ErrorCode.MALFORMED_FRAME, 'malformed frame: zero-length payload (not a message)');
   }
   let value: unknown;
   try {
-    value = decodeValue(payload);
+    value = decodeValue(payload, copyBins);
   } catch (cause) {
     if (cause instanceof ScanError) {
       const hint =

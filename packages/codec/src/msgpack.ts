@@ -1,7 +1,7 @@
 import { ErrorCode, MessageError } from '@socketkit/protocol';
 import { Unpackr } from 'msgpackr';
 import { MAX_FRAME_PAYLOAD } from './limits.js';
-import { SCAN_BIG_INT, SCAN_PROTO_KEY, ScanError, scanValue } from './scan.js';
+import { SCAN_BIG_INT, SCAN_BIN, SCAN_PROTO_KEY, ScanError, scanValue } from './scan.js';
 import { EncodeRefusal, EncodeTooLarge, formatPath, withWriter, writeValue } from './writer.js';
 
 // Both decoders only ever see bytes scanValue accepted: plain msgpack, string
@@ -12,6 +12,9 @@ const fastUnpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64A
 // Map, so a `__proto__` key survives until toPlain defines it as an own property.
 // ('auto' exists at runtime in msgpackr 2.1.3 but is missing from its types.)
 const exactUnpackr = new Unpackr({ useRecords: false, mapsAsObjects: false, int64AsType: 'auto' as 'bigint' });
+// The same two with every bin copied out of the bytes (by default a bin is a view into them).
+const fastCopyUnpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number', copyBuffers: true });
+const exactCopyUnpackr = new Unpackr({ useRecords: false, mapsAsObjects: false, int64AsType: 'auto' as 'bigint', copyBuffers: true });
 
 /** Turns the Maps of the exact decoder into objects; `__proto__` becomes an own property, never the prototype. */
 function toPlain(v: unknown): unknown {
@@ -30,13 +33,16 @@ function toPlain(v: unknown): unknown {
 }
 
 /**
- * Decodes one plain msgpack value after {@link scanValue} accepted it.
+ * Decodes one plain msgpack value after {@link scanValue} accepted it. A bin
+ * comes back as a view into `bytes` unless `copyBins` (set it when `bytes`
+ * will be overwritten while the value is still in use).
  * @throws ScanError when the bytes are not exactly one plain msgpack value.
  */
-export function decodeValue(bytes: Uint8Array): unknown {
+export function decodeValue(bytes: Uint8Array, copyBins = false): unknown {
   const flags = scanValue(bytes);
-  if ((flags & (SCAN_BIG_INT | SCAN_PROTO_KEY)) === 0) return fastUnpackr.unpack(bytes);
-  return toPlain(exactUnpackr.unpack(bytes));
+  const copy = copyBins && (flags & SCAN_BIN) !== 0;
+  if ((flags & (SCAN_BIG_INT | SCAN_PROTO_KEY)) === 0) return (copy ? fastCopyUnpackr : fastUnpackr).unpack(bytes);
+  return toPlain((copy ? exactCopyUnpackr : exactUnpackr).unpack(bytes));
 }
 
 /**

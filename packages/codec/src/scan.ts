@@ -32,6 +32,8 @@ export class ScanError extends Error {
 export const SCAN_BIG_INT = 1;
 /** Set in {@link scanValue}'s result when a map has the key `__proto__`. */
 export const SCAN_PROTO_KEY = 2;
+/** Set in {@link scanValue}'s result when the value holds a msgpack bin (decoded as a view into the bytes unless copied). */
+export const SCAN_BIN = 4;
 
 /** Sizes (token included) of the fixed-size tokens in 0xc0..0xd3; 0 marks a variable size, container or refused token. */
 const FIXED = new Uint8Array(256);
@@ -128,12 +130,18 @@ function skip(b: Uint8Array, pos: number, depth: number): number {
       return pos + 9;
     }
     case 0xc4:
+      flags |= SCAN_BIN;
+      return pos + 2 + b[pos + 1]!;
     case 0xd9:
       return pos + 2 + b[pos + 1]!;
     case 0xc5:
+      flags |= SCAN_BIN;
+      return pos + 3 + u16(b, pos + 1);
     case 0xda:
       return pos + 3 + u16(b, pos + 1);
     case 0xc6:
+      flags |= SCAN_BIN;
+      return pos + 5 + u32(b, pos + 1);
     case 0xdb:
       return pos + 5 + u32(b, pos + 1);
     case 0xdc:
@@ -161,7 +169,7 @@ function skip(b: Uint8Array, pos: number, depth: number): number {
 
 /**
  * Checks that `bytes` is exactly one plain msgpack value (see the module
- * comment) and returns flags: {@link SCAN_BIG_INT}, {@link SCAN_PROTO_KEY}.
+ * comment) and returns flags: {@link SCAN_BIG_INT}, {@link SCAN_PROTO_KEY}, {@link SCAN_BIN}.
  * @throws ScanError naming the first problem.
  */
 export function scanValue(bytes: Uint8Array): number {

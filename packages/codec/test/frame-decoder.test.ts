@@ -552,3 +552,19 @@ describe('prototype pollution', () => {
     expect(m!.data.a).toBe(1);
   });
 });
+
+describe('decodePayload: bins', () => {
+  it('copyBins copies every bin out of the payload (bin 8, 16, 32; also with a __proto__ key); by default a bin is a view', () => {
+    const proto = '__proto__';
+    for (const n of [3, 300, 70_000]) {
+      const frame = encodeFrame(createMessage('bins', 'data', { b: Buffer.alloc(n, 1), [proto]: { c: Buffer.alloc(n, 1) } }));
+      const payload = Buffer.from(frame.subarray(4));
+      const copied = decodePayload(payload, true);
+      const viewed = decodePayload(payload);
+      payload.fill(7);
+      expect((copied.data.b as Uint8Array).every((x) => x === 1)).toBe(true);
+      expect(((copied.data[proto] as Record<string, unknown>).c as Uint8Array).every((x) => x === 1)).toBe(true);
+      expect((viewed.data.b as Uint8Array)[0]).toBe(7);
+    }
+  });
+});

@@ -173,7 +173,8 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
     this.#inbox = new Inbox<SocketMessage>({
       maxItems: this.#o.bufferSize,
       maxBytes: this.#o.maxBufferedBytes,
-      decode: decodePayload,
+      // The bytes are a view into the inbox's segment, reused by later messages: a bin in data must be a copy.
+      decode: (bytes) => decodePayload(bytes, true),
       onFull: () => {
         const s = this.#session();
         if (s !== undefined && s.closeError === undefined) s.conn.pause();

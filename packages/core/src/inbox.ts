@@ -6,7 +6,10 @@ export interface InboxOptions<T> {
   maxItems: number;
   /** Bound in bytes (the encoded size of the items kept). */
   maxBytes: number;
-  /** Rebuilds an item from the bytes it was offered with (they were valid when offered). */
+  /**
+   * Rebuilds an item from the bytes it was offered with (they were valid when offered). The bytes are a view
+   * into a segment that later offers overwrite: the item must not keep a view into them.
+   */
   decode(bytes: Uint8Array): T;
   /** Called once when the inbox becomes full: the owner stops reading its source. */
   onFull(): void;
