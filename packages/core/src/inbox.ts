@@ -22,7 +22,7 @@ interface Waiter<T> {
   reject(error: Error): void;
 }
 
-/** Size of one segment of a {@link ByteQueue} (64 KiB); a larger entry gets a segment of its own. */
+/** Size of every segment of a {@link ByteQueue} (64 KiB); an entry runs on into the next segment when it does not fit. */
 export const BYTE_QUEUE_SEGMENT = 64 * 1024;
 
 /**
@@ -30,8 +30,11 @@ export const BYTE_QUEUE_SEGMENT = 64 * 1024;
  * copy and no JavaScript object, so thousands of waiting messages put no
  * load on the garbage collector (keeping decoded messages did: each one
  * survived to the old generation, up to 40 % of a busy client's CPU), and
- * never pin the larger buffer they were read from. Memory: the bytes kept,
- * plus a 4-byte length each, plus at most one partly used segment at each end.
+ * never pin the larger buffer they were read from. An entry (a 4-byte length,
+ * then its bytes) fills the rest of a segment and runs on into the next one,
+ * so memory is the bytes kept, plus 4 bytes each, plus fewer than 4 bytes
+ * per segment, plus at most a partly used segment at each end and one spare
+ * (whatever the entry sizes; an empty queue holds at most two segments).
  */
 export class ByteQueue {
   #segments: Buffer[] = [];
@@ -47,72 +50,92 @@ export class ByteQueue {
     return this.#count;
   }
 
+  /** Bytes of the segments held (the spare one included). */
+  get heldBytes(): number {
+    return (this.#segments.length + (this.#spare === undefined ? 0 : 1)) * BYTE_QUEUE_SEGMENT;
+  }
+
   /** Appends a copy of `bytes`. */
   push(bytes: Uint8Array): void {
-    const need = 4 + bytes.length;
     if (this.#count === 0) this.#readAt = 0;
     let seg = this.#segments[this.#segments.length - 1];
-    if (seg === undefined || seg.length - this.#writeAt < need) {
-      seg = need <= BYTE_QUEUE_SEGMENT ? (this.#spare ?? Buffer.allocUnsafeSlow(BYTE_QUEUE_SEGMENT)) : Buffer.allocUnsafeSlow(need);
-      if (seg === this.#spare) this.#spare = undefined;
-      // The unused tail of the previous segment ends with a 0xffffffff mark (when there is room for it).
-      this.#markEnd();
-      this.#segments.push(seg);
-      this.#writeAt = 0;
+    // A length is never split: fewer than 4 bytes left at the end of a segment stay unused.
+    if (seg === undefined || BYTE_QUEUE_SEGMENT - this.#writeAt < 4) seg = this.#addSegment();
+    const len = bytes.length;
+    seg.writeUInt32BE(len, this.#writeAt);
+    this.#writeAt += 4;
+    let off = 0;
+    while (off < len) {
+      if (this.#writeAt === BYTE_QUEUE_SEGMENT) seg = this.#addSegment();
+      const n = Math.min(BYTE_QUEUE_SEGMENT - this.#writeAt, len - off);
+      seg.set(n === len ? bytes : bytes.subarray(off, off + n), this.#writeAt);
+      this.#writeAt += n;
+      off += n;
     }
-    seg.writeUInt32BE(bytes.length, this.#writeAt);
-    seg.set(bytes, this.#writeAt + 4);
-    this.#writeAt += need;
     this.#count++;
   }
 
-  /** Removes the oldest entry and returns it: a view valid until the next `push`. */
+  /**
+   * Removes the oldest entry and returns it: a view valid until the next
+   * `push` (an entry that runs over two or more segments is copied out).
+   */
   shift(): Uint8Array | undefined {
-    const start = this.#advance();
-    if (start < 0) return undefined;
-    return (this.#segments[0] as Buffer).subarray(start, this.#readAt);
+    return this.#advance(true) as Uint8Array | undefined;
   }
 
   /** Removes the oldest entry without looking at it; returns its length (-1 when empty). */
   drop(): number {
-    const start = this.#advance();
-    return start < 0 ? -1 : this.#readAt - start;
+    return this.#advance(false) as number;
   }
 
-  /** Steps over the oldest entry; returns where its bytes start in the first segment (-1 when empty). */
-  #advance(): number {
-    if (this.#count === 0) return -1;
+  /** Steps over the oldest entry: its bytes (`read`) or its length; undefined / -1 when empty. */
+  #advance(read: boolean): Uint8Array | number | undefined {
+    if (this.#count === 0) return read ? undefined : -1;
+    if (BYTE_QUEUE_SEGMENT - this.#readAt < 4) this.#dropFirst();
     let seg = this.#segments[0] as Buffer;
-    const writeEnd = this.#segments.length === 1 ? this.#writeAt : seg.length;
-    if (this.#readAt + 4 > writeEnd || seg.readUInt32BE(this.#readAt) === END_MARK) {
-      this.#dropFirst();
-      seg = this.#segments[0] as Buffer;
+    const len = seg.readUInt32BE(this.#readAt);
+    this.#readAt += 4;
+    let out: Uint8Array | number = len;
+    if (this.#readAt + len <= BYTE_QUEUE_SEGMENT) {
+      if (read) out = seg.subarray(this.#readAt, this.#readAt + len);
+      this.#readAt += len;
+    } else {
+      const copy = read ? Buffer.allocUnsafe(len) : undefined;
+      let off = 0;
+      while (off < len) {
+        if (this.#readAt === BYTE_QUEUE_SEGMENT) {
+          this.#dropFirst();
+          seg = this.#segments[0] as Buffer;
+        }
+        const n = Math.min(BYTE_QUEUE_SEGMENT - this.#readAt, len - off);
+        copy?.set(seg.subarray(this.#readAt, this.#readAt + n), off);
+        this.#readAt += n;
+        off += n;
+      }
+      if (copy !== undefined) out = copy;
     }
-    const start = this.#readAt + 4;
-    this.#readAt = start + seg.readUInt32BE(this.#readAt);
     this.#count--;
     if (this.#count === 0) {
       // Empty (so this is the only segment): the next push starts over at 0;
       // the entry's bytes stay where they are until then.
       this.#writeAt = 0;
     }
-    return start;
+    return out;
   }
 
-  #markEnd(): void {
-    const last = this.#segments[this.#segments.length - 1];
-    if (last !== undefined && last.length - this.#writeAt >= 4) last.writeUInt32BE(END_MARK, this.#writeAt);
+  #addSegment(): Buffer {
+    const seg = this.#spare ?? Buffer.allocUnsafeSlow(BYTE_QUEUE_SEGMENT);
+    this.#spare = undefined;
+    this.#segments.push(seg);
+    this.#writeAt = 0;
+    return seg;
   }
 
   #dropFirst(): void {
-    const seg = this.#segments.shift() as Buffer;
-    if (seg.length === BYTE_QUEUE_SEGMENT) this.#spare = seg;
+    this.#spare = this.#segments.shift() as Buffer;
     this.#readAt = 0;
   }
 }
-
-/** Marks the unused end of a segment (no entry is that long: frames are at most 2^32 − 1 bytes and far fewer in practice). */
-const END_MARK = 0xffffffff;
 
 /**
  * A receive buffer bounded by items AND bytes, with waiters (`next()` with a

@@ -110,3 +110,28 @@ describe('ByteQueue', () => {
     expect(q.drop()).toBe(-1);
   });
 });
+
+describe('ByteQueue memory', () => {
+  it('holds the bytes it keeps (4-byte lengths included) plus at most three segments, whatever the entry sizes', () => {
+    for (const n of [100, BYTE_QUEUE_SEGMENT / 2 - 1, BYTE_QUEUE_SEGMENT / 2 - 5, BYTE_QUEUE_SEGMENT / 3, BYTE_QUEUE_SEGMENT - 4, BYTE_QUEUE_SEGMENT + 1]) {
+      const q = new ByteQueue();
+      let kept = 0;
+      for (let i = 0; i < 100; i++) {
+        q.push(Buffer.alloc(n));
+        kept += 4 + n;
+      }
+      expect(q.heldBytes).toBeLessThanOrEqual(kept + 3 * BYTE_QUEUE_SEGMENT);
+    }
+  });
+
+  it('an empty queue does not keep the segment of a large entry it held once', () => {
+    const q = new ByteQueue();
+    q.push(Buffer.alloc(16 * BYTE_QUEUE_SEGMENT));
+    expect(q.shift()?.length).toBe(16 * BYTE_QUEUE_SEGMENT);
+    for (let i = 0; i < 10; i++) {
+      q.push(Buffer.alloc(50));
+      q.shift();
+    }
+    expect(q.heldBytes).toBeLessThanOrEqual(2 * BYTE_QUEUE_SEGMENT);
+  });
+});
