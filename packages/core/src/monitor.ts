@@ -51,6 +51,8 @@ export async function fetchStats(transport: ClientTransport, eventName: string, 
   let stream: TransportStream | undefined;
   try {
     stream = await transport.connect(controller.signal);
+    // An error after the reply (a reset, or a stream that reports its own destroy() as an error) must not crash the process.
+    stream.on('error', () => undefined);
     const id = randomUUID();
     const hello = createMessage(eventName, MessageType.CONTROL, {
       ...(auth === undefined ? { op: CONTROL_OPS.HELLO, event: eventName } : auth.hello()),
@@ -115,7 +117,12 @@ function readReply(x: Exchange, maxMessageSize: number | undefined, signal: Abor
         const wrong = checkWelcomeEvent(m.data, x.eventName) ?? auth?.onWelcome();
         if (wrong !== undefined) finish(errorFromCode(wrong.code, `${where}: ${wrong.reason}`));
       } else if (m.replyTo === id && m.data.op === CONTROL_OPS.STATS) {
-        finish(undefined, m.data.stats as ServerStats);
+        const stats = m.data.stats;
+        if (stats === null || typeof stats !== 'object' || Array.isArray(stats)) {
+          const got = stats === null ? 'null' : Array.isArray(stats) ? 'an array' : typeof stats;
+          const text = `${where} answered the stats request without a stats object (stats is ${got}): is a socketkit server listening there?`;
+          finish(errorFromCode(ErrorCode.INVALID_MESSAGE, text));
+        } else finish(undefined, stats as unknown as ServerStats);
       }
     };
     const onData = (chunk: Buffer) => {

@@ -1,4 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
+import { ErrorCode } from '@socketkit/protocol';
+import { fetchStats } from '../src/index.js';
 import { fakeClient as client, FakeServer, settle } from './fake-server.js';
 
 describe('receive buffer under a hostile or odd server', () => {
@@ -15,5 +17,33 @@ describe('receive buffer under a hostile or odd server', () => {
     await settle();
     expect(Buffer.from(m1.data.b as Uint8Array)).toEqual(Buffer.from([1, 2, 3, 4]));
     await c.disconnect();
+  });
+});
+
+describe('fetchStats against a foreign server', () => {
+  async function askedBy(fs: FakeServer): Promise<string> {
+    for (let i = 0; i < 50 && !fs.peers[0]?.received.some((m) => m.data.op === 'stats'); i++) await settle();
+    return fs.last.received.find((m) => m.data.op === 'stats')?.id as string;
+  }
+
+  it('a stream that errors on destroy() (a Duplex.from transport) after the reply does not crash the process', async () => {
+    const fs = new FakeServer('rules');
+    const asked = fetchStats(fs.transport, 'rules', { timeoutMs: Number.POSITIVE_INFINITY });
+    fs.last.send('control', { op: 'stats', stats: { clients: [] } }, { replyTo: await askedBy(fs) });
+    await expect(asked).resolves.toEqual({ clients: [] });
+    await settle();
+  });
+
+  it.each([
+    ['no stats', {}],
+    ['stats a string', { stats: 'lots' }],
+    ['stats an array', { stats: [1, 2] }],
+    ['stats null', { stats: null }],
+    ['stats a BigInt', { stats: 2n ** 63n }],
+  ])('a stats reply with %s is refused INVALID_MESSAGE, not returned as ServerStats', async (_what, extra) => {
+    const fs = new FakeServer('rules');
+    const asked = fetchStats(fs.transport, 'rules', { timeoutMs: Number.POSITIVE_INFINITY });
+    fs.last.send('control', { op: 'stats', ...extra }, { replyTo: await askedBy(fs) });
+    await expect(asked).rejects.toMatchObject({ code: ErrorCode.INVALID_MESSAGE });
   });
 });
