@@ -734,7 +734,8 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
       }
     }
     if (!this.#o.bufferMessages) return;
-    const dropped = this.#inbox.offer(m, payload, listeners.length > 0);
+    // A message a listener saw may have been changed by it: a waiting receive() gets its own decode.
+    const dropped = this.#inbox.offer(listeners.length > 0 ? undefined : m, payload, listeners.length > 0);
     if (dropped > 0) {
       if (this.#droppedMessages === 0)
         this.log.warn(

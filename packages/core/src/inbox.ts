@@ -183,13 +183,22 @@ export class Inbox<T> {
 
   /**
    * Hands `item` to the oldest waiter, or keeps a copy of `bytes` (its
-   * encoded form). With `dropOldest` a full inbox makes room by dropping its
-   * oldest items (returned count) instead of asking the owner to pause.
+   * encoded form). `item` undefined: it was shown to someone who may have
+   * changed it, so a waiter gets a fresh decode of `bytes`. With
+   * `dropOldest` a full inbox makes room by dropping its oldest items
+   * (returned count) instead of asking the owner to pause.
    */
-  offer(item: T, bytes: Uint8Array, dropOldest = false): number {
+  offer(item: T | undefined, bytes: Uint8Array, dropOldest = false): number {
     const w = this.#waiters.shift();
     if (w !== undefined) {
-      w.resolve(item);
+      if (item !== undefined) w.resolve(item);
+      else {
+        try {
+          w.resolve(this.#o.decode(bytes));
+        } catch (err) {
+          w.reject(err as Error);
+        }
+      }
       return 0;
     }
     const size = bytes.length;

@@ -20,6 +20,26 @@ describe('receive buffer under a hostile or odd server', () => {
   });
 });
 
+describe('receive() and listeners that change their message', () => {
+  it.each([
+    ['already buffered', false],
+    ['while receive() waits', true],
+  ])('a message read with receive() is the one that arrived, even when a listener changed its copy (%s)', async (_what, waitFirst) => {
+    const fs = new FakeServer();
+    const c = client(fs, { handshake: false, autoReconnect: false });
+    c.on('message', (m) => {
+      m.data.n = 'changed by a listener';
+    });
+    await c.connect();
+    const waiting = waitFirst ? c.receive({ timeout: 1000 }) : undefined;
+    fs.last.send('data', { n: 1 });
+    await settle();
+    const m = await (waiting ?? c.receive({ timeout: 1000 }));
+    expect(m.data.n).toBe(1);
+    await c.disconnect();
+  });
+});
+
 describe('fetchStats against a foreign server', () => {
   async function askedBy(fs: FakeServer): Promise<string> {
     for (let i = 0; i < 50 && !fs.peers[0]?.received.some((m) => m.data.op === 'stats'); i++) await settle();
