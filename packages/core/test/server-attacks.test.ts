@@ -1,6 +1,5 @@
 // Hostile or odd peers against the server's shared write path (BatchShare), held broadcasts and monitors.
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { MessageType } from '@socketkit/protocol';
 import { SocketServer } from '../src/index.js';
 import { memoryServerTransport, type RawPeer, settle, until } from './duplex-pair.js';
 
