@@ -11,7 +11,9 @@ class End extends Duplex {
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     if (this.other.destroyed) return cb();
-    if (this.other.push(chunk)) cb();
+    // A copy, as a socket's reader gets: the writer may write the same buffer to other streams
+    // (a server's broadcast), and a reader that changes what it read must not change theirs.
+    if (this.other.push(Buffer.from(chunk))) cb();
     else this.other.#waiting = cb;
   }
 
@@ -39,7 +41,8 @@ class End extends Duplex {
  * Two connected in-memory streams that behave like the two ends of a
  * socket, for tests of transports and of code built on socketkit (Node 20
  * has no `stream.duplexPair`): what one end writes the other reads;
- * `end()` half-closes (the other end sees `'end'`), `destroy()` closes
+ * the reader gets a copy of what was written (its own bytes, as over a
+ * socket); `end()` half-closes (the other end sees `'end'`), `destroy()` closes
  * both; an end that is not read fills up, so the writer's
  * `writableLength` grows and `write()` returns false, as with a peer that
  * stopped reading.
