@@ -1,4 +1,4 @@
-// Hostile or odd peers against the server's shared write path (BatchShare), held broadcasts and monitors.
+// Hostile or odd traffic against the server's shared write path (BatchShare): mixed ticks and a stalled peer.
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { SocketServer } from '../src/index.js';
 import { memoryServerTransport, type RawPeer, settle, until } from './duplex-pair.js';
