@@ -28,15 +28,35 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/**
+ * A token tcp server for "orders" holding one queued message: runs `body`
+ * (which plays monitors against it), then checks that no monitor registered
+ * or took the queue: the first real client gets the queued message.
+ */
+async function withQueuedTokenServer(body: (server: TcpSocketServer) => Promise<void>): Promise<void> {
+  const server = new TcpSocketServer({ eventName: 'orders', socketDir: dir, token: TOKEN, logLevel: 'silent' });
+  const connected: string[] = [];
+  server.on('clientConnected', (id) => connected.push(id));
+  await server.start();
+  const client = new TcpSocketClient({ eventName: 'orders', socketDir: dir, token: TOKEN, logLevel: 'silent' });
+  try {
+    server.send({ queued: 1 });
+    await body(server);
+    expect(connected).toEqual([]);
+    expect(server.getConnectedClients()).toEqual([]);
+    expect(server.stats().queue.length).toBe(1);
+    await client.connect();
+    expect((await client.receive({ timeout: 5000 })).data).toEqual({ queued: 1 });
+    expect(connected).toHaveLength(1);
+  } finally {
+    await client.disconnect();
+    await server.stop();
+  }
+}
+
 describe('monitors of a token server', () => {
   test('socketkit stats --transport tcp --token-file reads a token tcp server; a proven monitor never takes the queue', async () => {
-    const server = new TcpSocketServer({ eventName: 'orders', socketDir: dir, token: TOKEN, logLevel: 'silent' });
-    const connected: string[] = [];
-    server.on('clientConnected', (id) => connected.push(id));
-    await server.start();
-    const client = new TcpSocketClient({ eventName: 'orders', socketDir: dir, token: TOKEN, logLevel: 'silent' });
-    try {
-      server.send({ queued: 1 });
+    await withQueuedTokenServer(async (server) => {
       const r = await runCli(['stats', 'orders', '--transport', 'tcp', '--socket-dir', dir, '--token-file', tokenFile, '--json'], dir);
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
@@ -52,27 +72,11 @@ describe('monitors of a token server', () => {
       // In code: fetchStats with the token.
       const again = await fetchStats(new TcpClientTransport('127.0.0.1', server.port as number, 'orders'), 'orders', { token: TOKEN });
       expect(again.queue.length).toBe(1);
-
-      expect(connected).toEqual([]);
-      expect(server.getConnectedClients()).toEqual([]);
-      expect(server.stats().queue.length).toBe(1);
-      await client.connect();
-      expect((await client.receive({ timeout: 5000 })).data).toEqual({ queued: 1 });
-      expect(connected).toHaveLength(1);
-    } finally {
-      await client.disconnect();
-      await server.stop();
-    }
+    });
   });
 
   test('a monitor with a wrong token, or none, gets UNAUTHORIZED and the queue is untouched', async () => {
-    const server = new TcpSocketServer({ eventName: 'orders', socketDir: dir, token: TOKEN, logLevel: 'silent' });
-    const connected: string[] = [];
-    server.on('clientConnected', (id) => connected.push(id));
-    await server.start();
-    const client = new TcpSocketClient({ eventName: 'orders', socketDir: dir, token: TOKEN, logLevel: 'silent' });
-    try {
-      server.send({ queued: 1 });
+    await withQueuedTokenServer(async (server) => {
       const transport = new TcpClientTransport('127.0.0.1', server.port as number, 'orders');
       await expect(fetchStats(transport, 'orders', { token: WRONG })).rejects.toMatchObject({ code: 'UNAUTHORIZED' });
       await expect(fetchStats(transport, 'orders')).rejects.toMatchObject({ code: 'UNAUTHORIZED', message: expect.stringContaining('token') });
@@ -83,15 +87,7 @@ describe('monitors of a token server', () => {
       const none = await runCli(['stats', 'orders', '--transport', 'tcp', '--socket-dir', dir], dir);
       expect(none.code).toBe(1);
       expect(none.stderr).toMatch(/^error UNAUTHORIZED: .*--token-file/);
-
-      expect(connected).toEqual([]);
-      expect(server.stats().queue.length).toBe(1);
-      await client.connect();
-      expect((await client.receive({ timeout: 5000 })).data).toEqual({ queued: 1 });
-    } finally {
-      await client.disconnect();
-      await server.stop();
-    }
+    });
   });
 
   test('a monitor with a token refuses a server that cannot prove it (no token there)', async () => {

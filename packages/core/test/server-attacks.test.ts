@@ -1,6 +1,6 @@
 // Hostile or odd traffic against the server's shared write path (BatchShare): mixed ticks and a stalled peer.
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { SocketServer } from '../src/index.js';
+import { SocketServer, type SocketServerOptions } from '../src/index.js';
 import { memoryServerTransport, type RawPeer, settle, until } from './duplex-pair.js';
 
 const servers: SocketServer[] = [];
@@ -11,19 +11,18 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.stop()));
 });
 
+/** A started server for event `rules` over an in-memory transport (real timers, short graces), stopped after the test. */
+async function start(opts: Partial<SocketServerOptions>) {
+  const transport = memoryServerTransport();
+  const server = new SocketServer({ eventName: 'rules', transport, logLevel: 'silent', registerGraceMs: 1, closeGraceMs: 1, ...opts });
+  await server.start();
+  servers.push(server);
+  return { server, transport };
+}
+
 describe('shared broadcast buffers under mixed traffic', () => {
   it('random ticks of broadcasts, unicasts and replies: every connection gets exactly its own frames, in order', async () => {
-    const transport = memoryServerTransport();
-    const server = new SocketServer({
-      eventName: 'rules',
-      transport,
-      logLevel: 'silent',
-      registerGraceMs: 1,
-      closeGraceMs: 1,
-      handler: (data) => ({ echo: data.q }),
-    });
-    await server.start();
-    servers.push(server);
+    const { server, transport } = await start({ handler: (data) => ({ echo: data.q }) });
     const n = 4;
     const ps: RawPeer[] = [];
     for (let i = 0; i < n; i++) {
@@ -63,18 +62,7 @@ describe('shared broadcast buffers under mixed traffic', () => {
   });
 
   it('a peer that stops reading (drop policy) loses frames; the peers that read still get every frame in order', async () => {
-    const transport = memoryServerTransport();
-    const server = new SocketServer({
-      eventName: 'rules',
-      transport,
-      logLevel: 'silent',
-      registerGraceMs: 1,
-      closeGraceMs: 1,
-      maxPendingBytes: 64 * 1024,
-      slowConsumerPolicy: 'drop',
-    });
-    await server.start();
-    servers.push(server);
+    const { server, transport } = await start({ maxPendingBytes: 64 * 1024, slowConsumerPolicy: 'drop' });
     const readers = [transport.connect(), transport.connect()];
     const stalled = transport.connect(false);
     peers.push(...readers, stalled);
