@@ -1,24 +1,15 @@
 import { format } from 'node:util';
 import { once } from 'node:events';
-import { SocketError, toWireMessage, type LogLevel, type SocketLogger, type SocketMessage } from 'socketkit';
-
-const RANK: Record<LogLevel, number> = {
-  silly: 0,
-  trace: 1,
-  debug: 2,
-  info: 3,
-  warn: 4,
-  error: 5,
-  fatal: 6,
-  silent: 7,
-};
+import { LOG_LEVELS, SocketError, toWireMessage, type LogLevel, type SocketLogger, type SocketMessage } from 'socketkit';
 
 /** A logger for the library that writes to stderr (stdout is kept for messages). */
 export function stderrLogger(level: LogLevel): SocketLogger {
+  // LOG_LEVELS is ordered from silly to silent: a line is written when its level is at or above `level`.
+  const min = LOG_LEVELS.indexOf(level);
   const at =
     (name: 'debug' | 'info' | 'warn' | 'error') =>
     (...args: unknown[]): void => {
-      if (RANK[name] >= RANK[level]) process.stderr.write(`[socketkit ${name}] ${format(...args)}\n`);
+      if (LOG_LEVELS.indexOf(name) >= min) process.stderr.write(`[socketkit ${name}] ${format(...args)}\n`);
     };
   return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }

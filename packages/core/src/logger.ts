@@ -1,3 +1,4 @@
+import { LOG_LEVELS } from '@socketkit/config';
 import { Logger } from 'tslog';
 
 /** The logging surface socketkit uses. A tslog `Logger` satisfies it; so does `console`. */
@@ -8,16 +9,11 @@ export interface SocketLogger {
   error(...args: unknown[]): unknown;
 }
 
-const LEVELS: Record<string, number> = {
-  silly: 0,
-  trace: 1,
-  debug: 2,
-  info: 3,
-  warn: 4,
-  error: 5,
-  fatal: 6,
-  silent: 7,
-};
+/** tslog's minLevel of a level name: its place in the one ordered list, LOG_LEVELS (silly 0 .. fatal 6, silent 7). */
+function minLevel(level: string): number {
+  const rank = (LOG_LEVELS as readonly string[]).indexOf(level);
+  return rank >= 0 ? rank : LOG_LEVELS.indexOf(DEFAULT_LOG_LEVEL);
+}
 
 /** The level a socketkit component logs at when the application says nothing: warnings and errors only. */
 export const DEFAULT_LOG_LEVEL = 'warn';
@@ -36,7 +32,7 @@ export function createLogger(name: string, level: string = DEFAULT_LOG_LEVEL): S
   if (level === 'silent') return silentLogger;
   return new Logger({
     name,
-    minLevel: LEVELS[level] ?? LEVELS[DEFAULT_LOG_LEVEL],
+    minLevel: minLevel(level),
     type: 'pretty',
     stack: { capture: 'off' },
     pretty: {
