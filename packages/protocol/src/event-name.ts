@@ -6,9 +6,16 @@ export const MAX_EVENT_NAME_LENGTH = 64;
 /** Pattern every event name must match: letters, digits, `_` and `-`, 1–64 characters. */
 export const EVENT_NAME_PATTERN = /^[a-zA-Z0-9_-]{1,64}$/;
 
+/** The last name that passed: a server, client or connection uses one name, so the regex runs once per name, not per message (it was ~8 % of a broadcast). */
+let lastValid: string | undefined;
+
 /** True when `name` is a valid event name (see {@link EVENT_NAME_PATTERN}). */
 export function isValidEventName(name: unknown): name is string {
-  return typeof name === 'string' && EVENT_NAME_PATTERN.test(name);
+  if (typeof name !== 'string') return false;
+  if (name === lastValid) return true;
+  if (!EVENT_NAME_PATTERN.test(name)) return false;
+  lastValid = name;
+  return true;
 }
 
 /**

@@ -1,5 +1,5 @@
 import * as v from 'valibot';
-import { EVENT_NAME_PATTERN } from './event-name.js';
+import { EVENT_NAME_PATTERN, isValidEventName } from './event-name.js';
 import { ErrorCode, MessageError } from './errors.js';
 import { isPlainObject, MessageType, type SocketMessage } from './message.js';
 
@@ -57,8 +57,7 @@ export function parseMessage(input: unknown): SocketMessage {
     const w = input as Record<string, unknown>;
     const { event_name: eventName, timestamp_ms: ts, timestamp_iso: iso, message_type: type, data, id, reply_to: replyTo } = w;
     if (
-      typeof eventName === 'string' &&
-      (eventName === lastValidEventName || validEventName(eventName)) &&
+      isValidEventName(eventName) &&
       typeof ts === 'number' &&
       Number.isSafeInteger(ts) &&
       typeof iso === 'string' &&
@@ -82,15 +81,6 @@ export function parseMessage(input: unknown): SocketMessage {
     throw new MessageError(ErrorCode.MALFORMED_FRAME, `malformed message: field "${field}" ${problem}, got ${describe(issue.input)}`, { details: { field } });
   }
   return fromWire(result.output);
-}
-
-/** The last event name the fast path accepted: a connection carries one name, so the regex runs once, not per message. */
-let lastValidEventName = '';
-
-function validEventName(name: string): boolean {
-  if (!EVENT_NAME_PATTERN.test(name)) return false;
-  lastValidEventName = name;
-  return true;
 }
 
 /** The camelCase message of a validated wire object. */

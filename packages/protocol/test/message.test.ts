@@ -1,3 +1,5 @@
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { describe, it, expect } from '@jest/globals';
 import {
   createMessage,
@@ -14,6 +16,8 @@ import {
   ISO_TIMESTAMP_PATTERN,
   type SocketMessage,
 } from '../src/index.js';
+
+const DIST = fileURLToPath(new URL('../dist/index.js', import.meta.url));
 
 /** Runs `fn`, expects it to throw, and returns the error for closer inspection. */
 function thrown(fn: () => unknown): unknown {
@@ -96,6 +100,12 @@ describe('createMessage', () => {
     expect(err).toBeInstanceOf(ValidationError);
     expect((err as ValidationError).code).toBe(ErrorCode.INVALID_EVENT_NAME);
     expect((err as Error).message).toContain(JSON.stringify(name.length > 80 ? `${name.slice(0, 80)}…` : name));
+  });
+
+  it('rejects an empty event name even as the first name a process uses (the cached last valid name starts out unset, not "")', () => {
+    // A fresh process: in this file other names were validated first.
+    const script = `import('${DIST}').then((p) => { try { p.createMessage('', 'data', {}); console.log('accepted'); } catch (e) { console.log(e.code); } })`;
+    expect(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' }).trim()).toBe('INVALID_EVENT_NAME');
   });
 
   it.each([
