@@ -1,5 +1,6 @@
 import { ErrorCode, MessageError, parseMessage, type SocketMessage } from '@socketkit/protocol';
 import { DEFAULT_MAX_MESSAGE_SIZE, FRAME_HEADER_SIZE } from './limits.js';
+import { decodeEnvelope } from './envelope.js';
 import { decodeValue } from './msgpack.js';
 import { ScanError } from './scan.js';
 
@@ -24,6 +25,25 @@ export interface FrameDecoderOptions {
  *   in `data` is a view into it): set it when `payload` is reused later.
  */
 export function decodePayload(payload: Uint8Array, copyBins = false): SocketMessage {
+  // The common, plainly valid form straight from the bytes; anything else
+  // (an error included) the general way below, which names the problem.
+  let message: SocketMessage | undefined;
+  try {
+    message = decodeEnvelope(payload, copyBins);
+  } catch {
+    message = undefined;
+  }
+  if (message !== undefined) return message;
+  return decodePayloadGeneral(payload, copyBins);
+}
+
+/**
+ * {@link decodePayload} without the fast path: the whole map decoded by
+ * msgpackr, then checked and copied into a message. Exported for the tests
+ * that hold the two paths to the same results (not part of the package's API).
+ * @internal
+ */
+export function decodePayloadGeneral(payload: Uint8Array, copyBins = false): SocketMessage {
   if (payload.length === 0) {
     throw new MessageError(ErrorCode.MALFORMED_FRAME, 'malformed frame: zero-length payload (not a message)');
   }

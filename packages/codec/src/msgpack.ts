@@ -45,6 +45,22 @@ export function decodeValue(bytes: Uint8Array, copyBins = false): unknown {
   return toPlain((copy ? exactCopyUnpackr : exactUnpackr).unpack(bytes));
 }
 
+/** Reused options of the sub-range decodes (msgpackr reads `start`, `end` and `lazy` and keeps nothing). */
+const range = { start: 0, end: 0 };
+
+/**
+ * Decodes the value in `bytes[start, end)` that {@link scanAt} accepted with
+ * `flags`, the same way {@link decodeValue} decodes a whole buffer, without
+ * scanning it again or making a view of the range.
+ */
+export function decodeScannedRange(bytes: Uint8Array, start: number, end: number, flags: number, copyBins: boolean): unknown {
+  range.start = start;
+  range.end = end;
+  const copy = copyBins && (flags & SCAN_BIN) !== 0;
+  if ((flags & (SCAN_BIG_INT | SCAN_PROTO_KEY)) === 0) return (copy ? fastCopyUnpackr : fastUnpackr).unpack(bytes, range);
+  return toPlain((copy ? exactCopyUnpackr : exactUnpackr).unpack(bytes, range));
+}
+
 /**
  * Encodes any msgpack-able value as plain msgpack, with the same rules as the
  * `data` of a message (integers as integers up to 64 bits, `-0` as float64,

@@ -180,3 +180,20 @@ export function scanValue(bytes: Uint8Array): number {
   if (end !== bytes.length) throw new ScanError('trailing', `msgpack value ends at byte ${end} of ${bytes.length}`);
   return flags;
 }
+
+/**
+ * Checks the msgpack value at `pos` of a larger buffer, `depth` containers
+ * deep, with the same rules as {@link scanValue}, and returns the position
+ * after it. That position may lie past `bytes.length` (or be NaN) when the
+ * value is truncated: the caller checks. Flags: {@link lastScanFlags}.
+ * @throws ScanError naming the first problem.
+ */
+export function scanAt(bytes: Uint8Array, pos: number, depth: number): number {
+  flags = 0;
+  return skip(bytes, pos, depth);
+}
+
+/** The flags of the last {@link scanAt} (or {@link scanValue}). */
+export function lastScanFlags(): number {
+  return flags;
+}
