@@ -85,28 +85,18 @@ export class ByteQueue {
    * `push` (an entry that runs over two or more segments is copied out).
    */
   shift(): Uint8Array | undefined {
-    return this.#advance(true) as Uint8Array | undefined;
-  }
-
-  /** Removes the oldest entry without looking at it; returns its length (-1 when empty). */
-  drop(): number {
-    return this.#advance(false) as number;
-  }
-
-  /** Steps over the oldest entry: its bytes (`read`) or its length; undefined / -1 when empty. */
-  #advance(read: boolean): Uint8Array | number | undefined {
-    if (this.#count === 0) return read ? undefined : -1;
+    if (this.#count === 0) return undefined;
     if (BYTE_QUEUE_SEGMENT - this.#readAt < 4) this.#dropFirst();
     let seg = this.#segments[0] as Buffer;
     const r = this.#readAt;
     const len = (seg[r] as number) * 0x1000000 + ((seg[r + 1] as number) << 16) + (((seg[r + 2] as number) << 8) | (seg[r + 3] as number));
     this.#readAt = r + 4;
-    let out: Uint8Array | number = len;
+    let out: Uint8Array;
     if (this.#readAt + len <= BYTE_QUEUE_SEGMENT) {
-      if (read) out = seg.subarray(this.#readAt, this.#readAt + len);
+      out = seg.subarray(this.#readAt, this.#readAt + len);
       this.#readAt += len;
     } else {
-      const copy = read ? Buffer.allocUnsafe(len) : undefined;
+      out = Buffer.allocUnsafe(len);
       let off = 0;
       while (off < len) {
         if (this.#readAt === BYTE_QUEUE_SEGMENT) {
@@ -114,19 +104,33 @@ export class ByteQueue {
           seg = this.#segments[0] as Buffer;
         }
         const n = Math.min(BYTE_QUEUE_SEGMENT - this.#readAt, len - off);
-        copy?.set(seg.subarray(this.#readAt, this.#readAt + n), off);
+        out.set(seg.subarray(this.#readAt, this.#readAt + n), off);
         this.#readAt += n;
         off += n;
       }
-      if (copy !== undefined) out = copy;
     }
-    this.#count--;
-    if (this.#count === 0) {
-      // Empty (so this is the only segment): the next push starts over at 0;
-      // the entry's bytes stay where they are until then.
-      this.#writeAt = 0;
-    }
+    // Empty (so this is the only segment): the next push starts over at 0;
+    // the entry's bytes stay where they are until then.
+    if (--this.#count === 0) this.#writeAt = 0;
     return out;
+  }
+
+  /** Removes the oldest entry without looking at it; returns its length (-1 when empty). */
+  drop(): number {
+    if (this.#count === 0) return -1;
+    if (BYTE_QUEUE_SEGMENT - this.#readAt < 4) this.#dropFirst();
+    const seg = this.#segments[0] as Buffer;
+    const r = this.#readAt;
+    const len = (seg[r] as number) * 0x1000000 + ((seg[r + 1] as number) << 16) + (((seg[r + 2] as number) << 8) | (seg[r + 3] as number));
+    // The entry's bytes run on from segment to segment.
+    let at = r + 4 + len;
+    while (at > BYTE_QUEUE_SEGMENT) {
+      this.#dropFirst();
+      at -= BYTE_QUEUE_SEGMENT;
+    }
+    this.#readAt = at;
+    if (--this.#count === 0) this.#writeAt = 0;
+    return len;
   }
 
   #addSegment(): Buffer {
@@ -210,8 +214,10 @@ export class Inbox<T> {
     const size = bytes.length;
     let dropped = 0;
     if (dropOldest) {
-      while (this.size > 0 && (this.size >= this.#o.maxItems || this.#bytes + size > this.#o.maxBytes)) {
-        this.#bytes -= this.#queue.drop();
+      const q = this.#queue;
+      const { maxItems, maxBytes } = this.#o;
+      while (q.length > 0 && (q.length >= maxItems || this.#bytes + size > maxBytes)) {
+        this.#bytes -= q.drop();
         dropped++;
       }
     }

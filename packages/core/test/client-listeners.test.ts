@@ -103,6 +103,29 @@ describe('a full buffer with listeners', () => {
     await c.disconnect();
   });
 
+  it('a bufferOverflow listener added while copies are being dropped gets the next count; once removed it gets none', async () => {
+    const fs = new FakeServer();
+    const c = new SocketClient({ eventName: 'fake', transport: fs.transport, logLevel: 'silent', handshake: false, bufferSize: 10 });
+    c.on('message', () => undefined);
+    await c.connect();
+    for (let i = 0; i < 20; i++) fs.last.send('data', { i });
+    await settle(20);
+    expect(c.droppedMessages).toBe(10);
+    const counts: number[] = [];
+    const onOverflow = (n: number): void => {
+      counts.push(n);
+    };
+    c.on('bufferOverflow', onOverflow);
+    fs.last.send('data', { i: 20 });
+    await settle(20);
+    c.off('bufferOverflow', onOverflow);
+    fs.last.send('data', { i: 21 });
+    await settle(20);
+    expect(counts).toEqual([11]);
+    expect(c.droppedMessages).toBe(12);
+    await c.disconnect();
+  });
+
   it('without listeners a full buffer pauses reading and drops nothing; a listener added later resumes it', async () => {
     const fs = new FakeServer();
     const c = new SocketClient({
