@@ -102,6 +102,7 @@ export class FrameDecoder {
   #headerFill = 0;
   #body: Buffer | undefined;
   #bodyFill = 0;
+  #deferred: { error: unknown } | undefined;
 
   constructor(options: FrameDecoderOptions = {}) {
     this.maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
@@ -161,18 +162,30 @@ export class FrameDecoder {
     if (this.error !== undefined) throw this.error;
     this.bytesReceived += chunk.length;
     // Stopping halfway through `chunk` would lose its remaining bytes and
-    // misalign every later frame, so a throwing callback is deferred.
-    let deferred: { error: unknown } | undefined;
-    const deliver = (payload: Uint8Array): void => {
-      try {
-        onPayload(payload);
-      } catch (err) {
-        if (this.error !== undefined) throw err;
-        deferred ??= { error: err };
-      }
-    };
-    this.#split(chunk, deliver);
+    // misalign every later frame, so a throwing callback is deferred (no
+    // closure per chunk: #deliver keeps the first error in #deferred).
+    const outer = this.#deferred;
+    this.#deferred = undefined;
+    try {
+      this.#split(chunk, onPayload);
+    } catch (err) {
+      // The decoder failed: that error wins over a deferred one.
+      this.#deferred = outer;
+      throw err;
+    }
+    // (#split may have set it: TypeScript cannot see that.)
+    const deferred = this.#deferred as { error: unknown } | undefined;
+    this.#deferred = outer;
     if (deferred !== undefined) throw deferred.error;
+  }
+
+  #deliver(onPayload: (payload: Uint8Array) => void, payload: Uint8Array): void {
+    try {
+      onPayload(payload);
+    } catch (err) {
+      if (this.error !== undefined) throw err;
+      this.#deferred ??= { error: err };
+    }
   }
 
   #split(chunk: Uint8Array, onPayload: (payload: Uint8Array) => void): void {
@@ -187,7 +200,7 @@ export class FrameDecoder {
           if (len - pos - FRAME_HEADER_SIZE >= size) {
             const start = pos + FRAME_HEADER_SIZE;
             pos = start + size;
-            onPayload(chunk.subarray(start, pos));
+            this.#deliver(onPayload, chunk.subarray(start, pos));
             continue;
           }
           this.#body = Buffer.allocUnsafe(size);
@@ -218,7 +231,7 @@ export class FrameDecoder {
     const body = this.#body as Buffer;
     this.#body = undefined;
     this.#bodyFill = 0;
-    onPayload(body);
+    this.#deliver(onPayload, body);
   }
 
   #checkSize(size: number): void {

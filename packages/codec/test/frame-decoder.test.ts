@@ -85,6 +85,35 @@ describe('FrameDecoder: chunking', () => {
     expect(got).toEqual(ms);
   });
 
+  it('a callback that throws still gets the rest of the chunk, then its first error is thrown and the decoder stays usable', () => {
+    const ms = sample();
+    const got: string[] = [];
+    const d = new FrameDecoder();
+    const boom = new Error('listener failed');
+    expect(() =>
+      d.feed(concatFrames(ms), (m) => {
+        got.push(m.eventName);
+        if (got.length <= 2) throw got.length === 1 ? boom : new Error('second');
+      }),
+    ).toThrow(boom);
+    expect(got).toEqual(ms.map((m) => m.eventName));
+    expect(d.error).toBeUndefined();
+    expect(d.push(concatFrames(ms))).toEqual(ms);
+  });
+
+  it('when a callback threw and a later frame in the same chunk is too large, the frame error is the one thrown', () => {
+    const [m] = sample();
+    const tooLarge = Buffer.from([0x7f, 0xff, 0xff, 0xff]);
+    const d = new FrameDecoder({ maxMessageSize: 1024 });
+    const err = messageError(() =>
+      d.feed(Buffer.concat([encodeFrame(m!), tooLarge]), () => {
+        throw new Error('listener failed');
+      }),
+    );
+    expect(err.code).toBe(ErrorCode.FRAME_TOO_LARGE);
+    expect(d.error).toBe(err);
+  });
+
   it.each([
     ['one chunk', (b: Buffer) => [b]],
     [

@@ -446,6 +446,8 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
       onMessage: (m, _bytes, payload) => this.#onMessage(session, m, payload),
       onProtocolError: (err) => this.#onProtocolError(session, err),
       onClose: (err) => this.#onSessionClosed(session, err),
+      // Any bytes from the server count as life (one hook per read, no second 'data' listener).
+      afterChunk: () => heartbeat.seen(),
     });
     const heartbeat = new Heartbeat({
       intervalMs: this.#o.heartbeatInterval,
@@ -458,7 +460,6 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
         void conn.destroy(err);
       },
     });
-    stream.on('data', () => heartbeat.seen());
     const session: Session = {
       id,
       conn,

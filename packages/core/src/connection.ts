@@ -147,10 +147,11 @@ export class FramedConnection {
     // After a protocol error or an end-of-stream frame, incoming bytes are
     // discarded (not paused) so the peer's FIN is still seen and the close
     // completes without waiting.
+    const onPayload = (payload: Uint8Array): void => this.#payload(payload, handlers);
     stream.on('data', (chunk: Buffer) => {
       if (this.decoder.error !== undefined || this.#eof || this.#discard) return;
       try {
-        this.decoder.feedPayloads(chunk, (payload) => this.#payload(payload, handlers));
+        this.decoder.feedPayloads(chunk, onPayload);
       } catch (err) {
         if (this.decoder.error !== undefined) handlers.onProtocolError(this.decoder.error);
         // Anything else came from the application's own listener: it is the
