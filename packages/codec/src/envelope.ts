@@ -119,7 +119,11 @@ function stringAt(b: Uint8Array, p: number): boolean {
   return strStart + strLen <= b.length;
 }
 
-/** The integer at `p` (an integer type, or a float with an integral value) and the position after it, in `intValue`/`intEnd`; false for any other value or one beyond ±2^53. */
+/**
+ * The integer at `p` (an integer type, or a float with an integral value) and
+ * the position after it, in `intValue`/`intEnd`; false for any other value or
+ * one beyond ±2^53.
+ */
 let intValue = 0;
 let intEnd = 0;
 function integerAt(b: Uint8Array, p: number): boolean {
