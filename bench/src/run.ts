@@ -60,7 +60,7 @@ const USAGE = `usage: node dist/run.js [options]
 
   --quick            smaller counts (about a quarter of the full run's time; used by
                      \`socketkit bench\` and smoke tests); writes results/quick.*
-  --reps N           measured runs per figure (default 3; the figure is their median)
+  --reps N           measured runs per figure (default 5, 3 with --quick; the figure is their median)
   --only LIST        scenarios to run, by number or id (e.g. 1,4 or reqrep; \`scaling\`
                      for the scaling curve, 7; \`stats\` for the stats cost A/B over unix)
   --transport LIST   ${benchTransports().join(', ')} (default all; nats runs scenarios 1, 2

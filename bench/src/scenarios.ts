@@ -61,9 +61,12 @@ export function makePlan(quick: boolean, reps?: number): Plan {
       }
     : {
         quick,
-        reps: 3,
-        broadcastCount: 50_000,
-        fanoutCount: 10_000,
+        // Five, not three: on a shared 2-core host one run in three was often off by 20 % or more.
+        reps: 5,
+        // Long enough (about half a second per run) that a one-off collection of start-up garbage in
+        // one of the eleven processes does not decide a run: 50k / 10k runs lasted 0.1-0.15 s.
+        broadcastCount: 200_000,
+        fanoutCount: 50_000,
         largeCount: 2_000,
         // p99 is the 100th slowest of 10,000 round trips, not the 20th of 2,000 (one scheduler hiccup moved it).
         reqrepCount: 10_000,
