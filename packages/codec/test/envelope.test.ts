@@ -200,6 +200,20 @@ describe('the envelope fast path', () => {
   });
 });
 
+describe('the envelope fast path on any byte view', () => {
+  it('reads a plain Uint8Array, and one at an offset into a larger ArrayBuffer, like a Buffer', () => {
+    const m = createMessage('evt', 'data', { a: 1, s: 'hello' }, { id: 'abc', replyTo: 'r-1' });
+    const payload = encodePayload(m);
+    const plain = new Uint8Array(payload);
+    const offset = new Uint8Array(new ArrayBuffer(payload.length + 10), 5, payload.length);
+    offset.set(payload);
+    for (const view of [plain, offset]) {
+      expect(decodeEnvelope(view, false)).toEqual(m);
+      expectSameAsGeneral(view);
+    }
+  });
+});
+
 describe('the envelope fast path inside a frame', () => {
   it('decodes frames of every size class the same way', () => {
     for (const n of [0, 10, 300, 70_000]) {
