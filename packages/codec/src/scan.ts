@@ -52,7 +52,7 @@ for (const [t, n] of [
 ] as const)
   FIXED[t] = n;
 
-// "__proto__" as bytes, after its fixstr header 0xa9.
+// "__proto__" as bytes.
 const PROTO = [0x5f, 0x5f, 0x70, 0x72, 0x6f, 0x74, 0x6f, 0x5f, 0x5f];
 
 let flags = 0;
@@ -69,22 +69,39 @@ function hex(t: number): string {
   return `0x${t.toString(16).padStart(2, '0')}`;
 }
 
-/** Skips a map key at `pos`, which must be a msgpack string. */
+/** Sets SCAN_PROTO_KEY when the `len` key bytes at `p` spell `__proto__`. */
+function checkProto(b: Uint8Array, p: number, len: number): void {
+  if (len !== 9 || b[p] !== 0x5f || b[p + 1] !== 0x5f) return;
+  let i = 2;
+  while (i < 9 && b[p + i] === PROTO[i]) i++;
+  if (i === 9) flags |= SCAN_PROTO_KEY;
+}
+
+/**
+ * Skips a map key at `pos`, which must be a msgpack string. A `__proto__`
+ * key is flagged whatever its string header (fixstr, str8, str16 or str32:
+ * each is valid msgpack for the same key).
+ */
 function skipKey(b: Uint8Array, pos: number): number {
   const t = b[pos];
   if (t === undefined) throw new ScanError('truncated', 'truncated msgpack map');
+  let start: number;
+  let len: number;
   if (t >= 0xa0 && t <= 0xbf) {
-    if (t === 0xa9 && b[pos + 1] === 0x5f && b[pos + 2] === 0x5f) {
-      let i = 0;
-      while (i < 9 && b[pos + 1 + i] === PROTO[i]) i++;
-      if (i === 9) flags |= SCAN_PROTO_KEY;
-    }
-    return pos + 1 + (t & 0x1f);
-  }
-  if (t === 0xd9) return pos + 2 + b[pos + 1]!;
-  if (t === 0xda) return pos + 3 + u16(b, pos + 1);
-  if (t === 0xdb) return pos + 5 + u32(b, pos + 1);
-  throw new ScanError('key', `map key of msgpack type ${hex(t)} at byte ${pos} is not a string`);
+    start = pos + 1;
+    len = t & 0x1f;
+  } else if (t === 0xd9) {
+    start = pos + 2;
+    len = b[pos + 1]!;
+  } else if (t === 0xda) {
+    start = pos + 3;
+    len = u16(b, pos + 1);
+  } else if (t === 0xdb) {
+    start = pos + 5;
+    len = u32(b, pos + 1);
+  } else throw new ScanError('key', `map key of msgpack type ${hex(t)} at byte ${pos} is not a string`);
+  checkProto(b, start, len);
+  return start + len;
 }
 
 function skipMap(b: Uint8Array, pos: number, n: number, depth: number): number {

@@ -200,6 +200,53 @@ describe('the envelope fast path', () => {
   });
 });
 
+describe('a "__proto__" key behind any string header', () => {
+  const str = (s: string): Buffer => Buffer.concat([Buffer.from([0xa0 | s.length]), Buffer.from(s)]);
+  const proto = {
+    fixstr: Buffer.concat([Buffer.from([0xa9]), Buffer.from('__proto__')]),
+    str8: Buffer.concat([Buffer.from([0xd9, 9]), Buffer.from('__proto__')]),
+    str16: Buffer.concat([Buffer.from([0xda, 0, 9]), Buffer.from('__proto__')]),
+    str32: Buffer.concat([Buffer.from([0xdb, 0, 0, 0, 9]), Buffer.from('__proto__')]),
+  };
+  /** A message whose data is { __proto__: 1 } (key written with `key`), plus an unknown top-level key holding `extra`. */
+  const payload = (key: Buffer, extra: Buffer): Buffer =>
+    Buffer.concat([
+      Buffer.from([0x86]),
+      str('event_name'),
+      str('evt'),
+      str('timestamp_ms'),
+      Buffer.from([0x00]),
+      str('timestamp_iso'),
+      str('2023-11-14T22:13:20+00:00'),
+      str('message_type'),
+      str('data'),
+      str('data'),
+      Buffer.from([0x81]),
+      key,
+      Buffer.from([0x01]),
+      str('extra'),
+      extra,
+    ]);
+  const extras = {
+    'a small integer': Buffer.from([0x00]),
+    'a uint64 beyond 2^53': Buffer.from([0xcf, 0x10, 0, 0, 0, 0, 0, 0, 0]),
+    'a map with a fixstr __proto__ key': Buffer.concat([Buffer.from([0x81]), proto.fixstr, Buffer.from([0x02])]),
+  };
+
+  for (const [header, key] of Object.entries(proto)) {
+    for (const [what, extra] of Object.entries(extras)) {
+      it(`stays an own "__proto__" property (${header} key; the unknown key holds ${what}), on both paths`, () => {
+        const p = payload(key, extra);
+        const m = decodePayload(p);
+        expect(Object.keys(m.data)).toEqual(['__proto__']);
+        expect(Object.getPrototypeOf(m.data)).toBe(Object.prototype);
+        expect(Object.getOwnPropertyDescriptor(m.data, '__proto__')?.value).toBe(1);
+        expectSameAsGeneral(p);
+      });
+    }
+  }
+});
+
 describe('the envelope fast path on any byte view', () => {
   it('reads a plain Uint8Array, and one at an offset into a larger ArrayBuffer, like a Buffer', () => {
     const m = createMessage('evt', 'data', { a: 1, s: 'hello' }, { id: 'abc', replyTo: 'r-1' });
