@@ -187,17 +187,41 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
         if (s !== undefined) s.conn.resume();
       },
     });
-    // A listener added while reading is paused must not wait for a reader that may never come.
-    (this as unknown as EventEmitter).on('newListener', (event: string | symbol) => {
-      if (event === 'bufferOverflow') this.#overflowListened = undefined;
-      if (event !== 'message') return;
-      this.#listeners = undefined;
-      if (this.#inbox.full) this.#inbox.release();
-    });
-    (this as unknown as EventEmitter).on('removeListener', (event: string | symbol) => {
-      if (event === 'message') this.#listeners = undefined;
-      else if (event === 'bufferOverflow') this.#overflowListened = undefined;
-    });
+    this.#watchListeners();
+  }
+
+  // A listener added while reading is paused must not wait for a reader that may never come.
+  readonly #onNewListener = (event: string | symbol): void => {
+    if (event === 'bufferOverflow') this.#overflowListened = undefined;
+    if (event !== 'message') return;
+    this.#listeners = undefined;
+    if (this.#inbox.full) this.#inbox.release();
+  };
+
+  readonly #onRemoveListener = (event: string | symbol): void => {
+    if (event === 'message') this.#listeners = undefined;
+    else if (event === 'bufferOverflow') this.#overflowListened = undefined;
+  };
+
+  /** Watches the client's own listeners (the listener caches and a paused read depend on them); idempotent. */
+  #watchListeners(): void {
+    const e = this as unknown as EventEmitter;
+    if (!e.rawListeners('newListener').includes(this.#onNewListener)) e.on('newListener', this.#onNewListener);
+    if (!e.rawListeners('removeListener').includes(this.#onRemoveListener)) e.on('removeListener', this.#onRemoveListener);
+  }
+
+  /**
+   * As EventEmitter's `removeAllListeners`; the client keeps watching its
+   * own listeners afterwards (without this, a `removeAllListeners()` with no
+   * argument took the client's watchers too, and listeners added later were
+   * never seen by its caches).
+   */
+  override removeAllListeners(...args: Parameters<EventEmitter<SocketClientEvents>['removeAllListeners']>): this {
+    super.removeAllListeners(...args);
+    this.#listeners = undefined;
+    this.#overflowListened = undefined;
+    this.#watchListeners();
+    return this;
   }
 
   /** The server address (socket path, `host:port`). */

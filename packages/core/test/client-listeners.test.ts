@@ -126,6 +126,47 @@ describe('a full buffer with listeners', () => {
     await c.disconnect();
   });
 
+  it('after removeAllListeners() a bufferOverflow listener added later still gets the counts', async () => {
+    const fs = new FakeServer();
+    const c = new SocketClient({ eventName: 'fake', transport: fs.transport, logLevel: 'silent', handshake: false, bufferSize: 10 });
+    await c.connect();
+    c.removeAllListeners(); // plain EventEmitter API: an app resetting its handlers
+    c.on('message', () => undefined);
+    for (let i = 0; i < 20; i++) fs.last.send('data', { i });
+    await settle(20);
+    expect(c.droppedMessages).toBe(10);
+    const counts: number[] = [];
+    c.on('bufferOverflow', (n: number) => counts.push(n));
+    fs.last.send('data', { i: 20 });
+    await settle(20);
+    expect(counts).toEqual([11]);
+    await c.disconnect();
+  });
+
+  it('after removeAllListeners() a message listener added to a paused client still resumes reading', async () => {
+    const fs = new FakeServer();
+    const c = new SocketClient({
+      eventName: 'fake',
+      transport: fs.transport,
+      logLevel: 'silent',
+      handshake: false,
+      bufferSize: 10,
+      maxMessageSize: 64 * 1024,
+    });
+    await c.connect();
+    c.removeAllListeners();
+    const big = { blob: 'b'.repeat(32 * 1024) };
+    for (let i = 0; i < 60; i++) fs.last.send('data', { ...big, i });
+    await settle(20);
+    const before = c.bufferedMessages;
+    expect(before).toBeLessThan(60); // paused with the rest still in the pipe
+    const seen: number[] = [];
+    c.on('message', (m) => seen.push((m.data as { i: number }).i));
+    await settle(50);
+    expect(seen.at(-1)).toBe(59);
+    await c.disconnect();
+  });
+
   it('without listeners a full buffer pauses reading and drops nothing; a listener added later resumes it', async () => {
     const fs = new FakeServer();
     const c = new SocketClient({
