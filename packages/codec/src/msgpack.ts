@@ -48,17 +48,42 @@ export function decodeValue(bytes: Uint8Array, copyBins = false): unknown {
 /** Reused options of the sub-range decodes (msgpackr reads `start`, `end` and `lazy` and keeps nothing). */
 const range = { start: 0, end: 0 };
 
+/** Largest ArrayBuffer {@link wholeViewOf} keeps a view of (256 KiB: a socket read is at most 64 KiB). */
+const MAX_HELD_BUFFER = 256 * 1024;
+let heldBuffer: ArrayBufferLike | undefined;
+let heldView: Buffer | undefined;
+
+/**
+ * A Buffer over the whole ArrayBuffer under `bytes`, kept for the next
+ * decode from the same ArrayBuffer: msgpackr creates and caches a DataView
+ * on the Buffer object it reads, so handing it a new view per message (every
+ * frame of a read is its own subarray) cost ~150 ns per message; the frames
+ * of one read share one view this way. At most one ArrayBuffer of at most
+ * MAX_HELD_BUFFER bytes is held; larger ones are read through `bytes` itself.
+ */
+function wholeViewOf(bytes: Uint8Array): Buffer | undefined {
+  const ab = bytes.buffer;
+  if (ab === heldBuffer) return heldView;
+  if (ab.byteLength > MAX_HELD_BUFFER) return undefined;
+  heldBuffer = ab;
+  heldView = Buffer.from(ab);
+  return heldView;
+}
+
 /**
  * Decodes the value in `bytes[start, end)` that {@link scanAt} accepted with
  * `flags`, the same way {@link decodeValue} decodes a whole buffer, without
  * scanning it again or making a view of the range.
  */
 export function decodeScannedRange(bytes: Uint8Array, start: number, end: number, flags: number, copyBins: boolean): unknown {
-  range.start = start;
-  range.end = end;
+  const whole = wholeViewOf(bytes);
+  const source = whole ?? bytes;
+  const offset = whole === undefined ? 0 : bytes.byteOffset;
+  range.start = start + offset;
+  range.end = end + offset;
   const copy = copyBins && (flags & SCAN_BIN) !== 0;
-  if ((flags & (SCAN_BIG_INT | SCAN_PROTO_KEY)) === 0) return (copy ? fastCopyUnpackr : fastUnpackr).unpack(bytes, range);
-  return toPlain((copy ? exactCopyUnpackr : exactUnpackr).unpack(bytes, range));
+  if ((flags & (SCAN_BIG_INT | SCAN_PROTO_KEY)) === 0) return (copy ? fastCopyUnpackr : fastUnpackr).unpack(source, range);
+  return toPlain((copy ? exactCopyUnpackr : exactUnpackr).unpack(source, range));
 }
 
 /**

@@ -247,6 +247,29 @@ describe('a "__proto__" key behind any string header', () => {
   }
 });
 
+describe('decoding from a reused or large ArrayBuffer', () => {
+  it('sees new bytes written into the same memory between two decodes (a reused receive buffer)', () => {
+    const segment = Buffer.allocUnsafeSlow(64 * 1024);
+    const a = encodePayload(createMessage('evt', 'data', { n: 1, s: 'first', b: Buffer.from([1, 1]) }));
+    const b = encodePayload(createMessage('evt', 'data', { n: 2, s: 'second', b: Buffer.from([2, 2]) }));
+    a.copy(segment, 100);
+    const first = decodePayload(segment.subarray(100, 100 + a.length), true);
+    b.copy(segment, 100);
+    const second = decodePayload(segment.subarray(100, 100 + b.length), true);
+    expect(first.data).toEqual({ n: 1, s: 'first', b: Buffer.from([1, 1]) });
+    expect(second.data).toEqual({ n: 2, s: 'second', b: Buffer.from([2, 2]) });
+  });
+
+  it('decodes from an ArrayBuffer larger than the one it keeps a view of (256 KiB) the same way', () => {
+    const big = Buffer.allocUnsafeSlow(300 * 1024);
+    const p = encodePayload(createMessage('evt', 'data', { n: 3, b: Buffer.from([3]) }, { id: 'x' }));
+    p.copy(big, 200 * 1024);
+    const view = big.subarray(200 * 1024, 200 * 1024 + p.length);
+    expect(decodePayload(view).data).toEqual({ n: 3, b: Buffer.from([3]) });
+    expectSameAsGeneral(view);
+  });
+});
+
 describe('the envelope fast path on any byte view', () => {
   it('reads a plain Uint8Array, and one at an offset into a larger ArrayBuffer, like a Buffer', () => {
     const m = createMessage('evt', 'data', { a: 1, s: 'hello' }, { id: 'abc', replyTo: 'r-1' });
