@@ -1,21 +1,16 @@
-import { afterEach, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { afterEach, describe, expect, test } from '@jest/globals';
 import { createServer as createNetServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MessageType, createMessage, createServer, type SocketServer } from 'socketkit';
-import { cli, ensureBuilt, jsonLines, killAll, runCli } from './helpers.js';
+import { cli, jsonLines, runCli, useTestDir } from './helpers.js';
 
-let dir: string;
+let dir = '';
 const servers: SocketServer[] = [];
-beforeAll(ensureBuilt);
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'sk-'));
+useTestDir('sk-', (d) => {
+  dir = d;
 });
 afterEach(async () => {
-  await killAll();
   for (const s of servers.splice(0)) await s.stop();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 async function inProcessServer(event: string, options: Record<string, unknown> = {}): Promise<SocketServer> {

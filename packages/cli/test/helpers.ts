@@ -1,5 +1,7 @@
+import { afterEach, beforeAll, beforeEach } from '@jest/globals';
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -124,4 +126,23 @@ export function jsonLines(text: string): Array<Record<string, unknown>> {
     .split('\n')
     .filter((l) => l.trim() !== '')
     .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/**
+ * The set-up most CLI test files share: the CLI built once, and per test a
+ * fresh private (0700) temporary directory handed to `use`; after each test
+ * every CLI process it started is killed and the directory removed.
+ */
+export function useTestDir(prefix: string, use: (dir: string) => void): void {
+  let dir = '';
+  beforeAll(ensureBuilt);
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), prefix));
+    chmodSync(dir, 0o700);
+    use(dir);
+  });
+  afterEach(async () => {
+    await killAll();
+    rmSync(dir, { recursive: true, force: true });
+  });
 }

@@ -1,21 +1,14 @@
-import { afterEach, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TcpSocketServer } from '@socketkit/tcp';
 import { UnixSocketClient, UnixSocketServer } from '@socketkit/unix';
-import { ensureBuilt, killAll, runCli } from './helpers.js';
+import { runCli, useTestDir } from './helpers.js';
 
-let dir: string;
-beforeAll(ensureBuilt);
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'sk-ls-'));
-  chmodSync(dir, 0o700);
-});
-afterEach(async () => {
-  await killAll();
-  rmSync(dir, { recursive: true, force: true });
+let dir = '';
+useTestDir('sk-ls-', (d) => {
+  dir = d;
 });
 
 /** Leaves a socket file nobody listens on: a child binds it and is SIGKILLed. */

@@ -1,31 +1,24 @@
 // Monitors of token servers and of full servers, over real sockets (issue 17).
-import { afterEach, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { describe, expect, test } from '@jest/globals';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fetchStats, type ServerStats } from 'socketkit';
 import { TcpClientTransport, TcpSocketClient, TcpSocketServer } from '@socketkit/tcp';
 import { UnixClientTransport, UnixSocketClient, UnixSocketServer } from '@socketkit/unix';
-import { ensureBuilt, killAll, runCli } from './helpers.js';
+import { runCli, useTestDir } from './helpers.js';
 
 const TOKEN = 'monitor-token-0123456789abcdef';
 const WRONG = 'another-token-0123456789abcdef';
 
-let dir: string;
-let tokenFile: string;
-let wrongFile: string;
-beforeAll(ensureBuilt);
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'sk-mon-'));
-  chmodSync(dir, 0o700);
+let dir = '';
+let tokenFile = '';
+let wrongFile = '';
+useTestDir('sk-mon-', (d) => {
+  dir = d;
   tokenFile = join(dir, 'token');
   wrongFile = join(dir, 'wrong');
   writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
   writeFileSync(wrongFile, `${WRONG}\n`, { mode: 0o600 });
-});
-afterEach(async () => {
-  await killAll();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 /**

@@ -1,24 +1,18 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { startNatsServer, type NatsServerHandle } from '@socketkit/conformance/nats-server';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { cli, ensureBuilt, jsonLines, killAll, runCli, type Cli } from './helpers.js';
+import { cli, jsonLines, runCli, type Cli, useTestDir } from './helpers.js';
 
-let dir: string;
+let dir = '';
 let nats: NatsServerHandle;
-beforeAll(ensureBuilt);
+useTestDir('sk-', (d) => {
+  dir = d;
+});
 beforeAll(async () => {
   nats = await startNatsServer();
 });
 afterAll(() => nats.stop());
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'sk-'));
-});
-afterEach(async () => {
-  await killAll();
-  rmSync(dir, { recursive: true, force: true });
-});
 
 /** Starts `socketkit serve` and resolves once it printed its ready line; returns the transport flags clients need. */
 async function startServe(event: string, transport: 'unix' | 'tcp' | 'nats', extra: string[] = []): Promise<{ serve: Cli; flags: string[] }> {

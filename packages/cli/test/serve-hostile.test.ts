@@ -1,19 +1,12 @@
 // `socketkit serve` survives any message a client can send (issue 11 item 12).
-import { afterEach, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { describe, expect, test } from '@jest/globals';
 import { join } from 'node:path';
 import { createConnection } from 'node:net';
-import { cli, ensureBuilt, jsonLines, killAll } from './helpers.js';
+import { cli, jsonLines, useTestDir } from './helpers.js';
 
-let dir: string;
-beforeAll(ensureBuilt);
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'sk-'));
-});
-afterEach(async () => {
-  await killAll();
-  rmSync(dir, { recursive: true, force: true });
+let dir = '';
+useTestDir('sk-', (d) => {
+  dir = d;
 });
 
 describe('serve prints whatever a client sends, never crashing', () => {

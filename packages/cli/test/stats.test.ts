@@ -1,21 +1,12 @@
-import { afterEach, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { describe, expect, test } from '@jest/globals';
 import { get } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { UnixSocketClient, UnixSocketServer } from '@socketkit/unix';
-import { cli, ensureBuilt, killAll, runCli } from './helpers.js';
+import { cli, runCli, useTestDir } from './helpers.js';
 
-let dir: string;
-beforeAll(ensureBuilt);
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'sk-stats-'));
-  chmodSync(dir, 0o700);
-});
-afterEach(async () => {
-  await killAll();
-  rmSync(dir, { recursive: true, force: true });
+let dir = '';
+useTestDir('sk-stats-', (d) => {
+  dir = d;
 });
 
 function httpGet(url: string): Promise<{ status: number; type: string; body: string }> {
