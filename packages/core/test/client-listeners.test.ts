@@ -103,47 +103,8 @@ describe('a full buffer with listeners', () => {
     await c.disconnect();
   });
 
-  it('a bufferOverflow listener added while copies are being dropped gets the next count; once removed it gets none', async () => {
-    const fs = new FakeServer();
-    const c = new SocketClient({ eventName: 'fake', transport: fs.transport, logLevel: 'silent', handshake: false, bufferSize: 10 });
-    c.on('message', () => undefined);
-    await c.connect();
-    for (let i = 0; i < 20; i++) fs.last.send('data', { i });
-    await settle(20);
-    expect(c.droppedMessages).toBe(10);
-    const counts: number[] = [];
-    const onOverflow = (n: number): void => {
-      counts.push(n);
-    };
-    c.on('bufferOverflow', onOverflow);
-    fs.last.send('data', { i: 20 });
-    await settle(20);
-    c.off('bufferOverflow', onOverflow);
-    fs.last.send('data', { i: 21 });
-    await settle(20);
-    expect(counts).toEqual([11]);
-    expect(c.droppedMessages).toBe(12);
-    await c.disconnect();
-  });
-
-  it('after removeAllListeners() a bufferOverflow listener added later still gets the counts', async () => {
-    const fs = new FakeServer();
-    const c = new SocketClient({ eventName: 'fake', transport: fs.transport, logLevel: 'silent', handshake: false, bufferSize: 10 });
-    await c.connect();
-    c.removeAllListeners(); // plain EventEmitter API: an app resetting its handlers
-    c.on('message', () => undefined);
-    for (let i = 0; i < 20; i++) fs.last.send('data', { i });
-    await settle(20);
-    expect(c.droppedMessages).toBe(10);
-    const counts: number[] = [];
-    c.on('bufferOverflow', (n: number) => counts.push(n));
-    fs.last.send('data', { i: 20 });
-    await settle(20);
-    expect(counts).toEqual([11]);
-    await c.disconnect();
-  });
-
-  it('after removeAllListeners() a message listener added to a paused client still resumes reading', async () => {
+  /** A client with a receive buffer of ten messages, connected to a fake server. */
+  async function tenSlotClient(): Promise<{ fs: FakeServer; c: SocketClient }> {
     const fs = new FakeServer();
     const c = new SocketClient({
       eventName: 'fake',
@@ -154,40 +115,52 @@ describe('a full buffer with listeners', () => {
       maxMessageSize: 64 * 1024,
     });
     await c.connect();
-    c.removeAllListeners();
-    const big = { blob: 'b'.repeat(32 * 1024) };
-    for (let i = 0; i < 60; i++) fs.last.send('data', { ...big, i });
-    await settle(20);
-    const before = c.bufferedMessages;
-    expect(before).toBeLessThan(60); // paused with the rest still in the pipe
-    const seen: number[] = [];
-    c.on('message', (m) => seen.push((m.data as { i: number }).i));
-    await settle(50);
-    expect(seen.at(-1)).toBe(59);
-    await c.disconnect();
-  });
+    return { fs, c };
+  }
 
-  it('without listeners a full buffer pauses reading and drops nothing; a listener added later resumes it', async () => {
-    const fs = new FakeServer();
-    const c = new SocketClient({
-      eventName: 'fake',
-      transport: fs.transport,
-      logLevel: 'silent',
-      handshake: false,
-      bufferSize: 10,
-      maxMessageSize: 64 * 1024,
-    });
-    await c.connect();
-    const big = { blob: 'b'.repeat(32 * 1024) };
-    for (let i = 0; i < 60; i++) fs.last.send('data', { ...big, i });
-    await settle(20);
-    expect(c.bufferedMessages).toBeGreaterThanOrEqual(10);
-    expect(c.bufferedMessages).toBeLessThan(60);
-    expect(c.droppedMessages).toBe(0);
-    let seen = 0;
-    c.on('message', () => seen++);
-    await settle(20);
-    expect(c.bufferedMessages + seen).toBeGreaterThanOrEqual(60);
-    await c.disconnect();
-  });
+  it.each([false, true])(
+    'a bufferOverflow listener added while copies are being dropped gets the next count; once removed it gets none (after removeAllListeners(): %s)',
+    async (resetFirst) => {
+      const { fs, c } = await tenSlotClient();
+      // plain EventEmitter API: an app resetting its handlers must not blind the client to listeners added later
+      if (resetFirst) c.removeAllListeners();
+      c.on('message', () => undefined);
+      for (let i = 0; i < 20; i++) fs.last.send('data', { i });
+      await settle(20);
+      expect(c.droppedMessages).toBe(10);
+      const counts: number[] = [];
+      const onOverflow = (n: number): void => {
+        counts.push(n);
+      };
+      c.on('bufferOverflow', onOverflow);
+      fs.last.send('data', { i: 20 });
+      await settle(20);
+      c.off('bufferOverflow', onOverflow);
+      fs.last.send('data', { i: 21 });
+      await settle(20);
+      expect(counts).toEqual([11]);
+      expect(c.droppedMessages).toBe(12);
+      await c.disconnect();
+    },
+  );
+
+  it.each([false, true])(
+    'without listeners a full buffer pauses reading and drops nothing; a listener added later resumes it (after removeAllListeners(): %s)',
+    async (resetFirst) => {
+      const { fs, c } = await tenSlotClient();
+      if (resetFirst) c.removeAllListeners();
+      const big = { blob: 'b'.repeat(32 * 1024) };
+      for (let i = 0; i < 60; i++) fs.last.send('data', { ...big, i });
+      await settle(20);
+      expect(c.bufferedMessages).toBeGreaterThanOrEqual(10);
+      expect(c.bufferedMessages).toBeLessThan(60);
+      expect(c.droppedMessages).toBe(0);
+      const seen: number[] = [];
+      c.on('message', (m) => seen.push((m.data as { i: number }).i));
+      await settle(50);
+      expect(c.bufferedMessages + seen.length).toBeGreaterThanOrEqual(60);
+      expect(seen.at(-1)).toBe(59);
+      await c.disconnect();
+    },
+  );
 });
