@@ -61,7 +61,8 @@ function u16(b: Uint8Array, p: number): number {
   return (b[p]! << 8) | b[p + 1]!;
 }
 
-function u32(b: Uint8Array, p: number): number {
+/** The big-endian unsigned 32-bit integer at `p` (NaN past the end). */
+export function u32(b: Uint8Array, p: number): number {
   return ((b[p]! << 24) >>> 0) + (b[p + 1]! << 16) + (b[p + 2]! << 8) + b[p + 3]!;
 }
 
@@ -77,31 +78,48 @@ function checkProto(b: Uint8Array, p: number, len: number): void {
   if (i === 9) flags |= SCAN_PROTO_KEY;
 }
 
+/** Where the string that {@link stringHeaderAt} found starts, and its length in bytes. */
+export let strStart = 0;
+export let strLen = 0;
+
+/**
+ * Reads the header of a msgpack string (fixstr, str8, str16 or str32) at
+ * `p` into {@link strStart} and {@link strLen}; false when the byte at `p`
+ * is missing or not a string header. Whether the string's bytes are all
+ * there is the caller's to check (a cut header leaves them pointing past the end).
+ */
+export function stringHeaderAt(b: Uint8Array, p: number): boolean {
+  const t = b[p];
+  if (t === undefined) return false;
+  if (t >= 0xa0 && t <= 0xbf) {
+    strStart = p + 1;
+    strLen = t & 0x1f;
+  } else if (t === 0xd9) {
+    strStart = p + 2;
+    strLen = b[p + 1]!;
+  } else if (t === 0xda) {
+    strStart = p + 3;
+    strLen = u16(b, p + 1);
+  } else if (t === 0xdb) {
+    strStart = p + 5;
+    strLen = u32(b, p + 1);
+  } else return false;
+  return true;
+}
+
 /**
  * Skips a map key at `pos`, which must be a msgpack string. A `__proto__`
  * key is flagged whatever its string header (fixstr, str8, str16 or str32:
  * each is valid msgpack for the same key).
  */
 function skipKey(b: Uint8Array, pos: number): number {
-  const t = b[pos];
-  if (t === undefined) throw new ScanError('truncated', 'truncated msgpack map');
-  let start: number;
-  let len: number;
-  if (t >= 0xa0 && t <= 0xbf) {
-    start = pos + 1;
-    len = t & 0x1f;
-  } else if (t === 0xd9) {
-    start = pos + 2;
-    len = b[pos + 1]!;
-  } else if (t === 0xda) {
-    start = pos + 3;
-    len = u16(b, pos + 1);
-  } else if (t === 0xdb) {
-    start = pos + 5;
-    len = u32(b, pos + 1);
-  } else throw new ScanError('key', `map key of msgpack type ${hex(t)} at byte ${pos} is not a string`);
-  checkProto(b, start, len);
-  return start + len;
+  if (!stringHeaderAt(b, pos)) {
+    const t = b[pos];
+    if (t === undefined) throw new ScanError('truncated', 'truncated msgpack map');
+    throw new ScanError('key', `map key of msgpack type ${hex(t)} at byte ${pos} is not a string`);
+  }
+  checkProto(b, strStart, strLen);
+  return strStart + strLen;
 }
 
 function skipMap(b: Uint8Array, pos: number, n: number, depth: number): number {
