@@ -86,11 +86,8 @@ export class ByteQueue {
    */
   shift(): Uint8Array | undefined {
     if (this.#count === 0) return undefined;
-    if (BYTE_QUEUE_SEGMENT - this.#readAt < 4) this.#dropFirst();
+    const len = this.#openEntry();
     let seg = this.#segments[0] as Buffer;
-    const r = this.#readAt;
-    const len = (seg[r] as number) * 0x1000000 + ((seg[r + 1] as number) << 16) + (((seg[r + 2] as number) << 8) | (seg[r + 3] as number));
-    this.#readAt = r + 4;
     let out: Uint8Array;
     if (this.#readAt + len <= BYTE_QUEUE_SEGMENT) {
       out = seg.subarray(this.#readAt, this.#readAt + len);
@@ -118,12 +115,9 @@ export class ByteQueue {
   /** Removes the oldest entry without looking at it; returns its length (-1 when empty). */
   drop(): number {
     if (this.#count === 0) return -1;
-    if (BYTE_QUEUE_SEGMENT - this.#readAt < 4) this.#dropFirst();
-    const seg = this.#segments[0] as Buffer;
-    const r = this.#readAt;
-    const len = (seg[r] as number) * 0x1000000 + ((seg[r + 1] as number) << 16) + (((seg[r + 2] as number) << 8) | (seg[r + 3] as number));
+    const len = this.#openEntry();
     // The entry's bytes run on from segment to segment.
-    let at = r + 4 + len;
+    let at = this.#readAt + len;
     while (at > BYTE_QUEUE_SEGMENT) {
       this.#dropFirst();
       at -= BYTE_QUEUE_SEGMENT;
@@ -131,6 +125,15 @@ export class ByteQueue {
     this.#readAt = at;
     if (--this.#count === 0) this.#writeAt = 0;
     return len;
+  }
+
+  /** Reads the oldest entry's 4-byte length (skipping a segment end too short to hold one) and steps past it. */
+  #openEntry(): number {
+    if (BYTE_QUEUE_SEGMENT - this.#readAt < 4) this.#dropFirst();
+    const seg = this.#segments[0] as Buffer;
+    const r = this.#readAt;
+    this.#readAt = r + 4;
+    return (seg[r] as number) * 0x1000000 + ((seg[r + 1] as number) << 16) + (((seg[r + 2] as number) << 8) | (seg[r + 3] as number));
   }
 
   #addSegment(): Buffer {
