@@ -87,6 +87,23 @@ export async function until(cond: () => boolean, what: string, max = 2000): Prom
 }
 
 /**
+ * Connects `n` raw peers to `server` through `transport`, each saying hello,
+ * records them in `into` (for the test's clean-up) and resolves once every
+ * one holds its welcome and nothing else.
+ */
+export async function welcomedPeers(server: SocketServer, transport: { connect(): RawPeer }, n: number, into: RawPeer[]): Promise<RawPeer[]> {
+  const ps: RawPeer[] = [];
+  for (let i = 0; i < n; i++) {
+    const p = transport.connect();
+    into.push(p);
+    ps.push(p);
+    p.hello();
+  }
+  await until(() => server.getConnectedClients().length === n && ps.every((p) => p.messages.length === 1), `${n} peers welcomed`);
+  return ps;
+}
+
+/**
  * The servers and raw peers of one test file over the in-memory transport:
  * `start()` in a test, `stopAll()` in `afterEach` (with fake timers running,
  * it advances them so every graceful close completes).

@@ -1,7 +1,7 @@
 // Hostile or odd traffic against the server's shared write path (BatchShare): mixed ticks and a stalled peer.
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { SocketServer, type SocketServerOptions } from '../src/index.js';
-import { memoryServerTransport, type RawPeer, settle, until } from './duplex-pair.js';
+import { memoryServerTransport, type RawPeer, settle, until, welcomedPeers } from './duplex-pair.js';
 
 const servers: SocketServer[] = [];
 const peers: RawPeer[] = [];
@@ -24,14 +24,7 @@ describe('shared broadcast buffers under mixed traffic', () => {
   it('random ticks of broadcasts, unicasts and replies: every connection gets exactly its own frames, in order', async () => {
     const { server, transport } = await start({ handler: (data) => ({ echo: data.q }) });
     const n = 4;
-    const ps: RawPeer[] = [];
-    for (let i = 0; i < n; i++) {
-      const p = transport.connect();
-      peers.push(p);
-      ps.push(p);
-      p.hello();
-    }
-    await until(() => server.getConnectedClients().length === n && ps.every((p) => p.messages.length === 1), 'welcomed');
+    const ps = await welcomedPeers(server, transport, n, peers);
     const ids = ps.map((p) => String(p.messages[0]?.data.client_id));
     const expected: unknown[][] = ps.map(() => []);
     let seed = 11;

@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { FrameDecoder } from '@socketkit/codec';
 import { MessageType, type SocketMessage } from '@socketkit/protocol';
 import { SocketServer, type ServerTransport, type TransportStream } from '../src/index.js';
-import { memoryServerTransport, settle, until, type RawPeer } from './duplex-pair.js';
+import { memoryServerTransport, settle, until, type RawPeer, welcomedPeers } from './duplex-pair.js';
 
 /** Every chunk the server wrote to one connection, in order. */
 type Writes = Uint8Array[];
@@ -47,14 +47,7 @@ async function setup(clients: number, handler?: () => unknown) {
   const server = new SocketServer({ eventName: 'rules', transport, logLevel: 'silent', registerGraceMs: 1, closeGraceMs: 1, handler });
   await server.start();
   servers.push(server);
-  const ps: RawPeer[] = [];
-  for (let i = 0; i < clients; i++) {
-    const p = transport.connect();
-    peers.push(p);
-    ps.push(p);
-    p.hello();
-  }
-  await until(() => server.getConnectedClients().length === clients && ps.every((p) => p.messages.length === 1), 'every client welcomed');
+  const ps = await welcomedPeers(server, transport, clients, peers);
   const ids = server.getConnectedClients().map((c) => c.id);
   // what each connection was written from now on
   const marks = transport.writes.map((w) => w.length);
