@@ -15,16 +15,17 @@ import {
   writeString,
   written,
 } from './writer.js';
+import { WIRE_KEYS } from './wire-keys.js';
 
 // Pre-encoded keys (fixstr header + bytes), in the Python module's key order.
-const key = (name: string): Buffer => Buffer.concat([Buffer.from([0xa0 | name.length]), Buffer.from(name)]);
-const K_EVENT_NAME = key('event_name');
-const K_TIMESTAMP_MS = key('timestamp_ms');
-const K_TIMESTAMP_ISO = key('timestamp_iso');
-const K_MESSAGE_TYPE = key('message_type');
-const K_DATA = key('data');
-const K_ID = key('id');
-const K_REPLY_TO = key('reply_to');
+const key = (name: Uint8Array): Buffer => Buffer.concat([Buffer.from([0xa0 | name.length]), name]);
+const K_EVENT_NAME = key(WIRE_KEYS.eventName);
+const K_TIMESTAMP_MS = key(WIRE_KEYS.timestampMs);
+const K_TIMESTAMP_ISO = key(WIRE_KEYS.timestampIso);
+const K_MESSAGE_TYPE = key(WIRE_KEYS.messageType);
+const K_DATA = key(WIRE_KEYS.data);
+const K_ID = key(WIRE_KEYS.id);
+const K_REPLY_TO = key(WIRE_KEYS.replyTo);
 
 /**
  * The envelope of the last message encoded, up to the `data` key: map

@@ -15,6 +15,7 @@
  */
 import { MessageType, isValidEventName, type SocketMessage } from '@socketkit/protocol';
 import { decodeScannedRange } from './msgpack.js';
+import { WIRE_KEYS } from './wire-keys.js';
 import { lastScanFlags, scanAt, strLen, strStart, stringHeaderAt, u32 } from './scan.js';
 
 const KEY_EVENT = 1;
@@ -46,13 +47,7 @@ function keyAt(b: Uint8Array, p: number, len: number): number {
   }
 }
 
-const bytesOf = (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(0));
-const ID = bytesOf('id');
-const REPLY_TO = bytesOf('reply_to');
-const EVENT_NAME = bytesOf('event_name');
-const TIMESTAMP_MS = bytesOf('timestamp_ms');
-const MESSAGE_TYPE = bytesOf('message_type');
-const TIMESTAMP_ISO = bytesOf('timestamp_iso');
+const { id: ID, replyTo: REPLY_TO, eventName: EVENT_NAME, timestampMs: TIMESTAMP_MS, messageType: MESSAGE_TYPE, timestampIso: TIMESTAMP_ISO } = WIRE_KEYS;
 
 /**
  * Whether the 4 bytes at `p` spell `data`. Written out: it is read twice per
@@ -269,5 +264,5 @@ function typeAt(b: Uint8Array, p: number, len: number): MessageType | undefined 
   if (len === 7) return same(b, p, CONTROL) ? MessageType.CONTROL : undefined;
   return undefined;
 }
-const ERROR = bytesOf('error');
-const CONTROL = bytesOf('control');
+const ERROR = Buffer.from('error', 'latin1');
+const CONTROL = Buffer.from('control', 'latin1');
