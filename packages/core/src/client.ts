@@ -746,15 +746,19 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
   }
 
   /**
-   * Every listener sees the message (its exceptions are its own); then it is
+   * Every listener sees the message (its exceptions are its own), and it is
    * buffered for receive() unless the app opted out. A full buffer pauses
-   * reading, except when listeners exist: they saw every message, so the
+   * reading, except when listeners exist: they see every message, so the
    * oldest buffered copy is dropped (counted, 'bufferOverflow') rather than
-   * stalling them.
+   * stalling them. The buffer takes its copy of the bytes before listeners
+   * run: a bin in `m.data` is a view of `payload`, and a listener that
+   * writes into it must not change what receive() returns.
    */
   #deliver(m: SocketMessage, payload: Uint8Array): void {
     // The listener array is copied once per change, not once per message.
     const listeners = (this.#listeners ??= this.rawListeners('message') as MessageListener[]);
+    // A message a listener sees may be changed by it: a waiting receive() gets its own decode.
+    const dropped = this.#o.bufferMessages ? this.#inbox.offer(listeners.length > 0 ? undefined : m, payload, listeners.length > 0) : 0;
     for (let i = 0; i < listeners.length; i++) {
       try {
         (listeners[i] as MessageListener).call(this, m);
@@ -762,9 +766,6 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
         rethrowLater(err);
       }
     }
-    if (!this.#o.bufferMessages) return;
-    // A message a listener saw may have been changed by it: a waiting receive() gets its own decode.
-    const dropped = this.#inbox.offer(listeners.length > 0 ? undefined : m, payload, listeners.length > 0);
     if (dropped > 0) {
       if (this.#droppedMessages === 0)
         this.log.warn(
