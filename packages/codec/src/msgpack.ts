@@ -6,18 +6,26 @@ import { EncodeRefusal, EncodeTooLarge, formatPath, withWriter, writeValue } fro
 
 // Both decoders only ever see bytes scanValue accepted: plain msgpack, string
 // keys, no extensions, bounded depth. The fast one reads 64-bit integers as
-// numbers, exact because the scan found none beyond ±2^53.
+// numbers, exact because the scan found none outside the safe integers.
 const fastUnpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
-// 'auto': 64-bit integers within ±2^53 as numbers, beyond as BigInt. Maps as
-// Map, so a `__proto__` key survives until toPlain defines it as an own property.
-// ('auto' exists at runtime in msgpackr 2.1.3 but is missing from its types.)
-const exactUnpackr = new Unpackr({ useRecords: false, mapsAsObjects: false, int64AsType: 'auto' as 'bigint' });
+// 64-bit integers as BigInt (toPlain turns the safe ones into numbers: the
+// boundary is the writer's, |n| <= 2^53-1, so an integer of ±2^53 from a
+// peer stays an integer after a hop; msgpackr's 'auto' would make ±2^53 a
+// number, which the writer sends as a float). Maps as Map, so a `__proto__`
+// key survives until toPlain defines it as an own property.
+const exactUnpackr = new Unpackr({ useRecords: false, mapsAsObjects: false, int64AsType: 'bigint' });
 // The same two with every bin copied out of the bytes (by default a bin is a view into them).
 const fastCopyUnpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number', copyBuffers: true });
-const exactCopyUnpackr = new Unpackr({ useRecords: false, mapsAsObjects: false, int64AsType: 'auto' as 'bigint', copyBuffers: true });
+const exactCopyUnpackr = new Unpackr({ useRecords: false, mapsAsObjects: false, int64AsType: 'bigint', copyBuffers: true });
 
-/** Turns the Maps of the exact decoder into objects; `__proto__` becomes an own property, never the prototype. */
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/**
+ * Turns the Maps of the exact decoder into objects (`__proto__` becomes an
+ * own property, never the prototype) and its safe-integer BigInts into numbers.
+ */
 function toPlain(v: unknown): unknown {
+  if (typeof v === 'bigint') return v >= -MAX_SAFE && v <= MAX_SAFE ? Number(v) : v;
   if (v instanceof Map) {
     const o: Record<string, unknown> = {};
     for (const [k, val] of v as Map<string, unknown>) {

@@ -153,15 +153,14 @@ function skip(b: Uint8Array, pos: number, depth: number): number {
   if (fixed !== 0) return pos + fixed;
   switch (t) {
     case 0xcf: {
-      // uint64 above 2^53: the high word is above 0x200000, or equal with a non-zero low word
-      const hi = u32(b, pos + 1);
-      if (hi > 0x200000 || (hi === 0x200000 && u32(b, pos + 5) !== 0)) flags |= SCAN_BIG_INT;
+      // uint64 beyond the safe integers (2^53 and up): the high word is 0x200000 or more
+      if (u32(b, pos + 1) >= 0x200000) flags |= SCAN_BIG_INT;
       return pos + 9;
     }
     case 0xd3: {
-      // int64 outside ±2^53 (the signed high word alone decides below -2^53)
+      // int64 beyond the safe integers (|n| >= 2^53): -2^53 itself is high word -0x200000 with a zero low word
       const hi = u32(b, pos + 1) | 0;
-      if (hi < -0x200000 || hi > 0x200000 || (hi === 0x200000 && u32(b, pos + 5) !== 0)) flags |= SCAN_BIG_INT;
+      if (hi >= 0x200000 || hi < -0x200000 || (hi === -0x200000 && u32(b, pos + 5) === 0)) flags |= SCAN_BIG_INT;
       return pos + 9;
     }
     case 0xc4:

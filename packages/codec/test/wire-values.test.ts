@@ -74,11 +74,13 @@ describe('integers are integers on the wire (bytes as msgpack.packb writes them)
   });
 
   it.each<[string, string, number | bigint]>([
-    ['uint64 2^53 as a number', 'cf0020000000000000', 2 ** 53],
+    ['uint64 2^53 as a BigInt (not a safe integer)', 'cf0020000000000000', 2n ** 53n],
     ['uint64 2^53+1 as a BigInt', 'cf0020000000000001', 2n ** 53n + 1n],
     ['uint64 2^64-1 as a BigInt', 'cfffffffffffffffff', 2n ** 64n - 1n],
     ['uint64 2^40 as a number', 'cf0000010000000000', 2 ** 40],
-    ['int64 -2^53 as a number', 'd3ffe0000000000000', -(2 ** 53)],
+    ['int64 -2^53 as a BigInt (not a safe integer)', 'd3ffe0000000000000', -(2n ** 53n)],
+    ['int64 -(2^53-1) as a number', 'd3ffe0000000000001', -(2 ** 53 - 1)],
+    ['uint64 2^53-1 as a number', 'cf001fffffffffffff', 2 ** 53 - 1],
     ['int64 -2^53-1 as a BigInt', 'd3ffdfffffffffffff', -(2n ** 53n) - 1n],
     ['int64 -2^63 as a BigInt', 'd38000000000000000', -(2n ** 63n)],
     ['int64 2^62 (positive int64) as a BigInt', 'd34000000000000000', 2n ** 62n],
@@ -86,6 +88,20 @@ describe('integers are integers on the wire (bytes as msgpack.packb writes them)
   ])('decodes %s, never rounded', (_label, bytes, expected) => {
     expect(decodeRawValue(Buffer.from(bytes, 'hex'))).toBe(expected);
     expect(unpackValue(Buffer.from(bytes, 'hex'))).toBe(expected);
+  });
+
+  it.each<[string, string]>([
+    ['uint64 2^53', 'cf0020000000000000'],
+    ['int64 -2^53', 'd3ffe0000000000000'],
+    ['uint64 2^53-1', 'cf001fffffffffffff'],
+    ['int64 -(2^53-1)', 'd3ffe0000000000001'],
+    ['float64 2^53', 'cb4340000000000000'],
+    ['float64 -2^53', 'cbc340000000000000'],
+  ])('%s from a Python peer is written back as the same bytes after a hop (the decoder and encoder agree on the boundary)', (_label, bytes) => {
+    const wire = Buffer.from(bytes, 'hex');
+    // A value received (through a frame and alone) and sent on unchanged.
+    expect(hex(packValue(decodeRawValue(wire)))).toBe(bytes);
+    expect(hex(packValue(unpackValue(wire)))).toBe(bytes);
   });
 
   it('a frame with one big integer keeps the other 64-bit integers as numbers', () => {
