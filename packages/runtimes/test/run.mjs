@@ -135,7 +135,7 @@ const passed = all.filter((x) => x.status === 'passed').length;
 const failed = all.filter((x) => x.status === 'failed').length;
 const skipped = all.filter((x) => x.status === 'pending').length;
 
-console.log('runtime smoke (unix + tcp: start/stop, broadcast, client send, request/reply, reconnect)');
+console.log(`runtime smoke (${TRANSPORTS.join(' + ')}: ${CASES.join(', ')})`);
 for (const row of summary) console.log(`  ${row.label.padEnd(22)} ${row.version.padEnd(9)} esm ${row.esm.padEnd(14)} cjs ${row.cjs}`);
 if (skipCjs !== undefined) console.log(`  cjs skipped: ${skipCjs}`);
 for (const f of failures) console.log(`  FAILED ${f}`);
