@@ -88,7 +88,10 @@ const commonHelp = (): string => `common options:
 configuration: the CLI reads ./.env when present (SOCKET_ENV_FILE names another
 file; the library itself reads none unless asked), SOCKET_SETTINGS_FILE names a
 TOML settings file shared with the Python module; precedence: defaults <
-settings file < .env < environment < command-line options.`;
+settings file < .env < environment < command-line options. The .env file,
+the settings file and --token-file are read only if they are yours (or root's)
+and neither group nor others can write them; otherwise the command refuses
+with INVALID_CONFIG.`;
 
 const OUTPUT_HELP = `Messages are printed one per line as JSON in the wire shape, with snake_case keys:
   {"event_name":"jobs","timestamp_ms":1795000000000,"timestamp_iso":"...","message_type":"data","data":{...}}

@@ -8,11 +8,11 @@ import {
   ConnectionError,
   ErrorCode,
   MessageError,
-  ValidationError,
   createClient,
   createServer,
   isSocketMessage,
   loadConfig,
+  readTrustedFile,
   type LogLevel,
   type SocketClient,
 } from 'socketkit';
@@ -40,13 +40,14 @@ function transportOptions(a: CommonArgs): Record<string, unknown> {
   return o;
 }
 
-/** The first line of a token file (the token never goes on the command line, where `ps` shows it). */
-export function readToken(path: string): string {
-  try {
-    return (readFileSync(path, 'utf8').split(/\r?\n/)[0] ?? '').trim();
-  } catch (err) {
-    throw new ValidationError(ErrorCode.INVALID_CONFIG, `--token-file ${path}: ${(err as Error).message}`);
-  }
+/**
+ * The first line of a token file (the token never goes on the command line,
+ * where `ps` shows it). Like `.env`, the file must be yours (or root's) and
+ * not writable by group or others ({@link readTrustedFile}).
+ * @throws ValidationError `INVALID_CONFIG` naming the file and what to do.
+ */
+export function readToken(path: string, flag = '--token-file'): string {
+  return (readTrustedFile(resolve(path), 'token file', { namedBy: flag }).split(/\r?\n/)[0] ?? '').trim();
 }
 
 /**
