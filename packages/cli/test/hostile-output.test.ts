@@ -5,6 +5,7 @@
 import { describe, expect, test } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UnixSocketClient, UnixSocketServer } from '@socketkit/unix';
@@ -63,6 +64,37 @@ describe('every command prints hostile text escaped', () => {
     expect(lines[0]!.data).toEqual({ [HOSTILE]: HOSTILE, nested: [{ k: HOSTILE }] });
     expect(serve.stdout()).toContain('"data":{"__proto__":{"x":1},"after":2}');
     expect(Object.keys(lines[1]!.data as object)).toEqual(['__proto__', 'after']);
+  });
+
+  test("serve's error lines quoting a peer's invalid message are escaped, one line each", async () => {
+    const serve = cli(['serve', 'jobs', '--socket-dir', dir], dir);
+    await serve.waitFor('stderr', /listening on /);
+    const bad = '\x1b]0;pwned\x07\x9b2J\nerror FORGED: x';
+    const str = (t: string): Buffer => Buffer.concat([Buffer.from([0xd9, Buffer.byteLength(t)]), Buffer.from(t)]);
+    const body = Buffer.concat([
+      Buffer.from([0x85]),
+      str('event_name'),
+      str('jobs'),
+      str('timestamp_ms'),
+      Buffer.from([0x01]),
+      str('timestamp_iso'),
+      str('x'),
+      str('message_type'),
+      str(bad),
+      str('data'),
+      Buffer.from([0x80]),
+    ]);
+    const head = Buffer.alloc(4);
+    head.writeUInt32BE(body.length);
+    const sock = createConnection({ path: join(dir, 'jobs.sock') });
+    sock.on('error', () => undefined);
+    sock.write(Buffer.concat([head, body]));
+    await serve.waitFor('stderr', /error INVALID_MESSAGE: .*\n/);
+    sock.destroy();
+    serve.child.kill('SIGTERM');
+    expect(await serve.exited).toBe(0);
+    expectSafe(serve.stderr());
+    expect(serve.stderr()).not.toMatch(/^error FORGED/m);
   });
 
   test('listen prints hostile data and a __proto__ key from the server as safe JSON', async () => {
