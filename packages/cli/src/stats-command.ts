@@ -129,7 +129,7 @@ export async function top(a: Extract<ParsedCommand, { command: 'top' }>): Promis
       if (i > 0) await sleep(a.intervalMs, undefined, { signal: stop.signal }).catch(() => undefined);
       if (stop.signal.aborted) break;
       const table = await topTable(dir, token);
-      process.stdout.write(tty ? `\x1b[H\x1b[2J${new Date().toISOString()}  ${dir}\n${table}\n` : `${table}\n\n`);
+      process.stdout.write(tty ? `\x1b[H\x1b[2J${new Date().toISOString()}  ${safeText(dir)}\n${table}\n` : `${table}\n\n`);
     }
   } finally {
     process.off('SIGINT', onSignal).off('SIGTERM', onSignal);

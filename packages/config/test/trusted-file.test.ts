@@ -1,5 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
-import { chmodSync, chownSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { loadConfig, MAX_TRUSTED_FILE_BYTES, readTrustedFile } from '../src/index.js';
 import { configError, useTempDir } from './helpers.js';
@@ -65,4 +67,69 @@ describe('readTrustedFile and the files loadConfig reads', () => {
       new RegExp(`^cannot read env file ${missing} \\(named by SOCKET_ENV_FILE\\): ENOENT`),
     );
   });
+});
+
+/**
+ * Another user (uid 65534) swaps the path as fast as it can in a directory everyone may write
+ * (0777, not sticky): root's own `.env` and the attacker's file take turns at `.env`, moved with
+ * atomic renames. The file is checked on the descriptor it is read from, so a round reads root's
+ * file, or refuses the attacker's, or finds nothing: never the attacker's values.
+ */
+const SWAPPER = `
+const fs = require('node:fs');
+const until = Date.now() + 20000;
+fs.renameSync('.env', 'good');
+let swaps = 0;
+while (Date.now() < until && !fs.existsSync('stop')) {
+  for (const [from, to] of [['good', '.env'], ['.env', 'good'], ['evil', '.env'], ['.env', 'evil']]) {
+    try { fs.renameSync(from, to); } catch {}
+  }
+  swaps++;
+}
+console.log(swaps);
+`;
+
+describe('a racing local user', () => {
+  asRoot(
+    rootName('swapping ./.env between your file and theirs in a shared directory never gets their values read (400 rounds)'),
+    async () => {
+      const shared = mkdtempSync(path.join(os.tmpdir(), 'socketkit-trusted-race-'));
+      chmodSync(shared, 0o777);
+      const env = path.join(shared, '.env');
+      writeFileSync(env, 'SOCKET_BUFFER_SIZE=64\n', { mode: 0o644 });
+      const evil = path.join(shared, 'evil');
+      writeFileSync(evil, 'SOCKET_BUFFER_SIZE=666\n', { mode: 0o644 });
+      chownSync(evil, NOBODY, NOBODY);
+      const swapper = spawn(process.execPath, ['-e', SWAPPER], { cwd: shared, uid: NOBODY, gid: NOBODY, stdio: ['ignore', 'pipe', 'inherit'] });
+      let swaps = '';
+      swapper.stdout.setEncoding('utf8').on('data', (t: string) => (swaps += t));
+      const exited = new Promise((resolve) => swapper.once('exit', resolve));
+      const seen = { ours: 0, theirs: 0, refused: 0, missing: 0 };
+      try {
+        // Wait until the swapper has moved root's file aside (its first step).
+        for (let i = 0; i < 2000 && existsSync(env) && !existsSync(path.join(shared, 'good')); i++) await new Promise((r) => setTimeout(r, 1));
+        for (let round = 0; round < 400; round++) {
+          try {
+            const size = loadConfig({}, { ...quiet, envFile: env }).bufferSize;
+            if (size === 64) seen.ours++;
+            else seen.theirs++;
+          } catch (err) {
+            const text = (err as Error).message;
+            if (text.includes(`owned by uid ${NOBODY}`)) seen.refused++;
+            else if (text.includes('ENOENT')) seen.missing++;
+            else throw err;
+          }
+          if (round % 50 === 0) await new Promise((r) => setImmediate(r));
+        }
+      } finally {
+        writeFileSync(path.join(shared, 'stop'), '');
+        await exited;
+        rmSync(shared, { recursive: true, force: true });
+      }
+      expect(Number(swaps)).toBeGreaterThan(0);
+      expect(seen.theirs).toBe(0);
+      expect(seen.ours + seen.refused + seen.missing).toBe(400);
+    },
+    30000,
+  );
 });
