@@ -65,7 +65,8 @@ function metricsToken(path: string): string {
   if (n < MIN_METRICS_TOKEN_BYTES) {
     throw new ValidationError(
       ErrorCode.INVALID_CONFIG,
-      `--metrics-token-file ${path}: the token has ${n} bytes, fewer than ${MIN_METRICS_TOKEN_BYTES} bytes: write a longer one, e.g. openssl rand -hex 32 > ${path}`,
+      `--metrics-token-file ${path}: the token has ${n} bytes, fewer than ${MIN_METRICS_TOKEN_BYTES} bytes: ` +
+        `write a longer one, e.g. openssl rand -hex 32 > ${path}`,
       { details: { path, bytes: n } },
     );
   }

@@ -59,10 +59,11 @@ export async function serveMetrics(source: { metrics(): string }, listen: Metric
   await new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException): void => {
       const inUse = err.code === 'EADDRINUSE';
+      const fix = 'port' in listen ? ': choose another --metrics-port' : ': remove the file if no process serves it';
       reject(
         new ConnectionError(
           inUse ? ErrorCode.ADDRESS_IN_USE : ErrorCode.PERMISSION_DENIED,
-          `cannot serve metrics on ${where}: ${err.message}${inUse ? ('port' in listen ? ': choose another --metrics-port' : ': remove the file if no process serves it') : ''}`,
+          `cannot serve metrics on ${where}: ${err.message}${inUse ? fix : ''}`,
           { cause: err, details: { address: where } },
         ),
       );

@@ -44,7 +44,11 @@ function httpGet(options: RequestOptions): Promise<{ status: number; body: strin
  */
 function getAsNobody(options: RequestOptions): Promise<string> {
   const script = `const http = require('node:http');
-http.get(${JSON.stringify(options)}, (res) => { let b = ''; res.on('data', (c) => (b += c)); res.on('end', () => console.log(res.statusCode + (b.includes('socketkit_clients') ? ' metrics' : ''))); })
+http.get(${JSON.stringify(options)}, (res) => {
+  let b = '';
+  res.on('data', (c) => (b += c));
+  res.on('end', () => console.log(res.statusCode + (b.includes('socketkit_clients') ? ' metrics' : '')));
+})
   .on('error', (e) => console.log(e.code));`;
   const child = spawn(process.execPath, ['-e', script], { uid: NOBODY, gid: NOBODY, cwd: '/', stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';

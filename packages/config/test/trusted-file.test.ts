@@ -28,7 +28,8 @@ describe('readTrustedFile and the files loadConfig reads', () => {
       chmodSync(file, mode);
       const err = configError(() => loadConfig({}, { ...quiet, envFile: file }));
       expect(err.message).toBe(
-        `refusing to read env file ${file} (named by option): group or others can write it (mode 0${mode.toString(8)}), so another user may have changed it: check its contents, then chmod go-w ${file}`,
+        `refusing to read env file ${file} (named by option): group or others can write it (mode 0${mode.toString(8)}), ` +
+          `so another user may have changed it: check its contents, then chmod go-w ${file}`,
       );
       expect(err.details).toMatchObject({ path: file, mode: `0${mode.toString(8)}` });
     }
