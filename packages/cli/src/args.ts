@@ -46,7 +46,16 @@ export interface CommonArgs {
 export type ParsedCommand =
   | { command: 'help'; topic: CommandName | undefined }
   | { command: 'version' }
-  | ({ command: 'serve'; echo: boolean; metricsPort: number | undefined } & CommonArgs)
+  | ({
+      command: 'serve';
+      echo: boolean;
+      /** Loopback HTTP port for metrics (requires `metricsTokenFile`). */
+      metricsPort: number | undefined;
+      /** File whose first line is the bearer token metrics requests must carry. */
+      metricsTokenFile: string | undefined;
+      /** Unix socket (created 0600) to serve metrics on over HTTP. */
+      metricsSocket: string | undefined;
+    } & CommonArgs)
   | ({
       command: 'listen';
       type: (typeof MESSAGE_TYPES)[number] | undefined;
@@ -88,7 +97,10 @@ const commonHelp = (): string => `common options:
 configuration: the CLI reads ./.env when present (SOCKET_ENV_FILE names another
 file; the library itself reads none unless asked), SOCKET_SETTINGS_FILE names a
 TOML settings file shared with the Python module; precedence: defaults <
-settings file < .env < environment < command-line options.`;
+settings file < .env < environment < command-line options. The .env file,
+the settings file and --token-file are read only if they are yours (or root's)
+and neither group nor others can write them; otherwise the command refuses
+with INVALID_CONFIG.`;
 
 const OUTPUT_HELP = `Messages are printed one per line as JSON in the wire shape, with snake_case keys:
   {"event_name":"jobs","timestamp_ms":1795000000000,"timestamp_iso":"...","message_type":"data","data":{...}}
@@ -130,7 +142,13 @@ line names the port.
 options:
   --echo                answer every request with {"echo": <request data>}
   --metrics-port N      serve the server's stats in the Prometheus text format on
-                        http://127.0.0.1:N/metrics (0 picks a free port; it is printed)
+                        http://127.0.0.1:N/metrics (0 picks a free port; it is printed);
+                        every local user can reach a loopback port, so it needs
+                        --metrics-token-file
+  --metrics-token-file FILE  bearer token (16+ bytes, first line of FILE) every metrics
+                        request must carry (Prometheus: authorization: credentials_file)
+  --metrics-socket PATH serve the same over HTTP on a unix socket created with mode 0600
+                        (only its owner can scrape it; no token needed)
   --tls-request-cert    tcp: require a client certificate signed by --tls-ca (mutual TLS)
   --allow-insecure      tcp: bind a non-loopback --host without token or TLS (refused otherwise)
 
@@ -273,6 +291,8 @@ const SPECS = {
     ...common,
     echo: { type: 'boolean' },
     'metrics-port': { type: 'string' },
+    'metrics-token-file': { type: 'string' },
+    'metrics-socket': { type: 'string' },
     'tls-request-cert': { type: 'boolean' },
     'allow-insecure': { type: 'boolean' },
   },
@@ -444,13 +464,24 @@ export function parseCommand(argv: readonly string[]): ParsedCommand {
   if (values.help === true) return { command: 'help', topic: command };
 
   switch (command) {
-    case 'serve':
-      return {
-        command,
-        echo: values.echo === true,
-        metricsPort: values['metrics-port'] === undefined ? undefined : integer(values['metrics-port'] as string, '--metrics-port', command, 0, 65535),
-        ...commonArgs(command, values, positionals),
-      };
+    case 'serve': {
+      const metricsPort = values['metrics-port'] === undefined ? undefined : integer(values['metrics-port'] as string, '--metrics-port', command, 0, 65535);
+      const metricsTokenFile = values['metrics-token-file'] as string | undefined;
+      const metricsSocket = values['metrics-socket'] as string | undefined;
+      if (metricsSocket !== undefined && metricsSocket.trim() === '') throw new UsageError('--metrics-socket must not be empty', command);
+      if (metricsTokenFile !== undefined && metricsPort === undefined && metricsSocket === undefined) {
+        throw new UsageError('--metrics-token-file applies to --metrics-port (or --metrics-socket)', command);
+      }
+      if (metricsPort !== undefined && metricsTokenFile === undefined) {
+        throw new UsageError(
+          '--metrics-port serves the stats on loopback HTTP, which every local user can reach (the 0600 socket refuses them): ' +
+            'add --metrics-token-file FILE (a bearer token of 16+ bytes; Prometheus: authorization: { credentials_file: FILE }), ' +
+            'or serve them on a unix socket of mode 0600 with --metrics-socket PATH',
+          command,
+        );
+      }
+      return { command, echo: values.echo === true, metricsPort, metricsTokenFile, metricsSocket, ...commonArgs(command, values, positionals) };
+    }
     case 'listen': {
       const type = values.type as string | undefined;
       if (type !== undefined && !(MESSAGE_TYPES as readonly string[]).includes(type)) {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { HELP, UsageError, parseCommand, type ParsedCommand } from './args.js';
 import { bench, benchAvailable, listen, request, send, serve } from './commands.js';
-import { errorLine } from './output.js';
+import { errorLine, safeText } from './output.js';
 import { ls } from './ls-command.js';
 import { stats, top } from './stats-command.js';
 
@@ -68,7 +68,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
     const where = err.command === undefined ? 'socketkit' : `socketkit ${err.command}`;
-    process.stderr.write(`${where}: ${err.message}\nrun "${where} --help" for usage\n`);
+    process.stderr.write(`${where}: ${safeText(err.message)}\nrun "${where} --help" for usage\n`);
     return EXIT.USAGE_ERROR;
   }
   if (parsed.command === 'help') {

@@ -13,12 +13,13 @@ import {
   createServer,
   isSocketMessage,
   loadConfig,
+  readTrustedFile,
   type LogLevel,
   type SocketClient,
 } from 'socketkit';
 import type { CommonArgs, ParsedCommand } from './args.js';
 import { errorLine, printMessage, status, stderrLogger } from './output.js';
-import { serveMetrics } from './metrics-http.js';
+import { type MetricsEndpoint, serveMetrics } from './metrics-http.js';
 
 type Args<C extends string> = Extract<ParsedCommand, { command: C }>;
 
@@ -40,13 +41,36 @@ function transportOptions(a: CommonArgs): Record<string, unknown> {
   return o;
 }
 
-/** The first line of a token file (the token never goes on the command line, where `ps` shows it). */
-export function readToken(path: string): string {
-  try {
-    return (readFileSync(path, 'utf8').split(/\r?\n/)[0] ?? '').trim();
-  } catch (err) {
-    throw new ValidationError(ErrorCode.INVALID_CONFIG, `--token-file ${path}: ${(err as Error).message}`);
+/**
+ * The first line of a token file (the token never goes on the command line,
+ * where `ps` shows it). Like `.env`, the file must be yours (or root's) and
+ * not writable by group or others ({@link readTrustedFile}).
+ * @throws ValidationError `INVALID_CONFIG` naming the file and what to do.
+ */
+export function readToken(path: string, flag = '--token-file'): string {
+  return (readTrustedFile(resolve(path), 'token file', { namedBy: flag }).split(/\r?\n/)[0] ?? '').trim();
+}
+
+/** Fewest bytes of a metrics bearer token (as for the server's own token). */
+export const MIN_METRICS_TOKEN_BYTES = 16;
+
+/**
+ * The bearer token of `--metrics-token-file` (its first line, read as
+ * {@link readToken} reads a token file).
+ * @throws ValidationError `INVALID_CONFIG` when the file is not trusted or the token is shorter than 16 bytes.
+ */
+function metricsToken(path: string): string {
+  const token = readToken(path, '--metrics-token-file');
+  const n = Buffer.byteLength(token);
+  if (n < MIN_METRICS_TOKEN_BYTES) {
+    throw new ValidationError(
+      ErrorCode.INVALID_CONFIG,
+      `--metrics-token-file ${path}: the token has ${n} bytes, fewer than ${MIN_METRICS_TOKEN_BYTES} bytes: ` +
+        `write a longer one, e.g. openssl rand -hex 32 > ${path}`,
+      { details: { path, bytes: n } },
+    );
   }
+  return token;
 }
 
 /**
@@ -116,6 +140,8 @@ function showErrors(client: SocketClient): Set<unknown> {
 
 /** `socketkit serve <event>`. */
 export async function serve(a: Args<'serve'>): Promise<number> {
+  // Read before anything starts: a refused token file leaves nothing half-started.
+  const metricsBearer = a.metricsTokenFile === undefined ? undefined : metricsToken(a.metricsTokenFile);
   const server = await createServer(a.transport, a.event, transportOptions(a));
   server.on('clientConnected', (id) => status(`client ${id} connected (${server.getConnectedClients().length} connected)`));
   server.on('clientDisconnected', (id, reason) => status(`client ${id} disconnected: ${reason}`));
@@ -133,8 +159,17 @@ export async function serve(a: Args<'serve'>): Promise<number> {
   }
   const port = 'port' in server ? server.port : undefined;
   status(`listening on ${server.address} (event "${a.event}", ${a.transport}${port === undefined ? '' : ` port ${port}`})`);
-  const metrics = a.metricsPort === undefined ? undefined : await serveMetrics(server, a.metricsPort);
-  if (metrics !== undefined) status(`metrics on http://127.0.0.1:${metrics.port}/metrics`);
+  const metrics: MetricsEndpoint[] = [];
+  try {
+    if (a.metricsPort !== undefined) metrics.push(await serveMetrics(server, { port: a.metricsPort }, metricsBearer));
+    if (a.metricsSocket !== undefined) metrics.push(await serveMetrics(server, { path: resolve(a.metricsSocket) }, metricsBearer));
+  } catch (err) {
+    signal.cancel();
+    await Promise.all(metrics.map((m) => m.close()));
+    await server.stop();
+    throw err;
+  }
+  for (const m of metrics) status(`metrics on ${m.url}${m.url.startsWith('unix:') ? ' (HTTP, GET /metrics; socket mode 0600)' : ' (bearer token required)'}`);
 
   const rl = createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY });
   let lineNo = 0;
@@ -152,7 +187,7 @@ export async function serve(a: Args<'serve'>): Promise<number> {
   status(`${received}: stopping`);
   rl.close();
   process.stdin.destroy();
-  await metrics?.close();
+  await Promise.all(metrics.map((m) => m.close()));
   await server.stop();
   status('stopped');
   return 0;

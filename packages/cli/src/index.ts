@@ -17,4 +17,5 @@ export {
   benchCandidates,
   DEFAULT_CLI_LOG_LEVEL,
 } from './commands.js';
-export { messageLine, errorLine, errorCode, stderrLogger } from './output.js';
+export { messageLine, errorLine, errorCode, stderrLogger, safeText, safeJson } from './output.js';
+export type { SafeTextOptions } from './output.js';

@@ -1,11 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TcpClientTransport } from '@socketkit/tcp';
 import { UnixClientTransport } from '@socketkit/unix';
-import { fetchStats, loadConfig, type ServerStats } from 'socketkit';
+import { loadConfig, type ServerStats } from 'socketkit';
 import type { ParsedCommand } from './args.js';
 import { readToken } from './commands.js';
 import { inspectSocketDir } from './ls.js';
-import { STATS_TIMEOUT_MS, statsOfEntry } from './monitor.js';
+import { STATS_TIMEOUT_MS, fetchCheckedStats, statsOfEntry } from './monitor.js';
+import { safeJson, safeText } from './output.js';
 
 type StatsArgs = Extract<ParsedCommand, { command: 'stats' }>;
 
@@ -28,7 +29,7 @@ function bytes(n: number): string {
   return `${(n / 1024 / 1024).toFixed(1)} MiB`;
 }
 
-/** One server's stats as a few lines of text. */
+/** One server's stats as a few lines of text, each safe to show ({@link safeText}: the server chose the names in it). */
 export function formatStats(s: ServerStats): string {
   const lines = [
     `event ${s.event}  protocol ${s.protocol}  up ${(s.uptimeMs / 1000).toFixed(1)} s  clients ${s.clients.length}/${s.maxConnections}`,
@@ -45,7 +46,7 @@ export function formatStats(s: ServerStats): string {
       `  ${c.id}  ${c.handshake ? 'hello' : 'plain'}  in ${c.messagesIn}  out ${c.messagesOut}  pending ${bytes(c.pendingBytes)}  dropped ${c.dropped}`,
     );
   }
-  return lines.join('\n');
+  return lines.map((l) => safeText(l)).join('\n');
 }
 
 /** `socketkit stats <event>`: one sample, or `--watch` samples until SIGINT or `--count`. */
@@ -64,8 +65,8 @@ export async function stats(a: StatsArgs): Promise<number> {
     for (let i = 0; i < samples && !stop.signal.aborted; i++) {
       if (i > 0) await sleep(a.intervalMs, undefined, { signal: stop.signal }).catch(() => undefined);
       if (stop.signal.aborted) break;
-      const s = await fetchStats(transport, a.event, options);
-      if (a.json) process.stdout.write(`${JSON.stringify(s)}\n`);
+      const s = await fetchCheckedStats(transport, a.event, options);
+      if (a.json) process.stdout.write(`${safeJson(s)}\n`);
       else process.stdout.write(`${a.watch && process.stdout.isTTY ? '\x1b[H\x1b[2J' : ''}${formatStats(s)}\n`);
     }
   } finally {
@@ -74,7 +75,7 @@ export async function stats(a: StatsArgs): Promise<number> {
   return 0;
 }
 
-/** One refresh of `socketkit top`: every event of the directory, live ones with their stats. */
+/** One refresh of `socketkit top`: every event of the directory, live ones with their stats (every cell safe to show). */
 export async function topTable(dir: string, token?: string): Promise<string> {
   const entries = await inspectSocketDir(dir);
   const rows: string[][] = [['EVENT', 'STATE', 'CLIENTS', 'QUEUE', 'IN/s', 'OUT/s', 'PENDING', 'DROPS']];
@@ -102,8 +103,9 @@ export async function topTable(dir: string, token?: string): Promise<string> {
       rows.push([e.event, `live (${code})`, '-', '-', '-', '-', '-', '-']);
     }
   }
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows
+  const shown = rows.map((r) => r.map((c) => safeText(c)));
+  const widths = shown[0]!.map((_, i) => Math.max(...shown.map((r) => r[i]!.length)));
+  return shown
     .map((r) =>
       r
         .map((c, i) => c.padEnd(widths[i]!))
@@ -127,7 +129,7 @@ export async function top(a: Extract<ParsedCommand, { command: 'top' }>): Promis
       if (i > 0) await sleep(a.intervalMs, undefined, { signal: stop.signal }).catch(() => undefined);
       if (stop.signal.aborted) break;
       const table = await topTable(dir, token);
-      process.stdout.write(tty ? `\x1b[H\x1b[2J${new Date().toISOString()}  ${dir}\n${table}\n` : `${table}\n\n`);
+      process.stdout.write(tty ? `\x1b[H\x1b[2J${new Date().toISOString()}  ${safeText(dir)}\n${table}\n` : `${table}\n\n`);
     }
   } finally {
     process.off('SIGINT', onSignal).off('SIGTERM', onSignal);

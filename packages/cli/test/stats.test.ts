@@ -1,5 +1,7 @@
 import { describe, expect, test } from '@jest/globals';
+import { writeFileSync } from 'node:fs';
 import { get } from 'node:http';
+import { join } from 'node:path';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { UnixSocketClient, UnixSocketServer } from '@socketkit/unix';
 import { cli, runCli, useTestDir } from './helpers.js';
@@ -11,7 +13,7 @@ useTestDir('sk-stats-', (d) => {
 
 function httpGet(url: string): Promise<{ status: number; type: string; body: string }> {
   return new Promise((resolve, reject) => {
-    get(url, (res) => {
+    get(url, { headers: { authorization: 'Bearer a-metrics-token-of-32-bytes-1234' } }, (res) => {
       let body = '';
       res.setEncoding('utf8').on('data', (s: string) => (body += s));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), body }));
@@ -76,8 +78,10 @@ describe('socketkit stats and top', () => {
     }
   });
 
-  test('serve --metrics-port exposes Prometheus text that a real parser reads', async () => {
-    const serve = cli(['serve', 'metered', '--socket-dir', dir, '--metrics-port', '0'], dir);
+  test('serve --metrics-port (with its bearer token) exposes Prometheus text that a real parser reads', async () => {
+    const tokenFile = join(dir, 'metrics.token');
+    writeFileSync(tokenFile, 'a-metrics-token-of-32-bytes-1234\n', { mode: 0o600 });
+    const serve = cli(['serve', 'metered', '--socket-dir', dir, '--metrics-port', '0', '--metrics-token-file', tokenFile], dir);
     const port = (await serve.waitFor('stderr', /metrics on http:\/\/127\.0\.0\.1:(\d+)\/metrics/))[1] as string;
     const client = new UnixSocketClient({ eventName: 'metered', socketDir: dir, logLevel: 'silent' });
     try {

@@ -25,3 +25,5 @@ export type {
   ConfigPath,
   ConfigValue,
 } from './schema.js';
+export { readTrustedFile, MAX_TRUSTED_FILE_BYTES } from './trusted-file.js';
+export type { ReadTrustedFileOptions, TrustedFileKind } from './trusted-file.js';

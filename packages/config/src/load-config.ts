@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { parse as parseToml } from 'smol-toml';
@@ -6,6 +5,7 @@ import * as v from 'valibot';
 import { ErrorCode, ValidationError } from '@socketkit/protocol';
 import { CONFIG_KEYS, DEFAULT_CONFIG, KIND_SCHEMAS, type ConfigKey, type SettingsTable } from './keys.js';
 import type { ConfigOverrides, SocketConfig } from './schema.js';
+import { readTrustedFile } from './trusted-file.js';
 
 /** Where a configuration value came from, lowest precedence first. */
 export type ConfigSource = 'default' | 'settings file' | '.env' | 'environment' | 'option';
@@ -59,16 +59,9 @@ function pickFile(
   return undefined;
 }
 
+/** Reads a named file, refusing one another user could have written ({@link readTrustedFile}). */
 function readText(file: { path: string; namedBy: string }, what: string): string {
-  try {
-    return readFileSync(file.path, 'utf8');
-  } catch (cause) {
-    throw configError(
-      `cannot read ${what} ${file.path} (named by ${file.namedBy}): ${(cause as Error).message}`,
-      { path: file.path, namedBy: file.namedBy },
-      cause,
-    );
-  }
+  return readTrustedFile(file.path, what, { namedBy: file.namedBy });
 }
 
 /** Values of the settings file keyed by config path, plus where each was found. */
