@@ -1,5 +1,6 @@
-import { constants, type Stats } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, lstatSync, openSync, readlinkSync, type Stats } from 'node:fs';
 import { access, lstat, mkdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { ConnectionError, ErrorCode, ValidationError } from '@socketkit/protocol';
 
 /**
@@ -104,6 +105,8 @@ export async function prepareSocketDir(dir: string, trust: SocketDirTrust = {}):
   }
   const why = dirTrustProblem(st, trust);
   if (why !== undefined) throw insecure('socket directory', dir, why, st);
+  // The whole path, as OpenSSH's StrictModes: no component another user controls.
+  checkDirPath(dir, trust);
 }
 
 /**
@@ -133,4 +136,151 @@ export async function checkSocketPath(dir: string, path: string, trust: SocketDi
   }
   const fileWhy = fileTrustProblem(fst, trust, contentMatters);
   if (fileWhy !== undefined) throw insecure(contentMatters ? 'address file' : 'socket file', path, fileWhy, fst);
+}
+
+/** Most symbolic links followed in one path (the kernel's limit too). */
+const MAX_LINKS = 40;
+
+/** What {@link checkDirPath} found: the directory's path without symbolic links, and its stats. */
+export interface CheckedDir {
+  /** The directory's path with every symbolic link resolved (each component checked). */
+  realPath: string;
+  /** lstat of the directory itself. */
+  st: Stats;
+}
+
+function pathError(code: string, path: string): NodeJS.ErrnoException {
+  const err = new Error(`${code}: ${path}`) as NodeJS.ErrnoException;
+  err.code = code;
+  err.path = path;
+  return err;
+}
+
+/**
+ * Checks every component of `dir` from `/` down, as OpenSSH's StrictModes
+ * does: each directory is owned by you, root or a trusted uid and writable
+ * by others only with the sticky bit (by its group only for a trusted gid);
+ * a symbolic link is followed only when it is owned by a trusted user (its
+ * directory is checked already, so nobody else can replace it), and the
+ * components of its target are checked the same way. After this, nobody but
+ * trusted users can change what `dir` names.
+ * @throws ConnectionError `INSECURE_SOCKET_DIR` naming the component; a
+ *   system error (`ENOENT`, `ENOTDIR`, `ELOOP`, `EACCES`) when the path
+ *   cannot be walked (callers map it).
+ */
+export function checkDirPath(dir: string, trust: SocketDirTrust = {}): CheckedDir {
+  const abs = dir.startsWith('/') ? dir : `${process.cwd()}/${dir}`;
+  const pending = abs.split('/').filter((c) => c !== '' && c !== '.');
+  let cur = '/';
+  let st = lstatSync('/');
+  const checkDir = (path: string, s: Stats): void => {
+    const why = dirTrustProblem(s, trust);
+    if (why !== undefined) throw insecure(path === dir ? 'socket directory' : `socket directory ${dir}: its path component`, path, why, s);
+  };
+  checkDir('/', st);
+  let links = 0;
+  while (pending.length > 0) {
+    const name = pending.shift() as string;
+    if (name === '.') continue;
+    if (name === '..') {
+      cur = cur === '/' ? '/' : cur.slice(0, cur.lastIndexOf('/')) || '/';
+      st = lstatSync(cur);
+      continue;
+    }
+    const next = cur === '/' ? `/${name}` : `${cur}/${name}`;
+    const s = lstatSync(next);
+    if (s.isSymbolicLink()) {
+      if (trust.allowInsecureDir !== true) {
+        const self = currentUid();
+        if (self !== undefined && !trustedOwner(s.uid, self, trust)) {
+          throw insecure(`socket directory ${dir}: its path component`, next, `a symbolic link owned by uid ${s.uid} (not you, uid ${self}, nor root)`, s);
+        }
+      }
+      if (++links > MAX_LINKS) throw pathError('ELOOP', dir);
+      const target = readlinkSync(next);
+      if (target.startsWith('/')) {
+        cur = '/';
+        st = lstatSync('/');
+      }
+      pending.unshift(...target.split('/').filter((c) => c !== ''));
+      continue;
+    }
+    if (!s.isDirectory()) throw pathError('ENOTDIR', next);
+    checkDir(next, s);
+    cur = next;
+    st = s;
+  }
+  return { realPath: cur, st };
+}
+
+/** True where `/proc/self/fd/<fd>/<name>` reaches a name inside an open directory (Linux). */
+let procFd: boolean | undefined;
+function hasProcFd(): boolean {
+  procFd ??= process.platform === 'linux' && existsSync('/proc/self/fd');
+  return procFd;
+}
+
+/**
+ * A socket directory that was checked and then opened: operations on its
+ * entries go through the open directory (`/proc/self/fd/<fd>/<name>` on
+ * Linux), so they happen in the very directory that was checked even if its
+ * path is changed meanwhile. Close it when done.
+ */
+export interface PinnedDir {
+  /** The path as given. */
+  readonly path: string;
+  /** The checked path without symbolic links. */
+  readonly realPath: string;
+  /** fstat of the open directory. */
+  readonly st: Stats;
+  /** A path that reaches `name` inside this very directory. */
+  entry(name: string): string;
+  /** Releases the directory (idempotent). */
+  close(): void;
+}
+
+/**
+ * Checks the whole path of `dir` ({@link checkDirPath}; skipped with
+ * `allowInsecureDir`), opens it without following a final symlink, and
+ * checks that the open directory is the one checked.
+ * @throws ConnectionError `INSECURE_SOCKET_DIR`; system errors as
+ *   {@link checkDirPath} (e.g. `ENOENT` for a missing directory).
+ */
+export function openSocketDir(dir: string, trust: SocketDirTrust = {}): PinnedDir {
+  const checked = checkDirPath(dir, trust);
+  const flags = constants.O_RDONLY | (constants.O_DIRECTORY ?? 0) | (constants.O_NOFOLLOW ?? 0);
+  const fd = openSync(checked.realPath, flags);
+  let st: Stats;
+  try {
+    st = fstatSync(fd);
+    if (st.dev !== checked.st.dev || st.ino !== checked.st.ino) {
+      throw insecure('socket directory', dir, 'changed while it was being checked', st);
+    }
+  } catch (err) {
+    closeSync(fd);
+    throw err;
+  }
+  const viaFd = hasProcFd();
+  let open = true;
+  return {
+    path: dir,
+    realPath: checked.realPath,
+    st,
+    entry: (name: string) => (viaFd ? `/proc/self/fd/${fd}/${name}` : join(checked.realPath, name)),
+    close: () => {
+      if (!open) return;
+      open = false;
+      closeSync(fd);
+    },
+  };
+}
+
+/** True when two stats are of the same file (device and inode): a checked entry that is still the one checked. */
+export function sameFile(a: Stats, b: Stats): boolean {
+  return a.dev === b.dev && a.ino === b.ino;
+}
+
+/** `INSECURE_SOCKET_DIR` for `what` at `path` (a socket, an address file, a directory). */
+export function insecureError(what: string, path: string, why: string, st: Stats): ConnectionError {
+  return insecure(what, path, why, st);
 }
