@@ -211,6 +211,24 @@ describe('clients under a racing local user (item 4)', () => {
     60_000,
   );
 
+  rootIt(`a trusted address file whose port another user took: the client refuses before writing (INSECURE_SOCKET_DIR)${skipNote}`, async () => {
+    const real = tempDir(0o700);
+    const { line } = await asNobody(EVIL_LISTENER);
+    const rec = { event: 'orders', host: '127.0.0.1', port: Number(line), pid: 1, tls: false, started_ms: 0 };
+    writeFileSync(join(real, 'orders.tcp'), `${JSON.stringify(rec)}\n`, { mode: 0o600 });
+    const refusals = new Map<string, number>();
+    const outcomes: Outcome[] = [];
+    for (let i = 0; i < 20; i++) outcomes.push(await attempt(new TcpClientTransport({ host: '127.0.0.1', eventName: 'orders', socketDir: real }), refusals));
+    expect(outcomes.filter((o) => o === 'evil')).toHaveLength(0);
+    expect(Object.fromEntries(refusals)).toEqual({ [ErrorCode.INSECURE_SOCKET_DIR]: 20 });
+    // trustedUids lets a server run by that user through
+    const trusted = await attempt(
+      new TcpClientTransport({ host: '127.0.0.1', eventName: 'orders', socketDir: real, trust: { trustedUids: [NOBODY] } }),
+      refusals,
+    );
+    expect(trusted).toBe('evil');
+  });
+
   rootIt(`a trusted socketDir and no race: every attempt reaches the server (the checks refuse nothing genuine)${skipNote}`, async () => {
     const real = tempDir(0o700);
     await goodServer((s) => s.listen(join(real, 'orders.sock')));
