@@ -68,6 +68,7 @@ const fs = require('fs');
 const [link, ...targets] = process.argv.slice(1);
 const tmp = link + '.flip';
 const parent = process.ppid, end = Date.now() + 90000;
+fs.symlinkSync(targets[0], link);
 console.log('ready');
 for (let i = 0; ; i++) {
   try { fs.symlinkSync(targets[i % targets.length], tmp); fs.renameSync(tmp, link); } catch {}
@@ -243,6 +244,7 @@ const fs = require('fs'), path = require('path');
 const [link, real, evil, victim] = process.argv.slice(1);
 const tmp = link + '.flip';
 const parent = process.ppid, end = Date.now() + 90000;
+fs.symlinkSync(real, link);
 console.log('ready');
 for (let i = 0; ; i++) {
   try { fs.symlinkSync(i & 1 ? real : evil, tmp); fs.renameSync(tmp, link); } catch {}
