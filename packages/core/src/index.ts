@@ -80,7 +80,7 @@ export { fetchStats } from './monitor.js';
 export type { FetchStatsOptions } from './monitor.js';
 export {
   prepareSocketDir,
-  checkSocketPath,
+  openServerSocketDir,
   checkDirPath,
   openSocketDir,
   sameFile,

@@ -1,5 +1,5 @@
 import { closeSync, constants, existsSync, fstatSync, lstatSync, openSync, readlinkSync, type Stats } from 'node:fs';
-import { access, lstat, mkdir, stat } from 'node:fs/promises';
+import { access, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConnectionError, ErrorCode, ValidationError } from '@socketkit/protocol';
 
@@ -76,10 +76,41 @@ function errno(err: unknown): string | undefined {
 }
 
 /**
+ * A typed error for a system error met while checking a server's socket
+ * directory (it was changed under us, or is not a directory).
+ */
+function serverDirError(err: unknown, dir: string): Error {
+  if (err instanceof ConnectionError || err instanceof ValidationError) return err;
+  const code = errno(err);
+  const opts = { cause: err, details: { path: dir, errno: code } };
+  if (code === 'ENOTDIR')
+    return new ValidationError(
+      ErrorCode.INVALID_CONFIG,
+      `socketDir ${dir} is not a directory (${(err as Error).message}): choose a directory for socket files`,
+      opts,
+    );
+  if (code === 'ELOOP') return new ValidationError(ErrorCode.INVALID_CONFIG, `socketDir ${dir} has too many symbolic links: choose a plain directory`, opts);
+  if (code === 'EACCES' || code === 'EPERM') {
+    return new ConnectionError(
+      ErrorCode.PERMISSION_DENIED,
+      `socket directory ${dir} cannot be checked by this user (${code}): choose another socketDir or fix its permissions`,
+      opts,
+    );
+  }
+  return new ConnectionError(
+    ErrorCode.INSECURE_SOCKET_DIR,
+    `socket directory ${dir} was removed or replaced while it was being checked (${code ?? (err as Error).message}): ` +
+      'another process is changing it; use a private socketDir (mode 0700) whose path only you and root control',
+    opts,
+  );
+}
+
+/**
  * Server side: creates the socket directory (mode 0700) when missing and
- * checks it is a directory this user can write and that it can be trusted.
+ * checks it is a directory this user can write and that its whole path can
+ * be trusted ({@link checkDirPath}).
  * @throws ValidationError `INVALID_CONFIG`, ConnectionError
- *   `PERMISSION_DENIED` / `INSECURE_SOCKET_DIR`.
+ *   `PERMISSION_DENIED` / `INSECURE_SOCKET_DIR` (never a raw system error).
  */
 export async function prepareSocketDir(dir: string, trust: SocketDirTrust = {}): Promise<void> {
   try {
@@ -90,12 +121,14 @@ export async function prepareSocketDir(dir: string, trust: SocketDirTrust = {}):
       details: { path: dir },
     });
   }
-  const st = await stat(dir);
-  if (!st.isDirectory()) {
-    throw new ValidationError(ErrorCode.INVALID_CONFIG, `socketDir ${dir} is not a directory: choose a directory for socket files`, { details: { path: dir } });
+  let checked: CheckedDir;
+  try {
+    checked = checkDirPath(dir, trust);
+  } catch (err) {
+    throw serverDirError(err, dir);
   }
   try {
-    await access(dir, constants.W_OK | constants.X_OK);
+    await access(checked.realPath, constants.W_OK | constants.X_OK);
   } catch (err) {
     throw new ConnectionError(
       ErrorCode.PERMISSION_DENIED,
@@ -103,39 +136,18 @@ export async function prepareSocketDir(dir: string, trust: SocketDirTrust = {}):
       { cause: err, details: { path: dir } },
     );
   }
-  const why = dirTrustProblem(st, trust);
-  if (why !== undefined) throw insecure('socket directory', dir, why, st);
-  // The whole path, as OpenSSH's StrictModes: no component another user controls.
-  checkDirPath(dir, trust);
 }
 
 /**
- * Client side: checks the socket directory and the file in it before
- * connecting, the way the server checks them. A missing directory or file
- * passes (connecting then reports `SOCKET_NOT_FOUND`).
- * @throws ConnectionError `INSECURE_SOCKET_DIR` naming the path and the owner.
+ * {@link openSocketDir} for a server that checked the directory with
+ * {@link prepareSocketDir}: every failure is a typed error.
  */
-export async function checkSocketPath(dir: string, path: string, trust: SocketDirTrust = {}, contentMatters = false): Promise<void> {
-  if (trust.allowInsecureDir === true || currentUid() === undefined) return;
-  let st: Stats;
+export function openServerSocketDir(dir: string, trust: SocketDirTrust = {}): PinnedDir {
   try {
-    st = await stat(dir);
+    return openSocketDir(dir, trust);
   } catch (err) {
-    if (errno(err) === 'ENOENT' || errno(err) === 'ENOTDIR') return;
-    throw err;
+    throw serverDirError(err, dir);
   }
-  const dirWhy = dirTrustProblem(st, trust);
-  if (dirWhy !== undefined) throw insecure('socket directory', dir, dirWhy, st);
-  let fst: Stats;
-  try {
-    fst = await lstat(path);
-  } catch (err) {
-    // Connecting reports these (SOCKET_NOT_FOUND, PERMISSION_DENIED).
-    if (errno(err) === 'ENOENT' || errno(err) === 'EACCES') return;
-    throw err;
-  }
-  const fileWhy = fileTrustProblem(fst, trust, contentMatters);
-  if (fileWhy !== undefined) throw insecure(contentMatters ? 'address file' : 'socket file', path, fileWhy, fst);
 }
 
 /** Most symbolic links followed in one path (the kernel's limit too). */

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, constants, fstatSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { fileTrustProblem, insecureError, openSocketDir, prepareSocketDir, type PinnedDir, type SocketDirTrust } from '@socketkit/core';
+import { fileTrustProblem, insecureError, openServerSocketDir, openSocketDir, prepareSocketDir, type PinnedDir, type SocketDirTrust } from '@socketkit/core';
 import { ConnectionError, ErrorCode, SocketError, validateEventName } from '@socketkit/protocol';
 
 /** What a TCP server with an auto-picked port publishes for its event in `{socketDir}/{event}.tcp`. */
@@ -124,7 +124,7 @@ export async function readAddressFile(socketDir: string, eventName: string, trus
 export async function writeAddressFile(socketDir: string, record: TcpAddressRecord, trust: SocketDirTrust = {}): Promise<string> {
   await prepareSocketDir(socketDir, trust);
   const path = addressFilePath(socketDir, record.event);
-  const dir = openSocketDir(socketDir, trust);
+  const dir = openServerSocketDir(socketDir, trust);
   const name = basename(path);
   const tmp = dir.entry(`${name}.${randomBytes(4).toString('hex')}.tmp`);
   try {

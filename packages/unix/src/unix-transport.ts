@@ -21,6 +21,7 @@ import {
   closeServer,
   fileTrustProblem,
   insecureError,
+  openServerSocketDir,
   openSocketDir,
   sameFile,
   type PinnedDir,
@@ -283,12 +284,7 @@ export class UnixServerTransport implements ServerTransport {
           'another process is removing or replacing it; use a private socketDir (mode 0700)',
         { details: { path: socketDir } },
       );
-    let dir: PinnedDir;
-    try {
-      dir = openSocketDir(socketDir, this.#o);
-    } catch (err) {
-      throw dirError(err, socketDir, changed);
-    }
+    const dir = openServerSocketDir(socketDir, this.#o);
     let privName: string | undefined;
     let priv: PinnedDir | undefined;
     let server: Server | undefined;
