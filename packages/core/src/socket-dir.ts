@@ -261,7 +261,15 @@ export interface PinnedDir {
 export function openSocketDir(dir: string, trust: SocketDirTrust = {}): PinnedDir {
   const checked = checkDirPath(dir, trust);
   const flags = constants.O_RDONLY | (constants.O_DIRECTORY ?? 0) | (constants.O_NOFOLLOW ?? 0);
-  const fd = openSync(checked.realPath, flags);
+  let fd: number;
+  try {
+    fd = openSync(checked.realPath, flags);
+  } catch (err) {
+    const code = errno(err);
+    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP' || code === 'EACCES' || code === 'EPERM') throw err;
+    // A runtime that cannot open a directory (EISDIR, ...): the checked path itself, which only trusted users can change.
+    return { path: dir, realPath: checked.realPath, st: checked.st, entry: (name: string) => join(checked.realPath, name), close: () => undefined };
+  }
   let st: Stats;
   try {
     st = fstatSync(fd);
