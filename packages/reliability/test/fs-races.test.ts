@@ -126,7 +126,8 @@ async function attempt(t: ClientTransport, refusals: Map<string, number>): Promi
   try {
     s = await t.connect(ac.signal);
   } catch (err) {
-    const code = (err as { code?: string }).code ?? String(err);
+    const e = err as { code?: string; message?: string };
+    const code = `${e.code ?? String(err)}${e.message?.includes('replaced while connecting') ? ' (replaced while connecting)' : ''}`;
     refusals.set(code, (refusals.get(code) ?? 0) + 1);
     return 'refused';
   } finally {
@@ -185,6 +186,43 @@ describe('clients under a racing local user (item 4)', () => {
       await asNobody(LINKER, [join(evil, 'x.sock'), join(shared, 'orders.sock')]);
       const r = await rounds(new UnixClientTransport(shared, 'orders'));
       record('race-unix-hardlink-in-sticky-dir', { rounds: ROUNDS, ...r });
+      expect(r.evil).toBe(0);
+    },
+    60_000,
+  );
+
+  rootIt(
+    `a sticky shared socketDir, root's server restarting in a loop and the other user hard-linking its socket in whenever the name is free: 0 of ${ROUNDS}${skipNote}`,
+    async () => {
+      const shared = tempDir(0o1777);
+      const evil = tempDir(0o755, NOBODY);
+      const path = join(shared, 'orders.sock');
+      // root's genuine server: listens, answers GOOD, closes (libuv unlinks the file) and listens again, for ever
+      const restarter = `
+      const net = require('net');
+      const [path] = process.argv.slice(1);
+      const parent = process.ppid;
+      setInterval(() => { if (process.ppid !== parent) process.exit(0); }, 200);
+      let n = 0;
+      const up = () => {
+        const s = net.createServer((c) => { c.on('error', () => {}); c.end('GOOD'); });
+        s.on('error', () => up());
+        s.listen(path, () => { if (n++ === 0) console.log('ready'); else console.log('up ' + n); setTimeout(() => s.close(() => up()), 5); });
+      };
+      up();`;
+      const child = spawn(process.execPath, ['-e', restarter, path], { stdio: ['ignore', 'pipe', 'inherit'] });
+      cleanups.push(async () => {
+        const exited = once(child, 'exit');
+        child.kill('SIGKILL');
+        await exited;
+      });
+      let restarts = 0;
+      child.stdout!.on('data', (b: Buffer) => (restarts += (b.toString().match(/up /g) ?? []).length));
+      await once(child.stdout!, 'data');
+      await asNobody(EVIL_LISTENER, [join(evil, 'x.sock')]);
+      await asNobody(LINKER, [join(evil, 'x.sock'), path]);
+      const r = await rounds(new UnixClientTransport(shared, 'orders'));
+      record('race-unix-restart-and-hardlink', { rounds: ROUNDS, restarts, ...r });
       expect(r.evil).toBe(0);
     },
     60_000,
