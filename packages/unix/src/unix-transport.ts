@@ -494,8 +494,16 @@ export class UnixClientTransport implements ClientTransport {
         now = undefined;
       }
       if (now === undefined || !sameFile(now, st)) {
+        // Not the socket that was checked: nothing was written; say whether it looks like a restart or a swap.
         socket.destroy();
-        throw insecureError('socket file', this.path, 'replaced while connecting (another process is changing the socket directory)', now ?? st);
+        if (now === undefined || (now.isSocket() && fileTrustProblem(now, this.#trust) === undefined)) {
+          throw new ConnectionError(
+            ErrorCode.CONNECTION_LOST,
+            `the server for event "${this.#eventName}" at ${this.path} stopped or restarted while this client was connecting: retry`,
+            { details: { eventName: this.#eventName, address: this.path } },
+          );
+        }
+        throw insecureError('socket file', this.path, 'replaced while connecting (another process is changing the socket directory)', now);
       }
       return socket;
     } finally {
