@@ -1,6 +1,7 @@
-import { lstat, readFile, readdir, unlink } from 'node:fs/promises';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, readdirSync, type Stats, unlinkSync } from 'node:fs';
 import { connect } from 'node:net';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
+import { ConnectionError, ErrorCode, SocketError, openSocketDir, sameFile, type PinnedDir } from '@socketkit/unix';
 
 /**
  * What `socketkit ls` finds in a socket directory. Replaces the manual
@@ -21,7 +22,9 @@ export type EntryState =
   /** The probe was not allowed (another user's socket, mode without write for us). */
   | 'denied'
   /** A server is there but did not accept in time (full backlog, stuck process). */
-  | 'busy';
+  | 'busy'
+  /** Not probed: an address file (or a directory) flagged insecure; `ls` does not connect where another user may listen. */
+  | 'unchecked';
 
 /** One event found in the socket directory. */
 export interface LsEntry {
@@ -39,7 +42,7 @@ export interface LsEntry {
   uid: number;
   /** Permission bits, octal string (e.g. `"0600"`). */
   mode: string;
-  /** True when the file is writable by group or others, or owned by someone other than us or root. */
+  /** True when the file is writable by group or others, or owned by someone other than us or root, or the directory's path cannot be trusted. */
   insecure: boolean;
   /** A live server's clients, queue and rates, read as a monitor (when it exposes stats to us). */
   stats?: LsStats;
@@ -100,10 +103,10 @@ export function probeTcp(host: string, port: number, timeoutMs = 1000): Promise<
   return probe({ host, port }, timeoutMs);
 }
 
-/** Reads an address file's host and port (undefined when it is not a valid record). */
-async function readAddress(path: string): Promise<{ host: string; port: number } | undefined> {
+/** Parses an address file's host and port (undefined when it is not a valid record). */
+function parseAddress(text: string): { host: string; port: number } | undefined {
   try {
-    const rec = JSON.parse(await readFile(path, 'utf8')) as { host?: unknown; port?: unknown };
+    const rec = JSON.parse(text) as { host?: unknown; port?: unknown };
     if (typeof rec.host !== 'string' || !Number.isInteger(rec.port)) return undefined;
     return { host: rec.host, port: rec.port as number };
   } catch {
@@ -111,71 +114,153 @@ async function readAddress(path: string): Promise<{ host: string; port: number }
   }
 }
 
-/**
- * Lists every `*.sock` socket file and `*.tcp` address file of `dir`, sorted
- * by file name. A missing directory lists nothing.
- */
-export async function inspectSocketDir(dir: string, options: InspectOptions = {}): Promise<LsEntry[]> {
-  let names: string[];
+/** True for a file others may have written or replaced: writable by group/others, or not owned by us or root. */
+function untrusted(st: Stats, me: number): boolean {
+  return (st.mode & 0o022) !== 0 || (st.uid !== me && st.uid !== 0);
+}
+
+/** Opens `dir` after checking its whole path; undefined (with why) when it cannot be trusted, or when it is missing. */
+function openChecked(dir: string): { pinned?: PinnedDir; problem?: string; missing?: boolean } {
   try {
-    names = await readdir(dir);
+    return { pinned: openSocketDir(dir) };
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    if (err instanceof SocketError) return { problem: err.message };
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return { missing: true };
     throw err;
   }
-  const me = process.getuid?.() ?? 0;
-  const entries = await Promise.all(
-    names
-      .filter((n) => n.endsWith('.sock') || n.endsWith('.tcp'))
-      .sort()
-      .map(async (name): Promise<LsEntry | undefined> => {
-        const path = join(dir, name);
-        let st;
-        try {
-          st = await lstat(path);
-        } catch {
-          return undefined; // removed while we looked
-        }
-        const mode = st.mode & 0o7777;
-        const insecure = (mode & 0o022) !== 0 || (st.uid !== me && st.uid !== 0);
-        const common = { path, uid: st.uid, mode: `0${mode.toString(8).padStart(3, '0')}`, insecure };
-        if (name.endsWith('.tcp')) {
-          const event = name.slice(0, -'.tcp'.length);
-          if (!st.isFile()) return { event, transport: 'tcp', state: 'not-a-socket', ...common };
-          const addr = await readAddress(path);
-          if (addr === undefined) return { event, transport: 'tcp', state: 'not-a-socket', ...common };
-          const state = await probeTcp(addr.host, addr.port, options.probeTimeoutMs);
-          return { event, transport: 'tcp', address: `${addr.host}:${addr.port}`, state, ...common };
-        }
-        const state = st.isSocket() ? await probeSocket(path, options.probeTimeoutMs) : 'not-a-socket';
-        return { event: name.slice(0, -'.sock'.length), transport: 'unix', state, ...common };
-      }),
-  );
-  return entries.filter((e): e is LsEntry => e !== undefined);
 }
 
 /**
- * Removes stale sockets only: each candidate is probed again right before
- * the unlink, and must still be the same socket inode, so a server that
- * started meanwhile keeps its file. Returns the paths removed.
+ * Lists every `*.sock` socket file and `*.tcp` address file of `dir`, sorted
+ * by file name. A missing directory lists nothing. The directory's whole
+ * path is checked first and then used through the opened directory; in a
+ * directory that cannot be trusted every entry is flagged insecure. An
+ * address file is read from the descriptor whose owner and mode were
+ * checked (never through a symlink), and one flagged insecure is never
+ * connected to (state `unchecked`).
+ */
+export async function inspectSocketDir(dir: string, options: InspectOptions = {}): Promise<LsEntry[]> {
+  const { pinned, problem, missing } = openChecked(dir);
+  if (missing === true) return [];
+  const at = (name: string): string => (pinned === undefined ? join(dir, name) : pinned.entry(name));
+  try {
+    let names: string[];
+    try {
+      names = readdirSync(pinned === undefined ? dir : pinned.entry(''));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+    const me = process.getuid?.() ?? 0;
+    const entries = await Promise.all(
+      names
+        .filter((n) => n.endsWith('.sock') || n.endsWith('.tcp'))
+        .sort()
+        .map(async (name): Promise<LsEntry | undefined> => {
+          const path = join(dir, name);
+          let st: Stats;
+          try {
+            st = lstatSync(at(name));
+          } catch {
+            return undefined; // removed while we looked
+          }
+          if (name.endsWith('.tcp')) {
+            const event = name.slice(0, -'.tcp'.length);
+            // Read what is checked: the open file, never through a symlink.
+            let fd: number;
+            try {
+              fd = openSync(at(name), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+            } catch {
+              return { event, transport: 'tcp', path, state: 'not-a-socket', ...meta(st, problem !== undefined || untrusted(st, me)) };
+            }
+            let text: string | undefined;
+            try {
+              st = fstatSync(fd);
+              if (st.isFile() && problem === undefined && !untrusted(st, me)) text = readFileSync(fd, 'utf8');
+            } finally {
+              closeSync(fd);
+            }
+            const insecure = problem !== undefined || untrusted(st, me);
+            if (!st.isFile()) return { event, transport: 'tcp', path, state: 'not-a-socket', ...meta(st, insecure) };
+            if (text === undefined) return { event, transport: 'tcp', path, state: 'unchecked', ...meta(st, insecure) };
+            const addr = parseAddress(text);
+            if (addr === undefined) return { event, transport: 'tcp', path, state: 'not-a-socket', ...meta(st, insecure) };
+            const state = await probeTcp(addr.host, addr.port, options.probeTimeoutMs);
+            return { event, transport: 'tcp', address: `${addr.host}:${addr.port}`, path, state, ...meta(st, insecure) };
+          }
+          const state = st.isSocket() ? await probeSocket(at(name), options.probeTimeoutMs) : 'not-a-socket';
+          return { event: name.slice(0, -'.sock'.length), transport: 'unix', path, state, ...meta(st, problem !== undefined || untrusted(st, me)) };
+        }),
+    );
+    return entries.filter((e): e is LsEntry => e !== undefined);
+  } finally {
+    pinned?.close();
+  }
+}
+
+/** Owner, mode and the insecure flag of an entry. */
+function meta(st: Stats, insecure: boolean): { uid: number; mode: string; insecure: boolean } {
+  const mode = st.mode & 0o7777;
+  return { uid: st.uid, mode: `0${mode.toString(8).padStart(3, '0')}`, insecure };
+}
+
+/**
+ * Removes stale sockets only, in a directory whose whole path is checked
+ * (every component owned by you or root, not writable by others unless
+ * sticky, no symlink another user controls) and then used through the
+ * directory it opened: each candidate is probed again right before the
+ * unlink, and must still be the same socket inode, so a server that started
+ * meanwhile keeps its file, and a path swapped meanwhile cannot redirect
+ * the unlink. Returns the paths removed.
+ * @throws ConnectionError `INSECURE_SOCKET_DIR` when a directory cannot be
+ *   trusted (nothing is removed from it).
  */
 export async function cleanSocketDir(entries: readonly LsEntry[], options: InspectOptions = {}): Promise<string[]> {
   const removed: string[] = [];
-  for (const e of entries) {
-    // Only stale socket files: an address file stays after stop on purpose (a restart rebinds its port).
-    if (e.state !== 'stale' || e.transport !== 'unix') continue;
-    let before;
+  // Only stale socket files: an address file stays after stop on purpose (a restart rebinds its port).
+  const candidates = entries.filter((e) => e.state === 'stale' && e.transport === 'unix');
+  for (const dir of new Set(candidates.map((e) => dirname(e.path)))) {
+    let pinned: PinnedDir;
     try {
-      before = await lstat(e.path);
-    } catch {
-      continue;
+      pinned = openSocketDir(dir);
+    } catch (err) {
+      if (err instanceof SocketError) throw err;
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') continue;
+      throw new ConnectionError(ErrorCode.INSECURE_SOCKET_DIR, `cannot check the socket directory ${dir} (${code}): nothing removed from it`, {
+        cause: err,
+        details: { path: dir },
+      });
     }
-    if (!before.isSocket()) continue;
-    if ((await probeSocket(e.path, options.probeTimeoutMs)) !== 'stale') continue;
-    const now = await lstat(e.path).catch(() => undefined);
-    if (now === undefined || now.ino !== before.ino || now.dev !== before.dev) continue;
-    await unlink(e.path);
-    removed.push(e.path);
+    try {
+      for (const e of candidates.filter((c) => dirname(c.path) === dir)) {
+        const entry = pinned.entry(basename(e.path));
+        let before: Stats;
+        try {
+          before = lstatSync(entry);
+        } catch {
+          continue;
+        }
+        if (!before.isSocket()) continue;
+        if ((await probeSocket(entry, options.probeTimeoutMs)) !== 'stale') continue;
+        let now: Stats | undefined;
+        try {
+          now = lstatSync(entry);
+        } catch {
+          now = undefined;
+        }
+        if (now === undefined || !sameFile(now, before)) continue;
+        try {
+          unlinkSync(entry);
+          removed.push(e.path);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        }
+      }
+    } finally {
+      pinned.close();
+    }
   }
   return removed;
 }

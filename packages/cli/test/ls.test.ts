@@ -1,11 +1,16 @@
 import { describe, expect, test } from '@jest/globals';
-import { spawnSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
+import { cleanSocketDir, type LsEntry } from '../src/ls.js';
 import { TcpSocketServer } from '@socketkit/tcp';
 import { UnixSocketClient, UnixSocketServer } from '@socketkit/unix';
 import { runCli, useTestDir } from './helpers.js';
 
+const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+const NOBODY = 65534;
 let dir = '';
 useTestDir('sk-ls-', (d) => {
   dir = d;
@@ -144,4 +149,119 @@ describe('socketkit ls', () => {
     expect((await runCli(['ls', 'jobs'], dir)).code).toBe(2);
     expect((await runCli(['ls', '--socket-dir', ''], dir)).code).toBe(2);
   });
+
+  test('an address file flagged insecure is never connected to (state "unchecked")', async () => {
+    let connections = 0;
+    const listener: Server = createServer((c) => {
+      connections++;
+      c.destroy();
+    });
+    await new Promise<void>((r) => listener.listen(0, '127.0.0.1', () => r()));
+    try {
+      const port = (listener.address() as { port: number }).port;
+      const rec = `${JSON.stringify({ event: 'planted', host: '127.0.0.1', port, pid: 1, tls: false, started_ms: 0 })}\n`;
+      writeFileSync(join(dir, 'planted.tcp'), rec, { mode: 0o666 });
+      chmodSync(join(dir, 'planted.tcp'), 0o666);
+      if (asRoot) {
+        writeFileSync(join(dir, 'foreign.tcp'), rec.replace('planted', 'foreign'), { mode: 0o600 });
+        chownSync(join(dir, 'foreign.tcp'), NOBODY, NOBODY);
+      }
+      const rows = JSON.parse((await runCli(['ls', '--socket-dir', dir, '--json'], dir)).stdout) as Array<Record<string, unknown>>;
+      expect(rows).toEqual([
+        ...(asRoot ? [expect.objectContaining({ event: 'foreign', transport: 'tcp', state: 'unchecked', insecure: true })] : []),
+        expect.objectContaining({ event: 'planted', transport: 'tcp', state: 'unchecked', insecure: true }),
+      ]);
+      expect((await runCli(['ls', '--socket-dir', dir], dir)).stdout).toMatch(/planted\s+tcp\s+unchecked \(insecure\)/);
+      expect(connections).toBe(0);
+    } finally {
+      await new Promise<void>((r) => listener.close(() => r()));
+    }
+  });
+
+  (asRoot ? test : test.skip)(
+    `--clean refuses a directory reached through another user's symlink: nothing removed, exit 1${asRoot ? '' : ' [skipped: needs root to chown]'}`,
+    () => {
+      const real = join(dir, 'real');
+      mkdirSync(real, { mode: 0o700 });
+      staleSocket(join(real, 'gone.sock'));
+      const shared = join(dir, 'shared');
+      mkdirSync(shared);
+      chmodSync(shared, 0o1777);
+      chmodSync(dir, 0o755);
+      const link = join(shared, 'd');
+      // The link is the other user's: it may point anywhere at any time.
+      const r = spawnSync(process.execPath, ['-e', `require('fs').symlinkSync(${JSON.stringify(real)}, ${JSON.stringify(link)})`], {
+        uid: NOBODY,
+        gid: NOBODY,
+      });
+      expect(r.status).toBe(0);
+      return runCli(['ls', '--socket-dir', link, '--clean'], dir).then((clean) => {
+        expect(clean.code).toBe(1);
+        expect(clean.stderr).toContain('not cleaning');
+        expect(clean.stderr).toContain(`owned by uid ${NOBODY}`);
+        expect(existsSync(join(real, 'gone.sock'))).toBe(true);
+      });
+    },
+  );
+
+  (asRoot ? test : test.skip)(
+    `--clean never deletes a live socket in root's 0700 directory while another user flips a symlink: 0 of 400 rounds${asRoot ? '' : ' [skipped: needs root to run a second user]'}`,
+    async () => {
+      const real = join(dir, 'real');
+      mkdirSync(real, { mode: 0o700 });
+      const live = createServer((c) => c.destroy());
+      await new Promise<void>((r) => live.listen(join(real, 'live.sock'), () => r()));
+      const evil = join(dir, 'evil');
+      mkdirSync(evil, { mode: 0o755 });
+      chownSync(evil, NOBODY, NOBODY);
+      const shared = join(dir, 'shared');
+      mkdirSync(shared);
+      chmodSync(shared, 0o1777);
+      chmodSync(dir, 0o755);
+      const link = join(shared, 'd');
+      // The other user's stale socket of the same name, and a racer flipping the link between the two directories.
+      const r = spawnSync(
+        process.execPath,
+        ['-e', `require('net').createServer().listen(${JSON.stringify(join(evil, 'live.sock'))}, () => process.kill(process.pid, 'SIGKILL'))`],
+        {
+          uid: NOBODY,
+          gid: NOBODY,
+        },
+      );
+      expect(r.signal).toBe('SIGKILL');
+      const flipper: ChildProcess = spawn(
+        process.execPath,
+        [
+          '-e',
+          `const fs = require('fs'); const [link, a, b] = process.argv.slice(1); const tmp = link + '.flip'; const parent = process.ppid, end = Date.now() + 60000;
+           fs.symlinkSync(a, link); console.log('ready');
+           for (let i = 0; ; i++) { try { fs.symlinkSync(i & 1 ? a : b, tmp); fs.renameSync(tmp, link); } catch {} if ((i & 1023) === 0 && (process.ppid !== parent || Date.now() > end)) process.exit(0); }`,
+          link,
+          real,
+          evil,
+        ],
+        { uid: NOBODY, gid: NOBODY, stdio: ['ignore', 'pipe', 'inherit'] },
+      );
+      await once(flipper.stdout!, 'data');
+      let deleted = 0;
+      let refused = 0;
+      const entry: LsEntry = { event: 'live', transport: 'unix', path: join(link, 'live.sock'), state: 'stale', uid: NOBODY, mode: '0755', insecure: true };
+      try {
+        for (let round = 0; round < 400; round++) {
+          await cleanSocketDir([entry]).catch(() => refused++);
+          if (!existsSync(join(real, 'live.sock'))) {
+            deleted++;
+            await new Promise<void>((res) => live.close(() => res()));
+            await new Promise<void>((res) => live.listen(join(real, 'live.sock'), () => res()));
+          }
+        }
+      } finally {
+        flipper.kill('SIGKILL');
+        await new Promise<void>((res) => live.close(() => res()));
+      }
+      expect(lstatSync(evil).uid).toBe(NOBODY);
+      expect({ deleted, refused }).toEqual({ deleted: 0, refused: 400 });
+    },
+    60_000,
+  );
 });

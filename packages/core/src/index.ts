@@ -78,8 +78,17 @@ export type { ServerStats, ClientStats, ServerRates } from './stats.js';
 export { renderPrometheus } from './metrics.js';
 export { fetchStats } from './monitor.js';
 export type { FetchStatsOptions } from './monitor.js';
-export { prepareSocketDir, checkSocketPath, dirTrustProblem, fileTrustProblem } from './socket-dir.js';
-export type { SocketDirTrust } from './socket-dir.js';
+export {
+  prepareSocketDir,
+  openServerSocketDir,
+  checkDirPath,
+  openSocketDir,
+  sameFile,
+  insecureError,
+  dirTrustProblem,
+  fileTrustProblem,
+} from './socket-dir.js';
+export type { SocketDirTrust, CheckedDir, PinnedDir } from './socket-dir.js';
 export {
   ServerAuth,
   ClientAuth,

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { checkSocketPath, prepareSocketDir, type SocketDirTrust } from '@socketkit/core';
-import { ConnectionError, ErrorCode, validateEventName } from '@socketkit/protocol';
+import { closeSync, constants, fstatSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { fileTrustProblem, insecureError, openServerSocketDir, openSocketDir, prepareSocketDir, type PinnedDir, type SocketDirTrust } from '@socketkit/core';
+import { ConnectionError, ErrorCode, SocketError, validateEventName } from '@socketkit/protocol';
 
 /** What a TCP server with an auto-picked port publishes for its event in `{socketDir}/{event}.tcp`. */
 export interface TcpAddressRecord {
@@ -21,25 +22,83 @@ export function addressFilePath(socketDir: string, eventName: string): string {
   return join(socketDir, `${validateEventName(eventName)}.tcp`);
 }
 
+function errno(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException).code;
+}
+
+function unreadable(path: string, eventName: string, err: unknown): ConnectionError {
+  return new ConnectionError(
+    ErrorCode.PERMISSION_DENIED,
+    `cannot read the address file ${path} of event "${eventName}": ${(err as Error).message}; pass port explicitly`,
+    { cause: err, details: { path } },
+  );
+}
+
 /**
- * Reads and checks an address file like a socket file (trusted directory,
- * trusted owner, not a symlink, not writable by group/others).
- * @returns the record, or undefined when there is no file.
- * @throws ConnectionError `INSECURE_SOCKET_DIR`, or `SOCKET_NOT_FOUND` for a file that is not a valid record.
+ * Reads the address file through the checked, opened socket directory: opened
+ * without following a symlink, checked on the descriptor (a regular file,
+ * trusted owner, not writable by group/others), read from that descriptor.
+ * What is read is what was checked.
+ */
+function readPinned(dir: PinnedDir, path: string, eventName: string, trust: SocketDirTrust): string | undefined {
+  let fd: number;
+  try {
+    fd = openSync(dir.entry(basename(path)), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (err) {
+    if (errno(err) === 'ENOENT') return undefined;
+    if (errno(err) === 'ELOOP') {
+      throw new ConnectionError(
+        ErrorCode.INSECURE_SOCKET_DIR,
+        `address file ${path} is a symbolic link: whoever controls it can impersonate the server; delete it and restart the server`,
+        { cause: err, details: { path } },
+      );
+    }
+    throw unreadable(path, eventName, err);
+  }
+  try {
+    const st = fstatSync(fd);
+    const why = st.isFile() ? fileTrustProblem(st, trust, true) : 'not a regular file';
+    if (why !== undefined) throw insecureError('address file', path, why, st);
+    return readFileSync(fd, 'utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Reads and checks an address file like a socket file: the whole path of the
+ * directory is checked and the file is read through the opened directory,
+ * from the very descriptor whose owner and mode were checked (trusted owner,
+ * not a symlink, a regular file not writable by group/others).
+ * @returns the record, or undefined when there is no file (or directory).
+ * @throws ConnectionError `INSECURE_SOCKET_DIR`, `PERMISSION_DENIED`, or
+ *   `SOCKET_NOT_FOUND` for a file that is not a valid record.
  */
 export async function readAddressFile(socketDir: string, eventName: string, trust: SocketDirTrust = {}): Promise<TcpAddressRecord | undefined> {
   const path = addressFilePath(socketDir, eventName);
-  await checkSocketPath(socketDir, path, trust, true);
-  let text: string;
-  try {
-    text = await readFile(path, { encoding: 'utf8', flag: 'r' });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new ConnectionError(
-      ErrorCode.PERMISSION_DENIED,
-      `cannot read the address file ${path} of event "${eventName}": ${(err as Error).message}; pass port explicitly`,
-      { cause: err, details: { path } },
-    );
+  let text: string | undefined;
+  if (trust.allowInsecureDir === true || process.getuid === undefined) {
+    try {
+      text = await readFile(path, { encoding: 'utf8', flag: 'r' });
+    } catch (err) {
+      if (errno(err) === 'ENOENT') return undefined;
+      throw unreadable(path, eventName, err);
+    }
+  } else {
+    let dir: PinnedDir;
+    try {
+      dir = openSocketDir(socketDir, trust);
+    } catch (err) {
+      if (err instanceof SocketError) throw err;
+      if (errno(err) === 'ENOENT' || errno(err) === 'ENOTDIR') return undefined;
+      throw unreadable(socketDir, eventName, err);
+    }
+    try {
+      text = readPinned(dir, path, eventName, trust);
+    } finally {
+      dir.close();
+    }
+    if (text === undefined) return undefined;
   }
   let rec: Partial<TcpAddressRecord> | undefined;
   try {
@@ -59,18 +118,27 @@ export async function readAddressFile(socketDir: string, eventName: string, trus
 
 /**
  * Publishes a server's address atomically (temporary file, mode 0600, then
- * rename), after checking the directory like a Unix socket directory.
+ * rename), after checking the directory like a Unix socket directory, inside
+ * the directory that was opened and checked.
  */
 export async function writeAddressFile(socketDir: string, record: TcpAddressRecord, trust: SocketDirTrust = {}): Promise<string> {
   await prepareSocketDir(socketDir, trust);
   const path = addressFilePath(socketDir, record.event);
-  const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
+  const dir = openServerSocketDir(socketDir, trust);
+  const name = basename(path);
+  const tmp = dir.entry(`${name}.${randomBytes(4).toString('hex')}.tmp`);
   try {
-    await writeFile(tmp, `${JSON.stringify(record)}\n`, { mode: 0o600, flag: 'wx' });
-    await rename(tmp, path);
+    writeFileSync(tmp, `${JSON.stringify(record)}\n`, { mode: 0o600, flag: 'wx' });
+    renameSync(tmp, dir.entry(name));
   } catch (err) {
-    await unlink(tmp).catch(() => undefined);
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // never written
+    }
     throw err;
+  } finally {
+    dir.close();
   }
   return path;
 }

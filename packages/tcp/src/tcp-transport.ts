@@ -16,6 +16,7 @@ import {
 } from '@socketkit/core';
 import { ConnectionError, ErrorCode, type SocketError, ValidationError } from '@socketkit/protocol';
 import { addressFilePath, readAddressFile, writeAddressFile } from './address-file.js';
+import { loopbackServerUid } from './loopback-owner.js';
 
 /**
  * TLS settings (`node:tls`). Each of `cert`, `key` and `ca` is PEM text or a
@@ -340,11 +341,36 @@ export class TcpClientTransport implements ClientTransport {
     return rec.port;
   }
 
+  /** Destroys `socket` and throws `INSECURE_SOCKET_DIR` when another user listens on the port of the address file. */
+  #checkListener(socket: Socket, port: number): void {
+    const uid = loopbackServerUid(socket);
+    if (uid === undefined || trustedUid(uid, this.#o.trust)) return;
+    socket.destroy();
+    const path = addressFilePath(this.#o.socketDir as string, this.#o.eventName);
+    throw new ConnectionError(
+      ErrorCode.INSECURE_SOCKET_DIR,
+      `port ${port} from the address file ${path} is held by uid ${uid} (not you, uid ${process.getuid?.()}, nor root): ` +
+        'the server stopped and another user took its port, or the file is stale; start the server again, or list its owner in trustedUids',
+      { details: { path, port, uid } },
+    );
+  }
+
+  /**
+   * Connects. With the port read from the address file (same host, loopback)
+   * and no TLS, the owner of the server's end of the connection is checked
+   * in /proc/net/tcp before the stream is handed on (so before any byte is
+   * written): a port another user took (the server stopped, or a stale
+   * file) gets `INSECURE_SOCKET_DIR`, never the client's data.
+   */
   async connect(signal: AbortSignal): Promise<TransportStream> {
     const port = await this.#resolvePort();
     const host = this.#o.host;
     try {
-      if (this.#tls === undefined) return await awaitConnect(createConnection({ host, port, allowHalfOpen: false, noDelay: true }), signal);
+      if (this.#tls === undefined) {
+        const socket = await awaitConnect(createConnection({ host, port, allowHalfOpen: false, noDelay: true }), signal);
+        if (this.#o.port === undefined) this.#checkListener(socket, port);
+        return socket;
+      }
       const servername = this.#o.tls?.servername ?? (isIP(host) === 0 ? host : undefined);
       const socket = tlsConnect({
         ...this.#tls,
@@ -358,6 +384,12 @@ export class TcpClientTransport implements ClientTransport {
       throw mapTlsError(err, this.#o.eventName, formatAddress(host, port));
     }
   }
+}
+
+/** Whether `uid` may own the listener a client found through the address file (you, root, trustedUids). */
+function trustedUid(uid: number, trust: SocketDirTrust | undefined): boolean {
+  const self = process.getuid?.();
+  return self === undefined || trust?.allowInsecureDir === true || uid === self || uid === 0 || (trust?.trustedUids ?? []).includes(uid);
 }
 
 /** TLS verification failures become `UNAUTHORIZED` saying what to pass; the rest as for plain TCP. */

@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, unlinkSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, unlinkSync } from 'node:fs';
 import { once } from 'node:events';
 import { createConnection, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -143,6 +143,106 @@ describe('client-side checks of the socket directory and file', () => {
     expect(err.code).toBe(ErrorCode.INSECURE_SOCKET_DIR);
     expect(err.message).toContain(`owned by uid ${NOBODY}`);
     expect(out).not.toContain('GOT A CLIENT');
+  });
+});
+
+describe('the whole path of the socket directory (StrictModes)', () => {
+  /** A symlink created by uid 65534 (so owned by it) at `link`, pointing at `target`. */
+  function foreignSymlink(target: string, link: string): void {
+    const r = spawnSync(process.execPath, ['-e', `require('fs').symlinkSync(${JSON.stringify(target)}, ${JSON.stringify(link)})`], {
+      uid: NOBODY,
+      gid: NOBODY,
+    });
+    expect(r.status).toBe(0);
+    expect(lstatSync(link).uid).toBe(NOBODY);
+  }
+
+  (asRoot ? it : it.skip)(
+    `a socketDir reached through another user's symlink is refused by the server and the client, naming the link${asRoot ? '' : ' [skipped: needs root to act as a second user]'}`,
+    async () => {
+      const real = dir();
+      const shared = dir();
+      chmodSync(shared, 0o1777);
+      const link = join(shared, 'd');
+      foreignSymlink(real, link);
+      const err = (await server({ socketDir: link })
+        .start()
+        .catch((e: unknown) => e)) as ConnectionError;
+      expect(err.code).toBe(ErrorCode.INSECURE_SOCKET_DIR);
+      expect(err.message).toContain(link);
+      expect(err.message).toContain(`a symbolic link owned by uid ${NOBODY}`);
+      expect(existsSync(join(real, 'orders.sock'))).toBe(false);
+      const s = server({ socketDir: real });
+      await s.start();
+      const cerr = await connectError(client({ socketDir: link }));
+      expect(cerr.code).toBe(ErrorCode.INSECURE_SOCKET_DIR);
+      expect(cerr.message).toContain(`a symbolic link owned by uid ${NOBODY}`);
+      expect(s.getConnectedClients()).toHaveLength(0);
+      const trusted = client({ socketDir: link, trustedUids: [NOBODY] });
+      await trusted.connect({ waitForWelcome: true });
+      expect(s.getConnectedClients()).toHaveLength(1);
+    },
+  );
+
+  it('a symlink of your own (in a directory only you control) is followed, and its target is checked too', async () => {
+    const real = dir();
+    const base = dir();
+    const link = join(base, 'd');
+    symlinkSync(real, link);
+    const s = server({ socketDir: link });
+    await s.start();
+    const c = client({ socketDir: link });
+    await c.connect({ waitForWelcome: true });
+    expect(s.getConnectedClients()).toHaveLength(1);
+    await c.disconnect();
+    await s.stop();
+    const open = dir();
+    chmodSync(open, 0o777);
+    const toOpen = join(base, 'o');
+    symlinkSync(join(open, '.'), toOpen);
+    const err = (await server({ socketDir: join(toOpen, 'inner') })
+      .start()
+      .catch((e: unknown) => e)) as ConnectionError;
+    expect(err.code).toBe(ErrorCode.INSECURE_SOCKET_DIR);
+    expect(err.message).toContain(open);
+    expect(err.message).toContain('writable by any user');
+  });
+
+  it('a component above the socketDir writable by any user (no sticky bit) is refused on server and client', async () => {
+    const parent = dir();
+    const socketDir = join(parent, 'private');
+    const s = server({ socketDir });
+    await s.start();
+    chmodSync(parent, 0o777);
+    const cerr = await connectError(client({ socketDir }));
+    expect(cerr.code).toBe(ErrorCode.INSECURE_SOCKET_DIR);
+    expect(cerr.message).toContain(`its path component ${parent}`);
+    expect(s.getConnectedClients()).toHaveLength(0);
+    await s.stop();
+    const err = (await server({ socketDir })
+      .start()
+      .catch((e: unknown) => e)) as ConnectionError;
+    expect(err.code).toBe(ErrorCode.INSECURE_SOCKET_DIR);
+    expect(err.message).toContain(parent);
+  });
+
+  it('a socket missing from a sticky shared directory is SOCKET_NOT_FOUND without a connect', async () => {
+    const shared = dir();
+    chmodSync(shared, 0o1777);
+    const err = await connectError(client({ socketDir: shared }));
+    expect(err.code).toBe(ErrorCode.SOCKET_NOT_FOUND);
+  });
+
+  it('the socket is created with its mode inside a private directory: no file with another mode ever appears in socketDir', async () => {
+    const socketDir = dir();
+    const s = server({ socketDir, socketPermissions: '0660' });
+    await s.start();
+    expect(lstatSync(s.socketPath).mode & 0o777).toBe(0o660);
+    // Only the socket and the start lock's key (0600) remain; the private directory is gone.
+    const names = readdirSync(socketDir).sort();
+    const linux = process.platform === 'linux';
+    expect(names).toEqual(linux ? ['.socketkit-start-key', 'orders.sock'] : ['orders.sock']);
+    if (linux) expect(lstatSync(join(socketDir, '.socketkit-start-key')).mode & 0o777).toBe(0o600);
   });
 });
 
