@@ -111,7 +111,8 @@ function isLive(entry: string, path: string, eventName: string): Promise<boolean
       s.destroy();
       resolve(true);
     });
-    s.once('error', (err) => {
+    // on, not once: a runtime that emits a second error (Bun) must find a listener.
+    s.on('error', (err) => {
       s.destroy();
       const code = errno(err);
       if (code === 'ECONNREFUSED' || code === 'ENOENT') resolve(false);
