@@ -225,10 +225,20 @@ export function checkDirPath(dir: string, trust: SocketDirTrust = {}): CheckedDi
   return { realPath: cur, st };
 }
 
-/** True where `/proc/self/fd/<fd>/<name>` reaches a name inside an open directory (Linux). */
+/**
+ * True where `/proc/self/fd/<fd>/<name>` reaches a name inside an open
+ * directory (Linux). A runtime that may not use `/proc/self` (Deno asks for
+ * --allow-all, and throws) falls back to the checked path.
+ */
 let procFd: boolean | undefined;
 function hasProcFd(): boolean {
-  procFd ??= process.platform === 'linux' && existsSync('/proc/self/fd');
+  if (procFd === undefined) {
+    try {
+      procFd = process.platform === 'linux' && existsSync('/proc/self/fd');
+    } catch {
+      procFd = false;
+    }
+  }
   return procFd;
 }
 
