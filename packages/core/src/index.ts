@@ -85,6 +85,7 @@ export {
   ClientAuth,
   checkHello,
   checkWelcomeEvent,
+  deriveSessionKey,
   plainHello,
   validateToken,
   AUTH_PROTOCOL,
