@@ -92,8 +92,13 @@ export function parseSeq(value: string): number {
   const dot = value.indexOf('.');
   if (dot < 1) return 0;
   const s = value.slice(0, dot);
-  return SEQ_PATTERN.test(s) ? Number(s) : 0;
+  if (!SEQ_PATTERN.test(s)) return 0;
+  const n = Number(s);
+  return n <= MAX_SEQ ? n : 0;
 }
+
+/** Largest seq (2^48 − 1: written in 6 bytes); a side never publishes that many messages. */
+export const MAX_SEQ = 2 ** 48 - 1;
 
 /** A broadcast key and the broadcast seq a client starts after. */
 export interface BroadcastGrant {
