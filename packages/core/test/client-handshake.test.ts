@@ -202,4 +202,33 @@ describe('a token session before its welcome (issue 22 item 1)', () => {
       await rig.stopAll(async () => undefined);
     }
   });
+
+  it('a peer that sends only such frames is dropped past 1,024 of them with CONNECTION_LOST (redialled), never refused as an impostor', async () => {
+    const rig = new ServerRig();
+    const token = 't'.repeat(32);
+    try {
+      const { client: inner } = await rig.start({ token });
+      const stray = encodeFrame(createMessage('rules', MessageType.DATA, { stray: true }));
+      const transport: ClientTransport = {
+        ...inner,
+        connect: async (signal) => {
+          const stream = await inner.connect(signal);
+          const write = stream.write.bind(stream) as (chunk: Uint8Array) => boolean;
+          let writes = 0;
+          (stream as unknown as { write: (chunk: Uint8Array) => boolean }).write = (chunk) => {
+            if (++writes === 2) stream.push(Buffer.concat(Array.from({ length: 1025 }, () => stray)));
+            return write(chunk);
+          };
+          return stream;
+        },
+      };
+      const c = new SocketClient({ eventName: 'rules', transport, logLevel: 'silent', autoReconnect: false, token });
+      c.on('error', () => undefined);
+      const err = (await c.connect({ waitForWelcome: true }).catch((e: unknown) => e)) as { code?: string };
+      expect(err.code).toBe('CONNECTION_LOST');
+      await c.disconnect();
+    } finally {
+      await rig.stopAll(async () => undefined);
+    }
+  });
 });

@@ -75,6 +75,9 @@ afterEach(async () => {
   while (cleanups.length) await cleanups.pop()?.();
 });
 
+/** Rounds of 10 token clients welcomed under broadcasts. */
+const WELCOME_ROUNDS = 5;
+
 /** Forged publishes of each kind per test. */
 const ROUNDS = 100;
 
@@ -123,7 +126,7 @@ function watch(client: NatsSocketClient): Watched {
     await broker?.stop();
   });
 
-  it('10 of 10 token clients are welcomed while the server broadcasts every 2 ms', async () => {
+  it('10 of 10 token clients are welcomed while the server broadcasts every 2 ms (5 rounds: 50 of 50)', async () => {
     const event = 'busy';
     const server = new NatsSocketServer({ eventName: event, ...quiet, servers: broker.url, token: TOKEN, maxConnections: 20 });
     cleanups.push(() => server.stop());
@@ -136,25 +139,32 @@ function watch(client: NatsSocketClient): Watched {
     const timer = setInterval(() => server.send({ tick: n++ }), 2);
     cleanups.push(() => clearInterval(timer));
     await until(() => n > 20, 5000, 'broadcasts');
-    const clients = Array.from(
-      { length: 10 },
-      () => new NatsSocketClient({ eventName: event, ...quiet, servers: broker.url, token: TOKEN, autoReconnect: false }),
-    );
-    for (const c of clients) cleanups.push(() => c.disconnect());
-    const outcomes = await Promise.all(
-      clients.map((c) =>
-        c.connect({ waitForWelcome: true, timeout: 5000 }).then(
-          () => 'welcomed',
-          (e: unknown) => String((e as { code?: string }).code),
+    // Rounds of 10 clients connecting at once while the broadcasts go on (before the fix: 0 of 10 welcomed).
+    let welcomed = 0;
+    const refused: string[] = [];
+    let last: NatsSocketClient[] = [];
+    for (let round = 0; round < WELCOME_ROUNDS; round++) {
+      for (const c of last) await c.disconnect();
+      last = Array.from({ length: 10 }, () => new NatsSocketClient({ eventName: event, ...quiet, servers: broker.url, token: TOKEN, autoReconnect: false }));
+      for (const c of last) cleanups.push(() => c.disconnect());
+      const outcomes = await Promise.all(
+        last.map((c) =>
+          c.connect({ waitForWelcome: true, timeout: 5000 }).then(
+            () => 'welcomed',
+            (e: unknown) => String((e as { code?: string }).code),
+          ),
         ),
-      ),
-    );
-    const welcomed = outcomes.filter((o) => o === 'welcomed').length;
-    expect({ welcomed, refused: outcomes.filter((o) => o !== 'welcomed') }).toEqual({ welcomed: 10, refused: [] });
-    // and they receive the broadcasts that follow
-    const w = watch(clients[0] as NatsSocketClient);
+      );
+      welcomed += outcomes.filter((o) => o === 'welcomed').length;
+      refused.push(...outcomes.filter((o) => o !== 'welcomed'));
+    }
+    expect({ welcomed, refused }).toEqual({ welcomed: 10 * WELCOME_ROUNDS, refused: [] });
+    // and they receive the broadcasts that follow, in order
+    const w = watch(last[0] as NatsSocketClient);
     await until(() => w.got.length > 5, 5000, 'broadcasts after the welcome');
-  }, 30_000);
+    const ticks = w.got.map((d) => (d as { tick: number }).tick);
+    expect(ticks).toEqual([...ticks].sort((a, b) => a - b));
+  }, 60_000);
 });
 
 (binary !== undefined ? describe : describe.skip)('NATS publishers cannot forge (issue 22 item 2)', () => {
@@ -236,12 +246,23 @@ function watch(client: NatsSocketClient): Watched {
     const event = 'forge2';
     const { server, watched, fromClients } = await tokenSession(event, 3);
     // The forger learns the stream ids by listening (anyone allowed to subscribe on the event can).
+    // It also records what the peers publish, to replay it.
     const ids = new Set<string>();
-    const spy = forger.subscribe(`socketkit.${event}.s.*`, { callback: (_e, m) => void ids.add(m.subject.split('.').pop() as string) });
+    const recorded: Msg[] = [];
+    const spy = forger.subscribe(`socketkit.${event}.s.*`, {
+      callback: (_e, m) => {
+        ids.add(m.subject.split('.').pop() as string);
+        recorded.push(m);
+      },
+    });
+    const spyC = forger.subscribe(`socketkit.${event}.c.*`, { callback: (_e, m) => void recorded.push(m) });
     await forger.flush();
     for (const w of watched) await w.client.send({ hello: 'server' });
-    await until(() => ids.size === 3 && fromClients.length === 3, 5000, 'the stream ids');
+    server.send({ unicast: 'before' }, (watched[0] as Watched).client.welcome?.clientId);
+    await until(() => ids.size === 3 && fromClients.length === 3 && (watched[0] as Watched).got.length === 1, 5000, 'the stream ids');
     spy.unsubscribe();
+    spyC.unsubscribe();
+    for (const m of recorded) forger.publish(m.subject, m.data, m.headers !== undefined ? { headers: m.headers } : {});
     for (let i = 0; i < ROUNDS; i++) {
       for (const id of ids) {
         forger.publish(`socketkit.${event}.c.${id}`, forged(MessageType.DATA, { forged: 'unicast', i }, event));
@@ -260,8 +281,10 @@ function watch(client: NatsSocketClient): Watched {
     for (const w of watched) await w.client.send({ after: 'forgery' });
     await until(() => watched.every((w) => w.got.length >= 1 || w.closed) && fromClients.length >= 6, 5000, 'the legit traffic');
     await sleep(100);
-    expectUntouched(watched, [{ legit: 1 }]);
+    expectUntouched(watched.slice(1), [{ legit: 1 }]);
+    expectUntouched(watched.slice(0, 1), [{ unicast: 'before' }, { legit: 1 }]);
     expect(fromClients.filter((d) => (d as { forged?: string }).forged !== undefined)).toEqual([]);
+    expect(fromClients.length).toBe(6); // nothing replayed
     expect(server.getConnectedClients().length).toBe(3);
   }, 30_000);
 
