@@ -8,7 +8,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/glob
 import { connect, type Msg, type NatsConnection } from '@nats-io/transport-node';
 import { encodeFrame } from '@socketkit/codec';
 import { ErrorCode, MessageType, createMessage } from '@socketkit/protocol';
-import { NatsSocketClient, NatsSocketServer } from '../src/index.js';
+import { fetchStats } from '@socketkit/core';
+import { NatsClientTransport, NatsSocketClient, NatsSocketServer } from '../src/index.js';
 
 /**
  * Issue 22 items 1 and 2: a token session over NATS against a hostile NATS
@@ -286,6 +287,17 @@ function watch(client: NatsSocketClient): Watched {
     expect(fromClients.filter((d) => (d as { forged?: string }).forged !== undefined)).toEqual([]);
     expect(fromClients.length).toBe(6); // nothing replayed
     expect(server.getConnectedClients().length).toBe(3);
+  }, 30_000);
+
+  it('a monitor with the token gets the stats of a token server over NATS (its exchange is authenticated too)', async () => {
+    const event = 'forge-monitor';
+    const server = new NatsSocketServer({ eventName: event, ...quiet, servers: broker.url, token: TOKEN, exposeStats: true });
+    cleanups.push(() => server.stop());
+    await server.start();
+    const transport = new NatsClientTransport({ eventName: event, servers: broker.url });
+    cleanups.push(() => transport.close());
+    const stats = await fetchStats(transport, event, { token: TOKEN, timeoutMs: 5000 });
+    expect(stats).toMatchObject({ event, clients: [] });
   }, 30_000);
 
   it('without a token: a zero-length frame or a forged library ERROR on the broadcast subject ends no stream and closes no client', async () => {
