@@ -101,9 +101,10 @@ const SOCKETKIT = Buffer.from('socketkit');
  * undefined when it may: it is not whole frames (it would misalign every
  * reader's framing), holds a zero-length frame (the framing's end of stream)
  * or a library ERROR (a server never broadcasts one: a forged `UNAUTHORIZED`
- * would close every client for good). A batch that contains neither the bytes
- * `origin` nor `socketkit` holds no library ERROR (a cheap search); otherwise
- * its frames are decoded to look.
+ * would close every client for good). A batch that lacks the bytes `origin`
+ * or the bytes `socketkit` holds no library ERROR (a cheap search: msgpack
+ * keeps strings as raw UTF-8); otherwise its frames that hold `origin` are
+ * decoded to look.
  */
 export function broadcastProblem(data: Uint8Array): string | undefined {
   let pos = 0;
