@@ -6,10 +6,15 @@
  *   (`deriveSessionKey`: HMAC(token, label, event, Nc, Ns)), one key per
  *   direction and one key to wrap the broadcast key.
  * - After the engine's `authenticated()` call, every NATS message a stream
- *   publishes carries the header `Sk-Auth: <seq>.<mac>`, where seq counts the
- *   stream's authenticated messages from 1 and
- *   mac = HMAC-SHA256(directionKey, u64(seq) ‖ u32(len(extra)) ‖ extra ‖ payload),
- *   base64url. `extra` is the `Sk-Key` header's value when there is one.
+ *   publishes carries the header `Sk-Auth: <seq>.<tag>`, where seq counts the
+ *   stream's authenticated messages from 1 and tag is the GMAC of the
+ *   message: the 16-byte tag of AES-256-GCM under the direction key with
+ *   nonce `"sk1" 0x00 ‖ u64(seq)`, no plaintext, and additional data
+ *   u32(len(extra)) ‖ extra ‖ payload, base64url. `extra` is the `Sk-Key`
+ *   header's value when there is one. A sender never repeats a seq under a
+ *   key (fresh keys per session, a fresh broadcast key per server instance),
+ *   so nonces never repeat; GMAC costs about a third of HMAC-SHA256's CPU on
+ *   a 16 KiB batch here (AES-NI and carry-less multiply).
  * - The server has one random broadcast key per `listen()`. Its first
  *   authenticated message to a client (the one carrying `welcome`) also
  *   carries `Sk-Key`: AES-256-GCM under the wrap key of the broadcast key and
@@ -18,12 +23,12 @@
  *   broadcast key; a client accepts only batches whose seq is newer than the
  *   last it took (and than the one in `Sk-Key`).
  *
- * One HMAC per NATS message, not per frame.
+ * One tag per NATS message, not per frame.
  * @packageDocumentation
  */
 import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
-/** Header of an authenticated message: `<seq>.<base64url HMAC-SHA256>`. */
+/** Header of an authenticated message: `<seq>.<base64url GMAC tag>`. */
 export const AUTH_HEADER = 'Sk-Auth';
 /** Header carrying the wrapped broadcast key (server → client, once, with the welcome). */
 export const KEY_HEADER = 'Sk-Key';
@@ -33,7 +38,9 @@ export const BROADCAST_KEY_BYTES = 32;
 const LABEL = 'socketkit-nats-v1';
 const WRAP_AAD = Buffer.from(`${LABEL} broadcast-key`);
 const SEQ_PATTERN = /^[1-9][0-9]{0,14}$/;
-const MAC_PATTERN = /^[A-Za-z0-9_-]{43}$/;
+const MAC_PATTERN = /^[A-Za-z0-9_-]{22}$/;
+/** First 4 bytes of every message nonce ("sk1" NUL); the other 8 are the seq. */
+const NONCE_PREFIX = 0x736b3100;
 
 /** The keys one stream uses, derived from the session key. */
 export interface StreamKeys {
@@ -58,16 +65,29 @@ export function streamKeys(sessionKey: Buffer, role: 'server' | 'client'): Strea
     : { out: toServer, in: toClient, wrap: derive(sessionKey, 'wrap') };
 }
 
-const seqBytes = Buffer.alloc(12);
+const nonce = Buffer.alloc(12);
+const noExtra = Buffer.alloc(4);
 
-/** HMAC-SHA256(key, u64(seq) ‖ u32(len(extra)) ‖ extra ‖ payload). */
+/**
+ * The GMAC tag of message `seq`: AES-256-GCM under `key`, nonce
+ * `"sk1" 0x00 ‖ u64(seq)`, no plaintext, additional data
+ * u32(len(extra)) ‖ extra ‖ payload (16 bytes).
+ */
 export function macOf(key: Buffer, seq: number, payload: Uint8Array, extra = ''): Buffer {
-  seqBytes.writeUIntBE(0, 0, 2);
-  seqBytes.writeUIntBE(seq, 2, 6);
-  seqBytes.writeUInt32BE(Buffer.byteLength(extra), 8);
-  const h = createHmac('sha256', key).update(seqBytes);
-  if (extra.length > 0) h.update(extra);
-  return h.update(payload).digest();
+  nonce.writeUInt32BE(NONCE_PREFIX, 0);
+  nonce.writeUInt16BE(0, 4);
+  nonce.writeUIntBE(seq, 6, 6);
+  const c = createCipheriv('aes-256-gcm', key, nonce);
+  if (extra.length === 0) c.setAAD(noExtra);
+  else {
+    const x = Buffer.from(extra);
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(x.length, 0);
+    c.setAAD(Buffer.concat([len, x]));
+  }
+  c.setAAD(payload);
+  c.final();
+  return c.getAuthTag();
 }
 
 /** The `Sk-Auth` value of message `seq`. */

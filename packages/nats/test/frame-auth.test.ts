@@ -26,14 +26,16 @@ describe('NATS message authentication (issue 22 item 2)', () => {
     expect(verifyAuth(key, v, Buffer.from('whole framez'), 'extra')).toBe(0);
     expect(verifyAuth(streamKeys(session, 'client').out, v, payload, 'extra')).toBe(0);
     expect(verifyAuth(key, v.replace(/^7\./, '8.'), payload, 'extra')).toBe(0);
-    for (const bad of ['', '7', '.x', '0.abc', `7.${'A'.repeat(42)}`, `-1.${v.slice(2)}`, `${'9'.repeat(16)}.${v.slice(2)}`])
+    for (const bad of ['', '7', '.x', '0.abc', `7.${'A'.repeat(21)}`, `7.${'A'.repeat(43)}`, `-1.${v.slice(2)}`, `${'9'.repeat(16)}.${v.slice(2)}`])
       expect(verifyAuth(key, bad, payload)).toBe(0);
     expect(parseSeq(v)).toBe(7);
     // a seq above 2^48 − 1 (the MAC input holds 6 bytes) is malformed, not an exception
     expect(verifyAuth(key, `${2 ** 48}.${v.slice(2)}`, payload)).toBe(0);
     expect(verifyAuth(key, `999999999999999.${v.slice(2)}`, payload)).toBe(0);
     expect(parseSeq(`${2 ** 48 - 1}.x`)).toBe(2 ** 48 - 1);
-    expect(macOf(key, 7, payload, 'extra').length).toBe(32);
+    expect(macOf(key, 7, payload, 'extra').length).toBe(16);
+    expect(macOf(key, 7, payload, 'extra').equals(macOf(key, 7, payload, 'extra'))).toBe(true);
+    expect(macOf(key, 7, payload).equals(macOf(key, 8, payload))).toBe(false);
   });
 
   it('the broadcast grant unwraps only under the wrap key it was wrapped with', () => {
