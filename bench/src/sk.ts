@@ -14,7 +14,7 @@ import { makeData } from './payload.js';
 
 /**
  * socketkit over NATS runs with a token, so every NATS message it publishes
- * is authenticated (issue 22: per-batch HMAC) and the target holds with that
+ * is authenticated (issue 22: a GMAC tag per batch) and the target holds with that
  * cost; `BENCH_NATS_TOKEN=0` runs it without one.
  */
 export const NATS_BENCH_TOKEN = 'socketkit-bench-nats-token-0123456789abcdef';

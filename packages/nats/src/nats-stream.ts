@@ -53,7 +53,7 @@ interface Held {
  *
  * On token sessions the engine calls {@link NatsStream.authenticated} once the
  * peer proved the token: from then on every message published carries an
- * HMAC under a key of this session (`Sk-Auth`), and messages from the peer
+ * GMAC tag under a key of this session (`Sk-Auth`), and messages from the peer
  * are taken only with a valid one and a newer seq (see frame-auth.ts).
  */
 export class NatsStream extends Duplex {

@@ -346,7 +346,7 @@ export class NatsServerTransport implements ServerTransport {
           const seq = ++this.#broadcastSeq;
           if (!token) nc.publish(this.#s.all, data);
           else {
-            // One HMAC per batch (at most 16 KiB), under the key token clients got with their welcome.
+            // One tag per batch (at most 16 KiB), under the key token clients got with their welcome.
             const h = headers();
             h.set(AUTH_HEADER, authValue(this.#broadcastKey, seq, data));
             nc.publish(this.#s.all, data, { headers: h });
