@@ -727,7 +727,8 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
         session,
         new ConnectionError(
           ErrorCode.CONNECTION_LOST,
-          `the server of "${this.eventName}" sent more than ${MAX_FRAMES_BEFORE_WELCOME} frames before the token handshake completed: is it a socketkit server with the same token?`,
+          `the server of "${this.eventName}" sent more than ${MAX_FRAMES_BEFORE_WELCOME} frames before the token handshake ` +
+            'completed: is it a socketkit server with the same token?',
         ),
       );
     } else this.log.debug(`dropped a ${m.messageType} frame that arrived before the welcome of a token session`);

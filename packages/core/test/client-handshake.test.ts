@@ -168,7 +168,7 @@ describe('the protocol number a client announces', () => {
 });
 
 describe('a token session before its welcome (issue 22 item 1)', () => {
-  it('a frame that is not part of the handshake, between auth_proof and welcome, is dropped: the client is welcomed, not refused as facing an impostor', async () => {
+  it('a frame outside the handshake, between auth_proof and welcome, is dropped: the client is welcomed, not refused as facing an impostor', async () => {
     const rig = new ServerRig();
     const token = 't'.repeat(32);
     try {

@@ -17,6 +17,7 @@ export {
 export type { NatsLinkOptions } from './nats-transport.js';
 export { NatsStream, AUTH_HEADROOM, MAX_HELD_BROADCAST_BYTES } from './nats-stream.js';
 export type { StreamSecurity } from './nats-stream.js';
+export type { BroadcastGrant } from './frame-auth.js';
 export { AUTH_HEADER, KEY_HEADER } from './frame-auth.js';
 export { subjectsFor, DEFAULT_SUBJECT_PREFIX } from './subjects.js';
 export type { EventSubjects } from './subjects.js';
