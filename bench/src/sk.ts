@@ -12,6 +12,17 @@ import { hrNow } from './stats.js';
 import type { Address, BroadcastResult, CountResult, SlowBroadcastOptions, SlowBroadcastResult, TransportKind, WriteResult } from './types.js';
 import { makeData } from './payload.js';
 
+/**
+ * socketkit over NATS runs with a token, so every NATS message it publishes
+ * is authenticated (issue 22: a GMAC tag per batch) and the target holds with that
+ * cost; `BENCH_NATS_TOKEN=0` runs it without one.
+ */
+export const NATS_BENCH_TOKEN = 'socketkit-bench-nats-token-0123456789abcdef';
+
+function natsToken(): { token?: string } {
+  return process.env.BENCH_NATS_TOKEN === '0' ? {} : { token: NATS_BENCH_TOKEN };
+}
+
 type Server = UnixSocketServer | TcpSocketServer | NatsSocketServer;
 type Client = UnixSocketClient | TcpSocketClient | NatsSocketClient;
 
@@ -57,7 +68,7 @@ export class SkServer {
     };
     if (transport === 'nats') {
       if (natsUrl === undefined) throw new Error('transport nats needs the nats-server URL');
-      this.server = new NatsSocketServer({ ...common, servers: natsUrl });
+      this.server = new NatsSocketServer({ ...common, servers: natsUrl, ...natsToken() });
     } else {
       this.server = transport === 'unix' ? new UnixSocketServer({ ...common, socketDir }) : new TcpSocketServer({ ...common, host: '127.0.0.1', port: 0 });
     }
@@ -213,7 +224,7 @@ export class SkClient {
     };
     this.client =
       address.transport === 'nats'
-        ? new NatsSocketClient({ ...common, servers: address.servers })
+        ? new NatsSocketClient({ ...common, servers: address.servers, ...natsToken() })
         : address.transport === 'unix'
           ? new UnixSocketClient({ ...common, socketDir: address.socketDir })
           : new TcpSocketClient({ ...common, host: address.host, port: address.port });

@@ -16,6 +16,12 @@
  * the token before it has checked that proof, so the impostor learns nothing
  * it could test guesses against offline. Proofs are compared in constant time.
  *
+ * Both sides then know a session key, HMAC-SHA256(token, "socketkit-session-v1"
+ * NUL event NUL Nc NUL Ns) ({@link deriveSessionKey}): a transport that must
+ * authenticate its frames itself (NATS, where other publishers share the
+ * broker) derives its keys from it. It is never sent and is unique per
+ * connection (both nonces).
+ *
  * This module is pure (no I/O): the server and client feed it the `data` of
  * the peer's control messages and send what it returns.
  * @packageDocumentation
@@ -78,6 +84,19 @@ function proofOf(token: string, role: 'server' | 'client', event: string, client
   return createHmac('sha256', token)
     .update(transcript(role, event, clientNonce, serverNonce))
     .digest();
+}
+
+/** Label of the session key's input (distinct from the proofs' transcript label). */
+const SESSION_LABEL = 'socketkit-session-v1';
+
+/**
+ * The session key of one authenticated connection: HMAC-SHA256(token,
+ * "socketkit-session-v1" NUL event NUL Nc NUL Ns), 32 bytes. Only holders of
+ * the token can compute it, and each connection's (fresh nonces) differs.
+ * Transports that need to authenticate frames (NATS) derive their keys from it.
+ */
+export function deriveSessionKey(token: string, eventName: string, clientNonce: string, serverNonce: string): Buffer {
+  return createHmac('sha256', token).update([SESSION_LABEL, eventName, clientNonce, serverNonce].join('\0')).digest();
 }
 
 function isNonce(v: unknown): v is string {
@@ -163,6 +182,12 @@ export class ServerAuth {
     return this.#state === 'done';
   }
 
+  /** The session key ({@link deriveSessionKey}), once the client proved it knows the token; undefined before. */
+  get sessionKey(): Buffer | undefined {
+    if (this.#state !== 'done') return undefined;
+    return deriveSessionKey(this.#token, this.#event, this.#clientNonce as string, this.#serverNonce as string);
+  }
+
   /** Step 1: the client's `hello` data → the `auth_challenge` to send (the server's nonce and proof). */
   onHello(data: MessageData): AuthStep {
     if (this.#state !== 'hello') return this.#fail(ErrorCode.UNAUTHORIZED, 'hello repeated during authentication: start a new connection');
@@ -205,6 +230,7 @@ export class ClientAuth {
   readonly #event: string;
   readonly #clientNonce: string;
   #state: 'new' | 'challenge' | 'proved' | 'failed' = 'new';
+  #serverNonce: string | undefined;
 
   constructor(token: string, eventName: string, random: RandomSource = randomBytes) {
     this.#token = token;
@@ -215,6 +241,12 @@ export class ClientAuth {
   /** True once the server proved it knows the token. */
   get serverProved(): boolean {
     return this.#state === 'proved';
+  }
+
+  /** The session key ({@link deriveSessionKey}), once the server proved it knows the token; undefined before. */
+  get sessionKey(): Buffer | undefined {
+    if (this.#state !== 'proved') return undefined;
+    return deriveSessionKey(this.#token, this.#event, this.#clientNonce, this.#serverNonce as string);
   }
 
   /** The `hello` to send: the current {@link PROTOCOL_VERSION} (at least {@link AUTH_PROTOCOL}), the event name and this connection's nonce. */
@@ -237,6 +269,7 @@ export class ClientAuth {
       );
     }
     this.#state = 'proved';
+    this.#serverNonce = serverNonce;
     const proof = proofOf(this.#token, 'client', this.#event, this.#clientNonce, serverNonce).toString('hex');
     return { ok: true, send: { op: CONTROL_OPS.AUTH_PROOF, proof } };
   }

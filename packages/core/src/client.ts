@@ -81,7 +81,12 @@ interface Session {
   refused: boolean;
   /** Token authentication of this connection (token clients, protocol 2). */
   auth: ClientAuth | undefined;
+  /** Frames that are not part of the token handshake, dropped before the welcome. */
+  droppedBeforeWelcome: number;
 }
+
+/** Most frames outside the token handshake a client drops before the welcome; past it the connection is dropped (and redialled). */
+const MAX_FRAMES_BEFORE_WELCOME = 1024;
 
 /**
  * The client's one state. Transitions are the `#to*` methods:
@@ -496,6 +501,7 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
       closeError: undefined,
       refused: false,
       auth: this.#o.handshake && this.#o.token !== undefined ? new ClientAuth(this.#o.token, this.eventName) : undefined,
+      droppedBeforeWelcome: 0,
     };
     this.#state = { name: 'open', session };
     this.#welcome = undefined;
@@ -688,15 +694,21 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
 
   /**
    * Before the welcome of a token session: the server's auth_challenge
-   * (verify its proof, then prove ourselves) and then the welcome. Anything
-   * else, or a server that cannot prove the token, is refused (UNAUTHORIZED).
+   * (verify its proof, then prove ourselves) and then the welcome. A server
+   * that cannot prove the token is refused (UNAUTHORIZED); any other frame is
+   * dropped (at most {@link MAX_FRAMES_BEFORE_WELCOME}).
    */
   #onAuthStep(session: Session, m: SocketMessage): void {
     const auth = session.auth as ClientAuth;
     if (m.messageType === MessageType.CONTROL && m.data.op === CONTROL_OPS.AUTH_CHALLENGE) {
       const step = auth.onChallenge(m.data);
       if (!step.ok) this.#refuse(step);
-      else if (step.send !== undefined) session.conn.write(controlFrame(this.eventName, step.send, this.#o.timezone));
+      else {
+        // The server proved the token: a transport that authenticates frames (NATS) keys itself now.
+        const key = auth.sessionKey;
+        if (key !== undefined) session.conn.stream.authenticated?.(key);
+        if (step.send !== undefined) session.conn.write(controlFrame(this.eventName, step.send, this.#o.timezone));
+      }
       return;
     }
     if (isWelcome(m)) {
@@ -705,10 +717,21 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
       else this.#onWelcome(session, m);
       return;
     }
-    this.#refuse({
-      code: ErrorCode.UNAUTHORIZED,
-      reason: `the server of "${this.eventName}" sent data before proving it knows the token: it may be an impostor; check the address and the token`,
-    });
+    // Not part of the handshake (e.g. a NATS broadcast that overtook the
+    // welcome): dropped, never taken for an impostor; only a failed proof is.
+    // A peer that sends nothing but such frames is dropped after a bound (and
+    // redialled with backoff, not refused for good).
+    if (++session.droppedBeforeWelcome > MAX_FRAMES_BEFORE_WELCOME) {
+      this.log.warn(`server "${this.eventName}" sent ${MAX_FRAMES_BEFORE_WELCOME} frames that are not part of the token handshake: dropping the connection`);
+      this.#closeSession(
+        session,
+        new ConnectionError(
+          ErrorCode.CONNECTION_LOST,
+          `the server of "${this.eventName}" sent more than ${MAX_FRAMES_BEFORE_WELCOME} frames before the token handshake ` +
+            'completed: is it a socketkit server with the same token?',
+        ),
+      );
+    } else this.log.debug(`dropped a ${m.messageType} frame that arrived before the welcome of a token session`);
   }
 
   /** Refuses the server: a final, typed error; no reconnect. */

@@ -94,6 +94,7 @@ export {
   ClientAuth,
   checkHello,
   checkWelcomeEvent,
+  deriveSessionKey,
   plainHello,
   validateToken,
   AUTH_PROTOCOL,

@@ -111,6 +111,9 @@ function readReply(x: Exchange, maxMessageSize: number | undefined, signal: Abor
       if (auth !== undefined && m.data.op === CONTROL_OPS.AUTH_CHALLENGE) {
         const step = auth.onChallenge(m.data);
         if (!step.ok) return refuse(step.reason);
+        // The server proved the token: a transport that authenticates frames (NATS) keys itself now.
+        const key = auth.sessionKey;
+        if (key !== undefined) stream.authenticated?.(key);
         stream.write(encodeFrame(createMessage(x.eventName, MessageType.CONTROL, step.send as MessageData)));
         stream.write(x.ask);
       } else if (m.data.op === CONTROL_OPS.WELCOME) {

@@ -504,8 +504,14 @@ export class ServerPeer {
       return;
     }
     const step = this.#auth.onProof(m.data);
-    if (!step.ok) this.#host.refuse(this, step.code, step.reason);
-    else if (this.#monitor) this.#enterMonitoring();
+    if (!step.ok) {
+      this.#host.refuse(this, step.code, step.reason);
+      return;
+    }
+    // The client proved the token: a transport that authenticates frames (NATS) keys itself before the welcome.
+    const key = this.#auth.sessionKey;
+    if (key !== undefined) this.conn.stream.authenticated?.(key);
+    if (this.#monitor) this.#enterMonitoring();
     else this.#welcome();
   }
 

@@ -7,6 +7,16 @@ import type { Duplex } from 'node:stream';
 export type TransportStream = Duplex & {
   /** Present on `net.Socket`; called with `true` (TCP_NODELAY) when available. */
   setNoDelay?: (noDelay?: boolean) => unknown;
+  /**
+   * Optional, token sessions only: the engine calls it once the peer proved
+   * it knows the token (the server after a valid `auth_proof`, before it
+   * writes `welcome`; the client after a valid `auth_challenge`, before it
+   * writes `auth_proof`) with the session key both sides derived from the
+   * token and both nonces (see `deriveSessionKey`). A transport whose
+   * subjects other publishers can reach (NATS) uses it to authenticate every
+   * frame written after the call and to accept only authenticated frames.
+   */
+  authenticated?: (sessionKey: Buffer) => void;
 };
 
 /** Settings the engine hands to {@link ServerTransport.listen}. */

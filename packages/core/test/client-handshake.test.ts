@@ -1,7 +1,9 @@
 // Heartbeats and reserved control ops only toward servers that did the handshake (issue 12 items 4, 5).
 import { describe, expect, it, jest } from '@jest/globals';
 import { SocketClient } from '../src/client.js';
-import { PROTOCOL_VERSION } from '@socketkit/protocol';
+import { MessageType, PROTOCOL_VERSION, createMessage } from '@socketkit/protocol';
+import { encodeFrame } from '@socketkit/codec';
+import type { ClientTransport } from '../src/transport.js';
 import { fakeClient as client, FakeServer, settle } from './fake-server.js';
 import { ServerRig } from './duplex-pair.js';
 import { useFakeTimers } from './fake-timers.js';
@@ -159,6 +161,72 @@ describe('the protocol number a client announces', () => {
         expect(c.welcome?.clientId).toMatch(/^client_/);
         await c.disconnect();
       }
+    } finally {
+      await rig.stopAll(async () => undefined);
+    }
+  });
+});
+
+describe('a token session before its welcome (issue 22 item 1)', () => {
+  it('a frame outside the handshake, between auth_proof and welcome, is dropped: the client is welcomed, not refused as facing an impostor', async () => {
+    const rig = new ServerRig();
+    const token = 't'.repeat(32);
+    try {
+      const { server, client: inner } = await rig.start({ token });
+      // The transport delivers a stray DATA frame right behind the challenge (as a NATS broadcast can).
+      const stray = encodeFrame(createMessage('rules', MessageType.DATA, { stray: true }));
+      const transport: ClientTransport = {
+        ...inner,
+        connect: async (signal) => {
+          const stream = await inner.connect(signal);
+          // The client's second write is its auth_proof: the welcome can only come after it.
+          const write = stream.write.bind(stream) as (chunk: Uint8Array) => boolean;
+          let writes = 0;
+          (stream as unknown as { write: (chunk: Uint8Array) => boolean }).write = (chunk) => {
+            if (++writes === 2) stream.push(stray);
+            return write(chunk);
+          };
+          return stream;
+        },
+      };
+      const c = new SocketClient({ eventName: 'rules', transport, logLevel: 'silent', autoReconnect: false, token });
+      const got: unknown[] = [];
+      c.on('message', (m) => got.push(m.data));
+      await c.connect({ waitForWelcome: true });
+      expect(c.welcome?.clientId).toMatch(/^client_/);
+      server.send({ after: 'welcome' });
+      await new Promise((r) => setTimeout(r, 20));
+      expect(got).toEqual([{ after: 'welcome' }]);
+      await c.disconnect();
+    } finally {
+      await rig.stopAll(async () => undefined);
+    }
+  });
+
+  it('a peer that sends only such frames is dropped past 1,024 of them with CONNECTION_LOST (redialled), never refused as an impostor', async () => {
+    const rig = new ServerRig();
+    const token = 't'.repeat(32);
+    try {
+      const { client: inner } = await rig.start({ token });
+      const stray = encodeFrame(createMessage('rules', MessageType.DATA, { stray: true }));
+      const transport: ClientTransport = {
+        ...inner,
+        connect: async (signal) => {
+          const stream = await inner.connect(signal);
+          const write = stream.write.bind(stream) as (chunk: Uint8Array) => boolean;
+          let writes = 0;
+          (stream as unknown as { write: (chunk: Uint8Array) => boolean }).write = (chunk) => {
+            if (++writes === 2) stream.push(Buffer.concat(Array.from({ length: 1025 }, () => stray)));
+            return write(chunk);
+          };
+          return stream;
+        },
+      };
+      const c = new SocketClient({ eventName: 'rules', transport, logLevel: 'silent', autoReconnect: false, token });
+      c.on('error', () => undefined);
+      const err = (await c.connect({ waitForWelcome: true }).catch((e: unknown) => e)) as { code?: string };
+      expect(err.code).toBe('CONNECTION_LOST');
+      await c.disconnect();
     } finally {
       await rig.stopAll(async () => undefined);
     }

@@ -6,9 +6,19 @@
  */
 export { NatsSocketServer, NatsSocketClient, DEFAULT_NATS_HEARTBEAT_INTERVAL } from './nats.js';
 export type { NatsSocketServerOptions, NatsSocketClientOptions, NatsOptions } from './nats.js';
-export { NatsServerTransport, NatsClientTransport, DEFAULT_NATS_SERVERS, NATS_BROADCAST_BATCH } from './nats-transport.js';
+export {
+  NatsServerTransport,
+  NatsClientTransport,
+  DEFAULT_NATS_SERVERS,
+  NATS_BROADCAST_BATCH,
+  DISCARD_REPORT_INTERVAL_MS,
+  broadcastProblem,
+} from './nats-transport.js';
 export type { NatsLinkOptions } from './nats-transport.js';
-export { NatsStream } from './nats-stream.js';
+export { NatsStream, AUTH_HEADROOM, MAX_HELD_BROADCAST_BYTES } from './nats-stream.js';
+export type { StreamSecurity } from './nats-stream.js';
+export type { BroadcastGrant } from './frame-auth.js';
+export { AUTH_HEADER, KEY_HEADER } from './frame-auth.js';
 export { subjectsFor, DEFAULT_SUBJECT_PREFIX } from './subjects.js';
 export type { EventSubjects } from './subjects.js';
 export * from '@socketkit/protocol';

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { connect, createInbox, headers, type NatsConnection, type NodeConnectionOptions, type Subscription } from '@nats-io/transport-node';
-import type { ClientTransport, ServerTransport, TransportStream } from '@socketkit/core';
+import { decodePayload } from '@socketkit/codec';
+import { isLibraryError, type ClientTransport, type ServerTransport, type TransportStream } from '@socketkit/core';
 import { ConnectionError, ErrorCode, MessageError, ValidationError } from '@socketkit/protocol';
-import { FIN, NatsStream } from './nats-stream.js';
+import { AUTH_HEADER, authValue, newBroadcastKey } from './frame-auth.js';
+import { AUTH_HEADROOM, FIN, NatsStream, type StreamSecurity } from './nats-stream.js';
 import { subjectsFor, type EventSubjects } from './subjects.js';
 
 /** Default NATS server URL (env `SOCKET_NATS_SERVERS` overrides, comma-separated). */
@@ -28,8 +30,48 @@ export interface NatsLinkOptions {
   natsOptions?: Partial<NodeConnectionOptions>;
   /** An explicitly configured `maxMessageSize`: `listen()` fails when the broker cannot carry it. */
   maxMessageSize?: number;
-  /** Called with what a stray publish looked like when one is discarded (not whole frames). */
+  /**
+   * Called with what a stray publish looked like when one is discarded (not
+   * whole frames, a zero-length frame or a library ERROR on the broadcast
+   * subject, or on token sessions a message that is not authenticated:
+   * `UNAUTHENTICATED_FRAME`). At most one call per {@link DISCARD_REPORT_INTERVAL_MS}
+   * and kind; the next one says how many were discarded in between.
+   */
   onDiscard?: (error: MessageError) => void;
+  /**
+   * The engine authenticates with a token: the server authenticates every
+   * message it publishes once a client proved the token (broadcasts under a
+   * broadcast key, stream messages under the session's key), and a client
+   * takes only such messages (see PROTOCOL.md, "NATS").
+   */
+  token?: boolean;
+}
+
+/** Most often a kind of discarded publish is reported (1 s); the rest are counted into the next report. */
+export const DISCARD_REPORT_INTERVAL_MS = 1000;
+
+/** Reports discards at most once per interval and code, counting the rest into the next report. */
+class DiscardReporter {
+  readonly #report: ((error: MessageError) => void) | undefined;
+  readonly #last = new Map<string, { at: number; suppressed: number }>();
+
+  constructor(report: ((error: MessageError) => void) | undefined) {
+    this.#report = report;
+  }
+
+  report(code: ErrorCode, text: string, details: Record<string, unknown>): void {
+    if (this.#report === undefined) return;
+    const now = Date.now();
+    const last = this.#last.get(code);
+    if (last !== undefined && now - last.at < DISCARD_REPORT_INTERVAL_MS) {
+      last.suppressed++;
+      return;
+    }
+    const more = last?.suppressed ?? 0;
+    this.#last.set(code, { at: now, suppressed: 0 });
+    const tail = more > 0 ? ` (and ${more} more discarded since the last report)` : '';
+    this.#report(new MessageError(code, `${text}${tail}`, { details: { ...details, suppressed: more } }));
+  }
 }
 
 /** Bytes of a frame's length prefix. */
@@ -51,12 +93,56 @@ export function isWholeFrames(data: Uint8Array): boolean {
   return pos === data.length;
 }
 
-function stray(subject: string, data: Uint8Array): MessageError {
-  return new MessageError(
-    ErrorCode.INVALID_MESSAGE,
-    `discarded a publish of ${data.length} bytes on ${subject} that is not whole socketkit frames (a stray publisher on the event's subjects?)`,
-    { details: { subject, bytes: data.length } },
-  );
+const ORIGIN = Buffer.from('origin');
+const SOCKETKIT = Buffer.from('socketkit');
+
+/**
+ * Why a publish on the broadcast subject must not reach clients, or
+ * undefined when it may: it is not whole frames (it would misalign every
+ * reader's framing), holds a zero-length frame (the framing's end of stream)
+ * or a library ERROR (a server never broadcasts one: a forged `UNAUTHORIZED`
+ * would close every client for good). A batch that lacks the bytes `origin`
+ * or the bytes `socketkit` holds no library ERROR (a cheap search: msgpack
+ * keeps strings as raw UTF-8); otherwise its frames that hold `origin` are
+ * decoded to look.
+ */
+export function broadcastProblem(data: Uint8Array): string | undefined {
+  let pos = 0;
+  while (pos < data.length) {
+    if (data.length - pos < HEADER) return 'is not whole socketkit frames';
+    const size = ((data[pos]! << 24) >>> 0) + (data[pos + 1]! << 16) + (data[pos + 2]! << 8) + data[pos + 3]!;
+    if (size === 0) return 'holds a zero-length frame (end of stream)';
+    pos += HEADER + size;
+  }
+  if (pos !== data.length) return 'is not whole socketkit frames';
+  const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  if (b.indexOf(ORIGIN) < 0 || b.indexOf(SOCKETKIT) < 0) return undefined;
+  for (pos = 0; pos < data.length; ) {
+    const size = b.readUInt32BE(pos);
+    const payload = b.subarray(pos + HEADER, pos + HEADER + size);
+    pos += HEADER + size;
+    if (payload.indexOf(ORIGIN) < 0) continue;
+    try {
+      if (isLibraryError(decodePayload(payload))) return 'holds a library ERROR (servers never broadcast one)';
+    } catch {
+      // an invalid message: the client skips it (INVALID_MESSAGE), it ends nothing
+    }
+  }
+  return undefined;
+}
+
+function securityFor(role: 'server' | 'client', reporter: DiscardReporter, extra: Partial<StreamSecurity> = {}): StreamSecurity {
+  return {
+    role,
+    ...extra,
+    onReject: (reason, subject, bytes) =>
+      reporter.report(
+        ErrorCode.UNAUTHENTICATED_FRAME,
+        `discarded a message of ${bytes} bytes for ${subject} on a token session: ${reason}; someone other than ` +
+          "the socketkit peer publishes on the event's subjects: restrict publish rights (see the NATS permissions in @socketkit/nats's README)",
+        { subject, bytes, reason },
+      ),
+  };
 }
 
 const encoder = new TextEncoder();
@@ -145,10 +231,16 @@ export class NatsServerTransport implements ServerTransport {
   readonly #streams = new Map<string, NatsStream>();
   #emptied: (() => void) | undefined;
   readonly #pending: Uint8Array[] = [];
+  readonly #reporter: DiscardReporter;
+  /** This instance's broadcast key (token servers authenticate every broadcast batch under it). */
+  readonly #broadcastKey = newBroadcastKey();
+  /** Broadcast batches published so far (the seq of the last one). */
+  #broadcastSeq = 0;
 
   constructor(options: NatsLinkOptions) {
     this.#o = options;
     this.#s = subjectsFor(options.eventName, options.subjectPrefix);
+    this.#reporter = new DiscardReporter(options.onDiscard);
   }
 
   address(): string {
@@ -179,7 +271,14 @@ export class NatsServerTransport implements ServerTransport {
           }
           if (!ID_PATTERN.test(id)) return;
           if (!this.#streams.has(id)) {
-            const stream = new NatsStream(nc, this.#s.toClient(id), () => this.#gone(id), true);
+            const stream = new NatsStream(
+              nc,
+              this.#s.toClient(id),
+              () => this.#gone(id),
+              true,
+              false,
+              securityFor('server', this.#reporter, { grant: () => ({ key: this.#broadcastKey, seq: this.#broadcastSeq }) }),
+            );
             this.#streams.set(id, stream);
             onConnection(stream);
           }
@@ -190,23 +289,25 @@ export class NatsServerTransport implements ServerTransport {
         callback: (_err, msg) => {
           const id = msg.subject.slice(prefixLength);
           const stream = this.#streams.get(id);
-          if (stream !== undefined) stream.deliver(msg.data);
+          if (stream !== undefined) stream.deliver(msg.data, msg.headers);
           // a peer from before a restart: tell it its stream is gone so it reconnects
           else if (msg.data.length > 0) nc.publish(this.#s.toClient(id), FIN);
         },
       }),
     );
     await nc.flush();
-    const limit = (nc.info?.max_payload ?? 1024 * 1024) - HEADER;
+    // With a token, authenticated messages carry headers, which count toward max_payload.
+    const limit = (nc.info?.max_payload ?? 1024 * 1024) - HEADER - (this.#o.token === true ? AUTH_HEADROOM : 0);
     if (this.#o.maxMessageSize !== undefined && this.#o.maxMessageSize > limit) {
       for (const sub of this.#subs.splice(0)) sub.unsubscribe();
       await closeQuietly(nc);
       throw new ValidationError(
         ErrorCode.INVALID_CONFIG,
         `maxMessageSize ${this.#o.maxMessageSize} is larger than this NATS server carries ` +
-          `(max_payload ${limit + HEADER} − ${HEADER} = ${limit} bytes): lower maxMessageSize or ` +
+          `(max_payload ${nc.info?.max_payload} − ${nc.info === undefined ? 0 : nc.info.max_payload - limit}` +
+          `${this.#o.token === true ? ' (frame header and authentication headers)' : ''} = ${limit} bytes): lower maxMessageSize or ` +
           'raise max_payload in nats-server',
-        { details: { key: 'maxMessageSize', value: this.#o.maxMessageSize, maxPayload: limit + HEADER } },
+        { details: { key: 'maxMessageSize', value: this.#o.maxMessageSize, maxPayload: nc.info?.max_payload } },
       );
     }
     this.#limit = limit;
@@ -234,12 +335,23 @@ export class NatsServerTransport implements ServerTransport {
     const nc = this.#nc;
     const frames = this.#pending.splice(0);
     if (nc === undefined || nc.isClosed()) return;
-    const max = Math.min(nc.info?.max_payload ?? 1024 * 1024, NATS_BROADCAST_BATCH);
+    const token = this.#o.token === true;
+    const max = Math.min((nc.info?.max_payload ?? 1024 * 1024) - (token ? AUTH_HEADROOM : 0), NATS_BROADCAST_BATCH);
     let batch: Uint8Array[] = [];
     let size = 0;
     const publish = (): void => {
       try {
-        if (batch.length > 0) nc.publish(this.#s.all, batch.length === 1 ? (batch[0] as Uint8Array) : Buffer.concat(batch, size));
+        if (batch.length > 0) {
+          const data = batch.length === 1 ? (batch[0] as Uint8Array) : Buffer.concat(batch, size);
+          const seq = ++this.#broadcastSeq;
+          if (!token) nc.publish(this.#s.all, data);
+          else {
+            // One tag per batch (at most 16 KiB), under the key token clients got with their welcome.
+            const h = headers();
+            h.set(AUTH_HEADER, authValue(this.#broadcastKey, seq, data));
+            nc.publish(this.#s.all, data, { headers: h });
+          }
+        }
       } catch {
         // NATS is unreachable right now: core NATS is at-most-once, these broadcasts are lost (documented)
       }
@@ -278,10 +390,12 @@ export class NatsClientTransport implements ClientTransport {
   readonly #s: EventSubjects;
   #nc: Promise<NatsConnection> | undefined;
   #current: NatsStream | undefined;
+  readonly #reporter: DiscardReporter;
 
   constructor(options: NatsLinkOptions) {
     this.#o = options;
     this.#s = subjectsFor(options.eventName, options.subjectPrefix);
+    this.#reporter = new DiscardReporter(options.onDiscard);
   }
 
   address(): string {
@@ -293,9 +407,16 @@ export class NatsClientTransport implements ClientTransport {
       this.#nc = openNats(this.#o, 'client').then((nc) => {
         nc.subscribe(this.#s.all, {
           callback: (_err, msg) => {
-            // Each socketkit publish carries whole frames; anything else would freeze every client's framing.
-            if (!isWholeFrames(msg.data)) this.#o.onDiscard?.(stray(msg.subject, msg.data));
-            else this.#current?.deliverBroadcast(msg.data);
+            // Each socketkit publish carries whole frames; anything else would freeze every client's framing,
+            // a zero-length frame would end its stream and a library ERROR could close it for good.
+            const problem = broadcastProblem(msg.data);
+            if (problem === undefined) this.#current?.deliverBroadcast(msg.data, msg.headers);
+            else
+              this.#reporter.report(
+                ErrorCode.INVALID_MESSAGE,
+                `discarded a publish of ${msg.data.length} bytes on ${msg.subject} that ${problem} (a stray publisher on the event's subjects?)`,
+                { subject: msg.subject, bytes: msg.data.length },
+              );
           },
         });
         return nc;
@@ -326,9 +447,10 @@ export class NatsClientTransport implements ClientTransport {
       },
       false,
       true,
+      securityFor('client', this.#reporter, { expectAuth: this.#o.token === true }),
     );
     // A stream subject is one peer's own: a bad publish there breaks only that stream's framing (and the frame timeout ends it).
-    sub = nc.subscribe(this.#s.toClient(id), { callback: (_err, msg) => stream.deliver(msg.data) });
+    sub = nc.subscribe(this.#s.toClient(id), { callback: (_err, msg) => stream.deliver(msg.data, msg.headers) });
     // The answer comes to a one-shot inbox, so an abort can stop waiting at once
     // (nats.js requests cannot be cancelled, only timed out).
     const inbox = createInbox();

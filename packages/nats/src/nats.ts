@@ -38,11 +38,13 @@ function servers(o: NatsOptions, env: Record<string, string | undefined> | undef
 }
 
 function link(
-  o: NatsOptions & { eventName: string; env?: Record<string, string | undefined>; maxMessageSize?: number },
+  o: NatsOptions & { eventName: string; env?: Record<string, string | undefined>; maxMessageSize?: number; token?: string; handshake?: boolean },
   onDiscard?: (e: MessageError) => void,
 ) {
   return {
     eventName: o.eventName,
+    // A token session authenticates its NATS messages (the handshake derives the keys).
+    token: o.token !== undefined && o.handshake !== false,
     ...(o.maxMessageSize !== undefined ? { maxMessageSize: o.maxMessageSize } : {}),
     ...(onDiscard !== undefined ? { onDiscard } : {}),
     servers: servers(o, o.env),

@@ -39,6 +39,8 @@ export const ErrorCode = {
   PROTOCOL_MISMATCH: 'PROTOCOL_MISMATCH',
   /** The listening socket failed to accept a connection (e.g. EMFILE/ENFILE: out of file descriptors); the server keeps listening. */
   ACCEPT_FAILED: 'ACCEPT_FAILED',
+  /** A token session over NATS dropped a message the peer did not authenticate (a forged, replayed or stale publish). */
+  UNAUTHENTICATED_FRAME: 'UNAUTHENTICATED_FRAME',
 } as const;
 
 /** One of the {@link ErrorCode} values. */
@@ -131,6 +133,7 @@ export const ERROR_CLASSES: Readonly<Record<ErrorCode, typeof SocketError | type
   INSECURE_BIND: ConnectionError,
   PROTOCOL_MISMATCH: ConnectionError,
   ACCEPT_FAILED: ConnectionError,
+  UNAUTHENTICATED_FRAME: MessageError,
 });
 
 /**

@@ -105,6 +105,7 @@ describe('errorFromCode', () => {
     [ErrorCode.MALFORMED_FRAME, MessageError],
     [ErrorCode.INVALID_MESSAGE, MessageError],
     [ErrorCode.SEND_NOT_ALLOWED, MessageError],
+    [ErrorCode.UNAUTHENTICATED_FRAME, MessageError],
     [ErrorCode.INVALID_EVENT_NAME, ValidationError],
     [ErrorCode.INVALID_CONFIG, ValidationError],
   ])('maps %s to %p', (code, cls) => {
