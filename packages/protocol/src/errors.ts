@@ -39,6 +39,14 @@ export const ErrorCode = {
   PROTOCOL_MISMATCH: 'PROTOCOL_MISMATCH',
   /** The listening socket failed to accept a connection (e.g. EMFILE/ENFILE: out of file descriptors); the server keeps listening. */
   ACCEPT_FAILED: 'ACCEPT_FAILED',
+  /**
+   * Too many connections were waiting to be admitted (`maxUnauthenticated`):
+   * this one was evicted (the oldest silent one) or refused. Retryable: a
+   * client reconnects with backoff.
+   */
+  ADMISSION_FULL: 'ADMISSION_FULL',
+  /** The peer sent more invalid messages per second than `maxInvalidPerSecond`: disconnected. */
+  TOO_MANY_INVALID: 'TOO_MANY_INVALID',
 } as const;
 
 /** One of the {@link ErrorCode} values. */
@@ -131,6 +139,8 @@ export const ERROR_CLASSES: Readonly<Record<ErrorCode, typeof SocketError | type
   INSECURE_BIND: ConnectionError,
   PROTOCOL_MISMATCH: ConnectionError,
   ACCEPT_FAILED: ConnectionError,
+  ADMISSION_FULL: ConnectionError,
+  TOO_MANY_INVALID: MessageError,
 });
 
 /**
