@@ -89,10 +89,10 @@ export interface SocketServerOptions {
   /** Time a client has to complete authentication (ms, default 3000). */
   authTimeout?: number;
   /**
-   * Most connections waiting to be admitted at once (default 32): peers that
-   * have not yet registered (said hello, authenticated or ended their grace)
-   * and, over TLS, sockets still in their TLS handshake. None of them holds a
-   * client slot. A new connection evicts the oldest silent one (ERROR
+   * Most connections waiting to be admitted at once (default 32; without a
+   * token, this plus the free client slots): peers that have not yet
+   * registered (said hello, authenticated or ended their grace) and, over
+   * TLS, sockets still in their TLS handshake. None of them holds a client slot. A new connection evicts the oldest silent one (ERROR
    * `ADMISSION_FULL`, retryable: a client reconnects with backoff); a token
    * peer that said hello and got its challenge is never evicted, so when
    * only such peers wait the new connection is refused `ADMISSION_FULL`.
@@ -621,9 +621,9 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
       waiting++;
       if (oldestPeer === undefined && !p.inExchange) oldestPeer = p;
     }
-    if (waiting < this.#o.maxUnauthenticated) return true;
+    const bound = this.#admissionBound();
+    if (waiting < bound) return true;
     const oldestHandshake = this.#handshakes.values().next().value as HandshakeEntry | undefined;
-    const bound = this.#o.maxUnauthenticated;
     if (oldestHandshake !== undefined && (oldestPeer === undefined || oldestHandshake.seq < oldestPeer.admissionSeq)) {
       this.#handshakes.delete(oldestHandshake);
       oldestHandshake.pending.destroy();
@@ -649,6 +649,17 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
     return true;
   }
 
+  /**
+   * Most connections waiting to be admitted: `maxUnauthenticated` with a
+   * token; without one, that plus the free client slots, so a burst of
+   * clients that never say hello (Python peers, which register after the
+   * grace) is never evicted while they could all be served.
+   */
+  #admissionBound(): number {
+    if (this.#token !== undefined) return this.#o.maxUnauthenticated;
+    return this.#o.maxUnauthenticated + Math.max(0, this.#o.maxConnections - this.#slotsUsed());
+  }
+
   /** The transport accepted a connection that starts its own handshake (TLS): count it under `maxUnauthenticated`. */
   #admitHandshake(pending: PendingHandshake): (() => void) | undefined {
     if (this.#state !== 'running' && this.#state !== 'starting') {
@@ -660,7 +671,7 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
       this.#counters.refuse(ErrorCode.ADMISSION_FULL);
       this.#reportRefusal(
         ErrorCode.ADMISSION_FULL,
-        `refused before its TLS handshake: ${this.#o.maxUnauthenticated} connections are authenticating (maxUnauthenticated)`,
+        `refused before its TLS handshake: ${this.#admissionBound()} connections are waiting to be admitted (maxUnauthenticated)`,
         { transport: this.#transport.kind, ...(pending.address !== undefined ? { address: pending.address } : {}) },
       );
       return undefined;
@@ -742,7 +753,7 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
       this.#refuse(
         peer,
         ErrorCode.ADMISSION_FULL,
-        `server "${this.eventName}" has ${this.#o.maxUnauthenticated} connections authenticating (maxUnauthenticated): retry with backoff`,
+        `server "${this.eventName}" has ${this.#admissionBound()} connections authenticating (maxUnauthenticated): retry with backoff`,
       );
       return;
     }
