@@ -695,7 +695,7 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
   /** Every refusal: a `peerRefused` event and a rate-limited warning (one line per code per second, then a summary). */
   #reportRefusal(code: string, reason: string, peer: PeerDescription): void {
     const who = `${peer.id ?? 'a connection'} (${peer.transport}${peer.address !== undefined ? ` ${peer.address}` : ''})`;
-    this.#warnings.warn(`refused:${code}`, `refused ${who} on "${this.eventName}" with ${code}: ${reason}`);
+    this.#warnings.warn(`refused:${code}`, `refused a connection to "${this.eventName}" from ${who} with ${code}: ${reason}`);
     if (this.listenerCount('peerRefused') === 0) return;
     try {
       this.emit('peerRefused', { code, reason, peer });
