@@ -597,7 +597,8 @@ export class ServerPeer {
       this.#host.refuse(
         this,
         ErrorCode.TOO_MANY_INVALID,
-        `more than ${max} invalid messages within one second (maxInvalidPerSecond) from this connection to "${this.#host.eventName}": fix the sender; closing this connection`,
+        `more than ${max} invalid messages within one second (maxInvalidPerSecond) from this connection to ` +
+          `"${this.#host.eventName}": fix the sender; closing this connection`,
       );
       return;
     }

@@ -173,7 +173,7 @@ describe('item 11: every refusal is visible on the server', () => {
 });
 
 describe('item 12: invalid input cannot amplify', () => {
-  it('100k invalid frames from one peer: past maxInvalidPerSecond (default 1000) it is disconnected with TOO_MANY_INVALID; the log stays a few lines', async () => {
+  it('100k invalid frames from one peer: past maxInvalidPerSecond (default 1000) it is disconnected (TOO_MANY_INVALID); a few log lines', async () => {
     const log = captureLog();
     const { server, connect } = await rig.start({ logger: log });
     server.removeAllListeners('error'); // the log is what is measured

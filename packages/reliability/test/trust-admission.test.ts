@@ -244,7 +244,7 @@ async function latencyProxy(port: number, oneWayMs: number, onUpstream: (i: numb
 
 describe('item 7: eviction is never fatal', () => {
   for (const when of ['after', 'before'] as const) {
-    it(`a token client with a 100 ms auth round trip, 40 unauthenticated connections arriving ${when} its hello reached the server: 10 of 10 welcomed`, async () => {
+    it(`a token client with a 100 ms auth round trip, 40 unauthenticated connections ${when} its hello reached the server: 10 of 10 welcomed`, async () => {
       const server = await startServer({ token: TOKEN }); // maxUnauthenticated 32
       const outcomes: string[] = [];
       const errorsSeen: string[] = [];

@@ -175,7 +175,7 @@ const serverTls = (): { cert: string; key: string } => ({ cert: file('server.crt
     expect(tlsOnly.isRunning()).toBe(true);
   });
 
-  it('sockets in their TLS handshake count under maxUnauthenticated (issue 22 item 8): the oldest is evicted and reported, the handshake is bounded by authTimeout', async () => {
+  it('TLS handshakes count under maxUnauthenticated (issue 22 item 8): the oldest is evicted and reported; authTimeout bounds a handshake', async () => {
     const token = 'tls-and-token-together-0123';
     const s = server({ tls: serverTls(), token, maxUnauthenticated: 8, authTimeout: 1500 });
     const refused: Array<{ code: string; peer: { transport: string; address?: string } }> = [];
