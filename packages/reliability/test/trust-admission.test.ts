@@ -121,7 +121,8 @@ function selfSigned(): { cert: string; key: string } | undefined {
   }
 }
 const pki = selfSigned();
-const itTls = pki === undefined ? it.skip : it;
+const itTls: typeof it =
+  pki === undefined ? (((name: string, fn: () => Promise<void>, t?: number) => it.skip(`${name} [skipped: openssl not found]`, fn, t)) as typeof it) : it;
 
 /** Opens `n` raw connections that never send a byte (no ClientHello, no hello); resolves once all are connected. */
 async function silentFlood(server: Server, n: number): Promise<Socket[]> {
