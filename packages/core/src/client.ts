@@ -25,6 +25,7 @@ import { FramedConnection } from './connection.js';
 import { CONFIG_DEFAULTS } from './defaults.js';
 import { Heartbeat } from './heartbeat.js';
 import { Inbox } from './inbox.js';
+import { LogLimiter } from './log-limiter.js';
 import { createLogger, type SocketLogger } from './logger.js';
 import { PendingRequests } from './pending-requests.js';
 import type { ClientTransport, TransportStream } from './transport.js';
@@ -48,6 +49,13 @@ export interface SocketClientEvents {
   message: [message: SocketMessage];
   /** Buffered copies dropped so far because the receive buffer was full while 'message' listeners (which saw them) exist. */
   bufferOverflow: [droppedTotal: number];
+  /**
+   * A problem that did not end the client: a skipped invalid message from
+   * the server (`INVALID_MESSAGE`, each one, also counted in
+   * `invalidMessages`), a server that is full or busy admitting (retried
+   * with backoff), ... and, last, a fatal refusal. Without a listener these
+   * are logged as warnings, rate-limited (one line per code per second).
+   */
   error: [error: Error];
   close: [];
 }
@@ -165,6 +173,9 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
   readonly #outbox: OutboxEntry[] = [];
   #outboxBytes = 0;
   #droppedMessages = 0;
+  #invalidMessages = 0;
+  /** Rate-limited warnings for what the server can cause many of (invalid messages). */
+  readonly #warnings: LogLimiter;
   /** The 'message' listeners, copied once after each change (see #deliver). */
   #listeners: MessageListener[] | undefined;
   /** Whether 'bufferOverflow' has listeners, looked up once after each change (see #deliver). */
@@ -177,6 +188,7 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
     this.#transport = options.transport;
     this.#o = resolveClientOptions(options);
     this.log = options.logger ?? createLogger(`socketkit:client:${this.eventName}`, options.logLevel ?? CONFIG_DEFAULTS.logLevel);
+    this.#warnings = new LogLimiter(this.log);
     this.#inbox = new Inbox<SocketMessage>({
       maxItems: this.#o.bufferSize,
       maxBytes: this.#o.maxBufferedBytes,
@@ -252,6 +264,15 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
   /** Buffered copies dropped because the buffer was full while 'message' listeners existed (see 'bufferOverflow'). */
   get droppedMessages(): number {
     return this.#droppedMessages;
+  }
+
+  /**
+   * Invalid messages from the server skipped so far (well framed, not a
+   * valid message; PROTOCOL.md "Fatal and skipped frames"): each is also
+   * reported as an `error` event with code `INVALID_MESSAGE`.
+   */
+  get invalidMessages(): number {
+    return this.#invalidMessages;
   }
 
   /** Bytes (frame payloads) waiting in the receive buffer. */
@@ -474,6 +495,7 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
     const conn: FramedConnection = new FramedConnection(stream, this.#o.maxMessageSize, {
       onMessage: (m, _bytes, payload) => this.#onMessage(session, m, payload),
       onProtocolError: (err) => this.#onProtocolError(session, err),
+      onInvalidMessage: (err) => this.#onInvalidMessage(session, err),
       onClose: (err) => this.#onSessionClosed(session, err),
       // Any bytes from the server count as life (one hook per read, no second 'data' listener).
       afterChunk: () => heartbeat.seen(),
@@ -586,6 +608,7 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
     this.#outbox.length = 0;
     this.#outboxBytes = 0;
     this.#inbox.end(fatal ? reason : undefined);
+    this.#warnings.close();
     void this.#transport.close?.().catch((err: unknown) => this.log.debug(`closing the transport failed: ${(err as Error).message}`));
     if (fatal && wasActive) emitError(this, this.log, reason);
     if (wasActive && emitClose) callApp(() => this.emit('close'));
@@ -815,6 +838,20 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
       this.#toClosed(err, true, true);
       return;
     }
+    if (err.code === ErrorCode.ADMISSION_FULL) {
+      // Evicted (or refused) while too many connections waited to be
+      // admitted: never final, even for connect({waitForWelcome}), which keeps
+      // waiting across the retries (issue 22 item 7). Backoff grows.
+      if (!this.#o.autoReconnect) {
+        this.#toClosed(err, true, true);
+        return;
+      }
+      session.refused = true;
+      this.log.info(`server "${this.eventName}" is busy admitting connections (${err.message}): retrying with backoff`);
+      emitError(this, this.log, err);
+      this.#closeSession(session, err);
+      return;
+    }
     if (err.code === ErrorCode.MAX_CONNECTIONS) {
       // A briefly full server: retry with backoff, which this session does not reset.
       session.refused = true;
@@ -824,6 +861,14 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
       return;
     }
     emitError(this, this.log, err);
+  }
+
+  /** A skipped invalid message: counted, and reported as an `error` event (or a rate-limited warning). */
+  #onInvalidMessage(session: Session, err: MessageError): void {
+    if (this.#session() !== session || session.closeError !== undefined) return;
+    this.#invalidMessages++;
+    if (this.listenerCount('error') > 0) callApp(() => this.emit('error', err));
+    else this.#warnings.warn(err.code, `server "${this.eventName}" at ${this.address}: ${err.message}`);
   }
 
   #onProtocolError(session: Session, err: MessageError): void {

@@ -167,7 +167,8 @@ export class FramedConnection {
   }
 
   #payload(payload: Uint8Array, handlers: FramedConnectionHandlers): void {
-    if (this.#eof) return;
+    // Discarding (closing, or a refused peer): the rest of this chunk's frames are not decoded either.
+    if (this.#eof || this.#discard) return;
     if (payload.length === 0) {
       this.#eof = true;
       if (handlers.onEndOfStream !== undefined) handlers.onEndOfStream();

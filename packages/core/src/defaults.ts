@@ -20,6 +20,13 @@ export const DEFAULT_DRAIN_TIMEOUT_MS = 5000;
 export const DEFAULT_AUTH_TIMEOUT_MS = 3000;
 /** Default most unauthenticated peers at once (token servers); the oldest is evicted when a new one arrives. */
 export const DEFAULT_MAX_UNAUTHENTICATED = 32;
+/**
+ * Default most invalid messages (well framed, not a valid message) a peer may
+ * send per second; past it the server disconnects it with `TOO_MANY_INVALID`.
+ * Far above what a buggy but honest peer sends, low enough that a flood of
+ * bad frames costs a bounded amount of work and log.
+ */
+export const DEFAULT_MAX_INVALID_PER_SECOND = 1000;
 /** Default grace after which a peer that never said `hello` (a Python client) registers (ms). */
 export const DEFAULT_REGISTER_GRACE_MS = 500;
 /** Default time a peer has to finish a frame it started (ms). */

@@ -13,6 +13,8 @@ export type {
   RequestContext,
   SlowConsumerPolicy,
   ServerSettings,
+  PeerRefusal,
+  PeerDescription,
 } from './server.js';
 export { ServerPeer } from './server-peer.js';
 export type { PeerState, DisconnectReason } from './server-peer.js';
@@ -31,7 +33,8 @@ export {
   DEFAULT_MIN_UPTIME_MS,
   checkTimeout,
 } from './client-options.js';
-export type { ServerTransport, ClientTransport, TransportStream, ListenSettings } from './transport.js';
+export type { ServerTransport, ClientTransport, TransportStream, ListenSettings, PendingHandshake } from './transport.js';
+export { LogLimiter, LOG_LIMIT_INTERVAL_MS } from './log-limiter.js';
 export { BatchShare, FramedConnection } from './connection.js';
 export { duplexPair } from './duplex-pair.js';
 export type { FramedConnectionHandlers } from './connection.js';

@@ -89,6 +89,12 @@ export function renderPrometheus(stats: ServerStats | readonly ServerStats[]): s
     per((s) => s.totals.slowConsumerDisconnects),
   );
   family(
+    'socketkit_invalid_messages_total',
+    'counter',
+    'Invalid messages (well framed, not a valid message) skipped.',
+    per((s) => s.totals.invalidMessages ?? 0),
+  );
+  family(
     'socketkit_refused_connections_total',
     'counter',
     'Connections refused, by error code.',

@@ -17,6 +17,7 @@ import {
   DEFAULT_MAX_REFUSING,
   DEFAULT_MAX_MONITORS,
   DEFAULT_MAX_UNAUTHENTICATED,
+  DEFAULT_MAX_INVALID_PER_SECOND,
   DEFAULT_REFUSE_LINGER_MS,
   DEFAULT_REGISTER_GRACE_MS,
   MAX_TIMEOUT_MS,
@@ -200,6 +201,7 @@ export const SERVER_DEFAULTS: Readonly<Omit<ServerSettings, 'heartbeatTimeout'>>
   closeTimeout: DEFAULT_CLOSE_TIMEOUT,
   authTimeout: DEFAULT_AUTH_TIMEOUT_MS,
   maxUnauthenticated: DEFAULT_MAX_UNAUTHENTICATED,
+  maxInvalidPerSecond: DEFAULT_MAX_INVALID_PER_SECOND,
   registerGraceMs: DEFAULT_REGISTER_GRACE_MS,
   frameTimeoutMs: DEFAULT_FRAME_TIMEOUT_MS,
   refuseLingerMs: DEFAULT_REFUSE_LINGER_MS,
@@ -235,6 +237,13 @@ export function resolveServerSettings(options: Partial<SocketServerOptions>): Se
   validateCount('maxPendingBytes', s.maxPendingBytes, 1);
   validateCount('maxUnauthenticated', s.maxUnauthenticated, 1);
   validateCount('maxRefusing', s.maxRefusing);
+  if (s.maxInvalidPerSecond !== Infinity && !(Number.isInteger(s.maxInvalidPerSecond) && s.maxInvalidPerSecond >= 1)) {
+    throw new ValidationError(
+      ErrorCode.INVALID_CONFIG,
+      `invalid maxInvalidPerSecond ${String(s.maxInvalidPerSecond)} (option): expected an integer >= 1, or Infinity for no bound`,
+      { details: { key: 'maxInvalidPerSecond', value: s.maxInvalidPerSecond, source: 'option' } },
+    );
+  }
   validateCount('maxMonitors', s.maxMonitors, 1);
   validateCount('backlog', s.backlog, 1);
   if (s.slowConsumerPolicy !== 'disconnect' && s.slowConsumerPolicy !== 'drop') {

@@ -159,6 +159,11 @@ export class ServerPeer {
   drainGaveUp = false;
   /** Why it was disconnected (set on the way to `closing`). */
   reason: DisconnectReason | undefined;
+  /** The server's accept order (the oldest waiting peer is evicted first). */
+  admissionSeq = 0;
+  /** Start (ms) of the current one-second window of invalid messages, and their count in it (`maxInvalidPerSecond`). */
+  #invalidWindow = 0;
+  #invalidInWindow = 0;
 
   constructor(stream: TransportStream, host: PeerHost) {
     this.#host = host;
@@ -169,7 +174,7 @@ export class ServerPeer {
       s.maxMessageSize,
       {
         onMessage: (m, bytes) => this.#onMessage(m, bytes),
-        onInvalidMessage: (err) => this.#host.onPeerError(this, err),
+        onInvalidMessage: (err) => this.#onInvalid(err),
         onProtocolError: (err) => this.#onBrokenFraming(err),
         onEndOfStream: () => void this.close({ code: ErrorCode.CLOSED, text: 'peer ended the stream (zero-length frame)' }),
         afterChunk: () => this.#checkFrameTimer(),
@@ -187,6 +192,15 @@ export class ServerPeer {
   /** True once the peer announced itself with a handshake `hello`. */
   get hello(): boolean {
     return this.#hello;
+  }
+
+  /**
+   * True while awaiting with its exchange started: a token peer whose hello
+   * was answered with a challenge. Such a peer is never evicted by newer
+   * connections (it has `authTimeout` to send its proof).
+   */
+  get inExchange(): boolean {
+    return this.#state === 'awaiting' && this.#auth !== undefined;
   }
 
   /** True in `awaiting` or `registered` (live broadcasts go to such peers when the server has no token). */
@@ -572,8 +586,33 @@ export class ServerPeer {
     this.sendError(code, text, request.id);
   }
 
+  /**
+   * A skipped invalid message: reported (the host rate-limits its log), and
+   * counted in a one-second window; past `maxInvalidPerSecond` the peer is
+   * disconnected with `TOO_MANY_INVALID`.
+   */
+  #onInvalid(err: MessageError): void {
+    if (this.#state === 'closing' || this.#state === 'closed') return;
+    const max = this.#host.settings.maxInvalidPerSecond;
+    const now = Date.now();
+    if (now - this.#invalidWindow >= 1000) {
+      this.#invalidWindow = now;
+      this.#invalidInWindow = 0;
+    }
+    if (++this.#invalidInWindow > max) {
+      this.#host.refuse(
+        this,
+        ErrorCode.TOO_MANY_INVALID,
+        `more than ${max} invalid messages within one second (maxInvalidPerSecond) from this connection to ` +
+          `"${this.#host.eventName}": fix the sender; closing this connection`,
+      );
+      return;
+    }
+    this.#host.onPeerError(this, err);
+  }
+
   #onBrokenFraming(err: MessageError): void {
-    this.#host.log.warn(`client ${this.id} broke the framing (${err.code}): ${err.message}; closing that connection`);
+    // Reported once as an error, and as a refusal (event, rate-limited warning).
     this.#host.onPeerError(this, err);
     this.#host.refuse(this, err.code, `${err.message}; closing this connection`);
   }

@@ -18,12 +18,13 @@ import {
 import { validateToken } from './auth.js';
 import { BatchShare } from './connection.js';
 import { CONFIG_DEFAULTS, startTimer } from './defaults.js';
+import { LogLimiter } from './log-limiter.js';
 import { createLogger, type SocketLogger } from './logger.js';
 import { resolveServerSettings } from './options.js';
 import { renderPrometheus } from './metrics.js';
 import { ServerPeer, type PeerHost } from './server-peer.js';
 import { RateSampler, ServerCounters, type ClientStats, type ServerStats } from './stats.js';
-import type { ServerTransport, TransportStream } from './transport.js';
+import type { PendingHandshake, ServerTransport, TransportStream } from './transport.js';
 import { controlFrame, emitError } from './wire.js';
 
 /** What to do with a client whose pending outbound bytes exceed `maxPendingBytes`. */
@@ -87,8 +88,22 @@ export interface SocketServerOptions {
   token?: string;
   /** Time a client has to complete authentication (ms, default 3000). */
   authTimeout?: number;
-  /** With a token: most connections waiting to authenticate; a new one evicts the oldest (default 32). */
+  /**
+   * Most connections waiting to be admitted at once (default 32; without a
+   * token, this plus the free client slots): peers that have not yet
+   * registered (said hello, authenticated or ended their grace) and, over
+   * TLS, sockets still in their TLS handshake. None of them holds a client slot. A new connection evicts the oldest silent one (ERROR
+   * `ADMISSION_FULL`, retryable: a client reconnects with backoff); a token
+   * peer that said hello and got its challenge is never evicted, so when
+   * only such peers wait the new connection is refused `ADMISSION_FULL`.
+   */
   maxUnauthenticated?: number;
+  /**
+   * Most invalid messages (well framed, not a valid message: skipped and
+   * reported) one peer may send per second (default 1000; `Infinity`: no
+   * bound). Past it the peer is disconnected with ERROR `TOO_MANY_INVALID`.
+   */
+  maxInvalidPerSecond?: number;
   /** A peer that never says `hello` (a Python client) registers after this grace, in ms (default 500). */
   registerGraceMs?: number;
   /** A peer that starts a frame must finish it within this many ms (default 30000). */
@@ -150,6 +165,26 @@ export interface ClientInfo {
 /** Effective server settings after defaults (times in ms). */
 export type ServerSettings = Required<Omit<SocketServerOptions, 'token' | 'handler' | 'logger' | 'logLevel' | 'transport' | 'eventName'>>;
 
+/** Who a refused peer was, as far as the server knows (see {@link PeerRefusal}). */
+export interface PeerDescription {
+  /** The id the peer had on this server (`client_<n>_<ms>`); absent for a socket refused in its TLS handshake. */
+  id?: string;
+  /** Transport kind: `unix`, `tcp`, `nats`, ... */
+  transport: string;
+  /** Remote address (`host:port`) when the transport has one (TCP). */
+  address?: string;
+}
+
+/** Argument of the server's `peerRefused` event. */
+export interface PeerRefusal {
+  /** The error code the peer was refused with (`UNAUTHORIZED`, `ADMISSION_FULL`, `MAX_CONNECTIONS`, `WRONG_EVENT`, `TOO_MANY_INVALID`, ...). */
+  code: string;
+  /** What happened, as written to the peer's ERROR message (or, when nothing could be written, to the log). */
+  reason: string;
+  /** Who was refused. */
+  peer: PeerDescription;
+}
+
 /** Events of {@link SocketServer}. */
 export interface SocketServerEvents {
   listening: [];
@@ -162,6 +197,21 @@ export interface SocketServerEvents {
   queueOverflow: [dropped: number];
   messageDropped: [clientId: string, dropped: number];
   connectionRejected: [code: string];
+  /**
+   * A connection was refused or evicted before or instead of being served:
+   * every token refusal, protocol mismatch, wrong event, full server,
+   * eviction from the pre-admission bound, auth or hello timeout, broken
+   * framing and invalid-message flood. Also counted in `stats().refused` and
+   * logged as a warning, at most one line per code per second (with a
+   * summary of the lines suppressed).
+   */
+  peerRefused: [refusal: PeerRefusal];
+}
+
+/** A connection in its transport's own handshake (TLS), counted under `maxUnauthenticated`. */
+interface HandshakeEntry {
+  readonly seq: number;
+  readonly pending: PendingHandshake;
 }
 
 interface QueuedFrame {
@@ -198,6 +248,12 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
   readonly #host: PeerHost;
   #pong: { at: number; frame: Buffer } | undefined;
   readonly #counters = new ServerCounters();
+  /** Rate-limited warnings (refusals, invalid input): at most one line per key per second. */
+  readonly #warnings: LogLimiter;
+  /** Connections in their transport's own handshake (TLS), in accept order. */
+  readonly #handshakes = new Set<HandshakeEntry>();
+  /** Accept order across peers and transport handshakes (the oldest waiting one is evicted first). */
+  #seq = 0;
   readonly #rates = new RateSampler(this.#counters);
   #startedAt = 0;
 
@@ -209,6 +265,7 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
     this.#token = validateToken(options.token, this.eventName);
     this.#handler = options.handler;
     this.log = options.logger ?? createLogger(`socketkit:server:${this.eventName}`, options.logLevel ?? CONFIG_DEFAULTS.logLevel);
+    this.#warnings = new LogLimiter(this.log);
     this.#host = {
       eventName: this.eventName,
       settings: this.#o,
@@ -218,7 +275,7 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
       onRegistered: (peer) => this.#onRegistered(peer),
       refuse: (peer, code, text, replyTo) => this.#refuse(peer, code, text, replyTo),
       onMessage: (peer, m) => this.#onMessage(peer, m),
-      onPeerError: (peer, err) => emitError(this, this.log, err, peer.id),
+      onPeerError: (peer, err) => this.#peerError(peer, err),
       onDropped: (peer, dropped) => this.emit('messageDropped', peer.id, dropped),
       pongFrame: () => {
         const now = Date.now();
@@ -255,15 +312,19 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
     return this.#o;
   }
 
-  /** Open connections by state, for monitoring: `awaiting` (not yet registered), `registered`, `refusing` (lingering refusals). */
-  get connectionCounts(): { awaiting: number; registered: number; refusing: number } {
+  /**
+   * Open connections by state, for monitoring: `awaiting` (not yet
+   * registered), `registered`, `refusing` (lingering refusals), `handshaking`
+   * (in the transport's own handshake, TLS).
+   */
+  get connectionCounts(): { awaiting: number; registered: number; refusing: number; handshaking: number } {
     let awaiting = 0;
     let registered = 0;
     for (const p of this.#peers.values()) {
       if (p.state === 'awaiting') awaiting++;
       else if (p.state === 'registered') registered++;
     }
-    return { awaiting, registered, refusing: this.#refusing.size };
+    return { awaiting, registered, refusing: this.#refusing.size, handshaking: this.#handshakes.size };
   }
 
   /** True while accepting connections. */
@@ -287,6 +348,8 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
       this.#starting = this.#transport.listen((stream) => this.#accept(stream), {
         backlog: this.#o.backlog,
         onError: (err) => this.#acceptFailed(err),
+        admitHandshake: (pending) => this.#admitHandshake(pending),
+        handshakeTimeoutMs: this.#o.authTimeout,
       });
       try {
         await this.#starting;
@@ -326,6 +389,7 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
       const refused = [...this.#refusing].map((p) => p.conn.end(this.#o.refuseLingerMs));
       await Promise.all([...peers, ...refused]);
       await closing;
+      this.#warnings.close();
       this.#state = 'idle';
       this.#startedAt = 0;
       this.#rates.stop();
@@ -375,6 +439,7 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
         bytesIn: t.bytesIn,
         bytesOut: t.bytesOut,
         slowConsumerDisconnects: t.slowConsumerDisconnects,
+        invalidMessages: t.invalidMessages,
       },
       refused: { ...t.refused },
       rates: this.#rates.rates(),
@@ -533,11 +598,120 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
     }
   }
 
-  /** Peers that hold a client slot: with a token only registered ones, without one every open peer (§9). */
+  /** Peers that hold a client slot: registered ones only, on every transport, with or without a token (§9, issue 22). */
   #slotsUsed(): number {
     let n = 0;
-    for (const p of this.#peers.values()) if (p.state === 'registered' || (this.#token === undefined && p.state === 'awaiting')) n++;
+    for (const p of this.#peers.values()) if (p.state === 'registered') n++;
     return n;
+  }
+
+  /**
+   * Makes room under `maxUnauthenticated` for one more connection waiting to
+   * be admitted: when the bound is reached, evicts the oldest silent one (a
+   * peer that has not started its exchange, or a socket in its TLS
+   * handshake) with `ADMISSION_FULL`. A token peer in its exchange (hello
+   * answered with a challenge) is never evicted.
+   * @returns false when no one may be evicted: refuse the newcomer.
+   */
+  #admissionRoom(): boolean {
+    let waiting = this.#handshakes.size;
+    let oldestPeer: ServerPeer | undefined;
+    for (const p of this.#peers.values()) {
+      if (p.state !== 'awaiting') continue;
+      waiting++;
+      if (oldestPeer === undefined && !p.inExchange) oldestPeer = p;
+    }
+    const bound = this.#admissionBound();
+    if (waiting < bound) return true;
+    const oldestHandshake = this.#handshakes.values().next().value as HandshakeEntry | undefined;
+    if (oldestHandshake !== undefined && (oldestPeer === undefined || oldestHandshake.seq < oldestPeer.admissionSeq)) {
+      this.#handshakes.delete(oldestHandshake);
+      oldestHandshake.pending.destroy();
+      this.#counters.refuse(ErrorCode.ADMISSION_FULL);
+      this.#reportRefusal(
+        ErrorCode.ADMISSION_FULL,
+        `evicted in its TLS handshake: ${waiting} connections were waiting to be admitted (maxUnauthenticated ${bound})`,
+        {
+          transport: this.#transport.kind,
+          ...(oldestHandshake.pending.address !== undefined ? { address: oldestHandshake.pending.address } : {}),
+        },
+      );
+      return true;
+    }
+    if (oldestPeer === undefined) return false;
+    this.log.debug(`${waiting} connections waiting to be admitted (maxUnauthenticated ${bound}): evicting the oldest, ${oldestPeer.id}`);
+    this.#refuse(
+      oldestPeer,
+      ErrorCode.ADMISSION_FULL,
+      `evicted before being admitted: ${waiting} connections to "${this.eventName}" were waiting (maxUnauthenticated ${bound}); ` +
+        'a socketkit client retries with backoff; send hello at once',
+    );
+    return true;
+  }
+
+  /**
+   * Most connections waiting to be admitted: `maxUnauthenticated` with a
+   * token; without one, that plus the free client slots, so a burst of
+   * clients that never say hello (Python peers, which register after the
+   * grace) is never evicted while they could all be served.
+   */
+  #admissionBound(): number {
+    if (this.#token !== undefined) return this.#o.maxUnauthenticated;
+    return this.#o.maxUnauthenticated + Math.max(0, this.#o.maxConnections - this.#slotsUsed());
+  }
+
+  /** The transport accepted a connection that starts its own handshake (TLS): count it under `maxUnauthenticated`. */
+  #admitHandshake(pending: PendingHandshake): (() => void) | undefined {
+    if (this.#state !== 'running' && this.#state !== 'starting') {
+      pending.destroy();
+      return undefined;
+    }
+    if (!this.#admissionRoom()) {
+      pending.destroy();
+      this.#counters.refuse(ErrorCode.ADMISSION_FULL);
+      this.#reportRefusal(
+        ErrorCode.ADMISSION_FULL,
+        `refused before its TLS handshake: ${this.#admissionBound()} connections are waiting to be admitted (maxUnauthenticated)`,
+        { transport: this.#transport.kind, ...(pending.address !== undefined ? { address: pending.address } : {}) },
+      );
+      return undefined;
+    }
+    const entry: HandshakeEntry = { seq: ++this.#seq, pending };
+    this.#handshakes.add(entry);
+    return () => {
+      this.#handshakes.delete(entry);
+    };
+  }
+
+  /** Who `peer` is, for `peerRefused` and the log. */
+  #describe(peer: ServerPeer): PeerDescription {
+    const stream = peer.conn.stream as { remoteAddress?: unknown; remotePort?: unknown };
+    const d: PeerDescription = { id: peer.id, transport: this.#transport.kind };
+    if (typeof stream.remoteAddress === 'string' && stream.remoteAddress !== '')
+      d.address = typeof stream.remotePort === 'number' ? `${stream.remoteAddress}:${stream.remotePort}` : stream.remoteAddress;
+    return d;
+  }
+
+  /** Every refusal: a `peerRefused` event and a rate-limited warning (one line per code per second, then a summary). */
+  #reportRefusal(code: string, reason: string, peer: PeerDescription): void {
+    const who = `${peer.id ?? 'a connection'} (${peer.transport}${peer.address !== undefined ? ` ${peer.address}` : ''})`;
+    this.#warnings.warn(`refused:${code}`, `refused a connection to "${this.eventName}" from ${who} with ${code}: ${reason}`);
+    if (this.listenerCount('peerRefused') === 0) return;
+    try {
+      this.emit('peerRefused', { code, reason, peer });
+    } catch (err) {
+      // The application's listener threw: its own error, never the peer's.
+      process.nextTick(() => {
+        throw err;
+      });
+    }
+  }
+
+  /** A peer reported a problem (a skipped invalid message, bad framing): the `error` event, or a rate-limited warning per peer and code. */
+  #peerError(peer: ServerPeer, err: SocketError): void {
+    if (err.code === ErrorCode.INVALID_MESSAGE) this.#counters.invalidMessages++;
+    if (this.listenerCount('error') > 0) this.emit('error', err, peer.id);
+    else this.#warnings.warn(`${err.code}:${peer.id}`, `client ${peer.id}: ${err.message}`);
   }
 
   /** The listening socket failed to accept (out of descriptors, ...): report it; the transport keeps listening. */
@@ -561,41 +735,33 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
     }
     stream.setNoDelay?.(true);
     const peer = new ServerPeer(stream, this.#host);
-    if (this.#token === undefined) {
-      if (this.#slotsUsed() >= this.#o.maxConnections) {
-        // A monitor cannot be told apart before its hello: while monitors have
-        // room, a full server waits for the first frame (bounded by maxMonitors).
-        if (!this.#o.exposeStats || this.#monitorPlaces(undefined) >= this.#o.maxMonitors) {
-          this.#refuseFull(peer);
-          return;
-        }
-        this.#peers.set(peer.id, peer);
-        peer.admitMonitorOnly();
+    peer.admissionSeq = ++this.#seq;
+    if (this.#token === undefined && this.#slotsUsed() >= this.#o.maxConnections) {
+      // A monitor cannot be told apart before its hello: while monitors have
+      // room, a full server waits for the first frame (bounded by maxMonitors).
+      if (!this.#o.exposeStats || this.#monitorPlaces(undefined) >= this.#o.maxMonitors) {
+        this.#refuseFull(peer);
         return;
       }
-    } else {
-      let waiting = 0;
-      let oldest: ServerPeer | undefined;
-      for (const p of this.#peers.values()) {
-        if (p.state !== 'awaiting') continue;
-        waiting++;
-        oldest ??= p;
-      }
-      if (waiting >= this.#o.maxUnauthenticated && oldest !== undefined) {
-        this.log.debug(`${waiting} connections waiting to authenticate (maxUnauthenticated): evicting the oldest, ${oldest.id}`);
-        this.#refuse(
-          oldest,
-          ErrorCode.UNAUTHORIZED,
-          `evicted before authenticating: too many connections to "${this.eventName}" are waiting to authenticate; send hello with the token at once`,
-        );
-      }
+      this.#peers.set(peer.id, peer);
+      peer.admitMonitorOnly();
+      return;
+    }
+    // A peer holds a client slot only once registered: until then it waits
+    // under the pre-admission bound, with or without a token, on every transport.
+    if (!this.#admissionRoom()) {
+      this.#refuse(
+        peer,
+        ErrorCode.ADMISSION_FULL,
+        `server "${this.eventName}" has ${this.#admissionBound()} connections authenticating (maxUnauthenticated): retry with backoff`,
+      );
+      return;
     }
     this.#peers.set(peer.id, peer);
     peer.admit();
   }
 
   #refuseFull(peer: ServerPeer): void {
-    this.log.warn(`refused a connection to "${this.eventName}": ${this.#o.maxConnections} clients connected (maxConnections)`);
     this.#refuse(
       peer,
       ErrorCode.MAX_CONNECTIONS,
@@ -606,8 +772,10 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
 
   #refuse(peer: ServerPeer, code: ErrorCode, text: string, replyTo?: string): void {
     this.#peers.delete(peer.id);
+    // Already refused or closing: counted and reported once.
+    if (peer.state === 'closing' || peer.state === 'closed') return;
     this.#counters.refuse(code);
-    if (peer.state === 'closed') return;
+    this.#reportRefusal(code, text, this.#describe(peer));
     // Refused sockets in flight are capped: past the cap one is closed at once, without its ERROR.
     if (this.#refusing.size >= this.#o.maxRefusing) {
       void peer.destroy({ code, text });
@@ -637,10 +805,7 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
   }
 
   #claimSlot(peer: ServerPeer): boolean {
-    if (this.#token === undefined) return true;
-    let registered = 0;
-    for (const p of this.#peers.values()) if (p.state === 'registered') registered++;
-    if (registered < this.#o.maxConnections) return true;
+    if (this.#slotsUsed() < this.#o.maxConnections) return true;
     this.#refuseFull(peer);
     return false;
   }

@@ -34,6 +34,8 @@ export class ServerCounters {
   bytesOut = 0;
   /** Peers disconnected (or messages dropped) by the slow-consumer policy. */
   slowConsumerDisconnects = 0;
+  /** Invalid messages (well framed, not a valid message) skipped, from all peers. */
+  invalidMessages = 0;
   /** Refused connections by error code (e.g. `MAX_CONNECTIONS`, `UNAUTHORIZED`). */
   readonly refused: Record<string, number> = Object.create(null) as Record<string, number>;
 
@@ -100,6 +102,8 @@ export interface ServerStats {
     bytesIn: number;
     bytesOut: number;
     slowConsumerDisconnects: number;
+    /** Invalid messages skipped (each also reported; a peer past `maxInvalidPerSecond` is disconnected). */
+    invalidMessages: number;
   };
   /** Refused connections by error code since start. */
   refused: Record<string, number>;

@@ -31,6 +31,29 @@ export interface ListenSettings {
    * unhandled `'error'` on a `net.Server` crashes the process).
    */
   onError?: (err: Error) => void;
+  /**
+   * For a transport that runs a handshake of its own before it hands a
+   * stream over (TLS): call it for every accepted connection, before its
+   * handshake. The engine counts the connection under its pre-admission
+   * bound (`maxUnauthenticated`, with the peers waiting to say hello or
+   * authenticate; the oldest silent one is evicted when it is full) and may
+   * call `pending.destroy()` at any time until the returned function is called.
+   * @returns The function to call once the handshake ended (the stream was
+   *   handed to `onConnection`, or the socket closed; calling it twice is
+   *   harmless), or `undefined` when the engine refused the connection at once
+   *   (it has called `destroy()`).
+   */
+  admitHandshake?: (pending: PendingHandshake) => (() => void) | undefined;
+  /** Longest such a transport handshake may take (ms): the engine's `authTimeout`. */
+  handshakeTimeoutMs?: number;
+}
+
+/** A connection in a transport's own handshake (TLS), as the engine sees it (see {@link ListenSettings.admitHandshake}). */
+export interface PendingHandshake {
+  /** The peer's address, e.g. `127.0.0.1:53012`, when the transport knows it. */
+  readonly address: string | undefined;
+  /** Closes the connection at once (eviction). */
+  destroy(): void;
 }
 
 /**

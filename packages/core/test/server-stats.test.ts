@@ -63,7 +63,7 @@ describe('collectStats: false', () => {
     const extra = connect();
     await until(() => a.messages.length === 2 && extra.messages.length === 1, 'broadcast and refusal');
     const s = server.stats();
-    expect(s.totals).toEqual({ messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, slowConsumerDisconnects: 0 });
+    expect(s.totals).toEqual({ messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, slowConsumerDisconnects: 0, invalidMessages: 0 });
     expect(s.clients).toHaveLength(1);
     expect(s.clients[0]).toMatchObject({ messagesIn: 0, messagesOut: 0 });
     expect(s.refused).toEqual({ [ErrorCode.MAX_CONNECTIONS]: 1 });
@@ -146,7 +146,7 @@ describe('monitors of token servers (challenge-response, then monitoring)', () =
     expect(connected).toEqual([]);
     expect(server.stats().queue.length).toBe(1);
     expect(server.stats().refused).toEqual({});
-    expect(server.connectionCounts).toEqual({ awaiting: 0, registered: 0, refusing: 0 });
+    expect(server.connectionCounts).toEqual({ awaiting: 0, registered: 0, refusing: 0, handshaking: 0 });
   });
 
   it('a monitor with the wrong token is refused UNAUTHORIZED; without one too, naming the token', async () => {

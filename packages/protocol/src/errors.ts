@@ -41,6 +41,14 @@ export const ErrorCode = {
   ACCEPT_FAILED: 'ACCEPT_FAILED',
   /** A token session over NATS dropped a message the peer did not authenticate (a forged, replayed or stale publish). */
   UNAUTHENTICATED_FRAME: 'UNAUTHENTICATED_FRAME',
+  /**
+   * Too many connections were waiting to be admitted (`maxUnauthenticated`):
+   * this one was evicted (the oldest silent one) or refused. Retryable: a
+   * client reconnects with backoff.
+   */
+  ADMISSION_FULL: 'ADMISSION_FULL',
+  /** The peer sent more invalid messages per second than `maxInvalidPerSecond`: disconnected. */
+  TOO_MANY_INVALID: 'TOO_MANY_INVALID',
 } as const;
 
 /** One of the {@link ErrorCode} values. */
@@ -134,6 +142,8 @@ export const ERROR_CLASSES: Readonly<Record<ErrorCode, typeof SocketError | type
   PROTOCOL_MISMATCH: ConnectionError,
   ACCEPT_FAILED: ConnectionError,
   UNAUTHENTICATED_FRAME: MessageError,
+  ADMISSION_FULL: ConnectionError,
+  TOO_MANY_INVALID: MessageError,
 });
 
 /**

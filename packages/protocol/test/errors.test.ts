@@ -101,6 +101,8 @@ describe('errorFromCode', () => {
     [ErrorCode.INSECURE_BIND, ConnectionError],
     [ErrorCode.PROTOCOL_MISMATCH, ConnectionError],
     [ErrorCode.ACCEPT_FAILED, ConnectionError],
+    [ErrorCode.ADMISSION_FULL, ConnectionError],
+    [ErrorCode.TOO_MANY_INVALID, MessageError],
     [ErrorCode.FRAME_TOO_LARGE, MessageError],
     [ErrorCode.MALFORMED_FRAME, MessageError],
     [ErrorCode.INVALID_MESSAGE, MessageError],

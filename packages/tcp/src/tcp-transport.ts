@@ -63,7 +63,7 @@ export interface TcpServerTransportOptions {
   logger?: SocketLogger;
 }
 
-/** Longest a TLS handshake may take before the server drops the peer (ms). */
+/** Longest a TLS handshake may take before the server drops the peer (ms), when the engine does not say (it passes its `authTimeout`). */
 export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 
 function formatAddress(host: string, port: number | undefined): string {
@@ -176,7 +176,7 @@ export class TcpServerTransport implements ServerTransport {
           ? [port]
           : Array.from({ length: portRangeEnd - portRangeStart + 1 }, (_, i) => portRangeStart + i);
     for (const p of candidates) {
-      const server = this.#createServer(onConnection);
+      const server = this.#createServer(onConnection, settings);
       try {
         await listenServer(
           server,
@@ -245,9 +245,17 @@ export class TcpServerTransport implements ServerTransport {
     );
   }
 
-  #createServer(onConnection: (stream: TransportStream) => void): Server {
+  #createServer(onConnection: (stream: TransportStream) => void, settings: ListenSettings): Server {
     if (this.#tls === undefined) return createServer({ allowHalfOpen: true, noDelay: true }, (socket: Socket) => onConnection(socket));
     const requestCert = this.#o.tls?.requestCert ?? false;
+    // Sockets between accept and secureConnection, by remote address (unique
+    // among live sockets): the engine counts them under its pre-admission
+    // bound (maxUnauthenticated) and may evict them, so a flood of
+    // connections that never send a ClientHello cannot take every descriptor.
+    const handshaking = new Map<string, () => void>();
+    const keyOf = (s: Socket): string => `${s.remoteAddress ?? ''}|${s.remotePort ?? ''}`;
+    const handshakeTimeout =
+      settings.handshakeTimeoutMs !== undefined && Number.isFinite(settings.handshakeTimeoutMs) ? settings.handshakeTimeoutMs : TLS_HANDSHAKE_TIMEOUT_MS;
     // Not half-open: a peer that hangs up mid-handshake would otherwise keep
     // its socket (and stop()) open, as no secureConnection ever hands it over.
     const server = createTlsServer(
@@ -255,12 +263,33 @@ export class TcpServerTransport implements ServerTransport {
         ...this.#tls,
         allowHalfOpen: false,
         noDelay: true,
-        handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS,
+        handshakeTimeout,
         requestCert,
         rejectUnauthorized: requestCert ? (this.#o.tls?.rejectUnauthorized ?? true) : false,
       },
-      (socket: TLSSocket) => onConnection(socket),
+      (socket: TLSSocket) => {
+        const key = keyOf(socket);
+        const done = handshaking.get(key);
+        handshaking.delete(key);
+        done?.();
+        onConnection(socket);
+      },
     );
+    const admit = settings.admitHandshake;
+    if (admit !== undefined) {
+      // Runs after node:tls's own 'connection' listener (which wraps the socket): destroying the raw socket ends both.
+      server.on('connection', (raw: Socket) => {
+        const key = keyOf(raw);
+        const address = raw.remoteAddress !== undefined ? formatAddress(raw.remoteAddress, raw.remotePort) : undefined;
+        const done = admit({ address, destroy: () => raw.destroy() });
+        if (done === undefined) return;
+        handshaking.set(key, done);
+        raw.once('close', () => {
+          if (handshaking.get(key) === done) handshaking.delete(key);
+          done();
+        });
+      });
+    }
     // A failed handshake (no or a bad client certificate, plain TCP) ends that socket only.
     server.on('tlsClientError', (err, socket) => {
       socket.destroy();

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { ConnectionError, ErrorCode } from '@socketkit/protocol';
@@ -94,6 +95,13 @@ function client(port: number, opts: ClientOpts): TcpSocketClient {
   cleanups.push(() => c.disconnect());
   return c;
 }
+async function until(cond: () => boolean, what: string, limitMs = 5000): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`never happened: ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
 const serverTls = (): { cert: string; key: string } => ({ cert: file('server.crt'), key: file('server.key') });
 
 (hasOpenssl ? describe : describe.skip)('TLS over TCP (throwaway CA made with openssl)', () => {
@@ -165,6 +173,36 @@ const serverTls = (): { cert: string; key: string } => ({ cert: file('server.crt
     const tlsOnly = server({ eventName: 'tlsonly', host: '0.0.0.0', tls: serverTls() });
     await tlsOnly.start();
     expect(tlsOnly.isRunning()).toBe(true);
+  });
+
+  it('TLS handshakes count under maxUnauthenticated (issue 22 item 8): the oldest is evicted and reported; authTimeout bounds a handshake', async () => {
+    const token = 'tls-and-token-together-0123';
+    const s = server({ tls: serverTls(), token, maxUnauthenticated: 8, authTimeout: 1500 });
+    const refused: Array<{ code: string; peer: { transport: string; address?: string } }> = [];
+    s.on('peerRefused', (r) => refused.push(r));
+    await s.start();
+    // 40 connections that never send a ClientHello.
+    const silent = await Promise.all(
+      Array.from(
+        { length: 40 },
+        () =>
+          new Promise<Socket>((resolve) => {
+            const sock = createConnection({ host: '127.0.0.1', port: s.port as number }, () => resolve(sock));
+            sock.on('error', () => undefined);
+            cleanups.push(() => sock.destroy());
+          }),
+      ),
+    );
+    await until(() => refused.length >= 40 - 8, 'evictions');
+    expect(s.connectionCounts.handshaking).toBeLessThanOrEqual(8);
+    expect(new Set(refused.map((r) => r.code))).toEqual(new Set([ErrorCode.ADMISSION_FULL]));
+    expect(refused[0]?.peer).toEqual({ transport: 'tcp', address: expect.stringMatching(/^127\.0\.0\.1:\d+$/) });
+    const c = client(s.port as number, { tls: { ca: file('ca.crt') }, token });
+    await c.connect({ waitForWelcome: true });
+    expect(s.getConnectedClients()).toHaveLength(1);
+    // The ones left are closed by the handshake timeout (authTimeout): nothing stays in a handshake.
+    await until(() => silent.every((x) => x.destroyed || x.readableEnded), 'handshake timeout', 10_000);
+    await until(() => s.connectionCounts.handshaking === 0, 'no handshake left');
   });
 
   it('bad TLS settings are INVALID_CONFIG at construction', () => {
