@@ -205,7 +205,9 @@ describe('socketkit ls', () => {
   );
 
   (asRoot ? test : test.skip)(
-    `--clean never deletes a live socket in root's 0700 directory while another user flips a symlink: 0 of 400 rounds${asRoot ? '' : ' [skipped: needs root to run a second user]'}`,
+    `--clean never deletes a live socket in root's 0700 directory while another user flips a symlink: 0 of 400 rounds${
+      asRoot ? '' : ' [skipped: needs root to run a second user]'
+    }`,
     async () => {
       const real = join(dir, 'real');
       mkdirSync(real, { mode: 0o700 });
@@ -233,9 +235,13 @@ describe('socketkit ls', () => {
         process.execPath,
         [
           '-e',
-          `const fs = require('fs'); const [link, a, b] = process.argv.slice(1); const tmp = link + '.flip'; const parent = process.ppid, end = Date.now() + 60000;
+          `const fs = require('fs'); const [link, a, b] = process.argv.slice(1); const tmp = link + '.flip';
+           const parent = process.ppid, end = Date.now() + 60000;
            fs.symlinkSync(a, link); console.log('ready');
-           for (let i = 0; ; i++) { try { fs.symlinkSync(i & 1 ? a : b, tmp); fs.renameSync(tmp, link); } catch {} if ((i & 1023) === 0 && (process.ppid !== parent || Date.now() > end)) process.exit(0); }`,
+           for (let i = 0; ; i++) {
+             try { fs.symlinkSync(i & 1 ? a : b, tmp); fs.renameSync(tmp, link); } catch {}
+             if ((i & 1023) === 0 && (process.ppid !== parent || Date.now() > end)) process.exit(0);
+           }`,
           link,
           real,
           evil,

@@ -192,7 +192,8 @@ describe('clients under a racing local user (item 4)', () => {
   );
 
   rootIt(
-    `a sticky shared socketDir, root's server restarting in a loop and the other user hard-linking its socket in whenever the name is free: 0 of ${ROUNDS}${skipNote}`,
+    "a sticky shared socketDir, root's server restarting in a loop and the other user hard-linking its socket in " +
+      `whenever the name is free: 0 of ${ROUNDS}${skipNote}`,
     async () => {
       const shared = tempDir(0o1777);
       const evil = tempDir(0o755, NOBODY);

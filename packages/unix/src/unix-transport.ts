@@ -235,7 +235,8 @@ function dirError(err: unknown, dir: string, notFound: () => SocketError): Socke
   }
   return new ConnectionError(
     ErrorCode.INSECURE_SOCKET_DIR,
-    `the socket directory ${dir} cannot be checked (${code ?? (err as Error).message}): use a private socketDir (mode 0700) whose path only you and root control`,
+    `the socket directory ${dir} cannot be checked (${code ?? (err as Error).message}): ` +
+      'use a private socketDir (mode 0700) whose path only you and root control',
     { cause: err, details: { path: dir } },
   );
 }

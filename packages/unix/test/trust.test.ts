@@ -158,7 +158,9 @@ describe('the whole path of the socket directory (StrictModes)', () => {
   }
 
   (asRoot ? it : it.skip)(
-    `a socketDir reached through another user's symlink is refused by the server and the client, naming the link${asRoot ? '' : ' [skipped: needs root to act as a second user]'}`,
+    `a socketDir reached through another user's symlink is refused by the server and the client, naming the link${
+      asRoot ? '' : ' [skipped: needs root to act as a second user]'
+    }`,
     async () => {
       const real = dir();
       const shared = dir();
