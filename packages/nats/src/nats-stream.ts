@@ -17,6 +17,13 @@ import {
 /** Most bytes of broadcasts a client stream holds while it waits for the server's first frame (8 MiB). */
 export const MAX_HELD_BROADCAST_BYTES = 8 * 1024 * 1024;
 
+/**
+ * What one held broadcast counts against {@link MAX_HELD_BROADCAST_BYTES}
+ * besides its bytes (256): its objects cost ~150 bytes of heap, so a flood of
+ * 5-byte publishes counted by payload alone held ~1.7 million of them (~260 MB).
+ */
+export const HELD_ENTRY_OVERHEAD = 256;
+
 /** An empty NATS message on a stream subject means "end of stream" (FIN). */
 export const FIN = new Uint8Array(0);
 
@@ -44,6 +51,11 @@ interface Held {
   auth: string;
 }
 
+/** What a held broadcast counts against {@link MAX_HELD_BROADCAST_BYTES}. */
+function heldCost(bytes: number, auth: string): number {
+  return bytes + auth.length + HELD_ENTRY_OVERHEAD;
+}
+
 /**
  * One socketkit connection tunnelled over NATS subjects: bytes written are
  * published to `outSubject` (each write, or a `writev` batch, becomes one NATS
@@ -64,7 +76,9 @@ export class NatsStream extends Duplex {
   readonly #security: StreamSecurity | undefined;
   #finSent = false;
   /** Client streams: broadcasts held until the server's first frame (token clients: until the broadcast key); undefined once released. */
-  #held: Held[] | undefined;
+  #held: Array<Held | undefined> | undefined;
+  /** Index of the oldest held broadcast still kept (those before it were dropped past the bound). */
+  #heldHead = 0;
   #heldBytes = 0;
   /** Keys of this session, once authenticated. */
   #keys: StreamKeys | undefined;
@@ -134,18 +148,23 @@ export class NatsStream extends Duplex {
         this.#reject('it is not authenticated', data.length);
         return;
       }
-    } else if (auth !== '') {
-      // Authenticated before we are keyed (a server stream reading the client's auth_proof): verified from the next one on.
-      const seq = parseSeq(auth);
-      if (seq > this.#rxSeq) this.#rxSeq = seq;
+    } else if (auth !== '' && this.#security?.role === 'server' && parseSeq(auth) > 0) {
+      // Authenticated before we are keyed: a client's auth_proof, always its seq 1 (verified from the next one on).
+      // The claim is not verified, so it never counts beyond 1: a publisher on s.<id> claiming a larger seq
+      // would otherwise make the server drop every later message of the client as a replay. (A client stream
+      // is keyed before the server's first authenticated message, the welcome: it takes no such claim.)
+      this.#rxSeq = 1;
     }
     if (this.#held !== undefined && (this.#security?.expectAuth !== true || this.#bcast !== undefined)) {
       // The peer's first frame (welcome, or a refusal) comes first; then what was held.
       const held = this.#held;
+      const head = this.#heldHead;
       this.#held = undefined;
       this.#heldBytes = 0;
+      this.#heldHead = 0;
       this.#pushBytes(data);
-      for (const h of held) {
+      for (let i = head; i < held.length; i++) {
+        const h = held[i] as Held;
         if (this.destroyed || this.readableEnded) break;
         if (this.#bcast !== undefined) this.#takeBroadcast(h.data, h.auth);
         else this.#pushBytes(h.data);
@@ -179,11 +198,17 @@ export class NatsStream extends Duplex {
       // Not welcomed yet: held, oldest dropped past the bound (a publisher cannot end the stream with them).
       const held = this.#held ?? (this.#held = []);
       held.push({ data: Buffer.from(data), auth });
-      this.#heldBytes += data.length;
-      while (this.#heldBytes > MAX_HELD_BROADCAST_BYTES && held.length > 0) {
-        const dropped = held.shift() as Held;
-        this.#heldBytes -= dropped.data.length;
+      this.#heldBytes += heldCost(data.length, auth);
+      // Dropped by moving the head (shift() is linear in what is held), compacted once half is dropped.
+      while (this.#heldBytes > MAX_HELD_BROADCAST_BYTES && this.#heldHead < held.length) {
+        const dropped = held[this.#heldHead] as Held;
+        held[this.#heldHead++] = undefined;
+        this.#heldBytes -= heldCost(dropped.data.length, dropped.auth);
         this.#reject(`more than ${MAX_HELD_BROADCAST_BYTES} bytes of broadcasts arrived before the welcome`, dropped.data.length);
+      }
+      if (this.#heldHead * 2 > held.length) {
+        held.splice(0, this.#heldHead);
+        this.#heldHead = 0;
       }
       return;
     }
@@ -191,7 +216,7 @@ export class NatsStream extends Duplex {
       this.#pushBytes(data);
       return;
     }
-    this.#heldBytes += data.length;
+    this.#heldBytes += heldCost(data.length, '');
     if (this.#heldBytes > MAX_HELD_BROADCAST_BYTES) {
       this.destroy(
         new ConnectionError(
