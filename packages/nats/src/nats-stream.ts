@@ -51,6 +51,10 @@ interface Held {
   auth: string;
 }
 
+const NO_BROADCAST_KEY =
+  'the server sent no broadcast key with its welcome (a socketkit server older than this client?), so its broadcasts ' +
+  'cannot be authenticated: upgrade the server';
+
 /** What a held broadcast counts against {@link MAX_HELD_BROADCAST_BYTES}. */
 function heldCost(bytes: number, auth: string): number {
   return bytes + auth.length + HELD_ENTRY_OVERHEAD;
@@ -95,6 +99,8 @@ export class NatsStream extends Duplex {
   #rxStrict = false;
   /** Client: the broadcast key, the seq of the welcome, and the last broadcast seq taken. */
   #bcast: { key: Buffer; start: number; last: number } | undefined;
+  /** Token client: the server's first authenticated message (its welcome) brought no broadcast key; it never will. */
+  #noBroadcastKey = false;
 
   constructor(nc: NatsConnection, outSubject: string, onGone: () => void, allowHalfOpen: boolean, holdBroadcasts = false, security?: StreamSecurity) {
     super({ allowHalfOpen });
@@ -144,6 +150,9 @@ export class NatsStream extends Duplex {
           const grant = unwrapGrant(keys.wrap, extra);
           if (grant !== undefined) this.#bcast = { key: grant.key, start: grant.seq, last: grant.seq };
         }
+        // The key comes only with the server's first authenticated message: without it (a server older than this
+        // client), its broadcasts can never be verified: dropped and reported, not held for ever.
+        if (this.#bcast === undefined && this.#security?.expectAuth === true) this.#noBroadcastKey = true;
       } else if (this.#rxStrict) {
         this.#reject('it is not authenticated', data.length);
         return;
@@ -155,7 +164,7 @@ export class NatsStream extends Duplex {
       // is keyed before the server's first authenticated message, the welcome: it takes no such claim.)
       this.#rxSeq = 1;
     }
-    if (this.#held !== undefined && (this.#security?.expectAuth !== true || this.#bcast !== undefined)) {
+    if (this.#held !== undefined && (this.#security?.expectAuth !== true || this.#bcast !== undefined || this.#noBroadcastKey)) {
       // The peer's first frame (welcome, or a refusal) comes first; then what was held.
       const held = this.#held;
       const head = this.#heldHead;
@@ -167,6 +176,7 @@ export class NatsStream extends Duplex {
         const h = held[i] as Held;
         if (this.destroyed || this.readableEnded) break;
         if (this.#bcast !== undefined) this.#takeBroadcast(h.data, h.auth);
+        else if (this.#noBroadcastKey) this.#reject(NO_BROADCAST_KEY, h.data.length);
         else this.#pushBytes(h.data);
       }
       return;
@@ -193,6 +203,10 @@ export class NatsStream extends Duplex {
       }
       if (this.#bcast !== undefined) {
         this.#takeBroadcast(data, auth);
+        return;
+      }
+      if (this.#noBroadcastKey) {
+        this.#reject(NO_BROADCAST_KEY, data.length);
         return;
       }
       // Not welcomed yet: held, oldest dropped past the bound (a publisher cannot end the stream with them).

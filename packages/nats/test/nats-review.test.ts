@@ -9,6 +9,7 @@ import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import { encodeFrame } from '@socketkit/codec';
 import { MessageType, createMessage } from '@socketkit/protocol';
 import { NatsSocketClient, NatsSocketServer } from '../src/index.js';
+import { authValue, streamKeys } from '../src/frame-auth.js';
 import { MAX_HELD_BROADCAST_BYTES, NatsStream } from '../src/nats-stream.js';
 
 /**
@@ -146,5 +147,35 @@ const HUGE_SEQ_AUTH = `${2 ** 48 - 1}.${'A'.repeat(22)}`;
     // 200,000 entries of 5 bytes are 1 MB of payload but hundreds of bytes each of heap: the bound must count an entry's cost.
     expect(N * frame.length).toBeLessThan(MAX_HELD_BROADCAST_BYTES);
     expect(N - rejected).toBeLessThanOrEqual(Math.ceil(MAX_HELD_BROADCAST_BYTES / 128));
+  });
+
+  it('a token client welcomed without a broadcast key (an older server) drops and reports its broadcasts instead of holding them for ever', async () => {
+    const nc = await connect({ servers: broker.url, name: 'nokey' });
+    cleanups.push(() => nc.close());
+    const reasons: string[] = [];
+    const stream = new NatsStream(nc, 'socketkit.review-nokey.s.x', () => undefined, false, true, {
+      role: 'client',
+      expectAuth: true,
+      onReject: (reason) => void reasons.push(reason),
+    });
+    cleanups.push(() => stream.destroy());
+    const got: Buffer[] = [];
+    stream.on('data', (b: Buffer) => got.push(b));
+    const frame = encodeFrame(createMessage('review-nokey', MessageType.DATA, { b: 1 }));
+    const bh = headers();
+    bh.set('Sk-Auth', `1.${'A'.repeat(22)}`);
+    for (let i = 0; i < 10; i++) stream.deliverBroadcast(frame, bh); // before the welcome: held
+    const session = Buffer.alloc(32, 7);
+    stream.authenticated(session);
+    // the welcome: authenticated under the session's server-to-client key, without Sk-Key
+    const welcome = encodeFrame(createMessage('review-nokey', MessageType.CONTROL, { op: 'welcome' }));
+    const wh = headers();
+    wh.set('Sk-Auth', authValue(streamKeys(session, 'server').out, 1, welcome));
+    stream.deliver(welcome, wh);
+    for (let i = 0; i < 10; i++) stream.deliverBroadcast(frame, bh); // after it
+    await sleep(10);
+    expect(got.length).toBe(1); // the welcome only
+    expect(reasons.length).toBe(20);
+    expect(reasons[0]).toMatch(/no broadcast key/);
   });
 });
