@@ -79,7 +79,8 @@ async function until(check: () => boolean, ms: number): Promise<boolean> {
 /** An `Sk-Auth` value that claims the largest seq, with a tag that verifies under no key. */
 const HUGE_SEQ_AUTH = `${2 ** 48 - 1}.${'A'.repeat(22)}`;
 
-(binary !== undefined ? describe : describe.skip)('NATS token sessions against a hostile publisher (review of issue 22)', () => {
+const title = 'NATS token sessions against a hostile publisher (review of issue 22)';
+(binary !== undefined ? describe : describe.skip)(binary !== undefined ? title : `${title} [skipped: no nats-server binary]`, () => {
   let broker: { url: string; stop(): Promise<void> };
   let forger: NatsConnection;
   beforeAll(async () => {
