@@ -1,5 +1,7 @@
 import { Duplex } from 'node:stream';
 import { headers, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
+import { decodePayload } from '@socketkit/codec';
+import { isLibraryError } from '@socketkit/core';
 import { ConnectionError, ErrorCode } from '@socketkit/protocol';
 import {
   AUTH_HEADER,
@@ -54,6 +56,29 @@ interface Held {
 const NO_BROADCAST_KEY =
   'the server sent no broadcast key with its welcome (a socketkit server older than this client?), so its broadcasts ' +
   'cannot be authenticated: upgrade the server';
+
+/**
+ * True when `data` is an end of stream (empty) or holds nothing but library
+ * ERROR frames (a server's refusal): what a server may still send bare to a
+ * token client that already keyed itself.
+ */
+function isRefusal(data: Uint8Array): boolean {
+  if (data.length === 0) return true;
+  const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  let pos = 0;
+  while (pos < b.length) {
+    if (b.length - pos < 4) return false;
+    const size = b.readUInt32BE(pos);
+    if (size === 0 || pos + 4 + size > b.length) return false;
+    try {
+      if (!isLibraryError(decodePayload(b.subarray(pos + 4, pos + 4 + size)))) return false;
+    } catch {
+      return false;
+    }
+    pos += 4 + size;
+  }
+  return true;
+}
 
 /** What a held broadcast counts against {@link MAX_HELD_BROADCAST_BYTES}. */
 function heldCost(bytes: number, auth: string): number {
@@ -155,6 +180,12 @@ export class NatsStream extends Duplex {
         if (this.#bcast === undefined && this.#security?.expectAuth === true) this.#noBroadcastKey = true;
       } else if (this.#rxStrict) {
         this.#reject('it is not authenticated', data.length);
+        return;
+      } else if (this.#security?.expectAuth === true && !isRefusal(data)) {
+        // A token client that proved the server: the server keys itself before its welcome, so from now on only a
+        // refusal it sent before keying (a timeout) or an end of stream may come bare. A bare welcome or data would
+        // be a forger's on c.<id> (or a server older than this client, which cannot serve a token client).
+        this.#reject("it is not authenticated and arrived before the server's authenticated welcome (a forged welcome or data?)", data.length);
         return;
       }
     } else if (auth !== '' && this.#security?.role === 'server' && parseSeq(auth) > 0) {

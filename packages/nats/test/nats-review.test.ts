@@ -128,6 +128,46 @@ const title = 'NATS token sessions against a hostile publisher (review of issue 
     expect(delivered).toBe(ROUNDS);
   }, 60_000);
 
+  it("a publisher on c.<id> cannot complete a token client's handshake with a forged welcome nor inject data before the real one (0 of 10)", async () => {
+    const event = 'review-welcome';
+    const server = new NatsSocketServer({ eventName: event, ...quiet, servers: broker.url, token: TOKEN });
+    cleanups.push(() => server.stop());
+    await server.start();
+    // The forger sees each auth_challenge on c.<id> and at once publishes a bare welcome and a DATA frame there:
+    // they arrive while the client computes its proof, before the server's (authenticated) welcome.
+    const seen = new Set<string>();
+    const sub = forger.subscribe(`socketkit.${event}.c.*`, {
+      callback: (_e, m) => {
+        if (seen.has(m.subject)) return;
+        seen.add(m.subject);
+        const welcome = { op: 'welcome', protocol: 3, event, client_id: 'forged', allow_client_send: true, max_message_size: 1_000_000 };
+        const w = encodeFrame(createMessage(event, MessageType.CONTROL, welcome));
+        const d = encodeFrame(createMessage(event, MessageType.DATA, { forged: true }));
+        forger.publish(m.subject, Buffer.concat([w, d]));
+      },
+    });
+    cleanups.push(() => sub.unsubscribe());
+    await forger.flush();
+    const ROUNDS = 10;
+    let forgedData = 0;
+    let forgedWelcome = 0;
+    let welcomed = 0;
+    for (let i = 0; i < ROUNDS; i++) {
+      const c = new NatsSocketClient({ eventName: event, ...quiet, servers: broker.url, token: TOKEN, autoReconnect: false });
+      c.on('error', () => undefined);
+      c.on('message', (m) => {
+        if ((m.data as { forged?: boolean }).forged === true) forgedData++;
+      });
+      await c.connect({ waitForWelcome: true, timeout: 5000 });
+      if (c.welcome?.clientId === 'forged') forgedWelcome++;
+      else welcomed++;
+      await sleep(50);
+      await c.disconnect();
+    }
+    expect(seen.size).toBeGreaterThanOrEqual(ROUNDS);
+    expect({ forgedWelcome, forgedData, welcomed }).toEqual({ forgedWelcome: 0, forgedData: 0, welcomed: ROUNDS });
+  }, 60_000);
+
   it('held broadcasts before the welcome are bounded in memory, not only in payload bytes (200,000 five-byte publishes)', async () => {
     const nc = await connect({ servers: broker.url, name: 'held' });
     cleanups.push(() => nc.close());
