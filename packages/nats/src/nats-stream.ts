@@ -54,8 +54,8 @@ interface Held {
 }
 
 const NO_BROADCAST_KEY =
-  'the server sent no broadcast key with its welcome (a socketkit server older than this client?), so its broadcasts ' +
-  'cannot be authenticated: upgrade the server';
+  "the server's authenticated welcome brought no broadcast key, so its broadcasts cannot be authenticated " +
+  '(a socketkit server of another version?): run the same version on both sides';
 
 /**
  * True when `data` is an end of stream (empty) or holds nothing but library
@@ -175,8 +175,8 @@ export class NatsStream extends Duplex {
           const grant = unwrapGrant(keys.wrap, extra);
           if (grant !== undefined) this.#bcast = { key: grant.key, start: grant.seq, last: grant.seq };
         }
-        // The key comes only with the server's first authenticated message: without it (a server older than this
-        // client), its broadcasts can never be verified: dropped and reported, not held for ever.
+        // The key comes only with the server's first authenticated message: without it, the server's broadcasts
+        // can never be verified: dropped and reported, not held for ever.
         if (this.#bcast === undefined && this.#security?.expectAuth === true) this.#noBroadcastKey = true;
       } else if (this.#rxStrict) {
         this.#reject('it is not authenticated', data.length);

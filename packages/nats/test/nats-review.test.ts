@@ -190,7 +190,7 @@ const title = 'NATS token sessions against a hostile publisher (review of issue 
     expect(N - rejected).toBeLessThanOrEqual(Math.ceil(MAX_HELD_BROADCAST_BYTES / 128));
   });
 
-  it('a token client welcomed without a broadcast key (an older server) drops and reports its broadcasts instead of holding them for ever', async () => {
+  it('a token client whose authenticated welcome brings no broadcast key drops and reports its broadcasts instead of holding them for ever', async () => {
     const nc = await connect({ servers: broker.url, name: 'nokey' });
     cleanups.push(() => nc.close());
     const reasons: string[] = [];
