@@ -2,6 +2,7 @@ import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, rea
 import { connect } from 'node:net';
 import { basename, dirname, join } from 'node:path';
 import { ConnectionError, ErrorCode, SocketError, openSocketDir, sameFile, type PinnedDir } from '@socketkit/unix';
+import { safeText } from './output.js';
 
 /**
  * What `socketkit ls` finds in a socket directory. Replaces the manual
@@ -274,7 +275,7 @@ function statsCells(e: LsEntry): string[] {
   return [e.statsUnavailable ?? '-', '-', '-', '-'];
 }
 
-/** Renders entries as an aligned table (one header line, one line per event). */
+/** Renders entries as an aligned table (one header line, one line per event; every cell passed through {@link safeText}). */
 export function formatLsTable(entries: readonly LsEntry[]): string {
   const rows = [
     ['EVENT', 'TRANSPORT', 'STATE', 'CLIENTS', 'QUEUE', 'IN/s', 'OUT/s', 'OWNER', 'MODE', 'PATH'],
@@ -288,6 +289,8 @@ export function formatLsTable(entries: readonly LsEntry[]): string {
       e.path,
     ]),
   ];
+  // Each cell escaped on its own (names come from the directory: a line feed in one would start a forged row).
+  for (const r of rows) for (let i = 0; i < r.length; i++) r[i] = safeText(r[i] as string);
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n');
 }

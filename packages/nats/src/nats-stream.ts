@@ -1,5 +1,7 @@
 import { Duplex } from 'node:stream';
 import { headers, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
+import { decodePayload } from '@socketkit/codec';
+import { isLibraryError } from '@socketkit/core';
 import { ConnectionError, ErrorCode } from '@socketkit/protocol';
 import {
   AUTH_HEADER,
@@ -16,6 +18,13 @@ import {
 
 /** Most bytes of broadcasts a client stream holds while it waits for the server's first frame (8 MiB). */
 export const MAX_HELD_BROADCAST_BYTES = 8 * 1024 * 1024;
+
+/**
+ * What one held broadcast counts against {@link MAX_HELD_BROADCAST_BYTES}
+ * besides its bytes (256): its objects cost ~150 bytes of heap, so a flood of
+ * 5-byte publishes counted by payload alone held ~1.7 million of them (~260 MB).
+ */
+export const HELD_ENTRY_OVERHEAD = 256;
 
 /** An empty NATS message on a stream subject means "end of stream" (FIN). */
 export const FIN = new Uint8Array(0);
@@ -44,6 +53,38 @@ interface Held {
   auth: string;
 }
 
+const NO_BROADCAST_KEY =
+  "the server's authenticated welcome brought no broadcast key, so its broadcasts cannot be authenticated " +
+  '(a socketkit server of another version?): run the same version on both sides';
+
+/**
+ * True when `data` is an end of stream (empty) or holds nothing but library
+ * ERROR frames (a server's refusal): what a server may still send bare to a
+ * token client that already keyed itself.
+ */
+function isRefusal(data: Uint8Array): boolean {
+  if (data.length === 0) return true;
+  const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  let pos = 0;
+  while (pos < b.length) {
+    if (b.length - pos < 4) return false;
+    const size = b.readUInt32BE(pos);
+    if (size === 0 || pos + 4 + size > b.length) return false;
+    try {
+      if (!isLibraryError(decodePayload(b.subarray(pos + 4, pos + 4 + size)))) return false;
+    } catch {
+      return false;
+    }
+    pos += 4 + size;
+  }
+  return true;
+}
+
+/** What a held broadcast counts against {@link MAX_HELD_BROADCAST_BYTES}. */
+function heldCost(bytes: number, auth: string): number {
+  return bytes + auth.length + HELD_ENTRY_OVERHEAD;
+}
+
 /**
  * One socketkit connection tunnelled over NATS subjects: bytes written are
  * published to `outSubject` (each write, or a `writev` batch, becomes one NATS
@@ -64,7 +105,9 @@ export class NatsStream extends Duplex {
   readonly #security: StreamSecurity | undefined;
   #finSent = false;
   /** Client streams: broadcasts held until the server's first frame (token clients: until the broadcast key); undefined once released. */
-  #held: Held[] | undefined;
+  #held: Array<Held | undefined> | undefined;
+  /** Index of the oldest held broadcast still kept (those before it were dropped past the bound). */
+  #heldHead = 0;
   #heldBytes = 0;
   /** Keys of this session, once authenticated. */
   #keys: StreamKeys | undefined;
@@ -81,6 +124,8 @@ export class NatsStream extends Duplex {
   #rxStrict = false;
   /** Client: the broadcast key, the seq of the welcome, and the last broadcast seq taken. */
   #bcast: { key: Buffer; start: number; last: number } | undefined;
+  /** Token client: the server's first authenticated message (its welcome) brought no broadcast key; it never will. */
+  #noBroadcastKey = false;
 
   constructor(nc: NatsConnection, outSubject: string, onGone: () => void, allowHalfOpen: boolean, holdBroadcasts = false, security?: StreamSecurity) {
     super({ allowHalfOpen });
@@ -130,24 +175,39 @@ export class NatsStream extends Duplex {
           const grant = unwrapGrant(keys.wrap, extra);
           if (grant !== undefined) this.#bcast = { key: grant.key, start: grant.seq, last: grant.seq };
         }
+        // The key comes only with the server's first authenticated message: without it, the server's broadcasts
+        // can never be verified: dropped and reported, not held for ever.
+        if (this.#bcast === undefined && this.#security?.expectAuth === true) this.#noBroadcastKey = true;
       } else if (this.#rxStrict) {
         this.#reject('it is not authenticated', data.length);
         return;
+      } else if (this.#security?.expectAuth === true && !isRefusal(data)) {
+        // A token client that proved the server: the server keys itself before its welcome, so from now on only a
+        // refusal it sent before keying (a timeout) or an end of stream may come bare. A bare welcome or data would
+        // be a forger's on c.<id> (or a server older than this client, which cannot serve a token client).
+        this.#reject("it is not authenticated and arrived before the server's authenticated welcome (a forged welcome or data?)", data.length);
+        return;
       }
-    } else if (auth !== '') {
-      // Authenticated before we are keyed (a server stream reading the client's auth_proof): verified from the next one on.
-      const seq = parseSeq(auth);
-      if (seq > this.#rxSeq) this.#rxSeq = seq;
+    } else if (auth !== '' && this.#security?.role === 'server' && parseSeq(auth) > 0) {
+      // Authenticated before we are keyed: a client's auth_proof, always its seq 1 (verified from the next one on).
+      // The claim is not verified, so it never counts beyond 1: a publisher on s.<id> claiming a larger seq
+      // would otherwise make the server drop every later message of the client as a replay. (A client stream
+      // is keyed before the server's first authenticated message, the welcome: it takes no such claim.)
+      this.#rxSeq = 1;
     }
-    if (this.#held !== undefined && (this.#security?.expectAuth !== true || this.#bcast !== undefined)) {
+    if (this.#held !== undefined && (this.#security?.expectAuth !== true || this.#bcast !== undefined || this.#noBroadcastKey)) {
       // The peer's first frame (welcome, or a refusal) comes first; then what was held.
       const held = this.#held;
+      const head = this.#heldHead;
       this.#held = undefined;
       this.#heldBytes = 0;
+      this.#heldHead = 0;
       this.#pushBytes(data);
-      for (const h of held) {
+      for (let i = head; i < held.length; i++) {
+        const h = held[i] as Held;
         if (this.destroyed || this.readableEnded) break;
         if (this.#bcast !== undefined) this.#takeBroadcast(h.data, h.auth);
+        else if (this.#noBroadcastKey) this.#reject(NO_BROADCAST_KEY, h.data.length);
         else this.#pushBytes(h.data);
       }
       return;
@@ -176,14 +236,24 @@ export class NatsStream extends Duplex {
         this.#takeBroadcast(data, auth);
         return;
       }
+      if (this.#noBroadcastKey) {
+        this.#reject(NO_BROADCAST_KEY, data.length);
+        return;
+      }
       // Not welcomed yet: held, oldest dropped past the bound (a publisher cannot end the stream with them).
       const held = this.#held ?? (this.#held = []);
       held.push({ data: Buffer.from(data), auth });
-      this.#heldBytes += data.length;
-      while (this.#heldBytes > MAX_HELD_BROADCAST_BYTES && held.length > 0) {
-        const dropped = held.shift() as Held;
-        this.#heldBytes -= dropped.data.length;
+      this.#heldBytes += heldCost(data.length, auth);
+      // Dropped by moving the head (shift() is linear in what is held), compacted once half is dropped.
+      while (this.#heldBytes > MAX_HELD_BROADCAST_BYTES && this.#heldHead < held.length) {
+        const dropped = held[this.#heldHead] as Held;
+        held[this.#heldHead++] = undefined;
+        this.#heldBytes -= heldCost(dropped.data.length, dropped.auth);
         this.#reject(`more than ${MAX_HELD_BROADCAST_BYTES} bytes of broadcasts arrived before the welcome`, dropped.data.length);
+      }
+      if (this.#heldHead * 2 > held.length) {
+        held.splice(0, this.#heldHead);
+        this.#heldHead = 0;
       }
       return;
     }
@@ -191,7 +261,7 @@ export class NatsStream extends Duplex {
       this.#pushBytes(data);
       return;
     }
-    this.#heldBytes += data.length;
+    this.#heldBytes += heldCost(data.length, '');
     if (this.#heldBytes > MAX_HELD_BROADCAST_BYTES) {
       this.destroy(
         new ConnectionError(

@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import { createCipheriv } from 'node:crypto';
 import { encodeFrame } from '@socketkit/codec';
 import { MessageType, createMessage } from '@socketkit/protocol';
 import { authValue, macOf, newBroadcastKey, parseSeq, streamKeys, unwrapGrant, verifyAuth, wrapGrant } from '../src/frame-auth.js';
@@ -61,5 +62,45 @@ describe('NATS message authentication (issue 22 item 2)', () => {
       /library ERROR/,
     );
     expect(broadcastProblem(data.subarray(0, data.length - 1))).toMatch(/not whole/);
+  });
+});
+
+describe('NATS message authentication: the two setAAD calls (review of issue 22)', () => {
+  it('the tag is the GMAC of u32(len(extra)) ‖ extra ‖ payload as one additional data, and a bit flipped in either part changes it', () => {
+    const key = streamKeys(session, 'server').out;
+    const extra = 'wrapped-grant-value';
+    const body = Buffer.from('frames of one batch, longer than one 16-byte GCM block, not a multiple of it');
+    const nonce = Buffer.alloc(12);
+    nonce.writeUInt32BE(0x736b3100, 0);
+    nonce.writeUIntBE(42, 6, 6);
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(Buffer.byteLength(extra), 0);
+    const one = createCipheriv('aes-256-gcm', key, nonce);
+    one.setAAD(Buffer.concat([len, Buffer.from(extra), body]));
+    one.final();
+    const tag = macOf(key, 42, body, extra);
+    expect(tag.equals(one.getAuthTag())).toBe(true);
+    // every bit of both parts is covered
+    let changed = 0;
+    let total = 0;
+    for (let i = 0; i < extra.length; i++) {
+      for (let bit = 0; bit < 8; bit++) {
+        const x = Buffer.from(extra);
+        x[i] = (x[i] as number) ^ (1 << bit);
+        total++;
+        if (!macOf(key, 42, body, x.toString('latin1')).equals(tag)) changed++;
+      }
+    }
+    for (let i = 0; i < body.length; i++) {
+      for (let bit = 0; bit < 8; bit++) {
+        const b = Buffer.from(body);
+        b[i] = (b[i] as number) ^ (1 << bit);
+        total++;
+        if (!macOf(key, 42, b, extra).equals(tag)) changed++;
+      }
+    }
+    expect(changed).toBe(total);
+    // moving bytes across the boundary of the two parts changes the tag (the length prefix binds it)
+    expect(macOf(key, 42, body.subarray(1), extra + body.toString('latin1', 0, 1)).equals(tag)).toBe(false);
   });
 });

@@ -248,12 +248,14 @@ export class TcpServerTransport implements ServerTransport {
   #createServer(onConnection: (stream: TransportStream) => void, settings: ListenSettings): Server {
     if (this.#tls === undefined) return createServer({ allowHalfOpen: true, noDelay: true }, (socket: Socket) => onConnection(socket));
     const requestCert = this.#o.tls?.requestCert ?? false;
-    // Sockets between accept and secureConnection, by remote address (unique
-    // among live sockets): the engine counts them under its pre-admission
+    // Sockets between accept and secureConnection, by both ends' address and
+    // port (unique among live sockets; the remote end alone is not: a server
+    // bound to 0.0.0.0 has several local addresses, and one source port may
+    // reach each of them): the engine counts them under its pre-admission
     // bound (maxUnauthenticated) and may evict them, so a flood of
     // connections that never send a ClientHello cannot take every descriptor.
     const handshaking = new Map<string, () => void>();
-    const keyOf = (s: Socket): string => `${s.remoteAddress ?? ''}|${s.remotePort ?? ''}`;
+    const keyOf = (s: Socket): string => `${s.remoteAddress ?? ''}|${s.remotePort ?? ''}|${s.localAddress ?? ''}|${s.localPort ?? ''}`;
     const handshakeTimeout =
       settings.handshakeTimeoutMs !== undefined && Number.isFinite(settings.handshakeTimeoutMs) ? settings.handshakeTimeoutMs : TLS_HANDSHAKE_TIMEOUT_MS;
     // Not half-open: a peer that hangs up mid-handshake would otherwise keep
