@@ -28,14 +28,23 @@ const digest = (text: string): Buffer => createHash('sha256').update(text, 'utf8
  * known (a backtracking pattern such as `(.+?) *$` took ~0.8 s of the event loop per 16 KB header).
  */
 function authorized(req: IncomingMessage, expected: Buffer): boolean {
-  const header = req.headers.authorization ?? '';
+  const token = bearerToken(req.headers.authorization ?? '');
+  // Digests have one length, so timingSafeEqual compares every byte whatever was sent.
+  return token !== undefined && timingSafeEqual(digest(token), expected);
+}
+
+/**
+ * The token of an `Authorization: Bearer <token>` header value (any case of
+ * "bearer", spaces around the token ignored), or undefined. Linear in the
+ * header's length: anyone who can reach the port sends it before any token
+ * is known.
+ */
+export function bearerToken(header: string): string | undefined {
   const scheme = /^Bearer +/i.exec(header);
-  if (scheme === null) return false;
+  if (scheme === null) return undefined;
   let end = header.length;
   while (end > scheme[0].length && header.charCodeAt(end - 1) === 0x20) end--;
-  if (end === scheme[0].length) return false;
-  // Digests have one length, so timingSafeEqual compares every byte whatever was sent.
-  return timingSafeEqual(digest(header.slice(scheme[0].length, end)), expected);
+  return end === scheme[0].length ? undefined : header.slice(scheme[0].length, end);
 }
 
 /**
