@@ -138,6 +138,24 @@ function showErrors(client: SocketClient): Set<unknown> {
   return shown;
 }
 
+/**
+ * Connects `client`. An error its `error` listener already printed (a
+ * refused token: the server's ERROR is reported as an event and rejects the
+ * connect) ends the command with exit code 1 instead of being printed a
+ * second time by `main`.
+ * @returns 0 once connected, 1 when the error was already shown.
+ */
+async function connectOnce(client: SocketClient, shown: Set<unknown>, options: Parameters<SocketClient['connect']>[0]): Promise<0 | 1> {
+  try {
+    await client.connect(options);
+    return 0;
+  } catch (err) {
+    if (!shown.has(err)) throw err;
+    await client.disconnect();
+    return 1;
+  }
+}
+
 /** `socketkit serve <event>`. */
 export async function serve(a: Args<'serve'>): Promise<number> {
   // Read before anything starts: a refused token file leaves nothing half-started.
@@ -209,7 +227,11 @@ export async function listen(a: Args<'listen'>): Promise<number> {
     return client.disconnect();
   });
   try {
-    await client.connect({ timeout: timeoutMs(a) });
+    // "connected" means welcomed: a socketkit server answered the hello (issue 23).
+    if ((await connectOnce(client, shown, { timeout: timeoutMs(a), waitForWelcome: a.handshake })) !== 0) {
+      signal.cancel();
+      return interrupted ? 0 : 1;
+    }
   } catch (err) {
     signal.cancel();
     if (interrupted) return 0;
@@ -217,7 +239,8 @@ export async function listen(a: Args<'listen'>): Promise<number> {
   }
   status(`connected to ${client.address} (event "${a.event}")`);
   client.on('reconnecting', (attempt, delay) => status(`connection lost: reconnecting in ${delay} ms (attempt ${attempt})`));
-  client.on('connected', () => status(`reconnected to ${client.address}`));
+  // The first welcome was before connect() resolved: the next one is a reconnection.
+  client.on(a.handshake ? 'welcome' : 'connected', () => status(`reconnected to ${client.address}`));
 
   let printed = 0;
   try {
@@ -246,15 +269,24 @@ export async function listen(a: Args<'listen'>): Promise<number> {
   return 0;
 }
 
+/**
+ * With the handshake, `send` and `request` connect as senders (hello `role:
+ * "sender"`): they never take the server's no-client queue nor broadcasts.
+ */
+function senderRole(a: { handshake: boolean }): { role?: 'sender' } {
+  return a.handshake ? { role: 'sender' } : {};
+}
+
 /** `socketkit send <event>`. */
 export async function send(a: Args<'send'>): Promise<number> {
   const client = await createClient(a.transport, a.event, {
     ...transportOptions(a),
     autoReconnect: false,
     handshake: a.handshake,
+    ...senderRole(a),
   });
-  showErrors(client);
-  await client.connect({ timeout: timeoutMs(a), waitForWelcome: a.handshake });
+  const shown = showErrors(client);
+  if ((await connectOnce(client, shown, { timeout: timeoutMs(a), waitForWelcome: a.handshake })) !== 0) return 1;
   let sent = 0;
   try {
     if (a.data !== undefined) {
@@ -282,10 +314,11 @@ export async function request(a: Args<'request'>): Promise<number> {
     ...transportOptions(a),
     autoReconnect: false,
     handshake: a.handshake,
+    ...senderRole(a),
   });
-  showErrors(client);
+  const shown = showErrors(client);
   const timeout = timeoutMs(a);
-  await client.connect({ timeout, waitForWelcome: a.handshake });
+  if ((await connectOnce(client, shown, { timeout, waitForWelcome: a.handshake })) !== 0) return 1;
   try {
     const reply = await client.request(a.data, { timeout });
     if (isSocketMessage(reply)) await printMessage(reply);

@@ -767,7 +767,8 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
     const err = errorFromCode(refusal.code, refusal.reason, {
       details: { eventName: this.eventName, address: this.address },
     });
-    this.log.warn(err.message);
+    // Reported once: the error event, or the log when nobody listens (emitError), and connect() rejects with it.
+    this.log.debug(err.message);
     this.#toClosed(err, true, true);
   }
 
