@@ -2,12 +2,14 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import {
   ConnectionError,
   ErrorCode,
   MessageError,
+  SocketError,
   ValidationError,
   createClient,
   createServer,
@@ -128,31 +130,52 @@ const endOfStream = (err: unknown): boolean => err instanceof ConnectionError &&
  * the session (that one is returned by the command). Returns the set of
  * errors already shown, so the caller does not print one twice.
  */
-function showErrors(client: SocketClient): Set<unknown> {
+function showErrors(client: SocketClient, retried = false): Set<unknown> {
   const shown = new Set<unknown>();
   client.on('error', (err) => {
     if (endOfStream(err)) return;
+    // Retried by connectOnce(); printed once if it is still the answer at the end.
+    if (retried && isAdmissionFull(err)) return;
     shown.add(err);
     status(errorLine(err));
   });
   return shown;
 }
 
+const isAdmissionFull = (err: unknown): boolean => err instanceof SocketError && err.code === ErrorCode.ADMISSION_FULL;
+
+/** Attempts of a connect refused `ADMISSION_FULL` (retryable) by a command without `--reconnect`, 100 ms apart and more. */
+export const ADMISSION_ATTEMPTS = 5;
+
 /**
- * Connects `client`. An error its `error` listener already printed (a
- * refused token: the server's ERROR is reported as an event and rejects the
- * connect) ends the command with exit code 1 instead of being printed a
+ * Connects `client` (built with `autoReconnect: false` and
+ * `showErrors(client, true)`). `ADMISSION_FULL` is retryable (a server busy
+ * admitting connections, or a hello that reached it after broadcasts did):
+ * tried {@link ADMISSION_ATTEMPTS} times. An error its `error` listener
+ * already printed (a refused token: reported as an event, and it rejects
+ * the connect) ends the command with exit code 1 instead of being printed a
  * second time by `main`.
  * @returns 0 once connected, 1 when the error was already shown.
  */
-async function connectOnce(client: SocketClient, shown: Set<unknown>, options: Parameters<SocketClient['connect']>[0]): Promise<0 | 1> {
-  try {
-    await client.connect(options);
-    return 0;
-  } catch (err) {
-    if (!shown.has(err)) throw err;
-    await client.disconnect();
-    return 1;
+async function connectOnce(
+  client: SocketClient,
+  shown: Set<unknown>,
+  options: Parameters<SocketClient['connect']>[0],
+  stopped: () => boolean = () => false,
+): Promise<0 | 1> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await client.connect(options);
+      return 0;
+    } catch (err) {
+      if (isAdmissionFull(err) && attempt < ADMISSION_ATTEMPTS && !stopped()) {
+        await sleep(100 * attempt);
+        continue;
+      }
+      if (!shown.has(err)) throw err;
+      await client.disconnect();
+      return 1;
+    }
   }
 }
 
@@ -218,7 +241,7 @@ export async function listen(a: Args<'listen'>): Promise<number> {
     autoReconnect: a.reconnect,
     handshake: a.handshake,
   });
-  const shown = showErrors(client);
+  const shown = showErrors(client, !a.reconnect);
   // Handle SIGINT/SIGTERM from the start: the ready line below may be acted on at once.
   const signal = nextSignal();
   let interrupted = false;
@@ -228,7 +251,7 @@ export async function listen(a: Args<'listen'>): Promise<number> {
   });
   try {
     // "connected" means welcomed: a socketkit server answered the hello (issue 23).
-    if ((await connectOnce(client, shown, { timeout: timeoutMs(a), waitForWelcome: a.handshake })) !== 0) {
+    if ((await connectOnce(client, shown, { timeout: timeoutMs(a), waitForWelcome: a.handshake }, () => interrupted)) !== 0) {
       signal.cancel();
       return interrupted ? 0 : 1;
     }
@@ -285,7 +308,7 @@ export async function send(a: Args<'send'>): Promise<number> {
     handshake: a.handshake,
     ...senderRole(a),
   });
-  const shown = showErrors(client);
+  const shown = showErrors(client, true);
   if ((await connectOnce(client, shown, { timeout: timeoutMs(a), waitForWelcome: a.handshake })) !== 0) return 1;
   let sent = 0;
   try {
@@ -316,7 +339,7 @@ export async function request(a: Args<'request'>): Promise<number> {
     handshake: a.handshake,
     ...senderRole(a),
   });
-  const shown = showErrors(client);
+  const shown = showErrors(client, true);
   const timeout = timeoutMs(a);
   if ((await connectOnce(client, shown, { timeout, waitForWelcome: a.handshake })) !== 0) return 1;
   try {

@@ -1,5 +1,6 @@
 // Issue 23, item 10: what a new user sees from the CLI on first contact.
 import { describe, expect, test } from '@jest/globals';
+import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -100,5 +101,66 @@ describe('CLI: send never takes the no-client queue (issue 23, item 10)', () => 
     const code = await l.exited;
     expect(code).toBe(0);
     expect(jsonLines(l.stdout())[0]?.data).toEqual({ queued: 1 });
+  });
+});
+
+/** A unix server in Python that refuses its first `refusals` connections ADMISSION_FULL, then welcomes and prints what it gets. */
+const BUSY_SERVER = `
+import json, socket, struct, sys, time
+import msgpack
+path, event, refusals = sys.argv[1], sys.argv[2], int(sys.argv[3])
+def frame(kind, data):
+    body = msgpack.packb({"event_name": event, "timestamp_ms": int(time.time() * 1000),
+        "timestamp_iso": "2026-01-01T00:00:00+00:00", "message_type": kind, "data": data})
+    return struct.pack(">I", len(body)) + body
+def read(conn):
+    head = b""
+    while len(head) < 4:
+        c = conn.recv(4 - len(head))
+        if not c: return None
+        head += c
+    (n,) = struct.unpack(">I", head)
+    body = b""
+    while len(body) < n:
+        c = conn.recv(n - len(body))
+        if not c: return None
+        body += c
+    return msgpack.unpackb(body, raw=False)
+srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+srv.bind(path)
+srv.listen(8)
+print(json.dumps({"listening": path}), flush=True)
+for i in range(refusals + 1):
+    conn, _ = srv.accept()
+    hello = read(conn)
+    if i < refusals:
+        conn.sendall(frame("error", {"code": "ADMISSION_FULL", "error": "busy admitting: retry", "origin": "socketkit"}))
+        conn.close()
+        continue
+    conn.sendall(frame("control", {"op": "welcome", "protocol": 3, "event": event, "client_id": "c1",
+        "allow_client_send": True, "max_message_size": 1048576, "role": hello["data"].get("role")}))
+    while True:
+        m = read(conn)
+        if m is None: break
+        print(json.dumps({"hello_role": hello["data"].get("role"), "data": m["data"]}), flush=True)
+`;
+
+describe('CLI: ADMISSION_FULL is retried (issue 23, item 10)', () => {
+  test('send retries a connect refused ADMISSION_FULL (retryable) and delivers, announcing itself as a sender', async () => {
+    writeFileSync(join(dir, 'busy.py'), BUSY_SERVER);
+    const py = spawn('/usr/bin/python3', [join(dir, 'busy.py'), join(dir, 'busy.sock'), 'busy', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    py.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+    const exited = new Promise<void>((r) => py.once('close', () => r()));
+    try {
+      while (!out.includes('listening')) await new Promise((r) => setTimeout(r, 20));
+      const r = await runCli(['send', 'busy', '--socket-dir', dir, '--data', '{"n":1}'], dir);
+      expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: expect.stringContaining('sent 1 message') });
+      expect(r.stderr).not.toContain('ADMISSION_FULL');
+      await exited;
+      expect(jsonLines(out).slice(1)).toEqual([{ hello_role: 'sender', data: { n: 1 } }]);
+    } finally {
+      py.kill('SIGKILL');
+    }
   });
 });

@@ -166,6 +166,8 @@ export class ServerPeer {
   #timer: NodeJS.Timeout | undefined;
   /** The hello window (HELLO_WINDOW_MS) of a peer admitted without a token. */
   #windowTimer: NodeJS.Timeout | undefined;
+  /** A frame was written to it before any hello (live broadcasts, the queue at a grace registration). */
+  #wroteBeforeHello = false;
   #frameTimer: NodeJS.Timeout | undefined;
   #frameMark = -1;
   #heartbeat: Heartbeat | undefined;
@@ -316,6 +318,7 @@ export class ServerPeer {
       this.#live = true;
       this.flushHeld();
     }
+    if (!this.#hello) this.#wroteBeforeHello = true;
     return this.conn.write(frame);
   }
 
@@ -332,7 +335,8 @@ export class ServerPeer {
     this.#held = [];
     this.#heldBytes = 0;
     // Already counted and checked against maxPendingBytes when they were held.
-    if (!this.open) return;
+    if (!this.open || held.length === 0) return;
+    if (!this.#hello) this.#wroteBeforeHello = true;
     for (const frame of held) this.conn.write(frame);
   }
 
@@ -496,6 +500,18 @@ export class ServerPeer {
     const refusal = checkHello(m, host.eventName, host.token !== undefined, monitor ? 'monitor' : 'client');
     if (refusal !== undefined) {
       host.refuse(this, refusal.code, refusal.reason);
+      return;
+    }
+    if (this.#wroteBeforeHello) {
+      // Its hello came after its hello window, and frames were written to it
+      // already: a socketkit client has taken them for a server without the
+      // handshake. A clean, retryable refusal instead of a half-working session.
+      host.refuse(
+        this,
+        ErrorCode.ADMISSION_FULL,
+        `the hello reached "${host.eventName}" ${Date.now() - this.connectedAt} ms after the connection, once broadcasts had been ` +
+          `written to it (a peer has ${HELLO_WINDOW_MS} ms to say hello): reconnect (a socketkit client retries with backoff)`,
+      );
       return;
     }
     if (monitor && !host.settings.exposeStats) {

@@ -240,17 +240,34 @@ describe('4. the no-client queue goes only to a real client', () => {
     expect(p.ops()).toEqual([{ live: 1 }, { queued: 1 }]);
   });
 
-  it('a hello after the hello window still registers with a welcome (after the broadcasts already written)', async () => {
+  it('a hello after the hello window, once broadcasts were written to the peer, is refused ADMISSION_FULL (retryable), never welcomed behind them', async () => {
     const { server, connect } = await setup({ registerGraceMs: 500 });
+    const refused: string[] = [];
+    server.on('peerRefused', (r) => refused.push(r.code));
     const p = connect();
     await settle();
     await jest.advanceTimersByTimeAsync(HELLO_WINDOW_MS + 1);
     server.send({ live: 1 });
     await until(() => p.messages.length === 1, 'live');
     p.hello();
-    await until(() => p.messages.length === 2, 'welcome');
-    expect(p.ops()).toEqual([{ live: 1 }, 'welcome']);
-    expect(server.getConnectedClients()).toHaveLength(1);
+    await until(() => p.messages.length === 2, 'refusal');
+    expect(p.ops()[0]).toEqual({ live: 1 });
+    expect(p.messages[1]?.messageType).toBe('error');
+    expect(p.messages[1]?.data.code).toBe(ErrorCode.ADMISSION_FULL);
+    expect(refused).toEqual([ErrorCode.ADMISSION_FULL]);
+    expect(server.getConnectedClients()).toHaveLength(0);
+  });
+
+  it('a hello after the hello window with nothing written yet is welcomed as usual', async () => {
+    const { server, connect } = await setup({ registerGraceMs: 500 });
+    const p = connect();
+    await settle();
+    await jest.advanceTimersByTimeAsync(HELLO_WINDOW_MS + 1);
+    p.hello();
+    await until(() => p.messages.length === 1, 'welcome');
+    server.send({ live: 1 });
+    await until(() => p.messages.length === 2, 'live');
+    expect(p.ops()).toEqual(['welcome', { live: 1 }]);
   });
 
   it('a peer that never says hello under a heavy broadcast gets it live once 1 MiB was held, never dropped as slow', async () => {
