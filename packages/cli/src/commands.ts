@@ -2,12 +2,14 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import {
   ConnectionError,
   ErrorCode,
   MessageError,
+  SocketError,
   ValidationError,
   createClient,
   createServer,
@@ -128,14 +130,53 @@ const endOfStream = (err: unknown): boolean => err instanceof ConnectionError &&
  * the session (that one is returned by the command). Returns the set of
  * errors already shown, so the caller does not print one twice.
  */
-function showErrors(client: SocketClient): Set<unknown> {
+function showErrors(client: SocketClient, retried = false): Set<unknown> {
   const shown = new Set<unknown>();
   client.on('error', (err) => {
     if (endOfStream(err)) return;
+    // Retried by connectOnce(); printed once if it is still the answer at the end.
+    if (retried && isAdmissionFull(err)) return;
     shown.add(err);
     status(errorLine(err));
   });
   return shown;
+}
+
+const isAdmissionFull = (err: unknown): boolean => err instanceof SocketError && err.code === ErrorCode.ADMISSION_FULL;
+
+/** Attempts of a connect refused `ADMISSION_FULL` (retryable) by a command without `--reconnect`, 100 ms apart and more. */
+export const ADMISSION_ATTEMPTS = 5;
+
+/**
+ * Connects `client` (built with `autoReconnect: false` and
+ * `showErrors(client, true)`). `ADMISSION_FULL` is retryable (a server busy
+ * admitting connections, or a hello that reached it after broadcasts did):
+ * tried {@link ADMISSION_ATTEMPTS} times. An error its `error` listener
+ * already printed (a refused token: reported as an event, and it rejects
+ * the connect) ends the command with exit code 1 instead of being printed a
+ * second time by `main`.
+ * @returns 0 once connected, 1 when the error was already shown.
+ */
+async function connectOnce(
+  client: SocketClient,
+  shown: Set<unknown>,
+  options: Parameters<SocketClient['connect']>[0],
+  stopped: () => boolean = () => false,
+): Promise<0 | 1> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await client.connect(options);
+      return 0;
+    } catch (err) {
+      if (isAdmissionFull(err) && attempt < ADMISSION_ATTEMPTS && !stopped()) {
+        await sleep(100 * attempt);
+        continue;
+      }
+      if (!shown.has(err)) throw err;
+      await client.disconnect();
+      return 1;
+    }
+  }
 }
 
 /** `socketkit serve <event>`. */
@@ -200,7 +241,7 @@ export async function listen(a: Args<'listen'>): Promise<number> {
     autoReconnect: a.reconnect,
     handshake: a.handshake,
   });
-  const shown = showErrors(client);
+  const shown = showErrors(client, !a.reconnect);
   // Handle SIGINT/SIGTERM from the start: the ready line below may be acted on at once.
   const signal = nextSignal();
   let interrupted = false;
@@ -209,7 +250,11 @@ export async function listen(a: Args<'listen'>): Promise<number> {
     return client.disconnect();
   });
   try {
-    await client.connect({ timeout: timeoutMs(a) });
+    // "connected" means welcomed: a socketkit server answered the hello (issue 23).
+    if ((await connectOnce(client, shown, { timeout: timeoutMs(a), waitForWelcome: a.handshake }, () => interrupted)) !== 0) {
+      signal.cancel();
+      return interrupted ? 0 : 1;
+    }
   } catch (err) {
     signal.cancel();
     if (interrupted) return 0;
@@ -217,7 +262,8 @@ export async function listen(a: Args<'listen'>): Promise<number> {
   }
   status(`connected to ${client.address} (event "${a.event}")`);
   client.on('reconnecting', (attempt, delay) => status(`connection lost: reconnecting in ${delay} ms (attempt ${attempt})`));
-  client.on('connected', () => status(`reconnected to ${client.address}`));
+  // The first welcome was before connect() resolved: the next one is a reconnection.
+  client.on(a.handshake ? 'welcome' : 'connected', () => status(`reconnected to ${client.address}`));
 
   let printed = 0;
   try {
@@ -246,15 +292,24 @@ export async function listen(a: Args<'listen'>): Promise<number> {
   return 0;
 }
 
+/**
+ * With the handshake, `send` and `request` connect as senders (hello `role:
+ * "sender"`): they never take the server's no-client queue nor broadcasts.
+ */
+function senderRole(a: { handshake: boolean }): { role?: 'sender' } {
+  return a.handshake ? { role: 'sender' } : {};
+}
+
 /** `socketkit send <event>`. */
 export async function send(a: Args<'send'>): Promise<number> {
   const client = await createClient(a.transport, a.event, {
     ...transportOptions(a),
     autoReconnect: false,
     handshake: a.handshake,
+    ...senderRole(a),
   });
-  showErrors(client);
-  await client.connect({ timeout: timeoutMs(a), waitForWelcome: a.handshake });
+  const shown = showErrors(client, true);
+  if ((await connectOnce(client, shown, { timeout: timeoutMs(a), waitForWelcome: a.handshake })) !== 0) return 1;
   let sent = 0;
   try {
     if (a.data !== undefined) {
@@ -282,10 +337,11 @@ export async function request(a: Args<'request'>): Promise<number> {
     ...transportOptions(a),
     autoReconnect: false,
     handshake: a.handshake,
+    ...senderRole(a),
   });
-  showErrors(client);
+  const shown = showErrors(client, true);
   const timeout = timeoutMs(a);
-  await client.connect({ timeout, waitForWelcome: a.handshake });
+  if ((await connectOnce(client, shown, { timeout, waitForWelcome: a.handshake })) !== 0) return 1;
   try {
     const reply = await client.request(a.data, { timeout });
     if (isSocketMessage(reply)) await printMessage(reply);

@@ -127,5 +127,17 @@ export function errorCode(err: unknown): string {
 
 /** `error <CODE>: <message>`, one line safe to show ({@link safeText}): the message may quote a peer. */
 export function errorLine(err: unknown): string {
-  return safeText(`error ${errorCode(err)}: ${err instanceof Error ? err.message : String(err)}`);
+  return safeText(`error ${errorCode(err)}: ${cliHints(err instanceof Error ? err.message : String(err))}`);
+}
+
+/**
+ * The library's hints name its options; on the command line they are flags:
+ * a token is passed with `--token-file`, the handshake turned off with
+ * `--no-handshake`.
+ */
+export function cliHints(text: string): string {
+  return text
+    .replace("pass the server's token in the client options", "pass the server's token with --token-file FILE (its first line; a file only you can write)")
+    .replace('Use handshake: false for servers without the handshake', 'use --no-handshake for servers without the handshake')
+    .replace('and that both sides use the same token', 'and that both sides use the same token (--token-file FILE)');
 }

@@ -69,6 +69,16 @@ export interface SocketClientOptions {
   /** Announce with `hello` (default true). Set false for servers that do not speak the handshake. */
   handshake?: boolean;
   /**
+   * `sender` announces a send-only connection in its `hello` (`role:
+   * "sender"`, as `socketkit send` does): the server registers it (a client
+   * slot, `clientConnected`, its messages and requests are answered) but
+   * never gives it the no-client queue or broadcasts, and it does not count
+   * as a client for the queue rule, so messages keep queueing for the next
+   * real client. A server older than issue 23 ignores the field (its welcome
+   * then has no `role`). Needs the handshake. Default `client`.
+   */
+  role?: ClientRole;
+  /**
    * Shared secret (16+ bytes) of servers that require one. Client and server
    * prove to each other that they know it by challenge-response; it never
    * crosses the wire, and a server that cannot prove it is refused
@@ -118,12 +128,32 @@ export interface ResolvedClientOptions {
   maxPendingBytes: number;
   maxMessageSize: number;
   handshake: boolean;
+  role: ClientRole;
   token: string | undefined;
   heartbeatInterval: number;
   heartbeatTimeout: number;
   closeTimeout: number;
   maxPendingRequests: number;
   timezone: string;
+}
+
+/** What a client announces in its `hello` (see {@link SocketClientOptions.role}). */
+export type ClientRole = 'client' | 'sender';
+
+/** @throws ValidationError `INVALID_CONFIG` for a role other than `client` / `sender`, or `sender` without the handshake. */
+function checkRole(role: unknown, handshake: boolean): ClientRole {
+  if (role === undefined || role === 'client') return 'client';
+  if (role !== 'sender') {
+    throw new ValidationError(ErrorCode.INVALID_CONFIG, `role is ${JSON.stringify(role) ?? String(role)}: use "client" (default) or "sender"`, {
+      details: { key: 'role', value: String(role) },
+    });
+  }
+  if (!handshake) {
+    throw new ValidationError(ErrorCode.INVALID_CONFIG, 'role "sender" is announced in the hello: it needs handshake: true', {
+      details: { key: 'role', value: role },
+    });
+  }
+  return role;
 }
 
 /**
@@ -171,6 +201,7 @@ export function resolveClientOptions(o: SocketClientOptions): ResolvedClientOpti
     maxPendingBytes: checkPositive('maxPendingBytes', o.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES),
     maxMessageSize: checkPositive('maxMessageSize', o.maxMessageSize ?? CONFIG_DEFAULTS.maxMessageSize),
     handshake: o.handshake ?? true,
+    role: checkRole(o.role, o.handshake ?? true),
     token: validateToken(o.token, o.eventName),
     heartbeatInterval: interval,
     heartbeatTimeout: interval > 0 ? checkTimeout('heartbeatTimeout', o.heartbeatTimeout ?? interval * (DEFAULT_HEARTBEAT_MISSES + 1)) : 0,

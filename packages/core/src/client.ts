@@ -527,7 +527,12 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
     };
     this.#state = { name: 'open', session };
     this.#welcome = undefined;
-    if (this.#o.handshake) conn.write(controlFrame(this.eventName, session.auth?.hello() ?? plainHello(this.eventName), this.#o.timezone));
+    if (this.#o.handshake) {
+      const hello = session.auth?.hello() ?? plainHello(this.eventName);
+      // A send-only connection (issue 23): never the queue, never broadcasts.
+      if (this.#o.role === 'sender') hello.role = 'sender';
+      conn.write(controlFrame(this.eventName, hello, this.#o.timezone));
+    }
     // With a token, sends wait until the server proved itself and welcomed us.
     if (session.auth === undefined) this.#flushOutbox(session);
     if (this.#inbox.full) conn.pause();
@@ -762,7 +767,8 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
     const err = errorFromCode(refusal.code, refusal.reason, {
       details: { eventName: this.eventName, address: this.address },
     });
-    this.log.warn(err.message);
+    // Reported once: the error event, or the log when nobody listens (emitError), and connect() rejects with it.
+    this.log.debug(err.message);
     this.#toClosed(err, true, true);
   }
 

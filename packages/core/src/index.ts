@@ -33,6 +33,7 @@ export {
   DEFAULT_MIN_UPTIME_MS,
   checkTimeout,
 } from './client-options.js';
+export type { ClientRole } from './client-options.js';
 export type { ServerTransport, ClientTransport, TransportStream, ListenSettings, PendingHandshake } from './transport.js';
 export { LogLimiter, LOG_LIMIT_INTERVAL_MS } from './log-limiter.js';
 export { BatchShare, FramedConnection } from './connection.js';

@@ -27,6 +27,18 @@ import { controlFrame, errorFrame } from './wire.js';
  */
 export const MAX_HELD_BYTES = 1024 * 1024;
 
+/**
+ * Without a token, how long (ms) broadcasts to a new peer that has sent
+ * nothing yet are held, so that a socketkit client, which writes `hello` as
+ * soon as it is connected, gets its `welcome` before any broadcast (its
+ * handshake takes anything else first for a server without the handshake).
+ * The hold ends early on the peer's first frame; past it (a peer that never
+ * says hello: the Python module) broadcasts are written live, long before
+ * its registration grace (`registerGraceMs`) ends. Issue 23: before, they
+ * were held for the whole grace (500 ms).
+ */
+export const HELLO_WINDOW_MS = 50;
+
 /** Bytes of the length prefix before every frame payload. */
 const FRAME_HEADER = 4;
 
@@ -135,6 +147,8 @@ export class ServerPeer {
   #hello = false;
   /** Its hello said `role: "monitor"`. */
   #monitor = false;
+  /** Its hello said `role: "sender"`: registered, but never the queue nor broadcasts. */
+  #sender = false;
   /** Admitted to a full server only to show it is a monitor (see admitMonitorOnly()). */
   #monitorOnly = false;
   /** Token authentication in progress (token servers, issue 13). */
@@ -143,9 +157,17 @@ export class ServerPeer {
   /** Broadcasts held while `awaiting` (see `deliver`). */
   #held: Uint8Array[] = [];
   #heldBytes = 0;
-  /** Set when held broadcasts passed MAX_HELD_BYTES before registration: write them as they come. */
+  /**
+   * Set when broadcasts to this awaiting peer are written as they come: its
+   * hello window ended without a frame from it (HELLO_WINDOW_MS), or held
+   * broadcasts passed MAX_HELD_BYTES.
+   */
   #live = false;
   #timer: NodeJS.Timeout | undefined;
+  /** The hello window (HELLO_WINDOW_MS) of a peer admitted without a token. */
+  #windowTimer: NodeJS.Timeout | undefined;
+  /** A frame was written to it before any hello (live broadcasts, the queue at a grace registration). */
+  #wroteBeforeHello = false;
   #frameTimer: NodeJS.Timeout | undefined;
   #frameMark = -1;
   #heartbeat: Heartbeat | undefined;
@@ -195,6 +217,15 @@ export class ServerPeer {
   }
 
   /**
+   * True when its hello said `role: "sender"` (`socketkit send`): a
+   * registered client that never takes the no-client queue and gets no
+   * broadcasts (only replies and messages sent to its id).
+   */
+  get sender(): boolean {
+    return this.#sender;
+  }
+
+  /**
    * True while awaiting with its exchange started: a token peer whose hello
    * was answered with a challenge. Such a peer is never evicted by newer
    * connections (it has `authTimeout` to send its proof).
@@ -237,6 +268,11 @@ export class ServerPeer {
       );
     } else if (this.#host.token === undefined) {
       this.#timer = startTimer(s.registerGraceMs, () => this.#register());
+      // Broadcasts from accept (issue 23), once a socketkit client had its
+      // chance to say hello. setImmediate: the poll phase between the timer
+      // and the check reads a hello already in the socket, so a loaded server
+      // never takes its own lag for the peer's silence.
+      this.#windowTimer = startTimer(HELLO_WINDOW_MS, () => setImmediate(() => this.#goLive()));
     } else {
       this.#timer = startTimer(s.authTimeout, () =>
         this.#host.refuse(this, ErrorCode.UNAUTHORIZED, `no authentication within ${s.authTimeout} ms: pass the server's token in the client options`),
@@ -282,7 +318,15 @@ export class ServerPeer {
       this.#live = true;
       this.flushHeld();
     }
+    if (!this.#hello) this.#wroteBeforeHello = true;
     return this.conn.write(frame);
+  }
+
+  /** The hello window ended: a peer still awaiting that sent nothing gets what was held, then broadcasts as they come. */
+  #goLive(): void {
+    if (this.#state !== 'awaiting' || this.#messages > 0 || this.#live) return;
+    this.#live = true;
+    this.flushHeld();
   }
 
   /** Writes the broadcasts held while the peer was awaiting registration (the host calls it after the queue). */
@@ -291,7 +335,8 @@ export class ServerPeer {
     this.#held = [];
     this.#heldBytes = 0;
     // Already counted and checked against maxPendingBytes when they were held.
-    if (!this.open) return;
+    if (!this.open || held.length === 0) return;
+    if (!this.#hello) this.#wroteBeforeHello = true;
     for (const frame of held) this.conn.write(frame);
   }
 
@@ -346,6 +391,7 @@ export class ServerPeer {
 
   #stopTimers(): void {
     clearTimeout(this.#timer);
+    clearTimeout(this.#windowTimer);
     clearTimeout(this.#frameTimer);
     this.#frameTimer = undefined;
     this.#heartbeat?.stop();
@@ -363,6 +409,7 @@ export class ServerPeer {
     }
     if (this.#state !== 'awaiting') return false;
     clearTimeout(this.#timer);
+    clearTimeout(this.#windowTimer);
     if (!this.#host.claimSlot(this)) return false;
     this.#state = 'registered';
     first?.();
@@ -455,12 +502,30 @@ export class ServerPeer {
       host.refuse(this, refusal.code, refusal.reason);
       return;
     }
+    if (this.#wroteBeforeHello) {
+      // Its hello came after its hello window, and frames were written to it
+      // already: a socketkit client has taken them for a server without the
+      // handshake. A clean, retryable refusal instead of a half-working session.
+      host.refuse(
+        this,
+        ErrorCode.ADMISSION_FULL,
+        `the hello reached "${host.eventName}" ${Date.now() - this.connectedAt} ms after the connection, once broadcasts had been ` +
+          `written to it (a peer has ${HELLO_WINDOW_MS} ms to say hello): reconnect (a socketkit client retries with backoff)`,
+      );
+      return;
+    }
     if (monitor && !host.settings.exposeStats) {
       host.refuse(this, ErrorCode.STATS_DISABLED, `server "${host.eventName}" does not expose stats to monitors: start it with exposeStats: true`);
       return;
     }
     this.#hello = true;
     this.#monitor = monitor;
+    this.#sender = m.data.role === 'sender';
+    // A sender takes no broadcasts: drop what was held for it since its accept.
+    if (this.#sender) {
+      this.#held = [];
+      this.#heldBytes = 0;
+    }
     if (host.token === undefined) {
       if (monitor) this.#enterMonitoring();
       else this.#welcome();
@@ -544,6 +609,8 @@ export class ServerPeer {
             client_id: this.id,
             allow_client_send: s.allowClientSend,
             max_message_size: s.maxMessageSize,
+            // Tells a sender its role was honoured (a server older than issue 23 ignores it).
+            ...(this.#sender ? { role: 'sender' } : {}),
           },
           s.timezone,
         ),

@@ -158,6 +158,11 @@ export interface ClientInfo {
   connectedAt: number;
   /** True once the client announced itself with `hello`. */
   handshake: boolean;
+  /**
+   * `sender` when its hello said `role: "sender"` (`socketkit send`): it
+   * never takes the no-client queue and gets no broadcasts; `client` otherwise.
+   */
+  role: 'client' | 'sender';
   /** Bytes written to this client not yet taken by the kernel. */
   pendingBytes: number;
 }
@@ -456,7 +461,7 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
     const out: ClientInfo[] = [];
     for (const p of this.#peers.values()) {
       if (p.state !== 'registered') continue;
-      out.push({ id: p.id, connectedAt: p.connectedAt, handshake: p.hello, pendingBytes: p.conn.pendingBytes });
+      out.push({ id: p.id, connectedAt: p.connectedAt, handshake: p.hello, role: p.sender ? 'sender' : 'client', pendingBytes: p.conn.pendingBytes });
     }
     return out;
   }
@@ -557,8 +562,9 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
 
   #fanout(frame: Buffer, clientId: string | undefined): number {
     if (clientId !== undefined) return this.#registered(clientId).deliver(frame) ? 1 : 0;
+    // Senders (hello role "sender") neither get broadcasts nor count as a client for the queue rule.
     let registered = 0;
-    for (const p of this.#peers.values()) if (p.state === 'registered') registered++;
+    for (const p of this.#peers.values()) if (p.state === 'registered' && !p.sender) registered++;
     if (this.#transport.broadcast !== undefined) {
       if (registered > 0) {
         this.#transport.broadcast(frame);
@@ -573,7 +579,7 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
     const live: ServerPeer[] = [];
     for (const p of this.#peers.values()) {
       if (p.state === 'registered') {
-        if (p.deliver(frame)) sent++;
+        if (!p.sender && p.deliver(frame)) sent++;
       } else if (p.state === 'awaiting' && this.#token === undefined && p.deliver(frame)) {
         // Without a token a peer gets live broadcasts from accept; only the queue waits for registration.
         live.push(p);
@@ -814,8 +820,10 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
     this.log.info(`client ${peer.id} connected (${this.getConnectedClients().length} connected)`);
     // Order on the wire: welcome (already written), the queue (older than the
     // peer), the broadcasts held since its accept, then whatever the
-    // application sends from its clientConnected listener.
-    if (this.#queue.length > 0 && peer.open) {
+    // application sends from its clientConnected listener. A peer that never
+    // said hello got broadcasts live since its hello window ended
+    // (HELLO_WINDOW_MS): the queue comes after those. A sender never takes it.
+    if (this.#queue.length > 0 && peer.open && !peer.sender) {
       const entries = this.#queue.splice(0);
       for (const q of entries) if (!q.sentTo.includes(peer)) peer.deliver(q.frame);
       this.log.debug(`delivered ${entries.length} queued messages to ${peer.id}`);

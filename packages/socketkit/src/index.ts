@@ -85,6 +85,7 @@ export type {
   WelcomeInfo,
   OfflineSendPolicy,
   BackoffOptions,
+  ClientRole,
   SocketLogger,
 } from '@socketkit/core';
 
