@@ -1,6 +1,6 @@
 /**
  * Commands that work as written: every command line of a ```sh / ```bash
- * block in the root README and in each package and example README is
+ * block in the root README, docs/*.md and each package and example README is
  * checked the way the code blocks are compiled and run
  * (readme-examples.test.ts), and so is every `npx ...`, `pnpm ...` and
  * `npm ...` in running text:
@@ -42,7 +42,13 @@ interface Command {
 }
 
 function readmes(): string[] {
-  const files = ['README.md'];
+  const files = [
+    'README.md',
+    ...readdirSync(join(root, 'docs'))
+      .filter((f) => f.endsWith('.md'))
+      .sort()
+      .map((f) => join('docs', f)),
+  ];
   for (const group of ['packages', 'examples', 'bench']) {
     const dir = join(root, group);
     if (group === 'bench') {
