@@ -21,7 +21,7 @@ const CHECKS = [
     args: [join(root, 'scripts/lint.mjs')],
   },
   {
-    title: 'pnpm docs: TypeDoc builds the API reference with no broken link or undocumented export',
+    title: 'pnpm api-docs: TypeDoc builds the API reference with no broken link or undocumented export',
     cmd: join(root, 'node_modules/.bin/typedoc'),
     args: ['--logLevel', 'Warn'],
   },
