@@ -19,7 +19,7 @@ import {
 } from '@socketkit/protocol';
 import { ClientAuth, checkWelcomeEvent, plainHello, type AuthRefusal } from './auth.js';
 import { backoffDelay } from './backoff.js';
-import { MAX_TIMEOUT_MS } from '@socketkit/config';
+import { MAX_TIMEOUT_MS, checkOptions } from '@socketkit/config';
 import { checkTimeout, resolveClientOptions, type ConnectOptions, type ResolvedClientOptions, type SocketClientOptions } from './client-options.js';
 import { FramedConnection } from './connection.js';
 import { CONFIG_DEFAULTS } from './defaults.js';
@@ -27,6 +27,7 @@ import { Heartbeat } from './heartbeat.js';
 import { Inbox } from './inbox.js';
 import { LogLimiter } from './log-limiter.js';
 import { createLogger, type SocketLogger } from './logger.js';
+import { CLIENT_ENGINE_RULES } from './options.js';
 import { PendingRequests } from './pending-requests.js';
 import type { ClientTransport, TransportStream } from './transport.js';
 import { controlFrame, emitError, isLibraryError } from './wire.js';
@@ -184,6 +185,7 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
 
   constructor(options: SocketClientOptions) {
     super();
+    checkOptions(options, CLIENT_ENGINE_RULES, 'SocketClient');
     this.eventName = validateEventName(options.eventName);
     this.#transport = options.transport;
     this.#o = resolveClientOptions(options);

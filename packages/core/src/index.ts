@@ -72,6 +72,11 @@ export {
   mergeDefined,
   clientEngineOptions,
   serverEngineOptions,
+  omitRules,
+  CONFIG_OPTION_RULES,
+  BACKOFF_RULES,
+  CLIENT_ENGINE_RULES,
+  SERVER_ENGINE_RULES,
 } from './options.js';
 export type { CommonConfigOptions, ServerConfigOptions, ClientConfigOptions } from './options.js';
 export { Heartbeat, GLOBAL_TIMERS } from './heartbeat.js';

@@ -1,4 +1,14 @@
-import { loadConfig, type ConfigOverrides, type LoadConfigOptions, type SocketConfig } from '@socketkit/config';
+import {
+  loadConfig,
+  optionRule as r,
+  type ConfigOverrides,
+  type LoadConfigOptions,
+  type OptionRule,
+  type OptionRules,
+  type OptionRulesFor,
+  type SocketConfig,
+} from '@socketkit/config';
+import type { BackoffOptions } from './backoff.js';
 import { ErrorCode, ValidationError } from '@socketkit/protocol';
 import type { SocketClientOptions } from './client.js';
 import type { ServerSettings, SocketServerOptions } from './server.js';
@@ -64,6 +74,114 @@ const COMMON_KEYS = [
   'allowClientSend',
   'bufferSize',
 ] as const;
+
+const TIMEOUT = r.timeoutMs();
+
+/** Rules of the configuration keys a constructor accepts (server and client ones). */
+export const CONFIG_OPTION_RULES: OptionRulesFor<ServerConfigOptions & ClientConfigOptions> = Object.freeze({
+  timezone: r.string(),
+  maxMessageSize: r.int(1),
+  logLevel: r.string(),
+  defaultTimeoutMs: TIMEOUT,
+  envFile: r.fileOrFalse(),
+  settingsFile: r.fileOrFalse(),
+  env: r.stringMap(),
+  messageQueueSize: r.int(0),
+  blockingMode: r.boolean(),
+  allowClientSend: r.boolean(),
+  bufferSize: r.int(1),
+});
+
+/** Rules of {@link BackoffOptions} (the client's `reconnect`). */
+export const BACKOFF_RULES: OptionRulesFor<BackoffOptions> = Object.freeze({
+  initialDelay: r.int(0, MAX_TIMEOUT_MS),
+  multiplier: r.number(1, 1000),
+  maxDelay: r.int(0, MAX_TIMEOUT_MS),
+  jitter: r.number(0, 1),
+  maxRetries: r.int(1, undefined, true),
+});
+
+/**
+ * Every key of {@link SocketClientOptions} with its rule: the one list the
+ * engine and every transport's client check options against (unknown keys
+ * and wrong types, in plain JavaScript too).
+ */
+export const CLIENT_ENGINE_RULES: OptionRulesFor<SocketClientOptions> = Object.freeze({
+  eventName: r.string(),
+  transport: r.object('a ClientTransport'),
+  connectTimeout: TIMEOUT,
+  defaultTimeoutMs: TIMEOUT,
+  defaultTimeout: TIMEOUT,
+  autoReconnect: r.boolean(),
+  reconnect: r.nested(BACKOFF_RULES),
+  minUptimeMs: TIMEOUT,
+  bufferMessages: r.boolean(),
+  bufferSize: r.int(1),
+  maxBufferedBytes: r.int(1),
+  offlineSend: r.oneOf('buffer', 'reject'),
+  sendBufferSize: r.int(1),
+  sendBufferBytes: r.int(1),
+  maxPendingBytes: r.int(1),
+  maxMessageSize: r.int(1),
+  handshake: r.boolean(),
+  token: r.secret(),
+  heartbeatInterval: r.int(0, MAX_TIMEOUT_MS),
+  heartbeatTimeout: TIMEOUT,
+  closeTimeout: TIMEOUT,
+  maxPendingRequests: r.int(1),
+  timezone: r.string(),
+  logger: r.object('a logger (an object with debug, info, warn and error)'),
+  logLevel: r.string(),
+});
+
+/** Every key of {@link SocketServerOptions} with its rule (see {@link CLIENT_ENGINE_RULES}). */
+export const SERVER_ENGINE_RULES: OptionRulesFor<SocketServerOptions> = Object.freeze({
+  eventName: r.string(),
+  transport: r.object('a ServerTransport'),
+  maxConnections: r.int(0),
+  messageQueueSize: r.int(0),
+  allowClientSend: r.boolean(),
+  maxMessageSize: r.int(1),
+  blockingMode: r.boolean(),
+  timezone: r.string(),
+  maxPendingBytes: r.int(1),
+  slowConsumerPolicy: r.oneOf('disconnect', 'drop'),
+  drainTimeout: TIMEOUT,
+  heartbeatInterval: r.int(0, MAX_TIMEOUT_MS),
+  heartbeatTimeout: TIMEOUT,
+  closeTimeout: TIMEOUT,
+  token: r.secret(),
+  authTimeout: TIMEOUT,
+  maxUnauthenticated: r.int(1),
+  maxInvalidPerSecond: r.int(1, undefined, true),
+  registerGraceMs: TIMEOUT,
+  frameTimeoutMs: TIMEOUT,
+  refuseLingerMs: TIMEOUT,
+  maxRefusing: r.int(0),
+  closeGraceMs: TIMEOUT,
+  backlog: r.int(1),
+  requireHello: r.boolean(),
+  exposeStats: r.boolean(),
+  maxMonitors: r.int(1),
+  collectStats: r.boolean(),
+  handler: r.function(),
+  logger: r.object('a logger (an object with debug, info, warn and error)'),
+  logLevel: r.string(),
+});
+
+/** `rules` without `keys` (a transport's table starts from the engine's, minus what it fills itself). */
+export function omitRules<R extends OptionRules, K extends keyof R>(rules: R, ...keys: K[]): Omit<R, K> {
+  const out: Record<string, OptionRule> = { ...rules };
+  for (const k of keys) delete out[k as string];
+  return out as Omit<R, K>;
+}
+
+/** The keys of `options` that `rules` lists (what a transport hands on to the engine). */
+function pickKnown(options: object, rules: OptionRules): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(options)) if (Object.hasOwn(rules, k)) out[k] = v;
+  return out;
+}
 
 /**
  * Loads the configuration with the common keys of `options` as explicit
@@ -132,7 +250,7 @@ export function clientEngineOptions<O extends { defaultTimeoutMs?: number }>(
   options: O,
   extra: Partial<SocketClientOptions> = {},
 ): Partial<SocketClientOptions> {
-  const { defaultTimeoutMs: _validated, ...rest } = options;
+  const { defaultTimeoutMs: _validated, ...rest } = pickKnown(options, CLIENT_ENGINE_RULES);
   return mergeDefined<SocketClientOptions>({ ...clientConfigDefaults(config), ...extra }, rest as Partial<SocketClientOptions>);
 }
 
@@ -143,7 +261,7 @@ export function serverEngineOptions<O extends { defaultTimeoutMs?: number }>(
   options: O,
   extra: Partial<SocketServerOptions> = {},
 ): Partial<SocketServerOptions> {
-  const { defaultTimeoutMs: _validated, ...rest } = options;
+  const { defaultTimeoutMs: _validated, ...rest } = pickKnown(options, SERVER_ENGINE_RULES);
   return {
     ...mergeDefined<SocketServerOptions>({ ...serverConfigDefaults(config, maxConnections), ...extra }, rest as Partial<SocketServerOptions>),
     maxConnections,

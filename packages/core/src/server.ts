@@ -15,12 +15,13 @@ import {
   type MessageData,
   type SocketMessage,
 } from '@socketkit/protocol';
+import { checkOptions } from '@socketkit/config';
 import { validateToken } from './auth.js';
 import { BatchShare } from './connection.js';
 import { CONFIG_DEFAULTS, startTimer } from './defaults.js';
 import { LogLimiter } from './log-limiter.js';
 import { createLogger, type SocketLogger } from './logger.js';
-import { resolveServerSettings } from './options.js';
+import { SERVER_ENGINE_RULES, resolveServerSettings } from './options.js';
 import { renderPrometheus } from './metrics.js';
 import { ServerPeer, type PeerHost } from './server-peer.js';
 import { RateSampler, ServerCounters, type ClientStats, type ServerStats } from './stats.js';
@@ -259,6 +260,7 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
 
   constructor(options: SocketServerOptions) {
     super();
+    checkOptions(options, SERVER_ENGINE_RULES, 'SocketServer');
     this.eventName = validateEventName(options.eventName);
     this.#transport = options.transport;
     this.#o = resolveServerSettings(options);

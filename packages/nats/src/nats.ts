@@ -1,5 +1,10 @@
 import type { NodeConnectionOptions } from '@nats-io/transport-node';
+import { checkOptions, optionRule as r, type OptionRulesFor } from '@socketkit/config';
 import {
+  CLIENT_ENGINE_RULES,
+  CONFIG_OPTION_RULES,
+  SERVER_ENGINE_RULES,
+  omitRules,
   SocketClient,
   SocketServer,
   clientEngineOptions,
@@ -31,6 +36,29 @@ export interface NatsSocketServerOptions extends Omit<SocketServerOptions, 'tran
 
 /** Options of {@link NatsSocketClient}. */
 export interface NatsSocketClientOptions extends Omit<SocketClientOptions, 'transport' | keyof ClientConfigOptions>, ClientConfigOptions, NatsOptions {}
+
+const NATS_LINK_RULES: OptionRulesFor<NatsOptions> = {
+  servers: r.either(r.string(), {
+    expected: 'an array of URLs',
+    test: (v) => Array.isArray(v) && v.every((x) => typeof x === 'string'),
+  }),
+  subjectPrefix: r.string(),
+  natsOptions: r.object('an object of @nats-io/transport-node connect options'),
+};
+
+/** Every option {@link NatsSocketServer} accepts, with its check (unknown keys and wrong types are refused). */
+export const NATS_SERVER_OPTION_RULES: OptionRulesFor<NatsSocketServerOptions> = Object.freeze({
+  ...omitRules(SERVER_ENGINE_RULES, 'transport'),
+  ...omitRules(CONFIG_OPTION_RULES, 'bufferSize'),
+  ...NATS_LINK_RULES,
+});
+
+/** Every option {@link NatsSocketClient} accepts, with its check. */
+export const NATS_CLIENT_OPTION_RULES: OptionRulesFor<NatsSocketClientOptions> = Object.freeze({
+  ...omitRules(CLIENT_ENGINE_RULES, 'transport'),
+  ...omitRules(CONFIG_OPTION_RULES, 'messageQueueSize', 'blockingMode', 'allowClientSend'),
+  ...NATS_LINK_RULES,
+});
 
 function servers(o: NatsOptions, env: Record<string, string | undefined> | undefined): string | string[] {
   const fromEnv = (env ?? process.env).SOCKET_NATS_SERVERS;
@@ -64,6 +92,7 @@ function link(
  */
 export class NatsSocketServer extends SocketServer {
   constructor(options: NatsSocketServerOptions) {
+    checkOptions(options, NATS_SERVER_OPTION_RULES, 'NatsSocketServer');
     const config = resolveConfig(options);
     // Only an explicit maxMessageSize makes start() fail on a smaller broker; the default is lowered to fit.
     const transport = new NatsServerTransport(link(options, (e) => this?.reportDiscard(e)));
@@ -94,6 +123,7 @@ export class NatsSocketServer extends SocketServer {
  */
 export class NatsSocketClient extends SocketClient {
   constructor(options: NatsSocketClientOptions) {
+    checkOptions(options, NATS_CLIENT_OPTION_RULES, 'NatsSocketClient');
     const config = resolveConfig(options);
     const transport = new NatsClientTransport(link({ ...options, maxMessageSize: undefined }, (e) => this?.reportDiscard(e)));
     super({

@@ -1,4 +1,9 @@
+import { checkOptions, optionRule as r, type OptionRulesFor } from '@socketkit/config';
 import {
+  CLIENT_ENGINE_RULES,
+  CONFIG_OPTION_RULES,
+  SERVER_ENGINE_RULES,
+  omitRules,
   SocketClient,
   SocketServer,
   clientEngineOptions,
@@ -60,6 +65,50 @@ export interface TcpSocketClientOptions extends Omit<SocketClientOptions, 'trans
   port?: number;
 }
 
+const PEM = r.either(r.string(), r.object('a Buffer'));
+
+/** Every key of {@link TcpTlsOptions} with its check. */
+export const TCP_TLS_OPTION_RULES: OptionRulesFor<TcpTlsOptions> = Object.freeze({
+  cert: PEM,
+  key: { ...PEM, secret: true },
+  passphrase: r.secret(),
+  ca: r.either(r.string(), r.object('a Buffer or an array of them')),
+  requestCert: r.boolean(),
+  rejectUnauthorized: r.boolean(),
+  servername: r.string(),
+  minVersion: r.oneOf('TLSv1.2', 'TLSv1.3'),
+});
+
+const SECURITY_RULES: OptionRulesFor<TcpSecurityOptions> = {
+  allowInsecureDir: r.boolean(),
+  trustedUids: r.intList(),
+  trustedGids: r.intList(),
+  socketDir: r.string(),
+  tls: r.nested(TCP_TLS_OPTION_RULES),
+};
+
+/** Every option {@link TcpSocketServer} accepts, with its check (unknown keys and wrong types are refused). */
+export const TCP_SERVER_OPTION_RULES: OptionRulesFor<TcpSocketServerOptions> = Object.freeze({
+  ...omitRules(SERVER_ENGINE_RULES, 'transport'),
+  ...omitRules(CONFIG_OPTION_RULES, 'bufferSize'),
+  ...SECURITY_RULES,
+  host: r.string(),
+  port: r.port(0),
+  allowInsecure: r.boolean(),
+  portRangeStart: r.port(1),
+  portRangeEnd: r.port(1),
+  maxConnections: r.int(1),
+});
+
+/** Every option {@link TcpSocketClient} accepts, with its check. */
+export const TCP_CLIENT_OPTION_RULES: OptionRulesFor<TcpSocketClientOptions> = Object.freeze({
+  ...omitRules(CLIENT_ENGINE_RULES, 'transport'),
+  ...omitRules(CONFIG_OPTION_RULES, 'messageQueueSize', 'blockingMode', 'allowClientSend'),
+  ...SECURITY_RULES,
+  host: r.string(),
+  port: r.port(1),
+});
+
 /**
  * A socketkit server on TCP.
  *
@@ -72,6 +121,7 @@ export class TcpSocketServer extends SocketServer {
   readonly #transport: TcpServerTransport;
 
   constructor(options: TcpSocketServerOptions) {
+    checkOptions(options, TCP_SERVER_OPTION_RULES, 'TcpSocketServer');
     const config = resolveConfig(options, {
       socketDir: options.socketDir,
       tcp: mergeDefined(
@@ -131,6 +181,7 @@ export class TcpSocketServer extends SocketServer {
  */
 export class TcpSocketClient extends SocketClient {
   constructor(options: TcpSocketClientOptions) {
+    checkOptions(options, TCP_CLIENT_OPTION_RULES, 'TcpSocketClient');
     const config = resolveConfig(options, {
       socketDir: options.socketDir,
       tcp: mergeDefined({}, { host: options.host }),

@@ -1,8 +1,12 @@
-import { parsePermissions } from '@socketkit/config';
+import { checkOptions, optionRule as r, parsePermissions, type OptionRulesFor } from '@socketkit/config';
 import {
   SocketClient,
   SocketServer,
+  CLIENT_ENGINE_RULES,
+  CONFIG_OPTION_RULES,
+  SERVER_ENGINE_RULES,
   clientEngineOptions,
+  omitRules,
   mergeDefined,
   resolveConfig,
   serverEngineOptions,
@@ -47,6 +51,27 @@ export interface UnixSocketClientOptions extends Omit<SocketClientOptions, 'tran
   trustedGids?: readonly number[];
 }
 
+const TRUST_RULES = { allowInsecureDir: r.boolean(), trustedUids: r.intList(), trustedGids: r.intList() } as const;
+
+/** Every option {@link UnixSocketServer} accepts, with its check (unknown keys and wrong types are refused). */
+export const UNIX_SERVER_OPTION_RULES: OptionRulesFor<UnixSocketServerOptions> = Object.freeze({
+  ...omitRules(SERVER_ENGINE_RULES, 'transport'),
+  ...omitRules(CONFIG_OPTION_RULES, 'bufferSize'),
+  ...TRUST_RULES,
+  socketDir: r.string(),
+  maxConnections: r.int(1),
+  socketPermissions: r.string(),
+  autoRemoveSocket: r.boolean(),
+});
+
+/** Every option {@link UnixSocketClient} accepts, with its check. */
+export const UNIX_CLIENT_OPTION_RULES: OptionRulesFor<UnixSocketClientOptions> = Object.freeze({
+  ...omitRules(CLIENT_ENGINE_RULES, 'transport'),
+  ...omitRules(CONFIG_OPTION_RULES, 'messageQueueSize', 'blockingMode', 'allowClientSend'),
+  ...TRUST_RULES,
+  socketDir: r.string(),
+});
+
 function trustOf(o: { trustedUids?: readonly number[] | undefined; trustedGids?: readonly number[] | undefined }): {
   trustedUids?: readonly number[];
   trustedGids?: readonly number[];
@@ -70,6 +95,7 @@ export class UnixSocketServer extends SocketServer {
   readonly socketPath: string;
 
   constructor(options: UnixSocketServerOptions) {
+    checkOptions(options, UNIX_SERVER_OPTION_RULES, 'UnixSocketServer');
     const config = resolveConfig(options, {
       socketDir: options.socketDir,
       unix: mergeDefined(
@@ -115,6 +141,7 @@ export class UnixSocketClient extends SocketClient {
   readonly socketPath: string;
 
   constructor(options: UnixSocketClientOptions) {
+    checkOptions(options, UNIX_CLIENT_OPTION_RULES, 'UnixSocketClient');
     const config = resolveConfig(options, { socketDir: options.socketDir });
     const transport = new UnixClientTransport(config.socketDir, options.eventName, {
       allowInsecureDir: options.allowInsecureDir ?? false,
