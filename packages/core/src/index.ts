@@ -11,6 +11,7 @@ export type {
   ClientInfo,
   RequestHandler,
   RequestContext,
+  HandlerResult,
   SlowConsumerPolicy,
   ServerSettings,
   PeerRefusal,
@@ -26,7 +27,10 @@ export type {
   WelcomeInfo,
   OfflineSendPolicy,
   ClientStateName,
+  RequestOptions,
 } from './client.js';
+export { isStandardSchema, validateData } from './schema.js';
+export type { StandardSchemaV1, Payload } from './schema.js';
 export {
   DEFAULT_MAX_BUFFERED_BYTES,
   DEFAULT_SEND_BUFFER_BYTES,

@@ -9,7 +9,8 @@ import {
   type SocketConfig,
 } from '@socketkit/config';
 import type { BackoffOptions } from './backoff.js';
-import { ErrorCode, ValidationError } from '@socketkit/protocol';
+import { isStandardSchema } from './schema.js';
+import { ErrorCode, ValidationError, type MessageData } from '@socketkit/protocol';
 import type { SocketClientOptions } from './client.js';
 import type { ServerSettings, SocketServerOptions } from './server.js';
 import {
@@ -76,6 +77,10 @@ const COMMON_KEYS = [
 ] as const;
 
 const TIMEOUT = r.timeoutMs();
+const SCHEMA_RULE: OptionRule = {
+  expected: 'a Standard Schema (a valibot, zod or arktype schema: an object with a ~standard.validate function)',
+  test: isStandardSchema,
+};
 
 /** Rules of the configuration keys a constructor accepts (server and client ones). */
 export const CONFIG_OPTION_RULES: OptionRulesFor<ServerConfigOptions & ClientConfigOptions> = Object.freeze({
@@ -132,6 +137,7 @@ export const CLIENT_ENGINE_RULES: OptionRulesFor<SocketClientOptions> = Object.f
   timezone: r.string(),
   logger: r.object('a logger (an object with debug, info, warn and error)'),
   logLevel: r.string(),
+  schema: SCHEMA_RULE,
 });
 
 /** Every key of {@link SocketServerOptions} with its rule (see {@link CLIENT_ENGINE_RULES}). */
@@ -167,6 +173,7 @@ export const SERVER_ENGINE_RULES: OptionRulesFor<SocketServerOptions> = Object.f
   handler: r.function(),
   logger: r.object('a logger (an object with debug, info, warn and error)'),
   logLevel: r.string(),
+  schema: SCHEMA_RULE,
 });
 
 /** `rules` without `keys` (a transport's table starts from the engine's, minus what it fills itself). */
@@ -245,25 +252,29 @@ export function mergeDefined<T extends object>(base: Partial<T>, over: Partial<T
  * is a configuration key (validated by `loadConfig`), so it is taken from
  * `config` only.
  */
-export function clientEngineOptions<O extends { defaultTimeoutMs?: number }>(
+export function clientEngineOptions<T = MessageData>(
   config: SocketConfig,
-  options: O,
+  options: { defaultTimeoutMs?: number },
   extra: Partial<SocketClientOptions> = {},
-): Partial<SocketClientOptions> {
+): Partial<SocketClientOptions<T>> {
   const { defaultTimeoutMs: _validated, ...rest } = pickKnown(options, CLIENT_ENGINE_RULES);
-  return mergeDefined<SocketClientOptions>({ ...clientConfigDefaults(config), ...extra }, rest as Partial<SocketClientOptions>);
+  return mergeDefined<SocketClientOptions>({ ...clientConfigDefaults(config), ...extra }, rest as Partial<SocketClientOptions>) as Partial<
+    SocketClientOptions<T>
+  >;
 }
 
 /** Engine options for a transport package's server (see {@link clientEngineOptions}). */
-export function serverEngineOptions<O extends { defaultTimeoutMs?: number }>(
+export function serverEngineOptions<TIn = MessageData, TOut = MessageData>(
   config: SocketConfig,
   maxConnections: number,
-  options: O,
+  options: { defaultTimeoutMs?: number },
   extra: Partial<SocketServerOptions> = {},
-): Partial<SocketServerOptions> {
+): Partial<SocketServerOptions<TIn, TOut>> {
   const { defaultTimeoutMs: _validated, ...rest } = pickKnown(options, SERVER_ENGINE_RULES);
   return {
-    ...mergeDefined<SocketServerOptions>({ ...serverConfigDefaults(config, maxConnections), ...extra }, rest as Partial<SocketServerOptions>),
+    ...(mergeDefined<SocketServerOptions>({ ...serverConfigDefaults(config, maxConnections), ...extra }, rest as Partial<SocketServerOptions>) as Partial<
+      SocketServerOptions<TIn, TOut>
+    >),
     maxConnections,
   };
 }
@@ -337,8 +348,8 @@ export const SERVER_DEFAULTS: Readonly<Omit<ServerSettings, 'heartbeatTimeout'>>
  * time and bound validated. The engine reads only the result.
  * @throws ValidationError `INVALID_CONFIG` naming the bad key.
  */
-export function resolveServerSettings(options: Partial<SocketServerOptions>): ServerSettings {
-  const given = mergeDefined<ServerSettings>(SERVER_DEFAULTS, options as Partial<ServerSettings>) as Omit<ServerSettings, 'heartbeatTimeout'> & {
+export function resolveServerSettings<TIn, TOut>(options: Partial<SocketServerOptions<TIn, TOut>>): ServerSettings {
+  const given = mergeDefined<ServerSettings>(SERVER_DEFAULTS, options as unknown as Partial<ServerSettings>) as Omit<ServerSettings, 'heartbeatTimeout'> & {
     heartbeatTimeout?: number;
   };
   const s: ServerSettings = {

@@ -34,30 +34,35 @@ export type Installed<T> = unknown extends T ? ([T] extends [string] ? never : T
 /** Constructor options minus `eventName` (the facade takes it as an argument); `never` when not installed. */
 export type WithoutEventName<T> = [Installed<T>] extends [never] ? never : Omit<T, 'eventName'>;
 
+/** A message's data: any map (`MessageData`). */
+type Data = Record<string, unknown>;
+/** The payload constraint of the transports' type parameters (`Payload` of `@socketkit/core`). */
+type P<T> = Record<keyof T, unknown>;
+
 /** `UnixSocketServer` from `@socketkit/unix` (`never` when it is not installed). */
-export type UnixServer = Installed<UnixSocketServer>;
+export type UnixServer<TIn extends P<TIn> = Data, TOut extends P<TOut> = Data> = Installed<UnixSocketServer<TIn, TOut>>;
 /** `UnixSocketClient` from `@socketkit/unix` (`never` when it is not installed). */
-export type UnixClient = Installed<UnixSocketClient>;
+export type UnixClient<T extends P<T> = Data> = Installed<UnixSocketClient<T>>;
 /** `TcpSocketServer` from `@socketkit/tcp` (`never` when it is not installed). */
-export type TcpServer = Installed<TcpSocketServer>;
+export type TcpServer<TIn extends P<TIn> = Data, TOut extends P<TOut> = Data> = Installed<TcpSocketServer<TIn, TOut>>;
 /** `TcpSocketClient` from `@socketkit/tcp` (`never` when it is not installed). */
-export type TcpClient = Installed<TcpSocketClient>;
+export type TcpClient<T extends P<T> = Data> = Installed<TcpSocketClient<T>>;
 /** `NatsSocketServer` from `@socketkit/nats` (`never` when it is not installed). */
-export type NatsServer = Installed<NatsSocketServer>;
+export type NatsServer<TIn extends P<TIn> = Data, TOut extends P<TOut> = Data> = Installed<NatsSocketServer<TIn, TOut>>;
 /** `NatsSocketClient` from `@socketkit/nats` (`never` when it is not installed). */
-export type NatsClient = Installed<NatsSocketClient>;
+export type NatsClient<T extends P<T> = Data> = Installed<NatsSocketClient<T>>;
 /** Options of `createServer('unix', ...)`: everything `UnixSocketServer` takes except the event name. */
-export type UnixServerOptions = WithoutEventName<UnixSocketServerOptions>;
+export type UnixServerOptions<TIn = Data, TOut = Data> = WithoutEventName<UnixSocketServerOptions<TIn, TOut>>;
 /** Options of `createServer('tcp', ...)`: everything `TcpSocketServer` takes except the event name. */
-export type TcpServerOptions = WithoutEventName<TcpSocketServerOptions>;
+export type TcpServerOptions<TIn = Data, TOut = Data> = WithoutEventName<TcpSocketServerOptions<TIn, TOut>>;
 /** Options of `createServer('nats', ...)`: everything `NatsSocketServer` takes except the event name. */
-export type NatsServerOptions = WithoutEventName<NatsSocketServerOptions>;
+export type NatsServerOptions<TIn = Data, TOut = Data> = WithoutEventName<NatsSocketServerOptions<TIn, TOut>>;
 /** Options of `createClient('unix', ...)`. */
-export type UnixClientOptions = WithoutEventName<UnixSocketClientOptions>;
+export type UnixClientOptions<T = Data> = WithoutEventName<UnixSocketClientOptions<T>>;
 /** Options of `createClient('tcp', ...)`. */
-export type TcpClientOptions = WithoutEventName<TcpSocketClientOptions>;
+export type TcpClientOptions<T = Data> = WithoutEventName<TcpSocketClientOptions<T>>;
 /** Options of `createClient('nats', ...)`. */
-export type NatsClientOptions = WithoutEventName<NatsSocketClientOptions>;
+export type NatsClientOptions<T = Data> = WithoutEventName<NatsSocketClientOptions<T>>;
 
 /** What each transport package exports (`never` for one that is not installed). */
 // (`typeof` of an unresolved import escapes `Installed`, so each entry is

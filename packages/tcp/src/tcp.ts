@@ -12,11 +12,13 @@ import {
   resolveConfig,
   serverEngineOptions,
   type ClientConfigOptions,
+  type Payload,
   type ServerConfigOptions,
   type SocketClientOptions,
   type SocketDirTrust,
   type SocketServerOptions,
 } from '@socketkit/core';
+import type { MessageData } from '@socketkit/protocol';
 import { TcpClientTransport, TcpServerTransport, type TcpTlsOptions } from './tcp-transport.js';
 
 /** Options of TCP servers and clients about the socket directory (address files) and TLS. */
@@ -32,8 +34,8 @@ function trustOf(o: SocketDirTrust): SocketDirTrust {
 }
 
 /** Options of {@link TcpSocketServer}: engine options plus the TCP specifics of §5/§7. */
-export interface TcpSocketServerOptions
-  extends Omit<SocketServerOptions, 'transport' | keyof ServerConfigOptions | 'maxConnections'>,
+export interface TcpSocketServerOptions<TIn = MessageData, TOut = MessageData>
+  extends Omit<SocketServerOptions<TIn, TOut>, 'transport' | keyof ServerConfigOptions | 'maxConnections'>,
     ServerConfigOptions,
     TcpSecurityOptions {
   /** Interface to bind (default `127.0.0.1`, env `SOCKET_TCP_HOST`). */
@@ -55,7 +57,10 @@ export interface TcpSocketServerOptions
 }
 
 /** Options of {@link TcpSocketClient}. */
-export interface TcpSocketClientOptions extends Omit<SocketClientOptions, 'transport' | keyof ClientConfigOptions>, ClientConfigOptions, TcpSecurityOptions {
+export interface TcpSocketClientOptions<T = MessageData>
+  extends Omit<SocketClientOptions<T>, 'transport' | keyof ClientConfigOptions>,
+    ClientConfigOptions,
+    TcpSecurityOptions {
   /** Server host (default `127.0.0.1`). */
   host?: string;
   /**
@@ -117,10 +122,10 @@ export const TCP_CLIENT_OPTION_RULES: OptionRulesFor<TcpSocketClientOptions> = O
  * await server.start();
  * console.log(server.port);
  */
-export class TcpSocketServer extends SocketServer {
+export class TcpSocketServer<TIn extends Payload<TIn> = MessageData, TOut extends Payload<TOut> = MessageData> extends SocketServer<TIn, TOut> {
   readonly #transport: TcpServerTransport;
 
-  constructor(options: TcpSocketServerOptions) {
+  constructor(options: TcpSocketServerOptions<TIn, TOut>) {
     checkOptions(options, TCP_SERVER_OPTION_RULES, 'TcpSocketServer');
     const config = resolveConfig(options, {
       socketDir: options.socketDir,
@@ -151,7 +156,7 @@ export class TcpSocketServer extends SocketServer {
     // Over TCP anyone who can reach the port could ask: stats are exposed by default only behind a token.
     const exposeStats = options.exposeStats ?? options.token !== undefined;
     super({
-      ...serverEngineOptions(config, config.tcp.maxConnections, options),
+      ...serverEngineOptions<TIn, TOut>(config, config.tcp.maxConnections, options),
       exposeStats,
       eventName: options.eventName,
       transport,
@@ -179,8 +184,8 @@ export class TcpSocketServer extends SocketServer {
  * await client.connect();
  * const reply = await client.request({ a: 1, b: 2 });
  */
-export class TcpSocketClient extends SocketClient {
-  constructor(options: TcpSocketClientOptions) {
+export class TcpSocketClient<T extends Payload<T> = MessageData> extends SocketClient<T> {
+  constructor(options: TcpSocketClientOptions<T>) {
     checkOptions(options, TCP_CLIENT_OPTION_RULES, 'TcpSocketClient');
     const config = resolveConfig(options, {
       socketDir: options.socketDir,
@@ -194,6 +199,6 @@ export class TcpSocketClient extends SocketClient {
       trust: trustOf(options),
       ...(options.tls !== undefined ? { tls: options.tls } : {}),
     });
-    super({ ...clientEngineOptions(config, options), eventName: options.eventName, transport });
+    super({ ...clientEngineOptions<T>(config, options), eventName: options.eventName, transport });
   }
 }
