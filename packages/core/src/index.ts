@@ -30,6 +30,9 @@ export type {
   RequestOptions,
 } from './client.js';
 export { isStandardSchema, validateData } from './schema.js';
+/** Checks a constructor's options against a rule table (re-exported from `@socketkit/config` for transport packages). */
+export { checkOptions, optionRule } from '@socketkit/config';
+export type { OptionRule, OptionRules, OptionRulesFor } from '@socketkit/config';
 export type { StandardSchemaV1, Payload } from './schema.js';
 export {
   DEFAULT_MAX_BUFFERED_BYTES,

@@ -15,9 +15,13 @@ export interface StandardSchemaV1<Input = unknown, Output = Input> {
 export declare namespace StandardSchemaV1 {
   /** The `~standard` property. */
   export interface Props<Input = unknown, Output = Input> {
+    /** The version of the Standard Schema interface. */
     readonly version: 1;
+    /** The library that made the schema (`valibot`, `zod`, ...). */
     readonly vendor: string;
+    /** Validates a value (socketkit requires a synchronous result). */
     readonly validate: (value: unknown) => Result<Output> | Promise<Result<Output>>;
+    /** The input and output types (type-level only). */
     readonly types?: Types<Input, Output> | undefined;
   }
   /** A validation result. */
