@@ -25,5 +25,7 @@ export type {
   ConfigPath,
   ConfigValue,
 } from './schema.js';
+export { checkOptions, optionRule, describeValue, nearestKey, editDistance } from './option-rules.js';
+export type { OptionRule, OptionRules, OptionRulesFor } from './option-rules.js';
 export { readTrustedFile, MAX_TRUSTED_FILE_BYTES } from './trusted-file.js';
 export type { ReadTrustedFileOptions, TrustedFileKind } from './trusted-file.js';

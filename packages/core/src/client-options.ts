@@ -11,7 +11,9 @@ import {
   DEFAULT_MAX_PENDING_REQUESTS,
   DEFAULT_SEND_BUFFER_SIZE,
 } from './defaults.js';
+import type { MessageData } from '@socketkit/protocol';
 import type { SocketLogger } from './logger.js';
+import type { StandardSchemaV1 } from './schema.js';
 import type { ClientTransport } from './transport.js';
 
 /** Default bound on bytes held in a client's receive buffer before it stops reading (4 MiB). */
@@ -24,8 +26,11 @@ export const DEFAULT_MIN_UPTIME_MS = 2000;
 /** What `send()` does while the client is disconnected (between reconnects). */
 export type OfflineSendPolicy = 'buffer' | 'reject';
 
-/** Options of {@link SocketClient}. Transport packages fill them from the configuration. */
-export interface SocketClientOptions {
+/**
+ * Options of {@link SocketClient}. Transport packages fill them from the configuration.
+ * @typeParam T The type of `data` of received messages (inferred from `schema`).
+ */
+export interface SocketClientOptions<T = MessageData> {
   /** Event name to connect to. */
   eventName: string;
   /** How to reach the server. */
@@ -99,6 +104,17 @@ export interface SocketClientOptions {
   logger?: SocketLogger;
   /** Level of the default logger (default `info`). */
   logLevel?: string;
+  /**
+   * Checks the `data` of every DATA message from the server before the
+   * application sees it, and types it: any Standard Schema (valibot ≥ 1,
+   * zod ≥ 3.24, arktype). A message it refuses is skipped and reported like
+   * any invalid message (`error` event `INVALID_MESSAGE` naming the path of
+   * each issue, counted in `invalidMessages`); the schema's output (after
+   * transforms) is what `message` listeners, `for await` and `receive()`
+   * get. Must be synchronous. Replies are not checked by it (see
+   * `request(data, { schema })`).
+   */
+  schema?: StandardSchemaV1<unknown, T>;
 }
 
 /** Options of {@link SocketClient.connect}. */
@@ -176,7 +192,7 @@ function checkPositive(key: string, value: number): number {
 }
 
 /** Applies the defaults of every client option once and checks every bound. */
-export function resolveClientOptions(o: SocketClientOptions): ResolvedClientOptions {
+export function resolveClientOptions<T>(o: SocketClientOptions<T>): ResolvedClientOptions {
   const defaultTimeout = checkTimeout('defaultTimeoutMs', o.defaultTimeoutMs ?? o.defaultTimeout ?? CONFIG_DEFAULTS.defaultTimeoutMs);
   const interval = o.heartbeatInterval ?? DEFAULT_HEARTBEAT_INTERVAL;
   if (!(Number.isInteger(interval) && interval >= 0 && interval <= MAX_TIMEOUT_MS)) {

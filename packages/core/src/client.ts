@@ -19,7 +19,7 @@ import {
 } from '@socketkit/protocol';
 import { ClientAuth, checkWelcomeEvent, plainHello, type AuthRefusal } from './auth.js';
 import { backoffDelay } from './backoff.js';
-import { MAX_TIMEOUT_MS } from '@socketkit/config';
+import { MAX_TIMEOUT_MS, checkOptions } from '@socketkit/config';
 import { checkTimeout, resolveClientOptions, type ConnectOptions, type ResolvedClientOptions, type SocketClientOptions } from './client-options.js';
 import { FramedConnection } from './connection.js';
 import { CONFIG_DEFAULTS } from './defaults.js';
@@ -27,7 +27,9 @@ import { Heartbeat } from './heartbeat.js';
 import { Inbox } from './inbox.js';
 import { LogLimiter } from './log-limiter.js';
 import { createLogger, type SocketLogger } from './logger.js';
+import { CLIENT_ENGINE_RULES } from './options.js';
 import { PendingRequests } from './pending-requests.js';
+import { validateData, type Payload, type StandardSchemaV1 } from './schema.js';
 import type { ClientTransport, TransportStream } from './transport.js';
 import { controlFrame, emitError, isLibraryError } from './wire.js';
 
@@ -40,13 +42,13 @@ export interface WelcomeInfo {
   maxMessageSize: number;
 }
 
-/** Events of {@link SocketClient}. */
-export interface SocketClientEvents {
+/** Events of {@link SocketClient}; `T` is the type of `data` of the messages it receives. */
+export interface SocketClientEvents<T = MessageData> {
   connected: [];
   disconnected: [reason: string];
   reconnecting: [attempt: number, delayMs: number];
   welcome: [info: WelcomeInfo];
-  message: [message: SocketMessage];
+  message: [message: SocketMessage<T>];
   /** Buffered copies dropped so far because the receive buffer was full while 'message' listeners (which saw them) exist. */
   bufferOverflow: [droppedTotal: number];
   /**
@@ -58,6 +60,18 @@ export interface SocketClientEvents {
    */
   error: [error: Error];
   close: [];
+}
+
+/** Options of {@link SocketClient.request}. */
+export interface RequestOptions<TRes = MessageData> {
+  /** Reply timeout in ms (default `defaultTimeoutMs`); `Infinity` for none. */
+  timeout?: number;
+  /**
+   * Checks (and types) the reply's data: any Standard Schema (valibot, zod,
+   * arktype). A reply it refuses rejects the request with MessageError
+   * `INVALID_MESSAGE`; its output (after transforms) is the reply's `data`.
+   */
+  schema?: StandardSchemaV1<unknown, TRes>;
 }
 
 /** Name of a {@link SocketClient} state. */
@@ -143,7 +157,7 @@ function callApp(fn: () => void): void {
 }
 
 /** A 'message' listener as stored by EventEmitter. */
-type MessageListener = (this: unknown, message: SocketMessage) => unknown;
+type MessageListener = (this: unknown, message: SocketMessage<unknown>) => unknown;
 
 /** Rethrows an application's exception on the next tick (an `uncaughtException`, as EventEmitter users expect). */
 function rethrowLater(err: unknown): void {
@@ -157,8 +171,13 @@ function rethrowLater(err: unknown): void {
  * timeout or `for await`, auto-reconnect with backoff and jitter, a receive
  * buffer bounded in messages and bytes that applies back-pressure, bounded
  * outbound bytes with `drain()`, request/reply.
+ *
+ * @typeParam T The type of `data` of the messages it receives (`message`
+ *   listeners, `for await`, `receive()`). Inferred from the `schema` option,
+ *   which checks it at run time; given without a schema it is an unchecked
+ *   promise about what the server sends. Default: any map.
  */
-export class SocketClient extends EventEmitter<SocketClientEvents> implements AsyncIterable<SocketMessage> {
+export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitter<SocketClientEvents<T>> implements AsyncIterable<SocketMessage<T>> {
   /** Event name this client is connected to. */
   readonly eventName: string;
   /** The logger in use. */
@@ -168,7 +187,9 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
   #state: State = { name: 'idle' };
   #welcome: WelcomeInfo | undefined;
   readonly #welcomeWaiters: WelcomeWaiter[] = [];
-  readonly #inbox: Inbox<SocketMessage>;
+  readonly #inbox: Inbox<SocketMessage<T>>;
+  /** Checks (and transforms) the data of every DATA message delivered (the `schema` option). */
+  readonly #schema: StandardSchemaV1 | undefined;
   readonly #requests = new PendingRequests();
   readonly #outbox: OutboxEntry[] = [];
   #outboxBytes = 0;
@@ -182,18 +203,21 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
   #overflowListened: boolean | undefined;
   readonly #idPrefix = `${process.pid.toString(36)}${Date.now().toString(36)}${(++clientCounter).toString(36)}-`;
 
-  constructor(options: SocketClientOptions) {
+  constructor(options: SocketClientOptions<T>) {
     super();
+    checkOptions(options, CLIENT_ENGINE_RULES, 'SocketClient');
     this.eventName = validateEventName(options.eventName);
     this.#transport = options.transport;
     this.#o = resolveClientOptions(options);
+    this.#schema = options.schema;
     this.log = options.logger ?? createLogger(`socketkit:client:${this.eventName}`, options.logLevel ?? CONFIG_DEFAULTS.logLevel);
     this.#warnings = new LogLimiter(this.log);
-    this.#inbox = new Inbox<SocketMessage>({
+    this.#inbox = new Inbox<SocketMessage<T>>({
       maxItems: this.#o.bufferSize,
       maxBytes: this.#o.maxBufferedBytes,
       // The bytes are a view into the inbox's segment, reused by later messages: a bin in data must be a copy.
-      decode: (bytes) => decodePayload(bytes, true),
+      // A buffered message was checked when it arrived; its fresh decode gets the schema's output again.
+      decode: (bytes) => this.#typed(decodePayload(bytes, true)),
       onFull: () => {
         const s = this.#session();
         if (s !== undefined && s.closeError === undefined) s.conn.pause();
@@ -233,7 +257,7 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
    * argument took the client's watchers too, and listeners added later were
    * never seen by its caches).
    */
-  override removeAllListeners(...args: Parameters<EventEmitter<SocketClientEvents>['removeAllListeners']>): this {
+  override removeAllListeners(...args: Parameters<EventEmitter<SocketClientEvents<T>>['removeAllListeners']>): this {
     super.removeAllListeners(...args);
     this.#listeners = undefined;
     this.#overflowListened = undefined;
@@ -433,9 +457,14 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
    * (the message whose `reply_to` is that id).
    * @throws TimeoutError when no reply arrives within `timeout` ms
    *   (`Infinity`: none); ConnectionError `CONNECTION_LOST` at once when the
-   *   connection it was written on drops; the server's ERROR reply as a typed error.
+   *   connection it was written on drops; the server's ERROR reply as a typed error;
+   *   MessageError `INVALID_MESSAGE` when `options.schema` refuses the reply.
+   * @typeParam TReq The type of the request's data (an object: it travels as a map).
+   * @typeParam TRes The type of the reply's data: inferred from `options.schema`
+   *   (checked at run time), else an unchecked promise. The client's `schema`
+   *   does not apply to replies.
    */
-  request(data: MessageData, options: { timeout?: number } = {}): Promise<SocketMessage> {
+  request<TReq extends object = MessageData, TRes = MessageData>(data: TReq, options: RequestOptions<TRes> = {}): Promise<SocketMessage<TRes>> {
     let timeout: number;
     let frame: Buffer;
     const id = `${this.#idPrefix}${++requestCounter}`;
@@ -444,7 +473,7 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
       if (this.#requests.size >= this.#o.maxPendingRequests) {
         throw new SocketError(ErrorCode.BUFFER_FULL, `${this.#requests.size} requests already in flight (maxPendingRequests): await some before sending more`);
       }
-      frame = encodeFrame(createMessage(this.eventName, MessageType.DATA, data, { timezone: this.#o.timezone, id }), this.#sendLimit());
+      frame = encodeFrame(createMessage(this.eventName, MessageType.DATA, data as MessageData, { timezone: this.#o.timezone, id }), this.#sendLimit());
       this.#checkSend(frame);
     } catch (err) {
       return Promise.reject(err);
@@ -462,7 +491,13 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
         ),
     );
     this.#sendFrame(frame, id);
-    return reply;
+    const schema = options.schema;
+    if (schema === undefined) return reply as Promise<SocketMessage<TRes>>;
+    return reply.then((m) => {
+      const checked = validateData(schema, m.data, this.eventName);
+      if (checked.error !== undefined) throw checked.error;
+      return { ...m, data: checked.value } as SocketMessage<TRes>;
+    });
   }
 
   /**
@@ -470,15 +505,17 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
    * `timeout` ms (default `defaultTimeoutMs`; `Infinity`: none), or with the
    * connection's fatal error; rejects with ConnectionError `CLOSED` once disconnected.
    * @throws ValidationError `INVALID_CONFIG` with `bufferMessages: false`.
+   * @typeParam R The type of `data` (default the client's `T`); a type
+   *   argument here is an unchecked cast, the `schema` option checks.
    */
-  async receive(options: { timeout?: number } = {}): Promise<SocketMessage> {
+  async receive<R = T>(options: { timeout?: number } = {}): Promise<SocketMessage<R>> {
     const m = await this.#next(checkTimeout('timeout', options.timeout ?? this.#o.defaultTimeout));
     if (m === undefined) throw this.#endReason();
-    return m;
+    return m as SocketMessage<unknown> as SocketMessage<R>;
   }
 
   /** Iterates messages until the client is disconnected (or fails fatally, which throws). */
-  async *[Symbol.asyncIterator](): AsyncIterator<SocketMessage> {
+  async *[Symbol.asyncIterator](): AsyncIterator<SocketMessage<T>> {
     for (;;) {
       const m = await this.#next(Number.POSITIVE_INFINITY);
       if (m === undefined) return;
@@ -710,7 +747,24 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
       return;
     }
     session.delivered = true;
-    this.#deliver(m, payload);
+    if (this.#schema !== undefined && m.messageType === MessageType.DATA) {
+      const checked = validateData(this.#schema, m.data, this.eventName);
+      if (checked.error !== undefined) {
+        this.#onInvalidMessage(session, checked.error);
+        return;
+      }
+      m.data = checked.value as MessageData;
+    }
+    this.#deliver(m as SocketMessage<T>, payload);
+  }
+
+  /** A buffered message read again from its bytes: the schema's output again (it passed when it arrived). */
+  #typed(m: SocketMessage): SocketMessage<T> {
+    if (this.#schema !== undefined && m.messageType === MessageType.DATA) {
+      const checked = validateData(this.#schema, m.data, this.eventName);
+      if (checked.error === undefined) m.data = checked.value as MessageData;
+    }
+    return m as SocketMessage<T>;
   }
 
   // ---- handshake (issue 13): token challenge-response, welcome checks ----
@@ -806,7 +860,7 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
    * run: a bin in `m.data` is a view of `payload`, and a listener that
    * writes into it must not change what receive() returns.
    */
-  #deliver(m: SocketMessage, payload: Uint8Array): void {
+  #deliver(m: SocketMessage<T>, payload: Uint8Array): void {
     // The listener array is copied once per change, not once per message.
     const listeners = (this.#listeners ??= this.rawListeners('message') as MessageListener[]);
     // A message a listener sees may be changed by it: a waiting receive() gets its own decode.
@@ -980,7 +1034,7 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
     return false;
   }
 
-  #next(timeoutMs: number): Promise<SocketMessage | undefined> {
+  #next(timeoutMs: number): Promise<SocketMessage<T> | undefined> {
     if (!this.#o.bufferMessages) {
       return Promise.reject(
         new ValidationError(

@@ -11,6 +11,7 @@ export type {
   ClientInfo,
   RequestHandler,
   RequestContext,
+  HandlerResult,
   SlowConsumerPolicy,
   ServerSettings,
   PeerRefusal,
@@ -26,7 +27,13 @@ export type {
   WelcomeInfo,
   OfflineSendPolicy,
   ClientStateName,
+  RequestOptions,
 } from './client.js';
+export { isStandardSchema, validateData } from './schema.js';
+/** Checks a constructor's options against a rule table (re-exported from `@socketkit/config` for transport packages). */
+export { checkOptions, optionRule } from '@socketkit/config';
+export type { OptionRule, OptionRules, OptionRulesFor } from '@socketkit/config';
+export type { StandardSchemaV1, Payload } from './schema.js';
 export {
   DEFAULT_MAX_BUFFERED_BYTES,
   DEFAULT_SEND_BUFFER_BYTES,
@@ -73,6 +80,11 @@ export {
   mergeDefined,
   clientEngineOptions,
   serverEngineOptions,
+  omitRules,
+  CONFIG_OPTION_RULES,
+  BACKOFF_RULES,
+  CLIENT_ENGINE_RULES,
+  SERVER_ENGINE_RULES,
 } from './options.js';
 export type { CommonConfigOptions, ServerConfigOptions, ClientConfigOptions } from './options.js';
 export { Heartbeat, GLOBAL_TIMERS } from './heartbeat.js';

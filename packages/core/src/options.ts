@@ -1,5 +1,16 @@
-import { loadConfig, type ConfigOverrides, type LoadConfigOptions, type SocketConfig } from '@socketkit/config';
-import { ErrorCode, ValidationError } from '@socketkit/protocol';
+import {
+  loadConfig,
+  optionRule as r,
+  type ConfigOverrides,
+  type LoadConfigOptions,
+  type OptionRule,
+  type OptionRules,
+  type OptionRulesFor,
+  type SocketConfig,
+} from '@socketkit/config';
+import type { BackoffOptions } from './backoff.js';
+import { isStandardSchema } from './schema.js';
+import { ErrorCode, ValidationError, type MessageData } from '@socketkit/protocol';
 import type { SocketClientOptions } from './client.js';
 import type { ServerSettings, SocketServerOptions } from './server.js';
 import {
@@ -65,6 +76,120 @@ const COMMON_KEYS = [
   'bufferSize',
 ] as const;
 
+const TIMEOUT = r.timeoutMs();
+const SCHEMA_RULE: OptionRule = {
+  expected: 'a Standard Schema (a valibot, zod or arktype schema: an object with a ~standard.validate function)',
+  test: isStandardSchema,
+};
+
+/** Rules of the configuration keys a constructor accepts (server and client ones). */
+export const CONFIG_OPTION_RULES: OptionRulesFor<ServerConfigOptions & ClientConfigOptions> = Object.freeze({
+  timezone: r.string(),
+  maxMessageSize: r.int(1),
+  logLevel: r.string(),
+  defaultTimeoutMs: TIMEOUT,
+  envFile: r.fileOrFalse(),
+  settingsFile: r.fileOrFalse(),
+  env: r.stringMap(),
+  messageQueueSize: r.int(0),
+  blockingMode: r.boolean(),
+  allowClientSend: r.boolean(),
+  bufferSize: r.int(1),
+});
+
+/** Rules of {@link BackoffOptions} (the client's `reconnect`). */
+export const BACKOFF_RULES: OptionRulesFor<BackoffOptions> = Object.freeze({
+  initialDelay: r.int(0, MAX_TIMEOUT_MS),
+  multiplier: r.number(1, 1000),
+  maxDelay: r.int(0, MAX_TIMEOUT_MS),
+  jitter: r.number(0, 1),
+  maxRetries: r.int(1, undefined, true),
+});
+
+/**
+ * Every key of {@link SocketClientOptions} with its rule: the one list the
+ * engine and every transport's client check options against (unknown keys
+ * and wrong types, in plain JavaScript too).
+ */
+export const CLIENT_ENGINE_RULES: OptionRulesFor<SocketClientOptions> = Object.freeze({
+  eventName: r.string(),
+  transport: r.object('a ClientTransport'),
+  connectTimeout: TIMEOUT,
+  defaultTimeoutMs: TIMEOUT,
+  defaultTimeout: TIMEOUT,
+  autoReconnect: r.boolean(),
+  reconnect: r.nested(BACKOFF_RULES),
+  minUptimeMs: TIMEOUT,
+  bufferMessages: r.boolean(),
+  bufferSize: r.int(1),
+  maxBufferedBytes: r.int(1),
+  offlineSend: r.oneOf('buffer', 'reject'),
+  sendBufferSize: r.int(1),
+  sendBufferBytes: r.int(1),
+  maxPendingBytes: r.int(1),
+  maxMessageSize: r.int(1),
+  handshake: r.boolean(),
+  token: r.secret(),
+  heartbeatInterval: r.int(0, MAX_TIMEOUT_MS),
+  heartbeatTimeout: TIMEOUT,
+  closeTimeout: TIMEOUT,
+  maxPendingRequests: r.int(1),
+  timezone: r.string(),
+  logger: r.object('a logger (an object with debug, info, warn and error)'),
+  logLevel: r.string(),
+  schema: SCHEMA_RULE,
+});
+
+/** Every key of {@link SocketServerOptions} with its rule (see {@link CLIENT_ENGINE_RULES}). */
+export const SERVER_ENGINE_RULES: OptionRulesFor<SocketServerOptions> = Object.freeze({
+  eventName: r.string(),
+  transport: r.object('a ServerTransport'),
+  maxConnections: r.int(0),
+  messageQueueSize: r.int(0),
+  allowClientSend: r.boolean(),
+  maxMessageSize: r.int(1),
+  blockingMode: r.boolean(),
+  timezone: r.string(),
+  maxPendingBytes: r.int(1),
+  slowConsumerPolicy: r.oneOf('disconnect', 'drop'),
+  drainTimeout: TIMEOUT,
+  heartbeatInterval: r.int(0, MAX_TIMEOUT_MS),
+  heartbeatTimeout: TIMEOUT,
+  closeTimeout: TIMEOUT,
+  token: r.secret(),
+  authTimeout: TIMEOUT,
+  maxUnauthenticated: r.int(1),
+  maxInvalidPerSecond: r.int(1, undefined, true),
+  registerGraceMs: TIMEOUT,
+  frameTimeoutMs: TIMEOUT,
+  refuseLingerMs: TIMEOUT,
+  maxRefusing: r.int(0),
+  closeGraceMs: TIMEOUT,
+  backlog: r.int(1),
+  requireHello: r.boolean(),
+  exposeStats: r.boolean(),
+  maxMonitors: r.int(1),
+  collectStats: r.boolean(),
+  handler: r.function(),
+  logger: r.object('a logger (an object with debug, info, warn and error)'),
+  logLevel: r.string(),
+  schema: SCHEMA_RULE,
+});
+
+/** `rules` without `keys` (a transport's table starts from the engine's, minus what it fills itself). */
+export function omitRules<R extends OptionRules, K extends keyof R>(rules: R, ...keys: K[]): Omit<R, K> {
+  const out: Record<string, OptionRule> = { ...rules };
+  for (const k of keys) delete out[k as string];
+  return out as Omit<R, K>;
+}
+
+/** The keys of `options` that `rules` lists (what a transport hands on to the engine). */
+function pickKnown(options: object, rules: OptionRules): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(options)) if (Object.hasOwn(rules, k)) out[k] = v;
+  return out;
+}
+
 /**
  * Loads the configuration with the common keys of `options` as explicit
  * overrides (precedence: defaults < .env < environment < options) and the
@@ -127,25 +252,29 @@ export function mergeDefined<T extends object>(base: Partial<T>, over: Partial<T
  * is a configuration key (validated by `loadConfig`), so it is taken from
  * `config` only.
  */
-export function clientEngineOptions<O extends { defaultTimeoutMs?: number }>(
+export function clientEngineOptions<T = MessageData>(
   config: SocketConfig,
-  options: O,
+  options: { defaultTimeoutMs?: number },
   extra: Partial<SocketClientOptions> = {},
-): Partial<SocketClientOptions> {
-  const { defaultTimeoutMs: _validated, ...rest } = options;
-  return mergeDefined<SocketClientOptions>({ ...clientConfigDefaults(config), ...extra }, rest as Partial<SocketClientOptions>);
+): Partial<SocketClientOptions<T>> {
+  const { defaultTimeoutMs: _validated, ...rest } = pickKnown(options, CLIENT_ENGINE_RULES);
+  return mergeDefined<SocketClientOptions>({ ...clientConfigDefaults(config), ...extra }, rest as Partial<SocketClientOptions>) as Partial<
+    SocketClientOptions<T>
+  >;
 }
 
 /** Engine options for a transport package's server (see {@link clientEngineOptions}). */
-export function serverEngineOptions<O extends { defaultTimeoutMs?: number }>(
+export function serverEngineOptions<TIn = MessageData, TOut = MessageData>(
   config: SocketConfig,
   maxConnections: number,
-  options: O,
+  options: { defaultTimeoutMs?: number },
   extra: Partial<SocketServerOptions> = {},
-): Partial<SocketServerOptions> {
-  const { defaultTimeoutMs: _validated, ...rest } = options;
+): Partial<SocketServerOptions<TIn, TOut>> {
+  const { defaultTimeoutMs: _validated, ...rest } = pickKnown(options, SERVER_ENGINE_RULES);
   return {
-    ...mergeDefined<SocketServerOptions>({ ...serverConfigDefaults(config, maxConnections), ...extra }, rest as Partial<SocketServerOptions>),
+    ...(mergeDefined<SocketServerOptions>({ ...serverConfigDefaults(config, maxConnections), ...extra }, rest as Partial<SocketServerOptions>) as Partial<
+      SocketServerOptions<TIn, TOut>
+    >),
     maxConnections,
   };
 }
@@ -219,8 +348,8 @@ export const SERVER_DEFAULTS: Readonly<Omit<ServerSettings, 'heartbeatTimeout'>>
  * time and bound validated. The engine reads only the result.
  * @throws ValidationError `INVALID_CONFIG` naming the bad key.
  */
-export function resolveServerSettings(options: Partial<SocketServerOptions>): ServerSettings {
-  const given = mergeDefined<ServerSettings>(SERVER_DEFAULTS, options as Partial<ServerSettings>) as Omit<ServerSettings, 'heartbeatTimeout'> & {
+export function resolveServerSettings<TIn, TOut>(options: Partial<SocketServerOptions<TIn, TOut>>): ServerSettings {
+  const given = mergeDefined<ServerSettings>(SERVER_DEFAULTS, options as unknown as Partial<ServerSettings>) as Omit<ServerSettings, 'heartbeatTimeout'> & {
     heartbeatTimeout?: number;
   };
   const s: ServerSettings = {

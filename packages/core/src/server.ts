@@ -15,25 +15,27 @@ import {
   type MessageData,
   type SocketMessage,
 } from '@socketkit/protocol';
+import { checkOptions } from '@socketkit/config';
 import { validateToken } from './auth.js';
 import { BatchShare } from './connection.js';
 import { CONFIG_DEFAULTS, startTimer } from './defaults.js';
 import { LogLimiter } from './log-limiter.js';
 import { createLogger, type SocketLogger } from './logger.js';
-import { resolveServerSettings } from './options.js';
+import { SERVER_ENGINE_RULES, resolveServerSettings } from './options.js';
 import { renderPrometheus } from './metrics.js';
 import { ServerPeer, type PeerHost } from './server-peer.js';
 import { RateSampler, ServerCounters, type ClientStats, type ServerStats } from './stats.js';
 import type { PendingHandshake, ServerTransport, TransportStream } from './transport.js';
+import { validateData, type Payload, type StandardSchemaV1 } from './schema.js';
 import { controlFrame, emitError } from './wire.js';
 
 /** What to do with a client whose pending outbound bytes exceed `maxPendingBytes`. */
 export type SlowConsumerPolicy = 'disconnect' | 'drop';
 
 /** Context passed to a request handler. */
-export interface RequestContext {
+export interface RequestContext<TIn = MessageData> {
   /** The request message (has an `id`). */
-  message: SocketMessage;
+  message: SocketMessage<TIn>;
   /** The client that sent it. */
   clientId: string;
 }
@@ -44,11 +46,22 @@ export interface RequestContext {
  * `undefined` to answer later with {@link SocketServer.reply}. A thrown error
  * is sent back as an ERROR reply with code `HANDLER_FAILED` (or the error's
  * own `code`).
+ * @typeParam TIn The request's data (checked by the server's `schema`, if any).
+ * @typeParam TOut The reply's data; when given, the handler must return it
+ *   (or `undefined`, or a promise of either). Default: anything.
  */
-export type RequestHandler = (data: MessageData, context: RequestContext) => unknown;
+export type RequestHandler<TIn = MessageData, TOut = MessageData> = (data: TIn, context: RequestContext<TIn>) => HandlerResult<TOut>;
 
-/** Options of {@link SocketServer}. Transport packages fill them from the configuration. */
-export interface SocketServerOptions {
+/** What a {@link RequestHandler} returns: anything when `TOut` is the default, else `TOut`, `undefined` or a promise of them. */
+// biome-ignore lint/suspicious/noConfusingVoidType: a handler that answers later with reply() returns nothing (void), sync or async
+export type HandlerResult<TOut> = [MessageData] extends [TOut] ? unknown : TOut | undefined | void | PromiseLike<TOut | undefined | void>;
+
+/**
+ * Options of {@link SocketServer}. Transport packages fill them from the configuration.
+ * @typeParam TIn The data clients send (inferred from `schema`).
+ * @typeParam TOut The data the server sends and its handler returns.
+ */
+export interface SocketServerOptions<TIn = MessageData, TOut = MessageData> {
   /** Event name this server serves. */
   eventName: string;
   /** Where connections come from. */
@@ -143,7 +156,17 @@ export interface SocketServerOptions {
    */
   collectStats?: boolean;
   /** Request handler (see {@link RequestHandler}). */
-  handler?: RequestHandler;
+  handler?: RequestHandler<NoInfer<TIn>, NoInfer<TOut>>;
+  /**
+   * Checks the `data` of every DATA message from clients (requests included)
+   * before `message` listeners and the handler see it, and types it: any
+   * Standard Schema (valibot ≥ 1, zod ≥ 3.24, arktype). A message it refuses
+   * is skipped and reported like any invalid message (`error` event
+   * `INVALID_MESSAGE` with the client id, counted in `stats().totals.invalidMessages`);
+   * a refused request is answered with ERROR `INVALID_MESSAGE` at once. The
+   * schema's output (after transforms) is what the application gets. Must be synchronous.
+   */
+  schema?: StandardSchemaV1<unknown, TIn>;
   /** Logger (default: tslog at `logLevel`). */
   logger?: SocketLogger;
   /** Level of the default logger (default `info`). */
@@ -168,7 +191,7 @@ export interface ClientInfo {
 }
 
 /** Effective server settings after defaults (times in ms). */
-export type ServerSettings = Required<Omit<SocketServerOptions, 'token' | 'handler' | 'logger' | 'logLevel' | 'transport' | 'eventName'>>;
+export type ServerSettings = Required<Omit<SocketServerOptions, 'token' | 'handler' | 'schema' | 'logger' | 'logLevel' | 'transport' | 'eventName'>>;
 
 /** Who a refused peer was, as far as the server knows (see {@link PeerRefusal}). */
 export interface PeerDescription {
@@ -190,14 +213,14 @@ export interface PeerRefusal {
   peer: PeerDescription;
 }
 
-/** Events of {@link SocketServer}. */
-export interface SocketServerEvents {
+/** Events of {@link SocketServer}; `TIn` is the data clients send. */
+export interface SocketServerEvents<TIn = MessageData> {
   listening: [];
   close: [];
   clientConnected: [clientId: string];
   /** A registered client left; `code` is the disconnect reason's code (`CLOSED` for an ordinary close). */
   clientDisconnected: [clientId: string, reason: string, code: string];
-  message: [message: SocketMessage, clientId: string];
+  message: [message: SocketMessage<TIn>, clientId: string];
   error: [error: Error, clientId?: string];
   queueOverflow: [dropped: number];
   messageDropped: [clientId: string, dropped: number];
@@ -230,14 +253,19 @@ interface QueuedFrame {
  * (broadcast and unicast), a queue while no client is registered, and the
  * lifecycle. What happens on one connection (handshake, auth, delivery,
  * slow-consumer policy) lives in {@link ServerPeer}.
+ *
+ * @typeParam TIn The data clients send (`message` listeners, the handler's
+ *   argument): inferred from the `schema` option, which checks it at run time.
+ * @typeParam TOut The data the server sends (`send`, `reply`) and its handler returns.
  */
-export class SocketServer extends EventEmitter<SocketServerEvents> {
+export class SocketServer<TIn extends Payload<TIn> = MessageData, TOut extends Payload<TOut> = MessageData> extends EventEmitter<SocketServerEvents<TIn>> {
   /** Event name served. */
   readonly eventName: string;
   readonly #o: ServerSettings;
   readonly #transport: ServerTransport;
   readonly #token: string | undefined;
-  #handler: RequestHandler | undefined;
+  #handler: RequestHandler<TIn, TOut> | undefined;
+  readonly #schema: StandardSchemaV1 | undefined;
   /** The logger in use. */
   readonly log: SocketLogger;
   /** Every peer that is neither refused nor closed, in accept order (so the first awaiting one is the oldest). */
@@ -262,13 +290,15 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
   readonly #rates = new RateSampler(this.#counters);
   #startedAt = 0;
 
-  constructor(options: SocketServerOptions) {
+  constructor(options: SocketServerOptions<TIn, TOut>) {
     super();
+    checkOptions(options, SERVER_ENGINE_RULES, 'SocketServer');
     this.eventName = validateEventName(options.eventName);
     this.#transport = options.transport;
-    this.#o = resolveServerSettings(options);
+    this.#o = resolveServerSettings<TIn, TOut>(options);
     this.#token = validateToken(options.token, this.eventName);
     this.#handler = options.handler;
+    this.#schema = options.schema;
     this.log = options.logger ?? createLogger(`socketkit:server:${this.eventName}`, options.logLevel ?? CONFIG_DEFAULTS.logLevel);
     this.#warnings = new LogLimiter(this.log);
     this.#host = {
@@ -338,7 +368,7 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
   }
 
   /** Sets or replaces the request handler. */
-  onRequest(handler: RequestHandler | undefined): void {
+  onRequest(handler: RequestHandler<TIn, TOut> | undefined): void {
     this.#handler = handler;
   }
 
@@ -478,9 +508,12 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
    * @throws SocketError `NOT_RUNNING`, ConnectionError `UNKNOWN_CLIENT`,
    *   MessageError `FRAME_TOO_LARGE` / `INVALID_MESSAGE`.
    */
-  send(data: MessageData, clientId?: string): number {
+  send(data: TOut, clientId?: string): number {
     this.#assertRunning('send');
-    return this.#fanout(encodeFrame(createMessage(this.eventName, MessageType.DATA, data, { timezone: this.#o.timezone }), this.#o.maxMessageSize), clientId);
+    return this.#fanout(
+      encodeFrame(createMessage(this.eventName, MessageType.DATA, data as MessageData, { timezone: this.#o.timezone }), this.#o.maxMessageSize),
+      clientId,
+    );
   }
 
   /** Sends a ready {@link SocketMessage} as it is (see {@link SocketServer.send}). */
@@ -498,11 +531,11 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
   }
 
   /** Answers `request` (which must carry an `id`) on behalf of a handler. */
-  reply(clientId: string, request: SocketMessage, data: MessageData, type: MessageType = MessageType.DATA): boolean {
+  reply(clientId: string, request: SocketMessage<TIn>, data: TOut, type: MessageType = MessageType.DATA): boolean {
     if (request.id === undefined) {
       throw new MessageError(ErrorCode.INVALID_MESSAGE, 'cannot reply to a message without an id: only requests (client.request()) can be answered');
     }
-    return this.#registered(clientId).reply(request, data, type);
+    return this.#registered(clientId).reply(request as SocketMessage<unknown> as SocketMessage, data as MessageData, type);
   }
 
   /**
@@ -837,9 +870,20 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
       peer.sendError(ErrorCode.SEND_NOT_ALLOWED, `server "${this.eventName}" does not accept messages from clients (allowClientSend is false)`, m.id);
       return;
     }
-    if (m.id !== undefined && this.#handler !== undefined) this.#handle(peer, m, this.#handler);
+    if (this.#schema !== undefined && m.messageType === MessageType.DATA) {
+      const checked = validateData(this.#schema, m.data, this.eventName);
+      if (checked.error !== undefined) {
+        // Skipped like any invalid message; a request is told at once instead of waiting out its timeout.
+        this.#peerError(peer, checked.error);
+        if (m.id !== undefined) peer.sendError(ErrorCode.INVALID_MESSAGE, checked.error.message, m.id);
+        return;
+      }
+      m.data = checked.value as MessageData;
+    }
+    const typed = m as SocketMessage<unknown> as SocketMessage<TIn>;
+    if (m.id !== undefined && this.#handler !== undefined) this.#handle(peer, typed, this.#handler);
     try {
-      this.emit('message', m, peer.id);
+      this.emit('message', typed, peer.id);
     } catch (err) {
       // The application's listener threw: its error, rethrown as EventEmitter
       // users expect, never blamed on the peer (whose connection stays up).
@@ -849,7 +893,8 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
     }
   }
 
-  #handle(peer: ServerPeer, m: SocketMessage, handler: RequestHandler): void {
+  #handle(peer: ServerPeer, typed: SocketMessage<TIn>, handler: RequestHandler<TIn, TOut>): void {
+    const m = typed as SocketMessage<unknown> as SocketMessage;
     const respond = (result: unknown): void => {
       if (result === undefined || !peer.open) return;
       try {
@@ -860,7 +905,7 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
     };
     const fail = (err: unknown): void => peer.replyError(m, err);
     try {
-      const out = handler(m.data, { message: m, clientId: peer.id });
+      const out: unknown = handler(typed.data, { message: typed, clientId: peer.id });
       if (out !== null && typeof out === 'object' && typeof (out as PromiseLike<unknown>).then === 'function')
         Promise.resolve(out).then(respond, fail).catch(fail);
       else respond(out);

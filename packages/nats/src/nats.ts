@@ -1,16 +1,22 @@
 import type { NodeConnectionOptions } from '@nats-io/transport-node';
+import { checkOptions, optionRule as r, type OptionRulesFor } from '@socketkit/config';
 import {
+  CLIENT_ENGINE_RULES,
+  CONFIG_OPTION_RULES,
+  SERVER_ENGINE_RULES,
+  omitRules,
   SocketClient,
   SocketServer,
   clientEngineOptions,
   resolveConfig,
   serverEngineOptions,
   type ClientConfigOptions,
+  type Payload,
   type ServerConfigOptions,
   type SocketClientOptions,
   type SocketServerOptions,
 } from '@socketkit/core';
-import type { MessageError } from '@socketkit/protocol';
+import type { MessageData, MessageError } from '@socketkit/protocol';
 import { DEFAULT_NATS_SERVERS, NatsClientTransport, NatsServerTransport } from './nats-transport.js';
 
 /** Default heartbeat over NATS (ms): there is no socket close to notice a dead peer, so presence is heartbeats. */
@@ -27,10 +33,39 @@ export interface NatsOptions {
 }
 
 /** Options of {@link NatsSocketServer}. */
-export interface NatsSocketServerOptions extends Omit<SocketServerOptions, 'transport' | keyof ServerConfigOptions>, ServerConfigOptions, NatsOptions {}
+export interface NatsSocketServerOptions<TIn = MessageData, TOut = MessageData>
+  extends Omit<SocketServerOptions<TIn, TOut>, 'transport' | keyof ServerConfigOptions>,
+    ServerConfigOptions,
+    NatsOptions {}
 
 /** Options of {@link NatsSocketClient}. */
-export interface NatsSocketClientOptions extends Omit<SocketClientOptions, 'transport' | keyof ClientConfigOptions>, ClientConfigOptions, NatsOptions {}
+export interface NatsSocketClientOptions<T = MessageData>
+  extends Omit<SocketClientOptions<T>, 'transport' | keyof ClientConfigOptions>,
+    ClientConfigOptions,
+    NatsOptions {}
+
+const NATS_LINK_RULES: OptionRulesFor<NatsOptions> = {
+  servers: r.either(r.string(), {
+    expected: 'an array of URLs',
+    test: (v) => Array.isArray(v) && v.every((x) => typeof x === 'string'),
+  }),
+  subjectPrefix: r.string(),
+  natsOptions: r.object('an object of @nats-io/transport-node connect options'),
+};
+
+/** Every option {@link NatsSocketServer} accepts, with its check (unknown keys and wrong types are refused). */
+export const NATS_SERVER_OPTION_RULES: OptionRulesFor<NatsSocketServerOptions> = Object.freeze({
+  ...omitRules(SERVER_ENGINE_RULES, 'transport'),
+  ...omitRules(CONFIG_OPTION_RULES, 'bufferSize'),
+  ...NATS_LINK_RULES,
+});
+
+/** Every option {@link NatsSocketClient} accepts, with its check. */
+export const NATS_CLIENT_OPTION_RULES: OptionRulesFor<NatsSocketClientOptions> = Object.freeze({
+  ...omitRules(CLIENT_ENGINE_RULES, 'transport'),
+  ...omitRules(CONFIG_OPTION_RULES, 'messageQueueSize', 'blockingMode', 'allowClientSend'),
+  ...NATS_LINK_RULES,
+});
 
 function servers(o: NatsOptions, env: Record<string, string | undefined> | undefined): string | string[] {
   const fromEnv = (env ?? process.env).SOCKET_NATS_SERVERS;
@@ -62,13 +97,14 @@ function link(
  * await server.start();
  * server.send({ id: 7 });
  */
-export class NatsSocketServer extends SocketServer {
-  constructor(options: NatsSocketServerOptions) {
+export class NatsSocketServer<TIn extends Payload<TIn> = MessageData, TOut extends Payload<TOut> = MessageData> extends SocketServer<TIn, TOut> {
+  constructor(options: NatsSocketServerOptions<TIn, TOut>) {
+    checkOptions(options, NATS_SERVER_OPTION_RULES, 'NatsSocketServer');
     const config = resolveConfig(options);
     // Only an explicit maxMessageSize makes start() fail on a smaller broker; the default is lowered to fit.
     const transport = new NatsServerTransport(link(options, (e) => this?.reportDiscard(e)));
     super({
-      ...serverEngineOptions(config, options.maxConnections ?? 10, options, {
+      ...serverEngineOptions<TIn, TOut>(config, options.maxConnections ?? 10, options, {
         heartbeatInterval: DEFAULT_NATS_HEARTBEAT_INTERVAL,
         requireHello: true,
       }),
@@ -92,12 +128,13 @@ export class NatsSocketServer extends SocketServer {
  * await client.connect();
  * for await (const m of client) console.log(m.data);
  */
-export class NatsSocketClient extends SocketClient {
-  constructor(options: NatsSocketClientOptions) {
+export class NatsSocketClient<T extends Payload<T> = MessageData> extends SocketClient<T> {
+  constructor(options: NatsSocketClientOptions<T>) {
+    checkOptions(options, NATS_CLIENT_OPTION_RULES, 'NatsSocketClient');
     const config = resolveConfig(options);
     const transport = new NatsClientTransport(link({ ...options, maxMessageSize: undefined }, (e) => this?.reportDiscard(e)));
     super({
-      ...clientEngineOptions(config, options, { heartbeatInterval: DEFAULT_NATS_HEARTBEAT_INTERVAL }),
+      ...clientEngineOptions<T>(config, options, { heartbeatInterval: DEFAULT_NATS_HEARTBEAT_INTERVAL }),
       eventName: options.eventName,
       transport,
     });

@@ -24,7 +24,7 @@ export type MessageData = Record<string, unknown>;
  * A decoded socketkit message. On the wire the same fields travel as a
  * msgpack map with snake_case keys (`event_name`, `timestamp_ms`, ...).
  */
-export interface SocketMessage<D extends MessageData = MessageData> {
+export interface SocketMessage<D = MessageData> {
   /** Event (channel) name, `^[a-zA-Z0-9_-]{1,64}$`. */
   eventName: string;
   /** Unix epoch milliseconds when the message was created. */

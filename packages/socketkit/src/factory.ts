@@ -1,5 +1,6 @@
 import { validateEventName } from '@socketkit/protocol';
-import type { SocketClient, SocketServer } from '@socketkit/core';
+import type { Payload, SocketClient, SocketServer } from '@socketkit/core';
+import type { MessageData } from '@socketkit/protocol';
 import type {
   NatsClient as NatsSocketClient,
   NatsClientOptions,
@@ -18,25 +19,30 @@ import { transportImplementation, validateSocketType, type SocketType } from './
 
 export type { UnixServerOptions, TcpServerOptions, NatsServerOptions, UnixClientOptions, TcpClientOptions, NatsClientOptions };
 
-/** The options, server and client types of each transport, by {@link SocketType}. */
-export interface TransportTypes {
+/**
+ * The options, server and client types of each transport, by {@link SocketType}.
+ * @typeParam TIn Data clients send (the server's `schema`, handler argument).
+ * @typeParam TOut Data the server sends.
+ * @typeParam T Data a client receives (its `schema`).
+ */
+export interface TransportTypes<TIn extends Payload<TIn> = MessageData, TOut extends Payload<TOut> = MessageData, T extends Payload<T> = MessageData> {
   unix: {
-    serverOptions: UnixServerOptions;
-    clientOptions: UnixClientOptions;
-    server: UnixSocketServer;
-    client: UnixSocketClient;
+    serverOptions: UnixServerOptions<TIn, TOut>;
+    clientOptions: UnixClientOptions<T>;
+    server: UnixSocketServer<TIn, TOut>;
+    client: UnixSocketClient<T>;
   };
   tcp: {
-    serverOptions: TcpServerOptions;
-    clientOptions: TcpClientOptions;
-    server: TcpSocketServer;
-    client: TcpSocketClient;
+    serverOptions: TcpServerOptions<TIn, TOut>;
+    clientOptions: TcpClientOptions<T>;
+    server: TcpSocketServer<TIn, TOut>;
+    client: TcpSocketClient<T>;
   };
   nats: {
-    serverOptions: NatsServerOptions;
-    clientOptions: NatsClientOptions;
-    server: NatsSocketServer;
-    client: NatsSocketClient;
+    serverOptions: NatsServerOptions<TIn, TOut>;
+    clientOptions: NatsClientOptions<T>;
+    server: NatsSocketServer<TIn, TOut>;
+    client: NatsSocketClient<T>;
   };
 }
 
@@ -65,9 +71,29 @@ export type AnyClient = UnixSocketClient | TcpSocketClient | NatsSocketClient;
  *   package that is not installed (the message names the `npm install` to
  *   run) or a bad option; `INVALID_EVENT_NAME` for a bad event name.
  */
-// One generic signature: with a literal type only that transport's options
-// type-check (e.g. `servers` on 'unix' is an error); with a `SocketType`
-// variable any transport's options are accepted and checked at run time.
+// One signature per built-in transport, so `TIn` is inferred from a
+// `schema` option (TypeScript infers nothing through TransportTypes[T]);
+// with a literal type only that transport's options type-check (e.g.
+// `servers` on 'unix' is an error). With a `SocketType` variable the
+// generic signature accepts any transport's options, checked at run time.
+export async function createServer<TIn extends Payload<TIn> = MessageData, TOut extends Payload<TOut> = MessageData>(
+  type: 'unix',
+  eventName: string,
+  options?: UnixServerOptions<TIn, TOut>,
+): Promise<UnixSocketServer<TIn, TOut>>;
+/** A TCP server (see above). */
+export async function createServer<TIn extends Payload<TIn> = MessageData, TOut extends Payload<TOut> = MessageData>(
+  type: 'tcp',
+  eventName: string,
+  options?: TcpServerOptions<TIn, TOut>,
+): Promise<TcpSocketServer<TIn, TOut>>;
+/** A NATS server (see above). */
+export async function createServer<TIn extends Payload<TIn> = MessageData, TOut extends Payload<TOut> = MessageData>(
+  type: 'nats',
+  eventName: string,
+  options?: NatsServerOptions<TIn, TOut>,
+): Promise<NatsSocketServer<TIn, TOut>>;
+/** A server for a {@link SocketType} known only at run time. */
 export async function createServer<T extends SocketType>(
   type: T,
   eventName: string,
@@ -97,6 +123,24 @@ export async function createServer(type: string, eventName: string, options: Ser
  *
  * @throws ValidationError as {@link createServer}.
  */
+export async function createClient<T extends Payload<T> = MessageData>(
+  type: 'unix',
+  eventName: string,
+  options?: UnixClientOptions<T>,
+): Promise<UnixSocketClient<T>>;
+/** A TCP client (see above). */
+export async function createClient<T extends Payload<T> = MessageData>(
+  type: 'tcp',
+  eventName: string,
+  options?: TcpClientOptions<T>,
+): Promise<TcpSocketClient<T>>;
+/** A NATS client (see above). */
+export async function createClient<T extends Payload<T> = MessageData>(
+  type: 'nats',
+  eventName: string,
+  options?: NatsClientOptions<T>,
+): Promise<NatsSocketClient<T>>;
+/** A client for a {@link SocketType} known only at run time. */
 export async function createClient<T extends SocketType>(
   type: T,
   eventName: string,

@@ -17,6 +17,7 @@ import type { TcpSocketServer, TcpSocketServerOptions } from '@socketkit/tcp';
 import type { NatsSocketClient, NatsSocketClientOptions } from '@socketkit/nats';
 // @ts-ignore -- optional peer: @socketkit/nats may not be installed
 import type { NatsSocketServer, NatsSocketServerOptions } from '@socketkit/nats';
+import type { MessageData } from '@socketkit/protocol';
 // @ts-ignore -- optional peer
 import type * as UnixModule from '@socketkit/unix';
 // @ts-ignore -- optional peer
@@ -34,30 +35,33 @@ export type Installed<T> = unknown extends T ? ([T] extends [string] ? never : T
 /** Constructor options minus `eventName` (the facade takes it as an argument); `never` when not installed. */
 export type WithoutEventName<T> = [Installed<T>] extends [never] ? never : Omit<T, 'eventName'>;
 
+/** The payload constraint of the transports' type parameters (`Payload` of `@socketkit/core`). */
+type P<T> = Record<keyof T, unknown>;
+
 /** `UnixSocketServer` from `@socketkit/unix` (`never` when it is not installed). */
-export type UnixServer = Installed<UnixSocketServer>;
+export type UnixServer<TIn extends P<TIn> = MessageData, TOut extends P<TOut> = MessageData> = Installed<UnixSocketServer<TIn, TOut>>;
 /** `UnixSocketClient` from `@socketkit/unix` (`never` when it is not installed). */
-export type UnixClient = Installed<UnixSocketClient>;
+export type UnixClient<T extends P<T> = MessageData> = Installed<UnixSocketClient<T>>;
 /** `TcpSocketServer` from `@socketkit/tcp` (`never` when it is not installed). */
-export type TcpServer = Installed<TcpSocketServer>;
+export type TcpServer<TIn extends P<TIn> = MessageData, TOut extends P<TOut> = MessageData> = Installed<TcpSocketServer<TIn, TOut>>;
 /** `TcpSocketClient` from `@socketkit/tcp` (`never` when it is not installed). */
-export type TcpClient = Installed<TcpSocketClient>;
+export type TcpClient<T extends P<T> = MessageData> = Installed<TcpSocketClient<T>>;
 /** `NatsSocketServer` from `@socketkit/nats` (`never` when it is not installed). */
-export type NatsServer = Installed<NatsSocketServer>;
+export type NatsServer<TIn extends P<TIn> = MessageData, TOut extends P<TOut> = MessageData> = Installed<NatsSocketServer<TIn, TOut>>;
 /** `NatsSocketClient` from `@socketkit/nats` (`never` when it is not installed). */
-export type NatsClient = Installed<NatsSocketClient>;
+export type NatsClient<T extends P<T> = MessageData> = Installed<NatsSocketClient<T>>;
 /** Options of `createServer('unix', ...)`: everything `UnixSocketServer` takes except the event name. */
-export type UnixServerOptions = WithoutEventName<UnixSocketServerOptions>;
+export type UnixServerOptions<TIn = MessageData, TOut = MessageData> = WithoutEventName<UnixSocketServerOptions<TIn, TOut>>;
 /** Options of `createServer('tcp', ...)`: everything `TcpSocketServer` takes except the event name. */
-export type TcpServerOptions = WithoutEventName<TcpSocketServerOptions>;
+export type TcpServerOptions<TIn = MessageData, TOut = MessageData> = WithoutEventName<TcpSocketServerOptions<TIn, TOut>>;
 /** Options of `createServer('nats', ...)`: everything `NatsSocketServer` takes except the event name. */
-export type NatsServerOptions = WithoutEventName<NatsSocketServerOptions>;
+export type NatsServerOptions<TIn = MessageData, TOut = MessageData> = WithoutEventName<NatsSocketServerOptions<TIn, TOut>>;
 /** Options of `createClient('unix', ...)`. */
-export type UnixClientOptions = WithoutEventName<UnixSocketClientOptions>;
+export type UnixClientOptions<T = MessageData> = WithoutEventName<UnixSocketClientOptions<T>>;
 /** Options of `createClient('tcp', ...)`. */
-export type TcpClientOptions = WithoutEventName<TcpSocketClientOptions>;
+export type TcpClientOptions<T = MessageData> = WithoutEventName<TcpSocketClientOptions<T>>;
 /** Options of `createClient('nats', ...)`. */
-export type NatsClientOptions = WithoutEventName<NatsSocketClientOptions>;
+export type NatsClientOptions<T = MessageData> = WithoutEventName<NatsSocketClientOptions<T>>;
 
 /** What each transport package exports (`never` for one that is not installed). */
 // (`typeof` of an unresolved import escapes `Installed`, so each entry is

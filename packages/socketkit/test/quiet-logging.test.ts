@@ -40,7 +40,7 @@ const server = await createServer('unix', 'quiet', { socketDir, envFile: false, 
 await server.start();
 const a = await createClient('unix', 'quiet', { socketDir, envFile: false, ...extra });
 await a.connect({ waitForWelcome: true });
-const b = await createClient('unix', 'quiet', { socketDir, envFile: false, reconnect: false, ...extra });
+const b = await createClient('unix', 'quiet', { socketDir, envFile: false, autoReconnect: false, ...extra });
 try { await b.connect({ waitForWelcome: true }); } catch {}
 server.send({ n: 1 });
 await a.receive({ timeout: 5000 });

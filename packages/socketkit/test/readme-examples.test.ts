@@ -68,6 +68,8 @@ beforeAll(async () => {
     if (!existsSync(join(pkgDir, 'dist/index.js'))) throw new Error(`${pkgDir}/dist is missing: run "turbo run build" first`);
     symlinkSync(pkgDir, join(dir, 'node_modules', pkg.name), 'dir');
   }
+  // The schema library of the typed-payload examples, as an application would install it.
+  symlinkSync(join(root, 'packages/config/node_modules/valibot'), join(dir, 'node_modules/valibot'), 'dir');
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'readme-blocks', private: true, type: 'module' }));
   for (const b of blocks) writeFileSync(join(dir, `${b.name}.ts`), b.code.replaceAll('/tmp/sockets', socketDir));
   writeFileSync(

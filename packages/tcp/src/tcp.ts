@@ -1,4 +1,9 @@
+import { checkOptions, optionRule as r, type OptionRulesFor } from '@socketkit/config';
 import {
+  CLIENT_ENGINE_RULES,
+  CONFIG_OPTION_RULES,
+  SERVER_ENGINE_RULES,
+  omitRules,
   SocketClient,
   SocketServer,
   clientEngineOptions,
@@ -7,11 +12,13 @@ import {
   resolveConfig,
   serverEngineOptions,
   type ClientConfigOptions,
+  type Payload,
   type ServerConfigOptions,
   type SocketClientOptions,
   type SocketDirTrust,
   type SocketServerOptions,
 } from '@socketkit/core';
+import type { MessageData } from '@socketkit/protocol';
 import { TcpClientTransport, TcpServerTransport, type TcpTlsOptions } from './tcp-transport.js';
 
 /** Options of TCP servers and clients about the socket directory (address files) and TLS. */
@@ -27,8 +34,8 @@ function trustOf(o: SocketDirTrust): SocketDirTrust {
 }
 
 /** Options of {@link TcpSocketServer}: engine options plus the TCP specifics of §5/§7. */
-export interface TcpSocketServerOptions
-  extends Omit<SocketServerOptions, 'transport' | keyof ServerConfigOptions | 'maxConnections'>,
+export interface TcpSocketServerOptions<TIn = MessageData, TOut = MessageData>
+  extends Omit<SocketServerOptions<TIn, TOut>, 'transport' | keyof ServerConfigOptions | 'maxConnections'>,
     ServerConfigOptions,
     TcpSecurityOptions {
   /** Interface to bind (default `127.0.0.1`, env `SOCKET_TCP_HOST`). */
@@ -50,7 +57,10 @@ export interface TcpSocketServerOptions
 }
 
 /** Options of {@link TcpSocketClient}. */
-export interface TcpSocketClientOptions extends Omit<SocketClientOptions, 'transport' | keyof ClientConfigOptions>, ClientConfigOptions, TcpSecurityOptions {
+export interface TcpSocketClientOptions<T = MessageData>
+  extends Omit<SocketClientOptions<T>, 'transport' | keyof ClientConfigOptions>,
+    ClientConfigOptions,
+    TcpSecurityOptions {
   /** Server host (default `127.0.0.1`). */
   host?: string;
   /**
@@ -60,6 +70,50 @@ export interface TcpSocketClientOptions extends Omit<SocketClientOptions, 'trans
   port?: number;
 }
 
+const PEM = r.either(r.string(), r.object('a Buffer'));
+
+/** Every key of {@link TcpTlsOptions} with its check. */
+export const TCP_TLS_OPTION_RULES: OptionRulesFor<TcpTlsOptions> = Object.freeze({
+  cert: PEM,
+  key: { ...PEM, secret: true },
+  passphrase: r.secret(),
+  ca: r.either(r.string(), r.object('a Buffer or an array of them')),
+  requestCert: r.boolean(),
+  rejectUnauthorized: r.boolean(),
+  servername: r.string(),
+  minVersion: r.oneOf('TLSv1.2', 'TLSv1.3'),
+});
+
+const SECURITY_RULES: OptionRulesFor<TcpSecurityOptions> = {
+  allowInsecureDir: r.boolean(),
+  trustedUids: r.intList(),
+  trustedGids: r.intList(),
+  socketDir: r.string(),
+  tls: r.nested(TCP_TLS_OPTION_RULES),
+};
+
+/** Every option {@link TcpSocketServer} accepts, with its check (unknown keys and wrong types are refused). */
+export const TCP_SERVER_OPTION_RULES: OptionRulesFor<TcpSocketServerOptions> = Object.freeze({
+  ...omitRules(SERVER_ENGINE_RULES, 'transport'),
+  ...omitRules(CONFIG_OPTION_RULES, 'bufferSize'),
+  ...SECURITY_RULES,
+  host: r.string(),
+  port: r.port(0),
+  allowInsecure: r.boolean(),
+  portRangeStart: r.port(1),
+  portRangeEnd: r.port(1),
+  maxConnections: r.int(1),
+});
+
+/** Every option {@link TcpSocketClient} accepts, with its check. */
+export const TCP_CLIENT_OPTION_RULES: OptionRulesFor<TcpSocketClientOptions> = Object.freeze({
+  ...omitRules(CLIENT_ENGINE_RULES, 'transport'),
+  ...omitRules(CONFIG_OPTION_RULES, 'messageQueueSize', 'blockingMode', 'allowClientSend'),
+  ...SECURITY_RULES,
+  host: r.string(),
+  port: r.port(1),
+});
+
 /**
  * A socketkit server on TCP.
  *
@@ -68,10 +122,11 @@ export interface TcpSocketClientOptions extends Omit<SocketClientOptions, 'trans
  * await server.start();
  * console.log(server.port);
  */
-export class TcpSocketServer extends SocketServer {
+export class TcpSocketServer<TIn extends Payload<TIn> = MessageData, TOut extends Payload<TOut> = MessageData> extends SocketServer<TIn, TOut> {
   readonly #transport: TcpServerTransport;
 
-  constructor(options: TcpSocketServerOptions) {
+  constructor(options: TcpSocketServerOptions<TIn, TOut>) {
+    checkOptions(options, TCP_SERVER_OPTION_RULES, 'TcpSocketServer');
     const config = resolveConfig(options, {
       socketDir: options.socketDir,
       tcp: mergeDefined(
@@ -101,7 +156,7 @@ export class TcpSocketServer extends SocketServer {
     // Over TCP anyone who can reach the port could ask: stats are exposed by default only behind a token.
     const exposeStats = options.exposeStats ?? options.token !== undefined;
     super({
-      ...serverEngineOptions(config, config.tcp.maxConnections, options),
+      ...serverEngineOptions<TIn, TOut>(config, config.tcp.maxConnections, options),
       exposeStats,
       eventName: options.eventName,
       transport,
@@ -129,8 +184,9 @@ export class TcpSocketServer extends SocketServer {
  * await client.connect();
  * const reply = await client.request({ a: 1, b: 2 });
  */
-export class TcpSocketClient extends SocketClient {
-  constructor(options: TcpSocketClientOptions) {
+export class TcpSocketClient<T extends Payload<T> = MessageData> extends SocketClient<T> {
+  constructor(options: TcpSocketClientOptions<T>) {
+    checkOptions(options, TCP_CLIENT_OPTION_RULES, 'TcpSocketClient');
     const config = resolveConfig(options, {
       socketDir: options.socketDir,
       tcp: mergeDefined({}, { host: options.host }),
@@ -143,6 +199,6 @@ export class TcpSocketClient extends SocketClient {
       trust: trustOf(options),
       ...(options.tls !== undefined ? { tls: options.tls } : {}),
     });
-    super({ ...clientEngineOptions(config, options), eventName: options.eventName, transport });
+    super({ ...clientEngineOptions<T>(config, options), eventName: options.eventName, transport });
   }
 }

@@ -4,7 +4,7 @@
  * engine.
  * @packageDocumentation
  */
-export { UnixSocketServer, UnixSocketClient } from './unix.js';
+export { UnixSocketServer, UnixSocketClient, UNIX_SERVER_OPTION_RULES, UNIX_CLIENT_OPTION_RULES } from './unix.js';
 export type { UnixSocketServerOptions, UnixSocketClientOptions } from './unix.js';
 export { UnixServerTransport, UnixClientTransport, socketPathFor, MAX_SOCKET_PATH_BYTES } from './unix-transport.js';
 export type { UnixServerTransportOptions } from './unix-transport.js';

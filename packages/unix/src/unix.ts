@@ -1,20 +1,28 @@
-import { parsePermissions } from '@socketkit/config';
+import { checkOptions, optionRule as r, parsePermissions, type OptionRulesFor } from '@socketkit/config';
 import {
   SocketClient,
   SocketServer,
+  CLIENT_ENGINE_RULES,
+  CONFIG_OPTION_RULES,
+  SERVER_ENGINE_RULES,
   clientEngineOptions,
+  omitRules,
   mergeDefined,
   resolveConfig,
   serverEngineOptions,
   type ClientConfigOptions,
+  type Payload,
   type ServerConfigOptions,
   type SocketClientOptions,
   type SocketServerOptions,
 } from '@socketkit/core';
+import type { MessageData } from '@socketkit/protocol';
 import { UnixClientTransport, UnixServerTransport } from './unix-transport.js';
 
 /** Options of {@link UnixSocketServer}: engine options plus the Unix specifics of §5/§7. */
-export interface UnixSocketServerOptions extends Omit<SocketServerOptions, 'transport' | keyof ServerConfigOptions | 'maxConnections'>, ServerConfigOptions {
+export interface UnixSocketServerOptions<TIn = MessageData, TOut = MessageData>
+  extends Omit<SocketServerOptions<TIn, TOut>, 'transport' | keyof ServerConfigOptions | 'maxConnections'>,
+    ServerConfigOptions {
   /** Directory of the socket file (default `/tmp/sockets`, env `SOCKET_DIR`). */
   socketDir?: string;
   /** Most clients at once (default 10, env `SOCKET_UNIX_MAX_CONNECTIONS`). */
@@ -32,7 +40,7 @@ export interface UnixSocketServerOptions extends Omit<SocketServerOptions, 'tran
 }
 
 /** Options of {@link UnixSocketClient}. */
-export interface UnixSocketClientOptions extends Omit<SocketClientOptions, 'transport' | keyof ClientConfigOptions>, ClientConfigOptions {
+export interface UnixSocketClientOptions<T = MessageData> extends Omit<SocketClientOptions<T>, 'transport' | keyof ClientConfigOptions>, ClientConfigOptions {
   /** Directory of the socket file (default `/tmp/sockets`). */
   socketDir?: string;
   /**
@@ -46,6 +54,27 @@ export interface UnixSocketClientOptions extends Omit<SocketClientOptions, 'tran
   /** Groups trusted to write the socket directory. */
   trustedGids?: readonly number[];
 }
+
+const TRUST_RULES = { allowInsecureDir: r.boolean(), trustedUids: r.intList(), trustedGids: r.intList() } as const;
+
+/** Every option {@link UnixSocketServer} accepts, with its check (unknown keys and wrong types are refused). */
+export const UNIX_SERVER_OPTION_RULES: OptionRulesFor<UnixSocketServerOptions> = Object.freeze({
+  ...omitRules(SERVER_ENGINE_RULES, 'transport'),
+  ...omitRules(CONFIG_OPTION_RULES, 'bufferSize'),
+  ...TRUST_RULES,
+  socketDir: r.string(),
+  maxConnections: r.int(1),
+  socketPermissions: r.string(),
+  autoRemoveSocket: r.boolean(),
+});
+
+/** Every option {@link UnixSocketClient} accepts, with its check. */
+export const UNIX_CLIENT_OPTION_RULES: OptionRulesFor<UnixSocketClientOptions> = Object.freeze({
+  ...omitRules(CLIENT_ENGINE_RULES, 'transport'),
+  ...omitRules(CONFIG_OPTION_RULES, 'messageQueueSize', 'blockingMode', 'allowClientSend'),
+  ...TRUST_RULES,
+  socketDir: r.string(),
+});
 
 function trustOf(o: { trustedUids?: readonly number[] | undefined; trustedGids?: readonly number[] | undefined }): {
   trustedUids?: readonly number[];
@@ -65,11 +94,12 @@ function trustOf(o: { trustedUids?: readonly number[] | undefined; trustedGids?:
  * await server.start();
  * server.send({ percent: 42 });
  */
-export class UnixSocketServer extends SocketServer {
+export class UnixSocketServer<TIn extends Payload<TIn> = MessageData, TOut extends Payload<TOut> = MessageData> extends SocketServer<TIn, TOut> {
   /** Full socket path. */
   readonly socketPath: string;
 
-  constructor(options: UnixSocketServerOptions) {
+  constructor(options: UnixSocketServerOptions<TIn, TOut>) {
+    checkOptions(options, UNIX_SERVER_OPTION_RULES, 'UnixSocketServer');
     const config = resolveConfig(options, {
       socketDir: options.socketDir,
       unix: mergeDefined(
@@ -93,7 +123,7 @@ export class UnixSocketServer extends SocketServer {
     // Stats go to monitors by default only when nobody but the owner can reach the socket.
     const exposeStats = options.exposeStats ?? (mode & 0o077) === 0;
     super({
-      ...serverEngineOptions(config, config.unix.maxConnections, options),
+      ...serverEngineOptions<TIn, TOut>(config, config.unix.maxConnections, options),
       exposeStats,
       eventName: options.eventName,
       transport,
@@ -110,17 +140,18 @@ export class UnixSocketServer extends SocketServer {
  * await client.connect();
  * for await (const m of client) console.log(m.data);
  */
-export class UnixSocketClient extends SocketClient {
+export class UnixSocketClient<T extends Payload<T> = MessageData> extends SocketClient<T> {
   /** Full socket path. */
   readonly socketPath: string;
 
-  constructor(options: UnixSocketClientOptions) {
+  constructor(options: UnixSocketClientOptions<T>) {
+    checkOptions(options, UNIX_CLIENT_OPTION_RULES, 'UnixSocketClient');
     const config = resolveConfig(options, { socketDir: options.socketDir });
     const transport = new UnixClientTransport(config.socketDir, options.eventName, {
       allowInsecureDir: options.allowInsecureDir ?? false,
       ...trustOf(options),
     });
-    super({ ...clientEngineOptions(config, options), eventName: options.eventName, transport });
+    super({ ...clientEngineOptions<T>(config, options), eventName: options.eventName, transport });
     this.socketPath = transport.path;
   }
 }

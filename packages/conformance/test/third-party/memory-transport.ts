@@ -3,10 +3,33 @@
 // package would, with no conformance fixture of its own (so the suite gives
 // it no extra options and no capabilities). Importing this module registers
 // it and selects it for the describeTransports blocks imported after it.
-import { type ClientTransport, duplexPair, type ServerTransport, SocketClient, SocketServer, type TransportStream } from '@socketkit/core';
+import {
+  CLIENT_ENGINE_RULES,
+  CONFIG_OPTION_RULES,
+  checkOptions,
+  type ClientConfigOptions,
+  type ServerConfigOptions,
+  type ClientTransport,
+  clientEngineOptions,
+  duplexPair,
+  omitRules,
+  resolveConfig,
+  SERVER_ENGINE_RULES,
+  type ServerTransport,
+  SocketClient,
+  SocketServer,
+  serverEngineOptions,
+  type TransportStream,
+} from '@socketkit/core';
 import { ConnectionError, ErrorCode } from '@socketkit/protocol';
 import { registerTransport } from 'socketkit';
 import { selectTransports } from '../../src/harness.js';
+
+const SERVER_RULES = { ...omitRules(SERVER_ENGINE_RULES, 'transport'), ...omitRules(CONFIG_OPTION_RULES, 'bufferSize') };
+const CLIENT_RULES = {
+  ...omitRules(CLIENT_ENGINE_RULES, 'transport'),
+  ...omitRules(CONFIG_OPTION_RULES, 'messageQueueSize', 'blockingMode', 'allowClientSend'),
+};
 
 /** The name it registers under. */
 export const MEMORY = 'memory-test';
@@ -48,8 +71,23 @@ function clientTransport(eventName: string): ClientTransport {
 registerTransport(MEMORY, {
   package: 'memory-test (this test file)',
   load: async () => ({
-    createServer: ({ eventName, ...o }) => new SocketServer({ ...o, eventName, transport: serverTransport(eventName) }),
-    createClient: ({ eventName, ...o }) => new SocketClient({ ...o, eventName, transport: clientTransport(eventName) }),
+    // As a transport package does: check the caller's options against its own
+    // table (engine keys plus the configuration keys), load the configuration,
+    // and hand the engine only engine options.
+    createServer: (options) => {
+      checkOptions(options, SERVER_RULES, 'memory-test server');
+      const o = options as ServerConfigOptions & { eventName: string; maxConnections?: number };
+      return new SocketServer({
+        ...serverEngineOptions(resolveConfig(o), o.maxConnections ?? 10, o),
+        eventName: o.eventName,
+        transport: serverTransport(o.eventName),
+      });
+    },
+    createClient: (options) => {
+      checkOptions(options, CLIENT_RULES, 'memory-test client');
+      const o = options as ClientConfigOptions & { eventName: string };
+      return new SocketClient({ ...clientEngineOptions(resolveConfig(o), o), eventName: o.eventName, transport: clientTransport(o.eventName) });
+    },
   }),
 });
 selectTransports([MEMORY]);
