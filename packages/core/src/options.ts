@@ -138,6 +138,7 @@ export const CLIENT_ENGINE_RULES: OptionRulesFor<SocketClientOptions> = Object.f
   logger: r.object('a logger (an object with debug, info, warn and error)'),
   logLevel: r.string(),
   schema: SCHEMA_RULE,
+  role: r.oneOf('client', 'sender'),
 });
 
 /** Every key of {@link SocketServerOptions} with its rule (see {@link CLIENT_ENGINE_RULES}). */
