@@ -666,7 +666,7 @@ describe('11. a sender (hello role "sender", issue 23) never takes the queue nor
 
   it('an unknown role, or a sender without the handshake, is INVALID_CONFIG', async () => {
     const { client } = await setup();
-    expect(() => new SocketClient({ eventName: 'rules', transport: client, role: 'listener' as 'sender' })).toThrow(/role is "listener": use "client"/);
+    expect(() => new SocketClient({ eventName: 'rules', transport: client, role: 'listener' as 'sender' })).toThrow(/role must be one of 'client', 'sender', got the string 'listener'/);
     expect(() => new SocketClient({ eventName: 'rules', transport: client, role: 'sender', handshake: false })).toThrow(/needs handshake: true/);
   });
 });
