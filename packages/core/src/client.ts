@@ -6,6 +6,7 @@ import {
   ErrorCode,
   MessageError,
   MessageType,
+  RemoteError,
   SocketError,
   TimeoutError,
   ValidationError,
@@ -433,7 +434,11 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
    * (the message whose `reply_to` is that id).
    * @throws TimeoutError when no reply arrives within `timeout` ms
    *   (`Infinity`: none); ConnectionError `CONNECTION_LOST` at once when the
-   *   connection it was written on drops; the server's ERROR reply as a typed error.
+   *   connection it was written on drops; RemoteError `REMOTE_ERROR` when the
+   *   server's handler failed (`remoteCode`, `remoteMessage`); `NO_HANDLER` at
+   *   once from a server without a handler; `REQUESTS_UNSUPPORTED` at once
+   *   when the server never welcomed this client (it does not speak the
+   *   handshake, e.g. the Python module); a library ERROR reply as its typed error.
    */
   request(data: MessageData, options: { timeout?: number } = {}): Promise<SocketMessage> {
     let timeout: number;
@@ -450,6 +455,7 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
       return Promise.reject(err);
     }
     const s = this.#state;
+    if (s.name === 'open' && s.session.handshake === 'foreign') return Promise.reject(this.#requestsUnsupported());
     const session = s.name === 'open' && !s.session.conn.closing && !this.#authPending(s.session) ? s.session.id : undefined;
     const reply = this.#requests.add(
       id,
@@ -680,7 +686,7 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
       // A reply to one of this client's requests; one that comes after its
       // request timed out (or failed) is dropped, never delivered as a message.
       session.delivered = true;
-      if (!this.#requests.settle(m.replyTo, m.messageType === MessageType.ERROR ? { error: this.#remoteError(m) } : { reply: m }))
+      if (!this.#requests.settle(m.replyTo, m.messageType === MessageType.ERROR ? { error: this.#replyError(m) } : { reply: m }))
         this.log.debug(`dropped a late reply to ${m.replyTo}`);
       return;
     }
@@ -699,6 +705,8 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
       // said hello (DESIGN §2): anything else first means this server does not
       // speak the handshake, and its reserved ops are application data.
       session.handshake = 'foreign';
+      // Nor does it answer requests (the Python module drops `id`): those in flight fail now, not at their timeout.
+      this.#requests.failSession(session.id, this.#requestsUnsupported());
     }
     if (session.handshake === 'done' && isReservedControl(m)) {
       if (m.data.op === CONTROL_OPS.PING) session.conn.write(controlFrame(this.eventName, { op: CONTROL_OPS.PONG }, this.#o.timezone));
@@ -997,6 +1005,34 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
 
   #closeTimeout(): number {
     return Math.min(this.#o.closeTimeout, MAX_TIMEOUT_MS);
+  }
+
+  /**
+   * The error an ERROR reply to a request rejects it with: a library error
+   * (`origin: "socketkit"`: NO_HANDLER, SEND_NOT_ALLOWED, FRAME_TOO_LARGE, ...)
+   * keeps its class; anything else is the application's: a {@link RemoteError}
+   * carrying the handler's code (HANDLER_FAILED when it had none) and message.
+   */
+  #replyError(m: SocketMessage): SocketError {
+    const d = m.data;
+    if (isLibraryError(m) && d.code !== ErrorCode.HANDLER_FAILED && d.code !== ErrorCode.REMOTE_ERROR) return this.#remoteError(m);
+    const remoteCode = typeof d.code === 'string' && d.code.length > 0 ? d.code : ErrorCode.HANDLER_FAILED;
+    const remoteMessage = typeof d.error === 'string' ? d.error : JSON.stringify(d);
+    return new RemoteError(`the request handler of "${this.eventName}" at ${this.address} failed with ${remoteCode}: ${remoteMessage}`, {
+      remoteCode,
+      remoteMessage,
+      details: { eventName: this.eventName, id: m.replyTo, data: d },
+    });
+  }
+
+  /** The error of a request to a server that never welcomed this client (it does not speak the handshake). */
+  #requestsUnsupported(): SocketError {
+    return new SocketError(
+      ErrorCode.REQUESTS_UNSUPPORTED,
+      `the server of "${this.eventName}" at ${this.address} does not answer requests: it never sent a welcome ` +
+        '(it does not speak the socketkit handshake, e.g. the Python module, which drops the request id); use send() and receive() instead',
+      { details: { eventName: this.eventName, address: this.address } },
+    );
   }
 
   #remoteError(m: SocketMessage): SocketError {

@@ -42,8 +42,10 @@ export interface RequestContext {
  * Answers client requests. The return value (a plain object, or any value,
  * which is wrapped as `{ value }`) is sent back with `reply_to`; return
  * `undefined` to answer later with {@link SocketServer.reply}. A thrown error
- * is sent back as an ERROR reply with code `HANDLER_FAILED` (or the error's
- * own `code`).
+ * is sent back as an ERROR reply carrying the error's own `code` (a string) or
+ * `HANDLER_FAILED`, and its message: the client rejects with a `RemoteError`.
+ * Without a handler, every request is answered at once with `NO_HANDLER`
+ * unless a `message` listener answers it with `reply()` before it returns.
  */
 export type RequestHandler = (data: MessageData, context: RequestContext) => unknown;
 
@@ -233,6 +235,8 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
   readonly #transport: ServerTransport;
   readonly #token: string | undefined;
   #handler: RequestHandler | undefined;
+  /** A request without a handler, while its 'message' listeners run: answered by reply() or not (then NO_HANDLER). */
+  #answering: { request: SocketMessage; answered: boolean } | undefined;
   /** The logger in use. */
   readonly log: SocketLogger;
   /** Every peer that is neither refused nor closed, in accept order (so the first awaiting one is the oldest). */
@@ -497,6 +501,7 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
     if (request.id === undefined) {
       throw new MessageError(ErrorCode.INVALID_MESSAGE, 'cannot reply to a message without an id: only requests (client.request()) can be answered');
     }
+    if (this.#answering?.request === request) this.#answering.answered = true;
     return this.#registered(clientId).reply(request, data, type);
   }
 
@@ -830,6 +835,11 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
       return;
     }
     if (m.id !== undefined && this.#handler !== undefined) this.#handle(peer, m, this.#handler);
+    // A request with no handler: a 'message' listener may still answer it now
+    // with reply(); if none did, the client learns at once (NO_HANDLER)
+    // instead of waiting out its timeout.
+    const unhandled = m.id !== undefined && this.#handler === undefined;
+    if (unhandled) this.#answering = { request: m, answered: false };
     try {
       this.emit('message', m, peer.id);
     } catch (err) {
@@ -838,6 +848,17 @@ export class SocketServer extends EventEmitter<SocketServerEvents> {
       process.nextTick(() => {
         throw err;
       });
+    }
+    if (unhandled) {
+      const answered = this.#answering?.answered === true;
+      this.#answering = undefined;
+      if (!answered && peer.open)
+        peer.sendError(
+          ErrorCode.NO_HANDLER,
+          `server "${this.eventName}" has no request handler: pass handler in its options or call server.onRequest() ` +
+            '(a handler may return undefined and answer later with server.reply())',
+          m.id,
+        );
     }
   }
 
