@@ -60,6 +60,12 @@ export const ErrorCode = {
    * not speak the handshake, e.g. the Python module, which drops `id`).
    */
   REQUESTS_UNSUPPORTED: 'REQUESTS_UNSUPPORTED',
+  /**
+   * The client gave up reconnecting after `reconnect.maxRetries` attempts
+   * (default 30, about two minutes): it is closed, `for await` ends with this
+   * error.
+   */
+  RECONNECT_FAILED: 'RECONNECT_FAILED',
 } as const;
 
 /** One of the {@link ErrorCode} values. */
@@ -186,6 +192,7 @@ export const ERROR_CLASSES: Readonly<Record<ErrorCode, typeof SocketError | type
     TOO_MANY_INVALID: MessageError,
     NO_HANDLER: SocketError,
     REQUESTS_UNSUPPORTED: SocketError,
+    RECONNECT_FAILED: ConnectionError,
   });
 
 /**
