@@ -199,6 +199,8 @@ export async function listen(a: Args<'listen'>): Promise<number> {
     ...transportOptions(a),
     autoReconnect: a.reconnect,
     handshake: a.handshake,
+    // --reconnect: survive any outage (each loss and return is printed), never give up.
+    ...(a.reconnect ? { reconnect: { maxRetries: Number.POSITIVE_INFINITY } } : {}),
   });
   const shown = showErrors(client);
   // Handle SIGINT/SIGTERM from the start: the ready line below may be acted on at once.
@@ -209,7 +211,13 @@ export async function listen(a: Args<'listen'>): Promise<number> {
     return client.disconnect();
   });
   try {
-    await client.connect({ timeout: timeoutMs(a) });
+    if (a.reconnect) {
+      // --reconnect also waits for a server that is not there yet (issue 23 item 3): without --timeout, until SIGINT.
+      const waiting = (): void => status(`waiting for the server at ${client.address} (event "${a.event}")`);
+      client.once('reconnecting', waiting);
+      await client.connect({ timeout: a.timeout === undefined ? Number.POSITIVE_INFINITY : timeoutMs(a), waitForServer: true });
+      client.off('reconnecting', waiting);
+    } else await client.connect({ timeout: timeoutMs(a) });
   } catch (err) {
     signal.cancel();
     if (interrupted) return 0;
