@@ -27,7 +27,7 @@ function freePort(): Promise<number> {
 
 /** A server not started yet, and a client for it (tcp: a fixed free port). */
 async function notStarted(t: TransportFactory, clientOpts: Record<string, unknown> = {}): Promise<{ server: SocketServer; client: SocketClient }> {
-  const server = t.server(t.name === 'tcp' ? { port: await freePort() } : {});
+  const server = t.server((t.name === 'tcp' ? { port: await freePort() } : {}) as never);
   return { server, client: t.client(server, clientOpts) };
 }
 
