@@ -433,25 +433,28 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
   async #dialUntilServer(timeout: number, waitMs: number, abort: AbortController): Promise<TransportStream> {
     const started = Date.now();
     const deadline = waitMs === Number.POSITIVE_INFINITY ? Number.POSITIVE_INFINITY : started + waitMs;
+    const gaveUp = (err: SocketError, attempts: number): SocketError =>
+      errorFromCode(
+        err.code,
+        `no server for "${this.eventName}" at ${this.address} after waiting ${Date.now() - started} ms ` +
+          `(connect({ waitForServer }), ${attempts} attempts): ${err.message}`,
+        { cause: err, details: { ...err.details, waitedMs: Date.now() - started, attempts } },
+      );
     for (let attempt = 1; ; attempt++) {
       const left = deadline - Date.now();
+      let missing: SocketError;
       try {
         return await this.#dial(left === Number.POSITIVE_INFINITY ? timeout : Math.max(1, Math.min(timeout, Math.round(left))), abort);
       } catch (err) {
         if (abort.signal.aborted || !(err instanceof SocketError) || !SERVER_MISSING.has(err.code)) throw err;
-        const delay = backoffDelay(attempt, { ...this.#o.reconnect, maxDelay: Math.min(this.#o.reconnect.maxDelay, 1000) });
-        if (Date.now() + delay >= deadline) {
-          throw errorFromCode(
-            err.code,
-            `no server for "${this.eventName}" at ${this.address} after waiting ${Date.now() - started} ms ` +
-              `(connect({ waitForServer }), ${attempt} attempts): ${err.message}`,
-            { cause: err, details: { ...err.details, waitedMs: Date.now() - started, attempts: attempt } },
-          );
-        }
-        if (attempt === 1) this.log.info(`waiting for the server of "${this.eventName}" at ${this.address} (${err.code}): retrying with backoff`);
-        callApp(() => this.emit('reconnecting', attempt, delay));
-        await abortableDelay(delay, abort.signal);
+        missing = err;
       }
+      // The last attempt is made at the deadline, never skipped because the next delay would cross it.
+      const delay = Math.min(backoffDelay(attempt, { ...this.#o.reconnect, maxDelay: Math.min(this.#o.reconnect.maxDelay, 1000) }), deadline - Date.now());
+      if (delay <= 0) throw gaveUp(missing, attempt);
+      if (attempt === 1) this.log.info(`waiting for the server of "${this.eventName}" at ${this.address} (${missing.code}): retrying with backoff`);
+      callApp(() => this.emit('reconnecting', attempt, delay));
+      await abortableDelay(delay, abort.signal);
     }
   }
 
