@@ -133,6 +133,27 @@ describeTransports(
       expect(await py.exited).toBe(0);
       expect((py.lines[2] as Required<PyLine>).message.data).toEqual({ after: true });
     });
+
+    it('with the handshake on, connect() to a silent Python server times out naming handshake: false (issue 23 item 5)', async () => {
+      const eventName = uniqueEvent('pysilent');
+      let transport;
+      let target: string;
+      if (t.name === 'unix') {
+        transport = new UnixClientTransport(tempDir(), eventName);
+        target = `unix:${transport.path}`;
+      } else target = 'tcp:127.0.0.1:0';
+      // sends nothing and reads until we close (it is killed at cleanup)
+      const py = runPython(['server', target, eventName, '0', '2']);
+      await until(() => py.lines.length > 0, `python server listening ${py.stderr()}`);
+      if (t.name === 'tcp') transport = new TcpClientTransport('127.0.0.1', py.lines[0]?.listening as number, eventName);
+      const client = new SocketClient({ eventName, transport: transport as UnixClientTransport, autoReconnect: false, logLevel: 'silent' });
+      onCleanup(() => client.disconnect());
+      await expect(client.connect({ timeout: 300 })).rejects.toMatchObject({
+        code: ErrorCode.TIMEOUT,
+        message: expect.stringMatching(/did not answer hello .*handshake: false/),
+      });
+      expect(client.state).toBe('closed');
+    });
   },
   (t) => t.caps.python,
 );
