@@ -82,8 +82,15 @@ interface Session {
   readonly conn: FramedConnection;
   readonly heartbeat: Heartbeat;
   readonly openedAt: number;
-  /** Reconnect attempt that opened it (0 for connect()). */
+  /** Reconnect attempt that opened it (0 for connect()): paces the backoff. */
   readonly attempt: number;
+  /**
+   * Attempts since the server last answered (0 for connect()): bounded by
+   * `reconnect.maxRetries`. Unlike `attempt` it starts over whenever the
+   * server answers again, so a server restarted many times in a row never
+   * exhausts the bound, while an unstable one is still re-dialled ever more slowly.
+   */
+  readonly tries: number;
   /**
    * `none`: handshake off. `pending`: hello sent, nothing received yet.
    * `done`: the first frame was `welcome`. `foreign`: the first frame was
@@ -148,6 +155,7 @@ type State =
   | {
       readonly name: 'reconnecting';
       readonly attempt: number;
+      readonly tries: number;
       timer: NodeJS.Timeout | undefined;
       abort: AbortController | undefined;
     }
@@ -621,7 +629,7 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
   // ---- transitions ----
 
   /** connecting | reconnecting → open. */
-  #toOpen(stream: TransportStream, attempt: number): Session {
+  #toOpen(stream: TransportStream, attempt: number, tries = 0): Session {
     stream.setNoDelay?.(true);
     const id = ++sessionCounter;
     const conn: FramedConnection = new FramedConnection(stream, this.#o.maxMessageSize, {
@@ -649,6 +657,7 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
       heartbeat,
       openedAt: Date.now(),
       attempt,
+      tries,
       handshake: this.#o.handshake ? 'pending' : 'none',
       delivered: false,
       awaitingWelcome: false,
@@ -669,9 +678,9 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
   }
 
   /** open → reconnecting (lost), or reconnecting → reconnecting (a dial failed). */
-  #toReconnecting(attempt: number): void {
+  #toReconnecting(attempt: number, tries: number): void {
     const max = this.#o.reconnect.maxRetries;
-    if (attempt > max) {
+    if (tries > max) {
       const since = this.#lost === undefined ? '' : ` (${Date.now() - this.#lost.at} ms since it was lost: ${this.#lost.reason})`;
       this.#toClosed(
         new ConnectionError(
@@ -689,6 +698,7 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
     const state: State & { name: 'reconnecting' } = {
       name: 'reconnecting',
       attempt,
+      tries,
       timer: undefined,
       abort: undefined,
     };
@@ -707,14 +717,14 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
         stream.destroy();
         return;
       }
-      const session = this.#toOpen(stream, state.attempt);
+      const session = this.#toOpen(stream, state.attempt, state.tries);
       this.log.debug(`reconnected to ${this.address} after ${state.attempt} attempt(s)`);
       // Without the handshake the open stream is all there is to wait for.
       if (session.handshake === 'none') this.#recovered();
     } catch (err) {
       if (this.#state !== state) return;
       this.log.debug(`reconnect attempt ${state.attempt} failed: ${(err as Error).message}`);
-      this.#toReconnecting(state.attempt + 1);
+      this.#toReconnecting(state.attempt + 1, state.tries + 1);
     }
   }
 
@@ -1061,8 +1071,11 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
       return;
     }
     callApp(() => this.emit('disconnected', reason));
-    // Lost means the client had the server: a connection refused or dropped before it was answered is a failed attempt.
-    if (this.#lost === undefined && !session.refused && session.handshake !== 'pending') {
+    // Lost means the client had the server: a connection refused or dropped before it answered is a failed attempt.
+    const stable = !session.refused && (session.delivered || Date.now() - session.openedAt >= this.#o.minUptimeMs);
+    // The server answered on this connection (welcome, or a foreign first frame; without the handshake: it stayed up).
+    const answered = !session.refused && (session.handshake === 'done' || session.handshake === 'foreign' || (session.handshake === 'none' && stable));
+    if (this.#lost === undefined && answered) {
       // One warning per outage (issue 23 item 4), and an 'error' event for who listens; never silent.
       this.#lost = { at: Date.now(), reason };
       const r = this.#o.reconnect;
@@ -1076,8 +1089,7 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
       this.log.warn(lost.message);
       if (this.listenerCount('error') > 0) callApp(() => this.emit('error', lost));
     }
-    const stable = !session.refused && (session.delivered || Date.now() - session.openedAt >= this.#o.minUptimeMs);
-    this.#toReconnecting(stable ? 1 : session.attempt + 1);
+    this.#toReconnecting(stable ? 1 : session.attempt + 1, answered ? 1 : session.tries + 1);
   }
 
   /** The server answers again after an outage: the one "back" warning. */
@@ -1085,7 +1097,7 @@ export class SocketClient extends EventEmitter<SocketClientEvents> implements As
     const lost = this.#lost;
     if (lost === undefined) return;
     this.#lost = undefined;
-    const attempts = this.#session()?.attempt ?? 0;
+    const attempts = this.#session()?.tries ?? 0;
     this.log.warn(`the server of "${this.eventName}" at ${this.address} is back: reconnected after ${attempts} attempt(s), ${Date.now() - lost.at} ms`);
   }
 
