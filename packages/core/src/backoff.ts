@@ -11,8 +11,10 @@ export interface BackoffOptions {
   /**
    * Attempts before giving up (default {@link DEFAULT_MAX_RETRIES} = 30: with
    * the default delays about two minutes, 6.3 s of growing delays then 24 × 5 s);
-   * `Infinity` never gives up. The count resets once a connection stays up
-   * (`minUptimeMs`) or delivers a message. Giving up closes the client with
+   * `Infinity` never gives up. The count starts over whenever the server
+   * answers again (its `welcome`; without the handshake, a connection that
+   * stays up `minUptimeMs` or delivers a message), so a server restarted many
+   * times in a row never exhausts it. Giving up closes the client with
    * `RECONNECT_FAILED`: `for await` and pending `receive()` calls reject with it.
    */
   maxRetries?: number;
