@@ -7,28 +7,23 @@
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ConnectionError, ErrorCode, UnixSocketClient } from '@socketkit/unix';
+import { UnixSocketClient } from '@socketkit/unix';
 
 const EVENT = 'progress';
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 function bar(percent: number, width = 24): string {
   const full = Math.round((percent / 100) * width);
   return `${'#'.repeat(full)}${'.'.repeat(width - full)}`;
 }
 
-/** Connects, retrying for a while when the job has not started yet. */
+/** Connects, waiting up to 10 s for a job that has not started yet (connect's waitForServer). */
 async function connect(client: UnixSocketClient, name: string): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await client.connect();
-      return;
-    } catch (err) {
-      const notYet = err instanceof ConnectionError && (err.code === ErrorCode.SOCKET_NOT_FOUND || err.code === ErrorCode.SERVER_NOT_RUNNING);
-      if (!notYet || attempt >= 50) throw err;
-      if (attempt === 0) console.log(`[${name}] no job running yet, waiting for it...`);
-      await sleep(200);
-    }
+  const waiting = (): void => console.log(`[${name}] no job running yet, waiting for it...`);
+  client.once('reconnecting', waiting);
+  try {
+    await client.connect({ waitForServer: true, timeout: 10_000 });
+  } finally {
+    client.off('reconnecting', waiting);
   }
 }
 

@@ -166,7 +166,8 @@ reached).
 options:
   --type data|error|control  print only messages of this type
   --count N                  exit 0 after N (printed) messages
-  --reconnect                keep listening across server restarts
+  --reconnect                wait for a server that is not there yet and keep listening across
+                             server restarts, never giving up (--timeout bounds the first wait)
   --no-handshake             do not announce with hello (servers without the handshake)
 
 ${commonHelp()}

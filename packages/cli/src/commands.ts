@@ -240,6 +240,8 @@ export async function listen(a: Args<'listen'>): Promise<number> {
     ...transportOptions(a),
     autoReconnect: a.reconnect,
     handshake: a.handshake,
+    // --reconnect: survive any outage (each loss and return is printed), never give up.
+    ...(a.reconnect ? { reconnect: { maxRetries: Number.POSITIVE_INFINITY } } : {}),
   });
   const shown = showErrors(client, !a.reconnect);
   // Handle SIGINT/SIGTERM from the start: the ready line below may be acted on at once.
@@ -251,7 +253,15 @@ export async function listen(a: Args<'listen'>): Promise<number> {
   });
   try {
     // "connected" means welcomed: a socketkit server answered the hello (issue 23).
-    if ((await connectOnce(client, shown, { timeout: timeoutMs(a), waitForWelcome: a.handshake }, () => interrupted)) !== 0) {
+    // --reconnect also waits for a server that is not there yet (issue 23 item 3): without --timeout, until SIGINT.
+    const waiting = (): void => status(`waiting for the server at ${client.address} (event "${a.event}")`);
+    if (a.reconnect) client.once('reconnecting', waiting);
+    const options = a.reconnect
+      ? { timeout: a.timeout === undefined ? Number.POSITIVE_INFINITY : timeoutMs(a), waitForWelcome: a.handshake, waitForServer: true }
+      : { timeout: timeoutMs(a), waitForWelcome: a.handshake };
+    const connected = await connectOnce(client, shown, options, () => interrupted);
+    client.off('reconnecting', waiting);
+    if (connected !== 0) {
       signal.cancel();
       return interrupted ? 0 : 1;
     }

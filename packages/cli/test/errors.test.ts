@@ -139,11 +139,11 @@ describe('send and request', () => {
     expect(got).toEqual([{ n: 1 }]);
   });
 
-  test('request without a handler on the server: TIMEOUT', async () => {
+  test('request without a handler on the server: NO_HANDLER at once (issue 23 item 6)', async () => {
     await inProcessServer('silent');
-    const r = await runCli(['request', 'silent', '--socket-dir', dir, '--timeout', '0.3'], dir);
+    const r = await runCli(['request', 'silent', '--socket-dir', dir, '--timeout', '600'], dir);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^error TIMEOUT: no reply from "silent"/m);
+    expect(r.stderr).toMatch(/^error NO_HANDLER: server "silent" has no request handler/m);
   });
 
   test('an ERROR reply exits 1 with the handler error code', async () => {
@@ -154,6 +154,6 @@ describe('send and request', () => {
     });
     const r = await runCli(['request', 'failing', '--socket-dir', dir, '--data', '{"a":1,"b":0}'], dir);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^error HANDLER_FAILED: division by zero/m);
+    expect(r.stderr).toMatch(/^error REMOTE_ERROR: the request handler of "failing" .* failed with HANDLER_FAILED: division by zero/m);
   });
 });

@@ -105,6 +105,24 @@ test('messages written to serve before anyone listens are queued for the first l
   expect(await serve.exited).toBe(0);
 });
 
+test('listen --reconnect started before its server waits for it (issue 23 item 3)', async () => {
+  const listen = cli(['listen', 'later', '--socket-dir', dir, '--reconnect', '--count', '1'], dir);
+  await listen.waitFor('stderr', /waiting for the server at /);
+  const serve = await startServe('later', 'unix');
+  await listen.waitFor('stderr', /connected to /);
+  serve.serve.child.stdin.write('{"late": 1}\n');
+  expect(await listen.exited).toBe(0);
+  expect(jsonLines(listen.stdout()).map((m) => m.data)).toEqual([{ late: 1 }]);
+  serve.serve.child.kill('SIGTERM');
+  expect(await serve.serve.exited).toBe(0);
+});
+
+test('listen without --reconnect, started before its server, fails at once with SOCKET_NOT_FOUND', async () => {
+  const r = await runCli(['listen', 'nobody', '--socket-dir', dir], dir);
+  expect(r.code).toBe(1);
+  expect(r.stderr).toMatch(/error SOCKET_NOT_FOUND/);
+});
+
 test('listen --reconnect keeps listening across a server restart', async () => {
   const first = await startServe('restart', 'unix');
   const listen = cli(['listen', 'restart', '--socket-dir', dir, '--reconnect', '--count', '2'], dir);

@@ -120,8 +120,9 @@ describeTransports('request/reply', (t) => {
     await c.connect();
     expect((await c.request({})).data).toEqual({ later: true });
     await expect(c.request({ fail: true })).rejects.toMatchObject({
-      code: ErrorCode.HANDLER_FAILED,
-      message: 'handler exploded',
+      code: ErrorCode.REMOTE_ERROR,
+      remoteCode: ErrorCode.HANDLER_FAILED,
+      remoteMessage: 'handler exploded',
     });
   });
 

@@ -3,6 +3,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, it } from '@jest/globals';
 import { SocketClient, type SocketServer } from '@socketkit/core';
+import { ErrorCode } from '@socketkit/protocol';
 import { TcpClientTransport } from '@socketkit/tcp';
 import { UnixClientTransport } from '@socketkit/unix';
 import { describeTransports, onCleanup, tempDir, type TransportFactory, uniqueEvent, until } from '../src/harness.js';
@@ -161,6 +162,54 @@ describeTransports(
       const back = py.lines[1] as Required<PyLine>;
       expect(back.message.data).toEqual({ from: 'node', answer: 42 });
       expect(back.types.timestamp_ms).toBe('int');
+    });
+
+    it('a request to a Python server (it never welcomes, it drops id) fails at once with REQUESTS_UNSUPPORTED (issue 23 item 6)', async () => {
+      const eventName = uniqueEvent('pyreq');
+      let transport;
+      let target: string;
+      if (t.name === 'unix') {
+        transport = new UnixClientTransport(tempDir(), eventName);
+        target = `unix:${transport.path}`;
+      } else target = 'tcp:127.0.0.1:0';
+      // sends 1 message, reads 2 (our hello, then our send) and exits
+      const py = runPython(['server', target, eventName, '1', '2']);
+      await until(() => py.lines.length > 0, `python server listening ${py.stderr()}`);
+      if (t.name === 'tcp') transport = new TcpClientTransport('127.0.0.1', py.lines[0]?.listening as number, eventName);
+      const client = new SocketClient({ eventName, transport: transport as UnixClientTransport, autoReconnect: false, logLevel: 'silent' });
+      onCleanup(() => client.disconnect());
+      await client.connect();
+      expect((await client.receive()).data.from).toBe('python');
+      // far longer than the test: only an immediate answer passes
+      await expect(client.request({ q: 1 }, { timeout: 600_000 })).rejects.toMatchObject({
+        code: ErrorCode.REQUESTS_UNSUPPORTED,
+        message: expect.stringMatching(/does not answer requests: it never sent a welcome/),
+      });
+      // nothing of the request reached the Python server: its second read is our next send
+      await client.send({ after: true });
+      expect(await py.exited).toBe(0);
+      expect((py.lines[2] as Required<PyLine>).message.data).toEqual({ after: true });
+    });
+
+    it('with the handshake on, connect() to a silent Python server times out naming handshake: false (issue 23 item 5)', async () => {
+      const eventName = uniqueEvent('pysilent');
+      let transport;
+      let target: string;
+      if (t.name === 'unix') {
+        transport = new UnixClientTransport(tempDir(), eventName);
+        target = `unix:${transport.path}`;
+      } else target = 'tcp:127.0.0.1:0';
+      // sends nothing and reads until we close (it is killed at cleanup)
+      const py = runPython(['server', target, eventName, '0', '2']);
+      await until(() => py.lines.length > 0, `python server listening ${py.stderr()}`);
+      if (t.name === 'tcp') transport = new TcpClientTransport('127.0.0.1', py.lines[0]?.listening as number, eventName);
+      const client = new SocketClient({ eventName, transport: transport as UnixClientTransport, autoReconnect: false, logLevel: 'silent' });
+      onCleanup(() => client.disconnect());
+      await expect(client.connect({ timeout: 300 })).rejects.toMatchObject({
+        code: ErrorCode.TIMEOUT,
+        message: expect.stringMatching(/did not answer hello .*handshake: false/),
+      });
+      expect(client.state).toBe('closed');
     });
   },
   (t) => t.caps.python,

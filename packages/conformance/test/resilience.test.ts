@@ -49,7 +49,7 @@ describeTransports('reconnect', (t) => {
     expect(got).toEqual([{ offline: 1 }, { offline: 2 }]);
   });
 
-  it('offlineSend "reject" and a full send buffer are clear errors; maxRetries gives up with CONNECTION_LOST', async () => {
+  it('offlineSend "reject" and a full send buffer are clear errors; maxRetries gives up with RECONNECT_FAILED', async () => {
     const server = t.server();
     await server.start();
     const rejecting = t.client(server, {
@@ -59,7 +59,10 @@ describeTransports('reconnect', (t) => {
     const small = t.client(server, { sendBufferSize: 1, reconnect: { initialDelay: 5000 } });
     await rejecting.connect({ waitForWelcome: true });
     await small.connect({ waitForWelcome: true });
-    const gaveUp = once<[Error]>(rejecting, 'error');
+    // first the one CONNECTION_LOST of the outage, then RECONNECT_FAILED (issue 23 item 4)
+    const errors: Array<Error & { code?: string }> = [];
+    rejecting.on('error', (e) => errors.push(e));
+    const gaveUp = new Promise<[Error]>((resolve) => rejecting.on('close', () => resolve([errors[errors.length - 1] as Error])));
     const attempts: number[] = [];
     rejecting.on('reconnecting', (n) => attempts.push(n));
     const gone = Promise.all([once(rejecting, 'disconnected'), once(small, 'disconnected')]);
@@ -69,10 +72,11 @@ describeTransports('reconnect', (t) => {
     await small.send({ first: 1 });
     await expect(small.send({ second: 1 })).rejects.toMatchObject({ code: ErrorCode.BUFFER_FULL });
     const [err] = await gaveUp;
-    expect(err).toMatchObject({ code: ErrorCode.CONNECTION_LOST });
+    expect(err).toMatchObject({ code: ErrorCode.RECONNECT_FAILED });
     expect(err.message).toContain('3 attempts');
+    expect(errors.map((e) => e.code)).toEqual([ErrorCode.CONNECTION_LOST, ErrorCode.RECONNECT_FAILED]);
     expect(attempts).toEqual([1, 2, 3]);
-    await expect(rejecting.receive({ timeout: 100 })).rejects.toMatchObject({ code: ErrorCode.CONNECTION_LOST });
+    await expect(rejecting.receive({ timeout: 100 })).rejects.toMatchObject({ code: ErrorCode.RECONNECT_FAILED });
   });
 });
 

@@ -8,9 +8,26 @@ export interface BackoffOptions {
   maxDelay?: number;
   /** Jitter as a fraction of the delay, applied ± (default 0.25). */
   jitter?: number;
-  /** Attempts before giving up (default Infinity); the count resets after a successful connect. */
+  /**
+   * Attempts before giving up (default {@link DEFAULT_MAX_RETRIES} = 30: with
+   * the default delays about two minutes, 6.3 s of growing delays then 24 × 5 s);
+   * `Infinity` never gives up. The count starts over whenever the server
+   * answers again (its `welcome`; without the handshake, a connection that
+   * stays up `minUptimeMs` or delivers a message), so a server restarted many
+   * times in a row never exhausts it. Giving up closes the client with
+   * `RECONNECT_FAILED`: `for await` and pending `receive()` calls reject with it.
+   */
   maxRetries?: number;
 }
+
+/**
+ * Default bound on reconnect attempts: a server restarted by a supervisor is
+ * back well within the ~2 minutes 30 attempts take with the default delays,
+ * and a server gone for good is reported (`RECONNECT_FAILED`) instead of
+ * retried silently forever (the Python module's contract: exponential backoff
+ * with max retries).
+ */
+export const DEFAULT_MAX_RETRIES = 30;
 
 /** Defaults of {@link BackoffOptions}. */
 export const DEFAULT_BACKOFF: Required<BackoffOptions> = {
@@ -18,7 +35,7 @@ export const DEFAULT_BACKOFF: Required<BackoffOptions> = {
   multiplier: 2,
   maxDelay: 5000,
   jitter: 0.25,
-  maxRetries: Number.POSITIVE_INFINITY,
+  maxRetries: DEFAULT_MAX_RETRIES,
 };
 
 /**

@@ -43,7 +43,11 @@ export interface SocketClientOptions<T = MessageData> {
   defaultTimeout?: number;
   /** Reconnect after an unexpected disconnect (default true). */
   autoReconnect?: boolean;
-  /** Backoff of reconnect attempts (100 ms ×2 up to 5 s, ±25 %, unlimited retries). */
+  /**
+   * Backoff of reconnect attempts (100 ms ×2 up to 5 s, ±25 %, at most 30
+   * attempts: about two minutes; `maxRetries: Infinity` never gives up). Also
+   * paces `connect({ waitForServer })`.
+   */
   reconnect?: BackoffOptions;
   /**
    * A connection must stay up this long (ms), or deliver a message, before the
@@ -122,10 +126,26 @@ export interface ConnectOptions {
   /** Overrides the connect timeout (ms); `Infinity` for none. */
   timeout?: number;
   /**
-   * Also wait for the server's `welcome` (or its refusal, e.g. `MAX_CONNECTIONS`).
-   * Only for socketkit servers; a server without the handshake never answers.
+   * Wait for the server's answer to `hello` before resolving (default: yes,
+   * unless `handshake: false`). Undefined (the default): resolves on the
+   * `welcome`, or on the first frame of a server that does not speak the
+   * handshake, and rejects with the server's refusal (`MAX_CONNECTIONS`,
+   * `UNAUTHORIZED`, ...), which is final: no reconnect. `true`: wait for a
+   * `welcome` only. `false`: resolve as soon as the stream is open (a refusal
+   * then comes as an `error` event and is retried with backoff).
    */
   waitForWelcome?: boolean;
+  /**
+   * While the server is not there yet (`SOCKET_NOT_FOUND`,
+   * `SERVER_NOT_RUNNING`), keep dialling with the reconnect backoff instead
+   * of rejecting at once: `true` waits up to the connect timeout (`timeout`,
+   * which may be `Infinity`), a number waits at most that many ms. Default
+   * false: fail fast, as nats.js does without `waitOnFirstConnect`, so a
+   * wrong `socketDir`, port or event name is reported at once rather than
+   * waited on. Other errors (`PERMISSION_DENIED`, `INSECURE_SOCKET_DIR`, ...)
+   * are never waited on.
+   */
+  waitForServer?: boolean | number;
 }
 
 /** The resolved client options (every default applied, every bound checked). */
@@ -180,6 +200,20 @@ export function checkTimeout(key: string, value: number): number {
   if (value === Number.POSITIVE_INFINITY || (Number.isInteger(value) && value >= 1 && value <= MAX_TIMEOUT_MS)) return value;
   throw new ValidationError(ErrorCode.INVALID_CONFIG, `${key} is ${String(value)} ms: use Infinity (no timeout) or an integer from 1 to ${MAX_TIMEOUT_MS} ms`, {
     details: { key, value },
+  });
+}
+
+/**
+ * The wait of `connect({ waitForServer })` in ms: 0 (do not wait), the
+ * connect timeout for `true`, or the number given (capped by the timeout).
+ * @throws ValidationError `INVALID_CONFIG` for anything else.
+ */
+export function checkWaitForServer(value: boolean | number | undefined, timeout: number): number {
+  if (value === undefined || value === false) return 0;
+  if (value === true) return timeout;
+  if (typeof value === 'number') return Math.min(checkTimeout('waitForServer', value), timeout);
+  throw new ValidationError(ErrorCode.INVALID_CONFIG, `waitForServer is ${typeof value} ${String(value)}: use true, false or a number of ms`, {
+    details: { key: 'waitForServer', value },
   });
 }
 

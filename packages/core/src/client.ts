@@ -6,6 +6,7 @@ import {
   ErrorCode,
   MessageError,
   MessageType,
+  RemoteError,
   SocketError,
   TimeoutError,
   ValidationError,
@@ -20,7 +21,14 @@ import {
 import { ClientAuth, checkWelcomeEvent, plainHello, type AuthRefusal } from './auth.js';
 import { backoffDelay } from './backoff.js';
 import { MAX_TIMEOUT_MS, checkOptions } from '@socketkit/config';
-import { checkTimeout, resolveClientOptions, type ConnectOptions, type ResolvedClientOptions, type SocketClientOptions } from './client-options.js';
+import {
+  checkTimeout,
+  checkWaitForServer,
+  resolveClientOptions,
+  type ConnectOptions,
+  type ResolvedClientOptions,
+  type SocketClientOptions,
+} from './client-options.js';
 import { FramedConnection } from './connection.js';
 import { CONFIG_DEFAULTS } from './defaults.js';
 import { Heartbeat } from './heartbeat.js';
@@ -45,7 +53,9 @@ export interface WelcomeInfo {
 /** Events of {@link SocketClient}; `T` is the type of `data` of the messages it receives. */
 export interface SocketClientEvents<T = MessageData> {
   connected: [];
+  /** The connection ended; with autoReconnect the client also logs one warning per outage ("lost the server ...") and one when it is back. */
   disconnected: [reason: string];
+  /** A reconnect attempt is scheduled (also while `connect({ waitForServer })` waits for a server that is not there yet). */
   reconnecting: [attempt: number, delayMs: number];
   welcome: [info: WelcomeInfo];
   message: [message: SocketMessage<T>];
@@ -55,7 +65,9 @@ export interface SocketClientEvents<T = MessageData> {
    * A problem that did not end the client: a skipped invalid message from
    * the server (`INVALID_MESSAGE`, each one, also counted in
    * `invalidMessages`), a server that is full or busy admitting (retried
-   * with backoff), ... and, last, a fatal refusal. Without a listener these
+   * with backoff), the server lost (`CONNECTION_LOST`, once per outage,
+   * while reconnecting), ... and, last, a fatal refusal or giving up
+   * (`RECONNECT_FAILED`). Without a listener these
    * are logged as warnings, rate-limited (one line per code per second).
    */
   error: [error: Error];
@@ -84,8 +96,15 @@ interface Session {
   readonly conn: FramedConnection;
   readonly heartbeat: Heartbeat;
   readonly openedAt: number;
-  /** Reconnect attempt that opened it (0 for connect()). */
+  /** Reconnect attempt that opened it (0 for connect()): paces the backoff. */
   readonly attempt: number;
+  /**
+   * Attempts since the server last answered (0 for connect()): bounded by
+   * `reconnect.maxRetries`. Unlike `attempt` it starts over whenever the
+   * server answers again, so a server restarted many times in a row never
+   * exhausts the bound, while an unstable one is still re-dialled ever more slowly.
+   */
+  readonly tries: number;
   /**
    * `none`: handshake off. `pending`: hello sent, nothing received yet.
    * `done`: the first frame was `welcome`. `foreign`: the first frame was
@@ -105,6 +124,28 @@ interface Session {
   auth: ClientAuth | undefined;
   /** Frames that are not part of the token handshake, dropped before the welcome. */
   droppedBeforeWelcome: number;
+}
+
+/** The dial errors that mean "the server is not there (yet)": connect({ waitForServer }) retries these. */
+const SERVER_MISSING: ReadonlySet<string> = new Set([ErrorCode.SOCKET_NOT_FOUND, ErrorCode.SERVER_NOT_RUNNING]);
+
+/** Resolves after `ms`, or rejects with the signal's reason once it aborts (disconnect(), connect timeout). */
+function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    if (signal.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 /** Most frames outside the token handshake a client drops before the welcome; past it the connection is dropped (and redialled). */
@@ -128,6 +169,7 @@ type State =
   | {
       readonly name: 'reconnecting';
       readonly attempt: number;
+      readonly tries: number;
       timer: NodeJS.Timeout | undefined;
       abort: AbortController | undefined;
     }
@@ -187,6 +229,10 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
   #state: State = { name: 'idle' };
   #welcome: WelcomeInfo | undefined;
   readonly #welcomeWaiters: WelcomeWaiter[] = [];
+  /** A connect() waiting for the server's first answer (welcome, refusal, or a foreign frame). */
+  readonly #answerWaiters: WelcomeWaiter[] = [];
+  /** When the server was lost (for the one "lost" / one "back" warning per outage), and the attempts since. */
+  #lost: { at: number; reason: string } | undefined;
   readonly #inbox: Inbox<SocketMessage<T>>;
   /** Checks (and transforms) the data of every DATA message delivered (the `schema` option). */
   readonly #schema: StandardSchemaV1 | undefined;
@@ -315,13 +361,17 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
   }
 
   /**
-   * Connects. Resolves once the stream is open (and, with `waitForWelcome`,
-   * once the server welcomed this client).
+   * Connects. Resolves once the stream is open and, with the handshake (the
+   * default), once the server answered hello (see `waitForWelcome`): a server
+   * that refuses this client rejects it. Fails fast when the server is not
+   * there, unless `waitForServer` is given.
    * @throws ConnectionError (`SOCKET_NOT_FOUND`, `SERVER_NOT_RUNNING`,
-   *   `PERMISSION_DENIED`, `CONNECT_IN_PROGRESS`, ...), TimeoutError, MaxConnectionsError.
+   *   `PERMISSION_DENIED`, `CONNECT_IN_PROGRESS`, `UNAUTHORIZED`, ...),
+   *   TimeoutError, MaxConnectionsError (`MAX_CONNECTIONS`: the server is full; final, no reconnect).
    */
   async connect(options: ConnectOptions = {}): Promise<void> {
     const timeout = checkTimeout('timeout', options.timeout ?? this.#o.connectTimeout);
+    const waitForServer = checkWaitForServer(options.waitForServer, timeout);
     const s = this.#state;
     if (s.name === 'open') {
       if (options.waitForWelcome) await this.waitForWelcome(timeout);
@@ -338,20 +388,105 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
     this.#inbox.reopen();
     let stream: TransportStream;
     try {
-      stream = await this.#dial(timeout, abort);
+      stream = waitForServer > 0 ? await this.#dialUntilServer(timeout, waitForServer, abort) : await this.#dial(timeout, abort);
     } catch (err) {
       if (this.#state.name === 'connecting' && this.#state.abort === abort)
         this.#toClosed(err instanceof SocketError ? err : new ConnectionError(ErrorCode.CONNECTION_LOST, (err as Error).message, { cause: err }), false, false);
       throw err;
     }
     const session = this.#toOpen(stream, 0);
-    if (options.waitForWelcome) {
-      session.awaitingWelcome = true;
-      try {
-        await this.waitForWelcome(timeout);
-      } finally {
-        session.awaitingWelcome = false;
+    // With the handshake, connect() waits for the server's answer to hello,
+    // so a refusal (MAX_CONNECTIONS, UNAUTHORIZED) rejects it (issue 23 item 5).
+    const wait = options.waitForWelcome ?? (this.#o.handshake ? 'answer' : false);
+    if (wait === false) return;
+    session.awaitingWelcome = true;
+    try {
+      if (wait === true) await this.waitForWelcome(timeout);
+      else await this.#waitForAnswer(session, timeout);
+    } catch (err) {
+      // A connect() that rejects leaves nothing behind (no connection, no reconnect loop).
+      if (err instanceof TimeoutError) this.#toClosed(err, false, true);
+      throw err;
+    } finally {
+      session.awaitingWelcome = false;
+    }
+  }
+
+  /**
+   * Resolves once the server answered `hello` on `session` or a later
+   * session (welcome, or a first frame that shows it does not speak the
+   * handshake); rejects with its refusal, the reason the client closed, or a
+   * TimeoutError.
+   */
+  #waitForAnswer(session: Session, timeoutMs: number): Promise<void> {
+    const s = this.#state;
+    if (s.name === 'closed') return Promise.reject(s.reason);
+    if (session.handshake !== 'pending' && this.#session() === session) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const w: WelcomeWaiter = {
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      };
+      if (timeoutMs !== Number.POSITIVE_INFINITY) {
+        timer = setTimeout(() => {
+          const i = this.#answerWaiters.indexOf(w);
+          if (i >= 0) this.#answerWaiters.splice(i, 1);
+          reject(
+            new TimeoutError(
+              `"${this.eventName}" at ${this.address} did not answer hello within ${timeoutMs} ms: a socketkit server answers at once. ` +
+                'For a server without the handshake (the Python module) pass handshake: false, or connect({ waitForWelcome: false })',
+              { details: { timeout: timeoutMs } },
+            ),
+          );
+        }, timeoutMs);
       }
+      this.#answerWaiters.push(w);
+    });
+  }
+
+  /** The server answered hello (welcome, or a frame that shows it has no handshake): connect() may resolve. */
+  #answered(): void {
+    for (const w of this.#answerWaiters.splice(0)) w.resolve(undefined as unknown as WelcomeInfo);
+  }
+
+  /**
+   * connect({ waitForServer }): dials until the server is there, pacing the
+   * attempts with the reconnect backoff, for at most `waitMs` (and the connect
+   * timeout). Only a missing server (`SOCKET_NOT_FOUND`, `SERVER_NOT_RUNNING`)
+   * is waited for; any other error rejects at once.
+   */
+  async #dialUntilServer(timeout: number, waitMs: number, abort: AbortController): Promise<TransportStream> {
+    const started = Date.now();
+    const deadline = waitMs === Number.POSITIVE_INFINITY ? Number.POSITIVE_INFINITY : started + waitMs;
+    const gaveUp = (err: SocketError, attempts: number): SocketError =>
+      errorFromCode(
+        err.code,
+        `no server for "${this.eventName}" at ${this.address} after waiting ${Date.now() - started} ms ` +
+          `(connect({ waitForServer }), ${attempts} attempts): ${err.message}`,
+        { cause: err, details: { ...err.details, waitedMs: Date.now() - started, attempts } },
+      );
+    for (let attempt = 1; ; attempt++) {
+      const left = deadline - Date.now();
+      let missing: SocketError;
+      try {
+        return await this.#dial(left === Number.POSITIVE_INFINITY ? timeout : Math.max(1, Math.min(timeout, Math.round(left))), abort);
+      } catch (err) {
+        if (abort.signal.aborted || !(err instanceof SocketError) || !SERVER_MISSING.has(err.code)) throw err;
+        missing = err;
+      }
+      // The last attempt is made at the deadline, never skipped because the next delay would cross it.
+      const delay = Math.min(backoffDelay(attempt, { ...this.#o.reconnect, maxDelay: Math.min(this.#o.reconnect.maxDelay, 1000) }), deadline - Date.now());
+      if (delay <= 0) throw gaveUp(missing, attempt);
+      if (attempt === 1) this.log.info(`waiting for the server of "${this.eventName}" at ${this.address} (${missing.code}): retrying with backoff`);
+      callApp(() => this.emit('reconnecting', attempt, delay));
+      await abortableDelay(delay, abort.signal);
     }
   }
 
@@ -457,7 +592,11 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
    * (the message whose `reply_to` is that id).
    * @throws TimeoutError when no reply arrives within `timeout` ms
    *   (`Infinity`: none); ConnectionError `CONNECTION_LOST` at once when the
-   *   connection it was written on drops; the server's ERROR reply as a typed error;
+   *   connection it was written on drops; RemoteError `REMOTE_ERROR` when the
+   *   server's handler failed (`remoteCode`, `remoteMessage`); `NO_HANDLER` at
+   *   once from a server without a handler; `REQUESTS_UNSUPPORTED` at once
+   *   when the server never welcomed this client (it does not speak the
+   *   handshake, e.g. the Python module); a library ERROR reply as its typed error;
    *   MessageError `INVALID_MESSAGE` when `options.schema` refuses the reply.
    * @typeParam TReq The type of the request's data (an object: it travels as a map).
    * @typeParam TRes The type of the reply's data: inferred from `options.schema`
@@ -479,6 +618,7 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
       return Promise.reject(err);
     }
     const s = this.#state;
+    if (s.name === 'open' && s.session.handshake === 'foreign') return Promise.reject(this.#requestsUnsupported());
     const session = s.name === 'open' && !s.session.conn.closing && !this.#authPending(s.session) ? s.session.id : undefined;
     const reply = this.#requests.add(
       id,
@@ -526,7 +666,7 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
   // ---- transitions ----
 
   /** connecting | reconnecting → open. */
-  #toOpen(stream: TransportStream, attempt: number): Session {
+  #toOpen(stream: TransportStream, attempt: number, tries = 0): Session {
     stream.setNoDelay?.(true);
     const id = ++sessionCounter;
     const conn: FramedConnection = new FramedConnection(stream, this.#o.maxMessageSize, {
@@ -554,6 +694,7 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
       heartbeat,
       openedAt: Date.now(),
       attempt,
+      tries,
       handshake: this.#o.handshake ? 'pending' : 'none',
       delivered: false,
       awaitingWelcome: false,
@@ -579,14 +720,16 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
   }
 
   /** open → reconnecting (lost), or reconnecting → reconnecting (a dial failed). */
-  #toReconnecting(attempt: number): void {
+  #toReconnecting(attempt: number, tries: number): void {
     const max = this.#o.reconnect.maxRetries;
-    if (attempt > max) {
+    if (tries > max) {
+      const since = this.#lost === undefined ? '' : ` (${Date.now() - this.#lost.at} ms since it was lost: ${this.#lost.reason})`;
       this.#toClosed(
         new ConnectionError(
-          ErrorCode.CONNECTION_LOST,
-          `gave up reconnecting to "${this.eventName}" at ${this.address} after ${max} attempts: ` +
-            'start the server and connect() again, or raise reconnect.maxRetries',
+          ErrorCode.RECONNECT_FAILED,
+          `gave up reconnecting to "${this.eventName}" at ${this.address} after ${max} attempts${since}: ` +
+            'start the server and connect() again, or raise reconnect.maxRetries (Infinity: never give up)',
+          { details: { eventName: this.eventName, address: this.address, attempts: max } },
         ),
         true,
         true,
@@ -597,6 +740,7 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
     const state: State & { name: 'reconnecting' } = {
       name: 'reconnecting',
       attempt,
+      tries,
       timer: undefined,
       abort: undefined,
     };
@@ -615,12 +759,14 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
         stream.destroy();
         return;
       }
-      this.#toOpen(stream, state.attempt);
-      this.log.info(`reconnected to ${this.address} after ${state.attempt} attempt(s)`);
+      const session = this.#toOpen(stream, state.attempt, state.tries);
+      this.log.debug(`reconnected to ${this.address} after ${state.attempt} attempt(s)`);
+      // Without the handshake the open stream is all there is to wait for.
+      if (session.handshake === 'none') this.#recovered();
     } catch (err) {
       if (this.#state !== state) return;
       this.log.debug(`reconnect attempt ${state.attempt} failed: ${(err as Error).message}`);
-      this.#toReconnecting(state.attempt + 1);
+      this.#toReconnecting(state.attempt + 1, state.tries + 1);
     }
   }
 
@@ -646,6 +792,8 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
       callApp(() => this.emit('disconnected', reason.message));
     }
     for (const w of this.#welcomeWaiters.splice(0)) w.reject(reason);
+    for (const w of this.#answerWaiters.splice(0)) w.reject(reason);
+    this.#lost = undefined;
     this.#requests.failAll(reason);
     this.#outbox.length = 0;
     this.#outboxBytes = 0;
@@ -722,7 +870,7 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
       // A reply to one of this client's requests; one that comes after its
       // request timed out (or failed) is dropped, never delivered as a message.
       session.delivered = true;
-      if (!this.#requests.settle(m.replyTo, m.messageType === MessageType.ERROR ? { error: this.#remoteError(m) } : { reply: m }))
+      if (!this.#requests.settle(m.replyTo, m.messageType === MessageType.ERROR ? { error: this.#replyError(m) } : { reply: m }))
         this.log.debug(`dropped a late reply to ${m.replyTo}`);
       return;
     }
@@ -741,6 +889,10 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
       // said hello (DESIGN §2): anything else first means this server does not
       // speak the handshake, and its reserved ops are application data.
       session.handshake = 'foreign';
+      // Nor does it answer requests (the Python module drops `id`): those in flight fail now, not at their timeout.
+      this.#requests.failSession(session.id, this.#requestsUnsupported());
+      this.#answered();
+      this.#recovered();
     }
     if (session.handshake === 'done' && isReservedControl(m)) {
       if (m.data.op === CONTROL_OPS.PING) session.conn.write(controlFrame(this.eventName, { op: CONTROL_OPS.PONG }, this.#o.timezone));
@@ -848,6 +1000,8 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
     if (session.auth !== undefined) this.#flushOutbox(session);
     session.heartbeat.start();
     for (const w of this.#welcomeWaiters.splice(0)) w.resolve(info);
+    this.#answered();
+    this.#recovered();
     callApp(() => this.emit('welcome', info));
   }
 
@@ -977,8 +1131,34 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
       return;
     }
     callApp(() => this.emit('disconnected', reason));
+    // Lost means the client had the server: a connection refused or dropped before it answered is a failed attempt.
     const stable = !session.refused && (session.delivered || Date.now() - session.openedAt >= this.#o.minUptimeMs);
-    this.#toReconnecting(stable ? 1 : session.attempt + 1);
+    // The server answered on this connection (welcome, or a foreign first frame; without the handshake: it stayed up).
+    const answered = !session.refused && (session.handshake === 'done' || session.handshake === 'foreign' || (session.handshake === 'none' && stable));
+    if (this.#lost === undefined && answered) {
+      // One warning per outage (issue 23 item 4), and an 'error' event for who listens; never silent.
+      this.#lost = { at: Date.now(), reason };
+      const r = this.#o.reconnect;
+      const bound = r.maxRetries === Number.POSITIVE_INFINITY ? 'no limit' : `at most ${r.maxRetries} attempts`;
+      const lost = new ConnectionError(
+        ErrorCode.CONNECTION_LOST,
+        `lost the server of "${this.eventName}" at ${this.address} (${reason}): reconnecting ` +
+          `(backoff ${r.initialDelay} ms ×${r.multiplier} up to ${r.maxDelay} ms, ${bound})`,
+        { details: { eventName: this.eventName, address: this.address, reason } },
+      );
+      this.log.warn(lost.message);
+      if (this.listenerCount('error') > 0) callApp(() => this.emit('error', lost));
+    }
+    this.#toReconnecting(stable ? 1 : session.attempt + 1, answered ? 1 : session.tries + 1);
+  }
+
+  /** The server answers again after an outage: the one "back" warning. */
+  #recovered(): void {
+    const lost = this.#lost;
+    if (lost === undefined) return;
+    this.#lost = undefined;
+    const attempts = this.#session()?.tries ?? 0;
+    this.log.warn(`the server of "${this.eventName}" at ${this.address} is back: reconnected after ${attempts} attempt(s), ${Date.now() - lost.at} ms`);
   }
 
   #checkSend(frame: Buffer): void {
@@ -1057,6 +1237,34 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
 
   #closeTimeout(): number {
     return Math.min(this.#o.closeTimeout, MAX_TIMEOUT_MS);
+  }
+
+  /**
+   * The error an ERROR reply to a request rejects it with: a library error
+   * (`origin: "socketkit"`: NO_HANDLER, SEND_NOT_ALLOWED, FRAME_TOO_LARGE, ...)
+   * keeps its class; anything else is the application's: a {@link RemoteError}
+   * carrying the handler's code (HANDLER_FAILED when it had none) and message.
+   */
+  #replyError(m: SocketMessage): SocketError {
+    const d = m.data;
+    if (isLibraryError(m) && d.code !== ErrorCode.HANDLER_FAILED && d.code !== ErrorCode.REMOTE_ERROR) return this.#remoteError(m);
+    const remoteCode = typeof d.code === 'string' && d.code.length > 0 ? d.code : ErrorCode.HANDLER_FAILED;
+    const remoteMessage = typeof d.error === 'string' ? d.error : JSON.stringify(d);
+    return new RemoteError(`the request handler of "${this.eventName}" at ${this.address} failed with ${remoteCode}: ${remoteMessage}`, {
+      remoteCode,
+      remoteMessage,
+      details: { eventName: this.eventName, id: m.replyTo, data: d },
+    });
+  }
+
+  /** The error of a request to a server that never welcomed this client (it does not speak the handshake). */
+  #requestsUnsupported(): SocketError {
+    return new SocketError(
+      ErrorCode.REQUESTS_UNSUPPORTED,
+      `the server of "${this.eventName}" at ${this.address} does not answer requests: it never sent a welcome ` +
+        '(it does not speak the socketkit handshake, e.g. the Python module, which drops the request id); use send() and receive() instead',
+      { details: { eventName: this.eventName, address: this.address } },
+    );
   }
 
   #remoteError(m: SocketMessage): SocketError {

@@ -46,7 +46,7 @@ export { LogLimiter, LOG_LIMIT_INTERVAL_MS } from './log-limiter.js';
 export { BatchShare, FramedConnection } from './connection.js';
 export { duplexPair } from './duplex-pair.js';
 export type { FramedConnectionHandlers } from './connection.js';
-export { backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
+export { backoffDelay, DEFAULT_BACKOFF, DEFAULT_MAX_RETRIES } from './backoff.js';
 export type { BackoffOptions } from './backoff.js';
 export { createLogger, silentLogger } from './logger.js';
 export type { SocketLogger } from './logger.js';
@@ -69,7 +69,7 @@ export {
   DEFAULT_BACKLOG,
   MAX_TIMEOUT_MS,
 } from './defaults.js';
-export { LIBRARY_ORIGIN, isLibraryError } from './wire.js';
+export { HANDLER_ORIGIN, LIBRARY_ORIGIN, isLibraryError } from './wire.js';
 export { mapConnectError } from './errors.js';
 export { awaitConnect, listenServer, closeServer } from './transport-util.js';
 export { resolveServerSettings, validateTimeoutMs, SERVER_DEFAULTS } from './options.js';

@@ -19,7 +19,7 @@ import type { SocketLogger } from './logger.js';
 import type { ServerSettings } from './server.js';
 import type { TransportStream } from './transport.js';
 import { PeerCounters, type ServerCounters, type ServerStats } from './stats.js';
-import { controlFrame, errorFrame } from './wire.js';
+import { HANDLER_ORIGIN, controlFrame, errorFrame } from './wire.js';
 
 /**
  * Most bytes of broadcasts held for a peer awaiting registration (1 MiB):
@@ -127,6 +127,20 @@ export function describeThrown(err: unknown): string {
   } catch {
     return Object.prototype.toString.call(err);
   }
+}
+
+/** Longest application error code sent back as it is (longer ones, or non-strings, become `HANDLER_FAILED`). */
+const MAX_HANDLER_CODE_LENGTH = 64;
+
+/**
+ * The code a request handler's failure is sent back with: the thrown error's
+ * own `code` when it is a short non-empty string (an application code such
+ * as `NOT_FOUND`, a Node code such as `ENOENT`, a socketkit code), else
+ * `HANDLER_FAILED`.
+ */
+export function handlerCode(err: unknown): string {
+  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
+  return typeof code === 'string' && code.length > 0 && code.length <= MAX_HANDLER_CODE_LENGTH ? code : ErrorCode.HANDLER_FAILED;
 }
 
 /**
@@ -634,8 +648,10 @@ export class ServerPeer {
     try {
       frame = encodeFrame(createMessage(this.#host.eventName, type, data, { timezone: s.timezone, replyTo: request.id as string }), s.maxMessageSize);
     } catch (err) {
+      // The library could not send the reply (e.g. FRAME_TOO_LARGE): a library error, with its code.
       const code = err instanceof SocketError ? err.code : ErrorCode.HANDLER_FAILED;
-      this.replyError(request, new SocketError(code, `the reply could not be sent: ${describeThrown(err)}`));
+      this.#host.log.warn(`the reply to a request on "${this.#host.eventName}" could not be sent (${code}): ${describeThrown(err).slice(0, 200)}`);
+      this.sendError(code, `the reply could not be sent: ${describeThrown(err)}`, request.id as string);
       return false;
     }
     return this.deliver(frame);
@@ -644,13 +660,14 @@ export class ServerPeer {
   /** Sends a handler failure back as an ERROR reply; the text is cut to fit `maxMessageSize`. */
   replyError(request: SocketMessage, err: unknown): void {
     if (!this.open) return;
-    const code = err instanceof SocketError ? err.code : ErrorCode.HANDLER_FAILED;
+    const code = handlerCode(err);
     let text = describeThrown(err);
     // Leave room for the envelope (~200 bytes) and multi-byte characters.
     const room = Math.max(64, Math.floor((this.#host.settings.maxMessageSize - 512) / 4));
     if (text.length > room) text = `${text.slice(0, room)}… (cut: ${text.length} characters)`;
-    this.#host.log.warn(`request handler for "${this.#host.eventName}" failed: ${text.slice(0, 200)}`);
-    this.sendError(code, text, request.id);
+    this.#host.log.warn(`request handler for "${this.#host.eventName}" failed (${code}): ${text.slice(0, 200)}`);
+    // origin "handler": the code is the application's, rebuilt as a RemoteError by the client.
+    this.deliver(errorFrame(this.#host.eventName, code, text, this.#host.settings.timezone, request.id, HANDLER_ORIGIN));
   }
 
   /**

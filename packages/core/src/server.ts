@@ -44,8 +44,10 @@ export interface RequestContext<TIn = MessageData> {
  * Answers client requests. The return value (a plain object, or any value,
  * which is wrapped as `{ value }`) is sent back with `reply_to`; return
  * `undefined` to answer later with {@link SocketServer.reply}. A thrown error
- * is sent back as an ERROR reply with code `HANDLER_FAILED` (or the error's
- * own `code`).
+ * is sent back as an ERROR reply carrying the error's own `code` (a string) or
+ * `HANDLER_FAILED`, and its message: the client rejects with a `RemoteError`.
+ * Without a handler, every request is answered at once with `NO_HANDLER`
+ * unless a `message` listener answers it with `reply()` before it returns.
  * @typeParam TIn The request's data (checked by the server's `schema`, if any).
  * @typeParam TOut The reply's data; when given, the handler must return it
  *   (or `undefined`, or a promise of either). Default: anything.
@@ -266,6 +268,8 @@ export class SocketServer<TIn extends Payload<TIn> = MessageData, TOut extends P
   readonly #token: string | undefined;
   #handler: RequestHandler<TIn, TOut> | undefined;
   readonly #schema: StandardSchemaV1 | undefined;
+  /** A request without a handler, while its 'message' listeners run: answered by reply() or not (then NO_HANDLER). */
+  #answering: { request: SocketMessage; answered: boolean } | undefined;
   /** The logger in use. */
   readonly log: SocketLogger;
   /** Every peer that is neither refused nor closed, in accept order (so the first awaiting one is the oldest). */
@@ -535,6 +539,7 @@ export class SocketServer<TIn extends Payload<TIn> = MessageData, TOut extends P
     if (request.id === undefined) {
       throw new MessageError(ErrorCode.INVALID_MESSAGE, 'cannot reply to a message without an id: only requests (client.request()) can be answered');
     }
+    if (this.#answering?.request === request) this.#answering.answered = true;
     return this.#registered(clientId).reply(request as SocketMessage<unknown> as SocketMessage, data as MessageData, type);
   }
 
@@ -882,6 +887,11 @@ export class SocketServer<TIn extends Payload<TIn> = MessageData, TOut extends P
     }
     const typed = m as SocketMessage<unknown> as SocketMessage<TIn>;
     if (m.id !== undefined && this.#handler !== undefined) this.#handle(peer, typed, this.#handler);
+    // A request with no handler: a 'message' listener may still answer it now
+    // with reply(); if none did, the client learns at once (NO_HANDLER)
+    // instead of waiting out its timeout.
+    const unhandled = m.id !== undefined && this.#handler === undefined;
+    if (unhandled) this.#answering = { request: m, answered: false };
     try {
       this.emit('message', typed, peer.id);
     } catch (err) {
@@ -890,6 +900,17 @@ export class SocketServer<TIn extends Payload<TIn> = MessageData, TOut extends P
       process.nextTick(() => {
         throw err;
       });
+    }
+    if (unhandled) {
+      const answered = this.#answering?.answered === true;
+      this.#answering = undefined;
+      if (!answered && peer.open)
+        peer.sendError(
+          ErrorCode.NO_HANDLER,
+          `server "${this.eventName}" has no request handler: pass handler in its options or call server.onRequest() ` +
+            '(a handler may return undefined and answer later with server.reply())',
+          m.id,
+        );
     }
   }
 

@@ -4,10 +4,24 @@ import { createMessage, MessageType, type ErrorCode, type MessageData, type Sock
 /** Marker set in `data.origin` of ERROR messages that socketkit itself generates. */
 export const LIBRARY_ORIGIN = 'socketkit';
 
-/** Builds the frame of a library ERROR message `{code, error, origin}`. */
-export function errorFrame(eventName: string, code: ErrorCode, text: string, timezone: string, replyTo?: string): Buffer {
+/**
+ * Marker set in `data.origin` of the ERROR reply that carries a request
+ * handler's failure: its `code` is the application's (any string), not one of
+ * socketkit's, and the client rejects the request with a `RemoteError`.
+ */
+export const HANDLER_ORIGIN = 'handler';
+
+/** Builds the frame of a library ERROR message `{code, error, origin}` (`origin` defaults to {@link LIBRARY_ORIGIN}). */
+export function errorFrame(
+  eventName: string,
+  code: ErrorCode | string,
+  text: string,
+  timezone: string,
+  replyTo?: string,
+  origin: string = LIBRARY_ORIGIN,
+): Buffer {
   const opts = replyTo === undefined ? { timezone } : { timezone, replyTo };
-  return encodeFrame(createMessage(eventName, MessageType.ERROR, { code, error: text, origin: LIBRARY_ORIGIN }, opts));
+  return encodeFrame(createMessage(eventName, MessageType.ERROR, { code, error: text, origin }, opts));
 }
 
 /** Builds the frame of a CONTROL message. */

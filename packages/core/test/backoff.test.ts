@@ -2,13 +2,13 @@ import { describe, expect, it } from '@jest/globals';
 import { backoffDelay, DEFAULT_BACKOFF } from '../src/index.js';
 
 describe('backoffDelay', () => {
-  it('defaults: 100 ms initial, ×2, 5 s cap, ±25 % jitter, unlimited retries', () => {
+  it('defaults: 100 ms initial, ×2, 5 s cap, ±25 % jitter, 30 retries (about two minutes)', () => {
     expect(DEFAULT_BACKOFF).toEqual({
       initialDelay: 100,
       multiplier: 2,
       maxDelay: 5000,
       jitter: 0.25,
-      maxRetries: Infinity,
+      maxRetries: 30,
     });
   });
 

@@ -28,7 +28,7 @@ describe('client heartbeats', () => {
   it('before welcome (a server that ignores hello), no pings are sent and silence never drops the connection', async () => {
     const fs = new FakeServer();
     const c = client(fs, { heartbeatInterval: 100 });
-    await c.connect();
+    await c.connect({ waitForWelcome: false });
     for (let i = 0; i < 50; i++) {
       jest.advanceTimersByTime(100);
       await settle(2);
@@ -143,7 +143,7 @@ describe('the protocol number a client announces', () => {
     for (const token of [undefined, 't'.repeat(32)]) {
       const fs = new FakeServer();
       const c = client(fs, { autoReconnect: false, ...(token === undefined ? {} : { token }) });
-      await c.connect();
+      await c.connect({ waitForWelcome: false });
       await settle();
       const hello = fs.last.received.find((m) => m.data.op === 'hello');
       expect(hello?.data.protocol).toBe(PROTOCOL_VERSION);

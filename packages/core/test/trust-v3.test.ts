@@ -237,7 +237,7 @@ describe('item 12: invalid input cannot amplify', () => {
     const client = fakeClient(fs);
     const errors: string[] = [];
     client.on('error', (e) => errors.push((e as SocketError).code));
-    await client.connect();
+    await client.connect({ waitForWelcome: false }); // the fake server welcomes below
     const peer = fs.last;
     peer.welcome();
     for (let i = 0; i < 3; i++) peer.stream.write(INVALID);
@@ -254,7 +254,7 @@ describe('item 12: invalid input cannot amplify', () => {
     const fs = new FakeServer();
     const log = captureLog();
     const client = fakeClient(fs, { logger: log });
-    await client.connect();
+    await client.connect({ waitForWelcome: false }); // the fake server welcomes below
     const peer = fs.last;
     peer.welcome();
     peer.stream.write(Buffer.concat(Array.from({ length: 10_000 }, () => INVALID)));

@@ -49,6 +49,23 @@ export const ErrorCode = {
   ADMISSION_FULL: 'ADMISSION_FULL',
   /** The peer sent more invalid messages per second than `maxInvalidPerSecond`: disconnected. */
   TOO_MANY_INVALID: 'TOO_MANY_INVALID',
+  /**
+   * A request reached a server that has no request handler (and no
+   * `message` listener answered it): it fails at once instead of waiting out
+   * its timeout.
+   */
+  NO_HANDLER: 'NO_HANDLER',
+  /**
+   * The server does not answer requests: it never sent a `welcome` (it does
+   * not speak the handshake, e.g. the Python module, which drops `id`).
+   */
+  REQUESTS_UNSUPPORTED: 'REQUESTS_UNSUPPORTED',
+  /**
+   * The client gave up reconnecting after `reconnect.maxRetries` attempts
+   * (default 30, about two minutes): it is closed, `for await` ends with this
+   * error.
+   */
+  RECONNECT_FAILED: 'RECONNECT_FAILED',
 } as const;
 
 /** One of the {@link ErrorCode} values. */
@@ -106,45 +123,77 @@ export class TimeoutError extends SocketError {
   }
 }
 
+/** Options of {@link RemoteError}. */
+export interface RemoteErrorOptions extends SocketErrorOptions {
+  /** The code the server's handler failed with (default `HANDLER_FAILED`). */
+  remoteCode?: string;
+  /** The handler's own message (default: the error's message). */
+  remoteMessage?: string;
+}
+
+/**
+ * A request failed in the server's application: its handler threw (or it
+ * replied with an ERROR). `code` is always `REMOTE_ERROR`; `remoteCode` is
+ * the handler's error's `code` (any string, e.g. `NOT_FOUND`; `HANDLER_FAILED`
+ * when the error had none) and `remoteMessage` its message, as the server
+ * sent them.
+ */
+export class RemoteError extends SocketError {
+  /** The handler's error code, as the server sent it. */
+  readonly remoteCode: string;
+  /** The handler's error message, as the server sent it. */
+  readonly remoteMessage: string;
+
+  constructor(message: string, options: RemoteErrorOptions = {}) {
+    super(ErrorCode.REMOTE_ERROR, message, options);
+    this.remoteCode = options.remoteCode ?? ErrorCode.HANDLER_FAILED;
+    this.remoteMessage = options.remoteMessage ?? message;
+  }
+}
+
 /**
  * The one code → error-class table: every {@link ErrorCode} is thrown (and
  * rebuilt from the wire) as exactly this class, wherever it comes from.
  */
-export const ERROR_CLASSES: Readonly<Record<ErrorCode, typeof SocketError | typeof MaxConnectionsError | typeof TimeoutError>> = Object.freeze({
-  INVALID_EVENT_NAME: ValidationError,
-  INVALID_CONFIG: ValidationError,
-  INVALID_MESSAGE: MessageError,
-  SOCKET_NOT_FOUND: ConnectionError,
-  SERVER_NOT_RUNNING: ConnectionError,
-  PERMISSION_DENIED: ConnectionError,
-  ADDRESS_IN_USE: ConnectionError,
-  PORT_RANGE_EXHAUSTED: ConnectionError,
-  MAX_CONNECTIONS: MaxConnectionsError,
-  SEND_NOT_ALLOWED: MessageError,
-  FRAME_TOO_LARGE: MessageError,
-  MALFORMED_FRAME: MessageError,
-  SLOW_CONSUMER: ConnectionError,
-  TIMEOUT: TimeoutError,
-  NOT_CONNECTED: ConnectionError,
-  INSECURE_SOCKET_DIR: ConnectionError,
-  UNAUTHORIZED: ConnectionError,
-  UNKNOWN_CLIENT: ConnectionError,
-  NOT_RUNNING: SocketError,
-  BUFFER_FULL: SocketError,
-  CLOSED: ConnectionError,
-  CONNECTION_LOST: ConnectionError,
-  HANDLER_FAILED: SocketError,
-  REMOTE_ERROR: SocketError,
-  CONNECT_IN_PROGRESS: ConnectionError,
-  STATS_DISABLED: ConnectionError,
-  WRONG_EVENT: ConnectionError,
-  INSECURE_BIND: ConnectionError,
-  PROTOCOL_MISMATCH: ConnectionError,
-  ACCEPT_FAILED: ConnectionError,
-  UNAUTHENTICATED_FRAME: MessageError,
-  ADMISSION_FULL: ConnectionError,
-  TOO_MANY_INVALID: MessageError,
-});
+export const ERROR_CLASSES: Readonly<Record<ErrorCode, typeof SocketError | typeof MaxConnectionsError | typeof TimeoutError | typeof RemoteError>> =
+  Object.freeze({
+    INVALID_EVENT_NAME: ValidationError,
+    INVALID_CONFIG: ValidationError,
+    INVALID_MESSAGE: MessageError,
+    SOCKET_NOT_FOUND: ConnectionError,
+    SERVER_NOT_RUNNING: ConnectionError,
+    PERMISSION_DENIED: ConnectionError,
+    ADDRESS_IN_USE: ConnectionError,
+    PORT_RANGE_EXHAUSTED: ConnectionError,
+    MAX_CONNECTIONS: MaxConnectionsError,
+    SEND_NOT_ALLOWED: MessageError,
+    FRAME_TOO_LARGE: MessageError,
+    MALFORMED_FRAME: MessageError,
+    SLOW_CONSUMER: ConnectionError,
+    TIMEOUT: TimeoutError,
+    NOT_CONNECTED: ConnectionError,
+    INSECURE_SOCKET_DIR: ConnectionError,
+    UNAUTHORIZED: ConnectionError,
+    UNKNOWN_CLIENT: ConnectionError,
+    NOT_RUNNING: SocketError,
+    BUFFER_FULL: SocketError,
+    CLOSED: ConnectionError,
+    CONNECTION_LOST: ConnectionError,
+    HANDLER_FAILED: SocketError,
+    REMOTE_ERROR: RemoteError,
+    CONNECT_IN_PROGRESS: ConnectionError,
+    STATS_DISABLED: ConnectionError,
+    WRONG_EVENT: ConnectionError,
+    INSECURE_BIND: ConnectionError,
+    PROTOCOL_MISMATCH: ConnectionError,
+    ACCEPT_FAILED: ConnectionError,
+    UNAUTHENTICATED_FRAME: MessageError,
+    ADMISSION_FULL: ConnectionError,
+    TOO_MANY_INVALID: MessageError,
+    NO_HANDLER: SocketError,
+    REQUESTS_UNSUPPORTED: SocketError,
+    RECONNECT_FAILED: ConnectionError,
+  });
 
 /**
  * Creates the error of `code` with the class the table assigns to it
@@ -155,15 +204,17 @@ export function createError(code: ErrorCode, message: string, options: SocketErr
   // The two classes with a fixed code take (message, options).
   if (C === MaxConnectionsError) return new MaxConnectionsError(message, options);
   if (C === TimeoutError) return new TimeoutError(message, options);
+  if (C === RemoteError) return new RemoteError(message, options);
   return new (C as typeof SocketError)(code, message, options);
 }
 
 /**
  * Rebuilds a typed error from a code received in an ERROR message, so a
  * client can throw the same class the server would have thrown locally.
- * Unknown codes become a {@link SocketError} with code `REMOTE_ERROR`.
+ * Unknown codes become a {@link RemoteError} (code `REMOTE_ERROR`) whose
+ * `remoteCode` is the code received.
  */
 export function errorFromCode(code: string, message: string, options: SocketErrorOptions = {}): SocketError {
   if (Object.hasOwn(ERROR_CLASSES, code)) return createError(code as ErrorCode, message, options);
-  return new SocketError(ErrorCode.REMOTE_ERROR, message, options);
+  return new RemoteError(message, { ...options, remoteCode: code, remoteMessage: message });
 }

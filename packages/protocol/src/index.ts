@@ -11,11 +11,12 @@ export {
   MessageError,
   ValidationError,
   TimeoutError,
+  RemoteError,
   errorFromCode,
   createError,
   ERROR_CLASSES,
 } from './errors.js';
-export type { ErrorDetails, SocketErrorOptions } from './errors.js';
+export type { ErrorDetails, SocketErrorOptions, RemoteErrorOptions } from './errors.js';
 export { validateEventName, isValidEventName, EVENT_NAME_PATTERN, MAX_EVENT_NAME_LENGTH } from './event-name.js';
 export {
   getTimestampMs,

@@ -42,6 +42,7 @@ export {
   MessageError,
   ValidationError,
   TimeoutError,
+  RemoteError,
   errorFromCode,
   createError,
   ERROR_CLASSES,
@@ -63,6 +64,7 @@ export {
 export type {
   ErrorDetails,
   SocketErrorOptions,
+  RemoteErrorOptions,
   SocketMessage,
   WireMessage,
   MessageData,

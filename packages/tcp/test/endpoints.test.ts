@@ -234,12 +234,17 @@ describe('mutual authentication over TCP (protocol 2)', () => {
     const got: unknown[] = [];
     impostor.on('message', (m) => got.push(m.data));
     const c = client({ port: impostor.port as number, token: TOKEN });
-    await c.connect();
-    await c.send({ secret: 'for the real server only' });
-    const err = (await c.waitForWelcome().catch((e: unknown) => e)) as ConnectionError;
+    // connect() waits for the server's answer: the refusal rejects it (issue 23 item 5)
+    const err = (await c.connect().catch((e: unknown) => e)) as ConnectionError;
     expect(err.code).toBe(ErrorCode.UNAUTHORIZED);
     expect(err.message).toContain('impostor');
     await expect(c.send({ more: 1 })).rejects.toMatchObject({ code: ErrorCode.UNAUTHORIZED });
+    expect(got).toEqual([]);
+    // with connect({ waitForWelcome: false }), a send made before the refusal waits and is never written
+    const early = client({ port: impostor.port as number, token: TOKEN });
+    await early.connect({ waitForWelcome: false });
+    await early.send({ secret: 'for the real server only' });
+    expect(((await early.waitForWelcome().catch((e: unknown) => e)) as ConnectionError).code).toBe(ErrorCode.UNAUTHORIZED);
     expect(got).toEqual([]);
   });
 
