@@ -43,6 +43,15 @@ import { controlFrame, emitError, isLibraryError } from './wire.js';
 
 export type { SocketClientOptions, ConnectOptions, OfflineSendPolicy } from './client-options.js';
 
+/**
+ * How long connect() waits for a server without a token to answer `hello`
+ * before it takes the server for one without the handshake (the Python
+ * module never answers) and resolves (ms). A socketkit server answers at
+ * once, so a refusal (`MAX_CONNECTIONS`) still rejects connect(); a token
+ * client always waits for the welcome, up to the connect timeout.
+ */
+export const SILENT_SERVER_GRACE_MS = 1000;
+
 /** The server's `welcome`. */
 export interface WelcomeInfo {
   clientId: string;
@@ -124,6 +133,8 @@ interface Session {
   auth: ClientAuth | undefined;
   /** Frames that are not part of the token handshake, dropped before the welcome. */
   droppedBeforeWelcome: number;
+  /** connect() stopped waiting for an answer to hello (SILENT_SERVER_GRACE_MS): requests fail at once until a welcome. */
+  silent: boolean;
 }
 
 /** The dial errors that mean "the server is not there (yet)": connect({ waitForServer }) retries these. */
@@ -402,7 +413,7 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
     session.awaitingWelcome = true;
     try {
       if (wait === true) await this.waitForWelcome(timeout);
-      else await this.#waitForAnswer(session, timeout);
+      else await this.#waitForAnswer(session, timeout, session.auth === undefined ? SILENT_SERVER_GRACE_MS : undefined);
     } catch (err) {
       // A connect() that rejects leaves nothing behind (no connection, no reconnect loop).
       if (err instanceof TimeoutError) this.#toClosed(err, false, true);
@@ -415,10 +426,13 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
   /**
    * Resolves once the server answered `hello` on `session` or a later
    * session (welcome, or a first frame that shows it does not speak the
-   * handshake); rejects with its refusal, the reason the client closed, or a
-   * TimeoutError.
+   * handshake), or, with `silentGraceMs` (no token), once the server stayed
+   * silent that long: a server without the handshake (the Python module)
+   * never answers, and the client may send and receive without a welcome
+   * (a welcome that comes later is still taken). Rejects with a refusal, the
+   * reason the client closed, or a TimeoutError.
    */
-  #waitForAnswer(session: Session, timeoutMs: number): Promise<void> {
+  #waitForAnswer(session: Session, timeoutMs: number, silentGraceMs?: number): Promise<void> {
     const s = this.#state;
     if (s.name === 'closed') return Promise.reject(s.reason);
     if (session.handshake !== 'pending' && this.#session() === session) return Promise.resolve();
@@ -434,7 +448,18 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
           reject(e);
         },
       };
-      if (timeoutMs !== Number.POSITIVE_INFINITY) {
+      if (silentGraceMs !== undefined && silentGraceMs < timeoutMs) {
+        timer = setTimeout(() => {
+          const i = this.#answerWaiters.indexOf(w);
+          if (i >= 0) this.#answerWaiters.splice(i, 1);
+          this.log.info(
+            `"${this.eventName}" at ${this.address} did not answer hello within ${silentGraceMs} ms: connected as to a server ` +
+              'without the handshake (a welcome that comes later is still taken); pass handshake: false for the Python module',
+          );
+          session.silent = true;
+          resolve();
+        }, silentGraceMs);
+      } else if (timeoutMs !== Number.POSITIVE_INFINITY) {
         timer = setTimeout(() => {
           const i = this.#answerWaiters.indexOf(w);
           if (i >= 0) this.#answerWaiters.splice(i, 1);
@@ -618,7 +643,9 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
       return Promise.reject(err);
     }
     const s = this.#state;
-    if (s.name === 'open' && s.session.handshake === 'foreign') return Promise.reject(this.#requestsUnsupported());
+    if (s.name === 'open' && (s.session.handshake === 'foreign' || (s.session.handshake === 'pending' && s.session.silent))) {
+      return Promise.reject(this.#requestsUnsupported());
+    }
     const session = s.name === 'open' && !s.session.conn.closing && !this.#authPending(s.session) ? s.session.id : undefined;
     const reply = this.#requests.add(
       id,
@@ -702,6 +729,7 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
       refused: false,
       auth: this.#o.handshake && this.#o.token !== undefined ? new ClientAuth(this.#o.token, this.eventName) : undefined,
       droppedBeforeWelcome: 0,
+      silent: false,
     };
     this.#state = { name: 'open', session };
     this.#welcome = undefined;

@@ -19,7 +19,7 @@ export type {
 } from './server.js';
 export { ServerPeer } from './server-peer.js';
 export type { PeerState, DisconnectReason } from './server-peer.js';
-export { SocketClient } from './client.js';
+export { SILENT_SERVER_GRACE_MS, SocketClient } from './client.js';
 export type {
   SocketClientOptions,
   SocketClientEvents,

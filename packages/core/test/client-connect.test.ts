@@ -1,9 +1,9 @@
 // Connect can be aborted cleanly (issue 12 item 1, engine side).
 import { describe, expect, it, jest } from '@jest/globals';
 import { ErrorCode, TimeoutError } from '@socketkit/protocol';
-import { SocketClient } from '../src/client.js';
+import { SILENT_SERVER_GRACE_MS, SocketClient } from '../src/client.js';
 import type { ClientTransport, TransportStream } from '../src/transport.js';
-import { duplexPair, settle } from './fake-server.js';
+import { duplexPair, FakeServer, settle } from './fake-server.js';
 import { useFakeTimers } from './fake-timers.js';
 
 /** A transport that ignores the abort signal and hands out a stream only when told to. */
@@ -76,5 +76,59 @@ describe('connect abort', () => {
     expect(c.isConnected()).toBe(true);
     c.disconnect().catch(() => undefined);
     jest.advanceTimersByTime(5000);
+  });
+});
+
+describe('connect() and a server that never answers hello', () => {
+  useFakeTimers();
+
+  it(`resolves after SILENT_SERVER_GRACE_MS (${SILENT_SERVER_GRACE_MS} ms) without a token; requests then fail at once; a late welcome is still taken`, async () => {
+    const fs = new FakeServer();
+    const c = new SocketClient({ eventName: 'fake', transport: fs.transport, logLevel: 'silent', autoReconnect: false });
+    let outcome: unknown;
+    c.connect({ timeout: 10 * SILENT_SERVER_GRACE_MS }).then(
+      () => (outcome = 'connected'),
+      (e: unknown) => (outcome = e),
+    );
+    await settle(5);
+    jest.advanceTimersByTime(SILENT_SERVER_GRACE_MS - 1);
+    await settle(5);
+    expect(outcome).toBeUndefined();
+    jest.advanceTimersByTime(1);
+    await settle(5);
+    expect(outcome).toBe('connected');
+    await expect(c.request({ q: 1 })).rejects.toMatchObject({ code: ErrorCode.REQUESTS_UNSUPPORTED });
+    fs.last.welcome();
+    await settle(5);
+    expect(c.welcome).toBeDefined();
+    await c.disconnect();
+  });
+
+  it('a refusal within the grace still rejects connect()', async () => {
+    const fs = new FakeServer();
+    fs.onAccept = (peer) => setTimeout(() => peer.refuse(ErrorCode.MAX_CONNECTIONS), 10);
+    const c = new SocketClient({ eventName: 'fake', transport: fs.transport, logLevel: 'silent' });
+    const outcome = c.connect().catch((e: unknown) => e);
+    await settle(5);
+    jest.advanceTimersByTime(10);
+    await settle(5);
+    expect(await outcome).toMatchObject({ code: ErrorCode.MAX_CONNECTIONS });
+  });
+
+  it('with a token there is no grace: connect() waits for the welcome up to its timeout', async () => {
+    const fs = new FakeServer();
+    const c = new SocketClient({ eventName: 'fake', transport: fs.transport, logLevel: 'silent', token: 'a-token-of-at-least-16-bytes', autoReconnect: false });
+    let outcome: unknown;
+    c.connect({ timeout: 3 * SILENT_SERVER_GRACE_MS }).then(
+      () => (outcome = 'connected'),
+      (e: unknown) => (outcome = e),
+    );
+    await settle(5);
+    jest.advanceTimersByTime(2 * SILENT_SERVER_GRACE_MS);
+    await settle(5);
+    expect(outcome).toBeUndefined();
+    jest.advanceTimersByTime(SILENT_SERVER_GRACE_MS);
+    await settle(5);
+    expect(outcome).toBeInstanceOf(TimeoutError);
   });
 });
