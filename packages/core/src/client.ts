@@ -39,6 +39,7 @@ import { CLIENT_ENGINE_RULES } from './options.js';
 import { PendingRequests } from './pending-requests.js';
 import { validateData, type Payload, type StandardSchemaV1 } from './schema.js';
 import type { ClientTransport, TransportStream } from './transport.js';
+import { abortableDelay } from './transport-util.js';
 import { controlFrame, emitError, isLibraryError } from './wire.js';
 
 export type { SocketClientOptions, ConnectOptions, OfflineSendPolicy } from './client-options.js';
@@ -139,25 +140,6 @@ interface Session {
 
 /** The dial errors that mean "the server is not there (yet)": connect({ waitForServer }) retries these. */
 const SERVER_MISSING: ReadonlySet<string> = new Set([ErrorCode.SOCKET_NOT_FOUND, ErrorCode.SERVER_NOT_RUNNING]);
-
-/** Resolves after `ms`, or rejects with the signal's reason once it aborts (disconnect(), connect timeout). */
-function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    if (signal.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-}
 
 /** Most frames outside the token handshake a client drops before the welcome; past it the connection is dropped (and redialled). */
 const MAX_FRAMES_BEFORE_WELCOME = 1024;

@@ -71,7 +71,7 @@ export {
 } from './defaults.js';
 export { HANDLER_ORIGIN, LIBRARY_ORIGIN, isLibraryError } from './wire.js';
 export { mapConnectError } from './errors.js';
-export { awaitConnect, listenServer, closeServer } from './transport-util.js';
+export { abortableDelay, awaitConnect, listenServer, closeServer } from './transport-util.js';
 export { resolveServerSettings, validateTimeoutMs, SERVER_DEFAULTS } from './options.js';
 export {
   resolveConfig,

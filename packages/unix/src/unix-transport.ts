@@ -17,6 +17,7 @@ import {
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { basename, join } from 'node:path';
 import {
+  abortableDelay,
   awaitConnect,
   closeServer,
   fileTrustProblem,
@@ -75,25 +76,6 @@ export const START_LOCK_WAIT_MS = 2000;
 /** First and largest pause between connect attempts while the server's listen backlog is full (ms). */
 const EAGAIN_FIRST_DELAY_MS = 5;
 const EAGAIN_MAX_DELAY_MS = 100;
-
-/** Resolves after `ms`, or rejects with `signal.reason` when it aborts first. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-}
 
 function errno(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException).code;
@@ -520,7 +502,7 @@ export class UnixClientTransport implements ClientTransport {
       } catch (err) {
         if (errno(err) !== 'EAGAIN' || signal.aborted) throw mapConnectError(err, this.#eventName, this.path);
       }
-      await sleep(delay, signal);
+      await abortableDelay(delay, signal);
     }
   }
 }
