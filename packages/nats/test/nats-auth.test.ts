@@ -1,20 +1,13 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { ConnectionError, ErrorCode } from '@socketkit/protocol';
 import { NatsSocketClient, NatsSocketServer } from '../src/index.js';
+import { type Broker, binary, startBroker } from './helpers.js';
 
 /**
  * The socketkit token does not protect NATS subjects (anyone allowed on the
  * broker can subscribe to `socketkit.<event>.all`): protect an event with
  * NATS's own accounts and subject permissions, passed through `natsOptions`.
  */
-const binary = ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server'].find((p) => spawnSync(p, ['--version']).status === 0);
-
 const ORDERS = { user: 'orders-app', pass: 'orders-password-123' };
 const JOBS = { user: 'jobs-app', pass: 'jobs-password-456' };
 const config =
@@ -28,47 +21,16 @@ authorization {
 }
 `;
 
-let dir = '';
-let proc: ChildProcess | undefined;
+let broker: Broker | undefined;
 let url = '';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen({ host: '127.0.0.1', port: 0 }, () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-const accepting = (port: number): Promise<boolean> =>
-  new Promise((resolve) => {
-    const c = createConnection({ host: '127.0.0.1', port });
-    c.once('connect', () => {
-      c.destroy();
-      resolve(true);
-    });
-    c.once('error', () => resolve(false));
-  });
 
 beforeAll(async () => {
   if (binary === undefined) return;
-  dir = mkdtempSync(join(tmpdir(), 'sknats-'));
-  writeFileSync(join(dir, 'auth.conf'), config, { mode: 0o600 });
-  const port = await freePort();
-  proc = spawn(binary, ['-a', '127.0.0.1', '-p', String(port), '-c', join(dir, 'auth.conf')], { stdio: 'ignore' });
-  while (!(await accepting(port))) {
-    if (proc.exitCode !== null) throw new Error(`nats-server exited with ${proc.exitCode}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  url = `nats://127.0.0.1:${port}`;
+  broker = await startBroker(config);
+  url = broker.url;
 });
 afterAll(async () => {
-  if (proc !== undefined && proc.exitCode === null) {
-    proc.kill('SIGTERM');
-    await once(proc, 'exit');
-  }
-  if (dir !== '') rmSync(dir, { recursive: true, force: true });
+  await broker?.stop();
 });
 
 const cleanups: Array<() => unknown> = [];

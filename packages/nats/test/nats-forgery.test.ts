@@ -1,75 +1,18 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { connect, type Msg, type NatsConnection } from '@nats-io/transport-node';
 import { encodeFrame } from '@socketkit/codec';
 import { ErrorCode, MessageType, createMessage } from '@socketkit/protocol';
 import { fetchStats } from '@socketkit/core';
 import { NatsClientTransport, NatsSocketClient, NatsSocketServer } from '../src/index.js';
+import { type Broker, binary, startBroker } from './helpers.js';
 
 /**
  * Issue 22 items 1 and 2: a token session over NATS against a hostile NATS
  * publisher (anyone the broker lets publish on the event's subjects), with
  * real nats-server processes.
  */
-const binary = ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server'].find((p) => spawnSync(p, ['--version']).status === 0);
-
 const TOKEN = 'a-nats-token-of-32-random-bytes-0123456789';
 const quiet = { logLevel: 'silent' as const, envFile: false as const };
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen({ host: '127.0.0.1', port: 0 }, () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-const accepting = (port: number): Promise<boolean> =>
-  new Promise((resolve) => {
-    const c = createConnection({ host: '127.0.0.1', port });
-    c.once('connect', () => {
-      c.destroy();
-      resolve(true);
-    });
-    c.once('error', () => resolve(false));
-  });
-
-interface Broker {
-  url: string;
-  stop(): Promise<void>;
-}
-
-/** Starts a nats-server on a free loopback port, with `config` (a nats-server config file's text) if given. */
-async function startBroker(config?: string): Promise<Broker> {
-  const dir = mkdtempSync(join(tmpdir(), 'sknats-forge-'));
-  const port = await freePort();
-  const args = ['-a', '127.0.0.1', '-p', String(port)];
-  if (config !== undefined) {
-    writeFileSync(join(dir, 'nats.conf'), config, { mode: 0o600 });
-    args.push('-c', join(dir, 'nats.conf'));
-  }
-  const proc: ChildProcess = spawn(binary as string, args, { stdio: 'ignore' });
-  while (!(await accepting(port))) {
-    if (proc.exitCode !== null) throw new Error(`nats-server exited with ${proc.exitCode}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return {
-    url: `nats://127.0.0.1:${port}`,
-    stop: async () => {
-      if (proc.exitCode === null) {
-        proc.kill('SIGTERM');
-        await once(proc, 'exit');
-      }
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {

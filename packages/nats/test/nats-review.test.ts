@@ -1,9 +1,3 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import { encodeFrame } from '@socketkit/codec';
@@ -11,54 +5,14 @@ import { MessageType, createMessage } from '@socketkit/protocol';
 import { NatsSocketClient, NatsSocketServer } from '../src/index.js';
 import { authValue, streamKeys } from '../src/frame-auth.js';
 import { MAX_HELD_BROADCAST_BYTES, NatsStream } from '../src/nats-stream.js';
+import { binary, startBroker } from './helpers.js';
 
 /**
  * Review of issue 22 (NATS message authentication) with a hostile NATS
  * publisher, on a real nats-server.
  */
-const binary = ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server'].find((p) => spawnSync(p, ['--version']).status === 0);
-
 const TOKEN = 'a-nats-token-of-32-random-bytes-0123456789';
 const quiet = { logLevel: 'silent' as const, envFile: false as const };
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen({ host: '127.0.0.1', port: 0 }, () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-const accepting = (port: number): Promise<boolean> =>
-  new Promise((resolve) => {
-    const c = createConnection({ host: '127.0.0.1', port });
-    c.once('connect', () => {
-      c.destroy();
-      resolve(true);
-    });
-    c.once('error', () => resolve(false));
-  });
-
-async function startBroker(): Promise<{ url: string; stop(): Promise<void> }> {
-  const dir = mkdtempSync(join(tmpdir(), 'sknats-review-'));
-  const port = await freePort();
-  const proc: ChildProcess = spawn(binary as string, ['-a', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
-  while (!(await accepting(port))) {
-    if (proc.exitCode !== null) throw new Error(`nats-server exited with ${proc.exitCode}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return {
-    url: `nats://127.0.0.1:${port}`,
-    stop: async () => {
-      if (proc.exitCode === null) {
-        proc.kill('SIGTERM');
-        await once(proc, 'exit');
-      }
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
