@@ -1,41 +1,7 @@
 // The engine runs over any Duplex: here an in-memory pair, no node:net at all.
-import { Duplex, PassThrough } from 'node:stream';
 import { describe, expect, it } from '@jest/globals';
-import { SocketClient, SocketServer, type ClientTransport, type ServerTransport, type TransportStream } from '../src/index.js';
-
-function pair(): [Duplex, Duplex] {
-  const ab = new PassThrough();
-  const ba = new PassThrough();
-  const a = Duplex.from({ readable: ba, writable: ab });
-  const b = Duplex.from({ readable: ab, writable: ba });
-  return [a, b];
-}
-
-function memoryTransports(): { server: ServerTransport; client: ClientTransport } {
-  let accept: ((s: TransportStream) => void) | undefined;
-  return {
-    server: {
-      kind: 'memory',
-      address: () => 'memory',
-      listen: async (onConnection) => {
-        accept = onConnection;
-      },
-      close: async () => {
-        accept = undefined;
-      },
-    },
-    client: {
-      kind: 'memory',
-      address: () => 'memory',
-      connect: async () => {
-        if (accept === undefined) throw new Error('not listening');
-        const [c, s] = pair();
-        accept(s);
-        return c;
-      },
-    },
-  };
-}
+import { SocketClient, SocketServer } from '../src/index.js';
+import { memoryTransports } from './passthrough-transports.js';
 
 describe('core over an in-memory transport', () => {
   it('handshake, broadcast, client send and request/reply work without sockets', async () => {

@@ -3,43 +3,11 @@
 // it, and hands the application its output (transforms included). A message
 // it refuses is skipped and reported like any invalid message. Over the
 // in-memory transport: no sockets needed.
-import { Duplex, PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import * as v from 'valibot';
 import { ErrorCode, MessageError, ValidationError, type SocketMessage } from '@socketkit/protocol';
-import { SocketClient, SocketServer, type ClientTransport, type ServerTransport, type StandardSchemaV1, type TransportStream } from '../src/index.js';
-
-function pair(): [Duplex, Duplex] {
-  const ab = new PassThrough();
-  const ba = new PassThrough();
-  return [Duplex.from({ readable: ba, writable: ab }), Duplex.from({ readable: ab, writable: ba })];
-}
-
-function memoryTransports(): { server: ServerTransport; client: ClientTransport } {
-  let accept: ((s: TransportStream) => void) | undefined;
-  return {
-    server: {
-      kind: 'memory',
-      address: () => 'memory',
-      listen: async (onConnection) => {
-        accept = onConnection;
-      },
-      close: async () => {
-        accept = undefined;
-      },
-    },
-    client: {
-      kind: 'memory',
-      address: () => 'memory',
-      connect: async () => {
-        if (accept === undefined) throw new Error('not listening');
-        const [c, s] = pair();
-        accept(s);
-        return c;
-      },
-    },
-  };
-}
+import { SocketClient, SocketServer, type ClientTransport, type StandardSchemaV1 } from '../src/index.js';
+import { memoryTransports } from './passthrough-transports.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
