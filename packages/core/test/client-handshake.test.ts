@@ -167,6 +167,26 @@ describe('the protocol number a client announces', () => {
   });
 });
 
+/**
+ * `inner`, but each stream it opens delivers `bytes` to the client as the client
+ * writes its auth_proof (its second write): right behind the challenge, before the welcome can come.
+ */
+function pushOnAuthProof(inner: ClientTransport, bytes: Uint8Array): ClientTransport {
+  return {
+    ...inner,
+    connect: async (signal) => {
+      const stream = await inner.connect(signal);
+      const write = stream.write.bind(stream) as (chunk: Uint8Array) => boolean;
+      let writes = 0;
+      (stream as unknown as { write: (chunk: Uint8Array) => boolean }).write = (chunk) => {
+        if (++writes === 2) stream.push(bytes);
+        return write(chunk);
+      };
+      return stream;
+    },
+  };
+}
+
 describe('a token session before its welcome (issue 22 item 1)', () => {
   it('a frame outside the handshake, between auth_proof and welcome, is dropped: the client is welcomed, not refused as facing an impostor', async () => {
     const rig = new ServerRig();
@@ -175,20 +195,7 @@ describe('a token session before its welcome (issue 22 item 1)', () => {
       const { server, client: inner } = await rig.start({ token });
       // The transport delivers a stray DATA frame right behind the challenge (as a NATS broadcast can).
       const stray = encodeFrame(createMessage('rules', MessageType.DATA, { stray: true }));
-      const transport: ClientTransport = {
-        ...inner,
-        connect: async (signal) => {
-          const stream = await inner.connect(signal);
-          // The client's second write is its auth_proof: the welcome can only come after it.
-          const write = stream.write.bind(stream) as (chunk: Uint8Array) => boolean;
-          let writes = 0;
-          (stream as unknown as { write: (chunk: Uint8Array) => boolean }).write = (chunk) => {
-            if (++writes === 2) stream.push(stray);
-            return write(chunk);
-          };
-          return stream;
-        },
-      };
+      const transport = pushOnAuthProof(inner, stray);
       const c = new SocketClient({ eventName: 'rules', transport, logLevel: 'silent', autoReconnect: false, token });
       const got: unknown[] = [];
       c.on('message', (m) => got.push(m.data));
@@ -209,19 +216,7 @@ describe('a token session before its welcome (issue 22 item 1)', () => {
     try {
       const { client: inner } = await rig.start({ token });
       const stray = encodeFrame(createMessage('rules', MessageType.DATA, { stray: true }));
-      const transport: ClientTransport = {
-        ...inner,
-        connect: async (signal) => {
-          const stream = await inner.connect(signal);
-          const write = stream.write.bind(stream) as (chunk: Uint8Array) => boolean;
-          let writes = 0;
-          (stream as unknown as { write: (chunk: Uint8Array) => boolean }).write = (chunk) => {
-            if (++writes === 2) stream.push(Buffer.concat(Array.from({ length: 1025 }, () => stray)));
-            return write(chunk);
-          };
-          return stream;
-        },
-      };
+      const transport = pushOnAuthProof(inner, Buffer.concat(Array.from({ length: 1025 }, () => stray)));
       const c = new SocketClient({ eventName: 'rules', transport, logLevel: 'silent', autoReconnect: false, token });
       c.on('error', () => undefined);
       const err = (await c.connect({ waitForWelcome: true }).catch((e: unknown) => e)) as { code?: string };
