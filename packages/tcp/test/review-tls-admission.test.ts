@@ -1,11 +1,9 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createConnection, createServer, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterEach, describe, expect, it } from '@jest/globals';
 import { TcpSocketServer } from '../src/index.js';
+import { hasOpenssl, usePki } from './pki.js';
 
 /**
  * Review of issue 22 item 8: a TLS handshake's slot under maxUnauthenticated
@@ -13,45 +11,9 @@ import { TcpSocketServer } from '../src/index.js';
  * address and port (one source port, two addresses of a server bound to
  * 0.0.0.0): the one that completes its handshake must not release the other's.
  */
-let pki = '';
-const file = (name: string): string => join(pki, name);
-const hasOpenssl = (() => {
-  try {
-    execFileSync('openssl', ['version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-const openssl = (...args: string[]): void => void execFileSync('openssl', args, { cwd: pki, stdio: 'ignore' });
-const EC = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-
-beforeAll(() => {
-  if (!hasOpenssl) return;
-  pki = mkdtempSync(join(tmpdir(), 'sktls-review-'));
-  openssl('req', '-x509', ...EC, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '1', '-subj', '/CN=socketkit review ca');
-  openssl('req', ...EC, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=socketkit review server');
-  writeFileSync(file('server.ext'), 'subjectAltName=IP:127.0.0.1,IP:127.0.0.2\nextendedKeyUsage=serverAuth\n');
-  openssl(
-    'x509',
-    '-req',
-    '-in',
-    'server.csr',
-    '-CA',
-    'ca.crt',
-    '-CAkey',
-    'ca.key',
-    '-CAcreateserial',
-    '-days',
-    '1',
-    '-out',
-    'server.crt',
-    '-extfile',
-    'server.ext',
-  );
-});
-afterAll(() => {
-  if (pki !== '') rmSync(pki, { recursive: true, force: true });
+const { file } = usePki('sktls-review-', (pki) => {
+  pki.ca('ca', '/CN=socketkit review ca');
+  pki.issue('server', 'ca', '/CN=socketkit review server', 'subjectAltName=IP:127.0.0.1,IP:127.0.0.2\nextendedKeyUsage=serverAuth\n');
 });
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {

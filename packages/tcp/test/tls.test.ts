@@ -1,83 +1,21 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
-import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterEach, describe, expect, it } from '@jest/globals';
 import { ConnectionError, ErrorCode } from '@socketkit/protocol';
 import { TcpSocketClient, TcpSocketServer } from '../src/index.js';
+import { hasOpenssl, usePki } from './pki.js';
 
 /**
  * A throwaway CA, a server certificate for 127.0.0.1/localhost and a client
  * certificate, generated with openssl into a temp dir for this run only.
  */
-let pki = '';
-const file = (name: string): string => join(pki, name);
-const hasOpenssl = (() => {
-  try {
-    execFileSync('openssl', ['version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-
-function openssl(...args: string[]): void {
-  execFileSync('openssl', args, { cwd: pki, stdio: 'ignore' });
-}
-function issue(name: string, ca: string, subject: string, ext: string): void {
-  openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', subject);
-  writeFileSync(file(`${name}.ext`), ext);
-  openssl(
-    'x509',
-    '-req',
-    '-in',
-    `${name}.csr`,
-    '-CA',
-    `${ca}.crt`,
-    '-CAkey',
-    `${ca}.key`,
-    '-CAcreateserial',
-    '-days',
-    '1',
-    '-out',
-    `${name}.crt`,
-    '-extfile',
-    `${name}.ext`,
-  );
-}
-
-beforeAll(() => {
-  if (!hasOpenssl) return;
-  pki = mkdtempSync(join(tmpdir(), 'sktls-'));
-  for (const ca of ['ca', 'rogue-ca']) {
-    openssl(
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      `${ca}.key`,
-      '-out',
-      `${ca}.crt`,
-      '-days',
-      '1',
-      '-subj',
-      `/CN=socketkit test ${ca}`,
-    );
-  }
-  issue('server', 'ca', '/CN=socketkit test server', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
-  issue('client', 'ca', '/CN=socketkit test client', 'extendedKeyUsage=clientAuth\n');
-  issue('rogue-client', 'rogue-ca', '/CN=rogue client', 'extendedKeyUsage=clientAuth\n');
-  issue('other-host', 'ca', '/CN=elsewhere', 'subjectAltName=DNS:elsewhere.example\nextendedKeyUsage=serverAuth\n');
+const { file } = usePki('sktls-', (pki) => {
+  for (const ca of ['ca', 'rogue-ca']) pki.ca(ca, `/CN=socketkit test ${ca}`);
+  pki.issue('server', 'ca', '/CN=socketkit test server', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
+  pki.issue('client', 'ca', '/CN=socketkit test client', 'extendedKeyUsage=clientAuth\n');
+  pki.issue('rogue-client', 'rogue-ca', '/CN=rogue client', 'extendedKeyUsage=clientAuth\n');
+  pki.issue('other-host', 'ca', '/CN=elsewhere', 'subjectAltName=DNS:elsewhere.example\nextendedKeyUsage=serverAuth\n');
 });
-afterAll(() => {
-  if (pki !== '') rmSync(pki, { recursive: true, force: true });
-});
-
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()?.();
@@ -210,6 +148,6 @@ const serverTls = (): { cert: string; key: string } => ({ cert: file('server.crt
       expect.objectContaining({ code: ErrorCode.INVALID_CONFIG }) as unknown as Error,
     );
     expect(() => new TcpSocketServer({ eventName: 'secure', ...quiet, tls: { ca: file('ca.crt') } })).toThrow(/needs tls.cert/);
-    expect(() => new TcpSocketClient({ eventName: 'secure', ...quiet, port: 1, tls: { ca: join(pki, 'missing.pem') } })).toThrow(/missing.pem/);
+    expect(() => new TcpSocketClient({ eventName: 'secure', ...quiet, port: 1, tls: { ca: file('missing.pem') } })).toThrow(/missing.pem/);
   });
 });
