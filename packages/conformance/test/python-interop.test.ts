@@ -2,7 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, it } from '@jest/globals';
-import { SILENT_SERVER_GRACE_MS, SocketClient, type SocketServer } from '@socketkit/core';
+import { type ClientTransport, SILENT_SERVER_GRACE_MS, SocketClient, type SocketServer } from '@socketkit/core';
 import { ErrorCode } from '@socketkit/protocol';
 import { TcpClientTransport } from '@socketkit/tcp';
 import { UnixClientTransport } from '@socketkit/unix';
@@ -51,6 +51,28 @@ it('python3 with msgpack is available (installed by scripts/ensure-system-deps.s
 function pyTarget(t: TransportFactory, server: SocketServer): string {
   const a = t.addr(server);
   return a.kind === 'unix' ? `unix:${(server as unknown as { socketPath: string }).socketPath}` : `tcp:127.0.0.1:${a.port}`;
+}
+
+/**
+ * Starts interop.py's `server` mode (it sends `sends` messages and exits after `reads` reads) where `t`'s
+ * clients connect, and waits until it listens; `transport` is a client transport to it.
+ */
+async function pythonServer(
+  t: TransportFactory,
+  eventName: string,
+  sends: string,
+  reads: string,
+): Promise<{ py: ReturnType<typeof runPython>; transport: ClientTransport }> {
+  let transport;
+  let target: string;
+  if (t.name === 'unix') {
+    transport = new UnixClientTransport(tempDir(), eventName);
+    target = `unix:${transport.path}`;
+  } else target = 'tcp:127.0.0.1:0';
+  const py = runPython(['server', target, eventName, sends, reads]);
+  await until(() => py.lines.length > 0, `python server listening ${py.stderr()}`);
+  if (t.name === 'tcp') transport = new TcpClientTransport('127.0.0.1', py.lines[0]?.listening as number, eventName);
+  return { py, transport: transport as UnixClientTransport };
 }
 
 describeTransports(
@@ -130,21 +152,10 @@ describeTransports(
 
     it('a socketkit client (handshake: false) talks to a Python server', async () => {
       const eventName = uniqueEvent('py');
-      let transport;
-      let target: string;
-      if (t.name === 'unix') {
-        const dir = tempDir();
-        transport = new UnixClientTransport(dir, eventName);
-        target = `unix:${transport.path}`;
-      } else {
-        target = 'tcp:127.0.0.1:0';
-      }
-      const py = runPython(['server', target, eventName, '2', '1']);
-      await until(() => py.lines.length > 0, `python server listening ${py.stderr()}`);
-      if (t.name === 'tcp') transport = new TcpClientTransport('127.0.0.1', py.lines[0]?.listening as number, eventName);
+      const { py, transport } = await pythonServer(t, eventName, '2', '1');
       const client = new SocketClient({
         eventName,
-        transport: transport as UnixClientTransport,
+        transport,
         handshake: false,
         autoReconnect: false,
         logLevel: 'silent',
@@ -166,17 +177,9 @@ describeTransports(
 
     it('a request to a Python server (it never welcomes, it drops id) fails at once with REQUESTS_UNSUPPORTED (issue 23 item 6)', async () => {
       const eventName = uniqueEvent('pyreq');
-      let transport;
-      let target: string;
-      if (t.name === 'unix') {
-        transport = new UnixClientTransport(tempDir(), eventName);
-        target = `unix:${transport.path}`;
-      } else target = 'tcp:127.0.0.1:0';
       // sends 1 message, reads 2 (our hello, then our send) and exits
-      const py = runPython(['server', target, eventName, '1', '2']);
-      await until(() => py.lines.length > 0, `python server listening ${py.stderr()}`);
-      if (t.name === 'tcp') transport = new TcpClientTransport('127.0.0.1', py.lines[0]?.listening as number, eventName);
-      const client = new SocketClient({ eventName, transport: transport as UnixClientTransport, autoReconnect: false, logLevel: 'silent' });
+      const { py, transport } = await pythonServer(t, eventName, '1', '2');
+      const client = new SocketClient({ eventName, transport, autoReconnect: false, logLevel: 'silent' });
       onCleanup(() => client.disconnect());
       await client.connect();
       expect((await client.receive()).data.from).toBe('python');
@@ -193,24 +196,16 @@ describeTransports(
 
     it('with the handshake on, connect() to a silent Python server resolves after SILENT_SERVER_GRACE_MS; requests fail at once (issue 23 items 5, 6)', async () => {
       const eventName = uniqueEvent('pysilent');
-      let transport;
-      let target: string;
-      if (t.name === 'unix') {
-        transport = new UnixClientTransport(tempDir(), eventName);
-        target = `unix:${transport.path}`;
-      } else target = 'tcp:127.0.0.1:0';
       // sends nothing and reads until we close (it is killed at cleanup)
-      const py = runPython(['server', target, eventName, '0', '2']);
-      await until(() => py.lines.length > 0, `python server listening ${py.stderr()}`);
-      if (t.name === 'tcp') transport = new TcpClientTransport('127.0.0.1', py.lines[0]?.listening as number, eventName);
-      const client = new SocketClient({ eventName, transport: transport as UnixClientTransport, autoReconnect: false, logLevel: 'silent' });
+      const { transport } = await pythonServer(t, eventName, '0', '2');
+      const client = new SocketClient({ eventName, transport, autoReconnect: false, logLevel: 'silent' });
       onCleanup(() => client.disconnect());
       await client.connect({ timeout: 10 * SILENT_SERVER_GRACE_MS });
       expect(client.state).toBe('open');
       expect(client.welcome).toBeUndefined();
       await expect(client.request({ q: 1 }, { timeout: 10_000 })).rejects.toMatchObject({ code: ErrorCode.REQUESTS_UNSUPPORTED });
       // A connect timeout shorter than the grace still says what to do.
-      const other = new SocketClient({ eventName, transport: transport as UnixClientTransport, autoReconnect: false, logLevel: 'silent' });
+      const other = new SocketClient({ eventName, transport, autoReconnect: false, logLevel: 'silent' });
       onCleanup(() => other.disconnect());
       await expect(other.connect({ timeout: 300 })).rejects.toMatchObject({
         code: ErrorCode.TIMEOUT,
