@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, it } from '@jest/globals';
+import type { SocketServer } from '@socketkit/core';
 import { describeTransports, onCleanup } from '../src/harness.js';
 
 const CHILD = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'hello-late.mjs');
@@ -26,6 +27,27 @@ function runChild(cfg: Record<string, unknown>): Promise<{ ok?: boolean; welcome
 const ROUNDS = 150;
 const BUDGET_MS = 20_000;
 
+/** Broadcasts 20 messages a setImmediate turn until stopped (or the test's cleanup); `sent()` counts them. */
+function broadcastStorm(server: SocketServer): { sent(): number; stop(): void } {
+  let storming = true;
+  let sent = 0;
+  const storm = (): void => {
+    if (!storming) return;
+    for (let i = 0; i < 20; i++) server.send({ n: sent++ });
+    setImmediate(storm);
+  };
+  onCleanup(() => {
+    storming = false;
+  });
+  storm();
+  return {
+    sent: () => sent,
+    stop: () => {
+      storming = false;
+    },
+  };
+}
+
 describeTransports(
   'hello window',
   (t) => {
@@ -36,17 +58,7 @@ describeTransports(
       const reader = t.client(server, { bufferMessages: false });
       reader.on('message', () => undefined);
       await reader.connect({ waitForWelcome: true });
-      let storming = true;
-      let sent = 0;
-      const storm = (): void => {
-        if (!storming) return;
-        for (let i = 0; i < 20; i++) server.send({ n: sent++ });
-        setImmediate(storm);
-      };
-      onCleanup(() => {
-        storming = false;
-      });
-      storm();
+      const storm = broadcastStorm(server);
       const started = Date.now();
       let rounds = 0;
       let foreign = 0;
@@ -61,10 +73,10 @@ describeTransports(
         if (c.welcome === undefined || (first as { op?: unknown } | undefined)?.op === 'welcome') foreign++;
         await c.disconnect();
       }
-      storming = false;
+      storm.stop();
       expect({ rounds: rounds >= 20, foreign }).toEqual({ rounds: true, foreign: 0 });
-      expect(sent).toBeGreaterThan(0);
-      process.stderr.write(`[measure] ${t.name}: ${rounds} clients connected under ${sent} broadcasts, ${foreign} saw a frame before their welcome\n`);
+      expect(storm.sent()).toBeGreaterThan(0);
+      process.stderr.write(`[measure] ${t.name}: ${rounds} clients connected under ${storm.sent()} broadcasts, ${foreign} saw a frame before their welcome\n`);
     }, 60_000);
 
     it(`clients in their own processes, started ${CHILDREN} at once under a broadcast storm, are all welcomed (a late hello is refused ADMISSION_FULL and retried, never half-served)`, async () => {
@@ -72,25 +84,15 @@ describeTransports(
       await server.start();
       const refused: string[] = [];
       server.on('peerRefused', (r) => refused.push(r.code));
-      let storming = true;
-      let sent = 0;
-      const storm = (): void => {
-        if (!storming) return;
-        for (let i = 0; i < 20; i++) server.send({ n: sent++ });
-        setImmediate(storm);
-      };
-      onCleanup(() => {
-        storming = false;
-      });
-      storm();
+      const storm = broadcastStorm(server);
       const a = t.addr(server);
       const cfg = { kind: t.name, eventName: server.eventName, socketDir: a.socketDir, port: a.port };
       const results: Array<{ ok?: boolean; welcomedAsMessage?: boolean }> = [];
       for (let round = 0; round < CHILD_ROUNDS; round++) results.push(...(await Promise.all(Array.from({ length: CHILDREN }, () => runChild(cfg)))));
-      storming = false;
+      storm.stop();
       const bad = results.filter((r) => r.ok !== true || r.welcomedAsMessage !== false);
       process.stderr.write(
-        `[measure] ${t.name}: ${results.length} child clients under ${sent} broadcasts: ${results.length - bad.length} welcomed, ` +
+        `[measure] ${t.name}: ${results.length} child clients under ${storm.sent()} broadcasts: ${results.length - bad.length} welcomed, ` +
           `${refused.filter((c) => c === 'ADMISSION_FULL').length} late hellos refused and retried\n`,
       );
       expect(bad).toEqual([]);
