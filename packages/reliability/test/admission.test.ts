@@ -4,8 +4,6 @@
 // counts and bounds, never on timings.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createConnection, type Socket } from 'node:net';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from '@jest/globals';
 import { encodeFrame } from '@socketkit/codec';
 import { onCleanup, tempDir, uniqueEvent, until } from '@socketkit/conformance';
@@ -13,15 +11,12 @@ import type { SocketClient } from '@socketkit/core';
 import { ErrorCode, MessageType, createMessage } from '@socketkit/protocol';
 import { TcpSocketClient } from '@socketkit/tcp';
 import { UnixSocketClient } from '@socketkit/unix';
+import { type Event, FIXTURE, PKG, followEvents } from './admission-fixture.js';
 import { record } from './report.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const FIXTURE = join(here, 'fixtures', 'admission-server.mjs');
-const PKG = join(here, '..');
 const FLOOD_MS = Number(process.env.SOCKETKIT_FLOOD_MS ?? 30_000);
 const STORM_MS = Number(process.env.SOCKETKIT_STORM_MS ?? 5_000);
 
-type Event = Record<string, unknown> & { ev?: string };
 type Kind = 'unix' | 'tcp';
 
 interface Server {
@@ -46,19 +41,7 @@ async function startServer(kind: Kind, cfg: object, ulimit?: number): Promise<Se
           cwd: PKG,
           stdio: ['pipe', 'pipe', 'inherit'],
         });
-  const events: Event[] = [];
-  let partial = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
-    const parts = (partial + chunk.toString()).split('\n');
-    partial = parts.pop() as string;
-    for (const line of parts) if (line.startsWith('{')) events.push(JSON.parse(line) as Event);
-  });
-  child.stdin?.on('error', () => undefined);
-  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
-  onCleanup(async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    await exited;
-  });
+  const events = followEvents(child);
   const cmd = (c: object): void => void child.stdin?.write(`${JSON.stringify(c)}\n`);
   const event = async (pred: (e: Event) => boolean, what: string, limitMs = 20_000): Promise<Event> => {
     await until(() => events.some(pred) || child.exitCode !== null, what, limitMs);

@@ -5,21 +5,16 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createConnection, createServer, type Socket } from 'node:net';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { encodeFrame, packValue } from '@socketkit/codec';
 import { onCleanup, tempDir, uniqueEvent, until } from '@socketkit/conformance';
 import { ErrorCode, MessageType, createMessage } from '@socketkit/protocol';
 import { TcpSocketClient } from '@socketkit/tcp';
+import { type Event, FIXTURE, PKG, followEvents } from './admission-fixture.js';
 import { record } from './report.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const FIXTURE = join(here, 'fixtures', 'admission-server.mjs');
-const PKG = join(here, '..');
 const TOKEN = 'tok-tok-tok-tok-tok';
-
-type Event = Record<string, unknown> & { ev?: string };
 
 interface Server {
   eventName: string;
@@ -38,23 +33,11 @@ async function startServer(cfg: object, ulimit?: number): Promise<Server> {
     ulimit === undefined
       ? spawn(process.execPath, args, { cwd: PKG, stdio: ['pipe', 'pipe', 'pipe'] })
       : spawn('bash', ['-c', `ulimit -n ${ulimit} && exec "$0" "$@"`, process.execPath, ...args], { cwd: PKG, stdio: ['pipe', 'pipe', 'pipe'] });
-  const events: Event[] = [];
-  let partial = '';
   let stderr = 0;
   child.stderr?.on('data', (c: Buffer) => {
     stderr += c.length;
   });
-  child.stdout?.on('data', (chunk: Buffer) => {
-    const parts = (partial + chunk.toString()).split('\n');
-    partial = parts.pop() as string;
-    for (const line of parts) if (line.startsWith('{')) events.push(JSON.parse(line) as Event);
-  });
-  child.stdin?.on('error', () => undefined);
-  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
-  onCleanup(async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    await exited;
-  });
+  const events = followEvents(child);
   await until(() => events.some((e) => e.ev === 'listening') || child.exitCode !== null, 'listening', 20_000);
   const port = events.find((e) => e.ev === 'listening')?.port as number;
   let asked = 0;
