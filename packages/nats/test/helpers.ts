@@ -4,6 +4,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, beforeAll } from '@jest/globals';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
 
 /** The nats-server binary, or undefined (the NATS tests then skip). */
 export const binary = ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server'].find((p) => spawnSync(p, ['--version']).status === 0);
@@ -54,6 +56,31 @@ export async function startBroker(config?: string): Promise<Broker> {
         await once(proc, 'exit');
       }
       rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * For a describe block: a nats-server and a NATS connection named 'forger' to it (a publisher the broker admits),
+ * started in beforeAll and closed in afterAll.
+ */
+export function useBrokerAndForger(): { readonly broker: Broker; readonly forger: NatsConnection } {
+  let broker: Broker | undefined;
+  let forger: NatsConnection | undefined;
+  beforeAll(async () => {
+    broker = await startBroker();
+    forger = await connect({ servers: broker.url, name: 'forger' });
+  });
+  afterAll(async () => {
+    await forger?.close();
+    await broker?.stop();
+  });
+  return {
+    get broker() {
+      return broker as Broker;
+    },
+    get forger() {
+      return forger as NatsConnection;
     },
   };
 }

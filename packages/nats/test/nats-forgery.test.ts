@@ -1,10 +1,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { connect, type Msg, type NatsConnection } from '@nats-io/transport-node';
+import { connect, type Msg } from '@nats-io/transport-node';
 import { encodeFrame } from '@socketkit/codec';
 import { ErrorCode, MessageType, createMessage } from '@socketkit/protocol';
 import { fetchStats } from '@socketkit/core';
 import { NatsClientTransport, NatsSocketClient, NatsSocketServer } from '../src/index.js';
-import { type Broker, binary, startBroker } from './helpers.js';
+import { type Broker, binary, startBroker, useBrokerAndForger } from './helpers.js';
 
 /**
  * Issue 22 items 1 and 2: a token session over NATS against a hostile NATS
@@ -112,27 +112,18 @@ function watch(client: NatsSocketClient): Watched {
 });
 
 (binary !== undefined ? describe : describe.skip)('NATS publishers cannot forge (issue 22 item 2)', () => {
-  let broker: Broker;
-  let forger: NatsConnection;
-  beforeAll(async () => {
-    broker = await startBroker();
-    forger = await connect({ servers: broker.url, name: 'forger' });
-  });
-  afterAll(async () => {
-    await forger?.close();
-    await broker?.stop();
-  });
+  const nats = useBrokerAndForger();
 
   /** A token server with `count` welcomed token clients on `event`. */
   async function tokenSession(event: string, count: number, token: string | undefined = TOKEN) {
-    const server = new NatsSocketServer({ eventName: event, ...quiet, servers: broker.url, ...(token !== undefined ? { token } : {}) });
+    const server = new NatsSocketServer({ eventName: event, ...quiet, servers: nats.broker.url, ...(token !== undefined ? { token } : {}) });
     const fromClients: unknown[] = [];
     server.on('message', (m) => fromClients.push(m.data));
     cleanups.push(() => server.stop());
     await server.start();
     const watched: Watched[] = [];
     for (let i = 0; i < count; i++) {
-      const c = new NatsSocketClient({ eventName: event, ...quiet, servers: broker.url, ...(token !== undefined ? { token } : {}) });
+      const c = new NatsSocketClient({ eventName: event, ...quiet, servers: nats.broker.url, ...(token !== undefined ? { token } : {}) });
       cleanups.push(() => c.disconnect());
       const w = watch(c);
       await c.connect({ waitForWelcome: true, timeout: 5000 });
@@ -159,8 +150,8 @@ function watch(client: NatsSocketClient): Watched {
     const all = `socketkit.${event}.all`;
     // The forger records a real broadcast (with whatever it carries) to replay it later.
     const recorded: Msg[] = [];
-    const spy = forger.subscribe(all, { callback: (_e, m) => void recorded.push(m) });
-    await forger.flush();
+    const spy = nats.forger.subscribe(all, { callback: (_e, m) => void recorded.push(m) });
+    await nats.forger.flush();
     server.send({ legit: 1 });
     await until(() => watched.every((w) => w.got.length === 1) && recorded.length === 1, 5000, 'the first broadcast');
     spy.unsubscribe();
@@ -169,12 +160,12 @@ function watch(client: NatsSocketClient): Watched {
     // ROUNDS of each kind: forged DATA, a zero-length frame ("end of stream" to the framing), a forged
     // library UNAUTHORIZED, and the replay of a real (authenticated) batch.
     for (let i = 0; i < ROUNDS; i++) {
-      forger.publish(all, forged(MessageType.DATA, { forged: 'data', i }, event));
-      forger.publish(all, new Uint8Array(4));
-      forger.publish(all, forged(MessageType.ERROR, { code: ErrorCode.UNAUTHORIZED, error: 'forged refusal', origin: 'socketkit' }, event));
-      forger.publish(all, replay.data, replay.headers !== undefined ? { headers: replay.headers } : {});
+      nats.forger.publish(all, forged(MessageType.DATA, { forged: 'data', i }, event));
+      nats.forger.publish(all, new Uint8Array(4));
+      nats.forger.publish(all, forged(MessageType.ERROR, { code: ErrorCode.UNAUTHORIZED, error: 'forged refusal', origin: 'socketkit' }, event));
+      nats.forger.publish(all, replay.data, replay.headers !== undefined ? { headers: replay.headers } : {});
     }
-    await forger.flush();
+    await nats.forger.flush();
     server.send({ legit: 2 });
     await until(() => watched.every((w) => w.got.length >= 2 || w.closed), 5000, 'the second broadcast');
     await sleep(100);
@@ -193,34 +184,37 @@ function watch(client: NatsSocketClient): Watched {
     // It also records what the peers publish, to replay it.
     const ids = new Set<string>();
     const recorded: Msg[] = [];
-    const spy = forger.subscribe(`socketkit.${event}.s.*`, {
+    const spy = nats.forger.subscribe(`socketkit.${event}.s.*`, {
       callback: (_e, m) => {
         ids.add(m.subject.split('.').pop() as string);
         recorded.push(m);
       },
     });
-    const spyC = forger.subscribe(`socketkit.${event}.c.*`, { callback: (_e, m) => void recorded.push(m) });
-    await forger.flush();
+    const spyC = nats.forger.subscribe(`socketkit.${event}.c.*`, { callback: (_e, m) => void recorded.push(m) });
+    await nats.forger.flush();
     for (const w of watched) await w.client.send({ hello: 'server' });
     server.send({ unicast: 'before' }, (watched[0] as Watched).client.welcome?.clientId);
     await until(() => ids.size === 3 && fromClients.length === 3 && (watched[0] as Watched).got.length === 1, 5000, 'the stream ids');
     spy.unsubscribe();
     spyC.unsubscribe();
-    for (const m of recorded) forger.publish(m.subject, m.data, m.headers !== undefined ? { headers: m.headers } : {});
+    for (const m of recorded) nats.forger.publish(m.subject, m.data, m.headers !== undefined ? { headers: m.headers } : {});
     for (let i = 0; i < ROUNDS; i++) {
       for (const id of ids) {
-        forger.publish(`socketkit.${event}.c.${id}`, forged(MessageType.DATA, { forged: 'unicast', i }, event));
-        forger.publish(`socketkit.${event}.s.${id}`, forged(MessageType.DATA, { forged: 'as a client', i }, event));
+        nats.forger.publish(`socketkit.${event}.c.${id}`, forged(MessageType.DATA, { forged: 'unicast', i }, event));
+        nats.forger.publish(`socketkit.${event}.s.${id}`, forged(MessageType.DATA, { forged: 'as a client', i }, event));
       }
     }
     for (const id of ids) {
-      forger.publish(`socketkit.${event}.c.${id}`, forged(MessageType.DATA, { forged: 'unicast' }, event));
-      forger.publish(`socketkit.${event}.c.${id}`, forged(MessageType.ERROR, { code: ErrorCode.UNAUTHORIZED, error: 'forged', origin: 'socketkit' }, event));
-      forger.publish(`socketkit.${event}.s.${id}`, forged(MessageType.DATA, { forged: 'as a client' }, event));
-      forger.publish(`socketkit.${event}.c.${id}`, new Uint8Array(0)); // FIN
-      forger.publish(`socketkit.${event}.s.${id}`, new Uint8Array(0)); // FIN
+      nats.forger.publish(`socketkit.${event}.c.${id}`, forged(MessageType.DATA, { forged: 'unicast' }, event));
+      nats.forger.publish(
+        `socketkit.${event}.c.${id}`,
+        forged(MessageType.ERROR, { code: ErrorCode.UNAUTHORIZED, error: 'forged', origin: 'socketkit' }, event),
+      );
+      nats.forger.publish(`socketkit.${event}.s.${id}`, forged(MessageType.DATA, { forged: 'as a client' }, event));
+      nats.forger.publish(`socketkit.${event}.c.${id}`, new Uint8Array(0)); // FIN
+      nats.forger.publish(`socketkit.${event}.s.${id}`, new Uint8Array(0)); // FIN
     }
-    await forger.flush();
+    await nats.forger.flush();
     server.send({ legit: 1 });
     for (const w of watched) await w.client.send({ after: 'forgery' });
     await until(() => watched.every((w) => w.got.length >= 1 || w.closed) && fromClients.length >= 6, 5000, 'the legit traffic');
@@ -234,10 +228,10 @@ function watch(client: NatsSocketClient): Watched {
 
   it('a monitor with the token gets the stats of a token server over NATS (its exchange is authenticated too)', async () => {
     const event = 'forge-monitor';
-    const server = new NatsSocketServer({ eventName: event, ...quiet, servers: broker.url, token: TOKEN, exposeStats: true });
+    const server = new NatsSocketServer({ eventName: event, ...quiet, servers: nats.broker.url, token: TOKEN, exposeStats: true });
     cleanups.push(() => server.stop());
     await server.start();
-    const transport = new NatsClientTransport({ eventName: event, servers: broker.url });
+    const transport = new NatsClientTransport({ eventName: event, servers: nats.broker.url });
     cleanups.push(() => transport.close());
     const stats = await fetchStats(transport, event, { token: TOKEN, timeoutMs: 5000 });
     expect(stats).toMatchObject({ event, clients: [] });
@@ -248,14 +242,14 @@ function watch(client: NatsSocketClient): Watched {
     const { server, watched } = await tokenSession(event, 3, undefined);
     const all = `socketkit.${event}.all`;
     for (let i = 0; i < ROUNDS; i++) {
-      forger.publish(all, new Uint8Array(4));
-      forger.publish(all, forged(MessageType.ERROR, { code: ErrorCode.UNAUTHORIZED, error: 'forged refusal', origin: 'socketkit' }, event));
+      nats.forger.publish(all, new Uint8Array(4));
+      nats.forger.publish(all, forged(MessageType.ERROR, { code: ErrorCode.UNAUTHORIZED, error: 'forged refusal', origin: 'socketkit' }, event));
       // the same two hidden in a batch behind a valid frame
       const cover = forged(MessageType.DATA, { forged: 'cover' }, event);
-      forger.publish(all, Buffer.concat([cover, new Uint8Array(4)]));
-      forger.publish(all, Buffer.concat([cover, forged(MessageType.ERROR, { code: ErrorCode.UNAUTHORIZED, error: 'x', origin: 'socketkit' }, event)]));
+      nats.forger.publish(all, Buffer.concat([cover, new Uint8Array(4)]));
+      nats.forger.publish(all, Buffer.concat([cover, forged(MessageType.ERROR, { code: ErrorCode.UNAUTHORIZED, error: 'x', origin: 'socketkit' }, event)]));
     }
-    await forger.flush();
+    await nats.forger.flush();
     server.send({ legit: 1 });
     await until(() => watched.every((w) => w.got.length >= 1 || w.closed), 5000, 'the broadcast');
     await sleep(100);

@@ -1,11 +1,11 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { connect, headers } from '@nats-io/transport-node';
 import { encodeFrame } from '@socketkit/codec';
 import { MessageType, createMessage } from '@socketkit/protocol';
 import { NatsSocketClient, NatsSocketServer } from '../src/index.js';
 import { authValue, streamKeys } from '../src/frame-auth.js';
 import { MAX_HELD_BROADCAST_BYTES, NatsStream } from '../src/nats-stream.js';
-import { binary, startBroker } from './helpers.js';
+import { binary, useBrokerAndForger } from './helpers.js';
 
 /**
  * Review of issue 22 (NATS message authentication) with a hostile NATS
@@ -35,20 +35,11 @@ const HUGE_SEQ_AUTH = `${2 ** 48 - 1}.${'A'.repeat(22)}`;
 
 const title = 'NATS token sessions against a hostile publisher (review of issue 22)';
 (binary !== undefined ? describe : describe.skip)(binary !== undefined ? title : `${title} [skipped: no nats-server binary]`, () => {
-  let broker: { url: string; stop(): Promise<void> };
-  let forger: NatsConnection;
-  beforeAll(async () => {
-    broker = await startBroker();
-    forger = await connect({ servers: broker.url, name: 'forger' });
-  });
-  afterAll(async () => {
-    await forger?.close();
-    await broker?.stop();
-  });
+  const nats = useBrokerAndForger();
 
   it("a seq claimed on s.<id> before the client's proof does not make the server drop the client's messages (10 of 10 delivered)", async () => {
     const event = 'review-seq';
-    const server = new NatsSocketServer({ eventName: event, ...quiet, servers: broker.url, token: TOKEN });
+    const server = new NatsSocketServer({ eventName: event, ...quiet, servers: nats.broker.url, token: TOKEN });
     const got: unknown[] = [];
     server.on('message', (m) => got.push(m.data));
     cleanups.push(() => server.stop());
@@ -57,21 +48,21 @@ const title = 'NATS token sessions against a hostile publisher (review of issue 
     // a stream subject with a harmless PING claiming the largest seq, on that stream's s.<id>.
     const poisoned = new Set<string>();
     const ping = encodeFrame(createMessage(event, MessageType.CONTROL, { op: 'ping' }));
-    forger.subscribe(`socketkit.${event}.c.*`, {
+    nats.forger.subscribe(`socketkit.${event}.c.*`, {
       callback: (_e, m) => {
         const id = m.subject.split('.').pop() as string;
         if (poisoned.has(id)) return;
         poisoned.add(id);
         const h = headers();
         h.set('Sk-Auth', HUGE_SEQ_AUTH);
-        forger.publish(`socketkit.${event}.s.${id}`, ping, { headers: h });
+        nats.forger.publish(`socketkit.${event}.s.${id}`, ping, { headers: h });
       },
     });
-    await forger.flush();
+    await nats.forger.flush();
     const ROUNDS = 10;
     let delivered = 0;
     for (let i = 0; i < ROUNDS; i++) {
-      const c = new NatsSocketClient({ eventName: event, ...quiet, servers: broker.url, token: TOKEN, autoReconnect: false });
+      const c = new NatsSocketClient({ eventName: event, ...quiet, servers: nats.broker.url, token: TOKEN, autoReconnect: false });
       c.on('error', () => undefined);
       await c.connect({ waitForWelcome: true, timeout: 5000 });
       await c.send({ round: i });
@@ -84,30 +75,30 @@ const title = 'NATS token sessions against a hostile publisher (review of issue 
 
   it("a publisher on c.<id> cannot complete a token client's handshake with a forged welcome nor inject data before the real one (0 of 10)", async () => {
     const event = 'review-welcome';
-    const server = new NatsSocketServer({ eventName: event, ...quiet, servers: broker.url, token: TOKEN });
+    const server = new NatsSocketServer({ eventName: event, ...quiet, servers: nats.broker.url, token: TOKEN });
     cleanups.push(() => server.stop());
     await server.start();
     // The forger sees each auth_challenge on c.<id> and at once publishes a bare welcome and a DATA frame there:
     // they arrive while the client computes its proof, before the server's (authenticated) welcome.
     const seen = new Set<string>();
-    const sub = forger.subscribe(`socketkit.${event}.c.*`, {
+    const sub = nats.forger.subscribe(`socketkit.${event}.c.*`, {
       callback: (_e, m) => {
         if (seen.has(m.subject)) return;
         seen.add(m.subject);
         const welcome = { op: 'welcome', protocol: 3, event, client_id: 'forged', allow_client_send: true, max_message_size: 1_000_000 };
         const w = encodeFrame(createMessage(event, MessageType.CONTROL, welcome));
         const d = encodeFrame(createMessage(event, MessageType.DATA, { forged: true }));
-        forger.publish(m.subject, Buffer.concat([w, d]));
+        nats.forger.publish(m.subject, Buffer.concat([w, d]));
       },
     });
     cleanups.push(() => sub.unsubscribe());
-    await forger.flush();
+    await nats.forger.flush();
     const ROUNDS = 10;
     let forgedData = 0;
     let forgedWelcome = 0;
     let welcomed = 0;
     for (let i = 0; i < ROUNDS; i++) {
-      const c = new NatsSocketClient({ eventName: event, ...quiet, servers: broker.url, token: TOKEN, autoReconnect: false });
+      const c = new NatsSocketClient({ eventName: event, ...quiet, servers: nats.broker.url, token: TOKEN, autoReconnect: false });
       c.on('error', () => undefined);
       c.on('message', (m) => {
         if ((m.data as { forged?: boolean }).forged === true) forgedData++;
@@ -123,7 +114,7 @@ const title = 'NATS token sessions against a hostile publisher (review of issue 
   }, 60_000);
 
   it('held broadcasts before the welcome are bounded in memory, not only in payload bytes (200,000 five-byte publishes)', async () => {
-    const nc = await connect({ servers: broker.url, name: 'held' });
+    const nc = await connect({ servers: nats.broker.url, name: 'held' });
     cleanups.push(() => nc.close());
     let rejected = 0;
     const stream = new NatsStream(nc, 'socketkit.review-held.s.x', () => undefined, false, true, {
@@ -145,7 +136,7 @@ const title = 'NATS token sessions against a hostile publisher (review of issue 
   });
 
   it('a token client whose authenticated welcome brings no broadcast key drops and reports its broadcasts instead of holding them for ever', async () => {
-    const nc = await connect({ servers: broker.url, name: 'nokey' });
+    const nc = await connect({ servers: nats.broker.url, name: 'nokey' });
     cleanups.push(() => nc.close());
     const reasons: string[] = [];
     const stream = new NatsStream(nc, 'socketkit.review-nokey.s.x', () => undefined, false, true, {
