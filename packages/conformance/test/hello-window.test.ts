@@ -79,7 +79,10 @@ describeTransports(
       process.stderr.write(`[measure] ${t.name}: ${rounds} clients connected under ${storm.sent()} broadcasts, ${foreign} saw a frame before their welcome\n`);
     }, 60_000);
 
-    it(`clients in their own processes, started ${CHILDREN} at once under a broadcast storm, are all welcomed (a late hello is refused ADMISSION_FULL and retried, never half-served)`, async () => {
+    const title =
+      `clients in their own processes, started ${CHILDREN} at once under a broadcast storm, are all welcomed ` +
+      '(a late hello is refused ADMISSION_FULL and retried, never half-served)';
+    it(title, async () => {
       const server = t.server({ messageQueueSize: 10, maxConnections: 64 });
       await server.start();
       const refused: string[] = [];

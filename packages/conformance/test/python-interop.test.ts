@@ -194,7 +194,7 @@ describeTransports(
       expect((py.lines[2] as Required<PyLine>).message.data).toEqual({ after: true });
     });
 
-    it('with the handshake on, connect() to a silent Python server resolves after SILENT_SERVER_GRACE_MS; requests fail at once (issue 23 items 5, 6)', async () => {
+    it('with the handshake on, connect() to a silent Python server resolves after SILENT_SERVER_GRACE_MS; requests fail at once', async () => {
       const eventName = uniqueEvent('pysilent');
       // sends nothing and reads until we close (it is killed at cleanup)
       const { transport } = await pythonServer(t, eventName, '0', '2');

@@ -82,7 +82,7 @@ describe('connect abort', () => {
 describe('connect() and a server that never answers hello', () => {
   useFakeTimers();
 
-  it(`resolves after SILENT_SERVER_GRACE_MS (${SILENT_SERVER_GRACE_MS} ms) without a token; requests then fail at once; a late welcome is still taken`, async () => {
+  it(`resolves after SILENT_SERVER_GRACE_MS (${SILENT_SERVER_GRACE_MS} ms) without a token; requests fail at once; a late welcome is taken`, async () => {
     const fs = new FakeServer();
     const c = new SocketClient({ eventName: 'fake', transport: fs.transport, logLevel: 'silent', autoReconnect: false });
     let outcome: unknown;

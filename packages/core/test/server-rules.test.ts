@@ -240,7 +240,7 @@ describe('4. the no-client queue goes only to a real client', () => {
     expect(p.ops()).toEqual([{ live: 1 }, { queued: 1 }]);
   });
 
-  it('a hello after the hello window, once broadcasts were written to the peer, is refused ADMISSION_FULL (retryable), never welcomed behind them', async () => {
+  it('a hello after the hello window, once broadcasts were written to the peer, is refused ADMISSION_FULL (retryable), never welcomed after them', async () => {
     const { server, connect } = await setup({ registerGraceMs: 500 });
     const refused: string[] = [];
     server.on('peerRefused', (r) => refused.push(r.code));
@@ -666,7 +666,9 @@ describe('11. a sender (hello role "sender", issue 23) never takes the queue nor
 
   it('an unknown role, or a sender without the handshake, is INVALID_CONFIG', async () => {
     const { client } = await setup();
-    expect(() => new SocketClient({ eventName: 'rules', transport: client, role: 'listener' as 'sender' })).toThrow(/role must be one of 'client', 'sender', got the string 'listener'/);
+    expect(() => new SocketClient({ eventName: 'rules', transport: client, role: 'listener' as 'sender' })).toThrow(
+      /role must be one of 'client', 'sender', got the string 'listener'/,
+    );
     expect(() => new SocketClient({ eventName: 'rules', transport: client, role: 'sender', handshake: false })).toThrow(/needs handshake: true/);
   });
 });
