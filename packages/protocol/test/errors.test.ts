@@ -1,4 +1,5 @@
 import { describe, it, expect } from '@jest/globals';
+import { readFileSync } from 'node:fs';
 import {
   ErrorCode,
   SocketError,
@@ -177,5 +178,14 @@ describe('one code -> class table (D2)', () => {
     expect(createError(ErrorCode.TIMEOUT, 'x')).toBeInstanceOf(TimeoutError);
     expect(createError(ErrorCode.TIMEOUT, 'x').name).toBe('TimeoutError');
     expect(createError(ErrorCode.CONNECT_IN_PROGRESS, 'x')).toBeInstanceOf(ConnectionError);
+  });
+});
+
+describe('the README error table', () => {
+  it('lists every code a user can receive (issue 23: the table is the user-facing list)', () => {
+    const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+    const start = readme.indexOf('## Errors');
+    const table = readme.slice(start, readme.indexOf('\n## ', start + 1));
+    expect(Object.values(ErrorCode).filter((code) => !table.includes(`\`${code}\``))).toEqual([]);
   });
 });
