@@ -479,11 +479,15 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
           `(connect({ waitForServer }), ${attempts} attempts): ${err.message}`,
         { cause: err, details: { ...err.details, waitedMs: Date.now() - started, attempts } },
       );
+    // Each attempt may use what is left of the connect timeout: the wait only
+    // decides whether to dial again, so a slow dial (a NATS stream open under
+    // load) near the end of a short wait is answered, not cut into a TIMEOUT.
+    const connectDeadline = timeout === Number.POSITIVE_INFINITY ? Number.POSITIVE_INFINITY : started + timeout;
     for (let attempt = 1; ; attempt++) {
-      const left = deadline - Date.now();
+      const left = connectDeadline - Date.now();
       let missing: SocketError;
       try {
-        return await this.#dial(left === Number.POSITIVE_INFINITY ? timeout : Math.max(1, Math.min(timeout, Math.round(left))), abort);
+        return await this.#dial(left === Number.POSITIVE_INFINITY ? timeout : Math.max(1, Math.round(left)), abort);
       } catch (err) {
         if (abort.signal.aborted || !(err instanceof SocketError) || !SERVER_MISSING.has(err.code)) throw err;
         missing = err;
