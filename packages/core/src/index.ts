@@ -85,6 +85,7 @@ export {
   BACKOFF_RULES,
   CLIENT_ENGINE_RULES,
   SERVER_ENGINE_RULES,
+  SOCKET_DIR_TRUST_RULES,
 } from './options.js';
 export type { CommonConfigOptions, ServerConfigOptions, ClientConfigOptions } from './options.js';
 export { Heartbeat, GLOBAL_TIMERS } from './heartbeat.js';

@@ -13,6 +13,7 @@ import { isStandardSchema } from './schema.js';
 import { ErrorCode, ValidationError, type MessageData } from '@socketkit/protocol';
 import type { SocketClientOptions } from './client.js';
 import type { ServerSettings, SocketServerOptions } from './server.js';
+import type { SocketDirTrust } from './socket-dir.js';
 import {
   CONFIG_DEFAULTS,
   DEFAULT_AUTH_TIMEOUT_MS,
@@ -95,6 +96,13 @@ export const CONFIG_OPTION_RULES: OptionRulesFor<ServerConfigOptions & ClientCon
   blockingMode: r.boolean(),
   allowClientSend: r.boolean(),
   bufferSize: r.int(1),
+});
+
+/** Rules of {@link SocketDirTrust}: the trust options every transport with a socket directory takes (unix, tcp). */
+export const SOCKET_DIR_TRUST_RULES: OptionRulesFor<SocketDirTrust> = Object.freeze({
+  allowInsecureDir: r.boolean(),
+  trustedUids: r.intList(),
+  trustedGids: r.intList(),
 });
 
 /** Rules of {@link BackoffOptions} (the client's `reconnect`). */

@@ -3,6 +3,7 @@ import {
   CLIENT_ENGINE_RULES,
   CONFIG_OPTION_RULES,
   SERVER_ENGINE_RULES,
+  SOCKET_DIR_TRUST_RULES,
   omitRules,
   SocketClient,
   SocketServer,
@@ -85,9 +86,7 @@ export const TCP_TLS_OPTION_RULES: OptionRulesFor<TcpTlsOptions> = Object.freeze
 });
 
 const SECURITY_RULES: OptionRulesFor<TcpSecurityOptions> = {
-  allowInsecureDir: r.boolean(),
-  trustedUids: r.intList(),
-  trustedGids: r.intList(),
+  ...SOCKET_DIR_TRUST_RULES,
   socketDir: r.string(),
   tls: r.nested(TCP_TLS_OPTION_RULES),
 };

@@ -5,6 +5,7 @@ import {
   CLIENT_ENGINE_RULES,
   CONFIG_OPTION_RULES,
   SERVER_ENGINE_RULES,
+  SOCKET_DIR_TRUST_RULES,
   clientEngineOptions,
   omitRules,
   mergeDefined,
@@ -55,13 +56,11 @@ export interface UnixSocketClientOptions<T = MessageData> extends Omit<SocketCli
   trustedGids?: readonly number[];
 }
 
-const TRUST_RULES = { allowInsecureDir: r.boolean(), trustedUids: r.intList(), trustedGids: r.intList() } as const;
-
 /** Every option {@link UnixSocketServer} accepts, with its check (unknown keys and wrong types are refused). */
 export const UNIX_SERVER_OPTION_RULES: OptionRulesFor<UnixSocketServerOptions> = Object.freeze({
   ...omitRules(SERVER_ENGINE_RULES, 'transport'),
   ...omitRules(CONFIG_OPTION_RULES, 'bufferSize'),
-  ...TRUST_RULES,
+  ...SOCKET_DIR_TRUST_RULES,
   socketDir: r.string(),
   maxConnections: r.int(1),
   socketPermissions: r.string(),
@@ -72,7 +71,7 @@ export const UNIX_SERVER_OPTION_RULES: OptionRulesFor<UnixSocketServerOptions> =
 export const UNIX_CLIENT_OPTION_RULES: OptionRulesFor<UnixSocketClientOptions> = Object.freeze({
   ...omitRules(CLIENT_ENGINE_RULES, 'transport'),
   ...omitRules(CONFIG_OPTION_RULES, 'messageQueueSize', 'blockingMode', 'allowClientSend'),
-  ...TRUST_RULES,
+  ...SOCKET_DIR_TRUST_RULES,
   socketDir: r.string(),
 });
 
