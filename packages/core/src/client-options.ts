@@ -176,20 +176,19 @@ export interface ResolvedClientOptions {
 /** What a client announces in its `hello` (see {@link SocketClientOptions.role}). */
 export type ClientRole = 'client' | 'sender';
 
-/** @throws ValidationError `INVALID_CONFIG` for a role other than `client` / `sender`, or `sender` without the handshake. */
-function checkRole(role: unknown, handshake: boolean): ClientRole {
-  if (role === undefined || role === 'client') return 'client';
-  if (role !== 'sender') {
-    throw new ValidationError(ErrorCode.INVALID_CONFIG, `role is ${JSON.stringify(role) ?? String(role)}: use "client" (default) or "sender"`, {
-      details: { key: 'role', value: String(role) },
-    });
-  }
-  if (!handshake) {
+/**
+ * The role's one rule the option table cannot state: `sender` is announced in
+ * the hello, so it needs the handshake. (Any other value than `client` /
+ * `sender` was refused by CLIENT_ENGINE_RULES before this runs.)
+ * @throws ValidationError `INVALID_CONFIG` for `sender` without the handshake.
+ */
+function checkRole(role: ClientRole | undefined, handshake: boolean): ClientRole {
+  if (role === 'sender' && !handshake) {
     throw new ValidationError(ErrorCode.INVALID_CONFIG, 'role "sender" is announced in the hello: it needs handshake: true', {
       details: { key: 'role', value: role },
     });
   }
-  return role;
+  return role ?? 'client';
 }
 
 /**
