@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
 import { ErrorCode, PROTOCOL_VERSION, ValidationError, type MessageData } from '@socketkit/protocol';
-import { ClientAuth, MIN_TOKEN_BYTES, ServerAuth, checkHello, checkWelcomeEvent, plainHello, validateToken, type AuthStep } from '../src/auth.js';
+import { ClientAuth, MIN_TOKEN_BYTES, ServerAuth, checkHello, checkWelcomeEvent, plainHello, validateToken, type AuthStep } from '../src/wire/auth.js';
 
 const TOKEN = 'correct horse battery staple 42';
 const EVENT = 'orders';

@@ -1,7 +1,7 @@
 // Connect can be aborted cleanly (issue 12 item 1, engine side).
 import { describe, expect, it, jest } from '@jest/globals';
 import { ErrorCode, TimeoutError } from '@socketkit/protocol';
-import { SILENT_SERVER_GRACE_MS, SocketClient } from '../src/client.js';
+import { SILENT_SERVER_GRACE_MS, SocketClient } from '../src/client/client.js';
 import type { ClientTransport, TransportStream } from '../src/transport.js';
 import { duplexPair, FakeServer, settle } from './fake-server.js';
 import { useFakeTimers } from './fake-timers.js';

@@ -1,6 +1,6 @@
 // Heartbeats and reserved control ops only toward servers that did the handshake (issue 12 items 4, 5).
 import { describe, expect, it, jest } from '@jest/globals';
-import { SocketClient } from '../src/client.js';
+import { SocketClient } from '../src/client/client.js';
 import { MessageType, PROTOCOL_VERSION, createMessage } from '@socketkit/protocol';
 import { encodeFrame } from '@socketkit/codec';
 import type { ClientTransport } from '../src/transport.js';

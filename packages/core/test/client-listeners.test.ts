@@ -2,7 +2,7 @@
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from '@jest/globals';
-import { SocketClient } from '../src/client.js';
+import { SocketClient } from '../src/client/client.js';
 import { FakeServer, settle } from './fake-server.js';
 import { useFakeTimers } from './fake-timers.js';
 

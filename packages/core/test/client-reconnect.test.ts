@@ -1,7 +1,7 @@
 // Reconnect rules against foreign servers (issue 12 items 2, 3).
 import { describe, expect, it, jest } from '@jest/globals';
 import { type ConnectionError, ErrorCode, MaxConnectionsError } from '@socketkit/protocol';
-import type { SocketClient } from '../src/client.js';
+import type { SocketClient } from '../src/client/client.js';
 import { fakeClient as client, FakeServer, settle } from './fake-server.js';
 import { useFakeTimers } from './fake-timers.js';
 

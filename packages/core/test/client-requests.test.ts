@@ -1,7 +1,7 @@
 // In-flight requests and infinite timeouts (issue 12 item 8).
 import { describe, expect, it, jest } from '@jest/globals';
 import { ErrorCode, type SocketMessage } from '@socketkit/protocol';
-import { SocketClient } from '../src/client.js';
+import { SocketClient } from '../src/client/client.js';
 import type { ClientTransport, TransportStream } from '../src/transport.js';
 import { duplexPair, fakeClient as client, FakeServer, settle } from './fake-server.js';
 import { useFakeTimers } from './fake-timers.js';

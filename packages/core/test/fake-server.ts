@@ -5,7 +5,7 @@
 import { Duplex, PassThrough } from 'node:stream';
 import { encodeFrame, FrameDecoder } from '@socketkit/codec';
 import { createMessage, type MessageData, type MessageType, type SocketMessage } from '@socketkit/protocol';
-import { SocketClient, type SocketClientOptions } from '../src/client.js';
+import { SocketClient, type SocketClientOptions } from '../src/client/client.js';
 import type { ClientTransport, TransportStream } from '../src/transport.js';
 
 /** Two connected in-memory Duplex ends (half-open allowed, like net sockets with allowHalfOpen). */

@@ -1,6 +1,6 @@
 import { describe, expect, it, jest } from '@jest/globals';
 import { TimeoutError } from '@socketkit/protocol';
-import { BYTE_QUEUE_SEGMENT, ByteQueue, Inbox } from '../src/inbox.js';
+import { BYTE_QUEUE_SEGMENT, ByteQueue, Inbox } from '../src/client/inbox.js';
 import { useFakeTimers } from './fake-timers.js';
 
 /** `n` bytes that decode (first byte) to `item`. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
-import { renderPrometheus } from '../src/metrics.js';
-import { PeerCounters, RateSampler, ServerCounters, type ServerStats } from '../src/stats.js';
+import { renderPrometheus } from '../src/ops/metrics.js';
+import { PeerCounters, RateSampler, ServerCounters, type ServerStats } from '../src/ops/stats.js';
 
 function stats(event: string, over: Partial<ServerStats> = {}): ServerStats {
   return {

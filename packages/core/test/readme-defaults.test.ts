@@ -2,7 +2,7 @@
 // (issue 22 item 15: it said authTimeout 5000 ms while the code used 3000 ms).
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
-import { SERVER_DEFAULTS } from '../src/options.js';
+import { SERVER_DEFAULTS } from '../src/server/options.js';
 
 const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
 

@@ -4,7 +4,7 @@ import { describe, expect, it, jest } from '@jest/globals';
 import { encodeFrame, packValue } from '@socketkit/codec';
 import { ErrorCode, MessageType } from '@socketkit/protocol';
 import { ClientAuth, SocketClient, SocketServer, type SocketServerOptions } from '../src/index.js';
-import { HELLO_WINDOW_MS } from '../src/server-peer.js';
+import { HELLO_WINDOW_MS } from '../src/server/peer.js';
 import { useServerRig, memoryServerTransport, settle, until } from './duplex-pair.js';
 
 const rig = useServerRig();

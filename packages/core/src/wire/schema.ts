@@ -1,3 +1,4 @@
+import type { OptionRule } from '@socketkit/config';
 import { ErrorCode, MessageError } from '@socketkit/protocol';
 
 /**
@@ -124,3 +125,9 @@ export function validateData(schema: StandardSchemaV1, data: unknown, eventName:
     }),
   };
 }
+
+/** The option rule of every `schema` option (client and server). */
+export const SCHEMA_RULE: OptionRule = {
+  expected: 'a Standard Schema (a valibot, zod or arktype schema: an object with a ~standard.validate function)',
+  test: isStandardSchema,
+};

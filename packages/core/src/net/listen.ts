@@ -81,25 +81,3 @@ export function closeServer(server: Server): Promise<void> {
     server.close(() => resolve());
   });
 }
-
-/**
- * Resolves after `ms`, or rejects with `signal.reason` once the signal aborts
- * (a disconnect, a connect timeout); the timer is cleared either way.
- */
-export function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    if (signal.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-}

@@ -16,204 +16,27 @@ import {
   type SocketMessage,
 } from '@socketkit/protocol';
 import { checkOptions } from '@socketkit/config';
-import { validateToken } from './auth.js';
-import { BatchShare } from './connection.js';
-import { CONFIG_DEFAULTS, startTimer } from './defaults.js';
-import { LogLimiter } from './log-limiter.js';
-import { createLogger, type SocketLogger } from './logger.js';
-import { SERVER_ENGINE_RULES, resolveServerSettings } from './options.js';
-import { renderPrometheus } from './metrics.js';
-import { ServerPeer, type PeerHost } from './server-peer.js';
-import { RateSampler, ServerCounters, type ClientStats, type ServerStats } from './stats.js';
-import type { PendingHandshake, ServerTransport, TransportStream } from './transport.js';
-import { validateData, type Payload, type StandardSchemaV1 } from './schema.js';
-import { controlFrame, emitError } from './wire.js';
-
-/** What to do with a client whose pending outbound bytes exceed `maxPendingBytes`. */
-export type SlowConsumerPolicy = 'disconnect' | 'drop';
-
-/** Context passed to a request handler. */
-export interface RequestContext<TIn = MessageData> {
-  /** The request message (has an `id`). */
-  message: SocketMessage<TIn>;
-  /** The client that sent it. */
-  clientId: string;
-}
-
-/**
- * Answers client requests. The return value (a plain object, or any value,
- * which is wrapped as `{ value }`) is sent back with `reply_to`; return
- * `undefined` to answer later with {@link SocketServer.reply}. A thrown error
- * is sent back as an ERROR reply carrying the error's own `code` (a string) or
- * `HANDLER_FAILED`, and its message: the client rejects with a `RemoteError`.
- * Without a handler, every request is answered at once with `NO_HANDLER`
- * unless a `message` listener answers it with `reply()` before it returns.
- * @typeParam TIn The request's data (checked by the server's `schema`, if any).
- * @typeParam TOut The reply's data; when given, the handler must return it
- *   (or `undefined`, or a promise of either). Default: anything.
- */
-export type RequestHandler<TIn = MessageData, TOut = MessageData> = (data: TIn, context: RequestContext<TIn>) => HandlerResult<TOut>;
-
-/** What a {@link RequestHandler} returns: anything when `TOut` is the default, else `TOut`, `undefined` or a promise of them. */
-// biome-ignore lint/suspicious/noConfusingVoidType: a handler that answers later with reply() returns nothing (void), sync or async
-export type HandlerResult<TOut> = [MessageData] extends [TOut] ? unknown : TOut | undefined | void | PromiseLike<TOut | undefined | void>;
-
-/**
- * Options of {@link SocketServer}. Transport packages fill them from the configuration.
- * @typeParam TIn The data clients send (inferred from `schema`).
- * @typeParam TOut The data the server sends and its handler returns.
- */
-export interface SocketServerOptions<TIn = MessageData, TOut = MessageData> {
-  /** Event name this server serves. */
-  eventName: string;
-  /** Where connections come from. */
-  transport: ServerTransport;
-  /** Most clients at once; extra clients get ERROR `MAX_CONNECTIONS` (default 10). With a token only authenticated peers count. */
-  maxConnections?: number;
-  /** Messages kept while no client is connected, oldest dropped first (default 100). */
-  messageQueueSize?: number;
-  /** Whether clients may send (default true). */
-  allowClientSend?: boolean;
-  /** Largest frame payload in bytes, both directions (default 1 MiB). */
-  maxMessageSize?: number;
-  /** `start()` resolves only after `stop()` (default false). */
-  blockingMode?: boolean;
-  /** IANA time zone of `timestamp_iso` (default UTC). */
-  timezone?: string;
-  /** Hard bound on bytes pending to one client (default 8 MiB). */
-  maxPendingBytes?: number;
-  /** Policy past `maxPendingBytes` (default `disconnect` with ERROR `SLOW_CONSUMER`). */
-  slowConsumerPolicy?: SlowConsumerPolicy;
-  /**
-   * Longest time `drain()` waits for one client to fall under its high-water
-   * mark (ms, default 5000). A client that does not drain in time gets the
-   * slow-consumer policy, so a paced producer is never stalled by one reader.
-   */
-  drainTimeout?: number;
-  /** Ping interval in ms for clients that did the handshake; 0 = off (default). */
-  heartbeatInterval?: number;
-  /** Silence (ms) after which a heartbeat client is dropped (default 2 × interval + interval). */
-  heartbeatTimeout?: number;
-  /** Graceful close per client on stop or disconnect: destroyed after this long without flush progress (ms, default 2000). */
-  closeTimeout?: number;
-  /**
-   * Shared secret (16+ bytes) clients must prove they know, by
-   * challenge-response: it never crosses the wire (protocol 2). Optional.
-   */
-  token?: string;
-  /** Time a client has to complete authentication (ms, default 3000). */
-  authTimeout?: number;
-  /**
-   * Most connections waiting to be admitted at once (default 32; without a
-   * token, this plus the free client slots): peers that have not yet
-   * registered (said hello, authenticated or ended their grace) and, over
-   * TLS, sockets still in their TLS handshake. None of them holds a client slot. A new connection evicts the oldest silent one (ERROR
-   * `ADMISSION_FULL`, retryable: a client reconnects with backoff); a token
-   * peer that said hello and got its challenge is never evicted, so when
-   * only such peers wait the new connection is refused `ADMISSION_FULL`.
-   */
-  maxUnauthenticated?: number;
-  /**
-   * Most invalid messages (well framed, not a valid message: skipped and
-   * reported) one peer may send per second (default 1000; `Infinity`: no
-   * bound). Past it the peer is disconnected with ERROR `TOO_MANY_INVALID`.
-   */
-  maxInvalidPerSecond?: number;
-  /** A peer that never says `hello` (a Python client) registers after this grace, in ms (default 500). */
-  registerGraceMs?: number;
-  /** A peer that starts a frame must finish it within this many ms (default 30000). */
-  frameTimeoutMs?: number;
-  /** A refused peer gets its ERROR and is closed at the latest after this many ms (default 1000). */
-  refuseLingerMs?: number;
-  /** Most refused connections lingering at once; past it a refused socket is closed at once (default 32). */
-  maxRefusing?: number;
-  /** Wait for a peer's own close once everything written to it was flushed, in ms (default 250). */
-  closeGraceMs?: number;
-  /** Listen backlog, for transports that listen on a socket (default 511). */
-  backlog?: number;
-  /**
-   * Every peer must say `hello` within `authTimeout` (default false; the
-   * NATS server sets it: no Python peer speaks NATS, so a silent peer is a
-   * dead one and must not hold a slot).
-   */
-  requireHello?: boolean;
-  /**
-   * Answer monitors (`hello` with `role: "monitor"`, then `{op: "stats"}`)
-   * with {@link SocketServer.stats} (engine default false; the unix server
-   * turns it on when only its owner can reach the socket, the tcp server
-   * when a token is set).
-   */
-  exposeStats?: boolean;
-  /**
-   * Most monitors at once (default 4). A monitor holds no client slot, so
-   * this is its own bound: one more is refused `MAX_CONNECTIONS`. It also
-   * bounds the peers a full server without a token keeps for a moment to
-   * see whether they are monitors (see PROTOCOL.md, "Monitors and stats").
-   */
-  maxMonitors?: number;
-  /**
-   * Count messages and bytes per client and in total for {@link SocketServer.stats}
-   * (default true; a few additions per message, measured by `bench:stats`).
-   * When false, traffic counters stay 0; clients, queue and refusals are still reported.
-   */
-  collectStats?: boolean;
-  /** Request handler (see {@link RequestHandler}). */
-  handler?: RequestHandler<NoInfer<TIn>, NoInfer<TOut>>;
-  /**
-   * Checks the `data` of every DATA message from clients (requests included)
-   * before `message` listeners and the handler see it, and types it: any
-   * Standard Schema (valibot ≥ 1, zod ≥ 3.24, arktype). A message it refuses
-   * is skipped and reported like any invalid message (`error` event
-   * `INVALID_MESSAGE` with the client id, counted in `stats().totals.invalidMessages`);
-   * a refused request is answered with ERROR `INVALID_MESSAGE` at once. The
-   * schema's output (after transforms) is what the application gets. Must be synchronous.
-   */
-  schema?: StandardSchemaV1<unknown, TIn>;
-  /** Logger (default: tslog at `logLevel`). */
-  logger?: SocketLogger;
-  /** Level of the default logger (default `info`). */
-  logLevel?: string;
-}
-
-/** A connected client as reported by {@link SocketServer.getConnectedClients}. */
-export interface ClientInfo {
-  /** Unique id, `client_<n>_<ms>`. */
-  id: string;
-  /** Epoch ms of the connection. */
-  connectedAt: number;
-  /** True once the client announced itself with `hello`. */
-  handshake: boolean;
-  /**
-   * `sender` when its hello said `role: "sender"` (`socketkit send`): it
-   * never takes the no-client queue and gets no broadcasts; `client` otherwise.
-   */
-  role: 'client' | 'sender';
-  /** Bytes written to this client not yet taken by the kernel. */
-  pendingBytes: number;
-}
-
-/** Effective server settings after defaults (times in ms). */
-export type ServerSettings = Required<Omit<SocketServerOptions, 'token' | 'handler' | 'schema' | 'logger' | 'logLevel' | 'transport' | 'eventName'>>;
-
-/** Who a refused peer was, as far as the server knows (see {@link PeerRefusal}). */
-export interface PeerDescription {
-  /** The id the peer had on this server (`client_<n>_<ms>`); absent for a socket refused in its TLS handshake. */
-  id?: string;
-  /** Transport kind: `unix`, `tcp`, `nats`, ... */
-  transport: string;
-  /** Remote address (`host:port`) when the transport has one (TCP). */
-  address?: string;
-}
-
-/** Argument of the server's `peerRefused` event. */
-export interface PeerRefusal {
-  /** The error code the peer was refused with (`UNAUTHORIZED`, `ADMISSION_FULL`, `MAX_CONNECTIONS`, `WRONG_EVENT`, `TOO_MANY_INVALID`, ...). */
-  code: string;
-  /** What happened, as written to the peer's ERROR message (or, when nothing could be written, to the log). */
-  reason: string;
-  /** Who was refused. */
-  peer: PeerDescription;
-}
+import { validateToken } from '../wire/auth.js';
+import { BatchShare } from '../wire/connection.js';
+import { CONFIG_DEFAULTS, startTimer } from '../settings.js';
+import { LogLimiter } from '../ops/log-limiter.js';
+import { createLogger, type SocketLogger } from '../ops/logger.js';
+import {
+  SERVER_ENGINE_RULES,
+  resolveServerSettings,
+  type ClientInfo,
+  type PeerDescription,
+  type PeerRefusal,
+  type RequestHandler,
+  type ServerSettings,
+  type SocketServerOptions,
+} from './options.js';
+import { renderPrometheus } from '../ops/metrics.js';
+import { ServerPeer, type PeerHost } from './peer.js';
+import { RateSampler, ServerCounters, type ClientStats, type ServerStats } from '../ops/stats.js';
+import type { PendingHandshake, ServerTransport, TransportStream } from '../transport.js';
+import { validateData, type Payload, type StandardSchemaV1 } from '../wire/schema.js';
+import { controlFrame, emitError } from '../wire/frames.js';
 
 /** Events of {@link SocketServer}; `TIn` is the data clients send. */
 export interface SocketServerEvents<TIn = MessageData> {

@@ -11,10 +11,10 @@ import {
   type MessageData,
   type SocketMessage,
 } from '@socketkit/protocol';
-import { ClientAuth, checkWelcomeEvent, validateToken } from './auth.js';
+import { ClientAuth, checkWelcomeEvent, validateToken } from '../wire/auth.js';
 import type { ServerStats } from './stats.js';
-import type { ClientTransport, TransportStream } from './transport.js';
-import { isLibraryError } from './wire.js';
+import type { ClientTransport, TransportStream } from '../transport.js';
+import { isLibraryError } from '../wire/frames.js';
 
 /** Options of {@link fetchStats}. */
 export interface FetchStatsOptions {

@@ -11,15 +11,15 @@ import {
   type MessageError,
   type SocketMessage,
 } from '@socketkit/protocol';
-import { ServerAuth, checkHello } from './auth.js';
-import { type BatchShare, FramedConnection } from './connection.js';
-import { startTimer } from './defaults.js';
-import { Heartbeat } from './heartbeat.js';
-import type { SocketLogger } from './logger.js';
-import type { ServerSettings } from './server.js';
-import type { TransportStream } from './transport.js';
-import { PeerCounters, type ServerCounters, type ServerStats } from './stats.js';
-import { HANDLER_ORIGIN, controlFrame, errorFrame } from './wire.js';
+import { ServerAuth, checkHello } from '../wire/auth.js';
+import { type BatchShare, FramedConnection } from '../wire/connection.js';
+import { startTimer } from '../settings.js';
+import { Heartbeat } from '../wire/heartbeat.js';
+import type { SocketLogger } from '../ops/logger.js';
+import type { ServerSettings } from './options.js';
+import type { TransportStream } from '../transport.js';
+import { PeerCounters, type ServerCounters, type ServerStats } from '../ops/stats.js';
+import { HANDLER_ORIGIN, controlFrame, errorFrame } from '../wire/frames.js';
 
 /**
  * Most bytes of broadcasts held for a peer awaiting registration (1 MiB):

@@ -1,6 +1,6 @@
-import { MAX_TIMEOUT_MS } from '@socketkit/config';
+import { optionRule as r, type OptionRulesFor } from '@socketkit/config';
 import { ErrorCode, ValidationError } from '@socketkit/protocol';
-import { validateToken } from './auth.js';
+import { validateToken } from '../wire/auth.js';
 import { DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 import {
   CONFIG_DEFAULTS,
@@ -8,14 +8,18 @@ import {
   DEFAULT_HEARTBEAT_INTERVAL,
   DEFAULT_HEARTBEAT_MISSES,
   DEFAULT_MAX_PENDING_BYTES,
-  DEFAULT_MAX_PENDING_REQUESTS,
-  DEFAULT_SEND_BUFFER_SIZE,
-} from './defaults.js';
+  MAX_TIMEOUT_MS,
+  validateTimeoutMs,
+} from '../settings.js';
 import type { MessageData } from '@socketkit/protocol';
-import type { SocketLogger } from './logger.js';
-import type { StandardSchemaV1 } from './schema.js';
-import type { ClientTransport } from './transport.js';
+import type { SocketLogger } from '../ops/logger.js';
+import { SCHEMA_RULE, type StandardSchemaV1 } from '../wire/schema.js';
+import type { ClientTransport } from '../transport.js';
 
+/** Default bound on messages buffered by a client while disconnected. */
+export const DEFAULT_SEND_BUFFER_SIZE = 1000;
+/** Default bound on requests in flight per client. */
+export const DEFAULT_MAX_PENDING_REQUESTS = 10000;
 /** Default bound on bytes held in a client's receive buffer before it stops reading (4 MiB). */
 export const DEFAULT_MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 /** Default bound on bytes of messages buffered while disconnected (8 MiB, like `maxPendingBytes`). */
@@ -192,14 +196,12 @@ function checkRole(role: ClientRole | undefined, handshake: boolean): ClientRole
 }
 
 /**
- * A timeout is `Infinity` (none) or an integer from 1 to 2^31−1 ms.
+ * A timeout is `Infinity` (none) or an integer from 1 to 2^31−1 ms (the one
+ * rule, {@link validateTimeoutMs}).
  * @throws ValidationError `INVALID_CONFIG` naming `key`.
  */
 export function checkTimeout(key: string, value: number): number {
-  if (value === Number.POSITIVE_INFINITY || (Number.isInteger(value) && value >= 1 && value <= MAX_TIMEOUT_MS)) return value;
-  throw new ValidationError(ErrorCode.INVALID_CONFIG, `${key} is ${String(value)} ms: use Infinity (no timeout) or an integer from 1 to ${MAX_TIMEOUT_MS} ms`, {
-    details: { key, value },
-  });
+  return validateTimeoutMs(key, value);
 }
 
 /**
@@ -259,3 +261,49 @@ export function resolveClientOptions<T>(o: SocketClientOptions<T>): ResolvedClie
     timezone: o.timezone ?? CONFIG_DEFAULTS.timezone,
   };
 }
+
+const TIMEOUT = r.timeoutMs();
+
+/** Rules of {@link BackoffOptions} (the client's `reconnect`). */
+export const BACKOFF_RULES: OptionRulesFor<BackoffOptions> = Object.freeze({
+  initialDelay: r.int(0, MAX_TIMEOUT_MS),
+  multiplier: r.number(1, 1000),
+  maxDelay: r.int(0, MAX_TIMEOUT_MS),
+  jitter: r.number(0, 1),
+  maxRetries: r.int(1, undefined, true),
+});
+
+/**
+ * Every key of {@link SocketClientOptions} with its rule: the one list the
+ * engine and every transport's client check options against (unknown keys
+ * and wrong types, in plain JavaScript too).
+ */
+export const CLIENT_ENGINE_RULES: OptionRulesFor<SocketClientOptions> = Object.freeze({
+  eventName: r.string(),
+  transport: r.object('a ClientTransport'),
+  connectTimeout: TIMEOUT,
+  defaultTimeoutMs: TIMEOUT,
+  defaultTimeout: TIMEOUT,
+  autoReconnect: r.boolean(),
+  reconnect: r.nested(BACKOFF_RULES),
+  minUptimeMs: TIMEOUT,
+  bufferMessages: r.boolean(),
+  bufferSize: r.int(1),
+  maxBufferedBytes: r.int(1),
+  offlineSend: r.oneOf('buffer', 'reject'),
+  sendBufferSize: r.int(1),
+  sendBufferBytes: r.int(1),
+  maxPendingBytes: r.int(1),
+  maxMessageSize: r.int(1),
+  handshake: r.boolean(),
+  token: r.secret(),
+  heartbeatInterval: r.int(0, MAX_TIMEOUT_MS),
+  heartbeatTimeout: TIMEOUT,
+  closeTimeout: TIMEOUT,
+  maxPendingRequests: r.int(1),
+  timezone: r.string(),
+  logger: r.object('a logger (an object with debug, info, warn and error)'),
+  logLevel: r.string(),
+  schema: SCHEMA_RULE,
+  role: r.oneOf('client', 'sender'),
+});

@@ -18,7 +18,7 @@ import {
   type MessageData,
   type SocketMessage,
 } from '@socketkit/protocol';
-import { ClientAuth, checkWelcomeEvent, plainHello, type AuthRefusal } from './auth.js';
+import { ClientAuth, checkWelcomeEvent, plainHello, type AuthRefusal } from '../wire/auth.js';
 import { backoffDelay } from './backoff.js';
 import { MAX_TIMEOUT_MS, checkOptions } from '@socketkit/config';
 import {
@@ -28,21 +28,20 @@ import {
   type ConnectOptions,
   type ResolvedClientOptions,
   type SocketClientOptions,
-} from './client-options.js';
-import { FramedConnection } from './connection.js';
-import { CONFIG_DEFAULTS } from './defaults.js';
-import { Heartbeat } from './heartbeat.js';
+} from './options.js';
+import { FramedConnection } from '../wire/connection.js';
+import { CONFIG_DEFAULTS, abortableDelay } from '../settings.js';
+import { Heartbeat } from '../wire/heartbeat.js';
 import { Inbox } from './inbox.js';
-import { LogLimiter } from './log-limiter.js';
-import { createLogger, type SocketLogger } from './logger.js';
+import { LogLimiter } from '../ops/log-limiter.js';
+import { createLogger, type SocketLogger } from '../ops/logger.js';
 import { CLIENT_ENGINE_RULES } from './options.js';
 import { PendingRequests } from './pending-requests.js';
-import { validateData, type Payload, type StandardSchemaV1 } from './schema.js';
-import type { ClientTransport, TransportStream } from './transport.js';
-import { abortableDelay } from './transport-util.js';
-import { controlFrame, emitError, isLibraryError } from './wire.js';
+import { validateData, type Payload, type StandardSchemaV1 } from '../wire/schema.js';
+import type { ClientTransport, TransportStream } from '../transport.js';
+import { controlFrame, emitError, isLibraryError } from '../wire/frames.js';
 
-export type { SocketClientOptions, ConnectOptions, OfflineSendPolicy } from './client-options.js';
+export type { SocketClientOptions, ConnectOptions, OfflineSendPolicy } from './options.js';
 
 /**
  * How long connect() waits for a server without a token to answer `hello`

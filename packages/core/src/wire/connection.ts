@@ -1,7 +1,7 @@
 import { FrameDecoder, decodePayload } from '@socketkit/codec';
 import { ErrorCode, MessageError, type SocketMessage } from '@socketkit/protocol';
-import { startTimer } from './defaults.js';
-import type { TransportStream } from './transport.js';
+import { startTimer } from '../settings.js';
+import type { TransportStream } from '../transport.js';
 
 /** Frames at least this large are written as they are instead of being concatenated (16 KiB). */
 export const COALESCE_MAX_FRAME = 16 * 1024;

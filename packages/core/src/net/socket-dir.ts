@@ -1,6 +1,7 @@
 import { closeSync, constants, existsSync, fstatSync, lstatSync, openSync, readlinkSync, type Stats } from 'node:fs';
 import { access, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { optionRule as r, type OptionRulesFor } from '@socketkit/config';
 import { ConnectionError, ErrorCode, ValidationError } from '@socketkit/protocol';
 
 /**
@@ -314,3 +315,10 @@ export function sameFile(a: Stats, b: Stats): boolean {
 export function insecureError(what: string, path: string, why: string, st: Stats): ConnectionError {
   return insecure(what, path, why, st);
 }
+
+/** Rules of {@link SocketDirTrust}: the trust options every transport with a socket directory takes (unix, tcp). */
+export const SOCKET_DIR_TRUST_RULES: OptionRulesFor<SocketDirTrust> = Object.freeze({
+  allowInsecureDir: r.boolean(),
+  trustedUids: r.intList(),
+  trustedGids: r.intList(),
+});
