@@ -3,24 +3,19 @@
 // package would, with no conformance fixture of its own (so the suite gives
 // it no extra options and no capabilities). Importing this module registers
 // it and selects it for the describeTransports blocks imported after it.
+import { type ClientTransport, duplexPair, type ServerTransport, SocketClient, SocketServer, type TransportStream } from '@socketkit/core';
 import {
   CLIENT_ENGINE_RULES,
   CONFIG_OPTION_RULES,
   checkOptions,
   type ClientConfigOptions,
   type ServerConfigOptions,
-  type ClientTransport,
   clientEngineOptions,
-  duplexPair,
   omitRules,
   resolveConfig,
   SERVER_ENGINE_RULES,
-  type ServerTransport,
-  SocketClient,
-  SocketServer,
   serverEngineOptions,
-  type TransportStream,
-} from '@socketkit/core';
+} from '@socketkit/core/internal';
 import { ConnectionError, ErrorCode } from '@socketkit/protocol';
 import { registerTransport } from 'socketkit';
 import { selectTransports } from '../../src/harness.js';
