@@ -44,6 +44,7 @@ interface Command {
 function readmes(): string[] {
   const files = [
     'README.md',
+    'CONTRIBUTING.md',
     ...readdirSync(join(root, 'docs'))
       .filter((f) => f.endsWith('.md'))
       .sort()
