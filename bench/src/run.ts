@@ -12,13 +12,13 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { natsServerBinary, startNatsServer, type NatsServerHandle } from '@socketkit/conformance/nats-server';
-import { renderChartSvg } from './chart.js';
-import { WorkerHandle } from './ipc.js';
-import { pythonProbe } from './pypeer.js';
-import { runScaling, type ScalingPoint } from './scaling.js';
-import { runStatsCost, type StatsCostResult } from './stats-cost.js';
-import { zmqProbe } from './zmq.js';
-import { benchTransports, parseTransports } from './transports.js';
+import { renderChartSvg } from './report/chart.js';
+import { WorkerHandle } from './harness/ipc.js';
+import { pythonProbe } from './contenders/python.js';
+import { runScaling, type ScalingPoint } from './scenarios/scaling.js';
+import { runStatsCost, type StatsCostResult } from './scenarios/stats-cost.js';
+import { zmqProbe } from './contenders/zeromq.js';
+import { benchTransports, parseTransports } from './harness/transports.js';
 import {
   buildHeadline,
   buildRows,
@@ -38,7 +38,7 @@ import {
   textTable,
   unixTcpTable,
   type BenchResults,
-} from './report.js';
+} from './report/report.js';
 import {
   NATS_SCENARIOS,
   SCENARIOS,
@@ -51,8 +51,8 @@ import {
   type ScenarioDef,
   type ScenarioResult,
   type SlowResult,
-} from './scenarios.js';
-import { IMPLS, type Impl, type TransportKind } from './types.js';
+} from './scenarios/messaging.js';
+import { IMPLS, type Impl, type TransportKind } from './harness/types.js';
 
 const BENCH_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 

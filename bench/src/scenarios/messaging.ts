@@ -2,9 +2,9 @@
  * The six scenarios, each run over one transport: the coordinator side
  * (spawning workers, arming clients, timing, medians).
  */
-import { WorkerHandle } from './ipc.js';
-import { latencySummary } from './latency.js';
-import { median } from './stats.js';
+import { WorkerHandle } from '../harness/ipc.js';
+import { latencySummary } from '../harness/latency.js';
+import { median } from '../harness/stats.js';
 import {
   IMPLS,
   type Address,
@@ -14,7 +14,7 @@ import {
   type SlowBroadcastResult,
   type TransportKind,
   type WriteResult,
-} from './types.js';
+} from '../harness/types.js';
 
 /** Identifiers of the six scenarios of issue 6. */
 export type ScenarioId = 'broadcast-1' | 'fanout-10' | 'large-64k' | 'reqrep' | 'ingress-8' | 'slow-consumer';

@@ -2,11 +2,11 @@
  * Turns scenario results into the summary: comparison rows with ratios, the
  * issue's targets, unix-vs-tcp ratios, and their text / markdown renderings.
  */
-import { STATS_COST_TARGET, type StatsCostResult } from './stats-cost.js';
+import { STATS_COST_TARGET, type StatsCostResult } from '../scenarios/stats-cost.js';
 import type { FunctionCost } from './profile-summary.js';
-import type { ScalingPoint } from './scaling.js';
-import { SLOW_DRAIN_TIMEOUT_MS, formatNumber, type ScenarioResult, type SlowResult } from './scenarios.js';
-import type { Impl, TransportKind } from './types.js';
+import type { ScalingPoint } from '../scenarios/scaling.js';
+import { SLOW_DRAIN_TIMEOUT_MS, formatNumber, type ScenarioResult, type SlowResult } from '../scenarios/messaging.js';
+import type { Impl, TransportKind } from '../harness/types.js';
 
 /** Facts about the machine and the invocation. */
 export interface Meta {
