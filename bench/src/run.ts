@@ -19,39 +19,16 @@ import { runScaling, type ScalingPoint } from './scenarios/scaling.js';
 import { runStatsCost, type StatsCostResult } from './scenarios/stats-cost.js';
 import { zmqProbe } from './contenders/zeromq.js';
 import { benchTransports, parseTransports } from './harness/transports.js';
-import {
-  buildHeadline,
-  buildRows,
-  buildTargets,
-  headlineTable,
-  profileLines,
-  scalingTable,
-  type ProfileSummary,
-  buildUnixVsTcp,
-  buildViaNats,
-  markdownReport,
-  natsTable,
-  methodNotes,
-  resultsTable,
-  slowTable,
-  targetsTable,
-  textTable,
-  unixTcpTable,
-  type BenchResults,
-} from './report/report.js';
-import {
-  NATS_SCENARIOS,
-  SCENARIOS,
-  implsFor,
-  makePlan,
-  runScenario,
-  runSlowConsumer,
-  type Plan,
-  type Progress,
-  type ScenarioDef,
-  type ScenarioResult,
-  type SlowResult,
-} from './scenarios/messaging.js';
+import { markdownReport, methodNotes } from './report/report.js';
+import { buildHeadline, buildRows, buildUnixVsTcp, buildViaNats, type BenchResults } from './report/results.js';
+import type { ProfileSummary } from './report/results.js';
+import { headlineTable, natsTable, profileLines, resultsTable, scalingTable, slowTable } from './report/tables.js';
+import { targetsTable, textTable, unixTcpTable } from './report/tables.js';
+import { buildTargets } from './report/targets.js';
+import { runScenario, type ScenarioResult } from './scenarios/messaging.js';
+import { NATS_SCENARIOS, SCENARIOS, implsFor, makePlan, type Plan } from './scenarios/plan.js';
+import type { Progress, ScenarioDef } from './scenarios/plan.js';
+import { runSlowConsumer, type SlowResult } from './scenarios/slow-consumer.js';
 import { IMPLS, type Impl, type TransportKind } from './harness/types.js';
 
 const BENCH_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { buildHeadline, buildRows, buildTargets } from '../src/report/report.js';
+import { buildHeadline, buildRows } from '../src/report/results.js';
+import { buildTargets } from '../src/report/targets.js';
 import type { ScalingPoint } from '../src/scenarios/scaling.js';
 import type { ScenarioResult } from '../src/scenarios/messaging.js';
 

@@ -95,3 +95,9 @@ export class WorkerHandle {
     clearTimeout(timer);
   }
 }
+
+/** Marks `p` as handled now (so an early failure elsewhere is no unhandled rejection) and returns it to await later. */
+export function later<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => undefined);
+  return p;
+}

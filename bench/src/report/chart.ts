@@ -4,7 +4,7 @@
  */
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
-import type { BenchResults } from './report.js';
+import type { BenchResults } from './results.js';
 import type { Impl } from '../harness/types.js';
 import { benchTransports } from '../harness/transports.js';
 

@@ -5,7 +5,8 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { renderChartSvg } from './chart.js';
-import { markdownReport, type BenchResults } from './report.js';
+import { markdownReport } from './report.js';
+import type { BenchResults } from './results.js';
 
 /** Writes `<name>.md` and `<name>.svg` next to `<name>.json`. */
 export async function renderFromJson(jsonPath: string): Promise<void> {

@@ -1,122 +1,15 @@
 /**
- * The six scenarios, each run over one transport: the coordinator side
- * (spawning workers, arming clients, timing, medians).
+ * Scenarios 1–5 over one transport (broadcast, fan-out, 64 KiB messages,
+ * request/reply round trips, ingress): the coordinator side (spawning
+ * workers, arming clients, timing, medians).
  */
-import { WorkerHandle } from '../harness/ipc.js';
+import { WorkerHandle, later } from '../harness/ipc.js';
 import { latencySummary } from '../harness/latency.js';
-import { median } from '../harness/stats.js';
-import {
-  IMPLS,
-  type Address,
-  type BroadcastResult,
-  type CountResult,
-  type Impl,
-  type SlowBroadcastResult,
-  type TransportKind,
-  type WriteResult,
-} from '../harness/types.js';
-
-/** Identifiers of the six scenarios of issue 6. */
-export type ScenarioId = 'broadcast-1' | 'fanout-10' | 'large-64k' | 'reqrep' | 'ingress-8' | 'slow-consumer';
-
-/** Counts and repetitions of one invocation. */
-export interface Plan {
-  quick: boolean;
-  /** Measured runs per figure (the figure is their median). */
-  reps: number;
-  broadcastCount: number;
-  fanoutCount: number;
-  largeCount: number;
-  reqrepCount: number;
-  reqrepWarmup: number;
-  ingressPerWriter: number;
-  /** Bytes the slow-consumer producer offers per run. */
-  slowBytes: number;
-  /** Messages delivered per scaling-curve run, all clients together (messages broadcast = this ÷ clients, at least 50). */
-  scalingDeliveries: number;
-  /** Largest client count of the scaling curve (1, 10, 100, 1000 up to this). */
-  scalingMaxClients: number;
-  /** Node flags for the workers (e.g. `--cpu-prof`). */
-  execArgv: string[];
-  /** URL of the nats-server the `nats` transport uses (set by run.ts when nats runs). */
-  natsUrl?: string;
-}
-
-/** Full plan (`pnpm bench`) and quick plan (`--quick`, CLI `socketkit bench`, smoke test). */
-export function makePlan(quick: boolean, reps?: number): Plan {
-  const base: Plan = quick
-    ? {
-        quick,
-        reps: 3,
-        broadcastCount: 10_000,
-        fanoutCount: 2_000,
-        largeCount: 250,
-        reqrepCount: 500,
-        reqrepWarmup: 200,
-        ingressPerWriter: 2_000,
-        slowBytes: 256 * 2 ** 20,
-        scalingDeliveries: 20_000,
-        scalingMaxClients: 1000,
-        execArgv: [],
-      }
-    : {
-        quick,
-        // Five, not three: on a shared 2-core host one run in three was often off by 20 % or more.
-        reps: 5,
-        // Long enough (about half a second per run) that a one-off collection of start-up garbage in
-        // one of the eleven processes does not decide a run: 50k / 10k runs lasted 0.1-0.15 s.
-        broadcastCount: 200_000,
-        fanoutCount: 50_000,
-        largeCount: 2_000,
-        // p99 is the 100th slowest of 10,000 round trips, not the 20th of 2,000 (one scheduler hiccup moved it).
-        reqrepCount: 10_000,
-        reqrepWarmup: 500,
-        ingressPerWriter: 8_000,
-        slowBytes: 2 ** 29,
-        scalingDeliveries: 100_000,
-        scalingMaxClients: 1000,
-        execArgv: [],
-      };
-  if (reps !== undefined) base.reps = reps;
-  return base;
-}
-
-/** Static description of a scenario. */
-export interface ScenarioDef {
-  id: ScenarioId;
-  n: number;
-  title: string;
-}
-
-/** The six scenarios in order. */
-export const SCENARIOS: readonly ScenarioDef[] = [
-  { id: 'broadcast-1', n: 1, title: 'Broadcast, 1 client, 100 B' },
-  { id: 'fanout-10', n: 2, title: 'Fan-out, 10 clients, 100 B' },
-  { id: 'large-64k', n: 3, title: 'Large messages, 64 KiB, 1 client' },
-  { id: 'reqrep', n: 4, title: 'Request/reply round trip' },
-  { id: 'ingress-8', n: 5, title: 'Ingress, 8 writer processes' },
-  { id: 'slow-consumer', n: 6, title: 'Slow consumer (1 stopped + 1 fast client)' },
-];
-
-/** Scenarios that also run over NATS (socketkit and plain nats.js through the same nats-server). */
-export const NATS_SCENARIOS: readonly ScenarioId[] = ['broadcast-1', 'fanout-10', 'reqrep'];
-
-/** Scenarios the other peers (zeromq.js, the Python reference peer) run: broadcast, fan-out, 64 KiB, round trips. */
-const PEER_SCENARIOS: readonly ScenarioId[] = ['broadcast-1', 'fanout-10', 'large-64k', 'reqrep'];
-
-/** The implementations that run scenario `id` over `transport`, in table order, among `wanted`. */
-export function implsFor(id: ScenarioId, transport: TransportKind, wanted: readonly Impl[]): Impl[] {
-  const all: Impl[] =
-    transport === 'nats'
-      ? ['socketkit', 'nats-raw']
-      : PEER_SCENARIOS.includes(id)
-        ? ['socketkit', 'raw-write', 'raw-batched', 'zeromq', 'python']
-        : ['socketkit', 'raw-write', 'raw-batched'];
-  return all.filter((i) => wanted.includes(i));
-}
-
-/** Metric values of one run (or the medians), by metric name. */
-export type Metrics = Record<string, number>;
+import { formatNumber, median } from '../harness/stats.js';
+import { IMPLS, type Address, type BroadcastResult, type CountResult, type Impl } from '../harness/types.js';
+import type { TransportKind, WriteResult } from '../harness/types.js';
+import { DRAIN_EVERY, LARGE, SMALL, implsFor, type Metrics, type Plan } from './plan.js';
+import type { Progress, ScenarioDef, ScenarioId } from './plan.js';
 
 /** Outcome of scenarios 1–5 over one transport. */
 export interface ScenarioResult {
@@ -139,66 +32,6 @@ export interface ScenarioResult {
     busyMs: number;
     top: Array<{ name: string; location: string; selfMs: number; selfPercent: number }>;
   }>;
-}
-
-/** Per-run record of the slow-consumer scenario. */
-export interface SlowRun extends SlowBroadcastResult {
-  loaded: boolean;
-  /** Fast client throughput, MB/s (10^6 bytes of frames per second). */
-  fastMBps: number;
-  /** Server RSS growth during the run, MiB. */
-  rssGrowthMiB: number;
-}
-
-/** Outcome of scenario 6 over one transport. */
-export interface SlowResult {
-  id: 'slow-consumer';
-  n: 6;
-  title: string;
-  transport: TransportKind;
-  ok: boolean;
-  error?: string;
-  offeredBytes: number;
-  payloadBytes: number;
-  drainEveryBytes: number;
-  /** The server's `drainTimeout` option in this scenario (ms). */
-  drainTimeoutMs: number;
-  runs: SlowRun[];
-  /** Medians. */
-  unloadedMBps: number;
-  loadedMBps: number;
-  fastRatio: number;
-  rssGrowthMiBLoaded: number;
-  rssGrowthMiBUnloaded: number;
-  slowDroppedAtMiB: number;
-  slowPendingMiB: number;
-  slowCode: string;
-  /** Why the policy applied (from the server's warning). */
-  slowWhy: string;
-  slowReason: string;
-  /** Median of the longest single `drain()` per loaded run (ms). */
-  drainMaxMs: number;
-  drainWaitMs: number;
-  seconds: number;
-}
-
-/** Progress reporting hooks. */
-export interface Progress {
-  step(text: string): void;
-  detail(text: string): void;
-}
-
-const SMALL = 100;
-const LARGE = 64 * 1024;
-/** The producers call `drain()` every 64 KiB offered (every message for 64 KiB messages). */
-const DRAIN_EVERY = 64 * 1024;
-/** `drainTimeout` of the slow-consumer scenario's server (ms). */
-export const SLOW_DRAIN_TIMEOUT_MS = 250;
-
-/** Marks `p` as handled now (so an early failure elsewhere is no unhandled rejection) and returns it to await later. */
-function later<T>(p: Promise<T>): Promise<T> {
-  p.catch(() => undefined);
-  return p;
 }
 
 function rotate<T>(items: readonly T[], k: number): T[] {
@@ -329,17 +162,6 @@ function fmtRun(m: Metrics, keys: string[]): string {
   return keys.map((k) => `${k}=${formatNumber(m[k]!)}`).join(' ');
 }
 
-/** Compact number: 1.23M, 812k, 41.2. */
-export function formatNumber(v: number): string {
-  if (!Number.isFinite(v)) return '–';
-  const a = Math.abs(v);
-  if (a >= 1e6) return `${(v / 1e6).toFixed(2)}M`;
-  if (a >= 1e4) return `${(v / 1e3).toFixed(0)}k`;
-  if (a >= 1e3) return `${(v / 1e3).toFixed(1)}k`;
-  if (a >= 100) return v.toFixed(0);
-  return v.toFixed(1);
-}
-
 /**
  * Runs scenario 1–5 `def` over `transport`: socketkit, both raw baselines
  * and the peers (zeromq.js, Python) in the same worker processes, one
@@ -455,128 +277,4 @@ export async function runScenario(
     result.seconds = (Date.now() - started) / 1000;
   }
   return result;
-}
-
-/**
- * Scenario 6 over `transport`: a socketkit server broadcasting 64 KiB
- * messages (`plan.slowBytes` offered per run) to one fast client, alternating
- * runs without (unloaded) and with a second client that stopped reading
- * (loaded). Reports server RSS growth, the fast client's throughput and what
- * the slow-consumer policy did.
- */
-export async function runSlowConsumer(transport: TransportKind, plan: Plan, socketDir: string, progress: Progress): Promise<SlowResult> {
-  const started = Date.now();
-  const payloadBytes = LARGE;
-  const drainEveryBytes = 2 ** 20;
-  // A stopped client never drains: drain() then waits drainTimeout before the slow-consumer policy
-  // drops it. The library default is 5 s (defaultTimeout); a broadcaster that must not stall its fast
-  // readers for that long sets it lower, as here.
-  const drainTimeoutMs = SLOW_DRAIN_TIMEOUT_MS;
-  const res: SlowResult = {
-    id: 'slow-consumer',
-    n: 6,
-    title: SCENARIOS[5]!.title,
-    transport,
-    ok: false,
-    offeredBytes: 0,
-    payloadBytes,
-    drainEveryBytes,
-    drainTimeoutMs,
-    runs: [],
-    unloadedMBps: NaN,
-    loadedMBps: NaN,
-    fastRatio: NaN,
-    rssGrowthMiBLoaded: NaN,
-    rssGrowthMiBUnloaded: NaN,
-    slowDroppedAtMiB: NaN,
-    slowPendingMiB: NaN,
-    slowCode: '',
-    slowWhy: '',
-    slowReason: '',
-    drainMaxMs: NaN,
-    drainWaitMs: NaN,
-    seconds: 0,
-  };
-  const workers: WorkerHandle[] = [];
-  try {
-    progress.detail('starting 3 processes (server, fast client, slow client)');
-    const [server, fast, slow] = await Promise.all([
-      WorkerHandle.spawn('server', plan.execArgv),
-      WorkerHandle.spawn('fast-client', plan.execArgv),
-      WorkerHandle.spawn('slow-client', plan.execArgv),
-    ]);
-    workers.push(server, fast, slow);
-    const address = await server.call<Address>('startServer', {
-      impl: 'socketkit',
-      transport,
-      eventName: `slow_consumer_${transport}`,
-      socketDir,
-      drainTimeout: drainTimeoutMs,
-    });
-    await fast.call('connect', { impl: 'socketkit', key: 'fast', address });
-    await server.call('waitClients', { impl: 'socketkit', n: 1 });
-    const runOne = async (loaded: boolean, n: number, rep = 0): Promise<SlowRun> => {
-      if (loaded) {
-        await slow.call('connect', { impl: 'socketkit', key: `slow${rep}`, address, slow: true });
-        await server.call('waitClients', { impl: 'socketkit', n: 2 });
-      }
-      await fast.call('arm', { key: 'fast', count: n });
-      const wait = later(fast.call<CountResult>('waitCount', { key: 'fast' }, 120_000));
-      const r = await server.call<SlowBroadcastResult>('slowBroadcast', { count: n, payloadBytes, drainEveryBytes }, 120_000);
-      const got = await wait;
-      if (loaded) await slow.call('disconnect', { key: `slow${rep}` });
-      const seconds = (got.tLast - r.t0) / 1e9;
-      return {
-        ...r,
-        loaded,
-        fastMBps: (n * r.frameBytes) / seconds / 1e6,
-        rssGrowthMiB: (r.rssPeak - r.rssBase) / 2 ** 20,
-      };
-    };
-    // Warm-up (16 MiB, unloaded), which also gives the frame size of a 64 KiB payload.
-    const probe = await runOne(false, 256);
-    const count = Math.floor(plan.slowBytes / probe.frameBytes);
-    res.offeredBytes = count * probe.frameBytes;
-    progress.detail(`warm-up done; each run offers ${(res.offeredBytes / 2 ** 20).toFixed(0)} MiB (${count} × ${probe.frameBytes} B frames) per client`);
-    for (let rep = 0; rep < plan.reps; rep++) {
-      for (const loaded of [false, true]) {
-        const r = await runOne(loaded, count, rep);
-        res.runs.push(r);
-        const slowText = loaded
-          ? r.slowDroppedAtBytes >= 0
-            ? ` | slow client ${r.slowCode || 'dropped'} ` +
-              `after ${(r.slowDroppedAtBytes / 2 ** 20).toFixed(1)} MiB offered (${r.slowWhy}), longest ` +
-              `drain() ${r.drainMaxMs.toFixed(0)} ms`
-            : ' | slow client was NOT disconnected'
-          : '';
-        progress.detail(
-          `run ${rep + 1}/${plan.reps} ${loaded ? 'loaded  ' : 'unloaded'}: fast ` +
-            `client ${r.fastMBps.toFixed(0)} MB/s, server RSS +${r.rssGrowthMiB.toFixed(1)} MiB${slowText}`,
-        );
-      }
-    }
-    const un = res.runs.filter((r) => !r.loaded);
-    const lo = res.runs.filter((r) => r.loaded);
-    res.unloadedMBps = median(un.map((r) => r.fastMBps));
-    res.loadedMBps = median(lo.map((r) => r.fastMBps));
-    res.fastRatio = res.loadedMBps / res.unloadedMBps;
-    res.rssGrowthMiBLoaded = median(lo.map((r) => r.rssGrowthMiB));
-    res.rssGrowthMiBUnloaded = median(un.map((r) => r.rssGrowthMiB));
-    const dropped = lo.filter((r) => r.slowDroppedAtBytes >= 0);
-    res.slowDroppedAtMiB = median(dropped.map((r) => r.slowDroppedAtBytes / 2 ** 20));
-    res.slowPendingMiB = median(dropped.filter((r) => r.slowPendingBytes >= 0).map((r) => r.slowPendingBytes / 2 ** 20));
-    res.slowCode = dropped.length === lo.length ? (lo[0]?.slowCode ?? '') : `${dropped.length}/${lo.length} dropped`;
-    res.slowWhy = lo[0]?.slowWhy ?? '';
-    res.slowReason = lo[0]?.slowReason ?? '';
-    res.drainMaxMs = median(lo.map((r) => r.drainMaxMs));
-    res.drainWaitMs = median(lo.map((r) => r.drainWaitMs));
-    res.ok = true;
-  } catch (err) {
-    res.error = err instanceof Error ? err.message : String(err);
-    progress.detail(`FAILED: ${res.error}`);
-  } finally {
-    await Promise.allSettled(workers.map((w) => w.close()));
-    res.seconds = (Date.now() - started) / 1000;
-  }
-  return res;
 }

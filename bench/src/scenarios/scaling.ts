@@ -9,7 +9,7 @@
 import { WorkerHandle } from '../harness/ipc.js';
 import { median } from '../harness/stats.js';
 import type { Address, BroadcastResult, Impl, TransportKind } from '../harness/types.js';
-import type { Plan, Progress } from './messaging.js';
+import type { Plan, Progress } from './plan.js';
 
 /** Client counts of the curve. */
 export const SCALING_CLIENTS: readonly number[] = [1, 10, 100, 1000];
