@@ -1,7 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
-import { buildHeadline, buildRows, buildTargets } from '../src/report.js';
-import type { ScalingPoint } from '../src/scaling.js';
-import type { ScenarioResult } from '../src/scenarios.js';
+import { buildHeadline, buildRows } from '../src/report/results.js';
+import { buildTargets } from '../src/report/targets.js';
+import type { ScalingPoint } from '../src/scenarios/scaling.js';
+import type { ScenarioResult } from '../src/scenarios/messaging.js';
 
 function scenario(id: ScenarioResult['id'], n: number, transport: ScenarioResult['transport'], metrics: ScenarioResult['metrics']): ScenarioResult {
   return { id, n, title: id, transport, ok: true, params: {}, metrics, runs: {}, seconds: 1 };

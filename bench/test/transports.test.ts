@@ -1,7 +1,7 @@
 // The bench's transports come from the one transport registry (issue 11).
 import { describe, expect, it } from '@jest/globals';
 import { registerTransport, transportNames } from 'socketkit';
-import { benchTransports, parseTransports } from '../src/transports.js';
+import { benchTransports, parseTransports } from '../src/harness/transports.js';
 
 describe('bench transports', () => {
   it('default: the built-in transports of the registry; --transport checked against it', () => {

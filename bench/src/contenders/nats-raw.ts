@@ -6,10 +6,10 @@
  * by `msg.respond()`. Each message is decoded once on receipt.
  */
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { ArrivalCounter } from './counter.js';
+import { ArrivalCounter } from '../harness/counter.js';
 import { rawBody, rawDecode } from './raw.js';
-import { hrNow } from './stats.js';
-import type { Address, BroadcastResult, CountResult, TransportKind, WriteResult } from './types.js';
+import { hrNow } from '../harness/stats.js';
+import type { Address, BroadcastResult, CountResult, TransportKind, WriteResult } from '../harness/types.js';
 
 /** The producer yields to the event loop every 64 KiB offered and flushes (a PING/PONG) every this many bytes. */
 const FLUSH_EVERY = 1024 * 1024;

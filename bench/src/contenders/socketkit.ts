@@ -7,10 +7,10 @@ import { TcpSocketClient, TcpSocketServer } from '@socketkit/tcp';
 import { UnixSocketClient, UnixSocketServer } from '@socketkit/unix';
 import { encodeFrame } from '@socketkit/codec';
 import { createMessage } from '@socketkit/protocol';
-import { ArrivalCounter } from './counter.js';
-import { hrNow } from './stats.js';
-import type { Address, BroadcastResult, CountResult, SlowBroadcastOptions, SlowBroadcastResult, TransportKind, WriteResult } from './types.js';
-import { makeData } from './payload.js';
+import { ArrivalCounter } from '../harness/counter.js';
+import { hrNow } from '../harness/stats.js';
+import type { Address, BroadcastResult, CountResult, SlowBroadcastOptions, SlowBroadcastResult, TransportKind, WriteResult } from '../harness/types.js';
+import { makeData } from '../harness/payload.js';
 
 /**
  * socketkit over NATS runs with a token, so every NATS message it publishes

@@ -30,3 +30,14 @@ export function percentileSorted(sorted: readonly number[], p: number): number {
 export function hrNow(): number {
   return Number(process.hrtime.bigint());
 }
+
+/** Compact number: 1.23M, 812k, 41.2. */
+export function formatNumber(v: number): string {
+  if (!Number.isFinite(v)) return '–';
+  const a = Math.abs(v);
+  if (a >= 1e6) return `${(v / 1e6).toFixed(2)}M`;
+  if (a >= 1e4) return `${(v / 1e3).toFixed(0)}k`;
+  if (a >= 1e3) return `${(v / 1e3).toFixed(1)}k`;
+  if (a >= 100) return v.toFixed(0);
+  return v.toFixed(1);
+}

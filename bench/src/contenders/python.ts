@@ -7,12 +7,12 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { childPids } from './proc.js';
-import type { Address, BroadcastResult, CountResult, TransportKind, WriteResult } from './types.js';
+import { childPids } from '../harness/proc.js';
+import type { Address, BroadcastResult, CountResult, TransportKind, WriteResult } from '../harness/types.js';
 
 /** The interpreter of the reference peer: Debian's, where python3-msgpack lives (`BENCH_PYTHON` overrides it). */
 export const PYTHON = process.env.BENCH_PYTHON ?? '/usr/bin/python3';
-const PEER = join(resolve(dirname(fileURLToPath(import.meta.url)), '..'), 'python', 'peer.py');
+const PEER = join(resolve(dirname(fileURLToPath(import.meta.url)), '../..'), 'python', 'peer.py');
 
 /** Python and msgpack versions, or why the Python peer cannot run here. */
 export function pythonProbe(): { ok: true; version: string } | { ok: false; error: string } {

@@ -4,9 +4,9 @@
  */
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
-import type { BenchResults } from './report.js';
-import type { Impl } from './types.js';
-import { benchTransports } from './transports.js';
+import type { BenchResults } from './results.js';
+import type { Impl } from '../harness/types.js';
+import { benchTransports } from '../harness/transports.js';
 
 const IMPL_LABEL: Record<Impl, string> = {
   socketkit: 'socketkit',

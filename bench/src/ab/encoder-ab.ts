@@ -4,7 +4,7 @@
 // rounds. Separate runs on a shared machine differ by far more than the 5%
 // this must show, so only same-process interleaving is meaningful.
 //
-//   node bench/dist/encoder-ab.js [--rounds 7] [--ms 60]
+//   node bench/dist/ab/encoder-ab.js [--rounds 7] [--ms 60]
 // (also shows the decoder, old vs new, for information)
 import { createMessage, type MessageData, type SocketMessage } from '@socketkit/protocol';
 import { decodePayload as newDecode, encodeFrame as newEncode } from '@socketkit/codec';

@@ -12,7 +12,7 @@ interface Pending {
 }
 
 /**
- * A benchmark worker process (`dist/worker.js`) driven over the fork IPC
+ * A benchmark worker process (`dist/harness/worker.js`) driven over the fork IPC
  * channel: `call(cmd, args)` resolves with the worker's answer. Servers and
  * clients always run in worker processes of their own, never in the
  * coordinator.
@@ -94,4 +94,10 @@ export class WorkerHandle {
     await this.#exitPromise;
     clearTimeout(timer);
   }
+}
+
+/** Marks `p` as handled now (so an early failure elsewhere is no unhandled rejection) and returns it to await later. */
+export function later<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => undefined);
+  return p;
 }

@@ -10,9 +10,9 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Packr, Unpackr } from 'msgpackr';
-import { ArrivalCounter } from './counter.js';
-import { hrNow } from './stats.js';
-import type { Address, BroadcastResult, CountResult, TransportKind, WriteResult } from './types.js';
+import { ArrivalCounter } from '../harness/counter.js';
+import { hrNow } from '../harness/stats.js';
+import type { Address, BroadcastResult, CountResult, TransportKind, WriteResult } from '../harness/types.js';
 
 const packr = new Packr({ useRecords: false, variableMapSize: true });
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });

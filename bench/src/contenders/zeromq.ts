@@ -11,10 +11,10 @@
  */
 import { join } from 'node:path';
 import type * as Zmq from 'zeromq';
-import { ArrivalCounter } from './counter.js';
+import { ArrivalCounter } from '../harness/counter.js';
 import { rawBody, rawDecode } from './raw.js';
-import { hrNow } from './stats.js';
-import type { Address, BroadcastResult, CountResult, TransportKind, WriteResult } from './types.js';
+import { hrNow } from '../harness/stats.js';
+import type { Address, BroadcastResult, CountResult, TransportKind, WriteResult } from '../harness/types.js';
 
 let zmqModule: typeof Zmq | undefined;
 

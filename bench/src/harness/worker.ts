@@ -6,10 +6,10 @@
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
-import { summarizeProfile, type CpuProfile } from './profile-summary.js';
+import { summarizeProfile, type CpuProfile } from '../report/profile-summary.js';
 import { makeData } from './payload.js';
 import { childrenCpuUs } from './proc.js';
-import { RawClient, RawServer } from './raw.js';
+import { RawClient, RawServer } from '../contenders/raw.js';
 import { hrNow } from './stats.js';
 import type { Address, BroadcastResult, CountResult, Impl, SlowBroadcastOptions, TransportKind, WorkerRequest, WorkerResponse, WriteResult } from './types.js';
 
@@ -36,8 +36,8 @@ let profiler: Session | undefined;
 
 async function preload(impl: Impl): Promise<void> {
   if (impl === 'socketkit') await loadSk();
-  else if (impl === 'zeromq') await import('./zmq.js').then((m) => m.loadZmq());
-  else if (impl === 'nats-raw') await import('./natsraw.js');
+  else if (impl === 'zeromq') await import('../contenders/zeromq.js').then((m) => m.loadZmq());
+  else if (impl === 'nats-raw') await import('../contenders/nats-raw.js');
 }
 
 async function connectClient(impl: Impl, address: Address, slow: boolean): Promise<ClientLike> {
@@ -48,23 +48,23 @@ async function connectClient(impl: Impl, address: Address, slow: boolean): Promi
       return c;
     }
     case 'zeromq':
-      return (await import('./zmq.js')).ZmqClient.connect(address);
+      return (await import('../contenders/zeromq.js')).ZmqClient.connect(address);
     case 'python':
-      return (await import('./pypeer.js')).PyClient.connect(address);
+      return (await import('../contenders/python.js')).PyClient.connect(address);
     case 'nats-raw':
-      return (await import('./natsraw.js')).NatsRawClient.connect(address);
+      return (await import('../contenders/nats-raw.js')).NatsRawClient.connect(address);
     default:
       return RawClient.connect(address, impl === 'raw-batched');
   }
 }
 const clients = new Map<string, ClientLike>();
-const skServers = new Map<string, import('./sk.js').SkServer>();
+const skServers = new Map<string, import('../contenders/socketkit.js').SkServer>();
 const dataCache = new Map<number, Record<string, unknown>>();
-let sk: typeof import('./sk.js') | undefined;
+let sk: typeof import('../contenders/socketkit.js') | undefined;
 
 /** socketkit is imported only by workers that use it, so raw-only processes carry none of it. */
-async function loadSk(): Promise<typeof import('./sk.js')> {
-  sk ??= await import('./sk.js');
+async function loadSk(): Promise<typeof import('../contenders/socketkit.js')> {
+  sk ??= await import('../contenders/socketkit.js');
   return sk;
 }
 
@@ -107,11 +107,11 @@ const commands: Record<string, (a: Args) => unknown> = {
       skServers.set(impl, s);
       server = s;
     } else if (impl === 'zeromq') {
-      server = new (await import('./zmq.js')).ZmqServer(eventName);
+      server = new (await import('../contenders/zeromq.js')).ZmqServer(eventName);
     } else if (impl === 'python') {
-      server = new (await import('./pypeer.js')).PyServer(eventName);
+      server = new (await import('../contenders/python.js')).PyServer(eventName);
     } else if (impl === 'nats-raw') {
-      server = new (await import('./natsraw.js')).NatsRawServer(eventName, a.natsUrl as string | undefined);
+      server = new (await import('../contenders/nats-raw.js')).NatsRawServer(eventName, a.natsUrl as string | undefined);
     } else {
       server = new RawServer(eventName, impl === 'raw-batched');
     }

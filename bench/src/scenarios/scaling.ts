@@ -6,10 +6,10 @@
  * figures start from the same state. A point whose clients cannot all connect
  * is recorded with the error (and how many did connect), never thrown.
  */
-import { WorkerHandle } from './ipc.js';
-import { median } from './stats.js';
-import type { Address, BroadcastResult, Impl, TransportKind } from './types.js';
-import type { Plan, Progress } from './scenarios.js';
+import { WorkerHandle } from '../harness/ipc.js';
+import { median } from '../harness/stats.js';
+import type { Address, BroadcastResult, Impl, TransportKind } from '../harness/types.js';
+import type { Plan, Progress } from './plan.js';
 
 /** Client counts of the curve. */
 export const SCALING_CLIENTS: readonly number[] = [1, 10, 100, 1000];

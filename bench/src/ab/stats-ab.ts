@@ -1,7 +1,7 @@
-// `node bench/dist/stats-ab.js [--rounds 7] [--messages 20000] [--clients 10]`
+// `node bench/dist/ab/stats-ab.js [--rounds 7] [--messages 20000] [--clients 10]`
 // (`pnpm --filter @socketkit/bench bench:stats`): the stats cost A/B alone
-// (stats-cost.ts); the full run prints the same figure as its "stats cost" row.
-import { STATS_COST_TARGET, runStatsCost } from './stats-cost.js';
+// (scenarios/stats-cost.ts); the full run prints the same figure as its "stats cost" row.
+import { STATS_COST_TARGET, runStatsCost } from '../scenarios/stats-cost.js';
 
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.replace(/^--/, ''), process.argv[i + 1] ?? '');

@@ -1,11 +1,12 @@
 /**
- * `node dist/render.js [results/latest.json]`: re-renders the markdown table
+ * `node dist/report/render.js [results/latest.json]`: re-renders the markdown table
  * and the SVG chart from a results JSON without running the benchmark.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { renderChartSvg } from './chart.js';
-import { markdownReport, type BenchResults } from './report.js';
+import { markdownReport } from './report.js';
+import type { BenchResults } from './results.js';
 
 /** Writes `<name>.md` and `<name>.svg` next to `<name>.json`. */
 export async function renderFromJson(jsonPath: string): Promise<void> {
@@ -21,7 +22,7 @@ export async function renderFromJson(jsonPath: string): Promise<void> {
   console.log(`wrote ${stem}.md and ${stem}.svg`);
 }
 
-renderFromJson(process.argv[2] ?? new URL('../results/latest.json', import.meta.url).pathname).catch((err: unknown) => {
+renderFromJson(process.argv[2] ?? new URL('../../results/latest.json', import.meta.url).pathname).catch((err: unknown) => {
   console.error(err);
   process.exitCode = 1;
 });

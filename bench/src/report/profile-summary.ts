@@ -1,5 +1,5 @@
 /**
- * `node dist/profile-summary.js [dir|file.cpuprofile ...] [--top N]`: prints
+ * `node dist/report/profile-summary.js [dir|file.cpuprofile ...] [--top N]`: prints
  * the functions with the most self time in V8 CPU profiles written by
  * `node --cpu-prof` (e.g. by `run.js --cpu-prof`), one table per profile.
  */
