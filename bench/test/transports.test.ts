@@ -11,9 +11,18 @@ describe('bench transports', () => {
     expect(() => parseTransports('udp')).toThrow('--transport takes unix, tcp, nats, got "udp"');
   });
 
-  it('a registered third-party transport is named, and refused with the reason (the scenarios need per-transport wiring)', () => {
-    registerTransport('bench-memory', { package: 'bench-memory', load: async () => Promise.reject(new Error('never loaded')) });
-    expect(benchTransports()).toEqual(['unix', 'tcp', 'nats']);
-    expect(() => parseTransports('bench-memory')).toThrow(/"bench-memory" is registered, but the bench drives only unix, tcp, nats/);
-  });
+  it(
+    'a registered third-party transport is named, and refused with the reason (the scenarios need per-transport ' +
+      'wiring)',
+    () => {
+      registerTransport('bench-memory', {
+        package: 'bench-memory',
+        load: async () => Promise.reject(new Error('never loaded')),
+      });
+      expect(benchTransports()).toEqual(['unix', 'tcp', 'nats']);
+      expect(() => parseTransports('bench-memory')).toThrow(
+        /"bench-memory" is registered, but the bench drives only unix, tcp, nats/,
+      );
+    },
+  );
 });

@@ -15,7 +15,13 @@
 const WING = (name) => `^src/${name}/`;
 module.exports = {
   forbidden: [
-    { name: 'no-cycles', severity: 'error', comment: 'No import cycles anywhere in core.', from: {}, to: { circular: true } },
+    {
+      name: 'no-cycles',
+      severity: 'error',
+      comment: 'No import cycles anywhere in core.',
+      from: {},
+      to: { circular: true },
+    },
     {
       name: 'wire-is-the-bottom',
       severity: 'error',
@@ -54,7 +60,8 @@ module.exports = {
     {
       name: 'root-ports-import-no-wing',
       severity: 'error',
-      comment: 'transport.ts and settings.ts are the ports and shared settings every wing imports: they import no wing.',
+      comment:
+        'transport.ts and settings.ts are the ports and shared settings every wing imports: they import no wing.',
       from: { path: '^src/(transport|settings)\\.ts$' },
       to: { path: ['^src/(server|client|ops|wire|net)/', '^src/(engine|index|internal)\\.ts$'] },
     },

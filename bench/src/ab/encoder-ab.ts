@@ -14,7 +14,8 @@ import { encodeFrame as oldEncode } from './baseline/old-encode.js';
 type Encoder = (m: SocketMessage) => Buffer;
 
 const args = new Map<string, string>();
-for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.replace(/^--/, ''), process.argv[i + 1] ?? '');
+for (let i = 2; i < process.argv.length; i += 2)
+  args.set(process.argv[i]!.replace(/^--/, ''), process.argv[i + 1] ?? '');
 const ROUNDS = Number(args.get('rounds') ?? 7);
 const BATCH_MS = Number(args.get('ms') ?? 60);
 
@@ -37,11 +38,16 @@ const shapes: Array<[string, MessageData]> = [
       note: 'héllo wörld ✓',
     },
   ],
-  ['int-heavy (ms timestamps)', { at: Array.from({ length: 50 }, (_, i) => T + i * 1000), ids: Array.from({ length: 50 }, (_, i) => i * 7) }],
+  [
+    'int-heavy (ms timestamps)',
+    { at: Array.from({ length: 50 }, (_, i) => T + i * 1000), ids: Array.from({ length: 50 }, (_, i) => i * 7) },
+  ],
   ['1 KiB string', { payload: 'y'.repeat(1024) }],
   ['64 KiB binary', { payload: Buffer.alloc(64 * 1024, 0x61) }],
 ];
-const messages = shapes.map(([name, data]) => [name, createMessage('bench', 'data', data, { timestampMs: T })] as const);
+const messages = shapes.map(
+  ([name, data]) => [name, createMessage('bench', 'data', data, { timestampMs: T })] as const,
+);
 
 /** ns per call over a batch of `n`. */
 function batch(encode: Encoder, m: SocketMessage, n: number): number {
@@ -71,7 +77,8 @@ function median(xs: number[]): number {
 
 // Same bytes where the old encoder was already right, so the work compared is the same.
 for (const [name, m] of messages) {
-  if (name !== 'int-heavy (ms timestamps)' && !newEncode(m).equals(oldEncode(m))) throw new Error(`encoders disagree on ${name}`);
+  if (name !== 'int-heavy (ms timestamps)' && !newEncode(m).equals(oldEncode(m)))
+    throw new Error(`encoders disagree on ${name}`);
 }
 
 const rows: Array<{ shape: string; oldNs: number; newNs: number; ratio: number }> = [];
@@ -103,11 +110,18 @@ measure('encode', oldEncode, newEncode);
 // the decoder is not part of the 5% target; shown because its checks moved before decoding
 measure('decode', decoding(oldDecode), decoding(newDecode));
 
-console.log(`encoder A/B, interleaved in one process, median of ${ROUNDS} rounds (${BATCH_MS} ms batches), node ${process.version}`);
+console.log(
+  `encoder A/B, interleaved in one process, median of ${ROUNDS} rounds (${BATCH_MS} ms batches), node ` +
+    `${process.version}`,
+);
 console.log('| operation: message data | old ns/op | new ns/op | new ÷ old |');
 console.log('|---|---:|---:|---:|');
-for (const r of rows) console.log(`| ${r.shape} | ${r.oldNs.toFixed(0)} | ${r.newNs.toFixed(0)} | ${r.ratio.toFixed(3)} |`);
+for (const r of rows)
+  console.log(`| ${r.shape} | ${r.oldNs.toFixed(0)} | ${r.newNs.toFixed(0)} | ${r.ratio.toFixed(3)} |`);
 const enc = rows.filter((r) => r.shape.startsWith('encode'));
 const geo = Math.exp(enc.reduce((s, r) => s + Math.log(r.ratio), 0) / enc.length);
-console.log(`encoder: geometric mean new ÷ old ${geo.toFixed(3)}, worst ${Math.max(...enc.map((r) => r.ratio)).toFixed(3)} (within 5% means ≤ 1.050)`);
+console.log(
+  `encoder: geometric mean new ÷ old ${geo.toFixed(3)}, worst ${Math.max(...enc.map((r) => r.ratio)).toFixed(3)} ` +
+    `(within 5% means ≤ 1.050)`,
+);
 console.log(JSON.stringify({ rounds: ROUNDS, rows, geomean: geo }));

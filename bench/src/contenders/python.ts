@@ -16,15 +16,21 @@ const PEER = join(resolve(dirname(fileURLToPath(import.meta.url)), '../..'), 'py
 
 /** Python and msgpack versions, or why the Python peer cannot run here. */
 export function pythonProbe(): { ok: true; version: string } | { ok: false; error: string } {
-  const r = spawnSync(PYTHON, ['-c', 'import sys, msgpack; print(sys.version.split()[0], ".".join(map(str, msgpack.version)))'], {
-    encoding: 'utf8',
-    timeout: 10_000,
-  });
+  const r = spawnSync(
+    PYTHON,
+    ['-c', 'import sys, msgpack; print(sys.version.split()[0], ".".join(map(str, msgpack.version)))'],
+    {
+      encoding: 'utf8',
+      timeout: 10_000,
+    },
+  );
   if (r.error !== undefined) return { ok: false, error: `${PYTHON}: ${r.error.message}` };
   if (r.status !== 0)
     return {
       ok: false,
-      error: `${PYTHON} has no msgpack module (install Debian's python3-msgpack): ${r.stderr.trim().split('\n').pop() ?? ''}`,
+      error:
+        `${PYTHON} has no msgpack module (install Debian's python3-msgpack): ` +
+        `${r.stderr.trim().split('\n').pop() ?? ''}`,
     };
   const [py, mp] = r.stdout.trim().split(' ');
   return { ok: true, version: `Python ${py}, msgpack ${mp}` };
@@ -58,7 +64,8 @@ class PeerProcess {
     });
     this.#child.on('exit', (code) => {
       if (pid !== undefined) childPids.delete(pid);
-      for (const p of this.#pending.values()) p.reject(new Error(`python peer exited (code ${code}): ${this.#stderr.trim()}`));
+      for (const p of this.#pending.values())
+        p.reject(new Error(`python peer exited (code ${code}): ${this.#stderr.trim()}`));
       this.#pending.clear();
     });
     this.#child.on('error', () => undefined);

@@ -29,7 +29,9 @@ interface RawMessage {
 
 let isoCache = { ms: Number.NaN, iso: '' };
 
-/** Encodes one message as a msgpack map (no length prefix): the body zeromq and nats.js carry in a message of their own. */
+/**
+ * Encodes one message as a msgpack map (no length prefix): the body zeromq and nats.js carry in a message of their own.
+ */
 export function rawBody(eventName: string, data: Record<string, unknown>, id?: string, replyTo?: string): Buffer {
   const ms = Date.now();
   // Same shape and size as socketkit's Python-style timestamp: …T10:00:00.123000+00:00,
@@ -325,7 +327,10 @@ export class RawClient {
     for (let attempt = 0; ; attempt++) {
       try {
         const socket = await new Promise<Socket>((resolve, reject) => {
-          const s = address.transport === 'unix' ? createConnection({ path: address.path }) : createConnection({ host: address.host, port: address.port });
+          const s =
+            address.transport === 'unix'
+              ? createConnection({ path: address.path })
+              : createConnection({ host: address.host, port: address.port });
           s.once('error', reject);
           s.once('connect', () => {
             s.off('error', reject);

@@ -9,7 +9,15 @@ import { encodeFrame } from '@socketkit/codec';
 import { createMessage } from '@socketkit/protocol';
 import { ArrivalCounter } from '../harness/counter.js';
 import { hrNow } from '../harness/stats.js';
-import type { Address, BroadcastResult, CountResult, SlowBroadcastOptions, SlowBroadcastResult, TransportKind, WriteResult } from '../harness/types.js';
+import type {
+  Address,
+  BroadcastResult,
+  CountResult,
+  SlowBroadcastOptions,
+  SlowBroadcastResult,
+  TransportKind,
+  WriteResult,
+} from '../harness/types.js';
 import { makeData } from '../harness/payload.js';
 
 /**
@@ -55,7 +63,14 @@ export class SkServer {
    * @param natsUrl The nats-server to use when `transport` is `nats`.
    * @param maxConnections Server `maxConnections` (16 unless given: the scaling curve raises it).
    */
-  constructor(transport: TransportKind, eventName: string, socketDir: string, drainTimeout?: number, natsUrl?: string, maxConnections = 16) {
+  constructor(
+    transport: TransportKind,
+    eventName: string,
+    socketDir: string,
+    drainTimeout?: number,
+    natsUrl?: string,
+    maxConnections = 16,
+  ) {
     this.eventName = eventName;
     this.#natsUrl = natsUrl;
     const common = {
@@ -70,7 +85,10 @@ export class SkServer {
       if (natsUrl === undefined) throw new Error('transport nats needs the nats-server URL');
       this.server = new NatsSocketServer({ ...common, servers: natsUrl, ...natsToken() });
     } else {
-      this.server = transport === 'unix' ? new UnixSocketServer({ ...common, socketDir }) : new TcpSocketServer({ ...common, host: '127.0.0.1', port: 0 });
+      this.server =
+        transport === 'unix'
+          ? new UnixSocketServer({ ...common, socketDir })
+          : new TcpSocketServer({ ...common, host: '127.0.0.1', port: 0 });
     }
     this.server.on('message', () => {
       this.#ingress.hit();
@@ -82,7 +100,8 @@ export class SkServer {
   async start(transport: TransportKind, socketDir: string): Promise<Address> {
     await this.server.start();
     if (transport === 'nats') return { transport, servers: this.#natsUrl!, eventName: this.eventName };
-    if (transport === 'unix') return { transport, path: (this.server as UnixSocketServer).socketPath, socketDir, eventName: this.eventName };
+    if (transport === 'unix')
+      return { transport, path: (this.server as UnixSocketServer).socketPath, socketDir, eventName: this.eventName };
     return {
       transport,
       host: '127.0.0.1',
@@ -159,7 +178,8 @@ export class SkServer {
       if (since >= o.drainEveryBytes) {
         since = 0;
         sample();
-        for (const c of server.getConnectedClients()) if (c.pendingBytes > (pendingMax.get(c.id) ?? 0)) pendingMax.set(c.id, c.pendingBytes);
+        for (const c of server.getConnectedClients())
+          if (c.pendingBytes > (pendingMax.get(c.id) ?? 0)) pendingMax.set(c.id, c.pendingBytes);
         const d0 = hrNow();
         await server.drain();
         const waited = hrNow() - d0;

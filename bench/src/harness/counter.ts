@@ -27,7 +27,8 @@ export class ArrivalCounter {
 
   /** Resolves when the armed number of messages arrived. */
   wait(): Promise<CountResult> {
-    if (this.#count >= this.#target) return Promise.resolve({ tFirst: this.#tFirst, tLast: hrNow(), count: this.#count });
+    if (this.#count >= this.#target)
+      return Promise.resolve({ tFirst: this.#tFirst, tLast: hrNow(), count: this.#count });
     return new Promise((resolve) => {
       this.#waiter = resolve;
     });

@@ -57,7 +57,9 @@ export class WorkerHandle {
    */
   static async spawn(name: string, execArgv: string[] = []): Promise<WorkerHandle> {
     // Name CPU profiles after the worker's role (server, client1, ...).
-    const profName = execArgv.includes('--cpu-prof') ? [`--cpu-prof-name=${name}-${Date.now()}-${++spawned}.cpuprofile`] : [];
+    const profName = execArgv.includes('--cpu-prof')
+      ? [`--cpu-prof-name=${name}-${Date.now()}-${++spawned}.cpuprofile`]
+      : [];
     const child = fork(WORKER_PATH, [name], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       execArgv: ['--expose-gc', ...execArgv, ...profName],

@@ -28,7 +28,9 @@ export function parseTransports(arg: string | undefined): TransportKind[] {
   for (const n of names) {
     if (isBenchTransport(n)) continue;
     if (transportNames().includes(n))
-      throw new Error(`--transport: "${n}" is registered, but the bench drives only ${all} (its scenarios need per-transport wiring)`);
+      throw new Error(
+        `--transport: "${n}" is registered, but the bench drives only ${all} (its scenarios need per-transport wiring)`,
+      );
     throw new Error(`--transport takes ${all}, got ${JSON.stringify(n)}`);
   }
   return names as TransportKind[];

@@ -11,7 +11,17 @@ import { makeData } from './payload.js';
 import { childrenCpuUs } from './proc.js';
 import { RawClient, RawServer } from '../contenders/raw.js';
 import { hrNow } from './stats.js';
-import type { Address, BroadcastResult, CountResult, Impl, SlowBroadcastOptions, TransportKind, WorkerRequest, WorkerResponse, WriteResult } from './types.js';
+import type {
+  Address,
+  BroadcastResult,
+  CountResult,
+  Impl,
+  SlowBroadcastOptions,
+  TransportKind,
+  WorkerRequest,
+  WorkerResponse,
+  WriteResult,
+} from './types.js';
 
 /** What every server implementation offers the coordinator. */
 interface ServerLike {
@@ -111,7 +121,10 @@ const commands: Record<string, (a: Args) => unknown> = {
     } else if (impl === 'python') {
       server = new (await import('../contenders/python.js')).PyServer(eventName);
     } else if (impl === 'nats-raw') {
-      server = new (await import('../contenders/nats-raw.js')).NatsRawServer(eventName, a.natsUrl as string | undefined);
+      server = new (await import('../contenders/nats-raw.js')).NatsRawServer(
+        eventName,
+        a.natsUrl as string | undefined,
+      );
     } else {
       server = new RawServer(eventName, impl === 'raw-batched');
     }
@@ -124,13 +137,17 @@ const commands: Record<string, (a: Args) => unknown> = {
     const deadline = Date.now() + ((a.timeoutMs as number | undefined) ?? 10_000);
     // `exact`: wait until exactly n are connected (e.g. 0 after disconnecting warm-up clients).
     while (a.exact === true ? s.clientCount() !== num(a, 'n') : s.clientCount() < num(a, 'n')) {
-      if (Date.now() > deadline) throw new Error(`${s.clientCount()} clients connected, expected ${a.exact === true ? '' : 'at least '}${num(a, 'n')}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `${s.clientCount()} clients connected, expected ${a.exact === true ? '' : 'at least '}${num(a, 'n')}`,
+        );
       await new Promise((r) => setTimeout(r, 5));
     }
     return s.clientCount();
   },
 
-  broadcast: (a) => get(servers, str(a, 'impl')).broadcast(num(a, 'count'), data(num(a, 'payloadBytes')), num(a, 'drainEveryBytes')),
+  broadcast: (a) =>
+    get(servers, str(a, 'impl')).broadcast(num(a, 'count'), data(num(a, 'payloadBytes')), num(a, 'drainEveryBytes')),
   slowBroadcast: (a) => get(skServers, 'socketkit').slowBroadcast(a as unknown as SlowBroadcastOptions),
   armIngress: (a) => get(servers, str(a, 'impl')).armIngress(num(a, 'total')),
   waitIngress: (a) => get(servers, str(a, 'impl')).waitIngress(),
@@ -158,7 +175,9 @@ const commands: Record<string, (a: Args) => unknown> = {
     await preload(impl); // loading the library is not part of connecting
     const t0 = hrNow();
     const results = await Promise.allSettled(
-      Array.from({ length: count }, (_, i) => connectClient(impl, a.address as Address, false).then((c) => clients.set(`${prefix}${i}`, c))),
+      Array.from({ length: count }, (_, i) =>
+        connectClient(impl, a.address as Address, false).then((c) => clients.set(`${prefix}${i}`, c)),
+      ),
     );
     const t1 = hrNow();
     const failed = results.filter((r) => r.status === 'rejected');
@@ -176,7 +195,9 @@ const commands: Record<string, (a: Args) => unknown> = {
     for (const [key, c] of clients) if (key.startsWith(str(a, 'prefix'))) await c.arm(num(a, 'count'));
   },
   async waitMany(a) {
-    const got = await Promise.all([...clients].filter(([key]) => key.startsWith(str(a, 'prefix'))).map(([, c]) => c.waitCount()));
+    const got = await Promise.all(
+      [...clients].filter(([key]) => key.startsWith(str(a, 'prefix'))).map(([, c]) => c.waitCount()),
+    );
     return { tLast: Math.max(...got.map((g) => g.tLast)), clients: got.length };
   },
   async closeMany(a) {
@@ -211,7 +232,8 @@ const commands: Record<string, (a: Args) => unknown> = {
   },
   arm: (a) => get(clients, str(a, 'key')).arm(num(a, 'count')),
   waitCount: (a) => get(clients, str(a, 'key')).waitCount(),
-  requests: (a) => get(clients, str(a, 'key')).requests(num(a, 'count'), num(a, 'warmup'), data(num(a, 'payloadBytes'))),
+  requests: (a) =>
+    get(clients, str(a, 'key')).requests(num(a, 'count'), num(a, 'warmup'), data(num(a, 'payloadBytes'))),
   write: (a) => get(clients, str(a, 'key')).write(num(a, 'count'), data(num(a, 'payloadBytes')), num(a, 'batchBytes')),
   async disconnect(a) {
     const key = str(a, 'key');
@@ -235,7 +257,9 @@ const commands: Record<string, (a: Args) => unknown> = {
     profiler = undefined;
     await writeFile(str(a, 'file'), JSON.stringify(profile));
     // idle, and the inspector stopping the profile
-    const rows = summarizeProfile(profile as CpuProfile).filter((r) => r.name !== '(idle)' && !(r.name === 'dispatch' && r.location === ''));
+    const rows = summarizeProfile(profile as CpuProfile).filter(
+      (r) => r.name !== '(idle)' && !(r.name === 'dispatch' && r.location === ''),
+    );
     const busyMs = rows.reduce((sum, r) => sum + r.selfMs, 0);
     return { busyMs, top: rows.slice(0, num(a, 'top')).map((r) => ({ ...r, selfPercent: (r.selfMs * 100) / busyMs })) };
   },
@@ -271,7 +295,8 @@ process.on('message', (raw) => {
     .then(() => fn(req.args))
     .then(
       (result) => reply({ id: req.id, ok: true, result: result ?? null }),
-      (err: unknown) => reply({ id: req.id, ok: false, error: err instanceof Error ? (err.stack ?? err.message) : String(err) }),
+      (err: unknown) =>
+        reply({ id: req.id, ok: false, error: err instanceof Error ? (err.stack ?? err.message) : String(err) }),
     );
 });
 // The coordinator went away: do not linger.

@@ -26,7 +26,10 @@ export interface ScenarioResult {
   /** Every measured run, per implementation. */
   runs: Partial<Record<Impl, Metrics[]>>;
   seconds: number;
-  /** With a profile directory: the top functions by self time of the server and the first client during the measured runs. */
+  /**
+   * With a profile directory: the top functions by self time of the server and the first client during the measured
+   * runs.
+   */
   profile?: Array<{
     role: string;
     busyMs: number;
@@ -65,7 +68,9 @@ async function spawnCluster(
   try {
     const server = await WorkerHandle.spawn('server', plan.execArgv);
     all.push(server);
-    const clients = await Promise.all(Array.from({ length: nClients }, (_, i) => WorkerHandle.spawn(`client${i + 1}`, plan.execArgv)));
+    const clients = await Promise.all(
+      Array.from({ length: nClients }, (_, i) => WorkerHandle.spawn(`client${i + 1}`, plan.execArgv)),
+    );
     all.push(...clients);
     for (const impl of impls) {
       const eventName = `${tag}_${impl.replace('-', '_')}_${transport}`;
@@ -88,7 +93,9 @@ async function spawnCluster(
 
 /** CPU µs of every process of the cluster (each worker with its Python peers), server first. */
 async function cpuOf(c: Cluster): Promise<number[]> {
-  return (await Promise.all([c.server, ...c.clients].map((w) => w.call<{ cpuUs: number }>('usage')))).map((u) => u.cpuUs);
+  return (await Promise.all([c.server, ...c.clients].map((w) => w.call<{ cpuUs: number }>('usage')))).map(
+    (u) => u.cpuUs,
+  );
 }
 
 async function broadcastRun(c: Cluster, impl: Impl, count: number, payloadBytes: number): Promise<Metrics> {
@@ -120,10 +127,19 @@ async function broadcastRun(c: Cluster, impl: Impl, count: number, payloadBytes:
   };
 }
 
-/** Slices per request/reply run: the implementations take turns every slice, so bursts of background load hit them alike. */
+/**
+ * Slices per request/reply run: the implementations take turns every slice, so bursts of background load hit them
+ * alike.
+ */
 const REQREP_SLICES = 5;
 
-async function reqrepRuns(c: Cluster, impls: readonly Impl[], count: number, warmup: number, rep: number): Promise<Map<Impl, Metrics>> {
+async function reqrepRuns(
+  c: Cluster,
+  impls: readonly Impl[],
+  count: number,
+  warmup: number,
+  rep: number,
+): Promise<Map<Impl, Metrics>> {
   const samples = new Map<Impl, number[]>(impls.map((i) => [i, []]));
   const per = Math.ceil(count / REQREP_SLICES);
   for (let s = 0; s < REQREP_SLICES; s++) {
@@ -150,7 +166,9 @@ async function ingressRun(c: Cluster, impl: Impl, perWriter: number): Promise<Me
   await c.server.call('armIngress', { impl, total });
   const wait = later(c.server.call<CountResult>('waitIngress', { impl }));
   const writes = await Promise.all(
-    c.clients.map((w) => w.call<WriteResult>('write', { key: impl, count: perWriter, payloadBytes: SMALL, batchBytes: DRAIN_EVERY })),
+    c.clients.map((w) =>
+      w.call<WriteResult>('write', { key: impl, count: perWriter, payloadBytes: SMALL, batchBytes: DRAIN_EVERY }),
+    ),
   );
   const got = await wait;
   const seconds = (got.tLast - Math.min(...writes.map((w) => w.tStart))) / 1e9;
@@ -197,11 +215,17 @@ export async function runScenario(
     case 'broadcast-1':
     case 'fanout-10':
     case 'large-64k': {
-      const count = def.id === 'broadcast-1' ? plan.broadcastCount : def.id === 'fanout-10' ? plan.fanoutCount : plan.largeCount;
+      const count =
+        def.id === 'broadcast-1' ? plan.broadcastCount : def.id === 'fanout-10' ? plan.fanoutCount : plan.largeCount;
       const payloadBytes = def.id === 'large-64k' ? LARGE : SMALL;
       result.params = { count, payloadBytes, clients: nClients };
       run = (c, impl) => broadcastRun(c, impl, count, payloadBytes);
-      keys = def.id === 'large-64k' ? ['MBps', 'msgsPerSec'] : def.id === 'fanout-10' ? ['totalMsgsPerSec', 'msgsPerSec'] : ['msgsPerSec', 'MBps'];
+      keys =
+        def.id === 'large-64k'
+          ? ['MBps', 'msgsPerSec']
+          : def.id === 'fanout-10'
+            ? ['totalMsgsPerSec', 'msgsPerSec']
+            : ['msgsPerSec', 'MBps'];
       break;
     }
     case 'reqrep':
@@ -225,7 +249,9 @@ export async function runScenario(
   }
   let cluster: Cluster | undefined;
   try {
-    progress.detail(`starting ${1 + nClients} processes (server + ${nClients} ${def.id === 'ingress-8' ? 'writers' : 'clients'})`);
+    progress.detail(
+      `starting ${1 + nClients} processes (server + ${nClients} ${def.id === 'ingress-8' ? 'writers' : 'clients'})`,
+    );
     cluster = await spawnCluster(nClients, transport, socketDir, def.id.replace(/-/g, '_'), plan, impls);
     progress.detail(`warm-up run of ${impls.join(', ')}`);
     if (def.id === 'reqrep') await reqrepRuns(cluster, impls, plan.reqrepWarmup, 0, 0);
@@ -259,15 +285,19 @@ export async function runScenario(
     if (profiled.length > 0) {
       result.profile = [];
       for (const p of profiled) {
-        const r = await p.w.call<{ busyMs: number; top: NonNullable<ScenarioResult['profile']>[number]['top'] }>('profileStop', {
-          file: `${profileDir}/${p.role}.cpuprofile`,
-          top: 12,
-        });
+        const r = await p.w.call<{ busyMs: number; top: NonNullable<ScenarioResult['profile']>[number]['top'] }>(
+          'profileStop',
+          {
+            file: `${profileDir}/${p.role}.cpuprofile`,
+            top: 12,
+          },
+        );
         result.profile.push({ role: p.role, ...r });
       }
     }
     for (const impl of impls) result.metrics[impl] = medians(result.runs[impl] ?? []);
-    if (def.id !== 'reqrep') result.params.frameBytes = result.metrics.socketkit?.frameBytes ?? result.metrics['raw-batched']?.frameBytes ?? 0;
+    if (def.id !== 'reqrep')
+      result.params.frameBytes = result.metrics.socketkit?.frameBytes ?? result.metrics['raw-batched']?.frameBytes ?? 0;
     result.ok = true;
   } catch (err) {
     result.error = err instanceof Error ? err.message : String(err);

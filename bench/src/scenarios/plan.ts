@@ -21,7 +21,9 @@ export interface Plan {
   ingressPerWriter: number;
   /** Bytes the slow-consumer producer offers per run. */
   slowBytes: number;
-  /** Messages delivered per scaling-curve run, all clients together (messages broadcast = this ÷ clients, at least 50). */
+  /**
+   * Messages delivered per scaling-curve run, all clients together (messages broadcast = this ÷ clients, at least 50).
+   */
   scalingDeliveries: number;
   /** Largest client count of the scaling curve (1, 10, 100, 1000 up to this). */
   scalingMaxClients: number;

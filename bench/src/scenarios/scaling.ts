@@ -58,12 +58,20 @@ interface Usage {
 }
 
 /** Runs the curve over `transport`; never throws for a failed point. */
-export async function runScaling(transport: TransportKind, plan: Plan, socketDir: string, progress: Progress, impls: readonly Impl[]): Promise<ScalingPoint[]> {
+export async function runScaling(
+  transport: TransportKind,
+  plan: Plan,
+  socketDir: string,
+  progress: Progress,
+  impls: readonly Impl[],
+): Promise<ScalingPoint[]> {
   const points: ScalingPoint[] = [];
   const clientsOf = SCALING_CLIENTS.filter((n) => n <= plan.scalingMaxClients);
   const nProc = Math.min(CLIENT_PROCESSES, Math.max(...clientsOf));
   progress.detail(`starting ${nProc} client processes (clients spread evenly over them)`);
-  const workers = await Promise.all(Array.from({ length: nProc }, (_, i) => WorkerHandle.spawn(`scale-client${i + 1}`, plan.execArgv)));
+  const workers = await Promise.all(
+    Array.from({ length: nProc }, (_, i) => WorkerHandle.spawn(`scale-client${i + 1}`, plan.execArgv)),
+  );
   try {
     for (const n of clientsOf) {
       for (const impl of SCALING_IMPLS.filter((i) => impls.includes(i))) {
@@ -85,7 +93,14 @@ export async function runScaling(transport: TransportKind, plan: Plan, socketDir
   return points;
 }
 
-async function scalingPoint(transport: TransportKind, impl: Impl, n: number, clients: WorkerHandle[], plan: Plan, socketDir: string): Promise<ScalingPoint> {
+async function scalingPoint(
+  transport: TransportKind,
+  impl: Impl,
+  n: number,
+  clients: WorkerHandle[],
+  plan: Plan,
+  socketDir: string,
+): Promise<ScalingPoint> {
   const count = Math.max(50, Math.ceil(plan.scalingDeliveries / n));
   const p: ScalingPoint = {
     transport,
@@ -116,8 +131,11 @@ async function scalingPoint(transport: TransportKind, impl: Impl, n: number, cli
       socketDir,
       maxConnections: n + 16,
     });
-    // One connect and disconnect per process first: the first connection's lazy set-up and JIT are not part of the rate.
-    await Promise.all(clients.map((w) => w.call('connectMany', { impl, prefix: `${prefix}warm`, count: 1, address }, 60_000)));
+    // One connect and disconnect per process first: the first connection's lazy set-up and JIT are not part of the
+    // rate.
+    await Promise.all(
+      clients.map((w) => w.call('connectMany', { impl, prefix: `${prefix}warm`, count: 1, address }, 60_000)),
+    );
     await Promise.all(clients.map((w) => w.call('closeMany', { prefix: `${prefix}warm` }, 30_000)));
     await server.call('waitClients', { impl, n: 0, exact: true, timeoutMs: 10_000 });
     const base = await server.call<Usage>('usage', { gc: true });
@@ -133,7 +151,8 @@ async function scalingPoint(transport: TransportKind, impl: Impl, n: number, cli
       ),
     );
     p.connected = conns.reduce((a, c) => a + c.connected, 0);
-    p.connectsPerSec = p.connected / ((Math.max(...conns.map((c) => c.t1)) - Math.min(...conns.map((c) => c.t0))) / 1e9);
+    p.connectsPerSec =
+      p.connected / ((Math.max(...conns.map((c) => c.t1)) - Math.min(...conns.map((c) => c.t0))) / 1e9);
     const errors = conns.filter((c) => c.failed > 0);
     if (errors.length > 0) {
       p.error = `${n - p.connected} of ${n} connects failed; first error: ${errors[0]!.error}`;
@@ -149,7 +168,11 @@ async function scalingPoint(transport: TransportKind, impl: Impl, n: number, cli
       const u0 = await Promise.all([server, ...clients].map((w) => w.call<Usage>('usage')));
       const waits = clients.map((w) => w.call<{ tLast: number }>('waitMany', { prefix }, 120_000));
       waits.forEach((w) => w.catch(() => undefined));
-      const sent = await server.call<BroadcastResult>('broadcast', { impl, count, payloadBytes: PAYLOAD, drainEveryBytes: DRAIN_EVERY }, 120_000);
+      const sent = await server.call<BroadcastResult>(
+        'broadcast',
+        { impl, count, payloadBytes: PAYLOAD, drainEveryBytes: DRAIN_EVERY },
+        120_000,
+      );
       const got = await Promise.all(waits);
       const u1 = await Promise.all([server, ...clients].map((w) => w.call<Usage>('usage')));
       const delivered = count * n;

@@ -59,7 +59,12 @@ export const SLOW_DRAIN_TIMEOUT_MS = 250;
  * (loaded). Reports server RSS growth, the fast client's throughput and what
  * the slow-consumer policy did.
  */
-export async function runSlowConsumer(transport: TransportKind, plan: Plan, socketDir: string, progress: Progress): Promise<SlowResult> {
+export async function runSlowConsumer(
+  transport: TransportKind,
+  plan: Plan,
+  socketDir: string,
+  progress: Progress,
+): Promise<SlowResult> {
   const started = Date.now();
   const payloadBytes = LARGE;
   const drainEveryBytes = 2 ** 20;
@@ -117,7 +122,11 @@ export async function runSlowConsumer(transport: TransportKind, plan: Plan, sock
       }
       await fast.call('arm', { key: 'fast', count: n });
       const wait = later(fast.call<CountResult>('waitCount', { key: 'fast' }, 120_000));
-      const r = await server.call<SlowBroadcastResult>('slowBroadcast', { count: n, payloadBytes, drainEveryBytes }, 120_000);
+      const r = await server.call<SlowBroadcastResult>(
+        'slowBroadcast',
+        { count: n, payloadBytes, drainEveryBytes },
+        120_000,
+      );
       const got = await wait;
       if (loaded) await slow.call('disconnect', { key: `slow${rep}` });
       const seconds = (got.tLast - r.t0) / 1e9;
@@ -132,7 +141,11 @@ export async function runSlowConsumer(transport: TransportKind, plan: Plan, sock
     const probe = await runOne(false, 256);
     const count = Math.floor(plan.slowBytes / probe.frameBytes);
     res.offeredBytes = count * probe.frameBytes;
-    progress.detail(`warm-up done; each run offers ${(res.offeredBytes / 2 ** 20).toFixed(0)} MiB (${count} × ${probe.frameBytes} B frames) per client`);
+    progress.detail(
+      `warm-up done; each run offers ${(res.offeredBytes / 2 ** 20).toFixed(0)} MiB (${count} × ${probe.frameBytes} ` +
+        `B ` +
+        `frames) per client`,
+    );
     for (let rep = 0; rep < plan.reps; rep++) {
       for (const loaded of [false, true]) {
         const r = await runOne(loaded, count, rep);
@@ -159,7 +172,9 @@ export async function runSlowConsumer(transport: TransportKind, plan: Plan, sock
     res.rssGrowthMiBUnloaded = median(un.map((r) => r.rssGrowthMiB));
     const dropped = lo.filter((r) => r.slowDroppedAtBytes >= 0);
     res.slowDroppedAtMiB = median(dropped.map((r) => r.slowDroppedAtBytes / 2 ** 20));
-    res.slowPendingMiB = median(dropped.filter((r) => r.slowPendingBytes >= 0).map((r) => r.slowPendingBytes / 2 ** 20));
+    res.slowPendingMiB = median(
+      dropped.filter((r) => r.slowPendingBytes >= 0).map((r) => r.slowPendingBytes / 2 ** 20),
+    );
     res.slowCode = dropped.length === lo.length ? (lo[0]?.slowCode ?? '') : `${dropped.length}/${lo.length} dropped`;
     res.slowWhy = lo[0]?.slowWhy ?? '';
     res.slowReason = lo[0]?.slowReason ?? '';

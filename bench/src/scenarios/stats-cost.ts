@@ -98,7 +98,13 @@ class Counter {
 }
 
 async function side(dir: string, event: string, collectStats: boolean, messages: number, clients: number) {
-  const server = new UnixSocketServer({ eventName: event, socketDir: dir, logLevel: 'silent', collectStats, maxConnections: clients });
+  const server = new UnixSocketServer({
+    eventName: event,
+    socketDir: dir,
+    logLevel: 'silent',
+    collectStats,
+    maxConnections: clients,
+  });
   await server.start();
   const counters: Counter[] = [];
   try {
@@ -143,7 +149,16 @@ export async function runStatsCost(options: StatsCostOptions = {}): Promise<Stat
   const rounds = options.rounds ?? 7;
   const messages = options.messages ?? 20_000;
   const clients = options.clients ?? 10;
-  const result: StatsCostResult = { ok: false, rounds, messages, clients, onMs: NaN, offMs: NaN, ratio: NaN, roundRatios: [] };
+  const result: StatsCostResult = {
+    ok: false,
+    rounds,
+    messages,
+    clients,
+    onMs: NaN,
+    offMs: NaN,
+    ratio: NaN,
+    roundRatios: [],
+  };
   const dir = mkdtempSync(join(tmpdir(), 'sk-stats-ab-'));
   const sides: Array<Awaited<ReturnType<typeof side>>> = [];
   try {

@@ -4,7 +4,18 @@ import { isValidTimezone } from '@socketkit/protocol';
 import type { ConfigPath, ConfigValue, SocketConfig } from './schema.js';
 
 /** How a value is parsed and checked (one valibot schema per kind). */
-export type ConfigKind = 'int' | 'posint' | 'port' | 'bool' | 'string' | 'absPath' | 'octal' | 'timezone' | 'loglevel' | 'timeoutMs' | 'seconds';
+export type ConfigKind =
+  | 'int'
+  | 'posint'
+  | 'port'
+  | 'bool'
+  | 'string'
+  | 'absPath'
+  | 'octal'
+  | 'timezone'
+  | 'loglevel'
+  | 'timeoutMs'
+  | 'seconds';
 
 /** Table of the settings file (TOML) a key lives in. */
 export type SettingsTable = 'socket' | 'socket.unix' | 'socket.tcp';
@@ -145,7 +156,11 @@ const TABLE: { readonly [P in ConfigPath]: Row<P> } = {
 };
 
 function settingsOf(path: string, env: string, key: string | undefined): ConfigKey['settings'] {
-  const table: SettingsTable = path.startsWith('unix.') ? 'socket.unix' : path.startsWith('tcp.') ? 'socket.tcp' : 'socket';
+  const table: SettingsTable = path.startsWith('unix.')
+    ? 'socket.unix'
+    : path.startsWith('tcp.')
+      ? 'socket.tcp'
+      : 'socket';
   const prefix = table === 'socket.unix' ? 'SOCKET_UNIX_' : table === 'socket.tcp' ? 'SOCKET_TCP_' : 'SOCKET_';
   return { table, key: key ?? env.slice(prefix.length).toLowerCase() };
 }
@@ -197,7 +212,11 @@ const intFrom = (min: number, max: number, expected: string, tooLarge: string = 
     v.minValue(min, expected),
     v.maxValue(max, tooLarge),
   );
-const nonEmpty = v.pipe(v.string('expected a non-empty string'), v.trim(), v.minLength(1, 'expected a non-empty string'));
+const nonEmpty = v.pipe(
+  v.string('expected a non-empty string'),
+  v.trim(),
+  v.minLength(1, 'expected a non-empty string'),
+);
 
 /** The valibot schema of each {@link ConfigKind}. */
 export const KIND_SCHEMAS: Readonly<Record<ConfigKind, v.GenericSchema<unknown, unknown>>> = {
@@ -206,10 +225,16 @@ export const KIND_SCHEMAS: Readonly<Record<ConfigKind, v.GenericSchema<unknown, 
   port: intFrom(1, 65535, 'expected an integer 1-65535'),
   timeoutMs: v.pipe(
     v.number(TIMEOUT_MS_EXPECTED),
-    v.check((n) => n === Number.POSITIVE_INFINITY || (Number.isInteger(n) && n >= 1 && n <= MAX_TIMEOUT_MS), TIMEOUT_MS_EXPECTED),
+    v.check(
+      (n) => n === Number.POSITIVE_INFINITY || (Number.isInteger(n) && n >= 1 && n <= MAX_TIMEOUT_MS),
+      TIMEOUT_MS_EXPECTED,
+    ),
   ),
   seconds: v.pipe(
-    v.union([v.number(), v.pipe(v.string(), v.trim(), v.regex(/^\d+(\.\d+)?$/), v.transform(Number))], SECONDS_EXPECTED),
+    v.union(
+      [v.number(), v.pipe(v.string(), v.trim(), v.regex(/^\d+(\.\d+)?$/), v.transform(Number))],
+      SECONDS_EXPECTED,
+    ),
     v.number(),
     v.check((s) => Number.isFinite(s) && s > 0 && s <= MAX_TIMEOUT_SECONDS, SECONDS_EXPECTED),
     v.transform((s) => Math.round(s * 1000)),
@@ -229,7 +254,10 @@ export const KIND_SCHEMAS: Readonly<Record<ConfigKind, v.GenericSchema<unknown, 
     'expected true or false',
   ),
   string: nonEmpty,
-  absPath: v.pipe(nonEmpty, v.check(isAbsolute, 'expected an absolute path (a relative one would depend on the working directory)')),
+  absPath: v.pipe(
+    nonEmpty,
+    v.check(isAbsolute, 'expected an absolute path (a relative one would depend on the working directory)'),
+  ),
   octal: v.pipe(
     v.string('expected an octal string such as "0600"'),
     v.trim(),

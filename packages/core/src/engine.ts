@@ -21,7 +21,10 @@ export interface CommonConfigOptions {
   maxMessageSize?: number;
   /** Log level of the default logger. */
   logLevel?: SocketConfig['logLevel'];
-  /** Default timeout in ms (connect, receive, request): `Infinity` or an integer 1..2^31−1 (env `SOCKET_DEFAULT_TIMEOUT` is seconds). */
+  /**
+   * Default timeout in ms (connect, receive, request): `Infinity` or an integer 1..2^31−1 (env `SOCKET_DEFAULT_TIMEOUT`
+   * is seconds).
+   */
   defaultTimeoutMs?: number;
   /** `.env` file to read (default: the one `SOCKET_ENV_FILE` names, else none; `false` to skip). */
   envFile?: string | false;
@@ -147,9 +150,10 @@ export function clientEngineOptions<T = MessageData>(
   extra: Partial<SocketClientOptions> = {},
 ): Partial<SocketClientOptions<T>> {
   const { defaultTimeoutMs: _validated, ...rest } = pickKnown(options, CLIENT_ENGINE_RULES);
-  return mergeDefined<SocketClientOptions>({ ...clientConfigDefaults(config), ...extra }, rest as Partial<SocketClientOptions>) as Partial<
-    SocketClientOptions<T>
-  >;
+  return mergeDefined<SocketClientOptions>(
+    { ...clientConfigDefaults(config), ...extra },
+    rest as Partial<SocketClientOptions>,
+  ) as Partial<SocketClientOptions<T>>;
 }
 
 /** Engine options for a transport package's server (see {@link clientEngineOptions}). */
@@ -161,9 +165,10 @@ export function serverEngineOptions<TIn = MessageData, TOut = MessageData>(
 ): Partial<SocketServerOptions<TIn, TOut>> {
   const { defaultTimeoutMs: _validated, ...rest } = pickKnown(options, SERVER_ENGINE_RULES);
   return {
-    ...(mergeDefined<SocketServerOptions>({ ...serverConfigDefaults(config, maxConnections), ...extra }, rest as Partial<SocketServerOptions>) as Partial<
-      SocketServerOptions<TIn, TOut>
-    >),
+    ...(mergeDefined<SocketServerOptions>(
+      { ...serverConfigDefaults(config, maxConnections), ...extra },
+      rest as Partial<SocketServerOptions>,
+    ) as Partial<SocketServerOptions<TIn, TOut>>),
     maxConnections,
   };
 }

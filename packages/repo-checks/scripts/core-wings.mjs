@@ -21,14 +21,19 @@ async function violations(dir) {
   const cwd = process.cwd();
   process.chdir(dir); // the rules' paths are relative to the package (`^src/...`)
   try {
-    const result = await cruise(['src'], { ...config.options, ruleSet: { forbidden: config.forbidden }, validate: true });
+    const result = await cruise(['src'], {
+      ...config.options,
+      ruleSet: { forbidden: config.forbidden },
+      validate: true,
+    });
     return result.output.summary.violations;
   } finally {
     process.chdir(cwd);
   }
 }
 
-const describe = (v) => `${v.rule.name}: ${v.from} → ${v.to}${v.cycle ? ` (cycle ${v.cycle.map((c) => c.name ?? c).join(' → ')})` : ''}`;
+const describe = (v) =>
+  `${v.rule.name}: ${v.from} → ${v.to}${v.cycle ? ` (cycle ${v.cycle.map((c) => c.name ?? c).join(' → ')})` : ''}`;
 
 const mode = process.argv[2];
 if (mode === 'rules') {
@@ -39,13 +44,20 @@ if (mode === 'rules') {
 } else if (mode === 'canfail') {
   const found = await violations(join(here, '../fixtures/broken-core'));
   const broken = new Set(found.map((v) => v.rule.name));
-  const expected = ['no-cycles', 'wire-is-the-bottom', 'server-never-client', 'client-never-server', 'every-file-in-a-wing'];
+  const expected = [
+    'no-cycles',
+    'wire-is-the-bottom',
+    'server-never-client',
+    'client-never-server',
+    'every-file-in-a-wing',
+  ];
   const missed = expected.filter((name) => !broken.has(name));
   for (const name of missed) console.error(`the fixture breaks ${name} but the check did not report it`);
   console.log(`broken-core fixture: ${found.length} violation(s) of ${[...broken].sort().join(', ')}`);
   process.exit(missed.length === 0 ? 0 : 1);
 } else if (mode === 'size') {
-  const walk = (d) => readdirSync(d).flatMap((f) => (statSync(join(d, f)).isDirectory() ? walk(join(d, f)) : [join(d, f)]));
+  const walk = (d) =>
+    readdirSync(d).flatMap((f) => (statSync(join(d, f)).isDirectory() ? walk(join(d, f)) : [join(d, f)]));
   const long = walk(join(coreDir, 'src'))
     .filter((f) => f.endsWith('.ts'))
     .map((f) => ({ f: relative(coreDir, f), lines: readFileSync(f, 'utf8').split('\n').length - 1 }))

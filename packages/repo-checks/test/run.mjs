@@ -26,7 +26,8 @@ const CHECKS = [
     args: ['--logLevel', 'Warn'],
   },
   {
-    title: 'core wings: no import cycle in @socketkit/core/src and no import across a wing rule (.dependency-cruiser.cjs)',
+    title:
+      'core wings: no import cycle in @socketkit/core/src and no import across a wing rule (.dependency-cruiser.cjs)',
     cmd: process.execPath,
     args: [join(pkgDir, 'scripts/core-wings.mjs'), 'rules'],
   },

@@ -95,7 +95,10 @@ function writeInt(buf: Buffer, pos: number, n: number): number {
 
 function encodeInto(message: SocketMessage, headerSize: number, maxMessageSize: number): Buffer {
   if (!Number.isSafeInteger(message.timestampMs)) {
-    throw new MessageError(ErrorCode.INVALID_MESSAGE, `cannot encode message: timestampMs must be an integer, got ${message.timestampMs}`);
+    throw new MessageError(
+      ErrorCode.INVALID_MESSAGE,
+      `cannot encode message: timestampMs must be an integer, got ${message.timestampMs}`,
+    );
   }
   let data: Buffer;
   try {
@@ -116,7 +119,8 @@ function encodeInto(message: SocketMessage, headerSize: number, maxMessageSize: 
   } catch (cause) {
     throw new MessageError(
       ErrorCode.INVALID_MESSAGE,
-      `cannot encode message data for event "${message.eventName}": ${(cause as Error).message}; every map key must be a string`,
+      `cannot encode message data for event "${message.eventName}": ${(cause as Error).message}; every map key must ` +
+        `be a string`,
       { cause },
     );
   }
