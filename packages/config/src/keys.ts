@@ -47,7 +47,7 @@ type Row<P extends ConfigPath> = Omit<ConfigKey<P>, 'path' | 'env' | 'settings'>
   readonly settingsKey?: string;
 };
 
-// THE table: every key once, in §7 order. Environment names come from the
+// THE table: every key once, in the order of the README's Configuration table. Environment names come from the
 // Python module; settings-file names are the env name without `SOCKET_` (and
 // without `UNIX_`/`TCP_` inside `[socket.unix]`/`[socket.tcp]`), lower case,
 // unless `settingsKey` says otherwise. The mapped type makes a key missing
@@ -165,7 +165,10 @@ function settingsOf(path: string, env: string, key: string | undefined): ConfigK
   return { table, key: key ?? env.slice(prefix.length).toLowerCase() };
 }
 
-/** Every configuration key with its environment variable, settings-file name, default and unit, in §7 order. */
+/**
+ * Every configuration key with its environment variable, settings-file name, default and unit, in the order of the
+ * README's Configuration table.
+ */
 export const CONFIG_KEYS: readonly ConfigKey[] = Object.freeze(
   Object.entries(TABLE).map(([path, row]) => {
     const { settingsKey, ...rest } = row as Row<ConfigPath>;

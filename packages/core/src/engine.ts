@@ -13,7 +13,9 @@ import { CLIENT_ENGINE_RULES, type SocketClientOptions } from './client/options.
 import { SERVER_ENGINE_RULES, type SocketServerOptions } from './server/options.js';
 import { MAX_TIMEOUT_MS, mergeDefined } from './settings.js';
 
-/** Configuration keys every transport's constructor accepts (§7), plus where to read them. */
+/**
+ * Configuration keys every transport's constructor accepts (the README's Configuration table), plus where to read them.
+ */
 export interface CommonConfigOptions {
   /** IANA time zone for `timestamp_iso`. */
   timezone?: string;

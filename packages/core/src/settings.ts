@@ -16,7 +16,7 @@ export const DEFAULT_HEARTBEAT_INTERVAL = 0;
 /** Heartbeat misses tolerated before a silent peer is declared dead. */
 export const DEFAULT_HEARTBEAT_MISSES = 2;
 
-/** Shared defaults taken from the configuration defaults of §7. */
+/** The configuration defaults (`@socketkit/config`, the README's Configuration table) the engines start from. */
 export const CONFIG_DEFAULTS = DEFAULT_CONFIG;
 
 /**

@@ -156,7 +156,7 @@ describe('errorFromCode', () => {
   });
 });
 
-describe('one code -> class table (D2)', () => {
+describe('one code -> class table', () => {
   it('every ErrorCode has exactly one class, and createError / errorFromCode use it', () => {
     for (const code of Object.values(ErrorCode)) {
       const made = createError(code, 'x');
