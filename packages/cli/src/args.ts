@@ -1,9 +1,11 @@
+import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
 import {
   DEFAULT_CONFIG,
   LOG_LEVELS,
   MAX_TIMEOUT_SECONDS,
   TRANSPORT_CLI_COMMANDS,
+  TRANSPORT_PACKAGES,
   isSocketType,
   isValidEventName,
   transportCli,
@@ -167,9 +169,24 @@ function statsFlagList(): string {
   return shown.join(', ');
 }
 
+/** The CLI's own manifest: which transport packages it installs only on request (optional peers). */
+const manifest = createRequire(import.meta.url)('../package.json') as {
+  peerDependenciesMeta?: Record<string, { optional?: boolean }>;
+};
+
+/** `; nats needs npm install @socketkit/nats` for each built-in transport whose package is an optional peer. */
+function installHints(): string {
+  const optional = manifest.peerDependenciesMeta ?? {};
+  return transportNames()
+    .map((name) => [name, (TRANSPORT_PACKAGES as Readonly<Record<string, string>>)[name]] as const)
+    .filter(([, pkg]) => pkg !== undefined && optional[pkg]?.optional === true)
+    .map(([name, pkg]) => `; ${name} needs npm install ${pkg}`)
+    .join('');
+}
+
 // Built when asked for: the transports are those registered at that moment.
 const commonHelp = (): string => `common options:
-  --transport ${transportNames().join('|')}  transport (default unix; nats needs npm install @socketkit/nats)
+  --transport ${transportNames().join('|')}  transport (default unix${installHints()})
 ${transportFlagLines('listen', true).join('\n')}
   --token-file FILE     shared token (16+ bytes, first line of FILE); proven by challenge-response, never sent
   --timeout SECONDS     connect and reply timeout, up to ${MAX_TIMEOUT_SECONDS} (default $SOCKET_DEFAULT_TIMEOUT or ${defaultTimeoutMs / 1000})
