@@ -187,8 +187,9 @@ function installHints(): string {
 // Built when asked for: the transports are those registered at that moment.
 const commonHelp = (): string => `common options:
   --transport ${transportNames().join('|')}  transport (default unix${installHints()})
-${transportFlagLines('listen', true).join('\n')}
-  --token-file FILE     shared token (16+ bytes, first line of FILE); proven by challenge-response, never sent
+${transportFlagLines('listen', true)
+  .map((l) => `${l}\n`)
+  .join('')}  --token-file FILE     shared token (16+ bytes, first line of FILE); proven by challenge-response, never sent
   --timeout SECONDS     connect and reply timeout, up to ${MAX_TIMEOUT_SECONDS} (default $SOCKET_DEFAULT_TIMEOUT or ${defaultTimeoutMs / 1000})
   --log-level LEVEL     library log level on stderr: ${LOG_LEVELS.join('|')} (default warn)
   -h, --help            show this help
