@@ -169,6 +169,12 @@ function statsFlagList(): string {
   return shown.join(', ');
 }
 
+/** The usage line of `socketkit stats`: the transports it reads, then its options. */
+function statsUsage(): string {
+  const options = '[--socket-dir DIR] [--token-file FILE] [--json] [--watch] [--interval MS] [--count N]';
+  return `usage: socketkit stats <event> [--transport ${statsTransports().join('|')}] ${options}`;
+}
+
 /** The CLI's own manifest: which transport packages it installs only on request (optional peers). */
 const manifest = createRequire(import.meta.url)('../package.json') as {
   peerDependenciesMeta?: Record<string, { optional?: boolean }>;
@@ -184,12 +190,14 @@ function installHints(): string {
     .join('');
 }
 
+const TOKEN_FILE_HELP = 'shared token (16+ bytes, first line of FILE); proven by challenge-response, never sent';
+
 // Built when asked for: the transports are those registered at that moment.
 const commonHelp = (): string => `common options:
   --transport ${transportNames().join('|')}  transport (default unix${installHints()})
 ${transportFlagLines('listen', true)
   .map((l) => `${l}\n`)
-  .join('')}  --token-file FILE     shared token (16+ bytes, first line of FILE); proven by challenge-response, never sent
+  .join('')}${optionLine('--token-file FILE', TOKEN_FILE_HELP)}
   --timeout SECONDS     connect and reply timeout, up to ${MAX_TIMEOUT_SECONDS} (default $SOCKET_DEFAULT_TIMEOUT or ${defaultTimeoutMs / 1000})
   --log-level LEVEL     library log level on stderr: ${LOG_LEVELS.join('|')} (default warn)
   -h, --help            show this help
@@ -297,7 +305,7 @@ ${commonHelp()}
 
 ${OUTPUT_HELP}`,
 
-    stats: `usage: socketkit stats <event> [--transport ${statsTransports().join('|')}] [--socket-dir DIR] [--token-file FILE] [--json] [--watch] [--interval MS] [--count N]
+    stats: `${statsUsage()}
 
 Asks the server of <event> for its statistics as a monitor (a peer that
 never takes a client slot or the queue): clients with their traffic and
