@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { UnixSocketClient, UnixSocketServer } from '@socketkit/unix';
+import { UnixClientTransport, UnixSocketClient, UnixSocketServer } from '@socketkit/unix';
 import { integerFlag, registerTransport, type SocketMessage, type TransportImplementation } from 'socketkit';
 import { HELP, parseCommand } from '../src/args.js';
 import { main } from '../src/cli.js';
@@ -42,6 +42,22 @@ beforeAll(() => {
   });
 });
 
+// A second fake that `socketkit stats` reads: its monitor transport is a unix one in the same directory.
+const statsHanded: Record<string, unknown>[] = [];
+beforeAll(() => {
+  registerTransport('cli-fake-stats', {
+    package: 'cli-fake-stats',
+    load: async () => ({
+      ...fake,
+      createStatsTransport: (o) => {
+        statsHanded.push(o);
+        return new UnixClientTransport(dir, o.eventName);
+      },
+    }),
+    cli: { flags: [{ name: 'fake-zone', type: 'string', value: 'Z', help: 'zone', option: 'zone' }], stats: true },
+  });
+});
+
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('flags a registered transport declares', () => {
@@ -70,7 +86,7 @@ describe('flags a registered transport declares', () => {
       [['listen', 'jobs', '--fake-speed', '3'], '--fake-speed applies to --transport cli-fake'],
       [[...fakeListen, '--fake-speed', '0'], '--fake-speed must be an integer 1-1000, got "0"'],
       [[...fakeListen, '--fake-loud'], "Unknown option '--fake-loud'"],
-      [['stats', 'jobs', '--transport', 'cli-fake'], 'stats reads unix and tcp servers: --transport unix or tcp'],
+      [['stats', 'jobs', '--transport', 'cli-fake'], 'stats reads unix, tcp and cli-fake-stats servers: --transport'],
     ];
     for (const [argv, message] of refused) expect(() => parseCommand(argv)).toThrow(message);
     // The built-in ones: tcp's options, made by its declaration.
@@ -80,6 +96,30 @@ describe('flags a registered transport declares', () => {
     expect(parseCommand(['send', 'jobs', '--transport', 'nats', '--servers', 'nats://a:1, nats://b:2'])).toMatchObject({
       transportOptions: { servers: ['nats://a:1', 'nats://b:2'] },
     });
+  });
+
+  test('socketkit stats reads a transport that declares stats, through its createStatsTransport', async () => {
+    const transports = 'unix|tcp|cli-fake-stats';
+    expect(HELP.stats).toContain(`usage: socketkit stats <event> [--transport ${transports}] [--socket-dir DIR]`);
+    expect(HELP.stats).toContain(`(--transport ${transports}, --socket-dir, --host, --port, --tls-*, --fake-zone,`);
+    const server = new UnixSocketServer({ eventName: 'zoned', socketDir: dir, logLevel: 'silent' });
+    await server.start();
+    const write = process.stdout.write;
+    let printed = '';
+    process.stdout.write = ((chunk: string) => {
+      printed += chunk;
+      return true;
+    }) as typeof process.stdout.write;
+    try {
+      const code = await main(['stats', 'zoned', '--transport', 'cli-fake-stats', '--fake-zone', 'b', '--json']);
+      process.stdout.write = write;
+      expect(code).toBe(0);
+      expect(JSON.parse(printed)).toMatchObject({ event: 'zoned' });
+      expect(statsHanded).toEqual([{ eventName: 'zoned', zone: 'b' }]);
+    } finally {
+      process.stdout.write = write;
+      await server.stop();
+    }
   });
 
   test('reach the transport: socketkit send --transport cli-fake --fake-speed 3 hands it speed 3', async () => {
