@@ -33,12 +33,8 @@ function transportOptions(a: CommonArgs): Record<string, unknown> {
   const o: Record<string, unknown> = { logger: stderrLogger(level), logLevel: level };
   const envFile = cliEnvFile();
   if (envFile !== undefined) o.envFile = envFile;
-  if (a.socketDir !== undefined) o.socketDir = a.socketDir;
-  if (a.host !== undefined) o.host = a.host;
-  if (a.servers !== undefined) o.servers = a.servers.split(',').map((u) => u.trim());
-  if (a.port !== undefined) o.port = a.port;
-  if (a.tls !== undefined) o.tls = a.tls;
-  if (a.allowInsecure) o.allowInsecure = true;
+  // What the transport's own flags made (its `cli` declaration in the registry).
+  Object.assign(o, a.transportOptions);
   if (a.tokenFile !== undefined) o.token = readToken(a.tokenFile);
   return o;
 }

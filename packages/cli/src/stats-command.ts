@@ -1,7 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { TcpClientTransport } from '@socketkit/tcp';
-import { UnixClientTransport } from '@socketkit/unix';
-import { loadConfig, type ServerStats } from 'socketkit';
+import { ErrorCode, ValidationError, loadConfig, transportImplementation } from 'socketkit';
+import type { ServerStats, TransportImplementation } from 'socketkit';
 import type { ParsedCommand } from './args.js';
 import { readToken } from './commands.js';
 import { inspectSocketDir } from './ls.js';
@@ -9,17 +8,20 @@ import { STATS_TIMEOUT_MS, fetchCheckedStats, statsOfEntry } from './monitor.js'
 import { safeJson, safeText } from './output.js';
 
 type StatsArgs = Extract<ParsedCommand, { command: 'stats' }>;
+type StatsFactory = NonNullable<TransportImplementation['createStatsTransport']>;
 
-/** The transport to the server `socketkit stats` names: its unix socket, or tcp by --port or the address file. */
-function statsTransport(a: StatsArgs, socketDir: string): UnixClientTransport | TcpClientTransport {
-  if (a.transport !== 'tcp') return new UnixClientTransport(socketDir, a.event);
-  return new TcpClientTransport({
-    host: a.host ?? loadConfig().tcp.host,
-    ...(a.port === undefined ? {} : { port: a.port }),
-    eventName: a.event,
-    socketDir,
-    ...(a.tls === undefined ? {} : { tls: a.tls }),
-  });
+/**
+ * The client transport to the server `socketkit stats` names, made by its transport (`createStatsTransport`) from
+ * the options its flags gave: unix by its socket; tcp by --port or the address file.
+ */
+async function statsTransport(a: StatsArgs): Promise<ReturnType<StatsFactory>> {
+  const implementation = await transportImplementation(a.transport);
+  if (implementation.createStatsTransport === undefined) {
+    throw new ValidationError(ErrorCode.INVALID_CONFIG, `the "${a.transport}" transport cannot be asked for stats`, {
+      details: { transport: a.transport },
+    });
+  }
+  return implementation.createStatsTransport({ ...a.transportOptions, eventName: a.event });
 }
 
 /** Human-readable byte count. */
@@ -51,8 +53,7 @@ export function formatStats(s: ServerStats): string {
 
 /** `socketkit stats <event>`: one sample, or `--watch` samples until SIGINT or `--count`. */
 export async function stats(a: StatsArgs): Promise<number> {
-  const dir = a.socketDir ?? loadConfig().socketDir;
-  const transport = statsTransport(a, dir);
+  const transport = await statsTransport(a);
   const options = {
     timeoutMs: a.timeout === undefined ? STATS_TIMEOUT_MS : Math.round(a.timeout * 1000),
     ...(a.tokenFile === undefined ? {} : { token: readToken(a.tokenFile) }),

@@ -1,6 +1,8 @@
 import { ErrorCode, ValidationError } from '@socketkit/protocol';
-import type { SocketClient, SocketServer } from '@socketkit/core';
+import { loadConfig } from '@socketkit/config';
+import type { ClientTransport, SocketClient, SocketServer } from '@socketkit/core';
 import type { TransportModules } from './optional-peers.js';
+import { NATS_CLI, TCP_CLI, type TransportCli, UNIX_CLI, checkTransportCli } from './transport-cli.js';
 
 export type { TransportModules };
 
@@ -32,6 +34,11 @@ export interface TransportImplementation {
   createServer(options: { eventName: string } & Record<string, unknown>): SocketServer;
   /** A client for `options.eventName` (not connected). */
   createClient(options: { eventName: string } & Record<string, unknown>): SocketClient;
+  /**
+   * A client transport a monitor asks a server's stats through (`fetchStats`), from the options the transport's
+   * CLI flags made (`socketkit stats`; declare {@link TransportCli.stats}). Optional.
+   */
+  createStatsTransport?(options: { eventName: string } & Record<string, unknown>): ClientTransport;
 }
 
 /** One entry of the transport registry. */
@@ -40,6 +47,11 @@ export interface TransportDefinition {
   package: string;
   /** Loads the implementation (called once, on first use). */
   load(): Promise<TransportImplementation>;
+  /**
+   * Its flags for the `socketkit` CLI and how they map to its options: the CLI builds its parser, help and
+   * options from these, so a registered transport needs no change to the CLI. Optional (no flags).
+   */
+  cli?: TransportCli;
 }
 
 // The one table of transports: createServer/createClient, the CLI's
@@ -61,7 +73,17 @@ export function registerTransport(name: string, definition: TransportDefinition)
   if (registry.has(name)) {
     throw new ValidationError(ErrorCode.INVALID_CONFIG, `a transport named "${name}" is already registered: choose another name`, { details: { name } });
   }
+  if (definition.cli !== undefined) {
+    const others = new Map<string, TransportCli>();
+    for (const [n, d] of registry) if (d.cli !== undefined) others.set(n, d.cli);
+    checkTransportCli(name, definition.cli, others);
+  }
   registry.set(name, definition);
+}
+
+/** The CLI declaration of a registered transport ({@link TransportDefinition.cli}), if it has one. */
+export function transportCli(name: string): TransportCli | undefined {
+  return registry.get(name)?.cli;
 }
 
 /** Names of every registered transport, built-in ones first. */
@@ -165,15 +187,36 @@ registerTransport(SocketType.UNIX, {
   package: TRANSPORT_PACKAGES.unix,
   load: async () => {
     const m = await loadTransport('unix');
-    return { createServer: (o) => new m.UnixSocketServer(o), createClient: (o) => new m.UnixSocketClient(o) };
+    return {
+      createServer: (o) => new m.UnixSocketServer(o),
+      createClient: (o) => new m.UnixSocketClient(o),
+      createStatsTransport: (o) => {
+        const socketDir = (o.socketDir as string | undefined) ?? loadConfig().socketDir;
+        return new m.UnixClientTransport(socketDir, o.eventName);
+      },
+    };
   },
+  cli: UNIX_CLI,
 });
 registerTransport(SocketType.TCP, {
   package: TRANSPORT_PACKAGES.tcp,
   load: async () => {
     const m = await loadTransport('tcp');
-    return { createServer: (o) => new m.TcpSocketServer(o), createClient: (o) => new m.TcpSocketClient(o) };
+    return {
+      createServer: (o) => new m.TcpSocketServer(o),
+      createClient: (o) => new m.TcpSocketClient(o),
+      // A monitor by --port, or by the address file in the socket directory.
+      createStatsTransport: (o) =>
+        new m.TcpClientTransport({
+          host: (o.host as string | undefined) ?? loadConfig().tcp.host,
+          ...(o.port === undefined ? {} : { port: o.port as number }),
+          eventName: o.eventName,
+          socketDir: (o.socketDir as string | undefined) ?? loadConfig().socketDir,
+          ...(o.tls === undefined ? {} : { tls: o.tls as Record<string, unknown> }),
+        }),
+    };
   },
+  cli: TCP_CLI,
 });
 registerTransport(SocketType.NATS, {
   package: TRANSPORT_PACKAGES.nats,
@@ -181,4 +224,5 @@ registerTransport(SocketType.NATS, {
     const m = await loadTransport('nats');
     return { createServer: (o) => new m.NatsSocketServer(o), createClient: (o) => new m.NatsSocketClient(o) };
   },
+  cli: NATS_CLI,
 });
