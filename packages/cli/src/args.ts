@@ -45,6 +45,18 @@ export interface CommonArgs {
    * e.g. `{ socketDir, host, port, tls, allowInsecure }` for tcp, `{ servers: [...] }` for nats.
    */
   transportOptions: Record<string, unknown>;
+  /** @deprecated Read `transportOptions.servers` (nats: server URL(s), comma-separated). */
+  servers: string | undefined;
+  /** @deprecated Read `transportOptions.socketDir`. */
+  socketDir: string | undefined;
+  /** @deprecated Read `transportOptions.host` (tcp). */
+  host: string | undefined;
+  /** @deprecated Read `transportOptions.port` (tcp). */
+  port: number | undefined;
+  /** @deprecated Read `transportOptions.tls` (tcp: TLS files, PEM paths; `requestCert` only for serve). */
+  tls: { cert?: string; key?: string; ca?: string; requestCert?: boolean } | undefined;
+  /** @deprecated Read `transportOptions.allowInsecure` (serve over tcp: a non-loopback host without token or TLS). */
+  allowInsecure: boolean;
   /** Seconds, when given. */
   timeout: number | undefined;
   logLevel: LogLevel | undefined;
@@ -83,10 +95,18 @@ export type ParsedCommand =
       count: number | undefined;
       intervalMs: number;
     } & CommonArgs)
-  | { command: 'top'; socketDir: string | undefined; count: number | undefined; intervalMs: number; tokenFile: string | undefined }
+  | {
+      command: 'top';
+      socketDir: string | undefined;
+      count: number | undefined;
+      intervalMs: number;
+      tokenFile: string | undefined;
+    }
   | { command: 'bench'; script: string | undefined; rest: string[] };
 
 const { defaultTimeoutMs } = DEFAULT_CONFIG;
+/** The default of --timeout, as the help states it. */
+const TIMEOUT_DEFAULT = `(default $SOCKET_DEFAULT_TIMEOUT or ${defaultTimeoutMs / 1000})`;
 
 /** A transport flag of one command, with the transports that declare it (registry order). */
 interface FlagEntry {
@@ -198,7 +218,7 @@ const commonHelp = (): string => `common options:
 ${transportFlagLines('listen', true)
   .map((l) => `${l}\n`)
   .join('')}${optionLine('--token-file FILE', TOKEN_FILE_HELP)}
-  --timeout SECONDS     connect and reply timeout, up to ${MAX_TIMEOUT_SECONDS} (default $SOCKET_DEFAULT_TIMEOUT or ${defaultTimeoutMs / 1000})
+  --timeout SECONDS     connect and reply timeout, up to ${MAX_TIMEOUT_SECONDS} ${TIMEOUT_DEFAULT}
   --log-level LEVEL     library log level on stderr: ${LOG_LEVELS.join('|')} (default warn)
   -h, --help            show this help
 
@@ -371,10 +391,15 @@ options:
   };
 }
 
-/** Help text of each command and of the binary itself (built when read: `--transport` lists the transports registered then). */
+/**
+ * Help text of each command and of the binary itself (built when read: `--transport` lists the transports registered
+ * then).
+ */
 export const HELP: Readonly<Record<CommandName | 'main', string>> = Object.defineProperties(
   {} as Record<CommandName | 'main', string>,
-  Object.fromEntries(['main', ...COMMANDS].map((k) => [k, { enumerable: true, get: () => helpTexts()[k as CommandName | 'main'] }])),
+  Object.fromEntries(
+    ['main', ...COMMANDS].map((k) => [k, { enumerable: true, get: () => helpTexts()[k as CommandName | 'main'] }]),
+  ),
 );
 
 // The transports' own flags (--socket-dir, --port, --servers, ...) are added by specOf() from the registry.
@@ -455,7 +480,8 @@ function isCommand(name: string | undefined): name is CommandName {
 
 function integer(value: string, flag: string, command: string, min: number, max: number): number {
   const n = /^\d+$/.test(value.trim()) ? Number(value) : Number.NaN;
-  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${flag} must be an integer ${min}-${max}, got ${JSON.stringify(value)}`, command);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new UsageError(`${flag} must be an integer ${min}-${max}, got ${JSON.stringify(value)}`, command);
   return n;
 }
 
@@ -464,7 +490,10 @@ function jsonObject(text: string, command: string): Record<string, unknown> {
   try {
     value = JSON.parse(text);
   } catch (err) {
-    throw new UsageError(`--data is not valid JSON (${(err as Error).message}): quote it for the shell, e.g. --data '{"n": 1}'`, command);
+    throw new UsageError(
+      `--data is not valid JSON (${(err as Error).message}): quote it for the shell, e.g. --data '{"n": 1}'`,
+      command,
+    );
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new UsageError(`--data must be a JSON object, e.g. --data '{"value": ${text}}'`, command);
@@ -508,16 +537,24 @@ function transportArgs(command: TransportCliCommand, transport: string, values: 
 
 function commonArgs(command: TransportCliCommand, values: Values, positionals: string[]): CommonArgs {
   if (positionals.length === 0) throw new UsageError(`missing the event name: socketkit ${command} <event>`, command);
-  if (positionals.length > 1) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[1])}: give one event name`, command);
+  if (positionals.length > 1)
+    throw new UsageError(`unexpected argument ${JSON.stringify(positionals[1])}: give one event name`, command);
   const event = positionals[0] as string;
   if (!isValidEventName(event))
-    throw new UsageError(`invalid event name ${JSON.stringify(event)}: use 1-64 characters from a-z, A-Z, 0-9, "_" and "-"`, command);
+    throw new UsageError(
+      `invalid event name ${JSON.stringify(event)}: use 1-64 characters from a-z, A-Z, 0-9, "_" and "-"`,
+      command,
+    );
 
   const transport = (values.transport as string | undefined) ?? 'unix';
   // The transport registry is the one list of transports.
   if (!isSocketType(transport)) {
     const names = transportNames();
-    throw new UsageError(`--transport must be ${names.slice(0, -1).join(', ')} or ${names.at(-1) as string}, got ${JSON.stringify(transport)}`, command);
+    throw new UsageError(
+      `--transport must be ${names.slice(0, -1).join(', ')} or ${names.at(-1) as string}, got ` +
+        `${JSON.stringify(transport)}`,
+      command,
+    );
   }
   const transportOptions = transportArgs(command, transport, values);
   const tokenFile = values['token-file'] as string | undefined;
@@ -527,16 +564,31 @@ function commonArgs(command: TransportCliCommand, values: Values, positionals: s
   if (timeoutText !== undefined) {
     timeout = /^\d+(\.\d+)?$/.test(timeoutText.trim()) ? Number(timeoutText) : Number.NaN;
     if (!(timeout >= 0.001 && timeout <= MAX_TIMEOUT_SECONDS))
-      throw new UsageError(`--timeout must be a number of seconds from 0.001 to ${MAX_TIMEOUT_SECONDS}, got ${JSON.stringify(timeoutText)}`, command);
+      throw new UsageError(
+        `--timeout must be a number of seconds from 0.001 to ${MAX_TIMEOUT_SECONDS}, got ` +
+          `${JSON.stringify(timeoutText)}`,
+        command,
+      );
   }
   const level = values['log-level'] as string | undefined;
   if (level !== undefined && !(LOG_LEVELS as readonly string[]).includes(level)) {
     throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(level)}`, command);
   }
+  const t = transportOptions as Partial<Pick<CommonArgs, 'socketDir' | 'host' | 'port' | 'tls'>> & {
+    servers?: string | string[];
+    allowInsecure?: boolean;
+  };
   return {
     event,
     transport,
     transportOptions,
+    // The fields CommonArgs had before the transports declared their flags, kept for programs that read them.
+    servers: Array.isArray(t.servers) ? t.servers.join(',') : t.servers,
+    socketDir: t.socketDir,
+    host: t.host,
+    port: t.port,
+    tls: t.tls,
+    allowInsecure: t.allowInsecure === true,
     timeout,
     logLevel: level as LogLevel | undefined,
     handshake: values['no-handshake'] !== true,
@@ -553,7 +605,8 @@ export function parseCommand(argv: readonly string[]): ParsedCommand {
   if (first === undefined || first === '-h' || first === '--help') return { command: 'help', topic: undefined };
   if (first === 'help') {
     const topic = rest[0];
-    if (topic !== undefined && !isCommand(topic)) throw new UsageError(`unknown command ${JSON.stringify(topic)}: use one of ${COMMANDS.join(', ')}`);
+    if (topic !== undefined && !isCommand(topic))
+      throw new UsageError(`unknown command ${JSON.stringify(topic)}: use one of ${COMMANDS.join(', ')}`);
     return { command: 'help', topic };
   }
   if (first === '--version' || first === '-v') return { command: 'version' };
@@ -581,22 +634,35 @@ export function parseCommand(argv: readonly string[]): ParsedCommand {
 
   switch (command) {
     case 'serve': {
-      const metricsPort = values['metrics-port'] === undefined ? undefined : integer(values['metrics-port'] as string, '--metrics-port', command, 0, 65535);
+      const metricsPort =
+        values['metrics-port'] === undefined
+          ? undefined
+          : integer(values['metrics-port'] as string, '--metrics-port', command, 0, 65535);
       const metricsTokenFile = values['metrics-token-file'] as string | undefined;
       const metricsSocket = values['metrics-socket'] as string | undefined;
-      if (metricsSocket !== undefined && metricsSocket.trim() === '') throw new UsageError('--metrics-socket must not be empty', command);
+      if (metricsSocket !== undefined && metricsSocket.trim() === '')
+        throw new UsageError('--metrics-socket must not be empty', command);
       if (metricsTokenFile !== undefined && metricsPort === undefined && metricsSocket === undefined) {
         throw new UsageError('--metrics-token-file applies to --metrics-port (or --metrics-socket)', command);
       }
       if (metricsPort !== undefined && metricsTokenFile === undefined) {
         throw new UsageError(
-          '--metrics-port serves the stats on loopback HTTP, which every local user can reach (the 0600 socket refuses them): ' +
-            'add --metrics-token-file FILE (a bearer token of 16+ bytes; Prometheus: authorization: { credentials_file: FILE }), ' +
+          '--metrics-port serves the stats on loopback HTTP, which every local user can reach (the 0600 socket ' +
+            'refuses them): ' +
+            'add --metrics-token-file FILE (a bearer token of 16+ bytes; Prometheus: authorization: { ' +
+            'credentials_file: FILE }), ' +
             'or serve them on a unix socket of mode 0600 with --metrics-socket PATH',
           command,
         );
       }
-      return { command, echo: values.echo === true, metricsPort, metricsTokenFile, metricsSocket, ...commonArgs(command, values, positionals) };
+      return {
+        command,
+        echo: values.echo === true,
+        metricsPort,
+        metricsTokenFile,
+        metricsSocket,
+        ...commonArgs(command, values, positionals),
+      };
     }
     case 'listen': {
       const type = values.type as string | undefined;
@@ -604,7 +670,8 @@ export function parseCommand(argv: readonly string[]): ParsedCommand {
         throw new UsageError(`--type must be data, error or control, got ${JSON.stringify(type)}`, command);
       }
       const countText = values.count as string | undefined;
-      const count = countText === undefined ? undefined : integer(countText, '--count', command, 1, Number.MAX_SAFE_INTEGER);
+      const count =
+        countText === undefined ? undefined : integer(countText, '--count', command, 1, Number.MAX_SAFE_INTEGER);
       return {
         command,
         type: type as (typeof MESSAGE_TYPES)[number] | undefined,
@@ -632,14 +699,21 @@ export function parseCommand(argv: readonly string[]): ParsedCommand {
     case 'stats':
     case 'top': {
       const socketDir = values['socket-dir'] as string | undefined;
-      if (socketDir !== undefined && socketDir.trim() === '') throw new UsageError('--socket-dir must not be empty', command);
+      if (socketDir !== undefined && socketDir.trim() === '')
+        throw new UsageError('--socket-dir must not be empty', command);
       const countText = values.count as string | undefined;
-      const count = countText === undefined ? undefined : integer(countText, '--count', command, 1, Number.MAX_SAFE_INTEGER);
+      const count =
+        countText === undefined ? undefined : integer(countText, '--count', command, 1, Number.MAX_SAFE_INTEGER);
       const intervalText = values.interval as string | undefined;
-      const intervalMs = intervalText === undefined ? 1000 : integer(intervalText, '--interval', command, 50, 3_600_000);
+      const intervalMs =
+        intervalText === undefined ? 1000 : integer(intervalText, '--interval', command, 50, 3_600_000);
       const tokenFile = values['token-file'] as string | undefined;
       if (command === 'top') {
-        if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}: top takes no event name`, command);
+        if (positionals.length > 0)
+          throw new UsageError(
+            `unexpected argument ${JSON.stringify(positionals[0])}: top takes no event name`,
+            command,
+          );
         return { command, socketDir, count, intervalMs, tokenFile };
       }
       if (positionals.length !== 1) throw new UsageError('give one event name: socketkit stats <event>', command);
@@ -651,10 +725,18 @@ export function parseCommand(argv: readonly string[]): ParsedCommand {
       return { command, json: values.json === true, watch: values.watch === true, count, intervalMs, ...common };
     }
     case 'ls': {
-      if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}: ls takes no event name`, command);
+      if (positionals.length > 0)
+        throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}: ls takes no event name`, command);
       const socketDir = values['socket-dir'] as string | undefined;
-      if (socketDir !== undefined && socketDir.trim() === '') throw new UsageError('--socket-dir must not be empty', command);
-      return { command, socketDir, json: values.json === true, clean: values.clean === true, tokenFile: values['token-file'] as string | undefined };
+      if (socketDir !== undefined && socketDir.trim() === '')
+        throw new UsageError('--socket-dir must not be empty', command);
+      return {
+        command,
+        socketDir,
+        json: values.json === true,
+        clean: values.clean === true,
+        tokenFile: values['token-file'] as string | undefined,
+      };
     }
     case 'bench':
       return { command, script: values.script as string | undefined, rest: positionals };

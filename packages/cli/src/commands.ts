@@ -93,10 +93,16 @@ function parseLine(line: string, lineNo: number): Record<string, unknown> {
   try {
     value = JSON.parse(line);
   } catch (err) {
-    throw new MessageError(ErrorCode.INVALID_MESSAGE, `stdin line ${lineNo} is not valid JSON (${(err as Error).message}): write one JSON object per line`);
+    throw new MessageError(
+      ErrorCode.INVALID_MESSAGE,
+      `stdin line ${lineNo} is not valid JSON (${(err as Error).message}): write one JSON object per line`,
+    );
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new MessageError(ErrorCode.INVALID_MESSAGE, `stdin line ${lineNo} is not a JSON object: wrap other values, e.g. {"value": ${line.trim()}}`);
+    throw new MessageError(
+      ErrorCode.INVALID_MESSAGE,
+      `stdin line ${lineNo} is not a JSON object: wrap other values, e.g. {"value": ${line.trim()}}`,
+    );
   }
   return value as Record<string, unknown>;
 }
@@ -119,7 +125,8 @@ function nextSignal(): { promise: Promise<NodeJS.Signals>; cancel(): void } {
   return { promise, cancel };
 }
 
-const endOfStream = (err: unknown): boolean => err instanceof ConnectionError && (err.code === ErrorCode.CONNECTION_LOST || err.code === ErrorCode.CLOSED);
+const endOfStream = (err: unknown): boolean =>
+  err instanceof ConnectionError && (err.code === ErrorCode.CONNECTION_LOST || err.code === ErrorCode.CLOSED);
 
 /**
  * Prints errors the client reports while running, except the one that ends
@@ -140,7 +147,9 @@ function showErrors(client: SocketClient, retried = false): Set<unknown> {
 
 const isAdmissionFull = (err: unknown): boolean => err instanceof SocketError && err.code === ErrorCode.ADMISSION_FULL;
 
-/** Attempts of a connect refused `ADMISSION_FULL` (retryable) by a command without `--reconnect`, 100 ms apart and more. */
+/**
+ * Attempts of a connect refused `ADMISSION_FULL` (retryable) by a command without `--reconnect`, 100 ms apart and more.
+ */
 export const ADMISSION_ATTEMPTS = 5;
 
 /**
@@ -180,11 +189,17 @@ export async function serve(a: Args<'serve'>): Promise<number> {
   // Read before anything starts: a refused token file leaves nothing half-started.
   const metricsBearer = a.metricsTokenFile === undefined ? undefined : metricsToken(a.metricsTokenFile);
   const server = await createServer(a.transport, a.event, transportOptions(a));
-  server.on('clientConnected', (id) => status(`client ${id} connected (${server.getConnectedClients().length} connected)`));
+  server.on('clientConnected', (id) =>
+    status(`client ${id} connected (${server.getConnectedClients().length} connected)`),
+  );
   server.on('clientDisconnected', (id, reason) => status(`client ${id} disconnected: ${reason}`));
   server.on('message', (m) => void printMessage(m));
-  server.on('error', (err, clientId) => status(`${errorLine(err)}${clientId === undefined ? '' : ` (client ${clientId})`}`));
-  server.on('queueOverflow', (dropped) => status(`no client connected and the queue is full: ${dropped} message(s) dropped so far (oldest first)`));
+  server.on('error', (err, clientId) =>
+    status(`${errorLine(err)}${clientId === undefined ? '' : ` (client ${clientId})`}`),
+  );
+  server.on('queueOverflow', (dropped) =>
+    status(`no client connected and the queue is full: ${dropped} message(s) dropped so far (oldest first)`),
+  );
   if (a.echo) server.onRequest((data) => ({ echo: data }));
 
   const signal = nextSignal();
@@ -195,18 +210,25 @@ export async function serve(a: Args<'serve'>): Promise<number> {
     throw err;
   }
   const port = 'port' in server ? server.port : undefined;
-  status(`listening on ${server.address} (event "${a.event}", ${a.transport}${port === undefined ? '' : ` port ${port}`})`);
+  status(
+    `listening on ${server.address} (event "${a.event}", ${a.transport}${port === undefined ? '' : ` port ${port}`})`,
+  );
   const metrics: MetricsEndpoint[] = [];
   try {
     if (a.metricsPort !== undefined) metrics.push(await serveMetrics(server, { port: a.metricsPort }, metricsBearer));
-    if (a.metricsSocket !== undefined) metrics.push(await serveMetrics(server, { path: resolve(a.metricsSocket) }, metricsBearer));
+    if (a.metricsSocket !== undefined)
+      metrics.push(await serveMetrics(server, { path: resolve(a.metricsSocket) }, metricsBearer));
   } catch (err) {
     signal.cancel();
     await Promise.all(metrics.map((m) => m.close()));
     await server.stop();
     throw err;
   }
-  for (const m of metrics) status(`metrics on ${m.url}${m.url.startsWith('unix:') ? ' (HTTP, GET /metrics; socket mode 0600)' : ' (bearer token required)'}`);
+  for (const m of metrics)
+    status(
+      `metrics on ${m.url}` +
+        (m.url.startsWith('unix:') ? ' (HTTP, GET /metrics; socket mode 0600)' : ' (bearer token required)'),
+    );
 
   const rl = createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY });
   let lineNo = 0;
@@ -253,7 +275,11 @@ export async function listen(a: Args<'listen'>): Promise<number> {
     const waiting = (): void => status(`waiting for the server at ${client.address} (event "${a.event}")`);
     if (a.reconnect) client.once('reconnecting', waiting);
     const options = a.reconnect
-      ? { timeout: a.timeout === undefined ? Number.POSITIVE_INFINITY : timeoutMs(a), waitForWelcome: a.handshake, waitForServer: true }
+      ? {
+          timeout: a.timeout === undefined ? Number.POSITIVE_INFINITY : timeoutMs(a),
+          waitForWelcome: a.handshake,
+          waitForServer: true,
+        }
       : { timeout: timeoutMs(a), waitForWelcome: a.handshake };
     const connected = await connectOnce(client, shown, options, () => interrupted);
     client.off('reconnecting', waiting);
@@ -267,7 +293,9 @@ export async function listen(a: Args<'listen'>): Promise<number> {
     throw err;
   }
   status(`connected to ${client.address} (event "${a.event}")`);
-  client.on('reconnecting', (attempt, delay) => status(`connection lost: reconnecting in ${delay} ms (attempt ${attempt})`));
+  client.on('reconnecting', (attempt, delay) =>
+    status(`connection lost: reconnecting in ${delay} ms (attempt ${attempt})`),
+  );
   // The first welcome was before connect() resolved: the next one is a reconnection.
   client.on(a.handshake ? 'welcome' : 'connected', () => status(`reconnected to ${client.address}`));
 
@@ -291,7 +319,10 @@ export async function listen(a: Args<'listen'>): Promise<number> {
   }
   if (interrupted) return 0;
   if (a.count !== undefined) {
-    status(`error ${ErrorCode.CONNECTION_LOST}: the server at ${client.address} closed the connection after ${printed} of ${a.count} messages`);
+    status(
+      `error ${ErrorCode.CONNECTION_LOST}: the server at ${client.address} closed the connection after ${printed} of ` +
+        `${a.count} messages`,
+    );
     return 1;
   }
   status('the server closed the connection');
@@ -383,7 +414,8 @@ export async function bench(a: Args<'bench'>): Promise<number> {
   if (script === undefined) {
     status(
       `error BENCH_NOT_FOUND: the benchmark runner is not there (looked for ${candidates.join(', ')}): ` +
-        'socketkit bench runs the suite of a socketkit repository checkout; run "pnpm install && pnpm build" in it first, or pass --script PATH',
+        'socketkit bench runs the suite of a socketkit repository checkout; run "pnpm install && pnpm build" in it ' +
+        'first, or pass --script PATH',
     );
     return 1;
   }

@@ -31,21 +31,28 @@ function bytes(n: number): string {
   return `${(n / 1024 / 1024).toFixed(1)} MiB`;
 }
 
-/** One server's stats as a few lines of text, each safe to show ({@link safeText}: the server chose the names in it). */
+/**
+ * One server's stats as a few lines of text, each safe to show ({@link safeText}: the server chose the names in it).
+ */
 export function formatStats(s: ServerStats): string {
+  const refused =
+    Object.entries(s.refused)
+      .map(([c, n]) => `${c}=${n}`)
+      .join(' ') || 'none';
   const lines = [
-    `event ${s.event}  protocol ${s.protocol}  up ${(s.uptimeMs / 1000).toFixed(1)} s  clients ${s.clients.length}/${s.maxConnections}`,
-    `queue ${s.queue.length}/${s.queue.capacity} (dropped ${s.queue.dropped})  slow consumers ${s.totals.slowConsumerDisconnects}  refused ${
-      Object.entries(s.refused)
-        .map(([c, n]) => `${c}=${n}`)
-        .join(' ') || 'none'
-    }`,
-    `in  ${s.rates.messagesIn} msg/s ${bytes(s.rates.bytesIn)}/s  total ${s.totals.messagesIn} msg ${bytes(s.totals.bytesIn)}`,
-    `out ${s.rates.messagesOut} msg/s ${bytes(s.rates.bytesOut)}/s  total ${s.totals.messagesOut} msg ${bytes(s.totals.bytesOut)}`,
+    `event ${s.event}  protocol ${s.protocol}  up ${(s.uptimeMs / 1000).toFixed(1)} s  clients ` +
+      `${s.clients.length}/${s.maxConnections}`,
+    `queue ${s.queue.length}/${s.queue.capacity} (dropped ${s.queue.dropped})  ` +
+      `slow consumers ${s.totals.slowConsumerDisconnects}  refused ${refused}`,
+    `in  ${s.rates.messagesIn} msg/s ${bytes(s.rates.bytesIn)}/s  total ${s.totals.messagesIn} msg ` +
+      `${bytes(s.totals.bytesIn)}`,
+    `out ${s.rates.messagesOut} msg/s ${bytes(s.rates.bytesOut)}/s  total ${s.totals.messagesOut} msg ` +
+      `${bytes(s.totals.bytesOut)}`,
   ];
   for (const c of s.clients) {
     lines.push(
-      `  ${c.id}  ${c.handshake ? 'hello' : 'plain'}  in ${c.messagesIn}  out ${c.messagesOut}  pending ${bytes(c.pendingBytes)}  dropped ${c.dropped}`,
+      `  ${c.id}  ${c.handshake ? 'hello' : 'plain'}  in ${c.messagesIn}  out ${c.messagesOut}  pending ` +
+        `${bytes(c.pendingBytes)}  dropped ${c.dropped}`,
     );
   }
   return lines.map((l) => safeText(l)).join('\n');
@@ -76,7 +83,9 @@ export async function stats(a: StatsArgs): Promise<number> {
   return 0;
 }
 
-/** One refresh of `socketkit top`: every event of the directory, live ones with their stats (every cell safe to show). */
+/**
+ * One refresh of `socketkit top`: every event of the directory, live ones with their stats (every cell safe to show).
+ */
 export async function topTable(dir: string, token?: string): Promise<string> {
   const entries = await inspectSocketDir(dir);
   const rows: string[][] = [['EVENT', 'STATE', 'CLIENTS', 'QUEUE', 'IN/s', 'OUT/s', 'PENDING', 'DROPS']];
@@ -130,7 +139,9 @@ export async function top(a: Extract<ParsedCommand, { command: 'top' }>): Promis
       if (i > 0) await sleep(a.intervalMs, undefined, { signal: stop.signal }).catch(() => undefined);
       if (stop.signal.aborted) break;
       const table = await topTable(dir, token);
-      process.stdout.write(tty ? `\x1b[H\x1b[2J${new Date().toISOString()}  ${safeText(dir)}\n${table}\n` : `${table}\n\n`);
+      process.stdout.write(
+        tty ? `\x1b[H\x1b[2J${new Date().toISOString()}  ${safeText(dir)}\n${table}\n` : `${table}\n\n`,
+      );
     }
   } finally {
     process.off('SIGINT', onSignal).off('SIGTERM', onSignal);

@@ -102,5 +102,12 @@ export type {
   SocketLogger,
 } from '@socketkit/core';
 
-export { loadConfig, readTrustedFile, DEFAULT_CONFIG, CONFIG_KEYS, LOG_LEVELS, MAX_TIMEOUT_SECONDS } from '@socketkit/config';
+export {
+  loadConfig,
+  readTrustedFile,
+  DEFAULT_CONFIG,
+  CONFIG_KEYS,
+  LOG_LEVELS,
+  MAX_TIMEOUT_SECONDS,
+} from '@socketkit/config';
 export type { SocketConfig, ConfigOverrides, ConfigKey, LoadConfigOptions, LogLevel } from '@socketkit/config';

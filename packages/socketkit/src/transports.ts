@@ -6,7 +6,10 @@ import { NATS_CLI, TCP_CLI, type TransportCli, UNIX_CLI, checkTransportCli } fro
 
 export type { TransportModules };
 
-/** The transports socketkit can create: `SocketType.UNIX` (`"unix"`), `SocketType.TCP` (`"tcp"`) and `SocketType.NATS` (`"nats"`). */
+/**
+ * The transports socketkit can create: `SocketType.UNIX` (`"unix"`), `SocketType.TCP` (`"tcp"`) and `SocketType.NATS`
+ * (`"nats"`).
+ */
 export const SocketType = {
   UNIX: 'unix',
   TCP: 'tcp',
@@ -66,12 +69,20 @@ const registry = new Map<string, TransportDefinition>();
  */
 export function registerTransport(name: string, definition: TransportDefinition): void {
   if (!/^[a-z][a-z0-9-]{0,31}$/.test(name)) {
-    throw new ValidationError(ErrorCode.INVALID_CONFIG, `invalid transport name ${JSON.stringify(name)}: use lower-case letters, digits and "-"`, {
-      details: { name },
-    });
+    throw new ValidationError(
+      ErrorCode.INVALID_CONFIG,
+      `invalid transport name ${JSON.stringify(name)}: use lower-case letters, digits and "-"`,
+      {
+        details: { name },
+      },
+    );
   }
   if (registry.has(name)) {
-    throw new ValidationError(ErrorCode.INVALID_CONFIG, `a transport named "${name}" is already registered: choose another name`, { details: { name } });
+    throw new ValidationError(
+      ErrorCode.INVALID_CONFIG,
+      `a transport named "${name}" is already registered: choose another name`,
+      { details: { name } },
+    );
   }
   if (definition.cli !== undefined) {
     const others = new Map<string, TransportCli>();
@@ -107,7 +118,8 @@ export function validateSocketType(type: unknown): SocketType {
     .join(', ');
   throw new ValidationError(
     ErrorCode.INVALID_CONFIG,
-    `unknown socket type ${JSON.stringify(type)}: use one of ${names} (SocketType.UNIX, SocketType.TCP, SocketType.NATS), or registerTransport() your own`,
+    `unknown socket type ${JSON.stringify(type)}: use one of ${names} (SocketType.UNIX, SocketType.TCP, ` +
+      `SocketType.NATS), or registerTransport() your own`,
     {
       details: { type },
     },
@@ -133,10 +145,13 @@ export function transportImplementation(type: string): Promise<TransportImplemen
 
 function isMissingModule(err: unknown, specifier: string): boolean {
   const e = err as NodeJS.ErrnoException | undefined;
-  if (e === undefined || e === null || (e.code !== 'ERR_MODULE_NOT_FOUND' && e.code !== 'MODULE_NOT_FOUND')) return false;
+  if (e === undefined || e === null || (e.code !== 'ERR_MODULE_NOT_FOUND' && e.code !== 'MODULE_NOT_FOUND'))
+    return false;
   // Only the package itself missing counts; a broken install of one of its
   // own dependencies must surface as the original error.
-  return typeof e.message === 'string' && (e.message.includes(`'${specifier}'`) || e.message.includes(`"${specifier}"`));
+  return (
+    typeof e.message === 'string' && (e.message.includes(`'${specifier}'`) || e.message.includes(`"${specifier}"`))
+  );
 }
 
 /**
@@ -149,9 +164,13 @@ function isMissingModule(err: unknown, specifier: string): boolean {
 export async function loadTransport<T extends SocketType>(type: T): Promise<TransportModules[T]> {
   validateSocketType(type);
   if (!Object.hasOwn(TRANSPORT_PACKAGES, type)) {
-    throw new ValidationError(ErrorCode.INVALID_CONFIG, `"${type}" is not a built-in transport: use transportImplementation() for registered ones`, {
-      details: { type },
-    });
+    throw new ValidationError(
+      ErrorCode.INVALID_CONFIG,
+      `"${type}" is not a built-in transport: use transportImplementation() for registered ones`,
+      {
+        details: { type },
+      },
+    );
   }
   let pending = loaded.get(type);
   if (pending === undefined) {
@@ -160,10 +179,14 @@ export async function loadTransport<T extends SocketType>(type: T): Promise<Tran
       loaded.delete(type);
       if (!isMissingModule(err, specifier)) throw err;
       const pkg = TRANSPORT_PACKAGES[type];
-      throw new ValidationError(ErrorCode.INVALID_CONFIG, `the "${type}" transport needs the package ${pkg}, which is not installed: run npm install ${pkg}`, {
-        cause: err,
-        details: { type, package: pkg },
-      });
+      throw new ValidationError(
+        ErrorCode.INVALID_CONFIG,
+        `the "${type}" transport needs the package ${pkg}, which is not installed: run npm install ${pkg}`,
+        {
+          cause: err,
+          details: { type, package: pkg },
+        },
+      );
     });
     loaded.set(type, pending);
   }
