@@ -25,7 +25,6 @@ import {
   SERVER_ENGINE_RULES,
   resolveServerSettings,
   type ClientInfo,
-  type PeerDescription,
   type PeerRefusal,
   type RequestHandler,
   type ServerSettings,
@@ -33,6 +32,7 @@ import {
 } from './options.js';
 import { renderPrometheus } from '../ops/metrics.js';
 import { ServerPeer, type PeerHost } from './peer.js';
+import { Admission } from './admission.js';
 import { RateSampler, ServerCounters, type ClientStats, type ServerStats } from '../ops/stats.js';
 import type { PendingHandshake, ServerTransport, TransportStream } from '../transport.js';
 import { validateData, type Payload, type StandardSchemaV1 } from '../wire/schema.js';
@@ -61,12 +61,6 @@ export interface SocketServerEvents<TIn = MessageData> {
   peerRefused: [refusal: PeerRefusal];
 }
 
-/** A connection in its transport's own handshake (TLS), counted under `maxUnauthenticated`. */
-interface HandshakeEntry {
-  readonly seq: number;
-  readonly pending: PendingHandshake;
-}
-
 interface QueuedFrame {
   frame: Buffer;
   /** Unregistered peers that already got this frame live (they must not get it twice). */
@@ -83,7 +77,10 @@ interface QueuedFrame {
  *   argument): inferred from the `schema` option, which checks it at run time.
  * @typeParam TOut The data the server sends (`send`, `reply`) and its handler returns.
  */
-export class SocketServer<TIn extends Payload<TIn> = MessageData, TOut extends Payload<TOut> = MessageData> extends EventEmitter<SocketServerEvents<TIn>> {
+export class SocketServer<
+  TIn extends Payload<TIn> = MessageData,
+  TOut extends Payload<TOut> = MessageData,
+> extends EventEmitter<SocketServerEvents<TIn>> {
   /** Event name served. */
   readonly eventName: string;
   readonly #o: ServerSettings;
@@ -97,8 +94,6 @@ export class SocketServer<TIn extends Payload<TIn> = MessageData, TOut extends P
   readonly log: SocketLogger;
   /** Every peer that is neither refused nor closed, in accept order (so the first awaiting one is the oldest). */
   readonly #peers = new Map<string, ServerPeer>();
-  /** Refused peers still lingering (bounded by `maxRefusing`). */
-  readonly #refusing = new Set<ServerPeer>();
   readonly #queue: QueuedFrame[] = [];
   #queueDropped = 0;
   #state: 'idle' | 'starting' | 'running' | 'stopping' = 'idle';
@@ -110,10 +105,8 @@ export class SocketServer<TIn extends Payload<TIn> = MessageData, TOut extends P
   readonly #counters = new ServerCounters();
   /** Rate-limited warnings (refusals, invalid input): at most one line per key per second. */
   readonly #warnings: LogLimiter;
-  /** Connections in their transport's own handshake (TLS), in accept order. */
-  readonly #handshakes = new Set<HandshakeEntry>();
-  /** Accept order across peers and transport handshakes (the oldest waiting one is evicted first). */
-  #seq = 0;
+  /** Who gets in: slots, monitors, refusals, pre-admission eviction. */
+  readonly #admission: Admission;
   readonly #rates = new RateSampler(this.#counters);
   #startedAt = 0;
 
@@ -126,16 +119,31 @@ export class SocketServer<TIn extends Payload<TIn> = MessageData, TOut extends P
     this.#token = validateToken(options.token, this.eventName);
     this.#handler = options.handler;
     this.#schema = options.schema;
-    this.log = options.logger ?? createLogger(`socketkit:server:${this.eventName}`, options.logLevel ?? CONFIG_DEFAULTS.logLevel);
+    this.log =
+      options.logger ??
+      createLogger(`socketkit:server:${this.eventName}`, options.logLevel ?? CONFIG_DEFAULTS.logLevel);
     this.#warnings = new LogLimiter(this.log);
+    this.#admission = new Admission({
+      eventName: this.eventName,
+      transport: this.#transport.kind,
+      settings: this.#o,
+      token: this.#token,
+      log: this.log,
+      warnings: this.#warnings,
+      counters: this.#counters,
+      peers: this.#peers,
+      refused: (refusal) => this.#emitRefused(refusal),
+      rejected: (code) => this.emit('connectionRejected', code),
+    });
+    const admission = this.#admission;
     this.#host = {
       eventName: this.eventName,
       settings: this.#o,
       log: this.log,
       token: this.#token,
-      claimSlot: (peer) => this.#claimSlot(peer),
+      claimSlot: (peer) => admission.claimSlot(peer),
       onRegistered: (peer) => this.#onRegistered(peer),
-      refuse: (peer, code, text, replyTo) => this.#refuse(peer, code, text, replyTo),
+      refuse: (peer, code, text, replyTo) => admission.refuse(peer, code, text, replyTo),
       onMessage: (peer, m) => this.#onMessage(peer, m),
       onPeerError: (peer, err) => this.#peerError(peer, err),
       onDropped: (peer, dropped) => this.emit('messageDropped', peer.id, dropped),
@@ -148,8 +156,8 @@ export class SocketServer<TIn extends Payload<TIn> = MessageData, TOut extends P
       onClosed: (peer, wasRegistered) => this.#onClosed(peer, wasRegistered),
       counters: this.#counters,
       stats: () => this.stats(),
-      refuseFull: (peer) => this.#refuseFull(peer),
-      claimMonitor: (peer) => this.#claimMonitor(peer),
+      refuseFull: (peer) => admission.refuseFull(peer),
+      claimMonitor: (peer) => admission.claimMonitor(peer),
       batchShare: new BatchShare(),
     };
   }
@@ -186,7 +194,8 @@ export class SocketServer<TIn extends Payload<TIn> = MessageData, TOut extends P
       if (p.state === 'awaiting') awaiting++;
       else if (p.state === 'registered') registered++;
     }
-    return { awaiting, registered, refusing: this.#refusing.size, handshaking: this.#handshakes.size };
+    const a = this.#admission;
+    return { awaiting, registered, refusing: a.refusing, handshaking: a.handshaking };
   }
 
   /** True while accepting connections. */
@@ -221,7 +230,9 @@ export class SocketServer<TIn extends Payload<TIn> = MessageData, TOut extends P
       }
       const cap = this.#transport.maxPayload?.();
       if (cap !== undefined && cap < this.#o.maxMessageSize) {
-        this.log.info(`maxMessageSize lowered to ${cap} bytes: the largest frame the ${this.#transport.kind} transport carries`);
+        this.log.info(
+          `maxMessageSize lowered to ${cap} bytes: the largest frame the ${this.#transport.kind} transport carries`,
+        );
         this.#o.maxMessageSize = cap;
       }
       this.#state = 'running';
@@ -248,7 +259,7 @@ export class SocketServer<TIn extends Payload<TIn> = MessageData, TOut extends P
     this.#stopping = (async () => {
       const closing = this.#transport.close();
       const peers = [...this.#peers.values()].map((p) => p.close({ code: ErrorCode.CLOSED, text: 'server stopped' }));
-      const refused = [...this.#refusing].map((p) => p.conn.end(this.#o.refuseLingerMs));
+      const refused = this.#admission.stop();
       await Promise.all([...peers, ...refused]);
       await closing;
       this.#warnings.close();
@@ -318,7 +329,13 @@ export class SocketServer<TIn extends Payload<TIn> = MessageData, TOut extends P
     const out: ClientInfo[] = [];
     for (const p of this.#peers.values()) {
       if (p.state !== 'registered') continue;
-      out.push({ id: p.id, connectedAt: p.connectedAt, handshake: p.hello, role: p.sender ? 'sender' : 'client', pendingBytes: p.conn.pendingBytes });
+      out.push({
+        id: p.id,
+        connectedAt: p.connectedAt,
+        handshake: p.hello,
+        role: p.sender ? 'sender' : 'client',
+        pendingBytes: p.conn.pendingBytes,
+      });
     }
     return out;
   }
@@ -338,7 +355,10 @@ export class SocketServer<TIn extends Payload<TIn> = MessageData, TOut extends P
   send(data: TOut, clientId?: string): number {
     this.#assertRunning('send');
     return this.#fanout(
-      encodeFrame(createMessage(this.eventName, MessageType.DATA, data as MessageData, { timezone: this.#o.timezone }), this.#o.maxMessageSize),
+      encodeFrame(
+        createMessage(this.eventName, MessageType.DATA, data as MessageData, { timezone: this.#o.timezone }),
+        this.#o.maxMessageSize,
+      ),
       clientId,
     );
   }
@@ -347,23 +367,36 @@ export class SocketServer<TIn extends Payload<TIn> = MessageData, TOut extends P
   sendMessage(message: SocketMessage, clientId?: string): number {
     this.#assertRunning('sendMessage');
     if (!isSocketMessage(message)) {
-      throw new MessageError(ErrorCode.INVALID_MESSAGE, 'sendMessage() takes a SocketMessage (build one with createMessage()); use send(data) for plain data');
+      throw new MessageError(
+        ErrorCode.INVALID_MESSAGE,
+        'sendMessage() takes a SocketMessage (build one with createMessage()); use send(data) for plain data',
+      );
     }
     return this.#fanout(encodeFrame(message, this.#o.maxMessageSize), clientId);
   }
 
   /** Sends an ERROR message `{code, error}` (broadcast, or to one client). */
   sendError(code: string, text: string, clientId?: string): number {
-    return this.sendMessage(createMessage(this.eventName, MessageType.ERROR, { code, error: text }, { timezone: this.#o.timezone }), clientId);
+    return this.sendMessage(
+      createMessage(this.eventName, MessageType.ERROR, { code, error: text }, { timezone: this.#o.timezone }),
+      clientId,
+    );
   }
 
   /** Answers `request` (which must carry an `id`) on behalf of a handler. */
   reply(clientId: string, request: SocketMessage<TIn>, data: TOut, type: MessageType = MessageType.DATA): boolean {
     if (request.id === undefined) {
-      throw new MessageError(ErrorCode.INVALID_MESSAGE, 'cannot reply to a message without an id: only requests (client.request()) can be answered');
+      throw new MessageError(
+        ErrorCode.INVALID_MESSAGE,
+        'cannot reply to a message without an id: only requests (client.request()) can be answered',
+      );
     }
     if (this.#answering?.request === request) this.#answering.answered = true;
-    return this.#registered(clientId).reply(request as SocketMessage<unknown> as SocketMessage, data as MessageData, type);
+    return this.#registered(clientId).reply(
+      request as SocketMessage<unknown> as SocketMessage,
+      data as MessageData,
+      type,
+    );
   }
 
   /**
@@ -405,7 +438,10 @@ export class SocketServer<TIn extends Payload<TIn> = MessageData, TOut extends P
 
   #assertRunning(what: string): void {
     if (this.#state !== 'running') {
-      throw new SocketError(ErrorCode.NOT_RUNNING, `server for event "${this.eventName}" is not running: call start() before ${what}()`);
+      throw new SocketError(
+        ErrorCode.NOT_RUNNING,
+        `server for event "${this.eventName}" is not running: call start() before ${what}()`,
+      );
     }
   }
 
@@ -465,107 +501,20 @@ export class SocketServer<TIn extends Payload<TIn> = MessageData, TOut extends P
     }
   }
 
-  /** Peers that hold a client slot: registered ones only, on every transport, with or without a token (§9, issue 22). */
-  #slotsUsed(): number {
-    let n = 0;
-    for (const p of this.#peers.values()) if (p.state === 'registered') n++;
-    return n;
-  }
-
-  /**
-   * Makes room under `maxUnauthenticated` for one more connection waiting to
-   * be admitted: when the bound is reached, evicts the oldest silent one (a
-   * peer that has not started its exchange, or a socket in its TLS
-   * handshake) with `ADMISSION_FULL`. A token peer in its exchange (hello
-   * answered with a challenge) is never evicted.
-   * @returns false when no one may be evicted: refuse the newcomer.
-   */
-  #admissionRoom(): boolean {
-    let waiting = this.#handshakes.size;
-    let oldestPeer: ServerPeer | undefined;
-    for (const p of this.#peers.values()) {
-      if (p.state !== 'awaiting') continue;
-      waiting++;
-      if (oldestPeer === undefined && !p.inExchange) oldestPeer = p;
-    }
-    const bound = this.#admissionBound();
-    if (waiting < bound) return true;
-    const oldestHandshake = this.#handshakes.values().next().value as HandshakeEntry | undefined;
-    if (oldestHandshake !== undefined && (oldestPeer === undefined || oldestHandshake.seq < oldestPeer.admissionSeq)) {
-      this.#handshakes.delete(oldestHandshake);
-      oldestHandshake.pending.destroy();
-      this.#counters.refuse(ErrorCode.ADMISSION_FULL);
-      this.#reportRefusal(
-        ErrorCode.ADMISSION_FULL,
-        `evicted in its TLS handshake: ${waiting} connections were waiting to be admitted (maxUnauthenticated ${bound})`,
-        {
-          transport: this.#transport.kind,
-          ...(oldestHandshake.pending.address !== undefined ? { address: oldestHandshake.pending.address } : {}),
-        },
-      );
-      return true;
-    }
-    if (oldestPeer === undefined) return false;
-    this.log.debug(`${waiting} connections waiting to be admitted (maxUnauthenticated ${bound}): evicting the oldest, ${oldestPeer.id}`);
-    this.#refuse(
-      oldestPeer,
-      ErrorCode.ADMISSION_FULL,
-      `evicted before being admitted: ${waiting} connections to "${this.eventName}" were waiting (maxUnauthenticated ${bound}); ` +
-        'a socketkit client retries with backoff; send hello at once',
-    );
-    return true;
-  }
-
-  /**
-   * Most connections waiting to be admitted: `maxUnauthenticated` with a
-   * token; without one, that plus the free client slots, so a burst of
-   * clients that never say hello (Python peers, which register after the
-   * grace) is never evicted while they could all be served.
-   */
-  #admissionBound(): number {
-    if (this.#token !== undefined) return this.#o.maxUnauthenticated;
-    return this.#o.maxUnauthenticated + Math.max(0, this.#o.maxConnections - this.#slotsUsed());
-  }
-
   /** The transport accepted a connection that starts its own handshake (TLS): count it under `maxUnauthenticated`. */
   #admitHandshake(pending: PendingHandshake): (() => void) | undefined {
     if (this.#state !== 'running' && this.#state !== 'starting') {
       pending.destroy();
       return undefined;
     }
-    if (!this.#admissionRoom()) {
-      pending.destroy();
-      this.#counters.refuse(ErrorCode.ADMISSION_FULL);
-      this.#reportRefusal(
-        ErrorCode.ADMISSION_FULL,
-        `refused before its TLS handshake: ${this.#admissionBound()} connections are waiting to be admitted (maxUnauthenticated)`,
-        { transport: this.#transport.kind, ...(pending.address !== undefined ? { address: pending.address } : {}) },
-      );
-      return undefined;
-    }
-    const entry: HandshakeEntry = { seq: ++this.#seq, pending };
-    this.#handshakes.add(entry);
-    return () => {
-      this.#handshakes.delete(entry);
-    };
+    return this.#admission.admitHandshake(pending);
   }
 
-  /** Who `peer` is, for `peerRefused` and the log. */
-  #describe(peer: ServerPeer): PeerDescription {
-    const stream = peer.conn.stream as { remoteAddress?: unknown; remotePort?: unknown };
-    const d: PeerDescription = { id: peer.id, transport: this.#transport.kind };
-    if (typeof stream.remoteAddress === 'string' && stream.remoteAddress !== '')
-      d.address = typeof stream.remotePort === 'number' ? `${stream.remoteAddress}:${stream.remotePort}` : stream.remoteAddress;
-    return d;
-  }
-
-  /** Every refusal: a `peerRefused` event and a rate-limited warning (one line per code per second, then a summary). */
-  #reportRefusal(code: string, reason: string, peer: PeerDescription): void {
-    const who = `${peer.id ?? 'a connection'} (${peer.transport}${peer.address !== undefined ? ` ${peer.address}` : ''})`;
-    this.#warnings.warn(`refused:${code}`, `refused a connection to "${this.eventName}" from ${who} with ${code}: ${reason}`);
+  /** A refusal: the `peerRefused` event (the log line is the admission's). */
+  #emitRefused(refusal: PeerRefusal): void {
     if (this.listenerCount('peerRefused') === 0) return;
     try {
-      this.emit('peerRefused', { code, reason, peer });
+      this.emit('peerRefused', refusal);
     } catch (err) {
       // The application's listener threw: its own error, never the peer's.
       process.nextTick(() => {
@@ -588,10 +537,14 @@ export class SocketServer<TIn extends Payload<TIn> = MessageData, TOut extends P
     const what = outOfFds
       ? `the process is out of file descriptors (${errno}): raise its limit (ulimit -n, LimitNOFILE=) or lower maxConnections (${this.#o.maxConnections})`
       : `${err.message}: check the system's network and memory limits; the server keeps listening`;
-    const error = new ConnectionError(ErrorCode.ACCEPT_FAILED, `server "${this.eventName}" could not accept a connection on ${this.address}: ${what}`, {
-      cause: err,
-      details: { errno, address: this.address },
-    });
+    const error = new ConnectionError(
+      ErrorCode.ACCEPT_FAILED,
+      `server "${this.eventName}" could not accept a connection on ${this.address}: ${what}`,
+      {
+        cause: err,
+        details: { errno, address: this.address },
+      },
+    );
     emitError(this, this.log, error);
   }
 
@@ -601,80 +554,7 @@ export class SocketServer<TIn extends Payload<TIn> = MessageData, TOut extends P
       return;
     }
     stream.setNoDelay?.(true);
-    const peer = new ServerPeer(stream, this.#host);
-    peer.admissionSeq = ++this.#seq;
-    if (this.#token === undefined && this.#slotsUsed() >= this.#o.maxConnections) {
-      // A monitor cannot be told apart before its hello: while monitors have
-      // room, a full server waits for the first frame (bounded by maxMonitors).
-      if (!this.#o.exposeStats || this.#monitorPlaces(undefined) >= this.#o.maxMonitors) {
-        this.#refuseFull(peer);
-        return;
-      }
-      this.#peers.set(peer.id, peer);
-      peer.admitMonitorOnly();
-      return;
-    }
-    // A peer holds a client slot only once registered: until then it waits
-    // under the pre-admission bound, with or without a token, on every transport.
-    if (!this.#admissionRoom()) {
-      this.#refuse(
-        peer,
-        ErrorCode.ADMISSION_FULL,
-        `server "${this.eventName}" has ${this.#admissionBound()} connections authenticating (maxUnauthenticated): retry with backoff`,
-      );
-      return;
-    }
-    this.#peers.set(peer.id, peer);
-    peer.admit();
-  }
-
-  #refuseFull(peer: ServerPeer): void {
-    this.#refuse(
-      peer,
-      ErrorCode.MAX_CONNECTIONS,
-      `server "${this.eventName}" already has ${this.#o.maxConnections} clients (maxConnections): retry later or raise maxConnections`,
-    );
-    this.emit('connectionRejected', ErrorCode.MAX_CONNECTIONS);
-  }
-
-  #refuse(peer: ServerPeer, code: ErrorCode, text: string, replyTo?: string): void {
-    this.#peers.delete(peer.id);
-    // Already refused or closing: counted and reported once.
-    if (peer.state === 'closing' || peer.state === 'closed') return;
-    this.#counters.refuse(code);
-    this.#reportRefusal(code, text, this.#describe(peer));
-    // Refused sockets in flight are capped: past the cap one is closed at once, without its ERROR.
-    if (this.#refusing.size >= this.#o.maxRefusing) {
-      void peer.destroy({ code, text });
-      return;
-    }
-    this.#refusing.add(peer);
-    void peer.refuse(code, text, replyTo);
-  }
-
-  /** Monitors and possible monitors (see admitMonitorOnly()), `except` one peer. */
-  #monitorPlaces(except: ServerPeer | undefined): number {
-    let n = 0;
-    for (const p of this.#peers.values()) if (p !== except && p.holdsMonitorPlace) n++;
-    return n;
-  }
-
-  #claimMonitor(peer: ServerPeer): boolean {
-    const n = this.#monitorPlaces(peer);
-    if (n < this.#o.maxMonitors) return true;
-    this.#refuse(
-      peer,
-      ErrorCode.MAX_CONNECTIONS,
-      `server "${this.eventName}" is already answering ${n} monitors (maxMonitors ${this.#o.maxMonitors}): retry in a moment`,
-    );
-    this.emit('connectionRejected', ErrorCode.MAX_CONNECTIONS);
-    return false;
-  }
-
-  #claimSlot(peer: ServerPeer): boolean {
-    if (this.#slotsUsed() < this.#o.maxConnections) return true;
-    this.#refuseFull(peer);
-    return false;
+    this.#admission.accept(new ServerPeer(stream, this.#host));
   }
 
   #onRegistered(peer: ServerPeer): void {
@@ -695,7 +575,11 @@ export class SocketServer<TIn extends Payload<TIn> = MessageData, TOut extends P
 
   #onMessage(peer: ServerPeer, m: SocketMessage): void {
     if (!this.#o.allowClientSend) {
-      peer.sendError(ErrorCode.SEND_NOT_ALLOWED, `server "${this.eventName}" does not accept messages from clients (allowClientSend is false)`, m.id);
+      peer.sendError(
+        ErrorCode.SEND_NOT_ALLOWED,
+        `server "${this.eventName}" does not accept messages from clients (allowClientSend is false)`,
+        m.id,
+      );
       return;
     }
     if (this.#schema !== undefined && m.messageType === MessageType.DATA) {
@@ -760,7 +644,7 @@ export class SocketServer<TIn extends Payload<TIn> = MessageData, TOut extends P
 
   #onClosed(peer: ServerPeer, wasRegistered: boolean): void {
     this.#peers.delete(peer.id);
-    this.#refusing.delete(peer);
+    this.#admission.closed(peer);
     for (const q of this.#queue) {
       const i = q.sentTo.indexOf(peer);
       if (i >= 0) q.sentTo.splice(i, 1);
