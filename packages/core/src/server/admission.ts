@@ -82,7 +82,7 @@ export class Admission {
         return;
       }
       peers.set(peer.id, peer);
-      peer.admitMonitorOnly();
+      peer.admitMonitorOnly(() => this.refuseFull(peer));
       return;
     }
     if (!this.#admissionRoom()) {

@@ -18,6 +18,7 @@ import {
 import { checkOptions } from '@socketkit/config';
 import { validateToken } from '../wire/auth.js';
 import { BatchShare } from '../wire/connection.js';
+import { PongCache } from './replies.js';
 import { CONFIG_DEFAULTS, startTimer } from '../settings.js';
 import { LogLimiter } from '../ops/log-limiter.js';
 import { createLogger, type SocketLogger } from '../ops/logger.js';
@@ -101,7 +102,6 @@ export class SocketServer<
   #stopping: Promise<void> | undefined;
   #blockers: Array<() => void> = [];
   readonly #host: PeerHost;
-  #pong: { at: number; frame: Buffer } | undefined;
   readonly #counters = new ServerCounters();
   /** Rate-limited warnings (refusals, invalid input): at most one line per key per second. */
   readonly #warnings: LogLimiter;
@@ -135,30 +135,24 @@ export class SocketServer<
       refused: (refusal) => this.#emitRefused(refusal),
       rejected: (code) => this.emit('connectionRejected', code),
     });
-    const admission = this.#admission;
     this.#host = {
-      eventName: this.eventName,
-      settings: this.#o,
-      log: this.log,
-      token: this.#token,
-      claimSlot: (peer) => admission.claimSlot(peer),
-      onRegistered: (peer) => this.#onRegistered(peer),
-      refuse: (peer, code, text, replyTo) => admission.refuse(peer, code, text, replyTo),
+      context: {
+        eventName: this.eventName,
+        settings: this.#o,
+        log: this.log,
+        token: this.#token,
+        counters: this.#counters,
+        pong: new PongCache(this.eventName, this.#o.timezone),
+        batchShare: new BatchShare(),
+      },
+      register: (peer, enter) => this.#register(peer, enter),
+      claimMonitor: (peer) => this.#admission.claimMonitor(peer),
+      refuse: (peer, code, text, replyTo) => this.#admission.refuse(peer, code, text, replyTo),
       onMessage: (peer, m) => this.#onMessage(peer, m),
       onPeerError: (peer, err) => this.#peerError(peer, err),
       onDropped: (peer, dropped) => this.emit('messageDropped', peer.id, dropped),
-      pongFrame: () => {
-        const now = Date.now();
-        if (this.#pong === undefined || this.#pong.at !== now)
-          this.#pong = { at: now, frame: controlFrame(this.eventName, { op: CONTROL_OPS.PONG }, this.#o.timezone) };
-        return this.#pong.frame;
-      },
       onClosed: (peer, wasRegistered) => this.#onClosed(peer, wasRegistered),
-      counters: this.#counters,
       stats: () => this.stats(),
-      refuseFull: (peer) => admission.refuseFull(peer),
-      claimMonitor: (peer) => admission.claimMonitor(peer),
-      batchShare: new BatchShare(),
     };
   }
 
@@ -408,26 +402,7 @@ export class SocketServer<
    * it is not waited for again until it has drained).
    */
   async drain(): Promise<void> {
-    const pending = [...this.#peers.values()].filter((p) => p.open && !p.drainGaveUp && p.conn.needsDrain);
-    await Promise.all(pending.map((p) => this.#drainOne(p)));
-  }
-
-  async #drainOne(p: ServerPeer): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<boolean>((resolve) => {
-      timer = startTimer(this.#o.drainTimeout, () => resolve(true));
-    });
-    const late = await Promise.race([p.conn.waitForDrain().then(() => false), timedOut]);
-    clearTimeout(timer);
-    if (!late || !p.open) return;
-    if (this.#o.slowConsumerPolicy === 'disconnect') {
-      p.slowConsumer(`did not drain within ${this.#o.drainTimeout} ms`);
-      return;
-    }
-    p.drainGaveUp = true;
-    void p.conn.waitForDrain().then(() => {
-      p.drainGaveUp = false;
-    });
+    await Promise.all([...this.#peers.values()].map((p) => p.drain()));
   }
 
   /** Disconnects one client gracefully (flushing what was sent). */
@@ -557,20 +532,28 @@ export class SocketServer<
     this.#admission.accept(new ServerPeer(stream, this.#host));
   }
 
-  #onRegistered(peer: ServerPeer): void {
-    this.log.info(`client ${peer.id} connected (${this.getConnectedClients().length} connected)`);
-    // Order on the wire: welcome (already written), the queue (older than the
-    // peer), the broadcasts held since its accept, then whatever the
-    // application sends from its clientConnected listener. A peer that never
-    // said hello got broadcasts live since its hello window ended
-    // (HELLO_WINDOW_MS): the queue comes after those. A sender never takes it.
-    if (this.#queue.length > 0 && peer.open && !peer.sender) {
-      const entries = this.#queue.splice(0);
-      for (const q of entries) if (!q.sentTo.includes(peer)) peer.deliver(q.frame);
-      this.log.debug(`delivered ${entries.length} queued messages to ${peer.id}`);
-    }
-    peer.flushHeld();
+  /**
+   * Registration: a client slot (or the peer is refused), then on the wire
+   * its welcome (written by `enter`), the queue (older than the peer), the
+   * broadcasts held since its accept, then whatever the application sends
+   * from its clientConnected listener. A peer that never said hello got
+   * broadcasts live since its hello window ended (HELLO_WINDOW_MS): the
+   * queue comes after those. A sender never takes it.
+   */
+  #register(peer: ServerPeer, enter: (takeQueue: () => readonly Uint8Array[]) => void): boolean {
+    if (!this.#admission.claimSlot(peer)) return false;
+    this.log.info(`client ${peer.id} connected (${this.getConnectedClients().length + 1} connected)`);
+    enter(() => this.#takeQueue(peer));
     this.emit('clientConnected', peer.id);
+    return true;
+  }
+
+  /** The no-client queue, for the peer registering now: the frames it did not get live. */
+  #takeQueue(peer: ServerPeer): Uint8Array[] {
+    if (this.#queue.length === 0) return [];
+    const entries = this.#queue.splice(0);
+    this.log.debug(`delivering ${entries.length} queued messages to ${peer.id}`);
+    return entries.filter((q) => !q.sentTo.includes(peer)).map((q) => q.frame);
   }
 
   #onMessage(peer: ServerPeer, m: SocketMessage): void {
