@@ -249,6 +249,17 @@ export class ServerPeer {
   }
 
   /**
+   * Whether a broadcast goes to this peer, the one rule of the fan-out: a
+   * registered client that is not a sender, or (a server without a token) a
+   * peer awaiting registration, which holds it until then (see `deliver`).
+   */
+  get takesBroadcasts(): boolean {
+    const ph = this.#phase;
+    if (ph.name === 'registered') return ph.role !== 'sender';
+    return ph.name === 'awaiting' && this.#c.token === undefined;
+  }
+
+  /**
    * True while it holds one of the `maxMonitors` places: a monitor, or a
    * peer a full server admitted only as a possible monitor.
    */

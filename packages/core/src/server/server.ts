@@ -62,10 +62,10 @@ export interface SocketServerEvents<TIn = MessageData> {
   peerRefused: [refusal: PeerRefusal];
 }
 
+/** A frame of the no-client queue, numbered in queue order. */
 interface QueuedFrame {
-  frame: Buffer;
-  /** Unregistered peers that already got this frame live (they must not get it twice). */
-  sentTo: ServerPeer[];
+  readonly seq: number;
+  readonly frame: Buffer;
 }
 
 /**
@@ -95,7 +95,16 @@ export class SocketServer<
   readonly log: SocketLogger;
   /** Every peer that is neither refused nor closed, in accept order (so the first awaiting one is the oldest). */
   readonly #peers = new Map<string, ServerPeer>();
+  /** Broadcasts sent while no client was registered, for the next one (`messageQueueSize`). */
   readonly #queue: QueuedFrame[] = [];
+  /** Number of the last frame queued. */
+  #queueSeq = 0;
+  /**
+   * For each peer that got queued frames by fan-out while it was awaiting
+   * registration, the number of the first one: it takes from the queue only
+   * the frames older than that (a frame reaches it once, never twice).
+   */
+  readonly #fannedOutFrom = new WeakMap<ServerPeer, number>();
   #queueDropped = 0;
   #state: 'idle' | 'starting' | 'running' | 'stopping' = 'idle';
   #starting: Promise<void> | undefined;
@@ -432,42 +441,49 @@ export class SocketServer<
     return p;
   }
 
+  /**
+   * Unicast to a registered client, or a broadcast to every peer that takes
+   * broadcasts (the rule is {@link ServerPeer.takesBroadcasts}); with no
+   * registered client the frame is also queued for the next one.
+   * @returns How many registered clients it was written to.
+   */
   #fanout(frame: Buffer, clientId: string | undefined): number {
     if (clientId !== undefined) return this.#registered(clientId).deliver(frame) ? 1 : 0;
-    // Senders (hello role "sender") neither get broadcasts nor count as a client for the queue rule.
-    let registered = 0;
-    for (const p of this.#peers.values()) if (p.state === 'registered' && !p.sender) registered++;
+    let clients = 0;
+    for (const p of this.#peers.values()) if (p.state === 'registered' && p.takesBroadcasts) clients++;
     if (this.#transport.broadcast !== undefined) {
-      if (registered > 0) {
+      if (clients > 0) {
         this.#transport.broadcast(frame);
         if (this.#o.collectStats) {
-          this.#counters.messagesOut += registered;
-          this.#counters.bytesOut += frame.length * registered;
+          this.#counters.messagesOut += clients;
+          this.#counters.bytesOut += frame.length * clients;
         }
-      } else this.#enqueue(frame, []);
-      return registered;
+      } else this.#enqueue(frame);
+      return clients;
     }
+    const queuedAs = clients === 0 ? this.#queueSeq + 1 : undefined;
     let sent = 0;
-    const live: ServerPeer[] = [];
     for (const p of this.#peers.values()) {
+      if (!p.takesBroadcasts) continue;
       if (p.state === 'registered') {
-        if (!p.sender && p.deliver(frame)) sent++;
-      } else if (p.state === 'awaiting' && this.#token === undefined && p.deliver(frame)) {
-        // Without a token a peer gets live broadcasts from accept; only the queue waits for registration.
-        live.push(p);
+        if (p.deliver(frame)) sent++;
+      } else {
+        if (queuedAs !== undefined && !this.#fannedOutFrom.has(p)) this.#fannedOutFrom.set(p, queuedAs);
+        p.deliver(frame);
       }
     }
-    if (registered === 0) this.#enqueue(frame, live);
+    if (clients === 0) this.#enqueue(frame);
     return sent;
   }
 
-  #enqueue(frame: Buffer, sentTo: ServerPeer[]): void {
+  #enqueue(frame: Buffer): void {
+    const seq = ++this.#queueSeq;
     if (this.#o.messageQueueSize <= 0) {
       this.#queueDropped++;
       this.emit('queueOverflow', this.#queueDropped);
       return;
     }
-    this.#queue.push({ frame, sentTo });
+    this.#queue.push({ seq, frame });
     if (this.#queue.length > this.#o.messageQueueSize) {
       this.#queue.shift();
       this.#queueDropped++;
@@ -548,12 +564,16 @@ export class SocketServer<
     return true;
   }
 
-  /** The no-client queue, for the peer registering now: the frames it did not get live. */
+  /**
+   * The no-client queue, taken by the peer registering now: the frames it
+   * did not get by fan-out (those queued before its first one).
+   */
   #takeQueue(peer: ServerPeer): Uint8Array[] {
     if (this.#queue.length === 0) return [];
     const entries = this.#queue.splice(0);
+    const before = this.#fannedOutFrom.get(peer) ?? Number.POSITIVE_INFINITY;
     this.log.debug(`delivering ${entries.length} queued messages to ${peer.id}`);
-    return entries.filter((q) => !q.sentTo.includes(peer)).map((q) => q.frame);
+    return entries.filter((q) => q.seq < before).map((q) => q.frame);
   }
 
   #onMessage(peer: ServerPeer, m: SocketMessage): void {
@@ -628,10 +648,6 @@ export class SocketServer<
   #onClosed(peer: ServerPeer, wasRegistered: boolean): void {
     this.#peers.delete(peer.id);
     this.#admission.closed(peer);
-    for (const q of this.#queue) {
-      const i = q.sentTo.indexOf(peer);
-      if (i >= 0) q.sentTo.splice(i, 1);
-    }
     if (!wasRegistered) return;
     const reason = peer.reason ?? { code: ErrorCode.CLOSED, text: 'client disconnected' };
     this.log.info(`client ${peer.id} disconnected: ${reason.text}`);
