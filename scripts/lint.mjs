@@ -44,7 +44,11 @@ for (const f of files) {
     if (line.length > lineWidth) long.push(`${f}:${i + 1} (${line.length})`);
   });
 }
-if (long.length > 0) console.log(`lines over ${lineWidth} characters: ${long.length}\n  ${long.slice(0, 20).join('\n  ')}${long.length > 20 ? '\n  ...' : ''}`);
+if (long.length > 0)
+  console.log(
+    `lines over ${lineWidth} characters: ${long.length}\n  ` +
+      `${long.slice(0, 20).join('\n  ')}${long.length > 20 ? '\n  ...' : ''}`,
+  );
 results.push([`line width <= ${lineWidth}`, long.length === 0, !tolerateFormat]);
 
 let ok = true;

@@ -12,47 +12,24 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { natsServerBinary, startNatsServer, type NatsServerHandle } from '@socketkit/conformance/nats-server';
-import { renderChartSvg } from './chart.js';
-import { WorkerHandle } from './ipc.js';
-import { pythonProbe } from './pypeer.js';
-import { runScaling, type ScalingPoint } from './scaling.js';
-import { runStatsCost, type StatsCostResult } from './stats-cost.js';
-import { zmqProbe } from './zmq.js';
-import { benchTransports, parseTransports } from './transports.js';
-import {
-  buildHeadline,
-  buildRows,
-  buildTargets,
-  headlineTable,
-  profileLines,
-  scalingTable,
-  type ProfileSummary,
-  buildUnixVsTcp,
-  buildViaNats,
-  markdownReport,
-  natsTable,
-  methodNotes,
-  resultsTable,
-  slowTable,
-  targetsTable,
-  textTable,
-  unixTcpTable,
-  type BenchResults,
-} from './report.js';
-import {
-  NATS_SCENARIOS,
-  SCENARIOS,
-  implsFor,
-  makePlan,
-  runScenario,
-  runSlowConsumer,
-  type Plan,
-  type Progress,
-  type ScenarioDef,
-  type ScenarioResult,
-  type SlowResult,
-} from './scenarios.js';
-import { IMPLS, type Impl, type TransportKind } from './types.js';
+import { renderChartSvg } from './report/chart.js';
+import { WorkerHandle } from './harness/ipc.js';
+import { pythonProbe } from './contenders/python.js';
+import { runScaling, type ScalingPoint } from './scenarios/scaling.js';
+import { runStatsCost, type StatsCostResult } from './scenarios/stats-cost.js';
+import { zmqProbe } from './contenders/zeromq.js';
+import { benchTransports, parseTransports } from './harness/transports.js';
+import { markdownReport, methodNotes } from './report/report.js';
+import { buildHeadline, buildRows, buildUnixVsTcp, buildViaNats, type BenchResults } from './report/results.js';
+import type { ProfileSummary } from './report/results.js';
+import { headlineTable, natsTable, profileLines, resultsTable, scalingTable, slowTable } from './report/tables.js';
+import { targetsTable, textTable, unixTcpTable } from './report/tables.js';
+import { buildTargets } from './report/targets.js';
+import { runScenario, type ScenarioResult } from './scenarios/messaging.js';
+import { NATS_SCENARIOS, SCENARIOS, implsFor, makePlan, type Plan } from './scenarios/plan.js';
+import type { Progress, ScenarioDef } from './scenarios/plan.js';
+import { runSlowConsumer, type SlowResult } from './scenarios/slow-consumer.js';
+import { IMPLS, type Impl, type TransportKind } from './harness/types.js';
 
 const BENCH_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 

@@ -13,7 +13,9 @@ import { CLIENT_ENGINE_RULES, type SocketClientOptions } from './client/options.
 import { SERVER_ENGINE_RULES, type SocketServerOptions } from './server/options.js';
 import { MAX_TIMEOUT_MS, mergeDefined } from './settings.js';
 
-/** Configuration keys every transport's constructor accepts (§7), plus where to read them. */
+/**
+ * Configuration keys every transport's constructor accepts (the README's Configuration table), plus where to read them.
+ */
 export interface CommonConfigOptions {
   /** IANA time zone for `timestamp_iso`. */
   timezone?: string;
@@ -21,7 +23,10 @@ export interface CommonConfigOptions {
   maxMessageSize?: number;
   /** Log level of the default logger. */
   logLevel?: SocketConfig['logLevel'];
-  /** Default timeout in ms (connect, receive, request): `Infinity` or an integer 1..2^31−1 (env `SOCKET_DEFAULT_TIMEOUT` is seconds). */
+  /**
+   * Default timeout in ms (connect, receive, request): `Infinity` or an integer 1..2^31−1 (env `SOCKET_DEFAULT_TIMEOUT`
+   * is seconds).
+   */
   defaultTimeoutMs?: number;
   /** `.env` file to read (default: the one `SOCKET_ENV_FILE` names, else none; `false` to skip). */
   envFile?: string | false;
@@ -147,9 +152,10 @@ export function clientEngineOptions<T = MessageData>(
   extra: Partial<SocketClientOptions> = {},
 ): Partial<SocketClientOptions<T>> {
   const { defaultTimeoutMs: _validated, ...rest } = pickKnown(options, CLIENT_ENGINE_RULES);
-  return mergeDefined<SocketClientOptions>({ ...clientConfigDefaults(config), ...extra }, rest as Partial<SocketClientOptions>) as Partial<
-    SocketClientOptions<T>
-  >;
+  return mergeDefined<SocketClientOptions>(
+    { ...clientConfigDefaults(config), ...extra },
+    rest as Partial<SocketClientOptions>,
+  ) as Partial<SocketClientOptions<T>>;
 }
 
 /** Engine options for a transport package's server (see {@link clientEngineOptions}). */
@@ -161,9 +167,10 @@ export function serverEngineOptions<TIn = MessageData, TOut = MessageData>(
 ): Partial<SocketServerOptions<TIn, TOut>> {
   const { defaultTimeoutMs: _validated, ...rest } = pickKnown(options, SERVER_ENGINE_RULES);
   return {
-    ...(mergeDefined<SocketServerOptions>({ ...serverConfigDefaults(config, maxConnections), ...extra }, rest as Partial<SocketServerOptions>) as Partial<
-      SocketServerOptions<TIn, TOut>
-    >),
+    ...(mergeDefined<SocketServerOptions>(
+      { ...serverConfigDefaults(config, maxConnections), ...extra },
+      rest as Partial<SocketServerOptions>,
+    ) as Partial<SocketServerOptions<TIn, TOut>>),
     maxConnections,
   };
 }

@@ -30,7 +30,9 @@ export type {
   RequestOptions,
 } from './client/client.js';
 export { isStandardSchema, validateData } from './wire/schema.js';
-/** Checks a constructor's options against a rule table (re-exported from `@socketkit/config` for transport packages). */
+/**
+ * Checks a constructor's options against a rule table (re-exported from `@socketkit/config` for transport packages).
+ */
 export { checkOptions, optionRule } from '@socketkit/config';
 export type { OptionRule, OptionRules, OptionRulesFor } from '@socketkit/config';
 export type { StandardSchemaV1, Payload } from './wire/schema.js';
@@ -41,7 +43,13 @@ export {
   checkTimeout,
 } from './client/options.js';
 export type { ClientRole } from './client/options.js';
-export type { ServerTransport, ClientTransport, TransportStream, ListenSettings, PendingHandshake } from './transport.js';
+export type {
+  ServerTransport,
+  ClientTransport,
+  TransportStream,
+  ListenSettings,
+  PendingHandshake,
+} from './transport.js';
 export { LogLimiter, LOG_LIMIT_INTERVAL_MS } from './ops/log-limiter.js';
 export { BatchShare, FramedConnection } from './wire/connection.js';
 export { duplexPair } from './duplex-pair.js';
@@ -50,7 +58,12 @@ export { backoffDelay, DEFAULT_BACKOFF, DEFAULT_MAX_RETRIES } from './client/bac
 export type { BackoffOptions } from './client/backoff.js';
 export { createLogger, silentLogger } from './ops/logger.js';
 export type { SocketLogger } from './ops/logger.js';
-export { DEFAULT_MAX_PENDING_BYTES, DEFAULT_CLOSE_TIMEOUT, DEFAULT_HEARTBEAT_INTERVAL, MAX_TIMEOUT_MS } from './settings.js';
+export {
+  DEFAULT_MAX_PENDING_BYTES,
+  DEFAULT_CLOSE_TIMEOUT,
+  DEFAULT_HEARTBEAT_INTERVAL,
+  MAX_TIMEOUT_MS,
+} from './settings.js';
 export { DEFAULT_SEND_BUFFER_SIZE, DEFAULT_MAX_PENDING_REQUESTS } from './client/options.js';
 export {
   DEFAULT_MAX_CONNECTIONS,

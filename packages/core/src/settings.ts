@@ -1,7 +1,10 @@
 import { DEFAULT_CONFIG, MAX_TIMEOUT_MS } from '@socketkit/config';
 import { ErrorCode, ValidationError } from '@socketkit/protocol';
 
-/** Largest timeout Node's timers accept (2^31 − 1 ms, defined once in `@socketkit/config`); larger values would fire after 1 ms. */
+/**
+ * Largest timeout Node's timers accept (2^31 − 1 ms, defined once in `@socketkit/config`); larger values would fire
+ * after 1 ms.
+ */
 export { MAX_TIMEOUT_MS };
 
 /** Default hard bound on bytes queued for one client before the slow-consumer policy applies (8 MiB). */
@@ -13,7 +16,7 @@ export const DEFAULT_HEARTBEAT_INTERVAL = 0;
 /** Heartbeat misses tolerated before a silent peer is declared dead. */
 export const DEFAULT_HEARTBEAT_MISSES = 2;
 
-/** Shared defaults taken from the configuration defaults of §7. */
+/** The configuration defaults (`@socketkit/config`, the README's Configuration table) the engines start from. */
 export const CONFIG_DEFAULTS = DEFAULT_CONFIG;
 
 /**
@@ -59,7 +62,8 @@ export function validateTimeoutMs(key: string, value: number, source = 'option')
   if (value === Infinity || (Number.isInteger(value) && value >= 1 && value <= MAX_TIMEOUT_MS)) return value;
   throw new ValidationError(
     ErrorCode.INVALID_CONFIG,
-    `invalid ${key} ${String(value)} (${source}): a timeout is Infinity (none) or an integer number of milliseconds from 1 to ${MAX_TIMEOUT_MS}`,
+    `invalid ${key} ${String(value)} (${source}): a timeout is Infinity (none) or an integer number of milliseconds ` +
+      `from 1 to ${MAX_TIMEOUT_MS}`,
     { details: { key, value, source } },
   );
 }
@@ -67,9 +71,13 @@ export function validateTimeoutMs(key: string, value: number, source = 'option')
 /** Checks a non-negative integer option (a count or a byte size). */
 export function validateCount(key: string, value: number, min = 0): number {
   if (Number.isInteger(value) && value >= min) return value;
-  throw new ValidationError(ErrorCode.INVALID_CONFIG, `invalid ${key} ${String(value)} (option): expected an integer >= ${min}`, {
-    details: { key, value, source: 'option' },
-  });
+  throw new ValidationError(
+    ErrorCode.INVALID_CONFIG,
+    `invalid ${key} ${String(value)} (option): expected an integer >= ${min}`,
+    {
+      details: { key, value, source: 'option' },
+    },
+  );
 }
 
 /** An interval: 0 (off) or an integer from 1 to 2^31-1 ms (never Infinity: it repeats). */
@@ -78,7 +86,8 @@ export function validateInterval(key: string, value: number): number {
     if (value === 0) return 0;
     throw new ValidationError(
       ErrorCode.INVALID_CONFIG,
-      `invalid ${key} Infinity (option): an interval is 0 (off) or an integer number of milliseconds from 1 to ${MAX_TIMEOUT_MS}`,
+      `invalid ${key} Infinity (option): an interval is 0 (off) or an integer number of milliseconds from 1 to ` +
+        `${MAX_TIMEOUT_MS}`,
       { details: { key, value, source: 'option' } },
     );
   }

@@ -210,7 +210,7 @@ describe('4. the no-client queue goes only to a real client', () => {
     await settle();
     server.send({ live: 1 });
     await settle();
-    // Held for the hello window only: a socketkit client says hello at once and must get its welcome first (D3).
+    // Held for the hello window only: a socketkit client says hello at once and must get its welcome first.
     expect(p.messages).toHaveLength(0);
     await jest.advanceTimersByTimeAsync(HELLO_WINDOW_MS + 1);
     await until(() => p.messages.length === 1, 'live broadcast after the hello window, in the grace');

@@ -1,7 +1,7 @@
 import { Duplex } from 'node:stream';
 import { headers, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
 import { decodePayload } from '@socketkit/codec';
-import { isLibraryError } from '@socketkit/core';
+import { isLibraryError } from '@socketkit/core/internal';
 import { ConnectionError, ErrorCode } from '@socketkit/protocol';
 import {
   AUTH_HEADER,

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { connect, createInbox, headers, type NatsConnection, type NodeConnectionOptions, type Subscription } from '@nats-io/transport-node';
 import { decodePayload } from '@socketkit/codec';
-import { isLibraryError, type ClientTransport, type ServerTransport, type TransportStream } from '@socketkit/core';
+import type { ClientTransport, ServerTransport, TransportStream } from '@socketkit/core';
+import { isLibraryError } from '@socketkit/core/internal';
 import { ConnectionError, ErrorCode, MessageError, ValidationError } from '@socketkit/protocol';
 import { AUTH_HEADER, authValue, newBroadcastKey } from './frame-auth.js';
 import { AUTH_HEADROOM, FIN, NatsStream, type StreamSecurity } from './nats-stream.js';

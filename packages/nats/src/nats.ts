@@ -1,21 +1,17 @@
 import type { NodeConnectionOptions } from '@nats-io/transport-node';
 import { checkOptions, optionRule as r, type OptionRulesFor } from '@socketkit/config';
+import { SocketClient, SocketServer, type Payload, type SocketClientOptions, type SocketServerOptions } from '@socketkit/core';
 import {
   CLIENT_ENGINE_RULES,
   CONFIG_OPTION_RULES,
   SERVER_ENGINE_RULES,
   omitRules,
-  SocketClient,
-  SocketServer,
   clientEngineOptions,
   resolveConfig,
   serverEngineOptions,
   type ClientConfigOptions,
-  type Payload,
   type ServerConfigOptions,
-  type SocketClientOptions,
-  type SocketServerOptions,
-} from '@socketkit/core';
+} from '@socketkit/core/internal';
 import type { MessageData, MessageError } from '@socketkit/protocol';
 import { DEFAULT_NATS_SERVERS, NatsClientTransport, NatsServerTransport } from './nats-transport.js';
 

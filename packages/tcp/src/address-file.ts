@@ -2,7 +2,15 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, constants, fstatSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { fileTrustProblem, insecureError, openServerSocketDir, openSocketDir, prepareSocketDir, type PinnedDir, type SocketDirTrust } from '@socketkit/core';
+import {
+  fileTrustProblem,
+  insecureError,
+  openServerSocketDir,
+  openSocketDir,
+  prepareSocketDir,
+  type PinnedDir,
+  type SocketDirTrust,
+} from '@socketkit/core/net';
 import { ConnectionError, ErrorCode, SocketError, validateEventName } from '@socketkit/protocol';
 
 /** What a TCP server with an auto-picked port publishes for its event in `{socketDir}/{event}.tcp`. */

@@ -2,18 +2,8 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { connect as tlsConnect, createServer as createTlsServer, type SecureContextOptions, type TLSSocket } from 'node:tls';
-import {
-  awaitConnect,
-  closeServer,
-  listenServer,
-  mapConnectError,
-  type ClientTransport,
-  type ListenSettings,
-  type ServerTransport,
-  type SocketDirTrust,
-  type SocketLogger,
-  type TransportStream,
-} from '@socketkit/core';
+import type { ClientTransport, ListenSettings, ServerTransport, SocketLogger, TransportStream } from '@socketkit/core';
+import { awaitConnect, closeServer, listenServer, mapConnectError, type SocketDirTrust } from '@socketkit/core/net';
 import { ConnectionError, ErrorCode, type SocketError, ValidationError } from '@socketkit/protocol';
 import { addressFilePath, readAddressFile, writeAddressFile } from './address-file.js';
 import { loopbackServerUid } from './loopback-owner.js';

@@ -1,24 +1,18 @@
 import { checkOptions, optionRule as r, type OptionRulesFor } from '@socketkit/config';
+import { SocketClient, SocketServer, createLogger, type Payload, type SocketClientOptions, type SocketServerOptions } from '@socketkit/core';
 import {
   CLIENT_ENGINE_RULES,
   CONFIG_OPTION_RULES,
   SERVER_ENGINE_RULES,
-  SOCKET_DIR_TRUST_RULES,
   omitRules,
-  SocketClient,
-  SocketServer,
   clientEngineOptions,
-  createLogger,
   mergeDefined,
   resolveConfig,
   serverEngineOptions,
   type ClientConfigOptions,
-  type Payload,
   type ServerConfigOptions,
-  type SocketClientOptions,
-  type SocketDirTrust,
-  type SocketServerOptions,
-} from '@socketkit/core';
+} from '@socketkit/core/internal';
+import { SOCKET_DIR_TRUST_RULES, type SocketDirTrust } from '@socketkit/core/net';
 import type { MessageData } from '@socketkit/protocol';
 import { TcpClientTransport, TcpServerTransport, type TcpTlsOptions } from './tcp-transport.js';
 

@@ -16,8 +16,9 @@ import {
 } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { basename, join } from 'node:path';
+import type { ClientTransport, ListenSettings, ServerTransport, TransportStream } from '@socketkit/core';
+import { abortableDelay } from '@socketkit/core/internal';
 import {
-  abortableDelay,
   awaitConnect,
   closeServer,
   fileTrustProblem,
@@ -29,12 +30,8 @@ import {
   listenServer,
   mapConnectError,
   prepareSocketDir,
-  type ClientTransport,
-  type ListenSettings,
-  type ServerTransport,
   type SocketDirTrust,
-  type TransportStream,
-} from '@socketkit/core';
+} from '@socketkit/core/net';
 import { ConnectionError, ErrorCode, SocketError, ValidationError, validateEventName } from '@socketkit/protocol';
 
 /** Longest socket path Linux accepts (sun_path is 108 bytes including the NUL). */

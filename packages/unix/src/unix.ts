@@ -1,22 +1,18 @@
 import { checkOptions, optionRule as r, parsePermissions, type OptionRulesFor } from '@socketkit/config';
+import { SocketClient, SocketServer, type Payload, type SocketClientOptions, type SocketServerOptions } from '@socketkit/core';
 import {
-  SocketClient,
-  SocketServer,
   CLIENT_ENGINE_RULES,
   CONFIG_OPTION_RULES,
   SERVER_ENGINE_RULES,
-  SOCKET_DIR_TRUST_RULES,
   clientEngineOptions,
   omitRules,
   mergeDefined,
   resolveConfig,
   serverEngineOptions,
   type ClientConfigOptions,
-  type Payload,
   type ServerConfigOptions,
-  type SocketClientOptions,
-  type SocketServerOptions,
-} from '@socketkit/core';
+} from '@socketkit/core/internal';
+import { SOCKET_DIR_TRUST_RULES } from '@socketkit/core/net';
 import type { MessageData } from '@socketkit/protocol';
 import { UnixClientTransport, UnixServerTransport } from './unix-transport.js';
 

@@ -12,7 +12,11 @@ const ignoreLateError = (): void => undefined;
  * emit a second error, or a connect error already in flight after an abort,
  * and an `'error'` with no listener would crash the process.
  */
-export function awaitConnect<S extends Socket>(socket: S, signal: AbortSignal, event: 'connect' | 'secureConnect' = 'connect'): Promise<S> {
+export function awaitConnect<S extends Socket>(
+  socket: S,
+  signal: AbortSignal,
+  event: 'connect' | 'secureConnect' = 'connect',
+): Promise<S> {
   return new Promise((resolve, reject) => {
     const cleanup = (): void => {
       socket.off(event, onConnect);
@@ -53,7 +57,11 @@ export function awaitConnect<S extends Socket>(socket: S, signal: AbortSignal, e
  * (which would crash the process); after a failed listen a late error is
  * swallowed.
  */
-export function listenServer(server: Server, options: ListenOptions, afterListen: (err: Error) => void = () => undefined): Promise<void> {
+export function listenServer(
+  server: Server,
+  options: ListenOptions,
+  afterListen: (err: Error) => void = () => undefined,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (err: Error): void => {
       server.off('listening', onListening);

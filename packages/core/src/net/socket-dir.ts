@@ -42,7 +42,8 @@ export function dirTrustProblem(st: Stats, trust: SocketDirTrust = {}): string |
   if (self === undefined || trust.allowInsecureDir === true) return undefined;
   if (!trustedOwner(st.uid, self, trust)) return `owned by uid ${st.uid} (not you, uid ${self}, nor root)`;
   const sticky = (st.mode & STICKY) !== 0;
-  if ((st.mode & 0o002) !== 0 && !sticky) return `writable by any user (mode ${(st.mode & 0o7777).toString(8)}, no sticky bit)`;
+  if ((st.mode & 0o002) !== 0 && !sticky)
+    return `writable by any user (mode ${(st.mode & 0o7777).toString(8)}, no sticky bit)`;
   if ((st.mode & 0o020) !== 0 && !sticky && !(trust.trustedGids ?? []).includes(st.gid)) {
     return `group-writable (mode ${(st.mode & 0o7777).toString(8)}, gid ${st.gid} is not in trustedGids)`;
   }
@@ -59,7 +60,8 @@ export function fileTrustProblem(st: Stats, trust: SocketDirTrust = {}, contentM
   if (self === undefined || trust.allowInsecureDir === true) return undefined;
   if (st.isSymbolicLink()) return 'a symbolic link';
   if (!trustedOwner(st.uid, self, trust)) return `owned by uid ${st.uid} (not you, uid ${self}, nor root)`;
-  if (contentMatters && (st.mode & 0o022) !== 0) return `writable by group/others (mode ${(st.mode & 0o777).toString(8)})`;
+  if (contentMatters && (st.mode & 0o022) !== 0)
+    return `writable by group/others (mode ${(st.mode & 0o777).toString(8)})`;
   return undefined;
 }
 
@@ -90,11 +92,17 @@ function serverDirError(err: unknown, dir: string): Error {
       `socketDir ${dir} is not a directory (${(err as Error).message}): choose a directory for socket files`,
       opts,
     );
-  if (code === 'ELOOP') return new ValidationError(ErrorCode.INVALID_CONFIG, `socketDir ${dir} has too many symbolic links: choose a plain directory`, opts);
+  if (code === 'ELOOP')
+    return new ValidationError(
+      ErrorCode.INVALID_CONFIG,
+      `socketDir ${dir} has too many symbolic links: choose a plain directory`,
+      opts,
+    );
   if (code === 'EACCES' || code === 'EPERM') {
     return new ConnectionError(
       ErrorCode.PERMISSION_DENIED,
-      `socket directory ${dir} cannot be checked by this user (${code}): choose another socketDir or fix its permissions`,
+      `socket directory ${dir} cannot be checked by this user (${code}): choose another socketDir or fix its ` +
+        `permissions`,
       opts,
     );
   }
@@ -117,10 +125,14 @@ export async function prepareSocketDir(dir: string, trust: SocketDirTrust = {}):
   try {
     await mkdir(dir, { recursive: true, mode: 0o700 });
   } catch (err) {
-    throw new ValidationError(ErrorCode.INVALID_CONFIG, `cannot create socket directory ${dir}: ${(err as Error).message}; choose a writable socketDir`, {
-      cause: err,
-      details: { path: dir },
-    });
+    throw new ValidationError(
+      ErrorCode.INVALID_CONFIG,
+      `cannot create socket directory ${dir}: ${(err as Error).message}; choose a writable socketDir`,
+      {
+        cause: err,
+        details: { path: dir },
+      },
+    );
   }
   let checked: CheckedDir;
   try {
@@ -188,7 +200,8 @@ export function checkDirPath(dir: string, trust: SocketDirTrust = {}): CheckedDi
   let st = lstatSync('/');
   const checkDir = (path: string, s: Stats): void => {
     const why = dirTrustProblem(s, trust);
-    if (why !== undefined) throw insecure(path === dir ? 'socket directory' : `socket directory ${dir}: its path component`, path, why, s);
+    if (why !== undefined)
+      throw insecure(path === dir ? 'socket directory' : `socket directory ${dir}: its path component`, path, why, s);
   };
   checkDir('/', st);
   let links = 0;
@@ -206,7 +219,12 @@ export function checkDirPath(dir: string, trust: SocketDirTrust = {}): CheckedDi
       if (trust.allowInsecureDir !== true) {
         const self = currentUid();
         if (self !== undefined && !trustedOwner(s.uid, self, trust)) {
-          throw insecure(`socket directory ${dir}: its path component`, next, `a symbolic link owned by uid ${s.uid} (not you, uid ${self}, nor root)`, s);
+          throw insecure(
+            `socket directory ${dir}: its path component`,
+            next,
+            `a symbolic link owned by uid ${s.uid} (not you, uid ${self}, nor root)`,
+            s,
+          );
         }
       }
       if (++links > MAX_LINKS) throw pathError('ELOOP', dir);
@@ -278,8 +296,15 @@ export function openSocketDir(dir: string, trust: SocketDirTrust = {}): PinnedDi
   } catch (err) {
     const code = errno(err);
     if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP' || code === 'EACCES' || code === 'EPERM') throw err;
-    // A runtime that cannot open a directory (EISDIR, ...): the checked path itself, which only trusted users can change.
-    return { path: dir, realPath: checked.realPath, st: checked.st, entry: (name: string) => join(checked.realPath, name), close: () => undefined };
+    // A runtime that cannot open a directory (EISDIR, ...): the checked path itself, which only trusted users can
+    // change.
+    return {
+      path: dir,
+      realPath: checked.realPath,
+      st: checked.st,
+      entry: (name: string) => join(checked.realPath, name),
+      close: () => undefined,
+    };
   }
   let st: Stats;
   try {
