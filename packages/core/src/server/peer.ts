@@ -8,93 +8,40 @@ import {
   type SocketError,
   type SocketMessage,
 } from '@socketkit/protocol';
-import { ServerAuth, checkHello } from '../wire/auth.js';
-import { type BatchShare, FramedConnection } from '../wire/connection.js';
+import { ServerAuth } from '../wire/auth.js';
+import { InputGuard } from './input-guard.js';
+import { FramedConnection } from '../wire/connection.js';
 import { startTimer } from '../settings.js';
 import { Heartbeat } from '../wire/heartbeat.js';
-import type { SocketLogger } from '../ops/logger.js';
-import type { ServerSettings } from './options.js';
 import type { TransportStream } from '../transport.js';
-import { PeerCounters, type ServerCounters, type ServerStats } from '../ops/stats.js';
+import { PeerCounters, type ServerStats } from '../ops/stats.js';
 import { controlFrame, errorFrame } from '../wire/frames.js';
+import { controlReply, handlerErrorFrame, monitorWelcomeFrame, replyFrame, welcomeFrame } from './replies.js';
+
 import {
-  type PongCache,
-  controlReply,
-  handlerErrorFrame,
-  monitorWelcomeFrame,
-  replyFrame,
-  welcomeFrame,
-} from './replies.js';
+  type DisconnectReason,
+  type Held,
+  MAX_HELD_BYTES,
+  HELLO_WINDOW_MS,
+  type PeerContext,
+  type PeerState,
+  type Phase,
+  helloRefusal,
+  isHandshakeHello,
+  roleOf,
+} from './peer-state.js';
 
 export { describeThrown, handlerCode } from './replies.js';
-
-/**
- * Most bytes of broadcasts held for a peer awaiting registration (1 MiB):
- * past it the peer gets them live (see `deliver`).
- */
-export const MAX_HELD_BYTES = 1024 * 1024;
-
-/**
- * Without a token, how long (ms) broadcasts to a new peer that has sent
- * nothing yet are held, so that a socketkit client, which writes `hello` as
- * soon as it is connected, gets its `welcome` before any broadcast (its
- * handshake takes anything else first for a server without the handshake).
- * The hold ends early on the peer's first frame; past it (a peer that never
- * says hello: the Python module) broadcasts are written live, long before
- * its registration grace (`registerGraceMs`) ends.
- */
-export const HELLO_WINDOW_MS = 50;
+export {
+  type DisconnectReason,
+  HELLO_WINDOW_MS,
+  MAX_HELD_BYTES,
+  type PeerContext,
+  type PeerState,
+} from './peer-state.js';
 
 /** Bytes of the length prefix before every frame payload. */
 const FRAME_HEADER = 4;
-
-/**
- * The life of one server-side connection. Every peer is in exactly one state
- * and moves only forward, through the named transitions below:
- *
- *   accepted ──admit()──▶ awaiting ──register()──▶ registered
- *      │                    │ hello / first app message / grace end
- *      │                    │ (with a token: only after hello + auth_proof, protocol 2)
- *      │ refuse()           │ close(): auth timeout, evicted, bad framing, stop
- *      ▼                    ▼                          │
- *   closing ◀───────────────┴──────────────────────────┘
- *      ▲                    │ hello with role "monitor" (with a token: after
- *      │                    │ hello + auth_proof, as a client)
- *      │ answered / timeout ▼
- *      └──────────────── monitoring (never registers: no slot, queue or broadcasts)
- *      │ the stream closed
- *      ▼
- *   closed
- *
- * A full server without a token keeps a new peer in `accepted`
- * (admitMonitorOnly(), at most `maxMonitors` such peers and monitors): a
- * monitor hello as its first frame takes it to `monitoring`; anything else,
- * or silence for `registerGraceMs`, is refused `MAX_CONNECTIONS`.
- */
-export type PeerState = 'accepted' | 'awaiting' | 'registered' | 'monitoring' | 'closing' | 'closed';
-
-/** Why a peer was disconnected. */
-export interface DisconnectReason {
-  /** An {@link ErrorCode}, or `CLOSED` for an ordinary close. */
-  code: string;
-  /** Human-readable text. */
-  text: string;
-}
-
-/** What every peer of one server shares (fixed for the server's life). */
-export interface PeerContext {
-  readonly eventName: string;
-  readonly settings: ServerSettings;
-  readonly log: SocketLogger;
-  /** The shared secret, if the server requires one. */
-  readonly token: string | undefined;
-  /** Whole-server traffic counters (counted by every peer). */
-  readonly counters: ServerCounters;
-  /** The PONG frame, shared (a ping flood must not cost a frame build per ping). */
-  readonly pong: PongCache;
-  /** Shared by every peer's connection: a broadcast tick is concatenated once. */
-  readonly batchShare?: BatchShare;
-}
 
 /** What a {@link ServerPeer} asks of its server. */
 export interface PeerHost {
@@ -122,37 +69,6 @@ export interface PeerHost {
   stats(): ServerStats;
 }
 
-/** What a peer's hello said it is. */
-type Role = 'client' | 'sender' | 'monitor';
-
-/** Broadcasts held for a peer awaiting registration. */
-interface Held {
-  frames: Uint8Array[];
-  bytes: number;
-}
-
-/**
- * The {@link PeerState} with what each state knows, so that no flag can
- * disagree with the state: `role` is what the hello said (undefined before
- * any hello); `held` is undefined once broadcasts go out live (while
- * registered, it is set only until its registration wrote it); `wrote` is
- * set when a frame was written before any hello; `gaveUp` when `drain()`
- * gave up on the peer (drop policy) until it drains.
- */
-type Phase =
-  | { readonly name: 'accepted'; readonly refuseFull: (() => void) | undefined }
-  | {
-      readonly name: 'awaiting';
-      role: Role | undefined;
-      auth: ServerAuth | undefined;
-      held: Held | undefined;
-      wrote: boolean;
-      gaveUp: boolean;
-    }
-  | { readonly name: 'registered'; role: Role | undefined; held: Held | undefined; wrote: boolean; gaveUp: boolean }
-  | { readonly name: 'monitoring' }
-  | { readonly name: 'closing' | 'closed'; readonly wasRegistered: boolean };
-
 let peerCounter = 0;
 
 /**
@@ -177,8 +93,8 @@ export class ServerPeer {
   #timer: NodeJS.Timeout | undefined;
   /** The hello window (HELLO_WINDOW_MS) of a peer admitted without a token. */
   #windowTimer: NodeJS.Timeout | undefined;
-  #frameTimer: NodeJS.Timeout | undefined;
-  #frameMark = -1;
+  /** The invalid-message rate and the frame timer. */
+  readonly #guard: InputGuard;
   #heartbeat: Heartbeat | undefined;
   /** Messages dropped under `slowConsumerPolicy: 'drop'`. */
   dropped = 0;
@@ -188,14 +104,12 @@ export class ServerPeer {
   reason: DisconnectReason | undefined;
   /** The server's accept order (the oldest waiting peer is evicted first). */
   admissionSeq = 0;
-  /** Start (ms) of the current one-second window of invalid messages, and their count in it (`maxInvalidPerSecond`). */
-  #invalidWindow = 0;
-  #invalidInWindow = 0;
 
   constructor(stream: TransportStream, host: PeerHost) {
     this.#host = host;
     this.#c = host.context;
     this.id = `client_${++peerCounter}_${this.connectedAt}`;
+    this.#guard = new InputGuard(this.#c.settings, this.#c.eventName, (code, text) => this.#refuse(code, text));
     this.conn = new FramedConnection(
       stream,
       this.#c.settings.maxMessageSize,
@@ -205,7 +119,9 @@ export class ServerPeer {
         onProtocolError: (err) => this.#onBrokenFraming(err),
         onEndOfStream: () =>
           void this.close({ code: ErrorCode.CLOSED, text: 'peer ended the stream (zero-length frame)' }),
-        afterChunk: () => this.#checkFrameTimer(),
+        afterChunk: () => {
+          if (this.open) this.#guard.afterChunk(this.conn);
+        },
         onClose: (err) => this.#onClose(err),
       },
       this.#c.batchShare,
@@ -475,8 +391,7 @@ export class ServerPeer {
   #stopTimers(): void {
     clearTimeout(this.#timer);
     clearTimeout(this.#windowTimer);
-    clearTimeout(this.#frameTimer);
-    this.#frameTimer = undefined;
+    this.#guard.stop();
     this.#heartbeat?.stop();
   }
 
@@ -606,36 +521,17 @@ export class ServerPeer {
   // ---- handshake (PROTOCOL.md): event check, protocol 2 challenge-response, welcome ----
 
   /**
-   * hello: refuse another event (WRONG_EVENT) or, with a token, protocol 1
-   * (PROTOCOL_MISMATCH); a monitor when stats are not exposed
-   * (STATS_DISABLED); then challenge (token), or welcome / monitoring.
+   * hello: refused when {@link helloRefusal} says so; then the challenge
+   * (token), or the welcome / monitoring.
    */
   #onHello(m: SocketMessage): void {
     const c = this.#c;
-    const role: Role = m.data.role === 'monitor' ? 'monitor' : m.data.role === 'sender' ? 'sender' : 'client';
-    const refusal = checkHello(m, c.eventName, c.token !== undefined, role === 'monitor' ? 'monitor' : 'client');
+    const role = roleOf(m);
+    const ph = this.#phase;
+    const wrote = (ph.name === 'awaiting' || ph.name === 'registered') && ph.wrote;
+    const refusal = helloRefusal(m, c, wrote, this.connectedAt);
     if (refusal !== undefined) {
       this.#refuse(refusal.code, refusal.reason);
-      return;
-    }
-    const ph = this.#phase;
-    if ((ph.name === 'awaiting' || ph.name === 'registered') && ph.wrote) {
-      // Its hello came after its hello window, and frames were written to it
-      // already: a socketkit client has taken them for a server without the
-      // handshake. A clean, retryable refusal instead of a half-working session.
-      this.#refuse(
-        ErrorCode.ADMISSION_FULL,
-        `the hello reached "${c.eventName}" ${Date.now() - this.connectedAt} ms after the connection, once ` +
-          `broadcasts had been written to it (a peer has ${HELLO_WINDOW_MS} ms to say hello): reconnect ` +
-          '(a socketkit client retries with backoff)',
-      );
-      return;
-    }
-    if (role === 'monitor' && !c.settings.exposeStats) {
-      this.#refuse(
-        ErrorCode.STATS_DISABLED,
-        `server "${c.eventName}" does not expose stats to monitors: start it with exposeStats: true`,
-      );
       return;
     }
     if (ph.name === 'awaiting' || ph.name === 'registered') {
@@ -717,56 +613,16 @@ export class ServerPeer {
     return errorFrame(this.#c.eventName, code as ErrorCode, text, this.#c.settings.timezone, replyTo);
   }
 
-  /**
-   * A skipped invalid message: reported (the host rate-limits its log), and
-   * counted in a one-second window; past `maxInvalidPerSecond` the peer is
-   * disconnected with `TOO_MANY_INVALID`.
-   */
+  /** A skipped invalid message: reported (the server rate-limits its log), unless it was one too many. */
   #onInvalid(err: MessageError): void {
     if (this.#phase.name === 'closing' || this.#phase.name === 'closed') return;
-    const max = this.#c.settings.maxInvalidPerSecond;
-    const now = Date.now();
-    if (now - this.#invalidWindow >= 1000) {
-      this.#invalidWindow = now;
-      this.#invalidInWindow = 0;
-    }
-    if (++this.#invalidInWindow > max) {
-      this.#refuse(
-        ErrorCode.TOO_MANY_INVALID,
-        `more than ${max} invalid messages within one second (maxInvalidPerSecond) from this connection to ` +
-          `"${this.#c.eventName}": fix the sender; closing this connection`,
-      );
-      return;
-    }
-    this.#host.onPeerError(this, err);
+    if (this.#guard.invalid()) this.#host.onPeerError(this, err);
   }
 
   #onBrokenFraming(err: MessageError): void {
     // Reported once as an error, and as a refusal (event, rate-limited warning).
     this.#host.onPeerError(this, err);
     this.#refuse(err.code, `${err.message}; closing this connection`);
-  }
-
-  /** A started frame must be finished within `frameTimeoutMs` (a peer cannot hold a slot by trickling one frame). */
-  #checkFrameTimer(): void {
-    if (!this.open) return;
-    const buffered = this.conn.decoder.bufferedBytes;
-    if (buffered === 0) {
-      clearTimeout(this.#frameTimer);
-      this.#frameTimer = undefined;
-      return;
-    }
-    const mark = this.conn.framesReceived + this.conn.invalidMessages;
-    if (this.#frameTimer !== undefined && mark === this.#frameMark) return;
-    this.#frameMark = mark;
-    clearTimeout(this.#frameTimer);
-    const ms = this.#c.settings.frameTimeoutMs;
-    this.#frameTimer = startTimer(ms, () => {
-      this.#refuse(
-        ErrorCode.TIMEOUT,
-        `a frame was started but not finished within ${ms} ms (frameTimeoutMs): send whole frames`,
-      );
-    });
   }
 
   #onClose(err: Error | undefined): void {
@@ -783,16 +639,4 @@ export class ServerPeer {
     this.#phase = { name: 'closed', wasRegistered: was };
     this.#host.onClosed(this, was);
   }
-}
-
-/** A hello is the handshake's only when it is the peer's first message and carries the handshake's own fields. */
-function isHandshakeHello(m: SocketMessage): boolean {
-  const p = m.data.protocol;
-  return (
-    m.messageType === MessageType.CONTROL &&
-    m.data.op === CONTROL_OPS.HELLO &&
-    typeof p === 'number' &&
-    Number.isInteger(p) &&
-    p >= 1
-  );
 }

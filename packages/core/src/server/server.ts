@@ -1,7 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { encodeFrame } from '@socketkit/codec';
 import {
-  CONTROL_OPS,
   ConnectionError,
   ErrorCode,
   MessageType,
@@ -19,7 +18,7 @@ import { checkOptions } from '@socketkit/config';
 import { validateToken } from '../wire/auth.js';
 import { BatchShare } from '../wire/connection.js';
 import { PongCache } from './replies.js';
-import { CONFIG_DEFAULTS, startTimer } from '../settings.js';
+import { CONFIG_DEFAULTS } from '../settings.js';
 import { LogLimiter } from '../ops/log-limiter.js';
 import { createLogger, type SocketLogger } from '../ops/logger.js';
 import {
@@ -37,7 +36,7 @@ import { Admission } from './admission.js';
 import { RateSampler, ServerCounters, type ClientStats, type ServerStats } from '../ops/stats.js';
 import type { PendingHandshake, ServerTransport, TransportStream } from '../transport.js';
 import { validateData, type Payload, type StandardSchemaV1 } from '../wire/schema.js';
-import { controlFrame, emitError } from '../wire/frames.js';
+import { emitError } from '../wire/frames.js';
 
 /** Events of {@link SocketServer}; `TIn` is the data clients send. */
 export interface SocketServerEvents<TIn = MessageData> {

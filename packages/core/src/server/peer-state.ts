@@ -1,0 +1,155 @@
+import { CONTROL_OPS, ErrorCode, MessageType, type SocketMessage } from '@socketkit/protocol';
+import type { SocketLogger } from '../ops/logger.js';
+import type { ServerCounters } from '../ops/stats.js';
+import { type AuthRefusal, type ServerAuth, checkHello } from '../wire/auth.js';
+import type { BatchShare } from '../wire/connection.js';
+import type { ServerSettings } from './options.js';
+import type { PongCache } from './replies.js';
+
+/**
+ * Most bytes of broadcasts held for a peer awaiting registration (1 MiB):
+ * past it the peer gets them live (see `deliver`).
+ */
+export const MAX_HELD_BYTES = 1024 * 1024;
+
+/**
+ * Without a token, how long (ms) broadcasts to a new peer that has sent
+ * nothing yet are held, so that a socketkit client, which writes `hello` as
+ * soon as it is connected, gets its `welcome` before any broadcast (its
+ * handshake takes anything else first for a server without the handshake).
+ * The hold ends early on the peer's first frame; past it (a peer that never
+ * says hello: the Python module) broadcasts are written live, long before
+ * its registration grace (`registerGraceMs`) ends.
+ */
+export const HELLO_WINDOW_MS = 50;
+
+/**
+ * The life of one server-side connection. Every peer is in exactly one state
+ * and moves only forward, through the named transitions below:
+ *
+ *   accepted ──admit()──▶ awaiting ──register()──▶ registered
+ *      │                    │ hello / first app message / grace end
+ *      │                    │ (with a token: only after hello + auth_proof, protocol 2)
+ *      │ refuse()           │ close(): auth timeout, evicted, bad framing, stop
+ *      ▼                    ▼                          │
+ *   closing ◀───────────────┴──────────────────────────┘
+ *      ▲                    │ hello with role "monitor" (with a token: after
+ *      │                    │ hello + auth_proof, as a client)
+ *      │ answered / timeout ▼
+ *      └──────────────── monitoring (never registers: no slot, queue or broadcasts)
+ *      │ the stream closed
+ *      ▼
+ *   closed
+ *
+ * A full server without a token keeps a new peer in `accepted`
+ * (admitMonitorOnly(), at most `maxMonitors` such peers and monitors): a
+ * monitor hello as its first frame takes it to `monitoring`; anything else,
+ * or silence for `registerGraceMs`, is refused `MAX_CONNECTIONS`.
+ */
+export type PeerState = 'accepted' | 'awaiting' | 'registered' | 'monitoring' | 'closing' | 'closed';
+
+/** Why a peer was disconnected. */
+export interface DisconnectReason {
+  /** An {@link ErrorCode}, or `CLOSED` for an ordinary close. */
+  code: string;
+  /** Human-readable text. */
+  text: string;
+}
+
+/** What every peer of one server shares (fixed for the server's life). */
+export interface PeerContext {
+  readonly eventName: string;
+  readonly settings: ServerSettings;
+  readonly log: SocketLogger;
+  /** The shared secret, if the server requires one. */
+  readonly token: string | undefined;
+  /** Whole-server traffic counters (counted by every peer). */
+  readonly counters: ServerCounters;
+  /** The PONG frame, shared (a ping flood must not cost a frame build per ping). */
+  readonly pong: PongCache;
+  /** Shared by every peer's connection: a broadcast tick is concatenated once. */
+  readonly batchShare?: BatchShare;
+}
+
+/** What a peer's hello said it is. */
+export type Role = 'client' | 'sender' | 'monitor';
+
+/** Broadcasts held for a peer awaiting registration. */
+export interface Held {
+  frames: Uint8Array[];
+  bytes: number;
+}
+
+/**
+ * The {@link PeerState} with what each state knows, so that no flag can
+ * disagree with the state: `role` is what the hello said (undefined before
+ * any hello); `held` is undefined once broadcasts go out live (while
+ * registered, it is set only until its registration wrote it); `wrote` is
+ * set when a frame was written before any hello; `gaveUp` when `drain()`
+ * gave up on the peer (drop policy) until it drains.
+ */
+export type Phase =
+  | { readonly name: 'accepted'; readonly refuseFull: (() => void) | undefined }
+  | {
+      readonly name: 'awaiting';
+      role: Role | undefined;
+      auth: ServerAuth | undefined;
+      held: Held | undefined;
+      wrote: boolean;
+      gaveUp: boolean;
+    }
+  | { readonly name: 'registered'; role: Role | undefined; held: Held | undefined; wrote: boolean; gaveUp: boolean }
+  | { readonly name: 'monitoring' }
+  | { readonly name: 'closing' | 'closed'; readonly wasRegistered: boolean };
+
+/** A hello is the handshake's only when it is the peer's first message and carries the handshake's own fields. */
+export function isHandshakeHello(m: SocketMessage): boolean {
+  const p = m.data.protocol;
+  return (
+    m.messageType === MessageType.CONTROL &&
+    m.data.op === CONTROL_OPS.HELLO &&
+    typeof p === 'number' &&
+    Number.isInteger(p) &&
+    p >= 1
+  );
+}
+
+/** The role a hello claims (`client` unless it says `sender` or `monitor`). */
+export function roleOf(hello: SocketMessage): Role {
+  const role = hello.data.role;
+  return role === 'monitor' ? 'monitor' : role === 'sender' ? 'sender' : 'client';
+}
+
+/**
+ * Whether a hello is refused: another event (WRONG_EVENT) or, with a token,
+ * protocol 1 (PROTOCOL_MISMATCH); a hello that comes once frames were
+ * written to the peer (ADMISSION_FULL: a socketkit client has taken them for
+ * a server without the handshake; a clean, retryable refusal instead of a
+ * half-working session); a monitor when stats are not exposed (STATS_DISABLED).
+ */
+export function helloRefusal(
+  hello: SocketMessage,
+  c: PeerContext,
+  wroteBefore: boolean,
+  connectedAt: number,
+): AuthRefusal | undefined {
+  const role = roleOf(hello);
+  const refusal = checkHello(hello, c.eventName, c.token !== undefined, role === 'monitor' ? 'monitor' : 'client');
+  if (refusal !== undefined) return refusal;
+  if (wroteBefore) {
+    return {
+      code: ErrorCode.ADMISSION_FULL,
+      reason:
+        `the hello reached "${c.eventName}" ${Date.now() - connectedAt} ms after the connection, once ` +
+        `broadcasts had been written to it (a peer has ${HELLO_WINDOW_MS} ms to say hello): reconnect ` +
+        '(a socketkit client retries with backoff)',
+    };
+  }
+  if (role === 'monitor' && !c.settings.exposeStats) {
+    return {
+      code: ErrorCode.STATS_DISABLED,
+      reason: `server "${c.eventName}" does not expose stats to monitors: start it with exposeStats: true`,
+    };
+  }
+  return undefined;
+}
