@@ -8,7 +8,6 @@ import {
   PROTOCOL_VERSION,
   SocketError,
   createMessage,
-  isPlainObject,
   isSocketMessage,
   validateEventName,
   type MessageData,
@@ -33,9 +32,10 @@ import {
 import { renderPrometheus } from '../ops/metrics.js';
 import { ServerPeer, type PeerHost } from './peer.js';
 import { Admission } from './admission.js';
+import { Requests, type RequestsContext } from './requests.js';
 import { RateSampler, ServerCounters, type ClientStats, type ServerStats } from '../ops/stats.js';
 import type { PendingHandshake, ServerTransport, TransportStream } from '../transport.js';
-import { validateData, type Payload, type StandardSchemaV1 } from '../wire/schema.js';
+import type { Payload } from '../wire/schema.js';
 import { emitError } from '../wire/frames.js';
 
 /** Events of {@link SocketServer}; `TIn` is the data clients send. */
@@ -86,10 +86,8 @@ export class SocketServer<
   readonly #o: ServerSettings;
   readonly #transport: ServerTransport;
   readonly #token: string | undefined;
-  #handler: RequestHandler<TIn, TOut> | undefined;
-  readonly #schema: StandardSchemaV1 | undefined;
-  /** A request without a handler, while its 'message' listeners run: answered by reply() or not (then NO_HANDLER). */
-  #answering: { request: SocketMessage; answered: boolean } | undefined;
+  /** Messages from clients: the handler, the schema, `message`, NO_HANDLER. */
+  readonly #requests: Requests<TIn, TOut>;
   /** The logger in use. */
   readonly log: SocketLogger;
   /** Every peer that is neither refused nor closed, in accept order (so the first awaiting one is the oldest). */
@@ -125,12 +123,18 @@ export class SocketServer<
     this.#transport = options.transport;
     this.#o = resolveServerSettings<TIn, TOut>(options);
     this.#token = validateToken(options.token, this.eventName);
-    this.#handler = options.handler;
-    this.#schema = options.schema;
     this.log =
       options.logger ??
       createLogger(`socketkit:server:${this.eventName}`, options.logLevel ?? CONFIG_DEFAULTS.logLevel);
     this.#warnings = new LogLimiter(this.log);
+    const requests: RequestsContext<TIn> = {
+      eventName: this.eventName,
+      settings: this.#o,
+      schema: options.schema,
+      emitMessage: (m, clientId) => this.emit('message', m, clientId),
+      peerError: (peer, err) => this.#peerError(peer, err),
+    };
+    this.#requests = new Requests<TIn, TOut>(requests, options.handler);
     this.#admission = new Admission({
       eventName: this.eventName,
       transport: this.#transport.kind,
@@ -156,7 +160,7 @@ export class SocketServer<
       register: (peer, enter) => this.#register(peer, enter),
       claimMonitor: (peer) => this.#admission.claimMonitor(peer),
       refuse: (peer, code, text, replyTo) => this.#admission.refuse(peer, code, text, replyTo),
-      onMessage: (peer, m) => this.#onMessage(peer, m),
+      onMessage: (peer, m) => this.#requests.onMessage(peer, m),
       onPeerError: (peer, err) => this.#peerError(peer, err),
       onDropped: (peer, dropped) => this.emit('messageDropped', peer.id, dropped),
       onClosed: (peer, wasRegistered) => this.#onClosed(peer, wasRegistered),
@@ -207,7 +211,7 @@ export class SocketServer<
 
   /** Sets or replaces the request handler. */
   onRequest(handler: RequestHandler<TIn, TOut> | undefined): void {
-    this.#handler = handler;
+    this.#requests.handler = handler;
   }
 
   /**
@@ -393,7 +397,7 @@ export class SocketServer<
         'cannot reply to a message without an id: only requests (client.request()) can be answered',
       );
     }
-    if (this.#answering?.request === request) this.#answering.answered = true;
+    this.#requests.replied(request);
     return this.#registered(clientId).reply(
       request as SocketMessage<unknown> as SocketMessage,
       data as MessageData,
@@ -573,75 +577,6 @@ export class SocketServer<
     const before = this.#fannedOutFrom.get(peer) ?? Number.POSITIVE_INFINITY;
     this.log.debug(`delivering ${entries.length} queued messages to ${peer.id}`);
     return entries.filter((q) => q.seq < before).map((q) => q.frame);
-  }
-
-  #onMessage(peer: ServerPeer, m: SocketMessage): void {
-    if (!this.#o.allowClientSend) {
-      peer.sendError(
-        ErrorCode.SEND_NOT_ALLOWED,
-        `server "${this.eventName}" does not accept messages from clients (allowClientSend is false)`,
-        m.id,
-      );
-      return;
-    }
-    if (this.#schema !== undefined && m.messageType === MessageType.DATA) {
-      const checked = validateData(this.#schema, m.data, this.eventName);
-      if (checked.error !== undefined) {
-        // Skipped like any invalid message; a request is told at once instead of waiting out its timeout.
-        this.#peerError(peer, checked.error);
-        if (m.id !== undefined) peer.sendError(ErrorCode.INVALID_MESSAGE, checked.error.message, m.id);
-        return;
-      }
-      m.data = checked.value as MessageData;
-    }
-    const typed = m as SocketMessage<unknown> as SocketMessage<TIn>;
-    if (m.id !== undefined && this.#handler !== undefined) this.#handle(peer, typed, this.#handler);
-    // A request with no handler: a 'message' listener may still answer it now
-    // with reply(); if none did, the client learns at once (NO_HANDLER)
-    // instead of waiting out its timeout.
-    const unhandled = m.id !== undefined && this.#handler === undefined;
-    if (unhandled) this.#answering = { request: m, answered: false };
-    try {
-      this.emit('message', typed, peer.id);
-    } catch (err) {
-      // The application's listener threw: its error, rethrown as EventEmitter
-      // users expect, never blamed on the peer (whose connection stays up).
-      process.nextTick(() => {
-        throw err;
-      });
-    }
-    if (unhandled) {
-      const answered = this.#answering?.answered === true;
-      this.#answering = undefined;
-      if (!answered && peer.open)
-        peer.sendError(
-          ErrorCode.NO_HANDLER,
-          `server "${this.eventName}" has no request handler: pass handler in its options or call server.onRequest() ` +
-            '(a handler may return undefined and answer later with server.reply())',
-          m.id,
-        );
-    }
-  }
-
-  #handle(peer: ServerPeer, typed: SocketMessage<TIn>, handler: RequestHandler<TIn, TOut>): void {
-    const m = typed as SocketMessage<unknown> as SocketMessage;
-    const respond = (result: unknown): void => {
-      if (result === undefined || !peer.open) return;
-      try {
-        peer.reply(m, isPlainObject(result) ? result : { value: result });
-      } catch (err) {
-        peer.replyError(m, err);
-      }
-    };
-    const fail = (err: unknown): void => peer.replyError(m, err);
-    try {
-      const out: unknown = handler(typed.data, { message: typed, clientId: peer.id });
-      if (out !== null && typeof out === 'object' && typeof (out as PromiseLike<unknown>).then === 'function')
-        Promise.resolve(out).then(respond, fail).catch(fail);
-      else respond(out);
-    } catch (err) {
-      fail(err);
-    }
   }
 
   #onClosed(peer: ServerPeer, wasRegistered: boolean): void {
