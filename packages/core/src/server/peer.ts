@@ -323,7 +323,8 @@ export class ServerPeer {
       { code: ErrorCode.SLOW_CONSUMER, text: `slow consumer: ${why}` },
       this.#error(
         ErrorCode.SLOW_CONSUMER,
-        `disconnected as a slow consumer of "${name}" (${why}): read faster, or ask the server to raise maxPendingBytes`,
+        `disconnected as a slow consumer of "${name}" (${why}): ` +
+          'read faster, or ask the server to raise maxPendingBytes',
       ),
     );
     // It does not read; whatever it still sends must not cost memory while its close runs out.

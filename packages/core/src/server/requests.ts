@@ -86,7 +86,8 @@ export class Requests<TIn, TOut> {
       if (!answered && peer.open)
         peer.sendError(
           ErrorCode.NO_HANDLER,
-          `server "${this.#c.eventName}" has no request handler: pass handler in its options or call server.onRequest() ` +
+          `server "${this.#c.eventName}" has no request handler: ` +
+            'pass handler in its options or call server.onRequest() ' +
             '(a handler may return undefined and answer later with server.reply())',
           m.id,
         );

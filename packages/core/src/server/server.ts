@@ -437,7 +437,8 @@ export class SocketServer<
     if (p === undefined || p.state !== 'registered') {
       throw new ConnectionError(
         ErrorCode.UNKNOWN_CLIENT,
-        `no client "${clientId}" is connected to "${this.eventName}": use an id from getConnectedClients() or the clientConnected event`,
+        `no client "${clientId}" is connected to "${this.eventName}": ` +
+          'use an id from getConnectedClients() or the clientConnected event',
         { details: { clientId } },
       );
     }
@@ -517,7 +518,10 @@ export class SocketServer<
     }
   }
 
-  /** A peer reported a problem (a skipped invalid message, bad framing): the `error` event, or a rate-limited warning per peer and code. */
+  /**
+   * A peer reported a problem (a skipped invalid message, bad framing): the
+   * `error` event, or a rate-limited warning per peer and code.
+   */
   #peerError(peer: ServerPeer, err: SocketError): void {
     if (err.code === ErrorCode.INVALID_MESSAGE) this.#counters.invalidMessages++;
     if (this.listenerCount('error') > 0) this.emit('error', err, peer.id);
@@ -529,7 +533,8 @@ export class SocketServer<
     const errno = (err as NodeJS.ErrnoException).code ?? 'unknown';
     const outOfFds = errno === 'EMFILE' || errno === 'ENFILE';
     const what = outOfFds
-      ? `the process is out of file descriptors (${errno}): raise its limit (ulimit -n, LimitNOFILE=) or lower maxConnections (${this.#o.maxConnections})`
+      ? `the process is out of file descriptors (${errno}): raise its limit (ulimit -n, LimitNOFILE=) ` +
+        `or lower maxConnections (${this.#o.maxConnections})`
       : `${err.message}: check the system's network and memory limits; the server keeps listening`;
     const error = new ConnectionError(
       ErrorCode.ACCEPT_FAILED,
