@@ -1,10 +1,6 @@
 import { CONTROL_OPS, ErrorCode, MessageType, type SocketMessage } from '@socketkit/protocol';
-import type { SocketLogger } from '../ops/logger.js';
-import type { ServerCounters } from '../ops/stats.js';
 import { type AuthRefusal, type ServerAuth, checkHello } from '../wire/auth.js';
-import type { BatchShare } from '../wire/connection.js';
-import type { ServerSettings } from './options.js';
-import type { PongCache } from './replies.js';
+import type { PeerContext } from './peer-host.js';
 
 /**
  * Most bytes of broadcasts held for a peer awaiting registration (1 MiB):
@@ -54,21 +50,6 @@ export interface DisconnectReason {
   code: string;
   /** Human-readable text. */
   text: string;
-}
-
-/** What every peer of one server shares (fixed for the server's life). */
-export interface PeerContext {
-  readonly eventName: string;
-  readonly settings: ServerSettings;
-  readonly log: SocketLogger;
-  /** The shared secret, if the server requires one. */
-  readonly token: string | undefined;
-  /** Whole-server traffic counters (counted by every peer). */
-  readonly counters: ServerCounters;
-  /** The PONG frame, shared (a ping flood must not cost a frame build per ping). */
-  readonly pong: PongCache;
-  /** Shared by every peer's connection: a broadcast tick is concatenated once. */
-  readonly batchShare?: BatchShare;
 }
 
 /** What a peer's hello said it is. */
@@ -152,4 +133,24 @@ export function helloRefusal(
     };
   }
   return undefined;
+}
+
+/**
+ * How long a peer may stay `awaiting`, and what then: with a token, it must
+ * have authenticated within `authTimeout` (else `UNAUTHORIZED`); without one
+ * but with `requireHello`, it must have said hello within `authTimeout`
+ * (else `TIMEOUT`); otherwise it registers when `registerGraceMs` ends, and
+ * broadcasts reach it live once its hello window (HELLO_WINDOW_MS) ended.
+ */
+export function awaitingRule(c: PeerContext): { ms: number; refusal?: AuthRefusal; helloWindow: boolean } {
+  const s = c.settings;
+  if (c.token !== undefined) {
+    const reason = `no authentication within ${s.authTimeout} ms: pass the server's token in the client options`;
+    return { ms: s.authTimeout, refusal: { code: ErrorCode.UNAUTHORIZED, reason }, helloWindow: false };
+  }
+  if (s.requireHello) {
+    const reason = `no hello within ${s.authTimeout} ms: this server requires the handshake (a socketkit client sends it)`;
+    return { ms: s.authTimeout, refusal: { code: ErrorCode.TIMEOUT, reason }, helloWindow: false };
+  }
+  return { ms: s.registerGraceMs, helloWindow: true };
 }

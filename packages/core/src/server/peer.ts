@@ -5,16 +5,16 @@ import {
   isReservedControl,
   type MessageData,
   type MessageError,
-  type SocketError,
   type SocketMessage,
 } from '@socketkit/protocol';
 import { ServerAuth } from '../wire/auth.js';
 import { InputGuard } from './input-guard.js';
+import type { PeerContext, PeerHost as PeerHostOf } from './peer-host.js';
 import { FramedConnection } from '../wire/connection.js';
 import { startTimer } from '../settings.js';
 import { Heartbeat } from '../wire/heartbeat.js';
 import type { TransportStream } from '../transport.js';
-import { PeerCounters, type ServerStats } from '../ops/stats.js';
+import { PeerCounters } from '../ops/stats.js';
 import { controlFrame, errorFrame } from '../wire/frames.js';
 import { controlReply, handlerErrorFrame, monitorWelcomeFrame, replyFrame, welcomeFrame } from './replies.js';
 
@@ -23,9 +23,9 @@ import {
   type Held,
   MAX_HELD_BYTES,
   HELLO_WINDOW_MS,
-  type PeerContext,
   type PeerState,
   type Phase,
+  awaitingRule,
   helloRefusal,
   isHandshakeHello,
   roleOf,
@@ -36,38 +36,15 @@ export {
   type DisconnectReason,
   HELLO_WINDOW_MS,
   MAX_HELD_BYTES,
-  type PeerContext,
   type PeerState,
 } from './peer-state.js';
+export type { PeerContext } from './peer-host.js';
+
+/** What a {@link ServerPeer} asks of its server. */
+export type PeerHost = PeerHostOf<ServerPeer>;
 
 /** Bytes of the length prefix before every frame payload. */
 const FRAME_HEADER = 4;
-
-/** What a {@link ServerPeer} asks of its server. */
-export interface PeerHost {
-  readonly context: PeerContext;
-  /**
-   * Registration, in one call: the server claims a client slot (refusing the
-   * peer when full: then false), `enter` writes the peer's first frames
-   * (welcome, what `takeQueue()` takes of the no-client queue, its held
-   * broadcasts), then the server announces it (`clientConnected`).
-   */
-  register(peer: ServerPeer, enter: (takeQueue: () => readonly Uint8Array[]) => void): boolean;
-  /** The peer becomes a monitor: false (and the server has refused it) past `maxMonitors`. */
-  claimMonitor(peer: ServerPeer): boolean;
-  /** Refuses a peer: ERROR + short linger, or an immediate close when too many refusals linger already. */
-  refuse(peer: ServerPeer, code: ErrorCode, text: string, replyTo?: string): void;
-  /** An application message from a registered peer (or one registering with it). */
-  onMessage(peer: ServerPeer, message: SocketMessage): void;
-  /** A peer reported a problem (a skipped message, bad framing). */
-  onPeerError(peer: ServerPeer, error: SocketError): void;
-  /** A peer with `slowConsumerPolicy: 'drop'` dropped a message. */
-  onDropped(peer: ServerPeer, dropped: number): void;
-  /** The peer's stream closed; `wasRegistered` tells whether it ever was a client. */
-  onClosed(peer: ServerPeer, wasRegistered: boolean): void;
-  /** The server's statistics, for a monitor's `stats` request. */
-  stats(): ServerStats;
-}
 
 let peerCounter = 0;
 
@@ -208,29 +185,16 @@ export class ServerPeer {
     if (this.#phase.name !== 'accepted') return;
     const held: Held = { frames: [], bytes: 0 };
     this.#phase = { name: 'awaiting', role: undefined, auth: undefined, held, wrote: false, gaveUp: false };
-    const { settings: s, token } = this.#c;
-    if (s.requireHello && token === undefined) {
-      this.#timer = startTimer(s.authTimeout, () =>
-        this.#refuse(
-          ErrorCode.TIMEOUT,
-          `no hello within ${s.authTimeout} ms: this server requires the handshake (a socketkit client sends it)`,
-        ),
-      );
-    } else if (token === undefined) {
-      this.#timer = startTimer(s.registerGraceMs, () => this.#register());
-      // Broadcasts from accept, once a socketkit client had its chance to say
-      // hello. setImmediate: the poll phase between the timer and the check
-      // reads a hello already in the socket, so a loaded server never takes
-      // its own lag for the peer's silence.
+    const rule = awaitingRule(this.#c);
+    this.#timer = startTimer(rule.ms, () =>
+      rule.refusal === undefined ? this.#register() : this.#refuse(rule.refusal.code, rule.refusal.reason),
+    );
+    // Broadcasts from accept, once a socketkit client had its chance to say
+    // hello. setImmediate: the poll phase between the timer and the check
+    // reads a hello already in the socket, so a loaded server never takes
+    // its own lag for the peer's silence.
+    if (rule.helloWindow)
       this.#windowTimer = startTimer(HELLO_WINDOW_MS, () => setImmediate(() => this.#endHelloWindow()));
-    } else {
-      this.#timer = startTimer(s.authTimeout, () =>
-        this.#refuse(
-          ErrorCode.UNAUTHORIZED,
-          `no authentication within ${s.authTimeout} ms: pass the server's token in the client options`,
-        ),
-      );
-    }
   }
 
   /**
