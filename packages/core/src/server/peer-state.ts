@@ -1,5 +1,8 @@
 import { CONTROL_OPS, ErrorCode, MessageType, type SocketMessage } from '@socketkit/protocol';
 import { type AuthRefusal, type ServerAuth, checkHello } from '../wire/auth.js';
+import { startTimer } from '../settings.js';
+import { controlFrame } from '../wire/frames.js';
+import { Heartbeat } from '../wire/heartbeat.js';
 import type { PeerContext } from './peer-host.js';
 
 /**
@@ -140,7 +143,8 @@ export function helloRefusal(
  * have authenticated within `authTimeout` (else `UNAUTHORIZED`); without one
  * but with `requireHello`, it must have said hello within `authTimeout`
  * (else `TIMEOUT`); otherwise it registers when `registerGraceMs` ends, and
- * broadcasts reach it live once its hello window (HELLO_WINDOW_MS) ended.
+ * broadcasts reach it live once its hello window (HELLO_WINDOW_MS) ended,
+ * once a socketkit client had its chance to say hello.
  */
 export function awaitingRule(c: PeerContext): { ms: number; refusal?: AuthRefusal; helloWindow: boolean } {
   const s = c.settings;
@@ -153,4 +157,94 @@ export function awaitingRule(c: PeerContext): { ms: number; refusal?: AuthRefusa
     return { ms: s.authTimeout, refusal: { code: ErrorCode.TIMEOUT, reason }, helloWindow: false };
   }
   return { ms: s.registerGraceMs, helloWindow: true };
+}
+
+/** The phases of a peer that takes frames. */
+export type OpenPhase = Extract<Phase, { name: 'awaiting' | 'registered' }>;
+
+/** True in `awaiting` or `registered`: the peer takes frames. */
+export function isOpen(ph: Phase): ph is OpenPhase {
+  return ph.name === 'awaiting' || ph.name === 'registered';
+}
+
+/** Why a peer whose stream closed on its own (not through `closing`) is gone. */
+export function closeReason(err: Error | undefined): DisconnectReason {
+  if (err === undefined) return { code: ErrorCode.CLOSED, text: 'client disconnected' };
+  const errno = (err as NodeJS.ErrnoException).code;
+  return { code: ErrorCode.CONNECTION_LOST, text: `connection error: ${errno ?? err.message}` };
+}
+
+/** Bytes of the length prefix before every frame payload. */
+export const FRAME_HEADER = 4;
+
+/** Traffic counters, of a peer or of the whole server. */
+interface Traffic {
+  messagesIn: number;
+  bytesIn: number;
+  messagesOut: number;
+  bytesOut: number;
+}
+
+/** Counts one frame (its length prefix included) on the peer's and the server's counters. */
+export function countFrame(peer: Traffic, server: Traffic, way: 'in' | 'out', bytes: number): void {
+  if (way === 'in') {
+    peer.messagesIn++;
+    peer.bytesIn += bytes;
+    server.messagesIn++;
+    server.bytesIn += bytes;
+  } else {
+    peer.messagesOut++;
+    peer.bytesOut += bytes;
+    server.messagesOut++;
+    server.bytesOut += bytes;
+  }
+}
+
+/**
+ * An application message came first from a peer awaiting registration:
+ * refused when the server requires a token or the handshake; otherwise it
+ * registers the peer.
+ */
+export function firstMessageRefusal(c: PeerContext): AuthRefusal | undefined {
+  if (c.token === undefined && !c.settings.requireHello) return undefined;
+  const why =
+    c.token !== undefined ? 'requires a token: send hello with the token' : 'requires the handshake: send hello';
+  return { code: ErrorCode.UNAUTHORIZED, reason: `server "${c.eventName}" ${why} before anything else` };
+}
+
+/** Resolves true when `p` settles within `ms`, false once `ms` passed first. */
+export async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<boolean>((resolve) => {
+    timer = startTimer(ms, () => resolve(false));
+  });
+  const settled = await Promise.race([p.then(() => true), timedOut]);
+  clearTimeout(timer);
+  return settled;
+}
+
+/**
+ * The heartbeat of a registered client that said hello (none when
+ * `heartbeatInterval` is 0): a PING every interval; past `heartbeatTimeout`
+ * of silence the peer is destroyed (`TIMEOUT`).
+ */
+export function peerHeartbeat(
+  c: PeerContext,
+  id: string,
+  send: (frame: Buffer) => void,
+  destroy: (reason: DisconnectReason) => Promise<void>,
+): Heartbeat | undefined {
+  const s = c.settings;
+  if (s.heartbeatInterval <= 0) return undefined;
+  const heartbeat = new Heartbeat({
+    intervalMs: s.heartbeatInterval,
+    timeoutMs: s.heartbeatTimeout,
+    ping: () => send(controlFrame(c.eventName, { op: CONTROL_OPS.PING }, s.timezone)),
+    dead: (silent) => {
+      c.log.warn(`client ${id} silent for ${silent} ms: dropping it (heartbeat)`);
+      void destroy({ code: ErrorCode.TIMEOUT, text: 'heartbeat timeout' });
+    },
+  });
+  heartbeat.start();
+  return heartbeat;
 }

@@ -1,50 +1,25 @@
-import {
-  CONTROL_OPS,
-  ErrorCode,
-  MessageType,
-  isReservedControl,
-  type MessageData,
-  type MessageError,
-  type SocketMessage,
-} from '@socketkit/protocol';
+import { CONTROL_OPS, ErrorCode, MessageType, isReservedControl } from '@socketkit/protocol';
+import type { MessageData, MessageError, SocketMessage } from '@socketkit/protocol';
+import { PeerCounters } from '../ops/stats.js';
+import { startTimer } from '../settings.js';
+import type { TransportStream } from '../transport.js';
 import { ServerAuth } from '../wire/auth.js';
+import { FramedConnection } from '../wire/connection.js';
+import { controlFrame, errorFrame } from '../wire/frames.js';
+import type { Heartbeat } from '../wire/heartbeat.js';
 import { InputGuard } from './input-guard.js';
 import type { PeerContext, PeerHost as PeerHostOf } from './peer-host.js';
-import { FramedConnection } from '../wire/connection.js';
-import { startTimer } from '../settings.js';
-import { Heartbeat } from '../wire/heartbeat.js';
-import type { TransportStream } from '../transport.js';
-import { PeerCounters } from '../ops/stats.js';
-import { controlFrame, errorFrame } from '../wire/frames.js';
-import { controlReply, handlerErrorFrame, monitorWelcomeFrame, replyFrame, welcomeFrame } from './replies.js';
+import { type DisconnectReason, type Held, type PeerState, type Phase, FRAME_HEADER } from './peer-state.js';
+import { HELLO_WINDOW_MS, MAX_HELD_BYTES, awaitingRule, closeReason, countFrame } from './peer-state.js';
+import { firstMessageRefusal, helloRefusal, isHandshakeHello, isOpen, roleOf, settlesWithin } from './peer-state.js';
+import { peerHeartbeat } from './peer-state.js';
+import { handlerErrorFrame, monitorAnswer, monitorWelcomeFrame, replyFrame, welcomeFrame } from './replies.js';
 
-import {
-  type DisconnectReason,
-  type Held,
-  MAX_HELD_BYTES,
-  HELLO_WINDOW_MS,
-  type PeerState,
-  type Phase,
-  awaitingRule,
-  helloRefusal,
-  isHandshakeHello,
-  roleOf,
-} from './peer-state.js';
-
-export { describeThrown, handlerCode } from './replies.js';
-export {
-  type DisconnectReason,
-  HELLO_WINDOW_MS,
-  MAX_HELD_BYTES,
-  type PeerState,
-} from './peer-state.js';
+export { type DisconnectReason, HELLO_WINDOW_MS, MAX_HELD_BYTES, type PeerState } from './peer-state.js';
 export type { PeerContext } from './peer-host.js';
 
 /** What a {@link ServerPeer} asks of its server. */
 export type PeerHost = PeerHostOf<ServerPeer>;
-
-/** Bytes of the length prefix before every frame payload. */
-const FRAME_HEADER = 4;
 
 let peerCounter = 0;
 
@@ -113,8 +88,7 @@ export class ServerPeer {
   /** True once the peer announced itself with a handshake `hello`. */
   get hello(): boolean {
     const ph = this.#phase;
-    if (ph.name === 'monitoring') return true;
-    return (ph.name === 'awaiting' || ph.name === 'registered') && ph.role !== undefined;
+    return ph.name === 'monitoring' || (isOpen(ph) && ph.role !== undefined);
   }
 
   /**
@@ -124,7 +98,7 @@ export class ServerPeer {
    */
   get sender(): boolean {
     const ph = this.#phase;
-    return (ph.name === 'awaiting' || ph.name === 'registered') && ph.role === 'sender';
+    return isOpen(ph) && ph.role === 'sender';
   }
 
   /**
@@ -138,7 +112,7 @@ export class ServerPeer {
 
   /** True in `awaiting` or `registered` (live broadcasts go to such peers when the server has no token). */
   get open(): boolean {
-    return this.#phase.name === 'awaiting' || this.#phase.name === 'registered';
+    return isOpen(this.#phase);
   }
 
   /**
@@ -164,7 +138,7 @@ export class ServerPeer {
   /** True when `drain()` gave up on this peer (drop policy): not waited for again until it drained. */
   get drainGaveUp(): boolean {
     const ph = this.#phase;
-    return (ph.name === 'awaiting' || ph.name === 'registered') && ph.gaveUp;
+    return isOpen(ph) && ph.gaveUp;
   }
 
   /**
@@ -189,17 +163,15 @@ export class ServerPeer {
     this.#timer = startTimer(rule.ms, () =>
       rule.refusal === undefined ? this.#register() : this.#refuse(rule.refusal.code, rule.refusal.reason),
     );
-    // Broadcasts from accept, once a socketkit client had its chance to say
-    // hello. setImmediate: the poll phase between the timer and the check
-    // reads a hello already in the socket, so a loaded server never takes
-    // its own lag for the peer's silence.
+    // setImmediate: the poll phase between the timer and the check reads a
+    // hello already in the socket (a loaded server's lag is not the peer's silence).
     if (rule.helloWindow)
       this.#windowTimer = startTimer(HELLO_WINDOW_MS, () => setImmediate(() => this.#endHelloWindow()));
   }
 
   /**
    * Writes one frame, counting it against `maxPendingBytes` (past it:
-   * {@link ServerPeer.overLimit}). A broadcast to a peer awaiting
+   * the slow-consumer rule, `#overLimit`). A broadcast to a peer awaiting
    * registration is held (counted now) until it registers, so a client that
    * says hello gets its welcome first, then the queue, then these, in order;
    * `immediate` writes at once (the auth challenge).
@@ -207,7 +179,7 @@ export class ServerPeer {
    */
   deliver(frame: Uint8Array, immediate = false): boolean {
     const ph = this.#phase;
-    if (ph.name !== 'awaiting' && ph.name !== 'registered') return false;
+    if (!isOpen(ph)) return false;
     const max = this.#c.settings.maxPendingBytes;
     const held = ph.held;
     const pending = this.conn.pendingBytes + (held?.bytes ?? 0);
@@ -242,7 +214,7 @@ export class ServerPeer {
    */
   #overLimit(cause: 'frame' | 'drain', why: string): void {
     const ph = this.#phase;
-    if (ph.name !== 'awaiting' && ph.name !== 'registered') return;
+    if (!isOpen(ph)) return;
     if (this.#c.settings.slowConsumerPolicy === 'disconnect') {
       this.slowConsumer(why);
       return;
@@ -256,7 +228,7 @@ export class ServerPeer {
     ph.gaveUp = true;
     void this.conn.waitForDrain().then(() => {
       const now = this.#phase;
-      if (now.name === 'awaiting' || now.name === 'registered') now.gaveUp = false;
+      if (isOpen(now)) now.gaveUp = false;
     });
   }
 
@@ -268,13 +240,7 @@ export class ServerPeer {
   async drain(): Promise<void> {
     if (!this.open || this.drainGaveUp || !this.conn.needsDrain) return;
     const ms = this.#c.settings.drainTimeout;
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<boolean>((resolve) => {
-      timer = startTimer(ms, () => resolve(true));
-    });
-    const late = await Promise.race([this.conn.waitForDrain().then(() => false), timedOut]);
-    clearTimeout(timer);
-    if (late) this.#overLimit('drain', `did not drain within ${ms} ms`);
+    if (!(await settlesWithin(this.conn.waitForDrain(), ms))) this.#overLimit('drain', `did not drain within ${ms} ms`);
   }
 
   /** Disconnects with ERROR `SLOW_CONSUMER`, counted once in `slowConsumerDisconnects`. */
@@ -363,7 +329,7 @@ export class ServerPeer {
   /** A frame is written: before any hello, that is remembered (a late hello is then refused). */
   #wrote(): void {
     const ph = this.#phase;
-    if ((ph.name === 'awaiting' || ph.name === 'registered') && ph.role === undefined) ph.wrote = true;
+    if (isOpen(ph) && ph.role === undefined) ph.wrote = true;
   }
 
   /**
@@ -372,7 +338,7 @@ export class ServerPeer {
    */
   #goLive(): void {
     const ph = this.#phase;
-    if ((ph.name !== 'awaiting' && ph.name !== 'registered') || ph.held === undefined) return;
+    if (!isOpen(ph) || ph.held === undefined) return;
     const { frames } = ph.held;
     ph.held = undefined;
     // Already counted and checked against maxPendingBytes when they were held.
@@ -414,38 +380,18 @@ export class ServerPeer {
   }
 
   #startHeartbeat(): void {
-    const { settings: s, eventName, log } = this.#c;
-    if (!this.open || !this.hello || s.heartbeatInterval <= 0) return;
-    this.#heartbeat = new Heartbeat({
-      intervalMs: s.heartbeatInterval,
-      timeoutMs: s.heartbeatTimeout,
-      ping: () => this.deliver(controlFrame(eventName, { op: CONTROL_OPS.PING }, s.timezone)),
-      dead: (silent) => {
-        log.warn(`client ${this.id} silent for ${silent} ms: dropping it (heartbeat)`);
-        void this.destroy({ code: ErrorCode.TIMEOUT, text: 'heartbeat timeout' });
-      },
-    });
-    this.#heartbeat.start();
+    if (!this.open || !this.hello) return;
+    this.#heartbeat = peerHeartbeat(this.#c, this.id, (frame) => this.deliver(frame), this.destroy.bind(this));
   }
 
   /** Counts one frame written (its length prefix included). */
   #countOut(total: number): void {
-    if (!this.#c.settings.collectStats) return;
-    this.counters.messagesOut++;
-    this.counters.bytesOut += total;
-    this.#c.counters.messagesOut++;
-    this.#c.counters.bytesOut += total;
+    if (this.#c.settings.collectStats) countFrame(this.counters, this.#c.counters, 'out', total);
   }
 
   #onMessage(m: SocketMessage, payloadBytes: number): void {
     const c = this.#c;
-    if (c.settings.collectStats) {
-      const bytes = payloadBytes + FRAME_HEADER;
-      this.counters.messagesIn++;
-      this.counters.bytesIn += bytes;
-      c.counters.messagesIn++;
-      c.counters.bytesIn += bytes;
-    }
+    if (c.settings.collectStats) countFrame(this.counters, c.counters, 'in', payloadBytes + FRAME_HEADER);
     const ph = this.#phase;
     if (ph.name === 'monitoring') {
       this.#onMonitorRequest(m);
@@ -457,7 +403,7 @@ export class ServerPeer {
       else ph.refuseFull();
       return;
     }
-    if (ph.name !== 'awaiting' && ph.name !== 'registered') return;
+    if (!isOpen(ph)) return;
     this.#heartbeat?.seen();
     const first = this.#messages++ === 0;
     if (first && isHandshakeHello(m)) {
@@ -472,12 +418,8 @@ export class ServerPeer {
       return;
     }
     if (ph.name === 'awaiting') {
-      if (c.token !== undefined || c.settings.requireHello) {
-        const why =
-          c.token !== undefined ? 'requires a token: send hello with the token' : 'requires the handshake: send hello';
-        this.#refuse(ErrorCode.UNAUTHORIZED, `server "${c.eventName}" ${why} before anything else`);
-        return;
-      }
+      const refusal = firstMessageRefusal(c);
+      if (refusal !== undefined) return this.#refuse(refusal.code, refusal.reason);
       if (!this.#register()) return;
     }
     this.#host.onMessage(this, m);
@@ -493,13 +435,13 @@ export class ServerPeer {
     const c = this.#c;
     const role = roleOf(m);
     const ph = this.#phase;
-    const wrote = (ph.name === 'awaiting' || ph.name === 'registered') && ph.wrote;
+    const wrote = isOpen(ph) && ph.wrote;
     const refusal = helloRefusal(m, c, wrote, this.connectedAt);
     if (refusal !== undefined) {
       this.#refuse(refusal.code, refusal.reason);
       return;
     }
-    if (ph.name === 'awaiting' || ph.name === 'registered') {
+    if (isOpen(ph)) {
       ph.role = role;
       // A sender takes no broadcasts: drop what was held for it since its accept.
       if (role === 'sender' && ph.held !== undefined) ph.held = { frames: [], bytes: 0 };
@@ -541,14 +483,13 @@ export class ServerPeer {
   }
 
   #onMonitorRequest(m: SocketMessage): void {
-    if (m.messageType !== MessageType.CONTROL || m.data.op !== CONTROL_OPS.STATS || m.id === undefined) {
+    const s = this.#c.settings;
+    const frame = monitorAnswer(this.#c.eventName, s.timezone, m, () => this.#host.stats());
+    if (frame === undefined) {
       this.#refuse(ErrorCode.INVALID_MESSAGE, 'a monitor may only send one {op: "stats"} CONTROL request with an id');
       return;
     }
     clearTimeout(this.#timer);
-    const { settings: s, eventName } = this.#c;
-    const stats = { op: CONTROL_OPS.STATS, stats: this.#host.stats() as unknown as MessageData };
-    const frame = controlReply(eventName, stats, s.timezone, m.id);
     this.#countOut(frame.length);
     this.#toClosing({ code: ErrorCode.CLOSED, text: 'monitor answered' });
     void this.conn.end(s.closeTimeout, frame, s.closeGraceMs);
@@ -593,13 +534,7 @@ export class ServerPeer {
   #onClose(err: Error | undefined): void {
     const ph = this.#phase;
     const was = ph.name === 'registered' || (ph.name === 'closing' && ph.wasRegistered);
-    if (ph.name !== 'closing') {
-      const errno = (err as NodeJS.ErrnoException | undefined)?.code;
-      this.reason ??=
-        err !== undefined
-          ? { code: ErrorCode.CONNECTION_LOST, text: `connection error: ${errno ?? err.message}` }
-          : { code: ErrorCode.CLOSED, text: 'client disconnected' };
-    }
+    if (ph.name !== 'closing') this.reason ??= closeReason(err);
     this.#stopTimers();
     this.#phase = { name: 'closed', wasRegistered: was };
     this.#host.onClosed(this, was);

@@ -10,6 +10,7 @@ import {
   type SocketMessage,
 } from '@socketkit/protocol';
 import type { SocketLogger } from '../ops/logger.js';
+import type { ServerStats } from '../ops/stats.js';
 import { HANDLER_ORIGIN, controlFrame, errorFrame } from '../wire/frames.js';
 import type { ServerSettings } from './options.js';
 
@@ -135,4 +136,20 @@ export function handlerErrorFrame(
   log.warn(`request handler for "${eventName}" failed (${code}): ${text.slice(0, 200)}`);
   // origin "handler": the code is the application's, rebuilt as a RemoteError by the client.
   return errorFrame(eventName, code, text, s.timezone, request.id, HANDLER_ORIGIN);
+}
+
+/**
+ * The answer to a monitor's request: the `stats` reply, or undefined when it
+ * is anything but one `{op: "stats"}` CONTROL request with an id.
+ */
+export function monitorAnswer(
+  eventName: string,
+  timezone: string,
+  request: SocketMessage,
+  stats: () => ServerStats,
+): Buffer | undefined {
+  const ok = request.messageType === MessageType.CONTROL && request.data.op === CONTROL_OPS.STATS;
+  if (!ok || request.id === undefined) return undefined;
+  const data = { op: CONTROL_OPS.STATS, stats: stats() as unknown as MessageData };
+  return controlReply(eventName, data, timezone, request.id);
 }
