@@ -26,7 +26,7 @@ export interface AdmissionContext {
   readonly counters: ServerCounters;
   /** The server's registry: every peer that is neither refused nor closed, in accept order. */
   readonly peers: Map<string, ServerPeer>;
-  /** A refusal happened (the server emits `peerRefused`). */
+  /** A refusal happened (the server emits `peerRefused`; a listener that throws is rethrown apart). */
   refused(refusal: PeerRefusal): void;
   /** A peer was turned away because the server is full (the server emits `connectionRejected`). */
   rejected(code: ErrorCode): void;
@@ -276,6 +276,13 @@ export class Admission {
       `refused:${code}`,
       `refused a connection to "${this.#c.eventName}" from ${who} with ${code}: ${reason}`,
     );
-    this.#c.refused({ code, reason, peer });
+    try {
+      this.#c.refused({ code, reason, peer });
+    } catch (err) {
+      // The application's listener threw: its own error, never the peer's.
+      process.nextTick(() => {
+        throw err;
+      });
+    }
   }
 }

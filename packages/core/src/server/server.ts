@@ -30,9 +30,10 @@ import {
   type SocketServerOptions,
 } from './options.js';
 import { renderPrometheus } from '../ops/metrics.js';
-import { ServerPeer, type PeerHost } from './peer.js';
+import { type PeerContext, type PeerHost, ServerPeer } from './peer.js';
 import { Admission } from './admission.js';
-import { Requests, type RequestsContext } from './requests.js';
+import { NoClientQueue } from './queue.js';
+import { Requests } from './requests.js';
 import { RateSampler, ServerCounters, type ClientStats, type ServerStats } from '../ops/stats.js';
 import type { PendingHandshake, ServerTransport, TransportStream } from '../transport.js';
 import type { Payload } from '../wire/schema.js';
@@ -61,12 +62,6 @@ export interface SocketServerEvents<TIn = MessageData> {
   peerRefused: [refusal: PeerRefusal];
 }
 
-/** A frame of the no-client queue, numbered in queue order. */
-interface QueuedFrame {
-  readonly seq: number;
-  readonly frame: Buffer;
-}
-
 /**
  * The transport-agnostic server engine: a registry of peers, fan-out
  * (broadcast and unicast), a queue while no client is registered, and the
@@ -93,16 +88,7 @@ export class SocketServer<
   /** Every peer that is neither refused nor closed, in accept order (so the first awaiting one is the oldest). */
   readonly #peers = new Map<string, ServerPeer>();
   /** Broadcasts sent while no client was registered, for the next one (`messageQueueSize`). */
-  readonly #queue: QueuedFrame[] = [];
-  /** Number of the last frame queued. */
-  #queueSeq = 0;
-  /**
-   * For each peer that got queued frames by fan-out while it was awaiting
-   * registration, the number of the first one: it takes from the queue only
-   * the frames older than that (a frame reaches it once, never twice).
-   */
-  readonly #fannedOutFrom = new WeakMap<ServerPeer, number>();
-  #queueDropped = 0;
+  readonly #queue: NoClientQueue;
   #state: 'idle' | 'starting' | 'running' | 'stopping' = 'idle';
   #starting: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
@@ -127,36 +113,35 @@ export class SocketServer<
       options.logger ??
       createLogger(`socketkit:server:${this.eventName}`, options.logLevel ?? CONFIG_DEFAULTS.logLevel);
     this.#warnings = new LogLimiter(this.log);
-    const requests: RequestsContext<TIn> = {
+    this.#queue = new NoClientQueue(this.#o, this.log, (dropped) => this.emit('queueOverflow', dropped));
+    const context: PeerContext = {
       eventName: this.eventName,
       settings: this.#o,
-      schema: options.schema,
-      emitMessage: (m, clientId) => this.emit('message', m, clientId),
-      peerError: (peer, err) => this.#peerError(peer, err),
-    };
-    this.#requests = new Requests<TIn, TOut>(requests, options.handler);
-    this.#admission = new Admission({
-      eventName: this.eventName,
-      transport: this.#transport.kind,
-      settings: this.#o,
-      token: this.#token,
       log: this.log,
-      warnings: this.#warnings,
+      token: this.#token,
       counters: this.#counters,
+      pong: new PongCache(this.eventName, this.#o.timezone),
+      batchShare: new BatchShare(),
+    };
+    this.#requests = new Requests<TIn, TOut>(
+      {
+        ...context,
+        schema: options.schema,
+        emitMessage: (m, clientId) => this.emit('message', m, clientId),
+        peerError: (peer, err) => this.#peerError(peer, err),
+      },
+      options.handler,
+    );
+    this.#admission = new Admission({
+      ...context,
+      transport: this.#transport.kind,
+      warnings: this.#warnings,
       peers: this.#peers,
-      refused: (refusal) => this.#emitRefused(refusal),
+      refused: (refusal) => this.listenerCount('peerRefused') > 0 && this.emit('peerRefused', refusal),
       rejected: (code) => this.emit('connectionRejected', code),
     });
     this.#host = {
-      context: {
-        eventName: this.eventName,
-        settings: this.#o,
-        log: this.log,
-        token: this.#token,
-        counters: this.#counters,
-        pong: new PongCache(this.eventName, this.#o.timezone),
-        batchShare: new BatchShare(),
-      },
+      context,
       register: (peer, enter) => this.#register(peer, enter),
       claimMonitor: (peer) => this.#admission.claimMonitor(peer),
       refuse: (peer, code, text, replyTo) => this.#admission.refuse(peer, code, text, replyTo),
@@ -180,7 +165,7 @@ export class SocketServer<
 
   /** Messages dropped from the no-client queue since start (oldest-first policy). */
   get queueDropped(): number {
-    return this.#queueDropped;
+    return this.#queue.dropped;
   }
 
   /** Effective settings (after defaults). */
@@ -311,7 +296,7 @@ export class SocketServer<
       uptimeMs: this.#startedAt === 0 ? 0 : now - this.#startedAt,
       clients,
       maxConnections: this.#o.maxConnections,
-      queue: { length: this.#queue.length, capacity: this.#o.messageQueueSize, dropped: this.#queueDropped },
+      queue: { length: this.#queue.length, capacity: this.#o.messageQueueSize, dropped: this.#queue.dropped },
       totals: {
         messagesIn: t.messagesIn,
         messagesOut: t.messagesOut,
@@ -462,38 +447,22 @@ export class SocketServer<
           this.#counters.messagesOut += clients;
           this.#counters.bytesOut += frame.length * clients;
         }
-      } else this.#enqueue(frame);
+      } else this.#queue.push(frame);
       return clients;
     }
-    const queuedAs = clients === 0 ? this.#queueSeq + 1 : undefined;
+    const queuedAs = clients === 0 ? this.#queue.next : undefined;
     let sent = 0;
     for (const p of this.#peers.values()) {
       if (!p.takesBroadcasts) continue;
       if (p.state === 'registered') {
         if (p.deliver(frame)) sent++;
       } else {
-        if (queuedAs !== undefined && !this.#fannedOutFrom.has(p)) this.#fannedOutFrom.set(p, queuedAs);
+        if (queuedAs !== undefined) this.#queue.fannedOut(p, queuedAs);
         p.deliver(frame);
       }
     }
-    if (clients === 0) this.#enqueue(frame);
+    if (clients === 0) this.#queue.push(frame);
     return sent;
-  }
-
-  #enqueue(frame: Buffer): void {
-    const seq = ++this.#queueSeq;
-    if (this.#o.messageQueueSize <= 0) {
-      this.#queueDropped++;
-      this.emit('queueOverflow', this.#queueDropped);
-      return;
-    }
-    this.#queue.push({ seq, frame });
-    if (this.#queue.length > this.#o.messageQueueSize) {
-      this.#queue.shift();
-      this.#queueDropped++;
-      this.log.debug(`queue full (${this.#o.messageQueueSize}): dropped the oldest message`);
-      this.emit('queueOverflow', this.#queueDropped);
-    }
   }
 
   /** The transport accepted a connection that starts its own handshake (TLS): count it under `maxUnauthenticated`. */
@@ -503,19 +472,6 @@ export class SocketServer<
       return undefined;
     }
     return this.#admission.admitHandshake(pending);
-  }
-
-  /** A refusal: the `peerRefused` event (the log line is the admission's). */
-  #emitRefused(refusal: PeerRefusal): void {
-    if (this.listenerCount('peerRefused') === 0) return;
-    try {
-      this.emit('peerRefused', refusal);
-    } catch (err) {
-      // The application's listener threw: its own error, never the peer's.
-      process.nextTick(() => {
-        throw err;
-      });
-    }
   }
 
   /**
@@ -567,21 +523,9 @@ export class SocketServer<
   #register(peer: ServerPeer, enter: (takeQueue: () => readonly Uint8Array[]) => void): boolean {
     if (!this.#admission.claimSlot(peer)) return false;
     this.log.info(`client ${peer.id} connected (${this.getConnectedClients().length + 1} connected)`);
-    enter(() => this.#takeQueue(peer));
+    enter(() => this.#queue.take(peer));
     this.emit('clientConnected', peer.id);
     return true;
-  }
-
-  /**
-   * The no-client queue, taken by the peer registering now: the frames it
-   * did not get by fan-out (those queued before its first one).
-   */
-  #takeQueue(peer: ServerPeer): Uint8Array[] {
-    if (this.#queue.length === 0) return [];
-    const entries = this.#queue.splice(0);
-    const before = this.#fannedOutFrom.get(peer) ?? Number.POSITIVE_INFINITY;
-    this.log.debug(`delivering ${entries.length} queued messages to ${peer.id}`);
-    return entries.filter((q) => q.seq < before).map((q) => q.frame);
   }
 
   #onClosed(peer: ServerPeer, wasRegistered: boolean): void {
