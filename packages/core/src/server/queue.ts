@@ -6,15 +6,18 @@ import type { ServerPeer } from './peer.js';
 interface QueuedFrame {
   readonly seq: number;
   readonly frame: Buffer;
+  /** Peers awaiting registration whose fan-out dropped it (they take it from the queue). */
+  readonly droppedFor: readonly ServerPeer[] | undefined;
 }
 
 /**
  * The no-client queue: broadcasts sent while no client is registered, kept
  * for the next client to register (at most `messageQueueSize`, the oldest
  * dropped first, each drop reported through `overflow`). A queued frame
- * reaches a peer once: a peer awaiting registration (no token) got it by
- * fan-out already, so it takes from the queue only the frames queued before
- * the first one fanned out to it.
+ * reaches a peer once: a peer awaiting registration (no token) got the
+ * frames queued since its first fan-out by fan-out already, so it takes from
+ * the queue only the older ones, and those its fan-out dropped
+ * (`slowConsumerPolicy: 'drop'`).
  */
 export class NoClientQueue {
   readonly #settings: ServerSettings;
@@ -44,13 +47,13 @@ export class NoClientQueue {
     return this.#seq + 1;
   }
 
-  /** Frame number `seq`, about to be queued, goes to `peer` (awaiting registration) by fan-out. */
+  /** Frame number `seq`, about to be queued, went to `peer` (awaiting registration) by fan-out. */
   fannedOut(peer: ServerPeer, seq: number): void {
     if (!this.#fannedOutFrom.has(peer)) this.#fannedOutFrom.set(peer, seq);
   }
 
-  /** Queues a broadcast no client was registered for. */
-  push(frame: Buffer): void {
+  /** Queues a broadcast no client was registered for (`droppedFor`: see {@link NoClientQueue.take}). */
+  push(frame: Buffer, droppedFor?: readonly ServerPeer[]): void {
     const seq = ++this.#seq;
     const capacity = this.#settings.messageQueueSize;
     if (capacity <= 0) {
@@ -58,7 +61,7 @@ export class NoClientQueue {
       this.#overflow(this.dropped);
       return;
     }
-    this.#entries.push({ seq, frame });
+    this.#entries.push({ seq, frame, droppedFor });
     if (this.#entries.length > capacity) {
       this.#entries.shift();
       this.dropped++;
@@ -67,12 +70,16 @@ export class NoClientQueue {
     }
   }
 
-  /** Empties the queue for the peer registering now: the frames it did not get by fan-out. */
+  /**
+   * Empties the queue for the peer registering now: the frames it did not
+   * get by fan-out (queued before its first one, or dropped for it).
+   */
   take(peer: ServerPeer): Uint8Array[] {
     if (this.#entries.length === 0) return [];
     const entries = this.#entries.splice(0);
     const before = this.#fannedOutFrom.get(peer) ?? Number.POSITIVE_INFINITY;
     this.#log.debug(`delivering ${entries.length} queued messages to ${peer.id}`);
-    return entries.filter((q) => q.seq < before).map((q) => q.frame);
+    const missed = (q: QueuedFrame): boolean => q.seq < before || q.droppedFor?.includes(peer) === true;
+    return entries.filter(missed).map((q) => q.frame);
   }
 }

@@ -451,6 +451,7 @@ export class SocketServer<
       return clients;
     }
     const queuedAs = clients === 0 ? this.#queue.next : undefined;
+    let droppedFor: ServerPeer[] | undefined;
     let sent = 0;
     for (const p of this.#peers.values()) {
       if (!p.takesBroadcasts) continue;
@@ -458,10 +459,10 @@ export class SocketServer<
         if (p.deliver(frame)) sent++;
       } else {
         if (queuedAs !== undefined) this.#queue.fannedOut(p, queuedAs);
-        p.deliver(frame);
+        if (!p.deliver(frame) && queuedAs !== undefined) (droppedFor ??= []).push(p);
       }
     }
-    if (clients === 0) this.#queue.push(frame);
+    if (clients === 0) this.#queue.push(frame, droppedFor);
     return sent;
   }
 
