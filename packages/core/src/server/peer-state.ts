@@ -153,9 +153,8 @@ export function awaitingRule(c: PeerContext): { ms: number; refusal?: AuthRefusa
     return { ms: s.authTimeout, refusal: { code: ErrorCode.UNAUTHORIZED, reason }, helloWindow: false };
   }
   if (s.requireHello) {
-    const reason =
-      `no hello within ${s.authTimeout} ms: this server requires the handshake ` +
-      '(a socketkit client sends it)';
+    const why = 'this server requires the handshake (a socketkit client sends it)';
+    const reason = `no hello within ${s.authTimeout} ms: ${why}`;
     return { ms: s.authTimeout, refusal: { code: ErrorCode.TIMEOUT, reason }, helloWindow: false };
   }
   return { ms: s.registerGraceMs, helloWindow: true };
