@@ -672,3 +672,42 @@ describe('11. a sender (hello role "sender", issue 23) never takes the queue nor
     expect(() => new SocketClient({ eventName: 'rules', transport: client, role: 'sender', handshake: false })).toThrow(/needs handshake: true/);
   });
 });
+
+describe('4b. a queued frame reaches a peer once: by fan-out, or from the queue', () => {
+  it('a silent peer takes the queue minus what it got live; what was dropped for it comes then', async () => {
+    const { server, connect } = await setup({
+      registerGraceMs: 500,
+      messageQueueSize: 1000,
+      slowConsumerPolicy: 'drop',
+      maxPendingBytes: 64 * 1024,
+    });
+    const connected: string[] = [];
+    const dropped: number[] = [];
+    server.on('clientConnected', (id) => connected.push(id));
+    server.on('messageDropped', (_id, n) => dropped.push(n));
+    server.send({ i: -1 });
+    const p = connect(false);
+    await settle();
+    await jest.advanceTimersByTimeAsync(HELLO_WINDOW_MS + 1);
+    await settle();
+    // No client registered: each is queued, and written live to the peer until its pending bytes pass the bound.
+    for (let i = 0; i < 40; i++) server.send({ i, pad: 'p'.repeat(4000) });
+    const droppedLive = dropped.length;
+    expect(droppedLive).toBeGreaterThan(0);
+    p.read();
+    await jest.advanceTimersByTimeAsync(500);
+    await until(() => connected.length === 1, 'registered when the grace ends');
+    await until(() => p.messages.some((m) => m.data.i === -1), 'the queue at registration');
+    await settle();
+    const got = p.messages.map((m) => m.data.i as number);
+    // Live ones first, then the queue: the frame older than the peer, then (as room allows) those dropped for it,
+    // each once and in order.
+    const live = got.indexOf(-1);
+    expect(live).toBe(40 - droppedLive);
+    expect(got.slice(0, live)).toEqual(Array.from({ length: live }, (_, i) => i));
+    const later = got.slice(live + 1);
+    expect(later.length).toBeGreaterThan(0);
+    expect(later).toEqual(Array.from({ length: later.length }, (_, i) => live + i));
+    expect(server.queuedMessages).toBe(0);
+  });
+});

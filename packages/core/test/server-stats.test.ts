@@ -236,3 +236,53 @@ describe('the monitors bound (maxMonitors) and full servers', () => {
     expect(m.ops()).toEqual([ErrorCode.MAX_CONNECTIONS]);
   });
 });
+
+describe('slowConsumerDisconnects counts disconnects, once each', () => {
+  it('under the drop policy dropped messages are counted as dropped, not as disconnects', async () => {
+    const { server, connect } = await setup({ slowConsumerPolicy: 'drop', maxPendingBytes: 64 * 1024 });
+    const dropped: number[] = [];
+    server.on('messageDropped', (_id, n) => dropped.push(n));
+    const p = connect(false);
+    p.hello();
+    await until(() => server.getConnectedClients().length === 1, 'registered');
+    for (let i = 0; i < 40; i++) server.send({ blob: 'x'.repeat(4000) });
+    const s = server.stats();
+    expect(s.clients[0]!.dropped).toBeGreaterThan(0);
+    expect(dropped.at(-1)).toBe(s.clients[0]!.dropped);
+    expect(s.totals.slowConsumerDisconnects).toBe(0);
+    expect(p.closed).toBe(false);
+  });
+
+  it('a client cut off past maxPendingBytes counts once, however many sends hit it', async () => {
+    const { server, connect } = await setup({ slowConsumerPolicy: 'disconnect', maxPendingBytes: 64 * 1024 });
+    const p = connect(false);
+    p.hello();
+    await until(() => server.getConnectedClients().length === 1, 'registered');
+    for (let i = 0; i < 40; i++) server.send({ blob: 'x'.repeat(4000) });
+    await until(() => server.getConnectedClients().length === 0, 'cut off');
+    expect(server.stats().totals.slowConsumerDisconnects).toBe(1);
+  });
+
+  it('a client that does not drain within drainTimeout is counted as a slow-consumer disconnect', async () => {
+    const { server, connect } = await setup({
+      slowConsumerPolicy: 'disconnect',
+      drainTimeout: 1000,
+      maxPendingBytes: 4 * 1024 * 1024,
+    });
+    const codes: string[] = [];
+    server.on('clientDisconnected', (_id, _reason, code) => codes.push(code));
+    const p = connect(false);
+    p.hello();
+    await until(() => server.getConnectedClients().length === 1, 'registered');
+    for (let i = 0; i < 20; i++) server.send({ blob: 'x'.repeat(10_000) });
+    await settle();
+    void server.drain();
+    await settle();
+    await jest.advanceTimersByTimeAsync(1001);
+    await until(() => server.getConnectedClients().length === 0, 'cut off by drain()');
+    expect(server.stats().totals.slowConsumerDisconnects).toBe(1);
+    await jest.advanceTimersByTimeAsync(server.settings.closeTimeout + 1);
+    await until(() => codes.length === 1, 'disconnected');
+    expect(codes).toEqual([ErrorCode.SLOW_CONSUMER]);
+  });
+});

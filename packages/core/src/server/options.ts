@@ -20,7 +20,10 @@ import { SCHEMA_RULE, type StandardSchemaV1 } from '../wire/schema.js';
 export const DEFAULT_MAX_CONNECTIONS = 10;
 /** Default time `drain()` waits for one client (ms). */
 export const DEFAULT_DRAIN_TIMEOUT_MS = 5000;
-/** Default time a peer has to authenticate when the server has a token (ms): short, a stalling peer holds a pre-auth slot no longer. */
+/**
+ * Default time a peer has to authenticate when the server has a token (ms):
+ * short, a stalling peer holds a pre-auth slot no longer.
+ */
 export const DEFAULT_AUTH_TIMEOUT_MS = 3000;
 /** Default most unauthenticated peers at once (token servers); the oldest is evicted when a new one arrives. */
 export const DEFAULT_MAX_UNAUTHENTICATED = 32;
@@ -39,7 +42,10 @@ export const DEFAULT_FRAME_TIMEOUT_MS = 30_000;
 export const DEFAULT_REFUSE_LINGER_MS = 1000;
 /** Default most refused connections lingering at once; past it a refused socket is closed without its ERROR. */
 export const DEFAULT_MAX_REFUSING = 32;
-/** Default most monitors at once (peers asking for stats; they hold no client slot, so they have this bound of their own). */
+/**
+ * Default most monitors at once (peers asking for stats; they hold no client
+ * slot, so they have this bound of their own).
+ */
 export const DEFAULT_MAX_MONITORS = 4;
 /** Default wait for the peer's own close once everything written was flushed (ms). */
 export const DEFAULT_CLOSE_GRACE_MS = 250;
@@ -69,11 +75,19 @@ export interface RequestContext<TIn = MessageData> {
  * @typeParam TOut The reply's data; when given, the handler must return it
  *   (or `undefined`, or a promise of either). Default: anything.
  */
-export type RequestHandler<TIn = MessageData, TOut = MessageData> = (data: TIn, context: RequestContext<TIn>) => HandlerResult<TOut>;
+export type RequestHandler<TIn = MessageData, TOut = MessageData> = (
+  data: TIn,
+  context: RequestContext<TIn>,
+) => HandlerResult<TOut>;
 
-/** What a {@link RequestHandler} returns: anything when `TOut` is the default, else `TOut`, `undefined` or a promise of them. */
-// biome-ignore lint/suspicious/noConfusingVoidType: a handler that answers later with reply() returns nothing (void), sync or async
-export type HandlerResult<TOut> = [MessageData] extends [TOut] ? unknown : TOut | undefined | void | PromiseLike<TOut | undefined | void>;
+/**
+ * What a {@link RequestHandler} returns: anything when `TOut` is the default,
+ * else `TOut`, `undefined` or a promise of them.
+ */
+export type HandlerResult<TOut> = [MessageData] extends [TOut]
+  ? unknown
+  : // biome-ignore lint/suspicious/noConfusingVoidType: a handler answering later with reply() returns void
+    TOut | undefined | void | PromiseLike<TOut | undefined | void>;
 
 /**
  * Options of {@link SocketServer}. Transport packages fill them from the configuration.
@@ -85,7 +99,10 @@ export interface SocketServerOptions<TIn = MessageData, TOut = MessageData> {
   eventName: string;
   /** Where connections come from. */
   transport: ServerTransport;
-  /** Most clients at once; extra clients get ERROR `MAX_CONNECTIONS` (default 10). With a token only authenticated peers count. */
+  /**
+   * Most clients at once; extra clients get ERROR `MAX_CONNECTIONS` (default
+   * 10). With a token only authenticated peers count.
+   */
   maxConnections?: number;
   /** Messages kept while no client is connected, oldest dropped first (default 100). */
   messageQueueSize?: number;
@@ -111,7 +128,10 @@ export interface SocketServerOptions<TIn = MessageData, TOut = MessageData> {
   heartbeatInterval?: number;
   /** Silence (ms) after which a heartbeat client is dropped (default 2 × interval + interval). */
   heartbeatTimeout?: number;
-  /** Graceful close per client on stop or disconnect: destroyed after this long without flush progress (ms, default 2000). */
+  /**
+   * Graceful close per client on stop or disconnect: destroyed after this
+   * long without flush progress (ms, default 2000).
+   */
   closeTimeout?: number;
   /**
    * Shared secret (16+ bytes) clients must prove they know, by
@@ -124,7 +144,8 @@ export interface SocketServerOptions<TIn = MessageData, TOut = MessageData> {
    * Most connections waiting to be admitted at once (default 32; without a
    * token, this plus the free client slots): peers that have not yet
    * registered (said hello, authenticated or ended their grace) and, over
-   * TLS, sockets still in their TLS handshake. None of them holds a client slot. A new connection evicts the oldest silent one (ERROR
+   * TLS, sockets still in their TLS handshake. None of them holds a client
+   * slot. A new connection evicts the oldest silent one (ERROR
    * `ADMISSION_FULL`, retryable: a client reconnects with backoff); a token
    * peer that said hello and got its challenge is never evicted, so when
    * only such peers wait the new connection is refused `ADMISSION_FULL`.
@@ -210,7 +231,9 @@ export interface ClientInfo {
 }
 
 /** Effective server settings after defaults (times in ms). */
-export type ServerSettings = Required<Omit<SocketServerOptions, 'token' | 'handler' | 'schema' | 'logger' | 'logLevel' | 'transport' | 'eventName'>>;
+export type ServerSettings = Required<
+  Omit<SocketServerOptions, 'token' | 'handler' | 'schema' | 'logger' | 'logLevel' | 'transport' | 'eventName'>
+>;
 
 /** Who a refused peer was, as far as the server knows (see {@link PeerRefusal}). */
 export interface PeerDescription {
@@ -224,7 +247,10 @@ export interface PeerDescription {
 
 /** Argument of the server's `peerRefused` event. */
 export interface PeerRefusal {
-  /** The error code the peer was refused with (`UNAUTHORIZED`, `ADMISSION_FULL`, `MAX_CONNECTIONS`, `WRONG_EVENT`, `TOO_MANY_INVALID`, ...). */
+  /**
+   * The error code the peer was refused with (`UNAUTHORIZED`,
+   * `ADMISSION_FULL`, `MAX_CONNECTIONS`, `WRONG_EVENT`, `TOO_MANY_INVALID`, ...).
+   */
   code: string;
   /** What happened, as written to the peer's ERROR message (or, when nothing could be written, to the log). */
   reason: string;
@@ -304,14 +330,28 @@ export const SERVER_DEFAULTS: Readonly<Omit<ServerSettings, 'heartbeatTimeout'>>
  * @throws ValidationError `INVALID_CONFIG` naming the bad key.
  */
 export function resolveServerSettings<TIn, TOut>(options: Partial<SocketServerOptions<TIn, TOut>>): ServerSettings {
-  const given = mergeDefined<ServerSettings>(SERVER_DEFAULTS, options as unknown as Partial<ServerSettings>) as Omit<ServerSettings, 'heartbeatTimeout'> & {
+  const given = mergeDefined<ServerSettings>(SERVER_DEFAULTS, options as unknown as Partial<ServerSettings>) as Omit<
+    ServerSettings,
+    'heartbeatTimeout'
+  > & {
     heartbeatTimeout?: number;
   };
   const s: ServerSettings = {
     ...given,
-    heartbeatTimeout: given.heartbeatTimeout !== undefined ? given.heartbeatTimeout : given.heartbeatInterval * (DEFAULT_HEARTBEAT_MISSES + 1),
+    heartbeatTimeout:
+      given.heartbeatTimeout !== undefined
+        ? given.heartbeatTimeout
+        : given.heartbeatInterval * (DEFAULT_HEARTBEAT_MISSES + 1),
   };
-  for (const key of ['drainTimeout', 'closeTimeout', 'authTimeout', 'registerGraceMs', 'frameTimeoutMs', 'refuseLingerMs', 'closeGraceMs'] as const)
+  for (const key of [
+    'drainTimeout',
+    'closeTimeout',
+    'authTimeout',
+    'registerGraceMs',
+    'frameTimeoutMs',
+    'refuseLingerMs',
+    'closeGraceMs',
+  ] as const)
     validateTimeoutMs(key, s[key]);
   validateInterval('heartbeatInterval', s.heartbeatInterval);
   if (s.heartbeatInterval > 0) validateTimeoutMs('heartbeatTimeout', s.heartbeatTimeout);
@@ -324,7 +364,8 @@ export function resolveServerSettings<TIn, TOut>(options: Partial<SocketServerOp
   if (s.maxInvalidPerSecond !== Infinity && !(Number.isInteger(s.maxInvalidPerSecond) && s.maxInvalidPerSecond >= 1)) {
     throw new ValidationError(
       ErrorCode.INVALID_CONFIG,
-      `invalid maxInvalidPerSecond ${String(s.maxInvalidPerSecond)} (option): expected an integer >= 1, or Infinity for no bound`,
+      `invalid maxInvalidPerSecond ${String(s.maxInvalidPerSecond)} (option): ` +
+        'expected an integer >= 1, or Infinity for no bound',
       { details: { key: 'maxInvalidPerSecond', value: s.maxInvalidPerSecond, source: 'option' } },
     );
   }

@@ -1,7 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { encodeFrame } from '@socketkit/codec';
 import {
-  CONTROL_OPS,
   ConnectionError,
   ErrorCode,
   MessageType,
@@ -9,7 +8,6 @@ import {
   PROTOCOL_VERSION,
   SocketError,
   createMessage,
-  isPlainObject,
   isSocketMessage,
   validateEventName,
   type MessageData,
@@ -18,25 +16,28 @@ import {
 import { checkOptions } from '@socketkit/config';
 import { validateToken } from '../wire/auth.js';
 import { BatchShare } from '../wire/connection.js';
-import { CONFIG_DEFAULTS, startTimer } from '../settings.js';
+import { PongCache } from './replies.js';
+import { CONFIG_DEFAULTS } from '../settings.js';
 import { LogLimiter } from '../ops/log-limiter.js';
 import { createLogger, type SocketLogger } from '../ops/logger.js';
 import {
   SERVER_ENGINE_RULES,
   resolveServerSettings,
   type ClientInfo,
-  type PeerDescription,
   type PeerRefusal,
   type RequestHandler,
   type ServerSettings,
   type SocketServerOptions,
 } from './options.js';
 import { renderPrometheus } from '../ops/metrics.js';
-import { ServerPeer, type PeerHost } from './peer.js';
+import { type PeerContext, type PeerHost, ServerPeer } from './peer.js';
+import { Admission } from './admission.js';
+import { NoClientQueue } from './queue.js';
+import { Requests } from './requests.js';
 import { RateSampler, ServerCounters, type ClientStats, type ServerStats } from '../ops/stats.js';
 import type { PendingHandshake, ServerTransport, TransportStream } from '../transport.js';
-import { validateData, type Payload, type StandardSchemaV1 } from '../wire/schema.js';
-import { controlFrame, emitError } from '../wire/frames.js';
+import type { Payload } from '../wire/schema.js';
+import { emitError } from '../wire/frames.js';
 
 /** Events of {@link SocketServer}; `TIn` is the data clients send. */
 export interface SocketServerEvents<TIn = MessageData> {
@@ -61,18 +62,6 @@ export interface SocketServerEvents<TIn = MessageData> {
   peerRefused: [refusal: PeerRefusal];
 }
 
-/** A connection in its transport's own handshake (TLS), counted under `maxUnauthenticated`. */
-interface HandshakeEntry {
-  readonly seq: number;
-  readonly pending: PendingHandshake;
-}
-
-interface QueuedFrame {
-  frame: Buffer;
-  /** Unregistered peers that already got this frame live (they must not get it twice). */
-  sentTo: ServerPeer[];
-}
-
 /**
  * The transport-agnostic server engine: a registry of peers, fan-out
  * (broadcast and unicast), a queue while no client is registered, and the
@@ -83,37 +72,33 @@ interface QueuedFrame {
  *   argument): inferred from the `schema` option, which checks it at run time.
  * @typeParam TOut The data the server sends (`send`, `reply`) and its handler returns.
  */
-export class SocketServer<TIn extends Payload<TIn> = MessageData, TOut extends Payload<TOut> = MessageData> extends EventEmitter<SocketServerEvents<TIn>> {
+export class SocketServer<
+  TIn extends Payload<TIn> = MessageData,
+  TOut extends Payload<TOut> = MessageData,
+> extends EventEmitter<SocketServerEvents<TIn>> {
   /** Event name served. */
   readonly eventName: string;
   readonly #o: ServerSettings;
   readonly #transport: ServerTransport;
   readonly #token: string | undefined;
-  #handler: RequestHandler<TIn, TOut> | undefined;
-  readonly #schema: StandardSchemaV1 | undefined;
-  /** A request without a handler, while its 'message' listeners run: answered by reply() or not (then NO_HANDLER). */
-  #answering: { request: SocketMessage; answered: boolean } | undefined;
+  /** Messages from clients: the handler, the schema, `message`, NO_HANDLER. */
+  readonly #requests: Requests<TIn, TOut>;
   /** The logger in use. */
   readonly log: SocketLogger;
   /** Every peer that is neither refused nor closed, in accept order (so the first awaiting one is the oldest). */
   readonly #peers = new Map<string, ServerPeer>();
-  /** Refused peers still lingering (bounded by `maxRefusing`). */
-  readonly #refusing = new Set<ServerPeer>();
-  readonly #queue: QueuedFrame[] = [];
-  #queueDropped = 0;
+  /** Broadcasts sent while no client was registered, for the next one (`messageQueueSize`). */
+  readonly #queue: NoClientQueue;
   #state: 'idle' | 'starting' | 'running' | 'stopping' = 'idle';
   #starting: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
   #blockers: Array<() => void> = [];
   readonly #host: PeerHost;
-  #pong: { at: number; frame: Buffer } | undefined;
   readonly #counters = new ServerCounters();
   /** Rate-limited warnings (refusals, invalid input): at most one line per key per second. */
   readonly #warnings: LogLimiter;
-  /** Connections in their transport's own handshake (TLS), in accept order. */
-  readonly #handshakes = new Set<HandshakeEntry>();
-  /** Accept order across peers and transport handshakes (the oldest waiting one is evicted first). */
-  #seq = 0;
+  /** Who gets in: slots, monitors, refusals, pre-admission eviction. */
+  readonly #admission: Admission;
   readonly #rates = new RateSampler(this.#counters);
   #startedAt = 0;
 
@@ -124,33 +109,47 @@ export class SocketServer<TIn extends Payload<TIn> = MessageData, TOut extends P
     this.#transport = options.transport;
     this.#o = resolveServerSettings<TIn, TOut>(options);
     this.#token = validateToken(options.token, this.eventName);
-    this.#handler = options.handler;
-    this.#schema = options.schema;
-    this.log = options.logger ?? createLogger(`socketkit:server:${this.eventName}`, options.logLevel ?? CONFIG_DEFAULTS.logLevel);
+    this.log =
+      options.logger ??
+      createLogger(`socketkit:server:${this.eventName}`, options.logLevel ?? CONFIG_DEFAULTS.logLevel);
     this.#warnings = new LogLimiter(this.log);
-    this.#host = {
+    this.#queue = new NoClientQueue(this.#o, this.log, (dropped) => this.emit('queueOverflow', dropped));
+    const context: PeerContext = {
       eventName: this.eventName,
       settings: this.#o,
       log: this.log,
       token: this.#token,
-      claimSlot: (peer) => this.#claimSlot(peer),
-      onRegistered: (peer) => this.#onRegistered(peer),
-      refuse: (peer, code, text, replyTo) => this.#refuse(peer, code, text, replyTo),
-      onMessage: (peer, m) => this.#onMessage(peer, m),
+      counters: this.#counters,
+      pong: new PongCache(this.eventName, this.#o.timezone),
+      batchShare: new BatchShare(),
+    };
+    this.#requests = new Requests<TIn, TOut>(
+      {
+        ...context,
+        schema: options.schema,
+        emitMessage: (m, clientId) => this.emit('message', m, clientId),
+        peerError: (peer, err) => this.#peerError(peer, err),
+      },
+      options.handler,
+    );
+    this.#admission = new Admission({
+      ...context,
+      transport: this.#transport.kind,
+      warnings: this.#warnings,
+      peers: this.#peers,
+      refused: (refusal) => this.listenerCount('peerRefused') > 0 && this.emit('peerRefused', refusal),
+      rejected: (code) => this.emit('connectionRejected', code),
+    });
+    this.#host = {
+      context,
+      register: (peer, enter) => this.#register(peer, enter),
+      claimMonitor: (peer) => this.#admission.claimMonitor(peer),
+      refuse: (peer, code, text, replyTo) => this.#admission.refuse(peer, code, text, replyTo),
+      onMessage: (peer, m) => this.#requests.onMessage(peer, m),
       onPeerError: (peer, err) => this.#peerError(peer, err),
       onDropped: (peer, dropped) => this.emit('messageDropped', peer.id, dropped),
-      pongFrame: () => {
-        const now = Date.now();
-        if (this.#pong === undefined || this.#pong.at !== now)
-          this.#pong = { at: now, frame: controlFrame(this.eventName, { op: CONTROL_OPS.PONG }, this.#o.timezone) };
-        return this.#pong.frame;
-      },
       onClosed: (peer, wasRegistered) => this.#onClosed(peer, wasRegistered),
-      counters: this.#counters,
       stats: () => this.stats(),
-      refuseFull: (peer) => this.#refuseFull(peer),
-      claimMonitor: (peer) => this.#claimMonitor(peer),
-      batchShare: new BatchShare(),
     };
   }
 
@@ -166,7 +165,7 @@ export class SocketServer<TIn extends Payload<TIn> = MessageData, TOut extends P
 
   /** Messages dropped from the no-client queue since start (oldest-first policy). */
   get queueDropped(): number {
-    return this.#queueDropped;
+    return this.#queue.dropped;
   }
 
   /** Effective settings (after defaults). */
@@ -186,7 +185,8 @@ export class SocketServer<TIn extends Payload<TIn> = MessageData, TOut extends P
       if (p.state === 'awaiting') awaiting++;
       else if (p.state === 'registered') registered++;
     }
-    return { awaiting, registered, refusing: this.#refusing.size, handshaking: this.#handshakes.size };
+    const a = this.#admission;
+    return { awaiting, registered, refusing: a.refusing, handshaking: a.handshaking };
   }
 
   /** True while accepting connections. */
@@ -196,7 +196,7 @@ export class SocketServer<TIn extends Payload<TIn> = MessageData, TOut extends P
 
   /** Sets or replaces the request handler. */
   onRequest(handler: RequestHandler<TIn, TOut> | undefined): void {
-    this.#handler = handler;
+    this.#requests.handler = handler;
   }
 
   /**
@@ -221,7 +221,9 @@ export class SocketServer<TIn extends Payload<TIn> = MessageData, TOut extends P
       }
       const cap = this.#transport.maxPayload?.();
       if (cap !== undefined && cap < this.#o.maxMessageSize) {
-        this.log.info(`maxMessageSize lowered to ${cap} bytes: the largest frame the ${this.#transport.kind} transport carries`);
+        this.log.info(
+          `maxMessageSize lowered to ${cap} bytes: the largest frame the ${this.#transport.kind} transport carries`,
+        );
         this.#o.maxMessageSize = cap;
       }
       this.#state = 'running';
@@ -248,7 +250,7 @@ export class SocketServer<TIn extends Payload<TIn> = MessageData, TOut extends P
     this.#stopping = (async () => {
       const closing = this.#transport.close();
       const peers = [...this.#peers.values()].map((p) => p.close({ code: ErrorCode.CLOSED, text: 'server stopped' }));
-      const refused = [...this.#refusing].map((p) => p.conn.end(this.#o.refuseLingerMs));
+      const refused = this.#admission.stop();
       await Promise.all([...peers, ...refused]);
       await closing;
       this.#warnings.close();
@@ -294,7 +296,7 @@ export class SocketServer<TIn extends Payload<TIn> = MessageData, TOut extends P
       uptimeMs: this.#startedAt === 0 ? 0 : now - this.#startedAt,
       clients,
       maxConnections: this.#o.maxConnections,
-      queue: { length: this.#queue.length, capacity: this.#o.messageQueueSize, dropped: this.#queueDropped },
+      queue: { length: this.#queue.length, capacity: this.#o.messageQueueSize, dropped: this.#queue.dropped },
       totals: {
         messagesIn: t.messagesIn,
         messagesOut: t.messagesOut,
@@ -318,7 +320,13 @@ export class SocketServer<TIn extends Payload<TIn> = MessageData, TOut extends P
     const out: ClientInfo[] = [];
     for (const p of this.#peers.values()) {
       if (p.state !== 'registered') continue;
-      out.push({ id: p.id, connectedAt: p.connectedAt, handshake: p.hello, role: p.sender ? 'sender' : 'client', pendingBytes: p.conn.pendingBytes });
+      out.push({
+        id: p.id,
+        connectedAt: p.connectedAt,
+        handshake: p.hello,
+        role: p.sender ? 'sender' : 'client',
+        pendingBytes: p.conn.pendingBytes,
+      });
     }
     return out;
   }
@@ -338,7 +346,10 @@ export class SocketServer<TIn extends Payload<TIn> = MessageData, TOut extends P
   send(data: TOut, clientId?: string): number {
     this.#assertRunning('send');
     return this.#fanout(
-      encodeFrame(createMessage(this.eventName, MessageType.DATA, data as MessageData, { timezone: this.#o.timezone }), this.#o.maxMessageSize),
+      encodeFrame(
+        createMessage(this.eventName, MessageType.DATA, data as MessageData, { timezone: this.#o.timezone }),
+        this.#o.maxMessageSize,
+      ),
       clientId,
     );
   }
@@ -347,23 +358,36 @@ export class SocketServer<TIn extends Payload<TIn> = MessageData, TOut extends P
   sendMessage(message: SocketMessage, clientId?: string): number {
     this.#assertRunning('sendMessage');
     if (!isSocketMessage(message)) {
-      throw new MessageError(ErrorCode.INVALID_MESSAGE, 'sendMessage() takes a SocketMessage (build one with createMessage()); use send(data) for plain data');
+      throw new MessageError(
+        ErrorCode.INVALID_MESSAGE,
+        'sendMessage() takes a SocketMessage (build one with createMessage()); use send(data) for plain data',
+      );
     }
     return this.#fanout(encodeFrame(message, this.#o.maxMessageSize), clientId);
   }
 
   /** Sends an ERROR message `{code, error}` (broadcast, or to one client). */
   sendError(code: string, text: string, clientId?: string): number {
-    return this.sendMessage(createMessage(this.eventName, MessageType.ERROR, { code, error: text }, { timezone: this.#o.timezone }), clientId);
+    return this.sendMessage(
+      createMessage(this.eventName, MessageType.ERROR, { code, error: text }, { timezone: this.#o.timezone }),
+      clientId,
+    );
   }
 
   /** Answers `request` (which must carry an `id`) on behalf of a handler. */
   reply(clientId: string, request: SocketMessage<TIn>, data: TOut, type: MessageType = MessageType.DATA): boolean {
     if (request.id === undefined) {
-      throw new MessageError(ErrorCode.INVALID_MESSAGE, 'cannot reply to a message without an id: only requests (client.request()) can be answered');
+      throw new MessageError(
+        ErrorCode.INVALID_MESSAGE,
+        'cannot reply to a message without an id: only requests (client.request()) can be answered',
+      );
     }
-    if (this.#answering?.request === request) this.#answering.answered = true;
-    return this.#registered(clientId).reply(request as SocketMessage<unknown> as SocketMessage, data as MessageData, type);
+    this.#requests.replied(request);
+    return this.#registered(clientId).reply(
+      request as SocketMessage<unknown> as SocketMessage,
+      data as MessageData,
+      type,
+    );
   }
 
   /**
@@ -375,26 +399,7 @@ export class SocketServer<TIn extends Payload<TIn> = MessageData, TOut extends P
    * it is not waited for again until it has drained).
    */
   async drain(): Promise<void> {
-    const pending = [...this.#peers.values()].filter((p) => p.open && !p.drainGaveUp && p.conn.needsDrain);
-    await Promise.all(pending.map((p) => this.#drainOne(p)));
-  }
-
-  async #drainOne(p: ServerPeer): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<boolean>((resolve) => {
-      timer = startTimer(this.#o.drainTimeout, () => resolve(true));
-    });
-    const late = await Promise.race([p.conn.waitForDrain().then(() => false), timedOut]);
-    clearTimeout(timer);
-    if (!late || !p.open) return;
-    if (this.#o.slowConsumerPolicy === 'disconnect') {
-      p.slowConsumer(`did not drain within ${this.#o.drainTimeout} ms`);
-      return;
-    }
-    p.drainGaveUp = true;
-    void p.conn.waitForDrain().then(() => {
-      p.drainGaveUp = false;
-    });
+    await Promise.all([...this.#peers.values()].map((p) => p.drain()));
   }
 
   /** Disconnects one client gracefully (flushing what was sent). */
@@ -405,7 +410,10 @@ export class SocketServer<TIn extends Payload<TIn> = MessageData, TOut extends P
 
   #assertRunning(what: string): void {
     if (this.#state !== 'running') {
-      throw new SocketError(ErrorCode.NOT_RUNNING, `server for event "${this.eventName}" is not running: call start() before ${what}()`);
+      throw new SocketError(
+        ErrorCode.NOT_RUNNING,
+        `server for event "${this.eventName}" is not running: call start() before ${what}()`,
+      );
     }
   }
 
@@ -414,117 +422,48 @@ export class SocketServer<TIn extends Payload<TIn> = MessageData, TOut extends P
     if (p === undefined || p.state !== 'registered') {
       throw new ConnectionError(
         ErrorCode.UNKNOWN_CLIENT,
-        `no client "${clientId}" is connected to "${this.eventName}": use an id from getConnectedClients() or the clientConnected event`,
+        `no client "${clientId}" is connected to "${this.eventName}": ` +
+          'use an id from getConnectedClients() or the clientConnected event',
         { details: { clientId } },
       );
     }
     return p;
   }
 
+  /**
+   * Unicast to a registered client, or a broadcast to every peer that takes
+   * broadcasts (the rule is {@link ServerPeer.takesBroadcasts}); with no
+   * registered client the frame is also queued for the next one.
+   * @returns How many registered clients it was written to.
+   */
   #fanout(frame: Buffer, clientId: string | undefined): number {
     if (clientId !== undefined) return this.#registered(clientId).deliver(frame) ? 1 : 0;
-    // Senders (hello role "sender") neither get broadcasts nor count as a client for the queue rule.
-    let registered = 0;
-    for (const p of this.#peers.values()) if (p.state === 'registered' && !p.sender) registered++;
+    let clients = 0;
+    for (const p of this.#peers.values()) if (p.state === 'registered' && p.takesBroadcasts) clients++;
     if (this.#transport.broadcast !== undefined) {
-      if (registered > 0) {
+      if (clients > 0) {
         this.#transport.broadcast(frame);
         if (this.#o.collectStats) {
-          this.#counters.messagesOut += registered;
-          this.#counters.bytesOut += frame.length * registered;
+          this.#counters.messagesOut += clients;
+          this.#counters.bytesOut += frame.length * clients;
         }
-      } else this.#enqueue(frame, []);
-      return registered;
+      } else this.#queue.push(frame);
+      return clients;
     }
+    const queuedAs = clients === 0 ? this.#queue.next : undefined;
+    let droppedFor: ServerPeer[] | undefined;
     let sent = 0;
-    const live: ServerPeer[] = [];
     for (const p of this.#peers.values()) {
+      if (!p.takesBroadcasts) continue;
       if (p.state === 'registered') {
-        if (!p.sender && p.deliver(frame)) sent++;
-      } else if (p.state === 'awaiting' && this.#token === undefined && p.deliver(frame)) {
-        // Without a token a peer gets live broadcasts from accept; only the queue waits for registration.
-        live.push(p);
+        if (p.deliver(frame)) sent++;
+      } else {
+        if (queuedAs !== undefined) this.#queue.fannedOut(p, queuedAs);
+        if (!p.deliver(frame) && queuedAs !== undefined) (droppedFor ??= []).push(p);
       }
     }
-    if (registered === 0) this.#enqueue(frame, live);
+    if (clients === 0) this.#queue.push(frame, droppedFor);
     return sent;
-  }
-
-  #enqueue(frame: Buffer, sentTo: ServerPeer[]): void {
-    if (this.#o.messageQueueSize <= 0) {
-      this.#queueDropped++;
-      this.emit('queueOverflow', this.#queueDropped);
-      return;
-    }
-    this.#queue.push({ frame, sentTo });
-    if (this.#queue.length > this.#o.messageQueueSize) {
-      this.#queue.shift();
-      this.#queueDropped++;
-      this.log.debug(`queue full (${this.#o.messageQueueSize}): dropped the oldest message`);
-      this.emit('queueOverflow', this.#queueDropped);
-    }
-  }
-
-  /** Peers that hold a client slot: registered ones only, on every transport, with or without a token (§9, issue 22). */
-  #slotsUsed(): number {
-    let n = 0;
-    for (const p of this.#peers.values()) if (p.state === 'registered') n++;
-    return n;
-  }
-
-  /**
-   * Makes room under `maxUnauthenticated` for one more connection waiting to
-   * be admitted: when the bound is reached, evicts the oldest silent one (a
-   * peer that has not started its exchange, or a socket in its TLS
-   * handshake) with `ADMISSION_FULL`. A token peer in its exchange (hello
-   * answered with a challenge) is never evicted.
-   * @returns false when no one may be evicted: refuse the newcomer.
-   */
-  #admissionRoom(): boolean {
-    let waiting = this.#handshakes.size;
-    let oldestPeer: ServerPeer | undefined;
-    for (const p of this.#peers.values()) {
-      if (p.state !== 'awaiting') continue;
-      waiting++;
-      if (oldestPeer === undefined && !p.inExchange) oldestPeer = p;
-    }
-    const bound = this.#admissionBound();
-    if (waiting < bound) return true;
-    const oldestHandshake = this.#handshakes.values().next().value as HandshakeEntry | undefined;
-    if (oldestHandshake !== undefined && (oldestPeer === undefined || oldestHandshake.seq < oldestPeer.admissionSeq)) {
-      this.#handshakes.delete(oldestHandshake);
-      oldestHandshake.pending.destroy();
-      this.#counters.refuse(ErrorCode.ADMISSION_FULL);
-      this.#reportRefusal(
-        ErrorCode.ADMISSION_FULL,
-        `evicted in its TLS handshake: ${waiting} connections were waiting to be admitted (maxUnauthenticated ${bound})`,
-        {
-          transport: this.#transport.kind,
-          ...(oldestHandshake.pending.address !== undefined ? { address: oldestHandshake.pending.address } : {}),
-        },
-      );
-      return true;
-    }
-    if (oldestPeer === undefined) return false;
-    this.log.debug(`${waiting} connections waiting to be admitted (maxUnauthenticated ${bound}): evicting the oldest, ${oldestPeer.id}`);
-    this.#refuse(
-      oldestPeer,
-      ErrorCode.ADMISSION_FULL,
-      `evicted before being admitted: ${waiting} connections to "${this.eventName}" were waiting (maxUnauthenticated ${bound}); ` +
-        'a socketkit client retries with backoff; send hello at once',
-    );
-    return true;
-  }
-
-  /**
-   * Most connections waiting to be admitted: `maxUnauthenticated` with a
-   * token; without one, that plus the free client slots, so a burst of
-   * clients that never say hello (Python peers, which register after the
-   * grace) is never evicted while they could all be served.
-   */
-  #admissionBound(): number {
-    if (this.#token !== undefined) return this.#o.maxUnauthenticated;
-    return this.#o.maxUnauthenticated + Math.max(0, this.#o.maxConnections - this.#slotsUsed());
   }
 
   /** The transport accepted a connection that starts its own handshake (TLS): count it under `maxUnauthenticated`. */
@@ -533,48 +472,13 @@ export class SocketServer<TIn extends Payload<TIn> = MessageData, TOut extends P
       pending.destroy();
       return undefined;
     }
-    if (!this.#admissionRoom()) {
-      pending.destroy();
-      this.#counters.refuse(ErrorCode.ADMISSION_FULL);
-      this.#reportRefusal(
-        ErrorCode.ADMISSION_FULL,
-        `refused before its TLS handshake: ${this.#admissionBound()} connections are waiting to be admitted (maxUnauthenticated)`,
-        { transport: this.#transport.kind, ...(pending.address !== undefined ? { address: pending.address } : {}) },
-      );
-      return undefined;
-    }
-    const entry: HandshakeEntry = { seq: ++this.#seq, pending };
-    this.#handshakes.add(entry);
-    return () => {
-      this.#handshakes.delete(entry);
-    };
+    return this.#admission.admitHandshake(pending);
   }
 
-  /** Who `peer` is, for `peerRefused` and the log. */
-  #describe(peer: ServerPeer): PeerDescription {
-    const stream = peer.conn.stream as { remoteAddress?: unknown; remotePort?: unknown };
-    const d: PeerDescription = { id: peer.id, transport: this.#transport.kind };
-    if (typeof stream.remoteAddress === 'string' && stream.remoteAddress !== '')
-      d.address = typeof stream.remotePort === 'number' ? `${stream.remoteAddress}:${stream.remotePort}` : stream.remoteAddress;
-    return d;
-  }
-
-  /** Every refusal: a `peerRefused` event and a rate-limited warning (one line per code per second, then a summary). */
-  #reportRefusal(code: string, reason: string, peer: PeerDescription): void {
-    const who = `${peer.id ?? 'a connection'} (${peer.transport}${peer.address !== undefined ? ` ${peer.address}` : ''})`;
-    this.#warnings.warn(`refused:${code}`, `refused a connection to "${this.eventName}" from ${who} with ${code}: ${reason}`);
-    if (this.listenerCount('peerRefused') === 0) return;
-    try {
-      this.emit('peerRefused', { code, reason, peer });
-    } catch (err) {
-      // The application's listener threw: its own error, never the peer's.
-      process.nextTick(() => {
-        throw err;
-      });
-    }
-  }
-
-  /** A peer reported a problem (a skipped invalid message, bad framing): the `error` event, or a rate-limited warning per peer and code. */
+  /**
+   * A peer reported a problem (a skipped invalid message, bad framing): the
+   * `error` event, or a rate-limited warning per peer and code.
+   */
   #peerError(peer: ServerPeer, err: SocketError): void {
     if (err.code === ErrorCode.INVALID_MESSAGE) this.#counters.invalidMessages++;
     if (this.listenerCount('error') > 0) this.emit('error', err, peer.id);
@@ -586,12 +490,17 @@ export class SocketServer<TIn extends Payload<TIn> = MessageData, TOut extends P
     const errno = (err as NodeJS.ErrnoException).code ?? 'unknown';
     const outOfFds = errno === 'EMFILE' || errno === 'ENFILE';
     const what = outOfFds
-      ? `the process is out of file descriptors (${errno}): raise its limit (ulimit -n, LimitNOFILE=) or lower maxConnections (${this.#o.maxConnections})`
+      ? `the process is out of file descriptors (${errno}): raise its limit (ulimit -n, LimitNOFILE=) ` +
+        `or lower maxConnections (${this.#o.maxConnections})`
       : `${err.message}: check the system's network and memory limits; the server keeps listening`;
-    const error = new ConnectionError(ErrorCode.ACCEPT_FAILED, `server "${this.eventName}" could not accept a connection on ${this.address}: ${what}`, {
-      cause: err,
-      details: { errno, address: this.address },
-    });
+    const error = new ConnectionError(
+      ErrorCode.ACCEPT_FAILED,
+      `server "${this.eventName}" could not accept a connection on ${this.address}: ${what}`,
+      {
+        cause: err,
+        details: { errno, address: this.address },
+      },
+    );
     emitError(this, this.log, error);
   }
 
@@ -601,170 +510,28 @@ export class SocketServer<TIn extends Payload<TIn> = MessageData, TOut extends P
       return;
     }
     stream.setNoDelay?.(true);
-    const peer = new ServerPeer(stream, this.#host);
-    peer.admissionSeq = ++this.#seq;
-    if (this.#token === undefined && this.#slotsUsed() >= this.#o.maxConnections) {
-      // A monitor cannot be told apart before its hello: while monitors have
-      // room, a full server waits for the first frame (bounded by maxMonitors).
-      if (!this.#o.exposeStats || this.#monitorPlaces(undefined) >= this.#o.maxMonitors) {
-        this.#refuseFull(peer);
-        return;
-      }
-      this.#peers.set(peer.id, peer);
-      peer.admitMonitorOnly();
-      return;
-    }
-    // A peer holds a client slot only once registered: until then it waits
-    // under the pre-admission bound, with or without a token, on every transport.
-    if (!this.#admissionRoom()) {
-      this.#refuse(
-        peer,
-        ErrorCode.ADMISSION_FULL,
-        `server "${this.eventName}" has ${this.#admissionBound()} connections authenticating (maxUnauthenticated): retry with backoff`,
-      );
-      return;
-    }
-    this.#peers.set(peer.id, peer);
-    peer.admit();
+    this.#admission.accept(new ServerPeer(stream, this.#host));
   }
 
-  #refuseFull(peer: ServerPeer): void {
-    this.#refuse(
-      peer,
-      ErrorCode.MAX_CONNECTIONS,
-      `server "${this.eventName}" already has ${this.#o.maxConnections} clients (maxConnections): retry later or raise maxConnections`,
-    );
-    this.emit('connectionRejected', ErrorCode.MAX_CONNECTIONS);
-  }
-
-  #refuse(peer: ServerPeer, code: ErrorCode, text: string, replyTo?: string): void {
-    this.#peers.delete(peer.id);
-    // Already refused or closing: counted and reported once.
-    if (peer.state === 'closing' || peer.state === 'closed') return;
-    this.#counters.refuse(code);
-    this.#reportRefusal(code, text, this.#describe(peer));
-    // Refused sockets in flight are capped: past the cap one is closed at once, without its ERROR.
-    if (this.#refusing.size >= this.#o.maxRefusing) {
-      void peer.destroy({ code, text });
-      return;
-    }
-    this.#refusing.add(peer);
-    void peer.refuse(code, text, replyTo);
-  }
-
-  /** Monitors and possible monitors (see admitMonitorOnly()), `except` one peer. */
-  #monitorPlaces(except: ServerPeer | undefined): number {
-    let n = 0;
-    for (const p of this.#peers.values()) if (p !== except && p.holdsMonitorPlace) n++;
-    return n;
-  }
-
-  #claimMonitor(peer: ServerPeer): boolean {
-    const n = this.#monitorPlaces(peer);
-    if (n < this.#o.maxMonitors) return true;
-    this.#refuse(
-      peer,
-      ErrorCode.MAX_CONNECTIONS,
-      `server "${this.eventName}" is already answering ${n} monitors (maxMonitors ${this.#o.maxMonitors}): retry in a moment`,
-    );
-    this.emit('connectionRejected', ErrorCode.MAX_CONNECTIONS);
-    return false;
-  }
-
-  #claimSlot(peer: ServerPeer): boolean {
-    if (this.#slotsUsed() < this.#o.maxConnections) return true;
-    this.#refuseFull(peer);
-    return false;
-  }
-
-  #onRegistered(peer: ServerPeer): void {
-    this.log.info(`client ${peer.id} connected (${this.getConnectedClients().length} connected)`);
-    // Order on the wire: welcome (already written), the queue (older than the
-    // peer), the broadcasts held since its accept, then whatever the
-    // application sends from its clientConnected listener. A peer that never
-    // said hello got broadcasts live since its hello window ended
-    // (HELLO_WINDOW_MS): the queue comes after those. A sender never takes it.
-    if (this.#queue.length > 0 && peer.open && !peer.sender) {
-      const entries = this.#queue.splice(0);
-      for (const q of entries) if (!q.sentTo.includes(peer)) peer.deliver(q.frame);
-      this.log.debug(`delivered ${entries.length} queued messages to ${peer.id}`);
-    }
-    peer.flushHeld();
+  /**
+   * Registration: a client slot (or the peer is refused), then on the wire
+   * its welcome (written by `enter`), the queue (older than the peer), the
+   * broadcasts held since its accept, then whatever the application sends
+   * from its clientConnected listener. A peer that never said hello got
+   * broadcasts live since its hello window ended (HELLO_WINDOW_MS): the
+   * queue comes after those. A sender never takes it.
+   */
+  #register(peer: ServerPeer, enter: (takeQueue: () => readonly Uint8Array[]) => void): boolean {
+    if (!this.#admission.claimSlot(peer)) return false;
+    this.log.info(`client ${peer.id} connected (${this.getConnectedClients().length + 1} connected)`);
+    enter(() => this.#queue.take(peer));
     this.emit('clientConnected', peer.id);
-  }
-
-  #onMessage(peer: ServerPeer, m: SocketMessage): void {
-    if (!this.#o.allowClientSend) {
-      peer.sendError(ErrorCode.SEND_NOT_ALLOWED, `server "${this.eventName}" does not accept messages from clients (allowClientSend is false)`, m.id);
-      return;
-    }
-    if (this.#schema !== undefined && m.messageType === MessageType.DATA) {
-      const checked = validateData(this.#schema, m.data, this.eventName);
-      if (checked.error !== undefined) {
-        // Skipped like any invalid message; a request is told at once instead of waiting out its timeout.
-        this.#peerError(peer, checked.error);
-        if (m.id !== undefined) peer.sendError(ErrorCode.INVALID_MESSAGE, checked.error.message, m.id);
-        return;
-      }
-      m.data = checked.value as MessageData;
-    }
-    const typed = m as SocketMessage<unknown> as SocketMessage<TIn>;
-    if (m.id !== undefined && this.#handler !== undefined) this.#handle(peer, typed, this.#handler);
-    // A request with no handler: a 'message' listener may still answer it now
-    // with reply(); if none did, the client learns at once (NO_HANDLER)
-    // instead of waiting out its timeout.
-    const unhandled = m.id !== undefined && this.#handler === undefined;
-    if (unhandled) this.#answering = { request: m, answered: false };
-    try {
-      this.emit('message', typed, peer.id);
-    } catch (err) {
-      // The application's listener threw: its error, rethrown as EventEmitter
-      // users expect, never blamed on the peer (whose connection stays up).
-      process.nextTick(() => {
-        throw err;
-      });
-    }
-    if (unhandled) {
-      const answered = this.#answering?.answered === true;
-      this.#answering = undefined;
-      if (!answered && peer.open)
-        peer.sendError(
-          ErrorCode.NO_HANDLER,
-          `server "${this.eventName}" has no request handler: pass handler in its options or call server.onRequest() ` +
-            '(a handler may return undefined and answer later with server.reply())',
-          m.id,
-        );
-    }
-  }
-
-  #handle(peer: ServerPeer, typed: SocketMessage<TIn>, handler: RequestHandler<TIn, TOut>): void {
-    const m = typed as SocketMessage<unknown> as SocketMessage;
-    const respond = (result: unknown): void => {
-      if (result === undefined || !peer.open) return;
-      try {
-        peer.reply(m, isPlainObject(result) ? result : { value: result });
-      } catch (err) {
-        peer.replyError(m, err);
-      }
-    };
-    const fail = (err: unknown): void => peer.replyError(m, err);
-    try {
-      const out: unknown = handler(typed.data, { message: typed, clientId: peer.id });
-      if (out !== null && typeof out === 'object' && typeof (out as PromiseLike<unknown>).then === 'function')
-        Promise.resolve(out).then(respond, fail).catch(fail);
-      else respond(out);
-    } catch (err) {
-      fail(err);
-    }
+    return true;
   }
 
   #onClosed(peer: ServerPeer, wasRegistered: boolean): void {
     this.#peers.delete(peer.id);
-    this.#refusing.delete(peer);
-    for (const q of this.#queue) {
-      const i = q.sentTo.indexOf(peer);
-      if (i >= 0) q.sentTo.splice(i, 1);
-    }
+    this.#admission.closed(peer);
     if (!wasRegistered) return;
     const reason = peer.reason ?? { code: ErrorCode.CLOSED, text: 'client disconnected' };
     this.log.info(`client ${peer.id} disconnected: ${reason.text}`);
