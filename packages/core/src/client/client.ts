@@ -1,7 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { decodePayload, encodeFrame } from '@socketkit/codec';
 import {
-  CONTROL_OPS,
   ConnectionError,
   ErrorCode,
   MessageError,
@@ -12,13 +11,12 @@ import {
   ValidationError,
   createMessage,
   errorFromCode,
-  isReservedControl,
   isSocketMessage,
   validateEventName,
   type MessageData,
   type SocketMessage,
 } from '@socketkit/protocol';
-import { ClientAuth, checkWelcomeEvent, plainHello, type AuthRefusal } from '../wire/auth.js';
+import type { AuthRefusal } from '../wire/auth.js';
 import { backoffDelay } from './backoff.js';
 import { MAX_TIMEOUT_MS, checkOptions } from '@socketkit/config';
 import {
@@ -29,9 +27,7 @@ import {
   type ResolvedClientOptions,
   type SocketClientOptions,
 } from './options.js';
-import { FramedConnection } from '../wire/connection.js';
 import { CONFIG_DEFAULTS, abortableDelay } from '../settings.js';
-import { Heartbeat } from '../wire/heartbeat.js';
 import { Inbox } from './inbox.js';
 import { LogLimiter } from '../ops/log-limiter.js';
 import { createLogger, type SocketLogger } from '../ops/logger.js';
@@ -39,9 +35,11 @@ import { CLIENT_ENGINE_RULES } from './options.js';
 import { PendingRequests } from './pending-requests.js';
 import { validateData, type Payload, type StandardSchemaV1 } from '../wire/schema.js';
 import type { ClientTransport, TransportStream } from '../transport.js';
-import { controlFrame, emitError, isLibraryError } from '../wire/frames.js';
+import { emitError, isLibraryError } from '../wire/frames.js';
+import { Session, type SessionConfig, type SessionHost, type WelcomeInfo } from './session.js';
 
 export type { SocketClientOptions, ConnectOptions, OfflineSendPolicy } from './options.js';
+export type { WelcomeInfo } from './session.js';
 
 /**
  * How long connect() waits for a server without a token to answer `hello`
@@ -51,13 +49,6 @@ export type { SocketClientOptions, ConnectOptions, OfflineSendPolicy } from './o
  * client always waits for the welcome, up to the connect timeout.
  */
 export const SILENT_SERVER_GRACE_MS = 1000;
-
-/** The server's `welcome`. */
-export interface WelcomeInfo {
-  clientId: string;
-  allowClientSend: boolean;
-  maxMessageSize: number;
-}
 
 /** Events of {@link SocketClient}; `T` is the type of `data` of the messages it receives. */
 export interface SocketClientEvents<T = MessageData> {
@@ -98,50 +89,8 @@ export interface RequestOptions<TRes = MessageData> {
 /** Name of a {@link SocketClient} state. */
 export type ClientStateName = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
 
-/** One open connection and what the client learnt on it. */
-interface Session {
-  /** Increasing number; requests remember the session they were written on. */
-  readonly id: number;
-  readonly conn: FramedConnection;
-  readonly heartbeat: Heartbeat;
-  readonly openedAt: number;
-  /** Reconnect attempt that opened it (0 for connect()): paces the backoff. */
-  readonly attempt: number;
-  /**
-   * Attempts since the server last answered (0 for connect()): bounded by
-   * `reconnect.maxRetries`. Unlike `attempt` it starts over whenever the
-   * server answers again, so a server restarted many times in a row never
-   * exhausts the bound, while an unstable one is still re-dialled ever more slowly.
-   */
-  readonly tries: number;
-  /**
-   * `none`: handshake off. `pending`: hello sent, nothing received yet.
-   * `done`: the first frame was `welcome`. `foreign`: the first frame was
-   * something else: this server does not speak the handshake, its reserved
-   * ops are application data and it is never pinged.
-   */
-  handshake: 'none' | 'pending' | 'done' | 'foreign';
-  /** An application message (or reply) arrived: the connection was useful. */
-  delivered: boolean;
-  /** A connect({waitForWelcome}) is waiting on this session: a refusal is final. */
-  awaitingWelcome: boolean;
-  /** Why the client is closing it (protocol error, refusal), if it is. */
-  closeError: Error | undefined;
-  /** The server refused this client (`MAX_CONNECTIONS`). */
-  refused: boolean;
-  /** Token authentication of this connection (token clients, protocol 2). */
-  auth: ClientAuth | undefined;
-  /** Frames that are not part of the token handshake, dropped before the welcome. */
-  droppedBeforeWelcome: number;
-  /** connect() stopped waiting for an answer to hello (SILENT_SERVER_GRACE_MS): requests fail at once until a welcome. */
-  silent: boolean;
-}
-
 /** The dial errors that mean "the server is not there (yet)": connect({ waitForServer }) retries these. */
 const SERVER_MISSING: ReadonlySet<string> = new Set([ErrorCode.SOCKET_NOT_FOUND, ErrorCode.SERVER_NOT_RUNNING]);
-
-/** Most frames outside the token handshake a client drops before the welcome; past it the connection is dropped (and redialled). */
-const MAX_FRAMES_BEFORE_WELCOME = 1024;
 
 /**
  * The client's one state. Transitions are the `#to*` methods:
@@ -178,7 +127,6 @@ interface WelcomeWaiter {
 }
 
 let requestCounter = 0;
-let sessionCounter = 0;
 let clientCounter = 0;
 
 /** Runs `fn`; an exception it throws is the application's: rethrown on the next tick, never taken for a peer's fault. */
@@ -240,6 +188,17 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
   /** Whether 'bufferOverflow' has listeners, looked up once after each change (see #deliver). */
   #overflowListened: boolean | undefined;
   readonly #idPrefix = `${process.pid.toString(36)}${Date.now().toString(36)}${(++clientCounter).toString(36)}-`;
+  /** What each session is told (see client/session.ts). */
+  readonly #sessionConfig: SessionConfig;
+  /** What each session reports to (see client/session.ts). */
+  readonly #host: SessionHost = {
+    message: (session, m, payload) => this.#onMessage(session, m, payload),
+    answered: (session, info) => this.#onAnswered(session, info),
+    refused: (refusal) => this.#refuse(refusal),
+    invalid: (session, err) => this.#onInvalidMessage(session, err),
+    failed: (_session, err) => emitError(this, this.log, err),
+    closed: (session, err) => this.#onSessionClosed(session, err),
+  };
 
   constructor(options: SocketClientOptions<T>) {
     super();
@@ -250,6 +209,13 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
     this.#schema = options.schema;
     this.log = options.logger ?? createLogger(`socketkit:client:${this.eventName}`, options.logLevel ?? CONFIG_DEFAULTS.logLevel);
     this.#warnings = new LogLimiter(this.log);
+    this.#sessionConfig = {
+      eventName: this.eventName,
+      options: this.#o,
+      log: this.log,
+      replyPrefix: this.#idPrefix,
+      closeTimeout: this.#closeTimeout(),
+    };
     this.#inbox = new Inbox<SocketMessage<T>>({
       maxItems: this.#o.bufferSize,
       maxBytes: this.#o.maxBufferedBytes,
@@ -257,14 +223,10 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
       // A buffered message was checked when it arrived; its fresh decode gets the schema's output again.
       decode: (bytes) => this.#typed(decodePayload(bytes, true)),
       onFull: () => {
-        const s = this.#session();
-        if (s !== undefined && s.closeError === undefined) s.conn.pause();
+        this.#session()?.pause();
         this.log.debug(`receive buffer full (${this.#inbox.size} messages, ${this.#inbox.bytes} bytes): pausing reads`);
       },
-      onRoom: () => {
-        const s = this.#session();
-        if (s !== undefined) s.conn.resume();
-      },
+      onRoom: () => this.#session()?.resume(),
     });
     this.#watchListeners();
   }
@@ -394,7 +356,7 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
     session.awaitingWelcome = true;
     try {
       if (wait === true) await this.waitForWelcome(timeout);
-      else await this.#waitForAnswer(session, timeout, session.auth === undefined ? SILENT_SERVER_GRACE_MS : undefined);
+      else await this.#waitForAnswer(session, timeout, session.authenticates ? undefined : SILENT_SERVER_GRACE_MS);
     } catch (err) {
       // A connect() that rejects leaves nothing behind (no connection, no reconnect loop).
       if (err instanceof TimeoutError) this.#toClosed(err, false, true);
@@ -631,7 +593,7 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
     if (s.name === 'open' && (s.session.handshake === 'foreign' || (s.session.handshake === 'pending' && s.session.silent))) {
       return Promise.reject(this.#requestsUnsupported());
     }
-    const session = s.name === 'open' && !s.session.conn.closing && !this.#authPending(s.session) ? s.session.id : undefined;
+    const session = s.name === 'open' && !s.session.conn.closing && !s.session.authPending ? s.session.id : undefined;
     const reply = this.#requests.add(
       id,
       timeout,
@@ -679,54 +641,13 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
 
   /** connecting | reconnecting → open. */
   #toOpen(stream: TransportStream, attempt: number, tries = 0): Session {
-    stream.setNoDelay?.(true);
-    const id = ++sessionCounter;
-    const conn: FramedConnection = new FramedConnection(stream, this.#o.maxMessageSize, {
-      onMessage: (m, _bytes, payload) => this.#onMessage(session, m, payload),
-      onProtocolError: (err) => this.#onProtocolError(session, err),
-      onInvalidMessage: (err) => this.#onInvalidMessage(session, err),
-      onClose: (err) => this.#onSessionClosed(session, err),
-      // Any bytes from the server count as life (one hook per read, no second 'data' listener).
-      afterChunk: () => heartbeat.seen(),
-    });
-    const heartbeat = new Heartbeat({
-      intervalMs: this.#o.heartbeatInterval,
-      timeoutMs: this.#o.heartbeatTimeout,
-      ping: () => conn.write(controlFrame(this.eventName, { op: CONTROL_OPS.PING }, this.#o.timezone)),
-      dead: (silent) => {
-        this.log.warn(`server "${this.eventName}" silent for ${silent} ms: dropping the connection (heartbeat)`);
-        const err = new ConnectionError(ErrorCode.CONNECTION_LOST, `heartbeat timeout: no traffic from the server for ${this.#o.heartbeatTimeout} ms`);
-        session.closeError ??= err;
-        void conn.destroy(err);
-      },
-    });
-    const session: Session = {
-      id,
-      conn,
-      heartbeat,
-      openedAt: Date.now(),
-      attempt,
-      tries,
-      handshake: this.#o.handshake ? 'pending' : 'none',
-      delivered: false,
-      awaitingWelcome: false,
-      closeError: undefined,
-      refused: false,
-      auth: this.#o.handshake && this.#o.token !== undefined ? new ClientAuth(this.#o.token, this.eventName) : undefined,
-      droppedBeforeWelcome: 0,
-      silent: false,
-    };
+    const session = new Session(stream, this.#sessionConfig, this.#host, attempt, tries);
     this.#state = { name: 'open', session };
     this.#welcome = undefined;
-    if (this.#o.handshake) {
-      const hello = session.auth?.hello() ?? plainHello(this.eventName);
-      // A send-only connection (issue 23): never the queue, never broadcasts.
-      if (this.#o.role === 'sender') hello.role = 'sender';
-      conn.write(controlFrame(this.eventName, hello, this.#o.timezone));
-    }
+    session.hello();
     // With a token, sends wait until the server proved itself and welcomed us.
-    if (session.auth === undefined) this.#flushOutbox(session);
-    if (this.#inbox.full) conn.pause();
+    if (!session.authenticates) this.#flushOutbox(session);
+    if (this.#inbox.full) session.pause();
     this.log.debug(`connected to ${this.address}`);
     callApp(() => this.emit('connected'));
     return session;
@@ -801,7 +722,7 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
       s.abort?.abort(reason);
     }
     if (s.name === 'open') {
-      this.#closeSession(s.session, undefined);
+      s.session.close(undefined);
       callApp(() => this.emit('disconnected', reason.message));
     }
     for (const w of this.#welcomeWaiters.splice(0)) w.reject(reason);
@@ -873,12 +794,9 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
     this.#outboxBytes = 0;
   }
 
+  /** A reply, a library ERROR or an application message from `session` (see {@link SessionHost.message}). */
   #onMessage(session: Session, m: SocketMessage, payload: Uint8Array): void {
-    if (this.#session() !== session || session.closeError !== undefined) return;
-    if (session.auth !== undefined && session.handshake === 'pending' && !isLibraryError(m)) {
-      this.#onAuthStep(session, m);
-      return;
-    }
+    if (this.#session() !== session) return;
     if (m.replyTo?.startsWith(this.#idPrefix)) {
       // A reply to one of this client's requests; one that comes after its
       // request timed out (or failed) is dropped, never delivered as a message.
@@ -889,26 +807,6 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
     }
     if (isLibraryError(m)) {
       this.#onLibraryError(session, this.#remoteError(m));
-      return;
-    }
-    if (session.handshake === 'pending') {
-      if (isWelcome(m)) {
-        const refusal = checkWelcomeEvent(m.data, this.eventName);
-        if (refusal !== undefined) this.#refuse(refusal);
-        else this.#onWelcome(session, m);
-        return;
-      }
-      // A socketkit server writes welcome before anything else to a peer that
-      // said hello (DESIGN §2): anything else first means this server does not
-      // speak the handshake, and its reserved ops are application data.
-      session.handshake = 'foreign';
-      // Nor does it answer requests (the Python module drops `id`): those in flight fail now, not at their timeout.
-      this.#requests.failSession(session.id, this.#requestsUnsupported());
-      this.#answered();
-      this.#recovered();
-    }
-    if (session.handshake === 'done' && isReservedControl(m)) {
-      if (m.data.op === CONTROL_OPS.PING) session.conn.write(controlFrame(this.eventName, { op: CONTROL_OPS.PONG }, this.#o.timezone));
       return;
     }
     session.delivered = true;
@@ -923,6 +821,23 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
     this.#deliver(m as SocketMessage<T>, payload);
   }
 
+  /**
+   * The server answered hello on `session`: its welcome, or (undefined) a
+   * first frame that shows it does not speak the handshake, nor answers
+   * requests (the Python module drops `id`): those in flight fail now, not at their timeout.
+   */
+  #onAnswered(session: Session, info: WelcomeInfo | undefined): void {
+    if (info === undefined) this.#requests.failSession(session.id, this.#requestsUnsupported());
+    else {
+      this.#welcome = info;
+      if (session.authenticates) this.#flushOutbox(session);
+      for (const w of this.#welcomeWaiters.splice(0)) w.resolve(info);
+    }
+    this.#answered();
+    this.#recovered();
+    if (info !== undefined) callApp(() => this.emit('welcome', info));
+  }
+
   /** A buffered message read again from its bytes: the schema's output again (it passed when it arrived). */
   #typed(m: SocketMessage): SocketMessage<T> {
     if (this.#schema !== undefined && m.messageType === MessageType.DATA) {
@@ -930,55 +845,6 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
       if (checked.error === undefined) m.data = checked.value as MessageData;
     }
     return m as SocketMessage<T>;
-  }
-
-  // ---- handshake (issue 13): token challenge-response, welcome checks ----
-
-  /** True while a token client has not been welcomed on `session` (its sends wait in the outbox). */
-  #authPending(session: Session): boolean {
-    return session.auth !== undefined && session.handshake === 'pending';
-  }
-
-  /**
-   * Before the welcome of a token session: the server's auth_challenge
-   * (verify its proof, then prove ourselves) and then the welcome. A server
-   * that cannot prove the token is refused (UNAUTHORIZED); any other frame is
-   * dropped (at most {@link MAX_FRAMES_BEFORE_WELCOME}).
-   */
-  #onAuthStep(session: Session, m: SocketMessage): void {
-    const auth = session.auth as ClientAuth;
-    if (m.messageType === MessageType.CONTROL && m.data.op === CONTROL_OPS.AUTH_CHALLENGE) {
-      const step = auth.onChallenge(m.data);
-      if (!step.ok) this.#refuse(step);
-      else {
-        // The server proved the token: a transport that authenticates frames (NATS) keys itself now.
-        const key = auth.sessionKey;
-        if (key !== undefined) session.conn.stream.authenticated?.(key);
-        if (step.send !== undefined) session.conn.write(controlFrame(this.eventName, step.send, this.#o.timezone));
-      }
-      return;
-    }
-    if (isWelcome(m)) {
-      const refusal = checkWelcomeEvent(m.data, this.eventName) ?? auth.onWelcome();
-      if (refusal !== undefined) this.#refuse(refusal);
-      else this.#onWelcome(session, m);
-      return;
-    }
-    // Not part of the handshake (e.g. a NATS broadcast that overtook the
-    // welcome): dropped, never taken for an impostor; only a failed proof is.
-    // A peer that sends nothing but such frames is dropped after a bound (and
-    // redialled with backoff, not refused for good).
-    if (++session.droppedBeforeWelcome > MAX_FRAMES_BEFORE_WELCOME) {
-      this.log.warn(`server "${this.eventName}" sent ${MAX_FRAMES_BEFORE_WELCOME} frames that are not part of the token handshake: dropping the connection`);
-      this.#closeSession(
-        session,
-        new ConnectionError(
-          ErrorCode.CONNECTION_LOST,
-          `the server of "${this.eventName}" sent more than ${MAX_FRAMES_BEFORE_WELCOME} frames before the token handshake ` +
-            'completed: is it a socketkit server with the same token?',
-        ),
-      );
-    } else this.log.debug(`dropped a ${m.messageType} frame that arrived before the welcome of a token session`);
   }
 
   /** Refuses the server: a final, typed error; no reconnect. */
@@ -1000,22 +866,6 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
   #sendLimit(): number {
     const announced = this.#welcome?.maxMessageSize;
     return announced !== undefined && announced > 0 && announced < this.#o.maxMessageSize ? announced : this.#o.maxMessageSize;
-  }
-
-  #onWelcome(session: Session, m: SocketMessage): void {
-    session.handshake = 'done';
-    const info: WelcomeInfo = {
-      clientId: String(m.data.client_id),
-      allowClientSend: m.data.allow_client_send !== false,
-      maxMessageSize: typeof m.data.max_message_size === 'number' ? m.data.max_message_size : this.#o.maxMessageSize,
-    };
-    this.#welcome = info;
-    if (session.auth !== undefined) this.#flushOutbox(session);
-    session.heartbeat.start();
-    for (const w of this.#welcomeWaiters.splice(0)) w.resolve(info);
-    this.#answered();
-    this.#recovered();
-    callApp(() => this.emit('welcome', info));
   }
 
   /**
@@ -1076,7 +926,7 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
       session.refused = true;
       this.log.info(`server "${this.eventName}" is busy admitting connections (${err.message}): retrying with backoff`);
       emitError(this, this.log, err);
-      this.#closeSession(session, err);
+      session.close(err);
       return;
     }
     if (err.code === ErrorCode.MAX_CONNECTIONS) {
@@ -1084,7 +934,7 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
       session.refused = true;
       this.log.info(`server "${this.eventName}" is full (${err.message}): retrying with backoff`);
       emitError(this, this.log, err);
-      this.#closeSession(session, err);
+      session.close(err);
       return;
     }
     emitError(this, this.log, err);
@@ -1098,27 +948,7 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
     else this.#warnings.warn(err.code, `server "${this.eventName}" at ${this.address}: ${err.message}`);
   }
 
-  #onProtocolError(session: Session, err: MessageError): void {
-    this.log.warn(`server sent a bad frame (${err.code}): ${err.message}`);
-    emitError(this, this.log, err);
-    this.#closeSession(session, err);
-  }
-
-  /**
-   * Graceful close of one connection, as the server does it: half-close,
-   * keep reading and discard until the peer closes or `closeTimeout` passes
-   * (a peer still writing, like the Python module, is never left blocked on
-   * a reset), then destroy.
-   */
-  #closeSession(session: Session, err: Error | undefined): void {
-    if (session.closeError === undefined) session.closeError = err ?? new ConnectionError(ErrorCode.CLOSED, 'closed by the client');
-    session.heartbeat.stop();
-    session.conn.stream.resume();
-    void session.conn.end(this.#closeTimeout());
-  }
-
   #onSessionClosed(session: Session, err: Error | undefined): void {
-    session.heartbeat.stop();
     if (this.#session() !== session) return;
     const cause = session.closeError ?? err;
     const reason =
@@ -1183,7 +1013,7 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
         `server "${this.eventName}" does not accept messages from clients (allowClientSend is false): only receive on this client`,
       );
     }
-    if (s.name === 'open' && !s.session.conn.closing && !this.#authPending(s.session)) {
+    if (s.name === 'open' && !s.session.conn.closing && !s.session.authPending) {
       const pending = s.session.conn.pendingBytes;
       if (pending + frame.length > this.#o.maxPendingBytes) {
         throw new SocketError(
@@ -1195,8 +1025,8 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
       }
       return;
     }
-    if (s.name === 'reconnecting' || (s.name === 'open' && (this.#o.autoReconnect || this.#authPending(s.session)))) {
-      if (this.#o.offlineSend === 'reject' && !(s.name === 'open' && this.#authPending(s.session))) {
+    if (s.name === 'reconnecting' || (s.name === 'open' && (this.#o.autoReconnect || s.session.authPending))) {
+      if (this.#o.offlineSend === 'reject' && !(s.name === 'open' && s.session.authPending)) {
         throw new ConnectionError(
           ErrorCode.NOT_CONNECTED,
           `client for "${this.eventName}" is reconnecting to ${this.address}: retry after the 'connected' event (offlineSend is "reject")`,
@@ -1218,7 +1048,7 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
   #sendFrame(frame: Buffer, requestId: string | undefined): boolean {
     this.#checkSend(frame);
     const s = this.#state;
-    if (s.name === 'open' && !s.session.conn.closing && !this.#authPending(s.session)) {
+    if (s.name === 'open' && !s.session.conn.closing && !s.session.authPending) {
       s.session.conn.write(frame);
       return !s.session.conn.needsDrain;
     }
@@ -1285,9 +1115,4 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
     const text = typeof m.data.error === 'string' ? m.data.error : JSON.stringify(m.data);
     return errorFromCode(code, text, { details: { eventName: this.eventName, data: m.data } });
   }
-}
-
-/** A socketkit `welcome`: a reserved CONTROL op with the client id the server assigned. */
-function isWelcome(m: SocketMessage): boolean {
-  return m.messageType === MessageType.CONTROL && m.data.op === CONTROL_OPS.WELCOME && typeof m.data.client_id === 'string';
 }
