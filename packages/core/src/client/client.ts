@@ -36,6 +36,7 @@ import { PendingRequests } from './pending-requests.js';
 import { validateData, type Payload, type StandardSchemaV1 } from '../wire/schema.js';
 import type { ClientTransport, TransportStream } from '../transport.js';
 import { emitError, isLibraryError } from '../wire/frames.js';
+import { Outbox } from './outbox.js';
 import { Session, type SessionConfig, type SessionHost, type WelcomeInfo } from './session.js';
 
 export type { SocketClientOptions, ConnectOptions, OfflineSendPolicy } from './options.js';
@@ -116,11 +117,6 @@ type State =
     }
   | { readonly name: 'closed'; readonly reason: SocketError; readonly fatal: boolean };
 
-interface OutboxEntry {
-  frame: Buffer;
-  requestId: string | undefined;
-}
-
 interface WelcomeWaiter {
   resolve(info: WelcomeInfo): void;
   reject(e: Error): void;
@@ -177,8 +173,8 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
   /** Checks (and transforms) the data of every DATA message delivered (the `schema` option). */
   readonly #schema: StandardSchemaV1 | undefined;
   readonly #requests = new PendingRequests();
-  readonly #outbox: OutboxEntry[] = [];
-  #outboxBytes = 0;
+  /** Sends made while no connection may take them (reconnecting, or before a token welcome). */
+  readonly #outbox: Outbox;
   #droppedMessages = 0;
   #invalidMessages = 0;
   /** Rate-limited warnings for what the server can cause many of (invalid messages). */
@@ -209,6 +205,7 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
     this.#schema = options.schema;
     this.log = options.logger ?? createLogger(`socketkit:client:${this.eventName}`, options.logLevel ?? CONFIG_DEFAULTS.logLevel);
     this.#warnings = new LogLimiter(this.log);
+    this.#outbox = new Outbox(this.#o, this.eventName, () => this.address);
     this.#sessionConfig = {
       eventName: this.eventName,
       options: this.#o,
@@ -306,7 +303,7 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
 
   /** Outbound bytes not yet taken by the OS: the open connection's, plus those buffered while disconnected. */
   get bufferedAmount(): number {
-    return (this.#session()?.conn.pendingBytes ?? 0) + this.#outboxBytes;
+    return (this.#session()?.conn.pendingBytes ?? 0) + this.#outbox.bytes;
   }
 
   /** True while a connection is open. */
@@ -729,8 +726,7 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
     for (const w of this.#answerWaiters.splice(0)) w.reject(reason);
     this.#lost = undefined;
     this.#requests.failAll(reason);
-    this.#outbox.length = 0;
-    this.#outboxBytes = 0;
+    this.#outbox.clear();
     this.#inbox.end(fatal ? reason : undefined);
     this.#warnings.close();
     void this.#transport.close?.().catch((err: unknown) => this.log.debug(`closing the transport failed: ${(err as Error).message}`));
@@ -787,11 +783,10 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
 
   /** Writes what waited in the outbox (sends made while reconnecting or authenticating). */
   #flushOutbox(session: Session): void {
-    for (const e of this.#outbox.splice(0)) {
-      session.conn.write(e.frame);
-      if (e.requestId !== undefined) this.#requests.sentOn(e.requestId, session.id);
-    }
-    this.#outboxBytes = 0;
+    this.#outbox.flush(
+      (frame) => session.conn.write(frame),
+      (requestId) => this.#requests.sentOn(requestId, session.id),
+    );
   }
 
   /** A reply, a library ERROR or an application message from `session` (see {@link SessionHost.message}). */
@@ -1026,20 +1021,7 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
       return;
     }
     if (s.name === 'reconnecting' || (s.name === 'open' && (this.#o.autoReconnect || s.session.authPending))) {
-      if (this.#o.offlineSend === 'reject' && !(s.name === 'open' && s.session.authPending)) {
-        throw new ConnectionError(
-          ErrorCode.NOT_CONNECTED,
-          `client for "${this.eventName}" is reconnecting to ${this.address}: retry after the 'connected' event (offlineSend is "reject")`,
-        );
-      }
-      if (this.#outbox.length >= this.#o.sendBufferSize || this.#outboxBytes + frame.length > this.#o.sendBufferBytes) {
-        throw new SocketError(
-          ErrorCode.BUFFER_FULL,
-          `send buffer full (${this.#outbox.length} messages, ${this.#outboxBytes} bytes; ` +
-            `sendBufferSize ${this.#o.sendBufferSize}, sendBufferBytes ${this.#o.sendBufferBytes}) ` +
-            `while reconnecting to "${this.eventName}": await client.drain() or raise the bounds`,
-        );
-      }
+      this.#outbox.check(frame, s.name === 'open' && s.session.authPending);
       return;
     }
     throw new ConnectionError(ErrorCode.NOT_CONNECTED, `client for "${this.eventName}" is not connected: call connect() first`);
@@ -1052,8 +1034,7 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
       s.session.conn.write(frame);
       return !s.session.conn.needsDrain;
     }
-    this.#outbox.push({ frame, requestId });
-    this.#outboxBytes += frame.length;
+    this.#outbox.push(frame, requestId);
     return false;
   }
 
