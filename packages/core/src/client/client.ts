@@ -27,7 +27,7 @@ import {
   type ResolvedClientOptions,
   type SocketClientOptions,
 } from './options.js';
-import { CONFIG_DEFAULTS, abortableDelay } from '../settings.js';
+import { CONFIG_DEFAULTS } from '../settings.js';
 import { Inbox } from './inbox.js';
 import { LogLimiter } from '../ops/log-limiter.js';
 import { createLogger, type SocketLogger } from '../ops/logger.js';
@@ -36,6 +36,7 @@ import { PendingRequests } from './pending-requests.js';
 import { validateData, type Payload, type StandardSchemaV1 } from '../wire/schema.js';
 import type { ClientTransport, TransportStream } from '../transport.js';
 import { emitError, isLibraryError } from '../wire/frames.js';
+import { dial, dialUntilServer, Outage, type DialTarget } from './dial.js';
 import { Outbox } from './outbox.js';
 import { Session, type SessionConfig, type SessionHost, type WelcomeInfo } from './session.js';
 
@@ -89,9 +90,6 @@ export interface RequestOptions<TRes = MessageData> {
 
 /** Name of a {@link SocketClient} state. */
 export type ClientStateName = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
-
-/** The dial errors that mean "the server is not there (yet)": connect({ waitForServer }) retries these. */
-const SERVER_MISSING: ReadonlySet<string> = new Set([ErrorCode.SOCKET_NOT_FOUND, ErrorCode.SERVER_NOT_RUNNING]);
 
 /**
  * The client's one state. Transitions are the `#to*` methods:
@@ -167,8 +165,10 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
   readonly #welcomeWaiters: WelcomeWaiter[] = [];
   /** A connect() waiting for the server's first answer (welcome, refusal, or a foreign frame). */
   readonly #answerWaiters: WelcomeWaiter[] = [];
-  /** When the server was lost (for the one "lost" / one "back" warning per outage), and the attempts since. */
-  #lost: { at: number; reason: string } | undefined;
+  /** The reconnect rule: the one "lost" / one "back" warning per outage, pacing, giving up. */
+  readonly #outage: Outage;
+  /** What dial.ts dials, and logs to. */
+  readonly #target: DialTarget;
   readonly #inbox: Inbox<SocketMessage<T>>;
   /** Checks (and transforms) the data of every DATA message delivered (the `schema` option). */
   readonly #schema: StandardSchemaV1 | undefined;
@@ -205,6 +205,8 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
     this.#schema = options.schema;
     this.log = options.logger ?? createLogger(`socketkit:client:${this.eventName}`, options.logLevel ?? CONFIG_DEFAULTS.logLevel);
     this.#warnings = new LogLimiter(this.log);
+    this.#target = { eventName: this.eventName, transport: this.#transport, log: this.log };
+    this.#outage = new Outage(this.#target, this.#o);
     this.#outbox = new Outbox(this.#o, this.eventName, () => this.address);
     this.#sessionConfig = {
       eventName: this.eventName,
@@ -339,7 +341,12 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
     this.#inbox.reopen();
     let stream: TransportStream;
     try {
-      stream = waitForServer > 0 ? await this.#dialUntilServer(timeout, waitForServer, abort) : await this.#dial(timeout, abort);
+      stream =
+        waitForServer > 0
+          ? await dialUntilServer(this.#target, timeout, waitForServer, this.#o.reconnect, abort, (attempt, delay) =>
+              callApp(() => this.emit('reconnecting', attempt, delay)),
+            )
+          : await dial(this.#target, timeout, abort);
     } catch (err) {
       if (this.#state.name === 'connecting' && this.#state.abort === abort)
         this.#toClosed(err instanceof SocketError ? err : new ConnectionError(ErrorCode.CONNECTION_LOST, (err as Error).message, { cause: err }), false, false);
@@ -419,44 +426,6 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
   /** The server answered hello (welcome, or a frame that shows it has no handshake): connect() may resolve. */
   #answered(): void {
     for (const w of this.#answerWaiters.splice(0)) w.resolve(undefined as unknown as WelcomeInfo);
-  }
-
-  /**
-   * connect({ waitForServer }): dials until the server is there, pacing the
-   * attempts with the reconnect backoff, for at most `waitMs` (and the connect
-   * timeout). Only a missing server (`SOCKET_NOT_FOUND`, `SERVER_NOT_RUNNING`)
-   * is waited for; any other error rejects at once.
-   */
-  async #dialUntilServer(timeout: number, waitMs: number, abort: AbortController): Promise<TransportStream> {
-    const started = Date.now();
-    const deadline = waitMs === Number.POSITIVE_INFINITY ? Number.POSITIVE_INFINITY : started + waitMs;
-    const gaveUp = (err: SocketError, attempts: number): SocketError =>
-      errorFromCode(
-        err.code,
-        `no server for "${this.eventName}" at ${this.address} after waiting ${Date.now() - started} ms ` +
-          `(connect({ waitForServer }), ${attempts} attempts): ${err.message}`,
-        { cause: err, details: { ...err.details, waitedMs: Date.now() - started, attempts } },
-      );
-    // Each attempt may use what is left of the connect timeout: the wait only
-    // decides whether to dial again, so a slow dial (a NATS stream open under
-    // load) near the end of a short wait is answered, not cut into a TIMEOUT.
-    const connectDeadline = timeout === Number.POSITIVE_INFINITY ? Number.POSITIVE_INFINITY : started + timeout;
-    for (let attempt = 1; ; attempt++) {
-      const left = connectDeadline - Date.now();
-      let missing: SocketError;
-      try {
-        return await this.#dial(left === Number.POSITIVE_INFINITY ? timeout : Math.max(1, Math.round(left)), abort);
-      } catch (err) {
-        if (abort.signal.aborted || !(err instanceof SocketError) || !SERVER_MISSING.has(err.code)) throw err;
-        missing = err;
-      }
-      // The last attempt is made at the deadline, never skipped because the next delay would cross it.
-      const delay = Math.min(backoffDelay(attempt, { ...this.#o.reconnect, maxDelay: Math.min(this.#o.reconnect.maxDelay, 1000) }), deadline - Date.now());
-      if (delay <= 0) throw gaveUp(missing, attempt);
-      if (attempt === 1) this.log.info(`waiting for the server of "${this.eventName}" at ${this.address} (${missing.code}): retrying with backoff`);
-      callApp(() => this.emit('reconnecting', attempt, delay));
-      await abortableDelay(delay, abort.signal);
-    }
   }
 
   /**
@@ -652,19 +621,9 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
 
   /** open → reconnecting (lost), or reconnecting → reconnecting (a dial failed). */
   #toReconnecting(attempt: number, tries: number): void {
-    const max = this.#o.reconnect.maxRetries;
-    if (tries > max) {
-      const since = this.#lost === undefined ? '' : ` (${Date.now() - this.#lost.at} ms since it was lost: ${this.#lost.reason})`;
-      this.#toClosed(
-        new ConnectionError(
-          ErrorCode.RECONNECT_FAILED,
-          `gave up reconnecting to "${this.eventName}" at ${this.address} after ${max} attempts${since}: ` +
-            'start the server and connect() again, or raise reconnect.maxRetries (Infinity: never give up)',
-          { details: { eventName: this.eventName, address: this.address, attempts: max } },
-        ),
-        true,
-        true,
-      );
+    const gaveUp = this.#outage.gaveUp(tries);
+    if (gaveUp !== undefined) {
+      this.#toClosed(gaveUp, true, true);
       return;
     }
     const delay = backoffDelay(attempt, this.#o.reconnect);
@@ -685,7 +644,7 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
     const abort = new AbortController();
     state.abort = abort;
     try {
-      const stream = await this.#dial(this.#o.connectTimeout, abort);
+      const stream = await dial(this.#target, this.#o.connectTimeout, abort);
       if (this.#state !== state) {
         stream.destroy();
         return;
@@ -693,7 +652,7 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
       const session = this.#toOpen(stream, state.attempt, state.tries);
       this.log.debug(`reconnected to ${this.address} after ${state.attempt} attempt(s)`);
       // Without the handshake the open stream is all there is to wait for.
-      if (session.handshake === 'none') this.#recovered();
+      if (session.handshake === 'none') this.#outage.recovered(this.#session()?.tries ?? 0);
     } catch (err) {
       if (this.#state !== state) return;
       this.log.debug(`reconnect attempt ${state.attempt} failed: ${(err as Error).message}`);
@@ -724,7 +683,7 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
     }
     for (const w of this.#welcomeWaiters.splice(0)) w.reject(reason);
     for (const w of this.#answerWaiters.splice(0)) w.reject(reason);
-    this.#lost = undefined;
+    this.#outage.clear();
     this.#requests.failAll(reason);
     this.#outbox.clear();
     this.#inbox.end(fatal ? reason : undefined);
@@ -732,53 +691,6 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
     void this.#transport.close?.().catch((err: unknown) => this.log.debug(`closing the transport failed: ${(err as Error).message}`));
     if (fatal && wasActive) emitError(this, this.log, reason);
     if (wasActive && emitClose) callApp(() => this.emit('close'));
-  }
-
-  // ---- wiring ----
-
-  /** Opens one stream; a stream that arrives after an abort (timeout, disconnect) is destroyed, never adopted. */
-  async #dial(timeoutMs: number, abort: AbortController): Promise<TransportStream> {
-    const signal = abort.signal;
-    const timer =
-      timeoutMs === Number.POSITIVE_INFINITY
-        ? undefined
-        : setTimeout(
-            () =>
-              abort.abort(
-                new TimeoutError(
-                  `connecting to "${this.eventName}" at ${this.address} timed out after ${timeoutMs} ms: is the server overloaded or the address wrong?`,
-                  { details: { timeout: timeoutMs } },
-                ),
-              ),
-            timeoutMs,
-          );
-    let onAbort: (() => void) | undefined;
-    const aborted = new Promise<never>((_resolve, reject) => {
-      onAbort = () => reject(signal.reason);
-      if (signal.aborted) onAbort();
-      else signal.addEventListener('abort', onAbort, { once: true });
-    });
-    aborted.catch(() => undefined);
-    const dialing = this.#transport.connect(signal);
-    dialing.then(
-      (stream) => {
-        if (!signal.aborted) return;
-        stream.on('error', () => undefined);
-        stream.destroy();
-      },
-      () => undefined,
-    );
-    try {
-      const stream = await Promise.race([dialing, aborted]);
-      if (signal.aborted) throw signal.reason; // the handler above destroys it
-      return stream;
-    } catch (err) {
-      if (signal.aborted) throw signal.reason;
-      throw err;
-    } finally {
-      clearTimeout(timer);
-      if (onAbort !== undefined) signal.removeEventListener('abort', onAbort);
-    }
   }
 
   /** Writes what waited in the outbox (sends made while reconnecting or authenticating). */
@@ -829,7 +741,7 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
       for (const w of this.#welcomeWaiters.splice(0)) w.resolve(info);
     }
     this.#answered();
-    this.#recovered();
+    this.#outage.recovered(this.#session()?.tries ?? 0);
     if (info !== undefined) callApp(() => this.emit('welcome', info));
   }
 
@@ -969,34 +881,10 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
       return;
     }
     callApp(() => this.emit('disconnected', reason));
-    // Lost means the client had the server: a connection refused or dropped before it answered is a failed attempt.
-    const stable = !session.refused && (session.delivered || Date.now() - session.openedAt >= this.#o.minUptimeMs);
-    // The server answered on this connection (welcome, or a foreign first frame; without the handshake: it stayed up).
-    const answered = !session.refused && (session.handshake === 'done' || session.handshake === 'foreign' || (session.handshake === 'none' && stable));
-    if (this.#lost === undefined && answered) {
-      // One warning per outage (issue 23 item 4), and an 'error' event for who listens; never silent.
-      this.#lost = { at: Date.now(), reason };
-      const r = this.#o.reconnect;
-      const bound = r.maxRetries === Number.POSITIVE_INFINITY ? 'no limit' : `at most ${r.maxRetries} attempts`;
-      const lost = new ConnectionError(
-        ErrorCode.CONNECTION_LOST,
-        `lost the server of "${this.eventName}" at ${this.address} (${reason}): reconnecting ` +
-          `(backoff ${r.initialDelay} ms ×${r.multiplier} up to ${r.maxDelay} ms, ${bound})`,
-        { details: { eventName: this.eventName, address: this.address, reason } },
-      );
-      this.log.warn(lost.message);
-      if (this.listenerCount('error') > 0) callApp(() => this.emit('error', lost));
-    }
-    this.#toReconnecting(stable ? 1 : session.attempt + 1, answered ? 1 : session.tries + 1);
-  }
-
-  /** The server answers again after an outage: the one "back" warning. */
-  #recovered(): void {
-    const lost = this.#lost;
-    if (lost === undefined) return;
-    this.#lost = undefined;
-    const attempts = this.#session()?.tries ?? 0;
-    this.log.warn(`the server of "${this.eventName}" at ${this.address} is back: reconnected after ${attempts} attempt(s), ${Date.now() - lost.at} ms`);
+    const next = this.#outage.lost(session, reason);
+    const notice = next.notice;
+    if (notice !== undefined && this.listenerCount('error') > 0) callApp(() => this.emit('error', notice));
+    this.#toReconnecting(next.attempt, next.tries);
   }
 
   #checkSend(frame: Buffer): void {
