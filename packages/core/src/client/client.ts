@@ -5,7 +5,6 @@ import {
   ErrorCode,
   MessageError,
   MessageType,
-  RemoteError,
   SocketError,
   TimeoutError,
   ValidationError,
@@ -32,16 +31,19 @@ import { Inbox } from './inbox.js';
 import { LogLimiter } from '../ops/log-limiter.js';
 import { createLogger, type SocketLogger } from '../ops/logger.js';
 import { CLIENT_ENGINE_RULES } from './options.js';
-import { PendingRequests } from './pending-requests.js';
+import { PendingRequests, libraryErrorOf, replyErrorOf, requestsUnsupported } from './pending-requests.js';
 import { validateData, type Payload, type StandardSchemaV1 } from '../wire/schema.js';
 import type { ClientTransport, TransportStream } from '../transport.js';
 import { emitError, isLibraryError } from '../wire/frames.js';
-import { dial, dialUntilServer, Outage, type DialTarget } from './dial.js';
+import { dial, dialUntilServer, Outage, serverErrorRule, type DialTarget } from './dial.js';
+import { callApp, rethrowLater, type ClientStateName, type RequestOptions, type SocketClientEvents } from './events.js';
 import { Outbox } from './outbox.js';
+import { Waiters } from './waiters.js';
 import { Session, type SessionConfig, type SessionHost, type WelcomeInfo } from './session.js';
 
 export type { SocketClientOptions, ConnectOptions, OfflineSendPolicy } from './options.js';
 export type { WelcomeInfo } from './session.js';
+export type { ClientStateName, RequestOptions, SocketClientEvents } from './events.js';
 
 /**
  * How long connect() waits for a server without a token to answer `hello`
@@ -51,45 +53,6 @@ export type { WelcomeInfo } from './session.js';
  * client always waits for the welcome, up to the connect timeout.
  */
 export const SILENT_SERVER_GRACE_MS = 1000;
-
-/** Events of {@link SocketClient}; `T` is the type of `data` of the messages it receives. */
-export interface SocketClientEvents<T = MessageData> {
-  connected: [];
-  /** The connection ended; with autoReconnect the client also logs one warning per outage ("lost the server ...") and one when it is back. */
-  disconnected: [reason: string];
-  /** A reconnect attempt is scheduled (also while `connect({ waitForServer })` waits for a server that is not there yet). */
-  reconnecting: [attempt: number, delayMs: number];
-  welcome: [info: WelcomeInfo];
-  message: [message: SocketMessage<T>];
-  /** Buffered copies dropped so far because the receive buffer was full while 'message' listeners (which saw them) exist. */
-  bufferOverflow: [droppedTotal: number];
-  /**
-   * A problem that did not end the client: a skipped invalid message from
-   * the server (`INVALID_MESSAGE`, each one, also counted in
-   * `invalidMessages`), a server that is full or busy admitting (retried
-   * with backoff), the server lost (`CONNECTION_LOST`, once per outage,
-   * while reconnecting), ... and, last, a fatal refusal or giving up
-   * (`RECONNECT_FAILED`). Without a listener these
-   * are logged as warnings, rate-limited (one line per code per second).
-   */
-  error: [error: Error];
-  close: [];
-}
-
-/** Options of {@link SocketClient.request}. */
-export interface RequestOptions<TRes = MessageData> {
-  /** Reply timeout in ms (default `defaultTimeoutMs`); `Infinity` for none. */
-  timeout?: number;
-  /**
-   * Checks (and types) the reply's data: any Standard Schema (valibot, zod,
-   * arktype). A reply it refuses rejects the request with MessageError
-   * `INVALID_MESSAGE`; its output (after transforms) is the reply's `data`.
-   */
-  schema?: StandardSchemaV1<unknown, TRes>;
-}
-
-/** Name of a {@link SocketClient} state. */
-export type ClientStateName = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
 
 /**
  * The client's one state. Transitions are the `#to*` methods:
@@ -115,32 +78,11 @@ type State =
     }
   | { readonly name: 'closed'; readonly reason: SocketError; readonly fatal: boolean };
 
-interface WelcomeWaiter {
-  resolve(info: WelcomeInfo): void;
-  reject(e: Error): void;
-}
-
 let requestCounter = 0;
 let clientCounter = 0;
 
-/** Runs `fn`; an exception it throws is the application's: rethrown on the next tick, never taken for a peer's fault. */
-function callApp(fn: () => void): void {
-  try {
-    fn();
-  } catch (err) {
-    rethrowLater(err);
-  }
-}
-
 /** A 'message' listener as stored by EventEmitter. */
 type MessageListener = (this: unknown, message: SocketMessage<unknown>) => unknown;
-
-/** Rethrows an application's exception on the next tick (an `uncaughtException`, as EventEmitter users expect). */
-function rethrowLater(err: unknown): void {
-  process.nextTick(() => {
-    throw err;
-  });
-}
 
 /**
  * The transport-agnostic client engine: connect with timeout, receive with
@@ -153,7 +95,10 @@ function rethrowLater(err: unknown): void {
  *   which checks it at run time; given without a schema it is an unchecked
  *   promise about what the server sends. Default: any map.
  */
-export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitter<SocketClientEvents<T>> implements AsyncIterable<SocketMessage<T>> {
+export class SocketClient<T extends Payload<T> = MessageData>
+  extends EventEmitter<SocketClientEvents<T>>
+  implements AsyncIterable<SocketMessage<T>>
+{
   /** Event name this client is connected to. */
   readonly eventName: string;
   /** The logger in use. */
@@ -162,9 +107,9 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
   readonly #o: ResolvedClientOptions;
   #state: State = { name: 'idle' };
   #welcome: WelcomeInfo | undefined;
-  readonly #welcomeWaiters: WelcomeWaiter[] = [];
+  readonly #welcomeWaiters = new Waiters<WelcomeInfo>();
   /** A connect() waiting for the server's first answer (welcome, refusal, or a foreign frame). */
-  readonly #answerWaiters: WelcomeWaiter[] = [];
+  readonly #answerWaiters = new Waiters<void>();
   /** The reconnect rule: the one "lost" / one "back" warning per outage, pacing, giving up. */
   readonly #outage: Outage;
   /** What dial.ts dials, and logs to. */
@@ -203,7 +148,9 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
     this.#transport = options.transport;
     this.#o = resolveClientOptions(options);
     this.#schema = options.schema;
-    this.log = options.logger ?? createLogger(`socketkit:client:${this.eventName}`, options.logLevel ?? CONFIG_DEFAULTS.logLevel);
+    this.log =
+      options.logger ??
+      createLogger(`socketkit:client:${this.eventName}`, options.logLevel ?? CONFIG_DEFAULTS.logLevel);
     this.#warnings = new LogLimiter(this.log);
     this.#target = { eventName: this.eventName, transport: this.#transport, log: this.log };
     this.#outage = new Outage(this.#target, this.#o);
@@ -247,7 +194,8 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
   #watchListeners(): void {
     const e = this as unknown as EventEmitter;
     if (!e.rawListeners('newListener').includes(this.#onNewListener)) e.on('newListener', this.#onNewListener);
-    if (!e.rawListeners('removeListener').includes(this.#onRemoveListener)) e.on('removeListener', this.#onRemoveListener);
+    if (!e.rawListeners('removeListener').includes(this.#onRemoveListener))
+      e.on('removeListener', this.#onRemoveListener);
   }
 
   /**
@@ -349,7 +297,13 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
           : await dial(this.#target, timeout, abort);
     } catch (err) {
       if (this.#state.name === 'connecting' && this.#state.abort === abort)
-        this.#toClosed(err instanceof SocketError ? err : new ConnectionError(ErrorCode.CONNECTION_LOST, (err as Error).message, { cause: err }), false, false);
+        this.#toClosed(
+          err instanceof SocketError
+            ? err
+            : new ConnectionError(ErrorCode.CONNECTION_LOST, (err as Error).message, { cause: err }),
+          false,
+          false,
+        );
       throw err;
     }
     const session = this.#toOpen(stream, 0);
@@ -383,49 +337,25 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
     const s = this.#state;
     if (s.name === 'closed') return Promise.reject(s.reason);
     if (session.handshake !== 'pending' && this.#session() === session) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
-      const w: WelcomeWaiter = {
-        resolve: () => {
-          clearTimeout(timer);
-          resolve();
-        },
-        reject: (e) => {
-          clearTimeout(timer);
-          reject(e);
-        },
-      };
-      if (silentGraceMs !== undefined && silentGraceMs < timeoutMs) {
-        timer = setTimeout(() => {
-          const i = this.#answerWaiters.indexOf(w);
-          if (i >= 0) this.#answerWaiters.splice(i, 1);
-          this.log.info(
-            `"${this.eventName}" at ${this.address} did not answer hello within ${silentGraceMs} ms: connected as to a server ` +
-              'without the handshake (a welcome that comes later is still taken); pass handshake: false for the Python module',
-          );
-          session.silent = true;
-          resolve();
-        }, silentGraceMs);
-      } else if (timeoutMs !== Number.POSITIVE_INFINITY) {
-        timer = setTimeout(() => {
-          const i = this.#answerWaiters.indexOf(w);
-          if (i >= 0) this.#answerWaiters.splice(i, 1);
-          reject(
-            new TimeoutError(
-              `"${this.eventName}" at ${this.address} did not answer hello within ${timeoutMs} ms: a socketkit server answers at once. ` +
-                'For a server without the handshake (the Python module) pass handshake: false, or connect({ waitForWelcome: false })',
-              { details: { timeout: timeoutMs } },
-            ),
-          );
-        }, timeoutMs);
-      }
-      this.#answerWaiters.push(w);
-    });
-  }
-
-  /** The server answered hello (welcome, or a frame that shows it has no handshake): connect() may resolve. */
-  #answered(): void {
-    for (const w of this.#answerWaiters.splice(0)) w.resolve(undefined as unknown as WelcomeInfo);
+    if (silentGraceMs !== undefined && silentGraceMs < timeoutMs) {
+      return this.#answerWaiters.wait(silentGraceMs, () => {
+        this.log.info(
+          `"${this.eventName}" at ${this.address} did not answer hello within ${silentGraceMs} ms: ` +
+            'connected as to a server without the handshake (a welcome that comes later is still taken); ' +
+            'pass handshake: false for the Python module',
+        );
+        session.silent = true;
+        return { resolve: undefined };
+      });
+    }
+    return this.#answerWaiters.wait(timeoutMs, () => ({
+      reject: new TimeoutError(
+        `"${this.eventName}" at ${this.address} did not answer hello within ${timeoutMs} ms: ` +
+          'a socketkit server answers at once. For a server without the handshake (the Python module) ' +
+          'pass handshake: false, or connect({ waitForWelcome: false })',
+        { details: { timeout: timeoutMs } },
+      ),
+    }));
   }
 
   /**
@@ -436,35 +366,16 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
   waitForWelcome(timeoutMs: number = this.#o.defaultTimeout): Promise<WelcomeInfo> {
     checkTimeout('timeout', timeoutMs);
     const s = this.#state;
-    if (s.name === 'open' && s.session.handshake === 'done' && this.#welcome !== undefined) return Promise.resolve(this.#welcome);
+    if (s.name === 'open' && s.session.handshake === 'done' && this.#welcome !== undefined)
+      return Promise.resolve(this.#welcome);
     if (s.name === 'closed') return Promise.reject(s.reason);
-    return new Promise<WelcomeInfo>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
-      const w: WelcomeWaiter = {
-        resolve: (info) => {
-          clearTimeout(timer);
-          resolve(info);
-        },
-        reject: (e) => {
-          clearTimeout(timer);
-          reject(e);
-        },
-      };
-      if (timeoutMs !== Number.POSITIVE_INFINITY) {
-        timer = setTimeout(() => {
-          const i = this.#welcomeWaiters.indexOf(w);
-          if (i >= 0) this.#welcomeWaiters.splice(i, 1);
-          reject(
-            new TimeoutError(
-              `no welcome from "${this.eventName}" at ${this.address} within ${timeoutMs} ms: is it a ` +
-                'socketkit server? Use handshake: false for servers without the handshake',
-              { details: { timeout: timeoutMs } },
-            ),
-          );
-        }, timeoutMs);
-      }
-      this.#welcomeWaiters.push(w);
-    });
+    return this.#welcomeWaiters.wait(timeoutMs, () => ({
+      reject: new TimeoutError(
+        `no welcome from "${this.eventName}" at ${this.address} within ${timeoutMs} ms: is it a ` +
+          'socketkit server? Use handshake: false for servers without the handshake',
+        { details: { timeout: timeoutMs } },
+      ),
+    }));
   }
 
   /**
@@ -474,7 +385,11 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
    */
   async disconnect(): Promise<void> {
     const conn = this.#session()?.conn;
-    this.#toClosed(new ConnectionError(ErrorCode.CLOSED, `client for "${this.eventName}" was disconnected by the application`), false, true);
+    this.#toClosed(
+      new ConnectionError(ErrorCode.CLOSED, `client for "${this.eventName}" was disconnected by the application`),
+      false,
+      true,
+    );
     if (conn !== undefined) await conn.end(this.#closeTimeout());
   }
 
@@ -489,13 +404,22 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
    *   `BUFFER_FULL` (past `maxPendingBytes` or the offline bounds).
    */
   async send(data: MessageData): Promise<boolean> {
-    return this.#sendFrame(encodeFrame(createMessage(this.eventName, MessageType.DATA, data, { timezone: this.#o.timezone }), this.#sendLimit()), undefined);
+    return this.#sendFrame(
+      encodeFrame(
+        createMessage(this.eventName, MessageType.DATA, data, { timezone: this.#o.timezone }),
+        this.#sendLimit(),
+      ),
+      undefined,
+    );
   }
 
   /** Sends a ready {@link SocketMessage} as it is (same bounds and result as `send`); `send(data)` never takes one for data. */
   async sendMessage(message: SocketMessage): Promise<boolean> {
     if (!isSocketMessage(message))
-      throw new MessageError(ErrorCode.INVALID_MESSAGE, 'sendMessage() takes a SocketMessage (build one with createMessage()); use send(data) for plain data');
+      throw new MessageError(
+        ErrorCode.INVALID_MESSAGE,
+        'sendMessage() takes a SocketMessage (build one with createMessage()); use send(data) for plain data',
+      );
     return this.#sendFrame(encodeFrame(message, this.#sendLimit()), undefined);
   }
 
@@ -541,23 +465,35 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
    *   (checked at run time), else an unchecked promise. The client's `schema`
    *   does not apply to replies.
    */
-  request<TReq extends object = MessageData, TRes = MessageData>(data: TReq, options: RequestOptions<TRes> = {}): Promise<SocketMessage<TRes>> {
+  request<TReq extends object = MessageData, TRes = MessageData>(
+    data: TReq,
+    options: RequestOptions<TRes> = {},
+  ): Promise<SocketMessage<TRes>> {
     let timeout: number;
     let frame: Buffer;
     const id = `${this.#idPrefix}${++requestCounter}`;
     try {
       timeout = checkTimeout('timeout', options.timeout ?? this.#o.defaultTimeout);
       if (this.#requests.size >= this.#o.maxPendingRequests) {
-        throw new SocketError(ErrorCode.BUFFER_FULL, `${this.#requests.size} requests already in flight (maxPendingRequests): await some before sending more`);
+        throw new SocketError(
+          ErrorCode.BUFFER_FULL,
+          `${this.#requests.size} requests already in flight (maxPendingRequests): await some before sending more`,
+        );
       }
-      frame = encodeFrame(createMessage(this.eventName, MessageType.DATA, data as MessageData, { timezone: this.#o.timezone, id }), this.#sendLimit());
+      frame = encodeFrame(
+        createMessage(this.eventName, MessageType.DATA, data as MessageData, { timezone: this.#o.timezone, id }),
+        this.#sendLimit(),
+      );
       this.#checkSend(frame);
     } catch (err) {
       return Promise.reject(err);
     }
     const s = this.#state;
-    if (s.name === 'open' && (s.session.handshake === 'foreign' || (s.session.handshake === 'pending' && s.session.silent))) {
-      return Promise.reject(this.#requestsUnsupported());
+    if (
+      s.name === 'open' &&
+      (s.session.handshake === 'foreign' || (s.session.handshake === 'pending' && s.session.silent))
+    ) {
+      return Promise.reject(requestsUnsupported(this.eventName, this.address));
     }
     const session = s.name === 'open' && !s.session.conn.closing && !s.session.authPending ? s.session.id : undefined;
     const reply = this.#requests.add(
@@ -672,7 +608,12 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
     if (s.name === 'closed') return;
     this.#state = { name: 'closed', reason, fatal };
     if (s.name === 'connecting')
-      s.abort.abort(new ConnectionError(ErrorCode.CLOSED, `client for "${this.eventName}" was closed while connecting to ${this.address}: ${reason.message}`));
+      s.abort.abort(
+        new ConnectionError(
+          ErrorCode.CLOSED,
+          `client for "${this.eventName}" was closed while connecting to ${this.address}: ${reason.message}`,
+        ),
+      );
     if (s.name === 'reconnecting') {
       clearTimeout(s.timer);
       s.abort?.abort(reason);
@@ -681,14 +622,16 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
       s.session.close(undefined);
       callApp(() => this.emit('disconnected', reason.message));
     }
-    for (const w of this.#welcomeWaiters.splice(0)) w.reject(reason);
-    for (const w of this.#answerWaiters.splice(0)) w.reject(reason);
+    this.#welcomeWaiters.rejectAll(reason);
+    this.#answerWaiters.rejectAll(reason);
     this.#outage.clear();
     this.#requests.failAll(reason);
     this.#outbox.clear();
     this.#inbox.end(fatal ? reason : undefined);
     this.#warnings.close();
-    void this.#transport.close?.().catch((err: unknown) => this.log.debug(`closing the transport failed: ${(err as Error).message}`));
+    void this.#transport
+      .close?.()
+      .catch((err: unknown) => this.log.debug(`closing the transport failed: ${(err as Error).message}`));
     if (fatal && wasActive) emitError(this, this.log, reason);
     if (wasActive && emitClose) callApp(() => this.emit('close'));
   }
@@ -708,12 +651,17 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
       // A reply to one of this client's requests; one that comes after its
       // request timed out (or failed) is dropped, never delivered as a message.
       session.delivered = true;
-      if (!this.#requests.settle(m.replyTo, m.messageType === MessageType.ERROR ? { error: this.#replyError(m) } : { reply: m }))
+      if (
+        !this.#requests.settle(
+          m.replyTo,
+          m.messageType === MessageType.ERROR ? { error: replyErrorOf(m, this.eventName, this.address) } : { reply: m },
+        )
+      )
         this.log.debug(`dropped a late reply to ${m.replyTo}`);
       return;
     }
     if (isLibraryError(m)) {
-      this.#onLibraryError(session, this.#remoteError(m));
+      this.#onLibraryError(session, libraryErrorOf(m, this.eventName));
       return;
     }
     session.delivered = true;
@@ -734,13 +682,13 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
    * requests (the Python module drops `id`): those in flight fail now, not at their timeout.
    */
   #onAnswered(session: Session, info: WelcomeInfo | undefined): void {
-    if (info === undefined) this.#requests.failSession(session.id, this.#requestsUnsupported());
+    if (info === undefined) this.#requests.failSession(session.id, requestsUnsupported(this.eventName, this.address));
     else {
       this.#welcome = info;
       if (session.authenticates) this.#flushOutbox(session);
-      for (const w of this.#welcomeWaiters.splice(0)) w.resolve(info);
+      this.#welcomeWaiters.resolveAll(info);
     }
-    this.#answered();
+    this.#answerWaiters.resolveAll();
     this.#outage.recovered(this.#session()?.tries ?? 0);
     if (info !== undefined) callApp(() => this.emit('welcome', info));
   }
@@ -772,7 +720,9 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
    */
   #sendLimit(): number {
     const announced = this.#welcome?.maxMessageSize;
-    return announced !== undefined && announced > 0 && announced < this.#o.maxMessageSize ? announced : this.#o.maxMessageSize;
+    return announced !== undefined && announced > 0 && announced < this.#o.maxMessageSize
+      ? announced
+      : this.#o.maxMessageSize;
   }
 
   /**
@@ -788,7 +738,9 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
     // The listener array is copied once per change, not once per message.
     const listeners = (this.#listeners ??= this.rawListeners('message') as MessageListener[]);
     // A message a listener sees may be changed by it: a waiting receive() gets its own decode.
-    const dropped = this.#o.bufferMessages ? this.#inbox.offer(listeners.length > 0 ? undefined : m, payload, listeners.length > 0) : 0;
+    const dropped = this.#o.bufferMessages
+      ? this.#inbox.offer(listeners.length > 0 ? undefined : m, payload, listeners.length > 0)
+      : 0;
     for (let i = 0; i < listeners.length; i++) {
       try {
         (listeners[i] as MessageListener).call(this, m);
@@ -806,40 +758,22 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
       this.#droppedMessages += dropped;
       // Only when listened to: a closure and an emit per dropped copy were 9 % of a busy listener client.
       // (looked up once per change of its listeners: listenerCount per message was 3 % of a busy listener client).
-      if ((this.#overflowListened ??= this.listenerCount('bufferOverflow') > 0)) callApp(() => this.emit('bufferOverflow', this.#droppedMessages));
+      if ((this.#overflowListened ??= this.listenerCount('bufferOverflow') > 0))
+        callApp(() => this.emit('bufferOverflow', this.#droppedMessages));
     }
   }
 
+  /** A library ERROR from the server: final, retried, or reported (see serverErrorRule in dial.ts). */
   #onLibraryError(session: Session, err: SocketError): void {
-    if (
-      err.code === ErrorCode.UNAUTHORIZED ||
-      err.code === ErrorCode.WRONG_EVENT ||
-      err.code === ErrorCode.PROTOCOL_MISMATCH ||
-      (err.code === ErrorCode.MAX_CONNECTIONS && (session.awaitingWelcome || !this.#o.autoReconnect))
-    ) {
-      // Refused: final for this client (a wrong token does not get better; a
-      // connect({waitForWelcome}) asked to know now).
+    const rule = serverErrorRule(err.code, session.awaitingWelcome, this.#o.autoReconnect);
+    if (rule === 'final') {
       this.#toClosed(err, true, true);
       return;
     }
-    if (err.code === ErrorCode.ADMISSION_FULL) {
-      // Evicted (or refused) while too many connections waited to be
-      // admitted: never final, even for connect({waitForWelcome}), which keeps
-      // waiting across the retries (issue 22 item 7). Backoff grows.
-      if (!this.#o.autoReconnect) {
-        this.#toClosed(err, true, true);
-        return;
-      }
+    if (rule === 'retry') {
       session.refused = true;
-      this.log.info(`server "${this.eventName}" is busy admitting connections (${err.message}): retrying with backoff`);
-      emitError(this, this.log, err);
-      session.close(err);
-      return;
-    }
-    if (err.code === ErrorCode.MAX_CONNECTIONS) {
-      // A briefly full server: retry with backoff, which this session does not reset.
-      session.refused = true;
-      this.log.info(`server "${this.eventName}" is full (${err.message}): retrying with backoff`);
+      const why = err.code === ErrorCode.ADMISSION_FULL ? 'is busy admitting connections' : 'is full';
+      this.log.info(`server "${this.eventName}" ${why} (${err.message}): retrying with backoff`);
       emitError(this, this.log, err);
       session.close(err);
       return;
@@ -912,7 +846,10 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
       this.#outbox.check(frame, s.name === 'open' && s.session.authPending);
       return;
     }
-    throw new ConnectionError(ErrorCode.NOT_CONNECTED, `client for "${this.eventName}" is not connected: call connect() first`);
+    throw new ConnectionError(
+      ErrorCode.NOT_CONNECTED,
+      `client for "${this.eventName}" is not connected: call connect() first`,
+    );
   }
 
   #sendFrame(frame: Buffer, requestId: string | undefined): boolean {
@@ -940,7 +877,9 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
 
   #endReason(): SocketError {
     const s = this.#state;
-    return s.name === 'closed' ? s.reason : new ConnectionError(ErrorCode.CLOSED, `client for "${this.eventName}" is closed: connect() again to receive`);
+    return s.name === 'closed'
+      ? s.reason
+      : new ConnectionError(ErrorCode.CLOSED, `client for "${this.eventName}" is closed: connect() again to receive`);
   }
 
   #session(): Session | undefined {
@@ -949,39 +888,5 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
 
   #closeTimeout(): number {
     return Math.min(this.#o.closeTimeout, MAX_TIMEOUT_MS);
-  }
-
-  /**
-   * The error an ERROR reply to a request rejects it with: a library error
-   * (`origin: "socketkit"`: NO_HANDLER, SEND_NOT_ALLOWED, FRAME_TOO_LARGE, ...)
-   * keeps its class; anything else is the application's: a {@link RemoteError}
-   * carrying the handler's code (HANDLER_FAILED when it had none) and message.
-   */
-  #replyError(m: SocketMessage): SocketError {
-    const d = m.data;
-    if (isLibraryError(m) && d.code !== ErrorCode.HANDLER_FAILED && d.code !== ErrorCode.REMOTE_ERROR) return this.#remoteError(m);
-    const remoteCode = typeof d.code === 'string' && d.code.length > 0 ? d.code : ErrorCode.HANDLER_FAILED;
-    const remoteMessage = typeof d.error === 'string' ? d.error : JSON.stringify(d);
-    return new RemoteError(`the request handler of "${this.eventName}" at ${this.address} failed with ${remoteCode}: ${remoteMessage}`, {
-      remoteCode,
-      remoteMessage,
-      details: { eventName: this.eventName, id: m.replyTo, data: d },
-    });
-  }
-
-  /** The error of a request to a server that never welcomed this client (it does not speak the handshake). */
-  #requestsUnsupported(): SocketError {
-    return new SocketError(
-      ErrorCode.REQUESTS_UNSUPPORTED,
-      `the server of "${this.eventName}" at ${this.address} does not answer requests: it never sent a welcome ` +
-        '(it does not speak the socketkit handshake, e.g. the Python module, which drops the request id); use send() and receive() instead',
-      { details: { eventName: this.eventName, address: this.address } },
-    );
-  }
-
-  #remoteError(m: SocketMessage): SocketError {
-    const code = typeof m.data.code === 'string' ? m.data.code : ErrorCode.REMOTE_ERROR;
-    const text = typeof m.data.error === 'string' ? m.data.error : JSON.stringify(m.data);
-    return errorFromCode(code, text, { details: { eventName: this.eventName, data: m.data } });
   }
 }

@@ -188,9 +188,13 @@ export type ClientRole = 'client' | 'sender';
  */
 function checkRole(role: ClientRole | undefined, handshake: boolean): ClientRole {
   if (role === 'sender' && !handshake) {
-    throw new ValidationError(ErrorCode.INVALID_CONFIG, 'role "sender" is announced in the hello: it needs handshake: true', {
-      details: { key: 'role', value: role },
-    });
+    throw new ValidationError(
+      ErrorCode.INVALID_CONFIG,
+      'role "sender" is announced in the hello: it needs handshake: true',
+      {
+        details: { key: 'role', value: role },
+      },
+    );
   }
   return role ?? 'client';
 }
@@ -213,9 +217,13 @@ export function checkWaitForServer(value: boolean | number | undefined, timeout:
   if (value === undefined || value === false) return 0;
   if (value === true) return timeout;
   if (typeof value === 'number') return Math.min(checkTimeout('waitForServer', value), timeout);
-  throw new ValidationError(ErrorCode.INVALID_CONFIG, `waitForServer is ${typeof value} ${String(value)}: use true, false or a number of ms`, {
-    details: { key: 'waitForServer', value },
-  });
+  throw new ValidationError(
+    ErrorCode.INVALID_CONFIG,
+    `waitForServer is ${typeof value} ${String(value)}: use true, false or a number of ms`,
+    {
+      details: { key: 'waitForServer', value },
+    },
+  );
 }
 
 function checkPositive(key: string, value: number): number {
@@ -228,12 +236,19 @@ function checkPositive(key: string, value: number): number {
 
 /** Applies the defaults of every client option once and checks every bound. */
 export function resolveClientOptions<T>(o: SocketClientOptions<T>): ResolvedClientOptions {
-  const defaultTimeout = checkTimeout('defaultTimeoutMs', o.defaultTimeoutMs ?? o.defaultTimeout ?? CONFIG_DEFAULTS.defaultTimeoutMs);
+  const defaultTimeout = checkTimeout(
+    'defaultTimeoutMs',
+    o.defaultTimeoutMs ?? o.defaultTimeout ?? CONFIG_DEFAULTS.defaultTimeoutMs,
+  );
   const interval = o.heartbeatInterval ?? DEFAULT_HEARTBEAT_INTERVAL;
   if (!(Number.isInteger(interval) && interval >= 0 && interval <= MAX_TIMEOUT_MS)) {
-    throw new ValidationError(ErrorCode.INVALID_CONFIG, `heartbeatInterval is ${String(interval)} ms: use 0 (off) or an integer up to ${MAX_TIMEOUT_MS} ms`, {
-      details: { key: 'heartbeatInterval', value: interval },
-    });
+    throw new ValidationError(
+      ErrorCode.INVALID_CONFIG,
+      `heartbeatInterval is ${String(interval)} ms: use 0 (off) or an integer up to ${MAX_TIMEOUT_MS} ms`,
+      {
+        details: { key: 'heartbeatInterval', value: interval },
+      },
+    );
   }
   const reconnect = { ...DEFAULT_BACKOFF, ...o.reconnect };
   if (reconnect.maxRetries !== Number.POSITIVE_INFINITY) checkPositive('reconnect.maxRetries', reconnect.maxRetries);
@@ -255,7 +270,10 @@ export function resolveClientOptions<T>(o: SocketClientOptions<T>): ResolvedClie
     role: checkRole(o.role, o.handshake ?? true),
     token: validateToken(o.token, o.eventName),
     heartbeatInterval: interval,
-    heartbeatTimeout: interval > 0 ? checkTimeout('heartbeatTimeout', o.heartbeatTimeout ?? interval * (DEFAULT_HEARTBEAT_MISSES + 1)) : 0,
+    heartbeatTimeout:
+      interval > 0
+        ? checkTimeout('heartbeatTimeout', o.heartbeatTimeout ?? interval * (DEFAULT_HEARTBEAT_MISSES + 1))
+        : 0,
     closeTimeout: checkTimeout('closeTimeout', o.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT),
     maxPendingRequests: checkPositive('maxPendingRequests', o.maxPendingRequests ?? DEFAULT_MAX_PENDING_REQUESTS),
     timezone: o.timezone ?? CONFIG_DEFAULTS.timezone,

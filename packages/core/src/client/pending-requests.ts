@@ -1,4 +1,5 @@
-import type { SocketMessage } from '@socketkit/protocol';
+import { ErrorCode, RemoteError, SocketError, errorFromCode, type SocketMessage } from '@socketkit/protocol';
+import { isLibraryError } from '../wire/frames.js';
 
 interface Pending {
   resolve(m: SocketMessage): void;
@@ -70,4 +71,41 @@ export class PendingRequests {
   failAll(error: Error): void {
     for (const id of [...this.#map.keys()]) this.settle(id, { error });
   }
+}
+
+/** A library ERROR from the server (`origin: "socketkit"`) as its typed error. */
+export function libraryErrorOf(m: SocketMessage, eventName: string): SocketError {
+  const code = typeof m.data.code === 'string' ? m.data.code : ErrorCode.REMOTE_ERROR;
+  const text = typeof m.data.error === 'string' ? m.data.error : JSON.stringify(m.data);
+  return errorFromCode(code, text, { details: { eventName, data: m.data } });
+}
+
+/**
+ * The error an ERROR reply to a request rejects it with: a library error
+ * (`origin: "socketkit"`: NO_HANDLER, SEND_NOT_ALLOWED, FRAME_TOO_LARGE, ...)
+ * keeps its class; anything else is the application's: a {@link RemoteError}
+ * carrying the handler's code (HANDLER_FAILED when it had none) and message.
+ */
+export function replyErrorOf(m: SocketMessage, eventName: string, address: string): SocketError {
+  const d = m.data;
+  if (isLibraryError(m) && d.code !== ErrorCode.HANDLER_FAILED && d.code !== ErrorCode.REMOTE_ERROR) {
+    return libraryErrorOf(m, eventName);
+  }
+  const remoteCode = typeof d.code === 'string' && d.code.length > 0 ? d.code : ErrorCode.HANDLER_FAILED;
+  const remoteMessage = typeof d.error === 'string' ? d.error : JSON.stringify(d);
+  return new RemoteError(
+    `the request handler of "${eventName}" at ${address} failed with ${remoteCode}: ${remoteMessage}`,
+    { remoteCode, remoteMessage, details: { eventName, id: m.replyTo, data: d } },
+  );
+}
+
+/** The error of a request to a server that never welcomed this client (it does not speak the handshake). */
+export function requestsUnsupported(eventName: string, address: string): SocketError {
+  return new SocketError(
+    ErrorCode.REQUESTS_UNSUPPORTED,
+    `the server of "${eventName}" at ${address} does not answer requests: it never sent a welcome ` +
+      '(it does not speak the socketkit handshake, e.g. the Python module, which drops the request id); ' +
+      'use send() and receive() instead',
+    { details: { eventName, address } },
+  );
 }

@@ -1,5 +1,5 @@
 /**
- * One connection of a {@link SocketClient}: the framed connection, its
+ * One connection of a `SocketClient`: the framed connection, its
  * heartbeat, the handshake (hello, the token challenge–response, the
  * welcome's checks; see wire/handshake.ts) and the answers to the server's
  * pings. It reports to the client through {@link SessionHost}; what the
