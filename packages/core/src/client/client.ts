@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { decodePayload, encodeFrame } from '@socketkit/codec';
+import { encodeFrame } from '@socketkit/codec';
 import {
   ConnectionError,
   ErrorCode,
@@ -7,7 +7,6 @@ import {
   MessageType,
   SocketError,
   TimeoutError,
-  ValidationError,
   createMessage,
   errorFromCode,
   isSocketMessage,
@@ -27,16 +26,16 @@ import {
   type SocketClientOptions,
 } from './options.js';
 import { CONFIG_DEFAULTS } from '../settings.js';
-import { Inbox } from './inbox.js';
+import { Delivery } from './delivery.js';
 import { LogLimiter } from '../ops/log-limiter.js';
 import { createLogger, type SocketLogger } from '../ops/logger.js';
 import { CLIENT_ENGINE_RULES } from './options.js';
 import { PendingRequests, libraryErrorOf, replyErrorOf, requestsUnsupported } from './pending-requests.js';
-import { validateData, type Payload, type StandardSchemaV1 } from '../wire/schema.js';
+import { validateData, type Payload } from '../wire/schema.js';
 import type { ClientTransport, TransportStream } from '../transport.js';
 import { emitError, isLibraryError } from '../wire/frames.js';
 import { dial, dialUntilServer, Outage, serverErrorRule, type DialTarget } from './dial.js';
-import { callApp, rethrowLater, type ClientStateName, type RequestOptions, type SocketClientEvents } from './events.js';
+import { callApp, type ClientStateName, type RequestOptions, type SocketClientEvents } from './events.js';
 import { Outbox } from './outbox.js';
 import { Waiters } from './waiters.js';
 import { Session, type SessionConfig, type SessionHost, type WelcomeInfo } from './session.js';
@@ -81,9 +80,6 @@ type State =
 let requestCounter = 0;
 let clientCounter = 0;
 
-/** A 'message' listener as stored by EventEmitter. */
-type MessageListener = (this: unknown, message: SocketMessage<unknown>) => unknown;
-
 /**
  * The transport-agnostic client engine: connect with timeout, receive with
  * timeout or `for await`, auto-reconnect with backoff and jitter, a receive
@@ -114,20 +110,14 @@ export class SocketClient<T extends Payload<T> = MessageData>
   readonly #outage: Outage;
   /** What dial.ts dials, and logs to. */
   readonly #target: DialTarget;
-  readonly #inbox: Inbox<SocketMessage<T>>;
-  /** Checks (and transforms) the data of every DATA message delivered (the `schema` option). */
-  readonly #schema: StandardSchemaV1 | undefined;
+  /** The schema check, the 'message' listeners and the receive buffer. */
+  readonly #delivery: Delivery<T>;
   readonly #requests = new PendingRequests();
   /** Sends made while no connection may take them (reconnecting, or before a token welcome). */
   readonly #outbox: Outbox;
-  #droppedMessages = 0;
   #invalidMessages = 0;
   /** Rate-limited warnings for what the server can cause many of (invalid messages). */
   readonly #warnings: LogLimiter;
-  /** The 'message' listeners, copied once after each change (see #deliver). */
-  #listeners: MessageListener[] | undefined;
-  /** Whether 'bufferOverflow' has listeners, looked up once after each change (see #deliver). */
-  #overflowListened: boolean | undefined;
   readonly #idPrefix = `${process.pid.toString(36)}${Date.now().toString(36)}${(++clientCounter).toString(36)}-`;
   /** What each session is told (see client/session.ts). */
   readonly #sessionConfig: SessionConfig;
@@ -147,7 +137,6 @@ export class SocketClient<T extends Payload<T> = MessageData>
     this.eventName = validateEventName(options.eventName);
     this.#transport = options.transport;
     this.#o = resolveClientOptions(options);
-    this.#schema = options.schema;
     this.log =
       options.logger ??
       createLogger(`socketkit:client:${this.eventName}`, options.logLevel ?? CONFIG_DEFAULTS.logLevel);
@@ -162,40 +151,15 @@ export class SocketClient<T extends Payload<T> = MessageData>
       replyPrefix: this.#idPrefix,
       closeTimeout: this.#closeTimeout(),
     };
-    this.#inbox = new Inbox<SocketMessage<T>>({
-      maxItems: this.#o.bufferSize,
-      maxBytes: this.#o.maxBufferedBytes,
-      // The bytes are a view into the inbox's segment, reused by later messages: a bin in data must be a copy.
-      // A buffered message was checked when it arrived; its fresh decode gets the schema's output again.
-      decode: (bytes) => this.#typed(decodePayload(bytes, true)),
-      onFull: () => {
-        this.#session()?.pause();
-        this.log.debug(`receive buffer full (${this.#inbox.size} messages, ${this.#inbox.bytes} bytes): pausing reads`);
-      },
-      onRoom: () => this.#session()?.resume(),
+    this.#delivery = new Delivery<T>({
+      emitter: this as unknown as EventEmitter,
+      eventName: this.eventName,
+      log: this.log,
+      options: this.#o,
+      schema: options.schema,
+      pause: () => this.#session()?.pause(),
+      resume: () => this.#session()?.resume(),
     });
-    this.#watchListeners();
-  }
-
-  // A listener added while reading is paused must not wait for a reader that may never come.
-  readonly #onNewListener = (event: string | symbol): void => {
-    if (event === 'bufferOverflow') this.#overflowListened = undefined;
-    if (event !== 'message') return;
-    this.#listeners = undefined;
-    if (this.#inbox.full) this.#inbox.release();
-  };
-
-  readonly #onRemoveListener = (event: string | symbol): void => {
-    if (event === 'message') this.#listeners = undefined;
-    else if (event === 'bufferOverflow') this.#overflowListened = undefined;
-  };
-
-  /** Watches the client's own listeners (the listener caches and a paused read depend on them); idempotent. */
-  #watchListeners(): void {
-    const e = this as unknown as EventEmitter;
-    if (!e.rawListeners('newListener').includes(this.#onNewListener)) e.on('newListener', this.#onNewListener);
-    if (!e.rawListeners('removeListener').includes(this.#onRemoveListener))
-      e.on('removeListener', this.#onRemoveListener);
   }
 
   /**
@@ -206,9 +170,7 @@ export class SocketClient<T extends Payload<T> = MessageData>
    */
   override removeAllListeners(...args: Parameters<EventEmitter<SocketClientEvents<T>>['removeAllListeners']>): this {
     super.removeAllListeners(...args);
-    this.#listeners = undefined;
-    this.#overflowListened = undefined;
-    this.#watchListeners();
+    this.#delivery.watch();
     return this;
   }
 
@@ -229,12 +191,12 @@ export class SocketClient<T extends Payload<T> = MessageData>
 
   /** Messages waiting in the receive buffer. */
   get bufferedMessages(): number {
-    return this.#inbox.size;
+    return this.#delivery.inbox.size;
   }
 
   /** Buffered copies dropped because the buffer was full while 'message' listeners existed (see 'bufferOverflow'). */
   get droppedMessages(): number {
-    return this.#droppedMessages;
+    return this.#delivery.dropped;
   }
 
   /**
@@ -248,7 +210,7 @@ export class SocketClient<T extends Payload<T> = MessageData>
 
   /** Bytes (frame payloads) waiting in the receive buffer. */
   get bufferedBytes(): number {
-    return this.#inbox.bytes;
+    return this.#delivery.inbox.bytes;
   }
 
   /** Outbound bytes not yet taken by the OS: the open connection's, plus those buffered while disconnected. */
@@ -286,7 +248,7 @@ export class SocketClient<T extends Payload<T> = MessageData>
     }
     const abort = new AbortController();
     this.#state = { name: 'connecting', abort };
-    this.#inbox.reopen();
+    this.#delivery.inbox.reopen();
     let stream: TransportStream;
     try {
       stream =
@@ -525,7 +487,7 @@ export class SocketClient<T extends Payload<T> = MessageData>
    *   argument here is an unchecked cast, the `schema` option checks.
    */
   async receive<R = T>(options: { timeout?: number } = {}): Promise<SocketMessage<R>> {
-    const m = await this.#next(checkTimeout('timeout', options.timeout ?? this.#o.defaultTimeout));
+    const m = await this.#delivery.next(checkTimeout('timeout', options.timeout ?? this.#o.defaultTimeout));
     if (m === undefined) throw this.#endReason();
     return m as SocketMessage<unknown> as SocketMessage<R>;
   }
@@ -533,7 +495,7 @@ export class SocketClient<T extends Payload<T> = MessageData>
   /** Iterates messages until the client is disconnected (or fails fatally, which throws). */
   async *[Symbol.asyncIterator](): AsyncIterator<SocketMessage<T>> {
     for (;;) {
-      const m = await this.#next(Number.POSITIVE_INFINITY);
+      const m = await this.#delivery.next(Number.POSITIVE_INFINITY);
       if (m === undefined) return;
       yield m;
     }
@@ -549,7 +511,7 @@ export class SocketClient<T extends Payload<T> = MessageData>
     session.hello();
     // With a token, sends wait until the server proved itself and welcomed us.
     if (!session.authenticates) this.#flushOutbox(session);
-    if (this.#inbox.full) session.pause();
+    if (this.#delivery.inbox.full) session.pause();
     this.log.debug(`connected to ${this.address}`);
     callApp(() => this.emit('connected'));
     return session;
@@ -627,7 +589,7 @@ export class SocketClient<T extends Payload<T> = MessageData>
     this.#outage.clear();
     this.#requests.failAll(reason);
     this.#outbox.clear();
-    this.#inbox.end(fatal ? reason : undefined);
+    this.#delivery.inbox.end(fatal ? reason : undefined);
     this.#warnings.close();
     void this.#transport
       .close?.()
@@ -665,15 +627,8 @@ export class SocketClient<T extends Payload<T> = MessageData>
       return;
     }
     session.delivered = true;
-    if (this.#schema !== undefined && m.messageType === MessageType.DATA) {
-      const checked = validateData(this.#schema, m.data, this.eventName);
-      if (checked.error !== undefined) {
-        this.#onInvalidMessage(session, checked.error);
-        return;
-      }
-      m.data = checked.value as MessageData;
-    }
-    this.#deliver(m as SocketMessage<T>, payload);
+    const refused = this.#delivery.accept(m, payload);
+    if (refused !== undefined) this.#onInvalidMessage(session, refused);
   }
 
   /**
@@ -691,15 +646,6 @@ export class SocketClient<T extends Payload<T> = MessageData>
     this.#answerWaiters.resolveAll();
     this.#outage.recovered(this.#session()?.tries ?? 0);
     if (info !== undefined) callApp(() => this.emit('welcome', info));
-  }
-
-  /** A buffered message read again from its bytes: the schema's output again (it passed when it arrived). */
-  #typed(m: SocketMessage): SocketMessage<T> {
-    if (this.#schema !== undefined && m.messageType === MessageType.DATA) {
-      const checked = validateData(this.#schema, m.data, this.eventName);
-      if (checked.error === undefined) m.data = checked.value as MessageData;
-    }
-    return m as SocketMessage<T>;
   }
 
   /** Refuses the server: a final, typed error; no reconnect. */
@@ -723,44 +669,6 @@ export class SocketClient<T extends Payload<T> = MessageData>
     return announced !== undefined && announced > 0 && announced < this.#o.maxMessageSize
       ? announced
       : this.#o.maxMessageSize;
-  }
-
-  /**
-   * Every listener sees the message (its exceptions are its own), and it is
-   * buffered for receive() unless the app opted out. A full buffer pauses
-   * reading, except when listeners exist: they see every message, so the
-   * oldest buffered copy is dropped (counted, 'bufferOverflow') rather than
-   * stalling them. The buffer takes its copy of the bytes before listeners
-   * run: a bin in `m.data` is a view of `payload`, and a listener that
-   * writes into it must not change what receive() returns.
-   */
-  #deliver(m: SocketMessage<T>, payload: Uint8Array): void {
-    // The listener array is copied once per change, not once per message.
-    const listeners = (this.#listeners ??= this.rawListeners('message') as MessageListener[]);
-    // A message a listener sees may be changed by it: a waiting receive() gets its own decode.
-    const dropped = this.#o.bufferMessages
-      ? this.#inbox.offer(listeners.length > 0 ? undefined : m, payload, listeners.length > 0)
-      : 0;
-    for (let i = 0; i < listeners.length; i++) {
-      try {
-        (listeners[i] as MessageListener).call(this, m);
-      } catch (err) {
-        rethrowLater(err);
-      }
-    }
-    if (dropped > 0) {
-      if (this.#droppedMessages === 0)
-        this.log.warn(
-          `receive buffer full (bufferSize ${this.#o.bufferSize}, ` +
-            `maxBufferedBytes ${this.#o.maxBufferedBytes}) and nothing reads it: dropping the oldest ` +
-            "buffered copies ('message' listeners saw them); set bufferMessages: false if only listeners consume messages",
-        );
-      this.#droppedMessages += dropped;
-      // Only when listened to: a closure and an emit per dropped copy were 9 % of a busy listener client.
-      // (looked up once per change of its listeners: listenerCount per message was 3 % of a busy listener client).
-      if ((this.#overflowListened ??= this.listenerCount('bufferOverflow') > 0))
-        callApp(() => this.emit('bufferOverflow', this.#droppedMessages));
-    }
   }
 
   /** A library ERROR from the server: final, retried, or reported (see serverErrorRule in dial.ts). */
@@ -861,18 +769,6 @@ export class SocketClient<T extends Payload<T> = MessageData>
     }
     this.#outbox.push(frame, requestId);
     return false;
-  }
-
-  #next(timeoutMs: number): Promise<SocketMessage<T> | undefined> {
-    if (!this.#o.bufferMessages) {
-      return Promise.reject(
-        new ValidationError(
-          ErrorCode.INVALID_CONFIG,
-          `receive() and for await need the receive buffer, and this client has bufferMessages: false: use a 'message' listener, or remove that option`,
-        ),
-      );
-    }
-    return this.#inbox.next(timeoutMs, () => `no message on "${this.eventName}" within ${timeoutMs} ms`);
   }
 
   #endReason(): SocketError {
