@@ -30,14 +30,21 @@ import { Delivery } from './delivery.js';
 import { LogLimiter } from '../ops/log-limiter.js';
 import { createLogger, type SocketLogger } from '../ops/logger.js';
 import { CLIENT_ENGINE_RULES } from './options.js';
-import { PendingRequests, libraryErrorOf, replyErrorOf, requestsUnsupported } from './pending-requests.js';
-import { validateData, type Payload } from '../wire/schema.js';
+import {
+  PendingRequests,
+  checkedReply,
+  libraryErrorOf,
+  replyErrorOf,
+  replyTimeout,
+  requestsUnsupported,
+} from './pending-requests.js';
+import type { Payload } from '../wire/schema.js';
 import type { ClientTransport, TransportStream } from '../transport.js';
 import { emitError, isLibraryError } from '../wire/frames.js';
 import { dial, dialUntilServer, Outage, serverErrorRule, type DialTarget } from './dial.js';
 import { callApp, type ClientStateName, type RequestOptions, type SocketClientEvents } from './events.js';
-import { Outbox } from './outbox.js';
-import { Waiters } from './waiters.js';
+import { Outbox, checkPendingBytes } from './outbox.js';
+import { Answers } from './waiters.js';
 import { Session, type SessionConfig, type SessionHost, type WelcomeInfo } from './session.js';
 
 export type { SocketClientOptions, ConnectOptions, OfflineSendPolicy } from './options.js';
@@ -103,9 +110,8 @@ export class SocketClient<T extends Payload<T> = MessageData>
   readonly #o: ResolvedClientOptions;
   #state: State = { name: 'idle' };
   #welcome: WelcomeInfo | undefined;
-  readonly #welcomeWaiters = new Waiters<WelcomeInfo>();
-  /** A connect() waiting for the server's first answer (welcome, refusal, or a foreign frame). */
-  readonly #answerWaiters = new Waiters<void>();
+  /** Who waits for the welcome, or for any answer to hello (a connect()). */
+  readonly #answers = new Answers<WelcomeInfo>(this);
   /** The reconnect rule: the one "lost" / one "back" warning per outage, pacing, giving up. */
   readonly #outage: Outage;
   /** What dial.ts dials, and logs to. */
@@ -299,25 +305,9 @@ export class SocketClient<T extends Payload<T> = MessageData>
     const s = this.#state;
     if (s.name === 'closed') return Promise.reject(s.reason);
     if (session.handshake !== 'pending' && this.#session() === session) return Promise.resolve();
-    if (silentGraceMs !== undefined && silentGraceMs < timeoutMs) {
-      return this.#answerWaiters.wait(silentGraceMs, () => {
-        this.log.info(
-          `"${this.eventName}" at ${this.address} did not answer hello within ${silentGraceMs} ms: ` +
-            'connected as to a server without the handshake (a welcome that comes later is still taken); ' +
-            'pass handshake: false for the Python module',
-        );
-        session.silent = true;
-        return { resolve: undefined };
-      });
-    }
-    return this.#answerWaiters.wait(timeoutMs, () => ({
-      reject: new TimeoutError(
-        `"${this.eventName}" at ${this.address} did not answer hello within ${timeoutMs} ms: ` +
-          'a socketkit server answers at once. For a server without the handshake (the Python module) ' +
-          'pass handshake: false, or connect({ waitForWelcome: false })',
-        { details: { timeout: timeoutMs } },
-      ),
-    }));
+    return this.#answers.answer(timeoutMs, silentGraceMs, () => {
+      session.silent = true;
+    });
   }
 
   /**
@@ -331,13 +321,7 @@ export class SocketClient<T extends Payload<T> = MessageData>
     if (s.name === 'open' && s.session.handshake === 'done' && this.#welcome !== undefined)
       return Promise.resolve(this.#welcome);
     if (s.name === 'closed') return Promise.reject(s.reason);
-    return this.#welcomeWaiters.wait(timeoutMs, () => ({
-      reject: new TimeoutError(
-        `no welcome from "${this.eventName}" at ${this.address} within ${timeoutMs} ms: is it a ` +
-          'socketkit server? Use handshake: false for servers without the handshake',
-        { details: { timeout: timeoutMs } },
-      ),
-    }));
+    return this.#answers.welcome(timeoutMs);
   }
 
   /**
@@ -446,7 +430,7 @@ export class SocketClient<T extends Payload<T> = MessageData>
         createMessage(this.eventName, MessageType.DATA, data as MessageData, { timezone: this.#o.timezone, id }),
         this.#sendLimit(),
       );
-      this.#checkSend(frame);
+      this.#route(frame);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -458,24 +442,9 @@ export class SocketClient<T extends Payload<T> = MessageData>
       return Promise.reject(requestsUnsupported(this.eventName, this.address));
     }
     const session = s.name === 'open' && !s.session.conn.closing && !s.session.authPending ? s.session.id : undefined;
-    const reply = this.#requests.add(
-      id,
-      timeout,
-      session,
-      () =>
-        new TimeoutError(
-          `no reply from "${this.eventName}" within ${timeout} ms (request ${id}): is a handler registered on the server? raise the timeout for slow handlers`,
-          { details: { id, timeout } },
-        ),
-    );
+    const reply = this.#requests.add(id, timeout, session, () => replyTimeout(this.eventName, id, timeout));
     this.#sendFrame(frame, id);
-    const schema = options.schema;
-    if (schema === undefined) return reply as Promise<SocketMessage<TRes>>;
-    return reply.then((m) => {
-      const checked = validateData(schema, m.data, this.eventName);
-      if (checked.error !== undefined) throw checked.error;
-      return { ...m, data: checked.value } as SocketMessage<TRes>;
-    });
+    return checkedReply(reply, options.schema, this.eventName);
   }
 
   /**
@@ -584,8 +553,7 @@ export class SocketClient<T extends Payload<T> = MessageData>
       s.session.close(undefined);
       callApp(() => this.emit('disconnected', reason.message));
     }
-    this.#welcomeWaiters.rejectAll(reason);
-    this.#answerWaiters.rejectAll(reason);
+    this.#answers.fail(reason);
     this.#outage.clear();
     this.#requests.failAll(reason);
     this.#outbox.clear();
@@ -641,9 +609,8 @@ export class SocketClient<T extends Payload<T> = MessageData>
     else {
       this.#welcome = info;
       if (session.authenticates) this.#flushOutbox(session);
-      this.#welcomeWaiters.resolveAll(info);
     }
-    this.#answerWaiters.resolveAll();
+    this.#answers.answered(info);
     this.#outage.recovered(this.#session()?.tries ?? 0);
     if (info !== undefined) callApp(() => this.emit('welcome', info));
   }
@@ -699,13 +666,7 @@ export class SocketClient<T extends Payload<T> = MessageData>
 
   #onSessionClosed(session: Session, err: Error | undefined): void {
     if (this.#session() !== session) return;
-    const cause = session.closeError ?? err;
-    const reason =
-      cause === undefined
-        ? 'connection closed'
-        : cause instanceof SocketError
-          ? cause.message
-          : `connection error: ${(cause as NodeJS.ErrnoException).code ?? cause.message}`;
+    const reason = session.closeReason(err);
     this.log.debug(`disconnected from ${this.address}: ${reason}`);
     this.#requests.failSession(
       session.id,
@@ -729,30 +690,28 @@ export class SocketClient<T extends Payload<T> = MessageData>
     this.#toReconnecting(next.attempt, next.tries);
   }
 
-  #checkSend(frame: Buffer): void {
+  /**
+   * Where a send goes now: the open connection (returned; bounded by
+   * `maxPendingBytes`), or the outbox (undefined; while reconnecting, or
+   * before a token welcome). Throws when it may go nowhere.
+   */
+  #route(frame: Buffer): Session | undefined {
     const s = this.#state;
     if (s.name === 'closed' && s.fatal) throw s.reason;
     if (this.#welcome !== undefined && !this.#welcome.allowClientSend && s.name === 'open') {
       throw new MessageError(
         ErrorCode.SEND_NOT_ALLOWED,
-        `server "${this.eventName}" does not accept messages from clients (allowClientSend is false): only receive on this client`,
+        `server "${this.eventName}" does not accept messages from clients (allowClientSend is false): ` +
+          'only receive on this client',
       );
     }
     if (s.name === 'open' && !s.session.conn.closing && !s.session.authPending) {
-      const pending = s.session.conn.pendingBytes;
-      if (pending + frame.length > this.#o.maxPendingBytes) {
-        throw new SocketError(
-          ErrorCode.BUFFER_FULL,
-          `${pending} bytes already wait to be written to "${this.eventName}" ` +
-            `(maxPendingBytes ${this.#o.maxPendingBytes}): await client.drain() before sending more`,
-          { details: { pending, maxPendingBytes: this.#o.maxPendingBytes } },
-        );
-      }
-      return;
+      checkPendingBytes(s.session.conn.pendingBytes, frame, this.#o.maxPendingBytes, this.eventName);
+      return s.session;
     }
     if (s.name === 'reconnecting' || (s.name === 'open' && (this.#o.autoReconnect || s.session.authPending))) {
       this.#outbox.check(frame, s.name === 'open' && s.session.authPending);
-      return;
+      return undefined;
     }
     throw new ConnectionError(
       ErrorCode.NOT_CONNECTED,
@@ -761,11 +720,10 @@ export class SocketClient<T extends Payload<T> = MessageData>
   }
 
   #sendFrame(frame: Buffer, requestId: string | undefined): boolean {
-    this.#checkSend(frame);
-    const s = this.#state;
-    if (s.name === 'open' && !s.session.conn.closing && !s.session.authPending) {
-      s.session.conn.write(frame);
-      return !s.session.conn.needsDrain;
+    const session = this.#route(frame);
+    if (session !== undefined) {
+      session.conn.write(frame);
+      return !session.conn.needsDrain;
     }
     this.#outbox.push(frame, requestId);
     return false;

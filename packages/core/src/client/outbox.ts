@@ -89,3 +89,18 @@ export class Outbox {
     this.#bytes = 0;
   }
 }
+
+/**
+ * The bound of an open connection: throws when `frame` would take the bytes
+ * waiting to be written past `maxPendingBytes`.
+ * @throws SocketError `BUFFER_FULL`.
+ */
+export function checkPendingBytes(pending: number, frame: Buffer, maxPendingBytes: number, eventName: string): void {
+  if (pending + frame.length <= maxPendingBytes) return;
+  throw new SocketError(
+    ErrorCode.BUFFER_FULL,
+    `${pending} bytes already wait to be written to "${eventName}" ` +
+      `(maxPendingBytes ${maxPendingBytes}): await client.drain() before sending more`,
+    { details: { pending, maxPendingBytes } },
+  );
+}

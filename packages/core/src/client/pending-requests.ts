@@ -1,5 +1,13 @@
-import { ErrorCode, RemoteError, SocketError, errorFromCode, type SocketMessage } from '@socketkit/protocol';
+import {
+  ErrorCode,
+  RemoteError,
+  SocketError,
+  TimeoutError,
+  errorFromCode,
+  type SocketMessage,
+} from '@socketkit/protocol';
 import { isLibraryError } from '../wire/frames.js';
+import { validateData, type StandardSchemaV1 } from '../wire/schema.js';
 
 interface Pending {
   resolve(m: SocketMessage): void;
@@ -108,4 +116,27 @@ export function requestsUnsupported(eventName: string, address: string): SocketE
       'use send() and receive() instead',
     { details: { eventName, address } },
   );
+}
+
+/** The error of a request that got no reply in time. */
+export function replyTimeout(eventName: string, id: string, timeout: number): TimeoutError {
+  return new TimeoutError(
+    `no reply from "${eventName}" within ${timeout} ms (request ${id}): is a handler registered on the server? ` +
+      'raise the timeout for slow handlers',
+    { details: { id, timeout } },
+  );
+}
+
+/** `reply` checked by a request's `schema` (its output becomes `data`; a refusal rejects with `INVALID_MESSAGE`). */
+export function checkedReply<TRes>(
+  reply: Promise<SocketMessage>,
+  schema: StandardSchemaV1<unknown, TRes> | undefined,
+  eventName: string,
+): Promise<SocketMessage<TRes>> {
+  if (schema === undefined) return reply as Promise<SocketMessage<TRes>>;
+  return reply.then((m) => {
+    const checked = validateData(schema, m.data, eventName);
+    if (checked.error !== undefined) throw checked.error;
+    return { ...m, data: checked.value } as SocketMessage<TRes>;
+  });
 }

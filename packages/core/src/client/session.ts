@@ -10,6 +10,7 @@ import {
   ConnectionError,
   CONTROL_OPS,
   ErrorCode,
+  SocketError,
   isReservedControl,
   type MessageError,
   type SocketMessage,
@@ -189,6 +190,14 @@ export class Session {
     this.#heartbeat.stop();
     this.conn.stream.resume();
     void this.conn.end(this.#c.closeTimeout);
+  }
+
+  /** Why it closed, in words: the client's reason to close it, else the stream's `error`, else "connection closed". */
+  closeReason(error: Error | undefined): string {
+    const cause = this.closeError ?? error;
+    if (cause === undefined) return 'connection closed';
+    if (cause instanceof SocketError) return cause.message;
+    return `connection error: ${(cause as NodeJS.ErrnoException).code ?? cause.message}`;
   }
 
   #write(data: SocketMessage['data']): void {

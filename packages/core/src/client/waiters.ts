@@ -4,6 +4,7 @@
  * by one when their time is up.
  * @packageDocumentation
  */
+import { TimeoutError } from '@socketkit/protocol';
 
 /** What a waiter does when its time is up: resolve with a value, or reject. */
 export type Expiry<V> = { readonly resolve: V } | { readonly reject: Error };
@@ -55,5 +56,79 @@ export class Waiters<V> {
   /** Rejects every waiter with `e`. */
   rejectAll(e: Error): void {
     for (const w of this.#list.splice(0)) w.reject(e);
+  }
+}
+
+/** Where the waits are, for their messages (read when a wait expires). */
+export interface AnswerSource {
+  readonly eventName: string;
+  readonly address: string;
+  readonly log: { info(message: string): unknown };
+}
+
+/**
+ * The client's two kinds of waits for its server: for the `welcome`
+ * (`waitForWelcome()`, `connect({ waitForWelcome: true })`), and for any
+ * answer to hello (the default connect()).
+ */
+export class Answers<W> {
+  readonly #welcome = new Waiters<W>();
+  readonly #answer = new Waiters<void>();
+  readonly #source: AnswerSource;
+
+  constructor(source: AnswerSource) {
+    this.#source = source;
+  }
+
+  /** Resolves with the welcome; rejects with a TimeoutError after `timeoutMs` (`Infinity`: never). */
+  welcome(timeoutMs: number): Promise<W> {
+    return this.#welcome.wait(timeoutMs, () => ({
+      reject: new TimeoutError(
+        `no welcome from "${this.#source.eventName}" at ${this.#source.address} within ${timeoutMs} ms: is it a ` +
+          'socketkit server? Use handshake: false for servers without the handshake',
+        { details: { timeout: timeoutMs } },
+      ),
+    }));
+  }
+
+  /**
+   * Resolves once the server answered hello, or, with `silentGraceMs` (below
+   * `timeoutMs`), once it stayed silent that long (then `silent()` runs):
+   * a server without the handshake (the Python module) never answers.
+   * Rejects with a TimeoutError after `timeoutMs`.
+   */
+  answer(timeoutMs: number, silentGraceMs: number | undefined, silent: () => void): Promise<void> {
+    const src = this.#source;
+    if (silentGraceMs !== undefined && silentGraceMs < timeoutMs) {
+      return this.#answer.wait(silentGraceMs, () => {
+        src.log.info(
+          `"${src.eventName}" at ${src.address} did not answer hello within ${silentGraceMs} ms: ` +
+            'connected as to a server without the handshake (a welcome that comes later is still taken); ' +
+            'pass handshake: false for the Python module',
+        );
+        silent();
+        return { resolve: undefined };
+      });
+    }
+    return this.#answer.wait(timeoutMs, () => ({
+      reject: new TimeoutError(
+        `"${src.eventName}" at ${src.address} did not answer hello within ${timeoutMs} ms: ` +
+          'a socketkit server answers at once. For a server without the handshake (the Python module) ' +
+          'pass handshake: false, or connect({ waitForWelcome: false })',
+        { details: { timeout: timeoutMs } },
+      ),
+    }));
+  }
+
+  /** Welcomed (`info`), or answered without a welcome (undefined): the waits it settles resolve. */
+  answered(info: W | undefined): void {
+    if (info !== undefined) this.#welcome.resolveAll(info);
+    this.#answer.resolveAll();
+  }
+
+  /** The client closed: every wait rejects with `reason`. */
+  fail(reason: Error): void {
+    this.#welcome.rejectAll(reason);
+    this.#answer.rejectAll(reason);
   }
 }
