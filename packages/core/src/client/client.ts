@@ -8,13 +8,11 @@ import {
   SocketError,
   TimeoutError,
   createMessage,
-  errorFromCode,
   isSocketMessage,
   validateEventName,
   type MessageData,
   type SocketMessage,
 } from '@socketkit/protocol';
-import type { AuthRefusal } from '../wire/auth.js';
 import { backoffDelay } from './backoff.js';
 import { MAX_TIMEOUT_MS, checkOptions } from '@socketkit/config';
 import {
@@ -27,23 +25,25 @@ import {
 } from './options.js';
 import { CONFIG_DEFAULTS } from '../settings.js';
 import { Delivery } from './delivery.js';
-import { LogLimiter } from '../ops/log-limiter.js';
 import { createLogger, type SocketLogger } from '../ops/logger.js';
 import { CLIENT_ENGINE_RULES } from './options.js';
-import {
-  PendingRequests,
-  checkedReply,
-  libraryErrorOf,
-  replyErrorOf,
-  replyTimeout,
-  requestsUnsupported,
-} from './pending-requests.js';
+import { PendingRequests, checkedReply, replyTimeout, requestsUnsupported } from './pending-requests.js';
 import type { Payload } from '../wire/schema.js';
 import type { ClientTransport, TransportStream } from '../transport.js';
-import { emitError, isLibraryError } from '../wire/frames.js';
-import { dial, dialUntilServer, Outage, serverErrorRule, type DialTarget } from './dial.js';
+import { emitError } from '../wire/frames.js';
+import { dial, dialUntilServer, Outage, type DialTarget } from './dial.js';
 import { callApp, type ClientStateName, type RequestOptions, type SocketClientEvents } from './events.js';
-import { Outbox, checkPendingBytes } from './outbox.js';
+import { Outbox } from './outbox.js';
+import {
+  endReason,
+  openSession,
+  requestsUnanswered,
+  sendLimit,
+  sendRoute,
+  writableSession,
+  type ClientState,
+  type Reconnecting,
+} from './state.js';
 import { Answers } from './waiters.js';
 import { Session, type SessionConfig, type SessionHost, type WelcomeInfo } from './session.js';
 
@@ -59,30 +59,6 @@ export type { ClientStateName, RequestOptions, SocketClientEvents } from './even
  * client always waits for the welcome, up to the connect timeout.
  */
 export const SILENT_SERVER_GRACE_MS = 1000;
-
-/**
- * The client's one state. Transitions are the `#to*` methods:
- *
- *   idle ─connect()─▶ connecting ─stream─▶ open ─lost─▶ reconnecting ◀─┐
- *                       │ fails             ▲              │   │ dial   │
- *                       │                   └───stream─────┘   └─fails──┘
- *                       ▼                                     (backoff)
- *                 closed(reason) ◀── any state: disconnect(), a final refusal,
- *                       │            lost with autoReconnect off, gave up
- *                       └─connect()─▶ connecting
- */
-type State =
-  | { readonly name: 'idle' }
-  | { readonly name: 'connecting'; readonly abort: AbortController }
-  | { readonly name: 'open'; readonly session: Session }
-  | {
-      readonly name: 'reconnecting';
-      readonly attempt: number;
-      readonly tries: number;
-      timer: NodeJS.Timeout | undefined;
-      abort: AbortController | undefined;
-    }
-  | { readonly name: 'closed'; readonly reason: SocketError; readonly fatal: boolean };
 
 let requestCounter = 0;
 let clientCounter = 0;
@@ -108,7 +84,7 @@ export class SocketClient<T extends Payload<T> = MessageData>
   readonly log: SocketLogger;
   readonly #transport: ClientTransport;
   readonly #o: ResolvedClientOptions;
-  #state: State = { name: 'idle' };
+  #state: ClientState = { name: 'idle' };
   #welcome: WelcomeInfo | undefined;
   /** Who waits for the welcome, or for any answer to hello (a connect()). */
   readonly #answers = new Answers<WelcomeInfo>(this);
@@ -121,9 +97,6 @@ export class SocketClient<T extends Payload<T> = MessageData>
   readonly #requests = new PendingRequests();
   /** Sends made while no connection may take them (reconnecting, or before a token welcome). */
   readonly #outbox: Outbox;
-  #invalidMessages = 0;
-  /** Rate-limited warnings for what the server can cause many of (invalid messages). */
-  readonly #warnings: LogLimiter;
   readonly #idPrefix = `${process.pid.toString(36)}${Date.now().toString(36)}${(++clientCounter).toString(36)}-`;
   /** What each session is told (see client/session.ts). */
   readonly #sessionConfig: SessionConfig;
@@ -131,9 +104,9 @@ export class SocketClient<T extends Payload<T> = MessageData>
   readonly #host: SessionHost = {
     message: (session, m, payload) => this.#onMessage(session, m, payload),
     answered: (session, info) => this.#onAnswered(session, info),
-    refused: (refusal) => this.#refuse(refusal),
+    refused: (err) => this.#toClosed(err, true, true),
     invalid: (session, err) => this.#onInvalidMessage(session, err),
-    failed: (_session, err) => emitError(this, this.log, err),
+    report: (err) => emitError(this, this.log, err),
     closed: (session, err) => this.#onSessionClosed(session, err),
   };
 
@@ -146,7 +119,6 @@ export class SocketClient<T extends Payload<T> = MessageData>
     this.log =
       options.logger ??
       createLogger(`socketkit:client:${this.eventName}`, options.logLevel ?? CONFIG_DEFAULTS.logLevel);
-    this.#warnings = new LogLimiter(this.log);
     this.#target = { eventName: this.eventName, transport: this.#transport, log: this.log };
     this.#outage = new Outage(this.#target, this.#o);
     this.#outbox = new Outbox(this.#o, this.eventName, () => this.address);
@@ -155,11 +127,13 @@ export class SocketClient<T extends Payload<T> = MessageData>
       options: this.#o,
       log: this.log,
       replyPrefix: this.#idPrefix,
+      address: () => this.address,
       closeTimeout: this.#closeTimeout(),
     };
     this.#delivery = new Delivery<T>({
       emitter: this as unknown as EventEmitter,
       eventName: this.eventName,
+      address: () => this.address,
       log: this.log,
       options: this.#o,
       schema: options.schema,
@@ -211,7 +185,7 @@ export class SocketClient<T extends Payload<T> = MessageData>
    * reported as an `error` event with code `INVALID_MESSAGE`.
    */
   get invalidMessages(): number {
-    return this.#invalidMessages;
+    return this.#delivery.invalidCount;
   }
 
   /** Bytes (frame payloads) waiting in the receive buffer. */
@@ -353,7 +327,7 @@ export class SocketClient<T extends Payload<T> = MessageData>
     return this.#sendFrame(
       encodeFrame(
         createMessage(this.eventName, MessageType.DATA, data, { timezone: this.#o.timezone }),
-        this.#sendLimit(),
+        sendLimit(this.#welcome, this.#o.maxMessageSize),
       ),
       undefined,
     );
@@ -366,7 +340,7 @@ export class SocketClient<T extends Payload<T> = MessageData>
         ErrorCode.INVALID_MESSAGE,
         'sendMessage() takes a SocketMessage (build one with createMessage()); use send(data) for plain data',
       );
-    return this.#sendFrame(encodeFrame(message, this.#sendLimit()), undefined);
+    return this.#sendFrame(encodeFrame(message, sendLimit(this.#welcome, this.#o.maxMessageSize)), undefined);
   }
 
   /**
@@ -428,20 +402,14 @@ export class SocketClient<T extends Payload<T> = MessageData>
       }
       frame = encodeFrame(
         createMessage(this.eventName, MessageType.DATA, data as MessageData, { timezone: this.#o.timezone, id }),
-        this.#sendLimit(),
+        sendLimit(this.#welcome, this.#o.maxMessageSize),
       );
       this.#route(frame);
     } catch (err) {
       return Promise.reject(err);
     }
-    const s = this.#state;
-    if (
-      s.name === 'open' &&
-      (s.session.handshake === 'foreign' || (s.session.handshake === 'pending' && s.session.silent))
-    ) {
-      return Promise.reject(requestsUnsupported(this.eventName, this.address));
-    }
-    const session = s.name === 'open' && !s.session.conn.closing && !s.session.authPending ? s.session.id : undefined;
+    if (requestsUnanswered(this.#state)) return Promise.reject(requestsUnsupported(this.eventName, this.address));
+    const session = writableSession(this.#state)?.id;
     const reply = this.#requests.add(id, timeout, session, () => replyTimeout(this.eventName, id, timeout));
     this.#sendFrame(frame, id);
     return checkedReply(reply, options.schema, this.eventName);
@@ -457,7 +425,7 @@ export class SocketClient<T extends Payload<T> = MessageData>
    */
   async receive<R = T>(options: { timeout?: number } = {}): Promise<SocketMessage<R>> {
     const m = await this.#delivery.next(checkTimeout('timeout', options.timeout ?? this.#o.defaultTimeout));
-    if (m === undefined) throw this.#endReason();
+    if (m === undefined) throw endReason(this.#state, this.eventName);
     return m as SocketMessage<unknown> as SocketMessage<R>;
   }
 
@@ -494,7 +462,7 @@ export class SocketClient<T extends Payload<T> = MessageData>
       return;
     }
     const delay = backoffDelay(attempt, this.#o.reconnect);
-    const state: State & { name: 'reconnecting' } = {
+    const state: Reconnecting = {
       name: 'reconnecting',
       attempt,
       tries,
@@ -506,7 +474,7 @@ export class SocketClient<T extends Payload<T> = MessageData>
     callApp(() => this.emit('reconnecting', attempt, delay));
   }
 
-  async #redial(state: State & { name: 'reconnecting' }): Promise<void> {
+  async #redial(state: Reconnecting): Promise<void> {
     state.timer = undefined;
     const abort = new AbortController();
     state.abort = abort;
@@ -558,7 +526,7 @@ export class SocketClient<T extends Payload<T> = MessageData>
     this.#requests.failAll(reason);
     this.#outbox.clear();
     this.#delivery.inbox.end(fatal ? reason : undefined);
-    this.#warnings.close();
+    this.#delivery.close();
     void this.#transport
       .close?.()
       .catch((err: unknown) => this.log.debug(`closing the transport failed: ${(err as Error).message}`));
@@ -581,17 +549,8 @@ export class SocketClient<T extends Payload<T> = MessageData>
       // A reply to one of this client's requests; one that comes after its
       // request timed out (or failed) is dropped, never delivered as a message.
       session.delivered = true;
-      if (
-        !this.#requests.settle(
-          m.replyTo,
-          m.messageType === MessageType.ERROR ? { error: replyErrorOf(m, this.eventName, this.address) } : { reply: m },
-        )
-      )
+      if (!this.#requests.reply(m, this.eventName, this.address))
         this.log.debug(`dropped a late reply to ${m.replyTo}`);
-      return;
-    }
-    if (isLibraryError(m)) {
-      this.#onLibraryError(session, libraryErrorOf(m, this.eventName));
       return;
     }
     session.delivered = true;
@@ -615,53 +574,10 @@ export class SocketClient<T extends Payload<T> = MessageData>
     if (info !== undefined) callApp(() => this.emit('welcome', info));
   }
 
-  /** Refuses the server: a final, typed error; no reconnect. */
-  #refuse(refusal: AuthRefusal): void {
-    const err = errorFromCode(refusal.code, refusal.reason, {
-      details: { eventName: this.eventName, address: this.address },
-    });
-    // Reported once: the error event, or the log when nobody listens (emitError), and connect() rejects with it.
-    this.log.debug(err.message);
-    this.#toClosed(err, true, true);
-  }
-
-  /**
-   * Largest payload `send()` may write: our own limit, lowered to the
-   * server's when its welcome announced a smaller one (on NATS, the broker's
-   * max_payload − 4), so an oversized frame fails at send() with
-   * FRAME_TOO_LARGE instead of being refused (or dropped) on the way.
-   */
-  #sendLimit(): number {
-    const announced = this.#welcome?.maxMessageSize;
-    return announced !== undefined && announced > 0 && announced < this.#o.maxMessageSize
-      ? announced
-      : this.#o.maxMessageSize;
-  }
-
-  /** A library ERROR from the server: final, retried, or reported (see serverErrorRule in dial.ts). */
-  #onLibraryError(session: Session, err: SocketError): void {
-    const rule = serverErrorRule(err.code, session.awaitingWelcome, this.#o.autoReconnect);
-    if (rule === 'final') {
-      this.#toClosed(err, true, true);
-      return;
-    }
-    if (rule === 'retry') {
-      session.refused = true;
-      const why = err.code === ErrorCode.ADMISSION_FULL ? 'is busy admitting connections' : 'is full';
-      this.log.info(`server "${this.eventName}" ${why} (${err.message}): retrying with backoff`);
-      emitError(this, this.log, err);
-      session.close(err);
-      return;
-    }
-    emitError(this, this.log, err);
-  }
-
   /** A skipped invalid message: counted, and reported as an `error` event (or a rate-limited warning). */
   #onInvalidMessage(session: Session, err: MessageError): void {
     if (this.#session() !== session || session.closeError !== undefined) return;
-    this.#invalidMessages++;
-    if (this.listenerCount('error') > 0) callApp(() => this.emit('error', err));
-    else this.#warnings.warn(err.code, `server "${this.eventName}" at ${this.address}: ${err.message}`);
+    this.#delivery.invalid(err);
   }
 
   #onSessionClosed(session: Session, err: Error | undefined): void {
@@ -690,33 +606,15 @@ export class SocketClient<T extends Payload<T> = MessageData>
     this.#toReconnecting(next.attempt, next.tries);
   }
 
-  /**
-   * Where a send goes now: the open connection (returned; bounded by
-   * `maxPendingBytes`), or the outbox (undefined; while reconnecting, or
-   * before a token welcome). Throws when it may go nowhere.
-   */
+  /** Where a send goes now (see sendRoute in state.ts). */
   #route(frame: Buffer): Session | undefined {
-    const s = this.#state;
-    if (s.name === 'closed' && s.fatal) throw s.reason;
-    if (this.#welcome !== undefined && !this.#welcome.allowClientSend && s.name === 'open') {
-      throw new MessageError(
-        ErrorCode.SEND_NOT_ALLOWED,
-        `server "${this.eventName}" does not accept messages from clients (allowClientSend is false): ` +
-          'only receive on this client',
-      );
-    }
-    if (s.name === 'open' && !s.session.conn.closing && !s.session.authPending) {
-      checkPendingBytes(s.session.conn.pendingBytes, frame, this.#o.maxPendingBytes, this.eventName);
-      return s.session;
-    }
-    if (s.name === 'reconnecting' || (s.name === 'open' && (this.#o.autoReconnect || s.session.authPending))) {
-      this.#outbox.check(frame, s.name === 'open' && s.session.authPending);
-      return undefined;
-    }
-    throw new ConnectionError(
-      ErrorCode.NOT_CONNECTED,
-      `client for "${this.eventName}" is not connected: call connect() first`,
-    );
+    return sendRoute(this.#state, frame, {
+      eventName: this.eventName,
+      welcome: this.#welcome,
+      maxPendingBytes: this.#o.maxPendingBytes,
+      autoReconnect: this.#o.autoReconnect,
+      outbox: this.#outbox,
+    });
   }
 
   #sendFrame(frame: Buffer, requestId: string | undefined): boolean {
@@ -729,15 +627,8 @@ export class SocketClient<T extends Payload<T> = MessageData>
     return false;
   }
 
-  #endReason(): SocketError {
-    const s = this.#state;
-    return s.name === 'closed'
-      ? s.reason
-      : new ConnectionError(ErrorCode.CLOSED, `client for "${this.eventName}" is closed: connect() again to receive`);
-  }
-
   #session(): Session | undefined {
-    return this.#state.name === 'open' ? this.#state.session : undefined;
+    return openSession(this.#state);
   }
 
   #closeTimeout(): number {

@@ -3,7 +3,7 @@
  * the 'message' listeners, and the receive buffer (an {@link Inbox} bounded
  * in messages and bytes) behind `receive()` and `for await`, with its
  * back-pressure (a full buffer pauses reading) and, while listeners exist,
- * its drops ('bufferOverflow').
+ * its drops ('bufferOverflow'); and the count of invalid messages skipped.
  * @packageDocumentation
  */
 import type { EventEmitter } from 'node:events';
@@ -16,6 +16,7 @@ import {
   type MessageError,
   type SocketMessage,
 } from '@socketkit/protocol';
+import { LogLimiter } from '../ops/log-limiter.js';
 import type { SocketLogger } from '../ops/logger.js';
 import { validateData, type StandardSchemaV1 } from '../wire/schema.js';
 import { callApp, rethrowLater } from './events.js';
@@ -30,6 +31,7 @@ export interface DeliveryHost {
   /** The client: its 'message' and 'bufferOverflow' listeners. */
   readonly emitter: EventEmitter;
   readonly eventName: string;
+  address(): string;
   readonly log: SocketLogger;
   readonly options: Pick<ResolvedClientOptions, 'bufferSize' | 'maxBufferedBytes' | 'bufferMessages'>;
   /** The `schema` option. */
@@ -50,9 +52,13 @@ export class Delivery<T> {
   /** Whether 'bufferOverflow' has listeners, looked up once after each change (see {@link deliver}). */
   #overflowListened: boolean | undefined;
   #dropped = 0;
+  #invalid = 0;
+  /** Rate-limited warnings for what the server can cause many of (invalid messages). */
+  readonly #warnings: LogLimiter;
 
   constructor(host: DeliveryHost) {
     this.#h = host;
+    this.#warnings = new LogLimiter(host.log);
     const o = host.options;
     this.inbox = new Inbox<SocketMessage<T>>({
       maxItems: o.bufferSize,
@@ -72,6 +78,24 @@ export class Delivery<T> {
   /** Buffered copies dropped because the buffer was full while 'message' listeners existed. */
   get dropped(): number {
     return this.#dropped;
+  }
+
+  /** Invalid messages from the server skipped so far (see {@link invalid}). */
+  get invalidCount(): number {
+    return this.#invalid;
+  }
+
+  /** A skipped invalid message: counted, and reported as an `error` event (or a rate-limited warning). */
+  invalid(err: MessageError): void {
+    this.#invalid++;
+    const e = this.#h.emitter;
+    if (e.listenerCount('error') > 0) callApp(() => e.emit('error', err));
+    else this.#warnings.warn(err.code, `server "${this.#h.eventName}" at ${this.#h.address()}: ${err.message}`);
+  }
+
+  /** The client closed: the rate-limited warnings stop. */
+  close(): void {
+    this.#warnings.close();
   }
 
   // A listener added while reading is paused must not wait for a reader that may never come.

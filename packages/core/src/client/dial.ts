@@ -210,34 +210,3 @@ export class Outage {
     this.#lost = undefined;
   }
 }
-
-/**
- * How the client takes a library ERROR from its server. `final`: a refusal
- * that does not get better (a wrong token, event or protocol), or
- * `MAX_CONNECTIONS` when a connect({waitForWelcome}) asked to know now or
- * autoReconnect is off: the client closes with it. `retry`: a briefly full
- * server (`MAX_CONNECTIONS`) or one evicting while too many connections wait
- * to be admitted (`ADMISSION_FULL`, never final with autoReconnect, even for
- * connect({waitForWelcome}), which keeps waiting across the retries): the
- * connection is dropped and redialled with a backoff that grows (a refused
- * session does not reset it). `report`: anything else, reported as an
- * 'error' event.
- */
-export function serverErrorRule(
-  code: string,
-  awaitingWelcome: boolean,
-  autoReconnect: boolean,
-): 'final' | 'retry' | 'report' {
-  switch (code) {
-    case ErrorCode.UNAUTHORIZED:
-    case ErrorCode.WRONG_EVENT:
-    case ErrorCode.PROTOCOL_MISMATCH:
-      return 'final';
-    case ErrorCode.MAX_CONNECTIONS:
-      return awaitingWelcome || !autoReconnect ? 'final' : 'retry';
-    case ErrorCode.ADMISSION_FULL:
-      return autoReconnect ? 'retry' : 'final';
-    default:
-      return 'report';
-  }
-}

@@ -1,12 +1,12 @@
 import {
   ErrorCode,
+  MessageType,
   RemoteError,
   SocketError,
   TimeoutError,
-  errorFromCode,
   type SocketMessage,
 } from '@socketkit/protocol';
-import { isLibraryError } from '../wire/frames.js';
+import { isLibraryError, libraryErrorOf } from '../wire/frames.js';
 import { validateData, type StandardSchemaV1 } from '../wire/schema.js';
 
 interface Pending {
@@ -59,6 +59,16 @@ export class PendingRequests {
     return this.#map.has(id);
   }
 
+  /**
+   * Settles the request that `m` replies to: an ERROR reply rejects it (see
+   * {@link replyErrorOf}), any other resolves it.
+   * @returns false when no request waits for it (a late reply, after its timeout).
+   */
+  reply(m: SocketMessage, eventName: string, address: string): boolean {
+    const outcome = m.messageType === MessageType.ERROR ? { error: replyErrorOf(m, eventName, address) } : { reply: m };
+    return this.settle(m.replyTo as string, outcome);
+  }
+
   /** Settles request `id` with a reply or an error; false when no such request is in flight. */
   settle(id: string, outcome: { reply: SocketMessage } | { error: Error }): boolean {
     const p = this.#map.get(id);
@@ -79,13 +89,6 @@ export class PendingRequests {
   failAll(error: Error): void {
     for (const id of [...this.#map.keys()]) this.settle(id, { error });
   }
-}
-
-/** A library ERROR from the server (`origin: "socketkit"`) as its typed error. */
-export function libraryErrorOf(m: SocketMessage, eventName: string): SocketError {
-  const code = typeof m.data.code === 'string' ? m.data.code : ErrorCode.REMOTE_ERROR;
-  const text = typeof m.data.error === 'string' ? m.data.error : JSON.stringify(m.data);
-  return errorFromCode(code, text, { details: { eventName, data: m.data } });
 }
 
 /**

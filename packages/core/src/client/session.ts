@@ -11,13 +11,14 @@ import {
   CONTROL_OPS,
   ErrorCode,
   SocketError,
+  errorFromCode,
   isReservedControl,
   type MessageError,
   type SocketMessage,
 } from '@socketkit/protocol';
 import type { AuthRefusal } from '../wire/auth.js';
 import { FramedConnection } from '../wire/connection.js';
-import { controlFrame, isLibraryError } from '../wire/frames.js';
+import { controlFrame, isLibraryError, libraryErrorOf } from '../wire/frames.js';
 import { ClientHandshake, type ClientHandshakeState } from '../wire/handshake.js';
 import { Heartbeat } from '../wire/heartbeat.js';
 import type { TransportStream } from '../transport.js';
@@ -37,22 +38,60 @@ export interface WelcomeInfo {
  */
 export const MAX_FRAMES_BEFORE_WELCOME = 1024;
 
+/**
+ * How the client takes a library ERROR from its server. `final`: a refusal
+ * that does not get better (a wrong token, event or protocol), or
+ * `MAX_CONNECTIONS` when a connect({waitForWelcome}) asked to know now or
+ * autoReconnect is off: the client closes with it. `retry`: a briefly full
+ * server (`MAX_CONNECTIONS`) or one evicting while too many connections wait
+ * to be admitted (`ADMISSION_FULL`, never final with autoReconnect, even for
+ * connect({waitForWelcome}), which keeps waiting across the retries): the
+ * connection is dropped and redialled with a backoff that grows (a refused
+ * session does not reset it). `report`: anything else, reported as an
+ * 'error' event.
+ */
+export function serverErrorRule(
+  code: string,
+  awaitingWelcome: boolean,
+  autoReconnect: boolean,
+): 'final' | 'retry' | 'report' {
+  switch (code) {
+    case ErrorCode.UNAUTHORIZED:
+    case ErrorCode.WRONG_EVENT:
+    case ErrorCode.PROTOCOL_MISMATCH:
+      return 'final';
+    case ErrorCode.MAX_CONNECTIONS:
+      return awaitingWelcome || !autoReconnect ? 'final' : 'retry';
+    case ErrorCode.ADMISSION_FULL:
+      return autoReconnect ? 'retry' : 'final';
+    default:
+      return 'report';
+  }
+}
+
 /** What a {@link Session} tells its client. */
 export interface SessionHost {
   /**
-   * A frame for the client: a reply (its `replyTo` has the client's prefix),
-   * a library ERROR, or an application message (pings and the handshake's
+   * A frame for the client: a reply (its `replyTo` has the client's prefix)
+   * or an application message (pings, library ERRORs and the handshake's
    * frames never come here). `payload` is a view into the read buffer.
    */
   message(session: Session, m: SocketMessage, payload: Uint8Array): void;
   /** The server answered hello: its welcome (checked), or undefined when its first frame shows it has no handshake. */
   answered(session: Session, welcome: WelcomeInfo | undefined): void;
-  /** The server failed a check of the handshake (wrong token, wrong event): final. */
-  refused(refusal: AuthRefusal): void;
+  /**
+   * The server refused this client for good (it failed a check of the
+   * handshake, or sent a final library ERROR: see {@link serverErrorRule}): the client closes with `error`.
+   */
+  refused(error: SocketError): void;
   /** A skipped invalid message (well framed, not a valid message). */
   invalid(session: Session, error: MessageError): void;
-  /** The server sent a bad frame; the session logged it and is closing. */
-  failed(session: Session, error: MessageError): void;
+  /**
+   * A problem to report (an 'error' event, or a warning): a bad frame (the
+   * session is closing), a server that is full or busy admitting (closing,
+   * to be redialled), or any other library ERROR from the server.
+   */
+  report(error: SocketError): void;
   /** The connection closed (for any reason; see {@link Session.closeError}). */
   closed(session: Session, error: Error | undefined): void;
 }
@@ -64,6 +103,8 @@ export interface SessionConfig {
   readonly log: SocketLogger;
   /** Replies to the client's requests carry `replyTo` with this prefix: never part of the handshake. */
   readonly replyPrefix: string;
+  /** The server's address (for the details of a refusal). */
+  address(): string;
   /** ms a graceful close waits for the server to close its side. */
   readonly closeTimeout: number;
 }
@@ -214,8 +255,12 @@ export class Session {
       this.#onHandshakeFrame(m);
       return;
     }
-    if (libraryError || m.replyTo?.startsWith(this.#c.replyPrefix)) {
+    if (m.replyTo?.startsWith(this.#c.replyPrefix)) {
       this.#host.message(this, m, payload);
+      return;
+    }
+    if (libraryError) {
+      this.#onLibraryError(libraryErrorOf(m, this.#c.eventName));
       return;
     }
     if (pending && this.#onHandshakeFrame(m)) return;
@@ -250,7 +295,7 @@ export class Session {
         });
         return true;
       case 'refused':
-        this.#host.refused(step.refusal);
+        this.#refuse(step.refusal);
         return true;
       case 'foreign':
         this.#host.answered(this, undefined);
@@ -283,7 +328,35 @@ export class Session {
 
   #onProtocolError(err: MessageError): void {
     this.#c.log.warn(`server sent a bad frame (${err.code}): ${err.message}`);
-    this.#host.failed(this, err);
+    this.#host.report(err);
     this.close(err);
+  }
+
+  /** Refuses the server: a final, typed error; no reconnect. */
+  #refuse(refusal: AuthRefusal): void {
+    const err = errorFromCode(refusal.code, refusal.reason, {
+      details: { eventName: this.#c.eventName, address: this.#c.address() },
+    });
+    // Reported once: the error event, or the log when nobody listens (emitError), and connect() rejects with it.
+    this.#c.log.debug(err.message);
+    this.#host.refused(err);
+  }
+
+  /** A library ERROR from the server: final, retried, or reported (see {@link serverErrorRule}). */
+  #onLibraryError(err: SocketError): void {
+    const rule = serverErrorRule(err.code, this.awaitingWelcome, this.#c.options.autoReconnect);
+    if (rule === 'final') {
+      this.#host.refused(err);
+      return;
+    }
+    if (rule === 'retry') {
+      this.refused = true;
+      const why = err.code === ErrorCode.ADMISSION_FULL ? 'is busy admitting connections' : 'is full';
+      this.#c.log.info(`server "${this.#c.eventName}" ${why} (${err.message}): retrying with backoff`);
+      this.#host.report(err);
+      this.close(err);
+      return;
+    }
+    this.#host.report(err);
   }
 }
