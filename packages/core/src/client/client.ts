@@ -32,7 +32,7 @@ import type { Payload } from '../wire/schema.js';
 import type { ClientTransport, TransportStream } from '../transport.js';
 import { emitError } from '../wire/frames.js';
 import { dial, dialUntilServer, Outage, type DialTarget } from './dial.js';
-import { callApp, type ClientStateName, type RequestOptions, type SocketClientEvents } from './events.js';
+import { callApp, whenAny, type ClientStateName, type RequestOptions, type SocketClientEvents } from './events.js';
 import { Outbox } from './outbox.js';
 import {
   endReason,
@@ -346,26 +346,18 @@ export class SocketClient<T extends Payload<T> = MessageData>
   /**
    * Resolves once the outbound buffer is below its low-water mark (at once
    * if it is, or when the client is not connecting at all); while
-   * reconnecting, after the next connection took the offline buffer.
+   * reconnecting (or before the welcome of a token session), after the next
+   * connection took the offline buffer.
    */
   async drain(): Promise<void> {
     for (;;) {
       const s = this.#state;
-      if (s.name === 'open') {
-        if (s.session.conn.closing) return;
-        await s.session.conn.waitForDrain();
+      if (s.name === 'open' && !s.session.authPending) {
+        if (!s.session.conn.closing) await s.session.conn.waitForDrain();
         return;
       }
-      if (s.name !== 'connecting' && s.name !== 'reconnecting') return;
-      await new Promise<void>((resolve) => {
-        const done = (): void => {
-          this.off('connected', done);
-          this.off('close', done);
-          resolve();
-        };
-        this.on('connected', done);
-        this.on('close', done);
-      });
+      if (s.name !== 'open' && s.name !== 'connecting' && s.name !== 'reconnecting') return;
+      await whenAny(this, ['connected', 'welcome', 'disconnected', 'close']);
     }
   }
 

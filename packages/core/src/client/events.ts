@@ -4,6 +4,7 @@
  * it calls application code.
  * @packageDocumentation
  */
+import type { EventEmitter } from 'node:events';
 import type { MessageData, SocketMessage } from '@socketkit/protocol';
 import type { StandardSchemaV1 } from '../wire/schema.js';
 import type { WelcomeInfo } from './session.js';
@@ -66,5 +67,16 @@ export function callApp(fn: () => void): void {
 export function rethrowLater(err: unknown): void {
   process.nextTick(() => {
     throw err;
+  });
+}
+
+/** Resolves at the next of `events` on `emitter` (its listeners are removed then). */
+export function whenAny(emitter: Pick<EventEmitter, 'on' | 'off'>, events: readonly string[]): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      for (const e of events) emitter.off(e, done);
+      resolve();
+    };
+    for (const e of events) emitter.on(e, done);
   });
 }
