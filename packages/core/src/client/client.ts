@@ -16,6 +16,7 @@ import {
 import { backoffDelay } from './backoff.js';
 import { MAX_TIMEOUT_MS, checkOptions } from '@socketkit/config';
 import {
+  CLIENT_ENGINE_RULES,
   checkTimeout,
   checkWaitForServer,
   resolveClientOptions,
@@ -26,12 +27,11 @@ import {
 import { CONFIG_DEFAULTS } from '../settings.js';
 import { Delivery } from './delivery.js';
 import { createLogger, type SocketLogger } from '../ops/logger.js';
-import { CLIENT_ENGINE_RULES } from './options.js';
 import { PendingRequests, checkedReply, replyTimeout, requestsUnsupported } from './pending-requests.js';
 import type { Payload } from '../wire/schema.js';
 import type { ClientTransport, TransportStream } from '../transport.js';
 import { emitError } from '../wire/frames.js';
-import { dial, dialUntilServer, Outage, type DialTarget } from './dial.js';
+import { dial, dialUntilServer, lostError, Outage, type DialTarget } from './dial.js';
 import { callApp, whenAny, type ClientStateName, type RequestOptions, type SocketClientEvents } from './events.js';
 import { Outbox } from './outbox.js';
 import {
@@ -44,21 +44,13 @@ import {
   type ClientState,
   type Reconnecting,
 } from './state.js';
-import { Answers } from './waiters.js';
+import { Answers, SILENT_SERVER_GRACE_MS } from './waiters.js';
 import { Session, type SessionConfig, type SessionHost, type WelcomeInfo } from './session.js';
 
 export type { SocketClientOptions, ConnectOptions, OfflineSendPolicy } from './options.js';
 export type { WelcomeInfo } from './session.js';
 export type { ClientStateName, RequestOptions, SocketClientEvents } from './events.js';
-
-/**
- * How long connect() waits for a server without a token to answer `hello`
- * before it takes the server for one without the handshake (the Python
- * module never answers) and resolves (ms). A socketkit server answers at
- * once, so a refusal (`MAX_CONNECTIONS`) still rejects connect(); a token
- * client always waits for the welcome, up to the connect timeout.
- */
-export const SILENT_SERVER_GRACE_MS = 1000;
+export { SILENT_SERVER_GRACE_MS } from './waiters.js';
 
 let requestCounter = 0;
 let clientCounter = 0;
@@ -231,12 +223,9 @@ export class SocketClient<T extends Payload<T> = MessageData>
     this.#delivery.inbox.reopen();
     let stream: TransportStream;
     try {
-      stream =
-        waitForServer > 0
-          ? await dialUntilServer(this.#target, timeout, waitForServer, this.#o.reconnect, abort, (attempt, delay) =>
-              callApp(() => this.emit('reconnecting', attempt, delay)),
-            )
-          : await dial(this.#target, timeout, abort);
+      stream = await dialUntilServer(this.#target, timeout, waitForServer, this.#o.reconnect, abort, (attempt, delay) =>
+        callApp(() => this.emit('reconnecting', attempt, delay)),
+      );
     } catch (err) {
       if (this.#state.name === 'connecting' && this.#state.abort === abort)
         this.#toClosed(
@@ -324,13 +313,7 @@ export class SocketClient<T extends Payload<T> = MessageData>
    *   `BUFFER_FULL` (past `maxPendingBytes` or the offline bounds).
    */
   async send(data: MessageData): Promise<boolean> {
-    return this.#sendFrame(
-      encodeFrame(
-        createMessage(this.eventName, MessageType.DATA, data, { timezone: this.#o.timezone }),
-        sendLimit(this.#welcome, this.#o.maxMessageSize),
-      ),
-      undefined,
-    );
+    return this.#sendFrame(this.#encode(data, undefined), undefined);
   }
 
   /** Sends a ready {@link SocketMessage} as it is (same bounds and result as `send`); `send(data)` never takes one for data. */
@@ -340,7 +323,7 @@ export class SocketClient<T extends Payload<T> = MessageData>
         ErrorCode.INVALID_MESSAGE,
         'sendMessage() takes a SocketMessage (build one with createMessage()); use send(data) for plain data',
       );
-    return this.#sendFrame(encodeFrame(message, sendLimit(this.#welcome, this.#o.maxMessageSize)), undefined);
+    return this.#sendFrame(encodeFrame(message, this.#sendLimit()), undefined);
   }
 
   /**
@@ -386,16 +369,8 @@ export class SocketClient<T extends Payload<T> = MessageData>
     const id = `${this.#idPrefix}${++requestCounter}`;
     try {
       timeout = checkTimeout('timeout', options.timeout ?? this.#o.defaultTimeout);
-      if (this.#requests.size >= this.#o.maxPendingRequests) {
-        throw new SocketError(
-          ErrorCode.BUFFER_FULL,
-          `${this.#requests.size} requests already in flight (maxPendingRequests): await some before sending more`,
-        );
-      }
-      frame = encodeFrame(
-        createMessage(this.eventName, MessageType.DATA, data as MessageData, { timezone: this.#o.timezone, id }),
-        sendLimit(this.#welcome, this.#o.maxMessageSize),
-      );
+      this.#requests.checkRoom(this.#o.maxPendingRequests);
+      frame = this.#encode(data as MessageData, id);
       this.#route(frame);
     } catch (err) {
       return Promise.reject(err);
@@ -576,19 +551,13 @@ export class SocketClient<T extends Payload<T> = MessageData>
     if (this.#session() !== session) return;
     const reason = session.closeReason(err);
     this.log.debug(`disconnected from ${this.address}: ${reason}`);
-    this.#requests.failSession(
-      session.id,
-      new ConnectionError(
-        ErrorCode.CONNECTION_LOST,
-        `lost the connection to "${this.eventName}" at ${this.address} (${reason}) before the reply came: retry the request`,
-      ),
-    );
+    this.#requests.failSession(session.id, lostError(this.#target, reason, 'before the reply came: retry the request'));
     if (!this.#o.autoReconnect) {
-      const lost = new ConnectionError(
-        ErrorCode.CONNECTION_LOST,
-        `lost the connection to "${this.eventName}" at ${this.address} (${reason}) and autoReconnect is off: connect() again`,
+      this.#toClosed(
+        lostError(this.#target, reason, 'and autoReconnect is off: connect() again'),
+        err !== undefined,
+        true,
       );
-      this.#toClosed(lost, err !== undefined, true);
       return;
     }
     callApp(() => this.emit('disconnected', reason));
@@ -596,6 +565,16 @@ export class SocketClient<T extends Payload<T> = MessageData>
     const notice = next.notice;
     if (notice !== undefined && this.listenerCount('error') > 0) callApp(() => this.emit('error', notice));
     this.#toReconnecting(next.attempt, next.tries);
+  }
+
+  /** The frame of a DATA message (a request's with `id`), within the send limit. */
+  #encode(data: MessageData, id: string | undefined): Buffer {
+    const options = id === undefined ? { timezone: this.#o.timezone } : { timezone: this.#o.timezone, id };
+    return encodeFrame(createMessage(this.eventName, MessageType.DATA, data, options), this.#sendLimit());
+  }
+
+  #sendLimit(): number {
+    return sendLimit(this.#welcome, this.#o.maxMessageSize);
   }
 
   /** Where a send goes now (see sendRoute in state.ts). */

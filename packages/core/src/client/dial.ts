@@ -77,6 +77,7 @@ export async function dial(target: DialTarget, timeoutMs: number, abort: AbortCo
  * `waitMs` (and the connect timeout). Only a missing server
  * (`SOCKET_NOT_FOUND`, `SERVER_NOT_RUNNING`) is waited for; any other error
  * rejects at once. `retrying` hears of each wait (the client's 'reconnecting').
+ * Without a wait (`waitMs` 0), one {@link dial}.
  */
 export async function dialUntilServer(
   target: DialTarget,
@@ -86,6 +87,7 @@ export async function dialUntilServer(
   abort: AbortController,
   retrying: (attempt: number, delayMs: number) => void,
 ): Promise<TransportStream> {
+  if (waitMs <= 0) return dial(target, timeout, abort);
   const started = Date.now();
   const deadline = waitMs === Number.POSITIVE_INFINITY ? Number.POSITIVE_INFINITY : started + waitMs;
   const gaveUp = (err: SocketError, attempts: number): SocketError =>
@@ -209,4 +211,12 @@ export class Outage {
   clear(): void {
     this.#lost = undefined;
   }
+}
+
+/** `CONNECTION_LOST`: the connection to the server was lost (`reason`), and `then` what it means. */
+export function lostError(target: DialTarget, reason: string, then: string): ConnectionError {
+  return new ConnectionError(
+    ErrorCode.CONNECTION_LOST,
+    `lost the connection to "${target.eventName}" at ${target.transport.address()} (${reason}) ${then}`,
+  );
 }

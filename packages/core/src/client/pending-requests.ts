@@ -26,6 +26,18 @@ interface Pending {
 export class PendingRequests {
   readonly #map = new Map<string, Pending>();
 
+  /**
+   * Throws when `max` requests are already in flight.
+   * @throws SocketError `BUFFER_FULL`.
+   */
+  checkRoom(max: number): void {
+    if (this.#map.size < max) return;
+    throw new SocketError(
+      ErrorCode.BUFFER_FULL,
+      `${this.#map.size} requests already in flight (maxPendingRequests): await some before sending more`,
+    );
+  }
+
   /** Requests in flight. */
   get size(): number {
     return this.#map.size;

@@ -6,6 +6,15 @@
  */
 import { TimeoutError } from '@socketkit/protocol';
 
+/**
+ * How long connect() waits for a server without a token to answer `hello`
+ * before it takes the server for one without the handshake (the Python
+ * module never answers) and resolves (ms). A socketkit server answers at
+ * once, so a refusal (`MAX_CONNECTIONS`) still rejects connect(); a token
+ * client always waits for the welcome, up to the connect timeout.
+ */
+export const SILENT_SERVER_GRACE_MS = 1000;
+
 /** What a waiter does when its time is up: resolve with a value, or reject. */
 export type Expiry<V> = { readonly resolve: V } | { readonly reject: Error };
 
