@@ -13,7 +13,6 @@ import {
   type MessageData,
   type SocketMessage,
 } from '@socketkit/protocol';
-import { backoffDelay } from './backoff.js';
 import { MAX_TIMEOUT_MS, checkOptions } from '@socketkit/config';
 import {
   CLIENT_ENGINE_RULES,
@@ -31,7 +30,7 @@ import { PendingRequests, checkedReply, replyTimeout, requestsUnsupported } from
 import type { Payload } from '../wire/schema.js';
 import type { ClientTransport, TransportStream } from '../transport.js';
 import { emitError } from '../wire/frames.js';
-import { dial, dialUntilServer, lostError, Outage, type DialTarget } from './dial.js';
+import { dialUntilServer, lostError, Outage, scheduleRedial, type DialTarget } from './dial.js';
 import { callApp, whenAny, type ClientStateName, type RequestOptions, type SocketClientEvents } from './events.js';
 import { Outbox } from './outbox.js';
 import {
@@ -414,7 +413,7 @@ export class SocketClient<T extends Payload<T> = MessageData>
     this.#welcome = undefined;
     session.hello();
     // With a token, sends wait until the server proved itself and welcomed us.
-    if (!session.authenticates) this.#flushOutbox(session);
+    if (!session.authenticates) this.#outbox.flush(session, this.#requests);
     if (this.#delivery.inbox.full) session.pause();
     this.log.debug(`connected to ${this.address}`);
     callApp(() => this.emit('connected'));
@@ -428,38 +427,19 @@ export class SocketClient<T extends Payload<T> = MessageData>
       this.#toClosed(gaveUp, true, true);
       return;
     }
-    const delay = backoffDelay(attempt, this.#o.reconnect);
-    const state: Reconnecting = {
-      name: 'reconnecting',
-      attempt,
-      tries,
-      timer: undefined,
-      abort: undefined,
-    };
+    const state: Reconnecting = { name: 'reconnecting', attempt, tries, timer: undefined, abort: undefined };
     this.#state = state;
-    state.timer = setTimeout(() => void this.#redial(state), delay);
+    const delay = scheduleRedial(this.#target, state, this.#o, {
+      current: () => this.#state === state,
+      opened: (stream) => {
+        const session = this.#toOpen(stream, attempt, tries);
+        this.log.debug(`reconnected to ${this.address} after ${attempt} attempt(s)`);
+        // Without the handshake the open stream is all there is to wait for.
+        if (session.handshake === 'none') this.#outage.recovered(session.tries);
+      },
+      failed: () => this.#toReconnecting(attempt + 1, tries + 1),
+    });
     callApp(() => this.emit('reconnecting', attempt, delay));
-  }
-
-  async #redial(state: Reconnecting): Promise<void> {
-    state.timer = undefined;
-    const abort = new AbortController();
-    state.abort = abort;
-    try {
-      const stream = await dial(this.#target, this.#o.connectTimeout, abort);
-      if (this.#state !== state) {
-        stream.destroy();
-        return;
-      }
-      const session = this.#toOpen(stream, state.attempt, state.tries);
-      this.log.debug(`reconnected to ${this.address} after ${state.attempt} attempt(s)`);
-      // Without the handshake the open stream is all there is to wait for.
-      if (session.handshake === 'none') this.#outage.recovered(this.#session()?.tries ?? 0);
-    } catch (err) {
-      if (this.#state !== state) return;
-      this.log.debug(`reconnect attempt ${state.attempt} failed: ${(err as Error).message}`);
-      this.#toReconnecting(state.attempt + 1, state.tries + 1);
-    }
   }
 
   /**
@@ -501,14 +481,6 @@ export class SocketClient<T extends Payload<T> = MessageData>
     if (wasActive && emitClose) callApp(() => this.emit('close'));
   }
 
-  /** Writes what waited in the outbox (sends made while reconnecting or authenticating). */
-  #flushOutbox(session: Session): void {
-    this.#outbox.flush(
-      (frame) => session.conn.write(frame),
-      (requestId) => this.#requests.sentOn(requestId, session.id),
-    );
-  }
-
   /** A reply, a library ERROR or an application message from `session` (see {@link SessionHost.message}). */
   #onMessage(session: Session, m: SocketMessage, payload: Uint8Array): void {
     if (this.#session() !== session) return;
@@ -534,7 +506,7 @@ export class SocketClient<T extends Payload<T> = MessageData>
     if (info === undefined) this.#requests.failSession(session.id, requestsUnsupported(this.eventName, this.address));
     else {
       this.#welcome = info;
-      if (session.authenticates) this.#flushOutbox(session);
+      if (session.authenticates) this.#outbox.flush(session, this.#requests);
     }
     this.#answers.answered(info);
     this.#outage.recovered(this.#session()?.tries ?? 0);

@@ -13,6 +13,7 @@ import type { ClientTransport, TransportStream } from '../transport.js';
 import type { SocketLogger } from '../ops/logger.js';
 import { backoffDelay } from './backoff.js';
 import type { ResolvedClientOptions } from './options.js';
+import type { Reconnecting } from './state.js';
 import type { Session } from './session.js';
 
 /** The dial errors that mean "the server is not there (yet)": connect({ waitForServer }) retries these. */
@@ -123,6 +124,50 @@ export async function dialUntilServer(
     retrying(attempt, delay);
     await abortableDelay(delay, abort.signal);
   }
+}
+
+/** What {@link scheduleRedial} tells the client. */
+export interface RedialHooks {
+  /** True while the client is still in the reconnecting state the redial belongs to. */
+  current(): boolean;
+  /** The dial succeeded (the client opens a session on `stream`). */
+  opened(stream: TransportStream): void;
+  /** The dial failed (the client counts the attempt and schedules the next, or gives up). */
+  failed(): void;
+}
+
+/**
+ * One round of the reconnect loop: after the backoff delay of
+ * `state.attempt`, dials under the connect timeout. `state` holds the timer
+ * and the dial's AbortController, so closing the client cancels both; a
+ * stream that comes when the client moved on is destroyed.
+ * @returns the delay (ms).
+ */
+export function scheduleRedial(
+  target: DialTarget,
+  state: Reconnecting,
+  o: Pick<ResolvedClientOptions, 'reconnect' | 'connectTimeout'>,
+  hooks: RedialHooks,
+): number {
+  const delay = backoffDelay(state.attempt, o.reconnect);
+  state.timer = setTimeout(async () => {
+    state.timer = undefined;
+    const abort = new AbortController();
+    state.abort = abort;
+    try {
+      const stream = await dial(target, o.connectTimeout, abort);
+      if (!hooks.current()) {
+        stream.destroy();
+        return;
+      }
+      hooks.opened(stream);
+    } catch (err) {
+      if (!hooks.current()) return;
+      target.log.debug(`reconnect attempt ${state.attempt} failed: ${(err as Error).message}`);
+      hooks.failed();
+    }
+  }, delay);
+  return delay;
 }
 
 /** What a lost connection means for the next attempt (see {@link Outage.lost}). */

@@ -8,6 +8,8 @@
  */
 import { ConnectionError, ErrorCode, SocketError } from '@socketkit/protocol';
 import type { ResolvedClientOptions } from './options.js';
+import type { PendingRequests } from './pending-requests.js';
+import type { Session } from './session.js';
 
 interface OutboxEntry {
   frame: Buffer;
@@ -72,14 +74,17 @@ export class Outbox {
     this.#bytes += frame.length;
   }
 
-  /** Writes every waiting frame, in order, with `write`; `sent` learns which requests went out. */
-  flush(write: (frame: Buffer) => void, sent: (requestId: string) => void): void {
+  /**
+   * Writes every waiting frame, in order, to `session` (sends made while
+   * reconnecting or authenticating); its requests are marked as written on it.
+   */
+  flush(session: Session, requests: PendingRequests): void {
     const entries = this.#entries;
     this.#entries = [];
     this.#bytes = 0;
     for (const e of entries) {
-      write(e.frame);
-      if (e.requestId !== undefined) sent(e.requestId);
+      session.conn.write(e.frame);
+      if (e.requestId !== undefined) requests.sentOn(e.requestId, session.id);
     }
   }
 
