@@ -19,6 +19,7 @@ import {
   checkTimeout,
   checkWaitForServer,
   resolveClientOptions,
+  type ClientContext,
   type ConnectOptions,
   type ResolvedClientOptions,
   type SocketClientOptions,
@@ -30,7 +31,7 @@ import { PendingRequests, checkedReply, replyTimeout, requestsUnsupported } from
 import type { Payload } from '../wire/schema.js';
 import type { ClientTransport, TransportStream } from '../transport.js';
 import { emitError } from '../wire/frames.js';
-import { dialUntilServer, lostError, Outage, scheduleRedial, type DialTarget } from './dial.js';
+import { dialUntilServer, lostError, Outage, scheduleRedial } from './dial.js';
 import { callApp, whenAny, type ClientStateName, type RequestOptions, type SocketClientEvents } from './events.js';
 import { Outbox } from './outbox.js';
 import {
@@ -81,8 +82,8 @@ export class SocketClient<T extends Payload<T> = MessageData>
   readonly #answers = new Answers<WelcomeInfo>(this);
   /** The reconnect rule: the one "lost" / one "back" warning per outage, pacing, giving up. */
   readonly #outage: Outage;
-  /** What dial.ts dials, and logs to. */
-  readonly #target: DialTarget;
+  /** What its parts (session, dial, outbox, delivery) know of it. */
+  readonly #ctx: ClientContext;
   /** The schema check, the 'message' listeners and the receive buffer. */
   readonly #delivery: Delivery<T>;
   readonly #requests = new PendingRequests();
@@ -110,23 +111,19 @@ export class SocketClient<T extends Payload<T> = MessageData>
     this.log =
       options.logger ??
       createLogger(`socketkit:client:${this.eventName}`, options.logLevel ?? CONFIG_DEFAULTS.logLevel);
-    this.#target = { eventName: this.eventName, transport: this.#transport, log: this.log };
-    this.#outage = new Outage(this.#target, this.#o);
-    this.#outbox = new Outbox(this.#o, this.eventName, () => this.address);
-    this.#sessionConfig = {
+    const ctx: ClientContext = {
       eventName: this.eventName,
-      options: this.#o,
+      transport: this.#transport,
       log: this.log,
-      replyPrefix: this.#idPrefix,
-      address: () => this.address,
-      closeTimeout: this.#closeTimeout(),
+      options: this.#o,
     };
+    this.#ctx = ctx;
+    this.#outage = new Outage(ctx);
+    this.#outbox = new Outbox(ctx);
+    this.#sessionConfig = { ...ctx, replyPrefix: this.#idPrefix, closeTimeout: this.#closeTimeout() };
     this.#delivery = new Delivery<T>({
+      ...ctx,
       emitter: this as unknown as EventEmitter,
-      eventName: this.eventName,
-      address: () => this.address,
-      log: this.log,
-      options: this.#o,
       schema: options.schema,
       pause: () => this.#session()?.pause(),
       resume: () => this.#session()?.resume(),
@@ -222,7 +219,7 @@ export class SocketClient<T extends Payload<T> = MessageData>
     this.#delivery.inbox.reopen();
     let stream: TransportStream;
     try {
-      stream = await dialUntilServer(this.#target, timeout, waitForServer, this.#o.reconnect, abort, (attempt, delay) =>
+      stream = await dialUntilServer(this.#ctx, timeout, waitForServer, this.#o.reconnect, abort, (attempt, delay) =>
         callApp(() => this.emit('reconnecting', attempt, delay)),
       );
     } catch (err) {
@@ -429,7 +426,7 @@ export class SocketClient<T extends Payload<T> = MessageData>
     }
     const state: Reconnecting = { name: 'reconnecting', attempt, tries, timer: undefined, abort: undefined };
     this.#state = state;
-    const delay = scheduleRedial(this.#target, state, this.#o, {
+    const delay = scheduleRedial(this.#ctx, state, {
       current: () => this.#state === state,
       opened: (stream) => {
         const session = this.#toOpen(stream, attempt, tries);
@@ -523,10 +520,10 @@ export class SocketClient<T extends Payload<T> = MessageData>
     if (this.#session() !== session) return;
     const reason = session.closeReason(err);
     this.log.debug(`disconnected from ${this.address}: ${reason}`);
-    this.#requests.failSession(session.id, lostError(this.#target, reason, 'before the reply came: retry the request'));
+    this.#requests.failSession(session.id, lostError(this.#ctx, reason, 'before the reply came: retry the request'));
     if (!this.#o.autoReconnect) {
       this.#toClosed(
-        lostError(this.#target, reason, 'and autoReconnect is off: connect() again'),
+        lostError(this.#ctx, reason, 'and autoReconnect is off: connect() again'),
         err !== undefined,
         true,
       );

@@ -17,23 +17,18 @@ import {
   type SocketMessage,
 } from '@socketkit/protocol';
 import { LogLimiter } from '../ops/log-limiter.js';
-import type { SocketLogger } from '../ops/logger.js';
 import { validateData, type StandardSchemaV1 } from '../wire/schema.js';
 import { callApp, rethrowLater } from './events.js';
 import { Inbox } from './inbox.js';
-import type { ResolvedClientOptions } from './options.js';
+import type { ClientContext } from './options.js';
 
 /** A 'message' listener as stored by EventEmitter. */
 type MessageListener = (this: unknown, message: SocketMessage<unknown>) => unknown;
 
 /** What a {@link Delivery} needs from its client. */
-export interface DeliveryHost {
+export interface DeliveryHost extends ClientContext {
   /** The client: its 'message' and 'bufferOverflow' listeners. */
   readonly emitter: EventEmitter;
-  readonly eventName: string;
-  address(): string;
-  readonly log: SocketLogger;
-  readonly options: Pick<ResolvedClientOptions, 'bufferSize' | 'maxBufferedBytes' | 'bufferMessages'>;
   /** The `schema` option. */
   readonly schema: StandardSchemaV1 | undefined;
   /** Stops reading (the buffer is full). */
@@ -90,7 +85,8 @@ export class Delivery<T> {
     this.#invalid++;
     const e = this.#h.emitter;
     if (e.listenerCount('error') > 0) callApp(() => e.emit('error', err));
-    else this.#warnings.warn(err.code, `server "${this.#h.eventName}" at ${this.#h.address()}: ${err.message}`);
+    else
+      this.#warnings.warn(err.code, `server "${this.#h.eventName}" at ${this.#h.transport.address()}: ${err.message}`);
   }
 
   /** The client closed: the rate-limited warnings stop. */

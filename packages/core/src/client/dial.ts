@@ -9,10 +9,9 @@
  */
 import { ConnectionError, ErrorCode, SocketError, TimeoutError, errorFromCode } from '@socketkit/protocol';
 import { abortableDelay } from '../settings.js';
-import type { ClientTransport, TransportStream } from '../transport.js';
-import type { SocketLogger } from '../ops/logger.js';
+import type { TransportStream } from '../transport.js';
 import { backoffDelay } from './backoff.js';
-import type { ResolvedClientOptions } from './options.js';
+import type { ClientContext, ResolvedClientOptions } from './options.js';
 import type { Reconnecting } from './state.js';
 import type { Session } from './session.js';
 
@@ -20,11 +19,7 @@ import type { Session } from './session.js';
 const SERVER_MISSING: ReadonlySet<string> = new Set([ErrorCode.SOCKET_NOT_FOUND, ErrorCode.SERVER_NOT_RUNNING]);
 
 /** Where a client dials, and whom it tells. */
-export interface DialTarget {
-  readonly eventName: string;
-  readonly transport: ClientTransport;
-  readonly log: SocketLogger;
-}
+export type DialTarget = Pick<ClientContext, 'eventName' | 'transport' | 'log'>;
 
 /** Opens one stream; a stream that arrives after an abort (timeout, disconnect) is destroyed, never adopted. */
 export async function dial(target: DialTarget, timeoutMs: number, abort: AbortController): Promise<TransportStream> {
@@ -143,12 +138,9 @@ export interface RedialHooks {
  * stream that comes when the client moved on is destroyed.
  * @returns the delay (ms).
  */
-export function scheduleRedial(
-  target: DialTarget,
-  state: Reconnecting,
-  o: Pick<ResolvedClientOptions, 'reconnect' | 'connectTimeout'>,
-  hooks: RedialHooks,
-): number {
+export function scheduleRedial(ctx: ClientContext, state: Reconnecting, hooks: RedialHooks): number {
+  const target = ctx;
+  const o = ctx.options;
   const delay = backoffDelay(state.attempt, o.reconnect);
   state.timer = setTimeout(async () => {
     state.timer = undefined;
@@ -186,14 +178,14 @@ export interface NextAttempt {
  * attempt is paced and counted, and when it gives up.
  */
 export class Outage {
-  readonly #target: DialTarget;
+  readonly #target: ClientContext;
   readonly #o: Pick<ResolvedClientOptions, 'reconnect' | 'minUptimeMs'>;
   /** When the server was lost, and why (undefined: no outage). */
   #lost: { at: number; reason: string } | undefined;
 
-  constructor(target: DialTarget, options: Pick<ResolvedClientOptions, 'reconnect' | 'minUptimeMs'>) {
-    this.#target = target;
-    this.#o = options;
+  constructor(ctx: ClientContext) {
+    this.#target = ctx;
+    this.#o = ctx.options;
   }
 
   /**

@@ -152,6 +152,14 @@ export interface ConnectOptions {
   waitForServer?: boolean | number;
 }
 
+/** What every part of one client (session, dial, outbox, delivery) knows of it. */
+export interface ClientContext {
+  readonly eventName: string;
+  readonly transport: ClientTransport;
+  readonly log: SocketLogger;
+  readonly options: ResolvedClientOptions;
+}
+
 /** The resolved client options (every default applied, every bound checked). */
 export interface ResolvedClientOptions {
   connectTimeout: number;

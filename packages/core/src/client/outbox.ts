@@ -7,7 +7,7 @@
  * @packageDocumentation
  */
 import { ConnectionError, ErrorCode, SocketError } from '@socketkit/protocol';
-import type { ResolvedClientOptions } from './options.js';
+import type { ClientContext, ResolvedClientOptions } from './options.js';
 import type { PendingRequests } from './pending-requests.js';
 import type { Session } from './session.js';
 
@@ -23,15 +23,13 @@ export type OutboxOptions = Pick<ResolvedClientOptions, 'offlineSend' | 'sendBuf
 /** The frames waiting for a connection (see the file comment). */
 export class Outbox {
   readonly #o: OutboxOptions;
-  readonly #eventName: string;
-  readonly #address: () => string;
+  readonly #ctx: ClientContext;
   #entries: OutboxEntry[] = [];
   #bytes = 0;
 
-  constructor(options: OutboxOptions, eventName: string, address: () => string) {
-    this.#o = options;
-    this.#eventName = eventName;
-    this.#address = address;
+  constructor(ctx: ClientContext) {
+    this.#ctx = ctx;
+    this.#o = ctx.options;
   }
 
   /** Frames waiting. */
@@ -54,7 +52,7 @@ export class Outbox {
     if (this.#o.offlineSend === 'reject' && !authenticating) {
       throw new ConnectionError(
         ErrorCode.NOT_CONNECTED,
-        `client for "${this.#eventName}" is reconnecting to ${this.#address()}: ` +
+        `client for "${this.#ctx.eventName}" is reconnecting to ${this.#ctx.transport.address()}: ` +
           `retry after the 'connected' event (offlineSend is "reject")`,
       );
     }
@@ -63,7 +61,7 @@ export class Outbox {
         ErrorCode.BUFFER_FULL,
         `send buffer full (${this.#entries.length} messages, ${this.#bytes} bytes; ` +
           `sendBufferSize ${this.#o.sendBufferSize}, sendBufferBytes ${this.#o.sendBufferBytes}) ` +
-          `while reconnecting to "${this.#eventName}": await client.drain() or raise the bounds`,
+          `while reconnecting to "${this.#ctx.eventName}": await client.drain() or raise the bounds`,
       );
     }
   }

@@ -22,8 +22,7 @@ import { controlFrame, isLibraryError, libraryErrorOf } from '../wire/frames.js'
 import { ClientHandshake, type ClientHandshakeState } from '../wire/handshake.js';
 import { Heartbeat } from '../wire/heartbeat.js';
 import type { TransportStream } from '../transport.js';
-import type { SocketLogger } from '../ops/logger.js';
-import type { ResolvedClientOptions } from './options.js';
+import type { ClientContext } from './options.js';
 
 /** The server's `welcome`. */
 export interface WelcomeInfo {
@@ -96,15 +95,10 @@ export interface SessionHost {
   closed(session: Session, error: Error | undefined): void;
 }
 
-/** How a session is set up. */
-export interface SessionConfig {
-  readonly eventName: string;
-  readonly options: ResolvedClientOptions;
-  readonly log: SocketLogger;
+/** How a session is set up: the client's context, and two things of its own. */
+export interface SessionConfig extends ClientContext {
   /** Replies to the client's requests carry `replyTo` with this prefix: never part of the handshake. */
   readonly replyPrefix: string;
-  /** The server's address (for the details of a refusal). */
-  address(): string;
   /** ms a graceful close waits for the server to close its side. */
   readonly closeTimeout: number;
 }
@@ -335,7 +329,7 @@ export class Session {
   /** Refuses the server: a final, typed error; no reconnect. */
   #refuse(refusal: AuthRefusal): void {
     const err = errorFromCode(refusal.code, refusal.reason, {
-      details: { eventName: this.#c.eventName, address: this.#c.address() },
+      details: { eventName: this.#c.eventName, address: this.#c.transport.address() },
     });
     // Reported once: the error event, or the log when nobody listens (emitError), and connect() rejects with it.
     this.#c.log.debug(err.message);
