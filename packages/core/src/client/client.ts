@@ -548,13 +548,7 @@ export class SocketClient<T extends Payload<T> = MessageData>
 
   /** Where a send goes now (see sendRoute in state.ts). */
   #route(frame: Buffer): Session | undefined {
-    return sendRoute(this.#state, frame, {
-      eventName: this.eventName,
-      welcome: this.#welcome,
-      maxPendingBytes: this.#o.maxPendingBytes,
-      autoReconnect: this.#o.autoReconnect,
-      outbox: this.#outbox,
-    });
+    return sendRoute(this.#state, frame, this.#welcome, this.#ctx, this.#outbox);
   }
 
   #sendFrame(frame: Buffer, requestId: string | undefined): boolean {

@@ -14,6 +14,7 @@
  */
 import { ConnectionError, ErrorCode, MessageError, type SocketError } from '@socketkit/protocol';
 import { checkPendingBytes, type Outbox } from './outbox.js';
+import type { ClientContext } from './options.js';
 import type { Session, WelcomeInfo } from './session.js';
 
 /** The client's state (see the diagram in the file comment). */
@@ -45,15 +46,6 @@ export function writableSession(s: ClientState): Session | undefined {
   return s.name === 'open' && !s.session.conn.closing && !s.session.authPending ? s.session : undefined;
 }
 
-/** What a send is checked against besides the state. */
-export interface SendContext {
-  readonly eventName: string;
-  readonly welcome: WelcomeInfo | undefined;
-  readonly maxPendingBytes: number;
-  readonly autoReconnect: boolean;
-  readonly outbox: Outbox;
-}
-
 /**
  * Where a send goes now: the open connection (returned; bounded by
  * `maxPendingBytes`), or the outbox (undefined; while reconnecting, or
@@ -61,27 +53,34 @@ export interface SendContext {
  * @throws the reason of a fatal close; MessageError `SEND_NOT_ALLOWED`;
  *   SocketError `BUFFER_FULL`; ConnectionError `NOT_CONNECTED`.
  */
-export function sendRoute(s: ClientState, frame: Buffer, c: SendContext): Session | undefined {
+export function sendRoute(
+  s: ClientState,
+  frame: Buffer,
+  welcome: WelcomeInfo | undefined,
+  ctx: ClientContext,
+  outbox: Outbox,
+): Session | undefined {
+  const { eventName } = ctx;
   if (s.name === 'closed' && s.fatal) throw s.reason;
-  if (c.welcome !== undefined && !c.welcome.allowClientSend && s.name === 'open') {
+  if (welcome !== undefined && !welcome.allowClientSend && s.name === 'open') {
     throw new MessageError(
       ErrorCode.SEND_NOT_ALLOWED,
-      `server "${c.eventName}" does not accept messages from clients (allowClientSend is false): ` +
+      `server "${eventName}" does not accept messages from clients (allowClientSend is false): ` +
         'only receive on this client',
     );
   }
   const writable = writableSession(s);
   if (writable !== undefined) {
-    checkPendingBytes(writable.conn.pendingBytes, frame, c.maxPendingBytes, c.eventName);
+    checkPendingBytes(writable.conn.pendingBytes, frame, ctx.options.maxPendingBytes, eventName);
     return writable;
   }
-  if (s.name === 'reconnecting' || (s.name === 'open' && (c.autoReconnect || s.session.authPending))) {
-    c.outbox.check(frame, s.name === 'open' && s.session.authPending);
+  if (s.name === 'reconnecting' || (s.name === 'open' && (ctx.options.autoReconnect || s.session.authPending))) {
+    outbox.check(frame, s.name === 'open' && s.session.authPending);
     return undefined;
   }
   throw new ConnectionError(
     ErrorCode.NOT_CONNECTED,
-    `client for "${c.eventName}" is not connected: call connect() first`,
+    `client for "${eventName}" is not connected: call connect() first`,
   );
 }
 
