@@ -211,7 +211,8 @@ export class SocketClient<T extends Payload<T> = MessageData>
     if (s.name === 'connecting' || s.name === 'reconnecting') {
       throw new ConnectionError(
         ErrorCode.CONNECT_IN_PROGRESS,
-        `client for "${this.eventName}" is already connecting to ${this.address}: await the first connect() or the 'connected' event`,
+        `client for "${this.eventName}" is already connecting to ${this.address}: ` +
+          "await the first connect() or the 'connected' event",
       );
     }
     const abort = new AbortController();
@@ -312,7 +313,10 @@ export class SocketClient<T extends Payload<T> = MessageData>
     return this.#sendFrame(this.#encode(data, undefined), undefined);
   }
 
-  /** Sends a ready {@link SocketMessage} as it is (same bounds and result as `send`); `send(data)` never takes one for data. */
+  /**
+   * Sends a ready {@link SocketMessage} as it is (same bounds and result as
+   * `send`); `send(data)` never takes one for data.
+   */
   async sendMessage(message: SocketMessage): Promise<boolean> {
     if (!isSocketMessage(message))
       throw new MessageError(

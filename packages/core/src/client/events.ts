@@ -24,7 +24,10 @@ export interface SocketClientEvents<T = MessageData> {
   reconnecting: [attempt: number, delayMs: number];
   welcome: [info: WelcomeInfo];
   message: [message: SocketMessage<T>];
-  /** Buffered copies dropped so far because the receive buffer was full while 'message' listeners (which saw them) exist. */
+  /**
+   * Buffered copies dropped so far because the receive buffer was full while
+   * 'message' listeners (which saw them) exist.
+   */
   bufferOverflow: [droppedTotal: number];
   /**
    * A problem that did not end the client: a skipped invalid message from
@@ -54,7 +57,10 @@ export interface RequestOptions<TRes = MessageData> {
 /** Name of a `SocketClient` state. */
 export type ClientStateName = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
 
-/** Runs `fn`; an exception it throws is the application's: rethrown on the next tick, never taken for a peer's fault. */
+/**
+ * Runs `fn`; an exception it throws is the application's: rethrown on the
+ * next tick, never taken for a peer's fault.
+ */
 export function callApp(fn: () => void): void {
   try {
     fn();

@@ -22,7 +22,10 @@ interface Waiter<T> {
   reject(error: Error): void;
 }
 
-/** Size of every segment of a {@link ByteQueue} (64 KiB); an entry runs on into the next segment when it does not fit. */
+/**
+ * Size of every segment of a {@link ByteQueue} (64 KiB); an entry runs on
+ * into the next segment when it does not fit.
+ */
 export const BYTE_QUEUE_SEGMENT = 64 * 1024;
 
 /**

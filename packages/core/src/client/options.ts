@@ -67,7 +67,10 @@ export interface SocketClientOptions<T = MessageData> {
   bufferMessages?: boolean;
   /** Receive buffer bound in messages; when full the client stops reading the socket (default 4096). */
   bufferSize?: number;
-  /** Receive buffer bound in bytes of frame payload; when reached the client stops reading the socket (default 4 MiB). */
+  /**
+   * Receive buffer bound in bytes of frame payload; when reached the client
+   * stops reading the socket (default 4 MiB).
+   */
   maxBufferedBytes?: number;
   /** While disconnected: `buffer` sends (flushed first on reconnect) or `reject` them (default `buffer`). */
   offlineSend?: OfflineSendPolicy;
@@ -75,7 +78,10 @@ export interface SocketClientOptions<T = MessageData> {
   sendBufferSize?: number;
   /** Bound on bytes buffered while disconnected (default 8 MiB). */
   sendBufferBytes?: number;
-  /** Hard bound on bytes written to the connection but not yet taken by the OS; past it `send()` throws `BUFFER_FULL` (default 8 MiB). */
+  /**
+   * Hard bound on bytes written to the connection but not yet taken by the
+   * OS; past it `send()` throws `BUFFER_FULL` (default 8 MiB).
+   */
   maxPendingBytes?: number;
   /** Largest frame payload in bytes (default 1 MiB). */
   maxMessageSize?: number;
@@ -102,7 +108,10 @@ export interface SocketClientOptions<T = MessageData> {
   heartbeatInterval?: number;
   /** Silence in ms after which a welcomed server is considered dead (default 3 × interval). */
   heartbeatTimeout?: number;
-  /** Graceful close (disconnect, refusal) gives up and destroys the socket after this long without progress (ms, default 2000). */
+  /**
+   * Graceful close (disconnect, refusal) gives up and destroys the socket
+   * after this long without progress (ms, default 2000).
+   */
   closeTimeout?: number;
   /** Bound on requests in flight (default 10000). */
   maxPendingRequests?: number;
