@@ -5,7 +5,7 @@ import {
   ErrorCode,
   MessageError,
   MessageType,
-  SocketError,
+  type SocketError,
   TimeoutError,
   createMessage,
   isSocketMessage,
@@ -31,7 +31,7 @@ import { PendingRequests, checkedReply, replyTimeout, requestsUnsupported } from
 import type { Payload } from '../wire/schema.js';
 import type { ClientTransport, TransportStream } from '../transport.js';
 import { emitError } from '../wire/frames.js';
-import { dialUntilServer, lostError, Outage, scheduleRedial } from './dial.js';
+import { asSocketError, closedWhileConnecting, dialUntilServer, lostError, Outage, scheduleRedial } from './dial.js';
 import { callApp, whenAny, type ClientStateName, type RequestOptions, type SocketClientEvents } from './events.js';
 import { Outbox } from './outbox.js';
 import {
@@ -120,7 +120,11 @@ export class SocketClient<T extends Payload<T> = MessageData>
     this.#ctx = ctx;
     this.#outage = new Outage(ctx);
     this.#outbox = new Outbox(ctx);
-    this.#sessionConfig = { ...ctx, replyPrefix: this.#idPrefix, closeTimeout: this.#closeTimeout() };
+    this.#sessionConfig = {
+      ...ctx,
+      replyPrefix: this.#idPrefix,
+      closeTimeout: Math.min(this.#o.closeTimeout, MAX_TIMEOUT_MS),
+    };
     this.#delivery = new Delivery<T>({
       ...ctx,
       emitter: this as unknown as EventEmitter,
@@ -225,18 +229,12 @@ export class SocketClient<T extends Payload<T> = MessageData>
       );
     } catch (err) {
       if (this.#state.name === 'connecting' && this.#state.abort === abort)
-        this.#toClosed(
-          err instanceof SocketError
-            ? err
-            : new ConnectionError(ErrorCode.CONNECTION_LOST, (err as Error).message, { cause: err }),
-          false,
-          false,
-        );
+        this.#toClosed(asSocketError(err), false, false);
       throw err;
     }
     const session = this.#toOpen(stream, 0);
     // With the handshake, connect() waits for the server's answer to hello,
-    // so a refusal (MAX_CONNECTIONS, UNAUTHORIZED) rejects it (issue 23 item 5).
+    // so a refusal (MAX_CONNECTIONS, UNAUTHORIZED) rejects it.
     const wait = options.waitForWelcome ?? (this.#o.handshake ? 'answer' : false);
     if (wait === false) return;
     session.awaitingWelcome = true;
@@ -296,7 +294,7 @@ export class SocketClient<T extends Payload<T> = MessageData>
       false,
       true,
     );
-    if (conn !== undefined) await conn.end(this.#closeTimeout());
+    if (conn !== undefined) await conn.end(this.#sessionConfig.closeTimeout);
   }
 
   /**
@@ -323,7 +321,7 @@ export class SocketClient<T extends Payload<T> = MessageData>
         ErrorCode.INVALID_MESSAGE,
         'sendMessage() takes a SocketMessage (build one with createMessage()); use send(data) for plain data',
       );
-    return this.#sendFrame(encodeFrame(message, this.#sendLimit()), undefined);
+    return this.#sendFrame(encodeFrame(message, sendLimit(this.#welcome, this.#o.maxMessageSize)), undefined);
   }
 
   /**
@@ -454,13 +452,7 @@ export class SocketClient<T extends Payload<T> = MessageData>
     const wasActive = s.name === 'connecting' || s.name === 'open' || s.name === 'reconnecting';
     if (s.name === 'closed') return;
     this.#state = { name: 'closed', reason, fatal };
-    if (s.name === 'connecting')
-      s.abort.abort(
-        new ConnectionError(
-          ErrorCode.CLOSED,
-          `client for "${this.eventName}" was closed while connecting to ${this.address}: ${reason.message}`,
-        ),
-      );
+    if (s.name === 'connecting') s.abort.abort(closedWhileConnecting(this.#ctx, reason));
     if (s.name === 'reconnecting') {
       clearTimeout(s.timer);
       s.abort?.abort(reason);
@@ -543,11 +535,10 @@ export class SocketClient<T extends Payload<T> = MessageData>
   /** The frame of a DATA message (a request's with `id`), within the send limit. */
   #encode(data: MessageData, id: string | undefined): Buffer {
     const options = id === undefined ? { timezone: this.#o.timezone } : { timezone: this.#o.timezone, id };
-    return encodeFrame(createMessage(this.eventName, MessageType.DATA, data, options), this.#sendLimit());
-  }
-
-  #sendLimit(): number {
-    return sendLimit(this.#welcome, this.#o.maxMessageSize);
+    return encodeFrame(
+      createMessage(this.eventName, MessageType.DATA, data, options),
+      sendLimit(this.#welcome, this.#o.maxMessageSize),
+    );
   }
 
   /** Where a send goes now (see sendRoute in state.ts). */
@@ -567,9 +558,5 @@ export class SocketClient<T extends Payload<T> = MessageData>
 
   #session(): Session | undefined {
     return openSession(this.#state);
-  }
-
-  #closeTimeout(): number {
-    return Math.min(this.#o.closeTimeout, MAX_TIMEOUT_MS);
   }
 }

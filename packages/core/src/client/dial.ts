@@ -257,3 +257,17 @@ export function lostError(target: DialTarget, reason: string, then: string): Con
     `lost the connection to "${target.eventName}" at ${target.transport.address()} (${reason}) ${then}`,
   );
 }
+
+/** `CLOSED`: the client was closed (`reason`) while a dial was under way (the dial's abort reason). */
+export function closedWhileConnecting(target: DialTarget, reason: SocketError): ConnectionError {
+  return new ConnectionError(
+    ErrorCode.CLOSED,
+    `client for "${target.eventName}" was closed while connecting to ${target.transport.address()}: ${reason.message}`,
+  );
+}
+
+/** A failed dial as the reason the client closes: a SocketError as it is, anything else as `CONNECTION_LOST`. */
+export function asSocketError(err: unknown): SocketError {
+  if (err instanceof SocketError) return err;
+  return new ConnectionError(ErrorCode.CONNECTION_LOST, (err as Error).message, { cause: err });
+}

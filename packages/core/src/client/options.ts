@@ -93,7 +93,7 @@ export interface SocketClientOptions<T = MessageData> {
    * slot, `clientConnected`, its messages and requests are answered) but
    * never gives it the no-client queue or broadcasts, and it does not count
    * as a client for the queue rule, so messages keep queueing for the next
-   * real client. A server older than issue 23 ignores the field (its welcome
+   * real client. A server that predates the role ignores the field (its welcome
    * then has no `role`). Needs the handshake. Default `client`.
    */
   role?: ClientRole;
