@@ -97,7 +97,10 @@ export class SocketClient<T extends Payload<T> = MessageData>
     message: (session, m, payload) => this.#onMessage(session, m, payload),
     answered: (session, info) => this.#onAnswered(session, info),
     refused: (err) => this.#toClosed(err, true, true),
-    invalid: (session, err) => this.#onInvalidMessage(session, err),
+    // A skipped invalid message: counted, and reported as an `error` event (or a rate-limited warning).
+    invalid: (session, err) => {
+      if (this.#session() === session && session.closeError === undefined) this.#delivery.invalid(err);
+    },
     report: (err) => emitError(this, this.log, err),
     closed: (session, err) => this.#onSessionClosed(session, err),
   };
@@ -487,7 +490,7 @@ export class SocketClient<T extends Payload<T> = MessageData>
     }
     session.delivered = true;
     const refused = this.#delivery.accept(m, payload);
-    if (refused !== undefined) this.#onInvalidMessage(session, refused);
+    if (refused !== undefined) this.#delivery.invalid(refused);
   }
 
   /**
@@ -506,23 +509,14 @@ export class SocketClient<T extends Payload<T> = MessageData>
     if (info !== undefined) callApp(() => this.emit('welcome', info));
   }
 
-  /** A skipped invalid message: counted, and reported as an `error` event (or a rate-limited warning). */
-  #onInvalidMessage(session: Session, err: MessageError): void {
-    if (this.#session() !== session || session.closeError !== undefined) return;
-    this.#delivery.invalid(err);
-  }
-
   #onSessionClosed(session: Session, err: Error | undefined): void {
     if (this.#session() !== session) return;
     const reason = session.closeReason(err);
     this.log.debug(`disconnected from ${this.address}: ${reason}`);
     this.#requests.failSession(session.id, lostError(this.#ctx, reason, 'before the reply came: retry the request'));
     if (!this.#o.autoReconnect) {
-      this.#toClosed(
-        lostError(this.#ctx, reason, 'and autoReconnect is off: connect() again'),
-        err !== undefined,
-        true,
-      );
+      const lost = lostError(this.#ctx, reason, 'and autoReconnect is off: connect() again');
+      this.#toClosed(lost, err !== undefined, true);
       return;
     }
     callApp(() => this.emit('disconnected', reason));
