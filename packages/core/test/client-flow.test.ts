@@ -171,7 +171,7 @@ describe('graceful refusal toward any server', () => {
 });
 
 describe('drain() and the offline buffer of a token session', () => {
-  it('before the welcome of a token session, drain() waits for the offline buffer, not the idle connection', async () => {
+  it('before a token welcome, drain() waits for the offline buffer, not for the idle connection', async () => {
     const fs = new FakeServer();
     const c = client(fs, { token: 't'.repeat(32), autoReconnect: false });
     await c.connect({ waitForWelcome: false });
