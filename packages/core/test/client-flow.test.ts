@@ -2,6 +2,8 @@
 import { describe, expect, it, jest } from '@jest/globals';
 import { encodeFrame } from '@socketkit/codec';
 import { createMessage, ErrorCode } from '@socketkit/protocol';
+import { SocketClient } from '../src/client/client.js';
+import { ServerRig } from './duplex-pair.js';
 import { fakeClient as client, FakeServer, settle } from './fake-server.js';
 import { useFakeTimers } from './fake-timers.js';
 
@@ -166,4 +168,42 @@ describe('graceful refusal toward any server', () => {
       expect(done).toBe(true);
     },
   );
+});
+
+describe('drain() and the offline buffer of a token session', () => {
+  it('before a token welcome, drain() waits for the offline buffer, not for the idle connection', async () => {
+    const fs = new FakeServer();
+    const c = client(fs, { token: 't'.repeat(32), autoReconnect: false });
+    await c.connect({ waitForWelcome: false });
+    // The server never answers hello: the session is open, its sends wait in the offline buffer.
+    await c.send({ n: 1 });
+    expect(c.bufferedAmount).toBeGreaterThan(0);
+    let drained = false;
+    const draining = c.drain().then(() => (drained = true));
+    await settle();
+    expect(drained).toBe(false);
+    expect(c.bufferedAmount).toBeGreaterThan(0);
+    await c.disconnect();
+    await draining;
+    expect(drained).toBe(true);
+  });
+
+  it('with a token server, drain() resolves once the welcome let the offline buffer out', async () => {
+    const rig = new ServerRig();
+    try {
+      const token = 't'.repeat(32);
+      const { server, client: transport } = await rig.start({ token });
+      const got: unknown[] = [];
+      server.on('message', (m) => got.push(m.data));
+      const c = new SocketClient({ eventName: 'rules', transport, logLevel: 'silent', autoReconnect: false, token });
+      await c.connect({ waitForWelcome: false });
+      await c.send({ n: 1 });
+      await c.drain();
+      expect(c.welcome?.clientId).toMatch(/^client_/);
+      await c.disconnect();
+      expect(got).toEqual([{ n: 1 }]);
+    } finally {
+      await rig.stopAll(async () => undefined);
+    }
+  });
 });

@@ -44,7 +44,11 @@ export const DEFAULT_BACKOFF: Required<BackoffOptions> = {
  * same server do not retry in lockstep.
  * @param random Source of randomness in [0, 1) (default Math.random).
  */
-export function backoffDelay(attempt: number, options: BackoffOptions = {}, random: () => number = Math.random): number {
+export function backoffDelay(
+  attempt: number,
+  options: BackoffOptions = {},
+  random: () => number = Math.random,
+): number {
   const o = { ...DEFAULT_BACKOFF, ...options };
   const base = Math.min(o.initialDelay * o.multiplier ** Math.max(0, attempt - 1), o.maxDelay);
   const spread = base * o.jitter * (random() * 2 - 1);

@@ -1,204 +1,59 @@
 import { EventEmitter } from 'node:events';
-import { decodePayload, encodeFrame } from '@socketkit/codec';
+import { encodeFrame } from '@socketkit/codec';
 import {
-  CONTROL_OPS,
   ConnectionError,
   ErrorCode,
   MessageError,
   MessageType,
-  RemoteError,
-  SocketError,
+  type SocketError,
   TimeoutError,
-  ValidationError,
   createMessage,
-  errorFromCode,
-  isReservedControl,
   isSocketMessage,
   validateEventName,
   type MessageData,
   type SocketMessage,
 } from '@socketkit/protocol';
-import { ClientAuth, checkWelcomeEvent, plainHello, type AuthRefusal } from '../wire/auth.js';
-import { backoffDelay } from './backoff.js';
 import { MAX_TIMEOUT_MS, checkOptions } from '@socketkit/config';
 import {
+  CLIENT_ENGINE_RULES,
   checkTimeout,
   checkWaitForServer,
   resolveClientOptions,
+  type ClientContext,
   type ConnectOptions,
   type ResolvedClientOptions,
   type SocketClientOptions,
 } from './options.js';
-import { FramedConnection } from '../wire/connection.js';
-import { CONFIG_DEFAULTS, abortableDelay } from '../settings.js';
-import { Heartbeat } from '../wire/heartbeat.js';
-import { Inbox } from './inbox.js';
-import { LogLimiter } from '../ops/log-limiter.js';
+import { CONFIG_DEFAULTS } from '../settings.js';
+import { Delivery } from './delivery.js';
 import { createLogger, type SocketLogger } from '../ops/logger.js';
-import { CLIENT_ENGINE_RULES } from './options.js';
-import { PendingRequests } from './pending-requests.js';
-import { validateData, type Payload, type StandardSchemaV1 } from '../wire/schema.js';
+import { PendingRequests, checkedReply, replyTimeout, requestsUnsupported } from './pending-requests.js';
+import type { Payload } from '../wire/schema.js';
 import type { ClientTransport, TransportStream } from '../transport.js';
-import { controlFrame, emitError, isLibraryError } from '../wire/frames.js';
+import { emitError } from '../wire/frames.js';
+import { asSocketError, closedWhileConnecting, dialUntilServer, lostError, Outage, scheduleRedial } from './dial.js';
+import { callApp, whenAny, type ClientStateName, type RequestOptions, type SocketClientEvents } from './events.js';
+import { Outbox } from './outbox.js';
+import {
+  endReason,
+  openSession,
+  requestsUnanswered,
+  sendLimit,
+  sendRoute,
+  writableSession,
+  type ClientState,
+  type Reconnecting,
+} from './state.js';
+import { Answers, SILENT_SERVER_GRACE_MS } from './waiters.js';
+import { Session, type SessionConfig, type SessionHost, type WelcomeInfo } from './session.js';
 
 export type { SocketClientOptions, ConnectOptions, OfflineSendPolicy } from './options.js';
-
-/**
- * How long connect() waits for a server without a token to answer `hello`
- * before it takes the server for one without the handshake (the Python
- * module never answers) and resolves (ms). A socketkit server answers at
- * once, so a refusal (`MAX_CONNECTIONS`) still rejects connect(); a token
- * client always waits for the welcome, up to the connect timeout.
- */
-export const SILENT_SERVER_GRACE_MS = 1000;
-
-/** The server's `welcome`. */
-export interface WelcomeInfo {
-  clientId: string;
-  allowClientSend: boolean;
-  maxMessageSize: number;
-}
-
-/** Events of {@link SocketClient}; `T` is the type of `data` of the messages it receives. */
-export interface SocketClientEvents<T = MessageData> {
-  connected: [];
-  /** The connection ended; with autoReconnect the client also logs one warning per outage ("lost the server ...") and one when it is back. */
-  disconnected: [reason: string];
-  /** A reconnect attempt is scheduled (also while `connect({ waitForServer })` waits for a server that is not there yet). */
-  reconnecting: [attempt: number, delayMs: number];
-  welcome: [info: WelcomeInfo];
-  message: [message: SocketMessage<T>];
-  /** Buffered copies dropped so far because the receive buffer was full while 'message' listeners (which saw them) exist. */
-  bufferOverflow: [droppedTotal: number];
-  /**
-   * A problem that did not end the client: a skipped invalid message from
-   * the server (`INVALID_MESSAGE`, each one, also counted in
-   * `invalidMessages`), a server that is full or busy admitting (retried
-   * with backoff), the server lost (`CONNECTION_LOST`, once per outage,
-   * while reconnecting), ... and, last, a fatal refusal or giving up
-   * (`RECONNECT_FAILED`). Without a listener these
-   * are logged as warnings, rate-limited (one line per code per second).
-   */
-  error: [error: Error];
-  close: [];
-}
-
-/** Options of {@link SocketClient.request}. */
-export interface RequestOptions<TRes = MessageData> {
-  /** Reply timeout in ms (default `defaultTimeoutMs`); `Infinity` for none. */
-  timeout?: number;
-  /**
-   * Checks (and types) the reply's data: any Standard Schema (valibot, zod,
-   * arktype). A reply it refuses rejects the request with MessageError
-   * `INVALID_MESSAGE`; its output (after transforms) is the reply's `data`.
-   */
-  schema?: StandardSchemaV1<unknown, TRes>;
-}
-
-/** Name of a {@link SocketClient} state. */
-export type ClientStateName = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
-
-/** One open connection and what the client learnt on it. */
-interface Session {
-  /** Increasing number; requests remember the session they were written on. */
-  readonly id: number;
-  readonly conn: FramedConnection;
-  readonly heartbeat: Heartbeat;
-  readonly openedAt: number;
-  /** Reconnect attempt that opened it (0 for connect()): paces the backoff. */
-  readonly attempt: number;
-  /**
-   * Attempts since the server last answered (0 for connect()): bounded by
-   * `reconnect.maxRetries`. Unlike `attempt` it starts over whenever the
-   * server answers again, so a server restarted many times in a row never
-   * exhausts the bound, while an unstable one is still re-dialled ever more slowly.
-   */
-  readonly tries: number;
-  /**
-   * `none`: handshake off. `pending`: hello sent, nothing received yet.
-   * `done`: the first frame was `welcome`. `foreign`: the first frame was
-   * something else: this server does not speak the handshake, its reserved
-   * ops are application data and it is never pinged.
-   */
-  handshake: 'none' | 'pending' | 'done' | 'foreign';
-  /** An application message (or reply) arrived: the connection was useful. */
-  delivered: boolean;
-  /** A connect({waitForWelcome}) is waiting on this session: a refusal is final. */
-  awaitingWelcome: boolean;
-  /** Why the client is closing it (protocol error, refusal), if it is. */
-  closeError: Error | undefined;
-  /** The server refused this client (`MAX_CONNECTIONS`). */
-  refused: boolean;
-  /** Token authentication of this connection (token clients, protocol 2). */
-  auth: ClientAuth | undefined;
-  /** Frames that are not part of the token handshake, dropped before the welcome. */
-  droppedBeforeWelcome: number;
-  /** connect() stopped waiting for an answer to hello (SILENT_SERVER_GRACE_MS): requests fail at once until a welcome. */
-  silent: boolean;
-}
-
-/** The dial errors that mean "the server is not there (yet)": connect({ waitForServer }) retries these. */
-const SERVER_MISSING: ReadonlySet<string> = new Set([ErrorCode.SOCKET_NOT_FOUND, ErrorCode.SERVER_NOT_RUNNING]);
-
-/** Most frames outside the token handshake a client drops before the welcome; past it the connection is dropped (and redialled). */
-const MAX_FRAMES_BEFORE_WELCOME = 1024;
-
-/**
- * The client's one state. Transitions are the `#to*` methods:
- *
- *   idle ─connect()─▶ connecting ─stream─▶ open ─lost─▶ reconnecting ◀─┐
- *                       │ fails             ▲              │   │ dial   │
- *                       │                   └───stream─────┘   └─fails──┘
- *                       ▼                                     (backoff)
- *                 closed(reason) ◀── any state: disconnect(), a final refusal,
- *                       │            lost with autoReconnect off, gave up
- *                       └─connect()─▶ connecting
- */
-type State =
-  | { readonly name: 'idle' }
-  | { readonly name: 'connecting'; readonly abort: AbortController }
-  | { readonly name: 'open'; readonly session: Session }
-  | {
-      readonly name: 'reconnecting';
-      readonly attempt: number;
-      readonly tries: number;
-      timer: NodeJS.Timeout | undefined;
-      abort: AbortController | undefined;
-    }
-  | { readonly name: 'closed'; readonly reason: SocketError; readonly fatal: boolean };
-
-interface OutboxEntry {
-  frame: Buffer;
-  requestId: string | undefined;
-}
-
-interface WelcomeWaiter {
-  resolve(info: WelcomeInfo): void;
-  reject(e: Error): void;
-}
+export type { WelcomeInfo } from './session.js';
+export type { ClientStateName, RequestOptions, SocketClientEvents } from './events.js';
+export { SILENT_SERVER_GRACE_MS } from './waiters.js';
 
 let requestCounter = 0;
-let sessionCounter = 0;
 let clientCounter = 0;
-
-/** Runs `fn`; an exception it throws is the application's: rethrown on the next tick, never taken for a peer's fault. */
-function callApp(fn: () => void): void {
-  try {
-    fn();
-  } catch (err) {
-    rethrowLater(err);
-  }
-}
-
-/** A 'message' listener as stored by EventEmitter. */
-type MessageListener = (this: unknown, message: SocketMessage<unknown>) => unknown;
-
-/** Rethrows an application's exception on the next tick (an `uncaughtException`, as EventEmitter users expect). */
-function rethrowLater(err: unknown): void {
-  process.nextTick(() => {
-    throw err;
-  });
-}
 
 /**
  * The transport-agnostic client engine: connect with timeout, receive with
@@ -211,35 +66,44 @@ function rethrowLater(err: unknown): void {
  *   which checks it at run time; given without a schema it is an unchecked
  *   promise about what the server sends. Default: any map.
  */
-export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitter<SocketClientEvents<T>> implements AsyncIterable<SocketMessage<T>> {
+export class SocketClient<T extends Payload<T> = MessageData>
+  extends EventEmitter<SocketClientEvents<T>>
+  implements AsyncIterable<SocketMessage<T>>
+{
   /** Event name this client is connected to. */
   readonly eventName: string;
   /** The logger in use. */
   readonly log: SocketLogger;
   readonly #transport: ClientTransport;
   readonly #o: ResolvedClientOptions;
-  #state: State = { name: 'idle' };
+  #state: ClientState = { name: 'idle' };
   #welcome: WelcomeInfo | undefined;
-  readonly #welcomeWaiters: WelcomeWaiter[] = [];
-  /** A connect() waiting for the server's first answer (welcome, refusal, or a foreign frame). */
-  readonly #answerWaiters: WelcomeWaiter[] = [];
-  /** When the server was lost (for the one "lost" / one "back" warning per outage), and the attempts since. */
-  #lost: { at: number; reason: string } | undefined;
-  readonly #inbox: Inbox<SocketMessage<T>>;
-  /** Checks (and transforms) the data of every DATA message delivered (the `schema` option). */
-  readonly #schema: StandardSchemaV1 | undefined;
+  /** Who waits for the welcome, or for any answer to hello (a connect()). */
+  readonly #answers = new Answers<WelcomeInfo>(this);
+  /** The reconnect rule: the one "lost" / one "back" warning per outage, pacing, giving up. */
+  readonly #outage: Outage;
+  /** What its parts (session, dial, outbox, delivery) know of it. */
+  readonly #ctx: ClientContext;
+  /** The schema check, the 'message' listeners and the receive buffer. */
+  readonly #delivery: Delivery<T>;
   readonly #requests = new PendingRequests();
-  readonly #outbox: OutboxEntry[] = [];
-  #outboxBytes = 0;
-  #droppedMessages = 0;
-  #invalidMessages = 0;
-  /** Rate-limited warnings for what the server can cause many of (invalid messages). */
-  readonly #warnings: LogLimiter;
-  /** The 'message' listeners, copied once after each change (see #deliver). */
-  #listeners: MessageListener[] | undefined;
-  /** Whether 'bufferOverflow' has listeners, looked up once after each change (see #deliver). */
-  #overflowListened: boolean | undefined;
+  /** Sends made while no connection may take them (reconnecting, or before a token welcome). */
+  readonly #outbox: Outbox;
   readonly #idPrefix = `${process.pid.toString(36)}${Date.now().toString(36)}${(++clientCounter).toString(36)}-`;
+  /** What each session is told (see client/session.ts). */
+  readonly #sessionConfig: SessionConfig;
+  /** What each session reports to (see client/session.ts). */
+  readonly #host: SessionHost = {
+    message: (session, m, payload) => this.#onMessage(session, m, payload),
+    answered: (session, info) => this.#onAnswered(session, info),
+    refused: (err) => this.#toClosed(err, true, true),
+    // A skipped invalid message: counted, and reported as an `error` event (or a rate-limited warning).
+    invalid: (session, err) => {
+      if (this.#session() === session && session.closeError === undefined) this.#delivery.invalid(err);
+    },
+    report: (err) => emitError(this, this.log, err),
+    closed: (session, err) => this.#onSessionClosed(session, err),
+  };
 
   constructor(options: SocketClientOptions<T>) {
     super();
@@ -247,46 +111,30 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
     this.eventName = validateEventName(options.eventName);
     this.#transport = options.transport;
     this.#o = resolveClientOptions(options);
-    this.#schema = options.schema;
-    this.log = options.logger ?? createLogger(`socketkit:client:${this.eventName}`, options.logLevel ?? CONFIG_DEFAULTS.logLevel);
-    this.#warnings = new LogLimiter(this.log);
-    this.#inbox = new Inbox<SocketMessage<T>>({
-      maxItems: this.#o.bufferSize,
-      maxBytes: this.#o.maxBufferedBytes,
-      // The bytes are a view into the inbox's segment, reused by later messages: a bin in data must be a copy.
-      // A buffered message was checked when it arrived; its fresh decode gets the schema's output again.
-      decode: (bytes) => this.#typed(decodePayload(bytes, true)),
-      onFull: () => {
-        const s = this.#session();
-        if (s !== undefined && s.closeError === undefined) s.conn.pause();
-        this.log.debug(`receive buffer full (${this.#inbox.size} messages, ${this.#inbox.bytes} bytes): pausing reads`);
-      },
-      onRoom: () => {
-        const s = this.#session();
-        if (s !== undefined) s.conn.resume();
-      },
+    this.log =
+      options.logger ??
+      createLogger(`socketkit:client:${this.eventName}`, options.logLevel ?? CONFIG_DEFAULTS.logLevel);
+    const ctx: ClientContext = {
+      eventName: this.eventName,
+      transport: this.#transport,
+      log: this.log,
+      options: this.#o,
+    };
+    this.#ctx = ctx;
+    this.#outage = new Outage(ctx);
+    this.#outbox = new Outbox(ctx);
+    this.#sessionConfig = {
+      ...ctx,
+      replyPrefix: this.#idPrefix,
+      closeTimeout: Math.min(this.#o.closeTimeout, MAX_TIMEOUT_MS),
+    };
+    this.#delivery = new Delivery<T>({
+      ...ctx,
+      emitter: this as unknown as EventEmitter,
+      schema: options.schema,
+      pause: () => this.#session()?.pause(),
+      resume: () => this.#session()?.resume(),
     });
-    this.#watchListeners();
-  }
-
-  // A listener added while reading is paused must not wait for a reader that may never come.
-  readonly #onNewListener = (event: string | symbol): void => {
-    if (event === 'bufferOverflow') this.#overflowListened = undefined;
-    if (event !== 'message') return;
-    this.#listeners = undefined;
-    if (this.#inbox.full) this.#inbox.release();
-  };
-
-  readonly #onRemoveListener = (event: string | symbol): void => {
-    if (event === 'message') this.#listeners = undefined;
-    else if (event === 'bufferOverflow') this.#overflowListened = undefined;
-  };
-
-  /** Watches the client's own listeners (the listener caches and a paused read depend on them); idempotent. */
-  #watchListeners(): void {
-    const e = this as unknown as EventEmitter;
-    if (!e.rawListeners('newListener').includes(this.#onNewListener)) e.on('newListener', this.#onNewListener);
-    if (!e.rawListeners('removeListener').includes(this.#onRemoveListener)) e.on('removeListener', this.#onRemoveListener);
   }
 
   /**
@@ -297,9 +145,7 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
    */
   override removeAllListeners(...args: Parameters<EventEmitter<SocketClientEvents<T>>['removeAllListeners']>): this {
     super.removeAllListeners(...args);
-    this.#listeners = undefined;
-    this.#overflowListened = undefined;
-    this.#watchListeners();
+    this.#delivery.watch();
     return this;
   }
 
@@ -320,12 +166,12 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
 
   /** Messages waiting in the receive buffer. */
   get bufferedMessages(): number {
-    return this.#inbox.size;
+    return this.#delivery.inbox.size;
   }
 
   /** Buffered copies dropped because the buffer was full while 'message' listeners existed (see 'bufferOverflow'). */
   get droppedMessages(): number {
-    return this.#droppedMessages;
+    return this.#delivery.dropped;
   }
 
   /**
@@ -334,17 +180,17 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
    * reported as an `error` event with code `INVALID_MESSAGE`.
    */
   get invalidMessages(): number {
-    return this.#invalidMessages;
+    return this.#delivery.invalidCount;
   }
 
   /** Bytes (frame payloads) waiting in the receive buffer. */
   get bufferedBytes(): number {
-    return this.#inbox.bytes;
+    return this.#delivery.inbox.bytes;
   }
 
   /** Outbound bytes not yet taken by the OS: the open connection's, plus those buffered while disconnected. */
   get bufferedAmount(): number {
-    return (this.#session()?.conn.pendingBytes ?? 0) + this.#outboxBytes;
+    return (this.#session()?.conn.pendingBytes ?? 0) + this.#outbox.bytes;
   }
 
   /** True while a connection is open. */
@@ -372,29 +218,32 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
     if (s.name === 'connecting' || s.name === 'reconnecting') {
       throw new ConnectionError(
         ErrorCode.CONNECT_IN_PROGRESS,
-        `client for "${this.eventName}" is already connecting to ${this.address}: await the first connect() or the 'connected' event`,
+        `client for "${this.eventName}" is already connecting to ${this.address}: ` +
+          "await the first connect() or the 'connected' event",
       );
     }
     const abort = new AbortController();
     this.#state = { name: 'connecting', abort };
-    this.#inbox.reopen();
+    this.#delivery.inbox.reopen();
     let stream: TransportStream;
     try {
-      stream = waitForServer > 0 ? await this.#dialUntilServer(timeout, waitForServer, abort) : await this.#dial(timeout, abort);
+      stream = await dialUntilServer(this.#ctx, timeout, waitForServer, this.#o.reconnect, abort, (attempt, delay) =>
+        callApp(() => this.emit('reconnecting', attempt, delay)),
+      );
     } catch (err) {
       if (this.#state.name === 'connecting' && this.#state.abort === abort)
-        this.#toClosed(err instanceof SocketError ? err : new ConnectionError(ErrorCode.CONNECTION_LOST, (err as Error).message, { cause: err }), false, false);
+        this.#toClosed(asSocketError(err), false, false);
       throw err;
     }
     const session = this.#toOpen(stream, 0);
     // With the handshake, connect() waits for the server's answer to hello,
-    // so a refusal (MAX_CONNECTIONS, UNAUTHORIZED) rejects it (issue 23 item 5).
+    // so a refusal (MAX_CONNECTIONS, UNAUTHORIZED) rejects it.
     const wait = options.waitForWelcome ?? (this.#o.handshake ? 'answer' : false);
     if (wait === false) return;
     session.awaitingWelcome = true;
     try {
       if (wait === true) await this.waitForWelcome(timeout);
-      else await this.#waitForAnswer(session, timeout, session.auth === undefined ? SILENT_SERVER_GRACE_MS : undefined);
+      else await this.#waitForAnswer(session, timeout, session.authenticates ? undefined : SILENT_SERVER_GRACE_MS);
     } catch (err) {
       // A connect() that rejects leaves nothing behind (no connection, no reconnect loop).
       if (err instanceof TimeoutError) this.#toClosed(err, false, true);
@@ -417,87 +266,9 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
     const s = this.#state;
     if (s.name === 'closed') return Promise.reject(s.reason);
     if (session.handshake !== 'pending' && this.#session() === session) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
-      const w: WelcomeWaiter = {
-        resolve: () => {
-          clearTimeout(timer);
-          resolve();
-        },
-        reject: (e) => {
-          clearTimeout(timer);
-          reject(e);
-        },
-      };
-      if (silentGraceMs !== undefined && silentGraceMs < timeoutMs) {
-        timer = setTimeout(() => {
-          const i = this.#answerWaiters.indexOf(w);
-          if (i >= 0) this.#answerWaiters.splice(i, 1);
-          this.log.info(
-            `"${this.eventName}" at ${this.address} did not answer hello within ${silentGraceMs} ms: connected as to a server ` +
-              'without the handshake (a welcome that comes later is still taken); pass handshake: false for the Python module',
-          );
-          session.silent = true;
-          resolve();
-        }, silentGraceMs);
-      } else if (timeoutMs !== Number.POSITIVE_INFINITY) {
-        timer = setTimeout(() => {
-          const i = this.#answerWaiters.indexOf(w);
-          if (i >= 0) this.#answerWaiters.splice(i, 1);
-          reject(
-            new TimeoutError(
-              `"${this.eventName}" at ${this.address} did not answer hello within ${timeoutMs} ms: a socketkit server answers at once. ` +
-                'For a server without the handshake (the Python module) pass handshake: false, or connect({ waitForWelcome: false })',
-              { details: { timeout: timeoutMs } },
-            ),
-          );
-        }, timeoutMs);
-      }
-      this.#answerWaiters.push(w);
+    return this.#answers.answer(timeoutMs, silentGraceMs, () => {
+      session.silent = true;
     });
-  }
-
-  /** The server answered hello (welcome, or a frame that shows it has no handshake): connect() may resolve. */
-  #answered(): void {
-    for (const w of this.#answerWaiters.splice(0)) w.resolve(undefined as unknown as WelcomeInfo);
-  }
-
-  /**
-   * connect({ waitForServer }): dials until the server is there, pacing the
-   * attempts with the reconnect backoff, for at most `waitMs` (and the connect
-   * timeout). Only a missing server (`SOCKET_NOT_FOUND`, `SERVER_NOT_RUNNING`)
-   * is waited for; any other error rejects at once.
-   */
-  async #dialUntilServer(timeout: number, waitMs: number, abort: AbortController): Promise<TransportStream> {
-    const started = Date.now();
-    const deadline = waitMs === Number.POSITIVE_INFINITY ? Number.POSITIVE_INFINITY : started + waitMs;
-    const gaveUp = (err: SocketError, attempts: number): SocketError =>
-      errorFromCode(
-        err.code,
-        `no server for "${this.eventName}" at ${this.address} after waiting ${Date.now() - started} ms ` +
-          `(connect({ waitForServer }), ${attempts} attempts): ${err.message}`,
-        { cause: err, details: { ...err.details, waitedMs: Date.now() - started, attempts } },
-      );
-    // Each attempt may use what is left of the connect timeout: the wait only
-    // decides whether to dial again, so a slow dial (a NATS stream open under
-    // load) near the end of a short wait is answered, not cut into a TIMEOUT.
-    const connectDeadline = timeout === Number.POSITIVE_INFINITY ? Number.POSITIVE_INFINITY : started + timeout;
-    for (let attempt = 1; ; attempt++) {
-      const left = connectDeadline - Date.now();
-      let missing: SocketError;
-      try {
-        return await this.#dial(left === Number.POSITIVE_INFINITY ? timeout : Math.max(1, Math.round(left)), abort);
-      } catch (err) {
-        if (abort.signal.aborted || !(err instanceof SocketError) || !SERVER_MISSING.has(err.code)) throw err;
-        missing = err;
-      }
-      // The last attempt is made at the deadline, never skipped because the next delay would cross it.
-      const delay = Math.min(backoffDelay(attempt, { ...this.#o.reconnect, maxDelay: Math.min(this.#o.reconnect.maxDelay, 1000) }), deadline - Date.now());
-      if (delay <= 0) throw gaveUp(missing, attempt);
-      if (attempt === 1) this.log.info(`waiting for the server of "${this.eventName}" at ${this.address} (${missing.code}): retrying with backoff`);
-      callApp(() => this.emit('reconnecting', attempt, delay));
-      await abortableDelay(delay, abort.signal);
-    }
   }
 
   /**
@@ -508,35 +279,10 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
   waitForWelcome(timeoutMs: number = this.#o.defaultTimeout): Promise<WelcomeInfo> {
     checkTimeout('timeout', timeoutMs);
     const s = this.#state;
-    if (s.name === 'open' && s.session.handshake === 'done' && this.#welcome !== undefined) return Promise.resolve(this.#welcome);
+    if (s.name === 'open' && s.session.handshake === 'done' && this.#welcome !== undefined)
+      return Promise.resolve(this.#welcome);
     if (s.name === 'closed') return Promise.reject(s.reason);
-    return new Promise<WelcomeInfo>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
-      const w: WelcomeWaiter = {
-        resolve: (info) => {
-          clearTimeout(timer);
-          resolve(info);
-        },
-        reject: (e) => {
-          clearTimeout(timer);
-          reject(e);
-        },
-      };
-      if (timeoutMs !== Number.POSITIVE_INFINITY) {
-        timer = setTimeout(() => {
-          const i = this.#welcomeWaiters.indexOf(w);
-          if (i >= 0) this.#welcomeWaiters.splice(i, 1);
-          reject(
-            new TimeoutError(
-              `no welcome from "${this.eventName}" at ${this.address} within ${timeoutMs} ms: is it a ` +
-                'socketkit server? Use handshake: false for servers without the handshake',
-              { details: { timeout: timeoutMs } },
-            ),
-          );
-        }, timeoutMs);
-      }
-      this.#welcomeWaiters.push(w);
-    });
+    return this.#answers.welcome(timeoutMs);
   }
 
   /**
@@ -546,8 +292,12 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
    */
   async disconnect(): Promise<void> {
     const conn = this.#session()?.conn;
-    this.#toClosed(new ConnectionError(ErrorCode.CLOSED, `client for "${this.eventName}" was disconnected by the application`), false, true);
-    if (conn !== undefined) await conn.end(this.#closeTimeout());
+    this.#toClosed(
+      new ConnectionError(ErrorCode.CLOSED, `client for "${this.eventName}" was disconnected by the application`),
+      false,
+      true,
+    );
+    if (conn !== undefined) await conn.end(this.#sessionConfig.closeTimeout);
   }
 
   /**
@@ -561,39 +311,37 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
    *   `BUFFER_FULL` (past `maxPendingBytes` or the offline bounds).
    */
   async send(data: MessageData): Promise<boolean> {
-    return this.#sendFrame(encodeFrame(createMessage(this.eventName, MessageType.DATA, data, { timezone: this.#o.timezone }), this.#sendLimit()), undefined);
+    return this.#sendFrame(this.#encode(data, undefined), undefined);
   }
 
-  /** Sends a ready {@link SocketMessage} as it is (same bounds and result as `send`); `send(data)` never takes one for data. */
+  /**
+   * Sends a ready {@link SocketMessage} as it is (same bounds and result as
+   * `send`); `send(data)` never takes one for data.
+   */
   async sendMessage(message: SocketMessage): Promise<boolean> {
     if (!isSocketMessage(message))
-      throw new MessageError(ErrorCode.INVALID_MESSAGE, 'sendMessage() takes a SocketMessage (build one with createMessage()); use send(data) for plain data');
-    return this.#sendFrame(encodeFrame(message, this.#sendLimit()), undefined);
+      throw new MessageError(
+        ErrorCode.INVALID_MESSAGE,
+        'sendMessage() takes a SocketMessage (build one with createMessage()); use send(data) for plain data',
+      );
+    return this.#sendFrame(encodeFrame(message, sendLimit(this.#welcome, this.#o.maxMessageSize)), undefined);
   }
 
   /**
    * Resolves once the outbound buffer is below its low-water mark (at once
    * if it is, or when the client is not connecting at all); while
-   * reconnecting, after the next connection took the offline buffer.
+   * reconnecting (or before the welcome of a token session), after the next
+   * connection took the offline buffer.
    */
   async drain(): Promise<void> {
     for (;;) {
       const s = this.#state;
-      if (s.name === 'open') {
-        if (s.session.conn.closing) return;
-        await s.session.conn.waitForDrain();
+      if (s.name === 'open' && !s.session.authPending) {
+        if (!s.session.conn.closing) await s.session.conn.waitForDrain();
         return;
       }
-      if (s.name !== 'connecting' && s.name !== 'reconnecting') return;
-      await new Promise<void>((resolve) => {
-        const done = (): void => {
-          this.off('connected', done);
-          this.off('close', done);
-          resolve();
-        };
-        this.on('connected', done);
-        this.on('close', done);
-      });
+      if (s.name !== 'open' && s.name !== 'connecting' && s.name !== 'reconnecting') return;
+      await whenAny(this, ['connected', 'welcome', 'disconnected', 'close']);
     }
   }
 
@@ -613,43 +361,26 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
    *   (checked at run time), else an unchecked promise. The client's `schema`
    *   does not apply to replies.
    */
-  request<TReq extends object = MessageData, TRes = MessageData>(data: TReq, options: RequestOptions<TRes> = {}): Promise<SocketMessage<TRes>> {
+  request<TReq extends object = MessageData, TRes = MessageData>(
+    data: TReq,
+    options: RequestOptions<TRes> = {},
+  ): Promise<SocketMessage<TRes>> {
     let timeout: number;
     let frame: Buffer;
     const id = `${this.#idPrefix}${++requestCounter}`;
     try {
       timeout = checkTimeout('timeout', options.timeout ?? this.#o.defaultTimeout);
-      if (this.#requests.size >= this.#o.maxPendingRequests) {
-        throw new SocketError(ErrorCode.BUFFER_FULL, `${this.#requests.size} requests already in flight (maxPendingRequests): await some before sending more`);
-      }
-      frame = encodeFrame(createMessage(this.eventName, MessageType.DATA, data as MessageData, { timezone: this.#o.timezone, id }), this.#sendLimit());
-      this.#checkSend(frame);
+      this.#requests.checkRoom(this.#o.maxPendingRequests);
+      frame = this.#encode(data as MessageData, id);
+      this.#route(frame);
     } catch (err) {
       return Promise.reject(err);
     }
-    const s = this.#state;
-    if (s.name === 'open' && (s.session.handshake === 'foreign' || (s.session.handshake === 'pending' && s.session.silent))) {
-      return Promise.reject(this.#requestsUnsupported());
-    }
-    const session = s.name === 'open' && !s.session.conn.closing && !this.#authPending(s.session) ? s.session.id : undefined;
-    const reply = this.#requests.add(
-      id,
-      timeout,
-      session,
-      () =>
-        new TimeoutError(
-          `no reply from "${this.eventName}" within ${timeout} ms (request ${id}): is a handler registered on the server? raise the timeout for slow handlers`,
-          { details: { id, timeout } },
-        ),
-    );
+    if (requestsUnanswered(this.#state)) return Promise.reject(requestsUnsupported(this.eventName, this.address));
+    const session = writableSession(this.#state)?.id;
+    const reply = this.#requests.add(id, timeout, session, () => replyTimeout(this.eventName, id, timeout));
     this.#sendFrame(frame, id);
-    const schema = options.schema;
-    if (schema === undefined) return reply as Promise<SocketMessage<TRes>>;
-    return reply.then((m) => {
-      const checked = validateData(schema, m.data, this.eventName);
-      if (checked.error !== undefined) throw checked.error;
-      return { ...m, data: checked.value } as SocketMessage<TRes>;
-    });
+    return checkedReply(reply, options.schema, this.eventName);
   }
 
   /**
@@ -661,15 +392,15 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
    *   argument here is an unchecked cast, the `schema` option checks.
    */
   async receive<R = T>(options: { timeout?: number } = {}): Promise<SocketMessage<R>> {
-    const m = await this.#next(checkTimeout('timeout', options.timeout ?? this.#o.defaultTimeout));
-    if (m === undefined) throw this.#endReason();
+    const m = await this.#delivery.next(checkTimeout('timeout', options.timeout ?? this.#o.defaultTimeout));
+    if (m === undefined) throw endReason(this.#state, this.eventName);
     return m as SocketMessage<unknown> as SocketMessage<R>;
   }
 
   /** Iterates messages until the client is disconnected (or fails fatally, which throws). */
   async *[Symbol.asyncIterator](): AsyncIterator<SocketMessage<T>> {
     for (;;) {
-      const m = await this.#next(Number.POSITIVE_INFINITY);
+      const m = await this.#delivery.next(Number.POSITIVE_INFINITY);
       if (m === undefined) return;
       yield m;
     }
@@ -679,54 +410,13 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
 
   /** connecting | reconnecting → open. */
   #toOpen(stream: TransportStream, attempt: number, tries = 0): Session {
-    stream.setNoDelay?.(true);
-    const id = ++sessionCounter;
-    const conn: FramedConnection = new FramedConnection(stream, this.#o.maxMessageSize, {
-      onMessage: (m, _bytes, payload) => this.#onMessage(session, m, payload),
-      onProtocolError: (err) => this.#onProtocolError(session, err),
-      onInvalidMessage: (err) => this.#onInvalidMessage(session, err),
-      onClose: (err) => this.#onSessionClosed(session, err),
-      // Any bytes from the server count as life (one hook per read, no second 'data' listener).
-      afterChunk: () => heartbeat.seen(),
-    });
-    const heartbeat = new Heartbeat({
-      intervalMs: this.#o.heartbeatInterval,
-      timeoutMs: this.#o.heartbeatTimeout,
-      ping: () => conn.write(controlFrame(this.eventName, { op: CONTROL_OPS.PING }, this.#o.timezone)),
-      dead: (silent) => {
-        this.log.warn(`server "${this.eventName}" silent for ${silent} ms: dropping the connection (heartbeat)`);
-        const err = new ConnectionError(ErrorCode.CONNECTION_LOST, `heartbeat timeout: no traffic from the server for ${this.#o.heartbeatTimeout} ms`);
-        session.closeError ??= err;
-        void conn.destroy(err);
-      },
-    });
-    const session: Session = {
-      id,
-      conn,
-      heartbeat,
-      openedAt: Date.now(),
-      attempt,
-      tries,
-      handshake: this.#o.handshake ? 'pending' : 'none',
-      delivered: false,
-      awaitingWelcome: false,
-      closeError: undefined,
-      refused: false,
-      auth: this.#o.handshake && this.#o.token !== undefined ? new ClientAuth(this.#o.token, this.eventName) : undefined,
-      droppedBeforeWelcome: 0,
-      silent: false,
-    };
+    const session = new Session(stream, this.#sessionConfig, this.#host, attempt, tries);
     this.#state = { name: 'open', session };
     this.#welcome = undefined;
-    if (this.#o.handshake) {
-      const hello = session.auth?.hello() ?? plainHello(this.eventName);
-      // A send-only connection (issue 23): never the queue, never broadcasts.
-      if (this.#o.role === 'sender') hello.role = 'sender';
-      conn.write(controlFrame(this.eventName, hello, this.#o.timezone));
-    }
+    session.hello();
     // With a token, sends wait until the server proved itself and welcomed us.
-    if (session.auth === undefined) this.#flushOutbox(session);
-    if (this.#inbox.full) conn.pause();
+    if (!session.authenticates) this.#outbox.flush(session, this.#requests);
+    if (this.#delivery.inbox.full) session.pause();
     this.log.debug(`connected to ${this.address}`);
     callApp(() => this.emit('connected'));
     return session;
@@ -734,53 +424,24 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
 
   /** open → reconnecting (lost), or reconnecting → reconnecting (a dial failed). */
   #toReconnecting(attempt: number, tries: number): void {
-    const max = this.#o.reconnect.maxRetries;
-    if (tries > max) {
-      const since = this.#lost === undefined ? '' : ` (${Date.now() - this.#lost.at} ms since it was lost: ${this.#lost.reason})`;
-      this.#toClosed(
-        new ConnectionError(
-          ErrorCode.RECONNECT_FAILED,
-          `gave up reconnecting to "${this.eventName}" at ${this.address} after ${max} attempts${since}: ` +
-            'start the server and connect() again, or raise reconnect.maxRetries (Infinity: never give up)',
-          { details: { eventName: this.eventName, address: this.address, attempts: max } },
-        ),
-        true,
-        true,
-      );
+    const gaveUp = this.#outage.gaveUp(tries);
+    if (gaveUp !== undefined) {
+      this.#toClosed(gaveUp, true, true);
       return;
     }
-    const delay = backoffDelay(attempt, this.#o.reconnect);
-    const state: State & { name: 'reconnecting' } = {
-      name: 'reconnecting',
-      attempt,
-      tries,
-      timer: undefined,
-      abort: undefined,
-    };
+    const state: Reconnecting = { name: 'reconnecting', attempt, tries, timer: undefined, abort: undefined };
     this.#state = state;
-    state.timer = setTimeout(() => void this.#redial(state), delay);
+    const delay = scheduleRedial(this.#ctx, state, {
+      current: () => this.#state === state,
+      opened: (stream) => {
+        const session = this.#toOpen(stream, attempt, tries);
+        this.log.debug(`reconnected to ${this.address} after ${attempt} attempt(s)`);
+        // Without the handshake the open stream is all there is to wait for.
+        if (session.handshake === 'none') this.#outage.recovered(session.tries);
+      },
+      failed: () => this.#toReconnecting(attempt + 1, tries + 1),
+    });
     callApp(() => this.emit('reconnecting', attempt, delay));
-  }
-
-  async #redial(state: State & { name: 'reconnecting' }): Promise<void> {
-    state.timer = undefined;
-    const abort = new AbortController();
-    state.abort = abort;
-    try {
-      const stream = await this.#dial(this.#o.connectTimeout, abort);
-      if (this.#state !== state) {
-        stream.destroy();
-        return;
-      }
-      const session = this.#toOpen(stream, state.attempt, state.tries);
-      this.log.debug(`reconnected to ${this.address} after ${state.attempt} attempt(s)`);
-      // Without the handshake the open stream is all there is to wait for.
-      if (session.handshake === 'none') this.#recovered();
-    } catch (err) {
-      if (this.#state !== state) return;
-      this.log.debug(`reconnect attempt ${state.attempt} failed: ${(err as Error).message}`);
-      this.#toReconnecting(state.attempt + 1, state.tries + 1);
-    }
   }
 
   /**
@@ -794,500 +455,102 @@ export class SocketClient<T extends Payload<T> = MessageData> extends EventEmitt
     const wasActive = s.name === 'connecting' || s.name === 'open' || s.name === 'reconnecting';
     if (s.name === 'closed') return;
     this.#state = { name: 'closed', reason, fatal };
-    if (s.name === 'connecting')
-      s.abort.abort(new ConnectionError(ErrorCode.CLOSED, `client for "${this.eventName}" was closed while connecting to ${this.address}: ${reason.message}`));
+    if (s.name === 'connecting') s.abort.abort(closedWhileConnecting(this.#ctx, reason));
     if (s.name === 'reconnecting') {
       clearTimeout(s.timer);
       s.abort?.abort(reason);
     }
     if (s.name === 'open') {
-      this.#closeSession(s.session, undefined);
+      s.session.close(undefined);
       callApp(() => this.emit('disconnected', reason.message));
     }
-    for (const w of this.#welcomeWaiters.splice(0)) w.reject(reason);
-    for (const w of this.#answerWaiters.splice(0)) w.reject(reason);
-    this.#lost = undefined;
+    this.#answers.fail(reason);
+    this.#outage.clear();
     this.#requests.failAll(reason);
-    this.#outbox.length = 0;
-    this.#outboxBytes = 0;
-    this.#inbox.end(fatal ? reason : undefined);
-    this.#warnings.close();
-    void this.#transport.close?.().catch((err: unknown) => this.log.debug(`closing the transport failed: ${(err as Error).message}`));
+    this.#outbox.clear();
+    this.#delivery.inbox.end(fatal ? reason : undefined);
+    this.#delivery.close();
+    void this.#transport
+      .close?.()
+      .catch((err: unknown) => this.log.debug(`closing the transport failed: ${(err as Error).message}`));
     if (fatal && wasActive) emitError(this, this.log, reason);
     if (wasActive && emitClose) callApp(() => this.emit('close'));
   }
 
-  // ---- wiring ----
-
-  /** Opens one stream; a stream that arrives after an abort (timeout, disconnect) is destroyed, never adopted. */
-  async #dial(timeoutMs: number, abort: AbortController): Promise<TransportStream> {
-    const signal = abort.signal;
-    const timer =
-      timeoutMs === Number.POSITIVE_INFINITY
-        ? undefined
-        : setTimeout(
-            () =>
-              abort.abort(
-                new TimeoutError(
-                  `connecting to "${this.eventName}" at ${this.address} timed out after ${timeoutMs} ms: is the server overloaded or the address wrong?`,
-                  { details: { timeout: timeoutMs } },
-                ),
-              ),
-            timeoutMs,
-          );
-    let onAbort: (() => void) | undefined;
-    const aborted = new Promise<never>((_resolve, reject) => {
-      onAbort = () => reject(signal.reason);
-      if (signal.aborted) onAbort();
-      else signal.addEventListener('abort', onAbort, { once: true });
-    });
-    aborted.catch(() => undefined);
-    const dialing = this.#transport.connect(signal);
-    dialing.then(
-      (stream) => {
-        if (!signal.aborted) return;
-        stream.on('error', () => undefined);
-        stream.destroy();
-      },
-      () => undefined,
-    );
-    try {
-      const stream = await Promise.race([dialing, aborted]);
-      if (signal.aborted) throw signal.reason; // the handler above destroys it
-      return stream;
-    } catch (err) {
-      if (signal.aborted) throw signal.reason;
-      throw err;
-    } finally {
-      clearTimeout(timer);
-      if (onAbort !== undefined) signal.removeEventListener('abort', onAbort);
-    }
-  }
-
-  /** Writes what waited in the outbox (sends made while reconnecting or authenticating). */
-  #flushOutbox(session: Session): void {
-    for (const e of this.#outbox.splice(0)) {
-      session.conn.write(e.frame);
-      if (e.requestId !== undefined) this.#requests.sentOn(e.requestId, session.id);
-    }
-    this.#outboxBytes = 0;
-  }
-
+  /** A reply, a library ERROR or an application message from `session` (see {@link SessionHost.message}). */
   #onMessage(session: Session, m: SocketMessage, payload: Uint8Array): void {
-    if (this.#session() !== session || session.closeError !== undefined) return;
-    if (session.auth !== undefined && session.handshake === 'pending' && !isLibraryError(m)) {
-      this.#onAuthStep(session, m);
-      return;
-    }
+    if (this.#session() !== session) return;
     if (m.replyTo?.startsWith(this.#idPrefix)) {
       // A reply to one of this client's requests; one that comes after its
       // request timed out (or failed) is dropped, never delivered as a message.
       session.delivered = true;
-      if (!this.#requests.settle(m.replyTo, m.messageType === MessageType.ERROR ? { error: this.#replyError(m) } : { reply: m }))
+      if (!this.#requests.reply(m, this.eventName, this.address))
         this.log.debug(`dropped a late reply to ${m.replyTo}`);
       return;
     }
-    if (isLibraryError(m)) {
-      this.#onLibraryError(session, this.#remoteError(m));
-      return;
-    }
-    if (session.handshake === 'pending') {
-      if (isWelcome(m)) {
-        const refusal = checkWelcomeEvent(m.data, this.eventName);
-        if (refusal !== undefined) this.#refuse(refusal);
-        else this.#onWelcome(session, m);
-        return;
-      }
-      // A socketkit server writes welcome before anything else to a peer that
-      // said hello (DESIGN §2): anything else first means this server does not
-      // speak the handshake, and its reserved ops are application data.
-      session.handshake = 'foreign';
-      // Nor does it answer requests (the Python module drops `id`): those in flight fail now, not at their timeout.
-      this.#requests.failSession(session.id, this.#requestsUnsupported());
-      this.#answered();
-      this.#recovered();
-    }
-    if (session.handshake === 'done' && isReservedControl(m)) {
-      if (m.data.op === CONTROL_OPS.PING) session.conn.write(controlFrame(this.eventName, { op: CONTROL_OPS.PONG }, this.#o.timezone));
-      return;
-    }
     session.delivered = true;
-    if (this.#schema !== undefined && m.messageType === MessageType.DATA) {
-      const checked = validateData(this.#schema, m.data, this.eventName);
-      if (checked.error !== undefined) {
-        this.#onInvalidMessage(session, checked.error);
-        return;
-      }
-      m.data = checked.value as MessageData;
-    }
-    this.#deliver(m as SocketMessage<T>, payload);
-  }
-
-  /** A buffered message read again from its bytes: the schema's output again (it passed when it arrived). */
-  #typed(m: SocketMessage): SocketMessage<T> {
-    if (this.#schema !== undefined && m.messageType === MessageType.DATA) {
-      const checked = validateData(this.#schema, m.data, this.eventName);
-      if (checked.error === undefined) m.data = checked.value as MessageData;
-    }
-    return m as SocketMessage<T>;
-  }
-
-  // ---- handshake (issue 13): token challenge-response, welcome checks ----
-
-  /** True while a token client has not been welcomed on `session` (its sends wait in the outbox). */
-  #authPending(session: Session): boolean {
-    return session.auth !== undefined && session.handshake === 'pending';
+    const refused = this.#delivery.accept(m, payload);
+    if (refused !== undefined) this.#delivery.invalid(refused);
   }
 
   /**
-   * Before the welcome of a token session: the server's auth_challenge
-   * (verify its proof, then prove ourselves) and then the welcome. A server
-   * that cannot prove the token is refused (UNAUTHORIZED); any other frame is
-   * dropped (at most {@link MAX_FRAMES_BEFORE_WELCOME}).
+   * The server answered hello on `session`: its welcome, or (undefined) a
+   * first frame that shows it does not speak the handshake, nor answers
+   * requests (the Python module drops `id`): those in flight fail now, not at their timeout.
    */
-  #onAuthStep(session: Session, m: SocketMessage): void {
-    const auth = session.auth as ClientAuth;
-    if (m.messageType === MessageType.CONTROL && m.data.op === CONTROL_OPS.AUTH_CHALLENGE) {
-      const step = auth.onChallenge(m.data);
-      if (!step.ok) this.#refuse(step);
-      else {
-        // The server proved the token: a transport that authenticates frames (NATS) keys itself now.
-        const key = auth.sessionKey;
-        if (key !== undefined) session.conn.stream.authenticated?.(key);
-        if (step.send !== undefined) session.conn.write(controlFrame(this.eventName, step.send, this.#o.timezone));
-      }
-      return;
+  #onAnswered(session: Session, info: WelcomeInfo | undefined): void {
+    if (info === undefined) this.#requests.failSession(session.id, requestsUnsupported(this.eventName, this.address));
+    else {
+      this.#welcome = info;
+      if (session.authenticates) this.#outbox.flush(session, this.#requests);
     }
-    if (isWelcome(m)) {
-      const refusal = checkWelcomeEvent(m.data, this.eventName) ?? auth.onWelcome();
-      if (refusal !== undefined) this.#refuse(refusal);
-      else this.#onWelcome(session, m);
-      return;
-    }
-    // Not part of the handshake (e.g. a NATS broadcast that overtook the
-    // welcome): dropped, never taken for an impostor; only a failed proof is.
-    // A peer that sends nothing but such frames is dropped after a bound (and
-    // redialled with backoff, not refused for good).
-    if (++session.droppedBeforeWelcome > MAX_FRAMES_BEFORE_WELCOME) {
-      this.log.warn(`server "${this.eventName}" sent ${MAX_FRAMES_BEFORE_WELCOME} frames that are not part of the token handshake: dropping the connection`);
-      this.#closeSession(
-        session,
-        new ConnectionError(
-          ErrorCode.CONNECTION_LOST,
-          `the server of "${this.eventName}" sent more than ${MAX_FRAMES_BEFORE_WELCOME} frames before the token handshake ` +
-            'completed: is it a socketkit server with the same token?',
-        ),
-      );
-    } else this.log.debug(`dropped a ${m.messageType} frame that arrived before the welcome of a token session`);
-  }
-
-  /** Refuses the server: a final, typed error; no reconnect. */
-  #refuse(refusal: AuthRefusal): void {
-    const err = errorFromCode(refusal.code, refusal.reason, {
-      details: { eventName: this.eventName, address: this.address },
-    });
-    // Reported once: the error event, or the log when nobody listens (emitError), and connect() rejects with it.
-    this.log.debug(err.message);
-    this.#toClosed(err, true, true);
-  }
-
-  /**
-   * Largest payload `send()` may write: our own limit, lowered to the
-   * server's when its welcome announced a smaller one (on NATS, the broker's
-   * max_payload − 4), so an oversized frame fails at send() with
-   * FRAME_TOO_LARGE instead of being refused (or dropped) on the way.
-   */
-  #sendLimit(): number {
-    const announced = this.#welcome?.maxMessageSize;
-    return announced !== undefined && announced > 0 && announced < this.#o.maxMessageSize ? announced : this.#o.maxMessageSize;
-  }
-
-  #onWelcome(session: Session, m: SocketMessage): void {
-    session.handshake = 'done';
-    const info: WelcomeInfo = {
-      clientId: String(m.data.client_id),
-      allowClientSend: m.data.allow_client_send !== false,
-      maxMessageSize: typeof m.data.max_message_size === 'number' ? m.data.max_message_size : this.#o.maxMessageSize,
-    };
-    this.#welcome = info;
-    if (session.auth !== undefined) this.#flushOutbox(session);
-    session.heartbeat.start();
-    for (const w of this.#welcomeWaiters.splice(0)) w.resolve(info);
-    this.#answered();
-    this.#recovered();
-    callApp(() => this.emit('welcome', info));
-  }
-
-  /**
-   * Every listener sees the message (its exceptions are its own), and it is
-   * buffered for receive() unless the app opted out. A full buffer pauses
-   * reading, except when listeners exist: they see every message, so the
-   * oldest buffered copy is dropped (counted, 'bufferOverflow') rather than
-   * stalling them. The buffer takes its copy of the bytes before listeners
-   * run: a bin in `m.data` is a view of `payload`, and a listener that
-   * writes into it must not change what receive() returns.
-   */
-  #deliver(m: SocketMessage<T>, payload: Uint8Array): void {
-    // The listener array is copied once per change, not once per message.
-    const listeners = (this.#listeners ??= this.rawListeners('message') as MessageListener[]);
-    // A message a listener sees may be changed by it: a waiting receive() gets its own decode.
-    const dropped = this.#o.bufferMessages ? this.#inbox.offer(listeners.length > 0 ? undefined : m, payload, listeners.length > 0) : 0;
-    for (let i = 0; i < listeners.length; i++) {
-      try {
-        (listeners[i] as MessageListener).call(this, m);
-      } catch (err) {
-        rethrowLater(err);
-      }
-    }
-    if (dropped > 0) {
-      if (this.#droppedMessages === 0)
-        this.log.warn(
-          `receive buffer full (bufferSize ${this.#o.bufferSize}, ` +
-            `maxBufferedBytes ${this.#o.maxBufferedBytes}) and nothing reads it: dropping the oldest ` +
-            "buffered copies ('message' listeners saw them); set bufferMessages: false if only listeners consume messages",
-        );
-      this.#droppedMessages += dropped;
-      // Only when listened to: a closure and an emit per dropped copy were 9 % of a busy listener client.
-      // (looked up once per change of its listeners: listenerCount per message was 3 % of a busy listener client).
-      if ((this.#overflowListened ??= this.listenerCount('bufferOverflow') > 0)) callApp(() => this.emit('bufferOverflow', this.#droppedMessages));
-    }
-  }
-
-  #onLibraryError(session: Session, err: SocketError): void {
-    if (
-      err.code === ErrorCode.UNAUTHORIZED ||
-      err.code === ErrorCode.WRONG_EVENT ||
-      err.code === ErrorCode.PROTOCOL_MISMATCH ||
-      (err.code === ErrorCode.MAX_CONNECTIONS && (session.awaitingWelcome || !this.#o.autoReconnect))
-    ) {
-      // Refused: final for this client (a wrong token does not get better; a
-      // connect({waitForWelcome}) asked to know now).
-      this.#toClosed(err, true, true);
-      return;
-    }
-    if (err.code === ErrorCode.ADMISSION_FULL) {
-      // Evicted (or refused) while too many connections waited to be
-      // admitted: never final, even for connect({waitForWelcome}), which keeps
-      // waiting across the retries (issue 22 item 7). Backoff grows.
-      if (!this.#o.autoReconnect) {
-        this.#toClosed(err, true, true);
-        return;
-      }
-      session.refused = true;
-      this.log.info(`server "${this.eventName}" is busy admitting connections (${err.message}): retrying with backoff`);
-      emitError(this, this.log, err);
-      this.#closeSession(session, err);
-      return;
-    }
-    if (err.code === ErrorCode.MAX_CONNECTIONS) {
-      // A briefly full server: retry with backoff, which this session does not reset.
-      session.refused = true;
-      this.log.info(`server "${this.eventName}" is full (${err.message}): retrying with backoff`);
-      emitError(this, this.log, err);
-      this.#closeSession(session, err);
-      return;
-    }
-    emitError(this, this.log, err);
-  }
-
-  /** A skipped invalid message: counted, and reported as an `error` event (or a rate-limited warning). */
-  #onInvalidMessage(session: Session, err: MessageError): void {
-    if (this.#session() !== session || session.closeError !== undefined) return;
-    this.#invalidMessages++;
-    if (this.listenerCount('error') > 0) callApp(() => this.emit('error', err));
-    else this.#warnings.warn(err.code, `server "${this.eventName}" at ${this.address}: ${err.message}`);
-  }
-
-  #onProtocolError(session: Session, err: MessageError): void {
-    this.log.warn(`server sent a bad frame (${err.code}): ${err.message}`);
-    emitError(this, this.log, err);
-    this.#closeSession(session, err);
-  }
-
-  /**
-   * Graceful close of one connection, as the server does it: half-close,
-   * keep reading and discard until the peer closes or `closeTimeout` passes
-   * (a peer still writing, like the Python module, is never left blocked on
-   * a reset), then destroy.
-   */
-  #closeSession(session: Session, err: Error | undefined): void {
-    if (session.closeError === undefined) session.closeError = err ?? new ConnectionError(ErrorCode.CLOSED, 'closed by the client');
-    session.heartbeat.stop();
-    session.conn.stream.resume();
-    void session.conn.end(this.#closeTimeout());
+    this.#answers.answered(info);
+    this.#outage.recovered(this.#session()?.tries ?? 0);
+    if (info !== undefined) callApp(() => this.emit('welcome', info));
   }
 
   #onSessionClosed(session: Session, err: Error | undefined): void {
-    session.heartbeat.stop();
     if (this.#session() !== session) return;
-    const cause = session.closeError ?? err;
-    const reason =
-      cause === undefined
-        ? 'connection closed'
-        : cause instanceof SocketError
-          ? cause.message
-          : `connection error: ${(cause as NodeJS.ErrnoException).code ?? cause.message}`;
+    const reason = session.closeReason(err);
     this.log.debug(`disconnected from ${this.address}: ${reason}`);
-    this.#requests.failSession(
-      session.id,
-      new ConnectionError(
-        ErrorCode.CONNECTION_LOST,
-        `lost the connection to "${this.eventName}" at ${this.address} (${reason}) before the reply came: retry the request`,
-      ),
-    );
+    this.#requests.failSession(session.id, lostError(this.#ctx, reason, 'before the reply came: retry the request'));
     if (!this.#o.autoReconnect) {
-      const lost = new ConnectionError(
-        ErrorCode.CONNECTION_LOST,
-        `lost the connection to "${this.eventName}" at ${this.address} (${reason}) and autoReconnect is off: connect() again`,
-      );
+      const lost = lostError(this.#ctx, reason, 'and autoReconnect is off: connect() again');
       this.#toClosed(lost, err !== undefined, true);
       return;
     }
     callApp(() => this.emit('disconnected', reason));
-    // Lost means the client had the server: a connection refused or dropped before it answered is a failed attempt.
-    const stable = !session.refused && (session.delivered || Date.now() - session.openedAt >= this.#o.minUptimeMs);
-    // The server answered on this connection (welcome, or a foreign first frame; without the handshake: it stayed up).
-    const answered = !session.refused && (session.handshake === 'done' || session.handshake === 'foreign' || (session.handshake === 'none' && stable));
-    if (this.#lost === undefined && answered) {
-      // One warning per outage (issue 23 item 4), and an 'error' event for who listens; never silent.
-      this.#lost = { at: Date.now(), reason };
-      const r = this.#o.reconnect;
-      const bound = r.maxRetries === Number.POSITIVE_INFINITY ? 'no limit' : `at most ${r.maxRetries} attempts`;
-      const lost = new ConnectionError(
-        ErrorCode.CONNECTION_LOST,
-        `lost the server of "${this.eventName}" at ${this.address} (${reason}): reconnecting ` +
-          `(backoff ${r.initialDelay} ms ×${r.multiplier} up to ${r.maxDelay} ms, ${bound})`,
-        { details: { eventName: this.eventName, address: this.address, reason } },
-      );
-      this.log.warn(lost.message);
-      if (this.listenerCount('error') > 0) callApp(() => this.emit('error', lost));
-    }
-    this.#toReconnecting(stable ? 1 : session.attempt + 1, answered ? 1 : session.tries + 1);
+    const next = this.#outage.lost(session, reason);
+    const notice = next.notice;
+    if (notice !== undefined && this.listenerCount('error') > 0) callApp(() => this.emit('error', notice));
+    this.#toReconnecting(next.attempt, next.tries);
   }
 
-  /** The server answers again after an outage: the one "back" warning. */
-  #recovered(): void {
-    const lost = this.#lost;
-    if (lost === undefined) return;
-    this.#lost = undefined;
-    const attempts = this.#session()?.tries ?? 0;
-    this.log.warn(`the server of "${this.eventName}" at ${this.address} is back: reconnected after ${attempts} attempt(s), ${Date.now() - lost.at} ms`);
-  }
-
-  #checkSend(frame: Buffer): void {
-    const s = this.#state;
-    if (s.name === 'closed' && s.fatal) throw s.reason;
-    if (this.#welcome !== undefined && !this.#welcome.allowClientSend && s.name === 'open') {
-      throw new MessageError(
-        ErrorCode.SEND_NOT_ALLOWED,
-        `server "${this.eventName}" does not accept messages from clients (allowClientSend is false): only receive on this client`,
-      );
-    }
-    if (s.name === 'open' && !s.session.conn.closing && !this.#authPending(s.session)) {
-      const pending = s.session.conn.pendingBytes;
-      if (pending + frame.length > this.#o.maxPendingBytes) {
-        throw new SocketError(
-          ErrorCode.BUFFER_FULL,
-          `${pending} bytes already wait to be written to "${this.eventName}" ` +
-            `(maxPendingBytes ${this.#o.maxPendingBytes}): await client.drain() before sending more`,
-          { details: { pending, maxPendingBytes: this.#o.maxPendingBytes } },
-        );
-      }
-      return;
-    }
-    if (s.name === 'reconnecting' || (s.name === 'open' && (this.#o.autoReconnect || this.#authPending(s.session)))) {
-      if (this.#o.offlineSend === 'reject' && !(s.name === 'open' && this.#authPending(s.session))) {
-        throw new ConnectionError(
-          ErrorCode.NOT_CONNECTED,
-          `client for "${this.eventName}" is reconnecting to ${this.address}: retry after the 'connected' event (offlineSend is "reject")`,
-        );
-      }
-      if (this.#outbox.length >= this.#o.sendBufferSize || this.#outboxBytes + frame.length > this.#o.sendBufferBytes) {
-        throw new SocketError(
-          ErrorCode.BUFFER_FULL,
-          `send buffer full (${this.#outbox.length} messages, ${this.#outboxBytes} bytes; ` +
-            `sendBufferSize ${this.#o.sendBufferSize}, sendBufferBytes ${this.#o.sendBufferBytes}) ` +
-            `while reconnecting to "${this.eventName}": await client.drain() or raise the bounds`,
-        );
-      }
-      return;
-    }
-    throw new ConnectionError(ErrorCode.NOT_CONNECTED, `client for "${this.eventName}" is not connected: call connect() first`);
-  }
-
-  #sendFrame(frame: Buffer, requestId: string | undefined): boolean {
-    this.#checkSend(frame);
-    const s = this.#state;
-    if (s.name === 'open' && !s.session.conn.closing && !this.#authPending(s.session)) {
-      s.session.conn.write(frame);
-      return !s.session.conn.needsDrain;
-    }
-    this.#outbox.push({ frame, requestId });
-    this.#outboxBytes += frame.length;
-    return false;
-  }
-
-  #next(timeoutMs: number): Promise<SocketMessage<T> | undefined> {
-    if (!this.#o.bufferMessages) {
-      return Promise.reject(
-        new ValidationError(
-          ErrorCode.INVALID_CONFIG,
-          `receive() and for await need the receive buffer, and this client has bufferMessages: false: use a 'message' listener, or remove that option`,
-        ),
-      );
-    }
-    return this.#inbox.next(timeoutMs, () => `no message on "${this.eventName}" within ${timeoutMs} ms`);
-  }
-
-  #endReason(): SocketError {
-    const s = this.#state;
-    return s.name === 'closed' ? s.reason : new ConnectionError(ErrorCode.CLOSED, `client for "${this.eventName}" is closed: connect() again to receive`);
-  }
-
-  #session(): Session | undefined {
-    return this.#state.name === 'open' ? this.#state.session : undefined;
-  }
-
-  #closeTimeout(): number {
-    return Math.min(this.#o.closeTimeout, MAX_TIMEOUT_MS);
-  }
-
-  /**
-   * The error an ERROR reply to a request rejects it with: a library error
-   * (`origin: "socketkit"`: NO_HANDLER, SEND_NOT_ALLOWED, FRAME_TOO_LARGE, ...)
-   * keeps its class; anything else is the application's: a {@link RemoteError}
-   * carrying the handler's code (HANDLER_FAILED when it had none) and message.
-   */
-  #replyError(m: SocketMessage): SocketError {
-    const d = m.data;
-    if (isLibraryError(m) && d.code !== ErrorCode.HANDLER_FAILED && d.code !== ErrorCode.REMOTE_ERROR) return this.#remoteError(m);
-    const remoteCode = typeof d.code === 'string' && d.code.length > 0 ? d.code : ErrorCode.HANDLER_FAILED;
-    const remoteMessage = typeof d.error === 'string' ? d.error : JSON.stringify(d);
-    return new RemoteError(`the request handler of "${this.eventName}" at ${this.address} failed with ${remoteCode}: ${remoteMessage}`, {
-      remoteCode,
-      remoteMessage,
-      details: { eventName: this.eventName, id: m.replyTo, data: d },
-    });
-  }
-
-  /** The error of a request to a server that never welcomed this client (it does not speak the handshake). */
-  #requestsUnsupported(): SocketError {
-    return new SocketError(
-      ErrorCode.REQUESTS_UNSUPPORTED,
-      `the server of "${this.eventName}" at ${this.address} does not answer requests: it never sent a welcome ` +
-        '(it does not speak the socketkit handshake, e.g. the Python module, which drops the request id); use send() and receive() instead',
-      { details: { eventName: this.eventName, address: this.address } },
+  /** The frame of a DATA message (a request's with `id`), within the send limit. */
+  #encode(data: MessageData, id: string | undefined): Buffer {
+    const options = id === undefined ? { timezone: this.#o.timezone } : { timezone: this.#o.timezone, id };
+    return encodeFrame(
+      createMessage(this.eventName, MessageType.DATA, data, options),
+      sendLimit(this.#welcome, this.#o.maxMessageSize),
     );
   }
 
-  #remoteError(m: SocketMessage): SocketError {
-    const code = typeof m.data.code === 'string' ? m.data.code : ErrorCode.REMOTE_ERROR;
-    const text = typeof m.data.error === 'string' ? m.data.error : JSON.stringify(m.data);
-    return errorFromCode(code, text, { details: { eventName: this.eventName, data: m.data } });
+  /** Where a send goes now (see sendRoute in state.ts). */
+  #route(frame: Buffer): Session | undefined {
+    return sendRoute(this.#state, frame, this.#welcome, this.#ctx, this.#outbox);
   }
-}
 
-/** A socketkit `welcome`: a reserved CONTROL op with the client id the server assigned. */
-function isWelcome(m: SocketMessage): boolean {
-  return m.messageType === MessageType.CONTROL && m.data.op === CONTROL_OPS.WELCOME && typeof m.data.client_id === 'string';
+  #sendFrame(frame: Buffer, requestId: string | undefined): boolean {
+    const session = this.#route(frame);
+    if (session !== undefined) {
+      session.conn.write(frame);
+      return !session.conn.needsDrain;
+    }
+    this.#outbox.push(frame, requestId);
+    return false;
+  }
+
+  #session(): Session | undefined {
+    return openSession(this.#state);
+  }
 }

@@ -22,7 +22,10 @@ interface Waiter<T> {
   reject(error: Error): void;
 }
 
-/** Size of every segment of a {@link ByteQueue} (64 KiB); an entry runs on into the next segment when it does not fit. */
+/**
+ * Size of every segment of a {@link ByteQueue} (64 KiB); an entry runs on
+ * into the next segment when it does not fit.
+ */
 export const BYTE_QUEUE_SEGMENT = 64 * 1024;
 
 /**
@@ -133,7 +136,11 @@ export class ByteQueue {
     const seg = this.#segments[0] as Buffer;
     const r = this.#readAt;
     this.#readAt = r + 4;
-    return (seg[r] as number) * 0x1000000 + ((seg[r + 1] as number) << 16) + (((seg[r + 2] as number) << 8) | (seg[r + 3] as number));
+    return (
+      (seg[r] as number) * 0x1000000 +
+      ((seg[r + 1] as number) << 16) +
+      (((seg[r + 2] as number) << 8) | (seg[r + 3] as number))
+    );
   }
 
   #addSegment(): Buffer {
@@ -254,7 +261,8 @@ export class Inbox<T> {
         return Promise.reject(err);
       }
     }
-    if (this.#ended !== undefined) return this.#ended.error === undefined ? Promise.resolve(undefined) : Promise.reject(this.#ended.error);
+    if (this.#ended !== undefined)
+      return this.#ended.error === undefined ? Promise.resolve(undefined) : Promise.reject(this.#ended.error);
     return new Promise((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
       const waiter: Waiter<T> = {

@@ -67,7 +67,10 @@ export interface SocketClientOptions<T = MessageData> {
   bufferMessages?: boolean;
   /** Receive buffer bound in messages; when full the client stops reading the socket (default 4096). */
   bufferSize?: number;
-  /** Receive buffer bound in bytes of frame payload; when reached the client stops reading the socket (default 4 MiB). */
+  /**
+   * Receive buffer bound in bytes of frame payload; when reached the client
+   * stops reading the socket (default 4 MiB).
+   */
   maxBufferedBytes?: number;
   /** While disconnected: `buffer` sends (flushed first on reconnect) or `reject` them (default `buffer`). */
   offlineSend?: OfflineSendPolicy;
@@ -75,7 +78,10 @@ export interface SocketClientOptions<T = MessageData> {
   sendBufferSize?: number;
   /** Bound on bytes buffered while disconnected (default 8 MiB). */
   sendBufferBytes?: number;
-  /** Hard bound on bytes written to the connection but not yet taken by the OS; past it `send()` throws `BUFFER_FULL` (default 8 MiB). */
+  /**
+   * Hard bound on bytes written to the connection but not yet taken by the
+   * OS; past it `send()` throws `BUFFER_FULL` (default 8 MiB).
+   */
   maxPendingBytes?: number;
   /** Largest frame payload in bytes (default 1 MiB). */
   maxMessageSize?: number;
@@ -87,7 +93,7 @@ export interface SocketClientOptions<T = MessageData> {
    * slot, `clientConnected`, its messages and requests are answered) but
    * never gives it the no-client queue or broadcasts, and it does not count
    * as a client for the queue rule, so messages keep queueing for the next
-   * real client. A server older than issue 23 ignores the field (its welcome
+   * real client. A server that predates the role ignores the field (its welcome
    * then has no `role`). Needs the handshake. Default `client`.
    */
   role?: ClientRole;
@@ -102,7 +108,10 @@ export interface SocketClientOptions<T = MessageData> {
   heartbeatInterval?: number;
   /** Silence in ms after which a welcomed server is considered dead (default 3 × interval). */
   heartbeatTimeout?: number;
-  /** Graceful close (disconnect, refusal) gives up and destroys the socket after this long without progress (ms, default 2000). */
+  /**
+   * Graceful close (disconnect, refusal) gives up and destroys the socket
+   * after this long without progress (ms, default 2000).
+   */
   closeTimeout?: number;
   /** Bound on requests in flight (default 10000). */
   maxPendingRequests?: number;
@@ -152,6 +161,14 @@ export interface ConnectOptions {
   waitForServer?: boolean | number;
 }
 
+/** What every part of one client (session, dial, outbox, delivery) knows of it. */
+export interface ClientContext {
+  readonly eventName: string;
+  readonly transport: ClientTransport;
+  readonly log: SocketLogger;
+  readonly options: ResolvedClientOptions;
+}
+
 /** The resolved client options (every default applied, every bound checked). */
 export interface ResolvedClientOptions {
   connectTimeout: number;
@@ -188,9 +205,13 @@ export type ClientRole = 'client' | 'sender';
  */
 function checkRole(role: ClientRole | undefined, handshake: boolean): ClientRole {
   if (role === 'sender' && !handshake) {
-    throw new ValidationError(ErrorCode.INVALID_CONFIG, 'role "sender" is announced in the hello: it needs handshake: true', {
-      details: { key: 'role', value: role },
-    });
+    throw new ValidationError(
+      ErrorCode.INVALID_CONFIG,
+      'role "sender" is announced in the hello: it needs handshake: true',
+      {
+        details: { key: 'role', value: role },
+      },
+    );
   }
   return role ?? 'client';
 }
@@ -213,9 +234,13 @@ export function checkWaitForServer(value: boolean | number | undefined, timeout:
   if (value === undefined || value === false) return 0;
   if (value === true) return timeout;
   if (typeof value === 'number') return Math.min(checkTimeout('waitForServer', value), timeout);
-  throw new ValidationError(ErrorCode.INVALID_CONFIG, `waitForServer is ${typeof value} ${String(value)}: use true, false or a number of ms`, {
-    details: { key: 'waitForServer', value },
-  });
+  throw new ValidationError(
+    ErrorCode.INVALID_CONFIG,
+    `waitForServer is ${typeof value} ${String(value)}: use true, false or a number of ms`,
+    {
+      details: { key: 'waitForServer', value },
+    },
+  );
 }
 
 function checkPositive(key: string, value: number): number {
@@ -228,12 +253,19 @@ function checkPositive(key: string, value: number): number {
 
 /** Applies the defaults of every client option once and checks every bound. */
 export function resolveClientOptions<T>(o: SocketClientOptions<T>): ResolvedClientOptions {
-  const defaultTimeout = checkTimeout('defaultTimeoutMs', o.defaultTimeoutMs ?? o.defaultTimeout ?? CONFIG_DEFAULTS.defaultTimeoutMs);
+  const defaultTimeout = checkTimeout(
+    'defaultTimeoutMs',
+    o.defaultTimeoutMs ?? o.defaultTimeout ?? CONFIG_DEFAULTS.defaultTimeoutMs,
+  );
   const interval = o.heartbeatInterval ?? DEFAULT_HEARTBEAT_INTERVAL;
   if (!(Number.isInteger(interval) && interval >= 0 && interval <= MAX_TIMEOUT_MS)) {
-    throw new ValidationError(ErrorCode.INVALID_CONFIG, `heartbeatInterval is ${String(interval)} ms: use 0 (off) or an integer up to ${MAX_TIMEOUT_MS} ms`, {
-      details: { key: 'heartbeatInterval', value: interval },
-    });
+    throw new ValidationError(
+      ErrorCode.INVALID_CONFIG,
+      `heartbeatInterval is ${String(interval)} ms: use 0 (off) or an integer up to ${MAX_TIMEOUT_MS} ms`,
+      {
+        details: { key: 'heartbeatInterval', value: interval },
+      },
+    );
   }
   const reconnect = { ...DEFAULT_BACKOFF, ...o.reconnect };
   if (reconnect.maxRetries !== Number.POSITIVE_INFINITY) checkPositive('reconnect.maxRetries', reconnect.maxRetries);
@@ -255,7 +287,10 @@ export function resolveClientOptions<T>(o: SocketClientOptions<T>): ResolvedClie
     role: checkRole(o.role, o.handshake ?? true),
     token: validateToken(o.token, o.eventName),
     heartbeatInterval: interval,
-    heartbeatTimeout: interval > 0 ? checkTimeout('heartbeatTimeout', o.heartbeatTimeout ?? interval * (DEFAULT_HEARTBEAT_MISSES + 1)) : 0,
+    heartbeatTimeout:
+      interval > 0
+        ? checkTimeout('heartbeatTimeout', o.heartbeatTimeout ?? interval * (DEFAULT_HEARTBEAT_MISSES + 1))
+        : 0,
     closeTimeout: checkTimeout('closeTimeout', o.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT),
     maxPendingRequests: checkPositive('maxPendingRequests', o.maxPendingRequests ?? DEFAULT_MAX_PENDING_REQUESTS),
     timezone: o.timezone ?? CONFIG_DEFAULTS.timezone,

@@ -4,14 +4,13 @@ import {
   CONTROL_OPS,
   ErrorCode,
   MessageType,
-  PROTOCOL_VERSION,
   TimeoutError,
   createMessage,
   errorFromCode,
-  type MessageData,
   type SocketMessage,
 } from '@socketkit/protocol';
-import { ClientAuth, checkWelcomeEvent, validateToken } from '../wire/auth.js';
+import { validateToken, type AuthRefusal } from '../wire/auth.js';
+import { ClientHandshake } from '../wire/handshake.js';
 import type { ServerStats } from './stats.js';
 import type { ClientTransport, TransportStream } from '../transport.js';
 import { isLibraryError } from '../wire/frames.js';
@@ -43,30 +42,35 @@ export interface FetchStatsOptions {
  * token, one request, one reply) instead of running a full client with
  * reconnects and buffers.
  */
-export async function fetchStats(transport: ClientTransport, eventName: string, options: FetchStatsOptions = {}): Promise<ServerStats> {
+export async function fetchStats(
+  transport: ClientTransport,
+  eventName: string,
+  options: FetchStatsOptions = {},
+): Promise<ServerStats> {
   const timeoutMs = options.timeoutMs ?? 5000;
-  const auth = options.token === undefined ? undefined : new ClientAuth(validateToken(options.token, eventName) as string, eventName);
+  const token = options.token === undefined ? undefined : (validateToken(options.token, eventName) as string);
+  const handshake = new ClientHandshake(eventName, { token, role: 'monitor' });
   const controller = new AbortController();
   const timer = Number.isFinite(timeoutMs) ? setTimeout(() => controller.abort(), timeoutMs) : undefined;
   let stream: TransportStream | undefined;
   try {
     stream = await transport.connect(controller.signal);
-    // An error after the reply (a reset, or a stream that reports its own destroy() as an error) must not crash the process.
+    // An error after the reply (a reset, or a stream that reports its own destroy() as an error)
+    // must not crash the process.
     stream.on('error', () => undefined);
     const id = randomUUID();
-    const hello = createMessage(eventName, MessageType.CONTROL, {
-      ...(auth === undefined ? { op: CONTROL_OPS.HELLO, event: eventName } : auth.hello()),
-      protocol: PROTOCOL_VERSION,
-      role: 'monitor',
-    });
+    const hello = createMessage(eventName, MessageType.CONTROL, handshake.hello());
     const ask = encodeFrame(createMessage(eventName, MessageType.CONTROL, { op: CONTROL_OPS.STATS }, { id }));
     stream.write(encodeFrame(hello));
     // Without a token the request goes at once; with one, only after the server proved it knows the token.
-    if (auth === undefined) stream.write(ask);
-    const exchange: Exchange = { stream, id, ask, auth, eventName, where: transport.address() };
+    if (!handshake.authenticates) stream.write(ask);
+    const exchange: Exchange = { stream, id, ask, handshake, eventName, where: transport.address() };
     return await readReply(exchange, options.maxMessageSize, controller.signal, timeoutMs);
   } catch (err) {
-    if (controller.signal.aborted) throw new TimeoutError(`no stats from ${transport.address()} within ${timeoutMs} ms: is a socketkit server running there?`);
+    if (controller.signal.aborted)
+      throw new TimeoutError(
+        `no stats from ${transport.address()} within ${timeoutMs} ms: is a socketkit server running there?`,
+      );
     throw err;
   } finally {
     clearTimeout(timer);
@@ -81,13 +85,18 @@ interface Exchange {
   id: string;
   /** The stats request frame (sent after the challenge when there is a token). */
   ask: Buffer;
-  auth: ClientAuth | undefined;
+  handshake: ClientHandshake;
   eventName: string;
   where: string;
 }
 
-function readReply(x: Exchange, maxMessageSize: number | undefined, signal: AbortSignal, timeoutMs: number): Promise<ServerStats> {
-  const { stream, id, auth, where } = x;
+function readReply(
+  x: Exchange,
+  maxMessageSize: number | undefined,
+  signal: AbortSignal,
+  timeoutMs: number,
+): Promise<ServerStats> {
+  const { stream, id, handshake, where } = x;
   const decoder = new FrameDecoder(maxMessageSize === undefined ? {} : { maxMessageSize });
   return new Promise<ServerStats>((resolve, reject) => {
     let done = false;
@@ -100,7 +109,7 @@ function readReply(x: Exchange, maxMessageSize: number | undefined, signal: Abor
       if (err) reject(err);
       else resolve(stats as ServerStats);
     };
-    const refuse = (reason: string) => finish(errorFromCode(ErrorCode.UNAUTHORIZED, `${where}: ${reason}`));
+    const refuse = (r: AuthRefusal) => finish(errorFromCode(r.code, `${where}: ${r.reason}`));
     const onMessage = (m: SocketMessage) => {
       if (done) return;
       if (isLibraryError(m)) {
@@ -108,22 +117,22 @@ function readReply(x: Exchange, maxMessageSize: number | undefined, signal: Abor
         return;
       }
       if (m.messageType !== MessageType.CONTROL) return;
-      if (auth !== undefined && m.data.op === CONTROL_OPS.AUTH_CHALLENGE) {
-        const step = auth.onChallenge(m.data);
-        if (!step.ok) return refuse(step.reason);
-        // The server proved the token: a transport that authenticates frames (NATS) keys itself now.
-        const key = auth.sessionKey;
-        if (key !== undefined) stream.authenticated?.(key);
-        stream.write(encodeFrame(createMessage(x.eventName, MessageType.CONTROL, step.send as MessageData)));
-        stream.write(x.ask);
-      } else if (m.data.op === CONTROL_OPS.WELCOME) {
-        const wrong = checkWelcomeEvent(m.data, x.eventName) ?? auth?.onWelcome();
-        if (wrong !== undefined) finish(errorFromCode(wrong.code, `${where}: ${wrong.reason}`));
-      } else if (m.replyTo === id && m.data.op === CONTROL_OPS.STATS) {
+      if (m.replyTo !== id || m.data.op !== CONTROL_OPS.STATS) {
+        const step = handshake.onFrame(m);
+        if (step.kind === 'refused') refuse(step.refusal);
+        else if (step.kind === 'proof') {
+          // The server proved the token: a transport that authenticates frames (NATS) keys itself now.
+          if (step.sessionKey !== undefined) stream.authenticated?.(step.sessionKey);
+          stream.write(encodeFrame(createMessage(x.eventName, MessageType.CONTROL, step.send)));
+          stream.write(x.ask);
+        }
+      } else {
         const stats = m.data.stats;
         if (stats === null || typeof stats !== 'object' || Array.isArray(stats)) {
           const got = stats === null ? 'null' : Array.isArray(stats) ? 'an array' : typeof stats;
-          const text = `${where} answered the stats request without a stats object (stats is ${got}): is a socketkit server listening there?`;
+          const text =
+            `${where} answered the stats request without a stats object (stats is ${got}): ` +
+            'is a socketkit server listening there?';
           finish(errorFromCode(ErrorCode.INVALID_MESSAGE, text));
         } else finish(undefined, stats as unknown as ServerStats);
       }
@@ -139,7 +148,8 @@ function readReply(x: Exchange, maxMessageSize: number | undefined, signal: Abor
       finish(
         errorFromCode(
           ErrorCode.CONNECTION_LOST,
-          `${where} closed the connection before answering the stats request: is it a socketkit server with stats support?`,
+          `${where} closed the connection before answering the stats request: ` +
+            'is it a socketkit server with stats support?',
         ),
       );
     const onError = (err: Error) => finish(err);
