@@ -1,17 +1,16 @@
-import {
-  closeSync,
-  constants,
-  fstatSync,
-  lstatSync,
-  openSync,
-  readFileSync,
-  readdirSync,
-  type Stats,
-  unlinkSync,
-} from 'node:fs';
+import { closeSync, constants, openSync, readFileSync, readdirSync, type Stats, unlinkSync } from 'node:fs';
 import { connect } from 'node:net';
 import { basename, dirname, join } from 'node:path';
-import { ConnectionError, ErrorCode, SocketError, openSocketDir, sameFile, type PinnedDir } from '@socketkit/unix';
+import {
+  ConnectionError,
+  ErrorCode,
+  SocketError,
+  fstatClean,
+  lstatClean,
+  openSocketDir,
+  sameFile,
+  type PinnedDir,
+} from '@socketkit/unix';
 import { safeText } from './output.js';
 
 /**
@@ -180,7 +179,7 @@ export async function inspectSocketDir(dir: string, options: InspectOptions = {}
           const path = join(dir, name);
           let st: Stats;
           try {
-            st = lstatSync(at(name));
+            st = lstatClean(at(name));
           } catch {
             return undefined; // removed while we looked
           }
@@ -201,7 +200,7 @@ export async function inspectSocketDir(dir: string, options: InspectOptions = {}
             }
             let text: string | undefined;
             try {
-              st = fstatSync(fd);
+              st = fstatClean(fd);
               if (st.isFile() && problem === undefined && !untrusted(st, me)) text = readFileSync(fd, 'utf8');
             } finally {
               closeSync(fd);
@@ -281,7 +280,7 @@ export async function cleanSocketDir(entries: readonly LsEntry[], options: Inspe
         const entry = pinned.entry(basename(e.path));
         let before: Stats;
         try {
-          before = lstatSync(entry);
+          before = lstatClean(entry);
         } catch {
           continue;
         }
@@ -289,7 +288,7 @@ export async function cleanSocketDir(entries: readonly LsEntry[], options: Inspe
         if ((await probeSocket(entry, options.probeTimeoutMs)) !== 'stale') continue;
         let now: Stats | undefined;
         try {
-          now = lstatSync(entry);
+          now = lstatClean(entry);
         } catch {
           now = undefined;
         }

@@ -25,19 +25,22 @@ describe('client heartbeats', () => {
     await c.disconnect();
   });
 
-  it('before welcome (a server that ignores hello), no pings are sent and silence never drops the connection', async () => {
-    const fs = new FakeServer();
-    const c = client(fs, { heartbeatInterval: 100 });
-    await c.connect({ waitForWelcome: false });
-    for (let i = 0; i < 50; i++) {
-      jest.advanceTimersByTime(100);
-      await settle(2);
-    }
-    expect(fs.peers.length).toBe(1);
-    expect(fs.last.ops).toEqual(['hello']);
-    expect(c.isConnected()).toBe(true);
-    await c.disconnect();
-  });
+  it(
+    'before welcome (a server that ignores hello), no pings are sent and silence never drops the ' + 'connection',
+    async () => {
+      const fs = new FakeServer();
+      const c = client(fs, { heartbeatInterval: 100 });
+      await c.connect({ waitForWelcome: false });
+      for (let i = 0; i < 50; i++) {
+        jest.advanceTimersByTime(100);
+        await settle(2);
+      }
+      expect(fs.peers.length).toBe(1);
+      expect(fs.last.ops).toEqual(['hello']);
+      expect(c.isConnected()).toBe(true);
+      await c.disconnect();
+    },
+  );
 
   it('after welcome, pings are sent and a server that never answers is dropped', async () => {
     const fs = new FakeServer();
@@ -60,25 +63,31 @@ describe('client heartbeats', () => {
 describe('reserved control ops', () => {
   useFakeTimers();
 
-  it('an application {op:"welcome"} from a server that never did the handshake is delivered and changes nothing', async () => {
-    const fs = new FakeServer();
-    fs.onAccept = (p) =>
-      setImmediate(() => {
-        p.send('data', { first: true });
-        p.send('control', { op: 'welcome', allow_client_send: false });
-        p.send('control', { op: 'ping' });
-      });
-    const c = client(fs);
-    await c.connect();
-    expect((await c.receive()).data).toEqual({ first: true });
-    expect((await c.receive()).data).toEqual({ op: 'welcome', allow_client_send: false });
-    expect((await c.receive()).data).toEqual({ op: 'ping' });
-    expect(c.welcome).toBeUndefined();
-    await c.send({ still: 'allowed' });
-    await settle(5);
-    expect(fs.last.received.map((m) => m.data)).toEqual([expect.objectContaining({ op: 'hello' }), { still: 'allowed' }]);
-    await c.disconnect();
-  });
+  it(
+    'an application {op:"welcome"} from a server that never did the handshake is delivered and changes ' + 'nothing',
+    async () => {
+      const fs = new FakeServer();
+      fs.onAccept = (p) =>
+        setImmediate(() => {
+          p.send('data', { first: true });
+          p.send('control', { op: 'welcome', allow_client_send: false });
+          p.send('control', { op: 'ping' });
+        });
+      const c = client(fs);
+      await c.connect();
+      expect((await c.receive()).data).toEqual({ first: true });
+      expect((await c.receive()).data).toEqual({ op: 'welcome', allow_client_send: false });
+      expect((await c.receive()).data).toEqual({ op: 'ping' });
+      expect(c.welcome).toBeUndefined();
+      await c.send({ still: 'allowed' });
+      await settle(5);
+      expect(fs.last.received.map((m) => m.data)).toEqual([
+        expect.objectContaining({ op: 'hello' }),
+        { still: 'allowed' },
+      ]);
+      await c.disconnect();
+    },
+  );
 
   it('with handshake: false, even a first-frame welcome is an application message', async () => {
     const fs = new FakeServer();
@@ -125,17 +134,21 @@ describe('reserved control ops', () => {
 });
 
 describe("the server's announced max_message_size", () => {
-  it('a send above it fails at send() with FRAME_TOO_LARGE and nothing is written (issue 11 item 11: NATS max_payload)', async () => {
-    const fs = new FakeServer();
-    fs.onAccept = (p) => setImmediate(() => p.welcome({ max_message_size: 1000 }));
-    const c = client(fs, { autoReconnect: false });
-    await c.connect({ waitForWelcome: true });
-    await expect(c.send({ big: 'x'.repeat(2000) })).rejects.toMatchObject({ code: 'FRAME_TOO_LARGE' });
-    await c.send({ small: 1 });
-    await settle(5);
-    expect(fs.last.received.filter((m) => m.messageType === 'data').map((m) => m.data)).toEqual([{ small: 1 }]);
-    await c.disconnect();
-  });
+  it(
+    'a send above it fails at send() with FRAME_TOO_LARGE and nothing is written (issue 11 item 11: NATS ' +
+      'max_payload)',
+    async () => {
+      const fs = new FakeServer();
+      fs.onAccept = (p) => setImmediate(() => p.welcome({ max_message_size: 1000 }));
+      const c = client(fs, { autoReconnect: false });
+      await c.connect({ waitForWelcome: true });
+      await expect(c.send({ big: 'x'.repeat(2000) })).rejects.toMatchObject({ code: 'FRAME_TOO_LARGE' });
+      await c.send({ small: 1 });
+      await settle(5);
+      expect(fs.last.received.filter((m) => m.messageType === 'data').map((m) => m.data)).toEqual([{ small: 1 }]);
+      await c.disconnect();
+    },
+  );
 });
 
 describe('the protocol number a client announces', () => {
@@ -156,7 +169,13 @@ describe('the protocol number a client announces', () => {
     try {
       for (const token of [undefined, 't'.repeat(32)]) {
         const { client: transport } = await rig.start(token === undefined ? {} : { token });
-        const c = new SocketClient({ eventName: 'rules', transport, logLevel: 'silent', autoReconnect: false, ...(token === undefined ? {} : { token }) });
+        const c = new SocketClient({
+          eventName: 'rules',
+          transport,
+          logLevel: 'silent',
+          autoReconnect: false,
+          ...(token === undefined ? {} : { token }),
+        });
         await c.connect({ waitForWelcome: true });
         expect(c.welcome?.clientId).toMatch(/^client_/);
         await c.disconnect();
@@ -188,42 +207,50 @@ function pushOnAuthProof(inner: ClientTransport, bytes: Uint8Array): ClientTrans
 }
 
 describe('a token session before its welcome (issue 22 item 1)', () => {
-  it('a frame outside the handshake, between auth_proof and welcome, is dropped: the client is welcomed, not refused as facing an impostor', async () => {
-    const rig = new ServerRig();
-    const token = 't'.repeat(32);
-    try {
-      const { server, client: inner } = await rig.start({ token });
-      // The transport delivers a stray DATA frame right behind the challenge (as a NATS broadcast can).
-      const stray = encodeFrame(createMessage('rules', MessageType.DATA, { stray: true }));
-      const transport = pushOnAuthProof(inner, stray);
-      const c = new SocketClient({ eventName: 'rules', transport, logLevel: 'silent', autoReconnect: false, token });
-      const got: unknown[] = [];
-      c.on('message', (m) => got.push(m.data));
-      await c.connect({ waitForWelcome: true });
-      expect(c.welcome?.clientId).toMatch(/^client_/);
-      server.send({ after: 'welcome' });
-      await new Promise((r) => setTimeout(r, 20));
-      expect(got).toEqual([{ after: 'welcome' }]);
-      await c.disconnect();
-    } finally {
-      await rig.stopAll(async () => undefined);
-    }
-  });
+  it(
+    'a frame outside the handshake, between auth_proof and welcome, is dropped: the client is welcomed, not refused ' +
+      'as facing an impostor',
+    async () => {
+      const rig = new ServerRig();
+      const token = 't'.repeat(32);
+      try {
+        const { server, client: inner } = await rig.start({ token });
+        // The transport delivers a stray DATA frame right behind the challenge (as a NATS broadcast can).
+        const stray = encodeFrame(createMessage('rules', MessageType.DATA, { stray: true }));
+        const transport = pushOnAuthProof(inner, stray);
+        const c = new SocketClient({ eventName: 'rules', transport, logLevel: 'silent', autoReconnect: false, token });
+        const got: unknown[] = [];
+        c.on('message', (m) => got.push(m.data));
+        await c.connect({ waitForWelcome: true });
+        expect(c.welcome?.clientId).toMatch(/^client_/);
+        server.send({ after: 'welcome' });
+        await new Promise((r) => setTimeout(r, 20));
+        expect(got).toEqual([{ after: 'welcome' }]);
+        await c.disconnect();
+      } finally {
+        await rig.stopAll(async () => undefined);
+      }
+    },
+  );
 
-  it('a peer that sends only such frames is dropped past 1,024 of them with CONNECTION_LOST (redialled), never refused as an impostor', async () => {
-    const rig = new ServerRig();
-    const token = 't'.repeat(32);
-    try {
-      const { client: inner } = await rig.start({ token });
-      const stray = encodeFrame(createMessage('rules', MessageType.DATA, { stray: true }));
-      const transport = pushOnAuthProof(inner, Buffer.concat(Array.from({ length: 1025 }, () => stray)));
-      const c = new SocketClient({ eventName: 'rules', transport, logLevel: 'silent', autoReconnect: false, token });
-      c.on('error', () => undefined);
-      const err = (await c.connect({ waitForWelcome: true }).catch((e: unknown) => e)) as { code?: string };
-      expect(err.code).toBe('CONNECTION_LOST');
-      await c.disconnect();
-    } finally {
-      await rig.stopAll(async () => undefined);
-    }
-  });
+  it(
+    'a peer that sends only such frames is dropped past 1,024 of them with CONNECTION_LOST (redialled), never ' +
+      'refused as an impostor',
+    async () => {
+      const rig = new ServerRig();
+      const token = 't'.repeat(32);
+      try {
+        const { client: inner } = await rig.start({ token });
+        const stray = encodeFrame(createMessage('rules', MessageType.DATA, { stray: true }));
+        const transport = pushOnAuthProof(inner, Buffer.concat(Array.from({ length: 1025 }, () => stray)));
+        const c = new SocketClient({ eventName: 'rules', transport, logLevel: 'silent', autoReconnect: false, token });
+        c.on('error', () => undefined);
+        const err = (await c.connect({ waitForWelcome: true }).catch((e: unknown) => e)) as { code?: string };
+        expect(err.code).toBe('CONNECTION_LOST');
+        await c.disconnect();
+      } finally {
+        await rig.stopAll(async () => undefined);
+      }
+    },
+  );
 });

@@ -92,8 +92,12 @@ describe('client requests', () => {
 
   it('a timeout that is neither Infinity nor an integer 1..2^31-1 ms is INVALID_CONFIG', async () => {
     const fs = new FakeServer();
-    expect(() => client(fs, { connectTimeout: 0 })).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_CONFIG }));
-    expect(() => client(fs, { closeTimeout: 2 ** 31 })).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_CONFIG }));
+    expect(() => client(fs, { connectTimeout: 0 })).toThrow(
+      expect.objectContaining({ code: ErrorCode.INVALID_CONFIG }),
+    );
+    expect(() => client(fs, { closeTimeout: 2 ** 31 })).toThrow(
+      expect.objectContaining({ code: ErrorCode.INVALID_CONFIG }),
+    );
     const c = client(fs, { handshake: false });
     await c.connect();
     await expect(c.request({}, { timeout: 1.5 })).rejects.toMatchObject({ code: ErrorCode.INVALID_CONFIG });

@@ -116,7 +116,10 @@ export async function settle(turns = 5): Promise<void> {
   for (let i = 0; i < turns; i++) await new Promise((r) => setImmediate(r));
 }
 
-/** A client of `fs` (event `fake`, silent, reconnect without jitter), `opts` on top: the client every engine test starts from. */
+/**
+ * A client of `fs` (event `fake`, silent, reconnect without jitter), `opts` on top: the client every engine test starts
+ * from.
+ */
 export function fakeClient(fs: FakeServer, opts: Partial<SocketClientOptions> = {}): SocketClient {
   return new SocketClient({
     eventName: 'fake',

@@ -57,7 +57,10 @@ describe('core README option table', () => {
 
 describe('core README client option table', () => {
   const stated = statedDefaults('| option (client) |', /\s*,\s*/);
-  const resolved = resolveClientOptions({ eventName: 'readme', transport: {} as ClientTransport }) as unknown as Record<string, unknown>;
+  const resolved = resolveClientOptions({ eventName: 'readme', transport: {} as ClientTransport }) as unknown as Record<
+    string,
+    unknown
+  >;
   const checked = [...stated.keys()].filter((k) => k in resolved && k !== 'reconnect' && k !== 'autoReconnect');
 
   it('covers the options it lists', () => {
@@ -72,6 +75,8 @@ describe('core README client option table', () => {
     const row = readme.split('\n').find((line) => line.startsWith('| `autoReconnect`, `reconnect` |')) ?? '';
     const { initialDelay, multiplier, maxDelay, jitter, maxRetries } = DEFAULT_BACKOFF;
     expect(row).toContain(`| ${resolved.autoReconnect === true ? 'on' : 'off'}; `);
-    expect(row).toContain(`${initialDelay} ms ×${multiplier} → ${maxDelay / 1000} s, ±${jitter * 100} %, \`maxRetries\` ${maxRetries}`);
+    expect(row).toContain(
+      `${initialDelay} ms ×${multiplier} → ${maxDelay / 1000} s, ±${jitter * 100} %, \`maxRetries\` ${maxRetries}`,
+    );
   });
 });

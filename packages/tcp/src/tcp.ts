@@ -1,5 +1,12 @@
 import { checkOptions, optionRule as r, type OptionRulesFor } from '@socketkit/config';
-import { SocketClient, SocketServer, createLogger, type Payload, type SocketClientOptions, type SocketServerOptions } from '@socketkit/core';
+import {
+  SocketClient,
+  SocketServer,
+  createLogger,
+  type Payload,
+  type SocketClientOptions,
+  type SocketServerOptions,
+} from '@socketkit/core';
 import {
   CLIENT_ENGINE_RULES,
   CONFIG_OPTION_RULES,
@@ -25,7 +32,10 @@ export interface TcpSecurityOptions extends SocketDirTrust {
 }
 
 function trustOf(o: SocketDirTrust): SocketDirTrust {
-  return mergeDefined<SocketDirTrust>({}, { allowInsecureDir: o.allowInsecureDir, trustedUids: o.trustedUids, trustedGids: o.trustedGids });
+  return mergeDefined<SocketDirTrust>(
+    {},
+    { allowInsecureDir: o.allowInsecureDir, trustedUids: o.trustedUids, trustedGids: o.trustedGids },
+  );
 }
 
 /** Options of {@link TcpSocketServer}: engine options plus the TCP specifics of §5/§7. */
@@ -115,7 +125,10 @@ export const TCP_CLIENT_OPTION_RULES: OptionRulesFor<TcpSocketClientOptions> = O
  * await server.start();
  * console.log(server.port);
  */
-export class TcpSocketServer<TIn extends Payload<TIn> = MessageData, TOut extends Payload<TOut> = MessageData> extends SocketServer<TIn, TOut> {
+export class TcpSocketServer<
+  TIn extends Payload<TIn> = MessageData,
+  TOut extends Payload<TOut> = MessageData,
+> extends SocketServer<TIn, TOut> {
   readonly #transport: TcpServerTransport;
 
   constructor(options: TcpSocketServerOptions<TIn, TOut>) {
@@ -163,7 +176,10 @@ export class TcpSocketServer<TIn extends Payload<TIn> = MessageData, TOut extend
     return this.#transport.port;
   }
 
-  /** The address file published for clients on this host (`{socketDir}/{eventName}.tcp`), when the port was not explicit. */
+  /**
+   * The address file published for clients on this host (`{socketDir}/{eventName}.tcp`), when the port was not
+   * explicit.
+   */
   get addressFile(): string | undefined {
     return this.#transport.addressFile;
   }

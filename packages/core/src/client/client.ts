@@ -138,10 +138,8 @@ export class SocketClient<T extends Payload<T> = MessageData>
   }
 
   /**
-   * As EventEmitter's `removeAllListeners`; the client keeps watching its
-   * own listeners afterwards (without this, a `removeAllListeners()` with no
-   * argument took the client's watchers too, and listeners added later were
-   * never seen by its caches).
+   * As EventEmitter's `removeAllListeners`; the client keeps watching its own listeners afterwards (else a
+   * `removeAllListeners()` with no argument took its watchers too, and later listeners were never seen by its caches).
    */
   override removeAllListeners(...args: Parameters<EventEmitter<SocketClientEvents<T>>['removeAllListeners']>): this {
     super.removeAllListeners(...args);
@@ -175,9 +173,8 @@ export class SocketClient<T extends Payload<T> = MessageData>
   }
 
   /**
-   * Invalid messages from the server skipped so far (well framed, not a
-   * valid message; PROTOCOL.md "Fatal and skipped frames"): each is also
-   * reported as an `error` event with code `INVALID_MESSAGE`.
+   * Invalid messages from the server skipped so far (well framed, not a valid message; PROTOCOL.md "Fatal and
+   * skipped frames"): each is also reported as an `error` event with code `INVALID_MESSAGE`.
    */
   get invalidMessages(): number {
     return this.#delivery.invalidCount;
@@ -199,13 +196,11 @@ export class SocketClient<T extends Payload<T> = MessageData>
   }
 
   /**
-   * Connects. Resolves once the stream is open and, with the handshake (the
-   * default), once the server answered hello (see `waitForWelcome`): a server
-   * that refuses this client rejects it. Fails fast when the server is not
+   * Connects. Resolves once the stream is open and, with the handshake (the default), once the server answered
+   * hello (see `waitForWelcome`): a server that refuses this client rejects it. Fails fast when the server is not
    * there, unless `waitForServer` is given.
-   * @throws ConnectionError (`SOCKET_NOT_FOUND`, `SERVER_NOT_RUNNING`,
-   *   `PERMISSION_DENIED`, `CONNECT_IN_PROGRESS`, `UNAUTHORIZED`, ...),
-   *   TimeoutError, MaxConnectionsError (`MAX_CONNECTIONS`: the server is full; final, no reconnect).
+   * @throws ConnectionError (`SOCKET_NOT_FOUND`, `SERVER_NOT_RUNNING`, `PERMISSION_DENIED`, `CONNECT_IN_PROGRESS`,
+   *   `UNAUTHORIZED`, ...), TimeoutError, MaxConnectionsError (`MAX_CONNECTIONS`: the server is full; final).
    */
   async connect(options: ConnectOptions = {}): Promise<void> {
     const timeout = checkTimeout('timeout', options.timeout ?? this.#o.connectTimeout);
@@ -346,20 +341,17 @@ export class SocketClient<T extends Payload<T> = MessageData>
   }
 
   /**
-   * Sends a request (a DATA message with an `id`) and resolves with the reply
-   * (the message whose `reply_to` is that id).
-   * @throws TimeoutError when no reply arrives within `timeout` ms
-   *   (`Infinity`: none); ConnectionError `CONNECTION_LOST` at once when the
-   *   connection it was written on drops; RemoteError `REMOTE_ERROR` when the
-   *   server's handler failed (`remoteCode`, `remoteMessage`); `NO_HANDLER` at
-   *   once from a server without a handler; `REQUESTS_UNSUPPORTED` at once
-   *   when the server never welcomed this client (it does not speak the
-   *   handshake, e.g. the Python module); a library ERROR reply as its typed error;
-   *   MessageError `INVALID_MESSAGE` when `options.schema` refuses the reply.
+   * Sends a request (a DATA message with an `id`) and resolves with the reply (the message whose `reply_to` is
+   * that id).
+   * @throws TimeoutError when no reply arrives within `timeout` ms (`Infinity`: none); ConnectionError
+   *   `CONNECTION_LOST` at once when the connection it was written on drops; RemoteError `REMOTE_ERROR` when the
+   *   server's handler failed (`remoteCode`, `remoteMessage`); `NO_HANDLER` at once from a server without a handler;
+   *   `REQUESTS_UNSUPPORTED` at once when the server never welcomed this client (it does not speak the handshake,
+   *   e.g. the Python module); a library ERROR reply as its typed error; MessageError `INVALID_MESSAGE` when
+   *   `options.schema` refuses the reply.
    * @typeParam TReq The type of the request's data (an object: it travels as a map).
-   * @typeParam TRes The type of the reply's data: inferred from `options.schema`
-   *   (checked at run time), else an unchecked promise. The client's `schema`
-   *   does not apply to replies.
+   * @typeParam TRes The type of the reply's data: inferred from `options.schema` (checked at run time), else an
+   *   unchecked promise. The client's `schema` does not apply to replies.
    */
   request<TReq extends object = MessageData, TRes = MessageData>(
     data: TReq,

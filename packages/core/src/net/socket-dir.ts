@@ -23,6 +23,27 @@ export interface SocketDirTrust {
 
 const STICKY = 0o1000;
 
+/**
+ * `lstatSync` that leaves no socket or FIFO behind in Node's process-wide result of the last synchronous stat.
+ * Node's `fs.realpathSync`, which `import` and `require` use, reads that result and stops following symlinks when it
+ * names a socket or a FIFO (nodejs/node issue 51142): after a plain `lstatSync` of a socket file, the next package a
+ * program loads through a symlinked `node_modules` (pnpm) resolves to the link's own path and its dependencies are
+ * not found. Every synchronous stat that may meet a socket goes through this or {@link fstatClean}.
+ */
+export function lstatClean(path: string): Stats {
+  return clean(lstatSync(path));
+}
+
+/** `fstatSync` for a descriptor that may be a socket or a FIFO (see {@link lstatClean}). */
+export function fstatClean(fd: number): Stats {
+  return clean(fstatSync(fd));
+}
+
+function clean(st: Stats): Stats {
+  if (st.isSocket() || st.isFIFO()) lstatSync('/');
+  return st;
+}
+
 function currentUid(): number | undefined {
   return typeof process.getuid === 'function' ? process.getuid() : undefined;
 }
@@ -210,11 +231,11 @@ export function checkDirPath(dir: string, trust: SocketDirTrust = {}): CheckedDi
     if (name === '.') continue;
     if (name === '..') {
       cur = cur === '/' ? '/' : cur.slice(0, cur.lastIndexOf('/')) || '/';
-      st = lstatSync(cur);
+      st = lstatClean(cur);
       continue;
     }
     const next = cur === '/' ? `/${name}` : `${cur}/${name}`;
-    const s = lstatSync(next);
+    const s = lstatClean(next);
     if (s.isSymbolicLink()) {
       if (trust.allowInsecureDir !== true) {
         const self = currentUid();
@@ -308,7 +329,7 @@ export function openSocketDir(dir: string, trust: SocketDirTrust = {}): PinnedDi
   }
   let st: Stats;
   try {
-    st = fstatSync(fd);
+    st = fstatClean(fd);
     if (st.dev !== checked.st.dev || st.ino !== checked.st.ino) {
       throw insecure('socket directory', dir, 'changed while it was being checked', st);
     }

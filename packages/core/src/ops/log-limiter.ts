@@ -57,7 +57,9 @@ export class LogLimiter {
     clearTimeout(w.timer);
     if (w.suppressed === 0) return;
     this.written++;
-    this.#log.warn(`${w.suppressed} more like this in the last ${this.#intervalMs} ms (suppressed; the first: ${w.sample})`);
+    this.#log.warn(
+      `${w.suppressed} more like this in the last ${this.#intervalMs} ms (suppressed; the first: ${w.sample})`,
+    );
   }
 
   /** Writes the pending summaries now and stops every timer. */

@@ -10,11 +10,17 @@ import type { ServerStats } from './stats.js';
 export function renderPrometheus(stats: ServerStats | readonly ServerStats[]): string {
   const all = Array.isArray(stats) ? (stats as readonly ServerStats[]) : [stats as ServerStats];
   const out: string[] = [];
-  const family = (name: string, type: 'counter' | 'gauge', help: string, rows: Array<[Record<string, string>, number]>) => {
+  const family = (
+    name: string,
+    type: 'counter' | 'gauge',
+    help: string,
+    rows: Array<[Record<string, string>, number]>,
+  ) => {
     out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
     for (const [labels, value] of rows) out.push(`${name}${formatLabels(labels)} ${formatValue(value)}`);
   };
-  const per = (pick: (s: ServerStats) => number): Array<[Record<string, string>, number]> => all.map((s) => [{ event: s.event }, pick(s)]);
+  const per = (pick: (s: ServerStats) => number): Array<[Record<string, string>, number]> =>
+    all.map((s) => [{ event: s.event }, pick(s)]);
 
   family(
     'socketkit_up',
@@ -98,19 +104,25 @@ export function renderPrometheus(stats: ServerStats | readonly ServerStats[]): s
     'socketkit_refused_connections_total',
     'counter',
     'Connections refused, by error code.',
-    all.flatMap((s) => Object.entries(s.refused).map(([code, n]): [Record<string, string>, number] => [{ event: s.event, code }, n])),
+    all.flatMap((s) =>
+      Object.entries(s.refused).map(([code, n]): [Record<string, string>, number] => [{ event: s.event, code }, n]),
+    ),
   );
   family(
     'socketkit_client_pending_bytes',
     'gauge',
     'Bytes written to a client that the transport has not yet taken.',
-    all.flatMap((s) => s.clients.map((c): [Record<string, string>, number] => [{ event: s.event, client: c.id }, c.pendingBytes])),
+    all.flatMap((s) =>
+      s.clients.map((c): [Record<string, string>, number] => [{ event: s.event, client: c.id }, c.pendingBytes]),
+    ),
   );
   family(
     'socketkit_client_dropped_total',
     'counter',
     'Messages dropped for a client by the slow-consumer policy.',
-    all.flatMap((s) => s.clients.map((c): [Record<string, string>, number] => [{ event: s.event, client: c.id }, c.dropped])),
+    all.flatMap((s) =>
+      s.clients.map((c): [Record<string, string>, number] => [{ event: s.event, client: c.id }, c.dropped]),
+    ),
   );
   return `${out.join('\n')}\n`;
 }

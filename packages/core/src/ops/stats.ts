@@ -166,7 +166,8 @@ export class RateSampler {
     const now = this.#now();
     const last = this.#ring[this.#ring.length - 1];
     if (last !== undefined && now - last.at >= 1000) this.sample();
-    while (this.#ring.length > 1 && now - (this.#ring[1] as Sample).at >= RATE_WINDOW_SECONDS * 1000) this.#ring.shift();
+    while (this.#ring.length > 1 && now - (this.#ring[1] as Sample).at >= RATE_WINDOW_SECONDS * 1000)
+      this.#ring.shift();
     const first = this.#ring[0];
     const c = this.#counters;
     const seconds = first === undefined ? 0 : (now - first.at) / 1000;

@@ -27,7 +27,14 @@
  * @packageDocumentation
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { CONTROL_OPS, ErrorCode, PROTOCOL_VERSION, ValidationError, type MessageData, type SocketMessage } from '@socketkit/protocol';
+import {
+  CONTROL_OPS,
+  ErrorCode,
+  PROTOCOL_VERSION,
+  ValidationError,
+  type MessageData,
+  type SocketMessage,
+} from '@socketkit/protocol';
 
 /** Protocol version that introduced the challenge–response. */
 export const AUTH_PROTOCOL = 2;
@@ -59,9 +66,13 @@ export type RandomSource = (size: number) => Buffer;
 export function validateToken(token: unknown, eventName: string): string | undefined {
   if (token === undefined) return undefined;
   if (typeof token !== 'string') {
-    throw new ValidationError(ErrorCode.INVALID_CONFIG, `token for "${eventName}" must be a string of at least ${MIN_TOKEN_BYTES} bytes`, {
-      details: { key: 'token' },
-    });
+    throw new ValidationError(
+      ErrorCode.INVALID_CONFIG,
+      `token for "${eventName}" must be a string of at least ${MIN_TOKEN_BYTES} bytes`,
+      {
+        details: { key: 'token' },
+      },
+    );
   }
   const bytes = Buffer.byteLength(token);
   if (bytes < MIN_TOKEN_BYTES) {
@@ -80,7 +91,13 @@ function transcript(role: 'server' | 'client', event: string, clientNonce: strin
   return [LABEL, role, event, clientNonce, serverNonce].join('\0');
 }
 
-function proofOf(token: string, role: 'server' | 'client', event: string, clientNonce: string, serverNonce: string): Buffer {
+function proofOf(
+  token: string,
+  role: 'server' | 'client',
+  event: string,
+  clientNonce: string,
+  serverNonce: string,
+): Buffer {
   return createHmac('sha256', token)
     .update(transcript(role, event, clientNonce, serverNonce))
     .digest();
@@ -109,7 +126,9 @@ function proofMatches(received: unknown, expected: Buffer): boolean {
   return timingSafeEqual(Buffer.from(received, 'hex'), expected);
 }
 
-/** The `hello` of a client without a token: the current {@link PROTOCOL_VERSION} and the event (named since protocol 2). */
+/**
+ * The `hello` of a client without a token: the current {@link PROTOCOL_VERSION} and the event (named since protocol 2).
+ */
 export function plainHello(eventName: string): MessageData {
   return { op: CONTROL_OPS.HELLO, protocol: PROTOCOL_VERSION, event: eventName };
 }
@@ -150,7 +169,10 @@ export function checkHello(
     };
   }
   if (!isNonce(data.nonce)) {
-    const where = role === 'monitor' ? 'to the monitor (socketkit stats/ls/top --token-file FILE, or the token option of fetchStats)' : 'in the client options';
+    const where =
+      role === 'monitor'
+        ? 'to the monitor (socketkit stats/ls/top --token-file FILE, or the token option of fetchStats)'
+        : 'in the client options';
     return {
       code: ErrorCode.UNAUTHORIZED,
       reason: `server "${serverEvent}" requires a token: pass the server's token ${where}`,
@@ -190,9 +212,13 @@ export class ServerAuth {
 
   /** Step 1: the client's `hello` data → the `auth_challenge` to send (the server's nonce and proof). */
   onHello(data: MessageData): AuthStep {
-    if (this.#state !== 'hello') return this.#fail(ErrorCode.UNAUTHORIZED, 'hello repeated during authentication: start a new connection');
+    if (this.#state !== 'hello')
+      return this.#fail(ErrorCode.UNAUTHORIZED, 'hello repeated during authentication: start a new connection');
     if (!isNonce(data.nonce))
-      return this.#fail(ErrorCode.UNAUTHORIZED, `server "${this.#event}" requires a token: pass the server's token in the client options`);
+      return this.#fail(
+        ErrorCode.UNAUTHORIZED,
+        `server "${this.#event}" requires a token: pass the server's token in the client options`,
+      );
     this.#clientNonce = data.nonce;
     this.#serverNonce = this.#random(NONCE_BYTES).toString('hex');
     this.#state = 'proof';
@@ -206,9 +232,18 @@ export class ServerAuth {
   /** Step 2: the client's `auth_proof` data → ok (send welcome) or `UNAUTHORIZED`. */
   onProof(data: MessageData): AuthStep {
     if (this.#state !== 'proof') return this.#fail(ErrorCode.UNAUTHORIZED, 'auth_proof out of order: send hello first');
-    const expected = proofOf(this.#token, 'client', this.#event, this.#clientNonce as string, this.#serverNonce as string);
+    const expected = proofOf(
+      this.#token,
+      'client',
+      this.#event,
+      this.#clientNonce as string,
+      this.#serverNonce as string,
+    );
     if (!proofMatches(data.proof, expected))
-      return this.#fail(ErrorCode.UNAUTHORIZED, `wrong token for "${this.#event}": pass the server's token in the client options`);
+      return this.#fail(
+        ErrorCode.UNAUTHORIZED,
+        `wrong token for "${this.#event}": pass the server's token in the client options`,
+      );
     this.#state = 'done';
     return { ok: true };
   }
@@ -249,17 +284,24 @@ export class ClientAuth {
     return deriveSessionKey(this.#token, this.#event, this.#clientNonce, this.#serverNonce as string);
   }
 
-  /** The `hello` to send: the current {@link PROTOCOL_VERSION} (at least {@link AUTH_PROTOCOL}), the event name and this connection's nonce. */
+  /**
+   * The `hello` to send: the current {@link PROTOCOL_VERSION} (at least {@link AUTH_PROTOCOL}), the event name and this
+   * connection's nonce.
+   */
   hello(): MessageData {
     this.#state = 'challenge';
     return { op: CONTROL_OPS.HELLO, protocol: PROTOCOL_VERSION, event: this.#event, nonce: this.#clientNonce };
   }
 
-  /** The server's `auth_challenge` data → the `auth_proof` to send, or `UNAUTHORIZED` if the server did not prove itself. */
+  /**
+   * The server's `auth_challenge` data → the `auth_proof` to send, or `UNAUTHORIZED` if the server did not prove
+   * itself.
+   */
   onChallenge(data: MessageData): AuthStep {
     if (this.#state !== 'challenge') return this.#fail(`unexpected auth_challenge from the server of "${this.#event}"`);
     const serverNonce = data.nonce;
-    if (!isNonce(serverNonce) || serverNonce === this.#clientNonce) return this.#fail(`the server of "${this.#event}" sent a malformed challenge`);
+    if (!isNonce(serverNonce) || serverNonce === this.#clientNonce)
+      return this.#fail(`the server of "${this.#event}" sent a malformed challenge`);
     const expected = proofOf(this.#token, 'server', this.#event, this.#clientNonce, serverNonce);
     if (!proofMatches(data.proof, expected)) {
       return this.#fail(
@@ -300,6 +342,8 @@ export function checkWelcomeEvent(welcome: MessageData, clientEvent: string): Au
   if (typeof welcome.event !== 'string' || welcome.event === clientEvent) return undefined;
   return {
     code: ErrorCode.WRONG_EVENT,
-    reason: `connected to the server of event "${welcome.event}", not "${clientEvent}": use the port or socketDir of the "${clientEvent}" server`,
+    reason:
+      `connected to the server of event "${welcome.event}", not "${clientEvent}": use the port or socketDir of ` +
+      `the "${clientEvent}" server`,
   };
 }

@@ -5,7 +5,9 @@ import type { TransportStream } from '../transport.js';
 
 /** Frames at least this large are written as they are instead of being concatenated (16 KiB). */
 export const COALESCE_MAX_FRAME = 16 * 1024;
-/** Most bytes of small frames concatenated into one write (64 KiB, what a hand-written node:net program writes at once). */
+/**
+ * Most bytes of small frames concatenated into one write (64 KiB, what a hand-written node:net program writes at once).
+ */
 export const COALESCE_MAX_BATCH = 64 * 1024;
 
 interface SharedConcat {
@@ -30,7 +32,9 @@ export class BatchShare {
   #b: SharedConcat | undefined;
   #clearing = false;
 
-  /** The concatenation of `frames` (`bytes` in all): a shared one when an identical batch was concatenated this tick. */
+  /**
+   * The concatenation of `frames` (`bytes` in all): a shared one when an identical batch was concatenated this tick.
+   */
   concat(frames: Uint8Array[], bytes: number): Uint8Array {
     const hit = same(this.#a, frames, bytes) ? this.#a : same(this.#b, frames, bytes) ? this.#b : undefined;
     if (hit !== undefined) return hit.out;
@@ -136,9 +140,13 @@ export class FramedConnection {
       const partial = this.decoder.bufferedBytes;
       if (this.decoder.error === undefined && partial > 0 && !this.#discard) {
         handlers.onProtocolError(
-          new MessageError(ErrorCode.MALFORMED_FRAME, `truncated frame: the peer closed its side ${partial} bytes into an incomplete frame`, {
-            details: { bufferedBytes: partial },
-          }),
+          new MessageError(
+            ErrorCode.MALFORMED_FRAME,
+            `truncated frame: the peer closed its side ${partial} bytes into an incomplete frame`,
+            {
+              details: { bufferedBytes: partial },
+            },
+          ),
         );
       } else if (!stream.writableEnded) {
         stream.end();
@@ -260,7 +268,11 @@ export class FramedConnection {
     if (n === 0) return;
     const batch = this.#batch;
     const out =
-      n === 1 ? (batch[0] as Uint8Array) : this.#share !== undefined ? this.#share.concat(batch, this.#batchBytes) : Buffer.concat(batch, this.#batchBytes);
+      n === 1
+        ? (batch[0] as Uint8Array)
+        : this.#share !== undefined
+          ? this.#share.concat(batch, this.#batchBytes)
+          : Buffer.concat(batch, this.#batchBytes);
     this.#batch = [];
     this.#batchBytes = 0;
     if (!this.stream.destroyed && !this.stream.writableEnded) this.stream.write(out);

@@ -19,7 +19,9 @@ export const LIBRARY_ORIGIN = 'socketkit';
  */
 export const HANDLER_ORIGIN = 'handler';
 
-/** Builds the frame of a library ERROR message `{code, error, origin}` (`origin` defaults to {@link LIBRARY_ORIGIN}). */
+/**
+ * Builds the frame of a library ERROR message `{code, error, origin}` (`origin` defaults to {@link LIBRARY_ORIGIN}).
+ */
 export function errorFrame(
   eventName: string,
   code: ErrorCode | string,

@@ -90,16 +90,24 @@ const MAX_ISSUES_SHOWN = 3;
  *   `INVALID_MESSAGE` naming each issue with its path, e.g.
  *   `data of "progress" does not match the schema: percent: Invalid type: Expected number but received "x"`.
  */
-export function validateData(schema: StandardSchemaV1, data: unknown, eventName: string): { value: unknown; error?: undefined } | { error: MessageError } {
+export function validateData(
+  schema: StandardSchemaV1,
+  data: unknown,
+  eventName: string,
+): { value: unknown; error?: undefined } | { error: MessageError } {
   let result: StandardSchemaV1.Result<unknown> | Promise<StandardSchemaV1.Result<unknown>>;
   try {
     result = schema['~standard'].validate(data);
   } catch (cause) {
     return {
-      error: new MessageError(ErrorCode.INVALID_MESSAGE, `data of "${eventName}": the schema threw ${(cause as Error)?.message ?? String(cause)}`, {
-        cause,
-        details: { eventName },
-      }),
+      error: new MessageError(
+        ErrorCode.INVALID_MESSAGE,
+        `data of "${eventName}": the schema threw ${(cause as Error)?.message ?? String(cause)}`,
+        {
+          cause,
+          details: { eventName },
+        },
+      ),
     };
   }
   if (result instanceof Promise) {
@@ -107,7 +115,8 @@ export function validateData(schema: StandardSchemaV1, data: unknown, eventName:
     return {
       error: new MessageError(
         ErrorCode.INVALID_MESSAGE,
-        `data of "${eventName}": the schema is asynchronous (it returned a Promise); messages are checked synchronously, in order: use a synchronous schema`,
+        `data of "${eventName}": the schema is asynchronous (it returned a Promise); messages are checked ` +
+          `synchronously, in order: use a synchronous schema`,
         { details: { eventName } },
       ),
     };
@@ -120,9 +129,13 @@ export function validateData(schema: StandardSchemaV1, data: unknown, eventName:
   const shown = issues.slice(0, MAX_ISSUES_SHOWN).join('; ');
   const more = issues.length > MAX_ISSUES_SHOWN ? ` (and ${issues.length - MAX_ISSUES_SHOWN} more)` : '';
   return {
-    error: new MessageError(ErrorCode.INVALID_MESSAGE, `data of "${eventName}" does not match the schema, message skipped: ${shown}${more}`, {
-      details: { eventName, issues: result.issues.map((i) => ({ message: i.message, path: pathText(i.path) })) },
-    }),
+    error: new MessageError(
+      ErrorCode.INVALID_MESSAGE,
+      `data of "${eventName}" does not match the schema, message skipped: ${shown}${more}`,
+      {
+        details: { eventName, issues: result.issues.map((i) => ({ message: i.message, path: pathText(i.path) })) },
+      },
+    ),
   };
 }
 
