@@ -7,6 +7,9 @@ import type { FunctionCost } from './profile-summary.js';
 import type { ScalingPoint } from './scaling.js';
 import { SLOW_DRAIN_TIMEOUT_MS, formatNumber, type ScenarioResult, type SlowResult } from './scenarios.js';
 import type { Impl, TransportKind } from './types.js';
+// [issue 25: broker bench]
+import { brokerMarkdown } from './report/broker-tables.js';
+import type { BrokerResults } from './scenarios/broker.js';
 
 /** Facts about the machine and the invocation. */
 export interface Meta {
@@ -134,6 +137,8 @@ export interface BenchResults {
   viaNats?: NatsRow[];
   /** The stats cost A/B (issue 17; absent when not selected and in older results). */
   statsCost?: StatsCostResult;
+  /** [issue 25: broker bench] socketkit's broker vs RabbitMQ and BullMQ (absent when not selected). */
+  broker?: BrokerResults;
   notes: string[];
 }
 
@@ -731,6 +736,7 @@ export function markdownReport(results: BenchResults, chartFile: string): string
     markdownTable(resultsTable(results.rows)),
     '',
     ...((results.scaling ?? []).length > 0 ? ['## Scaling curve: fan-out to 1 … 1,000 clients', '', markdownTable(scalingTable(results.scaling)), ''] : []),
+    ...(results.broker === undefined ? [] : brokerMarkdown(results.broker)), // [issue 25: broker bench]
     ...(profiles.length > 0 ? ['## Where the time goes (profiles of missed targets)', '', '```', ...profileLines(profiles), '```', ''] : []),
     '## Scenario 6: slow consumer',
     '',

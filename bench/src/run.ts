@@ -18,6 +18,9 @@ import { pythonProbe } from './pypeer.js';
 import { runScaling, type ScalingPoint } from './scaling.js';
 import { runStatsCost, type StatsCostResult } from './stats-cost.js';
 import { zmqProbe } from './zmq.js';
+// [issue 25: broker bench]
+import { brokerText } from './report/broker-tables.js';
+import { type BrokerResults, makeBrokerPlan, runBrokerBench, socketkitReqrepP50 } from './scenarios/broker.js';
 import { benchTransports, parseTransports } from './transports.js';
 import {
   buildHeadline,
@@ -62,7 +65,8 @@ const USAGE = `usage: node dist/run.js [options]
                      \`socketkit bench\` and smoke tests); writes results/quick.*
   --reps N           measured runs per figure (default 5, 3 with --quick; the figure is their median)
   --only LIST        scenarios to run, by number or id (e.g. 1,4 or reqrep; \`scaling\`
-                     for the scaling curve, 7; \`stats\` for the stats cost A/B over unix)
+                     for the scaling curve, 7; \`stats\` for the stats cost A/B over unix;
+                     \`broker\` for issue 25's broker vs RabbitMQ and BullMQ)
   --transport LIST   ${benchTransports().join(', ')} (default all; nats runs scenarios 1, 2
                      and 4, socketkit only, through a nats-server started for the run,
                      and is skipped with a warning if nats-server is not installed)
@@ -138,8 +142,9 @@ export async function main(argv: string[]): Promise<number> {
   const defs = SCENARIOS.filter((d) => only === undefined || only.includes(String(d.n)) || only.includes(d.id));
   const scaling = only === undefined || only.includes('scaling') || only.includes('7');
   const statsAb = only === undefined || only.includes('stats');
-  if (defs.length === 0 && !scaling && !statsAb)
-    throw new Error(`--only ${values.only} matches no scenario (use 1-7 or ${SCENARIOS.map((d) => d.id).join(', ')}, scaling, stats)`);
+  const brokerBench = only === undefined || only.includes('broker'); // [issue 25: broker bench]
+  if (defs.length === 0 && !scaling && !statsAb && !brokerBench)
+    throw new Error(`--only ${values.only} matches no scenario (use 1-7 or ${SCENARIOS.map((d) => d.id).join(', ')}, scaling, stats, broker)`);
   let transports: TransportKind[] = parseTransports(values.transport);
   let impls = values.impl === undefined ? IMPLS : (values.impl.split(',').map((s) => s.trim()) as Impl[]);
   if (!impls.every((i) => IMPLS.includes(i))) throw new Error(`--impl takes ${IMPLS.join(', ')}`);
@@ -163,7 +168,8 @@ export async function main(argv: string[]): Promise<number> {
       transports = transports.filter((t) => t !== 'nats');
     }
   }
-  const partial = defs.length < SCENARIOS.length || !scaling || !statsAb || values.transport !== undefined || values.impl !== undefined || plan.reps < 3;
+  const partial =
+    defs.length < SCENARIOS.length || !scaling || !statsAb || !brokerBench || values.transport !== undefined || values.impl !== undefined || plan.reps < 3;
   const name = values.name ?? (values.quick ? 'quick' : partial ? 'partial' : 'latest');
   const outDir = resolve(values.out ?? join(BENCH_DIR, 'results'));
   if (values['cpu-prof']) {
@@ -209,6 +215,7 @@ export async function main(argv: string[]): Promise<number> {
   const profiles: ProfileSummary[] = [];
   let targets: ReturnType<typeof buildTargets> = [];
   let statsCost: StatsCostResult | undefined;
+  let broker: BrokerResults | undefined; // [issue 25: broker bench]
   let nats: NatsServerHandle | undefined;
   try {
     if (steps.some((s) => s.transport === 'nats')) {
@@ -232,7 +239,14 @@ export async function main(argv: string[]): Promise<number> {
       statsCost = await runStatsCost(values.quick ? { messages: 5_000 } : {});
       log(`[${elapsed(start)}]    on ÷ off ${statsCost.ok ? statsCost.ratio.toFixed(3) : `failed: ${statsCost.error}`}`);
     }
+    // [issue 25: broker bench] socketkit's broker beside amqplib + RabbitMQ and BullMQ + Redis.
+    if (brokerBench) {
+      log(`\n[${elapsed(start)}] broker (issue 25): socketkit broker vs amqplib + RabbitMQ vs BullMQ + Redis`);
+      const reqrepP50 = impls.includes('socketkit') ? await socketkitReqrepP50(scenarios, plan, socketDir, progress) : undefined;
+      broker = await runBrokerBench(makeBrokerPlan(values.quick, reps, plan.execArgv), progress, reqrepP50);
+    }
     targets = buildTargets(scenarios, slow, curve, statsCost);
+    for (const t of broker?.targets ?? []) targets.push({ ...t, transport: 'unix' }); // [issue 25: broker bench]
     if (!values['no-profile'] && impls.includes('socketkit')) {
       const seen = new Set<string>();
       for (const t of targets) {
@@ -280,7 +294,12 @@ export async function main(argv: string[]): Promise<number> {
     unixVsTcp: buildUnixVsTcp(scenarios),
     viaNats: buildViaNats(scenarios),
     ...(statsCost === undefined ? {} : { statsCost }),
-    notes: [...scenarios, ...slow].filter((s) => !s.ok).map((s) => `Scenario ${s.n} over ${s.transport} failed: ${s.error ?? 'unknown error'}`),
+    ...(broker === undefined ? {} : { broker }), // [issue 25: broker bench]
+    notes: [
+      ...[...scenarios, ...slow].filter((s) => !s.ok).map((s) => `Scenario ${s.n} over ${s.transport} failed: ${s.error ?? 'unknown error'}`),
+      // [issue 25: broker bench] a contender that ran and failed is a failure; one skipped (no server) is not.
+      ...(broker?.contenders ?? []).filter((c) => !c.ok).map((c) => `Broker bench: ${c.label} failed: ${c.error ?? 'unknown error'}`),
+    ],
   };
   // Skipped peers are worth a line in the report, but they do not fail the run.
   const notesOut = [...skipped];
@@ -295,6 +314,7 @@ export async function main(argv: string[]): Promise<number> {
   if (results.headline.length > 0) out(`socketkit ÷ each baseline\n${textTable(headlineTable(results.headline))}\n`);
   if (curve.length > 0) out(`Scaling curve\n${textTable(scalingTable(curve))}\n`);
   if (slow.length > 0) out(`${textTable(slowTable(slow))}\n`);
+  if (broker !== undefined) out(brokerText(broker)); // [issue 25: broker bench]
   if (results.targets.length > 0) out(`Targets\n${textTable(targetsTable(results.targets))}\n`);
   if (profiles.length > 0)
     out(
