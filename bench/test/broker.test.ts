@@ -2,7 +2,11 @@ import { describe, expect, it } from '@jest/globals';
 import { brokerMarkdown, brokerTable } from '../src/report/broker-tables.js';
 import { type BrokerContender, type BrokerResults, brokerTargets, makeBrokerPlan } from '../src/scenarios/broker.js';
 
-function contender(impl: BrokerContender['impl'], mode: BrokerContender['mode'], tasksPerSec?: number): BrokerContender {
+function contender(
+  impl: BrokerContender['impl'],
+  mode: BrokerContender['mode'],
+  tasksPerSec?: number,
+): BrokerContender {
   return {
     impl,
     mode,
@@ -42,9 +46,9 @@ describe('targets of issue 25 (broker bench)', () => {
   it('without the socketkit broker, says what the baselines ask for instead of passing or failing', () => {
     const t = brokerTargets(baselines, 60);
     expect(t.every((x) => x.met === null)).toBe(true);
-    expect(t.find((x) => x.target === 'socketkit broker, memory: ≥ 2× amqplib + RabbitMQ (memory)')?.measured).toContain(
-      '10,000 tasks/s needed',
-    );
+    expect(
+      t.find((x) => x.target === 'socketkit broker, memory: ≥ 2× amqplib + RabbitMQ (memory)')?.measured,
+    ).toContain('10,000 tasks/s needed');
     expect(t.find((x) => x.target.startsWith('task round trip'))?.measured).toContain('≤ 240 µs needed');
   });
 

@@ -21,6 +21,8 @@ export interface RedisServer {
   port: number;
   /** e.g. `Redis 7.0.15`. */
   version: string;
+  /** User + system CPU time (µs) of the server processes so far (NaN without /proc). */
+  cpuUs(): number;
   stop(): Promise<void>;
 }
 
@@ -91,6 +93,7 @@ export async function startRedisServer(dir: string, mode: BrokerMode): Promise<R
     host: '127.0.0.1',
     port,
     version,
+    cpuUs: () => proc.cpuUs(),
     async stop() {
       await proc.stop();
       await rm(dir, { recursive: true, force: true });

@@ -31,6 +31,8 @@ export interface RabbitServer {
   url: string;
   /** e.g. `RabbitMQ 3.10.8 (Erlang 25.2.3)`. */
   version: string;
+  /** User + system CPU time (µs) of the server processes so far (NaN without /proc). */
+  cpuUs(): number;
   stop(): Promise<void>;
 }
 
@@ -110,6 +112,7 @@ export async function startRabbitServer(dir: string): Promise<RabbitServer> {
   return {
     url,
     version,
+    cpuUs: () => proc.cpuUs(),
     async stop() {
       await proc.stop();
       await killEpmd();

@@ -3,7 +3,7 @@
  * started by the bench on private ports and directories, loopback only, and stopped after the run.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 /** A free TCP port on 127.0.0.1 (the OS picks it; it is free again when this resolves). */
@@ -17,6 +17,42 @@ export function freePort(): Promise<number> {
       srv.close(() => resolve(port));
     });
   });
+}
+
+/** Clock ticks per second of /proc/<pid>/stat times (USER_HZ, 100 on Linux). */
+const TICK_US = 10_000;
+
+/** User + system CPU time (µs) of `pid` and its live descendants, from /proc (NaN where /proc is absent). */
+export function treeCpuUs(pid: number): number {
+  let total = 0;
+  const seen = new Set<number>();
+  const visit = (p: number): void => {
+    if (seen.has(p)) return;
+    seen.add(p);
+    // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
+    const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    total += (Number(f[11]) + Number(f[12])) * TICK_US;
+    let children = '';
+    try {
+      children = readFileSync(`/proc/${p}/task/${p}/children`, 'utf8');
+    } catch {
+      // no children file (older kernels): the process alone
+    }
+    for (const c of children.trim().split(/\s+/).filter(Boolean)) {
+      try {
+        visit(Number(c));
+      } catch {
+        // exited meanwhile
+      }
+    }
+  };
+  try {
+    visit(pid);
+  } catch {
+    return Number.NaN;
+  }
+  return total;
 }
 
 /** The first of `paths` that is an executable file, or undefined. */
@@ -70,6 +106,11 @@ export class ServerProcess {
   /** How the process ended (exit code or signal), or undefined while it runs. */
   get exitCode(): string | undefined {
     return this.#exitCode;
+  }
+
+  /** User + system CPU time (µs) of the server and its child processes so far (NaN without /proc). */
+  cpuUs(): number {
+    return this.child.pid === undefined ? Number.NaN : treeCpuUs(this.child.pid);
   }
 
   /** The last lines of its output, on one line. */

@@ -46,7 +46,8 @@ export interface SkBrokerHost {
 }
 
 /**
- * Starts a broker listening in `socketDir` under `name`; durable mode stores tasks at `storePath`.
+ * Starts a broker listening in `socketDir` under the event name `name`; durable mode stores tasks in the
+ * directory `storePath` (the LMDB environment).
  * Runs in a bench worker process of its own, like the RabbitMQ and Redis servers.
  */
 export async function startSkBroker(
@@ -59,7 +60,7 @@ export async function startSkBroker(
   const broker = await startBroker({
     transport: 'unix',
     socketDir,
-    name,
+    eventName: name,
     ...(mode === 'durable' ? { store: { path: storePath } } : {}),
   });
   return { stop: () => broker.stop() };
@@ -76,7 +77,7 @@ export class SkBrokerPeer implements BrokerPeer {
   /** Connects a `Communicator` to the broker `name` in `socketDir`. */
   static async connect(socketDir: string, name: string): Promise<SkBrokerPeer> {
     const { connect } = await loadBroker();
-    return new SkBrokerPeer(await connect({ transport: 'unix', socketDir, name }));
+    return new SkBrokerPeer(await connect({ transport: 'unix', socketDir, eventName: name }));
   }
 
   async serveTasks(prefetch: number, onTask: () => void): Promise<void> {

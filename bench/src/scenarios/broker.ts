@@ -71,6 +71,12 @@ export interface BrokerContender {
   tasksPerSec?: number;
   /** Every measured run's tasks/s. */
   runs: number[];
+  /**
+   * CPU time per task (µs, median of the runs): user + system of every process in the run (broker or server
+   * processes, task workers, submitters) ÷ outcomes; and the broker's (server's) share alone.
+   */
+  cpuUsPerTask?: number;
+  brokerCpuUsPerTask?: number;
   /** Fewest and most tasks one worker process executed in the last measured run (least-loaded dispatch shows here). */
   perWorker?: { min: number; max: number };
   /** Task round trip (submit → outcome), median over the runs of each run's percentile, µs. */
@@ -120,7 +126,11 @@ interface Live {
   key: string;
   endpoint: BrokerEndpoint;
   rpc: boolean;
+  /** CPU time (µs) of the contender's broker processes so far. */
+  serverCpu: () => Promise<number>;
 }
+
+type Cpu = () => Promise<number>;
 
 function rotate<T>(items: readonly T[], k: number): T[] {
   return items.map((_, i) => items[(i + k) % items.length]!);
@@ -147,10 +157,11 @@ export async function runBrokerBench(
   const live: Live[] = [];
   const stops: Array<() => Promise<void>> = [];
   const handles: WorkerHandle[] = [];
-  const add = (impl: BrokerImpl, mode: BrokerMode, server: string, endpoint: BrokerEndpoint, rpc: boolean): void => {
+  const add = (impl: BrokerImpl, server: string, endpoint: BrokerEndpoint, rpc: boolean, serverCpu: Cpu): void => {
+    const mode = endpoint.mode;
     const c: BrokerContender = { impl, mode, label: LABEL[impl][mode], server, ok: true, runs: [] };
     contenders.push(c);
-    live.push({ c, key: `${impl}.${mode}`, endpoint, rpc });
+    live.push({ c, key: `${impl}.${mode}`, endpoint, rpc, serverCpu });
   };
   try {
     progress.detail('starting the brokers: socketkit broker (when built), rabbitmq-server, redis-server ×2');
@@ -162,19 +173,22 @@ export async function runBrokerBench(
     ]);
     if (sk.status === 'fulfilled') {
       stops.push(sk.value.stop);
-      for (const ep of sk.value.endpoints)
-        add('socketkit-broker', ep.mode, '@socketkit/broker', ep, ep.mode === 'memory');
+      for (const [i, ep] of sk.value.endpoints.entries())
+        add('socketkit-broker', '@socketkit/broker', ep, ep.mode === 'memory', () =>
+          sk.value.hosts[i]!.call<number>('cpu'),
+        );
     } else skipped.push(`socketkit broker rows skipped: ${errText(sk.reason)}`);
     if (rabbit.status === 'fulfilled') {
       stops.push(rabbit.value.stop);
       const { rabbitQueue } = await import('../contenders/rabbitmq.js');
+      const { url, version, cpuUs } = rabbit.value;
       for (const mode of ['memory', 'durable'] as const)
         add(
           'rabbitmq',
-          mode,
-          rabbit.value.version,
-          { impl: 'rabbitmq', mode, url: rabbit.value.url, queue: rabbitQueue(mode) },
+          version,
+          { impl: 'rabbitmq', mode, url, queue: rabbitQueue(mode) },
           mode === 'memory',
+          async () => cpuUs(),
         );
     } else skipped.push(`amqplib + RabbitMQ baseline skipped: ${errText(rabbit.reason)}`);
     const { bullQueue } = await import('../contenders/bullmq.js');
@@ -184,12 +198,9 @@ export async function runBrokerBench(
     ] as const) {
       if (r.status === 'fulfilled') {
         stops.push(r.value.stop);
-        add(
-          'bullmq',
-          mode,
-          r.value.version,
-          { impl: 'bullmq', mode, host: r.value.host, port: r.value.port, queue: bullQueue(mode) },
-          false,
+        const { host, port, version, cpuUs } = r.value;
+        add('bullmq', version, { impl: 'bullmq', mode, host, port, queue: bullQueue(mode) }, false, async () =>
+          cpuUs(),
         );
       } else skipped.push(`BullMQ baseline (${mode}) skipped: ${errText(r.reason)}`);
     }
@@ -219,7 +230,11 @@ async function startSocketkitBrokers(
   dir: string,
   plan: BrokerPlan,
   handles: WorkerHandle[],
-): Promise<{ endpoints: Array<BrokerEndpoint & { impl: 'socketkit-broker' }>; stop: () => Promise<void> }> {
+): Promise<{
+  endpoints: Array<BrokerEndpoint & { impl: 'socketkit-broker' }>;
+  hosts: WorkerHandle[];
+  stop: () => Promise<void>;
+}> {
   await (await import('../contenders/sk-broker.js')).loadBroker(); // throws "@socketkit/broker not built" first
   const endpoints: Array<BrokerEndpoint & { impl: 'socketkit-broker' }> = [];
   const hosts: WorkerHandle[] = [];
@@ -234,16 +249,15 @@ async function startSocketkitBrokers(
       mode,
       socketDir,
       name: `skbench-${mode}`,
-      ...(mode === 'durable' ? { storePath: join(dir, 'sk-store', 'broker.db') } : {}),
+      ...(mode === 'durable' ? { storePath: join(dir, 'sk-store') } : {}),
     };
-    if (ep.storePath !== undefined) await mkdir(join(dir, 'sk-store'), { recursive: true, mode: 0o700 });
     await host.call('startSkBroker', { key: mode, ...ep }, 30_000);
     endpoints.push(ep);
   }
   const stop = async (): Promise<void> => {
     await Promise.allSettled(hosts.map((h, i) => h.call('stopSkBroker', { key: endpoints[i]?.mode })));
   };
-  return { endpoints, stop };
+  return { endpoints, hosts, stop };
 }
 
 async function measure(
@@ -277,11 +291,21 @@ async function measure(
       active.push(l);
     } catch (err) {
       fail(l.c, `could not connect: ${errText(err)}`);
+      progress.detail(
+        `${l.c.label}: could not connect: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+      );
     }
   }
 
   // Throughput: one warm-up run each, then `reps` runs with the order rotated per run.
-  const burst = async (l: Live, total: number): Promise<number> => {
+  const clientProcs = [...workers, ...submitters];
+  const cpuNow = async (l: Live): Promise<{ server: number; all: number }> => {
+    const [server, ...procs] = await Promise.all([l.serverCpu(), ...clientProcs.map((w) => w.call<number>('cpu'))]);
+    return { server: server!, all: server! + procs.reduce((a, b) => a + b, 0) };
+  };
+  const cpuRuns = new Map<Live, Array<{ all: number; server: number }>>();
+  const burst = async (l: Live, total: number, measured: boolean): Promise<number> => {
+    const cpu0 = await cpuNow(l);
     const per = Math.ceil(total / submitters.length);
     // At least 200 tasks/s, or the run counts as failed.
     const timeout = Math.max(60_000, (per * submitters.length * 1000) / 200);
@@ -298,6 +322,12 @@ async function measure(
     l.c.perWorker = { min: Math.min(...executed), max: Math.max(...executed) };
     const sum = executed.reduce((a, b) => a + b, 0);
     if (sum < done) throw new Error(`${done} outcomes but only ${sum} executions counted by the workers`);
+    const cpu1 = await cpuNow(l);
+    if (measured) {
+      const runs = cpuRuns.get(l) ?? [];
+      runs.push({ all: (cpu1.all - cpu0.all) / done, server: (cpu1.server - cpu0.server) / done });
+      cpuRuns.set(l, runs);
+    }
     return done / seconds;
   };
   for (let rep = -1; rep < plan.reps; rep++) {
@@ -305,7 +335,7 @@ async function measure(
     for (const l of order) {
       if (!l.c.ok) continue;
       try {
-        const rate = await burst(l, rep < 0 ? Math.ceil(plan.tasksPerRun / 4) : plan.tasksPerRun);
+        const rate = await burst(l, rep < 0 ? Math.ceil(plan.tasksPerRun / 4) : plan.tasksPerRun, rep >= 0);
         if (rep >= 0) l.c.runs.push(rate);
         progress.detail(
           `${rep < 0 ? 'warm-up' : `run ${rep + 1}/${plan.reps}`}: ${l.c.label}: ${Math.round(rate)} tasks/s`,
@@ -315,7 +345,14 @@ async function measure(
       }
     }
   }
-  for (const l of active) if (l.c.runs.length > 0) l.c.tasksPerSec = median(l.c.runs);
+  for (const l of active) {
+    if (l.c.runs.length > 0) l.c.tasksPerSec = median(l.c.runs);
+    const cpu = cpuRuns.get(l) ?? [];
+    if (cpu.length > 0) {
+      l.c.cpuUsPerTask = median(cpu.map((r) => r.all));
+      l.c.brokerCpuUsPerTask = median(cpu.map((r) => r.server));
+    }
+  }
 
   // Round trips, one at a time from the first submitter, the other processes idle.
   const trips = async (l: Live, rpc: boolean): Promise<{ p50: number; p99: number; mean: number } | undefined> => {
