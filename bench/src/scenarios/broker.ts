@@ -50,7 +50,7 @@ export function makeBrokerPlan(quick: boolean, reps?: number, execArgv: string[]
     prefetch: 4,
     window: 256,
     tasksPerRun: quick ? 4_000 : 20_000,
-    roundTrips: quick ? 300 : 2_000,
+    roundTrips: quick ? 300 : 1_000,
     roundTripWarmup: quick ? 50 : 200,
     reps: reps ?? (quick ? 3 : 5),
     execArgv,
