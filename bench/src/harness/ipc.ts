@@ -54,13 +54,14 @@ export class WorkerHandle {
    * Forks a worker and waits until it is ready.
    * @param name Shown in errors (e.g. `server`, `client3`).
    * @param execArgv Extra Node flags (e.g. `--cpu-prof`).
+   * @param workerPath The worker script (default `dist/worker.js`; issue 25's broker bench forks its own).
    */
-  static async spawn(name: string, execArgv: string[] = []): Promise<WorkerHandle> {
+  static async spawn(name: string, execArgv: string[] = [], workerPath: string = WORKER_PATH): Promise<WorkerHandle> {
     // Name CPU profiles after the worker's role (server, client1, ...).
     const profName = execArgv.includes('--cpu-prof')
       ? [`--cpu-prof-name=${name}-${Date.now()}-${++spawned}.cpuprofile`]
       : [];
-    const child = fork(WORKER_PATH, [name], {
+    const child = fork(workerPath, [name], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       execArgv: ['--expose-gc', ...execArgv, ...profName],
     });

@@ -63,13 +63,22 @@ export function chartSpec(results: BenchResults): TopLevelSpec {
   const slowRss: Array<Record<string, unknown>> = [];
   for (const s of results.slowConsumer) {
     if (!s.ok) continue;
-    slowFast.push({ transport: s.transport, run: 'unloaded', value: s.unloadedMBps }, { transport: s.transport, run: LOADED, value: s.loadedMBps });
+    slowFast.push(
+      { transport: s.transport, run: 'unloaded', value: s.unloadedMBps },
+      { transport: s.transport, run: LOADED, value: s.loadedMBps },
+    );
     slowRss.push(
       { transport: s.transport, run: 'unloaded', value: s.rssGrowthMiBUnloaded },
       { transport: s.transport, run: LOADED, value: s.rssGrowthMiBLoaded },
     );
   }
-  const barWithLabels = (yTitle: string, format: string, x: string, xTitle: string | null, xSort: string[]): Record<string, unknown> => ({
+  const barWithLabels = (
+    yTitle: string,
+    format: string,
+    x: string,
+    xTitle: string | null,
+    xSort: string[],
+  ): Record<string, unknown> => ({
     width: { step: 22 },
     height: 200,
     encoding: {
@@ -118,7 +127,8 @@ export function chartSpec(results: BenchResults): TopLevelSpec {
       // Below 100 clients the RSS delta is allocator granularity, not per-client cost.
       [SCAL_PANELS[4], p.clients >= 100 ? p.rssPerClient / 1024 : NaN],
     ] as const) {
-      if (Number.isFinite(value)) scal.push({ panel, series, impl: IMPL_LABEL[p.impl], transport: p.transport, clients: p.clients, value });
+      if (Number.isFinite(value))
+        scal.push({ panel, series, impl: IMPL_LABEL[p.impl], transport: p.transport, clients: p.clients, value });
     }
   }
   const scalingSpec =
@@ -164,12 +174,13 @@ export function chartSpec(results: BenchResults): TopLevelSpec {
           },
         ];
   const m = results.meta;
+  const viaNats = results.scenarios.some((s) => s.ok && s.transport === 'nats');
   const spec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: {
       text:
         'socketkit vs raw node:net, zeromq.js, a Python ' +
-        `peer${results.scenarios.some((s) => s.ok && s.transport === 'nats') ? ' and nats.js (through a local nats-server)' : ''} ` +
+        `peer${viaNats ? ' and nats.js (through a local nats-server)' : ''} ` +
         `— ${m.mode} run, median of ${m.reps}`,
       subtitle: `${m.startedAt.slice(0, 10)} · Node ${m.node} · ${m.cpus} × ${m.cpuModel}`,
       anchor: 'start',

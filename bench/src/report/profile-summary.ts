@@ -66,7 +66,8 @@ export function summarizeProfile(profile: CpuProfile): FunctionCost[] {
 async function files(args: string[]): Promise<string[]> {
   const out: string[] = [];
   for (const a of args) {
-    if ((await stat(a)).isDirectory()) out.push(...(await readdir(a)).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(a, f)));
+    if ((await stat(a)).isDirectory())
+      out.push(...(await readdir(a)).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(a, f)));
     else out.push(a);
   }
   return out;
@@ -82,7 +83,9 @@ async function main(argv: string[]): Promise<void> {
     const totalMs = (profile.endTime - profile.startTime) / 1000;
     console.log(`\n${relative(process.cwd(), file) || basename(file)} — ${totalMs.toFixed(0)} ms profiled`);
     for (const r of rows.slice(0, top))
-      console.log(`${r.selfPercent.toFixed(1).padStart(5)} %  ${r.selfMs.toFixed(0).padStart(6)} ms  ${r.name}  ${r.location}`);
+      console.log(
+        `${r.selfPercent.toFixed(1).padStart(5)} %  ${r.selfMs.toFixed(0).padStart(6)} ms  ${r.name}  ${r.location}`,
+      );
   }
 }
 

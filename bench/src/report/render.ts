@@ -13,7 +13,8 @@ export async function renderFromJson(jsonPath: string): Promise<void> {
   const results = JSON.parse(await readFile(jsonPath, 'utf8')) as BenchResults;
   if (results.rows.some((r) => !Array.isArray((r as { values?: unknown }).values))) {
     throw new Error(
-      `${jsonPath} was written by the bench before issue 16 (no ceiling, peers or scaling curve): run the bench again to get results this version renders`,
+      `${jsonPath} was written by the bench before issue 16 (no ceiling, peers or scaling curve): run the bench ` +
+        `again to get results this version renders`,
     );
   }
   const stem = jsonPath.replace(/\.json$/, '');
@@ -22,7 +23,9 @@ export async function renderFromJson(jsonPath: string): Promise<void> {
   console.log(`wrote ${stem}.md and ${stem}.svg`);
 }
 
-renderFromJson(process.argv[2] ?? new URL('../../results/latest.json', import.meta.url).pathname).catch((err: unknown) => {
-  console.error(err);
-  process.exitCode = 1;
-});
+renderFromJson(process.argv[2] ?? new URL('../../results/latest.json', import.meta.url).pathname).catch(
+  (err: unknown) => {
+    console.error(err);
+    process.exitCode = 1;
+  },
+);

@@ -4,6 +4,7 @@
  */
 import { SLOW_DRAIN_TIMEOUT_MS } from '../scenarios/slow-consumer.js';
 import type { BenchResults } from './results.js';
+import { brokerMarkdown } from './broker-tables.js';
 import { headlineTable, markdownTable, natsTable, profileLines, resultsTable, scalingTable } from './tables.js';
 import { slowTable, targetsTable, unixTcpTable } from './tables.js';
 
@@ -126,8 +127,13 @@ export function markdownReport(results: BenchResults, chartFile: string): string
     '',
     markdownTable(resultsTable(results.rows)),
     '',
-    ...((results.scaling ?? []).length > 0 ? ['## Scaling curve: fan-out to 1 … 1,000 clients', '', markdownTable(scalingTable(results.scaling)), ''] : []),
-    ...(profiles.length > 0 ? ['## Where the time goes (profiles of missed targets)', '', '```', ...profileLines(profiles), '```', ''] : []),
+    ...((results.scaling ?? []).length > 0
+      ? ['## Scaling curve: fan-out to 1 … 1,000 clients', '', markdownTable(scalingTable(results.scaling)), '']
+      : []),
+    ...(results.broker === undefined ? [] : brokerMarkdown(results.broker)),
+    ...(profiles.length > 0
+      ? ['## Where the time goes (profiles of missed targets)', '', '```', ...profileLines(profiles), '```', '']
+      : []),
     '## Scenario 6: slow consumer',
     '',
     markdownTable(slowTable(results.slowConsumer)),

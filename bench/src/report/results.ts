@@ -4,6 +4,7 @@
  * unix vs tcp, and socketkit over NATS next to unix and tcp.
  */
 import type { Impl, TransportKind } from '../harness/types.js';
+import type { BrokerResults } from '../scenarios/broker.js';
 import type { ScalingPoint } from '../scenarios/scaling.js';
 import type { ScenarioResult } from '../scenarios/messaging.js';
 import type { SlowResult } from '../scenarios/slow-consumer.js';
@@ -51,7 +52,10 @@ export interface Row {
   skOverThis: number;
 }
 
-/** socketkit's ratios in one scenario over one transport: to the ceiling, to per-write raw, to zeromq.js, to the Python peer. */
+/**
+ * socketkit's ratios in one scenario over one transport: to the ceiling, to per-write raw, to zeromq.js, to the Python
+ * peer.
+ */
 export interface HeadlineRow {
   n: number;
   scenario: string;
@@ -136,6 +140,8 @@ export interface BenchResults {
   viaNats?: NatsRow[];
   /** The stats cost A/B (issue 17; absent when not selected and in older results). */
   statsCost?: StatsCostResult;
+  /** The task broker (`@socketkit/broker`) beside RabbitMQ and BullMQ (absent when not selected). */
+  broker?: BrokerResults;
   notes: string[];
 }
 
@@ -176,7 +182,9 @@ export const IMPL_LABEL: Record<Impl, string> = {
 /** The ceiling of a figure: the better raw node:net variant (nats.js over NATS). */
 export function ceilingOf(r: ScenarioResult, key: string, better: 'higher' | 'lower'): number {
   if (r.transport === 'nats') return r.metrics['nats-raw']?.[key] ?? NaN;
-  const v = [r.metrics['raw-write']?.[key], r.metrics['raw-batched']?.[key]].filter((x): x is number => x !== undefined && Number.isFinite(x));
+  const v = [r.metrics['raw-write']?.[key], r.metrics['raw-batched']?.[key]].filter(
+    (x): x is number => x !== undefined && Number.isFinite(x),
+  );
   if (v.length === 0) return NaN;
   return better === 'higher' ? Math.max(...v) : Math.min(...v);
 }
@@ -245,7 +253,11 @@ export function buildHeadline(results: ScenarioResult[]): HeadlineRow[] {
 }
 
 /** The successful result of scenario `id` over `transport`, if it ran. */
-export function findResult(results: ScenarioResult[], id: string, transport: TransportKind): ScenarioResult | undefined {
+export function findResult(
+  results: ScenarioResult[],
+  id: string,
+  transport: TransportKind,
+): ScenarioResult | undefined {
   return results.find((r) => r.id === id && r.transport === transport && r.ok);
 }
 

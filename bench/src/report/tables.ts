@@ -34,7 +34,11 @@ export function textTable(t: Table): string {
 export function markdownTable(t: Table): string {
   const esc = (c: string): string => c.replace(/\|/g, '\\|');
   const align = t.header.map((_, i) => (t.right?.includes(i) ? '---:' : '---'));
-  return [`| ${t.header.map(esc).join(' | ')} |`, `| ${align.join(' | ')} |`, ...t.rows.map((r) => `| ${r.map(esc).join(' | ')} |`)].join('\n');
+  return [
+    `| ${t.header.map(esc).join(' | ')} |`,
+    `| ${align.join(' | ')} |`,
+    ...t.rows.map((r) => `| ${r.map(esc).join(' | ')} |`),
+  ].join('\n');
 }
 
 function fmtValue(v: number, unit: string): string {
@@ -82,7 +86,18 @@ export function resultsTable(rows: Row[]): Table {
 /** socketkit ÷ each baseline, one line per scenario, transport and headline figure. */
 export function headlineTable(rows: HeadlineRow[]): Table {
   return {
-    header: ['#', 'scenario', 'transport', 'figure', 'socketkit', 'ceiling', 'sk ÷ ceiling', 'sk ÷ raw per-write', 'sk ÷ zeromq.js', 'sk ÷ Python peer'],
+    header: [
+      '#',
+      'scenario',
+      'transport',
+      'figure',
+      'socketkit',
+      'ceiling',
+      'sk ÷ ceiling',
+      'sk ÷ raw per-write',
+      'sk ÷ zeromq.js',
+      'sk ÷ Python peer',
+    ],
     right: [4, 5, 6, 7, 8, 9],
     rows: rows.map((r) => [
       String(r.n),
@@ -142,7 +157,10 @@ export function profileLines(profiles: ProfileSummary[], top = 12): string[] {
     for (const proc of p.processes) {
       out.push(`  ${proc.role} (${proc.busyMs.toFixed(0)} ms busy; self time, % of busy)`);
       for (const f of proc.top.slice(0, top))
-        out.push(`    ${f.selfPercent.toFixed(1).padStart(5)} %  ${f.selfMs.toFixed(0).padStart(5)} ms  ${f.name}  ${f.location}`);
+        out.push(
+          `    ${f.selfPercent.toFixed(1).padStart(5)} %  ${f.selfMs.toFixed(0).padStart(5)} ms  ${f.name}  ` +
+            `${f.location}`,
+        );
     }
   }
   return out;
@@ -201,7 +219,15 @@ export function unixTcpTable(rows: UnixTcpRow[]): Table {
     right: [4, 5, 6],
     rows: rows.map((r) => {
       const unit = r.metric.includes('µs') ? 'µs' : r.metric.includes('MB/s') ? 'MB/s' : 'msg/s';
-      return [String(r.n), r.scenario, r.metric, r.impl, fmtValue(r.unix, unit), fmtValue(r.tcp, unit), fmtRatio(r.unixAdvantage)];
+      return [
+        String(r.n),
+        r.scenario,
+        r.metric,
+        r.impl,
+        fmtValue(r.unix, unit),
+        fmtValue(r.tcp, unit),
+        fmtRatio(r.unixAdvantage),
+      ];
     }),
   };
 }
@@ -209,7 +235,16 @@ export function unixTcpTable(rows: UnixTcpRow[]): Table {
 /** The NATS table: socketkit over a nats-server next to socketkit over unix and tcp. */
 export function natsTable(rows: NatsRow[]): Table {
   return {
-    header: ['#', 'scenario', 'metric', 'socketkit unix', 'socketkit tcp', 'socketkit nats', 'nats ÷ unix', 'nats ÷ tcp'],
+    header: [
+      '#',
+      'scenario',
+      'metric',
+      'socketkit unix',
+      'socketkit tcp',
+      'socketkit nats',
+      'nats ÷ unix',
+      'nats ÷ tcp',
+    ],
     right: [3, 4, 5, 6, 7],
     rows: rows.map((r) => [
       String(r.n),

@@ -15,7 +15,12 @@ import { fmtRatio } from './tables.js';
  * zeromq.js, round trips against raw, 64 KiB messages, NATS against nats.js,
  * the scaling curve to 1,000 clients) and issue 6's slow-consumer targets.
  */
-export function buildTargets(results: ScenarioResult[], slow: SlowResult[], scaling: ScalingPoint[] = [], statsCost?: StatsCostResult): Target[] {
+export function buildTargets(
+  results: ScenarioResult[],
+  slow: SlowResult[],
+  scaling: ScalingPoint[] = [],
+  statsCost?: StatsCostResult,
+): Target[] {
   const out: Target[] = [];
   const add = (
     target: string,
@@ -30,8 +35,11 @@ export function buildTargets(results: ScenarioResult[], slow: SlowResult[], scal
     if (r === undefined) return; // not run: no line
     const sk = r.metrics.socketkit?.[key] ?? NaN;
     const ratio = sk / other;
-    const fmt = (v: number): string => (unit === 'µs' ? `${v.toFixed(1)} µs` : unit === 'MB/s' ? `${v.toFixed(0)} MB/s` : `${formatNumber(v)} msg/s`);
-    const measured = !Number.isFinite(other) ? `no ${otherName} figure in this run` : `${fmtRatio(ratio)} (${fmt(sk)} vs ${fmt(other)} ${otherName})`;
+    const fmt = (v: number): string =>
+      unit === 'µs' ? `${v.toFixed(1)} µs` : unit === 'MB/s' ? `${v.toFixed(0)} MB/s` : `${formatNumber(v)} msg/s`;
+    const measured = !Number.isFinite(other)
+      ? `no ${otherName} figure in this run`
+      : `${fmtRatio(ratio)} (${fmt(sk)} vs ${fmt(other)} ${otherName})`;
     const met = !Number.isFinite(other) ? null : ok(ratio);
     out.push({ target, transport, measured, met, ...(met === false ? { profile: { id: r.id, transport } } : {}) });
   };
@@ -41,30 +49,79 @@ export function buildTargets(results: ScenarioResult[], slow: SlowResult[], scal
       ['fanout-10', 'totalMsgsPerSec', 'Fan-out, 10 clients'],
     ] as const) {
       const r = findResult(results, id, transport);
-      add(`${label} ≥ 0.9× raw ceiling`, transport, r, key, r === undefined ? NaN : ceilingOf(r, key, 'higher'), 'ceiling', 'msg/s', (x) => x >= 0.9);
-      add(`${label} ≥ 2× zeromq.js`, transport, r, key, r?.metrics.zeromq?.[key] ?? NaN, 'zeromq.js', 'msg/s', (x) => x >= 2);
+      add(
+        `${label} ≥ 0.9× raw ceiling`,
+        transport,
+        r,
+        key,
+        r === undefined ? NaN : ceilingOf(r, key, 'higher'),
+        'ceiling',
+        'msg/s',
+        (x) => x >= 0.9,
+      );
+      add(
+        `${label} ≥ 2× zeromq.js`,
+        transport,
+        r,
+        key,
+        r?.metrics.zeromq?.[key] ?? NaN,
+        'zeromq.js',
+        'msg/s',
+        (x) => x >= 2,
+      );
     }
     const rr = findResult(results, 'reqrep', transport);
-    add('Request/reply p50 ≤ 1.15× raw', transport, rr, 'p50Us', rr === undefined ? NaN : ceilingOf(rr, 'p50Us', 'lower'), 'raw', 'µs', (x) => x <= 1.15);
-    add('Request/reply p99 ≤ 1.3× raw', transport, rr, 'p99Us', rr === undefined ? NaN : ceilingOf(rr, 'p99Us', 'lower'), 'raw', 'µs', (x) => x <= 1.3);
+    add(
+      'Request/reply p50 ≤ 1.15× raw',
+      transport,
+      rr,
+      'p50Us',
+      rr === undefined ? NaN : ceilingOf(rr, 'p50Us', 'lower'),
+      'raw',
+      'µs',
+      (x) => x <= 1.15,
+    );
+    add(
+      'Request/reply p99 ≤ 1.3× raw',
+      transport,
+      rr,
+      'p99Us',
+      rr === undefined ? NaN : ceilingOf(rr, 'p99Us', 'lower'),
+      'raw',
+      'µs',
+      (x) => x <= 1.3,
+    );
     const lg = findResult(results, 'large-64k', transport);
-    add('64 KiB messages ≥ 0.95× raw', transport, lg, 'MBps', lg === undefined ? NaN : ceilingOf(lg, 'MBps', 'higher'), 'raw', 'MB/s', (x) => x >= 0.95);
+    add(
+      '64 KiB messages ≥ 0.95× raw',
+      transport,
+      lg,
+      'MBps',
+      lg === undefined ? NaN : ceilingOf(lg, 'MBps', 'higher'),
+      'raw',
+      'MB/s',
+      (x) => x >= 0.95,
+    );
   }
   for (const [id, key, label] of [
     ['broadcast-1', 'msgsPerSec', 'NATS broadcast, 1 client ≥ 0.8× nats.js'],
     ['fanout-10', 'totalMsgsPerSec', 'NATS fan-out, 10 clients ≥ 0.8× nats.js'],
   ] as const) {
     const r = findResult(results, id, 'nats');
-    if (r !== undefined) add(label, 'nats', r, key, r.metrics['nats-raw']?.[key] ?? NaN, 'nats.js', 'msg/s', (x) => x >= 0.8);
+    if (r !== undefined)
+      add(label, 'nats', r, key, r.metrics['nats-raw']?.[key] ?? NaN, 'nats.js', 'msg/s', (x) => x >= 0.8);
   }
   for (const transport of ['unix', 'tcp'] as const) {
-    const top = scaling.filter((p) => p.transport === transport && p.impl === 'socketkit').sort((a, b) => b.clients - a.clients)[0];
+    const top = scaling
+      .filter((p) => p.transport === transport && p.impl === 'socketkit')
+      .sort((a, b) => b.clients - a.clients)[0];
     if (top === undefined) continue;
     out.push({
       target: `Scaling: ${top.clients} clients connect and receive`,
       transport,
       measured: top.ok
-        ? `${top.connected} connected at ${top.connectsPerSec.toFixed(0)}/s, ${formatNumber(top.deliveredPerSec)} msg/s delivered`
+        ? `${top.connected} connected at ${top.connectsPerSec.toFixed(0)}/s, ${formatNumber(top.deliveredPerSec)} ` +
+          `msg/s delivered`
         : `${top.connected} of ${top.clients} connected: ${top.error}`,
       met: top.ok,
     });
@@ -95,7 +152,10 @@ export function buildTargets(results: ScenarioResult[], slow: SlowResult[], scal
 export function statsCostTarget(r: StatsCostResult): Target {
   const target = `Stats cost: counters on ÷ off ≤ ${STATS_COST_TARGET} (interleaved A/B, median of ${r.rounds})`;
   if (!r.ok) return { target, transport: 'unix', measured: `failed: ${r.error ?? 'unknown error'}`, met: false };
-  const spread = r.roundRatios.length > 0 ? `; rounds ${Math.min(...r.roundRatios).toFixed(2)}–${Math.max(...r.roundRatios).toFixed(2)}` : '';
+  const spread =
+    r.roundRatios.length > 0
+      ? `; rounds ${Math.min(...r.roundRatios).toFixed(2)}–${Math.max(...r.roundRatios).toFixed(2)}`
+      : '';
   const round = `${formatNumber(r.messages)} broadcasts × ${r.clients} clients`;
   return {
     target,
