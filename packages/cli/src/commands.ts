@@ -270,8 +270,8 @@ export async function listen(a: Args<'listen'>): Promise<number> {
     return client.disconnect();
   });
   try {
-    // "connected" means welcomed: a socketkit server answered the hello (issue 23).
-    // --reconnect also waits for a server that is not there yet (issue 23 item 3): without --timeout, until SIGINT.
+    // "connected" means welcomed: a socketkit server answered the hello.
+    // --reconnect also waits for a server that is not there yet: without --timeout, until SIGINT.
     const waiting = (): void => status(`waiting for the server at ${client.address} (event "${a.event}")`);
     if (a.reconnect) client.once('reconnecting', waiting);
     const options = a.reconnect

@@ -58,7 +58,7 @@ const {
 
 /**
  * Whether the 4 bytes at `p` spell `data`. Written out: it is read twice per
- * message (as a key and as the type), and the loop of `same` cost ~15 % of a decode.
+ * message (as a key and as the type), and the loop of `same` showed in the profile of a decode.
  */
 function isData(b: Uint8Array, p: number): boolean {
   return b[p] === 0x64 && b[p + 1] === 0x61 && b[p + 2] === 0x74 && b[p + 3] === 0x61;

@@ -23,7 +23,7 @@ export const DEFAULT_NATS_SERVERS = 'nats://127.0.0.1:4222';
  * larger frame goes alone). A subscriber's nats.js copies a message that
  * spans several reads into a buffer it grows by doubling: with batches up to
  * max_payload that copying was the largest cost of a fan-out client; with
- * 16 KiB batches fan-out to 10 clients delivered ~20 % more per CPU second.
+ * 16 KiB batches fan-out to 10 clients delivers more per CPU second.
  */
 export const NATS_BROADCAST_BATCH = 16 * 1024;
 

@@ -8,7 +8,7 @@ export const EVENT_NAME_PATTERN = /^[a-zA-Z0-9_-]{1,64}$/;
 
 /**
  * The last name that passed: a server, client or connection uses one name, so the regex runs once per name, not per
- * message (it was ~8 % of a broadcast).
+ * message (per message it showed in the profile of a broadcast).
  */
 let lastValid: string | undefined;
 

@@ -38,7 +38,7 @@ function trustOf(o: SocketDirTrust): SocketDirTrust {
   );
 }
 
-/** Options of {@link TcpSocketServer}: engine options plus the TCP specifics of §5/§7. */
+/** Options of {@link TcpSocketServer}: engine options plus the TCP specifics (host, port, TLS, address file). */
 export interface TcpSocketServerOptions<TIn = MessageData, TOut = MessageData>
   extends Omit<SocketServerOptions<TIn, TOut>, 'transport' | keyof ServerConfigOptions | 'maxConnections'>,
     ServerConfigOptions,

@@ -20,7 +20,11 @@ function run(mode: 'server' | 'client', stale: boolean): string {
   dirs.push(dir);
   // A socket file nobody listens on, as a SIGKILLed server leaves behind.
   if (stale) {
-    execFileSync('python3', ['-c', 'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])', join(dir, 'resolve.sock')]);
+    execFileSync('python3', [
+      '-c',
+      'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])',
+      join(dir, 'resolve.sock'),
+    ]);
   }
   const out = execFileSync(process.execPath, [fixture, dir, mode], { encoding: 'utf8' });
   return (JSON.parse(out.trim().split('\n').at(-1) as string) as { resolved: string }).resolved;

@@ -32,7 +32,7 @@ export const BYTE_QUEUE_SEGMENT = 64 * 1024;
  * A FIFO of byte strings copied into 64 KiB segments: a kept entry costs a
  * copy and no JavaScript object, so thousands of waiting messages put no
  * load on the garbage collector (keeping decoded messages did: each one
- * survived to the old generation, up to 40 % of a busy client's CPU), and
+ * survived to the old generation, a large share of a busy client's CPU), and
  * never pin the larger buffer they were read from. An entry (a 4-byte length,
  * then its bytes) fills the rest of a segment and runs on into the next one,
  * so memory is the bytes kept, plus 4 bytes each, plus fewer than 4 bytes
@@ -65,7 +65,7 @@ export class ByteQueue {
     // A length is never split: fewer than 4 bytes left at the end of a segment stay unused.
     if (seg === undefined || BYTE_QUEUE_SEGMENT - this.#writeAt < 4) seg = this.#addSegment();
     const len = bytes.length;
-    // Byte stores, not writeUInt32BE: its argument checks were 12 % of a busy listener client.
+    // Byte stores, not writeUInt32BE: its argument checks showed in the profile of a busy listener client.
     const w = this.#writeAt;
     seg[w] = len >>> 24;
     seg[w + 1] = (len >>> 16) & 0xff;

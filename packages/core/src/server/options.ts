@@ -16,7 +16,7 @@ import {
 import type { ServerTransport } from '../transport.js';
 import { SCHEMA_RULE, type StandardSchemaV1 } from '../wire/schema.js';
 
-/** Default most clients at once on a server (§7 `maxConnections`). */
+/** Default most clients at once on a server (`maxConnections`). */
 export const DEFAULT_MAX_CONNECTIONS = 10;
 /** Default time `drain()` waits for one client (ms). */
 export const DEFAULT_DRAIN_TIMEOUT_MS = 5000;
