@@ -38,7 +38,9 @@ export async function startBroker(values: Parameters<typeof endpoint>[0]) {
 
   const dispatch = (): void => {
     while (pending.length > 0) {
-      const free = [...workers.entries()].filter(([, w]) => w.busy.size < PER_WORKER).sort((x, y) => x[1].busy.size - y[1].busy.size)[0];
+      const free = [...workers.entries()]
+        .filter(([, w]) => w.busy.size < PER_WORKER)
+        .sort((x, y) => x[1].busy.size - y[1].busy.size)[0];
       if (free === undefined) return;
       const [workerId, worker] = free;
       const task = pending.shift() as Task;

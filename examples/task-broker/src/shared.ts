@@ -19,7 +19,8 @@ export function endpoint(values: { transport: string; 'socket-dir'?: string | un
   type: SocketType;
   options: { socketDir?: string; port?: number; logLevel: 'warn' };
 } {
-  if (values.transport !== 'unix' && values.transport !== 'tcp') throw new Error(`--transport must be unix or tcp, got ${values.transport}`);
+  if (values.transport !== 'unix' && values.transport !== 'tcp')
+    throw new Error(`--transport must be unix or tcp, got ${values.transport}`);
   const options: { socketDir?: string; port?: number; logLevel: 'warn' } = { logLevel: 'warn' };
   if (values['socket-dir'] !== undefined) options.socketDir = values['socket-dir'];
   if (values.port !== undefined) options.port = Number(values.port);

@@ -20,8 +20,12 @@ export async function submit(name: string, count: number, values: Parameters<typ
   const client = await createClient(type, EVENT, { ...options, autoReconnect: false });
   await client.connect({ waitForWelcome: true });
   try {
-    const tasks = Array.from({ length: count }, () => randomBytes(1024 + Math.floor(Math.random() * 191 * 1024)).toString('base64'));
-    const replies = await Promise.all(tasks.map((text) => client.request({ from: name, text, rounds: ROUNDS }, { timeout: 60_000 })));
+    const tasks = Array.from({ length: count }, () =>
+      randomBytes(1024 + Math.floor(Math.random() * 191 * 1024)).toString('base64'),
+    );
+    const replies = await Promise.all(
+      tasks.map((text) => client.request({ from: name, text, rounds: ROUNDS }, { timeout: 60_000 })),
+    );
     const by = new Map<string, number>();
     let correct = 0;
     replies.forEach((reply, i) => {

@@ -25,28 +25,25 @@ const errorLines = (text: string, code: string): number =>
   text.split('\n').filter((l) => l.includes(`error ${code}`)).length;
 
 describe('CLI: token errors (issue 23, item 10)', () => {
-  test(
-    'send, request and listen without --token-file print UNAUTHORIZED once, with the --token-file ' + 'hint',
-    async () => {
-      await tokenServer('locked');
-      for (const args of [
-        ['send', 'locked', '--data', '{"a":1}'],
-        ['request', 'locked', '--data', '{"a":1}'],
-        ['listen', 'locked'],
-      ]) {
-        const r = await runCli([...args, '--socket-dir', dir], dir);
-        expect({ args, code: r.code }).toEqual({ args, code: 1 });
-        expect({ args, lines: errorLines(r.stderr, 'UNAUTHORIZED') }).toEqual({ args, lines: 1 });
-        // Nothing else: no warning repeating it.
-        expect({ args, stderr: r.stderr.trim().split('\n') }).toEqual({
-          args,
-          stderr: [expect.stringContaining('error UNAUTHORIZED')],
-        });
-        expect(r.stderr).toContain('--token-file');
-        expect(r.stderr).not.toContain('client options');
-      }
-    },
-  );
+  test('send, request and listen without --token-file print UNAUTHORIZED once, with the --token-file hint', async () => {
+    await tokenServer('locked');
+    for (const args of [
+      ['send', 'locked', '--data', '{"a":1}'],
+      ['request', 'locked', '--data', '{"a":1}'],
+      ['listen', 'locked'],
+    ]) {
+      const r = await runCli([...args, '--socket-dir', dir], dir);
+      expect({ args, code: r.code }).toEqual({ args, code: 1 });
+      expect({ args, lines: errorLines(r.stderr, 'UNAUTHORIZED') }).toEqual({ args, lines: 1 });
+      // Nothing else: no warning repeating it.
+      expect({ args, stderr: r.stderr.trim().split('\n') }).toEqual({
+        args,
+        stderr: [expect.stringContaining('error UNAUTHORIZED')],
+      });
+      expect(r.stderr).toContain('--token-file');
+      expect(r.stderr).not.toContain('client options');
+    }
+  });
 
   test('a wrong token is printed once, with the --token-file hint', async () => {
     await tokenServer('locked2');
@@ -64,36 +61,30 @@ describe('CLI: token errors (issue 23, item 10)', () => {
 });
 
 describe('CLI: listen says "connected" only once welcomed (issue 23, item 10)', () => {
-  test(
-    'a server that accepts but never welcomes: no "connected" line, an error naming the missing ' + 'welcome',
-    async () => {
-      // A socket that accepts and reads the hello but never answers.
-      const path = join(dir, 'mute.sock');
-      const sockets: Socket[] = [];
-      let hello = false;
-      const mute: Server = createServer((s) => {
-        sockets.push(s);
-        s.on('data', () => {
-          hello = true;
-        });
+  test('a server that accepts but never welcomes: no "connected" line, an error naming the missing welcome', async () => {
+    // A socket that accepts and reads the hello but never answers.
+    const path = join(dir, 'mute.sock');
+    const sockets: Socket[] = [];
+    let hello = false;
+    const mute: Server = createServer((s) => {
+      sockets.push(s);
+      s.on('data', () => {
+        hello = true;
       });
-      await new Promise<void>((r) => mute.listen(path, r));
-      try {
-        const l = cli(['listen', 'mute', '--socket-dir', dir, '--timeout', '1'], dir);
-        const code = await Promise.race([
-          l.exited,
-          l.waitFor('stderr', /connected to/).then(() => 'printed connected'),
-        ]);
-        expect(l.stderr()).not.toContain('connected to');
-        expect(code).toBe(1);
-        expect(hello).toBe(true);
-        expect(l.stderr()).toMatch(/no welcome/);
-      } finally {
-        for (const s of sockets) s.destroy();
-        await new Promise<void>((r) => mute.close(() => r()));
-      }
-    },
-  );
+    });
+    await new Promise<void>((r) => mute.listen(path, r));
+    try {
+      const l = cli(['listen', 'mute', '--socket-dir', dir, '--timeout', '1'], dir);
+      const code = await Promise.race([l.exited, l.waitFor('stderr', /connected to/).then(() => 'printed connected')]);
+      expect(l.stderr()).not.toContain('connected to');
+      expect(code).toBe(1);
+      expect(hello).toBe(true);
+      expect(l.stderr()).toMatch(/no welcome/);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => mute.close(() => r()));
+    }
+  });
 });
 
 describe('CLI: send never takes the no-client queue (issue 23, item 10)', () => {
@@ -166,29 +157,26 @@ for i in range(refusals + 1):
 `;
 
 describe('CLI: ADMISSION_FULL is retried (issue 23, item 10)', () => {
-  test(
-    'send retries a connect refused ADMISSION_FULL (retryable) and delivers, announcing itself as a ' + 'sender',
-    async () => {
-      writeFileSync(join(dir, 'busy.py'), BUSY_SERVER);
-      const py = spawn('/usr/bin/python3', [join(dir, 'busy.py'), join(dir, 'busy.sock'), 'busy', '2'], {
-        stdio: ['ignore', 'pipe', 'pipe'],
+  test('send retries a connect refused ADMISSION_FULL (retryable) and delivers, announcing itself as a sender', async () => {
+    writeFileSync(join(dir, 'busy.py'), BUSY_SERVER);
+    const py = spawn('/usr/bin/python3', [join(dir, 'busy.py'), join(dir, 'busy.sock'), 'busy', '2'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    py.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+    const exited = new Promise<void>((r) => py.once('close', () => r()));
+    try {
+      while (!out.includes('listening')) await new Promise((r) => setTimeout(r, 20));
+      const r = await runCli(['send', 'busy', '--socket-dir', dir, '--data', '{"n":1}'], dir);
+      expect({ code: r.code, stderr: r.stderr }).toEqual({
+        code: 0,
+        stderr: expect.stringContaining('sent 1 message'),
       });
-      let out = '';
-      py.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
-      const exited = new Promise<void>((r) => py.once('close', () => r()));
-      try {
-        while (!out.includes('listening')) await new Promise((r) => setTimeout(r, 20));
-        const r = await runCli(['send', 'busy', '--socket-dir', dir, '--data', '{"n":1}'], dir);
-        expect({ code: r.code, stderr: r.stderr }).toEqual({
-          code: 0,
-          stderr: expect.stringContaining('sent 1 message'),
-        });
-        expect(r.stderr).not.toContain('ADMISSION_FULL');
-        await exited;
-        expect(jsonLines(out).slice(1)).toEqual([{ hello_role: 'sender', data: { n: 1 } }]);
-      } finally {
-        py.kill('SIGKILL');
-      }
-    },
-  );
+      expect(r.stderr).not.toContain('ADMISSION_FULL');
+      await exited;
+      expect(jsonLines(out).slice(1)).toEqual([{ hello_role: 'sender', data: { n: 1 } }]);
+    } finally {
+      py.kill('SIGKILL');
+    }
+  });
 });

@@ -109,19 +109,16 @@ function pki(): { ca: string; cert: string; key: string } {
     },
   );
 
-  test(
-    'serve on a non-loopback host without token or TLS is refused (INSECURE_BIND) unless ' + '--allow-insecure',
-    async () => {
-      const r = await runCli(['serve', 'open', '--transport', 'tcp', '--host', '0.0.0.0', '--port', '0'], dir);
-      expect(r.code).toBe(1);
-      expect(r.stderr).toContain('INSECURE_BIND');
-      const allowed = cli(
-        ['serve', 'open', '--transport', 'tcp', '--host', '0.0.0.0', '--port', '0', '--allow-insecure'],
-        dir,
-      );
-      await allowed.waitFor('stderr', /listening on \S+/);
-      allowed.child.kill('SIGTERM');
-      expect(await allowed.exited).toBe(0);
-    },
-  );
+  test('serve on a non-loopback host without token or TLS is refused (INSECURE_BIND) unless --allow-insecure', async () => {
+    const r = await runCli(['serve', 'open', '--transport', 'tcp', '--host', '0.0.0.0', '--port', '0'], dir);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('INSECURE_BIND');
+    const allowed = cli(
+      ['serve', 'open', '--transport', 'tcp', '--host', '0.0.0.0', '--port', '0', '--allow-insecure'],
+      dir,
+    );
+    await allowed.waitFor('stderr', /listening on \S+/);
+    allowed.child.kill('SIGTERM');
+    expect(await allowed.exited).toBe(0);
+  });
 });

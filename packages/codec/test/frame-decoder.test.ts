@@ -112,21 +112,18 @@ describe('FrameDecoder: chunking', () => {
     },
   );
 
-  it(
-    'when a callback threw and a later frame in the same chunk is too large, the frame error is the one ' + 'thrown',
-    () => {
-      const [m] = sample();
-      const tooLarge = Buffer.from([0x7f, 0xff, 0xff, 0xff]);
-      const d = new FrameDecoder({ maxMessageSize: 1024 });
-      const err = messageError(() =>
-        d.feed(Buffer.concat([encodeFrame(m!), tooLarge]), () => {
-          throw new Error('listener failed');
-        }),
-      );
-      expect(err.code).toBe(ErrorCode.FRAME_TOO_LARGE);
-      expect(d.error).toBe(err);
-    },
-  );
+  it('when a callback threw and a later frame in the same chunk is too large, the frame error is the one thrown', () => {
+    const [m] = sample();
+    const tooLarge = Buffer.from([0x7f, 0xff, 0xff, 0xff]);
+    const d = new FrameDecoder({ maxMessageSize: 1024 });
+    const err = messageError(() =>
+      d.feed(Buffer.concat([encodeFrame(m!), tooLarge]), () => {
+        throw new Error('listener failed');
+      }),
+    );
+    expect(err.code).toBe(ErrorCode.FRAME_TOO_LARGE);
+    expect(d.error).toBe(err);
+  });
 
   it.each([
     ['one chunk', (b: Buffer) => [b]],

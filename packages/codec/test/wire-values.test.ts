@@ -490,63 +490,60 @@ describe('map keys come back exactly as sent (__proto__ as an own property)', ()
   });
 });
 
-describe(
-  `nesting depth is bounded (${MAX_NESTING_DEPTH} containers, envelope included), checked before ` + `decoding`,
-  () => {
-    /** `data: { d: [[[...]]] }` with `total` containers in all (envelope and data map included). */
-    const nestedPayload = (total: number): Buffer => {
-      const arrays = total - 2;
-      return withRawValue(Buffer.concat([Buffer.alloc(arrays - 1, 0x91), Buffer.from([0x90])]));
-    };
+describe(`nesting depth is bounded (${MAX_NESTING_DEPTH} containers, envelope included), checked before decoding`, () => {
+  /** `data: { d: [[[...]]] }` with `total` containers in all (envelope and data map included). */
+  const nestedPayload = (total: number): Buffer => {
+    const arrays = total - 2;
+    return withRawValue(Buffer.concat([Buffer.alloc(arrays - 1, 0x91), Buffer.from([0x90])]));
+  };
 
-    it('accepts exactly the limit', () => {
-      const m = decodePayload(nestedPayload(MAX_NESTING_DEPTH));
-      let v: unknown = m.data.v;
-      let depth = 2;
-      while (Array.isArray(v)) {
-        depth++;
-        v = v[0];
-      }
-      expect(depth).toBe(MAX_NESTING_DEPTH);
-    });
+  it('accepts exactly the limit', () => {
+    const m = decodePayload(nestedPayload(MAX_NESTING_DEPTH));
+    let v: unknown = m.data.v;
+    let depth = 2;
+    while (Array.isArray(v)) {
+      depth++;
+      v = v[0];
+    }
+    expect(depth).toBe(MAX_NESTING_DEPTH);
+  });
 
-    it.each([MAX_NESTING_DEPTH + 1, 5000, 1_000_000])(
-      'refuses %i containers with MALFORMED_FRAME (reason "depth"), the decoder stays usable',
-      (n) => {
-        const err = expectRefused(nestedPayload(n), 'depth');
-        expect(err.message).toContain(String(MAX_NESTING_DEPTH));
-        expect(decodePayload(encodePayload(msg({ ok: 1 }))).data).toEqual({ ok: 1 });
-      },
-    );
-
-    it('maps count like arrays', () => {
-      const maps = (n: number): Buffer =>
-        Buffer.concat([...Array.from({ length: n }, () => Buffer.from([0x81, 0xa1, 0x6b])), Buffer.from([0xc0])]);
-      decodePayload(withRawValue(maps(MAX_NESTING_DEPTH - 2)));
-      expectRefused(withRawValue(maps(MAX_NESTING_DEPTH - 1)), 'depth');
-    });
-
-    it('encoding refuses what decoding would refuse', () => {
-      const nest = (n: number): unknown => {
-        let v: unknown = [];
-        for (let i = 1; i < n; i++) v = [v];
-        return v;
-      };
-      expect(() => encodeFrame(msg({ v: nest(MAX_NESTING_DEPTH - 2) }))).not.toThrow();
-      const err = messageError(() => encodeFrame(msg({ v: nest(MAX_NESTING_DEPTH - 1) })));
-      expect(err.code).toBe(ErrorCode.INVALID_MESSAGE);
+  it.each([MAX_NESTING_DEPTH + 1, 5000, 1_000_000])(
+    'refuses %i containers with MALFORMED_FRAME (reason "depth"), the decoder stays usable',
+    (n) => {
+      const err = expectRefused(nestedPayload(n), 'depth');
       expect(err.message).toContain(String(MAX_NESTING_DEPTH));
-    });
+      expect(decodePayload(encodePayload(msg({ ok: 1 }))).data).toEqual({ ok: 1 });
+    },
+  );
 
-    it('a deep frame in a stream fails only itself when decoded by payload', () => {
-      const d = new FrameDecoder();
-      const payloads: Uint8Array[] = [];
-      d.feedPayloads(Buffer.concat([frameBytes(nestedPayload(100_000)), encodeFrame(msg({ after: true }))]), (p) =>
-        payloads.push(Buffer.from(p)),
-      );
-      expect(payloads).toHaveLength(2);
-      expectRefused(payloads[0]!, 'depth');
-      expect(decodePayload(payloads[1]!).data).toEqual({ after: true });
-    });
-  },
-);
+  it('maps count like arrays', () => {
+    const maps = (n: number): Buffer =>
+      Buffer.concat([...Array.from({ length: n }, () => Buffer.from([0x81, 0xa1, 0x6b])), Buffer.from([0xc0])]);
+    decodePayload(withRawValue(maps(MAX_NESTING_DEPTH - 2)));
+    expectRefused(withRawValue(maps(MAX_NESTING_DEPTH - 1)), 'depth');
+  });
+
+  it('encoding refuses what decoding would refuse', () => {
+    const nest = (n: number): unknown => {
+      let v: unknown = [];
+      for (let i = 1; i < n; i++) v = [v];
+      return v;
+    };
+    expect(() => encodeFrame(msg({ v: nest(MAX_NESTING_DEPTH - 2) }))).not.toThrow();
+    const err = messageError(() => encodeFrame(msg({ v: nest(MAX_NESTING_DEPTH - 1) })));
+    expect(err.code).toBe(ErrorCode.INVALID_MESSAGE);
+    expect(err.message).toContain(String(MAX_NESTING_DEPTH));
+  });
+
+  it('a deep frame in a stream fails only itself when decoded by payload', () => {
+    const d = new FrameDecoder();
+    const payloads: Uint8Array[] = [];
+    d.feedPayloads(Buffer.concat([frameBytes(nestedPayload(100_000)), encodeFrame(msg({ after: true }))]), (p) =>
+      payloads.push(Buffer.from(p)),
+    );
+    expect(payloads).toHaveLength(2);
+    expectRefused(payloads[0]!, 'depth');
+    expect(decodePayload(payloads[1]!).data).toEqual({ after: true });
+  });
+});

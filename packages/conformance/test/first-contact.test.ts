@@ -159,26 +159,23 @@ describeTransports('request errors keep their code (issue 23 item 6)', (t) => {
 });
 
 describeTransports('a refusal reaches connect() (issue 23 item 5)', (t) => {
-  it(
-    'a client over maxConnections gets connect() rejected with MAX_CONNECTIONS (autoReconnect on) and ' + 'stops',
-    async () => {
-      const server = t.server({ maxConnections: 1 });
-      await server.start();
-      const first = t.client(server);
-      await first.connect();
-      const second = t.client(server);
-      let reconnects = 0;
-      second.on('reconnecting', () => reconnects++);
-      const err = await second.connect().catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(MaxConnectionsError);
-      expect((err as SocketError).code).toBe(ErrorCode.MAX_CONNECTIONS);
-      expect(second.state).toBe('closed');
-      expect(reconnects).toBe(0);
-      // the first client is untouched
-      server.send({ still: true });
-      expect((await first.receive()).data).toEqual({ still: true });
-    },
-  );
+  it('a client over maxConnections gets connect() rejected with MAX_CONNECTIONS (autoReconnect on) and stops', async () => {
+    const server = t.server({ maxConnections: 1 });
+    await server.start();
+    const first = t.client(server);
+    await first.connect();
+    const second = t.client(server);
+    let reconnects = 0;
+    second.on('reconnecting', () => reconnects++);
+    const err = await second.connect().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(MaxConnectionsError);
+    expect((err as SocketError).code).toBe(ErrorCode.MAX_CONNECTIONS);
+    expect(second.state).toBe('closed');
+    expect(reconnects).toBe(0);
+    // the first client is untouched
+    server.send({ still: true });
+    expect((await first.receive()).data).toEqual({ still: true });
+  });
 
   it(
     'connect({ waitForWelcome: false }) keeps the old opt-out: resolves on the open stream, the refusal is an error ' +
@@ -239,40 +236,37 @@ describeTransports('no start-order trap (issue 23 item 3)', (t) => {
 describeTransports('a client whose server died is never silent (issue 23 item 4)', (t) => {
   const quick = { heartbeatInterval: 100, heartbeatTimeout: 400 };
 
-  it(
-    'SIGKILL of the server: one "lost" warning and error event, then for await ends with ' + 'RECONNECT_FAILED',
-    async () => {
-      const cfg = await childConfig(t);
-      const child = await startChild(cfg);
-      const log = captureLog();
-      const client = await childClient(cfg, {
-        ...quick,
-        logger: log,
-        reconnect: { initialDelay: 20, maxDelay: 50, maxRetries: 5 },
-      });
-      const errors: string[] = [];
-      client.on('error', (e) => errors.push((e as SocketError).code));
-      await client.connect();
-      let got = 0;
-      const end = await (async () => {
-        try {
-          for await (const _m of client) if (++got === 3) void child.kill();
-          return 'ended without an error';
-        } catch (err) {
-          return err;
-        }
-      })();
-      expect(end).toMatchObject({ code: ErrorCode.RECONNECT_FAILED });
-      expect((end as Error).message).toMatch(/gave up reconnecting .* after 5 attempts/);
-      expect(errors).toEqual([ErrorCode.CONNECTION_LOST, ErrorCode.RECONNECT_FAILED]);
-      expect(log.warnings.filter((w) => w.includes('lost the server'))).toHaveLength(1);
-      expect(log.warnings.find((w) => w.includes('lost the server'))).toMatch(
-        /reconnecting \(backoff 20 ms ×2 up to 50 ms, at most 5 attempts\)/,
-      );
-      expect(client.state).toBe('closed');
-      await expect(client.receive()).rejects.toMatchObject({ code: ErrorCode.RECONNECT_FAILED });
-    },
-  );
+  it('SIGKILL of the server: one "lost" warning and error event, then for await ends with RECONNECT_FAILED', async () => {
+    const cfg = await childConfig(t);
+    const child = await startChild(cfg);
+    const log = captureLog();
+    const client = await childClient(cfg, {
+      ...quick,
+      logger: log,
+      reconnect: { initialDelay: 20, maxDelay: 50, maxRetries: 5 },
+    });
+    const errors: string[] = [];
+    client.on('error', (e) => errors.push((e as SocketError).code));
+    await client.connect();
+    let got = 0;
+    const end = await (async () => {
+      try {
+        for await (const _m of client) if (++got === 3) void child.kill();
+        return 'ended without an error';
+      } catch (err) {
+        return err;
+      }
+    })();
+    expect(end).toMatchObject({ code: ErrorCode.RECONNECT_FAILED });
+    expect((end as Error).message).toMatch(/gave up reconnecting .* after 5 attempts/);
+    expect(errors).toEqual([ErrorCode.CONNECTION_LOST, ErrorCode.RECONNECT_FAILED]);
+    expect(log.warnings.filter((w) => w.includes('lost the server'))).toHaveLength(1);
+    expect(log.warnings.find((w) => w.includes('lost the server'))).toMatch(
+      /reconnecting \(backoff 20 ms ×2 up to 50 ms, at most 5 attempts\)/,
+    );
+    expect(client.state).toBe('closed');
+    await expect(client.receive()).rejects.toMatchObject({ code: ErrorCode.RECONNECT_FAILED });
+  });
 
   it('a server back after SIGKILL: one "lost" and one "back" warning, and messages flow again', async () => {
     const cfg = await childConfig(t);

@@ -107,60 +107,54 @@ describeTransports(
       expect(first.message.data).toEqual({ from: 'node', big: 1795425789109, text: 'héllo ✓' });
     });
 
-    it(
-      'a Python client (no hello) gets a live broadcast during its registration grace, not when the grace ' + 'ends',
-      async () => {
-        // A 5 s grace makes it deterministic: before issue 23 the broadcast was held until the grace ended.
-        const server = t.server({ registerGraceMs: 5000 });
-        await server.start();
-        // A registered socketkit client, so the broadcast is live (not queued).
-        const other = t.client(server);
-        await other.connect({ waitForWelcome: true });
-        const connected: string[] = [];
-        server.on('clientConnected', (id) => connected.push(id));
-        // It reads two messages: it stays connected (awaiting) while the first is checked.
-        const py = runPython(['listen', pyTarget(t, server), server.eventName, '0', '2']);
-        await until(() => py.lines.length > 0, `python client connected ${py.stderr()}`);
-        await until(() => server.connectionCounts.awaiting === 1, 'the python peer awaits registration');
-        const sentAt = Date.now();
-        server.send({ live: 1 });
-        await until(() => py.lines.length === 2, `the broadcast reaches python ${py.stderr()}`);
-        const got = py.lines[1] as Required<PyLine>;
-        const first = got.at - (py.lines[0]?.connected as number);
-        process.stderr.write(
-          `[measure] ${t.name}: python first-message latency ${first.toFixed(1)} ms after its connect ` +
-            `(${(got.at - sentAt).toFixed(1)} ms after send)\n`,
-        );
-        // Still within its grace: not registered, no clientConnected.
-        expect(server.connectionCounts.awaiting).toBe(1);
-        expect(connected).toEqual([]);
-        expect(got.message.data).toEqual({ live: 1 });
-        server.send({ live: 2 });
-        expect(await py.exited).toBe(0);
-        expect(py.lines[2]?.message?.data).toEqual({ live: 2 });
-      },
-    );
+    it('a Python client (no hello) gets a live broadcast during its registration grace, not when the grace ends', async () => {
+      // A 5 s grace makes it deterministic: before issue 23 the broadcast was held until the grace ended.
+      const server = t.server({ registerGraceMs: 5000 });
+      await server.start();
+      // A registered socketkit client, so the broadcast is live (not queued).
+      const other = t.client(server);
+      await other.connect({ waitForWelcome: true });
+      const connected: string[] = [];
+      server.on('clientConnected', (id) => connected.push(id));
+      // It reads two messages: it stays connected (awaiting) while the first is checked.
+      const py = runPython(['listen', pyTarget(t, server), server.eventName, '0', '2']);
+      await until(() => py.lines.length > 0, `python client connected ${py.stderr()}`);
+      await until(() => server.connectionCounts.awaiting === 1, 'the python peer awaits registration');
+      const sentAt = Date.now();
+      server.send({ live: 1 });
+      await until(() => py.lines.length === 2, `the broadcast reaches python ${py.stderr()}`);
+      const got = py.lines[1] as Required<PyLine>;
+      const first = got.at - (py.lines[0]?.connected as number);
+      process.stderr.write(
+        `[measure] ${t.name}: python first-message latency ${first.toFixed(1)} ms after its connect ` +
+          `(${(got.at - sentAt).toFixed(1)} ms after send)\n`,
+      );
+      // Still within its grace: not registered, no clientConnected.
+      expect(server.connectionCounts.awaiting).toBe(1);
+      expect(connected).toEqual([]);
+      expect(got.message.data).toEqual({ live: 1 });
+      server.send({ live: 2 });
+      expect(await py.exited).toBe(0);
+      expect(py.lines[2]?.message?.data).toEqual({ live: 2 });
+    });
 
-    it(
-      'a Python client gets live broadcasts at once and the queue when its grace ends, each message ' + 'once',
-      async () => {
-        const server = t.server({ registerGraceMs: 300 });
-        await server.start();
-        server.send({ queued: 1 });
-        const connected: string[] = [];
-        server.on('clientConnected', (id) => connected.push(id));
-        const py = runPython(['listen', pyTarget(t, server), server.eventName, '0', '2']);
-        await until(() => py.lines.length > 0, `python client connected ${py.stderr()}`);
-        await until(() => server.connectionCounts.awaiting === 1, 'the python peer awaits registration');
-        server.send({ live: 1 });
-        expect(await py.exited).toBe(0);
-        // Live first (from accept), then the queue at registration; the live one
-        // (queued too, as no client was registered) is not written twice.
-        expect(py.lines.slice(1).map((l) => l.message?.data)).toEqual([{ live: 1 }, { queued: 1 }]);
-        await until(() => connected.length === 1, 'clientConnected after the grace');
-        expect(server.queuedMessages).toBe(0);
-      },
-    );
+    it('a Python client gets live broadcasts at once and the queue when its grace ends, each message once', async () => {
+      const server = t.server({ registerGraceMs: 300 });
+      await server.start();
+      server.send({ queued: 1 });
+      const connected: string[] = [];
+      server.on('clientConnected', (id) => connected.push(id));
+      const py = runPython(['listen', pyTarget(t, server), server.eventName, '0', '2']);
+      await until(() => py.lines.length > 0, `python client connected ${py.stderr()}`);
+      await until(() => server.connectionCounts.awaiting === 1, 'the python peer awaits registration');
+      server.send({ live: 1 });
+      expect(await py.exited).toBe(0);
+      // Live first (from accept), then the queue at registration; the live one
+      // (queued too, as no client was registered) is not written twice.
+      expect(py.lines.slice(1).map((l) => l.message?.data)).toEqual([{ live: 1 }, { queued: 1 }]);
+      await until(() => connected.length === 1, 'clientConnected after the grace');
+      expect(server.queuedMessages).toBe(0);
+    });
 
     it('a socketkit client (handshake: false) talks to a Python server', async () => {
       const eventName = uniqueEvent('py');

@@ -49,40 +49,37 @@ describeTransports('reconnect', (t) => {
     expect(got).toEqual([{ offline: 1 }, { offline: 2 }]);
   });
 
-  it(
-    'offlineSend "reject" and a full send buffer are clear errors; maxRetries gives up with ' + 'RECONNECT_FAILED',
-    async () => {
-      const server = t.server();
-      await server.start();
-      const rejecting = t.client(server, {
-        offlineSend: 'reject',
-        reconnect: { initialDelay: 10, maxDelay: 10, maxRetries: 3 },
-      });
-      const small = t.client(server, { sendBufferSize: 1, reconnect: { initialDelay: 5000 } });
-      await rejecting.connect({ waitForWelcome: true });
-      await small.connect({ waitForWelcome: true });
-      // first the one CONNECTION_LOST of the outage, then RECONNECT_FAILED (issue 23 item 4)
-      const errors: Array<Error & { code?: string }> = [];
-      rejecting.on('error', (e) => errors.push(e));
-      const gaveUp = new Promise<[Error]>((resolve) =>
-        rejecting.on('close', () => resolve([errors[errors.length - 1] as Error])),
-      );
-      const attempts: number[] = [];
-      rejecting.on('reconnecting', (n) => attempts.push(n));
-      const gone = Promise.all([once(rejecting, 'disconnected'), once(small, 'disconnected')]);
-      await server.stop();
-      await gone;
-      await expect(rejecting.send({ a: 1 })).rejects.toMatchObject({ code: ErrorCode.NOT_CONNECTED });
-      await small.send({ first: 1 });
-      await expect(small.send({ second: 1 })).rejects.toMatchObject({ code: ErrorCode.BUFFER_FULL });
-      const [err] = await gaveUp;
-      expect(err).toMatchObject({ code: ErrorCode.RECONNECT_FAILED });
-      expect(err.message).toContain('3 attempts');
-      expect(errors.map((e) => e.code)).toEqual([ErrorCode.CONNECTION_LOST, ErrorCode.RECONNECT_FAILED]);
-      expect(attempts).toEqual([1, 2, 3]);
-      await expect(rejecting.receive({ timeout: 100 })).rejects.toMatchObject({ code: ErrorCode.RECONNECT_FAILED });
-    },
-  );
+  it('offlineSend "reject" and a full send buffer are clear errors; maxRetries gives up with RECONNECT_FAILED', async () => {
+    const server = t.server();
+    await server.start();
+    const rejecting = t.client(server, {
+      offlineSend: 'reject',
+      reconnect: { initialDelay: 10, maxDelay: 10, maxRetries: 3 },
+    });
+    const small = t.client(server, { sendBufferSize: 1, reconnect: { initialDelay: 5000 } });
+    await rejecting.connect({ waitForWelcome: true });
+    await small.connect({ waitForWelcome: true });
+    // first the one CONNECTION_LOST of the outage, then RECONNECT_FAILED (issue 23 item 4)
+    const errors: Array<Error & { code?: string }> = [];
+    rejecting.on('error', (e) => errors.push(e));
+    const gaveUp = new Promise<[Error]>((resolve) =>
+      rejecting.on('close', () => resolve([errors[errors.length - 1] as Error])),
+    );
+    const attempts: number[] = [];
+    rejecting.on('reconnecting', (n) => attempts.push(n));
+    const gone = Promise.all([once(rejecting, 'disconnected'), once(small, 'disconnected')]);
+    await server.stop();
+    await gone;
+    await expect(rejecting.send({ a: 1 })).rejects.toMatchObject({ code: ErrorCode.NOT_CONNECTED });
+    await small.send({ first: 1 });
+    await expect(small.send({ second: 1 })).rejects.toMatchObject({ code: ErrorCode.BUFFER_FULL });
+    const [err] = await gaveUp;
+    expect(err).toMatchObject({ code: ErrorCode.RECONNECT_FAILED });
+    expect(err.message).toContain('3 attempts');
+    expect(errors.map((e) => e.code)).toEqual([ErrorCode.CONNECTION_LOST, ErrorCode.RECONNECT_FAILED]);
+    expect(attempts).toEqual([1, 2, 3]);
+    await expect(rejecting.receive({ timeout: 100 })).rejects.toMatchObject({ code: ErrorCode.RECONNECT_FAILED });
+  });
 });
 
 describeTransports(
@@ -156,28 +153,25 @@ describeTransports(
 describeTransports(
   'hostile frames',
   (t) => {
-    it(
-      'oversized length prefix: that client gets FRAME_TOO_LARGE and is closed; the server and others carry ' + 'on',
-      async () => {
-        const server = t.server();
-        await server.start();
-        const good = t.client(server);
-        await good.connect({ waitForWelcome: true });
-        const errors: Error[] = [];
-        server.on('error', (e) => errors.push(e));
-        const bad = await t.raw(server);
-        const everything = readAll(bad);
-        bad.write(Buffer.from([0xff, 0xff, 0xff, 0xff, 1, 2, 3]));
-        const replies = decodeAll(await everything);
-        const last = replies[replies.length - 1] as SocketMessage;
-        expect(last.messageType).toBe('error');
-        expect(last.data.code).toBe(ErrorCode.FRAME_TOO_LARGE);
-        expect(errors.map((e) => (e as { code?: string }).code)).toContain(ErrorCode.FRAME_TOO_LARGE);
-        expect(server.isRunning()).toBe(true);
-        expect(server.send({ after: 'bad client' })).toBe(1);
-        expect((await good.receive()).data).toEqual({ after: 'bad client' });
-      },
-    );
+    it('oversized length prefix: that client gets FRAME_TOO_LARGE and is closed; the server and others carry on', async () => {
+      const server = t.server();
+      await server.start();
+      const good = t.client(server);
+      await good.connect({ waitForWelcome: true });
+      const errors: Error[] = [];
+      server.on('error', (e) => errors.push(e));
+      const bad = await t.raw(server);
+      const everything = readAll(bad);
+      bad.write(Buffer.from([0xff, 0xff, 0xff, 0xff, 1, 2, 3]));
+      const replies = decodeAll(await everything);
+      const last = replies[replies.length - 1] as SocketMessage;
+      expect(last.messageType).toBe('error');
+      expect(last.data.code).toBe(ErrorCode.FRAME_TOO_LARGE);
+      expect(errors.map((e) => (e as { code?: string }).code)).toContain(ErrorCode.FRAME_TOO_LARGE);
+      expect(server.isRunning()).toBe(true);
+      expect(server.send({ after: 'bad client' })).toBe(1);
+      expect((await good.receive()).data).toEqual({ after: 'bad client' });
+    });
 
     // Lenient receive (as the Python module): a well-framed payload that is not
     // a valid message is reported and skipped; the connection stays up.

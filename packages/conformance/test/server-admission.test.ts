@@ -17,45 +17,39 @@ function collect(sock: NodeJS.ReadableStream): SocketMessage[] {
 describeTransports(
   'admission (issue 11)',
   (t) => {
-    it(
-      'a peer that connects and closes before registering (a health check) leaves the queue for the next ' + 'client',
-      async () => {
-        const server = t.server();
-        await server.start();
-        const connected: string[] = [];
-        server.on('clientConnected', (id) => connected.push(id));
-        server.send({ queued: 1 });
-        const probe = await t.raw(server);
-        probe.destroy();
-        await new Promise((r) => probe.once('close', r));
-        expect(server.queuedMessages).toBe(1);
-        // a peer that never says hello (the Python module) registers after the grace and takes the queue
-        const python = await t.raw(server);
-        const got = collect(python);
-        await until(() => got.length === 1, 'queue delivered to the real client');
-        expect(got[0]?.data).toEqual({ queued: 1 });
-        expect(connected).toHaveLength(1);
-        expect(server.queuedMessages).toBe(0);
-      },
-    );
+    it('a peer that connects and closes before registering (a health check) leaves the queue for the next client', async () => {
+      const server = t.server();
+      await server.start();
+      const connected: string[] = [];
+      server.on('clientConnected', (id) => connected.push(id));
+      server.send({ queued: 1 });
+      const probe = await t.raw(server);
+      probe.destroy();
+      await new Promise((r) => probe.once('close', r));
+      expect(server.queuedMessages).toBe(1);
+      // a peer that never says hello (the Python module) registers after the grace and takes the queue
+      const python = await t.raw(server);
+      const got = collect(python);
+      await until(() => got.length === 1, 'queue delivered to the real client');
+      expect(got[0]?.data).toEqual({ queued: 1 });
+      expect(connected).toHaveLength(1);
+      expect(server.queuedMessages).toBe(0);
+    });
 
-    it(
-      'CONTROL op "ping" or a bare op "hello" from a peer without handshake reach the app and are not ' + 'answered',
-      async () => {
-        const server = t.server({ heartbeatInterval: 50 });
-        await server.start();
-        const seen: unknown[] = [];
-        server.on('message', (m) => seen.push(m.data));
-        const raw = await t.raw(server);
-        const got = collect(raw);
-        raw.write(encodeFrame(createMessage(server.eventName, MessageType.CONTROL, { op: 'hello' })));
-        raw.write(encodeFrame(createMessage(server.eventName, MessageType.CONTROL, { op: 'ping' })));
-        raw.write(encodeFrame(createMessage(server.eventName, MessageType.DATA, { last: 1 })));
-        await until(() => seen.length === 3, 'delivered to the app');
-        expect(seen).toEqual([{ op: 'hello' }, { op: 'ping' }, { last: 1 }]);
-        expect(got.filter((m) => m.messageType === 'control')).toEqual([]);
-      },
-    );
+    it('CONTROL op "ping" or a bare op "hello" from a peer without handshake reach the app and are not answered', async () => {
+      const server = t.server({ heartbeatInterval: 50 });
+      await server.start();
+      const seen: unknown[] = [];
+      server.on('message', (m) => seen.push(m.data));
+      const raw = await t.raw(server);
+      const got = collect(raw);
+      raw.write(encodeFrame(createMessage(server.eventName, MessageType.CONTROL, { op: 'hello' })));
+      raw.write(encodeFrame(createMessage(server.eventName, MessageType.CONTROL, { op: 'ping' })));
+      raw.write(encodeFrame(createMessage(server.eventName, MessageType.DATA, { last: 1 })));
+      await until(() => seen.length === 3, 'delivered to the app');
+      expect(seen).toEqual([{ op: 'hello' }, { op: 'ping' }, { last: 1 }]);
+      expect(got.filter((m) => m.messageType === 'control')).toEqual([]);
+    });
 
     it('stop() finishes with a peer that never closes its side, without waiting for closeTimeout', async () => {
       // closeTimeout far beyond the test timeout: only the post-flush grace can end the close.
@@ -79,22 +73,19 @@ describeTransports(
 describeTransports(
   'liveness probes (issue 11)',
   (t) => {
-    it(
-      "another server's liveness probe is never a client: the queue stays and clientConnected never " + 'fires',
-      async () => {
-        const server = t.server({ registerGraceMs: 50 });
-        await server.start();
-        const connected: string[] = [];
-        server.on('clientConnected', (id) => connected.push(id));
-        server.send({ queued: 1 });
-        const second = t.server({ eventName: server.eventName, socketDir: t.addr(server).socketDir } as never);
-        await expect(second.start()).rejects.toMatchObject({ code: 'ADDRESS_IN_USE' });
-        // Proving an absence: wait well past the 50 ms registration grace, then check nothing registered.
-        await new Promise((r) => setTimeout(r, 500));
-        expect(connected).toEqual([]);
-        expect(server.queuedMessages).toBe(1);
-      },
-    );
+    it("another server's liveness probe is never a client: the queue stays and clientConnected never fires", async () => {
+      const server = t.server({ registerGraceMs: 50 });
+      await server.start();
+      const connected: string[] = [];
+      server.on('clientConnected', (id) => connected.push(id));
+      server.send({ queued: 1 });
+      const second = t.server({ eventName: server.eventName, socketDir: t.addr(server).socketDir } as never);
+      await expect(second.start()).rejects.toMatchObject({ code: 'ADDRESS_IN_USE' });
+      // Proving an absence: wait well past the 50 ms registration grace, then check nothing registered.
+      await new Promise((r) => setTimeout(r, 500));
+      expect(connected).toEqual([]);
+      expect(server.queuedMessages).toBe(1);
+    });
   },
   (t) => t.name === 'unix',
 );

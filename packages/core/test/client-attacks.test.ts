@@ -53,16 +53,13 @@ describe('fetchStats against a foreign server', () => {
     return fs.last.received.find((m) => m.data.op === 'stats')?.id as string;
   }
 
-  it(
-    'a stream that errors on destroy() (a Duplex.from transport) after the reply does not crash the ' + 'process',
-    async () => {
-      const fs = new FakeServer('rules');
-      const asked = fetchStats(fs.transport, 'rules', { timeoutMs: Number.POSITIVE_INFINITY });
-      fs.last.send('control', { op: 'stats', stats: { clients: [] } }, { replyTo: await askedBy(fs) });
-      await expect(asked).resolves.toEqual({ clients: [] });
-      await settle();
-    },
-  );
+  it('a stream that errors on destroy() (a Duplex.from transport) after the reply does not crash the process', async () => {
+    const fs = new FakeServer('rules');
+    const asked = fetchStats(fs.transport, 'rules', { timeoutMs: Number.POSITIVE_INFINITY });
+    fs.last.send('control', { op: 'stats', stats: { clients: [] } }, { replyTo: await askedBy(fs) });
+    await expect(asked).resolves.toEqual({ clients: [] });
+    await settle();
+  });
 
   it.each([
     ['no stats', {}],

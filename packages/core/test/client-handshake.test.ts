@@ -25,22 +25,19 @@ describe('client heartbeats', () => {
     await c.disconnect();
   });
 
-  it(
-    'before welcome (a server that ignores hello), no pings are sent and silence never drops the ' + 'connection',
-    async () => {
-      const fs = new FakeServer();
-      const c = client(fs, { heartbeatInterval: 100 });
-      await c.connect({ waitForWelcome: false });
-      for (let i = 0; i < 50; i++) {
-        jest.advanceTimersByTime(100);
-        await settle(2);
-      }
-      expect(fs.peers.length).toBe(1);
-      expect(fs.last.ops).toEqual(['hello']);
-      expect(c.isConnected()).toBe(true);
-      await c.disconnect();
-    },
-  );
+  it('before welcome (a server that ignores hello), no pings are sent and silence never drops the connection', async () => {
+    const fs = new FakeServer();
+    const c = client(fs, { heartbeatInterval: 100 });
+    await c.connect({ waitForWelcome: false });
+    for (let i = 0; i < 50; i++) {
+      jest.advanceTimersByTime(100);
+      await settle(2);
+    }
+    expect(fs.peers.length).toBe(1);
+    expect(fs.last.ops).toEqual(['hello']);
+    expect(c.isConnected()).toBe(true);
+    await c.disconnect();
+  });
 
   it('after welcome, pings are sent and a server that never answers is dropped', async () => {
     const fs = new FakeServer();
@@ -63,31 +60,28 @@ describe('client heartbeats', () => {
 describe('reserved control ops', () => {
   useFakeTimers();
 
-  it(
-    'an application {op:"welcome"} from a server that never did the handshake is delivered and changes ' + 'nothing',
-    async () => {
-      const fs = new FakeServer();
-      fs.onAccept = (p) =>
-        setImmediate(() => {
-          p.send('data', { first: true });
-          p.send('control', { op: 'welcome', allow_client_send: false });
-          p.send('control', { op: 'ping' });
-        });
-      const c = client(fs);
-      await c.connect();
-      expect((await c.receive()).data).toEqual({ first: true });
-      expect((await c.receive()).data).toEqual({ op: 'welcome', allow_client_send: false });
-      expect((await c.receive()).data).toEqual({ op: 'ping' });
-      expect(c.welcome).toBeUndefined();
-      await c.send({ still: 'allowed' });
-      await settle(5);
-      expect(fs.last.received.map((m) => m.data)).toEqual([
-        expect.objectContaining({ op: 'hello' }),
-        { still: 'allowed' },
-      ]);
-      await c.disconnect();
-    },
-  );
+  it('an application {op:"welcome"} from a server that never did the handshake is delivered and changes nothing', async () => {
+    const fs = new FakeServer();
+    fs.onAccept = (p) =>
+      setImmediate(() => {
+        p.send('data', { first: true });
+        p.send('control', { op: 'welcome', allow_client_send: false });
+        p.send('control', { op: 'ping' });
+      });
+    const c = client(fs);
+    await c.connect();
+    expect((await c.receive()).data).toEqual({ first: true });
+    expect((await c.receive()).data).toEqual({ op: 'welcome', allow_client_send: false });
+    expect((await c.receive()).data).toEqual({ op: 'ping' });
+    expect(c.welcome).toBeUndefined();
+    await c.send({ still: 'allowed' });
+    await settle(5);
+    expect(fs.last.received.map((m) => m.data)).toEqual([
+      expect.objectContaining({ op: 'hello' }),
+      { still: 'allowed' },
+    ]);
+    await c.disconnect();
+  });
 
   it('with handshake: false, even a first-frame welcome is an application message', async () => {
     const fs = new FakeServer();

@@ -54,24 +54,21 @@ describe('buffering rule', () => {
     await c.disconnect();
   });
 
-  it(
-    'receive() gets a bin as it arrived, even when a listener wrote into the Buffer it was shown (waiting or ' + 'not)',
-    async () => {
-      const fs = new FakeServer();
-      const c = new SocketClient({ eventName: 'fake', transport: fs.transport, logLevel: 'silent', handshake: false });
-      c.on('message', (m) => {
-        (m.data.blob as Buffer).fill(0xee);
-      });
-      await c.connect();
-      const waiting = c.receive({ timeout: 1000 });
-      fs.last.send('data', { blob: Buffer.from([1, 2, 3]) });
-      fs.last.send('data', { blob: Buffer.from([4, 5, 6]) });
-      await settle(10);
-      expect([...((await waiting).data.blob as Buffer)]).toEqual([1, 2, 3]);
-      expect([...((await c.receive({ timeout: 1000 })).data.blob as Buffer)]).toEqual([4, 5, 6]);
-      await c.disconnect();
-    },
-  );
+  it('receive() gets a bin as it arrived, even when a listener wrote into the Buffer it was shown (waiting or not)', async () => {
+    const fs = new FakeServer();
+    const c = new SocketClient({ eventName: 'fake', transport: fs.transport, logLevel: 'silent', handshake: false });
+    c.on('message', (m) => {
+      (m.data.blob as Buffer).fill(0xee);
+    });
+    await c.connect();
+    const waiting = c.receive({ timeout: 1000 });
+    fs.last.send('data', { blob: Buffer.from([1, 2, 3]) });
+    fs.last.send('data', { blob: Buffer.from([4, 5, 6]) });
+    await settle(10);
+    expect([...((await waiting).data.blob as Buffer)]).toEqual([1, 2, 3]);
+    expect([...((await c.receive({ timeout: 1000 })).data.blob as Buffer)]).toEqual([4, 5, 6]);
+    await c.disconnect();
+  });
 
   it('bufferMessages: false opts out: nothing is buffered and receive() says why', async () => {
     const fs = new FakeServer();

@@ -282,23 +282,20 @@ describe('4. the no-client queue goes only to a real client', () => {
     expect(p.ops()).toEqual(['welcome', { live: 1 }]);
   });
 
-  it(
-    'a peer that never says hello under a heavy broadcast gets it live once 1 MiB was held, never dropped as ' + 'slow',
-    async () => {
-      const { server, connect } = await setup({ registerGraceMs: 500, maxPendingBytes: 2 * 1024 * 1024 });
-      const p = connect();
-      await settle();
-      const chunk = 'x'.repeat(10_000);
-      for (let i = 0; i < 300; i++) {
-        server.send({ i, chunk });
-        if (i % 20 === 19) await settle(2);
-      }
-      await until(() => p.messages.length === 300, 'all 300 broadcasts, before the grace ends');
-      expect(p.messages.map((m) => m.data.i)).toEqual(Array.from({ length: 300 }, (_, i) => i));
-      expect(p.closed).toBe(false);
-      expect(server.getConnectedClients()).toHaveLength(0);
-    },
-  );
+  it('a peer that never says hello under a heavy broadcast gets it live once 1 MiB was held, never dropped as slow', async () => {
+    const { server, connect } = await setup({ registerGraceMs: 500, maxPendingBytes: 2 * 1024 * 1024 });
+    const p = connect();
+    await settle();
+    const chunk = 'x'.repeat(10_000);
+    for (let i = 0; i < 300; i++) {
+      server.send({ i, chunk });
+      if (i % 20 === 19) await settle(2);
+    }
+    await until(() => p.messages.length === 300, 'all 300 broadcasts, before the grace ends');
+    expect(p.messages.map((m) => m.data.i)).toEqual(Array.from({ length: 300 }, (_, i) => i));
+    expect(p.closed).toBe(false);
+    expect(server.getConnectedClients()).toHaveLength(0);
+  });
 
   it('a hello peer gets welcome first, then the broadcasts sent since its accept, in order', async () => {
     const { server, connect } = await setup({ registerGraceMs: 500 });

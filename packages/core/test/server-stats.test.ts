@@ -195,48 +195,45 @@ describe('the monitors bound (maxMonitors) and full servers', () => {
     await until(() => m4.messages.some((m) => m.replyTo === 'b'), 'a new monitor answered');
   });
 
-  it(
-    'a full server without a token still answers a monitor; others are refused MAX_CONNECTIONS as ' + 'before',
-    async () => {
-      const { server, connect } = await setup({ exposeStats: true, maxConnections: 1, maxMonitors: 2 });
-      const connected: string[] = [];
-      server.on('clientConnected', (id) => connected.push(id));
-      const a = connect();
-      a.hello();
-      await until(() => a.messages.length === 1, 'welcome');
-      // A monitor connecting to the full server.
-      const m = connect();
-      m.hello({ role: 'monitor' });
-      m.send(MessageType.CONTROL, { op: 'stats' }, { id: 's' });
-      await until(() => m.messages.some((x) => x.replyTo === 's'), 'stats of a full server');
-      // A client saying hello, and one sending data, are refused at their first frame.
-      const b = connect();
-      b.hello();
-      const c = connect();
-      c.send(MessageType.DATA, { x: 1 });
-      await until(() => b.messages.length === 1 && c.messages.length === 1, 'refusals');
-      expect(b.ops()).toEqual([ErrorCode.MAX_CONNECTIONS]);
-      expect(c.ops()).toEqual([ErrorCode.MAX_CONNECTIONS]);
-      // A silent peer (a Python client) is refused when the registration grace ends.
-      const silent = connect();
-      await settle();
-      expect(silent.messages).toEqual([]);
-      await jest.advanceTimersByTimeAsync(600);
-      await until(() => silent.messages.length === 1, 'refusal after the grace');
-      expect(silent.ops()).toEqual([ErrorCode.MAX_CONNECTIONS]);
-      // Past maxMonitors peers waiting to show they are monitors, the next one is refused at accept.
-      const w1 = connect();
-      const w2 = connect();
-      const w3 = connect();
-      await until(() => w3.messages.length === 1, 'refused at accept');
-      expect(w3.ops()).toEqual([ErrorCode.MAX_CONNECTIONS]);
-      expect(w1.messages).toEqual([]);
-      expect(w2.messages).toEqual([]);
-      expect(connected).toHaveLength(1);
-      expect(server.stats().refused).toEqual({ [ErrorCode.MAX_CONNECTIONS]: 4 });
-      expect(server.getConnectedClients()).toHaveLength(1);
-    },
-  );
+  it('a full server without a token still answers a monitor; others are refused MAX_CONNECTIONS as before', async () => {
+    const { server, connect } = await setup({ exposeStats: true, maxConnections: 1, maxMonitors: 2 });
+    const connected: string[] = [];
+    server.on('clientConnected', (id) => connected.push(id));
+    const a = connect();
+    a.hello();
+    await until(() => a.messages.length === 1, 'welcome');
+    // A monitor connecting to the full server.
+    const m = connect();
+    m.hello({ role: 'monitor' });
+    m.send(MessageType.CONTROL, { op: 'stats' }, { id: 's' });
+    await until(() => m.messages.some((x) => x.replyTo === 's'), 'stats of a full server');
+    // A client saying hello, and one sending data, are refused at their first frame.
+    const b = connect();
+    b.hello();
+    const c = connect();
+    c.send(MessageType.DATA, { x: 1 });
+    await until(() => b.messages.length === 1 && c.messages.length === 1, 'refusals');
+    expect(b.ops()).toEqual([ErrorCode.MAX_CONNECTIONS]);
+    expect(c.ops()).toEqual([ErrorCode.MAX_CONNECTIONS]);
+    // A silent peer (a Python client) is refused when the registration grace ends.
+    const silent = connect();
+    await settle();
+    expect(silent.messages).toEqual([]);
+    await jest.advanceTimersByTimeAsync(600);
+    await until(() => silent.messages.length === 1, 'refusal after the grace');
+    expect(silent.ops()).toEqual([ErrorCode.MAX_CONNECTIONS]);
+    // Past maxMonitors peers waiting to show they are monitors, the next one is refused at accept.
+    const w1 = connect();
+    const w2 = connect();
+    const w3 = connect();
+    await until(() => w3.messages.length === 1, 'refused at accept');
+    expect(w3.ops()).toEqual([ErrorCode.MAX_CONNECTIONS]);
+    expect(w1.messages).toEqual([]);
+    expect(w2.messages).toEqual([]);
+    expect(connected).toHaveLength(1);
+    expect(server.stats().refused).toEqual({ [ErrorCode.MAX_CONNECTIONS]: 4 });
+    expect(server.getConnectedClients()).toHaveLength(1);
+  });
 
   it('a full server that does not expose stats refuses at accept, as before', async () => {
     const { connect } = await setup({ maxConnections: 1 });

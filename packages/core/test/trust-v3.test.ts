@@ -71,42 +71,39 @@ describe('item 7: eviction is never fatal', () => {
     expect(server.connectionCounts.awaiting).toBe(4);
   });
 
-  it(
-    'a token client evicted before its hello arrives gets ADMISSION_FULL, retries with backoff and is ' + 'welcomed',
-    async () => {
-      const { server, transport, connect } = await rig.start({ token, maxUnauthenticated: 8 });
-      let dials = 0;
-      // Its first connection is accepted, then 8 silent peers arrive before its hello is read: it is the oldest silent
-      // one.
-      const flooded = {
-        kind: 'memory',
-        address: () => 'memory',
-        connect: async () => {
-          const s = transport.open();
-          if (dials++ === 0) for (let i = 0; i < 8; i++) connect();
-          return s;
-        },
-      };
-      const client = new SocketClient({
-        eventName: 'rules',
-        transport: flooded,
-        token,
-        logLevel: 'silent',
-        reconnect: { jitter: 0 },
-      });
-      const errors: string[] = [];
-      client.on('error', (e) => errors.push((e as SocketError).code));
-      const welcomed = client.connect({ waitForWelcome: true, timeout: 60_000 });
-      await until(() => errors.length > 0, 'eviction reported');
-      await jest.advanceTimersByTimeAsync(1000); // backoff
-      await welcomed;
-      expect(errors).toEqual([ErrorCode.ADMISSION_FULL]);
-      expect(dials).toBe(2);
-      expect(client.isConnected()).toBe(true);
-      expect(server.getConnectedClients()).toHaveLength(1);
-      await client.disconnect();
-    },
-  );
+  it('a token client evicted before its hello arrives gets ADMISSION_FULL, retries with backoff and is welcomed', async () => {
+    const { server, transport, connect } = await rig.start({ token, maxUnauthenticated: 8 });
+    let dials = 0;
+    // Its first connection is accepted, then 8 silent peers arrive before its hello is read: it is the oldest silent
+    // one.
+    const flooded = {
+      kind: 'memory',
+      address: () => 'memory',
+      connect: async () => {
+        const s = transport.open();
+        if (dials++ === 0) for (let i = 0; i < 8; i++) connect();
+        return s;
+      },
+    };
+    const client = new SocketClient({
+      eventName: 'rules',
+      transport: flooded,
+      token,
+      logLevel: 'silent',
+      reconnect: { jitter: 0 },
+    });
+    const errors: string[] = [];
+    client.on('error', (e) => errors.push((e as SocketError).code));
+    const welcomed = client.connect({ waitForWelcome: true, timeout: 60_000 });
+    await until(() => errors.length > 0, 'eviction reported');
+    await jest.advanceTimersByTimeAsync(1000); // backoff
+    await welcomed;
+    expect(errors).toEqual([ErrorCode.ADMISSION_FULL]);
+    expect(dials).toBe(2);
+    expect(client.isConnected()).toBe(true);
+    expect(server.getConnectedClients()).toHaveLength(1);
+    await client.disconnect();
+  });
 });
 
 describe('item 9: a peer holds a client slot only once it is registered', () => {
@@ -188,21 +185,18 @@ describe('item 11: every refusal is visible on the server', () => {
     },
   );
 
-  it(
-    'the warning is rate-limited: 200 refusals of one code in a second are one line and one summary ' + 'line',
-    async () => {
-      const log = captureLog();
-      const { server, connect } = await rig.start({ token, maxRefusing: 0, maxUnauthenticated: 500, logger: log });
-      let events = 0;
-      server.on('peerRefused', () => events++);
-      for (let i = 0; i < 200; i++) connect().send(MessageType.DATA, { no: 'hello' });
-      await until(() => events === 200, '200 refusals');
-      expect(log.warns).toHaveLength(1);
-      await jest.advanceTimersByTimeAsync(1001);
-      expect(log.warns).toHaveLength(2);
-      expect(log.warns[1]).toMatch(/^199 more like this in the last 1000 ms/);
-    },
-  );
+  it('the warning is rate-limited: 200 refusals of one code in a second are one line and one summary line', async () => {
+    const log = captureLog();
+    const { server, connect } = await rig.start({ token, maxRefusing: 0, maxUnauthenticated: 500, logger: log });
+    let events = 0;
+    server.on('peerRefused', () => events++);
+    for (let i = 0; i < 200; i++) connect().send(MessageType.DATA, { no: 'hello' });
+    await until(() => events === 200, '200 refusals');
+    expect(log.warns).toHaveLength(1);
+    await jest.advanceTimersByTimeAsync(1001);
+    expect(log.warns).toHaveLength(2);
+    expect(log.warns[1]).toMatch(/^199 more like this in the last 1000 ms/);
+  });
 });
 
 describe('item 12: invalid input cannot amplify', () => {
@@ -278,26 +272,23 @@ describe('item 12: invalid input cannot amplify', () => {
       );
   });
 
-  it(
-    'the client reports each skipped invalid frame (error INVALID_MESSAGE), counts it, and keeps ' + 'receiving',
-    async () => {
-      const fs = new FakeServer();
-      const client = fakeClient(fs);
-      const errors: string[] = [];
-      client.on('error', (e) => errors.push((e as SocketError).code));
-      await client.connect({ waitForWelcome: false }); // the fake server welcomes below
-      const peer = fs.last;
-      peer.welcome();
-      for (let i = 0; i < 3; i++) peer.stream.write(INVALID);
-      peer.send('data', { after: 1 });
-      const m = await client.receive({ timeout: 1000 });
-      expect(m.data).toEqual({ after: 1 });
-      expect(errors).toEqual(Array(3).fill(ErrorCode.INVALID_MESSAGE));
-      expect(client.invalidMessages).toBe(3);
-      expect(client.isConnected()).toBe(true);
-      await client.disconnect();
-    },
-  );
+  it('the client reports each skipped invalid frame (error INVALID_MESSAGE), counts it, and keeps receiving', async () => {
+    const fs = new FakeServer();
+    const client = fakeClient(fs);
+    const errors: string[] = [];
+    client.on('error', (e) => errors.push((e as SocketError).code));
+    await client.connect({ waitForWelcome: false }); // the fake server welcomes below
+    const peer = fs.last;
+    peer.welcome();
+    for (let i = 0; i < 3; i++) peer.stream.write(INVALID);
+    peer.send('data', { after: 1 });
+    const m = await client.receive({ timeout: 1000 });
+    expect(m.data).toEqual({ after: 1 });
+    expect(errors).toEqual(Array(3).fill(ErrorCode.INVALID_MESSAGE));
+    expect(client.invalidMessages).toBe(3);
+    expect(client.isConnected()).toBe(true);
+    await client.disconnect();
+  });
 
   it('without an error listener the client logs skipped frames rate-limited: 10,000 frames, two lines', async () => {
     const fs = new FakeServer();

@@ -135,53 +135,50 @@ describe('tcp security', () => {
     },
   );
 
-  it(
-    'token: a client without it is closed with UNAUTHORIZED within the auth timeout and receives nothing ' + 'else',
-    async () => {
-      const s = new TcpSocketServer({
-        eventName: 'secure',
-        ...quiet,
-        port: 0,
-        token: 'hunter2-hunter2-hunter2',
-        authTimeout: 100,
-      });
-      onCleanup(() => s.stop());
-      await s.start();
-      s.send({ secret: 'queued before anyone connected' });
-      const tcp = transports.find((t) => t.name === 'tcp');
-      // 1) a raw peer that says nothing
-      const silent = await tcp!.raw(s);
-      const silentGot = new FrameDecoder().push(await readAll(silent));
-      expect(silentGot.map((m) => m.data.code)).toEqual([ErrorCode.UNAUTHORIZED]);
-      // 2) a raw peer that sends data before hello
-      const eager = await tcp!.raw(s);
-      const eagerAll = readAll(eager);
-      eager.write(encodeFrame(createMessage('secure', 'data', { hi: 1 })));
-      const eagerGot = new FrameDecoder().push(await eagerAll);
-      expect(eagerGot.map((m) => m.data.code)).toEqual([ErrorCode.UNAUTHORIZED]);
-      // 3) a client with the wrong token
-      const wrong = new TcpSocketClient({
-        eventName: 'secure',
-        ...quiet,
-        port: s.port,
-        token: 'nope-nope-nope-nope',
-        autoReconnect: false,
-      });
-      onCleanup(() => wrong.disconnect());
-      await expect(wrong.connect({ waitForWelcome: true })).rejects.toMatchObject({ code: ErrorCode.UNAUTHORIZED });
-      expect(s.queuedMessages).toBe(1);
-      // 4) the right token gets the queue
-      const right = new TcpSocketClient({
-        eventName: 'secure',
-        ...quiet,
-        port: s.port,
-        token: 'hunter2-hunter2-hunter2',
-        autoReconnect: false,
-      });
-      onCleanup(() => right.disconnect());
-      await right.connect({ waitForWelcome: true });
-      expect((await right.receive()).data).toEqual({ secret: 'queued before anyone connected' });
-      record('security-token', { unauthorizedPeers: 3, leakedMessages: 0 });
-    },
-  );
+  it('token: a client without it is closed with UNAUTHORIZED within the auth timeout and receives nothing else', async () => {
+    const s = new TcpSocketServer({
+      eventName: 'secure',
+      ...quiet,
+      port: 0,
+      token: 'hunter2-hunter2-hunter2',
+      authTimeout: 100,
+    });
+    onCleanup(() => s.stop());
+    await s.start();
+    s.send({ secret: 'queued before anyone connected' });
+    const tcp = transports.find((t) => t.name === 'tcp');
+    // 1) a raw peer that says nothing
+    const silent = await tcp!.raw(s);
+    const silentGot = new FrameDecoder().push(await readAll(silent));
+    expect(silentGot.map((m) => m.data.code)).toEqual([ErrorCode.UNAUTHORIZED]);
+    // 2) a raw peer that sends data before hello
+    const eager = await tcp!.raw(s);
+    const eagerAll = readAll(eager);
+    eager.write(encodeFrame(createMessage('secure', 'data', { hi: 1 })));
+    const eagerGot = new FrameDecoder().push(await eagerAll);
+    expect(eagerGot.map((m) => m.data.code)).toEqual([ErrorCode.UNAUTHORIZED]);
+    // 3) a client with the wrong token
+    const wrong = new TcpSocketClient({
+      eventName: 'secure',
+      ...quiet,
+      port: s.port,
+      token: 'nope-nope-nope-nope',
+      autoReconnect: false,
+    });
+    onCleanup(() => wrong.disconnect());
+    await expect(wrong.connect({ waitForWelcome: true })).rejects.toMatchObject({ code: ErrorCode.UNAUTHORIZED });
+    expect(s.queuedMessages).toBe(1);
+    // 4) the right token gets the queue
+    const right = new TcpSocketClient({
+      eventName: 'secure',
+      ...quiet,
+      port: s.port,
+      token: 'hunter2-hunter2-hunter2',
+      autoReconnect: false,
+    });
+    onCleanup(() => right.disconnect());
+    await right.connect({ waitForWelcome: true });
+    expect((await right.receive()).data).toEqual({ secret: 'queued before anyone connected' });
+    record('security-token', { unauthorizedPeers: 3, leakedMessages: 0 });
+  });
 });

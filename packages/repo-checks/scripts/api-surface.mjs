@@ -52,10 +52,10 @@ function surface(entry) {
       const t = checker.getDeclaredTypeOfSymbol(target);
       const props = checker
         .getPropertiesOfType(t)
-        .map(
-          (p) =>
-            `${p.name}${p.flags & ts.SymbolFlags.Optional ? '?' : ''}: ${checker.typeToString(checker.getTypeOfSymbolAtLocation(p, decl), undefined, flags)}`,
-        )
+        .map((p) => {
+          const type = checker.typeToString(checker.getTypeOfSymbolAtLocation(p, decl), undefined, flags);
+          return `${p.name}${p.flags & ts.SymbolFlags.Optional ? '?' : ''}: ${type}`;
+        })
         .sort();
       text = `type ${checker.typeToString(t, undefined, flags)} {${props.join('; ')}}`;
     } else {

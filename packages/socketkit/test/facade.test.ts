@@ -207,51 +207,48 @@ describe('a transport package that is not installed', () => {
 });
 
 describe('transport registry', () => {
-  it(
-    'one table lists the transports; a third party registers its own and createServer/createClient use ' + 'it',
-    async () => {
-      const {
-        registerTransport,
-        transportNames,
-        createServer: cs,
-        createClient: cc,
-        SocketServer,
-        SocketClient,
-      } = await import('../src/index.js');
-      expect(transportNames()).toEqual(['unix', 'tcp', 'nats']);
-      const made: string[] = [];
-      const transport = {
-        kind: 'memory',
-        address: () => 'memory',
-        listen: async () => undefined,
-        close: async () => undefined,
-      };
-      const client = { kind: 'memory', address: () => 'memory', connect: async () => Promise.reject(new Error('no')) };
-      registerTransport('memory-test', {
-        package: 'memory-test',
-        load: async () => ({
-          createServer: (o) => {
-            made.push(`server:${o.eventName}`);
-            return new SocketServer({ eventName: o.eventName, transport, logLevel: 'silent' });
-          },
-          createClient: (o) => {
-            made.push(`client:${o.eventName}`);
-            return new SocketClient({ eventName: o.eventName, transport: client, logLevel: 'silent' });
-          },
-        }),
-      });
-      expect(transportNames()).toEqual(['unix', 'tcp', 'nats', 'memory-test']);
-      const server = await cs('memory-test' as never, 'reg', {});
-      await server.start();
-      await server.stop();
-      await cc('memory-test' as never, 'reg', {});
-      expect(made).toEqual(['server:reg', 'client:reg']);
-      expect(() =>
-        registerTransport('memory-test', { package: 'x', load: async () => Promise.reject(new Error('x')) }),
-      ).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }));
-      expect(() =>
-        registerTransport('Bad Name', { package: 'x', load: async () => Promise.reject(new Error('x')) }),
-      ).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }));
-    },
-  );
+  it('one table lists the transports; a third party registers its own and createServer/createClient use it', async () => {
+    const {
+      registerTransport,
+      transportNames,
+      createServer: cs,
+      createClient: cc,
+      SocketServer,
+      SocketClient,
+    } = await import('../src/index.js');
+    expect(transportNames()).toEqual(['unix', 'tcp', 'nats']);
+    const made: string[] = [];
+    const transport = {
+      kind: 'memory',
+      address: () => 'memory',
+      listen: async () => undefined,
+      close: async () => undefined,
+    };
+    const client = { kind: 'memory', address: () => 'memory', connect: async () => Promise.reject(new Error('no')) };
+    registerTransport('memory-test', {
+      package: 'memory-test',
+      load: async () => ({
+        createServer: (o) => {
+          made.push(`server:${o.eventName}`);
+          return new SocketServer({ eventName: o.eventName, transport, logLevel: 'silent' });
+        },
+        createClient: (o) => {
+          made.push(`client:${o.eventName}`);
+          return new SocketClient({ eventName: o.eventName, transport: client, logLevel: 'silent' });
+        },
+      }),
+    });
+    expect(transportNames()).toEqual(['unix', 'tcp', 'nats', 'memory-test']);
+    const server = await cs('memory-test' as never, 'reg', {});
+    await server.start();
+    await server.stop();
+    await cc('memory-test' as never, 'reg', {});
+    expect(made).toEqual(['server:reg', 'client:reg']);
+    expect(() =>
+      registerTransport('memory-test', { package: 'x', load: async () => Promise.reject(new Error('x')) }),
+    ).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }));
+    expect(() =>
+      registerTransport('Bad Name', { package: 'x', load: async () => Promise.reject(new Error('x')) }),
+    ).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }));
+  });
 });

@@ -272,18 +272,15 @@ describe('mutual authentication over TCP (protocol 2)', () => {
     },
   );
 
-  it(
-    'a protocol-1 hello (token in clear) to a token server: PROTOCOL_MISMATCH saying to upgrade, nothing ' + 'else',
-    async () => {
-      const s = server({ port: 0, token: TOKEN });
-      await s.start();
-      s.send({ queued: 1 });
-      const got = await rawExchange(s.port as number, [hello('orders', { protocol: 1, token: TOKEN })]);
-      expect(got.map((m) => m.data.code)).toEqual([ErrorCode.PROTOCOL_MISMATCH]);
-      expect(String(got[0]?.data.error)).toContain('upgrade');
-      expect(s.queuedMessages).toBe(1);
-    },
-  );
+  it('a protocol-1 hello (token in clear) to a token server: PROTOCOL_MISMATCH saying to upgrade, nothing else', async () => {
+    const s = server({ port: 0, token: TOKEN });
+    await s.start();
+    s.send({ queued: 1 });
+    const got = await rawExchange(s.port as number, [hello('orders', { protocol: 1, token: TOKEN })]);
+    expect(got.map((m) => m.data.code)).toEqual([ErrorCode.PROTOCOL_MISMATCH]);
+    expect(String(got[0]?.data.error)).toContain('upgrade');
+    expect(s.queuedMessages).toBe(1);
+  });
 
   it('a wrong proof is UNAUTHORIZED; the challenge carries a nonce and a proof, never the token', async () => {
     const s = server({ port: 0, token: TOKEN });

@@ -142,25 +142,22 @@ describe('tcp transport', () => {
     );
   });
 
-  it(
-    'binding all interfaces without token or TLS is INSECURE_BIND; allowInsecure binds and logs a ' + 'warning',
-    async () => {
-      const warnings: string[] = [];
-      const logger = {
-        debug: () => undefined,
-        info: () => undefined,
-        error: () => undefined,
-        warn: (m: unknown) => warnings.push(String(m)),
-      };
-      const refused = (await server({ port: 0, host: '0.0.0.0', logger })
-        .start()
-        .catch((e: unknown) => e)) as ConnectionError;
-      expect(refused.code).toBe(ErrorCode.INSECURE_BIND);
-      const s = server({ port: 0, host: '0.0.0.0', logger, allowInsecure: true });
-      await s.start();
-      expect(warnings.some((w) => w.includes('without token or TLS'))).toBe(true);
-    },
-  );
+  it('binding all interfaces without token or TLS is INSECURE_BIND; allowInsecure binds and logs a warning', async () => {
+    const warnings: string[] = [];
+    const logger = {
+      debug: () => undefined,
+      info: () => undefined,
+      error: () => undefined,
+      warn: (m: unknown) => warnings.push(String(m)),
+    };
+    const refused = (await server({ port: 0, host: '0.0.0.0', logger })
+      .start()
+      .catch((e: unknown) => e)) as ConnectionError;
+    expect(refused.code).toBe(ErrorCode.INSECURE_BIND);
+    const s = server({ port: 0, host: '0.0.0.0', logger, allowInsecure: true });
+    await s.start();
+    expect(warnings.some((w) => w.includes('without token or TLS'))).toBe(true);
+  });
 });
 
 describe('shared-secret token', () => {

@@ -22,7 +22,7 @@ import { SOCKET_DIR_TRUST_RULES } from '@socketkit/core/net';
 import type { MessageData } from '@socketkit/protocol';
 import { UnixClientTransport, UnixServerTransport } from './unix-transport.js';
 
-/** Options of {@link UnixSocketServer}: engine options plus the Unix specifics (socket directory, permissions, trust). */
+/** Options of {@link UnixSocketServer}: engine options plus the Unix specifics (socket directory, mode, trust). */
 export interface UnixSocketServerOptions<TIn = MessageData, TOut = MessageData>
   extends Omit<SocketServerOptions<TIn, TOut>, 'transport' | keyof ServerConfigOptions | 'maxConnections'>,
     ServerConfigOptions {

@@ -242,26 +242,23 @@ describe('the whole path of the socket directory (StrictModes)', () => {
     expect(err.message).toContain('writable by any user');
   });
 
-  it(
-    'a component above the socketDir writable by any user (no sticky bit) is refused on server and ' + 'client',
-    async () => {
-      const parent = dir();
-      const socketDir = join(parent, 'private');
-      const s = server({ socketDir });
-      await s.start();
-      chmodSync(parent, 0o777);
-      const cerr = await connectError(client({ socketDir }));
-      expect(cerr.code).toBe(ErrorCode.INSECURE_SOCKET_DIR);
-      expect(cerr.message).toContain(`its path component ${parent}`);
-      expect(s.getConnectedClients()).toHaveLength(0);
-      await s.stop();
-      const err = (await server({ socketDir })
-        .start()
-        .catch((e: unknown) => e)) as ConnectionError;
-      expect(err.code).toBe(ErrorCode.INSECURE_SOCKET_DIR);
-      expect(err.message).toContain(parent);
-    },
-  );
+  it('a component above the socketDir writable by any user (no sticky bit) is refused on server and client', async () => {
+    const parent = dir();
+    const socketDir = join(parent, 'private');
+    const s = server({ socketDir });
+    await s.start();
+    chmodSync(parent, 0o777);
+    const cerr = await connectError(client({ socketDir }));
+    expect(cerr.code).toBe(ErrorCode.INSECURE_SOCKET_DIR);
+    expect(cerr.message).toContain(`its path component ${parent}`);
+    expect(s.getConnectedClients()).toHaveLength(0);
+    await s.stop();
+    const err = (await server({ socketDir })
+      .start()
+      .catch((e: unknown) => e)) as ConnectionError;
+    expect(err.code).toBe(ErrorCode.INSECURE_SOCKET_DIR);
+    expect(err.message).toContain(parent);
+  });
 
   it('a socket missing from a sticky shared directory is SOCKET_NOT_FOUND without a connect', async () => {
     const shared = dir();
@@ -299,35 +296,32 @@ async function stuckServer(path: string): Promise<ChildProcess> {
 }
 
 describe('one server per path', () => {
-  it(
-    'two servers started at the same moment on a stale socket: exactly one runs, the other gets ' + 'ADDRESS_IN_USE',
-    async () => {
-      const socketDir = dir();
-      const path = join(socketDir, 'orders.sock');
-      for (let round = 0; round < 10; round++) {
-        const r = spawnSync(process.execPath, [
-          '-e',
-          `require('net').createServer().listen(${JSON.stringify(path)}, () => process.kill(process.pid, 'SIGKILL'))`,
-        ]);
-        expect(r.signal).toBe('SIGKILL');
-        const a = server({ socketDir });
-        const b = server({ socketDir });
-        const results = await Promise.allSettled([a.start(), b.start()]);
-        const ok = results.filter((x) => x.status === 'fulfilled');
-        const failed = results.filter((x): x is PromiseRejectedResult => x.status === 'rejected');
-        expect(ok).toHaveLength(1);
-        expect(failed.map((f) => (f.reason as ConnectionError).code)).toEqual([ErrorCode.ADDRESS_IN_USE]);
-        const running = a.isRunning() ? a : b;
-        expect([a.isRunning(), b.isRunning()].filter(Boolean)).toHaveLength(1);
-        const c = client({ socketDir });
-        await c.connect({ waitForWelcome: true });
-        expect(running.getConnectedClients()).toHaveLength(1);
-        await c.disconnect();
-        await running.stop();
-        // leave a stale socket for the next round
-      }
-    },
-  );
+  it('two servers started at the same moment on a stale socket: exactly one runs, the other gets ADDRESS_IN_USE', async () => {
+    const socketDir = dir();
+    const path = join(socketDir, 'orders.sock');
+    for (let round = 0; round < 10; round++) {
+      const r = spawnSync(process.execPath, [
+        '-e',
+        `require('net').createServer().listen(${JSON.stringify(path)}, () => process.kill(process.pid, 'SIGKILL'))`,
+      ]);
+      expect(r.signal).toBe('SIGKILL');
+      const a = server({ socketDir });
+      const b = server({ socketDir });
+      const results = await Promise.allSettled([a.start(), b.start()]);
+      const ok = results.filter((x) => x.status === 'fulfilled');
+      const failed = results.filter((x): x is PromiseRejectedResult => x.status === 'rejected');
+      expect(ok).toHaveLength(1);
+      expect(failed.map((f) => (f.reason as ConnectionError).code)).toEqual([ErrorCode.ADDRESS_IN_USE]);
+      const running = a.isRunning() ? a : b;
+      expect([a.isRunning(), b.isRunning()].filter(Boolean)).toHaveLength(1);
+      const c = client({ socketDir });
+      await c.connect({ waitForWelcome: true });
+      expect(running.getConnectedClients()).toHaveLength(1);
+      await c.disconnect();
+      await running.stop();
+      // leave a stale socket for the next round
+    }
+  });
 
   it('five processes starting at the same instant on a stale socket: exactly one runs (start lock across ' +
     'processes)', async () => {
@@ -379,24 +373,21 @@ describe('one server per path', () => {
     expect(newer.getConnectedClients()).toHaveLength(1);
   });
 
-  it(
-    'autoRemoveSocket: false and the file deleted by someone else: stop() resolves and the server starts ' + 'again',
-    async () => {
-      const socketDir = dir();
-      const s = server({ socketDir, autoRemoveSocket: false });
-      await s.start();
-      unlinkSync(s.socketPath);
-      await s.stop();
-      expect(existsSync(s.socketPath)).toBe(false);
-      await s.start();
-      const c = client({ socketDir });
-      await c.connect({ waitForWelcome: true });
-      expect(s.getConnectedClients()).toHaveLength(1);
-      await c.disconnect();
-      await s.stop();
-      expect(lstatSync(s.socketPath).isSocket()).toBe(true);
-    },
-  );
+  it('autoRemoveSocket: false and the file deleted by someone else: stop() resolves and the server starts again', async () => {
+    const socketDir = dir();
+    const s = server({ socketDir, autoRemoveSocket: false });
+    await s.start();
+    unlinkSync(s.socketPath);
+    await s.stop();
+    expect(existsSync(s.socketPath)).toBe(false);
+    await s.start();
+    const c = client({ socketDir });
+    await c.connect({ waitForWelcome: true });
+    expect(s.getConnectedClients()).toHaveLength(1);
+    await c.disconnect();
+    await s.stop();
+    expect(lstatSync(s.socketPath).isSocket()).toBe(true);
+  });
 
   it('probing a stuck server (backlog full, EAGAIN) is ADDRESS_IN_USE, never a raw EAGAIN', async () => {
     const socketDir = dir();
