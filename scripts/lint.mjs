@@ -36,7 +36,8 @@ const files = spawnSync('git', ['ls-files', '*.ts', '*.mts', '*.cts', '*.js', '*
  * The head of a test call (`it('title', async () => {`, `describe(...)`, `test.each(...)('title', ...)`): Biome, like
  * Prettier, keeps a test's title on the line of its call whatever its length, so a title is a sentence, not a line.
  */
-const TEST_HEAD = /^\s*(it|test|describe)(\.(each|only|skip)(\([^)]*\))?)?\(\s*(['"`]).*\5,\s*(async\s*)?(\([^)]*\)|\w+)\s*=>\s*\{$/;
+const TEST_HEAD =
+  /^\s*(it|test|describe)(\.(each|only|skip)(\([^)]*\))?)?\(\s*(['"`]).*\5,\s*(async\s*)?(\([^)]*\)|\w+)\s*=>\s*\{$/;
 const long = [];
 for (const f of files) {
   let text;
