@@ -29,7 +29,7 @@ export interface BrokerOptions extends BrokerLimits {
   heartbeatTimeoutMs?: number;
   /** Most connections (default 1024). */
   maxConnections?: number;
-  /** Largest message in bytes, both directions (default 1 MiB). */
+  /** Largest message in bytes, both directions (default: the transport's, 1 MiB; on NATS at most the server's max_payload). */
   maxMessageSize?: number;
   /** Level of the transport's default logger (default `warn`). */
   logLevel?: string;
@@ -110,7 +110,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
     maxConnections: options.maxConnections ?? 1024,
     heartbeatInterval: interval,
     heartbeatTimeout: options.heartbeatTimeoutMs ?? 3 * interval,
-    maxMessageSize: options.maxMessageSize ?? 1024 * 1024,
+    ...(options.maxMessageSize === undefined ? {} : { maxMessageSize: options.maxMessageSize }),
     logLevel: options.logLevel ?? 'warn',
     messageQueueSize: 1,
   };

@@ -21,7 +21,7 @@ export interface ConnectOptions {
   /** Keep dialling while the broker is not there yet: true (up to the connect timeout) or a number of ms (default false). */
   waitForServer?: boolean | number;
   /** Reconnect backoff (socketkit's; default 100 ms ×2 up to 5 s, 30 attempts). When it gives up, everything pending rejects with `BrokerUnavailable`. */
-  reconnect?: { initialDelayMs?: number; maxDelayMs?: number; maxRetries?: number };
+  reconnect?: { initialDelay?: number; maxDelay?: number; maxRetries?: number; multiplier?: number; jitter?: number };
   /** Largest message in bytes (default 1 MiB). */
   maxMessageSize?: number;
   /** Level of the transport's default logger (default `warn`). */
