@@ -77,7 +77,7 @@ export interface Link {
    * when it cannot: a message error (too large, not encodable) fails the
    * call; a connection error is left to the replay on the next connection.
    */
-  send(message: BrokerMessage): void | Promise<unknown>;
+  send(message: BrokerMessage): unknown;
   /** Closes the link. */
   close(): Promise<void>;
 }
@@ -356,7 +356,7 @@ export class Communicator extends EventEmitter<CommunicatorEvents> {
   }
 
   #write(m: BrokerMessage, onFail?: (e: Error) => void): void {
-    let sent: void | Promise<unknown>;
+    let sent: unknown;
     try {
       sent = (this.#link as Link).send(m);
     } catch (e) {

@@ -28,6 +28,8 @@ if (cfg.role === 'broker') {
         if (body?.poison) process.kill(process.pid, 'SIGKILL');
         if (cfg.rejectAll) throw new TaskRejected();
         if (body?.sleepMs) await sleep(body.sleepMs);
+        if (cfg.sleepMs) await sleep(cfg.sleepMs);
+        if (cfg.hang) await new Promise(() => undefined);
         if (body?.hang) await new Promise(() => undefined);
         if (body?.fail) throw Object.assign(new Error(`task ${body.n} failed`), { code: 'TASK_FAILED' });
         return { n: body?.n, by: process.pid, attempt: ctx.attempt };
