@@ -43,11 +43,8 @@ export class SocketCommunicator extends Communicator {
     let lastError: Error | undefined;
     let closing = false;
     const events = this.attach({
-      send: (m) => {
-        client.send(m).catch((e: Error) => {
-          lastError = e; // resent on the next connection when it matters (see Communicator)
-        });
-      },
+      // A rejection is sorted by the communicator: a message error fails its call, a connection error waits for the replay.
+      send: (m) => client.send(m),
       close: async () => {
         closing = true;
         await client.disconnect();

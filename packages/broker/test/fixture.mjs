@@ -62,7 +62,7 @@ if (cfg.role === 'broker') {
     Array.from({ length: cfg.count }, async (_, i) => {
       const n = `${cfg.prefix}-${i}`;
       try {
-        const r = await comm.taskSend({ n, sleepMs: cfg.sleepMs });
+        const r = await comm.taskSend(cfg.sleepMs === undefined ? { n } : { n, sleepMs: cfg.sleepMs });
         ok++;
         out({ ev: 'outcome', n, result: r });
       } catch (e) {
