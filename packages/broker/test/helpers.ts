@@ -20,7 +20,8 @@ export const HEARTBEAT = { heartbeatIntervalMs: 150, heartbeatTimeoutMs: 600 };
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-function freePort(): Promise<number> {
+/** A free loopback TCP port. */
+export function freePort(): Promise<number> {
   return new Promise((resolve) => {
     const s = createServer();
     s.listen({ host: '127.0.0.1', port: 0 }, () => {
