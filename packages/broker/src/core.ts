@@ -41,6 +41,7 @@ export interface BrokerLimits {
 
 /** How the core sends to a connection. Must not throw for a connection that just went away. */
 export interface CoreHost {
+  /** Sends `message` to the connection `connId` (dropped silently when it is gone). */
   send(connId: string, message: BrokerMessage): void;
 }
 

@@ -201,6 +201,7 @@ describe('installed from a registry, as it will be published', () => {
         '@socketkit/nats',
         'socketkit',
         '@socketkit/cli',
+        '@socketkit/broker',
       ]) {
         const { stdout } = await npm(base, ['view', name, 'version', 'dependencies', '--json']);
         const info = JSON.parse(stdout) as { version: string; dependencies?: Record<string, string> };
@@ -316,6 +317,7 @@ describe('"Try it today": pack:all, then one install line', () => {
       for (const k of Object.keys(e)) if (/^npm_/i.test(k)) delete e[k];
       await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', ...tarballs], { cwd: app, env: e, timeout: 90_000 });
       expect(installed(app)).toEqual([
+        '@socketkit/broker',
         '@socketkit/cli',
         '@socketkit/codec',
         '@socketkit/config',
