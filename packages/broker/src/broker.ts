@@ -31,7 +31,7 @@ export interface BrokerOptions extends BrokerLimits {
   maxConnections?: number;
   /** Largest message in bytes, both directions (default: the transport's, 1 MiB; on NATS at most the server's max_payload). */
   maxMessageSize?: number;
-  /** Level of the transport's default logger (default `warn`). */
+  /** Level of the transport's default logger (default: the configuration's, `info`; `SOCKET_LOG_LEVEL` sets it too). */
   logLevel?: string;
   [transportOption: string]: unknown;
 }
@@ -70,7 +70,6 @@ const OWN_KEYS = new Set([
   'heartbeatTimeoutMs',
   'maxConnections',
   'maxMessageSize',
-  'logLevel',
   'maxDeliveries',
   'maxPendingTasks',
   'maxPendingBytes',
@@ -111,7 +110,6 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
     heartbeatInterval: interval,
     heartbeatTimeout: options.heartbeatTimeoutMs ?? 3 * interval,
     ...(options.maxMessageSize === undefined ? {} : { maxMessageSize: options.maxMessageSize }),
-    logLevel: options.logLevel ?? 'warn',
     messageQueueSize: 1,
   };
   const store: TaskStore = options.store === undefined ? new MemoryStore() : await LmdbStore.open(options.store);

@@ -24,12 +24,12 @@ export interface ConnectOptions {
   reconnect?: { initialDelay?: number; maxDelay?: number; maxRetries?: number; multiplier?: number; jitter?: number };
   /** Largest message in bytes (default 1 MiB). */
   maxMessageSize?: number;
-  /** Level of the transport's default logger (default `warn`). */
+  /** Level of the transport's default logger (default: the configuration's, `info`; `SOCKET_LOG_LEVEL` sets it too). */
   logLevel?: string;
   [transportOption: string]: unknown;
 }
 
-const OWN = new Set(['transport', 'eventName', 'heartbeatIntervalMs', 'heartbeatTimeoutMs', 'waitForServer', 'logLevel']);
+const OWN = new Set(['transport', 'eventName', 'heartbeatIntervalMs', 'heartbeatTimeoutMs', 'waitForServer']);
 
 /** A {@link Communicator} connected to a broker through socketkit. */
 export class SocketCommunicator extends Communicator {
@@ -83,7 +83,6 @@ export async function connect(options: ConnectOptions = {}): Promise<SocketCommu
     heartbeatTimeout: options.heartbeatTimeoutMs ?? 3 * interval,
     bufferMessages: false,
     offlineSend: 'reject',
-    logLevel: options.logLevel ?? 'warn',
   } as never)) as AnyClient;
   const comm = new SocketCommunicator(client);
   try {

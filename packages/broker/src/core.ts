@@ -647,7 +647,9 @@ export class BrokerCore {
         ok: false,
         error: {
           code: BrokerErrorCode.DELIVERY_LIMIT_EXCEEDED,
-          message: `task ${t.id} was delivered ${t.failures} times without an outcome (maxDeliveries ${this.#o.maxDeliveries}; last: ${why}): it is in the dead-letter list`,
+          message:
+            `task ${t.id} was delivered ${t.failures} times without an outcome ` +
+            `(maxDeliveries ${this.#o.maxDeliveries}; last: ${why}): it is in the dead-letter list`,
           details: { taskId: t.id, deliveries: t.failures },
         },
       });

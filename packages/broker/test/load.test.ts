@@ -61,16 +61,12 @@ describe.each(transportCases())('over %s: many tasks, several worker and submitt
     const submitters = Array.from({ length: SUBMITTERS }, (_, i) =>
       fixture({ role: 'submitter', conn: ep.client, count: TASKS_PER_SUBMITTER, prefix: `s${i}` }),
     );
-    const inflightAtKills: number[] = [];
     for (let k = 0; k < kills; k++) {
       // Kill a random live worker once some outcomes are in, and start another.
       const s0 = submitters[0] as Child;
       await s0.waitFor((e) => e.ev === 'outcome' && s0.events.filter((x) => x.ev === 'outcome').length >= 30 * (k + 1));
       const live = workers.filter((w) => w.proc.exitCode === null && w.proc.signalCode === null);
       const victim = live[Math.floor(Math.random() * live.length)] as Child;
-      const starts = victim.events.filter((e) => e.ev === 'start').length;
-      const ends = victim.events.filter((e) => e.ev === 'end').length;
-      inflightAtKills.push(starts - ends);
       victim.kill('SIGKILL');
       spawnWorker();
     }
@@ -87,7 +83,7 @@ describe.each(transportCases())('over %s: many tasks, several worker and submitt
     } else {
       // Duplicate executions: at most the tasks in flight at the kills (a killed worker may have
       // finished a task whose result never reached the broker), each flagged redelivered.
-      expect(executions - total).toBeLessThanOrEqual(kills * PREFETCH);
+      expect(executions - total).toBeLessThanOrEqual(redelivered.length);
       expect(redelivered.length).toBeLessThanOrEqual(kills * PREFETCH);
       expect(broker.stats().totals.redelivered).toBe(redelivered.length);
     }
@@ -95,7 +91,8 @@ describe.each(transportCases())('over %s: many tasks, several worker and submitt
   };
 
   t(
-    `${SUBMITTERS * TASKS_PER_SUBMITTER} tasks, ${WORKERS} workers, ${SUBMITTERS} submitters, prefetch ${PREFETCH}: every outcome once, never more than prefetch in flight`,
+    `${SUBMITTERS * TASKS_PER_SUBMITTER} tasks, ${WORKERS} workers, ${SUBMITTERS} submitters, prefetch ${PREFETCH}: ` +
+      'every outcome once, never more than prefetch in flight',
     () => run(0),
   );
   t('the same with 2 random workers SIGKILLed and restarted: all complete, duplicates only for tasks in flight, 0 duplicate outcomes', () => run(2));
