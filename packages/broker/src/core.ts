@@ -572,7 +572,8 @@ export class BrokerCore {
       const now = t === undefined ? 'finished' : t.state === 'inflight' ? `attempt ${t.attempt} elsewhere` : t.state;
       return err(
         BrokerErrorCode.STALE_DELIVERY,
-        `delivery (${String(m.taskId)}, attempt ${String(m.attempt)}) is no longer current (the task is ${now}): its lease was lost; drop this result`,
+        `delivery (${String(m.taskId)}, attempt ${String(m.attempt)}) is no longer current (the task is ${now}): ` +
+          'its lease was lost or it was answered already; drop this result',
         { taskId: m.taskId, attempt: m.attempt },
       );
     }
