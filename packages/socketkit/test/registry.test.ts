@@ -216,6 +216,7 @@ describe('installed from a registry, as it will be published', () => {
         '@socketkit/nats',
         'socketkit',
         '@socketkit/cli',
+        '@socketkit/broker',
       ]) {
         const { stdout } = await npm(base, ['view', name, 'version', 'dependencies', '--json']);
         const info = JSON.parse(stdout) as { version: string; dependencies?: Record<string, string> };
@@ -356,6 +357,7 @@ describe('"Try it today": pack:all, then one install line', () => {
         timeout: 90_000,
       });
       expect(installed(app)).toEqual([
+        '@socketkit/broker',
         '@socketkit/cli',
         '@socketkit/codec',
         '@socketkit/config',

@@ -1,0 +1,199 @@
+/**
+ * `startBroker()`: a socketkit server (unix by default; tcp with a token or
+ * TLS; nats through the nats transport) driving a {@link BrokerCore}.
+ */
+import { createServer, type AnyServer, type SocketType } from 'socketkit';
+import { BrokerCore, type BrokerLimits, type BrokerStats, type TaskInfo } from './core.js';
+import { LmdbStore, MemoryStore, type StoreOptions, type TaskStore } from './store.js';
+import type { TaskState } from './store.js';
+
+/** The event name brokers serve unless told otherwise. */
+export const DEFAULT_BROKER_EVENT = 'broker';
+
+/**
+ * Options of {@link startBroker}; keys it does not know go to the transport's server (`socketDir`, `port`, `host`,
+ * `token`, `tls`, `servers`, ...).
+ */
+export interface BrokerOptions extends BrokerLimits {
+  /** `unix` (default), `tcp` or `nats`; its package (`@socketkit/unix`, ...) must be installed. */
+  transport?: SocketType;
+  /** Event name (default `broker`): the socket name on unix, the subject on NATS. */
+  eventName?: string;
+  /**
+   * Durable mode: tasks are kept in LMDB at `store.path` and accepted only
+   * once committed; a restart on the same path finds every pending, in-flight
+   * (returned to pending), dead and finished (within `resultTtlMs`) task.
+   * Without it (memory mode) a restart loses every task and every kept result.
+   */
+  store?: StoreOptions;
+  /** Heartbeat ping interval in ms (default 1000); a worker silent for `heartbeatTimeoutMs` loses its leases. */
+  heartbeatIntervalMs?: number;
+  /** Silence after which a connection is dropped and its leases end (default 3 × interval). */
+  heartbeatTimeoutMs?: number;
+  /** Most connections (default 1024). */
+  maxConnections?: number;
+  /**
+   * Largest message in bytes, both directions (default: the transport's, 1 MiB; on NATS at most the server's
+   * max_payload).
+   */
+  maxMessageSize?: number;
+  /** Level of the transport's default logger (default: the configuration's, `info`; `SOCKET_LOG_LEVEL` sets it too). */
+  logLevel?: string;
+  [transportOption: string]: unknown;
+}
+
+/** A running broker. */
+export interface Broker {
+  /** The socketkit server. */
+  readonly server: AnyServer;
+  /** The transport. */
+  readonly transport: SocketType;
+  /** The event name. */
+  readonly eventName: string;
+  /** Where clients connect: the socket path (unix), `host:port` (tcp) or the subject (nats). */
+  readonly address: string;
+  /** The TCP port (tcp only). */
+  readonly port: number | undefined;
+  /** The state machine (for tests and tools). */
+  readonly core: BrokerCore;
+  /** Pending, in flight, dead, per-subscriber load, tasks/s. */
+  stats(): BrokerStats;
+  /** Tasks in a state (pending, inflight, done, dead). */
+  listTasks(options?: { state?: TaskState; limit?: number }): TaskInfo[];
+  /** Puts a dead or in-flight task back in the queue. */
+  requeue(taskId: string): boolean;
+  /** Empties the dead-letter list. */
+  purgeDead(): number;
+  /** Stops the server and closes the store. */
+  stop(): Promise<void>;
+}
+
+const OWN_KEYS = new Set([
+  'transport',
+  'eventName',
+  'store',
+  'heartbeatIntervalMs',
+  'heartbeatTimeoutMs',
+  'maxConnections',
+  'maxMessageSize',
+  'maxDeliveries',
+  'maxPendingTasks',
+  'maxPendingBytes',
+  'resultTtlMs',
+  'maxKeptResults',
+  'maxDeadLetters',
+  'maxSubscribersPerConnection',
+  'maxPrefetch',
+  'maxPendingCalls',
+  'ackTimeoutMs',
+  'rejectBackoffMs',
+  'rejectBackoffMaxMs',
+  'adminOps',
+]);
+
+/**
+ * Starts a broker.
+ *
+ * @example
+ * const broker = await startBroker({ socketDir: '/run/myapp', store: { path: '/var/lib/myapp/broker' } });
+ * // ... later
+ * await broker.stop();
+ *
+ * @throws the transport's errors (`ADDRESS_IN_USE`, `INVALID_CONFIG` for a transport that is not installed, ...).
+ */
+export async function startBroker(options: BrokerOptions = {}): Promise<Broker> {
+  const transport = options.transport ?? 'unix';
+  const eventName = options.eventName ?? DEFAULT_BROKER_EVENT;
+  const limits: BrokerLimits = {};
+  const rest: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(options)) {
+    if (v === undefined) continue;
+    if (OWN_KEYS.has(k)) (limits as Record<string, unknown>)[k] = v;
+    else rest[k] = v;
+  }
+  const interval = options.heartbeatIntervalMs ?? 1000;
+  const serverOptions: Record<string, unknown> = {
+    ...rest,
+    maxConnections: options.maxConnections ?? 1024,
+    heartbeatInterval: interval,
+    heartbeatTimeout: options.heartbeatTimeoutMs ?? 3 * interval,
+    ...(options.maxMessageSize === undefined ? {} : { maxMessageSize: options.maxMessageSize }),
+    messageQueueSize: 1,
+  };
+  const store: TaskStore = options.store === undefined ? new MemoryStore() : await LmdbStore.open(options.store);
+  let server: AnyServer;
+  try {
+    server = (await createServer(transport, eventName, serverOptions as never)) as AnyServer;
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
+  const core = new BrokerCore(
+    {
+      send: (connId, message) => {
+        try {
+          server.send(message, connId);
+        } catch {
+          // the connection went away (its clientDisconnected follows)
+        }
+      },
+    },
+    store,
+    pickLimits(options),
+  );
+  server.on('clientConnected', (id) => core.connected(id));
+  server.on('clientDisconnected', (id) => core.disconnected(id));
+  server.on('message', (m, id) => {
+    if (m.id === undefined) core.handle(id, m.data);
+  });
+  server.on('error', () => undefined); // reported by the server's logger; a bad peer must not crash the broker
+  try {
+    await server.start();
+  } catch (e) {
+    core.close();
+    await store.close();
+    throw e;
+  }
+  let stopped = false;
+  return {
+    server,
+    transport,
+    eventName,
+    address: server.address,
+    port: 'port' in server ? (server.port as number) : undefined,
+    core,
+    stats: () => core.stats(),
+    listTasks: (o) => core.listTasks(o),
+    requeue: (id) => core.requeue(id),
+    purgeDead: () => core.purgeDead(),
+    stop: async () => {
+      if (stopped) return;
+      stopped = true;
+      core.close();
+      await server.stop();
+      await store.close();
+    },
+  };
+}
+
+function pickLimits(o: BrokerOptions): BrokerLimits {
+  const out: Record<string, unknown> = {};
+  for (const k of [
+    'maxDeliveries',
+    'maxPendingTasks',
+    'maxPendingBytes',
+    'resultTtlMs',
+    'maxKeptResults',
+    'maxDeadLetters',
+    'maxSubscribersPerConnection',
+    'maxPrefetch',
+    'maxPendingCalls',
+    'ackTimeoutMs',
+    'rejectBackoffMs',
+    'rejectBackoffMaxMs',
+    'adminOps',
+  ]) {
+    if (o[k] !== undefined) out[k] = o[k];
+  }
+  return out as BrokerLimits;
+}

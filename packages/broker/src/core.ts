@@ -1,0 +1,1142 @@
+/**
+ * The broker's state machine, independent of any transport: connections
+ * come and go, messages (maps with a `kind`) come in, messages go out through
+ * {@link CoreHost.send}. `startBroker` drives it from a socketkit server;
+ * `LocalCommunicator` drives it in-process.
+ */
+import { packValue } from '@socketkit/codec';
+import { BrokerErrorCode, type WireError } from './errors.js';
+import type { StoredTask, TaskState, TaskStore } from './store.js';
+import { type BrokerMessage, isMap, Kind, type SubscriberType } from './wire.js';
+
+/** Bounds and policies of a broker (every one has a default). */
+export interface BrokerLimits {
+  /**
+   * Deliveries that may end without an outcome (lost worker, ack timeout) before a task is dead-lettered (default 5).
+   */
+  maxDeliveries?: number;
+  /** Most tasks pending or in flight (default 100000). */
+  maxPendingTasks?: number;
+  /** Most bytes of task bodies pending or in flight (default 256 MiB). */
+  maxPendingBytes?: number;
+  /** How long an outcome is kept for a submitter that reconnects, in ms (default 60000). */
+  resultTtlMs?: number;
+  /** Most outcomes kept (default 10000; the oldest goes first). */
+  maxKeptResults?: number;
+  /** Most tasks in the dead-letter list (default 10000; the oldest is dropped first). */
+  maxDeadLetters?: number;
+  /** Most subscribers (task + RPC + broadcast) on one connection (default 64). */
+  maxSubscribersPerConnection?: number;
+  /** Largest `prefetch` a task subscriber may ask for (default 1024). */
+  maxPrefetch?: number;
+  /** Most RPC calls in flight through the broker (default 10000). */
+  maxPendingCalls?: number;
+  /**
+   * Optional wall-clock lease: a delivery without result, rejection or
+   * `progress()` for this long is taken back and redelivered. Default: none
+   * (the lease lasts as long as the worker's connection).
+   */
+  ackTimeoutMs?: number;
+  /**
+   * First delay before a rejected task is offered again, in ms (default 50; doubles per rejection up to
+   * `rejectBackoffMaxMs`).
+   */
+  rejectBackoffMs?: number;
+  /** Longest delay before a rejected task is offered again (default 5000). */
+  rejectBackoffMaxMs?: number;
+  /**
+   * Answer `admin` messages (stats, list, requeue, purge) from any connection (default true: every connection
+   * is already trusted, by the socket directory's permissions or the token, to submit and work tasks).
+   */
+  adminOps?: boolean;
+}
+
+/** How the core sends to a connection. Must not throw for a connection that just went away. */
+export interface CoreHost {
+  /** Sends `message` to the connection `connId` (dropped silently when it is gone). */
+  send(connId: string, message: BrokerMessage): void;
+}
+
+/** One task subscriber as reported in {@link BrokerStats}. */
+export interface SubscriberLoad {
+  connId: string;
+  identifier: string;
+  prefetch: number;
+  inflight: number;
+  delivered: number;
+}
+
+/** What {@link BrokerCore.stats} reports. */
+export interface BrokerStats {
+  /** True when tasks survive a restart (durable store). */
+  durable: boolean;
+  /** Tasks waiting for a subscriber (including rejected ones in their backoff). */
+  pending: number;
+  /** Tasks delivered and not yet finished. */
+  inflight: number;
+  /** Tasks in the dead-letter list. */
+  dead: number;
+  /** Outcomes kept for submitters. */
+  keptResults: number;
+  /** Bytes of bodies pending or in flight. */
+  pendingBytes: number;
+  /** Connections known to the broker. */
+  connections: number;
+  /** Every task subscriber and its load. */
+  subscribers: SubscriberLoad[];
+  /** RPC identifiers held. */
+  rpcSubscribers: string[];
+  /** Connections with at least one broadcast subscriber. */
+  broadcastConnections: number;
+  /** RPC calls in flight. */
+  pendingCalls: number;
+  /** Tasks finished per second, over the last 10 s. */
+  tasksPerSecond: number;
+  /** Counters since start. */
+  totals: {
+    submitted: number;
+    completed: number;
+    failed: number;
+    redelivered: number;
+    rejected: number;
+    deadLettered: number;
+    staleRefused: number;
+    refused: number;
+    rpcCalls: number;
+    broadcasts: number;
+  };
+}
+
+/** A task as listed by {@link BrokerCore.listTasks}. */
+export interface TaskInfo {
+  taskId: string;
+  state: TaskState;
+  attempt: number;
+  failures: number;
+  bytes: number;
+  createdAt: number;
+  doneAt?: number;
+  /** The worker's connection and subscriber, while in flight. */
+  worker?: { connId: string; identifier: string };
+  lastError?: string;
+}
+
+interface Sub {
+  key: string;
+  connId: string;
+  identifier: string;
+  prefetch: number;
+  inflight: Set<Task>;
+  delivered: number;
+  lastUsed: number;
+}
+
+interface Task extends StoredTask {
+  submitter?: string;
+  worker?: Sub;
+  queued: boolean;
+  notBefore: number;
+  rejections: number;
+  rejectedBy?: Set<string>;
+  ackTimer?: NodeJS.Timeout;
+  delivered?: boolean;
+}
+
+interface Conn {
+  id: string;
+  taskSubs: Map<string, Sub>;
+  rpc: Set<string>;
+  broadcast: Set<string>;
+  /** Tasks whose outcome this connection waits for. */
+  waiting: Set<Task>;
+  /** RPC calls this connection is serving. */
+  serving: Set<number>;
+  /** RPC calls this connection made. */
+  calling: Set<number>;
+}
+
+interface Call {
+  id: number;
+  caller: string;
+  ref: number;
+  recipient: string;
+  identifier: string;
+}
+
+const DEFAULTS: Required<Omit<BrokerLimits, 'ackTimeoutMs'>> = {
+  adminOps: true,
+  maxDeliveries: 5,
+  maxPendingTasks: 100_000,
+  maxPendingBytes: 256 * 1024 * 1024,
+  resultTtlMs: 60_000,
+  maxKeptResults: 10_000,
+  maxDeadLetters: 10_000,
+  maxSubscribersPerConnection: 64,
+  maxPrefetch: 1024,
+  maxPendingCalls: 10_000,
+  rejectBackoffMs: 50,
+  rejectBackoffMaxMs: 5000,
+};
+
+const err = (code: string, message: string, details?: Record<string, unknown>): WireError =>
+  details === undefined ? { code, message } : { code, message, details };
+
+function positive(name: string, v: number | undefined, fallback: number): number {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'number' || !(v > 0)) throw new TypeError(`${name} must be a positive number, got ${String(v)}`);
+  return v;
+}
+
+/** A ring deque of tasks (the ready queue): O(1) at both ends. */
+class Deque {
+  #buf: (Task | undefined)[] = new Array(16);
+  #head = 0;
+  #size = 0;
+  get size(): number {
+    return this.#size;
+  }
+  #grow(): void {
+    const next: (Task | undefined)[] = new Array(this.#buf.length * 2);
+    for (let i = 0; i < this.#size; i++) next[i] = this.#buf[(this.#head + i) % this.#buf.length];
+    this.#buf = next;
+    this.#head = 0;
+  }
+  push(t: Task): void {
+    if (this.#size === this.#buf.length) this.#grow();
+    this.#buf[(this.#head + this.#size) % this.#buf.length] = t;
+    this.#size++;
+  }
+  unshift(t: Task): void {
+    if (this.#size === this.#buf.length) this.#grow();
+    this.#head = (this.#head - 1 + this.#buf.length) % this.#buf.length;
+    this.#buf[this.#head] = t;
+    this.#size++;
+  }
+  peek(): Task | undefined {
+    return this.#size === 0 ? undefined : this.#buf[this.#head];
+  }
+  shift(): Task | undefined {
+    if (this.#size === 0) return undefined;
+    const t = this.#buf[this.#head];
+    this.#buf[this.#head] = undefined;
+    this.#head = (this.#head + 1) % this.#buf.length;
+    this.#size--;
+    return t;
+  }
+}
+
+/** The broker's state machine (see the module notes). */
+export class BrokerCore {
+  readonly #host: CoreHost;
+  readonly #store: TaskStore;
+  readonly #o: Required<Omit<BrokerLimits, 'ackTimeoutMs'>> & { ackTimeoutMs: number | undefined };
+  readonly #conns = new Map<string, Conn>();
+  readonly #tasks = new Map<string, Task>();
+  readonly #ready = new Deque();
+  #delayed: Task[] = [];
+  #delayTimer: NodeJS.Timeout | undefined;
+  readonly #subs: Sub[] = [];
+  readonly #rpc = new Map<string, string>();
+  readonly #calls = new Map<number, Call>();
+  /** Finished tasks whose outcome is kept, oldest first. */
+  readonly #kept = new Map<string, Task>();
+  readonly #dead = new Map<string, Task>();
+  #unfinished = 0;
+  #unfinishedBytes = 0;
+  #inflight = 0;
+  #seq = 0;
+  #callSeq = 0;
+  #useSeq = 0;
+  #closed = false;
+  readonly #sweep: NodeJS.Timeout;
+  readonly #perSecond: number[] = new Array(10).fill(0);
+  #secondAt = Math.floor(Date.now() / 1000);
+  readonly #totals: BrokerStats['totals'] = {
+    submitted: 0,
+    completed: 0,
+    failed: 0,
+    redelivered: 0,
+    rejected: 0,
+    deadLettered: 0,
+    staleRefused: 0,
+    refused: 0,
+    rpcCalls: 0,
+    broadcasts: 0,
+  };
+
+  constructor(host: CoreHost, store: TaskStore, limits: BrokerLimits = {}) {
+    this.#host = host;
+    this.#store = store;
+    this.#o = {
+      maxDeliveries: positive('maxDeliveries', limits.maxDeliveries, DEFAULTS.maxDeliveries),
+      maxPendingTasks: positive('maxPendingTasks', limits.maxPendingTasks, DEFAULTS.maxPendingTasks),
+      maxPendingBytes: positive('maxPendingBytes', limits.maxPendingBytes, DEFAULTS.maxPendingBytes),
+      resultTtlMs: positive('resultTtlMs', limits.resultTtlMs, DEFAULTS.resultTtlMs),
+      maxKeptResults: positive('maxKeptResults', limits.maxKeptResults, DEFAULTS.maxKeptResults),
+      maxDeadLetters: positive('maxDeadLetters', limits.maxDeadLetters, DEFAULTS.maxDeadLetters),
+      maxSubscribersPerConnection: positive(
+        'maxSubscribersPerConnection',
+        limits.maxSubscribersPerConnection,
+        DEFAULTS.maxSubscribersPerConnection,
+      ),
+      maxPrefetch: positive('maxPrefetch', limits.maxPrefetch, DEFAULTS.maxPrefetch),
+      maxPendingCalls: positive('maxPendingCalls', limits.maxPendingCalls, DEFAULTS.maxPendingCalls),
+      rejectBackoffMs: positive('rejectBackoffMs', limits.rejectBackoffMs, DEFAULTS.rejectBackoffMs),
+      rejectBackoffMaxMs: positive('rejectBackoffMaxMs', limits.rejectBackoffMaxMs, DEFAULTS.rejectBackoffMaxMs),
+      ackTimeoutMs: limits.ackTimeoutMs === undefined ? undefined : positive('ackTimeoutMs', limits.ackTimeoutMs, 0),
+      adminOps: limits.adminOps !== false,
+    };
+    this.#restore();
+    this.#sweep = setInterval(() => this.#expireResults(), Math.min(1000, this.#o.resultTtlMs));
+    this.#sweep.unref();
+  }
+
+  /** The effective limits. */
+  get limits(): Readonly<Required<Omit<BrokerLimits, 'ackTimeoutMs'>> & { ackTimeoutMs: number | undefined }> {
+    return this.#o;
+  }
+
+  // ---- restart ----
+
+  #restore(): void {
+    const now = Date.now();
+    for (const rec of this.#store.load()) {
+      const t: Task = { ...rec, queued: false, notBefore: 0, rejections: 0 };
+      this.#seq = Math.max(this.#seq, t.seq);
+      this.#tasks.set(t.id, t);
+      if (t.state === 'pending' || t.state === 'inflight') {
+        // In flight at the crash: its worker's connection is gone, so it goes back to pending.
+        t.state = 'pending';
+        this.#unfinished++;
+        this.#unfinishedBytes += t.bytes;
+        this.#ready.push(t);
+        t.queued = true;
+      } else if (t.state === 'done') {
+        if (now - (t.doneAt ?? 0) > this.#o.resultTtlMs) this.#forget(t);
+        else this.#kept.set(t.id, t);
+      } else if (t.state === 'dead') {
+        this.#dead.set(t.id, t);
+      }
+    }
+  }
+
+  // ---- connections ----
+
+  #conn(id: string): Conn {
+    let c = this.#conns.get(id);
+    if (c === undefined) {
+      c = {
+        id,
+        taskSubs: new Map(),
+        rpc: new Set(),
+        broadcast: new Set(),
+        waiting: new Set(),
+        serving: new Set(),
+        calling: new Set(),
+      };
+      this.#conns.set(id, c);
+    }
+    return c;
+  }
+
+  /** A connection arrived. */
+  connected(connId: string): void {
+    if (this.#closed) return;
+    this.#conn(connId);
+  }
+
+  /** A connection went away: its leases end (tasks requeued), its RPC identifiers are freed, its calls fail. */
+  disconnected(connId: string): void {
+    const c = this.#conns.get(connId);
+    if (c === undefined) return;
+    this.#conns.delete(connId);
+    for (const t of c.waiting) if (t.submitter === connId) t.submitter = undefined;
+    for (const id of c.rpc) this.#rpc.delete(id);
+    for (const callId of c.calling) {
+      const call = this.#calls.get(callId);
+      if (call !== undefined) call.caller = '';
+    }
+    for (const callId of c.serving) {
+      const call = this.#calls.get(callId);
+      if (call === undefined) continue;
+      this.#calls.delete(callId);
+      this.#fail(
+        call,
+        err(
+          BrokerErrorCode.RECIPIENT_LOST,
+          `the RPC recipient "${call.identifier}" disconnected before it answered: the call may or may not have run`,
+        ),
+      );
+    }
+    for (const sub of c.taskSubs.values()) this.#dropSub(sub, 'its worker connection was lost');
+    this.#dispatch();
+  }
+
+  #dropSub(sub: Sub, why: string): void {
+    const i = this.#subs.indexOf(sub);
+    if (i >= 0) this.#subs.splice(i, 1);
+    for (const t of [...sub.inflight]) this.#leaseLost(t, why);
+  }
+
+  // ---- messages ----
+
+  /** A message from a connection. */
+  handle(connId: string, data: unknown): void {
+    if (this.#closed || !isMap(data) || typeof data.kind !== 'string') return;
+    const c = this.#conn(connId);
+    const ref = typeof data.ref === 'number' ? data.ref : undefined;
+    try {
+      switch (data.kind) {
+        case Kind.SUBSCRIBE:
+          return this.#reply(c, ref, this.#subscribe(c, data));
+        case Kind.UNSUBSCRIBE:
+          return this.#reply(c, ref, this.#unsubscribe(c, data));
+        case Kind.TASK:
+          return this.#submit(c, ref, data);
+        case Kind.ATTACH:
+          return this.#reply(c, ref, this.#attach(c, String(data.taskId)));
+        case Kind.RESULT:
+          return this.#reply(c, ref, this.#result(c, data));
+        case Kind.REJECT:
+          return this.#reply(c, ref, this.#reject(c, data));
+        case Kind.PROGRESS:
+          this.#progress(c, data);
+          return;
+        case Kind.RPC:
+          return this.#rpcCall(c, ref, data);
+        case Kind.RPC_REPLY:
+          return this.#rpcReply(c, data);
+        case Kind.BROADCAST:
+          return this.#broadcast(data);
+        case Kind.ADMIN:
+          return this.#admin(c, ref, data);
+        default:
+          return this.#reply(
+            c,
+            ref,
+            err(BrokerErrorCode.INVALID_REQUEST, `unknown broker message kind "${data.kind}"`),
+          );
+      }
+    } finally {
+      this.#dispatch();
+    }
+  }
+
+  #reply(c: Conn, ref: number | undefined, result: WireError | { ok: unknown } | undefined): void {
+    if (ref === undefined) return;
+    if (result !== undefined && 'code' in result) {
+      this.#totals.refused++;
+      this.#send(c.id, { kind: Kind.REPLY, ref, ok: false, error: result });
+    } else
+      this.#send(c.id, { kind: Kind.REPLY, ref, ok: true, ...(result === undefined ? {} : { result: result.ok }) });
+  }
+
+  #send(connId: string, m: BrokerMessage): void {
+    if (connId === '' || !this.#conns.has(connId)) return;
+    this.#host.send(connId, m);
+  }
+
+  #subscribe(c: Conn, m: Record<string, unknown>): WireError | undefined {
+    const type = m.type as SubscriberType;
+    const identifier = m.identifier;
+    if (typeof identifier !== 'string' || identifier === '')
+      return err(BrokerErrorCode.INVALID_REQUEST, 'subscribe needs a non-empty string identifier');
+    const count = c.taskSubs.size + c.rpc.size + c.broadcast.size;
+    const taken =
+      type === 'task'
+        ? c.taskSubs.has(identifier)
+        : type === 'rpc'
+          ? this.#rpc.has(identifier)
+          : c.broadcast.has(identifier);
+    if (taken) {
+      const where = type === 'rpc' ? 'by a connection to this broker' : 'on this connection';
+      return err(
+        BrokerErrorCode.DUPLICATE_SUBSCRIBER_IDENTIFIER,
+        `the ${type} subscriber identifier "${identifier}" is already taken ${where}: choose another`,
+        {
+          identifier,
+        },
+      );
+    }
+    if (count >= this.#o.maxSubscribersPerConnection) {
+      return err(
+        BrokerErrorCode.LIMIT_EXCEEDED,
+        `this connection already has ${count} subscribers (maxSubscribersPerConnection): remove one first or raise ` +
+          `the broker's bound`,
+        { limit: 'maxSubscribersPerConnection', max: this.#o.maxSubscribersPerConnection },
+      );
+    }
+    if (type === 'task') {
+      const prefetch = m.prefetch === undefined ? 1 : Number(m.prefetch);
+      if (!Number.isInteger(prefetch) || prefetch < 1 || prefetch > this.#o.maxPrefetch) {
+        return err(
+          BrokerErrorCode.LIMIT_EXCEEDED,
+          `prefetch must be an integer from 1 to ${this.#o.maxPrefetch} (maxPrefetch), got ${String(m.prefetch)}`,
+          {
+            limit: 'maxPrefetch',
+            max: this.#o.maxPrefetch,
+          },
+        );
+      }
+      const sub: Sub = {
+        key: `${c.id}\u0000${identifier}`,
+        connId: c.id,
+        identifier,
+        prefetch,
+        inflight: new Set(),
+        delivered: 0,
+        lastUsed: 0,
+      };
+      c.taskSubs.set(identifier, sub);
+      this.#subs.push(sub);
+    } else if (type === 'rpc') {
+      c.rpc.add(identifier);
+      this.#rpc.set(identifier, c.id);
+    } else if (type === 'broadcast') {
+      c.broadcast.add(identifier);
+    } else
+      return err(
+        BrokerErrorCode.INVALID_REQUEST,
+        `subscriber type must be task, rpc or broadcast, got ${String(type)}`,
+      );
+    return undefined;
+  }
+
+  #unsubscribe(c: Conn, m: Record<string, unknown>): WireError | undefined {
+    const identifier = String(m.identifier);
+    const unknown = err(
+      BrokerErrorCode.UNKNOWN_SUBSCRIBER,
+      `no ${String(m.type)} subscriber "${identifier}" on this connection`,
+      { identifier },
+    );
+    if (m.type === 'task') {
+      const sub = c.taskSubs.get(identifier);
+      if (sub === undefined) return unknown;
+      c.taskSubs.delete(identifier);
+      const i = this.#subs.indexOf(sub);
+      if (i >= 0) this.#subs.splice(i, 1);
+      // Deliveries already made stay leased to the connection: their results are still accepted.
+    } else if (m.type === 'rpc') {
+      if (!c.rpc.delete(identifier)) return unknown;
+      this.#rpc.delete(identifier);
+    } else if (m.type === 'broadcast') {
+      if (!c.broadcast.delete(identifier)) return unknown;
+    } else return unknown;
+    return undefined;
+  }
+
+  // ---- tasks ----
+
+  #submit(c: Conn, ref: number | undefined, m: Record<string, unknown>): void {
+    const id = m.taskId;
+    if (typeof id !== 'string' || id === '' || id.length > 200) {
+      return this.#reply(
+        c,
+        ref,
+        err(BrokerErrorCode.INVALID_REQUEST, 'a task needs a taskId: a string of 1 to 200 characters'),
+      );
+    }
+    const noReply = m.noReply === true;
+    const existing = this.#tasks.get(id);
+    if (existing !== undefined) {
+      // A resend after a reconnect: the same task (taskIds are unique per submitter).
+      return this.#reply(c, ref, this.#attach(c, id, noReply));
+    }
+    let bytes: number;
+    try {
+      bytes = packValue(m.body).length;
+    } catch (e) {
+      return this.#reply(
+        c,
+        ref,
+        err(BrokerErrorCode.INVALID_REQUEST, `the task body cannot be encoded: ${(e as Error).message}`),
+      );
+    }
+    if (this.#unfinished >= this.#o.maxPendingTasks) {
+      return this.#reply(
+        c,
+        ref,
+        err(
+          BrokerErrorCode.LIMIT_EXCEEDED,
+          `the broker already holds ${this.#unfinished} unfinished tasks (maxPendingTasks): retry later or add workers`,
+          {
+            limit: 'maxPendingTasks',
+            max: this.#o.maxPendingTasks,
+          },
+        ),
+      );
+    }
+    if (this.#unfinishedBytes + bytes > this.#o.maxPendingBytes) {
+      return this.#reply(
+        c,
+        ref,
+        err(
+          BrokerErrorCode.LIMIT_EXCEEDED,
+          `the broker holds ${this.#unfinishedBytes} bytes of unfinished tasks; ${bytes} more would pass ` +
+            `maxPendingBytes: retry later or add workers`,
+          { limit: 'maxPendingBytes', max: this.#o.maxPendingBytes },
+        ),
+      );
+    }
+    const t: Task = {
+      id,
+      seq: ++this.#seq,
+      body: m.body,
+      bytes,
+      state: 'pending',
+      attempt: 0,
+      failures: 0,
+      noReply,
+      createdAt: Date.now(),
+      queued: false,
+      notBefore: 0,
+      rejections: 0,
+    };
+    if (!noReply) {
+      t.submitter = c.id;
+      c.waiting.add(t);
+    }
+    this.#tasks.set(id, t);
+    this.#unfinished++;
+    this.#unfinishedBytes += bytes;
+    this.#totals.submitted++;
+    const accept = (): void => {
+      if (this.#closed || this.#tasks.get(id) !== t) return;
+      this.#reply(c, ref, undefined);
+      if (t.state === 'pending' && !t.queued) {
+        t.queued = true;
+        this.#ready.push(t);
+        this.#dispatch();
+      }
+    };
+    if (!this.#store.durable) return accept();
+    this.#store.put(this.#record(t)).then(accept, (e: Error) => {
+      this.#tasks.delete(id);
+      this.#unfinished--;
+      this.#unfinishedBytes -= bytes;
+      c.waiting.delete(t);
+      this.#reply(c, ref, err(BrokerErrorCode.BROKER_UNAVAILABLE, `the broker could not store the task: ${e.message}`));
+    });
+  }
+
+  #attach(c: Conn, id: string, noReply = false): WireError | undefined {
+    const t = this.#tasks.get(id);
+    if (t === undefined) {
+      return err(
+        BrokerErrorCode.BROKER_UNAVAILABLE,
+        `the broker does not know task ${id}: it restarted without a durable store, or the outcome was dropped ` +
+          `(resultTtlMs, maxKeptResults)`,
+        { taskId: id },
+      );
+    }
+    if (noReply) return undefined;
+    if (t.state === 'done' || t.state === 'dead') {
+      this.#sendOutcome(c.id, t);
+      return undefined;
+    }
+    t.noReply = false;
+    t.submitter = c.id;
+    c.waiting.add(t);
+    return undefined;
+  }
+
+  #current(c: Conn, m: Record<string, unknown>): Task | WireError {
+    const t = this.#tasks.get(String(m.taskId));
+    if (t === undefined || t.state !== 'inflight' || t.attempt !== m.attempt || t.worker?.connId !== c.id) {
+      this.#totals.staleRefused++;
+      const now = t === undefined ? 'finished' : t.state === 'inflight' ? `attempt ${t.attempt} elsewhere` : t.state;
+      return err(
+        BrokerErrorCode.STALE_DELIVERY,
+        `delivery (${String(m.taskId)}, attempt ${String(m.attempt)}) is no longer current (the task is ${now}): ` +
+          'its lease was lost or it was answered already; drop this result',
+        { taskId: m.taskId, attempt: m.attempt },
+      );
+    }
+    return t;
+  }
+
+  #result(c: Conn, m: Record<string, unknown>): WireError | undefined {
+    const t = this.#current(c, m);
+    if ('code' in t && !('id' in t)) return t;
+    const task = t as Task;
+    this.#release(task);
+    const ok = m.ok !== false;
+    const error = isMap(m.error)
+      ? (m.error as unknown as WireError)
+      : { code: BrokerErrorCode.REMOTE_EXCEPTION, message: 'the subscriber failed' };
+    if (ok) this.#totals.completed++;
+    else this.#totals.failed++;
+    this.#finish(task, 'done', ok ? { ok: true, result: m.result } : { ok: false, error });
+    return undefined;
+  }
+
+  #reject(c: Conn, m: Record<string, unknown>): WireError | undefined {
+    const t = this.#current(c, m);
+    if ('code' in t && !('id' in t)) return t;
+    const task = t as Task;
+    const sub = task.worker as Sub;
+    this.#release(task);
+    this.#totals.rejected++;
+    task.rejections++;
+    (task.rejectedBy ??= new Set()).add(sub.key);
+    task.state = 'pending';
+    const delay = Math.min(
+      this.#o.rejectBackoffMaxMs,
+      this.#o.rejectBackoffMs * 2 ** Math.min(task.rejections - 1, 20),
+    );
+    task.notBefore = Date.now() + delay;
+    this.#delay(task);
+    this.#persist(task);
+    return undefined;
+  }
+
+  #progress(c: Conn, m: Record<string, unknown>): void {
+    const t = this.#tasks.get(String(m.taskId));
+    if (t === undefined || t.state !== 'inflight' || t.attempt !== m.attempt || t.worker?.connId !== c.id) return;
+    this.#armAck(t);
+  }
+
+  #armAck(t: Task): void {
+    if (this.#o.ackTimeoutMs === undefined) return;
+    if (t.ackTimer !== undefined) clearTimeout(t.ackTimer);
+    t.ackTimer = setTimeout(() => {
+      t.ackTimer = undefined;
+      if (t.state !== 'inflight' || t.worker === undefined) return;
+      const w = t.worker;
+      this.#send(w.connId, { kind: Kind.CANCEL, taskId: t.id, attempt: t.attempt });
+      this.#leaseLost(t, `no result or progress within ackTimeoutMs (${this.#o.ackTimeoutMs} ms)`);
+      this.#dispatch();
+    }, this.#o.ackTimeoutMs);
+    t.ackTimer.unref();
+  }
+
+  /** Ends the current delivery's lease bookkeeping (not the task). */
+  #release(t: Task): void {
+    if (t.ackTimer !== undefined) clearTimeout(t.ackTimer);
+    t.ackTimer = undefined;
+    if (t.worker !== undefined) {
+      t.worker.inflight.delete(t);
+      this.#inflight--;
+    }
+    t.worker = undefined;
+  }
+
+  /** The delivery ended without an outcome: requeue (attempt + 1 on the next delivery) or dead-letter. */
+  #leaseLost(t: Task, why: string): void {
+    this.#release(t);
+    t.failures++;
+    t.lastError = why;
+    if (t.failures >= this.#o.maxDeliveries) {
+      this.#totals.deadLettered++;
+      this.#finish(t, 'dead', {
+        ok: false,
+        error: {
+          code: BrokerErrorCode.DELIVERY_LIMIT_EXCEEDED,
+          message:
+            `task ${t.id} was delivered ${t.failures} times without an outcome ` +
+            `(maxDeliveries ${this.#o.maxDeliveries}; last: ${why}): it is in the dead-letter list`,
+          details: { taskId: t.id, deliveries: t.failures },
+        },
+      });
+      return;
+    }
+    t.state = 'pending';
+    t.notBefore = 0;
+    if (!t.queued) {
+      t.queued = true;
+      this.#ready.unshift(t);
+    }
+    this.#persist(t);
+  }
+
+  #delay(t: Task): void {
+    this.#delayed.push(t);
+    this.#delayed.sort((a, b) => a.notBefore - b.notBefore);
+    this.#armDelay();
+  }
+
+  #armDelay(): void {
+    if (this.#delayTimer !== undefined) clearTimeout(this.#delayTimer);
+    this.#delayTimer = undefined;
+    const first = this.#delayed[0];
+    if (first === undefined || this.#closed) return;
+    this.#delayTimer = setTimeout(
+      () => {
+        this.#delayTimer = undefined;
+        const now = Date.now();
+        while (this.#delayed.length > 0 && (this.#delayed[0] as Task).notBefore <= now) {
+          const t = this.#delayed.shift() as Task;
+          if (t.state === 'pending' && !t.queued) {
+            t.queued = true;
+            this.#ready.push(t);
+          }
+        }
+        this.#dispatch();
+        this.#armDelay();
+      },
+      Math.max(0, first.notBefore - Date.now()),
+    );
+    this.#delayTimer.unref();
+  }
+
+  #finish(t: Task, state: 'done' | 'dead', outcome: NonNullable<StoredTask['outcome']>): void {
+    t.state = state;
+    t.outcome = outcome;
+    t.doneAt = Date.now();
+    this.#unfinished--;
+    this.#unfinishedBytes -= t.bytes;
+    this.#countSecond();
+    if (state === 'dead') {
+      this.#dead.set(t.id, t);
+      while (this.#dead.size > this.#o.maxDeadLetters) this.#forget(this.#dead.values().next().value as Task);
+    }
+    const submitter = t.submitter;
+    if (submitter !== undefined) {
+      this.#conns.get(submitter)?.waiting.delete(t);
+      this.#sendOutcome(submitter, t);
+    }
+    if (state === 'done') {
+      if (t.noReply) {
+        this.#forget(t);
+        return;
+      }
+      t.body = undefined; // the outcome is what is kept
+      t.delivered = submitter !== undefined;
+      this.#kept.set(t.id, t);
+      while (this.#kept.size > this.#o.maxKeptResults) this.#forget(this.#kept.values().next().value as Task);
+    }
+    this.#persist(t);
+  }
+
+  #sendOutcome(connId: string, t: Task): void {
+    const o = t.outcome;
+    if (o === undefined) return;
+    this.#send(
+      connId,
+      o.ok
+        ? { kind: Kind.OUTCOME, taskId: t.id, ok: true, result: o.result }
+        : { kind: Kind.OUTCOME, taskId: t.id, ok: false, error: o.error },
+    );
+  }
+
+  #forget(t: Task): void {
+    this.#tasks.delete(t.id);
+    this.#kept.delete(t.id);
+    this.#dead.delete(t.id);
+    void this.#store.delete(t.id).catch(() => undefined);
+  }
+
+  #expireResults(): void {
+    const cutoff = Date.now() - this.#o.resultTtlMs;
+    for (const t of this.#kept.values()) {
+      if ((t.doneAt ?? 0) > cutoff) break;
+      this.#forget(t);
+    }
+  }
+
+  #record(t: Task): StoredTask {
+    const r: StoredTask = {
+      id: t.id,
+      seq: t.seq,
+      body: t.body,
+      bytes: t.bytes,
+      state: t.state,
+      attempt: t.attempt,
+      failures: t.failures,
+      noReply: t.noReply,
+      createdAt: t.createdAt,
+    };
+    if (t.doneAt !== undefined) r.doneAt = t.doneAt;
+    if (t.outcome !== undefined) r.outcome = t.outcome;
+    if (t.lastError !== undefined) r.lastError = t.lastError;
+    return r;
+  }
+
+  #persist(t: Task): void {
+    if (!this.#store.durable || this.#tasks.get(t.id) !== t) return;
+    void this.#store.put(this.#record(t)).catch(() => undefined);
+  }
+
+  #countSecond(): void {
+    const now = Math.floor(Date.now() / 1000);
+    this.#roll(now);
+    this.#perSecond[now % 10] = (this.#perSecond[now % 10] as number) + 1;
+  }
+
+  #roll(now: number): void {
+    if (now - this.#secondAt >= 10) this.#perSecond.fill(0);
+    else for (let s = this.#secondAt + 1; s <= now; s++) this.#perSecond[s % 10] = 0;
+    this.#secondAt = Math.max(this.#secondAt, now);
+  }
+
+  /** Least-loaded subscriber with room; `avoid` (subscribers that rejected the task) only when no other has room. */
+  #pick(avoid: Set<string> | undefined): Sub | undefined {
+    let best: Sub | undefined;
+    let bestAvoided: Sub | undefined;
+    for (const s of this.#subs) {
+      if (s.inflight.size >= s.prefetch) continue;
+      if (avoid?.has(s.key)) {
+        if (
+          bestAvoided === undefined ||
+          s.inflight.size < bestAvoided.inflight.size ||
+          (s.inflight.size === bestAvoided.inflight.size && s.lastUsed < bestAvoided.lastUsed)
+        )
+          bestAvoided = s;
+        continue;
+      }
+      if (
+        best === undefined ||
+        s.inflight.size < best.inflight.size ||
+        (s.inflight.size === best.inflight.size && s.lastUsed < best.lastUsed)
+      )
+        best = s;
+    }
+    return best ?? bestAvoided;
+  }
+
+  #dispatch(): void {
+    if (this.#closed) return;
+    while (this.#ready.size > 0) {
+      const t = this.#ready.peek() as Task;
+      if (t.state !== 'pending' || !t.queued) {
+        this.#ready.shift();
+        continue;
+      }
+      const sub = this.#pick(t.rejectedBy);
+      if (sub === undefined) return;
+      this.#ready.shift();
+      t.queued = false;
+      t.state = 'inflight';
+      t.attempt++;
+      t.worker = sub;
+      sub.inflight.add(t);
+      sub.delivered++;
+      sub.lastUsed = ++this.#useSeq;
+      this.#inflight++;
+      if (t.attempt > 1) this.#totals.redelivered++;
+      this.#armAck(t);
+      this.#persist(t);
+      this.#send(sub.connId, {
+        kind: Kind.DELIVER,
+        taskId: t.id,
+        attempt: t.attempt,
+        identifier: sub.identifier,
+        body: t.body,
+      });
+    }
+  }
+
+  // ---- RPC ----
+
+  #rpcCall(c: Conn, ref: number | undefined, m: Record<string, unknown>): void {
+    const recipient = String(m.recipient);
+    const target = this.#rpc.get(recipient);
+    if (target === undefined) {
+      return this.#reply(
+        c,
+        ref,
+        err(
+          BrokerErrorCode.UNROUTABLE,
+          `no RPC subscriber "${recipient}" is connected to the broker: check the identifier`,
+          { recipient },
+        ),
+      );
+    }
+    if (this.#calls.size >= this.#o.maxPendingCalls) {
+      return this.#reply(
+        c,
+        ref,
+        err(
+          BrokerErrorCode.LIMIT_EXCEEDED,
+          `${this.#calls.size} RPC calls are already in flight (maxPendingCalls): retry later`,
+          {
+            limit: 'maxPendingCalls',
+            max: this.#o.maxPendingCalls,
+          },
+        ),
+      );
+    }
+    const call: Call = { id: ++this.#callSeq, caller: c.id, ref: ref ?? 0, recipient: target, identifier: recipient };
+    this.#calls.set(call.id, call);
+    c.calling.add(call.id);
+    this.#conn(target).serving.add(call.id);
+    this.#totals.rpcCalls++;
+    this.#send(target, { kind: Kind.CALL, callId: call.id, identifier: recipient, body: m.body });
+  }
+
+  #rpcReply(c: Conn, m: Record<string, unknown>): void {
+    const call = this.#calls.get(Number(m.callId));
+    if (call === undefined || call.recipient !== c.id) return;
+    this.#calls.delete(call.id);
+    c.serving.delete(call.id);
+    this.#conns.get(call.caller)?.calling.delete(call.id);
+    if (m.ok === false)
+      this.#fail(
+        call,
+        isMap(m.error)
+          ? (m.error as unknown as WireError)
+          : { code: BrokerErrorCode.REMOTE_EXCEPTION, message: 'the RPC handler failed' },
+      );
+    else this.#send(call.caller, { kind: Kind.REPLY, ref: call.ref, ok: true, result: m.result });
+  }
+
+  #fail(call: Call, e: WireError): void {
+    this.#conns.get(call.caller)?.calling.delete(call.id);
+    this.#send(call.caller, { kind: Kind.REPLY, ref: call.ref, ok: false, error: e });
+  }
+
+  // ---- broadcasts ----
+
+  #broadcast(m: Record<string, unknown>): void {
+    this.#totals.broadcasts++;
+    const out: BrokerMessage = { kind: Kind.BROADCAST, body: m.body };
+    if (m.sender !== undefined && m.sender !== null) out.sender = m.sender;
+    if (m.subject !== undefined && m.subject !== null) out.subject = m.subject;
+    if (m.correlationId !== undefined && m.correlationId !== null) out.correlationId = m.correlationId;
+    for (const c of this.#conns.values()) if (c.broadcast.size > 0) this.#send(c.id, out);
+  }
+
+  // ---- operations ----
+
+  #admin(c: Conn, ref: number | undefined, m: Record<string, unknown>): void {
+    if (ref === undefined) return;
+    if (!this.#o.adminOps) {
+      return this.#reply(
+        c,
+        ref,
+        err(
+          BrokerErrorCode.ADMIN_DISABLED,
+          'this broker was started with adminOps: false: operations are only in-process',
+        ),
+      );
+    }
+    const state = m.state as TaskState | undefined;
+    if (state !== undefined && !['pending', 'inflight', 'done', 'dead'].includes(state)) {
+      return this.#reply(
+        c,
+        ref,
+        err(BrokerErrorCode.INVALID_REQUEST, `state must be pending, inflight, done or dead, got ${String(state)}`),
+      );
+    }
+    switch (m.op) {
+      case 'stats':
+        return this.#reply(c, ref, { ok: this.stats() });
+      case 'tasks': {
+        const limit = typeof m.limit === 'number' && m.limit > 0 ? m.limit : undefined;
+        return this.#reply(c, ref, {
+          ok: this.listTasks({ ...(state === undefined ? {} : { state }), ...(limit === undefined ? {} : { limit }) }),
+        });
+      }
+      case 'requeue':
+        return this.#reply(c, ref, { ok: this.requeue(String(m.taskId)) });
+      case 'purgeDead':
+        return this.#reply(c, ref, { ok: this.purgeDead() });
+      default:
+        return this.#reply(
+          c,
+          ref,
+          err(
+            BrokerErrorCode.INVALID_REQUEST,
+            `unknown admin op ${String(m.op)}: use stats, tasks, requeue or purgeDead`,
+          ),
+        );
+    }
+  }
+
+  /** Counts and loads (for `socketkit stats`, metrics, the CLI). */
+  stats(): BrokerStats {
+    this.#roll(Math.floor(Date.now() / 1000));
+    let broadcastConnections = 0;
+    for (const c of this.#conns.values()) if (c.broadcast.size > 0) broadcastConnections++;
+    return {
+      durable: this.#store.durable,
+      pending: this.#unfinished - this.#inflight,
+      inflight: this.#inflight,
+      dead: this.#dead.size,
+      keptResults: this.#kept.size,
+      pendingBytes: this.#unfinishedBytes,
+      connections: this.#conns.size,
+      subscribers: this.#subs.map((s) => ({
+        connId: s.connId,
+        identifier: s.identifier,
+        prefetch: s.prefetch,
+        inflight: s.inflight.size,
+        delivered: s.delivered,
+      })),
+      rpcSubscribers: [...this.#rpc.keys()],
+      broadcastConnections,
+      pendingCalls: this.#calls.size,
+      tasksPerSecond: this.#perSecond.reduce((a, b) => a + b, 0) / 10,
+      totals: { ...this.#totals },
+    };
+  }
+
+  /** Tasks in a state (every unfinished and dead task when `state` is omitted; at most `limit`, default 1000). */
+  listTasks(options: { state?: TaskState; limit?: number } = {}): TaskInfo[] {
+    const limit = options.limit ?? 1000;
+    const out: TaskInfo[] = [];
+    for (const t of this.#tasks.values()) {
+      if (out.length >= limit) break;
+      if (options.state === undefined ? t.state === 'done' : t.state !== options.state) continue;
+      const info: TaskInfo = {
+        taskId: t.id,
+        state: t.state,
+        attempt: t.attempt,
+        failures: t.failures,
+        bytes: t.bytes,
+        createdAt: t.createdAt,
+      };
+      if (t.doneAt !== undefined) info.doneAt = t.doneAt;
+      if (t.worker !== undefined) info.worker = { connId: t.worker.connId, identifier: t.worker.identifier };
+      if (t.lastError !== undefined) info.lastError = t.lastError;
+      out.push(info);
+    }
+    return out;
+  }
+
+  /**
+   * Puts a task back in the queue: a dead task (its delivery count starts
+   * over; a submitter that re-attaches waits for the new outcome) or an
+   * in-flight one (its lease is revoked: the worker gets `cancel`, its result
+   * will be refused as stale). Returns false for an unknown, pending or done task.
+   */
+  requeue(taskId: string): boolean {
+    const t = this.#tasks.get(taskId);
+    if (t === undefined) return false;
+    if (t.state === 'inflight' && t.worker !== undefined) {
+      this.#send(t.worker.connId, { kind: Kind.CANCEL, taskId: t.id, attempt: t.attempt });
+      this.#release(t);
+      t.state = 'pending';
+      t.queued = true;
+      this.#ready.unshift(t);
+    } else if (t.state === 'dead') {
+      this.#dead.delete(t.id);
+      t.state = 'pending';
+      t.failures = 0;
+      t.outcome = undefined;
+      t.doneAt = undefined;
+      this.#unfinished++;
+      this.#unfinishedBytes += t.bytes;
+      t.queued = true;
+      this.#ready.push(t);
+    } else return false;
+    this.#persist(t);
+    this.#dispatch();
+    return true;
+  }
+
+  /** Empties the dead-letter list; returns how many tasks were removed. */
+  purgeDead(): number {
+    const n = this.#dead.size;
+    for (const t of [...this.#dead.values()]) this.#forget(t);
+    return n;
+  }
+
+  /** Stops timers; connections are the host's to close. */
+  close(): void {
+    this.#closed = true;
+    clearInterval(this.#sweep);
+    if (this.#delayTimer !== undefined) clearTimeout(this.#delayTimer);
+    for (const t of this.#tasks.values()) if (t.ackTimer !== undefined) clearTimeout(t.ackTimer);
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * The broker's messages: plain socketkit DATA messages whose `data` is a map
+ * with a `kind` field (PROTOCOL.md, "Broker protocol"). Nothing here knows
+ * about sockets; any language with msgpack can build these maps.
+ */
+import type { WireError } from './errors.js';
+
+/** Value of `kind` in every broker message. */
+export const Kind = {
+  // client -> broker
+  SUBSCRIBE: 'subscribe',
+  UNSUBSCRIBE: 'unsubscribe',
+  TASK: 'task',
+  ATTACH: 'attach',
+  RESULT: 'result',
+  REJECT: 'reject',
+  PROGRESS: 'progress',
+  RPC: 'rpc',
+  RPC_REPLY: 'rpcReply',
+  BROADCAST: 'broadcast',
+  /** Operations (`op`: stats, tasks, requeue, purgeDead), for tools such as the CLI. */
+  ADMIN: 'admin',
+  // broker -> client
+  REPLY: 'reply',
+  DELIVER: 'deliver',
+  OUTCOME: 'outcome',
+  CALL: 'call',
+  CANCEL: 'cancel',
+} as const;
+
+/** Subscriber types of `subscribe` / `unsubscribe`. */
+export type SubscriberType = 'task' | 'rpc' | 'broadcast';
+
+/** The version of the broker protocol (sent in no message yet; bumped on an incompatible change). */
+export const BROKER_PROTOCOL_VERSION = 1;
+
+/** Any broker message (`data` of a socketkit DATA message). */
+export type BrokerMessage = Record<string, unknown> & { kind: string };
+
+/** A reply to a client message that carried `ref`. */
+export interface ReplyMessage {
+  kind: 'reply';
+  ref: number;
+  ok: boolean;
+  result?: unknown;
+  error?: WireError;
+}
+
+/** True for a plain object (a msgpack map). */
+export function isMap(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
+}

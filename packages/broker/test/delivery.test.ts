@@ -1,0 +1,91 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { type Broker, type Communicator, connect, startBroker } from '../src/index.js';
+import {
+  type Child,
+  type Endpoint,
+  endpoint,
+  fixture,
+  killAll,
+  natsBinary,
+  startNats,
+  transportCases,
+  useNats,
+} from './helpers.js';
+
+let nats: { url: string; stop(): Promise<void> } | undefined;
+beforeAll(async () => {
+  if (natsBinary !== undefined) nats = await startNats();
+  useNats(nats?.url);
+});
+afterAll(async () => {
+  await nats?.stop();
+});
+
+describe.each(transportCases())('over %s: leases, fencing, redelivery, dead letters', (title, transport) => {
+  let ep: Endpoint;
+  let broker: Broker;
+  const comms: Communicator[] = [];
+  const skip = title.includes('[skipped');
+  const start = async (limits: Record<string, unknown> = {}): Promise<void> => {
+    ep = endpoint(transport);
+    broker = await startBroker({ ...ep.server, ...limits });
+    ep.started(broker.port);
+  };
+  afterEach(async () => {
+    await Promise.all(comms.splice(0).map((c) => c.close()));
+    await killAll();
+    await broker?.stop();
+    ep?.cleanup();
+  });
+  const client = async (): Promise<Communicator> => {
+    const c = await connect(ep.client);
+    comms.push(c);
+    return c;
+  };
+  const worker = async (cfg: Record<string, unknown> = {}): Promise<Child> => {
+    const w = fixture({ role: 'worker', conn: ep.client, ...cfg });
+    await w.waitFor((e) => e.ev === 'ready');
+    return w;
+  };
+  const t = skip ? it.skip : it;
+
+  t(
+    'fencing: a worker SIGSTOPped past its heartbeat loses the task to another; after SIGCONT its late result is ' +
+      'refused STALE_DELIVERY; one outcome',
+    async () => {
+      await start();
+      const a = await worker({ sleepMs: 1200 });
+      const s = await client();
+      const outcome = s.taskSend({ n: 'fenced' });
+      await a.waitFor((e) => e.ev === 'start' && e.n === 'fenced');
+      a.proc.kill('SIGSTOP');
+      const b = await worker();
+      const result = (await outcome) as { by: number; attempt: number };
+      expect(result).toMatchObject({ by: b.proc.pid, attempt: 2 });
+      expect(b.events.find((e) => e.ev === 'start' && e.n === 'fenced')).toMatchObject({
+        attempt: 2,
+        redelivered: true,
+      });
+      a.proc.kill('SIGCONT');
+      await a.waitFor((e) => e.ev === 'stale', 15_000);
+      expect(broker.stats().totals).toMatchObject({ completed: 1, staleRefused: 1 });
+      expect(broker.stats().inflight).toBe(0);
+    },
+  );
+
+  t('SIGKILL a worker mid-task: its tasks go to another worker with attempt 2, redelivered true', async () => {
+    await start();
+    const a = await worker({ hang: true, prefetch: 2 });
+    const s = await client();
+    const outcomes = [s.taskSend({ n: 'k1' }), s.taskSend({ n: 'k2' })];
+    await a.waitFor((e) => e.ev === 'start' && e.n === 'k1');
+    await a.waitFor((e) => e.ev === 'start' && e.n === 'k2');
+    const b = await worker({ prefetch: 2 });
+    a.kill('SIGKILL');
+    const results = (await Promise.all(outcomes)) as { by: number; attempt: number }[];
+    for (const r of results) expect(r).toEqual(expect.objectContaining({ by: b.proc.pid, attempt: 2 }));
+    for (const n of ['k1', 'k2'])
+      expect(b.events.find((e) => e.ev === 'start' && e.n === n)).toMatchObject({ attempt: 2, redelivered: true });
+    expect(broker.stats().totals.redelivered).toBe(2);
+  });
+});

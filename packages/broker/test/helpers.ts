@@ -1,0 +1,224 @@
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createConnection, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import type { BrokerOptions, ConnectOptions } from '../src/index.js';
+
+/** The nats-server binary, or undefined (NATS cases then skip). */
+export const natsBinary = ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server'].find(
+  (p) => spawnSync(p, ['--version']).status === 0,
+);
+
+/** Transports every "must hold" test runs on. */
+export const TRANSPORTS = ['unix', 'tcp', 'nats'] as const;
+export type Transport = (typeof TRANSPORTS)[number];
+
+/** Fast heartbeats: a frozen worker loses its leases after 1.2 s (generous enough for a loaded machine). */
+export const HEARTBEAT = { heartbeatIntervalMs: 200, heartbeatTimeoutMs: 1200 };
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** A free loopback TCP port. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen({ host: '127.0.0.1', port: 0 }, () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+const accepting = (port: number): Promise<boolean> =>
+  new Promise((resolve) => {
+    const c = createConnection({ host: '127.0.0.1', port });
+    c.once('connect', () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once('error', () => resolve(false));
+  });
+
+/** A nats-server on a free loopback port. */
+export async function startNats(): Promise<{ url: string; stop(): Promise<void> }> {
+  const port = await freePort();
+  const proc = spawn(natsBinary as string, ['-a', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
+  while (!(await accepting(port))) {
+    if (proc.exitCode !== null) throw new Error(`nats-server exited with ${proc.exitCode}`);
+    await sleep(20);
+  }
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    stop: async () => {
+      if (proc.exitCode === null) {
+        proc.kill('SIGTERM');
+        await once(proc, 'exit');
+      }
+    },
+  };
+}
+
+/** Where a broker listens and how to reach it, per transport. */
+export interface Endpoint {
+  transport: Transport;
+  /** Options for startBroker (without limits). */
+  server: BrokerOptions;
+  /** Options for connect. */
+  client: ConnectOptions;
+  /** After the broker started (tcp learns its port). */
+  started(port: number | undefined): void;
+  cleanup(): void;
+}
+
+let natsUrl: string | undefined;
+/** Sets the NATS server the nats endpoints use (from a beforeAll). */
+export function useNats(url: string | undefined): void {
+  natsUrl = url;
+}
+
+let eventSeq = 0;
+/** A fresh endpoint: private socket dir (unix), port 0 (tcp), a unique subject (nats). */
+export function endpoint(transport: Transport): Endpoint {
+  const dir = mkdtempSync(join(tmpdir(), 'skbroker-'));
+  const eventName = `broker${process.pid}x${++eventSeq}`;
+  const base = { transport, eventName, ...HEARTBEAT };
+  const e: Endpoint = {
+    transport,
+    server: { ...base },
+    client: { ...base },
+    started: (port) => {
+      if (transport === 'tcp') e.client.port = port;
+    },
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
+  if (transport === 'unix') {
+    e.server.socketDir = dir;
+    e.client.socketDir = dir;
+  } else if (transport === 'tcp') {
+    e.server.port = 0;
+    e.server.host = '127.0.0.1';
+    e.client.host = '127.0.0.1';
+  } else {
+    e.server.servers = natsUrl;
+    e.client.servers = natsUrl;
+  }
+  return e;
+}
+
+/** One line of a fixture's output. */
+export type Event = Record<string, unknown> & { ev: string; pid: number };
+
+/** A fixture process (test/fixture.mjs) and the events it printed. */
+export interface Child {
+  proc: ChildProcess;
+  events: Event[];
+  /** Resolves with the first event (past or future) matching. */
+  waitFor(pred: (e: Event) => boolean, timeoutMs?: number): Promise<Event>;
+  exited: Promise<number | null>;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+const children = new Set<Child>();
+const FIXTURE = fileURLToPath(new URL('./fixture.mjs', import.meta.url));
+
+/** Starts a fixture with `config` (see test/fixture.mjs). */
+export function fixture(config: Record<string, unknown>): Child {
+  const proc = spawn(process.execPath, [FIXTURE, JSON.stringify(config)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, SOCKET_LOG_LEVEL: 'silent' },
+  });
+  const events: Event[] = [];
+  const waiters = new Set<{ pred: (e: Event) => boolean; resolve(e: Event): void }>();
+  createInterface({ input: proc.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+    let e: Event;
+    try {
+      e = JSON.parse(line) as Event;
+    } catch {
+      return;
+    }
+    events.push(e);
+    for (const w of [...waiters])
+      if (w.pred(e)) {
+        waiters.delete(w);
+        w.resolve(e);
+      }
+  });
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  const child: Child = {
+    proc,
+    events,
+    exited,
+    kill: (signal = 'SIGKILL') => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+    },
+    waitFor: (pred, timeoutMs = 15_000) => {
+      const found = events.find(pred);
+      if (found !== undefined) return Promise.resolve(found);
+      return new Promise((resolve, reject) => {
+        const w = {
+          pred,
+          resolve: (e: Event) => {
+            clearTimeout(timer);
+            resolve(e);
+          },
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(w);
+          reject(
+            new Error(
+              `fixture ${proc.pid}: no matching event within ${timeoutMs} ms (last: ` +
+                `${JSON.stringify(events.slice(-3))})`,
+            ),
+          );
+        }, timeoutMs);
+        waiters.add(w);
+        void exited.then(() => {
+          if (!waiters.has(w)) return;
+          setTimeout(() => {
+            if (!waiters.has(w)) return;
+            waiters.delete(w);
+            clearTimeout(timer);
+            reject(
+              new Error(
+                `fixture ${proc.pid} exited before a matching event (last: ${JSON.stringify(events.slice(-3))})`,
+              ),
+            );
+          }, 50);
+        });
+      });
+    },
+  };
+  children.add(child);
+  void exited.then(() => children.delete(child));
+  return child;
+}
+
+/** Kills every fixture still running and waits for them. */
+export async function killAll(): Promise<void> {
+  const all = [...children];
+  for (const c of all) {
+    c.proc.kill('SIGCONT');
+    c.kill('SIGKILL');
+  }
+  await Promise.all(all.map((c) => c.exited));
+}
+
+/** Polls `cond` every 10 ms until true (fails after `timeoutMs`). */
+export async function until(cond: () => boolean, timeoutMs = 15_000, what = 'condition'): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+/** `describe.each` over the transports; NATS is skipped (and says so) without a nats-server. */
+export function transportCases(): [string, Transport][] {
+  return TRANSPORTS.map((t) => [
+    t === 'nats' && natsBinary === undefined ? 'nats [skipped: no nats-server binary]' : t,
+    t,
+  ]);
+}
