@@ -51,6 +51,7 @@ if (cfg.role === 'host') {
       async (body, ctx) => {
         out({ ev: 'start', n: body?.n, taskId: ctx.taskId, attempt: ctx.attempt });
         if (body?.sleepMs) await sleep(body.sleepMs);
+        if (cfg.sleepMs) await sleep(cfg.sleepMs);
         if (body?.fail) throw Object.assign(new Error(`task ${body.n} failed`), { code: 'TASK_FAILED' });
         return { n: body?.n, by: 'node', pid: process.pid, attempt: ctx.attempt };
       },

@@ -41,6 +41,8 @@ if role == 'worker':
     def on_task(_comm, body):
         n = body.get('n') if isinstance(body, dict) else None
         out(ev='start', n=n)
+        if cfg.get('sleepMs'):
+            time.sleep(cfg['sleepMs'] / 1000)
         if isinstance(body, dict):
             if body.get('sleepMs'):
                 time.sleep(body['sleepMs'] / 1000)
@@ -105,3 +107,5 @@ elif role == 'broadcast':
 
 done.wait()
 comm.close()
+sys.stdout.flush()
+os._exit(0)  # worker threads may still be busy (a killed test): do not wait for them
