@@ -81,9 +81,12 @@ class Broker:
             server['socketDir'] = self.dir
         else:
             server.update(port=0, host='127.0.0.1', socketDir=self.dir)
+        self.options = server
         ev = host.command('start', options=server)
         self.id = ev['id']
         self.port = ev.get('port')
+        if transport == 'tcp':
+            self.options = dict(server, port=self.port)
         self.node_conn = dict(HEARTBEAT, transport=transport, eventName=self.event)
         if transport == 'unix':
             self.node_conn['socketDir'] = self.dir
@@ -99,6 +102,14 @@ class Broker:
         comm = socketkit_broker.connect(self.url, **kw)
         self.comms.append(comm)
         return comm
+
+    def restart(self):
+        """Stops the broker (memory mode: it forgets everything) and starts it again on the same address."""
+        self.host.command('stop', id=self.id)
+        self.host.command('start', id=self.id, options=self.options)
+
+    def server_totals(self):
+        return self.host.command('serverTotals', id=self.id)['totals']
 
     def stats(self):
         return self.host.command('stats', id=self.id)['stats']

@@ -31,6 +31,8 @@ if (cfg.role === 'host') {
         await brokers.get(c.id)?.stop();
         brokers.delete(c.id);
         out({ ev: 'stopped', id: c.id });
+      } else if (c.cmd === 'serverTotals') {
+        out({ ev: 'totals', id: c.id, totals: brokers.get(c.id)?.server.stats().totals });
       } else if (c.cmd === 'stats') {
         out({ ev: 'stats', id: c.id, stats: brokers.get(c.id)?.stats() });
       }
@@ -66,7 +68,9 @@ if (cfg.role === 'host') {
       Array.from({ length: cfg.count }, async (_, i) => {
         const n = `${cfg.prefix}-${i}`;
         try {
-          const r = await comm.taskSend({ n, ...(cfg.body ?? {}) });
+          const body = { n, ...(cfg.body ?? {}) };
+          if (cfg.bigBodyEvery && i % cfg.bigBodyEvery === 0) body.big = 2n ** 70n; // msgpack cannot carry it
+          const r = await comm.taskSend(body);
           ok++;
           out({ ev: 'outcome', n, result: r });
         } catch (e) {

@@ -78,6 +78,9 @@ elif role == 'rpc':
     def on_rpc(_comm, body):
         if isinstance(body, dict) and body.get('fail'):
             raise ValueError('python handler failed')
+        if isinstance(body, dict) and body.get('hang'):
+            out(ev='call', body=body)
+            time.sleep(600)
         return {'echo': body, 'by': 'python'}
 
     comm.add_rpc_subscriber(on_rpc, cfg['identifier'])
