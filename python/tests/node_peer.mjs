@@ -62,8 +62,10 @@ if (cfg.role === 'host') {
     out({ ev: 'ready' });
   } else if (cfg.role === 'submitter') {
     out({ ev: 'ready' });
+    if (cfg.startAfterMs) await sleep(cfg.startAfterMs);
     let ok = 0;
     let failed = 0;
+    const t0 = performance.now();
     await Promise.all(
       Array.from({ length: cfg.count }, async (_, i) => {
         const n = `${cfg.prefix}-${i}`;
@@ -79,7 +81,7 @@ if (cfg.role === 'host') {
         }
       }),
     );
-    out({ ev: 'done', ok, failed });
+    out({ ev: 'done', ok, failed, elapsedMs: performance.now() - t0 });
   } else if (cfg.role === 'rpc') {
     await comm.addRpcSubscriber((body) => {
       if (body?.fail) throw Object.assign(new Error('node handler failed'), { code: 'NODE_FAILED' });
