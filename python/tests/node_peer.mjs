@@ -98,9 +98,8 @@ if (cfg.role === 'host') {
     }
     out({ ev: 'done' });
   } else if (cfg.role === 'listen') {
-    await comm.addBroadcastSubscriber(
-      new BroadcastFilter((body, info) => out({ ev: 'broadcast', body, ...info }), { subject: cfg.subject, sender: cfg.sender }),
-    );
+    const filter = { subject: cfg.subject, sender: cfg.sender };
+    await comm.addBroadcastSubscriber(new BroadcastFilter((body, info) => out({ ev: 'broadcast', body, ...info }), filter));
     out({ ev: 'ready' });
   } else if (cfg.role === 'broadcast') {
     for (const m of cfg.messages) comm.broadcastSend(m.body, { subject: m.subject, sender: m.sender });
