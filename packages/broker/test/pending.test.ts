@@ -17,7 +17,7 @@ function harness() {
 }
 
 describe('pending (a subscriber returned a future)', () => {
-  it('task: progress with pending:true reaches the submitter as {kind: "pending", taskId}, current delivery only', () => {
+  it('task: progress with pending:true reaches the submitter (current delivery only)', () => {
     const h = harness();
     h.core.handle('w', { kind: 'subscribe', ref: 1, type: 'task', identifier: 'x' });
     h.core.handle('s', { kind: 'task', ref: 1, taskId: 't', body: 1, noReply: false });
