@@ -2,6 +2,7 @@
  * Turns scenario results into the summary: comparison rows with ratios, the
  * issue's targets, unix-vs-tcp ratios, and their text / markdown renderings.
  */
+import type { PythonBrokerResult } from './python-broker.js';
 import { STATS_COST_TARGET, type StatsCostResult } from './stats-cost.js';
 import type { FunctionCost } from './profile-summary.js';
 import type { ScalingPoint } from './scaling.js';
@@ -134,6 +135,8 @@ export interface BenchResults {
   viaNats?: NatsRow[];
   /** The stats cost A/B (issue 17; absent when not selected and in older results). */
   statsCost?: StatsCostResult;
+  /** Broker tasks/s with Python workers beside Node workers (issue 26; absent when not selected and in older results). */
+  pythonBroker?: PythonBrokerResult;
   notes: string[];
 }
 

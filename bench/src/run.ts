@@ -15,6 +15,7 @@ import { natsServerBinary, startNatsServer, type NatsServerHandle } from '@socke
 import { renderChartSvg } from './chart.js';
 import { WorkerHandle } from './ipc.js';
 import { pythonProbe } from './pypeer.js';
+import { pythonBrokerLines, runPythonBroker, type PythonBrokerResult } from './python-broker.js';
 import { runScaling, type ScalingPoint } from './scaling.js';
 import { runStatsCost, type StatsCostResult } from './stats-cost.js';
 import { zmqProbe } from './zmq.js';
@@ -62,7 +63,8 @@ const USAGE = `usage: node dist/run.js [options]
                      \`socketkit bench\` and smoke tests); writes results/quick.*
   --reps N           measured runs per figure (default 5, 3 with --quick; the figure is their median)
   --only LIST        scenarios to run, by number or id (e.g. 1,4 or reqrep; \`scaling\`
-                     for the scaling curve, 7; \`stats\` for the stats cost A/B over unix)
+                     for the scaling curve, 7; \`stats\` for the stats cost A/B over unix;
+                     \`python-broker\` for broker tasks/s with Python workers beside Node ones)
   --transport LIST   ${benchTransports().join(', ')} (default all; nats runs scenarios 1, 2
                      and 4, socketkit only, through a nats-server started for the run,
                      and is skipped with a warning if nats-server is not installed)
@@ -138,8 +140,9 @@ export async function main(argv: string[]): Promise<number> {
   const defs = SCENARIOS.filter((d) => only === undefined || only.includes(String(d.n)) || only.includes(d.id));
   const scaling = only === undefined || only.includes('scaling') || only.includes('7');
   const statsAb = only === undefined || only.includes('stats');
-  if (defs.length === 0 && !scaling && !statsAb)
-    throw new Error(`--only ${values.only} matches no scenario (use 1-7 or ${SCENARIOS.map((d) => d.id).join(', ')}, scaling, stats)`);
+  const pyBroker = only === undefined || only.includes('python-broker');
+  if (defs.length === 0 && !scaling && !statsAb && !pyBroker)
+    throw new Error(`--only ${values.only} matches no scenario (use 1-7 or ${SCENARIOS.map((d) => d.id).join(', ')}, scaling, stats, python-broker)`);
   let transports: TransportKind[] = parseTransports(values.transport);
   let impls = values.impl === undefined ? IMPLS : (values.impl.split(',').map((s) => s.trim()) as Impl[]);
   if (!impls.every((i) => IMPLS.includes(i))) throw new Error(`--impl takes ${IMPLS.join(', ')}`);
@@ -209,6 +212,7 @@ export async function main(argv: string[]): Promise<number> {
   const profiles: ProfileSummary[] = [];
   let targets: ReturnType<typeof buildTargets> = [];
   let statsCost: StatsCostResult | undefined;
+  let pythonBroker: PythonBrokerResult | undefined;
   let nats: NatsServerHandle | undefined;
   try {
     if (steps.some((s) => s.transport === 'nats')) {
@@ -231,6 +235,11 @@ export async function main(argv: string[]): Promise<number> {
       log(`\n[${elapsed(start)}] stats cost: server counters on vs off, interleaved A/B in one process over unix (median of 7 rounds)`);
       statsCost = await runStatsCost(values.quick ? { messages: 5_000 } : {});
       log(`[${elapsed(start)}]    on ÷ off ${statsCost.ok ? statsCost.ratio.toFixed(3) : `failed: ${statsCost.error}`}`);
+    }
+    if (pyBroker) {
+      log(`\n[${elapsed(start)}] broker: tasks/s with Python workers beside Node workers (python/scripts/bench.py)`);
+      pythonBroker = runPythonBroker(resolve(BENCH_DIR, '..'), values.quick ? 2_000 : 8_000);
+      for (const line of pythonBrokerLines(pythonBroker)) log(`[${elapsed(start)}]    ${line.trim()}`);
     }
     targets = buildTargets(scenarios, slow, curve, statsCost);
     if (!values['no-profile'] && impls.includes('socketkit')) {
@@ -280,6 +289,7 @@ export async function main(argv: string[]): Promise<number> {
     unixVsTcp: buildUnixVsTcp(scenarios),
     viaNats: buildViaNats(scenarios),
     ...(statsCost === undefined ? {} : { statsCost }),
+    ...(pythonBroker === undefined ? {} : { pythonBroker }),
     notes: [...scenarios, ...slow].filter((s) => !s.ok).map((s) => `Scenario ${s.n} over ${s.transport} failed: ${s.error ?? 'unknown error'}`),
   };
   // Skipped peers are worth a line in the report, but they do not fail the run.
@@ -305,6 +315,7 @@ export async function main(argv: string[]): Promise<number> {
   const viaNats = results.viaNats ?? [];
   if (viaNats.length > 0)
     out(`NATS: what crossing a broker costs (socketkit over a local nats-server vs socketkit over unix / tcp)\n${textTable(natsTable(viaNats))}\n`);
+  if (pythonBroker !== undefined) out(`${pythonBrokerLines(pythonBroker).join('\n')}\n`);
   for (const n of [...methodNotes(results), ...results.notes, ...notesOut]) out(`- ${n}`);
 
   if (!values['no-write']) {
