@@ -29,15 +29,22 @@ export interface PythonBrokerResult {
 /** Runs the scenario (synchronously: a few seconds) from the repository root `root`. */
 export function runPythonBroker(root: string, tasks: number): PythonBrokerResult {
   const py = join(root, 'python');
-  if (!existsSync(join(root, 'packages/broker/dist/index.js'))) return { ok: false, error: '@socketkit/broker is not built' };
+  if (!existsSync(join(root, 'packages/broker/dist/index.js'))) {
+    return { ok: false, error: '@socketkit/broker is not built' };
+  }
   const venv = spawnSync('bash', [join(py, 'scripts/venv.sh')], { encoding: 'utf8', timeout: 300_000 });
-  if (venv.status !== 0) return { ok: false, error: `python/.venv could not be made: ${(venv.stderr ?? '').trim().slice(0, 300)}` };
-  const r = spawnSync(join(py, '.venv/bin/python'), [join(py, 'scripts/bench.py'), '--json', '--tasks', String(tasks)], {
+  if (venv.status !== 0) {
+    return { ok: false, error: `python/.venv could not be made: ${(venv.stderr ?? '').trim().slice(0, 300)}` };
+  }
+  const args = [join(py, 'scripts/bench.py'), '--json', '--tasks', String(tasks)];
+  const r = spawnSync(join(py, '.venv/bin/python'), args, {
     encoding: 'utf8',
     timeout: 600_000,
     env: { ...process.env, SOCKET_LOG_LEVEL: 'silent' },
   });
-  if (r.status !== 0) return { ok: false, error: `python/scripts/bench.py failed: ${(r.stderr ?? '').trim().slice(-300)}` };
+  if (r.status !== 0) {
+    return { ok: false, error: `python/scripts/bench.py failed: ${(r.stderr ?? '').trim().slice(-300)}` };
+  }
   try {
     const parsed = JSON.parse(r.stdout) as { transport: string; rows: PythonBrokerRow[] };
     return { ok: true, transport: parsed.transport, rows: parsed.rows };
@@ -50,7 +57,7 @@ export function runPythonBroker(root: string, tasks: number): PythonBrokerResult
 export function pythonBrokerLines(r: PythonBrokerResult): string[] {
   if (!r.ok || r.rows === undefined) return [`Broker with Python workers: skipped (${r.error ?? 'unknown'})`];
   return [
-    `Broker tasks/s with Python workers beside Node workers (${r.transport}, no-op tasks from one Node submitter, prefetch 8; report only)`,
+    `Broker tasks/s with Python workers beside Node workers (${r.transport}, no-op tasks, prefetch 8; report only)`,
     ...r.rows.map((x) => `  ${x.fleet.padEnd(28)} ${String(x.tasksPerSecond).padStart(7)} tasks/s  (${x.ok}/${x.tasks}, by ${JSON.stringify(x.executedBy)})`),
   ];
 }
