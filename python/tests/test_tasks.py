@@ -127,3 +127,35 @@ def test_python_worker_sigkilled_mid_task_is_redelivered_with_one_outcome(broker
     time.sleep(0.3)
     assert rescuer.count('start') == 1
     assert broker.stats()['inflight'] == 0
+
+
+def test_durable_broker_restart_outcome_reattached_by_task_id(host, tmp_path):
+    from conftest import Broker  # pylint: disable=import-outside-toplevel
+    b = Broker(host, 'unix', store={'path': str(tmp_path / 'store')})
+    try:
+        sender = b.connect(reconnect_initial_delay=0.05)
+        fut = sender.task_send({'n': 'durable'})
+        wait_until(lambda: b.stats()['pending'] == 1)  # accepted (committed) before anyone works on it
+        b.restart()  # a new broker process state on the same store: the task is still pending
+        worker = b.connect()
+        worker.add_task_subscriber(lambda _c, t: {'done': t['n']})
+        assert fut.result(10) == {'done': 'durable'}  # the sender re-attached by taskId after its reconnect
+    finally:
+        b.stop()
+
+
+def test_worker_lost_more_than_max_deliveries_is_delivery_limit_exceeded(host, peers):
+    from conftest import Broker  # pylint: disable=import-outside-toplevel
+    _, python = peers
+    b = Broker(host, 'unix', maxDeliveries=1)
+    try:
+        victim = python(b, 'worker', sleepMs=60000)
+        victim.wait_for('ready')
+        fut = b.connect().task_send({'n': 'poison'})
+        victim.wait_for('start')
+        victim.kill(9)
+        with pytest.raises(socketkit_broker.DeliveryLimitExceeded) as info:
+            fut.result(10)
+        assert isinstance(info.value, kiwipy.DeliveryFailed) and info.value.code == 'DELIVERY_LIMIT_EXCEEDED'
+    finally:
+        b.stop()
