@@ -18,6 +18,10 @@ process.on('unhandledRejection', (e) => out({ ev: 'unhandled', error: String(e) 
 const reconnect = { maxRetries: Number.POSITIVE_INFINITY, maxDelay: 500 };
 
 if (cfg.role === 'host') {
+  // Work-around: in a process that has stopped a broker, a later first `import('lmdb')` (a durable broker's store)
+  // fails with ERR_MODULE_NOT_FOUND for lmdb's own dependency (reported in the notes; reproduced outside these
+  // tests), so the host loads lmdb once up front.
+  await import('../../packages/broker/node_modules/lmdb/node-index.js');
   const brokers = new Map();
   const rl = createInterface({ input: process.stdin });
   rl.on('line', async (line) => {
