@@ -179,3 +179,27 @@ def test_rpc_in_flight_when_the_recipient_dies_is_recipient_lost(broker, peers):
 def test_connect_to_nothing_is_broker_unavailable_unless_waiting():
     with pytest.raises(socketkit_broker.BrokerUnavailable):
         socketkit_broker.connect(socket_dir=tempfile.gettempdir(), event='no-such-broker-here')
+
+
+@pytest.mark.parametrize('mode,insecure', [(0o777, True), (0o775, True), (0o1777, False), (0o700, False)])
+def test_socket_directory_others_can_write_is_refused(tmp_path, mode, insecure):
+    d = tmp_path / 'sockets'
+    d.mkdir()
+    os.chmod(d, mode)
+    url = f'unix://{d}?event=broker'
+    if insecure:
+        with pytest.raises(socketkit_broker.InsecureSocketDir) as info:
+            socketkit_broker.connect(url)
+        assert info.value.code == 'INSECURE_SOCKET_DIR' and str(d) in str(info.value)
+        with pytest.raises(socketkit_broker.BrokerUnavailable):  # checked no more: nothing listens there
+            socketkit_broker.connect(url, allow_insecure_dir=True)
+    else:
+        with pytest.raises(socketkit_broker.BrokerUnavailable):
+            socketkit_broker.connect(url)
+
+
+def test_socket_path_that_is_not_a_socket_is_refused(tmp_path):
+    os.chmod(tmp_path, 0o700)
+    (tmp_path / 'broker.sock').write_text('not a socket')
+    with pytest.raises(socketkit_broker.InsecureSocketDir):
+        socketkit_broker.connect(f'unix://{tmp_path}?event=broker')

@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 from kiwipy import BroadcastFilter
 
 from .communicator import BrokerCommunicator
+from .socketdir import InsecureSocketDir
 from .errors import (BrokerError, BrokerUnavailable, CommunicatorClosed, DeliveryFailed, DeliveryLimitExceeded,
                      DuplicateSubscriberIdentifier, InvalidMessage, InvalidRequest, LimitExceeded, RecipientLost,
                      RemoteException, RpcTimeout, StaleDelivery, TaskRejected, Unauthorized, UnknownSubscriber,
@@ -25,7 +26,8 @@ __version__ = '0.1.0'
 
 __all__ = (
     'connect', 'BrokerCommunicator', 'BroadcastFilter', 'BrokerError', 'BrokerUnavailable', 'CommunicatorClosed',
-    'DeliveryFailed', 'DeliveryLimitExceeded', 'DuplicateSubscriberIdentifier', 'InvalidMessage', 'InvalidRequest',
+    'DeliveryFailed', 'DeliveryLimitExceeded', 'DuplicateSubscriberIdentifier', 'InsecureSocketDir', 'InvalidMessage',
+    'InvalidRequest',
     'LimitExceeded', 'RecipientLost', 'RemoteException', 'RpcTimeout', 'StaleDelivery', 'TaskRejected',
     'Unauthorized', 'UnknownSubscriber', 'UnroutableError', 'error_from_wire'
 )
@@ -76,10 +78,11 @@ def connect(url: Optional[str] = None,
     ``connect_timeout`` (5), ``wait_for_server`` (s to keep dialling at first, default 0),
     ``reconnect_initial_delay`` (0.1), ``reconnect_max_delay`` (5), ``reconnect_max_retries`` (30),
     ``reconnect_jitter`` (0.2), ``prefetch`` (default per task subscriber, 1), ``max_workers`` (32 subscriber
-    threads), ``on_error`` (callback for reported problems; default: logged).
+    threads), ``on_error`` (callback for reported problems; default: logged), ``allow_insecure_dir`` (skip the
+    socket directory check, as socketkit's ``allowInsecureDir``).
 
     Raises BrokerUnavailable when it cannot reach the broker, Unauthorized when the token exchange or TLS
-    verification fails.
+    verification fails, InsecureSocketDir when someone else could replace the unix socket.
     """
     if url is not None:
         u = urlparse(url)

@@ -22,6 +22,7 @@ import kiwipy
 
 from . import errors as E
 from . import wire
+from .socketdir import InsecureSocketDir, check_socket_path
 
 __all__ = ('BrokerCommunicator', )
 
@@ -95,6 +96,7 @@ class BrokerCommunicator(kiwipy.Communicator):  # pylint: disable=too-many-insta
         max_workers: int = 32,
         max_message_size: int = wire.DEFAULT_MAX_MESSAGE_SIZE,
         on_error: Optional[Callable[[Exception], None]] = None,
+        allow_insecure_dir: bool = False,
     ):
         if token is not None and len(token.encode('utf-8')) < 16:
             raise E.InvalidRequest('the token must be at least 16 bytes (a shorter one can be guessed offline)')
@@ -111,6 +113,7 @@ class BrokerCommunicator(kiwipy.Communicator):  # pylint: disable=too-many-insta
         self._default_prefetch = prefetch
         self._max_message_size = max_message_size
         self._on_error = on_error
+        self._allow_insecure_dir = allow_insecure_dir
 
         self._lock = threading.RLock()
         self._closed = False
@@ -471,6 +474,11 @@ class BrokerCommunicator(kiwipy.Communicator):  # pylint: disable=too-many-insta
         return self._address if self._family == 'unix' else f'{self._address[0]}:{self._address[1]}'
 
     def _dial(self) -> socket.socket:
+        if self._family == 'unix' and not self._allow_insecure_dir:
+            try:
+                check_socket_path(self._address)
+            except InsecureSocketDir as exc:
+                raise _Fatal(exc) from exc
         fam = socket.AF_UNIX if self._family == 'unix' else socket.AF_INET6 if ':' in self._address[0] else socket.AF_INET
         sock = socket.socket(fam, socket.SOCK_STREAM)
         sock.settimeout(self._connect_timeout)
