@@ -203,3 +203,19 @@ def test_socket_path_that_is_not_a_socket_is_refused(tmp_path):
     (tmp_path / 'broker.sock').write_text('not a socket')
     with pytest.raises(socketkit_broker.InsecureSocketDir):
         socketkit_broker.connect(f'unix://{tmp_path}?event=broker')
+
+
+def test_tcp_without_port_reads_the_brokers_address_file(host, tmp_path):
+    d = tmp_path / 'dir'
+    d.mkdir(mode=0o700)
+    ev = host.command('start', options={'transport': 'tcp', 'eventName': 'addrfile', 'socketDir': str(d),
+                                        'host': '127.0.0.1', 'logLevel': 'silent'})
+    try:
+        assert (d / 'addrfile.tcp').exists()
+        with socketkit_broker.connect(transport='tcp', socket_dir=str(d), event='addrfile') as comm:
+            comm.add_rpc_subscriber(lambda _c, m: m, 'echo')
+            assert comm.rpc_send('echo', 'via the address file').result(T) == 'via the address file'
+        with pytest.raises(socketkit_broker.BrokerUnavailable, match='no address file'):
+            socketkit_broker.connect(transport='tcp', socket_dir=str(d), event='other')
+    finally:
+        host.command('stop', id=ev['id'])

@@ -55,6 +55,31 @@ def _tls_context(tls: Union[bool, dict, ssl.SSLContext, None]) -> Optional[ssl.S
     return ctx
 
 
+def _address_file(socket_dir: str, event: str, allow_insecure_dir: bool):
+    """(host, port) from the address file a TCP broker started without a port publishes: {socket_dir}/{event}.tcp."""
+    import json  # pylint: disable=import-outside-toplevel
+    import stat  # pylint: disable=import-outside-toplevel
+    path = os.path.join(socket_dir, f'{event}.tcp')
+    if not allow_insecure_dir:
+        from .socketdir import check_socket_path  # pylint: disable=import-outside-toplevel
+        check_socket_path(os.path.join(socket_dir, f'{event}.sock'))
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            st = None
+        if st is not None and (not stat.S_ISREG(st.st_mode) or st.st_uid not in (0, os.getuid())
+                               or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)):
+            raise InsecureSocketDir(f'the address file {path} is not a regular file only you (or root) can write')
+    try:
+        with open(path, encoding='utf-8') as f:
+            info = json.load(f)
+    except FileNotFoundError as exc:
+        raise BrokerUnavailable(f'no address file {path}: is the broker running? (or pass port)') from exc
+    except ValueError as exc:
+        raise BrokerUnavailable(f'the address file {path} is not JSON: {exc}') from exc
+    return info.get('host') or '127.0.0.1', int(info['port'])
+
+
 def connect(url: Optional[str] = None,
             *,
             transport: Optional[str] = None,
@@ -105,8 +130,10 @@ def connect(url: Optional[str] = None,
             raise InvalidRequest('TLS is for tcp: a unix socket is protected by its file mode')
         family, address = 'unix', os.path.join(socket_dir, f'{event}.sock')
     elif transport == 'tcp':
+        if port is None and socket_dir and not tls and host in (None, '127.0.0.1', 'localhost', '::1'):
+            host, port = _address_file(socket_dir, event, options.get('allow_insecure_dir', False))
         if port is None:
-            raise InvalidRequest('a tcp broker needs a port (tcp://host:port)')
+            raise InvalidRequest('a tcp broker needs a port (tcp://host:port), or socket_dir with its address file')
         family, address = 'tcp', (host or '127.0.0.1', int(port))
     else:
         raise InvalidRequest(f'unsupported transport {transport!r}: unix or tcp (NATS brokers need the Node client)')
