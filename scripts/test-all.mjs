@@ -26,7 +26,7 @@ const run = spawnSync(turboBin, ['run', 'test', '--continue', '--concurrency=1',
 const packages = [];
 for (const group of ['packages', 'examples', '.']) {
   const dir = join(root, group);
-  const names = group === '.' ? ['bench'] : existsSync(dir) ? readdirSync(dir) : [];
+  const names = group === '.' ? ['bench', 'python'] : existsSync(dir) ? readdirSync(dir) : [];
   for (const name of names) {
     const pkgDir = join(dir, name);
     if (!existsSync(join(pkgDir, 'package.json'))) continue;

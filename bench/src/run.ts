@@ -31,6 +31,7 @@ import type { Progress, ScenarioDef } from './scenarios/plan.js';
 import { runSlowConsumer, type SlowResult } from './scenarios/slow-consumer.js';
 import { IMPLS, type Impl, type TransportKind } from './harness/types.js';
 import { brokerText } from './report/broker-tables.js';
+import { pythonBrokerLines, runPythonBroker, type PythonBrokerResult } from './scenarios/python-broker.js';
 import { type BrokerResults, makeBrokerPlan, runBrokerBench, socketkitReqrepP50 } from './scenarios/broker.js';
 
 const BENCH_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -120,10 +121,11 @@ export async function main(argv: string[]): Promise<number> {
   const scaling = only === undefined || only.includes('scaling') || only.includes('7');
   const statsAb = only === undefined || only.includes('stats');
   const brokerBench = only === undefined || only.includes('broker'); // [issue 25: broker bench]
-  if (defs.length === 0 && !scaling && !statsAb && !brokerBench)
+  const pyBroker = only === undefined || only.includes('python-broker');
+  if (defs.length === 0 && !scaling && !statsAb && !brokerBench && !pyBroker)
     throw new Error(
       `--only ${values.only} matches no scenario (use 1-7 or ${SCENARIOS.map((d) => d.id).join(', ')}, scaling, ` +
-        `stats, broker)`,
+        `stats, broker, python-broker)`,
     );
   let transports: TransportKind[] = parseTransports(values.transport);
   let impls = values.impl === undefined ? IMPLS : (values.impl.split(',').map((s) => s.trim()) as Impl[]);
@@ -206,6 +208,7 @@ export async function main(argv: string[]): Promise<number> {
   const profiles: ProfileSummary[] = [];
   let targets: ReturnType<typeof buildTargets> = [];
   let statsCost: StatsCostResult | undefined;
+  let pythonBroker: PythonBrokerResult | undefined;
   let broker: BrokerResults | undefined; // [issue 25: broker bench]
   let nats: NatsServerHandle | undefined;
   try {
@@ -240,6 +243,11 @@ export async function main(argv: string[]): Promise<number> {
       log(
         `[${elapsed(start)}]    on ÷ off ${statsCost.ok ? statsCost.ratio.toFixed(3) : `failed: ${statsCost.error}`}`,
       );
+    }
+    if (pyBroker) {
+      log(`\n[${elapsed(start)}] broker: tasks/s with Python workers beside Node workers (python/scripts/bench.py)`);
+      pythonBroker = runPythonBroker(resolve(BENCH_DIR, '..'), values.quick ? 2_000 : 8_000);
+      for (const line of pythonBrokerLines(pythonBroker)) log(`[${elapsed(start)}]    ${line.trim()}`);
     }
     // [issue 25: broker bench] socketkit's broker beside amqplib + RabbitMQ and BullMQ + Redis.
     if (brokerBench) {
@@ -303,6 +311,7 @@ export async function main(argv: string[]): Promise<number> {
     viaNats: buildViaNats(scenarios),
     ...(statsCost === undefined ? {} : { statsCost }),
     ...(broker === undefined ? {} : { broker }), // [issue 25: broker bench]
+    ...(pythonBroker === undefined ? {} : { pythonBroker }),
     notes: [
       ...[...scenarios, ...slow]
         .filter((s) => !s.ok)
@@ -343,6 +352,7 @@ export async function main(argv: string[]): Promise<number> {
       `NATS: what crossing a broker costs (socketkit over a local nats-server vs socketkit over unix / ` +
         `tcp)\n${textTable(natsTable(viaNats))}\n`,
     );
+  if (pythonBroker !== undefined) out(`${pythonBrokerLines(pythonBroker).join('\n')}\n`);
   for (const n of [...methodNotes(results), ...results.notes, ...notesOut]) out(`- ${n}`);
 
   if (!values['no-write']) {

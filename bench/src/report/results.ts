@@ -5,6 +5,7 @@
  */
 import type { Impl, TransportKind } from '../harness/types.js';
 import type { BrokerResults } from '../scenarios/broker.js';
+import type { PythonBrokerResult } from '../scenarios/python-broker.js';
 import type { ScalingPoint } from '../scenarios/scaling.js';
 import type { ScenarioResult } from '../scenarios/messaging.js';
 import type { SlowResult } from '../scenarios/slow-consumer.js';
@@ -142,6 +143,8 @@ export interface BenchResults {
   statsCost?: StatsCostResult;
   /** The task broker (`@socketkit/broker`) beside RabbitMQ and BullMQ (absent when not selected). */
   broker?: BrokerResults;
+  /** Broker tasks/s with Python workers beside Node workers (absent when not selected and in older results). */
+  pythonBroker?: PythonBrokerResult;
   notes: string[];
 }
 

@@ -694,6 +694,8 @@ export class BrokerCore {
     const t = this.#tasks.get(String(m.taskId));
     if (t === undefined || t.state !== 'inflight' || t.attempt !== m.attempt || t.worker?.connId !== c.id) return;
     this.#armAck(t);
+    // kiwipy's "the subscriber returned a future": tell the submitter (clients that do not know `pending` ignore it).
+    if (m.pending === true && t.submitter !== undefined) this.#send(t.submitter, { kind: Kind.PENDING, taskId: t.id });
   }
 
   #armAck(t: Task): void {
@@ -967,6 +969,11 @@ export class BrokerCore {
   #rpcReply(c: Conn, m: Record<string, unknown>): void {
     const call = this.#calls.get(Number(m.callId));
     if (call === undefined || call.recipient !== c.id) return;
+    if (m.pending === true) {
+      // The handler returned a future: the answer follows in another rpcReply (kiwipy's nested futures).
+      this.#send(call.caller, { kind: Kind.PENDING, ref: call.ref });
+      return;
+    }
     this.#calls.delete(call.id);
     c.serving.delete(call.id);
     this.#conns.get(call.caller)?.calling.delete(call.id);

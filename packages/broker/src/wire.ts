@@ -26,6 +26,11 @@ export const Kind = {
   OUTCOME: 'outcome',
   CALL: 'call',
   CANCEL: 'cancel',
+  /**
+   * Broker -> submitter (task, by `taskId`) or caller (RPC, by `ref`): the subscriber returned a future; the outcome
+   * follows.
+   */
+  PENDING: 'pending',
 } as const;
 
 /** Subscriber types of `subscribe` / `unsubscribe`. */
