@@ -45,9 +45,14 @@ mkdirSync(out, { recursive: true });
 // A re-run replaces the tarballs of the same version; older versions' tarballs are removed so that
 // `npm install dist-packages/*.tgz` never sees two versions of one package.
 for (const f of readdirSync(out)) if (f.endsWith('.tgz')) rmSync(join(out, f));
-const pnpm = process.env.npm_execpath?.includes('pnpm') ? [process.execPath, [process.env.npm_execpath]] : ['npx', ['-y', 'pnpm@10.34.9']];
+const pnpm = process.env.npm_execpath?.includes('pnpm')
+  ? [process.execPath, [process.env.npm_execpath]]
+  : ['npx', ['-y', 'pnpm@10.34.9']];
 for (const p of packages) {
-  execFileSync(pnpm[0], [...pnpm[1], 'pack', '--pack-destination', out], { cwd: p.dir, stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync(pnpm[0], [...pnpm[1], 'pack', '--pack-destination', out], {
+    cwd: p.dir,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
 }
 const tarballs = readdirSync(out)
   .filter((f) => f.endsWith('.tgz'))
@@ -58,4 +63,7 @@ if (tarballs.length !== packages.length) {
 }
 const shown = relative(process.cwd(), out) || '.';
 for (const t of tarballs) console.log(join(shown, t));
-console.error(`\n${tarballs.length} packages in ${shown}/. In your app (nothing is on npm yet):\n  npm install ${join(out, '*.tgz')}`);
+console.error(
+  `\n${tarballs.length} packages in ${shown}/. In your app (nothing is on npm yet):\n  npm install ` +
+    `${join(out, '*.tgz')}`,
+);

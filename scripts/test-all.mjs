@@ -39,7 +39,10 @@ for (const group of ['packages', 'examples', '.']) {
 const summary = summarize(packages);
 console.log(`\nper package:\n  ${summary.rows.join('\n  ')}`);
 if (summary.unexplained.length > 0) {
-  console.log('\nskipped without a stated reason (put "[skipped: <why>]" in the test or describe name):\n  ' + summary.unexplained.join('\n  '));
+  console.log(
+    '\nskipped without a stated reason (put "[skipped: <why>]" in the test or describe name):\n  ' +
+      summary.unexplained.join('\n  '),
+  );
 }
 const ok = run.status === 0 && summary.failed === 0 && summary.passed > 0;
 // turbo itself failed (e.g. a build error): never close on "0 failed".

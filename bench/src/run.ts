@@ -12,47 +12,26 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { natsServerBinary, startNatsServer, type NatsServerHandle } from '@socketkit/conformance/nats-server';
-import { renderChartSvg } from './chart.js';
-import { WorkerHandle } from './ipc.js';
-import { pythonProbe } from './pypeer.js';
-import { runScaling, type ScalingPoint } from './scaling.js';
-import { runStatsCost, type StatsCostResult } from './stats-cost.js';
-import { zmqProbe } from './zmq.js';
-import { benchTransports, parseTransports } from './transports.js';
-import {
-  buildHeadline,
-  buildRows,
-  buildTargets,
-  headlineTable,
-  profileLines,
-  scalingTable,
-  type ProfileSummary,
-  buildUnixVsTcp,
-  buildViaNats,
-  markdownReport,
-  natsTable,
-  methodNotes,
-  resultsTable,
-  slowTable,
-  targetsTable,
-  textTable,
-  unixTcpTable,
-  type BenchResults,
-} from './report.js';
-import {
-  NATS_SCENARIOS,
-  SCENARIOS,
-  implsFor,
-  makePlan,
-  runScenario,
-  runSlowConsumer,
-  type Plan,
-  type Progress,
-  type ScenarioDef,
-  type ScenarioResult,
-  type SlowResult,
-} from './scenarios.js';
-import { IMPLS, type Impl, type TransportKind } from './types.js';
+import { renderChartSvg } from './report/chart.js';
+import { WorkerHandle } from './harness/ipc.js';
+import { pythonProbe } from './contenders/python.js';
+import { runScaling, type ScalingPoint } from './scenarios/scaling.js';
+import { runStatsCost, type StatsCostResult } from './scenarios/stats-cost.js';
+import { zmqProbe } from './contenders/zeromq.js';
+import { benchTransports, parseTransports } from './harness/transports.js';
+import { markdownReport, methodNotes } from './report/report.js';
+import { buildHeadline, buildRows, buildUnixVsTcp, buildViaNats, type BenchResults } from './report/results.js';
+import type { ProfileSummary } from './report/results.js';
+import { headlineTable, natsTable, profileLines, resultsTable, scalingTable, slowTable } from './report/tables.js';
+import { targetsTable, textTable, unixTcpTable } from './report/tables.js';
+import { buildTargets } from './report/targets.js';
+import { runScenario, type ScenarioResult } from './scenarios/messaging.js';
+import { NATS_SCENARIOS, SCENARIOS, implsFor, makePlan, type Plan } from './scenarios/plan.js';
+import type { Progress, ScenarioDef } from './scenarios/plan.js';
+import { runSlowConsumer, type SlowResult } from './scenarios/slow-consumer.js';
+import { IMPLS, type Impl, type TransportKind } from './harness/types.js';
+import { brokerText } from './report/broker-tables.js';
+import { type BrokerResults, makeBrokerPlan, runBrokerBench, socketkitReqrepP50 } from './scenarios/broker.js';
 
 const BENCH_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -62,7 +41,8 @@ const USAGE = `usage: node dist/run.js [options]
                      \`socketkit bench\` and smoke tests); writes results/quick.*
   --reps N           measured runs per figure (default 5, 3 with --quick; the figure is their median)
   --only LIST        scenarios to run, by number or id (e.g. 1,4 or reqrep; \`scaling\`
-                     for the scaling curve, 7; \`stats\` for the stats cost A/B over unix)
+                     for the scaling curve, 7; \`stats\` for the stats cost A/B over unix;
+                     \`broker\` for issue 25's broker vs RabbitMQ and BullMQ)
   --transport LIST   ${benchTransports().join(', ')} (default all; nats runs scenarios 1, 2
                      and 4, socketkit only, through a nats-server started for the run,
                      and is skipped with a warning if nats-server is not installed)
@@ -132,14 +112,19 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const reps = values.reps === undefined ? undefined : Number(values.reps);
-  if (reps !== undefined && !(Number.isInteger(reps) && reps >= 1)) throw new Error(`--reps must be a positive integer, got ${values.reps}`);
+  if (reps !== undefined && !(Number.isInteger(reps) && reps >= 1))
+    throw new Error(`--reps must be a positive integer, got ${values.reps}`);
   const plan = makePlan(values.quick, reps);
   const only = values.only?.split(',').map((s) => s.trim());
   const defs = SCENARIOS.filter((d) => only === undefined || only.includes(String(d.n)) || only.includes(d.id));
   const scaling = only === undefined || only.includes('scaling') || only.includes('7');
   const statsAb = only === undefined || only.includes('stats');
-  if (defs.length === 0 && !scaling && !statsAb)
-    throw new Error(`--only ${values.only} matches no scenario (use 1-7 or ${SCENARIOS.map((d) => d.id).join(', ')}, scaling, stats)`);
+  const brokerBench = only === undefined || only.includes('broker'); // [issue 25: broker bench]
+  if (defs.length === 0 && !scaling && !statsAb && !brokerBench)
+    throw new Error(
+      `--only ${values.only} matches no scenario (use 1-7 or ${SCENARIOS.map((d) => d.id).join(', ')}, scaling, ` +
+        `stats, broker)`,
+    );
   let transports: TransportKind[] = parseTransports(values.transport);
   let impls = values.impl === undefined ? IMPLS : (values.impl.split(',').map((s) => s.trim()) as Impl[]);
   if (!impls.every((i) => IMPLS.includes(i))) throw new Error(`--impl takes ${IMPLS.join(', ')}`);
@@ -163,7 +148,14 @@ export async function main(argv: string[]): Promise<number> {
       transports = transports.filter((t) => t !== 'nats');
     }
   }
-  const partial = defs.length < SCENARIOS.length || !scaling || !statsAb || values.transport !== undefined || values.impl !== undefined || plan.reps < 3;
+  const partial =
+    defs.length < SCENARIOS.length ||
+    !scaling ||
+    !statsAb ||
+    !brokerBench ||
+    values.transport !== undefined ||
+    values.impl !== undefined ||
+    plan.reps < 3;
   const name = values.name ?? (values.quick ? 'quick' : partial ? 'partial' : 'latest');
   const outDir = resolve(values.out ?? join(BENCH_DIR, 'results'));
   if (values['cpu-prof']) {
@@ -186,11 +178,15 @@ export async function main(argv: string[]): Promise<number> {
   );
   log(`msgpackr native acceleration: ${native === null ? 'unknown (probe failed)' : native ? 'enabled' : 'disabled'}`);
   if (loadStart > cpus().length)
-    log(`warning: load average is ${loadStart.toFixed(1)} on ${cpus().length} CPUs; other work on this host will skew the figures`);
+    log(
+      `warning: load average is ${loadStart.toFixed(1)} on ${cpus().length} CPUs; other work on this host will skew ` +
+        `the figures`,
+    );
   if (natsMissing !== '') log(`warning: skipping the NATS transport: ${natsMissing}`);
   for (const note of skipped) log(`warning: ${note}`);
   log(`peers: zeromq.js ${zmq.ok ? zmq.version : 'skipped'}; Python reference peer: ${py.ok ? py.version : 'skipped'}`);
-  if (values.quick) log(`quick mode: smaller counts; the slow-consumer runs offer ${plan.slowBytes / 2 ** 20} MiB instead of 512 MiB`);
+  if (values.quick)
+    log(`quick mode: smaller counts; the slow-consumer runs offer ${plan.slowBytes / 2 ** 20} MiB instead of 512 MiB`);
 
   const socketDir = await mkdtemp(join(tmpdir(), 'skb-'));
   const steps: Array<{ def: ScenarioDef | 'scaling'; transport: TransportKind }> = defs.flatMap((def) =>
@@ -202,13 +198,15 @@ export async function main(argv: string[]): Promise<number> {
       )
       .map((transport) => ({ def, transport })),
   );
-  if (scaling) for (const transport of transports.filter((t) => t !== 'nats')) steps.push({ def: 'scaling', transport });
+  if (scaling)
+    for (const transport of transports.filter((t) => t !== 'nats')) steps.push({ def: 'scaling', transport });
   const scenarios: ScenarioResult[] = [];
   const slow: SlowResult[] = [];
   const curve: ScalingPoint[] = [];
   const profiles: ProfileSummary[] = [];
   let targets: ReturnType<typeof buildTargets> = [];
   let statsCost: StatsCostResult | undefined;
+  let broker: BrokerResults | undefined; // [issue 25: broker bench]
   let nats: NatsServerHandle | undefined;
   try {
     if (steps.some((s) => s.transport === 'nats')) {
@@ -219,29 +217,53 @@ export async function main(argv: string[]): Promise<number> {
     const progress = { step: log, detail: (t: string) => log(`[${elapsed(start)}]    ${t}`) };
     for (const [i, { def, transport }] of steps.entries()) {
       if (def === 'scaling') {
-        log(`\n[${elapsed(start)}] step ${i + 1} of ${steps.length} — scaling curve (fan-out to 1, 10, 100, 1000 clients), over ${transport}`);
+        log(
+          `\n[${elapsed(start)}] step ${i + 1} of ${steps.length} — scaling curve (fan-out to 1, 10, 100, 1000 ` +
+            `clients), over ${transport}`,
+        );
         curve.push(...(await runScaling(transport, plan, socketDir, progress, impls)));
         continue;
       }
-      log(`\n[${elapsed(start)}] step ${i + 1} of ${steps.length} — scenario ${def.n} of 6: ${def.title}, over ${transport}`);
+      log(
+        `\n[${elapsed(start)}] step ${i + 1} of ${steps.length} — scenario ${def.n} of 6: ${def.title}, over ` +
+          `${transport}`,
+      );
       if (def.id === 'slow-consumer') slow.push(await runSlowConsumer(transport, plan, socketDir, progress));
       else scenarios.push(await runScenario(def, transport, plan, socketDir, progress, impls));
     }
     if (statsAb && impls.includes('socketkit')) {
-      log(`\n[${elapsed(start)}] stats cost: server counters on vs off, interleaved A/B in one process over unix (median of 7 rounds)`);
+      log(
+        `\n[${elapsed(start)}] stats cost: server counters on vs off, interleaved A/B in one process over unix ` +
+          `(median of 7 rounds)`,
+      );
       statsCost = await runStatsCost(values.quick ? { messages: 5_000 } : {});
-      log(`[${elapsed(start)}]    on ÷ off ${statsCost.ok ? statsCost.ratio.toFixed(3) : `failed: ${statsCost.error}`}`);
+      log(
+        `[${elapsed(start)}]    on ÷ off ${statsCost.ok ? statsCost.ratio.toFixed(3) : `failed: ${statsCost.error}`}`,
+      );
+    }
+    // [issue 25: broker bench] socketkit's broker beside amqplib + RabbitMQ and BullMQ + Redis.
+    if (brokerBench) {
+      log(`\n[${elapsed(start)}] broker (issue 25): socketkit broker vs amqplib + RabbitMQ vs BullMQ + Redis`);
+      const reqrepP50 = impls.includes('socketkit')
+        ? await socketkitReqrepP50(scenarios, plan, socketDir, progress)
+        : undefined;
+      broker = await runBrokerBench(makeBrokerPlan(values.quick, reps, plan.execArgv), progress, reqrepP50);
     }
     targets = buildTargets(scenarios, slow, curve, statsCost);
+    for (const t of broker?.targets ?? []) targets.push({ ...t, transport: 'unix' }); // [issue 25: broker bench]
     if (!values['no-profile'] && impls.includes('socketkit')) {
       const seen = new Set<string>();
       for (const t of targets) {
-        // One profile per scenario (the first transport that missed; NATS apart): the hot path is shared by unix and tcp.
+        // One profile per scenario (the first transport that missed; NATS apart): the hot path is shared by unix and
+        // tcp.
         const key = `${t.profile?.id} ${t.profile?.transport === 'nats' ? 'nats' : 'socket'}`;
         if (t.profile === undefined || seen.has(key)) continue;
         seen.add(key);
         const def = SCENARIOS.find((d) => d.id === t.profile!.id)!;
-        log(`\n[${elapsed(start)}] profiling socketkit in scenario ${def.n} (${def.title}) over ${t.profile.transport}: a target was missed`);
+        log(
+          `\n[${elapsed(start)}] profiling socketkit in scenario ${def.n} (${def.title}) over ` +
+            `${t.profile.transport}: a target was missed`,
+        );
         profiles.push(await profileScenario(def, t.profile.transport, plan, socketDir, progress));
       }
     }
@@ -280,13 +302,25 @@ export async function main(argv: string[]): Promise<number> {
     unixVsTcp: buildUnixVsTcp(scenarios),
     viaNats: buildViaNats(scenarios),
     ...(statsCost === undefined ? {} : { statsCost }),
-    notes: [...scenarios, ...slow].filter((s) => !s.ok).map((s) => `Scenario ${s.n} over ${s.transport} failed: ${s.error ?? 'unknown error'}`),
+    ...(broker === undefined ? {} : { broker }), // [issue 25: broker bench]
+    notes: [
+      ...[...scenarios, ...slow]
+        .filter((s) => !s.ok)
+        .map((s) => `Scenario ${s.n} over ${s.transport} failed: ${s.error ?? 'unknown error'}`),
+      // [issue 25: broker bench] a contender that ran and failed is a failure; one skipped (no server) is not.
+      ...(broker?.contenders ?? [])
+        .filter((c) => !c.ok)
+        .map((c) => `Broker bench: ${c.label} failed: ${c.error ?? 'unknown error'}`),
+    ],
   };
   // Skipped peers are worth a line in the report, but they do not fail the run.
   const notesOut = [...skipped];
 
   const out = values.json ? log : (s: string): void => void process.stdout.write(`${s}\n`);
-  out(`\nsocketkit bench summary (${results.meta.mode}, median of ${plan.reps} runs, ${results.meta.durationSeconds.toFixed(0)} s)\n`);
+  out(
+    `\nsocketkit bench summary (${results.meta.mode}, median of ${plan.reps} runs, ` +
+      `${results.meta.durationSeconds.toFixed(0)} s)\n`,
+  );
   if (results.rows.length > 0)
     out(
       'Every implementation (÷ ceiling: its first figure ÷ the better raw node:net variant, nats.js over NATS)\n' +
@@ -295,6 +329,7 @@ export async function main(argv: string[]): Promise<number> {
   if (results.headline.length > 0) out(`socketkit ÷ each baseline\n${textTable(headlineTable(results.headline))}\n`);
   if (curve.length > 0) out(`Scaling curve\n${textTable(scalingTable(curve))}\n`);
   if (slow.length > 0) out(`${textTable(slowTable(slow))}\n`);
+  if (broker !== undefined) out(brokerText(broker)); // [issue 25: broker bench]
   if (results.targets.length > 0) out(`Targets\n${textTable(targetsTable(results.targets))}\n`);
   if (profiles.length > 0)
     out(
@@ -304,7 +339,10 @@ export async function main(argv: string[]): Promise<number> {
   if (results.unixVsTcp.length > 0) out(`${textTable(unixTcpTable(results.unixVsTcp))}\n`);
   const viaNats = results.viaNats ?? [];
   if (viaNats.length > 0)
-    out(`NATS: what crossing a broker costs (socketkit over a local nats-server vs socketkit over unix / tcp)\n${textTable(natsTable(viaNats))}\n`);
+    out(
+      `NATS: what crossing a broker costs (socketkit over a local nats-server vs socketkit over unix / ` +
+        `tcp)\n${textTable(natsTable(viaNats))}\n`,
+    );
   for (const n of [...methodNotes(results), ...results.notes, ...notesOut]) out(`- ${n}`);
 
   if (!values['no-write']) {
@@ -324,7 +362,13 @@ export async function main(argv: string[]): Promise<number> {
  * and the first client during the measured runs (not start-up or warm-up);
  * the .cpuprofile files stay in bench/profiles/ for a closer look.
  */
-async function profileScenario(def: ScenarioDef, transport: TransportKind, plan: Plan, socketDir: string, progress: Progress): Promise<ProfileSummary> {
+async function profileScenario(
+  def: ScenarioDef,
+  transport: TransportKind,
+  plan: Plan,
+  socketDir: string,
+  progress: Progress,
+): Promise<ProfileSummary> {
   const dir = join(BENCH_DIR, 'profiles', `${def.id}-${transport}`);
   const out: ProfileSummary = { id: def.id, title: `${def.n} · ${def.title}`, transport, processes: [] };
   try {

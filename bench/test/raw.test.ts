@@ -2,8 +2,8 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { makeData } from '../src/payload.js';
-import { BATCH_BYTES, RawClient, RawServer } from '../src/raw.js';
+import { makeData } from '../src/harness/payload.js';
+import { BATCH_BYTES, RawClient, RawServer } from '../src/contenders/raw.js';
 
 describe('raw ceiling (frames batched into writes of up to 64 KiB)', () => {
   let dir: string;

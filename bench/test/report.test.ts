@@ -1,9 +1,15 @@
 import { describe, expect, it } from '@jest/globals';
-import { buildHeadline, buildRows, buildTargets } from '../src/report.js';
-import type { ScalingPoint } from '../src/scaling.js';
-import type { ScenarioResult } from '../src/scenarios.js';
+import { buildHeadline, buildRows } from '../src/report/results.js';
+import { buildTargets } from '../src/report/targets.js';
+import type { ScalingPoint } from '../src/scenarios/scaling.js';
+import type { ScenarioResult } from '../src/scenarios/messaging.js';
 
-function scenario(id: ScenarioResult['id'], n: number, transport: ScenarioResult['transport'], metrics: ScenarioResult['metrics']): ScenarioResult {
+function scenario(
+  id: ScenarioResult['id'],
+  n: number,
+  transport: ScenarioResult['transport'],
+  metrics: ScenarioResult['metrics'],
+): ScenarioResult {
   return { id, n, title: id, transport, ok: true, params: {}, metrics, runs: {}, seconds: 1 };
 }
 
@@ -48,7 +54,8 @@ describe('targets of issue 16', () => {
     scenario('broadcast-1', 1, 'nats', { socketkit: { msgsPerSec: 70 }, 'nats-raw': { msgsPerSec: 100 } }),
   ];
   const targets = buildTargets(results, [], [point('unix', false), point('tcp', true)]);
-  const get = (target: string, transport: string) => targets.find((t) => t.target === target && t.transport === transport);
+  const get = (target: string, transport: string) =>
+    targets.find((t) => t.target === target && t.transport === transport);
 
   it('compares throughput with the better raw variant and with zeromq.js', () => {
     expect(get('Broadcast, 1 client ≥ 0.9× raw ceiling', 'unix')).toMatchObject({ met: true });
@@ -133,7 +140,9 @@ describe('the stats cost row (issue 17)', () => {
   });
 
   it('a failed A/B is a missed row that says why; no A/B, no row', () => {
-    const failed = buildTargets([], [], [], { ...cost(1, 1), ok: false, error: 'EADDRINUSE' }).find((t) => t.target.startsWith('Stats cost'));
+    const failed = buildTargets([], [], [], { ...cost(1, 1), ok: false, error: 'EADDRINUSE' }).find((t) =>
+      t.target.startsWith('Stats cost'),
+    );
     expect(failed).toMatchObject({ met: false, measured: expect.stringContaining('EADDRINUSE') });
     expect(buildTargets([], [], []).some((t) => t.target.startsWith('Stats cost'))).toBe(false);
   });

@@ -25,7 +25,11 @@ const { values } = parseArgs({
 const CLIENTS = Number(values.clients);
 const SECONDS = Number(values.seconds);
 const TRANSPORT = values.transport;
-if (!(CLIENTS >= 1 && CLIENTS <= 10) || !(SECONDS > 0 && SECONDS <= 60) || (TRANSPORT !== 'unix' && TRANSPORT !== 'tcp')) {
+if (
+  !(CLIENTS >= 1 && CLIENTS <= 10) ||
+  !(SECONDS > 0 && SECONDS <= 60) ||
+  (TRANSPORT !== 'unix' && TRANSPORT !== 'tcp')
+) {
   console.error('usage: demo.js [--clients 1-10] [--seconds 1-60] [--transport unix|tcp]');
   process.exit(2);
 }
@@ -54,7 +58,11 @@ function spawnChild(file: string, env: Record<string, string>): ChildProcess {
 }
 
 /** Resolves with the child's next report of `type`; rejects if the child exits first. */
-function next<T extends ChildReport['type']>(child: ChildProcess, type: T, what: string): Promise<Extract<ChildReport, { type: T }>> {
+function next<T extends ChildReport['type']>(
+  child: ChildProcess,
+  type: T,
+  what: string,
+): Promise<Extract<ChildReport, { type: T }>> {
   return new Promise((resolve, reject) => {
     const onMessage = (r: ChildReport): void => {
       if (r.type !== type) return;
@@ -97,8 +105,14 @@ async function run(): Promise<boolean> {
   console.log('socketkit demo');
   const server = spawnChild('server.js', {});
   const ready = await next(server, 'ready', 'the server');
-  console.log(`  1 server and ${CLIENTS} clients, each in its own process, over ${TRANSPORT === 'unix' ? 'a Unix socket' : 'TCP'}: ${ready.address}`);
-  console.log(`  every client writes numbered messages (every 20th is 16-64 KB) for ${SECONDS} s; the server relays each to every client\n`);
+  console.log(
+    `  1 server and ${CLIENTS} clients, each in its own process, over ` +
+      `${TRANSPORT === 'unix' ? 'a Unix socket' : 'TCP'}: ${ready.address}`,
+  );
+  console.log(
+    `  every client writes numbered messages (every 20th is 16-64 KB) for ${SECONDS} s; the server relays each to ` +
+      `every client\n`,
+  );
 
   const clients = Array.from({ length: CLIENTS }, (_, i) =>
     spawnChild('client.js', {
@@ -146,19 +160,33 @@ async function run(): Promise<boolean> {
     const atClients = clientResults.map((c) => c.perWriter[w.name]?.received ?? 0);
     lost += Math.max(0, w.sent - atServer) + atClients.reduce((sum, n) => sum + Math.max(0, w.sent - n), 0);
     const same = atClients.every((n) => n === atClients[0]);
-    console.log(`  ${w.name.padEnd(10)} ${pad(w.sent, 7)} ${pad(atServer, 11)} ${pad(same ? String(atClients[0]) : atClients.join('/'), 16)}`);
+    console.log(
+      `  ${w.name.padEnd(10)} ${pad(w.sent, 7)} ${pad(atServer, 11)} ` +
+        `${pad(same ? String(atClients[0]) : atClients.join('/'), 16)}`,
+    );
   }
   for (const t of everyone.flatMap((p) => Object.values(p))) {
     outOfOrder += t.outOfOrder;
     corrupted += t.corrupted;
   }
-  const delivered = clientResults.reduce((sum, c) => sum + Object.values(c.perWriter).reduce((n, t) => n + t.received, 0), 0);
-  console.log(`  ${'total'.padEnd(10)} ${pad(totalSent, 7)} ${pad(totalServer, 11)} ${pad(delivered, 16)} deliveries (${CLIENTS} clients)`);
+  const delivered = clientResults.reduce(
+    (sum, c) => sum + Object.values(c.perWriter).reduce((n, t) => n + t.received, 0),
+    0,
+  );
+  console.log(
+    `  ${'total'.padEnd(10)} ${pad(totalSent, 7)} ${pad(totalServer, 11)} ${pad(delivered, 16)} deliveries ` +
+      `(${CLIENTS} clients)`,
+  );
   const incomplete = clientResults.filter((r) => !r.complete).length;
-  console.log(`\n  lost ${lost}   out of order ${outOfOrder}   corrupted ${corrupted}${incomplete > 0 ? `   incomplete clients ${incomplete}` : ''}`);
+  console.log(
+    `\n  lost ${lost}   out of order ${outOfOrder}   corrupted ` +
+      `${corrupted}${incomplete > 0 ? `   incomplete clients ${incomplete}` : ''}`,
+  );
   for (const r of clientResults) if (r.problem !== undefined) console.log(`  ${r.name}: ${r.problem}`);
   const ok = lost === 0 && outOfOrder === 0 && corrupted === 0 && incomplete === 0 && totalSent > 0;
-  console.log(ok ? "  OK: every message arrived exactly once, intact, in its writer's order" : '  FAILED: see the counts above');
+  console.log(
+    ok ? "  OK: every message arrived exactly once, intact, in its writer's order" : '  FAILED: see the counts above',
+  );
   return ok;
 }
 
@@ -175,6 +203,10 @@ try {
   console.error(`demo failed: ${(err as Error).message}`);
   process.exitCode = 1;
 } finally {
-  await Promise.all(children.map((c) => (c.exitCode !== null || c.signalCode !== null ? undefined : new Promise((resolve) => c.once('exit', resolve)))));
+  await Promise.all(
+    children.map((c) =>
+      c.exitCode !== null || c.signalCode !== null ? undefined : new Promise((resolve) => c.once('exit', resolve)),
+    ),
+  );
   cleanup();
 }

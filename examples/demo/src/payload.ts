@@ -6,7 +6,8 @@ import { createHash, randomBytes } from 'node:crypto';
  * can tell a corrupted or interleaved message.
  */
 export function makePayload(seq: number): { payload: string; sha1: string } {
-  const size = seq % 20 === 0 ? 16 * 1024 + Math.floor(Math.random() * 48 * 1024) : 16 + Math.floor(Math.random() * 4000);
+  const size =
+    seq % 20 === 0 ? 16 * 1024 + Math.floor(Math.random() * 48 * 1024) : 16 + Math.floor(Math.random() * 4000);
   const payload = randomBytes(Math.ceil((size * 3) / 4))
     .toString('base64')
     .slice(0, size);

@@ -18,7 +18,8 @@ let received = 0;
 server.on('message', (m) => {
   const { writer, seq, payload, sha1: sum, done, total } = m.data as Record<string, unknown>;
   if (done !== true) received++;
-  if (done === true) (perWriter[String(writer)] ??= { received: 0, outOfOrder: 0, corrupted: 0 }).announced = Number(total);
+  if (done === true)
+    (perWriter[String(writer)] ??= { received: 0, outOfOrder: 0, corrupted: 0 }).announced = Number(total);
   else tally(perWriter, String(writer), Number(seq), sha1(String(payload)) === sum);
   server.sendMessage(m); // relay to every client, same bytes for all
 });

@@ -43,11 +43,14 @@ export async function runJob(o: JobOptions): Promise<void> {
     logLevel: 'warn',
     ...(o.socketDir === undefined ? {} : { socketDir: o.socketDir }),
   });
-  server.on('clientConnected', () => console.log(`[job] a listener connected (${server.getConnectedClients().length} now)`));
+  server.on('clientConnected', () =>
+    console.log(`[job] a listener connected (${server.getConnectedClients().length} now)`),
+  );
   await server.start();
   console.log(`[job] broadcasting progress on ${server.socketPath}`);
   try {
-    while (server.getConnectedClients().length < o.waitFor) await new Promise((resolve) => server.once('clientConnected', resolve));
+    while (server.getConnectedClients().length < o.waitFor)
+      await new Promise((resolve) => server.once('clientConnected', resolve));
     for (let step = 1; step <= o.steps; step++) {
       await sleep(o.stepMs); // the actual work would happen here
       const stage = STAGES[Math.floor(((step - 1) / o.steps) * STAGES.length)] as string;

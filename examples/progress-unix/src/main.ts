@@ -33,7 +33,8 @@ try {
   // without --wait-for, late listeners simply join mid-way.
   const job = fork(join(here, 'job.js'), ['--socket-dir', socketDir, '--wait-for', String(LISTENERS)]);
   children.push(job);
-  for (let i = 1; i <= LISTENERS; i++) children.push(fork(join(here, 'watch.js'), ['--name', `listener-${i}`, '--socket-dir', socketDir]));
+  for (let i = 1; i <= LISTENERS; i++)
+    children.push(fork(join(here, 'watch.js'), ['--name', `listener-${i}`, '--socket-dir', socketDir]));
   const codes = await Promise.all(children.map(exited));
   const ok = codes.every((c) => c === 0);
   console.log(ok ? `job and ${LISTENERS} listeners finished` : `some process failed (exit codes ${codes.join(', ')})`);

@@ -38,7 +38,9 @@ export async function watch(name: string, socketDir?: string): Promise<void> {
   await connect(client, name);
   for await (const m of client) {
     const p = m.data as { percent: number; step: number; total: number; stage: string; done: boolean };
-    console.log(`[${name}] [${bar(p.percent)}] ${String(p.percent).padStart(3)}%  step ${p.step}/${p.total}  ${p.stage}`);
+    console.log(
+      `[${name}] [${bar(p.percent)}] ${String(p.percent).padStart(3)}%  step ${p.step}/${p.total}  ${p.stage}`,
+    );
     if (p.done) break;
   }
   await client.disconnect();

@@ -12,7 +12,8 @@ import { fileURLToPath } from 'node:url';
 const here = (file: string): string => fileURLToPath(new URL(file, import.meta.url));
 
 const service = fork(here('service.js'), ['--port', '0'], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
-const exited = (child: ChildProcess): Promise<number> => new Promise((resolve) => child.once('exit', (code) => resolve(code ?? 1)));
+const exited = (child: ChildProcess): Promise<number> =>
+  new Promise((resolve) => child.once('exit', (code) => resolve(code ?? 1)));
 const serviceExit = exited(service);
 process.on('SIGINT', () => {
   service.kill();

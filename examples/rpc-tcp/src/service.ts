@@ -18,7 +18,10 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 function num(params: MessageData, key: string): number {
   const v = params[key];
   if (typeof v !== 'number' || !Number.isFinite(v)) {
-    throw new ValidationError(ErrorCode.INVALID_MESSAGE, `params.${key} must be a finite number, got ${JSON.stringify(v)}`);
+    throw new ValidationError(
+      ErrorCode.INVALID_MESSAGE,
+      `params.${key} must be a finite number, got ${JSON.stringify(v)}`,
+    );
   }
   return v;
 }
@@ -33,7 +36,8 @@ export async function handle(data: MessageData): Promise<MessageData> {
       return { result: num(params, 'a') * num(params, 'b') };
     case 'sqrt': {
       const x = num(params, 'x');
-      if (x < 0) throw new ValidationError(ErrorCode.INVALID_MESSAGE, `cannot take the square root of ${x}: pass x >= 0`);
+      if (x < 0)
+        throw new ValidationError(ErrorCode.INVALID_MESSAGE, `cannot take the square root of ${x}: pass x >= 0`);
       return { result: Math.sqrt(x) };
     }
     case 'slow':

@@ -21,7 +21,9 @@ if (isMain(import.meta.url)) {
   const broker = await runBroker(values);
   const stop = (): void => {
     const { totals } = broker.stats();
-    void broker.stop().then(() => console.log(`[broker] stopped after ${totals.completed} tasks (${totals.redelivered} redelivered)`));
+    void broker
+      .stop()
+      .then(() => console.log(`[broker] stopped after ${totals.completed} tasks (${totals.redelivered} redelivered)`));
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);

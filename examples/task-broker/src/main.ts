@@ -19,7 +19,9 @@ const TASKS = 6;
 const { values } = parseArgs({ options: { transport: { type: 'string', default: 'unix' } } });
 const here = (file: string): string => fileURLToPath(new URL(file, import.meta.url));
 const exited = (child: ChildProcess): Promise<number> =>
-  new Promise((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', (code) => resolve(code ?? 1))));
+  new Promise((resolve) =>
+    child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', (code) => resolve(code ?? 1)),
+  );
 
 const socketDir = mkdtempSync(join(tmpdir(), 'broker-'));
 const children: ChildProcess[] = [];
@@ -44,9 +46,12 @@ try {
     });
     void brokerExit.then((code) => reject(new Error(`the broker exited (${code}) before it was ready`)));
   });
-  const endpointArgs = values.transport === 'tcp' ? ['--transport', 'tcp', '--port', ready as string] : ['--socket-dir', socketDir];
+  const endpointArgs =
+    values.transport === 'tcp' ? ['--transport', 'tcp', '--port', ready as string] : ['--socket-dir', socketDir];
 
-  const workers = Array.from({ length: WORKERS }, (_, i) => fork(here('worker.js'), [...endpointArgs, '--name', `worker-${i + 1}`]));
+  const workers = Array.from({ length: WORKERS }, (_, i) =>
+    fork(here('worker.js'), [...endpointArgs, '--name', `worker-${i + 1}`]),
+  );
   const submitters = Array.from({ length: SUBMITTERS }, (_, i) =>
     fork(here('submit.js'), [...endpointArgs, '--name', `submitter-${i + 1}`, '--tasks', String(TASKS)]),
   );

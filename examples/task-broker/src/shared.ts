@@ -17,8 +17,12 @@ export function endpoint(values: { transport: string; 'socket-dir'?: string | un
   port?: number;
   logLevel: 'warn';
 } {
-  if (values.transport !== 'unix' && values.transport !== 'tcp') throw new Error(`--transport must be unix or tcp, got ${values.transport}`);
-  const options: { transport: 'unix' | 'tcp'; socketDir?: string; port?: number; logLevel: 'warn' } = { transport: values.transport, logLevel: 'warn' };
+  if (values.transport !== 'unix' && values.transport !== 'tcp')
+    throw new Error(`--transport must be unix or tcp, got ${values.transport}`);
+  const options: { transport: 'unix' | 'tcp'; socketDir?: string; port?: number; logLevel: 'warn' } = {
+    transport: values.transport,
+    logLevel: 'warn',
+  };
   if (values['socket-dir'] !== undefined) options.socketDir = values['socket-dir'];
   if (values.port !== undefined) options.port = Number(values.port);
   return options;

@@ -18,8 +18,12 @@ const ROUNDS = 20_000;
 export async function submit(name: string, count: number, values: Parameters<typeof endpoint>[0]): Promise<boolean> {
   const comm = await connect(endpoint(values));
   try {
-    const texts = Array.from({ length: count }, () => randomBytes(1024 + Math.floor(Math.random() * 191 * 1024)).toString('base64'));
-    const results = (await Promise.all(texts.map((text) => comm.taskSend({ from: name, text, rounds: ROUNDS } satisfies Task)))) as {
+    const texts = Array.from({ length: count }, () =>
+      randomBytes(1024 + Math.floor(Math.random() * 191 * 1024)).toString('base64'),
+    );
+    const results = (await Promise.all(
+      texts.map((text) => comm.taskSend({ from: name, text, rounds: ROUNDS } satisfies Task)),
+    )) as {
       digest: string;
       worker: string;
     }[];

@@ -18,7 +18,9 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { connect, startBroker } from '../dist/index.js';
 
-const { values } = parseArgs({ options: { transport: { type: 'string', default: 'unix' }, nats: { type: 'string' }, only: { type: 'string' } } });
+const { values } = parseArgs({
+  options: { transport: { type: 'string', default: 'unix' }, nats: { type: 'string' }, only: { type: 'string' } },
+});
 const transport = values.transport;
 const only = new Set((values.only ?? '1,2,3,4').split(','));
 const FIXTURE = fileURLToPath(new URL('../test/fixture.mjs', import.meta.url));
@@ -54,7 +56,12 @@ async function natsUrl() {
 let seq = 0;
 async function endpoint() {
   const dir = mkdtempSync(join(tmpdir(), 'skbroker-soak-'));
-  const base = { transport, eventName: `soak${process.pid}x${++seq}`, heartbeatIntervalMs: 250, heartbeatTimeoutMs: 1000 };
+  const base = {
+    transport,
+    eventName: `soak${process.pid}x${++seq}`,
+    heartbeatIntervalMs: 250,
+    heartbeatTimeoutMs: 1000,
+  };
   const server = { ...base };
   const client = { ...base };
   if (transport === 'unix') server.socketDir = client.socketDir = dir;
@@ -90,7 +97,10 @@ function fixture(config) {
     const found = child.events.find(pred);
     if (found) return Promise.resolve(found);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`pid ${proc.pid}: timed out; last ${JSON.stringify(child.events.slice(-2))}`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`pid ${proc.pid}: timed out; last ${JSON.stringify(child.events.slice(-2))}`)),
+        timeoutMs,
+      );
       const done = (e) => {
         clearTimeout(timer);
         resolve(e);
@@ -131,7 +141,12 @@ async function manyTasks(kills) {
   const started = Date.now();
   const per = Math.ceil(TASKS / SUBMITTERS);
   const submitters = Array.from({ length: SUBMITTERS }, (_, i) =>
-    fixture({ role: 'submitter', conn: ep.client, count: i === SUBMITTERS - 1 ? TASKS - per * (SUBMITTERS - 1) : per, prefix: `s${i}` }),
+    fixture({
+      role: 'submitter',
+      conn: ep.client,
+      count: i === SUBMITTERS - 1 ? TASKS - per * (SUBMITTERS - 1) : per,
+      prefix: `s${i}`,
+    }),
   );
   const victims = [];
   for (let k = 0; k < kills; k++) {
@@ -149,7 +164,10 @@ async function manyTasks(kills) {
   const failures = submitters.flatMap((s) => s.events.filter((e) => e.ev === 'failure'));
   const starts = workers.flatMap((w) => w.events.filter((e) => e.ev === 'start'));
   const label = `${TASKS} tasks, ${WORKERS} workers, ${SUBMITTERS} submitters, prefetch ${PREFETCH}${kills ? `, ${kills} workers SIGKILLed` : ''}`;
-  check(outcomes.length === TASKS && failures.length === 0, `${label}: ${outcomes.length} outcomes, ${failures.length} failures`);
+  check(
+    outcomes.length === TASKS && failures.length === 0,
+    `${label}: ${outcomes.length} outcomes, ${failures.length} failures`,
+  );
   check(new Set(outcomes.map((e) => e.n)).size === TASKS, `${label}: 0 duplicate outcomes, 0 losses`);
   check(
     maxInflight <= PREFETCH && starts.every((s) => s.running <= PREFETCH),
@@ -160,7 +178,10 @@ async function manyTasks(kills) {
   if (kills === 0) check(dup === 0 && redelivered === 0, `${label}: ${starts.length} executions`);
   else {
     // Every duplicate execution is a redelivery of a task in flight to a killed worker (at most prefetch each).
-    const unfinished = victims.reduce((n, v) => n + v.events.filter((e) => e.ev === 'start').length - v.events.filter((e) => e.ev === 'end').length, 0);
+    const unfinished = victims.reduce(
+      (n, v) => n + v.events.filter((e) => e.ev === 'start').length - v.events.filter((e) => e.ev === 'end').length,
+      0,
+    );
     check(
       dup <= redelivered && redelivered <= kills * PREFETCH,
       `${label}: ${dup} duplicate executions <= ${redelivered} redelivered <= ${kills} kills x prefetch ${PREFETCH} ` +
@@ -168,7 +189,9 @@ async function manyTasks(kills) {
     );
   }
   const shares = workers.map((w) => w.events.filter((e) => e.ev === 'start').length);
-  console.log(`     ${(TASKS / seconds).toFixed(0)} tasks/s end to end (3 ms tasks); per-worker executions ${shares.join(' ')}`);
+  console.log(
+    `     ${(TASKS / seconds).toFixed(0)} tasks/s end to end (3 ms tasks); per-worker executions ${shares.join(' ')}`,
+  );
   await killAll();
   await broker.stop();
   ep.cleanup();
@@ -186,10 +209,15 @@ async function durableRestart() {
     return b;
   };
   let broker = await brokerChild();
-  const workers = Array.from({ length: WORKERS }, () => fixture({ role: 'worker', conn: ep.client, prefetch: PREFETCH, sleepMs: 400 }));
+  const workers = Array.from({ length: WORKERS }, () =>
+    fixture({ role: 'worker', conn: ep.client, prefetch: PREFETCH, sleepMs: 400 }),
+  );
   await Promise.all(workers.map((w) => w.waitFor((e) => e.ev === 'ready')));
   const submitter = fixture({ role: 'submitter', conn: ep.client, count: TASKS, prefix: 'd' });
-  const at = await broker.waitFor((e) => e.ev === 'stats' && e.stats.inflight === WORKERS * PREFETCH && e.stats.pending === TASKS - WORKERS * PREFETCH);
+  const at = await broker.waitFor(
+    (e) =>
+      e.ev === 'stats' && e.stats.inflight === WORKERS * PREFETCH && e.stats.pending === TASKS - WORKERS * PREFETCH,
+  );
   broker.kill();
   await broker.exited;
   console.log(`     broker SIGKILLed with ${at.stats.pending} pending and ${at.stats.inflight} in flight`);
@@ -218,10 +246,15 @@ async function manyPending() {
   const c = await connect(ep.client);
   const started = Date.now();
   for (let i = 0; i < N; i += 1000)
-    await Promise.all(Array.from({ length: 1000 }, (_, j) => c.taskSend({ n: i + j, pad: 'x'.repeat(100) }, { noReply: true })));
+    await Promise.all(
+      Array.from({ length: 1000 }, (_, j) => c.taskSend({ n: i + j, pad: 'x'.repeat(100) }, { noReply: true })),
+    );
   const seconds = (Date.now() - started) / 1000;
   const rss = Number(readFileSync(`/proc/${broker.proc.pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)[1]) / 1024;
-  check(rss < 512, `durable: ${N} pending tasks accepted (${(N / seconds).toFixed(0)} tasks/s durable submit), broker RSS ${rss.toFixed(0)} MiB`);
+  check(
+    rss < 512,
+    `durable: ${N} pending tasks accepted (${(N / seconds).toFixed(0)} tasks/s durable submit), broker RSS ${rss.toFixed(0)} MiB`,
+  );
   await c.close();
   await killAll();
   ep.cleanup();

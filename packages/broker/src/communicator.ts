@@ -193,7 +193,9 @@ export class Communicator extends EventEmitter<CommunicatorEvents> {
     if (typeof fn !== 'function') throw new InvalidRequest('addTaskSubscriber needs a function');
     const identifier = options.identifier ?? randomUUID();
     if (this.#taskSubs.has(identifier))
-      throw new DuplicateSubscriberIdentifier(`task subscriber "${identifier}" already exists on this communicator: choose another identifier`);
+      throw new DuplicateSubscriberIdentifier(
+        `task subscriber "${identifier}" already exists on this communicator: choose another identifier`,
+      );
     const prefetch = options.prefetch ?? 1;
     this.#taskSubs.set(identifier, { fn, prefetch });
     try {
@@ -208,7 +210,8 @@ export class Communicator extends EventEmitter<CommunicatorEvents> {
   /** Removes a task subscriber (deliveries it is working on still finish). @throws UnknownSubscriber. */
   async removeTaskSubscriber(identifier: string): Promise<void> {
     this.#check();
-    if (!this.#taskSubs.delete(identifier)) throw new UnknownSubscriber(`no task subscriber "${identifier}" on this communicator`);
+    if (!this.#taskSubs.delete(identifier))
+      throw new UnknownSubscriber(`no task subscriber "${identifier}" on this communicator`);
     await this.#unsubscribe('task', identifier);
   }
 
@@ -256,7 +259,9 @@ export class Communicator extends EventEmitter<CommunicatorEvents> {
     this.#check();
     if (typeof fn !== 'function') throw new InvalidRequest('addRpcSubscriber needs a function');
     if (this.#rpcSubs.has(identifier))
-      throw new DuplicateSubscriberIdentifier(`RPC subscriber "${identifier}" already exists on this communicator: choose another identifier`);
+      throw new DuplicateSubscriberIdentifier(
+        `RPC subscriber "${identifier}" already exists on this communicator: choose another identifier`,
+      );
     this.#rpcSubs.set(identifier, fn);
     try {
       await this.#request({ kind: Kind.SUBSCRIBE, type: 'rpc', identifier }, false);
@@ -270,7 +275,8 @@ export class Communicator extends EventEmitter<CommunicatorEvents> {
   /** Removes an RPC subscriber. @throws UnknownSubscriber. */
   async removeRpcSubscriber(identifier: string): Promise<void> {
     this.#check();
-    if (!this.#rpcSubs.delete(identifier)) throw new UnknownSubscriber(`no RPC subscriber "${identifier}" on this communicator`);
+    if (!this.#rpcSubs.delete(identifier))
+      throw new UnknownSubscriber(`no RPC subscriber "${identifier}" on this communicator`);
     await this.#unsubscribe('rpc', identifier);
   }
 
@@ -292,7 +298,12 @@ export class Communicator extends EventEmitter<CommunicatorEvents> {
     if (timeoutMs === undefined || timeoutMs === Number.POSITIVE_INFINITY) return call;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(
-        () => reject(new RpcTimeout(`no answer from RPC subscriber "${recipient}" within ${timeoutMs} ms: raise timeoutMs for slow handlers`)),
+        () =>
+          reject(
+            new RpcTimeout(
+              `no answer from RPC subscriber "${recipient}" within ${timeoutMs} ms: raise timeoutMs for slow handlers`,
+            ),
+          ),
         timeoutMs,
       );
       call.then(
@@ -311,11 +322,17 @@ export class Communicator extends EventEmitter<CommunicatorEvents> {
   // ---- broadcasts ----
 
   /** Adds a broadcast subscriber (a function or a {@link BroadcastFilter}). Resolves with its identifier. */
-  async addBroadcastSubscriber(fn: BroadcastSubscriber | BroadcastFilter, identifier: string = randomUUID()): Promise<string> {
+  async addBroadcastSubscriber(
+    fn: BroadcastSubscriber | BroadcastFilter,
+    identifier: string = randomUUID(),
+  ): Promise<string> {
     this.#check();
-    if (typeof fn !== 'function' && !(fn instanceof BroadcastFilter)) throw new InvalidRequest('addBroadcastSubscriber needs a function or a BroadcastFilter');
+    if (typeof fn !== 'function' && !(fn instanceof BroadcastFilter))
+      throw new InvalidRequest('addBroadcastSubscriber needs a function or a BroadcastFilter');
     if (this.#broadcastSubs.has(identifier))
-      throw new DuplicateSubscriberIdentifier(`broadcast subscriber "${identifier}" already exists on this communicator: choose another identifier`);
+      throw new DuplicateSubscriberIdentifier(
+        `broadcast subscriber "${identifier}" already exists on this communicator: choose another identifier`,
+      );
     this.#broadcastSubs.set(identifier, fn);
     try {
       await this.#request({ kind: Kind.SUBSCRIBE, type: 'broadcast', identifier }, false);
@@ -329,7 +346,8 @@ export class Communicator extends EventEmitter<CommunicatorEvents> {
   /** Removes a broadcast subscriber. @throws UnknownSubscriber. */
   async removeBroadcastSubscriber(identifier: string): Promise<void> {
     this.#check();
-    if (!this.#broadcastSubs.delete(identifier)) throw new UnknownSubscriber(`no broadcast subscriber "${identifier}" on this communicator`);
+    if (!this.#broadcastSubs.delete(identifier))
+      throw new UnknownSubscriber(`no broadcast subscriber "${identifier}" on this communicator`);
     await this.#unsubscribe('broadcast', identifier);
   }
 
@@ -352,7 +370,8 @@ export class Communicator extends EventEmitter<CommunicatorEvents> {
 
   #check(): void {
     if (this.#closed) throw new CommunicatorClosed();
-    if (this.#failed !== undefined) throw new BrokerUnavailable(`the broker is unavailable: ${this.#failed.message}`, { cause: this.#failed });
+    if (this.#failed !== undefined)
+      throw new BrokerUnavailable(`the broker is unavailable: ${this.#failed.message}`, { cause: this.#failed });
   }
 
   #write(m: BrokerMessage, onFail?: (e: Error) => void): void {
@@ -429,11 +448,16 @@ export class Communicator extends EventEmitter<CommunicatorEvents> {
     const again: [SubscriberType, string, number | undefined][] = [
       ...[...this.#taskSubs].map(([id, s]): [SubscriberType, string, number | undefined] => ['task', id, s.prefetch]),
       ...[...this.#rpcSubs.keys()].map((id): [SubscriberType, string, number | undefined] => ['rpc', id, undefined]),
-      ...[...this.#broadcastSubs.keys()].map((id): [SubscriberType, string, number | undefined] => ['broadcast', id, undefined]),
+      ...[...this.#broadcastSubs.keys()].map((id): [SubscriberType, string, number | undefined] => [
+        'broadcast',
+        id,
+        undefined,
+      ]),
     ];
     const subscribing = new Set<string>();
     for (const p of this.#pending.values())
-      if (p.message.kind === Kind.SUBSCRIBE) subscribing.add(`${String(p.message.type)}\u0000${String(p.message.identifier)}`);
+      if (p.message.kind === Kind.SUBSCRIBE)
+        subscribing.add(`${String(p.message.type)}\u0000${String(p.message.identifier)}`);
     for (const [type, identifier, prefetch] of again) {
       if (subscribing.has(`${type}\u0000${identifier}`)) continue;
       const m: BrokerMessage = { kind: Kind.SUBSCRIBE, type, identifier };
@@ -463,7 +487,8 @@ export class Communicator extends EventEmitter<CommunicatorEvents> {
     const old = this.#gen++;
     // The leases of this connection are gone.
     for (const d of this.#deliveries.values())
-      if (d.gen === old) d.abort.abort(new BrokerUnavailable(`lease lost: the connection to the broker dropped (${reason})`));
+      if (d.gen === old)
+        d.abort.abort(new BrokerUnavailable(`lease lost: the connection to the broker dropped (${reason})`));
     // Calls that cannot be resent fail now (an RPC may or may not have run; a subscribe is redone on up).
     for (const [ref, p] of [...this.#pending]) {
       if (p.gen !== old || p.replay) continue;
@@ -472,7 +497,11 @@ export class Communicator extends EventEmitter<CommunicatorEvents> {
         p.resolve(undefined); // subscriptions are re-registered from the communicator's own lists on up
         continue;
       }
-      p.reject(new BrokerUnavailable(`the connection to the broker dropped during the call (${reason}): it may or may not have run`));
+      p.reject(
+        new BrokerUnavailable(
+          `the connection to the broker dropped during the call (${reason}): it may or may not have run`,
+        ),
+      );
     }
     this.emit('disconnected', reason);
   }
@@ -481,7 +510,9 @@ export class Communicator extends EventEmitter<CommunicatorEvents> {
     this.#up = false;
     this.#failed = error;
     for (const d of this.#deliveries.values()) d.abort.abort(error);
-    this.#rejectAll(new BrokerUnavailable(`the broker is unavailable (${error.message}): nothing more will arrive`, { cause: error }));
+    this.#rejectAll(
+      new BrokerUnavailable(`the broker is unavailable (${error.message}): nothing more will arrive`, { cause: error }),
+    );
   }
 
   #rejectAll(e: Error): void {
@@ -504,7 +535,12 @@ export class Communicator extends EventEmitter<CommunicatorEvents> {
         if (p === undefined) return;
         this.#pending.delete(Number(data.ref));
         if (data.ok === true) p.resolve(data.result);
-        else p.reject(errorFromWire(isMap(data.error) ? (data.error as unknown as WireError) : { code: 'UNKNOWN', message: 'refused' }));
+        else
+          p.reject(
+            errorFromWire(
+              isMap(data.error) ? (data.error as unknown as WireError) : { code: 'UNKNOWN', message: 'refused' },
+            ),
+          );
         return;
       }
       case Kind.OUTCOME: {
@@ -512,7 +548,12 @@ export class Communicator extends EventEmitter<CommunicatorEvents> {
         if (s === undefined) return;
         this.#submitted.delete(s.taskId);
         if (data.ok === true) s.resolve(data.result);
-        else s.reject(errorFromWire(isMap(data.error) ? (data.error as unknown as WireError) : { code: 'UNKNOWN', message: 'failed' }));
+        else
+          s.reject(
+            errorFromWire(
+              isMap(data.error) ? (data.error as unknown as WireError) : { code: 'UNKNOWN', message: 'failed' },
+            ),
+          );
         return;
       }
       case Kind.DELIVER:
@@ -520,7 +561,8 @@ export class Communicator extends EventEmitter<CommunicatorEvents> {
         return;
       case Kind.CANCEL: {
         const d = this.#deliveries.get(String(data.taskId));
-        if (d !== undefined && d.attempt === data.attempt) d.abort.abort(new BrokerUnavailable('lease revoked by the broker (ack timeout or requeued)'));
+        if (d !== undefined && d.attempt === data.attempt)
+          d.abort.abort(new BrokerUnavailable('lease revoked by the broker (ack timeout or requeued)'));
         return;
       }
       case Kind.CALL:
@@ -544,9 +586,17 @@ export class Communicator extends EventEmitter<CommunicatorEvents> {
         if (e instanceof BrokerError && e.code === BrokerErrorCode.STALE_DELIVERY) {
           this.#staleCount++;
           this.emit('staleDelivery', taskId, attempt);
-        } else if (message.kind === Kind.RESULT && message.ok === true && (e instanceof InvalidRequest || e instanceof LimitExceeded)) {
+        } else if (
+          message.kind === Kind.RESULT &&
+          message.ok === true &&
+          (e instanceof InvalidRequest || e instanceof LimitExceeded)
+        ) {
           // The result cannot travel (too large, not encodable): that is the outcome.
-          finish({ kind: Kind.RESULT, ok: false, error: { code: BrokerErrorCode.REMOTE_EXCEPTION, remoteCode: e.code, message: e.message } });
+          finish({
+            kind: Kind.RESULT,
+            ok: false,
+            error: { code: BrokerErrorCode.REMOTE_EXCEPTION, remoteCode: e.code, message: e.message },
+          });
         } else this.#report(e);
       });
     };
@@ -569,12 +619,17 @@ export class Communicator extends EventEmitter<CommunicatorEvents> {
     try {
       result = sub.fn(m.body, ctx);
     } catch (e) {
-      finish(e instanceof TaskRejected ? { kind: Kind.REJECT } : { kind: Kind.RESULT, ok: false, error: remoteToWire(e) });
+      finish(
+        e instanceof TaskRejected ? { kind: Kind.REJECT } : { kind: Kind.RESULT, ok: false, error: remoteToWire(e) },
+      );
       return;
     }
     Promise.resolve(result).then(
       (value) => finish({ kind: Kind.RESULT, ok: true, result: value ?? null }),
-      (e: unknown) => finish(e instanceof TaskRejected ? { kind: Kind.REJECT } : { kind: Kind.RESULT, ok: false, error: remoteToWire(e) }),
+      (e: unknown) =>
+        finish(
+          e instanceof TaskRejected ? { kind: Kind.REJECT } : { kind: Kind.RESULT, ok: false, error: remoteToWire(e) },
+        ),
     );
   }
 
@@ -594,7 +649,11 @@ export class Communicator extends EventEmitter<CommunicatorEvents> {
       });
     };
     if (fn === undefined) {
-      answer({ kind: Kind.RPC_REPLY, ok: false, error: { code: BrokerErrorCode.UNROUTABLE, message: `RPC subscriber "${identifier}" was removed` } });
+      answer({
+        kind: Kind.RPC_REPLY,
+        ok: false,
+        error: { code: BrokerErrorCode.UNROUTABLE, message: `RPC subscriber "${identifier}" was removed` },
+      });
       return;
     }
     let result: unknown;

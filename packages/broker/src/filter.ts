@@ -49,7 +49,9 @@ function escapeRegExp(text: string): string {
 
 function makeCheck(filter: FilterValue, strict: boolean): Check {
   if (typeof filter === 'string') {
-    const source = strict ? `^(?:${filter.split('*').map(escapeRegExp).join('.*')})$` : `^(?:${filter.replace(/\./g, '[.]').replace(/\*/g, '.*')})`;
+    const source = strict
+      ? `^(?:${filter.split('*').map(escapeRegExp).join('.*')})$`
+      : `^(?:${filter.replace(/\./g, '[.]').replace(/\*/g, '.*')})`;
     const re = new RegExp(source);
     return (v) => typeof v === 'string' && re.test(v);
   }
@@ -65,7 +67,8 @@ function makeCheck(filter: FilterValue, strict: boolean): Check {
   return (v) => v === filter;
 }
 
-const list = (v: FilterValue | FilterValue[] | undefined): FilterValue[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+const list = (v: FilterValue | FilterValue[] | undefined): FilterValue[] =>
+  v === undefined ? [] : Array.isArray(v) ? v : [v];
 
 /**
  * Wraps a broadcast subscriber so it only sees broadcasts whose subject and
@@ -100,8 +103,15 @@ export class BroadcastFilter {
 
   /** True when a broadcast with this sender and subject is filtered out (kiwipy's `is_filtered`). */
   isFiltered(sender: unknown, subject: unknown): boolean {
-    if (subject !== undefined && subject !== null && this.#subjects.length > 0 && !this.#subjects.some((c) => c(subject))) return true;
-    if (sender !== undefined && sender !== null && this.#senders.length > 0 && !this.#senders.some((c) => c(sender))) return true;
+    if (
+      subject !== undefined &&
+      subject !== null &&
+      this.#subjects.length > 0 &&
+      !this.#subjects.some((c) => c(subject))
+    )
+      return true;
+    if (sender !== undefined && sender !== null && this.#senders.length > 0 && !this.#senders.some((c) => c(sender)))
+      return true;
     return false;
   }
 

@@ -1,7 +1,17 @@
 import { readdirSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { type Broker, type Communicator, connect, LimitExceeded, startBroker } from '../src/index.js';
-import { type Endpoint, endpoint, fixture, killAll, natsBinary, startNats, transportCases, until, useNats } from './helpers.js';
+import {
+  type Endpoint,
+  endpoint,
+  fixture,
+  killAll,
+  natsBinary,
+  startNats,
+  transportCases,
+  until,
+  useNats,
+} from './helpers.js';
 
 let nats: { url: string; stop(): Promise<void> } | undefined;
 beforeAll(async () => {

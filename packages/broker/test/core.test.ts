@@ -36,7 +36,9 @@ describe('BrokerCore', () => {
     expect(h.delivered('w3')).toHaveLength(1);
     // w1 finishes: it is now the least loaded and gets the next task
     const d = h.delivered('w1')[0] as BrokerMessage;
-    expect(h.send('w1', { kind: 'result', taskId: d.taskId, attempt: d.attempt, ok: true, result: 1 })).toMatchObject({ ok: true });
+    expect(h.send('w1', { kind: 'result', taskId: d.taskId, attempt: d.attempt, ok: true, result: 1 })).toMatchObject({
+      ok: true,
+    });
     h.send('s', { kind: 'task', taskId: 't3', body: 3 });
     expect(h.delivered('w1').map((m) => m.taskId)).toEqual(['t0', 't3']);
     for (let i = 4; i < 12; i++) h.send('s', { kind: 'task', taskId: `t${i}`, body: i });
@@ -50,26 +52,43 @@ describe('BrokerCore', () => {
     h.core.connected('other');
     h.send('w', { kind: 'subscribe', type: 'task', identifier: 'x' });
     h.send('s', { kind: 'task', taskId: 't', body: 1 });
-    expect(h.send('other', { kind: 'result', taskId: 't', attempt: 1, ok: true, result: 1 })).toMatchObject({ ok: false, error: { code: 'STALE_DELIVERY' } });
-    expect(h.send('w', { kind: 'result', taskId: 't', attempt: 2, ok: true, result: 1 })).toMatchObject({ ok: false, error: { code: 'STALE_DELIVERY' } });
+    expect(h.send('other', { kind: 'result', taskId: 't', attempt: 1, ok: true, result: 1 })).toMatchObject({
+      ok: false,
+      error: { code: 'STALE_DELIVERY' },
+    });
+    expect(h.send('w', { kind: 'result', taskId: 't', attempt: 2, ok: true, result: 1 })).toMatchObject({
+      ok: false,
+      error: { code: 'STALE_DELIVERY' },
+    });
     expect(h.send('w', { kind: 'result', taskId: 't', attempt: 1, ok: true, result: 1 })).toMatchObject({ ok: true });
-    expect(h.send('w', { kind: 'result', taskId: 't', attempt: 1, ok: true, result: 1 })).toMatchObject({ ok: false, error: { code: 'STALE_DELIVERY' } });
+    expect(h.send('w', { kind: 'result', taskId: 't', attempt: 1, ok: true, result: 1 })).toMatchObject({
+      ok: false,
+      error: { code: 'STALE_DELIVERY' },
+    });
     expect(h.core.stats().totals.staleRefused).toBe(3);
   });
 
   it('bounds: pending count and bytes, prefetch, subscribers per connection, RPC identifiers across connections', () => {
     const h = harness({ maxPendingTasks: 2, maxPendingBytes: 100, maxPrefetch: 8, maxSubscribersPerConnection: 1 });
     const big = 'x'.repeat(200);
-    expect(h.send('s', { kind: 'task', taskId: 'big', body: big })).toMatchObject({ error: { code: 'LIMIT_EXCEEDED', details: { limit: 'maxPendingBytes' } } });
+    expect(h.send('s', { kind: 'task', taskId: 'big', body: big })).toMatchObject({
+      error: { code: 'LIMIT_EXCEEDED', details: { limit: 'maxPendingBytes' } },
+    });
     h.send('s', { kind: 'task', taskId: 'a', body: 1 });
     h.send('s', { kind: 'task', taskId: 'b', body: 1 });
-    expect(h.send('s', { kind: 'task', taskId: 'c', body: 1 })).toMatchObject({ error: { code: 'LIMIT_EXCEEDED', details: { limit: 'maxPendingTasks' } } });
-    expect(h.send('w', { kind: 'subscribe', type: 'task', identifier: 'x', prefetch: 9 })).toMatchObject({ error: { details: { limit: 'maxPrefetch' } } });
+    expect(h.send('s', { kind: 'task', taskId: 'c', body: 1 })).toMatchObject({
+      error: { code: 'LIMIT_EXCEEDED', details: { limit: 'maxPendingTasks' } },
+    });
+    expect(h.send('w', { kind: 'subscribe', type: 'task', identifier: 'x', prefetch: 9 })).toMatchObject({
+      error: { details: { limit: 'maxPrefetch' } },
+    });
     expect(h.send('w', { kind: 'subscribe', type: 'rpc', identifier: 'svc' })).toMatchObject({ ok: true });
     expect(h.send('w', { kind: 'subscribe', type: 'broadcast', identifier: 'b' })).toMatchObject({
       error: { code: 'LIMIT_EXCEEDED', details: { limit: 'maxSubscribersPerConnection' } },
     });
-    expect(h.send('v', { kind: 'subscribe', type: 'rpc', identifier: 'svc' })).toMatchObject({ error: { code: 'DUPLICATE_SUBSCRIBER_IDENTIFIER' } });
+    expect(h.send('v', { kind: 'subscribe', type: 'rpc', identifier: 'svc' })).toMatchObject({
+      error: { code: 'DUPLICATE_SUBSCRIBER_IDENTIFIER' },
+    });
     h.core.disconnected('w');
     expect(h.send('v', { kind: 'subscribe', type: 'rpc', identifier: 'svc' })).toMatchObject({ ok: true });
   });
@@ -81,9 +100,16 @@ describe('BrokerCore', () => {
     h.core.disconnected('s');
     h.send('w', { kind: 'result', taskId: 't', attempt: 1, ok: true, result: 42 });
     expect(h.send('s2', { kind: 'attach', taskId: 't' })).toMatchObject({ ok: true });
-    expect(h.sent.find((x) => x.to === 's2' && x.m.kind === 'outcome')?.m).toMatchObject({ taskId: 't', ok: true, result: 42 });
+    expect(h.sent.find((x) => x.to === 's2' && x.m.kind === 'outcome')?.m).toMatchObject({
+      taskId: 't',
+      ok: true,
+      result: 42,
+    });
     await new Promise((r) => setTimeout(r, 1200));
-    expect(h.send('s3', { kind: 'attach', taskId: 't' })).toMatchObject({ ok: false, error: { code: 'BROKER_UNAVAILABLE' } });
+    expect(h.send('s3', { kind: 'attach', taskId: 't' })).toMatchObject({
+      ok: false,
+      error: { code: 'BROKER_UNAVAILABLE' },
+    });
   });
 
   it('maxKeptResults drops the oldest outcome first', () => {
@@ -108,7 +134,10 @@ describe('BrokerCore', () => {
     expect(h.delivered('w').map((m) => m.attempt)).toEqual([1, 2]);
     h.core.disconnected('w'); // maxDeliveries 1: dead
     expect(h.core.listTasks({ state: 'dead' }).map((t) => t.taskId)).toEqual(['t']);
-    expect(h.sent.find((x) => x.to === 's' && x.m.kind === 'outcome')?.m).toMatchObject({ ok: false, error: { code: 'DELIVERY_LIMIT_EXCEEDED' } });
+    expect(h.sent.find((x) => x.to === 's' && x.m.kind === 'outcome')?.m).toMatchObject({
+      ok: false,
+      error: { code: 'DELIVERY_LIMIT_EXCEEDED' },
+    });
     expect(h.core.requeue('t')).toBe(true);
     expect(h.core.stats()).toMatchObject({ pending: 1, dead: 0 });
     expect(h.core.requeue('nope')).toBe(false);

@@ -1,6 +1,17 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { type Broker, type Communicator, connect, DeliveryLimitExceeded, startBroker } from '../src/index.js';
-import { type Child, type Endpoint, endpoint, fixture, killAll, natsBinary, sleep, startNats, transportCases, useNats } from './helpers.js';
+import {
+  type Child,
+  type Endpoint,
+  endpoint,
+  fixture,
+  killAll,
+  natsBinary,
+  sleep,
+  startNats,
+  transportCases,
+  useNats,
+} from './helpers.js';
 
 let nats: { url: string; stop(): Promise<void> } | undefined;
 beforeAll(async () => {
@@ -73,20 +84,23 @@ describe.each(transportCases())('over %s: dead letters, rejections, ack timeout'
     },
   );
 
-  t('TaskRejected by every subscriber: requeued with backoff (no hot loop), done once a subscriber takes it', async () => {
-    await start({ rejectBackoffMs: 50, rejectBackoffMaxMs: 400 });
-    await worker({ rejectAll: true });
-    await worker({ rejectAll: true });
-    const s = await client();
-    const outcome = s.taskSend({ n: 'hot' });
-    await sleep(1000);
-    // Backoff 50, 100, 200, 400, 400, ... ms: a handful of rejections, not thousands.
-    const rejected = broker.stats().totals.rejected;
-    expect(rejected).toBeGreaterThanOrEqual(2);
-    expect(rejected).toBeLessThan(20);
-    const ok = await worker();
-    expect(await outcome).toMatchObject({ by: ok.proc.pid });
-  });
+  t(
+    'TaskRejected by every subscriber: requeued with backoff (no hot loop), done once a subscriber takes it',
+    async () => {
+      await start({ rejectBackoffMs: 50, rejectBackoffMaxMs: 400 });
+      await worker({ rejectAll: true });
+      await worker({ rejectAll: true });
+      const s = await client();
+      const outcome = s.taskSend({ n: 'hot' });
+      await sleep(1000);
+      // Backoff 50, 100, 200, 400, 400, ... ms: a handful of rejections, not thousands.
+      const rejected = broker.stats().totals.rejected;
+      expect(rejected).toBeGreaterThanOrEqual(2);
+      expect(rejected).toBeLessThan(20);
+      const ok = await worker();
+      expect(await outcome).toMatchObject({ by: ok.proc.pid });
+    },
+  );
 
   t('ackTimeoutMs (optional): a delivery with neither result nor progress is taken back and redelivered', async () => {
     await start({ ackTimeoutMs: 300 });

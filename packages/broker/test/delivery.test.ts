@@ -1,6 +1,16 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { type Broker, type Communicator, connect, startBroker } from '../src/index.js';
-import { type Child, type Endpoint, endpoint, fixture, killAll, natsBinary, startNats, transportCases, useNats } from './helpers.js';
+import {
+  type Child,
+  type Endpoint,
+  endpoint,
+  fixture,
+  killAll,
+  natsBinary,
+  startNats,
+  transportCases,
+  useNats,
+} from './helpers.js';
 
 let nats: { url: string; stop(): Promise<void> } | undefined;
 beforeAll(async () => {
@@ -51,7 +61,10 @@ describe.each(transportCases())('over %s: leases, fencing, redelivery, dead lett
       const b = await worker();
       const result = (await outcome) as { by: number; attempt: number };
       expect(result).toMatchObject({ by: b.proc.pid, attempt: 2 });
-      expect(b.events.find((e) => e.ev === 'start' && e.n === 'fenced')).toMatchObject({ attempt: 2, redelivered: true });
+      expect(b.events.find((e) => e.ev === 'start' && e.n === 'fenced')).toMatchObject({
+        attempt: 2,
+        redelivered: true,
+      });
       a.proc.kill('SIGCONT');
       await a.waitFor((e) => e.ev === 'stale', 15_000);
       expect(broker.stats().totals).toMatchObject({ completed: 1, staleRefused: 1 });
@@ -70,7 +83,8 @@ describe.each(transportCases())('over %s: leases, fencing, redelivery, dead lett
     a.kill('SIGKILL');
     const results = (await Promise.all(outcomes)) as { by: number; attempt: number }[];
     for (const r of results) expect(r).toEqual(expect.objectContaining({ by: b.proc.pid, attempt: 2 }));
-    for (const n of ['k1', 'k2']) expect(b.events.find((e) => e.ev === 'start' && e.n === n)).toMatchObject({ attempt: 2, redelivered: true });
+    for (const n of ['k1', 'k2'])
+      expect(b.events.find((e) => e.ev === 'start' && e.n === n)).toMatchObject({ attempt: 2, redelivered: true });
     expect(broker.stats().totals.redelivered).toBe(2);
   });
 });

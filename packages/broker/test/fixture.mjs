@@ -16,7 +16,11 @@ if (cfg.role === 'broker') {
   process.on('SIGTERM', stop);
   setInterval(() => out({ ev: 'stats', stats: broker.stats() }), cfg.statsEveryMs ?? 60_000).unref();
 } else if (cfg.role === 'worker') {
-  const comm = await connect({ waitForServer: 10_000, reconnect: { maxRetries: Number.POSITIVE_INFINITY, maxDelay: 500 }, ...cfg.conn });
+  const comm = await connect({
+    waitForServer: 10_000,
+    reconnect: { maxRetries: Number.POSITIVE_INFINITY, maxDelay: 500 },
+    ...cfg.conn,
+  });
   let running = 0;
   comm.on('staleDelivery', (taskId, attempt) => out({ ev: 'stale', taskId, attempt }));
   comm.on('connected', () => out({ ev: 'connected' }));
@@ -54,7 +58,11 @@ if (cfg.role === 'broker') {
   out({ ev: 'ready' });
   process.on('SIGTERM', () => void comm.close().then(() => process.exit(0)));
 } else if (cfg.role === 'submitter') {
-  const comm = await connect({ waitForServer: 10_000, reconnect: { maxRetries: Number.POSITIVE_INFINITY, maxDelay: 500 }, ...cfg.conn });
+  const comm = await connect({
+    waitForServer: 10_000,
+    reconnect: { maxRetries: Number.POSITIVE_INFINITY, maxDelay: 500 },
+    ...cfg.conn,
+  });
   out({ ev: 'ready' });
   let ok = 0;
   let failed = 0;

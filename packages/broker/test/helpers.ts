@@ -9,7 +9,9 @@ import { fileURLToPath } from 'node:url';
 import type { BrokerOptions, ConnectOptions } from '../src/index.js';
 
 /** The nats-server binary, or undefined (NATS cases then skip). */
-export const natsBinary = ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server'].find((p) => spawnSync(p, ['--version']).status === 0);
+export const natsBinary = ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server'].find(
+  (p) => spawnSync(p, ['--version']).status === 0,
+);
 
 /** Transports every "must hold" test runs on. */
 export const TRANSPORTS = ['unix', 'tcp', 'nats'] as const;
@@ -165,7 +167,11 @@ export function fixture(config: Record<string, unknown>): Child {
         };
         const timer = setTimeout(() => {
           waiters.delete(w);
-          reject(new Error(`fixture ${proc.pid}: no matching event within ${timeoutMs} ms (last: ${JSON.stringify(events.slice(-3))})`));
+          reject(
+            new Error(
+              `fixture ${proc.pid}: no matching event within ${timeoutMs} ms (last: ${JSON.stringify(events.slice(-3))})`,
+            ),
+          );
         }, timeoutMs);
         waiters.add(w);
         void exited.then(() => {
@@ -174,7 +180,11 @@ export function fixture(config: Record<string, unknown>): Child {
             if (!waiters.has(w)) return;
             waiters.delete(w);
             clearTimeout(timer);
-            reject(new Error(`fixture ${proc.pid} exited before a matching event (last: ${JSON.stringify(events.slice(-3))})`));
+            reject(
+              new Error(
+                `fixture ${proc.pid} exited before a matching event (last: ${JSON.stringify(events.slice(-3))})`,
+              ),
+            );
           }, 50);
         });
       });
@@ -206,5 +216,8 @@ export async function until(cond: () => boolean, timeoutMs = 15_000, what = 'con
 
 /** `describe.each` over the transports; NATS is skipped (and says so) without a nats-server. */
 export function transportCases(): [string, Transport][] {
-  return TRANSPORTS.map((t) => [t === 'nats' && natsBinary === undefined ? 'nats [skipped: no nats-server binary]' : t, t]);
+  return TRANSPORTS.map((t) => [
+    t === 'nats' && natsBinary === undefined ? 'nats [skipped: no nats-server binary]' : t,
+    t,
+  ]);
 }

@@ -1,6 +1,17 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { type Broker, startBroker } from '../src/index.js';
-import { type Child, type Endpoint, endpoint, type Event, fixture, killAll, natsBinary, startNats, transportCases, useNats } from './helpers.js';
+import {
+  type Child,
+  type Endpoint,
+  endpoint,
+  type Event,
+  fixture,
+  killAll,
+  natsBinary,
+  startNats,
+  transportCases,
+  useNats,
+} from './helpers.js';
 
 // A bounded sample of "must hold" 3 (the full 1,000 tasks / 8 workers / 3 submitters is scripts/soak.mjs).
 const TASKS_PER_SUBMITTER = 100;
@@ -79,7 +90,8 @@ describe.each(transportCases())('over %s: many tasks, several worker and submitt
       expect(executions).toBe(total);
       expect(redelivered).toEqual([]);
       // Least-loaded first: with equal workers every one of them gets a fair share.
-      for (const w of first) expect(w.events.filter((e) => e.ev === 'start').length).toBeGreaterThan(total / WORKERS / 4);
+      for (const w of first)
+        expect(w.events.filter((e) => e.ev === 'start').length).toBeGreaterThan(total / WORKERS / 4);
     } else {
       // Duplicate executions: at most the tasks in flight at the kills (a killed worker may have
       // finished a task whose result never reached the broker), each flagged redelivered.
@@ -97,5 +109,8 @@ describe.each(transportCases())('over %s: many tasks, several worker and submitt
       'every outcome once, never more than prefetch in flight',
     () => run(0),
   );
-  t('the same with 2 random workers SIGKILLed and restarted: all complete, duplicates only for tasks in flight, 0 duplicate outcomes', () => run(2));
+  t(
+    'the same with 2 random workers SIGKILLed and restarted: all complete, duplicates only for tasks in flight, 0 duplicate outcomes',
+    () => run(2),
+  );
 });

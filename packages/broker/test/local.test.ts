@@ -39,7 +39,12 @@ describe('LocalCommunicator: the kiwipy contract in-process', () => {
 
   it('ctx carries taskId, attempt 1, redelivered false and a live signal', async () => {
     const c = comm();
-    await c.addTaskSubscriber((_b, ctx) => ({ id: ctx.taskId, attempt: ctx.attempt, redelivered: ctx.redelivered, aborted: ctx.signal.aborted }));
+    await c.addTaskSubscriber((_b, ctx) => ({
+      id: ctx.taskId,
+      attempt: ctx.attempt,
+      redelivered: ctx.redelivered,
+      aborted: ctx.signal.aborted,
+    }));
     const r = (await c.taskSend(null)) as Record<string, unknown>;
     expect(r).toMatchObject({ attempt: 1, redelivered: false, aborted: false });
     expect(typeof r.id).toBe('string');
@@ -104,10 +109,15 @@ describe('LocalCommunicator: the kiwipy contract in-process', () => {
     const b = comm({ broker });
     const all: unknown[] = [];
     const filtered: unknown[] = [];
-    const idA = await a.addBroadcastSubscriber((body, info) => all.push([body, info.sender, info.subject, info.correlationId]));
-    await b.addBroadcastSubscriber(new BroadcastFilter((body) => filtered.push(body), { subject: 'purchase.*', sender: '*.jones' }));
+    const idA = await a.addBroadcastSubscriber((body, info) =>
+      all.push([body, info.sender, info.subject, info.correlationId]),
+    );
+    await b.addBroadcastSubscriber(
+      new BroadcastFilter((body) => filtered.push(body), { subject: 'purchase.*', sender: '*.jones' }),
+    );
     for (const sender of ['bob.jones', 'bob.smith'])
-      for (const subject of ['purchase.car', 'sell.car']) b.broadcastSend(`${sender}/${subject}`, { sender, subject, correlationId: 'c1' });
+      for (const subject of ['purchase.car', 'sell.car'])
+        b.broadcastSend(`${sender}/${subject}`, { sender, subject, correlationId: 'c1' });
     await new Promise((r) => setTimeout(r, 50));
     expect(all).toHaveLength(4);
     expect(all[0]).toEqual(['bob.jones/purchase.car', 'bob.jones', 'purchase.car', 'c1']);

@@ -1,5 +1,20 @@
+import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
-import { DEFAULT_CONFIG, LOG_LEVELS, MAX_TIMEOUT_SECONDS, isSocketType, isValidEventName, transportNames, type LogLevel, type SocketType } from 'socketkit';
+import {
+  DEFAULT_CONFIG,
+  LOG_LEVELS,
+  MAX_TIMEOUT_SECONDS,
+  TRANSPORT_CLI_COMMANDS,
+  TRANSPORT_PACKAGES,
+  isSocketType,
+  isValidEventName,
+  transportCli,
+  transportNames,
+  type LogLevel,
+  type SocketType,
+  type TransportCliCommand,
+  type TransportCliFlag,
+} from 'socketkit';
 
 /** A problem with the command line itself (exit code 2). */
 export class UsageError extends Error {
@@ -25,21 +40,29 @@ export interface CommonArgs {
   event: string;
   /** A name from the transport registry (`transportNames()`). */
   transport: SocketType;
-  /** nats: server URL(s), comma-separated. */
+  /**
+   * The server/client options the transport's own flags made (its `cli` declaration in the transport registry),
+   * e.g. `{ socketDir, host, port, tls, allowInsecure }` for tcp, `{ servers: [...] }` for nats.
+   */
+  transportOptions: Record<string, unknown>;
+  /** @deprecated Read `transportOptions.servers` (nats: server URL(s), comma-separated). */
   servers: string | undefined;
+  /** @deprecated Read `transportOptions.socketDir`. */
   socketDir: string | undefined;
+  /** @deprecated Read `transportOptions.host` (tcp). */
   host: string | undefined;
+  /** @deprecated Read `transportOptions.port` (tcp). */
   port: number | undefined;
+  /** @deprecated Read `transportOptions.tls` (tcp: TLS files, PEM paths; `requestCert` only for serve). */
+  tls: { cert?: string; key?: string; ca?: string; requestCert?: boolean } | undefined;
+  /** @deprecated Read `transportOptions.allowInsecure` (serve over tcp: a non-loopback host without token or TLS). */
+  allowInsecure: boolean;
   /** Seconds, when given. */
   timeout: number | undefined;
   logLevel: LogLevel | undefined;
   handshake: boolean;
-  /** tcp: TLS files (PEM paths); `requestCert` only for serve. */
-  tls: { cert?: string; key?: string; ca?: string; requestCert?: boolean } | undefined;
   /** File whose first line is the shared token (never on the command line, where `ps` shows it). */
   tokenFile: string | undefined;
-  /** serve over tcp: bind a non-loopback host without token or TLS. */
-  allowInsecure: boolean;
 }
 
 /** A parsed command line. */
@@ -72,25 +95,130 @@ export type ParsedCommand =
       count: number | undefined;
       intervalMs: number;
     } & CommonArgs)
-  | { command: 'top'; socketDir: string | undefined; count: number | undefined; intervalMs: number; tokenFile: string | undefined }
+  | {
+      command: 'top';
+      socketDir: string | undefined;
+      count: number | undefined;
+      intervalMs: number;
+      tokenFile: string | undefined;
+    }
   | { command: 'bench'; script: string | undefined; rest: string[] };
 
-const { socketDir, defaultTimeoutMs, tcp } = DEFAULT_CONFIG;
+const { defaultTimeoutMs } = DEFAULT_CONFIG;
+/** The default of --timeout, as the help states it. */
+const TIMEOUT_DEFAULT = `(default $SOCKET_DEFAULT_TIMEOUT or ${defaultTimeoutMs / 1000})`;
+
+/** A transport flag of one command, with the transports that declare it (registry order). */
+interface FlagEntry {
+  flag: TransportCliFlag;
+  transports: string[];
+}
+
+function isTransportCommand(command: CommandName): command is TransportCliCommand {
+  return (TRANSPORT_CLI_COMMANDS as readonly string[]).includes(command);
+}
+
+function appliesTo(flag: TransportCliFlag, command: TransportCliCommand): boolean {
+  return (flag.commands ?? TRANSPORT_CLI_COMMANDS).includes(command);
+}
+
+/**
+ * The flags the registered transports declare for `command`, by name, in registry order (the first declaration
+ * of a shared name gives its help). Read when asked for: a transport registered later has its flags here.
+ */
+function transportFlags(command: TransportCliCommand): Map<string, FlagEntry> {
+  const flags = new Map<string, FlagEntry>();
+  for (const name of transportNames()) {
+    for (const flag of transportCli(name)?.flags ?? []) {
+      if (!appliesTo(flag, command)) continue;
+      const entry = flags.get(flag.name);
+      if (entry === undefined) flags.set(flag.name, { flag, transports: [name] });
+      else entry.transports.push(name);
+    }
+  }
+  return flags;
+}
+
+/** `a`, `a and b`, `a, b and c` (`word` instead of "and" when given). */
+function listed(items: readonly string[], word = 'and'): string {
+  return items.length < 2 ? (items[0] ?? '') : `${items.slice(0, -1).join(', ')} ${word} ${items.at(-1) as string}`;
+}
+
+/** One option of a help text: the label, then the help (its `\n`-separated lines aligned under each other). */
+function optionLine(label: string, help: string): string {
+  const [first, ...more] = help.split('\n');
+  const head = label.length < 22 ? label.padEnd(22) : `${label}  `;
+  return [`  ${head}${first}`, ...more.map((line) => `${' '.repeat(24)}${line}`)].join('\n');
+}
+
+/** Help lines of the transport flags of `command`: the common ones (no `commands`), or those of the command itself. */
+function transportFlagLines(command: TransportCliCommand, common: boolean): string[] {
+  return [...transportFlags(command).values()]
+    .filter(({ flag }) => (flag.commands === undefined) === common)
+    .map(({ flag, transports }) =>
+      optionLine(
+        flag.type === 'string' ? `--${flag.name} ${flag.value ?? 'VALUE'}` : `--${flag.name}`,
+        transports.length === 1 ? `${transports[0]}: ${flag.help}` : flag.help,
+      ),
+    );
+}
+
+/** The command's own transport flags as help lines, each after a newline ('' when none). */
+const ownFlagLines = (command: TransportCliCommand): string =>
+  transportFlagLines(command, false)
+    .map((l) => `\n${l}`)
+    .join('');
+
+/** The transports `socketkit stats` reads (their `cli.stats`). */
+const statsTransports = (): string[] => transportNames().filter((name) => transportCli(name)?.stats === true);
+
+/** `--socket-dir, --host, --port, --tls-*`: the stats flags of those transports, a shared prefix shown once. */
+function statsFlagList(): string {
+  const stats = new Set(statsTransports());
+  const names: string[] = [];
+  for (const { flag, transports } of transportFlags('stats').values()) {
+    if (transports.some((t) => stats.has(t))) names.push(flag.name);
+  }
+  const prefix = (name: string): string => name.split('-')[0] as string;
+  const shown: string[] = [];
+  for (const [i, name] of names.entries()) {
+    const shared = names.filter((n) => prefix(n) === prefix(name)).length > 1 && name.includes('-');
+    if (!shared) shown.push(`--${name}`);
+    else if (names.findIndex((n) => prefix(n) === prefix(name)) === i) shown.push(`--${prefix(name)}-*`);
+  }
+  return shown.join(', ');
+}
+
+/** The usage line of `socketkit stats`: the transports it reads, then its options. */
+function statsUsage(): string {
+  const options = '[--socket-dir DIR] [--token-file FILE] [--json] [--watch] [--interval MS] [--count N]';
+  return `usage: socketkit stats <event> [--transport ${statsTransports().join('|')}] ${options}`;
+}
+
+/** The CLI's own manifest: which transport packages it installs only on request (optional peers). */
+const manifest = createRequire(import.meta.url)('../package.json') as {
+  peerDependenciesMeta?: Record<string, { optional?: boolean }>;
+};
+
+/** `; nats needs npm install @socketkit/nats` for each built-in transport whose package is an optional peer. */
+function installHints(): string {
+  const optional = manifest.peerDependenciesMeta ?? {};
+  return transportNames()
+    .map((name) => [name, (TRANSPORT_PACKAGES as Readonly<Record<string, string>>)[name]] as const)
+    .filter(([, pkg]) => pkg !== undefined && optional[pkg]?.optional === true)
+    .map(([name, pkg]) => `; ${name} needs npm install ${pkg}`)
+    .join('');
+}
+
+const TOKEN_FILE_HELP = 'shared token (16+ bytes, first line of FILE); proven by challenge-response, never sent';
+
 // Built when asked for: the transports are those registered at that moment.
 const commonHelp = (): string => `common options:
-  --transport ${transportNames().join('|')}  transport (default unix; nats needs npm install @socketkit/nats)
-  --socket-dir DIR      directory of the socket file (unix) or of the address file {event}.tcp (tcp)
-                        (default $SOCKET_DIR or ${socketDir})
-  --host HOST           tcp: host (default $SOCKET_TCP_HOST or ${tcp.host})
-  --port PORT           tcp: port (default: serve reuses the event's previous port, else the first free
-                        port of ${tcp.portRangeStart}-${tcp.portRangeEnd}, and publishes it in {socket-dir}/{event}.tcp; clients
-                        on the same host read it there; across hosts --port is required)
-  --tls-cert FILE       tcp: PEM certificate (serve: required for TLS; clients: for mutual TLS)
-  --tls-key FILE        tcp: PEM private key of --tls-cert
-  --tls-ca FILE         tcp: PEM CA to verify the peer with (clients: the server's CA; serve: client CA)
-  --token-file FILE     shared token (16+ bytes, first line of FILE); proven by challenge-response, never sent
-  --servers URLS        nats: NATS server URL(s), comma-separated (default $SOCKET_NATS_SERVERS or nats://127.0.0.1:4222)
-  --timeout SECONDS     connect and reply timeout, up to ${MAX_TIMEOUT_SECONDS} (default $SOCKET_DEFAULT_TIMEOUT or ${defaultTimeoutMs / 1000})
+  --transport ${transportNames().join('|')}  transport (default unix${installHints()})
+${transportFlagLines('listen', true)
+  .map((l) => `${l}\n`)
+  .join('')}${optionLine('--token-file FILE', TOKEN_FILE_HELP)}
+  --timeout SECONDS     connect and reply timeout, up to ${MAX_TIMEOUT_SECONDS} ${TIMEOUT_DEFAULT}
   --log-level LEVEL     library log level on stderr: ${LOG_LEVELS.join('|')} (default warn)
   -h, --help            show this help
 
@@ -148,9 +276,7 @@ options:
   --metrics-token-file FILE  bearer token (16+ bytes, first line of FILE) every metrics
                         request must carry (Prometheus: authorization: credentials_file)
   --metrics-socket PATH serve the same over HTTP on a unix socket created with mode 0600
-                        (only its owner can scrape it; no token needed)
-  --tls-request-cert    tcp: require a client certificate signed by --tls-ca (mutual TLS)
-  --allow-insecure      tcp: bind a non-loopback --host without token or TLS (refused otherwise)
+                        (only its owner can scrape it; no token needed)${ownFlagLines('serve')}
 
 ${commonHelp()}
 
@@ -168,7 +294,7 @@ options:
   --count N                  exit 0 after N (printed) messages
   --reconnect                wait for a server that is not there yet and keep listening across
                              server restarts, never giving up (--timeout bounds the first wait)
-  --no-handshake             do not announce with hello (servers without the handshake)
+  --no-handshake             do not announce with hello (servers without the handshake)${ownFlagLines('listen')}
 
 ${commonHelp()}
 
@@ -182,7 +308,7 @@ everything was written.
 
 options:
   --data JSON           the message data, a JSON object, e.g. '{"n": 1}'
-  --no-handshake        do not announce with hello (servers without the handshake)
+  --no-handshake        do not announce with hello (servers without the handshake)${ownFlagLines('send')}
 
 ${commonHelp()}`,
 
@@ -193,13 +319,13 @@ line. An ERROR reply or no reply within --timeout exits 1.
 
 options:
   --data JSON           the request data, a JSON object (default {})
-  --no-handshake        do not announce with hello (servers without the handshake)
+  --no-handshake        do not announce with hello (servers without the handshake)${ownFlagLines('request')}
 
 ${commonHelp()}
 
 ${OUTPUT_HELP}`,
 
-    stats: `usage: socketkit stats <event> [--transport unix|tcp] [--socket-dir DIR] [--token-file FILE] [--json] [--watch] [--interval MS] [--count N]
+    stats: `${statsUsage()}
 
 Asks the server of <event> for its statistics as a monitor (a peer that
 never takes a client slot or the queue): clients with their traffic and
@@ -214,8 +340,8 @@ options:
   --json                one JSON object per sample instead of text
   --watch               refresh every --interval ms until SIGINT (or --count samples)
   --interval MS         refresh interval for --watch (default 1000)
-  --count N             stop after N samples
-  (--transport unix|tcp, --socket-dir, --host, --port, --tls-*, --token-file and
+  --count N             stop after N samples${ownFlagLines('stats')}
+  (--transport ${statsTransports().join('|')}, ${statsFlagList()}, --token-file and
   --timeout as below; the default --timeout here is 2 s)
 
 ${commonHelp()}`,
@@ -265,23 +391,22 @@ options:
   };
 }
 
-/** Help text of each command and of the binary itself (built when read: `--transport` lists the transports registered then). */
+/**
+ * Help text of each command and of the binary itself (built when read: `--transport` lists the transports registered
+ * then).
+ */
 export const HELP: Readonly<Record<CommandName | 'main', string>> = Object.defineProperties(
   {} as Record<CommandName | 'main', string>,
-  Object.fromEntries(['main', ...COMMANDS].map((k) => [k, { enumerable: true, get: () => helpTexts()[k as CommandName | 'main'] }])),
+  Object.fromEntries(
+    ['main', ...COMMANDS].map((k) => [k, { enumerable: true, get: () => helpTexts()[k as CommandName | 'main'] }]),
+  ),
 );
 
+// The transports' own flags (--socket-dir, --port, --servers, ...) are added by specOf() from the registry.
 const common = {
   transport: { type: 'string' },
-  'socket-dir': { type: 'string' },
-  host: { type: 'string' },
-  port: { type: 'string' },
-  servers: { type: 'string' },
   timeout: { type: 'string' },
   'log-level': { type: 'string' },
-  'tls-cert': { type: 'string' },
-  'tls-key': { type: 'string' },
-  'tls-ca': { type: 'string' },
   'token-file': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -294,8 +419,6 @@ const SPECS = {
     'metrics-port': { type: 'string' },
     'metrics-token-file': { type: 'string' },
     'metrics-socket': { type: 'string' },
-    'tls-request-cert': { type: 'boolean' },
-    'allow-insecure': { type: 'boolean' },
   },
   listen: {
     ...common,
@@ -331,13 +454,34 @@ const SPECS = {
   bench: { script: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
 } as const;
 
+type Spec = Record<string, { type: 'string' | 'boolean'; short?: string }>;
+
+/**
+ * The parser options of `command`: its own, plus every flag a registered transport declares for it (which
+ * transport a flag applies to is checked after parsing, so `--help` works with any of them).
+ * @throws Error when a transport declares a flag the command itself has (a defect of that transport's declaration).
+ */
+function specOf(command: CommandName): Spec {
+  const spec: Spec = { ...SPECS[command] };
+  if (!isTransportCommand(command)) return spec;
+  for (const [name, { flag, transports }] of transportFlags(command)) {
+    if (Object.hasOwn(SPECS[command], name)) {
+      const clash = `an option of socketkit ${command} itself: rename its flag`;
+      throw new Error(`transport "${transports[0]}" declares --${name}, ${clash}`);
+    }
+    spec[name] = { type: flag.type };
+  }
+  return spec;
+}
+
 function isCommand(name: string | undefined): name is CommandName {
   return (COMMANDS as readonly string[]).includes(name ?? '');
 }
 
 function integer(value: string, flag: string, command: string, min: number, max: number): number {
   const n = /^\d+$/.test(value.trim()) ? Number(value) : Number.NaN;
-  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${flag} must be an integer ${min}-${max}, got ${JSON.stringify(value)}`, command);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new UsageError(`${flag} must be an integer ${min}-${max}, got ${JSON.stringify(value)}`, command);
   return n;
 }
 
@@ -346,7 +490,10 @@ function jsonObject(text: string, command: string): Record<string, unknown> {
   try {
     value = JSON.parse(text);
   } catch (err) {
-    throw new UsageError(`--data is not valid JSON (${(err as Error).message}): quote it for the shell, e.g. --data '{"n": 1}'`, command);
+    throw new UsageError(
+      `--data is not valid JSON (${(err as Error).message}): quote it for the shell, e.g. --data '{"n": 1}'`,
+      command,
+    );
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new UsageError(`--data must be a JSON object, e.g. --data '{"value": ${text}}'`, command);
@@ -356,76 +503,96 @@ function jsonObject(text: string, command: string): Record<string, unknown> {
 
 type Values = Record<string, string | boolean | undefined>;
 
-function commonArgs(command: CommandName, values: Values, positionals: string[]): CommonArgs {
+/**
+ * The options the chosen transport's flags make: a flag of another transport is refused naming the transports
+ * it applies to; each flag's `option`/`parse`, then the transport's `options` rules, give the options.
+ * @throws UsageError with the message of the transport's `INVALID_CONFIG` error.
+ */
+function transportArgs(command: TransportCliCommand, transport: string, values: Values): Record<string, unknown> {
+  for (const [name, { flag, transports }] of transportFlags(command)) {
+    if (values[name] === undefined || transports.includes(transport)) continue;
+    const label = flag.label ?? `--${name}`;
+    const verb = label.includes(' and ') ? 'apply' : 'applies';
+    throw new UsageError(`${label} ${verb} to --transport ${listed(transports)}`, command);
+  }
+  const cli = transportCli(transport);
+  const given: Values = {};
+  let options: Record<string, unknown> = {};
+  try {
+    for (const flag of cli?.flags ?? []) {
+      if (!appliesTo(flag, command)) continue;
+      const value = values[flag.name];
+      given[flag.name] = value;
+      if (value === undefined || flag.option === undefined) continue;
+      options[flag.option] = flag.parse === undefined ? value : flag.parse(value, command);
+    }
+    if (cli?.options !== undefined) options = cli.options(given, options, command);
+  } catch (err) {
+    const code = (err as { code?: unknown } | undefined)?.code;
+    if (code === 'INVALID_CONFIG') throw new UsageError((err as Error).message, command);
+    throw err;
+  }
+  return options;
+}
+
+function commonArgs(command: TransportCliCommand, values: Values, positionals: string[]): CommonArgs {
   if (positionals.length === 0) throw new UsageError(`missing the event name: socketkit ${command} <event>`, command);
-  if (positionals.length > 1) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[1])}: give one event name`, command);
+  if (positionals.length > 1)
+    throw new UsageError(`unexpected argument ${JSON.stringify(positionals[1])}: give one event name`, command);
   const event = positionals[0] as string;
   if (!isValidEventName(event))
-    throw new UsageError(`invalid event name ${JSON.stringify(event)}: use 1-64 characters from a-z, A-Z, 0-9, "_" and "-"`, command);
+    throw new UsageError(
+      `invalid event name ${JSON.stringify(event)}: use 1-64 characters from a-z, A-Z, 0-9, "_" and "-"`,
+      command,
+    );
 
   const transport = (values.transport as string | undefined) ?? 'unix';
   // The transport registry is the one list of transports.
   if (!isSocketType(transport)) {
     const names = transportNames();
-    throw new UsageError(`--transport must be ${names.slice(0, -1).join(', ')} or ${names.at(-1) as string}, got ${JSON.stringify(transport)}`, command);
+    throw new UsageError(
+      `--transport must be ${names.slice(0, -1).join(', ')} or ${names.at(-1) as string}, got ` +
+        `${JSON.stringify(transport)}`,
+      command,
+    );
   }
-  const servers = values.servers as string | undefined;
-  if (servers !== undefined && transport !== 'nats') throw new UsageError('--servers applies to --transport nats', command);
-  if (servers !== undefined && servers.trim() === '') throw new UsageError('--servers must not be empty', command);
-  const socketDir = values['socket-dir'] as string | undefined;
-  const host = values.host as string | undefined;
-  const portText = values.port as string | undefined;
-  if (transport !== 'tcp' && (host !== undefined || portText !== undefined)) {
-    throw new UsageError(`--host and --port apply to --transport tcp`, command);
-  }
-  if (transport === 'nats' && socketDir !== undefined) throw new UsageError(`--socket-dir applies to --transport unix and tcp`, command);
-  const tlsCert = values['tls-cert'] as string | undefined;
-  const tlsKey = values['tls-key'] as string | undefined;
-  const tlsCa = values['tls-ca'] as string | undefined;
-  const requestCert = values['tls-request-cert'] === true;
-  const allowInsecure = values['allow-insecure'] === true;
-  const anyTls = tlsCert !== undefined || tlsKey !== undefined || tlsCa !== undefined || requestCert;
-  if (transport !== 'tcp' && (anyTls || allowInsecure)) throw new UsageError('--tls-* and --allow-insecure apply to --transport tcp', command);
-  if ((tlsCert === undefined) !== (tlsKey === undefined)) throw new UsageError('--tls-cert and --tls-key go together', command);
-  if (command === 'serve' && anyTls && tlsCert === undefined) throw new UsageError('serve with TLS needs --tls-cert and --tls-key', command);
-  if (requestCert && tlsCa === undefined) throw new UsageError('--tls-request-cert needs --tls-ca (the CA of the client certificates)', command);
-  const tls = anyTls
-    ? {
-        ...(tlsCert !== undefined ? { cert: tlsCert } : {}),
-        ...(tlsKey !== undefined ? { key: tlsKey } : {}),
-        ...(tlsCa !== undefined ? { ca: tlsCa } : {}),
-        ...(requestCert ? { requestCert } : {}),
-      }
-    : undefined;
+  const transportOptions = transportArgs(command, transport, values);
   const tokenFile = values['token-file'] as string | undefined;
-  if (socketDir !== undefined && socketDir.trim() === '') throw new UsageError('--socket-dir must not be empty', command);
-  if (host !== undefined && host.trim() === '') throw new UsageError('--host must not be empty', command);
-  const port = portText === undefined ? undefined : integer(portText, '--port', command, command === 'serve' ? 0 : 1, 65535);
 
   const timeoutText = values.timeout as string | undefined;
   let timeout: number | undefined;
   if (timeoutText !== undefined) {
     timeout = /^\d+(\.\d+)?$/.test(timeoutText.trim()) ? Number(timeoutText) : Number.NaN;
     if (!(timeout >= 0.001 && timeout <= MAX_TIMEOUT_SECONDS))
-      throw new UsageError(`--timeout must be a number of seconds from 0.001 to ${MAX_TIMEOUT_SECONDS}, got ${JSON.stringify(timeoutText)}`, command);
+      throw new UsageError(
+        `--timeout must be a number of seconds from 0.001 to ${MAX_TIMEOUT_SECONDS}, got ` +
+          `${JSON.stringify(timeoutText)}`,
+        command,
+      );
   }
   const level = values['log-level'] as string | undefined;
   if (level !== undefined && !(LOG_LEVELS as readonly string[]).includes(level)) {
     throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(level)}`, command);
   }
+  const t = transportOptions as Partial<Pick<CommonArgs, 'socketDir' | 'host' | 'port' | 'tls'>> & {
+    servers?: string | string[];
+    allowInsecure?: boolean;
+  };
   return {
     event,
     transport,
-    servers,
-    socketDir,
-    host,
-    port,
+    transportOptions,
+    // The fields CommonArgs had before the transports declared their flags, kept for programs that read them.
+    servers: Array.isArray(t.servers) ? t.servers.join(',') : t.servers,
+    socketDir: t.socketDir,
+    host: t.host,
+    port: t.port,
+    tls: t.tls,
+    allowInsecure: t.allowInsecure === true,
     timeout,
     logLevel: level as LogLevel | undefined,
     handshake: values['no-handshake'] !== true,
-    tls,
     tokenFile,
-    allowInsecure,
   };
 }
 
@@ -438,7 +605,8 @@ export function parseCommand(argv: readonly string[]): ParsedCommand {
   if (first === undefined || first === '-h' || first === '--help') return { command: 'help', topic: undefined };
   if (first === 'help') {
     const topic = rest[0];
-    if (topic !== undefined && !isCommand(topic)) throw new UsageError(`unknown command ${JSON.stringify(topic)}: use one of ${COMMANDS.join(', ')}`);
+    if (topic !== undefined && !isCommand(topic))
+      throw new UsageError(`unknown command ${JSON.stringify(topic)}: use one of ${COMMANDS.join(', ')}`);
     return { command: 'help', topic };
   }
   if (first === '--version' || first === '-v') return { command: 'version' };
@@ -455,7 +623,7 @@ export function parseCommand(argv: readonly string[]): ParsedCommand {
   try {
     ({ values, positionals } = parseArgs({
       args: rest,
-      options: SPECS[command],
+      options: specOf(command),
       strict: true,
       allowPositionals: true,
     }) as { values: Values; positionals: string[] });
@@ -466,22 +634,35 @@ export function parseCommand(argv: readonly string[]): ParsedCommand {
 
   switch (command) {
     case 'serve': {
-      const metricsPort = values['metrics-port'] === undefined ? undefined : integer(values['metrics-port'] as string, '--metrics-port', command, 0, 65535);
+      const metricsPort =
+        values['metrics-port'] === undefined
+          ? undefined
+          : integer(values['metrics-port'] as string, '--metrics-port', command, 0, 65535);
       const metricsTokenFile = values['metrics-token-file'] as string | undefined;
       const metricsSocket = values['metrics-socket'] as string | undefined;
-      if (metricsSocket !== undefined && metricsSocket.trim() === '') throw new UsageError('--metrics-socket must not be empty', command);
+      if (metricsSocket !== undefined && metricsSocket.trim() === '')
+        throw new UsageError('--metrics-socket must not be empty', command);
       if (metricsTokenFile !== undefined && metricsPort === undefined && metricsSocket === undefined) {
         throw new UsageError('--metrics-token-file applies to --metrics-port (or --metrics-socket)', command);
       }
       if (metricsPort !== undefined && metricsTokenFile === undefined) {
         throw new UsageError(
-          '--metrics-port serves the stats on loopback HTTP, which every local user can reach (the 0600 socket refuses them): ' +
-            'add --metrics-token-file FILE (a bearer token of 16+ bytes; Prometheus: authorization: { credentials_file: FILE }), ' +
+          '--metrics-port serves the stats on loopback HTTP, which every local user can reach (the 0600 socket ' +
+            'refuses them): ' +
+            'add --metrics-token-file FILE (a bearer token of 16+ bytes; Prometheus: authorization: { ' +
+            'credentials_file: FILE }), ' +
             'or serve them on a unix socket of mode 0600 with --metrics-socket PATH',
           command,
         );
       }
-      return { command, echo: values.echo === true, metricsPort, metricsTokenFile, metricsSocket, ...commonArgs(command, values, positionals) };
+      return {
+        command,
+        echo: values.echo === true,
+        metricsPort,
+        metricsTokenFile,
+        metricsSocket,
+        ...commonArgs(command, values, positionals),
+      };
     }
     case 'listen': {
       const type = values.type as string | undefined;
@@ -489,7 +670,8 @@ export function parseCommand(argv: readonly string[]): ParsedCommand {
         throw new UsageError(`--type must be data, error or control, got ${JSON.stringify(type)}`, command);
       }
       const countText = values.count as string | undefined;
-      const count = countText === undefined ? undefined : integer(countText, '--count', command, 1, Number.MAX_SAFE_INTEGER);
+      const count =
+        countText === undefined ? undefined : integer(countText, '--count', command, 1, Number.MAX_SAFE_INTEGER);
       return {
         command,
         type: type as (typeof MESSAGE_TYPES)[number] | undefined,
@@ -517,26 +699,44 @@ export function parseCommand(argv: readonly string[]): ParsedCommand {
     case 'stats':
     case 'top': {
       const socketDir = values['socket-dir'] as string | undefined;
-      if (socketDir !== undefined && socketDir.trim() === '') throw new UsageError('--socket-dir must not be empty', command);
+      if (socketDir !== undefined && socketDir.trim() === '')
+        throw new UsageError('--socket-dir must not be empty', command);
       const countText = values.count as string | undefined;
-      const count = countText === undefined ? undefined : integer(countText, '--count', command, 1, Number.MAX_SAFE_INTEGER);
+      const count =
+        countText === undefined ? undefined : integer(countText, '--count', command, 1, Number.MAX_SAFE_INTEGER);
       const intervalText = values.interval as string | undefined;
-      const intervalMs = intervalText === undefined ? 1000 : integer(intervalText, '--interval', command, 50, 3_600_000);
+      const intervalMs =
+        intervalText === undefined ? 1000 : integer(intervalText, '--interval', command, 50, 3_600_000);
       const tokenFile = values['token-file'] as string | undefined;
       if (command === 'top') {
-        if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}: top takes no event name`, command);
+        if (positionals.length > 0)
+          throw new UsageError(
+            `unexpected argument ${JSON.stringify(positionals[0])}: top takes no event name`,
+            command,
+          );
         return { command, socketDir, count, intervalMs, tokenFile };
       }
       if (positionals.length !== 1) throw new UsageError('give one event name: socketkit stats <event>', command);
       const common = commonArgs(command, values, positionals);
-      if (common.transport === 'nats') throw new UsageError('stats reads unix and tcp servers: --transport unix or tcp', command);
+      const readable = statsTransports();
+      if (!readable.includes(common.transport)) {
+        throw new UsageError(`stats reads ${listed(readable)} servers: --transport ${listed(readable, 'or')}`, command);
+      }
       return { command, json: values.json === true, watch: values.watch === true, count, intervalMs, ...common };
     }
     case 'ls': {
-      if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}: ls takes no event name`, command);
+      if (positionals.length > 0)
+        throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}: ls takes no event name`, command);
       const socketDir = values['socket-dir'] as string | undefined;
-      if (socketDir !== undefined && socketDir.trim() === '') throw new UsageError('--socket-dir must not be empty', command);
-      return { command, socketDir, json: values.json === true, clean: values.clean === true, tokenFile: values['token-file'] as string | undefined };
+      if (socketDir !== undefined && socketDir.trim() === '')
+        throw new UsageError('--socket-dir must not be empty', command);
+      return {
+        command,
+        socketDir,
+        json: values.json === true,
+        clean: values.clean === true,
+        tokenFile: values['token-file'] as string | undefined,
+      };
     }
     case 'bench':
       return { command, script: values.script as string | undefined, rest: positionals };

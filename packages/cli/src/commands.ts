@@ -33,12 +33,8 @@ function transportOptions(a: CommonArgs): Record<string, unknown> {
   const o: Record<string, unknown> = { logger: stderrLogger(level), logLevel: level };
   const envFile = cliEnvFile();
   if (envFile !== undefined) o.envFile = envFile;
-  if (a.socketDir !== undefined) o.socketDir = a.socketDir;
-  if (a.host !== undefined) o.host = a.host;
-  if (a.servers !== undefined) o.servers = a.servers.split(',').map((u) => u.trim());
-  if (a.port !== undefined) o.port = a.port;
-  if (a.tls !== undefined) o.tls = a.tls;
-  if (a.allowInsecure) o.allowInsecure = true;
+  // What the transport's own flags made (its `cli` declaration in the registry).
+  Object.assign(o, a.transportOptions);
   if (a.tokenFile !== undefined) o.token = readToken(a.tokenFile);
   return o;
 }
@@ -97,10 +93,16 @@ function parseLine(line: string, lineNo: number): Record<string, unknown> {
   try {
     value = JSON.parse(line);
   } catch (err) {
-    throw new MessageError(ErrorCode.INVALID_MESSAGE, `stdin line ${lineNo} is not valid JSON (${(err as Error).message}): write one JSON object per line`);
+    throw new MessageError(
+      ErrorCode.INVALID_MESSAGE,
+      `stdin line ${lineNo} is not valid JSON (${(err as Error).message}): write one JSON object per line`,
+    );
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new MessageError(ErrorCode.INVALID_MESSAGE, `stdin line ${lineNo} is not a JSON object: wrap other values, e.g. {"value": ${line.trim()}}`);
+    throw new MessageError(
+      ErrorCode.INVALID_MESSAGE,
+      `stdin line ${lineNo} is not a JSON object: wrap other values, e.g. {"value": ${line.trim()}}`,
+    );
   }
   return value as Record<string, unknown>;
 }
@@ -123,7 +125,8 @@ function nextSignal(): { promise: Promise<NodeJS.Signals>; cancel(): void } {
   return { promise, cancel };
 }
 
-const endOfStream = (err: unknown): boolean => err instanceof ConnectionError && (err.code === ErrorCode.CONNECTION_LOST || err.code === ErrorCode.CLOSED);
+const endOfStream = (err: unknown): boolean =>
+  err instanceof ConnectionError && (err.code === ErrorCode.CONNECTION_LOST || err.code === ErrorCode.CLOSED);
 
 /**
  * Prints errors the client reports while running, except the one that ends
@@ -144,7 +147,9 @@ function showErrors(client: SocketClient, retried = false): Set<unknown> {
 
 const isAdmissionFull = (err: unknown): boolean => err instanceof SocketError && err.code === ErrorCode.ADMISSION_FULL;
 
-/** Attempts of a connect refused `ADMISSION_FULL` (retryable) by a command without `--reconnect`, 100 ms apart and more. */
+/**
+ * Attempts of a connect refused `ADMISSION_FULL` (retryable) by a command without `--reconnect`, 100 ms apart and more.
+ */
 export const ADMISSION_ATTEMPTS = 5;
 
 /**
@@ -184,11 +189,17 @@ export async function serve(a: Args<'serve'>): Promise<number> {
   // Read before anything starts: a refused token file leaves nothing half-started.
   const metricsBearer = a.metricsTokenFile === undefined ? undefined : metricsToken(a.metricsTokenFile);
   const server = await createServer(a.transport, a.event, transportOptions(a));
-  server.on('clientConnected', (id) => status(`client ${id} connected (${server.getConnectedClients().length} connected)`));
+  server.on('clientConnected', (id) =>
+    status(`client ${id} connected (${server.getConnectedClients().length} connected)`),
+  );
   server.on('clientDisconnected', (id, reason) => status(`client ${id} disconnected: ${reason}`));
   server.on('message', (m) => void printMessage(m));
-  server.on('error', (err, clientId) => status(`${errorLine(err)}${clientId === undefined ? '' : ` (client ${clientId})`}`));
-  server.on('queueOverflow', (dropped) => status(`no client connected and the queue is full: ${dropped} message(s) dropped so far (oldest first)`));
+  server.on('error', (err, clientId) =>
+    status(`${errorLine(err)}${clientId === undefined ? '' : ` (client ${clientId})`}`),
+  );
+  server.on('queueOverflow', (dropped) =>
+    status(`no client connected and the queue is full: ${dropped} message(s) dropped so far (oldest first)`),
+  );
   if (a.echo) server.onRequest((data) => ({ echo: data }));
 
   const signal = nextSignal();
@@ -199,18 +210,25 @@ export async function serve(a: Args<'serve'>): Promise<number> {
     throw err;
   }
   const port = 'port' in server ? server.port : undefined;
-  status(`listening on ${server.address} (event "${a.event}", ${a.transport}${port === undefined ? '' : ` port ${port}`})`);
+  status(
+    `listening on ${server.address} (event "${a.event}", ${a.transport}${port === undefined ? '' : ` port ${port}`})`,
+  );
   const metrics: MetricsEndpoint[] = [];
   try {
     if (a.metricsPort !== undefined) metrics.push(await serveMetrics(server, { port: a.metricsPort }, metricsBearer));
-    if (a.metricsSocket !== undefined) metrics.push(await serveMetrics(server, { path: resolve(a.metricsSocket) }, metricsBearer));
+    if (a.metricsSocket !== undefined)
+      metrics.push(await serveMetrics(server, { path: resolve(a.metricsSocket) }, metricsBearer));
   } catch (err) {
     signal.cancel();
     await Promise.all(metrics.map((m) => m.close()));
     await server.stop();
     throw err;
   }
-  for (const m of metrics) status(`metrics on ${m.url}${m.url.startsWith('unix:') ? ' (HTTP, GET /metrics; socket mode 0600)' : ' (bearer token required)'}`);
+  for (const m of metrics)
+    status(
+      `metrics on ${m.url}` +
+        (m.url.startsWith('unix:') ? ' (HTTP, GET /metrics; socket mode 0600)' : ' (bearer token required)'),
+    );
 
   const rl = createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY });
   let lineNo = 0;
@@ -252,12 +270,16 @@ export async function listen(a: Args<'listen'>): Promise<number> {
     return client.disconnect();
   });
   try {
-    // "connected" means welcomed: a socketkit server answered the hello (issue 23).
-    // --reconnect also waits for a server that is not there yet (issue 23 item 3): without --timeout, until SIGINT.
+    // "connected" means welcomed: a socketkit server answered the hello.
+    // --reconnect also waits for a server that is not there yet: without --timeout, until SIGINT.
     const waiting = (): void => status(`waiting for the server at ${client.address} (event "${a.event}")`);
     if (a.reconnect) client.once('reconnecting', waiting);
     const options = a.reconnect
-      ? { timeout: a.timeout === undefined ? Number.POSITIVE_INFINITY : timeoutMs(a), waitForWelcome: a.handshake, waitForServer: true }
+      ? {
+          timeout: a.timeout === undefined ? Number.POSITIVE_INFINITY : timeoutMs(a),
+          waitForWelcome: a.handshake,
+          waitForServer: true,
+        }
       : { timeout: timeoutMs(a), waitForWelcome: a.handshake };
     const connected = await connectOnce(client, shown, options, () => interrupted);
     client.off('reconnecting', waiting);
@@ -271,7 +293,9 @@ export async function listen(a: Args<'listen'>): Promise<number> {
     throw err;
   }
   status(`connected to ${client.address} (event "${a.event}")`);
-  client.on('reconnecting', (attempt, delay) => status(`connection lost: reconnecting in ${delay} ms (attempt ${attempt})`));
+  client.on('reconnecting', (attempt, delay) =>
+    status(`connection lost: reconnecting in ${delay} ms (attempt ${attempt})`),
+  );
   // The first welcome was before connect() resolved: the next one is a reconnection.
   client.on(a.handshake ? 'welcome' : 'connected', () => status(`reconnected to ${client.address}`));
 
@@ -295,7 +319,10 @@ export async function listen(a: Args<'listen'>): Promise<number> {
   }
   if (interrupted) return 0;
   if (a.count !== undefined) {
-    status(`error ${ErrorCode.CONNECTION_LOST}: the server at ${client.address} closed the connection after ${printed} of ${a.count} messages`);
+    status(
+      `error ${ErrorCode.CONNECTION_LOST}: the server at ${client.address} closed the connection after ${printed} of ` +
+        `${a.count} messages`,
+    );
     return 1;
   }
   status('the server closed the connection');
@@ -387,7 +414,8 @@ export async function bench(a: Args<'bench'>): Promise<number> {
   if (script === undefined) {
     status(
       `error BENCH_NOT_FOUND: the benchmark runner is not there (looked for ${candidates.join(', ')}): ` +
-        'socketkit bench runs the suite of a socketkit repository checkout; run "pnpm install && pnpm build" in it first, or pass --script PATH',
+        'socketkit bench runs the suite of a socketkit repository checkout; run "pnpm install && pnpm build" in it ' +
+        'first, or pass --script PATH',
     );
     return 1;
   }

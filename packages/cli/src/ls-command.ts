@@ -23,7 +23,10 @@ export async function ls(a: Extract<ParsedCommand, { command: 'ls' }>): Promise<
     { token: a.tokenFile === undefined ? undefined : readToken(a.tokenFile) },
   );
   if (a.json) process.stdout.write(`${safeJson(entries)}\n`);
-  else process.stdout.write(safeText(entries.length === 0 ? `no events in ${dir}\n` : `${formatLsTable(entries)}\n`, { newlines: true }));
+  else
+    process.stdout.write(
+      safeText(entries.length === 0 ? `no events in ${dir}\n` : `${formatLsTable(entries)}\n`, { newlines: true }),
+    );
   if (a.clean) {
     let removed: string[];
     try {

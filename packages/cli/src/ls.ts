@@ -1,7 +1,16 @@
-import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, readdirSync, type Stats, unlinkSync } from 'node:fs';
+import { closeSync, constants, openSync, readFileSync, readdirSync, type Stats, unlinkSync } from 'node:fs';
 import { connect } from 'node:net';
 import { basename, dirname, join } from 'node:path';
-import { ConnectionError, ErrorCode, SocketError, openSocketDir, sameFile, type PinnedDir } from '@socketkit/unix';
+import {
+  ConnectionError,
+  ErrorCode,
+  SocketError,
+  fstatClean,
+  lstatClean,
+  openSocketDir,
+  sameFile,
+  type PinnedDir,
+} from '@socketkit/unix';
 import { safeText } from './output.js';
 
 /**
@@ -24,7 +33,9 @@ export type EntryState =
   | 'denied'
   /** A server is there but did not accept in time (full backlog, stuck process). */
   | 'busy'
-  /** Not probed: an address file (or a directory) flagged insecure; `ls` does not connect where another user may listen. */
+  /**
+   * Not probed: an address file (or a directory) flagged insecure; `ls` does not connect where another user may listen.
+   */
   | 'unchecked';
 
 /** One event found in the socket directory. */
@@ -43,11 +54,17 @@ export interface LsEntry {
   uid: number;
   /** Permission bits, octal string (e.g. `"0600"`). */
   mode: string;
-  /** True when the file is writable by group or others, or owned by someone other than us or root, or the directory's path cannot be trusted. */
+  /**
+   * True when the file is writable by group or others, or owned by someone other than us or root, or the directory's
+   * path cannot be trusted.
+   */
   insecure: boolean;
   /** A live server's clients, queue and rates, read as a monitor (when it exposes stats to us). */
   stats?: LsStats;
-  /** Why a live server's stats could not be read: `stats off` (it does not expose them), `token needed`, `unauthorized`, or an error code. */
+  /**
+   * Why a live server's stats could not be read: `stats off` (it does not expose them), `token needed`, `unauthorized`,
+   * or an error code.
+   */
   statsUnavailable?: string;
 }
 
@@ -162,7 +179,7 @@ export async function inspectSocketDir(dir: string, options: InspectOptions = {}
           const path = join(dir, name);
           let st: Stats;
           try {
-            st = lstatSync(at(name));
+            st = lstatClean(at(name));
           } catch {
             return undefined; // removed while we looked
           }
@@ -173,11 +190,17 @@ export async function inspectSocketDir(dir: string, options: InspectOptions = {}
             try {
               fd = openSync(at(name), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
             } catch {
-              return { event, transport: 'tcp', path, state: 'not-a-socket', ...meta(st, problem !== undefined || untrusted(st, me)) };
+              return {
+                event,
+                transport: 'tcp',
+                path,
+                state: 'not-a-socket',
+                ...meta(st, problem !== undefined || untrusted(st, me)),
+              };
             }
             let text: string | undefined;
             try {
-              st = fstatSync(fd);
+              st = fstatClean(fd);
               if (st.isFile() && problem === undefined && !untrusted(st, me)) text = readFileSync(fd, 'utf8');
             } finally {
               closeSync(fd);
@@ -186,12 +209,26 @@ export async function inspectSocketDir(dir: string, options: InspectOptions = {}
             if (!st.isFile()) return { event, transport: 'tcp', path, state: 'not-a-socket', ...meta(st, insecure) };
             if (text === undefined) return { event, transport: 'tcp', path, state: 'unchecked', ...meta(st, insecure) };
             const addr = parseAddress(text);
-            if (addr === undefined) return { event, transport: 'tcp', path, state: 'not-a-socket', ...meta(st, insecure) };
+            if (addr === undefined)
+              return { event, transport: 'tcp', path, state: 'not-a-socket', ...meta(st, insecure) };
             const state = await probeTcp(addr.host, addr.port, options.probeTimeoutMs);
-            return { event, transport: 'tcp', address: `${addr.host}:${addr.port}`, path, state, ...meta(st, insecure) };
+            return {
+              event,
+              transport: 'tcp',
+              address: `${addr.host}:${addr.port}`,
+              path,
+              state,
+              ...meta(st, insecure),
+            };
           }
           const state = st.isSocket() ? await probeSocket(at(name), options.probeTimeoutMs) : 'not-a-socket';
-          return { event: name.slice(0, -'.sock'.length), transport: 'unix', path, state, ...meta(st, problem !== undefined || untrusted(st, me)) };
+          return {
+            event: name.slice(0, -'.sock'.length),
+            transport: 'unix',
+            path,
+            state,
+            ...meta(st, problem !== undefined || untrusted(st, me)),
+          };
         }),
     );
     return entries.filter((e): e is LsEntry => e !== undefined);
@@ -229,17 +266,21 @@ export async function cleanSocketDir(entries: readonly LsEntry[], options: Inspe
       if (err instanceof SocketError) throw err;
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'ENOTDIR') continue;
-      throw new ConnectionError(ErrorCode.INSECURE_SOCKET_DIR, `cannot check the socket directory ${dir} (${code}): nothing removed from it`, {
-        cause: err,
-        details: { path: dir },
-      });
+      throw new ConnectionError(
+        ErrorCode.INSECURE_SOCKET_DIR,
+        `cannot check the socket directory ${dir} (${code}): nothing removed from it`,
+        {
+          cause: err,
+          details: { path: dir },
+        },
+      );
     }
     try {
       for (const e of candidates.filter((c) => dirname(c.path) === dir)) {
         const entry = pinned.entry(basename(e.path));
         let before: Stats;
         try {
-          before = lstatSync(entry);
+          before = lstatClean(entry);
         } catch {
           continue;
         }
@@ -247,7 +288,7 @@ export async function cleanSocketDir(entries: readonly LsEntry[], options: Inspe
         if ((await probeSocket(entry, options.probeTimeoutMs)) !== 'stale') continue;
         let now: Stats | undefined;
         try {
-          now = lstatSync(entry);
+          now = lstatClean(entry);
         } catch {
           now = undefined;
         }
@@ -266,16 +307,27 @@ export async function cleanSocketDir(entries: readonly LsEntry[], options: Inspe
   return removed;
 }
 
-/** The CLIENTS, QUEUE, IN/s and OUT/s cells of an entry: `-` when not live, the reason in CLIENTS when stats could not be read. */
+/**
+ * The CLIENTS, QUEUE, IN/s and OUT/s cells of an entry: `-` when not live, the reason in CLIENTS when stats could not
+ * be read.
+ */
 function statsCells(e: LsEntry): string[] {
   if (e.stats !== undefined) {
     const s = e.stats;
-    return [`${s.clients}/${s.maxConnections}`, String(s.queue), String(s.rates.messagesIn), String(s.rates.messagesOut)];
+    return [
+      `${s.clients}/${s.maxConnections}`,
+      String(s.queue),
+      String(s.rates.messagesIn),
+      String(s.rates.messagesOut),
+    ];
   }
   return [e.statsUnavailable ?? '-', '-', '-', '-'];
 }
 
-/** Renders entries as an aligned table (one header line, one line per event; every cell passed through {@link safeText}). */
+/**
+ * Renders entries as an aligned table (one header line, one line per event; every cell passed through {@link
+ * safeText}).
+ */
 export function formatLsTable(entries: readonly LsEntry[]): string {
   const rows = [
     ['EVENT', 'TRANSPORT', 'STATE', 'CLIENTS', 'QUEUE', 'IN/s', 'OUT/s', 'OWNER', 'MODE', 'PATH'],

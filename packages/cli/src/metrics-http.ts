@@ -58,7 +58,11 @@ export function bearerToken(header: string): string | undefined {
  *
  * @throws ConnectionError `ADDRESS_IN_USE` when the port or socket path is taken.
  */
-export async function serveMetrics(source: { metrics(): string }, listen: MetricsListen, token?: string): Promise<MetricsEndpoint> {
+export async function serveMetrics(
+  source: { metrics(): string },
+  listen: MetricsListen,
+  token?: string,
+): Promise<MetricsEndpoint> {
   const expected = token === undefined ? undefined : digest(token);
   const http = createServer((req, res) => {
     if (expected !== undefined && !authorized(req, expected)) {

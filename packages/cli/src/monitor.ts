@@ -22,7 +22,11 @@ function hostPort(address: string): { host: string; port: number } {
 }
 
 /** Where a stats reply's shape is wrong: `clients[2].id is a number, expected a string`. */
-function shapeError(value: unknown, expected: 'number' | 'string' | 'boolean' | 'object' | 'array', path: string): string | undefined {
+function shapeError(
+  value: unknown,
+  expected: 'number' | 'string' | 'boolean' | 'object' | 'array',
+  path: string,
+): string | undefined {
   const got = value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
   if (got === expected && (expected !== 'number' || Number.isFinite(value))) return undefined;
   const shown = got === 'undefined' ? 'missing' : got === 'number' ? String(value) : `of type ${got}`;
@@ -35,24 +39,36 @@ const GROUPS = {
   totals: ['messagesIn', 'messagesOut', 'bytesIn', 'bytesOut', 'slowConsumerDisconnects'],
   rates: ['messagesIn', 'messagesOut', 'bytesIn', 'bytesOut'],
 } as const;
-const CLIENT_NUMBERS = ['connectedAt', 'pendingBytes', 'messagesIn', 'messagesOut', 'bytesIn', 'bytesOut', 'dropped'] as const;
+const CLIENT_NUMBERS = [
+  'connectedAt',
+  'pendingBytes',
+  'messagesIn',
+  'messagesOut',
+  'bytesIn',
+  'bytesOut',
+  'dropped',
+] as const;
 /** Most clients a stats reply may list (a server has at most a few thousand). */
 const MAX_STATS_CLIENTS = 100_000;
 
 /** The first thing wrong with a stats reply's shape, or undefined when it is a {@link ServerStats}. */
 export function statsShapeError(s: unknown): string | undefined {
   const o = s as Record<string, unknown>;
-  const check = (value: unknown, expected: Parameters<typeof shapeError>[1], path: string): string | undefined => shapeError(value, expected, path);
+  const check = (value: unknown, expected: Parameters<typeof shapeError>[1], path: string): string | undefined =>
+    shapeError(value, expected, path);
   let err = check(s, 'object', 'stats') ?? check(o.event, 'string', 'event');
   for (const k of STATS_NUMBERS) err ??= check(o[k], 'number', k);
   for (const [group, keys] of Object.entries(GROUPS)) {
     err ??= check(o[group], 'object', group);
-    for (const k of keys) err ??= check((o[group] as Record<string, unknown> | undefined)?.[k], 'number', `${group}.${k}`);
+    for (const k of keys)
+      err ??= check((o[group] as Record<string, unknown> | undefined)?.[k], 'number', `${group}.${k}`);
   }
   err ??= check(o.refused, 'object', 'refused');
-  if (err === undefined) for (const [k, n] of Object.entries(o.refused as object)) err ??= check(n, 'number', `refused.${k}`);
+  if (err === undefined)
+    for (const [k, n] of Object.entries(o.refused as object)) err ??= check(n, 'number', `refused.${k}`);
   err ??= check(o.clients, 'array', 'clients');
-  if (err === undefined && (o.clients as unknown[]).length > MAX_STATS_CLIENTS) err = `clients lists more than ${MAX_STATS_CLIENTS}`;
+  if (err === undefined && (o.clients as unknown[]).length > MAX_STATS_CLIENTS)
+    err = `clients lists more than ${MAX_STATS_CLIENTS}`;
   (err === undefined ? (o.clients as unknown[]) : []).forEach((c, i) => {
     err ??= check(c, 'object', `clients[${i}]`);
     const co = c as Record<string, unknown>;
@@ -67,13 +83,18 @@ export function statsShapeError(s: unknown): string | undefined {
  * of it is shown: the server may be anything that listens there.
  * @throws MessageError `INVALID_MESSAGE` naming the first field that is wrong.
  */
-export async function fetchCheckedStats(transport: StatsTransport, event: string, options: FetchStatsOptions): Promise<ServerStats> {
+export async function fetchCheckedStats(
+  transport: StatsTransport,
+  event: string,
+  options: FetchStatsOptions,
+): Promise<ServerStats> {
   const stats = await fetchStats(transport, event, options);
   const wrong = statsShapeError(stats);
   if (wrong !== undefined) {
     throw new MessageError(
       ErrorCode.INVALID_MESSAGE,
-      `${transport.address()} sent a malformed stats reply (${wrong}): is a socketkit server of a compatible version listening there?`,
+      `${transport.address()} sent a malformed stats reply (${wrong}): is a socketkit server of a compatible version ` +
+        `listening there?`,
       { details: { address: transport.address(), problem: wrong } },
     );
   }

@@ -1,6 +1,13 @@
 import { format } from 'node:util';
 import { once } from 'node:events';
-import { LOG_LEVELS, SocketError, toWireMessage, type LogLevel, type SocketLogger, type SocketMessage } from 'socketkit';
+import {
+  LOG_LEVELS,
+  SocketError,
+  toWireMessage,
+  type LogLevel,
+  type SocketLogger,
+  type SocketMessage,
+} from 'socketkit';
 
 /**
  * Characters a terminal may act on instead of showing: C0 controls (ESC,
@@ -77,7 +84,10 @@ function jsonValue(_key: string, value: unknown): unknown {
   return value;
 }
 
-/** Deepest nesting printed; deeper values are replaced by a marker (JSON.stringify recurses, a peer can nest 100,000 deep). */
+/**
+ * Deepest nesting printed; deeper values are replaced by a marker (JSON.stringify recurses, a peer can nest 100,000
+ * deep).
+ */
 export const MAX_PRINT_DEPTH = 64;
 /** What replaces a value nested deeper than {@link MAX_PRINT_DEPTH}. */
 export const TOO_DEEP = '[nested too deep to print]';
@@ -90,7 +100,12 @@ function cutDepth(value: unknown, depth: number): unknown {
   const out: Record<string, unknown> = {};
   // defineProperty, not assignment: a key "__proto__" stays a key (assigning it would set the prototype and lose it).
   for (const [k, v] of Object.entries(value))
-    Object.defineProperty(out, k, { value: cutDepth(v, depth + 1), enumerable: true, writable: true, configurable: true });
+    Object.defineProperty(out, k, {
+      value: cutDepth(v, depth + 1),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   return out;
 }
 
@@ -137,7 +152,13 @@ export function errorLine(err: unknown): string {
  */
 export function cliHints(text: string): string {
   return text
-    .replace("pass the server's token in the client options", "pass the server's token with --token-file FILE (its first line; a file only you can write)")
-    .replace('Use handshake: false for servers without the handshake', 'use --no-handshake for servers without the handshake')
+    .replace(
+      "pass the server's token in the client options",
+      "pass the server's token with --token-file FILE (its first line; a file only you can write)",
+    )
+    .replace(
+      'Use handshake: false for servers without the handshake',
+      'use --no-handshake for servers without the handshake',
+    )
     .replace('and that both sides use the same token', 'and that both sides use the same token (--token-file FILE)');
 }

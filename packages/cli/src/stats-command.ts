@@ -1,7 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { TcpClientTransport } from '@socketkit/tcp';
-import { UnixClientTransport } from '@socketkit/unix';
-import { loadConfig, type ServerStats } from 'socketkit';
+import { ErrorCode, ValidationError, loadConfig, transportImplementation } from 'socketkit';
+import type { ServerStats, TransportImplementation } from 'socketkit';
 import type { ParsedCommand } from './args.js';
 import { readToken } from './commands.js';
 import { inspectSocketDir } from './ls.js';
@@ -9,17 +8,20 @@ import { STATS_TIMEOUT_MS, fetchCheckedStats, statsOfEntry } from './monitor.js'
 import { safeJson, safeText } from './output.js';
 
 type StatsArgs = Extract<ParsedCommand, { command: 'stats' }>;
+type StatsFactory = NonNullable<TransportImplementation['createStatsTransport']>;
 
-/** The transport to the server `socketkit stats` names: its unix socket, or tcp by --port or the address file. */
-function statsTransport(a: StatsArgs, socketDir: string): UnixClientTransport | TcpClientTransport {
-  if (a.transport !== 'tcp') return new UnixClientTransport(socketDir, a.event);
-  return new TcpClientTransport({
-    host: a.host ?? loadConfig().tcp.host,
-    ...(a.port === undefined ? {} : { port: a.port }),
-    eventName: a.event,
-    socketDir,
-    ...(a.tls === undefined ? {} : { tls: a.tls }),
-  });
+/**
+ * The client transport to the server `socketkit stats` names, made by its transport (`createStatsTransport`) from
+ * the options its flags gave: unix by its socket; tcp by --port or the address file.
+ */
+async function statsTransport(a: StatsArgs): Promise<ReturnType<StatsFactory>> {
+  const implementation = await transportImplementation(a.transport);
+  if (implementation.createStatsTransport === undefined) {
+    throw new ValidationError(ErrorCode.INVALID_CONFIG, `the "${a.transport}" transport cannot be asked for stats`, {
+      details: { transport: a.transport },
+    });
+  }
+  return implementation.createStatsTransport({ ...a.transportOptions, eventName: a.event });
 }
 
 /** Human-readable byte count. */
@@ -29,21 +31,28 @@ function bytes(n: number): string {
   return `${(n / 1024 / 1024).toFixed(1)} MiB`;
 }
 
-/** One server's stats as a few lines of text, each safe to show ({@link safeText}: the server chose the names in it). */
+/**
+ * One server's stats as a few lines of text, each safe to show ({@link safeText}: the server chose the names in it).
+ */
 export function formatStats(s: ServerStats): string {
+  const refused =
+    Object.entries(s.refused)
+      .map(([c, n]) => `${c}=${n}`)
+      .join(' ') || 'none';
   const lines = [
-    `event ${s.event}  protocol ${s.protocol}  up ${(s.uptimeMs / 1000).toFixed(1)} s  clients ${s.clients.length}/${s.maxConnections}`,
-    `queue ${s.queue.length}/${s.queue.capacity} (dropped ${s.queue.dropped})  slow consumers ${s.totals.slowConsumerDisconnects}  refused ${
-      Object.entries(s.refused)
-        .map(([c, n]) => `${c}=${n}`)
-        .join(' ') || 'none'
-    }`,
-    `in  ${s.rates.messagesIn} msg/s ${bytes(s.rates.bytesIn)}/s  total ${s.totals.messagesIn} msg ${bytes(s.totals.bytesIn)}`,
-    `out ${s.rates.messagesOut} msg/s ${bytes(s.rates.bytesOut)}/s  total ${s.totals.messagesOut} msg ${bytes(s.totals.bytesOut)}`,
+    `event ${s.event}  protocol ${s.protocol}  up ${(s.uptimeMs / 1000).toFixed(1)} s  clients ` +
+      `${s.clients.length}/${s.maxConnections}`,
+    `queue ${s.queue.length}/${s.queue.capacity} (dropped ${s.queue.dropped})  ` +
+      `slow consumers ${s.totals.slowConsumerDisconnects}  refused ${refused}`,
+    `in  ${s.rates.messagesIn} msg/s ${bytes(s.rates.bytesIn)}/s  total ${s.totals.messagesIn} msg ` +
+      `${bytes(s.totals.bytesIn)}`,
+    `out ${s.rates.messagesOut} msg/s ${bytes(s.rates.bytesOut)}/s  total ${s.totals.messagesOut} msg ` +
+      `${bytes(s.totals.bytesOut)}`,
   ];
   for (const c of s.clients) {
     lines.push(
-      `  ${c.id}  ${c.handshake ? 'hello' : 'plain'}  in ${c.messagesIn}  out ${c.messagesOut}  pending ${bytes(c.pendingBytes)}  dropped ${c.dropped}`,
+      `  ${c.id}  ${c.handshake ? 'hello' : 'plain'}  in ${c.messagesIn}  out ${c.messagesOut}  pending ` +
+        `${bytes(c.pendingBytes)}  dropped ${c.dropped}`,
     );
   }
   return lines.map((l) => safeText(l)).join('\n');
@@ -51,8 +60,7 @@ export function formatStats(s: ServerStats): string {
 
 /** `socketkit stats <event>`: one sample, or `--watch` samples until SIGINT or `--count`. */
 export async function stats(a: StatsArgs): Promise<number> {
-  const dir = a.socketDir ?? loadConfig().socketDir;
-  const transport = statsTransport(a, dir);
+  const transport = await statsTransport(a);
   const options = {
     timeoutMs: a.timeout === undefined ? STATS_TIMEOUT_MS : Math.round(a.timeout * 1000),
     ...(a.tokenFile === undefined ? {} : { token: readToken(a.tokenFile) }),
@@ -75,7 +83,9 @@ export async function stats(a: StatsArgs): Promise<number> {
   return 0;
 }
 
-/** One refresh of `socketkit top`: every event of the directory, live ones with their stats (every cell safe to show). */
+/**
+ * One refresh of `socketkit top`: every event of the directory, live ones with their stats (every cell safe to show).
+ */
 export async function topTable(dir: string, token?: string): Promise<string> {
   const entries = await inspectSocketDir(dir);
   const rows: string[][] = [['EVENT', 'STATE', 'CLIENTS', 'QUEUE', 'IN/s', 'OUT/s', 'PENDING', 'DROPS']];
@@ -129,7 +139,9 @@ export async function top(a: Extract<ParsedCommand, { command: 'top' }>): Promis
       if (i > 0) await sleep(a.intervalMs, undefined, { signal: stop.signal }).catch(() => undefined);
       if (stop.signal.aborted) break;
       const table = await topTable(dir, token);
-      process.stdout.write(tty ? `\x1b[H\x1b[2J${new Date().toISOString()}  ${safeText(dir)}\n${table}\n` : `${table}\n\n`);
+      process.stdout.write(
+        tty ? `\x1b[H\x1b[2J${new Date().toISOString()}  ${safeText(dir)}\n${table}\n` : `${table}\n\n`,
+      );
     }
   } finally {
     process.off('SIGINT', onSignal).off('SIGTERM', onSignal);

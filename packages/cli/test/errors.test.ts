@@ -28,7 +28,8 @@ async function inProcessServer(event: string, options: Record<string, unknown> =
 
 /** Resolves once `server` has `n` clients registered. */
 async function clientsConnected(server: SocketServer, n: number): Promise<void> {
-  while (server.getConnectedClients().length < n) await new Promise((resolve) => server.once('clientConnected', resolve));
+  while (server.getConnectedClients().length < n)
+    await new Promise((resolve) => server.once('clientConnected', resolve));
 }
 
 /** A TCP port with nothing listening on it (bound, read, then released). */
@@ -81,7 +82,9 @@ describe('listen', () => {
     await listen.waitFor('stderr', /connected to /);
     server.sendMessage(createMessage('ctl', MessageType.CONTROL, { op: 'reload' }));
     expect(await listen.exited).toBe(0);
-    expect(jsonLines(listen.stdout())).toEqual([expect.objectContaining({ message_type: 'control', data: { op: 'reload' } })]);
+    expect(jsonLines(listen.stdout())).toEqual([
+      expect.objectContaining({ message_type: 'control', data: { op: 'reload' } }),
+    ]);
   });
 
   test('the server stopping ends listen with 0, or 1 when --count was not reached', async () => {
@@ -98,7 +101,9 @@ describe('listen', () => {
     expect(await plain.exited).toBe(0);
     expect(plain.stderr()).toContain('the server closed the connection');
     expect(await counted.exited).toBe(1);
-    expect(counted.stderr()).toMatch(/^error CONNECTION_LOST: the server at \S+ closed the connection after 1 of 5 messages/m);
+    expect(counted.stderr()).toMatch(
+      /^error CONNECTION_LOST: the server at \S+ closed the connection after 1 of 5 messages/m,
+    );
   });
 
   test('SIGINT ends listen with 0', async () => {
@@ -154,6 +159,8 @@ describe('send and request', () => {
     });
     const r = await runCli(['request', 'failing', '--socket-dir', dir, '--data', '{"a":1,"b":0}'], dir);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^error REMOTE_ERROR: the request handler of "failing" .* failed with HANDLER_FAILED: division by zero/m);
+    expect(r.stderr).toMatch(
+      /^error REMOTE_ERROR: the request handler of "failing" .* failed with HANDLER_FAILED: division by zero/m,
+    );
   });
 });

@@ -21,7 +21,8 @@ async function tokenServer(event: string): Promise<ReturnType<typeof cli>> {
 }
 
 /** How many lines of `text` name the error `code`. */
-const errorLines = (text: string, code: string): number => text.split('\n').filter((l) => l.includes(`error ${code}`)).length;
+const errorLines = (text: string, code: string): number =>
+  text.split('\n').filter((l) => l.includes(`error ${code}`)).length;
 
 describe('CLI: token errors (issue 23, item 10)', () => {
   test('send, request and listen without --token-file print UNAUTHORIZED once, with the --token-file hint', async () => {
@@ -35,7 +36,10 @@ describe('CLI: token errors (issue 23, item 10)', () => {
       expect({ args, code: r.code }).toEqual({ args, code: 1 });
       expect({ args, lines: errorLines(r.stderr, 'UNAUTHORIZED') }).toEqual({ args, lines: 1 });
       // Nothing else: no warning repeating it.
-      expect({ args, stderr: r.stderr.trim().split('\n') }).toEqual({ args, stderr: [expect.stringContaining('error UNAUTHORIZED')] });
+      expect({ args, stderr: r.stderr.trim().split('\n') }).toEqual({
+        args,
+        stderr: [expect.stringContaining('error UNAUTHORIZED')],
+      });
       expect(r.stderr).toContain('--token-file');
       expect(r.stderr).not.toContain('client options');
     }
@@ -44,7 +48,10 @@ describe('CLI: token errors (issue 23, item 10)', () => {
   test('a wrong token is printed once, with the --token-file hint', async () => {
     await tokenServer('locked2');
     writeFileSync(join(dir, 'wrong'), 'another-token-0123456789abcdef\n', { mode: 0o600 });
-    const r = await runCli(['send', 'locked2', '--socket-dir', dir, '--token-file', join(dir, 'wrong'), '--data', '{}'], dir);
+    const r = await runCli(
+      ['send', 'locked2', '--socket-dir', dir, '--token-file', join(dir, 'wrong'), '--data', '{}'],
+      dir,
+    );
     expect(r.code).toBe(1);
     expect(errorLines(r.stderr, 'UNAUTHORIZED')).toBe(1);
     expect(r.stderr.trim().split('\n')).toEqual([expect.stringContaining('error UNAUTHORIZED')]);
@@ -104,7 +111,10 @@ describe('CLI: send never takes the no-client queue (issue 23, item 10)', () => 
   });
 });
 
-/** A unix server in Python that refuses its first `refusals` connections ADMISSION_FULL, then welcomes and prints what it gets. */
+/**
+ * A unix server in Python that refuses its first `refusals` connections ADMISSION_FULL, then welcomes and prints what
+ * it gets.
+ */
 const BUSY_SERVER = `
 import json, socket, struct, sys, time
 import msgpack
@@ -134,7 +144,8 @@ for i in range(refusals + 1):
     conn, _ = srv.accept()
     hello = read(conn)
     if i < refusals:
-        conn.sendall(frame("error", {"code": "ADMISSION_FULL", "error": "busy admitting: retry", "origin": "socketkit"}))
+        refusal = {"code": "ADMISSION_FULL", "error": "busy admitting: retry", "origin": "socketkit"}
+        conn.sendall(frame("error", refusal))
         conn.close()
         continue
     conn.sendall(frame("control", {"op": "welcome", "protocol": 3, "event": event, "client_id": "c1",
@@ -148,14 +159,19 @@ for i in range(refusals + 1):
 describe('CLI: ADMISSION_FULL is retried (issue 23, item 10)', () => {
   test('send retries a connect refused ADMISSION_FULL (retryable) and delivers, announcing itself as a sender', async () => {
     writeFileSync(join(dir, 'busy.py'), BUSY_SERVER);
-    const py = spawn('/usr/bin/python3', [join(dir, 'busy.py'), join(dir, 'busy.sock'), 'busy', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const py = spawn('/usr/bin/python3', [join(dir, 'busy.py'), join(dir, 'busy.sock'), 'busy', '2'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     py.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
     const exited = new Promise<void>((r) => py.once('close', () => r()));
     try {
       while (!out.includes('listening')) await new Promise((r) => setTimeout(r, 20));
       const r = await runCli(['send', 'busy', '--socket-dir', dir, '--data', '{"n":1}'], dir);
-      expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: expect.stringContaining('sent 1 message') });
+      expect({ code: r.code, stderr: r.stderr }).toEqual({
+        code: 0,
+        stderr: expect.stringContaining('sent 1 message'),
+      });
       expect(r.stderr).not.toContain('ADMISSION_FULL');
       await exited;
       expect(jsonLines(out).slice(1)).toEqual([{ hello_role: 'sender', data: { n: 1 } }]);

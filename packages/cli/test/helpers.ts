@@ -21,13 +21,18 @@ function newestMtime(dir: string): number {
 /** Builds the CLI when dist/bin.js is missing or older than src (turbo usually did it already). */
 export function ensureBuilt(): void {
   for (const dep of ['socketkit', 'unix', 'tcp']) {
-    if (!existsSync(join(pkgDir, '..', dep, 'dist/index.js'))) throw new Error(`packages/${dep} is not built: run "turbo run build" first`);
+    if (!existsSync(join(pkgDir, '..', dep, 'dist/index.js')))
+      throw new Error(`packages/${dep} is not built: run "turbo run build" first`);
   }
   if (existsSync(BIN) && statSync(BIN).mtimeMs >= newestMtime(join(pkgDir, 'src'))) return;
-  const r = spawnSync(process.execPath, [join(pkgDir, '../../node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
-    cwd: pkgDir,
-    encoding: 'utf8',
-  });
+  const r = spawnSync(
+    process.execPath,
+    [join(pkgDir, '../../node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'],
+    {
+      cwd: pkgDir,
+      encoding: 'utf8',
+    },
+  );
   if (r.status !== 0) throw new Error(`building the CLI failed:\n${r.stdout}${r.stderr}`);
 }
 
@@ -89,7 +94,12 @@ export function cli(args: string[], cwd: string): Cli {
             resolve(m);
           } else if (done) {
             listeners.delete(check);
-            reject(new Error(`socketkit ${args.join(' ')} exited before printing ${pattern} on ${stream}\nstdout:\n${out}\nstderr:\n${err}`));
+            reject(
+              new Error(
+                `socketkit ${args.join(' ')} exited before printing ${pattern} on ` +
+                  `${stream}\nstdout:\n${out}\nstderr:\n${err}`,
+              ),
+            );
           }
         };
         listeners.add(check);
@@ -100,7 +110,11 @@ export function cli(args: string[], cwd: string): Cli {
 }
 
 /** Runs `socketkit ...args` to completion, feeding `input` on stdin. */
-export async function runCli(args: string[], cwd: string, input = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export async function runCli(
+  args: string[],
+  cwd: string,
+  input = '',
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const p = cli(args, cwd);
   p.child.stdin.end(input);
   const code = await p.exited;

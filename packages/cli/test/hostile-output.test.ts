@@ -17,7 +17,10 @@ useTestDir('sk-hostile-', (d) => {
   dir = d;
 });
 
-/** OSC 52 (set the clipboard), OSC 0 via C1 (window title), CSI clear screen (ESC and C1), BEL, CR, BS, DEL, NUL, RLO, LS. */
+/**
+ * OSC 52 (set the clipboard), OSC 0 via C1 (window title), CSI clear screen (ESC and C1), BEL, CR, BS, DEL, NUL, RLO,
+ * LS.
+ */
 const HOSTILE = '\x1b]52;c;cHduZWQ=\x07\x1b[2J\x9b31m\x9d0;pwned\x9c\u202eevil\u2066\r\x08\x7f\0\u2028end';
 /** Anything a terminal could act on; line feeds are allowed (they end our own lines). */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
@@ -26,16 +29,22 @@ const UNSAFE = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u20
 function expectSafe(output: string): void {
   const bad = UNSAFE.exec(output);
   expect(
-    bad === null ? 'no raw control character' : `raw U+${bad[0].charCodeAt(0).toString(16).padStart(4, '0')} at ${bad.index} in ${JSON.stringify(output)}`,
+    bad === null
+      ? 'no raw control character'
+      : `raw U+${bad[0].charCodeAt(0).toString(16).padStart(4, '0')} at ${bad.index} in ${JSON.stringify(output)}`,
   ).toBe('no raw control character');
 }
 
 describe('safeText and safeJson', () => {
   test('escape every control, C1, separator and bidi override, and nothing printable', () => {
-    expect(safeText(HOSTILE)).toBe('\\x1b]52;c;cHduZWQ=\\x07\\x1b[2J\\x9b31m\\x9d0;pwned\\x9c\\u{202e}evil\\u{2066}\\r\\x08\\x7f\\x00\\u{2028}end');
+    expect(safeText(HOSTILE)).toBe(
+      '\\x1b]52;c;cHduZWQ=\\x07\\x1b[2J\\x9b31m\\x9d0;pwned\\x9c\\u{202e}evil\\u{2066}\\r\\x08\\x7f\\x00\\u{2028}end',
+    );
     expect(safeText('a\nb\tc')).toBe('a\\nb\\tc');
     expect(safeText('a\nb', { newlines: true })).toBe('a\nb');
-    expect(safeText('plain ascii, ünïcödé, 日本, emoji 🎉, back\\slash')).toBe('plain ascii, ünïcödé, 日本, emoji 🎉, back\\slash');
+    expect(safeText('plain ascii, ünïcödé, 日本, emoji 🎉, back\\slash')).toBe(
+      'plain ascii, ünïcödé, 日本, emoji 🎉, back\\slash',
+    );
     const json = safeJson({ [HOSTILE]: HOSTILE });
     expectSafe(json);
     expect(JSON.parse(json)).toEqual({ [HOSTILE]: HOSTILE });
@@ -43,28 +52,32 @@ describe('safeText and safeJson', () => {
 });
 
 describe('every command prints hostile text escaped', () => {
-  test('serve prints what a client sends (hostile keys and values, a __proto__ key) as safe JSON that parses back unchanged', async () => {
-    const serve = cli(['serve', 'jobs', '--socket-dir', dir], dir);
-    await serve.waitFor('stderr', /listening on /);
-    const client = new UnixSocketClient({ eventName: 'jobs', socketDir: dir, logLevel: 'silent' });
-    const proto = JSON.parse('{"__proto__": {"x": 1}, "after": 2}') as Record<string, unknown>;
-    try {
-      await client.connect({ waitForWelcome: true });
-      await client.send({ [HOSTILE]: HOSTILE, nested: [{ k: HOSTILE }] });
-      await client.send(proto);
-      await serve.waitFor('stdout', /"after":2/);
-    } finally {
-      await client.disconnect();
-    }
-    serve.child.kill('SIGTERM');
-    expect(await serve.exited).toBe(0);
-    expectSafe(serve.stdout());
-    expectSafe(serve.stderr());
-    const lines = jsonLines(serve.stdout());
-    expect(lines[0]!.data).toEqual({ [HOSTILE]: HOSTILE, nested: [{ k: HOSTILE }] });
-    expect(serve.stdout()).toContain('"data":{"__proto__":{"x":1},"after":2}');
-    expect(Object.keys(lines[1]!.data as object)).toEqual(['__proto__', 'after']);
-  });
+  test(
+    'serve prints what a client sends (hostile keys and values, a __proto__ key) as safe JSON that parses back ' +
+      'unchanged',
+    async () => {
+      const serve = cli(['serve', 'jobs', '--socket-dir', dir], dir);
+      await serve.waitFor('stderr', /listening on /);
+      const client = new UnixSocketClient({ eventName: 'jobs', socketDir: dir, logLevel: 'silent' });
+      const proto = JSON.parse('{"__proto__": {"x": 1}, "after": 2}') as Record<string, unknown>;
+      try {
+        await client.connect({ waitForWelcome: true });
+        await client.send({ [HOSTILE]: HOSTILE, nested: [{ k: HOSTILE }] });
+        await client.send(proto);
+        await serve.waitFor('stdout', /"after":2/);
+      } finally {
+        await client.disconnect();
+      }
+      serve.child.kill('SIGTERM');
+      expect(await serve.exited).toBe(0);
+      expectSafe(serve.stdout());
+      expectSafe(serve.stderr());
+      const lines = jsonLines(serve.stdout());
+      expect(lines[0]!.data).toEqual({ [HOSTILE]: HOSTILE, nested: [{ k: HOSTILE }] });
+      expect(serve.stdout()).toContain('"data":{"__proto__":{"x":1},"after":2}');
+      expect(Object.keys(lines[1]!.data as object)).toEqual(['__proto__', 'after']);
+    },
+  );
 
   test("serve's error lines quoting a peer's invalid message are escaped, one line each", async () => {
     const serve = cli(['serve', 'jobs', '--socket-dir', dir], dir);
@@ -201,9 +214,13 @@ os.unlink(path)
 async function rawStatsServer(event: string, stats: unknown, connections: number): Promise<ChildProcess> {
   const script = join(dir, 'raw-stats-server.py');
   writeFileSync(script, RAW_STATS_SERVER);
-  const child = spawn('/usr/bin/python3', [script, join(dir, `${event}.sock`), JSON.stringify(stats), String(connections)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    '/usr/bin/python3',
+    [script, join(dir, `${event}.sock`), JSON.stringify(stats), String(connections)],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   await new Promise<void>((resolve, reject) => {
     child.stdout!.once('data', () => resolve());
     child.once('exit', (code) => reject(new Error(`raw stats server exited with ${code}`)));
@@ -225,7 +242,19 @@ const GOOD_STATS = {
   protocol: 3,
   startedAt: 1,
   uptimeMs: 1000,
-  clients: [{ id: `client-${HOSTILE}`, connectedAt: 1, handshake: true, pendingBytes: 0, messagesIn: 1, messagesOut: 1, bytesIn: 1, bytesOut: 1, dropped: 0 }],
+  clients: [
+    {
+      id: `client-${HOSTILE}`,
+      connectedAt: 1,
+      handshake: true,
+      pendingBytes: 0,
+      messagesIn: 1,
+      messagesOut: 1,
+      bytesIn: 1,
+      bytesOut: 1,
+      dropped: 0,
+    },
+  ],
   maxConnections: 10,
   queue: { length: 0, capacity: 100, dropped: 0 },
   totals: { messagesIn: 1, messagesOut: 1, bytesIn: 1, bytesOut: 1, slowConsumerDisconnects: 0 },
@@ -255,22 +284,29 @@ describe('stats from a hostile or broken server', () => {
   test.each([
     ['an empty object', {}, 'protocol is missing'],
     ['clients that is a string', { ...GOOD_STATS, clients: 'many' }, 'clients is of type string, expected type array'],
-    ['a client without an id', { ...GOOD_STATS, clients: [{ ...GOOD_STATS.clients[0], id: 7 }] }, 'clients[0].id is 7, expected type string'],
+    [
+      'a client without an id',
+      { ...GOOD_STATS, clients: [{ ...GOOD_STATS.clients[0], id: 7 }] },
+      'clients[0].id is 7, expected type string',
+    ],
     ['a queue that is null', { ...GOOD_STATS, queue: null }, 'queue is of type null, expected type object'],
-  ])('a stats reply with %s is INVALID_MESSAGE, exit 1, no stack trace (stats, and a marked row in top)', async (_name, stats, problem) => {
-    const raw = await rawStatsServer('broken', { ...(stats as object), event: 'broken' }, 10);
-    try {
-      const r = await runCli(['stats', 'broken', '--socket-dir', dir], dir);
-      expect(r.code).toBe(1);
-      expect(r.stdout).toBe('');
-      expect(r.stderr).toMatch(/^error INVALID_MESSAGE: .*broken\.sock sent a malformed stats reply \(/);
-      expect(r.stderr).toContain(problem);
-      expect(r.stderr.trim().split('\n')).toHaveLength(1); // no stack trace
-      const top = await runCli(['top', '--socket-dir', dir, '--count', '1'], dir);
-      expect(top.code).toBe(0);
-      expect(top.stdout).toMatch(/broken\s+live \(INVALID_MESSAGE\)/);
-    } finally {
-      await stopRaw(raw, 'broken');
-    }
-  });
+  ])(
+    'a stats reply with %s is INVALID_MESSAGE, exit 1, no stack trace (stats, and a marked row in top)',
+    async (_name, stats, problem) => {
+      const raw = await rawStatsServer('broken', { ...(stats as object), event: 'broken' }, 10);
+      try {
+        const r = await runCli(['stats', 'broken', '--socket-dir', dir], dir);
+        expect(r.code).toBe(1);
+        expect(r.stdout).toBe('');
+        expect(r.stderr).toMatch(/^error INVALID_MESSAGE: .*broken\.sock sent a malformed stats reply \(/);
+        expect(r.stderr).toContain(problem);
+        expect(r.stderr.trim().split('\n')).toHaveLength(1); // no stack trace
+        const top = await runCli(['top', '--socket-dir', dir, '--count', '1'], dir);
+        expect(top.code).toBe(0);
+        expect(top.stdout).toMatch(/broken\s+live \(INVALID_MESSAGE\)/);
+      } finally {
+        await stopRaw(raw, 'broken');
+      }
+    },
+  );
 });

@@ -59,7 +59,9 @@ describe('socketkit ls', () => {
       ]);
 
       const table = await runCli(['ls', '--socket-dir', dir], dir);
-      expect(table.stdout.split('\n')[0]).toMatch(/^EVENT\s+TRANSPORT\s+STATE\s+CLIENTS\s+QUEUE\s+IN\/s\s+OUT\/s\s+OWNER\s+MODE\s+PATH$/);
+      expect(table.stdout.split('\n')[0]).toMatch(
+        /^EVENT\s+TRANSPORT\s+STATE\s+CLIENTS\s+QUEUE\s+IN\/s\s+OUT\/s\s+OWNER\s+MODE\s+PATH$/,
+      );
       expect(table.stdout).toMatch(/open\s+unix\s+stale \(insecure\)/);
 
       const clean = await runCli(['ls', '--socket-dir', dir, '--clean'], dir);
@@ -94,50 +96,97 @@ describe('socketkit ls', () => {
     }
   });
 
-  test('a TCP address file shows as live while its server runs, stale after; --clean keeps it (a restart rebinds its port)', async () => {
-    const server = new TcpSocketServer({ eventName: 'orders', socketDir: dir, logLevel: 'silent' });
-    await server.start();
-    const address = `127.0.0.1:${server.port}`;
-    try {
-      const rows = JSON.parse((await runCli(['ls', '--socket-dir', dir, '--json'], dir)).stdout) as Array<Record<string, unknown>>;
-      expect(rows).toEqual([expect.objectContaining({ event: 'orders', transport: 'tcp', address, state: 'live', mode: '0600', insecure: false })]);
-    } finally {
-      await server.stop();
-    }
-    const after = JSON.parse((await runCli(['ls', '--socket-dir', dir, '--json', '--clean'], dir)).stdout) as Array<Record<string, unknown>>;
-    expect(after).toEqual([expect.objectContaining({ event: 'orders', transport: 'tcp', state: 'stale' })]);
-    expect(existsSync(join(dir, 'orders.tcp'))).toBe(true);
-  });
+  test(
+    'a TCP address file shows as live while its server runs, stale after; --clean keeps it (a restart rebinds its ' +
+      'port)',
+    async () => {
+      const server = new TcpSocketServer({ eventName: 'orders', socketDir: dir, logLevel: 'silent' });
+      await server.start();
+      const address = `127.0.0.1:${server.port}`;
+      try {
+        const rows = JSON.parse((await runCli(['ls', '--socket-dir', dir, '--json'], dir)).stdout) as Array<
+          Record<string, unknown>
+        >;
+        expect(rows).toEqual([
+          expect.objectContaining({
+            event: 'orders',
+            transport: 'tcp',
+            address,
+            state: 'live',
+            mode: '0600',
+            insecure: false,
+          }),
+        ]);
+      } finally {
+        await server.stop();
+      }
+      const after = JSON.parse((await runCli(['ls', '--socket-dir', dir, '--json', '--clean'], dir)).stdout) as Array<
+        Record<string, unknown>
+      >;
+      expect(after).toEqual([expect.objectContaining({ event: 'orders', transport: 'tcp', state: 'stale' })]);
+      expect(existsSync(join(dir, 'orders.tcp'))).toBe(true);
+    },
+  );
 
-  test('prints clients, queue and rates of live servers (table and --json); "stats off" / "token needed" where they cannot be read', async () => {
-    const open = new UnixSocketServer({ eventName: 'jobs', socketDir: dir, logLevel: 'silent', messageQueueSize: 5 });
-    const quiet = new UnixSocketServer({ eventName: 'quiet', socketDir: dir, logLevel: 'silent', exposeStats: false });
-    const locked = new TcpSocketServer({ eventName: 'locked', socketDir: dir, logLevel: 'silent', token: 'ls-token-0123456789abcdef' });
-    await Promise.all([open.start(), quiet.start(), locked.start()]);
-    const connected: string[] = [];
-    open.on('clientConnected', (id) => connected.push(id));
-    try {
-      open.send({ q: 1 });
-      open.send({ q: 2 });
-      const rows = JSON.parse((await runCli(['ls', '--socket-dir', dir, '--json'], dir)).stdout) as Array<Record<string, unknown>>;
-      expect(rows).toEqual([
-        expect.objectContaining({ event: 'jobs', state: 'live', stats: { clients: 0, maxConnections: 10, queue: 2, rates: expect.any(Object) } }),
-        expect.objectContaining({ event: 'locked', transport: 'tcp', state: 'live', statsUnavailable: 'token needed' }),
-        expect.objectContaining({ event: 'quiet', state: 'live', statsUnavailable: 'stats off' }),
-      ]);
-      expect(Object.keys((rows[0]!.stats as { rates: object }).rates).sort()).toEqual(['bytesIn', 'bytesOut', 'messagesIn', 'messagesOut']);
-      const table = await runCli(['ls', '--socket-dir', dir], dir);
-      expect(table.code).toBe(0);
-      expect(table.stdout).toMatch(/\njobs\s+unix\s+live\s+0\/10\s+2\s+\d+\s+\d+\s+\d+\s+0600\s/);
-      expect(table.stdout).toMatch(/\nlocked\s+tcp 127\.0\.0\.1:\d+\s+live\s+token needed\s+-\s+-\s+-\s/);
-      expect(table.stdout).toMatch(/\nquiet\s+unix\s+live\s+stats off\s+-\s+-\s+-\s/);
-      // Reading stats never took the queue.
-      expect(connected).toEqual([]);
-      expect(open.queuedMessages).toBe(2);
-    } finally {
-      await Promise.all([open.stop(), quiet.stop(), locked.stop()]);
-    }
-  });
+  test(
+    'prints clients, queue and rates of live servers (table and --json); "stats off" / "token needed" where they ' +
+      'cannot be read',
+    async () => {
+      const open = new UnixSocketServer({ eventName: 'jobs', socketDir: dir, logLevel: 'silent', messageQueueSize: 5 });
+      const quiet = new UnixSocketServer({
+        eventName: 'quiet',
+        socketDir: dir,
+        logLevel: 'silent',
+        exposeStats: false,
+      });
+      const locked = new TcpSocketServer({
+        eventName: 'locked',
+        socketDir: dir,
+        logLevel: 'silent',
+        token: 'ls-token-0123456789abcdef',
+      });
+      await Promise.all([open.start(), quiet.start(), locked.start()]);
+      const connected: string[] = [];
+      open.on('clientConnected', (id) => connected.push(id));
+      try {
+        open.send({ q: 1 });
+        open.send({ q: 2 });
+        const rows = JSON.parse((await runCli(['ls', '--socket-dir', dir, '--json'], dir)).stdout) as Array<
+          Record<string, unknown>
+        >;
+        expect(rows).toEqual([
+          expect.objectContaining({
+            event: 'jobs',
+            state: 'live',
+            stats: { clients: 0, maxConnections: 10, queue: 2, rates: expect.any(Object) },
+          }),
+          expect.objectContaining({
+            event: 'locked',
+            transport: 'tcp',
+            state: 'live',
+            statsUnavailable: 'token needed',
+          }),
+          expect.objectContaining({ event: 'quiet', state: 'live', statsUnavailable: 'stats off' }),
+        ]);
+        expect(Object.keys((rows[0]!.stats as { rates: object }).rates).sort()).toEqual([
+          'bytesIn',
+          'bytesOut',
+          'messagesIn',
+          'messagesOut',
+        ]);
+        const table = await runCli(['ls', '--socket-dir', dir], dir);
+        expect(table.code).toBe(0);
+        expect(table.stdout).toMatch(/\njobs\s+unix\s+live\s+0\/10\s+2\s+\d+\s+\d+\s+\d+\s+0600\s/);
+        expect(table.stdout).toMatch(/\nlocked\s+tcp 127\.0\.0\.1:\d+\s+live\s+token needed\s+-\s+-\s+-\s/);
+        expect(table.stdout).toMatch(/\nquiet\s+unix\s+live\s+stats off\s+-\s+-\s+-\s/);
+        // Reading stats never took the queue.
+        expect(connected).toEqual([]);
+        expect(open.queuedMessages).toBe(2);
+      } finally {
+        await Promise.all([open.stop(), quiet.stop(), locked.stop()]);
+      }
+    },
+  );
 
   test('an empty or missing directory says so and exits 0', async () => {
     const r = await runCli(['ls', '--socket-dir', join(dir, 'nope')], dir);
@@ -159,16 +208,21 @@ describe('socketkit ls', () => {
     await new Promise<void>((r) => listener.listen(0, '127.0.0.1', () => r()));
     try {
       const port = (listener.address() as { port: number }).port;
-      const rec = `${JSON.stringify({ event: 'planted', host: '127.0.0.1', port, pid: 1, tls: false, started_ms: 0 })}\n`;
+      const planted = { event: 'planted', host: '127.0.0.1', port, pid: 1, tls: false, started_ms: 0 };
+      const rec = `${JSON.stringify(planted)}\n`;
       writeFileSync(join(dir, 'planted.tcp'), rec, { mode: 0o666 });
       chmodSync(join(dir, 'planted.tcp'), 0o666);
       if (asRoot) {
         writeFileSync(join(dir, 'foreign.tcp'), rec.replace('planted', 'foreign'), { mode: 0o600 });
         chownSync(join(dir, 'foreign.tcp'), NOBODY, NOBODY);
       }
-      const rows = JSON.parse((await runCli(['ls', '--socket-dir', dir, '--json'], dir)).stdout) as Array<Record<string, unknown>>;
+      const rows = JSON.parse((await runCli(['ls', '--socket-dir', dir, '--json'], dir)).stdout) as Array<
+        Record<string, unknown>
+      >;
       expect(rows).toEqual([
-        ...(asRoot ? [expect.objectContaining({ event: 'foreign', transport: 'tcp', state: 'unchecked', insecure: true })] : []),
+        ...(asRoot
+          ? [expect.objectContaining({ event: 'foreign', transport: 'tcp', state: 'unchecked', insecure: true })]
+          : []),
         expect.objectContaining({ event: 'planted', transport: 'tcp', state: 'unchecked', insecure: true }),
       ]);
       expect((await runCli(['ls', '--socket-dir', dir], dir)).stdout).toMatch(/planted\s+tcp\s+unchecked \(insecure\)/);
@@ -179,7 +233,8 @@ describe('socketkit ls', () => {
   });
 
   (asRoot ? test : test.skip)(
-    `--clean refuses a directory reached through another user's symlink: nothing removed, exit 1${asRoot ? '' : ' [skipped: needs root to chown]'}`,
+    `--clean refuses a directory reached through another user's symlink: nothing removed, exit ` +
+      `1${asRoot ? '' : ' [skipped: needs root to chown]'}`,
     () => {
       const real = join(dir, 'real');
       mkdirSync(real, { mode: 0o700 });
@@ -190,10 +245,14 @@ describe('socketkit ls', () => {
       chmodSync(dir, 0o755);
       const link = join(shared, 'd');
       // The link is the other user's: it may point anywhere at any time.
-      const r = spawnSync(process.execPath, ['-e', `require('fs').symlinkSync(${JSON.stringify(real)}, ${JSON.stringify(link)})`], {
-        uid: NOBODY,
-        gid: NOBODY,
-      });
+      const r = spawnSync(
+        process.execPath,
+        ['-e', `require('fs').symlinkSync(${JSON.stringify(real)}, ${JSON.stringify(link)})`],
+        {
+          uid: NOBODY,
+          gid: NOBODY,
+        },
+      );
       expect(r.status).toBe(0);
       return runCli(['ls', '--socket-dir', link, '--clean'], dir).then((clean) => {
         expect(clean.code).toBe(1);
@@ -224,7 +283,11 @@ describe('socketkit ls', () => {
       // The other user's stale socket of the same name, and a racer flipping the link between the two directories.
       const r = spawnSync(
         process.execPath,
-        ['-e', `require('net').createServer().listen(${JSON.stringify(join(evil, 'live.sock'))}, () => process.kill(process.pid, 'SIGKILL'))`],
+        [
+          '-e',
+          `require('net').createServer().listen(${JSON.stringify(join(evil, 'live.sock'))}, () => ` +
+            `process.kill(process.pid, 'SIGKILL'))`,
+        ],
         {
           uid: NOBODY,
           gid: NOBODY,
@@ -251,7 +314,15 @@ describe('socketkit ls', () => {
       await once(flipper.stdout!, 'data');
       let deleted = 0;
       let refused = 0;
-      const entry: LsEntry = { event: 'live', transport: 'unix', path: join(link, 'live.sock'), state: 'stale', uid: NOBODY, mode: '0755', insecure: true };
+      const entry: LsEntry = {
+        event: 'live',
+        transport: 'unix',
+        path: join(link, 'live.sock'),
+        state: 'stale',
+        uid: NOBODY,
+        mode: '0755',
+        insecure: true,
+      };
       try {
         for (let round = 0; round < 400; round++) {
           await cleanSocketDir([entry]).catch(() => refused++);

@@ -18,14 +18,19 @@ function get(port: number, authorization: string): Promise<number> {
 }
 
 describe('metrics endpoint under hostile Authorization headers', () => {
-  test('a 1 MB "Bearer a<spaces>b" value is parsed in one pass (the old pattern `(.+?) *$` was quadratic: hours here)', () => {
-    // No clock: a quadratic parse of this value does not finish within the test's timeout.
-    expect(bearerToken(`Bearer a${' '.repeat(1_000_000)}b`)).toBe(`a${' '.repeat(1_000_000)}b`);
-    expect(bearerToken(`Bearer a${' '.repeat(1_000_000)}`)).toBe('a');
-    expect(bearerToken(`Bearer ${' '.repeat(1_000_000)}`)).toBeUndefined();
-  });
+  test(
+    'a 1 MB "Bearer a<spaces>b" value is parsed in one pass (the old pattern `(.+?) *$` was quadratic: hours ' +
+      'here)',
+    () => {
+      // No clock: a quadratic parse of this value does not finish within the test's timeout.
+      expect(bearerToken(`Bearer a${' '.repeat(1_000_000)}b`)).toBe(`a${' '.repeat(1_000_000)}b`);
+      expect(bearerToken(`Bearer a${' '.repeat(1_000_000)}`)).toBe('a');
+      expect(bearerToken(`Bearer ${' '.repeat(1_000_000)}`)).toBeUndefined();
+    },
+  );
 
-  test('hostile headers get 401; the token, with spaces after it, in any case of "bearer", gets the metrics', async () => {
+  test('hostile headers get 401; the token, with spaces after it, in any case of "bearer", gets the ' +
+    'metrics', async () => {
     const endpoint = await serveMetrics({ metrics: () => 'socketkit_up 1\n' }, { port: 0 }, TOKEN);
     const port = Number(new URL(endpoint.url).port);
     try {

@@ -48,33 +48,51 @@ async function withQueuedTokenServer(body: (server: TcpSocketServer) => Promise<
 }
 
 describe('monitors of a token server', () => {
-  test('socketkit stats --transport tcp --token-file reads a token tcp server; a proven monitor never takes the queue', async () => {
-    await withQueuedTokenServer(async (server) => {
-      const r = await runCli(['stats', 'orders', '--transport', 'tcp', '--socket-dir', dir, '--token-file', tokenFile, '--json'], dir);
-      expect(r.stderr).toBe('');
-      expect(r.code).toBe(0);
-      const s = JSON.parse(r.stdout) as ServerStats;
-      expect(s.event).toBe('orders');
-      expect(s.queue.length).toBe(1);
-      expect(s.clients).toEqual([]);
+  test(
+    'socketkit stats --transport tcp --token-file reads a token tcp server; a proven monitor never takes the ' +
+      'queue',
+    async () => {
+      await withQueuedTokenServer(async (server) => {
+        const r = await runCli(
+          ['stats', 'orders', '--transport', 'tcp', '--socket-dir', dir, '--token-file', tokenFile, '--json'],
+          dir,
+        );
+        expect(r.stderr).toBe('');
+        expect(r.code).toBe(0);
+        const s = JSON.parse(r.stdout) as ServerStats;
+        expect(s.event).toBe('orders');
+        expect(s.queue.length).toBe(1);
+        expect(s.clients).toEqual([]);
 
-      const text = await runCli(['stats', 'orders', '--transport', 'tcp', '--port', String(server.port), '--token-file', tokenFile], dir);
-      expect(text.code).toBe(0);
-      expect(text.stdout).toMatch(/^event orders {2}protocol \d+/);
+        const text = await runCli(
+          ['stats', 'orders', '--transport', 'tcp', '--port', String(server.port), '--token-file', tokenFile],
+          dir,
+        );
+        expect(text.code).toBe(0);
+        expect(text.stdout).toMatch(/^event orders {2}protocol \d+/);
 
-      // In code: fetchStats with the token.
-      const again = await fetchStats(new TcpClientTransport('127.0.0.1', server.port as number, 'orders'), 'orders', { token: TOKEN });
-      expect(again.queue.length).toBe(1);
-    });
-  });
+        // In code: fetchStats with the token.
+        const again = await fetchStats(new TcpClientTransport('127.0.0.1', server.port as number, 'orders'), 'orders', {
+          token: TOKEN,
+        });
+        expect(again.queue.length).toBe(1);
+      });
+    },
+  );
 
   test('a monitor with a wrong token, or none, gets UNAUTHORIZED and the queue is untouched', async () => {
     await withQueuedTokenServer(async (server) => {
       const transport = new TcpClientTransport('127.0.0.1', server.port as number, 'orders');
       await expect(fetchStats(transport, 'orders', { token: WRONG })).rejects.toMatchObject({ code: 'UNAUTHORIZED' });
-      await expect(fetchStats(transport, 'orders')).rejects.toMatchObject({ code: 'UNAUTHORIZED', message: expect.stringContaining('token') });
+      await expect(fetchStats(transport, 'orders')).rejects.toMatchObject({
+        code: 'UNAUTHORIZED',
+        message: expect.stringContaining('token'),
+      });
 
-      const wrong = await runCli(['stats', 'orders', '--transport', 'tcp', '--socket-dir', dir, '--token-file', wrongFile], dir);
+      const wrong = await runCli(
+        ['stats', 'orders', '--transport', 'tcp', '--socket-dir', dir, '--token-file', wrongFile],
+        dir,
+      );
       expect(wrong.code).toBe(1);
       expect(wrong.stderr).toMatch(/^error UNAUTHORIZED: /);
       const none = await runCli(['stats', 'orders', '--transport', 'tcp', '--socket-dir', dir], dir);
@@ -87,7 +105,9 @@ describe('monitors of a token server', () => {
     const server = new UnixSocketServer({ eventName: 'plain', socketDir: dir, logLevel: 'silent' });
     await server.start();
     try {
-      await expect(fetchStats(new UnixClientTransport(dir, 'plain'), 'plain', { token: TOKEN })).rejects.toMatchObject({ code: 'UNAUTHORIZED' });
+      await expect(fetchStats(new UnixClientTransport(dir, 'plain'), 'plain', { token: TOKEN })).rejects.toMatchObject({
+        code: 'UNAUTHORIZED',
+      });
       // Without a token the same server answers.
       expect((await fetchStats(new UnixClientTransport(dir, 'plain'), 'plain')).event).toBe('plain');
     } finally {
@@ -109,8 +129,12 @@ describe('monitors of a token server', () => {
       expect((JSON.parse(r.stdout) as ServerStats).clients).toHaveLength(1);
       const top = await runCli(['top', '--socket-dir', dir, '--count', '1', '--token-file', tokenFile], dir);
       expect(top.stdout.trim().split('\n')[1]).toMatch(/^jobs\s+live\s+1\/10\s+0\s/);
-      const ls = JSON.parse((await runCli(['ls', '--socket-dir', dir, '--json', '--token-file', tokenFile], dir)).stdout) as Array<Record<string, unknown>>;
-      expect(ls).toEqual([expect.objectContaining({ event: 'jobs', state: 'live', stats: expect.objectContaining({ clients: 1 }) })]);
+      const ls = JSON.parse(
+        (await runCli(['ls', '--socket-dir', dir, '--json', '--token-file', tokenFile], dir)).stdout,
+      ) as Array<Record<string, unknown>>;
+      expect(ls).toEqual([
+        expect.objectContaining({ event: 'jobs', state: 'live', stats: expect.objectContaining({ clients: 1 }) }),
+      ]);
       expect(connected).toHaveLength(1);
     } finally {
       await client.disconnect();
@@ -132,7 +156,9 @@ describe('monitors of a full server', () => {
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
       expect((JSON.parse(r.stdout) as ServerStats).clients).toHaveLength(1);
-      await expect(b.connect({ waitForWelcome: true, timeout: 5000 })).rejects.toMatchObject({ code: 'MAX_CONNECTIONS' });
+      await expect(b.connect({ waitForWelcome: true, timeout: 5000 })).rejects.toMatchObject({
+        code: 'MAX_CONNECTIONS',
+      });
       expect(server.getConnectedClients()).toHaveLength(1);
       expect(server.stats().refused).toEqual({ MAX_CONNECTIONS: 1 });
     } finally {

@@ -15,7 +15,11 @@ beforeAll(async () => {
 afterAll(() => nats.stop());
 
 /** Starts `socketkit serve` and resolves once it printed its ready line; returns the transport flags clients need. */
-async function startServe(event: string, transport: 'unix' | 'tcp' | 'nats', extra: string[] = []): Promise<{ serve: Cli; flags: string[] }> {
+async function startServe(
+  event: string,
+  transport: 'unix' | 'tcp' | 'nats',
+  extra: string[] = [],
+): Promise<{ serve: Cli; flags: string[] }> {
   if (transport === 'nats') {
     const flags = ['--transport', 'nats', '--servers', nats.url];
     const serve = cli(['serve', event, ...flags, ...extra], dir);
@@ -40,7 +44,10 @@ describe.each(['unix', 'tcp', 'nats'] as const)('%s: serve + listen + send round
     const { serve, flags } = await startServe('roundtrip', transport);
 
     // Two listeners, each exits after two messages.
-    const listeners = [cli(['listen', 'roundtrip', ...flags, '--count', '2'], dir), cli(['listen', 'roundtrip', ...flags, '--count', '2'], dir)];
+    const listeners = [
+      cli(['listen', 'roundtrip', ...flags, '--count', '2'], dir),
+      cli(['listen', 'roundtrip', ...flags, '--count', '2'], dir),
+    ];
     for (const l of listeners) await l.waitFor('stderr', /connected to /);
     await serve.waitFor('stderr', /client \S+ connected \(2 connected\)/);
 

@@ -81,7 +81,10 @@ describe('socketkit stats and top', () => {
   test('serve --metrics-port (with its bearer token) exposes Prometheus text that a real parser reads', async () => {
     const tokenFile = join(dir, 'metrics.token');
     writeFileSync(tokenFile, 'a-metrics-token-of-32-bytes-1234\n', { mode: 0o600 });
-    const serve = cli(['serve', 'metered', '--socket-dir', dir, '--metrics-port', '0', '--metrics-token-file', tokenFile], dir);
+    const serve = cli(
+      ['serve', 'metered', '--socket-dir', dir, '--metrics-port', '0', '--metrics-token-file', tokenFile],
+      dir,
+    );
     const port = (await serve.waitFor('stderr', /metrics on http:\/\/127\.0\.0\.1:(\d+)\/metrics/))[1] as string;
     const client = new UnixSocketClient({ eventName: 'metered', socketDir: dir, logLevel: 'silent' });
     try {

@@ -11,7 +11,8 @@ const isRoot = process.getuid?.() === 0;
 const NOBODY = 65534;
 /** Tests that need a second local user run as root; elsewhere they are skipped with the reason in the name. */
 const asRoot = isRoot ? test : test.skip;
-const rootName = (name: string): string => (isRoot ? name : `${name} [skipped: needs root to chown a file to uid ${NOBODY}]`);
+const rootName = (name: string): string =>
+  isRoot ? name : `${name} [skipped: needs root to chown a file to uid ${NOBODY}]`;
 
 let dir = '';
 useTestDir('sk-trust-', (d) => {
@@ -32,9 +33,16 @@ function sharedCwd(): { cwd: string; sockets: string } {
  * Runs `serve` and resolves with what happened: the exit (code and stderr) when it refused, or
  * the mode of the socket it created when it started (then it is stopped).
  */
-async function serveOutcome(args: string[], cwd: string, socket: string): Promise<{ code: number | null; stderr: string; socketMode?: string }> {
+async function serveOutcome(
+  args: string[],
+  cwd: string,
+  socket: string,
+): Promise<{ code: number | null; stderr: string; socketMode?: string }> {
   const p = cli(args, cwd);
-  const started = await Promise.race([p.exited.then(() => false), p.waitFor('stderr', /listening on /).then(() => true)]);
+  const started = await Promise.race([
+    p.exited.then(() => false),
+    p.waitFor('stderr', /listening on /).then(() => true),
+  ]);
   if (!started) return { code: await p.exited, stderr: p.stderr() };
   const socketMode = existsSync(socket) ? (statSync(socket).mode & 0o777).toString(8) : 'missing';
   p.child.kill('SIGTERM');
@@ -44,19 +52,22 @@ async function serveOutcome(args: string[], cwd: string, socket: string): Promis
 const ATTACK = (sockets: string): string => `SOCKET_DIR=${sockets}\nSOCKET_UNIX_SOCKET_PERMISSIONS=0666\n`;
 
 describe('./.env, --token-file and settings files written by another user are refused', () => {
-  asRoot(rootName('a ./.env another user planted in a shared working directory is refused: no 0666 socket'), async () => {
-    const { cwd, sockets } = sharedCwd();
-    const env = join(cwd, '.env');
-    writeFileSync(env, ATTACK(sockets), { mode: 0o644 });
-    chownSync(env, NOBODY, NOBODY);
-    const r = await serveOutcome(['serve', 'jobs'], cwd, join(sockets, 'jobs.sock'));
-    expect(r.socketMode).toBeUndefined(); // before the fix: '666' (the planted .env took effect)
-    expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^error INVALID_CONFIG: refusing to read env file /m);
-    expect(r.stderr).toContain(env);
-    expect(r.stderr).toContain(`owned by uid ${NOBODY}`);
-    expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
-  });
+  asRoot(
+    rootName('a ./.env another user planted in a shared working directory is refused: no 0666 socket'),
+    async () => {
+      const { cwd, sockets } = sharedCwd();
+      const env = join(cwd, '.env');
+      writeFileSync(env, ATTACK(sockets), { mode: 0o644 });
+      chownSync(env, NOBODY, NOBODY);
+      const r = await serveOutcome(['serve', 'jobs'], cwd, join(sockets, 'jobs.sock'));
+      expect(r.socketMode).toBeUndefined(); // before the fix: '666' (the planted .env took effect)
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/^error INVALID_CONFIG: refusing to read env file /m);
+      expect(r.stderr).toContain(env);
+      expect(r.stderr).toContain(`owned by uid ${NOBODY}`);
+      expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+    },
+  );
 
   test('a ./.env that group or others can write (mode 0666) is refused, even when it is yours', async () => {
     const { cwd, sockets } = sharedCwd();
@@ -106,7 +117,9 @@ describe('./.env, --token-file and settings files written by another user are re
   asRoot(rootName('a settings file another user owns, named in your .env, is refused'), async () => {
     const { cwd, sockets } = sharedCwd();
     const settings = join(dir, 'settings.toml');
-    writeFileSync(settings, `[socket]\nsocket_dir = "${sockets}"\n[socket.unix]\nsocket_permissions = 0o666\n`, { mode: 0o644 });
+    writeFileSync(settings, `[socket]\nsocket_dir = "${sockets}"\n[socket.unix]\nsocket_permissions = 0o666\n`, {
+      mode: 0o644,
+    });
     chownSync(settings, NOBODY, NOBODY);
     writeFileSync(join(cwd, '.env'), `SOCKET_SETTINGS_FILE=${settings}\n`, { mode: 0o644 });
     const r = await serveOutcome(['serve', 'jobs'], cwd, join(sockets, 'jobs.sock'));

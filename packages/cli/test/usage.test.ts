@@ -37,17 +37,20 @@ describe('--help', () => {
     expect(r.stdout).toContain('npm install @socketkit/nats');
   });
 
-  test.each(['serve', 'listen', 'send', 'request', 'bench'])('socketkit %s --help exits 0 with its usage', async (command) => {
-    for (const args of [
-      [command, '--help'],
-      [command, '-h'],
-      ['help', command],
-    ]) {
-      const r = await runCli(args, cwd);
-      expect(r.code).toBe(0);
-      expect(r.stdout).toContain(`usage: socketkit ${command}`);
-    }
-  });
+  test.each(['serve', 'listen', 'send', 'request', 'bench'])(
+    'socketkit %s --help exits 0 with its usage',
+    async (command) => {
+      for (const args of [
+        [command, '--help'],
+        [command, '-h'],
+        ['help', command],
+      ]) {
+        const r = await runCli(args, cwd);
+        expect(r.code).toBe(0);
+        expect(r.stdout).toContain(`usage: socketkit ${command}`);
+      }
+    },
+  );
 
   test('--help wins over other (even invalid) flags', async () => {
     const r = await runCli(['listen', '--transport', 'tcp', '--help'], cwd);
@@ -81,11 +84,17 @@ describe('usage errors exit 2 and point to --help', () => {
     [['listen', 'jobs', '--servers', 'nats://127.0.0.1:4222'], /--servers applies to --transport nats/],
     [['listen', 'jobs', '--transport', 'nats', '--port', '9000'], /--host and --port apply to --transport tcp/],
     [['listen', 'jobs', '--port', '9000'], /--host and --port apply to --transport tcp/],
-    [['listen', 'jobs', '--transport', 'nats', '--socket-dir', '/tmp'], /--socket-dir applies to --transport unix and tcp/],
+    [
+      ['listen', 'jobs', '--transport', 'nats', '--socket-dir', '/tmp'],
+      /--socket-dir applies to --transport unix and tcp/,
+    ],
     [['listen', 'jobs', '--tls-ca', '/tmp/ca.pem'], /--tls-\* and --allow-insecure apply to --transport tcp/],
     [['serve', 'jobs', '--transport', 'tcp', '--tls-cert', 'c.pem'], /--tls-cert and --tls-key go together/],
     [['serve', 'jobs', '--transport', 'tcp', '--tls-ca', 'ca.pem'], /serve with TLS needs --tls-cert/],
-    [['serve', 'jobs', '--transport', 'tcp', '--tls-cert', 'c', '--tls-key', 'k', '--tls-request-cert'], /--tls-request-cert needs --tls-ca/],
+    [
+      ['serve', 'jobs', '--transport', 'tcp', '--tls-cert', 'c', '--tls-key', 'k', '--tls-request-cert'],
+      /--tls-request-cert needs --tls-ca/,
+    ],
     [['listen', 'jobs', '--transport', 'tcp', '--port', 'http'], /--port must be an integer/],
     [['listen', 'jobs', '--transport', 'tcp', '--port', '0'], /--port must be an integer 1-65535/],
     [['listen', 'jobs', '--count', '0'], /--count must be an integer/],

@@ -33,7 +33,14 @@ const K_REPLY_TO = key(WIRE_KEYS.replyTo);
  * same millisecond by one server or client share it, so it is copied as one
  * run of bytes instead of being written field by field.
  */
-const envelope = { header: -1, eventName: '', timestampMs: Number.NaN, timestampIso: '', messageType: '', bytes: Buffer.alloc(0) as Buffer };
+const envelope = {
+  header: -1,
+  eventName: '',
+  timestampMs: Number.NaN,
+  timestampIso: '',
+  messageType: '',
+  bytes: Buffer.alloc(0) as Buffer,
+};
 
 function writeEnvelope(message: SocketMessage): void {
   const hasId = message.id !== undefined;
@@ -92,7 +99,10 @@ function tooLarge(message: SocketMessage, size: number, maxMessageSize: number, 
 
 function encodeInto(message: SocketMessage, headerSize: number, maxMessageSize: number): Buffer {
   if (!Number.isSafeInteger(message.timestampMs)) {
-    throw new MessageError(ErrorCode.INVALID_MESSAGE, `cannot encode message: timestampMs must be an integer, got ${message.timestampMs}`);
+    throw new MessageError(
+      ErrorCode.INVALID_MESSAGE,
+      `cannot encode message: timestampMs must be an integer, got ${message.timestampMs}`,
+    );
   }
   try {
     return withWriter(headerSize, maxMessageSize, () => {
@@ -106,10 +116,14 @@ function encodeInto(message: SocketMessage, headerSize: number, maxMessageSize: 
     if (cause instanceof EncodeTooLarge) throw tooLarge(message, cause.atLeast, maxMessageSize, true);
     if (cause instanceof EncodeRefusal) {
       const at = formatPath('data', cause.path);
-      throw new MessageError(ErrorCode.INVALID_MESSAGE, `cannot encode message data for event "${message.eventName}": ${at}: ${cause.reason}`, {
-        cause,
-        details: { eventName: message.eventName, path: at },
-      });
+      throw new MessageError(
+        ErrorCode.INVALID_MESSAGE,
+        `cannot encode message data for event "${message.eventName}": ${at}: ${cause.reason}`,
+        {
+          cause,
+          details: { eventName: message.eventName, path: at },
+        },
+      );
     }
     // a user toJSON or getter threw, or a toJSON chain recursed without end
     throw new MessageError(

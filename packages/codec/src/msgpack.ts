@@ -15,8 +15,18 @@ const fastUnpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64A
 // key survives until toPlain defines it as an own property.
 const exactUnpackr = new Unpackr({ useRecords: false, mapsAsObjects: false, int64AsType: 'bigint' });
 // The same two with every bin copied out of the bytes (by default a bin is a view into them).
-const fastCopyUnpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number', copyBuffers: true });
-const exactCopyUnpackr = new Unpackr({ useRecords: false, mapsAsObjects: false, int64AsType: 'bigint', copyBuffers: true });
+const fastCopyUnpackr = new Unpackr({
+  useRecords: false,
+  mapsAsObjects: true,
+  int64AsType: 'number',
+  copyBuffers: true,
+});
+const exactCopyUnpackr = new Unpackr({
+  useRecords: false,
+  mapsAsObjects: false,
+  int64AsType: 'bigint',
+  copyBuffers: true,
+});
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
@@ -29,7 +39,8 @@ function toPlain(v: unknown): unknown {
   if (v instanceof Map) {
     const o: Record<string, unknown> = {};
     for (const [k, val] of v as Map<string, unknown>) {
-      if (k === '__proto__') Object.defineProperty(o, k, { value: toPlain(val), writable: true, enumerable: true, configurable: true });
+      if (k === '__proto__')
+        Object.defineProperty(o, k, { value: toPlain(val), writable: true, enumerable: true, configurable: true });
       else o[k] = toPlain(val);
     }
     return o;
@@ -83,14 +94,21 @@ function wholeViewOf(bytes: Uint8Array): Buffer | undefined {
  * `flags`, the same way {@link decodeValue} decodes a whole buffer, without
  * scanning it again or making a view of the range.
  */
-export function decodeScannedRange(bytes: Uint8Array, start: number, end: number, flags: number, copyBins: boolean): unknown {
+export function decodeScannedRange(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  flags: number,
+  copyBins: boolean,
+): unknown {
   const whole = wholeViewOf(bytes);
   const source = whole ?? bytes;
   const offset = whole === undefined ? 0 : bytes.byteOffset;
   range.start = start + offset;
   range.end = end + offset;
   const copy = copyBins && (flags & SCAN_BIN) !== 0;
-  if ((flags & (SCAN_BIG_INT | SCAN_PROTO_KEY)) === 0) return (copy ? fastCopyUnpackr : fastUnpackr).unpack(source, range);
+  if ((flags & (SCAN_BIG_INT | SCAN_PROTO_KEY)) === 0)
+    return (copy ? fastCopyUnpackr : fastUnpackr).unpack(source, range);
   return toPlain((copy ? exactCopyUnpackr : exactUnpackr).unpack(source, range));
 }
 

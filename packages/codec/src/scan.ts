@@ -32,10 +32,15 @@ export class ScanError extends Error {
 export const SCAN_BIG_INT = 1;
 /** Set in {@link scanValue}'s result when a map has the key `__proto__`. */
 export const SCAN_PROTO_KEY = 2;
-/** Set in {@link scanValue}'s result when the value holds a msgpack bin (decoded as a view into the bytes unless copied). */
+/**
+ * Set in {@link scanValue}'s result when the value holds a msgpack bin (decoded as a view into the bytes unless
+ * copied).
+ */
 export const SCAN_BIN = 4;
 
-/** Sizes (token included) of the fixed-size tokens in 0xc0..0xd3; 0 marks a variable size, container or refused token. */
+/**
+ * Sizes (token included) of the fixed-size tokens in 0xc0..0xd3; 0 marks a variable size, container or refused token.
+ */
 const FIXED = new Uint8Array(256);
 for (const [t, n] of [
   [0xc0, 1],
@@ -195,7 +200,8 @@ function skip(b: Uint8Array, pos: number, depth: number): number {
       const name = type === undefined ? '' : ` of type ${(type << 24) >> 24}`;
       throw new ScanError(
         'extension',
-        `msgpack extension${name} (token ${hex(t)}) at byte ${pos}: only plain msgpack is accepted (no timestamps, BigInt, typed-array or record extensions)`,
+        `msgpack extension${name} (token ${hex(t)}) at byte ${pos}: only plain msgpack is accepted (no timestamps, ` +
+          `BigInt, typed-array or record extensions)`,
       );
     }
   }
@@ -210,7 +216,8 @@ export function scanValue(bytes: Uint8Array): number {
   flags = 0;
   const end = skip(bytes, 0, 0);
   // `!(<=)` also catches NaN, from a length read past the end
-  if (!(end <= bytes.length)) throw new ScanError('truncated', `truncated msgpack value: ${bytes.length} bytes are not enough`);
+  if (!(end <= bytes.length))
+    throw new ScanError('truncated', `truncated msgpack value: ${bytes.length} bytes are not enough`);
   if (end !== bytes.length) throw new ScanError('trailing', `msgpack value ends at byte ${end} of ${bytes.length}`);
   return flags;
 }

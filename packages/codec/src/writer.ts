@@ -371,7 +371,8 @@ function writeMap(m: Map<unknown, unknown>, depth: number): void {
   for (const [k, v] of m) {
     if (typeof k !== 'string') {
       throw new EncodeRefusal(
-        `a Map key of type ${k === null ? 'null' : typeof k} is not a string: every map key must be a string (the peer decodes with strict map keys)`,
+        `a Map key of type ${k === null ? 'null' : typeof k} is not a string: every map key must be a string (the ` +
+          `peer decodes with strict map keys)`,
       );
     }
     if (v === undefined) refuseUndefined(k);
@@ -386,14 +387,19 @@ function writeMap(m: Map<unknown, unknown>, depth: number): void {
 }
 
 function tooDeep(): EncodeRefusal {
-  return new EncodeRefusal(`containers nested more than ${MAX_NESTING_DEPTH} deep (envelope included), or a circular reference`);
+  return new EncodeRefusal(
+    `containers nested more than ${MAX_NESTING_DEPTH} deep (envelope included), or a circular reference`,
+  );
 }
 
 /** Built-ins with no plain msgpack form, and what to send instead. */
 function refuseObject(o: object): never {
-  if (o instanceof Date) throw new EncodeRefusal('a Date has no plain msgpack form: send date.getTime() (epoch ms) or date.toISOString()');
+  if (o instanceof Date)
+    throw new EncodeRefusal('a Date has no plain msgpack form: send date.getTime() (epoch ms) or date.toISOString()');
   if (ArrayBuffer.isView(o) || o instanceof ArrayBuffer) {
-    throw new EncodeRefusal(`a ${o.constructor.name} has no plain msgpack form: send a Buffer/Uint8Array (bin) or an array of numbers`);
+    throw new EncodeRefusal(
+      `a ${o.constructor.name} has no plain msgpack form: send a Buffer/Uint8Array (bin) or an array of numbers`,
+    );
   }
   if (o instanceof Set) throw new EncodeRefusal('a Set has no plain msgpack form: send an array ([...set])');
   throw new EncodeRefusal(`a ${o.constructor?.name ?? 'value'} has no plain msgpack form: send a plain object`);
@@ -461,6 +467,7 @@ export function writeValue(v: unknown, depth: number): void {
 /** Renders a refusal path as `data.a[3].b`. */
 export function formatPath(root: string, path: ReadonlyArray<string | number>): string {
   let out = root;
-  for (const p of path) out += typeof p === 'number' ? `[${p}]` : /^[A-Za-z_$][\w$]*$/.test(p) ? `.${p}` : `[${JSON.stringify(p)}]`;
+  for (const p of path)
+    out += typeof p === 'number' ? `[${p}]` : /^[A-Za-z_$][\w$]*$/.test(p) ? `.${p}` : `[${JSON.stringify(p)}]`;
   return out;
 }

@@ -34,7 +34,12 @@ describe('constants', () => {
 
 describe('encodeFrame', () => {
   it('writes a 4-byte big-endian length and a plain msgpack map with snake_case keys', () => {
-    const m = createMessage('orders', 'data', { qty: 3, tags: ['a', 'b'], nested: { ok: true, none: null } }, { timestampMs: T });
+    const m = createMessage(
+      'orders',
+      'data',
+      { qty: 3, tags: ['a', 'b'], nested: { ok: true, none: null } },
+      { timestampMs: T },
+    );
     const frame = encodeFrame(m);
     expect(frame.readUInt32BE(0)).toBe(frame.length - 4);
     const payload = frame.subarray(4);
@@ -95,7 +100,9 @@ describe('encodeFrame', () => {
     expect(payload[at]).toBe(0xcf);
     expect(payload.readBigUInt64BE(at + 1)).toBe(BigInt(T));
     // With msgpackr defaults (no int64AsType) it is a BigInt, i.e. an integer on the wire.
-    expect(new (plainUnpackr.constructor as typeof import('msgpackr').Unpackr)({ useRecords: false }).unpack(payload)).toMatchObject({
+    expect(
+      new (plainUnpackr.constructor as typeof import('msgpackr').Unpackr)({ useRecords: false }).unpack(payload),
+    ).toMatchObject({
       timestamp_ms: BigInt(T),
     });
   });
@@ -145,12 +152,23 @@ describe('encodeFrame', () => {
     const both = createMessage('e', 'data', {}, { id: 'x', replyTo: 'y', timestampMs: T });
     const reqPayload = encodeFrame(req).subarray(4);
     expect(reqPayload[0]).toBe(0x86);
-    expect(Object.keys(plainUnpackr.unpack(reqPayload) as object)).toEqual(['event_name', 'timestamp_ms', 'timestamp_iso', 'message_type', 'data', 'id']);
+    expect(Object.keys(plainUnpackr.unpack(reqPayload) as object)).toEqual([
+      'event_name',
+      'timestamp_ms',
+      'timestamp_iso',
+      'message_type',
+      'data',
+      'id',
+    ]);
     expect(encodeFrame(reply)[4]).toBe(0x86);
     expect(encodeFrame(both)[4]).toBe(0x87);
     expect(plainUnpackr.unpack(encodeFrame(both).subarray(4))).toEqual(toWireMessage(both));
     const decoder = new FrameDecoder();
-    expect(decoder.push(Buffer.concat([encodeFrame(req), encodeFrame(reply), encodeFrame(both)]))).toEqual([req, reply, both]);
+    expect(decoder.push(Buffer.concat([encodeFrame(req), encodeFrame(reply), encodeFrame(both)]))).toEqual([
+      req,
+      reply,
+      both,
+    ]);
   });
 
   it.each([
@@ -212,7 +230,12 @@ describe('encodeFrame', () => {
   });
 
   it('rejects a Map with non-string keys in data (the peer could not decode the frame)', () => {
-    for (const map of [new Map([[1, 'a']]), new Map([[true, 'a']]), new Map([[null, 'a']]), new Map([[Buffer.from('k'), 'a']])]) {
+    for (const map of [
+      new Map([[1, 'a']]),
+      new Map([[true, 'a']]),
+      new Map([[null, 'a']]),
+      new Map([[Buffer.from('k'), 'a']]),
+    ]) {
       const err = messageError(() => encodeFrame(createMessage('e', 'data', { nested: [{ map }] })));
       expect(err.code).toBe(ErrorCode.INVALID_MESSAGE);
       expect(err.message).toContain('not a string');
@@ -297,7 +320,8 @@ describe('envelope reuse within a millisecond (issue 16)', () => {
     }
     const outer = createMessage('outer', 'data', { v: new Nested() }, { timestampMs: T });
     const twice = [encodeFrame(outer), encodeFrame(outer)];
-    for (const f of twice) expect(decode(f)).toEqual({ ...toWireMessage(outer), data: { v: encodeFrame(inner).length } });
+    for (const f of twice)
+      expect(decode(f)).toEqual({ ...toWireMessage(outer), data: { v: encodeFrame(inner).length } });
     expect(decode(encodeFrame(inner))).toEqual(toWireMessage(inner));
   });
 });
@@ -305,17 +329,27 @@ describe('envelope reuse within a millisecond (issue 16)', () => {
 describe('large frames (issue 16)', () => {
   it('each large frame keeps its own bytes after later encodes, and holds at most 4/3 of its size', () => {
     // a message above 1 MiB first: the writer then starts again from its initial buffer
-    const huge = encodeFrame(createMessage('big', 'data', { payload: Buffer.alloc(1100 * 1024) }, { timestampMs: T }), 2 * 1024 * 1024);
+    const huge = encodeFrame(
+      createMessage('big', 'data', { payload: Buffer.alloc(1100 * 1024) }, { timestampMs: T }),
+      2 * 1024 * 1024,
+    );
     expect(huge.buffer.byteLength).toBeLessThanOrEqual(Math.ceil((huge.length * 4) / 3));
     const frames: Buffer[] = [];
     for (let i = 0; i < 6; i++) {
       const size = i % 2 === 0 ? 64 * 1024 : 20_000 + i;
-      frames.push(encodeFrame(createMessage('big', 'data', { i, payload: Buffer.alloc(size, 0x61 + i) }, { timestampMs: T }), 1024 * 1024));
+      frames.push(
+        encodeFrame(
+          createMessage('big', 'data', { i, payload: Buffer.alloc(size, 0x61 + i) }, { timestampMs: T }),
+          1024 * 1024,
+        ),
+      );
     }
     frames.forEach((f, i) => {
       const m = plainUnpackr.unpack(f.subarray(4)) as { data: { i: number; payload: Uint8Array } };
       expect(m.data.i).toBe(i);
-      expect(Buffer.from(m.data.payload).equals(Buffer.alloc(i % 2 === 0 ? 64 * 1024 : 20_000 + i, 0x61 + i))).toBe(true);
+      expect(Buffer.from(m.data.payload).equals(Buffer.alloc(i % 2 === 0 ? 64 * 1024 : 20_000 + i, 0x61 + i))).toBe(
+        true,
+      );
       expect(f.buffer.byteLength).toBeLessThanOrEqual(Math.ceil((f.length * 4) / 3));
     });
   });

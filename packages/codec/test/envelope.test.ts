@@ -63,8 +63,11 @@ describe('the envelope fast path', () => {
       expectSameAsGeneral(payload);
     }
     const goldenPath = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'golden.json');
-    const frames = (JSON.parse(readFileSync(goldenPath, 'utf8')) as { frames: { name: string; frame_hex: string }[] }).frames;
-    const taken = frames.filter((f) => decodeEnvelope(Buffer.from(f.frame_hex, 'hex').subarray(4), false) !== undefined).map((f) => f.name);
+    const frames = (JSON.parse(readFileSync(goldenPath, 'utf8')) as { frames: { name: string; frame_hex: string }[] })
+      .frames;
+    const taken = frames
+      .filter((f) => decodeEnvelope(Buffer.from(f.frame_hex, 'hex').subarray(4), false) !== undefined)
+      .map((f) => f.name);
     // Every golden frame whose strings are all ASCII takes the fast path.
     expect(taken.length).toBeGreaterThanOrEqual(frames.length - 2);
     for (const f of frames) expectSameAsGeneral(Buffer.from(f.frame_hex, 'hex').subarray(4));
@@ -144,15 +147,34 @@ describe('the envelope fast path', () => {
 
   it('gives the same message or error as the general path for any wire map (property)', () => {
     const ascii = fc.string({ maxLength: 70 });
-    const any = fc.oneof(fc.string({ unit: 'grapheme', maxLength: 40 }), fc.integer(), fc.double(), fc.boolean(), fc.constant(null));
+    const any = fc.oneof(
+      fc.string({ unit: 'grapheme', maxLength: 40 }),
+      fc.integer(),
+      fc.double(),
+      fc.boolean(),
+      fc.constant(null),
+    );
     const field = <T>(good: fc.Arbitrary<T>): fc.Arbitrary<unknown> =>
-      fc.oneof({ weight: 6, arbitrary: good }, { weight: 1, arbitrary: any }, { weight: 1, arbitrary: fc.constant(undefined) });
+      fc.oneof(
+        { weight: 6, arbitrary: good },
+        { weight: 1, arbitrary: any },
+        { weight: 1, arbitrary: fc.constant(undefined) },
+      );
     const wire = fc.record({
       event_name: field(fc.oneof(fc.constantFrom('evt', 'a-b_C9', 'x'.repeat(64), 'x'.repeat(65), ''), ascii)),
-      timestamp_ms: field(fc.oneof(fc.integer(), fc.maxSafeInteger(), fc.double(), fc.bigInt({ min: -(2n ** 63n), max: 2n ** 64n - 1n }))),
-      timestamp_iso: field(fc.oneof(fc.constant('2023-11-14T22:13:20.123000+00:00'), fc.string({ unit: 'grapheme', maxLength: 40 }))),
+      timestamp_ms: field(
+        fc.oneof(fc.integer(), fc.maxSafeInteger(), fc.double(), fc.bigInt({ min: -(2n ** 63n), max: 2n ** 64n - 1n })),
+      ),
+      timestamp_iso: field(
+        fc.oneof(fc.constant('2023-11-14T22:13:20.123000+00:00'), fc.string({ unit: 'grapheme', maxLength: 40 })),
+      ),
       message_type: field(fc.constantFrom('data', 'error', 'control', 'Data', 'other')),
-      data: field(fc.oneof(fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 2 })), fc.jsonValue({ maxDepth: 1 }))),
+      data: field(
+        fc.oneof(
+          fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 2 })),
+          fc.jsonValue({ maxDepth: 1 }),
+        ),
+      ),
       id: field(ascii),
       reply_to: field(fc.string({ unit: 'grapheme', maxLength: 20 })),
       extra: field(fc.jsonValue({ maxDepth: 1 })),
@@ -169,7 +191,9 @@ describe('the envelope fast path', () => {
 
   it('gives the same message or error as the general path for damaged frames (property)', () => {
     const base = [
-      encodePayload(createMessage('evt', 'data', { a: [1, 'two', { three: 3 }], b: Buffer.from([1, 2, 3]) }, { id: 'i-1' })),
+      encodePayload(
+        createMessage('evt', 'data', { a: [1, 'two', { three: 3 }], b: Buffer.from([1, 2, 3]) }, { id: 'i-1' }),
+      ),
       pack(wireEntries({ reply_to: 'r-1', extra: { k: 'v' } })),
     ];
     fc.assert(
@@ -189,7 +213,9 @@ describe('the envelope fast path', () => {
   });
 
   it('never keeps a view into the payload for a string, and copies bins when asked', () => {
-    const payload = Buffer.from(encodePayload(createMessage('evt', 'data', { b: Buffer.from([1, 2, 3]), s: 'text' }, { id: 'id-1' })));
+    const payload = Buffer.from(
+      encodePayload(createMessage('evt', 'data', { b: Buffer.from([1, 2, 3]), s: 'text' }, { id: 'id-1' })),
+    );
     const copied = decodePayload(payload, true);
     const viewed = decodePayload(payload, false);
     payload.fill(0);
@@ -208,7 +234,9 @@ describe('a "__proto__" key behind any string header', () => {
     str16: Buffer.concat([Buffer.from([0xda, 0, 9]), Buffer.from('__proto__')]),
     str32: Buffer.concat([Buffer.from([0xdb, 0, 0, 0, 9]), Buffer.from('__proto__')]),
   };
-  /** A message whose data is { __proto__: 1 } (key written with `key`), plus an unknown top-level key holding `extra`. */
+  /**
+   * A message whose data is { __proto__: 1 } (key written with `key`), plus an unknown top-level key holding `extra`.
+   */
   const payload = (key: Buffer, extra: Buffer): Buffer =>
     Buffer.concat([
       Buffer.from([0x86]),

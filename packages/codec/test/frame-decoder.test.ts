@@ -1,7 +1,14 @@
 import { describe, it, expect } from '@jest/globals';
 import fc from 'fast-check';
 import { createMessage, ErrorCode, MessageError, type SocketMessage, type MessageType } from '@socketkit/protocol';
-import { encodeFrame, frameBytes, packValue, FrameDecoder, decodePayload, DEFAULT_MAX_MESSAGE_SIZE } from '../src/index.js';
+import {
+  encodeFrame,
+  frameBytes,
+  packValue,
+  FrameDecoder,
+  decodePayload,
+  DEFAULT_MAX_MESSAGE_SIZE,
+} from '../src/index.js';
 import { bytewise, decodeChunks, messageError, rawPackr, splitAt, wireEntries } from './helpers.js';
 
 const T = 1_700_000_000_000;
@@ -85,21 +92,25 @@ describe('FrameDecoder: chunking', () => {
     expect(got).toEqual(ms);
   });
 
-  it('a callback that throws still gets the rest of the chunk, then its first error is thrown and the decoder stays usable', () => {
-    const ms = sample();
-    const got: string[] = [];
-    const d = new FrameDecoder();
-    const boom = new Error('listener failed');
-    expect(() =>
-      d.feed(concatFrames(ms), (m) => {
-        got.push(m.eventName);
-        if (got.length <= 2) throw got.length === 1 ? boom : new Error('second');
-      }),
-    ).toThrow(boom);
-    expect(got).toEqual(ms.map((m) => m.eventName));
-    expect(d.error).toBeUndefined();
-    expect(d.push(concatFrames(ms))).toEqual(ms);
-  });
+  it(
+    'a callback that throws still gets the rest of the chunk, then its first error is thrown and the decoder stays ' +
+      'usable',
+    () => {
+      const ms = sample();
+      const got: string[] = [];
+      const d = new FrameDecoder();
+      const boom = new Error('listener failed');
+      expect(() =>
+        d.feed(concatFrames(ms), (m) => {
+          got.push(m.eventName);
+          if (got.length <= 2) throw got.length === 1 ? boom : new Error('second');
+        }),
+      ).toThrow(boom);
+      expect(got).toEqual(ms.map((m) => m.eventName));
+      expect(d.error).toBeUndefined();
+      expect(d.push(concatFrames(ms))).toEqual(ms);
+    },
+  );
 
   it('when a callback threw and a later frame in the same chunk is too large, the frame error is the one thrown', () => {
     const [m] = sample();
@@ -151,7 +162,11 @@ describe('FrameDecoder: chunking', () => {
     const ms = sample();
     const d = new FrameDecoder();
     const got: SocketMessage[] = [];
-    const chunk = Buffer.concat([concatFrames(ms.slice(0, 2)), frameBytes(packValue('nope')), concatFrames(ms.slice(2))]);
+    const chunk = Buffer.concat([
+      concatFrames(ms.slice(0, 2)),
+      frameBytes(packValue('nope')),
+      concatFrames(ms.slice(2)),
+    ]);
     const err = messageError(() =>
       d.feed(chunk, (m) => {
         got.push(m);
@@ -223,16 +238,20 @@ const message: fc.Arbitrary<SocketMessage> = fc
 describe('FrameDecoder: property-based round trip', () => {
   it('random messages survive encode + random chunk splits + decode', () => {
     fc.assert(
-      fc.property(fc.array(message, { minLength: 1, maxLength: 8 }), fc.array(fc.nat(), { maxLength: 30 }), (ms, rawCuts) => {
-        const bytes = concatFrames(ms);
-        const cuts = rawCuts.map((c) => c % (bytes.length + 1));
-        const d = new FrameDecoder();
-        const out: SocketMessage[] = [];
-        for (const chunk of splitAt(bytes, cuts)) out.push(...d.push(chunk));
-        expect(out).toEqual(ms);
-        expect(d.framesDecoded).toBe(ms.length);
-        expect(d.bufferedBytes).toBe(0);
-      }),
+      fc.property(
+        fc.array(message, { minLength: 1, maxLength: 8 }),
+        fc.array(fc.nat(), { maxLength: 30 }),
+        (ms, rawCuts) => {
+          const bytes = concatFrames(ms);
+          const cuts = rawCuts.map((c) => c % (bytes.length + 1));
+          const d = new FrameDecoder();
+          const out: SocketMessage[] = [];
+          for (const chunk of splitAt(bytes, cuts)) out.push(...d.push(chunk));
+          expect(out).toEqual(ms);
+          expect(d.framesDecoded).toBe(ms.length);
+          expect(d.bufferedBytes).toBe(0);
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -365,7 +384,11 @@ describe('FrameDecoder: FRAME_TOO_LARGE', () => {
     const ms = sample();
     const got: SocketMessage[] = [];
     const d = new FrameDecoder({ maxMessageSize: 1000 });
-    const chunk = Buffer.concat([concatFrames(ms.slice(0, 2)), Buffer.from([0, 0, 0x10, 0]), concatFrames(ms.slice(2))]);
+    const chunk = Buffer.concat([
+      concatFrames(ms.slice(0, 2)),
+      Buffer.from([0, 0, 0x10, 0]),
+      concatFrames(ms.slice(2)),
+    ]);
     const err = messageError(() => d.feed(chunk, (m) => got.push(m)));
     expect(err.code).toBe(ErrorCode.FRAME_TOO_LARGE);
     expect(got).toEqual(ms.slice(0, 2));
@@ -396,7 +419,10 @@ describe('FrameDecoder: MALFORMED_FRAME', () => {
     ['reserved byte 0xc1', [0xc1]],
     ['unknown extension', [0xd4, 0x05, 0x00]],
     ['str32 longer than the frame', [0xdb, 0xff, 0xff, 0xff, 0xff, 0x61]],
-    ['trailing bytes after a valid message', [...encodeFrame(createMessage('e', 'data', {}, { timestampMs: T })).subarray(4), 0x00]],
+    [
+      'trailing bytes after a valid message',
+      [...encodeFrame(createMessage('e', 'data', {}, { timestampMs: T })).subarray(4), 0x00],
+    ],
     ['plain text', [...Buffer.from('GET / HTTP/1.1\r\n\r\n')]],
   ])('rejects non-msgpack / broken msgpack bytes: %s', (_label, bytes) => {
     for (const mode of ['one', 'bytes'] as const) malformedFrame(Uint8Array.from(bytes), mode);
@@ -492,7 +518,11 @@ describe('FrameDecoder: MALFORMED_FRAME', () => {
     const ms = sample();
     const got: SocketMessage[] = [];
     const d = new FrameDecoder();
-    const chunk = Buffer.concat([concatFrames(ms.slice(0, 3)), frameBytes(packValue([1, 2])), concatFrames(ms.slice(3))]);
+    const chunk = Buffer.concat([
+      concatFrames(ms.slice(0, 3)),
+      frameBytes(packValue([1, 2])),
+      concatFrames(ms.slice(3)),
+    ]);
     const err = messageError(() => d.feed(chunk, (m) => got.push(m)));
     expect(err.code).toBe(ErrorCode.MALFORMED_FRAME);
     expect(got).toEqual(ms.slice(0, 3));
@@ -506,7 +536,9 @@ describe('FrameDecoder: MALFORMED_FRAME', () => {
   it('push throws on a bad frame (messages earlier in that chunk are dropped with it)', () => {
     const ms = sample();
     const d = new FrameDecoder();
-    expect(messageError(() => d.push(Buffer.concat([concatFrames(ms), frameBytes(Buffer.alloc(0))]))).code).toBe(ErrorCode.MALFORMED_FRAME);
+    expect(messageError(() => d.push(Buffer.concat([concatFrames(ms), frameBytes(Buffer.alloc(0))]))).code).toBe(
+      ErrorCode.MALFORMED_FRAME,
+    );
     expect(d.framesDecoded).toBe(ms.length);
   });
 });
@@ -583,17 +615,23 @@ describe('prototype pollution', () => {
 });
 
 describe('decodePayload: bins', () => {
-  it('copyBins copies every bin out of the payload (bin 8, 16, 32; also with a __proto__ key); by default a bin is a view', () => {
-    const proto = '__proto__';
-    for (const n of [3, 300, 70_000]) {
-      const frame = encodeFrame(createMessage('bins', 'data', { b: Buffer.alloc(n, 1), [proto]: { c: Buffer.alloc(n, 1) } }));
-      const payload = Buffer.from(frame.subarray(4));
-      const copied = decodePayload(payload, true);
-      const viewed = decodePayload(payload);
-      payload.fill(7);
-      expect((copied.data.b as Uint8Array).every((x) => x === 1)).toBe(true);
-      expect(((copied.data[proto] as Record<string, unknown>).c as Uint8Array).every((x) => x === 1)).toBe(true);
-      expect((viewed.data.b as Uint8Array)[0]).toBe(7);
-    }
-  });
+  it(
+    'copyBins copies every bin out of the payload (bin 8, 16, 32; also with a __proto__ key); by default a bin is a ' +
+      'view',
+    () => {
+      const proto = '__proto__';
+      for (const n of [3, 300, 70_000]) {
+        const frame = encodeFrame(
+          createMessage('bins', 'data', { b: Buffer.alloc(n, 1), [proto]: { c: Buffer.alloc(n, 1) } }),
+        );
+        const payload = Buffer.from(frame.subarray(4));
+        const copied = decodePayload(payload, true);
+        const viewed = decodePayload(payload);
+        payload.fill(7);
+        expect((copied.data.b as Uint8Array).every((x) => x === 1)).toBe(true);
+        expect(((copied.data[proto] as Record<string, unknown>).c as Uint8Array).every((x) => x === 1)).toBe(true);
+        expect((viewed.data.b as Uint8Array)[0]).toBe(7);
+      }
+    },
+  );
 });

@@ -43,7 +43,16 @@ function asJson(v: unknown): unknown {
 
 describe('golden frames from the Python reference module', () => {
   it('has the frames this file expects', () => {
-    expect(frames.map((f) => f.name)).toEqual(['data_nested', 'error', 'control', 'unicode', 'empty_data', 'int_widths', 'bench_shape', 'done']);
+    expect(frames.map((f) => f.name)).toEqual([
+      'data_nested',
+      'error',
+      'control',
+      'unicode',
+      'empty_data',
+      'int_widths',
+      'bench_shape',
+      'done',
+    ]);
   });
 
   describe.each(frames.map((f): [string, GoldenFrame] => [f.name, f]))('%s', (name, f) => {

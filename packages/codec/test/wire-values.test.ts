@@ -5,7 +5,16 @@ import { describe, it, expect } from '@jest/globals';
 import fc from 'fast-check';
 import { Packr } from 'msgpackr';
 import { createMessage, ErrorCode, MessageError, type SocketMessage } from '@socketkit/protocol';
-import { decodePayload, encodeFrame, encodePayload, frameBytes, FrameDecoder, MAX_NESTING_DEPTH, packValue, unpackValue } from '../src/index.js';
+import {
+  decodePayload,
+  encodeFrame,
+  encodePayload,
+  frameBytes,
+  FrameDecoder,
+  MAX_NESTING_DEPTH,
+  packValue,
+  unpackValue,
+} from '../src/index.js';
 import { messageError, rawPackr } from './helpers.js';
 
 const T = 1_700_000_000_000;
@@ -66,12 +75,15 @@ describe('integers are integers on the wire (bytes as msgpack.packb writes them)
     expect(Object.is((m!.data.list as number[])[0], -0)).toBe(true);
   });
 
-  it.each([2n ** 64n, -(2n ** 63n) - 1n, 2n ** 70n])('a BigInt outside the 64-bit range (%p) is INVALID_MESSAGE naming its path', (big) => {
-    const err = messageError(() => encodeFrame(msg({ ids: [1, { big }] })));
-    expect(err.code).toBe(ErrorCode.INVALID_MESSAGE);
-    expect(err.message).toContain('data.ids[1].big');
-    expect(err.message).toContain('64-bit');
-  });
+  it.each([2n ** 64n, -(2n ** 63n) - 1n, 2n ** 70n])(
+    'a BigInt outside the 64-bit range (%p) is INVALID_MESSAGE naming its path',
+    (big) => {
+      const err = messageError(() => encodeFrame(msg({ ids: [1, { big }] })));
+      expect(err.code).toBe(ErrorCode.INVALID_MESSAGE);
+      expect(err.message).toContain('data.ids[1].big');
+      expect(err.message).toContain('64-bit');
+    },
+  );
 
   it.each<[string, string, number | bigint]>([
     ['uint64 2^53 as a BigInt (not a safe integer)', 'cf0020000000000000', 2n ** 53n],
@@ -97,15 +109,21 @@ describe('integers are integers on the wire (bytes as msgpack.packb writes them)
     ['int64 -(2^53-1)', 'd3ffe0000000000001'],
     ['float64 2^53', 'cb4340000000000000'],
     ['float64 -2^53', 'cbc340000000000000'],
-  ])('%s from a Python peer is written back as the same bytes after a hop (the decoder and encoder agree on the boundary)', (_label, bytes) => {
-    const wire = Buffer.from(bytes, 'hex');
-    // A value received (through a frame and alone) and sent on unchanged.
-    expect(hex(packValue(decodeRawValue(wire)))).toBe(bytes);
-    expect(hex(packValue(unpackValue(wire)))).toBe(bytes);
-  });
+  ])(
+    '%s from a Python peer is written back as the same bytes after a hop (the decoder and encoder agree on the ' +
+      'boundary)',
+    (_label, bytes) => {
+      const wire = Buffer.from(bytes, 'hex');
+      // A value received (through a frame and alone) and sent on unchanged.
+      expect(hex(packValue(decodeRawValue(wire)))).toBe(bytes);
+      expect(hex(packValue(unpackValue(wire)))).toBe(bytes);
+    },
+  );
 
   it('a frame with one big integer keeps the other 64-bit integers as numbers', () => {
-    const [m] = new FrameDecoder().push(encodeFrame(msg({ big: 2n ** 60n, ts: 1764500000000, list: [2 ** 40, -(2 ** 40)] })));
+    const [m] = new FrameDecoder().push(
+      encodeFrame(msg({ big: 2n ** 60n, ts: 1764500000000, list: [2 ** 40, -(2 ** 40)] })),
+    );
     expect(m!.data).toEqual({ big: 2n ** 60n, ts: 1764500000000, list: [2 ** 40, -(2 ** 40)] });
     expect(m!.timestampMs).toBe(T);
   });
@@ -224,7 +242,11 @@ describe('plain msgpack only: extension types are refused on decode', () => {
 
   it('property: any extension (every token, every type code) anywhere in data is refused, never decoded', () => {
     const ext = fc
-      .tuple(fc.constantFrom(0xd4, 0xd5, 0xd6, 0xd7, 0xd8, 0xc7, 0xc8, 0xc9), fc.integer({ min: 0, max: 255 }), fc.uint8Array({ maxLength: 20 }))
+      .tuple(
+        fc.constantFrom(0xd4, 0xd5, 0xd6, 0xd7, 0xd8, 0xc7, 0xc8, 0xc9),
+        fc.integer({ min: 0, max: 255 }),
+        fc.uint8Array({ maxLength: 20 }),
+      )
       .map(([token, type, body]) => {
         const fixed = { 212: 1, 213: 2, 214: 4, 215: 8, 216: 16 }[token as 0xd4];
         if (fixed !== undefined) return Buffer.concat([Buffer.from([token, type]), Buffer.alloc(fixed, 7)]);
@@ -236,7 +258,8 @@ describe('plain msgpack only: extension types are refused on decode', () => {
       fc.property(ext, fc.integer({ min: 0, max: 3 }), (e, nest) => {
         // wrap it in `nest` one-element arrays/maps
         let v = e;
-        for (let i = 0; i < nest; i++) v = i % 2 ? Buffer.concat([Buffer.from([0x91]), v]) : Buffer.concat([Buffer.from([0x81, 0xa1, 0x6b]), v]);
+        for (let i = 0; i < nest; i++)
+          v = i % 2 ? Buffer.concat([Buffer.from([0x91]), v]) : Buffer.concat([Buffer.from([0x81, 0xa1, 0x6b]), v]);
         expectRefused(withRawValue(v), 'extension');
         expect(() => unpackValue(v)).toThrow(MessageError);
       }),
@@ -304,19 +327,23 @@ describe('plain msgpack only: encoding', () => {
     });
   });
 
-  it('a message far above maxMessageSize is refused as soon as that is certain (FRAME_TOO_LARGE), and later encodes are fine', () => {
-    for (const data of [
-      { big: 'x'.repeat(8 * 1024 * 1024) },
-      { bin: Buffer.alloc(8 * 1024 * 1024) },
-      { many: Array.from({ length: 200_000 }, (_, i) => `item-${i}`) },
-    ]) {
-      const err = messageError(() => encodeFrame(msg(data), 1024 * 1024));
-      expect(err.code).toBe(ErrorCode.FRAME_TOO_LARGE);
-      expect(err.details.maxMessageSize).toBe(1024 * 1024);
-      expect(err.details.size as number).toBeGreaterThan(1024 * 1024);
-    }
-    expect(new FrameDecoder().push(encodeFrame(msg({ ok: 1 })))[0]?.data).toEqual({ ok: 1 });
-  });
+  it(
+    'a message far above maxMessageSize is refused as soon as that is certain (FRAME_TOO_LARGE), and later encodes ' +
+      'are fine',
+    () => {
+      for (const data of [
+        { big: 'x'.repeat(8 * 1024 * 1024) },
+        { bin: Buffer.alloc(8 * 1024 * 1024) },
+        { many: Array.from({ length: 200_000 }, (_, i) => `item-${i}`) },
+      ]) {
+        const err = messageError(() => encodeFrame(msg(data), 1024 * 1024));
+        expect(err.code).toBe(ErrorCode.FRAME_TOO_LARGE);
+        expect(err.details.maxMessageSize).toBe(1024 * 1024);
+        expect(err.details.size as number).toBeGreaterThan(1024 * 1024);
+      }
+      expect(new FrameDecoder().push(encodeFrame(msg({ ok: 1 })))[0]?.data).toEqual({ ok: 1 });
+    },
+  );
 
   it('a circular reference is INVALID_MESSAGE, not a stack overflow', () => {
     const a: Record<string, unknown> = { n: 1 };
@@ -379,7 +406,8 @@ describe('property: any plain value round-trips exactly', () => {
     if (Array.isArray(v)) return v.map(expected);
     if (v instanceof Uint8Array || v === null || typeof v !== 'object') return v;
     const o: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) Object.defineProperty(o, k, { value: expected(x), enumerable: true, writable: true, configurable: true });
+    for (const [k, x] of Object.entries(v))
+      Object.defineProperty(o, k, { value: expected(x), enumerable: true, writable: true, configurable: true });
     return o;
   };
   const same = (a: unknown, b: unknown): boolean => {
@@ -387,7 +415,10 @@ describe('property: any plain value round-trips exactly', () => {
     if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => same(x, b[i]));
     if (a !== null && b !== null && typeof a === 'object' && typeof b === 'object') {
       const ka = Object.keys(a);
-      return ka.join('\u0001') === Object.keys(b).join('\u0001') && ka.every((k) => same((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+      return (
+        ka.join('\u0001') === Object.keys(b).join('\u0001') &&
+        ka.every((k) => same((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]))
+      );
     }
     return Object.is(a, b);
   };
@@ -440,10 +471,15 @@ describe('map keys come back exactly as sent (__proto__ as an own property)', ()
   it('property: any string keys round-trip exactly, in order', () => {
     fc.assert(
       fc.property(
-        fc.uniqueArray(fc.oneof(fc.string(), fc.constantFrom('__proto__', 'constructor', 'toString', 'hasOwnProperty')), { maxLength: 8 }),
+        fc.uniqueArray(
+          fc.oneof(fc.string(), fc.constantFrom('__proto__', 'constructor', 'toString', 'hasOwnProperty')),
+          { maxLength: 8 },
+        ),
         (keys) => {
           const data: Record<string, unknown> = {};
-          keys.forEach((k, i) => Object.defineProperty(data, k, { value: i, enumerable: true, writable: true, configurable: true }));
+          keys.forEach((k, i) =>
+            Object.defineProperty(data, k, { value: i, enumerable: true, writable: true, configurable: true }),
+          );
           const [m] = new FrameDecoder().push(encodeFrame(msg(data)));
           expect(Object.entries(m!.data)).toEqual(Object.entries(data));
           expect(Object.getPrototypeOf(m!.data)).toBe(Object.prototype);
@@ -472,14 +508,18 @@ describe(`nesting depth is bounded (${MAX_NESTING_DEPTH} containers, envelope in
     expect(depth).toBe(MAX_NESTING_DEPTH);
   });
 
-  it.each([MAX_NESTING_DEPTH + 1, 5000, 1_000_000])('refuses %i containers with MALFORMED_FRAME (reason "depth"), the decoder stays usable', (n) => {
-    const err = expectRefused(nestedPayload(n), 'depth');
-    expect(err.message).toContain(String(MAX_NESTING_DEPTH));
-    expect(decodePayload(encodePayload(msg({ ok: 1 }))).data).toEqual({ ok: 1 });
-  });
+  it.each([MAX_NESTING_DEPTH + 1, 5000, 1_000_000])(
+    'refuses %i containers with MALFORMED_FRAME (reason "depth"), the decoder stays usable',
+    (n) => {
+      const err = expectRefused(nestedPayload(n), 'depth');
+      expect(err.message).toContain(String(MAX_NESTING_DEPTH));
+      expect(decodePayload(encodePayload(msg({ ok: 1 }))).data).toEqual({ ok: 1 });
+    },
+  );
 
   it('maps count like arrays', () => {
-    const maps = (n: number): Buffer => Buffer.concat([...Array.from({ length: n }, () => Buffer.from([0x81, 0xa1, 0x6b])), Buffer.from([0xc0])]);
+    const maps = (n: number): Buffer =>
+      Buffer.concat([...Array.from({ length: n }, () => Buffer.from([0x81, 0xa1, 0x6b])), Buffer.from([0xc0])]);
     decodePayload(withRawValue(maps(MAX_NESTING_DEPTH - 2)));
     expectRefused(withRawValue(maps(MAX_NESTING_DEPTH - 1)), 'depth');
   });
@@ -499,7 +539,9 @@ describe(`nesting depth is bounded (${MAX_NESTING_DEPTH} containers, envelope in
   it('a deep frame in a stream fails only itself when decoded by payload', () => {
     const d = new FrameDecoder();
     const payloads: Uint8Array[] = [];
-    d.feedPayloads(Buffer.concat([frameBytes(nestedPayload(100_000)), encodeFrame(msg({ after: true }))]), (p) => payloads.push(Buffer.from(p)));
+    d.feedPayloads(Buffer.concat([frameBytes(nestedPayload(100_000)), encodeFrame(msg({ after: true }))]), (p) =>
+      payloads.push(Buffer.from(p)),
+    );
     expect(payloads).toHaveLength(2);
     expectRefused(payloads[0]!, 'depth');
     expect(decodePayload(payloads[1]!).data).toEqual({ after: true });

@@ -4,7 +4,18 @@ import { isValidTimezone } from '@socketkit/protocol';
 import type { ConfigPath, ConfigValue, SocketConfig } from './schema.js';
 
 /** How a value is parsed and checked (one valibot schema per kind). */
-export type ConfigKind = 'int' | 'posint' | 'port' | 'bool' | 'string' | 'absPath' | 'octal' | 'timezone' | 'loglevel' | 'timeoutMs' | 'seconds';
+export type ConfigKind =
+  | 'int'
+  | 'posint'
+  | 'port'
+  | 'bool'
+  | 'string'
+  | 'absPath'
+  | 'octal'
+  | 'timezone'
+  | 'loglevel'
+  | 'timeoutMs'
+  | 'seconds';
 
 /** Table of the settings file (TOML) a key lives in. */
 export type SettingsTable = 'socket' | 'socket.unix' | 'socket.tcp';
@@ -36,7 +47,7 @@ type Row<P extends ConfigPath> = Omit<ConfigKey<P>, 'path' | 'env' | 'settings'>
   readonly settingsKey?: string;
 };
 
-// THE table: every key once, in §7 order. Environment names come from the
+// THE table: every key once, in the order of the README's Configuration table. Environment names come from the
 // Python module; settings-file names are the env name without `SOCKET_` (and
 // without `UNIX_`/`TCP_` inside `[socket.unix]`/`[socket.tcp]`), lower case,
 // unless `settingsKey` says otherwise. The mapped type makes a key missing
@@ -145,12 +156,19 @@ const TABLE: { readonly [P in ConfigPath]: Row<P> } = {
 };
 
 function settingsOf(path: string, env: string, key: string | undefined): ConfigKey['settings'] {
-  const table: SettingsTable = path.startsWith('unix.') ? 'socket.unix' : path.startsWith('tcp.') ? 'socket.tcp' : 'socket';
+  const table: SettingsTable = path.startsWith('unix.')
+    ? 'socket.unix'
+    : path.startsWith('tcp.')
+      ? 'socket.tcp'
+      : 'socket';
   const prefix = table === 'socket.unix' ? 'SOCKET_UNIX_' : table === 'socket.tcp' ? 'SOCKET_TCP_' : 'SOCKET_';
   return { table, key: key ?? env.slice(prefix.length).toLowerCase() };
 }
 
-/** Every configuration key with its environment variable, settings-file name, default and unit, in §7 order. */
+/**
+ * Every configuration key with its environment variable, settings-file name, default and unit, in the order of the
+ * README's Configuration table.
+ */
 export const CONFIG_KEYS: readonly ConfigKey[] = Object.freeze(
   Object.entries(TABLE).map(([path, row]) => {
     const { settingsKey, ...rest } = row as Row<ConfigPath>;
@@ -197,7 +215,11 @@ const intFrom = (min: number, max: number, expected: string, tooLarge: string = 
     v.minValue(min, expected),
     v.maxValue(max, tooLarge),
   );
-const nonEmpty = v.pipe(v.string('expected a non-empty string'), v.trim(), v.minLength(1, 'expected a non-empty string'));
+const nonEmpty = v.pipe(
+  v.string('expected a non-empty string'),
+  v.trim(),
+  v.minLength(1, 'expected a non-empty string'),
+);
 
 /** The valibot schema of each {@link ConfigKind}. */
 export const KIND_SCHEMAS: Readonly<Record<ConfigKind, v.GenericSchema<unknown, unknown>>> = {
@@ -206,10 +228,16 @@ export const KIND_SCHEMAS: Readonly<Record<ConfigKind, v.GenericSchema<unknown, 
   port: intFrom(1, 65535, 'expected an integer 1-65535'),
   timeoutMs: v.pipe(
     v.number(TIMEOUT_MS_EXPECTED),
-    v.check((n) => n === Number.POSITIVE_INFINITY || (Number.isInteger(n) && n >= 1 && n <= MAX_TIMEOUT_MS), TIMEOUT_MS_EXPECTED),
+    v.check(
+      (n) => n === Number.POSITIVE_INFINITY || (Number.isInteger(n) && n >= 1 && n <= MAX_TIMEOUT_MS),
+      TIMEOUT_MS_EXPECTED,
+    ),
   ),
   seconds: v.pipe(
-    v.union([v.number(), v.pipe(v.string(), v.trim(), v.regex(/^\d+(\.\d+)?$/), v.transform(Number))], SECONDS_EXPECTED),
+    v.union(
+      [v.number(), v.pipe(v.string(), v.trim(), v.regex(/^\d+(\.\d+)?$/), v.transform(Number))],
+      SECONDS_EXPECTED,
+    ),
     v.number(),
     v.check((s) => Number.isFinite(s) && s > 0 && s <= MAX_TIMEOUT_SECONDS, SECONDS_EXPECTED),
     v.transform((s) => Math.round(s * 1000)),
@@ -229,7 +257,10 @@ export const KIND_SCHEMAS: Readonly<Record<ConfigKind, v.GenericSchema<unknown, 
     'expected true or false',
   ),
   string: nonEmpty,
-  absPath: v.pipe(nonEmpty, v.check(isAbsolute, 'expected an absolute path (a relative one would depend on the working directory)')),
+  absPath: v.pipe(
+    nonEmpty,
+    v.check(isAbsolute, 'expected an absolute path (a relative one would depend on the working directory)'),
+  ),
   octal: v.pipe(
     v.string('expected an octal string such as "0600"'),
     v.trim(),

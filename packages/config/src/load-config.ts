@@ -85,7 +85,11 @@ function readSettings(file: { path: string; namedBy: string }, warn: (text: stri
   try {
     doc = parseToml(text) as Record<string, unknown>;
   } catch (cause) {
-    throw configError(`settings file ${file.path} is not valid TOML: ${(cause as Error).message}`, { path: file.path, source: 'settings file' }, cause);
+    throw configError(
+      `settings file ${file.path} is not valid TOML: ${(cause as Error).message}`,
+      { path: file.path, source: 'settings file' },
+      cause,
+    );
   }
   const out: SettingsValues = new Map();
   for (const [table, parts] of Object.entries(TABLE_PATHS) as Array<[SettingsTable, string[]]>) {
@@ -134,7 +138,8 @@ function shown(value: unknown): string {
 
 /** Settings-file values arrive typed; TOML's `0o600` is a mode number, stored as socketkit's octal string. */
 function fromSettings(spec: ConfigKey, value: unknown): unknown {
-  if (spec.kind === 'octal' && typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 0o777) return value.toString(8).padStart(4, '0');
+  if (spec.kind === 'octal' && typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 0o777)
+    return value.toString(8).padStart(4, '0');
   return value;
 }
 
@@ -153,7 +158,8 @@ export function loadConfig(overrides: ConfigOverrides = {}, options: LoadConfigO
   const envFile = pickFile(options.envFile, ENV_FILE_VAR, [env]);
   const dotenv: Record<string, string> = envFile === undefined ? {} : parseDotenv(readText(envFile, 'env file'));
   const settingsFile = pickFile(options.settingsFile, SETTINGS_FILE_VAR, [env, dotenv]);
-  const settings: SettingsValues = settingsFile === undefined ? new Map() : readSettings(settingsFile, options.onWarning ?? defaultWarn);
+  const settings: SettingsValues =
+    settingsFile === undefined ? new Map() : readSettings(settingsFile, options.onWarning ?? defaultWarn);
   const config = structuredClone(DEFAULT_CONFIG) as unknown as Record<string, unknown>;
 
   for (const spec of CONFIG_KEYS) {
@@ -199,7 +205,11 @@ export function loadConfig(overrides: ConfigOverrides = {}, options: LoadConfigO
  *
  * @throws ValidationError `INVALID_CONFIG` naming `name` and `source`.
  */
-export function assertTimeoutMs(name: string, value: unknown, source: ConfigSource = 'option'): asserts value is number {
+export function assertTimeoutMs(
+  name: string,
+  value: unknown,
+  source: ConfigSource = 'option',
+): asserts value is number {
   const result = v.safeParse(KIND_SCHEMAS.timeoutMs, value);
   if (!result.success)
     throw configError(`${name}=${shown(value)} (${source}): ${result.issues[0]?.message ?? 'invalid timeout'}`, {

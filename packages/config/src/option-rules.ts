@@ -28,7 +28,8 @@ export type OptionRules = Readonly<Record<string, OptionRule>>;
 export type OptionRulesFor<T> = { readonly [K in keyof Required<T>]-?: OptionRule };
 
 const isPlain = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
-const isInt = (v: unknown, min: number, max: number): boolean => typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
+const isInt = (v: unknown, min: number, max: number): boolean =>
+  typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
 
 /** Building blocks of {@link OptionRules}. */
 export const optionRule = {
@@ -61,7 +62,10 @@ export const optionRule = {
     test: (v) => typeof v === 'string' && values.includes(v),
   }),
   /** A path, or `false` for none. */
-  fileOrFalse: (): OptionRule => ({ expected: 'a file path or false', test: (v) => v === false || typeof v === 'string' }),
+  fileOrFalse: (): OptionRule => ({
+    expected: 'a file path or false',
+    test: (v) => v === false || typeof v === 'string',
+  }),
   /** A function. */
   function: (): OptionRule => ({ expected: 'a function', test: (v) => typeof v === 'function' }),
   /** An object (not checked further: a logger, a transport, options of another library). */
@@ -122,7 +126,11 @@ export function editDistance(a: string, b: string): number {
   for (let i = 1; i <= a.length; i++) {
     const cur = [i];
     for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min((prev[j] as number) + 1, (cur[j - 1] as number) + 1, (prev[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1));
+      cur[j] = Math.min(
+        (prev[j] as number) + 1,
+        (cur[j - 1] as number) + 1,
+        (prev[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
     }
     prev = cur;
   }
@@ -170,20 +178,31 @@ function invalid(message: string, details: Record<string, unknown>): ValidationE
  */
 export function checkOptions(options: unknown, rules: OptionRules, owner: string, prefix = ''): void {
   if (!isPlain(options)) {
-    throw invalid(`the options of ${owner} must be an object, got ${describeValue(options)}`, { key: prefix.slice(0, -1) || undefined });
+    throw invalid(`the options of ${owner} must be an object, got ${describeValue(options)}`, {
+      key: prefix.slice(0, -1) || undefined,
+    });
   }
   for (const key of Object.keys(options)) {
     const rule = Object.hasOwn(rules, key) ? rules[key] : undefined;
     const path = `${prefix}${key}`;
     if (rule === undefined) {
       const near = nearestKey(key, Object.keys(rules));
-      const hint = near !== undefined ? `did you mean '${prefix}${near}'?` : `the options are ${Object.keys(rules).sort().join(', ')}`;
-      throw invalid(`unknown option '${path}' for ${owner}: ${hint}`, { key: path, ...(near !== undefined ? { suggestion: `${prefix}${near}` } : {}) });
+      const hint =
+        near !== undefined
+          ? `did you mean '${prefix}${near}'?`
+          : `the options are ${Object.keys(rules).sort().join(', ')}`;
+      throw invalid(`unknown option '${path}' for ${owner}: ${hint}`, {
+        key: path,
+        ...(near !== undefined ? { suggestion: `${prefix}${near}` } : {}),
+      });
     }
     const value = options[key];
     if (value === undefined) continue;
     if (!rule.test(value)) {
-      throw invalid(`${path} must be ${rule.expected}, got ${describeValue(value, rule.secret)} (${owner})`, { key: path, expected: rule.expected });
+      throw invalid(`${path} must be ${rule.expected}, got ${describeValue(value, rule.secret)} (${owner})`, {
+        key: path,
+        expected: rule.expected,
+      });
     }
     if (rule.keys !== undefined) checkOptions(value, rule.keys, owner, `${path}.`);
   }

@@ -15,7 +15,14 @@ export interface ReadTrustedFileOptions {
   uid?: number;
 }
 
-function refuse(kind: TrustedFileKind, path: string, namedBy: string, why: string, fix: string, details: Record<string, unknown>): ValidationError {
+function refuse(
+  kind: TrustedFileKind,
+  path: string,
+  namedBy: string,
+  why: string,
+  fix: string,
+  details: Record<string, unknown>,
+): ValidationError {
   return new ValidationError(ErrorCode.INVALID_CONFIG, `refusing to read ${kind} ${path}${namedBy}: ${why}: ${fix}`, {
     details: { path, kind, ...details },
   });
@@ -42,10 +49,14 @@ export function readTrustedFile(path: string, kind: TrustedFileKind, options: Re
   try {
     fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) | (constants.O_NOCTTY ?? 0));
   } catch (cause) {
-    throw new ValidationError(ErrorCode.INVALID_CONFIG, `cannot read ${kind} ${path}${namedBy}: ${(cause as Error).message}`, {
-      cause,
-      details: { path, kind, namedBy: options.namedBy },
-    });
+    throw new ValidationError(
+      ErrorCode.INVALID_CONFIG,
+      `cannot read ${kind} ${path}${namedBy}: ${(cause as Error).message}`,
+      {
+        cause,
+        details: { path, kind, namedBy: options.namedBy },
+      },
+    );
   }
   try {
     const st = fstatSync(fd);
@@ -75,7 +86,14 @@ export function readTrustedFile(path: string, kind: TrustedFileKind, options: Re
       }
     }
     if (st.size > MAX_TRUSTED_FILE_BYTES) {
-      throw refuse(kind, path, namedBy, `it has ${st.size} bytes, more than ${MAX_TRUSTED_FILE_BYTES}`, 'name a smaller file', { size: st.size });
+      throw refuse(
+        kind,
+        path,
+        namedBy,
+        `it has ${st.size} bytes, more than ${MAX_TRUSTED_FILE_BYTES}`,
+        'name a smaller file',
+        { size: st.size },
+      );
     }
     // The file may grow after fstat: read to its end in chunks, never past the bound.
     const chunks: Buffer[] = [];
@@ -87,16 +105,27 @@ export function readTrustedFile(path: string, kind: TrustedFileKind, options: Re
       chunks.push(chunk.subarray(0, got));
       total += got;
       if (total > MAX_TRUSTED_FILE_BYTES) {
-        throw refuse(kind, path, namedBy, `it has more than ${MAX_TRUSTED_FILE_BYTES} bytes`, 'name a smaller file', {});
+        throw refuse(
+          kind,
+          path,
+          namedBy,
+          `it has more than ${MAX_TRUSTED_FILE_BYTES} bytes`,
+          'name a smaller file',
+          {},
+        );
       }
     }
     return Buffer.concat(chunks, total).toString('utf8');
   } catch (err) {
     if (err instanceof ValidationError) throw err;
-    throw new ValidationError(ErrorCode.INVALID_CONFIG, `cannot read ${kind} ${path}${namedBy}: ${(err as Error).message}`, {
-      cause: err,
-      details: { path, kind, namedBy: options.namedBy },
-    });
+    throw new ValidationError(
+      ErrorCode.INVALID_CONFIG,
+      `cannot read ${kind} ${path}${namedBy}: ${(err as Error).message}`,
+      {
+        cause: err,
+        details: { path, kind, namedBy: options.namedBy },
+      },
+    );
   } finally {
     closeSync(fd);
   }

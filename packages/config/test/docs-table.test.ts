@@ -14,9 +14,14 @@ function unit(k: ConfigKey): string {
 }
 export function configTable(): string {
   const rows = CONFIG_KEYS.map(
-    (k) => `| \`${k.path}\` | \`${k.env}\` | \`[${k.settings.table}] ${k.settings.key}\` | ${cell(k.default)} | ${unit(k)} | ${k.description} |`,
+    (k) =>
+      `| \`${k.path}\` | \`${k.env}\` | \`[${k.settings.table}] ${k.settings.key}\` | ${cell(k.default)} | ` +
+      `${unit(k)} ` +
+      `| ${k.description} |`,
   );
-  return ['| option | env var | settings file | default | unit | what |', '|---|---|---|---|---|---|', ...rows].join('\n');
+  return ['| option | env var | settings file | default | unit | what |', '|---|---|---|---|---|---|', ...rows].join(
+    '\n',
+  );
 }
 function between(file: string): string {
   const text = readFileSync(fileURLToPath(new URL(file, import.meta.url)), 'utf8');

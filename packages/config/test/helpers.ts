@@ -7,7 +7,9 @@ import path from 'node:path';
 import { ErrorCode, ValidationError } from '@socketkit/protocol';
 import type { SocketConfig } from '../src/index.js';
 
-/** A private temp dir for the tests of this file (made before them, removed after); `write` adds a uniquely named file. */
+/**
+ * A private temp dir for the tests of this file (made before them, removed after); `write` adds a uniquely named file.
+ */
 export function useTempDir(prefix: string): { dir(): string; write(stem: string, ext: string, text: string): string } {
   let tmp: string | undefined;
   let counter = 0;

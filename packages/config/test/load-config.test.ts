@@ -1,7 +1,15 @@
 import { describe, it, expect } from '@jest/globals';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { loadConfig, parsePermissions, assertTimeoutMs, isValidTimeoutMs, CONFIG_KEYS, DEFAULT_CONFIG, type ConfigOverrides } from '../src/index.js';
+import {
+  loadConfig,
+  parsePermissions,
+  assertTimeoutMs,
+  isValidTimeoutMs,
+  CONFIG_KEYS,
+  DEFAULT_CONFIG,
+  type ConfigOverrides,
+} from '../src/index.js';
 import { at, configError, NON_DEFAULT, useTempDir } from './helpers.js';
 
 const temp = useTempDir('config');
@@ -101,7 +109,8 @@ describe('precedence: defaults < settings file < .env < environment < overrides'
       expect(loadConfig()).toEqual(loadConfig({}, { env: process.env, envFile: false }));
       // Asked for by path (relative to the working directory), it is read.
       expect(configError(() => loadConfig({}, { env: {}, envFile: '.env' })).message).toBe(
-        `SOCKET_LOG_LEVEL="loud" (.env ${path.join(dir, '.env')}): expected one of silly, trace, debug, info, warn, error, fatal, silent`,
+        `SOCKET_LOG_LEVEL="loud" (.env ${path.join(dir, '.env')}): expected one of silly, trace, debug, info, warn, ` +
+          `error, fatal, silent`,
       );
     } finally {
       process.chdir(cwd);
@@ -124,7 +133,9 @@ describe('precedence: defaults < settings file < .env < environment < overrides'
     expect(err.message).toContain(missing);
     expect(err.message).toContain('named by option');
     expect(err.details.path).toBe(missing);
-    expect(configError(() => loadConfig({}, { env: { SOCKET_ENV_FILE: missing } })).message).toContain('named by SOCKET_ENV_FILE');
+    expect(configError(() => loadConfig({}, { env: { SOCKET_ENV_FILE: missing } })).message).toContain(
+      'named by SOCKET_ENV_FILE',
+    );
   });
 
   it('.env values do not leak into process.env', () => {
@@ -136,7 +147,9 @@ describe('precedence: defaults < settings file < .env < environment < overrides'
 
 describe('every key from its environment variable', () => {
   // A non-default value for each of the 16 keys, as a string and as parsed.
-  const values = Object.fromEntries(Object.entries(NON_DEFAULT).map(([k, [raw, parsed]]) => [k, [String(raw), parsed] as const]));
+  const values = Object.fromEntries(
+    Object.entries(NON_DEFAULT).map(([k, [raw, parsed]]) => [k, [String(raw), parsed] as const]),
+  );
 
   it('CONFIG_KEYS lists the 16 keys of the design with their variables', () => {
     expect(CONFIG_KEYS).toHaveLength(16);
@@ -184,7 +197,10 @@ describe('every key from its environment variable', () => {
   });
 
   it('trims surrounding whitespace in numbers and strings', () => {
-    const c = loadConfig({}, { env: { SOCKET_BUFFER_SIZE: ' 12 ', SOCKET_TCP_HOST: ' h.local ', SOCKET_LOG_LEVEL: ' WARN ' }, envFile: false });
+    const c = loadConfig(
+      {},
+      { env: { SOCKET_BUFFER_SIZE: ' 12 ', SOCKET_TCP_HOST: ' h.local ', SOCKET_LOG_LEVEL: ' WARN ' }, envFile: false },
+    );
     expect([c.bufferSize, c.tcp.host, c.logLevel]).toEqual([12, 'h.local', 'warn']);
   });
 });
@@ -228,26 +244,41 @@ describe('value parsing', () => {
     ['0700', '0700'],
     ['000', '0000'],
   ])('octal permissions %j are normalised to %j', (raw, expected) => {
-    expect(loadConfig({}, { env: { SOCKET_UNIX_SOCKET_PERMISSIONS: raw }, envFile: false }).unix.socketPermissions).toBe(expected);
+    expect(
+      loadConfig({}, { env: { SOCKET_UNIX_SOCKET_PERMISSIONS: raw }, envFile: false }).unix.socketPermissions,
+    ).toBe(expected);
     expect(loadConfig({ unix: { socketPermissions: raw } }, isolated).unix.socketPermissions).toBe(expected);
   });
 
-  it.each(['0999', '999', '0800', '60', '06000', 'rw-------', '0o600', ''])('octal permissions %j are rejected', (raw) => {
-    const err = configError(() => loadConfig({}, { env: { SOCKET_UNIX_SOCKET_PERMISSIONS: raw }, envFile: false }));
-    expect(err.message).toBe(`SOCKET_UNIX_SOCKET_PERMISSIONS=${JSON.stringify(raw)} (environment): expected an octal string such as "0600"`);
-  });
+  it.each(['0999', '999', '0800', '60', '06000', 'rw-------', '0o600', ''])(
+    'octal permissions %j are rejected',
+    (raw) => {
+      const err = configError(() => loadConfig({}, { env: { SOCKET_UNIX_SOCKET_PERMISSIONS: raw }, envFile: false }));
+      expect(err.message).toBe(
+        `SOCKET_UNIX_SOCKET_PERMISSIONS=${JSON.stringify(raw)} (environment): expected an octal string such as "0600"`,
+      );
+    },
+  );
 
   it('parsePermissions turns the octal string into a mode', () => {
     expect(parsePermissions('0600')).toBe(0o600);
     expect(parsePermissions('0755')).toBe(0o755);
-    expect(parsePermissions(loadConfig({}, { env: { SOCKET_UNIX_SOCKET_PERMISSIONS: '640' }, envFile: false }).unix.socketPermissions)).toBe(0o640);
+    expect(
+      parsePermissions(
+        loadConfig({}, { env: { SOCKET_UNIX_SOCKET_PERMISSIONS: '640' }, envFile: false }).unix.socketPermissions,
+      ),
+    ).toBe(0o640);
   });
 
   it('accepts any IANA zone and rejects unknown ones', () => {
     expect(loadConfig({ timezone: 'America/New_York' }, isolated).timezone).toBe('America/New_York');
     const err = configError(() => loadConfig({}, { env: { SOCKET_TIMEZONE: 'Mars/Olympus_Mons' }, envFile: false }));
-    expect(err.message).toBe('SOCKET_TIMEZONE="Mars/Olympus_Mons" (environment): expected an IANA time zone such as "UTC" or "Europe/Berlin"');
-    expect(configError(() => loadConfig({ timezone: 'Nowhere/Special' }, isolated)).message).toContain('timezone="Nowhere/Special" (option)');
+    expect(err.message).toBe(
+      'SOCKET_TIMEZONE="Mars/Olympus_Mons" (environment): expected an IANA time zone such as "UTC" or "Europe/Berlin"',
+    );
+    expect(configError(() => loadConfig({ timezone: 'Nowhere/Special' }, isolated)).message).toContain(
+      'timezone="Nowhere/Special" (option)',
+    );
   });
 
   it.each(['silly', 'trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])('log level %s', (level) => {
@@ -282,7 +313,9 @@ describe('timeouts (milliseconds; SOCKET_DEFAULT_TIMEOUT in seconds)', () => {
     expect([1, 2 ** 31 - 1, Number.POSITIVE_INFINITY].every(isValidTimeoutMs)).toBe(true);
     expect([0, -1, 1.5, 2 ** 31, Number.NaN, '10', null].some(isValidTimeoutMs)).toBe(false);
     expect(() => assertTimeoutMs('connectTimeout', 100)).not.toThrow();
-    expect(configError(() => assertTimeoutMs('connectTimeout', 2 ** 32)).message).toBe(`connectTimeout=4294967296 (option): ${TIMEOUT_MS}`);
+    expect(configError(() => assertTimeoutMs('connectTimeout', 2 ** 32)).message).toBe(
+      `connectTimeout=4294967296 (option): ${TIMEOUT_MS}`,
+    );
   });
 });
 
@@ -354,7 +387,10 @@ describe('invalid values', () => {
     [{ socketDir: 'relative/dir' }, `socketDir="relative/dir" (option): ${ABSOLUTE}`],
     [{ blockingMode: 'sometimes' }, 'blockingMode="sometimes" (option): expected true or false'],
     [{ logLevel: 5 }, 'logLevel=5 (option): expected one of silly, trace, debug, info, warn, error, fatal, silent'],
-    [{ unix: { socketPermissions: 0o600 } }, 'unix.socketPermissions=384 (option): expected an octal string such as "0600"'],
+    [
+      { unix: { socketPermissions: 0o600 } },
+      'unix.socketPermissions=384 (option): expected an octal string such as "0600"',
+    ],
     [{ unix: { maxConnections: -1 } }, 'unix.maxConnections=-1 (option): expected an integer >= 1'],
     [{ tcp: { portRangeEnd: 70000 } }, 'tcp.portRangeEnd=70000 (option): expected an integer 1-65535'],
     [{ socketDir: null }, 'socketDir=null (option): expected a non-empty string'],
@@ -365,11 +401,15 @@ describe('invalid values', () => {
 
   it('rejects portRangeStart > portRangeEnd from any combination of sources', () => {
     const msg = /tcp\.portRangeStart \(9200\) must not exceed tcp\.portRangeEnd \(9100\)/;
-    expect(configError(() => loadConfig({}, { env: { SOCKET_TCP_PORT_RANGE_START: '9200' }, envFile: false })).message).toMatch(msg);
+    expect(
+      configError(() => loadConfig({}, { env: { SOCKET_TCP_PORT_RANGE_START: '9200' }, envFile: false })).message,
+    ).toMatch(msg);
     expect(configError(() => loadConfig({ tcp: { portRangeStart: 9200 } }, isolated)).message).toMatch(msg);
-    expect(configError(() => loadConfig({ tcp: { portRangeEnd: 8000 } }, { env: { SOCKET_TCP_PORT_RANGE_START: '8001' }, envFile: false })).message).toMatch(
-      /\(8001\) must not exceed tcp\.portRangeEnd \(8000\)/,
-    );
+    expect(
+      configError(() =>
+        loadConfig({ tcp: { portRangeEnd: 8000 } }, { env: { SOCKET_TCP_PORT_RANGE_START: '8001' }, envFile: false }),
+      ).message,
+    ).toMatch(/\(8001\) must not exceed tcp\.portRangeEnd \(8000\)/);
     // Equal is fine: a one-port range.
     const one = loadConfig({ tcp: { portRangeStart: 9050, portRangeEnd: 9050 } }, isolated);
     expect([one.tcp.portRangeStart, one.tcp.portRangeEnd]).toEqual([9050, 9050]);

@@ -26,8 +26,12 @@ describe('checkOptions', () => {
     expect(message({ socketdir: '/x' })).toBe("unknown option 'socketdir' for Thing: did you mean 'socketDir'?");
     expect(message({ prot: 1 })).toBe("unknown option 'prot' for Thing: did you mean 'port'?");
     expect(message({ maxRetry: 1 })).toBe("unknown option 'maxRetry' for Thing: did you mean 'maxRetries'?");
-    expect(message({ colour: 1 })).toBe("unknown option 'colour' for Thing: the options are maxRetries, port, reconnect, socketDir, token");
-    expect(message({ reconnect: { initalDelay: 5 } })).toBe("unknown option 'reconnect.initalDelay' for Thing: did you mean 'reconnect.initialDelay'?");
+    expect(message({ colour: 1 })).toBe(
+      "unknown option 'colour' for Thing: the options are maxRetries, port, reconnect, socketDir, token",
+    );
+    expect(message({ reconnect: { initalDelay: 5 } })).toBe(
+      "unknown option 'reconnect.initalDelay' for Thing: did you mean 'reconnect.initialDelay'?",
+    );
   });
 
   it('says what a value of the wrong type is', () => {
@@ -35,14 +39,24 @@ describe('checkOptions', () => {
     expect(message({ port: 1.5 })).toBe('port must be an integer 0–65535, got the number 1.5 (Thing)');
     expect(message({ maxRetries: 0 })).toBe('maxRetries must be Infinity or an integer >= 1, got the number 0 (Thing)');
     expect(message({ reconnect: false })).toBe('reconnect must be an object, got false (Thing)');
-    expect(message({ reconnect: { initialDelay: 5000 } })).toBe('reconnect.initialDelay must be an integer 0–1000, got the number 5000 (Thing)');
+    expect(message({ reconnect: { initialDelay: 5000 } })).toBe(
+      'reconnect.initialDelay must be an integer 0–1000, got the number 5000 (Thing)',
+    );
     expect(message({ token: 123 })).toBe('token must be a string, got the number 123 (Thing)');
     expect(message('socketDir=/x')).toBe("the options of Thing must be an object, got the string 'socketDir=/x'");
   });
 
   it('accepts valid options, undefined values and Infinity where allowed', () => {
     expect(message({})).toBe('accepted');
-    expect(message({ socketDir: '/x', port: 0, maxRetries: Number.POSITIVE_INFINITY, reconnect: { maxRetries: 3 }, token: undefined })).toBe('accepted');
+    expect(
+      message({
+        socketDir: '/x',
+        port: 0,
+        maxRetries: Number.POSITIVE_INFINITY,
+        reconnect: { maxRetries: 3 },
+        token: undefined,
+      }),
+    ).toBe('accepted');
   });
 });
 

@@ -11,7 +11,8 @@ const temp = useTempDir('trusted');
 const isRoot = process.getuid?.() === 0;
 const NOBODY = 65534;
 const asRoot = isRoot ? it : it.skip;
-const rootName = (name: string): string => (isRoot ? name : `${name} [skipped: needs root to chown a file to uid ${NOBODY}]`);
+const rootName = (name: string): string =>
+  isRoot ? name : `${name} [skipped: needs root to chown a file to uid ${NOBODY}]`;
 const quiet = { env: {}, onWarning: () => undefined } as const;
 
 describe('readTrustedFile and the files loadConfig reads', () => {
@@ -28,34 +29,43 @@ describe('readTrustedFile and the files loadConfig reads', () => {
       chmodSync(file, mode);
       const err = configError(() => loadConfig({}, { ...quiet, envFile: file }));
       expect(err.message).toBe(
-        `refusing to read env file ${file} (named by option): group or others can write it (mode 0${mode.toString(8)}), ` +
+        `refusing to read env file ${file} (named by option): group or others can write it (mode ` +
+          `0${mode.toString(8)}), ` +
           `so another user may have changed it: check its contents, then chmod go-w ${file}`,
       );
       expect(err.details).toMatchObject({ path: file, mode: `0${mode.toString(8)}` });
     }
   });
 
-  asRoot(rootName('refuses a file another user owns, also as the settings file, and one reached through a symlink'), () => {
-    const file = temp.write('theirs', 'toml', '[socket]\nbuffer_size = 64\n');
-    chmodSync(file, 0o644);
-    chownSync(file, NOBODY, NOBODY);
-    const err = configError(() => loadConfig({}, { ...quiet, envFile: false, settingsFile: file }));
-    expect(err.message).toMatch(
-      new RegExp(`^refusing to read settings file ${file} \\(named by option\\): it is owned by uid ${NOBODY}, not by you \\(uid 0\\) or root`),
-    );
-    expect(err.details).toMatchObject({ owner: NOBODY, uid: 0 });
-    const link = path.join(temp.dir(), 'link.toml');
-    symlinkSync(file, link);
-    expect(configError(() => readTrustedFile(link, 'settings file')).message).toContain(`owned by uid ${NOBODY}`);
-    // Named by the variable: the message says so.
-    const viaEnv = configError(() => loadConfig({}, { env: { SOCKET_SETTINGS_FILE: file }, envFile: false }));
-    expect(viaEnv.message).toContain(`${file} (named by SOCKET_SETTINGS_FILE)`);
-  });
+  asRoot(
+    rootName('refuses a file another user owns, also as the settings file, and one reached through a symlink'),
+    () => {
+      const file = temp.write('theirs', 'toml', '[socket]\nbuffer_size = 64\n');
+      chmodSync(file, 0o644);
+      chownSync(file, NOBODY, NOBODY);
+      const err = configError(() => loadConfig({}, { ...quiet, envFile: false, settingsFile: file }));
+      expect(err.message).toMatch(
+        new RegExp(
+          `^refusing to read settings file ${file} \\(named by option\\): it is owned by uid ${NOBODY}, not by you ` +
+            `\\(uid 0\\) or root`,
+        ),
+      );
+      expect(err.details).toMatchObject({ owner: NOBODY, uid: 0 });
+      const link = path.join(temp.dir(), 'link.toml');
+      symlinkSync(file, link);
+      expect(configError(() => readTrustedFile(link, 'settings file')).message).toContain(`owned by uid ${NOBODY}`);
+      // Named by the variable: the message says so.
+      const viaEnv = configError(() => loadConfig({}, { env: { SOCKET_SETTINGS_FILE: file }, envFile: false }));
+      expect(viaEnv.message).toContain(`${file} (named by SOCKET_SETTINGS_FILE)`);
+    },
+  );
 
   it('refuses a directory and a file over the size bound', () => {
     const d = path.join(temp.dir(), 'a-dir');
     mkdirSync(d, { mode: 0o700 });
-    expect(configError(() => readTrustedFile(d, 'env file')).message).toBe(`refusing to read env file ${d}: it is not a regular file: name a regular file`);
+    expect(configError(() => readTrustedFile(d, 'env file')).message).toBe(
+      `refusing to read env file ${d}: it is not a regular file: name a regular file`,
+    );
     const big = temp.write('big', 'env', 'x'.repeat(MAX_TRUSTED_FILE_BYTES + 1));
     chmodSync(big, 0o600);
     expect(configError(() => readTrustedFile(big, 'env file')).message).toContain('more than 1048576');
@@ -92,7 +102,9 @@ console.log(swaps);
 
 describe('a racing local user', () => {
   asRoot(
-    rootName('swapping ./.env between your file and theirs in a shared directory never gets their values read (400 rounds)'),
+    rootName(
+      'swapping ./.env between your file and theirs in a shared directory never gets their values read (400 rounds)',
+    ),
     async () => {
       const shared = mkdtempSync(path.join(os.tmpdir(), 'socketkit-trusted-race-'));
       chmodSync(shared, 0o777);
@@ -101,14 +113,20 @@ describe('a racing local user', () => {
       const evil = path.join(shared, 'evil');
       writeFileSync(evil, 'SOCKET_BUFFER_SIZE=666\n', { mode: 0o644 });
       chownSync(evil, NOBODY, NOBODY);
-      const swapper = spawn(process.execPath, ['-e', SWAPPER], { cwd: shared, uid: NOBODY, gid: NOBODY, stdio: ['ignore', 'pipe', 'inherit'] });
+      const swapper = spawn(process.execPath, ['-e', SWAPPER], {
+        cwd: shared,
+        uid: NOBODY,
+        gid: NOBODY,
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
       let swaps = '';
       swapper.stdout.setEncoding('utf8').on('data', (t: string) => (swaps += t));
       const exited = new Promise((resolve) => swapper.once('exit', resolve));
       const seen = { ours: 0, theirs: 0, refused: 0, missing: 0 };
       try {
         // Wait until the swapper has moved root's file aside (its first step).
-        for (let i = 0; i < 2000 && existsSync(env) && !existsSync(path.join(shared, 'good')); i++) await new Promise((r) => setTimeout(r, 1));
+        for (let i = 0; i < 2000 && existsSync(env) && !existsSync(path.join(shared, 'good')); i++)
+          await new Promise((r) => setTimeout(r, 1));
         for (let round = 0; round < 400; round++) {
           try {
             const size = loadConfig({}, { ...quiet, envFile: env }).bufferSize;

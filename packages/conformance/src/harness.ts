@@ -7,7 +7,13 @@ import { createConnection, createServer, type ListenOptions, type Socket } from 
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, it } from '@jest/globals';
-import { SocketClient, type SocketClientOptions, type SocketServer, type SocketServerOptions, type TransportStream } from '@socketkit/core';
+import {
+  SocketClient,
+  type SocketClientOptions,
+  type SocketServer,
+  type SocketServerOptions,
+  type TransportStream,
+} from '@socketkit/core';
 import { encodeFrame } from '@socketkit/codec';
 import { CONTROL_OPS, MessageType, PROTOCOL_VERSION, createMessage } from '@socketkit/protocol';
 import { startNatsServer, type NatsServerHandle } from './nats-server.js';
@@ -25,7 +31,10 @@ export interface TransportCaps {
   backpressure: boolean;
   /** The Python reference module speaks this transport. */
   python: boolean;
-  /** The fixture gives raw byte streams to a server (`raw`) and servers that go silent (`silentServer`), for hostile-input tests. */
+  /**
+   * The fixture gives raw byte streams to a server (`raw`) and servers that go silent (`silentServer`), for
+   * hostile-input tests.
+   */
   raw: boolean;
   /** Other processes can reach a server (`addr`). */
   processes: boolean;
@@ -46,7 +55,10 @@ export interface TransportFactory {
    * A raw node:net server at a fresh address that accepts and never writes
    * (a silently dead peer), with a client engine pointed at it.
    */
-  silentServer(opts?: ClientOpts, behaviour?: SilentServerBehaviour): Promise<{ client: SocketClient; accepted: Socket[] }>;
+  silentServer(
+    opts?: ClientOpts,
+    behaviour?: SilentServerBehaviour,
+  ): Promise<{ client: SocketClient; accepted: Socket[] }>;
   /** Address info for child processes: `{ kind, socketDir, port, servers }`. */
   addr(server: SocketServer): { kind: string; socketDir?: string; port?: number; servers?: string };
 }
@@ -139,7 +151,10 @@ const unixFixture: ConformanceFixture = {
     const dir = tempDir();
     const eventName = uniqueEvent('silent');
     const transport = new UnixClientTransport(dir, eventName);
-    const { accepted } = await rawServer({ path: transport.path }, behaviour.welcome === true ? welcomeFrame(eventName) : undefined);
+    const { accepted } = await rawServer(
+      { path: transport.path },
+      behaviour.welcome === true ? welcomeFrame(eventName) : undefined,
+    );
     const client = new SocketClient({ eventName, transport, logLevel: 'silent', ...(opts as object) });
     onCleanup(() => client.disconnect());
     return { client, accepted };
@@ -162,7 +177,10 @@ const tcpFixture: ConformanceFixture = {
   },
   async silentServer(opts = {}, behaviour = {}) {
     const eventName = uniqueEvent('silent');
-    const { accepted, port } = await rawServer({ host: '127.0.0.1', port: 0 }, behaviour.welcome === true ? welcomeFrame(eventName) : undefined);
+    const { accepted, port } = await rawServer(
+      { host: '127.0.0.1', port: 0 },
+      behaviour.welcome === true ? welcomeFrame(eventName) : undefined,
+    );
     const client = new SocketClient({
       eventName,
       transport: new TcpClientTransport('127.0.0.1', port as number, eventName),
@@ -177,7 +195,10 @@ const tcpFixture: ConformanceFixture = {
   },
 };
 
-async function rawServer(listen: ListenOptions, first?: Buffer): Promise<{ accepted: Socket[]; port: number | undefined }> {
+async function rawServer(
+  listen: ListenOptions,
+  first?: Buffer,
+): Promise<{ accepted: Socket[]; port: number | undefined }> {
   const accepted: Socket[] = [];
   const server = createServer((s) => {
     s.on('error', () => undefined);
@@ -221,7 +242,9 @@ const natsRaw = async (eventName: string): Promise<TransportStream> => {
   const stream = await transport.connect(new AbortController().signal);
   stream.on('error', () => undefined);
   // Over NATS every peer must say hello within the auth timeout (issue 11): a raw peer does.
-  stream.write(encodeFrame(createMessage(eventName, MessageType.CONTROL, { op: CONTROL_OPS.HELLO, protocol: PROTOCOL_VERSION })));
+  stream.write(
+    encodeFrame(createMessage(eventName, MessageType.CONTROL, { op: CONTROL_OPS.HELLO, protocol: PROTOCOL_VERSION })),
+  );
   onCleanup(async () => {
     stream.destroy();
     await transport.close();
@@ -246,7 +269,8 @@ const natsFixture: ConformanceFixture = {
       callback: (_e, msg) => {
         accepted.push({} as Socket);
         msg.respond(new TextEncoder().encode('ok'));
-        if (behaviour.welcome === true) nc.publish(`socketkit.${eventName}.c.${new TextDecoder().decode(msg.data)}`, welcomeFrame(eventName));
+        if (behaviour.welcome === true)
+          nc.publish(`socketkit.${eventName}.c.${new TextDecoder().decode(msg.data)}`, welcomeFrame(eventName));
       },
     });
     await nc.flush();
@@ -280,15 +304,21 @@ export async function loadTransports(names: readonly string[] = transportNames()
 }
 
 function unsupported(name: string, what: string): never {
-  throw new Error(`transport "${name}" has no conformance fixture for ${what}: registerConformanceFixture("${name}", { ${what}, caps }) to run these tests`);
+  throw new Error(
+    `transport "${name}" has no conformance fixture for ${what}: registerConformanceFixture("${name}", { ${what}, ` +
+      `caps }) to run these tests`,
+  );
 }
 
-/** The factory of the registered transport `name`: servers and clients through the registry, the rest from its fixture. */
+/**
+ * The factory of the registered transport `name`: servers and clients through the registry, the rest from its fixture.
+ */
 export function transportFactory(name: string): TransportFactory {
   const fixture = fixtures.get(name) ?? { caps: { backpressure: false, python: false, raw: false, processes: false } };
   const impl = (): TransportImplementation => {
     const i = loaded.get(name);
-    if (i === undefined) throw new Error(`transport "${name}" not loaded: await loadTransports() first (describeTransports does)`);
+    if (i === undefined)
+      throw new Error(`transport "${name}" not loaded: await loadTransports() first (describeTransports does)`);
     return i;
   };
   return {
@@ -296,17 +326,28 @@ export function transportFactory(name: string): TransportFactory {
     caps: fixture.caps,
     setup: () => fixture.setup?.(),
     server(opts = {}) {
-      const s = impl().createServer({ eventName: uniqueEvent(), ...silent, ...(fixture.serverOptions?.() ?? {}), ...(opts as object) });
+      const s = impl().createServer({
+        eventName: uniqueEvent(),
+        ...silent,
+        ...(fixture.serverOptions?.() ?? {}),
+        ...(opts as object),
+      });
       onCleanup(() => s.stop());
       return s;
     },
     client(server, opts = {}) {
-      const c = impl().createClient({ eventName: server.eventName, ...silent, ...(fixture.clientOptions?.(server) ?? {}), ...(opts as object) });
+      const c = impl().createClient({
+        eventName: server.eventName,
+        ...silent,
+        ...(fixture.clientOptions?.(server) ?? {}),
+        ...(opts as object),
+      });
       onCleanup(() => c.disconnect());
       return c;
     },
     raw: (server) => (fixture.raw ?? (() => unsupported(name, 'raw')))(server),
-    silentServer: (opts, behaviour) => (fixture.silentServer ?? (() => unsupported(name, 'silentServer')))(opts, behaviour),
+    silentServer: (opts, behaviour) =>
+      (fixture.silentServer ?? (() => unsupported(name, 'silentServer')))(opts, behaviour),
     addr: (server) => (fixture.addr ?? (() => unsupported(name, 'addr')))(server),
   };
 }
@@ -324,7 +365,10 @@ function rawSocket(make: () => Socket): Promise<Socket> {
 
 await loadTransports();
 
-/** Factories of the transports registered when the harness was imported (the built-in ones), for tests outside {@link describeTransports}. */
+/**
+ * Factories of the transports registered when the harness was imported (the built-in ones), for tests outside {@link
+ * describeTransports}.
+ */
 export const transports: TransportFactory[] = transportNames().map(transportFactory);
 
 let selected: readonly string[] | undefined;
@@ -343,17 +387,27 @@ export function transportSelection(): readonly string[] | undefined {
   return selected;
 }
 
-/** Names of the transports {@link describeTransports} runs on: the registry's ({@link transportNames}), or the selection. */
+/**
+ * Names of the transports {@link describeTransports} runs on: the registry's ({@link transportNames}), or the
+ * selection.
+ */
 export function conformanceTransportNames(): string[] {
   return transportNames().filter((n) => selected === undefined || selected.includes(n));
 }
 
 /** `describe.each` over every registered transport (or those `filter` keeps). */
-export function describeTransports(title: string, fn: (t: TransportFactory) => void, filter: (t: TransportFactory) => boolean = () => true): void {
+export function describeTransports(
+  title: string,
+  fn: (t: TransportFactory) => void,
+  filter: (t: TransportFactory) => boolean = () => true,
+): void {
   const factories = conformanceTransportNames().map(transportFactory).filter(filter);
   if (factories.length === 0) {
     const names = conformanceTransportNames().join(', ');
-    describe(title, () => it.skip(`${title} [skipped: none of the transports run here (${names}) has what these tests need]`, () => undefined));
+    describe(title, () =>
+      it.skip(`${title} [skipped: none of the transports run here (${names}) has what these tests need]`, () =>
+        undefined),
+    );
     return;
   }
   describe.each(factories.map((t) => [t.name, t] as const))(`${title} [%s]`, (_name, t) => {
@@ -364,7 +418,10 @@ export function describeTransports(title: string, fn: (t: TransportFactory) => v
 }
 
 /** `it` when `condition` holds, else `it.skip` with `why` in the name (every skip states its reason). */
-export function itIf(condition: boolean, why: string): (name: string, fn: () => Promise<void>, timeout?: number) => void {
+export function itIf(
+  condition: boolean,
+  why: string,
+): (name: string, fn: () => Promise<void>, timeout?: number) => void {
   return condition ? it : (name, fn, timeout) => it.skip(`${name} [skipped: ${why}]`, fn, timeout);
 }
 
@@ -378,7 +435,10 @@ export async function until(predicate: () => boolean, what: string, limitMs = 10
 }
 
 /** Resolves with the arguments of the next `event` on `emitter`. */
-export function once<T extends unknown[]>(emitter: { once(e: string, l: (...a: T) => void): unknown }, event: string): Promise<T> {
+export function once<T extends unknown[]>(
+  emitter: { once(e: string, l: (...a: T) => void): unknown },
+  event: string,
+): Promise<T> {
   return new Promise((resolve) => emitter.once(event, (...args: T) => resolve(args)));
 }
 

@@ -67,7 +67,12 @@ export async function startNatsServer(options: StartNatsOptions = {}): Promise<N
   let clusterPort: number | undefined;
   if (options.cluster === true || options.routes !== undefined) {
     clusterPort = await freePort();
-    args.push('--cluster_name', options.clusterName ?? 'socketkit-test', '--cluster', `nats://127.0.0.1:${clusterPort}`);
+    args.push(
+      '--cluster_name',
+      options.clusterName ?? 'socketkit-test',
+      '--cluster',
+      `nats://127.0.0.1:${clusterPort}`,
+    );
     if (options.routes !== undefined && options.routes.length > 0) args.push('--routes', options.routes.join(','));
   }
   let confDir: string | undefined;

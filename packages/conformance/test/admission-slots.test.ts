@@ -32,8 +32,15 @@ describeTransports('a client slot only once registered (issue 22 item 9)', (t) =
     // unix and tcp register a silent peer after registerGraceMs (it may be a
     // Python client): long here, so the flood stays unregistered; NATS
     // requires hello within authTimeout (also long here).
-    // (exposeStats off: a full unix server would otherwise keep up to maxMonitors silent peers to see whether they are monitors)
-    const server = t.server({ maxConnections: 3, maxUnauthenticated: 8, registerGraceMs: 60_000, authTimeout: 60_000, exposeStats: false });
+    // (exposeStats off: a full unix server would otherwise keep up to maxMonitors silent peers to see whether they are
+    // monitors)
+    const server = t.server({
+      maxConnections: 3,
+      maxUnauthenticated: 8,
+      registerGraceMs: 60_000,
+      authTimeout: 60_000,
+      exposeStats: false,
+    });
     await server.start();
     const open = silentOpener(t, server);
     for (let i = 0; i < 20; i++) await open();
@@ -62,7 +69,8 @@ describeTransports('a client slot only once registered (issue 22 item 9)', (t) =
     await until(() => server.getConnectedClients().length === 3, '3 clients');
     // Every silent connection is still waiting (at most 8 now that no slot is
     // free), was evicted (ADMISSION_FULL) or, once the server was full, refused at accept (MAX_CONNECTIONS).
-    const refused = (): number => (server.stats().refused.ADMISSION_FULL ?? 0) + (server.stats().refused.MAX_CONNECTIONS ?? 0);
+    const refused = (): number =>
+      (server.stats().refused.ADMISSION_FULL ?? 0) + (server.stats().refused.MAX_CONNECTIONS ?? 0);
     await until(() => server.connectionCounts.awaiting + refused() >= opened, 'every silent connection accepted');
     expect(server.connectionCounts.awaiting).toBeLessThanOrEqual(8);
     expect(server.stats().refused.ADMISSION_FULL ?? 0).toBeGreaterThanOrEqual(20 - 8);

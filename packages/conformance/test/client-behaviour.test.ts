@@ -151,26 +151,30 @@ describeTransports('request/reply', (t) => {
 
 describeTransports('handshake and heartbeats', (t) => {
   const itRaw = itIf(t.caps.raw, 'this transport has no raw-peer fixture');
-  it('hello/welcome: the welcome carries client id, allow_client_send and max_message_size; control ops never reach user code', async () => {
-    const server = t.server({ maxMessageSize: 4096 });
-    await server.start();
-    // A generous heartbeatTimeout: on a loaded machine a 20 ms beat must not race the liveness check.
-    const c = t.client(server, { heartbeatInterval: 20, heartbeatTimeout: 60_000 });
-    const seen: unknown[] = [];
-    c.on('message', (m) => seen.push(m.data));
-    await c.connect({ waitForWelcome: true });
-    expect(c.welcome).toEqual({
-      clientId: expect.stringMatching(/^client_/),
-      allowClientSend: true,
-      maxMessageSize: 4096,
-    });
-    // pings go back and forth (client heartbeat) yet user code sees only user messages
-    await new Promise((r) => setTimeout(r, 100)); // lets a few beats happen; nothing below depends on how many
-    server.send({ op: 'user-level', x: 1 });
-    await until(() => seen.length === 1, 'user message');
-    expect(seen).toEqual([{ op: 'user-level', x: 1 }]);
-    expect(c.isConnected()).toBe(true);
-  });
+  it(
+    'hello/welcome: the welcome carries client id, allow_client_send and max_message_size; control ops never reach ' +
+      'user code',
+    async () => {
+      const server = t.server({ maxMessageSize: 4096 });
+      await server.start();
+      // A generous heartbeatTimeout: on a loaded machine a 20 ms beat must not race the liveness check.
+      const c = t.client(server, { heartbeatInterval: 20, heartbeatTimeout: 60_000 });
+      const seen: unknown[] = [];
+      c.on('message', (m) => seen.push(m.data));
+      await c.connect({ waitForWelcome: true });
+      expect(c.welcome).toEqual({
+        clientId: expect.stringMatching(/^client_/),
+        allowClientSend: true,
+        maxMessageSize: 4096,
+      });
+      // pings go back and forth (client heartbeat) yet user code sees only user messages
+      await new Promise((r) => setTimeout(r, 100)); // lets a few beats happen; nothing below depends on how many
+      server.send({ op: 'user-level', x: 1 });
+      await until(() => seen.length === 1, 'user message');
+      expect(seen).toEqual([{ op: 'user-level', x: 1 }]);
+      expect(c.isConnected()).toBe(true);
+    },
+  );
 
   itRaw('server heartbeats drop a silent peer that sent hello but never answers', async () => {
     const server = t.server({ heartbeatInterval: 20, heartbeatTimeout: 80 });
@@ -185,31 +189,35 @@ describeTransports('handshake and heartbeats', (t) => {
     expect(reason).toBe('heartbeat timeout');
   });
 
-  it('waitForWelcome succeeds while the server is already broadcasting fast (welcome queued behind a full receive buffer)', async () => {
-    const server = t.server();
-    await server.start();
-    const first = t.client(server);
-    await first.connect();
-    let running = true;
-    const pump = (async () => {
-      let i = 0;
-      while (running) {
-        server.send({ i: i++ });
-        if (i % 64 === 0) {
-          await server.drain();
-          await new Promise((r) => setImmediate(r));
+  it(
+    'waitForWelcome succeeds while the server is already broadcasting fast (welcome queued behind a full receive ' +
+      'buffer)',
+    async () => {
+      const server = t.server();
+      await server.start();
+      const first = t.client(server);
+      await first.connect();
+      let running = true;
+      const pump = (async () => {
+        let i = 0;
+        while (running) {
+          server.send({ i: i++ });
+          if (i % 64 === 0) {
+            await server.drain();
+            await new Promise((r) => setImmediate(r));
+          }
         }
+      })();
+      try {
+        const late = t.client(server, { bufferSize: 16 });
+        await late.connect({ waitForWelcome: true, timeout: 5000 });
+        expect(late.welcome?.clientId).toMatch(/^client_/);
+      } finally {
+        running = false;
+        await pump;
       }
-    })();
-    try {
-      const late = t.client(server, { bufferSize: 16 });
-      await late.connect({ waitForWelcome: true, timeout: 5000 });
-      expect(late.welcome?.clientId).toMatch(/^client_/);
-    } finally {
-      running = false;
-      await pump;
-    }
-  });
+    },
+  );
 
   itRaw('client heartbeats detect a silently dead server (that did the handshake) and reconnect', async () => {
     const { client: c, accepted } = await t.silentServer(

@@ -26,7 +26,10 @@ function freePort(): Promise<number> {
 }
 
 /** A server not started yet, and a client for it (tcp: a fixed free port). */
-async function notStarted(t: TransportFactory, clientOpts: Record<string, unknown> = {}): Promise<{ server: SocketServer; client: SocketClient }> {
+async function notStarted(
+  t: TransportFactory,
+  clientOpts: Record<string, unknown> = {},
+): Promise<{ server: SocketServer; client: SocketClient }> {
   const server = t.server((t.name === 'tcp' ? { port: await freePort() } : {}) as never);
   return { server, client: t.client(server, clientOpts) };
 }
@@ -34,7 +37,13 @@ async function notStarted(t: TransportFactory, clientOpts: Record<string, unknow
 /** A logger that keeps its warnings. */
 function captureLog(): SocketLogger & { warnings: string[] } {
   const warnings: string[] = [];
-  return { warnings, debug: () => undefined, info: () => undefined, error: () => undefined, warn: (...a: unknown[]) => warnings.push(a.map(String).join(' ')) };
+  return {
+    warnings,
+    debug: () => undefined,
+    info: () => undefined,
+    error: () => undefined,
+    warn: (...a: unknown[]) => warnings.push(a.map(String).join(' ')),
+  };
 }
 
 /** Where a child-process server of transport `t` listens: its config for fixtures/server.mjs. */
@@ -48,7 +57,10 @@ async function childConfig(t: TransportFactory): Promise<Record<string, unknown>
 
 /** Starts fixtures/server.mjs; resolves once it listens. The test may SIGKILL it; cleanup kills it. */
 async function startChild(cfg: Record<string, unknown>): Promise<{ kill(): Promise<void> }> {
-  const child = spawn(process.execPath, [SERVER, JSON.stringify(cfg)], { cwd: join(here, '..'), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [SERVER, JSON.stringify(cfg)], {
+    cwd: join(here, '..'),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let err = '';
   child.stdout.on('data', (c: Buffer) => (out += c.toString()));
@@ -70,8 +82,17 @@ async function startChild(cfg: Record<string, unknown>): Promise<{ kill(): Promi
 
 /** A client of the child server described by `cfg`. */
 async function childClient(cfg: Record<string, unknown>, opts: Record<string, unknown>): Promise<SocketClient> {
-  const where = cfg.kind === 'unix' ? { socketDir: cfg.socketDir } : cfg.kind === 'tcp' ? { port: cfg.port } : { servers: cfg.servers };
-  const c = (await createClient(cfg.kind as 'unix', cfg.eventName as string, { ...where, envFile: false, ...opts } as never)) as unknown as SocketClient;
+  const where =
+    cfg.kind === 'unix'
+      ? { socketDir: cfg.socketDir }
+      : cfg.kind === 'tcp'
+        ? { port: cfg.port }
+        : { servers: cfg.servers };
+  const c = (await createClient(
+    cfg.kind as 'unix',
+    cfg.eventName as string,
+    { ...where, envFile: false, ...opts } as never,
+  )) as unknown as SocketClient;
   onCleanup(() => c.disconnect());
   return c;
 }
@@ -156,17 +177,21 @@ describeTransports('a refusal reaches connect() (issue 23 item 5)', (t) => {
     expect((await first.receive()).data).toEqual({ still: true });
   });
 
-  it('connect({ waitForWelcome: false }) keeps the old opt-out: resolves on the open stream, the refusal is an error event', async () => {
-    const server = t.server({ maxConnections: 1 });
-    await server.start();
-    await t.client(server).connect();
-    const second = t.client(server, { autoReconnect: false });
-    const errors: Error[] = [];
-    second.on('error', (e) => errors.push(e));
-    await second.connect({ waitForWelcome: false });
-    await until(() => errors.length > 0, 'refusal reported');
-    expect(errors[0]).toBeInstanceOf(MaxConnectionsError);
-  });
+  it(
+    'connect({ waitForWelcome: false }) keeps the old opt-out: resolves on the open stream, the refusal is an error ' +
+      'event',
+    async () => {
+      const server = t.server({ maxConnections: 1 });
+      await server.start();
+      await t.client(server).connect();
+      const second = t.client(server, { autoReconnect: false });
+      const errors: Error[] = [];
+      second.on('error', (e) => errors.push(e));
+      await second.connect({ waitForWelcome: false });
+      await until(() => errors.length > 0, 'refusal reported');
+      expect(errors[0]).toBeInstanceOf(MaxConnectionsError);
+    },
+  );
 });
 
 describeTransports('no start-order trap (issue 23 item 3)', (t) => {
@@ -215,7 +240,11 @@ describeTransports('a client whose server died is never silent (issue 23 item 4)
     const cfg = await childConfig(t);
     const child = await startChild(cfg);
     const log = captureLog();
-    const client = await childClient(cfg, { ...quick, logger: log, reconnect: { initialDelay: 20, maxDelay: 50, maxRetries: 5 } });
+    const client = await childClient(cfg, {
+      ...quick,
+      logger: log,
+      reconnect: { initialDelay: 20, maxDelay: 50, maxRetries: 5 },
+    });
     const errors: string[] = [];
     client.on('error', (e) => errors.push((e as SocketError).code));
     await client.connect();
@@ -232,7 +261,9 @@ describeTransports('a client whose server died is never silent (issue 23 item 4)
     expect((end as Error).message).toMatch(/gave up reconnecting .* after 5 attempts/);
     expect(errors).toEqual([ErrorCode.CONNECTION_LOST, ErrorCode.RECONNECT_FAILED]);
     expect(log.warnings.filter((w) => w.includes('lost the server'))).toHaveLength(1);
-    expect(log.warnings.find((w) => w.includes('lost the server'))).toMatch(/reconnecting \(backoff 20 ms ×2 up to 50 ms, at most 5 attempts\)/);
+    expect(log.warnings.find((w) => w.includes('lost the server'))).toMatch(
+      /reconnecting \(backoff 20 ms ×2 up to 50 ms, at most 5 attempts\)/,
+    );
     expect(client.state).toBe('closed');
     await expect(client.receive()).rejects.toMatchObject({ code: ErrorCode.RECONNECT_FAILED });
   });
@@ -241,7 +272,11 @@ describeTransports('a client whose server died is never silent (issue 23 item 4)
     const cfg = await childConfig(t);
     const child = await startChild(cfg);
     const log = captureLog();
-    const client = await childClient(cfg, { ...quick, logger: log, reconnect: { initialDelay: 20, maxDelay: 100, maxRetries: Number.POSITIVE_INFINITY } });
+    const client = await childClient(cfg, {
+      ...quick,
+      logger: log,
+      reconnect: { initialDelay: 20, maxDelay: 100, maxRetries: Number.POSITIVE_INFINITY },
+    });
     await client.connect();
     await client.receive();
     await child.kill();

@@ -20,7 +20,9 @@ function runChild(cfg: Record<string, unknown>): Promise<{ ok?: boolean; welcome
     onCleanup(() => {
       if (child.exitCode === null) child.kill('SIGKILL');
     });
-    child.once('close', () => resolve(out.trim() === '' ? {} : (JSON.parse(out.trim()) as { ok?: boolean; welcomedAsMessage?: boolean })));
+    child.once('close', () =>
+      resolve(out.trim() === '' ? {} : (JSON.parse(out.trim()) as { ok?: boolean; welcomedAsMessage?: boolean })),
+    );
   });
 }
 
@@ -76,7 +78,10 @@ describeTransports(
       storm.stop();
       expect({ rounds: rounds >= 20, foreign }).toEqual({ rounds: true, foreign: 0 });
       expect(storm.sent()).toBeGreaterThan(0);
-      process.stderr.write(`[measure] ${t.name}: ${rounds} clients connected under ${storm.sent()} broadcasts, ${foreign} saw a frame before their welcome\n`);
+      process.stderr.write(
+        `[measure] ${t.name}: ${rounds} clients connected under ${storm.sent()} broadcasts, ${foreign} saw a frame ` +
+          `before their welcome\n`,
+      );
     }, 60_000);
 
     const title =
@@ -91,11 +96,13 @@ describeTransports(
       const a = t.addr(server);
       const cfg = { kind: t.name, eventName: server.eventName, socketDir: a.socketDir, port: a.port };
       const results: Array<{ ok?: boolean; welcomedAsMessage?: boolean }> = [];
-      for (let round = 0; round < CHILD_ROUNDS; round++) results.push(...(await Promise.all(Array.from({ length: CHILDREN }, () => runChild(cfg)))));
+      for (let round = 0; round < CHILD_ROUNDS; round++)
+        results.push(...(await Promise.all(Array.from({ length: CHILDREN }, () => runChild(cfg)))));
       storm.stop();
       const bad = results.filter((r) => r.ok !== true || r.welcomedAsMessage !== false);
       process.stderr.write(
-        `[measure] ${t.name}: ${results.length} child clients under ${storm.sent()} broadcasts: ${results.length - bad.length} welcomed, ` +
+        `[measure] ${t.name}: ${results.length} child clients under ${storm.sent()} broadcasts: ` +
+          `${results.length - bad.length} welcomed, ` +
           `${refused.filter((c) => c === 'ADMISSION_FULL').length} late hellos refused and retried\n`,
       );
       expect(bad).toEqual([]);

@@ -30,7 +30,8 @@ function runPeer(cfg: object): Child {
 describeTransports(
   'many concurrent processes',
   (t) => {
-    it(`${PROCS} writer processes × ${COUNT} messages at once: every message intact, none lost, per-writer order kept`, async () => {
+    it(`${PROCS} writer processes × ${COUNT} messages at once: every message intact, none lost, per-writer order ` +
+      `kept`, async () => {
       const server = t.server({ maxConnections: PROCS + 2, messageQueueSize: 0 });
       await server.start();
       const next = new Map<number, number>();
@@ -56,8 +57,14 @@ describeTransports(
     it(`broadcast to ${PROCS} receiver processes: each gets all ${COUNT} in order`, async () => {
       const server = t.server({ maxConnections: PROCS + 2 });
       await server.start();
-      const receivers = Array.from({ length: PROCS }, () => runPeer({ role: 'receiver', ...t.addr(server), eventName: server.eventName, count: COUNT }));
-      await until(() => receivers.every((r) => r.stdout.includes('ready')) && server.getConnectedClients().length === PROCS, 'receivers ready', 60000);
+      const receivers = Array.from({ length: PROCS }, () =>
+        runPeer({ role: 'receiver', ...t.addr(server), eventName: server.eventName, count: COUNT }),
+      );
+      await until(
+        () => receivers.every((r) => r.stdout.includes('ready')) && server.getConnectedClients().length === PROCS,
+        'receivers ready',
+        60000,
+      );
       for (let seq = 0; seq < COUNT; seq++) {
         expect(server.send({ seq })).toBe(PROCS);
         if (seq % 500 === 0) await server.drain();

@@ -56,58 +56,62 @@ describe('NATS cluster', () => {
 });
 
 describe('NATS server restart mid-stream', () => {
-  it('clients and server reconnect and keep working; nothing is duplicated or reordered, only messages sent during the outage may be lost', async () => {
-    const n = await startNatsServer();
-    onCleanup(() => n.stop());
-    const eventName = uniqueEvent('restart');
-    const fast = { heartbeatInterval: 200, heartbeatTimeout: 3000 };
-    const server = new NatsSocketServer({
-      eventName,
-      ...quiet,
-      servers: n.url,
-      ...fast,
-      handler: (d) => ({ ok: d.k }),
-    });
-    onCleanup(() => server.stop());
-    await server.start();
-    const client = new NatsSocketClient({
-      eventName,
-      ...quiet,
-      servers: n.url,
-      ...fast,
-      reconnect: { initialDelay: 50, maxDelay: 500 },
-    });
-    onCleanup(() => client.disconnect());
-    await client.connect({ waitForWelcome: true });
-    const seen: number[] = [];
-    client.on('message', (m) => seen.push(m.data.seq as number));
-    let seq = 0;
-    const sendSome = (k: number): void => {
-      for (let i = 0; i < k; i++) server.send({ seq: seq++ });
-    };
-    sendSome(50);
-    await until(() => seen.length === 50, 'first 50 before the restart');
-    await n.stop();
-    sendSome(20); // during the outage: may be lost (NATS core is at-most-once)
-    const restarted = await startNatsServer({ port: n.port });
-    onCleanup(() => restarted.stop());
-    // keep sending until the client sees traffic again
-    const before = seen.length;
-    await until(
-      () => {
-        if (server.getConnectedClients().length > 0) sendSome(1);
-        return seen.length > before + 20;
-      },
-      'traffic after the NATS restart',
-      20000,
-    );
-    // strictly increasing: no duplicates, no reordering
-    for (let i = 1; i < seen.length; i++) expect(seen[i]).toBeGreaterThan(seen[i - 1] as number);
-    expect(seen.slice(0, 50)).toEqual(Array.from({ length: 50 }, (_, i) => i));
-    // both directions and request/reply work again
-    expect((await client.request({ k: 7 }, { timeout: 5000 })).data).toEqual({ ok: 7 });
-    const up = new Promise((resolve) => server.once('message', (m) => resolve(m.data)));
-    await client.send({ back: true });
-    expect(await up).toEqual({ back: true });
-  });
+  it(
+    'clients and server reconnect and keep working; nothing is duplicated or reordered, only messages sent during ' +
+      'the outage may be lost',
+    async () => {
+      const n = await startNatsServer();
+      onCleanup(() => n.stop());
+      const eventName = uniqueEvent('restart');
+      const fast = { heartbeatInterval: 200, heartbeatTimeout: 3000 };
+      const server = new NatsSocketServer({
+        eventName,
+        ...quiet,
+        servers: n.url,
+        ...fast,
+        handler: (d) => ({ ok: d.k }),
+      });
+      onCleanup(() => server.stop());
+      await server.start();
+      const client = new NatsSocketClient({
+        eventName,
+        ...quiet,
+        servers: n.url,
+        ...fast,
+        reconnect: { initialDelay: 50, maxDelay: 500 },
+      });
+      onCleanup(() => client.disconnect());
+      await client.connect({ waitForWelcome: true });
+      const seen: number[] = [];
+      client.on('message', (m) => seen.push(m.data.seq as number));
+      let seq = 0;
+      const sendSome = (k: number): void => {
+        for (let i = 0; i < k; i++) server.send({ seq: seq++ });
+      };
+      sendSome(50);
+      await until(() => seen.length === 50, 'first 50 before the restart');
+      await n.stop();
+      sendSome(20); // during the outage: may be lost (NATS core is at-most-once)
+      const restarted = await startNatsServer({ port: n.port });
+      onCleanup(() => restarted.stop());
+      // keep sending until the client sees traffic again
+      const before = seen.length;
+      await until(
+        () => {
+          if (server.getConnectedClients().length > 0) sendSome(1);
+          return seen.length > before + 20;
+        },
+        'traffic after the NATS restart',
+        20000,
+      );
+      // strictly increasing: no duplicates, no reordering
+      for (let i = 1; i < seen.length; i++) expect(seen[i]).toBeGreaterThan(seen[i - 1] as number);
+      expect(seen.slice(0, 50)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+      // both directions and request/reply work again
+      expect((await client.request({ k: 7 }, { timeout: 5000 })).data).toEqual({ ok: 7 });
+      const up = new Promise((resolve) => server.once('message', (m) => resolve(m.data)));
+      await client.send({ back: true });
+      expect(await up).toEqual({ back: true });
+    },
+  );
 });

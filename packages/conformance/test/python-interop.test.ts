@@ -50,7 +50,9 @@ it('python3 with msgpack is available (installed by scripts/ensure-system-deps.s
 /** The `unix:`/`tcp:` target of `server` for interop.py. */
 function pyTarget(t: TransportFactory, server: SocketServer): string {
   const a = t.addr(server);
-  return a.kind === 'unix' ? `unix:${(server as unknown as { socketPath: string }).socketPath}` : `tcp:127.0.0.1:${a.port}`;
+  return a.kind === 'unix'
+    ? `unix:${(server as unknown as { socketPath: string }).socketPath}`
+    : `tcp:127.0.0.1:${a.port}`;
 }
 
 /**
@@ -84,7 +86,10 @@ describeTransports(
       const got: Array<Record<string, unknown>> = [];
       server.on('message', (m) => got.push(m.data));
       const a = t.addr(server);
-      const target = a.kind === 'unix' ? `unix:${(server as unknown as { socketPath: string }).socketPath}` : `tcp:127.0.0.1:${a.port}`;
+      const target =
+        a.kind === 'unix'
+          ? `unix:${(server as unknown as { socketPath: string }).socketPath}`
+          : `tcp:127.0.0.1:${a.port}`;
       const py = runPython(['client', target, server.eventName, '3', '2']);
       await until(() => got.length === 3, 'three messages from python');
       expect(got.map((d) => d.seq)).toEqual([0, 1, 2]);
@@ -121,7 +126,8 @@ describeTransports(
       const got = py.lines[1] as Required<PyLine>;
       const first = got.at - (py.lines[0]?.connected as number);
       process.stderr.write(
-        `[measure] ${t.name}: python first-message latency ${first.toFixed(1)} ms after its connect (${(got.at - sentAt).toFixed(1)} ms after send)\n`,
+        `[measure] ${t.name}: python first-message latency ${first.toFixed(1)} ms after its connect ` +
+          `(${(got.at - sentAt).toFixed(1)} ms after send)\n`,
       );
       // Still within its grace: not registered, no clientConnected.
       expect(server.connectionCounts.awaiting).toBe(1);
@@ -175,43 +181,53 @@ describeTransports(
       expect(back.types.timestamp_ms).toBe('int');
     });
 
-    it('a request to a Python server (it never welcomes, it drops id) fails at once with REQUESTS_UNSUPPORTED (issue 23 item 6)', async () => {
-      const eventName = uniqueEvent('pyreq');
-      // sends 1 message, reads 2 (our hello, then our send) and exits
-      const { py, transport } = await pythonServer(t, eventName, '1', '2');
-      const client = new SocketClient({ eventName, transport, autoReconnect: false, logLevel: 'silent' });
-      onCleanup(() => client.disconnect());
-      await client.connect();
-      expect((await client.receive()).data.from).toBe('python');
-      // far longer than the test: only an immediate answer passes
-      await expect(client.request({ q: 1 }, { timeout: 600_000 })).rejects.toMatchObject({
-        code: ErrorCode.REQUESTS_UNSUPPORTED,
-        message: expect.stringMatching(/does not answer requests: it never sent a welcome/),
-      });
-      // nothing of the request reached the Python server: its second read is our next send
-      await client.send({ after: true });
-      expect(await py.exited).toBe(0);
-      expect((py.lines[2] as Required<PyLine>).message.data).toEqual({ after: true });
-    });
+    it(
+      'a request to a Python server (it never welcomes, it drops id) fails at once with REQUESTS_UNSUPPORTED (issue ' +
+        '23 item 6)',
+      async () => {
+        const eventName = uniqueEvent('pyreq');
+        // sends 1 message, reads 2 (our hello, then our send) and exits
+        const { py, transport } = await pythonServer(t, eventName, '1', '2');
+        const client = new SocketClient({ eventName, transport, autoReconnect: false, logLevel: 'silent' });
+        onCleanup(() => client.disconnect());
+        await client.connect();
+        expect((await client.receive()).data.from).toBe('python');
+        // far longer than the test: only an immediate answer passes
+        await expect(client.request({ q: 1 }, { timeout: 600_000 })).rejects.toMatchObject({
+          code: ErrorCode.REQUESTS_UNSUPPORTED,
+          message: expect.stringMatching(/does not answer requests: it never sent a welcome/),
+        });
+        // nothing of the request reached the Python server: its second read is our next send
+        await client.send({ after: true });
+        expect(await py.exited).toBe(0);
+        expect((py.lines[2] as Required<PyLine>).message.data).toEqual({ after: true });
+      },
+    );
 
-    it('with the handshake on, connect() to a silent Python server resolves after SILENT_SERVER_GRACE_MS; requests fail at once', async () => {
-      const eventName = uniqueEvent('pysilent');
-      // sends nothing and reads until we close (it is killed at cleanup)
-      const { transport } = await pythonServer(t, eventName, '0', '2');
-      const client = new SocketClient({ eventName, transport, autoReconnect: false, logLevel: 'silent' });
-      onCleanup(() => client.disconnect());
-      await client.connect({ timeout: 10 * SILENT_SERVER_GRACE_MS });
-      expect(client.state).toBe('open');
-      expect(client.welcome).toBeUndefined();
-      await expect(client.request({ q: 1 }, { timeout: 10_000 })).rejects.toMatchObject({ code: ErrorCode.REQUESTS_UNSUPPORTED });
-      // A connect timeout shorter than the grace still says what to do.
-      const other = new SocketClient({ eventName, transport, autoReconnect: false, logLevel: 'silent' });
-      onCleanup(() => other.disconnect());
-      await expect(other.connect({ timeout: 300 })).rejects.toMatchObject({
-        code: ErrorCode.TIMEOUT,
-        message: expect.stringMatching(/did not answer hello .*handshake: false/),
-      });
-    });
+    it(
+      'with the handshake on, connect() to a silent Python server resolves after SILENT_SERVER_GRACE_MS; requests ' +
+        'fail at once',
+      async () => {
+        const eventName = uniqueEvent('pysilent');
+        // sends nothing and reads until we close (it is killed at cleanup)
+        const { transport } = await pythonServer(t, eventName, '0', '2');
+        const client = new SocketClient({ eventName, transport, autoReconnect: false, logLevel: 'silent' });
+        onCleanup(() => client.disconnect());
+        await client.connect({ timeout: 10 * SILENT_SERVER_GRACE_MS });
+        expect(client.state).toBe('open');
+        expect(client.welcome).toBeUndefined();
+        await expect(client.request({ q: 1 }, { timeout: 10_000 })).rejects.toMatchObject({
+          code: ErrorCode.REQUESTS_UNSUPPORTED,
+        });
+        // A connect timeout shorter than the grace still says what to do.
+        const other = new SocketClient({ eventName, transport, autoReconnect: false, logLevel: 'silent' });
+        onCleanup(() => other.disconnect());
+        await expect(other.connect({ timeout: 300 })).rejects.toMatchObject({
+          code: ErrorCode.TIMEOUT,
+          message: expect.stringMatching(/did not answer hello .*handshake: false/),
+        });
+      },
+    );
   },
   (t) => t.caps.python,
 );

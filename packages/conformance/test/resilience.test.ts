@@ -62,7 +62,9 @@ describeTransports('reconnect', (t) => {
     // first the one CONNECTION_LOST of the outage, then RECONNECT_FAILED (issue 23 item 4)
     const errors: Array<Error & { code?: string }> = [];
     rejecting.on('error', (e) => errors.push(e));
-    const gaveUp = new Promise<[Error]>((resolve) => rejecting.on('close', () => resolve([errors[errors.length - 1] as Error])));
+    const gaveUp = new Promise<[Error]>((resolve) =>
+      rejecting.on('close', () => resolve([errors[errors.length - 1] as Error])),
+    );
     const attempts: number[] = [];
     rejecting.on('reconnecting', (n) => attempts.push(n));
     const gone = Promise.all([once(rejecting, 'disconnected'), once(small, 'disconnected')]);
@@ -89,55 +91,61 @@ describeTransports(
       : (name: string, fn: () => Promise<void>, timeout?: number) =>
           it.skip(`${name} [skipped: this transport has no per-connection back-pressure]`, fn, timeout);
 
-    itBackpressure('a full receive buffer stops reading: back-pressure reaches the server and nothing is dropped', async () => {
-      const server = t.server({ maxPendingBytes: 64 * 1024 * 1024 });
-      await server.start();
-      const c = t.client(server, { bufferSize: 16 });
-      await c.connect({ waitForWelcome: true });
-      const total = 20000;
-      const pad = 'p'.repeat(200);
-      for (let i = 0; i < total; i++) server.send({ i, pad });
-      // the client stops reading at 16 buffered messages, so bytes pile up on the server side
-      await until(() => (server.getConnectedClients()[0]?.pendingBytes ?? 0) > 0, 'server-side pending bytes');
-      expect(c.bufferedMessages).toBeLessThan(2000);
-      for (let i = 0; i < total; i++) {
-        const m = await c.receive();
-        if (m.data.i !== i) throw new Error(`expected ${i}, got ${String(m.data.i)}`);
-      }
-      expect(c.bufferedMessages).toBe(0);
-    });
+    itBackpressure(
+      'a full receive buffer stops reading: back-pressure reaches the server and nothing is dropped',
+      async () => {
+        const server = t.server({ maxPendingBytes: 64 * 1024 * 1024 });
+        await server.start();
+        const c = t.client(server, { bufferSize: 16 });
+        await c.connect({ waitForWelcome: true });
+        const total = 20000;
+        const pad = 'p'.repeat(200);
+        for (let i = 0; i < total; i++) server.send({ i, pad });
+        // the client stops reading at 16 buffered messages, so bytes pile up on the server side
+        await until(() => (server.getConnectedClients()[0]?.pendingBytes ?? 0) > 0, 'server-side pending bytes');
+        expect(c.bufferedMessages).toBeLessThan(2000);
+        for (let i = 0; i < total; i++) {
+          const m = await c.receive();
+          if (m.data.i !== i) throw new Error(`expected ${i}, got ${String(m.data.i)}`);
+        }
+        expect(c.bufferedMessages).toBe(0);
+      },
+    );
 
-    itBackpressure('a client that stops reading is disconnected with SLOW_CONSUMER; memory stays bounded; others keep receiving', async () => {
-      const limit = 256 * 1024;
-      const server = t.server({ maxPendingBytes: limit, drainTimeout: 200 });
-      await server.start();
-      const fast = t.client(server);
-      await fast.connect({ waitForWelcome: true });
-      const raw = await t.raw(server);
-      raw.pause(); // never reads
-      await until(() => server.getConnectedClients().length === 2, 'both registered');
-      const slowId = server.getConnectedClients().find((x) => x.id !== fast.welcome?.clientId)?.id as string;
-      const dropped = once<[string, string, string]>(server, 'clientDisconnected');
-      const payload = { blob: 'x'.repeat(4000) };
-      let sent = 0;
-      let maxPending = 0;
-      let received = 0;
-      fast.on('message', () => received++);
-      while (server.getConnectedClients().some((x) => x.id === slowId)) {
-        server.send({ ...payload, n: sent++ });
-        for (const info of server.getConnectedClients()) maxPending = Math.max(maxPending, info.pendingBytes);
-        if (sent % 16 === 0) await server.drain();
-        if (sent > 100000) throw new Error('slow consumer was never disconnected');
-      }
-      const [id, , code] = await dropped;
-      expect(id).toBe(slowId);
-      expect(code).toBe(ErrorCode.SLOW_CONSUMER);
-      // the hard bound held: never more than maxPendingBytes + one frame queued for a client
-      expect(maxPending).toBeLessThanOrEqual(limit + 4200);
-      // the fast client got everything sent
-      server.send({ last: true });
-      await until(() => received === sent + 1, 'fast client received all');
-    });
+    itBackpressure(
+      'a client that stops reading is disconnected with SLOW_CONSUMER; memory stays bounded; others keep receiving',
+      async () => {
+        const limit = 256 * 1024;
+        const server = t.server({ maxPendingBytes: limit, drainTimeout: 200 });
+        await server.start();
+        const fast = t.client(server);
+        await fast.connect({ waitForWelcome: true });
+        const raw = await t.raw(server);
+        raw.pause(); // never reads
+        await until(() => server.getConnectedClients().length === 2, 'both registered');
+        const slowId = server.getConnectedClients().find((x) => x.id !== fast.welcome?.clientId)?.id as string;
+        const dropped = once<[string, string, string]>(server, 'clientDisconnected');
+        const payload = { blob: 'x'.repeat(4000) };
+        let sent = 0;
+        let maxPending = 0;
+        let received = 0;
+        fast.on('message', () => received++);
+        while (server.getConnectedClients().some((x) => x.id === slowId)) {
+          server.send({ ...payload, n: sent++ });
+          for (const info of server.getConnectedClients()) maxPending = Math.max(maxPending, info.pendingBytes);
+          if (sent % 16 === 0) await server.drain();
+          if (sent > 100000) throw new Error('slow consumer was never disconnected');
+        }
+        const [id, , code] = await dropped;
+        expect(id).toBe(slowId);
+        expect(code).toBe(ErrorCode.SLOW_CONSUMER);
+        // the hard bound held: never more than maxPendingBytes + one frame queued for a client
+        expect(maxPending).toBeLessThanOrEqual(limit + 4200);
+        // the fast client got everything sent
+        server.send({ last: true });
+        await until(() => received === sent + 1, 'fast client received all');
+      },
+    );
   },
   (t) => t.caps.raw,
 );

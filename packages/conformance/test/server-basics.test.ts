@@ -35,7 +35,9 @@ describeTransports('server lifecycle and delivery', (t) => {
 
   it('send() before start() is a clear error', () => {
     const server = t.server();
-    expect(() => server.send({ a: 1 })).toThrow(expect.objectContaining({ code: ErrorCode.NOT_RUNNING }) as unknown as Error);
+    expect(() => server.send({ a: 1 })).toThrow(
+      expect.objectContaining({ code: ErrorCode.NOT_RUNNING }) as unknown as Error,
+    );
   });
 
   it('broadcasts to every client, in order', async () => {
@@ -126,11 +128,15 @@ describeTransports('harness coverage', (t) => {
 });
 
 describe('conformance harness', () => {
-  it('ran a round trip on every transport of the registry (or of the selection of the file that imports this suite)', () => {
-    expect(ran).toEqual(conformanceTransportNames());
-    if (transportSelection() === undefined) {
-      expect(ran).toEqual(transportNames());
-      expect(ran.slice(0, 3)).toEqual(['unix', 'tcp', 'nats']);
-    } else expect(ran.length).toBeGreaterThan(0);
-  });
+  it(
+    'ran a round trip on every transport of the registry (or of the selection of the file that imports this ' +
+      'suite)',
+    () => {
+      expect(ran).toEqual(conformanceTransportNames());
+      if (transportSelection() === undefined) {
+        expect(ran).toEqual(transportNames());
+        expect(ran.slice(0, 3)).toEqual(['unix', 'tcp', 'nats']);
+      } else expect(ran.length).toBeGreaterThan(0);
+    },
+  );
 });

@@ -26,7 +26,9 @@ interface Row {
   value: unknown;
   /** The Python value it must be, as a Python expression (`nest`/`nestmap` build deep containers). */
   py: string;
-  /** What socketkit must get back, when it differs from `value` (safe integers, |n| <= 2^53-1, come back as numbers). */
+  /**
+   * What socketkit must get back, when it differs from `value` (safe integers, |n| <= 2^53-1, come back as numbers).
+   */
   back?: unknown;
 }
 
@@ -129,14 +131,16 @@ beforeAll(() => {
   ].join('\n');
   const input = JSON.stringify(Object.fromEntries(NAMES.map((n) => [n, TABLE[n]!.py])));
   const r = spawnSync(PYTHON, ['-c', program], { input, maxBuffer: 64 * 1024 * 1024 });
-  if (r.status !== 0) throw new Error(`python3 with msgpack is required (scripts/ensure-system-deps.sh): ${r.stderr.toString()}`);
+  if (r.status !== 0)
+    throw new Error(`python3 with msgpack is required (scripts/ensure-system-deps.sh): ${r.stderr.toString()}`);
   expectedHex = JSON.parse(r.stdout.toString()) as Record<string, string>;
 });
 
 /** Strict equality: Object.is for scalars (so -0 and NaN count), BigInt vs number differ, bytes by content. */
 function exactlyEqual(a: unknown, b: unknown, at = 'v'): string | undefined {
   if (a instanceof Uint8Array || b instanceof Uint8Array) {
-    if (!(a instanceof Uint8Array && b instanceof Uint8Array) || !Buffer.from(a).equals(Buffer.from(b))) return `${at}: bytes differ`;
+    if (!(a instanceof Uint8Array && b instanceof Uint8Array) || !Buffer.from(a).equals(Buffer.from(b)))
+      return `${at}: bytes differ`;
     return undefined;
   }
   if (Array.isArray(a) || Array.isArray(b)) {
@@ -218,13 +222,19 @@ async function until(predicate: () => boolean, what: () => string, limitMs = 30_
 }
 
 /** Sends every row as `{ k: name, v: value }`, waits for each echo, and checks both sides. */
-async function roundTrip(send: (data: Record<string, unknown>) => unknown, echoed: SocketMessage[], lines: EchoLine[], stderr: () => string): Promise<void> {
+async function roundTrip(
+  send: (data: Record<string, unknown>) => unknown,
+  echoed: SocketMessage[],
+  lines: EchoLine[],
+  stderr: () => string,
+): Promise<void> {
   for (const k of NAMES) await send({ k, v: TABLE[k]!.value });
   await until(
     () => echoed.length >= NAMES.length,
     () => `${NAMES.length} echoes (got ${echoed.length}; python stderr: ${stderr()})`,
   );
-  // Python side: it decoded every frame, re-encoding it gives socketkit's bytes, and the value is the intended Python value.
+  // Python side: it decoded every frame, re-encoding it gives socketkit's bytes, and the value is the intended Python
+  // value.
   const reportLines = (): EchoLine[] => lines.filter((l) => l.listening === undefined);
   // its stdout can trail the echoed frames
   await until(
@@ -238,7 +248,8 @@ async function roundTrip(send: (data: Record<string, unknown>) => unknown, echoe
   reports.forEach((r, i) => {
     const k = NAMES[i]!;
     if (r.same_bytes !== true) wrong.push(`${k}: packb(unpackb(payload)) != payload`);
-    if (r.data_hex?.v !== expectedHex[k]) wrong.push(`${k}: python got ${r.data_hex?.v?.slice(0, 80)}, packb writes ${expectedHex[k]?.slice(0, 80)}`);
+    if (r.data_hex?.v !== expectedHex[k])
+      wrong.push(`${k}: python got ${r.data_hex?.v?.slice(0, 80)}, packb writes ${expectedHex[k]?.slice(0, 80)}`);
   });
   // socketkit side: every value back unchanged, in order.
   echoed.forEach((m, i) => {
@@ -257,12 +268,17 @@ describe.each(['unix', 'tcp'] as const)('wire fidelity with Python msgpack over 
   it('socketkit server -> Python client (echo) -> socketkit server: the value table round-trips exactly', async () => {
     const eventName = `wire_${kind}_${process.pid}`;
     const server: SocketServer =
-      kind === 'unix' ? new UnixSocketServer({ eventName, socketDir: tempDir(), ...silent }) : new TcpSocketServer({ eventName, port: 0, ...silent });
+      kind === 'unix'
+        ? new UnixSocketServer({ eventName, socketDir: tempDir(), ...silent })
+        : new TcpSocketServer({ eventName, port: 0, ...silent });
     cleanups.push(() => server.stop());
     await server.start();
     const messages: SocketMessage[] = [];
     server.on('message', (m: SocketMessage) => messages.push(m));
-    const target = kind === 'unix' ? `unix:${(server as UnixSocketServer).socketPath}` : `tcp:127.0.0.1:${(server as TcpSocketServer).port}`;
+    const target =
+      kind === 'unix'
+        ? `unix:${(server as UnixSocketServer).socketPath}`
+        : `tcp:127.0.0.1:${(server as TcpSocketServer).port}`;
     const echo = startEcho(['client', target, eventName]);
     await until(
       () => messages.some((m) => m.data.ready === true),
@@ -323,37 +339,46 @@ describe.each(['unix', 'tcp'] as const)('frames msgpack peers never send, over %
     ['a timestamp extension (msgpackr Date)', Buffer.from('d7ff003d090000000000', 'hex'), 'extension'],
     ['a msgpackr BigInt extension', Buffer.from('d84200000000000000400000000000000000', 'hex'), 'extension'],
     ['a typed-array extension (ext 8)', Buffer.from('c70974070000803f00000040', 'hex'), 'extension'],
-    [`containers nested ${MAX_NESTING_DEPTH + 1} deep`, Buffer.concat([Buffer.alloc(MAX_NESTING_DEPTH - 2, 0x91), Buffer.from([0x90])]), 'depth'],
+    [
+      `containers nested ${MAX_NESTING_DEPTH + 1} deep`,
+      Buffer.concat([Buffer.alloc(MAX_NESTING_DEPTH - 2, 0x91), Buffer.from([0x90])]),
+      'depth',
+    ],
     ['containers nested 200,000 deep', Buffer.concat([Buffer.alloc(200_000, 0x91), Buffer.from([0x90])]), 'depth'],
-  ])('%s: reported (INVALID_MESSAGE, reason in details) and skipped; the connection stays up', async (_label, value, reason) => {
-    const eventName = `plain_${kind}_${process.pid}`;
-    const server: SocketServer =
-      kind === 'unix' ? new UnixSocketServer({ eventName, socketDir: tempDir(), ...silent }) : new TcpSocketServer({ eventName, port: 0, ...silent });
-    cleanups.push(() => server.stop());
-    await server.start();
-    const errors: Array<Error & { code?: string; details?: Record<string, unknown> }> = [];
-    server.on('error', (e: Error) => errors.push(e));
-    const got: unknown[] = [];
-    server.on('message', (m: SocketMessage) => got.push(m.data));
-    const raw: Socket =
-      kind === 'unix'
-        ? createConnection((server as UnixSocketServer).socketPath)
-        : createConnection({ host: '127.0.0.1', port: (server as TcpSocketServer).port! });
-    raw.on('error', () => undefined);
-    cleanups.push(() => raw.destroy());
-    await new Promise((resolve) => raw.once('connect', resolve));
-    raw.write(encodeFrame(createMessage(eventName, 'data', { seq: 1 })));
-    raw.write(frameWith(eventName, value));
-    raw.write(encodeFrame(createMessage(eventName, 'data', { seq: 2 })));
-    await until(
-      () => got.length === 2,
-      () => `two good messages (got ${JSON.stringify(got)}, errors ${errors.map((e) => e.message).join('; ')})`,
-    );
-    expect(got).toEqual([{ seq: 1 }, { seq: 2 }]);
-    expect(errors.map((e) => e.code)).toEqual([ErrorCode.INVALID_MESSAGE]);
-    expect(errors[0]!.details?.reason).toBe(reason);
-    expect(raw.destroyed).toBe(false);
-  });
+  ])(
+    '%s: reported (INVALID_MESSAGE, reason in details) and skipped; the connection stays up',
+    async (_label, value, reason) => {
+      const eventName = `plain_${kind}_${process.pid}`;
+      const server: SocketServer =
+        kind === 'unix'
+          ? new UnixSocketServer({ eventName, socketDir: tempDir(), ...silent })
+          : new TcpSocketServer({ eventName, port: 0, ...silent });
+      cleanups.push(() => server.stop());
+      await server.start();
+      const errors: Array<Error & { code?: string; details?: Record<string, unknown> }> = [];
+      server.on('error', (e: Error) => errors.push(e));
+      const got: unknown[] = [];
+      server.on('message', (m: SocketMessage) => got.push(m.data));
+      const raw: Socket =
+        kind === 'unix'
+          ? createConnection((server as UnixSocketServer).socketPath)
+          : createConnection({ host: '127.0.0.1', port: (server as TcpSocketServer).port! });
+      raw.on('error', () => undefined);
+      cleanups.push(() => raw.destroy());
+      await new Promise((resolve) => raw.once('connect', resolve));
+      raw.write(encodeFrame(createMessage(eventName, 'data', { seq: 1 })));
+      raw.write(frameWith(eventName, value));
+      raw.write(encodeFrame(createMessage(eventName, 'data', { seq: 2 })));
+      await until(
+        () => got.length === 2,
+        () => `two good messages (got ${JSON.stringify(got)}, errors ${errors.map((e) => e.message).join('; ')})`,
+      );
+      expect(got).toEqual([{ seq: 1 }, { seq: 2 }]);
+      expect(errors.map((e) => e.code)).toEqual([ErrorCode.INVALID_MESSAGE]);
+      expect(errors[0]!.details?.reason).toBe(reason);
+      expect(raw.destroyed).toBe(false);
+    },
+  );
 });
 
 it('python3 has the msgpack module the echo peer needs', () => {

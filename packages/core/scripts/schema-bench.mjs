@@ -16,7 +16,12 @@ const ROUNDS = 3;
 function memory() {
   let accept;
   return {
-    server: { kind: 'memory', address: () => 'memory', listen: async (on) => void (accept = on), close: async () => void (accept = undefined) },
+    server: {
+      kind: 'memory',
+      address: () => 'memory',
+      listen: async (on) => void (accept = on),
+      close: async () => void (accept = undefined),
+    },
     client: {
       kind: 'memory',
       address: () => 'memory',
@@ -34,7 +39,13 @@ const Progress = v.object({ percent: v.pipe(v.number(), v.minValue(0), v.maxValu
 
 async function run(schema, mode) {
   const t = memory();
-  const server = new SocketServer({ eventName: 'bench', transport: t.server, logLevel: 'silent', maxPendingBytes: 1 << 30, drainTimeout: 60_000 });
+  const server = new SocketServer({
+    eventName: 'bench',
+    transport: t.server,
+    logLevel: 'silent',
+    maxPendingBytes: 1 << 30,
+    drainTimeout: 60_000,
+  });
   await server.start();
   const client = new SocketClient({
     eventName: 'bench',
@@ -75,8 +86,8 @@ for (const mode of ['listener', 'for await']) {
   const w = best(results.without);
   const s = best(results.with);
   console.log(
-    `${mode.padEnd(9)}  without schema ${Math.round(w).toLocaleString('en')} msg/s   with valibot schema ${Math.round(s).toLocaleString('en')} msg/s   (${(
-      ((w - s) / w) * 100
-    ).toFixed(1)} % slower; best of ${ROUNDS}, N=${N})`,
+    `${mode.padEnd(9)}  without schema ${Math.round(w).toLocaleString('en')} msg/s   ` +
+      `with valibot schema ${Math.round(s).toLocaleString('en')} msg/s   ` +
+      `(${(((w - s) / w) * 100).toFixed(1)} % slower; best of ${ROUNDS}, N=${N})`,
   );
 }

@@ -48,7 +48,9 @@ export interface ListenSettings {
   handshakeTimeoutMs?: number;
 }
 
-/** A connection in a transport's own handshake (TLS), as the engine sees it (see {@link ListenSettings.admitHandshake}). */
+/**
+ * A connection in a transport's own handshake (TLS), as the engine sees it (see {@link ListenSettings.admitHandshake}).
+ */
 export interface PendingHandshake {
   /** The peer's address, e.g. `127.0.0.1:53012`, when the transport knows it. */
   readonly address: string | undefined;

@@ -1,7 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
 import { ErrorCode, PROTOCOL_VERSION, ValidationError, type MessageData } from '@socketkit/protocol';
-import { ClientAuth, MIN_TOKEN_BYTES, ServerAuth, checkHello, checkWelcomeEvent, plainHello, validateToken, type AuthStep } from '../src/auth.js';
+import {
+  ClientAuth,
+  MIN_TOKEN_BYTES,
+  ServerAuth,
+  checkHello,
+  checkWelcomeEvent,
+  plainHello,
+  validateToken,
+  type AuthStep,
+} from '../src/wire/auth.js';
 
 const TOKEN = 'correct horse battery staple 42';
 const EVENT = 'orders';
@@ -12,7 +21,10 @@ function sent(step: AuthStep): MessageData {
 }
 
 /** One full exchange; returns every message produced, in order. */
-function handshake(clientToken: string, serverToken: string): { messages: MessageData[]; server: ServerAuth; client: ClientAuth; last: AuthStep } {
+function handshake(
+  clientToken: string,
+  serverToken: string,
+): { messages: MessageData[]; server: ServerAuth; client: ClientAuth; last: AuthStep } {
   const client = new ClientAuth(clientToken, EVENT);
   const server = new ServerAuth(serverToken, EVENT);
   const hello = client.hello();
@@ -63,20 +75,25 @@ describe('challenge-response', () => {
   it('the token never appears in any message produced (raw, hex or base64)', () => {
     const { messages } = handshake(TOKEN, TOKEN);
     const wire = JSON.stringify(messages);
-    for (const form of [TOKEN, Buffer.from(TOKEN).toString('hex'), Buffer.from(TOKEN).toString('base64'), 'battery']) expect(wire).not.toContain(form);
+    for (const form of [TOKEN, Buffer.from(TOKEN).toString('hex'), Buffer.from(TOKEN).toString('base64'), 'battery'])
+      expect(wire).not.toContain(form);
   });
 
-  it('an impostor server without the token is refused by the client with UNAUTHORIZED, before the client sends any proof', () => {
-    const client = new ClientAuth(TOKEN, EVENT);
-    const impostor = new ServerAuth('an impostor guessing 1234', EVENT);
-    const challenge = sent(impostor.onHello(client.hello()));
-    const verdict = client.onChallenge(challenge);
-    expect(verdict.ok).toBe(false);
-    expect(verdict).toMatchObject({ code: ErrorCode.UNAUTHORIZED });
-    expect((verdict as { reason: string }).reason).toContain('impostor');
-    expect('send' in verdict).toBe(false);
-    expect(client.serverProved).toBe(false);
-  });
+  it(
+    'an impostor server without the token is refused by the client with UNAUTHORIZED, before the client sends any ' +
+      'proof',
+    () => {
+      const client = new ClientAuth(TOKEN, EVENT);
+      const impostor = new ServerAuth('an impostor guessing 1234', EVENT);
+      const challenge = sent(impostor.onHello(client.hello()));
+      const verdict = client.onChallenge(challenge);
+      expect(verdict.ok).toBe(false);
+      expect(verdict).toMatchObject({ code: ErrorCode.UNAUTHORIZED });
+      expect((verdict as { reason: string }).reason).toContain('impostor');
+      expect('send' in verdict).toBe(false);
+      expect(client.serverProved).toBe(false);
+    },
+  );
 
   it('an impostor that skips the challenge and welcomes at once is refused (UNAUTHORIZED)', () => {
     const client = new ClientAuth(TOKEN, EVENT);
@@ -98,7 +115,9 @@ describe('challenge-response', () => {
     // reflecting the client's own nonce back
     const client = new ClientAuth(TOKEN, EVENT);
     const hello = client.hello();
-    expect(client.onChallenge({ op: 'auth_challenge', nonce: hello.nonce as string, proof: 'c'.repeat(64) })).toMatchObject({ ok: false });
+    expect(
+      client.onChallenge({ op: 'auth_challenge', nonce: hello.nonce as string, proof: 'c'.repeat(64) }),
+    ).toMatchObject({ ok: false });
   });
 
   it('a client with the wrong token is refused by the server with UNAUTHORIZED', () => {
@@ -184,7 +203,9 @@ describe('hello checks', () => {
     expect(p1).toMatchObject({ code: ErrorCode.PROTOCOL_MISMATCH });
     expect(p1?.reason).toContain('upgrade');
     expect(p1?.reason).not.toContain(TOKEN);
-    expect(checkHello(msg({ op: 'hello', protocol: 2, event: EVENT, nonce: 'a'.repeat(64), token: TOKEN }), EVENT, true)).toMatchObject({
+    expect(
+      checkHello(msg({ op: 'hello', protocol: 2, event: EVENT, nonce: 'a'.repeat(64), token: TOKEN }), EVENT, true),
+    ).toMatchObject({
       code: ErrorCode.PROTOCOL_MISMATCH,
     });
     expect(checkHello(msg({ op: 'hello' }), EVENT, true)).toMatchObject({ code: ErrorCode.PROTOCOL_MISMATCH });

@@ -14,7 +14,9 @@ describe('backoffDelay', () => {
 
   it('grows exponentially and caps at maxDelay (no jitter at the midpoint)', () => {
     const mid = () => 0.5;
-    expect([1, 2, 3, 4, 5, 6, 7, 8].map((n) => backoffDelay(n, {}, mid))).toEqual([100, 200, 400, 800, 1600, 3200, 5000, 5000]);
+    expect([1, 2, 3, 4, 5, 6, 7, 8].map((n) => backoffDelay(n, {}, mid))).toEqual([
+      100, 200, 400, 800, 1600, 3200, 5000, 5000,
+    ]);
   });
 
   it('jitter spreads ±25 % around the base', () => {

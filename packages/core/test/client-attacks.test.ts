@@ -13,7 +13,11 @@ describe('receive buffer under a hostile or odd server', () => {
     await settle();
     const m1 = await c.receive({ timeout: 1000 });
     await c.receive({ timeout: 1000 });
-    fs.last.send('data', { b: Buffer.from([9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9]) });
+    fs.last.send('data', {
+      b: Buffer.from([
+        9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9,
+      ]),
+    });
     await settle();
     expect(Buffer.from(m1.data.b as Uint8Array)).toEqual(Buffer.from([1, 2, 3, 4]));
     await c.disconnect();
@@ -24,20 +28,23 @@ describe('receive() and listeners that change their message', () => {
   it.each([
     ['already buffered', false],
     ['while receive() waits', true],
-  ])('a message read with receive() is the one that arrived, even when a listener changed its copy (%s)', async (_what, waitFirst) => {
-    const fs = new FakeServer();
-    const c = client(fs, { handshake: false, autoReconnect: false });
-    c.on('message', (m) => {
-      m.data.n = 'changed by a listener';
-    });
-    await c.connect();
-    const waiting = waitFirst ? c.receive({ timeout: 1000 }) : undefined;
-    fs.last.send('data', { n: 1 });
-    await settle();
-    const m = await (waiting ?? c.receive({ timeout: 1000 }));
-    expect(m.data.n).toBe(1);
-    await c.disconnect();
-  });
+  ])(
+    'a message read with receive() is the one that arrived, even when a listener changed its copy (%s)',
+    async (_what, waitFirst) => {
+      const fs = new FakeServer();
+      const c = client(fs, { handshake: false, autoReconnect: false });
+      c.on('message', (m) => {
+        m.data.n = 'changed by a listener';
+      });
+      await c.connect();
+      const waiting = waitFirst ? c.receive({ timeout: 1000 }) : undefined;
+      fs.last.send('data', { n: 1 });
+      await settle();
+      const m = await (waiting ?? c.receive({ timeout: 1000 }));
+      expect(m.data.n).toBe(1);
+      await c.disconnect();
+    },
+  );
 });
 
 describe('fetchStats against a foreign server', () => {

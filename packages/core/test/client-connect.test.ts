@@ -1,7 +1,7 @@
 // Connect can be aborted cleanly (issue 12 item 1, engine side).
 import { describe, expect, it, jest } from '@jest/globals';
 import { ErrorCode, TimeoutError } from '@socketkit/protocol';
-import { SILENT_SERVER_GRACE_MS, SocketClient } from '../src/client.js';
+import { SILENT_SERVER_GRACE_MS, SocketClient } from '../src/client/client.js';
 import type { ClientTransport, TransportStream } from '../src/transport.js';
 import { duplexPair, FakeServer, settle } from './fake-server.js';
 import { useFakeTimers } from './fake-timers.js';
@@ -28,29 +28,33 @@ function lateTransport(): { transport: ClientTransport; release(): TransportStre
 describe('connect abort', () => {
   useFakeTimers();
 
-  it('when the connect timeout fires, connect() rejects and a stream that arrives later is destroyed, never adopted', async () => {
-    const late = lateTransport();
-    const c = new SocketClient({
-      eventName: 'late',
-      transport: late.transport,
-      logLevel: 'silent',
-      connectTimeout: 500,
-      autoReconnect: false,
-    });
-    let outcome: unknown;
-    c.connect().then(
-      () => (outcome = 'connected'),
-      (e: unknown) => (outcome = e),
-    );
-    jest.advanceTimersByTime(500);
-    await settle(5);
-    expect(outcome).toBeInstanceOf(TimeoutError);
-    const stream = late.release();
-    await settle(5);
-    expect(stream.destroyed).toBe(true);
-    expect(c.isConnected()).toBe(false);
-    await c.disconnect();
-  });
+  it(
+    'when the connect timeout fires, connect() rejects and a stream that arrives later is destroyed, never ' +
+      'adopted',
+    async () => {
+      const late = lateTransport();
+      const c = new SocketClient({
+        eventName: 'late',
+        transport: late.transport,
+        logLevel: 'silent',
+        connectTimeout: 500,
+        autoReconnect: false,
+      });
+      let outcome: unknown;
+      c.connect().then(
+        () => (outcome = 'connected'),
+        (e: unknown) => (outcome = e),
+      );
+      jest.advanceTimersByTime(500);
+      await settle(5);
+      expect(outcome).toBeInstanceOf(TimeoutError);
+      const stream = late.release();
+      await settle(5);
+      expect(stream.destroyed).toBe(true);
+      expect(c.isConnected()).toBe(false);
+      await c.disconnect();
+    },
+  );
 
   it('disconnect() while connecting rejects connect() with CLOSED and destroys a late stream', async () => {
     const late = lateTransport();
@@ -82,27 +86,36 @@ describe('connect abort', () => {
 describe('connect() and a server that never answers hello', () => {
   useFakeTimers();
 
-  it(`resolves after SILENT_SERVER_GRACE_MS (${SILENT_SERVER_GRACE_MS} ms) without a token; requests fail at once; a late welcome is taken`, async () => {
-    const fs = new FakeServer();
-    const c = new SocketClient({ eventName: 'fake', transport: fs.transport, logLevel: 'silent', autoReconnect: false });
-    let outcome: unknown;
-    c.connect({ timeout: 10 * SILENT_SERVER_GRACE_MS }).then(
-      () => (outcome = 'connected'),
-      (e: unknown) => (outcome = e),
-    );
-    await settle(5);
-    jest.advanceTimersByTime(SILENT_SERVER_GRACE_MS - 1);
-    await settle(5);
-    expect(outcome).toBeUndefined();
-    jest.advanceTimersByTime(1);
-    await settle(5);
-    expect(outcome).toBe('connected');
-    await expect(c.request({ q: 1 })).rejects.toMatchObject({ code: ErrorCode.REQUESTS_UNSUPPORTED });
-    fs.last.welcome();
-    await settle(5);
-    expect(c.welcome).toBeDefined();
-    await c.disconnect();
-  });
+  it(
+    `resolves after SILENT_SERVER_GRACE_MS (${SILENT_SERVER_GRACE_MS} ms) without a token; requests fail at once; a ` +
+      `late welcome is taken`,
+    async () => {
+      const fs = new FakeServer();
+      const c = new SocketClient({
+        eventName: 'fake',
+        transport: fs.transport,
+        logLevel: 'silent',
+        autoReconnect: false,
+      });
+      let outcome: unknown;
+      c.connect({ timeout: 10 * SILENT_SERVER_GRACE_MS }).then(
+        () => (outcome = 'connected'),
+        (e: unknown) => (outcome = e),
+      );
+      await settle(5);
+      jest.advanceTimersByTime(SILENT_SERVER_GRACE_MS - 1);
+      await settle(5);
+      expect(outcome).toBeUndefined();
+      jest.advanceTimersByTime(1);
+      await settle(5);
+      expect(outcome).toBe('connected');
+      await expect(c.request({ q: 1 })).rejects.toMatchObject({ code: ErrorCode.REQUESTS_UNSUPPORTED });
+      fs.last.welcome();
+      await settle(5);
+      expect(c.welcome).toBeDefined();
+      await c.disconnect();
+    },
+  );
 
   it('a refusal within the grace still rejects connect()', async () => {
     const fs = new FakeServer();
@@ -117,7 +130,13 @@ describe('connect() and a server that never answers hello', () => {
 
   it('with a token there is no grace: connect() waits for the welcome up to its timeout', async () => {
     const fs = new FakeServer();
-    const c = new SocketClient({ eventName: 'fake', transport: fs.transport, logLevel: 'silent', token: 'a-token-of-at-least-16-bytes', autoReconnect: false });
+    const c = new SocketClient({
+      eventName: 'fake',
+      transport: fs.transport,
+      logLevel: 'silent',
+      token: 'a-token-of-at-least-16-bytes',
+      autoReconnect: false,
+    });
     let outcome: unknown;
     c.connect({ timeout: 3 * SILENT_SERVER_GRACE_MS }).then(
       () => (outcome = 'connected'),

@@ -2,6 +2,8 @@
 import { describe, expect, it, jest } from '@jest/globals';
 import { encodeFrame } from '@socketkit/codec';
 import { createMessage, ErrorCode } from '@socketkit/protocol';
+import { SocketClient } from '../src/client/client.js';
+import { ServerRig } from './duplex-pair.js';
 import { fakeClient as client, FakeServer, settle } from './fake-server.js';
 import { useFakeTimers } from './fake-timers.js';
 
@@ -9,7 +11,8 @@ const MiB = 1024 * 1024;
 
 describe('receive buffer bounded in bytes', () => {
   it(
-    'a server sending 1 MiB frames to a client that does not read cannot make it hold more ' + 'than maxBufferedBytes (+ one frame); nothing is dropped',
+    'a server sending 1 MiB frames to a client that does not read cannot make it hold more ' +
+      'than maxBufferedBytes (+ one frame); nothing is dropped',
     async () => {
       const fs = new FakeServer();
       const c = client(fs, {
@@ -55,34 +58,38 @@ describe('receive buffer bounded in bytes', () => {
 });
 
 describe('write back-pressure', () => {
-  it('send() reports a full outbound buffer, drain() paces the producer, maxPendingBytes bounds it with BUFFER_FULL', async () => {
-    const fs = new FakeServer();
-    const c = client(fs, { handshake: false, maxPendingBytes: MiB, autoReconnect: false });
-    await c.connect();
-    fs.last.stream.pause(); // the server stops reading
-    const chunk = { blob: 'y'.repeat(64 * 1024) };
-    let ok = true;
-    let sent = 0;
-    let error: unknown;
-    try {
-      for (let i = 0; i < 100; i++) {
-        const r = await c.send(chunk);
-        ok &&= r;
-        sent++;
+  it(
+    'send() reports a full outbound buffer, drain() paces the producer, maxPendingBytes bounds it with ' +
+      'BUFFER_FULL',
+    async () => {
+      const fs = new FakeServer();
+      const c = client(fs, { handshake: false, maxPendingBytes: MiB, autoReconnect: false });
+      await c.connect();
+      fs.last.stream.pause(); // the server stops reading
+      const chunk = { blob: 'y'.repeat(64 * 1024) };
+      let ok = true;
+      let sent = 0;
+      let error: unknown;
+      try {
+        for (let i = 0; i < 100; i++) {
+          const r = await c.send(chunk);
+          ok &&= r;
+          sent++;
+        }
+      } catch (err) {
+        error = err;
       }
-    } catch (err) {
-      error = err;
-    }
-    expect(ok).toBe(false); // send() said "drain first" before the bound was hit
-    expect(error).toMatchObject({ code: ErrorCode.BUFFER_FULL });
-    expect(sent).toBeLessThan(17);
-    expect(c.bufferedAmount).toBeLessThanOrEqual(MiB);
-    // the server reads again: drain() resolves and sending works again
-    fs.last.stream.resume();
-    await c.drain();
-    expect(await c.send({ small: 1 })).toBe(true);
-    await c.disconnect();
-  });
+      expect(ok).toBe(false); // send() said "drain first" before the bound was hit
+      expect(error).toMatchObject({ code: ErrorCode.BUFFER_FULL });
+      expect(sent).toBeLessThan(17);
+      expect(c.bufferedAmount).toBeLessThanOrEqual(MiB);
+      // the server reads again: drain() resolves and sending works again
+      fs.last.stream.resume();
+      await c.drain();
+      expect(await c.send({ small: 1 })).toBe(true);
+      await c.disconnect();
+    },
+  );
 
   it('the offline buffer is bounded in bytes', async () => {
     jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate'] });
@@ -117,30 +124,34 @@ describe('write back-pressure', () => {
 describe('graceful refusal toward any server', () => {
   useFakeTimers();
 
-  it('on a too-large frame the client half-closes, discards what the server keeps writing, and destroys after closeTimeout', async () => {
-    const fs = new FakeServer();
-    const c = client(fs, { handshake: false, autoReconnect: false, closeTimeout: 1000 });
-    c.on('error', () => undefined);
-    await c.connect();
-    const peer = fs.last;
-    peer.endOnEnd = false; // like the Python module: never closes its side
-    const header = Buffer.alloc(4);
-    header.writeUInt32BE(64 * MiB);
-    peer.stream.write(header);
-    await settle(10);
-    expect(peer.sawEnd).toBe(true); // FIN, not a reset
-    expect(peer.closed).toBe(false);
-    // the server is still writing: the client keeps reading (and discarding), so it never blocks
-    for (let i = 0; i < 64; i++) peer.stream.write(Buffer.alloc(64 * 1024));
-    await settle(10);
-    expect(peer.stream.writableLength).toBe(0);
-    expect(peer.clientEnd?.destroyed).toBe(false);
-    jest.advanceTimersByTime(1000);
-    await settle(10);
-    expect(peer.clientEnd?.destroyed).toBe(true);
-    expect(c.isConnected()).toBe(false);
-    await c.disconnect();
-  });
+  it(
+    'on a too-large frame the client half-closes, discards what the server keeps writing, and destroys after ' +
+      'closeTimeout',
+    async () => {
+      const fs = new FakeServer();
+      const c = client(fs, { handshake: false, autoReconnect: false, closeTimeout: 1000 });
+      c.on('error', () => undefined);
+      await c.connect();
+      const peer = fs.last;
+      peer.endOnEnd = false; // like the Python module: never closes its side
+      const header = Buffer.alloc(4);
+      header.writeUInt32BE(64 * MiB);
+      peer.stream.write(header);
+      await settle(10);
+      expect(peer.sawEnd).toBe(true); // FIN, not a reset
+      expect(peer.closed).toBe(false);
+      // the server is still writing: the client keeps reading (and discarding), so it never blocks
+      for (let i = 0; i < 64; i++) peer.stream.write(Buffer.alloc(64 * 1024));
+      await settle(10);
+      expect(peer.stream.writableLength).toBe(0);
+      expect(peer.clientEnd?.destroyed).toBe(false);
+      jest.advanceTimersByTime(1000);
+      await settle(10);
+      expect(peer.clientEnd?.destroyed).toBe(true);
+      expect(c.isConnected()).toBe(false);
+      await c.disconnect();
+    },
+  );
 
   it(
     'disconnect() toward a server that never closes and keeps writing: FIN, input discarded ' +
@@ -166,4 +177,42 @@ describe('graceful refusal toward any server', () => {
       expect(done).toBe(true);
     },
   );
+});
+
+describe('drain() and the offline buffer of a token session', () => {
+  it('before a token welcome, drain() waits for the offline buffer, not for the idle connection', async () => {
+    const fs = new FakeServer();
+    const c = client(fs, { token: 't'.repeat(32), autoReconnect: false });
+    await c.connect({ waitForWelcome: false });
+    // The server never answers hello: the session is open, its sends wait in the offline buffer.
+    await c.send({ n: 1 });
+    expect(c.bufferedAmount).toBeGreaterThan(0);
+    let drained = false;
+    const draining = c.drain().then(() => (drained = true));
+    await settle();
+    expect(drained).toBe(false);
+    expect(c.bufferedAmount).toBeGreaterThan(0);
+    await c.disconnect();
+    await draining;
+    expect(drained).toBe(true);
+  });
+
+  it('with a token server, drain() resolves once the welcome let the offline buffer out', async () => {
+    const rig = new ServerRig();
+    try {
+      const token = 't'.repeat(32);
+      const { server, client: transport } = await rig.start({ token });
+      const got: unknown[] = [];
+      server.on('message', (m) => got.push(m.data));
+      const c = new SocketClient({ eventName: 'rules', transport, logLevel: 'silent', autoReconnect: false, token });
+      await c.connect({ waitForWelcome: false });
+      await c.send({ n: 1 });
+      await c.drain();
+      expect(c.welcome?.clientId).toMatch(/^client_/);
+      await c.disconnect();
+      expect(got).toEqual([{ n: 1 }]);
+    } finally {
+      await rig.stopAll(async () => undefined);
+    }
+  });
 });

@@ -1,6 +1,6 @@
 // Heartbeats and reserved control ops only toward servers that did the handshake (issue 12 items 4, 5).
 import { describe, expect, it, jest } from '@jest/globals';
-import { SocketClient } from '../src/client.js';
+import { SocketClient } from '../src/client/client.js';
 import { MessageType, PROTOCOL_VERSION, createMessage } from '@socketkit/protocol';
 import { encodeFrame } from '@socketkit/codec';
 import type { ClientTransport } from '../src/transport.js';
@@ -76,7 +76,10 @@ describe('reserved control ops', () => {
     expect(c.welcome).toBeUndefined();
     await c.send({ still: 'allowed' });
     await settle(5);
-    expect(fs.last.received.map((m) => m.data)).toEqual([expect.objectContaining({ op: 'hello' }), { still: 'allowed' }]);
+    expect(fs.last.received.map((m) => m.data)).toEqual([
+      expect.objectContaining({ op: 'hello' }),
+      { still: 'allowed' },
+    ]);
     await c.disconnect();
   });
 
@@ -125,17 +128,21 @@ describe('reserved control ops', () => {
 });
 
 describe("the server's announced max_message_size", () => {
-  it('a send above it fails at send() with FRAME_TOO_LARGE and nothing is written (issue 11 item 11: NATS max_payload)', async () => {
-    const fs = new FakeServer();
-    fs.onAccept = (p) => setImmediate(() => p.welcome({ max_message_size: 1000 }));
-    const c = client(fs, { autoReconnect: false });
-    await c.connect({ waitForWelcome: true });
-    await expect(c.send({ big: 'x'.repeat(2000) })).rejects.toMatchObject({ code: 'FRAME_TOO_LARGE' });
-    await c.send({ small: 1 });
-    await settle(5);
-    expect(fs.last.received.filter((m) => m.messageType === 'data').map((m) => m.data)).toEqual([{ small: 1 }]);
-    await c.disconnect();
-  });
+  it(
+    'a send above it fails at send() with FRAME_TOO_LARGE and nothing is written (issue 11 item 11: NATS ' +
+      'max_payload)',
+    async () => {
+      const fs = new FakeServer();
+      fs.onAccept = (p) => setImmediate(() => p.welcome({ max_message_size: 1000 }));
+      const c = client(fs, { autoReconnect: false });
+      await c.connect({ waitForWelcome: true });
+      await expect(c.send({ big: 'x'.repeat(2000) })).rejects.toMatchObject({ code: 'FRAME_TOO_LARGE' });
+      await c.send({ small: 1 });
+      await settle(5);
+      expect(fs.last.received.filter((m) => m.messageType === 'data').map((m) => m.data)).toEqual([{ small: 1 }]);
+      await c.disconnect();
+    },
+  );
 });
 
 describe('the protocol number a client announces', () => {
@@ -156,7 +163,13 @@ describe('the protocol number a client announces', () => {
     try {
       for (const token of [undefined, 't'.repeat(32)]) {
         const { client: transport } = await rig.start(token === undefined ? {} : { token });
-        const c = new SocketClient({ eventName: 'rules', transport, logLevel: 'silent', autoReconnect: false, ...(token === undefined ? {} : { token }) });
+        const c = new SocketClient({
+          eventName: 'rules',
+          transport,
+          logLevel: 'silent',
+          autoReconnect: false,
+          ...(token === undefined ? {} : { token }),
+        });
         await c.connect({ waitForWelcome: true });
         expect(c.welcome?.clientId).toMatch(/^client_/);
         await c.disconnect();
@@ -188,42 +201,50 @@ function pushOnAuthProof(inner: ClientTransport, bytes: Uint8Array): ClientTrans
 }
 
 describe('a token session before its welcome (issue 22 item 1)', () => {
-  it('a frame outside the handshake, between auth_proof and welcome, is dropped: the client is welcomed, not refused as facing an impostor', async () => {
-    const rig = new ServerRig();
-    const token = 't'.repeat(32);
-    try {
-      const { server, client: inner } = await rig.start({ token });
-      // The transport delivers a stray DATA frame right behind the challenge (as a NATS broadcast can).
-      const stray = encodeFrame(createMessage('rules', MessageType.DATA, { stray: true }));
-      const transport = pushOnAuthProof(inner, stray);
-      const c = new SocketClient({ eventName: 'rules', transport, logLevel: 'silent', autoReconnect: false, token });
-      const got: unknown[] = [];
-      c.on('message', (m) => got.push(m.data));
-      await c.connect({ waitForWelcome: true });
-      expect(c.welcome?.clientId).toMatch(/^client_/);
-      server.send({ after: 'welcome' });
-      await new Promise((r) => setTimeout(r, 20));
-      expect(got).toEqual([{ after: 'welcome' }]);
-      await c.disconnect();
-    } finally {
-      await rig.stopAll(async () => undefined);
-    }
-  });
+  it(
+    'a frame outside the handshake, between auth_proof and welcome, is dropped: the client is welcomed, not refused ' +
+      'as facing an impostor',
+    async () => {
+      const rig = new ServerRig();
+      const token = 't'.repeat(32);
+      try {
+        const { server, client: inner } = await rig.start({ token });
+        // The transport delivers a stray DATA frame right behind the challenge (as a NATS broadcast can).
+        const stray = encodeFrame(createMessage('rules', MessageType.DATA, { stray: true }));
+        const transport = pushOnAuthProof(inner, stray);
+        const c = new SocketClient({ eventName: 'rules', transport, logLevel: 'silent', autoReconnect: false, token });
+        const got: unknown[] = [];
+        c.on('message', (m) => got.push(m.data));
+        await c.connect({ waitForWelcome: true });
+        expect(c.welcome?.clientId).toMatch(/^client_/);
+        server.send({ after: 'welcome' });
+        await new Promise((r) => setTimeout(r, 20));
+        expect(got).toEqual([{ after: 'welcome' }]);
+        await c.disconnect();
+      } finally {
+        await rig.stopAll(async () => undefined);
+      }
+    },
+  );
 
-  it('a peer that sends only such frames is dropped past 1,024 of them with CONNECTION_LOST (redialled), never refused as an impostor', async () => {
-    const rig = new ServerRig();
-    const token = 't'.repeat(32);
-    try {
-      const { client: inner } = await rig.start({ token });
-      const stray = encodeFrame(createMessage('rules', MessageType.DATA, { stray: true }));
-      const transport = pushOnAuthProof(inner, Buffer.concat(Array.from({ length: 1025 }, () => stray)));
-      const c = new SocketClient({ eventName: 'rules', transport, logLevel: 'silent', autoReconnect: false, token });
-      c.on('error', () => undefined);
-      const err = (await c.connect({ waitForWelcome: true }).catch((e: unknown) => e)) as { code?: string };
-      expect(err.code).toBe('CONNECTION_LOST');
-      await c.disconnect();
-    } finally {
-      await rig.stopAll(async () => undefined);
-    }
-  });
+  it(
+    'a peer that sends only such frames is dropped past 1,024 of them with CONNECTION_LOST (redialled), never ' +
+      'refused as an impostor',
+    async () => {
+      const rig = new ServerRig();
+      const token = 't'.repeat(32);
+      try {
+        const { client: inner } = await rig.start({ token });
+        const stray = encodeFrame(createMessage('rules', MessageType.DATA, { stray: true }));
+        const transport = pushOnAuthProof(inner, Buffer.concat(Array.from({ length: 1025 }, () => stray)));
+        const c = new SocketClient({ eventName: 'rules', transport, logLevel: 'silent', autoReconnect: false, token });
+        c.on('error', () => undefined);
+        const err = (await c.connect({ waitForWelcome: true }).catch((e: unknown) => e)) as { code?: string };
+        expect(err.code).toBe('CONNECTION_LOST');
+        await c.disconnect();
+      } finally {
+        await rig.stopAll(async () => undefined);
+      }
+    },
+  );
 });

@@ -2,7 +2,7 @@
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from '@jest/globals';
-import { SocketClient } from '../src/client.js';
+import { SocketClient } from '../src/client/client.js';
 import { FakeServer, settle } from './fake-server.js';
 import { useFakeTimers } from './fake-timers.js';
 
@@ -94,30 +94,34 @@ describe('buffering rule', () => {
 describe('a full buffer with listeners', () => {
   useFakeTimers();
 
-  it('never stalls a listener-only client: the oldest buffered copies are dropped and counted, the listener sees everything', async () => {
-    const fs = new FakeServer();
-    const c = new SocketClient({
-      eventName: 'fake',
-      transport: fs.transport,
-      logLevel: 'silent',
-      handshake: false,
-      bufferSize: 10,
-    });
-    let seen = 0;
-    let overflow = 0;
-    c.on('message', () => seen++);
-    c.on('bufferOverflow', (n) => (overflow = n));
-    await c.connect();
-    for (let i = 0; i < 100; i++) fs.last.send('data', { i });
-    await settle(20);
-    expect(seen).toBe(100);
-    expect(c.bufferedMessages).toBe(10);
-    expect(overflow).toBe(90);
-    expect(c.droppedMessages).toBe(90);
-    // receive() gets the newest ten, in order
-    expect((await c.receive()).data).toEqual({ i: 90 });
-    await c.disconnect();
-  });
+  it(
+    'never stalls a listener-only client: the oldest buffered copies are dropped and counted, the listener sees ' +
+      'everything',
+    async () => {
+      const fs = new FakeServer();
+      const c = new SocketClient({
+        eventName: 'fake',
+        transport: fs.transport,
+        logLevel: 'silent',
+        handshake: false,
+        bufferSize: 10,
+      });
+      let seen = 0;
+      let overflow = 0;
+      c.on('message', () => seen++);
+      c.on('bufferOverflow', (n) => (overflow = n));
+      await c.connect();
+      for (let i = 0; i < 100; i++) fs.last.send('data', { i });
+      await settle(20);
+      expect(seen).toBe(100);
+      expect(c.bufferedMessages).toBe(10);
+      expect(overflow).toBe(90);
+      expect(c.droppedMessages).toBe(90);
+      // receive() gets the newest ten, in order
+      expect((await c.receive()).data).toEqual({ i: 90 });
+      await c.disconnect();
+    },
+  );
 
   /** A client with a receive buffer of ten messages, connected to a fake server. */
   async function tenSlotClient(): Promise<{ fs: FakeServer; c: SocketClient }> {
@@ -135,7 +139,8 @@ describe('a full buffer with listeners', () => {
   }
 
   it.each([false, true])(
-    'a bufferOverflow listener added while copies are being dropped gets the next count; once removed it gets none (after removeAllListeners(): %s)',
+    'a bufferOverflow listener added while copies are being dropped gets the next count; once removed it gets none ' +
+      '(after removeAllListeners(): %s)',
     async (resetFirst) => {
       const { fs, c } = await tenSlotClient();
       // plain EventEmitter API: an app resetting its handlers must not blind the client to listeners added later
@@ -161,7 +166,8 @@ describe('a full buffer with listeners', () => {
   );
 
   it.each([false, true])(
-    'without listeners a full buffer pauses reading and drops nothing; a listener added later resumes it (after removeAllListeners(): %s)',
+    'without listeners a full buffer pauses reading and drops nothing; a listener added later resumes it (after ' +
+      'removeAllListeners(): %s)',
     async (resetFirst) => {
       const { fs, c } = await tenSlotClient();
       if (resetFirst) c.removeAllListeners();

@@ -1,7 +1,7 @@
 // Reconnect rules against foreign servers (issue 12 items 2, 3).
 import { describe, expect, it, jest } from '@jest/globals';
 import { type ConnectionError, ErrorCode, MaxConnectionsError } from '@socketkit/protocol';
-import type { SocketClient } from '../src/client.js';
+import type { SocketClient } from '../src/client/client.js';
 import { fakeClient as client, FakeServer, settle } from './fake-server.js';
 import { useFakeTimers } from './fake-timers.js';
 
@@ -22,15 +22,19 @@ async function runAttempts(c: SocketClient, n: number): Promise<number[]> {
 describe('client reconnect backoff', () => {
   useFakeTimers();
 
-  it('backs off exponentially against a server that accepts and closes at once, sending nothing (Python at its limit)', async () => {
-    const fs = new FakeServer();
-    fs.onAccept = (p) => setImmediate(() => p.stream.end());
-    const c = client(fs, { handshake: false });
-    await c.connect();
-    const delays = await runAttempts(c, 7);
-    expect(delays.slice(0, 7)).toEqual([100, 200, 400, 800, 1600, 3200, 5000]);
-    await c.disconnect();
-  });
+  it(
+    'backs off exponentially against a server that accepts and closes at once, sending nothing (Python at its ' +
+      'limit)',
+    async () => {
+      const fs = new FakeServer();
+      fs.onAccept = (p) => setImmediate(() => p.stream.end());
+      const c = client(fs, { handshake: false });
+      await c.connect();
+      const delays = await runAttempts(c, 7);
+      expect(delays.slice(0, 7)).toEqual([100, 200, 400, 800, 1600, 3200, 5000]);
+      await c.disconnect();
+    },
+  );
 
   it('resets the backoff after a connection delivered a message', async () => {
     const fs = new FakeServer();
@@ -73,38 +77,46 @@ describe('client reconnect backoff', () => {
 describe('reconnect.maxRetries (issue 23 item 4)', () => {
   useFakeTimers();
 
-  it('counts attempts since the server last answered: a server restarted more times than maxRetries never exhausts it', async () => {
-    const fs = new FakeServer();
-    // every connection is welcomed, then the server dies at once (restarted over and over)
-    fs.onAccept = (p) =>
-      setImmediate(() => {
-        p.welcome();
-        setImmediate(() => p.stream.end());
-      });
-    const c = client(fs, { reconnect: { maxRetries: 3, jitter: 0 } });
-    const errors: string[] = [];
-    c.on('error', (e) => errors.push((e as ConnectionError).code));
-    await c.connect();
-    const delays = await runAttempts(c, 8);
-    // the backoff still grows (the connections are not stable) ...
-    expect(delays.slice(0, 5)).toEqual([100, 200, 400, 800, 1600]);
-    // ... but the bound is never reached: each restart was answered
-    expect(c.state).not.toBe('closed');
-    expect(errors).not.toContain(ErrorCode.RECONNECT_FAILED);
-    await c.disconnect();
-  });
+  it(
+    'counts attempts since the server last answered: a server restarted more times than maxRetries never exhausts ' +
+      'it',
+    async () => {
+      const fs = new FakeServer();
+      // every connection is welcomed, then the server dies at once (restarted over and over)
+      fs.onAccept = (p) =>
+        setImmediate(() => {
+          p.welcome();
+          setImmediate(() => p.stream.end());
+        });
+      const c = client(fs, { reconnect: { maxRetries: 3, jitter: 0 } });
+      const errors: string[] = [];
+      c.on('error', (e) => errors.push((e as ConnectionError).code));
+      await c.connect();
+      const delays = await runAttempts(c, 8);
+      // the backoff still grows (the connections are not stable) ...
+      expect(delays.slice(0, 5)).toEqual([100, 200, 400, 800, 1600]);
+      // ... but the bound is never reached: each restart was answered
+      expect(c.state).not.toBe('closed');
+      expect(errors).not.toContain(ErrorCode.RECONNECT_FAILED);
+      await c.disconnect();
+    },
+  );
 
-  it('without the handshake, a server that accepts and closes at once does not count as answering: gives up after maxRetries', async () => {
-    const fs = new FakeServer();
-    fs.onAccept = (p) => setImmediate(() => p.stream.end());
-    const c = client(fs, { handshake: false, reconnect: { maxRetries: 3, jitter: 0 } });
-    const errors: string[] = [];
-    c.on('error', (e) => errors.push((e as ConnectionError).code));
-    await c.connect();
-    await runAttempts(c, 6);
-    expect(c.state).toBe('closed');
-    expect(errors).toEqual([ErrorCode.RECONNECT_FAILED]);
-  });
+  it(
+    'without the handshake, a server that accepts and closes at once does not count as answering: gives up after ' +
+      'maxRetries',
+    async () => {
+      const fs = new FakeServer();
+      fs.onAccept = (p) => setImmediate(() => p.stream.end());
+      const c = client(fs, { handshake: false, reconnect: { maxRetries: 3, jitter: 0 } });
+      const errors: string[] = [];
+      c.on('error', (e) => errors.push((e as ConnectionError).code));
+      await c.connect();
+      await runAttempts(c, 6);
+      expect(c.state).toBe('closed');
+      expect(errors).toEqual([ErrorCode.RECONNECT_FAILED]);
+    },
+  );
 });
 
 describe('MAX_CONNECTIONS', () => {
@@ -136,7 +148,9 @@ describe('MAX_CONNECTIONS', () => {
     expect(c.isConnected()).toBe(true);
     expect(c.welcome?.clientId).toBe('client_1_0');
     // the refusals, and the one CONNECTION_LOST of the outage (issue 23 item 4)
-    expect(errors.filter((e) => !(e instanceof MaxConnectionsError)).map((e) => (e as ConnectionError).code)).toEqual([ErrorCode.CONNECTION_LOST]);
+    expect(errors.filter((e) => !(e instanceof MaxConnectionsError)).map((e) => (e as ConnectionError).code)).toEqual([
+      ErrorCode.CONNECTION_LOST,
+    ]);
     expect(errors.filter((e) => e instanceof MaxConnectionsError).length).toBe(2);
     await c.disconnect();
   });

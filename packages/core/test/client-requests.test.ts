@@ -1,7 +1,7 @@
 // In-flight requests and infinite timeouts (issue 12 item 8).
 import { describe, expect, it, jest } from '@jest/globals';
 import { ErrorCode, type SocketMessage } from '@socketkit/protocol';
-import { SocketClient } from '../src/client.js';
+import { SocketClient } from '../src/client/client.js';
 import type { ClientTransport, TransportStream } from '../src/transport.js';
 import { duplexPair, fakeClient as client, FakeServer, settle } from './fake-server.js';
 import { useFakeTimers } from './fake-timers.js';
@@ -92,8 +92,12 @@ describe('client requests', () => {
 
   it('a timeout that is neither Infinity nor an integer 1..2^31-1 ms is INVALID_CONFIG', async () => {
     const fs = new FakeServer();
-    expect(() => client(fs, { connectTimeout: 0 })).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_CONFIG }));
-    expect(() => client(fs, { closeTimeout: 2 ** 31 })).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_CONFIG }));
+    expect(() => client(fs, { connectTimeout: 0 })).toThrow(
+      expect.objectContaining({ code: ErrorCode.INVALID_CONFIG }),
+    );
+    expect(() => client(fs, { closeTimeout: 2 ** 31 })).toThrow(
+      expect.objectContaining({ code: ErrorCode.INVALID_CONFIG }),
+    );
     const c = client(fs, { handshake: false });
     await c.connect();
     await expect(c.request({}, { timeout: 1.5 })).rejects.toMatchObject({ code: ErrorCode.INVALID_CONFIG });

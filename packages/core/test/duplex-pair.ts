@@ -4,7 +4,14 @@ import { afterEach, beforeEach, jest } from '@jest/globals';
 import { FrameDecoder, encodeFrame } from '@socketkit/codec';
 import { createMessage, MessageType, type MessageData, type SocketMessage } from '@socketkit/protocol';
 import { FAKE_TIMERS } from './fake-timers.js';
-import { duplexPair, SocketServer, type ClientTransport, type ServerTransport, type SocketServerOptions, type TransportStream } from '../src/index.js';
+import {
+  duplexPair,
+  SocketServer,
+  type ClientTransport,
+  type ServerTransport,
+  type SocketServerOptions,
+  type TransportStream,
+} from '../src/index.js';
 
 /** A raw peer: writes frames by hand, records every message it reads (unless `reading` is false). */
 export class RawPeer {
@@ -37,7 +44,11 @@ export class RawPeer {
   }
 
   send(type: MessageType, data: MessageData, extra: { id?: string; eventName?: string } = {}): void {
-    this.write(encodeFrame(createMessage(extra.eventName ?? 'rules', type, data, extra.id === undefined ? {} : { id: extra.id })));
+    this.write(
+      encodeFrame(
+        createMessage(extra.eventName ?? 'rules', type, data, extra.id === undefined ? {} : { id: extra.id }),
+      ),
+    );
   }
 
   hello(extra: MessageData = {}): void {
@@ -45,7 +56,9 @@ export class RawPeer {
   }
 
   ops(): unknown[] {
-    return this.messages.map((m) => (m.messageType === 'control' ? m.data.op : m.messageType === 'error' ? m.data.code : m.data));
+    return this.messages.map((m) =>
+      m.messageType === 'control' ? m.data.op : m.messageType === 'error' ? m.data.code : m.data,
+    );
   }
 }
 
@@ -91,7 +104,12 @@ export async function until(cond: () => boolean, what: string, max = 2000): Prom
  * records them in `into` (for the test's clean-up) and resolves once every
  * one holds its welcome and nothing else.
  */
-export async function welcomedPeers(server: SocketServer, transport: { connect(): RawPeer }, n: number, into: RawPeer[]): Promise<RawPeer[]> {
+export async function welcomedPeers(
+  server: SocketServer,
+  transport: { connect(): RawPeer },
+  n: number,
+  into: RawPeer[],
+): Promise<RawPeer[]> {
   const ps: RawPeer[] = [];
   for (let i = 0; i < n; i++) {
     const p = transport.connect();
@@ -99,7 +117,10 @@ export async function welcomedPeers(server: SocketServer, transport: { connect()
     ps.push(p);
     p.hello();
   }
-  await until(() => server.getConnectedClients().length === n && ps.every((p) => p.messages.length === 1), `${n} peers welcomed`);
+  await until(
+    () => server.getConnectedClients().length === n && ps.every((p) => p.messages.length === 1),
+    `${n} peers welcomed`,
+  );
   return ps;
 }
 

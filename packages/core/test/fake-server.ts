@@ -5,7 +5,7 @@
 import { Duplex, PassThrough } from 'node:stream';
 import { encodeFrame, FrameDecoder } from '@socketkit/codec';
 import { createMessage, type MessageData, type MessageType, type SocketMessage } from '@socketkit/protocol';
-import { SocketClient, type SocketClientOptions } from '../src/client.js';
+import { SocketClient, type SocketClientOptions } from '../src/client/client.js';
 import type { ClientTransport, TransportStream } from '../src/transport.js';
 
 /** Two connected in-memory Duplex ends (half-open allowed, like net sockets with allowHalfOpen). */
@@ -116,7 +116,10 @@ export async function settle(turns = 5): Promise<void> {
   for (let i = 0; i < turns; i++) await new Promise((r) => setImmediate(r));
 }
 
-/** A client of `fs` (event `fake`, silent, reconnect without jitter), `opts` on top: the client every engine test starts from. */
+/**
+ * A client of `fs` (event `fake`, silent, reconnect without jitter), `opts` on top: the client every engine test starts
+ * from.
+ */
 export function fakeClient(fs: FakeServer, opts: Partial<SocketClientOptions> = {}): SocketClient {
   return new SocketClient({
     eventName: 'fake',

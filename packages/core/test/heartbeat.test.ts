@@ -1,5 +1,5 @@
 import { describe, expect, it, jest } from '@jest/globals';
-import { Heartbeat } from '../src/heartbeat.js';
+import { Heartbeat } from '../src/wire/heartbeat.js';
 import { useFakeTimers } from './fake-timers.js';
 
 describe('Heartbeat', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it, jest } from '@jest/globals';
 import { TimeoutError } from '@socketkit/protocol';
-import { BYTE_QUEUE_SEGMENT, ByteQueue, Inbox } from '../src/inbox.js';
+import { BYTE_QUEUE_SEGMENT, ByteQueue, Inbox } from '../src/client/inbox.js';
 import { useFakeTimers } from './fake-timers.js';
 
 /** `n` bytes that decode (first byte) to `item`. */
@@ -81,39 +81,61 @@ describe('Inbox', () => {
 });
 
 describe('ByteQueue', () => {
-  it('returns every entry in order across segments, for entries of any size (empty, tiny, exactly a segment, larger)', () => {
-    const q = new ByteQueue();
-    const model: Buffer[] = [];
-    let seed = 7;
-    const rnd = (n: number): number => {
-      seed = (seed * 1103515245 + 12345) % 2 ** 31;
-      return seed % n;
-    };
-    const sizes = [0, 1, 3, 4, 5, BYTE_QUEUE_SEGMENT - 4, BYTE_QUEUE_SEGMENT - 5, BYTE_QUEUE_SEGMENT, BYTE_QUEUE_SEGMENT + 1, 3 * BYTE_QUEUE_SEGMENT];
-    for (let round = 0; round < 3000; round++) {
-      if (rnd(3) !== 0 || model.length === 0) {
-        const n = rnd(10) === 0 ? (sizes[rnd(sizes.length)] as number) : rnd(300);
-        const e = Buffer.alloc(n);
-        for (let i = 0; i < n; i += 97) e[i] = (round + i) & 0xff;
-        q.push(e);
-        model.push(e);
-      } else if (rnd(4) === 0) {
-        expect(q.drop()).toBe((model.shift() as Buffer).length);
-      } else {
-        const got = q.shift();
-        expect(Buffer.from(got as Uint8Array).equals(model.shift() as Buffer)).toBe(true);
+  it(
+    'returns every entry in order across segments, for entries of any size (empty, tiny, exactly a segment, ' +
+      'larger)',
+    () => {
+      const q = new ByteQueue();
+      const model: Buffer[] = [];
+      let seed = 7;
+      const rnd = (n: number): number => {
+        seed = (seed * 1103515245 + 12345) % 2 ** 31;
+        return seed % n;
+      };
+      const sizes = [
+        0,
+        1,
+        3,
+        4,
+        5,
+        BYTE_QUEUE_SEGMENT - 4,
+        BYTE_QUEUE_SEGMENT - 5,
+        BYTE_QUEUE_SEGMENT,
+        BYTE_QUEUE_SEGMENT + 1,
+        3 * BYTE_QUEUE_SEGMENT,
+      ];
+      for (let round = 0; round < 3000; round++) {
+        if (rnd(3) !== 0 || model.length === 0) {
+          const n = rnd(10) === 0 ? (sizes[rnd(sizes.length)] as number) : rnd(300);
+          const e = Buffer.alloc(n);
+          for (let i = 0; i < n; i += 97) e[i] = (round + i) & 0xff;
+          q.push(e);
+          model.push(e);
+        } else if (rnd(4) === 0) {
+          expect(q.drop()).toBe((model.shift() as Buffer).length);
+        } else {
+          const got = q.shift();
+          expect(Buffer.from(got as Uint8Array).equals(model.shift() as Buffer)).toBe(true);
+        }
+        expect(q.length).toBe(model.length);
       }
-      expect(q.length).toBe(model.length);
-    }
-    while (model.length > 0) expect(Buffer.from(q.shift() as Uint8Array).equals(model.shift() as Buffer)).toBe(true);
-    expect(q.shift()).toBeUndefined();
-    expect(q.drop()).toBe(-1);
-  });
+      while (model.length > 0) expect(Buffer.from(q.shift() as Uint8Array).equals(model.shift() as Buffer)).toBe(true);
+      expect(q.shift()).toBeUndefined();
+      expect(q.drop()).toBe(-1);
+    },
+  );
 });
 
 describe('ByteQueue memory', () => {
   it('holds the bytes it keeps (4-byte lengths included) plus at most three segments, whatever the entry sizes', () => {
-    for (const n of [100, BYTE_QUEUE_SEGMENT / 2 - 1, BYTE_QUEUE_SEGMENT / 2 - 5, BYTE_QUEUE_SEGMENT / 3, BYTE_QUEUE_SEGMENT - 4, BYTE_QUEUE_SEGMENT + 1]) {
+    for (const n of [
+      100,
+      BYTE_QUEUE_SEGMENT / 2 - 1,
+      BYTE_QUEUE_SEGMENT / 2 - 5,
+      BYTE_QUEUE_SEGMENT / 3,
+      BYTE_QUEUE_SEGMENT - 4,
+      BYTE_QUEUE_SEGMENT + 1,
+    ]) {
       const q = new ByteQueue();
       let kept = 0;
       for (let i = 0; i < 100; i++) {
@@ -124,15 +146,18 @@ describe('ByteQueue memory', () => {
     }
   });
 
-  it.each(['shift', 'drop'] as const)('an empty queue does not keep the segment of a large entry it held once (taken by %s)', (take) => {
-    const q = new ByteQueue();
-    q.push(Buffer.alloc(16 * BYTE_QUEUE_SEGMENT));
-    expect(take === 'shift' ? q.shift()?.length : q.drop()).toBe(16 * BYTE_QUEUE_SEGMENT);
-    for (let i = 0; i < 10; i++) {
-      q.push(Buffer.alloc(50));
-      if (take === 'shift') q.shift();
-      else q.drop();
-    }
-    expect(q.heldBytes).toBeLessThanOrEqual(2 * BYTE_QUEUE_SEGMENT);
-  });
+  it.each(['shift', 'drop'] as const)(
+    'an empty queue does not keep the segment of a large entry it held once (taken by %s)',
+    (take) => {
+      const q = new ByteQueue();
+      q.push(Buffer.alloc(16 * BYTE_QUEUE_SEGMENT));
+      expect(take === 'shift' ? q.shift()?.length : q.drop()).toBe(16 * BYTE_QUEUE_SEGMENT);
+      for (let i = 0; i < 10; i++) {
+        q.push(Buffer.alloc(50));
+        if (take === 'shift') q.shift();
+        else q.drop();
+      }
+      expect(q.heldBytes).toBeLessThanOrEqual(2 * BYTE_QUEUE_SEGMENT);
+    },
+  );
 });

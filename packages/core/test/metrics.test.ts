@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
-import { renderPrometheus } from '../src/metrics.js';
-import { PeerCounters, RateSampler, ServerCounters, type ServerStats } from '../src/stats.js';
+import { renderPrometheus } from '../src/ops/metrics.js';
+import { PeerCounters, RateSampler, ServerCounters, type ServerStats } from '../src/ops/stats.js';
 
 function stats(event: string, over: Partial<ServerStats> = {}): ServerStats {
   return {
@@ -35,7 +35,14 @@ function stats(event: string, over: Partial<ServerStats> = {}): ServerStats {
     ],
     maxConnections: 10,
     queue: { length: 2, capacity: 100, dropped: 9 },
-    totals: { messagesIn: 11, messagesOut: 12, bytesIn: 13, bytesOut: 14, slowConsumerDisconnects: 1, invalidMessages: 2 },
+    totals: {
+      messagesIn: 11,
+      messagesOut: 12,
+      bytesIn: 13,
+      bytesOut: 14,
+      slowConsumerDisconnects: 1,
+      invalidMessages: 2,
+    },
     refused: { MAX_CONNECTIONS: 3, UNAUTHORIZED: 1 },
     rates: { messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0 },
     ...over,

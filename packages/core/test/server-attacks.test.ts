@@ -11,10 +11,19 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.stop()));
 });
 
-/** A started server for event `rules` over an in-memory transport (real timers, short graces), stopped after the test. */
+/**
+ * A started server for event `rules` over an in-memory transport (real timers, short graces), stopped after the test.
+ */
 async function start(opts: Partial<SocketServerOptions>) {
   const transport = memoryServerTransport();
-  const server = new SocketServer({ eventName: 'rules', transport, logLevel: 'silent', registerGraceMs: 1, closeGraceMs: 1, ...opts });
+  const server = new SocketServer({
+    eventName: 'rules',
+    transport,
+    logLevel: 'silent',
+    registerGraceMs: 1,
+    closeGraceMs: 1,
+    ...opts,
+  });
   await server.start();
   servers.push(server);
   return { server, transport };
@@ -60,13 +69,17 @@ describe('shared broadcast buffers under mixed traffic', () => {
     const stalled = transport.connect(false);
     peers.push(...readers, stalled);
     for (const p of [...readers, stalled]) p.hello();
-    await until(() => server.getConnectedClients().length === 3 && readers.every((p) => p.messages.length === 1), 'welcomed');
+    await until(
+      () => server.getConnectedClients().length === 3 && readers.every((p) => p.messages.length === 1),
+      'welcomed',
+    );
     for (let tick = 0; tick < 20; tick++) {
       for (let i = 0; i < 50; i++) server.send({ v: tick * 50 + i, pad: 'q'.repeat(300) });
       await settle(1);
     }
     await until(() => readers.every((p) => p.messages.length === 1001), 'readers got all');
-    for (const p of readers) expect(p.messages.slice(1).map((m) => m.data.v)).toEqual(Array.from({ length: 1000 }, (_, i) => i));
+    for (const p of readers)
+      expect(p.messages.slice(1).map((m) => m.data.v)).toEqual(Array.from({ length: 1000 }, (_, i) => i));
     stalled.read();
     await settle(50);
     const got = stalled.messages.slice(1).map((m) => m.data.v as number);

@@ -4,7 +4,7 @@ import { describe, expect, it, jest } from '@jest/globals';
 import { encodeFrame, packValue } from '@socketkit/codec';
 import { ErrorCode, MessageType } from '@socketkit/protocol';
 import { ClientAuth, SocketClient, SocketServer, type SocketServerOptions } from '../src/index.js';
-import { HELLO_WINDOW_MS } from '../src/server-peer.js';
+import { HELLO_WINDOW_MS } from '../src/server/peer.js';
 import { useServerRig, memoryServerTransport, settle, until } from './duplex-pair.js';
 
 const rig = useServerRig();
@@ -202,61 +202,73 @@ describe('4. the no-client queue goes only to a real client', () => {
     expect(got).toEqual([{ hi: 1 }]);
   });
 
-  it('without a token a peer that says nothing gets live broadcasts once its hello window ends, long before its grace, never twice (issue 23)', async () => {
-    const { server, connect } = await setup({ registerGraceMs: 5000 });
-    const connected: string[] = [];
-    server.on('clientConnected', (id) => connected.push(id));
-    const p = connect();
-    await settle();
-    server.send({ live: 1 });
-    await settle();
-    // Held for the hello window only: a socketkit client says hello at once and must get its welcome first (D3).
-    expect(p.messages).toHaveLength(0);
-    await jest.advanceTimersByTimeAsync(HELLO_WINDOW_MS + 1);
-    await until(() => p.messages.length === 1, 'live broadcast after the hello window, in the grace');
-    server.send({ live: 2 });
-    await until(() => p.messages.length === 2, 'the next one at once');
-    expect(server.getConnectedClients()).toHaveLength(0);
-    expect(connected).toEqual([]);
-    // Both were queued too (no client registered): at registration it does not get them twice.
-    await jest.advanceTimersByTimeAsync(5000);
-    await until(() => connected.length === 1, 'registered when the grace ends');
-    await settle();
-    expect(p.ops()).toEqual([{ live: 1 }, { live: 2 }]);
-    expect(server.queuedMessages).toBe(0);
-  });
+  it(
+    'without a token a peer that says nothing gets live broadcasts once its hello window ends, long before its ' +
+      'grace, never twice (issue 23)',
+    async () => {
+      const { server, connect } = await setup({ registerGraceMs: 5000 });
+      const connected: string[] = [];
+      server.on('clientConnected', (id) => connected.push(id));
+      const p = connect();
+      await settle();
+      server.send({ live: 1 });
+      await settle();
+      // Held for the hello window only: a socketkit client says hello at once and must get its welcome first.
+      expect(p.messages).toHaveLength(0);
+      await jest.advanceTimersByTimeAsync(HELLO_WINDOW_MS + 1);
+      await until(() => p.messages.length === 1, 'live broadcast after the hello window, in the grace');
+      server.send({ live: 2 });
+      await until(() => p.messages.length === 2, 'the next one at once');
+      expect(server.getConnectedClients()).toHaveLength(0);
+      expect(connected).toEqual([]);
+      // Both were queued too (no client registered): at registration it does not get them twice.
+      await jest.advanceTimersByTimeAsync(5000);
+      await until(() => connected.length === 1, 'registered when the grace ends');
+      await settle();
+      expect(p.ops()).toEqual([{ live: 1 }, { live: 2 }]);
+      expect(server.queuedMessages).toBe(0);
+    },
+  );
 
-  it('a peer that says nothing gets live broadcasts first and the queue (older than its accept) when its grace ends', async () => {
-    const { server, connect } = await setup({ registerGraceMs: 500 });
-    server.send({ queued: 1 });
-    const p = connect();
-    await settle();
-    await jest.advanceTimersByTimeAsync(HELLO_WINDOW_MS + 1);
-    server.send({ live: 1 });
-    await until(() => p.messages.length === 1, 'live');
-    await jest.advanceTimersByTimeAsync(500);
-    await until(() => p.messages.length === 2, 'queue at registration');
-    await settle();
-    expect(p.ops()).toEqual([{ live: 1 }, { queued: 1 }]);
-  });
+  it(
+    'a peer that says nothing gets live broadcasts first and the queue (older than its accept) when its grace ' +
+      'ends',
+    async () => {
+      const { server, connect } = await setup({ registerGraceMs: 500 });
+      server.send({ queued: 1 });
+      const p = connect();
+      await settle();
+      await jest.advanceTimersByTimeAsync(HELLO_WINDOW_MS + 1);
+      server.send({ live: 1 });
+      await until(() => p.messages.length === 1, 'live');
+      await jest.advanceTimersByTimeAsync(500);
+      await until(() => p.messages.length === 2, 'queue at registration');
+      await settle();
+      expect(p.ops()).toEqual([{ live: 1 }, { queued: 1 }]);
+    },
+  );
 
-  it('a hello after the hello window, once broadcasts were written to the peer, is refused ADMISSION_FULL (retryable), never welcomed after them', async () => {
-    const { server, connect } = await setup({ registerGraceMs: 500 });
-    const refused: string[] = [];
-    server.on('peerRefused', (r) => refused.push(r.code));
-    const p = connect();
-    await settle();
-    await jest.advanceTimersByTimeAsync(HELLO_WINDOW_MS + 1);
-    server.send({ live: 1 });
-    await until(() => p.messages.length === 1, 'live');
-    p.hello();
-    await until(() => p.messages.length === 2, 'refusal');
-    expect(p.ops()[0]).toEqual({ live: 1 });
-    expect(p.messages[1]?.messageType).toBe('error');
-    expect(p.messages[1]?.data.code).toBe(ErrorCode.ADMISSION_FULL);
-    expect(refused).toEqual([ErrorCode.ADMISSION_FULL]);
-    expect(server.getConnectedClients()).toHaveLength(0);
-  });
+  it(
+    'a hello after the hello window, once broadcasts were written to the peer, is refused ADMISSION_FULL ' +
+      '(retryable), never welcomed after them',
+    async () => {
+      const { server, connect } = await setup({ registerGraceMs: 500 });
+      const refused: string[] = [];
+      server.on('peerRefused', (r) => refused.push(r.code));
+      const p = connect();
+      await settle();
+      await jest.advanceTimersByTimeAsync(HELLO_WINDOW_MS + 1);
+      server.send({ live: 1 });
+      await until(() => p.messages.length === 1, 'live');
+      p.hello();
+      await until(() => p.messages.length === 2, 'refusal');
+      expect(p.ops()[0]).toEqual({ live: 1 });
+      expect(p.messages[1]?.messageType).toBe('error');
+      expect(p.messages[1]?.data.code).toBe(ErrorCode.ADMISSION_FULL);
+      expect(refused).toEqual([ErrorCode.ADMISSION_FULL]);
+      expect(server.getConnectedClients()).toHaveLength(0);
+    },
+  );
 
   it('a hello after the hello window with nothing written yet is welcomed as usual', async () => {
     const { server, connect } = await setup({ registerGraceMs: 500 });
@@ -419,23 +431,27 @@ describe('7. drain() never stalls a producer twice for the same reader', () => {
 });
 
 describe('7b. drain() waits for every peer that takes live broadcasts', () => {
-  it('a peer still in its registration grace (the Python module never says hello) is waited for, not cut off as a slow consumer', async () => {
-    const { server, connect } = await setup({ maxPendingBytes: 4 * 1024 * 1024 });
-    const p = connect(false); // never says hello: registers only when the grace ends (fake timers: not yet)
-    await settle();
-    // Past MAX_HELD_BYTES the awaiting peer gets broadcasts live; then its stream is above its high-water mark.
-    for (let i = 0; i < 80; i++) server.send({ blob: 'x'.repeat(16_000) });
-    await settle();
-    expect(server.getConnectedClients()).toHaveLength(0);
-    let drained = false;
-    void server.drain().then(() => (drained = true));
-    await settle();
-    expect(drained).toBe(false);
-    p.read();
-    await until(() => drained, 'drain() resolves once the peer read');
-    expect(p.closed).toBe(false);
-    expect(p.messages.filter((m) => m.messageType === 'error')).toEqual([]);
-  });
+  it(
+    'a peer still in its registration grace (the Python module never says hello) is waited for, not cut off as a ' +
+      'slow consumer',
+    async () => {
+      const { server, connect } = await setup({ maxPendingBytes: 4 * 1024 * 1024 });
+      const p = connect(false); // never says hello: registers only when the grace ends (fake timers: not yet)
+      await settle();
+      // Past MAX_HELD_BYTES the awaiting peer gets broadcasts live; then its stream is above its high-water mark.
+      for (let i = 0; i < 80; i++) server.send({ blob: 'x'.repeat(16_000) });
+      await settle();
+      expect(server.getConnectedClients()).toHaveLength(0);
+      let drained = false;
+      void server.drain().then(() => (drained = true));
+      await settle();
+      expect(drained).toBe(false);
+      p.read();
+      await until(() => drained, 'drain() resolves once the peer read');
+      expect(p.closed).toBe(false);
+      expect(p.messages.filter((m) => m.messageType === 'error')).toEqual([]);
+    },
+  );
 });
 
 describe('8. stop() is prompt with peers that never close their side', () => {
@@ -496,7 +512,10 @@ describe('9. request handlers cannot hurt the server', () => {
     const thrown: unknown[] = [];
     const nextTick = process.nextTick;
     // Capture the asynchronous rethrow instead of letting it reach jest.
-    const spy = jest.spyOn(process, 'nextTick').mockImplementation(((fn: (...a: unknown[]) => void, ...args: unknown[]) =>
+    const spy = jest.spyOn(process, 'nextTick').mockImplementation(((
+      fn: (...a: unknown[]) => void,
+      ...args: unknown[]
+    ) =>
       nextTick(() => {
         try {
           fn(...args);
@@ -618,45 +637,56 @@ describe('send(data) never guesses a ready message', () => {
 });
 
 describe('11. a sender (hello role "sender", issue 23) never takes the queue nor broadcasts', () => {
-  it('is registered (slot, clientConnected, its messages attributed) but messages keep queueing for the next real client', async () => {
-    const { server, connect } = await setup();
-    const connected: string[] = [];
-    server.on('clientConnected', (id) => connected.push(id));
-    const got: Array<[unknown, string]> = [];
-    server.on('message', (m, id) => got.push([m.data, id]));
-    server.send({ q: 1 });
-    const s = connect();
-    s.hello({ role: 'sender' });
-    await until(() => s.messages.length === 1, 'welcome');
-    expect(s.messages[0]?.data).toMatchObject({ op: 'welcome', role: 'sender' });
-    expect(connected).toHaveLength(1);
-    expect(server.getConnectedClients().map((c) => c.role)).toEqual(['sender']);
-    // Not a client for the queue rule: this one is queued too, and the sender gets neither.
-    expect(server.send({ q: 2 })).toBe(0);
-    expect(server.queuedMessages).toBe(2);
-    s.send(MessageType.DATA, { from: 'sender' });
-    await until(() => got.length === 1, 'its message');
-    expect(got[0]).toEqual([{ from: 'sender' }, connected[0]]);
-    const c = connect();
-    c.hello();
-    await until(() => c.messages.length === 3, 'welcome + queue');
-    expect(c.ops()).toEqual(['welcome', { q: 1 }, { q: 2 }]);
-    server.send({ live: 1 });
-    await until(() => c.messages.length === 4, 'live broadcast to the client');
-    await settle();
-    expect(s.ops()).toEqual(['welcome']);
-    // A message addressed to it by id still reaches it.
-    server.send({ direct: 1 }, connected[0]);
-    await until(() => s.messages.length === 2, 'unicast');
-    expect(s.ops()).toEqual(['welcome', { direct: 1 }]);
-  });
+  it(
+    'is registered (slot, clientConnected, its messages attributed) but messages keep queueing for the next real ' +
+      'client',
+    async () => {
+      const { server, connect } = await setup();
+      const connected: string[] = [];
+      server.on('clientConnected', (id) => connected.push(id));
+      const got: Array<[unknown, string]> = [];
+      server.on('message', (m, id) => got.push([m.data, id]));
+      server.send({ q: 1 });
+      const s = connect();
+      s.hello({ role: 'sender' });
+      await until(() => s.messages.length === 1, 'welcome');
+      expect(s.messages[0]?.data).toMatchObject({ op: 'welcome', role: 'sender' });
+      expect(connected).toHaveLength(1);
+      expect(server.getConnectedClients().map((c) => c.role)).toEqual(['sender']);
+      // Not a client for the queue rule: this one is queued too, and the sender gets neither.
+      expect(server.send({ q: 2 })).toBe(0);
+      expect(server.queuedMessages).toBe(2);
+      s.send(MessageType.DATA, { from: 'sender' });
+      await until(() => got.length === 1, 'its message');
+      expect(got[0]).toEqual([{ from: 'sender' }, connected[0]]);
+      const c = connect();
+      c.hello();
+      await until(() => c.messages.length === 3, 'welcome + queue');
+      expect(c.ops()).toEqual(['welcome', { q: 1 }, { q: 2 }]);
+      server.send({ live: 1 });
+      await until(() => c.messages.length === 4, 'live broadcast to the client');
+      await settle();
+      expect(s.ops()).toEqual(['welcome']);
+      // A message addressed to it by id still reaches it.
+      server.send({ direct: 1 }, connected[0]);
+      await until(() => s.messages.length === 2, 'unicast');
+      expect(s.ops()).toEqual(['welcome', { direct: 1 }]);
+    },
+  );
 
   it('a SocketClient with role: "sender" says so in its hello and is welcomed as one; with a token too', async () => {
     const token = 'a-token-of-at-least-16-bytes';
     for (const opts of [{}, { token }]) {
       const { server, client } = await setup(opts);
       server.send({ q: 1 });
-      const c = new SocketClient({ eventName: 'rules', transport: client, role: 'sender', autoReconnect: false, logLevel: 'silent', ...opts });
+      const c = new SocketClient({
+        eventName: 'rules',
+        transport: client,
+        role: 'sender',
+        autoReconnect: false,
+        logLevel: 'silent',
+        ...opts,
+      });
       await c.connect({ waitForWelcome: true });
       expect(server.getConnectedClients().map((x) => x.role)).toEqual(['sender']);
       expect(server.queuedMessages).toBe(1);
@@ -669,6 +699,47 @@ describe('11. a sender (hello role "sender", issue 23) never takes the queue nor
     expect(() => new SocketClient({ eventName: 'rules', transport: client, role: 'listener' as 'sender' })).toThrow(
       /role must be one of 'client', 'sender', got the string 'listener'/,
     );
-    expect(() => new SocketClient({ eventName: 'rules', transport: client, role: 'sender', handshake: false })).toThrow(/needs handshake: true/);
+    expect(() => new SocketClient({ eventName: 'rules', transport: client, role: 'sender', handshake: false })).toThrow(
+      /needs handshake: true/,
+    );
+  });
+});
+
+describe('4b. a queued frame reaches a peer once: by fan-out, or from the queue', () => {
+  it('a silent peer takes the queue minus what it got live; what was dropped for it comes then', async () => {
+    const { server, connect } = await setup({
+      registerGraceMs: 500,
+      messageQueueSize: 1000,
+      slowConsumerPolicy: 'drop',
+      maxPendingBytes: 64 * 1024,
+    });
+    const connected: string[] = [];
+    const dropped: number[] = [];
+    server.on('clientConnected', (id) => connected.push(id));
+    server.on('messageDropped', (_id, n) => dropped.push(n));
+    server.send({ i: -1 });
+    const p = connect(false);
+    await settle();
+    await jest.advanceTimersByTimeAsync(HELLO_WINDOW_MS + 1);
+    await settle();
+    // No client registered: each is queued, and written live to the peer until its pending bytes pass the bound.
+    for (let i = 0; i < 40; i++) server.send({ i, pad: 'p'.repeat(4000) });
+    const droppedLive = dropped.length;
+    expect(droppedLive).toBeGreaterThan(0);
+    p.read();
+    await jest.advanceTimersByTimeAsync(500);
+    await until(() => connected.length === 1, 'registered when the grace ends');
+    await until(() => p.messages.some((m) => m.data.i === -1), 'the queue at registration');
+    await settle();
+    const got = p.messages.map((m) => m.data.i as number);
+    // Live ones first, then the queue: the frame older than the peer, then (as room allows) those dropped for it,
+    // each once and in order.
+    const live = got.indexOf(-1);
+    expect(live).toBe(40 - droppedLive);
+    expect(got.slice(0, live)).toEqual(Array.from({ length: live }, (_, i) => i));
+    const later = got.slice(live + 1);
+    expect(later.length).toBeGreaterThan(0);
+    expect(later).toEqual(Array.from({ length: later.length }, (_, i) => live + i));
+    expect(server.queuedMessages).toBe(0);
   });
 });

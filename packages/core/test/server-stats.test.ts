@@ -63,7 +63,14 @@ describe('collectStats: false', () => {
     const extra = connect();
     await until(() => a.messages.length === 2 && extra.messages.length === 1, 'broadcast and refusal');
     const s = server.stats();
-    expect(s.totals).toEqual({ messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, slowConsumerDisconnects: 0, invalidMessages: 0 });
+    expect(s.totals).toEqual({
+      messagesIn: 0,
+      messagesOut: 0,
+      bytesIn: 0,
+      bytesOut: 0,
+      slowConsumerDisconnects: 0,
+      invalidMessages: 0,
+    });
     expect(s.clients).toHaveLength(1);
     expect(s.clients[0]).toMatchObject({ messagesIn: 0, messagesOut: 0 });
     expect(s.refused).toEqual({ [ErrorCode.MAX_CONNECTIONS]: 1 });
@@ -152,7 +159,9 @@ describe('monitors of token servers (challenge-response, then monitoring)', () =
   it('a monitor with the wrong token is refused UNAUTHORIZED; without one too, naming the token', async () => {
     const { server, client } = await setup({ token, exposeStats: true });
     server.send({ queued: 1 });
-    await expect(fetchStats(client, 'rules', { token: 'wrong-token-0123456789abcdef', timeoutMs: Infinity })).rejects.toMatchObject({
+    await expect(
+      fetchStats(client, 'rules', { token: 'wrong-token-0123456789abcdef', timeoutMs: Infinity }),
+    ).rejects.toMatchObject({
       code: ErrorCode.UNAUTHORIZED,
     });
     await expect(fetchStats(client, 'rules', { timeoutMs: Infinity })).rejects.toMatchObject({
@@ -234,5 +243,55 @@ describe('the monitors bound (maxMonitors) and full servers', () => {
     const m = connect();
     await until(() => m.messages.length === 1, 'refused at accept');
     expect(m.ops()).toEqual([ErrorCode.MAX_CONNECTIONS]);
+  });
+});
+
+describe('slowConsumerDisconnects counts disconnects, once each', () => {
+  it('under the drop policy dropped messages are counted as dropped, not as disconnects', async () => {
+    const { server, connect } = await setup({ slowConsumerPolicy: 'drop', maxPendingBytes: 64 * 1024 });
+    const dropped: number[] = [];
+    server.on('messageDropped', (_id, n) => dropped.push(n));
+    const p = connect(false);
+    p.hello();
+    await until(() => server.getConnectedClients().length === 1, 'registered');
+    for (let i = 0; i < 40; i++) server.send({ blob: 'x'.repeat(4000) });
+    const s = server.stats();
+    expect(s.clients[0]!.dropped).toBeGreaterThan(0);
+    expect(dropped.at(-1)).toBe(s.clients[0]!.dropped);
+    expect(s.totals.slowConsumerDisconnects).toBe(0);
+    expect(p.closed).toBe(false);
+  });
+
+  it('a client cut off past maxPendingBytes counts once, however many sends hit it', async () => {
+    const { server, connect } = await setup({ slowConsumerPolicy: 'disconnect', maxPendingBytes: 64 * 1024 });
+    const p = connect(false);
+    p.hello();
+    await until(() => server.getConnectedClients().length === 1, 'registered');
+    for (let i = 0; i < 40; i++) server.send({ blob: 'x'.repeat(4000) });
+    await until(() => server.getConnectedClients().length === 0, 'cut off');
+    expect(server.stats().totals.slowConsumerDisconnects).toBe(1);
+  });
+
+  it('a client that does not drain within drainTimeout is counted as a slow-consumer disconnect', async () => {
+    const { server, connect } = await setup({
+      slowConsumerPolicy: 'disconnect',
+      drainTimeout: 1000,
+      maxPendingBytes: 4 * 1024 * 1024,
+    });
+    const codes: string[] = [];
+    server.on('clientDisconnected', (_id, _reason, code) => codes.push(code));
+    const p = connect(false);
+    p.hello();
+    await until(() => server.getConnectedClients().length === 1, 'registered');
+    for (let i = 0; i < 20; i++) server.send({ blob: 'x'.repeat(10_000) });
+    await settle();
+    void server.drain();
+    await settle();
+    await jest.advanceTimersByTimeAsync(1001);
+    await until(() => server.getConnectedClients().length === 0, 'cut off by drain()');
+    expect(server.stats().totals.slowConsumerDisconnects).toBe(1);
+    await jest.advanceTimersByTimeAsync(server.settings.closeTimeout + 1);
+    await until(() => codes.length === 1, 'disconnected');
+    expect(codes).toEqual([ErrorCode.SLOW_CONSUMER]);
   });
 });

@@ -44,7 +44,14 @@ afterEach(async () => {
 
 async function setup(clients: number, handler?: () => unknown) {
   const transport = recordingTransport();
-  const server = new SocketServer({ eventName: 'rules', transport, logLevel: 'silent', registerGraceMs: 1, closeGraceMs: 1, handler });
+  const server = new SocketServer({
+    eventName: 'rules',
+    transport,
+    logLevel: 'silent',
+    registerGraceMs: 1,
+    closeGraceMs: 1,
+    handler,
+  });
   await server.start();
   servers.push(server);
   const ps = await welcomedPeers(server, transport, clients, peers);
@@ -80,9 +87,13 @@ describe('broadcast: one buffer per tick, shared by the connections that took th
     server.send({ i: 1 });
     server.send({ only: 'b' }, ids[1]);
     server.send({ i: 2 });
-    await until(() => ps[0]!.messages.length === 4 && ps[1]!.messages.length === 5 && ps[2]!.messages.length === 4, 'all read');
+    await until(
+      () => ps[0]!.messages.length === 4 && ps[1]!.messages.length === 5 && ps[2]!.messages.length === 4,
+      'all read',
+    );
     expect(ps[1]!.messages.slice(1).map((m) => m.data)).toEqual([{ i: 0 }, { i: 1 }, { only: 'b' }, { i: 2 }]);
-    for (const p of [ps[0]!, ps[2]!]) expect(p.messages.slice(1).map((m) => m.data)).toEqual([{ i: 0 }, { i: 1 }, { i: 2 }]);
+    for (const p of [ps[0]!, ps[2]!])
+      expect(p.messages.slice(1).map((m) => m.data)).toEqual([{ i: 0 }, { i: 1 }, { i: 2 }]);
     const [a, b, c] = [since(0), since(1), since(2)];
     expect(c[0]).toBe(a[0]);
     expect(b[0]).not.toBe(a[0]);

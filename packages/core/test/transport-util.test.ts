@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createConnection, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { awaitConnect, closeServer, listenServer } from '../src/transport-util.js';
+import { awaitConnect, closeServer, listenServer } from '../src/net/listen.js';
 
 const dirs: string[] = [];
 function tempPath(name: string): string {

@@ -74,7 +74,8 @@ describe('item 7: eviction is never fatal', () => {
   it('a token client evicted before its hello arrives gets ADMISSION_FULL, retries with backoff and is welcomed', async () => {
     const { server, transport, connect } = await rig.start({ token, maxUnauthenticated: 8 });
     let dials = 0;
-    // Its first connection is accepted, then 8 silent peers arrive before its hello is read: it is the oldest silent one.
+    // Its first connection is accepted, then 8 silent peers arrive before its hello is read: it is the oldest silent
+    // one.
     const flooded = {
       kind: 'memory',
       address: () => 'memory',
@@ -84,7 +85,13 @@ describe('item 7: eviction is never fatal', () => {
         return s;
       },
     };
-    const client = new SocketClient({ eventName: 'rules', transport: flooded, token, logLevel: 'silent', reconnect: { jitter: 0 } });
+    const client = new SocketClient({
+      eventName: 'rules',
+      transport: flooded,
+      token,
+      logLevel: 'silent',
+      reconnect: { jitter: 0 },
+    });
     const errors: string[] = [];
     client.on('error', (e) => errors.push((e as SocketError).code));
     const welcomed = client.connect({ waitForWelcome: true, timeout: 60_000 });
@@ -126,37 +133,57 @@ describe('item 9: a peer holds a client slot only once it is registered', () => 
 });
 
 describe('item 11: every refusal is visible on the server', () => {
-  it('token refusals, protocol mismatches, wrong events, evictions and a full server each emit peerRefused and a warning', async () => {
-    const log = captureLog();
-    const { server, connect } = await rig.start({ token, maxUnauthenticated: 2, maxConnections: 1, logger: log });
-    const refusals: PeerRefusal[] = [];
-    server.on('peerRefused', (r) => refusals.push(r));
-    const wrongToken = connect();
-    const auth = new ClientAuth('another-secret-secret', 'rules');
-    wrongToken.send(MessageType.CONTROL, auth.hello());
-    await until(() => wrongToken.messages.length > 0, 'challenge');
-    const step = auth.onChallenge(wrongToken.messages[0]?.data ?? {});
-    expect(step.ok).toBe(false); // the server proved another token: a client stops here; a hostile one sends a proof anyway
-    wrongToken.send(MessageType.CONTROL, { op: 'auth_proof', proof: 'AAAA' });
-    const v1 = connect();
-    v1.hello(); // protocol 1 to a token server
-    const otherEvent = connect();
-    otherEvent.send(MessageType.CONTROL, { ...new ClientAuth(token, 'other').hello(), event: 'other' });
-    await until(() => [wrongToken, v1, otherEvent].every((p) => p.closed || p.messages.some((m) => m.messageType === 'error')), 'refused');
-    // eviction: three silent peers under maxUnauthenticated 2
-    for (let i = 0; i < 3; i++) connect();
-    await settle();
-    const codes = refusals.map((r) => r.code);
-    expect(codes).toEqual(expect.arrayContaining([ErrorCode.UNAUTHORIZED, ErrorCode.PROTOCOL_MISMATCH, ErrorCode.WRONG_EVENT, ErrorCode.ADMISSION_FULL]));
-    for (const r of refusals) {
-      expect(r.peer.transport).toBe('memory');
-      expect(r.peer.id).toMatch(/^client_\d+_\d+$/);
-      expect(typeof r.reason).toBe('string');
-    }
-    for (const code of [ErrorCode.UNAUTHORIZED, ErrorCode.PROTOCOL_MISMATCH, ErrorCode.WRONG_EVENT, ErrorCode.ADMISSION_FULL])
-      expect(log.warns.filter((l) => l.includes(`with ${code}:`))).toHaveLength(1);
-    expect(server.stats().refused).toMatchObject({ UNAUTHORIZED: 1, PROTOCOL_MISMATCH: 1, WRONG_EVENT: 1 });
-  });
+  it(
+    'token refusals, protocol mismatches, wrong events, evictions and a full server each emit peerRefused and a ' +
+      'warning',
+    async () => {
+      const log = captureLog();
+      const { server, connect } = await rig.start({ token, maxUnauthenticated: 2, maxConnections: 1, logger: log });
+      const refusals: PeerRefusal[] = [];
+      server.on('peerRefused', (r) => refusals.push(r));
+      const wrongToken = connect();
+      const auth = new ClientAuth('another-secret-secret', 'rules');
+      wrongToken.send(MessageType.CONTROL, auth.hello());
+      await until(() => wrongToken.messages.length > 0, 'challenge');
+      const step = auth.onChallenge(wrongToken.messages[0]?.data ?? {});
+      // the server proved another token: a client stops here; a hostile one sends a proof anyway
+      expect(step.ok).toBe(false);
+      wrongToken.send(MessageType.CONTROL, { op: 'auth_proof', proof: 'AAAA' });
+      const v1 = connect();
+      v1.hello(); // protocol 1 to a token server
+      const otherEvent = connect();
+      otherEvent.send(MessageType.CONTROL, { ...new ClientAuth(token, 'other').hello(), event: 'other' });
+      await until(
+        () => [wrongToken, v1, otherEvent].every((p) => p.closed || p.messages.some((m) => m.messageType === 'error')),
+        'refused',
+      );
+      // eviction: three silent peers under maxUnauthenticated 2
+      for (let i = 0; i < 3; i++) connect();
+      await settle();
+      const codes = refusals.map((r) => r.code);
+      expect(codes).toEqual(
+        expect.arrayContaining([
+          ErrorCode.UNAUTHORIZED,
+          ErrorCode.PROTOCOL_MISMATCH,
+          ErrorCode.WRONG_EVENT,
+          ErrorCode.ADMISSION_FULL,
+        ]),
+      );
+      for (const r of refusals) {
+        expect(r.peer.transport).toBe('memory');
+        expect(r.peer.id).toMatch(/^client_\d+_\d+$/);
+        expect(typeof r.reason).toBe('string');
+      }
+      for (const code of [
+        ErrorCode.UNAUTHORIZED,
+        ErrorCode.PROTOCOL_MISMATCH,
+        ErrorCode.WRONG_EVENT,
+        ErrorCode.ADMISSION_FULL,
+      ])
+        expect(log.warns.filter((l) => l.includes(`with ${code}:`))).toHaveLength(1);
+      expect(server.stats().refused).toMatchObject({ UNAUTHORIZED: 1, PROTOCOL_MISMATCH: 1, WRONG_EVENT: 1 });
+    },
+  );
 
   it('the warning is rate-limited: 200 refusals of one code in a second are one line and one summary line', async () => {
     const log = captureLog();
@@ -173,45 +200,53 @@ describe('item 11: every refusal is visible on the server', () => {
 });
 
 describe('item 12: invalid input cannot amplify', () => {
-  it('100k invalid frames from one peer: past maxInvalidPerSecond (default 1000) it is disconnected (TOO_MANY_INVALID); a few log lines', async () => {
-    const log = captureLog();
-    const { server, connect } = await rig.start({ logger: log });
-    server.removeAllListeners('error'); // the log is what is measured
-    const p = connect();
-    p.hello();
-    await until(() => p.messages.length > 0, 'welcome');
-    const chunk = Buffer.concat(Array.from({ length: 1000 }, () => INVALID));
-    for (let i = 0; i < 100 && !p.ended; i++) {
-      p.write(chunk);
-      await settle(2);
-    }
-    await until(() => p.ops().includes(ErrorCode.TOO_MANY_INVALID), 'disconnected');
-    expect(server.stats().totals.invalidMessages).toBe(1000);
-    expect(server.stats().refused).toMatchObject({ TOO_MANY_INVALID: 1 });
-    await jest.advanceTimersByTimeAsync(1001);
-    expect(log.warns.length).toBeLessThanOrEqual(3); // first invalid, its summary, the refusal
-    expect(log.bytes()).toBeLessThan(2000);
-  });
+  it(
+    '100k invalid frames from one peer: past maxInvalidPerSecond (default 1000) it is disconnected ' +
+      '(TOO_MANY_INVALID); a few log lines',
+    async () => {
+      const log = captureLog();
+      const { server, connect } = await rig.start({ logger: log });
+      server.removeAllListeners('error'); // the log is what is measured
+      const p = connect();
+      p.hello();
+      await until(() => p.messages.length > 0, 'welcome');
+      const chunk = Buffer.concat(Array.from({ length: 1000 }, () => INVALID));
+      for (let i = 0; i < 100 && !p.ended; i++) {
+        p.write(chunk);
+        await settle(2);
+      }
+      await until(() => p.ops().includes(ErrorCode.TOO_MANY_INVALID), 'disconnected');
+      expect(server.stats().totals.invalidMessages).toBe(1000);
+      expect(server.stats().refused).toMatchObject({ TOO_MANY_INVALID: 1 });
+      await jest.advanceTimersByTimeAsync(1001);
+      expect(log.warns.length).toBeLessThanOrEqual(3); // first invalid, its summary, the refusal
+      expect(log.bytes()).toBeLessThan(2000);
+    },
+  );
 
-  it('with maxInvalidPerSecond: Infinity, 100k invalid frames are skipped, the peer stays, and the log is one line plus one summary per second', async () => {
-    const log = captureLog();
-    const { server, connect } = await rig.start({ logger: log, maxInvalidPerSecond: Infinity });
-    server.removeAllListeners('error');
-    const p = connect();
-    p.hello();
-    await until(() => p.messages.length > 0, 'welcome');
-    const chunk = Buffer.concat(Array.from({ length: 1000 }, () => INVALID));
-    for (let i = 0; i < 100; i++) {
-      p.write(chunk);
-      await settle(2);
-    }
-    await until(() => server.stats().totals.invalidMessages === 100_000, 'all skipped');
-    await jest.advanceTimersByTimeAsync(1001);
-    expect(log.warns).toHaveLength(2);
-    expect(log.warns[1]).toMatch(/^99999 more like this/);
-    expect(server.getConnectedClients()).toHaveLength(1);
-    expect(p.closed).toBe(false);
-  });
+  it(
+    'with maxInvalidPerSecond: Infinity, 100k invalid frames are skipped, the peer stays, and the log is one line ' +
+      'plus one summary per second',
+    async () => {
+      const log = captureLog();
+      const { server, connect } = await rig.start({ logger: log, maxInvalidPerSecond: Infinity });
+      server.removeAllListeners('error');
+      const p = connect();
+      p.hello();
+      await until(() => p.messages.length > 0, 'welcome');
+      const chunk = Buffer.concat(Array.from({ length: 1000 }, () => INVALID));
+      for (let i = 0; i < 100; i++) {
+        p.write(chunk);
+        await settle(2);
+      }
+      await until(() => server.stats().totals.invalidMessages === 100_000, 'all skipped');
+      await jest.advanceTimersByTimeAsync(1001);
+      expect(log.warns).toHaveLength(2);
+      expect(log.warns[1]).toMatch(/^99999 more like this/);
+      expect(server.getConnectedClients()).toHaveLength(1);
+      expect(p.closed).toBe(false);
+    },
+  );
 
   it('an error listener still sees every skipped message (the application decides what to log)', async () => {
     const { server, connect } = await rig.start({});
@@ -227,8 +262,13 @@ describe('item 12: invalid input cannot amplify', () => {
 
   it('maxInvalidPerSecond is validated like the other bounds', () => {
     for (const bad of [0, -1, 1.5, Number.NaN])
-      expect(() => new SocketServer({ eventName: 'rules', transport: memoryServerTransport(), maxInvalidPerSecond: bad })).toThrow(
-        expect.objectContaining({ code: ErrorCode.INVALID_CONFIG, message: expect.stringContaining('maxInvalidPerSecond') }),
+      expect(
+        () => new SocketServer({ eventName: 'rules', transport: memoryServerTransport(), maxInvalidPerSecond: bad }),
+      ).toThrow(
+        expect.objectContaining({
+          code: ErrorCode.INVALID_CONFIG,
+          message: expect.stringContaining('maxInvalidPerSecond'),
+        }),
       );
   });
 

@@ -42,7 +42,14 @@ describe('client schema', () => {
   it('delivers the schema output, skips and reports a message that fails (INVALID_MESSAGE with the issue path)', async () => {
     const { server, client } = await setUp(
       {},
-      (transport) => new SocketClient({ eventName: 'typed', transport, logLevel: 'silent', autoReconnect: false, schema: Progress }),
+      (transport) =>
+        new SocketClient({
+          eventName: 'typed',
+          transport,
+          logLevel: 'silent',
+          autoReconnect: false,
+          schema: Progress,
+        }),
     );
     const errors: Error[] = [];
     client.on('error', (e) => errors.push(e));
@@ -67,7 +74,8 @@ describe('client schema', () => {
   it('listeners and for await get the output too; a buffered copy read later is the output again', async () => {
     const { server, client } = await setUp(
       {},
-      (transport) => new SocketClient({ eventName: 'typed', transport, logLevel: 'silent', autoReconnect: false, schema: Progress }),
+      (transport) =>
+        new SocketClient({ eventName: 'typed', transport, logLevel: 'silent', autoReconnect: false, schema: Progress }),
     );
     client.on('error', () => undefined);
     const seen: number[] = [];
@@ -96,7 +104,8 @@ describe('client schema', () => {
     };
     const { server, client } = await setUp(
       {},
-      (transport) => new SocketClient({ eventName: 'typed', transport, logLevel: 'silent', autoReconnect: false, schema: even }),
+      (transport) =>
+        new SocketClient({ eventName: 'typed', transport, logLevel: 'silent', autoReconnect: false, schema: even }),
     );
     const errors: Error[] = [];
     client.on('error', (e) => errors.push(e));
@@ -105,8 +114,18 @@ describe('client schema', () => {
     expect((await client.receive()).data.n).toBe(2);
     expect(errors[0]?.message).toContain('n: expected an even n');
 
-    const later = { '~standard': { version: 1 as const, vendor: 'test', validate: async (value: unknown) => ({ value: value as { n: number } }) } };
-    const t2 = await setUp({}, (transport) => new SocketClient({ eventName: 'typed', transport, logLevel: 'silent', autoReconnect: false, schema: later }));
+    const later = {
+      '~standard': {
+        version: 1 as const,
+        vendor: 'test',
+        validate: async (value: unknown) => ({ value: value as { n: number } }),
+      },
+    };
+    const t2 = await setUp(
+      {},
+      (transport) =>
+        new SocketClient({ eventName: 'typed', transport, logLevel: 'silent', autoReconnect: false, schema: later }),
+    );
     const errors2: Error[] = [];
     t2.client.on('error', (e) => errors2.push(e));
     t2.server.send({ n: 1 });
@@ -118,10 +137,12 @@ describe('client schema', () => {
 
   it('a schema that is not one is refused at construction (INVALID_CONFIG)', () => {
     const t = memoryTransports();
-    expect(() => new SocketClient({ eventName: 'typed', transport: t.client, schema: { parse: () => 1 } as never })).toThrow(ValidationError);
-    expect(() => new SocketClient({ eventName: 'typed', transport: t.client, schema: { parse: () => 1 } as never })).toThrow(
-      /schema must be a Standard Schema/,
-    );
+    expect(
+      () => new SocketClient({ eventName: 'typed', transport: t.client, schema: { parse: () => 1 } as never }),
+    ).toThrow(ValidationError);
+    expect(
+      () => new SocketClient({ eventName: 'typed', transport: t.client, schema: { parse: () => 1 } as never }),
+    ).toThrow(/schema must be a Standard Schema/);
   });
 });
 
@@ -147,7 +168,12 @@ describe('server schema', () => {
     server.on('error', (e, id) => errors.push([e, id]));
     const messages: Array<{ a: number; b: number }> = [];
     server.on('message', (m) => messages.push(m.data));
-    const client = new SocketClient({ eventName: 'typed', transport: t.client, logLevel: 'silent', autoReconnect: false });
+    const client = new SocketClient({
+      eventName: 'typed',
+      transport: t.client,
+      logLevel: 'silent',
+      autoReconnect: false,
+    });
     cleanups.push(() => client.disconnect());
     await client.connect({ waitForWelcome: true });
 
@@ -165,7 +191,11 @@ describe('server schema', () => {
       { a: 5, b: 5 },
     ]);
     expect(errors).toHaveLength(2);
-    expect(errors.every(([e, id]) => (e as MessageError).code === ErrorCode.INVALID_MESSAGE && id === client.welcome?.clientId)).toBe(true);
+    expect(
+      errors.every(
+        ([e, id]) => (e as MessageError).code === ErrorCode.INVALID_MESSAGE && id === client.welcome?.clientId,
+      ),
+    ).toBe(true);
     expect(server.stats().totals.invalidMessages).toBe(2);
   });
 });

@@ -1,5 +1,5 @@
 /**
- * Authenticated NATS messages of token sessions (issue 22): anyone the broker
+ * Authenticated NATS messages of token sessions (PROTOCOL.md, NATS): anyone the broker
  * lets publish on an event's subjects could otherwise forge frames.
  *
  * - Each side derives, from the session key of the token handshake

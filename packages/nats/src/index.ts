@@ -4,7 +4,13 @@
  * name, broadcasts fanned out by NATS.
  * @packageDocumentation
  */
-export { NatsSocketServer, NatsSocketClient, DEFAULT_NATS_HEARTBEAT_INTERVAL, NATS_SERVER_OPTION_RULES, NATS_CLIENT_OPTION_RULES } from './nats.js';
+export {
+  NatsSocketServer,
+  NatsSocketClient,
+  DEFAULT_NATS_HEARTBEAT_INTERVAL,
+  NATS_SERVER_OPTION_RULES,
+  NATS_CLIENT_OPTION_RULES,
+} from './nats.js';
 export type { NatsSocketServerOptions, NatsSocketClientOptions, NatsOptions } from './nats.js';
 export {
   NatsServerTransport,

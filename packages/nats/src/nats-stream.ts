@@ -1,7 +1,7 @@
 import { Duplex } from 'node:stream';
 import { headers, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
 import { decodePayload } from '@socketkit/codec';
-import { isLibraryError } from '@socketkit/core';
+import { isLibraryError } from '@socketkit/core/internal';
 import { ConnectionError, ErrorCode } from '@socketkit/protocol';
 import {
   AUTH_HEADER,
@@ -104,7 +104,10 @@ export class NatsStream extends Duplex {
   readonly #onGone: () => void;
   readonly #security: StreamSecurity | undefined;
   #finSent = false;
-  /** Client streams: broadcasts held until the server's first frame (token clients: until the broadcast key); undefined once released. */
+  /**
+   * Client streams: broadcasts held until the server's first frame (token clients: until the broadcast key); undefined
+   * once released.
+   */
   #held: Array<Held | undefined> | undefined;
   /** Index of the oldest held broadcast still kept (those before it were dropped past the bound). */
   #heldHead = 0;
@@ -127,7 +130,14 @@ export class NatsStream extends Duplex {
   /** Token client: the server's first authenticated message (its welcome) brought no broadcast key; it never will. */
   #noBroadcastKey = false;
 
-  constructor(nc: NatsConnection, outSubject: string, onGone: () => void, allowHalfOpen: boolean, holdBroadcasts = false, security?: StreamSecurity) {
+  constructor(
+    nc: NatsConnection,
+    outSubject: string,
+    onGone: () => void,
+    allowHalfOpen: boolean,
+    holdBroadcasts = false,
+    security?: StreamSecurity,
+  ) {
     super({ allowHalfOpen });
     this.#nc = nc;
     this.#out = outSubject;
@@ -166,7 +176,10 @@ export class NatsStream extends Duplex {
         const extra = hdrs?.get(KEY_HEADER) ?? '';
         const seq = verifyAuth(keys.in, auth, data, extra);
         if (seq === 0 || seq <= this.#rxSeq) {
-          this.#reject(seq === 0 ? 'its authentication does not verify (forged)' : 'it was taken before (replayed)', data.length);
+          this.#reject(
+            seq === 0 ? 'its authentication does not verify (forged)' : 'it was taken before (replayed)',
+            data.length,
+          );
           return;
         }
         this.#rxSeq = seq;
@@ -185,7 +198,10 @@ export class NatsStream extends Duplex {
         // A token client that proved the server: the server keys itself before its welcome, so from now on only a
         // refusal it sent before keying (a timeout) or an end of stream may come bare. A bare welcome or data would
         // be a forger's on c.<id> (or a server older than this client, which cannot serve a token client).
-        this.#reject("it is not authenticated and arrived before the server's authenticated welcome (a forged welcome or data?)", data.length);
+        this.#reject(
+          "it is not authenticated and arrived before the server's authenticated welcome (a forged welcome or data?)",
+          data.length,
+        );
         return;
       }
     } else if (auth !== '' && this.#security?.role === 'server' && parseSeq(auth) > 0) {
@@ -195,7 +211,10 @@ export class NatsStream extends Duplex {
       // is keyed before the server's first authenticated message, the welcome: it takes no such claim.)
       this.#rxSeq = 1;
     }
-    if (this.#held !== undefined && (this.#security?.expectAuth !== true || this.#bcast !== undefined || this.#noBroadcastKey)) {
+    if (
+      this.#held !== undefined &&
+      (this.#security?.expectAuth !== true || this.#bcast !== undefined || this.#noBroadcastKey)
+    ) {
       // The peer's first frame (welcome, or a refusal) comes first; then what was held.
       const held = this.#held;
       const head = this.#heldHead;
@@ -249,7 +268,10 @@ export class NatsStream extends Duplex {
         const dropped = held[this.#heldHead] as Held;
         held[this.#heldHead++] = undefined;
         this.#heldBytes -= heldCost(dropped.data.length, dropped.auth);
-        this.#reject(`more than ${MAX_HELD_BROADCAST_BYTES} bytes of broadcasts arrived before the welcome`, dropped.data.length);
+        this.#reject(
+          `more than ${MAX_HELD_BROADCAST_BYTES} bytes of broadcasts arrived before the welcome`,
+          dropped.data.length,
+        );
       }
       if (this.#heldHead * 2 > held.length) {
         held.splice(0, this.#heldHead);

@@ -1,7 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { connect, createInbox, headers, type NatsConnection, type NodeConnectionOptions, type Subscription } from '@nats-io/transport-node';
+import {
+  connect,
+  createInbox,
+  headers,
+  type NatsConnection,
+  type NodeConnectionOptions,
+  type Subscription,
+} from '@nats-io/transport-node';
 import { decodePayload } from '@socketkit/codec';
-import { isLibraryError, type ClientTransport, type ServerTransport, type TransportStream } from '@socketkit/core';
+import type { ClientTransport, ServerTransport, TransportStream } from '@socketkit/core';
+import { isLibraryError } from '@socketkit/core/internal';
 import { ConnectionError, ErrorCode, MessageError, ValidationError } from '@socketkit/protocol';
 import { AUTH_HEADER, authValue, newBroadcastKey } from './frame-auth.js';
 import { AUTH_HEADROOM, FIN, NatsStream, type StreamSecurity } from './nats-stream.js';
@@ -15,7 +23,7 @@ export const DEFAULT_NATS_SERVERS = 'nats://127.0.0.1:4222';
  * larger frame goes alone). A subscriber's nats.js copies a message that
  * spans several reads into a buffer it grows by doubling: with batches up to
  * max_payload that copying was the largest cost of a fan-out client; with
- * 16 KiB batches fan-out to 10 clients delivered ~20 % more per CPU second.
+ * 16 KiB batches fan-out to 10 clients delivers more per CPU second.
  */
 export const NATS_BROADCAST_BATCH = 16 * 1024;
 
@@ -131,7 +139,11 @@ export function broadcastProblem(data: Uint8Array): string | undefined {
   return undefined;
 }
 
-function securityFor(role: 'server' | 'client', reporter: DiscardReporter, extra: Partial<StreamSecurity> = {}): StreamSecurity {
+function securityFor(
+  role: 'server' | 'client',
+  reporter: DiscardReporter,
+  extra: Partial<StreamSecurity> = {},
+): StreamSecurity {
   return {
     role,
     ...extra,
@@ -139,7 +151,8 @@ function securityFor(role: 'server' | 'client', reporter: DiscardReporter, extra
       reporter.report(
         ErrorCode.UNAUTHENTICATED_FRAME,
         `discarded a message of ${bytes} bytes for ${subject} on a token session: ${reason}; someone other than ` +
-          "the socketkit peer publishes on the event's subjects: restrict publish rights (see the NATS permissions in @socketkit/nats's README)",
+          "the socketkit peer publishes on the event's subjects: restrict publish rights (see the NATS permissions " +
+          "in @socketkit/nats's README)",
         { subject, bytes, reason },
       ),
   };
@@ -177,7 +190,8 @@ async function openNats(o: NatsLinkOptions, role: string): Promise<NatsConnectio
     }
     throw new ConnectionError(
       ErrorCode.SERVER_NOT_RUNNING,
-      `cannot reach NATS at ${serverList(o.servers)} for event "${o.eventName}": ${(cause as Error).message}; start nats-server or pass the right servers`,
+      `cannot reach NATS at ${serverList(o.servers)} for event "${o.eventName}": ${(cause as Error).message}; start ` +
+        `nats-server or pass the right servers`,
       { cause, details: { servers: o.servers } },
     );
   }
@@ -254,7 +268,8 @@ export class NatsServerTransport implements ServerTransport {
       await nc.close();
       throw new ConnectionError(
         ErrorCode.ADDRESS_IN_USE,
-        `a socketkit server for event "${this.#o.eventName}" already answers on ${this.address()}: stop it first or use another subjectPrefix`,
+        `a socketkit server for event "${this.#o.eventName}" already answers on ${this.address()}: stop it first or ` +
+          `use another subjectPrefix`,
       );
     } catch (err) {
       if (err instanceof ConnectionError) throw err;
@@ -277,7 +292,9 @@ export class NatsServerTransport implements ServerTransport {
               () => this.#gone(id),
               true,
               false,
-              securityFor('server', this.#reporter, { grant: () => ({ key: this.#broadcastKey, seq: this.#broadcastSeq }) }),
+              securityFor('server', this.#reporter, {
+                grant: () => ({ key: this.#broadcastKey, seq: this.#broadcastSeq }),
+              }),
             );
             this.#streams.set(id, stream);
             onConnection(stream);
@@ -305,7 +322,8 @@ export class NatsServerTransport implements ServerTransport {
         ErrorCode.INVALID_CONFIG,
         `maxMessageSize ${this.#o.maxMessageSize} is larger than this NATS server carries ` +
           `(max_payload ${nc.info?.max_payload} − ${nc.info === undefined ? 0 : nc.info.max_payload - limit}` +
-          `${this.#o.token === true ? ' (frame header and authentication headers)' : ''} = ${limit} bytes): lower maxMessageSize or ` +
+          `${this.#o.token === true ? ' (frame header and authentication headers)' : ''} = ${limit} bytes): lower ` +
+          `maxMessageSize or ` +
           'raise max_payload in nats-server',
         { details: { key: 'maxMessageSize', value: this.#o.maxMessageSize, maxPayload: nc.info?.max_payload } },
       );
@@ -414,7 +432,8 @@ export class NatsClientTransport implements ClientTransport {
             else
               this.#reporter.report(
                 ErrorCode.INVALID_MESSAGE,
-                `discarded a publish of ${msg.data.length} bytes on ${msg.subject} that ${problem} (a stray publisher on the event's subjects?)`,
+                `discarded a publish of ${msg.data.length} bytes on ${msg.subject} that ${problem} (a stray ` +
+                  `publisher on the event's subjects?)`,
                 { subject: msg.subject, bytes: msg.data.length },
               );
           },
@@ -449,7 +468,8 @@ export class NatsClientTransport implements ClientTransport {
       true,
       securityFor('client', this.#reporter, { expectAuth: this.#o.token === true }),
     );
-    // A stream subject is one peer's own: a bad publish there breaks only that stream's framing (and the frame timeout ends it).
+    // A stream subject is one peer's own: a bad publish there breaks only that stream's framing (and the frame timeout
+    // ends it).
     sub = nc.subscribe(this.#s.toClient(id), { callback: (_err, msg) => stream.deliver(msg.data, msg.headers) });
     // The answer comes to a one-shot inbox, so an abort can stop waiting at once
     // (nats.js requests cannot be cancelled, only timed out).
@@ -468,7 +488,8 @@ export class NatsClientTransport implements ClientTransport {
       if (outcome === 'no-responders') {
         throw new ConnectionError(
           ErrorCode.SERVER_NOT_RUNNING,
-          `no socketkit server for event "${this.#o.eventName}" answers on ${this.address()}: start the server (it may be connected to another NATS cluster)`,
+          `no socketkit server for event "${this.#o.eventName}" answers on ${this.address()}: start the server (it ` +
+            `may be connected to another NATS cluster)`,
         );
       }
     } catch (err) {

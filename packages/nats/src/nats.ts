@@ -1,21 +1,23 @@
 import type { NodeConnectionOptions } from '@nats-io/transport-node';
 import { checkOptions, optionRule as r, type OptionRulesFor } from '@socketkit/config';
 import {
+  SocketClient,
+  SocketServer,
+  type Payload,
+  type SocketClientOptions,
+  type SocketServerOptions,
+} from '@socketkit/core';
+import {
   CLIENT_ENGINE_RULES,
   CONFIG_OPTION_RULES,
   SERVER_ENGINE_RULES,
   omitRules,
-  SocketClient,
-  SocketServer,
   clientEngineOptions,
   resolveConfig,
   serverEngineOptions,
   type ClientConfigOptions,
-  type Payload,
   type ServerConfigOptions,
-  type SocketClientOptions,
-  type SocketServerOptions,
-} from '@socketkit/core';
+} from '@socketkit/core/internal';
 import type { MessageData, MessageError } from '@socketkit/protocol';
 import { DEFAULT_NATS_SERVERS, NatsClientTransport, NatsServerTransport } from './nats-transport.js';
 
@@ -73,7 +75,13 @@ function servers(o: NatsOptions, env: Record<string, string | undefined> | undef
 }
 
 function link(
-  o: NatsOptions & { eventName: string; env?: Record<string, string | undefined>; maxMessageSize?: number; token?: string; handshake?: boolean },
+  o: NatsOptions & {
+    eventName: string;
+    env?: Record<string, string | undefined>;
+    maxMessageSize?: number;
+    token?: string;
+    handshake?: boolean;
+  },
   onDiscard?: (e: MessageError) => void,
 ) {
   return {
@@ -97,7 +105,10 @@ function link(
  * await server.start();
  * server.send({ id: 7 });
  */
-export class NatsSocketServer<TIn extends Payload<TIn> = MessageData, TOut extends Payload<TOut> = MessageData> extends SocketServer<TIn, TOut> {
+export class NatsSocketServer<
+  TIn extends Payload<TIn> = MessageData,
+  TOut extends Payload<TOut> = MessageData,
+> extends SocketServer<TIn, TOut> {
   constructor(options: NatsSocketServerOptions<TIn, TOut>) {
     checkOptions(options, NATS_SERVER_OPTION_RULES, 'NatsSocketServer');
     const config = resolveConfig(options);
@@ -132,7 +143,9 @@ export class NatsSocketClient<T extends Payload<T> = MessageData> extends Socket
   constructor(options: NatsSocketClientOptions<T>) {
     checkOptions(options, NATS_CLIENT_OPTION_RULES, 'NatsSocketClient');
     const config = resolveConfig(options);
-    const transport = new NatsClientTransport(link({ ...options, maxMessageSize: undefined }, (e) => this?.reportDiscard(e)));
+    const transport = new NatsClientTransport(
+      link({ ...options, maxMessageSize: undefined }, (e) => this?.reportDiscard(e)),
+    );
     super({
       ...clientEngineOptions<T>(config, options, { heartbeatInterval: DEFAULT_NATS_HEARTBEAT_INTERVAL }),
       eventName: options.eventName,

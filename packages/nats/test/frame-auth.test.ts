@@ -2,7 +2,16 @@ import { describe, expect, it } from '@jest/globals';
 import { createCipheriv } from 'node:crypto';
 import { encodeFrame } from '@socketkit/codec';
 import { MessageType, createMessage } from '@socketkit/protocol';
-import { authValue, macOf, newBroadcastKey, parseSeq, streamKeys, unwrapGrant, verifyAuth, wrapGrant } from '../src/frame-auth.js';
+import {
+  authValue,
+  macOf,
+  newBroadcastKey,
+  parseSeq,
+  streamKeys,
+  unwrapGrant,
+  verifyAuth,
+  wrapGrant,
+} from '../src/frame-auth.js';
 import { broadcastProblem } from '../src/nats-transport.js';
 
 const session = Buffer.alloc(32, 9);
@@ -27,7 +36,16 @@ describe('NATS message authentication (issue 22 item 2)', () => {
     expect(verifyAuth(key, v, Buffer.from('whole framez'), 'extra')).toBe(0);
     expect(verifyAuth(streamKeys(session, 'client').out, v, payload, 'extra')).toBe(0);
     expect(verifyAuth(key, v.replace(/^7\./, '8.'), payload, 'extra')).toBe(0);
-    for (const bad of ['', '7', '.x', '0.abc', `7.${'A'.repeat(21)}`, `7.${'A'.repeat(43)}`, `-1.${v.slice(2)}`, `${'9'.repeat(16)}.${v.slice(2)}`])
+    for (const bad of [
+      '',
+      '7',
+      '.x',
+      '0.abc',
+      `7.${'A'.repeat(21)}`,
+      `7.${'A'.repeat(43)}`,
+      `-1.${v.slice(2)}`,
+      `${'9'.repeat(16)}.${v.slice(2)}`,
+    ])
       expect(verifyAuth(key, bad, payload)).toBe(0);
     expect(parseSeq(v)).toBe(7);
     // a seq above 2^48 − 1 (the MAC input holds 6 bytes) is malformed, not an exception
@@ -52,55 +70,65 @@ describe('NATS message authentication (issue 22 item 2)', () => {
     expect(wrapGrant(wrap, grant)).not.toBe(value); // fresh IV each time
   });
 
-  it('broadcastProblem: a zero-length frame, a library ERROR or broken framing is refused; user data and user ERRORs pass', () => {
-    const frame = (type: MessageType, data: Record<string, unknown>) => encodeFrame(createMessage('ev', type, data));
-    const data = frame(MessageType.DATA, { origin: 'socketkit', n: 1 });
-    expect(broadcastProblem(data)).toBeUndefined();
-    expect(broadcastProblem(frame(MessageType.ERROR, { code: 'X', error: 'user error' }))).toBeUndefined();
-    expect(broadcastProblem(Buffer.concat([data, new Uint8Array(4)]))).toMatch(/zero-length/);
-    expect(broadcastProblem(Buffer.concat([data, frame(MessageType.ERROR, { code: 'UNAUTHORIZED', error: 'x', origin: 'socketkit' })]))).toMatch(
-      /library ERROR/,
-    );
-    expect(broadcastProblem(data.subarray(0, data.length - 1))).toMatch(/not whole/);
-  });
+  it(
+    'broadcastProblem: a zero-length frame, a library ERROR or broken framing is refused; user data and user ERRORs ' +
+      'pass',
+    () => {
+      const frame = (type: MessageType, data: Record<string, unknown>) => encodeFrame(createMessage('ev', type, data));
+      const data = frame(MessageType.DATA, { origin: 'socketkit', n: 1 });
+      expect(broadcastProblem(data)).toBeUndefined();
+      expect(broadcastProblem(frame(MessageType.ERROR, { code: 'X', error: 'user error' }))).toBeUndefined();
+      expect(broadcastProblem(Buffer.concat([data, new Uint8Array(4)]))).toMatch(/zero-length/);
+      expect(
+        broadcastProblem(
+          Buffer.concat([data, frame(MessageType.ERROR, { code: 'UNAUTHORIZED', error: 'x', origin: 'socketkit' })]),
+        ),
+      ).toMatch(/library ERROR/);
+      expect(broadcastProblem(data.subarray(0, data.length - 1))).toMatch(/not whole/);
+    },
+  );
 });
 
 describe('NATS message authentication: the two setAAD calls (review of issue 22)', () => {
-  it('the tag is the GMAC of u32(len(extra)) ‖ extra ‖ payload as one additional data, and a bit flipped in either part changes it', () => {
-    const key = streamKeys(session, 'server').out;
-    const extra = 'wrapped-grant-value';
-    const body = Buffer.from('frames of one batch, longer than one 16-byte GCM block, not a multiple of it');
-    const nonce = Buffer.alloc(12);
-    nonce.writeUInt32BE(0x736b3100, 0);
-    nonce.writeUIntBE(42, 6, 6);
-    const len = Buffer.alloc(4);
-    len.writeUInt32BE(Buffer.byteLength(extra), 0);
-    const one = createCipheriv('aes-256-gcm', key, nonce);
-    one.setAAD(Buffer.concat([len, Buffer.from(extra), body]));
-    one.final();
-    const tag = macOf(key, 42, body, extra);
-    expect(tag.equals(one.getAuthTag())).toBe(true);
-    // every bit of both parts is covered
-    let changed = 0;
-    let total = 0;
-    for (let i = 0; i < extra.length; i++) {
-      for (let bit = 0; bit < 8; bit++) {
-        const x = Buffer.from(extra);
-        x[i] = (x[i] as number) ^ (1 << bit);
-        total++;
-        if (!macOf(key, 42, body, x.toString('latin1')).equals(tag)) changed++;
+  it(
+    'the tag is the GMAC of u32(len(extra)) ‖ extra ‖ payload as one additional data, and a bit flipped in either ' +
+      'part changes it',
+    () => {
+      const key = streamKeys(session, 'server').out;
+      const extra = 'wrapped-grant-value';
+      const body = Buffer.from('frames of one batch, longer than one 16-byte GCM block, not a multiple of it');
+      const nonce = Buffer.alloc(12);
+      nonce.writeUInt32BE(0x736b3100, 0);
+      nonce.writeUIntBE(42, 6, 6);
+      const len = Buffer.alloc(4);
+      len.writeUInt32BE(Buffer.byteLength(extra), 0);
+      const one = createCipheriv('aes-256-gcm', key, nonce);
+      one.setAAD(Buffer.concat([len, Buffer.from(extra), body]));
+      one.final();
+      const tag = macOf(key, 42, body, extra);
+      expect(tag.equals(one.getAuthTag())).toBe(true);
+      // every bit of both parts is covered
+      let changed = 0;
+      let total = 0;
+      for (let i = 0; i < extra.length; i++) {
+        for (let bit = 0; bit < 8; bit++) {
+          const x = Buffer.from(extra);
+          x[i] = (x[i] as number) ^ (1 << bit);
+          total++;
+          if (!macOf(key, 42, body, x.toString('latin1')).equals(tag)) changed++;
+        }
       }
-    }
-    for (let i = 0; i < body.length; i++) {
-      for (let bit = 0; bit < 8; bit++) {
-        const b = Buffer.from(body);
-        b[i] = (b[i] as number) ^ (1 << bit);
-        total++;
-        if (!macOf(key, 42, b, extra).equals(tag)) changed++;
+      for (let i = 0; i < body.length; i++) {
+        for (let bit = 0; bit < 8; bit++) {
+          const b = Buffer.from(body);
+          b[i] = (b[i] as number) ^ (1 << bit);
+          total++;
+          if (!macOf(key, 42, b, extra).equals(tag)) changed++;
+        }
       }
-    }
-    expect(changed).toBe(total);
-    // moving bytes across the boundary of the two parts changes the tag (the length prefix binds it)
-    expect(macOf(key, 42, body.subarray(1), extra + body.toString('latin1', 0, 1)).equals(tag)).toBe(false);
-  });
+      expect(changed).toBe(total);
+      // moving bytes across the boundary of the two parts changes the tag (the length prefix binds it)
+      expect(macOf(key, 42, body.subarray(1), extra + body.toString('latin1', 0, 1)).equals(tag)).toBe(false);
+    },
+  );
 });

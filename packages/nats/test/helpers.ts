@@ -8,7 +8,9 @@ import { afterAll, beforeAll } from '@jest/globals';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 
 /** The nats-server binary, or undefined (the NATS tests then skip). */
-export const binary = ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server'].find((p) => spawnSync(p, ['--version']).status === 0);
+export const binary = ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server'].find(
+  (p) => spawnSync(p, ['--version']).status === 0,
+);
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {

@@ -16,7 +16,8 @@ authorization {
   users = [
     { user: "${ORDERS.user}", password: "${ORDERS.pass}", permissions: { publish: ` +
   `["socketkit.orders.>", "_INBOX.>"], subscribe: ["socketkit.orders.>", "_INBOX.>"] } }
-    { user: "${JOBS.user}", password: "${JOBS.pass}", permissions: { publish: ["socketkit.jobs.>", "_INBOX.>"], subscribe: ["socketkit.jobs.>", "_INBOX.>"] } }
+    { user: "${JOBS.user}", password: "${JOBS.pass}",
+      permissions: { publish: ["socketkit.jobs.>", "_INBOX.>"], subscribe: ["socketkit.jobs.>", "_INBOX.>"] } }
   ]
 }
 `;
@@ -42,69 +43,74 @@ const creds = (u: { user: string; pass: string }) => ({
   natsOptions: { user: u.user, pass: u.pass, maxReconnectAttempts: 0 },
 });
 
-(binary !== undefined ? describe : describe.skip)('NATS: protect an event with NATS user/password and subject permissions', () => {
-  it('with the event’s credentials, server and client talk as usual', async () => {
-    const s = new NatsSocketServer({
-      eventName: 'orders',
-      ...quiet,
-      servers: url,
-      ...creds(ORDERS),
-      handler: (d) => ({ echo: d }),
+(binary !== undefined ? describe : describe.skip)(
+  'NATS: protect an event with NATS user/password and subject permissions',
+  () => {
+    it('with the event’s credentials, server and client talk as usual', async () => {
+      const s = new NatsSocketServer({
+        eventName: 'orders',
+        ...quiet,
+        servers: url,
+        ...creds(ORDERS),
+        handler: (d) => ({ echo: d }),
+      });
+      cleanups.push(() => s.stop());
+      await s.start();
+      const c = new NatsSocketClient({
+        eventName: 'orders',
+        ...quiet,
+        servers: url,
+        autoReconnect: false,
+        ...creds(ORDERS),
+      });
+      cleanups.push(() => c.disconnect());
+      await c.connect({ waitForWelcome: true });
+      expect((await c.request({ n: 1 })).data).toEqual({ echo: { n: 1 } });
     });
-    cleanups.push(() => s.stop());
-    await s.start();
-    const c = new NatsSocketClient({
-      eventName: 'orders',
-      ...quiet,
-      servers: url,
-      autoReconnect: false,
-      ...creds(ORDERS),
-    });
-    cleanups.push(() => c.disconnect());
-    await c.connect({ waitForWelcome: true });
-    expect((await c.request({ n: 1 })).data).toEqual({ echo: { n: 1 } });
-  });
 
-  it('without credentials NATS refuses the connection: UNAUTHORIZED saying to pass natsOptions', async () => {
-    const c = new NatsSocketClient({
-      eventName: 'orders',
-      ...quiet,
-      servers: url,
-      autoReconnect: false,
-      natsOptions: { maxReconnectAttempts: 0 },
+    it('without credentials NATS refuses the connection: UNAUTHORIZED saying to pass natsOptions', async () => {
+      const c = new NatsSocketClient({
+        eventName: 'orders',
+        ...quiet,
+        servers: url,
+        autoReconnect: false,
+        natsOptions: { maxReconnectAttempts: 0 },
+      });
+      cleanups.push(() => c.disconnect());
+      const err = (await c.connect({ timeout: 3000 }).catch((e: unknown) => e)) as ConnectionError;
+      expect(err).toBeInstanceOf(ConnectionError);
+      expect(err.code).toBe(ErrorCode.UNAUTHORIZED);
+      expect(err.message).toContain('natsOptions');
+      const wrong = new NatsSocketClient({
+        eventName: 'orders',
+        ...quiet,
+        servers: url,
+        autoReconnect: false,
+        natsOptions: { user: ORDERS.user, pass: 'guess', maxReconnectAttempts: 0 },
+      });
+      cleanups.push(() => wrong.disconnect());
+      expect(((await wrong.connect({ timeout: 3000 }).catch((e: unknown) => e)) as ConnectionError).code).toBe(
+        ErrorCode.UNAUTHORIZED,
+      );
     });
-    cleanups.push(() => c.disconnect());
-    const err = (await c.connect({ timeout: 3000 }).catch((e: unknown) => e)) as ConnectionError;
-    expect(err).toBeInstanceOf(ConnectionError);
-    expect(err.code).toBe(ErrorCode.UNAUTHORIZED);
-    expect(err.message).toContain('natsOptions');
-    const wrong = new NatsSocketClient({
-      eventName: 'orders',
-      ...quiet,
-      servers: url,
-      autoReconnect: false,
-      natsOptions: { user: ORDERS.user, pass: 'guess', maxReconnectAttempts: 0 },
-    });
-    cleanups.push(() => wrong.disconnect());
-    expect(((await wrong.connect({ timeout: 3000 }).catch((e: unknown) => e)) as ConnectionError).code).toBe(ErrorCode.UNAUTHORIZED);
-  });
 
-  it('a user allowed only on another event’s subjects never reaches the server nor its broadcasts', async () => {
-    const s = new NatsSocketServer({ eventName: 'orders', ...quiet, servers: url, ...creds(ORDERS) });
-    cleanups.push(() => s.stop());
-    await s.start();
-    s.send({ secret: 'queued for orders clients only' });
-    const intruder = new NatsSocketClient({
-      eventName: 'orders',
-      ...quiet,
-      servers: url,
-      autoReconnect: false,
-      ...creds(JOBS),
+    it('a user allowed only on another event’s subjects never reaches the server nor its broadcasts', async () => {
+      const s = new NatsSocketServer({ eventName: 'orders', ...quiet, servers: url, ...creds(ORDERS) });
+      cleanups.push(() => s.stop());
+      await s.start();
+      s.send({ secret: 'queued for orders clients only' });
+      const intruder = new NatsSocketClient({
+        eventName: 'orders',
+        ...quiet,
+        servers: url,
+        autoReconnect: false,
+        ...creds(JOBS),
+      });
+      cleanups.push(() => intruder.disconnect());
+      const err = await intruder.connect({ waitForWelcome: true, timeout: 2000 }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(Error);
+      expect(s.getConnectedClients()).toEqual([]);
+      expect(s.queuedMessages).toBe(1);
     });
-    cleanups.push(() => intruder.disconnect());
-    const err = await intruder.connect({ waitForWelcome: true, timeout: 2000 }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(Error);
-    expect(s.getConnectedClients()).toEqual([]);
-    expect(s.queuedMessages).toBe(1);
-  });
-});
+  },
+);

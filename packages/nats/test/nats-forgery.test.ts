@@ -61,69 +61,105 @@ function watch(client: NatsSocketClient): Watched {
   return w;
 }
 
-(binary !== undefined ? describe : describe.skip)('NATS with a token: broadcasts never make a token client refuse its server (issue 22 item 1)', () => {
-  let broker: Broker;
-  beforeAll(async () => {
-    broker = await startBroker();
-  });
-  afterAll(async () => {
-    await broker?.stop();
-  });
+(binary !== undefined ? describe : describe.skip)(
+  'NATS with a token: broadcasts never make a token client refuse its server (issue 22 item 1)',
+  () => {
+    let broker: Broker;
+    beforeAll(async () => {
+      broker = await startBroker();
+    });
+    afterAll(async () => {
+      await broker?.stop();
+    });
 
-  it('10 of 10 token clients are welcomed while the server broadcasts every 2 ms (5 rounds: 50 of 50)', async () => {
-    const event = 'busy';
-    const server = new NatsSocketServer({ eventName: event, ...quiet, servers: broker.url, token: TOKEN, maxConnections: 20 });
-    cleanups.push(() => server.stop());
-    await server.start();
-    // One client first, so the server's broadcasts go out on the broadcast subject (with none registered they are queued).
-    const first = new NatsSocketClient({ eventName: event, ...quiet, servers: broker.url, token: TOKEN, autoReconnect: false });
-    cleanups.push(() => first.disconnect());
-    await first.connect({ waitForWelcome: true, timeout: 5000 });
-    let n = 0;
-    const timer = setInterval(() => server.send({ tick: n++ }), 2);
-    cleanups.push(() => clearInterval(timer));
-    await until(() => n > 20, 5000, 'broadcasts');
-    // Rounds of 10 clients connecting at once while the broadcasts go on (before the fix: 0 of 10 welcomed).
-    let welcomed = 0;
-    const refused: string[] = [];
-    let last: NatsSocketClient[] = [];
-    for (let round = 0; round < WELCOME_ROUNDS; round++) {
-      for (const c of last) await c.disconnect();
-      last = Array.from({ length: 10 }, () => new NatsSocketClient({ eventName: event, ...quiet, servers: broker.url, token: TOKEN, autoReconnect: false }));
-      for (const c of last) cleanups.push(() => c.disconnect());
-      const outcomes = await Promise.all(
-        last.map((c) =>
-          c.connect({ waitForWelcome: true, timeout: 5000 }).then(
-            () => 'welcomed',
-            (e: unknown) => String((e as { code?: string }).code),
+    it('10 of 10 token clients are welcomed while the server broadcasts every 2 ms (5 rounds: 50 of 50)', async () => {
+      const event = 'busy';
+      const server = new NatsSocketServer({
+        eventName: event,
+        ...quiet,
+        servers: broker.url,
+        token: TOKEN,
+        maxConnections: 20,
+      });
+      cleanups.push(() => server.stop());
+      await server.start();
+      // One client first, so the server's broadcasts go out on the broadcast subject (with none registered they are
+      // queued).
+      const first = new NatsSocketClient({
+        eventName: event,
+        ...quiet,
+        servers: broker.url,
+        token: TOKEN,
+        autoReconnect: false,
+      });
+      cleanups.push(() => first.disconnect());
+      await first.connect({ waitForWelcome: true, timeout: 5000 });
+      let n = 0;
+      const timer = setInterval(() => server.send({ tick: n++ }), 2);
+      cleanups.push(() => clearInterval(timer));
+      await until(() => n > 20, 5000, 'broadcasts');
+      // Rounds of 10 clients connecting at once while the broadcasts go on (before the fix: 0 of 10 welcomed).
+      let welcomed = 0;
+      const refused: string[] = [];
+      let last: NatsSocketClient[] = [];
+      for (let round = 0; round < WELCOME_ROUNDS; round++) {
+        for (const c of last) await c.disconnect();
+        last = Array.from(
+          { length: 10 },
+          () =>
+            new NatsSocketClient({
+              eventName: event,
+              ...quiet,
+              servers: broker.url,
+              token: TOKEN,
+              autoReconnect: false,
+            }),
+        );
+        for (const c of last) cleanups.push(() => c.disconnect());
+        const outcomes = await Promise.all(
+          last.map((c) =>
+            c.connect({ waitForWelcome: true, timeout: 5000 }).then(
+              () => 'welcomed',
+              (e: unknown) => String((e as { code?: string }).code),
+            ),
           ),
-        ),
-      );
-      welcomed += outcomes.filter((o) => o === 'welcomed').length;
-      refused.push(...outcomes.filter((o) => o !== 'welcomed'));
-    }
-    expect({ welcomed, refused }).toEqual({ welcomed: 10 * WELCOME_ROUNDS, refused: [] });
-    // and they receive the broadcasts that follow, in order
-    const w = watch(last[0] as NatsSocketClient);
-    await until(() => w.got.length > 5, 5000, 'broadcasts after the welcome');
-    const ticks = w.got.map((d) => (d as { tick: number }).tick);
-    expect(ticks).toEqual([...ticks].sort((a, b) => a - b));
-  }, 60_000);
-});
+        );
+        welcomed += outcomes.filter((o) => o === 'welcomed').length;
+        refused.push(...outcomes.filter((o) => o !== 'welcomed'));
+      }
+      expect({ welcomed, refused }).toEqual({ welcomed: 10 * WELCOME_ROUNDS, refused: [] });
+      // and they receive the broadcasts that follow, in order
+      const w = watch(last[0] as NatsSocketClient);
+      await until(() => w.got.length > 5, 5000, 'broadcasts after the welcome');
+      const ticks = w.got.map((d) => (d as { tick: number }).tick);
+      expect(ticks).toEqual([...ticks].sort((a, b) => a - b));
+    }, 60_000);
+  },
+);
 
 (binary !== undefined ? describe : describe.skip)('NATS publishers cannot forge (issue 22 item 2)', () => {
   const nats = useBrokerAndForger();
 
   /** A token server with `count` welcomed token clients on `event`. */
   async function tokenSession(event: string, count: number, token: string | undefined = TOKEN) {
-    const server = new NatsSocketServer({ eventName: event, ...quiet, servers: nats.broker.url, ...(token !== undefined ? { token } : {}) });
+    const server = new NatsSocketServer({
+      eventName: event,
+      ...quiet,
+      servers: nats.broker.url,
+      ...(token !== undefined ? { token } : {}),
+    });
     const fromClients: unknown[] = [];
     server.on('message', (m) => fromClients.push(m.data));
     cleanups.push(() => server.stop());
     await server.start();
     const watched: Watched[] = [];
     for (let i = 0; i < count; i++) {
-      const c = new NatsSocketClient({ eventName: event, ...quiet, servers: nats.broker.url, ...(token !== undefined ? { token } : {}) });
+      const c = new NatsSocketClient({
+        eventName: event,
+        ...quiet,
+        servers: nats.broker.url,
+        ...(token !== undefined ? { token } : {}),
+      });
       cleanups.push(() => c.disconnect());
       const w = watch(c);
       await c.connect({ waitForWelcome: true, timeout: 5000 });
@@ -144,7 +180,8 @@ function watch(client: NatsSocketClient): Watched {
     }
   }
 
-  it('token clients take no forged DATA, no zero-length frame, no forged UNAUTHORIZED and no replayed batch from the broadcast subject', async () => {
+  it('token clients take no forged DATA, no zero-length frame, no forged UNAUTHORIZED and no replayed batch from the ' +
+    'broadcast subject', async () => {
     const event = 'forge1';
     const { server, watched } = await tokenSession(event, 3);
     const all = `socketkit.${event}.all`;
@@ -162,7 +199,14 @@ function watch(client: NatsSocketClient): Watched {
     for (let i = 0; i < ROUNDS; i++) {
       nats.forger.publish(all, forged(MessageType.DATA, { forged: 'data', i }, event));
       nats.forger.publish(all, new Uint8Array(4));
-      nats.forger.publish(all, forged(MessageType.ERROR, { code: ErrorCode.UNAUTHORIZED, error: 'forged refusal', origin: 'socketkit' }, event));
+      nats.forger.publish(
+        all,
+        forged(
+          MessageType.ERROR,
+          { code: ErrorCode.UNAUTHORIZED, error: 'forged refusal', origin: 'socketkit' },
+          event,
+        ),
+      );
       nats.forger.publish(all, replay.data, replay.headers !== undefined ? { headers: replay.headers } : {});
     }
     await nats.forger.flush();
@@ -194,14 +238,22 @@ function watch(client: NatsSocketClient): Watched {
     await nats.forger.flush();
     for (const w of watched) await w.client.send({ hello: 'server' });
     server.send({ unicast: 'before' }, (watched[0] as Watched).client.welcome?.clientId);
-    await until(() => ids.size === 3 && fromClients.length === 3 && (watched[0] as Watched).got.length === 1, 5000, 'the stream ids');
+    await until(
+      () => ids.size === 3 && fromClients.length === 3 && (watched[0] as Watched).got.length === 1,
+      5000,
+      'the stream ids',
+    );
     spy.unsubscribe();
     spyC.unsubscribe();
-    for (const m of recorded) nats.forger.publish(m.subject, m.data, m.headers !== undefined ? { headers: m.headers } : {});
+    for (const m of recorded)
+      nats.forger.publish(m.subject, m.data, m.headers !== undefined ? { headers: m.headers } : {});
     for (let i = 0; i < ROUNDS; i++) {
       for (const id of ids) {
         nats.forger.publish(`socketkit.${event}.c.${id}`, forged(MessageType.DATA, { forged: 'unicast', i }, event));
-        nats.forger.publish(`socketkit.${event}.s.${id}`, forged(MessageType.DATA, { forged: 'as a client', i }, event));
+        nats.forger.publish(
+          `socketkit.${event}.s.${id}`,
+          forged(MessageType.DATA, { forged: 'as a client', i }, event),
+        );
       }
     }
     for (const id of ids) {
@@ -217,7 +269,11 @@ function watch(client: NatsSocketClient): Watched {
     await nats.forger.flush();
     server.send({ legit: 1 });
     for (const w of watched) await w.client.send({ after: 'forgery' });
-    await until(() => watched.every((w) => w.got.length >= 1 || w.closed) && fromClients.length >= 6, 5000, 'the legit traffic');
+    await until(
+      () => watched.every((w) => w.got.length >= 1 || w.closed) && fromClients.length >= 6,
+      5000,
+      'the legit traffic',
+    );
     await sleep(100);
     expectUntouched(watched.slice(1), [{ legit: 1 }]);
     expectUntouched(watched.slice(0, 1), [{ unicast: 'before' }, { legit: 1 }]);
@@ -226,9 +282,16 @@ function watch(client: NatsSocketClient): Watched {
     expect(server.getConnectedClients().length).toBe(3);
   }, 30_000);
 
-  it('a monitor with the token gets the stats of a token server over NATS (its exchange is authenticated too)', async () => {
+  it('a monitor with the token gets the stats of a token server over NATS (its exchange is authenticated ' +
+    'too)', async () => {
     const event = 'forge-monitor';
-    const server = new NatsSocketServer({ eventName: event, ...quiet, servers: nats.broker.url, token: TOKEN, exposeStats: true });
+    const server = new NatsSocketServer({
+      eventName: event,
+      ...quiet,
+      servers: nats.broker.url,
+      token: TOKEN,
+      exposeStats: true,
+    });
     cleanups.push(() => server.stop());
     await server.start();
     const transport = new NatsClientTransport({ eventName: event, servers: nats.broker.url });
@@ -237,17 +300,31 @@ function watch(client: NatsSocketClient): Watched {
     expect(stats).toMatchObject({ event, clients: [] });
   }, 30_000);
 
-  it('without a token: a zero-length frame or a forged library ERROR on the broadcast subject ends no stream and closes no client', async () => {
+  it('without a token: a zero-length frame or a forged library ERROR on the broadcast subject ends no stream and ' +
+    'closes no client', async () => {
     const event = 'forge3';
     const { server, watched } = await tokenSession(event, 3, undefined);
     const all = `socketkit.${event}.all`;
     for (let i = 0; i < ROUNDS; i++) {
       nats.forger.publish(all, new Uint8Array(4));
-      nats.forger.publish(all, forged(MessageType.ERROR, { code: ErrorCode.UNAUTHORIZED, error: 'forged refusal', origin: 'socketkit' }, event));
+      nats.forger.publish(
+        all,
+        forged(
+          MessageType.ERROR,
+          { code: ErrorCode.UNAUTHORIZED, error: 'forged refusal', origin: 'socketkit' },
+          event,
+        ),
+      );
       // the same two hidden in a batch behind a valid frame
       const cover = forged(MessageType.DATA, { forged: 'cover' }, event);
       nats.forger.publish(all, Buffer.concat([cover, new Uint8Array(4)]));
-      nats.forger.publish(all, Buffer.concat([cover, forged(MessageType.ERROR, { code: ErrorCode.UNAUTHORIZED, error: 'x', origin: 'socketkit' }, event)]));
+      nats.forger.publish(
+        all,
+        Buffer.concat([
+          cover,
+          forged(MessageType.ERROR, { code: ErrorCode.UNAUTHORIZED, error: 'x', origin: 'socketkit' }, event),
+        ]),
+      );
     }
     await nats.forger.flush();
     server.send({ legit: 1 });
@@ -261,7 +338,9 @@ function watch(client: NatsSocketClient): Watched {
 const SERVER_USER = { user: 'perm-server', pass: 'server-password-123' };
 const CLIENT_USER = { user: 'perm-client', pass: 'client-password-456' };
 const ADMIN_USER = { user: 'perm-admin', pass: 'admin-password-789' };
-/** The permissions the package README recommends: clients publish only on their own subjects (requests to the server). */
+/**
+ * The permissions the package README recommends: clients publish only on their own subjects (requests to the server).
+ */
 const permissions = `
 authorization {
   users = [
@@ -276,57 +355,73 @@ authorization {
 }
 `;
 
-(binary !== undefined ? describe : describe.skip)('NATS subject permissions: clients publish only on their own subjects (issue 22 item 2)', () => {
-  let broker: Broker;
-  beforeAll(async () => {
-    broker = await startBroker(permissions);
-  });
-  afterAll(async () => {
-    await broker?.stop();
-  });
-
-  it('socketkit works under the documented permissions, and a client user cannot publish on the broadcast subject', async () => {
-    const creds = (u: { user: string; pass: string }) => ({ natsOptions: { user: u.user, pass: u.pass, maxReconnectAttempts: 0 } });
-    const server = new NatsSocketServer({
-      eventName: 'perm',
-      ...quiet,
-      servers: broker.url,
-      token: TOKEN,
-      ...creds(SERVER_USER),
-      handler: (d) => ({ echo: d }),
+(binary !== undefined ? describe : describe.skip)(
+  'NATS subject permissions: clients publish only on their own subjects (issue 22 item 2)',
+  () => {
+    let broker: Broker;
+    beforeAll(async () => {
+      broker = await startBroker(permissions);
     });
-    cleanups.push(() => server.stop());
-    await server.start();
-    const c = new NatsSocketClient({ eventName: 'perm', ...quiet, servers: broker.url, token: TOKEN, autoReconnect: false, ...creds(CLIENT_USER) });
-    cleanups.push(() => c.disconnect());
-    const w = watch(c);
-    await c.connect({ waitForWelcome: true, timeout: 5000 });
-    expect((await c.request({ n: 1 })).data).toEqual({ echo: { n: 1 } });
-    server.send({ legit: 1 });
-    await until(() => w.got.length === 1, 5000, 'the broadcast');
+    afterAll(async () => {
+      await broker?.stop();
+    });
 
-    // An admin sees what reaches the broadcast subject.
-    const admin = await connect({ servers: broker.url, ...ADMIN_USER });
-    cleanups.push(() => admin.close());
-    const seen: string[] = [];
-    admin.subscribe('socketkit.perm.all', { callback: (_e, m) => void seen.push(m.headers === undefined ? 'bare' : 'with-headers') });
-    await admin.flush();
-    // A client user tries to publish on the broadcast subject and on another client's stream subject.
-    const intruder = await connect({ servers: broker.url, ...CLIENT_USER });
-    cleanups.push(() => intruder.close());
-    const violations: string[] = [];
-    void (async () => {
-      for await (const s of intruder.status()) if (s.type === 'error') violations.push(String((s as { error?: Error }).error?.message));
-    })();
-    intruder.publish('socketkit.perm.all', forged(MessageType.DATA, { forged: 1 }, 'perm'));
-    intruder.publish('socketkit.perm.c.someone', forged(MessageType.DATA, { forged: 2 }, 'perm'));
-    await intruder.flush();
-    admin.publish('socketkit.perm.probe', new Uint8Array(0)); // control: the admin's own publishes do go through
-    await until(() => violations.length >= 2, 5000, 'the permission violations');
-    server.send({ legit: 2 });
-    await until(() => w.got.length === 2 && seen.length === 1, 5000, 'the second broadcast');
-    expect(seen).toEqual(['with-headers']); // only the server's (authenticated) broadcast reached the subject
-    expect(violations.join('\n')).toMatch(/Permissions Violation for Publish to "socketkit\.perm\.all"/);
-    expect(w.got).toEqual([{ legit: 1 }, { legit: 2 }]);
-  }, 30_000);
-});
+    it('socketkit works under the documented permissions, and a client user cannot publish on the broadcast ' +
+      'subject', async () => {
+      const creds = (u: { user: string; pass: string }) => ({
+        natsOptions: { user: u.user, pass: u.pass, maxReconnectAttempts: 0 },
+      });
+      const server = new NatsSocketServer({
+        eventName: 'perm',
+        ...quiet,
+        servers: broker.url,
+        token: TOKEN,
+        ...creds(SERVER_USER),
+        handler: (d) => ({ echo: d }),
+      });
+      cleanups.push(() => server.stop());
+      await server.start();
+      const c = new NatsSocketClient({
+        eventName: 'perm',
+        ...quiet,
+        servers: broker.url,
+        token: TOKEN,
+        autoReconnect: false,
+        ...creds(CLIENT_USER),
+      });
+      cleanups.push(() => c.disconnect());
+      const w = watch(c);
+      await c.connect({ waitForWelcome: true, timeout: 5000 });
+      expect((await c.request({ n: 1 })).data).toEqual({ echo: { n: 1 } });
+      server.send({ legit: 1 });
+      await until(() => w.got.length === 1, 5000, 'the broadcast');
+
+      // An admin sees what reaches the broadcast subject.
+      const admin = await connect({ servers: broker.url, ...ADMIN_USER });
+      cleanups.push(() => admin.close());
+      const seen: string[] = [];
+      admin.subscribe('socketkit.perm.all', {
+        callback: (_e, m) => void seen.push(m.headers === undefined ? 'bare' : 'with-headers'),
+      });
+      await admin.flush();
+      // A client user tries to publish on the broadcast subject and on another client's stream subject.
+      const intruder = await connect({ servers: broker.url, ...CLIENT_USER });
+      cleanups.push(() => intruder.close());
+      const violations: string[] = [];
+      void (async () => {
+        for await (const s of intruder.status())
+          if (s.type === 'error') violations.push(String((s as { error?: Error }).error?.message));
+      })();
+      intruder.publish('socketkit.perm.all', forged(MessageType.DATA, { forged: 1 }, 'perm'));
+      intruder.publish('socketkit.perm.c.someone', forged(MessageType.DATA, { forged: 2 }, 'perm'));
+      await intruder.flush();
+      admin.publish('socketkit.perm.probe', new Uint8Array(0)); // control: the admin's own publishes do go through
+      await until(() => violations.length >= 2, 5000, 'the permission violations');
+      server.send({ legit: 2 });
+      await until(() => w.got.length === 2 && seen.length === 1, 5000, 'the second broadcast');
+      expect(seen).toEqual(['with-headers']); // only the server's (authenticated) broadcast reached the subject
+      expect(violations.join('\n')).toMatch(/Permissions Violation for Publish to "socketkit\.perm\.all"/);
+      expect(w.got).toEqual([{ legit: 1 }, { legit: 2 }]);
+    }, 30_000);
+  },
+);

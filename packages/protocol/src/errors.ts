@@ -37,9 +37,14 @@ export const ErrorCode = {
   INSECURE_BIND: 'INSECURE_BIND',
   /** A token server refused a protocol-1 hello (the token would travel in clear). */
   PROTOCOL_MISMATCH: 'PROTOCOL_MISMATCH',
-  /** The listening socket failed to accept a connection (e.g. EMFILE/ENFILE: out of file descriptors); the server keeps listening. */
+  /**
+   * The listening socket failed to accept a connection (e.g. EMFILE/ENFILE: out of file descriptors); the server keeps
+   * listening.
+   */
   ACCEPT_FAILED: 'ACCEPT_FAILED',
-  /** A token session over NATS dropped a message the peer did not authenticate (a forged, replayed or stale publish). */
+  /**
+   * A token session over NATS dropped a message the peer did not authenticate (a forged, replayed or stale publish).
+   */
   UNAUTHENTICATED_FRAME: 'UNAUTHENTICATED_FRAME',
   /**
    * Too many connections were waiting to be admitted (`maxUnauthenticated`):
@@ -155,45 +160,46 @@ export class RemoteError extends SocketError {
  * The one code → error-class table: every {@link ErrorCode} is thrown (and
  * rebuilt from the wire) as exactly this class, wherever it comes from.
  */
-export const ERROR_CLASSES: Readonly<Record<ErrorCode, typeof SocketError | typeof MaxConnectionsError | typeof TimeoutError | typeof RemoteError>> =
-  Object.freeze({
-    INVALID_EVENT_NAME: ValidationError,
-    INVALID_CONFIG: ValidationError,
-    INVALID_MESSAGE: MessageError,
-    SOCKET_NOT_FOUND: ConnectionError,
-    SERVER_NOT_RUNNING: ConnectionError,
-    PERMISSION_DENIED: ConnectionError,
-    ADDRESS_IN_USE: ConnectionError,
-    PORT_RANGE_EXHAUSTED: ConnectionError,
-    MAX_CONNECTIONS: MaxConnectionsError,
-    SEND_NOT_ALLOWED: MessageError,
-    FRAME_TOO_LARGE: MessageError,
-    MALFORMED_FRAME: MessageError,
-    SLOW_CONSUMER: ConnectionError,
-    TIMEOUT: TimeoutError,
-    NOT_CONNECTED: ConnectionError,
-    INSECURE_SOCKET_DIR: ConnectionError,
-    UNAUTHORIZED: ConnectionError,
-    UNKNOWN_CLIENT: ConnectionError,
-    NOT_RUNNING: SocketError,
-    BUFFER_FULL: SocketError,
-    CLOSED: ConnectionError,
-    CONNECTION_LOST: ConnectionError,
-    HANDLER_FAILED: SocketError,
-    REMOTE_ERROR: RemoteError,
-    CONNECT_IN_PROGRESS: ConnectionError,
-    STATS_DISABLED: ConnectionError,
-    WRONG_EVENT: ConnectionError,
-    INSECURE_BIND: ConnectionError,
-    PROTOCOL_MISMATCH: ConnectionError,
-    ACCEPT_FAILED: ConnectionError,
-    UNAUTHENTICATED_FRAME: MessageError,
-    ADMISSION_FULL: ConnectionError,
-    TOO_MANY_INVALID: MessageError,
-    NO_HANDLER: SocketError,
-    REQUESTS_UNSUPPORTED: SocketError,
-    RECONNECT_FAILED: ConnectionError,
-  });
+export const ERROR_CLASSES: Readonly<
+  Record<ErrorCode, typeof SocketError | typeof MaxConnectionsError | typeof TimeoutError | typeof RemoteError>
+> = Object.freeze({
+  INVALID_EVENT_NAME: ValidationError,
+  INVALID_CONFIG: ValidationError,
+  INVALID_MESSAGE: MessageError,
+  SOCKET_NOT_FOUND: ConnectionError,
+  SERVER_NOT_RUNNING: ConnectionError,
+  PERMISSION_DENIED: ConnectionError,
+  ADDRESS_IN_USE: ConnectionError,
+  PORT_RANGE_EXHAUSTED: ConnectionError,
+  MAX_CONNECTIONS: MaxConnectionsError,
+  SEND_NOT_ALLOWED: MessageError,
+  FRAME_TOO_LARGE: MessageError,
+  MALFORMED_FRAME: MessageError,
+  SLOW_CONSUMER: ConnectionError,
+  TIMEOUT: TimeoutError,
+  NOT_CONNECTED: ConnectionError,
+  INSECURE_SOCKET_DIR: ConnectionError,
+  UNAUTHORIZED: ConnectionError,
+  UNKNOWN_CLIENT: ConnectionError,
+  NOT_RUNNING: SocketError,
+  BUFFER_FULL: SocketError,
+  CLOSED: ConnectionError,
+  CONNECTION_LOST: ConnectionError,
+  HANDLER_FAILED: SocketError,
+  REMOTE_ERROR: RemoteError,
+  CONNECT_IN_PROGRESS: ConnectionError,
+  STATS_DISABLED: ConnectionError,
+  WRONG_EVENT: ConnectionError,
+  INSECURE_BIND: ConnectionError,
+  PROTOCOL_MISMATCH: ConnectionError,
+  ACCEPT_FAILED: ConnectionError,
+  UNAUTHENTICATED_FRAME: MessageError,
+  ADMISSION_FULL: ConnectionError,
+  TOO_MANY_INVALID: MessageError,
+  NO_HANDLER: SocketError,
+  REQUESTS_UNSUPPORTED: SocketError,
+  RECONNECT_FAILED: ConnectionError,
+});
 
 /**
  * Creates the error of `code` with the class the table assigns to it

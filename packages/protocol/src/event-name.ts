@@ -6,7 +6,10 @@ export const MAX_EVENT_NAME_LENGTH = 64;
 /** Pattern every event name must match: letters, digits, `_` and `-`, 1–64 characters. */
 export const EVENT_NAME_PATTERN = /^[a-zA-Z0-9_-]{1,64}$/;
 
-/** The last name that passed: a server, client or connection uses one name, so the regex runs once per name, not per message (it was ~8 % of a broadcast). */
+/**
+ * The last name that passed: a server, client or connection uses one name, so the regex runs once per name, not per
+ * message (per message it showed in the profile of a broadcast).
+ */
 let lastValid: string | undefined;
 
 /** True when `name` is a valid event name (see {@link EVENT_NAME_PATTERN}). */
@@ -26,7 +29,8 @@ export function isValidEventName(name: unknown): name is string {
  */
 export function validateEventName(name: unknown): string {
   if (isValidEventName(name)) return name;
-  const shown = typeof name === 'string' ? JSON.stringify(name.length > 80 ? `${name.slice(0, 80)}…` : name) : String(name);
+  const shown =
+    typeof name === 'string' ? JSON.stringify(name.length > 80 ? `${name.slice(0, 80)}…` : name) : String(name);
   throw new ValidationError(
     ErrorCode.INVALID_EVENT_NAME,
     `invalid event name ${shown}: use 1-${MAX_EVENT_NAME_LENGTH} characters from a-z, A-Z, 0-9, "_" and "-"`,

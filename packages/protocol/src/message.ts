@@ -87,10 +87,16 @@ export function createMessage<D extends MessageData>(
 ): SocketMessage<D> {
   validateEventName(eventName);
   if (!messageTypes.has(messageType)) {
-    throw new MessageError(ErrorCode.INVALID_MESSAGE, `invalid message type ${JSON.stringify(messageType)}: use "data", "error" or "control"`);
+    throw new MessageError(
+      ErrorCode.INVALID_MESSAGE,
+      `invalid message type ${JSON.stringify(messageType)}: use "data", "error" or "control"`,
+    );
   }
   if (!isPlainObject(data)) {
-    throw new MessageError(ErrorCode.INVALID_MESSAGE, 'message data must be a plain object with string keys (wrap arrays or scalars, e.g. { value: ... })');
+    throw new MessageError(
+      ErrorCode.INVALID_MESSAGE,
+      'message data must be a plain object with string keys (wrap arrays or scalars, e.g. { value: ... })',
+    );
   }
   const timestampMs = options.timestampMs ?? Date.now();
   const message: SocketMessage<D> = {
@@ -122,5 +128,10 @@ export function toWireMessage(message: SocketMessage): WireMessage {
 /** True when `value` looks like a {@link SocketMessage} (as opposed to plain data). */
 export function isSocketMessage(value: unknown): value is SocketMessage {
   if (!isPlainObject(value)) return false;
-  return typeof value.eventName === 'string' && typeof value.timestampMs === 'number' && typeof value.messageType === 'string' && isPlainObject(value.data);
+  return (
+    typeof value.eventName === 'string' &&
+    typeof value.timestampMs === 'number' &&
+    typeof value.messageType === 'string' &&
+    isPlainObject(value.data)
+  );
 }

@@ -11,13 +11,19 @@ const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
  * are accepted when they fit a safe integer.
  */
 export const WireMessageSchema = v.object({
-  event_name: v.pipe(v.string('expected a string'), v.regex(EVENT_NAME_PATTERN, 'expected 1-64 characters from a-z, A-Z, 0-9, "_", "-"')),
+  event_name: v.pipe(
+    v.string('expected a string'),
+    v.regex(EVENT_NAME_PATTERN, 'expected 1-64 characters from a-z, A-Z, 0-9, "_", "-"'),
+  ),
   timestamp_ms: v.union(
     [
       v.pipe(v.number(), v.safeInteger('expected an integer (epoch milliseconds)')),
       v.pipe(
         v.bigint(),
-        v.check((b) => b >= -MAX_SAFE && b <= MAX_SAFE, 'expected an integer (epoch milliseconds) within the safe integer range'),
+        v.check(
+          (b) => b >= -MAX_SAFE && b <= MAX_SAFE,
+          'expected an integer (epoch milliseconds) within the safe integer range',
+        ),
         v.transform((b) => Number(b)),
       ),
     ],
@@ -37,7 +43,8 @@ function describe(value: unknown): string {
   if (value === undefined) return 'missing';
   if (value === null) return 'null';
   if (typeof value === 'bigint') return `bigint ${value}`;
-  if (typeof value === 'string') return `string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
+  if (typeof value === 'string')
+    return `string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
   if (typeof value === 'number' || typeof value === 'boolean') return `${typeof value} ${value}`;
   if (Array.isArray(value)) return 'array';
   return typeof value;
@@ -55,7 +62,15 @@ export function parseMessage(input: unknown): SocketMessage {
   // also produces the error messages.
   if (isPlainObject(input)) {
     const w = input as Record<string, unknown>;
-    const { event_name: eventName, timestamp_ms: ts, timestamp_iso: iso, message_type: type, data, id, reply_to: replyTo } = w;
+    const {
+      event_name: eventName,
+      timestamp_ms: ts,
+      timestamp_iso: iso,
+      message_type: type,
+      data,
+      id,
+      reply_to: replyTo,
+    } = w;
     if (
       isValidEventName(eventName) &&
       typeof ts === 'number' &&
@@ -78,7 +93,11 @@ export function parseMessage(input: unknown): SocketMessage {
     const field = issue.path?.map((p) => String(p.key)).join('.') ?? '?';
     // A required key that is absent is reported by the object schema itself.
     const problem = issue.type === 'object' ? 'is required' : issue.message;
-    throw new MessageError(ErrorCode.MALFORMED_FRAME, `malformed message: field "${field}" ${problem}, got ${describe(issue.input)}`, { details: { field } });
+    throw new MessageError(
+      ErrorCode.MALFORMED_FRAME,
+      `malformed message: field "${field}" ${problem}, got ${describe(issue.input)}`,
+      { details: { field } },
+    );
   }
   return fromWire(result.output);
 }

@@ -26,7 +26,11 @@ describe('isReservedControl', () => {
 
   it('is true for a full hello / welcome', () => {
     expect(isReservedControl(msg('control', { op: 'hello', protocol: PROTOCOL_VERSION }))).toBe(true);
-    expect(isReservedControl(msg('control', { op: 'welcome', client_id: 'c1', allow_client_send: true, max_message_size: 1 }))).toBe(true);
+    expect(
+      isReservedControl(
+        msg('control', { op: 'welcome', client_id: 'c1', allow_client_send: true, max_message_size: 1 }),
+      ),
+    ).toBe(true);
   });
 
   it.each([

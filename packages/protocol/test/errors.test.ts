@@ -121,21 +121,29 @@ describe('errorFromCode', () => {
   });
 
   it('keeps other known codes on a plain SocketError', () => {
-    for (const code of [ErrorCode.HANDLER_FAILED, ErrorCode.BUFFER_FULL, ErrorCode.NO_HANDLER, ErrorCode.REQUESTS_UNSUPPORTED]) {
+    for (const code of [
+      ErrorCode.HANDLER_FAILED,
+      ErrorCode.BUFFER_FULL,
+      ErrorCode.NO_HANDLER,
+      ErrorCode.REQUESTS_UNSUPPORTED,
+    ]) {
       const err = errorFromCode(code, 'x');
       expect(err.constructor).toBe(SocketError);
       expect(err.code).toBe(code);
     }
   });
 
-  it.each(['SOMETHING_NEW', '', 'toString', '__proto__', 'timeout'])('maps unknown code %j to a RemoteError that keeps it', (code) => {
-    const err = errorFromCode(code, 'odd');
-    expect(err.constructor).toBe(RemoteError);
-    expect(err.code).toBe(ErrorCode.REMOTE_ERROR);
-    expect(err.message).toBe('odd');
-    expect((err as RemoteError).remoteCode).toBe(code);
-    expect((err as RemoteError).remoteMessage).toBe('odd');
-  });
+  it.each(['SOMETHING_NEW', '', 'toString', '__proto__', 'timeout'])(
+    'maps unknown code %j to a RemoteError that keeps it',
+    (code) => {
+      const err = errorFromCode(code, 'odd');
+      expect(err.constructor).toBe(RemoteError);
+      expect(err.code).toBe(ErrorCode.REMOTE_ERROR);
+      expect(err.message).toBe('odd');
+      expect((err as RemoteError).remoteCode).toBe(code);
+      expect((err as RemoteError).remoteMessage).toBe('odd');
+    },
+  );
 
   it('REMOTE_ERROR itself is a RemoteError (remoteCode HANDLER_FAILED unless given)', () => {
     const err = errorFromCode(ErrorCode.REMOTE_ERROR, 'x');
@@ -148,7 +156,7 @@ describe('errorFromCode', () => {
   });
 });
 
-describe('one code -> class table (D2)', () => {
+describe('one code -> class table', () => {
   it('every ErrorCode has exactly one class, and createError / errorFromCode use it', () => {
     for (const code of Object.values(ErrorCode)) {
       const made = createError(code, 'x');

@@ -71,8 +71,12 @@ describe('createMessage', () => {
   });
 
   it('formats timestampIso in the requested time zone', () => {
-    expect(createMessage('e', 'data', {}, { timestampMs: T, timezone: 'Asia/Kolkata' }).timestampIso).toBe('2023-11-15T03:43:20+05:30');
-    expect(createMessage('e', 'data', {}, { timestampMs: T, timezone: 'America/New_York' }).timestampIso).toBe('2023-11-14T17:13:20-05:00');
+    expect(createMessage('e', 'data', {}, { timestampMs: T, timezone: 'Asia/Kolkata' }).timestampIso).toBe(
+      '2023-11-15T03:43:20+05:30',
+    );
+    expect(createMessage('e', 'data', {}, { timestampMs: T, timezone: 'America/New_York' }).timestampIso).toBe(
+      '2023-11-14T17:13:20-05:00',
+    );
   });
 
   it('rejects an unknown time zone with INVALID_CONFIG', () => {
@@ -102,11 +106,17 @@ describe('createMessage', () => {
     expect((err as Error).message).toContain(JSON.stringify(name.length > 80 ? `${name.slice(0, 80)}…` : name));
   });
 
-  it('rejects an empty event name even as the first name a process uses (the cached last valid name starts out unset, not "")', () => {
-    // A fresh process: in this file other names were validated first.
-    const script = `import('${DIST}').then((p) => { try { p.createMessage('', 'data', {}); console.log('accepted'); } catch (e) { console.log(e.code); } })`;
-    expect(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' }).trim()).toBe('INVALID_EVENT_NAME');
-  });
+  it(
+    'rejects an empty event name even as the first name a process uses (the cached last valid name starts out unset, ' +
+      'not "")',
+    () => {
+      // A fresh process: in this file other names were validated first.
+      const script =
+        `import('${DIST}').then((p) => { try { p.createMessage('', 'data', {}); console.log('accepted'); } ` +
+        `catch (e) { console.log(e.code); } })`;
+      expect(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' }).trim()).toBe('INVALID_EVENT_NAME');
+    },
+  );
 
   it.each([
     ['number', 42],
@@ -160,7 +170,9 @@ describe('createMessage', () => {
   });
 
   it('validates the event name before the type and the data', () => {
-    const err = thrown(() => createMessage('bad name', 'nope' as MessageType, [] as unknown as Record<string, unknown>));
+    const err = thrown(() =>
+      createMessage('bad name', 'nope' as MessageType, [] as unknown as Record<string, unknown>),
+    );
     expect((err as ValidationError).code).toBe(ErrorCode.INVALID_EVENT_NAME);
   });
 });
@@ -186,7 +198,15 @@ describe('toWireMessage', () => {
   it('maps to snake_case keys in the Python key order', () => {
     const m = createMessage('e', 'error', { code: 1 }, { timestampMs: T, id: 'i', replyTo: 'r' });
     const w = toWireMessage(m);
-    expect(Object.keys(w)).toEqual(['event_name', 'timestamp_ms', 'timestamp_iso', 'message_type', 'data', 'id', 'reply_to']);
+    expect(Object.keys(w)).toEqual([
+      'event_name',
+      'timestamp_ms',
+      'timestamp_iso',
+      'message_type',
+      'data',
+      'id',
+      'reply_to',
+    ]);
     expect(w).toEqual({
       event_name: 'e',
       timestamp_ms: T,

@@ -55,7 +55,9 @@ describe('parseMessage', () => {
     const m = parseMessage({ ...wire(), timestamp_ms: 1_700_000_000_123n });
     expect(m.timestampMs).toBe(1_700_000_000_123);
     expect(typeof m.timestampMs).toBe('number');
-    expect(parseMessage({ ...wire(), timestamp_ms: BigInt(Number.MAX_SAFE_INTEGER) }).timestampMs).toBe(Number.MAX_SAFE_INTEGER);
+    expect(parseMessage({ ...wire(), timestamp_ms: BigInt(Number.MAX_SAFE_INTEGER) }).timestampMs).toBe(
+      Number.MAX_SAFE_INTEGER,
+    );
   });
 
   it('rejects a BigInt timestamp_ms beyond the safe integer range', () => {

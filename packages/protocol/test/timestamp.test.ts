@@ -1,6 +1,14 @@
 import { describe, it, expect } from '@jest/globals';
 import fc from 'fast-check';
-import { getTimestampIso, getTimestampMs, getUtcOffsetMinutes, isValidTimezone, ISO_TIMESTAMP_PATTERN, ValidationError, ErrorCode } from '../src/index.js';
+import {
+  getTimestampIso,
+  getTimestampMs,
+  getUtcOffsetMinutes,
+  isValidTimezone,
+  ISO_TIMESTAMP_PATTERN,
+  ValidationError,
+  ErrorCode,
+} from '../src/index.js';
 
 const T = 1_700_000_000_000; // 2023-11-14T22:13:20.000Z (winter in New York)
 const SUMMER = Date.UTC(2023, 6, 1, 12, 0, 0, 123); // 2023-07-01T12:00:00.123Z (DST in New York)
@@ -81,13 +89,16 @@ describe('getTimestampIso', () => {
     expect(parsed).toBeLessThanOrEqual(after);
   });
 
-  it.each(['UTC', 'Asia/Kolkata', 'Asia/Kathmandu', 'America/New_York'])('parses back to the same instant with Date (%s)', (zone) => {
-    for (const ms of [T, T + 123, SUMMER, 0, Date.UTC(2038, 0, 19, 3, 14, 8, 1)]) {
-      const iso = getTimestampIso(zone, ms);
-      expect(iso).toMatch(ISO_TIMESTAMP_PATTERN);
-      expect(new Date(iso).getTime()).toBe(ms);
-    }
-  });
+  it.each(['UTC', 'Asia/Kolkata', 'Asia/Kathmandu', 'America/New_York'])(
+    'parses back to the same instant with Date (%s)',
+    (zone) => {
+      for (const ms of [T, T + 123, SUMMER, 0, Date.UTC(2038, 0, 19, 3, 14, 8, 1)]) {
+        const iso = getTimestampIso(zone, ms);
+        expect(iso).toMatch(ISO_TIMESTAMP_PATTERN);
+        expect(new Date(iso).getTime()).toBe(ms);
+      }
+    },
+  );
 
   it('property: matches the pattern, parses back and shows the zone wall clock', () => {
     const zones = [
@@ -119,18 +130,21 @@ describe('getTimestampIso', () => {
     );
   });
 
-  it.each(['Mars/Olympus_Mons', 'Not_A_Zone', '', 'Europe/Nowhere'])('rejects unknown zone %j with ValidationError INVALID_CONFIG', (zone) => {
-    let err: unknown;
-    try {
-      getTimestampIso(zone, T);
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(ValidationError);
-    expect((err as ValidationError).code).toBe(ErrorCode.INVALID_CONFIG);
-    expect((err as Error).message).toContain(JSON.stringify(zone));
-    expect(isValidTimezone(zone)).toBe(false);
-  });
+  it.each(['Mars/Olympus_Mons', 'Not_A_Zone', '', 'Europe/Nowhere'])(
+    'rejects unknown zone %j with ValidationError INVALID_CONFIG',
+    (zone) => {
+      let err: unknown;
+      try {
+        getTimestampIso(zone, T);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(ValidationError);
+      expect((err as ValidationError).code).toBe(ErrorCode.INVALID_CONFIG);
+      expect((err as Error).message).toContain(JSON.stringify(zone));
+      expect(isValidTimezone(zone)).toBe(false);
+    },
+  );
 });
 
 describe('getUtcOffsetMinutes / isValidTimezone', () => {

@@ -11,7 +11,10 @@ export const PKG = join(here, '..');
 /** One JSON line the fixture writes on its stdout. */
 export type Event = Record<string, unknown> & { ev?: string };
 
-/** Collects the fixture `child`'s events (the JSON lines of its stdout); SIGKILLs it at cleanup and waits until it closes. */
+/**
+ * Collects the fixture `child`'s events (the JSON lines of its stdout); SIGKILLs it at cleanup and waits until it
+ * closes.
+ */
 export function followEvents(child: ChildProcess): Event[] {
   const events: Event[] = [];
   let partial = '';

@@ -25,7 +25,9 @@ interface Server {
   events: Event[];
   cmd(c: object): void;
   event(pred: (e: Event) => boolean, what: string, limitMs?: number): Promise<Event>;
-  stats(gc?: boolean): Promise<{ rss: number; fds: number; counts: { awaiting: number; registered: number; refusing: number } }>;
+  stats(
+    gc?: boolean,
+  ): Promise<{ rss: number; fds: number; counts: { awaiting: number; registered: number; refusing: number } }>;
   connect(): Socket;
   client(opts?: object): SocketClient;
 }
@@ -61,21 +63,29 @@ async function startServer(kind: Kind, cfg: object, ulimit?: number): Promise<Se
       const before = events.filter((e) => e.ev === 'stats').length;
       asked++;
       cmd({ cmd: 'stats', gc });
-      await until(() => events.filter((e) => e.ev === 'stats').length > before || child.exitCode !== null, `stats ${asked}`);
+      await until(
+        () => events.filter((e) => e.ev === 'stats').length > before || child.exitCode !== null,
+        `stats ${asked}`,
+      );
       const s = events.filter((e) => e.ev === 'stats').at(-1);
       if (s === undefined) throw new Error('server exited');
       return s as never;
     },
     connect() {
       const s =
-        kind === 'unix' ? createConnection({ path: listening.socketPath as string }) : createConnection({ host: '127.0.0.1', port: listening.port as number });
+        kind === 'unix'
+          ? createConnection({ path: listening.socketPath as string })
+          : createConnection({ host: '127.0.0.1', port: listening.port as number });
       s.on('error', () => undefined);
       onCleanup(() => void s.destroy());
       return s;
     },
     client(opts = {}) {
       const base = { eventName, logLevel: 'silent' as const, envFile: false as const, autoReconnect: false, ...opts };
-      const c = kind === 'unix' ? new UnixSocketClient({ ...base, socketDir }) : new TcpSocketClient({ ...base, port: listening.port as number });
+      const c =
+        kind === 'unix'
+          ? new UnixSocketClient({ ...base, socketDir })
+          : new TcpSocketClient({ ...base, port: listening.port as number });
       onCleanup(() => c.disconnect());
       return c;
     },
@@ -83,11 +93,13 @@ async function startServer(kind: Kind, cfg: object, ulimit?: number): Promise<Se
 }
 
 const KINDS: Kind[] = ['unix', 'tcp'];
-const hello = (eventName: string): Buffer => encodeFrame(createMessage(eventName, MessageType.CONTROL, { op: 'hello', protocol: 1 }));
+const hello = (eventName: string): Buffer =>
+  encodeFrame(createMessage(eventName, MessageType.CONTROL, { op: 'hello', protocol: 1 }));
 
 describe.each(KINDS)('item 1: every byte counts [%s]', (kind) => {
   it(
-    `a peer that floods pings and requests and never reads is cut off with SLOW_CONSUMER; server RSS growth stays under 64 MiB over ${FLOOD_MS} ms`,
+    `a peer that floods pings and requests and never reads is cut off with SLOW_CONSUMER; server RSS growth stays ` +
+      `under 64 MiB over ${FLOOD_MS} ms`,
     async () => {
       const server = await startServer(kind, { handler: 'echo' });
       // Retained RSS (after a GC) is sampled after every cut-off, from a baseline
@@ -100,7 +112,9 @@ describe.each(KINDS)('item 1: every byte counts [%s]', (kind) => {
       let cutOff = 0;
       let bytesSent = 0;
       const ping = encodeFrame(createMessage(server.eventName, MessageType.CONTROL, { op: 'ping' }));
-      const request = encodeFrame(createMessage(server.eventName, MessageType.DATA, { pad: 'r'.repeat(200) }, { id: 'req' }));
+      const request = encodeFrame(
+        createMessage(server.eventName, MessageType.DATA, { pad: 'r'.repeat(200) }, { id: 'req' }),
+      );
       const burst = Buffer.concat(Array.from({ length: 64 }, (_, i) => (i % 2 === 0 ? ping : request)));
       const deadline = Date.now() + FLOOD_MS;
       while (Date.now() < deadline) {
@@ -126,14 +140,17 @@ describe.each(KINDS)('item 1: every byte counts [%s]', (kind) => {
         if (base === 0) base = rss;
         else retained.push(Number(((rss - base) / 2 ** 20).toFixed(1)));
       }
-      // The server reports each disconnect over IPC: the last one may still be on its way when our socket saw the close.
+      // The server reports each disconnect over IPC: the last one may still be on its way when our socket saw the
+      // close.
       const disconnects = () => server.events.filter((e) => e.ev === 'disconnected');
       for (let i = 0; i < 100 && disconnects().length < cutOff; i++) await new Promise((r) => setTimeout(r, 50));
       const codes = disconnects().map((e) => e.code);
       const worst = Math.max(0, ...retained);
-      // Every peer the server cut off was a SLOW_CONSUMER; only the last one, closed by the test at the deadline, may differ.
+      // Every peer the server cut off was a SLOW_CONSUMER; only the last one, closed by the test at the deadline, may
+      // differ.
       const slow = codes.filter((c) => c === ErrorCode.SLOW_CONSUMER).length;
-      expect(cutOff).toBeGreaterThanOrEqual(1); // ~14 in the default 30 s; a shortened run (SOCKETKIT_FLOOD_MS) may see one
+      // ~14 in the default 30 s; a shortened run (SOCKETKIT_FLOOD_MS) may see one
+      expect(cutOff).toBeGreaterThanOrEqual(1);
       expect(slow).toBeGreaterThanOrEqual(cutOff);
       expect(codes.length - slow).toBeLessThanOrEqual(1);
       expect(worst).toBeLessThan(64);
@@ -152,7 +169,8 @@ describe.each(KINDS)('item 1: every byte counts [%s]', (kind) => {
 });
 
 describe.each(KINDS)('item 2: admission with a token [%s]', (kind) => {
-  it('with 50 peers that connect and stall (and reconnect when evicted), a client with the token is welcomed on its first try', async () => {
+  it('with 50 peers that connect and stall (and reconnect when evicted), a client with the token is welcomed on its ' +
+    'first try', async () => {
     const server = await startServer(kind, { token: 'tok-tok-tok-tok-tok', maxConnections: 10 });
     let stalling = true;
     let stallers = 0;
@@ -252,7 +270,8 @@ describe.each(KINDS)('item 3: refused connections cost nothing lasting [%s]', (k
 // net.Server as 'error', which with no listener is an uncaught exception: the
 // fixture replays one on the real listening server to check that path.
 describe.each(KINDS)('out of descriptors [%s]', (kind) => {
-  it('under ulimit -n 64, 150 connections neither crash the server nor stop it serving; an accept error is ACCEPT_FAILED', async () => {
+  it('under ulimit -n 64, 150 connections neither crash the server nor stop it serving; an accept error is ' +
+    'ACCEPT_FAILED', async () => {
     const server = await startServer(kind, { maxConnections: 1000 }, 64);
     const sockets: Socket[] = [];
     let welcomed = 0;
@@ -289,6 +308,12 @@ describe.each(KINDS)('out of descriptors [%s]', (kind) => {
     expect(c.welcome?.clientId).toMatch(/^client_/);
     const after = await server.stats();
     expect(server.events.filter((e) => e.ev === 'uncaught')).toEqual([]);
-    record(`emfile-${kind}`, { ulimit: 64, connections: 150, welcomed, closedWithoutWelcome: 150 - welcomed, serverFdsAfter: after.fds });
+    record(`emfile-${kind}`, {
+      ulimit: 64,
+      connections: 150,
+      welcomed,
+      closedWithoutWelcome: 150 - welcomed,
+      serverFdsAfter: after.fds,
+    });
   }, 60_000);
 });

@@ -37,7 +37,11 @@ function tempDir(mode: number, owner = 0): string {
 
 /** Runs `script` as uid 65534; resolves with the child once it printed `ready` (and the rest of that line). */
 async function asNobody(script: string, args: string[] = []): Promise<{ child: ChildProcess; line: string }> {
-  const child = spawn(process.execPath, ['-e', script, ...args], { uid: NOBODY, gid: NOBODY, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['-e', script, ...args], {
+    uid: NOBODY,
+    gid: NOBODY,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   cleanups.push(async () => {
     if (child.exitCode === null && child.signalCode === null) {
       const exited = once(child, 'exit');
@@ -127,7 +131,8 @@ async function attempt(t: ClientTransport, refusals: Map<string, number>): Promi
     s = await t.connect(ac.signal);
   } catch (err) {
     const e = err as { code?: string; message?: string };
-    const code = `${e.code ?? String(err)}${e.message?.includes('replaced while connecting') ? ' (replaced while connecting)' : ''}`;
+    const replaced = e.message?.includes('replaced while connecting') ? ' (replaced while connecting)' : '';
+    const code = `${e.code ?? String(err)}${replaced}`;
     refusals.set(code, (refusals.get(code) ?? 0) + 1);
     return 'refused';
   } finally {
@@ -145,9 +150,13 @@ async function attempt(t: ClientTransport, refusals: Map<string, number>): Promi
   return first.startsWith('GOOD') ? 'good' : 'refused';
 }
 
-async function rounds(
-  t: ClientTransport,
-): Promise<{ evil: number; good: number; refused: number; firstEvil: number | undefined; refusals: Record<string, number> }> {
+async function rounds(t: ClientTransport): Promise<{
+  evil: number;
+  good: number;
+  refused: number;
+  firstEvil: number | undefined;
+  refusals: Record<string, number>;
+}> {
   const counts = { evil: 0, good: 0, refused: 0 };
   const refusals = new Map<string, number>();
   let firstEvil: number | undefined;
@@ -208,7 +217,10 @@ describe('clients under a racing local user (item 4)', () => {
       const up = () => {
         const s = net.createServer((c) => { c.on('error', () => {}); c.end('GOOD'); });
         s.on('error', () => up());
-        s.listen(path, () => { if (n++ === 0) console.log('ready'); else console.log('up ' + n); setTimeout(() => s.close(() => up()), 5); });
+        s.listen(path, () => {
+          if (n++ === 0) console.log('ready'); else console.log('up ' + n);
+          setTimeout(() => s.close(() => up()), 5);
+        });
       };
       up();`;
       const child = spawn(process.execPath, ['-e', restarter, path], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -237,7 +249,8 @@ describe('clients under a racing local user (item 4)', () => {
       const evil = tempDir(0o755, NOBODY);
       const good = await goodServer((s) => s.listen(0, '127.0.0.1'));
       const goodPort = (good.address() as { port: number }).port;
-      const rec = (port: number) => `${JSON.stringify({ event: 'orders', host: '127.0.0.1', port, pid: 1, tls: false, started_ms: 0 })}\n`;
+      const rec = (port: number) =>
+        `${JSON.stringify({ event: 'orders', host: '127.0.0.1', port, pid: 1, tls: false, started_ms: 0 })}\n`;
       writeFileSync(join(real, 'orders.tcp'), rec(goodPort), { mode: 0o600 });
       const { line } = await asNobody(EVIL_LISTENER);
       writeFileSync(join(evil, 'orders.tcp'), rec(Number(line)), { mode: 0o600 });
@@ -251,33 +264,51 @@ describe('clients under a racing local user (item 4)', () => {
     60_000,
   );
 
-  rootIt(`a trusted address file whose port another user took: the client refuses before writing (INSECURE_SOCKET_DIR)${skipNote}`, async () => {
-    const real = tempDir(0o700);
-    const { line } = await asNobody(EVIL_LISTENER);
-    const rec = { event: 'orders', host: '127.0.0.1', port: Number(line), pid: 1, tls: false, started_ms: 0 };
-    writeFileSync(join(real, 'orders.tcp'), `${JSON.stringify(rec)}\n`, { mode: 0o600 });
-    const refusals = new Map<string, number>();
-    const outcomes: Outcome[] = [];
-    for (let i = 0; i < 20; i++) outcomes.push(await attempt(new TcpClientTransport({ host: '127.0.0.1', eventName: 'orders', socketDir: real }), refusals));
-    expect(outcomes.filter((o) => o === 'evil')).toHaveLength(0);
-    expect(Object.fromEntries(refusals)).toEqual({ [ErrorCode.INSECURE_SOCKET_DIR]: 20 });
-    // trustedUids lets a server run by that user through
-    const trusted = await attempt(
-      new TcpClientTransport({ host: '127.0.0.1', eventName: 'orders', socketDir: real, trust: { trustedUids: [NOBODY] } }),
-      refusals,
-    );
-    expect(trusted).toBe('evil');
-  });
+  rootIt(
+    `a trusted address file whose port another user took: the client refuses before writing ` +
+      `(INSECURE_SOCKET_DIR)${skipNote}`,
+    async () => {
+      const real = tempDir(0o700);
+      const { line } = await asNobody(EVIL_LISTENER);
+      const rec = { event: 'orders', host: '127.0.0.1', port: Number(line), pid: 1, tls: false, started_ms: 0 };
+      writeFileSync(join(real, 'orders.tcp'), `${JSON.stringify(rec)}\n`, { mode: 0o600 });
+      const refusals = new Map<string, number>();
+      const outcomes: Outcome[] = [];
+      for (let i = 0; i < 20; i++)
+        outcomes.push(
+          await attempt(new TcpClientTransport({ host: '127.0.0.1', eventName: 'orders', socketDir: real }), refusals),
+        );
+      expect(outcomes.filter((o) => o === 'evil')).toHaveLength(0);
+      expect(Object.fromEntries(refusals)).toEqual({ [ErrorCode.INSECURE_SOCKET_DIR]: 20 });
+      // trustedUids lets a server run by that user through
+      const trusted = await attempt(
+        new TcpClientTransport({
+          host: '127.0.0.1',
+          eventName: 'orders',
+          socketDir: real,
+          trust: { trustedUids: [NOBODY] },
+        }),
+        refusals,
+      );
+      expect(trusted).toBe('evil');
+    },
+  );
 
-  rootIt(`a trusted socketDir and no race: every attempt reaches the server (the checks refuse nothing genuine)${skipNote}`, async () => {
-    const real = tempDir(0o700);
-    await goodServer((s) => s.listen(join(real, 'orders.sock')));
-    const refusals = new Map<string, number>();
-    for (let i = 0; i < 20; i++) expect(await attempt(new UnixClientTransport(real, 'orders'), refusals)).toBe('good');
-  });
+  rootIt(
+    `a trusted socketDir and no race: every attempt reaches the server (the checks refuse nothing genuine)${skipNote}`,
+    async () => {
+      const real = tempDir(0o700);
+      await goodServer((s) => s.listen(join(real, 'orders.sock')));
+      const refusals = new Map<string, number>();
+      for (let i = 0; i < 20; i++)
+        expect(await attempt(new UnixClientTransport(real, 'orders'), refusals)).toBe('good');
+    },
+  );
 });
 
-/** Points the socketDir link at the attacker's dir and swaps any socket that appears there for a symlink to `victim`. */
+/**
+ * Points the socketDir link at the attacker's dir and swaps any socket that appears there for a symlink to `victim`.
+ */
 const SWAPPER = `
 const fs = require('fs'), path = require('path');
 const [link, real, evil, victim] = process.argv.slice(1);
@@ -298,7 +329,9 @@ for (let i = 0; ; i++) {
 
 describe('server start under a racing local user (items 3 and 6)', () => {
   rootIt(
-    `no permission change through a symlink: 0 of 100 starts change a root file's mode, and start() rejects only with typed errors${skipNote}`,
+    `no permission change through a symlink: 0 of 100 starts change a root file's mode, and start() rejects only ` +
+      `with ` +
+      `typed errors${skipNote}`,
     async () => {
       const shared = tempDir(0o1777);
       const real = tempDir(0o700);
@@ -311,7 +344,13 @@ describe('server start under a racing local user (items 3 and 6)', () => {
       let changed = 0;
       const codes = new Map<string, number>();
       for (let i = 0; i < 100; i++) {
-        const s = new UnixSocketServer({ eventName: 'orders', socketDir: link, socketPermissions: '0666', logLevel: 'silent', envFile: false });
+        const s = new UnixSocketServer({
+          eventName: 'orders',
+          socketDir: link,
+          socketPermissions: '0666',
+          logLevel: 'silent',
+          envFile: false,
+        });
         try {
           await s.start();
           codes.set('started', (codes.get('started') ?? 0) + 1);
@@ -335,7 +374,8 @@ describe('server start under a racing local user (items 3 and 6)', () => {
   rootIt(`another user squatting the old abstract start-lock name cannot block a start${skipNote}`, async () => {
     const socketDir = tempDir(0o700);
     const d = statSync(socketDir);
-    const name = `\0socketkit-start-${createHash('sha256').update(`${d.dev}:${d.ino}/orders`).digest('hex').slice(0, 40)}`;
+    const digest = createHash('sha256').update(`${d.dev}:${d.ino}/orders`).digest('hex');
+    const name = `\0socketkit-start-${digest.slice(0, 40)}`;
     const squat = `
       const net = require('net');
       const name = '\\0' + process.argv[1];
@@ -350,22 +390,28 @@ describe('server start under a racing local user (items 3 and 6)', () => {
     expect(lstatSync(s.socketPath).isSocket()).toBe(true);
   });
 
-  rootIt(`another user cannot reach the start lock of a trusted socketDir (it can neither read its key nor create files there)${skipNote}`, async () => {
-    const socketDir = tempDir(0o755);
-    const s = new UnixSocketServer({ eventName: 'orders', socketDir, logLevel: 'silent', envFile: false });
-    cleanups.push(() => s.stop());
-    await s.start();
-    await s.stop();
-    const probe = `
+  rootIt(
+    `another user cannot reach the start lock of a trusted socketDir (it can neither read its key nor create files ` +
+      `there)${skipNote}`,
+    async () => {
+      const socketDir = tempDir(0o755);
+      const s = new UnixSocketServer({ eventName: 'orders', socketDir, logLevel: 'silent', envFile: false });
+      cleanups.push(() => s.stop());
+      await s.start();
+      await s.stop();
+      const probe = `
       const fs = require('fs'), path = require('path');
       const [dir] = process.argv.slice(1);
       const out = [];
-      for (const n of fs.readdirSync(dir)) { try { fs.readFileSync(path.join(dir, n)); out.push('read ' + n); } catch {} }
+      for (const n of fs.readdirSync(dir)) {
+        try { fs.readFileSync(path.join(dir, n)); out.push('read ' + n); } catch {}
+      }
       try { fs.writeFileSync(path.join(dir, 'x'), 'x'); out.push('wrote'); } catch {}
       console.log('ready ' + JSON.stringify(out));`;
-    const { line } = await asNobody(probe, [socketDir]);
-    expect(JSON.parse(line)).toEqual([]);
-    await s.start();
-    expect(s.isRunning()).toBe(true);
-  });
+      const { line } = await asNobody(probe, [socketDir]);
+      expect(JSON.parse(line)).toEqual([]);
+      await s.start();
+      expect(s.isRunning()).toBe(true);
+    },
+  );
 });

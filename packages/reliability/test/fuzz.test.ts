@@ -92,7 +92,9 @@ function makeCase(i: number, rand: () => number, eventName: string): Case {
       const stringKeys = ['timestamp_iso', 'id', 'reply_to'];
       w[key] = pick(
         [42, 'nope', null, true, [1, 2], 1.5, { a: 1 }].filter(
-          (v) => !(stringKeys.includes(key) && typeof v === 'string') && !(key === 'data' && typeof v === 'object' && v !== null && !Array.isArray(v)),
+          (v) =>
+            !(stringKeys.includes(key) && typeof v === 'string') &&
+            !(key === 'data' && typeof v === 'object' && v !== null && !Array.isArray(v)),
         ),
       );
       if (key === 'message_type') w[key] = pick([42, 'other', null]);
@@ -108,7 +110,10 @@ function makeCase(i: number, rand: () => number, eventName: string): Case {
     case 'non-string-key': {
       // {1: "x"} nested in data: a map key Python's strict_map_key refuses, so do we
       const head = packValue({ ...wire(rand, eventName), data: { inner: 0 } });
-      const payload = Buffer.concat([head.subarray(0, head.length - 7), Buffer.from([0x81, 0xa5, ...Buffer.from('inner'), 0x81, 0x01, 0xa1, 0x78])]);
+      const payload = Buffer.concat([
+        head.subarray(0, head.length - 7),
+        Buffer.from([0x81, 0xa5, ...Buffer.from('inner'), 0x81, 0x01, 0xa1, 0x78]),
+      ]);
       return { kind, bytes: frameBytes(payload), ...SKIPPED };
     }
     case 'deep-nesting': {
@@ -129,10 +134,19 @@ function makeCase(i: number, rand: () => number, eventName: string): Case {
   }
 }
 
-async function runCase(t: TransportFactory, server: Parameters<TransportFactory['raw']>[0], c: Case, probe: number): Promise<SocketMessage | undefined> {
+async function runCase(
+  t: TransportFactory,
+  server: Parameters<TransportFactory['raw']>[0],
+  c: Case,
+  probe: number,
+): Promise<SocketMessage | undefined> {
   const sock = await t.raw(server);
   const all = readAll(sock);
-  sock.end(c.skipped === true ? Buffer.concat([c.bytes, encodeFrame(createMessage(server.eventName, 'data', { probe }))]) : c.bytes);
+  sock.end(
+    c.skipped === true
+      ? Buffer.concat([c.bytes, encodeFrame(createMessage(server.eventName, 'data', { probe }))])
+      : c.bytes,
+  );
   const bytes = await all;
   sock.destroy();
   const out = new FrameDecoder({ maxMessageSize: 1 << 20 }).push(bytes);
@@ -200,8 +214,14 @@ describeTransports('hostile input fuzz', (t) => {
       const growthMiB = (peakRss - rssBefore) / 2 ** 20;
       expect(growthMiB).toBeLessThan(64);
       const skipped = cases.filter((c) => c.skipped === true).length;
-      expect(errors.filter((e) => (e as { code?: string }).code === ErrorCode.INVALID_MESSAGE).length).toBeGreaterThanOrEqual(skipped);
-      expect(errors.every((e) => ([ErrorCode.INVALID_MESSAGE, ...EITHER] as string[]).includes((e as { code?: string }).code as string))).toBe(true);
+      expect(
+        errors.filter((e) => (e as { code?: string }).code === ErrorCode.INVALID_MESSAGE).length,
+      ).toBeGreaterThanOrEqual(skipped);
+      expect(
+        errors.every((e) =>
+          ([ErrorCode.INVALID_MESSAGE, ...EITHER] as string[]).includes((e as { code?: string }).code as string),
+        ),
+      ).toBe(true);
       onCleanup(() => undefined);
       record(`fuzz-${name}`, {
         seed: SEED,

@@ -70,90 +70,102 @@ function spawnReceivers(cfg: object): Receiver {
 }
 
 describe('sustained broadcast [unix]', () => {
-  it(`${CLIENTS} clients in ${PROCESSES} processes receive a ${SECONDS} s broadcast: none lost, none reordered, server memory bounded`, async () => {
-    // drainTimeout: this scenario is about lossless pacing, so a receiver process
-    // starved of CPU for a moment slows the producer instead of being dropped as
-    // a slow consumer (that policy has its own conformance tests).
-    const server = unix.server({ maxConnections: CLIENTS + 10, drainTimeout: 60000 });
-    await server.start();
-    const socketDir = unix.addr(server).socketDir as string;
-    const disconnects: string[] = [];
-    server.on('clientDisconnected', (_id, reason) => disconnects.push(reason));
+  it(
+    `${CLIENTS} clients in ${PROCESSES} processes receive a ${SECONDS} s broadcast: none lost, none reordered, ` +
+      `server memory bounded`,
+    async () => {
+      // drainTimeout: this scenario is about lossless pacing, so a receiver process
+      // starved of CPU for a moment slows the producer instead of being dropped as
+      // a slow consumer (that policy has its own conformance tests).
+      const server = unix.server({ maxConnections: CLIENTS + 10, drainTimeout: 60000 });
+      await server.start();
+      const socketDir = unix.addr(server).socketDir as string;
+      const disconnects: string[] = [];
+      server.on('clientDisconnected', (_id, reason) => disconnects.push(reason));
 
-    const receivers = Array.from({ length: PROCESSES }, () => spawnReceivers({ socketDir, eventName: server.eventName, clients: CLIENTS_PER_PROCESS }));
-    await until(
-      () => receivers.every((r) => r.events.some((e) => e.ev === 'ready')) && server.getConnectedClients().length === CLIENTS,
-      `${CLIENTS} clients connected`,
-      30000,
-    );
+      const receivers = Array.from({ length: PROCESSES }, () =>
+        spawnReceivers({ socketDir, eventName: server.eventName, clients: CLIENTS_PER_PROCESS }),
+      );
+      await until(
+        () =>
+          receivers.every((r) => r.events.some((e) => e.ev === 'ready')) &&
+          server.getConnectedClients().length === CLIENTS,
+        `${CLIENTS} clients connected`,
+        30000,
+      );
 
-    const rssBefore = process.memoryUsage().rss;
-    let rssPeak = rssBefore;
-    let pendingPeak = 0;
-    let samples = 0;
-    const sampler = setInterval(() => {
-      samples++;
-      rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
-      for (const c of server.getConnectedClients()) pendingPeak = Math.max(pendingPeak, c.pendingBytes);
-    }, 250);
-    onCleanup(() => clearInterval(sampler));
+      const rssBefore = process.memoryUsage().rss;
+      let rssPeak = rssBefore;
+      let pendingPeak = 0;
+      let samples = 0;
+      const sampler = setInterval(() => {
+        samples++;
+        rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
+        for (const c of server.getConnectedClients()) pendingPeak = Math.max(pendingPeak, c.pendingBytes);
+      }, 250);
+      onCleanup(() => clearInterval(sampler));
 
-    const started = Date.now();
-    const deadline = started + SECONDS * 1000;
-    let sent = 0;
-    let short = 0; // sends that reached fewer than every client
-    while (Date.now() < deadline) {
-      for (let i = 0; i < BATCH; i++) {
-        if (server.send({ seq: sent, pad: PAD }) !== CLIENTS) short++;
-        sent++;
+      const started = Date.now();
+      const deadline = started + SECONDS * 1000;
+      let sent = 0;
+      let short = 0; // sends that reached fewer than every client
+      while (Date.now() < deadline) {
+        for (let i = 0; i < BATCH; i++) {
+          if (server.send({ seq: sent, pad: PAD }) !== CLIENTS) short++;
+          sent++;
+        }
+        await server.drain();
+        // drain() resolves in a microtask when nobody is behind: let timers and I/O run
+        await new Promise((resolve) => setImmediate(resolve));
       }
-      await server.drain();
-      // drain() resolves in a microtask when nobody is behind: let timers and I/O run
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-    const duration = (Date.now() - started) / 1000;
-    // (the receivers disconnect on their own once they have seen the end marker)
-    const disconnectsDuringRun = [...disconnects];
-    expect(server.send({ end: true, total: sent })).toBe(CLIENTS);
-    await until(() => receivers.every((r) => r.events.some((e) => e.ev === 'done')), 'every receiver saw the end of the stream', 60000);
-    clearInterval(sampler);
-    const codes = await Promise.all(receivers.map((r) => r.exited));
+      const duration = (Date.now() - started) / 1000;
+      // (the receivers disconnect on their own once they have seen the end marker)
+      const disconnectsDuringRun = [...disconnects];
+      expect(server.send({ end: true, total: sent })).toBe(CLIENTS);
+      await until(
+        () => receivers.every((r) => r.events.some((e) => e.ev === 'done')),
+        'every receiver saw the end of the stream',
+        60000,
+      );
+      clearInterval(sampler);
+      const codes = await Promise.all(receivers.map((r) => r.exited));
 
-    const summaries = receivers.flatMap((r) => r.events.find((e) => e.ev === 'done')?.clients ?? []);
-    const receiverErrors = receivers.flatMap((r) => r.events.filter((e) => e.ev === 'error'));
-    const rssGrowth = rssPeak - rssBefore;
-    record('load-sustained-broadcast-unix', {
-      transport: 'unix',
-      clients: CLIENTS,
-      processes: PROCESSES,
-      durationS: Number(duration.toFixed(1)),
-      messagesSent: sent,
-      msgsPerSecond: Math.round(sent / duration),
-      deliveriesPerSecond: Math.round((sent * CLIENTS) / duration),
-      perClientReceived: {
-        min: Math.min(...summaries.map((s) => s.received)),
-        max: Math.max(...summaries.map((s) => s.received)),
-      },
-      lostOrReordered: summaries.reduce((a, s) => a + s.gaps + s.backwards, 0),
-      rssBeforeMiB: Number((rssBefore / MiB).toFixed(1)),
-      rssPeakGrowthMiB: Number((rssGrowth / MiB).toFixed(1)),
-      rssGrowthBoundMiB: RSS_GROWTH_BOUND / MiB,
-      peakPendingBytesPerClient: pendingPeak,
-      rssSamples: samples,
-      sendsShortOfAllClients: short,
-      serverDisconnectsDuringRun: disconnectsDuringRun.length,
-    });
+      const summaries = receivers.flatMap((r) => r.events.find((e) => e.ev === 'done')?.clients ?? []);
+      const receiverErrors = receivers.flatMap((r) => r.events.filter((e) => e.ev === 'error'));
+      const rssGrowth = rssPeak - rssBefore;
+      record('load-sustained-broadcast-unix', {
+        transport: 'unix',
+        clients: CLIENTS,
+        processes: PROCESSES,
+        durationS: Number(duration.toFixed(1)),
+        messagesSent: sent,
+        msgsPerSecond: Math.round(sent / duration),
+        deliveriesPerSecond: Math.round((sent * CLIENTS) / duration),
+        perClientReceived: {
+          min: Math.min(...summaries.map((s) => s.received)),
+          max: Math.max(...summaries.map((s) => s.received)),
+        },
+        lostOrReordered: summaries.reduce((a, s) => a + s.gaps + s.backwards, 0),
+        rssBeforeMiB: Number((rssBefore / MiB).toFixed(1)),
+        rssPeakGrowthMiB: Number((rssGrowth / MiB).toFixed(1)),
+        rssGrowthBoundMiB: RSS_GROWTH_BOUND / MiB,
+        peakPendingBytesPerClient: pendingPeak,
+        rssSamples: samples,
+        sendsShortOfAllClients: short,
+        serverDisconnectsDuringRun: disconnectsDuringRun.length,
+      });
 
-    expect(codes).toEqual(Array(PROCESSES).fill(0));
-    expect(receiverErrors).toEqual([]);
-    expect(disconnectsDuringRun).toEqual([]);
-    expect(short).toBe(0);
-    expect(sent).toBeGreaterThan(0);
-    expect(summaries).toHaveLength(CLIENTS);
-    for (const s of summaries) expect(s).toEqual({ received: sent, gaps: 0, backwards: 0, total: sent });
-    // the sampler really ran during the broadcast (≈ 4 per second)
-    expect(samples).toBeGreaterThanOrEqual(Math.floor(SECONDS * 2));
-    expect(pendingPeak).toBeLessThanOrEqual(PENDING_BOUND);
-    expect(rssGrowth).toBeLessThan(RSS_GROWTH_BOUND);
-  });
+      expect(codes).toEqual(Array(PROCESSES).fill(0));
+      expect(receiverErrors).toEqual([]);
+      expect(disconnectsDuringRun).toEqual([]);
+      expect(short).toBe(0);
+      expect(sent).toBeGreaterThan(0);
+      expect(summaries).toHaveLength(CLIENTS);
+      for (const s of summaries) expect(s).toEqual({ received: sent, gaps: 0, backwards: 0, total: sent });
+      // the sampler really ran during the broadcast (≈ 4 per second)
+      expect(samples).toBeGreaterThanOrEqual(Math.floor(SECONDS * 2));
+      expect(pendingPeak).toBeLessThanOrEqual(PENDING_BOUND);
+      expect(rssGrowth).toBeLessThan(RSS_GROWTH_BOUND);
+    },
+  );
 });

@@ -9,5 +9,8 @@ const dir = join(dirname(fileURLToPath(import.meta.url)), '..', 'results');
 /** Writes the figures of one scenario (overwrites the previous run's). */
 export function record(scenario: string, figures: Record<string, unknown>): void {
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, `${scenario}.json`), `${JSON.stringify({ scenario, ...figures, at: new Date().toISOString() }, null, 2)}\n`);
+  writeFileSync(
+    join(dir, `${scenario}.json`),
+    `${JSON.stringify({ scenario, ...figures, at: new Date().toISOString() }, null, 2)}\n`,
+  );
 }

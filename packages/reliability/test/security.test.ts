@@ -1,4 +1,15 @@
-import { chmodSync, chownSync, existsSync, lstatSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync, readFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  lstatSync,
+  mkdtempSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+  readFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
@@ -17,7 +28,9 @@ function base(): string {
   onCleanup(() => rmSync(d, { recursive: true, force: true }));
   return d;
 }
-function unixServer(opts: Partial<ConstructorParameters<typeof UnixSocketServer>[0]> & { socketDir: string }): UnixSocketServer {
+function unixServer(
+  opts: Partial<ConstructorParameters<typeof UnixSocketServer>[0]> & { socketDir: string },
+): UnixSocketServer {
   const s = new UnixSocketServer({ eventName: 'secure', ...quiet, ...opts });
   onCleanup(() => s.stop());
   return s;
@@ -54,7 +67,8 @@ describe('unix socket security', () => {
   );
 
   (asRoot ? it : it.skip)(
-    `a socket directory owned by another user is refused (INSECURE_SOCKET_DIR)${asRoot ? '' : ' [skipped: needs root to chown]'}`,
+    `a socket directory owned by another user is refused ` +
+      `(INSECURE_SOCKET_DIR)${asRoot ? '' : ' [skipped: needs root to chown]'}`,
     async () => {
       const socketDir = base();
       chownSync(socketDir, 65534, 65534);
@@ -90,32 +104,36 @@ describe('unix socket security', () => {
 });
 
 describe('tcp security', () => {
-  it('binds 127.0.0.1 unless told otherwise; all interfaces without token or TLS: INSECURE_BIND unless allowInsecure (then a warning)', async () => {
-    const s = new TcpSocketServer({ eventName: 'secure', ...quiet, port: 0 });
-    onCleanup(() => s.stop());
-    await s.start();
-    expect(s.address.startsWith('127.0.0.1:')).toBe(true);
-    const warnings: string[] = [];
-    const logger = {
-      debug: () => undefined,
-      info: () => undefined,
-      error: () => undefined,
-      warn: (m: unknown) => warnings.push(String(m)),
-    };
-    const refused = new TcpSocketServer({ eventName: 'secure', ...quiet, port: 0, host: '0.0.0.0', logger });
-    expect((await startError(refused)).code).toBe(ErrorCode.INSECURE_BIND);
-    const all = new TcpSocketServer({
-      eventName: 'secure',
-      ...quiet,
-      port: 0,
-      host: '0.0.0.0',
-      logger,
-      allowInsecure: true,
-    });
-    onCleanup(() => all.stop());
-    await all.start();
-    expect(warnings.join('\n')).toContain('without token or TLS');
-  });
+  it(
+    'binds 127.0.0.1 unless told otherwise; all interfaces without token or TLS: INSECURE_BIND unless allowInsecure ' +
+      '(then a warning)',
+    async () => {
+      const s = new TcpSocketServer({ eventName: 'secure', ...quiet, port: 0 });
+      onCleanup(() => s.stop());
+      await s.start();
+      expect(s.address.startsWith('127.0.0.1:')).toBe(true);
+      const warnings: string[] = [];
+      const logger = {
+        debug: () => undefined,
+        info: () => undefined,
+        error: () => undefined,
+        warn: (m: unknown) => warnings.push(String(m)),
+      };
+      const refused = new TcpSocketServer({ eventName: 'secure', ...quiet, port: 0, host: '0.0.0.0', logger });
+      expect((await startError(refused)).code).toBe(ErrorCode.INSECURE_BIND);
+      const all = new TcpSocketServer({
+        eventName: 'secure',
+        ...quiet,
+        port: 0,
+        host: '0.0.0.0',
+        logger,
+        allowInsecure: true,
+      });
+      onCleanup(() => all.stop());
+      await all.start();
+      expect(warnings.join('\n')).toContain('without token or TLS');
+    },
+  );
 
   it('token: a client without it is closed with UNAUTHORIZED within the auth timeout and receives nothing else', async () => {
     const s = new TcpSocketServer({

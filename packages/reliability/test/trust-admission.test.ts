@@ -32,7 +32,10 @@ async function startServer(cfg: object, ulimit?: number): Promise<Server> {
   const child =
     ulimit === undefined
       ? spawn(process.execPath, args, { cwd: PKG, stdio: ['pipe', 'pipe', 'pipe'] })
-      : spawn('bash', ['-c', `ulimit -n ${ulimit} && exec "$0" "$@"`, process.execPath, ...args], { cwd: PKG, stdio: ['pipe', 'pipe', 'pipe'] });
+      : spawn('bash', ['-c', `ulimit -n ${ulimit} && exec "$0" "$@"`, process.execPath, ...args], {
+          cwd: PKG,
+          stdio: ['pipe', 'pipe', 'pipe'],
+        });
   let stderr = 0;
   child.stderr?.on('data', (c: Buffer) => {
     stderr += c.length;
@@ -51,7 +54,11 @@ async function startServer(cfg: object, ulimit?: number): Promise<Server> {
       const before = events.filter((e) => e.ev === 'stats').length;
       asked++;
       child.stdin?.write(`${JSON.stringify({ cmd: 'stats' })}\n`);
-      await until(() => events.filter((e) => e.ev === 'stats').length > before || child.exitCode !== null, `stats ${asked}`, limitMs);
+      await until(
+        () => events.filter((e) => e.ev === 'stats').length > before || child.exitCode !== null,
+        `stats ${asked}`,
+        limitMs,
+      );
       const s = events.filter((e) => e.ev === 'stats').at(-1);
       if (s === undefined) throw new Error('server exited');
       return s as never;
@@ -105,7 +112,10 @@ function selfSigned(): { cert: string; key: string } | undefined {
 }
 const pki = selfSigned();
 const itTls: typeof it =
-  pki === undefined ? (((name: string, fn: () => Promise<void>, t?: number) => it.skip(`${name} [skipped: openssl not found]`, fn, t)) as typeof it) : it;
+  pki === undefined
+    ? (((name: string, fn: () => Promise<void>, t?: number) =>
+        it.skip(`${name} [skipped: openssl not found]`, fn, t)) as typeof it)
+    : it;
 
 /** Opens `n` raw connections that never send a byte (no ClientHello, no hello); resolves once all are connected. */
 async function silentFlood(server: Server, n: number): Promise<Socket[]> {
@@ -128,16 +138,19 @@ describe('item 8: TLS handshakes are bounded like pre-auth peers', () => {
   for (const tls of [true, false]) {
     const name = tls ? 'TLS+token' : 'plain TCP+token';
     (tls ? itTls : it)(
-      `${name} server under ulimit -n 256: 400 connections that never send a byte; 5 of 5 token clients get in and fds stay bounded`,
+      `${name} server under ulimit -n 256: 400 connections that never send a byte; 5 of 5 token clients get in and ` +
+        `fds stay bounded`,
       async () => {
         const server = await startServer({ token: TOKEN, maxUnauthenticated: 16, ...(tls ? { tls: pki } : {}) }, 256);
         const base = (await server.stats()).fds;
         const flood = await silentFlood(server, 400);
         // Let the server accept what the kernel queued (bounded: 3 s at most), then look.
         const deadline = Date.now() + 3000;
-        await until(() => flood.filter((s) => s.destroyed || s.readableEnded).length >= 400 - 16 || Date.now() > deadline, 'evictions', 10_000).catch(
-          () => undefined,
-        );
+        await until(
+          () => flood.filter((s) => s.destroyed || s.readableEnded).length >= 400 - 16 || Date.now() > deadline,
+          'evictions',
+          10_000,
+        ).catch(() => undefined);
         // An answer within 5 s, or the server is unresponsive (the old code at its descriptor limit).
         const unresponsive = { fds: Number.NaN, counts: {} as Record<string, number> };
         const during = await server.stats(5000).catch(() => unresponsive);
@@ -190,7 +203,11 @@ describe('item 8: TLS handshakes are bounded like pre-auth peers', () => {
  * trip). `onUpstream(i, firstChunkForwarded)` is called when connection `i`
  * is accepted (false) and when its first bytes (the hello) were forwarded to the server (true).
  */
-async function latencyProxy(port: number, oneWayMs: number, onUpstream: (i: number, helloForwarded: boolean) => void): Promise<number> {
+async function latencyProxy(
+  port: number,
+  oneWayMs: number,
+  onUpstream: (i: number, helloForwarded: boolean) => void,
+): Promise<number> {
   let n = 0;
   const socks: Socket[] = [];
   const proxy = createServer((down) => {
@@ -228,17 +245,27 @@ async function latencyProxy(port: number, oneWayMs: number, onUpstream: (i: numb
 
 describe('item 7: eviction is never fatal', () => {
   for (const when of ['after', 'before'] as const) {
-    it(`a token client with a 100 ms auth round trip, 40 unauthenticated connections ${when} its hello reached the server: 10 of 10 welcomed`, async () => {
+    it(`a token client with a 100 ms auth round trip, 40 unauthenticated connections ${when} its hello reached the ` +
+      `server: 10 of 10 welcomed`, async () => {
       const server = await startServer({ token: TOKEN }); // maxUnauthenticated 32
       const outcomes: string[] = [];
       const errorsSeen: string[] = [];
       for (let round = 0; round < 10; round++) {
         let flood: Socket[] = [];
         const port = await latencyProxy(server.port, 50, (i, helloForwarded) => {
-          // Only the round's first connection is flooded: 'before' = as it is accepted (its hello is 50 ms away), 'after' = once its hello passed.
-          if (i === 0 && helloForwarded === (when === 'after')) flood = Array.from({ length: 40 }, () => server.connect());
+          // Only the round's first connection is flooded: 'before' = as it is accepted (its hello is 50 ms away),
+          // 'after' = once its hello passed.
+          if (i === 0 && helloForwarded === (when === 'after'))
+            flood = Array.from({ length: 40 }, () => server.connect());
         });
-        const c = new TcpSocketClient({ eventName: server.eventName, port, token: TOKEN, logLevel: 'silent', envFile: false, reconnect: { maxRetries: 5 } });
+        const c = new TcpSocketClient({
+          eventName: server.eventName,
+          port,
+          token: TOKEN,
+          logLevel: 'silent',
+          envFile: false,
+          reconnect: { maxRetries: 5 },
+        });
         c.on('error', (e) => errorsSeen.push(String((e as { code?: string }).code)));
         onCleanup(() => c.disconnect());
         outcomes.push(
@@ -260,7 +287,8 @@ describe('item 7: eviction is never fatal', () => {
         refusedEvents: refused,
       });
       expect(outcomes).toEqual(Array(10).fill('welcomed'));
-      // A client in its exchange (hello answered) is never evicted; one evicted before its hello retries (ADMISSION_FULL, never UNAUTHORIZED).
+      // A client in its exchange (hello answered) is never evicted; one evicted before its hello retries
+      // (ADMISSION_FULL, never UNAUTHORIZED).
       expect(errorsSeen.filter((c) => c !== ErrorCode.ADMISSION_FULL)).toEqual([]);
       if (when === 'after') expect(errorsSeen).toEqual([]);
       else expect(errorsSeen.length).toBeGreaterThanOrEqual(1);
@@ -268,7 +296,10 @@ describe('item 7: eviction is never fatal', () => {
   }
 });
 
-/** A well-framed frame that is not a valid message (a bad event name, no timestamps): 60 bytes, as in the issue's measurement (100k = 6 MB). */
+/**
+ * A well-framed frame that is not a valid message (a bad event name, no timestamps): 60 bytes, as in the issue's
+ * measurement (100k = 6 MB).
+ */
 function invalidFrame(): Buffer {
   const body = packValue({ event_name: 'not a name', message_type: 'data', data: { pad: 'x'.repeat(4) } });
   const head = Buffer.alloc(4);
@@ -278,8 +309,13 @@ function invalidFrame(): Buffer {
 
 describe('item 12: invalid input cannot amplify', () => {
   for (const bound of ['default', 'Infinity'] as const) {
-    it(`100k invalid frames from one peer, maxInvalidPerSecond ${bound}: the server's warnings stay under 64 KiB`, async () => {
-      const server = await startServer({ logLevel: 'warn', quietErrors: true, ...(bound === 'Infinity' ? { maxInvalidPerSecond: 'Infinity' } : {}) });
+    it(`100k invalid frames from one peer, maxInvalidPerSecond ${bound}: the server's warnings stay under 64 ` +
+      `KiB`, async () => {
+      const server = await startServer({
+        logLevel: 'warn',
+        quietErrors: true,
+        ...(bound === 'Infinity' ? { maxInvalidPerSecond: 'Infinity' } : {}),
+      });
       const sock = server.connect();
       await new Promise<void>((resolve) => sock.once('connect', () => resolve()));
       const got: Buffer[] = [];

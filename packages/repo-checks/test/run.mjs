@@ -25,6 +25,22 @@ const CHECKS = [
     cmd: join(root, 'node_modules/.bin/typedoc'),
     args: ['--logLevel', 'Warn'],
   },
+  {
+    title:
+      'core wings: no import cycle in @socketkit/core/src and no import across a wing rule (.dependency-cruiser.cjs)',
+    cmd: process.execPath,
+    args: [join(pkgDir, 'scripts/core-wings.mjs'), 'rules'],
+  },
+  {
+    title: 'core wings: the same rules report every rule a broken fixture breaks (the check can fail)',
+    cmd: process.execPath,
+    args: [join(pkgDir, 'scripts/core-wings.mjs'), 'canfail'],
+  },
+  {
+    title: 'core wings: no file of @socketkit/core/src is over 550 lines',
+    cmd: process.execPath,
+    args: [join(pkgDir, 'scripts/core-wings.mjs'), 'size'],
+  },
 ];
 
 const assertionResults = [];

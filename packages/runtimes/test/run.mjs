@@ -122,7 +122,11 @@ for (const rt of runtimes) {
       if (got === undefined) return { title, status: 'failed', message: `did not report (${exit}): ${stderr}` };
       return got.ok ? { title, status: 'passed' } : { title, status: 'failed', message: got.name };
     });
-    statuses.push(r.status === 0 ? { title: 'exits cleanly', status: 'passed' } : { title: 'exits cleanly', status: 'failed', message: `${exit}: ${stderr}` });
+    statuses.push(
+      r.status === 0
+        ? { title: 'exits cleanly', status: 'passed' }
+        : { title: 'exits cleanly', status: 'failed', message: `${exit}: ${stderr}` },
+    );
     record(rt, consumer, statuses);
     const ok = statuses.filter((x) => x.status === 'passed').length;
     row[consumer] = `${ok}/${statuses.length}`;
@@ -136,7 +140,8 @@ const failed = all.filter((x) => x.status === 'failed').length;
 const skipped = all.filter((x) => x.status === 'pending').length;
 
 console.log(`runtime smoke (${TRANSPORTS.join(' + ')}: ${CASES.join(', ')})`);
-for (const row of summary) console.log(`  ${row.label.padEnd(22)} ${row.version.padEnd(9)} esm ${row.esm.padEnd(14)} cjs ${row.cjs}`);
+for (const row of summary)
+  console.log(`  ${row.label.padEnd(22)} ${row.version.padEnd(9)} esm ${row.esm.padEnd(14)} cjs ${row.cjs}`);
 if (skipCjs !== undefined) console.log(`  cjs skipped: ${skipCjs}`);
 for (const f of failures) console.log(`  FAILED ${f}`);
 console.log(`runtime smoke: ${passed} passed, ${failed} failed, ${skipped} skipped`);

@@ -6,7 +6,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** `{ id, label, package, version }` for each runtime, in run order. */
-export const RUNTIMES = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'runtimes.json'), 'utf8')).runtimes;
+export const RUNTIMES = JSON.parse(
+  readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'runtimes.json'), 'utf8'),
+).runtimes;
 
 // Generous: the first run on a machine downloads the runtime (tens of MB).
 const INSTALL_TIMEOUT_MS = 300_000;
@@ -19,7 +21,17 @@ export const KINDS = {
     probe: ['eval', 'console.log(Deno.execPath())'],
     // The permissions socketkit needs: files and sockets, the network (tcp),
     // the environment (configuration) and the uid (socket-dir ownership check).
-    run: (file) => ['run', '--no-prompt', '--no-lock', '--allow-read', '--allow-write', '--allow-net', '--allow-env', '--allow-sys=uid', file],
+    run: (file) => [
+      'run',
+      '--no-prompt',
+      '--no-lock',
+      '--allow-read',
+      '--allow-write',
+      '--allow-net',
+      '--allow-env',
+      '--allow-sys=uid',
+      file,
+    ],
   },
 };
 
@@ -38,7 +50,10 @@ export function resolveRuntime(rt) {
   if (r.status !== 0) r = install(); // one retry: a registry hiccup is not a runtime failure
   const bin = r.stdout?.trim().split('\n').at(-1);
   if (r.status !== 0 || !bin) {
-    throw new Error(`npx -y ${rt.package}@${rt.version} failed (${r.error?.message ?? `exit ${r.status}`}): ${r.stderr?.trim().slice(-500)}`);
+    throw new Error(
+      `npx -y ${rt.package}@${rt.version} failed (${r.error?.message ?? `exit ${r.status}`}): ` +
+        `${r.stderr?.trim().slice(-500)}`,
+    );
   }
   return bin;
 }

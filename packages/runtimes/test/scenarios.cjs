@@ -58,7 +58,8 @@ function factory(kind, mods, dir, event) {
       });
       return s;
     },
-    client: (extra = {}) => new mods.tcp.TcpSocketClient({ eventName: event, host: '127.0.0.1', port, ...quiet, ...extra }),
+    client: (extra = {}) =>
+      new mods.tcp.TcpSocketClient({ eventName: event, host: '127.0.0.1', port, ...quiet, ...extra }),
   };
 }
 
@@ -118,7 +119,10 @@ async function runTransport(kind, mods, out) {
       b = await client();
       const sent = s.send({ hello: 'all' });
       check(sent === 2, `send() wrote to ${sent} clients, expected 2`);
-      const [ma, mb] = await Promise.all([a.receive({ timeout: CASE_TIMEOUT_MS }), b.receive({ timeout: CASE_TIMEOUT_MS })]);
+      const [ma, mb] = await Promise.all([
+        a.receive({ timeout: CASE_TIMEOUT_MS }),
+        b.receive({ timeout: CASE_TIMEOUT_MS }),
+      ]);
       check(ma.data.hello === 'all' && mb.data.hello === 'all', `wrong payloads ${JSON.stringify([ma.data, mb.data])}`);
     });
 

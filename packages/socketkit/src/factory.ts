@@ -17,7 +17,14 @@ import type {
 } from './optional-peers.js';
 import { transportImplementation, validateSocketType, type SocketType } from './transports.js';
 
-export type { UnixServerOptions, TcpServerOptions, NatsServerOptions, UnixClientOptions, TcpClientOptions, NatsClientOptions };
+export type {
+  UnixServerOptions,
+  TcpServerOptions,
+  NatsServerOptions,
+  UnixClientOptions,
+  TcpClientOptions,
+  NatsClientOptions,
+};
 
 /**
  * The options, server and client types of each transport, by {@link SocketType}.
@@ -25,7 +32,11 @@ export type { UnixServerOptions, TcpServerOptions, NatsServerOptions, UnixClient
  * @typeParam TOut Data the server sends.
  * @typeParam T Data a client receives (its `schema`).
  */
-export interface TransportTypes<TIn extends Payload<TIn> = MessageData, TOut extends Payload<TOut> = MessageData, T extends Payload<T> = MessageData> {
+export interface TransportTypes<
+  TIn extends Payload<TIn> = MessageData,
+  TOut extends Payload<TOut> = MessageData,
+  T extends Payload<T> = MessageData,
+> {
   unix: {
     serverOptions: UnixServerOptions<TIn, TOut>;
     clientOptions: UnixClientOptions<T>;
@@ -105,7 +116,11 @@ export async function createServer<N extends string>(
   eventName: string,
   options?: Record<string, unknown>,
 ): Promise<SocketServer>;
-export async function createServer(type: string, eventName: string, options: ServerOptions | Record<string, unknown> = {}): Promise<AnyServer | SocketServer> {
+export async function createServer(
+  type: string,
+  eventName: string,
+  options: ServerOptions | Record<string, unknown> = {},
+): Promise<AnyServer | SocketServer> {
   validateSocketType(type);
   validateEventName(eventName);
   const impl = await transportImplementation(type);
@@ -152,7 +167,11 @@ export async function createClient<N extends string>(
   eventName: string,
   options?: Record<string, unknown>,
 ): Promise<SocketClient>;
-export async function createClient(type: string, eventName: string, options: ClientOptions | Record<string, unknown> = {}): Promise<AnyClient | SocketClient> {
+export async function createClient(
+  type: string,
+  eventName: string,
+  options: ClientOptions | Record<string, unknown> = {},
+): Promise<AnyClient | SocketClient> {
   validateSocketType(type);
   validateEventName(eventName);
   const impl = await transportImplementation(type);

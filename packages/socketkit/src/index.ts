@@ -29,7 +29,18 @@ export {
   registerTransport,
   transportNames,
   transportImplementation,
+  transportCli,
 } from './transports.js';
+export {
+  TRANSPORT_CLI_COMMANDS,
+  SOCKET_DIR_FLAG,
+  UNIX_CLI,
+  TCP_CLI,
+  NATS_CLI,
+  nonEmptyFlag,
+  integerFlag,
+} from './transport-cli.js';
+export type { TransportCli, TransportCliFlag, TransportCliCommand, TransportCliValues } from './transport-cli.js';
 /** @internal Tests only: stripped from the published types. */
 export { setTransportSpecifierForTesting } from './transports.js';
 export type { TransportModules, TransportDefinition, TransportImplementation } from './transports.js';
@@ -91,5 +102,12 @@ export type {
   SocketLogger,
 } from '@socketkit/core';
 
-export { loadConfig, readTrustedFile, DEFAULT_CONFIG, CONFIG_KEYS, LOG_LEVELS, MAX_TIMEOUT_SECONDS } from '@socketkit/config';
+export {
+  loadConfig,
+  readTrustedFile,
+  DEFAULT_CONFIG,
+  CONFIG_KEYS,
+  LOG_LEVELS,
+  MAX_TIMEOUT_SECONDS,
+} from '@socketkit/config';
 export type { SocketConfig, ConfigOverrides, ConfigKey, LoadConfigOptions, LogLevel } from '@socketkit/config';

@@ -39,23 +39,29 @@ export type WithoutEventName<T> = [Installed<T>] extends [never] ? never : Omit<
 type P<T> = Record<keyof T, unknown>;
 
 /** `UnixSocketServer` from `@socketkit/unix` (`never` when it is not installed). */
-export type UnixServer<TIn extends P<TIn> = MessageData, TOut extends P<TOut> = MessageData> = Installed<UnixSocketServer<TIn, TOut>>;
+export type UnixServer<TIn extends P<TIn> = MessageData, TOut extends P<TOut> =
+  MessageData> = Installed<UnixSocketServer<TIn, TOut>>;
 /** `UnixSocketClient` from `@socketkit/unix` (`never` when it is not installed). */
 export type UnixClient<T extends P<T> = MessageData> = Installed<UnixSocketClient<T>>;
 /** `TcpSocketServer` from `@socketkit/tcp` (`never` when it is not installed). */
-export type TcpServer<TIn extends P<TIn> = MessageData, TOut extends P<TOut> = MessageData> = Installed<TcpSocketServer<TIn, TOut>>;
+export type TcpServer<TIn extends P<TIn> = MessageData, TOut extends P<TOut> =
+  MessageData> = Installed<TcpSocketServer<TIn, TOut>>;
 /** `TcpSocketClient` from `@socketkit/tcp` (`never` when it is not installed). */
 export type TcpClient<T extends P<T> = MessageData> = Installed<TcpSocketClient<T>>;
 /** `NatsSocketServer` from `@socketkit/nats` (`never` when it is not installed). */
-export type NatsServer<TIn extends P<TIn> = MessageData, TOut extends P<TOut> = MessageData> = Installed<NatsSocketServer<TIn, TOut>>;
+export type NatsServer<TIn extends P<TIn> = MessageData, TOut extends P<TOut> =
+  MessageData> = Installed<NatsSocketServer<TIn, TOut>>;
 /** `NatsSocketClient` from `@socketkit/nats` (`never` when it is not installed). */
 export type NatsClient<T extends P<T> = MessageData> = Installed<NatsSocketClient<T>>;
 /** Options of `createServer('unix', ...)`: everything `UnixSocketServer` takes except the event name. */
-export type UnixServerOptions<TIn = MessageData, TOut = MessageData> = WithoutEventName<UnixSocketServerOptions<TIn, TOut>>;
+export type UnixServerOptions<TIn = MessageData, TOut = MessageData> =
+  WithoutEventName<UnixSocketServerOptions<TIn, TOut>>;
 /** Options of `createServer('tcp', ...)`: everything `TcpSocketServer` takes except the event name. */
-export type TcpServerOptions<TIn = MessageData, TOut = MessageData> = WithoutEventName<TcpSocketServerOptions<TIn, TOut>>;
+export type TcpServerOptions<TIn = MessageData, TOut = MessageData> =
+  WithoutEventName<TcpSocketServerOptions<TIn, TOut>>;
 /** Options of `createServer('nats', ...)`: everything `NatsSocketServer` takes except the event name. */
-export type NatsServerOptions<TIn = MessageData, TOut = MessageData> = WithoutEventName<NatsSocketServerOptions<TIn, TOut>>;
+export type NatsServerOptions<TIn = MessageData, TOut = MessageData> =
+  WithoutEventName<NatsSocketServerOptions<TIn, TOut>>;
 /** Options of `createClient('unix', ...)`. */
 export type UnixClientOptions<T = MessageData> = WithoutEventName<UnixSocketClientOptions<T>>;
 /** Options of `createClient('tcp', ...)`. */

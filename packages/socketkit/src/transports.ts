@@ -1,10 +1,15 @@
 import { ErrorCode, ValidationError } from '@socketkit/protocol';
-import type { SocketClient, SocketServer } from '@socketkit/core';
+import { loadConfig } from '@socketkit/config';
+import type { ClientTransport, SocketClient, SocketServer } from '@socketkit/core';
 import type { TransportModules } from './optional-peers.js';
+import { NATS_CLI, TCP_CLI, type TransportCli, UNIX_CLI, checkTransportCli } from './transport-cli.js';
 
 export type { TransportModules };
 
-/** The transports socketkit can create: `SocketType.UNIX` (`"unix"`), `SocketType.TCP` (`"tcp"`) and `SocketType.NATS` (`"nats"`). */
+/**
+ * The transports socketkit can create: `SocketType.UNIX` (`"unix"`), `SocketType.TCP` (`"tcp"`) and `SocketType.NATS`
+ * (`"nats"`).
+ */
 export const SocketType = {
   UNIX: 'unix',
   TCP: 'tcp',
@@ -32,6 +37,11 @@ export interface TransportImplementation {
   createServer(options: { eventName: string } & Record<string, unknown>): SocketServer;
   /** A client for `options.eventName` (not connected). */
   createClient(options: { eventName: string } & Record<string, unknown>): SocketClient;
+  /**
+   * A client transport a monitor asks a server's stats through (`fetchStats`), from the options the transport's
+   * CLI flags made (`socketkit stats`; declare {@link TransportCli.stats}). Optional.
+   */
+  createStatsTransport?(options: { eventName: string } & Record<string, unknown>): ClientTransport;
 }
 
 /** One entry of the transport registry. */
@@ -40,6 +50,11 @@ export interface TransportDefinition {
   package: string;
   /** Loads the implementation (called once, on first use). */
   load(): Promise<TransportImplementation>;
+  /**
+   * Its flags for the `socketkit` CLI and how they map to its options: the CLI builds its parser, help and
+   * options from these, so a registered transport needs no change to the CLI. Optional (no flags).
+   */
+  cli?: TransportCli;
 }
 
 // The one table of transports: createServer/createClient, the CLI's
@@ -54,14 +69,32 @@ const registry = new Map<string, TransportDefinition>();
  */
 export function registerTransport(name: string, definition: TransportDefinition): void {
   if (!/^[a-z][a-z0-9-]{0,31}$/.test(name)) {
-    throw new ValidationError(ErrorCode.INVALID_CONFIG, `invalid transport name ${JSON.stringify(name)}: use lower-case letters, digits and "-"`, {
-      details: { name },
-    });
+    throw new ValidationError(
+      ErrorCode.INVALID_CONFIG,
+      `invalid transport name ${JSON.stringify(name)}: use lower-case letters, digits and "-"`,
+      {
+        details: { name },
+      },
+    );
   }
   if (registry.has(name)) {
-    throw new ValidationError(ErrorCode.INVALID_CONFIG, `a transport named "${name}" is already registered: choose another name`, { details: { name } });
+    throw new ValidationError(
+      ErrorCode.INVALID_CONFIG,
+      `a transport named "${name}" is already registered: choose another name`,
+      { details: { name } },
+    );
+  }
+  if (definition.cli !== undefined) {
+    const others = new Map<string, TransportCli>();
+    for (const [n, d] of registry) if (d.cli !== undefined) others.set(n, d.cli);
+    checkTransportCli(name, definition.cli, others);
   }
   registry.set(name, definition);
+}
+
+/** The CLI declaration of a registered transport ({@link TransportDefinition.cli}), if it has one. */
+export function transportCli(name: string): TransportCli | undefined {
+  return registry.get(name)?.cli;
 }
 
 /** Names of every registered transport, built-in ones first. */
@@ -85,7 +118,8 @@ export function validateSocketType(type: unknown): SocketType {
     .join(', ');
   throw new ValidationError(
     ErrorCode.INVALID_CONFIG,
-    `unknown socket type ${JSON.stringify(type)}: use one of ${names} (SocketType.UNIX, SocketType.TCP, SocketType.NATS), or registerTransport() your own`,
+    `unknown socket type ${JSON.stringify(type)}: use one of ${names} (SocketType.UNIX, SocketType.TCP, ` +
+      `SocketType.NATS), or registerTransport() your own`,
     {
       details: { type },
     },
@@ -111,10 +145,13 @@ export function transportImplementation(type: string): Promise<TransportImplemen
 
 function isMissingModule(err: unknown, specifier: string): boolean {
   const e = err as NodeJS.ErrnoException | undefined;
-  if (e === undefined || e === null || (e.code !== 'ERR_MODULE_NOT_FOUND' && e.code !== 'MODULE_NOT_FOUND')) return false;
+  if (e === undefined || e === null || (e.code !== 'ERR_MODULE_NOT_FOUND' && e.code !== 'MODULE_NOT_FOUND'))
+    return false;
   // Only the package itself missing counts; a broken install of one of its
   // own dependencies must surface as the original error.
-  return typeof e.message === 'string' && (e.message.includes(`'${specifier}'`) || e.message.includes(`"${specifier}"`));
+  return (
+    typeof e.message === 'string' && (e.message.includes(`'${specifier}'`) || e.message.includes(`"${specifier}"`))
+  );
 }
 
 /**
@@ -127,9 +164,13 @@ function isMissingModule(err: unknown, specifier: string): boolean {
 export async function loadTransport<T extends SocketType>(type: T): Promise<TransportModules[T]> {
   validateSocketType(type);
   if (!Object.hasOwn(TRANSPORT_PACKAGES, type)) {
-    throw new ValidationError(ErrorCode.INVALID_CONFIG, `"${type}" is not a built-in transport: use transportImplementation() for registered ones`, {
-      details: { type },
-    });
+    throw new ValidationError(
+      ErrorCode.INVALID_CONFIG,
+      `"${type}" is not a built-in transport: use transportImplementation() for registered ones`,
+      {
+        details: { type },
+      },
+    );
   }
   let pending = loaded.get(type);
   if (pending === undefined) {
@@ -138,10 +179,14 @@ export async function loadTransport<T extends SocketType>(type: T): Promise<Tran
       loaded.delete(type);
       if (!isMissingModule(err, specifier)) throw err;
       const pkg = TRANSPORT_PACKAGES[type];
-      throw new ValidationError(ErrorCode.INVALID_CONFIG, `the "${type}" transport needs the package ${pkg}, which is not installed: run npm install ${pkg}`, {
-        cause: err,
-        details: { type, package: pkg },
-      });
+      throw new ValidationError(
+        ErrorCode.INVALID_CONFIG,
+        `the "${type}" transport needs the package ${pkg}, which is not installed: run npm install ${pkg}`,
+        {
+          cause: err,
+          details: { type, package: pkg },
+        },
+      );
     });
     loaded.set(type, pending);
   }
@@ -165,15 +210,36 @@ registerTransport(SocketType.UNIX, {
   package: TRANSPORT_PACKAGES.unix,
   load: async () => {
     const m = await loadTransport('unix');
-    return { createServer: (o) => new m.UnixSocketServer(o), createClient: (o) => new m.UnixSocketClient(o) };
+    return {
+      createServer: (o) => new m.UnixSocketServer(o),
+      createClient: (o) => new m.UnixSocketClient(o),
+      createStatsTransport: (o) => {
+        const socketDir = (o.socketDir as string | undefined) ?? loadConfig().socketDir;
+        return new m.UnixClientTransport(socketDir, o.eventName);
+      },
+    };
   },
+  cli: UNIX_CLI,
 });
 registerTransport(SocketType.TCP, {
   package: TRANSPORT_PACKAGES.tcp,
   load: async () => {
     const m = await loadTransport('tcp');
-    return { createServer: (o) => new m.TcpSocketServer(o), createClient: (o) => new m.TcpSocketClient(o) };
+    return {
+      createServer: (o) => new m.TcpSocketServer(o),
+      createClient: (o) => new m.TcpSocketClient(o),
+      // A monitor by --port, or by the address file in the socket directory.
+      createStatsTransport: (o) =>
+        new m.TcpClientTransport({
+          host: (o.host as string | undefined) ?? loadConfig().tcp.host,
+          ...(o.port === undefined ? {} : { port: o.port as number }),
+          eventName: o.eventName,
+          socketDir: (o.socketDir as string | undefined) ?? loadConfig().socketDir,
+          ...(o.tls === undefined ? {} : { tls: o.tls as Record<string, unknown> }),
+        }),
+    };
   },
+  cli: TCP_CLI,
 });
 registerTransport(SocketType.NATS, {
   package: TRANSPORT_PACKAGES.nats,
@@ -181,4 +247,5 @@ registerTransport(SocketType.NATS, {
     const m = await loadTransport('nats');
     return { createServer: (o) => new m.NatsSocketServer(o), createClient: (o) => new m.NatsSocketClient(o) };
   },
+  cli: NATS_CLI,
 });

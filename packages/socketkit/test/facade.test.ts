@@ -110,8 +110,12 @@ describe('tcp', () => {
   });
 
   test('request/reply over tcp', async () => {
-    const server = await startServer(await createServer('tcp', 'facade-tcp-rpc', { ...quiet, port: 0, handler: (d) => ({ echo: d }) }));
-    const client = await connected(await createClient('tcp', 'facade-tcp-rpc', { ...quiet, port: server.port as number }));
+    const server = await startServer(
+      await createServer('tcp', 'facade-tcp-rpc', { ...quiet, port: 0, handler: (d) => ({ echo: d }) }),
+    );
+    const client = await connected(
+      await createClient('tcp', 'facade-tcp-rpc', { ...quiet, port: server.port as number }),
+    );
     expect((await client.request({ x: 'y' }, { timeout: 5000 })).data).toEqual({ echo: { x: 'y' } });
   });
 });
@@ -204,7 +208,14 @@ describe('a transport package that is not installed', () => {
 
 describe('transport registry', () => {
   it('one table lists the transports; a third party registers its own and createServer/createClient use it', async () => {
-    const { registerTransport, transportNames, createServer: cs, createClient: cc, SocketServer, SocketClient } = await import('../src/index.js');
+    const {
+      registerTransport,
+      transportNames,
+      createServer: cs,
+      createClient: cc,
+      SocketServer,
+      SocketClient,
+    } = await import('../src/index.js');
     expect(transportNames()).toEqual(['unix', 'tcp', 'nats']);
     const made: string[] = [];
     const transport = {
@@ -233,11 +244,11 @@ describe('transport registry', () => {
     await server.stop();
     await cc('memory-test' as never, 'reg', {});
     expect(made).toEqual(['server:reg', 'client:reg']);
-    expect(() => registerTransport('memory-test', { package: 'x', load: async () => Promise.reject(new Error('x')) })).toThrow(
-      expect.objectContaining({ code: 'INVALID_CONFIG' }),
-    );
-    expect(() => registerTransport('Bad Name', { package: 'x', load: async () => Promise.reject(new Error('x')) })).toThrow(
-      expect.objectContaining({ code: 'INVALID_CONFIG' }),
-    );
+    expect(() =>
+      registerTransport('memory-test', { package: 'x', load: async () => Promise.reject(new Error('x')) }),
+    ).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }));
+    expect(() =>
+      registerTransport('Bad Name', { package: 'x', load: async () => Promise.reject(new Error('x')) }),
+    ).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }));
   });
 });

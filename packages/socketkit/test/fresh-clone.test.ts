@@ -46,18 +46,30 @@ const warnings = (out: string): string[] => out.split('\n').filter((l) => WARNIN
 
 describe('a fresh clone installs and builds without a warning', () => {
   test('pnpm install --frozen-lockfile, then pnpm build: exit 0, no warning; the socketkit command works', async () => {
-    const ref = process.env.SOCKETKIT_FRESH_CLONE_REF ?? (await run('git', ['rev-parse', 'HEAD'], { cwd: root })).stdout.trim();
+    const ref =
+      process.env.SOCKETKIT_FRESH_CLONE_REF ?? (await run('git', ['rev-parse', 'HEAD'], { cwd: root })).stdout.trim();
     await run('git', ['clone', '--quiet', '--no-checkout', root, clone], { timeout: 60_000 });
     await run('git', ['checkout', '--quiet', ref], { cwd: clone });
 
     const install = await inClone('npx', [...PNPM, 'install', '--frozen-lockfile'], 120_000);
-    expect({ step: 'install', code: install.code, warnings: warnings(install.out) }).toEqual({ step: 'install', code: 0, warnings: [] });
+    expect({ step: 'install', code: install.code, warnings: warnings(install.out) }).toEqual({
+      step: 'install',
+      code: 0,
+      warnings: [],
+    });
 
     const build = await inClone('npx', [...PNPM, 'build'], 200_000);
-    expect({ step: 'build', code: build.code, warnings: warnings(build.out) }).toEqual({ step: 'build', code: 0, warnings: [] });
+    expect({ step: 'build', code: build.code, warnings: warnings(build.out) }).toEqual({
+      step: 'build',
+      code: 0,
+      warnings: [],
+    });
 
     // The command install linked before the build existed (a workspace package depends on the CLI).
     const help = await inClone(join(clone, 'packages/repo-checks/node_modules/.bin/socketkit'), ['--help'], 30_000);
-    expect({ code: help.code, usage: help.out.includes('usage: socketkit <command>') }).toEqual({ code: 0, usage: true });
+    expect({ code: help.code, usage: help.out.includes('usage: socketkit <command>') }).toEqual({
+      code: 0,
+      usage: true,
+    });
   }, 360_000);
 });

@@ -42,7 +42,8 @@ beforeAll(async () => {
   packDir = tempDir('sk-pack-');
   for (const name of PACKAGES) {
     const pkgDir = join(root, 'packages', name);
-    if (!existsSync(join(pkgDir, 'dist/index.js'))) throw new Error(`${pkgDir}/dist is missing: run "turbo run build" first`);
+    if (!existsSync(join(pkgDir, 'dist/index.js')))
+      throw new Error(`${pkgDir}/dist is missing: run "turbo run build" first`);
     const before = new Set(readdirSync(packDir));
     await run('npx', ['-y', PNPM, 'pack', '--pack-destination', packDir], { cwd: pkgDir });
     const added = readdirSync(packDir).filter((f) => !before.has(f) && f.endsWith('.tgz'));
@@ -56,7 +57,11 @@ afterAll(() => {
 });
 
 async function npmInstall(dir: string, names: string[]): Promise<void> {
-  await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', ...names.map((n) => tarballs.get(n) as string)], { cwd: dir });
+  await run(
+    'npm',
+    ['install', '--no-audit', '--no-fund', '--prefer-offline', ...names.map((n) => tarballs.get(n) as string)],
+    { cwd: dir },
+  );
 }
 
 /** Compiles `files` in `dir` strictly with skipLibCheck false; resolves with tsc's output ('' when clean). */
@@ -78,7 +83,9 @@ async function typecheck(dir: string, files: string[]): Promise<string> {
     }),
   );
   const tsc = join(root, 'node_modules/typescript/bin/tsc');
-  const r = await run(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: dir, timeout: 180_000 }).catch((e: { stdout: string }) => e);
+  const r = await run(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: dir, timeout: 180_000 }).catch(
+    (e: { stdout: string }) => e,
+  );
   return r.stdout;
 }
 
@@ -88,7 +95,13 @@ async function runScript(dir: string, source: string, socketDir: string): Promis
   return JSON.parse(stdout.trim().split('\n').pop() as string) as Record<string, unknown>;
 }
 
-const exchange = (pkg: string, server: string, client: string, serverOpts: string, clientOpts: (s: string) => string): string => `
+const exchange = (
+  pkg: string,
+  server: string,
+  client: string,
+  serverOpts: string,
+  clientOpts: (s: string) => string,
+): string => `
 import { ${server}, ${client} } from '${pkg}';
 const socketDir = process.argv[2];
 const server = new ${server}({ eventName: 'installed', logLevel: 'silent', envFile: false, ${serverOpts} });
@@ -292,14 +305,18 @@ describe('CommonJS and ESM consumers of the tarballs', () => {
         join(dir, 'app.cjs'),
         `${roundTrip((p) => `require('${p}')`)}
 const versions = ${JSON.stringify(BASE.map(pkgName))}.map((p) => require(p + '/package.json').version);
-main(process.argv[2]).then((r) => console.log(JSON.stringify({ ...r, versions })), (e) => { console.error(e); process.exit(1); });
+main(process.argv[2]).then(
+  (r) => console.log(JSON.stringify({ ...r, versions })),
+  (e) => { console.error(e); process.exit(1); },
+);
 `,
       );
       writeFileSync(
         join(dir, 'app.mjs'),
         `${roundTrip((p) => `await import('${p}')`)}
 import { createRequire } from 'node:module';
-const versions = ${JSON.stringify(BASE.map(pkgName))}.map((p) => createRequire(import.meta.url)(p + '/package.json').version);
+const versions = ${JSON.stringify(BASE.map(pkgName))}
+  .map((p) => createRequire(import.meta.url)(p + '/package.json').version);
 console.log(JSON.stringify({ ...(await main(process.argv[2])), versions }));
 `,
       );
@@ -344,7 +361,12 @@ describe('published tarballs', () => {
           const src = map.replace('package/dist/', 'package/src/').replace(/\.js\.map$/, '.ts');
           expect({ map, src: files.includes(src) }).toEqual({ map, src: true });
         }
-        const { stdout: manifest } = await run('tar', ['xzf', tarballs.get(name) as string, '-O', 'package/package.json']);
+        const { stdout: manifest } = await run('tar', [
+          'xzf',
+          tarballs.get(name) as string,
+          '-O',
+          'package/package.json',
+        ]);
         const pkg = JSON.parse(manifest) as Record<string, unknown>;
         expect({ name, devDependencies: pkg.devDependencies, scripts: pkg.scripts }).toEqual({
           name,
@@ -367,9 +389,13 @@ describe('published tarballs', () => {
         // cjs-resolves-to-esm: attw (TypeScript 5.6 inside) predates require(esm); Node >= 20.19 (our
         // engines) and TypeScript >= 5.8 (module nodenext) load these ESM packages from require(), which
         // the CommonJS consumer tests above prove end to end.
-        const r = await run(process.execPath, [attw, tarballs.get(name) as string, '--ignore-rules', 'cjs-resolves-to-esm', '--format', 'ascii'], {
-          timeout: 120_000,
-        }).catch((e: { stdout: string; code: number }) => e);
+        const r = await run(
+          process.execPath,
+          [attw, tarballs.get(name) as string, '--ignore-rules', 'cjs-resolves-to-esm', '--format', 'ascii'],
+          {
+            timeout: 120_000,
+          },
+        ).catch((e: { stdout: string; code: number }) => e);
         expect({
           name,
           code: (r as { code?: number }).code ?? 0,

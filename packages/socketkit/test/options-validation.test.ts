@@ -48,11 +48,14 @@ describe('unknown option keys', () => {
     expect(err.details?.key).toBe('socketdir');
   });
 
-  test.each(constructors)('%s refuses a misspelt engine option (maxconnection / connectTimout)', (_name, make, side) => {
-    const key = side === 'server' ? 'maxconnection' : 'connectTimout';
-    const err = refusal(() => make({ ...quiet, eventName: 'opts', [key]: 5 } as never));
-    expect(err.message).toContain(`did you mean '${side === 'server' ? 'maxConnections' : 'connectTimeout'}'?`);
-  });
+  test.each(constructors)(
+    '%s refuses a misspelt engine option (maxconnection / connectTimout)',
+    (_name, make, side) => {
+      const key = side === 'server' ? 'maxconnection' : 'connectTimout';
+      const err = refusal(() => make({ ...quiet, eventName: 'opts', [key]: 5 } as never));
+      expect(err.message).toContain(`did you mean '${side === 'server' ? 'maxConnections' : 'connectTimeout'}'?`);
+    },
+  );
 
   test('a key that is near nothing lists the valid ones', () => {
     const err = refusal(() => new UnixSocketClient({ ...quiet, eventName: 'opts', zzzzzz: 1 } as never));
@@ -60,12 +63,13 @@ describe('unknown option keys', () => {
   });
 
   test('nested objects: reconnect.maxRetry and tls.rejectUnauthorised', () => {
-    expect(refusal(() => new UnixSocketClient({ ...quiet, eventName: 'opts', reconnect: { maxRetry: 3 } } as never)).message).toContain(
-      "unknown option 'reconnect.maxRetry' for UnixSocketClient: did you mean 'reconnect.maxRetries'?",
-    );
-    expect(refusal(() => new TcpSocketServer({ ...quiet, eventName: 'opts', tls: { rejectUnauthorised: false } } as never)).message).toContain(
-      "did you mean 'tls.rejectUnauthorized'?",
-    );
+    expect(
+      refusal(() => new UnixSocketClient({ ...quiet, eventName: 'opts', reconnect: { maxRetry: 3 } } as never)).message,
+    ).toContain("unknown option 'reconnect.maxRetry' for UnixSocketClient: did you mean 'reconnect.maxRetries'?");
+    expect(
+      refusal(() => new TcpSocketServer({ ...quiet, eventName: 'opts', tls: { rejectUnauthorised: false } } as never))
+        .message,
+    ).toContain("did you mean 'tls.rejectUnauthorized'?");
   });
 
   test('createServer / createClient refuse them too (the facade goes through the constructors)', async () => {
@@ -95,44 +99,62 @@ describe('wrong types say what they got', () => {
     expect(refusal(() => make({ ...quiet, eventName: 'opts', maxMessageSize: '1024' } as never)).message).toContain(
       "maxMessageSize must be an integer >= 1, got the string '1024'",
     );
-    expect(refusal(() => make({ ...quiet, eventName: 'opts', timezone: 3 } as never)).message).toContain('timezone must be a string, got the number 3');
-    expect(refusal(() => make({ ...quiet, eventName: 'opts', token: 12345 } as never)).message).toContain('token must be a string, got the number 12345');
+    expect(refusal(() => make({ ...quiet, eventName: 'opts', timezone: 3 } as never)).message).toContain(
+      'timezone must be a string, got the number 3',
+    );
+    expect(refusal(() => make({ ...quiet, eventName: 'opts', token: 12345 } as never)).message).toContain(
+      'token must be a string, got the number 12345',
+    );
     expect(refusal(() => make({ ...quiet, eventName: 'opts', defaultTimeoutMs: null } as never)).message).toContain(
       'defaultTimeoutMs must be Infinity or an integer number of milliseconds',
     );
-    expect(refusal(() => make({ ...quiet, eventName: 'opts', envFile: true } as never)).message).toContain('envFile must be a file path or false, got true');
+    expect(refusal(() => make({ ...quiet, eventName: 'opts', envFile: true } as never)).message).toContain(
+      'envFile must be a file path or false, got true',
+    );
   });
 
   test('booleans, lists, enums and nested values', () => {
-    expect(refusal(() => new UnixSocketServer({ ...quiet, eventName: 'opts', autoRemoveSocket: 'false' } as never)).message).toContain(
-      "autoRemoveSocket must be true or false, got the string 'false'",
-    );
-    expect(refusal(() => new UnixSocketClient({ ...quiet, eventName: 'opts', trustedUids: 1000 } as never)).message).toContain(
-      'trustedUids must be an array of integers >= 0, got the number 1000',
-    );
-    expect(refusal(() => new UnixSocketClient({ ...quiet, eventName: 'opts', offlineSend: 'drop' } as never)).message).toContain(
-      "offlineSend must be one of 'buffer', 'reject', got the string 'drop'",
-    );
-    expect(refusal(() => new UnixSocketClient({ ...quiet, eventName: 'opts', reconnect: { maxDelay: '5s' } } as never)).message).toContain(
-      "reconnect.maxDelay must be an integer 0–2147483647, got the string '5s'",
-    );
-    expect(refusal(() => new TcpSocketClient({ ...quiet, eventName: 'opts', tls: { minVersion: 'TLSv1.1' } } as never)).message).toContain(
-      "tls.minVersion must be one of 'TLSv1.2', 'TLSv1.3'",
-    );
-    expect(refusal(() => new NatsSocketClient({ ...quiet, eventName: 'opts', servers: 4222 } as never)).message).toContain(
-      'servers must be a string or an array of URLs, got the number 4222',
-    );
+    expect(
+      refusal(() => new UnixSocketServer({ ...quiet, eventName: 'opts', autoRemoveSocket: 'false' } as never)).message,
+    ).toContain("autoRemoveSocket must be true or false, got the string 'false'");
+    expect(
+      refusal(() => new UnixSocketClient({ ...quiet, eventName: 'opts', trustedUids: 1000 } as never)).message,
+    ).toContain('trustedUids must be an array of integers >= 0, got the number 1000');
+    expect(
+      refusal(() => new UnixSocketClient({ ...quiet, eventName: 'opts', offlineSend: 'drop' } as never)).message,
+    ).toContain("offlineSend must be one of 'buffer', 'reject', got the string 'drop'");
+    expect(
+      refusal(() => new UnixSocketClient({ ...quiet, eventName: 'opts', reconnect: { maxDelay: '5s' } } as never))
+        .message,
+    ).toContain("reconnect.maxDelay must be an integer 0–2147483647, got the string '5s'");
+    expect(
+      refusal(() => new TcpSocketClient({ ...quiet, eventName: 'opts', tls: { minVersion: 'TLSv1.1' } } as never))
+        .message,
+    ).toContain("tls.minVersion must be one of 'TLSv1.2', 'TLSv1.3'");
+    expect(
+      refusal(() => new NatsSocketClient({ ...quiet, eventName: 'opts', servers: 4222 } as never)).message,
+    ).toContain('servers must be a string or an array of URLs, got the number 4222');
   });
 
   test('a secret is never shown', () => {
-    const err = refusal(() => new TcpSocketServer({ ...quiet, eventName: 'opts', tls: { passphrase: ['hunter2'] } } as never));
+    const err = refusal(
+      () => new TcpSocketServer({ ...quiet, eventName: 'opts', tls: { passphrase: ['hunter2'] } } as never),
+    );
     expect(err.message).not.toContain('hunter2');
   });
 
   test('undefined means "not given" and valid options still construct', () => {
-    const c = new UnixSocketClient({ ...quiet, eventName: 'opts', socketDir: dir, token: undefined, reconnect: { maxRetries: 3 } } as never);
+    const c = new UnixSocketClient({
+      ...quiet,
+      eventName: 'opts',
+      socketDir: dir,
+      token: undefined,
+      reconnect: { maxRetries: 3 },
+    } as never);
     expect(c.socketPath).toBe(join(dir, 'opts.sock'));
-    expect(() => new TcpSocketServer({ ...quiet, eventName: 'opts', socketDir: dir, port: 0, tls: undefined } as never)).not.toThrow();
+    expect(
+      () => new TcpSocketServer({ ...quiet, eventName: 'opts', socketDir: dir, port: 0, tls: undefined } as never),
+    ).not.toThrow();
   });
 });
 
@@ -150,5 +172,7 @@ try {
 `,
   );
   const out = spawnSync(process.execPath, [script], { encoding: 'utf8' });
-  expect(out.stdout.trim()).toBe("INVALID_CONFIG: unknown option 'socketdir' for UnixSocketServer: did you mean 'socketDir'?");
+  expect(out.stdout.trim()).toBe(
+    "INVALID_CONFIG: unknown option 'socketdir' for UnixSocketServer: did you mean 'socketDir'?",
+  );
 });

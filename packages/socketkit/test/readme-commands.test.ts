@@ -44,6 +44,7 @@ interface Command {
 function readmes(): string[] {
   const files = [
     'README.md',
+    'CONTRIBUTING.md',
     ...readdirSync(join(root, 'docs'))
       .filter((f) => f.endsWith('.md'))
       .sort()
@@ -55,7 +56,8 @@ function readmes(): string[] {
       if (existsSync(join(dir, 'README.md'))) files.push('bench/README.md');
       continue;
     }
-    for (const name of readdirSync(dir).sort()) if (existsSync(join(dir, name, 'README.md'))) files.push(join(group, name, 'README.md'));
+    for (const name of readdirSync(dir).sort())
+      if (existsSync(join(dir, name, 'README.md'))) files.push(join(group, name, 'README.md'));
   }
   return files;
 }
@@ -115,7 +117,8 @@ function extract(): Command[] {
         }
       });
     }
-    // Commands in running text (`npx -y pnpm@10.34.9 docs` builds it ...), outside the code blocks; `...` stands for more arguments.
+    // Commands in running text (`npx -y pnpm@10.34.9 docs` builds it ...), outside the code blocks; `...` stands for
+    // more arguments.
     const prose = text.replace(/^```[\s\S]*?^```[ \t]*$/gm, (block) => block.replace(/[^\n]/g, ' '));
     const span = /`((?:npx|pnpm|npm) [^`\n]+)`/g;
     for (let m = span.exec(prose); m !== null; m = span.exec(prose)) {
@@ -131,7 +134,9 @@ function extract(): Command[] {
 }
 
 const commands = extract();
-const rootScripts = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+const rootScripts = (
+  JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
+).scripts;
 const publicNames = new Set<string>();
 for (const name of readdirSync(join(root, 'packages'))) {
   const manifest = join(root, 'packages', name, 'package.json');
@@ -157,7 +162,13 @@ function pnpmCommand(args: string[]): string | undefined {
   return undefined;
 }
 
-const kinds = { pnpm: [] as Command[], cli: [] as Command[], npmInstall: [] as Command[], node: [] as Command[], other: [] as Command[] };
+const kinds = {
+  pnpm: [] as Command[],
+  cli: [] as Command[],
+  npmInstall: [] as Command[],
+  node: [] as Command[],
+  other: [] as Command[],
+};
 for (const c of commands) {
   const [program] = c.argv;
   if (pnpmArgs(c.argv) !== undefined) kinds.pnpm.push(c);
@@ -175,13 +186,18 @@ describe('README shell commands', () => {
     expect(kinds.other.map((c) => `${c.where}: ${c.argv.join(' ')}`)).toEqual([]);
   });
 
-  test('every pnpm script the READMEs name exists, and pnpm runs it as written, not a built-in of the same name', async () => {
+  test('every pnpm script the READMEs name exists, and pnpm runs it as written, not a built-in of the same ' +
+    'name', async () => {
     const scratch = mkdtempSync(join(tmpdir(), 'sk-readme-pnpm-'));
     try {
       const names = Object.keys(rootScripts);
       writeFileSync(
         join(scratch, 'package.json'),
-        JSON.stringify({ name: 'readme-commands', private: true, scripts: Object.fromEntries(names.map((n) => [n, `echo RAN-SCRIPT-${n}`])) }),
+        JSON.stringify({
+          name: 'readme-commands',
+          private: true,
+          scripts: Object.fromEntries(names.map((n) => [n, `echo RAN-SCRIPT-${n}`])),
+        }),
       );
       const seen = new Map<string, Command>();
       for (const c of kinds.pnpm) {
@@ -206,7 +222,12 @@ describe('README shell commands', () => {
           (o) => o.stdout,
           (e: { stdout: string; stderr: string }) => `${e.stdout}${e.stderr}`,
         );
-        expect({ where: c.where, command: c.argv.join(' '), ranTheScript: r.includes(`RAN-SCRIPT-${name}`), out: r.slice(0, 300) }).toMatchObject({
+        expect({
+          where: c.where,
+          command: c.argv.join(' '),
+          ranTheScript: r.includes(`RAN-SCRIPT-${name}`),
+          out: r.slice(0, 300),
+        }).toMatchObject({
           where: c.where,
           command: c.argv.join(' '),
           ranTheScript: true,
@@ -229,7 +250,12 @@ describe('README shell commands', () => {
         () => ({ code: 0, stderr: '' }),
         (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
       );
-      expect({ where: c.where, command: c.argv.join(' '), ...r }).toEqual({ where: c.where, command: c.argv.join(' '), code: 0, stderr: '' });
+      expect({ where: c.where, command: c.argv.join(' '), ...r }).toEqual({
+        where: c.where,
+        command: c.argv.join(' '),
+        code: 0,
+        stderr: '',
+      });
     }
   }, 120_000);
 
@@ -237,7 +263,10 @@ describe('README shell commands', () => {
     expect(kinds.cli.some((c) => c.argv.join(' ') === 'socketkit ls --json')).toBe(true);
     const socketDir = mkdtempSync(join(tmpdir(), 'sk-'));
     try {
-      const { stdout } = await run(process.execPath, [CLI, 'ls', '--json', '--socket-dir', socketDir], { cwd: socketDir, timeout: 30_000 });
+      const { stdout } = await run(process.execPath, [CLI, 'ls', '--json', '--socket-dir', socketDir], {
+        cwd: socketDir,
+        timeout: 30_000,
+      });
       expect(JSON.parse(stdout)).toBeDefined();
     } finally {
       rmSync(socketDir, { recursive: true, force: true });
@@ -259,7 +288,11 @@ describe('README shell commands', () => {
   test('every node <file> names a file that the build writes', () => {
     for (const c of kinds.node) {
       const file = c.argv[1] as string;
-      expect({ where: c.where, file, exists: existsSync(join(root, file)) }).toEqual({ where: c.where, file, exists: true });
+      expect({ where: c.where, file, exists: existsSync(join(root, file)) }).toEqual({
+        where: c.where,
+        file,
+        exists: true,
+      });
     }
   });
 });

@@ -9,7 +9,16 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -65,7 +74,8 @@ beforeAll(async () => {
     if (!existsSync(manifest)) continue;
     const pkg = JSON.parse(readFileSync(manifest, 'utf8')) as { name: string; private?: boolean };
     if (pkg.private === true) continue;
-    if (!existsSync(join(pkgDir, 'dist/index.js'))) throw new Error(`${pkgDir}/dist is missing: run "turbo run build" first`);
+    if (!existsSync(join(pkgDir, 'dist/index.js')))
+      throw new Error(`${pkgDir}/dist is missing: run "turbo run build" first`);
     symlinkSync(pkgDir, join(dir, 'node_modules', pkg.name), 'dir');
   }
   // The schema library of the typed-payload examples, as an application would install it.
@@ -90,9 +100,11 @@ beforeAll(async () => {
     }),
   );
   const tsc = join(root, 'node_modules/typescript/bin/tsc');
-  await run(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: dir, timeout: 180_000 }).catch((e: { stdout: string }) => {
-    compileErrors = e.stdout;
-  });
+  await run(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: dir, timeout: 180_000 }).catch(
+    (e: { stdout: string }) => {
+      compileErrors = e.stdout;
+    },
+  );
 }, 240_000);
 
 afterAll(() => {

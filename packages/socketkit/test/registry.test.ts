@@ -43,7 +43,11 @@ let registry: ChildProcess | undefined;
 let registryUrl: string;
 let userconfig: string;
 const env = (): NodeJS.ProcessEnv => {
-  const e: NodeJS.ProcessEnv = { ...process.env, NPM_CONFIG_USERCONFIG: userconfig, npm_config_cache: join(base, 'npm-cache') };
+  const e: NodeJS.ProcessEnv = {
+    ...process.env,
+    NPM_CONFIG_USERCONFIG: userconfig,
+    npm_config_cache: join(base, 'npm-cache'),
+  };
   // Not the workspace's pnpm/npm run settings: a user's plain shell.
   for (const k of Object.keys(e)) if (/^npm_(?!config_cache$)/i.test(k) && k !== 'NPM_CONFIG_USERCONFIG') delete e[k];
   delete e.SOCKET_LOG_LEVEL;
@@ -150,9 +154,13 @@ const server = app.listen(0, '127.0.0.1', () => console.log('PORT ' + server.add
 process.on('SIGTERM', () => { server.closeAllConnections(); server.close(() => process.exit(0)); });
 `,
   );
-  const child = spawn(process.execPath, [join(base, 'launch.mjs'), join(pkgDir, 'package.json'), join(base, 'verdaccio.yaml')], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [join(base, 'launch.mjs'), join(pkgDir, 'package.json'), join(base, 'verdaccio.yaml')],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   registry = child;
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
@@ -171,7 +179,14 @@ process.on('SIGTERM', () => { server.closeAllConnections(); server.close(() => p
   userconfig = join(base, 'npmrc');
   writeFileSync(
     userconfig,
-    [`registry=${registryUrl}`, `//127.0.0.1:${port}/:_authToken=throwaway-test-token`, 'update-notifier=false', 'fund=false', 'audit=false', ''].join('\n'),
+    [
+      `registry=${registryUrl}`,
+      `//127.0.0.1:${port}/:_authToken=throwaway-test-token`,
+      'update-notifier=false',
+      'fund=false',
+      'audit=false',
+      '',
+    ].join('\n'),
   );
   for (const tarball of readdirSync(packs).filter((f) => f.endsWith('.tgz'))) {
     await npm(base, ['publish', join(packs, tarball)]);
@@ -205,7 +220,11 @@ describe('installed from a registry, as it will be published', () => {
       ]) {
         const { stdout } = await npm(base, ['view', name, 'version', 'dependencies', '--json']);
         const info = JSON.parse(stdout) as { version: string; dependencies?: Record<string, string> };
-        expect({ name, version: info.version, workspace: JSON.stringify(info.dependencies ?? {}).includes('workspace:') }).toEqual({
+        expect({
+          name,
+          version: info.version,
+          workspace: JSON.stringify(info.dependencies ?? {}).includes('workspace:'),
+        }).toEqual({
           name,
           version: expect.stringMatching(/^\d+\.\d+\.\d+/),
           workspace: false,
@@ -221,7 +240,13 @@ describe('installed from a registry, as it will be published', () => {
       const app = dir('app-unix');
       writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app-unix', private: true, type: 'module' }));
       await npm(app, ['install', '@socketkit/unix']);
-      expect(installed(app)).toEqual(['@socketkit/codec', '@socketkit/config', '@socketkit/core', '@socketkit/protocol', '@socketkit/unix']);
+      expect(installed(app)).toEqual([
+        '@socketkit/codec',
+        '@socketkit/config',
+        '@socketkit/core',
+        '@socketkit/protocol',
+        '@socketkit/unix',
+      ]);
       writeFileSync(join(app, 'quickstart.ts'), quickStart());
       const out = await compileAndRun(app, 'quickstart.ts', dir('sockets-unix'));
       expect(out).toContain('{ progress: 0.5 }');
@@ -237,7 +262,14 @@ describe('installed from a registry, as it will be published', () => {
       const app = dir('app-tcp');
       writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app-tcp', private: true, type: 'module' }));
       await npm(app, ['install', 'socketkit', '@socketkit/tcp']);
-      expect(installed(app)).toEqual(['@socketkit/codec', '@socketkit/config', '@socketkit/core', '@socketkit/protocol', '@socketkit/tcp', 'socketkit']);
+      expect(installed(app)).toEqual([
+        '@socketkit/codec',
+        '@socketkit/config',
+        '@socketkit/core',
+        '@socketkit/protocol',
+        '@socketkit/tcp',
+        'socketkit',
+      ]);
       writeFileSync(
         join(app, 'facade.ts'),
         `import { createClient, createServer } from 'socketkit';
@@ -287,11 +319,15 @@ await server.stop();
           });
           serve.once('exit', (code) => reject(new Error(`npx @socketkit/cli serve exited (${code}): ${err}`)));
         });
-        const { stdout } = await run('npx', ['-y', '@socketkit/cli', 'request', 'npxjobs', '--socket-dir', socketDir, '--data', '{"n":21}'], {
-          cwd,
-          env: env(),
-          timeout: 60_000,
-        });
+        const { stdout } = await run(
+          'npx',
+          ['-y', '@socketkit/cli', 'request', 'npxjobs', '--socket-dir', socketDir, '--data', '{"n":21}'],
+          {
+            cwd,
+            env: env(),
+            timeout: 60_000,
+          },
+        );
         expect(JSON.parse(stdout).data).toEqual({ echo: { n: 21 } });
       } finally {
         const exited = new Promise((resolve) => serve.once('exit', resolve));
@@ -315,7 +351,11 @@ describe('"Try it today": pack:all, then one install line', () => {
       // The user's own npm settings (the public registry for third-party packages), not the test registry.
       const e: NodeJS.ProcessEnv = { ...process.env };
       for (const k of Object.keys(e)) if (/^npm_/i.test(k)) delete e[k];
-      await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', ...tarballs], { cwd: app, env: e, timeout: 90_000 });
+      await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', ...tarballs], {
+        cwd: app,
+        env: e,
+        timeout: 90_000,
+      });
       expect(installed(app)).toEqual([
         '@socketkit/broker',
         '@socketkit/cli',

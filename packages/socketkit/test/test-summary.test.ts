@@ -41,7 +41,9 @@ describe('test summary', () => {
     const s = summarize([
       {
         name: 'a',
-        results: result([{ title: 'x', status: 'pending', ancestorTitles: ['golden frames [skipped: golden.json not found]'] }]),
+        results: result([
+          { title: 'x', status: 'pending', ancestorTitles: ['golden frames [skipped: golden.json not found]'] },
+        ]),
       },
     ]);
     expect(s).toMatchObject({ failed: 0, skipped: 1, unexplained: [] });

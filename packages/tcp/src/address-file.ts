@@ -1,8 +1,25 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fstatSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { fileTrustProblem, insecureError, openServerSocketDir, openSocketDir, prepareSocketDir, type PinnedDir, type SocketDirTrust } from '@socketkit/core';
+import {
+  fileTrustProblem,
+  insecureError,
+  openServerSocketDir,
+  openSocketDir,
+  prepareSocketDir,
+  type PinnedDir,
+  type SocketDirTrust,
+} from '@socketkit/core/net';
 import { ConnectionError, ErrorCode, SocketError, validateEventName } from '@socketkit/protocol';
 
 /** What a TCP server with an auto-picked port publishes for its event in `{socketDir}/{event}.tcp`. */
@@ -49,7 +66,8 @@ function readPinned(dir: PinnedDir, path: string, eventName: string, trust: Sock
     if (errno(err) === 'ELOOP') {
       throw new ConnectionError(
         ErrorCode.INSECURE_SOCKET_DIR,
-        `address file ${path} is a symbolic link: whoever controls it can impersonate the server; delete it and restart the server`,
+        `address file ${path} is a symbolic link: whoever controls it can impersonate the server; delete it and ` +
+          `restart the server`,
         { cause: err, details: { path } },
       );
     }
@@ -74,7 +92,11 @@ function readPinned(dir: PinnedDir, path: string, eventName: string, trust: Sock
  * @throws ConnectionError `INSECURE_SOCKET_DIR`, `PERMISSION_DENIED`, or
  *   `SOCKET_NOT_FOUND` for a file that is not a valid record.
  */
-export async function readAddressFile(socketDir: string, eventName: string, trust: SocketDirTrust = {}): Promise<TcpAddressRecord | undefined> {
+export async function readAddressFile(
+  socketDir: string,
+  eventName: string,
+  trust: SocketDirTrust = {},
+): Promise<TcpAddressRecord | undefined> {
   const path = addressFilePath(socketDir, eventName);
   let text: string | undefined;
   if (trust.allowInsecureDir === true || process.getuid === undefined) {
@@ -106,10 +128,18 @@ export async function readAddressFile(socketDir: string, eventName: string, trus
   } catch {
     rec = undefined;
   }
-  if (rec === undefined || rec === null || rec.event !== eventName || !Number.isInteger(rec.port) || (rec.port as number) < 1 || (rec.port as number) > 65535) {
+  if (
+    rec === undefined ||
+    rec === null ||
+    rec.event !== eventName ||
+    !Number.isInteger(rec.port) ||
+    (rec.port as number) < 1 ||
+    (rec.port as number) > 65535
+  ) {
     throw new ConnectionError(
       ErrorCode.SOCKET_NOT_FOUND,
-      `the address file ${path} is not a valid record for event "${eventName}": delete it and restart the server, or pass port explicitly`,
+      `the address file ${path} is not a valid record for event "${eventName}": delete it and restart the server, or ` +
+        `pass port explicitly`,
       { details: { path } },
     );
   }
@@ -121,7 +151,11 @@ export async function readAddressFile(socketDir: string, eventName: string, trus
  * rename), after checking the directory like a Unix socket directory, inside
  * the directory that was opened and checked.
  */
-export async function writeAddressFile(socketDir: string, record: TcpAddressRecord, trust: SocketDirTrust = {}): Promise<string> {
+export async function writeAddressFile(
+  socketDir: string,
+  record: TcpAddressRecord,
+  trust: SocketDirTrust = {},
+): Promise<string> {
   await prepareSocketDir(socketDir, trust);
   const path = addressFilePath(socketDir, record.event);
   const dir = openServerSocketDir(socketDir, trust);

@@ -37,7 +37,8 @@ function row(address: string, port: number, six: boolean): string | undefined {
  */
 export function loopbackServerUid(socket: Socket): number | undefined {
   const { remoteAddress, remotePort, localAddress, localPort } = socket;
-  if (remoteAddress === undefined || remotePort === undefined || localAddress === undefined || localPort === undefined) return undefined;
+  if (remoteAddress === undefined || remotePort === undefined || localAddress === undefined || localPort === undefined)
+    return undefined;
   for (const six of [false, true]) {
     const server = row(remoteAddress, remotePort, six);
     const client = row(localAddress, localPort, six);

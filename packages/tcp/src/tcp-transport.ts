@@ -1,19 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import { connect as tlsConnect, createServer as createTlsServer, type SecureContextOptions, type TLSSocket } from 'node:tls';
 import {
-  awaitConnect,
-  closeServer,
-  listenServer,
-  mapConnectError,
-  type ClientTransport,
-  type ListenSettings,
-  type ServerTransport,
-  type SocketDirTrust,
-  type SocketLogger,
-  type TransportStream,
-} from '@socketkit/core';
+  connect as tlsConnect,
+  createServer as createTlsServer,
+  type SecureContextOptions,
+  type TLSSocket,
+} from 'node:tls';
+import type { ClientTransport, ListenSettings, ServerTransport, SocketLogger, TransportStream } from '@socketkit/core';
+import { awaitConnect, closeServer, listenServer, mapConnectError, type SocketDirTrust } from '@socketkit/core/net';
 import { ConnectionError, ErrorCode, type SocketError, ValidationError } from '@socketkit/protocol';
 import { addressFilePath, readAddressFile, writeAddressFile } from './address-file.js';
 import { loopbackServerUid } from './loopback-owner.js';
@@ -34,7 +29,9 @@ export interface TcpTlsOptions {
   ca?: string | Buffer | Array<string | Buffer>;
   /** Server: ask every client for a certificate signed by `ca` and refuse those without (mutual TLS, default false). */
   requestCert?: boolean;
-  /** Verify the peer's certificate (default true). Turning it off removes the protection against a man-in-the-middle. */
+  /**
+   * Verify the peer's certificate (default true). Turning it off removes the protection against a man-in-the-middle.
+   */
   rejectUnauthorized?: boolean;
   /** Client: the name the server's certificate must carry (default: `host`). */
   servername?: string;
@@ -63,7 +60,10 @@ export interface TcpServerTransportOptions {
   logger?: SocketLogger;
 }
 
-/** Longest a TLS handshake may take before the server drops the peer (ms), when the engine does not say (it passes its `authTimeout`). */
+/**
+ * Longest a TLS handshake may take before the server drops the peer (ms), when the engine does not say (it passes its
+ * `authTimeout`).
+ */
 export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 
 function formatAddress(host: string, port: number | undefined): string {
@@ -84,10 +84,14 @@ function pem(value: string | Buffer, key: string): string | Buffer {
   try {
     return readFileSync(value);
   } catch (err) {
-    throw new ValidationError(ErrorCode.INVALID_CONFIG, `tls.${key}: cannot read ${value} (${(err as Error).message}): pass PEM text or a readable file path`, {
-      cause: err,
-      details: { key, path: value },
-    });
+    throw new ValidationError(
+      ErrorCode.INVALID_CONFIG,
+      `tls.${key}: cannot read ${value} (${(err as Error).message}): pass PEM text or a readable file path`,
+      {
+        cause: err,
+        details: { key, path: value },
+      },
+    );
   }
 }
 
@@ -99,7 +103,10 @@ export function tlsContext(o: TcpTlsOptions): SecureContextOptions {
   if (o.passphrase !== undefined) out.passphrase = o.passphrase;
   if (o.ca !== undefined) out.ca = (Array.isArray(o.ca) ? o.ca : [o.ca]).map((c) => pem(c, 'ca'));
   if ((out.cert === undefined) !== (out.key === undefined)) {
-    throw new ValidationError(ErrorCode.INVALID_CONFIG, 'tls.cert and tls.key go together: pass both (PEM text or file paths)');
+    throw new ValidationError(
+      ErrorCode.INVALID_CONFIG,
+      'tls.cert and tls.key go together: pass both (PEM text or file paths)',
+    );
   }
   return out;
 }
@@ -121,7 +128,10 @@ export class TcpServerTransport implements ServerTransport {
 
   constructor(options: TcpServerTransportOptions) {
     if (options.port !== undefined && !(Number.isInteger(options.port) && options.port >= 0 && options.port <= 65535)) {
-      throw new ValidationError(ErrorCode.INVALID_CONFIG, `port ${options.port} is invalid: use an integer 0-65535 (0 lets the OS choose)`);
+      throw new ValidationError(
+        ErrorCode.INVALID_CONFIG,
+        `port ${options.port} is invalid: use an integer 0-65535 (0 lets the OS choose)`,
+      );
     }
     this.#o = options;
     if (options.tls !== undefined) {
@@ -141,7 +151,9 @@ export class TcpServerTransport implements ServerTransport {
 
   /** The address file this server publishes (no explicit port), if any. */
   get addressFile(): string | undefined {
-    return this.#o.port === undefined && this.#o.socketDir !== undefined ? addressFilePath(this.#o.socketDir, this.#o.eventName) : undefined;
+    return this.#o.port === undefined && this.#o.socketDir !== undefined
+      ? addressFilePath(this.#o.socketDir, this.#o.eventName)
+      : undefined;
   }
 
   address(): string {
@@ -160,7 +172,10 @@ export class TcpServerTransport implements ServerTransport {
         { details: { host } },
       );
     }
-    this.#o.logger?.warn(`server "${eventName}" binds ${host || '*'} without token or TLS (allowInsecure): any host that can reach this machine may connect`);
+    this.#o.logger?.warn(
+      `server "${eventName}" binds ${host || '*'} without token or TLS (allowInsecure): any host that can reach this ` +
+        `machine may connect`,
+    );
   }
 
   async listen(onConnection: (stream: TransportStream) => void, settings: ListenSettings = {}): Promise<void> {
@@ -168,7 +183,8 @@ export class TcpServerTransport implements ServerTransport {
     const { host, port, portRangeStart, portRangeEnd, eventName, socketDir } = this.#o;
     const file = this.addressFile;
     let previous = this.#port;
-    if (previous === undefined && file !== undefined) previous = (await readAddressFile(socketDir as string, eventName, this.#o.trust))?.port;
+    if (previous === undefined && file !== undefined)
+      previous = (await readAddressFile(socketDir as string, eventName, this.#o.trust))?.port;
     const candidates =
       previous !== undefined
         ? [previous]
@@ -246,7 +262,8 @@ export class TcpServerTransport implements ServerTransport {
   }
 
   #createServer(onConnection: (stream: TransportStream) => void, settings: ListenSettings): Server {
-    if (this.#tls === undefined) return createServer({ allowHalfOpen: true, noDelay: true }, (socket: Socket) => onConnection(socket));
+    if (this.#tls === undefined)
+      return createServer({ allowHalfOpen: true, noDelay: true }, (socket: Socket) => onConnection(socket));
     const requestCert = this.#o.tls?.requestCert ?? false;
     // Sockets between accept and secureConnection, by both ends' address and
     // port (unique among live sockets; the remote end alone is not: a server
@@ -255,9 +272,12 @@ export class TcpServerTransport implements ServerTransport {
     // bound (maxUnauthenticated) and may evict them, so a flood of
     // connections that never send a ClientHello cannot take every descriptor.
     const handshaking = new Map<string, () => void>();
-    const keyOf = (s: Socket): string => `${s.remoteAddress ?? ''}|${s.remotePort ?? ''}|${s.localAddress ?? ''}|${s.localPort ?? ''}`;
+    const keyOf = (s: Socket): string =>
+      `${s.remoteAddress ?? ''}|${s.remotePort ?? ''}|${s.localAddress ?? ''}|${s.localPort ?? ''}`;
     const handshakeTimeout =
-      settings.handshakeTimeoutMs !== undefined && Number.isFinite(settings.handshakeTimeoutMs) ? settings.handshakeTimeoutMs : TLS_HANDSHAKE_TIMEOUT_MS;
+      settings.handshakeTimeoutMs !== undefined && Number.isFinite(settings.handshakeTimeoutMs)
+        ? settings.handshakeTimeoutMs
+        : TLS_HANDSHAKE_TIMEOUT_MS;
     // Not half-open: a peer that hangs up mid-handshake would otherwise keep
     // its socket (and stop()) open, as no secureConnection ever hands it over.
     const server = createTlsServer(
@@ -331,10 +351,15 @@ export class TcpClientTransport implements ClientTransport {
   constructor(host: string, port: number, eventName: string);
   constructor(optionsOrHost: TcpClientTransportOptions | string, portArg?: number, eventArg?: string) {
     const options: TcpClientTransportOptions =
-      typeof optionsOrHost === 'string' ? { host: optionsOrHost, port: portArg as number, eventName: eventArg as string } : optionsOrHost;
+      typeof optionsOrHost === 'string'
+        ? { host: optionsOrHost, port: portArg as number, eventName: eventArg as string }
+        : optionsOrHost;
     const { port, host, eventName } = options;
     if (port !== undefined && !(Number.isInteger(port) && port >= 1 && port <= 65535)) {
-      throw new ValidationError(ErrorCode.INVALID_CONFIG, `port ${port} is invalid: use the server's port (server.port), an integer 1-65535`);
+      throw new ValidationError(
+        ErrorCode.INVALID_CONFIG,
+        `port ${port} is invalid: use the server's port (server.port), an integer 1-65535`,
+      );
     }
     if (port === undefined && (!isLoopbackHost(host) || options.socketDir === undefined)) {
       throw new ValidationError(
@@ -352,7 +377,10 @@ export class TcpClientTransport implements ClientTransport {
   address(): string {
     const port = this.#o.port ?? this.#lastPort;
     if (port !== undefined) return formatAddress(this.#o.host, port);
-    return `${formatAddress(this.#o.host, undefined)}:<port from ${addressFilePath(this.#o.socketDir as string, this.#o.eventName)}>`;
+    return (
+      `${formatAddress(this.#o.host, undefined)}:<port from ` +
+      `${addressFilePath(this.#o.socketDir as string, this.#o.eventName)}>`
+    );
   }
 
   async #resolvePort(): Promise<number> {
@@ -380,8 +408,10 @@ export class TcpClientTransport implements ClientTransport {
     const path = addressFilePath(this.#o.socketDir as string, this.#o.eventName);
     throw new ConnectionError(
       ErrorCode.INSECURE_SOCKET_DIR,
-      `port ${port} from the address file ${path} is held by uid ${uid} (not you, uid ${process.getuid?.()}, nor root): ` +
-        'the server stopped and another user took its port, or the file is stale; start the server again, or list its owner in trustedUids',
+      `port ${port} from the address file ${path} is held by uid ${uid} (not you, uid ${process.getuid?.()}, nor ` +
+        `root): ` +
+        'the server stopped and another user took its port, or the file is stale; start the server again, or list ' +
+        'its owner in trustedUids',
       { details: { path, port, uid } },
     );
   }
@@ -398,7 +428,10 @@ export class TcpClientTransport implements ClientTransport {
     const host = this.#o.host;
     try {
       if (this.#tls === undefined) {
-        const socket = await awaitConnect(createConnection({ host, port, allowHalfOpen: false, noDelay: true }), signal);
+        const socket = await awaitConnect(
+          createConnection({ host, port, allowHalfOpen: false, noDelay: true }),
+          signal,
+        );
         if (this.#o.port === undefined) this.#checkListener(socket, port);
         return socket;
       }
@@ -420,7 +453,13 @@ export class TcpClientTransport implements ClientTransport {
 /** Whether `uid` may own the listener a client found through the address file (you, root, trustedUids). */
 function trustedUid(uid: number, trust: SocketDirTrust | undefined): boolean {
   const self = process.getuid?.();
-  return self === undefined || trust?.allowInsecureDir === true || uid === self || uid === 0 || (trust?.trustedUids ?? []).includes(uid);
+  return (
+    self === undefined ||
+    trust?.allowInsecureDir === true ||
+    uid === self ||
+    uid === 0 ||
+    (trust?.trustedUids ?? []).includes(uid)
+  );
 }
 
 /** TLS verification failures become `UNAUTHORIZED` saying what to pass; the rest as for plain TCP. */

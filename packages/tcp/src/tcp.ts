@@ -1,24 +1,25 @@
 import { checkOptions, optionRule as r, type OptionRulesFor } from '@socketkit/config';
 import {
+  SocketClient,
+  SocketServer,
+  createLogger,
+  type Payload,
+  type SocketClientOptions,
+  type SocketServerOptions,
+} from '@socketkit/core';
+import {
   CLIENT_ENGINE_RULES,
   CONFIG_OPTION_RULES,
   SERVER_ENGINE_RULES,
-  SOCKET_DIR_TRUST_RULES,
   omitRules,
-  SocketClient,
-  SocketServer,
   clientEngineOptions,
-  createLogger,
   mergeDefined,
   resolveConfig,
   serverEngineOptions,
   type ClientConfigOptions,
-  type Payload,
   type ServerConfigOptions,
-  type SocketClientOptions,
-  type SocketDirTrust,
-  type SocketServerOptions,
-} from '@socketkit/core';
+} from '@socketkit/core/internal';
+import { SOCKET_DIR_TRUST_RULES, type SocketDirTrust } from '@socketkit/core/net';
 import type { MessageData } from '@socketkit/protocol';
 import { TcpClientTransport, TcpServerTransport, type TcpTlsOptions } from './tcp-transport.js';
 
@@ -31,10 +32,13 @@ export interface TcpSecurityOptions extends SocketDirTrust {
 }
 
 function trustOf(o: SocketDirTrust): SocketDirTrust {
-  return mergeDefined<SocketDirTrust>({}, { allowInsecureDir: o.allowInsecureDir, trustedUids: o.trustedUids, trustedGids: o.trustedGids });
+  return mergeDefined<SocketDirTrust>(
+    {},
+    { allowInsecureDir: o.allowInsecureDir, trustedUids: o.trustedUids, trustedGids: o.trustedGids },
+  );
 }
 
-/** Options of {@link TcpSocketServer}: engine options plus the TCP specifics of §5/§7. */
+/** Options of {@link TcpSocketServer}: engine options plus the TCP specifics (host, port, TLS, address file). */
 export interface TcpSocketServerOptions<TIn = MessageData, TOut = MessageData>
   extends Omit<SocketServerOptions<TIn, TOut>, 'transport' | keyof ServerConfigOptions | 'maxConnections'>,
     ServerConfigOptions,
@@ -121,7 +125,10 @@ export const TCP_CLIENT_OPTION_RULES: OptionRulesFor<TcpSocketClientOptions> = O
  * await server.start();
  * console.log(server.port);
  */
-export class TcpSocketServer<TIn extends Payload<TIn> = MessageData, TOut extends Payload<TOut> = MessageData> extends SocketServer<TIn, TOut> {
+export class TcpSocketServer<
+  TIn extends Payload<TIn> = MessageData,
+  TOut extends Payload<TOut> = MessageData,
+> extends SocketServer<TIn, TOut> {
   readonly #transport: TcpServerTransport;
 
   constructor(options: TcpSocketServerOptions<TIn, TOut>) {
@@ -169,7 +176,10 @@ export class TcpSocketServer<TIn extends Payload<TIn> = MessageData, TOut extend
     return this.#transport.port;
   }
 
-  /** The address file published for clients on this host (`{socketDir}/{eventName}.tcp`), when the port was not explicit. */
+  /**
+   * The address file published for clients on this host (`{socketDir}/{eventName}.tcp`), when the port was not
+   * explicit.
+   */
   get addressFile(): string | undefined {
     return this.#transport.addressFile;
   }

@@ -4,7 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { FrameDecoder, encodeFrame } from '@socketkit/codec';
-import { ConnectionError, ErrorCode, PROTOCOL_VERSION, ValidationError, createMessage, type SocketMessage } from '@socketkit/protocol';
+import {
+  ConnectionError,
+  ErrorCode,
+  PROTOCOL_VERSION,
+  ValidationError,
+  createMessage,
+  type SocketMessage,
+} from '@socketkit/protocol';
 import { TcpSocketClient, TcpSocketServer } from '../src/index.js';
 
 const cleanups: Array<() => unknown> = [];
@@ -60,7 +67,8 @@ async function onePortRange(): Promise<{ portRangeStart: number; portRangeEnd: n
   await new Promise((r) => s.close(r));
   return { portRangeStart: port, portRangeEnd: port };
 }
-const hello = (event: string, data: Record<string, unknown>): Buffer => encodeFrame(createMessage(event, 'control', { op: 'hello', ...data }));
+const hello = (event: string, data: Record<string, unknown>): Buffer =>
+  encodeFrame(createMessage(event, 'control', { op: 'hello', ...data }));
 
 describe('TCP endpoints by event name', () => {
   it('a client for another event is refused with WRONG_EVENT; the welcome names the event', async () => {
@@ -100,47 +108,55 @@ describe('TCP endpoints by event name', () => {
     }
   });
 
-  it('without a port the server publishes {socketDir}/{event}.tcp (0600), a client without a port finds it, and the file stays after stop', async () => {
-    const dir = socketDir();
-    const s = server({ socketDir: dir, ...(await onePortRange()) });
-    await s.start();
-    const file = join(dir, 'orders.tcp');
-    expect(s.addressFile).toBe(file);
-    expect(lstatSync(file).mode & 0o777).toBe(0o600);
-    const rec = JSON.parse(readFileSync(file, 'utf8')) as { port: number; event: string; pid: number };
-    expect(rec).toMatchObject({ port: s.port, event: 'orders', pid: process.pid });
-    const c = client({ socketDir: dir });
-    await c.connect({ waitForWelcome: true });
-    expect(c.address).toBe(`127.0.0.1:${s.port}`);
-    expect(s.getConnectedClients()).toHaveLength(1);
-    await c.disconnect();
-    await s.stop();
-    expect(existsSync(file)).toBe(true);
-  });
+  it(
+    'without a port the server publishes {socketDir}/{event}.tcp (0600), a client without a port finds it, and the ' +
+      'file stays after stop',
+    async () => {
+      const dir = socketDir();
+      const s = server({ socketDir: dir, ...(await onePortRange()) });
+      await s.start();
+      const file = join(dir, 'orders.tcp');
+      expect(s.addressFile).toBe(file);
+      expect(lstatSync(file).mode & 0o777).toBe(0o600);
+      const rec = JSON.parse(readFileSync(file, 'utf8')) as { port: number; event: string; pid: number };
+      expect(rec).toMatchObject({ port: s.port, event: 'orders', pid: process.pid });
+      const c = client({ socketDir: dir });
+      await c.connect({ waitForWelcome: true });
+      expect(c.address).toBe(`127.0.0.1:${s.port}`);
+      expect(s.getConnectedClients()).toHaveLength(1);
+      await c.disconnect();
+      await s.stop();
+      expect(existsSync(file)).toBe(true);
+    },
+  );
 
-  it('a restarted server (new process state) binds its previous port, or fails with ADDRESS_IN_USE naming the address file', async () => {
-    const dir = socketDir();
-    const first = server({ socketDir: dir, ...(await onePortRange()) });
-    await first.start();
-    const port = first.port as number;
-    await first.stop();
-    const again = server({ socketDir: dir, ...(await onePortRange()) });
-    await again.start();
-    expect(again.port).toBe(port);
-    await again.stop();
-    await occupy(port);
-    const third = server({ socketDir: dir, ...(await onePortRange()) });
-    const err = (await third.start().catch((e: unknown) => e)) as ConnectionError;
-    expect(err.code).toBe(ErrorCode.ADDRESS_IN_USE);
-    expect(err.message).toContain(join(dir, 'orders.tcp'));
-    // an in-process restart never moves either
-    const s = server({ socketDir: socketDir(), port: 0 });
-    await s.start();
-    const p = s.port as number;
-    await s.stop();
-    await occupy(p);
-    expect(((await s.start().catch((e: unknown) => e)) as ConnectionError).code).toBe(ErrorCode.ADDRESS_IN_USE);
-  });
+  it(
+    'a restarted server (new process state) binds its previous port, or fails with ADDRESS_IN_USE naming the address ' +
+      'file',
+    async () => {
+      const dir = socketDir();
+      const first = server({ socketDir: dir, ...(await onePortRange()) });
+      await first.start();
+      const port = first.port as number;
+      await first.stop();
+      const again = server({ socketDir: dir, ...(await onePortRange()) });
+      await again.start();
+      expect(again.port).toBe(port);
+      await again.stop();
+      await occupy(port);
+      const third = server({ socketDir: dir, ...(await onePortRange()) });
+      const err = (await third.start().catch((e: unknown) => e)) as ConnectionError;
+      expect(err.code).toBe(ErrorCode.ADDRESS_IN_USE);
+      expect(err.message).toContain(join(dir, 'orders.tcp'));
+      // an in-process restart never moves either
+      const s = server({ socketDir: socketDir(), port: 0 });
+      await s.start();
+      const p = s.port as number;
+      await s.stop();
+      await occupy(p);
+      expect(((await s.start().catch((e: unknown) => e)) as ConnectionError).code).toBe(ErrorCode.ADDRESS_IN_USE);
+    },
+  );
 
   it('a second server for the same event on the same host fails instead of taking another port', async () => {
     const dir = socketDir();
@@ -209,7 +225,9 @@ describe('mutual authentication over TCP (protocol 2)', () => {
     expect(() => new TcpSocketServer({ eventName: 'orders', ...quiet, token: 'hunter2' })).toThrow(
       expect.objectContaining({ code: ErrorCode.INVALID_CONFIG }) as unknown as Error,
     );
-    expect(() => new TcpSocketClient({ eventName: 'orders', ...quiet, port: 1, token: 'hunter2' })).toThrow(ValidationError);
+    expect(() => new TcpSocketClient({ eventName: 'orders', ...quiet, port: 1, token: 'hunter2' })).toThrow(
+      ValidationError,
+    );
   });
 
   it('the right token: served, and sends made before authentication are delivered after it', async () => {
@@ -227,26 +245,32 @@ describe('mutual authentication over TCP (protocol 2)', () => {
     expect(got).toEqual([{ early: 1 }, { late: 2 }]);
   });
 
-  it('an impostor server without the token is refused by the client with UNAUTHORIZED and gets none of its messages', async () => {
-    // The impostor is a socketkit server without a token on the address the client was given.
-    const impostor = server({ port: 0 });
-    await impostor.start();
-    const got: unknown[] = [];
-    impostor.on('message', (m) => got.push(m.data));
-    const c = client({ port: impostor.port as number, token: TOKEN });
-    // connect() waits for the server's answer: the refusal rejects it (issue 23 item 5)
-    const err = (await c.connect().catch((e: unknown) => e)) as ConnectionError;
-    expect(err.code).toBe(ErrorCode.UNAUTHORIZED);
-    expect(err.message).toContain('impostor');
-    await expect(c.send({ more: 1 })).rejects.toMatchObject({ code: ErrorCode.UNAUTHORIZED });
-    expect(got).toEqual([]);
-    // with connect({ waitForWelcome: false }), a send made before the refusal waits and is never written
-    const early = client({ port: impostor.port as number, token: TOKEN });
-    await early.connect({ waitForWelcome: false });
-    await early.send({ secret: 'for the real server only' });
-    expect(((await early.waitForWelcome().catch((e: unknown) => e)) as ConnectionError).code).toBe(ErrorCode.UNAUTHORIZED);
-    expect(got).toEqual([]);
-  });
+  it(
+    'an impostor server without the token is refused by the client with UNAUTHORIZED and gets none of its ' +
+      'messages',
+    async () => {
+      // The impostor is a socketkit server without a token on the address the client was given.
+      const impostor = server({ port: 0 });
+      await impostor.start();
+      const got: unknown[] = [];
+      impostor.on('message', (m) => got.push(m.data));
+      const c = client({ port: impostor.port as number, token: TOKEN });
+      // connect() waits for the server's answer: the refusal rejects it (issue 23 item 5)
+      const err = (await c.connect().catch((e: unknown) => e)) as ConnectionError;
+      expect(err.code).toBe(ErrorCode.UNAUTHORIZED);
+      expect(err.message).toContain('impostor');
+      await expect(c.send({ more: 1 })).rejects.toMatchObject({ code: ErrorCode.UNAUTHORIZED });
+      expect(got).toEqual([]);
+      // with connect({ waitForWelcome: false }), a send made before the refusal waits and is never written
+      const early = client({ port: impostor.port as number, token: TOKEN });
+      await early.connect({ waitForWelcome: false });
+      await early.send({ secret: 'for the real server only' });
+      expect(((await early.waitForWelcome().catch((e: unknown) => e)) as ConnectionError).code).toBe(
+        ErrorCode.UNAUTHORIZED,
+      );
+      expect(got).toEqual([]);
+    },
+  );
 
   it('a protocol-1 hello (token in clear) to a token server: PROTOCOL_MISMATCH saying to upgrade, nothing else', async () => {
     const s = server({ port: 0, token: TOKEN });

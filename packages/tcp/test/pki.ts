@@ -35,7 +35,8 @@ export function usePki(prefix: string, make: (pki: Pki) => void): Pki {
   const openssl = (...args: string[]): void => void execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
   const pki: Pki = {
     file,
-    ca: (name, subject) => openssl('req', '-x509', ...EC, '-keyout', `${name}.key`, '-out', `${name}.crt`, '-days', '1', '-subj', subject),
+    ca: (name, subject) =>
+      openssl('req', '-x509', ...EC, '-keyout', `${name}.key`, '-out', `${name}.crt`, '-days', '1', '-subj', subject),
     issue: (name, ca, subject, ext) => {
       openssl('req', ...EC, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', subject);
       writeFileSync(file(`${name}.ext`), ext);

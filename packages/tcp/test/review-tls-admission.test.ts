@@ -13,7 +13,12 @@ import { hasOpenssl, usePki } from './pki.js';
  */
 const { file } = usePki('sktls-review-', (pki) => {
   pki.ca('ca', '/CN=socketkit review ca');
-  pki.issue('server', 'ca', '/CN=socketkit review server', 'subjectAltName=IP:127.0.0.1,IP:127.0.0.2\nextendedKeyUsage=serverAuth\n');
+  pki.issue(
+    'server',
+    'ca',
+    '/CN=socketkit review server',
+    'subjectAltName=IP:127.0.0.1,IP:127.0.0.2\nextendedKeyUsage=serverAuth\n',
+  );
 });
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -47,42 +52,49 @@ function rawFrom(localPort: number, host: string, port: number): Promise<Socket>
 }
 
 const title = 'TLS handshakes under maxUnauthenticated: the release is per socket (review of issue 22)';
-(hasOpenssl ? describe : describe.skip)(hasOpenssl ? title : `${title} [skipped: no openssl to make a certificate]`, () => {
-  it('one source address:port to two server addresses: the one that completes its handshake leaves the other counted (10 of 10)', async () => {
-    const s = new TcpSocketServer({
-      eventName: 'tlsreview',
-      logLevel: 'silent',
-      envFile: false,
-      port: 0,
-      host: '0.0.0.0',
-      tls: { cert: file('server.crt'), key: file('server.key') },
-      token: 'a-token-for-the-tls-review-test-0123',
-      maxUnauthenticated: 8,
-      authTimeout: 20_000,
-    });
-    cleanups.push(() => s.stop());
-    await s.start();
-    const port = s.port as number;
-    const ca = readFileSync(file('ca.crt'));
-    let counted = 0;
-    const ROUNDS = 10;
-    for (let i = 0; i < ROUNDS; i++) {
-      const src = await freeSourcePort();
-      const a = await rawFrom(src, '127.0.0.1', port);
-      await until(() => s.connectionCounts.handshaking === 1, 'the first in its handshake');
-      const silent = await rawFrom(src, '127.0.0.2', port);
-      await until(() => s.connectionCounts.handshaking === 2, 'both in their handshake');
-      // The first one completes its TLS handshake and goes away; the silent one is still in its handshake.
-      const secure = tlsConnect({ socket: a, ca, checkServerIdentity: () => undefined });
-      secure.on('error', () => undefined);
-      await new Promise<void>((resolve) => secure.once('secureConnect', () => resolve()));
-      await until(() => s.connectionCounts.awaiting === 1, 'the server took it as a peer (secureConnection)');
-      secure.destroy();
-      await until(() => s.connectionCounts.handshaking <= 1 && s.connectionCounts.awaiting === 0, 'the first one gone');
-      if (s.connectionCounts.handshaking === 1) counted++;
-      silent.destroy();
-      await until(() => s.connectionCounts.handshaking === 0, 'the silent one gone');
-    }
-    expect(counted).toBe(ROUNDS);
-  }, 60_000);
-});
+(hasOpenssl ? describe : describe.skip)(
+  hasOpenssl ? title : `${title} [skipped: no openssl to make a certificate]`,
+  () => {
+    it('one source address:port to two server addresses: the one that completes its handshake leaves the other ' +
+      'counted (10 of 10)', async () => {
+      const s = new TcpSocketServer({
+        eventName: 'tlsreview',
+        logLevel: 'silent',
+        envFile: false,
+        port: 0,
+        host: '0.0.0.0',
+        tls: { cert: file('server.crt'), key: file('server.key') },
+        token: 'a-token-for-the-tls-review-test-0123',
+        maxUnauthenticated: 8,
+        authTimeout: 20_000,
+      });
+      cleanups.push(() => s.stop());
+      await s.start();
+      const port = s.port as number;
+      const ca = readFileSync(file('ca.crt'));
+      let counted = 0;
+      const ROUNDS = 10;
+      for (let i = 0; i < ROUNDS; i++) {
+        const src = await freeSourcePort();
+        const a = await rawFrom(src, '127.0.0.1', port);
+        await until(() => s.connectionCounts.handshaking === 1, 'the first in its handshake');
+        const silent = await rawFrom(src, '127.0.0.2', port);
+        await until(() => s.connectionCounts.handshaking === 2, 'both in their handshake');
+        // The first one completes its TLS handshake and goes away; the silent one is still in its handshake.
+        const secure = tlsConnect({ socket: a, ca, checkServerIdentity: () => undefined });
+        secure.on('error', () => undefined);
+        await new Promise<void>((resolve) => secure.once('secureConnect', () => resolve()));
+        await until(() => s.connectionCounts.awaiting === 1, 'the server took it as a peer (secureConnection)');
+        secure.destroy();
+        await until(
+          () => s.connectionCounts.handshaking <= 1 && s.connectionCounts.awaiting === 0,
+          'the first one gone',
+        );
+        if (s.connectionCounts.handshaking === 1) counted++;
+        silent.destroy();
+        await until(() => s.connectionCounts.handshaking === 0, 'the silent one gone');
+      }
+      expect(counted).toBe(ROUNDS);
+    }, 60_000);
+  },
+);

@@ -137,7 +137,9 @@ describe('tcp transport', () => {
     const s = server({ port: 0, maxConnections: 1 });
     await s.start();
     await client(s.port as number).connect({ waitForWelcome: true });
-    await expect(client(s.port as number).connect({ waitForWelcome: true })).rejects.toBeInstanceOf(MaxConnectionsError);
+    await expect(client(s.port as number).connect({ waitForWelcome: true })).rejects.toBeInstanceOf(
+      MaxConnectionsError,
+    );
   });
 
   it('binding all interfaces without token or TLS is INSECURE_BIND; allowInsecure binds and logs a warning', async () => {

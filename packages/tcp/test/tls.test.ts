@@ -11,7 +11,12 @@ import { hasOpenssl, usePki } from './pki.js';
  */
 const { file } = usePki('sktls-', (pki) => {
   for (const ca of ['ca', 'rogue-ca']) pki.ca(ca, `/CN=socketkit test ${ca}`);
-  pki.issue('server', 'ca', '/CN=socketkit test server', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
+  pki.issue(
+    'server',
+    'ca',
+    '/CN=socketkit test server',
+    'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n',
+  );
   pki.issue('client', 'ca', '/CN=socketkit test client', 'extendedKeyUsage=clientAuth\n');
   pki.issue('rogue-client', 'rogue-ca', '/CN=rogue client', 'extendedKeyUsage=clientAuth\n');
   pki.issue('other-host', 'ca', '/CN=elsewhere', 'subjectAltName=DNS:elsewhere.example\nextendedKeyUsage=serverAuth\n');
@@ -53,23 +58,27 @@ const serverTls = (): { cert: string; key: string } => ({ cert: file('server.crt
     expect((await c.receive()).data).toEqual({ pushed: true });
   });
 
-  it('verification is on by default: without the CA, or with a certificate for another host, the client refuses (UNAUTHORIZED)', async () => {
-    const s = server({ tls: serverTls() });
-    await s.start();
-    const noCa = (await client(s.port as number, { tls: {} })
-      .connect()
-      .catch((e: unknown) => e)) as ConnectionError;
-    expect(noCa).toBeInstanceOf(ConnectionError);
-    expect(noCa.code).toBe(ErrorCode.UNAUTHORIZED);
-    expect(noCa.message).toContain('tls.ca');
-    const other = server({ eventName: 'other', tls: { cert: file('other-host.crt'), key: file('other-host.key') } });
-    await other.start();
-    const wrongHost = (await client(other.port as number, { eventName: 'other', tls: { ca: file('ca.crt') } })
-      .connect()
-      .catch((e: unknown) => e)) as ConnectionError;
-    expect(wrongHost.code).toBe(ErrorCode.UNAUTHORIZED);
-    expect(s.getConnectedClients()).toEqual([]);
-  });
+  it(
+    'verification is on by default: without the CA, or with a certificate for another host, the client refuses ' +
+      '(UNAUTHORIZED)',
+    async () => {
+      const s = server({ tls: serverTls() });
+      await s.start();
+      const noCa = (await client(s.port as number, { tls: {} })
+        .connect()
+        .catch((e: unknown) => e)) as ConnectionError;
+      expect(noCa).toBeInstanceOf(ConnectionError);
+      expect(noCa.code).toBe(ErrorCode.UNAUTHORIZED);
+      expect(noCa.message).toContain('tls.ca');
+      const other = server({ eventName: 'other', tls: { cert: file('other-host.crt'), key: file('other-host.key') } });
+      await other.start();
+      const wrongHost = (await client(other.port as number, { eventName: 'other', tls: { ca: file('ca.crt') } })
+        .connect()
+        .catch((e: unknown) => e)) as ConnectionError;
+      expect(wrongHost.code).toBe(ErrorCode.UNAUTHORIZED);
+      expect(s.getConnectedClients()).toEqual([]);
+    },
+  );
 
   it('a plain TCP client gets nothing from a TLS server', async () => {
     const s = server({ tls: serverTls() });
@@ -82,12 +91,16 @@ const serverTls = (): { cert: string; key: string } => ({ cert: file('server.crt
   });
 
   it(
-    'mutual TLS (requestCert): a client without a certificate, or with one from another CA, ' + 'is refused; a client certificate from the CA is served',
+    'mutual TLS (requestCert): a client without a certificate, or with one from another CA, ' +
+      'is refused; a client certificate from the CA is served',
     async () => {
       const s = server({ tls: { ...serverTls(), ca: file('ca.crt'), requestCert: true } });
       await s.start();
       s.send({ secret: 'only for certified clients' });
-      for (const tls of [{ ca: file('ca.crt') }, { ca: file('ca.crt'), cert: file('rogue-client.crt'), key: file('rogue-client.key') }]) {
+      for (const tls of [
+        { ca: file('ca.crt') },
+        { ca: file('ca.crt'), cert: file('rogue-client.crt'), key: file('rogue-client.key') },
+      ]) {
         const c = client(s.port as number, { tls });
         const err = await c.connect({ waitForWelcome: true, timeout: 2000 }).catch((e: unknown) => e);
         expect(err).toBeInstanceOf(Error);
@@ -113,41 +126,49 @@ const serverTls = (): { cert: string; key: string } => ({ cert: file('server.crt
     expect(tlsOnly.isRunning()).toBe(true);
   });
 
-  it('TLS handshakes count under maxUnauthenticated (issue 22 item 8): the oldest is evicted and reported; authTimeout bounds a handshake', async () => {
-    const token = 'tls-and-token-together-0123';
-    const s = server({ tls: serverTls(), token, maxUnauthenticated: 8, authTimeout: 1500 });
-    const refused: Array<{ code: string; peer: { transport: string; address?: string } }> = [];
-    s.on('peerRefused', (r) => refused.push(r));
-    await s.start();
-    // 40 connections that never send a ClientHello.
-    const silent = await Promise.all(
-      Array.from(
-        { length: 40 },
-        () =>
-          new Promise<Socket>((resolve) => {
-            const sock = createConnection({ host: '127.0.0.1', port: s.port as number }, () => resolve(sock));
-            sock.on('error', () => undefined);
-            cleanups.push(() => sock.destroy());
-          }),
-      ),
-    );
-    await until(() => refused.length >= 40 - 8, 'evictions');
-    expect(s.connectionCounts.handshaking).toBeLessThanOrEqual(8);
-    expect(new Set(refused.map((r) => r.code))).toEqual(new Set([ErrorCode.ADMISSION_FULL]));
-    expect(refused[0]?.peer).toEqual({ transport: 'tcp', address: expect.stringMatching(/^127\.0\.0\.1:\d+$/) });
-    const c = client(s.port as number, { tls: { ca: file('ca.crt') }, token });
-    await c.connect({ waitForWelcome: true });
-    expect(s.getConnectedClients()).toHaveLength(1);
-    // The ones left are closed by the handshake timeout (authTimeout): nothing stays in a handshake.
-    await until(() => silent.every((x) => x.destroyed || x.readableEnded), 'handshake timeout', 10_000);
-    await until(() => s.connectionCounts.handshaking === 0, 'no handshake left');
-  });
+  it(
+    'TLS handshakes count under maxUnauthenticated (issue 22 item 8): the oldest is evicted and reported; ' +
+      'authTimeout bounds a handshake',
+    async () => {
+      const token = 'tls-and-token-together-0123';
+      const s = server({ tls: serverTls(), token, maxUnauthenticated: 8, authTimeout: 1500 });
+      const refused: Array<{ code: string; peer: { transport: string; address?: string } }> = [];
+      s.on('peerRefused', (r) => refused.push(r));
+      await s.start();
+      // 40 connections that never send a ClientHello.
+      const silent = await Promise.all(
+        Array.from(
+          { length: 40 },
+          () =>
+            new Promise<Socket>((resolve) => {
+              const sock = createConnection({ host: '127.0.0.1', port: s.port as number }, () => resolve(sock));
+              sock.on('error', () => undefined);
+              cleanups.push(() => sock.destroy());
+            }),
+        ),
+      );
+      await until(() => refused.length >= 40 - 8, 'evictions');
+      expect(s.connectionCounts.handshaking).toBeLessThanOrEqual(8);
+      expect(new Set(refused.map((r) => r.code))).toEqual(new Set([ErrorCode.ADMISSION_FULL]));
+      expect(refused[0]?.peer).toEqual({ transport: 'tcp', address: expect.stringMatching(/^127\.0\.0\.1:\d+$/) });
+      const c = client(s.port as number, { tls: { ca: file('ca.crt') }, token });
+      await c.connect({ waitForWelcome: true });
+      expect(s.getConnectedClients()).toHaveLength(1);
+      // The ones left are closed by the handshake timeout (authTimeout): nothing stays in a handshake.
+      await until(() => silent.every((x) => x.destroyed || x.readableEnded), 'handshake timeout', 10_000);
+      await until(() => s.connectionCounts.handshaking === 0, 'no handshake left');
+    },
+  );
 
   it('bad TLS settings are INVALID_CONFIG at construction', () => {
     expect(() => new TcpSocketServer({ eventName: 'secure', ...quiet, tls: { cert: file('server.crt') } })).toThrow(
       expect.objectContaining({ code: ErrorCode.INVALID_CONFIG }) as unknown as Error,
     );
-    expect(() => new TcpSocketServer({ eventName: 'secure', ...quiet, tls: { ca: file('ca.crt') } })).toThrow(/needs tls.cert/);
-    expect(() => new TcpSocketClient({ eventName: 'secure', ...quiet, port: 1, tls: { ca: file('missing.pem') } })).toThrow(/missing.pem/);
+    expect(() => new TcpSocketServer({ eventName: 'secure', ...quiet, tls: { ca: file('ca.crt') } })).toThrow(
+      /needs tls.cert/,
+    );
+    expect(
+      () => new TcpSocketClient({ eventName: 'secure', ...quiet, port: 1, tls: { ca: file('missing.pem') } }),
+    ).toThrow(/missing.pem/);
   });
 });

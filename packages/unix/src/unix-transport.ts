@@ -3,9 +3,7 @@ import {
   chmodSync,
   closeSync,
   constants,
-  fstatSync,
   linkSync,
-  lstatSync,
   mkdtempSync,
   openSync,
   readFileSync,
@@ -16,12 +14,15 @@ import {
 } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { basename, join } from 'node:path';
+import type { ClientTransport, ListenSettings, ServerTransport, TransportStream } from '@socketkit/core';
+import { abortableDelay } from '@socketkit/core/internal';
 import {
-  abortableDelay,
   awaitConnect,
   closeServer,
   fileTrustProblem,
+  fstatClean,
   insecureError,
+  lstatClean,
   openServerSocketDir,
   openSocketDir,
   sameFile,
@@ -29,12 +30,8 @@ import {
   listenServer,
   mapConnectError,
   prepareSocketDir,
-  type ClientTransport,
-  type ListenSettings,
-  type ServerTransport,
   type SocketDirTrust,
-  type TransportStream,
-} from '@socketkit/core';
+} from '@socketkit/core/net';
 import { ConnectionError, ErrorCode, SocketError, ValidationError, validateEventName } from '@socketkit/protocol';
 
 /** Longest socket path Linux accepts (sun_path is 108 bytes including the NUL). */
@@ -53,7 +50,8 @@ export function socketPathFor(socketDir: string, eventName: string): string {
   if (bytes > MAX_SOCKET_PATH_BYTES) {
     throw new ValidationError(
       ErrorCode.INVALID_CONFIG,
-      `socket path ${path} is ${bytes} bytes, above the OS limit of ${MAX_SOCKET_PATH_BYTES}: use a shorter socketDir or event name`,
+      `socket path ${path} is ${bytes} bytes, above the OS limit of ${MAX_SOCKET_PATH_BYTES}: use a shorter ` +
+        `socketDir or event name`,
       { details: { path, bytes } },
     );
   }
@@ -102,7 +100,8 @@ function isLive(entry: string, path: string, eventName: string): Promise<boolean
         reject(
           new ConnectionError(
             ErrorCode.ADDRESS_IN_USE,
-            `a server for event "${eventName}" is running at ${path} but not accepting connections (its backlog is full: stuck or overloaded): stop it first`,
+            `a server for event "${eventName}" is running at ${path} but not accepting connections (its backlog is ` +
+              `full: stuck or overloaded): stop it first`,
             { cause: err, details: { path } },
           ),
         );
@@ -148,7 +147,7 @@ function startKey(dir: PinnedDir): Buffer | undefined {
       continue;
     }
     try {
-      const st = fstatSync(fd);
+      const st = fstatClean(fd);
       if (!st.isFile() || fileTrustProblem(st, {}, true) !== undefined || (st.mode & 0o077) !== 0) return undefined;
       const key = readFileSync(fd);
       return key.length >= 32 ? key : undefined;
@@ -174,7 +173,8 @@ async function withStartLock<T>(dir: PinnedDir, eventName: string, path: string,
   if (process.platform !== 'linux') return fn();
   const key = startKey(dir);
   if (key === undefined) return fn();
-  const name = `\0socketkit-start-${createHash('sha256').update(key).update(`\0${dir.st.dev}:${dir.st.ino}/${eventName}`).digest('hex').slice(0, 40)}`;
+  const digest = createHash('sha256').update(key).update(`\0${dir.st.dev}:${dir.st.ino}/${eventName}`).digest('hex');
+  const name = `\0socketkit-start-${digest.slice(0, 40)}`;
   const lock = createServer();
   const deadline = Date.now() + START_LOCK_WAIT_MS;
   for (;;) {
@@ -186,7 +186,8 @@ async function withStartLock<T>(dir: PinnedDir, eventName: string, path: string,
       if (Date.now() >= deadline) {
         throw new ConnectionError(
           ErrorCode.ADDRESS_IN_USE,
-          `another server for event "${eventName}" has been starting at ${path} for ${START_LOCK_WAIT_MS} ms: stop it first`,
+          `another server for event "${eventName}" has been starting at ${path} for ${START_LOCK_WAIT_MS} ms: stop ` +
+            `it first`,
           { details: { path } },
         );
       }
@@ -210,10 +211,14 @@ function dirError(err: unknown, dir: string, notFound: () => SocketError): Socke
   const code = errno(err);
   if (code === 'ENOENT' || code === 'ENOTDIR') return notFound();
   if (code === 'EACCES' || code === 'EPERM') {
-    return new ConnectionError(ErrorCode.PERMISSION_DENIED, `cannot open the socket directory ${dir} (${code}): run as its owner or fix its permissions`, {
-      cause: err,
-      details: { path: dir },
-    });
+    return new ConnectionError(
+      ErrorCode.PERMISSION_DENIED,
+      `cannot open the socket directory ${dir} (${code}): run as its owner or fix its permissions`,
+      {
+        cause: err,
+        details: { path: dir },
+      },
+    );
   }
   return new ConnectionError(
     ErrorCode.INSECURE_SOCKET_DIR,
@@ -288,7 +293,11 @@ export class UnixServerTransport implements ServerTransport {
       if (priv.st.uid !== process.getuid?.() || (priv.st.mode & 0o077) !== 0) throw changed();
       const s = createServer({ allowHalfOpen: true }, (socket: Socket) => onConnection(socket));
       try {
-        await listenServer(s, { path: bindPath, ...(settings.backlog !== undefined ? { backlog: settings.backlog } : {}) }, (err) => settings.onError?.(err));
+        await listenServer(
+          s,
+          { path: bindPath, ...(settings.backlog !== undefined ? { backlog: settings.backlog } : {}) },
+          (err) => settings.onError?.(err),
+        );
       } catch (err) {
         throw mapConnectError(err, eventName, bindPath);
       }
@@ -296,7 +305,7 @@ export class UnixServerTransport implements ServerTransport {
       // Inside a 0700 directory of our own, reached through its open descriptor: nobody can redirect this.
       privSocket = priv.entry('s');
       chmodSync(privSocket, this.#o.mode);
-      const st = lstatSync(privSocket);
+      const st = lstatClean(privSocket);
       if (!st.isSocket()) throw changed();
       const from = privSocket;
       await withStartLock(dir, eventName, this.path, () => this.#claim(dir, from, eventName));
@@ -340,7 +349,10 @@ export class UnixServerTransport implements ServerTransport {
     await closing;
   }
 
-  /** Removes the socket this server bound, through the checked socket directory; nothing when the directory is gone or no longer trusted. */
+  /**
+   * Removes the socket this server bound, through the checked socket directory; nothing when the directory is gone or
+   * no longer trusted.
+   */
   #removeOwnSocket(): void {
     let dir: PinnedDir;
     try {
@@ -350,7 +362,7 @@ export class UnixServerTransport implements ServerTransport {
     }
     try {
       const entry = dir.entry(this.#name);
-      const st = lstatSync(entry);
+      const st = lstatClean(entry);
       // Remove only the file we bound: a newer server may own the path now.
       if (st.isSocket() && st.ino === this.#bound?.ino && st.dev === this.#bound.dev) unlinkSync(entry);
     } catch (err) {
@@ -364,7 +376,7 @@ export class UnixServerTransport implements ServerTransport {
     const entry = dir.entry(this.#name);
     let st;
     try {
-      st = lstatSync(entry);
+      st = lstatClean(entry);
     } catch (err) {
       if (errno(err) === 'ENOENT') return;
       throw err;
@@ -372,7 +384,8 @@ export class UnixServerTransport implements ServerTransport {
     if (st.isSymbolicLink()) {
       throw new ConnectionError(
         ErrorCode.ADDRESS_IN_USE,
-        `${this.path} is a symbolic link, not a socket: refusing to follow or delete it; remove it yourself if it is safe`,
+        `${this.path} is a symbolic link, not a socket: refusing to follow or delete it; remove it yourself if it is ` +
+          `safe`,
         { details: { path: this.path } },
       );
     }
@@ -393,7 +406,7 @@ export class UnixServerTransport implements ServerTransport {
     // Unlink only the file that was probed.
     let again: Stats | undefined;
     try {
-      again = lstatSync(entry);
+      again = lstatClean(entry);
     } catch {
       again = undefined;
     }
@@ -451,8 +464,10 @@ export class UnixClientTransport implements ClientTransport {
    *   connecting), `SOCKET_NOT_FOUND`, `SERVER_NOT_RUNNING`, ...
    */
   async connect(signal: AbortSignal): Promise<TransportStream> {
-    if (process.platform === 'win32' || this.#trust.allowInsecureDir === true || process.getuid === undefined) return this.#connect(this.path, signal);
-    const notFound = (): SocketError => mapConnectError(Object.assign(new Error('ENOENT'), { code: 'ENOENT' }), this.#eventName, this.path);
+    if (process.platform === 'win32' || this.#trust.allowInsecureDir === true || process.getuid === undefined)
+      return this.#connect(this.path, signal);
+    const notFound = (): SocketError =>
+      mapConnectError(Object.assign(new Error('ENOENT'), { code: 'ENOENT' }), this.#eventName, this.path);
     let dir: PinnedDir;
     try {
       dir = openSocketDir(this.#dir, this.#trust);
@@ -463,7 +478,7 @@ export class UnixClientTransport implements ClientTransport {
       const entry = dir.entry(basename(this.path));
       let st: Stats;
       try {
-        st = lstatSync(entry);
+        st = lstatClean(entry);
       } catch (err) {
         // Missing: never connect (another user could link a socket in between).
         throw mapConnectError(err, this.#eventName, this.path);
@@ -473,7 +488,7 @@ export class UnixClientTransport implements ClientTransport {
       const socket = await this.#connect(entry, signal);
       let now: Stats | undefined;
       try {
-        now = lstatSync(entry);
+        now = lstatClean(entry);
       } catch {
         now = undefined;
       }
@@ -483,11 +498,17 @@ export class UnixClientTransport implements ClientTransport {
         if (now === undefined || (now.isSocket() && fileTrustProblem(now, this.#trust) === undefined)) {
           throw new ConnectionError(
             ErrorCode.CONNECTION_LOST,
-            `the server for event "${this.#eventName}" at ${this.path} stopped or restarted while this client was connecting: retry`,
+            `the server for event "${this.#eventName}" at ${this.path} stopped or restarted while this client was ` +
+              `connecting: retry`,
             { details: { eventName: this.#eventName, address: this.path } },
           );
         }
-        throw insecureError('socket file', this.path, 'replaced while connecting (another process is changing the socket directory)', now);
+        throw insecureError(
+          'socket file',
+          this.path,
+          'replaced while connecting (another process is changing the socket directory)',
+          now,
+        );
       }
       return socket;
     } finally {

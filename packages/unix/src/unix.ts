@@ -2,25 +2,27 @@ import { checkOptions, optionRule as r, parsePermissions, type OptionRulesFor } 
 import {
   SocketClient,
   SocketServer,
+  type Payload,
+  type SocketClientOptions,
+  type SocketServerOptions,
+} from '@socketkit/core';
+import {
   CLIENT_ENGINE_RULES,
   CONFIG_OPTION_RULES,
   SERVER_ENGINE_RULES,
-  SOCKET_DIR_TRUST_RULES,
   clientEngineOptions,
   omitRules,
   mergeDefined,
   resolveConfig,
   serverEngineOptions,
   type ClientConfigOptions,
-  type Payload,
   type ServerConfigOptions,
-  type SocketClientOptions,
-  type SocketServerOptions,
-} from '@socketkit/core';
+} from '@socketkit/core/internal';
+import { SOCKET_DIR_TRUST_RULES } from '@socketkit/core/net';
 import type { MessageData } from '@socketkit/protocol';
 import { UnixClientTransport, UnixServerTransport } from './unix-transport.js';
 
-/** Options of {@link UnixSocketServer}: engine options plus the Unix specifics of §5/§7. */
+/** Options of {@link UnixSocketServer}: engine options plus the Unix specifics (socket directory, mode, trust). */
 export interface UnixSocketServerOptions<TIn = MessageData, TOut = MessageData>
   extends Omit<SocketServerOptions<TIn, TOut>, 'transport' | keyof ServerConfigOptions | 'maxConnections'>,
     ServerConfigOptions {
@@ -41,7 +43,9 @@ export interface UnixSocketServerOptions<TIn = MessageData, TOut = MessageData>
 }
 
 /** Options of {@link UnixSocketClient}. */
-export interface UnixSocketClientOptions<T = MessageData> extends Omit<SocketClientOptions<T>, 'transport' | keyof ClientConfigOptions>, ClientConfigOptions {
+export interface UnixSocketClientOptions<T = MessageData>
+  extends Omit<SocketClientOptions<T>, 'transport' | keyof ClientConfigOptions>,
+    ClientConfigOptions {
   /** Directory of the socket file (default `/tmp/sockets`). */
   socketDir?: string;
   /**
@@ -50,7 +54,9 @@ export interface UnixSocketClientOptions<T = MessageData> extends Omit<SocketCli
    * as the server.
    */
   allowInsecureDir?: boolean;
-  /** Users besides yourself and root trusted to own the socket directory and file (e.g. a server run by another user). */
+  /**
+   * Users besides yourself and root trusted to own the socket directory and file (e.g. a server run by another user).
+   */
   trustedUids?: readonly number[];
   /** Groups trusted to write the socket directory. */
   trustedGids?: readonly number[];
@@ -93,7 +99,10 @@ function trustOf(o: { trustedUids?: readonly number[] | undefined; trustedGids?:
  * await server.start();
  * server.send({ percent: 42 });
  */
-export class UnixSocketServer<TIn extends Payload<TIn> = MessageData, TOut extends Payload<TOut> = MessageData> extends SocketServer<TIn, TOut> {
+export class UnixSocketServer<
+  TIn extends Payload<TIn> = MessageData,
+  TOut extends Payload<TOut> = MessageData,
+> extends SocketServer<TIn, TOut> {
   /** Full socket path. */
   readonly socketPath: string;
 

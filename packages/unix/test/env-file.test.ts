@@ -18,9 +18,13 @@ describe('the application .env in the current directory', () => {
     dir = mkdtempSync(join(tmpdir(), 'sku-dotenv-'));
     writeFileSync(join(dir, '.env'), 'SOCKET_LOG_LEVEL=loud\nSOCKET_UNIX_MAX_CONNECTIONS=zero\n');
     process.chdir(dir);
-    expect(() => new UnixSocketServer({ eventName: 'orders', socketDir: dir, logLevel: 'silent', env: {} })).not.toThrow();
+    expect(
+      () => new UnixSocketServer({ eventName: 'orders', socketDir: dir, logLevel: 'silent', env: {} }),
+    ).not.toThrow();
     expect(() => new UnixSocketClient({ eventName: 'orders', socketDir: dir, env: {} })).not.toThrow();
     // Asked for, the same file is read, and its bad value is named with its source.
-    expect(() => new UnixSocketClient({ eventName: 'orders', socketDir: dir, env: {}, envFile: join(dir, '.env') })).toThrow('SOCKET_LOG_LEVEL="loud" (.env');
+    expect(
+      () => new UnixSocketClient({ eventName: 'orders', socketDir: dir, env: {}, envFile: join(dir, '.env') }),
+    ).toThrow('SOCKET_LOG_LEVEL="loud" (.env');
   });
 });

@@ -1,5 +1,17 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, unlinkSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  unlinkSync,
+} from 'node:fs';
 import { once } from 'node:events';
 import { createConnection, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -46,20 +58,24 @@ async function connectError(c: UnixSocketClient): Promise<ConnectionError> {
 }
 
 describe('client-side checks of the socket directory and file', () => {
-  it('a directory writable by anyone (no sticky bit) is refused with INSECURE_SOCKET_DIR naming it, unless allowInsecureDir', async () => {
-    const socketDir = dir();
-    const s = server({ socketDir, allowInsecureDir: true });
-    chmodSync(socketDir, 0o777);
-    await s.start();
-    const err = await connectError(client({ socketDir }));
-    expect(err.code).toBe(ErrorCode.INSECURE_SOCKET_DIR);
-    expect(err.message).toContain(socketDir);
-    expect(err.message).toContain('writable by any user');
-    expect(s.getConnectedClients()).toHaveLength(0);
-    const ok = client({ socketDir, allowInsecureDir: true });
-    await ok.connect({ waitForWelcome: true });
-    expect(s.getConnectedClients()).toHaveLength(1);
-  });
+  it(
+    'a directory writable by anyone (no sticky bit) is refused with INSECURE_SOCKET_DIR naming it, unless ' +
+      'allowInsecureDir',
+    async () => {
+      const socketDir = dir();
+      const s = server({ socketDir, allowInsecureDir: true });
+      chmodSync(socketDir, 0o777);
+      await s.start();
+      const err = await connectError(client({ socketDir }));
+      expect(err.code).toBe(ErrorCode.INSECURE_SOCKET_DIR);
+      expect(err.message).toContain(socketDir);
+      expect(err.message).toContain('writable by any user');
+      expect(s.getConnectedClients()).toHaveLength(0);
+      const ok = client({ socketDir, allowInsecureDir: true });
+      await ok.connect({ waitForWelcome: true });
+      expect(s.getConnectedClients()).toHaveLength(1);
+    },
+  );
 
   it('a sticky-bit directory (like /tmp) is accepted when the socket file is yours', async () => {
     const socketDir = dir();
@@ -101,58 +117,74 @@ describe('client-side checks of the socket directory and file', () => {
     expect(s.getConnectedClients()).toHaveLength(0);
   });
 
-  (asRoot ? it : it.skip)('a directory or socket owned by another user is refused naming the owner; trustedUids lets it through', async () => {
-    const socketDir = dir();
-    const s = server({ socketDir });
-    await s.start();
-    chownSync(s.socketPath, NOBODY, NOBODY);
-    const fileErr = await connectError(client({ socketDir }));
-    expect(fileErr.code).toBe(ErrorCode.INSECURE_SOCKET_DIR);
-    expect(fileErr.message).toContain(`socket file ${s.socketPath}`);
-    expect(fileErr.message).toContain(`owned by uid ${NOBODY}`);
-    chownSync(socketDir, NOBODY, NOBODY);
-    const dirErr = await connectError(client({ socketDir }));
-    expect(dirErr.message).toContain(`socket directory ${socketDir}`);
-    expect(dirErr.message).toContain(`owned by uid ${NOBODY}`);
-    const trusted = client({ socketDir, trustedUids: [NOBODY] });
-    await trusted.connect({ waitForWelcome: true });
-    expect(s.getConnectedClients()).toHaveLength(1);
-  });
+  (asRoot ? it : it.skip)(
+    'a directory or socket owned by another user is refused naming the owner; trustedUids lets it through',
+    async () => {
+      const socketDir = dir();
+      const s = server({ socketDir });
+      await s.start();
+      chownSync(s.socketPath, NOBODY, NOBODY);
+      const fileErr = await connectError(client({ socketDir }));
+      expect(fileErr.code).toBe(ErrorCode.INSECURE_SOCKET_DIR);
+      expect(fileErr.message).toContain(`socket file ${s.socketPath}`);
+      expect(fileErr.message).toContain(`owned by uid ${NOBODY}`);
+      chownSync(socketDir, NOBODY, NOBODY);
+      const dirErr = await connectError(client({ socketDir }));
+      expect(dirErr.message).toContain(`socket directory ${socketDir}`);
+      expect(dirErr.message).toContain(`owned by uid ${NOBODY}`);
+      const trusted = client({ socketDir, trustedUids: [NOBODY] });
+      await trusted.connect({ waitForWelcome: true });
+      expect(s.getConnectedClients()).toHaveLength(1);
+    },
+  );
 
-  (asRoot ? it : it.skip)('another user who created the shared directory first and serves there never gets a client', async () => {
-    const shared = join(dir(), 'shared');
-    chmodSync(join(shared, '..'), 0o1777); // a shared parent, like /tmp
-    const dist = new URL('../dist/index.js', import.meta.url).href;
-    const script = `import(${JSON.stringify(dist)}).then(async ({ UnixSocketServer }) => {
-      const s = new UnixSocketServer({ eventName: 'orders', socketDir: ${JSON.stringify(shared)}, logLevel: 'silent', envFile: false });
+  (asRoot ? it : it.skip)(
+    'another user who created the shared directory first and serves there never gets a client',
+    async () => {
+      const shared = join(dir(), 'shared');
+      chmodSync(join(shared, '..'), 0o1777); // a shared parent, like /tmp
+      const dist = new URL('../dist/index.js', import.meta.url).href;
+      const script = `import(${JSON.stringify(dist)}).then(async ({ UnixSocketServer }) => {
+      const s = new UnixSocketServer({
+        eventName: 'orders', socketDir: ${JSON.stringify(shared)}, logLevel: 'silent', envFile: false,
+      });
       s.on('clientConnected', () => console.log('GOT A CLIENT'));
       await s.start(); console.log('ready');
     });`;
-    const attacker = spawn(process.execPath, ['--input-type=module', '-e', script], {
-      uid: NOBODY,
-      gid: NOBODY,
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    cleanups.push(() => attacker.kill('SIGKILL'));
-    let out = '';
-    attacker.stdout.on('data', (b: Buffer) => (out += b.toString()));
-    const exited = once(attacker, 'exit');
-    while (!out.includes('ready')) await Promise.race([once(attacker.stdout, 'data'), exited.then(() => Promise.reject(new Error(`attacker exited: ${out}`)))]);
-    expect(lstatSync(shared).uid).toBe(NOBODY);
-    const err = await connectError(client({ socketDir: shared }));
-    expect(err.code).toBe(ErrorCode.INSECURE_SOCKET_DIR);
-    expect(err.message).toContain(`owned by uid ${NOBODY}`);
-    expect(out).not.toContain('GOT A CLIENT');
-  });
+      const attacker = spawn(process.execPath, ['--input-type=module', '-e', script], {
+        uid: NOBODY,
+        gid: NOBODY,
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      cleanups.push(() => attacker.kill('SIGKILL'));
+      let out = '';
+      attacker.stdout.on('data', (b: Buffer) => (out += b.toString()));
+      const exited = once(attacker, 'exit');
+      while (!out.includes('ready'))
+        await Promise.race([
+          once(attacker.stdout, 'data'),
+          exited.then(() => Promise.reject(new Error(`attacker exited: ${out}`))),
+        ]);
+      expect(lstatSync(shared).uid).toBe(NOBODY);
+      const err = await connectError(client({ socketDir: shared }));
+      expect(err.code).toBe(ErrorCode.INSECURE_SOCKET_DIR);
+      expect(err.message).toContain(`owned by uid ${NOBODY}`);
+      expect(out).not.toContain('GOT A CLIENT');
+    },
+  );
 });
 
 describe('the whole path of the socket directory (StrictModes)', () => {
   /** A symlink created by uid 65534 (so owned by it) at `link`, pointing at `target`. */
   function foreignSymlink(target: string, link: string): void {
-    const r = spawnSync(process.execPath, ['-e', `require('fs').symlinkSync(${JSON.stringify(target)}, ${JSON.stringify(link)})`], {
-      uid: NOBODY,
-      gid: NOBODY,
-    });
+    const r = spawnSync(
+      process.execPath,
+      ['-e', `require('fs').symlinkSync(${JSON.stringify(target)}, ${JSON.stringify(link)})`],
+      {
+        uid: NOBODY,
+        gid: NOBODY,
+      },
+    );
     expect(r.status).toBe(0);
     expect(lstatSync(link).uid).toBe(NOBODY);
   }
@@ -235,17 +267,21 @@ describe('the whole path of the socket directory (StrictModes)', () => {
     expect(err.code).toBe(ErrorCode.SOCKET_NOT_FOUND);
   });
 
-  it('the socket is created with its mode inside a private directory: no file with another mode ever appears in socketDir', async () => {
-    const socketDir = dir();
-    const s = server({ socketDir, socketPermissions: '0660' });
-    await s.start();
-    expect(lstatSync(s.socketPath).mode & 0o777).toBe(0o660);
-    // Only the socket and the start lock's key (0600) remain; the private directory is gone.
-    const names = readdirSync(socketDir).sort();
-    const linux = process.platform === 'linux';
-    expect(names).toEqual(linux ? ['.socketkit-start-key', 'orders.sock'] : ['orders.sock']);
-    if (linux) expect(lstatSync(join(socketDir, '.socketkit-start-key')).mode & 0o777).toBe(0o600);
-  });
+  it(
+    'the socket is created with its mode inside a private directory: no file with another mode ever appears in ' +
+      'socketDir',
+    async () => {
+      const socketDir = dir();
+      const s = server({ socketDir, socketPermissions: '0660' });
+      await s.start();
+      expect(lstatSync(s.socketPath).mode & 0o777).toBe(0o660);
+      // Only the socket and the start lock's key (0600) remain; the private directory is gone.
+      const names = readdirSync(socketDir).sort();
+      const linux = process.platform === 'linux';
+      expect(names).toEqual(linux ? ['.socketkit-start-key', 'orders.sock'] : ['orders.sock']);
+      if (linux) expect(lstatSync(join(socketDir, '.socketkit-start-key')).mode & 0o777).toBe(0o600);
+    },
+  );
 });
 
 /** A process that listens on `path` but never accepts (its event loop is blocked), with backlog 1. */
@@ -287,21 +323,29 @@ describe('one server per path', () => {
     }
   });
 
-  it('five processes starting at the same instant on a stale socket: exactly one runs (start lock across processes)', async () => {
+  it('five processes starting at the same instant on a stale socket: exactly one runs (start lock across ' +
+    'processes)', async () => {
     const socketDir = dir();
     const path = join(socketDir, 'orders.sock');
     const dist = new URL('../dist/index.js', import.meta.url).href;
     for (let round = 0; round < 3; round++) {
-      spawnSync(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(path)}, () => process.kill(process.pid, 'SIGKILL'))`]);
+      spawnSync(process.execPath, [
+        '-e',
+        `require('net').createServer().listen(${JSON.stringify(path)}, () => process.kill(process.pid, 'SIGKILL'))`,
+      ]);
       const go = Date.now() + 1500;
       const script = `import(${JSON.stringify(dist)}).then(async ({ UnixSocketServer }) => {
-        const s = new UnixSocketServer({ eventName: 'orders', socketDir: ${JSON.stringify(socketDir)}, logLevel: 'silent', envFile: false });
+        const s = new UnixSocketServer({
+          eventName: 'orders', socketDir: ${JSON.stringify(socketDir)}, logLevel: 'silent', envFile: false,
+        });
         while (Date.now() < ${go}) {}
         try { await s.start(); console.log('running'); } catch (e) { console.log(e.code); }
         process.stdin.once('end', () => s.stop());
         process.stdin.resume();
       });`;
-      const children = Array.from({ length: 5 }, () => spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['pipe', 'pipe', 'inherit'] }));
+      const children = Array.from({ length: 5 }, () =>
+        spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['pipe', 'pipe', 'inherit'] }),
+      );
       const outcomes = await Promise.all(children.map(async (c) => String((await once(c.stdout!, 'data'))[0]).trim()));
       expect(outcomes.filter((o) => o === 'running')).toHaveLength(1);
       expect(outcomes.filter((o) => o === ErrorCode.ADDRESS_IN_USE)).toHaveLength(4);

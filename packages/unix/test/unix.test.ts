@@ -14,7 +14,9 @@ function dir(): string {
   cleanups.push(() => rmSync(d, { recursive: true, force: true }));
   return d;
 }
-function server(opts: Partial<ConstructorParameters<typeof UnixSocketServer>[0]> & { socketDir: string }): UnixSocketServer {
+function server(
+  opts: Partial<ConstructorParameters<typeof UnixSocketServer>[0]> & { socketDir: string },
+): UnixSocketServer {
   const s = new UnixSocketServer({ eventName: 'orders', logLevel: 'silent', envFile: false, ...opts });
   cleanups.push(() => s.stop());
   return s;
@@ -59,7 +61,10 @@ describe('unix socket file lifecycle', () => {
     const socketDir = dir();
     const path = join(socketDir, 'orders.sock');
     const { spawnSync } = await import('node:child_process');
-    const r = spawnSync(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(path)}, () => process.kill(process.pid, 'SIGKILL'))`]);
+    const r = spawnSync(process.execPath, [
+      '-e',
+      `require('net').createServer().listen(${JSON.stringify(path)}, () => process.kill(process.pid, 'SIGKILL'))`,
+    ]);
     expect(r.signal).toBe('SIGKILL');
     expect(lstatSync(path).isSocket()).toBe(true);
     const s = server({ socketDir });
@@ -109,7 +114,9 @@ describe('unix socket file lifecycle', () => {
   it('a path longer than the OS limit is a ValidationError naming the path', () => {
     const long = `/tmp/${'d'.repeat(100)}`;
     expect(() => socketPathFor(long, 'orders')).toThrow(ValidationError);
-    expect(() => new UnixSocketServer({ eventName: 'orders', socketDir: long, logLevel: 'silent', envFile: false })).toThrow(long);
+    expect(
+      () => new UnixSocketServer({ eventName: 'orders', socketDir: long, logLevel: 'silent', envFile: false }),
+    ).toThrow(long);
   });
 
   it('rejects path-traversal event names before touching any file', () => {

@@ -4,28 +4,33 @@
 // it no extra options and no capabilities). Importing this module registers
 // it and selects it for the describeTransports blocks imported after it.
 import {
+  type ClientTransport,
+  duplexPair,
+  type ServerTransport,
+  SocketClient,
+  SocketServer,
+  type TransportStream,
+} from '@socketkit/core';
+import {
   CLIENT_ENGINE_RULES,
   CONFIG_OPTION_RULES,
   checkOptions,
   type ClientConfigOptions,
   type ServerConfigOptions,
-  type ClientTransport,
   clientEngineOptions,
-  duplexPair,
   omitRules,
   resolveConfig,
   SERVER_ENGINE_RULES,
-  type ServerTransport,
-  SocketClient,
-  SocketServer,
   serverEngineOptions,
-  type TransportStream,
-} from '@socketkit/core';
+} from '@socketkit/core/internal';
 import { ConnectionError, ErrorCode } from '@socketkit/protocol';
 import { registerTransport } from 'socketkit';
 import { selectTransports } from '../../src/harness.js';
 
-const SERVER_RULES = { ...omitRules(SERVER_ENGINE_RULES, 'transport'), ...omitRules(CONFIG_OPTION_RULES, 'bufferSize') };
+const SERVER_RULES = {
+  ...omitRules(SERVER_ENGINE_RULES, 'transport'),
+  ...omitRules(CONFIG_OPTION_RULES, 'bufferSize'),
+};
 const CLIENT_RULES = {
   ...omitRules(CLIENT_ENGINE_RULES, 'transport'),
   ...omitRules(CONFIG_OPTION_RULES, 'messageQueueSize', 'blockingMode', 'allowClientSend'),
@@ -42,7 +47,8 @@ function serverTransport(eventName: string): ServerTransport {
     kind: MEMORY,
     address: () => `memory://${eventName}`,
     listen: async (onConnection) => {
-      if (listening.has(eventName)) throw new ConnectionError(ErrorCode.ADDRESS_IN_USE, `memory://${eventName} is in use: stop the other server`);
+      if (listening.has(eventName))
+        throw new ConnectionError(ErrorCode.ADDRESS_IN_USE, `memory://${eventName} is in use: stop the other server`);
       listening.set(eventName, onConnection);
     },
     close: async () => {
@@ -59,7 +65,10 @@ function clientTransport(eventName: string): ClientTransport {
       signal.throwIfAborted();
       const accept = listening.get(eventName);
       if (accept === undefined) {
-        throw new ConnectionError(ErrorCode.SERVER_NOT_RUNNING, `no server for "${eventName}" at memory://${eventName}: start it first`);
+        throw new ConnectionError(
+          ErrorCode.SERVER_NOT_RUNNING,
+          `no server for "${eventName}" at memory://${eventName}: start it first`,
+        );
       }
       const [a, b] = duplexPair();
       accept(b);
@@ -86,7 +95,11 @@ registerTransport(MEMORY, {
     createClient: (options) => {
       checkOptions(options, CLIENT_RULES, 'memory-test client');
       const o = options as ClientConfigOptions & { eventName: string };
-      return new SocketClient({ ...clientEngineOptions(resolveConfig(o), o), eventName: o.eventName, transport: clientTransport(o.eventName) });
+      return new SocketClient({
+        ...clientEngineOptions(resolveConfig(o), o),
+        eventName: o.eventName,
+        transport: clientTransport(o.eventName),
+      });
     },
   }),
 });

@@ -9,7 +9,13 @@ import { describe, expect, it } from '@jest/globals';
 import ts from 'typescript';
 import type { MessageData, SocketMessage } from '@socketkit/protocol';
 import * as v from 'valibot';
-import { SocketClient, SocketServer, type ClientTransport, type RequestHandler, type ServerTransport } from '../../src/index.js';
+import {
+  SocketClient,
+  SocketServer,
+  type ClientTransport,
+  type RequestHandler,
+  type ServerTransport,
+} from '../../src/index.js';
 
 /** True when A and B are the same type. */
 type Equal<A, B> = (<X>() => X extends A ? 1 : 2) extends <X>() => X extends B ? 1 : 2 ? true : false;
@@ -112,7 +118,9 @@ export function typeCheck(file: string): string[] {
   const { config } = ts.readConfigFile(configPath, ts.sys.readFile);
   const parsed = ts.parseJsonConfigFileContent(config, ts.sys, configPath.replace(/tsconfig\.json$/, ''));
   const program = ts.createProgram([file], { ...parsed.options, noEmit: true });
-  return ts.getPreEmitDiagnostics(program).map((d) => `${d.file?.fileName ?? ''}:${d.start ?? 0}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`);
+  return ts
+    .getPreEmitDiagnostics(program)
+    .map((d) => `${d.file?.fileName ?? ''}:${d.start ?? 0}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`);
 }
 
 describe('typed payloads (types)', () => {

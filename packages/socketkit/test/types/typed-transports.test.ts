@@ -28,7 +28,11 @@ export async function transportClasses(): Promise<void> {
   const untyped = new UnixSocketClient({ eventName: 'p' });
   const u = await untyped.receive();
   assertType<Equal<typeof u.data, MessageData>>();
-  const server = new UnixSocketServer<{ a: number; b: number }, { sum: number }>({ eventName: 'p', schema: Sum, handler: (d) => ({ sum: d.a + d.b }) });
+  const server = new UnixSocketServer<{ a: number; b: number }, { sum: number }>({
+    eventName: 'p',
+    schema: Sum,
+    handler: (d) => ({ sum: d.a + d.b }),
+  });
   // @ts-expect-error -- the server sends { sum }
   server.send({ percent: 1 });
   type T1 = TcpSocketClient<{ percent: number }>;
@@ -64,7 +68,9 @@ function typeCheck(file: string): string[] {
   const { config } = ts.readConfigFile(configPath, ts.sys.readFile);
   const parsed = ts.parseJsonConfigFileContent(config, ts.sys, configPath.replace(/tsconfig\.json$/, ''));
   const program = ts.createProgram([file], { ...parsed.options, noEmit: true });
-  return ts.getPreEmitDiagnostics(program).map((d) => `${d.file?.fileName ?? ''}:${d.start ?? 0}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`);
+  return ts
+    .getPreEmitDiagnostics(program)
+    .map((d) => `${d.file?.fileName ?? ''}:${d.start ?? 0}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`);
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'sk-typed-'));
@@ -90,7 +96,10 @@ describe('typed transports and facade', () => {
       expect(client.invalidMessages).toBe(1);
       expect(errors[0]).toMatchObject({ code: ErrorCode.INVALID_MESSAGE });
       expect((await client.request({ a: 2, b: 3 })).data).toEqual({ sum: 5 });
-      await expect(client.request({ a: 2 })).rejects.toMatchObject({ code: ErrorCode.INVALID_MESSAGE, message: expect.stringContaining('b:') });
+      await expect(client.request({ a: 2 })).rejects.toMatchObject({
+        code: ErrorCode.INVALID_MESSAGE,
+        message: expect.stringContaining('b:'),
+      });
     } finally {
       await client.disconnect();
       await server.stop();
