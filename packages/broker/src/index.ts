@@ -54,6 +54,7 @@ export {
   LimitExceeded,
   UnknownSubscriber,
   InvalidRequest,
+  AdminDisabled,
   errorFromWire,
   type WireError,
   type BrokerErrorOptions,
