@@ -238,7 +238,14 @@ function commonOf(sub: BrokerSubcommand, values: Values, where: string): BrokerC
       `--transport must be one of ${transportNames().join(', ')}, got ${JSON.stringify(transport)}`,
       where,
     );
-  const transportOptions = transportArgs(flagsOf(sub), transport, values);
+  let transportOptions: Record<string, unknown>;
+  try {
+    transportOptions = transportArgs(flagsOf(sub), transport, values);
+  } catch (err) {
+    // Named after the transport command whose flags these are: name the broker command instead.
+    if (err instanceof UsageError) throw new UsageError(err.message, where);
+    throw err;
+  }
   const timeoutText = values.timeout as string | undefined;
   let timeout: number | undefined;
   if (timeoutText !== undefined) {
