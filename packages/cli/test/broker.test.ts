@@ -5,14 +5,14 @@
 import { describe, expect, test } from '@jest/globals';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { connect, type Communicator } from '@socketkit/broker';
 import { createClient } from 'socketkit';
-import { cli, jsonLines, pkgDir, runCli, useTestDir } from './helpers.js';
+import { BIN, cli, jsonLines, pkgDir, runCli, useTestDir } from './helpers.js';
 
 let dir = '';
 useTestDir('sk-broker-', (d) => {
@@ -282,6 +282,30 @@ describe('socketkit broker', () => {
       await serve.exited;
     }
     expect(serve.stderr()).toMatch(/stopped\n$/);
+  });
+
+  test('only a broker command that runs a broker loads @socketkit/broker (send, help and admin commands do not)', async () => {
+    const trace = join(dir, 'loads');
+    const traced = async (args: string[], stop = false): Promise<string> => {
+      const child = spawn(process.execPath, ['--import', join(pkgDir, 'test/load-trace.mjs'), BIN, ...args], {
+        cwd: dir,
+        env: { ...process.env, SK_LOAD_TRACE: trace },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      workers.add(child as unknown as ChildProcessWithoutNullStreams);
+      let err = '';
+      child.stderr.setEncoding('utf8').on('data', (s: string) => {
+        err += s;
+        if (stop && err.includes('admin messages')) child.kill('SIGINT');
+      });
+      await once(child, 'close');
+      return existsSync(trace) ? readFileSync(trace, 'utf8') : '';
+    };
+    expect(await traced(['send', 'jobs', '--socket-dir', dir, '--data', '{}'])).toBe('');
+    expect(await traced(['broker', 'serve', '--help'])).toBe('');
+    expect(await traced(['broker', 'tasks', '--socket-dir', dir, '--timeout', '0.5'])).toBe('');
+    // The trace works: running a broker loads it.
+    expect(await traced(['broker', 'serve', '--socket-dir', dir], true)).toContain('/packages/broker/dist/index.js');
   });
 
   test('usage errors exit 2 saying what to do; every subcommand has --help', async () => {
