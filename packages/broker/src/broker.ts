@@ -2,8 +2,7 @@
  * `startBroker()`: a socketkit server (unix by default; tcp with a token or
  * TLS; nats through the nats transport) driving a {@link BrokerCore}.
  */
-import { statSync } from 'node:fs';
-import { createServer, type AnyServer, type ServerStats, type SocketType } from 'socketkit';
+import { createServer, type AnyServer, type SocketType } from 'socketkit';
 import { BrokerCore, type BrokerLimits, type BrokerStats, type TaskInfo } from './core.js';
 import { LmdbStore, MemoryStore, type StoreOptions, type TaskStore } from './store.js';
 import type { TaskState } from './store.js';
@@ -34,13 +33,6 @@ export interface BrokerOptions extends BrokerLimits {
   maxMessageSize?: number;
   /** Level of the transport's default logger (default: the configuration's, `info`; `SOCKET_LOG_LEVEL` sets it too). */
   logLevel?: string;
-  /**
-   * Answer `admin.*` messages (stats, task list, requeue, purge: `socketkit broker tasks|requeue|purge`) from
-   * any connection. Default: only when every peer that can connect is the operator: a unix socket nobody but
-   * its owner can open (mode without group/other bits), or a broker with a `token` (tcp, nats). `false`
-   * refuses them always (`ADMIN_DISABLED`); `true` accepts them from whoever can connect.
-   */
-  admin?: boolean;
   [transportOption: string]: unknown;
 }
 
@@ -73,7 +65,6 @@ export interface Broker {
 const OWN_KEYS = new Set([
   'transport',
   'eventName',
-  'admin',
   'store',
   'heartbeatIntervalMs',
   'heartbeatTimeoutMs',
@@ -156,13 +147,6 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
     await store.close();
     throw e;
   }
-  core.adminAllowed = options.admin ?? adminByDefault(transport, server, options);
-  // A monitor's stats (`socketkit stats`/`top`) carry the broker's figures as `broker`.
-  const serverStats = server.stats.bind(server);
-  Object.defineProperty(server, 'stats', {
-    configurable: true,
-    value: (): ServerStats & { broker: BrokerStats } => ({ ...serverStats(), broker: core.stats() }),
-  });
   let stopped = false;
   return {
     server,
@@ -183,17 +167,6 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
       await store.close();
     },
   };
-}
-
-/** Admin messages by default: a unix socket only its owner can open, or a broker with a token. */
-function adminByDefault(transport: SocketType, server: AnyServer, options: BrokerOptions): boolean {
-  if (typeof options.token === 'string' && options.token !== '') return true;
-  if (transport !== 'unix') return false;
-  try {
-    return (statSync(server.address).mode & 0o077) === 0;
-  } catch {
-    return false;
-  }
 }
 
 function pickLimits(o: BrokerOptions): BrokerLimits {

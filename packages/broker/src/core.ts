@@ -167,9 +167,6 @@ const DEFAULTS: Required<Omit<BrokerLimits, 'ackTimeoutMs'>> = {
   rejectBackoffMaxMs: 5000,
 };
 
-/** Most tasks one `admin.tasks` answer lists (about 150 bytes each: well under the default 1 MiB message). */
-export const MAX_ADMIN_TASKS = 1000;
-
 const err = (code: string, message: string, details?: Record<string, unknown>): WireError =>
   details === undefined ? { code, message } : { code, message, details };
 
@@ -399,11 +396,6 @@ export class BrokerCore {
           return this.#rpcReply(c, data);
         case Kind.BROADCAST:
           return this.#broadcast(data);
-        case Kind.ADMIN_STATS:
-        case Kind.ADMIN_TASKS:
-        case Kind.ADMIN_REQUEUE:
-        case Kind.ADMIN_PURGE:
-          return this.#reply(c, ref, this.#admin(data));
         default:
           return this.#reply(
             c,
@@ -413,34 +405,6 @@ export class BrokerCore {
       }
     } finally {
       this.#dispatch();
-    }
-  }
-
-  /** The answer to an operator's `admin.*` message (PROTOCOL.md, "Broker protocol", operators). */
-  #admin(m: Record<string, unknown>): WireError | { ok: unknown } {
-    if (!this.adminAllowed)
-      return err(
-        BrokerErrorCode.ADMIN_DISABLED,
-        'this broker does not accept admin messages: they need a unix socket only its owner can open, or a broker ' +
-          'with a token (tcp, nats), or startBroker({ admin: true })',
-      );
-    switch (m.kind) {
-      case Kind.ADMIN_STATS:
-        return { ok: this.stats() };
-      case Kind.ADMIN_TASKS: {
-        const state = m.state;
-        if (state !== undefined && state !== 'pending' && state !== 'inflight' && state !== 'dead' && state !== 'done')
-          return err(BrokerErrorCode.INVALID_REQUEST, 'admin.tasks: state must be pending, inflight, dead or done');
-        const limit = typeof m.limit === 'number' && Number.isInteger(m.limit) ? m.limit : MAX_ADMIN_TASKS;
-        if (limit < 1 || limit > MAX_ADMIN_TASKS)
-          return err(BrokerErrorCode.INVALID_REQUEST, `admin.tasks: limit must be an integer 1-${MAX_ADMIN_TASKS}`);
-        return { ok: this.listTasks(state === undefined ? { limit } : { state, limit }) };
-      }
-      case Kind.ADMIN_REQUEUE:
-        if (typeof m.taskId !== 'string') return err(BrokerErrorCode.INVALID_REQUEST, 'admin.requeue needs a taskId');
-        return { ok: this.requeue(m.taskId) };
-      default:
-        return { ok: this.purgeDead() };
     }
   }
 
@@ -1015,13 +979,6 @@ export class BrokerCore {
   }
 
   // ---- operations ----
-
-  /**
-   * Whether `admin.*` messages (stats, list, requeue, purge from another
-   * process) are answered; otherwise they are refused `ADMIN_DISABLED`.
-   * `startBroker` sets it when every peer that can connect is the operator.
-   */
-  adminAllowed = false;
 
   /** Counts and loads (for `socketkit stats`, metrics, the CLI). */
   stats(): BrokerStats {

@@ -35,8 +35,6 @@ export const BrokerErrorCode = {
   UNKNOWN_SUBSCRIBER: 'UNKNOWN_SUBSCRIBER',
   /** A malformed broker message or argument. */
   INVALID_REQUEST: 'INVALID_REQUEST',
-  /** An `admin.*` message to a broker that does not accept them from this connection (see `BrokerOptions.admin`). */
-  ADMIN_DISABLED: 'ADMIN_DISABLED',
 } as const;
 
 /** One of the {@link BrokerErrorCode} values. */
@@ -178,13 +176,6 @@ export class InvalidRequest extends BrokerError {
   }
 }
 
-/** An `admin.*` message to a broker that does not accept them (a tcp or nats broker without a token, or `admin: false`). */
-export class AdminDisabled extends BrokerError {
-  constructor(message: string, options: BrokerErrorOptions = {}) {
-    super(BrokerErrorCode.ADMIN_DISABLED, message, options);
-  }
-}
-
 const CLASSES: Record<string, new (message: string, options?: BrokerErrorOptions) => BrokerError> = {
   [BrokerErrorCode.REMOTE_EXCEPTION]: RemoteException,
   [BrokerErrorCode.DELIVERY_FAILED]: DeliveryFailed,
@@ -200,7 +191,6 @@ const CLASSES: Record<string, new (message: string, options?: BrokerErrorOptions
   [BrokerErrorCode.LIMIT_EXCEEDED]: LimitExceeded,
   [BrokerErrorCode.UNKNOWN_SUBSCRIBER]: UnknownSubscriber,
   [BrokerErrorCode.INVALID_REQUEST]: InvalidRequest,
-  [BrokerErrorCode.ADMIN_DISABLED]: AdminDisabled,
 };
 
 /** The wire form of an error: `{ code, message, remoteCode?, details? }`. */

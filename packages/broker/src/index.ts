@@ -54,7 +54,6 @@ export {
   LimitExceeded,
   UnknownSubscriber,
   InvalidRequest,
-  AdminDisabled,
   errorFromWire,
   type WireError,
   type BrokerErrorOptions,

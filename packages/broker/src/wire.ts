@@ -18,11 +18,6 @@ export const Kind = {
   RPC: 'rpc',
   RPC_REPLY: 'rpcReply',
   BROADCAST: 'broadcast',
-  // client -> broker, operators only (BrokerCore.adminAllowed)
-  ADMIN_STATS: 'admin.stats',
-  ADMIN_TASKS: 'admin.tasks',
-  ADMIN_REQUEUE: 'admin.requeue',
-  ADMIN_PURGE: 'admin.purge',
   // broker -> client
   REPLY: 'reply',
   DELIVER: 'deliver',
