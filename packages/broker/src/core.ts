@@ -39,6 +39,11 @@ export interface BrokerLimits {
   rejectBackoffMs?: number;
   /** Longest delay before a rejected task is offered again (default 5000). */
   rejectBackoffMaxMs?: number;
+  /**
+   * Answer `admin` messages (stats, list, requeue, purge) from any connection (default true: every connection
+   * is already trusted, by the socket directory's permissions or the token, to submit and work tasks).
+   */
+  adminOps?: boolean;
 }
 
 /** How the core sends to a connection. Must not throw for a connection that just went away. */
@@ -154,6 +159,7 @@ interface Call {
 }
 
 const DEFAULTS: Required<Omit<BrokerLimits, 'ackTimeoutMs'>> = {
+  adminOps: true,
   maxDeliveries: 5,
   maxPendingTasks: 100_000,
   maxPendingBytes: 256 * 1024 * 1024,
@@ -263,16 +269,13 @@ export class BrokerCore {
       resultTtlMs: positive('resultTtlMs', limits.resultTtlMs, DEFAULTS.resultTtlMs),
       maxKeptResults: positive('maxKeptResults', limits.maxKeptResults, DEFAULTS.maxKeptResults),
       maxDeadLetters: positive('maxDeadLetters', limits.maxDeadLetters, DEFAULTS.maxDeadLetters),
-      maxSubscribersPerConnection: positive(
-        'maxSubscribersPerConnection',
-        limits.maxSubscribersPerConnection,
-        DEFAULTS.maxSubscribersPerConnection,
-      ),
+      maxSubscribersPerConnection: positive('maxSubscribersPerConnection', limits.maxSubscribersPerConnection, DEFAULTS.maxSubscribersPerConnection),
       maxPrefetch: positive('maxPrefetch', limits.maxPrefetch, DEFAULTS.maxPrefetch),
       maxPendingCalls: positive('maxPendingCalls', limits.maxPendingCalls, DEFAULTS.maxPendingCalls),
       rejectBackoffMs: positive('rejectBackoffMs', limits.rejectBackoffMs, DEFAULTS.rejectBackoffMs),
       rejectBackoffMaxMs: positive('rejectBackoffMaxMs', limits.rejectBackoffMaxMs, DEFAULTS.rejectBackoffMaxMs),
       ackTimeoutMs: limits.ackTimeoutMs === undefined ? undefined : positive('ackTimeoutMs', limits.ackTimeoutMs, 0),
+      adminOps: limits.adminOps !== false,
     };
     this.#restore();
     this.#sweep = setInterval(() => this.#expireResults(), Math.min(1000, this.#o.resultTtlMs));
@@ -313,15 +316,7 @@ export class BrokerCore {
   #conn(id: string): Conn {
     let c = this.#conns.get(id);
     if (c === undefined) {
-      c = {
-        id,
-        taskSubs: new Map(),
-        rpc: new Set(),
-        broadcast: new Set(),
-        waiting: new Set(),
-        serving: new Set(),
-        calling: new Set(),
-      };
+      c = { id, taskSubs: new Map(), rpc: new Set(), broadcast: new Set(), waiting: new Set(), serving: new Set(), calling: new Set() };
       this.#conns.set(id, c);
     }
     return c;
@@ -350,10 +345,7 @@ export class BrokerCore {
       this.#calls.delete(callId);
       this.#fail(
         call,
-        err(
-          BrokerErrorCode.RECIPIENT_LOST,
-          `the RPC recipient "${call.identifier}" disconnected before it answered: the call may or may not have run`,
-        ),
+        err(BrokerErrorCode.RECIPIENT_LOST, `the RPC recipient "${call.identifier}" disconnected before it answered: the call may or may not have run`),
       );
     }
     for (const sub of c.taskSubs.values()) this.#dropSub(sub, 'its worker connection was lost');
@@ -396,12 +388,10 @@ export class BrokerCore {
           return this.#rpcReply(c, data);
         case Kind.BROADCAST:
           return this.#broadcast(data);
+        case Kind.ADMIN:
+          return this.#admin(c, ref, data);
         default:
-          return this.#reply(
-            c,
-            ref,
-            err(BrokerErrorCode.INVALID_REQUEST, `unknown broker message kind "${data.kind}"`),
-          );
+          return this.#reply(c, ref, err(BrokerErrorCode.INVALID_REQUEST, `unknown broker message kind "${data.kind}"`));
       }
     } finally {
       this.#dispatch();
@@ -413,8 +403,7 @@ export class BrokerCore {
     if (result !== undefined && 'code' in result) {
       this.#totals.refused++;
       this.#send(c.id, { kind: Kind.REPLY, ref, ok: false, error: result });
-    } else
-      this.#send(c.id, { kind: Kind.REPLY, ref, ok: true, ...(result === undefined ? {} : { result: result.ok }) });
+    } else this.#send(c.id, { kind: Kind.REPLY, ref, ok: true, ...(result === undefined ? {} : { result: result.ok }) });
   }
 
   #send(connId: string, m: BrokerMessage): void {
@@ -425,15 +414,9 @@ export class BrokerCore {
   #subscribe(c: Conn, m: Record<string, unknown>): WireError | undefined {
     const type = m.type as SubscriberType;
     const identifier = m.identifier;
-    if (typeof identifier !== 'string' || identifier === '')
-      return err(BrokerErrorCode.INVALID_REQUEST, 'subscribe needs a non-empty string identifier');
+    if (typeof identifier !== 'string' || identifier === '') return err(BrokerErrorCode.INVALID_REQUEST, 'subscribe needs a non-empty string identifier');
     const count = c.taskSubs.size + c.rpc.size + c.broadcast.size;
-    const taken =
-      type === 'task'
-        ? c.taskSubs.has(identifier)
-        : type === 'rpc'
-          ? this.#rpc.has(identifier)
-          : c.broadcast.has(identifier);
+    const taken = type === 'task' ? c.taskSubs.has(identifier) : type === 'rpc' ? this.#rpc.has(identifier) : c.broadcast.has(identifier);
     if (taken) {
       const where = type === 'rpc' ? 'by a connection to this broker' : 'on this connection';
       return err(
@@ -454,24 +437,12 @@ export class BrokerCore {
     if (type === 'task') {
       const prefetch = m.prefetch === undefined ? 1 : Number(m.prefetch);
       if (!Number.isInteger(prefetch) || prefetch < 1 || prefetch > this.#o.maxPrefetch) {
-        return err(
-          BrokerErrorCode.LIMIT_EXCEEDED,
-          `prefetch must be an integer from 1 to ${this.#o.maxPrefetch} (maxPrefetch), got ${String(m.prefetch)}`,
-          {
-            limit: 'maxPrefetch',
-            max: this.#o.maxPrefetch,
-          },
-        );
+        return err(BrokerErrorCode.LIMIT_EXCEEDED, `prefetch must be an integer from 1 to ${this.#o.maxPrefetch} (maxPrefetch), got ${String(m.prefetch)}`, {
+          limit: 'maxPrefetch',
+          max: this.#o.maxPrefetch,
+        });
       }
-      const sub: Sub = {
-        key: `${c.id}\u0000${identifier}`,
-        connId: c.id,
-        identifier,
-        prefetch,
-        inflight: new Set(),
-        delivered: 0,
-        lastUsed: 0,
-      };
+      const sub: Sub = { key: `${c.id}\u0000${identifier}`, connId: c.id, identifier, prefetch, inflight: new Set(), delivered: 0, lastUsed: 0 };
       c.taskSubs.set(identifier, sub);
       this.#subs.push(sub);
     } else if (type === 'rpc') {
@@ -479,21 +450,13 @@ export class BrokerCore {
       this.#rpc.set(identifier, c.id);
     } else if (type === 'broadcast') {
       c.broadcast.add(identifier);
-    } else
-      return err(
-        BrokerErrorCode.INVALID_REQUEST,
-        `subscriber type must be task, rpc or broadcast, got ${String(type)}`,
-      );
+    } else return err(BrokerErrorCode.INVALID_REQUEST, `subscriber type must be task, rpc or broadcast, got ${String(type)}`);
     return undefined;
   }
 
   #unsubscribe(c: Conn, m: Record<string, unknown>): WireError | undefined {
     const identifier = String(m.identifier);
-    const unknown = err(
-      BrokerErrorCode.UNKNOWN_SUBSCRIBER,
-      `no ${String(m.type)} subscriber "${identifier}" on this connection`,
-      { identifier },
-    );
+    const unknown = err(BrokerErrorCode.UNKNOWN_SUBSCRIBER, `no ${String(m.type)} subscriber "${identifier}" on this connection`, { identifier });
     if (m.type === 'task') {
       const sub = c.taskSubs.get(identifier);
       if (sub === undefined) return unknown;
@@ -515,11 +478,7 @@ export class BrokerCore {
   #submit(c: Conn, ref: number | undefined, m: Record<string, unknown>): void {
     const id = m.taskId;
     if (typeof id !== 'string' || id === '' || id.length > 200) {
-      return this.#reply(
-        c,
-        ref,
-        err(BrokerErrorCode.INVALID_REQUEST, 'a task needs a taskId: a string of 1 to 200 characters'),
-      );
+      return this.#reply(c, ref, err(BrokerErrorCode.INVALID_REQUEST, 'a task needs a taskId: a string of 1 to 200 characters'));
     }
     const noReply = m.noReply === true;
     const existing = this.#tasks.get(id);
@@ -531,24 +490,16 @@ export class BrokerCore {
     try {
       bytes = packValue(m.body).length;
     } catch (e) {
-      return this.#reply(
-        c,
-        ref,
-        err(BrokerErrorCode.INVALID_REQUEST, `the task body cannot be encoded: ${(e as Error).message}`),
-      );
+      return this.#reply(c, ref, err(BrokerErrorCode.INVALID_REQUEST, `the task body cannot be encoded: ${(e as Error).message}`));
     }
     if (this.#unfinished >= this.#o.maxPendingTasks) {
       return this.#reply(
         c,
         ref,
-        err(
-          BrokerErrorCode.LIMIT_EXCEEDED,
-          `the broker already holds ${this.#unfinished} unfinished tasks (maxPendingTasks): retry later or add workers`,
-          {
-            limit: 'maxPendingTasks',
-            max: this.#o.maxPendingTasks,
-          },
-        ),
+        err(BrokerErrorCode.LIMIT_EXCEEDED, `the broker already holds ${this.#unfinished} unfinished tasks (maxPendingTasks): retry later or add workers`, {
+          limit: 'maxPendingTasks',
+          max: this.#o.maxPendingTasks,
+        }),
       );
     }
     if (this.#unfinishedBytes + bytes > this.#o.maxPendingBytes) {
@@ -630,7 +581,8 @@ export class BrokerCore {
       const now = t === undefined ? 'finished' : t.state === 'inflight' ? `attempt ${t.attempt} elsewhere` : t.state;
       return err(
         BrokerErrorCode.STALE_DELIVERY,
-        `delivery (${String(m.taskId)}, attempt ${String(m.attempt)}) is no longer current (the task is ${now}): its lease was lost; drop this result`,
+        `delivery (${String(m.taskId)}, attempt ${String(m.attempt)}) is no longer current (the task is ${now}): ` +
+          'its lease was lost or it was answered already; drop this result',
         { taskId: m.taskId, attempt: m.attempt },
       );
     }
@@ -643,9 +595,7 @@ export class BrokerCore {
     const task = t as Task;
     this.#release(task);
     const ok = m.ok !== false;
-    const error = isMap(m.error)
-      ? (m.error as unknown as WireError)
-      : { code: BrokerErrorCode.REMOTE_EXCEPTION, message: 'the subscriber failed' };
+    const error = isMap(m.error) ? (m.error as unknown as WireError) : { code: BrokerErrorCode.REMOTE_EXCEPTION, message: 'the subscriber failed' };
     if (ok) this.#totals.completed++;
     else this.#totals.failed++;
     this.#finish(task, 'done', ok ? { ok: true, result: m.result } : { ok: false, error });
@@ -662,10 +612,7 @@ export class BrokerCore {
     task.rejections++;
     (task.rejectedBy ??= new Set()).add(sub.key);
     task.state = 'pending';
-    const delay = Math.min(
-      this.#o.rejectBackoffMaxMs,
-      this.#o.rejectBackoffMs * 2 ** Math.min(task.rejections - 1, 20),
-    );
+    const delay = Math.min(this.#o.rejectBackoffMaxMs, this.#o.rejectBackoffMs * 2 ** Math.min(task.rejections - 1, 20));
     task.notBefore = Date.now() + delay;
     this.#delay(task);
     this.#persist(task);
@@ -795,9 +742,7 @@ export class BrokerCore {
     if (o === undefined) return;
     this.#send(
       connId,
-      o.ok
-        ? { kind: Kind.OUTCOME, taskId: t.id, ok: true, result: o.result }
-        : { kind: Kind.OUTCOME, taskId: t.id, ok: false, error: o.error },
+      o.ok ? { kind: Kind.OUTCOME, taskId: t.id, ok: true, result: o.result } : { kind: Kind.OUTCOME, taskId: t.id, ok: false, error: o.error },
     );
   }
 
@@ -866,12 +811,7 @@ export class BrokerCore {
           bestAvoided = s;
         continue;
       }
-      if (
-        best === undefined ||
-        s.inflight.size < best.inflight.size ||
-        (s.inflight.size === best.inflight.size && s.lastUsed < best.lastUsed)
-      )
-        best = s;
+      if (best === undefined || s.inflight.size < best.inflight.size || (s.inflight.size === best.inflight.size && s.lastUsed < best.lastUsed)) best = s;
     }
     return best ?? bestAvoided;
   }
@@ -898,13 +838,7 @@ export class BrokerCore {
       if (t.attempt > 1) this.#totals.redelivered++;
       this.#armAck(t);
       this.#persist(t);
-      this.#send(sub.connId, {
-        kind: Kind.DELIVER,
-        taskId: t.id,
-        attempt: t.attempt,
-        identifier: sub.identifier,
-        body: t.body,
-      });
+      this.#send(sub.connId, { kind: Kind.DELIVER, taskId: t.id, attempt: t.attempt, identifier: sub.identifier, body: t.body });
     }
   }
 
@@ -917,25 +851,17 @@ export class BrokerCore {
       return this.#reply(
         c,
         ref,
-        err(
-          BrokerErrorCode.UNROUTABLE,
-          `no RPC subscriber "${recipient}" is connected to the broker: check the identifier`,
-          { recipient },
-        ),
+        err(BrokerErrorCode.UNROUTABLE, `no RPC subscriber "${recipient}" is connected to the broker: check the identifier`, { recipient }),
       );
     }
     if (this.#calls.size >= this.#o.maxPendingCalls) {
       return this.#reply(
         c,
         ref,
-        err(
-          BrokerErrorCode.LIMIT_EXCEEDED,
-          `${this.#calls.size} RPC calls are already in flight (maxPendingCalls): retry later`,
-          {
-            limit: 'maxPendingCalls',
-            max: this.#o.maxPendingCalls,
-          },
-        ),
+        err(BrokerErrorCode.LIMIT_EXCEEDED, `${this.#calls.size} RPC calls are already in flight (maxPendingCalls): retry later`, {
+          limit: 'maxPendingCalls',
+          max: this.#o.maxPendingCalls,
+        }),
       );
     }
     const call: Call = { id: ++this.#callSeq, caller: c.id, ref: ref ?? 0, recipient: target, identifier: recipient };
@@ -953,12 +879,7 @@ export class BrokerCore {
     c.serving.delete(call.id);
     this.#conns.get(call.caller)?.calling.delete(call.id);
     if (m.ok === false)
-      this.#fail(
-        call,
-        isMap(m.error)
-          ? (m.error as unknown as WireError)
-          : { code: BrokerErrorCode.REMOTE_EXCEPTION, message: 'the RPC handler failed' },
-      );
+      this.#fail(call, isMap(m.error) ? (m.error as unknown as WireError) : { code: BrokerErrorCode.REMOTE_EXCEPTION, message: 'the RPC handler failed' });
     else this.#send(call.caller, { kind: Kind.REPLY, ref: call.ref, ok: true, result: m.result });
   }
 
@@ -979,6 +900,31 @@ export class BrokerCore {
   }
 
   // ---- operations ----
+
+  #admin(c: Conn, ref: number | undefined, m: Record<string, unknown>): void {
+    if (ref === undefined) return;
+    if (!this.#o.adminOps) {
+      return this.#reply(c, ref, err(BrokerErrorCode.ADMIN_DISABLED, 'this broker was started with adminOps: false: operations are only in-process'));
+    }
+    const state = m.state as TaskState | undefined;
+    if (state !== undefined && !['pending', 'inflight', 'done', 'dead'].includes(state)) {
+      return this.#reply(c, ref, err(BrokerErrorCode.INVALID_REQUEST, `state must be pending, inflight, done or dead, got ${String(state)}`));
+    }
+    switch (m.op) {
+      case 'stats':
+        return this.#reply(c, ref, { ok: this.stats() });
+      case 'tasks': {
+        const limit = typeof m.limit === 'number' && m.limit > 0 ? m.limit : undefined;
+        return this.#reply(c, ref, { ok: this.listTasks({ ...(state === undefined ? {} : { state }), ...(limit === undefined ? {} : { limit }) }) });
+      }
+      case 'requeue':
+        return this.#reply(c, ref, { ok: this.requeue(String(m.taskId)) });
+      case 'purgeDead':
+        return this.#reply(c, ref, { ok: this.purgeDead() });
+      default:
+        return this.#reply(c, ref, err(BrokerErrorCode.INVALID_REQUEST, `unknown admin op ${String(m.op)}: use stats, tasks, requeue or purgeDead`));
+    }
+  }
 
   /** Counts and loads (for `socketkit stats`, metrics, the CLI). */
   stats(): BrokerStats {
@@ -1015,14 +961,7 @@ export class BrokerCore {
     for (const t of this.#tasks.values()) {
       if (out.length >= limit) break;
       if (options.state === undefined ? t.state === 'done' : t.state !== options.state) continue;
-      const info: TaskInfo = {
-        taskId: t.id,
-        state: t.state,
-        attempt: t.attempt,
-        failures: t.failures,
-        bytes: t.bytes,
-        createdAt: t.createdAt,
-      };
+      const info: TaskInfo = { taskId: t.id, state: t.state, attempt: t.attempt, failures: t.failures, bytes: t.bytes, createdAt: t.createdAt };
       if (t.doneAt !== undefined) info.doneAt = t.doneAt;
       if (t.worker !== undefined) info.worker = { connId: t.worker.connId, identifier: t.worker.identifier };
       if (t.lastError !== undefined) info.lastError = t.lastError;

@@ -35,6 +35,8 @@ export const BrokerErrorCode = {
   UNKNOWN_SUBSCRIBER: 'UNKNOWN_SUBSCRIBER',
   /** A malformed broker message or argument. */
   INVALID_REQUEST: 'INVALID_REQUEST',
+  /** An operation (`admin` message) on a broker started with `adminOps: false`. */
+  ADMIN_DISABLED: 'ADMIN_DISABLED',
 } as const;
 
 /** One of the {@link BrokerErrorCode} values. */
@@ -102,10 +104,7 @@ export class RecipientLost extends DeliveryFailed {
  * requeued with backoff (it is not an outcome and is not counted against `maxDeliveries`).
  */
 export class TaskRejected extends BrokerError {
-  constructor(
-    message = 'task rejected by its subscriber: it goes back to the queue for another subscriber',
-    options: BrokerErrorOptions = {},
-  ) {
+  constructor(message = 'task rejected by its subscriber: it goes back to the queue for another subscriber', options: BrokerErrorOptions = {}) {
     super(BrokerErrorCode.TASK_REJECTED, message, options);
   }
 }
@@ -119,10 +118,7 @@ export class DuplicateSubscriberIdentifier extends BrokerError {
 
 /** The communicator is closed: create a new one. */
 export class CommunicatorClosed extends BrokerError {
-  constructor(
-    message = 'the communicator is closed: create a new one with connect()',
-    options: BrokerErrorOptions = {},
-  ) {
+  constructor(message = 'the communicator is closed: create a new one with connect()', options: BrokerErrorOptions = {}) {
     super(BrokerErrorCode.COMMUNICATOR_CLOSED, message, options);
   }
 }
@@ -206,11 +202,7 @@ export function errorFromWire(e: WireError): BrokerError {
   const details = e.details ?? {};
   if (e.code === BrokerErrorCode.REMOTE_EXCEPTION) {
     const remoteCode = e.remoteCode ?? 'Error';
-    return new RemoteException(`the subscriber failed: ${remoteCode}: ${e.message}`, {
-      remoteCode,
-      remoteMessage: e.message,
-      details,
-    });
+    return new RemoteException(`the subscriber failed: ${remoteCode}: ${e.message}`, { remoteCode, remoteMessage: e.message, details });
   }
   const Cls = CLASSES[e.code];
   if (Cls === undefined) return new BrokerError(e.code, e.message, { details });
@@ -221,11 +213,7 @@ export function errorFromWire(e: WireError): BrokerError {
 export function remoteToWire(err: unknown): WireError {
   if (err instanceof Error) {
     const code = (err as { code?: unknown }).code;
-    return {
-      code: BrokerErrorCode.REMOTE_EXCEPTION,
-      message: err.message,
-      remoteCode: typeof code === 'string' ? code : err.name,
-    };
+    return { code: BrokerErrorCode.REMOTE_EXCEPTION, message: err.message, remoteCode: typeof code === 'string' ? code : err.name };
   }
   return { code: BrokerErrorCode.REMOTE_EXCEPTION, message: String(err), remoteCode: 'Error' };
 }

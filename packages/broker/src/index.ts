@@ -20,21 +20,8 @@ export {
   type LinkEvents,
 } from './communicator.js';
 export { LocalCommunicator, LocalBroker, type LocalCommunicatorOptions } from './local.js';
-export {
-  BroadcastFilter,
-  type BroadcastFilterOptions,
-  type BroadcastInfo,
-  type BroadcastSubscriber,
-  type FilterValue,
-} from './filter.js';
-export {
-  BrokerCore,
-  type BrokerLimits,
-  type BrokerStats,
-  type CoreHost,
-  type SubscriberLoad,
-  type TaskInfo,
-} from './core.js';
+export { BroadcastFilter, type BroadcastFilterOptions, type BroadcastInfo, type BroadcastSubscriber, type FilterValue } from './filter.js';
+export { BrokerCore, type BrokerLimits, type BrokerStats, type CoreHost, type SubscriberLoad, type TaskInfo } from './core.js';
 export { MemoryStore, LmdbStore, type StoreOptions, type StoredTask, type TaskState, type TaskStore } from './store.js';
 export { Kind, BROKER_PROTOCOL_VERSION, type BrokerMessage, type SubscriberType } from './wire.js';
 export {

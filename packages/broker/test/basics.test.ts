@@ -39,7 +39,8 @@ describe.each(transportCases())('over %s: tasks, RPC and broadcasts between proc
   beforeAll(async () => {
     if (skip) return;
     ep = endpoint(transport);
-    broker = await startBroker(ep.server);
+    // adminOps: tcp and nats here have no token, where startBroker refuses admin messages by default.
+    broker = await startBroker({ ...ep.server, adminOps: true });
     ep.started(broker.port);
   });
   afterEach(async () => {
@@ -74,6 +75,7 @@ describe.each(transportCases())('over %s: tasks, RPC and broadcasts between proc
     expect(e).toBeInstanceOf(RemoteException);
     expect((e as RemoteException).remoteCode).toBe('TASK_FAILED');
     expect(broker.stats().totals.redelivered).toBe(0);
+    expect(await s.brokerStats()).toMatchObject({ pending: 0, inflight: 0, totals: { completed: 40, failed: 1 } });
   });
 
   t(

@@ -1,6 +1,6 @@
 /**
  * `socketkit broker serve|tasks|requeue|purge`. Loaded by cli.ts only when a broker command runs; `serve` alone
- * imports @socketkit/broker (the admin commands speak the broker protocol's `admin.*` messages over a plain
+ * imports @socketkit/broker (the admin commands speak the broker protocol's `admin` message over a plain
  * socketkit client).
  */
 import { resolve } from 'node:path';
@@ -70,7 +70,7 @@ async function serveBroker(a: Sub<'serve'>): Promise<number> {
       : `durable mode: tasks kept in ${resolve(a.store)}; a restart finds them (in-flight ones pending again)`,
   );
   status(
-    b.core.adminAllowed
+    b.adminOps
       ? 'admin messages accepted (socketkit broker tasks|requeue|purge)'
       : 'admin messages refused (ADMIN_DISABLED): give the broker a token (--token-file) to manage it remotely',
   );
@@ -105,13 +105,13 @@ async function serveBroker(a: Sub<'serve'>): Promise<number> {
 }
 
 /**
- * Sends one `admin.*` message to the broker and resolves with its `result`; `undefined` when the connect failed
+ * Sends one `admin` message (`op`: tasks, requeue, purgeDead) to the broker and resolves with its `result`; `undefined` when the connect failed
  * with an error already printed (exit 1).
  * @throws BrokerAdminError with the broker's error code (`ADMIN_DISABLED`, ...) or `TIMEOUT`.
  */
 async function adminRequest(
   a: Exclude<BrokerCommand, { sub: 'serve' }>,
-  kind: string,
+  op: string,
   fields: Record<string, unknown> = {},
 ): Promise<{ result: unknown } | undefined> {
   const client = await createClient(a.transport, a.event, {
@@ -142,7 +142,7 @@ async function adminRequest(
         if (d?.kind === 'reply' && d.ref === 1) res(d);
       });
     });
-    await client.send({ kind, ref: 1, ...fields });
+    await client.send({ kind: 'admin', ref: 1, op, ...fields });
     const r = await reply;
     if (r.ok !== true) {
       const e = (r.error ?? {}) as { code?: unknown; message?: unknown };
@@ -175,13 +175,16 @@ const isTaskRow = (t: unknown): t is TaskRow =>
 
 /** `socketkit broker tasks`. */
 async function tasks(a: Sub<'tasks'>): Promise<number> {
-  const answer = await adminRequest(a, 'admin.tasks', {
+  const answer = await adminRequest(a, 'tasks', {
     limit: a.limit,
     ...(a.state === undefined ? {} : { state: a.state }),
   });
   if (answer === undefined) return 1;
   if (!Array.isArray(answer.result))
-    throw new BrokerAdminError('NOT_A_BROKER', 'the broker answered admin.tasks with something other than a list');
+    throw new BrokerAdminError(
+      'NOT_A_BROKER',
+      'the broker answered the tasks operation with something other than a list',
+    );
   const rows = answer.result.filter(isTaskRow);
   if (a.json) {
     for (const t of rows) process.stdout.write(`${safeJson(t)}\n`);
@@ -218,7 +221,7 @@ async function tasks(a: Sub<'tasks'>): Promise<number> {
 
 /** `socketkit broker requeue <taskId>`. */
 async function requeue(a: Sub<'requeue'>): Promise<number> {
-  const answer = await adminRequest(a, 'admin.requeue', { taskId: a.taskId });
+  const answer = await adminRequest(a, 'requeue', { taskId: a.taskId });
   if (answer === undefined) return 1;
   if (answer.result !== true)
     throw new BrokerAdminError(
@@ -232,7 +235,7 @@ async function requeue(a: Sub<'requeue'>): Promise<number> {
 
 /** `socketkit broker purge --dead`. */
 async function purge(a: Sub<'purge'>): Promise<number> {
-  const answer = await adminRequest(a, 'admin.purge');
+  const answer = await adminRequest(a, 'purgeDead');
   if (answer === undefined) return 1;
   const n = typeof answer.result === 'number' ? answer.result : 0;
   process.stdout.write(`${n}\n`);

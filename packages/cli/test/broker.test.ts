@@ -12,6 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { connect, type Communicator } from '@socketkit/broker';
 import { createClient } from 'socketkit';
+import { HELP, UsageError, parseCommand } from '../src/args.js';
 import { BIN, cli, jsonLines, pkgDir, runCli, useTestDir } from './helpers.js';
 
 let dir = '';
@@ -310,11 +311,11 @@ describe('socketkit broker', () => {
 
   test('usage errors exit 2 saying what to do; every subcommand has --help', async () => {
     for (const sub of ['serve', 'tasks', 'requeue', 'purge']) {
-      const r = await runCli(['broker', sub, '--help'], dir);
-      expect(r.code).toBe(0);
-      expect(r.stdout).toMatch(new RegExp(`^usage: socketkit broker ${sub}`));
+      expect(parseCommand(['broker', sub, '--help'])).toEqual({ command: 'help', topic: `broker ${sub}` });
+      expect(HELP[`broker ${sub}` as keyof typeof HELP]).toMatch(new RegExp(`^usage: socketkit broker ${sub}`));
     }
-    expect((await runCli(['broker'], dir)).stdout).toMatch(/^usage: socketkit broker <serve\|tasks\|requeue\|purge>/);
+    expect(parseCommand(['help', 'broker', 'tasks'])).toEqual({ command: 'help', topic: 'broker tasks' });
+    expect(HELP.broker).toMatch(/^usage: socketkit broker <serve\|tasks\|requeue\|purge>/);
     const cases: Array<[string[], RegExp]> = [
       [['broker', 'frobnicate'], /unknown broker command "frobnicate": use one of serve, tasks, requeue, purge/],
       [['broker', 'purge'], /say what to purge: socketkit broker purge --dead/],
@@ -324,14 +325,22 @@ describe('socketkit broker', () => {
       [['broker', 'serve', '--metrics-port', '0'], /add --metrics-token-file FILE/],
       [['broker', 'tasks', '--port', '9000'], /--port apply to --transport tcp/],
       [['broker', 'tasks', 'extra'], /the broker's event name goes in --event NAME/],
+      [['broker', 'serve', '--event', 'bad name'], /invalid --event "bad name"/],
     ];
     for (const [args, message] of cases) {
-      const r = await runCli(args, dir);
-      expect(r.code).toBe(2);
-      expect(r.stderr).toMatch(message);
-      expect(r.stderr).toMatch(/run "socketkit broker( \w+)? --help" for usage/);
+      expect(() => parseCommand(args)).toThrow(UsageError);
+      expect(() => parseCommand(args)).toThrow(message);
     }
-    // No broker there: a runtime error naming its code.
+    // The binary: --help exits 0, a usage error exits 2 with the hint, no broker there exits 1 naming the code.
+    const help = await runCli(['broker', 'requeue', '--help'], dir);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^usage: socketkit broker requeue <taskId>/);
+    const usage = await runCli(['broker', 'purge'], dir);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toBe(
+      'socketkit broker purge: say what to purge: socketkit broker purge --dead (removes every dead-lettered task)\n' +
+        'run "socketkit broker purge --help" for usage\n',
+    );
     const none = await runCli(['broker', 'tasks', '--socket-dir', dir, '--timeout', '1'], dir);
     expect(none.code).toBe(1);
     expect(none.stderr).toMatch(/^error [A-Z_]+: /);
