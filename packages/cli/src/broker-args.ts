@@ -252,7 +252,8 @@ function commonOf(sub: BrokerSubcommand, values: Values, where: string): BrokerC
     timeout = /^\d+(\.\d+)?$/.test(timeoutText.trim()) ? Number(timeoutText) : Number.NaN;
     if (!(timeout >= 0.001 && timeout <= MAX_TIMEOUT_SECONDS))
       throw new UsageError(
-        `--timeout must be a number of seconds from 0.001 to ${MAX_TIMEOUT_SECONDS}, got ${JSON.stringify(timeoutText)}`,
+        `--timeout must be a number of seconds from 0.001 to ${MAX_TIMEOUT_SECONDS}, got ` +
+          JSON.stringify(timeoutText),
         where,
       );
   }

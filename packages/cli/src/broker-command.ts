@@ -105,8 +105,8 @@ async function serveBroker(a: Sub<'serve'>): Promise<number> {
 }
 
 /**
- * Sends one `admin` message (`op`: tasks, requeue, purgeDead) to the broker and resolves with its `result`; `undefined` when the connect failed
- * with an error already printed (exit 1).
+ * Sends one `admin` message (`op`: tasks, requeue, purgeDead) to the broker and resolves with its `result`;
+ * `undefined` when the connect failed with an error already printed (exit 1).
  * @throws BrokerAdminError with the broker's error code (`ADMIN_DISABLED`, ...) or `TIMEOUT`.
  */
 async function adminRequest(

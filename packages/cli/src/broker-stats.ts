@@ -79,7 +79,8 @@ export function brokerFiguresOf(stats: unknown): BrokerFigures | undefined {
 export function formatBrokerFigures(b: BrokerFigures): string {
   const t = b.totals;
   const lines = [
-    `broker ${b.durable ? 'durable' : 'memory'}  tasks pending ${b.pending}  in flight ${b.inflight}  dead ${b.dead}  ` +
+    `broker ${b.durable ? 'durable' : 'memory'}  tasks pending ${b.pending}  in flight ${b.inflight}  ` +
+      `dead ${b.dead}  ` +
       `${b.tasksPerSecond} tasks/s  kept results ${b.keptResults}`,
     `tasks submitted ${t.submitted ?? 0}  completed ${t.completed ?? 0}  failed ${t.failed ?? 0}  redelivered ` +
       `${t.redelivered ?? 0}  rejected ${t.rejected ?? 0}  dead-lettered ${t.deadLettered ?? 0}  stale ` +
