@@ -72,7 +72,8 @@ async function serveBroker(a: Sub<'serve'>): Promise<number> {
   status(
     b.adminOps
       ? 'admin messages accepted (socketkit broker tasks|requeue|purge)'
-      : 'admin messages refused (ADMIN_DISABLED): give the broker a token (--token-file) to manage it remotely',
+      : 'admin messages refused (ADMIN_DISABLED): peers other than you can connect; give the broker a token ' +
+          '(--token-file), or serve it on a unix socket only you can open, to use socketkit broker tasks|requeue|purge',
   );
   const source = {
     metrics: (): string => {

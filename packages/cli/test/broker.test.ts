@@ -290,7 +290,10 @@ describe('socketkit broker', () => {
     const traced = async (args: string[], stop = false): Promise<string> => {
       const child = spawn(process.execPath, ['--import', join(pkgDir, 'test/load-trace.mjs'), BIN, ...args], {
         cwd: dir,
-        env: { ...process.env, SK_LOAD_TRACE: trace },
+        env: {
+          ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SOCKET_'))),
+          SK_LOAD_TRACE: trace,
+        },
         stdio: ['ignore', 'ignore', 'pipe'],
       });
       workers.add(child as unknown as ChildProcessWithoutNullStreams);
