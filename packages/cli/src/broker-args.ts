@@ -317,7 +317,8 @@ then stops cleanly (workers' leases end; the unix socket is removed). When
 ready it prints "broker listening on <address> ..." to stderr, and whether
 it is durable: with --store, tasks are kept in LMDB at PATH and survive a
 restart; without it (memory mode) a restart loses every pending, in-flight
-and dead task and every kept outcome.
+and dead task and every kept outcome. It needs the @socketkit/broker package
+beside the CLI (npm install @socketkit/broker); the other broker commands do not.
 
 options:
   --store PATH          durable mode: the LMDB directory (created if missing)

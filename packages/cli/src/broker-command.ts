@@ -4,7 +4,7 @@
  * socketkit client).
  */
 import { resolve } from 'node:path';
-import { createClient, type SocketMessage } from 'socketkit';
+import { ErrorCode, ValidationError, createClient, type SocketMessage } from 'socketkit';
 import type { BrokerCommand } from './broker-args.js';
 import { brokerFiguresOf, brokerMetrics } from './broker-stats.js';
 import { connectOnce, metricsToken, nextSignal, showErrors, timeoutMs, transportOptions } from './commands.js';
@@ -42,11 +42,35 @@ export function broker(a: BrokerCommand): Promise<number> {
   }
 }
 
+/**
+ * Imports @socketkit/broker, an optional peer of the CLI (it brings LMDB, a native module, which no other command
+ * needs).
+ * @throws ValidationError `INVALID_CONFIG` with `details.package` when it is not installed (main() adds how to
+ *   install it beside the CLI).
+ */
+async function loadBroker(): Promise<typeof import('@socketkit/broker')> {
+  try {
+    return await import('@socketkit/broker');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const missing =
+      (e?.code === 'ERR_MODULE_NOT_FOUND' || e?.code === 'MODULE_NOT_FOUND') &&
+      String(e.message).includes("'@socketkit/broker'");
+    if (!missing) throw err;
+    throw new ValidationError(
+      ErrorCode.INVALID_CONFIG,
+      'socketkit broker serve needs the @socketkit/broker package, which is not installed: npm install ' +
+        '@socketkit/broker (the other broker commands work without it)',
+      { cause: err, details: { package: '@socketkit/broker' } },
+    );
+  }
+}
+
 /** `socketkit broker serve`. */
 async function serveBroker(a: Sub<'serve'>): Promise<number> {
   // Read before anything starts: a refused token file leaves nothing half-started.
   const metricsBearer = a.metricsTokenFile === undefined ? undefined : metricsToken(a.metricsTokenFile);
-  const { startBroker } = await import('@socketkit/broker');
+  const { startBroker } = await loadBroker();
   const signal = nextSignal();
   let b: Awaited<ReturnType<typeof startBroker>>;
   try {
