@@ -2,7 +2,7 @@
  * `startBroker()`: a socketkit server (unix by default; tcp with a token or
  * TLS; nats through the nats transport) driving a {@link BrokerCore}.
  */
-import { createServer, type AnyServer, type SocketType } from 'socketkit';
+import { createServer, type AnyServer, type ServerStats, type SocketType } from 'socketkit';
 import { BrokerCore, type BrokerLimits, type BrokerStats, type TaskInfo } from './core.js';
 import { LmdbStore, MemoryStore, type StoreOptions, type TaskStore } from './store.js';
 import type { TaskState } from './store.js';
@@ -39,6 +39,14 @@ export interface BrokerOptions extends BrokerLimits {
   maxMessageSize?: number;
   /** Level of the transport's default logger (default: the configuration's, `info`; `SOCKET_LOG_LEVEL` sets it too). */
   logLevel?: string;
+  /**
+   * Answer `admin` messages (stats, task list, requeue, purge: `socketkit broker tasks|requeue|purge`, the
+   * Communicator's `brokerStats`/`listTasks`/`requeueTask`/`purgeDead`). Default: only when whoever can connect is
+   * the operator: a unix socket only its owner can open (no group/other permission bits), or a broker with a
+   * `token` (tcp, nats); refused `ADMIN_DISABLED` otherwise (a tcp broker without a token: any local user can
+   * connect). `true` answers whoever can connect; `false` never.
+   */
+  adminOps?: boolean;
   [transportOption: string]: unknown;
 }
 
@@ -56,6 +64,8 @@ export interface Broker {
   readonly port: number | undefined;
   /** The state machine (for tests and tools). */
   readonly core: BrokerCore;
+  /** Whether it answers `admin` messages (`adminOps`: given, or the default of {@link BrokerOptions}). */
+  readonly adminOps: boolean;
   /** Pending, in flight, dead, per-subscriber load, tasks/s. */
   stats(): BrokerStats;
   /** Tasks in a state (pending, inflight, done, dead). */
@@ -128,6 +138,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
     await store.close();
     throw e;
   }
+  const adminOps = options.adminOps ?? adminByDefault(transport, server, options);
   const core = new BrokerCore(
     {
       send: (connId, message) => {
@@ -139,8 +150,14 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
       },
     },
     store,
-    pickLimits(options),
+    { ...pickLimits(options), adminOps },
   );
+  // A monitor's stats (`socketkit stats`/`top`) carry the broker's figures as `broker`.
+  const serverStats = server.stats.bind(server);
+  Object.defineProperty(server, 'stats', {
+    configurable: true,
+    value: (): ServerStats & { broker: BrokerStats } => ({ ...serverStats(), broker: core.stats() }),
+  });
   server.on('clientConnected', (id) => core.connected(id));
   server.on('clientDisconnected', (id) => core.disconnected(id));
   server.on('message', (m, id) => {
@@ -162,6 +179,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
     address: server.address,
     port: 'port' in server ? (server.port as number) : undefined,
     core,
+    adminOps,
     stats: () => core.stats(),
     listTasks: (o) => core.listTasks(o),
     requeue: (id) => core.requeue(id),
@@ -174,6 +192,15 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
       await store.close();
     },
   };
+}
+
+/**
+ * `adminOps` of `startBroker` when not given: only the operator can connect, i.e. a unix socket only its owner can
+ * open (the server exposes stats to monitors: its mode has no group or other bits) or a broker with a token.
+ */
+function adminByDefault(transport: SocketType, server: AnyServer, options: BrokerOptions): boolean {
+  if (typeof options.token === 'string' && options.token !== '') return true;
+  return transport === 'unix' && server.settings.exposeStats;
 }
 
 function pickLimits(o: BrokerOptions): BrokerLimits {

@@ -39,7 +39,8 @@ describe.each(transportCases())('over %s: tasks, RPC and broadcasts between proc
   beforeAll(async () => {
     if (skip) return;
     ep = endpoint(transport);
-    broker = await startBroker(ep.server);
+    // adminOps: tcp and nats here have no token, where startBroker refuses admin messages by default.
+    broker = await startBroker({ ...ep.server, adminOps: true });
     ep.started(broker.port);
   });
   afterEach(async () => {

@@ -15,6 +15,7 @@ import {
   type TransportCliCommand,
   type TransportCliFlag,
 } from 'socketkit';
+import { BROKER_TOPICS, brokerHelpTexts, parseBroker, type BrokerCommand, type BrokerTopic } from './broker-args.js';
 
 /** A problem with the command line itself (exit code 2). */
 export class UsageError extends Error {
@@ -29,7 +30,7 @@ export class UsageError extends Error {
 }
 
 /** The commands of the `socketkit` binary. */
-export const COMMANDS = ['serve', 'listen', 'send', 'request', 'ls', 'stats', 'top', 'bench'] as const;
+export const COMMANDS = ['serve', 'listen', 'send', 'request', 'ls', 'stats', 'top', 'broker', 'bench'] as const;
 /** One of {@link COMMANDS}. */
 export type CommandName = (typeof COMMANDS)[number];
 
@@ -67,7 +68,7 @@ export interface CommonArgs {
 
 /** A parsed command line. */
 export type ParsedCommand =
-  | { command: 'help'; topic: CommandName | undefined }
+  | { command: 'help'; topic: HelpTopic | undefined }
   | { command: 'version' }
   | ({
       command: 'serve';
@@ -102,7 +103,11 @@ export type ParsedCommand =
       intervalMs: number;
       tokenFile: string | undefined;
     }
-  | { command: 'bench'; script: string | undefined; rest: string[] };
+  | { command: 'bench'; script: string | undefined; rest: string[] }
+  | BrokerCommand;
+
+/** What `--help` can be asked about: a command, or a broker subcommand (`broker serve`, ...). */
+export type HelpTopic = CommandName | BrokerTopic;
 
 const { defaultTimeoutMs } = DEFAULT_CONFIG;
 /** The default of --timeout, as the help states it. */
@@ -114,7 +119,7 @@ interface FlagEntry {
   transports: string[];
 }
 
-function isTransportCommand(command: CommandName): command is TransportCliCommand {
+export function isTransportCommand(command: CommandName): command is TransportCliCommand {
   return (TRANSPORT_CLI_COMMANDS as readonly string[]).includes(command);
 }
 
@@ -126,7 +131,7 @@ function appliesTo(flag: TransportCliFlag, command: TransportCliCommand): boolea
  * The flags the registered transports declare for `command`, by name, in registry order (the first declaration
  * of a shared name gives its help). Read when asked for: a transport registered later has its flags here.
  */
-function transportFlags(command: TransportCliCommand): Map<string, FlagEntry> {
+export function transportFlags(command: TransportCliCommand): Map<string, FlagEntry> {
   const flags = new Map<string, FlagEntry>();
   for (const name of transportNames()) {
     for (const flag of transportCli(name)?.flags ?? []) {
@@ -145,14 +150,14 @@ function listed(items: readonly string[], word = 'and'): string {
 }
 
 /** One option of a help text: the label, then the help (its `\n`-separated lines aligned under each other). */
-function optionLine(label: string, help: string): string {
+export function optionLine(label: string, help: string): string {
   const [first, ...more] = help.split('\n');
   const head = label.length < 22 ? label.padEnd(22) : `${label}  `;
   return [`  ${head}${first}`, ...more.map((line) => `${' '.repeat(24)}${line}`)].join('\n');
 }
 
 /** Help lines of the transport flags of `command`: the common ones (no `commands`), or those of the command itself. */
-function transportFlagLines(command: TransportCliCommand, common: boolean): string[] {
+export function transportFlagLines(command: TransportCliCommand, common: boolean): string[] {
   return [...transportFlags(command).values()]
     .filter(({ flag }) => (flag.commands === undefined) === common)
     .map(({ flag, transports }) =>
@@ -210,10 +215,10 @@ function installHints(): string {
     .join('');
 }
 
-const TOKEN_FILE_HELP = 'shared token (16+ bytes, first line of FILE); proven by challenge-response, never sent';
+export const TOKEN_FILE_HELP = 'shared token (16+ bytes, first line of FILE); proven by challenge-response, never sent';
 
 // Built when asked for: the transports are those registered at that moment.
-const commonHelp = (): string => `common options:
+export const commonHelp = (): string => `common options:
   --transport ${transportNames().join('|')}  transport (default unix${installHints()})
 ${transportFlagLines('listen', true)
   .map((l) => `${l}\n`)
@@ -234,8 +239,9 @@ const OUTPUT_HELP = `Messages are printed one per line as JSON in the wire shape
   {"event_name":"jobs","timestamp_ms":1795000000000,"timestamp_iso":"...","message_type":"data","data":{...}}
 (plus "id" on requests and "reply_to" on replies).`;
 
-function helpTexts(): Record<CommandName | 'main', string> {
+function helpTexts(): Record<HelpTopic | 'main', string> {
   return {
+    ...brokerHelpTexts(),
     main: `socketkit - messages between processes over Unix domain sockets, TCP or NATS
 
 usage: socketkit <command> [options]
@@ -248,6 +254,7 @@ commands:
   ls                list the events in the socket directory: live, stale, insecure; clients, queue, rates
   stats <event>     print one server's statistics (--json, --watch)
   top               a live table of every event in the socket directory
+  broker <sub>      a task broker: serve, tasks, requeue, purge (socketkit broker --help)
   bench             run the benchmark suite's quick scenarios (repository checkout)
 
 Run "socketkit <command> --help" for the options of a command.
@@ -395,10 +402,13 @@ options:
  * Help text of each command and of the binary itself (built when read: `--transport` lists the transports registered
  * then).
  */
-export const HELP: Readonly<Record<CommandName | 'main', string>> = Object.defineProperties(
-  {} as Record<CommandName | 'main', string>,
+export const HELP: Readonly<Record<HelpTopic | 'main', string>> = Object.defineProperties(
+  {} as Record<HelpTopic | 'main', string>,
   Object.fromEntries(
-    ['main', ...COMMANDS].map((k) => [k, { enumerable: true, get: () => helpTexts()[k as CommandName | 'main'] }]),
+    ['main', ...COMMANDS, ...BROKER_TOPICS].map((k) => [
+      k,
+      { enumerable: true, get: () => helpTexts()[k as HelpTopic | 'main'] },
+    ]),
   ),
 );
 
@@ -452,6 +462,7 @@ const SPECS = {
     help: { type: 'boolean', short: 'h' },
   },
   bench: { script: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  broker: {},
 } as const;
 
 type Spec = Record<string, { type: 'string' | 'boolean'; short?: string }>;
@@ -478,7 +489,7 @@ function isCommand(name: string | undefined): name is CommandName {
   return (COMMANDS as readonly string[]).includes(name ?? '');
 }
 
-function integer(value: string, flag: string, command: string, min: number, max: number): number {
+export function integer(value: string, flag: string, command: string, min: number, max: number): number {
   const n = /^\d+$/.test(value.trim()) ? Number(value) : Number.NaN;
   if (!Number.isInteger(n) || n < min || n > max)
     throw new UsageError(`${flag} must be an integer ${min}-${max}, got ${JSON.stringify(value)}`, command);
@@ -501,14 +512,18 @@ function jsonObject(text: string, command: string): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
-type Values = Record<string, string | boolean | undefined>;
+export type Values = Record<string, string | boolean | undefined>;
 
 /**
  * The options the chosen transport's flags make: a flag of another transport is refused naming the transports
  * it applies to; each flag's `option`/`parse`, then the transport's `options` rules, give the options.
  * @throws UsageError with the message of the transport's `INVALID_CONFIG` error.
  */
-function transportArgs(command: TransportCliCommand, transport: string, values: Values): Record<string, unknown> {
+export function transportArgs(
+  command: TransportCliCommand,
+  transport: string,
+  values: Values,
+): Record<string, unknown> {
   for (const [name, { flag, transports }] of transportFlags(command)) {
     if (values[name] === undefined || transports.includes(transport)) continue;
     const label = flag.label ?? `--${name}`;
@@ -604,10 +619,10 @@ export function parseCommand(argv: readonly string[]): ParsedCommand {
   const [first, ...rest] = argv;
   if (first === undefined || first === '-h' || first === '--help') return { command: 'help', topic: undefined };
   if (first === 'help') {
-    const topic = rest[0];
-    if (topic !== undefined && !isCommand(topic))
+    const topic = rest[0] === 'broker' && rest[1] !== undefined ? `broker ${rest[1]}` : rest[0];
+    if (topic !== undefined && !isCommand(topic) && !(BROKER_TOPICS as readonly string[]).includes(topic))
       throw new UsageError(`unknown command ${JSON.stringify(topic)}: use one of ${COMMANDS.join(', ')}`);
-    return { command: 'help', topic };
+    return { command: 'help', topic: topic as HelpTopic | undefined };
   }
   if (first === '--version' || first === '-v') return { command: 'version' };
   if (!isCommand(first)) {
@@ -618,6 +633,7 @@ export function parseCommand(argv: readonly string[]): ParsedCommand {
     );
   }
   const command = first;
+  if (command === 'broker') return parseBroker(rest);
   let values: Values;
   let positionals: string[];
   try {

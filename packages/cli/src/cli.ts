@@ -31,6 +31,9 @@ async function run(parsed: Exclude<ParsedCommand, { command: 'help' } | { comman
       return top(parsed);
     case 'bench':
       return bench(parsed);
+    case 'broker':
+      // Loaded only here: the other commands never load @socketkit/broker.
+      return (await import('./broker-command.js')).broker(parsed);
   }
 }
 

@@ -28,7 +28,9 @@ type Args<C extends string> = Extract<ParsedCommand, { command: C }>;
 /** Default log level of the CLI: quiet unless something is wrong. */
 export const DEFAULT_CLI_LOG_LEVEL: LogLevel = 'warn';
 
-function transportOptions(a: CommonArgs): Record<string, unknown> {
+export function transportOptions(
+  a: Pick<CommonArgs, 'logLevel' | 'transportOptions' | 'tokenFile'>,
+): Record<string, unknown> {
   const level = a.logLevel ?? DEFAULT_CLI_LOG_LEVEL;
   const o: Record<string, unknown> = { logger: stderrLogger(level), logLevel: level };
   const envFile = cliEnvFile();
@@ -57,7 +59,7 @@ export const MIN_METRICS_TOKEN_BYTES = 16;
  * {@link readToken} reads a token file).
  * @throws ValidationError `INVALID_CONFIG` when the file is not trusted or the token is shorter than 16 bytes.
  */
-function metricsToken(path: string): string {
+export function metricsToken(path: string): string {
   const token = readToken(path, '--metrics-token-file');
   const n = Buffer.byteLength(token);
   if (n < MIN_METRICS_TOKEN_BYTES) {
@@ -81,7 +83,7 @@ function cliEnvFile(): string | undefined {
 }
 
 /** --timeout (seconds) in ms, defaulting to the configured `defaultTimeoutMs` (SOCKET_DEFAULT_TIMEOUT). */
-function timeoutMs(a: CommonArgs): number {
+export function timeoutMs(a: Pick<CommonArgs, 'timeout'>): number {
   if (a.timeout !== undefined) return Math.round(a.timeout * 1000);
   const envFile = cliEnvFile();
   return loadConfig({}, envFile === undefined ? {} : { envFile }).defaultTimeoutMs;
@@ -108,7 +110,7 @@ function parseLine(line: string, lineNo: number): Record<string, unknown> {
 }
 
 /** Resolves with the first of SIGINT / SIGTERM (listeners removed afterwards). */
-function nextSignal(): { promise: Promise<NodeJS.Signals>; cancel(): void } {
+export function nextSignal(): { promise: Promise<NodeJS.Signals>; cancel(): void } {
   let handler: (s: NodeJS.Signals) => void = () => undefined;
   const promise = new Promise<NodeJS.Signals>((res) => {
     handler = (s) => {
@@ -133,7 +135,7 @@ const endOfStream = (err: unknown): boolean =>
  * the session (that one is returned by the command). Returns the set of
  * errors already shown, so the caller does not print one twice.
  */
-function showErrors(client: SocketClient, retried = false): Set<unknown> {
+export function showErrors(client: SocketClient, retried = false): Set<unknown> {
   const shown = new Set<unknown>();
   client.on('error', (err) => {
     if (endOfStream(err)) return;
@@ -162,7 +164,7 @@ export const ADMISSION_ATTEMPTS = 5;
  * second time by `main`.
  * @returns 0 once connected, 1 when the error was already shown.
  */
-async function connectOnce(
+export async function connectOnce(
   client: SocketClient,
   shown: Set<unknown>,
   options: Parameters<SocketClient['connect']>[0],

@@ -6,6 +6,7 @@ import { readToken } from './commands.js';
 import { inspectSocketDir } from './ls.js';
 import { STATS_TIMEOUT_MS, fetchCheckedStats, statsOfEntry } from './monitor.js';
 import { safeJson, safeText } from './output.js';
+import { brokerCell, brokerFiguresOf, formatBrokerFigures } from './broker-stats.js';
 
 type StatsArgs = Extract<ParsedCommand, { command: 'stats' }>;
 type StatsFactory = NonNullable<TransportImplementation['createStatsTransport']>;
@@ -55,7 +56,8 @@ export function formatStats(s: ServerStats): string {
         `${bytes(c.pendingBytes)}  dropped ${c.dropped}`,
     );
   }
-  return lines.map((l) => safeText(l)).join('\n');
+  const broker = brokerFiguresOf(s);
+  return [...lines.map((l) => safeText(l)), ...(broker === undefined ? [] : [formatBrokerFigures(broker)])].join('\n');
 }
 
 /** `socketkit stats <event>`: one sample, or `--watch` samples until SIGINT or `--count`. */
@@ -88,10 +90,10 @@ export async function stats(a: StatsArgs): Promise<number> {
  */
 export async function topTable(dir: string, token?: string): Promise<string> {
   const entries = await inspectSocketDir(dir);
-  const rows: string[][] = [['EVENT', 'STATE', 'CLIENTS', 'QUEUE', 'IN/s', 'OUT/s', 'PENDING', 'DROPS']];
+  const rows: string[][] = [['EVENT', 'STATE', 'CLIENTS', 'QUEUE', 'IN/s', 'OUT/s', 'PENDING', 'DROPS', 'TASKS P/I/D']];
   for (const e of entries) {
     if (e.state !== 'live') {
-      rows.push([e.event, e.state, '-', '-', '-', '-', '-', '-']);
+      rows.push([e.event, e.state, '-', '-', '-', '-', '-', '-', '-']);
       continue;
     }
     try {
@@ -107,13 +109,16 @@ export async function topTable(dir: string, token?: string): Promise<string> {
         String(s.rates.messagesOut),
         bytes(pending),
         String(drops),
+        brokerCell(brokerFiguresOf(s)),
       ]);
     } catch (err) {
       const code = (err as { code?: string }).code ?? 'ERROR';
-      rows.push([e.event, `live (${code})`, '-', '-', '-', '-', '-', '-']);
+      rows.push([e.event, `live (${code})`, '-', '-', '-', '-', '-', '-', '-']);
     }
   }
-  const shown = rows.map((r) => r.map((c) => safeText(c)));
+  // The TASKS column (pending/in flight/dead) only when a broker is listed.
+  const anyBroker = rows.slice(1).some((r) => r[8] !== '-');
+  const shown = rows.map((r) => (anyBroker ? r : r.slice(0, 8)).map((c) => safeText(c)));
   const widths = shown[0]!.map((_, i) => Math.max(...shown.map((r) => r[i]!.length)));
   return shown
     .map((r) =>
