@@ -15,6 +15,22 @@ comm.on('disconnected', (reason) => out({ ev: 'disconnected', reason }));
 comm.on('error', (e) => out({ ev: 'error', code: e.code, message: e.message }));
 process.on('SIGTERM', () => void comm.close().then(() => process.exit(0)));
 
+/** Things a worker or RPC holder does once ready, to show traffic in the other direction. */
+async function afterReady() {
+  if (cfg.callRpc) {
+    for (let i = 0; i < 200; i++) {
+      try {
+        out({ ev: 'rpcResult', result: await comm.rpcSend(cfg.callRpc, { from: process.pid }, { timeoutMs: 5000 }) });
+        break;
+      } catch (e) {
+        out({ ev: 'rpcError', code: e.code });
+        await sleep(100);
+      }
+    }
+  }
+  if (cfg.sendBroadcast) setInterval(() => comm.broadcastSend({ from: process.pid }, { subject: cfg.sendBroadcast }), 100);
+}
+
 if (cfg.role === 'worker') {
   let running = 0;
   await comm.addTaskSubscriber(
@@ -44,6 +60,7 @@ if (cfg.role === 'worker') {
   }
   if (cfg.broadcasts) await comm.addBroadcastSubscriber((body, info) => out({ ev: 'broadcast', body, ...info }));
   out({ ev: 'ready' });
+  void afterReady();
 } else if (cfg.role === 'rpc') {
   await comm.addRpcSubscriber(async (body) => {
     out({ ev: 'call', body });
@@ -57,21 +74,31 @@ if (cfg.role === 'worker') {
   let ok = 0;
   let failed = 0;
   let next = 0;
-  const one = async () => {
-    while (next < cfg.count) {
-      const n = `${cfg.prefix}-${next++}`;
-      try {
-        const r = await comm.taskSend(cfg.sleepMs === undefined ? { n } : { n, sleepMs: cfg.sleepMs });
-        ok++;
-        out({ ev: 'outcome', n, result: r });
-      } catch (e) {
-        failed++;
-        out({ ev: 'failure', n, code: e.code, message: e.message });
-      }
+  const one1 = async (n) => {
+    try {
+      const r = await comm.taskSend(cfg.sleepMs === undefined ? { n } : { n, sleepMs: cfg.sleepMs });
+      ok++;
+      out({ ev: 'outcome', n, result: r });
+    } catch (e) {
+      failed++;
+      out({ ev: 'failure', n, code: e.code, message: e.message });
     }
   };
-  // At most `concurrency` tasks outstanding (default: all at once).
-  await Promise.all(Array.from({ length: cfg.concurrency ?? cfg.count }, one));
+  const one = async () => {
+    while (next < cfg.count) await one1(`${cfg.prefix}-${next++}`);
+  };
+  if (cfg.ratePerSec) {
+    // Paced: one task every 1000/ratePerSec ms, so a run spans the node kills of a chaos test.
+    const all = [];
+    for (let i = 0; i < cfg.count; i++) {
+      all.push(one1(`${cfg.prefix}-${i}`));
+      await sleep(1000 / cfg.ratePerSec);
+    }
+    await Promise.all(all);
+  } else {
+    // At most `concurrency` tasks outstanding (default: all at once).
+    await Promise.all(Array.from({ length: cfg.concurrency ?? cfg.count }, one));
+  }
   out({ ev: 'done', ok, failed, duplicateOutcomes: comm.duplicateOutcomes });
   if (cfg.linger) await sleep(cfg.linger);
   out({ ev: 'final', duplicateOutcomes: comm.duplicateOutcomes });

@@ -844,7 +844,9 @@ export class JetStreamLink implements Link {
       revision = await kv.create(key, this.id);
     } catch (e) {
       const entry = await kv.get(key).catch(() => null);
-      if (entry === null || entry.operation !== 'PUT' || entry.string() !== this.id) {
+      if (entry === null || entry.operation !== 'PUT')
+        throw new BrokerUnavailable(`cannot register RPC identifier "${identifier}": ${(e as Error).message}`, { cause: e });
+      if (entry.string() !== this.id) {
         throw new DuplicateSubscriberIdentifier(`RPC identifier "${identifier}" is held by another communicator in the cluster: choose another identifier`, {
           cause: e,
           details: { identifier },

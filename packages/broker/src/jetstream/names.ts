@@ -5,10 +5,10 @@
  */
 import { BroadcastFilter, type FilterValue } from '../filter.js';
 
-/** A NATS token (and KV key) for any string: kept as is when safe, else `~` + base64url. */
+/** A NATS token (and KV key) for any string: kept as is when safe, else `=` + base64url. */
 export function token(text: string): string {
   if (/^[A-Za-z0-9_-]{1,200}$/.test(text)) return text;
-  return `~${Buffer.from(text, 'utf8').toString('base64url')}`;
+  return `=${Buffer.from(text, 'utf8').toString('base64url')}`;
 }
 
 /** Everything named after one namespace (`name` option, default `socketkit`). */
