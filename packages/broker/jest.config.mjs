@@ -1,2 +1,4 @@
 import { jestConfig } from '../../jest.base.mjs';
-export default jestConfig();
+// The broker's test files mostly wait on child processes (spawns, heartbeats, kills), not on the CPU:
+// two files at a time halve the wall time.
+export default jestConfig({ maxWorkers: 2 });

@@ -2,10 +2,6 @@
 import { createHash } from 'node:crypto';
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import type { SocketType } from 'socketkit';
-
-/** Event name of the broker. */
-export const EVENT = 'tasks';
 
 /** Command-line options every process of the example accepts. */
 export const ENDPOINT_OPTIONS = {
@@ -14,16 +10,25 @@ export const ENDPOINT_OPTIONS = {
   port: { type: 'string' },
 } as const;
 
-/** Transport options for `createServer` / `createClient` from parsed {@link ENDPOINT_OPTIONS}. */
+/** Where the broker is: options for `startBroker` / `connect` from parsed {@link ENDPOINT_OPTIONS}. */
 export function endpoint(values: { transport: string; 'socket-dir'?: string | undefined; port?: string | undefined }): {
-  type: SocketType;
-  options: { socketDir?: string; port?: number; logLevel: 'warn' };
+  transport: 'unix' | 'tcp';
+  socketDir?: string;
+  port?: number;
+  logLevel: 'warn';
 } {
   if (values.transport !== 'unix' && values.transport !== 'tcp') throw new Error(`--transport must be unix or tcp, got ${values.transport}`);
-  const options: { socketDir?: string; port?: number; logLevel: 'warn' } = { logLevel: 'warn' };
+  const options: { transport: 'unix' | 'tcp'; socketDir?: string; port?: number; logLevel: 'warn' } = { transport: values.transport, logLevel: 'warn' };
   if (values['socket-dir'] !== undefined) options.socketDir = values['socket-dir'];
   if (values.port !== undefined) options.port = Number(values.port);
-  return { type: values.transport, options };
+  return options;
+}
+
+/** A task: a text and how many rounds of hashing to do. */
+export interface Task {
+  from: string;
+  text: string;
+  rounds: number;
 }
 
 /** The "work" of a task: `rounds` chained SHA-256 digests of the text. */

@@ -1,33 +1,33 @@
 /**
- * A submitter: sends tasks to the broker (all at once, as requests) and checks
- * every result against its own computation. The texts are up to 256 KB, far
- * above the 4 KB a pipe write keeps atomic: with several submitters sharing a
- * named pipe they would interleave and corrupt each other; here each one is a
- * frame of its own.
+ * A submitter: sends tasks to the broker (all at once) and checks every
+ * result against its own computation. The texts are up to 256 KB, far above
+ * the 4 KB a pipe write keeps atomic: with several submitters sharing a named
+ * pipe they would interleave and corrupt each other; here each one is a frame
+ * of its own.
  *
  *   node dist/submit.js --name submitter-1 [--tasks 6] [--transport unix|tcp] [--socket-dir DIR] [--port N]
  */
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { createClient } from 'socketkit';
-import { ENDPOINT_OPTIONS, EVENT, endpoint, isMain, work } from './shared.js';
+import { connect } from '@socketkit/broker';
+import { ENDPOINT_OPTIONS, endpoint, isMain, type Task, work } from './shared.js';
 
 const ROUNDS = 20_000;
 
 /** Submits `count` tasks; resolves true when every result was correct. */
 export async function submit(name: string, count: number, values: Parameters<typeof endpoint>[0]): Promise<boolean> {
-  const { type, options } = endpoint(values);
-  const client = await createClient(type, EVENT, { ...options, autoReconnect: false });
-  await client.connect({ waitForWelcome: true });
+  const comm = await connect(endpoint(values));
   try {
-    const tasks = Array.from({ length: count }, () => randomBytes(1024 + Math.floor(Math.random() * 191 * 1024)).toString('base64'));
-    const replies = await Promise.all(tasks.map((text) => client.request({ from: name, text, rounds: ROUNDS }, { timeout: 60_000 })));
+    const texts = Array.from({ length: count }, () => randomBytes(1024 + Math.floor(Math.random() * 191 * 1024)).toString('base64'));
+    const results = (await Promise.all(texts.map((text) => comm.taskSend({ from: name, text, rounds: ROUNDS } satisfies Task)))) as {
+      digest: string;
+      worker: string;
+    }[];
     const by = new Map<string, number>();
     let correct = 0;
-    replies.forEach((reply, i) => {
-      if (reply.data.digest === work(tasks[i] as string, ROUNDS)) correct++;
-      const w = String(reply.data.worker);
-      by.set(w, (by.get(w) ?? 0) + 1);
+    results.forEach((r, i) => {
+      if (r.digest === work(texts[i] as string, ROUNDS)) correct++;
+      by.set(r.worker, (by.get(r.worker) ?? 0) + 1);
     });
     const split = [...by.entries()]
       .sort()
@@ -36,7 +36,7 @@ export async function submit(name: string, count: number, values: Parameters<typ
     console.log(`[${name}] ${correct}/${count} results correct (done by ${split})`);
     return correct === count;
   } finally {
-    await client.disconnect();
+    await comm.close();
   }
 }
 

@@ -440,10 +440,12 @@ export class Communicator extends EventEmitter<CommunicatorEvents> {
       if (prefetch !== undefined) m.prefetch = prefetch;
       this.#request(m, false).catch((e: Error) => this.#report(e));
     }
-    // Re-attach to the outcomes of accepted tasks.
+    // Re-attach to the outcomes of accepted tasks (an attach still pending from a connection that dropped is resent below).
+    const attaching = new Set<string>();
+    for (const p of backlog) if (p.message.kind === Kind.ATTACH) attaching.add(String(p.message.taskId));
     for (const s of this.#submitted.values()) {
-      if (!s.accepted) continue;
-      this.#request({ kind: Kind.ATTACH, taskId: s.taskId }, false).catch((e: Error) => {
+      if (!s.accepted || attaching.has(s.taskId)) continue;
+      this.#request({ kind: Kind.ATTACH, taskId: s.taskId }, true).catch((e: Error) => {
         if (this.#submitted.delete(s.taskId)) s.reject(e);
       });
     }

@@ -21,6 +21,8 @@ export interface BrokerLimits {
   resultTtlMs?: number;
   /** Most outcomes kept (default 10000; the oldest goes first). */
   maxKeptResults?: number;
+  /** Most tasks in the dead-letter list (default 10000; the oldest is dropped first). */
+  maxDeadLetters?: number;
   /** Most subscribers (task + RPC + broadcast) on one connection (default 64). */
   maxSubscribersPerConnection?: number;
   /** Largest `prefetch` a task subscriber may ask for (default 1024). */
@@ -157,6 +159,7 @@ const DEFAULTS: Required<Omit<BrokerLimits, 'ackTimeoutMs'>> = {
   maxPendingBytes: 256 * 1024 * 1024,
   resultTtlMs: 60_000,
   maxKeptResults: 10_000,
+  maxDeadLetters: 10_000,
   maxSubscribersPerConnection: 64,
   maxPrefetch: 1024,
   maxPendingCalls: 10_000,
@@ -259,6 +262,7 @@ export class BrokerCore {
       maxPendingBytes: positive('maxPendingBytes', limits.maxPendingBytes, DEFAULTS.maxPendingBytes),
       resultTtlMs: positive('resultTtlMs', limits.resultTtlMs, DEFAULTS.resultTtlMs),
       maxKeptResults: positive('maxKeptResults', limits.maxKeptResults, DEFAULTS.maxKeptResults),
+      maxDeadLetters: positive('maxDeadLetters', limits.maxDeadLetters, DEFAULTS.maxDeadLetters),
       maxSubscribersPerConnection: positive('maxSubscribersPerConnection', limits.maxSubscribersPerConnection, DEFAULTS.maxSubscribersPerConnection),
       maxPrefetch: positive('maxPrefetch', limits.maxPrefetch, DEFAULTS.maxPrefetch),
       maxPendingCalls: positive('maxPendingCalls', limits.maxPendingCalls, DEFAULTS.maxPendingCalls),
@@ -701,7 +705,10 @@ export class BrokerCore {
     this.#unfinished--;
     this.#unfinishedBytes -= t.bytes;
     this.#countSecond();
-    if (state === 'dead') this.#dead.set(t.id, t);
+    if (state === 'dead') {
+      this.#dead.set(t.id, t);
+      while (this.#dead.size > this.#o.maxDeadLetters) this.#forget(this.#dead.values().next().value as Task);
+    }
     const submitter = t.submitter;
     if (submitter !== undefined) {
       this.#conns.get(submitter)?.waiting.delete(t);

@@ -122,4 +122,14 @@ describe('BrokerCore', () => {
     expect(h.core.stats()).toMatchObject({ pending: 1 });
     expect(h.core.stats().totals.submitted).toBe(1);
   });
+
+  it('maxDeadLetters drops the oldest dead letter first', () => {
+    const h = harness({ maxDeliveries: 1, maxDeadLetters: 2 });
+    for (const id of ['a', 'b', 'c']) {
+      h.send('w', { kind: 'subscribe', type: 'task', identifier: 'x' });
+      h.send('s', { kind: 'task', taskId: id, body: 1 });
+      h.core.disconnected('w');
+    }
+    expect(h.core.listTasks({ state: 'dead' }).map((t) => t.taskId)).toEqual(['b', 'c']);
+  });
 });

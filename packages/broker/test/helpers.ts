@@ -15,8 +15,8 @@ export const natsBinary = ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/us
 export const TRANSPORTS = ['unix', 'tcp', 'nats'] as const;
 export type Transport = (typeof TRANSPORTS)[number];
 
-/** Fast heartbeats: a lost worker is noticed in well under a second. */
-export const HEARTBEAT = { heartbeatIntervalMs: 150, heartbeatTimeoutMs: 600 };
+/** Fast heartbeats: a frozen worker loses its leases after 1.2 s (generous enough for a loaded machine). */
+export const HEARTBEAT = { heartbeatIntervalMs: 200, heartbeatTimeoutMs: 1200 };
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

@@ -85,7 +85,9 @@ describe.each(transportCases())('over %s: many tasks, several worker and submitt
       // finished a task whose result never reached the broker), each flagged redelivered.
       expect(executions - total).toBeLessThanOrEqual(redelivered.length);
       expect(redelivered.length).toBeLessThanOrEqual(kills * PREFETCH);
-      expect(broker.stats().totals.redelivered).toBe(redelivered.length);
+      // Each kill loses at most prefetch leases; a redelivery may itself die with the next victim before it starts.
+      expect(broker.stats().totals.redelivered).toBeGreaterThanOrEqual(redelivered.length);
+      expect(broker.stats().totals.redelivered).toBeLessThanOrEqual(kills * PREFETCH);
     }
     expect(broker.stats()).toMatchObject({ pending: 0, inflight: 0 });
   };

@@ -152,4 +152,24 @@ describe('LocalCommunicator: the kiwipy contract in-process', () => {
     await c.close();
     await expect(p).rejects.toBeInstanceOf(CommunicatorClosed);
   });
+
+  it('ackTimeoutMs: progress() keeps the lease of a long task; without it the task is taken back and redelivered', async () => {
+    const c = comm({ ackTimeoutMs: 400 });
+    const attempts: number[] = [];
+    await c.addTaskSubscriber(async (body, ctx) => {
+      attempts.push(ctx.attempt);
+      for (let i = 0; i < 30; i++) {
+        if (ctx.attempt >= (body as { progressFrom: number }).progressFrom) ctx.progress();
+        await new Promise((r) => setTimeout(r, 20));
+        if (ctx.signal.aborted) return 'aborted';
+      }
+      return ctx.attempt;
+    });
+    expect(await c.taskSend({ progressFrom: 1 })).toBe(1);
+    expect(attempts).toEqual([1]);
+    // No progress on attempt 1: its lease expires (signal aborted); attempt 2 reports progress and finishes.
+    expect(await c.taskSend({ progressFrom: 2 })).toBe(2);
+    expect(attempts).toEqual([1, 1, 2]);
+    expect(c.staleDeliveries).toBe(1); // attempt 1's answer ('aborted') was refused
+  });
 });
