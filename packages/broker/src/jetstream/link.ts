@@ -89,6 +89,8 @@ export const TaskHeader = {
 } as const;
 
 const PING = 'sk-ping';
+/** Accepted outcomes a submitter remembers, to confirm a retried hand-over whose confirmation was lost. */
+const ACCEPTED_KEPT = 10_000;
 
 interface Required_ {
   name: string;
@@ -110,6 +112,8 @@ interface TaskSub {
   identifier: string;
   prefetch: number;
   inflight: number;
+  /** Tasks asked for in pull requests still out. */
+  requested: number;
   stopped: boolean;
   wake: (() => void) | undefined;
   stop: (() => void) | undefined;
@@ -249,6 +253,8 @@ export function connectNats(options: JetStreamOptions, name: string): Promise<Na
     reconnectTimeWait: 250,
     reconnectJitter: 100,
     waitOnFirstConnect: false,
+    // nats.js otherwise builds two Error objects (with stacks) per request, a publish to a stream included: a fifth of the CPU.
+    noAsyncTraces: true,
     ...options.nats,
   });
 }
@@ -263,11 +269,18 @@ export class JetStreamLink implements Link {
   /** This communicator's id (its outcome subject and KV owner value). */
   readonly id = nuid.next();
   readonly #outSubject: string;
+  readonly #confirmSubject: string;
+  /** Outcomes handed over and not confirmed yet, by delivery. */
+  readonly #handing = new Map<string, { done(verdict: 'ok' | 'stale' | 'gone'): void }>();
+  /** Confirmations to send at the end of this event-loop turn, by worker subject. */
+  readonly #confirms = new Map<string, [string, string][]>();
   #events: LinkEvents | undefined;
   #report: (e: Error) => void = () => undefined;
   #closed = false;
   #downSince: number | undefined;
   readonly #waiting = new Set<string>();
+  /** Recently accepted outcomes: taskId -> the delivery that gave it (to confirm a retried hand-over again). */
+  readonly #accepted = new Map<string, string>();
   readonly #taskSubs = new Map<string, TaskSub>();
   readonly #deliveries = new Map<string, Delivery>();
   readonly #rpcSubs = new Map<string, { sub: Subscription; key: string; revision: number }>();
@@ -292,6 +305,7 @@ export class JetStreamLink implements Link {
     this.names = n;
     this.options = options;
     this.#outSubject = n.outcomes(this.id);
+    this.#confirmSubject = n.confirms(this.id);
   }
 
   /** Connects, creates the streams if needed, and returns the link. */
@@ -315,6 +329,7 @@ export class JetStreamLink implements Link {
     this.#events = events;
     this.#report = report;
     this.nc.subscribe(this.#outSubject, { callback: (_e, m) => this.#onOutcome(m) });
+    this.nc.subscribe(this.#confirmSubject, { callback: (_e, m) => this.#onConfirm(m) });
     void (async () => {
       for await (const s of this.nc.status()) {
         if (s.type === 'disconnect') {
@@ -374,6 +389,7 @@ export class JetStreamLink implements Link {
     this.#closed = true;
     if (this.#rpcTimer) clearInterval(this.#rpcTimer);
     for (const t of this.#timers) clearTimeout(t);
+    for (const h of [...this.#handing.values()]) h.done('gone');
     for (const s of this.#taskSubs.values()) this.#stopSub(s);
     // Tasks this worker still holds go back to the queue at once (the next delivery is attempt + 1).
     for (const d of this.#deliveries.values()) {
@@ -516,11 +532,21 @@ export class JetStreamLink implements Link {
       if (msg.reply) msg.respond(packValue('invalid'));
       return;
     }
-    const first = this.#waiting.delete(o.taskId as string);
-    if (msg.reply) msg.respond(packValue(first ? 'ok' : 'stale'));
+    const taskId = o.taskId as string;
+    const delivery = typeof o.delivery === 'string' ? o.delivery : undefined;
+    const first = this.#waiting.delete(taskId);
+    // A retry of the hand-over that was accepted (its confirmation was lost) is confirmed again, not counted.
+    const again = !first && delivery !== undefined && this.#accepted.get(taskId) === delivery;
+    const verdict = first || again ? 'ok' : 'stale';
+    if (msg.reply) msg.respond(packValue(verdict));
+    if (typeof o.confirm === 'string' && delivery !== undefined && /^[^\s*>]+$/.test(o.confirm)) this.#confirm(o.confirm, delivery, verdict);
     if (!first) {
-      this.duplicateOutcomes++;
+      if (!again) this.duplicateOutcomes++;
       return;
+    }
+    if (delivery !== undefined) {
+      this.#accepted.set(taskId, delivery);
+      if (this.#accepted.size > ACCEPTED_KEPT) this.#accepted.delete(this.#accepted.keys().next().value as string);
     }
     this.#emit(
       o.ok === true
@@ -542,7 +568,7 @@ export class JetStreamLink implements Link {
         this.#consumer = undefined;
         throw new BrokerUnavailable(`cannot bind the task consumer: ${(e as Error).message}`, { cause: e });
       });
-      const sub: TaskSub = { identifier, prefetch, inflight: 0, stopped: false, wake: undefined, stop: undefined };
+      const sub: TaskSub = { identifier, prefetch, inflight: 0, requested: 0, stopped: false, wake: undefined, stop: undefined };
       this.#taskSubs.set(identifier, sub);
       void this.#pull(consumer, sub);
       this.#startDeadLetters();
@@ -584,33 +610,61 @@ export class JetStreamLink implements Link {
     s.wake?.();
   }
 
-  /** One subscriber's pull loop: asks for exactly the free prefetch slots, so no more than `prefetch` are delivered to it at once. */
+  /**
+   * One subscriber's pull loop: keeps pull requests out for exactly the free
+   * prefetch slots (tasks running + tasks asked for <= prefetch), so no more
+   * than `prefetch` are delivered to it at once, and a freed slot is asked
+   * for at once (several fetches may be out together).
+   */
   async #pull(consumer: Consumer, sub: TaskSub): Promise<void> {
     let wait = 100;
+    const fetches = new Set<{ stop(): void }>();
+    sub.stop = () => {
+      for (const f of fetches) f.stop();
+    };
     while (!sub.stopped && !this.#closed) {
-      if (sub.inflight >= sub.prefetch) {
+      const free = sub.prefetch - sub.inflight - sub.requested;
+      if (free <= 0) {
         await new Promise<void>((r) => {
           sub.wake = r;
         });
         sub.wake = undefined;
         continue;
       }
+      sub.requested += free;
+      let iter: Awaited<ReturnType<Consumer['fetch']>>;
       try {
-        const iter = await consumer.fetch({ max_messages: sub.prefetch - sub.inflight, expires: 5000 });
-        sub.stop = () => iter.stop();
-        for await (const msg of iter) {
-          if (sub.stopped || this.#closed) msg.nak();
-          else this.#deliver(sub, msg);
-        }
-        sub.stop = undefined;
-        wait = 100;
+        iter = await consumer.fetch({ max_messages: free, expires: 5000 });
       } catch (e) {
-        sub.stop = undefined;
+        sub.requested -= free;
         if (sub.stopped || this.#closed) return;
         this.#report(new BrokerUnavailable(`pulling tasks failed, retrying: ${(e as Error).message}`, { cause: e }));
         await delay(wait);
         wait = Math.min(wait * 2, 2000);
+        continue;
       }
+      wait = 100;
+      const handle = { stop: () => iter.stop() };
+      fetches.add(handle);
+      void (async () => {
+        let received = 0;
+        try {
+          for await (const msg of iter) {
+            received++;
+            sub.requested--;
+            if (sub.stopped || this.#closed) msg.nak();
+            else this.#deliver(sub, msg);
+          }
+        } catch (e) {
+          if (!sub.stopped && !this.#closed) this.#report(new BrokerUnavailable(`a pull ended early: ${(e as Error).message}`, { cause: e }));
+        } finally {
+          fetches.delete(handle);
+          sub.requested -= free - received;
+          sub.wake?.();
+        }
+      })();
+      // Let this fetch's pull request go out before deciding on the next one.
+      await new Promise<void>((r) => setImmediate(r));
     }
   }
 
@@ -684,8 +738,9 @@ export class JetStreamLink implements Link {
       d.msg.nak(Math.min(5000, 50 * 2 ** (d.attempt - 1)));
       return this.#reply(m.ref, true, null);
     }
-    const outcome = m.ok === true ? { taskId, ok: true, result: m.result } : { taskId, ok: false, error: m.error };
-    const data = this.#pack(outcome); // may throw: the communicator turns a result that cannot travel into the outcome
+    const delivery = `${this.id}:${d.msg.seq}:${d.attempt}`;
+    const outcome = m.ok === true ? { taskId, delivery, ok: true, result: m.result } : { taskId, delivery, ok: false, error: m.error };
+    this.#pack(outcome); // may throw: the communicator turns a result that cannot travel into the outcome
     // The handler is done: its prefetch slot is free; the lease is kept (in-progress) until the outcome is handed over.
     this.#deliveries.delete(taskId);
     if (!d.released) {
@@ -695,10 +750,10 @@ export class JetStreamLink implements Link {
     }
     const replyTo = d.msg.headers?.get(TaskHeader.REPLY);
     void (async () => {
-      const verdict = replyTo ? await this.#handOver(replyTo, data) : 'ok';
+      const verdict = replyTo ? await this.#handOver(replyTo, outcome) : 'ok';
       if (this.#closed) return;
       clearInterval(d.timer);
-      await this.#ack(d.msg);
+      d.msg.ack();
       if (verdict === 'stale')
         this.#reply(m.ref, false, undefined, wire(BrokerErrorCode.STALE_DELIVERY, `task ${taskId} already had its outcome (this was a second run)`));
       else this.#reply(m.ref, true, null);
@@ -706,27 +761,83 @@ export class JetStreamLink implements Link {
     return undefined;
   }
 
-  /** Hands an outcome to its submitter (a request it confirms), retrying while it is away, for up to `outcomeTtlMs`. */
-  async #handOver(subject: string, data: Uint8Array): Promise<'ok' | 'stale' | 'gone'> {
+  /**
+   * Hands an outcome to its submitter: published to its outcome subject with
+   * this link's confirmation subject; the submitter confirms (in batches,
+   * once per event-loop turn) with `ok` or `stale`. Resent while
+   * unconfirmed (the submitter may be reconnecting to another node), with
+   * backoff from 1 s, for up to `outcomeTtlMs`.
+   */
+  #handOver(subject: string, outcome: Record<string, unknown>): Promise<'ok' | 'stale' | 'gone'> {
+    const delivery = String(outcome.delivery);
+    const data = this.#pack({ ...outcome, confirm: this.#confirmSubject });
     const deadline = Date.now() + this.options.outcomeTtlMs;
-    let wait = 50;
-    while (!this.#closed) {
-      try {
-        const r = await this.nc.request(subject, data, { timeout: 5000 });
-        return unpackValue(r.data) === 'stale' ? 'stale' : 'ok';
-      } catch (e) {
-        if (this.#closed) break;
+    return new Promise((resolve) => {
+      let wait = 1000;
+      const entry = {
+        timer: undefined as NodeJS.Timeout | undefined,
+        done: (verdict: 'ok' | 'stale' | 'gone'): void => {
+          clearTimeout(entry.timer);
+          this.#handing.delete(delivery);
+          resolve(verdict);
+        },
+      };
+      const send = (): void => {
+        if (this.#closed) return entry.done('gone');
         if (Date.now() > deadline) {
-          this.#report(
-            new BrokerUnavailable(`the submitter at ${subject} did not take its outcome within ${this.options.outcomeTtlMs} ms: dropped`, { cause: e }),
-          );
-          return 'gone';
+          this.#report(new BrokerUnavailable(`the submitter at ${subject} did not take its outcome within ${this.options.outcomeTtlMs} ms: dropped`));
+          return entry.done('gone');
         }
-        await delay(wait);
-        wait = Math.min(wait * 2, 1000);
-      }
+        try {
+          this.nc.publish(subject, data);
+        } catch {
+          // closed or draining: the next round decides
+        }
+        entry.timer = setTimeout(send, wait);
+        entry.timer.unref();
+        wait = Math.min(wait * 2, 5000);
+      };
+      this.#handing.set(delivery, entry);
+      send();
+    });
+  }
+
+  #onConfirm(msg: Msg): void {
+    let list: unknown;
+    try {
+      list = unpackValue(msg.data);
+    } catch {
+      list = undefined;
     }
-    return 'gone';
+    if (!Array.isArray(list)) {
+      this.#report(new InvalidRequest(`a malformed outcome confirmation on ${msg.subject} was dropped`));
+      return;
+    }
+    for (const item of list) {
+      if (!Array.isArray(item)) continue;
+      this.#handing.get(String(item[0]))?.done(item[1] === 'stale' ? 'stale' : 'ok');
+    }
+  }
+
+  /** Queues a confirmation for a worker; all of one event-loop turn go in one message per worker. */
+  #confirm(subject: string, delivery: string, verdict: string): void {
+    let batch = this.#confirms.get(subject);
+    if (batch === undefined) {
+      batch = [];
+      this.#confirms.set(subject, batch);
+    }
+    batch.push([delivery, verdict]);
+    if (this.#confirms.size === 1 && batch.length === 1)
+      setImmediate(() => {
+        for (const [to, items] of this.#confirms) {
+          try {
+            this.nc.publish(to, packValue(items));
+          } catch {
+            // closed: the worker resends and gets its answer from whoever is left
+          }
+        }
+        this.#confirms.clear();
+      });
   }
 
   async #ack(msg: JsMsg): Promise<void> {
@@ -752,7 +863,7 @@ export class JetStreamLink implements Link {
     }
     try {
       await this.#publish(this.names.deadSubject, msg.data, h, `dead-${msg.info.stream}-${msg.seq}`);
-      msg.term(reason);
+      msg.ack(); // it is in the dead-letter stream now (a term does not remove it from a work queue on every server version)
     } catch (e) {
       this.#report(e as Error);
       msg.nak(1000);
@@ -810,6 +921,7 @@ export class JetStreamLink implements Link {
     if (replyTo) {
       const outcome = {
         taskId,
+        delivery: `dead:${seq}`,
         ok: false,
         error: wire(
           BrokerErrorCode.DELIVERY_LIMIT_EXCEEDED,
@@ -817,7 +929,7 @@ export class JetStreamLink implements Link {
           { taskId, deliveries },
         ),
       };
-      void this.#handOver(replyTo, packValue(outcome));
+      void this.#handOver(replyTo, outcome);
     }
   }
 

@@ -33,6 +33,8 @@ export interface Names {
   rpc(identifier: string): string;
   /** Outcome inbox of one communicator. */
   outcomes(communicatorId: string): string;
+  /** Where a submitter confirms the outcomes one communicator handed over. */
+  confirms(communicatorId: string): string;
   /** Prefix of broadcast subjects (`<prefix>.s.<subject>`, `<prefix>.n` without subject, `<prefix>.x` for a subject NATS cannot carry). */
   broadcast: string;
 }
@@ -54,6 +56,7 @@ export function names(name: string): Names {
     rpcBucket: `sk_${name}_rpc`,
     rpc: (identifier) => `sk.${name}.rpc.${token(identifier)}`,
     outcomes: (id) => `sk.${name}.out.${id}`,
+    confirms: (id) => `sk.${name}.conf.${id}`,
     broadcast: `sk.${name}.bc`,
   };
 }
