@@ -4,7 +4,7 @@
 // redeliveries on the workers, reconnects of every process, and the time to recover after each kill.
 //
 //   node packages/broker/scripts/jetstream-chaos.mjs            # the full run: 1,000 tasks, 8 workers, 3 submitters
-//   node packages/broker/scripts/jetstream-chaos.mjs 200 4 2    # tasks, workers, submitters
+//   node packages/broker/scripts/jetstream-chaos.mjs 200 4 2 15 # tasks, workers, submitters, seconds of submitting
 //
 // Needs the built package (dist) and nats-server (/usr/sbin/nats-server). test/jetstream-chaos.test.ts runs a bounded
 // sample of the same function.
@@ -255,8 +255,8 @@ async function tryCreate(urls, name, ackWaitMs) {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const [tasks = 1000, workers = 8, submitters = 3] = process.argv.slice(2).map(Number);
-  const figures = await runChaos({ tasks, workers, submitters, timeoutMs: 300_000, log: (s) => console.error(s) });
+  const [tasks = 1000, workers = 8, submitters = 3, submitSeconds = 25] = process.argv.slice(2).map(Number);
+  const figures = await runChaos({ tasks, workers, submitters, submitSeconds, timeoutMs: 300_000, log: (s) => console.error(s) });
   console.log(JSON.stringify(figures, null, 2));
   const ok = figures.outcomes === tasks && figures.uniqueOutcomes === tasks && figures.failures === 0;
   process.exit(ok ? 0 : 1);

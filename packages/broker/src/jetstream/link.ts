@@ -624,7 +624,8 @@ export class JetStreamLink implements Link {
     };
     while (!sub.stopped && !this.#closed) {
       const free = sub.prefetch - sub.inflight - sub.requested;
-      if (free <= 0) {
+      // Like consume()'s threshold: while a pull is out, ask again only for a quarter of the prefetch or more.
+      if (free <= 0 || (sub.requested > 0 && free < Math.ceil(sub.prefetch / 4))) {
         await new Promise<void>((r) => {
           sub.wake = r;
         });
@@ -740,7 +741,9 @@ export class JetStreamLink implements Link {
     }
     const delivery = `${this.id}:${d.msg.seq}:${d.attempt}`;
     const outcome = m.ok === true ? { taskId, delivery, ok: true, result: m.result } : { taskId, delivery, ok: false, error: m.error };
-    this.#pack(outcome); // may throw: the communicator turns a result that cannot travel into the outcome
+    const replyTo = d.msg.headers?.get(TaskHeader.REPLY);
+    // Packed before anything changes: a result that cannot travel throws, and the communicator makes that the outcome.
+    const data = this.#pack(replyTo ? { ...outcome, confirm: this.#confirmSubject } : outcome);
     // The handler is done: its prefetch slot is free; the lease is kept (in-progress) until the outcome is handed over.
     this.#deliveries.delete(taskId);
     if (!d.released) {
@@ -748,9 +751,8 @@ export class JetStreamLink implements Link {
       d.sub.inflight--;
       d.sub.wake?.();
     }
-    const replyTo = d.msg.headers?.get(TaskHeader.REPLY);
     void (async () => {
-      const verdict = replyTo ? await this.#handOver(replyTo, outcome) : 'ok';
+      const verdict = replyTo ? await this.#handOver(replyTo, delivery, data) : 'ok';
       if (this.#closed) return;
       clearInterval(d.timer);
       d.msg.ack();
@@ -768,9 +770,7 @@ export class JetStreamLink implements Link {
    * unconfirmed (the submitter may be reconnecting to another node), with
    * backoff from 1 s, for up to `outcomeTtlMs`.
    */
-  #handOver(subject: string, outcome: Record<string, unknown>): Promise<'ok' | 'stale' | 'gone'> {
-    const delivery = String(outcome.delivery);
-    const data = this.#pack({ ...outcome, confirm: this.#confirmSubject });
+  #handOver(subject: string, delivery: string, data: Uint8Array): Promise<'ok' | 'stale' | 'gone'> {
     const deadline = Date.now() + this.options.outcomeTtlMs;
     return new Promise((resolve) => {
       let wait = 1000;
@@ -929,7 +929,7 @@ export class JetStreamLink implements Link {
           { taskId, deliveries },
         ),
       };
-      void this.#handOver(replyTo, outcome);
+      void this.#handOver(replyTo, outcome.delivery, packValue({ ...outcome, confirm: this.#confirmSubject }));
     }
   }
 
