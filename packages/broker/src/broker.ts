@@ -82,6 +82,7 @@ const OWN_KEYS = new Set([
   'ackTimeoutMs',
   'rejectBackoffMs',
   'rejectBackoffMaxMs',
+  'adminOps',
 ]);
 
 /**
@@ -184,6 +185,7 @@ function pickLimits(o: BrokerOptions): BrokerLimits {
     'ackTimeoutMs',
     'rejectBackoffMs',
     'rejectBackoffMaxMs',
+    'adminOps',
   ]) {
     if (o[k] !== undefined) out[k] = o[k];
   }

@@ -20,7 +20,9 @@ import {
   remoteToWire,
   type WireError,
 } from './errors.js';
+import type { BrokerStats, TaskInfo } from './core.js';
 import { BroadcastFilter, type BroadcastInfo, type BroadcastSubscriber } from './filter.js';
+import type { TaskState } from './store.js';
 import { type BrokerMessage, isMap, Kind, type SubscriberType } from './wire.js';
 
 /** What a task subscriber gets besides the body. */
@@ -346,6 +348,40 @@ export class Communicator extends EventEmitter<CommunicatorEvents> {
     if (options.correlationId !== undefined) m.correlationId = options.correlationId;
     if (!this.#up) return; // at most once: nobody hears a broadcast sent while the broker is away
     this.#write(m, (e) => this.#report(e));
+  }
+
+  // ---- operations (for tools such as the CLI) ----
+
+  /** The broker's {@link BrokerStats} (refused `ADMIN_DISABLED` by a broker started with `adminOps: false`). */
+  brokerStats(): Promise<BrokerStats> {
+    return this.#admin({ op: 'stats' }) as Promise<BrokerStats>;
+  }
+
+  /** The broker's tasks in a state (all but done ones without `state`; at most `limit`, default 1000). */
+  listTasks(options: { state?: TaskState; limit?: number } = {}): Promise<TaskInfo[]> {
+    const m: BrokerMessage = { kind: Kind.ADMIN, op: 'tasks' };
+    if (options.state !== undefined) m.state = options.state;
+    if (options.limit !== undefined) m.limit = options.limit;
+    return this.#admin(m) as Promise<TaskInfo[]>;
+  }
+
+  /** Puts a dead or in-flight task back in the broker's queue; resolves false for an unknown, pending or done task. */
+  requeueTask(taskId: string): Promise<boolean> {
+    return this.#admin({ op: 'requeue', taskId }) as Promise<boolean>;
+  }
+
+  /** Empties the broker's dead-letter list; resolves with how many tasks were removed. */
+  purgeDead(): Promise<number> {
+    return this.#admin({ op: 'purgeDead' }) as Promise<number>;
+  }
+
+  #admin(m: Record<string, unknown>): Promise<unknown> {
+    try {
+      this.#check();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.#request({ ...m, kind: Kind.ADMIN } as BrokerMessage, false);
   }
 
   // ---- internals ----

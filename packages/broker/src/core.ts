@@ -39,6 +39,11 @@ export interface BrokerLimits {
   rejectBackoffMs?: number;
   /** Longest delay before a rejected task is offered again (default 5000). */
   rejectBackoffMaxMs?: number;
+  /**
+   * Answer `admin` messages (stats, list, requeue, purge) from any connection (default true: every connection
+   * is already trusted, by the socket directory's permissions or the token, to submit and work tasks).
+   */
+  adminOps?: boolean;
 }
 
 /** How the core sends to a connection. Must not throw for a connection that just went away. */
@@ -154,6 +159,7 @@ interface Call {
 }
 
 const DEFAULTS: Required<Omit<BrokerLimits, 'ackTimeoutMs'>> = {
+  adminOps: true,
   maxDeliveries: 5,
   maxPendingTasks: 100_000,
   maxPendingBytes: 256 * 1024 * 1024,
@@ -269,6 +275,7 @@ export class BrokerCore {
       rejectBackoffMs: positive('rejectBackoffMs', limits.rejectBackoffMs, DEFAULTS.rejectBackoffMs),
       rejectBackoffMaxMs: positive('rejectBackoffMaxMs', limits.rejectBackoffMaxMs, DEFAULTS.rejectBackoffMaxMs),
       ackTimeoutMs: limits.ackTimeoutMs === undefined ? undefined : positive('ackTimeoutMs', limits.ackTimeoutMs, 0),
+      adminOps: limits.adminOps !== false,
     };
     this.#restore();
     this.#sweep = setInterval(() => this.#expireResults(), Math.min(1000, this.#o.resultTtlMs));
@@ -381,6 +388,8 @@ export class BrokerCore {
           return this.#rpcReply(c, data);
         case Kind.BROADCAST:
           return this.#broadcast(data);
+        case Kind.ADMIN:
+          return this.#admin(c, ref, data);
         default:
           return this.#reply(c, ref, err(BrokerErrorCode.INVALID_REQUEST, `unknown broker message kind "${data.kind}"`));
       }
@@ -572,7 +581,8 @@ export class BrokerCore {
       const now = t === undefined ? 'finished' : t.state === 'inflight' ? `attempt ${t.attempt} elsewhere` : t.state;
       return err(
         BrokerErrorCode.STALE_DELIVERY,
-        `delivery (${String(m.taskId)}, attempt ${String(m.attempt)}) is no longer current (the task is ${now}): its lease was lost; drop this result`,
+        `delivery (${String(m.taskId)}, attempt ${String(m.attempt)}) is no longer current (the task is ${now}): ` +
+          'its lease was lost or it was answered already; drop this result',
         { taskId: m.taskId, attempt: m.attempt },
       );
     }
@@ -890,6 +900,31 @@ export class BrokerCore {
   }
 
   // ---- operations ----
+
+  #admin(c: Conn, ref: number | undefined, m: Record<string, unknown>): void {
+    if (ref === undefined) return;
+    if (!this.#o.adminOps) {
+      return this.#reply(c, ref, err(BrokerErrorCode.ADMIN_DISABLED, 'this broker was started with adminOps: false: operations are only in-process'));
+    }
+    const state = m.state as TaskState | undefined;
+    if (state !== undefined && !['pending', 'inflight', 'done', 'dead'].includes(state)) {
+      return this.#reply(c, ref, err(BrokerErrorCode.INVALID_REQUEST, `state must be pending, inflight, done or dead, got ${String(state)}`));
+    }
+    switch (m.op) {
+      case 'stats':
+        return this.#reply(c, ref, { ok: this.stats() });
+      case 'tasks': {
+        const limit = typeof m.limit === 'number' && m.limit > 0 ? m.limit : undefined;
+        return this.#reply(c, ref, { ok: this.listTasks({ ...(state === undefined ? {} : { state }), ...(limit === undefined ? {} : { limit }) }) });
+      }
+      case 'requeue':
+        return this.#reply(c, ref, { ok: this.requeue(String(m.taskId)) });
+      case 'purgeDead':
+        return this.#reply(c, ref, { ok: this.purgeDead() });
+      default:
+        return this.#reply(c, ref, err(BrokerErrorCode.INVALID_REQUEST, `unknown admin op ${String(m.op)}: use stats, tasks, requeue or purgeDead`));
+    }
+  }
 
   /** Counts and loads (for `socketkit stats`, metrics, the CLI). */
   stats(): BrokerStats {

@@ -35,6 +35,8 @@ export const BrokerErrorCode = {
   UNKNOWN_SUBSCRIBER: 'UNKNOWN_SUBSCRIBER',
   /** A malformed broker message or argument. */
   INVALID_REQUEST: 'INVALID_REQUEST',
+  /** An operation (`admin` message) on a broker started with `adminOps: false`. */
+  ADMIN_DISABLED: 'ADMIN_DISABLED',
 } as const;
 
 /** One of the {@link BrokerErrorCode} values. */

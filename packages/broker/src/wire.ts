@@ -18,6 +18,8 @@ export const Kind = {
   RPC: 'rpc',
   RPC_REPLY: 'rpcReply',
   BROADCAST: 'broadcast',
+  /** Operations (`op`: stats, tasks, requeue, purgeDead), for tools such as the CLI. */
+  ADMIN: 'admin',
   // broker -> client
   REPLY: 'reply',
   DELIVER: 'deliver',

@@ -52,6 +52,7 @@ describe.each(transportCases())('over %s: tasks, RPC and broadcasts between proc
     expect(e).toBeInstanceOf(RemoteException);
     expect((e as RemoteException).remoteCode).toBe('TASK_FAILED');
     expect(broker.stats().totals.redelivered).toBe(0);
+    expect(await s.brokerStats()).toMatchObject({ pending: 0, inflight: 0, totals: { completed: 40, failed: 1 } });
   });
 
   t('RPC: UnroutableError at once, deferred replies, the caller owns the timeout, RecipientLost when the recipient is SIGKILLed', async () => {

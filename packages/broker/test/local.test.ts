@@ -172,4 +172,17 @@ describe('LocalCommunicator: the kiwipy contract in-process', () => {
     expect(attempts).toEqual([1, 1, 2]);
     expect(c.staleDeliveries).toBe(1); // attempt 1's answer ('aborted') was refused
   });
+
+  it('operations over the wire: brokerStats, listTasks, requeueTask, purgeDead; refused when adminOps is false', async () => {
+    const c = comm({ maxDeliveries: 1 });
+    await c.taskSend({ n: 1 }, { noReply: true });
+    expect(await c.brokerStats()).toMatchObject({ pending: 1, inflight: 0, dead: 0 });
+    const [task] = await c.listTasks({ state: 'pending' });
+    expect(task).toMatchObject({ state: 'pending', attempt: 0 });
+    expect(await c.requeueTask((task as { taskId: string }).taskId)).toBe(false); // pending: nothing to do
+    expect(await c.purgeDead()).toBe(0);
+    await expect(c.listTasks({ state: 'nope' as never })).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
+    const closed = comm({ adminOps: false });
+    await expect(closed.brokerStats()).rejects.toMatchObject({ code: 'ADMIN_DISABLED' });
+  });
 });
