@@ -62,7 +62,12 @@ d(`JetStream backend: tasks${natsBinary === undefined ? ' [skipped: no nats-serv
     expect(typeof taskId).toBe('string');
     const stats = await jetStreamStats({ servers: (js as { url: string }).url, name: ns2 });
     expect(stats).toMatchObject({ stored: 1, pending: 1, inFlight: 0 });
-    expect(await jetStreamTasks({ servers: (js as { url: string }).url, name: ns2 })).toEqual([{ taskId, state: 'pending', seq: 1, body: { n: 1 } }]);
+    expect(await jetStreamTasks({ servers: (js as { url: string }).url, name: ns2 })).toMatchObject([{ taskId, state: 'pending', seq: 1, body: { n: 1 } }]);
+    // The Communicator's operations (what the CLI calls) work on this backend too.
+    expect(await lone.brokerStats()).toMatchObject({ pending: 1, inflight: 0, dead: 0, jetstream: { stored: 1 } });
+    expect(await lone.listTasks({ state: 'pending' })).toMatchObject([{ taskId, state: 'pending', attempt: 0 }]);
+    expect(await lone.requeueTask(taskId)).toBe(false); // only dead tasks can be requeued
+    expect(await lone.purgeDead()).toBe(0);
   });
 
   it('TaskRejected hands the task to another subscriber (nak with backoff)', async () => {

@@ -40,6 +40,7 @@ import { packValue, unpackValue } from '@socketkit/codec';
 import type { Link, LinkEvents } from '../communicator.js';
 import { BrokerErrorCode, BrokerUnavailable, DuplicateSubscriberIdentifier, InvalidRequest, LimitExceeded, type WireError } from '../errors.js';
 import { type BrokerMessage, Kind } from '../wire.js';
+import { requeueOn, statsOn, tasksOn } from './admin.js';
 import { broadcastSubject, minimalSubjects, type Names, names, token } from './names.js';
 
 /** Options of the JetStream backend (`connect({ transport: 'jetstream', servers, ... })`). */
@@ -376,6 +377,8 @@ export class JetStreamLink implements Link {
         this.nc.publish(broadcastSubject(this.names.broadcast, m.subject as string | undefined), data);
         return undefined;
       }
+      case Kind.ADMIN:
+        return this.#answer(m, this.#admin(m));
       case Kind.ATTACH:
         // The link never goes down (NATS reconnects under it): outcomes wait at the worker for the submitter.
         return this.#reply(m.ref, true, null);
@@ -474,6 +477,50 @@ export class JetStreamLink implements Link {
     }, ms);
     t.unref();
     this.#timers.add(t);
+  }
+
+  // ---- operations (Communicator.brokerStats, listTasks, requeueTask, purgeDead) ----
+
+  async #admin(m: BrokerMessage): Promise<unknown> {
+    switch (m.op) {
+      case 'stats': {
+        const st = await statsOn(this.jsm, this.names);
+        const zero = { submitted: 0, completed: 0, failed: 0, rejected: 0, deadLettered: 0, staleRefused: 0, refused: 0, rpcCalls: 0, broadcasts: 0 };
+        // The BrokerStats shape; what only a broker process counts is 0 here, the JetStream figures are under `jetstream`.
+        return {
+          durable: this.options.storage === 'file',
+          pending: st.pending,
+          inflight: st.inFlight,
+          dead: st.dead,
+          keptResults: 0,
+          pendingBytes: st.bytes,
+          connections: 0,
+          subscribers: [],
+          rpcSubscribers: [],
+          broadcastConnections: 0,
+          pendingCalls: 0,
+          tasksPerSecond: 0,
+          totals: { ...zero, redelivered: st.redelivered },
+          backend: 'jetstream',
+          jetstream: st,
+        };
+      }
+      case 'tasks': {
+        const limit = typeof m.limit === 'number' ? m.limit : 1000;
+        const states: ('pending' | 'dead')[] = m.state === undefined ? ['pending', 'dead'] : m.state === 'pending' || m.state === 'dead' ? [m.state] : [];
+        const out: Record<string, unknown>[] = [];
+        for (const state of states)
+          for (const t of await tasksOn(this.jsm, this.names, state, limit - out.length))
+            out.push({ taskId: t.taskId, state, attempt: t.deliveries ?? 0, failures: 0, bytes: t.bytes ?? 0, createdAt: t.storedAt ?? 0 });
+        return out; // in-flight tasks cannot be listed one by one on JetStream (stats has their count)
+      }
+      case 'requeue':
+        return requeueOn(this.jsm, this.nc, this.names, String(m.taskId));
+      case 'purgeDead':
+        return (await this.jsm.streams.purge(this.names.deadStream)).purged;
+      default:
+        throw new InvalidRequest(`unknown operation ${String(m.op)}`);
+    }
   }
 
   // ---- tasks: submitter ----
