@@ -66,7 +66,7 @@ d(`JetStream backend: tasks${natsBinary === undefined ? ' [skipped: no nats-serv
     // The Communicator's operations (what the CLI calls) work on this backend too.
     expect(await lone.brokerStats()).toMatchObject({ pending: 1, inflight: 0, dead: 0, jetstream: { stored: 1 } });
     expect(await lone.listTasks({ state: 'pending' })).toMatchObject([{ taskId, state: 'pending', attempt: 0 }]);
-    expect(await lone.requeueTask(taskId)).toBe(false); // only dead tasks can be requeued
+    expect(await lone.requeueTask(taskId as string)).toBe(false); // only dead tasks can be requeued
     expect(await lone.purgeDead()).toBe(0);
   });
 

@@ -125,7 +125,8 @@ interface Delivery {
   taskId: string;
   attempt: number;
   sub: TaskSub;
-  timer: NodeJS.Timeout;
+  /** When it was delivered. */
+  since: number;
   released: boolean;
 }
 
@@ -293,6 +294,9 @@ export class JetStreamLink implements Link {
   #consumer: Promise<Consumer> | undefined;
   #deadLoop = false;
   #rpcTimer: NodeJS.Timeout | undefined;
+  /** Deliveries whose lease this link keeps (running, or handing their outcome over). */
+  readonly #leased = new Set<Delivery>();
+  #leaseTimer: NodeJS.Timeout | undefined;
   readonly #timers = new Set<NodeJS.Timeout>();
   /** Outcomes that reached this submitter for a task it already had an outcome for (a redelivered task that ran twice). */
   duplicateOutcomes = 0;
@@ -344,6 +348,9 @@ export class JetStreamLink implements Link {
     })().catch(() => undefined);
     this.#rpcTimer = setInterval(() => this.#refreshRpc(), Math.max(100, Math.floor(this.options.rpcTtlMs / 3)));
     this.#rpcTimer.unref();
+    const every = Math.max(100, Math.floor(this.options.ackWaitMs / 3));
+    this.#leaseTimer = setInterval(() => this.#keepLeases(every), every);
+    this.#leaseTimer.unref();
     queueMicrotask(() => events.up());
   }
 
@@ -395,10 +402,9 @@ export class JetStreamLink implements Link {
     for (const h of [...this.#handing.values()]) h.done('gone');
     for (const s of this.#taskSubs.values()) this.#stopSub(s);
     // Tasks this worker still holds go back to the queue at once (the next delivery is attempt + 1).
-    for (const d of this.#deliveries.values()) {
-      clearInterval(d.timer);
-      d.msg.nak();
-    }
+    if (this.#leaseTimer) clearInterval(this.#leaseTimer);
+    this.#leased.clear();
+    for (const d of this.#deliveries.values()) d.msg.nak();
     this.#deliveries.clear();
     if (this.#rpcSubs.size > 0) {
       const kv = await this.#kv;
@@ -738,31 +744,36 @@ export class JetStreamLink implements Link {
       this.#emit({ kind: Kind.CANCEL, taskId, attempt: held.attempt });
     }
     sub.inflight++;
-    const every = Math.max(100, Math.floor(this.options.ackWaitMs / 3));
-    const d: Delivery = {
-      msg,
-      taskId,
-      attempt,
-      sub,
-      released: false,
-      timer: setInterval(() => {
-        if (this.#downSince !== undefined && Date.now() - this.#downSince > this.options.ackWaitMs) {
-          // Disconnected for longer than AckWait: JetStream has handed the task on.
-          this.#drop(d);
-          this.#emit({ kind: Kind.CANCEL, taskId, attempt });
-          return;
-        }
-        msg.working();
-      }, every),
-    };
-    d.timer.unref();
+    const d: Delivery = { msg, taskId, attempt, sub, released: false, since: Date.now() };
+    this.#leased.add(d);
     this.#deliveries.set(taskId, d);
     this.#emit({ kind: Kind.DELIVER, taskId, attempt, identifier: sub.identifier, body });
   }
 
+  /**
+   * The lease: an in-progress ack for every delivery held, each third of
+   * AckWait (one timer for all). Disconnected for longer than AckWait,
+   * JetStream has handed the tasks on: their handlers see their signal aborted.
+   */
+  #keepLeases(every: number): void {
+    const now = Date.now();
+    const lost = this.#downSince !== undefined && now - this.#downSince > this.options.ackWaitMs;
+    for (const d of this.#leased) {
+      if (lost) {
+        this.#leased.delete(d);
+        if (this.#deliveries.get(d.taskId) === d) {
+          this.#drop(d);
+          this.#emit({ kind: Kind.CANCEL, taskId: d.taskId, attempt: d.attempt });
+        }
+        continue;
+      }
+      if (now - d.since >= every / 2) d.msg.working();
+    }
+  }
+
   /** Frees a delivery's prefetch slot and stops its in-progress acks. */
   #drop(d: Delivery): void {
-    clearInterval(d.timer);
+    this.#leased.delete(d);
     if (this.#deliveries.get(d.taskId) === d) this.#deliveries.delete(d.taskId);
     if (!d.released) {
       d.released = true;
@@ -801,7 +812,7 @@ export class JetStreamLink implements Link {
     void (async () => {
       const verdict = replyTo ? await this.#handOver(replyTo, delivery, data) : 'ok';
       if (this.#closed) return;
-      clearInterval(d.timer);
+      this.#leased.delete(d);
       d.msg.ack();
       if (verdict === 'stale')
         this.#reply(m.ref, false, undefined, wire(BrokerErrorCode.STALE_DELIVERY, `task ${taskId} already had its outcome (this was a second run)`));
