@@ -2,6 +2,7 @@
 // Where JetStream differs (the lease is AckWait + in-progress acks), the test checks the behaviour docs/broker.md states.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import {
+  BrokerUnavailable,
   CommunicatorClosed,
   connect,
   DeliveryLimitExceeded,
@@ -13,7 +14,7 @@ import {
   RemoteException,
   TaskRejected,
 } from '../src/index.js';
-import { sleep, until } from './helpers.js';
+import { freePort, sleep, until } from './helpers.js';
 import { jsFixture, killFixtures, namespace, natsBinary, startJetStream } from './jetstream-helpers.js';
 
 const d = natsBinary === undefined ? describe.skip : describe;
@@ -205,6 +206,11 @@ d(`JetStream backend: tasks${natsBinary === undefined ? ' [skipped: no nats-serv
     expect(await jetStreamPurgeDead({ servers: url, name: ns })).toBe(1);
     expect(await jetStreamTasks({ servers: url, name: ns, state: 'dead' })).toEqual([]);
     for (const w of workers) w.kill();
+  });
+
+  it('no server to reach: connect rejects with BrokerUnavailable', async () => {
+    const port = await freePort();
+    await expect(connect({ transport: 'jetstream', servers: `nats://127.0.0.1:${port}` })).rejects.toBeInstanceOf(BrokerUnavailable);
   });
 
   it('close: every call after close throws CommunicatorClosed', async () => {
