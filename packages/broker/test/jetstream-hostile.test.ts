@@ -1,9 +1,10 @@
 // Hostile or broken peers on the JetStream backend: stray publishes on task, RPC, broadcast and outcome subjects,
 // malformed bodies, an ack for someone else's delivery. Each is refused or reported; no worker dies, no task is lost.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { connect as natsConnect, headers, type NatsConnection } from '@nats-io/transport-node';
 import { packValue, unpackValue } from '@socketkit/codec';
-import { BrokerErrorCode, connect, type JetStreamCommunicator, jetStreamStats, jetStreamTasks } from '../src/index.js';
+import { BrokerErrorCode, BrokerUnavailable, connect, type JetStreamCommunicator, jetStreamStats, jetStreamTasks } from '../src/index.js';
 import { sleep, until } from './helpers.js';
 import { namespace, natsBinary, startJetStream } from './jetstream-helpers.js';
 
@@ -102,6 +103,16 @@ d(`JetStream backend: hostile and broken peers${natsBinary === undefined ? ' [sk
     expect(stored).toBe(0); // JetStream took the forged ack: it cannot tell whose delivery an ack is for
     await expect(outcome).resolves.toEqual({ done: 1 });
     await expect(client.taskSend(2)).resolves.toEqual({ done: 2 });
+  });
+
+  it('a task that leaves the stream without an outcome (purged) fails its taskSend with BrokerUnavailable: it never hangs', async () => {
+    const ns = namespace();
+    const client = await comm(ns, { outcomeTtlMs: 400 });
+    const outcome = client.taskSend('nobody works this').catch((e: unknown) => e);
+    await sleep(100);
+    const jsm = await jetstreamManager(raw as NatsConnection);
+    expect((await jsm.streams.purge(`SK_${ns.toUpperCase()}_TASKS`)).purged).toBe(1);
+    expect(await outcome).toBeInstanceOf(BrokerUnavailable);
   });
 
   it('malformed RPC requests are answered with INVALID_REQUEST; a request without reply subject is reported; the holder keeps answering', async () => {

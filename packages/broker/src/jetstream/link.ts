@@ -280,7 +280,10 @@ export class JetStreamLink implements Link {
   #report: (e: Error) => void = () => undefined;
   #closed = false;
   #downSince: number | undefined;
-  readonly #waiting = new Set<string>();
+  /** Tasks this submitter waits an outcome for: taskId -> stream sequence (0 until stored) and since when it left the stream. */
+  readonly #waiting = new Map<string, { seq: number; goneSince: number | undefined }>();
+  #orphanTimer: NodeJS.Timeout | undefined;
+  #orphanCursor = 0;
   /** Recently accepted outcomes: taskId -> the delivery that gave it (to confirm a retried hand-over again). */
   readonly #accepted = new Map<string, string>();
   readonly #taskSubs = new Map<string, TaskSub>();
@@ -348,6 +351,16 @@ export class JetStreamLink implements Link {
     })().catch(() => undefined);
     this.#rpcTimer = setInterval(() => this.#refreshRpc(), Math.max(100, Math.floor(this.options.rpcTtlMs / 3)));
     this.#rpcTimer.unref();
+    const orphanEvery = Math.min(10_000, Math.max(100, Math.floor(this.options.outcomeTtlMs / 2)));
+    let checking = false;
+    this.#orphanTimer = setInterval(() => {
+      if (checking) return;
+      checking = true;
+      void this.#checkOrphans().finally(() => {
+        checking = false;
+      });
+    }, orphanEvery);
+    this.#orphanTimer.unref();
     const every = Math.max(100, Math.floor(this.options.ackWaitMs / 3));
     this.#leaseTimer = setInterval(() => this.#keepLeases(every), every);
     this.#leaseTimer.unref();
@@ -403,6 +416,7 @@ export class JetStreamLink implements Link {
     for (const s of this.#taskSubs.values()) this.#stopSub(s);
     // Tasks this worker still holds go back to the queue at once (the next delivery is attempt + 1).
     if (this.#leaseTimer) clearInterval(this.#leaseTimer);
+    if (this.#orphanTimer) clearInterval(this.#orphanTimer);
     this.#leased.clear();
     for (const d of this.#deliveries.values()) d.msg.nak();
     this.#deliveries.clear();
@@ -538,10 +552,14 @@ export class JetStreamLink implements Link {
     h.set(TaskHeader.ID, taskId);
     if (m.noReply !== true) {
       h.set(TaskHeader.REPLY, this.#outSubject);
-      this.#waiting.add(taskId);
+      this.#waiting.set(taskId, { seq: 0, goneSince: undefined });
     }
     this.#publish(this.names.taskSubject, data, h, taskId).then(
-      () => this.#reply(m.ref, true, taskId),
+      (seq) => {
+        const w = this.#waiting.get(taskId);
+        if (w !== undefined) w.seq = seq;
+        this.#reply(m.ref, true, taskId);
+      },
       (e: unknown) => {
         this.#waiting.delete(taskId);
         this.#reply(m.ref, false, undefined, toWire(e));
@@ -551,14 +569,13 @@ export class JetStreamLink implements Link {
   }
 
   /** Publishes to a stream, retrying (same msgID: stored once) while the cluster elects a leader or the connection is back. */
-  async #publish(subject: string, data: Uint8Array, headers: MsgHdrs, msgID: string): Promise<void> {
+  async #publish(subject: string, data: Uint8Array, headers: MsgHdrs, msgID: string): Promise<number> {
     const deadline = Date.now() + this.options.publishTimeoutMs;
     let wait = 100;
     for (;;) {
       if (this.#closed) throw new BrokerUnavailable('the communicator closed before the task was stored');
       try {
-        await this.js.publish(subject, data, { msgID, headers, timeout: 5000 });
-        return;
+        return (await this.js.publish(subject, data, { msgID, headers, timeout: 5000 })).seq;
       } catch (e) {
         const text = String((e as Error).message);
         if (/maximum (messages|bytes)/i.test(text))
@@ -571,6 +588,43 @@ export class JetStreamLink implements Link {
           });
         await delay(wait);
         wait = Math.min(wait * 2, 2000);
+      }
+    }
+  }
+
+  /**
+   * A submitter never waits forever: a task that left the stream (purged by an
+   * operator, acked by a forged ack) without its outcome arriving within
+   * `outcomeTtlMs` fails with `BrokerUnavailable`. Checks at most 64 tasks a round.
+   */
+  async #checkOrphans(): Promise<void> {
+    const now = Date.now();
+    const all = [...this.#waiting].filter(([, w]) => w.seq > 0);
+    if (all.length === 0) return;
+    const start = this.#orphanCursor % all.length;
+    const batch = [...all.slice(start), ...all.slice(0, start)].slice(0, 64);
+    this.#orphanCursor = start + batch.length;
+    for (const [taskId, w] of batch) {
+      if (this.#closed) return;
+      if (w.goneSince === undefined) {
+        let stored: unknown;
+        try {
+          stored = await this.jsm.streams.getMessage(this.names.taskStream, { seq: w.seq });
+        } catch {
+          return; // the cluster is not answering: nothing to conclude now
+        }
+        if (stored === null) w.goneSince = now;
+      } else if (now - w.goneSince > this.options.outcomeTtlMs && this.#waiting.delete(taskId)) {
+        this.#emit({
+          kind: Kind.OUTCOME,
+          taskId,
+          ok: false,
+          error: wire(
+            BrokerErrorCode.BROKER_UNAVAILABLE,
+            `task ${taskId} left the task stream without an outcome reaching this submitter (purged, or its worker lost it): it may or may not have run`,
+            { taskId },
+          ),
+        });
       }
     }
   }
