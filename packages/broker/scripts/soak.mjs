@@ -6,6 +6,8 @@
 //      complete, workers and submitters reconnect by themselves.
 //   3. 100,000 pending tasks in durable mode: the broker's memory stays bounded (RSS printed).
 //   4. 1,000 connect/subscribe/disconnect cycles: no file descriptor leaked.
+//   5. latencies: UnroutableError (issue: under 50 ms), RecipientLost and redelivery after a SIGKILL (issue: within
+//      the heartbeat timeout + 500 ms; here the heartbeat timeout is 1000 ms).
 // Build first (npx -y pnpm@10.34.9 --filter @socketkit/broker... build).
 //   node packages/broker/scripts/soak.mjs [--transport unix|tcp|nats] [--nats URL] [--only 1,2,3,4]
 import { spawn } from 'node:child_process';
@@ -20,7 +22,7 @@ import { connect, startBroker } from '../dist/index.js';
 
 const { values } = parseArgs({ options: { transport: { type: 'string', default: 'unix' }, nats: { type: 'string' }, only: { type: 'string' } } });
 const transport = values.transport;
-const only = new Set((values.only ?? '1,2,3,4').split(','));
+const only = new Set((values.only ?? '1,2,3,4,5').split(','));
 const FIXTURE = fileURLToPath(new URL('../test/fixture.mjs', import.meta.url));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const children = new Set();
@@ -249,6 +251,41 @@ async function fdCycles() {
   ep.cleanup();
 }
 
+async function latencies() {
+  const ep = await endpoint();
+  const broker = await startBroker(ep.server);
+  const c = await connect(ep.client);
+  let worst = 0;
+  for (let i = 0; i < 20; i++) {
+    const t0 = performance.now();
+    await c.rpcSend('nobody', i).catch(() => undefined);
+    worst = Math.max(worst, performance.now() - t0);
+  }
+  check(worst < 50, `UnroutableError: worst of 20 calls ${worst.toFixed(1)} ms`);
+  const a = fixture({ role: 'worker', conn: ep.client, hang: true, rpc: 'svc' });
+  await a.waitFor((e) => e.ev === 'ready');
+  const outcome = c.taskSend({ n: 'k' });
+  const call = c.rpcSend('svc', { hang: true }).catch((e) => e);
+  await a.waitFor((e) => e.ev === 'start');
+  await a.waitFor((e) => e.ev === 'call');
+  const b = fixture({ role: 'worker', conn: ep.client });
+  await b.waitFor((e) => e.ev === 'ready');
+  const killedAt = performance.now();
+  a.kill();
+  const lost = await call;
+  const lostMs = performance.now() - killedAt;
+  await b.waitFor((e) => e.ev === 'start' && e.attempt === 2);
+  const redeliveredMs = performance.now() - killedAt;
+  await outcome;
+  const limit = ep.server.heartbeatTimeoutMs + 500;
+  check(lost?.code === 'RECIPIENT_LOST' && lostMs < limit, `RecipientLost ${lostMs.toFixed(0)} ms after SIGKILL (limit ${limit} ms)`);
+  check(redeliveredMs < limit, `redelivered with attempt 2 ${redeliveredMs.toFixed(0)} ms after SIGKILL (limit ${limit} ms)`);
+  await c.close();
+  await killAll();
+  await broker.stop();
+  ep.cleanup();
+}
+
 try {
   console.log(`soak over ${transport}`);
   if (only.has('1')) {
@@ -258,6 +295,7 @@ try {
   if (only.has('2')) await durableRestart();
   if (only.has('3')) await manyPending();
   if (only.has('4')) await fdCycles();
+  if (only.has('5')) await latencies();
 } catch (e) {
   console.error(e);
   failed = true;
