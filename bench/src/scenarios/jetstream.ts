@@ -4,7 +4,9 @@
  * through one local nats-server with JetStream on (file storage), in the same
  * run: tasks/s with no-op tasks (a window of outstanding tasks) and the task
  * round trip p50/p99 (one task at a time), the contenders alternated `reps`
- * times, medians. Target: at least 0.8x the raw program. Everything runs in
+ * times, medians. Target: at least 0.8x the raw program. The single-process
+ * broker (memory and durable, over a Unix socket, same shape) is measured
+ * once beside them, for scale. Everything runs in
  * this one process (workers and submitter on their own NATS connections).
  *
  *   node bench/dist/scenarios/jetstream.js [--tasks 5000] [--workers 4] [--prefetch 16] [--window 256] [--rtt 500] [--reps 3]
@@ -18,15 +20,17 @@ import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { connect, type JetStreamCommunicator } from '@socketkit/broker';
+import { type Communicator, connect, type JetStreamCommunicator, startBroker } from '@socketkit/broker';
 import { startRawQueue } from '../contenders/jetstream-raw.js';
 
 /** Figures of one contender. */
 export interface JetStreamFigures {
-  contender: 'socketkit-jetstream' | 'raw-jetstream';
+  contender: 'socketkit-jetstream' | 'raw-jetstream' | 'broker-memory' | 'broker-durable';
   tasksPerSec: number;
   rttP50Ms: number;
   rttP99Ms: number;
+  /** CPU time of this process (user + system) per task during the throughput run, in microseconds (nats-server not included). */
+  cpuUsPerTask: number;
 }
 
 /** The scenario's result: both contenders and the ratios. */
@@ -63,8 +67,10 @@ const accepting = (port: number): Promise<boolean> =>
 const pct = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? 0;
 
 /** Sends `tasks` with at most `window` outstanding; returns tasks/s. */
+let lastCpuUs = 0;
 async function throughput(send: (body: unknown) => Promise<unknown>, tasks: number, window: number): Promise<number> {
   let next = 0;
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const lane = async (): Promise<void> => {
     while (next < tasks) {
@@ -73,6 +79,8 @@ async function throughput(send: (body: unknown) => Promise<unknown>, tasks: numb
     }
   };
   await Promise.all(Array.from({ length: window }, lane));
+  const cpu = process.cpuUsage(cpu0);
+  lastCpuUs = Math.round((cpu.user + cpu.system) / tasks);
   return Math.round(tasks / ((performance.now() - t0) / 1000));
 }
 
@@ -100,10 +108,36 @@ async function socketkit(servers: string, p: JetStreamScenarioResult['params'], 
   try {
     await throughput((b) => client.taskSend(b), Math.min(500, p.tasks), p.window); // warm-up
     const tps = await throughput((b) => client.taskSend(b), p.tasks, p.window);
+    const cpu = lastCpuUs;
     const rtt = await roundTrips((b) => client.taskSend(b), p.rtt);
-    return { contender: 'socketkit-jetstream', tasksPerSec: tps, rttP50Ms: pct(rtt, 50), rttP99Ms: pct(rtt, 99) };
+    return { contender: 'socketkit-jetstream', tasksPerSec: tps, rttP50Ms: pct(rtt, 50), rttP99Ms: pct(rtt, 99), cpuUsPerTask: cpu };
   } finally {
     await Promise.all(comms.map((c) => c.close()));
+  }
+}
+
+/** The single-process socketkit broker over a Unix socket, in memory or durable (LMDB), same shape. */
+async function broker(durable: boolean, p: JetStreamScenarioResult['params']): Promise<JetStreamFigures> {
+  const dir = mkdtempSync(join(tmpdir(), 'skbench-broker-'));
+  const b = await startBroker(durable ? { socketDir: dir, store: { path: join(dir, 'store') } } : { socketDir: dir });
+  const comms: Communicator[] = [];
+  try {
+    for (let i = 0; i < p.workers; i++) {
+      const w = await connect({ socketDir: dir });
+      await w.addTaskSubscriber((body) => body, { prefetch: p.prefetch });
+      comms.push(w);
+    }
+    const client = await connect({ socketDir: dir });
+    comms.push(client);
+    await throughput((x) => client.taskSend(x), Math.min(500, p.tasks), p.window);
+    const tps = await throughput((x) => client.taskSend(x), p.tasks, p.window);
+    const cpu = lastCpuUs;
+    const rtt = await roundTrips((x) => client.taskSend(x), p.rtt);
+    return { contender: durable ? 'broker-durable' : 'broker-memory', tasksPerSec: tps, rttP50Ms: pct(rtt, 50), rttP99Ms: pct(rtt, 99), cpuUsPerTask: cpu };
+  } finally {
+    await Promise.all(comms.map((c) => c.close()));
+    await b.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -112,8 +146,9 @@ async function raw(servers: string, p: JetStreamScenarioResult['params'], rep: n
   try {
     await throughput((b) => q.send(b), Math.min(500, p.tasks), p.window);
     const tps = await throughput((b) => q.send(b), p.tasks, p.window);
+    const cpu = lastCpuUs;
     const rtt = await roundTrips((b) => q.send(b), p.rtt);
-    return { contender: 'raw-jetstream', tasksPerSec: tps, rttP50Ms: pct(rtt, 50), rttP99Ms: pct(rtt, 99) };
+    return { contender: 'raw-jetstream', tasksPerSec: tps, rttP50Ms: pct(rtt, 50), rttP99Ms: pct(rtt, 99), cpuUsPerTask: cpu };
   } finally {
     await q.close();
   }
@@ -144,8 +179,10 @@ export async function runJetStreamScenario(params: Partial<JetStreamScenarioResu
       tasksPerSec: median(rs.map((r) => r.tasksPerSec)),
       rttP50Ms: median(rs.map((r) => r.rttP50Ms)),
       rttP99Ms: median(rs.map((r) => r.rttP99Ms)),
+      cpuUsPerTask: median(rs.map((r) => r.cpuUsPerTask)),
     })) as [JetStreamFigures, JetStreamFigures];
-    const figures = [s1, r1];
+    // The single-process broker beside them (one run each: for scale, not part of the target).
+    const figures = [s1, r1, await broker(false, p), await broker(true, p)];
     const ratio = {
       tasksPerSec: Math.round((s1.tasksPerSec / r1.tasksPerSec) * 100) / 100,
       rttP50: Math.round((s1.rttP50Ms / r1.rttP50Ms) * 100) / 100,
@@ -172,7 +209,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   if (!r.ok) console.log(r.note);
   for (const f of r.figures)
     console.log(
-      `${f.contender.padEnd(20)} ${String(f.tasksPerSec).padStart(7)} tasks/s   round trip p50 ${f.rttP50Ms.toFixed(2)} ms  p99 ${f.rttP99Ms.toFixed(2)} ms`,
+      `${f.contender.padEnd(20)} ${String(f.tasksPerSec).padStart(7)} tasks/s   round trip p50 ${f.rttP50Ms.toFixed(2)} ms  p99 ${f.rttP99Ms.toFixed(2)} ms  ${f.cpuUsPerTask} µs CPU/task`,
     );
   if (r.ratio)
     console.log(`socketkit / raw: ${r.ratio.tasksPerSec}x tasks/s (target 0.8x: ${r.targetMet ? 'met' : 'missed'}), ${r.ratio.rttP50}x round trip p50`);
