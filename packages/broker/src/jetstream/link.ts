@@ -92,6 +92,8 @@ export const TaskHeader = {
 const PING = 'sk-ping';
 /** Accepted outcomes a submitter remembers, to confirm a retried hand-over whose confirmation was lost. */
 const ACCEPTED_KEPT = 10_000;
+/** RPC calls one communicator works on at once (the broker's `maxPendingCalls` default); one more is refused with `LimitExceeded`. */
+const MAX_PENDING_CALLS = 10_000;
 
 interface Required_ {
   name: string;
@@ -1123,6 +1125,17 @@ export class JetStreamLink implements Link {
     } catch (e) {
       msg.respond(packValue({ ok: false, error: wire(BrokerErrorCode.INVALID_REQUEST, `malformed RPC request: ${(e as Error).message}`) }));
       this.#report(new InvalidRequest(`a malformed RPC request for "${identifier}" was refused`));
+      return;
+    }
+    if (this.#calls.size >= MAX_PENDING_CALLS) {
+      msg.respond(
+        packValue({
+          ok: false,
+          error: wire(BrokerErrorCode.LIMIT_EXCEEDED, `RPC subscriber "${identifier}" has ${MAX_PENDING_CALLS} calls in flight: try again later`, {
+            limit: 'maxPendingCalls',
+          }),
+        }),
+      );
       return;
     }
     const callId = ++this.#nextCall;
