@@ -54,7 +54,7 @@ export interface JetStreamStats {
 async function withJsm<T>(o: JetStreamAdminOptions, fn: (jsm: JetStreamManager, n: Names, nc: NatsConnection) => Promise<T>): Promise<T> {
   const nc = await connectNats({ ...o, nats: { maxReconnectAttempts: 3, ...o.nats } }, 'socketkit-broker-admin');
   try {
-    return await fn(await jetstreamManager(nc), names(o.name ?? 'socketkit'), nc);
+    return await fn(await jetstreamManager(nc, { checkAPI: false }), names(o.name ?? 'socketkit'), nc);
   } finally {
     await nc.close();
   }

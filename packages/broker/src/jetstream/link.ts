@@ -204,13 +204,18 @@ export async function ensureStreams(jsm: JetStreamManager, n: Names, o: Required
       max_msgs: o.maxPendingTasks,
     },
   ];
+  // Look first, create only what is missing: a client without the right to create streams (an untrusted worker) only
+  // needs to read them, and an existing stream created with other limits is used as it is.
+  const missing = (e: unknown): boolean => /not found/i.test(String((e as Error)?.message));
   for (const cfg of streams) {
     try {
-      await jsm.streams.add(cfg);
+      await jsm.streams.info(cfg.name);
     } catch (e) {
-      // Created by another communicator with other limits: use it as it is.
-      await jsm.streams.info(cfg.name as string).catch(() => {
-        throw e;
+      if (!missing(e)) throw e;
+      await jsm.streams.add(cfg).catch(async (e2: unknown) => {
+        await jsm.streams.info(cfg.name).catch(() => {
+          throw e2; // not created by someone else meanwhile either
+        });
       });
     }
   }
@@ -239,10 +244,13 @@ export async function ensureStreams(jsm: JetStreamManager, n: Names, o: Required
   ];
   for (const [stream, cfg] of consumers) {
     try {
-      await jsm.consumers.add(stream, cfg);
+      await jsm.consumers.info(stream, cfg.durable_name as string);
     } catch (e) {
-      await jsm.consumers.info(stream, cfg.durable_name as string).catch(() => {
-        throw e;
+      if (!missing(e)) throw e;
+      await jsm.consumers.add(stream, cfg).catch(async (e2: unknown) => {
+        await jsm.consumers.info(stream, cfg.durable_name as string).catch(() => {
+          throw e2;
+        });
       });
     }
   }
@@ -324,7 +332,7 @@ export class JetStreamLink implements Link {
     const n = names(o.name);
     const nc = await connectNats(options, `socketkit-broker-${o.name}`);
     try {
-      const jsm = await jetstreamManager(nc);
+      const jsm = await jetstreamManager(nc, { checkAPI: false });
       const replicas = o.replicas === 'auto' ? autoReplicas(nc) : o.replicas;
       await ensureStreams(jsm, n, o, replicas);
       return new JetStreamLink(nc, jsm, n, o);
