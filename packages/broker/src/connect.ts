@@ -7,6 +7,7 @@ import { createClient, type AnyClient, type SocketType } from 'socketkit';
 import { DEFAULT_BROKER_EVENT } from './broker.js';
 import { Communicator } from './communicator.js';
 import { BrokerUnavailable } from './errors.js';
+import type { JetStreamCommunicator, JetStreamConnectOptions } from './jetstream/connect.js';
 
 /**
  * Options of {@link connect}; keys it does not know go to the transport's client (`socketDir`, `port`, `host`, `token`,
@@ -73,6 +74,15 @@ export class SocketCommunicator extends Communicator {
 }
 
 /**
+ * Connects to NATS JetStream: the same `Communicator` with no socketkit
+ * broker process (tasks on a replicated work-queue stream, RPC over NATS
+ * request/reply, broadcasts on NATS subjects). See docs/broker.md.
+ *
+ * @example
+ * const comm = await connect({ transport: 'jetstream', servers: ['nats://10.0.0.1:4222', 'nats://10.0.0.2:4222'] });
+ */
+export async function connect(options: JetStreamConnectOptions): Promise<JetStreamCommunicator>;
+/**
  * Connects to a broker.
  *
  * @example
@@ -82,7 +92,14 @@ export class SocketCommunicator extends Communicator {
  *
  * @throws BrokerUnavailable when the broker cannot be reached (the cause is socketkit's error).
  */
-export async function connect(options: ConnectOptions = {}): Promise<SocketCommunicator> {
+export async function connect(options?: ConnectOptions): Promise<SocketCommunicator>;
+export async function connect(
+  options: ConnectOptions | JetStreamConnectOptions = {},
+): Promise<SocketCommunicator | JetStreamCommunicator> {
+  if (options.transport === 'jetstream') {
+    const { connectJetStream } = await import('./jetstream/connect.js');
+    return connectJetStream(options as JetStreamConnectOptions);
+  }
   const transport = options.transport ?? 'unix';
   const rest: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(options)) if (v !== undefined && !OWN.has(k)) rest[k] = v;

@@ -82,6 +82,8 @@ export class BroadcastFilter {
   readonly #subjects: Check[] = [];
   readonly #senders: Check[] = [];
   readonly #strict: boolean;
+  readonly #subjectValues: FilterValue[] = [];
+  readonly #changed = new Set<() => void>();
 
   constructor(subscriber: BroadcastSubscriber, options: BroadcastFilterOptions = {}) {
     if (typeof subscriber !== 'function') throw new TypeError('BroadcastFilter needs a subscriber function');
@@ -94,6 +96,21 @@ export class BroadcastFilter {
   /** Adds a subject filter (OR-ed with the others). */
   addSubjectFilter(filter: FilterValue): void {
     this.#subjects.push(makeCheck(filter, this.#strict));
+    this.#subjectValues.push(filter);
+    for (const f of this.#changed) f();
+  }
+
+  /**
+   * The subject filters as given and the mode (a backend may push them down to its own routing, e.g. NATS wildcards).
+   */
+  get filters(): { readonly subjects: readonly FilterValue[]; readonly strict: boolean } {
+    return { subjects: [...this.#subjectValues], strict: this.#strict };
+  }
+
+  /** @internal Calls `fn` when a subject filter is added; returns the function that stops it. */
+  onSubjectsChanged(fn: () => void): () => void {
+    this.#changed.add(fn);
+    return () => this.#changed.delete(fn);
   }
 
   /** Adds a sender filter (OR-ed with the others). */

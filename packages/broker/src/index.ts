@@ -19,6 +19,17 @@ export {
   type Link,
   type LinkEvents,
 } from './communicator.js';
+export { JetStreamCommunicator, connectJetStream, type JetStreamConnectOptions } from './jetstream/connect.js';
+export { TaskHeader, type JetStreamOptions } from './jetstream/link.js';
+export {
+  jetStreamTasks,
+  jetStreamRequeue,
+  jetStreamPurgeDead,
+  jetStreamStats,
+  type JetStreamAdminOptions,
+  type JetStreamStats,
+  type JetStreamTaskInfo,
+} from './jetstream/admin.js';
 export { LocalCommunicator, LocalBroker, type LocalCommunicatorOptions } from './local.js';
 export {
   BroadcastFilter,

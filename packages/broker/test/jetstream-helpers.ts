@@ -1,0 +1,199 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { freePort, natsBinary, sleep } from './helpers.js';
+
+export { natsBinary };
+
+const accepting = (port: number): Promise<boolean> =>
+  new Promise((resolve) => {
+    const c = createConnection({ host: '127.0.0.1', port });
+    c.once('connect', () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once('error', () => resolve(false));
+  });
+
+/** One nats-server with JetStream on (`-js -sd <tmpdir>`), restartable on the same ports and store. */
+export interface JsNode {
+  name: string;
+  url: string;
+  port: number;
+  proc: ChildProcess | undefined;
+  /** Starts (or restarts) the process and waits until it accepts clients. */
+  start(): Promise<void>;
+  /** SIGKILL (default) or SIGTERM, and waits for the exit. */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+async function node(name: string, dir: string, extra: string[], port: number, config?: string): Promise<JsNode> {
+  const store = join(dir, name);
+  const args = ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', store, '-n', name, ...extra];
+  if (config !== undefined) {
+    const file = join(dir, `${name}.conf`);
+    writeFileSync(file, config, { mode: 0o600 });
+    args.push('-c', file);
+  }
+  const n: JsNode = {
+    name,
+    url: `nats://127.0.0.1:${port}`,
+    port,
+    proc: undefined,
+    start: async () => {
+      const proc = spawn(natsBinary as string, args, { stdio: 'ignore' });
+      n.proc = proc;
+      while (!(await accepting(port))) {
+        if (proc.exitCode !== null) throw new Error(`nats-server ${name} exited with ${proc.exitCode}`);
+        await sleep(20);
+      }
+    },
+    kill: async (signal = 'SIGKILL') => {
+      const p = n.proc;
+      if (p === undefined || p.exitCode !== null || p.signalCode !== null) return;
+      p.kill(signal);
+      await once(p, 'exit');
+    },
+  };
+  return n;
+}
+
+/** A single JetStream node in a temp dir; `config` is extra nats-server config text (accounts, permissions). */
+export async function startJetStream(config?: string): Promise<{ node: JsNode; url: string; stop(): Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'skjs-'));
+  const n = await node('n1', dir, [], await freePort(), config);
+  await n.start();
+  return {
+    node: n,
+    url: n.url,
+    stop: async () => {
+      await n.kill('SIGTERM');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A cluster of `size` JetStream nodes with routes on loopback ports. */
+export interface JsCluster {
+  nodes: JsNode[];
+  urls: string[];
+  stop(): Promise<void>;
+}
+
+export async function startCluster(size = 3): Promise<JsCluster> {
+  const dir = mkdtempSync(join(tmpdir(), 'skjsc-'));
+  const ports = await Promise.all(Array.from({ length: size }, () => freePort()));
+  const cports = await Promise.all(Array.from({ length: size }, () => freePort()));
+  const routes = cports.map((p) => `nats://127.0.0.1:${p}`).join(',');
+  const nodes = await Promise.all(
+    ports.map((p, i) =>
+      node(
+        `n${i + 1}`,
+        dir,
+        ['--cluster_name', 'sk', '--cluster', `nats://127.0.0.1:${cports[i]}`, '--routes', routes],
+        p,
+      ),
+    ),
+  );
+  await Promise.all(nodes.map((n) => n.start()));
+  return {
+    nodes,
+    urls: nodes.map((n) => n.url),
+    stop: async () => {
+      await Promise.all(nodes.map((n) => n.kill('SIGTERM')));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+let seq = 0;
+/** A fresh namespace per test (streams, consumer, subjects, KV bucket of their own). */
+export const namespace = (): string => `t${process.pid}x${++seq}`;
+
+/** An event line of test/jetstream-fixture.mjs. */
+export type JsEvent = Record<string, unknown> & { ev: string; pid: number; t: number };
+
+/** A fixture process and the events it printed. */
+export interface JsChild {
+  proc: ChildProcess;
+  events: JsEvent[];
+  waitFor(pred: (e: JsEvent) => boolean, timeoutMs?: number): Promise<JsEvent>;
+  exited: Promise<number | null>;
+  kill(signal?: NodeJS.Signals): void;
+  alive(): boolean;
+}
+
+const children = new Set<JsChild>();
+const FIXTURE = fileURLToPath(new URL('./jetstream-fixture.mjs', import.meta.url));
+
+/** Starts test/jetstream-fixture.mjs with `config`. */
+export function jsFixture(config: Record<string, unknown>): JsChild {
+  const proc = spawn(process.execPath, [FIXTURE, JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const events: JsEvent[] = [];
+  const waiters = new Set<{ pred: (e: JsEvent) => boolean; resolve(e: JsEvent): void }>();
+  createInterface({ input: proc.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+    let e: JsEvent;
+    try {
+      e = JSON.parse(line) as JsEvent;
+    } catch {
+      return;
+    }
+    events.push(e);
+    for (const w of [...waiters])
+      if (w.pred(e)) {
+        waiters.delete(w);
+        w.resolve(e);
+      }
+  });
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  const child: JsChild = {
+    proc,
+    events,
+    exited,
+    alive: () => proc.exitCode === null && proc.signalCode === null,
+    kill: (signal = 'SIGKILL') => {
+      if (child.alive()) proc.kill(signal);
+    },
+    waitFor: (pred, timeoutMs = 20_000) => {
+      const found = events.find(pred);
+      if (found !== undefined) return Promise.resolve(found);
+      return new Promise((resolve, reject) => {
+        const w = {
+          pred,
+          resolve: (e: JsEvent) => {
+            clearTimeout(timer);
+            resolve(e);
+          },
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(w);
+          reject(
+            new Error(
+              `fixture ${proc.pid}: no matching event within ${timeoutMs} ms (last: ` +
+                `${JSON.stringify(events.slice(-3))})`,
+            ),
+          );
+        }, timeoutMs);
+        waiters.add(w);
+      });
+    },
+  };
+  children.add(child);
+  void exited.then(() => children.delete(child));
+  return child;
+}
+
+/** Kills every fixture still running and waits for them. */
+export async function killFixtures(): Promise<void> {
+  const all = [...children];
+  for (const c of all) {
+    c.proc.kill('SIGCONT');
+    c.kill('SIGKILL');
+  }
+  await Promise.all(all.map((c) => c.exited));
+}
