@@ -32,6 +32,7 @@ import { runSlowConsumer, type SlowResult } from './scenarios/slow-consumer.js';
 import { IMPLS, type Impl, type TransportKind } from './harness/types.js';
 import { brokerText } from './report/broker-tables.js';
 import { type BrokerResults, makeBrokerPlan, runBrokerBench, socketkitReqrepP50 } from './scenarios/broker.js';
+import { type ColdResults, coldTables, coldTargets, runCold } from './scenarios/cold.js'; // [issue 28: cold start]
 
 const BENCH_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -42,7 +43,8 @@ const USAGE = `usage: node dist/run.js [options]
   --reps N           measured runs per figure (default 5, 3 with --quick; the figure is their median)
   --only LIST        scenarios to run, by number or id (e.g. 1,4 or reqrep; \`scaling\`
                      for the scaling curve, 7; \`stats\` for the stats cost A/B over unix;
-                     \`broker\` for issue 25's broker vs RabbitMQ and BullMQ)
+                     \`broker\` for issue 25's broker vs RabbitMQ and BullMQ; \`cold\` for issue 28's
+                     import time, cold start, cold burst, drain cadence and payload shapes)
   --transport LIST   ${benchTransports().join(', ')} (default all; nats runs scenarios 1, 2
                      and 4, socketkit only, through a nats-server started for the run,
                      and is skipped with a warning if nats-server is not installed)
@@ -120,10 +122,11 @@ export async function main(argv: string[]): Promise<number> {
   const scaling = only === undefined || only.includes('scaling') || only.includes('7');
   const statsAb = only === undefined || only.includes('stats');
   const brokerBench = only === undefined || only.includes('broker'); // [issue 25: broker bench]
-  if (defs.length === 0 && !scaling && !statsAb && !brokerBench)
+  const coldBench = only === undefined || only.includes('cold'); // [issue 28: cold start]
+  if (defs.length === 0 && !scaling && !statsAb && !brokerBench && !coldBench)
     throw new Error(
       `--only ${values.only} matches no scenario (use 1-7 or ${SCENARIOS.map((d) => d.id).join(', ')}, scaling, ` +
-        `stats, broker)`,
+        `stats, broker, cold)`,
     );
   let transports: TransportKind[] = parseTransports(values.transport);
   let impls = values.impl === undefined ? IMPLS : (values.impl.split(',').map((s) => s.trim()) as Impl[]);
@@ -153,6 +156,7 @@ export async function main(argv: string[]): Promise<number> {
     !scaling ||
     !statsAb ||
     !brokerBench ||
+    !coldBench ||
     values.transport !== undefined ||
     values.impl !== undefined ||
     plan.reps < 3;
@@ -207,6 +211,7 @@ export async function main(argv: string[]): Promise<number> {
   let targets: ReturnType<typeof buildTargets> = [];
   let statsCost: StatsCostResult | undefined;
   let broker: BrokerResults | undefined; // [issue 25: broker bench]
+  let cold: ColdResults | undefined; // [issue 28: cold start]
   let nats: NatsServerHandle | undefined;
   try {
     if (steps.some((s) => s.transport === 'nats')) {
@@ -249,7 +254,13 @@ export async function main(argv: string[]): Promise<number> {
         : undefined;
       broker = await runBrokerBench(makeBrokerPlan(values.quick, reps, plan.execArgv), progress, reqrepP50);
     }
+    // [issue 28: cold start] import time, cold start, cold burst, drain cadence, payload shapes
+    if (coldBench && impls.includes('socketkit')) {
+      log(`\n[${elapsed(start)}] from the first message (issue 28): import, cold start, cold burst, drain, shapes`);
+      cold = await runCold(transports, plan, impls.includes('zeromq'), progress);
+    }
     targets = buildTargets(scenarios, slow, curve, statsCost);
+    if (cold !== undefined) targets.push(...coldTargets(cold, scenarios)); // [issue 28: cold start]
     for (const t of broker?.targets ?? []) targets.push({ ...t, transport: 'unix' }); // [issue 25: broker bench]
     if (!values['no-profile'] && impls.includes('socketkit')) {
       const seen = new Set<string>();
@@ -303,6 +314,7 @@ export async function main(argv: string[]): Promise<number> {
     viaNats: buildViaNats(scenarios),
     ...(statsCost === undefined ? {} : { statsCost }),
     ...(broker === undefined ? {} : { broker }), // [issue 25: broker bench]
+    ...(cold === undefined ? {} : { cold }), // [issue 28: cold start]
     notes: [
       ...[...scenarios, ...slow]
         .filter((s) => !s.ok)
@@ -330,6 +342,7 @@ export async function main(argv: string[]): Promise<number> {
   if (curve.length > 0) out(`Scaling curve\n${textTable(scalingTable(curve))}\n`);
   if (slow.length > 0) out(`${textTable(slowTable(slow))}\n`);
   if (broker !== undefined) out(brokerText(broker)); // [issue 25: broker bench]
+  for (const t of cold === undefined ? [] : coldTables(cold)) out(`${t.title}\n${textTable(t.table)}\n`); // [issue 28]
   if (results.targets.length > 0) out(`Targets\n${textTable(targetsTable(results.targets))}\n`);
   if (profiles.length > 0)
     out(

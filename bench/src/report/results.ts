@@ -142,6 +142,8 @@ export interface BenchResults {
   statsCost?: StatsCostResult;
   /** The task broker (`@socketkit/broker`) beside RabbitMQ and BullMQ (absent when not selected). */
   broker?: BrokerResults;
+  /** [issue 28: cold start and first messages] import time, cold start, cold burst, drain cadence, shapes. */
+  cold?: import('../scenarios/cold.js').ColdResults;
   notes: string[];
 }
 
