@@ -44,7 +44,8 @@ const USAGE = `usage: node dist/run.js [options]
   --only LIST        scenarios to run, by number or id (e.g. 1,4 or reqrep; \`scaling\`
                      for the scaling curve, 7; \`stats\` for the stats cost A/B over unix;
                      \`broker\` for issue 25's broker vs RabbitMQ and BullMQ; \`cold\` for issue 28's
-                     import time, cold start, cold burst, drain cadence and payload shapes)
+                     import time, cold start, cold burst, drain cadence and payload shapes, or some
+                     of them: cold-import, cold-start, cold-burst, cold-drain, cold-shapes)
   --transport LIST   ${benchTransports().join(', ')} (default all; nats runs scenarios 1, 2
                      and 4, socketkit only, through a nats-server started for the run,
                      and is skipped with a warning if nats-server is not installed)
@@ -122,7 +123,9 @@ export async function main(argv: string[]): Promise<number> {
   const scaling = only === undefined || only.includes('scaling') || only.includes('7');
   const statsAb = only === undefined || only.includes('stats');
   const brokerBench = only === undefined || only.includes('broker'); // [issue 25: broker bench]
-  const coldBench = only === undefined || only.includes('cold'); // [issue 28: cold start]
+  // [issue 28: cold start] `cold` runs all five; cold-import, cold-start, cold-burst, cold-drain, cold-shapes some
+  const coldParts = only === undefined || only.includes('cold') ? undefined : only.filter((o) => o.startsWith('cold-'));
+  const coldBench = coldParts === undefined || coldParts.length > 0;
   if (defs.length === 0 && !scaling && !statsAb && !brokerBench && !coldBench)
     throw new Error(
       `--only ${values.only} matches no scenario (use 1-7 or ${SCENARIOS.map((d) => d.id).join(', ')}, scaling, ` +
@@ -257,7 +260,7 @@ export async function main(argv: string[]): Promise<number> {
     // [issue 28: cold start] import time, cold start, cold burst, drain cadence, payload shapes
     if (coldBench && impls.includes('socketkit')) {
       log(`\n[${elapsed(start)}] from the first message (issue 28): import, cold start, cold burst, drain, shapes`);
-      cold = await runCold(transports, plan, impls.includes('zeromq'), progress);
+      cold = await runCold(transports, plan, impls.includes('zeromq'), progress, coldParts);
     }
     targets = buildTargets(scenarios, slow, curve, statsCost);
     if (cold !== undefined) targets.push(...coldTargets(cold, scenarios)); // [issue 28: cold start]

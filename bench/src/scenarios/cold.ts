@@ -498,7 +498,9 @@ export async function runCold(
   plan: Plan,
   zmqOk: boolean,
   progress: Progress,
+  parts?: string[],
 ): Promise<ColdResults> {
+  const want = (part: string): boolean => parts === undefined || parts.includes(`cold-${part}`);
   const res: ColdResults = { imports: [], start: [], burst: [], drain: [], shapes: [], errors: [] };
   const reps = plan.reps;
   const dir = await mkdtemp(join(tmpdir(), 'skc-'));
@@ -512,25 +514,30 @@ export async function runCold(
     }
   };
   try {
-    await step('import time per published package', async () => {
-      res.imports = await importTimes(plan.quick ? 3 : 2 * reps + 1, progress);
-    });
+    if (want('import'))
+      await step('import time per published package', async () => {
+        res.imports = await importTimes(plan.quick ? 3 : 2 * reps + 1, progress);
+      });
     for (const t of transports.filter((x) => x !== 'nats')) {
-      await step(`cold start over ${t}`, async () => {
-        res.start.push(...(await coldStart(t, reps, dir, zmqOk, progress)));
-      });
-      await step(`cold burst over ${t}`, async () => {
-        res.burst.push(...(await coldBurst(t, impls, plan.quick ? 10_000 : 50_000, reps, dir, plan, progress)));
-      });
-      await step(`drain cadence over ${t}`, async () => {
-        res.drain.push(...(await drainCadence(t, plan.quick ? 5_000 : 30_000, reps, dir, plan, progress)));
-      });
-      await step(`payload shapes over ${t}`, async () => {
-        const counts: Record<ShapeName, number> = plan.quick
-          ? { 'seq-blob': 10_000, progress: 10_000, 'binary-4k': 2_000 }
-          : { 'seq-blob': 100_000, progress: 100_000, 'binary-4k': 20_000 };
-        res.shapes.push(...(await payloadShapes(t, impls, counts, reps, dir, plan, progress)));
-      });
+      if (want('start'))
+        await step(`cold start over ${t}`, async () => {
+          res.start.push(...(await coldStart(t, reps, dir, zmqOk, progress)));
+        });
+      if (want('burst'))
+        await step(`cold burst over ${t}`, async () => {
+          res.burst.push(...(await coldBurst(t, impls, plan.quick ? 10_000 : 50_000, reps, dir, plan, progress)));
+        });
+      if (want('drain'))
+        await step(`drain cadence over ${t}`, async () => {
+          res.drain.push(...(await drainCadence(t, plan.quick ? 5_000 : 30_000, reps, dir, plan, progress)));
+        });
+      if (want('shapes'))
+        await step(`payload shapes over ${t}`, async () => {
+          const counts: Record<ShapeName, number> = plan.quick
+            ? { 'seq-blob': 10_000, progress: 10_000, 'binary-4k': 2_000 }
+            : { 'seq-blob': 100_000, progress: 100_000, 'binary-4k': 20_000 };
+          res.shapes.push(...(await payloadShapes(t, impls, counts, reps, dir, plan, progress)));
+        });
     }
   } finally {
     await rm(dir, { recursive: true, force: true });
