@@ -326,6 +326,7 @@ export async function main(argv: string[]): Promise<number> {
       ...(broker?.contenders ?? [])
         .filter((c) => !c.ok)
         .map((c) => `Broker bench: ${c.label} failed: ${c.error ?? 'unknown error'}`),
+      ...(cold?.errors ?? []).map((e) => `From the first message: ${e}`), // [issue 28: cold start]
     ],
   };
   // Skipped peers are worth a line in the report, but they do not fail the run.

@@ -23,6 +23,9 @@ export interface ColdAddress {
   path?: string;
   host?: string;
   port?: number;
+  /** The raw server's socket for listeners (senders use `path` / `port`). */
+  listenPath?: string;
+  listenPort?: number;
   zmqPull?: string;
   zmqPub?: string;
 }
@@ -86,21 +89,42 @@ async function serve(impl: string, a: ServeArgs): Promise<void> {
     const { createServer } = await import('node:net');
     const { join } = await import('node:path');
     const { frame, reader } = await rawCodec();
-    const server = createServer((socket) => {
+    // Senders and listeners connect to separate sockets: a greeting written to a sender that already closed would
+    // fail (EPIPE) and could destroy the socket before its message was read.
+    const senders = createServer((socket) => {
       socket.on(
         'data',
         reader(() => out({ recv: now() })),
       );
       socket.on('error', () => undefined);
+    });
+    const listeners = createServer((socket) => {
+      socket.on('error', () => undefined);
       socket.write(frame(a.event));
     });
     const path = join(a.dir, `${a.event}.sock`);
-    await new Promise<void>((resolve) =>
-      a.transport === 'unix' ? server.listen(path, resolve) : server.listen(0, '127.0.0.1', resolve),
-    );
-    const addr = server.address();
-    const port = typeof addr === 'object' && addr !== null ? addr.port : undefined;
-    out({ ready: { transport: a.transport, event: a.event, dir: a.dir, path, host: '127.0.0.1', port } });
+    const listenPath = join(a.dir, `${a.event}.listen.sock`);
+    const bind = (server: import('node:net').Server, at: string): Promise<number | undefined> =>
+      new Promise<void>((resolve) =>
+        a.transport === 'unix' ? server.listen(at, resolve) : server.listen(0, '127.0.0.1', resolve),
+      ).then(() => {
+        const addr = server.address();
+        return typeof addr === 'object' && addr !== null ? addr.port : undefined;
+      });
+    const port = await bind(senders, path);
+    const listenPort = await bind(listeners, listenPath);
+    out({
+      ready: {
+        transport: a.transport,
+        event: a.event,
+        dir: a.dir,
+        path,
+        listenPath,
+        host: '127.0.0.1',
+        port,
+        listenPort,
+      },
+    });
   } else {
     const z = await import('zeromq');
     const pull = new z.Pull({ linger: 0 });
@@ -135,10 +159,13 @@ async function skClient(a: ColdAddress) {
     : new (await import('@socketkit/tcp')).TcpSocketClient({ ...opts, host: a.host!, port: a.port! });
 }
 
-async function rawConnect(a: ColdAddress): Promise<import('node:net').Socket> {
+async function rawConnect(a: ColdAddress, listener: boolean): Promise<import('node:net').Socket> {
   const { connect } = await import('node:net');
   return new Promise((resolve, reject) => {
-    const s = a.transport === 'unix' ? connect(a.path!) : connect(a.port!, a.host!);
+    const s =
+      a.transport === 'unix'
+        ? connect(listener ? a.listenPath! : a.path!)
+        : connect(listener ? a.listenPort! : a.port!, a.host!);
     s.once('connect', () => resolve(s));
     s.once('error', reject);
   });
@@ -152,7 +179,7 @@ async function send(impl: string, a: ColdAddress): Promise<void> {
     await client.disconnect();
   } else if (impl === 'raw') {
     const { frame } = await rawCodec();
-    const s = await rawConnect(a);
+    const s = await rawConnect(a, false);
     await new Promise<void>((resolve) => s.end(frame(a.event), resolve));
   } else {
     const z = await import('zeromq');
@@ -175,7 +202,7 @@ async function listen(impl: string, a: ColdAddress): Promise<void> {
     await client.connect();
   } else if (impl === 'raw') {
     const { reader } = await rawCodec();
-    const s = await rawConnect(a);
+    const s = await rawConnect(a, true);
     s.on('data', reader(got));
   } else {
     const z = await import('zeromq');

@@ -178,8 +178,8 @@ sys.path.insert(0, sys.argv[1])
 from peer import read_frames
 import msgpack
 a = json.loads(sys.argv[2])
-s = socket.socket(socket.AF_UNIX) if a["transport"] == "unix" else socket.create_connection((a["host"], a["port"]))
-if a["transport"] == "unix": s.connect(a["path"])
+s = socket.socket(socket.AF_UNIX) if a["transport"] == "unix" else socket.create_connection((a["host"], a["listenPort"]))
+if a["transport"] == "unix": s.connect(a["listenPath"])
 def got(p):
     msgpack.unpackb(p)
     print("got", flush=True)
