@@ -3,7 +3,8 @@
  * <role> <impl> <json>`), not as bench workers: a cold process must load only what its kind of program loads. Every
  * module is imported on demand, so the raw sender loads `node:net` and msgpackr and nothing else.
  *
- * - `serve <sk|raw|zmq> {transport, dir, event}`: a warm server. Prints `{"ready": address}`, then `{"recv": t}` (hrtime
+ * - `serve <sk|raw|zmq> {transport, dir, event}`: a warm server. Prints `{"ready": address}`, then `{"recv": t}`
+ *   (hrtime
  *   ns) for every message it receives, and sends one message to every listener that joins.
  * - `send <sk|raw|zmq> address`: connects, sends one message, closes, exits.
  * - `listen <sk|raw|zmq> address`: connects, prints `{"got": t}` on its first message, exits.
