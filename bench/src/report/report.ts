@@ -108,7 +108,8 @@ export function markdownReport(results: BenchResults, chartFile: string): string
     '',
     `![benchmark chart](${chartFile})`,
     '',
-    "## Targets (issue 16, with issue 6's slow-consumer targets)",
+    // [issue 28: cold start] its target rows follow issue 16's
+    `## Targets (issue 16${results.cold === undefined ? '' : ', then issue 28'}, with issue 6's slow-consumer targets)`,
     '',
     markdownTable(targetsTable(results.targets)),
     '',
