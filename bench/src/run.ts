@@ -33,6 +33,7 @@ import { IMPLS, type Impl, type TransportKind } from './harness/types.js';
 import { brokerText } from './report/broker-tables.js';
 import { pythonBrokerLines, runPythonBroker, type PythonBrokerResult } from './scenarios/python-broker.js';
 import { type BrokerResults, makeBrokerPlan, runBrokerBench, socketkitReqrepP50 } from './scenarios/broker.js';
+import { type ColdResults, coldTables, coldTargets, runCold } from './scenarios/cold.js'; // [issue 28: cold start]
 
 const BENCH_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -43,7 +44,9 @@ const USAGE = `usage: node dist/run.js [options]
   --reps N           measured runs per figure (default 5, 3 with --quick; the figure is their median)
   --only LIST        scenarios to run, by number or id (e.g. 1,4 or reqrep; \`scaling\`
                      for the scaling curve, 7; \`stats\` for the stats cost A/B over unix;
-                     \`broker\` for issue 25's broker vs RabbitMQ and BullMQ)
+                     \`broker\` for issue 25's broker vs RabbitMQ and BullMQ; \`cold\` for issue 28's
+                     import time, cold start, cold burst, drain cadence and payload shapes, or some
+                     of them: cold-import, cold-start, cold-burst, cold-drain, cold-shapes)
   --transport LIST   ${benchTransports().join(', ')} (default all; nats runs scenarios 1, 2
                      and 4, socketkit only, through a nats-server started for the run,
                      and is skipped with a warning if nats-server is not installed)
@@ -122,10 +125,13 @@ export async function main(argv: string[]): Promise<number> {
   const statsAb = only === undefined || only.includes('stats');
   const brokerBench = only === undefined || only.includes('broker'); // [issue 25: broker bench]
   const pyBroker = only === undefined || only.includes('python-broker');
-  if (defs.length === 0 && !scaling && !statsAb && !brokerBench && !pyBroker)
+  // [issue 28: cold start] `cold` runs all five; cold-import, cold-start, cold-burst, cold-drain, cold-shapes some
+  const coldParts = only === undefined || only.includes('cold') ? undefined : only.filter((o) => o.startsWith('cold-'));
+  const coldBench = coldParts === undefined || coldParts.length > 0;
+  if (defs.length === 0 && !scaling && !statsAb && !brokerBench && !pyBroker && !coldBench)
     throw new Error(
       `--only ${values.only} matches no scenario (use 1-7 or ${SCENARIOS.map((d) => d.id).join(', ')}, scaling, ` +
-        `stats, broker, python-broker)`,
+        `stats, broker, python-broker, cold)`,
     );
   let transports: TransportKind[] = parseTransports(values.transport);
   let impls = values.impl === undefined ? IMPLS : (values.impl.split(',').map((s) => s.trim()) as Impl[]);
@@ -155,6 +161,7 @@ export async function main(argv: string[]): Promise<number> {
     !scaling ||
     !statsAb ||
     !brokerBench ||
+    !coldBench ||
     values.transport !== undefined ||
     values.impl !== undefined ||
     plan.reps < 3;
@@ -210,6 +217,7 @@ export async function main(argv: string[]): Promise<number> {
   let statsCost: StatsCostResult | undefined;
   let pythonBroker: PythonBrokerResult | undefined;
   let broker: BrokerResults | undefined; // [issue 25: broker bench]
+  let cold: ColdResults | undefined; // [issue 28: cold start]
   let nats: NatsServerHandle | undefined;
   try {
     if (steps.some((s) => s.transport === 'nats')) {
@@ -257,7 +265,13 @@ export async function main(argv: string[]): Promise<number> {
         : undefined;
       broker = await runBrokerBench(makeBrokerPlan(values.quick, reps, plan.execArgv), progress, reqrepP50);
     }
+    // [issue 28: cold start] import time, cold start, cold burst, drain cadence, payload shapes
+    if (coldBench && impls.includes('socketkit')) {
+      log(`\n[${elapsed(start)}] from the first message (issue 28): import, cold start, cold burst, drain, shapes`);
+      cold = await runCold(transports, plan, impls.includes('zeromq'), progress, coldParts);
+    }
     targets = buildTargets(scenarios, slow, curve, statsCost);
+    if (cold !== undefined) targets.push(...coldTargets(cold, scenarios)); // [issue 28: cold start]
     for (const t of broker?.targets ?? []) targets.push({ ...t, transport: 'unix' }); // [issue 25: broker bench]
     if (!values['no-profile'] && impls.includes('socketkit')) {
       const seen = new Set<string>();
@@ -312,6 +326,7 @@ export async function main(argv: string[]): Promise<number> {
     ...(statsCost === undefined ? {} : { statsCost }),
     ...(broker === undefined ? {} : { broker }), // [issue 25: broker bench]
     ...(pythonBroker === undefined ? {} : { pythonBroker }),
+    ...(cold === undefined ? {} : { cold }), // [issue 28: cold start]
     notes: [
       ...[...scenarios, ...slow]
         .filter((s) => !s.ok)
@@ -320,6 +335,7 @@ export async function main(argv: string[]): Promise<number> {
       ...(broker?.contenders ?? [])
         .filter((c) => !c.ok)
         .map((c) => `Broker bench: ${c.label} failed: ${c.error ?? 'unknown error'}`),
+      ...(cold?.errors ?? []).map((e) => `From the first message: ${e}`), // [issue 28: cold start]
     ],
   };
   // Skipped peers are worth a line in the report, but they do not fail the run.
@@ -339,6 +355,7 @@ export async function main(argv: string[]): Promise<number> {
   if (curve.length > 0) out(`Scaling curve\n${textTable(scalingTable(curve))}\n`);
   if (slow.length > 0) out(`${textTable(slowTable(slow))}\n`);
   if (broker !== undefined) out(brokerText(broker)); // [issue 25: broker bench]
+  for (const t of cold === undefined ? [] : coldTables(cold)) out(`${t.title}\n${textTable(t.table)}\n`); // [issue 28]
   if (results.targets.length > 0) out(`Targets\n${textTable(targetsTable(results.targets))}\n`);
   if (profiles.length > 0)
     out(

@@ -8,6 +8,7 @@ import { writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import { summarizeProfile, type CpuProfile } from '../report/profile-summary.js';
 import { makeData } from './payload.js';
+import { makeShape, type ShapeName } from './shapes.js'; // [issue 28: payload shapes]
 import { childrenCpuUs } from './proc.js';
 import { RawClient, RawServer } from '../contenders/raw.js';
 import { hrNow } from './stats.js';
@@ -147,7 +148,12 @@ const commands: Record<string, (a: Args) => unknown> = {
   },
 
   broadcast: (a) =>
-    get(servers, str(a, 'impl')).broadcast(num(a, 'count'), data(num(a, 'payloadBytes')), num(a, 'drainEveryBytes')),
+    get(servers, str(a, 'impl')).broadcast(
+      num(a, 'count'),
+      // [issue 28: payload shapes] a named shape instead of a sized `{ payload }`
+      a.shape === undefined ? data(num(a, 'payloadBytes')) : makeShape(a.shape as ShapeName),
+      num(a, 'drainEveryBytes'),
+    ),
   slowBroadcast: (a) => get(skServers, 'socketkit').slowBroadcast(a as unknown as SlowBroadcastOptions),
   armIngress: (a) => get(servers, str(a, 'impl')).armIngress(num(a, 'total')),
   waitIngress: (a) => get(servers, str(a, 'impl')).waitIngress(),

@@ -5,6 +5,7 @@
 import { SLOW_DRAIN_TIMEOUT_MS } from '../scenarios/slow-consumer.js';
 import type { BenchResults } from './results.js';
 import { brokerMarkdown } from './broker-tables.js';
+import { coldTables } from '../scenarios/cold.js'; // [issue 28: cold start and first messages]
 import { headlineTable, markdownTable, natsTable, profileLines, resultsTable, scalingTable } from './tables.js';
 import { slowTable, targetsTable, unixTcpTable } from './tables.js';
 
@@ -107,7 +108,8 @@ export function markdownReport(results: BenchResults, chartFile: string): string
     '',
     `![benchmark chart](${chartFile})`,
     '',
-    "## Targets (issue 16, with issue 6's slow-consumer targets)",
+    // [issue 28: cold start] its target rows follow issue 16's
+    `## Targets (issue 16${results.cold === undefined ? '' : ', then issue 28'}, with issue 6's slow-consumer targets)`,
     '',
     markdownTable(targetsTable(results.targets)),
     '',
@@ -131,6 +133,16 @@ export function markdownReport(results: BenchResults, chartFile: string): string
       ? ['## Scaling curve: fan-out to 1 … 1,000 clients', '', markdownTable(scalingTable(results.scaling)), '']
       : []),
     ...(results.broker === undefined ? [] : brokerMarkdown(results.broker)),
+    // [issue 28: cold start and first messages]
+    ...(results.cold === undefined
+      ? []
+      : [
+          '## From the first message: import, cold start, cold burst, drain cadence, payload shapes',
+          '',
+          ...coldTables(results.cold).flatMap((t) => [`### ${t.title}`, '', markdownTable(t.table), '']),
+          ...results.cold.errors.map((e) => `- failed: ${e}`),
+          '',
+        ]),
     ...(profiles.length > 0
       ? ['## Where the time goes (profiles of missed targets)', '', '```', ...profileLines(profiles), '```', '']
       : []),

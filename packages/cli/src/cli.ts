@@ -2,8 +2,6 @@ import { readFileSync } from 'node:fs';
 import { HELP, UsageError, parseCommand, type ParsedCommand } from './args.js';
 import { bench, benchAvailable, listen, request, send, serve } from './commands.js';
 import { errorLine, safeText } from './output.js';
-import { ls } from './ls-command.js';
-import { stats, top } from './stats-command.js';
 
 /** Exit codes of the `socketkit` binary. */
 export const EXIT = { OK: 0, RUNTIME_ERROR: 1, USAGE_ERROR: 2 } as const;
@@ -23,12 +21,14 @@ async function run(parsed: Exclude<ParsedCommand, { command: 'help' } | { comman
       return send(parsed);
     case 'request':
       return request(parsed);
+    // ls, stats and top (and the tcp transport their monitors load) are imported when run: send, listen and the
+    // other short-lived commands start without them.
     case 'ls':
-      return ls(parsed);
+      return (await import('./ls-command.js')).ls(parsed);
     case 'stats':
-      return stats(parsed);
+      return (await import('./stats-command.js')).stats(parsed);
     case 'top':
-      return top(parsed);
+      return (await import('./stats-command.js')).top(parsed);
     case 'bench':
       return bench(parsed);
     case 'broker':

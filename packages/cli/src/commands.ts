@@ -21,7 +21,7 @@ import {
 } from 'socketkit';
 import type { CommonArgs, ParsedCommand } from './args.js';
 import { errorLine, printMessage, status, stderrLogger } from './output.js';
-import { type MetricsEndpoint, serveMetrics } from './metrics-http.js';
+import type { MetricsEndpoint } from './metrics-http.js';
 
 type Args<C extends string> = Extract<ParsedCommand, { command: C }>;
 
@@ -217,8 +217,14 @@ export async function serve(a: Args<'serve'>): Promise<number> {
   );
   const metrics: MetricsEndpoint[] = [];
   try {
-    if (a.metricsPort !== undefined) metrics.push(await serveMetrics(server, { port: a.metricsPort }, metricsBearer));
-    if (a.metricsSocket !== undefined)
+    // node:http and the metrics endpoint load only for a server that serves metrics.
+    const serveMetrics =
+      a.metricsPort === undefined && a.metricsSocket === undefined
+        ? undefined
+        : (await import('./metrics-http.js')).serveMetrics;
+    if (a.metricsPort !== undefined && serveMetrics !== undefined)
+      metrics.push(await serveMetrics(server, { port: a.metricsPort }, metricsBearer));
+    if (a.metricsSocket !== undefined && serveMetrics !== undefined)
       metrics.push(await serveMetrics(server, { path: resolve(a.metricsSocket) }, metricsBearer));
   } catch (err) {
     signal.cancel();

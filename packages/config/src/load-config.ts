@@ -1,6 +1,5 @@
+import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
-import { parse as parseDotenv } from 'dotenv';
-import { parse as parseToml } from 'smol-toml';
 import * as v from 'valibot';
 import { ErrorCode, ValidationError } from '@socketkit/protocol';
 import { CONFIG_KEYS, DEFAULT_CONFIG, KIND_SCHEMAS, type ConfigKey, type SettingsTable } from './keys.js';
@@ -58,6 +57,13 @@ function pickFile(
   }
   return undefined;
 }
+
+// The TOML and .env parsers load when a program names such a file: most never do, and they would otherwise weigh on
+// every `import` of a transport. Both packages ship CommonJS builds, so `require` loads them synchronously.
+const requireParser = createRequire(import.meta.url);
+const parseToml = (text: string): unknown => (requireParser('smol-toml') as typeof import('smol-toml')).parse(text);
+const parseDotenv = (text: string): Record<string, string> =>
+  (requireParser('dotenv') as typeof import('dotenv')).parse(text);
 
 /** Reads a named file, refusing one another user could have written ({@link readTrustedFile}). */
 function readText(file: { path: string; namedBy: string }, what: string): string {

@@ -239,8 +239,10 @@ export class ServerPeer {
    */
   async drain(): Promise<void> {
     if (!this.open || this.drainGaveUp || !this.conn.needsDrain) return;
+    const drained = this.conn.waitForDrain(); // hands this tick's batch to the stream first
+    if (!this.conn.needsDrain) return; // that was all it took: no wait, so no drainTimeout timer
     const ms = this.#c.settings.drainTimeout;
-    if (!(await settlesWithin(this.conn.waitForDrain(), ms))) this.#overLimit('drain', `did not drain within ${ms} ms`);
+    if (!(await settlesWithin(drained, ms))) this.#overLimit('drain', `did not drain within ${ms} ms`);
   }
 
   /** Disconnects with ERROR `SLOW_CONSUMER`, counted once in `slowConsumerDisconnects`. */

@@ -62,6 +62,10 @@ export interface SocketServerEvents<TIn = MessageData> {
   peerRefused: [refusal: PeerRefusal];
 }
 
+/** What `drain()` returns when no client is above its high-water mark. */
+const DRAINED: Promise<void> = Promise.resolve();
+const noop = (): void => undefined;
+
 /**
  * The transport-agnostic server engine: a registry of peers, fan-out
  * (broadcast and unicast), a queue while no client is registered, and the
@@ -398,8 +402,12 @@ export class SocketServer<
    * `drainTimeout` gets the slow-consumer policy (disconnect; or with `drop`
    * it is not waited for again until it has drained).
    */
-  async drain(): Promise<void> {
-    await Promise.all([...this.#peers.values()].map((p) => p.drain()));
+  drain(): Promise<void> {
+    // Nothing pending (the common case when called after every send): one shared settled promise, no allocation.
+    let waits: Array<Promise<void>> | undefined;
+    for (const p of this.#peers.values())
+      if (p.open && !p.drainGaveUp && p.conn.needsDrain) (waits ??= []).push(p.drain()); // peer.drain()'s own test
+    return waits === undefined ? DRAINED : Promise.all(waits).then(noop);
   }
 
   /** Disconnects one client gracefully (flushing what was sent). */
