@@ -6,7 +6,15 @@
  */
 export { main, mainHelp, EXIT } from './cli.js';
 export { parseCommand, UsageError, HELP, COMMANDS } from './args.js';
-export type { ParsedCommand, CommandName, CommonArgs } from './args.js';
+export type { ParsedCommand, CommandName, CommonArgs, HelpTopic } from './args.js';
+export { BROKER_SUBCOMMANDS, BROKER_TOPICS, TASK_STATES } from './broker-args.js';
+export type {
+  BrokerCommand,
+  BrokerCommonArgs,
+  BrokerServeLimits,
+  BrokerSubcommand,
+  BrokerTopic,
+} from './broker-args.js';
 export {
   serve,
   listen,

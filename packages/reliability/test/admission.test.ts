@@ -14,7 +14,8 @@ import { UnixSocketClient } from '@socketkit/unix';
 import { type Event, FIXTURE, PKG, followEvents } from './admission-fixture.js';
 import { record } from './report.js';
 
-const FLOOD_MS = Number(process.env.SOCKETKIT_FLOOD_MS ?? 30_000);
+// The test command floods 10 s per transport (a bounded sample); SOCKETKIT_FLOOD_MS=30000 is the full run.
+const FLOOD_MS = Number(process.env.SOCKETKIT_FLOOD_MS ?? 10_000);
 const STORM_MS = Number(process.env.SOCKETKIT_STORM_MS ?? 5_000);
 
 type Kind = 'unix' | 'tcp';
@@ -149,7 +150,7 @@ describe.each(KINDS)('item 1: every byte counts [%s]', (kind) => {
       // Every peer the server cut off was a SLOW_CONSUMER; only the last one, closed by the test at the deadline, may
       // differ.
       const slow = codes.filter((c) => c === ErrorCode.SLOW_CONSUMER).length;
-      // ~14 in the default 30 s; a shortened run (SOCKETKIT_FLOOD_MS) may see one
+      // ~14 in 30 s, ~4 in the default 10 s; a shortened run (SOCKETKIT_FLOOD_MS) may see one
       expect(cutOff).toBeGreaterThanOrEqual(1);
       expect(slow).toBeGreaterThanOrEqual(cutOff);
       expect(codes.length - slow).toBeLessThanOrEqual(1);

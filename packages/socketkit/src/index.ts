@@ -40,7 +40,13 @@ export {
   nonEmptyFlag,
   integerFlag,
 } from './transport-cli.js';
-export type { TransportCli, TransportCliFlag, TransportCliCommand, TransportCliValues } from './transport-cli.js';
+export type {
+  CliOptions,
+  TransportCli,
+  TransportCliFlag,
+  TransportCliCommand,
+  TransportCliValues,
+} from './transport-cli.js';
 /** @internal Tests only: stripped from the published types. */
 export { setTransportSpecifierForTesting } from './transports.js';
 export type { TransportModules, TransportDefinition, TransportImplementation } from './transports.js';

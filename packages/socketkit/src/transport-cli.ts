@@ -9,7 +9,7 @@ const COMMANDS: TransportCliCommand[] = ['serve', 'listen', 'send', 'request', '
 export const TRANSPORT_CLI_COMMANDS: readonly TransportCliCommand[] = Object.freeze(COMMANDS);
 
 /** Server/client options, as the transport's `createServer` / `createClient` take them. */
-type CliOptions = Record<string, unknown>;
+export type CliOptions = Record<string, unknown>;
 
 /** A transport's flag values as given on one command line (`undefined` when absent, `true` for a given switch). */
 export type TransportCliValues = Readonly<Record<string, string | boolean | undefined>>;

@@ -36,6 +36,9 @@ async function inClone(cmd: string, args: string[], timeout: number): Promise<{ 
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const k of Object.keys(env)) if (/^(npm_|pnpm_|turbo_)/i.test(k)) delete env[k];
   env.FORCE_COLOR = '0';
+  // The build shares this checkout's turbo cache: packages whose inputs are the same as here replay their build (and
+  // its output, warnings included) instead of compiling again; anything that differs builds for real.
+  env.TURBO_CACHE_DIR = join(root, '.turbo/cache');
   return run(cmd, args, { cwd: clone, env, timeout, maxBuffer: 64 * 1024 * 1024 }).then(
     (r) => ({ code: 0, out: `${r.stdout}${r.stderr}` }),
     (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: `${e.stdout}${e.stderr}` }),

@@ -1,5 +1,5 @@
 /**
- * The public types of {@link SocketClient} that are not the class itself
+ * The public types of `SocketClient` that are not the class itself
  * (its events, the options of a request, the names of its states), and how
  * it calls application code.
  * @packageDocumentation
@@ -9,7 +9,7 @@ import type { MessageData, SocketMessage } from '@socketkit/protocol';
 import type { StandardSchemaV1 } from '../wire/schema.js';
 import type { WelcomeInfo } from './session.js';
 
-/** Events of {@link SocketClient}; `T` is the type of `data` of the messages it receives. */
+/** Events of `SocketClient`; `T` is the type of `data` of the messages it receives. */
 export interface SocketClientEvents<T = MessageData> {
   connected: [];
   /**
@@ -54,7 +54,7 @@ export interface RequestOptions<TRes = MessageData> {
   schema?: StandardSchemaV1<unknown, TRes>;
 }
 
-/** Name of a {@link SocketClient} state. */
+/** Name of a `SocketClient` state. */
 export type ClientStateName = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
 
 /**

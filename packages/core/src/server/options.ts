@@ -66,7 +66,7 @@ export interface RequestContext<TIn = MessageData> {
 /**
  * Answers client requests. The return value (a plain object, or any value,
  * which is wrapped as `{ value }`) is sent back with `reply_to`; return
- * `undefined` to answer later with {@link SocketServer.reply}. A thrown error
+ * `undefined` to answer later with `SocketServer.reply()`. A thrown error
  * is sent back as an ERROR reply carrying the error's own `code` (a string) or
  * `HANDLER_FAILED`, and its message: the client rejects with a `RemoteError`.
  * Without a handler, every request is answered at once with `NO_HANDLER`
@@ -177,7 +177,7 @@ export interface SocketServerOptions<TIn = MessageData, TOut = MessageData> {
   requireHello?: boolean;
   /**
    * Answer monitors (`hello` with `role: "monitor"`, then `{op: "stats"}`)
-   * with {@link SocketServer.stats} (engine default false; the unix server
+   * with `SocketServer.stats()` (engine default false; the unix server
    * turns it on when only its owner can reach the socket, the tcp server
    * when a token is set).
    */
@@ -190,7 +190,7 @@ export interface SocketServerOptions<TIn = MessageData, TOut = MessageData> {
    */
   maxMonitors?: number;
   /**
-   * Count messages and bytes per client and in total for {@link SocketServer.stats}
+   * Count messages and bytes per client and in total for `SocketServer.stats()`
    * (default true; a few additions per message, measured by `bench:stats`).
    * When false, traffic counters stay 0; clients, queue and refusals are still reported.
    */
@@ -213,7 +213,7 @@ export interface SocketServerOptions<TIn = MessageData, TOut = MessageData> {
   logLevel?: string;
 }
 
-/** A connected client as reported by {@link SocketServer.getConnectedClients}. */
+/** A connected client as reported by `SocketServer.getConnectedClients()`. */
 export interface ClientInfo {
   /** Unique id, `client_<n>_<ms>`. */
   id: string;
