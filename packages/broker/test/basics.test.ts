@@ -9,26 +9,9 @@ import {
   startBroker,
   UnroutableError,
 } from '../src/index.js';
-import {
-  type Endpoint,
-  endpoint,
-  fixture,
-  killAll,
-  natsBinary,
-  startNats,
-  transportCases,
-  until,
-  useNats,
-} from './helpers.js';
+import { type Endpoint, endpoint, fixture, killAll, transportCases, until, natsForThisFile } from './helpers.js';
 
-let nats: { url: string; stop(): Promise<void> } | undefined;
-beforeAll(async () => {
-  if (natsBinary !== undefined) nats = await startNats();
-  useNats(nats?.url);
-});
-afterAll(async () => {
-  await nats?.stop();
-});
+natsForThisFile();
 
 describe.each(transportCases())('over %s: tasks, RPC and broadcasts between processes', (title, transport) => {
   let ep: Endpoint;

@@ -1,54 +1,13 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { type Broker, type Communicator, connect, DeliveryLimitExceeded, startBroker } from '../src/index.js';
-import {
-  type Child,
-  type Endpoint,
-  endpoint,
-  fixture,
-  killAll,
-  natsBinary,
-  sleep,
-  startNats,
-  transportCases,
-  useNats,
-} from './helpers.js';
+import { describe, expect, it } from '@jest/globals';
+import { DeliveryLimitExceeded } from '../src/index.js';
+import { type Child, fixture, sleep, transportCases, brokerCase, natsForThisFile } from './helpers.js';
 
-let nats: { url: string; stop(): Promise<void> } | undefined;
-beforeAll(async () => {
-  if (natsBinary !== undefined) nats = await startNats();
-  useNats(nats?.url);
-});
-afterAll(async () => {
-  await nats?.stop();
-});
+natsForThisFile();
 
 describe.each(transportCases())('over %s: dead letters, rejections, ack timeout', (title, transport) => {
-  let ep: Endpoint;
-  let broker: Broker;
-  const comms: Communicator[] = [];
-  const skip = title.includes('[skipped');
-  const start = async (limits: Record<string, unknown> = {}): Promise<void> => {
-    ep = endpoint(transport);
-    broker = await startBroker({ ...ep.server, ...limits });
-    ep.started(broker.port);
-  };
-  afterEach(async () => {
-    await Promise.all(comms.splice(0).map((c) => c.close()));
-    await killAll();
-    await broker?.stop();
-    ep?.cleanup();
-  });
-  const client = async (): Promise<Communicator> => {
-    const c = await connect(ep.client);
-    comms.push(c);
-    return c;
-  };
-  const worker = async (cfg: Record<string, unknown> = {}): Promise<Child> => {
-    const w = fixture({ role: 'worker', conn: ep.client, ...cfg });
-    await w.waitFor((e) => e.ev === 'ready');
-    return w;
-  };
-  const t = skip ? it.skip : it;
+  const bc = brokerCase(transport);
+  const { start, client, worker } = bc;
+  const t = title.includes('[skipped') ? it.skip : it;
 
   // prefetch 1: a task in flight beside the poison on the same worker would lose its lease with it.
   t(
@@ -64,11 +23,11 @@ describe.each(transportCases())('over %s: dead letters, rejections, ack timeout'
         void w.exited.then(() => {
           if (stopping || restarts >= 6) return;
           restarts++;
-          supervise(fixture({ role: 'worker', conn: ep.client, prefetch: 1 }));
+          supervise(fixture({ role: 'worker', conn: bc.ep.client, prefetch: 1 }));
         });
       };
       // Five workers up front: each delivery of the poison finds a live one at once (no wait for a restart).
-      for (let i = 0; i < 5; i++) supervise(fixture({ role: 'worker', conn: ep.client, prefetch: 1 }));
+      for (let i = 0; i < 5; i++) supervise(fixture({ role: 'worker', conn: bc.ep.client, prefetch: 1 }));
       const s = await client();
       const poison = s.taskSend({ n: 'poison', poison: true }).catch((e: unknown) => e);
       const others = Promise.all(Array.from({ length: 10 }, (_, i) => s.taskSend({ n: i })));
@@ -77,11 +36,11 @@ describe.each(transportCases())('over %s: dead letters, rejections, ack timeout'
       expect(e).toBeInstanceOf(DeliveryLimitExceeded);
       expect((e as DeliveryLimitExceeded).details).toMatchObject({ deliveries: 5 });
       expect(((await others) as unknown[]).length).toBe(10);
-      const dead = broker.listTasks({ state: 'dead' });
+      const dead = bc.broker.listTasks({ state: 'dead' });
       expect(dead).toHaveLength(1);
       expect(dead[0]).toMatchObject({ attempt: 5, failures: 5 });
-      expect(broker.purgeDead()).toBe(1);
-      expect(broker.stats().dead).toBe(0);
+      expect(bc.broker.purgeDead()).toBe(1);
+      expect(bc.broker.stats().dead).toBe(0);
     },
   );
 
@@ -95,7 +54,7 @@ describe.each(transportCases())('over %s: dead letters, rejections, ack timeout'
       const outcome = s.taskSend({ n: 'hot' });
       await sleep(1000);
       // Backoff 50, 100, 200, 400, 400, ... ms: a handful of rejections, not thousands.
-      const rejected = broker.stats().totals.rejected;
+      const rejected = bc.broker.stats().totals.rejected;
       expect(rejected).toBeGreaterThanOrEqual(2);
       expect(rejected).toBeLessThan(20);
       const ok = await worker();

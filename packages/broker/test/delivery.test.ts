@@ -1,53 +1,12 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { type Broker, type Communicator, connect, startBroker } from '../src/index.js';
-import {
-  type Child,
-  type Endpoint,
-  endpoint,
-  fixture,
-  killAll,
-  natsBinary,
-  startNats,
-  transportCases,
-  useNats,
-} from './helpers.js';
+import { describe, expect, it } from '@jest/globals';
+import { transportCases, brokerCase, natsForThisFile } from './helpers.js';
 
-let nats: { url: string; stop(): Promise<void> } | undefined;
-beforeAll(async () => {
-  if (natsBinary !== undefined) nats = await startNats();
-  useNats(nats?.url);
-});
-afterAll(async () => {
-  await nats?.stop();
-});
+natsForThisFile();
 
 describe.each(transportCases())('over %s: leases, fencing, redelivery, dead letters', (title, transport) => {
-  let ep: Endpoint;
-  let broker: Broker;
-  const comms: Communicator[] = [];
-  const skip = title.includes('[skipped');
-  const start = async (limits: Record<string, unknown> = {}): Promise<void> => {
-    ep = endpoint(transport);
-    broker = await startBroker({ ...ep.server, ...limits });
-    ep.started(broker.port);
-  };
-  afterEach(async () => {
-    await Promise.all(comms.splice(0).map((c) => c.close()));
-    await killAll();
-    await broker?.stop();
-    ep?.cleanup();
-  });
-  const client = async (): Promise<Communicator> => {
-    const c = await connect(ep.client);
-    comms.push(c);
-    return c;
-  };
-  const worker = async (cfg: Record<string, unknown> = {}): Promise<Child> => {
-    const w = fixture({ role: 'worker', conn: ep.client, ...cfg });
-    await w.waitFor((e) => e.ev === 'ready');
-    return w;
-  };
-  const t = skip ? it.skip : it;
+  const bc = brokerCase(transport);
+  const { start, client, worker } = bc;
+  const t = title.includes('[skipped') ? it.skip : it;
 
   t(
     'fencing: a worker SIGSTOPped past its heartbeat loses the task to another; after SIGCONT its late result is ' +
@@ -68,8 +27,8 @@ describe.each(transportCases())('over %s: leases, fencing, redelivery, dead lett
       });
       a.proc.kill('SIGCONT');
       await a.waitFor((e) => e.ev === 'stale', 15_000);
-      expect(broker.stats().totals).toMatchObject({ completed: 1, staleRefused: 1 });
-      expect(broker.stats().inflight).toBe(0);
+      expect(bc.broker.stats().totals).toMatchObject({ completed: 1, staleRefused: 1 });
+      expect(bc.broker.stats().inflight).toBe(0);
     },
   );
 
@@ -86,6 +45,6 @@ describe.each(transportCases())('over %s: leases, fencing, redelivery, dead lett
     for (const r of results) expect(r).toEqual(expect.objectContaining({ by: b.proc.pid, attempt: 2 }));
     for (const n of ['k1', 'k2'])
       expect(b.events.find((e) => e.ev === 'start' && e.n === n)).toMatchObject({ attempt: 2, redelivered: true });
-    expect(broker.stats().totals.redelivered).toBe(2);
+    expect(bc.broker.stats().totals.redelivered).toBe(2);
   });
 });

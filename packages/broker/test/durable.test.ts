@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterEach, describe, expect, it } from '@jest/globals';
 import { BrokerUnavailable, type Communicator, connect, startBroker } from '../src/index.js';
 import {
   type Child,
@@ -10,11 +10,9 @@ import {
   fixture,
   freePort,
   killAll,
-  natsBinary,
-  startNats,
   transportCases,
   until,
-  useNats,
+  natsForThisFile,
 } from './helpers.js';
 
 // A bounded sample of "must hold" 5 (scripts/soak.mjs: 300 pending + 32 in flight).
@@ -22,14 +20,7 @@ const TASKS = 60;
 const WORKERS = 2;
 const PREFETCH = 4;
 
-let nats: { url: string; stop(): Promise<void> } | undefined;
-beforeAll(async () => {
-  if (natsBinary !== undefined) nats = await startNats();
-  useNats(nats?.url);
-});
-afterAll(async () => {
-  await nats?.stop();
-});
+natsForThisFile();
 
 describe.each(transportCases())('over %s: durable mode survives a SIGKILLed broker', (title, transport) => {
   let ep: Endpoint;

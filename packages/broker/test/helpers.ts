@@ -1,3 +1,4 @@
+import { afterAll, afterEach, beforeAll } from '@jest/globals';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -6,7 +7,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import type { BrokerOptions, ConnectOptions } from '../src/index.js';
+import {
+  type Broker,
+  type BrokerOptions,
+  type Communicator,
+  type ConnectOptions,
+  connect,
+  startBroker,
+} from '../src/index.js';
 
 /** The nats-server binary, or undefined (NATS cases then skip). */
 export const natsBinary = ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server'].find(
@@ -221,4 +229,75 @@ export function transportCases(): [string, Transport][] {
     t === 'nats' && natsBinary === undefined ? 'nats [skipped: no nats-server binary]' : t,
     t,
   ]);
+}
+
+/**
+ * Starts a nats-server for the test file when the binary is installed (`beforeAll`), points the nats transport case
+ * at it, and stops it after the file (`afterAll`).
+ */
+export function natsForThisFile(): void {
+  let nats: { url: string; stop(): Promise<void> } | undefined;
+  beforeAll(async () => {
+    if (natsBinary !== undefined) nats = await startNats();
+    useNats(nats?.url);
+  });
+  afterAll(async () => {
+    await nats?.stop();
+  });
+}
+
+/** One broker per test over a transport, with its communicators and worker processes (see {@link brokerCase}). */
+export interface BrokerCase {
+  /** The endpoint of the broker started by {@link BrokerCase.start} in this test. */
+  readonly ep: Endpoint;
+  /** The broker started by {@link BrokerCase.start} in this test. */
+  readonly broker: Broker;
+  /** Starts this test's broker with `limits` on top of the endpoint's options. */
+  start(limits?: Record<string, unknown>): Promise<void>;
+  /** A communicator connected to this test's broker (closed after the test). */
+  client(): Promise<Communicator>;
+  /** A worker fixture process connected to this test's broker, once it is ready (killed after the test). */
+  worker(cfg?: Record<string, unknown>): Promise<Child>;
+}
+
+/** The per-test set-up the process tests share: after each test, communicators closed, children killed, broker stopped. */
+export function brokerCase(transport: Transport): BrokerCase {
+  let ep: Endpoint | undefined;
+  let broker: Broker | undefined;
+  const comms: Communicator[] = [];
+  afterEach(async () => {
+    await Promise.all(comms.splice(0).map((c) => c.close()));
+    await killAll();
+    await broker?.stop();
+    ep?.cleanup();
+    broker = undefined;
+    ep = undefined;
+  });
+  const started = <T>(v: T | undefined): T => {
+    if (v === undefined) throw new Error('start() the broker first');
+    return v;
+  };
+  return {
+    get ep() {
+      return started(ep);
+    },
+    get broker() {
+      return started(broker);
+    },
+    async start(limits = {}) {
+      ep = endpoint(transport);
+      broker = await startBroker({ ...ep.server, ...limits });
+      ep.started(broker.port);
+    },
+    async client() {
+      const c = await connect(started(ep).client);
+      comms.push(c);
+      return c;
+    },
+    async worker(cfg = {}) {
+      const w = fixture({ role: 'worker', conn: started(ep).client, ...cfg });
+      await w.waitFor((e) => e.ev === 'ready');
+      return w;
+    },
+  };
 }

@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterEach, describe, expect, it } from '@jest/globals';
 import { type Broker, startBroker } from '../src/index.js';
 import {
   type Child,
@@ -7,10 +7,8 @@ import {
   type Event,
   fixture,
   killAll,
-  natsBinary,
-  startNats,
   transportCases,
-  useNats,
+  natsForThisFile,
 } from './helpers.js';
 
 // A bounded sample of "must hold" 3 (the full 1,000 tasks / 8 workers / 3 submitters is scripts/soak.mjs).
@@ -19,14 +17,7 @@ const SUBMITTERS = 2;
 const WORKERS = 4;
 const PREFETCH = 4;
 
-let nats: { url: string; stop(): Promise<void> } | undefined;
-beforeAll(async () => {
-  if (natsBinary !== undefined) nats = await startNats();
-  useNats(nats?.url);
-});
-afterAll(async () => {
-  await nats?.stop();
-});
+natsForThisFile();
 
 /** Checks what "must hold" 3 asks, from the events of every process. */
 function check(submitters: Child[], workers: Child[]): { executions: number; redelivered: Event[] } {
