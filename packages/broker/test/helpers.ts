@@ -127,6 +127,8 @@ export interface Child {
   waitFor(pred: (e: Event) => boolean, timeoutMs?: number): Promise<Event>;
   exited: Promise<number | null>;
   kill(signal?: NodeJS.Signals): void;
+  /** True until the process exited. */
+  alive(): boolean;
 }
 
 const children = new Set<Child>();
@@ -134,9 +136,22 @@ const FIXTURE = fileURLToPath(new URL('./fixture.mjs', import.meta.url));
 
 /** Starts a fixture with `config` (see test/fixture.mjs). */
 export function fixture(config: Record<string, unknown>): Child {
-  const proc = spawn(process.execPath, [FIXTURE, JSON.stringify(config)], {
+  return eventFixture(FIXTURE, config, { SOCKET_LOG_LEVEL: 'silent' }, 15_000);
+}
+
+/**
+ * Starts the fixture program `file` with `config` as JSON in argv[2]; each line it prints is an event. Killed by
+ * {@link killAll}.
+ */
+export function eventFixture(
+  file: string,
+  config: Record<string, unknown>,
+  env: Record<string, string> = {},
+  defaultWaitMs = 15_000,
+): Child {
+  const proc = spawn(process.execPath, [file, JSON.stringify(config)], {
     stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, SOCKET_LOG_LEVEL: 'silent' },
+    env: { ...process.env, ...env },
   });
   const events: Event[] = [];
   const waiters = new Set<{ pred: (e: Event) => boolean; resolve(e: Event): void }>();
@@ -159,10 +174,11 @@ export function fixture(config: Record<string, unknown>): Child {
     proc,
     events,
     exited,
+    alive: () => proc.exitCode === null && proc.signalCode === null,
     kill: (signal = 'SIGKILL') => {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+      if (child.alive()) proc.kill(signal);
     },
-    waitFor: (pred, timeoutMs = 15_000) => {
+    waitFor: (pred, timeoutMs = defaultWaitMs) => {
       const found = events.find(pred);
       if (found !== undefined) return Promise.resolve(found);
       return new Promise((resolve, reject) => {

@@ -4,9 +4,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { freePort, natsBinary, sleep } from './helpers.js';
+import { eventFixture, freePort, killAll, natsBinary, sleep } from './helpers.js';
 
 export { natsBinary };
 
@@ -128,72 +127,14 @@ export interface JsChild {
   alive(): boolean;
 }
 
-const children = new Set<JsChild>();
 const FIXTURE = fileURLToPath(new URL('./jetstream-fixture.mjs', import.meta.url));
 
 /** Starts test/jetstream-fixture.mjs with `config`. */
 export function jsFixture(config: Record<string, unknown>): JsChild {
-  const proc = spawn(process.execPath, [FIXTURE, JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const events: JsEvent[] = [];
-  const waiters = new Set<{ pred: (e: JsEvent) => boolean; resolve(e: JsEvent): void }>();
-  createInterface({ input: proc.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-    let e: JsEvent;
-    try {
-      e = JSON.parse(line) as JsEvent;
-    } catch {
-      return;
-    }
-    events.push(e);
-    for (const w of [...waiters])
-      if (w.pred(e)) {
-        waiters.delete(w);
-        w.resolve(e);
-      }
-  });
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-  const child: JsChild = {
-    proc,
-    events,
-    exited,
-    alive: () => proc.exitCode === null && proc.signalCode === null,
-    kill: (signal = 'SIGKILL') => {
-      if (child.alive()) proc.kill(signal);
-    },
-    waitFor: (pred, timeoutMs = 20_000) => {
-      const found = events.find(pred);
-      if (found !== undefined) return Promise.resolve(found);
-      return new Promise((resolve, reject) => {
-        const w = {
-          pred,
-          resolve: (e: JsEvent) => {
-            clearTimeout(timer);
-            resolve(e);
-          },
-        };
-        const timer = setTimeout(() => {
-          waiters.delete(w);
-          reject(
-            new Error(
-              `fixture ${proc.pid}: no matching event within ${timeoutMs} ms (last: ` +
-                `${JSON.stringify(events.slice(-3))})`,
-            ),
-          );
-        }, timeoutMs);
-        waiters.add(w);
-      });
-    },
-  };
-  children.add(child);
-  void exited.then(() => children.delete(child));
-  return child;
+  return eventFixture(FIXTURE, config, {}, 20_000) as JsChild;
 }
 
 /** Kills every fixture still running and waits for them. */
 export async function killFixtures(): Promise<void> {
-  const all = [...children];
-  for (const c of all) {
-    c.proc.kill('SIGCONT');
-    c.kill('SIGKILL');
-  }
-  await Promise.all(all.map((c) => c.exited));
+  await killAll();
 }
