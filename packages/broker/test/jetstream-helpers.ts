@@ -1,3 +1,5 @@
+import { afterAll, afterEach, beforeAll } from '@jest/globals';
+import { connect, type JetStreamCommunicator } from '../src/index.js';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -137,4 +139,43 @@ export function jsFixture(config: Record<string, unknown>): JsChild {
 /** Kills every fixture still running and waits for them. */
 export async function killFixtures(): Promise<void> {
   await killAll();
+}
+
+/** The nats-server of a test file and the communicators its tests open (see {@link jetStreamForThisFile}). */
+export interface JetStreamFile {
+  /** The server's URL (once `beforeAll` started it). */
+  url(): string;
+  /** A JetStream communicator named `name` (memory storage), closed after the test. */
+  comm(name: string, extra?: Record<string, unknown>): Promise<JetStreamCommunicator>;
+}
+
+/**
+ * Starts one nats-server with JetStream for the test file (`beforeAll`, when the binary is installed); after each test
+ * kills the fixtures and closes the communicators the test opened; stops the server after the file.
+ */
+export function jetStreamForThisFile(): JetStreamFile {
+  let js: Awaited<ReturnType<typeof startJetStream>> | undefined;
+  const open: JetStreamCommunicator[] = [];
+  beforeAll(async () => {
+    if (natsBinary !== undefined) js = await startJetStream();
+  });
+  afterEach(async () => {
+    await killFixtures();
+    await Promise.all(open.splice(0).map((c) => c.close()));
+  });
+  afterAll(async () => {
+    await js?.stop();
+  });
+  const url = (): string => {
+    if (js === undefined) throw new Error('no nats-server: the file starts one in beforeAll');
+    return js.url;
+  };
+  return {
+    url,
+    async comm(name, extra = {}) {
+      const c = await connect({ transport: 'jetstream', servers: url(), name, storage: 'memory', ...extra });
+      open.push(c);
+      return c;
+    },
+  };
 }

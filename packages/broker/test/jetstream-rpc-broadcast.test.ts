@@ -1,11 +1,9 @@
 // RPC and broadcasts on the JetStream backend (one nats-server with -js, started here).
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import {
   BroadcastFilter,
   type BroadcastInfo,
-  connect,
   DuplicateSubscriberIdentifier,
-  type JetStreamCommunicator,
   RecipientLost,
   RemoteException,
   RpcTimeout,
@@ -13,34 +11,11 @@ import {
 } from '../src/index.js';
 import { minimalSubjects, subscriberSubjects } from '../src/jetstream/names.js';
 import { sleep, until } from './helpers.js';
-import { jsFixture, killFixtures, namespace, natsBinary, startJetStream } from './jetstream-helpers.js';
+import { jetStreamForThisFile, jsFixture, namespace, natsBinary } from './jetstream-helpers.js';
 
 const d = natsBinary === undefined ? describe.skip : describe;
-let js: Awaited<ReturnType<typeof startJetStream>> | undefined;
-const open: JetStreamCommunicator[] = [];
-
-beforeAll(async () => {
-  if (natsBinary !== undefined) js = await startJetStream();
-});
-afterEach(async () => {
-  await killFixtures();
-  await Promise.all(open.splice(0).map((c) => c.close()));
-});
-afterAll(async () => {
-  await js?.stop();
-});
-
-async function comm(name: string, extra: Record<string, unknown> = {}): Promise<JetStreamCommunicator> {
-  const c = await connect({
-    transport: 'jetstream',
-    servers: (js as { url: string }).url,
-    name,
-    storage: 'memory',
-    ...extra,
-  });
-  open.push(c);
-  return c;
-}
+const server = jetStreamForThisFile();
+const comm = server.comm;
 
 d(`JetStream backend: RPC${natsBinary === undefined ? ' [skipped: no nats-server binary]' : ''}`, () => {
   it(
@@ -85,7 +60,7 @@ d(`JetStream backend: RPC${natsBinary === undefined ? ' [skipped: no nats-server
 
   it('a holder that dies: RecipientLost for its pending call, its identifier expires (KV TTL) and can be taken', async () => {
     const ns = namespace();
-    const conn = { servers: (js as { url: string }).url, name: ns, storage: 'memory', rpcTtlMs: 1500 };
+    const conn = { servers: server.url(), name: ns, storage: 'memory', rpcTtlMs: 1500 };
     const holder = jsFixture({ role: 'rpc', conn, rpc: 'svc' });
     await holder.waitFor((e) => e.ev === 'ready');
     const client = await comm(ns, { rpcTtlMs: 1500, rpcPingMs: 200 });

@@ -1,13 +1,12 @@
 // The broker acceptance behaviours for tasks, on the JetStream backend (one nats-server with -js, started here).
 // Where JetStream differs (the lease is AckWait + in-progress acks), the test checks the behaviour docs/broker.md
 // states.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import {
   BrokerUnavailable,
   CommunicatorClosed,
   connect,
   DeliveryLimitExceeded,
-  type JetStreamCommunicator,
   jetStreamPurgeDead,
   jetStreamRequeue,
   jetStreamStats,
@@ -16,34 +15,11 @@ import {
   TaskRejected,
 } from '../src/index.js';
 import { freePort, sleep, until } from './helpers.js';
-import { jsFixture, killFixtures, namespace, natsBinary, startJetStream } from './jetstream-helpers.js';
+import { jetStreamForThisFile, jsFixture, namespace, natsBinary } from './jetstream-helpers.js';
 
 const d = natsBinary === undefined ? describe.skip : describe;
-let js: Awaited<ReturnType<typeof startJetStream>> | undefined;
-const open: JetStreamCommunicator[] = [];
-
-beforeAll(async () => {
-  if (natsBinary !== undefined) js = await startJetStream();
-});
-afterEach(async () => {
-  await killFixtures();
-  await Promise.all(open.splice(0).map((c) => c.close()));
-});
-afterAll(async () => {
-  await js?.stop();
-});
-
-async function comm(name: string, extra: Record<string, unknown> = {}): Promise<JetStreamCommunicator> {
-  const c = await connect({
-    transport: 'jetstream',
-    servers: (js as { url: string }).url,
-    name,
-    storage: 'memory',
-    ...extra,
-  });
-  open.push(c);
-  return c;
-}
+const server = jetStreamForThisFile();
+const comm = server.comm;
 
 d(`JetStream backend: tasks${natsBinary === undefined ? ' [skipped: no nats-server binary]' : ''}`, () => {
   it('a returned value is the outcome, a throw is a RemoteException, noReply resolves with the taskId once stored', async () => {
@@ -68,9 +44,9 @@ d(`JetStream backend: tasks${natsBinary === undefined ? ' [skipped: no nats-serv
     const lone = await comm(ns2);
     const taskId = await lone.taskSend({ n: 1 }, { noReply: true });
     expect(typeof taskId).toBe('string');
-    const stats = await jetStreamStats({ servers: (js as { url: string }).url, name: ns2 });
+    const stats = await jetStreamStats({ servers: server.url(), name: ns2 });
     expect(stats).toMatchObject({ stored: 1, pending: 1, inFlight: 0 });
-    expect(await jetStreamTasks({ servers: (js as { url: string }).url, name: ns2 })).toMatchObject([
+    expect(await jetStreamTasks({ servers: server.url(), name: ns2 })).toMatchObject([
       { taskId, state: 'pending', seq: 1, body: { n: 1 } },
     ]);
     // The Communicator's operations (what the CLI calls) work on this backend too.
@@ -141,7 +117,7 @@ d(`JetStream backend: tasks${natsBinary === undefined ? ' [skipped: no nats-serv
 
   it('SIGKILL a worker mid-task: the task goes to another worker after AckWait, attempt 2, redelivered', async () => {
     const ns = namespace();
-    const conn = { servers: (js as { url: string }).url, name: ns, storage: 'memory', ackWaitMs: 800 };
+    const conn = { servers: server.url(), name: ns, storage: 'memory', ackWaitMs: 800 };
     const victim = jsFixture({ role: 'worker', conn, sleepMs: 60_000 });
     await victim.waitFor((e) => e.ev === 'ready');
     const client = await comm(ns, { ackWaitMs: 800 });
@@ -156,7 +132,7 @@ d(`JetStream backend: tasks${natsBinary === undefined ? ' [skipped: no nats-serv
 
   it('a frozen worker past AckWait: the task finishes elsewhere, the late result is refused as stale, one outcome', async () => {
     const ns = namespace();
-    const conn = { servers: (js as { url: string }).url, name: ns, storage: 'memory', ackWaitMs: 600 };
+    const conn = { servers: server.url(), name: ns, storage: 'memory', ackWaitMs: 600 };
     const frozen = jsFixture({ role: 'worker', conn, sleepMs: 1500 });
     await frozen.waitFor((e) => e.ev === 'ready');
     const client = await comm(ns, { ackWaitMs: 600 });
@@ -175,7 +151,7 @@ d(`JetStream backend: tasks${natsBinary === undefined ? ' [skipped: no nats-serv
       'requeue and purge',
     async () => {
       const ns = namespace();
-      const url = (js as { url: string }).url;
+      const url = server.url();
       const conn = { servers: url, name: ns, storage: 'memory', ackWaitMs: 500, maxDeliveries: 2 };
       const spawn = () => jsFixture({ role: 'worker', conn });
       const workers = [spawn(), spawn()];
