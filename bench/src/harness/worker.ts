@@ -3,6 +3,7 @@
  * scenario (socketkit and the raw baselines side by side) and runs the
  * commands the coordinator (`run.js`) sends over the fork IPC channel.
  */
+import { serveCommands } from './serve-commands.js';
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
@@ -19,8 +20,6 @@ import type {
   Impl,
   SlowBroadcastOptions,
   TransportKind,
-  WorkerRequest,
-  WorkerResponse,
   WriteResult,
 } from './types.js';
 
@@ -287,23 +286,4 @@ const commands: Record<string, (a: Args) => unknown> = {
   },
 };
 
-process.on('message', (raw) => {
-  const req = raw as WorkerRequest;
-  const reply = (r: WorkerResponse): void => {
-    if (process.connected) process.send?.(r);
-  };
-  const fn = commands[req.cmd];
-  if (fn === undefined) {
-    reply({ id: req.id, ok: false, error: `unknown command ${req.cmd}` });
-    return;
-  }
-  Promise.resolve()
-    .then(() => fn(req.args))
-    .then(
-      (result) => reply({ id: req.id, ok: true, result: result ?? null }),
-      (err: unknown) =>
-        reply({ id: req.id, ok: false, error: err instanceof Error ? (err.stack ?? err.message) : String(err) }),
-    );
-});
-// The coordinator went away: do not linger.
-process.on('disconnect', () => process.exit(0));
+serveCommands(commands);

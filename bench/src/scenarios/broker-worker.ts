@@ -3,10 +3,10 @@
  * hosts a socketkit broker, task workers, RPC responders or submitters of every contender, and runs the
  * timed loops, the same code for every contender.
  */
+import { serveCommands } from '../harness/serve-commands.js';
 import type { BrokerEndpoint, BrokerMode, BrokerPeer, TaskBody } from '../contenders/broker-peer.js';
 import type { SkBrokerHost } from '../contenders/sk-broker.js';
 import { hrNow } from '../harness/stats.js';
-import type { WorkerRequest, WorkerResponse } from '../harness/types.js';
 
 // Load the baselines' client libraries before anything of socketkit runs in this process: after a socketkit
 // server or client has started here, a first import of a pnpm-linked CommonJS package (bullmq) resolved it
@@ -175,23 +175,4 @@ const commands: Record<string, (a: Args) => unknown> = {
   },
 };
 
-process.on('message', (raw) => {
-  const req = raw as WorkerRequest;
-  const reply = (r: WorkerResponse): void => {
-    if (process.connected) process.send?.(r);
-  };
-  const fn = commands[req.cmd];
-  if (fn === undefined) {
-    reply({ id: req.id, ok: false, error: `unknown command ${req.cmd}` });
-    return;
-  }
-  Promise.resolve()
-    .then(() => fn(req.args))
-    .then(
-      (result) => reply({ id: req.id, ok: true, result: result ?? null }),
-      (err: unknown) =>
-        reply({ id: req.id, ok: false, error: err instanceof Error ? (err.stack ?? err.message) : String(err) }),
-    );
-});
-// The coordinator went away: do not linger.
-process.on('disconnect', () => process.exit(0));
+serveCommands(commands);
