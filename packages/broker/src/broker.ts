@@ -78,14 +78,8 @@ export interface Broker {
   stop(): Promise<void>;
 }
 
-const OWN_KEYS = new Set([
-  'transport',
-  'eventName',
-  'store',
-  'heartbeatIntervalMs',
-  'heartbeatTimeoutMs',
-  'maxConnections',
-  'maxMessageSize',
+/** The broker's own limits (the rest of {@link BrokerOptions} goes to the socketkit server). */
+const LIMIT_KEYS = [
   'maxDeliveries',
   'maxPendingTasks',
   'maxPendingBytes',
@@ -99,6 +93,17 @@ const OWN_KEYS = new Set([
   'rejectBackoffMs',
   'rejectBackoffMaxMs',
   'adminOps',
+] as const;
+
+const OWN_KEYS = new Set<string>([
+  'transport',
+  'eventName',
+  'store',
+  'heartbeatIntervalMs',
+  'heartbeatTimeoutMs',
+  'maxConnections',
+  'maxMessageSize',
+  ...LIMIT_KEYS,
 ]);
 
 /**
@@ -205,21 +210,7 @@ function adminByDefault(transport: SocketType, server: AnyServer, options: Broke
 
 function pickLimits(o: BrokerOptions): BrokerLimits {
   const out: Record<string, unknown> = {};
-  for (const k of [
-    'maxDeliveries',
-    'maxPendingTasks',
-    'maxPendingBytes',
-    'resultTtlMs',
-    'maxKeptResults',
-    'maxDeadLetters',
-    'maxSubscribersPerConnection',
-    'maxPrefetch',
-    'maxPendingCalls',
-    'ackTimeoutMs',
-    'rejectBackoffMs',
-    'rejectBackoffMaxMs',
-    'adminOps',
-  ]) {
+  for (const k of LIMIT_KEYS) {
     if (o[k] !== undefined) out[k] = o[k];
   }
   return out as BrokerLimits;
