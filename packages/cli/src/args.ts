@@ -467,6 +467,22 @@ const SPECS = {
 
 type Spec = Record<string, { type: 'string' | 'boolean'; short?: string }>;
 
+/** `parseArgs` in strict mode; its error becomes a {@link UsageError} of `command` (without node's positional hint). */
+export function parseStrict(
+  args: readonly string[],
+  options: NonNullable<Parameters<typeof parseArgs>[0]>['options'],
+  command: string,
+): { values: Values; positionals: string[] } {
+  try {
+    return parseArgs({ args: [...args], options, strict: true, allowPositionals: true }) as {
+      values: Values;
+      positionals: string[];
+    };
+  } catch (err) {
+    throw new UsageError((err as Error).message.replace(/\. To specify a positional argument.*$/s, ''), command);
+  }
+}
+
 /**
  * The parser options of `command`: its own, plus every flag a registered transport declares for it (which
  * transport a flag applies to is checked after parsing, so `--help` works with any of them).
@@ -634,18 +650,7 @@ export function parseCommand(argv: readonly string[]): ParsedCommand {
   }
   const command = first;
   if (command === 'broker') return parseBroker(rest);
-  let values: Values;
-  let positionals: string[];
-  try {
-    ({ values, positionals } = parseArgs({
-      args: rest,
-      options: specOf(command),
-      strict: true,
-      allowPositionals: true,
-    }) as { values: Values; positionals: string[] });
-  } catch (err) {
-    throw new UsageError((err as Error).message.replace(/\. To specify a positional argument.*$/s, ''), command);
-  }
+  const { values, positionals } = parseStrict(rest, specOf(command), command);
   if (values.help === true) return { command: 'help', topic: command };
 
   switch (command) {

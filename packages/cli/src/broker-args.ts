@@ -1,8 +1,3 @@
-/**
- * The command line of `socketkit broker serve|tasks|requeue|purge`: parsed here, run by broker-command.ts (loaded
- * only when a broker command runs, so the other commands never load @socketkit/broker).
- */
-import { parseArgs } from 'node:util';
 import { LOG_LEVELS, MAX_TIMEOUT_SECONDS, isSocketType, isValidEventName, transportNames } from 'socketkit';
 import type { LogLevel, SocketType, TransportCliCommand } from 'socketkit';
 import {
@@ -10,6 +5,7 @@ import {
   UsageError,
   integer,
   optionLine,
+  parseStrict,
   transportArgs,
   transportFlagLines,
   transportFlags,
@@ -136,21 +132,7 @@ export function parseBroker(
       'broker',
     );
   const where = `broker ${sub}`;
-  let values: Values;
-  let positionals: string[];
-  try {
-    ({ values, positionals } = parseArgs({
-      args: rest,
-      options: specOf(sub),
-      strict: true,
-      allowPositionals: true,
-    }) as {
-      values: Values;
-      positionals: string[];
-    });
-  } catch (err) {
-    throw new UsageError((err as Error).message.replace(/\. To specify a positional argument.*$/s, ''), where);
-  }
+  const { values, positionals } = parseStrict(rest, specOf(sub), where);
   if (values.help === true) return { command: 'help', topic: where as BrokerTopic };
   const common = commonOf(sub, values, where);
   switch (sub) {
