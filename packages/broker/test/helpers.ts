@@ -276,7 +276,10 @@ export interface BrokerCase {
   worker(cfg?: Record<string, unknown>): Promise<Child>;
 }
 
-/** The per-test set-up the process tests share: after each test, communicators closed, children killed, broker stopped. */
+/**
+ * The per-test set-up the process tests share: after each test, communicators closed, children killed, broker
+ * stopped.
+ */
 export function brokerCase(transport: Transport): BrokerCase {
   let ep: Endpoint | undefined;
   let broker: Broker | undefined;
