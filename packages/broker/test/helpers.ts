@@ -1,12 +1,11 @@
 import { afterAll, afterEach, beforeAll } from '@jest/globals';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { once } from 'node:events';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { freePort, natsBinary, startNatsServer } from '@socketkit/test-support';
 import {
   type Broker,
   type BrokerOptions,
@@ -16,10 +15,7 @@ import {
   startBroker,
 } from '../src/index.js';
 
-/** The nats-server binary, or undefined (NATS cases then skip). */
-export const natsBinary = ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server'].find(
-  (p) => spawnSync(p, ['--version']).status === 0,
-);
+export { freePort, natsBinary };
 
 /** Transports every "must hold" test runs on. */
 export const TRANSPORTS = ['unix', 'tcp', 'nats'] as const;
@@ -30,43 +26,9 @@ export const HEARTBEAT = { heartbeatIntervalMs: 200, heartbeatTimeoutMs: 1200 };
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** A free loopback TCP port. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen({ host: '127.0.0.1', port: 0 }, () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-const accepting = (port: number): Promise<boolean> =>
-  new Promise((resolve) => {
-    const c = createConnection({ host: '127.0.0.1', port });
-    c.once('connect', () => {
-      c.destroy();
-      resolve(true);
-    });
-    c.once('error', () => resolve(false));
-  });
-
 /** A nats-server on a free loopback port. */
-export async function startNats(): Promise<{ url: string; stop(): Promise<void> }> {
-  const port = await freePort();
-  const proc = spawn(natsBinary as string, ['-a', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
-  while (!(await accepting(port))) {
-    if (proc.exitCode !== null) throw new Error(`nats-server exited with ${proc.exitCode}`);
-    await sleep(20);
-  }
-  return {
-    url: `nats://127.0.0.1:${port}`,
-    stop: async () => {
-      if (proc.exitCode === null) {
-        proc.kill('SIGTERM');
-        await once(proc, 'exit');
-      }
-    },
-  };
+export function startNats(): Promise<{ url: string; stop(): Promise<void> }> {
+  return startNatsServer();
 }
 
 /** Where a broker listens and how to reach it, per transport. */

@@ -3,23 +3,13 @@ import { connect, type JetStreamCommunicator } from '../src/index.js';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { eventFixture, freePort, killAll, natsBinary, sleep } from './helpers.js';
+import { waitAccepting } from '@socketkit/test-support';
+import { eventFixture, freePort, killAll, natsBinary } from './helpers.js';
 
 export { natsBinary };
-
-const accepting = (port: number): Promise<boolean> =>
-  new Promise((resolve) => {
-    const c = createConnection({ host: '127.0.0.1', port });
-    c.once('connect', () => {
-      c.destroy();
-      resolve(true);
-    });
-    c.once('error', () => resolve(false));
-  });
 
 /** One nats-server with JetStream on (`-js -sd <tmpdir>`), restartable on the same ports and store. */
 export interface JsNode {
@@ -49,10 +39,7 @@ async function node(name: string, dir: string, extra: string[], port: number, co
     start: async () => {
       const proc = spawn(natsBinary as string, args, { stdio: 'ignore' });
       n.proc = proc;
-      while (!(await accepting(port))) {
-        if (proc.exitCode !== null) throw new Error(`nats-server ${name} exited with ${proc.exitCode}`);
-        await sleep(20);
-      }
+      await waitAccepting(port, proc, `nats-server ${name}`);
     },
     kill: async (signal = 'SIGKILL') => {
       const p = n.proc;
