@@ -26,6 +26,7 @@ import { type KV, Kvm } from '@nats-io/kv';
 import {
   type ConnectionOptions,
   connect as natsConnect,
+  createInbox,
   headers as natsHeaders,
   type Msg,
   type MsgHdrs,
@@ -145,6 +146,13 @@ interface TaskSub {
   stopped: boolean;
   wake: (() => void) | undefined;
   stop: (() => void) | undefined;
+}
+
+/** An outcome being handed over: resent by the link's sweep at `next` until confirmed. */
+interface Handing {
+  next: number;
+  send(): void;
+  done(verdict: 'ok' | 'stale' | 'gone'): void;
 }
 
 interface Delivery {
@@ -311,8 +319,16 @@ export class JetStreamLink implements Link {
   readonly id = nuid.next();
   readonly #outSubject: string;
   readonly #confirmSubject: string;
-  /** Outcomes handed over and not confirmed yet, by delivery. */
-  readonly #handing = new Map<string, { done(verdict: 'ok' | 'stale' | 'gone'): void }>();
+  /** Outcomes handed over and not confirmed yet, by delivery (resent by one sweep: no timer per task). */
+  readonly #handing = new Map<string, Handing>();
+  #handTimer: NodeJS.Timeout | undefined;
+  /**
+   * Stream publishes waiting for their PubAck, by number: answered on this link's own inbox (`<inbox>.<n>`), not by
+   * a nats.js request each (a timer, a deferred and an Error with a stack per task); one sweep times them out.
+   */
+  readonly #pubs = new Map<number, { resolve(seq: number): void; reject(e: Error): void; sent: number }>();
+  #pubSeq = 0;
+  #pubInbox = '';
   /** Confirmations to send at the end of this event-loop turn, by worker subject. */
   readonly #confirms = new Map<string, [string, string][]>();
   #events: LinkEvents | undefined;
@@ -382,6 +398,11 @@ export class JetStreamLink implements Link {
     this.#report = report;
     this.nc.subscribe(this.#outSubject, { callback: (_e, m) => this.#onOutcome(m) });
     this.nc.subscribe(this.#confirmSubject, { callback: (_e, m) => this.#onConfirm(m) });
+    this.#pubInbox = createInbox((this.nc as { options?: { inboxPrefix?: string } }).options?.inboxPrefix);
+    this.nc.subscribe(`${this.#pubInbox}.*`, { callback: (_e, m) => this.#onPubAck(m) });
+    // Resends unconfirmed outcome hand-overs and times out unanswered publishes (one timer for all of them).
+    this.#handTimer = setInterval(() => this.#sweep(), 250);
+    this.#handTimer.unref();
     void (async () => {
       for await (const s of this.nc.status()) {
         if (s.type === 'disconnect') {
@@ -455,8 +476,11 @@ export class JetStreamLink implements Link {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#rpcTimer) clearInterval(this.#rpcTimer);
+    if (this.#handTimer) clearInterval(this.#handTimer);
     for (const t of this.#timers) clearTimeout(t);
     for (const h of [...this.#handing.values()]) h.done('gone');
+    for (const p of [...this.#pubs.values()]) p.reject(new BrokerUnavailable('the communicator closed'));
+    this.#pubs.clear();
     for (const s of this.#taskSubs.values()) this.#stopSub(s);
     // Tasks this worker still holds go back to the queue at once (the next delivery is attempt + 1).
     if (this.#leaseTimer) clearInterval(this.#leaseTimer);
@@ -644,7 +668,7 @@ export class JetStreamLink implements Link {
     for (;;) {
       if (this.#closed) throw new BrokerUnavailable('the communicator closed before the task was stored');
       try {
-        return (await this.js.publish(subject, data, { msgID, headers, timeout: 5000 })).seq;
+        return await this.#publishOnce(subject, data, headers, msgID);
       } catch (e) {
         const text = String((e as Error).message);
         if (/maximum (messages|bytes)/i.test(text))
@@ -665,6 +689,54 @@ export class JetStreamLink implements Link {
         wait = Math.min(wait * 2, 2000);
       }
     }
+  }
+
+  /** One publish to a stream, resolved with the stored sequence from the PubAck (rejected by an error or 5 s of silence). */
+  #publishOnce(subject: string, data: Uint8Array, headers: MsgHdrs, msgID: string): Promise<number> {
+    headers.set('Nats-Msg-Id', msgID);
+    const n = ++this.#pubSeq;
+    return new Promise((resolve, reject) => {
+      this.#pubs.set(n, { resolve, reject, sent: Date.now() });
+      try {
+        this.nc.publish(subject, data, { reply: `${this.#pubInbox}.${n}`, headers });
+      } catch (e) {
+        this.#pubs.delete(n);
+        reject(e as Error);
+      }
+    });
+  }
+
+  /** A PubAck (or the server's refusal, or "no responders") for one of {@link JetStreamLink.#publishOnce}'s publishes. */
+  #onPubAck(m: Msg): void {
+    const n = Number(m.subject.slice(this.#pubInbox.length + 1));
+    const p = this.#pubs.get(n);
+    if (p === undefined) return; // answered after its timeout: the retry has its own number
+    this.#pubs.delete(n);
+    const code = m.headers?.code ?? 0;
+    if (code >= 400) {
+      p.reject(new Error(code === 503 ? 'no responders: no stream stored the task' : `status ${code}`));
+      return;
+    }
+    let ack: { seq?: unknown; error?: { description?: unknown } };
+    try {
+      ack = JSON.parse(new TextDecoder().decode(m.data));
+    } catch {
+      p.reject(new Error('a malformed PubAck'));
+      return;
+    }
+    if (typeof ack.seq === 'number') p.resolve(ack.seq);
+    else p.reject(new Error(String(ack.error?.description ?? 'the stream refused the message')));
+  }
+
+  /** Every 250 ms: resends the hand-overs that are due, times out publishes unanswered for 5 s. */
+  #sweep(): void {
+    const now = Date.now();
+    for (const [n, p] of this.#pubs)
+      if (now - p.sent > 5000) {
+        this.#pubs.delete(n);
+        p.reject(new Error('no PubAck within 5000 ms'));
+      }
+    for (const h of this.#handing.values()) if (h.next <= now) h.send();
   }
 
   /**
@@ -957,8 +1029,7 @@ export class JetStreamLink implements Link {
       d.sub.inflight--;
       d.sub.wake?.();
     }
-    void (async () => {
-      const verdict = replyTo ? await this.#handOver(replyTo, delivery, data) : 'ok';
+    const settle = (verdict: 'ok' | 'stale' | 'gone'): void => {
       if (this.#closed) return;
       this.#leased.delete(d);
       d.msg.ack();
@@ -970,7 +1041,9 @@ export class JetStreamLink implements Link {
           wire(BrokerErrorCode.STALE_DELIVERY, `task ${taskId} already had its outcome (this was a second run)`),
         );
       else this.#reply(m.ref, true, null);
-    })();
+    };
+    if (replyTo) this.#handOver(replyTo, delivery, data, settle);
+    else settle('ok');
     return undefined;
   }
 
@@ -981,40 +1054,43 @@ export class JetStreamLink implements Link {
    * unconfirmed (the submitter may be reconnecting to another node), with
    * backoff from 1 s, for up to `outcomeTtlMs`.
    */
-  #handOver(subject: string, delivery: string, data: Uint8Array): Promise<'ok' | 'stale' | 'gone'> {
+  #handOver(
+    subject: string,
+    delivery: string,
+    data: Uint8Array,
+    settle: (verdict: 'ok' | 'stale' | 'gone') => void,
+  ): void {
     const deadline = Date.now() + this.options.outcomeTtlMs;
-    return new Promise((resolve) => {
-      let wait = 1000;
-      const entry = {
-        timer: undefined as NodeJS.Timeout | undefined,
-        done: (verdict: 'ok' | 'stale' | 'gone'): void => {
-          clearTimeout(entry.timer);
-          this.#handing.delete(delivery);
-          resolve(verdict);
-        },
-      };
-      const send = (): void => {
-        if (this.#closed) return entry.done('gone');
-        if (Date.now() > deadline) {
+    let wait = 1000;
+    const h: Handing = {
+      next: 0,
+      done: (verdict) => {
+        if (this.#handing.get(delivery) !== h) return;
+        this.#handing.delete(delivery);
+        settle(verdict);
+      },
+      send: () => {
+        if (this.#closed) return h.done('gone');
+        const now = Date.now();
+        if (now > deadline) {
           this.#report(
             new BrokerUnavailable(
               `the submitter at ${subject} did not take its outcome within ${this.options.outcomeTtlMs} ms: dropped`,
             ),
           );
-          return entry.done('gone');
+          return h.done('gone');
         }
         try {
           this.nc.publish(subject, data);
         } catch {
           // closed or draining: the next round decides
         }
-        entry.timer = setTimeout(send, wait);
-        entry.timer.unref();
+        h.next = now + wait;
         wait = Math.min(wait * 2, 5000);
-      };
-      this.#handing.set(delivery, entry);
-      send();
-    });
+      },
+    };
+    this.#handing.set(delivery, h);
+    h.send();
   }
 
   #onConfirm(msg: Msg): void {
@@ -1148,7 +1224,8 @@ export class JetStreamLink implements Link {
           { taskId, deliveries },
         ),
       };
-      void this.#handOver(replyTo, outcome.delivery, packValue({ ...outcome, confirm: this.#confirmSubject }));
+      const data = packValue({ ...outcome, confirm: this.#confirmSubject });
+      this.#handOver(replyTo, outcome.delivery, data, () => undefined);
     }
   }
 
