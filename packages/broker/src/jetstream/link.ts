@@ -146,7 +146,81 @@ interface TaskSub {
   stopped: boolean;
   wake: (() => void) | undefined;
   stop: (() => void) | undefined;
+  /** Pull requests out, oldest first: tasks still to come from each, and when it was sent. */
+  pulls: { left: number; at: number }[];
 }
+
+/** How long a pull request waits at the consumer for tasks (ms). */
+const PULL_EXPIRES_MS = 5000;
+
+const PULL_BODY = (batch: number): Uint8Array =>
+  new TextEncoder().encode(`{"batch":${batch},"expires":${PULL_EXPIRES_MS * 1_000_000}}`);
+
+const ACK = new TextEncoder().encode('+ACK');
+const NAK = new TextEncoder().encode('-NAK');
+const WPI = new TextEncoder().encode('+WPI');
+
+/**
+ * A delivered task message: what the link needs of nats.js's `JsMsg` (ack, nak with delay, in-progress, the delivery
+ * count and stream sequence from the ack subject), made from the plain message of the pull inbox.
+ */
+class TaskMsg {
+  readonly seq: number;
+  readonly info: { deliveryCount: number; stream: string };
+  readonly #nc: NatsConnection;
+  readonly #m: Msg;
+  readonly #reply: string;
+  #done = false;
+
+  constructor(nc: NatsConnection, m: Msg, reply: string) {
+    this.#nc = nc;
+    this.#m = m;
+    this.#reply = reply;
+    // $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<dseq>.<ts>.<pending> (or with <domain>.<account> after ACK)
+    const t = reply.split('.');
+    if (t.length === 9) t.splice(2, 0, '_', '');
+    this.seq = Number(t[7]);
+    this.info = { deliveryCount: Number(t[6]), stream: t[4] ?? '' };
+  }
+
+  get data(): Uint8Array {
+    return this.#m.data;
+  }
+
+  get headers(): MsgHdrs | undefined {
+    return this.#m.headers;
+  }
+
+  ack(): void {
+    this.#send(ACK, true);
+  }
+
+  nak(millis?: number): void {
+    this.#send(
+      millis === undefined ? NAK : new TextEncoder().encode(`-NAK ${JSON.stringify({ delay: nanos(millis) })}`),
+      true,
+    );
+  }
+
+  working(): void {
+    this.#send(WPI, false);
+  }
+
+  #send(data: Uint8Array, final: boolean): void {
+    if (this.#done) return;
+    if (final) this.#done = true;
+    try {
+      this.#nc.publish(this.#reply, data);
+    } catch {
+      // closed: JetStream redelivers after AckWait
+    }
+  }
+}
+
+/** A task message: from the pull inbox ({@link TaskMsg}) or a nats.js `JsMsg`. */
+type TaskMessage = Pick<JsMsg, 'seq' | 'data' | 'headers' | 'ack' | 'nak' | 'working'> & {
+  info: { deliveryCount: number; stream: string };
+};
 
 /** An outcome being handed over: resent by the link's sweep at `next` until confirmed. */
 interface Handing {
@@ -156,7 +230,7 @@ interface Handing {
 }
 
 interface Delivery {
-  msg: JsMsg;
+  msg: TaskMessage;
   taskId: string;
   attempt: number;
   sub: TaskSub;
@@ -358,7 +432,6 @@ export class JetStreamLink implements Link {
   /** Deliveries whose lease this link keeps (running, or handing their outcome over). */
   readonly #leased = new Set<Delivery>();
   #leaseTimer: NodeJS.Timeout | undefined;
-  readonly #timers = new Set<NodeJS.Timeout>();
   /**
    * Outcomes that reached this submitter for a task it already had an outcome for (a redelivered task that ran twice).
    */
@@ -477,7 +550,6 @@ export class JetStreamLink implements Link {
     this.#closed = true;
     if (this.#rpcTimer) clearInterval(this.#rpcTimer);
     if (this.#handTimer) clearInterval(this.#handTimer);
-    for (const t of this.#timers) clearTimeout(t);
     for (const h of [...this.#handing.values()]) h.done('gone');
     for (const p of [...this.#pubs.values()]) p.reject(new BrokerUnavailable('the communicator closed'));
     this.#pubs.clear();
@@ -559,15 +631,6 @@ export class JetStreamLink implements Link {
     if (data.length > max - 512)
       throw messageError('FRAME_TOO_LARGE', `${data.length} bytes is over the server's max_payload (${max})`);
     return data;
-  }
-
-  #timer(ms: number, fn: () => void): void {
-    const t = setTimeout(() => {
-      this.#timers.delete(t);
-      fn();
-    }, ms);
-    t.unref();
-    this.#timers.add(t);
   }
 
   // ---- operations (Communicator.brokerStats, listTasks, requeueTask, purgeDead) ----
@@ -691,7 +754,7 @@ export class JetStreamLink implements Link {
     }
   }
 
-  /** One publish to a stream, resolved with the stored sequence from the PubAck (rejected by an error or 5 s of silence). */
+  /** One publish to a stream, resolved with the stored sequence of its PubAck (rejected on an error or 5 s of silence). */
   #publishOnce(subject: string, data: Uint8Array, headers: MsgHdrs, msgID: string): Promise<number> {
     headers.set('Nats-Msg-Id', msgID);
     const n = ++this.#pubSeq;
@@ -706,7 +769,7 @@ export class JetStreamLink implements Link {
     });
   }
 
-  /** A PubAck (or the server's refusal, or "no responders") for one of {@link JetStreamLink.#publishOnce}'s publishes. */
+  /** The PubAck (or the server's refusal, or "no responders") of one publish of `#publishOnce`. */
   #onPubAck(m: Msg): void {
     const n = Number(m.subject.slice(this.#pubInbox.length + 1));
     const p = this.#pubs.get(n);
@@ -737,6 +800,7 @@ export class JetStreamLink implements Link {
         p.reject(new Error('no PubAck within 5000 ms'));
       }
     for (const h of this.#handing.values()) if (h.next <= now) h.send();
+    this.#expirePulls(now);
   }
 
   /**
@@ -822,7 +886,7 @@ export class JetStreamLink implements Link {
       if (!Number.isInteger(prefetch) || prefetch < 1 || prefetch > 1024)
         throw new InvalidRequest(`prefetch must be an integer from 1 to 1024 (got ${String(m.prefetch)})`);
       this.#consumer ??= this.js.consumers.get(this.names.taskStream, this.names.consumer);
-      const consumer = await this.#consumer.catch((e: unknown) => {
+      await this.#consumer.catch((e: unknown) => {
         this.#consumer = undefined;
         throw new BrokerUnavailable(`cannot bind the task consumer: ${(e as Error).message}`, { cause: e });
       });
@@ -834,9 +898,10 @@ export class JetStreamLink implements Link {
         stopped: false,
         wake: undefined,
         stop: undefined,
+        pulls: [],
       };
       this.#taskSubs.set(identifier, sub);
-      void this.#pull(consumer, sub);
+      this.#pull(sub);
       this.#startDeadLetters();
       return null;
     }
@@ -880,63 +945,81 @@ export class JetStreamLink implements Link {
    * One subscriber's pull loop: keeps pull requests out for exactly the free
    * prefetch slots (tasks running + tasks asked for <= prefetch), so no more
    * than `prefetch` are delivered to it at once, and a freed slot is asked
-   * for at once (several fetches may be out together).
+   * for at once. The requests go to the consumer's `MSG.NEXT` API with one
+   * inbox per subscriber, kept for its life (a nats.js `fetch()` per pull was
+   * a subscription, an iterator and timers each time, and a SUB/UNSUB at the
+   * server); a request that ends unfilled (408/409 with
+   * `Nats-Pending-Messages`) gives its slots back, and one that neither
+   * filled nor ended by `PULL_EXPIRES_MS` + 2 s is taken as lost.
    */
-  async #pull(consumer: Consumer, sub: TaskSub): Promise<void> {
-    let wait = 100;
-    const fetches = new Set<{ stop(): void }>();
-    sub.stop = () => {
-      for (const f of fetches) f.stop();
+  #pull(sub: TaskSub): void {
+    const inbox = createInbox((this.nc as { options?: { inboxPrefix?: string } }).options?.inboxPrefix);
+    const api = `$JS.API.CONSUMER.MSG.NEXT.${this.names.taskStream}.${this.names.consumer}`;
+    const natsSub = this.nc.subscribe(inbox, { callback: (_e, m) => onMessage(m) });
+    const pulls = sub.pulls;
+    const onMessage = (m: Msg): void => {
+      const reply = m.reply;
+      if (!reply) {
+        // A status: the oldest request ended (408 expired, 409 leadership change, max waiting, ...).
+        const code = m.headers?.code ?? 0;
+        if (code === 100) return; // heartbeat
+        const p = pulls.shift();
+        if (p === undefined) return; // already given up on by the sweep
+        const pending = Number(m.headers?.get('Nats-Pending-Messages') || Number.NaN);
+        sub.requested = Math.max(0, sub.requested - (Number.isFinite(pending) ? pending : p.left));
+        sub.wake?.();
+        return;
+      }
+      sub.requested = Math.max(0, sub.requested - 1);
+      const p = pulls[0];
+      if (p !== undefined && --p.left <= 0) pulls.shift();
+      const msg = new TaskMsg(this.nc, m, reply);
+      if (sub.stopped || this.#closed) msg.nak();
+      else this.#deliver(sub, msg);
     };
-    while (!sub.stopped && !this.#closed) {
+    sub.stop = () => natsSub.unsubscribe();
+    const ask = (): void => {
+      if (sub.stopped || this.#closed) return;
       const free = sub.prefetch - sub.inflight - sub.requested;
       // Like consume()'s threshold: while a pull is out, ask again only for a quarter of the prefetch or more.
-      if (free <= 0 || (sub.requested > 0 && free < Math.ceil(sub.prefetch / 4))) {
-        await new Promise<void>((r) => {
-          sub.wake = r;
-        });
-        sub.wake = undefined;
-        continue;
-      }
+      if (free <= 0 || (sub.requested > 0 && free < Math.ceil(sub.prefetch / 4))) return;
       sub.requested += free;
-      let iter: Awaited<ReturnType<Consumer['fetch']>>;
+      pulls.push({ left: free, at: Date.now() });
       try {
-        iter = await consumer.fetch({ max_messages: free, expires: 5000 });
+        this.nc.publish(api, PULL_BODY(free), { reply: inbox });
       } catch (e) {
-        sub.requested -= free;
-        if (sub.stopped || this.#closed) return;
+        // closed or draining; a reconnect keeps the subscription and the sweep gives the slots back
         this.#report(new BrokerUnavailable(`pulling tasks failed, retrying: ${(e as Error).message}`, { cause: e }));
-        await delay(wait);
-        wait = Math.min(wait * 2, 2000);
-        continue;
       }
-      wait = 100;
-      const handle = { stop: () => iter.stop() };
-      fetches.add(handle);
-      void (async () => {
-        let received = 0;
-        try {
-          for await (const msg of iter) {
-            received++;
-            sub.requested--;
-            if (sub.stopped || this.#closed) msg.nak();
-            else this.#deliver(sub, msg);
-          }
-        } catch (e) {
-          if (!sub.stopped && !this.#closed)
-            this.#report(new BrokerUnavailable(`a pull ended early: ${(e as Error).message}`, { cause: e }));
-        } finally {
-          fetches.delete(handle);
-          sub.requested -= free - received;
-          sub.wake?.();
-        }
-      })();
-      // Let this fetch's pull request go out before deciding on the next one.
-      await new Promise<void>((r) => setImmediate(r));
+    };
+    // Asked again when a slot frees or a request ends, once per event-loop turn (freed slots add up).
+    let queued = false;
+    sub.wake = () => {
+      if (queued) return;
+      queued = true;
+      setImmediate(() => {
+        queued = false;
+        ask();
+      });
+    };
+    ask();
+  }
+
+  /** Pull requests out longer than they can live: their slots are asked for again (the sweep, every 250 ms). */
+  #expirePulls(now: number): void {
+    for (const sub of this.#taskSubs.values()) {
+      let lost = 0;
+      while (sub.pulls.length > 0 && now - (sub.pulls[0] as { at: number }).at > PULL_EXPIRES_MS + 2000)
+        lost += (sub.pulls.shift() as { left: number }).left;
+      if (lost > 0 || (sub.pulls.length === 0 && sub.requested > 0)) {
+        sub.requested = Math.max(0, sub.requested - lost);
+        if (sub.pulls.length === 0) sub.requested = 0;
+        sub.wake?.();
+      }
     }
   }
 
-  #deliver(sub: TaskSub, msg: JsMsg): void {
+  #deliver(sub: TaskSub, msg: TaskMessage): void {
     let body: unknown;
     try {
       body = unpackValue(msg.data);
@@ -1131,19 +1214,8 @@ export class JetStreamLink implements Link {
       });
   }
 
-  async #ack(msg: JsMsg): Promise<void> {
-    for (let i = 0; i < 20 && !this.#closed; i++) {
-      try {
-        await msg.ackAck({ timeout: 5000 });
-        return;
-      } catch {
-        await delay(Math.min(2000, 100 * 2 ** i));
-      }
-    }
-  }
-
   /** Moves a message to the dead-letter stream and removes it from the task stream (`term`). */
-  async #deadLetter(msg: JsMsg, reason: string, why: string): Promise<void> {
+  async #deadLetter(msg: TaskMessage, reason: string, why: string): Promise<void> {
     this.#report(
       new InvalidRequest(`task message ${msg.seq} refused (${reason}): ${why}; it is in the dead-letter stream`),
     );
