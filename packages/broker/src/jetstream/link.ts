@@ -34,6 +34,7 @@ import {
   NoRespondersError,
   nanos,
   nuid,
+  PermissionViolationError,
   RequestError,
   type Subscription,
 } from '@nats-io/transport-node';
@@ -400,9 +401,14 @@ export class JetStreamLink implements Link {
    * Stream publishes waiting for their PubAck, by number: answered on this link's own inbox (`<inbox>.<n>`), not by
    * a nats.js request each (a timer, a deferred and an Error with a stack per task); one sweep times them out.
    */
-  readonly #pubs = new Map<number, { resolve(seq: number): void; reject(e: Error): void; sent: number }>();
+  readonly #pubs = new Map<
+    number,
+    { resolve(seq: number): void; reject(e: Error): void; sent: number; subject: string }
+  >();
   #pubSeq = 0;
   #pubInbox = '';
+  /** Subjects the server refused this user (permission violations), as they were reported. */
+  readonly #denied = new Set<string>();
   /** Confirmations to send at the end of this event-loop turn, by worker subject. */
   readonly #confirms = new Map<string, [string, string][]>();
   #events: LinkEvents | undefined;
@@ -484,6 +490,22 @@ export class JetStreamLink implements Link {
         } else if (s.type === 'reconnect') {
           this.#downSince = undefined;
           status(true, 'reconnected');
+        } else if (s.type === 'error') {
+          const e = (s as { error?: unknown }).error;
+          if (e instanceof PermissionViolationError) {
+            this.#denied.add(e.subject);
+            // Publishes to a stream the user may not write to fail now, not after the PubAck timeout.
+            for (const [n, p] of this.#pubs)
+              if (p.subject === e.subject) {
+                this.#pubs.delete(n);
+                p.reject(e);
+              }
+            this.#report(
+              new BrokerUnavailable(`the NATS server refused this user: ${e.message} (see its permissions)`, {
+                cause: e,
+              }),
+            );
+          }
         }
       }
     })().catch(() => undefined);
@@ -754,12 +776,12 @@ export class JetStreamLink implements Link {
     }
   }
 
-  /** One publish to a stream, resolved with the stored sequence of its PubAck (rejected on an error or 5 s of silence). */
+  /** One publish to a stream, resolved with the stored sequence of its PubAck (rejected on an error or 5 s silence). */
   #publishOnce(subject: string, data: Uint8Array, headers: MsgHdrs, msgID: string): Promise<number> {
     headers.set('Nats-Msg-Id', msgID);
     const n = ++this.#pubSeq;
     return new Promise((resolve, reject) => {
-      this.#pubs.set(n, { resolve, reject, sent: Date.now() });
+      this.#pubs.set(n, { resolve, reject, sent: Date.now(), subject });
       try {
         this.nc.publish(subject, data, { reply: `${this.#pubInbox}.${n}`, headers });
       } catch (e) {
@@ -901,7 +923,17 @@ export class JetStreamLink implements Link {
         pulls: [],
       };
       this.#taskSubs.set(identifier, sub);
-      this.#pull(sub);
+      const api = this.#pull(sub);
+      // A user without the right to pull (a submitter's permissions) is refused here, not left waiting for tasks.
+      await this.nc.flush();
+      await new Promise<void>((r) => setImmediate(r));
+      if (this.#denied.has(api)) {
+        this.#stopSub(sub);
+        this.#taskSubs.delete(identifier);
+        throw new BrokerUnavailable(
+          `this NATS user may not take tasks: the server refused its pull request on ${api} (permissions)`,
+        );
+      }
       this.#startDeadLetters();
       return null;
     }
@@ -952,7 +984,7 @@ export class JetStreamLink implements Link {
    * `Nats-Pending-Messages`) gives its slots back, and one that neither
    * filled nor ended by `PULL_EXPIRES_MS` + 2 s is taken as lost.
    */
-  #pull(sub: TaskSub): void {
+  #pull(sub: TaskSub): string {
     const inbox = createInbox((this.nc as { options?: { inboxPrefix?: string } }).options?.inboxPrefix);
     const api = `$JS.API.CONSUMER.MSG.NEXT.${this.names.taskStream}.${this.names.consumer}`;
     const natsSub = this.nc.subscribe(inbox, { callback: (_e, m) => onMessage(m) });
@@ -1003,6 +1035,7 @@ export class JetStreamLink implements Link {
       });
     };
     ask();
+    return api;
   }
 
   /** Pull requests out longer than they can live: their slots are asked for again (the sweep, every 250 ms). */
