@@ -989,6 +989,10 @@ export class JetStreamLink implements Link {
     const api = `$JS.API.CONSUMER.MSG.NEXT.${this.names.taskStream}.${this.names.consumer}`;
     const natsSub = this.nc.subscribe(inbox, { callback: (_e, m) => onMessage(m) });
     const pulls = sub.pulls;
+    // After a refusal (503 no responders while JetStream elects a leader, 409 consumer deleted, ...) the next request
+    // waits, 100 ms doubling to 2 s: no hot loop of refused pulls.
+    let backoff = 0;
+    let holding = false;
     const onMessage = (m: Msg): void => {
       const reply = m.reply;
       if (!reply) {
@@ -999,9 +1003,25 @@ export class JetStreamLink implements Link {
         if (p === undefined) return; // already given up on by the sweep
         const pending = Number(m.headers?.get('Nats-Pending-Messages') || Number.NaN);
         sub.requested = Math.max(0, sub.requested - (Number.isFinite(pending) ? pending : p.left));
-        sub.wake?.();
+        if (code === 408 || code === 404 || holding) {
+          sub.wake?.();
+          return;
+        }
+        if (backoff === 0)
+          this.#report(
+            new BrokerUnavailable(
+              `pulling tasks: the server answered ${code} ${m.headers?.description ?? ''}; retrying with backoff`,
+            ),
+          );
+        backoff = Math.min(backoff === 0 ? 100 : backoff * 2, 2000);
+        holding = true;
+        setTimeout(() => {
+          holding = false;
+          sub.wake?.();
+        }, backoff).unref();
         return;
       }
+      backoff = 0;
       sub.requested = Math.max(0, sub.requested - 1);
       const p = pulls[0];
       if (p !== undefined && --p.left <= 0) pulls.shift();
@@ -1011,7 +1031,7 @@ export class JetStreamLink implements Link {
     };
     sub.stop = () => natsSub.unsubscribe();
     const ask = (): void => {
-      if (sub.stopped || this.#closed) return;
+      if (sub.stopped || this.#closed || holding) return;
       const free = sub.prefetch - sub.inflight - sub.requested;
       // Like consume()'s threshold: while a pull is out, ask again only for a quarter of the prefetch or more.
       if (free <= 0 || (sub.requested > 0 && free < Math.ceil(sub.prefetch / 4))) return;
