@@ -925,7 +925,8 @@ export class JetStreamLink implements Link {
       this.#taskSubs.set(identifier, sub);
       const api = this.#pull(sub);
       // A user without the right to pull (a submitter's permissions) is refused here, not left waiting for tasks.
-      await this.nc.flush();
+      // (bounded: a connection that is down now does not hold the subscriber up; it pulls once it is back)
+      await Promise.race([this.nc.flush().catch(() => undefined), delay(5000)]);
       await new Promise<void>((r) => setImmediate(r));
       if (this.#denied.has(api)) {
         this.#stopSub(sub);
