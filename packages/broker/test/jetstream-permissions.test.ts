@@ -76,7 +76,6 @@ d(
         servers: url,
         name: 'perm',
         storage: 'memory' as const,
-        publishTimeoutMs: 500,
       };
       const admin: JetStreamCommunicator = await connect({ ...opts, nats: { user: 'admin', pass: 'admin-secret' } });
       const worker: JetStreamCommunicator = await connect({ ...opts, nats: { user: 'worker', pass: 'worker-secret' } });
@@ -97,7 +96,6 @@ d(
         servers: (js as { url: string }).url,
         name: 'perm',
         storage: 'memory' as const,
-        publishTimeoutMs: 500,
       };
       const open: JetStreamCommunicator[] = [];
       const as = async (name: string): Promise<JetStreamCommunicator> => {
@@ -127,7 +125,6 @@ d(
         servers: (js as { url: string }).url,
         name: 'perm',
         storage: 'memory' as const,
-        publishTimeoutMs: 500,
       };
       const open: JetStreamCommunicator[] = [];
       const as = async (name: string): Promise<JetStreamCommunicator> => {

@@ -756,6 +756,10 @@ export class JetStreamLink implements Link {
         return await this.#publishOnce(subject, data, headers, msgID);
       } catch (e) {
         const text = String((e as Error).message);
+        if (e instanceof PermissionViolationError)
+          throw new BrokerUnavailable(`this NATS user may not publish to ${subject} (permissions): ${text}`, {
+            cause: e,
+          });
         if (/maximum (messages|bytes)/i.test(text))
           throw new LimitExceeded(
             `the task stream is full (${text}): wait for workers or raise maxPendingTasks/maxPendingBytes`,
