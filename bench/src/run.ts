@@ -34,6 +34,8 @@ import { brokerText } from './report/broker-tables.js';
 import { pythonBrokerLines, runPythonBroker, type PythonBrokerResult } from './scenarios/python-broker.js';
 import { type BrokerResults, makeBrokerPlan, runBrokerBench, socketkitReqrepP50 } from './scenarios/broker.js';
 import { type ColdResults, coldTables, coldTargets, runCold } from './scenarios/cold.js'; // [issue 28: cold start]
+import { type JetStreamScenarioResult, runJetStreamScenario } from './scenarios/jetstream.js'; // [issue 27]
+import { jetStreamTargets, jetStreamText } from './report/jetstream-tables.js'; // [issue 27: JetStream bench]
 
 const BENCH_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -44,7 +46,8 @@ const USAGE = `usage: node dist/run.js [options]
   --reps N           measured runs per figure (default 5, 3 with --quick; the figure is their median)
   --only LIST        scenarios to run, by number or id (e.g. 1,4 or reqrep; \`scaling\`
                      for the scaling curve, 7; \`stats\` for the stats cost A/B over unix;
-                     \`broker\` for issue 25's broker vs RabbitMQ and BullMQ; \`cold\` for issue 28's
+                     \`broker\` for issue 25's broker vs RabbitMQ and BullMQ; \`jetstream\` for issue 27's
+                     JetStream backend vs a raw @nats-io/jetstream work queue; \`cold\` for issue 28's
                      import time, cold start, cold burst, drain cadence and payload shapes, or some
                      of them: cold-import, cold-start, cold-burst, cold-drain, cold-shapes)
   --transport LIST   ${benchTransports().join(', ')} (default all; nats runs scenarios 1, 2
@@ -125,13 +128,14 @@ export async function main(argv: string[]): Promise<number> {
   const statsAb = only === undefined || only.includes('stats');
   const brokerBench = only === undefined || only.includes('broker'); // [issue 25: broker bench]
   const pyBroker = only === undefined || only.includes('python-broker');
+  const jetStreamBench = only === undefined || only.includes('jetstream'); // [issue 27: JetStream bench]
   // [issue 28: cold start] `cold` runs all five; cold-import, cold-start, cold-burst, cold-drain, cold-shapes some
   const coldParts = only === undefined || only.includes('cold') ? undefined : only.filter((o) => o.startsWith('cold-'));
   const coldBench = coldParts === undefined || coldParts.length > 0;
-  if (defs.length === 0 && !scaling && !statsAb && !brokerBench && !pyBroker && !coldBench)
+  if (defs.length === 0 && !scaling && !statsAb && !brokerBench && !pyBroker && !coldBench && !jetStreamBench)
     throw new Error(
       `--only ${values.only} matches no scenario (use 1-7 or ${SCENARIOS.map((d) => d.id).join(', ')}, scaling, ` +
-        `stats, broker, python-broker, cold)`,
+        `stats, broker, python-broker, jetstream, cold)`,
     );
   let transports: TransportKind[] = parseTransports(values.transport);
   let impls = values.impl === undefined ? IMPLS : (values.impl.split(',').map((s) => s.trim()) as Impl[]);
@@ -161,6 +165,7 @@ export async function main(argv: string[]): Promise<number> {
     !scaling ||
     !statsAb ||
     !brokerBench ||
+    !jetStreamBench ||
     !coldBench ||
     values.transport !== undefined ||
     values.impl !== undefined ||
@@ -218,6 +223,7 @@ export async function main(argv: string[]): Promise<number> {
   let pythonBroker: PythonBrokerResult | undefined;
   let broker: BrokerResults | undefined; // [issue 25: broker bench]
   let cold: ColdResults | undefined; // [issue 28: cold start]
+  let jetStream: JetStreamScenarioResult | undefined; // [issue 27: JetStream bench]
   let nats: NatsServerHandle | undefined;
   try {
     if (steps.some((s) => s.transport === 'nats')) {
@@ -265,6 +271,21 @@ export async function main(argv: string[]): Promise<number> {
         : undefined;
       broker = await runBrokerBench(makeBrokerPlan(values.quick, reps, plan.execArgv), progress, reqrepP50);
     }
+    // [issue 27: JetStream bench] the JetStream backend vs a raw @nats-io/jetstream work queue, same run.
+    if (jetStreamBench) {
+      log(`\n[${elapsed(start)}] JetStream (issue 27): socketkit JetStream backend vs raw @nats-io/jetstream`);
+      const jsParams = { tasks: values.quick ? 2_000 : 5_000, rtt: values.quick ? 200 : 500, reps: plan.reps };
+      try {
+        jetStream = await runJetStreamScenario(jsParams, {
+          brokers: broker === undefined,
+          progress: (line) => progress.detail(line),
+        });
+      } catch (err) {
+        const note = `JetStream bench failed: ${err instanceof Error ? err.message : String(err)}`;
+        jetStream = { ok: false, note, params: { workers: 4, prefetch: 16, window: 256, ...jsParams }, figures: [] };
+      }
+      if (!jetStream.ok) log(`warning: ${jetStream.note}`);
+    }
     // [issue 28: cold start] import time, cold start, cold burst, drain cadence, payload shapes
     if (coldBench && impls.includes('socketkit')) {
       log(`\n[${elapsed(start)}] from the first message (issue 28): import, cold start, cold burst, drain, shapes`);
@@ -273,6 +294,8 @@ export async function main(argv: string[]): Promise<number> {
     targets = buildTargets(scenarios, slow, curve, statsCost);
     if (cold !== undefined) targets.push(...coldTargets(cold, scenarios)); // [issue 28: cold start]
     for (const t of broker?.targets ?? []) targets.push({ ...t, transport: 'unix' }); // [issue 25: broker bench]
+    for (const t of jetStream === undefined ? [] : jetStreamTargets(jetStream))
+      targets.push({ ...t, transport: 'nats' });
     if (!values['no-profile'] && impls.includes('socketkit')) {
       const seen = new Set<string>();
       for (const t of targets) {
@@ -327,6 +350,7 @@ export async function main(argv: string[]): Promise<number> {
     ...(broker === undefined ? {} : { broker }), // [issue 25: broker bench]
     ...(pythonBroker === undefined ? {} : { pythonBroker }),
     ...(cold === undefined ? {} : { cold }), // [issue 28: cold start]
+    ...(jetStream === undefined ? {} : { jetstream: jetStream }), // [issue 27: JetStream bench]
     notes: [
       ...[...scenarios, ...slow]
         .filter((s) => !s.ok)
@@ -355,6 +379,7 @@ export async function main(argv: string[]): Promise<number> {
   if (curve.length > 0) out(`Scaling curve\n${textTable(scalingTable(curve))}\n`);
   if (slow.length > 0) out(`${textTable(slowTable(slow))}\n`);
   if (broker !== undefined) out(brokerText(broker)); // [issue 25: broker bench]
+  if (jetStream !== undefined) out(jetStreamText(jetStream, broker)); // [issue 27: JetStream bench]
   for (const t of cold === undefined ? [] : coldTables(cold)) out(`${t.title}\n${textTable(t.table)}\n`); // [issue 28]
   if (results.targets.length > 0) out(`Targets\n${textTable(targetsTable(results.targets))}\n`);
   if (profiles.length > 0)

@@ -5,6 +5,7 @@
 import { SLOW_DRAIN_TIMEOUT_MS } from '../scenarios/slow-consumer.js';
 import type { BenchResults } from './results.js';
 import { brokerMarkdown } from './broker-tables.js';
+import { jetStreamMarkdown } from './jetstream-tables.js';
 import { coldTables } from '../scenarios/cold.js'; // [issue 28: cold start and first messages]
 import { headlineTable, markdownTable, natsTable, profileLines, resultsTable, scalingTable } from './tables.js';
 import { slowTable, targetsTable, unixTcpTable } from './tables.js';
@@ -133,6 +134,7 @@ export function markdownReport(results: BenchResults, chartFile: string): string
       ? ['## Scaling curve: fan-out to 1 … 1,000 clients', '', markdownTable(scalingTable(results.scaling)), '']
       : []),
     ...(results.broker === undefined ? [] : brokerMarkdown(results.broker)),
+    ...(results.jetstream === undefined ? [] : jetStreamMarkdown(results.jetstream, results.broker)), // [issue 27]
     // [issue 28: cold start and first messages]
     ...(results.cold === undefined
       ? []

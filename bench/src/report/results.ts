@@ -145,6 +145,8 @@ export interface BenchResults {
   broker?: BrokerResults;
   /** Broker tasks/s with Python workers beside Node workers (absent when not selected and in older results). */
   pythonBroker?: PythonBrokerResult;
+  /** [issue 27] The JetStream backend beside a raw `@nats-io/jetstream` work queue (absent when not selected). */
+  jetstream?: import('../scenarios/jetstream.js').JetStreamScenarioResult;
   /** [issue 28: cold start and first messages] import time, cold start, cold burst, drain cadence, shapes. */
   cold?: import('../scenarios/cold.js').ColdResults;
   notes: string[];

@@ -183,27 +183,55 @@ async function raw(servers: string, p: JetStreamScenarioResult['params'], rep: n
   }
 }
 
+/** How {@link runJetStreamScenario} runs beside the rest of the bench. */
+export interface JetStreamRunOptions {
+  /** Also measure the single-process broker (memory, durable) in the same shape (default true). */
+  brokers?: boolean;
+  /** Called after each measured run (progress). */
+  progress?: (line: string) => void;
+}
+
 /** Runs the scenario (starts and stops its own nats-server). */
 export async function runJetStreamScenario(
   params: Partial<JetStreamScenarioResult['params']> = {},
+  options: JetStreamRunOptions = {},
 ): Promise<JetStreamScenarioResult> {
+  const say = options.progress ?? ((): void => undefined);
+  const line = (f: JetStreamFigures): string =>
+    `${f.contender} ${f.tasksPerSec} tasks/s, ${f.cpuUsPerTask} µs CPU/task, ` +
+    `round trip p50 ${f.rttP50Ms.toFixed(2)} ms`;
   const p = { tasks: 5000, workers: 4, prefetch: 16, window: 256, rtt: 500, reps: 3, ...params };
-  if (binary === undefined) return { ok: false, note: 'skipped: no nats-server binary', params: p, figures: [] };
+  if (binary === undefined)
+    return {
+      ok: false,
+      note: 'JetStream bench skipped: nats-server is not installed (apt-get install nats-server)',
+      params: p,
+      figures: [],
+    };
   const dir = mkdtempSync(join(tmpdir(), 'skbench-js-'));
   const port = await freePort();
   const proc = spawn(binary, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir], { stdio: 'ignore' });
   try {
     while (!(await accepting(port))) {
       if (proc.exitCode !== null)
-        return { ok: false, note: `skipped: nats-server exited with ${proc.exitCode}`, params: p, figures: [] };
+        return {
+          ok: false,
+          note: `JetStream bench skipped: nats-server -js exited with ${proc.exitCode} at start`,
+          params: p,
+          figures: [],
+        };
       await new Promise((r) => setTimeout(r, 20));
     }
     const servers = `nats://127.0.0.1:${port}`;
     // Alternate the contenders, `reps` runs each; every figure is the median.
     const runs: JetStreamFigures[][] = [[], []];
     for (let i = 0; i < p.reps; i++) {
-      (runs[1] as JetStreamFigures[]).push(await raw(servers, p, i));
-      (runs[0] as JetStreamFigures[]).push(await socketkit(servers, p, i));
+      const r = await raw(servers, p, i);
+      say(`run ${i + 1}/${p.reps}: ${line(r)}`);
+      (runs[1] as JetStreamFigures[]).push(r);
+      const s = await socketkit(servers, p, i);
+      say(`run ${i + 1}/${p.reps}: ${line(s)}`);
+      (runs[0] as JetStreamFigures[]).push(s);
     }
     const median = (xs: number[]): number => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
     const [s1, r1] = runs.map((rs) => ({
@@ -214,15 +242,18 @@ export async function runJetStreamScenario(
       cpuUsPerTask: median(rs.map((r) => r.cpuUsPerTask)),
     })) as [JetStreamFigures, JetStreamFigures];
     // The single-process broker beside them (one run each: for scale, not part of the target).
-    const figures = [s1, r1, await broker(false, p), await broker(true, p)];
+    const figures = [s1, r1];
+    if (options.brokers !== false) figures.push(await broker(false, p), await broker(true, p));
     const ratio = {
       tasksPerSec: Math.round((s1.tasksPerSec / r1.tasksPerSec) * 100) / 100,
       rttP50: Math.round((s1.rttP50Ms / r1.rttP50Ms) * 100) / 100,
     };
     return { ok: true, params: p, figures, ratio, targetMet: ratio.tasksPerSec >= 0.8 };
   } finally {
-    proc.kill('SIGTERM');
-    await once(proc, 'exit');
+    if (proc.exitCode === null && proc.signalCode === null) {
+      proc.kill('SIGTERM');
+      await once(proc, 'exit');
+    }
     rmSync(dir, { recursive: true, force: true });
   }
 }

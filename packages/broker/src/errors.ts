@@ -37,6 +37,8 @@ export const BrokerErrorCode = {
   INVALID_REQUEST: 'INVALID_REQUEST',
   /** An operation (`admin` message) on a broker started with `adminOps: false`. */
   ADMIN_DISABLED: 'ADMIN_DISABLED',
+  /** A JetStream namespace that has no streams on the servers asked (the admin functions). */
+  NAMESPACE_NOT_FOUND: 'NAMESPACE_NOT_FOUND',
 } as const;
 
 /** One of the {@link BrokerErrorCode} values. */

@@ -26,7 +26,9 @@ export {
   jetStreamRequeue,
   jetStreamPurgeDead,
   jetStreamStats,
+  jetStreamNamespaces,
   type JetStreamAdminOptions,
+  type JetStreamConsumerFigures,
   type JetStreamStats,
   type JetStreamTaskInfo,
 } from './jetstream/admin.js';

@@ -216,5 +216,30 @@ d(
       expect(listener.duplicateOutcomes).toBe(1);
       await expect(listener.taskSend('still')).resolves.toBe('still');
     });
+
+    it('a deleted task consumer under a worker: its refused pulls back off (no hot loop), reported once', async () => {
+      const ns = namespace();
+      const w = await comm(ns);
+      await w.addTaskSubscriber((b) => b, { prefetch: 4 });
+      const jsm = await jetstreamManager(raw as NatsConnection);
+      const stream = `SK_${ns.toUpperCase()}_TASKS`;
+      // Every pull request of the worker, counted as it is published.
+      let pulls = 0;
+      const spy = (raw as NatsConnection).subscribe(`$JS.API.CONSUMER.MSG.NEXT.${stream}.workers`, {
+        callback: () => {
+          pulls++;
+        },
+      });
+      await (raw as NatsConnection).flush();
+      await jsm.consumers.delete(stream, 'workers');
+      await until(() => w.errors.some((e) => /pulling tasks: the server answered/.test(e.message)));
+      const at = pulls;
+      await sleep(1500);
+      spy.unsubscribe();
+      // With backoff (100 ms doubling to 2 s) a handful; without it, one per server round trip: thousands.
+      expect(pulls - at).toBeLessThan(20);
+      expect(w.errors.filter((e) => /pulling tasks: the server answered/.test(e.message))).toHaveLength(1);
+      expect(w.errors.every((e) => e instanceof BrokerUnavailable)).toBe(true);
+    });
   },
 );

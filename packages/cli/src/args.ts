@@ -15,7 +15,17 @@ import {
   type TransportCliCommand,
   type TransportCliFlag,
 } from 'socketkit';
-import { BROKER_TOPICS, brokerHelpTexts, parseBroker, type BrokerCommand, type BrokerTopic } from './broker-args.js';
+import {
+  BROKER_TOPICS,
+  brokerHelpTexts,
+  jetStreamTarget,
+  noJetStreamFlags,
+  parseBroker,
+  timeoutAndLevel,
+  type BrokerCommand,
+  type BrokerTopic,
+  type JetStreamTarget,
+} from './broker-args.js';
 
 /** A problem with the command line itself (exit code 2). */
 export class UsageError extends Error {
@@ -95,13 +105,27 @@ export type ParsedCommand =
       watch: boolean;
       count: number | undefined;
       intervalMs: number;
+      jetstream?: undefined;
     } & CommonArgs)
+  | {
+      /** `socketkit stats <namespace> --transport jetstream`: the figures of a JetStream namespace. */
+      command: 'stats';
+      json: boolean;
+      watch: boolean;
+      count: number | undefined;
+      intervalMs: number;
+      jetstream: JetStreamTarget;
+      timeout: number | undefined;
+      logLevel: LogLevel | undefined;
+    }
   | {
       command: 'top';
       socketDir: string | undefined;
       count: number | undefined;
       intervalMs: number;
       tokenFile: string | undefined;
+      /** `--jetstream URLS`: also a row per JetStream namespace on those servers. */
+      jetstream: JetStreamTarget | undefined;
     }
   | { command: 'bench'; script: string | undefined; rest: string[] }
   | BrokerCommand;
@@ -351,9 +375,16 @@ options:
   (--transport ${statsTransports().join('|')}, ${statsFlagList()}, --token-file and
   --timeout as below; the default --timeout here is 2 s)
 
+JetStream backend of @socketkit/broker (needs that package beside the CLI):
+  socketkit stats <namespace> --transport jetstream --servers URLS
+prints the namespace's task stream (messages, bytes, replicas, leader), its
+figures (pending, ack pending = in flight, redelivered, dead letters, waiting
+pulls) and one line per consumer; NATS credentials: --user NAME with
+--password-file FILE, or --token-file FILE (the NATS token); default --timeout 5 s.
+
 ${commonHelp()}`,
 
-    top: `usage: socketkit top [--socket-dir DIR] [--token-file FILE] [--interval MS] [--count N]
+    top: `usage: socketkit top [--socket-dir DIR] [--token-file FILE] [--jetstream URLS] [--interval MS] [--count N]
 
 A live table of every event in the socket directory (unix sockets and tcp
 address files): clients, queue, rates in and out, pending bytes and drops.
@@ -363,6 +394,9 @@ one block of plain lines per refresh.
 options:
   --socket-dir DIR      the socket directory (default $SOCKET_DIR or /tmp/sockets)
   --token-file FILE     the token of servers that have one (first line of FILE)
+  --jetstream URLS      also a row per @socketkit/broker JetStream namespace on these NATS servers
+                        (jetstream:<ns>; CLIENTS: waiting pulls, QUEUE: stored tasks, TASKS: pending/ack pending/dead)
+  --user NAME           with --password-file FILE: the NATS user of --jetstream
   --interval MS         refresh interval (default 1000)
   --count N             stop after N refreshes (default: until SIGINT)
   -h, --help            show this help`,
@@ -441,6 +475,8 @@ const SPECS = {
   request: { ...common, ...handshake, data: { type: 'string' } },
   stats: {
     ...common,
+    user: { type: 'string' },
+    'password-file': { type: 'string' },
     json: { type: 'boolean' },
     watch: { type: 'boolean' },
     interval: { type: 'string' },
@@ -450,6 +486,9 @@ const SPECS = {
   top: {
     'socket-dir': { type: 'string' },
     'token-file': { type: 'string' },
+    jetstream: { type: 'string' },
+    user: { type: 'string' },
+    'password-file': { type: 'string' },
     interval: { type: 'string' },
     count: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
@@ -735,15 +774,36 @@ export function parseCommand(argv: readonly string[]): ParsedCommand {
             `unexpected argument ${JSON.stringify(positionals[0])}: top takes no event name`,
             command,
           );
-        return { command, socketDir, count, intervalMs, tokenFile };
+        if (values.jetstream === undefined) noJetStreamFlags(values, command);
+        // --token-file is the monitors' socketkit token here: NATS credentials are --user and --password-file.
+        const jetstream =
+          values.jetstream === undefined
+            ? undefined
+            : jetStreamTarget({ ...values, 'token-file': undefined }, command, undefined, 'jetstream');
+        return { command, socketDir, count, intervalMs, tokenFile, jetstream };
       }
+      const json = values.json === true;
+      const watch = values.watch === true;
+      if (values.transport === 'jetstream') {
+        if (positionals.length !== 1)
+          throw new UsageError('give one namespace: socketkit stats <namespace> --transport jetstream', command);
+        for (const name of transportFlags(command).keys())
+          if (name !== 'servers' && values[name] !== undefined)
+            throw new UsageError(
+              `--${name} does not apply to --transport jetstream (it takes --servers URLS)`,
+              command,
+            );
+        const jetstream = jetStreamTarget(values, command, positionals[0]);
+        return { command, json, watch, count, intervalMs, jetstream, ...timeoutAndLevel(values, command) };
+      }
+      noJetStreamFlags(values, command);
       if (positionals.length !== 1) throw new UsageError('give one event name: socketkit stats <event>', command);
       const common = commonArgs(command, values, positionals);
       const readable = statsTransports();
       if (!readable.includes(common.transport)) {
         throw new UsageError(`stats reads ${listed(readable)} servers: --transport ${listed(readable, 'or')}`, command);
       }
-      return { command, json: values.json === true, watch: values.watch === true, count, intervalMs, ...common };
+      return { command, json, watch, count, intervalMs, ...common };
     }
     case 'ls': {
       if (positionals.length > 0)

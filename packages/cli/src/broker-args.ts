@@ -24,12 +24,84 @@ export type BrokerTopic = (typeof BROKER_TOPICS)[number];
 /** Task states `broker tasks --state` lists. */
 export const TASK_STATES = ['pending', 'inflight', 'dead'] as const;
 
+/**
+ * Where a JetStream backend is (`--transport jetstream`): its servers, the namespace, and the NATS credentials (a
+ * user with `--password-file`, or a token with `--token-file`).
+ */
+export interface JetStreamTarget {
+  servers: string[];
+  /** The namespace (`--name`, default `socketkit`, as `connect({ transport: 'jetstream', name })`). */
+  name: string;
+  user: string | undefined;
+  passwordFile: string | undefined;
+  tokenFile: string | undefined;
+}
+
+/** The flags of a JetStream target (`--servers` is also the nats transport's). */
+export const JETSTREAM_FLAGS = {
+  servers: { type: 'string' },
+  name: { type: 'string' },
+  user: { type: 'string' },
+  'password-file': { type: 'string' },
+} as const;
+
+const NAMESPACE = /^[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * The JetStream target of a command line: `--servers` (the flag `serversFlag`; default $SOCKET_NATS_SERVERS or
+ * nats://127.0.0.1:4222), the namespace `name` (default `socketkit`), the credentials.
+ * @throws UsageError for a bad namespace or half a user/password pair.
+ */
+export function jetStreamTarget(
+  values: Values,
+  where: string,
+  name: string | undefined,
+  serversFlag = 'servers',
+): JetStreamTarget {
+  const serversText = (values[serversFlag] as string | undefined) ?? process.env.SOCKET_NATS_SERVERS;
+  const servers = (serversText ?? 'nats://127.0.0.1:4222')
+    .split(',')
+    .map((u) => u.trim())
+    .filter((u) => u !== '');
+  if (servers.length === 0) throw new UsageError(`--${serversFlag} needs at least one NATS server URL`, where);
+  const ns = name ?? 'socketkit';
+  if (!NAMESPACE.test(ns))
+    throw new UsageError(
+      `invalid namespace ${JSON.stringify(ns)}: use 1-64 characters from a-z, A-Z, 0-9, "_" and "-" ` +
+        '(the name communicators connect with)',
+      where,
+    );
+  const user = values.user as string | undefined;
+  const passwordFile = values['password-file'] as string | undefined;
+  const tokenFile = values['token-file'] as string | undefined;
+  if ((user === undefined) !== (passwordFile === undefined))
+    throw new UsageError(
+      '--user and --password-file go together (the NATS user and the file whose first line is its password)',
+      where,
+    );
+  if (user !== undefined && tokenFile !== undefined)
+    throw new UsageError('give NATS credentials once: --user with --password-file, or --token-file', where);
+  return { servers, name: ns, user, passwordFile, tokenFile };
+}
+
+/** Refuses the JetStream flags on a socket transport (they would be silently ignored). */
+export function noJetStreamFlags(values: Values, where: string): void {
+  for (const flag of ['name', 'user', 'password-file']) {
+    if (values[flag] === undefined) continue;
+    const why = flag === 'name' ? ' (the namespace; a socket broker is named by --event)' : '';
+    throw new UsageError(`--${flag} applies to --transport jetstream${why}`, where);
+  }
+}
+
 /** Options every broker subcommand shares, after validation. */
 export interface BrokerCommonArgs {
   command: 'broker';
   /** The broker's event name (`--event`, default `broker`). */
   event: string;
-  transport: SocketType;
+  /** A socket transport, or `jetstream` (then {@link BrokerCommonArgs.jetstream} says where). */
+  transport: SocketType | 'jetstream';
+  /** The JetStream backend (`--transport jetstream`); undefined for a socket broker. */
+  jetstream: JetStreamTarget | undefined;
   /** What the transport's own flags made (serve: its server flags; the others: its client flags). */
   transportOptions: Record<string, unknown>;
   tokenFile: string | undefined;
@@ -72,6 +144,7 @@ export type BrokerCommand =
 const flagsOf = (sub: BrokerSubcommand): TransportCliCommand => (sub === 'serve' ? 'serve' : 'request');
 
 const COMMON = {
+  ...JETSTREAM_FLAGS,
   event: { type: 'string' },
   transport: { type: 'string' },
   timeout: { type: 'string' },
@@ -168,6 +241,12 @@ export function parseBroker(
       const state = values.state as string | undefined;
       if (state !== undefined && !(TASK_STATES as readonly string[]).includes(state))
         throw new UsageError(`--state must be ${TASK_STATES.join(', ')}, got ${JSON.stringify(state)}`, where);
+      if (state === 'inflight' && common.jetstream !== undefined)
+        throw new UsageError(
+          'JetStream cannot list in-flight tasks one by one (their count is "ack pending" in socketkit stats ' +
+            '<namespace> --transport jetstream): use --state pending or dead',
+          where,
+        );
       const limit = values.limit === undefined ? 1000 : integer(values.limit as string, '--limit', where, 1, 1000);
       return {
         ...common,
@@ -208,6 +287,8 @@ function noPositionals(positionals: string[], where: string): void {
 }
 
 function commonOf(sub: BrokerSubcommand, values: Values, where: string): BrokerCommonArgs {
+  if (values.transport === 'jetstream') return jetStreamCommonOf(sub, values, where);
+  noJetStreamFlags(values, where);
   const event = (values.event as string | undefined) ?? 'broker';
   if (!isValidEventName(event))
     throw new UsageError(
@@ -228,6 +309,44 @@ function commonOf(sub: BrokerSubcommand, values: Values, where: string): BrokerC
     if (err instanceof UsageError) throw new UsageError(err.message, where);
     throw err;
   }
+  return {
+    command: 'broker',
+    event,
+    transport,
+    jetstream: undefined,
+    transportOptions,
+    tokenFile: values['token-file'] as string | undefined,
+    ...timeoutAndLevel(values, where),
+  };
+}
+
+/** `--transport jetstream`: no broker process to serve; `--servers`, `--name` and the credentials say where. */
+function jetStreamCommonOf(sub: BrokerSubcommand, values: Values, where: string): BrokerCommonArgs {
+  if (sub === 'serve')
+    throw new UsageError(
+      'the JetStream backend has no broker process to serve: nats-server with JetStream (-js) is the broker, and ' +
+        "communicators connect to it with connect({ transport: 'jetstream', servers })",
+      where,
+    );
+  if (values.event !== undefined)
+    throw new UsageError('--event names a socket broker: a JetStream namespace is --name NS', where);
+  for (const [name] of transportFlags(flagsOf(sub)))
+    if (name !== 'servers' && values[name] !== undefined)
+      throw new UsageError(`--${name} does not apply to --transport jetstream (it takes --servers URLS)`, where);
+  const jetstream = jetStreamTarget(values, where, values.name as string | undefined);
+  return {
+    command: 'broker',
+    event: jetstream.name,
+    transport: 'jetstream',
+    jetstream,
+    transportOptions: {},
+    tokenFile: jetstream.tokenFile,
+    ...timeoutAndLevel(values, where),
+  };
+}
+
+/** `--timeout` (seconds) and `--log-level`. */
+export function timeoutAndLevel(values: Values, where: string): Pick<BrokerCommonArgs, 'timeout' | 'logLevel'> {
   const timeoutText = values.timeout as string | undefined;
   let timeout: number | undefined;
   if (timeoutText !== undefined) {
@@ -242,22 +361,22 @@ function commonOf(sub: BrokerSubcommand, values: Values, where: string): BrokerC
   const level = values['log-level'] as string | undefined;
   if (level !== undefined && !(LOG_LEVELS as readonly string[]).includes(level))
     throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(level)}`, where);
-  return {
-    command: 'broker',
-    event,
-    transport,
-    transportOptions,
-    tokenFile: values['token-file'] as string | undefined,
-    timeout,
-    logLevel: level as LogLevel | undefined,
-  };
+  return { timeout, logLevel: level as LogLevel | undefined };
 }
 
 /** The options every broker subcommand takes, with the transport flags of `flags` (server or client ones). */
 function brokerCommonHelp(flags: TransportCliCommand): string {
   return `common options:
   --event NAME          the broker's event name (default broker: socket broker.sock)
-  --transport ${transportNames().join('|')}  transport (default unix)
+  --transport ${transportNames().join('|')}${flags === 'serve' ? '' : '|jetstream'}  transport (default unix)
+${
+  flags === 'serve'
+    ? ''
+    : `  --name NS             jetstream: the namespace (default socketkit); with --servers URLS
+  --user NAME           jetstream: the NATS user, with --password-file FILE (its password's file);
+                        --token-file FILE is then the NATS token
+`
+}
 ${[...transportFlagLines(flags, true), ...transportFlagLines(flags, false)].map((l) => `${l}\n`).join('')}${optionLine(
   '--token-file FILE',
   TOKEN_FILE_HELP,
@@ -288,6 +407,12 @@ commands:
 
 Its figures (pending, in flight, dead, subscribers, tasks/s) are in
 "socketkit stats broker", "socketkit top" and broker serve's --metrics-*.
+
+The JetStream backend (connect({ transport: 'jetstream' })) has no broker
+process: tasks, requeue and purge take --transport jetstream --servers URLS
+--name NS (the namespace, default socketkit) and read its streams directly;
+its figures are in "socketkit stats NS --transport jetstream --servers URLS"
+and "socketkit top --jetstream URLS".
 Run "socketkit broker <command> --help" for the options of a command.
 
 exit codes: 0 ok, 1 runtime error (stderr: "error <CODE>: ..."), 2 usage error`,

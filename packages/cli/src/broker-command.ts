@@ -4,7 +4,7 @@
  * socketkit client).
  */
 import { resolve } from 'node:path';
-import { ErrorCode, ValidationError, createClient, type SocketMessage } from 'socketkit';
+import { ErrorCode, ValidationError, createClient, type SocketMessage, type SocketType } from 'socketkit';
 import type { BrokerCommand } from './broker-args.js';
 import { brokerFiguresOf, brokerMetrics } from './broker-stats.js';
 import { connectOnce, metricsToken, nextSignal, showErrors, timeoutMs, transportOptions } from './commands.js';
@@ -29,7 +29,9 @@ export class BrokerAdminError extends Error {
 }
 
 /** Runs one parsed broker command; resolves with the exit code. */
-export function broker(a: BrokerCommand): Promise<number> {
+export async function broker(a: BrokerCommand): Promise<number> {
+  if (a.sub !== 'serve' && a.jetstream !== undefined)
+    return (await import('./jetstream-command.js')).jetStreamBroker(a, a.jetstream);
   switch (a.sub) {
     case 'serve':
       return serveBroker(a);
@@ -44,11 +46,11 @@ export function broker(a: BrokerCommand): Promise<number> {
 
 /**
  * Imports @socketkit/broker, an optional peer of the CLI (it brings LMDB, a native module, which no other command
- * needs).
+ * needs), for `what` (the command that needs it).
  * @throws ValidationError `INVALID_CONFIG` with `details.package` when it is not installed (main() adds how to
  *   install it beside the CLI).
  */
-async function loadBroker(): Promise<typeof import('@socketkit/broker')> {
+export async function loadBroker(what = 'socketkit broker serve'): Promise<typeof import('@socketkit/broker')> {
   try {
     return await import('@socketkit/broker');
   } catch (err) {
@@ -59,8 +61,8 @@ async function loadBroker(): Promise<typeof import('@socketkit/broker')> {
     if (!missing) throw err;
     throw new ValidationError(
       ErrorCode.INVALID_CONFIG,
-      'socketkit broker serve needs the @socketkit/broker package, which is not installed: npm install ' +
-        '@socketkit/broker (the other broker commands work without it)',
+      `${what} needs the @socketkit/broker package, which is not installed: npm install @socketkit/broker ` +
+        '(the broker commands for a socket broker, other than serve, work without it)',
       { cause: err, details: { package: '@socketkit/broker' } },
     );
   }
@@ -77,7 +79,7 @@ async function serveBroker(a: Sub<'serve'>): Promise<number> {
     b = await startBroker({
       ...transportOptions(a),
       ...a.limits,
-      transport: a.transport,
+      transport: a.transport as SocketType,
       eventName: a.event,
       ...(a.store === undefined ? {} : { store: { path: resolve(a.store) } }),
     });
@@ -139,7 +141,7 @@ async function adminRequest(
   op: string,
   fields: Record<string, unknown> = {},
 ): Promise<{ result: unknown } | undefined> {
-  const client = await createClient(a.transport, a.event, {
+  const client = await createClient(a.transport as SocketType, a.event, {
     ...transportOptions(a),
     autoReconnect: false,
     handshake: true,

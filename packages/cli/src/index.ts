@@ -14,6 +14,7 @@ export type {
   BrokerServeLimits,
   BrokerSubcommand,
   BrokerTopic,
+  JetStreamTarget,
 } from './broker-args.js';
 export {
   serve,

@@ -2,13 +2,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCode, ValidationError, loadConfig, transportImplementation } from 'socketkit';
 import type { ServerStats, TransportImplementation } from 'socketkit';
 import type { ParsedCommand } from './args.js';
+import type { JetStreamTarget } from './broker-args.js';
 import { readToken } from './commands.js';
 import { inspectSocketDir } from './ls.js';
 import { STATS_TIMEOUT_MS, fetchCheckedStats, statsOfEntry } from './monitor.js';
 import { safeJson, safeText } from './output.js';
 import { brokerCell, brokerFiguresOf, formatBrokerFigures } from './broker-stats.js';
 
-type StatsArgs = Extract<ParsedCommand, { command: 'stats' }>;
+type StatsArgs = Extract<ParsedCommand, { command: 'stats'; jetstream?: undefined }>;
+type JetStreamStatsArgs = Exclude<Extract<ParsedCommand, { command: 'stats' }>, StatsArgs>;
 type StatsFactory = NonNullable<TransportImplementation['createStatsTransport']>;
 
 /**
@@ -60,13 +62,30 @@ export function formatStats(s: ServerStats): string {
   return [...lines.map((l) => safeText(l)), ...(broker === undefined ? [] : [formatBrokerFigures(broker)])].join('\n');
 }
 
-/** `socketkit stats <event>`: one sample, or `--watch` samples until SIGINT or `--count`. */
-export async function stats(a: StatsArgs): Promise<number> {
-  const transport = await statsTransport(a);
-  const options = {
-    timeoutMs: a.timeout === undefined ? STATS_TIMEOUT_MS : Math.round(a.timeout * 1000),
-    ...(a.tokenFile === undefined ? {} : { token: readToken(a.tokenFile) }),
-  };
+/**
+ * `socketkit stats <event>` (or `<namespace> --transport jetstream`): one sample, or `--watch` samples until SIGINT or
+ * `--count`.
+ */
+export async function stats(a: StatsArgs | JetStreamStatsArgs): Promise<number> {
+  let sample: () => Promise<string>;
+  if (a.jetstream !== undefined) {
+    const target = a.jetstream;
+    const { formatJetStreamFigures, jetStreamFigures } = await import('./jetstream-command.js');
+    sample = async () => {
+      const s = await jetStreamFigures(target, a.timeout);
+      return a.json ? safeJson({ jetstream: s }) : formatJetStreamFigures(s);
+    };
+  } else {
+    const transport = await statsTransport(a);
+    const options = {
+      timeoutMs: a.timeout === undefined ? STATS_TIMEOUT_MS : Math.round(a.timeout * 1000),
+      ...(a.tokenFile === undefined ? {} : { token: readToken(a.tokenFile) }),
+    };
+    sample = async () => {
+      const s = await fetchCheckedStats(transport, a.event, options);
+      return a.json ? safeJson(s) : formatStats(s);
+    };
+  }
   const samples = a.watch ? (a.count ?? Number.POSITIVE_INFINITY) : (a.count ?? 1);
   const stop = new AbortController();
   const onSignal = () => stop.abort();
@@ -75,9 +94,8 @@ export async function stats(a: StatsArgs): Promise<number> {
     for (let i = 0; i < samples && !stop.signal.aborted; i++) {
       if (i > 0) await sleep(a.intervalMs, undefined, { signal: stop.signal }).catch(() => undefined);
       if (stop.signal.aborted) break;
-      const s = await fetchCheckedStats(transport, a.event, options);
-      if (a.json) process.stdout.write(`${safeJson(s)}\n`);
-      else process.stdout.write(`${a.watch && process.stdout.isTTY ? '\x1b[H\x1b[2J' : ''}${formatStats(s)}\n`);
+      const text = await sample();
+      process.stdout.write(`${!a.json && a.watch && process.stdout.isTTY ? '\x1b[H\x1b[2J' : ''}${text}\n`);
     }
   } finally {
     process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
@@ -88,7 +106,7 @@ export async function stats(a: StatsArgs): Promise<number> {
 /**
  * One refresh of `socketkit top`: every event of the directory, live ones with their stats (every cell safe to show).
  */
-export async function topTable(dir: string, token?: string): Promise<string> {
+export async function topTable(dir: string, token?: string, jetstream?: JetStreamTarget): Promise<string> {
   const entries = await inspectSocketDir(dir);
   const rows: string[][] = [['EVENT', 'STATE', 'CLIENTS', 'QUEUE', 'IN/s', 'OUT/s', 'PENDING', 'DROPS', 'TASKS P/I/D']];
   for (const e of entries) {
@@ -116,6 +134,8 @@ export async function topTable(dir: string, token?: string): Promise<string> {
       rows.push([e.event, `live (${code})`, '-', '-', '-', '-', '-', '-', '-']);
     }
   }
+  if (jetstream !== undefined)
+    rows.push(...(await (await import('./jetstream-command.js')).jetStreamTopRows(jetstream)));
   // The TASKS column (pending/in flight/dead) only when a broker is listed.
   const anyBroker = rows.slice(1).some((r) => r[8] !== '-');
   const shown = rows.map((r) => (anyBroker ? r : r.slice(0, 8)).map((c) => safeText(c)));
@@ -143,7 +163,7 @@ export async function top(a: Extract<ParsedCommand, { command: 'top' }>): Promis
     for (let i = 0; i < refreshes && !stop.signal.aborted; i++) {
       if (i > 0) await sleep(a.intervalMs, undefined, { signal: stop.signal }).catch(() => undefined);
       if (stop.signal.aborted) break;
-      const table = await topTable(dir, token);
+      const table = await topTable(dir, token, a.jetstream);
       process.stdout.write(
         tty ? `\x1b[H\x1b[2J${new Date().toISOString()}  ${safeText(dir)}\n${table}\n` : `${table}\n\n`,
       );

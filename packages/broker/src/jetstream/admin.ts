@@ -3,10 +3,17 @@
  * `socketkit broker tasks|requeue|purge` and `socketkit stats` call when the
  * backend is JetStream. Each function opens its own NATS connection and closes it.
  */
-import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import {
+  type ConsumerInfo,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  type JetStreamManager,
+  jetstream,
+  jetstreamManager,
+} from '@nats-io/jetstream';
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import { unpackValue } from '@socketkit/codec';
-import { InvalidRequest } from '../errors.js';
+import { BrokerError, BrokerErrorCode, BrokerUnavailable, InvalidRequest } from '../errors.js';
 import { connectNats, type JetStreamOptions, TaskHeader } from './link.js';
 import { type Names, names } from './names.js';
 
@@ -31,8 +38,34 @@ export interface JetStreamTaskInfo {
   storedAt?: number;
 }
 
+/** One durable consumer's figures (the JetStream consumer info). */
+export interface JetStreamConsumerFigures {
+  /** The stream it reads. */
+  stream: string;
+  /** The consumer's name (`workers`: the task consumer every task subscriber shares; `dead-letter`: the advisories). */
+  name: string;
+  /** Messages not delivered yet. */
+  pending: number;
+  /** Messages delivered and not acked. */
+  ackPending: number;
+  /** Deliveries after an AckWait or a nak. */
+  redelivered: number;
+  /** Pull requests waiting (about one per idle subscriber). */
+  waiting: number;
+  /** Last stream sequence delivered, and the ack floor (every message up to it acked). */
+  delivered: number;
+  ackFloor: number;
+  /** Its AckWait (the lease) in ms and its MaxDeliver (-1: unbounded). */
+  ackWaitMs: number;
+  maxDeliver: number;
+}
+
 /** Stream and consumer figures of one namespace. */
 export interface JetStreamStats {
+  /** The namespace. */
+  name: string;
+  /** The task stream's name. */
+  stream: string;
   /** Tasks in the task stream (pending and in flight). */
   stored: number;
   /** Tasks not delivered yet. */
@@ -47,17 +80,52 @@ export interface JetStreamStats {
   waitingPulls: number;
   /** Bytes in the task stream. */
   bytes: number;
+  /** Bytes in the dead-letter stream. */
+  deadBytes: number;
   /** Replicas of the task stream, its leader, and the replicas that are current. */
   cluster: { leader?: string; replicas: number; current: number };
+  /** Every consumer of the task stream, then the dead-letter advisory consumer. */
+  consumers: JetStreamConsumerFigures[];
 }
+
+/** The stream does not exist: the namespace was never used on these servers (its first communicator creates it). */
+function notFound(n: Names, e: unknown): never {
+  if (e instanceof JetStreamApiError && e.code === JetStreamApiCodes.StreamNotFound)
+    throw new BrokerError(
+      BrokerErrorCode.NAMESPACE_NOT_FOUND,
+      `no JetStream namespace "${n.name}" on these servers (stream ${n.taskStream} not found): check --name ` +
+        '(the namespace communicators connect with; default socketkit) and --servers',
+      { cause: e, details: { name: n.name } },
+    );
+  throw e;
+}
+
+const figures = (c: ConsumerInfo): JetStreamConsumerFigures => ({
+  stream: c.stream_name,
+  name: c.name,
+  pending: c.num_pending,
+  ackPending: c.num_ack_pending,
+  redelivered: c.num_redelivered,
+  waiting: c.num_waiting,
+  delivered: c.delivered.stream_seq,
+  ackFloor: c.ack_floor.stream_seq,
+  ackWaitMs: Math.round((c.config.ack_wait ?? 0) / 1e6),
+  maxDeliver: c.config.max_deliver ?? -1,
+});
 
 async function withJsm<T>(
   o: JetStreamAdminOptions,
   fn: (jsm: JetStreamManager, n: Names, nc: NatsConnection) => Promise<T>,
 ): Promise<T> {
-  const nc = await connectNats({ ...o, nats: { maxReconnectAttempts: 3, ...o.nats } }, 'socketkit-broker-admin');
+  const n = names(o.name ?? 'socketkit');
+  let nc: NatsConnection;
   try {
-    return await fn(await jetstreamManager(nc, { checkAPI: false }), names(o.name ?? 'socketkit'), nc);
+    nc = await connectNats({ ...o, nats: { maxReconnectAttempts: 0, ...o.nats } }, 'socketkit-broker-admin');
+  } catch (e) {
+    throw new BrokerUnavailable(`cannot reach NATS at ${String(o.servers)}: ${(e as Error).message}`, { cause: e });
+  }
+  try {
+    return await fn(await jetstreamManager(nc, { checkAPI: false }), n, nc);
   } finally {
     await nc.close();
   }
@@ -77,8 +145,14 @@ export async function statsOn(jsm: JetStreamManager, n: Names): Promise<JetStrea
     jsm.streams.info(n.taskStream),
     jsm.consumers.info(n.taskStream, n.consumer),
     jsm.streams.info(n.deadStream),
-  ]);
+  ]).catch((e: unknown) => notFound(n, e));
+  const consumers: JetStreamConsumerFigures[] = [];
+  for await (const ci of jsm.consumers.list(n.taskStream)) consumers.push(figures(ci));
+  const adv = await jsm.consumers.info(n.advisoryStream, n.advisoryConsumer).catch(() => undefined);
+  if (adv !== undefined) consumers.push(figures(adv));
   return {
+    name: n.name,
+    stream: n.taskStream,
     stored: s.state.messages,
     pending: c.num_pending,
     inFlight: c.num_ack_pending,
@@ -86,11 +160,13 @@ export async function statsOn(jsm: JetStreamManager, n: Names): Promise<JetStrea
     dead: d.state.messages,
     waitingPulls: c.num_waiting,
     bytes: s.state.bytes,
+    deadBytes: d.state.bytes,
     cluster: {
       ...(s.cluster?.leader === undefined ? {} : { leader: s.cluster.leader }),
       replicas: s.config.num_replicas,
       current: 1 + (s.cluster?.replicas?.filter((r) => r.current).length ?? 0),
     },
+    consumers,
   };
 }
 
@@ -102,7 +178,7 @@ export async function tasksOn(
   limit: number,
 ): Promise<JetStreamTaskInfo[]> {
   const stream = state === 'dead' ? n.deadStream : n.taskStream;
-  const info = await jsm.streams.info(stream);
+  const info = await jsm.streams.info(stream).catch((e: unknown) => notFound(n, e));
   const out: JetStreamTaskInfo[] = [];
   for (let seq = info.state.first_seq; seq <= info.state.last_seq && out.length < limit; seq++) {
     const m = await jsm.streams.getMessage(stream, { seq }).catch(() => null);
@@ -163,4 +239,19 @@ export function jetStreamRequeue(o: JetStreamAdminOptions & { taskId: string }):
 /** Empties the dead-letter stream; returns how many tasks were removed (`socketkit broker purge --dead`). */
 export function jetStreamPurgeDead(o: JetStreamAdminOptions): Promise<number> {
   return withJsm(o, async (jsm, n) => (await jsm.streams.purge(n.deadStream)).purged);
+}
+
+/**
+ * The socketkit namespaces on these servers (`socketkit top --jetstream`): every task stream with its namespace's
+ * subject, sorted by name.
+ */
+export function jetStreamNamespaces(o: Omit<JetStreamAdminOptions, 'name'>): Promise<string[]> {
+  return withJsm(o, async (jsm) => {
+    const found: string[] = [];
+    for await (const si of jsm.streams.list()) {
+      const m = /^sk\.([A-Za-z0-9_-]{1,64})\.task$/.exec(si.config.subjects?.[0] ?? '');
+      if (m !== null && si.config.name === names(m[1] as string).taskStream) found.push(m[1] as string);
+    }
+    return found.sort();
+  });
 }

@@ -26,6 +26,7 @@ import { type KV, Kvm } from '@nats-io/kv';
 import {
   type ConnectionOptions,
   connect as natsConnect,
+  createInbox,
   headers as natsHeaders,
   type Msg,
   type MsgHdrs,
@@ -33,6 +34,7 @@ import {
   NoRespondersError,
   nanos,
   nuid,
+  PermissionViolationError,
   RequestError,
   type Subscription,
 } from '@nats-io/transport-node';
@@ -145,10 +147,91 @@ interface TaskSub {
   stopped: boolean;
   wake: (() => void) | undefined;
   stop: (() => void) | undefined;
+  /** Pull requests out, oldest first: tasks still to come from each, and when it was sent. */
+  pulls: { left: number; at: number }[];
+}
+
+/** How long a pull request waits at the consumer for tasks (ms). */
+const PULL_EXPIRES_MS = 5000;
+
+const PULL_BODY = (batch: number): Uint8Array =>
+  new TextEncoder().encode(`{"batch":${batch},"expires":${PULL_EXPIRES_MS * 1_000_000}}`);
+
+const ACK = new TextEncoder().encode('+ACK');
+const NAK = new TextEncoder().encode('-NAK');
+const WPI = new TextEncoder().encode('+WPI');
+
+/**
+ * A delivered task message: what the link needs of nats.js's `JsMsg` (ack, nak with delay, in-progress, the delivery
+ * count and stream sequence from the ack subject), made from the plain message of the pull inbox.
+ */
+class TaskMsg {
+  readonly seq: number;
+  readonly info: { deliveryCount: number; stream: string };
+  readonly #nc: NatsConnection;
+  readonly #m: Msg;
+  readonly #reply: string;
+  #done = false;
+
+  constructor(nc: NatsConnection, m: Msg, reply: string) {
+    this.#nc = nc;
+    this.#m = m;
+    this.#reply = reply;
+    // $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<dseq>.<ts>.<pending> (or with <domain>.<account> after ACK)
+    const t = reply.split('.');
+    if (t.length === 9) t.splice(2, 0, '_', '');
+    this.seq = Number(t[7]);
+    this.info = { deliveryCount: Number(t[6]), stream: t[4] ?? '' };
+  }
+
+  get data(): Uint8Array {
+    return this.#m.data;
+  }
+
+  get headers(): MsgHdrs | undefined {
+    return this.#m.headers;
+  }
+
+  ack(): void {
+    this.#send(ACK, true);
+  }
+
+  nak(millis?: number): void {
+    this.#send(
+      millis === undefined ? NAK : new TextEncoder().encode(`-NAK ${JSON.stringify({ delay: nanos(millis) })}`),
+      true,
+    );
+  }
+
+  working(): void {
+    this.#send(WPI, false);
+  }
+
+  #send(data: Uint8Array, final: boolean): void {
+    if (this.#done) return;
+    if (final) this.#done = true;
+    try {
+      this.#nc.publish(this.#reply, data);
+    } catch {
+      // closed: JetStream redelivers after AckWait
+    }
+  }
+}
+
+/** A task message: from the pull inbox ({@link TaskMsg}) or a nats.js `JsMsg`. */
+type TaskMessage = Pick<JsMsg, 'seq' | 'data' | 'headers' | 'ack' | 'nak' | 'working'> & {
+  info: { deliveryCount: number; stream: string };
+};
+
+/** An outcome being handed over: resent by the link's sweep at `next` until confirmed. */
+interface Handing {
+  next: number;
+  send(): void;
+  done(verdict: 'ok' | 'stale' | 'gone'): void;
 }
 
 interface Delivery {
-  msg: JsMsg;
+  msg: TaskMessage;
   taskId: string;
   attempt: number;
   sub: TaskSub;
@@ -311,8 +394,21 @@ export class JetStreamLink implements Link {
   readonly id = nuid.next();
   readonly #outSubject: string;
   readonly #confirmSubject: string;
-  /** Outcomes handed over and not confirmed yet, by delivery. */
-  readonly #handing = new Map<string, { done(verdict: 'ok' | 'stale' | 'gone'): void }>();
+  /** Outcomes handed over and not confirmed yet, by delivery (resent by one sweep: no timer per task). */
+  readonly #handing = new Map<string, Handing>();
+  #handTimer: NodeJS.Timeout | undefined;
+  /**
+   * Stream publishes waiting for their PubAck, by number: answered on this link's own inbox (`<inbox>.<n>`), not by
+   * a nats.js request each (a timer, a deferred and an Error with a stack per task); one sweep times them out.
+   */
+  readonly #pubs = new Map<
+    number,
+    { resolve(seq: number): void; reject(e: Error): void; sent: number; subject: string }
+  >();
+  #pubSeq = 0;
+  #pubInbox = '';
+  /** Subjects the server refused this user (permission violations), as they were reported. */
+  readonly #denied = new Set<string>();
   /** Confirmations to send at the end of this event-loop turn, by worker subject. */
   readonly #confirms = new Map<string, [string, string][]>();
   #events: LinkEvents | undefined;
@@ -342,7 +438,6 @@ export class JetStreamLink implements Link {
   /** Deliveries whose lease this link keeps (running, or handing their outcome over). */
   readonly #leased = new Set<Delivery>();
   #leaseTimer: NodeJS.Timeout | undefined;
-  readonly #timers = new Set<NodeJS.Timeout>();
   /**
    * Outcomes that reached this submitter for a task it already had an outcome for (a redelivered task that ran twice).
    */
@@ -382,6 +477,11 @@ export class JetStreamLink implements Link {
     this.#report = report;
     this.nc.subscribe(this.#outSubject, { callback: (_e, m) => this.#onOutcome(m) });
     this.nc.subscribe(this.#confirmSubject, { callback: (_e, m) => this.#onConfirm(m) });
+    this.#pubInbox = createInbox((this.nc as { options?: { inboxPrefix?: string } }).options?.inboxPrefix);
+    this.nc.subscribe(`${this.#pubInbox}.*`, { callback: (_e, m) => this.#onPubAck(m) });
+    // Resends unconfirmed outcome hand-overs and times out unanswered publishes (one timer for all of them).
+    this.#handTimer = setInterval(() => this.#sweep(), 250);
+    this.#handTimer.unref();
     void (async () => {
       for await (const s of this.nc.status()) {
         if (s.type === 'disconnect') {
@@ -390,6 +490,22 @@ export class JetStreamLink implements Link {
         } else if (s.type === 'reconnect') {
           this.#downSince = undefined;
           status(true, 'reconnected');
+        } else if (s.type === 'error') {
+          const e = (s as { error?: unknown }).error;
+          if (e instanceof PermissionViolationError) {
+            this.#denied.add(e.subject);
+            // Publishes to a stream the user may not write to fail now, not after the PubAck timeout.
+            for (const [n, p] of this.#pubs)
+              if (p.subject === e.subject) {
+                this.#pubs.delete(n);
+                p.reject(e);
+              }
+            this.#report(
+              new BrokerUnavailable(`the NATS server refused this user: ${e.message} (see its permissions)`, {
+                cause: e,
+              }),
+            );
+          }
         }
       }
     })().catch(() => undefined);
@@ -455,8 +571,10 @@ export class JetStreamLink implements Link {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#rpcTimer) clearInterval(this.#rpcTimer);
-    for (const t of this.#timers) clearTimeout(t);
+    if (this.#handTimer) clearInterval(this.#handTimer);
     for (const h of [...this.#handing.values()]) h.done('gone');
+    for (const p of [...this.#pubs.values()]) p.reject(new BrokerUnavailable('the communicator closed'));
+    this.#pubs.clear();
     for (const s of this.#taskSubs.values()) this.#stopSub(s);
     // Tasks this worker still holds go back to the queue at once (the next delivery is attempt + 1).
     if (this.#leaseTimer) clearInterval(this.#leaseTimer);
@@ -535,15 +653,6 @@ export class JetStreamLink implements Link {
     if (data.length > max - 512)
       throw messageError('FRAME_TOO_LARGE', `${data.length} bytes is over the server's max_payload (${max})`);
     return data;
-  }
-
-  #timer(ms: number, fn: () => void): void {
-    const t = setTimeout(() => {
-      this.#timers.delete(t);
-      fn();
-    }, ms);
-    t.unref();
-    this.#timers.add(t);
   }
 
   // ---- operations (Communicator.brokerStats, listTasks, requeueTask, purgeDead) ----
@@ -644,9 +753,13 @@ export class JetStreamLink implements Link {
     for (;;) {
       if (this.#closed) throw new BrokerUnavailable('the communicator closed before the task was stored');
       try {
-        return (await this.js.publish(subject, data, { msgID, headers, timeout: 5000 })).seq;
+        return await this.#publishOnce(subject, data, headers, msgID);
       } catch (e) {
         const text = String((e as Error).message);
+        if (e instanceof PermissionViolationError)
+          throw new BrokerUnavailable(`this NATS user may not publish to ${subject} (permissions): ${text}`, {
+            cause: e,
+          });
         if (/maximum (messages|bytes)/i.test(text))
           throw new LimitExceeded(
             `the task stream is full (${text}): wait for workers or raise maxPendingTasks/maxPendingBytes`,
@@ -665,6 +778,55 @@ export class JetStreamLink implements Link {
         wait = Math.min(wait * 2, 2000);
       }
     }
+  }
+
+  /** One publish to a stream, resolved with the stored sequence of its PubAck (rejected on an error or 5 s silence). */
+  #publishOnce(subject: string, data: Uint8Array, headers: MsgHdrs, msgID: string): Promise<number> {
+    headers.set('Nats-Msg-Id', msgID);
+    const n = ++this.#pubSeq;
+    return new Promise((resolve, reject) => {
+      this.#pubs.set(n, { resolve, reject, sent: Date.now(), subject });
+      try {
+        this.nc.publish(subject, data, { reply: `${this.#pubInbox}.${n}`, headers });
+      } catch (e) {
+        this.#pubs.delete(n);
+        reject(e as Error);
+      }
+    });
+  }
+
+  /** The PubAck (or the server's refusal, or "no responders") of one publish of `#publishOnce`. */
+  #onPubAck(m: Msg): void {
+    const n = Number(m.subject.slice(this.#pubInbox.length + 1));
+    const p = this.#pubs.get(n);
+    if (p === undefined) return; // answered after its timeout: the retry has its own number
+    this.#pubs.delete(n);
+    const code = m.headers?.code ?? 0;
+    if (code >= 400) {
+      p.reject(new Error(code === 503 ? 'no responders: no stream stored the task' : `status ${code}`));
+      return;
+    }
+    let ack: { seq?: unknown; error?: { description?: unknown } };
+    try {
+      ack = JSON.parse(new TextDecoder().decode(m.data));
+    } catch {
+      p.reject(new Error('a malformed PubAck'));
+      return;
+    }
+    if (typeof ack.seq === 'number') p.resolve(ack.seq);
+    else p.reject(new Error(String(ack.error?.description ?? 'the stream refused the message')));
+  }
+
+  /** Every 250 ms: resends the hand-overs that are due, times out publishes unanswered for 5 s. */
+  #sweep(): void {
+    const now = Date.now();
+    for (const [n, p] of this.#pubs)
+      if (now - p.sent > 5000) {
+        this.#pubs.delete(n);
+        p.reject(new Error('no PubAck within 5000 ms'));
+      }
+    for (const h of this.#handing.values()) if (h.next <= now) h.send();
+    this.#expirePulls(now);
   }
 
   /**
@@ -750,7 +912,7 @@ export class JetStreamLink implements Link {
       if (!Number.isInteger(prefetch) || prefetch < 1 || prefetch > 1024)
         throw new InvalidRequest(`prefetch must be an integer from 1 to 1024 (got ${String(m.prefetch)})`);
       this.#consumer ??= this.js.consumers.get(this.names.taskStream, this.names.consumer);
-      const consumer = await this.#consumer.catch((e: unknown) => {
+      await this.#consumer.catch((e: unknown) => {
         this.#consumer = undefined;
         throw new BrokerUnavailable(`cannot bind the task consumer: ${(e as Error).message}`, { cause: e });
       });
@@ -762,9 +924,21 @@ export class JetStreamLink implements Link {
         stopped: false,
         wake: undefined,
         stop: undefined,
+        pulls: [],
       };
       this.#taskSubs.set(identifier, sub);
-      void this.#pull(consumer, sub);
+      const api = this.#pull(sub);
+      // A user without the right to pull (a submitter's permissions) is refused here, not left waiting for tasks.
+      // (bounded: a connection that is down now does not hold the subscriber up; it pulls once it is back)
+      await Promise.race([this.nc.flush().catch(() => undefined), delay(5000)]);
+      await new Promise<void>((r) => setImmediate(r));
+      if (this.#denied.has(api)) {
+        this.#stopSub(sub);
+        this.#taskSubs.delete(identifier);
+        throw new BrokerUnavailable(
+          `this NATS user may not take tasks: the server refused its pull request on ${api} (permissions)`,
+        );
+      }
       this.#startDeadLetters();
       return null;
     }
@@ -808,63 +982,102 @@ export class JetStreamLink implements Link {
    * One subscriber's pull loop: keeps pull requests out for exactly the free
    * prefetch slots (tasks running + tasks asked for <= prefetch), so no more
    * than `prefetch` are delivered to it at once, and a freed slot is asked
-   * for at once (several fetches may be out together).
+   * for at once. The requests go to the consumer's `MSG.NEXT` API with one
+   * inbox per subscriber, kept for its life (a nats.js `fetch()` per pull was
+   * a subscription, an iterator and timers each time, and a SUB/UNSUB at the
+   * server); a request that ends unfilled (408/409 with
+   * `Nats-Pending-Messages`) gives its slots back, and one that neither
+   * filled nor ended by `PULL_EXPIRES_MS` + 2 s is taken as lost.
    */
-  async #pull(consumer: Consumer, sub: TaskSub): Promise<void> {
-    let wait = 100;
-    const fetches = new Set<{ stop(): void }>();
-    sub.stop = () => {
-      for (const f of fetches) f.stop();
+  #pull(sub: TaskSub): string {
+    const inbox = createInbox((this.nc as { options?: { inboxPrefix?: string } }).options?.inboxPrefix);
+    const api = `$JS.API.CONSUMER.MSG.NEXT.${this.names.taskStream}.${this.names.consumer}`;
+    const natsSub = this.nc.subscribe(inbox, { callback: (_e, m) => onMessage(m) });
+    const pulls = sub.pulls;
+    // After a refusal (503 no responders while JetStream elects a leader, 409 consumer deleted, ...) the next request
+    // waits, 100 ms doubling to 2 s: no hot loop of refused pulls.
+    let backoff = 0;
+    let holding = false;
+    const onMessage = (m: Msg): void => {
+      const reply = m.reply;
+      if (!reply) {
+        // A status: the oldest request ended (408 expired, 409 leadership change, max waiting, ...).
+        const code = m.headers?.code ?? 0;
+        if (code === 100) return; // heartbeat
+        const p = pulls.shift();
+        if (p === undefined) return; // already given up on by the sweep
+        const pending = Number(m.headers?.get('Nats-Pending-Messages') || Number.NaN);
+        sub.requested = Math.max(0, sub.requested - (Number.isFinite(pending) ? pending : p.left));
+        if (code === 408 || code === 404 || holding) {
+          sub.wake?.();
+          return;
+        }
+        if (backoff === 0)
+          this.#report(
+            new BrokerUnavailable(
+              `pulling tasks: the server answered ${code} ${m.headers?.description ?? ''}; retrying with backoff`,
+            ),
+          );
+        backoff = Math.min(backoff === 0 ? 100 : backoff * 2, 2000);
+        holding = true;
+        setTimeout(() => {
+          holding = false;
+          sub.wake?.();
+        }, backoff).unref();
+        return;
+      }
+      backoff = 0;
+      sub.requested = Math.max(0, sub.requested - 1);
+      const p = pulls[0];
+      if (p !== undefined && --p.left <= 0) pulls.shift();
+      const msg = new TaskMsg(this.nc, m, reply);
+      if (sub.stopped || this.#closed) msg.nak();
+      else this.#deliver(sub, msg);
     };
-    while (!sub.stopped && !this.#closed) {
+    sub.stop = () => natsSub.unsubscribe();
+    const ask = (): void => {
+      if (sub.stopped || this.#closed || holding) return;
       const free = sub.prefetch - sub.inflight - sub.requested;
       // Like consume()'s threshold: while a pull is out, ask again only for a quarter of the prefetch or more.
-      if (free <= 0 || (sub.requested > 0 && free < Math.ceil(sub.prefetch / 4))) {
-        await new Promise<void>((r) => {
-          sub.wake = r;
-        });
-        sub.wake = undefined;
-        continue;
-      }
+      if (free <= 0 || (sub.requested > 0 && free < Math.ceil(sub.prefetch / 4))) return;
       sub.requested += free;
-      let iter: Awaited<ReturnType<Consumer['fetch']>>;
+      pulls.push({ left: free, at: Date.now() });
       try {
-        iter = await consumer.fetch({ max_messages: free, expires: 5000 });
+        this.nc.publish(api, PULL_BODY(free), { reply: inbox });
       } catch (e) {
-        sub.requested -= free;
-        if (sub.stopped || this.#closed) return;
+        // closed or draining; a reconnect keeps the subscription and the sweep gives the slots back
         this.#report(new BrokerUnavailable(`pulling tasks failed, retrying: ${(e as Error).message}`, { cause: e }));
-        await delay(wait);
-        wait = Math.min(wait * 2, 2000);
-        continue;
       }
-      wait = 100;
-      const handle = { stop: () => iter.stop() };
-      fetches.add(handle);
-      void (async () => {
-        let received = 0;
-        try {
-          for await (const msg of iter) {
-            received++;
-            sub.requested--;
-            if (sub.stopped || this.#closed) msg.nak();
-            else this.#deliver(sub, msg);
-          }
-        } catch (e) {
-          if (!sub.stopped && !this.#closed)
-            this.#report(new BrokerUnavailable(`a pull ended early: ${(e as Error).message}`, { cause: e }));
-        } finally {
-          fetches.delete(handle);
-          sub.requested -= free - received;
-          sub.wake?.();
-        }
-      })();
-      // Let this fetch's pull request go out before deciding on the next one.
-      await new Promise<void>((r) => setImmediate(r));
+    };
+    // Asked again when a slot frees or a request ends, once per event-loop turn (freed slots add up).
+    let queued = false;
+    sub.wake = () => {
+      if (queued) return;
+      queued = true;
+      setImmediate(() => {
+        queued = false;
+        ask();
+      });
+    };
+    ask();
+    return api;
+  }
+
+  /** Pull requests out longer than they can live: their slots are asked for again (the sweep, every 250 ms). */
+  #expirePulls(now: number): void {
+    for (const sub of this.#taskSubs.values()) {
+      let lost = 0;
+      while (sub.pulls.length > 0 && now - (sub.pulls[0] as { at: number }).at > PULL_EXPIRES_MS + 2000)
+        lost += (sub.pulls.shift() as { left: number }).left;
+      if (lost > 0 || (sub.pulls.length === 0 && sub.requested > 0)) {
+        sub.requested = Math.max(0, sub.requested - lost);
+        if (sub.pulls.length === 0) sub.requested = 0;
+        sub.wake?.();
+      }
     }
   }
 
-  #deliver(sub: TaskSub, msg: JsMsg): void {
+  #deliver(sub: TaskSub, msg: TaskMessage): void {
     let body: unknown;
     try {
       body = unpackValue(msg.data);
@@ -957,8 +1170,7 @@ export class JetStreamLink implements Link {
       d.sub.inflight--;
       d.sub.wake?.();
     }
-    void (async () => {
-      const verdict = replyTo ? await this.#handOver(replyTo, delivery, data) : 'ok';
+    const settle = (verdict: 'ok' | 'stale' | 'gone'): void => {
       if (this.#closed) return;
       this.#leased.delete(d);
       d.msg.ack();
@@ -970,7 +1182,9 @@ export class JetStreamLink implements Link {
           wire(BrokerErrorCode.STALE_DELIVERY, `task ${taskId} already had its outcome (this was a second run)`),
         );
       else this.#reply(m.ref, true, null);
-    })();
+    };
+    if (replyTo) this.#handOver(replyTo, delivery, data, settle);
+    else settle('ok');
     return undefined;
   }
 
@@ -981,40 +1195,43 @@ export class JetStreamLink implements Link {
    * unconfirmed (the submitter may be reconnecting to another node), with
    * backoff from 1 s, for up to `outcomeTtlMs`.
    */
-  #handOver(subject: string, delivery: string, data: Uint8Array): Promise<'ok' | 'stale' | 'gone'> {
+  #handOver(
+    subject: string,
+    delivery: string,
+    data: Uint8Array,
+    settle: (verdict: 'ok' | 'stale' | 'gone') => void,
+  ): void {
     const deadline = Date.now() + this.options.outcomeTtlMs;
-    return new Promise((resolve) => {
-      let wait = 1000;
-      const entry = {
-        timer: undefined as NodeJS.Timeout | undefined,
-        done: (verdict: 'ok' | 'stale' | 'gone'): void => {
-          clearTimeout(entry.timer);
-          this.#handing.delete(delivery);
-          resolve(verdict);
-        },
-      };
-      const send = (): void => {
-        if (this.#closed) return entry.done('gone');
-        if (Date.now() > deadline) {
+    let wait = 1000;
+    const h: Handing = {
+      next: 0,
+      done: (verdict) => {
+        if (this.#handing.get(delivery) !== h) return;
+        this.#handing.delete(delivery);
+        settle(verdict);
+      },
+      send: () => {
+        if (this.#closed) return h.done('gone');
+        const now = Date.now();
+        if (now > deadline) {
           this.#report(
             new BrokerUnavailable(
               `the submitter at ${subject} did not take its outcome within ${this.options.outcomeTtlMs} ms: dropped`,
             ),
           );
-          return entry.done('gone');
+          return h.done('gone');
         }
         try {
           this.nc.publish(subject, data);
         } catch {
           // closed or draining: the next round decides
         }
-        entry.timer = setTimeout(send, wait);
-        entry.timer.unref();
+        h.next = now + wait;
         wait = Math.min(wait * 2, 5000);
-      };
-      this.#handing.set(delivery, entry);
-      send();
-    });
+      },
+    };
+    this.#handing.set(delivery, h);
+    h.send();
   }
 
   #onConfirm(msg: Msg): void {
@@ -1055,19 +1272,8 @@ export class JetStreamLink implements Link {
       });
   }
 
-  async #ack(msg: JsMsg): Promise<void> {
-    for (let i = 0; i < 20 && !this.#closed; i++) {
-      try {
-        await msg.ackAck({ timeout: 5000 });
-        return;
-      } catch {
-        await delay(Math.min(2000, 100 * 2 ** i));
-      }
-    }
-  }
-
   /** Moves a message to the dead-letter stream and removes it from the task stream (`term`). */
-  async #deadLetter(msg: JsMsg, reason: string, why: string): Promise<void> {
+  async #deadLetter(msg: TaskMessage, reason: string, why: string): Promise<void> {
     this.#report(
       new InvalidRequest(`task message ${msg.seq} refused (${reason}): ${why}; it is in the dead-letter stream`),
     );
@@ -1148,7 +1354,8 @@ export class JetStreamLink implements Link {
           { taskId, deliveries },
         ),
       };
-      void this.#handOver(replyTo, outcome.delivery, packValue({ ...outcome, confirm: this.#confirmSubject }));
+      const data = packValue({ ...outcome, confirm: this.#confirmSubject });
+      this.#handOver(replyTo, outcome.delivery, data, () => undefined);
     }
   }
 

@@ -13,6 +13,8 @@ export function token(text: string): string {
 
 /** Everything named after one namespace (`name` option, default `socketkit`). */
 export interface Names {
+  /** The namespace. */
+  name: string;
   /** Work-queue stream of tasks. */
   taskStream: string;
   /** Subject tasks are published on. */
@@ -49,6 +51,7 @@ export function names(name: string): Names {
   const up = name.toUpperCase().replace(/-/g, '_');
   const taskStream = `SK_${up}_TASKS`;
   return {
+    name,
     taskStream,
     taskSubject: `sk.${name}.task`,
     consumer: 'workers',
