@@ -11,7 +11,7 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { natsServerBinary, startNatsServer, type NatsServerHandle } from '@socketkit/conformance/nats-server';
+import { natsServerBinary, startNatsServer, type NatsServerHandle } from '@socketkit/test-support';
 import { renderChartSvg } from './report/chart.js';
 import { WorkerHandle } from './harness/ipc.js';
 import { pythonProbe } from './contenders/python.js';

@@ -14,14 +14,14 @@
  *
  * Prints a table and writes bench/results/jetstream.json. Skipped (with a note) without nats-server.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Communicator, connect, type JetStreamCommunicator, startBroker } from '@socketkit/broker';
+import { freePort, natsBinary, waitAccepting } from '@socketkit/test-support';
 import { startRawQueue } from '../contenders/jetstream-raw.js';
 
 /** Figures of one contender. */
@@ -47,28 +47,7 @@ export interface JetStreamScenarioResult {
   targetMet?: boolean;
 }
 
-const binary = ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server'].find(
-  (p) => spawnSync(p, ['--version']).status === 0,
-);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen({ host: '127.0.0.1', port: 0 }, () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-const accepting = (port: number): Promise<boolean> =>
-  new Promise((resolve) => {
-    const c = createConnection({ host: '127.0.0.1', port });
-    c.once('connect', () => {
-      c.destroy();
-      resolve(true);
-    });
-    c.once('error', () => resolve(false));
-  });
+const binary = natsBinary;
 
 const pct = (sorted: number[], p: number): number =>
   sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? 0;
@@ -212,15 +191,10 @@ export async function runJetStreamScenario(
   const port = await freePort();
   const proc = spawn(binary, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir], { stdio: 'ignore' });
   try {
-    while (!(await accepting(port))) {
-      if (proc.exitCode !== null)
-        return {
-          ok: false,
-          note: `JetStream bench skipped: nats-server -js exited with ${proc.exitCode} at start`,
-          params: p,
-          figures: [],
-        };
-      await new Promise((r) => setTimeout(r, 20));
+    try {
+      await waitAccepting(port, proc, 'nats-server -js');
+    } catch (err) {
+      return { ok: false, note: `JetStream bench skipped: ${(err as Error).message}`, params: p, figures: [] };
     }
     const servers = `nats://127.0.0.1:${port}`;
     // Alternate the contenders, `reps` runs each; every figure is the median.
