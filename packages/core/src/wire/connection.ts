@@ -9,6 +9,12 @@ export const COALESCE_MAX_FRAME = 16 * 1024;
  * Most bytes of small frames concatenated into one write (64 KiB, what a hand-written node:net program writes at once).
  */
 export const COALESCE_MAX_BATCH = 64 * 1024;
+/**
+ * A payload below this size (16 KiB) read into a buffer larger than node's own reads (64 KiB, a read slab) has its
+ * bins copied out when decoded: a small message kept by the application must not hold a large read buffer.
+ */
+const COPY_BINS_BELOW = 16 * 1024;
+const NODE_READ_SIZE = 64 * 1024;
 
 interface SharedConcat {
   frames: Uint8Array[];
@@ -121,7 +127,9 @@ export class FramedConnection {
   constructor(stream: TransportStream, maxMessageSize: number, handlers: FramedConnectionHandlers, share?: BatchShare) {
     this.stream = stream;
     this.#share = share;
-    this.decoder = new FrameDecoder({ maxMessageSize });
+    // A stream's chunks are never changed once emitted (node:net reads, any Readable): a frame split across reads
+    // into one slab (see slabReads) is decoded where it lies.
+    this.decoder = new FrameDecoder({ maxMessageSize, keepChunks: true });
     this.#closedPromise = new Promise((resolve) => {
       stream.once('close', () => {
         this.#closed = true;
@@ -185,7 +193,7 @@ export class FramedConnection {
     }
     let message: SocketMessage;
     try {
-      message = decodePayload(payload);
+      message = decodePayload(payload, payload.length < COPY_BINS_BELOW && payload.buffer.byteLength > NODE_READ_SIZE);
     } catch (err) {
       const e = err as MessageError;
       this.invalidMessages++;
