@@ -69,7 +69,7 @@ describe('unix client reads into slabs', () => {
     }
   });
 
-  it('a full receive buffer pauses the slab reads and resumes them: large messages arrive intact, in order', async () => {
+  it('a full receive buffer pauses and resumes the slab reads: large messages arrive intact, in order', async () => {
     const { s, c } = await pair({ bufferSize: 3 });
     const N = 40;
     for (let seq = 0; seq < N; seq++) s.send({ seq, blob: blobOf(seq, 90_000) });

@@ -16,6 +16,27 @@ export const COALESCE_MAX_BATCH = 64 * 1024;
 const COPY_BINS_BELOW = 16 * 1024;
 const NODE_READ_SIZE = 64 * 1024;
 
+/**
+ * A frame written as several buffers, one after another (one `writev`):
+ * the encoded bytes around each large bin and the bins themselves, which
+ * are the sender's own buffers, not copies (see `encodeFrameParts`).
+ * `length` is the frame's size in bytes, as a Uint8Array frame's.
+ */
+export class SplitFrame {
+  constructor(
+    readonly parts: readonly Uint8Array[],
+    readonly length: number,
+  ) {}
+
+  /** The frame as one buffer (a copy), where it is kept rather than written now (queue, held frames). */
+  joined(): Buffer {
+    return Buffer.concat(this.parts, this.length);
+  }
+}
+
+/** A frame as the connection writes it. */
+export type OutFrame = Uint8Array | SplitFrame;
+
 interface SharedConcat {
   frames: Uint8Array[];
   bytes: number;
@@ -249,8 +270,17 @@ export class FramedConnection {
    * copied, after what was queued before them.
    * Returns false when the connection is closing and nothing was written.
    */
-  write(frame: Uint8Array): boolean {
+  write(frame: OutFrame): boolean {
     if (this.closing) return false;
+    if (frame instanceof SplitFrame) {
+      this.#flushBatch();
+      const s = this.stream;
+      // One writev of all parts: nothing is copied.
+      s.cork();
+      for (const part of frame.parts) s.write(part);
+      s.uncork();
+      return true;
+    }
     if (frame.length >= COALESCE_MAX_FRAME) {
       this.#flushBatch();
       this.stream.write(frame);
