@@ -23,8 +23,9 @@ export interface SlabOnread {
  * not 64 KiB), node allocates and copies nothing per read, and a frame that
  * spans two reads is two adjacent ranges of one slab, which the frame
  * decoder (`keepChunks`) joins without a copy. A slab lives as long as a
- * view into it: the connection copies the bins of small payloads out of it
- * (see `FramedConnection`), so a kept small message never holds a slab.
+ * view into it: the connection copies the bins of payloads under 1 KiB out
+ * of it (see `FramedConnection`), so a kept tiny message never holds a
+ * slab; a bin of a larger payload that the application keeps holds its slab.
  * Pass it as `onread` to `net.createConnection` (plain sockets only: TLS
  * sockets do not take `onread`).
  */
