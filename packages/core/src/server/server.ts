@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { encodeFrame, encodeFrameParts } from '@socketkit/codec';
+import { encodeFrame } from '@socketkit/codec';
 import {
   ConnectionError,
   ErrorCode,
@@ -15,7 +15,7 @@ import {
 } from '@socketkit/protocol';
 import { checkOptions } from '@socketkit/config';
 import { validateToken } from '../wire/auth.js';
-import { BatchShare, COALESCE_MAX_FRAME, SplitFrame } from '../wire/connection.js';
+import { BatchShare, SplitFrame } from '../wire/connection.js';
 import { PongCache } from './replies.js';
 import { CONFIG_DEFAULTS } from '../settings.js';
 import { LogLimiter } from '../ops/log-limiter.js';
@@ -37,7 +37,7 @@ import { Requests } from './requests.js';
 import { RateSampler, ServerCounters, type ClientStats, type ServerStats } from '../ops/stats.js';
 import type { PendingHandshake, ServerTransport, TransportStream } from '../transport.js';
 import type { Payload } from '../wire/schema.js';
-import { emitError } from '../wire/frames.js';
+import { emitError, outFrame } from '../wire/frames.js';
 
 /** Events of {@link SocketServer}; `TIn` is the data clients send. */
 export interface SocketServerEvents<TIn = MessageData> {
@@ -343,11 +343,8 @@ export class SocketServer<
    * {@link SocketServer.drain} to pace. `data` is always data, whatever its
    * keys: a ready message goes through {@link SocketServer.sendMessage}.
    *
-   * A `Buffer`/`Uint8Array` of 16 KiB or more in `data` is not copied: the
-   * clients' sockets write it as it is (one `writev` with the encoded bytes
-   * around it), as `socket.write` does. Do not change such a buffer after
-   * `send()`: send a copy (`Buffer.from(b)`) of a buffer you reuse. (Queued
-   * messages, and those held for a client still saying hello, are copies.)
+   * A `Buffer`/`Uint8Array` of 16 KiB or more in `data` is written as it is, not copied (as `socket.write`): do
+   * not change it after `send()`; send `Buffer.from(b)` of a buffer you reuse (queued messages are copies).
    *
    * @returns How many registered clients it was written to (0 when queued).
    * @throws SocketError `NOT_RUNNING`, ConnectionError `UNKNOWN_CLIENT`,
@@ -355,15 +352,9 @@ export class SocketServer<
    */
   send(data: TOut, clientId?: string): number {
     this.#assertRunning('send');
-    const message = createMessage(this.eventName, MessageType.DATA, data as MessageData, {
-      timezone: this.#o.timezone,
-    });
-    // A bin of 16 KiB or more is written as it is, not copied (see the TSDoc above).
-    const parts = encodeFrameParts(message, this.#o.maxMessageSize, COALESCE_MAX_FRAME);
-    if (parts.length === 1) return this.#fanout(parts[0] as Buffer, clientId);
-    let length = 0;
-    for (const p of parts) length += p.length;
-    return this.#fanout(new SplitFrame(parts, length), clientId);
+    const o = this.#o;
+    const message = createMessage(this.eventName, MessageType.DATA, data as MessageData, { timezone: o.timezone });
+    return this.#fanout(outFrame(message, o.maxMessageSize), clientId);
   }
 
   /** Sends a ready {@link SocketMessage} as it is (see {@link SocketServer.send}). */
@@ -456,9 +447,8 @@ export class SocketServer<
     if (clientId !== undefined) return this.#registered(clientId).deliver(frame) ? 1 : 0;
     let clients = 0;
     for (const p of this.#peers.values()) if (p.state === 'registered' && p.takesBroadcasts) clients++;
-    // Kept for later (the queue) or handed to a transport's own broadcast: one buffer.
-    if (frame instanceof SplitFrame && (clients === 0 || this.#transport.broadcast !== undefined))
-      frame = frame.joined();
+    // kept for later (the queue) or handed to a transport's own broadcast: one buffer
+    if (frame instanceof SplitFrame && (clients === 0 || this.#transport.broadcast)) frame = frame.joined();
     if (this.#transport.broadcast !== undefined) {
       if (clients > 0) {
         this.#transport.broadcast(frame as Buffer);
