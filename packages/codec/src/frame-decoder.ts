@@ -92,7 +92,8 @@ export function decodePayloadGeneral(payload: Uint8Array, copyBins = false): Soc
  * Buffering is linear: a frame contained in one chunk is decoded in place
  * (zero copies); a frame split across chunks is copied once into a buffer of
  * exactly its declared size, allocated only after the size was checked
- * against `maxMessageSize`.
+ * against `maxMessageSize` (with `keepChunks`, a frame split across adjacent
+ * ranges of one buffer is not copied at all).
  *
  * After an error the decoder is failed: `error` holds the cause, counters stay
  * readable for diagnosis, and every later `push` throws that error again. The
