@@ -63,7 +63,7 @@ describe('unix client reads into slabs', () => {
     // Large frames are decoded where they were read: in a slab, not in a copy.
     expect(seen.filter((b) => b.length === 70_000 && b.buffer.byteLength === READ_SLAB_SIZE).length).toBeGreaterThan(0);
     for (let seq = 0; seq < N; seq++) {
-      const m = await c.receive(5000);
+      const m = await c.receive({ timeout: 5000 });
       expect(m.data.seq).toBe(seq);
       expect(Buffer.compare(m.data.blob as Buffer, blobOf(seq, size(seq)))).toBe(0);
     }
@@ -74,7 +74,7 @@ describe('unix client reads into slabs', () => {
     const N = 40;
     for (let seq = 0; seq < N; seq++) s.send({ seq, blob: blobOf(seq, 90_000) });
     for (let seq = 0; seq < N; seq++) {
-      const m = await c.receive(10_000);
+      const m = await c.receive({ timeout: 10_000 });
       expect(m.data.seq).toBe(seq);
       expect(Buffer.compare(m.data.blob as Buffer, blobOf(seq, 90_000))).toBe(0);
       // Let the paused socket fill up again before the next read.
