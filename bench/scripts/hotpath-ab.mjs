@@ -88,7 +88,13 @@ if (role === 'server' && process.argv[3] !== 'raw') {
   const silent = { debug() {}, info() {}, warn() {}, error() {} };
   await serve({
     async start({ socketDir }) {
-      const common = { eventName: 'ab', logger: silent, envFile: false, maxConnections: 32 };
+      const common = {
+        eventName: 'ab',
+        logger: silent,
+        envFile: false,
+        maxConnections: 32,
+        handler: () => ({ ok: true }),
+      };
       server =
         transport === 'unix'
           ? new mod.UnixSocketServer({ ...common, socketDir })
@@ -176,6 +182,19 @@ if (role === 'client' && process.argv[3] !== 'raw') {
         else resolve = done;
       });
     },
+    async requests({ count, bytes }) {
+      const data = makeData(bytes);
+      const us = new Float64Array(count);
+      const c1 = cpu();
+      for (let i = 0; i < count; i++) {
+        const t = now();
+        await client.request(data, { timeout: 10_000 });
+        us[i] = (now() - t) / 1000;
+      }
+      const cpuUs = cpu() - c1;
+      us.sort();
+      return { p50: us[Math.floor(count / 2)], p99: us[Math.floor(count * 0.99)], cliUs: cpuUs / count };
+    },
     async write({ count, bytes, batchBytes }) {
       const data = makeData(bytes);
       const t0 = now();
@@ -239,7 +258,7 @@ if (role === undefined || role.startsWith('--')) {
   const writers = Number(opts.writers ?? 8);
   const bytes = Number(opts.bytes ?? (scenario === 'large' ? 65536 : 100));
   const count = Number(opts.count ?? (scenario === 'large' ? 2000 : 8000));
-  const clientsN = scenario === 'large' ? 1 : scenario === 'fanout' ? 10 : writers;
+  const clientsN = scenario === 'large' || scenario === 'reqrep' ? 1 : scenario === 'fanout' ? 10 : writers;
   const sets = [];
   for (const [name, root] of roots) {
     const socketDir = mkdtempSync(join(tmpdir(), 'hpab-'));
@@ -254,6 +273,7 @@ if (role === undefined || role.startsWith('--')) {
     sets.push({ name, server, clients, runs: [] });
   }
   const runOnce = async (s) => {
+    if (scenario === 'reqrep') return s.clients[0].call('requests', { count, bytes });
     if (scenario === 'large' || scenario === 'fanout') {
       await Promise.all(s.clients.map((c) => c.call('arm', { count })));
       const waits = s.clients.map((c) => c.call('wait'));
