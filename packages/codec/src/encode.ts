@@ -6,6 +6,7 @@ import {
   EncodeTooLarge,
   formatPath,
   position,
+  withPartsWriter,
   withWriter,
   writeByte,
   writeLengthPrefix,
@@ -98,6 +99,15 @@ function tooLarge(message: SocketMessage, size: number, maxMessageSize: number, 
 }
 
 function encodeInto(message: SocketMessage, headerSize: number, maxMessageSize: number): Buffer {
+  return encodeWith(message, headerSize, maxMessageSize, (write) => withWriter(headerSize, maxMessageSize, write));
+}
+
+function encodeWith<T>(
+  message: SocketMessage,
+  headerSize: number,
+  maxMessageSize: number,
+  run: (write: () => void) => T,
+): T {
   if (!Number.isSafeInteger(message.timestampMs)) {
     throw new MessageError(
       ErrorCode.INVALID_MESSAGE,
@@ -105,7 +115,7 @@ function encodeInto(message: SocketMessage, headerSize: number, maxMessageSize: 
     );
   }
   try {
-    return withWriter(headerSize, maxMessageSize, () => {
+    return run(() => {
       writeEnvelope(message);
       const size = written();
       if (size > maxMessageSize) throw tooLarge(message, size, maxMessageSize, false);
@@ -151,6 +161,25 @@ function encodeInto(message: SocketMessage, headerSize: number, maxMessageSize: 
  */
 export function encodeFrame(message: SocketMessage, maxMessageSize: number = MAX_FRAME_PAYLOAD): Buffer {
   return encodeInto(message, FRAME_HEADER_SIZE, maxMessageSize);
+}
+
+/**
+ * {@link encodeFrame} without copying large bins: a `Uint8Array` of at least
+ * `minBin` bytes in `data` is not copied into the frame but returned as it
+ * is, between the encoded bytes before and after it. The frame is the
+ * concatenation of the returned parts (one part when no bin was that large):
+ * write them in order, e.g. with one `writev`. The caller's bins are then
+ * part of the frame: they must not change until it was written.
+ * @throws MessageError as {@link encodeFrame}.
+ */
+export function encodeFrameParts(
+  message: SocketMessage,
+  maxMessageSize: number = MAX_FRAME_PAYLOAD,
+  minBin = 16 * 1024,
+): Uint8Array[] {
+  return encodeWith(message, FRAME_HEADER_SIZE, maxMessageSize, (write) =>
+    withPartsWriter(FRAME_HEADER_SIZE, maxMessageSize, minBin, write),
+  );
 }
 
 /** Encodes only the msgpack payload of a message (no length prefix). */

@@ -8,6 +8,16 @@ import { ScanError } from './scan.js';
 export interface FrameDecoderOptions {
   /** Largest accepted payload in bytes (default 1 MiB). Checked before allocating. */
   maxMessageSize?: number;
+  /**
+   * The caller never changes a chunk after feeding it (true of `node:net`
+   * reads and of any Readable's chunks). Then a frame split across chunks is
+   * kept as a view until it is complete, and when the chunks are consecutive
+   * ranges of one ArrayBuffer (a socket reading into a large buffer front to
+   * back), the payload is a view over them: no copy. A chunk that does not
+   * continue it gets the frame copied as usual. Default false: a partial
+   * frame is copied at once, so the caller may reuse a chunk once `feed` returned.
+   */
+  keepChunks?: boolean;
 }
 
 /**
@@ -82,7 +92,8 @@ export function decodePayloadGeneral(payload: Uint8Array, copyBins = false): Soc
  * Buffering is linear: a frame contained in one chunk is decoded in place
  * (zero copies); a frame split across chunks is copied once into a buffer of
  * exactly its declared size, allocated only after the size was checked
- * against `maxMessageSize`.
+ * against `maxMessageSize` (with `keepChunks`, a frame split across adjacent
+ * ranges of one buffer is not copied at all).
  *
  * After an error the decoder is failed: `error` holds the cause, counters stay
  * readable for diagnosis, and every later `push` throws that error again. The
@@ -99,13 +110,18 @@ export class FrameDecoder {
   error: MessageError | undefined;
 
   readonly #header = Buffer.alloc(FRAME_HEADER_SIZE);
+  readonly #keepChunks: boolean;
   #headerFill = 0;
+  /** keepChunks: the received part of a frame, a view into the chunk(s) it came in; `#viewSize` its declared size. */
+  #view: Buffer | undefined;
+  #viewSize = 0;
   #body: Buffer | undefined;
   #bodyFill = 0;
   #deferred: { error: unknown } | undefined;
 
   constructor(options: FrameDecoderOptions = {}) {
     this.maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
+    this.#keepChunks = options.keepChunks === true;
   }
 
   /**
@@ -113,6 +129,7 @@ export class FrameDecoder {
    * its 4-byte header included (so at most the declared size + 4).
    */
   get bufferedBytes(): number {
+    if (this.#view !== undefined) return FRAME_HEADER_SIZE + this.#view.length;
     return this.#body === undefined ? this.#headerFill : FRAME_HEADER_SIZE + this.#bodyFill;
   }
 
@@ -192,6 +209,10 @@ export class FrameDecoder {
     let pos = 0;
     const len = chunk.length;
     while (pos < len) {
+      if (this.#view !== undefined) {
+        pos = this.#continueView(chunk, pos, onPayload);
+        continue;
+      }
       if (this.#body === undefined) {
         // Fast path: a whole frame sits in this chunk, decode it in place.
         if (this.#headerFill === 0 && len - pos >= FRAME_HEADER_SIZE) {
@@ -202,6 +223,16 @@ export class FrameDecoder {
             pos = start + size;
             this.#deliver(onPayload, chunk.subarray(start, pos));
             continue;
+          }
+          if (this.#keepChunks) {
+            // The rest of the chunk is the start of the frame: keep it as it is.
+            this.#view = Buffer.from(
+              chunk.buffer,
+              chunk.byteOffset + pos + FRAME_HEADER_SIZE,
+              len - pos - FRAME_HEADER_SIZE,
+            );
+            this.#viewSize = size;
+            return;
           }
           this.#body = Buffer.allocUnsafe(size);
           pos += FRAME_HEADER_SIZE;
@@ -227,6 +258,30 @@ export class FrameDecoder {
     }
   }
 
+  /**
+   * keepChunks, a frame partly received: extends the view when `chunk` continues its bytes in the same
+   * ArrayBuffer, else copies it into a body of the declared size (the usual path takes it from there).
+   * @returns the position in `chunk` after what was taken.
+   */
+  #continueView(chunk: Uint8Array, pos: number, onPayload: (payload: Uint8Array) => void): number {
+    const v = this.#view as Buffer;
+    if (chunk.buffer === v.buffer && chunk.byteOffset + pos === v.byteOffset + v.length) {
+      const take = Math.min(this.#viewSize - v.length, chunk.length - pos);
+      const joined = Buffer.from(v.buffer, v.byteOffset, v.length + take);
+      if (joined.length === this.#viewSize) {
+        this.#view = undefined;
+        this.#deliver(onPayload, joined);
+      } else this.#view = joined;
+      return pos + take;
+    }
+    this.#view = undefined;
+    const body = Buffer.allocUnsafe(this.#viewSize);
+    body.set(v, 0);
+    this.#body = body;
+    this.#bodyFill = v.length;
+    return pos;
+  }
+
   #completeBody(onPayload: (payload: Uint8Array) => void): void {
     const body = this.#body as Buffer;
     this.#body = undefined;
@@ -249,6 +304,7 @@ export class FrameDecoder {
 
   #fail(error: MessageError): MessageError {
     this.error = error;
+    this.#view = undefined;
     this.#body = undefined;
     this.#bodyFill = 0;
     this.#headerFill = 0;

@@ -3,7 +3,7 @@
  * the streaming `FrameDecoder`. Knows nothing of transports.
  * @packageDocumentation
  */
-export { encodeFrame, encodePayload, frameBytes } from './encode.js';
+export { encodeFrame, encodeFrameParts, encodePayload, frameBytes } from './encode.js';
 export { FrameDecoder, decodePayload } from './frame-decoder.js';
 export type { FrameDecoderOptions } from './frame-decoder.js';
 export { packValue, unpackValue } from './msgpack.js';

@@ -52,9 +52,15 @@ let start = 0;
 /** Largest payload allowed for the current encode. */
 let limit = 0;
 let active = false;
+/** Bins of at least this many bytes are not copied but referenced (see {@link withPartsWriter}); off: Infinity. */
+let referMin = Number.POSITIVE_INFINITY;
+/** The referenced bins of the current encode, each with the position its bytes belong at. */
+let referred: Array<{ at: number; bin: Uint8Array }> = [];
+/** Payload bytes of the referenced bins (they count as written: limit and length prefix). */
+let extra = 0;
 
 function grow(need: number): void {
-  if (pos - start > limit) throw new EncodeTooLarge(pos - start);
+  if (pos - start + extra > limit) throw new EncodeTooLarge(pos - start + extra);
   // A large value (a big bin or string) grows the buffer to what it needs plus
   // some slack, not to twice its size: the result is handed out as it is (see run).
   const size = need >= buf.length / 2 ? pos + need + SLACK : Math.max(buf.length * 2, pos + need + 16);
@@ -76,19 +82,55 @@ function room(n: number): void {
  * a nested call (from a user `toJSON` or getter) gets its own buffer.
  */
 export function withWriter(prefix: number, maxPayload: number, write: () => void): Buffer {
+  return nested(() => run(prefix, maxPayload, write));
+}
+
+/**
+ * Like {@link withWriter}, but a bin of at least `minBin` bytes is not
+ * copied: the result is the bytes around it and the bin itself, in order
+ * (one element when there was none), to be written one after another.
+ */
+export function withPartsWriter(prefix: number, maxPayload: number, minBin: number, write: () => void): Uint8Array[] {
+  return nested(() => {
+    referMin = minBin;
+    try {
+      const out = run(prefix, maxPayload, write);
+      if (referred.length === 0) return [out];
+      const parts: Uint8Array[] = [];
+      let from = 0;
+      for (const r of referred) {
+        // the bytes before the bin are a copy (small); `out` is then a copy or the handed-out scratch buffer
+        parts.push(out.subarray(from, r.at), r.bin);
+        from = r.at;
+      }
+      parts.push(out.subarray(from));
+      return parts.filter((p) => p.length > 0);
+    } finally {
+      referMin = Number.POSITIVE_INFINITY;
+      referred = [];
+      extra = 0;
+    }
+  });
+}
+
+/** Runs `encode` on the shared scratch buffer, or on a buffer of its own when called from inside an encode. */
+function nested<T>(encode: () => T): T {
   if (active) {
-    const saved = { buf, view, safeEnd, pos, start, limit };
+    const saved = { buf, view, safeEnd, pos, start, limit, referMin, referred, extra };
     buf = Buffer.allocUnsafe(1024);
     view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     safeEnd = buf.length - 16;
+    referMin = Number.POSITIVE_INFINITY;
+    referred = [];
+    extra = 0;
     try {
-      return run(prefix, maxPayload, write);
+      return encode();
     } finally {
-      ({ buf, view, safeEnd, pos, start, limit } = saved);
+      ({ buf, view, safeEnd, pos, start, limit, referMin, referred, extra } = saved);
       active = true;
     }
   }
-  return run(prefix, maxPayload, write);
+  return encode();
 }
 
 function run(prefix: number, maxPayload: number, write: () => void): Buffer {
@@ -96,6 +138,8 @@ function run(prefix: number, maxPayload: number, write: () => void): Buffer {
   pos = prefix;
   start = prefix;
   limit = maxPayload;
+  referred = [];
+  extra = 0;
   try {
     write();
     if (pos >= HANDOFF && pos * 4 >= buf.length * 3) {
@@ -123,7 +167,7 @@ function run(prefix: number, maxPayload: number, write: () => void): Buffer {
 
 /** Payload bytes written so far in the current encode. */
 export function written(): number {
-  return pos - start;
+  return pos - start + extra;
 }
 
 /** Where the next byte goes in the current encode (for {@link copySince}). */
@@ -138,7 +182,7 @@ export function copySince(from: number): Buffer {
 
 /** Writes the 4-byte big-endian payload length at the start of the current buffer. */
 export function writeLengthPrefix(): void {
-  view.setUint32(0, pos - start);
+  view.setUint32(0, pos - start + extra);
 }
 
 /** Writes one byte (a header the caller knows is minimal). */
@@ -158,7 +202,7 @@ export function writeRaw(bytes: Uint8Array): void {
 export function writeString(s: string): void {
   const len = s.length;
   // UTF-8 needs at least one byte per UTF-16 unit: fail early on what cannot fit
-  if (pos - start + len > limit) throw new EncodeTooLarge(pos - start + len);
+  if (pos - start + extra + len > limit) throw new EncodeTooLarge(pos - start + extra + len);
   room(len * 3 + 5);
   // Guess the header from the ASCII length; move the bytes if the UTF-8 length needs a larger one.
   const guess = len < 0x20 ? 1 : len < 0x100 ? 2 : len < 0x10000 ? 3 : 5;
@@ -286,8 +330,9 @@ export function writeBigInt(v: bigint): void {
 
 function writeBin(b: Uint8Array): void {
   const n = b.length;
-  if (pos - start + n > limit) throw new EncodeTooLarge(pos - start + n);
-  room(n + 5);
+  if (pos - start + extra + n > limit) throw new EncodeTooLarge(pos - start + extra + n);
+  const refer = n >= referMin;
+  room(refer ? 5 : n + 5);
   if (n < 0x100) {
     buf[pos++] = 0xc4;
     buf[pos++] = n;
@@ -299,6 +344,12 @@ function writeBin(b: Uint8Array): void {
     buf[pos++] = 0xc6;
     view.setUint32(pos, n);
     pos += 4;
+  }
+  if (refer) {
+    // written later, as it is, right after the bytes before `pos`
+    referred.push({ at: pos, bin: b });
+    extra += n;
+    return;
   }
   buf.set(b, pos);
   pos += n;

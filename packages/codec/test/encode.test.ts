@@ -2,7 +2,9 @@ import { describe, it, expect } from '@jest/globals';
 import fc from 'fast-check';
 import { createMessage, toWireMessage, ErrorCode, type SocketMessage } from '@socketkit/protocol';
 import {
+  decodePayload,
   encodeFrame,
+  encodeFrameParts,
   encodePayload,
   frameBytes,
   packValue,
@@ -352,5 +354,65 @@ describe('large frames (issue 16)', () => {
       );
       expect(f.buffer.byteLength).toBeLessThanOrEqual(Math.ceil((f.length * 4) / 3));
     });
+  });
+});
+
+describe('encodeFrameParts (issue 28)', () => {
+  const T2 = 1_700_000_000_000;
+  const blob = (n: number, seed: number): Buffer => {
+    const b = Buffer.allocUnsafe(n);
+    for (let i = 0; i < n; i++) b[i] = (i * 11 + seed) & 0xff;
+    return b;
+  };
+
+  it('the parts joined are the bytes of encodeFrame; bins of minBin bytes or more are the caller’s own, not copies', () => {
+    const big1 = blob(70_000, 1);
+    const big2 = blob(20_000, 2);
+    const small = blob(100, 3);
+    const m = createMessage(
+      'parts',
+      'data',
+      { a: big1, nested: { list: [small, big2, 'x'] }, tail: 7 },
+      { timestampMs: T2, id: 'req-1' },
+    );
+    const parts = encodeFrameParts(m, DEFAULT_MAX_MESSAGE_SIZE, 16 * 1024);
+    expect(Buffer.concat(parts).equals(encodeFrame(m, DEFAULT_MAX_MESSAGE_SIZE))).toBe(true);
+    expect(parts.filter((p) => p === big1 || p === big2)).toHaveLength(2);
+    expect(parts.some((p) => p === small)).toBe(false);
+    // the length prefix counts the bins
+    expect(Buffer.from(parts[0] as Uint8Array).readUInt32BE(0)).toBe(Buffer.concat(parts).length - 4);
+    // below minBin everything is one copied frame
+    const one = encodeFrameParts(m, DEFAULT_MAX_MESSAGE_SIZE, 100_000);
+    expect(one).toHaveLength(1);
+    expect(Buffer.from(one[0] as Uint8Array).equals(encodeFrame(m))).toBe(true);
+    // the next encode does not disturb the parts of this one
+    const copy = Buffer.concat(parts);
+    encodeFrame(createMessage('other', 'data', { z: blob(80_000, 9) }, { timestampMs: T2 + 1 }));
+    encodeFrameParts(createMessage('other', 'data', { z: blob(80_000, 8) }, { timestampMs: T2 + 2 }));
+    expect(Buffer.concat(parts).equals(copy)).toBe(true);
+  });
+
+  it('counts referenced bins against maxMessageSize (FRAME_TOO_LARGE)', () => {
+    const m = createMessage('parts', 'data', { a: blob(40_000, 1), b: blob(40_000, 2) }, { timestampMs: T2 });
+    expect(() => encodeFrameParts(m, 70_000)).toThrow(expect.objectContaining({ code: ErrorCode.FRAME_TOO_LARGE }));
+    expect(() => encodeFrame(m, 70_000)).toThrow(expect.objectContaining({ code: ErrorCode.FRAME_TOO_LARGE }));
+    expect(() => encodeFrameParts(m, 90_000)).not.toThrow();
+  });
+
+  it('an encode nested in a toJSON during a parts encode keeps both frames whole', () => {
+    const inner = blob(30_000, 5);
+    const outerBin = blob(30_000, 6);
+    let nestedFrame: Buffer | undefined;
+    class Hook {
+      toJSON(): string {
+        nestedFrame = encodeFrame(createMessage('in', 'data', { inner }, { timestampMs: T2 }));
+        return 'done';
+      }
+    }
+    const data = { first: outerBin, hook: new Hook(), after: blob(20_000, 7) };
+    const m = createMessage('parts', 'data', data, { timestampMs: T2 });
+    const parts = encodeFrameParts(m);
+    expect(Buffer.concat(parts).equals(encodeFrame(m))).toBe(true);
+    expect(decodePayload((nestedFrame as Buffer).subarray(4)).data.inner).toEqual(inner);
   });
 });

@@ -635,3 +635,78 @@ describe('decodePayload: bins', () => {
     },
   );
 });
+
+// ---- keepChunks: frames split across reads into one large buffer -------------------------------------------------
+
+describe('FrameDecoder: keepChunks', () => {
+  const bigMessage = (seq: number, size: number): SocketMessage => {
+    const blob = Buffer.allocUnsafe(size);
+    for (let i = 0; i < size; i++) blob[i] = (i * 13 + seq) & 0xff;
+    return createMessage('big', 'data', { seq, blob }, { timestampMs: T + seq });
+  };
+
+  it('delivers a frame split across consecutive ranges of one buffer as a view into it, without a copy', () => {
+    const ms = [bigMessage(1, 70_000), bigMessage(2, 100), bigMessage(3, 70_000)];
+    // One large buffer filled front to back, read by read (what a socket reading into a slab hands over).
+    const slab = Buffer.concat([Buffer.alloc(16), concatFrames(ms)]);
+    const d = new FrameDecoder({ keepChunks: true });
+    const payloads: Uint8Array[] = [];
+    for (let at = 16; at < slab.length; at += 50_000) {
+      d.feedPayloads(slab.subarray(at, Math.min(at + 50_000, slab.length)), (p) => payloads.push(p));
+      if (at + 50_000 < slab.length) expect(d.bufferedBytes).toBeGreaterThan(0);
+    }
+    expect(payloads).toHaveLength(3);
+    expect(payloads.map((p) => p.buffer === slab.buffer)).toEqual([true, true, true]);
+    expect(payloads.map((p) => decodePayload(p))).toEqual(ms);
+    expect(d.bufferedBytes).toBe(0);
+  });
+
+  it('copies a kept partial frame once the next chunk is not its continuation, and decodes it whole', () => {
+    const ms = [bigMessage(1, 70_000), bigMessage(2, 30)];
+    const bytes = concatFrames(ms);
+    const d = new FrameDecoder({ keepChunks: true });
+    const out: SocketMessage[] = [];
+    // Every chunk a fresh buffer (what node:net's default reads hand over).
+    for (let at = 0; at < bytes.length; at += 20_000) out.push(...d.push(Buffer.from(bytes.subarray(at, at + 20_000))));
+    expect(out).toEqual(ms);
+    expect(d.bufferedBytes).toBe(0);
+  });
+
+  it('gives the same messages and buffered bytes as the copying decoder for random splits', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 1, max: 3000 }), { minLength: 1, maxLength: 30 }),
+        fc.array(fc.boolean(), { minLength: 30, maxLength: 30 }),
+        (cuts, fresh) => {
+          const ms = [bigMessage(1, 2500), bigMessage(2, 10), bigMessage(3, 1500), bigMessage(4, 0)];
+          const bytes = concatFrames(ms);
+          const keep = new FrameDecoder({ keepChunks: true });
+          const copy = new FrameDecoder();
+          const got: SocketMessage[] = [];
+          const want: SocketMessage[] = [];
+          let at = 0;
+          for (let i = 0; at < bytes.length; i++) {
+            const end = Math.min(bytes.length, at + (cuts[i % cuts.length] as number));
+            // Adjacent views of one buffer, or a fresh copy (not a continuation).
+            const chunk = fresh[i % fresh.length] ? Buffer.from(bytes.subarray(at, end)) : bytes.subarray(at, end);
+            got.push(...keep.push(chunk));
+            want.push(...copy.push(chunk));
+            expect(keep.bufferedBytes).toBe(copy.bufferedBytes);
+            at = end;
+          }
+          expect(got).toEqual(ms);
+          expect(want).toEqual(ms);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('checks the declared size against maxMessageSize before keeping anything', () => {
+    const d = new FrameDecoder({ keepChunks: true, maxMessageSize: 1000 });
+    const frame = encodeFrame(bigMessage(1, 2000));
+    expect(() => d.push(frame.subarray(0, 500))).toThrow(MessageError);
+    expect(d.error?.code).toBe(ErrorCode.FRAME_TOO_LARGE);
+    expect(d.bufferedBytes).toBe(0);
+  });
+});

@@ -141,3 +141,49 @@ describe('replies', () => {
     expect(ps[0]!.messages.slice(1).map((m) => m.replyTo ?? m.data)).toEqual(['r1', { after: 1 }, { after: 2 }, 'r2']);
   });
 });
+
+describe('large bins (issue 28): written as they are, not copied', () => {
+  const blob = (n: number, seed: number): Buffer => {
+    const b = Buffer.allocUnsafe(n);
+    for (let i = 0; i < n; i++) b[i] = (i * 5 + seed) & 0xff;
+    return b;
+  };
+
+  it('a bin of 16 KiB or more is the caller’s buffer in the chunks written to each client; exact bytes', async () => {
+    const { server, peers: ps, since } = await setup(2);
+    const big = blob(40_000, 1);
+    const small = blob(1000, 2);
+    const before = server.stats().clients.map((c) => c.bytesOut);
+    server.send({ seq: 1, big, small });
+    await until(() => ps.every((p) => p.messages.length === 2), 'read');
+    for (const i of [0, 1]) {
+      const w = since(i);
+      expect(w.filter((c) => c === big)).toHaveLength(1);
+      expect(w.some((c) => c === small)).toBe(false);
+      const [m] = decodeAll(w);
+      expect(Buffer.compare(m!.data.big as Buffer, big)).toBe(0);
+      expect(Buffer.compare(m!.data.small as Buffer, small)).toBe(0);
+      expect(ps[i]!.messages[1]!.data.seq).toBe(1);
+    }
+    // counted as one frame of all its bytes, on each client
+    const frameBytes = since(0).reduce((n, c) => n + c.length, 0);
+    expect(since(1).reduce((n, c) => n + c.length, 0)).toBe(frameBytes);
+    expect(server.stats().clients.map((c, i) => c.bytesOut - (before[i] as number))).toEqual([frameBytes, frameBytes]);
+  });
+
+  it('no client registered: the queued frame is a copy, a bin changed after send() arrives as it was', async () => {
+    const transport = recordingTransport();
+    const server = new SocketServer({ eventName: 'rules', transport, logLevel: 'silent', registerGraceMs: 1 });
+    await server.start();
+    servers.push(server);
+    const big = blob(40_000, 3);
+    const sent = Buffer.from(big);
+    expect(server.send({ big })).toBe(0);
+    big.fill(0);
+    const p = transport.connect();
+    peers.push(p);
+    p.hello();
+    await until(() => p.messages.length === 2, 'welcome and queued message read');
+    expect(Buffer.compare(p.messages[1]!.data.big as Buffer, sent)).toBe(0);
+  });
+});

@@ -8,7 +8,14 @@ import {
   type TLSSocket,
 } from 'node:tls';
 import type { ClientTransport, ListenSettings, ServerTransport, SocketLogger, TransportStream } from '@socketkit/core';
-import { awaitConnect, closeServer, listenServer, mapConnectError, type SocketDirTrust } from '@socketkit/core/net';
+import {
+  awaitConnect,
+  closeServer,
+  listenServer,
+  mapConnectError,
+  slabReads,
+  type SocketDirTrust,
+} from '@socketkit/core/net';
 import { ConnectionError, ErrorCode, type SocketError, ValidationError } from '@socketkit/protocol';
 import { addressFilePath, readAddressFile, writeAddressFile } from './address-file.js';
 import { loopbackServerUid } from './loopback-owner.js';
@@ -429,7 +436,7 @@ export class TcpClientTransport implements ClientTransport {
     try {
       if (this.#tls === undefined) {
         const socket = await awaitConnect(
-          createConnection({ host, port, allowHalfOpen: false, noDelay: true }),
+          createConnection({ host, port, allowHalfOpen: false, noDelay: true, onread: slabReads() }),
           signal,
         );
         if (this.#o.port === undefined) this.#checkListener(socket, port);

@@ -4,7 +4,7 @@ import { PeerCounters } from '../ops/stats.js';
 import { startTimer } from '../settings.js';
 import type { TransportStream } from '../transport.js';
 import { ServerAuth } from '../wire/auth.js';
-import { FramedConnection } from '../wire/connection.js';
+import { FramedConnection, SplitFrame, type OutFrame } from '../wire/connection.js';
 import { controlFrame, errorFrame } from '../wire/frames.js';
 import type { Heartbeat } from '../wire/heartbeat.js';
 import { InputGuard } from './input-guard.js';
@@ -177,7 +177,7 @@ export class ServerPeer {
    * `immediate` writes at once (the auth challenge).
    * @returns Whether the frame was written (or held).
    */
-  deliver(frame: Uint8Array, immediate = false): boolean {
+  deliver(frame: OutFrame, immediate = false): boolean {
     const ph = this.#phase;
     if (!isOpen(ph)) return false;
     const max = this.#c.settings.maxPendingBytes;
@@ -194,7 +194,8 @@ export class ServerPeer {
       // waiting for a welcome (the Python module): it gets what was held and
       // then live broadcasts, as if never held.
       if (held.bytes + frame.length <= MAX_HELD_BYTES) {
-        held.frames.push(frame);
+        // Held frames wait: a split frame (the sender's own bins) is kept as a copy.
+        held.frames.push(frame instanceof SplitFrame ? frame.joined() : frame);
         held.bytes += frame.length;
         return true;
       }

@@ -15,7 +15,7 @@ import {
 } from '@socketkit/protocol';
 import { checkOptions } from '@socketkit/config';
 import { validateToken } from '../wire/auth.js';
-import { BatchShare } from '../wire/connection.js';
+import { BatchShare, SplitFrame } from '../wire/connection.js';
 import { PongCache } from './replies.js';
 import { CONFIG_DEFAULTS } from '../settings.js';
 import { LogLimiter } from '../ops/log-limiter.js';
@@ -37,7 +37,7 @@ import { Requests } from './requests.js';
 import { RateSampler, ServerCounters, type ClientStats, type ServerStats } from '../ops/stats.js';
 import type { PendingHandshake, ServerTransport, TransportStream } from '../transport.js';
 import type { Payload } from '../wire/schema.js';
-import { emitError } from '../wire/frames.js';
+import { emitError, outFrame } from '../wire/frames.js';
 
 /** Events of {@link SocketServer}; `TIn` is the data clients send. */
 export interface SocketServerEvents<TIn = MessageData> {
@@ -343,19 +343,18 @@ export class SocketServer<
    * {@link SocketServer.drain} to pace. `data` is always data, whatever its
    * keys: a ready message goes through {@link SocketServer.sendMessage}.
    *
+   * A `Buffer`/`Uint8Array` of 16 KiB or more in `data` is written as it is, not copied (as `socket.write`): do
+   * not change it after `send()`; send `Buffer.from(b)` of a buffer you reuse (queued messages are copies).
+   *
    * @returns How many registered clients it was written to (0 when queued).
    * @throws SocketError `NOT_RUNNING`, ConnectionError `UNKNOWN_CLIENT`,
    *   MessageError `FRAME_TOO_LARGE` / `INVALID_MESSAGE`.
    */
   send(data: TOut, clientId?: string): number {
     this.#assertRunning('send');
-    return this.#fanout(
-      encodeFrame(
-        createMessage(this.eventName, MessageType.DATA, data as MessageData, { timezone: this.#o.timezone }),
-        this.#o.maxMessageSize,
-      ),
-      clientId,
-    );
+    const o = this.#o;
+    const message = createMessage(this.eventName, MessageType.DATA, data as MessageData, { timezone: o.timezone });
+    return this.#fanout(outFrame(message, o.maxMessageSize), clientId);
   }
 
   /** Sends a ready {@link SocketMessage} as it is (see {@link SocketServer.send}). */
@@ -444,18 +443,20 @@ export class SocketServer<
    * registered client the frame is also queued for the next one.
    * @returns How many registered clients it was written to.
    */
-  #fanout(frame: Buffer, clientId: string | undefined): number {
+  #fanout(frame: Buffer | SplitFrame, clientId: string | undefined): number {
     if (clientId !== undefined) return this.#registered(clientId).deliver(frame) ? 1 : 0;
     let clients = 0;
     for (const p of this.#peers.values()) if (p.state === 'registered' && p.takesBroadcasts) clients++;
+    // kept for later (the queue) or handed to a transport's own broadcast: one buffer
+    if (frame instanceof SplitFrame && (clients === 0 || this.#transport.broadcast)) frame = frame.joined();
     if (this.#transport.broadcast !== undefined) {
       if (clients > 0) {
-        this.#transport.broadcast(frame);
+        this.#transport.broadcast(frame as Buffer);
         if (this.#o.collectStats) {
           this.#counters.messagesOut += clients;
           this.#counters.bytesOut += frame.length * clients;
         }
-      } else this.#queue.push(frame);
+      } else this.#queue.push(frame as Buffer);
       return clients;
     }
     const queuedAs = clients === 0 ? this.#queue.next : undefined;
@@ -470,7 +471,7 @@ export class SocketServer<
         if (!p.deliver(frame) && queuedAs !== undefined) (droppedFor ??= []).push(p);
       }
     }
-    if (clients === 0) this.#queue.push(frame, droppedFor);
+    if (clients === 0) this.#queue.push(frame as Buffer, droppedFor);
     return sent;
   }
 

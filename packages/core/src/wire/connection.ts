@@ -9,6 +9,35 @@ export const COALESCE_MAX_FRAME = 16 * 1024;
  * Most bytes of small frames concatenated into one write (64 KiB, what a hand-written node:net program writes at once).
  */
 export const COALESCE_MAX_BATCH = 64 * 1024;
+/**
+ * A payload below this size (1 KiB) read into a buffer larger than node's own reads (64 KiB, a read slab) has its
+ * bins copied out when decoded: a tiny message kept by the application must not hold a 256 KiB read buffer. Larger
+ * payloads keep their bins as views (a copy per bin cost 30 % more client CPU for 4 KiB messages): such a bin kept
+ * holds its slab, as it held node's 64 KiB read buffer before.
+ */
+const COPY_BINS_BELOW = 1024;
+const NODE_READ_SIZE = 64 * 1024;
+
+/**
+ * A frame written as several buffers, one after another (one `writev`):
+ * the encoded bytes around each large bin and the bins themselves, which
+ * are the sender's own buffers, not copies (see `encodeFrameParts`).
+ * `length` is the frame's size in bytes, as a Uint8Array frame's.
+ */
+export class SplitFrame {
+  constructor(
+    readonly parts: readonly Uint8Array[],
+    readonly length: number,
+  ) {}
+
+  /** The frame as one buffer (a copy), where it is kept rather than written now (queue, held frames). */
+  joined(): Buffer {
+    return Buffer.concat(this.parts, this.length);
+  }
+}
+
+/** A frame as the connection writes it. */
+export type OutFrame = Uint8Array | SplitFrame;
 
 interface SharedConcat {
   frames: Uint8Array[];
@@ -121,7 +150,9 @@ export class FramedConnection {
   constructor(stream: TransportStream, maxMessageSize: number, handlers: FramedConnectionHandlers, share?: BatchShare) {
     this.stream = stream;
     this.#share = share;
-    this.decoder = new FrameDecoder({ maxMessageSize });
+    // A stream's chunks are never changed once emitted (node:net reads, any Readable): a frame split across reads
+    // into one slab (see slabReads) is decoded where it lies.
+    this.decoder = new FrameDecoder({ maxMessageSize, keepChunks: true });
     this.#closedPromise = new Promise((resolve) => {
       stream.once('close', () => {
         this.#closed = true;
@@ -185,7 +216,7 @@ export class FramedConnection {
     }
     let message: SocketMessage;
     try {
-      message = decodePayload(payload);
+      message = decodePayload(payload, payload.length < COPY_BINS_BELOW && payload.buffer.byteLength > NODE_READ_SIZE);
     } catch (err) {
       const e = err as MessageError;
       this.invalidMessages++;
@@ -241,8 +272,17 @@ export class FramedConnection {
    * copied, after what was queued before them.
    * Returns false when the connection is closing and nothing was written.
    */
-  write(frame: Uint8Array): boolean {
+  write(frame: OutFrame): boolean {
     if (this.closing) return false;
+    if (frame instanceof SplitFrame) {
+      this.#flushBatch();
+      const s = this.stream;
+      // One writev of all parts: nothing is copied.
+      s.cork();
+      for (const part of frame.parts) s.write(part);
+      s.uncork();
+      return true;
+    }
     if (frame.length >= COALESCE_MAX_FRAME) {
       this.#flushBatch();
       this.stream.write(frame);

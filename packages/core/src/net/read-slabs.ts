@@ -1,0 +1,49 @@
+import type { Duplex } from 'node:stream';
+
+/** Bytes of one read slab (256 KiB: a read takes what the socket holds, up to the rest of the slab). */
+export const READ_SLAB_SIZE = 256 * 1024;
+/** A read is offered at least this many bytes (64 KiB, node's own read size); a slab with less left is replaced. */
+export const READ_SLAB_MIN = 64 * 1024;
+
+/** The `onread` option of `net.createConnection` / `new net.Socket` that {@link slabReads} returns. */
+export interface SlabOnread {
+  /** The memory the next read fills: the rest of the current slab. */
+  buffer(): Uint8Array;
+  /** One read of `n` bytes into `buf`: pushed to the socket's readable side as a view (never copied, never reused). */
+  callback(this: Duplex, n: number, buf: Uint8Array): boolean;
+}
+
+/**
+ * Reads of a client socket into slabs of {@link READ_SLAB_SIZE} bytes filled
+ * front to back: each read lands right after the previous one in the same
+ * slab, and a slab is never written twice (a new one replaces it once less
+ * than {@link READ_SLAB_MIN} is left). The chunks reach the socket's
+ * `'data'` listeners (and its buffer while paused) exactly as node's own
+ * reads do, but a read takes everything the kernel holds (up to 256 KiB,
+ * not 64 KiB), node allocates and copies nothing per read, and a frame that
+ * spans two reads is two adjacent ranges of one slab, which the frame
+ * decoder (`keepChunks`) joins without a copy. A slab lives as long as a
+ * view into it: the connection copies the bins of payloads under 1 KiB out
+ * of it (see `FramedConnection`), so a kept tiny message never holds a
+ * slab; a bin of a larger payload that the application keeps holds its slab.
+ * Pass it as `onread` to `net.createConnection` (plain sockets only: TLS
+ * sockets do not take `onread`).
+ */
+export function slabReads(): SlabOnread {
+  let slab = Buffer.allocUnsafe(READ_SLAB_SIZE);
+  let used = 0;
+  return {
+    buffer(): Uint8Array {
+      if (slab.length - used < READ_SLAB_MIN) {
+        slab = Buffer.allocUnsafe(READ_SLAB_SIZE);
+        used = 0;
+      }
+      return slab.subarray(used);
+    },
+    callback(n: number, buf: Uint8Array): boolean {
+      used += n;
+      // push: straight to 'data' when flowing, held (and reading paused) otherwise, as node's own reads.
+      return this.push(buf.subarray(0, n));
+    },
+  };
+}
