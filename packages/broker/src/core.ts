@@ -395,8 +395,16 @@ export class BrokerCore {
           return this.#submit(c, ref, data);
         case Kind.ATTACH:
           return this.#reply(c, ref, this.#attach(c, String(data.taskId)));
-        case Kind.RESULT:
-          return this.#reply(c, ref, this.#result(c, data));
+        case Kind.RESULT: {
+          const refused = this.#result(c, data);
+          if (ref !== undefined) return this.#reply(c, ref, refused);
+          // Without ref the worker wants no reply (PROTOCOL.md): only a refusal is reported, as `stale`.
+          if (refused !== undefined) {
+            this.#totals.refused++;
+            this.#send(c.id, { kind: Kind.STALE, taskId: data.taskId, attempt: data.attempt, error: refused });
+          }
+          return;
+        }
         case Kind.REJECT:
           return this.#reply(c, ref, this.#reject(c, data));
         case Kind.PROGRESS:

@@ -68,6 +68,30 @@ describe('BrokerCore', () => {
     expect(h.core.stats().totals.staleRefused).toBe(3);
   });
 
+  it('a result without ref gets no reply; a stale one is answered with a stale message (PROTOCOL.md)', () => {
+    const h = harness();
+    h.core.connected('w');
+    h.send('w', { kind: 'subscribe', type: 'task', identifier: 'x' });
+    h.send('s', { kind: 'task', taskId: 't', body: 1 });
+    const before = h.sent.length;
+    h.core.handle('w', { kind: 'result', taskId: 't', attempt: 1, ok: true, result: 2 });
+    expect(h.sent.slice(before).map((x) => [x.to, x.m.kind])).toEqual([['s', 'outcome']]);
+    expect(h.sent.at(-1)?.m).toMatchObject({ taskId: 't', ok: true, result: 2 });
+    // the same result again (or any other stale one): no reply (no ref), a `stale` message instead
+    h.core.handle('w', { kind: 'result', taskId: 't', attempt: 1, ok: true, result: 2 });
+    expect(h.sent.at(-1)).toEqual({
+      to: 'w',
+      m: {
+        kind: 'stale',
+        taskId: 't',
+        attempt: 1,
+        error: expect.objectContaining({ code: 'STALE_DELIVERY' }),
+      },
+    });
+    expect(h.sent.filter((x) => x.m.kind === 'outcome')).toHaveLength(1);
+    expect(h.core.stats().totals).toMatchObject({ completed: 1, staleRefused: 1 });
+  });
+
   it('bounds: pending count and bytes, prefetch, subscribers per connection, RPC identifiers across connections', () => {
     const h = harness({ maxPendingTasks: 2, maxPendingBytes: 100, maxPrefetch: 8, maxSubscribersPerConnection: 1 });
     const big = 'x'.repeat(200);
