@@ -10,7 +10,7 @@
 //     [--submitters 2] [--inflight 256] [--rtt 1000]
 //   PERF_PROF=DIR: a .cpuprofile per process, of the measured window only.
 import { fork } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,9 +22,22 @@ const role = process.env.PERF_ROLE;
 const PROF = process.env.PERF_PROF; // a directory: every child runs under --cpu-prof
 let spawned = 0;
 
+const now = () => Number(process.hrtime.bigint());
+
 function cpuUs() {
   const u = process.cpuUsage();
   return u.user + u.system;
+}
+
+/** Read and write system calls of this process so far (/proc/self/io; 0 where there is none). */
+function syscalls() {
+  try {
+    const io = readFileSync('/proc/self/io', 'utf8');
+    const get = (k) => Number(new RegExp(`^${k}: (\\d+)`, 'm').exec(io)?.[1] ?? 0);
+    return get('syscr') + get('syscw');
+  } catch {
+    return 0;
+  }
 }
 
 async function child() {
@@ -57,7 +70,8 @@ async function child() {
         await comm.addTaskSubscriber(
           async (b) => {
             executed++;
-            return { n: b.n, ok: true };
+            // the round trip's first half (submitter -> broker -> worker), in ns of the shared monotonic clock
+            return b.t === undefined ? { n: b.n, ok: true } : { n: b.n, ok: true, half: now() - b.t };
           },
           { prefetch: cfg.prefetch },
         );
@@ -67,7 +81,7 @@ async function child() {
         await rrClient.connect();
       }
     },
-    cpu: async () => cpuUs(),
+    cpu: async () => [cpuUs(), syscalls()],
     executed: async () => executed,
     async submit({ count, inflight }) {
       let next = 0;
@@ -95,11 +109,13 @@ async function child() {
         await rrClient.request(body, { timeout: 10_000 });
       }
       // interleaved in blocks so a load spike hits both
+      const half = [];
       for (let b = 0; b < 10; b++) {
         for (let i = 0; i < count / 10; i++) {
           const t0 = performance.now();
-          await comm.taskSend(body);
+          const r = await comm.taskSend({ ...body, t: now() });
           task.push((performance.now() - t0) * 1000);
+          half.push(r.half / 1000);
         }
         for (let i = 0; i < count / 10; i++) {
           const t0 = performance.now();
@@ -107,7 +123,7 @@ async function child() {
           rr.push((performance.now() - t0) * 1000);
         }
       }
-      return { task, rr };
+      return { task, rr, half };
     },
     async stop() {
       await comm?.close();
@@ -207,7 +223,8 @@ async function runOnce(dist, o) {
     const cpu1 = await Promise.all(all.map((c) => c.call('cpu')));
     if (PROF !== undefined) await Promise.all(all.map((c) => c.call('profStop')));
     const n = per * o.submitters;
-    const d = cpu1.map((v, i) => v - cpu0[i]);
+    const d = cpu1.map((v, i) => v[0] - cpu0[i][0]);
+    const sys = cpu1.map((v, i) => v[1] - cpu0[i][1]);
     const sum = (a) => a.reduce((x, y) => x + y, 0);
     const r = {
       tasksPerSec: n / (ms / 1000),
@@ -215,10 +232,12 @@ async function runOnce(dist, o) {
       cpuBroker: d[0] / n,
       cpuWorkers: sum(d.slice(1, 1 + o.workers)) / n,
       cpuSubmitters: sum(d.slice(1 + o.workers)) / n,
+      syscallsAll: sum(sys) / n,
+      syscallsBroker: sys[0] / n,
     };
     if (o.rtt > 0) {
-      const { task, rr } = await subs[0].call('rtt', { count: o.rtt });
-      Object.assign(r, { taskP50: median(task), taskP99: pct(task, 0.99), rrP50: median(rr) });
+      const { task, rr, half } = await subs[0].call('rtt', { count: o.rtt });
+      Object.assign(r, { taskP50: median(task), taskP99: pct(task, 0.99), rrP50: median(rr), halfP50: median(half) });
     }
     await Promise.allSettled(all.map((c) => c.call('stop')));
     await Promise.allSettled(all.map((c) => c.call('exit')));
@@ -255,7 +274,9 @@ async function main() {
       results.get(dist).push(r);
       console.log(
         `${dist.padEnd(12)} run ${rep + 1}: ${f(r.tasksPerSec, 0)} tasks/s  CPU µs/task all ${f(r.cpuAll)} broker ` +
-          `${f(r.cpuBroker)} workers ${f(r.cpuWorkers)} submitters ${f(r.cpuSubmitters)}  task p50 ${f(r.taskP50)} ` +
+          `${f(r.cpuBroker)} workers ${f(r.cpuWorkers)} submitters ${f(r.cpuSubmitters)}  syscalls/task all ` +
+          `${f(r.syscallsAll, 2)} broker ${f(r.syscallsBroker, 2)}  task p50 ${f(r.taskP50)} ` +
+          `(to the worker ${f(r.halfP50)}) ` +
           `p99 ${f(r.taskP99)} µs  reqrep p50 ${f(r.rrP50)} µs  ratio ${f(r.taskP50 / r.rrP50, 2)}`,
       );
     }
@@ -265,7 +286,8 @@ async function main() {
     const m = (k) => median(rs.map((r) => r[k]));
     console.log(
       `${dist.padEnd(12)} ${f(m('tasksPerSec'), 0)} tasks/s  CPU µs/task all ${f(m('cpuAll'))} broker ` +
-        `${f(m('cpuBroker'))} workers ${f(m('cpuWorkers'))} submitters ${f(m('cpuSubmitters'))}  task p50 ` +
+        `${f(m('cpuBroker'))} workers ${f(m('cpuWorkers'))} submitters ${f(m('cpuSubmitters'))}  syscalls/task all ` +
+        `${f(m('syscallsAll'), 2)} broker ${f(m('syscallsBroker'), 2)}  task p50 ` +
         `${f(m('taskP50'))} µs  reqrep p50 ${f(m('rrP50'))} µs  ` +
         `ratio ${f(median(rs.map((r) => r.taskP50 / r.rrP50)), 2)}`,
     );
