@@ -308,7 +308,9 @@ export class Communicator extends EventEmitter<CommunicatorEvents> {
     return new Promise((resolve, reject) => {
       const s: Submitted = { taskId, accepted: false, resolve, reject };
       this.#submitted.set(taskId, s);
-      this.#request(message, true).then(
+      this.#requestWith(
+        message,
+        true,
         () => {
           s.accepted = true;
         },
@@ -536,14 +538,20 @@ export class Communicator extends EventEmitter<CommunicatorEvents> {
   }
 
   #request(message: BrokerMessage, replay: boolean): Promise<unknown> {
+    return new Promise((resolve, reject) => this.#requestWith(message, replay, resolve, reject));
+  }
+
+  /** Sends `message` (a fresh object: it gets the `ref`) and calls `resolve` / `reject` with the broker's reply. */
+  #requestWith(
+    message: BrokerMessage,
+    replay: boolean,
+    resolve: (result: unknown) => void,
+    reject: (error: Error) => void,
+  ): void {
     const ref = ++this.#ref;
-    const m = { ...message, ref };
-    return new Promise((resolve, reject) => {
-      const p: Pending = { message: m, gen: this.#gen, replay, resolve, reject };
-      this.#pending.set(ref, p);
-      if (!this.#up) return; // sent when the link is up
-      this.#write(m);
-    });
+    message.ref = ref;
+    this.#pending.set(ref, { message, gen: this.#gen, replay, resolve, reject });
+    if (this.#up) this.#write(message); // otherwise sent when the link is up
   }
 
   #onUp(): void {

@@ -836,7 +836,7 @@ export class BrokerCore {
     this.#tasks.delete(t.id);
     this.#kept.delete(t.id);
     this.#dead.delete(t.id);
-    void this.#store.delete(t.id).catch(() => undefined);
+    if (this.#store.durable) void this.#store.delete(t.id).catch(() => undefined);
   }
 
   #expireResults(): void {
