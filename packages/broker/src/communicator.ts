@@ -727,9 +727,11 @@ export class Communicator extends EventEmitter<CommunicatorEvents> {
         return;
       }
       // Every CONFIRM_EVERY-th result carries ref: its reply confirms the ones before it (one connection, in order).
-      const n = unconfirmed.length;
+      const last = unconfirmed[unconfirmed.length - 1];
       const confirm = (): void => {
-        unconfirmed.splice(0, n);
+        // Everything up to the last one sent before this result (later ones are not confirmed by its reply).
+        const i = last === undefined ? -1 : unconfirmed.indexOf(last);
+        if (i >= 0) unconfirmed.splice(0, i + 1);
       };
       this.#resultWithRef(taskId, attempt, message, d).then(confirm, confirm);
       return;
