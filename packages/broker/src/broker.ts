@@ -4,6 +4,7 @@
  */
 import { createServer, type AnyServer, type ServerStats, type SocketType } from 'socketkit';
 import { BrokerCore, type BrokerLimits, type BrokerStats, type TaskInfo } from './core.js';
+import type { BrokerMessage } from './wire.js';
 import { LmdbStore, MemoryStore, type StoreOptions, type TaskStore } from './store.js';
 import type { TaskState } from './store.js';
 
@@ -144,14 +145,32 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
     throw e;
   }
   const adminOps = options.adminOps ?? adminByDefault(transport, server, options);
-  const core = new BrokerCore(
-    {
-      send: (connId, message) => {
+  // What the core sends in one turn of the event loop goes out together, once the loop has read every socket that
+  // was ready: one write per connection for the messages of all the frames read in that turn (socketkit batches the
+  // writes of one tick, and a tick ends after each socket's read callback).
+  let outbox = new Map<string, BrokerMessage[]>();
+  let flushing: NodeJS.Immediate | undefined;
+  const flush = (): void => {
+    flushing = undefined;
+    const batch = outbox;
+    outbox = new Map();
+    for (const [connId, messages] of batch) {
+      for (const message of messages) {
         try {
           server.send(message, connId);
         } catch {
-          // the connection went away (its clientDisconnected follows)
+          // the connection went away (its clientDisconnected follows), or the server stopped
         }
+      }
+    }
+  };
+  const core = new BrokerCore(
+    {
+      send: (connId, message) => {
+        const queued = outbox.get(connId);
+        if (queued === undefined) outbox.set(connId, [message]);
+        else queued.push(message);
+        flushing ??= setImmediate(flush);
       },
     },
     store,
@@ -193,6 +212,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
       if (stopped) return;
       stopped = true;
       core.close();
+      if (flushing !== undefined) flush();
       await server.stop();
       await store.close();
     },

@@ -94,6 +94,11 @@ export interface Link {
   send(message: BrokerMessage): unknown;
   /** Closes the link. */
   close(): Promise<void>;
+  /**
+   * The far end answers a `result` without `ref` only when it is refused (a `stale` message; PROTOCOL.md): results
+   * are then sent without `ref` and without waiting for a reply. Default false: every result carries `ref`.
+   */
+  readonly resultsWithoutRef?: boolean;
 }
 
 /** Events the link reports to its communicator. */
@@ -126,36 +131,52 @@ interface Submitted {
 }
 
 /**
- * A task's AbortController, made only when its handler reads `ctx.signal` (most handlers never do: one controller and
- * signal per task was a measurable share of a worker's CPU). Aborted before that, the signal is made aborted.
+ * One delivery to a task subscriber, and the subscriber's {@link TaskContext} (one object per task; the
+ * AbortController is made only when someone looks at `signal` or the lease is lost).
  */
-class LazyAbort {
-  #controller: AbortController | undefined;
-  #aborted = false;
+class Delivery implements TaskContext {
+  readonly taskId: string;
+  readonly attempt: number;
+  readonly gen: number;
+  #abort: AbortController | undefined;
   #reason: unknown;
+  #aborted = false;
+  readonly #progress: (d: Delivery) => void;
 
-  get signal(): AbortSignal {
-    if (this.#controller === undefined) {
-      this.#controller = new AbortController();
-      if (this.#aborted) this.#controller.abort(this.#reason);
-    }
-    return this.#controller.signal;
+  constructor(taskId: string, attempt: number, gen: number, progress: (d: Delivery) => void) {
+    this.taskId = taskId;
+    this.attempt = attempt;
+    this.gen = gen;
+    this.#progress = progress;
   }
 
+  get redelivered(): boolean {
+    return this.attempt > 1;
+  }
+
+  get signal(): AbortSignal {
+    if (this.#abort === undefined) {
+      this.#abort = new AbortController();
+      if (this.#aborted) this.#abort.abort(this.#reason);
+    }
+    return this.#abort.signal;
+  }
+
+  progress(): void {
+    this.#progress(this);
+  }
+
+  /** Aborts the signal (now, or when it is first looked at). */
   abort(reason: unknown): void {
     if (this.#aborted) return;
     this.#aborted = true;
     this.#reason = reason;
-    this.#controller?.abort(reason);
+    this.#abort?.abort(reason);
   }
 }
 
-interface Delivery {
-  taskId: string;
-  attempt: number;
-  gen: number;
-  abort: LazyAbort;
-}
+/** With ref-free results (`Link.resultsWithoutRef`), one result in this many carries ref (see `#unconfirmed`). */
+const CONFIRM_EVERY = 32;
 
 /** Events of a {@link Communicator}. */
 export interface CommunicatorEvents {
@@ -191,6 +212,12 @@ export class Communicator extends EventEmitter<CommunicatorEvents> {
   readonly #broadcastSubs = new Map<string, BroadcastSubscriber | BroadcastFilter>();
   readonly #deliveries = new Map<string, Delivery>();
   #staleCount = 0;
+  /**
+   * Results sent without ref on the current connection that no later reply has confirmed yet (at most
+   * {@link CONFIRM_EVERY}): if the connection drops they are sent again with ref, so a result lost with its
+   * connection is reported (`staleDelivery`) like one the broker refused.
+   */
+  #unconfirmed: BrokerMessage[] = [];
 
   /** @internal Use `connect()` or `LocalCommunicator`. */
   protected attach(link: Link): LinkEvents {
@@ -222,7 +249,7 @@ export class Communicator extends EventEmitter<CommunicatorEvents> {
     this.#closed = true;
     const e = new CommunicatorClosed('the communicator was closed while this was pending');
     this.#rejectAll(e);
-    for (const d of this.#deliveries.values()) d.abort.abort(e);
+    for (const d of this.#deliveries.values()) d.abort(e);
     this.#deliveries.clear();
     await this.#link?.close();
   }
@@ -281,7 +308,9 @@ export class Communicator extends EventEmitter<CommunicatorEvents> {
     return new Promise((resolve, reject) => {
       const s: Submitted = { taskId, accepted: false, resolve, reject };
       this.#submitted.set(taskId, s);
-      this.#request(message, true).then(
+      this.#requestWith(
+        message,
+        true,
         () => {
           s.accepted = true;
         },
@@ -509,14 +538,20 @@ export class Communicator extends EventEmitter<CommunicatorEvents> {
   }
 
   #request(message: BrokerMessage, replay: boolean): Promise<unknown> {
+    return new Promise((resolve, reject) => this.#requestWith(message, replay, resolve, reject));
+  }
+
+  /** Sends `message` (a fresh object: it gets the `ref`) and calls `resolve` / `reject` with the broker's reply. */
+  #requestWith(
+    message: BrokerMessage,
+    replay: boolean,
+    resolve: (result: unknown) => void,
+    reject: (error: Error) => void,
+  ): void {
     const ref = ++this.#ref;
-    const m = { ...message, ref };
-    return new Promise((resolve, reject) => {
-      const p: Pending = { message: m, gen: this.#gen, replay, resolve, reject };
-      this.#pending.set(ref, p);
-      if (!this.#up) return; // sent when the link is up
-      this.#write(m);
-    });
+    message.ref = ref;
+    this.#pending.set(ref, { message, gen: this.#gen, replay, resolve, reject });
+    if (this.#up) this.#write(message); // otherwise sent when the link is up
   }
 
   #onUp(): void {
@@ -566,10 +601,13 @@ export class Communicator extends EventEmitter<CommunicatorEvents> {
     if (!this.#up) return;
     this.#up = false;
     const old = this.#gen++;
+    // Results that may not have reached the broker: resent with ref on the next connection (refused as stale there).
+    const unconfirmed = this.#unconfirmed;
+    this.#unconfirmed = [];
+    for (const m of unconfirmed) this.#resultWithRef(String(m.taskId), Number(m.attempt), m);
     // The leases of this connection are gone.
     for (const d of this.#deliveries.values())
-      if (d.gen === old)
-        d.abort.abort(new BrokerUnavailable(`lease lost: the connection to the broker dropped (${reason})`));
+      if (d.gen === old) d.abort(new BrokerUnavailable(`lease lost: the connection to the broker dropped (${reason})`));
     // Calls that cannot be resent fail now (an RPC may or may not have run; a subscribe is redone on up).
     for (const [ref, p] of [...this.#pending]) {
       if (p.gen !== old || p.replay) continue;
@@ -590,7 +628,7 @@ export class Communicator extends EventEmitter<CommunicatorEvents> {
   #onFailed(error: Error): void {
     this.#up = false;
     this.#failed = error;
-    for (const d of this.#deliveries.values()) d.abort.abort(error);
+    for (const d of this.#deliveries.values()) d.abort(error);
     this.#rejectAll(
       new BrokerUnavailable(`the broker is unavailable (${error.message}): nothing more will arrive`, { cause: error }),
     );
@@ -643,9 +681,13 @@ export class Communicator extends EventEmitter<CommunicatorEvents> {
       case Kind.CANCEL: {
         const d = this.#deliveries.get(String(data.taskId));
         if (d !== undefined && d.attempt === data.attempt)
-          d.abort.abort(new BrokerUnavailable('lease revoked by the broker (ack timeout or requeued)'));
+          d.abort(new BrokerUnavailable('lease revoked by the broker (ack timeout or requeued)'));
         return;
       }
+      case Kind.STALE:
+        // The refusal of a result sent without ref.
+        this.#stale(String(data.taskId), Number(data.attempt));
+        return;
       case Kind.CALL:
         this.#runCall(data);
         return;
@@ -655,64 +697,99 @@ export class Communicator extends EventEmitter<CommunicatorEvents> {
     }
   }
 
-  #runTask(m: Record<string, unknown>): void {
-    const taskId = String(m.taskId);
-    const attempt = Number(m.attempt);
-    const sub = this.#taskSubs.get(String(m.identifier));
-    const gen = this.#gen;
-    const finish = (message: BrokerMessage): void => {
-      if (this.#closed) return;
-      if (this.#deliveries.get(taskId)?.attempt === attempt) this.#deliveries.delete(taskId);
-      this.#request({ ...message, taskId, attempt }, true).catch((e: Error) => {
-        if (e instanceof BrokerError && e.code === BrokerErrorCode.STALE_DELIVERY) {
-          this.#staleCount++;
-          this.emit('staleDelivery', taskId, attempt);
-        } else if (
-          message.kind === Kind.RESULT &&
-          message.ok === true &&
-          (e instanceof InvalidRequest || e instanceof LimitExceeded)
-        ) {
-          // The result cannot travel (too large, not encodable): that is the outcome.
-          finish({
-            kind: Kind.RESULT,
-            ok: false,
-            error: { code: BrokerErrorCode.REMOTE_EXCEPTION, remoteCode: e.code, message: e.message },
-          });
-        } else this.#report(e);
-      });
-    };
-    if (sub === undefined) {
-      finish({ kind: Kind.REJECT });
+  #stale(taskId: string, attempt: number): void {
+    this.#staleCount++;
+    this.emit('staleDelivery', taskId, attempt);
+  }
+
+  readonly #progressOf = (d: Delivery): void => {
+    if (this.#up && this.#gen === d.gen && !this.#closed)
+      this.#write({ kind: Kind.PROGRESS, taskId: d.taskId, attempt: d.attempt });
+  };
+
+  /** Sends the end of a delivery: `result` (with `ok`, `result` / `error`) or `reject`. */
+  #finishTask(d: Delivery, message: BrokerMessage): void {
+    if (this.#closed) return;
+    const { taskId, attempt } = d;
+    if (this.#deliveries.get(taskId) === d) this.#deliveries.delete(taskId);
+    message.taskId = taskId;
+    message.attempt = attempt;
+    if (message.kind === Kind.RESULT && this.#link?.resultsWithoutRef === true && this.#up && this.#gen === d.gen) {
+      const unconfirmed = this.#unconfirmed;
+      if (unconfirmed.length < CONFIRM_EVERY) {
+        // No reply wanted: the broker answers only a refusal (`stale`).
+        unconfirmed.push(message);
+        this.#write(message, (e) => {
+          const i = unconfirmed.indexOf(message);
+          if (i >= 0) unconfirmed.splice(i, 1);
+          this.#unsendable(d, message, e);
+        });
+        return;
+      }
+      // Every CONFIRM_EVERY-th result carries ref: its reply confirms the ones before it (one connection, in order).
+      const last = unconfirmed[unconfirmed.length - 1];
+      const confirm = (): void => {
+        // Everything up to the last one sent before this result (later ones are not confirmed by its reply).
+        const i = last === undefined ? -1 : unconfirmed.indexOf(last);
+        if (i >= 0) unconfirmed.splice(0, i + 1);
+      };
+      this.#resultWithRef(taskId, attempt, message, d).then(confirm, confirm);
       return;
     }
-    const abort = new LazyAbort();
-    this.#deliveries.set(taskId, { taskId, attempt, gen, abort });
-    const ctx: TaskContext = {
-      taskId,
-      attempt,
-      redelivered: attempt > 1,
-      get signal() {
-        return abort.signal;
-      },
-      progress: () => {
-        if (this.#up && this.#gen === gen && !this.#closed) this.#write({ kind: Kind.PROGRESS, taskId, attempt });
-      },
-    };
+    // A connection that dropped since the delivery (or a link without ref-free results): with ref, replayed on the
+    // next connection, where it is refused as stale.
+    void this.#resultWithRef(taskId, attempt, message, d);
+  }
+
+  /** Sends a result or rejection with ref (replayed after a reconnect); settles once answered or given up. */
+  #resultWithRef(taskId: string, attempt: number, message: BrokerMessage, d?: Delivery): Promise<unknown> {
+    return this.#request(message, true).catch((e: Error) => {
+      if (e instanceof BrokerError && e.code === BrokerErrorCode.STALE_DELIVERY) this.#stale(taskId, attempt);
+      else if (d !== undefined) this.#unsendable(d, message, e);
+      else this.#report(e);
+    });
+  }
+
+  /** A result that cannot travel (too large, not encodable) becomes a RemoteException outcome. */
+  #unsendable(d: Delivery, message: BrokerMessage, e: Error): void {
+    if (
+      message.kind === Kind.RESULT &&
+      message.ok === true &&
+      (e instanceof InvalidRequest || e instanceof LimitExceeded)
+    ) {
+      this.#finishTask(d, {
+        kind: Kind.RESULT,
+        ok: false,
+        error: { code: BrokerErrorCode.REMOTE_EXCEPTION, remoteCode: e.code, message: e.message },
+      });
+    } else this.#report(e);
+  }
+
+  #subscriberFailed(d: Delivery, e: unknown): void {
+    this.#finishTask(
+      d,
+      e instanceof TaskRejected ? { kind: Kind.REJECT } : { kind: Kind.RESULT, ok: false, error: remoteToWire(e) },
+    );
+  }
+
+  #runTask(m: Record<string, unknown>): void {
+    const d = new Delivery(String(m.taskId), Number(m.attempt), this.#gen, this.#progressOf);
+    const sub = this.#taskSubs.get(String(m.identifier));
+    if (sub === undefined) {
+      this.#finishTask(d, { kind: Kind.REJECT });
+      return;
+    }
+    this.#deliveries.set(d.taskId, d);
     let result: unknown;
     try {
-      result = sub.fn(m.body, ctx);
+      result = sub.fn(m.body, d);
     } catch (e) {
-      finish(
-        e instanceof TaskRejected ? { kind: Kind.REJECT } : { kind: Kind.RESULT, ok: false, error: remoteToWire(e) },
-      );
+      this.#subscriberFailed(d, e);
       return;
     }
     Promise.resolve(result).then(
-      (value) => finish({ kind: Kind.RESULT, ok: true, result: value ?? null }),
-      (e: unknown) =>
-        finish(
-          e instanceof TaskRejected ? { kind: Kind.REJECT } : { kind: Kind.RESULT, ok: false, error: remoteToWire(e) },
-        ),
+      (value) => this.#finishTask(d, { kind: Kind.RESULT, ok: true, result: value ?? null }),
+      (e: unknown) => this.#subscriberFailed(d, e),
     );
   }
 

@@ -56,6 +56,7 @@ export class SocketCommunicator extends Communicator {
       // A rejection is sorted by the communicator: a message error fails its call, a connection error waits for the
       // replay.
       send: (m) => client.send(m),
+      resultsWithoutRef: true,
       close: async () => {
         closing = true;
         await client.disconnect();

@@ -137,7 +137,8 @@ interface Task extends StoredTask {
   queued: boolean;
   notBefore: number;
   rejections: number;
-  rejectedBy?: Set<string>;
+  /** Subscribers (keys) that rejected the task or lost its lease: the next delivery prefers others. */
+  avoid?: Set<string>;
   ackTimer?: NodeJS.Timeout;
   delivered?: boolean;
 }
@@ -395,8 +396,16 @@ export class BrokerCore {
           return this.#submit(c, ref, data);
         case Kind.ATTACH:
           return this.#reply(c, ref, this.#attach(c, String(data.taskId)));
-        case Kind.RESULT:
-          return this.#reply(c, ref, this.#result(c, data));
+        case Kind.RESULT: {
+          const refused = this.#result(c, data);
+          if (ref !== undefined) return this.#reply(c, ref, refused);
+          // Without ref the worker wants no reply (PROTOCOL.md): only a refusal is reported, as `stale`.
+          if (refused !== undefined) {
+            this.#totals.refused++;
+            this.#send(c.id, { kind: Kind.STALE, taskId: data.taskId, attempt: data.attempt, error: refused });
+          }
+          return;
+        }
         case Kind.REJECT:
           return this.#reply(c, ref, this.#reject(c, data));
         case Kind.PROGRESS:
@@ -678,7 +687,7 @@ export class BrokerCore {
     this.#release(task);
     this.#totals.rejected++;
     task.rejections++;
-    (task.rejectedBy ??= new Set()).add(sub.key);
+    (task.avoid ??= new Set()).add(sub.key);
     task.state = 'pending';
     const delay = Math.min(
       this.#o.rejectBackoffMaxMs,
@@ -725,6 +734,8 @@ export class BrokerCore {
 
   /** The delivery ended without an outcome: requeue (attempt + 1 on the next delivery) or dead-letter. */
   #leaseLost(t: Task, why: string): void {
+    // Its next delivery prefers another subscriber (the tie-break favours the one used last: this one).
+    if (t.worker !== undefined) (t.avoid ??= new Set()).add(t.worker.key);
     this.#release(t);
     t.failures++;
     t.lastError = why;
@@ -825,7 +836,7 @@ export class BrokerCore {
     this.#tasks.delete(t.id);
     this.#kept.delete(t.id);
     this.#dead.delete(t.id);
-    void this.#store.delete(t.id).catch(() => undefined);
+    if (this.#store.durable) void this.#store.delete(t.id).catch(() => undefined);
   }
 
   #expireResults(): void {
@@ -871,7 +882,11 @@ export class BrokerCore {
     this.#secondAt = Math.max(this.#secondAt, now);
   }
 
-  /** Least-loaded subscriber with room; `avoid` (subscribers that rejected the task) only when no other has room. */
+  /**
+   * Least-loaded subscriber with room; among equals the most recently used (its process is warm: a task at a time
+   * goes to the same worker instead of waking a cold one each time). `avoid` (subscribers that rejected the task or
+   * lost its lease) only when no other has room.
+   */
   #pick(avoid: Set<string> | undefined): Sub | undefined {
     let best: Sub | undefined;
     let bestAvoided: Sub | undefined;
@@ -881,7 +896,7 @@ export class BrokerCore {
         if (
           bestAvoided === undefined ||
           s.inflight.size < bestAvoided.inflight.size ||
-          (s.inflight.size === bestAvoided.inflight.size && s.lastUsed < bestAvoided.lastUsed)
+          (s.inflight.size === bestAvoided.inflight.size && s.lastUsed > bestAvoided.lastUsed)
         )
           bestAvoided = s;
         continue;
@@ -889,7 +904,7 @@ export class BrokerCore {
       if (
         best === undefined ||
         s.inflight.size < best.inflight.size ||
-        (s.inflight.size === best.inflight.size && s.lastUsed < best.lastUsed)
+        (s.inflight.size === best.inflight.size && s.lastUsed > best.lastUsed)
       )
         best = s;
     }
@@ -904,7 +919,7 @@ export class BrokerCore {
         this.#ready.shift();
         continue;
       }
-      const sub = this.#pick(t.rejectedBy);
+      const sub = this.#pick(t.avoid);
       if (sub === undefined) return;
       this.#ready.shift();
       t.queued = false;
@@ -1112,6 +1127,7 @@ export class BrokerCore {
     if (t === undefined) return false;
     if (t.state === 'inflight' && t.worker !== undefined) {
       this.#send(t.worker.connId, { kind: Kind.CANCEL, taskId: t.id, attempt: t.attempt });
+      (t.avoid ??= new Set()).add(t.worker.key);
       this.#release(t);
       t.state = 'pending';
       t.queued = true;

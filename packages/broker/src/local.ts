@@ -89,6 +89,7 @@ export class LocalCommunicator extends Communicator {
     this.#broker = broker ?? new LocalBroker(limits);
     const events = this.attach({
       send: (m) => this.#broker.deliver(this.#connId, m),
+      resultsWithoutRef: true,
       close: async () => {
         this.#broker.leave(this.#connId);
         if (this.#own) this.#broker.close();

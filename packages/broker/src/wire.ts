@@ -27,6 +27,11 @@ export const Kind = {
   CALL: 'call',
   CANCEL: 'cancel',
   /**
+   * Broker -> worker: a `result` sent without `ref` was refused (`error.code` STALE_DELIVERY); a `result` with `ref`
+   * gets a `reply` instead.
+   */
+  STALE: 'stale',
+  /**
    * Broker -> submitter (task, by `taskId`) or caller (RPC, by `ref`): the subscriber returned a future; the outcome
    * follows.
    */

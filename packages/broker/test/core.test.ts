@@ -22,7 +22,7 @@ function harness(limits: BrokerLimits = {}) {
 }
 
 describe('BrokerCore', () => {
-  it('dispatches least-loaded first, at most prefetch per subscriber, round robin among equals', () => {
+  it('dispatches least-loaded first, at most prefetch per subscriber', () => {
     const h = harness();
     for (const w of ['w1', 'w2', 'w3']) {
       h.core.connected(w);
@@ -46,6 +46,26 @@ describe('BrokerCore', () => {
     expect(h.core.stats().pending).toBe(5);
   });
 
+  it('among equally loaded subscribers the most recently used one gets the task (its process is warm)', () => {
+    const h = harness();
+    for (const w of ['w1', 'w2', 'w3']) {
+      h.core.connected(w);
+      h.send(w, { kind: 'subscribe', type: 'task', identifier: 'x', prefetch: 2 });
+    }
+    h.core.connected('s');
+    // One task at a time: every subscriber is idle when the next one comes; the one that just worked gets it.
+    for (let i = 0; i < 4; i++) {
+      h.send('s', { kind: 'task', taskId: `t${i}`, body: i });
+      const d = h.sent.at(-1)?.m as BrokerMessage;
+      expect(d).toMatchObject({ kind: 'deliver', taskId: `t${i}` });
+      h.core.handle(h.sent.at(-1)?.to as string, { kind: 'result', taskId: d.taskId, attempt: d.attempt, ok: true });
+    }
+    expect(h.delivered('w1')).toHaveLength(4);
+    // Least-loaded still comes first: tasks in flight together spread.
+    for (let i = 4; i < 7; i++) h.send('s', { kind: 'task', taskId: `t${i}`, body: i });
+    expect(h.core.stats().subscribers.map((s) => s.inflight)).toEqual([1, 1, 1]);
+  });
+
   it('a result from another connection or attempt is refused STALE_DELIVERY', () => {
     const h = harness();
     h.core.connected('w');
@@ -66,6 +86,30 @@ describe('BrokerCore', () => {
       error: { code: 'STALE_DELIVERY' },
     });
     expect(h.core.stats().totals.staleRefused).toBe(3);
+  });
+
+  it('a result without ref gets no reply; a stale one is answered with a stale message (PROTOCOL.md)', () => {
+    const h = harness();
+    h.core.connected('w');
+    h.send('w', { kind: 'subscribe', type: 'task', identifier: 'x' });
+    h.send('s', { kind: 'task', taskId: 't', body: 1 });
+    const before = h.sent.length;
+    h.core.handle('w', { kind: 'result', taskId: 't', attempt: 1, ok: true, result: 2 });
+    expect(h.sent.slice(before).map((x) => [x.to, x.m.kind])).toEqual([['s', 'outcome']]);
+    expect(h.sent.at(-1)?.m).toMatchObject({ taskId: 't', ok: true, result: 2 });
+    // the same result again (or any other stale one): no reply (no ref), a `stale` message instead
+    h.core.handle('w', { kind: 'result', taskId: 't', attempt: 1, ok: true, result: 2 });
+    expect(h.sent.at(-1)).toEqual({
+      to: 'w',
+      m: {
+        kind: 'stale',
+        taskId: 't',
+        attempt: 1,
+        error: expect.objectContaining({ code: 'STALE_DELIVERY' }),
+      },
+    });
+    expect(h.sent.filter((x) => x.m.kind === 'outcome')).toHaveLength(1);
+    expect(h.core.stats().totals).toMatchObject({ completed: 1, staleRefused: 1 });
   });
 
   it('bounds: pending count and bytes, prefetch, subscribers per connection, RPC identifiers across connections', () => {

@@ -65,7 +65,7 @@ describe.each(transportCases())('over %s: dead letters, rejections, ack timeout'
   t('ackTimeoutMs (optional): a delivery with neither result nor progress is taken back and redelivered', async () => {
     await start({ ackTimeoutMs: 300 });
     const a = await worker({ hang: true });
-    const b = await worker(); // idle: the least recently used subscriber gets the redelivery
+    const b = await worker(); // idle: the redelivery goes to a subscriber that did not lose its lease
     const s = await client();
     const outcome = s.taskSend({ n: 'slow' });
     await a.waitFor((e) => e.ev === 'start' && e.n === 'slow');
