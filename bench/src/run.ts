@@ -34,6 +34,7 @@ import { brokerText } from './report/broker-tables.js';
 import { pythonBrokerLines, runPythonBroker, type PythonBrokerResult } from './scenarios/python-broker.js';
 import { type BrokerResults, makeBrokerPlan, runBrokerBench, socketkitReqrepP50 } from './scenarios/broker.js';
 import { type ColdResults, coldTables, coldTargets, runCold } from './scenarios/cold.js'; // [issue 28: cold start]
+import { type IdleResults, idleTables, idleTargets, runIdle } from './scenarios/idle.js'; // [issue 28: idle clients]
 
 const BENCH_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -46,7 +47,8 @@ const USAGE = `usage: node dist/run.js [options]
                      for the scaling curve, 7; \`stats\` for the stats cost A/B over unix;
                      \`broker\` for issue 25's broker vs RabbitMQ and BullMQ; \`cold\` for issue 28's
                      import time, cold start, cold burst, drain cadence and payload shapes, or some
-                     of them: cold-import, cold-start, cold-burst, cold-drain, cold-shapes)
+                     of them: cold-import, cold-start, cold-burst, cold-drain, cold-shapes; \`idle\` for
+                     1 … 10,000 idle clients on one server, memory and fan-out CPU per client)
   --transport LIST   ${benchTransports().join(', ')} (default all; nats runs scenarios 1, 2
                      and 4, socketkit only, through a nats-server started for the run,
                      and is skipped with a warning if nats-server is not installed)
@@ -128,10 +130,11 @@ export async function main(argv: string[]): Promise<number> {
   // [issue 28: cold start] `cold` runs all five; cold-import, cold-start, cold-burst, cold-drain, cold-shapes some
   const coldParts = only === undefined || only.includes('cold') ? undefined : only.filter((o) => o.startsWith('cold-'));
   const coldBench = coldParts === undefined || coldParts.length > 0;
-  if (defs.length === 0 && !scaling && !statsAb && !brokerBench && !pyBroker && !coldBench)
+  const idleBench = only === undefined || only.includes('idle'); // [issue 28: idle clients]
+  if (defs.length === 0 && !scaling && !statsAb && !brokerBench && !pyBroker && !coldBench && !idleBench)
     throw new Error(
       `--only ${values.only} matches no scenario (use 1-7 or ${SCENARIOS.map((d) => d.id).join(', ')}, scaling, ` +
-        `stats, broker, python-broker, cold)`,
+        `stats, broker, python-broker, cold, idle)`,
     );
   let transports: TransportKind[] = parseTransports(values.transport);
   let impls = values.impl === undefined ? IMPLS : (values.impl.split(',').map((s) => s.trim()) as Impl[]);
@@ -162,6 +165,7 @@ export async function main(argv: string[]): Promise<number> {
     !statsAb ||
     !brokerBench ||
     !coldBench ||
+    !idleBench ||
     values.transport !== undefined ||
     values.impl !== undefined ||
     plan.reps < 3;
@@ -218,6 +222,7 @@ export async function main(argv: string[]): Promise<number> {
   let pythonBroker: PythonBrokerResult | undefined;
   let broker: BrokerResults | undefined; // [issue 25: broker bench]
   let cold: ColdResults | undefined; // [issue 28: cold start]
+  let idle: IdleResults | undefined; // [issue 28: idle clients]
   let nats: NatsServerHandle | undefined;
   try {
     if (steps.some((s) => s.transport === 'nats')) {
@@ -270,8 +275,14 @@ export async function main(argv: string[]): Promise<number> {
       log(`\n[${elapsed(start)}] from the first message (issue 28): import, cold start, cold burst, drain, shapes`);
       cold = await runCold(transports, plan, impls.includes('zeromq'), progress, coldParts);
     }
+    // [issue 28: idle clients] 1 … 10,000 idle clients on one server, unix and tcp
+    if (idleBench && impls.includes('socketkit') && transports.some((t) => t === 'unix' || t === 'tcp')) {
+      log(`\n[${elapsed(start)}] idle clients (issue 28): memory per idle client and fan-out CPU, 1 … 10,000 clients`);
+      idle = await runIdle(transports, plan, socketDir, progress);
+    }
     targets = buildTargets(scenarios, slow, curve, statsCost);
     if (cold !== undefined) targets.push(...coldTargets(cold, scenarios)); // [issue 28: cold start]
+    if (idle !== undefined) targets.push(...idleTargets(idle)); // [issue 28: idle clients]
     for (const t of broker?.targets ?? []) targets.push({ ...t, transport: 'unix' }); // [issue 25: broker bench]
     if (!values['no-profile'] && impls.includes('socketkit')) {
       const seen = new Set<string>();
@@ -327,6 +338,7 @@ export async function main(argv: string[]): Promise<number> {
     ...(broker === undefined ? {} : { broker }), // [issue 25: broker bench]
     ...(pythonBroker === undefined ? {} : { pythonBroker }),
     ...(cold === undefined ? {} : { cold }), // [issue 28: cold start]
+    ...(idle === undefined ? {} : { idle }), // [issue 28: idle clients]
     notes: [
       ...[...scenarios, ...slow]
         .filter((s) => !s.ok)
@@ -336,6 +348,7 @@ export async function main(argv: string[]): Promise<number> {
         .filter((c) => !c.ok)
         .map((c) => `Broker bench: ${c.label} failed: ${c.error ?? 'unknown error'}`),
       ...(cold?.errors ?? []).map((e) => `From the first message: ${e}`), // [issue 28: cold start]
+      ...(idle?.errors ?? []).map((e) => `Idle clients: ${e}`), // [issue 28: idle clients]
     ],
   };
   // Skipped peers are worth a line in the report, but they do not fail the run.
@@ -356,6 +369,7 @@ export async function main(argv: string[]): Promise<number> {
   if (slow.length > 0) out(`${textTable(slowTable(slow))}\n`);
   if (broker !== undefined) out(brokerText(broker)); // [issue 25: broker bench]
   for (const t of cold === undefined ? [] : coldTables(cold)) out(`${t.title}\n${textTable(t.table)}\n`); // [issue 28]
+  for (const t of idle === undefined ? [] : idleTables(idle)) out(`${t.title}\n${textTable(t.table)}\n`); // [issue 28]
   if (results.targets.length > 0) out(`Targets\n${textTable(targetsTable(results.targets))}\n`);
   if (profiles.length > 0)
     out(

@@ -62,6 +62,7 @@ export class SkServer {
    * @param drainTimeout Server `drainTimeout` (ms); the library default when undefined.
    * @param natsUrl The nats-server to use when `transport` is `nats`.
    * @param maxConnections Server `maxConnections` (16 unless given: the scaling curve raises it).
+   * @param serverOptions More server options, as they are (issue 28's idle clients: backlog, heartbeat, bounds).
    */
   constructor(
     transport: TransportKind,
@@ -70,6 +71,7 @@ export class SkServer {
     drainTimeout?: number,
     natsUrl?: string,
     maxConnections = 16,
+    serverOptions: Record<string, unknown> = {},
   ) {
     this.eventName = eventName;
     this.#natsUrl = natsUrl;
@@ -80,6 +82,7 @@ export class SkServer {
       maxConnections,
       handler: (): Record<string, unknown> => ({ ok: true }),
       ...(drainTimeout === undefined ? {} : { drainTimeout }),
+      ...serverOptions,
     };
     if (transport === 'nats') {
       if (natsUrl === undefined) throw new Error('transport nats needs the nats-server URL');

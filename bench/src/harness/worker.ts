@@ -99,6 +99,14 @@ const num = (a: Args, k: string): number => a[k] as number;
 
 const commands: Record<string, (a: Args) => unknown> = {
   ping: () => ({ pid: process.pid }),
+  /** [issue 28: idle clients] This process's open-file limit (soft), from /proc/self/limits (NaN elsewhere). */
+  nofile: () => {
+    try {
+      return Number(/Max open files\s+(\d+)/.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1] ?? NaN);
+    } catch {
+      return NaN;
+    }
+  },
 
   async startServer(a) {
     const impl = str(a, 'impl') as Impl;
@@ -113,6 +121,7 @@ const commands: Record<string, (a: Args) => unknown> = {
         a.drainTimeout as number | undefined,
         a.natsUrl as string | undefined,
         a.maxConnections as number | undefined,
+        a.serverOptions as Record<string, unknown> | undefined, // [issue 28: idle clients]
       );
       skServers.set(impl, s);
       server = s;
@@ -170,20 +179,30 @@ const commands: Record<string, (a: Args) => unknown> = {
     return true;
   },
   /**
-   * Connects `count` clients at once (keys `<prefix><i>`); failures are
-   * counted and the first error kept, never thrown: the scaling curve records them.
+   * Connects `count` clients at once (keys `<prefix><i>`), or at most `concurrency` at a time when given (issue
+   * 28's idle clients); failures are counted and the first error kept, never thrown: the scaling curve records them.
    */
   async connectMany(a) {
     const impl = str(a, 'impl') as Impl;
     const prefix = str(a, 'prefix');
     const count = num(a, 'count');
+    const concurrency = (a.concurrency as number | undefined) ?? count;
     await preload(impl); // loading the library is not part of connecting
     const t0 = hrNow();
-    const results = await Promise.allSettled(
-      Array.from({ length: count }, (_, i) =>
-        connectClient(impl, a.address as Address, false).then((c) => clients.set(`${prefix}${i}`, c)),
-      ),
-    );
+    const results: Array<PromiseSettledResult<unknown>> = [];
+    let next = 0;
+    const lane = async (): Promise<void> => {
+      while (next < count) {
+        const i = next++;
+        try {
+          clients.set(`${prefix}${i}`, await connectClient(impl, a.address as Address, false));
+          results.push({ status: 'fulfilled', value: undefined });
+        } catch (reason) {
+          results.push({ status: 'rejected', reason });
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, count) }, lane));
     const t1 = hrNow();
     const failed = results.filter((r) => r.status === 'rejected');
     const first = failed[0] as PromiseRejectedResult | undefined;

@@ -6,6 +6,7 @@ import { SLOW_DRAIN_TIMEOUT_MS } from '../scenarios/slow-consumer.js';
 import type { BenchResults } from './results.js';
 import { brokerMarkdown } from './broker-tables.js';
 import { coldTables } from '../scenarios/cold.js'; // [issue 28: cold start and first messages]
+import { idleTables } from '../scenarios/idle.js'; // [issue 28: idle clients]
 import { headlineTable, markdownTable, natsTable, profileLines, resultsTable, scalingTable } from './tables.js';
 import { slowTable, targetsTable, unixTcpTable } from './tables.js';
 
@@ -141,6 +142,16 @@ export function markdownReport(results: BenchResults, chartFile: string): string
           '',
           ...coldTables(results.cold).flatMap((t) => [`### ${t.title}`, '', markdownTable(t.table), '']),
           ...results.cold.errors.map((e) => `- failed: ${e}`),
+          '',
+        ]),
+    // [issue 28: idle clients]
+    ...(results.idle === undefined
+      ? []
+      : [
+          '## Idle clients: 1 … 10,000 on one server',
+          '',
+          ...idleTables(results.idle).flatMap((t) => [`### ${t.title}`, '', markdownTable(t.table), '']),
+          ...results.idle.errors.map((e) => `- failed: ${e}`),
           '',
         ]),
     ...(profiles.length > 0
