@@ -1,7 +1,6 @@
 import { CONTROL_OPS, ErrorCode, MessageType, type SocketMessage } from '@socketkit/protocol';
 import { type AuthRefusal, type ServerAuth, checkHello } from '../wire/auth.js';
 import { startTimer } from '../settings.js';
-import { controlFrame } from '../wire/frames.js';
 import { Heartbeat } from '../wire/heartbeat.js';
 import type { PeerContext } from './peer-host.js';
 
@@ -240,7 +239,8 @@ export function peerHeartbeat(
   const heartbeat = new Heartbeat({
     intervalMs: s.heartbeatInterval,
     timeoutMs: s.heartbeatTimeout,
-    ping: () => send(controlFrame(c.eventName, { op: CONTROL_OPS.PING }, s.timezone)),
+    ping: () => send(c.ping.frame()),
+    timers: c.heartbeatTimers,
     dead: (silent) => {
       c.log.warn(`client ${id} silent for ${silent} ms: dropping it (heartbeat)`);
       void destroy({ code: ErrorCode.TIMEOUT, text: 'heartbeat timeout' });

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { encodeFrame } from '@socketkit/codec';
 import {
+  CONTROL_OPS,
   ConnectionError,
   ErrorCode,
   MessageType,
@@ -16,6 +17,7 @@ import {
 import { checkOptions } from '@socketkit/config';
 import { validateToken } from '../wire/auth.js';
 import { BatchShare } from '../wire/connection.js';
+import { sharedTimers } from '../wire/heartbeat.js';
 import { PongCache } from './replies.js';
 import { CONFIG_DEFAULTS } from '../settings.js';
 import { LogLimiter } from '../ops/log-limiter.js';
@@ -31,6 +33,7 @@ import {
 } from './options.js';
 import { renderPrometheus } from '../ops/metrics.js';
 import { type PeerContext, type PeerHost, ServerPeer } from './peer.js';
+import type { PeerCensus } from './peer-host.js';
 import { Admission } from './admission.js';
 import { NoClientQueue } from './queue.js';
 import { Requests } from './requests.js';
@@ -104,6 +107,8 @@ export class SocketServer<
   /** Who gets in: slots, monitors, refusals, pre-admission eviction. */
   readonly #admission: Admission;
   readonly #rates = new RateSampler(this.#counters);
+  /** Awaiting and registered peers, counted by the peers (see PeerCensus). */
+  readonly #census: PeerCensus = { awaiting: 0, registered: 0 };
   #startedAt = 0;
 
   constructor(options: SocketServerOptions<TIn, TOut>) {
@@ -125,7 +130,10 @@ export class SocketServer<
       token: this.#token,
       counters: this.#counters,
       pong: new PongCache(this.eventName, this.#o.timezone),
+      ping: new PongCache(this.eventName, this.#o.timezone, CONTROL_OPS.PING),
+      heartbeatTimers: sharedTimers(),
       batchShare: new BatchShare(),
+      census: this.#census,
     };
     this.#requests = new Requests<TIn, TOut>(
       {
@@ -531,7 +539,8 @@ export class SocketServer<
    */
   #register(peer: ServerPeer, enter: (takeQueue: () => readonly Uint8Array[]) => void): boolean {
     if (!this.#admission.claimSlot(peer)) return false;
-    this.log.info(`client ${peer.id} connected (${this.getConnectedClients().length + 1} connected)`);
+    // The census, not getConnectedClients(): a list of every client per registration made connecting n clients O(n²).
+    this.log.info(`client ${peer.id} connected (${this.#census.registered + 1} connected)`);
     enter(() => this.#queue.take(peer));
     this.emit('clientConnected', peer.id);
     return true;
