@@ -118,6 +118,13 @@ export class SkServer {
     return this.server.getConnectedClients().length;
   }
 
+  /** [issue 28: idle clients] Why clients left, counted by reason (a point that stalls says so). */
+  disconnects(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const { reason } of this.#closed.values()) out[reason] = (out[reason] ?? 0) + 1;
+    return out;
+  }
+
   /** See {@link RawServer.armIngress}. */
   armIngress(total: number): void {
     this.#ingress.arm(total);

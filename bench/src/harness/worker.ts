@@ -162,6 +162,7 @@ const commands: Record<string, (a: Args) => unknown> = {
       a.shape === undefined ? data(num(a, 'payloadBytes')) : makeShape(a.shape as ShapeName),
       num(a, 'drainEveryBytes'),
     ),
+  disconnects: () => get(skServers, 'socketkit').disconnects(), // [issue 28: idle clients]
   slowBroadcast: (a) => get(skServers, 'socketkit').slowBroadcast(a as unknown as SlowBroadcastOptions),
   armIngress: (a) => get(servers, str(a, 'impl')).armIngress(num(a, 'total')),
   waitIngress: (a) => get(servers, str(a, 'impl')).waitIngress(),
@@ -187,6 +188,9 @@ const commands: Record<string, (a: Args) => unknown> = {
     const prefix = str(a, 'prefix');
     const count = num(a, 'count');
     const concurrency = (a.concurrency as number | undefined) ?? count;
+    // [issue 28: idle clients] a client whose connect failed tries again, as a fleet's clients do (counted)
+    const attempts = (a.attempts as number | undefined) ?? 1;
+    let retries = 0;
     await preload(impl); // loading the library is not part of connecting
     const t0 = hrNow();
     const results: Array<PromiseSettledResult<unknown>> = [];
@@ -194,11 +198,19 @@ const commands: Record<string, (a: Args) => unknown> = {
     const lane = async (): Promise<void> => {
       while (next < count) {
         const i = next++;
-        try {
-          clients.set(`${prefix}${i}`, await connectClient(impl, a.address as Address, false));
-          results.push({ status: 'fulfilled', value: undefined });
-        } catch (reason) {
-          results.push({ status: 'rejected', reason });
+        for (let attempt = 1; ; attempt++) {
+          try {
+            clients.set(`${prefix}${i}`, await connectClient(impl, a.address as Address, false));
+            results.push({ status: 'fulfilled', value: undefined });
+            break;
+          } catch (reason) {
+            if (attempt < attempts) {
+              retries++;
+              continue;
+            }
+            results.push({ status: 'rejected', reason });
+            break;
+          }
         }
       }
     };
@@ -212,6 +224,7 @@ const commands: Record<string, (a: Args) => unknown> = {
       t1,
       connected: count - failed.length,
       failed: failed.length,
+      retries,
       error: err === undefined ? '' : `${err.code ?? err.name}: ${err.message}`.slice(0, 300),
     };
   },
