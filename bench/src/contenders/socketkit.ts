@@ -135,14 +135,24 @@ export class SkServer {
     return this.#ingress.wait();
   }
 
-  /** `server.send(data)` × count, `await server.drain()` every `drainEveryBytes`. */
-  async broadcast(count: number, data: Record<string, unknown>, drainEveryBytes: number): Promise<BroadcastResult> {
+  /**
+   * `server.send(data)` × count, `await server.drain()` every `drainEveryBytes`; with `tickEvery` (issue 28's idle
+   * clients), also a turn of the event loop (`setImmediate`) every `tickEvery` messages, so each client gets its
+   * messages in writes of `tickEvery` frames whatever the number of clients.
+   */
+  async broadcast(
+    count: number,
+    data: Record<string, unknown>,
+    drainEveryBytes: number,
+    tickEvery = 0,
+  ): Promise<BroadcastResult> {
     const server = this.server;
     const frameBytes = frameSize(this.eventName, data);
     let since = 0;
     const t0 = hrNow();
     for (let i = 0; i < count; i++) {
       server.send(data);
+      if (tickEvery > 0 && (i + 1) % tickEvery === 0) await new Promise<void>((r) => setImmediate(r));
       since += frameBytes;
       if (since >= drainEveryBytes) {
         since = 0;

@@ -28,7 +28,12 @@ interface ServerLike {
   start(t: TransportKind, dir: string): Promise<Address>;
   clientCount(): number;
   stop(): Promise<void>;
-  broadcast(count: number, data: Record<string, unknown>, drainEveryBytes: number): Promise<BroadcastResult>;
+  broadcast(
+    count: number,
+    data: Record<string, unknown>,
+    drainEveryBytes: number,
+    tickEvery?: number,
+  ): Promise<BroadcastResult>;
   armIngress(total: number): void;
   waitIngress(): Promise<CountResult>;
 }
@@ -161,6 +166,7 @@ const commands: Record<string, (a: Args) => unknown> = {
       // [issue 28: payload shapes] a named shape instead of a sized `{ payload }`
       a.shape === undefined ? data(num(a, 'payloadBytes')) : makeShape(a.shape as ShapeName),
       num(a, 'drainEveryBytes'),
+      (a.tickEvery as number | undefined) ?? 0, // [issue 28: idle clients] socketkit only
     ),
   disconnects: () => get(skServers, 'socketkit').disconnects(), // [issue 28: idle clients]
   slowBroadcast: (a) => get(skServers, 'socketkit').slowBroadcast(a as unknown as SlowBroadcastOptions),
@@ -259,8 +265,18 @@ const commands: Record<string, (a: Args) => unknown> = {
     } catch {
       // not Linux: bytes per message are then not reported
     }
+    // [issue 28: idle clients] the main (JS) thread's own CPU, apart from V8's GC helpers and libuv's threads
+    let mainCpuUs = NaN;
+    try {
+      const f = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      mainCpuUs = (Number(f[11]) + Number(f[12])) * 10_000; // utime + stime, clock ticks of 10 ms
+    } catch {
+      // not Linux
+    }
     return {
       cpuUs: cpu.user + cpu.system + childrenCpuUs(),
+      sysUs: cpu.system,
+      mainCpuUs,
       rss: mem.rss,
       heapUsed: mem.heapUsed,
       external: mem.external,

@@ -36,11 +36,19 @@ export const IDLE_NOFILE = 65_536;
  * Server heartbeat interval of the scenario (ms): what a fleet of long-lived idle clients runs with. Not 1 s: at
  * 1 s (timeout 3 s) 10,000 clients on a loaded 2-core host could not all answer in time (9,917 were dropped with
  * a heartbeat timeout in a run tried here): 10,000 pings and pongs a second is most of a core.
+ * `BENCH_IDLE_HEARTBEAT_MS` sets another (A/B runs of the heartbeat's cost).
  */
-export const IDLE_HEARTBEAT_MS = 5000;
+export const IDLE_HEARTBEAT_MS = Number(process.env.BENCH_IDLE_HEARTBEAT_MS ?? 5000);
 /** The flatness bound of the targets: a figure at the largest count ≤ this × the same figure at the reference. */
 export const IDLE_FLAT = 1.2;
 const PAYLOAD = 100;
+/**
+ * Messages per turn of the server's event loop in the fan-out runs: each client gets its messages in writes of
+ * this many frames at every client count (20 is the whole run at 10,000 clients). Without it a client's writes
+ * held every message of the run, 20 at 10,000 clients and 440 at 100, and CPU per delivered message compared
+ * write sizes, not client counts.
+ */
+export const IDLE_TICK_MESSAGES = 20;
 const DRAIN_EVERY = 64 * 1024;
 
 /**
@@ -98,6 +106,10 @@ export interface IdlePoint {
   cpuUsPerMsg: number;
   /** CPU of the server alone per delivered message, µs (median). */
   serverCpuUsPerMsg: number;
+  /** The server's system (kernel) CPU per delivered message, µs (median). */
+  serverSysUsPerMsg: number;
+  /** The server's main thread's CPU per delivered message, µs (median; the rest is GC helpers and libuv threads). */
+  serverMainUsPerMsg: number;
 }
 
 /** What the idle scenario gives. */
@@ -111,6 +123,8 @@ export interface IdleResults {
 
 interface Usage {
   cpuUs: number;
+  sysUs: number;
+  mainCpuUs: number;
   rss: number;
   heapUsed: number;
 }
@@ -155,7 +169,8 @@ export async function runIdle(
                 `server ${kib(p.serverRssPerClient)} RSS, ${kib(p.serverHeapPerClient)} heap, clients ` +
                 `${kib(p.clientRssPerClient)} RSS, ${kib(p.clientHeapPerClient)} heap; idle CPU ` +
                 `${p.idleServerCpuUs.toFixed(1)} µs/client/s; fan-out ${p.cpuUsPerMsg.toFixed(2)} µs CPU ` +
-                `(server ${p.serverCpuUsPerMsg.toFixed(2)}) per delivered message, ` +
+                `(server ${p.serverCpuUsPerMsg.toFixed(2)}: system ${p.serverSysUsPerMsg.toFixed(2)}, main thread ` +
+                `${p.serverMainUsPerMsg.toFixed(2)}) per delivered message, ` +
                 `${formatNumber(p.deliveredPerSec)} msg/s`
             : `${String(n).padStart(5)} clients: FAILED (${p.connected} of ${n} connected): ${p.error}`,
         );
@@ -203,6 +218,8 @@ async function idlePoint(
     deliveredPerSec: NaN,
     cpuUsPerMsg: NaN,
     serverCpuUsPerMsg: NaN,
+    serverSysUsPerMsg: NaN,
+    serverMainUsPerMsg: NaN,
   };
   const prefix = `idle${n}_`;
   const impl = 'socketkit';
@@ -271,7 +288,7 @@ async function idlePoint(
     p.clientRssPerClient = grow('rss', 1, idle.length);
     p.clientHeapPerClient = grow('heapUsed', 1, idle.length);
     // The fleet idles: only heartbeats (a ping and its pong per client and interval).
-    const idleMs = IDLE_HEARTBEAT_MS; // every client pinged once
+    const idleMs = Math.max(IDLE_HEARTBEAT_MS, 5000); // every client pinged at least once
     const i0 = await Promise.all(all().map((w) => w.call<Usage>('usage')));
     const t0 = process.hrtime.bigint();
     await new Promise((r) => setTimeout(r, idleMs));
@@ -285,7 +302,10 @@ async function idlePoint(
     p.idleServerCpuUs = cpu(0, 1) / n / secs;
     p.idleClientCpuUs = cpu(1, i1.length) / n / secs;
     // Fan-out: every idle client gets `count` 100-byte broadcasts.
-    const runs: Array<{ rate: number; cpu: number; serverCpu: number }> = [];
+    const runs: Array<{ rate: number; cpu: number; serverCpu: number; sys: number; main: number }> = [];
+    // BENCH_IDLE_PROFILE=DIR: the server's fan-out runs under V8's sampling profiler (top functions on stderr).
+    const profileDir = process.env.BENCH_IDLE_PROFILE;
+    if (profileDir !== undefined) await server.call('profileStart');
     for (let rep = 0; rep < 1 + plan.reps; rep++) {
       await Promise.all(clients.map((w) => w.call('armMany', { prefix, count }, 60_000)));
       const u0 = await Promise.all(all().map((w) => w.call<Usage>('usage')));
@@ -293,7 +313,7 @@ async function idlePoint(
       for (const w of waits) w.catch(() => undefined);
       const sent = await server.call<BroadcastResult>(
         'broadcast',
-        { impl, count, payloadBytes: PAYLOAD, drainEveryBytes: DRAIN_EVERY },
+        { impl, count, payloadBytes: PAYLOAD, drainEveryBytes: DRAIN_EVERY, tickEvery: IDLE_TICK_MESSAGES },
         180_000,
       );
       const got = await Promise.all(waits);
@@ -306,11 +326,24 @@ async function idlePoint(
           rate: delivered / ((Math.max(...got.map((g) => g.tLast)) - sent.t0) / 1e9),
           cpu: total / delivered,
           serverCpu: (u1[0]!.cpuUs - u0[0]!.cpuUs) / delivered,
+          sys: (u1[0]!.sysUs - u0[0]!.sysUs) / delivered,
+          main: (u1[0]!.mainCpuUs - u0[0]!.mainCpuUs) / delivered,
         });
+    }
+    if (profileDir !== undefined) {
+      const file = `${profileDir}/idle-server-${transport}-${n}.cpuprofile`;
+      const top = await server.call<{ busyMs: number; top: Array<{ name: string; selfPercent: number }> }>(
+        'profileStop',
+        { file, top: 25 },
+      );
+      const rows = top.top.map((r) => `${r.selfPercent.toFixed(1).padStart(5)} %  ${r.name}`);
+      process.stderr.write(`server profile, ${n} clients (${top.busyMs.toFixed(0)} ms busy):\n${rows.join('\n')}\n`);
     }
     p.deliveredPerSec = median(runs.map((r) => r.rate));
     p.cpuUsPerMsg = median(runs.map((r) => r.cpu));
     p.serverCpuUsPerMsg = median(runs.map((r) => r.serverCpu));
+    p.serverSysUsPerMsg = median(runs.map((r) => r.sys));
+    p.serverMainUsPerMsg = median(runs.map((r) => r.main));
     const after = await Promise.all(all().map((w) => w.call<Usage>('usage', { gc: true })));
     p.serverRssAfterPerClient = (after[0]!.rss - base[0]!.rss) / n;
     p.clientRssAfterPerClient = after.slice(1).reduce((a, u, i) => a + u.rss - base[i + 1]!.rss, 0) / n;
@@ -399,9 +432,11 @@ export function idleTables(idle: IdleResults): Array<{ title: string; table: Tab
           'idle client CPU µs / client / s',
           'fan-out CPU µs / msg',
           'server CPU µs / msg',
+          'of it system',
+          'of it main thread',
           'delivered msg/s',
         ],
-        right: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15],
+        right: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17],
         rows: idle.points.map((p) =>
           p.ok
             ? [
@@ -420,13 +455,15 @@ export function idleTables(idle: IdleResults): Array<{ title: string; table: Tab
                 f(p.idleClientCpuUs),
                 f(p.cpuUsPerMsg),
                 f(p.serverCpuUsPerMsg),
+                f(p.serverSysUsPerMsg),
+                f(p.serverMainUsPerMsg),
                 formatNumber(p.deliveredPerSec),
               ]
             : [
                 p.transport,
                 String(p.clients),
                 `FAILED (${p.connected} connected): ${p.error}`,
-                ...Array<string>(13).fill(''),
+                ...Array<string>(15).fill(''),
               ],
         ),
       },
