@@ -90,6 +90,25 @@ describe('an idle fleet on one server (issue 28 item 5)', () => {
     expect(reads).toBeLessThan(20 * n);
   }, 60_000);
 
+  it('a broadcast visits each peer once (one pass over 10,000 peers per message, not two)', async () => {
+    const n = 50;
+    const server = await startServer('idle_fanout', { maxConnections: n });
+    const clients = await connectFleet(server, n);
+    let got = 0;
+    const all = new Promise<void>((resolve) => {
+      for (const c of clients)
+        c.on('message', () => {
+          if (++got === 10 * n) resolve();
+        });
+    });
+    const reads = await countStateReads(async () => {
+      for (let i = 0; i < 10; i++) expect(server.send({ i })).toBe(n);
+    });
+    await all;
+    // Two passes (count the clients, then deliver) read it 2 × n times per message.
+    expect(reads).toBeLessThanOrEqual(10 * n);
+  }, 60_000);
+
   it('one interval timer pings every idle client of a server, however many; each is pinged and stays', async () => {
     const n = 40;
     const server = await startServer('idle_heartbeat', { maxConnections: n, heartbeatInterval: 100 });
