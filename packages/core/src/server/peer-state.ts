@@ -2,7 +2,7 @@ import { CONTROL_OPS, ErrorCode, MessageType, type SocketMessage } from '@socket
 import { type AuthRefusal, type ServerAuth, checkHello } from '../wire/auth.js';
 import { startTimer } from '../settings.js';
 import { Heartbeat } from '../wire/heartbeat.js';
-import type { PeerContext } from './peer-host.js';
+import type { PeerCensus, PeerContext } from './peer-host.js';
 
 /**
  * Most bytes of broadcasts held for a peer awaiting registration (1 MiB):
@@ -172,6 +172,14 @@ export function closeReason(err: Error | undefined): DisconnectReason {
   if (err === undefined) return { code: ErrorCode.CLOSED, text: 'client disconnected' };
   const errno = (err as NodeJS.ErrnoException).code;
   return { code: ErrorCode.CONNECTION_LOST, text: `connection error: ${errno ?? err.message}` };
+}
+
+/** Moves one peer in its server's census (awaiting and registered peers counted) from state `from` to `to`. */
+export function recount(census: PeerCensus, from: PeerState, to: PeerState): void {
+  if (from === 'awaiting') census.awaiting--;
+  else if (from === 'registered') census.registered--;
+  if (to === 'awaiting') census.awaiting++;
+  else if (to === 'registered') census.registered++;
 }
 
 /** Bytes of the length prefix before every frame payload. */

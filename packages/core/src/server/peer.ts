@@ -12,7 +12,7 @@ import type { PeerContext, PeerHost as PeerHostOf } from './peer-host.js';
 import { type DisconnectReason, type Held, type PeerState, type Phase, FRAME_HEADER } from './peer-state.js';
 import { HELLO_WINDOW_MS, MAX_HELD_BYTES, awaitingRule, closeReason, countFrame } from './peer-state.js';
 import { firstMessageRefusal, helloRefusal, isHandshakeHello, isOpen, roleOf, settlesWithin } from './peer-state.js';
-import { peerHeartbeat } from './peer-state.js';
+import { peerHeartbeat, recount } from './peer-state.js';
 import { handlerErrorFrame, monitorAnswer, monitorWelcomeFrame, replyFrame, welcomeFrame } from './replies.js';
 
 export { type DisconnectReason, HELLO_WINDOW_MS, MAX_HELD_BYTES, type PeerState } from './peer-state.js';
@@ -307,12 +307,7 @@ export class ServerPeer {
 
   /** Every state change goes through here: it keeps the server's census of awaiting and registered peers. */
   #enter(next: Phase): void {
-    const census = this.#c.census;
-    const from = this.#phase.name;
-    if (from === 'awaiting') census.awaiting--;
-    else if (from === 'registered') census.registered--;
-    if (next.name === 'awaiting') census.awaiting++;
-    else if (next.name === 'registered') census.registered++;
+    recount(this.#c.census, this.#phase.name, next.name);
     this.#phase = next;
   }
 

@@ -33,9 +33,9 @@ import {
 } from './options.js';
 import { renderPrometheus } from '../ops/metrics.js';
 import { type PeerContext, type PeerHost, ServerPeer } from './peer.js';
-import type { PeerCensus } from './peer-host.js';
 import { Admission } from './admission.js';
 import { NoClientQueue } from './queue.js';
+import { broadcastToPeers } from './fanout.js';
 import { Requests } from './requests.js';
 import { RateSampler, ServerCounters, type ClientStats, type ServerStats } from '../ops/stats.js';
 import type { PendingHandshake, ServerTransport, TransportStream } from '../transport.js';
@@ -108,7 +108,7 @@ export class SocketServer<
   readonly #admission: Admission;
   readonly #rates = new RateSampler(this.#counters);
   /** Awaiting and registered peers, counted by the peers (see PeerCensus). */
-  readonly #census: PeerCensus = { awaiting: 0, registered: 0 };
+  readonly #census: PeerContext['census'] = { awaiting: 0, registered: 0 };
   #startedAt = 0;
 
   constructor(options: SocketServerOptions<TIn, TOut>) {
@@ -466,28 +466,7 @@ export class SocketServer<
       } else this.#queue.push(frame);
       return clients;
     }
-    // One pass over the peers per broadcast (with 10,000 clients a pass is a walk through memory that no longer
-    // fits the CPU cache): registered clients get the frame as they come; peers still awaiting registration (few,
-    // brief) once it is known whether any client took it (none: it is queued, and they take their share of it).
-    let clients = 0;
-    let sent = 0;
-    let awaiting: ServerPeer[] | undefined;
-    for (const p of this.#peers.values()) {
-      if (!p.takesBroadcasts) continue;
-      if (p.state === 'registered') {
-        clients++;
-        if (p.deliver(frame)) sent++;
-      } else (awaiting ??= []).push(p);
-    }
-    const queuedAs = clients === 0 ? this.#queue.next : undefined;
-    let droppedFor: ServerPeer[] | undefined;
-    if (awaiting !== undefined)
-      for (const p of awaiting) {
-        if (queuedAs !== undefined) this.#queue.fannedOut(p, queuedAs);
-        if (!p.deliver(frame) && queuedAs !== undefined) (droppedFor ??= []).push(p);
-      }
-    if (clients === 0) this.#queue.push(frame, droppedFor);
-    return sent;
+    return broadcastToPeers(this.#peers.values(), frame, this.#queue);
   }
 
   /** The transport accepted a connection that starts its own handshake (TLS): count it under `maxUnauthenticated`. */
@@ -547,7 +526,6 @@ export class SocketServer<
    */
   #register(peer: ServerPeer, enter: (takeQueue: () => readonly Uint8Array[]) => void): boolean {
     if (!this.#admission.claimSlot(peer)) return false;
-    // The census, not getConnectedClients(): a list of every client per registration made connecting n clients O(n²).
     this.log.info(`client ${peer.id} connected (${this.#census.registered + 1} connected)`);
     enter(() => this.#queue.take(peer));
     this.emit('clientConnected', peer.id);
