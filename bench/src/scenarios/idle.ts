@@ -172,7 +172,8 @@ export async function runIdle(
                 `(server ${p.serverCpuUsPerMsg.toFixed(2)}: system ${p.serverSysUsPerMsg.toFixed(2)}, main thread ` +
                 `${p.serverMainUsPerMsg.toFixed(2)}) per delivered message, ` +
                 `${formatNumber(p.deliveredPerSec)} msg/s`
-            : `${String(n).padStart(5)} clients: FAILED (${p.connected} of ${n} connected): ${p.error}`,
+            : `${String(n).padStart(5)} clients: FAILED (${p.connected} of ${n} connected, idle CPU ` +
+                `${p.idleServerCpuUs.toFixed(1)} µs/client/s): ${p.error}`,
         );
       }
     } finally {
