@@ -277,7 +277,10 @@ export async function main(argv: string[]): Promise<number> {
     }
     // [issue 28: idle clients] 1 … 10,000 idle clients on one server, unix and tcp
     if (idleBench && impls.includes('socketkit') && transports.some((t) => t === 'unix' || t === 'tcp')) {
-      log(`\n[${elapsed(start)}] idle clients (issue 28): memory per idle client and fan-out CPU, 1 … 10,000 clients`);
+      log(
+        `\n[${elapsed(start)}] idle clients (issue 28): memory per idle client and fan-out CPU, 1 … ` +
+          `${plan.quick ? '2,000' : '10,000'} clients`,
+      );
       idle = await runIdle(transports, plan, socketDir, progress);
     }
     targets = buildTargets(scenarios, slow, curve, statsCost);
