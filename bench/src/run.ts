@@ -36,6 +36,7 @@ import { type BrokerResults, makeBrokerPlan, runBrokerBench, socketkitReqrepP50 
 import { type ColdResults, coldTables, coldTargets, runCold } from './scenarios/cold.js'; // [issue 28: cold start]
 import { type JetStreamScenarioResult, runJetStreamScenario } from './scenarios/jetstream.js'; // [issue 27]
 import { jetStreamTargets, jetStreamText } from './report/jetstream-tables.js'; // [issue 27: JetStream bench]
+import { type IdleResults, idleTables, idleTargets, runIdle } from './scenarios/idle.js'; // [issue 28: idle clients]
 
 const BENCH_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -49,7 +50,8 @@ const USAGE = `usage: node dist/run.js [options]
                      \`broker\` for issue 25's broker vs RabbitMQ and BullMQ; \`jetstream\` for issue 27's
                      JetStream backend vs a raw @nats-io/jetstream work queue; \`cold\` for issue 28's
                      import time, cold start, cold burst, drain cadence and payload shapes, or some
-                     of them: cold-import, cold-start, cold-burst, cold-drain, cold-shapes)
+                     of them: cold-import, cold-start, cold-burst, cold-drain, cold-shapes; \`idle\` for
+                     1 … 10,000 idle clients on one server, memory and fan-out CPU per client)
   --transport LIST   ${benchTransports().join(', ')} (default all; nats runs scenarios 1, 2
                      and 4, socketkit only, through a nats-server started for the run,
                      and is skipped with a warning if nats-server is not installed)
@@ -132,10 +134,20 @@ export async function main(argv: string[]): Promise<number> {
   // [issue 28: cold start] `cold` runs all five; cold-import, cold-start, cold-burst, cold-drain, cold-shapes some
   const coldParts = only === undefined || only.includes('cold') ? undefined : only.filter((o) => o.startsWith('cold-'));
   const coldBench = coldParts === undefined || coldParts.length > 0;
-  if (defs.length === 0 && !scaling && !statsAb && !brokerBench && !pyBroker && !coldBench && !jetStreamBench)
+  const idleBench = only === undefined || only.includes('idle'); // [issue 28: idle clients]
+  if (
+    defs.length === 0 &&
+    !scaling &&
+    !statsAb &&
+    !brokerBench &&
+    !pyBroker &&
+    !coldBench &&
+    !jetStreamBench &&
+    !idleBench
+  )
     throw new Error(
       `--only ${values.only} matches no scenario (use 1-7 or ${SCENARIOS.map((d) => d.id).join(', ')}, scaling, ` +
-        `stats, broker, python-broker, jetstream, cold)`,
+        `stats, broker, python-broker, jetstream, cold, idle)`,
     );
   let transports: TransportKind[] = parseTransports(values.transport);
   let impls = values.impl === undefined ? IMPLS : (values.impl.split(',').map((s) => s.trim()) as Impl[]);
@@ -167,6 +179,7 @@ export async function main(argv: string[]): Promise<number> {
     !brokerBench ||
     !jetStreamBench ||
     !coldBench ||
+    !idleBench ||
     values.transport !== undefined ||
     values.impl !== undefined ||
     plan.reps < 3;
@@ -224,6 +237,7 @@ export async function main(argv: string[]): Promise<number> {
   let broker: BrokerResults | undefined; // [issue 25: broker bench]
   let cold: ColdResults | undefined; // [issue 28: cold start]
   let jetStream: JetStreamScenarioResult | undefined; // [issue 27: JetStream bench]
+  let idle: IdleResults | undefined; // [issue 28: idle clients]
   let nats: NatsServerHandle | undefined;
   try {
     if (steps.some((s) => s.transport === 'nats')) {
@@ -291,8 +305,17 @@ export async function main(argv: string[]): Promise<number> {
       log(`\n[${elapsed(start)}] from the first message (issue 28): import, cold start, cold burst, drain, shapes`);
       cold = await runCold(transports, plan, impls.includes('zeromq'), progress, coldParts);
     }
+    // [issue 28: idle clients] 1 … 10,000 idle clients on one server, unix and tcp
+    if (idleBench && impls.includes('socketkit') && transports.some((t) => t === 'unix' || t === 'tcp')) {
+      log(
+        `\n[${elapsed(start)}] idle clients (issue 28): memory per idle client and fan-out CPU, 1 … ` +
+          `${plan.quick ? '2,000' : '10,000'} clients`,
+      );
+      idle = await runIdle(transports, plan, socketDir, progress);
+    }
     targets = buildTargets(scenarios, slow, curve, statsCost);
     if (cold !== undefined) targets.push(...coldTargets(cold, scenarios)); // [issue 28: cold start]
+    if (idle !== undefined) targets.push(...idleTargets(idle)); // [issue 28: idle clients]
     for (const t of broker?.targets ?? []) targets.push({ ...t, transport: 'unix' }); // [issue 25: broker bench]
     for (const t of jetStream === undefined ? [] : jetStreamTargets(jetStream))
       targets.push({ ...t, transport: 'nats' });
@@ -351,6 +374,7 @@ export async function main(argv: string[]): Promise<number> {
     ...(pythonBroker === undefined ? {} : { pythonBroker }),
     ...(cold === undefined ? {} : { cold }), // [issue 28: cold start]
     ...(jetStream === undefined ? {} : { jetstream: jetStream }), // [issue 27: JetStream bench]
+    ...(idle === undefined ? {} : { idle }), // [issue 28: idle clients]
     notes: [
       ...[...scenarios, ...slow]
         .filter((s) => !s.ok)
@@ -360,6 +384,7 @@ export async function main(argv: string[]): Promise<number> {
         .filter((c) => !c.ok)
         .map((c) => `Broker bench: ${c.label} failed: ${c.error ?? 'unknown error'}`),
       ...(cold?.errors ?? []).map((e) => `From the first message: ${e}`), // [issue 28: cold start]
+      ...(idle?.errors ?? []).map((e) => `Idle clients: ${e}`), // [issue 28: idle clients]
     ],
   };
   // Skipped peers are worth a line in the report, but they do not fail the run.
@@ -381,6 +406,7 @@ export async function main(argv: string[]): Promise<number> {
   if (broker !== undefined) out(brokerText(broker)); // [issue 25: broker bench]
   if (jetStream !== undefined) out(jetStreamText(jetStream, broker)); // [issue 27: JetStream bench]
   for (const t of cold === undefined ? [] : coldTables(cold)) out(`${t.title}\n${textTable(t.table)}\n`); // [issue 28]
+  for (const t of idle === undefined ? [] : idleTables(idle)) out(`${t.title}\n${textTable(t.table)}\n`); // [issue 28]
   if (results.targets.length > 0) out(`Targets\n${textTable(targetsTable(results.targets))}\n`);
   if (profiles.length > 0)
     out(

@@ -62,6 +62,7 @@ export class SkServer {
    * @param drainTimeout Server `drainTimeout` (ms); the library default when undefined.
    * @param natsUrl The nats-server to use when `transport` is `nats`.
    * @param maxConnections Server `maxConnections` (16 unless given: the scaling curve raises it).
+   * @param serverOptions More server options, as they are (issue 28's idle clients: backlog, heartbeat, bounds).
    */
   constructor(
     transport: TransportKind,
@@ -70,6 +71,7 @@ export class SkServer {
     drainTimeout?: number,
     natsUrl?: string,
     maxConnections = 16,
+    serverOptions: Record<string, unknown> = {},
   ) {
     this.eventName = eventName;
     this.#natsUrl = natsUrl;
@@ -80,6 +82,7 @@ export class SkServer {
       maxConnections,
       handler: (): Record<string, unknown> => ({ ok: true }),
       ...(drainTimeout === undefined ? {} : { drainTimeout }),
+      ...serverOptions,
     };
     if (transport === 'nats') {
       if (natsUrl === undefined) throw new Error('transport nats needs the nats-server URL');
@@ -115,6 +118,13 @@ export class SkServer {
     return this.server.getConnectedClients().length;
   }
 
+  /** [issue 28: idle clients] Why clients left, counted by reason (a point that stalls says so). */
+  disconnects(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const { reason } of this.#closed.values()) out[reason] = (out[reason] ?? 0) + 1;
+    return out;
+  }
+
   /** See {@link RawServer.armIngress}. */
   armIngress(total: number): void {
     this.#ingress.arm(total);
@@ -125,14 +135,24 @@ export class SkServer {
     return this.#ingress.wait();
   }
 
-  /** `server.send(data)` × count, `await server.drain()` every `drainEveryBytes`. */
-  async broadcast(count: number, data: Record<string, unknown>, drainEveryBytes: number): Promise<BroadcastResult> {
+  /**
+   * `server.send(data)` × count, `await server.drain()` every `drainEveryBytes`; with `tickEvery` (issue 28's idle
+   * clients), also a turn of the event loop (`setImmediate`) every `tickEvery` messages, so each client gets its
+   * messages in writes of `tickEvery` frames whatever the number of clients.
+   */
+  async broadcast(
+    count: number,
+    data: Record<string, unknown>,
+    drainEveryBytes: number,
+    tickEvery = 0,
+  ): Promise<BroadcastResult> {
     const server = this.server;
     const frameBytes = frameSize(this.eventName, data);
     let since = 0;
     const t0 = hrNow();
     for (let i = 0; i < count; i++) {
       server.send(data);
+      if (tickEvery > 0 && (i + 1) % tickEvery === 0) await new Promise<void>((r) => setImmediate(r));
       since += frameBytes;
       if (since >= drainEveryBytes) {
         since = 0;

@@ -55,15 +55,27 @@ export class WorkerHandle {
    * @param name Shown in errors (e.g. `server`, `client3`).
    * @param execArgv Extra Node flags (e.g. `--cpu-prof`).
    * @param workerPath The worker script (default `dist/worker.js`; issue 25's broker bench forks its own).
+   * @param nofile [issue 28: idle clients] Raise the worker's open-file limit (`ulimit -n`) to this, or to the
+   *   hard limit when that is lower: the worker is started through `/bin/sh -c 'ulimit -n …; exec node …'`.
    */
-  static async spawn(name: string, execArgv: string[] = [], workerPath: string = WORKER_PATH): Promise<WorkerHandle> {
+  static async spawn(
+    name: string,
+    execArgv: string[] = [],
+    workerPath: string = WORKER_PATH,
+    nofile?: number,
+  ): Promise<WorkerHandle> {
     // Name CPU profiles after the worker's role (server, client1, ...).
     const profName = execArgv.includes('--cpu-prof')
       ? [`--cpu-prof-name=${name}-${Date.now()}-${++spawned}.cpuprofile`]
       : [];
+    const nodeArgs = ['--expose-gc', ...execArgv, ...profName];
+    // [issue 28: idle clients] sh keeps the IPC descriptor across `exec`; "$0" "$@" is node, its flags, the script.
+    const raise = `ulimit -n ${nofile} 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$0" "$@"`;
     const child = fork(workerPath, [name], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      execArgv: ['--expose-gc', ...execArgv, ...profName],
+      ...(nofile === undefined
+        ? { execArgv: nodeArgs }
+        : { execPath: '/bin/sh', execArgv: ['-c', raise, process.execPath, ...nodeArgs] }),
     });
     const handle = new WorkerHandle(name, child);
     await handle.call('ping', {}, 15_000);

@@ -28,7 +28,12 @@ interface ServerLike {
   start(t: TransportKind, dir: string): Promise<Address>;
   clientCount(): number;
   stop(): Promise<void>;
-  broadcast(count: number, data: Record<string, unknown>, drainEveryBytes: number): Promise<BroadcastResult>;
+  broadcast(
+    count: number,
+    data: Record<string, unknown>,
+    drainEveryBytes: number,
+    tickEvery?: number,
+  ): Promise<BroadcastResult>;
   armIngress(total: number): void;
   waitIngress(): Promise<CountResult>;
 }
@@ -99,6 +104,14 @@ const num = (a: Args, k: string): number => a[k] as number;
 
 const commands: Record<string, (a: Args) => unknown> = {
   ping: () => ({ pid: process.pid }),
+  /** [issue 28: idle clients] This process's open-file limit (soft), from /proc/self/limits (NaN elsewhere). */
+  nofile: () => {
+    try {
+      return Number(/Max open files\s+(\d+)/.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1] ?? NaN);
+    } catch {
+      return NaN;
+    }
+  },
 
   async startServer(a) {
     const impl = str(a, 'impl') as Impl;
@@ -113,6 +126,7 @@ const commands: Record<string, (a: Args) => unknown> = {
         a.drainTimeout as number | undefined,
         a.natsUrl as string | undefined,
         a.maxConnections as number | undefined,
+        a.serverOptions as Record<string, unknown> | undefined, // [issue 28: idle clients]
       );
       skServers.set(impl, s);
       server = s;
@@ -152,7 +166,9 @@ const commands: Record<string, (a: Args) => unknown> = {
       // [issue 28: payload shapes] a named shape instead of a sized `{ payload }`
       a.shape === undefined ? data(num(a, 'payloadBytes')) : makeShape(a.shape as ShapeName),
       num(a, 'drainEveryBytes'),
+      (a.tickEvery as number | undefined) ?? 0, // [issue 28: idle clients] socketkit only
     ),
+  disconnects: () => get(skServers, 'socketkit').disconnects(), // [issue 28: idle clients]
   slowBroadcast: (a) => get(skServers, 'socketkit').slowBroadcast(a as unknown as SlowBroadcastOptions),
   armIngress: (a) => get(servers, str(a, 'impl')).armIngress(num(a, 'total')),
   waitIngress: (a) => get(servers, str(a, 'impl')).waitIngress(),
@@ -170,20 +186,41 @@ const commands: Record<string, (a: Args) => unknown> = {
     return true;
   },
   /**
-   * Connects `count` clients at once (keys `<prefix><i>`); failures are
-   * counted and the first error kept, never thrown: the scaling curve records them.
+   * Connects `count` clients at once (keys `<prefix><i>`), or at most `concurrency` at a time when given (issue
+   * 28's idle clients); failures are counted and the first error kept, never thrown: the scaling curve records them.
    */
   async connectMany(a) {
     const impl = str(a, 'impl') as Impl;
     const prefix = str(a, 'prefix');
     const count = num(a, 'count');
+    const concurrency = (a.concurrency as number | undefined) ?? count;
+    // [issue 28: idle clients] a client whose connect failed tries again, as a fleet's clients do (counted)
+    const attempts = (a.attempts as number | undefined) ?? 1;
+    let retries = 0;
     await preload(impl); // loading the library is not part of connecting
     const t0 = hrNow();
-    const results = await Promise.allSettled(
-      Array.from({ length: count }, (_, i) =>
-        connectClient(impl, a.address as Address, false).then((c) => clients.set(`${prefix}${i}`, c)),
-      ),
-    );
+    const results: Array<PromiseSettledResult<unknown>> = [];
+    let next = 0;
+    const lane = async (): Promise<void> => {
+      while (next < count) {
+        const i = next++;
+        for (let attempt = 1; ; attempt++) {
+          try {
+            clients.set(`${prefix}${i}`, await connectClient(impl, a.address as Address, false));
+            results.push({ status: 'fulfilled', value: undefined });
+            break;
+          } catch (reason) {
+            if (attempt < attempts) {
+              retries++;
+              continue;
+            }
+            results.push({ status: 'rejected', reason });
+            break;
+          }
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, count) }, lane));
     const t1 = hrNow();
     const failed = results.filter((r) => r.status === 'rejected');
     const first = failed[0] as PromiseRejectedResult | undefined;
@@ -193,6 +230,7 @@ const commands: Record<string, (a: Args) => unknown> = {
       t1,
       connected: count - failed.length,
       failed: failed.length,
+      retries,
       error: err === undefined ? '' : `${err.code ?? err.name}: ${err.message}`.slice(0, 300),
     };
   },
@@ -227,8 +265,18 @@ const commands: Record<string, (a: Args) => unknown> = {
     } catch {
       // not Linux: bytes per message are then not reported
     }
+    // [issue 28: idle clients] the main (JS) thread's own CPU, apart from V8's GC helpers and libuv's threads
+    let mainCpuUs = NaN;
+    try {
+      const f = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      mainCpuUs = (Number(f[11]) + Number(f[12])) * 10_000; // utime + stime, clock ticks of 10 ms
+    } catch {
+      // not Linux
+    }
     return {
       cpuUs: cpu.user + cpu.system + childrenCpuUs(),
+      sysUs: cpu.system,
+      mainCpuUs,
       rss: mem.rss,
       heapUsed: mem.heapUsed,
       external: mem.external,

@@ -7,6 +7,7 @@ import type { BenchResults } from './results.js';
 import { brokerMarkdown } from './broker-tables.js';
 import { jetStreamMarkdown } from './jetstream-tables.js';
 import { coldTables } from '../scenarios/cold.js'; // [issue 28: cold start and first messages]
+import { idleTables } from '../scenarios/idle.js'; // [issue 28: idle clients]
 import { headlineTable, markdownTable, natsTable, profileLines, resultsTable, scalingTable } from './tables.js';
 import { slowTable, targetsTable, unixTcpTable } from './tables.js';
 
@@ -143,6 +144,16 @@ export function markdownReport(results: BenchResults, chartFile: string): string
           '',
           ...coldTables(results.cold).flatMap((t) => [`### ${t.title}`, '', markdownTable(t.table), '']),
           ...results.cold.errors.map((e) => `- failed: ${e}`),
+          '',
+        ]),
+    // [issue 28: idle clients]
+    ...(results.idle === undefined
+      ? []
+      : [
+          '## Idle clients: 1 … 10,000 on one server',
+          '',
+          ...idleTables(results.idle).flatMap((t) => [`### ${t.title}`, '', markdownTable(t.table), '']),
+          ...results.idle.errors.map((e) => `- failed: ${e}`),
           '',
         ]),
     ...(profiles.length > 0

@@ -149,6 +149,8 @@ export interface BenchResults {
   jetstream?: import('../scenarios/jetstream.js').JetStreamScenarioResult;
   /** [issue 28: cold start and first messages] import time, cold start, cold burst, drain cadence, shapes. */
   cold?: import('../scenarios/cold.js').ColdResults;
+  /** [issue 28: idle clients] 1 … 10,000 idle clients: memory per client, idle and fan-out CPU. */
+  idle?: import('../scenarios/idle.js').IdleResults;
   notes: string[];
 }
 

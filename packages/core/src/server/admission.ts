@@ -4,6 +4,7 @@ import type { SocketLogger } from '../ops/logger.js';
 import type { ServerCounters } from '../ops/stats.js';
 import type { PendingHandshake } from '../transport.js';
 import type { PeerDescription, PeerRefusal, ServerSettings } from './options.js';
+import type { PeerCensus } from './peer-host.js';
 import type { ServerPeer } from './peer.js';
 
 /** A connection in its transport's own handshake (TLS), counted under `maxUnauthenticated`. */
@@ -26,6 +27,8 @@ export interface AdmissionContext {
   readonly counters: ServerCounters;
   /** The server's registry: every peer that is neither refused nor closed, in accept order. */
   readonly peers: Map<string, ServerPeer>;
+  /** How many of those peers are awaiting and registered (kept by the peers). */
+  readonly census: PeerCensus;
   /** A refusal happened (the server emits `peerRefused`; a listener that throws is rethrown apart). */
   refused(refusal: PeerRefusal): void;
   /** A peer was turned away because the server is full (the server emits `connectionRejected`). */
@@ -185,9 +188,7 @@ export class Admission {
 
   /** Peers that hold a client slot: registered ones only, on every transport, with or without a token. */
   #slotsUsed(): number {
-    let n = 0;
-    for (const p of this.#c.peers.values()) if (p.state === 'registered') n++;
-    return n;
+    return this.#c.census.registered;
   }
 
   /** Monitors and possible monitors (see admitMonitorOnly()), `except` one peer. */
@@ -218,15 +219,17 @@ export class Admission {
    * @returns false when no one may be evicted: refuse the newcomer.
    */
   #admissionRoom(): boolean {
-    let waiting = this.#handshakes.size;
-    let oldestPeer: ServerPeer | undefined;
-    for (const p of this.#c.peers.values()) {
-      if (p.state !== 'awaiting') continue;
-      waiting++;
-      if (oldestPeer === undefined && !p.inExchange) oldestPeer = p;
-    }
+    const waiting = this.#handshakes.size + this.#c.census.awaiting;
     const bound = this.#admissionBound();
     if (waiting < bound) return true;
+    // Only at the bound: the walk for the oldest peer that may be evicted (the registry is in accept order).
+    let oldestPeer: ServerPeer | undefined;
+    for (const p of this.#c.peers.values()) {
+      if (p.state === 'awaiting' && !p.inExchange) {
+        oldestPeer = p;
+        break;
+      }
+    }
     const oldestHandshake = this.#handshakes.values().next().value as HandshakeEntry | undefined;
     if (oldestHandshake !== undefined && (oldestPeer === undefined || oldestHandshake.seq < oldestPeer.admissionSeq)) {
       this.#handshakes.delete(oldestHandshake);

@@ -2,8 +2,18 @@ import type { ErrorCode, SocketError, SocketMessage } from '@socketkit/protocol'
 import type { SocketLogger } from '../ops/logger.js';
 import type { ServerCounters, ServerStats } from '../ops/stats.js';
 import type { BatchShare } from '../wire/connection.js';
+import type { HeartbeatTimers } from '../wire/heartbeat.js';
 import type { ServerSettings } from './options.js';
 import type { PongCache } from './replies.js';
+
+/**
+ * How many of one server's peers are `awaiting` and `registered` now, kept up to date by the peers as they change
+ * state, so that admitting or registering a peer costs the same with 10 or 10,000 clients (no walk over every peer).
+ */
+export interface PeerCensus {
+  awaiting: number;
+  registered: number;
+}
 
 /** What every peer of one server shares (fixed for the server's life). */
 export interface PeerContext {
@@ -16,8 +26,14 @@ export interface PeerContext {
   readonly counters: ServerCounters;
   /** The PONG frame, shared (a ping flood must not cost a frame build per ping). */
   readonly pong: PongCache;
+  /** The heartbeat's PING frame, shared (a tick pings every client with one frame). */
+  readonly ping: PongCache;
+  /** The timers of every peer's heartbeat: one interval timer for all of them (see sharedTimers). */
+  readonly heartbeatTimers: HeartbeatTimers;
   /** Shared by every peer's connection: a broadcast tick is concatenated once. */
   readonly batchShare?: BatchShare;
+  /** Peers awaiting registration and registered, counted by the peers themselves. */
+  readonly census: PeerCensus;
 }
 
 /**

@@ -1,9 +1,8 @@
 import { CONTROL_OPS, ErrorCode, MessageType, type SocketMessage } from '@socketkit/protocol';
 import { type AuthRefusal, type ServerAuth, checkHello } from '../wire/auth.js';
 import { startTimer } from '../settings.js';
-import { controlFrame } from '../wire/frames.js';
 import { Heartbeat } from '../wire/heartbeat.js';
-import type { PeerContext } from './peer-host.js';
+import type { PeerCensus, PeerContext } from './peer-host.js';
 
 /**
  * Most bytes of broadcasts held for a peer awaiting registration (1 MiB):
@@ -175,6 +174,14 @@ export function closeReason(err: Error | undefined): DisconnectReason {
   return { code: ErrorCode.CONNECTION_LOST, text: `connection error: ${errno ?? err.message}` };
 }
 
+/** Moves one peer in its server's census (awaiting and registered peers counted) from state `from` to `to`. */
+export function recount(census: PeerCensus, from: PeerState, to: PeerState): void {
+  if (from === 'awaiting') census.awaiting--;
+  else if (from === 'registered') census.registered--;
+  if (to === 'awaiting') census.awaiting++;
+  else if (to === 'registered') census.registered++;
+}
+
 /** Bytes of the length prefix before every frame payload. */
 export const FRAME_HEADER = 4;
 
@@ -240,7 +247,8 @@ export function peerHeartbeat(
   const heartbeat = new Heartbeat({
     intervalMs: s.heartbeatInterval,
     timeoutMs: s.heartbeatTimeout,
-    ping: () => send(controlFrame(c.eventName, { op: CONTROL_OPS.PING }, s.timezone)),
+    ping: () => send(c.ping.frame()),
+    timers: c.heartbeatTimers,
     dead: (silent) => {
       c.log.warn(`client ${id} silent for ${silent} ms: dropping it (heartbeat)`);
       void destroy({ code: ErrorCode.TIMEOUT, text: 'heartbeat timeout' });

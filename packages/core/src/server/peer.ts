@@ -12,7 +12,7 @@ import type { PeerContext, PeerHost as PeerHostOf } from './peer-host.js';
 import { type DisconnectReason, type Held, type PeerState, type Phase, FRAME_HEADER } from './peer-state.js';
 import { HELLO_WINDOW_MS, MAX_HELD_BYTES, awaitingRule, closeReason, countFrame } from './peer-state.js';
 import { firstMessageRefusal, helloRefusal, isHandshakeHello, isOpen, roleOf, settlesWithin } from './peer-state.js';
-import { peerHeartbeat } from './peer-state.js';
+import { peerHeartbeat, recount } from './peer-state.js';
 import { handlerErrorFrame, monitorAnswer, monitorWelcomeFrame, replyFrame, welcomeFrame } from './replies.js';
 
 export { type DisconnectReason, HELLO_WINDOW_MS, MAX_HELD_BYTES, type PeerState } from './peer-state.js';
@@ -150,7 +150,7 @@ export class ServerPeer {
    */
   admitMonitorOnly(refuseFull: () => void): void {
     if (this.#phase.name !== 'accepted') return;
-    this.#phase = { name: 'accepted', refuseFull };
+    this.#enter({ name: 'accepted', refuseFull });
     this.#timer = startTimer(this.#c.settings.registerGraceMs, refuseFull);
   }
 
@@ -158,7 +158,7 @@ export class ServerPeer {
   admit(): void {
     if (this.#phase.name !== 'accepted') return;
     const held: Held = { frames: [], bytes: 0 };
-    this.#phase = { name: 'awaiting', role: undefined, auth: undefined, held, wrote: false, gaveUp: false };
+    this.#enter({ name: 'awaiting', role: undefined, auth: undefined, held, wrote: false, gaveUp: false });
     const rule = awaitingRule(this.#c);
     this.#timer = startTimer(rule.ms, () =>
       rule.refusal === undefined ? this.#register() : this.#refuse(rule.refusal.code, rule.refusal.reason),
@@ -306,12 +306,18 @@ export class ServerPeer {
     return this.conn.destroy();
   }
 
+  /** Every state change goes through here: it keeps the server's census of awaiting and registered peers. */
+  #enter(next: Phase): void {
+    recount(this.#c.census, this.#phase.name, next.name);
+    this.#phase = next;
+  }
+
   /** @returns false when it was closing or closed already. */
   #toClosing(reason: DisconnectReason): boolean {
     const ph = this.#phase;
     if (ph.name === 'closing' || ph.name === 'closed') return false;
     this.reason ??= reason;
-    this.#phase = { name: 'closing', wasRegistered: ph.name === 'registered' };
+    this.#enter({ name: 'closing', wasRegistered: ph.name === 'registered' });
     this.#stopTimers();
     // Nothing a closing peer sends is acted on: do not even decode it.
     this.conn.discardInput();
@@ -368,7 +374,7 @@ export class ServerPeer {
     clearTimeout(this.#windowTimer);
     return this.#host.register(this, (takeQueue) => {
       const { role, held, wrote, gaveUp } = ph;
-      this.#phase = { name: 'registered', role, held, wrote, gaveUp };
+      this.#enter({ name: 'registered', role, held, wrote, gaveUp });
       if (role !== undefined) this.#welcome();
       this.#startHeartbeat();
       if (this.open && !this.sender) for (const frame of takeQueue()) this.deliver(frame);
@@ -476,7 +482,7 @@ export class ServerPeer {
     const { settings: s, eventName } = this.#c;
     clearTimeout(this.#timer);
     if (!this.#host.claimMonitor(this)) return;
-    this.#phase = { name: 'monitoring' };
+    this.#enter({ name: 'monitoring' });
     const welcome = monitorWelcomeFrame(eventName, s.timezone);
     this.#countOut(welcome.length);
     this.conn.write(welcome);
@@ -539,7 +545,7 @@ export class ServerPeer {
     const was = ph.name === 'registered' || (ph.name === 'closing' && ph.wasRegistered);
     if (ph.name !== 'closing') this.reason ??= closeReason(err);
     this.#stopTimers();
-    this.#phase = { name: 'closed', wasRegistered: was };
+    this.#enter({ name: 'closed', wasRegistered: was });
     this.#host.onClosed(this, was);
   }
 }

@@ -72,8 +72,9 @@ export function monitorWelcomeFrame(eventName: string, timezone: string): Buffer
 }
 
 /**
- * The PONG frame, shared by every peer of a server and rebuilt at most once
- * per millisecond: a ping flood must not cost a frame build per ping.
+ * The PONG frame (or, with `op`, another frame with no data but its op: the heartbeat's PING), shared by every
+ * peer of a server and rebuilt at most once per millisecond: a ping flood must not cost a frame build per ping,
+ * nor a heartbeat tick one per client.
  */
 export class PongCache {
   #pong: { at: number; frame: Buffer } | undefined;
@@ -81,13 +82,14 @@ export class PongCache {
   constructor(
     readonly eventName: string,
     readonly timezone: string,
+    readonly op: string = CONTROL_OPS.PONG,
   ) {}
 
-  /** The current PONG frame. */
+  /** The current frame. */
   frame(): Buffer {
     const now = Date.now();
     if (this.#pong === undefined || this.#pong.at !== now)
-      this.#pong = { at: now, frame: controlFrame(this.eventName, { op: CONTROL_OPS.PONG }, this.timezone) };
+      this.#pong = { at: now, frame: controlFrame(this.eventName, { op: this.op }, this.timezone) };
     return this.#pong.frame;
   }
 }

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { encodeFrame } from '@socketkit/codec';
 import {
+  CONTROL_OPS,
   ConnectionError,
   ErrorCode,
   MessageType,
@@ -16,6 +17,7 @@ import {
 import { checkOptions } from '@socketkit/config';
 import { validateToken } from '../wire/auth.js';
 import { BatchShare, SplitFrame } from '../wire/connection.js';
+import { sharedTimers } from '../wire/heartbeat.js';
 import { PongCache } from './replies.js';
 import { CONFIG_DEFAULTS } from '../settings.js';
 import { LogLimiter } from '../ops/log-limiter.js';
@@ -33,6 +35,7 @@ import { renderPrometheus } from '../ops/metrics.js';
 import { type PeerContext, type PeerHost, ServerPeer } from './peer.js';
 import { Admission } from './admission.js';
 import { NoClientQueue } from './queue.js';
+import { broadcastToPeers } from './fanout.js';
 import { Requests } from './requests.js';
 import { RateSampler, ServerCounters, type ClientStats, type ServerStats } from '../ops/stats.js';
 import type { PendingHandshake, ServerTransport, TransportStream } from '../transport.js';
@@ -104,6 +107,8 @@ export class SocketServer<
   /** Who gets in: slots, monitors, refusals, pre-admission eviction. */
   readonly #admission: Admission;
   readonly #rates = new RateSampler(this.#counters);
+  /** Awaiting and registered peers, counted by the peers (see PeerCensus). */
+  readonly #census: PeerContext['census'] = { awaiting: 0, registered: 0 };
   #startedAt = 0;
 
   constructor(options: SocketServerOptions<TIn, TOut>) {
@@ -125,7 +130,10 @@ export class SocketServer<
       token: this.#token,
       counters: this.#counters,
       pong: new PongCache(this.eventName, this.#o.timezone),
+      ping: new PongCache(this.eventName, this.#o.timezone, CONTROL_OPS.PING),
+      heartbeatTimers: sharedTimers(),
       batchShare: new BatchShare(),
+      census: this.#census,
     };
     this.#requests = new Requests<TIn, TOut>(
       {
@@ -445,34 +453,21 @@ export class SocketServer<
    */
   #fanout(frame: Buffer | SplitFrame, clientId: string | undefined): number {
     if (clientId !== undefined) return this.#registered(clientId).deliver(frame) ? 1 : 0;
-    let clients = 0;
-    for (const p of this.#peers.values()) if (p.state === 'registered' && p.takesBroadcasts) clients++;
-    // kept for later (the queue) or handed to a transport's own broadcast: one buffer
-    if (frame instanceof SplitFrame && (clients === 0 || this.#transport.broadcast)) frame = frame.joined();
     if (this.#transport.broadcast !== undefined) {
+      // handed to a transport's own broadcast, or kept for later (the queue): one buffer
+      if (frame instanceof SplitFrame) frame = frame.joined();
+      let clients = 0;
+      for (const p of this.#peers.values()) if (p.state === 'registered' && p.takesBroadcasts) clients++;
       if (clients > 0) {
-        this.#transport.broadcast(frame as Buffer);
+        this.#transport.broadcast(frame);
         if (this.#o.collectStats) {
           this.#counters.messagesOut += clients;
           this.#counters.bytesOut += frame.length * clients;
         }
-      } else this.#queue.push(frame as Buffer);
+      } else this.#queue.push(frame);
       return clients;
     }
-    const queuedAs = clients === 0 ? this.#queue.next : undefined;
-    let droppedFor: ServerPeer[] | undefined;
-    let sent = 0;
-    for (const p of this.#peers.values()) {
-      if (!p.takesBroadcasts) continue;
-      if (p.state === 'registered') {
-        if (p.deliver(frame)) sent++;
-      } else {
-        if (queuedAs !== undefined) this.#queue.fannedOut(p, queuedAs);
-        if (!p.deliver(frame) && queuedAs !== undefined) (droppedFor ??= []).push(p);
-      }
-    }
-    if (clients === 0) this.#queue.push(frame as Buffer, droppedFor);
-    return sent;
+    return broadcastToPeers(this.#peers.values(), frame, this.#queue);
   }
 
   /** The transport accepted a connection that starts its own handshake (TLS): count it under `maxUnauthenticated`. */
@@ -532,7 +527,7 @@ export class SocketServer<
    */
   #register(peer: ServerPeer, enter: (takeQueue: () => readonly Uint8Array[]) => void): boolean {
     if (!this.#admission.claimSlot(peer)) return false;
-    this.log.info(`client ${peer.id} connected (${this.getConnectedClients().length + 1} connected)`);
+    this.log.info(`client ${peer.id} connected (${this.#census.registered + 1} connected)`);
     enter(() => this.#queue.take(peer));
     this.emit('clientConnected', peer.id);
     return true;

@@ -48,6 +48,71 @@ export const GLOBAL_TIMERS: HeartbeatTimers = {
   },
 };
 
+/** One interval of {@link sharedTimers}: its timer, and the callbacks it runs, in slices. */
+interface TimerGroup {
+  readonly timer: NodeJS.Timeout;
+  readonly slices: Array<Set<() => void>>;
+  /** Callbacks in all slices. */
+  size: number;
+  /** The slice the next tick runs. */
+  at: number;
+}
+
+/** Slices of a shared interval (see {@link sharedTimers}). */
+export const HEARTBEAT_SLICES = 8;
+
+/**
+ * Timers for the heartbeats of many peers (a server's): every heartbeat of the same interval runs off one
+ * repeating timer (unref'd), started with the first and stopped with the last, instead of one timer per peer.
+ * The peers are dealt into {@link HEARTBEAT_SLICES} slices and the timer runs one slice every interval ÷ slices,
+ * so each heartbeat still runs once per interval and 10,000 pings never go out in one burst. A heartbeat that
+ * starts between two runs of its slice is first checked sooner than its interval, never later; its silence is
+ * still measured from its own peer's last frame.
+ */
+export function sharedTimers(): HeartbeatTimers {
+  const groups = new Map<number, TimerGroup>();
+  let dealt = 0;
+  return {
+    now: () => Date.now(),
+    every(ms, fn) {
+      let group = groups.get(ms);
+      if (group === undefined) {
+        const n = ms >= HEARTBEAT_SLICES ? HEARTBEAT_SLICES : 1;
+        const slices = Array.from({ length: n }, () => new Set<() => void>());
+        const g: TimerGroup = {
+          slices,
+          size: 0,
+          at: 0,
+          // A copy of the slice: a heartbeat started by a callback of this tick waits for its slice's next turn.
+          timer: setInterval(
+            () => {
+              const slice = slices[g.at] as Set<() => void>;
+              g.at = (g.at + 1) % slices.length;
+              for (const f of [...slice]) if (slice.has(f)) f();
+            },
+            Math.floor(ms / n),
+          ),
+        };
+        g.timer.unref?.();
+        group = g;
+        groups.set(ms, group);
+      }
+      const handle = (): void => fn();
+      const slice = group.slices[dealt++ % group.slices.length] as Set<() => void>;
+      slice.add(handle);
+      group.size++;
+      return { ms, slice, handle };
+    },
+    clear(h) {
+      const { ms, slice, handle } = h as { ms: number; slice: Set<() => void>; handle: () => void };
+      const group = groups.get(ms);
+      if (group === undefined || !slice.delete(handle) || --group.size > 0) return;
+      clearInterval(group.timer);
+      groups.delete(ms);
+    },
+  };
+}
+
 /** Ping/timeout bookkeeping for one peer (see the file comment). */
 export class Heartbeat {
   readonly #o: Required<HeartbeatOptions>;
