@@ -844,7 +844,7 @@ export class BrokerCore {
     this.#tasks.delete(t.id);
     this.#kept.delete(t.id);
     this.#dead.delete(t.id);
-    this.#store.delete(t.id);
+    this.#store.delete(t);
   }
 
   #expireResults(): void {
@@ -924,7 +924,7 @@ export class BrokerCore {
         taskId: t.id,
         attempt: t.attempt,
         identifier: sub.identifier,
-        body: this.#store.durable ? this.#store.body(t.id) : t.body,
+        body: this.#store.durable ? this.#store.body(t) : t.body,
       });
     }
   }

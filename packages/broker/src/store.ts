@@ -48,13 +48,13 @@ export interface TaskStore {
   /** Every stored task (at startup), oldest first, without bodies. */
   load(): StoredTask[];
   /** The body of a stored task (a durable store reads it from disk); undefined when the store keeps no bodies. */
-  body(id: string): unknown;
+  body(task: StoredTask): unknown;
   /** Stores a new task and its msgpack-encoded body; resolves once committed. */
   add(task: StoredTask, body: Uint8Array): Promise<void>;
   /** Records a task's new state (read from `task` when it is written: the latest state wins). */
   update(task: StoredTask): void;
   /** Removes a task and its body. */
-  delete(id: string): void;
+  delete(task: StoredTask): void;
   /** Writes what is left and releases the store. */
   close(): Promise<void>;
 }
@@ -87,9 +87,9 @@ export interface StoreOptions {
 }
 
 interface LmdbDatabase {
-  put(key: string, value: unknown): Promise<boolean>;
-  remove(key: string): Promise<boolean>;
-  getBinary(key: string): Uint8Array | undefined;
+  put(key: number, value: unknown, options?: object): Promise<boolean>;
+  remove(key: number): Promise<boolean>;
+  getBinary(key: number): Uint8Array | undefined;
   getRange(options?: object): Iterable<{ key: unknown; value: unknown }>;
   openDB(options: object): LmdbDatabase;
   readonly committed: PromiseLike<unknown>;
@@ -123,8 +123,10 @@ function record(t: StoredTask): StoredTask {
 
 /**
  * Tasks in LMDB (the `lmdb` package: prebuilt binaries, values encoded with msgpackr), in two databases of one
- * environment: `tasks` (id → the small record above) and `bodies` (id → the body's msgpack bytes, as received;
- * removed when the task is done). The broker's memory holds no body: it reads one when it delivers the task.
+ * environment: `tasks` (→ the small record above) and `bodies` (→ the body's msgpack bytes, as received; removed
+ * when the task is done), both keyed by the task's `seq` (order of acceptance): new tasks are appended at the end of
+ * the B-trees and finished ones leave from the start, so a commit dirties few pages. The broker's memory holds no
+ * body: it reads one when it delivers the task.
  *
  * Group commit: lmdb writes everything issued in one event-loop turn in one transaction, on its own thread. The
  * acceptance of a task (`add`) is issued at once and resolves when its transaction is committed (visible to a
@@ -137,8 +139,8 @@ export class LmdbStore implements TaskStore {
   readonly #root: LmdbDatabase;
   readonly #tasks: LmdbDatabase;
   readonly #bodies: LmdbDatabase;
-  /** State changes not written yet: id → the task (its latest state is written) or null (delete). */
-  readonly #dirty = new Map<string, StoredTask | null>();
+  /** State changes not written yet: seq → the task (its latest state is written) or null (delete). */
+  readonly #dirty = new Map<number, StoredTask | null>();
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
 
@@ -157,33 +159,32 @@ export class LmdbStore implements TaskStore {
 
   load(): StoredTask[] {
     const out: StoredTask[] = [];
-    for (const { value } of this.#tasks.getRange()) out.push(value as StoredTask);
-    return out.sort((a, b) => a.seq - b.seq);
+    for (const { value } of this.#tasks.getRange()) out.push(value as StoredTask); // in key (seq) order
+    return out;
   }
 
-  body(id: string): unknown {
-    const bytes = this.#bodies.getBinary(id);
+  body(task: StoredTask): unknown {
+    const bytes = this.#bodies.getBinary(task.seq);
     return bytes === undefined ? undefined : unpackValue(bytes);
   }
 
   add(task: StoredTask, body: Uint8Array): Promise<void> {
-    this.#dirty.delete(task.id); // a task id used again after its task was forgotten: this write replaces that one
     this.#writeDirty(); // earlier changes first, in the same transaction
-    void this.#bodies.put(task.id, body);
-    return this.#tasks.put(task.id, record(task)).then(() => undefined);
+    void this.#bodies.put(task.seq, body);
+    return this.#tasks.put(task.seq, record(task)).then(() => undefined);
   }
 
   update(task: StoredTask): void {
-    this.#later(task.id, task);
+    this.#later(task.seq, task);
   }
 
-  delete(id: string): void {
-    this.#later(id, null);
+  delete(task: StoredTask): void {
+    this.#later(task.seq, null);
   }
 
-  #later(id: string, t: StoredTask | null): void {
+  #later(seq: number, t: StoredTask | null): void {
     if (this.#closed) return;
-    this.#dirty.set(id, t);
+    this.#dirty.set(seq, t);
     this.#timer ??= setTimeout(() => {
       this.#timer = undefined;
       this.#writeDirty();
@@ -192,13 +193,13 @@ export class LmdbStore implements TaskStore {
 
   #writeDirty(): void {
     if (this.#dirty.size === 0) return;
-    for (const [id, t] of this.#dirty) {
+    for (const [seq, t] of this.#dirty) {
       if (t === null) {
-        this.#tasks.remove(id).catch(() => undefined);
-        this.#bodies.remove(id).catch(() => undefined);
+        this.#tasks.remove(seq).catch(() => undefined);
+        this.#bodies.remove(seq).catch(() => undefined);
       } else {
-        this.#tasks.put(id, record(t)).catch(() => undefined);
-        if (t.state === 'done') this.#bodies.remove(id).catch(() => undefined);
+        this.#tasks.put(seq, record(t)).catch(() => undefined);
+        if (t.state === 'done') this.#bodies.remove(seq).catch(() => undefined);
       }
     }
     this.#dirty.clear();
