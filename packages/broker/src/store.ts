@@ -169,7 +169,6 @@ export class LmdbStore implements TaskStore {
   }
 
   add(task: StoredTask, body: Uint8Array): Promise<void> {
-    this.#writeDirty(); // earlier changes first, in the same transaction
     void this.#bodies.put(task.seq, body);
     return this.#tasks.put(task.seq, record(task)).then(() => undefined);
   }
