@@ -87,7 +87,7 @@ export interface StoreOptions {
 }
 
 interface LmdbDatabase {
-  put(key: number, value: unknown, options?: object): Promise<boolean>;
+  put(key: number, value: unknown): Promise<boolean>;
   remove(key: number): Promise<boolean>;
   getBinary(key: number): Uint8Array | undefined;
   getRange(options?: object): Iterable<{ key: unknown; value: unknown }>;
@@ -102,6 +102,14 @@ interface LmdbDatabase {
  * A broker killed within it redelivers the task after its restart: at least once, never lost.
  */
 const LAZY_WRITE_MS = 10;
+
+interface PendingAdd {
+  seq: number;
+  record: StoredTask;
+  body: Uint8Array;
+  resolve(): void;
+  reject(e: Error): void;
+}
 
 /** The fields of a task's record in the `tasks` database. */
 function record(t: StoredTask): StoredTask {
@@ -128,11 +136,11 @@ function record(t: StoredTask): StoredTask {
  * the B-trees and finished ones leave from the start, so a commit dirties few pages. The broker's memory holds no
  * body: it reads one when it delivers the task.
  *
- * Group commit: lmdb writes everything issued in one event-loop turn in one transaction, on its own thread. The
- * acceptance of a task (`add`) is issued at once and resolves when its transaction is committed (visible to a
- * restarted broker: it survives the broker's crash; LMDB's overlapping sync flushes it to the disk right after,
- * without holding up the next commits). Later state changes are collected for at most {@link LAZY_WRITE_MS} and
- * coalesced per task, then written in the next transaction.
+ * Group commit: at most one transaction is in flight (lmdb commits it on its own thread); every acceptance that
+ * arrives meanwhile waits for the next one, started as soon as the first is committed, so under load a transaction
+ * carries many tasks and nothing waits for a timer. `add` resolves when its transaction is committed (visible to a
+ * restarted broker: it survives the broker's crash; LMDB's overlapping sync flushes it to the disk right after).
+ * Later state changes are coalesced per task and go with the next transaction, at most {@link LAZY_WRITE_MS} later.
  */
 export class LmdbStore implements TaskStore {
   readonly durable = true;
@@ -142,6 +150,12 @@ export class LmdbStore implements TaskStore {
   /** State changes not written yet: seq → the task (its latest state is written) or null (delete). */
   readonly #dirty = new Map<number, StoredTask | null>();
   #timer: NodeJS.Timeout | undefined;
+  /** Acceptances waiting for the next transaction. */
+  #adds: PendingAdd[] = [];
+  /** A transaction is in flight (`#current` settles when it is committed). */
+  #committing = false;
+  #current: Promise<void> | undefined;
+  #scheduled = false;
   #closed = false;
 
   private constructor(root: LmdbDatabase) {
@@ -169,8 +183,17 @@ export class LmdbStore implements TaskStore {
   }
 
   add(task: StoredTask, body: Uint8Array): Promise<void> {
-    void this.#bodies.put(task.seq, body);
-    return this.#tasks.put(task.seq, record(task)).then(() => undefined);
+    if (this.#closed) return Promise.reject(new Error('the store is closed'));
+    return new Promise((resolve, reject) => {
+      this.#adds.push({ seq: task.seq, record: record(task), body, resolve, reject });
+      if (!this.#committing && !this.#scheduled) {
+        this.#scheduled = true;
+        setImmediate(() => {
+          this.#scheduled = false;
+          if (!this.#committing) this.#commit();
+        });
+      }
+    });
   }
 
   update(task: StoredTask): void {
@@ -184,32 +207,76 @@ export class LmdbStore implements TaskStore {
   #later(seq: number, t: StoredTask | null): void {
     if (this.#closed) return;
     this.#dirty.set(seq, t);
+    this.#armLazy();
+  }
+
+  #armLazy(): void {
     this.#timer ??= setTimeout(() => {
       this.#timer = undefined;
-      this.#writeDirty();
+      if (this.#committing) this.#armLazy();
+      else this.#commit();
     }, LAZY_WRITE_MS);
   }
 
-  #writeDirty(): void {
-    if (this.#dirty.size === 0) return;
+  /**
+   * One transaction for every acceptance queued since the last one, with the state changes collected so far. At
+   * most one is in flight: what arrives meanwhile goes into the next, started as soon as this one is committed.
+   */
+  #commit(): void {
+    const adds = this.#adds;
+    if (adds.length === 0 && this.#dirty.size === 0) return;
+    this.#adds = [];
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    let committed: Promise<unknown> | undefined;
+    // Writes issued in one turn mostly share one promise (their transaction's): watch each distinct one once.
+    const write = (p: Promise<unknown>): void => {
+      if (p === committed) return;
+      committed = p;
+      p.catch(() => undefined); // a failed commit is reported through the acceptances below
+    };
     for (const [seq, t] of this.#dirty) {
       if (t === null) {
-        this.#tasks.remove(seq).catch(() => undefined);
-        this.#bodies.remove(seq).catch(() => undefined);
+        write(this.#bodies.remove(seq));
+        write(this.#tasks.remove(seq));
       } else {
-        this.#tasks.put(seq, record(t)).catch(() => undefined);
-        if (t.state === 'done') this.#bodies.remove(seq).catch(() => undefined);
+        if (t.state === 'done') write(this.#bodies.remove(seq));
+        write(this.#tasks.put(seq, record(t)));
       }
     }
     this.#dirty.clear();
+    for (const a of adds) {
+      write(this.#bodies.put(a.seq, a.body));
+      write(this.#tasks.put(a.seq, a.record));
+    }
+    // lmdb commits in order, and every write issued in this turn shares the last one's transaction (or an earlier one).
+    this.#committing = true;
+    this.#current = (committed as Promise<unknown>).then(
+      () => {
+        for (const a of adds) a.resolve();
+      },
+      (e: Error) => {
+        for (const a of adds) a.reject(e);
+      },
+    );
+    void this.#current.then(() => {
+      this.#committing = false;
+      this.#current = undefined;
+      if (this.#adds.length > 0) this.#commit();
+      else if (this.#dirty.size > 0) this.#armLazy();
+    });
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
+    this.#closed = true;
+    for (;;) {
+      if (this.#current !== undefined) await this.#current;
+      else if (this.#adds.length > 0 || this.#dirty.size > 0) this.#commit();
+      else break;
+    }
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
-    this.#writeDirty();
-    this.#closed = true;
     await this.#root.committed;
     await this.#root.close();
   }
