@@ -114,10 +114,12 @@ if (values.role === 'broker') {
     }
   }
   const med = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  for (const [dist, rs] of rows)
+  for (const [dist, rs] of rows) {
+    const m = (k) => med(rs.map((r) => r[k]));
     console.log(
-      `${dist} median: ${med(rs.map((r) => r.tps)).toFixed(0)} tasks/s, broker ${med(rs.map((r) => r.cpu)).toFixed(1)} ` +
-        `µs CPU/task (JS thread ${med(rs.map((r) => r.main)).toFixed(1)}), p50 ${(med(rs.map((r) => r.p50)) / 1000).toFixed(2)} ms, p99 ${(med(rs.map((r) => r.p99)) / 1000).toFixed(2)} ms`,
+      `${dist} median: ${m('tps').toFixed(0)} tasks/s, broker ${m('cpu').toFixed(1)} µs CPU/task ` +
+        `(JS thread ${m('main').toFixed(1)}), p50 ${(m('p50') / 1000).toFixed(2)} ms, p99 ${(m('p99') / 1000).toFixed(2)} ms`,
     );
+  }
   process.exit(0);
 }

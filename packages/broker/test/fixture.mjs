@@ -14,7 +14,8 @@ process.on('unhandledRejection', (e) => out({ ev: 'unhandled', error: String(e) 
 
 if (cfg.role === 'broker') {
   let broker;
-  // SIGUSR2 (handled before `ready`): a garbage collection, then the broker's memory (bytes) and stats as one `memory` event.
+  // SIGUSR2 (handled before `ready`): a garbage collection, then the broker's memory (bytes) and stats as one
+  // `memory` event.
   setFlagsFromString('--expose-gc');
   const gc = runInNewContext('gc');
   process.on('SIGUSR2', () => {
