@@ -118,7 +118,8 @@ if (values.role === 'broker') {
     const m = (k) => med(rs.map((r) => r[k]));
     console.log(
       `${dist} median: ${m('tps').toFixed(0)} tasks/s, broker ${m('cpu').toFixed(1)} µs CPU/task ` +
-        `(JS thread ${m('main').toFixed(1)}), p50 ${(m('p50') / 1000).toFixed(2)} ms, p99 ${(m('p99') / 1000).toFixed(2)} ms`,
+        `(JS thread ${m('main').toFixed(1)}), p50 ${(m('p50') / 1000).toFixed(2)} ms, ` +
+        `p99 ${(m('p99') / 1000).toFixed(2)} ms`,
     );
   }
   process.exit(0);
