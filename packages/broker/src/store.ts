@@ -179,7 +179,7 @@ export class LmdbStore implements TaskStore {
 
   body(task: StoredTask): unknown {
     const bytes = this.#bodies.getBinary(task.seq);
-    return bytes === undefined ? undefined : unpackValue(bytes);
+    return bytes === undefined ? null : unpackValue(bytes); // missing only if the files were altered: deliver nil
   }
 
   add(task: StoredTask, body: Uint8Array): Promise<void> {
