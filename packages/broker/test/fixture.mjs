@@ -2,6 +2,9 @@
 // broker, configured by one JSON argument; it reports on stdout, one JSON
 // object a line. Imports the built package (run the build first).
 //   node test/fixture.mjs '{"role":"worker","conn":{"socketDir":"/tmp/x"},"prefetch":4}'
+import { readFileSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { connect, startBroker, TaskRejected } from '../dist/index.js';
 
 const cfg = JSON.parse(process.argv[2] ?? '{}');
@@ -10,7 +13,25 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 process.on('unhandledRejection', (e) => out({ ev: 'unhandled', error: String(e) }));
 
 if (cfg.role === 'broker') {
-  const broker = await startBroker(cfg.options);
+  let broker;
+  // SIGUSR2 (handled before `ready`): a garbage collection, then the broker's memory (bytes) and stats as one
+  // `memory` event.
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc');
+  process.on('SIGUSR2', () => {
+    gc();
+    const m = process.memoryUsage();
+    const kib = (k) => Number(readFileSync('/proc/self/status', 'utf8').match(new RegExp(`${k}:\\s+(\\d+)`))?.[1] ?? 0);
+    out({
+      ev: 'memory',
+      heapUsed: m.heapUsed,
+      external: m.external,
+      rss: m.rss,
+      rssAnon: kib('RssAnon') * 1024,
+      stats: broker?.stats(),
+    });
+  });
+  broker = await startBroker(cfg.options);
   out({ ev: 'ready', port: broker.port });
   const stop = () => void broker.stop().then(() => process.exit(0));
   process.on('SIGTERM', stop);
