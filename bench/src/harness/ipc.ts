@@ -11,6 +11,15 @@ interface Pending {
   timer: NodeJS.Timeout;
 }
 
+/** One worker for {@link WorkerHandle.spawnAll}: the arguments of {@link WorkerHandle.spawn}. */
+export interface WorkerSpec {
+  name: string;
+  execArgv?: string[];
+  workerPath?: string;
+  nofile?: number;
+  readyTimeoutMs?: number;
+}
+
 /**
  * A benchmark worker process (`dist/harness/worker.js`) driven over the fork IPC
  * channel: `call(cmd, args)` resolves with the worker's answer. Servers and
@@ -63,6 +72,7 @@ export class WorkerHandle {
     execArgv: string[] = [],
     workerPath: string = WORKER_PATH,
     nofile?: number,
+    readyTimeoutMs = 15_000,
   ): Promise<WorkerHandle> {
     // Name CPU profiles after the worker's role (server, client1, ...).
     const profName = execArgv.includes('--cpu-prof')
@@ -78,8 +88,29 @@ export class WorkerHandle {
         : { execPath: '/bin/sh', execArgv: ['-c', raise, process.execPath, ...nodeArgs] }),
     });
     const handle = new WorkerHandle(name, child);
-    await handle.call('ping', {}, 15_000);
+    try {
+      await handle.call('ping', {}, readyTimeoutMs);
+    } catch (err) {
+      // Not ready: nobody will ever close it, so it must not outlive the failure (a live child keeps the run open).
+      child.kill('SIGKILL');
+      await handle.#exitPromise;
+      throw err;
+    }
     return handle;
+  }
+
+  /**
+   * Forks several workers at once and waits until all are ready. When one fails, the others are closed before the
+   * error is thrown: a worker left running would keep the coordinator from exiting.
+   */
+  static async spawnAll(specs: readonly WorkerSpec[]): Promise<WorkerHandle[]> {
+    const settled = await Promise.allSettled(
+      specs.map((s) => WorkerHandle.spawn(s.name, s.execArgv, s.workerPath, s.nofile, s.readyTimeoutMs)),
+    );
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed === undefined) return settled.map((r) => (r as PromiseFulfilledResult<WorkerHandle>).value);
+    await Promise.all(settled.map((r) => (r.status === 'fulfilled' ? r.value.close() : undefined)));
+    throw failed.reason;
   }
 
   /**

@@ -268,16 +268,13 @@ async function measure(
   progress: BrokerProgress,
 ): Promise<void> {
   progress.detail(`spawning ${plan.workers} task-worker and ${plan.submitters} submitter processes`);
-  const workers = await Promise.all(
-    Array.from({ length: plan.workers }, (_, i) =>
-      WorkerHandle.spawn(`task-worker${i + 1}`, plan.execArgv, BROKER_WORKER),
-    ),
+  const spec = (name: string) => ({ name, execArgv: plan.execArgv, workerPath: BROKER_WORKER });
+  const workers = await WorkerHandle.spawnAll(
+    Array.from({ length: plan.workers }, (_, i) => spec(`task-worker${i + 1}`)),
   );
   handles.push(...workers);
-  const submitters = await Promise.all(
-    Array.from({ length: plan.submitters }, (_, i) =>
-      WorkerHandle.spawn(`submitter${i + 1}`, plan.execArgv, BROKER_WORKER),
-    ),
+  const submitters = await WorkerHandle.spawnAll(
+    Array.from({ length: plan.submitters }, (_, i) => spec(`submitter${i + 1}`)),
   );
   handles.push(...submitters);
   const active: Live[] = [];

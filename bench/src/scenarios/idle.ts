@@ -147,10 +147,12 @@ export async function runIdle(
     process.env.BENCH_IDLE_CLIENTS?.split(',').map(Number) ?? (plan.quick ? IDLE_CLIENTS_QUICK : IDLE_CLIENTS);
   for (const transport of transports.filter((t) => t === 'unix' || t === 'tcp')) {
     const nProc = IDLE_CLIENT_PROCESSES;
-    const workers = await Promise.all(
-      Array.from({ length: nProc }, (_, i) =>
-        WorkerHandle.spawn(`idle-client${i + 1}`, plan.execArgv, undefined, IDLE_NOFILE),
-      ),
+    const workers = await WorkerHandle.spawnAll(
+      Array.from({ length: nProc }, (_, i) => ({
+        name: `idle-client${i + 1}`,
+        execArgv: plan.execArgv,
+        nofile: IDLE_NOFILE,
+      })),
     );
     try {
       out.nofile.client = Math.min(...(await Promise.all(workers.map((w) => w.call<number>('nofile')))));

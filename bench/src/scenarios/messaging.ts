@@ -68,8 +68,8 @@ async function spawnCluster(
   try {
     const server = await WorkerHandle.spawn('server', plan.execArgv);
     all.push(server);
-    const clients = await Promise.all(
-      Array.from({ length: nClients }, (_, i) => WorkerHandle.spawn(`client${i + 1}`, plan.execArgv)),
+    const clients = await WorkerHandle.spawnAll(
+      Array.from({ length: nClients }, (_, i) => ({ name: `client${i + 1}`, execArgv: plan.execArgv })),
     );
     all.push(...clients);
     for (const impl of impls) {

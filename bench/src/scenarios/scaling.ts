@@ -69,8 +69,8 @@ export async function runScaling(
   const clientsOf = SCALING_CLIENTS.filter((n) => n <= plan.scalingMaxClients);
   const nProc = Math.min(CLIENT_PROCESSES, Math.max(...clientsOf));
   progress.detail(`starting ${nProc} client processes (clients spread evenly over them)`);
-  const workers = await Promise.all(
-    Array.from({ length: nProc }, (_, i) => WorkerHandle.spawn(`scale-client${i + 1}`, plan.execArgv)),
+  const workers = await WorkerHandle.spawnAll(
+    Array.from({ length: nProc }, (_, i) => ({ name: `scale-client${i + 1}`, execArgv: plan.execArgv })),
   );
   try {
     for (const n of clientsOf) {

@@ -100,11 +100,9 @@ export async function runSlowConsumer(
   const workers: WorkerHandle[] = [];
   try {
     progress.detail('starting 3 processes (server, fast client, slow client)');
-    const [server, fast, slow] = await Promise.all([
-      WorkerHandle.spawn('server', plan.execArgv),
-      WorkerHandle.spawn('fast-client', plan.execArgv),
-      WorkerHandle.spawn('slow-client', plan.execArgv),
-    ]);
+    const [server, fast, slow] = (await WorkerHandle.spawnAll(
+      ['server', 'fast-client', 'slow-client'].map((name) => ({ name, execArgv: plan.execArgv })),
+    )) as [WorkerHandle, WorkerHandle, WorkerHandle];
     workers.push(server, fast, slow);
     const address = await server.call<Address>('startServer', {
       impl: 'socketkit',
