@@ -11,9 +11,11 @@
 //    (`@socketkit/core`, `/internal`, `/net`) and its dynamic imports share code through chunks (dist/chunk-*.js),
 //    never through copies, so a class has one identity whichever subpath it was imported from. A chunk may order
 //    the modules of an import cycle differently from Node (esbuild), so a package built from several entries must
-//    have no cycle (core: repo-checks' core-wings rule "no-cycles"). Not used for @socketkit/cli: its args.ts and
-//    broker-args.ts import each other, and a single-file bundle would hoist the imports (node:http, the tcp
-//    transport) of the commands it loads on demand.
+//    have no cycle (core: repo-checks' core-wings rule "no-cycles"). @socketkit/cli (args.ts and broker-args.ts
+//    import each other) bundles only its command, bin.ts, whose dynamic imports stay chunks of their own (a
+//    single-file bundle would hoist the imports of the commands it loads on demand: node:http, the tcp transport).
+//    --tsc-js: tsc also emits every module's JavaScript (the package's other entries use it, unbundled), and the
+//    listed entries are bundled over theirs.
 //    --inline PKG: the parts of third-party package PKG that the package uses are bundled in (tree-shaken). Only
 //    for a package with no identity or state our code or a user could depend on (valibot: schemas are plain objects
 //    that carry their own `~run`, we only call safeParse/is, never throw its ValiError nor read its global config);
@@ -28,8 +30,10 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(join(root, 'package.json'));
 const inline = new Set();
 const entries = [];
+let tscJs = false;
 for (let i = 2; i < process.argv.length; i++) {
   if (process.argv[i] === '--inline') inline.add(process.argv[++i]);
+  else if (process.argv[i] === '--tsc-js') tscJs = true;
   else entries.push(process.argv[i]);
 }
 if (entries.length === 0) entries.push('index.ts');
@@ -38,7 +42,7 @@ const pkgRequire = createRequire(join(process.cwd(), 'package.json'));
 rmSync('dist', { recursive: true, force: true });
 const tsc = spawnSync(
   process.execPath,
-  [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--emitDeclarationOnly'],
+  [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json', ...(tscJs ? [] : ['--emitDeclarationOnly'])],
   { stdio: 'inherit' },
 );
 if (tsc.status !== 0) process.exit(tsc.status ?? 1);
@@ -66,7 +70,7 @@ try {
     chunkNames: '[name]-[hash]',
     metafile: true,
     bundle: true,
-    splitting: entries.length > 1,
+    splitting: true,
     plugins: [
       {
         name: 'external-packages',
