@@ -15,9 +15,9 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
@@ -346,7 +346,7 @@ console.log(JSON.stringify({ ...(await main(process.argv[2])), versions }));
 
 describe('published tarballs', () => {
   test(
-    'each has LICENSE, README, sources beside its maps, and a manifest without devDependencies or scripts',
+    'each has LICENSE, README, every source its maps name, and a manifest without devDependencies or scripts',
     async () => {
       for (const name of PACKAGES) {
         const { stdout } = await run('tar', ['tzf', tarballs.get(name) as string]);
@@ -356,10 +356,21 @@ describe('published tarballs', () => {
           license: files.includes('package/LICENSE'),
           readme: files.includes('package/README.md'),
         }).toEqual({ name, license: true, readme: true });
-        // Every source map points at a source that ships.
+        // Every source a map names ships (dist/*.js are bundles: one map names many sources), or is a file of a
+        // package that the build inlined and that the manifest declares (the map points at node_modules/<it>).
+        const unpacked = tempDir('sk-maps-');
+        await run('tar', ['xzf', tarballs.get(name) as string, '-C', unpacked]);
+        const { dependencies = {} } = JSON.parse(readFileSync(join(unpacked, 'package/package.json'), 'utf8')) as {
+          dependencies?: Record<string, string>;
+        };
         for (const map of files.filter((f) => f.endsWith('.js.map'))) {
-          const src = map.replace('package/dist/', 'package/src/').replace(/\.js\.map$/, '.ts');
-          expect({ map, src: files.includes(src) }).toEqual({ map, src: true });
+          const { sources } = JSON.parse(readFileSync(join(unpacked, map), 'utf8')) as { sources: string[] };
+          for (const source of sources) {
+            const file = posix.normalize(posix.join(posix.dirname(map), source));
+            const dep = /^package\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(file)?.[1];
+            const ships = dep === undefined ? files.includes(file) : dependencies[dep] !== undefined;
+            expect({ map, source, ships }).toEqual({ map, source, ships: true });
+          }
         }
         const { stdout: manifest } = await run('tar', [
           'xzf',

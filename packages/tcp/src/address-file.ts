@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import {
   closeSync,
   constants,
@@ -21,6 +20,9 @@ import {
   type SocketDirTrust,
 } from '@socketkit/core/net';
 import { ConnectionError, ErrorCode, SocketError, validateEventName } from '@socketkit/protocol';
+
+/** node:crypto, loaded on first use (issue 28: start-up): only a server writing its address file needs it. */
+const crypto = () => process.getBuiltinModule('node:crypto');
 
 /** What a TCP server with an auto-picked port publishes for its event in `{socketDir}/{event}.tcp`. */
 export interface TcpAddressRecord {
@@ -160,7 +162,7 @@ export async function writeAddressFile(
   const path = addressFilePath(socketDir, record.event);
   const dir = openServerSocketDir(socketDir, trust);
   const name = basename(path);
-  const tmp = dir.entry(`${name}.${randomBytes(4).toString('hex')}.tmp`);
+  const tmp = dir.entry(`${name}.${crypto().randomBytes(4).toString('hex')}.tmp`);
   try {
     writeFileSync(tmp, `${JSON.stringify(record)}\n`, { mode: 0o600, flag: 'wx' });
     renameSync(tmp, dir.entry(name));

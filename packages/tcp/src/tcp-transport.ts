@@ -1,12 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import {
-  connect as tlsConnect,
-  createServer as createTlsServer,
-  type SecureContextOptions,
-  type TLSSocket,
-} from 'node:tls';
+import type { SecureContextOptions, TLSSocket } from 'node:tls';
 import type { ClientTransport, ListenSettings, ServerTransport, SocketLogger, TransportStream } from '@socketkit/core';
 import {
   awaitConnect,
@@ -19,6 +14,12 @@ import {
 import { ConnectionError, ErrorCode, type SocketError, ValidationError } from '@socketkit/protocol';
 import { addressFilePath, readAddressFile, writeAddressFile } from './address-file.js';
 import { loopbackServerUid } from './loopback-owner.js';
+
+/**
+ * node:tls, loaded on first use: it and the node:crypto it pulls in are ~30 internal modules, milliseconds of
+ * every process's start-up (issue 28), and only a TLS server or client needs them.
+ */
+const tls = () => process.getBuiltinModule('node:tls');
 
 /**
  * TLS settings (`node:tls`). Each of `cert`, `key` and `ca` is PEM text or a
@@ -287,7 +288,7 @@ export class TcpServerTransport implements ServerTransport {
         : TLS_HANDSHAKE_TIMEOUT_MS;
     // Not half-open: a peer that hangs up mid-handshake would otherwise keep
     // its socket (and stop()) open, as no secureConnection ever hands it over.
-    const server = createTlsServer(
+    const server = tls().createServer(
       {
         ...this.#tls,
         allowHalfOpen: false,
@@ -443,7 +444,7 @@ export class TcpClientTransport implements ClientTransport {
         return socket;
       }
       const servername = this.#o.tls?.servername ?? (isIP(host) === 0 ? host : undefined);
-      const socket = tlsConnect({
+      const socket = tls().connect({
         ...this.#tls,
         host,
         port,

@@ -1,4 +1,3 @@
-import { createHash, randomBytes } from 'node:crypto';
 import {
   chmodSync,
   closeSync,
@@ -34,6 +33,12 @@ import {
   type SocketDirTrust,
 } from '@socketkit/core/net';
 import { ConnectionError, ErrorCode, SocketError, ValidationError, validateEventName } from '@socketkit/protocol';
+
+/**
+ * node:crypto, loaded on first use: its ~20 internal modules would add milliseconds to every process's start-up
+ * (issue 28), and only a server's start needs them.
+ */
+const crypto = () => process.getBuiltinModule('node:crypto');
 
 /** Longest socket path Linux accepts (sun_path is 108 bytes including the NUL). */
 export const MAX_SOCKET_PATH_BYTES = 107;
@@ -132,9 +137,9 @@ function startKey(dir: PinnedDir): Buffer | undefined {
       fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     } catch (err) {
       if (errno(err) !== 'ENOENT') return undefined;
-      const tmp = dir.entry(`${START_KEY_FILE}.${randomBytes(6).toString('hex')}`);
+      const tmp = dir.entry(`${START_KEY_FILE}.${crypto().randomBytes(6).toString('hex')}`);
       try {
-        writeFileSync(tmp, randomBytes(32).toString('hex'), { mode: 0o600, flag: 'wx' });
+        writeFileSync(tmp, crypto().randomBytes(32).toString('hex'), { mode: 0o600, flag: 'wx' });
         linkSync(tmp, path);
       } catch (e) {
         if (errno(e) !== 'EEXIST') return undefined;
@@ -174,7 +179,11 @@ async function withStartLock<T>(dir: PinnedDir, eventName: string, path: string,
   if (process.platform !== 'linux') return fn();
   const key = startKey(dir);
   if (key === undefined) return fn();
-  const digest = createHash('sha256').update(key).update(`\0${dir.st.dev}:${dir.st.ino}/${eventName}`).digest('hex');
+  const digest = crypto()
+    .createHash('sha256')
+    .update(key)
+    .update(`\0${dir.st.dev}:${dir.st.ino}/${eventName}`)
+    .digest('hex');
   const name = `\0socketkit-start-${digest.slice(0, 40)}`;
   const lock = createServer();
   const deadline = Date.now() + START_LOCK_WAIT_MS;

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { FrameDecoder, encodeFrame } from '@socketkit/codec';
 import {
   CONTROL_OPS,
@@ -14,6 +13,12 @@ import { ClientHandshake } from '../wire/handshake.js';
 import type { ServerStats } from './stats.js';
 import type { ClientTransport, TransportStream } from '../transport.js';
 import { isLibraryError } from '../wire/frames.js';
+
+/**
+ * node:crypto, loaded on first use: its ~20 internal modules would add milliseconds to every process's start-up
+ * (issue 28), and only a stats request needs them.
+ */
+const crypto = () => process.getBuiltinModule('node:crypto');
 
 /** Options of {@link fetchStats}. */
 export interface FetchStatsOptions {
@@ -58,7 +63,7 @@ export async function fetchStats(
     // An error after the reply (a reset, or a stream that reports its own destroy() as an error)
     // must not crash the process.
     stream.on('error', () => undefined);
-    const id = randomUUID();
+    const id = crypto().randomUUID();
     const hello = createMessage(eventName, MessageType.CONTROL, handshake.hello());
     const ask = encodeFrame(createMessage(eventName, MessageType.CONTROL, { op: CONTROL_OPS.STATS }, { id }));
     stream.write(encodeFrame(hello));

@@ -26,7 +26,6 @@
  * the peer's control messages and send what it returns.
  * @packageDocumentation
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import {
   CONTROL_OPS,
   ErrorCode,
@@ -35,6 +34,12 @@ import {
   type MessageData,
   type SocketMessage,
 } from '@socketkit/protocol';
+
+/**
+ * node:crypto, loaded on first use: its ~20 internal modules would add milliseconds to every process's start-up
+ * (issue 28), and a connection without a token never needs them.
+ */
+const crypto = () => process.getBuiltinModule('node:crypto');
 
 /** Protocol version that introduced the challenge–response. */
 export const AUTH_PROTOCOL = 2;
@@ -98,7 +103,8 @@ function proofOf(
   clientNonce: string,
   serverNonce: string,
 ): Buffer {
-  return createHmac('sha256', token)
+  return crypto()
+    .createHmac('sha256', token)
     .update(transcript(role, event, clientNonce, serverNonce))
     .digest();
 }
@@ -113,7 +119,10 @@ const SESSION_LABEL = 'socketkit-session-v1';
  * Transports that need to authenticate frames (NATS) derive their keys from it.
  */
 export function deriveSessionKey(token: string, eventName: string, clientNonce: string, serverNonce: string): Buffer {
-  return createHmac('sha256', token).update([SESSION_LABEL, eventName, clientNonce, serverNonce].join('\0')).digest();
+  return crypto()
+    .createHmac('sha256', token)
+    .update([SESSION_LABEL, eventName, clientNonce, serverNonce].join('\0'))
+    .digest();
 }
 
 function isNonce(v: unknown): v is string {
@@ -123,7 +132,7 @@ function isNonce(v: unknown): v is string {
 /** Constant-time check of a hex proof against the expected HMAC. */
 function proofMatches(received: unknown, expected: Buffer): boolean {
   if (typeof received !== 'string' || !HEX64.test(received)) return false;
-  return timingSafeEqual(Buffer.from(received, 'hex'), expected);
+  return crypto().timingSafeEqual(Buffer.from(received, 'hex'), expected);
 }
 
 /**
@@ -193,7 +202,7 @@ export class ServerAuth {
   #serverNonce: string | undefined;
   #state: 'hello' | 'proof' | 'done' | 'failed' = 'hello';
 
-  constructor(token: string, eventName: string, random: RandomSource = randomBytes) {
+  constructor(token: string, eventName: string, random: RandomSource = (size) => crypto().randomBytes(size)) {
     this.#token = token;
     this.#event = eventName;
     this.#random = random;
@@ -267,7 +276,7 @@ export class ClientAuth {
   #state: 'new' | 'challenge' | 'proved' | 'failed' = 'new';
   #serverNonce: string | undefined;
 
-  constructor(token: string, eventName: string, random: RandomSource = randomBytes) {
+  constructor(token: string, eventName: string, random: RandomSource = (size) => crypto().randomBytes(size)) {
     this.#token = token;
     this.#event = eventName;
     this.#clientNonce = random(NONCE_BYTES).toString('hex');
