@@ -1,6 +1,7 @@
 import { CONTROL_OPS, ErrorCode, MessageType, type SocketMessage } from '@socketkit/protocol';
 import { type AuthRefusal, type ServerAuth, checkHello } from '../wire/auth.js';
 import { startTimer } from '../settings.js';
+import { type OutFrame, SplitFrame } from '../wire/connection.js';
 import { Heartbeat } from '../wire/heartbeat.js';
 import type { PeerCensus, PeerContext } from './peer-host.js';
 
@@ -61,6 +62,18 @@ export type Role = 'client' | 'sender' | 'monitor';
 export interface Held {
   frames: Uint8Array[];
   bytes: number;
+}
+
+/**
+ * Holds `frame` for a peer awaiting registration, unless that would pass {@link MAX_HELD_BYTES}.
+ * A split frame (the sender's own bins) is kept as a copy.
+ * @returns Whether it was held.
+ */
+export function hold(held: Held, frame: OutFrame): boolean {
+  if (held.bytes + frame.length > MAX_HELD_BYTES) return false;
+  held.frames.push(frame instanceof SplitFrame ? frame.joined() : frame);
+  held.bytes += frame.length;
+  return true;
 }
 
 /**

@@ -4,15 +4,15 @@ import { PeerCounters } from '../ops/stats.js';
 import { startTimer } from '../settings.js';
 import type { TransportStream } from '../transport.js';
 import { ServerAuth } from '../wire/auth.js';
-import { FramedConnection, SplitFrame, type OutFrame } from '../wire/connection.js';
+import { FramedConnection, type OutFrame } from '../wire/connection.js';
 import { controlFrame, errorFrame } from '../wire/frames.js';
 import type { Heartbeat } from '../wire/heartbeat.js';
 import { InputGuard } from './input-guard.js';
 import type { PeerContext, PeerHost as PeerHostOf } from './peer-host.js';
 import { type DisconnectReason, type Held, type PeerState, type Phase, FRAME_HEADER } from './peer-state.js';
-import { HELLO_WINDOW_MS, MAX_HELD_BYTES, awaitingRule, closeReason, countFrame } from './peer-state.js';
+import { HELLO_WINDOW_MS, awaitingRule, closeReason, countFrame } from './peer-state.js';
 import { firstMessageRefusal, helloRefusal, isHandshakeHello, isOpen, roleOf, settlesWithin } from './peer-state.js';
-import { peerHeartbeat, recount } from './peer-state.js';
+import { hold, peerHeartbeat, recount } from './peer-state.js';
 import { handlerErrorFrame, monitorAnswer, monitorWelcomeFrame, replyFrame, welcomeFrame } from './replies.js';
 
 export { type DisconnectReason, HELLO_WINDOW_MS, MAX_HELD_BYTES, type PeerState } from './peer-state.js';
@@ -193,12 +193,7 @@ export class ServerPeer {
       // before MAX_HELD_BYTES pile up; a peer that lets them pile up is not
       // waiting for a welcome (the Python module): it gets what was held and
       // then live broadcasts, as if never held.
-      if (held.bytes + frame.length <= MAX_HELD_BYTES) {
-        // Held frames wait: a split frame (the sender's own bins) is kept as a copy.
-        held.frames.push(frame instanceof SplitFrame ? frame.joined() : frame);
-        held.bytes += frame.length;
-        return true;
-      }
+      if (hold(held, frame)) return true;
       this.#goLive();
     }
     this.#wrote();
