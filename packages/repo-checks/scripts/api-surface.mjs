@@ -5,7 +5,7 @@
 //   node scripts/api-surface.mjs           compare with ../api/*.api.txt (exit 1 on a difference, printed as a diff)
 //   node scripts/api-surface.mjs --update  write ../api/*.api.txt (after an intended API change)
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -14,7 +14,11 @@ import { fileURLToPath } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '../../..');
 const ts = createRequire(join(root, 'package.json'))('typescript');
-const PACKAGES = ['protocol', 'codec', 'config', 'core', 'unix', 'tcp', 'nats', 'socketkit', 'cli'];
+// Every published package: each folder of packages/ whose package.json is not private (a new one is in at once).
+const PACKAGES = readdirSync(join(root, 'packages'))
+  .filter((name) => existsSync(join(root, 'packages', name, 'package.json')))
+  .filter((name) => JSON.parse(readFileSync(join(root, 'packages', name, 'package.json'), 'utf8')).private !== true)
+  .sort();
 
 function surface(entry) {
   const program = ts.createProgram([entry], {
