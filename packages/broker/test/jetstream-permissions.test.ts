@@ -58,6 +58,21 @@ const CONFIG = `authorization {
 `;
 
 let js: Awaited<ReturnType<typeof startJetStream>> | undefined;
+
+/** Communicators on the `perm` namespace, each logged in as a user of the test's config (password `<name>-secret`). */
+function logins(): { as(name: string): Promise<JetStreamCommunicator>; open: JetStreamCommunicator[] } {
+  const open: JetStreamCommunicator[] = [];
+  const opts = { transport: 'jetstream' as const, servers: (js as { url: string }).url, name: 'perm' };
+  return {
+    open,
+    as: async (name) => {
+      const nats = { user: name, pass: `${name}-secret`, timeout: 2000 };
+      const c = await connect({ ...opts, storage: 'memory' as const, nats });
+      open.push(c);
+      return c;
+    },
+  };
+}
 beforeAll(async () => {
   if (natsBinary !== undefined) js = await startJetStream(CONFIG);
 });
@@ -91,18 +106,7 @@ d(
     }, 30_000);
 
     it('a restricted submitter submits, gets outcomes; cannot work tasks nor hold an RPC identifier', async () => {
-      const opts = {
-        transport: 'jetstream' as const,
-        servers: (js as { url: string }).url,
-        name: 'perm',
-        storage: 'memory' as const,
-      };
-      const open: JetStreamCommunicator[] = [];
-      const as = async (name: string): Promise<JetStreamCommunicator> => {
-        const c = await connect({ ...opts, nats: { user: name, pass: `${name}-secret`, timeout: 2000 } });
-        open.push(c);
-        return c;
-      };
+      const { as, open } = logins();
       try {
         const admin = await as('admin');
         const submitter = await as('submitter');
@@ -120,18 +124,7 @@ d(
     }, 30_000);
 
     it('a restricted RPC holder answers, a restricted caller calls; neither may do the other', async () => {
-      const opts = {
-        transport: 'jetstream' as const,
-        servers: (js as { url: string }).url,
-        name: 'perm',
-        storage: 'memory' as const,
-      };
-      const open: JetStreamCommunicator[] = [];
-      const as = async (name: string): Promise<JetStreamCommunicator> => {
-        const c = await connect({ ...opts, nats: { user: name, pass: `${name}-secret`, timeout: 2000 } });
-        open.push(c);
-        return c;
-      };
+      const { as, open } = logins();
       try {
         const admin = await as('admin');
         const holder = await as('holder');
