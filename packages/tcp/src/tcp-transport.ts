@@ -8,7 +8,7 @@ import {
   closeServer,
   listenServer,
   mapConnectError,
-  slabReads,
+  slabReadOption,
   type SocketDirTrust,
 } from '@socketkit/core/net';
 import { ConnectionError, ErrorCode, type SocketError, ValidationError } from '@socketkit/protocol';
@@ -437,7 +437,7 @@ export class TcpClientTransport implements ClientTransport {
     try {
       if (this.#tls === undefined) {
         const socket = await awaitConnect(
-          createConnection({ host, port, allowHalfOpen: false, noDelay: true, onread: slabReads() }),
+          createConnection({ host, port, allowHalfOpen: false, noDelay: true, ...slabReadOption() }),
           signal,
         );
         if (this.#o.port === undefined) this.#checkListener(socket, port);

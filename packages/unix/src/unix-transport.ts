@@ -29,7 +29,7 @@ import {
   listenServer,
   mapConnectError,
   prepareSocketDir,
-  slabReads,
+  slabReadOption,
   type SocketDirTrust,
 } from '@socketkit/core/net';
 import { ConnectionError, ErrorCode, SocketError, ValidationError, validateEventName } from '@socketkit/protocol';
@@ -529,7 +529,7 @@ export class UnixClientTransport implements ClientTransport {
   async #connect(path: string, signal: AbortSignal): Promise<Socket> {
     for (let delay = EAGAIN_FIRST_DELAY_MS; ; delay = Math.min(delay * 2, EAGAIN_MAX_DELAY_MS)) {
       try {
-        return await awaitConnect(createConnection({ path, allowHalfOpen: false, onread: slabReads() }), signal);
+        return await awaitConnect(createConnection({ path, allowHalfOpen: false, ...slabReadOption() }), signal);
       } catch (err) {
         if (errno(err) !== 'EAGAIN' || signal.aborted) throw mapConnectError(err, this.#eventName, this.path);
       }

@@ -5,6 +5,12 @@ export const READ_SLAB_SIZE = 256 * 1024;
 /** A read is offered at least this many bytes (64 KiB, node's own read size); a slab with less left is replaced. */
 export const READ_SLAB_MIN = 64 * 1024;
 
+/**
+ * Whether this runtime's `net` calls `onread`'s callback with the socket as `this`, as node does. Bun (1.x) calls it
+ * without one, so a pushed chunk has nowhere to go: there the socket keeps its runtime's own reads.
+ */
+const SLAB_READS = process.versions.bun === undefined;
+
 /** The `onread` option of `net.createConnection` / `new net.Socket` that {@link slabReads} returns. */
 export interface SlabOnread {
   /** The memory the next read fills: the rest of the current slab. */
@@ -27,9 +33,11 @@ export interface SlabOnread {
  * of it (see `FramedConnection`), so a kept tiny message never holds a
  * slab; a bin of a larger payload that the application keeps holds its slab.
  * Pass it as `onread` to `net.createConnection` (plain sockets only: TLS
- * sockets do not take `onread`).
+ * sockets do not take `onread`). Undefined where the runtime's `onread` differs
+ * from node's (Bun): the socket then reads as it always did.
  */
-export function slabReads(): SlabOnread {
+export function slabReads(): SlabOnread | undefined {
+  if (!SLAB_READS) return undefined;
   let slab = Buffer.allocUnsafe(READ_SLAB_SIZE);
   let used = 0;
   return {
@@ -46,4 +54,10 @@ export function slabReads(): SlabOnread {
       return this.push(buf.subarray(0, n));
     },
   };
+}
+
+/** `{ onread }` for `net.createConnection` with {@link slabReads}, or nothing where the runtime reads its own way. */
+export function slabReadOption(): { onread?: SlabOnread } {
+  const onread = slabReads();
+  return onread === undefined ? {} : { onread };
 }
