@@ -14,7 +14,9 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 function script(kind: 'ready' | 'mute' | 'dies'): string {
   const file = join(dir, `${kind}.mjs`);
   const body = {
-    ready: `process.on('message', (m) => m.cmd === 'exit' ? process.exit(0) : process.send({ id: m.id, ok: true, result: process.pid }));`,
+    ready:
+      "process.on('message', (m) => " +
+      "(m.cmd === 'exit' ? process.exit(0) : process.send({ id: m.id, ok: true, result: process.pid })));",
     mute: `process.on('message', () => undefined); setInterval(() => undefined, 1000);`,
     dies: `process.exit(3);`,
   }[kind];

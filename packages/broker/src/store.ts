@@ -140,7 +140,7 @@ function record(t: StoredTask): StoredTask {
  * arrives meanwhile waits for the next one, started as soon as the first is committed, so under load a transaction
  * carries many tasks and nothing waits for a timer. `add` resolves when its transaction is committed (visible to a
  * restarted broker: it survives the broker's crash; LMDB's overlapping sync flushes it to the disk right after).
- * Later state changes are coalesced per task and go with the next transaction, at most {@link LAZY_WRITE_MS} later.
+ * Later state changes are coalesced per task and go with the next transaction, at most 10 ms (`LAZY_WRITE_MS`) later.
  */
 export class LmdbStore implements TaskStore {
   readonly durable = true;

@@ -51,9 +51,9 @@ export type {
   PendingHandshake,
 } from './transport.js';
 export { LogLimiter, LOG_LIMIT_INTERVAL_MS } from './ops/log-limiter.js';
-export { BatchShare, FramedConnection } from './wire/connection.js';
+export { BatchShare, FramedConnection, SplitFrame } from './wire/connection.js';
 export { duplexPair } from './duplex-pair.js';
-export type { FramedConnectionHandlers } from './wire/connection.js';
+export type { FramedConnectionHandlers, OutFrame } from './wire/connection.js';
 export { backoffDelay, DEFAULT_BACKOFF, DEFAULT_MAX_RETRIES } from './client/backoff.js';
 export type { BackoffOptions } from './client/backoff.js';
 export { createLogger, silentLogger } from './ops/logger.js';
