@@ -226,6 +226,15 @@ class Deque {
   }
 }
 
+/** Whether `s` is a better pick than `than`: fewer deliveries in flight; among equals, the one used last. */
+function preferred(s: Sub, than: Sub | undefined): boolean {
+  return (
+    than === undefined ||
+    s.inflight.size < than.inflight.size ||
+    (s.inflight.size === than.inflight.size && s.lastUsed > than.lastUsed)
+  );
+}
+
 /** The broker's state machine (see the module notes). */
 export class BrokerCore {
   readonly #host: CoreHost;
@@ -894,20 +903,8 @@ export class BrokerCore {
     for (const s of this.#subs) {
       if (s.inflight.size >= s.prefetch) continue;
       if (avoid?.has(s.key)) {
-        if (
-          bestAvoided === undefined ||
-          s.inflight.size < bestAvoided.inflight.size ||
-          (s.inflight.size === bestAvoided.inflight.size && s.lastUsed > bestAvoided.lastUsed)
-        )
-          bestAvoided = s;
-        continue;
-      }
-      if (
-        best === undefined ||
-        s.inflight.size < best.inflight.size ||
-        (s.inflight.size === best.inflight.size && s.lastUsed > best.lastUsed)
-      )
-        best = s;
+        if (preferred(s, bestAvoided)) bestAvoided = s;
+      } else if (preferred(s, best)) best = s;
     }
     return best ?? bestAvoided;
   }
