@@ -21,5 +21,5 @@ export {
 export type { CheckedDir, PinnedDir, SocketDirTrust } from './socket-dir.js';
 export { awaitConnect, closeServer, listenServer } from './listen.js';
 export { mapConnectError } from './connect-error.js';
-export { READ_SLAB_MIN, READ_SLAB_SIZE, slabReadOption, slabReads } from './read-slabs.js';
+export { READ_SLAB_MIN, READ_SLAB_SIZE, slabReadOption } from './read-slabs.js';
 export type { SlabOnread } from './read-slabs.js';

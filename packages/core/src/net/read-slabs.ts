@@ -11,7 +11,7 @@ export const READ_SLAB_MIN = 64 * 1024;
  */
 const SLAB_READS = process.versions.bun === undefined;
 
-/** The `onread` option of `net.createConnection` / `new net.Socket` that {@link slabReads} returns. */
+/** The `onread` option of `net.createConnection` / `new net.Socket` that {@link slabReadOption} gives. */
 export interface SlabOnread {
   /** The memory the next read fills: the rest of the current slab. */
   buffer(): Uint8Array;
@@ -36,7 +36,7 @@ export interface SlabOnread {
  * sockets do not take `onread`). Undefined where the runtime's `onread` differs
  * from node's (Bun): the socket then reads as it always did.
  */
-export function slabReads(): SlabOnread | undefined {
+function slabReads(): SlabOnread | undefined {
   if (!SLAB_READS) return undefined;
   let slab = Buffer.allocUnsafe(READ_SLAB_SIZE);
   let used = 0;
@@ -56,7 +56,10 @@ export function slabReads(): SlabOnread | undefined {
   };
 }
 
-/** `{ onread }` for `net.createConnection` with {@link slabReads}, or nothing where the runtime reads its own way. */
+/**
+ * `{ onread }` for `net.createConnection`, reading into slabs (`slabReads` above), or nothing where the runtime
+ * reads its own way.
+ */
 export function slabReadOption(): { onread?: SlabOnread } {
   const onread = slabReads();
   return onread === undefined ? {} : { onread };

@@ -151,7 +151,7 @@ export class FramedConnection {
     this.stream = stream;
     this.#share = share;
     // A stream's chunks are never changed once emitted (node:net reads, any Readable): a frame split across reads
-    // into one slab (see slabReads) is decoded where it lies.
+    // into one slab (see slabReadOption) is decoded where it lies.
     this.decoder = new FrameDecoder({ maxMessageSize, keepChunks: true });
     this.#closedPromise = new Promise((resolve) => {
       stream.once('close', () => {
