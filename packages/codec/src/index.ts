@@ -6,5 +6,5 @@
 export { encodeFrame, encodeFrameParts, encodePayload, frameBytes } from './encode.js';
 export { FrameDecoder, decodePayload } from './frame-decoder.js';
 export type { FrameDecoderOptions } from './frame-decoder.js';
-export { packValue, unpackValue } from './msgpack.js';
+export { BIN_SHARE_FREE, BIN_SHARE_RATIO, packValue, unpackValue } from './msgpack.js';
 export { FRAME_HEADER_SIZE, DEFAULT_MAX_MESSAGE_SIZE, MAX_FRAME_PAYLOAD, MAX_NESTING_DEPTH } from './limits.js';

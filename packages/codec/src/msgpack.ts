@@ -52,16 +52,76 @@ function toPlain(v: unknown): unknown {
 }
 
 /**
+ * A decoded bin is a view into the bytes it was read from only while that
+ * memory (the whole ArrayBuffer: a socket's read buffer, a 256 KiB read slab,
+ * a frame's body) is at most this many times the bin's size (64), or at most
+ * {@link BIN_SHARE_FREE}; a smaller bin is copied out. So a bin the
+ * application keeps holds at most `max(64 × its bytes, 8 KiB)` of memory:
+ * a bin under 4 KiB at most 8 KiB (node's Buffer pool), a larger one at most
+ * its read slab, never 256 KiB for a few bytes. Why 64 and not less: a copy
+ * costs fresh memory (~1 µs per 4 KiB bin, +45 % of a client's CPU for 4 KiB
+ * messages, measured), while a view costs nothing and holds memory only when
+ * the application keeps a few bins and drops their neighbours.
+ */
+export const BIN_SHARE_RATIO = 64;
+/** Memory a bin of any size may hold (8 KiB, node's own Buffer pool: `Buffer.from` of 1 byte holds as much). */
+export const BIN_SHARE_FREE = 8 * 1024;
+
+/** A copy of `v`: from node's 8 KiB pool below 4 KiB (`Buffer.allocUnsafe`), else memory of its own. */
+function copyBin(v: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(v.length);
+  out.set(v);
+  return out;
+}
+
+/** Whether a bin that is a view into `ab` must be copied out (see {@link BIN_SHARE_RATIO}). */
+function overShared(bin: Uint8Array, ab: ArrayBufferLike): boolean {
+  return bin.buffer === ab && ab.byteLength > BIN_SHARE_FREE && ab.byteLength > BIN_SHARE_RATIO * bin.length;
+}
+
+/**
+ * Replaces, in place, every bin in `v` that is a view into `ab` holding more than its share of it (see
+ * {@link BIN_SHARE_RATIO}) by a copy. `v` is what the decoders above made of checked bytes: plain objects (an own
+ * `__proto__` is a data property, so assigning it is safe), arrays, bins, scalars; nesting bounded by the scan.
+ */
+function unshareBins(v: unknown, ab: ArrayBufferLike): unknown {
+  if (v instanceof Uint8Array) return overShared(v, ab) ? copyBin(v) : v;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const e = v[i];
+      if (typeof e === 'object' && e !== null) v[i] = unshareBins(e, ab);
+    }
+  } else if (typeof v === 'object' && v !== null) {
+    const o = v as Record<string, unknown>;
+    for (const k in o) {
+      const e = o[k];
+      if (typeof e === 'object' && e !== null) o[k] = unshareBins(e, ab);
+    }
+  }
+  return v;
+}
+
+/** Applies the share bound to a decoded value whose bins are views into `ab` (when the scan saw a bin). */
+function bounded(v: unknown, flags: number, ab: ArrayBufferLike): unknown {
+  return (flags & SCAN_BIN) !== 0 && ab.byteLength > BIN_SHARE_FREE ? unshareBins(v, ab) : v;
+}
+
+/**
  * Decodes one plain msgpack value after {@link scanValue} accepted it. A bin
  * comes back as a view into `bytes` unless `copyBins` (set it when `bytes`
- * will be overwritten while the value is still in use).
+ * will be overwritten while the value is still in use), or unless it is small
+ * against the memory under `bytes` (then it is copied: see {@link BIN_SHARE_RATIO}).
  * @throws ScanError when the bytes are not exactly one plain msgpack value.
  */
 export function decodeValue(bytes: Uint8Array, copyBins = false): unknown {
   const flags = scanValue(bytes);
   const copy = copyBins && (flags & SCAN_BIN) !== 0;
-  if ((flags & (SCAN_BIG_INT | SCAN_PROTO_KEY)) === 0) return (copy ? fastCopyUnpackr : fastUnpackr).unpack(bytes);
-  return toPlain((copy ? exactCopyUnpackr : exactUnpackr).unpack(bytes));
+  if ((flags & (SCAN_BIG_INT | SCAN_PROTO_KEY)) === 0) {
+    const v = (copy ? fastCopyUnpackr : fastUnpackr).unpack(bytes);
+    return copy ? v : bounded(v, flags, bytes.buffer);
+  }
+  const v = toPlain((copy ? exactCopyUnpackr : exactUnpackr).unpack(bytes));
+  return copy ? v : bounded(v, flags, bytes.buffer);
 }
 
 /** Reused options of the sub-range decodes (msgpackr reads `start`, `end` and `lazy` and keeps nothing). */
@@ -107,9 +167,11 @@ export function decodeScannedRange(
   range.start = start + offset;
   range.end = end + offset;
   const copy = copyBins && (flags & SCAN_BIN) !== 0;
-  if ((flags & (SCAN_BIG_INT | SCAN_PROTO_KEY)) === 0)
-    return (copy ? fastCopyUnpackr : fastUnpackr).unpack(source, range);
-  return toPlain((copy ? exactCopyUnpackr : exactUnpackr).unpack(source, range));
+  const v =
+    (flags & (SCAN_BIG_INT | SCAN_PROTO_KEY)) === 0
+      ? (copy ? fastCopyUnpackr : fastUnpackr).unpack(source, range)
+      : toPlain((copy ? exactCopyUnpackr : exactUnpackr).unpack(source, range));
+  return copy ? v : bounded(v, flags, bytes.buffer);
 }
 
 /**

@@ -8,6 +8,8 @@ import {
   FrameDecoder,
   decodePayload,
   DEFAULT_MAX_MESSAGE_SIZE,
+  BIN_SHARE_FREE,
+  BIN_SHARE_RATIO,
 } from '../src/index.js';
 import { bytewise, decodeChunks, messageError, rawPackr, splitAt, wireEntries } from './helpers.js';
 
@@ -634,6 +636,45 @@ describe('decodePayload: bins', () => {
       }
     },
   );
+});
+
+describe('decodePayload: bins small against their buffer are copied (BIN_SHARE_RATIO)', () => {
+  it('a bin stays a view only while its buffer is at most 64× its size or 8 KiB; nested, in arrays, __proto__', () => {
+    const proto = '__proto__';
+    const sizes = [10, 1000, 3000, 4096, 5000, 40_000];
+    for (const big of [false, true]) {
+      const data: Record<string, unknown> = { n: 2n ** 60n, list: sizes.map((n) => Buffer.alloc(n, 1)) };
+      Object.defineProperty(data, proto, {
+        value: { deep: [{ b: Buffer.alloc(1000, 1) }] },
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+      if (!big) delete data.n;
+      const frame = encodeFrame(createMessage('bins', 'data', data));
+      // The payload inside a 256 KiB buffer, as a read slab holds it.
+      const slab = Buffer.alloc(256 * 1024);
+      frame.copy(slab, 100, 4);
+      const m = decodePayload(slab.subarray(100, 100 + frame.length - 4));
+      const bins = [...(m.data.list as Buffer[])];
+      bins.push(((m.data[proto] as { deep: Array<{ b: Buffer }> }).deep[0] as { b: Buffer }).b);
+      for (const b of bins) {
+        expect(b.every((x) => x === 1)).toBe(true);
+        const viewed = b.buffer === slab.buffer;
+        expect({ len: b.length, viewed }).toEqual({ len: b.length, viewed: b.length * BIN_SHARE_RATIO >= slab.length });
+        expect(b.buffer.byteLength).toBeLessThanOrEqual(Math.max(BIN_SHARE_RATIO * b.length, BIN_SHARE_FREE));
+      }
+      expect(Object.getPrototypeOf(m.data)).toBe(Object.prototype);
+    }
+  });
+
+  it('a payload in a buffer of 8 KiB or less keeps every bin as a view', () => {
+    const frame = encodeFrame(createMessage('bins', 'data', { a: Buffer.alloc(10, 1), b: Buffer.alloc(100, 2) }));
+    const payload = Buffer.from(frame.subarray(4));
+    const m = decodePayload(payload);
+    expect((m.data.a as Buffer).buffer).toBe(payload.buffer);
+    expect((m.data.b as Buffer).buffer).toBe(payload.buffer);
+  });
 });
 
 // ---- keepChunks: frames split across reads into one large buffer -------------------------------------------------

@@ -69,6 +69,51 @@ describe('unix client reads into slabs', () => {
     }
   });
 
+  it('a kept bin holds at most 64× its bytes, or 8 KiB, in either direction (not a whole read slab)', async () => {
+    // The documented bound (codec's BIN_SHARE_RATIO): a received bin is never a view into more than 64× its bytes.
+    const BIN_SHARE_RATIO = 64;
+    const { s, c } = await pair();
+    const sizes = [100, 1024, 3000, 4096, 5000, 10_000, 40_000, 70_000];
+    const N = sizes.length * 6;
+    const size = (seq: number): number => sizes[seq % sizes.length] as number;
+    const kept: Buffer[] = [];
+    const atClient = new Promise<void>((resolve) =>
+      c.on('message', (m) => {
+        kept.push(m.data.blob as Buffer);
+        if (kept.length === N) resolve();
+      }),
+    );
+    const toServer: Buffer[] = [];
+    const atServer = new Promise<void>((resolve) =>
+      s.on('message', (m) => {
+        toServer.push(m.data.blob as Buffer);
+        if (toServer.length === N) resolve();
+      }),
+    );
+    // Several messages per read on both sides: the server's sends of one tick are one write.
+    for (let seq = 0; seq < N; seq++) s.send({ seq, blob: blobOf(seq, size(seq)) });
+    for (let seq = 0; seq < N; seq++) await c.send({ seq, blob: blobOf(seq, size(seq)) });
+    await Promise.all([atClient, atServer]);
+    for (const bins of [kept, toServer]) {
+      let binBytes = 0;
+      const held = new Set<ArrayBufferLike>();
+      for (let seq = 0; seq < N; seq++) {
+        const b = bins[seq] as Buffer;
+        expect(Buffer.compare(b, blobOf(seq, size(seq)))).toBe(0);
+        expect({ bin: b.length, held: b.buffer.byteLength }).toEqual({
+          bin: b.length,
+          held: Math.min(b.buffer.byteLength, Math.max(BIN_SHARE_RATIO * b.length, 8192)),
+        });
+        binBytes += b.length;
+        held.add(b.buffer);
+      }
+      // What all the kept bins hold together, counted once per buffer.
+      let heldBytes = 0;
+      for (const ab of held) heldBytes += ab.byteLength;
+      expect(heldBytes).toBeLessThanOrEqual(BIN_SHARE_RATIO * binBytes);
+    }
+  });
+
   it('a full receive buffer pauses and resumes the slab reads: large messages arrive intact, in order', async () => {
     const { s, c } = await pair({ bufferSize: 3 });
     const N = 40;

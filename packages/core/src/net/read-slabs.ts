@@ -29,9 +29,9 @@ export interface SlabOnread {
  * not 64 KiB), node allocates and copies nothing per read, and a frame that
  * spans two reads is two adjacent ranges of one slab, which the frame
  * decoder (`keepChunks`) joins without a copy. A slab lives as long as a
- * view into it: the connection copies the bins of payloads under 1 KiB out
- * of it (see `FramedConnection`), so a kept tiny message never holds a
- * slab; a bin of a larger payload that the application keeps holds its slab.
+ * view into it: the decoder copies out every bin smaller than 1/8 of its
+ * slab (32 KiB; codec's `BIN_SHARE_RATIO`), so a bin the application keeps
+ * holds at most 8× its bytes (or 8 KiB), never a whole slab for a few bytes.
  * Pass it as `onread` to `net.createConnection` (plain sockets only: TLS
  * sockets do not take `onread`). Undefined where the runtime's `onread` differs
  * from node's (Bun): the socket then reads as it always did.

@@ -10,15 +10,6 @@ export const COALESCE_MAX_FRAME = 16 * 1024;
  */
 export const COALESCE_MAX_BATCH = 64 * 1024;
 /**
- * A payload below this size (1 KiB) read into a buffer larger than node's own reads (64 KiB, a read slab) has its
- * bins copied out when decoded: a tiny message kept by the application must not hold a 256 KiB read buffer. Larger
- * payloads keep their bins as views (a copy per bin cost 30 % more client CPU for 4 KiB messages): such a bin kept
- * holds its slab, as it held node's 64 KiB read buffer before.
- */
-const COPY_BINS_BELOW = 1024;
-const NODE_READ_SIZE = 64 * 1024;
-
-/**
  * A frame written as several buffers, one after another (one `writev`):
  * the encoded bytes around each large bin and the bins themselves, which
  * are the sender's own buffers, not copies (see `encodeFrameParts`).
@@ -216,7 +207,9 @@ export class FramedConnection {
     }
     let message: SocketMessage;
     try {
-      message = decodePayload(payload, payload.length < COPY_BINS_BELOW && payload.buffer.byteLength > NODE_READ_SIZE);
+      // A bin stays a view into the read buffer only when it is large against it (codec's BIN_SHARE_RATIO): a kept
+      // small bin never holds a whole read slab.
+      message = decodePayload(payload);
     } catch (err) {
       const e = err as MessageError;
       this.invalidMessages++;
