@@ -1,7 +1,7 @@
 import { ErrorCode, MessageError } from '@socketkit/protocol';
 import { Unpackr } from 'msgpackr';
 import { MAX_FRAME_PAYLOAD } from './limits.js';
-import { SCAN_BIG_INT, SCAN_BIN, SCAN_PROTO_KEY, ScanError, scanValue } from './scan.js';
+import { SCAN_BIG_INT, SCAN_BIN, SCAN_PROTO_KEY, ScanError, lastScanMinBin, scanValue } from './scan.js';
 import { EncodeRefusal, EncodeTooLarge, formatPath, withWriter, writeValue } from './writer.js';
 
 // Both decoders only ever see bytes scanValue accepted: plain msgpack, string
@@ -93,7 +93,8 @@ function unshareBins(v: unknown, ab: ArrayBufferLike): unknown {
     }
   } else if (typeof v === 'object' && v !== null) {
     const o = v as Record<string, unknown>;
-    for (const k in o) {
+    // Own keys only: an enumerable property someone added to Object.prototype is not the message's.
+    for (const k of Object.keys(o)) {
       const e = o[k];
       if (typeof e === 'object' && e !== null) o[k] = unshareBins(e, ab);
     }
@@ -101,9 +102,15 @@ function unshareBins(v: unknown, ab: ArrayBufferLike): unknown {
   return v;
 }
 
-/** Applies the share bound to a decoded value whose bins are views into `ab` (when the scan saw a bin). */
+/**
+ * Applies the share bound to a decoded value whose bins are views into `ab`: walked only when the scan that checked
+ * its bytes (the last one) met a bin too small to stay a view (so a 64 KiB or 4 KiB message in a slab costs nothing).
+ */
 function bounded(v: unknown, flags: number, ab: ArrayBufferLike): unknown {
-  return (flags & SCAN_BIN) !== 0 && ab.byteLength > BIN_SHARE_FREE ? unshareBins(v, ab) : v;
+  const size = ab.byteLength;
+  return (flags & SCAN_BIN) !== 0 && size > BIN_SHARE_FREE && BIN_SHARE_RATIO * lastScanMinBin() < size
+    ? unshareBins(v, ab)
+    : v;
 }
 
 /**

@@ -61,6 +61,8 @@ for (const [t, n] of [
 const PROTO = [0x5f, 0x5f, 0x70, 0x72, 0x6f, 0x74, 0x6f, 0x5f, 0x5f];
 
 let flags = 0;
+/** Size of the smallest bin the last scan met (Infinity: none). */
+let minBin = Number.POSITIVE_INFINITY;
 
 function u16(b: Uint8Array, p: number): number {
   return (b[p]! << 8) | b[p + 1]!;
@@ -168,19 +170,28 @@ function skip(b: Uint8Array, pos: number, depth: number): number {
       if (hi >= 0x200000 || hi < -0x200000 || (hi === -0x200000 && u32(b, pos + 5) === 0)) flags |= SCAN_BIG_INT;
       return pos + 9;
     }
-    case 0xc4:
+    case 0xc4: {
       flags |= SCAN_BIN;
-      return pos + 2 + b[pos + 1]!;
+      const n = b[pos + 1]!;
+      if (n < minBin) minBin = n;
+      return pos + 2 + n;
+    }
     case 0xd9:
       return pos + 2 + b[pos + 1]!;
-    case 0xc5:
+    case 0xc5: {
       flags |= SCAN_BIN;
-      return pos + 3 + u16(b, pos + 1);
+      const n = u16(b, pos + 1);
+      if (n < minBin) minBin = n;
+      return pos + 3 + n;
+    }
     case 0xda:
       return pos + 3 + u16(b, pos + 1);
-    case 0xc6:
+    case 0xc6: {
       flags |= SCAN_BIN;
-      return pos + 5 + u32(b, pos + 1);
+      const n = u32(b, pos + 1);
+      if (n < minBin) minBin = n;
+      return pos + 5 + n;
+    }
     case 0xdb:
       return pos + 5 + u32(b, pos + 1);
     case 0xdc:
@@ -214,6 +225,7 @@ function skip(b: Uint8Array, pos: number, depth: number): number {
  */
 export function scanValue(bytes: Uint8Array): number {
   flags = 0;
+  minBin = Number.POSITIVE_INFINITY;
   const end = skip(bytes, 0, 0);
   // `!(<=)` also catches NaN, from a length read past the end
   if (!(end <= bytes.length))
@@ -231,7 +243,13 @@ export function scanValue(bytes: Uint8Array): number {
  */
 export function scanAt(bytes: Uint8Array, pos: number, depth: number): number {
   flags = 0;
+  minBin = Number.POSITIVE_INFINITY;
   return skip(bytes, pos, depth);
+}
+
+/** Bytes of the smallest bin the last {@link scanAt} (or {@link scanValue}) met; Infinity when it met none. */
+export function lastScanMinBin(): number {
+  return minBin;
 }
 
 /** The flags of the last {@link scanAt} (or {@link scanValue}). */
