@@ -19,34 +19,30 @@ def _check_outcomes(outcomes, prefix, count):
     assert max(names.values()) == 1, 'duplicated outcome'
 
 
-def test_node_submitters_with_python_workers(broker, peers):
-    node, python = peers
-    workers = [python(broker, 'worker', prefetch=4) for _ in range(2)]
+def _submitters_and_workers(broker, submitter_peer, worker_peer, prefix, by):
+    """Two `worker_peer` workers (prefetch 4), two `submitter_peer` submitters of N // 2 tasks each: every outcome
+    arrives once, from a worker `by`, and every task ran once (no redelivery without a failure)."""
+    workers = [worker_peer(broker, 'worker', prefetch=4) for _ in range(2)]
     for w in workers:
         w.wait_for('ready')
-    subs = [node(broker, 'submitter', count=N // 2, prefix=f'ns{i}') for i in range(2)]
+    subs = [submitter_peer(broker, 'submitter', count=N // 2, prefix=f'{prefix}{i}') for i in range(2)]
     for i, s in enumerate(subs):
         done = s.wait_for('done', timeout=60)
         assert done['ok'] == N // 2 and done['failed'] == 0
         outcomes = s.of('outcome')
-        _check_outcomes(outcomes, f'ns{i}', N // 2)
-        assert all(o['result']['by'] == 'python' and o['result']['n'] == o['n'] for o in outcomes)
-    assert sum(w.count('start') for w in workers) == N  # executed once each: no redelivery without a failure
+        _check_outcomes(outcomes, f'{prefix}{i}', N // 2)
+        assert all(o['result']['by'] == by and o['result']['n'] == o['n'] for o in outcomes)
+    assert sum(w.count('start') for w in workers) == N
+
+
+def test_node_submitters_with_python_workers(broker, peers):
+    node, python = peers
+    _submitters_and_workers(broker, node, python, 'ns', 'python')
 
 
 def test_python_submitters_with_node_workers(broker, peers):
     node, python = peers
-    workers = [node(broker, 'worker', prefetch=4) for _ in range(2)]
-    for w in workers:
-        w.wait_for('ready')
-    subs = [python(broker, 'submitter', count=N // 2, prefix=f'ps{i}') for i in range(2)]
-    for i, s in enumerate(subs):
-        done = s.wait_for('done', timeout=60)
-        assert done['ok'] == N // 2 and done['failed'] == 0
-        outcomes = s.of('outcome')
-        _check_outcomes(outcomes, f'ps{i}', N // 2)
-        assert all(o['result']['by'] == 'node' and o['result']['n'] == o['n'] for o in outcomes)
-    assert sum(w.count('start') for w in workers) == N
+    _submitters_and_workers(broker, python, node, 'ps', 'node')
 
 
 def test_python_and_node_workers_side_by_side_share_the_queue(broker, peers):

@@ -9,6 +9,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { ArrivalCounter } from '../harness/counter.js';
 import { rawBody, rawDecode } from './raw.js';
 import { hrNow } from '../harness/stats.js';
+import { timeRoundTrips } from '../harness/latency.js';
 import type { Address, BroadcastResult, CountResult, TransportKind, WriteResult } from '../harness/types.js';
 
 /** The producer yields to the event loop every 64 KiB offered and flushes (a PING/PONG) every this many bytes. */
@@ -137,14 +138,7 @@ export class NatsRawClient {
       const msg = await this.#nc.request(subject, rawBody(this.#eventName, data, `r${++seq}`), { timeout: 10_000 });
       rawDecode(msg.data);
     };
-    for (let i = 0; i < warmup; i++) await one();
-    const samples = new Float64Array(count);
-    for (let i = 0; i < count; i++) {
-      const t = hrNow();
-      await one();
-      samples[i] = (hrNow() - t) / 1000;
-    }
-    return Array.from(samples);
+    return timeRoundTrips(one, count, warmup);
   }
 
   write(): Promise<WriteResult> {

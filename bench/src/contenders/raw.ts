@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { Packr, Unpackr } from 'msgpackr';
 import { ArrivalCounter } from '../harness/counter.js';
 import { hrNow } from '../harness/stats.js';
+import { timeRoundTrips } from '../harness/latency.js';
 import type { Address, BroadcastResult, CountResult, TransportKind, WriteResult } from '../harness/types.js';
 
 const packr = new Packr({ useRecords: false, variableMapSize: true });
@@ -365,15 +366,8 @@ export class RawClient {
   }
 
   /** `warmup` then `count` sequential request/reply round trips; the measured round trips in µs. */
-  async requests(count: number, warmup: number, data: Record<string, unknown>): Promise<number[]> {
-    for (let i = 0; i < warmup; i++) await this.#request(data);
-    const samples = new Float64Array(count);
-    for (let i = 0; i < count; i++) {
-      const t = hrNow();
-      await this.#request(data);
-      samples[i] = (hrNow() - t) / 1000;
-    }
-    return Array.from(samples);
+  requests(count: number, warmup: number, data: Record<string, unknown>): Promise<number[]> {
+    return timeRoundTrips(() => this.#request(data), count, warmup);
   }
 
   /** Writes `count` messages, yielding to the event loop every `batchBytes`. */

@@ -9,6 +9,7 @@ import { encodeFrame } from '@socketkit/codec';
 import { createMessage } from '@socketkit/protocol';
 import { ArrivalCounter } from '../harness/counter.js';
 import { hrNow } from '../harness/stats.js';
+import { timeRoundTrips } from '../harness/latency.js';
 import type {
   Address,
   BroadcastResult,
@@ -292,16 +293,9 @@ export class SkClient {
   }
 
   /** `await client.request(data)` in sequence; the measured round trips in µs. */
-  async requests(count: number, warmup: number, data: Record<string, unknown>): Promise<number[]> {
+  requests(count: number, warmup: number, data: Record<string, unknown>): Promise<number[]> {
     const client = this.client;
-    for (let i = 0; i < warmup; i++) await client.request(data, { timeout: 10_000 });
-    const samples = new Float64Array(count);
-    for (let i = 0; i < count; i++) {
-      const t = hrNow();
-      await client.request(data, { timeout: 10_000 });
-      samples[i] = (hrNow() - t) / 1000;
-    }
-    return Array.from(samples);
+    return timeRoundTrips(() => client.request(data, { timeout: 10_000 }), count, warmup);
   }
 
   /** `await client.send(data)` × count, yielding to the event loop every `batchBytes`. */

@@ -14,6 +14,7 @@ import type * as Zmq from 'zeromq';
 import { ArrivalCounter } from '../harness/counter.js';
 import { rawBody, rawDecode } from './raw.js';
 import { hrNow } from '../harness/stats.js';
+import { timeRoundTrips } from '../harness/latency.js';
 import type { Address, BroadcastResult, CountResult, TransportKind, WriteResult } from '../harness/types.js';
 
 let zmqModule: typeof Zmq | undefined;
@@ -170,15 +171,8 @@ export class ZmqClient {
   }
 
   /** `warmup` then `count` sequential DEALER → ROUTER round trips; the measured ones in µs. */
-  async requests(count: number, warmup: number, data: Record<string, unknown>): Promise<number[]> {
-    for (let i = 0; i < warmup; i++) await this.#request(data);
-    const samples = new Float64Array(count);
-    for (let i = 0; i < count; i++) {
-      const t = hrNow();
-      await this.#request(data);
-      samples[i] = (hrNow() - t) / 1000;
-    }
-    return Array.from(samples);
+  requests(count: number, warmup: number, data: Record<string, unknown>): Promise<number[]> {
+    return timeRoundTrips(() => this.#request(data), count, warmup);
   }
 
   write(): Promise<WriteResult> {

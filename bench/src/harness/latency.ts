@@ -1,4 +1,4 @@
-import { percentileSorted } from './stats.js';
+import { hrNow, percentileSorted } from './stats.js';
 import type { LatencyResult } from './types.js';
 
 /** p50 / p90 / p99 / mean of latency samples in microseconds. */
@@ -14,4 +14,19 @@ export function latencySummary(samples: Float64Array): LatencyResult {
     mean: sum / sorted.length,
     n: sorted.length,
   };
+}
+
+/**
+ * `warmup` untimed, then `count` timed sequential calls of `once` (one round trip each): the timed ones in µs. Every
+ * contender's `requests()` measures through this one loop.
+ */
+export async function timeRoundTrips(once: () => Promise<unknown>, count: number, warmup: number): Promise<number[]> {
+  for (let i = 0; i < warmup; i++) await once();
+  const samples = new Float64Array(count);
+  for (let i = 0; i < count; i++) {
+    const t = hrNow();
+    await once();
+    samples[i] = (hrNow() - t) / 1000;
+  }
+  return Array.from(samples);
 }

@@ -8,7 +8,8 @@ import { brokerMarkdown } from './broker-tables.js';
 import { jetStreamMarkdown } from './jetstream-tables.js';
 import { coldTables } from '../scenarios/cold.js'; // [issue 28: cold start and first messages]
 import { idleTables } from '../scenarios/idle.js'; // [issue 28: idle clients]
-import { headlineTable, markdownTable, natsTable, profileLines, resultsTable, scalingTable } from './tables.js';
+import { whereTheTimeGoes } from './gaps.js';
+import { headlineTable, markdownTable, natsTable, resultsTable, scalingTable } from './tables.js';
 import { slowTable, targetsTable, unixTcpTable } from './tables.js';
 
 /** Lines describing how the figures were measured. */
@@ -156,9 +157,7 @@ export function markdownReport(results: BenchResults, chartFile: string): string
           ...results.idle.errors.map((e) => `- failed: ${e}`),
           '',
         ]),
-    ...(profiles.length > 0
-      ? ['## Where the time goes (profiles of missed targets)', '', '```', ...profileLines(profiles), '```', '']
-      : []),
+    ...whereTheTimeGoes(profiles, results.targets),
     '## Scenario 6: slow consumer',
     '',
     markdownTable(slowTable(results.slowConsumer)),

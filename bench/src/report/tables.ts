@@ -41,6 +41,11 @@ export function markdownTable(t: Table): string {
   ].join('\n');
 }
 
+/** A figure's label with ↑ (higher is better) or ↓ (lower is better). */
+function withArrow(label: string | undefined, better: 'higher' | 'lower' | undefined): string {
+  return `${label} (${better === 'higher' ? '↑' : '↓'})`;
+}
+
 function fmtValue(v: number, unit: string): string {
   if (!Number.isFinite(v)) return '–';
   if (unit === 'µs') return `${v.toFixed(1)} µs`;
@@ -71,9 +76,9 @@ export function resultsTable(rows: Row[]): Table {
       r.scenario,
       r.transport,
       IMPL_LABEL[r.impl],
-      `${r.labels[0]} (${r.better[0] === 'higher' ? '↑' : '↓'})`,
+      withArrow(r.labels[0], r.better[0]),
       fmtValue(r.values[0]!, r.units[0]!),
-      r.labels[1] === undefined ? '' : `${r.labels[1]} (${r.better[1] === 'higher' ? '↑' : '↓'})`,
+      r.labels[1] === undefined ? '' : withArrow(r.labels[1], r.better[1]),
       r.labels[1] === undefined ? '' : fmtValue(r.values[1]!, r.units[1]!),
       fmtRatio(r.ratioCeiling),
       r.impl === 'socketkit' ? '' : fmtRatio(r.skOverThis),
@@ -103,7 +108,7 @@ export function headlineTable(rows: HeadlineRow[]): Table {
       String(r.n),
       r.scenario,
       r.transport,
-      `${r.metric} (${r.better === 'higher' ? '↑' : '↓'})`,
+      withArrow(r.metric, r.better),
       fmtValue(r.socketkit, r.unit),
       fmtValue(r.ceiling, r.unit),
       fmtRatio(r.overCeiling),
@@ -249,7 +254,7 @@ export function natsTable(rows: NatsRow[]): Table {
     rows: rows.map((r) => [
       String(r.n),
       r.scenario,
-      `${r.metric} (${r.better === 'higher' ? '↑' : '↓'})`,
+      withArrow(r.metric, r.better),
       fmtValue(r.unix, r.unit),
       fmtValue(r.tcp, r.unit),
       fmtValue(r.nats, r.unit),

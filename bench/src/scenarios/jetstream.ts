@@ -52,9 +52,12 @@ const binary = natsBinary;
 const pct = (sorted: number[], p: number): number =>
   sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? 0;
 
-/** Sends `tasks` with at most `window` outstanding; returns tasks/s. */
-let lastCpuUs = 0;
-async function throughput(send: (body: unknown) => Promise<unknown>, tasks: number, window: number): Promise<number> {
+/** Sends `tasks` with at most `window` outstanding; returns tasks/s and this process's CPU µs per task. */
+async function throughput(
+  send: (body: unknown) => Promise<unknown>,
+  tasks: number,
+  window: number,
+): Promise<{ tasksPerSec: number; cpuUsPerTask: number }> {
   let next = 0;
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
@@ -66,8 +69,10 @@ async function throughput(send: (body: unknown) => Promise<unknown>, tasks: numb
   };
   await Promise.all(Array.from({ length: window }, lane));
   const cpu = process.cpuUsage(cpu0);
-  lastCpuUs = Math.round((cpu.user + cpu.system) / tasks);
-  return Math.round(tasks / ((performance.now() - t0) / 1000));
+  return {
+    tasksPerSec: Math.round(tasks / ((performance.now() - t0) / 1000)),
+    cpuUsPerTask: Math.round((cpu.user + cpu.system) / tasks),
+  };
 }
 
 /** One task at a time; returns sorted round trips in ms. */
@@ -79,6 +84,18 @@ async function roundTrips(send: (body: unknown) => Promise<unknown>, count: numb
     out.push(performance.now() - t);
   }
   return out.sort((a, b) => a - b);
+}
+
+/** One contender's figures: a warm-up of at most 500 tasks, the throughput run, then one-at-a-time round trips. */
+async function measure(
+  contender: JetStreamFigures['contender'],
+  send: (body: unknown) => Promise<unknown>,
+  p: JetStreamScenarioResult['params'],
+): Promise<JetStreamFigures> {
+  await throughput(send, Math.min(500, p.tasks), p.window); // warm-up
+  const { tasksPerSec, cpuUsPerTask } = await throughput(send, p.tasks, p.window);
+  const rtt = await roundTrips(send, p.rtt);
+  return { contender, tasksPerSec, rttP50Ms: pct(rtt, 50), rttP99Ms: pct(rtt, 99), cpuUsPerTask };
 }
 
 async function socketkit(
@@ -96,17 +113,7 @@ async function socketkit(
   const client = await connect({ transport: 'jetstream', servers, name, replicas: 1 });
   comms.push(client);
   try {
-    await throughput((b) => client.taskSend(b), Math.min(500, p.tasks), p.window); // warm-up
-    const tps = await throughput((b) => client.taskSend(b), p.tasks, p.window);
-    const cpu = lastCpuUs;
-    const rtt = await roundTrips((b) => client.taskSend(b), p.rtt);
-    return {
-      contender: 'socketkit-jetstream',
-      tasksPerSec: tps,
-      rttP50Ms: pct(rtt, 50),
-      rttP99Ms: pct(rtt, 99),
-      cpuUsPerTask: cpu,
-    };
+    return await measure('socketkit-jetstream', (b) => client.taskSend(b), p);
   } finally {
     await Promise.all(comms.map((c) => c.close()));
   }
@@ -125,17 +132,7 @@ async function broker(durable: boolean, p: JetStreamScenarioResult['params']): P
     }
     const client = await connect({ socketDir: dir });
     comms.push(client);
-    await throughput((x) => client.taskSend(x), Math.min(500, p.tasks), p.window);
-    const tps = await throughput((x) => client.taskSend(x), p.tasks, p.window);
-    const cpu = lastCpuUs;
-    const rtt = await roundTrips((x) => client.taskSend(x), p.rtt);
-    return {
-      contender: durable ? 'broker-durable' : 'broker-memory',
-      tasksPerSec: tps,
-      rttP50Ms: pct(rtt, 50),
-      rttP99Ms: pct(rtt, 99),
-      cpuUsPerTask: cpu,
-    };
+    return await measure(durable ? 'broker-durable' : 'broker-memory', (x) => client.taskSend(x), p);
   } finally {
     await Promise.all(comms.map((c) => c.close()));
     await b.stop();
@@ -146,17 +143,7 @@ async function broker(durable: boolean, p: JetStreamScenarioResult['params']): P
 async function raw(servers: string, p: JetStreamScenarioResult['params'], rep: number): Promise<JetStreamFigures> {
   const q = await startRawQueue(servers, `RAW${process.pid}R${rep}`, p.workers, p.prefetch);
   try {
-    await throughput((b) => q.send(b), Math.min(500, p.tasks), p.window);
-    const tps = await throughput((b) => q.send(b), p.tasks, p.window);
-    const cpu = lastCpuUs;
-    const rtt = await roundTrips((b) => q.send(b), p.rtt);
-    return {
-      contender: 'raw-jetstream',
-      tasksPerSec: tps,
-      rttP50Ms: pct(rtt, 50),
-      rttP99Ms: pct(rtt, 99),
-      cpuUsPerTask: cpu,
-    };
+    return await measure('raw-jetstream', (b) => q.send(b), p);
   } finally {
     await q.close();
   }

@@ -20,7 +20,7 @@ export {
   type LinkEvents,
 } from './communicator.js';
 export { JetStreamCommunicator, connectJetStream, type JetStreamConnectOptions } from './jetstream/connect.js';
-export { TaskHeader, type JetStreamOptions } from './jetstream/link.js';
+export { TaskHeader, type JetStreamOptions } from './jetstream/options.js';
 export {
   jetStreamTasks,
   jetStreamRequeue,

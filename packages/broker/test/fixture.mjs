@@ -5,11 +5,11 @@
 import { readFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { connect, startBroker, TaskRejected } from '../dist/index.js';
+import { connect, startBroker } from '../dist/index.js';
+import { rpcHandler, submitter, taskHandler } from './fixture-roles.mjs';
 
 const cfg = JSON.parse(process.argv[2] ?? '{}');
 const out = (o) => process.stdout.write(`${JSON.stringify({ pid: process.pid, ...o })}\n`);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 process.on('unhandledRejection', (e) => out({ ev: 'unhandled', error: String(e) }));
 
 if (cfg.role === 'broker') {
@@ -42,36 +42,14 @@ if (cfg.role === 'broker') {
     reconnect: { maxRetries: Number.POSITIVE_INFINITY, maxDelay: 500 },
     ...cfg.conn,
   });
-  let running = 0;
   comm.on('staleDelivery', (taskId, attempt) => out({ ev: 'stale', taskId, attempt }));
   comm.on('connected', () => out({ ev: 'connected' }));
-  await comm.addTaskSubscriber(
-    async (body, ctx) => {
-      running++;
-      out({ ev: 'start', n: body?.n, taskId: ctx.taskId, attempt: ctx.attempt, redelivered: ctx.redelivered, running });
-      try {
-        if (body?.poison) process.kill(process.pid, 'SIGKILL');
-        if (cfg.rejectAll) throw new TaskRejected();
-        if (body?.sleepMs) await sleep(body.sleepMs);
-        if (cfg.sleepMs) await sleep(cfg.sleepMs);
-        if (cfg.hang) await new Promise(() => undefined);
-        if (body?.hang) await new Promise(() => undefined);
-        if (body?.fail) throw Object.assign(new Error(`task ${body.n} failed`), { code: 'TASK_FAILED' });
-        return { n: body?.n, by: process.pid, attempt: ctx.attempt };
-      } finally {
-        running--;
-        out({ ev: 'end', n: body?.n, taskId: ctx.taskId, attempt: ctx.attempt, aborted: ctx.signal.aborted });
-      }
-    },
-    { prefetch: cfg.prefetch ?? 1, identifier: cfg.identifier },
-  );
+  await comm.addTaskSubscriber(taskHandler(cfg, out), {
+    prefetch: cfg.prefetch ?? 1,
+    identifier: cfg.identifier,
+  });
   if (cfg.rpc) {
-    await comm.addRpcSubscriber(async (body) => {
-      out({ ev: 'call', body });
-      if (body?.hang) await new Promise(() => undefined);
-      if (body?.sleepMs) await sleep(body.sleepMs);
-      return { echo: body, by: process.pid };
-    }, cfg.rpc);
+    await comm.addRpcSubscriber(rpcHandler(out), cfg.rpc);
   }
   if (cfg.broadcasts) {
     await comm.addBroadcastSubscriber((body, info) => out({ ev: 'broadcast', body, ...info }));
@@ -85,22 +63,9 @@ if (cfg.role === 'broker') {
     ...cfg.conn,
   });
   out({ ev: 'ready' });
-  let ok = 0;
-  let failed = 0;
-  await Promise.all(
-    Array.from({ length: cfg.count }, async (_, i) => {
-      const n = `${cfg.prefix}-${i}`;
-      try {
-        const r = await comm.taskSend(cfg.sleepMs === undefined ? { n } : { n, sleepMs: cfg.sleepMs });
-        ok++;
-        out({ ev: 'outcome', n, result: r });
-      } catch (e) {
-        failed++;
-        out({ ev: 'failure', n, code: e.code, message: e.message });
-      }
-    }),
-  );
-  out({ ev: 'done', ok, failed });
+  const { counts, send } = submitter(comm, cfg, out);
+  await Promise.all(Array.from({ length: cfg.count }, (_, i) => send(`${cfg.prefix}-${i}`)));
+  out({ ev: 'done', ok: counts.ok, failed: counts.failed });
   await comm.close();
   process.exit(0);
 }

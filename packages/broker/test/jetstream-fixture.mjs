@@ -1,7 +1,8 @@
 // A JetStream-backend process for the tests: a worker, a submitter or an RPC holder, configured by one JSON
 // argument; it reports on stdout, one JSON object a line. Imports the built package (run the build first).
 //   node test/jetstream-fixture.mjs '{"role":"worker","conn":{"transport":"jetstream","servers":"nats://..."}}'
-import { connect, TaskRejected } from '../dist/index.js';
+import { connect } from '../dist/index.js';
+import { rpcHandler, submitter, taskHandler } from './fixture-roles.mjs';
 
 const cfg = JSON.parse(process.argv[2] ?? '{}');
 const out = (o) => process.stdout.write(`${JSON.stringify({ pid: process.pid, t: Date.now(), ...o })}\n`);
@@ -33,58 +34,21 @@ async function afterReady() {
 }
 
 if (cfg.role === 'worker') {
-  let running = 0;
-  await comm.addTaskSubscriber(
-    async (body, ctx) => {
-      running++;
-      out({ ev: 'start', n: body?.n, taskId: ctx.taskId, attempt: ctx.attempt, redelivered: ctx.redelivered, running });
-      try {
-        if (body?.poison) process.kill(process.pid, 'SIGKILL');
-        if (cfg.rejectAll) throw new TaskRejected();
-        if (body?.sleepMs) await sleep(body.sleepMs);
-        if (cfg.sleepMs) await sleep(cfg.sleepMs);
-        if (body?.fail) throw Object.assign(new Error(`task ${body.n} failed`), { code: 'TASK_FAILED' });
-        return { n: body?.n, by: process.pid, attempt: ctx.attempt };
-      } finally {
-        running--;
-        out({ ev: 'end', n: body?.n, taskId: ctx.taskId, attempt: ctx.attempt, aborted: ctx.signal.aborted });
-      }
-    },
-    { prefetch: cfg.prefetch ?? 1 },
-  );
+  await comm.addTaskSubscriber(taskHandler(cfg, out), { prefetch: cfg.prefetch ?? 1 });
   if (cfg.rpc) {
-    await comm.addRpcSubscriber(async (body) => {
-      out({ ev: 'call', body });
-      if (body?.hang) await new Promise(() => undefined);
-      return { echo: body, by: process.pid };
-    }, cfg.rpc);
+    await comm.addRpcSubscriber(rpcHandler(out), cfg.rpc);
   }
   if (cfg.broadcasts) await comm.addBroadcastSubscriber((body, info) => out({ ev: 'broadcast', body, ...info }));
   out({ ev: 'ready' });
   void afterReady();
 } else if (cfg.role === 'rpc') {
-  await comm.addRpcSubscriber(async (body) => {
-    out({ ev: 'call', body });
-    if (body?.hang) await new Promise(() => undefined);
-    return { echo: body, by: process.pid };
-  }, cfg.rpc);
+  await comm.addRpcSubscriber(rpcHandler(out), cfg.rpc);
   if (cfg.broadcasts) await comm.addBroadcastSubscriber((body, info) => out({ ev: 'broadcast', body, ...info }));
   out({ ev: 'ready' });
 } else if (cfg.role === 'submitter') {
   out({ ev: 'ready' });
-  let ok = 0;
-  let failed = 0;
+  const { counts, send: one1 } = submitter(comm, cfg, out);
   let next = 0;
-  const one1 = async (n) => {
-    try {
-      const r = await comm.taskSend(cfg.sleepMs === undefined ? { n } : { n, sleepMs: cfg.sleepMs });
-      ok++;
-      out({ ev: 'outcome', n, result: r });
-    } catch (e) {
-      failed++;
-      out({ ev: 'failure', n, code: e.code, message: e.message });
-    }
-  };
   const one = async () => {
     while (next < cfg.count) await one1(`${cfg.prefix}-${next++}`);
   };
@@ -100,7 +64,7 @@ if (cfg.role === 'worker') {
     // At most `concurrency` tasks outstanding (default: all at once).
     await Promise.all(Array.from({ length: cfg.concurrency ?? cfg.count }, one));
   }
-  out({ ev: 'done', ok, failed, duplicateOutcomes: comm.duplicateOutcomes });
+  out({ ev: 'done', ok: counts.ok, failed: counts.failed, duplicateOutcomes: comm.duplicateOutcomes });
   if (cfg.linger) await sleep(cfg.linger);
   out({ ev: 'final', duplicateOutcomes: comm.duplicateOutcomes });
   await comm.close();

@@ -522,6 +522,40 @@ export function parseStrict(
   }
 }
 
+/** The metrics flags of a serving command (`serve`, `broker serve`). */
+export interface MetricsArgs {
+  metricsPort: number | undefined;
+  metricsTokenFile: string | undefined;
+  metricsSocket: string | undefined;
+}
+
+/**
+ * Reads `--metrics-port`, `--metrics-token-file` and `--metrics-socket` of `where` (`serve`, `broker serve`): a port
+ * (loopback HTTP, reachable by every local user) needs a token file; a token file needs a port or a socket.
+ */
+export function metricsArgs(values: Values, where: string): MetricsArgs {
+  const metricsPort =
+    values['metrics-port'] === undefined
+      ? undefined
+      : integer(values['metrics-port'] as string, '--metrics-port', where, 0, 65535);
+  const metricsTokenFile = values['metrics-token-file'] as string | undefined;
+  const metricsSocket = values['metrics-socket'] as string | undefined;
+  if (metricsSocket !== undefined && metricsSocket.trim() === '')
+    throw new UsageError('--metrics-socket must not be empty', where);
+  if (metricsTokenFile !== undefined && metricsPort === undefined && metricsSocket === undefined)
+    throw new UsageError('--metrics-token-file applies to --metrics-port (or --metrics-socket)', where);
+  if (metricsPort !== undefined && metricsTokenFile === undefined)
+    throw new UsageError(
+      '--metrics-port serves the stats on loopback HTTP, which every local user can reach (the 0600 socket ' +
+        'refuses them): ' +
+        'add --metrics-token-file FILE (a bearer token of 16+ bytes; Prometheus: authorization: { ' +
+        'credentials_file: FILE }), ' +
+        'or serve them on a unix socket of mode 0600 with --metrics-socket PATH',
+      where,
+    );
+  return { metricsPort, metricsTokenFile, metricsSocket };
+}
+
 /**
  * The parser options of `command`: its own, plus every flag a registered transport declares for it (which
  * transport a flag applies to is checked after parsing, so `--help` works with any of them).
@@ -694,33 +728,10 @@ export function parseCommand(argv: readonly string[]): ParsedCommand {
 
   switch (command) {
     case 'serve': {
-      const metricsPort =
-        values['metrics-port'] === undefined
-          ? undefined
-          : integer(values['metrics-port'] as string, '--metrics-port', command, 0, 65535);
-      const metricsTokenFile = values['metrics-token-file'] as string | undefined;
-      const metricsSocket = values['metrics-socket'] as string | undefined;
-      if (metricsSocket !== undefined && metricsSocket.trim() === '')
-        throw new UsageError('--metrics-socket must not be empty', command);
-      if (metricsTokenFile !== undefined && metricsPort === undefined && metricsSocket === undefined) {
-        throw new UsageError('--metrics-token-file applies to --metrics-port (or --metrics-socket)', command);
-      }
-      if (metricsPort !== undefined && metricsTokenFile === undefined) {
-        throw new UsageError(
-          '--metrics-port serves the stats on loopback HTTP, which every local user can reach (the 0600 socket ' +
-            'refuses them): ' +
-            'add --metrics-token-file FILE (a bearer token of 16+ bytes; Prometheus: authorization: { ' +
-            'credentials_file: FILE }), ' +
-            'or serve them on a unix socket of mode 0600 with --metrics-socket PATH',
-          command,
-        );
-      }
       return {
         command,
         echo: values.echo === true,
-        metricsPort,
-        metricsTokenFile,
-        metricsSocket,
+        ...metricsArgs(values, command),
         ...commonArgs(command, values, positionals),
       };
     }

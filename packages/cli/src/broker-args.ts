@@ -4,6 +4,7 @@ import {
   TOKEN_FILE_HELP,
   UsageError,
   integer,
+  metricsArgs,
   optionLine,
   parseStrict,
   transportArgs,
@@ -218,23 +219,7 @@ export function parseBroker(
         const v = values[flag] as string | undefined;
         if (v !== undefined) limits[option] = integer(v, `--${flag}`, where, min, max);
       }
-      const metricsPort =
-        values['metrics-port'] === undefined
-          ? undefined
-          : integer(values['metrics-port'] as string, '--metrics-port', where, 0, 65535);
-      const metricsTokenFile = values['metrics-token-file'] as string | undefined;
-      const metricsSocket = values['metrics-socket'] as string | undefined;
-      if (metricsSocket !== undefined && metricsSocket.trim() === '')
-        throw new UsageError('--metrics-socket must not be empty', where);
-      if (metricsTokenFile !== undefined && metricsPort === undefined && metricsSocket === undefined)
-        throw new UsageError('--metrics-token-file applies to --metrics-port (or --metrics-socket)', where);
-      if (metricsPort !== undefined && metricsTokenFile === undefined)
-        throw new UsageError(
-          '--metrics-port serves on loopback HTTP, which every local user can reach: add --metrics-token-file FILE ' +
-            '(a bearer token of 16+ bytes), or use --metrics-socket PATH (a unix socket of mode 0600)',
-          where,
-        );
-      return { ...common, sub, store, limits, metricsPort, metricsTokenFile, metricsSocket };
+      return { ...common, sub, store, limits, ...metricsArgs(values, where) };
     }
     case 'tasks': {
       noPositionals(positionals, where);

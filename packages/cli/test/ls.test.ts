@@ -27,6 +27,18 @@ function staleSocket(path: string, mode = 0o600): void {
   expect(existsSync(path)).toBe(true);
 }
 
+/**
+ * Where another user may put a symlink: `shared/d` in a world-writable, sticky `shared` of the test directory (opened
+ * to all: mode 0755). Returns the link's path (not created).
+ */
+function linkInSharedDir(): string {
+  const shared = join(dir, 'shared');
+  mkdirSync(shared);
+  chmodSync(shared, 0o1777);
+  chmodSync(dir, 0o755);
+  return join(shared, 'd');
+}
+
 interface Row {
   event: string;
   state: string;
@@ -239,11 +251,7 @@ describe('socketkit ls', () => {
       const real = join(dir, 'real');
       mkdirSync(real, { mode: 0o700 });
       staleSocket(join(real, 'gone.sock'));
-      const shared = join(dir, 'shared');
-      mkdirSync(shared);
-      chmodSync(shared, 0o1777);
-      chmodSync(dir, 0o755);
-      const link = join(shared, 'd');
+      const link = linkInSharedDir();
       // The link is the other user's: it may point anywhere at any time.
       const r = spawnSync(
         process.execPath,
@@ -275,11 +283,7 @@ describe('socketkit ls', () => {
       const evil = join(dir, 'evil');
       mkdirSync(evil, { mode: 0o755 });
       chownSync(evil, NOBODY, NOBODY);
-      const shared = join(dir, 'shared');
-      mkdirSync(shared);
-      chmodSync(shared, 0o1777);
-      chmodSync(dir, 0o755);
-      const link = join(shared, 'd');
+      const link = linkInSharedDir();
       // The other user's stale socket of the same name, and a racer flipping the link between the two directories.
       const r = spawnSync(
         process.execPath,

@@ -261,18 +261,7 @@ export function writeNumber(n: number): void {
     if (n === 0 && 1 / n < 0) {
       writeFloat(n);
     } else if (n < 0x80) buf[pos++] = n;
-    else if (n < 0x100) {
-      buf[pos++] = 0xcc;
-      buf[pos++] = n;
-    } else if (n < 0x10000) {
-      buf[pos++] = 0xcd;
-      buf[pos++] = n >> 8;
-      buf[pos++] = n & 0xff;
-    } else {
-      buf[pos++] = 0xce;
-      view.setUint32(pos, n);
-      pos += 4;
-    }
+    else writeUint(n, 0xcc);
   } else if (n >> 0 === n) {
     if (n >= -0x20) buf[pos++] = n & 0xff;
     else if (n >= -0x80) {
@@ -297,6 +286,25 @@ export function writeNumber(n: number): void {
     pos += 8;
   } else {
     writeFloat(n);
+  }
+}
+
+/**
+ * Writes `n` (0 to 2^32-1) in the smallest of three formats whose type bytes follow each other: `code8` and one byte,
+ * `code8 + 1` and two, `code8 + 2` and four (uint 8/16/32: 0xcc, bin 8/16/32: 0xc4). The caller made room for 5 bytes.
+ */
+function writeUint(n: number, code8: number): void {
+  if (n < 0x100) {
+    buf[pos++] = code8;
+    buf[pos++] = n;
+  } else if (n < 0x10000) {
+    buf[pos++] = code8 + 1;
+    buf[pos++] = n >> 8;
+    buf[pos++] = n & 0xff;
+  } else {
+    buf[pos++] = code8 + 2;
+    view.setUint32(pos, n);
+    pos += 4;
   }
 }
 
@@ -333,18 +341,7 @@ function writeBin(b: Uint8Array): void {
   if (pos - start + extra + n > limit) throw new EncodeTooLarge(pos - start + extra + n);
   const refer = n >= referMin;
   room(refer ? 5 : n + 5);
-  if (n < 0x100) {
-    buf[pos++] = 0xc4;
-    buf[pos++] = n;
-  } else if (n < 0x10000) {
-    buf[pos++] = 0xc5;
-    buf[pos++] = n >> 8;
-    buf[pos++] = n & 0xff;
-  } else {
-    buf[pos++] = 0xc6;
-    view.setUint32(pos, n);
-    pos += 4;
-  }
+  writeUint(n, 0xc4);
   if (refer) {
     // written later, as it is, right after the bytes before `pos`
     referred.push({ at: pos, bin: b });

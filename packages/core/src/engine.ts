@@ -84,6 +84,24 @@ export function omitRules<R extends OptionRules, K extends keyof R>(rules: R, ..
   return out as Omit<R, K>;
 }
 
+/**
+ * The engine and configuration rules every transport's server table starts from: all but `transport` (the package
+ * fills it) and `bufferSize` (a client key).
+ */
+export const TRANSPORT_SERVER_RULES = Object.freeze({
+  ...omitRules(SERVER_ENGINE_RULES, 'transport'),
+  ...omitRules(CONFIG_OPTION_RULES, 'bufferSize'),
+});
+
+/**
+ * The engine and configuration rules every transport's client table starts from: all but `transport` and the
+ * server-only configuration keys (`messageQueueSize`, `blockingMode`, `allowClientSend`).
+ */
+export const TRANSPORT_CLIENT_RULES = Object.freeze({
+  ...omitRules(CLIENT_ENGINE_RULES, 'transport'),
+  ...omitRules(CONFIG_OPTION_RULES, 'messageQueueSize', 'blockingMode', 'allowClientSend'),
+});
+
 /** The keys of `options` that `rules` lists (what a transport hands on to the engine). */
 function pickKnown(options: object, rules: OptionRules): Record<string, unknown> {
   const out: Record<string, unknown> = {};

@@ -16,6 +16,8 @@ export {
   resolveConfig,
   serverConfigDefaults,
   serverEngineOptions,
+  TRANSPORT_CLIENT_RULES,
+  TRANSPORT_SERVER_RULES,
 } from './engine.js';
 export type { ClientConfigOptions, CommonConfigOptions, ServerConfigOptions } from './engine.js';
 export { BACKOFF_RULES, CLIENT_ENGINE_RULES, checkTimeout } from './client/options.js';

@@ -3,7 +3,7 @@ import { describe, expect, it, jest } from '@jest/globals';
 import { ErrorCode, TimeoutError } from '@socketkit/protocol';
 import { SILENT_SERVER_GRACE_MS, SocketClient } from '../src/client/client.js';
 import type { ClientTransport, TransportStream } from '../src/transport.js';
-import { duplexPair, FakeServer, settle } from './fake-server.js';
+import { duplexPair, FakeServer, settle, fakeClient } from './fake-server.js';
 import { useFakeTimers } from './fake-timers.js';
 
 /** A transport that ignores the abort signal and hands out a stream only when told to. */
@@ -91,12 +91,7 @@ describe('connect() and a server that never answers hello', () => {
       `late welcome is taken`,
     async () => {
       const fs = new FakeServer();
-      const c = new SocketClient({
-        eventName: 'fake',
-        transport: fs.transport,
-        logLevel: 'silent',
-        autoReconnect: false,
-      });
+      const c = fakeClient(fs, { autoReconnect: false });
       let outcome: unknown;
       c.connect({ timeout: 10 * SILENT_SERVER_GRACE_MS }).then(
         () => (outcome = 'connected'),
@@ -120,7 +115,7 @@ describe('connect() and a server that never answers hello', () => {
   it('a refusal within the grace still rejects connect()', async () => {
     const fs = new FakeServer();
     fs.onAccept = (peer) => setTimeout(() => peer.refuse(ErrorCode.MAX_CONNECTIONS), 10);
-    const c = new SocketClient({ eventName: 'fake', transport: fs.transport, logLevel: 'silent' });
+    const c = fakeClient(fs);
     const outcome = c.connect().catch((e: unknown) => e);
     await settle(5);
     jest.advanceTimersByTime(10);
@@ -130,13 +125,7 @@ describe('connect() and a server that never answers hello', () => {
 
   it('with a token there is no grace: connect() waits for the welcome up to its timeout', async () => {
     const fs = new FakeServer();
-    const c = new SocketClient({
-      eventName: 'fake',
-      transport: fs.transport,
-      logLevel: 'silent',
-      token: 'a-token-of-at-least-16-bytes',
-      autoReconnect: false,
-    });
+    const c = fakeClient(fs, { token: 'a-token-of-at-least-16-bytes', autoReconnect: false });
     let outcome: unknown;
     c.connect({ timeout: 3 * SILENT_SERVER_GRACE_MS }).then(
       () => (outcome = 'connected'),

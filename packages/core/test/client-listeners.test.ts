@@ -2,8 +2,8 @@
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from '@jest/globals';
-import { SocketClient } from '../src/client/client.js';
-import { FakeServer, settle } from './fake-server.js';
+import type { SocketClient } from '../src/client/client.js';
+import { FakeServer, settle, fakeClient } from './fake-server.js';
 import { useFakeTimers } from './fake-timers.js';
 
 describe('message listeners', () => {
@@ -26,7 +26,7 @@ describe('buffering rule', () => {
 
   it('a message listener sees every message and receive() still gets them all, in order', async () => {
     const fs = new FakeServer();
-    const c = new SocketClient({ eventName: 'fake', transport: fs.transport, logLevel: 'silent', handshake: false });
+    const c = fakeClient(fs, { handshake: false });
     const seen: unknown[] = [];
     c.on('message', (m) => seen.push(m.data));
     await c.connect();
@@ -40,7 +40,7 @@ describe('buffering rule', () => {
 
   it('receive() gets each message as it arrived, even when a listener changed the object it was shown', async () => {
     const fs = new FakeServer();
-    const c = new SocketClient({ eventName: 'fake', transport: fs.transport, logLevel: 'silent', handshake: false });
+    const c = fakeClient(fs, { handshake: false });
     c.on('message', (m) => {
       m.data.seenBy = 'listener';
       m.eventName = 'changed';
@@ -56,7 +56,7 @@ describe('buffering rule', () => {
 
   it('receive() gets a bin as it arrived, even when a listener wrote into the Buffer it was shown (waiting or not)', async () => {
     const fs = new FakeServer();
-    const c = new SocketClient({ eventName: 'fake', transport: fs.transport, logLevel: 'silent', handshake: false });
+    const c = fakeClient(fs, { handshake: false });
     c.on('message', (m) => {
       (m.data.blob as Buffer).fill(0xee);
     });
@@ -72,13 +72,7 @@ describe('buffering rule', () => {
 
   it('bufferMessages: false opts out: nothing is buffered and receive() says why', async () => {
     const fs = new FakeServer();
-    const c = new SocketClient({
-      eventName: 'fake',
-      transport: fs.transport,
-      logLevel: 'silent',
-      handshake: false,
-      bufferMessages: false,
-    });
+    const c = fakeClient(fs, { handshake: false, bufferMessages: false });
     const seen: unknown[] = [];
     c.on('message', (m) => seen.push(m.data));
     await c.connect();
@@ -99,13 +93,7 @@ describe('a full buffer with listeners', () => {
       'everything',
     async () => {
       const fs = new FakeServer();
-      const c = new SocketClient({
-        eventName: 'fake',
-        transport: fs.transport,
-        logLevel: 'silent',
-        handshake: false,
-        bufferSize: 10,
-      });
+      const c = fakeClient(fs, { handshake: false, bufferSize: 10 });
       let seen = 0;
       let overflow = 0;
       c.on('message', () => seen++);
@@ -126,14 +114,7 @@ describe('a full buffer with listeners', () => {
   /** A client with a receive buffer of ten messages, connected to a fake server. */
   async function tenSlotClient(): Promise<{ fs: FakeServer; c: SocketClient }> {
     const fs = new FakeServer();
-    const c = new SocketClient({
-      eventName: 'fake',
-      transport: fs.transport,
-      logLevel: 'silent',
-      handshake: false,
-      bufferSize: 10,
-      maxMessageSize: 64 * 1024,
-    });
+    const c = fakeClient(fs, { handshake: false, bufferSize: 10, maxMessageSize: 64 * 1024 });
     await c.connect();
     return { fs, c };
   }

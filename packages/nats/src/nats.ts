@@ -8,15 +8,13 @@ import {
   type SocketServerOptions,
 } from '@socketkit/core';
 import {
-  CLIENT_ENGINE_RULES,
-  CONFIG_OPTION_RULES,
-  SERVER_ENGINE_RULES,
-  omitRules,
   clientEngineOptions,
   resolveConfig,
   serverEngineOptions,
   type ClientConfigOptions,
   type ServerConfigOptions,
+  TRANSPORT_CLIENT_RULES,
+  TRANSPORT_SERVER_RULES,
 } from '@socketkit/core/internal';
 import type { MessageData, MessageError } from '@socketkit/protocol';
 import { DEFAULT_NATS_SERVERS, NatsClientTransport, NatsServerTransport } from './nats-transport.js';
@@ -57,15 +55,13 @@ const NATS_LINK_RULES: OptionRulesFor<NatsOptions> = {
 
 /** Every option {@link NatsSocketServer} accepts, with its check (unknown keys and wrong types are refused). */
 export const NATS_SERVER_OPTION_RULES: OptionRulesFor<NatsSocketServerOptions> = Object.freeze({
-  ...omitRules(SERVER_ENGINE_RULES, 'transport'),
-  ...omitRules(CONFIG_OPTION_RULES, 'bufferSize'),
+  ...TRANSPORT_SERVER_RULES,
   ...NATS_LINK_RULES,
 });
 
 /** Every option {@link NatsSocketClient} accepts, with its check. */
 export const NATS_CLIENT_OPTION_RULES: OptionRulesFor<NatsSocketClientOptions> = Object.freeze({
-  ...omitRules(CLIENT_ENGINE_RULES, 'transport'),
-  ...omitRules(CONFIG_OPTION_RULES, 'messageQueueSize', 'blockingMode', 'allowClientSend'),
+  ...TRANSPORT_CLIENT_RULES,
   ...NATS_LINK_RULES,
 });
 

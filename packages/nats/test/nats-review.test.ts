@@ -38,6 +38,18 @@ const title = 'NATS token sessions against a hostile publisher (review of issue 
   binary !== undefined ? title : `${title} [skipped: no nats-server binary]`,
   () => {
     const nats = useBrokerAndForger();
+    /** A token client of `event` on the broker, without reconnects, its errors ignored (the forger causes some). */
+    const tokenClient = (event: string): NatsSocketClient => {
+      const c = new NatsSocketClient({
+        eventName: event,
+        ...quiet,
+        servers: nats.broker.url,
+        token: TOKEN,
+        autoReconnect: false,
+      });
+      c.on('error', () => undefined);
+      return c;
+    };
 
     it("a seq claimed on s.<id> before the client's proof does not make the server drop the client's messages (10 of " +
       '10 delivered)', async () => {
@@ -65,14 +77,7 @@ const title = 'NATS token sessions against a hostile publisher (review of issue 
       const ROUNDS = 10;
       let delivered = 0;
       for (let i = 0; i < ROUNDS; i++) {
-        const c = new NatsSocketClient({
-          eventName: event,
-          ...quiet,
-          servers: nats.broker.url,
-          token: TOKEN,
-          autoReconnect: false,
-        });
-        c.on('error', () => undefined);
+        const c = tokenClient(event);
         await c.connect({ waitForWelcome: true, timeout: 5000 });
         await c.send({ round: i });
         if (await until(() => got.length > delivered, 1000)) delivered++;
@@ -116,14 +121,7 @@ const title = 'NATS token sessions against a hostile publisher (review of issue 
       let forgedWelcome = 0;
       let welcomed = 0;
       for (let i = 0; i < ROUNDS; i++) {
-        const c = new NatsSocketClient({
-          eventName: event,
-          ...quiet,
-          servers: nats.broker.url,
-          token: TOKEN,
-          autoReconnect: false,
-        });
-        c.on('error', () => undefined);
+        const c = tokenClient(event);
         c.on('message', (m) => {
           if ((m.data as { forged?: boolean }).forged === true) forgedData++;
         });

@@ -8,16 +8,14 @@ import {
   type SocketServerOptions,
 } from '@socketkit/core';
 import {
-  CLIENT_ENGINE_RULES,
-  CONFIG_OPTION_RULES,
-  SERVER_ENGINE_RULES,
-  omitRules,
   clientEngineOptions,
   mergeDefined,
   resolveConfig,
   serverEngineOptions,
   type ClientConfigOptions,
   type ServerConfigOptions,
+  TRANSPORT_CLIENT_RULES,
+  TRANSPORT_SERVER_RULES,
 } from '@socketkit/core/internal';
 import { SOCKET_DIR_TRUST_RULES, type SocketDirTrust } from '@socketkit/core/net';
 import type { MessageData } from '@socketkit/protocol';
@@ -97,8 +95,7 @@ const SECURITY_RULES: OptionRulesFor<TcpSecurityOptions> = {
 
 /** Every option {@link TcpSocketServer} accepts, with its check (unknown keys and wrong types are refused). */
 export const TCP_SERVER_OPTION_RULES: OptionRulesFor<TcpSocketServerOptions> = Object.freeze({
-  ...omitRules(SERVER_ENGINE_RULES, 'transport'),
-  ...omitRules(CONFIG_OPTION_RULES, 'bufferSize'),
+  ...TRANSPORT_SERVER_RULES,
   ...SECURITY_RULES,
   host: r.string(),
   port: r.port(0),
@@ -110,8 +107,7 @@ export const TCP_SERVER_OPTION_RULES: OptionRulesFor<TcpSocketServerOptions> = O
 
 /** Every option {@link TcpSocketClient} accepts, with its check. */
 export const TCP_CLIENT_OPTION_RULES: OptionRulesFor<TcpSocketClientOptions> = Object.freeze({
-  ...omitRules(CLIENT_ENGINE_RULES, 'transport'),
-  ...omitRules(CONFIG_OPTION_RULES, 'messageQueueSize', 'blockingMode', 'allowClientSend'),
+  ...TRANSPORT_CLIENT_RULES,
   ...SECURITY_RULES,
   host: r.string(),
   port: r.port(1),

@@ -1,5 +1,5 @@
 import { chmodSync, existsSync, lstatSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { createConnection, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from '@jest/globals';
@@ -13,6 +13,7 @@ import {
   type SocketMessage,
 } from '@socketkit/protocol';
 import { TcpSocketClient, TcpSocketServer } from '../src/index.js';
+import { occupy } from './ports.js';
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -37,16 +38,6 @@ function client(opts: ClientOpts): TcpSocketClient {
   const c = new TcpSocketClient({ eventName: 'orders', ...quiet, autoReconnect: false, ...opts });
   cleanups.push(() => c.disconnect());
   return c;
-}
-function occupy(port: number): Promise<Server> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen({ host: '127.0.0.1', port, exclusive: true }, () => {
-      cleanups.push(() => new Promise((r) => s.close(r)));
-      resolve(s);
-    });
-  });
 }
 /** A raw TCP peer: connect, write frames, collect every message until the server closes. */
 async function rawExchange(port: number, frames: Buffer[]): Promise<SocketMessage[]> {
@@ -143,7 +134,7 @@ describe('TCP endpoints by event name', () => {
       await again.start();
       expect(again.port).toBe(port);
       await again.stop();
-      await occupy(port);
+      await occupy(port, cleanups);
       const third = server({ socketDir: dir, ...(await onePortRange()) });
       const err = (await third.start().catch((e: unknown) => e)) as ConnectionError;
       expect(err.code).toBe(ErrorCode.ADDRESS_IN_USE);
@@ -153,7 +144,7 @@ describe('TCP endpoints by event name', () => {
       await s.start();
       const p = s.port as number;
       await s.stop();
-      await occupy(p);
+      await occupy(p, cleanups);
       expect(((await s.start().catch((e: unknown) => e)) as ConnectionError).code).toBe(ErrorCode.ADDRESS_IN_USE);
     },
   );

@@ -1,10 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { ConnectionError, ErrorCode, MaxConnectionsError } from '@socketkit/protocol';
 import { TcpSocketClient, TcpSocketServer } from '../src/index.js';
+import { occupy } from './ports.js';
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -40,16 +41,6 @@ function client(port: number, opts: Partial<ConstructorParameters<typeof TcpSock
   cleanups.push(() => c.disconnect());
   return c;
 }
-function occupy(port: number): Promise<Server> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen({ host: '127.0.0.1', port, exclusive: true }, () => {
-      cleanups.push(() => new Promise((r) => s.close(r)));
-      resolve(s);
-    });
-  });
-}
 async function canBind(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = createServer();
@@ -82,7 +73,7 @@ describe('tcp transport', () => {
 
   it('auto-assigns the first free port of the range and skips occupied ones', async () => {
     const base = await freeRange(3);
-    await occupy(base);
+    await occupy(base, cleanups);
     const s = server({ portRangeStart: base, portRangeEnd: base + 2 });
     await s.start();
     expect(s.port).toBe(base + 1);
@@ -93,8 +84,8 @@ describe('tcp transport', () => {
 
   it('an exhausted range is PORT_RANGE_EXHAUSTED naming the range', async () => {
     const base = await freeRange(2);
-    await occupy(base);
-    await occupy(base + 1);
+    await occupy(base, cleanups);
+    await occupy(base + 1, cleanups);
     const err = (await server({ portRangeStart: base, portRangeEnd: base + 1 })
       .start()
       .catch((e: unknown) => e)) as ConnectionError;
@@ -105,7 +96,7 @@ describe('tcp transport', () => {
 
   it('an explicit port in use is ADDRESS_IN_USE', async () => {
     const base = await freeRange(1);
-    await occupy(base);
+    await occupy(base, cleanups);
     const err = (await server({ port: base })
       .start()
       .catch((e: unknown) => e)) as ConnectionError;

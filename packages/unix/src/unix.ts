@@ -7,16 +7,14 @@ import {
   type SocketServerOptions,
 } from '@socketkit/core';
 import {
-  CLIENT_ENGINE_RULES,
-  CONFIG_OPTION_RULES,
-  SERVER_ENGINE_RULES,
   clientEngineOptions,
-  omitRules,
   mergeDefined,
   resolveConfig,
   serverEngineOptions,
   type ClientConfigOptions,
   type ServerConfigOptions,
+  TRANSPORT_CLIENT_RULES,
+  TRANSPORT_SERVER_RULES,
 } from '@socketkit/core/internal';
 import { SOCKET_DIR_TRUST_RULES } from '@socketkit/core/net';
 import type { MessageData } from '@socketkit/protocol';
@@ -64,8 +62,7 @@ export interface UnixSocketClientOptions<T = MessageData>
 
 /** Every option {@link UnixSocketServer} accepts, with its check (unknown keys and wrong types are refused). */
 export const UNIX_SERVER_OPTION_RULES: OptionRulesFor<UnixSocketServerOptions> = Object.freeze({
-  ...omitRules(SERVER_ENGINE_RULES, 'transport'),
-  ...omitRules(CONFIG_OPTION_RULES, 'bufferSize'),
+  ...TRANSPORT_SERVER_RULES,
   ...SOCKET_DIR_TRUST_RULES,
   socketDir: r.string(),
   maxConnections: r.int(1),
@@ -75,8 +72,7 @@ export const UNIX_SERVER_OPTION_RULES: OptionRulesFor<UnixSocketServerOptions> =
 
 /** Every option {@link UnixSocketClient} accepts, with its check. */
 export const UNIX_CLIENT_OPTION_RULES: OptionRulesFor<UnixSocketClientOptions> = Object.freeze({
-  ...omitRules(CLIENT_ENGINE_RULES, 'transport'),
-  ...omitRules(CONFIG_OPTION_RULES, 'messageQueueSize', 'blockingMode', 'allowClientSend'),
+  ...TRANSPORT_CLIENT_RULES,
   ...SOCKET_DIR_TRUST_RULES,
   socketDir: r.string(),
 });

@@ -14,7 +14,7 @@ import {
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import { unpackValue } from '@socketkit/codec';
 import { BrokerError, BrokerErrorCode, BrokerUnavailable, InvalidRequest } from '../errors.js';
-import { connectNats, type JetStreamOptions, TaskHeader } from './link.js';
+import { connectNats, type JetStreamOptions, TaskHeader } from './options.js';
 import { type Names, names } from './names.js';
 
 /** Options of the admin functions: where the cluster is and which namespace. */

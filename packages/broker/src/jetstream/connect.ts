@@ -7,7 +7,8 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { Communicator, type RpcSendOptions } from '../communicator.js';
 import { BrokerUnavailable, DuplicateSubscriberIdentifier } from '../errors.js';
 import { BroadcastFilter, type BroadcastSubscriber } from '../filter.js';
-import { JetStreamLink, type JetStreamOptions } from './link.js';
+import { JetStreamLink } from './link.js';
+import type { JetStreamOptions } from './options.js';
 import { subscriberSubjects } from './names.js';
 
 /** Options of `connect({ transport: 'jetstream', ... })`. */
