@@ -148,7 +148,10 @@ const F_NO_REPLY = 1;
 const F_DONE_AT = 2;
 const F_EXTRA = 4;
 const F_BODY = 8;
-/** Fixed part of a record: format, state, flags, 0, attempt, failures, bytes (u32), createdAt, doneAt (f64), id length (u16). */
+/**
+ * Fixed part of a record: format, state, flags, 0 (u8), attempt, failures, bytes (u32), createdAt, doneAt (f64),
+ * id length (u16).
+ */
 const HEAD = 34;
 
 /**

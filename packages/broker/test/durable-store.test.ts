@@ -58,7 +58,7 @@ describe('LmdbStore', () => {
     expect(store.stats.removes).toBe(10);
   });
 
-  it('a body delivered soon after acceptance comes from the cache; bodies beyond cacheBytes are read from disk', async () => {
+  it('a body delivered soon after acceptance comes from the cache, bodies beyond cacheBytes from disk', async () => {
     const { store } = await open(undefined, 4096);
     const bodies = Array.from({ length: 20 }, (_, i) => ({ n: i, pad: 'y'.repeat(1000) })); // ~1 KiB each
     const tasks = bodies.map((b, i) => task(i + 1, packValue(b)));
