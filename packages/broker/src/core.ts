@@ -647,7 +647,7 @@ export class BrokerCore {
       }
     };
     if (!this.#store.durable) return accept();
-    this.#store.add(t, packed).then(accept, (e: Error) => {
+    this.#store.add(t, packed, m.body).then(accept, (e: Error) => {
       this.#tasks.delete(id);
       this.#unfinished--;
       this.#unfinishedBytes -= bytes;

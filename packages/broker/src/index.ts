@@ -48,7 +48,15 @@ export {
   type SubscriberLoad,
   type TaskInfo,
 } from './core.js';
-export { MemoryStore, LmdbStore, type StoreOptions, type StoredTask, type TaskState, type TaskStore } from './store.js';
+export {
+  MemoryStore,
+  LmdbStore,
+  type StoreOptions,
+  type StoreStats,
+  type StoredTask,
+  type TaskState,
+  type TaskStore,
+} from './store.js';
 export { Kind, BROKER_PROTOCOL_VERSION, type BrokerMessage, type SubscriberType } from './wire.js';
 export {
   BrokerError,
