@@ -44,7 +44,7 @@ function nativeAvailable(): boolean {
 const hasFile = (l: Loaded, part: string): boolean => l.cjs.some((f) => f.includes(part));
 
 describe('modules loaded on first use, not by an import of @socketkit/unix', () => {
-  it('an import loads neither msgpackr-extract, node:child_process, TOML/.env parsers nor node:crypto', () => {
+  it('an import loads none of msgpackr-extract, TOML/.env parsers, node:child_process, crypto, fs/promises', () => {
     const l = run('import');
     expect(hasFile(l, '/msgpackr-extract/')).toBe(false);
     expect(hasFile(l, '/node-gyp-build-optional-packages/')).toBe(false);
@@ -52,6 +52,7 @@ describe('modules loaded on first use, not by an import of @socketkit/unix', () 
     expect(hasFile(l, '/dotenv/')).toBe(false);
     expect(l.builtins).not.toContain('child_process');
     expect(l.builtins).not.toContain('crypto');
+    expect(l.builtins).not.toContain('fs/promises');
     expect(l.builtins).not.toContain('tls');
     expect(l.builtins).not.toContain('http');
   });
