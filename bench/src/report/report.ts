@@ -92,8 +92,10 @@ export function methodNotes(results: BenchResults): string[] {
             'NATS apart); the .cpuprofile files stay in bench/profiles/.',
         ]
       : []),
-    'msgpackr native acceleration (isNativeAccelerationEnabled after one unpack in a ' +
-      `socketkit worker): ${m.msgpackrNative === null ? 'unknown' : m.msgpackrNative ? 'enabled' : 'disabled'}.`,
+    'msgpackr native acceleration (isNativeAccelerationEnabled of msgpackr as the raw baselines import it, in a ' +
+      `socketkit worker): ${m.msgpackrNative === null ? 'unknown' : m.msgpackrNative ? 'enabled' : 'disabled'}. ` +
+      "socketkit's codec decodes with msgpackr's JavaScript decoder until it has decoded 256 payloads of at " +
+      'least 140 bytes, then with the full msgpackr (native extractor included when it loads).',
   ];
 }
 

@@ -198,6 +198,16 @@ function cliArgs(a: ColdAddress): string[] {
   ];
 }
 
+/** A contender that is a child program of cold-peer.ts (`kind`), against the warm server of the same kind. */
+const peerScript = (label: string, kind: StartContender['server']): StartContender => ({
+  label,
+  server: kind,
+  command: (role, a) => ({
+    cmd: process.execPath,
+    args: [PEER, role === 'sender' ? 'send' : 'listen', kind, JSON.stringify(a)],
+  }),
+});
+
 const START_CONTENDERS: StartContender[] = [
   {
     label: 'socketkit CLI (send / listen)',
@@ -213,30 +223,9 @@ const START_CONTENDERS: StartContender[] = [
       ],
     }),
   },
-  {
-    label: 'socketkit script',
-    server: 'sk',
-    command: (role, a) => ({
-      cmd: process.execPath,
-      args: [PEER, role === 'sender' ? 'send' : 'listen', 'sk', JSON.stringify(a)],
-    }),
-  },
-  {
-    label: 'raw node:net script',
-    server: 'raw',
-    command: (role, a) => ({
-      cmd: process.execPath,
-      args: [PEER, role === 'sender' ? 'send' : 'listen', 'raw', JSON.stringify(a)],
-    }),
-  },
-  {
-    label: 'zeromq.js script',
-    server: 'zmq',
-    command: (role, a) => ({
-      cmd: process.execPath,
-      args: [PEER, role === 'sender' ? 'send' : 'listen', 'zmq', JSON.stringify(a)],
-    }),
-  },
+  peerScript('socketkit script', 'sk'),
+  peerScript('raw node:net script', 'raw'),
+  peerScript('zeromq.js script', 'zmq'),
   {
     label: 'Python (reference peer framing)',
     server: 'raw',
@@ -682,64 +671,74 @@ export function coldTables(cold: ColdResults): Array<{ title: string; table: Tab
         rows: cold.start.map((x) => [x.role, x.transport, x.impl, ms(x.ms)]),
       },
     });
-  const ratioTo = (v: number, c: number | undefined): string => (c === undefined ? '–' : fmtRatio(v / c));
   if (cold.burst.length > 0)
     tables.push({
       title: 'Cold burst: fresh processes per run, no warm-up, first messages ({seq, blob}, 230-byte frames)',
-      table: {
-        header: ['transport', 'implementation', 'messages', 'msg/s', '÷ ceiling', 'CPU µs / msg'],
-        right: [2, 3, 4, 5],
-        rows: cold.burst.map((x) => [
-          x.transport,
-          x.impl,
-          formatNumber(x.count),
-          formatNumber(x.msgsPerSec.median),
-          ratioTo(
-            x.msgsPerSec.median,
-            cold.burst.find((y) => y.transport === x.transport && y.impl === 'raw-batched')?.msgsPerSec.median,
-          ),
-          x.cpuUsPerMsg.median.toFixed(2),
-        ]),
-      },
+      table: rateTable(
+        ['transport', 'implementation', 'messages'],
+        [2],
+        '÷ ceiling',
+        'CPU µs / msg',
+        cold.burst,
+        (x) => [x.transport, x.impl, formatNumber(x.count)],
+        (x, y) => y.transport === x.transport && y.impl === 'raw-batched',
+        (x) => x.cpuUsPerMsg,
+      ),
     });
   if (cold.drain.length > 0)
     tables.push({
       title: 'Drain cadence: socketkit, `await server.drain()` after … (warm, 1 client)',
-      table: {
-        header: ['transport', 'drain', 'msg/s', '÷ never', 'server CPU µs / msg'],
-        right: [2, 3, 4],
-        rows: cold.drain.map((x) => [
-          x.transport,
-          x.cadence,
-          formatNumber(x.msgsPerSec.median),
-          ratioTo(
-            x.msgsPerSec.median,
-            cold.drain.find((y) => y.transport === x.transport && y.cadence === 'never')?.msgsPerSec.median,
-          ),
-          x.serverCpuUsPerMsg.median.toFixed(2),
-        ]),
-      },
+      table: rateTable(
+        ['transport', 'drain'],
+        [],
+        '÷ never',
+        'server CPU µs / msg',
+        cold.drain,
+        (x) => [x.transport, x.cadence],
+        (x, y) => y.transport === x.transport && y.cadence === 'never',
+        (x) => x.serverCpuUsPerMsg,
+      ),
     });
   if (cold.shapes.length > 0)
     tables.push({
       title: 'Payload shapes (warm, 1 client)',
-      table: {
-        header: ['transport', 'shape', 'implementation', 'frame B', 'msg/s', '÷ ceiling', 'CPU µs / msg'],
-        right: [3, 4, 5, 6],
-        rows: cold.shapes.map((x) => [
-          x.transport,
-          SHAPE_TITLES[x.shape],
-          x.impl,
-          String(x.frameBytes),
-          formatNumber(x.msgsPerSec.median),
-          ratioTo(
-            x.msgsPerSec.median,
-            cold.shapes.find((y) => y.transport === x.transport && y.shape === x.shape && y.impl === 'raw-batched')
-              ?.msgsPerSec.median,
-          ),
-          x.cpuUsPerMsg.median.toFixed(2),
-        ]),
-      },
+      table: rateTable(
+        ['transport', 'shape', 'implementation', 'frame B'],
+        [3],
+        '÷ ceiling',
+        'CPU µs / msg',
+        cold.shapes,
+        (x) => [x.transport, SHAPE_TITLES[x.shape], x.impl, String(x.frameBytes)],
+        (x, y) => y.transport === x.transport && y.shape === x.shape && y.impl === 'raw-batched',
+        (x) => x.cpuUsPerMsg,
+      ),
     });
   return tables;
+}
+
+/**
+ * A table of rows that each carry msg/s and a CPU figure: the row's own `cells` (those at `right` right-aligned),
+ * then msg/s, msg/s ÷ that of the row `isReference` picks (the ceiling, never draining; `–` where there is none)
+ * and the CPU median.
+ */
+function rateTable<T extends { msgsPerSec: ColdFigure }>(
+  header: string[],
+  right: number[],
+  ratioTitle: string,
+  cpuTitle: string,
+  rows: T[],
+  cells: (x: T) => string[],
+  isReference: (x: T, y: T) => boolean,
+  cpu: (x: T) => ColdFigure,
+): Table {
+  const n = header.length;
+  return {
+    header: [...header, 'msg/s', ratioTitle, cpuTitle],
+    right: [...right, n, n + 1, n + 2],
+    rows: rows.map((x) => {
+      const ref = rows.find((y) => isReference(x, y))?.msgsPerSec.median;
+      const ratio = ref === undefined ? '–' : fmtRatio(x.msgsPerSec.median / ref);
+      return [...cells(x), formatNumber(x.msgsPerSec.median), ratio, cpu(x).median.toFixed(2)];
+    }),
+  };
 }

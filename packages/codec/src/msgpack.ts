@@ -1,5 +1,6 @@
+import { createRequire } from 'node:module';
 import { ErrorCode, MessageError } from '@socketkit/protocol';
-import { Unpackr } from 'msgpackr';
+import { Unpackr } from 'msgpackr/unpack';
 import { MAX_FRAME_PAYLOAD } from './limits.js';
 import { SCAN_BIG_INT, SCAN_BIN, SCAN_PROTO_KEY, ScanError, lastScanMinBin, scanValue } from './scan.js';
 import { EncodeRefusal, EncodeTooLarge, formatPath, withWriter, writeValue } from './writer.js';
@@ -7,26 +8,58 @@ import { EncodeRefusal, EncodeTooLarge, formatPath, withWriter, writeValue } fro
 // Both decoders only ever see bytes scanValue accepted: plain msgpack, string
 // keys, no extensions, bounded depth. The fast one reads 64-bit integers as
 // numbers, exact because the scan found none outside the safe integers.
-const fastUnpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
+const FAST = { useRecords: false, mapsAsObjects: true, int64AsType: 'number' } as const;
 // 64-bit integers as BigInt (toPlain turns the safe ones into numbers: the
 // boundary is the writer's, |n| <= 2^53-1, so an integer of ±2^53 from a
 // peer stays an integer after a hop; msgpackr's 'auto' would make ±2^53 a
 // number, which the writer sends as a float). Maps as Map, so a `__proto__`
 // key survives until toPlain defines it as an own property.
-const exactUnpackr = new Unpackr({ useRecords: false, mapsAsObjects: false, int64AsType: 'bigint' });
+const EXACT = { useRecords: false, mapsAsObjects: false, int64AsType: 'bigint' } as const;
 // The same two with every bin copied out of the bytes (by default a bin is a view into them).
-const fastCopyUnpackr = new Unpackr({
-  useRecords: false,
-  mapsAsObjects: true,
-  int64AsType: 'number',
-  copyBuffers: true,
-});
-const exactCopyUnpackr = new Unpackr({
-  useRecords: false,
-  mapsAsObjects: false,
-  int64AsType: 'bigint',
-  copyBuffers: true,
-});
+let fastUnpackr = new Unpackr(FAST);
+let exactUnpackr = new Unpackr(EXACT);
+let fastCopyUnpackr = new Unpackr({ ...FAST, copyBuffers: true });
+let exactCopyUnpackr = new Unpackr({ ...EXACT, copyBuffers: true });
+
+/**
+ * The decoders above come from `msgpackr/unpack`: msgpackr's JavaScript decoder, without its native string
+ * extractor (msgpackr-extract). Loading the extractor (node-gyp-build, detect-libc, node:child_process, a native
+ * addon) was about half of what importing msgpackr costs, ~10-20 ms of every process's start (issue 28: cold
+ * start), and it pays off only on sources of at least {@link NATIVE_MIN_BYTES} with many strings (msgpackr never
+ * uses it below that; ~4x faster on an object of 20 strings of 30 characters). So the decoders switch to the full
+ * msgpackr, extractor included when its prebuilt binary loads, after {@link NATIVE_AFTER} decodes of such
+ * sources: a short-lived program never loads it, a long stream of larger messages gets it early.
+ */
+export const NATIVE_AFTER = 256;
+/** Smallest source msgpackr hands to its native string extractor (below it, strings are read in JavaScript). */
+export const NATIVE_MIN_BYTES = 140;
+let untilNative = NATIVE_AFTER;
+
+/** Counts one decode of `bytes` source bytes and switches to the full msgpackr at the {@link NATIVE_AFTER}th. */
+function countDecode(bytes: number): void {
+  if (bytes >= NATIVE_MIN_BYTES && --untilNative === 0) useFullMsgpackr();
+}
+
+/**
+ * Replaces the four decoders with the full msgpackr's (the CommonJS build that node's `require` loads, which
+ * sets up the native string extractor when msgpackr-extract loads). Exported for the tests; the decoders
+ * switch by themselves. Returns whether the extractor is in use; if msgpackr itself fails to load, the
+ * JavaScript decoders stay (they decode the same values).
+ */
+export function useFullMsgpackr(): boolean {
+  untilNative = -1;
+  let full: { Unpackr: typeof Unpackr; isNativeAccelerationEnabled: boolean };
+  try {
+    full = createRequire(import.meta.url)('msgpackr');
+  } catch {
+    return false;
+  }
+  fastUnpackr = new full.Unpackr(FAST);
+  exactUnpackr = new full.Unpackr(EXACT);
+  fastCopyUnpackr = new full.Unpackr({ ...FAST, copyBuffers: true });
+  exactCopyUnpackr = new full.Unpackr({ ...EXACT, copyBuffers: true });
+  return full.isNativeAccelerationEnabled;
+}
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
@@ -123,6 +156,7 @@ function bounded(v: unknown, flags: number, ab: ArrayBufferLike): unknown {
 export function decodeValue(bytes: Uint8Array, copyBins = false): unknown {
   const flags = scanValue(bytes);
   const copy = copyBins && (flags & SCAN_BIN) !== 0;
+  if (untilNative > 0) countDecode(bytes.length);
   if ((flags & (SCAN_BIG_INT | SCAN_PROTO_KEY)) === 0) {
     const v = (copy ? fastCopyUnpackr : fastUnpackr).unpack(bytes);
     return copy ? v : bounded(v, flags, bytes.buffer);
@@ -174,6 +208,7 @@ export function decodeScannedRange(
   range.start = start + offset;
   range.end = end + offset;
   const copy = copyBins && (flags & SCAN_BIN) !== 0;
+  if (untilNative > 0) countDecode(end - start);
   const v =
     (flags & (SCAN_BIG_INT | SCAN_PROTO_KEY)) === 0
       ? (copy ? fastCopyUnpackr : fastUnpackr).unpack(source, range)

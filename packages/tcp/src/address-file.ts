@@ -8,7 +8,6 @@ import {
   unlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import {
   fileTrustProblem,
@@ -103,7 +102,7 @@ export async function readAddressFile(
   let text: string | undefined;
   if (trust.allowInsecureDir === true || process.getuid === undefined) {
     try {
-      text = await readFile(path, { encoding: 'utf8', flag: 'r' });
+      text = await process.getBuiltinModule('node:fs/promises').readFile(path, { encoding: 'utf8', flag: 'r' });
     } catch (err) {
       if (errno(err) === 'ENOENT') return undefined;
       throw unreadable(path, eventName, err);

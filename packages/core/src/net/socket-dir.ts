@@ -1,8 +1,13 @@
 import { closeSync, constants, existsSync, fstatSync, lstatSync, openSync, readlinkSync, type Stats } from 'node:fs';
-import { access, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { optionRule as r, type OptionRulesFor } from '@socketkit/config';
 import { ConnectionError, ErrorCode, ValidationError } from '@socketkit/protocol';
+
+/**
+ * node:fs/promises, loaded on first use (a server creating its directory, a client checking it may write there):
+ * an import of a transport does not need it, and it loads node's file streams with it (issue 28: cold start).
+ */
+const fsp = () => process.getBuiltinModule('node:fs/promises');
 
 /**
  * Who may own (and write) the socket directory and the files in it. Whoever
@@ -144,7 +149,7 @@ function serverDirError(err: unknown, dir: string): Error {
  */
 export async function prepareSocketDir(dir: string, trust: SocketDirTrust = {}): Promise<void> {
   try {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await fsp().mkdir(dir, { recursive: true, mode: 0o700 });
   } catch (err) {
     throw new ValidationError(
       ErrorCode.INVALID_CONFIG,
@@ -162,7 +167,7 @@ export async function prepareSocketDir(dir: string, trust: SocketDirTrust = {}):
     throw serverDirError(err, dir);
   }
   try {
-    await access(checked.realPath, constants.W_OK | constants.X_OK);
+    await fsp().access(checked.realPath, constants.W_OK | constants.X_OK);
   } catch (err) {
     throw new ConnectionError(
       ErrorCode.PERMISSION_DENIED,
