@@ -35,7 +35,7 @@ import { renderPrometheus } from '../ops/metrics.js';
 import { type PeerContext, type PeerHost, ServerPeer } from './peer.js';
 import { Admission } from './admission.js';
 import { NoClientQueue } from './queue.js';
-import { broadcastToPeers } from './fanout.js';
+import { BroadcastRun } from './fanout.js';
 import { Requests } from './requests.js';
 import { RateSampler, ServerCounters, type ClientStats, type ServerStats } from '../ops/stats.js';
 import type { PendingHandshake, ServerTransport, TransportStream } from '../transport.js';
@@ -96,6 +96,8 @@ export class SocketServer<
   readonly #peers = new Map<string, ServerPeer>();
   /** Broadcasts sent while no client was registered, for the next one (`messageQueueSize`). */
   readonly #queue: NoClientQueue;
+  /** Small broadcasts of a tick: appended once, written once per client per tick. */
+  readonly #broadcasts: BroadcastRun;
   #state: 'idle' | 'starting' | 'running' | 'stopping' = 'idle';
   #starting: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
@@ -108,7 +110,7 @@ export class SocketServer<
   readonly #admission: Admission;
   readonly #rates = new RateSampler(this.#counters);
   /** Awaiting and registered peers, counted by the peers (see PeerCensus). */
-  readonly #census: PeerContext['census'] = { awaiting: 0, registered: 0 };
+  readonly #census: PeerContext['census'] = { awaiting: 0, registered: 0, changes: 0 };
   #startedAt = 0;
 
   constructor(options: SocketServerOptions<TIn, TOut>) {
@@ -123,6 +125,7 @@ export class SocketServer<
       createLogger(`socketkit:server:${this.eventName}`, options.logLevel ?? CONFIG_DEFAULTS.logLevel);
     this.#warnings = new LogLimiter(this.log);
     this.#queue = new NoClientQueue(this.#o, this.log, (dropped) => this.emit('queueOverflow', dropped));
+    this.#broadcasts = new BroadcastRun(this.#census, this.#queue);
     const context: PeerContext = {
       eventName: this.eventName,
       settings: this.#o,
@@ -283,6 +286,7 @@ export class SocketServer<
    * the snapshot.
    */
   stats(): ServerStats {
+    this.#broadcasts.flush(); // this tick's shared run is counted once written
     const now = Date.now();
     const clients: ClientStats[] = [];
     for (const p of this.#peers.values()) {
@@ -467,7 +471,7 @@ export class SocketServer<
       } else this.#queue.push(frame);
       return clients;
     }
-    return broadcastToPeers(this.#peers.values(), frame, this.#queue);
+    return this.#broadcasts.broadcast(this.#peers.values(), frame);
   }
 
   /** The transport accepted a connection that starts its own handshake (TLS): count it under `maxUnauthenticated`. */
