@@ -267,4 +267,20 @@ describe('fan-out (issue 28): one shared run per tick, each connection visited o
     expect(server.send({ after: 1 })).toBe(3);
     await until(() => ps.every((p) => p.messages.at(-1)?.data.after === 1), 'after read');
   });
+
+  it('drain() counts the shared run: a tick above the high-water mark is handed to every stream by drain()', async () => {
+    const { server, peers: ps, since } = await setup(3);
+    for (let i = 0; i < 200; i++) server.send({ i, pad: 'p'.repeat(100) }); // > 16 KiB of frames, one tick
+    expect(server.getConnectedClients().every((c) => c.pendingBytes > 16 * 1024)).toBe(true);
+    expect([since(0).length, since(1).length, since(2).length]).toEqual([0, 0, 0]);
+    const drained = server.drain();
+    expect([since(0).length, since(1).length, since(2).length]).toEqual([1, 1, 1]);
+    expect(since(1)[0]).toBe(since(0)[0]);
+    expect(since(2)[0]).toBe(since(0)[0]);
+    server.send({ i: 200 });
+    await drained;
+    await until(() => ps.every((p) => p.messages.length === 202), 'all read');
+    for (const p of ps)
+      expect(p.messages.slice(1).map((m) => m.data.i)).toEqual(Array.from({ length: 201 }, (_, i) => i));
+  });
 });

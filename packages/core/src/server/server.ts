@@ -194,12 +194,7 @@ export class SocketServer<
    * (in the transport's own handshake, TLS).
    */
   get connectionCounts(): { awaiting: number; registered: number; refusing: number; handshaking: number } {
-    let awaiting = 0;
-    let registered = 0;
-    for (const p of this.#peers.values()) {
-      if (p.state === 'awaiting') awaiting++;
-      else if (p.state === 'registered') registered++;
-    }
+    const { awaiting, registered } = this.#census; // kept by the peers as they change state
     const a = this.#admission;
     return { awaiting, registered, refusing: a.refusing, handshaking: a.handshaking };
   }
@@ -406,18 +401,25 @@ export class SocketServer<
   }
 
   /**
-   * Resolves once every client's pending bytes fell under its stream's
-   * high-water mark (at once if they already are). A peer still in its
-   * registration grace counts too (it takes live broadcasts: the Python
-   * module never says hello). Clients being disconnected are not waited for; a client that does not drain within
-   * `drainTimeout` gets the slow-consumer policy (disconnect; or with `drop`
-   * it is not waited for again until it has drained).
+   * Resolves once every client's pending bytes fell under its stream's high-water mark (at once if they already
+   * are). A peer still in its registration grace counts too (it takes live broadcasts: the Python module never says
+   * hello). Clients being disconnected are not waited for; a client that does not drain within `drainTimeout` gets
+   * the slow-consumer policy (disconnect; or with `drop` it is not waited for again until it has drained).
    */
   drain(): Promise<void> {
     // Nothing pending (the common case when called after every send): one shared settled promise, no allocation.
     let waits: Array<Promise<void>> | undefined;
-    for (const p of this.#peers.values())
-      if (p.open && !p.drainGaveUp && p.conn.needsDrain) (waits ??= []).push(p.drain()); // peer.drain()'s own test
+    let flushed = false;
+    for (const p of this.#peers.values()) {
+      if (!p.open || p.drainGaveUp || !p.conn.needsDrain) continue;
+      // the first one above its mark: the tick's shared run goes to every stream at once (one concatenation)
+      if (!flushed) {
+        flushed = true;
+        this.#broadcasts.flush();
+        if (!p.conn.needsDrain) continue;
+      }
+      (waits ??= []).push(p.drain()); // peer.drain()'s own test
+    }
     return waits === undefined ? DRAINED : Promise.all(waits).then(noop);
   }
 
