@@ -100,12 +100,15 @@ function same(c: SharedConcat | undefined, frames: Uint8Array[], bytes: number):
  * written. Frames are never changed once appended.
  */
 export class FrameRun {
+  /** The frames appended, in order. */
   readonly frames: Uint8Array[] = [];
+  /** Their bytes in all. */
   bytes = 0;
   /** How many connections left the run before it was written (they wrote something else meanwhile). */
   left = 0;
   #out: Uint8Array | undefined;
 
+  /** Appends one frame (before the run is written). */
   push(frame: Uint8Array): void {
     this.frames.push(frame);
     this.bytes += frame.length;
