@@ -207,7 +207,7 @@ describe('fan-out (issue 28): one shared run per tick, each connection visited o
     return seen;
   }
 
-  it('100 broadcasts in one tick to 4 clients: one write per client, its state read a few times, not per message', async () => {
+  it('100 broadcasts in one tick to 4 clients: one write per client, its state read a few times', async () => {
     const transport = recordingTransport();
     const streams: TransportStream[] = [];
     const counting: ServerTransport = {
@@ -238,7 +238,7 @@ describe('fan-out (issue 28): one shared run per tick, each connection visited o
     }
   });
 
-  it('a tick past maxPendingBytes (drop): each client takes the frames that fit, in order, and is counted exactly', async () => {
+  it('a tick past maxPendingBytes (drop): each client takes what fits, in order, counted exactly', async () => {
     const { server, peers: ps, ids } = await setup(3, undefined, { maxPendingBytes: 4000, slowConsumerPolicy: 'drop' });
     const dropped = new Map<string, number>();
     server.on('messageDropped', (id) => dropped.set(id, (dropped.get(id) ?? 0) + 1));
@@ -268,7 +268,7 @@ describe('fan-out (issue 28): one shared run per tick, each connection visited o
     await until(() => ps.every((p) => p.messages.at(-1)?.data.after === 1), 'after read');
   });
 
-  it('drain() counts the shared run: a tick above the high-water mark is handed to every stream by drain()', async () => {
+  it('drain() counts the shared run: a tick above the high-water mark goes to every stream', async () => {
     const { server, peers: ps, since } = await setup(3);
     for (let i = 0; i < 200; i++) server.send({ i, pad: 'p'.repeat(100) }); // > 16 KiB of frames, one tick
     expect(server.getConnectedClients().every((c) => c.pendingBytes > 16 * 1024)).toBe(true);
