@@ -51,7 +51,7 @@ export type {
   PendingHandshake,
 } from './transport.js';
 export { LogLimiter, LOG_LIMIT_INTERVAL_MS } from './ops/log-limiter.js';
-export { BatchShare, FramedConnection, SplitFrame } from './wire/connection.js';
+export { BatchShare, FrameRun, FramedConnection, SplitFrame } from './wire/connection.js';
 export { duplexPair } from './duplex-pair.js';
 export type { FramedConnectionHandlers, OutFrame } from './wire/connection.js';
 export { backoffDelay, DEFAULT_BACKOFF, DEFAULT_MAX_RETRIES } from './client/backoff.js';

@@ -27,7 +27,7 @@ export type { DisconnectReason, PeerState } from './server/peer.js';
 export { abortableDelay, mergeDefined, validateTimeoutMs } from './settings.js';
 export { checkOptions, optionRule } from '@socketkit/config';
 export type { OptionRule, OptionRules, OptionRulesFor } from '@socketkit/config';
-export { BatchShare, FramedConnection, SplitFrame } from './wire/connection.js';
+export { BatchShare, FrameRun, FramedConnection, SplitFrame } from './wire/connection.js';
 export type { FramedConnectionHandlers, OutFrame } from './wire/connection.js';
 export { GLOBAL_TIMERS, Heartbeat } from './wire/heartbeat.js';
 export type { HeartbeatOptions, HeartbeatTimers } from './wire/heartbeat.js';

@@ -7,7 +7,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { FrameDecoder } from '@socketkit/codec';
 import { MessageType, type SocketMessage } from '@socketkit/protocol';
-import { SocketServer, type ServerTransport, type TransportStream } from '../src/index.js';
+import { SocketServer, type ServerTransport, type SocketServerOptions, type TransportStream } from '../src/index.js';
 import { memoryServerTransport, settle, until, type RawPeer, welcomedPeers } from './duplex-pair.js';
 
 /** Every chunk the server wrote to one connection, in order. */
@@ -42,7 +42,7 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.stop()));
 });
 
-async function setup(clients: number, handler?: () => unknown) {
+async function setup(clients: number, handler?: () => unknown, opts: Partial<SocketServerOptions> = {}) {
   const transport = recordingTransport();
   const server = new SocketServer({
     eventName: 'rules',
@@ -51,6 +51,7 @@ async function setup(clients: number, handler?: () => unknown) {
     registerGraceMs: 1,
     closeGraceMs: 1,
     handler,
+    ...opts,
   });
   await server.start();
   servers.push(server);
@@ -185,5 +186,101 @@ describe('large bins (issue 28): written as they are, not copied', () => {
     p.hello();
     await until(() => p.messages.length === 2, 'welcome and queued message read');
     expect(Buffer.compare(p.messages[1]!.data.big as Buffer, sent)).toBe(0);
+  });
+});
+
+describe('fan-out (issue 28): one shared run per tick, each connection visited once per tick', () => {
+  /** Counts reads of a stream's write-side state (what a per-message delivery checks against maxPendingBytes). */
+  function countReads(stream: TransportStream): { reads: number } {
+    const seen = { reads: 0 };
+    const proto = Object.getPrototypeOf(stream) as object;
+    let desc: PropertyDescriptor | undefined;
+    for (let o: object | null = proto; o !== null && desc === undefined; o = Object.getPrototypeOf(o))
+      desc = Object.getOwnPropertyDescriptor(o, 'writableLength');
+    Object.defineProperty(stream, 'writableLength', {
+      configurable: true,
+      get() {
+        seen.reads++;
+        return desc?.get?.call(stream) as number;
+      },
+    });
+    return seen;
+  }
+
+  it('100 broadcasts in one tick to 4 clients: one write per client, its state read a few times', async () => {
+    const transport = recordingTransport();
+    const streams: TransportStream[] = [];
+    const counting: ServerTransport = {
+      ...transport,
+      listen: (onConnection, options) =>
+        transport.listen((stream) => {
+          streams.push(stream);
+          onConnection(stream);
+        }, options),
+    };
+    const server = new SocketServer({
+      eventName: 'rules',
+      transport: counting,
+      logLevel: 'silent',
+      registerGraceMs: 1,
+    });
+    await server.start();
+    servers.push(server);
+    const ps = await welcomedPeers(server, transport, 4, peers);
+    const reads = streams.map(countReads);
+    const marks = transport.writes.map((w) => w.length);
+    for (let i = 0; i < 100; i++) expect(server.send({ i })).toBe(4);
+    await until(() => ps.every((p) => p.messages.length === 101), 'all broadcasts read');
+    for (let c = 0; c < 4; c++) {
+      expect(transport.writes[c]!.length - marks[c]!).toBe(1);
+      expect(reads[c]!.reads).toBeLessThan(10);
+      expect(ps[c]!.messages.slice(1).map((m) => m.data.i)).toEqual(Array.from({ length: 100 }, (_, i) => i));
+    }
+  });
+
+  it('a tick past maxPendingBytes (drop): each client takes what fits, in order, counted exactly', async () => {
+    const { server, peers: ps, ids } = await setup(3, undefined, { maxPendingBytes: 4000, slowConsumerPolicy: 'drop' });
+    const dropped = new Map<string, number>();
+    server.on('messageDropped', (id) => dropped.set(id, (dropped.get(id) ?? 0) + 1));
+    server.send({ only: 'b', pad: 'u'.repeat(1500) }, ids[1]);
+    const counts: number[] = [];
+    for (let i = 0; i < 80; i++) counts.push(server.send({ i, pad: 'x'.repeat(20) }));
+    expect(counts[0]).toBe(3);
+    expect(counts.at(-1)).toBe(0);
+    for (let i = 1; i < 80; i++) expect(counts[i]).toBeLessThanOrEqual(counts[i - 1] as number);
+    expect(counts).toContain(2); // the client with the unicast pending reached its bound first
+    const total = counts.reduce((a, b) => a + b, 0);
+    await until(() => ps.reduce((n, p) => n + p.messages.length, 0) === 3 + 1 + total, 'what fit was read');
+    const got = ps.map((p) => p.messages.filter((m) => m.data.i !== undefined).map((m) => m.data.i));
+    for (const g of got) expect(g).toEqual(Array.from({ length: g.length }, (_, i) => i));
+    expect(got[0]).toEqual(got[2]);
+    expect(got[1]!.length).toBeLessThan(got[0]!.length);
+    expect(ps[1]!.messages[1]!.data.only).toBe('b');
+    ids.forEach((id, c) => expect(dropped.get(id)).toBe(80 - got[c]!.length));
+    const stats = server.stats().clients;
+    ids.forEach((id, c) => {
+      const s = stats.find((x) => x.id === id)!;
+      expect(s.messagesOut).toBe(ps[c]!.messages.length);
+      expect(s.bytesOut).toBe(ps[c]!.decoder.bytesReceived);
+    });
+    // drained: the next broadcast reaches every client again
+    expect(server.send({ after: 1 })).toBe(3);
+    await until(() => ps.every((p) => p.messages.at(-1)?.data.after === 1), 'after read');
+  });
+
+  it('drain() counts the shared run: a tick above the high-water mark goes to every stream', async () => {
+    const { server, peers: ps, since } = await setup(3);
+    for (let i = 0; i < 200; i++) server.send({ i, pad: 'p'.repeat(100) }); // > 16 KiB of frames, one tick
+    expect(server.getConnectedClients().every((c) => c.pendingBytes > 16 * 1024)).toBe(true);
+    expect([since(0).length, since(1).length, since(2).length]).toEqual([0, 0, 0]);
+    const drained = server.drain();
+    expect([since(0).length, since(1).length, since(2).length]).toEqual([1, 1, 1]);
+    expect(since(1)[0]).toBe(since(0)[0]);
+    expect(since(2)[0]).toBe(since(0)[0]);
+    server.send({ i: 200 });
+    await drained;
+    await until(() => ps.every((p) => p.messages.length === 202), 'all read');
+    for (const p of ps)
+      expect(p.messages.slice(1).map((m) => m.data.i)).toEqual(Array.from({ length: 201 }, (_, i) => i));
   });
 });

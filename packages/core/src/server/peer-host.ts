@@ -13,6 +13,8 @@ import type { PongCache } from './replies.js';
 export interface PeerCensus {
   awaiting: number;
   registered: number;
+  /** State changes of any peer so far: the fan-out's shared run is valid while this does not move. */
+  changes: number;
 }
 
 /** What every peer of one server shares (fixed for the server's life). */

@@ -189,10 +189,19 @@ export function closeReason(err: Error | undefined): DisconnectReason {
 
 /** Moves one peer in its server's census (awaiting and registered peers counted) from state `from` to `to`. */
 export function recount(census: PeerCensus, from: PeerState, to: PeerState): void {
+  census.changes++;
   if (from === 'awaiting') census.awaiting--;
   else if (from === 'registered') census.registered--;
   if (to === 'awaiting') census.awaiting++;
   else if (to === 'registered') census.registered++;
+}
+
+/** Counts `n` frames of `bytes` bytes written to a peer (a shared run), on the peer and the server. */
+export function countFrames(peer: Traffic, server: Traffic, n: number, bytes: number): void {
+  peer.messagesOut += n;
+  peer.bytesOut += bytes;
+  server.messagesOut += n;
+  server.bytesOut += bytes;
 }
 
 /** Bytes of the length prefix before every frame payload. */

@@ -12,7 +12,7 @@ import type { PeerContext, PeerHost as PeerHostOf } from './peer-host.js';
 import { type DisconnectReason, type Held, type PeerState, type Phase, FRAME_HEADER } from './peer-state.js';
 import { HELLO_WINDOW_MS, awaitingRule, closeReason, countFrame } from './peer-state.js';
 import { firstMessageRefusal, helloRefusal, isHandshakeHello, isOpen, roleOf, settlesWithin } from './peer-state.js';
-import { hold, peerHeartbeat, recount } from './peer-state.js';
+import { countFrames, hold, peerHeartbeat, recount } from './peer-state.js';
 import { handlerErrorFrame, monitorAnswer, monitorWelcomeFrame, replyFrame, welcomeFrame } from './replies.js';
 
 export { type DisconnectReason, HELLO_WINDOW_MS, MAX_HELD_BYTES, type PeerState } from './peer-state.js';
@@ -75,6 +75,7 @@ export class ServerPeer {
           if (this.open) this.#guard.afterChunk(this.conn);
         },
         onClose: (err) => this.#onClose(err),
+        onRunWritten: (n, bytes) => this.#countOut(bytes, n),
       },
       this.#c.batchShare,
     );
@@ -91,21 +92,13 @@ export class ServerPeer {
     return ph.name === 'monitoring' || (isOpen(ph) && ph.role !== undefined);
   }
 
-  /**
-   * True when its hello said `role: "sender"` (`socketkit send`): a
-   * registered client that never takes the no-client queue and gets no
-   * broadcasts (only replies and messages sent to its id).
-   */
+  /** True when its hello said `role: "sender"` (`socketkit send`): never the queue nor broadcasts, only unicasts. */
   get sender(): boolean {
     const ph = this.#phase;
     return isOpen(ph) && ph.role === 'sender';
   }
 
-  /**
-   * True while awaiting with its exchange started: a token peer whose hello
-   * was answered with a challenge. Such a peer is never evicted by newer
-   * connections (it has `authTimeout` to send its proof).
-   */
+  /** True while awaiting with its auth exchange started (challenge sent): never evicted by newer connections. */
   get inExchange(): boolean {
     return this.#phase.name === 'awaiting' && this.#phase.auth !== undefined;
   }
@@ -126,10 +119,7 @@ export class ServerPeer {
     return ph.name === 'awaiting' && this.#c.token === undefined;
   }
 
-  /**
-   * True while it holds one of the `maxMonitors` places: a monitor, or a
-   * peer a full server admitted only as a possible monitor.
-   */
+  /** True while it holds one of the `maxMonitors` places: a monitor, or a possible one on a full server. */
   get holdsMonitorPlace(): boolean {
     const ph = this.#phase;
     return ph.name === 'monitoring' || (ph.name === 'accepted' && ph.refuseFull !== undefined);
@@ -198,6 +188,20 @@ export class ServerPeer {
     }
     this.#wrote();
     return this.conn.write(frame);
+  }
+
+  /**
+   * A broadcast of `bytes` through the server's shared run (see BroadcastRun): a registered client with room under
+   * `maxPendingBytes` takes it (its connection joins the run: written and counted once per tick); others: `deliver`.
+   * @returns Its room left under `maxPendingBytes` once it took the frame, or -1 (not taken: call `deliver`).
+   */
+  share(bytes: number): number {
+    const ph = this.#phase;
+    if (ph.name !== 'registered' || ph.held !== undefined || this.conn.closing) return -1;
+    const room = this.#c.settings.maxPendingBytes - this.conn.pendingBytes - bytes;
+    if (room < 0) return -1;
+    this.#wrote();
+    return room;
   }
 
   /**
@@ -388,9 +392,9 @@ export class ServerPeer {
     this.#heartbeat = peerHeartbeat(this.#c, this.id, (frame) => this.deliver(frame), this.destroy.bind(this));
   }
 
-  /** Counts one frame written (its length prefix included). */
-  #countOut(total: number): void {
-    if (this.#c.settings.collectStats) countFrame(this.counters, this.#c.counters, 'out', total);
+  /** Counts `n` frames written, of `bytes` bytes in all (length prefixes included). */
+  #countOut(bytes: number, n = 1): void {
+    if (this.#c.settings.collectStats) countFrames(this.counters, this.#c.counters, n, bytes);
   }
 
   #onMessage(m: SocketMessage, payloadBytes: number): void {

@@ -35,7 +35,7 @@ import { renderPrometheus } from '../ops/metrics.js';
 import { type PeerContext, type PeerHost, ServerPeer } from './peer.js';
 import { Admission } from './admission.js';
 import { NoClientQueue } from './queue.js';
-import { broadcastToPeers } from './fanout.js';
+import { BroadcastRun } from './fanout.js';
 import { Requests } from './requests.js';
 import { RateSampler, ServerCounters, type ClientStats, type ServerStats } from '../ops/stats.js';
 import type { PendingHandshake, ServerTransport, TransportStream } from '../transport.js';
@@ -96,6 +96,8 @@ export class SocketServer<
   readonly #peers = new Map<string, ServerPeer>();
   /** Broadcasts sent while no client was registered, for the next one (`messageQueueSize`). */
   readonly #queue: NoClientQueue;
+  /** Small broadcasts of a tick: appended once, written once per client per tick. */
+  readonly #broadcasts: BroadcastRun;
   #state: 'idle' | 'starting' | 'running' | 'stopping' = 'idle';
   #starting: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
@@ -108,7 +110,7 @@ export class SocketServer<
   readonly #admission: Admission;
   readonly #rates = new RateSampler(this.#counters);
   /** Awaiting and registered peers, counted by the peers (see PeerCensus). */
-  readonly #census: PeerContext['census'] = { awaiting: 0, registered: 0 };
+  readonly #census: PeerContext['census'] = { awaiting: 0, registered: 0, changes: 0 };
   #startedAt = 0;
 
   constructor(options: SocketServerOptions<TIn, TOut>) {
@@ -123,6 +125,7 @@ export class SocketServer<
       createLogger(`socketkit:server:${this.eventName}`, options.logLevel ?? CONFIG_DEFAULTS.logLevel);
     this.#warnings = new LogLimiter(this.log);
     this.#queue = new NoClientQueue(this.#o, this.log, (dropped) => this.emit('queueOverflow', dropped));
+    this.#broadcasts = new BroadcastRun(this.#census, this.#queue);
     const context: PeerContext = {
       eventName: this.eventName,
       settings: this.#o,
@@ -191,12 +194,7 @@ export class SocketServer<
    * (in the transport's own handshake, TLS).
    */
   get connectionCounts(): { awaiting: number; registered: number; refusing: number; handshaking: number } {
-    let awaiting = 0;
-    let registered = 0;
-    for (const p of this.#peers.values()) {
-      if (p.state === 'awaiting') awaiting++;
-      else if (p.state === 'registered') registered++;
-    }
+    const { awaiting, registered } = this.#census; // kept by the peers as they change state
     const a = this.#admission;
     return { awaiting, registered, refusing: a.refusing, handshaking: a.handshaking };
   }
@@ -283,6 +281,7 @@ export class SocketServer<
    * the snapshot.
    */
   stats(): ServerStats {
+    this.#broadcasts.flush(); // this tick's shared run is counted once written
     const now = Date.now();
     const clients: ClientStats[] = [];
     for (const p of this.#peers.values()) {
@@ -402,18 +401,25 @@ export class SocketServer<
   }
 
   /**
-   * Resolves once every client's pending bytes fell under its stream's
-   * high-water mark (at once if they already are). A peer still in its
-   * registration grace counts too (it takes live broadcasts: the Python
-   * module never says hello). Clients being disconnected are not waited for; a client that does not drain within
-   * `drainTimeout` gets the slow-consumer policy (disconnect; or with `drop`
-   * it is not waited for again until it has drained).
+   * Resolves once every client's pending bytes fell under its stream's high-water mark (at once if they already
+   * are). A peer still in its registration grace counts too (it takes live broadcasts: the Python module never says
+   * hello). Clients being disconnected are not waited for; a client that does not drain within `drainTimeout` gets
+   * the slow-consumer policy (disconnect; or with `drop` it is not waited for again until it has drained).
    */
   drain(): Promise<void> {
     // Nothing pending (the common case when called after every send): one shared settled promise, no allocation.
     let waits: Array<Promise<void>> | undefined;
-    for (const p of this.#peers.values())
-      if (p.open && !p.drainGaveUp && p.conn.needsDrain) (waits ??= []).push(p.drain()); // peer.drain()'s own test
+    let flushed = false;
+    for (const p of this.#peers.values()) {
+      if (!p.open || p.drainGaveUp || !p.conn.needsDrain) continue;
+      // the first one above its mark: the tick's shared run goes to every stream at once (one concatenation)
+      if (!flushed) {
+        flushed = true;
+        this.#broadcasts.flush();
+        if (!p.conn.needsDrain) continue;
+      }
+      (waits ??= []).push(p.drain()); // peer.drain()'s own test
+    }
     return waits === undefined ? DRAINED : Promise.all(waits).then(noop);
   }
 
@@ -467,7 +473,7 @@ export class SocketServer<
       } else this.#queue.push(frame);
       return clients;
     }
-    return broadcastToPeers(this.#peers.values(), frame, this.#queue);
+    return this.#broadcasts.broadcast(this.#peers.values(), frame);
   }
 
   /** The transport accepted a connection that starts its own handshake (TLS): count it under `maxUnauthenticated`. */

@@ -84,6 +84,35 @@ function same(c: SharedConcat | undefined, frames: Uint8Array[], bytes: number):
   return true;
 }
 
+/**
+ * A tick's broadcast frames, shared by every connection that takes them (the server's fan-out, see BroadcastRun in
+ * server/fanout.ts): a broadcast appends its frame here once, instead of visiting every connection; a connection
+ * that joined the run at frame `from` writes the run's concatenation from that frame on, once, when the run is
+ * written. Frames are never changed once appended.
+ */
+export class FrameRun {
+  /** The frames appended, in order. */
+  readonly frames: Uint8Array[] = [];
+  /** Their bytes in all. */
+  bytes = 0;
+  /** How many connections left the run before it was written (they wrote something else meanwhile). */
+  left = 0;
+  #out: Uint8Array | undefined;
+
+  /** Appends one frame (before the run is written). */
+  push(frame: Uint8Array): void {
+    this.frames.push(frame);
+    this.bytes += frame.length;
+  }
+
+  /** The frames as one buffer, concatenated once for every connection. */
+  joined(): Uint8Array {
+    const f = this.frames;
+    this.#out ??= f.length === 1 ? (f[0] as Uint8Array) : Buffer.concat(f, this.bytes);
+    return this.#out;
+  }
+}
+
 /** Callbacks of a {@link FramedConnection}. */
 export interface FramedConnectionHandlers {
   /**
@@ -108,6 +137,8 @@ export interface FramedConnectionHandlers {
   afterChunk?(): void;
   /** The stream closed (for any reason). `error` is the last stream error, if any. */
   onClose(error: Error | undefined): void;
+  /** `frames` frames (`bytes` bytes) of a shared {@link FrameRun} were handed to the stream (counted there). */
+  onRunWritten?(frames: number, bytes: number): void;
 }
 
 /**
@@ -133,6 +164,12 @@ export class FramedConnection {
   invalidMessages = 0;
 
   readonly #share: BatchShare | undefined;
+  readonly #onRunWritten: ((frames: number, bytes: number) => void) | undefined;
+  /** The shared run it takes, from frame `#runFrom` (`#runFromBytes` into it), and the run that lists it. */
+  #run: FrameRun | undefined;
+  #runFrom = 0;
+  #runFromBytes = 0;
+  #listedIn: FrameRun | undefined;
 
   /**
    * @param share Shared with the other connections of a server, so a broadcast
@@ -141,6 +178,7 @@ export class FramedConnection {
   constructor(stream: TransportStream, maxMessageSize: number, handlers: FramedConnectionHandlers, share?: BatchShare) {
     this.stream = stream;
     this.#share = share;
+    this.#onRunWritten = handlers.onRunWritten;
     // A stream's chunks are never changed once emitted (node:net reads, any Readable): a frame split across reads
     // into one slab (see slabReadOption) is decoded where it lies.
     this.decoder = new FrameDecoder({ maxMessageSize, keepChunks: true });
@@ -247,14 +285,66 @@ export class FramedConnection {
     return this.#closed || this.#ending !== undefined || this.stream.destroyed;
   }
 
-  /** Bytes written but not yet taken by the kernel (including this tick's batch). */
+  /** Bytes written but not yet taken by the kernel (including this tick's batch and shared run). */
   get pendingBytes(): number {
-    return this.stream.writableLength + this.#batchBytes;
+    return this.stream.writableLength + this.#batchBytes + this.#runBytes();
   }
 
-  /** True when the stream's buffer (plus this tick's batch) is above its high-water mark. */
+  /** True when the stream's buffer (plus this tick's batch and shared run) is above its high-water mark. */
   get needsDrain(): boolean {
-    return this.stream.writableNeedDrain || this.#batchBytes > this.stream.writableHighWaterMark;
+    return this.stream.writableNeedDrain || this.#batchBytes + this.#runBytes() > this.stream.writableHighWaterMark;
+  }
+
+  #runBytes(): number {
+    return this.#run === undefined ? 0 : this.#run.bytes - this.#runFromBytes;
+  }
+
+  /**
+   * Takes the frames appended to `run` from now on (after what it wrote before, in order), until it writes
+   * anything else or the run is written ({@link FramedConnection.writeRun}).
+   * @returns true the first time it joins this run (the caller lists it, to call `writeRun`).
+   */
+  joinRun(run: FrameRun): boolean {
+    if (this.#run === run) return false;
+    this.leaveRun();
+    this.#run = run;
+    this.#runFrom = run.frames.length;
+    this.#runFromBytes = run.bytes;
+    if (this.#listedIn === run) return false;
+    this.#listedIn = run;
+    return true;
+  }
+
+  /** Stops taking the run: its share so far becomes frames of its own batch, before anything written next. */
+  leaveRun(): void {
+    const run = this.#run;
+    if (run === undefined) return;
+    this.#run = undefined;
+    run.left++;
+    const end = run.frames.length;
+    const bytes = run.bytes - this.#runFromBytes;
+    if (end === this.#runFrom) return;
+    this.#onRunWritten?.(end - this.#runFrom, bytes);
+    if (this.#batchBytes + bytes > COALESCE_MAX_BATCH) this.#flushBatch();
+    for (let i = this.#runFrom; i < end; i++) this.#batch.push(run.frames[i] as Uint8Array);
+    this.#batchBytes += bytes;
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      process.nextTick(this.#flushTick);
+    }
+  }
+
+  /** The run is written: its own batch first (frames from before it joined), then its share of the run, one write. */
+  writeRun(run: FrameRun): void {
+    if (this.#listedIn === run) this.#listedIn = undefined;
+    if (this.#run !== run) return;
+    this.#run = undefined;
+    const from = this.#runFromBytes;
+    if (run.frames.length === this.#runFrom) return;
+    this.#onRunWritten?.(run.frames.length - this.#runFrom, run.bytes - from);
+    this.#flushBatch();
+    const out = run.joined();
+    if (!this.stream.destroyed && !this.stream.writableEnded) this.stream.write(from === 0 ? out : out.subarray(from));
   }
 
   /**
@@ -267,6 +357,7 @@ export class FramedConnection {
    */
   write(frame: OutFrame): boolean {
     if (this.closing) return false;
+    if (this.#run !== undefined) this.leaveRun();
     if (frame instanceof SplitFrame) {
       this.#flushBatch();
       const s = this.stream;
@@ -323,6 +414,7 @@ export class FramedConnection {
 
   /** Resolves when 'drain' fires or the stream closes. */
   waitForDrain(): Promise<void> {
+    this.leaveRun();
     this.#flushBatch();
     if (!this.stream.writableNeedDrain || this.#closed) return Promise.resolve();
     return new Promise((resolve) => {
@@ -348,6 +440,7 @@ export class FramedConnection {
     if (this.#ending !== undefined) return this.#ending;
     if (this.#closed) return Promise.resolve();
     const s = this.stream;
+    this.leaveRun();
     this.#flushBatch();
     if (lastFrame !== undefined && !s.writableEnded) s.write(lastFrame);
     let graceTimer: NodeJS.Timeout | undefined;
