@@ -55,6 +55,12 @@ export interface BrokerLimits {
 export interface CoreHost {
   /** Sends `message` to the connection `connId` (dropped silently when it is gone). */
   send(connId: string, message: BrokerMessage): void;
+  /**
+   * The largest frame the host writes, when it can put several messages of one connection into a `batch` frame
+   * (`startBroker`): a client that announces batches and takes frames at least this large gets them. Absent: the
+   * host sends one message per frame (clients are told `batch: false`).
+   */
+  batchLimit?(): number;
 }
 
 /** One task subscriber as reported in {@link BrokerStats}. */
@@ -154,6 +160,8 @@ interface Conn {
   serving: Set<number>;
   /** RPC calls this connection made. */
   calling: Set<number>;
+  /** The client asked for `batch` frames (`features`) and the host writes them. */
+  batch: boolean;
 }
 
 interface Call {
@@ -360,6 +368,7 @@ export class BrokerCore {
         waiting: new Set(),
         serving: new Set(),
         calling: new Set(),
+        batch: false,
       };
       this.#conns.set(id, c);
     }
@@ -370,6 +379,11 @@ export class BrokerCore {
   connected(connId: string): void {
     if (this.#closed) return;
     this.#conn(connId);
+  }
+
+  /** Whether the connection asked for `batch` frames and the host writes them (see {@link CoreHost.batchLimit}). */
+  acceptsBatches(connId: string): boolean {
+    return this.#conns.get(connId)?.batch === true;
   }
 
   /** A connection went away: its leases end (tasks requeued), its RPC identifiers are freed, its calls fail. */
@@ -445,6 +459,17 @@ export class BrokerCore {
           return this.#broadcast(data);
         case Kind.ADMIN:
           return this.#admin(c, ref, data);
+        case Kind.FEATURES: {
+          const limit = this.#host.batchLimit?.();
+          const size = data.maxMessageSize;
+          c.batch = data.batch === true && limit !== undefined && typeof size === 'number' && size >= limit;
+          return this.#reply(c, ref, { ok: { batch: c.batch } });
+        }
+        case Kind.BATCH:
+          // Several messages in one frame, handled in order as if they had come one per frame (no nested batches).
+          if (Array.isArray(data.messages))
+            for (const m of data.messages) if (isMap(m) && m.kind !== Kind.BATCH) this.handle(connId, m);
+          return;
         default:
           return this.#reply(
             c,
