@@ -258,6 +258,12 @@ export class BrokerCore {
   readonly #calls = new Map<number, Call>();
   /** Finished tasks whose outcome is kept, oldest first. */
   readonly #kept = new Map<string, Task>();
+  /**
+   * The kept tasks in the order they finished (entries no longer in `#kept` are skipped): the oldest is found in
+   * O(1). `#kept.values().next()` walks over every entry deleted since the map's last rehash: up to thousands per
+   * task once maxKeptResults is reached.
+   */
+  readonly #keptOrder = new Deque();
   readonly #dead = new Map<string, Task>();
   #unfinished = 0;
   #unfinishedBytes = 0;
@@ -348,7 +354,7 @@ export class BrokerCore {
         t.queued = true;
       } else if (t.state === 'done') {
         if (now - (t.doneAt ?? 0) > this.#o.resultTtlMs) this.#forget(t);
-        else this.#kept.set(t.id, t);
+        else this.#keep(t);
       } else if (t.state === 'dead') {
         this.#dead.set(t.id, t);
       }
@@ -868,8 +874,8 @@ export class BrokerCore {
       }
       t.body = undefined; // the outcome is what is kept
       t.delivered = submitter !== undefined;
-      this.#kept.set(t.id, t);
-      while (this.#kept.size > this.#o.maxKeptResults) this.#forget(this.#kept.values().next().value as Task);
+      this.#keep(t);
+      while (this.#kept.size > this.#o.maxKeptResults) this.#forget(this.#oldestKept() as Task);
     }
     this.#persist(t);
   }
@@ -892,12 +898,24 @@ export class BrokerCore {
     this.#store.delete(t);
   }
 
+  #keep(t: Task): void {
+    this.#kept.set(t.id, t);
+    this.#keptOrder.push(t);
+  }
+
+  /** The task kept longest (dropping order entries of tasks forgotten since). */
+  #oldestKept(): Task | undefined {
+    for (;;) {
+      const t = this.#keptOrder.peek();
+      if (t === undefined || this.#kept.get(t.id) === t) return t;
+      this.#keptOrder.shift();
+    }
+  }
+
   #expireResults(): void {
     const cutoff = Date.now() - this.#o.resultTtlMs;
-    for (const t of this.#kept.values()) {
-      if ((t.doneAt ?? 0) > cutoff) break;
+    for (let t = this.#oldestKept(); t !== undefined && (t.doneAt ?? 0) <= cutoff; t = this.#oldestKept())
       this.#forget(t);
-    }
   }
 
   #persist(t: Task): void {
