@@ -24,7 +24,7 @@ function once(mod) {
   let delivered = [];
   const core = new mod.BrokerCore(
     {
-      send: (connId, m) => {
+      send: (_connId, m) => {
         if (m.kind === 'deliver') delivered.push(m);
       },
       batchLimit: () => 1 << 20,
