@@ -65,6 +65,7 @@ for (let r = 0; r < Number(values.reps); r++) {
 for (const [d, xs] of res) {
   const s = [...xs].sort((a, b) => a - b);
   console.log(
-    `${d.padEnd(12)} CPU µs/task median ${s[Math.floor(s.length / 2)].toFixed(2)}  runs ${xs.map((x) => x.toFixed(2)).join(' ')}`,
+    `${d.padEnd(12)} CPU µs/task median ${s[Math.floor(s.length / 2)].toFixed(2)}  ` +
+      `runs ${xs.map((x) => x.toFixed(2)).join(' ')}`,
   );
 }

@@ -301,7 +301,8 @@ async function main() {
         `${f(m('cpuBroker'))} workers ${f(m('cpuWorkers'))} submitters ${f(m('cpuSubmitters'))}  syscalls/task all ` +
         `${f(m('syscallsAll'), 2)} broker ${f(m('syscallsBroker'), 2)}  frames/task workers ` +
         `${f(m('framesWorkers'), 2)} submitters ${f(m('framesSubmitters'), 2)}  wake-ups/task broker ` +
-        `${f(m('wakeBroker'), 2)} workers ${f(m('wakeWorkers'), 2)} submitters ${f(m('wakeSubmitters'), 2)}  task p50 ` +
+        `${f(m('wakeBroker'), 2)} workers ${f(m('wakeWorkers'), 2)} submitters ${f(m('wakeSubmitters'), 2)}  ` +
+        `task p50 ` +
         `${f(m('taskP50'))} µs  reqrep p50 ${f(m('rrP50'))} µs  ` +
         `ratio ${f(median(rs.map((r) => r.taskP50 / r.rrP50)), 2)}`,
     );
