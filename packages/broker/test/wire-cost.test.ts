@@ -166,3 +166,49 @@ describe('batches over unix', () => {
     }
   });
 });
+
+describe('batches larger than maxMessageSize', () => {
+  it('go one message per frame, both ways, and every task completes', async () => {
+    const ep = endpoint('unix');
+    const broker = await startBroker({ ...ep.server, maxMessageSize: 64 * 1024 });
+    const opts = { ...ep.client, maxMessageSize: 64 * 1024 };
+    const worker = (await connect(opts)) as SocketCommunicator;
+    const submitter = (await connect(opts)) as SocketCommunicator;
+    try {
+      await worker.addTaskSubscriber(async (b) => b, { prefetch: 20 });
+      await submitter.brokerStats(); // batches agreed on both connections
+      const n = 20;
+      const pad = 'x'.repeat(20_000); // 20 of them: ~400 KB, more than one frame may carry
+      const outcomes = await Promise.all(Array.from({ length: n }, (_, i) => submitter.taskSend({ i, pad })));
+      expect(outcomes.map((o) => (o as { i: number }).i)).toEqual(Array.from({ length: n }, (_, i) => i));
+      expect(broker.stats().totals).toMatchObject({ completed: n, staleRefused: 0 });
+    } finally {
+      await worker.close();
+      await submitter.close();
+      await broker.stop();
+      ep.cleanup();
+    }
+  });
+
+  it('a client that reads smaller frames than the broker writes is not sent batches', async () => {
+    const ep = endpoint('unix');
+    const broker = await startBroker({ ...ep.server, maxMessageSize: 256 * 1024 });
+    const worker = (await connect({ ...ep.client, maxMessageSize: 128 * 1024 })) as SocketCommunicator;
+    const submitter = (await connect(ep.client)) as SocketCommunicator;
+    try {
+      await worker.addTaskSubscriber(async (b) => b, { prefetch: 20 });
+      const kinds: string[] = [];
+      worker.client.on('message', (m) => kinds.push(String((m.data as BrokerMessage).kind)));
+      const n = 20;
+      await Promise.all(Array.from({ length: n }, (_, i) => submitter.taskSend({ i })));
+      await worker.brokerStats();
+      expect(kinds.filter((k) => k === 'deliver')).toHaveLength(n);
+      expect(kinds).not.toContain('batch');
+    } finally {
+      await worker.close();
+      await submitter.close();
+      await broker.stop();
+      ep.cleanup();
+    }
+  });
+});
