@@ -49,6 +49,7 @@ async function child() {
   let rrServer;
   let rrClient;
   let executed = 0;
+  let frames = 0; // socketkit messages received by a client (a `batch` frame counts once)
   let session;
   const body = { n: 0, pad: 'x'.repeat(80) };
   const handlers = {
@@ -66,6 +67,7 @@ async function child() {
         return;
       }
       comm = await connect({ transport: 'unix', socketDir: cfg.dir, eventName: 'perf', logLevel: 'error' });
+      comm.client.on('message', () => frames++);
       if (role === 'worker') {
         await comm.addTaskSubscriber(
           async (b) => {
@@ -81,7 +83,7 @@ async function child() {
         await rrClient.connect();
       }
     },
-    cpu: async () => [cpuUs(), syscalls()],
+    cpu: async () => [cpuUs(), syscalls(), frames, process.resourceUsage().voluntaryContextSwitches],
     executed: async () => executed,
     async submit({ count, inflight }) {
       let next = 0;
@@ -225,6 +227,8 @@ async function runOnce(dist, o) {
     const n = per * o.submitters;
     const d = cpu1.map((v, i) => v[0] - cpu0[i][0]);
     const sys = cpu1.map((v, i) => v[1] - cpu0[i][1]);
+    const fr = cpu1.map((v, i) => v[2] - cpu0[i][2]);
+    const cs = cpu1.map((v, i) => v[3] - cpu0[i][3]);
     const sum = (a) => a.reduce((x, y) => x + y, 0);
     const r = {
       tasksPerSec: n / (ms / 1000),
@@ -234,6 +238,12 @@ async function runOnce(dist, o) {
       cpuSubmitters: sum(d.slice(1 + o.workers)) / n,
       syscallsAll: sum(sys) / n,
       syscallsBroker: sys[0] / n,
+      // frames received per task by the workers / the submitters; voluntary context switches (wake-ups) per task
+      framesWorkers: sum(fr.slice(1, 1 + o.workers)) / n,
+      framesSubmitters: sum(fr.slice(1 + o.workers)) / n,
+      wakeBroker: cs[0] / n,
+      wakeWorkers: sum(cs.slice(1, 1 + o.workers)) / n,
+      wakeSubmitters: sum(cs.slice(1 + o.workers)) / n,
     };
     if (o.rtt > 0) {
       const { task, rr, half } = await subs[0].call('rtt', { count: o.rtt });
@@ -275,7 +285,9 @@ async function main() {
       console.log(
         `${dist.padEnd(12)} run ${rep + 1}: ${f(r.tasksPerSec, 0)} tasks/s  CPU µs/task all ${f(r.cpuAll)} broker ` +
           `${f(r.cpuBroker)} workers ${f(r.cpuWorkers)} submitters ${f(r.cpuSubmitters)}  syscalls/task all ` +
-          `${f(r.syscallsAll, 2)} broker ${f(r.syscallsBroker, 2)}  task p50 ${f(r.taskP50)} ` +
+          `${f(r.syscallsAll, 2)} broker ${f(r.syscallsBroker, 2)}  frames/task workers ${f(r.framesWorkers, 2)} ` +
+          `submitters ${f(r.framesSubmitters, 2)}  wake-ups/task broker ${f(r.wakeBroker, 2)} workers ` +
+          `${f(r.wakeWorkers, 2)} submitters ${f(r.wakeSubmitters, 2)}  task p50 ${f(r.taskP50)} ` +
           `(to the worker ${f(r.halfP50)}) ` +
           `p99 ${f(r.taskP99)} µs  reqrep p50 ${f(r.rrP50)} µs  ratio ${f(r.taskP50 / r.rrP50, 2)}`,
       );
@@ -287,7 +299,10 @@ async function main() {
     console.log(
       `${dist.padEnd(12)} ${f(m('tasksPerSec'), 0)} tasks/s  CPU µs/task all ${f(m('cpuAll'))} broker ` +
         `${f(m('cpuBroker'))} workers ${f(m('cpuWorkers'))} submitters ${f(m('cpuSubmitters'))}  syscalls/task all ` +
-        `${f(m('syscallsAll'), 2)} broker ${f(m('syscallsBroker'), 2)}  task p50 ` +
+        `${f(m('syscallsAll'), 2)} broker ${f(m('syscallsBroker'), 2)}  frames/task workers ` +
+        `${f(m('framesWorkers'), 2)} submitters ${f(m('framesSubmitters'), 2)}  wake-ups/task broker ` +
+        `${f(m('wakeBroker'), 2)} workers ${f(m('wakeWorkers'), 2)} submitters ${f(m('wakeSubmitters'), 2)}  ` +
+        `task p50 ` +
         `${f(m('taskP50'))} µs  reqrep p50 ${f(m('rrP50'))} µs  ` +
         `ratio ${f(median(rs.map((r) => r.taskP50 / r.rrP50)), 2)}`,
     );

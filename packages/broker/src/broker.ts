@@ -4,7 +4,7 @@
  */
 import { createServer, type AnyServer, type ServerStats, type SocketType } from 'socketkit';
 import { BrokerCore, type BrokerLimits, type BrokerStats, type TaskInfo } from './core.js';
-import type { BrokerMessage } from './wire.js';
+import { BATCH_MAX, type BrokerMessage, Kind } from './wire.js';
 import { LmdbStore, MemoryStore, type StoreOptions, type TaskStore } from './store.js';
 import type { TaskState } from './store.js';
 
@@ -147,25 +147,45 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
   const adminOps = options.adminOps ?? adminByDefault(transport, server, options);
   // What the core sends in one turn of the event loop goes out together, once the loop has read every socket that
   // was ready: one write per connection for the messages of all the frames read in that turn (socketkit batches the
-  // writes of one tick, and a tick ends after each socket's read callback).
+  // writes of one tick, and a tick ends after each socket's read callback). A client that asked for it (`features`)
+  // gets them in `batch` frames: one envelope for up to BATCH_MAX messages.
   let outbox = new Map<string, BrokerMessage[]>();
   let flushing: NodeJS.Immediate | undefined;
+  const sendOne = (message: BrokerMessage, connId: string): void => {
+    try {
+      server.send(message, connId);
+    } catch {
+      // the connection went away (its clientDisconnected follows), or the server stopped; or this one message
+      // cannot be sent (larger than maxMessageSize): dropped, as the socketkit server would drop it
+    }
+  };
   const flush = (): void => {
     flushing = undefined;
-    const batch = outbox;
+    const pending = outbox;
     outbox = new Map();
-    for (const [connId, messages] of batch) {
-      for (const message of messages) {
+    for (const [connId, messages] of pending) {
+      if (messages.length === 1 || !core.acceptsBatches(connId)) {
+        for (const message of messages) sendOne(message, connId);
+        continue;
+      }
+      for (let i = 0; i < messages.length; i += BATCH_MAX) {
+        const part = messages.length <= BATCH_MAX ? messages : messages.slice(i, i + BATCH_MAX);
+        if (part.length === 1) {
+          sendOne(part[0] as BrokerMessage, connId);
+          continue;
+        }
         try {
-          server.send(message, connId);
+          server.send({ kind: Kind.BATCH, messages: part }, connId);
         } catch {
-          // the connection went away (its clientDisconnected follows), or the server stopped
+          // Too large together (or gone): one message per frame, as without batches.
+          for (const message of part) sendOne(message, connId);
         }
       }
     }
   };
   const core = new BrokerCore(
     {
+      batchLimit: () => server.settings.maxMessageSize,
       send: (connId, message) => {
         const queued = outbox.get(connId);
         if (queued === undefined) outbox.set(connId, [message]);

@@ -23,7 +23,7 @@ import {
 import type { BrokerStats, TaskInfo } from './core.js';
 import { BroadcastFilter, type BroadcastInfo, type BroadcastSubscriber } from './filter.js';
 import type { TaskState } from './store.js';
-import { type BrokerMessage, isMap, Kind, type SubscriberType } from './wire.js';
+import { BATCH_MAX, type BrokerMessage, isMap, Kind, type SubscriberType } from './wire.js';
 
 /** What a task subscriber gets besides the body. */
 export interface TaskContext {
@@ -99,6 +99,12 @@ export interface Link {
    * are then sent without `ref` and without waiting for a reply. Default false: every result carries `ref`.
    */
   readonly resultsWithoutRef?: boolean;
+  /**
+   * The link can carry `batch` frames (several broker messages in one socketkit message): on every connection the
+   * communicator offers them (`features`, with the largest frame this end takes) and, when the broker agrees, sends
+   * what it writes in one tick as one frame. Absent: one message per frame.
+   */
+  readonly batches?: { maxMessageSize: number };
 }
 
 /** Events the link reports to its communicator. */
@@ -175,6 +181,27 @@ class Delivery implements TaskContext {
   }
 }
 
+/**
+ * The typed error of a message the link could not send because of the message itself (too large, not encodable);
+ * undefined for a connection problem (left to the replay on the next connection).
+ */
+function messageError(e: unknown): Error | undefined {
+  const code = (e as { code?: unknown } | undefined)?.code;
+  if (code === 'FRAME_TOO_LARGE') {
+    return new LimitExceeded(
+      `the message is larger than maxMessageSize: send smaller bodies (or raise maxMessageSize on broker and ` +
+        `clients): ${(e as Error).message}`,
+      {
+        cause: e,
+        details: { limit: 'maxMessageSize' },
+      },
+    );
+  }
+  if (code === 'INVALID_MESSAGE' || !(e instanceof Error) || code === undefined)
+    return new InvalidRequest(`the message cannot be sent: ${(e as Error)?.message ?? String(e)}`, { cause: e });
+  return undefined;
+}
+
 /** With ref-free results (`Link.resultsWithoutRef`), one result in this many carries ref (see `#unconfirmed`). */
 const CONFIRM_EVERY = 32;
 
@@ -218,6 +245,12 @@ export class Communicator extends EventEmitter<CommunicatorEvents> {
    * connection is reported (`staleDelivery`) like one the broker refused.
    */
   #unconfirmed: BrokerMessage[] = [];
+  /** The broker agreed to `batch` frames on the current connection. */
+  #batching = false;
+  /** Messages written in this tick while batching (sent together in a `process.nextTick`), and their onFail. */
+  #outMessages: BrokerMessage[] = [];
+  #outFails: (((e: Error) => void) | undefined)[] = [];
+  #outScheduled = false;
 
   /** @internal Use `connect()` or `LocalCommunicator`. */
   protected attach(link: Link): LinkEvents {
@@ -483,6 +516,52 @@ export class Communicator extends EventEmitter<CommunicatorEvents> {
   }
 
   #write(m: BrokerMessage, onFail?: (e: Error) => void): void {
+    if (this.#batching) {
+      this.#outMessages.push(m);
+      this.#outFails.push(onFail);
+      if (!this.#outScheduled) {
+        this.#outScheduled = true;
+        process.nextTick(this.#flushOut);
+      }
+      return;
+    }
+    this.#writeOne(m, onFail);
+  }
+
+  /** Sends the messages written in this tick: up to BATCH_MAX per `batch` frame. */
+  readonly #flushOut = (): void => {
+    this.#outScheduled = false;
+    const messages = this.#outMessages;
+    const fails = this.#outFails;
+    this.#outMessages = [];
+    this.#outFails = [];
+    if (!this.#batching) return; // the connection dropped since: what was written on it waits for the replay
+    for (let i = 0; i < messages.length; i += BATCH_MAX) {
+      const n = Math.min(BATCH_MAX, messages.length - i);
+      if (n === 1) {
+        this.#writeOne(messages[i] as BrokerMessage, fails[i]);
+        continue;
+      }
+      const part = n === messages.length ? messages : messages.slice(i, i + n);
+      // A batch that cannot be sent (too large together, or one message not encodable) goes one message per frame,
+      // each failing on its own as without batches. The fallback runs before anything written later is sent (the
+      // rejection's handler is a microtask of this tick; the next flush is a later nextTick).
+      const fallback = (e: unknown): void => {
+        if (messageError(e) !== undefined)
+          for (let k = 0; k < n; k++) this.#writeOne(part[k] as BrokerMessage, fails[i + k]);
+      };
+      let sent: unknown;
+      try {
+        sent = (this.#link as Link).send({ kind: Kind.BATCH, messages: part });
+      } catch (e) {
+        fallback(e);
+        continue;
+      }
+      if (sent instanceof Promise) sent.catch(fallback);
+    }
+  };
+
+  #writeOne(m: BrokerMessage, onFail?: (e: Error) => void): void {
     let sent: unknown;
     try {
       sent = (this.#link as Link).send(m);
@@ -495,20 +574,7 @@ export class Communicator extends EventEmitter<CommunicatorEvents> {
 
   /** A message could not be written: a message problem fails its call; a connection problem waits for the replay. */
   #writeFailed(m: BrokerMessage, e: unknown, onFail?: (e: Error) => void): void {
-    const code = (e as { code?: unknown }).code;
-    let typed: Error | undefined;
-    if (code === 'FRAME_TOO_LARGE') {
-      typed = new LimitExceeded(
-        `the message is larger than maxMessageSize: send smaller bodies (or raise maxMessageSize on broker and ` +
-          `clients): ${(e as Error).message}`,
-        {
-          cause: e,
-          details: { limit: 'maxMessageSize' },
-        },
-      );
-    } else if (code === 'INVALID_MESSAGE' || !(e instanceof Error) || code === undefined) {
-      typed = new InvalidRequest(`the message cannot be sent: ${(e as Error).message ?? String(e)}`, { cause: e });
-    }
+    const typed = messageError(e);
     if (typed === undefined) return;
     if (onFail !== undefined) {
       onFail(typed);
@@ -559,6 +625,16 @@ export class Communicator extends EventEmitter<CommunicatorEvents> {
     this.#up = true;
     const gen = this.#gen;
     const backlog = [...this.#pending.values()];
+    const batches = this.#link?.batches;
+    if (batches !== undefined) {
+      // Offer batches; an older broker refuses the unknown kind (INVALID_REQUEST) and gets one message per frame.
+      this.#request({ kind: Kind.FEATURES, batch: true, maxMessageSize: batches.maxMessageSize }, false).then(
+        (r) => {
+          if (this.#up && this.#gen === gen && isMap(r) && r.batch === true) this.#batching = true;
+        },
+        () => undefined,
+      );
+    }
     // Register the subscribers again (a new connection knows none of them).
     const again: [SubscriberType, string, number | undefined][] = [
       ...[...this.#taskSubs].map(([id, s]): [SubscriberType, string, number | undefined] => ['task', id, s.prefetch]),
@@ -600,6 +676,7 @@ export class Communicator extends EventEmitter<CommunicatorEvents> {
   #onDown(reason: string): void {
     if (!this.#up) return;
     this.#up = false;
+    this.#batching = false; // what is queued for the flush waits for the replay, like a write that failed
     const old = this.#gen++;
     // Results that may not have reached the broker: resent with ref on the next connection (refused as stale there).
     const unconfirmed = this.#unconfirmed;
@@ -627,6 +704,7 @@ export class Communicator extends EventEmitter<CommunicatorEvents> {
 
   #onFailed(error: Error): void {
     this.#up = false;
+    this.#batching = false;
     this.#failed = error;
     for (const d of this.#deliveries.values()) d.abort(error);
     this.#rejectAll(
@@ -649,6 +727,11 @@ export class Communicator extends EventEmitter<CommunicatorEvents> {
   #onMessage(data: unknown): void {
     if (this.#closed || !isMap(data)) return;
     switch (data.kind) {
+      case Kind.BATCH:
+        // Several messages in one frame, in order (no nested batches).
+        if (Array.isArray(data.messages))
+          for (const m of data.messages) if (isMap(m) && m.kind !== Kind.BATCH) this.#onMessage(m);
+        return;
       case Kind.REPLY: {
         const p = this.#pending.get(Number(data.ref));
         if (p === undefined) return;

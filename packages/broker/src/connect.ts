@@ -3,7 +3,7 @@
  * reconnects by itself (socketkit's backoff), registers its subscribers
  * again and re-attaches to the outcomes of its pending tasks.
  */
-import { createClient, type AnyClient, type SocketType } from 'socketkit';
+import { type AnyClient, createClient, DEFAULT_CONFIG, type SocketType } from 'socketkit';
 import { DEFAULT_BROKER_EVENT } from './broker.js';
 import { Communicator } from './communicator.js';
 import { BrokerUnavailable } from './errors.js';
@@ -47,7 +47,7 @@ export class SocketCommunicator extends Communicator {
   readonly client: AnyClient;
 
   /** @internal Use {@link connect}. */
-  constructor(client: AnyClient) {
+  constructor(client: AnyClient, maxMessageSize: number = DEFAULT_CONFIG.maxMessageSize) {
     super();
     this.client = client;
     let lastError: Error | undefined;
@@ -57,6 +57,7 @@ export class SocketCommunicator extends Communicator {
       // replay.
       send: (m) => client.send(m),
       resultsWithoutRef: true,
+      batches: { maxMessageSize },
       close: async () => {
         closing = true;
         await client.disconnect();
@@ -112,7 +113,10 @@ export async function connect(
     bufferMessages: false,
     offlineSend: 'reject',
   } as never)) as AnyClient;
-  const comm = new SocketCommunicator(client);
+  const comm = new SocketCommunicator(
+    client,
+    typeof options.maxMessageSize === 'number' ? options.maxMessageSize : DEFAULT_CONFIG.maxMessageSize,
+  );
   try {
     await client.connect(options.waitForServer === undefined ? {} : { waitForServer: options.waitForServer });
   } catch (e) {

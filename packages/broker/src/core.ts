@@ -55,6 +55,12 @@ export interface BrokerLimits {
 export interface CoreHost {
   /** Sends `message` to the connection `connId` (dropped silently when it is gone). */
   send(connId: string, message: BrokerMessage): void;
+  /**
+   * The largest frame the host writes, when it can put several messages of one connection into a `batch` frame
+   * (`startBroker`): a client that announces batches and takes frames at least this large gets them. Absent: the
+   * host sends one message per frame (clients are told `batch: false`).
+   */
+  batchLimit?(): number;
 }
 
 /** One task subscriber as reported in {@link BrokerStats}. */
@@ -154,6 +160,8 @@ interface Conn {
   serving: Set<number>;
   /** RPC calls this connection made. */
   calling: Set<number>;
+  /** The client asked for `batch` frames (`features`) and the host writes them. */
+  batch: boolean;
 }
 
 interface Call {
@@ -250,6 +258,12 @@ export class BrokerCore {
   readonly #calls = new Map<number, Call>();
   /** Finished tasks whose outcome is kept, oldest first. */
   readonly #kept = new Map<string, Task>();
+  /**
+   * The kept tasks in the order they finished (entries no longer in `#kept` are skipped): the oldest is found in
+   * O(1). `#kept.values().next()` walks over every entry deleted since the map's last rehash: up to thousands per
+   * task once maxKeptResults is reached.
+   */
+  readonly #keptOrder = new Deque();
   readonly #dead = new Map<string, Task>();
   #unfinished = 0;
   #unfinishedBytes = 0;
@@ -340,7 +354,7 @@ export class BrokerCore {
         t.queued = true;
       } else if (t.state === 'done') {
         if (now - (t.doneAt ?? 0) > this.#o.resultTtlMs) this.#forget(t);
-        else this.#kept.set(t.id, t);
+        else this.#keep(t);
       } else if (t.state === 'dead') {
         this.#dead.set(t.id, t);
       }
@@ -360,6 +374,7 @@ export class BrokerCore {
         waiting: new Set(),
         serving: new Set(),
         calling: new Set(),
+        batch: false,
       };
       this.#conns.set(id, c);
     }
@@ -370,6 +385,11 @@ export class BrokerCore {
   connected(connId: string): void {
     if (this.#closed) return;
     this.#conn(connId);
+  }
+
+  /** Whether the connection asked for `batch` frames and the host writes them (see {@link CoreHost.batchLimit}). */
+  acceptsBatches(connId: string): boolean {
+    return this.#conns.get(connId)?.batch === true;
   }
 
   /** A connection went away: its leases end (tasks requeued), its RPC identifiers are freed, its calls fail. */
@@ -445,6 +465,17 @@ export class BrokerCore {
           return this.#broadcast(data);
         case Kind.ADMIN:
           return this.#admin(c, ref, data);
+        case Kind.FEATURES: {
+          const limit = this.#host.batchLimit?.();
+          const size = data.maxMessageSize;
+          c.batch = data.batch === true && limit !== undefined && typeof size === 'number' && size >= limit;
+          return this.#reply(c, ref, { ok: { batch: c.batch } });
+        }
+        case Kind.BATCH:
+          // Several messages in one frame, handled in order as if they had come one per frame (no nested batches).
+          if (Array.isArray(data.messages))
+            for (const m of data.messages) if (isMap(m) && m.kind !== Kind.BATCH) this.handle(connId, m);
+          return;
         default:
           return this.#reply(
             c,
@@ -843,8 +874,8 @@ export class BrokerCore {
       }
       t.body = undefined; // the outcome is what is kept
       t.delivered = submitter !== undefined;
-      this.#kept.set(t.id, t);
-      while (this.#kept.size > this.#o.maxKeptResults) this.#forget(this.#kept.values().next().value as Task);
+      this.#keep(t);
+      while (this.#kept.size > this.#o.maxKeptResults) this.#forget(this.#oldestKept() as Task);
     }
     this.#persist(t);
   }
@@ -867,12 +898,24 @@ export class BrokerCore {
     this.#store.delete(t);
   }
 
+  #keep(t: Task): void {
+    this.#kept.set(t.id, t);
+    this.#keptOrder.push(t);
+  }
+
+  /** The task kept longest (dropping order entries of tasks forgotten since). */
+  #oldestKept(): Task | undefined {
+    for (;;) {
+      const t = this.#keptOrder.peek();
+      if (t === undefined || this.#kept.get(t.id) === t) return t;
+      this.#keptOrder.shift();
+    }
+  }
+
   #expireResults(): void {
     const cutoff = Date.now() - this.#o.resultTtlMs;
-    for (const t of this.#kept.values()) {
-      if ((t.doneAt ?? 0) > cutoff) break;
+    for (let t = this.#oldestKept(); t !== undefined && (t.doneAt ?? 0) <= cutoff; t = this.#oldestKept())
       this.#forget(t);
-    }
   }
 
   #persist(t: Task): void {

@@ -20,6 +20,13 @@ export const Kind = {
   BROADCAST: 'broadcast',
   /** Operations (`op`: stats, tasks, requeue, purgeDead), for tools such as the CLI. */
   ADMIN: 'admin',
+  /**
+   * Client -> broker, answered by a `reply`: what this client can take (`batch: true` + `maxMessageSize`); the reply's
+   * `result.batch` says whether the broker will send it batches (and accepts them from it).
+   */
+  FEATURES: 'features',
+  /** Either way, between peers that agreed on it (`features`): several broker messages in one frame, in order. */
+  BATCH: 'batch',
   // broker -> client
   REPLY: 'reply',
   DELIVER: 'deliver',
@@ -55,6 +62,9 @@ export interface ReplyMessage {
   result?: unknown;
   error?: WireError;
 }
+
+/** Most broker messages one `batch` carries (a sender splits longer runs). */
+export const BATCH_MAX = 64;
 
 /** True for a plain object (a msgpack map). */
 export function isMap(v: unknown): v is Record<string, unknown> {
