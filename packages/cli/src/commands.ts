@@ -338,21 +338,21 @@ export async function listen(a: Args<'listen'>): Promise<number> {
 }
 
 /**
- * With the handshake, `send` and `request` connect as senders (hello `role:
- * "sender"`): they never take the server's no-client queue nor broadcasts.
+ * The client of `send` and `request`: no reconnect; with the handshake it connects as a sender (hello `role:
+ * "sender"`), so it never takes the server's no-client queue nor broadcasts.
  */
-function senderRole(a: { handshake: boolean }): { role?: 'sender' } {
-  return a.handshake ? { role: 'sender' } : {};
+function senderClient(a: Args<'send'> | Args<'request'>): ReturnType<typeof createClient> {
+  return createClient(a.transport, a.event, {
+    ...transportOptions(a),
+    autoReconnect: false,
+    handshake: a.handshake,
+    ...(a.handshake ? { role: 'sender' } : {}),
+  });
 }
 
 /** `socketkit send <event>`. */
 export async function send(a: Args<'send'>): Promise<number> {
-  const client = await createClient(a.transport, a.event, {
-    ...transportOptions(a),
-    autoReconnect: false,
-    handshake: a.handshake,
-    ...senderRole(a),
-  });
+  const client = await senderClient(a);
   const shown = showErrors(client, true);
   if ((await connectOnce(client, shown, { timeout: timeoutMs(a), waitForWelcome: a.handshake })) !== 0) return 1;
   let sent = 0;
@@ -378,12 +378,7 @@ export async function send(a: Args<'send'>): Promise<number> {
 
 /** `socketkit request <event>`. */
 export async function request(a: Args<'request'>): Promise<number> {
-  const client = await createClient(a.transport, a.event, {
-    ...transportOptions(a),
-    autoReconnect: false,
-    handshake: a.handshake,
-    ...senderRole(a),
-  });
+  const client = await senderClient(a);
   const shown = showErrors(client, true);
   const timeout = timeoutMs(a);
   if ((await connectOnce(client, shown, { timeout, waitForWelcome: a.handshake })) !== 0) return 1;

@@ -62,12 +62,17 @@ export class RawPeer {
   }
 }
 
-/** A server transport whose connections are made by hand. */
-export function memoryServerTransport(): ServerTransport & { connect(reading?: boolean): RawPeer; open(): Duplex } {
+/**
+ * A server transport whose connections are made by hand: `open()` makes a pair of streams with `makePair` (core's
+ * duplexPair by default), hands the server its end and returns the other.
+ */
+export function memoryServerTransport(
+  makePair: () => [Duplex, Duplex] = duplexPair,
+): ServerTransport & { connect(reading?: boolean): RawPeer; open(): Duplex } {
   let accept: ((s: TransportStream) => void) | undefined;
   const open = (): Duplex => {
     if (accept === undefined) throw new Error('not listening');
-    const [c, s] = duplexPair();
+    const [c, s] = makePair();
     accept(s);
     return c;
   };

@@ -1,7 +1,8 @@
 // A client and server transport over a pair of PassThrough streams (plain
 // node:stream Duplexes, not core's duplexPair): the engine over any Duplex.
 import { Duplex, PassThrough } from 'node:stream';
-import type { ClientTransport, ServerTransport, TransportStream } from '../src/index.js';
+import type { ClientTransport, ServerTransport } from '../src/index.js';
+import { memoryServerTransport } from './duplex-pair.js';
 
 function pair(): [Duplex, Duplex] {
   const ab = new PassThrough();
@@ -11,27 +12,6 @@ function pair(): [Duplex, Duplex] {
 
 /** A server transport and a client transport that connects to it, in memory. */
 export function memoryTransports(): { server: ServerTransport; client: ClientTransport } {
-  let accept: ((s: TransportStream) => void) | undefined;
-  return {
-    server: {
-      kind: 'memory',
-      address: () => 'memory',
-      listen: async (onConnection) => {
-        accept = onConnection;
-      },
-      close: async () => {
-        accept = undefined;
-      },
-    },
-    client: {
-      kind: 'memory',
-      address: () => 'memory',
-      connect: async () => {
-        if (accept === undefined) throw new Error('not listening');
-        const [c, s] = pair();
-        accept(s);
-        return c;
-      },
-    },
-  };
+  const server = memoryServerTransport(pair);
+  return { server, client: { kind: 'memory', address: () => 'memory', connect: async () => server.open() } };
 }

@@ -41,6 +41,11 @@ function forged(type: MessageType, data: Record<string, unknown>, event: string)
   return encodeFrame(createMessage(event, type, data));
 }
 
+/** A forged library refusal (`UNAUTHORIZED` from "socketkit") saying `error`. */
+function forgedRefusal(event: string, error = 'forged refusal'): Uint8Array {
+  return forged(MessageType.ERROR, { code: ErrorCode.UNAUTHORIZED, error, origin: 'socketkit' }, event);
+}
+
 /** What one client saw: application messages, disconnects, a final close. */
 interface Watched {
   client: NatsSocketClient;
@@ -199,14 +204,7 @@ function watch(client: NatsSocketClient): Watched {
     for (let i = 0; i < ROUNDS; i++) {
       nats.forger.publish(all, forged(MessageType.DATA, { forged: 'data', i }, event));
       nats.forger.publish(all, new Uint8Array(4));
-      nats.forger.publish(
-        all,
-        forged(
-          MessageType.ERROR,
-          { code: ErrorCode.UNAUTHORIZED, error: 'forged refusal', origin: 'socketkit' },
-          event,
-        ),
-      );
+      nats.forger.publish(all, forgedRefusal(event));
       nats.forger.publish(all, replay.data, replay.headers !== undefined ? { headers: replay.headers } : {});
     }
     await nats.forger.flush();
@@ -258,10 +256,7 @@ function watch(client: NatsSocketClient): Watched {
     }
     for (const id of ids) {
       nats.forger.publish(`socketkit.${event}.c.${id}`, forged(MessageType.DATA, { forged: 'unicast' }, event));
-      nats.forger.publish(
-        `socketkit.${event}.c.${id}`,
-        forged(MessageType.ERROR, { code: ErrorCode.UNAUTHORIZED, error: 'forged', origin: 'socketkit' }, event),
-      );
+      nats.forger.publish(`socketkit.${event}.c.${id}`, forgedRefusal(event, 'forged'));
       nats.forger.publish(`socketkit.${event}.s.${id}`, forged(MessageType.DATA, { forged: 'as a client' }, event));
       nats.forger.publish(`socketkit.${event}.c.${id}`, new Uint8Array(0)); // FIN
       nats.forger.publish(`socketkit.${event}.s.${id}`, new Uint8Array(0)); // FIN
@@ -307,24 +302,11 @@ function watch(client: NatsSocketClient): Watched {
     const all = `socketkit.${event}.all`;
     for (let i = 0; i < ROUNDS; i++) {
       nats.forger.publish(all, new Uint8Array(4));
-      nats.forger.publish(
-        all,
-        forged(
-          MessageType.ERROR,
-          { code: ErrorCode.UNAUTHORIZED, error: 'forged refusal', origin: 'socketkit' },
-          event,
-        ),
-      );
+      nats.forger.publish(all, forgedRefusal(event));
       // the same two hidden in a batch behind a valid frame
       const cover = forged(MessageType.DATA, { forged: 'cover' }, event);
       nats.forger.publish(all, Buffer.concat([cover, new Uint8Array(4)]));
-      nats.forger.publish(
-        all,
-        Buffer.concat([
-          cover,
-          forged(MessageType.ERROR, { code: ErrorCode.UNAUTHORIZED, error: 'x', origin: 'socketkit' }, event),
-        ]),
-      );
+      nats.forger.publish(all, Buffer.concat([cover, forgedRefusal(event, 'x')]));
     }
     await nats.forger.flush();
     server.send({ legit: 1 });

@@ -17,7 +17,7 @@ import {
   TRANSPORT_CLIENT_RULES,
   TRANSPORT_SERVER_RULES,
 } from '@socketkit/core/internal';
-import { SOCKET_DIR_TRUST_RULES, type SocketDirTrust } from '@socketkit/core/net';
+import { SOCKET_DIR_TRUST_RULES, type SocketDirTrust, socketDirTrust } from '@socketkit/core/net';
 import type { MessageData } from '@socketkit/protocol';
 import { TcpClientTransport, TcpServerTransport, type TcpTlsOptions } from './tcp-transport.js';
 
@@ -27,13 +27,6 @@ export interface TcpSecurityOptions extends SocketDirTrust {
   socketDir?: string;
   /** TLS (`node:tls`); PEM text or file paths. Verification is on by default. */
   tls?: TcpTlsOptions;
-}
-
-function trustOf(o: SocketDirTrust): SocketDirTrust {
-  return mergeDefined<SocketDirTrust>(
-    {},
-    { allowInsecureDir: o.allowInsecureDir, trustedUids: o.trustedUids, trustedGids: o.trustedGids },
-  );
 }
 
 /** Options of {@link TcpSocketServer}: engine options plus the TCP specifics (host, port, TLS, address file). */
@@ -149,7 +142,7 @@ export class TcpSocketServer<
       portRangeStart: config.tcp.portRangeStart,
       portRangeEnd: config.tcp.portRangeEnd,
       socketDir: config.socketDir,
-      trust: trustOf(options),
+      trust: socketDirTrust(options),
       ...(options.tls !== undefined ? { tls: options.tls } : {}),
       authenticated: options.token !== undefined,
       allowInsecure: options.allowInsecure ?? false,
@@ -201,7 +194,7 @@ export class TcpSocketClient<T extends Payload<T> = MessageData> extends SocketC
       ...(options.port !== undefined ? { port: options.port } : {}),
       eventName: options.eventName,
       socketDir: config.socketDir,
-      trust: trustOf(options),
+      trust: socketDirTrust(options),
       ...(options.tls !== undefined ? { tls: options.tls } : {}),
     });
     super({ ...clientEngineOptions<T>(config, options), eventName: options.eventName, transport });

@@ -140,3 +140,5 @@ export async function startNatsServer(options: StartNatsOptions = {}): Promise<N
     },
   };
 }
+
+export { type BlobReceiver, type BlobSender, blobOf, changedBlobs, inSlab, largeAndTiny, sendBlobs } from './slabs.js';

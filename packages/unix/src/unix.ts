@@ -16,7 +16,7 @@ import {
   TRANSPORT_CLIENT_RULES,
   TRANSPORT_SERVER_RULES,
 } from '@socketkit/core/internal';
-import { SOCKET_DIR_TRUST_RULES } from '@socketkit/core/net';
+import { SOCKET_DIR_TRUST_RULES, socketDirTrust } from '@socketkit/core/net';
 import type { MessageData } from '@socketkit/protocol';
 import { UnixClientTransport, UnixServerTransport } from './unix-transport.js';
 
@@ -77,16 +77,6 @@ export const UNIX_CLIENT_OPTION_RULES: OptionRulesFor<UnixSocketClientOptions> =
   socketDir: r.string(),
 });
 
-function trustOf(o: { trustedUids?: readonly number[] | undefined; trustedGids?: readonly number[] | undefined }): {
-  trustedUids?: readonly number[];
-  trustedGids?: readonly number[];
-} {
-  return {
-    ...(o.trustedUids !== undefined ? { trustedUids: o.trustedUids } : {}),
-    ...(o.trustedGids !== undefined ? { trustedGids: o.trustedGids } : {}),
-  };
-}
-
 /**
  * A socketkit server on a Unix domain socket at `{socketDir}/{eventName}.sock`.
  *
@@ -120,8 +110,7 @@ export class UnixSocketServer<
       socketDir: config.socketDir,
       mode: parsePermissions(config.unix.socketPermissions),
       autoRemoveSocket: config.unix.autoRemoveSocket,
-      allowInsecureDir: options.allowInsecureDir ?? false,
-      ...trustOf(options),
+      ...socketDirTrust(options),
     });
     const mode = parsePermissions(config.unix.socketPermissions);
     // Stats go to monitors by default only when nobody but the owner can reach the socket.
@@ -151,10 +140,7 @@ export class UnixSocketClient<T extends Payload<T> = MessageData> extends Socket
   constructor(options: UnixSocketClientOptions<T>) {
     checkOptions(options, UNIX_CLIENT_OPTION_RULES, 'UnixSocketClient');
     const config = resolveConfig(options, { socketDir: options.socketDir });
-    const transport = new UnixClientTransport(config.socketDir, options.eventName, {
-      allowInsecureDir: options.allowInsecureDir ?? false,
-      ...trustOf(options),
-    });
+    const transport = new UnixClientTransport(config.socketDir, options.eventName, socketDirTrust(options));
     super({ ...clientEngineOptions<T>(config, options), eventName: options.eventName, transport });
     this.socketPath = transport.path;
   }

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { READ_SLAB_SIZE } from '@socketkit/core/net';
+import { blobOf, changedBlobs, inSlab, largeAndTiny, sendBlobs } from '@socketkit/test-support';
 import { UnixSocketClient, UnixSocketServer } from '../src/index.js';
 
 const cleanups: Array<() => unknown> = [];
@@ -31,41 +32,20 @@ async function pair(
   return { s, c };
 }
 
-/** A bin whose bytes name its message: `seq` and the position of each byte. */
-function blobOf(seq: number, size: number): Buffer {
-  const b = Buffer.allocUnsafe(size);
-  for (let i = 0; i < size; i++) b[i] = (i * 7 + seq * 31) & 0xff;
-  return b;
-}
-
 describe('unix client reads into slabs', () => {
   it('bins given to listeners and receive() keep their bytes after later reads; small bins hold no slab', async () => {
     const { s, c } = await pair();
     const N = 60;
-    const size = (seq: number): number => (seq % 2 === 0 ? 70_000 : 100);
-    const seen: Buffer[] = [];
-    const all = new Promise<void>((resolve) =>
-      c.on('message', (m) => {
-        seen.push(m.data.blob as Buffer);
-        if (seen.length === N) resolve();
-      }),
-    );
-    for (let seq = 0; seq < N; seq++) {
-      s.send({ seq, blob: blobOf(seq, size(seq)) });
-      if (seq % 8 === 7) await s.drain();
-    }
-    await all;
+    const seen = await sendBlobs(s, c, N, largeAndTiny);
     // Everything read since has not touched what the listener got, nor the buffered copies.
-    for (let seq = 0; seq < N; seq++) {
-      expect(Buffer.compare(seen[seq] as Buffer, blobOf(seq, size(seq)))).toBe(0);
-      if (size(seq) < 1024) expect((seen[seq] as Buffer).buffer.byteLength).toBeLessThanOrEqual(64 * 1024);
-    }
+    expect(changedBlobs(seen, largeAndTiny)).toEqual([]);
+    for (const b of seen) if (b.length < 1024) expect(b.buffer.byteLength).toBeLessThanOrEqual(64 * 1024);
     // Large frames are decoded where they were read: in a slab, not in a copy.
-    expect(seen.filter((b) => b.length === 70_000 && b.buffer.byteLength === READ_SLAB_SIZE).length).toBeGreaterThan(0);
+    expect(inSlab(seen, 70_000, READ_SLAB_SIZE)).toBeGreaterThan(0);
     for (let seq = 0; seq < N; seq++) {
       const m = await c.receive({ timeout: 5000 });
       expect(m.data.seq).toBe(seq);
-      expect(Buffer.compare(m.data.blob as Buffer, blobOf(seq, size(seq)))).toBe(0);
+      expect(Buffer.compare(m.data.blob as Buffer, blobOf(seq, largeAndTiny(seq)))).toBe(0);
     }
   });
 

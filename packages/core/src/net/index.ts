@@ -17,6 +17,7 @@ export {
   openSocketDir,
   prepareSocketDir,
   sameFile,
+  socketDirTrust,
 } from './socket-dir.js';
 export type { CheckedDir, PinnedDir, SocketDirTrust } from './socket-dir.js';
 export { awaitConnect, closeServer, listenServer } from './listen.js';

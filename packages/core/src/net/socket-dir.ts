@@ -373,3 +373,15 @@ export const SOCKET_DIR_TRUST_RULES: OptionRulesFor<SocketDirTrust> = Object.fre
   trustedUids: r.intList(),
   trustedGids: r.intList(),
 });
+
+/**
+ * The {@link SocketDirTrust} part of a transport's options, with only the options that are set (a transport's
+ * options object may carry them as `undefined`; an absent `allowInsecureDir` means false everywhere).
+ */
+export function socketDirTrust(o: SocketDirTrust): SocketDirTrust {
+  return {
+    ...(o.allowInsecureDir !== undefined ? { allowInsecureDir: o.allowInsecureDir } : {}),
+    ...(o.trustedUids !== undefined ? { trustedUids: o.trustedUids } : {}),
+    ...(o.trustedGids !== undefined ? { trustedGids: o.trustedGids } : {}),
+  };
+}
