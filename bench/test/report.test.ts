@@ -91,6 +91,35 @@ describe('targets of issue 16', () => {
   });
 });
 
+describe('targets of issue 28, item 4 (unix)', () => {
+  const results = [
+    scenario('large-64k', 3, 'unix', {
+      socketkit: { MBps: 1600 },
+      'raw-write': { MBps: 700 },
+      'raw-batched': { MBps: 800 },
+      python: { MBps: 2200 },
+    }),
+    scenario('large-64k', 3, 'tcp', { socketkit: { MBps: 900 }, 'raw-batched': { MBps: 800 } }),
+    scenario('ingress-8', 5, 'unix', { socketkit: { msgsPerSec: 90 }, 'raw-batched': { msgsPerSec: 100 } }),
+  ];
+  const targets = buildTargets(results, []);
+  const get = (target: string, transport: string) =>
+    targets.find((t) => t.target === target && t.transport === transport);
+
+  it('asks 64 KiB messages for 1.5 GB/s and more than the raw node program, on unix only', () => {
+    expect(get('64 KiB messages ≥ 1.5 GB/s and ahead of raw node', 'unix')).toMatchObject({ met: true });
+    expect(get('64 KiB messages ≥ 1.5 GB/s and ahead of raw node', 'unix')?.measured).toContain('Python peer');
+    expect(get('64 KiB messages ≥ 1.5 GB/s and ahead of raw node', 'tcp')).toBeUndefined();
+  });
+
+  it('asks ingress from 8 writers for 0.95× the ceiling, with a profile when missed', () => {
+    expect(get('Ingress, 8 writers ≥ 0.95× raw ceiling', 'unix')).toMatchObject({
+      met: false,
+      profile: { id: 'ingress-8', transport: 'unix' },
+    });
+  });
+});
+
 describe('comparison rows', () => {
   const r = scenario('broadcast-1', 1, 'tcp', {
     socketkit: { msgsPerSec: 90, MBps: 9 },

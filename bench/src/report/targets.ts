@@ -103,6 +103,34 @@ export function buildTargets(
       (x) => x >= 0.95,
     );
   }
+  // [issue 28, item 4] large messages toward the machine's limit, and ingress, over unix
+  const lg = findResult(results, 'large-64k', 'unix');
+  if (lg !== undefined) {
+    const sk = lg.metrics.socketkit?.MBps ?? NaN;
+    const raw = ceilingOf(lg, 'MBps', 'higher');
+    const py = lg.metrics.python?.MBps;
+    const met = Number.isFinite(sk) && Number.isFinite(raw) ? sk >= 1500 && sk > raw : null;
+    out.push({
+      target: '64 KiB messages ≥ 1.5 GB/s and ahead of raw node',
+      transport: 'unix',
+      measured:
+        `${(sk / 1000).toFixed(2)} GB/s vs raw node ${(raw / 1000).toFixed(2)} GB/s` +
+        (py === undefined ? '' : ` (Python peer ${(py / 1000).toFixed(2)} GB/s)`),
+      met,
+      ...(met === false ? { profile: { id: lg.id, transport: 'unix' as const } } : {}),
+    });
+  }
+  const ing = findResult(results, 'ingress-8', 'unix');
+  add(
+    'Ingress, 8 writers ≥ 0.95× raw ceiling',
+    'unix',
+    ing,
+    'msgsPerSec',
+    ing === undefined ? NaN : ceilingOf(ing, 'msgsPerSec', 'higher'),
+    'ceiling',
+    'msg/s',
+    (x) => x >= 0.95,
+  );
   for (const [id, key, label] of [
     ['broadcast-1', 'msgsPerSec', 'NATS broadcast, 1 client ≥ 0.8× nats.js'],
     ['fanout-10', 'totalMsgsPerSec', 'NATS fan-out, 10 clients ≥ 0.8× nats.js'],
