@@ -9,6 +9,7 @@
 //   node packages/broker/scripts/perf.mjs [--dist dist] [--tasks 20000] [--reps 3] [--workers 8] [--prefetch 4]
 //     [--submitters 2] [--inflight 256] [--rtt 1000] [--durable]  (--durable: an LMDB store in the temp dir)
 //   PERF_PROF=DIR: a .cpuprofile per process, of the measured window only.
+//   PERF_NODE_ARGS="--flag ...": Node/V8 flags for every child process (e.g. --single-threaded-gc).
 import { fork } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -191,7 +192,7 @@ async function child() {
 
 function spawnChild(roleName, dist, cfg) {
   const p = fork(SELF, [], {
-    execArgv: [],
+    execArgv: (process.env.PERF_NODE_ARGS ?? '').split(' ').filter((a) => a !== ''),
     env: {
       ...process.env,
       PERF_NAME: `${roleName}-${++spawned}`,
