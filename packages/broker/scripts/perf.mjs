@@ -7,10 +7,11 @@
 // Several builds compare interleaved in one run (A, B, A, B ...): copy a build into the package (a directory
 // beside dist/, so its imports resolve) and name it: --dist dist,dist-base.
 //   node packages/broker/scripts/perf.mjs [--dist dist] [--tasks 20000] [--reps 3] [--workers 8] [--prefetch 4]
-//     [--submitters 2] [--inflight 256] [--rtt 1000]
+//     [--submitters 2] [--inflight 256] [--rtt 1000] [--durable]  (--durable: an LMDB store in the temp dir)
 //   PERF_PROF=DIR: a .cpuprofile per process, of the measured window only.
+//   PERF_NODE_ARGS="--flag ...": Node/V8 flags for every child process (e.g. --single-threaded-gc).
 import { fork } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,6 +41,21 @@ function syscalls() {
   }
 }
 
+/** CPU µs so far of this process's JS thread and of its other threads (V8's compilers and GC helpers, libuv). */
+function threadsCpu() {
+  const out = { js: 0, other: 0 };
+  try {
+    const tick = 1e6 / 100; // µs per clock tick (USER_HZ 100 on Linux)
+    for (const t of readdirSync('/proc/self/task')) {
+      const f = readFileSync(`/proc/self/task/${t}/stat`, 'utf8').split(') ')[1].split(' ');
+      const us = (Number(f[11]) + Number(f[12])) * tick;
+      if (t === String(process.pid)) out.js += us;
+      else out.other += us;
+    }
+  } catch {}
+  return out;
+}
+
 async function child() {
   const dist = process.env.PERF_DIST;
   const { connect, startBroker } = await import(join(PKG, dist, 'index.js'));
@@ -55,7 +71,13 @@ async function child() {
   const handlers = {
     async start() {
       if (role === 'broker') {
-        broker = await startBroker({ transport: 'unix', socketDir: cfg.dir, eventName: 'perf', logLevel: 'error' });
+        broker = await startBroker({
+          transport: 'unix',
+          socketDir: cfg.dir,
+          eventName: 'perf',
+          logLevel: 'error',
+          ...(cfg.durable ? { store: { path: join(cfg.dir, 'store') } } : {}),
+        });
         const { UnixSocketServer } = await import('@socketkit/unix');
         rrServer = new UnixSocketServer({
           socketDir: cfg.dir,
@@ -83,7 +105,15 @@ async function child() {
         await rrClient.connect();
       }
     },
-    cpu: async () => [cpuUs(), syscalls(), frames, process.resourceUsage().voluntaryContextSwitches],
+    cpu: async () => [
+      cpuUs(),
+      syscalls(),
+      frames,
+      process.resourceUsage().voluntaryContextSwitches,
+      process.cpuUsage().system,
+      process.resourceUsage().involuntaryContextSwitches,
+      threadsCpu(),
+    ],
     executed: async () => executed,
     async submit({ count, inflight }) {
       let next = 0;
@@ -162,7 +192,7 @@ async function child() {
 
 function spawnChild(roleName, dist, cfg) {
   const p = fork(SELF, [], {
-    execArgv: [],
+    execArgv: (process.env.PERF_NODE_ARGS ?? '').split(' ').filter((a) => a !== ''),
     env: {
       ...process.env,
       PERF_NAME: `${roleName}-${++spawned}`,
@@ -204,7 +234,7 @@ const median = (xs) => pct(xs, 0.5);
 
 async function runOnce(dist, o) {
   const dir = mkdtempSync(join(tmpdir(), 'skperf-'));
-  const cfg = { dir, prefetch: o.prefetch };
+  const cfg = { dir, prefetch: o.prefetch, durable: o.durable };
   const broker = spawnChild('broker', dist, cfg);
   await broker.ready;
   await broker.call('start');
@@ -229,6 +259,9 @@ async function runOnce(dist, o) {
     const sys = cpu1.map((v, i) => v[1] - cpu0[i][1]);
     const fr = cpu1.map((v, i) => v[2] - cpu0[i][2]);
     const cs = cpu1.map((v, i) => v[3] - cpu0[i][3]);
+    const ks = cpu1.map((v, i) => v[4] - cpu0[i][4]);
+    const ics = cpu1.map((v, i) => v[5] - cpu0[i][5]);
+    const th = (k, from, to) => sum(cpu1.slice(from, to).map((v, i) => v[6][k] - cpu0[from + i][6][k])) / n;
     const sum = (a) => a.reduce((x, y) => x + y, 0);
     const r = {
       tasksPerSec: n / (ms / 1000),
@@ -244,6 +277,14 @@ async function runOnce(dist, o) {
       wakeBroker: cs[0] / n,
       wakeWorkers: sum(cs.slice(1, 1 + o.workers)) / n,
       wakeSubmitters: sum(cs.slice(1 + o.workers)) / n,
+      // kernel CPU (µs/task) and involuntary context switches (preemptions) per task, per process kind
+      sysBroker: ks[0] / n,
+      sysWorkers: sum(ks.slice(1, 1 + o.workers)) / n,
+      sysSubmitters: sum(ks.slice(1 + o.workers)) / n,
+      preemptWorkers: sum(ics.slice(1, 1 + o.workers)) / n,
+      // the workers' CPU µs/task on their JS threads and on their other threads (V8 compilers and GC, libuv)
+      workersJs: th('js', 1, 1 + o.workers),
+      workersOther: th('other', 1, 1 + o.workers),
     };
     if (o.rtt > 0) {
       const { task, rr, half } = await subs[0].call('rtt', { count: o.rtt });
@@ -270,11 +311,13 @@ async function main() {
       submitters: { type: 'string', default: '2' },
       inflight: { type: 'string', default: '256' },
       rtt: { type: 'string', default: '1000' },
+      durable: { type: 'boolean', default: false },
     },
   });
   const o = Object.fromEntries(
     ['tasks', 'reps', 'workers', 'prefetch', 'submitters', 'inflight', 'rtt'].map((k) => [k, Number(values[k])]),
   );
+  o.durable = values.durable;
   const dists = values.dist.split(',');
   const results = new Map(dists.map((d) => [d, []]));
   const f = (x, d = 1) => (x === undefined ? '-' : x.toFixed(d));
@@ -287,7 +330,10 @@ async function main() {
           `${f(r.cpuBroker)} workers ${f(r.cpuWorkers)} submitters ${f(r.cpuSubmitters)}  syscalls/task all ` +
           `${f(r.syscallsAll, 2)} broker ${f(r.syscallsBroker, 2)}  frames/task workers ${f(r.framesWorkers, 2)} ` +
           `submitters ${f(r.framesSubmitters, 2)}  wake-ups/task broker ${f(r.wakeBroker, 2)} workers ` +
-          `${f(r.wakeWorkers, 2)} submitters ${f(r.wakeSubmitters, 2)}  task p50 ${f(r.taskP50)} ` +
+          `${f(r.wakeWorkers, 2)} submitters ${f(r.wakeSubmitters, 2)}  kernel µs/task broker ${f(r.sysBroker)} ` +
+          `workers ${f(r.sysWorkers)} submitters ${f(r.sysSubmitters)}  preempted/task workers ` +
+          `${f(r.preemptWorkers, 2)}  workers' JS thread ${f(r.workersJs)} other threads ` +
+          `${f(r.workersOther)}  task p50 ${f(r.taskP50)} ` +
           `(to the worker ${f(r.halfP50)}) ` +
           `p99 ${f(r.taskP99)} µs  reqrep p50 ${f(r.rrP50)} µs  ratio ${f(r.taskP50 / r.rrP50, 2)}`,
       );
