@@ -46,14 +46,16 @@ export const GAPS: ReadonlyArray<readonly [key: string, text: string]> = [
   ],
   [
     'Request/reply p50 ≤ 1.10× raw',
-    'one request in flight: the gap is fixed work per round trip (request id and timer per request, the ' +
-      "envelope with two timestamps both ways, the reply's validation); closing it: one shared timer wheel " +
-      'for request timeouts instead of a timer per request, and the reply written without the per-tick ' +
-      'batch when it is the only frame of the tick.',
+    'one request in flight: the gap is fixed work per round trip (a timer per request, the envelope with ' +
+      "two timestamps both ways, the reply's validation); closing it: one shared timeout sweep for requests" +
+      ' instead of a timer each.',
   ],
   [
     'Request/reply p99 ≤ 1.20× raw',
-    'the tail follows GC pauses of the extra per-request objects (see the p50 row) and host load on 2 ' + 'cores.',
+    'both sides spend about half their busy time in writeBuffer (the write syscall per request and per ' +
+      'reply, as the raw program does); the rest of the tail is per-request bookkeeping: a timer armed and ' +
+      'cleared per request (timers insert/unenroll in the profile) and its garbage. Closing it: one shared ' +
+      'timeout sweep for pending requests instead of a timer each.',
   ],
   [
     '`await drain()` after every send costs ≤ 10 % vs never (server CPU / msg)',
@@ -72,9 +74,11 @@ export const GAPS: ReadonlyArray<readonly [key: string, text: string]> = [
   ['Payload seq-blob ≥ 3× zeromq.js', 'client CPU per message (envelope object, inbox copy), as for fan-out.'],
   [
     'Payload progress ≥ 3× zeromq.js',
-    'encoding a nested object through the plain-msgpack checker (it walks every key for values msgpack ' +
-      'cannot carry) and decoding it into a message object; closing it: a cached shape check for repeated ' +
-      'object shapes.',
+    "encoding the nested object with socketkit's own writer (it checks every value for what plain msgpack" +
+      ' cannot carry, for the typed INVALID_MESSAGE error) and decoding it into a message object with its ' +
+      'envelope, where zeromq.js moves the body only; the figure sits near the bound (2.6–3.5× between unix' +
+      ' and tcp in one run). Closing it: a check cached per object shape, and the lazy envelope of the ' +
+      'cold-burst rows.',
   ],
   [
     'Payload binary-4k ≥ 3× zeromq.js',
@@ -111,11 +115,12 @@ export const GAPS: ReadonlyArray<readonly [key: string, text: string]> = [
   // issue 28, item 4: large messages and ingress (bench/src/report/targets.ts)
   [
     '64 KiB messages ≥ 1.5 GB/s and ahead of raw node',
-    'on this VM the Python peer, the fastest program here, reaches ~1.1–2.3 GB/s depending on the run and' +
-      ' socketkit uses about its CPU per message (63.6 vs 65.6 µs in round 5); both sides idle half the ' +
-      "time waiting on the unix socket's send buffer. The one copy left is the receive buffer's copy of a " +
-      "message when a 'message' listener is attached (listeners may write into their bins: dropping it " +
-      'changes that contract).',
+    'the receiving client is the limit: in the profile above ~47 % of its busy time is the garbage ' +
+      'collector and ~11 % `push` with `createUnsafeBuffer`, i.e. each 64 KiB message copied out of the ' +
+      "read slab into a buffer of its own, because a 'message' listener may keep its bins and write into " +
+      'them; the server mostly waits in writev. The Python peer reuses its receive buffer. Closing it: ' +
+      'recycle read slabs that no kept view points into (the decoder would report which slabs a bin escaped' +
+      ' from) so that 64 KiB messages stay views without fresh memory per message.',
   ],
   [
     'Ingress, 8 writers ≥ 0.95× raw ceiling',
