@@ -6,7 +6,7 @@
  * `results/<name>.json`, `.md` and `.svg`.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -65,21 +65,7 @@ const USAGE = `usage: node dist/run.js [options]
                      when scenarios, transports, implementations or reps are narrowed)
   --no-write         print only, write no files
   --json             print the results JSON on stdout (progress stays on stderr)
-  --render FILE      measure nothing: rewrite FILE's .md and .svg from FILE (a results .json), e.g.
-                     after the report's text (gaps.ts, notes) changed; the figures stay those measured
   -h, --help         this text`;
-
-/** `--render FILE`: the .md and .svg beside a results JSON, made again from it without measuring anything. */
-async function renderOnly(file: string): Promise<number> {
-  if (!file.endsWith('.json')) throw new Error(`--render takes a results .json file, got ${file}`);
-  const results = JSON.parse(await readFile(file, 'utf8')) as BenchResults;
-  const base = file.slice(0, -'.json'.length);
-  const svgFile = `${base.slice(base.lastIndexOf('/') + 1)}.svg`;
-  await writeFile(`${base}.md`, markdownReport(results, svgFile));
-  await writeFile(`${base}.svg`, await renderChartSvg(results));
-  console.log(`wrote ${base}.{md,svg} from ${file}`);
-  return 0;
-}
 
 function elapsed(start: number): string {
   const s = Math.floor((Date.now() - start) / 1000);
@@ -127,7 +113,6 @@ export async function main(argv: string[]): Promise<number> {
       name: { type: 'string' },
       'no-write': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
-      render: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -135,7 +120,6 @@ export async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  if (values.render !== undefined) return renderOnly(resolve(values.render));
   const reps = values.reps === undefined ? undefined : Number(values.reps);
   if (reps !== undefined && !(Number.isInteger(reps) && reps >= 1))
     throw new Error(`--reps must be a positive integer, got ${values.reps}`);
