@@ -3,9 +3,11 @@ import type { BrokerMessage, SocketCommunicator } from '../src/index.js';
 import { type Broker, connect, startBroker } from '../src/index.js';
 import { type Endpoint, endpoint } from './helpers.js';
 
-// What a task costs on the wire between the TypeScript client and the broker (PROTOCOL.md, "Broker protocol"):
-// counted on real unix sockets, by kind, on each side.
-describe('messages per task over unix', () => {
+/**
+ * A unix endpoint and a broker with admin operations for the tests of one describe block (started before them,
+ * stopped after), read through getters.
+ */
+function brokerPerDescribe(): { ep: () => Endpoint; broker: () => Broker } {
   let ep: Endpoint;
   let broker: Broker;
   beforeAll(async () => {
@@ -16,6 +18,13 @@ describe('messages per task over unix', () => {
     await broker.stop();
     ep.cleanup();
   });
+  return { ep: () => ep, broker: () => broker };
+}
+
+// What a task costs on the wire between the TypeScript client and the broker (PROTOCOL.md, "Broker protocol"):
+// counted on real unix sockets, by kind, on each side.
+describe('messages per task over unix', () => {
+  const { ep, broker } = brokerPerDescribe();
 
   const received = (c: SocketCommunicator): string[] => {
     const kinds: string[] = [];
@@ -28,8 +37,8 @@ describe('messages per task over unix', () => {
   };
 
   it("a worker's result is not answered: the worker receives only its deliveries", async () => {
-    const worker = (await connect(ep.client)) as SocketCommunicator;
-    const submitter = (await connect(ep.client)) as SocketCommunicator;
+    const worker = (await connect(ep().client)) as SocketCommunicator;
+    const submitter = (await connect(ep().client)) as SocketCommunicator;
     try {
       await worker.addTaskSubscriber(async (b) => b, { prefetch: 4 });
       const atWorker = received(worker);
@@ -42,7 +51,7 @@ describe('messages per task over unix', () => {
       expect(atWorker.filter((k) => k !== 'reply')).toEqual(Array(20).fill('deliver'));
       expect(atWorker.filter((k) => k === 'reply')).toHaveLength(1); // the brokerStats above
       expect(atSubmitter.filter((k) => k === 'outcome')).toHaveLength(20);
-      expect(broker.stats().totals).toMatchObject({ completed: 20, staleRefused: 0 });
+      expect(broker().stats().totals).toMatchObject({ completed: 20, staleRefused: 0 });
     } finally {
       await worker.close();
       await submitter.close();
@@ -52,16 +61,7 @@ describe('messages per task over unix', () => {
 
 // Several broker messages per frame (`batch`, PROTOCOL.md): only between peers that agreed on it (`features`).
 describe('batches over unix', () => {
-  let ep: Endpoint;
-  let broker: Broker;
-  beforeAll(async () => {
-    ep = endpoint('unix');
-    broker = await startBroker({ ...ep.server, adminOps: true });
-  });
-  afterAll(async () => {
-    await broker.stop();
-    ep.cleanup();
-  });
+  const { ep, broker } = brokerPerDescribe();
 
   /** Frames (socketkit messages) a client receives, with the broker messages each carried. */
   const frames = (c: { on(e: 'message', f: (m: { data: unknown }) => void): unknown }): BrokerMessage[][] => {
@@ -75,7 +75,7 @@ describe('batches over unix', () => {
   /** Frames the broker receives from each connection, with the broker messages each carried. */
   const framesAtBroker = (): Map<string, BrokerMessage[][]> => {
     const out = new Map<string, BrokerMessage[][]>();
-    broker.server.on('message', (m, id) => {
+    broker().server.on('message', (m, id) => {
       const d = m.data as BrokerMessage;
       let list = out.get(id);
       if (list === undefined) out.set(id, (list = []));
@@ -89,8 +89,8 @@ describe('batches over unix', () => {
     fs.filter((f) => f.some((m) => m.kind === kind)).length;
 
   it('a worker and a submitter that announced batches get their messages in fewer frames than messages', async () => {
-    const worker = (await connect(ep.client)) as SocketCommunicator;
-    const submitter = (await connect(ep.client)) as SocketCommunicator;
+    const worker = (await connect(ep().client)) as SocketCommunicator;
+    const submitter = (await connect(ep().client)) as SocketCommunicator;
     try {
       await worker.addTaskSubscriber(async (b) => b, { prefetch: 50 });
       await submitter.brokerStats(); // its features exchange is done
@@ -120,7 +120,7 @@ describe('batches over unix', () => {
       expect([tasks, results]).toEqual([n, n]);
       expect(taskFrames).toBeLessThan(n);
       expect(resultFrames).toBeLessThan(n);
-      expect(broker.stats().totals).toMatchObject({ completed: n, staleRefused: 0 });
+      expect(broker().stats().totals).toMatchObject({ completed: n, staleRefused: 0 });
     } finally {
       await worker.close();
       await submitter.close();
@@ -130,10 +130,10 @@ describe('batches over unix', () => {
   it('a client that did not announce batches gets one broker message per frame', async () => {
     const { UnixSocketClient } = await import('@socketkit/unix');
     const raw = new UnixSocketClient({
-      socketDir: ep.client.socketDir as string,
-      eventName: ep.client.eventName as string,
+      socketDir: ep().client.socketDir as string,
+      eventName: ep().client.eventName as string,
     });
-    const submitter = (await connect(ep.client)) as SocketCommunicator;
+    const submitter = (await connect(ep().client)) as SocketCommunicator;
     try {
       await raw.connect();
       const got = frames(raw);
