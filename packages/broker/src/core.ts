@@ -6,251 +6,28 @@
  */
 import { packValue } from '@socketkit/codec';
 import { BrokerErrorCode, type WireError } from './errors.js';
+import {
+  type BrokerLimits,
+  type BrokerStats,
+  type CoreHost,
+  type ResolvedLimits,
+  resolveLimits,
+  type TaskInfo,
+} from './core-limits.js';
+import { type Call, type Conn, Deque, err, preferred, type Sub, type Task } from './core-records.js';
 import type { StoredTask, TaskState, TaskStore } from './store.js';
 import { type BrokerMessage, isMap, Kind, type SubscriberType } from './wire.js';
 
-/** Bounds and policies of a broker (every one has a default). */
-export interface BrokerLimits {
-  /**
-   * Deliveries that may end without an outcome (lost worker, ack timeout) before a task is dead-lettered (default 5).
-   */
-  maxDeliveries?: number;
-  /** Most tasks pending or in flight (default 100000). */
-  maxPendingTasks?: number;
-  /** Most bytes of task bodies pending or in flight (default 256 MiB). */
-  maxPendingBytes?: number;
-  /** How long an outcome is kept for a submitter that reconnects, in ms (default 60000). */
-  resultTtlMs?: number;
-  /** Most outcomes kept (default 10000; the oldest goes first). */
-  maxKeptResults?: number;
-  /** Most tasks in the dead-letter list (default 10000; the oldest is dropped first). */
-  maxDeadLetters?: number;
-  /** Most subscribers (task + RPC + broadcast) on one connection (default 64). */
-  maxSubscribersPerConnection?: number;
-  /** Largest `prefetch` a task subscriber may ask for (default 1024). */
-  maxPrefetch?: number;
-  /** Most RPC calls in flight through the broker (default 10000). */
-  maxPendingCalls?: number;
-  /**
-   * Optional wall-clock lease: a delivery without result, rejection or
-   * `progress()` for this long is taken back and redelivered. Default: none
-   * (the lease lasts as long as the worker's connection).
-   */
-  ackTimeoutMs?: number;
-  /**
-   * First delay before a rejected task is offered again, in ms (default 50; doubles per rejection up to
-   * `rejectBackoffMaxMs`).
-   */
-  rejectBackoffMs?: number;
-  /** Longest delay before a rejected task is offered again (default 5000). */
-  rejectBackoffMaxMs?: number;
-  /**
-   * Answer `admin` messages (stats, list, requeue, purge) from any connection (default true: every connection
-   * is already trusted, by the socket directory's permissions or the token, to submit and work tasks).
-   */
-  adminOps?: boolean;
-}
-
-/** How the core sends to a connection. Must not throw for a connection that just went away. */
-export interface CoreHost {
-  /** Sends `message` to the connection `connId` (dropped silently when it is gone). */
-  send(connId: string, message: BrokerMessage): void;
-  /**
-   * The largest frame the host writes, when it can put several messages of one connection into a `batch` frame
-   * (`startBroker`): a client that announces batches and takes frames at least this large gets them. Absent: the
-   * host sends one message per frame (clients are told `batch: false`).
-   */
-  batchLimit?(): number;
-}
-
-/** One task subscriber as reported in {@link BrokerStats}. */
-export interface SubscriberLoad {
-  connId: string;
-  identifier: string;
-  prefetch: number;
-  inflight: number;
-  delivered: number;
-}
-
-/** What {@link BrokerCore.stats} reports. */
-export interface BrokerStats {
-  /** True when tasks survive a restart (durable store). */
-  durable: boolean;
-  /** Tasks waiting for a subscriber (including rejected ones in their backoff). */
-  pending: number;
-  /** Tasks delivered and not yet finished. */
-  inflight: number;
-  /** Tasks in the dead-letter list. */
-  dead: number;
-  /** Outcomes kept for submitters. */
-  keptResults: number;
-  /** Bytes of bodies pending or in flight. */
-  pendingBytes: number;
-  /** Connections known to the broker. */
-  connections: number;
-  /** Every task subscriber and its load. */
-  subscribers: SubscriberLoad[];
-  /** RPC identifiers held. */
-  rpcSubscribers: string[];
-  /** Connections with at least one broadcast subscriber. */
-  broadcastConnections: number;
-  /** RPC calls in flight. */
-  pendingCalls: number;
-  /** Tasks finished per second, over the last 10 s. */
-  tasksPerSecond: number;
-  /** Counters since start. */
-  totals: {
-    submitted: number;
-    completed: number;
-    failed: number;
-    redelivered: number;
-    rejected: number;
-    deadLettered: number;
-    staleRefused: number;
-    refused: number;
-    rpcCalls: number;
-    broadcasts: number;
-  };
-}
-
-/** A task as listed by {@link BrokerCore.listTasks}. */
-export interface TaskInfo {
-  taskId: string;
-  state: TaskState;
-  attempt: number;
-  failures: number;
-  bytes: number;
-  createdAt: number;
-  doneAt?: number;
-  /** The worker's connection and subscriber, while in flight. */
-  worker?: { connId: string; identifier: string };
-  lastError?: string;
-}
-
-interface Sub {
-  key: string;
-  connId: string;
-  identifier: string;
-  prefetch: number;
-  inflight: Set<Task>;
-  delivered: number;
-  lastUsed: number;
-}
-
-interface Task extends StoredTask {
-  submitter?: string;
-  worker?: Sub;
-  queued: boolean;
-  notBefore: number;
-  rejections: number;
-  /** Subscribers (keys) that rejected the task or lost its lease: the next delivery prefers others. */
-  avoid?: Set<string>;
-  ackTimer?: NodeJS.Timeout;
-  delivered?: boolean;
-}
-
-interface Conn {
-  id: string;
-  taskSubs: Map<string, Sub>;
-  rpc: Set<string>;
-  broadcast: Set<string>;
-  /** Tasks whose outcome this connection waits for. */
-  waiting: Set<Task>;
-  /** RPC calls this connection is serving. */
-  serving: Set<number>;
-  /** RPC calls this connection made. */
-  calling: Set<number>;
-  /** The client asked for `batch` frames (`features`) and the host writes them. */
-  batch: boolean;
-}
-
-interface Call {
-  id: number;
-  caller: string;
-  ref: number;
-  recipient: string;
-  identifier: string;
-}
-
-const DEFAULTS: Required<Omit<BrokerLimits, 'ackTimeoutMs'>> = {
-  adminOps: true,
-  maxDeliveries: 5,
-  maxPendingTasks: 100_000,
-  maxPendingBytes: 256 * 1024 * 1024,
-  resultTtlMs: 60_000,
-  maxKeptResults: 10_000,
-  maxDeadLetters: 10_000,
-  maxSubscribersPerConnection: 64,
-  maxPrefetch: 1024,
-  maxPendingCalls: 10_000,
-  rejectBackoffMs: 50,
-  rejectBackoffMaxMs: 5000,
-};
-
-const err = (code: string, message: string, details?: Record<string, unknown>): WireError =>
-  details === undefined ? { code, message } : { code, message, details };
-
-function positive(name: string, v: number | undefined, fallback: number): number {
-  if (v === undefined) return fallback;
-  if (typeof v !== 'number' || !(v > 0)) throw new TypeError(`${name} must be a positive number, got ${String(v)}`);
-  return v;
-}
-
-/** A ring deque of tasks (the ready queue): O(1) at both ends. */
-class Deque {
-  #buf: (Task | undefined)[] = new Array(16);
-  #head = 0;
-  #size = 0;
-  get size(): number {
-    return this.#size;
-  }
-  #grow(): void {
-    const next: (Task | undefined)[] = new Array(this.#buf.length * 2);
-    for (let i = 0; i < this.#size; i++) next[i] = this.#buf[(this.#head + i) % this.#buf.length];
-    this.#buf = next;
-    this.#head = 0;
-  }
-  push(t: Task): void {
-    if (this.#size === this.#buf.length) this.#grow();
-    this.#buf[(this.#head + this.#size) % this.#buf.length] = t;
-    this.#size++;
-  }
-  unshift(t: Task): void {
-    if (this.#size === this.#buf.length) this.#grow();
-    this.#head = (this.#head - 1 + this.#buf.length) % this.#buf.length;
-    this.#buf[this.#head] = t;
-    this.#size++;
-  }
-  peek(): Task | undefined {
-    return this.#size === 0 ? undefined : this.#buf[this.#head];
-  }
-  shift(): Task | undefined {
-    if (this.#size === 0) return undefined;
-    const t = this.#buf[this.#head];
-    this.#buf[this.#head] = undefined;
-    this.#head = (this.#head + 1) % this.#buf.length;
-    this.#size--;
-    return t;
-  }
-}
-
-/** Whether `s` is a better pick than `than`: fewer deliveries in flight; among equals, the one used last. */
-function preferred(s: Sub, than: Sub | undefined): boolean {
-  return (
-    than === undefined ||
-    s.inflight.size < than.inflight.size ||
-    (s.inflight.size === than.inflight.size && s.lastUsed > than.lastUsed)
-  );
-}
+export type { BrokerLimits, BrokerStats, CoreHost, SubscriberLoad, TaskInfo } from './core-limits.js';
 
 /** The broker's state machine (see the module notes). */
 export class BrokerCore {
   readonly #host: CoreHost;
   readonly #store: TaskStore;
-  readonly #o: Required<Omit<BrokerLimits, 'ackTimeoutMs'>> & { ackTimeoutMs: number | undefined };
+  readonly #o: ResolvedLimits;
   readonly #conns = new Map<string, Conn>();
   readonly #tasks = new Map<string, Task>();
-  readonly #ready = new Deque();
+  readonly #ready = new Deque<Task>();
   #delayed: Task[] = [];
   #delayTimer: NodeJS.Timeout | undefined;
   readonly #subs: Sub[] = [];
@@ -263,7 +40,7 @@ export class BrokerCore {
    * O(1). `#kept.values().next()` walks over every entry deleted since the map's last rehash: up to thousands per
    * task once maxKeptResults is reached.
    */
-  readonly #keptOrder = new Deque();
+  readonly #keptOrder = new Deque<Task>();
   readonly #dead = new Map<string, Task>();
   #unfinished = 0;
   #unfinishedBytes = 0;
@@ -291,31 +68,13 @@ export class BrokerCore {
   constructor(host: CoreHost, store: TaskStore, limits: BrokerLimits = {}) {
     this.#host = host;
     this.#store = store;
-    this.#o = {
-      maxDeliveries: positive('maxDeliveries', limits.maxDeliveries, DEFAULTS.maxDeliveries),
-      maxPendingTasks: positive('maxPendingTasks', limits.maxPendingTasks, DEFAULTS.maxPendingTasks),
-      maxPendingBytes: positive('maxPendingBytes', limits.maxPendingBytes, DEFAULTS.maxPendingBytes),
-      resultTtlMs: positive('resultTtlMs', limits.resultTtlMs, DEFAULTS.resultTtlMs),
-      maxKeptResults: positive('maxKeptResults', limits.maxKeptResults, DEFAULTS.maxKeptResults),
-      maxDeadLetters: positive('maxDeadLetters', limits.maxDeadLetters, DEFAULTS.maxDeadLetters),
-      maxSubscribersPerConnection: positive(
-        'maxSubscribersPerConnection',
-        limits.maxSubscribersPerConnection,
-        DEFAULTS.maxSubscribersPerConnection,
-      ),
-      maxPrefetch: positive('maxPrefetch', limits.maxPrefetch, DEFAULTS.maxPrefetch),
-      maxPendingCalls: positive('maxPendingCalls', limits.maxPendingCalls, DEFAULTS.maxPendingCalls),
-      rejectBackoffMs: positive('rejectBackoffMs', limits.rejectBackoffMs, DEFAULTS.rejectBackoffMs),
-      rejectBackoffMaxMs: positive('rejectBackoffMaxMs', limits.rejectBackoffMaxMs, DEFAULTS.rejectBackoffMaxMs),
-      ackTimeoutMs: limits.ackTimeoutMs === undefined ? undefined : positive('ackTimeoutMs', limits.ackTimeoutMs, 0),
-      adminOps: limits.adminOps !== false,
-    };
+    this.#o = resolveLimits(limits);
     this.#restore();
     this.#sweep = setInterval(() => this.#expireResults(), Math.min(1000, this.#o.resultTtlMs));
     this.#sweep.unref();
   }
 
-  /** The effective limits. */
+  /** The effective limits (spelled out, not as `ResolvedLimits`, to keep the published signature). */
   get limits(): Readonly<Required<Omit<BrokerLimits, 'ackTimeoutMs'>> & { ackTimeoutMs: number | undefined }> {
     return this.#o;
   }
