@@ -14,7 +14,8 @@ import {
   resolveLimits,
   type TaskInfo,
 } from './core-limits.js';
-import { type Call, type Conn, Deque, err, preferred, type Sub, type Task } from './core-records.js';
+import { Deque, KeptOutcomes, pickSubscriber, TaskRate } from './core-queues.js';
+import { type Call, type Conn, err, type Sub, type Task } from './core-records.js';
 import type { StoredTask, TaskState, TaskStore } from './store.js';
 import { type BrokerMessage, isMap, Kind, type SubscriberType } from './wire.js';
 
@@ -34,13 +35,7 @@ export class BrokerCore {
   readonly #rpc = new Map<string, string>();
   readonly #calls = new Map<number, Call>();
   /** Finished tasks whose outcome is kept, oldest first. */
-  readonly #kept = new Map<string, Task>();
-  /**
-   * The kept tasks in the order they finished (entries no longer in `#kept` are skipped): the oldest is found in
-   * O(1). `#kept.values().next()` walks over every entry deleted since the map's last rehash: up to thousands per
-   * task once maxKeptResults is reached.
-   */
-  readonly #keptOrder = new Deque<Task>();
+  readonly #kept = new KeptOutcomes();
   readonly #dead = new Map<string, Task>();
   #unfinished = 0;
   #unfinishedBytes = 0;
@@ -50,8 +45,7 @@ export class BrokerCore {
   #useSeq = 0;
   #closed = false;
   readonly #sweep: NodeJS.Timeout;
-  readonly #perSecond: number[] = new Array(10).fill(0);
-  #secondAt = Math.floor(Date.now() / 1000);
+  readonly #rate = new TaskRate();
   readonly #totals: BrokerStats['totals'] = {
     submitted: 0,
     completed: 0,
@@ -113,7 +107,7 @@ export class BrokerCore {
         t.queued = true;
       } else if (t.state === 'done') {
         if (now - (t.doneAt ?? 0) > this.#o.resultTtlMs) this.#forget(t);
-        else this.#keep(t);
+        else this.#kept.add(t);
       } else if (t.state === 'dead') {
         this.#dead.set(t.id, t);
       }
@@ -616,7 +610,7 @@ export class BrokerCore {
     t.doneAt = Date.now();
     this.#unfinished--;
     this.#unfinishedBytes -= t.bytes;
-    this.#countSecond();
+    this.#rate.count();
     if (state === 'dead') {
       this.#dead.set(t.id, t);
       while (this.#dead.size > this.#o.maxDeadLetters) this.#forget(this.#dead.values().next().value as Task);
@@ -633,8 +627,8 @@ export class BrokerCore {
       }
       t.body = undefined; // the outcome is what is kept
       t.delivered = submitter !== undefined;
-      this.#keep(t);
-      while (this.#kept.size > this.#o.maxKeptResults) this.#forget(this.#oldestKept() as Task);
+      this.#kept.add(t);
+      while (this.#kept.size > this.#o.maxKeptResults) this.#forget(this.#kept.oldest() as Task);
     }
     this.#persist(t);
   }
@@ -657,58 +651,15 @@ export class BrokerCore {
     this.#store.delete(t);
   }
 
-  #keep(t: Task): void {
-    this.#kept.set(t.id, t);
-    this.#keptOrder.push(t);
-  }
-
-  /** The task kept longest (dropping order entries of tasks forgotten since). */
-  #oldestKept(): Task | undefined {
-    for (;;) {
-      const t = this.#keptOrder.peek();
-      if (t === undefined || this.#kept.get(t.id) === t) return t;
-      this.#keptOrder.shift();
-    }
-  }
-
   #expireResults(): void {
     const cutoff = Date.now() - this.#o.resultTtlMs;
-    for (let t = this.#oldestKept(); t !== undefined && (t.doneAt ?? 0) <= cutoff; t = this.#oldestKept())
+    for (let t = this.#kept.oldest(); t !== undefined && (t.doneAt ?? 0) <= cutoff; t = this.#kept.oldest())
       this.#forget(t);
   }
 
   #persist(t: Task): void {
     if (!this.#store.durable || this.#tasks.get(t.id) !== t) return;
     this.#store.update(t);
-  }
-
-  #countSecond(): void {
-    const now = Math.floor(Date.now() / 1000);
-    this.#roll(now);
-    this.#perSecond[now % 10] = (this.#perSecond[now % 10] as number) + 1;
-  }
-
-  #roll(now: number): void {
-    if (now - this.#secondAt >= 10) this.#perSecond.fill(0);
-    else for (let s = this.#secondAt + 1; s <= now; s++) this.#perSecond[s % 10] = 0;
-    this.#secondAt = Math.max(this.#secondAt, now);
-  }
-
-  /**
-   * Least-loaded subscriber with room; among equals the most recently used (its process is warm: a task at a time
-   * goes to the same worker instead of waking a cold one each time). `avoid` (subscribers that rejected the task or
-   * lost its lease) only when no other has room.
-   */
-  #pick(avoid: Set<string> | undefined): Sub | undefined {
-    let best: Sub | undefined;
-    let bestAvoided: Sub | undefined;
-    for (const s of this.#subs) {
-      if (s.inflight.size >= s.prefetch) continue;
-      if (avoid?.has(s.key)) {
-        if (preferred(s, bestAvoided)) bestAvoided = s;
-      } else if (preferred(s, best)) best = s;
-    }
-    return best ?? bestAvoided;
   }
 
   #dispatch(): void {
@@ -719,7 +670,7 @@ export class BrokerCore {
         this.#ready.shift();
         continue;
       }
-      const sub = this.#pick(t.avoid);
+      const sub = pickSubscriber(this.#subs, t.avoid);
       if (sub === undefined) return;
       this.#ready.shift();
       t.queued = false;
@@ -867,7 +818,6 @@ export class BrokerCore {
 
   /** Counts and loads (for `socketkit stats`, metrics, the CLI). */
   stats(): BrokerStats {
-    this.#roll(Math.floor(Date.now() / 1000));
     let broadcastConnections = 0;
     for (const c of this.#conns.values()) if (c.broadcast.size > 0) broadcastConnections++;
     return {
@@ -888,7 +838,7 @@ export class BrokerCore {
       rpcSubscribers: [...this.#rpc.keys()],
       broadcastConnections,
       pendingCalls: this.#calls.size,
-      tasksPerSecond: this.#perSecond.reduce((a, b) => a + b, 0) / 10,
+      tasksPerSecond: this.#rate.perSecond(),
       totals: { ...this.#totals },
     };
   }
