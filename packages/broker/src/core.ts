@@ -15,7 +15,8 @@ import {
   type TaskInfo,
 } from './core-limits.js';
 import { Deque, KeptOutcomes, pickSubscriber, TaskRate } from './core-queues.js';
-import { type Call, type Conn, err, type Sub, type Task } from './core-records.js';
+import type { Call, Conn, Sub, Task } from './core-records.js';
+import { refuse } from './core-refusals.js';
 import type { StoredTask, TaskState, TaskStore } from './store.js';
 import { type BrokerMessage, isMap, Kind, type SubscriberType } from './wire.js';
 
@@ -160,13 +161,7 @@ export class BrokerCore {
       const call = this.#calls.get(callId);
       if (call === undefined) continue;
       this.#calls.delete(callId);
-      this.#fail(
-        call,
-        err(
-          BrokerErrorCode.RECIPIENT_LOST,
-          `the RPC recipient "${call.identifier}" disconnected before it answered: the call may or may not have run`,
-        ),
-      );
+      this.#fail(call, refuse.recipientLost(call.identifier));
     }
     for (const sub of c.taskSubs.values()) this.#dropSub(sub, 'its worker connection was lost');
     this.#dispatch();
@@ -230,11 +225,7 @@ export class BrokerCore {
             for (const m of data.messages) if (isMap(m) && m.kind !== Kind.BATCH) this.handle(connId, m);
           return;
         default:
-          return this.#reply(
-            c,
-            ref,
-            err(BrokerErrorCode.INVALID_REQUEST, `unknown broker message kind "${data.kind}"`),
-          );
+          return this.#reply(c, ref, refuse.unknownKind(data.kind));
       }
     } finally {
       this.#dispatch();
@@ -258,8 +249,7 @@ export class BrokerCore {
   #subscribe(c: Conn, m: Record<string, unknown>): WireError | undefined {
     const type = m.type as SubscriberType;
     const identifier = m.identifier;
-    if (typeof identifier !== 'string' || identifier === '')
-      return err(BrokerErrorCode.INVALID_REQUEST, 'subscribe needs a non-empty string identifier');
+    if (typeof identifier !== 'string' || identifier === '') return refuse.noIdentifier();
     const count = c.taskSubs.size + c.rpc.size + c.broadcast.size;
     const taken =
       type === 'task'
@@ -268,34 +258,15 @@ export class BrokerCore {
           ? this.#rpc.has(identifier)
           : c.broadcast.has(identifier);
     if (taken) {
-      const where = type === 'rpc' ? 'by a connection to this broker' : 'on this connection';
-      return err(
-        BrokerErrorCode.DUPLICATE_SUBSCRIBER_IDENTIFIER,
-        `the ${type} subscriber identifier "${identifier}" is already taken ${where}: choose another`,
-        {
-          identifier,
-        },
-      );
+      return refuse.duplicateIdentifier(type, identifier);
     }
     if (count >= this.#o.maxSubscribersPerConnection) {
-      return err(
-        BrokerErrorCode.LIMIT_EXCEEDED,
-        `this connection already has ${count} subscribers (maxSubscribersPerConnection): remove one first or raise ` +
-          `the broker's bound`,
-        { limit: 'maxSubscribersPerConnection', max: this.#o.maxSubscribersPerConnection },
-      );
+      return refuse.tooManySubscribers(count, this.#o.maxSubscribersPerConnection);
     }
     if (type === 'task') {
       const prefetch = m.prefetch === undefined ? 1 : Number(m.prefetch);
       if (!Number.isInteger(prefetch) || prefetch < 1 || prefetch > this.#o.maxPrefetch) {
-        return err(
-          BrokerErrorCode.LIMIT_EXCEEDED,
-          `prefetch must be an integer from 1 to ${this.#o.maxPrefetch} (maxPrefetch), got ${String(m.prefetch)}`,
-          {
-            limit: 'maxPrefetch',
-            max: this.#o.maxPrefetch,
-          },
-        );
+        return refuse.badPrefetch(m.prefetch, this.#o.maxPrefetch);
       }
       const sub: Sub = {
         key: `${c.id}\u0000${identifier}`,
@@ -313,21 +284,13 @@ export class BrokerCore {
       this.#rpc.set(identifier, c.id);
     } else if (type === 'broadcast') {
       c.broadcast.add(identifier);
-    } else
-      return err(
-        BrokerErrorCode.INVALID_REQUEST,
-        `subscriber type must be task, rpc or broadcast, got ${String(type)}`,
-      );
+    } else return refuse.badSubscriberType(type);
     return undefined;
   }
 
   #unsubscribe(c: Conn, m: Record<string, unknown>): WireError | undefined {
     const identifier = String(m.identifier);
-    const unknown = err(
-      BrokerErrorCode.UNKNOWN_SUBSCRIBER,
-      `no ${String(m.type)} subscriber "${identifier}" on this connection`,
-      { identifier },
-    );
+    const unknown = refuse.unknownSubscriber(m.type, identifier);
     if (m.type === 'task') {
       const sub = c.taskSubs.get(identifier);
       if (sub === undefined) return unknown;
@@ -349,11 +312,7 @@ export class BrokerCore {
   #submit(c: Conn, ref: number | undefined, m: Record<string, unknown>): void {
     const id = m.taskId;
     if (typeof id !== 'string' || id === '' || id.length > 200) {
-      return this.#reply(
-        c,
-        ref,
-        err(BrokerErrorCode.INVALID_REQUEST, 'a task needs a taskId: a string of 1 to 200 characters'),
-      );
+      return this.#reply(c, ref, refuse.badTaskId());
     }
     const noReply = m.noReply === true;
     const existing = this.#tasks.get(id);
@@ -365,38 +324,14 @@ export class BrokerCore {
     try {
       packed = packValue(m.body);
     } catch (e) {
-      return this.#reply(
-        c,
-        ref,
-        err(BrokerErrorCode.INVALID_REQUEST, `the task body cannot be encoded: ${(e as Error).message}`),
-      );
+      return this.#reply(c, ref, refuse.unencodableBody(e as Error));
     }
     if (this.#unfinished >= this.#o.maxPendingTasks) {
-      return this.#reply(
-        c,
-        ref,
-        err(
-          BrokerErrorCode.LIMIT_EXCEEDED,
-          `the broker already holds ${this.#unfinished} unfinished tasks (maxPendingTasks): retry later or add workers`,
-          {
-            limit: 'maxPendingTasks',
-            max: this.#o.maxPendingTasks,
-          },
-        ),
-      );
+      return this.#reply(c, ref, refuse.tooManyTasks(this.#unfinished, this.#o.maxPendingTasks));
     }
     const bytes = packed.length;
     if (this.#unfinishedBytes + bytes > this.#o.maxPendingBytes) {
-      return this.#reply(
-        c,
-        ref,
-        err(
-          BrokerErrorCode.LIMIT_EXCEEDED,
-          `the broker holds ${this.#unfinishedBytes} bytes of unfinished tasks; ${bytes} more would pass ` +
-            `maxPendingBytes: retry later or add workers`,
-          { limit: 'maxPendingBytes', max: this.#o.maxPendingBytes },
-        ),
-      );
+      return this.#reply(c, ref, refuse.tooManyBytes(this.#unfinishedBytes, bytes, this.#o.maxPendingBytes));
     }
     const t: Task = {
       id,
@@ -436,19 +371,14 @@ export class BrokerCore {
       this.#unfinished--;
       this.#unfinishedBytes -= bytes;
       c.waiting.delete(t);
-      this.#reply(c, ref, err(BrokerErrorCode.BROKER_UNAVAILABLE, `the broker could not store the task: ${e.message}`));
+      this.#reply(c, ref, refuse.storeFailed(e));
     });
   }
 
   #attach(c: Conn, id: string, noReply = false): WireError | undefined {
     const t = this.#tasks.get(id);
     if (t === undefined) {
-      return err(
-        BrokerErrorCode.BROKER_UNAVAILABLE,
-        `the broker does not know task ${id}: it restarted without a durable store, or the outcome was dropped ` +
-          `(resultTtlMs, maxKeptResults)`,
-        { taskId: id },
-      );
+      return refuse.unknownTask(id);
     }
     if (noReply) return undefined;
     if (t.state === 'done' || t.state === 'dead') {
@@ -466,12 +396,7 @@ export class BrokerCore {
     if (t === undefined || t.state !== 'inflight' || t.attempt !== m.attempt || t.worker?.connId !== c.id) {
       this.#totals.staleRefused++;
       const now = t === undefined ? 'finished' : t.state === 'inflight' ? `attempt ${t.attempt} elsewhere` : t.state;
-      return err(
-        BrokerErrorCode.STALE_DELIVERY,
-        `delivery (${String(m.taskId)}, attempt ${String(m.attempt)}) is no longer current (the task is ${now}): ` +
-          'its lease was lost or it was answered already; drop this result',
-        { taskId: m.taskId, attempt: m.attempt },
-      );
+      return refuse.staleDelivery(m.taskId, m.attempt, now);
     }
     return t;
   }
@@ -700,29 +625,10 @@ export class BrokerCore {
     const recipient = String(m.recipient);
     const target = this.#rpc.get(recipient);
     if (target === undefined) {
-      return this.#reply(
-        c,
-        ref,
-        err(
-          BrokerErrorCode.UNROUTABLE,
-          `no RPC subscriber "${recipient}" is connected to the broker: check the identifier`,
-          { recipient },
-        ),
-      );
+      return this.#reply(c, ref, refuse.unroutable(recipient));
     }
     if (this.#calls.size >= this.#o.maxPendingCalls) {
-      return this.#reply(
-        c,
-        ref,
-        err(
-          BrokerErrorCode.LIMIT_EXCEEDED,
-          `${this.#calls.size} RPC calls are already in flight (maxPendingCalls): retry later`,
-          {
-            limit: 'maxPendingCalls',
-            max: this.#o.maxPendingCalls,
-          },
-        ),
-      );
+      return this.#reply(c, ref, refuse.tooManyCalls(this.#calls.size, this.#o.maxPendingCalls));
     }
     const call: Call = { id: ++this.#callSeq, caller: c.id, ref: ref ?? 0, recipient: target, identifier: recipient };
     this.#calls.set(call.id, call);
@@ -774,22 +680,11 @@ export class BrokerCore {
   #admin(c: Conn, ref: number | undefined, m: Record<string, unknown>): void {
     if (ref === undefined) return;
     if (!this.#o.adminOps) {
-      return this.#reply(
-        c,
-        ref,
-        err(
-          BrokerErrorCode.ADMIN_DISABLED,
-          'this broker was started with adminOps: false: operations are only in-process',
-        ),
-      );
+      return this.#reply(c, ref, refuse.adminDisabled());
     }
     const state = m.state as TaskState | undefined;
     if (state !== undefined && !['pending', 'inflight', 'done', 'dead'].includes(state)) {
-      return this.#reply(
-        c,
-        ref,
-        err(BrokerErrorCode.INVALID_REQUEST, `state must be pending, inflight, done or dead, got ${String(state)}`),
-      );
+      return this.#reply(c, ref, refuse.badState(state));
     }
     switch (m.op) {
       case 'stats':
@@ -805,14 +700,7 @@ export class BrokerCore {
       case 'purgeDead':
         return this.#reply(c, ref, { ok: this.purgeDead() });
       default:
-        return this.#reply(
-          c,
-          ref,
-          err(
-            BrokerErrorCode.INVALID_REQUEST,
-            `unknown admin op ${String(m.op)}: use stats, tasks, requeue or purgeDead`,
-          ),
-        );
+        return this.#reply(c, ref, refuse.unknownAdminOp(m.op));
     }
   }
 
