@@ -15,7 +15,17 @@ import {
   type TaskInfo,
 } from './core-limits.js';
 import { Deque, KeptOutcomes, pickSubscriber, TaskRate } from './core-queues.js';
-import type { Call, Conn, Sub, Task } from './core-records.js';
+import {
+  broadcastMessage,
+  type Call,
+  type Conn,
+  restoredTask,
+  submittedTask,
+  type Sub,
+  subscriberLoad,
+  type Task,
+  taskInfo,
+} from './core-records.js';
 import { refuse } from './core-refusals.js';
 import type { StoredTask, TaskState, TaskStore } from './store.js';
 import { type BrokerMessage, isMap, Kind, type SubscriberType } from './wire.js';
@@ -79,24 +89,7 @@ export class BrokerCore {
   #restore(): void {
     const now = Date.now();
     for (const rec of this.#store.load()) {
-      // The same shape as a task accepted by #submit (a spread of the record would make a bigger object per task).
-      const t: Task = {
-        id: rec.id,
-        seq: rec.seq,
-        body: undefined,
-        bytes: rec.bytes,
-        state: rec.state,
-        attempt: rec.attempt,
-        failures: rec.failures,
-        noReply: rec.noReply,
-        createdAt: rec.createdAt,
-        queued: false,
-        notBefore: 0,
-        rejections: 0,
-      };
-      if (rec.doneAt !== undefined) t.doneAt = rec.doneAt;
-      if (rec.outcome !== undefined) t.outcome = rec.outcome;
-      if (rec.lastError !== undefined) t.lastError = rec.lastError;
+      const t = restoredTask(rec);
       this.#seq = Math.max(this.#seq, t.seq);
       this.#tasks.set(t.id, t);
       if (t.state === 'pending' || t.state === 'inflight') {
@@ -333,21 +326,8 @@ export class BrokerCore {
     if (this.#unfinishedBytes + bytes > this.#o.maxPendingBytes) {
       return this.#reply(c, ref, refuse.tooManyBytes(this.#unfinishedBytes, bytes, this.#o.maxPendingBytes));
     }
-    const t: Task = {
-      id,
-      seq: ++this.#seq,
-      // A durable store keeps the body on disk only (read back when the task is delivered).
-      body: this.#store.durable ? undefined : m.body,
-      bytes,
-      state: 'pending',
-      attempt: 0,
-      failures: 0,
-      noReply,
-      createdAt: Date.now(),
-      queued: false,
-      notBefore: 0,
-      rejections: 0,
-    };
+    // A durable store keeps the body on disk only (read back when the task is delivered).
+    const t = submittedTask(id, ++this.#seq, this.#store.durable ? undefined : m.body, bytes, noReply);
     if (!noReply) {
       t.submitter = c.id;
       c.waiting.add(t);
@@ -668,10 +648,7 @@ export class BrokerCore {
 
   #broadcast(m: Record<string, unknown>): void {
     this.#totals.broadcasts++;
-    const out: BrokerMessage = { kind: Kind.BROADCAST, body: m.body };
-    if (m.sender !== undefined && m.sender !== null) out.sender = m.sender;
-    if (m.subject !== undefined && m.subject !== null) out.subject = m.subject;
-    if (m.correlationId !== undefined && m.correlationId !== null) out.correlationId = m.correlationId;
+    const out = broadcastMessage(m);
     for (const c of this.#conns.values()) if (c.broadcast.size > 0) this.#send(c.id, out);
   }
 
@@ -716,13 +693,7 @@ export class BrokerCore {
       keptResults: this.#kept.size,
       pendingBytes: this.#unfinishedBytes,
       connections: this.#conns.size,
-      subscribers: this.#subs.map((s) => ({
-        connId: s.connId,
-        identifier: s.identifier,
-        prefetch: s.prefetch,
-        inflight: s.inflight.size,
-        delivered: s.delivered,
-      })),
+      subscribers: this.#subs.map(subscriberLoad),
       rpcSubscribers: [...this.#rpc.keys()],
       broadcastConnections,
       pendingCalls: this.#calls.size,
@@ -738,18 +709,7 @@ export class BrokerCore {
     for (const t of this.#tasks.values()) {
       if (out.length >= limit) break;
       if (options.state === undefined ? t.state === 'done' : t.state !== options.state) continue;
-      const info: TaskInfo = {
-        taskId: t.id,
-        state: t.state,
-        attempt: t.attempt,
-        failures: t.failures,
-        bytes: t.bytes,
-        createdAt: t.createdAt,
-      };
-      if (t.doneAt !== undefined) info.doneAt = t.doneAt;
-      if (t.worker !== undefined) info.worker = { connId: t.worker.connId, identifier: t.worker.identifier };
-      if (t.lastError !== undefined) info.lastError = t.lastError;
-      out.push(info);
+      out.push(taskInfo(t));
     }
     return out;
   }
