@@ -17,7 +17,6 @@ import {
 import { Deque, KeptOutcomes, pickSubscriber, TaskRate } from './core-queues.js';
 import {
   broadcastMessage,
-  type Call,
   type Conn,
   restoredTask,
   submittedTask,
@@ -27,6 +26,7 @@ import {
   taskInfo,
 } from './core-records.js';
 import { refuse } from './core-refusals.js';
+import { RpcRouter } from './core-rpc.js';
 import type { StoredTask, TaskState, TaskStore } from './store.js';
 import { type BrokerMessage, isMap, Kind, type SubscriberType } from './wire.js';
 
@@ -43,8 +43,8 @@ export class BrokerCore {
   #delayed: Task[] = [];
   #delayTimer: NodeJS.Timeout | undefined;
   readonly #subs: Sub[] = [];
-  readonly #rpc = new Map<string, string>();
-  readonly #calls = new Map<number, Call>();
+  /** RPC identifiers and calls in flight. */
+  readonly #rpcs: RpcRouter;
   /** Finished tasks whose outcome is kept, oldest first. */
   readonly #kept = new KeptOutcomes();
   readonly #dead = new Map<string, Task>();
@@ -52,7 +52,6 @@ export class BrokerCore {
   #unfinishedBytes = 0;
   #inflight = 0;
   #seq = 0;
-  #callSeq = 0;
   #useSeq = 0;
   #closed = false;
   readonly #sweep: NodeJS.Timeout;
@@ -74,6 +73,16 @@ export class BrokerCore {
     this.#host = host;
     this.#store = store;
     this.#o = resolveLimits(limits);
+    this.#rpcs = new RpcRouter({
+      send: (connId, m) => this.#send(connId, m),
+      reply: (c, ref, result) => this.#reply(c, ref, result),
+      conn: (id) => this.#conn(id),
+      peer: (id) => this.#conns.get(id),
+      maxPendingCalls: this.#o.maxPendingCalls,
+      counted: () => {
+        this.#totals.rpcCalls++;
+      },
+    });
     this.#restore();
     this.#sweep = setInterval(() => this.#expireResults(), Math.min(1000, this.#o.resultTtlMs));
     this.#sweep.unref();
@@ -145,17 +154,7 @@ export class BrokerCore {
     if (c === undefined) return;
     this.#conns.delete(connId);
     for (const t of c.waiting) if (t.submitter === connId) t.submitter = undefined;
-    for (const id of c.rpc) this.#rpc.delete(id);
-    for (const callId of c.calling) {
-      const call = this.#calls.get(callId);
-      if (call !== undefined) call.caller = '';
-    }
-    for (const callId of c.serving) {
-      const call = this.#calls.get(callId);
-      if (call === undefined) continue;
-      this.#calls.delete(callId);
-      this.#fail(call, refuse.recipientLost(call.identifier));
-    }
+    this.#rpcs.connectionLost(c);
     for (const sub of c.taskSubs.values()) this.#dropSub(sub, 'its worker connection was lost');
     this.#dispatch();
   }
@@ -199,9 +198,9 @@ export class BrokerCore {
           this.#progress(c, data);
           return;
         case Kind.RPC:
-          return this.#rpcCall(c, ref, data);
+          return this.#rpcs.call(c, ref, data);
         case Kind.RPC_REPLY:
-          return this.#rpcReply(c, data);
+          return this.#rpcs.reply(c, data);
         case Kind.BROADCAST:
           return this.#broadcast(data);
         case Kind.ADMIN:
@@ -248,7 +247,7 @@ export class BrokerCore {
       type === 'task'
         ? c.taskSubs.has(identifier)
         : type === 'rpc'
-          ? this.#rpc.has(identifier)
+          ? this.#rpcs.routes.has(identifier)
           : c.broadcast.has(identifier);
     if (taken) {
       return refuse.duplicateIdentifier(type, identifier);
@@ -274,7 +273,7 @@ export class BrokerCore {
       this.#subs.push(sub);
     } else if (type === 'rpc') {
       c.rpc.add(identifier);
-      this.#rpc.set(identifier, c.id);
+      this.#rpcs.routes.set(identifier, c.id);
     } else if (type === 'broadcast') {
       c.broadcast.add(identifier);
     } else return refuse.badSubscriberType(type);
@@ -293,7 +292,7 @@ export class BrokerCore {
       // Deliveries already made stay leased to the connection: their results are still accepted.
     } else if (m.type === 'rpc') {
       if (!c.rpc.delete(identifier)) return unknown;
-      this.#rpc.delete(identifier);
+      this.#rpcs.routes.delete(identifier);
     } else if (m.type === 'broadcast') {
       if (!c.broadcast.delete(identifier)) return unknown;
     } else return unknown;
@@ -599,51 +598,6 @@ export class BrokerCore {
     }
   }
 
-  // ---- RPC ----
-
-  #rpcCall(c: Conn, ref: number | undefined, m: Record<string, unknown>): void {
-    const recipient = String(m.recipient);
-    const target = this.#rpc.get(recipient);
-    if (target === undefined) {
-      return this.#reply(c, ref, refuse.unroutable(recipient));
-    }
-    if (this.#calls.size >= this.#o.maxPendingCalls) {
-      return this.#reply(c, ref, refuse.tooManyCalls(this.#calls.size, this.#o.maxPendingCalls));
-    }
-    const call: Call = { id: ++this.#callSeq, caller: c.id, ref: ref ?? 0, recipient: target, identifier: recipient };
-    this.#calls.set(call.id, call);
-    c.calling.add(call.id);
-    this.#conn(target).serving.add(call.id);
-    this.#totals.rpcCalls++;
-    this.#send(target, { kind: Kind.CALL, callId: call.id, identifier: recipient, body: m.body });
-  }
-
-  #rpcReply(c: Conn, m: Record<string, unknown>): void {
-    const call = this.#calls.get(Number(m.callId));
-    if (call === undefined || call.recipient !== c.id) return;
-    if (m.pending === true) {
-      // The handler returned a future: the answer follows in another rpcReply (kiwipy's nested futures).
-      this.#send(call.caller, { kind: Kind.PENDING, ref: call.ref });
-      return;
-    }
-    this.#calls.delete(call.id);
-    c.serving.delete(call.id);
-    this.#conns.get(call.caller)?.calling.delete(call.id);
-    if (m.ok === false)
-      this.#fail(
-        call,
-        isMap(m.error)
-          ? (m.error as unknown as WireError)
-          : { code: BrokerErrorCode.REMOTE_EXCEPTION, message: 'the RPC handler failed' },
-      );
-    else this.#send(call.caller, { kind: Kind.REPLY, ref: call.ref, ok: true, result: m.result });
-  }
-
-  #fail(call: Call, e: WireError): void {
-    this.#conns.get(call.caller)?.calling.delete(call.id);
-    this.#send(call.caller, { kind: Kind.REPLY, ref: call.ref, ok: false, error: e });
-  }
-
   // ---- broadcasts ----
 
   #broadcast(m: Record<string, unknown>): void {
@@ -694,9 +648,9 @@ export class BrokerCore {
       pendingBytes: this.#unfinishedBytes,
       connections: this.#conns.size,
       subscribers: this.#subs.map(subscriberLoad),
-      rpcSubscribers: [...this.#rpc.keys()],
+      rpcSubscribers: [...this.#rpcs.routes.keys()],
       broadcastConnections,
-      pendingCalls: this.#calls.size,
+      pendingCalls: this.#rpcs.calls.size,
       tasksPerSecond: this.#rate.perSecond(),
       totals: { ...this.#totals },
     };
