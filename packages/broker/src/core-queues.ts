@@ -1,6 +1,7 @@
 /**
  * The broker core's data structures: the ring deque of its ready queue, the
- * FIFO of kept outcomes, the tasks-per-second window, and the subscriber pick.
+ * delayed (backoff) tasks, the FIFO of kept outcomes, the tasks-per-second
+ * window, and the subscriber pick.
  */
 import type { Sub, Task } from './core-records.js';
 
@@ -39,6 +40,57 @@ export class Deque<T> {
     this.#head = (this.#head + 1) % this.#buf.length;
     this.#size--;
     return t;
+  }
+}
+
+/**
+ * Tasks waiting until their `notBefore` (a rejected task's backoff), earliest first, with one timer (unref'd) for the
+ * earliest. When it fires, every due task goes to `due` (in `notBefore` order), then `afterDue` runs once.
+ */
+export class DelayedTasks {
+  #delayed: Task[] = [];
+  #timer: NodeJS.Timeout | undefined;
+  readonly #due: (t: Task) => void;
+  readonly #afterDue: () => void;
+  readonly #closed: () => boolean;
+
+  /** A delay queue that hands due tasks to `due`, then calls `afterDue`; it arms no timer once `closed()`. */
+  constructor(due: (t: Task) => void, afterDue: () => void, closed: () => boolean) {
+    this.#due = due;
+    this.#afterDue = afterDue;
+    this.#closed = closed;
+  }
+
+  /** Adds `t` (due at `t.notBefore`). */
+  add(t: Task): void {
+    this.#delayed.push(t);
+    this.#delayed.sort((a, b) => a.notBefore - b.notBefore);
+    this.#arm();
+  }
+
+  /** Stops the timer (at close). */
+  stop(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+  }
+
+  #arm(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const first = this.#delayed[0];
+    if (first === undefined || this.#closed()) return;
+    this.#timer = setTimeout(
+      () => {
+        this.#timer = undefined;
+        const now = Date.now();
+        while (this.#delayed.length > 0 && (this.#delayed[0] as Task).notBefore <= now) {
+          this.#due(this.#delayed.shift() as Task);
+        }
+        this.#afterDue();
+        this.#arm();
+      },
+      Math.max(0, first.notBefore - Date.now()),
+    );
+    this.#timer.unref();
   }
 }
 

@@ -14,7 +14,7 @@ import {
   resolveLimits,
   type TaskInfo,
 } from './core-limits.js';
-import { Deque, KeptOutcomes, pickSubscriber, TaskRate } from './core-queues.js';
+import { DelayedTasks, Deque, KeptOutcomes, pickSubscriber, TaskRate } from './core-queues.js';
 import {
   broadcastMessage,
   type Conn,
@@ -40,8 +40,17 @@ export class BrokerCore {
   readonly #conns = new Map<string, Conn>();
   readonly #tasks = new Map<string, Task>();
   readonly #ready = new Deque<Task>();
-  #delayed: Task[] = [];
-  #delayTimer: NodeJS.Timeout | undefined;
+  /** Rejected tasks waiting out their backoff; due ones go back to the ready queue, then dispatch runs. */
+  readonly #delayed = new DelayedTasks(
+    (t) => {
+      if (t.state === 'pending' && !t.queued) {
+        t.queued = true;
+        this.#ready.push(t);
+      }
+    },
+    () => this.#dispatch(),
+    () => this.#closed,
+  );
   readonly #subs: Sub[] = [];
   /** RPC identifiers and calls in flight. */
   readonly #rpcs: RpcRouter;
@@ -410,7 +419,7 @@ export class BrokerCore {
       this.#o.rejectBackoffMs * 2 ** Math.min(task.rejections - 1, 20),
     );
     task.notBefore = Date.now() + delay;
-    this.#delay(task);
+    this.#delayed.add(task);
     this.#persist(task);
     return undefined;
   }
@@ -476,36 +485,6 @@ export class BrokerCore {
       this.#ready.unshift(t);
     }
     this.#persist(t);
-  }
-
-  #delay(t: Task): void {
-    this.#delayed.push(t);
-    this.#delayed.sort((a, b) => a.notBefore - b.notBefore);
-    this.#armDelay();
-  }
-
-  #armDelay(): void {
-    if (this.#delayTimer !== undefined) clearTimeout(this.#delayTimer);
-    this.#delayTimer = undefined;
-    const first = this.#delayed[0];
-    if (first === undefined || this.#closed) return;
-    this.#delayTimer = setTimeout(
-      () => {
-        this.#delayTimer = undefined;
-        const now = Date.now();
-        while (this.#delayed.length > 0 && (this.#delayed[0] as Task).notBefore <= now) {
-          const t = this.#delayed.shift() as Task;
-          if (t.state === 'pending' && !t.queued) {
-            t.queued = true;
-            this.#ready.push(t);
-          }
-        }
-        this.#dispatch();
-        this.#armDelay();
-      },
-      Math.max(0, first.notBefore - Date.now()),
-    );
-    this.#delayTimer.unref();
   }
 
   #finish(t: Task, state: 'done' | 'dead', outcome: NonNullable<StoredTask['outcome']>): void {
@@ -711,7 +690,7 @@ export class BrokerCore {
   close(): void {
     this.#closed = true;
     clearInterval(this.#sweep);
-    if (this.#delayTimer !== undefined) clearTimeout(this.#delayTimer);
+    this.#delayed.stop();
     for (const t of this.#tasks.values()) if (t.ackTimer !== undefined) clearTimeout(t.ackTimer);
   }
 }
