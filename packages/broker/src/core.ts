@@ -25,6 +25,7 @@ import {
   type Task,
   taskInfo,
 } from './core-records.js';
+import { adminAnswer } from './core-admin.js';
 import { refuse } from './core-refusals.js';
 import { RpcRouter } from './core-rpc.js';
 import type { StoredTask, TaskState, TaskStore } from './store.js';
@@ -589,29 +590,7 @@ export class BrokerCore {
 
   #admin(c: Conn, ref: number | undefined, m: Record<string, unknown>): void {
     if (ref === undefined) return;
-    if (!this.#o.adminOps) {
-      return this.#reply(c, ref, refuse.adminDisabled());
-    }
-    const state = m.state as TaskState | undefined;
-    if (state !== undefined && !['pending', 'inflight', 'done', 'dead'].includes(state)) {
-      return this.#reply(c, ref, refuse.badState(state));
-    }
-    switch (m.op) {
-      case 'stats':
-        return this.#reply(c, ref, { ok: this.stats() });
-      case 'tasks': {
-        const limit = typeof m.limit === 'number' && m.limit > 0 ? m.limit : undefined;
-        return this.#reply(c, ref, {
-          ok: this.listTasks({ ...(state === undefined ? {} : { state }), ...(limit === undefined ? {} : { limit }) }),
-        });
-      }
-      case 'requeue':
-        return this.#reply(c, ref, { ok: this.requeue(String(m.taskId)) });
-      case 'purgeDead':
-        return this.#reply(c, ref, { ok: this.purgeDead() });
-      default:
-        return this.#reply(c, ref, refuse.unknownAdminOp(m.op));
-    }
+    this.#reply(c, ref, this.#o.adminOps ? adminAnswer(this, m) : refuse.adminDisabled());
   }
 
   /** Counts and loads (for `socketkit stats`, metrics, the CLI). */
