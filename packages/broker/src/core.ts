@@ -27,9 +27,10 @@ import {
 } from './core-records.js';
 import { adminAnswer } from './core-admin.js';
 import { refuse } from './core-refusals.js';
+import { type Subscribers, subscribe, unsubscribe } from './core-subscribers.js';
 import { RpcRouter } from './core-rpc.js';
 import type { StoredTask, TaskState, TaskStore } from './store.js';
-import { type BrokerMessage, isMap, Kind, type SubscriberType } from './wire.js';
+import { type BrokerMessage, isMap, Kind } from './wire.js';
 
 export type { BrokerLimits, BrokerStats, CoreHost, SubscriberLoad, TaskInfo } from './core-limits.js';
 
@@ -55,6 +56,8 @@ export class BrokerCore {
   readonly #subs: Sub[] = [];
   /** RPC identifiers and calls in flight. */
   readonly #rpcs: RpcRouter;
+  /** What subscribe/unsubscribe change beyond the connection (set in the constructor, after the limits). */
+  readonly #subscribers: Subscribers;
   /** Finished tasks whose outcome is kept, oldest first. */
   readonly #kept = new KeptOutcomes();
   readonly #dead = new Map<string, Task>();
@@ -93,6 +96,12 @@ export class BrokerCore {
         this.#totals.rpcCalls++;
       },
     });
+    this.#subscribers = {
+      subs: this.#subs,
+      routes: this.#rpcs.routes,
+      maxSubscribersPerConnection: this.#o.maxSubscribersPerConnection,
+      maxPrefetch: this.#o.maxPrefetch,
+    };
     this.#restore();
     this.#sweep = setInterval(() => this.#expireResults(), Math.min(1000, this.#o.resultTtlMs));
     this.#sweep.unref();
@@ -185,9 +194,9 @@ export class BrokerCore {
     try {
       switch (data.kind) {
         case Kind.SUBSCRIBE:
-          return this.#reply(c, ref, this.#subscribe(c, data));
+          return this.#reply(c, ref, subscribe(this.#subscribers, c, data));
         case Kind.UNSUBSCRIBE:
-          return this.#reply(c, ref, this.#unsubscribe(c, data));
+          return this.#reply(c, ref, unsubscribe(this.#subscribers, c, data));
         case Kind.TASK:
           return this.#submit(c, ref, data);
         case Kind.ATTACH:
@@ -246,67 +255,6 @@ export class BrokerCore {
   #send(connId: string, m: BrokerMessage): void {
     if (connId === '' || !this.#conns.has(connId)) return;
     this.#host.send(connId, m);
-  }
-
-  #subscribe(c: Conn, m: Record<string, unknown>): WireError | undefined {
-    const type = m.type as SubscriberType;
-    const identifier = m.identifier;
-    if (typeof identifier !== 'string' || identifier === '') return refuse.noIdentifier();
-    const count = c.taskSubs.size + c.rpc.size + c.broadcast.size;
-    const taken =
-      type === 'task'
-        ? c.taskSubs.has(identifier)
-        : type === 'rpc'
-          ? this.#rpcs.routes.has(identifier)
-          : c.broadcast.has(identifier);
-    if (taken) {
-      return refuse.duplicateIdentifier(type, identifier);
-    }
-    if (count >= this.#o.maxSubscribersPerConnection) {
-      return refuse.tooManySubscribers(count, this.#o.maxSubscribersPerConnection);
-    }
-    if (type === 'task') {
-      const prefetch = m.prefetch === undefined ? 1 : Number(m.prefetch);
-      if (!Number.isInteger(prefetch) || prefetch < 1 || prefetch > this.#o.maxPrefetch) {
-        return refuse.badPrefetch(m.prefetch, this.#o.maxPrefetch);
-      }
-      const sub: Sub = {
-        key: `${c.id}\u0000${identifier}`,
-        connId: c.id,
-        identifier,
-        prefetch,
-        inflight: new Set(),
-        delivered: 0,
-        lastUsed: 0,
-      };
-      c.taskSubs.set(identifier, sub);
-      this.#subs.push(sub);
-    } else if (type === 'rpc') {
-      c.rpc.add(identifier);
-      this.#rpcs.routes.set(identifier, c.id);
-    } else if (type === 'broadcast') {
-      c.broadcast.add(identifier);
-    } else return refuse.badSubscriberType(type);
-    return undefined;
-  }
-
-  #unsubscribe(c: Conn, m: Record<string, unknown>): WireError | undefined {
-    const identifier = String(m.identifier);
-    const unknown = refuse.unknownSubscriber(m.type, identifier);
-    if (m.type === 'task') {
-      const sub = c.taskSubs.get(identifier);
-      if (sub === undefined) return unknown;
-      c.taskSubs.delete(identifier);
-      const i = this.#subs.indexOf(sub);
-      if (i >= 0) this.#subs.splice(i, 1);
-      // Deliveries already made stay leased to the connection: their results are still accepted.
-    } else if (m.type === 'rpc') {
-      if (!c.rpc.delete(identifier)) return unknown;
-      this.#rpcs.routes.delete(identifier);
-    } else if (m.type === 'broadcast') {
-      if (!c.broadcast.delete(identifier)) return unknown;
-    } else return unknown;
-    return undefined;
   }
 
   // ---- tasks ----
