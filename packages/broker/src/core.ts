@@ -6,275 +6,69 @@
  */
 import { packValue } from '@socketkit/codec';
 import { BrokerErrorCode, type WireError } from './errors.js';
+import {
+  type BrokerLimits,
+  type BrokerStats,
+  type CoreHost,
+  type ResolvedLimits,
+  resolveLimits,
+  type TaskInfo,
+} from './core-limits.js';
+import { DelayedTasks, Deque, KeptOutcomes, pickSubscriber, TaskRate } from './core-queues.js';
+import {
+  broadcastMessage,
+  type Conn,
+  restoredTask,
+  submittedTask,
+  type Sub,
+  subscriberLoad,
+  type Task,
+  taskInfo,
+} from './core-records.js';
+import { adminAnswer } from './core-admin.js';
+import { refuse } from './core-refusals.js';
+import { type Subscribers, subscribe, unsubscribe } from './core-subscribers.js';
+import { RpcRouter } from './core-rpc.js';
 import type { StoredTask, TaskState, TaskStore } from './store.js';
-import { type BrokerMessage, isMap, Kind, type SubscriberType } from './wire.js';
+import { type BrokerMessage, isMap, Kind } from './wire.js';
 
-/** Bounds and policies of a broker (every one has a default). */
-export interface BrokerLimits {
-  /**
-   * Deliveries that may end without an outcome (lost worker, ack timeout) before a task is dead-lettered (default 5).
-   */
-  maxDeliveries?: number;
-  /** Most tasks pending or in flight (default 100000). */
-  maxPendingTasks?: number;
-  /** Most bytes of task bodies pending or in flight (default 256 MiB). */
-  maxPendingBytes?: number;
-  /** How long an outcome is kept for a submitter that reconnects, in ms (default 60000). */
-  resultTtlMs?: number;
-  /** Most outcomes kept (default 10000; the oldest goes first). */
-  maxKeptResults?: number;
-  /** Most tasks in the dead-letter list (default 10000; the oldest is dropped first). */
-  maxDeadLetters?: number;
-  /** Most subscribers (task + RPC + broadcast) on one connection (default 64). */
-  maxSubscribersPerConnection?: number;
-  /** Largest `prefetch` a task subscriber may ask for (default 1024). */
-  maxPrefetch?: number;
-  /** Most RPC calls in flight through the broker (default 10000). */
-  maxPendingCalls?: number;
-  /**
-   * Optional wall-clock lease: a delivery without result, rejection or
-   * `progress()` for this long is taken back and redelivered. Default: none
-   * (the lease lasts as long as the worker's connection).
-   */
-  ackTimeoutMs?: number;
-  /**
-   * First delay before a rejected task is offered again, in ms (default 50; doubles per rejection up to
-   * `rejectBackoffMaxMs`).
-   */
-  rejectBackoffMs?: number;
-  /** Longest delay before a rejected task is offered again (default 5000). */
-  rejectBackoffMaxMs?: number;
-  /**
-   * Answer `admin` messages (stats, list, requeue, purge) from any connection (default true: every connection
-   * is already trusted, by the socket directory's permissions or the token, to submit and work tasks).
-   */
-  adminOps?: boolean;
-}
-
-/** How the core sends to a connection. Must not throw for a connection that just went away. */
-export interface CoreHost {
-  /** Sends `message` to the connection `connId` (dropped silently when it is gone). */
-  send(connId: string, message: BrokerMessage): void;
-  /**
-   * The largest frame the host writes, when it can put several messages of one connection into a `batch` frame
-   * (`startBroker`): a client that announces batches and takes frames at least this large gets them. Absent: the
-   * host sends one message per frame (clients are told `batch: false`).
-   */
-  batchLimit?(): number;
-}
-
-/** One task subscriber as reported in {@link BrokerStats}. */
-export interface SubscriberLoad {
-  connId: string;
-  identifier: string;
-  prefetch: number;
-  inflight: number;
-  delivered: number;
-}
-
-/** What {@link BrokerCore.stats} reports. */
-export interface BrokerStats {
-  /** True when tasks survive a restart (durable store). */
-  durable: boolean;
-  /** Tasks waiting for a subscriber (including rejected ones in their backoff). */
-  pending: number;
-  /** Tasks delivered and not yet finished. */
-  inflight: number;
-  /** Tasks in the dead-letter list. */
-  dead: number;
-  /** Outcomes kept for submitters. */
-  keptResults: number;
-  /** Bytes of bodies pending or in flight. */
-  pendingBytes: number;
-  /** Connections known to the broker. */
-  connections: number;
-  /** Every task subscriber and its load. */
-  subscribers: SubscriberLoad[];
-  /** RPC identifiers held. */
-  rpcSubscribers: string[];
-  /** Connections with at least one broadcast subscriber. */
-  broadcastConnections: number;
-  /** RPC calls in flight. */
-  pendingCalls: number;
-  /** Tasks finished per second, over the last 10 s. */
-  tasksPerSecond: number;
-  /** Counters since start. */
-  totals: {
-    submitted: number;
-    completed: number;
-    failed: number;
-    redelivered: number;
-    rejected: number;
-    deadLettered: number;
-    staleRefused: number;
-    refused: number;
-    rpcCalls: number;
-    broadcasts: number;
-  };
-}
-
-/** A task as listed by {@link BrokerCore.listTasks}. */
-export interface TaskInfo {
-  taskId: string;
-  state: TaskState;
-  attempt: number;
-  failures: number;
-  bytes: number;
-  createdAt: number;
-  doneAt?: number;
-  /** The worker's connection and subscriber, while in flight. */
-  worker?: { connId: string; identifier: string };
-  lastError?: string;
-}
-
-interface Sub {
-  key: string;
-  connId: string;
-  identifier: string;
-  prefetch: number;
-  inflight: Set<Task>;
-  delivered: number;
-  lastUsed: number;
-}
-
-interface Task extends StoredTask {
-  submitter?: string;
-  worker?: Sub;
-  queued: boolean;
-  notBefore: number;
-  rejections: number;
-  /** Subscribers (keys) that rejected the task or lost its lease: the next delivery prefers others. */
-  avoid?: Set<string>;
-  ackTimer?: NodeJS.Timeout;
-  delivered?: boolean;
-}
-
-interface Conn {
-  id: string;
-  taskSubs: Map<string, Sub>;
-  rpc: Set<string>;
-  broadcast: Set<string>;
-  /** Tasks whose outcome this connection waits for. */
-  waiting: Set<Task>;
-  /** RPC calls this connection is serving. */
-  serving: Set<number>;
-  /** RPC calls this connection made. */
-  calling: Set<number>;
-  /** The client asked for `batch` frames (`features`) and the host writes them. */
-  batch: boolean;
-}
-
-interface Call {
-  id: number;
-  caller: string;
-  ref: number;
-  recipient: string;
-  identifier: string;
-}
-
-const DEFAULTS: Required<Omit<BrokerLimits, 'ackTimeoutMs'>> = {
-  adminOps: true,
-  maxDeliveries: 5,
-  maxPendingTasks: 100_000,
-  maxPendingBytes: 256 * 1024 * 1024,
-  resultTtlMs: 60_000,
-  maxKeptResults: 10_000,
-  maxDeadLetters: 10_000,
-  maxSubscribersPerConnection: 64,
-  maxPrefetch: 1024,
-  maxPendingCalls: 10_000,
-  rejectBackoffMs: 50,
-  rejectBackoffMaxMs: 5000,
-};
-
-const err = (code: string, message: string, details?: Record<string, unknown>): WireError =>
-  details === undefined ? { code, message } : { code, message, details };
-
-function positive(name: string, v: number | undefined, fallback: number): number {
-  if (v === undefined) return fallback;
-  if (typeof v !== 'number' || !(v > 0)) throw new TypeError(`${name} must be a positive number, got ${String(v)}`);
-  return v;
-}
-
-/** A ring deque of tasks (the ready queue): O(1) at both ends. */
-class Deque {
-  #buf: (Task | undefined)[] = new Array(16);
-  #head = 0;
-  #size = 0;
-  get size(): number {
-    return this.#size;
-  }
-  #grow(): void {
-    const next: (Task | undefined)[] = new Array(this.#buf.length * 2);
-    for (let i = 0; i < this.#size; i++) next[i] = this.#buf[(this.#head + i) % this.#buf.length];
-    this.#buf = next;
-    this.#head = 0;
-  }
-  push(t: Task): void {
-    if (this.#size === this.#buf.length) this.#grow();
-    this.#buf[(this.#head + this.#size) % this.#buf.length] = t;
-    this.#size++;
-  }
-  unshift(t: Task): void {
-    if (this.#size === this.#buf.length) this.#grow();
-    this.#head = (this.#head - 1 + this.#buf.length) % this.#buf.length;
-    this.#buf[this.#head] = t;
-    this.#size++;
-  }
-  peek(): Task | undefined {
-    return this.#size === 0 ? undefined : this.#buf[this.#head];
-  }
-  shift(): Task | undefined {
-    if (this.#size === 0) return undefined;
-    const t = this.#buf[this.#head];
-    this.#buf[this.#head] = undefined;
-    this.#head = (this.#head + 1) % this.#buf.length;
-    this.#size--;
-    return t;
-  }
-}
-
-/** Whether `s` is a better pick than `than`: fewer deliveries in flight; among equals, the one used last. */
-function preferred(s: Sub, than: Sub | undefined): boolean {
-  return (
-    than === undefined ||
-    s.inflight.size < than.inflight.size ||
-    (s.inflight.size === than.inflight.size && s.lastUsed > than.lastUsed)
-  );
-}
+export type { BrokerLimits, BrokerStats, CoreHost, SubscriberLoad, TaskInfo } from './core-limits.js';
 
 /** The broker's state machine (see the module notes). */
 export class BrokerCore {
   readonly #host: CoreHost;
   readonly #store: TaskStore;
-  readonly #o: Required<Omit<BrokerLimits, 'ackTimeoutMs'>> & { ackTimeoutMs: number | undefined };
+  readonly #o: ResolvedLimits;
   readonly #conns = new Map<string, Conn>();
   readonly #tasks = new Map<string, Task>();
-  readonly #ready = new Deque();
-  #delayed: Task[] = [];
-  #delayTimer: NodeJS.Timeout | undefined;
+  readonly #ready = new Deque<Task>();
+  /** Rejected tasks waiting out their backoff; due ones go back to the ready queue, then dispatch runs. */
+  readonly #delayed = new DelayedTasks(
+    (t) => {
+      if (t.state === 'pending' && !t.queued) {
+        t.queued = true;
+        this.#ready.push(t);
+      }
+    },
+    () => this.#dispatch(),
+    () => this.#closed,
+  );
   readonly #subs: Sub[] = [];
-  readonly #rpc = new Map<string, string>();
-  readonly #calls = new Map<number, Call>();
+  /** RPC identifiers and calls in flight. */
+  readonly #rpcs: RpcRouter;
+  /** What subscribe/unsubscribe change beyond the connection (set in the constructor, after the limits). */
+  readonly #subscribers: Subscribers;
   /** Finished tasks whose outcome is kept, oldest first. */
-  readonly #kept = new Map<string, Task>();
-  /**
-   * The kept tasks in the order they finished (entries no longer in `#kept` are skipped): the oldest is found in
-   * O(1). `#kept.values().next()` walks over every entry deleted since the map's last rehash: up to thousands per
-   * task once maxKeptResults is reached.
-   */
-  readonly #keptOrder = new Deque();
+  readonly #kept = new KeptOutcomes();
   readonly #dead = new Map<string, Task>();
   #unfinished = 0;
   #unfinishedBytes = 0;
   #inflight = 0;
   #seq = 0;
-  #callSeq = 0;
   #useSeq = 0;
   #closed = false;
   readonly #sweep: NodeJS.Timeout;
-  readonly #perSecond: number[] = new Array(10).fill(0);
-  #secondAt = Math.floor(Date.now() / 1000);
+  readonly #rate = new TaskRate();
   readonly #totals: BrokerStats['totals'] = {
     submitted: 0,
     completed: 0,
@@ -291,31 +85,29 @@ export class BrokerCore {
   constructor(host: CoreHost, store: TaskStore, limits: BrokerLimits = {}) {
     this.#host = host;
     this.#store = store;
-    this.#o = {
-      maxDeliveries: positive('maxDeliveries', limits.maxDeliveries, DEFAULTS.maxDeliveries),
-      maxPendingTasks: positive('maxPendingTasks', limits.maxPendingTasks, DEFAULTS.maxPendingTasks),
-      maxPendingBytes: positive('maxPendingBytes', limits.maxPendingBytes, DEFAULTS.maxPendingBytes),
-      resultTtlMs: positive('resultTtlMs', limits.resultTtlMs, DEFAULTS.resultTtlMs),
-      maxKeptResults: positive('maxKeptResults', limits.maxKeptResults, DEFAULTS.maxKeptResults),
-      maxDeadLetters: positive('maxDeadLetters', limits.maxDeadLetters, DEFAULTS.maxDeadLetters),
-      maxSubscribersPerConnection: positive(
-        'maxSubscribersPerConnection',
-        limits.maxSubscribersPerConnection,
-        DEFAULTS.maxSubscribersPerConnection,
-      ),
-      maxPrefetch: positive('maxPrefetch', limits.maxPrefetch, DEFAULTS.maxPrefetch),
-      maxPendingCalls: positive('maxPendingCalls', limits.maxPendingCalls, DEFAULTS.maxPendingCalls),
-      rejectBackoffMs: positive('rejectBackoffMs', limits.rejectBackoffMs, DEFAULTS.rejectBackoffMs),
-      rejectBackoffMaxMs: positive('rejectBackoffMaxMs', limits.rejectBackoffMaxMs, DEFAULTS.rejectBackoffMaxMs),
-      ackTimeoutMs: limits.ackTimeoutMs === undefined ? undefined : positive('ackTimeoutMs', limits.ackTimeoutMs, 0),
-      adminOps: limits.adminOps !== false,
+    this.#o = resolveLimits(limits);
+    this.#rpcs = new RpcRouter({
+      send: (connId, m) => this.#send(connId, m),
+      reply: (c, ref, result) => this.#reply(c, ref, result),
+      conn: (id) => this.#conn(id),
+      peer: (id) => this.#conns.get(id),
+      maxPendingCalls: this.#o.maxPendingCalls,
+      counted: () => {
+        this.#totals.rpcCalls++;
+      },
+    });
+    this.#subscribers = {
+      subs: this.#subs,
+      routes: this.#rpcs.routes,
+      maxSubscribersPerConnection: this.#o.maxSubscribersPerConnection,
+      maxPrefetch: this.#o.maxPrefetch,
     };
     this.#restore();
     this.#sweep = setInterval(() => this.#expireResults(), Math.min(1000, this.#o.resultTtlMs));
     this.#sweep.unref();
   }
 
-  /** The effective limits. */
+  /** The effective limits (spelled out, not as `ResolvedLimits`, to keep the published signature). */
   get limits(): Readonly<Required<Omit<BrokerLimits, 'ackTimeoutMs'>> & { ackTimeoutMs: number | undefined }> {
     return this.#o;
   }
@@ -325,24 +117,7 @@ export class BrokerCore {
   #restore(): void {
     const now = Date.now();
     for (const rec of this.#store.load()) {
-      // The same shape as a task accepted by #submit (a spread of the record would make a bigger object per task).
-      const t: Task = {
-        id: rec.id,
-        seq: rec.seq,
-        body: undefined,
-        bytes: rec.bytes,
-        state: rec.state,
-        attempt: rec.attempt,
-        failures: rec.failures,
-        noReply: rec.noReply,
-        createdAt: rec.createdAt,
-        queued: false,
-        notBefore: 0,
-        rejections: 0,
-      };
-      if (rec.doneAt !== undefined) t.doneAt = rec.doneAt;
-      if (rec.outcome !== undefined) t.outcome = rec.outcome;
-      if (rec.lastError !== undefined) t.lastError = rec.lastError;
+      const t = restoredTask(rec);
       this.#seq = Math.max(this.#seq, t.seq);
       this.#tasks.set(t.id, t);
       if (t.state === 'pending' || t.state === 'inflight') {
@@ -354,7 +129,7 @@ export class BrokerCore {
         t.queued = true;
       } else if (t.state === 'done') {
         if (now - (t.doneAt ?? 0) > this.#o.resultTtlMs) this.#forget(t);
-        else this.#keep(t);
+        else this.#kept.add(t);
       } else if (t.state === 'dead') {
         this.#dead.set(t.id, t);
       }
@@ -398,23 +173,7 @@ export class BrokerCore {
     if (c === undefined) return;
     this.#conns.delete(connId);
     for (const t of c.waiting) if (t.submitter === connId) t.submitter = undefined;
-    for (const id of c.rpc) this.#rpc.delete(id);
-    for (const callId of c.calling) {
-      const call = this.#calls.get(callId);
-      if (call !== undefined) call.caller = '';
-    }
-    for (const callId of c.serving) {
-      const call = this.#calls.get(callId);
-      if (call === undefined) continue;
-      this.#calls.delete(callId);
-      this.#fail(
-        call,
-        err(
-          BrokerErrorCode.RECIPIENT_LOST,
-          `the RPC recipient "${call.identifier}" disconnected before it answered: the call may or may not have run`,
-        ),
-      );
-    }
+    this.#rpcs.connectionLost(c);
     for (const sub of c.taskSubs.values()) this.#dropSub(sub, 'its worker connection was lost');
     this.#dispatch();
   }
@@ -435,9 +194,9 @@ export class BrokerCore {
     try {
       switch (data.kind) {
         case Kind.SUBSCRIBE:
-          return this.#reply(c, ref, this.#subscribe(c, data));
+          return this.#reply(c, ref, subscribe(this.#subscribers, c, data));
         case Kind.UNSUBSCRIBE:
-          return this.#reply(c, ref, this.#unsubscribe(c, data));
+          return this.#reply(c, ref, unsubscribe(this.#subscribers, c, data));
         case Kind.TASK:
           return this.#submit(c, ref, data);
         case Kind.ATTACH:
@@ -458,9 +217,9 @@ export class BrokerCore {
           this.#progress(c, data);
           return;
         case Kind.RPC:
-          return this.#rpcCall(c, ref, data);
+          return this.#rpcs.call(c, ref, data);
         case Kind.RPC_REPLY:
-          return this.#rpcReply(c, data);
+          return this.#rpcs.reply(c, data);
         case Kind.BROADCAST:
           return this.#broadcast(data);
         case Kind.ADMIN:
@@ -477,11 +236,7 @@ export class BrokerCore {
             for (const m of data.messages) if (isMap(m) && m.kind !== Kind.BATCH) this.handle(connId, m);
           return;
         default:
-          return this.#reply(
-            c,
-            ref,
-            err(BrokerErrorCode.INVALID_REQUEST, `unknown broker message kind "${data.kind}"`),
-          );
+          return this.#reply(c, ref, refuse.unknownKind(data.kind));
       }
     } finally {
       this.#dispatch();
@@ -502,105 +257,12 @@ export class BrokerCore {
     this.#host.send(connId, m);
   }
 
-  #subscribe(c: Conn, m: Record<string, unknown>): WireError | undefined {
-    const type = m.type as SubscriberType;
-    const identifier = m.identifier;
-    if (typeof identifier !== 'string' || identifier === '')
-      return err(BrokerErrorCode.INVALID_REQUEST, 'subscribe needs a non-empty string identifier');
-    const count = c.taskSubs.size + c.rpc.size + c.broadcast.size;
-    const taken =
-      type === 'task'
-        ? c.taskSubs.has(identifier)
-        : type === 'rpc'
-          ? this.#rpc.has(identifier)
-          : c.broadcast.has(identifier);
-    if (taken) {
-      const where = type === 'rpc' ? 'by a connection to this broker' : 'on this connection';
-      return err(
-        BrokerErrorCode.DUPLICATE_SUBSCRIBER_IDENTIFIER,
-        `the ${type} subscriber identifier "${identifier}" is already taken ${where}: choose another`,
-        {
-          identifier,
-        },
-      );
-    }
-    if (count >= this.#o.maxSubscribersPerConnection) {
-      return err(
-        BrokerErrorCode.LIMIT_EXCEEDED,
-        `this connection already has ${count} subscribers (maxSubscribersPerConnection): remove one first or raise ` +
-          `the broker's bound`,
-        { limit: 'maxSubscribersPerConnection', max: this.#o.maxSubscribersPerConnection },
-      );
-    }
-    if (type === 'task') {
-      const prefetch = m.prefetch === undefined ? 1 : Number(m.prefetch);
-      if (!Number.isInteger(prefetch) || prefetch < 1 || prefetch > this.#o.maxPrefetch) {
-        return err(
-          BrokerErrorCode.LIMIT_EXCEEDED,
-          `prefetch must be an integer from 1 to ${this.#o.maxPrefetch} (maxPrefetch), got ${String(m.prefetch)}`,
-          {
-            limit: 'maxPrefetch',
-            max: this.#o.maxPrefetch,
-          },
-        );
-      }
-      const sub: Sub = {
-        key: `${c.id}\u0000${identifier}`,
-        connId: c.id,
-        identifier,
-        prefetch,
-        inflight: new Set(),
-        delivered: 0,
-        lastUsed: 0,
-      };
-      c.taskSubs.set(identifier, sub);
-      this.#subs.push(sub);
-    } else if (type === 'rpc') {
-      c.rpc.add(identifier);
-      this.#rpc.set(identifier, c.id);
-    } else if (type === 'broadcast') {
-      c.broadcast.add(identifier);
-    } else
-      return err(
-        BrokerErrorCode.INVALID_REQUEST,
-        `subscriber type must be task, rpc or broadcast, got ${String(type)}`,
-      );
-    return undefined;
-  }
-
-  #unsubscribe(c: Conn, m: Record<string, unknown>): WireError | undefined {
-    const identifier = String(m.identifier);
-    const unknown = err(
-      BrokerErrorCode.UNKNOWN_SUBSCRIBER,
-      `no ${String(m.type)} subscriber "${identifier}" on this connection`,
-      { identifier },
-    );
-    if (m.type === 'task') {
-      const sub = c.taskSubs.get(identifier);
-      if (sub === undefined) return unknown;
-      c.taskSubs.delete(identifier);
-      const i = this.#subs.indexOf(sub);
-      if (i >= 0) this.#subs.splice(i, 1);
-      // Deliveries already made stay leased to the connection: their results are still accepted.
-    } else if (m.type === 'rpc') {
-      if (!c.rpc.delete(identifier)) return unknown;
-      this.#rpc.delete(identifier);
-    } else if (m.type === 'broadcast') {
-      if (!c.broadcast.delete(identifier)) return unknown;
-    } else return unknown;
-    return undefined;
-  }
-
   // ---- tasks ----
 
   #submit(c: Conn, ref: number | undefined, m: Record<string, unknown>): void {
     const id = m.taskId;
     if (typeof id !== 'string' || id === '' || id.length > 200) {
-      return this.#reply(
-        c,
-        ref,
-        err(BrokerErrorCode.INVALID_REQUEST, 'a task needs a taskId: a string of 1 to 200 characters'),
-      );
+      return this.#reply(c, ref, refuse.badTaskId());
     }
     const noReply = m.noReply === true;
     const existing = this.#tasks.get(id);
@@ -612,54 +274,17 @@ export class BrokerCore {
     try {
       packed = packValue(m.body);
     } catch (e) {
-      return this.#reply(
-        c,
-        ref,
-        err(BrokerErrorCode.INVALID_REQUEST, `the task body cannot be encoded: ${(e as Error).message}`),
-      );
+      return this.#reply(c, ref, refuse.unencodableBody(e as Error));
     }
     if (this.#unfinished >= this.#o.maxPendingTasks) {
-      return this.#reply(
-        c,
-        ref,
-        err(
-          BrokerErrorCode.LIMIT_EXCEEDED,
-          `the broker already holds ${this.#unfinished} unfinished tasks (maxPendingTasks): retry later or add workers`,
-          {
-            limit: 'maxPendingTasks',
-            max: this.#o.maxPendingTasks,
-          },
-        ),
-      );
+      return this.#reply(c, ref, refuse.tooManyTasks(this.#unfinished, this.#o.maxPendingTasks));
     }
     const bytes = packed.length;
     if (this.#unfinishedBytes + bytes > this.#o.maxPendingBytes) {
-      return this.#reply(
-        c,
-        ref,
-        err(
-          BrokerErrorCode.LIMIT_EXCEEDED,
-          `the broker holds ${this.#unfinishedBytes} bytes of unfinished tasks; ${bytes} more would pass ` +
-            `maxPendingBytes: retry later or add workers`,
-          { limit: 'maxPendingBytes', max: this.#o.maxPendingBytes },
-        ),
-      );
+      return this.#reply(c, ref, refuse.tooManyBytes(this.#unfinishedBytes, bytes, this.#o.maxPendingBytes));
     }
-    const t: Task = {
-      id,
-      seq: ++this.#seq,
-      // A durable store keeps the body on disk only (read back when the task is delivered).
-      body: this.#store.durable ? undefined : m.body,
-      bytes,
-      state: 'pending',
-      attempt: 0,
-      failures: 0,
-      noReply,
-      createdAt: Date.now(),
-      queued: false,
-      notBefore: 0,
-      rejections: 0,
-    };
+    // A durable store keeps the body on disk only (read back when the task is delivered).
+    const t = submittedTask(id, ++this.#seq, this.#store.durable ? undefined : m.body, bytes, noReply);
     if (!noReply) {
       t.submitter = c.id;
       c.waiting.add(t);
@@ -683,19 +308,14 @@ export class BrokerCore {
       this.#unfinished--;
       this.#unfinishedBytes -= bytes;
       c.waiting.delete(t);
-      this.#reply(c, ref, err(BrokerErrorCode.BROKER_UNAVAILABLE, `the broker could not store the task: ${e.message}`));
+      this.#reply(c, ref, refuse.storeFailed(e));
     });
   }
 
   #attach(c: Conn, id: string, noReply = false): WireError | undefined {
     const t = this.#tasks.get(id);
     if (t === undefined) {
-      return err(
-        BrokerErrorCode.BROKER_UNAVAILABLE,
-        `the broker does not know task ${id}: it restarted without a durable store, or the outcome was dropped ` +
-          `(resultTtlMs, maxKeptResults)`,
-        { taskId: id },
-      );
+      return refuse.unknownTask(id);
     }
     if (noReply) return undefined;
     if (t.state === 'done' || t.state === 'dead') {
@@ -713,12 +333,7 @@ export class BrokerCore {
     if (t === undefined || t.state !== 'inflight' || t.attempt !== m.attempt || t.worker?.connId !== c.id) {
       this.#totals.staleRefused++;
       const now = t === undefined ? 'finished' : t.state === 'inflight' ? `attempt ${t.attempt} elsewhere` : t.state;
-      return err(
-        BrokerErrorCode.STALE_DELIVERY,
-        `delivery (${String(m.taskId)}, attempt ${String(m.attempt)}) is no longer current (the task is ${now}): ` +
-          'its lease was lost or it was answered already; drop this result',
-        { taskId: m.taskId, attempt: m.attempt },
-      );
+      return refuse.staleDelivery(m.taskId, m.attempt, now);
     }
     return t;
   }
@@ -753,7 +368,7 @@ export class BrokerCore {
       this.#o.rejectBackoffMs * 2 ** Math.min(task.rejections - 1, 20),
     );
     task.notBefore = Date.now() + delay;
-    this.#delay(task);
+    this.#delayed.add(task);
     this.#persist(task);
     return undefined;
   }
@@ -821,43 +436,13 @@ export class BrokerCore {
     this.#persist(t);
   }
 
-  #delay(t: Task): void {
-    this.#delayed.push(t);
-    this.#delayed.sort((a, b) => a.notBefore - b.notBefore);
-    this.#armDelay();
-  }
-
-  #armDelay(): void {
-    if (this.#delayTimer !== undefined) clearTimeout(this.#delayTimer);
-    this.#delayTimer = undefined;
-    const first = this.#delayed[0];
-    if (first === undefined || this.#closed) return;
-    this.#delayTimer = setTimeout(
-      () => {
-        this.#delayTimer = undefined;
-        const now = Date.now();
-        while (this.#delayed.length > 0 && (this.#delayed[0] as Task).notBefore <= now) {
-          const t = this.#delayed.shift() as Task;
-          if (t.state === 'pending' && !t.queued) {
-            t.queued = true;
-            this.#ready.push(t);
-          }
-        }
-        this.#dispatch();
-        this.#armDelay();
-      },
-      Math.max(0, first.notBefore - Date.now()),
-    );
-    this.#delayTimer.unref();
-  }
-
   #finish(t: Task, state: 'done' | 'dead', outcome: NonNullable<StoredTask['outcome']>): void {
     t.state = state;
     t.outcome = outcome;
     t.doneAt = Date.now();
     this.#unfinished--;
     this.#unfinishedBytes -= t.bytes;
-    this.#countSecond();
+    this.#rate.count();
     if (state === 'dead') {
       this.#dead.set(t.id, t);
       while (this.#dead.size > this.#o.maxDeadLetters) this.#forget(this.#dead.values().next().value as Task);
@@ -874,8 +459,8 @@ export class BrokerCore {
       }
       t.body = undefined; // the outcome is what is kept
       t.delivered = submitter !== undefined;
-      this.#keep(t);
-      while (this.#kept.size > this.#o.maxKeptResults) this.#forget(this.#oldestKept() as Task);
+      this.#kept.add(t);
+      while (this.#kept.size > this.#o.maxKeptResults) this.#forget(this.#kept.oldest() as Task);
     }
     this.#persist(t);
   }
@@ -898,58 +483,15 @@ export class BrokerCore {
     this.#store.delete(t);
   }
 
-  #keep(t: Task): void {
-    this.#kept.set(t.id, t);
-    this.#keptOrder.push(t);
-  }
-
-  /** The task kept longest (dropping order entries of tasks forgotten since). */
-  #oldestKept(): Task | undefined {
-    for (;;) {
-      const t = this.#keptOrder.peek();
-      if (t === undefined || this.#kept.get(t.id) === t) return t;
-      this.#keptOrder.shift();
-    }
-  }
-
   #expireResults(): void {
     const cutoff = Date.now() - this.#o.resultTtlMs;
-    for (let t = this.#oldestKept(); t !== undefined && (t.doneAt ?? 0) <= cutoff; t = this.#oldestKept())
+    for (let t = this.#kept.oldest(); t !== undefined && (t.doneAt ?? 0) <= cutoff; t = this.#kept.oldest())
       this.#forget(t);
   }
 
   #persist(t: Task): void {
     if (!this.#store.durable || this.#tasks.get(t.id) !== t) return;
     this.#store.update(t);
-  }
-
-  #countSecond(): void {
-    const now = Math.floor(Date.now() / 1000);
-    this.#roll(now);
-    this.#perSecond[now % 10] = (this.#perSecond[now % 10] as number) + 1;
-  }
-
-  #roll(now: number): void {
-    if (now - this.#secondAt >= 10) this.#perSecond.fill(0);
-    else for (let s = this.#secondAt + 1; s <= now; s++) this.#perSecond[s % 10] = 0;
-    this.#secondAt = Math.max(this.#secondAt, now);
-  }
-
-  /**
-   * Least-loaded subscriber with room; among equals the most recently used (its process is warm: a task at a time
-   * goes to the same worker instead of waking a cold one each time). `avoid` (subscribers that rejected the task or
-   * lost its lease) only when no other has room.
-   */
-  #pick(avoid: Set<string> | undefined): Sub | undefined {
-    let best: Sub | undefined;
-    let bestAvoided: Sub | undefined;
-    for (const s of this.#subs) {
-      if (s.inflight.size >= s.prefetch) continue;
-      if (avoid?.has(s.key)) {
-        if (preferred(s, bestAvoided)) bestAvoided = s;
-      } else if (preferred(s, best)) best = s;
-    }
-    return best ?? bestAvoided;
   }
 
   #dispatch(): void {
@@ -960,7 +502,7 @@ export class BrokerCore {
         this.#ready.shift();
         continue;
       }
-      const sub = this.#pick(t.avoid);
+      const sub = pickSubscriber(this.#subs, t.avoid);
       if (sub === undefined) return;
       this.#ready.shift();
       t.queued = false;
@@ -984,78 +526,11 @@ export class BrokerCore {
     }
   }
 
-  // ---- RPC ----
-
-  #rpcCall(c: Conn, ref: number | undefined, m: Record<string, unknown>): void {
-    const recipient = String(m.recipient);
-    const target = this.#rpc.get(recipient);
-    if (target === undefined) {
-      return this.#reply(
-        c,
-        ref,
-        err(
-          BrokerErrorCode.UNROUTABLE,
-          `no RPC subscriber "${recipient}" is connected to the broker: check the identifier`,
-          { recipient },
-        ),
-      );
-    }
-    if (this.#calls.size >= this.#o.maxPendingCalls) {
-      return this.#reply(
-        c,
-        ref,
-        err(
-          BrokerErrorCode.LIMIT_EXCEEDED,
-          `${this.#calls.size} RPC calls are already in flight (maxPendingCalls): retry later`,
-          {
-            limit: 'maxPendingCalls',
-            max: this.#o.maxPendingCalls,
-          },
-        ),
-      );
-    }
-    const call: Call = { id: ++this.#callSeq, caller: c.id, ref: ref ?? 0, recipient: target, identifier: recipient };
-    this.#calls.set(call.id, call);
-    c.calling.add(call.id);
-    this.#conn(target).serving.add(call.id);
-    this.#totals.rpcCalls++;
-    this.#send(target, { kind: Kind.CALL, callId: call.id, identifier: recipient, body: m.body });
-  }
-
-  #rpcReply(c: Conn, m: Record<string, unknown>): void {
-    const call = this.#calls.get(Number(m.callId));
-    if (call === undefined || call.recipient !== c.id) return;
-    if (m.pending === true) {
-      // The handler returned a future: the answer follows in another rpcReply (kiwipy's nested futures).
-      this.#send(call.caller, { kind: Kind.PENDING, ref: call.ref });
-      return;
-    }
-    this.#calls.delete(call.id);
-    c.serving.delete(call.id);
-    this.#conns.get(call.caller)?.calling.delete(call.id);
-    if (m.ok === false)
-      this.#fail(
-        call,
-        isMap(m.error)
-          ? (m.error as unknown as WireError)
-          : { code: BrokerErrorCode.REMOTE_EXCEPTION, message: 'the RPC handler failed' },
-      );
-    else this.#send(call.caller, { kind: Kind.REPLY, ref: call.ref, ok: true, result: m.result });
-  }
-
-  #fail(call: Call, e: WireError): void {
-    this.#conns.get(call.caller)?.calling.delete(call.id);
-    this.#send(call.caller, { kind: Kind.REPLY, ref: call.ref, ok: false, error: e });
-  }
-
   // ---- broadcasts ----
 
   #broadcast(m: Record<string, unknown>): void {
     this.#totals.broadcasts++;
-    const out: BrokerMessage = { kind: Kind.BROADCAST, body: m.body };
-    if (m.sender !== undefined && m.sender !== null) out.sender = m.sender;
-    if (m.subject !== undefined && m.subject !== null) out.subject = m.subject;
-    if (m.correlationId !== undefined && m.correlationId !== null) out.correlationId = m.correlationId;
+    const out = broadcastMessage(m);
     for (const c of this.#conns.values()) if (c.broadcast.size > 0) this.#send(c.id, out);
   }
 
@@ -1063,52 +538,11 @@ export class BrokerCore {
 
   #admin(c: Conn, ref: number | undefined, m: Record<string, unknown>): void {
     if (ref === undefined) return;
-    if (!this.#o.adminOps) {
-      return this.#reply(
-        c,
-        ref,
-        err(
-          BrokerErrorCode.ADMIN_DISABLED,
-          'this broker was started with adminOps: false: operations are only in-process',
-        ),
-      );
-    }
-    const state = m.state as TaskState | undefined;
-    if (state !== undefined && !['pending', 'inflight', 'done', 'dead'].includes(state)) {
-      return this.#reply(
-        c,
-        ref,
-        err(BrokerErrorCode.INVALID_REQUEST, `state must be pending, inflight, done or dead, got ${String(state)}`),
-      );
-    }
-    switch (m.op) {
-      case 'stats':
-        return this.#reply(c, ref, { ok: this.stats() });
-      case 'tasks': {
-        const limit = typeof m.limit === 'number' && m.limit > 0 ? m.limit : undefined;
-        return this.#reply(c, ref, {
-          ok: this.listTasks({ ...(state === undefined ? {} : { state }), ...(limit === undefined ? {} : { limit }) }),
-        });
-      }
-      case 'requeue':
-        return this.#reply(c, ref, { ok: this.requeue(String(m.taskId)) });
-      case 'purgeDead':
-        return this.#reply(c, ref, { ok: this.purgeDead() });
-      default:
-        return this.#reply(
-          c,
-          ref,
-          err(
-            BrokerErrorCode.INVALID_REQUEST,
-            `unknown admin op ${String(m.op)}: use stats, tasks, requeue or purgeDead`,
-          ),
-        );
-    }
+    this.#reply(c, ref, this.#o.adminOps ? adminAnswer(this, m) : refuse.adminDisabled());
   }
 
   /** Counts and loads (for `socketkit stats`, metrics, the CLI). */
   stats(): BrokerStats {
-    this.#roll(Math.floor(Date.now() / 1000));
     let broadcastConnections = 0;
     for (const c of this.#conns.values()) if (c.broadcast.size > 0) broadcastConnections++;
     return {
@@ -1119,17 +553,11 @@ export class BrokerCore {
       keptResults: this.#kept.size,
       pendingBytes: this.#unfinishedBytes,
       connections: this.#conns.size,
-      subscribers: this.#subs.map((s) => ({
-        connId: s.connId,
-        identifier: s.identifier,
-        prefetch: s.prefetch,
-        inflight: s.inflight.size,
-        delivered: s.delivered,
-      })),
-      rpcSubscribers: [...this.#rpc.keys()],
+      subscribers: this.#subs.map(subscriberLoad),
+      rpcSubscribers: [...this.#rpcs.routes.keys()],
       broadcastConnections,
-      pendingCalls: this.#calls.size,
-      tasksPerSecond: this.#perSecond.reduce((a, b) => a + b, 0) / 10,
+      pendingCalls: this.#rpcs.calls.size,
+      tasksPerSecond: this.#rate.perSecond(),
       totals: { ...this.#totals },
     };
   }
@@ -1141,18 +569,7 @@ export class BrokerCore {
     for (const t of this.#tasks.values()) {
       if (out.length >= limit) break;
       if (options.state === undefined ? t.state === 'done' : t.state !== options.state) continue;
-      const info: TaskInfo = {
-        taskId: t.id,
-        state: t.state,
-        attempt: t.attempt,
-        failures: t.failures,
-        bytes: t.bytes,
-        createdAt: t.createdAt,
-      };
-      if (t.doneAt !== undefined) info.doneAt = t.doneAt;
-      if (t.worker !== undefined) info.worker = { connId: t.worker.connId, identifier: t.worker.identifier };
-      if (t.lastError !== undefined) info.lastError = t.lastError;
-      out.push(info);
+      out.push(taskInfo(t));
     }
     return out;
   }
@@ -1200,7 +617,7 @@ export class BrokerCore {
   close(): void {
     this.#closed = true;
     clearInterval(this.#sweep);
-    if (this.#delayTimer !== undefined) clearTimeout(this.#delayTimer);
+    this.#delayed.stop();
     for (const t of this.#tasks.values()) if (t.ackTimer !== undefined) clearTimeout(t.ackTimer);
   }
 }
